@@ -1,0 +1,155 @@
+# sipedge - GNU Makefile. `make run` and `make test` are the whole set-up
+# on a fresh Debian 12 machine (as root): both install what they need.
+
+VERSION := 0.1.0
+SAN ?= 0
+CC ?= cc
+FUZZ_SECONDS ?= 60
+CORPUS ?= ../shared/corpus
+
+ifeq ($(SAN),1)
+BUILD ?= build-san
+OPT := -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all
+ALLOC_PKG :=
+else
+BUILD ?= build
+OPT := -O2 -g
+ALLOC_PKG := jemalloc
+endif
+
+PKGS := liburcu-memb liburcu-cds libuv libcyaml $(ALLOC_PKG)
+TEST_PKGS := criterion
+
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	-Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+	-DSIPEDGE_VERSION='"$(VERSION)"' -I.
+CFLAGS += $(OPT) $(CFLAGS_BASE)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+LDLIBS = $(PKG_LIBS) -lpthread -lm
+
+# Layers (STYLE.md): proxy/base -> proxy/sip -> store -> proxy core ->
+# registrar, features -> proxy/main.c. bench/ links base and sip only.
+LIB_SRC := $(sort $(wildcard proxy/base/*.c proxy/sip/*.c))
+CORE_SRC := $(sort $(filter-out proxy/main.c, \
+	$(wildcard store/*.c proxy/*.c registrar/*.c features/*.c)))
+MAIN_SRC := proxy/main.c
+UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/unit/*/*.c \
+	tests/unit/*/*/*.c tests/unit/*/*/*/*.c))
+INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
+COMMON_SRC := $(sort $(wildcard tests/common/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+SIPEDGE := $(BUILD)/sipedge
+UNIT := $(BUILD)/test_unit
+INTEG := $(BUILD)/test_integration
+BENCHES := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
+
+.PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
+	fuzz bench clean
+.DEFAULT_GOAL := all
+
+all: $(SIPEDGE) $(BENCHES)
+
+deps:
+	@./scripts/install-deps.sh
+
+# Sub-makes so that pkg-config runs after the packages are installed.
+run: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE)
+	exec $(SIPEDGE) $(ARGS)
+
+test: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(UNIT) $(INTEG) $(BENCHES)
+	$(UNIT) --jobs 2 --short-filename $(TEST_ARGS)
+	SIPEDGE_BIN=$(abspath $(SIPEDGE)) SIPEDGE_CORPUS=$(abspath $(CORPUS)) \
+		SIPEDGE_SAN=$(SAN) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
+
+unit: deps
+	@$(MAKE) --no-print-directory $(UNIT)
+	$(UNIT) --jobs 2 --short-filename $(TEST_ARGS)
+
+integration: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(INTEG)
+	SIPEDGE_BIN=$(abspath $(SIPEDGE)) SIPEDGE_CORPUS=$(abspath $(CORPUS)) \
+		SIPEDGE_SAN=$(SAN) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(if $(filter tests/%,$<),$(TEST_CFLAGS)) \
+		-MMD -MP -c $< -o $@
+
+$(SIPEDGE): $(call obj,$(MAIN_SRC) $(CORE_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
+
+$(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
+
+$(BUILD)/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of the
+# corpus seeds; findings go to build-fuzz/findings and fail the target.
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Wall -Wextra -Werror \
+	-DSIPEDGE_VERSION='"$(VERSION)"' \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	@mkdir -p $(FUZZ_BUILD)
+	@set -e; for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		echo "== building $$n"; \
+		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
+			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml) \
+			-lpthread -lm; \
+		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
+		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \
+		./tests/fuzz/seed.sh $$n $(CORPUS) $(FUZZ_BUILD)/$$n.corpus; \
+		echo "== running $$n for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(FUZZ_BUILD)/findings/$$n- \
+			-max_len=70000 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 $(FUZZ_BUILD)/$$n.corpus; \
+	done
+
+SRC_ALL = $(shell find proxy registrar features store bench tests \
+	-name '*.[ch]' 2>/dev/null)
+HDRS = $(shell find proxy registrar features store bench tests \
+	-name '*.h' 2>/dev/null)
+
+fmt:
+	clang-format -i $(SRC_ALL)
+
+fmtcheck:
+	@clang-format --dry-run --Werror $(SRC_ALL)
+	@echo "fmtcheck: ok"
+
+# Every header compiles on its own (STYLE.md "Headers").
+hdrcheck: deps
+	@set -e; mkdir -p $(BUILD)/hdrcheck; for h in $(HDRS); do \
+		echo "#include \"$$h\"" > $(BUILD)/hdrcheck/t.c; \
+		$(CC) $(CFLAGS_BASE) $(PKG_CFLAGS) $(TEST_CFLAGS) \
+			-fsyntax-only $(BUILD)/hdrcheck/t.c \
+			|| { echo "hdrcheck: $$h does not compile alone"; exit 1; }; \
+	done; echo "hdrcheck: ok"
+
+check: fmtcheck hdrcheck test
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

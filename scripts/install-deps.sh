@@ -1,0 +1,31 @@
+#!/bin/sh
+# scripts/install-deps.sh - install what building, running and testing need.
+# Idempotent: when every package is present it only checks and returns.
+set -eu
+
+PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
+liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
+libcyaml-dev libjansson-dev libmicrohttpd-dev redis-server sip-tester
+iproute2"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing" >&2
+	echo "install-deps: run as root, or: sudo apt-get install$missing" >&2
+	exit 1
+fi
+
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
