@@ -1,0 +1,466 @@
+/* proxy/shard.c - SIP worker threads: loops, inboxes and Call-ID hand-off */
+#include "proxy/shard.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+#include <urcu/wfcqueue.h>
+#include <uv.h>
+
+#include "proxy/base/arena.h"
+#include "proxy/base/err.h"
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/conf.h"
+#include "proxy/core.h"
+#include "proxy/shard_priv.h"
+#include "proxy/sip/msg.h"
+#include "proxy/tcp.h"
+#include "proxy/udp.h"
+
+/* Fixed, so that every shard (and every test) agrees on the owner. */
+#define OWNER_SEED 0x5349504544474531ULL
+
+#define ARENA_CHUNK (64 * 1024)
+
+unsigned shard_owner(struct slice key, unsigned nshards)
+{
+	return (unsigned)(hash_slice(key, OWNER_SEED) % nshards);
+}
+
+unsigned shards_count(const struct shards *s)
+{
+	return s ? s->n : 0;
+}
+
+unsigned shard_id(const struct shard *sh)
+{
+	return sh->id;
+}
+
+const struct conf *shard_conf(const struct shard *sh)
+{
+	return sh->conf;
+}
+
+struct arena *shard_arena(struct shard *sh)
+{
+	return sh->arena;
+}
+
+struct shard_stats *shard_stats(struct shard *sh)
+{
+	return &sh->stats;
+}
+
+void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
+{
+	const struct shard_stats *st;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || i >= s->n)
+		return;
+	st = &s->sh[i].stats;
+	out->rx_msgs = __atomic_load_n(&st->rx_msgs, __ATOMIC_RELAXED);
+	out->tx_msgs = __atomic_load_n(&st->tx_msgs, __ATOMIC_RELAXED);
+	out->parse_errors =
+	    __atomic_load_n(&st->parse_errors, __ATOMIC_RELAXED);
+	out->handoff_out = __atomic_load_n(&st->handoff_out, __ATOMIC_RELAXED);
+	out->handoff_in = __atomic_load_n(&st->handoff_in, __ATOMIC_RELAXED);
+	out->dropped = __atomic_load_n(&st->dropped, __ATOMIC_RELAXED);
+	out->tcp_accepted =
+	    __atomic_load_n(&st->tcp_accepted, __ATOMIC_RELAXED);
+	out->tcp_closed = __atomic_load_n(&st->tcp_closed, __ATOMIC_RELAXED);
+}
+
+/* Core, then forget the message's arena allocations. */
+static void handle(struct shard *sh, const struct tp_peer *from,
+		   const char *buf, size_t len)
+{
+	core_handle(sh, from, buf, len);
+	arena_reset(sh->arena);
+}
+
+static struct shard_item *item_new(enum shard_item_kind kind,
+				   const struct tp_peer *peer, const void *buf,
+				   size_t len)
+{
+	struct shard_item *it = malloc(sizeof(*it) + len);
+
+	if (!it)
+		return NULL;
+	cds_wfcq_node_init(&it->node);
+	it->kind = kind;
+	it->peer = *peer;
+	it->len = len;
+	memcpy(it->data, buf, len);
+	return it;
+}
+
+/* Queue @it for shard @owner; its wake-up waits for shard__flush(). */
+static void post(struct shard *sh, unsigned owner, struct shard_item *it)
+{
+	struct shard *o = &sh->set->sh[owner];
+
+	cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &it->node);
+	if (!sh->wake_mark[owner]) {
+		sh->wake_mark[owner] = 1;
+		sh->wake_list[sh->nwake++] = owner;
+	}
+}
+
+void shard__receive(struct shard *sh, const struct tp_peer *from,
+		    const char *buf, size_t len)
+{
+	struct shard_item *it;
+	struct slice cid;
+	unsigned owner = sh->id;
+
+	shard__count(&sh->stats.rx_msgs, 1);
+	/* No Call-ID: handled here, where it is answered 400 or dropped. */
+	if (sh->set->n > 1 && sipmsg_peek_call_id(buf, len, &cid) == 0)
+		owner = shard_owner(cid, sh->set->n);
+	if (owner == sh->id) {
+		handle(sh, from, buf, len);
+		return;
+	}
+	it = item_new(SHARD_ITEM_MSG, from, buf, len);
+	if (!it) {
+		shard__count(&sh->stats.dropped, 1);
+		if (log_ratelimit_ok(&sh->rl))
+			log_msg(LOG_WARN, "shard %u: hand-off to %u: %s",
+				sh->id, owner, err_str(-ENOMEM));
+		return;
+	}
+	post(sh, owner, it);
+	shard__count(&sh->stats.handoff_out, 1);
+}
+
+int shard__post_send(struct shard *sh, unsigned owner, const struct tp_peer *to,
+		     const void *buf, size_t len)
+{
+	struct shard_item *it = item_new(SHARD_ITEM_SEND, to, buf, len);
+
+	if (!it)
+		return -ENOMEM;
+	post(sh, owner, it);
+	return 0;
+}
+
+void shard__flush(struct shard *sh)
+{
+	udp_flush(sh->udp);
+	for (unsigned i = 0; i < sh->nwake; i++) {
+		unsigned o = sh->wake_list[i];
+
+		sh->wake_mark[o] = 0;
+		/* The only libuv call made on another shard's handle. */
+		uv_async_send(&sh->set->sh[o].async);
+	}
+	sh->nwake = 0;
+}
+
+static void run_item(struct shard *sh, struct shard_item *it)
+{
+	int err;
+
+	switch (it->kind) {
+	case SHARD_ITEM_MSG:
+		shard__count(&sh->stats.handoff_in, 1);
+		handle(sh, &it->peer, it->data, it->len);
+		break;
+	case SHARD_ITEM_SEND:
+		err = tcp_send(sh->tcp, it->peer.conn_id, it->data, it->len);
+		if (err) {
+			shard__count(&sh->stats.dropped, 1);
+			log_msg(LOG_DEBUG,
+				"shard %u: send on connection %" PRIx64 ": %s",
+				sh->id, it->peer.conn_id, err_str(err));
+		}
+		break;
+	}
+}
+
+/*
+ * Take the whole inbox at once and run (or, with @run false, only free)
+ * every item. The spliced list is a snapshot: items enqueued meanwhile
+ * wait for the next wake-up, so this ends. True when the stop request
+ * was among them.
+ */
+static bool drain(struct shard *sh, bool run)
+{
+	struct __cds_wfcq_head head;
+	struct cds_wfcq_tail tail;
+	struct cds_wfcq_node *node, *next;
+	bool stop = false;
+
+	__cds_wfcq_init(&head, &tail);
+	if (__cds_wfcq_splice_blocking(&head, &tail, &sh->inbox_head,
+				       &sh->inbox_tail) ==
+	    CDS_WFCQ_RET_SRC_EMPTY)
+		return false;
+	__cds_wfcq_for_each_blocking_safe (&head, &tail, node, next) {
+		struct shard_item *it;
+
+		if (node == &sh->stop_node) {
+			stop = true;
+			continue;
+		}
+		it = caa_container_of(node, struct shard_item, node);
+		if (run)
+			run_item(sh, it);
+		free(it);
+	}
+	return stop;
+}
+
+/* Close every handle of the shard; the loop then runs out. Idempotent. */
+static void close_handles(struct shard *sh)
+{
+	udp_close(sh->udp);
+	tcp_close(sh->tcp);
+	if (sh->prepare_init && !uv_is_closing((uv_handle_t *)&sh->prepare))
+		uv_close((uv_handle_t *)&sh->prepare, NULL);
+	if (sh->async_init && !uv_is_closing((uv_handle_t *)&sh->async))
+		uv_close((uv_handle_t *)&sh->async, NULL);
+}
+
+static void inbox_cb(uv_async_t *h)
+{
+	struct shard *sh = h->data;
+	bool stop = drain(sh, true);
+
+	shard__flush(sh);
+	if (stop && !sh->stopping) {
+		sh->stopping = true;
+		close_handles(sh);
+	}
+}
+
+/* Whatever timers or other callbacks queued goes out before the loop
+ * blocks again. */
+static void prepare_cb(uv_prepare_t *h)
+{
+	shard__flush(h->data);
+}
+
+static void *shard_main(void *arg)
+{
+	struct shard *sh = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "shard%u", sh->id);
+	pthread_setname_np(pthread_self(), name);
+	urcu_memb_register_thread();
+	uv_run(&sh->loop, UV_RUN_DEFAULT);
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+static int shard_init(struct shard *sh, struct shards *s, unsigned id)
+{
+	const char *what = "memory";
+	int err = -ENOMEM;
+
+	sh->set = s;
+	sh->conf = s->conf;
+	sh->id = id;
+	sh->rl.burst = 10;
+	__cds_wfcq_init(&sh->inbox_head, &sh->inbox_tail);
+	cds_wfcq_node_init(&sh->stop_node);
+	sh->arena = arena_new(ARENA_CHUNK);
+	sh->wake_mark = calloc(s->n, sizeof(*sh->wake_mark));
+	sh->wake_list = calloc(s->n, sizeof(*sh->wake_list));
+	if (!sh->arena || !sh->wake_mark || !sh->wake_list)
+		goto out;
+	what = "loop";
+	err = uv_loop_init(&sh->loop);
+	if (err)
+		goto out;
+	sh->loop_init = true;
+	err = uv_async_init(&sh->loop, &sh->async, inbox_cb);
+	if (err)
+		goto out;
+	sh->async.data = sh;
+	sh->async_init = true;
+	err = uv_prepare_init(&sh->loop, &sh->prepare);
+	if (err)
+		goto out;
+	sh->prepare.data = sh;
+	sh->prepare_init = true;
+	err = uv_prepare_start(&sh->prepare, prepare_cb);
+	if (err)
+		goto out;
+	/* udp_open() and tcp_open() log the address that failed. */
+	what = NULL;
+	err = udp_open(sh, &sh->udp);
+	if (err)
+		goto out;
+	err = tcp_open(sh, &sh->tcp);
+	if (err)
+		goto out;
+	what = "poll";
+	err = udp_start(sh->udp);
+	if (err)
+		goto out;
+	what = "listen";
+	err = tcp_start(sh->tcp);
+out:
+	if (err && what)
+		log_msg(LOG_ERR, "shard %u: %s: %s", id, what, err_str(err));
+	return err;
+}
+
+static void leftover_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h)) {
+		log_msg(LOG_WARN, "shard: closing a leftover %s handle",
+			uv_handle_type_name(uv_handle_get_type(h)));
+		uv_close(h, NULL);
+	}
+}
+
+/* Tear down a shard whose thread has ended (or never ran). */
+static void shard_fini(struct shard *sh)
+{
+	int err;
+
+	if (sh->loop_init) {
+		close_handles(sh);
+		uv_walk(&sh->loop, leftover_cb, NULL);
+		/* Runs the close callbacks; nothing active is left. */
+		uv_run(&sh->loop, UV_RUN_DEFAULT);
+		err = uv_loop_close(&sh->loop);
+		if (err)
+			log_msg(LOG_ERR, "shard %u: loop close: %s", sh->id,
+				err_str(err));
+	}
+	drain(sh, false);
+	udp_free(sh->udp);
+	tcp_free(sh->tcp);
+	arena_free(sh->arena);
+	free(sh->wake_mark);
+	free(sh->wake_list);
+}
+
+static void log_stats(const struct shards *s, unsigned i)
+{
+	struct shard_stats st;
+
+	shards_stats(s, i, &st);
+	log_msg(LOG_INFO,
+		"shard %u: rx %" PRIu64 " tx %" PRIu64 " parse_errors %" PRIu64
+		" handoff_out %" PRIu64 " handoff_in %" PRIu64
+		" dropped %" PRIu64 " tcp_accepted %" PRIu64
+		" tcp_closed %" PRIu64,
+		i, st.rx_msgs, st.tx_msgs, st.parse_errors, st.handoff_out,
+		st.handoff_in, st.dropped, st.tcp_accepted, st.tcp_closed);
+}
+
+static void teardown(struct shards *s, bool ran)
+{
+	if (!s)
+		return;
+	if (!s->sh) {
+		free(s);
+		return;
+	}
+	/* Every thread must be gone before any loop closes: a shard may
+	 * still uv_async_send() to another one until it is joined. */
+	for (unsigned i = 0; i < s->n; i++) {
+		struct shard *sh = &s->sh[i];
+
+		if (sh->thread_started) {
+			cds_wfcq_enqueue(&sh->inbox_head, &sh->inbox_tail,
+					 &sh->stop_node);
+			uv_async_send(&sh->async);
+		}
+	}
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->sh[i].thread_started)
+			pthread_join(s->sh[i].thread, NULL);
+	}
+	for (unsigned i = 0; i < s->n; i++) {
+		if (!s->sh[i].set)
+			continue; /* start failed before this one */
+		if (ran)
+			log_stats(s, i);
+		shard_fini(&s->sh[i]);
+	}
+	free(s->sh);
+	free(s);
+}
+
+/* A write to a peer that has gone must not kill the process: libuv
+ * writes with write(2), which raises SIGPIPE. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+	    !(sa.sa_flags & SA_SIGINFO))
+		signal(SIGPIPE, SIG_IGN);
+}
+
+int shards_start(const struct conf *c, struct shards **sp)
+{
+	struct shards *s = NULL;
+	sigset_t all, old;
+	int err;
+
+	if (!c || !sp || c->workers == 0 || c->workers > TCP_MAX_SHARDS)
+		return -EINVAL;
+	ignore_sigpipe();
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->conf = c;
+	s->n = c->workers;
+	atomic_init(&s->tcp_conns, 0);
+	s->sh = calloc(s->n, sizeof(*s->sh));
+	if (!s->sh) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* Everything is bound before any thread runs. */
+	for (unsigned i = 0; i < s->n; i++) {
+		err = shard_init(&s->sh[i], s, i);
+		if (err)
+			goto out;
+	}
+	/* Shards take no signals: the control thread handles them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < s->n; i++) {
+		struct shard *sh = &s->sh[i];
+
+		err = -pthread_create(&sh->thread, NULL, shard_main, sh);
+		if (err) {
+			log_msg(LOG_ERR, "shard %u: thread: %s", i,
+				err_str(err));
+			break;
+		}
+		sh->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto out;
+	log_msg(LOG_INFO, "shards: %u started", s->n);
+	*sp = s;
+	s = NULL;
+out:
+	teardown(s, false);
+	return err;
+}
+
+void shards_stop(struct shards *s)
+{
+	teardown(s, true);
+}

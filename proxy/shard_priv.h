@@ -1,0 +1,120 @@
+/* proxy/shard_priv.h - shard internals shared with the UDP and TCP transports
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+#include <uv.h>
+
+#include "proxy/base/log.h"
+#include "proxy/shard.h"
+#include "proxy/transport.h"
+
+/*
+ * Not for the core: only proxy/shard.c, proxy/transport.c, proxy/udp.c
+ * and proxy/tcp.c include this header. Everything in struct shard
+ * belongs to the shard thread, except the inbox (any thread enqueues)
+ * and the statistics (any thread reads, relaxed).
+ */
+
+struct udp;
+struct tcp;
+struct shards;
+
+/** What an inbox item asks its shard to do. */
+enum shard_item_kind {
+	SHARD_ITEM_MSG,	 /**< handle a message another shard read */
+	SHARD_ITEM_SEND, /**< write bytes on one of this shard's connections */
+};
+
+/**
+ * One hand-off between shards: a single malloc'd block, owned by the
+ * queue once enqueued, freed by the receiving shard.
+ */
+struct shard_item {
+	struct cds_wfcq_node node;
+	enum shard_item_kind kind;
+	struct tp_peer peer; /**< MSG: the sender; SEND: the destination */
+	size_t len;
+	char data[];
+};
+
+struct shard {
+	struct shards *set;
+	const struct conf *conf;
+	unsigned id;
+
+	uv_loop_t loop;
+	uv_async_t async;     /**< inbox wake-up and stop request */
+	uv_prepare_t prepare; /**< flushes what callbacks queued */
+	bool loop_init, async_init, prepare_init;
+
+	pthread_t thread;
+	bool thread_started;
+	bool stopping;
+
+	struct __cds_wfcq_head inbox_head;
+	struct cds_wfcq_tail inbox_tail;
+	struct cds_wfcq_node stop_node; /**< queued by shards_stop() */
+
+	struct arena *arena;
+	struct shard_stats stats;
+	struct log_ratelimit rl;
+
+	/* Shards that were handed items and still need a wake-up. */
+	unsigned char *wake_mark;
+	unsigned *wake_list;
+	unsigned nwake;
+
+	struct udp *udp;
+	struct tcp *tcp;
+};
+
+struct shards {
+	const struct conf *conf;
+	unsigned n;
+	struct shard *sh;
+	/** Open TCP connections of all shards, for tcp.max_connections. */
+	atomic_uint tcp_conns;
+};
+
+/** Add @p v to the counter @p p: owner thread only, readers relaxed. */
+static inline void shard__count(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, *p + v, __ATOMIC_RELAXED);
+}
+
+/**
+ * One message read from the network by shard @p sh: counted, then
+ * handled here or handed to the shard that owns its Call-ID.
+ * Thread: the shard @p sh. Ownership: @p buf is copied if needed.
+ */
+void shard__receive(struct shard *sh, const struct tp_peer *from,
+		    const char *buf, size_t len);
+
+/**
+ * End of a batch: send the queued UDP datagrams and wake the shards that
+ * were handed items. Thread: the shard @p sh.
+ */
+void shard__flush(struct shard *sh);
+
+/**
+ * A non-blocking socket of @p type (SOCK_DGRAM, SOCK_STREAM) bound with
+ * SO_REUSEPORT to @p sa (IPV6_V6ONLY for IPv6). Returns the descriptor,
+ * or a negative errno after logging "@p what ADDRESS: reason".
+ * Thread: control.
+ */
+int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
+	     const char *what);
+
+/**
+ * Copy @p len bytes for connection @p to->conn_id, owned by shard
+ * @p owner, into its inbox. Errors: -ENOMEM. Thread: the shard @p sh.
+ */
+int shard__post_send(struct shard *sh, unsigned owner, const struct tp_peer *to,
+		     const void *buf, size_t len);

@@ -1,0 +1,806 @@
+/* proxy/tcp.c - a shard's TCP listeners and connections */
+#include "proxy/tcp.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <urcu/compiler.h>
+#include <uv.h>
+
+#include "proxy/base/err.h"
+#include "proxy/base/log.h"
+#include "proxy/conf.h"
+#include "proxy/shard_priv.h"
+#include "proxy/sip/msg.h"
+
+#define BACKLOG 511
+#define BUF_MIN 4096
+/* A connection keeps at most this much buffer while idle. */
+#define BUF_KEEP (16 * 1024)
+#define WQ_MIN	 (64 * 1024)
+#define MAP_MIN	 64
+/* After an error answer, how long a peer may take to close. */
+#define LINGER_MS 2000
+
+struct tcp_listener {
+	struct tcp *t;
+	uv_tcp_t h;
+	int fd; /* owned here until uv_tcp_open() takes it; -1 after */
+	unsigned listen_idx;
+	bool h_init;
+};
+
+struct tcp_conn {
+	uv_tcp_t h;
+	uv_timer_t idle;
+	uv_shutdown_t shut;
+	struct tcp *t;
+	struct tcp_conn *prev, *next; /* the shard's live connections */
+	uint64_t id;
+	struct tp_peer peer;
+	char *buf; /* unframed bytes: buf[0, len) */
+	size_t len, cap;
+	size_t wq_bytes;  /* queued in libuv, not yet written */
+	unsigned handles; /* handles still to close before the free */
+	bool closing;	  /* uv_close() called */
+	bool draining;	  /* answered an error: FIN sent, input discarded */
+	bool counted;	  /* in shards->tcp_conns */
+	bool in_map;
+};
+
+struct write_req {
+	uv_write_t req;
+	size_t len;
+	char data[];
+};
+
+struct tcp {
+	struct shard *sh;
+	struct tcp_listener *ls; /* one per conf->listen entry */
+	unsigned nls;
+
+	/* conn_id -> connection: open addressing, linear probing. */
+	struct tcp_conn **map;
+	size_t mapcap, mapn;
+	struct tcp_conn *conns;
+
+	uint64_t serial;
+	size_t max_hdr, max_body, max_buf, wq_max;
+	uint64_t idle_ms;
+	unsigned max_conns; /* 0: no limit */
+
+	/* Accepts and closes when a connection cannot be allocated. */
+	uv_tcp_t reject;
+	bool reject_busy;
+
+	char discard[4096];
+	struct log_ratelimit rl;
+};
+
+static size_t slot_of(const struct tcp *t, uint64_t id)
+{
+	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (t->mapcap - 1);
+}
+
+static struct tcp_conn *map_find(const struct tcp *t, uint64_t id)
+{
+	size_t i = slot_of(t, id);
+
+	for (size_t n = 0; n < t->mapcap; n++) {
+		struct tcp_conn *c = t->map[i];
+
+		if (!c)
+			return NULL;
+		if (c->id == id)
+			return c;
+		i = (i + 1) & (t->mapcap - 1);
+	}
+	return NULL;
+}
+
+static void map_put(struct tcp_conn **map, size_t cap, struct tcp_conn *c,
+		    size_t home)
+{
+	size_t i = home;
+
+	while (map[i])
+		i = (i + 1) & (cap - 1);
+	map[i] = c;
+}
+
+static int map_add(struct tcp *t, struct tcp_conn *c)
+{
+	if ((t->mapn + 1) * 2 > t->mapcap) {
+		size_t ncap = t->mapcap * 2;
+		struct tcp_conn **nmap = calloc(ncap, sizeof(*nmap));
+		size_t ocap = t->mapcap;
+
+		if (!nmap)
+			return -ENOMEM;
+		t->mapcap = ncap;
+		for (size_t i = 0; i < ocap; i++) {
+			if (t->map[i])
+				map_put(nmap, ncap, t->map[i],
+					slot_of(t, t->map[i]->id));
+		}
+		free(t->map);
+		t->map = nmap;
+	}
+	map_put(t->map, t->mapcap, c, slot_of(t, c->id));
+	t->mapn++;
+	c->in_map = true;
+	return 0;
+}
+
+/* Remove by backward shift, so that probes never need tombstones. */
+static void map_del(struct tcp *t, struct tcp_conn *c)
+{
+	size_t mask = t->mapcap - 1, i = slot_of(t, c->id), j;
+
+	for (size_t n = 0; t->map[i] != c; n++) {
+		if (n >= t->mapcap || !t->map[i])
+			return;
+		i = (i + 1) & mask;
+	}
+	t->map[i] = NULL;
+	t->mapn--;
+	c->in_map = false;
+	j = i;
+	for (size_t n = 0; n < t->mapcap; n++) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (!t->map[j])
+			break;
+		k = slot_of(t, t->map[j]->id);
+		/* Move the entry at j into the hole at i unless its home
+		 * lies cyclically in (i, j]. */
+		if ((j > i && (k <= i || k > j)) ||
+		    (j < i && k <= i && k > j)) {
+			t->map[i] = t->map[j];
+			t->map[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+	struct tcp_conn *c = h->data;
+
+	if (--c->handles == 0) {
+		free(c->buf);
+		free(c);
+	}
+}
+
+/* Close @c now: pending writes are cancelled. Idempotent. */
+static void conn_close(struct tcp_conn *c)
+{
+	struct tcp *t = c->t;
+	struct shard *sh = t->sh;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (t->conns == c)
+		t->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	if (c->in_map)
+		map_del(t, c);
+	if (c->counted)
+		atomic_fetch_sub_explicit(&sh->set->tcp_conns, 1,
+					  memory_order_relaxed);
+	if (c->id)
+		shard__count(&shard_stats(sh)->tcp_closed, 1);
+	uv_close((uv_handle_t *)&c->h, conn_close_cb);
+	uv_close((uv_handle_t *)&c->idle, conn_close_cb);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct write_req *w = caa_container_of(req, struct write_req, req);
+	struct tcp_conn *c = req->handle->data;
+
+	c->wq_bytes -= w->len;
+	free(w);
+	if (status < 0 && status != UV_ECANCELED)
+		conn_close(c);
+}
+
+/*
+ * Write at once what the socket takes; copy and queue the rest behind
+ * the writes already waiting. A peer that does not read is closed.
+ */
+static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
+{
+	struct tcp *t = c->t;
+	struct write_req *w;
+	size_t done = 0, rest;
+	uv_buf_t b;
+	int r;
+
+	if (c->closing || c->draining)
+		return -ENOTCONN;
+	if (len > UINT_MAX)
+		return -EMSGSIZE;
+	if (len == 0)
+		return 0;
+	if (c->wq_bytes == 0) {
+		b = uv_buf_init((char *)buf, (unsigned)len);
+		r = uv_try_write((uv_stream_t *)&c->h, &b, 1);
+		if (r >= 0)
+			done = (size_t)r;
+		else if (r != UV_EAGAIN) {
+			conn_close(c);
+			return r;
+		}
+	}
+	if (done == len)
+		return 0;
+	rest = len - done;
+	if (c->wq_bytes + rest > t->wq_max) {
+		if (log_ratelimit_ok(&t->rl))
+			log_msg(LOG_NOTICE,
+				"tcp: connection %" PRIx64
+				" does not read: closed",
+				c->id);
+		conn_close(c);
+		return -ENOBUFS;
+	}
+	w = malloc(sizeof(*w) + rest);
+	if (!w) {
+		/* Part of it may be written: the stream is lost. */
+		conn_close(c);
+		return -ENOMEM;
+	}
+	memcpy(w->data, buf + done, rest);
+	w->len = rest;
+	b = uv_buf_init(w->data, (unsigned)rest);
+	r = uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, write_cb);
+	if (r) {
+		free(w);
+		conn_close(c);
+		return r;
+	}
+	c->wq_bytes += rest;
+	return 0;
+}
+
+int tcp_send(struct tcp *t, uint64_t conn_id, const void *buf, size_t len)
+{
+	struct tcp_conn *c = t ? map_find(t, conn_id) : NULL;
+	int err;
+
+	if (!c || c->closing || c->draining)
+		return -ENOTCONN;
+	err = conn_write(c, buf, len);
+	if (!err)
+		shard__count(&shard_stats(t->sh)->tx_msgs, 1);
+	return err;
+}
+
+size_t tcp_conn_count(const struct tcp *t)
+{
+	return t ? t->mapn : 0;
+}
+
+static void idle_cb(uv_timer_t *h)
+{
+	struct tcp_conn *c = h->data;
+
+	log_msg(LOG_DEBUG, "tcp: connection %" PRIx64 " idle: closed", c->id);
+	conn_close(c);
+}
+
+static void touch(struct tcp_conn *c)
+{
+	if (c->t->idle_ms && !c->draining)
+		uv_timer_start(&c->idle, idle_cb, c->t->idle_ms, 0);
+}
+
+/* Header @name (up to the colon) is one of ours: its bit, else 0. */
+enum {
+	H_VIA = 1,
+	H_FROM = 2,
+	H_TO = 4,
+	H_CALLID = 8,
+	H_CSEQ = 16,
+	H_ALL = 31,
+};
+
+static unsigned hdr_bit(const char *l, size_t n)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "via", H_VIA },	 { "v", H_VIA },    { "from", H_FROM },
+		{ "f", H_FROM },	 { "to", H_TO },    { "t", H_TO },
+		{ "call-id", H_CALLID }, { "i", H_CALLID }, { "cseq", H_CSEQ },
+	};
+	const char *colon = memchr(l, ':', n);
+	size_t k;
+
+	if (!colon)
+		return 0;
+	k = (size_t)(colon - l);
+	while (k && (l[k - 1] == ' ' || l[k - 1] == '\t'))
+		k--;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strlen(names[i].name) == k &&
+		    strncasecmp(l, names[i].name, k) == 0)
+			return names[i].bit;
+	}
+	return 0;
+}
+
+static bool has_tag(const char *l, size_t n)
+{
+	for (size_t i = 0; i + 5 <= n; i++) {
+		if (strncasecmp(l + i, ";tag=", 5) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A response @code @reason to the request at the start of @p (n bytes,
+ * possibly incomplete), built from its complete Via, From, To, Call-ID
+ * and CSeq lines (RFC 3261 §8.2.6.2; a To tag is added). Returns its
+ * length, or 0 when not a request or something is missing.
+ */
+static size_t err_reply(char *out, size_t cap, const char *p, size_t n,
+			unsigned code, const char *reason, uint64_t tag)
+{
+	const char *eol = memchr(p, '\n', n);
+	unsigned have = 0;
+	size_t o, i;
+	int k;
+
+	if (!eol || (n >= 4 && memcmp(p, "SIP/", 4) == 0))
+		return 0;
+	k = snprintf(out, cap, "SIP/2.0 %u %s\r\n", code, reason);
+	if (k < 0 || (size_t)k >= cap)
+		return 0;
+	o = (size_t)k;
+	i = (size_t)(eol - p) + 1;
+	while (i < n) {
+		const char *l = p + i;
+		const char *e = memchr(l, '\n', n - i);
+		size_t len, body;
+		unsigned bit;
+
+		if (!e)
+			break;
+		len = (size_t)(e - l) + 1;
+		if (len == 1 || (len == 2 && l[0] == '\r'))
+			break;
+		/* Folded continuation lines belong to this header. */
+		while (i + len < n && (l[len] == ' ' || l[len] == '\t')) {
+			e = memchr(l + len, '\n', n - i - len);
+			if (!e)
+				goto done;
+			len = (size_t)(e - l) + 1;
+		}
+		i += len;
+		bit = hdr_bit(l, len);
+		if (!bit || (bit != H_VIA && (have & bit)))
+			continue;
+		body = len;
+		while (body && (l[body - 1] == '\n' || l[body - 1] == '\r' ||
+				l[body - 1] == ' ' || l[body - 1] == '\t'))
+			body--;
+		if (o + body + 40 > cap)
+			return 0;
+		memcpy(out + o, l, body);
+		o += body;
+		if (bit == H_TO && !has_tag(l, body))
+			o += (size_t)snprintf(out + o, cap - o,
+					      ";tag=%016" PRIx64, tag);
+		memcpy(out + o, "\r\n", 2);
+		o += 2;
+		have |= bit;
+	}
+done:
+	if (have != H_ALL || o + 24 > cap)
+		return 0;
+	memcpy(out + o, "Content-Length: 0\r\n\r\n", 21);
+	return o + 21;
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+	struct tcp_conn *c = req->handle->data;
+
+	if (status < 0)
+		conn_close(c);
+}
+
+/*
+ * After an error answer: send FIN behind the answer and read what the
+ * peer still sends until it closes, so that our close does not reset
+ * the connection before the answer is read. Bounded by LINGER_MS.
+ */
+static void conn_drain(struct tcp_conn *c)
+{
+	uint64_t ms = c->t->idle_ms && c->t->idle_ms < LINGER_MS ? c->t->idle_ms
+								 : LINGER_MS;
+
+	if (c->closing || c->draining)
+		return;
+	c->draining = true;
+	uv_timer_start(&c->idle, idle_cb, ms, 0);
+	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->h, shutdown_cb))
+		conn_close(c);
+}
+
+/* Framing failed: answer 413 or 400 when the request allows it, then
+ * drain and close. */
+static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
+		      const char *fault)
+{
+	struct shard *sh = c->t->sh;
+	char out[4096], reason[96], abuf[64];
+	unsigned code = err == -EMSGSIZE ? 413 : 400;
+	size_t len, k = 0;
+
+	shard__count(&shard_stats(sh)->parse_errors, 1);
+	if (code == 413)
+		fault = "Request Entity Too Large";
+	else if (!fault)
+		fault = "Bad Request";
+	/* The reason phrase goes on the wire: printable ASCII only. */
+	for (; fault[k] && k < sizeof(reason) - 1; k++)
+		reason[k] =
+		    fault[k] >= 0x20 && fault[k] < 0x7f ? fault[k] : ' ';
+	reason[k] = '\0';
+	if (log_ratelimit_ok(&c->t->rl))
+		log_msg(LOG_NOTICE, "tcp %s: %u %s: closing",
+			tp_addr_str((struct sockaddr *)&c->peer.addr, abuf,
+				    sizeof(abuf)),
+			code, reason);
+	len =
+	    p && n ? err_reply(out, sizeof(out), p, n, code, reason, c->id) : 0;
+	if (len && conn_write(c, out, len) == 0)
+		shard__count(&shard_stats(sh)->tx_msgs, 1);
+	conn_drain(c);
+}
+
+/*
+ * Leading CR/LF at @p (n > 0 bytes): RFC 5626 §4.4.1 answers a
+ * double-CRLF ping with one CRLF; a lone CRLF (or LF) between messages
+ * is skipped (RFC 3261 §7.5). Returns the bytes used, 0 when more are
+ * needed, -EBADMSG for a CR not followed by LF.
+ */
+static int conn_crlf(struct tcp_conn *c, const char *p, size_t n)
+{
+	if (p[0] == '\n')
+		return 1;
+	if (n < 2)
+		return 0;
+	if (p[1] != '\n')
+		return -EBADMSG;
+	if (n < 3)
+		return 0;
+	if (p[2] != '\r')
+		return 2;
+	if (n < 4)
+		return 0;
+	if (p[3] != '\n')
+		return -EBADMSG;
+	conn_write(c, "\r\n", 2);
+	return 4;
+}
+
+/* Frame and hand on every complete message in the buffer. */
+static void conn_process(struct tcp_conn *c)
+{
+	struct tcp *t = c->t;
+	const char *fault;
+	size_t off = 0;
+	int ret;
+
+	/* Each pass uses at least one byte or leaves the loop. */
+	while (off < c->len && !c->closing && !c->draining) {
+		const char *p = c->buf + off;
+		size_t n = c->len - off;
+
+		if (p[0] == '\r' || p[0] == '\n') {
+			ret = conn_crlf(c, p, n);
+			if (ret == 0)
+				break;
+			if (ret < 0) {
+				conn_fail(c, p, n, ret, "Bad Framing");
+				break;
+			}
+			off += (size_t)ret;
+			continue;
+		}
+		fault = NULL;
+		ret = sipmsg_frame(p, n, t->max_hdr, t->max_body, &fault);
+		if (ret == -EAGAIN)
+			break;
+		if (ret <= 0 || (size_t)ret > n) {
+			conn_fail(c, p, n, ret <= 0 ? ret : -EBADMSG, fault);
+			break;
+		}
+		shard__receive(t->sh, &c->peer, p, (size_t)ret);
+		off += (size_t)ret;
+	}
+	if (c->closing || c->draining)
+		return;
+	if (off) {
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	}
+	if (c->len == 0 && c->cap > BUF_KEEP) {
+		free(c->buf);
+		c->buf = NULL;
+		c->cap = 0;
+	}
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tcp_conn *c = h->data;
+	struct tcp *t = c->t;
+	size_t ncap;
+	char *p;
+
+	(void)suggested;
+	if (c->draining) {
+		*buf = uv_buf_init(t->discard, sizeof(t->discard));
+		return;
+	}
+	if (c->len == c->cap) {
+		ncap = c->cap ? c->cap * 2 : BUF_MIN;
+		if (ncap > t->max_buf)
+			ncap = t->max_buf;
+		p = ncap > c->cap ? realloc(c->buf, ncap) : NULL;
+		if (!p) {
+			/* Full: read_cb() gets UV_ENOBUFS. */
+			*buf = uv_buf_init(NULL, 0);
+			return;
+		}
+		c->buf = p;
+		c->cap = ncap;
+	}
+	*buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tcp_conn *c = s->data;
+
+	(void)buf;
+	if (nread == 0 || c->closing)
+		return;
+	if (nread < 0) {
+		if (nread == UV_ENOBUFS && !c->draining)
+			conn_fail(c, c->buf, c->len, -EMSGSIZE, NULL);
+		else
+			conn_close(c);
+		return;
+	}
+	if (c->draining)
+		return;
+	c->len += (size_t)nread;
+	touch(c);
+	conn_process(c);
+	shard__flush(c->t->sh);
+}
+
+static void reject_close_cb(uv_handle_t *h)
+{
+	struct tcp *t = h->data;
+
+	t->reject_busy = false;
+}
+
+/* Out of memory: take the connection off the queue and close it, or
+ * libuv stops accepting on this listener. */
+static void reject(struct tcp *t, uv_stream_t *server)
+{
+	if (t->reject_busy)
+		return;
+	if (uv_tcp_init(&t->sh->loop, &t->reject))
+		return;
+	t->reject.data = t;
+	t->reject_busy = true;
+	(void)uv_accept(server, (uv_stream_t *)&t->reject);
+	uv_close((uv_handle_t *)&t->reject, reject_close_cb);
+}
+
+static void accept_cb(uv_stream_t *server, int status)
+{
+	struct tcp_listener *l = server->data;
+	struct tcp *t = l->t;
+	struct shard *sh = t->sh;
+	struct tcp_conn *c;
+	unsigned nopen;
+	int alen, err;
+
+	if (status < 0) {
+		if (log_ratelimit_ok(&t->rl))
+			log_msg(LOG_WARN, "tcp: accept: %s", err_str(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || uv_tcp_init(&sh->loop, &c->h)) {
+		free(c);
+		reject(t, server);
+		return;
+	}
+	c->t = t;
+	c->h.data = c;
+	c->handles = 2;
+	uv_timer_init(&sh->loop, &c->idle);
+	c->idle.data = c;
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	err = uv_accept(server, (uv_stream_t *)&c->h);
+	if (err)
+		goto fail;
+	c->id = ((uint64_t)sh->id << TCP_CONN_SHARD_SHIFT) | ++t->serial;
+	shard__count(&shard_stats(sh)->tcp_accepted, 1);
+	nopen = atomic_fetch_add_explicit(&sh->set->tcp_conns, 1,
+					  memory_order_relaxed);
+	c->counted = true;
+	if (t->max_conns && nopen >= t->max_conns) {
+		err = -EMFILE;
+		if (log_ratelimit_ok(&t->rl))
+			log_msg(LOG_NOTICE,
+				"tcp: %u connections open: new one closed",
+				t->max_conns);
+		goto fail;
+	}
+	c->peer.proto = TP_TCP;
+	c->peer.conn_id = c->id;
+	c->peer.listen_idx = l->listen_idx;
+	alen = sizeof(c->peer.addr);
+	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer.addr,
+			       &alen) == 0)
+		c->peer.addrlen = (socklen_t)alen;
+	err = map_add(t, c);
+	if (err)
+		goto fail;
+	uv_tcp_nodelay(&c->h, 1);
+	touch(c);
+	err = uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
+	if (err)
+		goto fail;
+	return;
+fail:
+	if (err != -EMFILE && log_ratelimit_ok(&t->rl))
+		log_msg(LOG_WARN, "tcp: accept: %s", err_str(err));
+	conn_close(c);
+}
+
+int tcp_open(struct shard *sh, struct tcp **tp)
+{
+	const struct conf *c = shard_conf(sh);
+	char abuf[64];
+	struct tcp *t;
+	int err = -ENOMEM;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->sh = sh;
+	t->rl.burst = 10;
+	t->max_hdr = c->tcp.max_header_bytes ? c->tcp.max_header_bytes : 16384;
+	t->max_body = c->tcp.max_body_bytes;
+	t->max_buf = t->max_hdr + t->max_body;
+	t->wq_max = 4 * t->max_buf > WQ_MIN ? 4 * t->max_buf : WQ_MIN;
+	t->idle_ms = (uint64_t)c->tcp.idle_timeout_s * 1000;
+	t->max_conns = c->tcp.max_connections;
+	t->mapcap = MAP_MIN;
+	t->map = calloc(t->mapcap, sizeof(*t->map));
+	t->nls = c->nlisten;
+	t->ls = calloc(t->nls ? t->nls : 1, sizeof(*t->ls));
+	if (!t->map || !t->ls)
+		goto out;
+	for (unsigned i = 0; i < t->nls; i++) {
+		t->ls[i].t = t;
+		t->ls[i].fd = -1;
+		t->ls[i].listen_idx = i;
+	}
+	for (unsigned i = 0; i < t->nls; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		int fd;
+
+		if (!l->tcp)
+			continue;
+		fd = tp__bind((const struct sockaddr *)&l->addr, l->addrlen,
+			      SOCK_STREAM, "tcp");
+		if (fd < 0) {
+			err = fd;
+			goto out;
+		}
+		t->ls[i].fd = fd;
+		if (listen(fd, BACKLOG)) {
+			err = -errno;
+			log_msg(LOG_ERR, "tcp %s: listen: %s",
+				tp_addr_str((const struct sockaddr *)&l->addr,
+					    abuf, sizeof(abuf)),
+				err_str(err));
+			goto out;
+		}
+	}
+	*tp = t;
+	t = NULL;
+	err = 0;
+out:
+	tcp_free(t);
+	return err;
+}
+
+int tcp_start(struct tcp *t)
+{
+	int err;
+
+	for (unsigned i = 0; i < t->nls; i++) {
+		struct tcp_listener *l = &t->ls[i];
+
+		if (l->fd < 0)
+			continue;
+		err = uv_tcp_init(&t->sh->loop, &l->h);
+		if (err)
+			return err;
+		l->h.data = l;
+		l->h_init = true;
+		/* libuv 1.44 cannot set SO_REUSEPORT: it gets our socket. */
+		err = uv_tcp_open(&l->h, l->fd);
+		if (err)
+			return err;
+		l->fd = -1;
+		err = uv_listen((uv_stream_t *)&l->h, BACKLOG, accept_cb);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void tcp_close(struct tcp *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->nls; i++) {
+		uv_handle_t *h = (uv_handle_t *)&t->ls[i].h;
+
+		if (t->ls[i].h_init && !uv_is_closing(h))
+			uv_close(h, NULL);
+	}
+	/* conn_close() unlinks each one: at most one pass per connection. */
+	while (t->conns)
+		conn_close(t->conns);
+}
+
+void tcp_free(struct tcp *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < t->nls; i++) {
+		if (t->ls[i].fd >= 0)
+			close(t->ls[i].fd);
+	}
+	free(t->ls);
+	free(t->map);
+	free(t);
+}

@@ -1,0 +1,106 @@
+/* proxy/transport.c - sending on a shard's UDP and TCP transports */
+#include "proxy/transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "proxy/base/err.h"
+#include "proxy/base/log.h"
+#include "proxy/shard_priv.h"
+#include "proxy/tcp.h"
+#include "proxy/udp.h"
+
+int tp_send(struct shard *sh, const struct tp_peer *to, const void *buf,
+	    size_t len)
+{
+	unsigned owner;
+
+	switch (to->proto) {
+	case TP_UDP:
+		return udp_send(sh->udp, to, buf, len);
+	case TP_TCP:
+		/* Outgoing connections are not made: conn_id 0 has none. */
+		if (to->conn_id == 0)
+			return -ENOTCONN;
+		owner = tcp_conn_shard(to->conn_id);
+		if (owner == sh->id)
+			return tcp_send(sh->tcp, to->conn_id, buf, len);
+		if (owner >= sh->set->n)
+			return -ENOTCONN;
+		return shard__post_send(sh, owner, to, buf, len);
+	}
+	return -EINVAL;
+}
+
+const char *tp_proto_name(enum tp_proto proto)
+{
+	switch (proto) {
+	case TP_UDP:
+		return "UDP";
+	case TP_TCP:
+		return "TCP";
+	}
+	return "?";
+}
+
+char *tp_addr_str(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!size)
+		return buf;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, size, "?");
+	}
+	return buf;
+}
+
+int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
+	     const char *what)
+{
+	char abuf[INET6_ADDRSTRLEN + 16];
+	int fd = -1, one = 1, err;
+
+	if (salen == 0)
+		salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* One socket per shard on the same address and port. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    (type == SOCK_STREAM &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+	    (sa->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))) {
+		err = -errno;
+		goto out;
+	}
+	if (bind(fd, sa, salen)) {
+		err = -errno;
+		goto out;
+	}
+	return fd;
+out:
+	log_msg(LOG_ERR, "%s %s: %s", what, tp_addr_str(sa, abuf, sizeof(abuf)),
+		err_str(err));
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
