@@ -1,0 +1,1159 @@
+/* proxy/conf.c - configuration: YAML checked for file:line, libcyaml load */
+#include "proxy/conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cyaml/cyaml.h>
+#include <yaml.h>
+
+#include "proxy/base/err.h"
+
+/*
+ * How a file is loaded:
+ *
+ * 1. check: a walk over libyaml's events, driven by the libcyaml schema
+ *    below, finds every fault the file can have (syntax, unknown or
+ *    duplicate key, wrong kind of value, integer out of range, bad enum,
+ *    address, CIDR) and reports it as "FILE:LINE: reason". libcyaml's own
+ *    messages name the line of the enclosing mapping, not of the key at
+ *    fault, so they cannot be used for that.
+ * 2. load: libcyaml fills struct raw from the same schema. After the
+ *    check it does not fail but for lack of memory.
+ * 3. build: struct conf from struct raw, with defaults.
+ *
+ * In struct raw, 0 means "not in the file": the ranges of integers
+ * exclude 0 (except workers, where 0 means the default anyway) and enum
+ * values start at 1.
+ */
+
+#define FILE_MAX (1024 * 1024)
+
+enum { TP_UDP = 1, TP_TCP = 2 };
+enum { RAW_STORE_MEMORY = 1, RAW_STORE_REDIS = 2 };
+
+struct raw_listen {
+	char *address;
+	unsigned port;
+	unsigned transports; /* TP_* */
+};
+
+struct raw_store {
+	int backend; /* RAW_STORE_* */
+};
+
+struct raw_registrar {
+	char **trusted;
+	unsigned trusted_count;
+};
+
+struct raw_tcp {
+	unsigned max_connections;
+	unsigned idle_timeout_s;
+	unsigned max_header_bytes;
+	unsigned max_body_bytes;
+};
+
+struct raw_udp {
+	unsigned batch;
+};
+
+struct raw {
+	unsigned workers;
+	int log_level; /* enum log_level + 1 */
+	struct raw_listen *listen;
+	unsigned listen_count;
+	char **domains;
+	unsigned domains_count;
+	struct raw_store store;
+	struct raw_registrar registrar;
+	struct raw_tcp tcp;
+	struct raw_udp udp;
+	unsigned max_headers;
+	char *server_name;
+};
+
+static const cyaml_strval_t level_strings[] = {
+	{ "debug", LOG_DEBUG + 1 },   { "info", LOG_INFO + 1 },
+	{ "notice", LOG_NOTICE + 1 }, { "warn", LOG_WARN + 1 },
+	{ "warning", LOG_WARN + 1 },  { "error", LOG_ERR + 1 },
+};
+
+static const cyaml_strval_t transport_strings[] = {
+	{ "udp", TP_UDP },
+	{ "tcp", TP_TCP },
+};
+
+static const cyaml_strval_t backend_strings[] = {
+	{ "memory", RAW_STORE_MEMORY },
+	{ "redis", RAW_STORE_REDIS },
+};
+
+static const cyaml_schema_field_t listen_fields[] = {
+	CYAML_FIELD_STRING_PTR("address", CYAML_FLAG_POINTER, struct raw_listen,
+			       address, 1, 64),
+	CYAML_FIELD_UINT("port", CYAML_FLAG_OPTIONAL, struct raw_listen, port),
+	CYAML_FIELD_FLAGS("transports", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			  struct raw_listen, transports, transport_strings,
+			  CYAML_ARRAY_LEN(transport_strings)),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t listen_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_listen,
+			    listen_fields),
+};
+
+static const cyaml_schema_value_t domain_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 253),
+};
+
+static const cyaml_schema_value_t cidr_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 64),
+};
+
+static const cyaml_schema_field_t store_fields[] = {
+	CYAML_FIELD_ENUM("backend", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_store, backend, backend_strings,
+			 CYAML_ARRAY_LEN(backend_strings)),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t registrar_fields[] = {
+	CYAML_FIELD_SEQUENCE(
+	    "trusted", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct raw_registrar, trusted, &cidr_entry, 0, 256),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t tcp_fields[] = {
+	CYAML_FIELD_UINT("max_connections", CYAML_FLAG_OPTIONAL, struct raw_tcp,
+			 max_connections),
+	CYAML_FIELD_UINT("idle_timeout_s", CYAML_FLAG_OPTIONAL, struct raw_tcp,
+			 idle_timeout_s),
+	CYAML_FIELD_UINT("max_header_bytes", CYAML_FLAG_OPTIONAL,
+			 struct raw_tcp, max_header_bytes),
+	CYAML_FIELD_UINT("max_body_bytes", CYAML_FLAG_OPTIONAL, struct raw_tcp,
+			 max_body_bytes),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t udp_fields[] = {
+	CYAML_FIELD_UINT("batch", CYAML_FLAG_OPTIONAL, struct raw_udp, batch),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t top_fields[] = {
+	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw, workers),
+	CYAML_FIELD_ENUM("log_level", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw, log_level, level_strings,
+			 CYAML_ARRAY_LEN(level_strings)),
+	CYAML_FIELD_SEQUENCE("listen", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw, listen, &listen_entry, 1, 16),
+	CYAML_FIELD_SEQUENCE("domains",
+			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw, domains, &domain_entry, 1, 256),
+	CYAML_FIELD_MAPPING("store", CYAML_FLAG_OPTIONAL, struct raw, store,
+			    store_fields),
+	CYAML_FIELD_MAPPING("registrar", CYAML_FLAG_OPTIONAL, struct raw,
+			    registrar, registrar_fields),
+	CYAML_FIELD_MAPPING("tcp", CYAML_FLAG_OPTIONAL, struct raw, tcp,
+			    tcp_fields),
+	CYAML_FIELD_MAPPING("udp", CYAML_FLAG_OPTIONAL, struct raw, udp,
+			    udp_fields),
+	CYAML_FIELD_UINT("max_headers", CYAML_FLAG_OPTIONAL, struct raw,
+			 max_headers),
+	CYAML_FIELD_STRING_PTR("server_name",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw, server_name, 1, 128),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t top_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw, top_fields),
+};
+
+/* The check pass: libyaml events against the schema above. */
+
+#define SEEN_TRUSTED 1u
+
+struct walk {
+	yaml_parser_t parser;
+	yaml_event_t ev; /* the current event, when have_ev */
+	bool have_ev;
+	const char *name;
+	const char *text;
+	size_t len;
+	char *errbuf;
+	size_t errlen;
+	unsigned seen; /* SEEN_* */
+};
+
+typedef int check_fn(struct walk *w, const yaml_mark_t *m, const char *path,
+		     const char *v);
+
+/* Rules the schema cannot say, by schema path (keys only, no indices). */
+struct rule {
+	const char *spath;
+	long long min, max; /* integers */
+	check_fn *check;    /* scalars */
+	unsigned seen;	    /* SEEN_* bit set when the key is given */
+};
+
+static check_fn check_address, check_domain, check_cidr, check_backend;
+
+static const struct rule rules[] = {
+	{ "workers", 0, CONF_MAX_WORKERS, NULL, 0 },
+	{ "listen.address", 0, 0, check_address, 0 },
+	{ "listen.port", 1, 65535, NULL, 0 },
+	{ "domains", 0, 0, check_domain, 0 },
+	{ "store.backend", 0, 0, check_backend, 0 },
+	{ "registrar.trusted", 0, 0, check_cidr, SEEN_TRUSTED },
+	{ "tcp.max_connections", 1, 1000000, NULL, 0 },
+	{ "tcp.idle_timeout_s", 1, 86400, NULL, 0 },
+	{ "tcp.max_header_bytes", 1024, 1048576, NULL, 0 },
+	{ "tcp.max_body_bytes", 1, 16777216, NULL, 0 },
+	{ "udp.batch", 1, 1024, NULL, 0 },
+	{ "max_headers", 16, 1024, NULL, 0 },
+};
+
+static const struct rule *rule_find(const char *spath)
+{
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (strcmp(rules[i].spath, spath) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+static void msg(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void msg(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errbuf || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int fail_line(struct walk *w, unsigned long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_line(struct walk *w, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!w->errbuf || w->errlen == 0)
+		return ERR_CONFIG;
+	n = snprintf(w->errbuf, w->errlen, "%s:%lu: ", w->name, line);
+	if (n >= 0 && (size_t)n < w->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(w->errbuf + n, w->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return ERR_CONFIG;
+}
+
+/* A libyaml mark counts lines from 0; people count from 1. */
+#define fail(w, m, ...) fail_line((w), (m)->line + 1, __VA_ARGS__)
+
+static const char *label(const char *path)
+{
+	return path[0] ? path : "top level";
+}
+
+static int syntax(struct walk *w)
+{
+	const yaml_parser_t *p = &w->parser;
+	const char *problem = p->problem ? p->problem : "malformed input";
+	unsigned long line = 1;
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		msg(w->errbuf, w->errlen, "%s: out of memory", w->name);
+		return -ENOMEM;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		/* Reader errors carry a byte offset, not a mark. */
+		for (size_t i = 0; i < p->problem_offset && i < w->len; i++)
+			if (w->text[i] == '\n')
+				line++;
+		return fail_line(w, line, "YAML syntax error: %s", problem);
+	}
+	line = p->problem_mark.line + 1;
+	if (p->context)
+		return fail_line(w, line, "YAML syntax error: %s %s", problem,
+				 p->context);
+	return fail_line(w, line, "YAML syntax error: %s", problem);
+}
+
+static int next(struct walk *w)
+{
+	if (w->have_ev) {
+		yaml_event_delete(&w->ev);
+		w->have_ev = false;
+	}
+	if (!yaml_parser_parse(&w->parser, &w->ev))
+		return syntax(w);
+	w->have_ev = true;
+	if (w->ev.type == YAML_ALIAS_EVENT)
+		return fail(w, &w->ev.start_mark,
+			    "aliases (*%.40s) are not supported",
+			    (const char *)w->ev.data.alias.anchor);
+	return 0;
+}
+
+/* "expected a mapping, got 'x'": what the current event is instead. */
+static int fail_kind(struct walk *w, const char *path, const char *want)
+{
+	const yaml_event_t *e = &w->ev;
+
+	switch (e->type) {
+	case YAML_SCALAR_EVENT:
+		if (e->data.scalar.length == 0 &&
+		    e->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+			return fail(w, &e->start_mark,
+				    "%s: expected %s, got nothing", label(path),
+				    want);
+		return fail(w, &e->start_mark, "%s: expected %s, got '%.40s'",
+			    label(path), want,
+			    (const char *)e->data.scalar.value);
+	case YAML_SEQUENCE_START_EVENT:
+		return fail(w, &e->start_mark, "%s: expected %s, got a list",
+			    label(path), want);
+	case YAML_MAPPING_START_EVENT:
+		return fail(w, &e->start_mark, "%s: expected %s, got a mapping",
+			    label(path), want);
+	default:
+		return fail(w, &e->start_mark, "%s: expected %s", label(path),
+			    want);
+	}
+}
+
+static int walk_value(struct walk *w, const cyaml_schema_value_t *s,
+		      const char *path, const char *spath);
+
+static void join(char *buf, size_t size, const char *path, const char *key)
+{
+	if (path[0])
+		snprintf(buf, size, "%s.%s", path, key);
+	else
+		snprintf(buf, size, "%s", key);
+}
+
+static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
+			const char *path, const char *spath)
+{
+	char kpath[192], kspath[96];
+	const cyaml_schema_field_t *f;
+	yaml_mark_t start;
+	uint64_t seen = 0;
+	const char *key;
+	unsigned i;
+	int err;
+
+	if (w->ev.type != YAML_MAPPING_START_EVENT)
+		return fail_kind(w, path, "a mapping");
+	start = w->ev.start_mark;
+	/* Bounded: each pass sets a new bit of @seen or fails. */
+	for (;;) {
+		err = next(w);
+		if (err)
+			return err;
+		if (w->ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		if (w->ev.type != YAML_SCALAR_EVENT)
+			return fail(w, &w->ev.start_mark,
+				    "%s: a key must be a plain name",
+				    label(path));
+		key = (const char *)w->ev.data.scalar.value;
+		if (strlen(key) != w->ev.data.scalar.length)
+			return fail(w, &w->ev.start_mark,
+				    "%s: a key contains a NUL character",
+				    label(path));
+		f = NULL;
+		for (i = 0; fields[i].key; i++) {
+			if (strcmp(fields[i].key, key) == 0) {
+				f = &fields[i];
+				break;
+			}
+		}
+		if (!f) {
+			join(kpath, sizeof(kpath), path, key);
+			return fail(w, &w->ev.start_mark, "unknown key '%.80s'",
+				    kpath);
+		}
+		join(kpath, sizeof(kpath), path, f->key);
+		join(kspath, sizeof(kspath), spath, f->key);
+		if (seen & (UINT64_C(1) << i))
+			return fail(w, &w->ev.start_mark, "duplicate key '%s'",
+				    kpath);
+		seen |= UINT64_C(1) << i;
+		err = next(w);
+		if (err)
+			return err;
+		err = walk_value(w, &f->value, kpath, kspath);
+		if (err)
+			return err;
+	}
+	for (i = 0; fields[i].key; i++) {
+		if (fields[i].value.flags & CYAML_FLAG_OPTIONAL)
+			continue;
+		if (!(seen & (UINT64_C(1) << i)))
+			return fail(w, &start, "%s: missing required key '%s'",
+				    label(path), fields[i].key);
+	}
+	return 0;
+}
+
+static int walk_sequence(struct walk *w, const cyaml_schema_value_t *s,
+			 const char *path, const char *spath)
+{
+	const struct rule *r = rule_find(spath);
+	char ipath[192];
+	yaml_mark_t start;
+	unsigned n;
+	int err;
+
+	if (w->ev.type != YAML_SEQUENCE_START_EVENT)
+		return fail_kind(w, path, "a list");
+	start = w->ev.start_mark;
+	for (n = 0; n <= s->sequence.max; n++) {
+		err = next(w);
+		if (err)
+			return err;
+		if (w->ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if (n == s->sequence.max)
+			return fail(w, &w->ev.start_mark,
+				    "%s: too many entries (at most %u)", path,
+				    (unsigned)s->sequence.max);
+		snprintf(ipath, sizeof(ipath), "%s[%u]", path, n);
+		err = walk_value(w, s->sequence.entry, ipath, spath);
+		if (err)
+			return err;
+	}
+	if (n < s->sequence.min)
+		return fail(w, &start, "%s: needs at least %u entr%s", path,
+			    (unsigned)s->sequence.min,
+			    s->sequence.min == 1 ? "y" : "ies");
+	if (r)
+		w->seen |= r->seen;
+	return 0;
+}
+
+static int find_str(const cyaml_schema_value_t *s, const char *v)
+{
+	for (unsigned i = 0; i < s->enumeration.count; i++)
+		if (strcmp(s->enumeration.strings[i].str, v) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int fail_enum(struct walk *w, const cyaml_schema_value_t *s,
+		     const char *path, const char *v)
+{
+	char list[128];
+	size_t n = 0;
+
+	list[0] = '\0';
+	for (unsigned i = 0; i < s->enumeration.count && n < sizeof(list);
+	     i++) {
+		int m = snprintf(list + n, sizeof(list) - n, "%s%s",
+				 i ? ", " : "", s->enumeration.strings[i].str);
+		if (m < 0)
+			break;
+		n += (size_t)m;
+	}
+	return fail(w, &w->ev.start_mark, "%s: '%.40s' is not one of %s", path,
+		    v, list);
+}
+
+/* A list of names, each from the schema's strings, each at most once. */
+static int walk_flags(struct walk *w, const cyaml_schema_value_t *s,
+		      const char *path)
+{
+	uint64_t seen = 0;
+	yaml_mark_t start;
+	const char *v;
+	unsigned n;
+	int err, i;
+
+	if (w->ev.type != YAML_SEQUENCE_START_EVENT)
+		return fail_kind(w, path, "a list");
+	start = w->ev.start_mark;
+	for (n = 0; n <= s->enumeration.count; n++) {
+		err = next(w);
+		if (err)
+			return err;
+		if (w->ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if (w->ev.type != YAML_SCALAR_EVENT)
+			return fail_kind(w, path, "a name");
+		v = (const char *)w->ev.data.scalar.value;
+		i = find_str(s, v);
+		if (i < 0)
+			return fail_enum(w, s, path, v);
+		if (seen & (UINT64_C(1) << i))
+			return fail(w, &w->ev.start_mark,
+				    "%s: '%s' is given twice", path, v);
+		seen |= UINT64_C(1) << i;
+	}
+	if (n == 0)
+		return fail(w, &start, "%s: must not be empty", path);
+	return 0;
+}
+
+/* Decimal digits only, no sign but '-', no leading zeros; huge = range. */
+static int parse_int(const char *v, long long *np)
+{
+	const char *p = v;
+	long long n = 0;
+	bool neg = false;
+
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] != '\0'))
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		if (n < LLONG_MAX / 10 - 10)
+			n = n * 10 + (*p - '0');
+		else
+			n = LLONG_MAX / 10;
+	}
+	*np = neg ? -n : n;
+	return 0;
+}
+
+static int walk_scalar(struct walk *w, const cyaml_schema_value_t *s,
+		       const char *path, const char *spath)
+{
+	const struct rule *r = rule_find(spath);
+	const yaml_mark_t *m = &w->ev.start_mark;
+	const char *v;
+	long long n, min, max;
+	size_t len;
+
+	if (w->ev.type != YAML_SCALAR_EVENT) {
+		switch (s->type) {
+		case CYAML_UINT:
+		case CYAML_INT:
+			return fail_kind(w, path, "a decimal integer");
+		default:
+			return fail_kind(w, path, "a string");
+		}
+	}
+	v = (const char *)w->ev.data.scalar.value;
+	len = w->ev.data.scalar.length;
+	if (strlen(v) != len)
+		return fail(w, m, "%s: contains a NUL character", path);
+	switch (s->type) {
+	case CYAML_UINT:
+		min = r ? r->min : 0;
+		max = r ? r->max : UINT32_MAX;
+		if (parse_int(v, &n) < 0)
+			return fail_kind(w, path, "a decimal integer");
+		if (n < min || n > max)
+			return fail(w, m,
+				    "%s: %.40s is out of range (%lld..%lld)",
+				    path, v, min, max);
+		break;
+	case CYAML_ENUM:
+		if (find_str(s, v) < 0)
+			return fail_enum(w, s, path, v);
+		break;
+	case CYAML_STRING:
+		if (len < s->string.min)
+			return fail(w, m, "%s: must not be empty", path);
+		if (len > s->string.max)
+			return fail(w, m,
+				    "%s: too long (at most %u characters)",
+				    path, (unsigned)s->string.max);
+		break;
+	default:
+		return fail(w, m, "%s: unsupported schema type", path);
+	}
+	if (r && r->check)
+		return r->check(w, m, path, v);
+	return 0;
+}
+
+static int walk_value(struct walk *w, const cyaml_schema_value_t *s,
+		      const char *path, const char *spath)
+{
+	switch (s->type) {
+	case CYAML_MAPPING:
+		return walk_mapping(w, s->mapping.fields, path, spath);
+	case CYAML_SEQUENCE:
+		return walk_sequence(w, s, path, spath);
+	case CYAML_FLAGS:
+		return walk_flags(w, s, path);
+	default:
+		return walk_scalar(w, s, path, spath);
+	}
+}
+
+/* YAML's null: an empty document is the default configuration. */
+static bool is_null(const yaml_event_t *e)
+{
+	const char *v;
+
+	if (e->type != YAML_SCALAR_EVENT ||
+	    e->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)e->data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+/* The whole stream: at most one document, whose root is the config. */
+static int walk_doc(struct walk *w, bool *emptyp)
+{
+	int err;
+
+	*emptyp = false;
+	err = next(w);
+	if (err)
+		return err;
+	err = next(w);
+	if (err)
+		return err;
+	if (w->ev.type == YAML_STREAM_END_EVENT) {
+		*emptyp = true;
+		return 0;
+	}
+	err = next(w);
+	if (err)
+		return err;
+	if (is_null(&w->ev))
+		*emptyp = true;
+	else
+		err = walk_value(w, &top_schema, "", "");
+	if (err)
+		return err;
+	err = next(w);
+	if (err)
+		return err;
+	err = next(w);
+	if (err)
+		return err;
+	if (w->ev.type == YAML_DOCUMENT_START_EVENT)
+		return fail(w, &w->ev.start_mark,
+			    "only one YAML document is allowed");
+	if (w->ev.type != YAML_STREAM_END_EVENT)
+		return fail(w, &w->ev.start_mark, "unexpected YAML content");
+	return 0;
+}
+
+/* Values. */
+
+static int addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
+		      socklen_t *lenp)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*lenp = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*lenp = sizeof(*sin6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0,    0,
+					    0, 0, 0, 0, 0xff, 0xff };
+
+/* "addr/prefix" or a bare address (a host network). */
+static int net_parse(const char *s, struct conf_net *n)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned max, prefix, i;
+	long long v;
+
+	if (alen == 0 || alen >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, buf, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	prefix = max;
+	if (slash) {
+		if (strlen(slash + 1) > 3 || parse_int(slash + 1, &v) < 0 ||
+		    v < 0 || v > max)
+			return -EINVAL;
+		prefix = (unsigned)v;
+	}
+	/* A v4-mapped network is the IPv4 network it maps. */
+	if (n->family == AF_INET6 && prefix >= 96 &&
+	    memcmp(n->addr, v4mapped, sizeof(v4mapped)) == 0) {
+		memmove(n->addr, n->addr + 12, 4);
+		memset(n->addr + 4, 0, 12);
+		n->family = AF_INET;
+		prefix -= 96;
+	}
+	n->prefix = prefix;
+	/* Host bits are ignored: 10.1.2.3/8 is 10.0.0.0/8. */
+	for (i = prefix; i < 128; i++)
+		n->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+	return 0;
+}
+
+static bool net_match(const struct conf_net *n, int family,
+		      const unsigned char *a)
+{
+	unsigned full = n->prefix / 8, bits = n->prefix % 8;
+	unsigned char mask;
+
+	if (n->family != family)
+		return false;
+	if (memcmp(n->addr, a, full) != 0)
+		return false;
+	if (bits == 0)
+		return true;
+	mask = (unsigned char)(0xff00u >> bits);
+	return (n->addr[full] & mask) == (a[full] & mask);
+}
+
+static int check_address(struct walk *w, const yaml_mark_t *m, const char *path,
+			 const char *v)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (addr_parse(v, 0, &ss, &len) < 0)
+		return fail(w, m, "%s: '%.64s' is not an IPv4 or IPv6 address",
+			    path, v);
+	return 0;
+}
+
+static int check_cidr(struct walk *w, const yaml_mark_t *m, const char *path,
+		      const char *v)
+{
+	struct conf_net n;
+
+	if (net_parse(v, &n) < 0)
+		return fail(w, m,
+			    "%s: '%.64s' is not a network in CIDR form "
+			    "(like 10.0.0.0/8 or fd00::/8)",
+			    path, v);
+	return 0;
+}
+
+/* Host names, IPv4 literals and bracketed IPv6 literals (RFC 3261 host). */
+static int check_domain(struct walk *w, const yaml_mark_t *m, const char *path,
+			const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._:[]", *p))
+			continue;
+		return fail(w, m, "%s: '%.64s' is not a domain name", path, v);
+	}
+	return 0;
+}
+
+static int check_backend(struct walk *w, const yaml_mark_t *m, const char *path,
+			 const char *v)
+{
+	/* The schema knows redis; the store itself comes in a later change. */
+	if (strcmp(v, "redis") == 0)
+		return fail(w, m, "%s redis is not supported yet", path);
+	return 0;
+}
+
+/* Build struct conf from struct raw. Fails only for lack of memory. */
+
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+static int build_listen(struct conf *c, const struct raw *r)
+{
+	static const struct raw_listen def = { (char *)"127.0.0.1", 5060, 0 };
+	unsigned n = r->listen_count ? r->listen_count : 1;
+
+	c->listen = calloc(n, sizeof(*c->listen));
+	if (!c->listen)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		const struct raw_listen *rl =
+		    r->listen_count ? &r->listen[i] : &def;
+		struct conf_listen *l = &c->listen[i];
+
+		l->address = strdup(rl->address);
+		if (!l->address)
+			return -ENOMEM;
+		c->nlisten = i + 1;
+		l->port = (uint16_t)or_default(rl->port, 5060);
+		l->udp = !rl->transports || (rl->transports & TP_UDP);
+		l->tcp = !rl->transports || (rl->transports & TP_TCP);
+		if (addr_parse(l->address, l->port, &l->addr, &l->addrlen) < 0)
+			return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int build_domains(struct conf *c, const struct raw *r)
+{
+	static const char *const def[] = { "localhost", "127.0.0.1" };
+	unsigned n = r->domains_count ? r->domains_count : 2;
+
+	c->domains = calloc(n, sizeof(*c->domains));
+	if (!c->domains)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		char *d = strdup(r->domains_count ? r->domains[i] : def[i]);
+
+		if (!d)
+			return -ENOMEM;
+		for (char *p = d; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		c->domains[i] = d;
+		c->ndomains = i + 1;
+	}
+	return 0;
+}
+
+static int build_trusted(struct conf *c, const struct raw *r, bool given)
+{
+	static const char *const def[] = { "127.0.0.0/8", "::1/128" };
+	unsigned n = given ? r->registrar.trusted_count : 2;
+
+	if (n == 0)
+		return 0;
+	c->trusted = calloc(n, sizeof(*c->trusted));
+	if (!c->trusted)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		const char *s = given ? r->registrar.trusted[i] : def[i];
+
+		if (net_parse(s, &c->trusted[i]) < 0)
+			return ERR_CONFIG;
+	}
+	c->ntrusted = n;
+	return 0;
+}
+
+static int build(const struct raw *r, const char *name, unsigned seen,
+		 struct conf **cp)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+	int err = -ENOMEM;
+
+	if (!c)
+		goto out;
+	if (name) {
+		c->path = strdup(name);
+		if (!c->path)
+			goto out;
+	}
+	c->workers = conf_workers(r->workers);
+	c->log_level =
+	    r->log_level ? (enum log_level)(r->log_level - 1) : LOG_INFO;
+	err = build_listen(c, r);
+	if (err)
+		goto out;
+	err = build_domains(c, r);
+	if (err)
+		goto out;
+	c->store = r->store.backend == RAW_STORE_REDIS ? CONF_STORE_REDIS
+						       : CONF_STORE_MEMORY;
+	err = build_trusted(c, r, seen & SEEN_TRUSTED);
+	if (err)
+		goto out;
+	c->tcp.max_connections = or_default(r->tcp.max_connections, 4096);
+	c->tcp.idle_timeout_s = or_default(r->tcp.idle_timeout_s, 120);
+	c->tcp.max_header_bytes = or_default(r->tcp.max_header_bytes, 16384);
+	c->tcp.max_body_bytes = or_default(r->tcp.max_body_bytes, 65536);
+	c->udp.batch = or_default(r->udp.batch, 32);
+	c->max_headers = or_default(r->max_headers, 128);
+	c->server_name = strdup(r->server_name ? r->server_name
+					       : "sipedge/" SIPEDGE_VERSION);
+	if (!c->server_name) {
+		err = -ENOMEM;
+		goto out;
+	}
+	*cp = c;
+	c = NULL;
+	err = 0;
+out:
+	conf_free(c);
+	return err;
+}
+
+/* libcyaml's messages, kept for the unexpected case where it refuses a
+ * file the check pass accepted. */
+struct cylog {
+	char first[256];
+	unsigned long line;
+};
+
+static void cylog_cb(cyaml_log_t level, void *ctx, const char *fmt,
+		     va_list args)
+{
+	struct cylog *cl = ctx;
+	char buf[256];
+	const char *p;
+	size_t n;
+
+	if (level < CYAML_LOG_ERROR)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	n = strcspn(buf, "\n");
+	buf[n] = '\0';
+	if (!cl->first[0] && strncmp(buf, "Load: Backtrace", 15) != 0)
+		snprintf(cl->first, sizeof(cl->first), "%s",
+			 strncmp(buf, "Load: ", 6) == 0 ? buf + 6 : buf);
+	p = strstr(buf, "(line: ");
+	if (p && !cl->line)
+		cl->line = strtoul(p + 7, NULL, 10);
+}
+
+int conf_load_mem(const char *name, const char *text, size_t len,
+		  struct conf **cp, char *errbuf, size_t errlen)
+{
+	static const struct raw none;
+	struct cylog cl = { .first = "", .line = 0 };
+	const cyaml_config_t cfg = {
+		.log_fn = cylog_cb,
+		.log_ctx = &cl,
+		.mem_fn = cyaml_mem,
+		.log_level = CYAML_LOG_ERROR,
+		.flags = CYAML_CFG_NO_ALIAS,
+	};
+	struct walk w;
+	struct raw *raw = NULL;
+	cyaml_err_t cerr;
+	bool empty;
+	int err;
+
+	memset(&w, 0, sizeof(w));
+	w.name = name ? name : "<config>";
+	w.text = text ? text : "";
+	w.len = text ? len : 0;
+	w.errbuf = errbuf;
+	w.errlen = errlen;
+	if (!yaml_parser_initialize(&w.parser)) {
+		msg(errbuf, errlen, "%s: out of memory", w.name);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&w.parser, (const unsigned char *)w.text,
+				     w.len);
+	err = walk_doc(&w, &empty);
+	if (err)
+		goto out;
+	if (!empty) {
+		cerr =
+		    cyaml_load_data((const uint8_t *)w.text, w.len, &cfg,
+				    &top_schema, (cyaml_data_t **)&raw, NULL);
+		if (cerr == CYAML_ERR_OOM) {
+			err = -ENOMEM;
+			msg(errbuf, errlen, "%s: out of memory", w.name);
+			goto out;
+		}
+		if (cerr != CYAML_OK) {
+			raw = NULL;
+			err = fail_line(&w, cl.line ? cl.line : 1, "%s",
+					cl.first[0] ? cl.first
+						    : cyaml_strerror(cerr));
+			goto out;
+		}
+	}
+	err = build(raw ? raw : &none, w.name, w.seen, cp);
+	if (err == -ENOMEM)
+		msg(errbuf, errlen, "%s: out of memory", w.name);
+	else if (err)
+		msg(errbuf, errlen, "%s: %s", w.name, err_str(err));
+out:
+	if (w.have_ev)
+		yaml_event_delete(&w.ev);
+	yaml_parser_delete(&w.parser);
+	if (raw)
+		cyaml_free(&cfg, &top_schema, raw, 0);
+	return err;
+}
+
+/* The whole file, at most FILE_MAX bytes, NUL-terminated. */
+static int read_file(const char *path, char **textp, size_t *lenp)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = NULL, *nbuf;
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Bounded: each pass reads at least one byte or ends; at most
+	 * FILE_MAX + 1 bytes are read. */
+	for (;;) {
+		if (len + 1 >= cap || !buf) {
+			if (cap > FILE_MAX + 1) {
+				err = -EFBIG;
+				goto out;
+			}
+			cap *= 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > FILE_MAX) {
+			err = -EFBIG;
+			goto out;
+		}
+	}
+	buf[len] = '\0';
+	*textp = buf;
+	*lenp = len;
+	buf = NULL;
+	err = 0;
+out:
+	free(buf);
+	close(fd);
+	return err;
+}
+
+int conf_load(const char *path, struct conf **cp, char *errbuf, size_t errlen)
+{
+	static const struct raw none;
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!path) {
+		err = build(&none, NULL, 0, cp);
+		if (err)
+			msg(errbuf, errlen, "<default>: out of memory");
+		return err;
+	}
+	err = read_file(path, &text, &len);
+	if (err == -EFBIG) {
+		msg(errbuf, errlen, "%s: file too large (at most %d bytes)",
+		    path, FILE_MAX);
+		return err;
+	}
+	if (err) {
+		msg(errbuf, errlen, "%s: %s", path, strerror(-err));
+		return err;
+	}
+	err = conf_load_mem(path, text, len, cp, errbuf, errlen);
+	free(text);
+	return err;
+}
+
+unsigned conf_workers(unsigned n)
+{
+	long cpus;
+
+	if (n == 0) {
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus < 1 ? 1 : (unsigned)(cpus > INT_MAX ? INT_MAX : cpus);
+	}
+	return n > CONF_MAX_WORKERS ? CONF_MAX_WORKERS : n;
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->nlisten; i++)
+		free(c->listen[i].address);
+	free(c->listen);
+	for (unsigned i = 0; i < c->ndomains; i++)
+		free(c->domains[i]);
+	free(c->domains);
+	free(c->trusted);
+	free(c->server_name);
+	free(c->path);
+	free(c);
+}
+
+bool conf_is_domain(const struct conf *c, const char *p, size_t len)
+{
+	for (unsigned i = 0; i < c->ndomains; i++) {
+		const char *d = c->domains[i];
+
+		if (strlen(d) == len && strncasecmp(d, p, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
+{
+	const unsigned char *a;
+	int family;
+
+	if (!sa)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		a = (const unsigned char *)&((const struct sockaddr_in *)sa)
+			->sin_addr;
+		family = AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		a = (const unsigned char *)&((const struct sockaddr_in6 *)sa)
+			->sin6_addr;
+		family = AF_INET6;
+		/* ::ffff:a.b.c.d is the IPv4 host a.b.c.d. */
+		if (memcmp(a, v4mapped, sizeof(v4mapped)) == 0) {
+			a += 12;
+			family = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	for (unsigned i = 0; i < c->ntrusted; i++)
+		if (net_match(&c->trusted[i], family, a))
+			return true;
+	return false;
+}

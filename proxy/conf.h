@@ -1,0 +1,111 @@
+/* proxy/conf.h - configuration: one YAML file, or the built-in default */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proxy/base/log.h"
+
+/** The most shards (`workers:`, `-w`) sipedge runs. */
+#define CONF_MAX_WORKERS 64
+
+/** One listening address. */
+struct conf_listen {
+	char *address;		      /**< as written: "127.0.0.1", "::1" */
+	uint16_t port;		      /**< default 5060 */
+	bool udp;		      /**< listen on UDP (default true) */
+	bool tcp;		      /**< listen on TCP (default true) */
+	struct sockaddr_storage addr; /**< address + port, resolved */
+	socklen_t addrlen;
+};
+
+/** A network in CIDR form ("127.0.0.0/8", "::1/128"). */
+struct conf_net {
+	int family; /**< AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
+
+enum conf_store {
+	CONF_STORE_MEMORY,
+	CONF_STORE_REDIS,
+};
+
+/**
+ * The loaded configuration. Immutable once loaded: shards read it from
+ * any thread without locks. Exception to "opaque by default": read-only
+ * view, fields are public.
+ */
+struct conf {
+	char *path; /**< the file (or conf_load_mem() name); NULL: default */
+	unsigned workers; /**< shards; resolved (the file's 0 = online CPUs) */
+	enum log_level log_level;
+
+	struct conf_listen *listen;
+	unsigned nlisten;
+
+	char **domains; /**< served domains, lower case */
+	unsigned ndomains;
+
+	enum conf_store store;
+
+	struct conf_net *trusted; /**< registrar: sources allowed (no auth) */
+	unsigned ntrusted;
+
+	struct {
+		unsigned max_connections;  /**< per process (default 4096) */
+		unsigned idle_timeout_s;   /**< close idle connections (120) */
+		unsigned max_header_bytes; /**< header block limit (16384) */
+		unsigned max_body_bytes;   /**< body limit (65536) */
+	} tcp;
+
+	struct {
+		unsigned batch; /**< recvmmsg/sendmmsg batch (32) */
+	} udp;
+
+	unsigned max_headers; /**< headers per message (default 128) */
+	char *server_name;    /**< Server / User-Agent value ("sipedge/VER") */
+};
+
+/**
+ * Load the configuration from the YAML file @p path, or the built-in
+ * default when @p path is NULL (listen 127.0.0.1:5060 UDP+TCP, domains
+ * localhost and 127.0.0.1, memory store, registrar trusts loopback).
+ * Unknown keys and bad values are errors.
+ *
+ * Returns 0 with *cp set, or a negative error with a one-line message
+ * in @p errbuf: "FILE: <strerror>" for -ENOENT, -EACCES, -EISDIR,
+ * -EFBIG (over 1 MiB) and other read errors; "FILE:LINE: reason" for
+ * ERR_CONFIG (content); "FILE: out of memory" for -ENOMEM.
+ * Thread: control (start-up). Ownership: the caller frees with conf_free().
+ */
+int conf_load(const char *path, struct conf **cp, char *errbuf, size_t errlen);
+
+/**
+ * Load the configuration from the @p len bytes of YAML at @p text, as
+ * conf_load() does for a file; @p name stands for the file name in
+ * messages ("NAME:LINE: reason") and in c->path. Empty text (or only
+ * comments) gives the built-in default.
+ * Returns 0 with *cp set, or ERR_CONFIG / -ENOMEM with a message.
+ * Thread: any (no shared state). Ownership: caller frees with conf_free().
+ */
+int conf_load_mem(const char *name, const char *text, size_t len,
+		  struct conf **cp, char *errbuf, size_t errlen);
+
+/**
+ * The number of shards a `workers` value @p n stands for: @p n, or the
+ * number of online CPUs when @p n is 0; always 1 .. CONF_MAX_WORKERS.
+ * Thread: any.
+ */
+unsigned conf_workers(unsigned n);
+
+/** Free @p c. NULL is allowed. */
+void conf_free(struct conf *c);
+
+/** True when @p domain (case-insensitive) is one of the served domains. */
+bool conf_is_domain(const struct conf *c, const char *p, size_t len);
+
+/** True when @p sa is inside one of the trusted networks. */
+bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);

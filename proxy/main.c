@@ -1,0 +1,354 @@
+/* proxy/main.c - the sipedge command: options, config, shards, signals */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu/urcu-memb.h>
+#include <uv.h>
+
+#include "proxy/base/err.h"
+#include "proxy/base/log.h"
+#include "proxy/conf.h"
+#include "proxy/shard.h"
+
+enum {
+	EXIT_CLEAN = 0,
+	EXIT_CONFIG = 1,
+	EXIT_USAGE = 2,
+	EXIT_START = 3,
+};
+
+enum { OPT_CHECK = 256 };
+
+struct opts {
+	const char *config; /* -c */
+	const char *check;  /* --check */
+	long workers;	    /* -w, or -1 */
+	bool have_level;    /* -l given */
+	enum log_level level;
+};
+
+/* What the main thread's loop watches. */
+struct sigs {
+	uv_signal_t term, intr, usr1;
+	struct shards *shards;
+};
+
+/* "127.0.0.1:5060 (udp,tcp)", "[::1]:5060 (udp)". */
+static void listen_name(const struct conf_listen *l, char *buf, size_t len)
+{
+	const char *tp = l->udp && l->tcp ? "udp,tcp" : l->udp ? "udp" : "tcp";
+
+	if (strchr(l->address, ':'))
+		snprintf(buf, len, "[%s]:%u (%s)", l->address, l->port, tp);
+	else
+		snprintf(buf, len, "%s:%u (%s)", l->address, l->port, tp);
+}
+
+/* Every listener of @c, comma-separated. */
+static void listen_names(const struct conf *c, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < c->nlisten && n + 1 < len; i++) {
+		char one[96];
+		int m;
+
+		listen_name(&c->listen[i], one, sizeof(one));
+		m = snprintf(buf + n, len - n, "%s%s", i ? ", " : "", one);
+		if (m < 0)
+			break;
+		n += (size_t)m;
+	}
+}
+
+/* The built-in default, described from the code that makes it, so that
+ * --help stays true when the default changes. */
+static void print_default(FILE *f)
+{
+	struct conf *c = NULL;
+	char buf[512], net[INET6_ADDRSTRLEN];
+
+	if (conf_load(NULL, &c, buf, sizeof(buf)) < 0)
+		return;
+	listen_names(c, buf, sizeof(buf));
+	fprintf(f,
+		"Without -c, sipedge runs with the built-in default "
+		"configuration:\n  listen on %s\n  domains:",
+		buf);
+	for (unsigned i = 0; i < c->ndomains; i++)
+		fprintf(f, " %s", c->domains[i]);
+	fprintf(f, "\n  location store: %s\n  registrar trusts:",
+		c->store == CONF_STORE_MEMORY ? "memory" : "redis");
+	for (unsigned i = 0; i < c->ntrusted; i++) {
+		const struct conf_net *n = &c->trusted[i];
+
+		if (!inet_ntop(n->family, n->addr, net, sizeof(net)))
+			continue;
+		fprintf(f, " %s/%u", net, n->prefix);
+	}
+	fprintf(f, "\n  workers: one per online CPU (%u here), log level %s\n",
+		c->workers, log_level_name(c->log_level));
+	conf_free(c);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sipedge [OPTIONS]\n"
+		"SIP edge proxy and registrar.\n"
+		"\n"
+		"  -c, --config FILE      run with the YAML configuration in "
+		"FILE\n"
+		"      --check FILE       check FILE and exit: prints "
+		"\"FILE: ok\" and exits 0,\n"
+		"                         or prints \"FILE:LINE: reason\" "
+		"and exits 1\n"
+		"  -w, --workers N        worker threads, 0..%d (0 = one per "
+		"online CPU);\n"
+		"                         overrides the file's workers\n"
+		"  -l, --log-level LEVEL  debug, info, notice, warn or error; "
+		"overrides the\n"
+		"                         file's log_level\n"
+		"  -h, --help             print this help and exit\n"
+		"  -V, --version          print the version and exit\n"
+		"\n",
+		CONF_MAX_WORKERS);
+	print_default(f);
+	fprintf(f, "\n"
+		   "Signals: SIGTERM and SIGINT stop cleanly; SIGUSR1 logs "
+		   "each worker's counters.\n"
+		   "Exit status: 0 clean stop, 1 configuration error, "
+		   "2 usage error,\n"
+		   "3 could not bind or start.\n");
+}
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sipedge: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'sipedge --help'.\n");
+	return EXIT_USAGE;
+}
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", required_argument, NULL, OPT_CHECK },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int ch;
+
+	o->config = NULL;
+	o->check = NULL;
+	o->workers = -1;
+	o->have_level = false;
+	o->level = LOG_INFO;
+	/* Bounded: getopt_long consumes at least one argument each pass. */
+	while ((ch = getopt_long(argc, argv, "c:w:l:hV", longopts, NULL)) !=
+	       -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case OPT_CHECK:
+			o->check = optarg;
+			break;
+		case 'w':
+			errno = 0;
+			o->workers = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->workers < 0 ||
+			    o->workers > CONF_MAX_WORKERS)
+				return usage_error("--workers: '%s' is not a "
+						   "number of workers (0..%d)",
+						   optarg, CONF_MAX_WORKERS);
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &o->level) < 0)
+				return usage_error("--log-level: '%s' is not "
+						   "debug, info, notice, warn "
+						   "or error",
+						   optarg);
+			o->have_level = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_CLEAN;
+		case 'V':
+			printf("sipedge %s\n", SIPEDGE_VERSION);
+			return EXIT_CLEAN;
+		default:
+			/* getopt_long has said what was wrong. */
+			fprintf(stderr, "Try 'sipedge --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->config && o->check)
+		return usage_error("use -c FILE or --check FILE, not both");
+	return -1;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void stop_cb(uv_signal_t *h, int signum)
+{
+	struct sigs *s = h->data;
+
+	log_msg(LOG_NOTICE, "sipedge: %s, stopping", strsignal(signum));
+	uv_close((uv_handle_t *)&s->term, close_cb);
+	uv_close((uv_handle_t *)&s->intr, close_cb);
+	uv_close((uv_handle_t *)&s->usr1, close_cb);
+}
+
+static void stats_cb(uv_signal_t *h, int signum)
+{
+	struct sigs *s = h->data;
+	struct shard_stats st;
+	unsigned n = shards_count(s->shards);
+
+	(void)signum;
+	for (unsigned i = 0; i < n; i++) {
+		shards_stats(s->shards, i, &st);
+		log_msg(LOG_INFO,
+			"shard %u: rx=%" PRIu64 " tx=%" PRIu64
+			" parse_errors=%" PRIu64 " handoff_out=%" PRIu64
+			" handoff_in=%" PRIu64 " dropped=%" PRIu64
+			" tcp_accepted=%" PRIu64 " tcp_closed=%" PRIu64,
+			i, st.rx_msgs, st.tx_msgs, st.parse_errors,
+			st.handoff_out, st.handoff_in, st.dropped,
+			st.tcp_accepted, st.tcp_closed);
+	}
+}
+
+static int signals_start(uv_loop_t *loop, struct sigs *s)
+{
+	int err;
+
+	uv_signal_init(loop, &s->term);
+	uv_signal_init(loop, &s->intr);
+	uv_signal_init(loop, &s->usr1);
+	s->term.data = s->intr.data = s->usr1.data = s;
+	err = uv_signal_start(&s->term, stop_cb, SIGTERM);
+	if (!err)
+		err = uv_signal_start(&s->intr, stop_cb, SIGINT);
+	if (!err)
+		err = uv_signal_start(&s->usr1, stats_cb, SIGUSR1);
+	return err;
+}
+
+/* Start the shards, wait for SIGTERM or SIGINT, stop them. */
+static int run(const struct conf *c)
+{
+	struct sigs s = { .shards = NULL };
+	char names[1024];
+	uv_loop_t loop;
+	int err, status = EXIT_CLEAN;
+
+	listen_names(c, names, sizeof(names));
+	err = uv_loop_init(&loop);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: event loop: %s", uv_strerror(err));
+		return EXIT_START;
+	}
+	/* Signals first: a SIGTERM during start-up still stops cleanly. */
+	err = signals_start(&loop, &s);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: signals: %s", uv_strerror(err));
+		status = EXIT_START;
+		goto out;
+	}
+	err = shards_start(c, &s.shards);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
+			err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
+	log_msg(LOG_INFO, "sipedge %s listening on %s workers=%u",
+		SIPEDGE_VERSION, names, c->workers);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	shards_stop(s.shards);
+	s.shards = NULL;
+	log_msg(LOG_INFO, "sipedge: stopped");
+out:
+	if (!uv_is_closing((uv_handle_t *)&s.term)) {
+		uv_close((uv_handle_t *)&s.term, close_cb);
+		uv_close((uv_handle_t *)&s.intr, close_cb);
+		uv_close((uv_handle_t *)&s.usr1, close_cb);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	err = uv_loop_close(&loop);
+	if (err)
+		log_msg(LOG_WARN, "sipedge: event loop close: %s",
+			uv_strerror(err));
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct conf *c = NULL;
+	struct opts o;
+	char errbuf[512];
+	int status, err;
+
+	status = parse_args(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	if (o.check) {
+		err = conf_load(o.check, &c, errbuf, sizeof(errbuf));
+		if (err) {
+			fprintf(stderr, "%s\n", errbuf);
+			return EXIT_CONFIG;
+		}
+		conf_free(c);
+		printf("%s: ok\n", o.check);
+		return EXIT_CLEAN;
+	}
+	err = conf_load(o.config, &c, errbuf, sizeof(errbuf));
+	if (err) {
+		fprintf(stderr, "%s\n", errbuf);
+		return EXIT_CONFIG;
+	}
+	/* The command line wins over the file. Nothing reads the config
+	 * yet, so it may still change here. */
+	if (o.workers >= 0)
+		c->workers = conf_workers((unsigned)o.workers);
+	if (o.have_level)
+		c->log_level = o.level;
+	log_set_level(c->log_level);
+	/* A peer closing a TCP connection must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	urcu_memb_register_thread();
+	status = run(c);
+	urcu_memb_unregister_thread();
+	conf_free(c);
+	return status;
+}
