@@ -429,6 +429,18 @@ int shards_start(const struct conf *c, struct shards **sp)
 		err = -ENOMEM;
 		goto out;
 	}
+	/* Nobody else may hold our ports: not even a process whose sockets
+	 * set SO_REUSEPORT too, which the kernel would let share them. */
+	for (unsigned i = 0; i < c->nlisten; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
+
+		err = l->udp ? tp__probe(sa, l->addrlen, SOCK_DGRAM, "udp") : 0;
+		if (!err && l->tcp)
+			err = tp__probe(sa, l->addrlen, SOCK_STREAM, "tcp");
+		if (err)
+			goto out;
+	}
 	/* Everything is bound before any thread runs. */
 	for (unsigned i = 0; i < s->n; i++) {
 		err = shard_init(&s->sh[i], s, i);

@@ -113,6 +113,17 @@ int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
 	     const char *what);
 
 /**
+ * Check that no other process holds @p sa for @p type: bind a socket
+ * without SO_REUSEPORT and close it again. Sockets of another process
+ * that set SO_REUSEPORT (a second sipedge) would otherwise share the port
+ * with ours and take part of its traffic. Returns 0, or a negative errno
+ * (-EADDRINUSE) after logging "@p what ADDRESS: reason".
+ * Thread: control.
+ */
+int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
+	      const char *what);
+
+/**
  * Copy @p len bytes for connection @p to->conn_id, owned by shard
  * @p owner, into its inbox. Errors: -ENOMEM. Thread: the shard @p sh.
  */

@@ -104,3 +104,33 @@ out:
 		close(fd);
 	return err;
 }
+
+int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
+	      const char *what)
+{
+	char abuf[INET6_ADDRSTRLEN + 16];
+	int fd, one = 1, err = 0;
+
+	if (salen == 0)
+		salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+	fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* SO_REUSEADDR only, so that TIME_WAIT leftovers of an earlier run
+	 * do not count but a live listener does. */
+	if ((type == SOCK_STREAM &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))) ||
+	    (sa->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, sa, salen))
+		err = -errno;
+	close(fd);
+	if (err)
+		log_msg(LOG_ERR, "%s %s: %s", what,
+			tp_addr_str(sa, abuf, sizeof(abuf)),
+			err == -EADDRINUSE ? "address already in use "
+					     "(another sipedge running?)"
+					   : err_str(err));
+	return err;
+}

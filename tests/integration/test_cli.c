@@ -20,6 +20,7 @@
 #define EXIT_MS 20000
 
 static struct proc_sipedge sp;
+static struct proc_sipedge first; /* an instance that runs beside sp */
 static char *out_text;
 static char *err_text;
 static int busy_fd[2] = { -1, -1 };
@@ -27,6 +28,7 @@ static int busy_fd[2] = { -1, -1 };
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
+	memset(&first, 0, sizeof(first));
 	out_text = NULL;
 	err_text = NULL;
 }
@@ -41,6 +43,7 @@ static void teardown(void)
 	free(out_text);
 	free(err_text);
 	proc_sipedge_cleanup(&sp);
+	proc_sipedge_cleanup(&first);
 }
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 60);
@@ -268,6 +271,33 @@ Test(cli, port_in_use_exits_3_naming_the_address)
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
 	cr_assert(strstr(err_text, addr), "stderr does not name %s: %s", addr,
 		  err_text);
+}
+
+/* SO_REUSEPORT would let a second sipedge (same user, same option) share
+ * the port and silently take part of the first one's traffic. */
+Test(cli, second_instance_on_the_same_port_exits_3)
+{
+	char path[PROC_PATH_MAX];
+	char conf[512];
+	char *args[] = { "-c", path, NULL };
+	int err;
+
+	err = proc_sipedge_start(&first, "127.0.0.1", 2, NULL);
+	cr_assert_eq(err, 0, "sipedge did not start: %s", first.why);
+	snprintf(conf, sizeof(conf),
+		 "workers: 2\n"
+		 "listen:\n"
+		 "  - address: 127.0.0.1\n"
+		 "    port: %u\n"
+		 "domains: [localhost]\n",
+		 first.port);
+	write_conf(conf, path, sizeof(path));
+	cr_assert_eq(run(args), 3, "stderr: %s", err_text);
+	cr_assert(strstr(err_text, "already in use"), "stderr: %s", err_text);
+	/* The first one still answers, and alone. */
+	cr_assert_eq(sipcli_ping(first.host, first.port, 5000), 200);
+	err = proc_sipedge_signal_stop(&first, SIGTERM, EXIT_MS);
+	cr_assert_eq(err, 0, "%s", first.why);
 }
 
 Test(cli, logs_listening_and_sigint_exits_cleanly)
