@@ -158,6 +158,11 @@ static void route_decide(const struct sipmsg *m, struct target t,
 	} else if (m->method == SIP_CANCEL) {
 		v->status = 481;
 		v->reason = "Call/Transaction Does Not Exist";
+	} else if (t.ours && !t.has_user && m->method == SIP_METHOD_OTHER) {
+		/* Addressed to the proxy itself, which acts as the UAS: a
+		 * method it does not know is 501 (RFC 3261 §8.2.1). */
+		v->status = 501;
+		v->reason = "Not Implemented";
 	} else if (t.ours && m->method == SIP_REGISTER) {
 		v->status = 501;
 		v->reason = "Not Implemented";

@@ -171,6 +171,16 @@ Test(core, routing_answers_while_nothing_routes)
 		     481);
 }
 
+Test(core, unknown_method_for_the_proxy_itself_is_501)
+{
+	assert_reply(
+	    decide_req("FOO sip:example.com SIP/2.0", "CSeq: 1 FOO\r\n"), 501);
+	/* For a user it is routed like any method (RFC 3261 §16). */
+	assert_reply(
+	    decide_req("FOO sip:bob@example.com SIP/2.0", "CSeq: 1 FOO\r\n"),
+	    480);
+}
+
 Test(core, ack_and_responses_are_never_answered)
 {
 	struct core_verdict v;
