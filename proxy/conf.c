@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "proxy/base/err.h"
+#include "proxy/sip/msg.h"
 
 /*
  * How a file is loaded:
@@ -49,11 +50,22 @@ struct raw_listen {
 
 struct raw_store {
 	int backend; /* RAW_STORE_* */
+	char *snapshot;
+	unsigned snapshot_interval_s;
 };
 
 struct raw_registrar {
 	char **trusted;
 	unsigned trusted_count;
+	unsigned min_expires_s;
+	unsigned max_expires_s;
+	unsigned default_expires_s;
+	char *users_file;
+	unsigned auth_methods; /* 1 << enum sip_method */
+	unsigned nonce_ttl_s;
+	char *secret;
+	unsigned max_auth_failures;
+	unsigned auth_failure_window_s;
 };
 
 struct raw_tcp {
@@ -93,6 +105,22 @@ static const cyaml_strval_t transport_strings[] = {
 	{ "tcp", TP_TCP },
 };
 
+/* Methods that can be made to need authentication (registrar.auth_methods):
+ * bits 1 << enum sip_method. */
+static const cyaml_strval_t method_strings[] = {
+	{ "REGISTER", 1u << SIP_REGISTER },
+	{ "INVITE", 1u << SIP_INVITE },
+	{ "MESSAGE", 1u << SIP_MESSAGE },
+	{ "SUBSCRIBE", 1u << SIP_SUBSCRIBE },
+	{ "REFER", 1u << SIP_REFER },
+	{ "PUBLISH", 1u << SIP_PUBLISH },
+	{ "OPTIONS", 1u << SIP_OPTIONS },
+	{ "NOTIFY", 1u << SIP_NOTIFY },
+	{ "INFO", 1u << SIP_INFO },
+	{ "UPDATE", 1u << SIP_UPDATE },
+	{ "BYE", 1u << SIP_BYE },
+};
+
 static const cyaml_strval_t backend_strings[] = {
 	{ "memory", RAW_STORE_MEMORY },
 	{ "redis", RAW_STORE_REDIS },
@@ -125,6 +153,11 @@ static const cyaml_schema_field_t store_fields[] = {
 	CYAML_FIELD_ENUM("backend", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_store, backend, backend_strings,
 			 CYAML_ARRAY_LEN(backend_strings)),
+	CYAML_FIELD_STRING_PTR("snapshot",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_store, snapshot, 1, 4096),
+	CYAML_FIELD_UINT("snapshot_interval_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_store, snapshot_interval_s),
 	CYAML_FIELD_END
 };
 
@@ -132,6 +165,28 @@ static const cyaml_schema_field_t registrar_fields[] = {
 	CYAML_FIELD_SEQUENCE(
 	    "trusted", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 	    struct raw_registrar, trusted, &cidr_entry, 0, 256),
+	CYAML_FIELD_UINT("min_expires_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, min_expires_s),
+	CYAML_FIELD_UINT("max_expires_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, max_expires_s),
+	CYAML_FIELD_UINT("default_expires_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, default_expires_s),
+	CYAML_FIELD_STRING_PTR("users_file",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_registrar, users_file, 1, 4096),
+	CYAML_FIELD_FLAGS("auth_methods",
+			  CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			  struct raw_registrar, auth_methods, method_strings,
+			  CYAML_ARRAY_LEN(method_strings)),
+	CYAML_FIELD_UINT("nonce_ttl_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, nonce_ttl_s),
+	CYAML_FIELD_STRING_PTR("secret",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_registrar, secret, 16, 256),
+	CYAML_FIELD_UINT("max_auth_failures", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, max_auth_failures),
+	CYAML_FIELD_UINT("auth_failure_window_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, auth_failure_window_s),
 	CYAML_FIELD_END
 };
 
@@ -218,6 +273,13 @@ static const struct rule rules[] = {
 	{ "domains", 0, 0, check_domain, 0 },
 	{ "store.backend", 0, 0, check_backend, 0 },
 	{ "registrar.trusted", 0, 0, check_cidr, SEEN_TRUSTED },
+	{ "registrar.min_expires_s", 1, 86400, NULL, 0 },
+	{ "registrar.max_expires_s", 1, 604800, NULL, 0 },
+	{ "registrar.default_expires_s", 1, 604800, NULL, 0 },
+	{ "registrar.nonce_ttl_s", 1, 86400, NULL, 0 },
+	{ "registrar.max_auth_failures", 1, 1000000, NULL, 0 },
+	{ "registrar.auth_failure_window_s", 1, 86400, NULL, 0 },
+	{ "store.snapshot_interval_s", 1, 86400, NULL, 0 },
 	{ "tcp.max_connections", 1, 1000000, NULL, 0 },
 	{ "tcp.idle_timeout_s", 1, 86400, NULL, 0 },
 	{ "tcp.max_header_bytes", 1024, 1048576, NULL, 0 },
@@ -871,8 +933,49 @@ static int build_trusted(struct conf *c, const struct raw *r, bool given)
 	return 0;
 }
 
+static unsigned or_default_u(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+/* Registrar and store settings; the expiry bounds must be in order. */
+static int build_registrar(struct conf *c, const struct raw *r,
+			   const char *name, char *errbuf, size_t errlen)
+{
+	const struct raw_registrar *g = &r->registrar;
+
+	c->reg.min_expires_s = or_default_u(g->min_expires_s, 60);
+	c->reg.max_expires_s = or_default_u(g->max_expires_s, 86400);
+	c->reg.default_expires_s = or_default_u(g->default_expires_s, 3600);
+	if (c->reg.min_expires_s > c->reg.max_expires_s ||
+	    c->reg.default_expires_s < c->reg.min_expires_s ||
+	    c->reg.default_expires_s > c->reg.max_expires_s) {
+		msg(errbuf, errlen,
+		    "%s: registrar: need min_expires_s (%u) <= "
+		    "default_expires_s (%u) <= max_expires_s (%u)",
+		    name ? name : "<default>", c->reg.min_expires_s,
+		    c->reg.default_expires_s, c->reg.max_expires_s);
+		return ERR_CONFIG;
+	}
+	c->reg.auth_methods =
+	    g->auth_methods ? g->auth_methods
+			    : (1u << SIP_REGISTER) | (1u << SIP_INVITE) |
+				  (1u << SIP_MESSAGE) | (1u << SIP_SUBSCRIBE) |
+				  (1u << SIP_REFER) | (1u << SIP_PUBLISH);
+	c->reg.nonce_ttl_s = or_default_u(g->nonce_ttl_s, 300);
+	c->reg.max_auth_failures = or_default_u(g->max_auth_failures, 10);
+	c->reg.auth_failure_window_s =
+	    or_default_u(g->auth_failure_window_s, 300);
+	if ((g->users_file && !(c->reg.users_file = strdup(g->users_file))) ||
+	    (g->secret && !(c->reg.secret = strdup(g->secret))) ||
+	    (r->store.snapshot && !(c->snapshot = strdup(r->store.snapshot))))
+		return -ENOMEM;
+	c->snapshot_interval_s = or_default_u(r->store.snapshot_interval_s, 10);
+	return 0;
+}
+
 static int build(const struct raw *r, const char *name, unsigned seen,
-		 struct conf **cp)
+		 struct conf **cp, char *errbuf, size_t errlen)
 {
 	struct conf *c = calloc(1, sizeof(*c));
 	int err = -ENOMEM;
@@ -896,6 +999,9 @@ static int build(const struct raw *r, const char *name, unsigned seen,
 	c->store = r->store.backend == RAW_STORE_REDIS ? CONF_STORE_REDIS
 						       : CONF_STORE_MEMORY;
 	err = build_trusted(c, r, seen & SEEN_TRUSTED);
+	if (err)
+		goto out;
+	err = build_registrar(c, r, name, errbuf, errlen);
 	if (err)
 		goto out;
 	c->tcp.max_connections = or_default(r->tcp.max_connections, 4096);
@@ -996,8 +1102,10 @@ int conf_load_mem(const char *name, const char *text, size_t len,
 			goto out;
 		}
 	}
-	err = build(raw ? raw : &none, w.name, w.seen, cp);
-	if (err == -ENOMEM)
+	err = build(raw ? raw : &none, w.name, w.seen, cp, errbuf, errlen);
+	if (err == ERR_CONFIG)
+		; /* build() wrote the message */
+	else if (err == -ENOMEM)
 		msg(errbuf, errlen, "%s: out of memory", w.name);
 	else if (err)
 		msg(errbuf, errlen, "%s: %s", w.name, err_str(err));
@@ -1071,7 +1179,7 @@ int conf_load(const char *path, struct conf **cp, char *errbuf, size_t errlen)
 	int err;
 
 	if (!path) {
-		err = build(&none, NULL, 0, cp);
+		err = build(&none, NULL, 0, cp, errbuf, errlen);
 		if (err)
 			msg(errbuf, errlen, "<default>: out of memory");
 		return err;
@@ -1113,6 +1221,9 @@ void conf_free(struct conf *c)
 		free(c->domains[i]);
 	free(c->domains);
 	free(c->trusted);
+	free(c->reg.users_file);
+	free(c->reg.secret);
+	free(c->snapshot);
 	free(c->server_name);
 	free(c->path);
 	free(c);

@@ -50,9 +50,25 @@ struct conf {
 	unsigned ndomains;
 
 	enum conf_store store;
+	char *snapshot; /**< memory store snapshot file, or NULL */
+	unsigned snapshot_interval_s; /**< how often it is written (10) */
 
 	struct conf_net *trusted; /**< registrar: sources allowed (no auth) */
 	unsigned ntrusted;
+
+	/** registrar: bindings and digest authentication. */
+	struct {
+		unsigned min_expires_s;	    /**< below: 423 (default 60) */
+		unsigned max_expires_s;	    /**< above: lowered (86400) */
+		unsigned default_expires_s; /**< when none given (3600) */
+		char *users_file; /**< credentials (HA1 per realm), or NULL */
+		unsigned auth_methods; /**< 1 << enum sip_method needing auth */
+		unsigned nonce_ttl_s;  /**< nonce lifetime, then stale (300) */
+		char *secret; /**< nonce HMAC key shared by all nodes; NULL:
+				   a random one per process */
+		unsigned max_auth_failures; /**< per source per window (10) */
+		unsigned auth_failure_window_s; /**< (300) */
+	} reg;
 
 	struct {
 		unsigned max_connections;  /**< per process (default 4096) */

@@ -14,6 +14,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
 #include "proxy/conf.h"
+#include "proxy/sip/msg.h"
 
 static struct conf *c;
 static char err[512];
@@ -116,6 +117,19 @@ static void assert_defaults(const struct conf *k)
 	cr_assert_eq(k->udp.batch, 32);
 	cr_assert_eq(k->max_headers, 128);
 	cr_assert_str_eq(k->server_name, "sipedge/" SIPEDGE_VERSION);
+	cr_assert_eq(k->reg.min_expires_s, 60);
+	cr_assert_eq(k->reg.max_expires_s, 86400);
+	cr_assert_eq(k->reg.default_expires_s, 3600);
+	cr_assert_null(k->reg.users_file);
+	cr_assert_null(k->reg.secret);
+	cr_assert(k->reg.auth_methods & (1u << SIP_REGISTER));
+	cr_assert(k->reg.auth_methods & (1u << SIP_INVITE));
+	cr_assert_not(k->reg.auth_methods & (1u << SIP_OPTIONS));
+	cr_assert_eq(k->reg.nonce_ttl_s, 300);
+	cr_assert_eq(k->reg.max_auth_failures, 10);
+	cr_assert_eq(k->reg.auth_failure_window_s, 300);
+	cr_assert_null(k->snapshot);
+	cr_assert_eq(k->snapshot_interval_s, 10);
 }
 
 Test(conf, builtin_default_needs_no_file)
@@ -349,6 +363,55 @@ Test(conf, out_of_range_integers)
 	cr_assert_eq(c->workers, 64);
 	cr_assert_eq(c->udp.batch, 1024);
 	cr_assert_eq(c->max_headers, 16);
+}
+
+Test(conf, registrar_and_store_keys)
+{
+	cr_assert_eq(load("registrar:\n"
+			  "  min_expires_s: 30\n"
+			  "  max_expires_s: 7200\n"
+			  "  default_expires_s: 600\n"
+			  "  users_file: /etc/sipedge/users\n"
+			  "  auth_methods: [REGISTER, MESSAGE]\n"
+			  "  nonce_ttl_s: 60\n"
+			  "  secret: 0123456789abcdef0123\n"
+			  "  max_auth_failures: 3\n"
+			  "  auth_failure_window_s: 30\n"
+			  "store:\n"
+			  "  backend: memory\n"
+			  "  snapshot: /var/lib/sipedge/loc.snap\n"
+			  "  snapshot_interval_s: 5\n"),
+		     0, "%s", err);
+	cr_assert_eq(c->reg.min_expires_s, 30);
+	cr_assert_eq(c->reg.max_expires_s, 7200);
+	cr_assert_eq(c->reg.default_expires_s, 600);
+	cr_assert_str_eq(c->reg.users_file, "/etc/sipedge/users");
+	cr_assert_eq(c->reg.auth_methods,
+		     (1u << SIP_REGISTER) | (1u << SIP_MESSAGE));
+	cr_assert_eq(c->reg.nonce_ttl_s, 60);
+	cr_assert_str_eq(c->reg.secret, "0123456789abcdef0123");
+	cr_assert_eq(c->reg.max_auth_failures, 3);
+	cr_assert_eq(c->reg.auth_failure_window_s, 30);
+	cr_assert_str_eq(c->snapshot, "/var/lib/sipedge/loc.snap");
+	cr_assert_eq(c->snapshot_interval_s, 5);
+}
+
+Test(conf, registrar_keys_are_checked)
+{
+	expect_error("registrar:\n  auth_methods: [REGISTER, FOO]\n",
+		     "t.yaml:2: ", "registrar.auth_methods: 'FOO'");
+	expect_error("registrar:\n  min_expires_s: 0\n",
+		     "t.yaml:2: ", "registrar.min_expires_s: 0");
+	expect_error("registrar:\n  secret: short\n",
+		     "t.yaml:2: ", "registrar.secret");
+	expect_error("store:\n  snapshot_interval_s: 0\n",
+		     "t.yaml:2: ", "store.snapshot_interval_s: 0");
+	/* Bounds out of order name all three keys. */
+	expect_error("registrar:\n  min_expires_s: 600\n"
+		     "  max_expires_s: 300\n",
+		     "t.yaml: ", "min_expires_s (600) <= default_expires_s");
+	expect_error("registrar:\n  default_expires_s: 30\n",
+		     "t.yaml: ", "default_expires_s (30)");
 }
 
 Test(conf, bad_enum_values)
