@@ -18,7 +18,7 @@ OPT := -O2 -g
 ALLOC_PKG := jemalloc
 endif
 
-PKGS := liburcu-memb liburcu-cds libuv libcyaml $(ALLOC_PKG)
+PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -42,20 +42,27 @@ UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/unit/*/*.c \
 INTEG_SRC := $(sort $(wildcard tests/integration/*.c))
 COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
+SIPLOAD_SRC := $(sort $(wildcard bench/sipload/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+# What integration tests are told: the binaries under test and the corpus.
+INTEG_ENV = SIPEDGE_BIN=$(abspath $(SIPEDGE)) \
+	SIPLOAD_BIN=$(abspath $(BUILD)/sipload) \
+	SIPEDGE_CORPUS=$(abspath $(CORPUS)) SIPEDGE_SAN=$(SAN)
 
 SIPEDGE := $(BUILD)/sipedge
 UNIT := $(BUILD)/test_unit
 INTEG := $(BUILD)/test_integration
 BENCHES := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
+SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	fuzz bench clean
+	fuzz bench bench-compare clean
 .DEFAULT_GOAL := all
 
-all: $(SIPEDGE) $(BENCHES)
+all: $(SIPEDGE) $(BENCHES) $(SIPLOAD)
 
 deps:
 	@./scripts/install-deps.sh
@@ -66,19 +73,18 @@ run: deps
 	exec $(SIPEDGE) $(ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(SIPEDGE) $(UNIT) $(INTEG) $(BENCHES)
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(UNIT) $(INTEG) $(BENCHES) \
+		$(SIPLOAD)
 	$(UNIT) --jobs 2 --short-filename $(TEST_ARGS)
-	SIPEDGE_BIN=$(abspath $(SIPEDGE)) SIPEDGE_CORPUS=$(abspath $(CORPUS)) \
-		SIPEDGE_SAN=$(SAN) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
+	$(INTEG_ENV) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT) --jobs 2 --short-filename $(TEST_ARGS)
 
 integration: deps
-	@$(MAKE) --no-print-directory $(SIPEDGE) $(INTEG)
-	SIPEDGE_BIN=$(abspath $(SIPEDGE)) SIPEDGE_CORPUS=$(abspath $(CORPUS)) \
-		SIPEDGE_SAN=$(SAN) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(INTEG) $(SIPLOAD)
+	$(INTEG_ENV) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -94,12 +100,20 @@ $(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC))
 $(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
+$(BUILD)/sipload: $(call obj,$(SIPLOAD_SRC) $(LIB_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# Side by side with Kamailio and SIPp (installs them if missing).
+bench-compare: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
+	./bench/compare/run.sh $(abspath $(BUILD))
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of the
 # corpus seeds; findings go to build-fuzz/findings and fail the target.
@@ -114,7 +128,7 @@ fuzz: deps
 		echo "== building $$n"; \
 		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml) \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle) \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \
