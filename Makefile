@@ -7,7 +7,13 @@ CC ?= cc
 FUZZ_SECONDS ?= 60
 CORPUS ?= ../shared/corpus
 
+# Criterion's runner leaks 48 bytes per extra job inside libcriterion
+# itself, which LeakSanitizer reports; a suppression for the library would
+# also hide leaks in our tests (they all run under its frames), so
+# sanitizer runs use one job instead.
+UNIT_JOBS := 2
 ifeq ($(SAN),1)
+UNIT_JOBS := 1
 BUILD ?= build-san
 OPT := -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all
@@ -75,12 +81,12 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(UNIT) $(INTEG) $(BENCHES) \
 		$(SIPLOAD)
-	$(UNIT) --jobs 2 --short-filename $(TEST_ARGS)
+	$(UNIT) --jobs $(UNIT_JOBS) --short-filename $(TEST_ARGS)
 	$(INTEG_ENV) $(INTEG) --jobs 1 --short-filename $(TEST_ARGS)
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT)
-	$(UNIT) --jobs 2 --short-filename $(TEST_ARGS)
+	$(UNIT) --jobs $(UNIT_JOBS) --short-filename $(TEST_ARGS)
 
 integration: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(INTEG) $(SIPLOAD)

@@ -1,4 +1,5 @@
-/* proxy/hook.h - request pipeline stages that the registrar and features fill */
+/* proxy/hook.h - request pipeline stages that the registrar and features fill
+ */
 #pragma once
 
 #include <stddef.h>

@@ -12,8 +12,8 @@ enum err_code {
 	ERR_NO_USER = -1003,	/**< no such user (404) */
 	ERR_NO_ROUTE = -1004,	/**< nowhere to send it (404) */
 	ERR_OVERLOAD = -1005,	/**< too busy: 503 with Retry-After */
-	ERR_BAD_EXT = -1006,	/**< Proxy-Require with an unknown option (420) */
-	ERR_BAD_SCHEME = -1007, /**< unsupported URI scheme (416) */
+	ERR_BAD_EXT = -1006, /**< Proxy-Require with an unknown option (420) */
+	ERR_BAD_SCHEME = -1007,	 /**< unsupported URI scheme (416) */
 	ERR_BAD_VERSION = -1008, /**< SIP version other than 2.0 (505) */
 	ERR_NOT_IMPL = -1009,	 /**< method not implemented (501) */
 	ERR_TOO_LARGE = -1010,	 /**< message too large (413) */

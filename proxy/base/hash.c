@@ -55,8 +55,9 @@ uint64_t hash_slice_case(struct slice s, uint64_t seed)
 		for (size_t j = 0; j < 8; j++) {
 			unsigned char c = j < n ? (unsigned char)s.p[i + j] : 0;
 
-			b[j] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20)
-						      : c;
+			b[j] = (c >= 'A' && c <= 'Z')
+				   ? (unsigned char)(c | 0x20)
+				   : c;
 		}
 		memcpy(&v, b, 8);
 		h = mix(h, n < 8 ? v ^ ((uint64_t)n << 56) : v);

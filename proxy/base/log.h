@@ -34,7 +34,7 @@ const char *log_level_name(enum log_level lvl);
  * different threads never interleave. Thread: any.
  */
 void log_msg(enum log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /**
  * A rate limit for messages the network can trigger: at most @p burst

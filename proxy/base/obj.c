@@ -49,9 +49,9 @@ void *obj_tryget(void *obj)
 	long n = atomic_load_explicit(&h->refs, memory_order_relaxed);
 
 	while (n > 0) {
-		if (atomic_compare_exchange_weak_explicit(
-			    &h->refs, &n, n + 1, memory_order_acquire,
-			    memory_order_relaxed))
+		if (atomic_compare_exchange_weak_explicit(&h->refs, &n, n + 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
 			return obj;
 	}
 	return NULL;

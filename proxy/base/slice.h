@@ -1,4 +1,5 @@
-/* proxy/base/slice.h - struct slice: a pointer and a length, never NUL-terminated */
+/* proxy/base/slice.h - struct slice: a pointer and a length, never
+ * NUL-terminated */
 #pragma once
 
 #include <stdbool.h>

@@ -49,9 +49,9 @@ struct siphdr {
  * Exception to "opaque by default": read-only view, fields are public.
  */
 struct sipmsg {
-	const char *buf;     /**< first byte of the message (after any CRLFs) */
-	size_t len;	     /**< bytes of this message with its body; 0 when
-				  framing failed */
+	const char *buf; /**< first byte of the message (after any CRLFs) */
+	size_t len;	 /**< bytes of this message with its body; 0 when
+			      framing failed */
 	bool is_request;
 	/* Request line. */
 	enum sip_method method; /**< request: request line; response: CSeq */
@@ -72,8 +72,8 @@ struct sipmsg {
 	uint32_t cseq;
 	enum sip_method cseq_method;
 	struct slice cseq_method_name;
-	int max_forwards;     /**< -1 when absent */
-	long content_length;  /**< -1 when absent */
+	int max_forwards;    /**< -1 when absent */
+	long content_length; /**< -1 when absent */
 	struct slice from_tag;
 	struct slice to_tag;
 	/**
