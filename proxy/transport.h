@@ -21,8 +21,8 @@ struct tp_peer {
 	enum tp_proto proto;
 	struct sockaddr_storage addr; /**< the peer's address and port */
 	socklen_t addrlen;
-	uint64_t conn_id;	    /**< TCP connection, 0 for UDP */
-	unsigned listen_idx;	    /**< index in conf->listen it arrived on */
+	uint64_t conn_id;    /**< TCP connection, 0 for UDP */
+	unsigned listen_idx; /**< index in conf->listen it arrived on */
 };
 
 /**
