@@ -17,6 +17,8 @@
 #include <yaml.h>
 
 #include "proxy/base/err.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/uri.h"
 #include "proxy/sip/msg.h"
 
 /*
@@ -41,6 +43,7 @@
 
 enum { TP_UDP = 1, TP_TCP = 2 };
 enum { RAW_STORE_MEMORY = 1, RAW_STORE_REDIS = 2 };
+enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
 
 struct raw_listen {
 	char *address;
@@ -79,6 +82,33 @@ struct raw_udp {
 	unsigned batch;
 };
 
+struct raw_proxy {
+	int record_route; /* RAW_BOOL_* */
+	unsigned t1_ms;
+	unsigned t2_ms;
+	unsigned t4_ms;
+	unsigned timer_c_s;
+};
+
+struct raw_route {
+	char *domain;
+	char *prefix;
+	char **next_hop;
+	unsigned next_hop_count;
+};
+
+struct raw_location {
+	char *aor;
+	char **contacts;
+	unsigned contacts_count;
+};
+
+struct raw_overload {
+	unsigned max_inbox;
+	unsigned max_transactions;
+	unsigned retry_after_s;
+};
+
 struct raw {
 	unsigned workers;
 	int log_level; /* enum log_level + 1 */
@@ -92,6 +122,12 @@ struct raw {
 	struct raw_udp udp;
 	unsigned max_headers;
 	char *server_name;
+	struct raw_proxy proxy;
+	struct raw_route *routes;
+	unsigned routes_count;
+	struct raw_location *locations;
+	unsigned locations_count;
+	struct raw_overload overload;
 };
 
 static const cyaml_strval_t level_strings[] = {
@@ -207,6 +243,68 @@ static const cyaml_schema_field_t udp_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_strval_t bool_strings[] = {
+	{ "true", RAW_BOOL_TRUE },
+	{ "false", RAW_BOOL_FALSE },
+};
+
+static const cyaml_schema_field_t proxy_fields[] = {
+	CYAML_FIELD_ENUM("record_route",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_proxy, record_route, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_UINT("t1_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t1_ms),
+	CYAML_FIELD_UINT("t2_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t2_ms),
+	CYAML_FIELD_UINT("t4_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t4_ms),
+	CYAML_FIELD_UINT("timer_c_s", CYAML_FLAG_OPTIONAL, struct raw_proxy,
+			 timer_c_s),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t uri_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 256),
+};
+
+static const cyaml_schema_field_t route_fields[] = {
+	CYAML_FIELD_STRING_PTR("domain",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_route, domain, 1, 253),
+	CYAML_FIELD_STRING_PTR("prefix",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_route, prefix, 1, 32),
+	CYAML_FIELD_SEQUENCE("next_hop", CYAML_FLAG_POINTER, struct raw_route,
+			     next_hop, &uri_entry, 1, CONF_MAX_NEXT_HOPS),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t route_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_route, route_fields),
+};
+
+static const cyaml_schema_field_t location_fields[] = {
+	CYAML_FIELD_STRING_PTR("aor", CYAML_FLAG_POINTER, struct raw_location,
+			       aor, 3, 256),
+	CYAML_FIELD_SEQUENCE("contacts", CYAML_FLAG_POINTER,
+			     struct raw_location, contacts, &uri_entry, 1,
+			     CONF_MAX_CONTACTS),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t location_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_location,
+			    location_fields),
+};
+
+static const cyaml_schema_field_t overload_fields[] = {
+	CYAML_FIELD_UINT("max_inbox", CYAML_FLAG_OPTIONAL, struct raw_overload,
+			 max_inbox),
+	CYAML_FIELD_UINT("max_transactions", CYAML_FLAG_OPTIONAL,
+			 struct raw_overload, max_transactions),
+	CYAML_FIELD_UINT("retry_after_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_overload, retry_after_s),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw, workers),
 	CYAML_FIELD_ENUM("log_level", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
@@ -230,6 +328,15 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_STRING_PTR("server_name",
 			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 			       struct raw, server_name, 1, 128),
+	CYAML_FIELD_MAPPING("proxy", CYAML_FLAG_OPTIONAL, struct raw, proxy,
+			    proxy_fields),
+	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw, routes, &route_entry, 0, 1024),
+	CYAML_FIELD_SEQUENCE("locations",
+			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw, locations, &location_entry, 0, 10000),
+	CYAML_FIELD_MAPPING("overload", CYAML_FLAG_OPTIONAL, struct raw,
+			    overload, overload_fields),
 	CYAML_FIELD_END
 };
 
@@ -265,6 +372,7 @@ struct rule {
 };
 
 static check_fn check_address, check_domain, check_cidr, check_backend;
+static check_fn check_prefix, check_next_hop, check_contact, check_aor;
 
 static const struct rule rules[] = {
 	{ "workers", 0, CONF_MAX_WORKERS, NULL, 0 },
@@ -286,6 +394,26 @@ static const struct rule rules[] = {
 	{ "tcp.max_body_bytes", 1, 16777216, NULL, 0 },
 	{ "udp.batch", 1, 1024, NULL, 0 },
 	{ "max_headers", 16, 1024, NULL, 0 },
+	{ "proxy.t1_ms", 10, 10000, NULL, 0 },
+	{ "proxy.t2_ms", 10, 60000, NULL, 0 },
+	{ "proxy.t4_ms", 10, 60000, NULL, 0 },
+	{ "proxy.timer_c_s", 1, 3600, NULL, 0 },
+	{ "routes.domain", 0, 0, check_domain, 0 },
+	{ "routes.prefix", 0, 0, check_prefix, 0 },
+	{ "routes.next_hop", 0, 0, check_next_hop, 0 },
+	{ "locations.aor", 0, 0, check_aor, 0 },
+	{ "locations.contacts", 0, 0, check_contact, 0 },
+	{ "overload.max_inbox", 1, 10000000, NULL, 0 },
+	{ "overload.max_transactions", 1, 10000000, NULL, 0 },
+	{ "overload.retry_after_s", 1, 3600, NULL, 0 },
+};
+
+/* Mappings that need exactly one of two keys, by schema path. */
+static const struct {
+	const char *spath;
+	const char *a, *b;
+} one_of[] = {
+	{ "routes", "domain", "prefix" },
 };
 
 static const struct rule *rule_find(const char *spath)
@@ -415,6 +543,29 @@ static void join(char *buf, size_t size, const char *path, const char *key)
 		snprintf(buf, size, "%s", key);
 }
 
+/* The one_of[] rule of @p spath, if any, against the keys @p seen. */
+static int check_one_of(struct walk *w, const cyaml_schema_field_t *fields,
+			uint64_t seen, const yaml_mark_t *start,
+			const char *path, const char *spath)
+{
+	for (size_t k = 0; k < sizeof(one_of) / sizeof(one_of[0]); k++) {
+		unsigned n = 0;
+
+		if (strcmp(one_of[k].spath, spath) != 0)
+			continue;
+		for (unsigned i = 0; fields[i].key; i++)
+			if ((seen & (UINT64_C(1) << i)) &&
+			    (strcmp(fields[i].key, one_of[k].a) == 0 ||
+			     strcmp(fields[i].key, one_of[k].b) == 0))
+				n++;
+		if (n != 1)
+			return fail(w, start,
+				    "%s: needs exactly one of '%s' and '%s'",
+				    label(path), one_of[k].a, one_of[k].b);
+	}
+	return 0;
+}
+
 static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 			const char *path, const char *spath)
 {
@@ -477,7 +628,7 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 			return fail(w, &start, "%s: missing required key '%s'",
 				    label(path), fields[i].key);
 	}
-	return 0;
+	return check_one_of(w, fields, seen, &start, path, spath);
 }
 
 static int walk_sequence(struct walk *w, const cyaml_schema_value_t *s,
@@ -858,6 +1009,76 @@ static int check_backend(struct walk *w, const yaml_mark_t *m, const char *path,
 	return 0;
 }
 
+/* Digits and '+', '*', '#': a number prefix (routes[].prefix). */
+static int check_prefix(struct walk *w, const yaml_mark_t *m, const char *path,
+			const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (!strchr("0123456789+*#", *p))
+			return fail(w, m,
+				    "%s: '%.40s' is not a number prefix "
+				    "(digits, +, *, #)",
+				    path, v);
+	return 0;
+}
+
+/*
+ * A sip: URI whose host is an IP literal: sipedge never resolves names
+ * on a shard. Only transport=udp or tcp. With @p nameaddr, the value may
+ * be "<uri>;q=0.5" (a Contact with header parameters).
+ */
+static int check_uri(struct walk *w, const yaml_mark_t *m, const char *path,
+		     const char *v, bool nameaddr)
+{
+	struct conf_target t;
+
+	struct slice uri;
+
+	switch (conf_target_parse(v, nameaddr, &t, &uri)) {
+	case 0:
+		return 0;
+	case -EPROTONOSUPPORT:
+		return fail(w, m, "%s: '%.80s': transport must be udp or tcp",
+			    path, v);
+	case -EDESTADDRREQ:
+		return fail(w, m,
+			    "%s: '%.80s': the host must be an IP address "
+			    "(no DNS)",
+			    path, v);
+	case -ERANGE:
+		return fail(w, m, "%s: '%.80s': q must be 0 .. 1", path, v);
+	default:
+		return fail(w, m, "%s: '%.80s' is not a sip: URI", path, v);
+	}
+}
+
+static int check_next_hop(struct walk *w, const yaml_mark_t *m,
+			  const char *path, const char *v)
+{
+	return check_uri(w, m, path, v, false);
+}
+
+static int check_contact(struct walk *w, const yaml_mark_t *m, const char *path,
+			 const char *v)
+{
+	return check_uri(w, m, path, v, true);
+}
+
+/* "user@domain", both parts non-empty, no spaces or brackets. */
+static int check_aor(struct walk *w, const yaml_mark_t *m, const char *path,
+		     const char *v)
+{
+	const char *at = strchr(v, '@');
+
+	if (!at || at == v || !at[1] || strchr(at + 1, '@') ||
+	    strpbrk(v, " \t<>;:\""))
+		return fail(w, m,
+			    "%s: '%.80s' is not an address of record "
+			    "(user@domain)",
+			    path, v);
+	return 0;
+}
+
 /* Build struct conf from struct raw. Fails only for lack of memory. */
 
 static unsigned or_default(unsigned v, unsigned def)
@@ -974,6 +1195,178 @@ static int build_registrar(struct conf *c, const struct raw *r,
 	return 0;
 }
 
+int conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
+		      struct slice *urip)
+{
+	struct slice v = slice_cstr(s), val;
+	struct nameaddr na;
+	struct sipuri u;
+	char host[64];
+	uint64_t q = 1000;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	/* Without < > the whole value is the URI, parameters included. */
+	if (nameaddr && strchr(s, '<')) {
+		if (nameaddr_parse(v, &na) < 0)
+			return -EINVAL;
+		v = na.uri;
+		r = hdr_param_find(na.params, "q", &val);
+		if (r < 0)
+			return -EINVAL;
+		if (r > 0) {
+			/* "0", "1", "0.5", "0.125", "1.000" (RFC 3261 §20.10)
+			 */
+			char d[4] = { '0', '0', '0', 0 };
+			struct slice frac;
+
+			if (val.len == 0 ||
+			    (val.p[0] != '0' && val.p[0] != '1'))
+				return -ERANGE;
+			if (val.len > 1 && (val.p[1] != '.' || val.len > 5))
+				return -ERANGE;
+			frac = val.len > 2 ? slice_make(val.p + 2, val.len - 2)
+					   : slice_make(NULL, 0);
+			for (size_t i = 0; i < frac.len; i++) {
+				if (frac.p[i] < '0' || frac.p[i] > '9')
+					return -ERANGE;
+				d[i] = frac.p[i];
+			}
+			q = (uint64_t)(val.p[0] - '0') * 1000 +
+			    (uint64_t)((d[0] - '0') * 100 + (d[1] - '0') * 10 +
+				       (d[2] - '0'));
+			if (q > 1000)
+				return -ERANGE;
+		}
+	}
+	if (uri_parse(v, &u) < 0 || u.scheme != URI_SIP)
+		return -EINVAL;
+	if (!u.host_is_ipv4 && !u.host_is_ipv6)
+		return -EDESTADDRREQ;
+	r = uri_param(&u, "transport", &val);
+	if (r > 0 && slice_caseeq_cstr(val, "tcp"))
+		t->proto = 1;
+	else if (r > 0 && !slice_caseeq_cstr(val, "udp"))
+		return -EPROTONOSUPPORT;
+	if (u.host.len + 1 > sizeof(host))
+		return -EDESTADDRREQ;
+	if (u.host_is_ipv6)
+		slice_cstr_copy(slice_make(u.host.p + 1, u.host.len - 2), host,
+				sizeof(host));
+	else
+		slice_cstr_copy(u.host, host, sizeof(host));
+	if (addr_parse(host, u.port ? u.port : 5060, &t->addr, &t->addrlen) < 0)
+		return -EDESTADDRREQ;
+	t->q = (uint16_t)q;
+	*urip = v;
+	return 0;
+}
+
+const struct conf_route *conf_route_find(const struct conf *c,
+					 struct slice ruri_host,
+					 struct slice ruri_user)
+{
+	for (unsigned i = 0; i < c->nroutes; i++) {
+		const struct conf_route *r = &c->routes[i];
+
+		if (r->domain && slice_caseeq_cstr(ruri_host, r->domain))
+			return r;
+		if (r->prefix && ruri_user.len >= strlen(r->prefix) &&
+		    memcmp(ruri_user.p, r->prefix, strlen(r->prefix)) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static int build_targets(const char *const *uris, unsigned n, bool nameaddr,
+			 struct conf_target **tp, unsigned *np)
+{
+	struct conf_target *t = calloc(n ? n : 1, sizeof(*t));
+	struct slice uri;
+
+	if (!t)
+		return -ENOMEM;
+	*tp = t;
+	for (unsigned i = 0; i < n; i++) {
+		if (conf_target_parse(uris[i], nameaddr, &t[i], &uri) < 0)
+			return ERR_CONFIG;
+		t[i].uri = strndup(uri.p, uri.len);
+		if (!t[i].uri)
+			return -ENOMEM;
+		*np = i + 1;
+	}
+	return 0;
+}
+
+static char *lower_dup(const char *s)
+{
+	char *d = strdup(s);
+
+	for (char *p = d; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return d;
+}
+
+/* proxy, routes, locations, overload. */
+static int build_proxy(struct conf *c, const struct raw *r)
+{
+	int err;
+
+	c->proxy.record_route = r->proxy.record_route != RAW_BOOL_FALSE;
+	c->proxy.t1_ms = or_default(r->proxy.t1_ms, 500);
+	c->proxy.t2_ms = or_default(r->proxy.t2_ms, 4000);
+	/* RFC 3261 §17.1.2.2: T2 is the cap of a doubling T1. */
+	if (c->proxy.t2_ms < c->proxy.t1_ms)
+		c->proxy.t2_ms = c->proxy.t1_ms;
+	c->proxy.t4_ms = or_default(r->proxy.t4_ms, 5000);
+	c->proxy.timer_c_s = or_default(r->proxy.timer_c_s, 180);
+	c->overload.max_inbox = or_default(r->overload.max_inbox, 10000);
+	c->overload.max_transactions =
+	    or_default(r->overload.max_transactions, 100000);
+	c->overload.retry_after_s = or_default(r->overload.retry_after_s, 5);
+	if (r->routes_count) {
+		c->routes = calloc(r->routes_count, sizeof(*c->routes));
+		if (!c->routes)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < r->routes_count; i++) {
+		const struct raw_route *rr = &r->routes[i];
+		struct conf_route *cr = &c->routes[i];
+
+		c->nroutes = i + 1;
+		if ((rr->domain && !(cr->domain = lower_dup(rr->domain))) ||
+		    (rr->prefix && !(cr->prefix = strdup(rr->prefix))))
+			return -ENOMEM;
+		err = build_targets((const char *const *)rr->next_hop,
+				    rr->next_hop_count, false, &cr->next_hop,
+				    &cr->nnext_hop);
+		if (err)
+			return err;
+	}
+	if (r->locations_count) {
+		c->locations =
+		    calloc(r->locations_count, sizeof(*c->locations));
+		if (!c->locations)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < r->locations_count; i++) {
+		const struct raw_location *rl = &r->locations[i];
+		struct conf_location *cl = &c->locations[i];
+
+		c->nlocations = i + 1;
+		cl->aor = strdup(rl->aor);
+		if (!cl->aor)
+			return -ENOMEM;
+		err = build_targets((const char *const *)rl->contacts,
+				    rl->contacts_count, true, &cl->contacts,
+				    &cl->ncontacts);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int build(const struct raw *r, const char *name, unsigned seen,
 		 struct conf **cp, char *errbuf, size_t errlen)
 {
@@ -1002,6 +1395,9 @@ static int build(const struct raw *r, const char *name, unsigned seen,
 	if (err)
 		goto out;
 	err = build_registrar(c, r, name, errbuf, errlen);
+	if (err)
+		goto out;
+	err = build_proxy(c, r);
 	if (err)
 		goto out;
 	c->tcp.max_connections = or_default(r->tcp.max_connections, 4096);
@@ -1224,6 +1620,21 @@ void conf_free(struct conf *c)
 	free(c->reg.users_file);
 	free(c->reg.secret);
 	free(c->snapshot);
+	for (unsigned i = 0; i < c->nroutes; i++) {
+		free(c->routes[i].domain);
+		free(c->routes[i].prefix);
+		for (unsigned k = 0; k < c->routes[i].nnext_hop; k++)
+			free(c->routes[i].next_hop[k].uri);
+		free(c->routes[i].next_hop);
+	}
+	free(c->routes);
+	for (unsigned i = 0; i < c->nlocations; i++) {
+		free(c->locations[i].aor);
+		for (unsigned k = 0; k < c->locations[i].ncontacts; k++)
+			free(c->locations[i].contacts[k].uri);
+		free(c->locations[i].contacts);
+	}
+	free(c->locations);
 	free(c->server_name);
 	free(c->path);
 	free(c);

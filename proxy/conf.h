@@ -7,9 +7,16 @@
 #include <sys/socket.h>
 
 #include "proxy/base/log.h"
+#include "proxy/base/slice.h"
 
 /** The most shards (`workers:`, `-w`) sipedge runs. */
 #define CONF_MAX_WORKERS 64
+
+/** The most next hops of one static route. */
+#define CONF_MAX_NEXT_HOPS 8
+
+/** The most contacts of one pre-loaded location. */
+#define CONF_MAX_CONTACTS 16
 
 /** One listening address. */
 struct conf_listen {
@@ -26,6 +33,33 @@ struct conf_net {
 	int family; /**< AF_INET or AF_INET6 */
 	unsigned char addr[16];
 	unsigned prefix;
+};
+
+/**
+ * Where a static route or a pre-loaded contact sends: a sip: URI whose
+ * host is an IP literal (sipedge never resolves names on a shard).
+ */
+struct conf_target {
+	char *uri; /**< the URI, without < > and header parameters */
+	int proto; /**< enum tp_proto: 0 UDP, 1 TCP (;transport=) */
+	struct sockaddr_storage addr; /**< host and port (default 5060) */
+	socklen_t addrlen;
+	uint16_t q; /**< q-value x 1000 (contacts; default 1000) */
+};
+
+/** A static route: requests for @p domain or numbers with @p prefix. */
+struct conf_route {
+	char *domain; /**< lower case, or NULL */
+	char *prefix; /**< R-URI user (or tel: number) prefix, or NULL */
+	struct conf_target *next_hop; /**< tried in order (503/408/error) */
+	unsigned nnext_hop;
+};
+
+/** Bindings pre-loaded into the location table at start-up. */
+struct conf_location {
+	char *aor; /**< "user@domain" */
+	struct conf_target *contacts;
+	unsigned ncontacts;
 };
 
 enum conf_store {
@@ -83,6 +117,29 @@ struct conf {
 
 	unsigned max_headers; /**< headers per message (default 128) */
 	char *server_name;    /**< Server / User-Agent value ("sipedge/VER") */
+
+	/** RFC 3261 proxy behaviour and timers. */
+	struct {
+		bool record_route;  /**< on dialog-creating requests (true) */
+		unsigned t1_ms;	    /**< RTT estimate (500) */
+		unsigned t2_ms;	    /**< longest retransmit interval (4000) */
+		unsigned t4_ms;	    /**< network lifetime of a message (5000) */
+		unsigned timer_c_s; /**< INVITE branch without answer (180) */
+	} proxy;
+
+	struct conf_route *routes; /**< first match wins */
+	unsigned nroutes;
+
+	struct conf_location *locations;
+	unsigned nlocations;
+
+	/** Per shard: past these, new requests get 503 + Retry-After. */
+	struct {
+		unsigned
+		    max_inbox; /**< hand-offs queued to one shard (10000) */
+		unsigned max_transactions; /**< live ones per shard (100000) */
+		unsigned retry_after_s;	   /**< Retry-After value (5) */
+	} overload;
 };
 
 /**
@@ -125,3 +182,24 @@ bool conf_is_domain(const struct conf *c, const char *p, size_t len);
 
 /** True when @p sa is inside one of the trusted networks. */
 bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
+
+/**
+ * Parse @p s, a sip: URI with an IP-literal host (optional port,
+ * optional ;transport=udp|tcp), into @p t (all but t->uri); with
+ * @p nameaddr it may also be "<uri>;q=0.5". *urip is the URI part of
+ * @p s (without < > and header parameters).
+ * Errors: -EINVAL (not a sip: URI), -EDESTADDRREQ (host not an IP
+ * literal), -EPROTONOSUPPORT (another transport), -ERANGE (q outside
+ * 0..1). Thread: any.
+ */
+int conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
+		      struct slice *urip);
+
+/**
+ * The first static route for @p ruri_host / @p ruri_user (the number of
+ * a tel: URI): a route whose domain equals the host (case-insensitive)
+ * or whose prefix starts the user part. NULL when none. Thread: any.
+ */
+const struct conf_route *conf_route_find(const struct conf *c,
+					 struct slice ruri_host,
+					 struct slice ruri_user);

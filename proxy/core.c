@@ -4,18 +4,39 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/conf.h"
+#include "proxy/hook.h"
+#include "proxy/route.h"
 #include "proxy/sanity.h"
 #include "proxy/shard.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/reply.h"
 #include "proxy/sip/uri.h"
+#include "proxy/timer.h"
 #include "proxy/transport.h"
+#include "proxy/txn.h"
+#include "store/dlg.h"
+
+/* Timer wheel: CORE_TICK_MS slots, one turn of about 41 s. */
+#define WHEEL_SLOTS 4096
+/* How often a shard sweeps its dialogs that UAs left behind. */
+#define SWEEP_MS 10000
+/* A confirmed dialog without BYE for this long is forgotten. */
+#define DIALOG_MAX_MS (12LL * 3600 * 1000)
+
+struct core {
+	struct shard *sh;
+	struct timer_wheel wheel;
+	struct route *route;
+	uint64_t next_sweep_ms;
+};
 
 /* The methods sipedge handles (RFC 3261 §20.5), for Allow. */
 static const char allow_line[] =
@@ -38,48 +59,6 @@ static void count(uint64_t *p)
 	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
 }
 
-/* @p host (an IP literal, brackets allowed) equals listen address @p l. */
-static bool host_is_listen(struct slice host, const struct conf_listen *l)
-{
-	char tmp[64];
-	unsigned char a[16], b[16];
-	int fam;
-
-	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
-		host = slice_make(host.p + 1, host.len - 2);
-	if (!l->address)
-		return false;
-	if (slice_caseeq_cstr(host, l->address))
-		return true;
-	if (host.len == 0 || host.len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, host.p, host.len);
-	tmp[host.len] = '\0';
-	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
-	return inet_pton(fam, tmp, a) == 1 &&
-	       inet_pton(fam, l->address, b) == 1 &&
-	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
-}
-
-/* The R-URI host is a served domain or one of our listen addresses. */
-static bool host_is_ours(const struct conf *c, const struct sipuri *u)
-{
-	struct slice h = u->host;
-
-	if (h.len == 0)
-		return false;
-	if (conf_is_domain(c, h.p, h.len))
-		return true;
-	if (h.len >= 2 && h.p[0] == '[' &&
-	    conf_is_domain(c, h.p + 1, h.len - 2))
-		return true;
-	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(h, &c->listen[i]) &&
-		    (u->port == 0 || u->port == c->listen[i].port))
-			return true;
-	return false;
-}
-
 /*
  * What the core needs to know of the R-URI: whether it is a sip/sips
  * URI naming one of our domains or addresses (tel: and other schemes
@@ -97,7 +76,7 @@ static struct target target_of(const struct conf *c, const struct sipmsg *m)
 
 	if (uri_parse(m->ruri, &u) == 0 &&
 	    (u.scheme == URI_SIP || u.scheme == URI_SIPS)) {
-		t.ours = host_is_ours(c, &u);
+		t.ours = route_uri_is_ours(c, &u);
 		t.has_user = u.user.len > 0;
 	}
 	return t;
@@ -133,20 +112,13 @@ static int options_extra(struct arena *a, struct slice *extrap)
 }
 
 /*
- * The answer to a valid request while sipedge has no transaction layer,
- * registrar or router yet. What a carrier engineer expects to see:
+ * A valid request that matched no transaction:
  *  - OPTIONS to the proxy itself: 200 with its capabilities;
- *  - CANCEL: no transaction can match it. A proxy would forward it
- *    statelessly (RFC 3261 §16.10), which needs the router; until then
- *    it is answered as a UAS does (§9.2): 481;
- *  - REGISTER to a served domain: 501 Not Implemented, not 403 or
- *    480: the registrar is a feature this build lacks, and a UA retries
- *    a 501 later rather than treating it as a credential problem;
- *  - any other request for a served domain (a user of ours, or the
- *    domain itself): 480 Temporarily Unavailable, as for a user who is
- *    not registered (RFC 3261 §21.4.18);
- *  - a foreign domain, tel: or another scheme: 404 "No Route" (the
- *    proxy does not forward yet; ERR_NO_ROUTE's status).
+ *  - CANCEL: it matched no INVITE transaction: 481 (as a UAS does,
+ *    §9.2; a CANCEL that overtook its INVITE is retransmitted);
+ *  - a method the proxy does not know, addressed to itself: 501;
+ *  - REGISTER for a served domain: the registrar;
+ *  - anything else is routed (route_plan() says 404, 480 ...).
  */
 static void route_decide(const struct sipmsg *m, struct target t,
 			 struct core_verdict *v)
@@ -164,14 +136,9 @@ static void route_decide(const struct sipmsg *m, struct target t,
 		v->status = 501;
 		v->reason = "Not Implemented";
 	} else if (t.ours && m->method == SIP_REGISTER) {
-		v->status = 501;
-		v->reason = "Not Implemented";
-	} else if (t.ours) {
-		v->status = 480;
-		v->reason = "Temporarily Unavailable";
+		v->action = CORE_REGISTER;
 	} else {
-		v->status = err_sip_status(ERR_NO_ROUTE);
-		v->reason = "No Route";
+		v->action = CORE_ROUTE;
 	}
 }
 
@@ -183,16 +150,16 @@ int core_decide(const struct conf *c, const struct sipmsg *m, int parsed,
 	struct target t;
 	int err = 0;
 
-	/* No transaction layer yet: every response is a stray. A response
-	 * is never answered, and one whose top Via is not ours has nowhere
-	 * to go (RFC 3261 §16.7 step 3, RFC 4475 §3.3.10). */
+	/* A response is never answered: the core gives valid ones to
+	 * their client transaction first (RFC 3261 §16.7 step 3, RFC 4475
+	 * §3.3.10). */
 	if (!m->is_request) {
 		v.invalid = parsed < 0;
 		v.reason = parsed < 0 ? "malformed response" : "stray response";
 		goto done;
 	}
-	/* An ACK gets no response (RFC 3261 §17), not even a malformed one:
-	 * with no INVITE transaction, it matches nothing. */
+	/* An ACK gets no response (RFC 3261 §17), not even a malformed one;
+	 * the core forwards valid ones first. */
 	if (m->method == SIP_ACK ||
 	    slice_eq(m->method_name, SLICE_LIT("ACK"))) {
 		v.invalid = parsed < 0;
@@ -212,7 +179,7 @@ int core_decide(const struct conf *c, const struct sipmsg *m, int parsed,
 		v.invalid = true;
 	} else {
 		route_decide(m, t, &v);
-		if (v.status == 200) {
+		if (v.action == CORE_REPLY && v.status == 200) {
 			err = options_extra(a, &v.extra);
 			if (err)
 				goto out;
@@ -231,6 +198,81 @@ done:
 	*vp = v;
 out:
 	return err;
+}
+
+/* tp_send() for the proxy and its transactions. */
+static int core_send(void *ctx, const struct tp_peer *to, const void *buf,
+		     size_t len)
+{
+	return tp_send(ctx, to, buf, len);
+}
+
+int core_new(struct shard *sh, uint64_t now_ms, struct core **kp)
+{
+	struct route_cfg rc;
+	struct core *k;
+	int err;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->sh = sh;
+	err = timer_wheel_init(&k->wheel, CORE_TICK_MS, WHEEL_SLOTS, now_ms);
+	if (err)
+		goto out;
+	memset(&rc, 0, sizeof(rc));
+	rc.conf = shard_conf(sh);
+	rc.shard = shard_id(sh);
+	rc.wheel = &k->wheel;
+	rc.arena = shard_arena(sh);
+	rc.send = core_send;
+	rc.send_ctx = sh;
+	rc.dialogs = true;
+	err = route_new(&rc, &k->route);
+	if (err)
+		goto out;
+	k->next_sweep_ms = now_ms + SWEEP_MS;
+	*kp = k;
+	return 0;
+out:
+	core_free(k);
+	return err;
+}
+
+void core_free(struct core *k)
+{
+	if (!k)
+		return;
+	route_free(k->route);
+	timer_wheel_fini(&k->wheel);
+	free(k);
+}
+
+void core_tick(struct shard *sh, uint64_t now_ms)
+{
+	struct core *k = shard_core(sh);
+	const struct conf *c = shard_conf(sh);
+
+	if (!k)
+		return;
+	timer_advance(&k->wheel, now_ms);
+	if (now_ms >= k->next_sweep_ms) {
+		int64_t t64 = 64 * (int64_t)c->proxy.t1_ms;
+
+		k->next_sweep_ms = now_ms + SWEEP_MS;
+		dlg_sweep(shard_id(sh), dlg_now_ms(),
+			  (int64_t)c->proxy.timer_c_s * 1000 + 2 * t64 + 60000,
+			  DIALOG_MAX_MS, 2 * t64 + 5000);
+	}
+	/* Timer callbacks build messages in the arena too. */
+	arena_reset(shard_arena(sh));
+}
+
+size_t core_txn_count(struct shard *sh)
+{
+	struct core *k = shard_core(sh);
+
+	return k ? txn_count(route_txns(k->route)) : 0;
 }
 
 /* Up to @p size - 1 bytes of @p s, anything unprintable as '?'. */
@@ -262,57 +304,214 @@ static void log_bad(const struct tp_peer *from, const struct sipmsg *m,
 			v->status, v->reason);
 }
 
-void core_handle(struct shard *sh, const struct tp_peer *from, const char *buf,
-		 size_t len)
+/* Parse @p buf into @p m with a header array from the shard's arena. */
+static int parse(struct shard *sh, const struct tp_peer *from, const char *buf,
+		 size_t len, struct sipmsg *m, int *parsedp)
 {
 	const struct conf *c = shard_conf(sh);
-	struct arena *a = shard_arena(sh);
-	struct shard_stats *st = shard_stats(sh);
 	unsigned max = c->max_headers ? c->max_headers : 128;
-	struct core_verdict v;
-	struct reply_opts o;
-	struct siphdr *hdrs;
-	struct sipmsg m;
-	struct slice out;
-	struct tp_peer to;
-	int parsed, err;
+	struct siphdr *hdrs = arena_alloc(shard_arena(sh), max * sizeof(*hdrs));
 
-	err = -ENOMEM;
-	hdrs = arena_alloc(a, max * sizeof(*hdrs));
 	if (!hdrs)
-		goto out;
-	memset(&m, 0, sizeof(m));
-	parsed = sipmsg_parse(&m, buf, len, hdrs, max,
-			      from->proto == TP_TCP ? SIPMSG_STREAM : 0);
-	if (parsed < 0)
-		count(&st->parse_errors);
-	err = core_decide(c, &m, parsed, a, &v);
+		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
+	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
+				from->proto == TP_TCP ? SIPMSG_STREAM : 0);
+	if (*parsedp < 0)
+		count(&shard_stats(sh)->parse_errors);
+	return 0;
+}
+
+static struct slice retry_after(struct shard *sh, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "Retry-After: %u\r\n",
+			 shard_conf(sh)->overload.retry_after_s);
+
+	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
+}
+
+void core_reject(struct shard *sh, const struct tp_peer *from, const char *buf,
+		 size_t len)
+{
+	struct core *k = shard_core(sh);
+	struct sipmsg m;
+	char ra[48];
+	int parsed;
+
+	count(&shard_stats(sh)->dropped);
+	if (!k || parse(sh, from, buf, len, &m, &parsed) || parsed < 0 ||
+	    !m.is_request || m.method == SIP_ACK)
+		return;
+	count(&shard_stats(sh)->overloaded);
+	route_reply(k->route, &m, from, 503, NULL,
+		    retry_after(sh, ra, sizeof(ra)));
+}
+
+int hook_reply(struct hook_req *r, unsigned status, const char *reason,
+	       struct slice extra, struct slice body)
+{
+	static const char cl0[] = "Content-Length: 0\r\n\r\n";
+	struct core *k = r->core;
+	struct txn_layer *l;
+	struct reply_opts o;
+	struct slice out;
+	struct txn *st;
+	char *p;
+	int err;
+
+	if (!k || !r->m->is_request || r->m->method == SIP_ACK)
+		return -EINVAL;
+	l = route_txns(k->route);
+	memset(&o, 0, sizeof(o));
+	o.status = status;
+	o.reason = slice_cstr(reason ? reason : reply_reason(status));
+	o.server = slice_cstr(shard_conf(r->sh)->server_name);
+	o.extra = extra;
+	err = reply_build(r->m, (const struct sockaddr *)&r->from->addr, &o,
+			  r->a, &out);
+	if (err)
+		return err;
+	if (body.len) {
+		/* reply_build() ends with an empty body: give it this one. */
+		size_t head = out.len - (sizeof(cl0) - 1);
+		int n;
+
+		if (out.len < sizeof(cl0) - 1 ||
+		    memcmp(out.p + head, cl0, sizeof(cl0) - 1))
+			return -EBADMSG;
+		p = arena_alloc(r->a, head + 40 + body.len);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, out.p, head);
+		n = sprintf(p + head, "Content-Length: %zu\r\n\r\n", body.len);
+		memcpy(p + head + (size_t)n, body.p, body.len);
+		out = slice_make(p, head + (size_t)n + body.len);
+	}
+	st = txn_srv_find(l, r->m, r->m->method);
+	if (!st) {
+		err = txn_srv_new(l, r->m, r->from, 0, &st);
+		if (err)
+			return err;
+	}
+	return txn_srv_respond(st, status, out.p, out.len);
+}
+
+/* The pipeline stages of proxy/hook.h; HOOK_DONE or an error ends it. */
+static int run_hooks(struct core *k, const struct tp_peer *from,
+		     const struct sipmsg *m, bool registrar)
+{
+	struct hook_req hr = { k->sh, from, m, shard_arena(k->sh), k };
+	int ret;
+
+	ret = hook_run(HOOK_AUTH, &hr);
+	if (ret == HOOK_NEXT && registrar) {
+		ret = hook_run(HOOK_REGISTRAR, &hr);
+		/* No registrar in this build (RFC 3261 §21.5.2). */
+		if (ret == HOOK_NEXT)
+			ret = ERR_NOT_IMPL;
+	}
+	if (ret == HOOK_NEXT)
+		ret = hook_run(HOOK_FEATURES, &hr);
+	if (ret < 0 && !txn_srv_find(route_txns(k->route), m, m->method)) {
+		route_reply(k->route, m, from, err_sip_status(ret), NULL,
+			    slice_make(NULL, 0));
+		return HOOK_DONE;
+	}
+	return ret < 0 ? HOOK_DONE : ret;
+}
+
+static void handle_request(struct core *k, const struct tp_peer *from,
+			   const struct sipmsg *m, int parsed)
+{
+	struct shard *sh = k->sh;
+	const struct conf *c = shard_conf(sh);
+	struct txn_layer *l = route_txns(k->route);
+	struct core_verdict v;
+	struct txn *st;
+	char ra[48];
+	int err = 0;
+
+	if (parsed >= 0 && m->method == SIP_ACK) {
+		/* RFC 3261 §17.2.1: the ACK of a final 300-699 ends in its
+		 * transaction; the ACK of a 2xx goes on statelessly. */
+		st = txn_srv_find(l, m, SIP_INVITE);
+		if (!(st && txn_srv_absorb(st, m)))
+			err = route_ack(k->route, m, from);
+		if (err)
+			count(&shard_stats(sh)->dropped);
+		return;
+	}
+	if (parsed >= 0 && m->method != SIP_ACK) {
+		st = txn_srv_find(l, m, m->method);
+		if (st) {
+			txn_srv_absorb(st, m);
+			return;
+		}
+		if (m->method == SIP_CANCEL) {
+			st = txn_srv_find(l, m, SIP_INVITE);
+			if (st) {
+				route_cancel(k->route, st, m, from);
+				return;
+			}
+		}
+	}
+	err = core_decide(c, m, parsed, shard_arena(sh), &v);
 	if (err)
 		goto out;
 	if (v.invalid)
-		log_bad(from, &m, &v);
-	if (v.action == CORE_DROP) {
-		count(&st->dropped);
+		log_bad(from, m, &v);
+	switch (v.action) {
+	case CORE_DROP:
+		count(&shard_stats(sh)->dropped);
 		if (!v.invalid && log_enabled(LOG_DEBUG))
 			log_msg(LOG_DEBUG, "dropped: %s", v.reason);
+		return;
+	case CORE_REPLY:
+		err =
+		    route_reply(k->route, m, from, v.status, v.reason, v.extra);
+		goto out;
+	case CORE_REGISTER:
+	case CORE_ROUTE:
+		break;
+	}
+	/* RFC 3261 §16.3 step 4. */
+	if (route_is_loop(c, m)) {
+		err = route_reply(k->route, m, from, 482, "Loop Detected",
+				  slice_make(NULL, 0));
 		goto out;
 	}
-	memset(&o, 0, sizeof(o));
-	o.status = v.status;
-	o.reason = slice_cstr(v.reason);
-	o.server = slice_cstr(c->server_name);
-	o.extra = v.extra;
-	err =
-	    reply_build(&m, (const struct sockaddr *)&from->addr, &o, a, &out);
-	if (err)
+	if (c->overload.max_transactions &&
+	    txn_count(l) >= c->overload.max_transactions) {
+		count(&shard_stats(sh)->overloaded);
+		err = route_reply(k->route, m, from, 503, NULL,
+				  retry_after(sh, ra, sizeof(ra)));
 		goto out;
-	to = *from;
-	err = reply_dest(&m, (const struct sockaddr *)&from->addr,
-			 from->proto == TP_TCP, &to.addr, &to.addrlen);
-	if (err)
-		goto out;
-	err = tp_send(sh, &to, out.p, out.len);
+	}
+	if (run_hooks(k, from, m, v.action == CORE_REGISTER) == HOOK_DONE)
+		return;
+	err = route_request(k->route, m, from);
+	if (err && err != -EAFNOSUPPORT)
+		err = route_reply(k->route, m, from, err_sip_status(err), NULL,
+				  slice_make(NULL, 0));
 out:
 	if (err && log_enabled(LOG_INFO) && log_ratelimit_ok(&bad_rl))
 		log_msg(LOG_INFO, "no answer sent: %s", err_str(err));
+}
+
+void core_handle(struct shard *sh, const struct tp_peer *from, const char *buf,
+		 size_t len)
+{
+	struct core *k = shard_core(sh);
+	struct sipmsg m;
+	int parsed;
+
+	if (!k || parse(sh, from, buf, len, &m, &parsed))
+		return;
+	if (!m.is_request) {
+		/* A malformed response is dropped (RFC 3261 §18.1.2). */
+		if (parsed < 0 || route_response(k->route, &m, from) < 0)
+			count(&shard_stats(sh)->dropped);
+		return;
+	}
+	handle_request(k, from, &m, parsed);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <urcu/urcu-memb.h>
 #include <uv.h>
@@ -17,7 +18,14 @@
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/conf.h"
+#include "proxy/hook.h"
 #include "proxy/shard.h"
+#include "registrar/auth.h"
+#include "registrar/reg.h"
+#include "registrar/users.h"
+#include "store/dlg.h"
+#include "store/loc.h"
+#include "store/memory.h"
 
 enum {
 	EXIT_CLEAN = 0,
@@ -126,7 +134,8 @@ static void usage(FILE *f)
 	print_default(f);
 	fprintf(f, "\n"
 		   "Signals: SIGTERM and SIGINT stop cleanly; SIGUSR1 logs "
-		   "each worker's counters.\n"
+		   "each worker's counters;\n"
+		   "SIGHUP reloads the registrar's users file.\n"
 		   "Exit status: 0 clean stop, 1 configuration error, "
 		   "2 usage error,\n"
 		   "3 could not bind or start.\n");
@@ -264,9 +273,118 @@ static int signals_start(uv_loop_t *loop, struct sigs *s)
 	return err;
 }
 
+/* The `locations:` of the config, published before any shard runs. */
+static int preload_locations(const struct conf *c)
+{
+	struct loc_contact lc[CONF_MAX_CONTACTS];
+	int err;
+
+	for (unsigned i = 0; i < c->nlocations; i++) {
+		const struct conf_location *l = &c->locations[i];
+
+		memset(lc, 0, sizeof(lc));
+		for (unsigned k = 0; k < l->ncontacts; k++) {
+			lc[k].uri = slice_cstr(l->contacts[k].uri);
+			lc[k].q = l->contacts[k].q;
+			/* Never expires (the sweep drops expires_s <= now). */
+			lc[k].expires_s = INT64_MAX;
+			lc[k].call_id = SLICE_LIT("config");
+		}
+		err = loc_publish(slice_cstr(l->aor), lc, l->ncontacts);
+		if (err) {
+			log_msg(LOG_ERR, "sipedge: location %s: %s", l->aor,
+				err_str(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The registrar's state: credentials, tables, hooks, store thread. */
+struct registrar {
+	struct memory *mem;
+	uv_signal_t hup;
+	bool hup_init;
+	bool auth_init, reg_init;
+};
+
+static void hup_cb(uv_signal_t *h, int signum)
+{
+	(void)h;
+	(void)signum;
+	users_reload();
+}
+
+/* Before shards run: the snapshot (a restart keeps registrations). */
+static void registrar_load(const struct conf *c)
+{
+	if (c->store == CONF_STORE_MEMORY && c->snapshot)
+		memory_load(c->snapshot, (int64_t)time(NULL));
+}
+
+/* Users file, auth and registrar tables, hooks, the store thread and
+ * SIGHUP (reload the users file). Returns 0 or an EXIT_* status. */
+static int registrar_start(const struct conf *c, uv_loop_t *loop,
+			   struct registrar *g)
+{
+	char errbuf[512];
+	long n;
+	int err;
+
+	if (c->reg.users_file) {
+		n = users_load(c->reg.users_file, errbuf, sizeof(errbuf));
+		if (n < 0) {
+			log_msg(LOG_ERR, "sipedge: users: %s", errbuf);
+			return EXIT_CONFIG;
+		}
+		log_msg(LOG_INFO, "sipedge: users: %s: %ld users",
+			c->reg.users_file, n);
+	}
+	err = auth_init(c, c->workers);
+	g->auth_init = !err;
+	if (!err)
+		err = reg_init(c->workers);
+	g->reg_init = !err;
+	if (!err)
+		err = memory_start(c->store == CONF_STORE_MEMORY ? c->snapshot
+								 : NULL,
+				   c->snapshot_interval_s, &g->mem);
+	if (!err)
+		err = uv_signal_init(loop, &g->hup);
+	g->hup_init = !err;
+	/* Not a reason for the loop to keep running. */
+	if (!err && !(err = uv_signal_start(&g->hup, hup_cb, SIGHUP)))
+		uv_unref((uv_handle_t *)&g->hup);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: registrar: %s", err_str(err));
+		return EXIT_START;
+	}
+	hook_set(HOOK_AUTH, auth_hook);
+	hook_set(HOOK_REGISTRAR, reg_hook);
+	return 0;
+}
+
+/* After the shards stopped: the last snapshot, then free. */
+static void registrar_stop(struct registrar *g)
+{
+	hook_set(HOOK_AUTH, NULL);
+	hook_set(HOOK_REGISTRAR, NULL);
+	memory_stop(g->mem);
+	g->mem = NULL;
+	if (g->hup_init && !uv_is_closing((uv_handle_t *)&g->hup))
+		uv_close((uv_handle_t *)&g->hup, close_cb);
+	if (g->reg_init)
+		reg_fini();
+	if (g->auth_init)
+		auth_fini();
+	g->auth_init = g->reg_init = false;
+	users_fini();
+}
+
 /* Start the shards, wait for SIGTERM or SIGINT, stop them. */
 static int run(const struct conf *c)
 {
+	struct registrar g = { .mem = NULL };
 	struct sigs s = { .shards = NULL };
 	char names[1024];
 	uv_loop_t loop;
@@ -285,6 +403,21 @@ static int run(const struct conf *c)
 		status = EXIT_START;
 		goto out;
 	}
+	err = dlg_init();
+	if (!err)
+		err = loc_init();
+	if (!err)
+		registrar_load(c);
+	if (!err)
+		err = preload_locations(c);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: tables: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
+	status = registrar_start(c, &loop, &g);
+	if (status != EXIT_CLEAN)
+		goto out;
 	err = shards_start(c, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -299,12 +432,17 @@ static int run(const struct conf *c)
 	s.shards = NULL;
 	log_msg(LOG_INFO, "sipedge: stopped");
 out:
+	/* Shards gone (or never started): save the snapshot, free. */
+	registrar_stop(&g);
 	if (!uv_is_closing((uv_handle_t *)&s.term)) {
 		uv_close((uv_handle_t *)&s.term, close_cb);
 		uv_close((uv_handle_t *)&s.intr, close_cb);
 		uv_close((uv_handle_t *)&s.usr1, close_cb);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* The shards are gone: nothing reads the tables any more. */
+	loc_fini();
+	dlg_fini();
 	err = uv_loop_close(&loop);
 	if (err)
 		log_msg(LOG_WARN, "sipedge: event loop close: %s",

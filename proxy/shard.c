@@ -22,6 +22,7 @@
 #include "proxy/shard_priv.h"
 #include "proxy/sip/msg.h"
 #include "proxy/tcp.h"
+#include "proxy/txn.h"
 #include "proxy/udp.h"
 
 /* Fixed, so that every shard (and every test) agrees on the owner. */
@@ -59,6 +60,11 @@ struct shard_stats *shard_stats(struct shard *sh)
 	return &sh->stats;
 }
 
+struct core *shard_core(struct shard *sh)
+{
+	return sh->core;
+}
+
 void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 {
 	const struct shard_stats *st;
@@ -77,6 +83,7 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 	out->tcp_accepted =
 	    __atomic_load_n(&st->tcp_accepted, __ATOMIC_RELAXED);
 	out->tcp_closed = __atomic_load_n(&st->tcp_closed, __ATOMIC_RELAXED);
+	out->overloaded = __atomic_load_n(&st->overloaded, __ATOMIC_RELAXED);
 }
 
 /* Core, then forget the message's arena allocations. */
@@ -108,6 +115,7 @@ static void post(struct shard *sh, unsigned owner, struct shard_item *it)
 {
 	struct shard *o = &sh->set->sh[owner];
 
+	atomic_fetch_add_explicit(&o->inbox_len, 1, memory_order_relaxed);
 	cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &it->node);
 	if (!sh->wake_mark[owner]) {
 		sh->wake_mark[owner] = 1;
@@ -121,13 +129,36 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 	struct shard_item *it;
 	struct slice cid;
 	unsigned owner = sh->id;
+	char aor[SIPMSG_AOR_MAX];
+	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
-	/* No Call-ID: handled here, where it is answered 400 or dropped. */
-	if (sh->set->n > 1 && sipmsg_peek_call_id(buf, len, &cid) == 0)
+	/* A REGISTER goes to the shard of its AOR, the one writer of its
+	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
+	 * handled here, where it is answered 400 or dropped. */
+	if (sh->set->n > 1 &&
+	    (n = sipmsg_peek_aor(buf, len, aor, sizeof(aor))) > 0)
+		owner = shard_owner(slice_make(aor, (size_t)n), sh->set->n);
+	else if (sh->set->n > 1 && len >= 4 && !memcmp(buf, "SIP/", 4) &&
+		 (n = txn_peek_branch_shard(buf, len)) >= 0 &&
+		 (unsigned)n < sh->set->n)
+		/* A response to a branch of ours: the shard that made it
+		 * (proxy/txn.h), even if the Call-ID was changed. */
+		owner = (unsigned)n;
+	else if (sh->set->n > 1 && sipmsg_peek_call_id(buf, len, &cid) == 0)
 		owner = shard_owner(cid, sh->set->n);
 	if (owner == sh->id) {
 		handle(sh, from, buf, len);
+		return;
+	}
+	/* overload.max_inbox (0: none): the owner is behind; do not
+	 * queue more. */
+	if (sh->conf->overload.max_inbox &&
+	    atomic_load_explicit(&sh->set->sh[owner].inbox_len,
+				 memory_order_relaxed) >=
+		sh->conf->overload.max_inbox) {
+		core_reject(sh, from, buf, len);
+		arena_reset(sh->arena);
 		return;
 	}
 	it = item_new(SHARD_ITEM_MSG, from, buf, len);
@@ -213,6 +244,8 @@ static bool drain(struct shard *sh, bool run)
 			continue;
 		}
 		it = caa_container_of(node, struct shard_item, node);
+		atomic_fetch_sub_explicit(&sh->inbox_len, 1,
+					  memory_order_relaxed);
 		if (run)
 			run_item(sh, it);
 		free(it);
@@ -225,6 +258,8 @@ static void close_handles(struct shard *sh)
 {
 	udp_close(sh->udp);
 	tcp_close(sh->tcp);
+	if (sh->tick_init && !uv_is_closing((uv_handle_t *)&sh->tick))
+		uv_close((uv_handle_t *)&sh->tick, NULL);
 	if (sh->prepare_init && !uv_is_closing((uv_handle_t *)&sh->prepare))
 		uv_close((uv_handle_t *)&sh->prepare, NULL);
 	if (sh->async_init && !uv_is_closing((uv_handle_t *)&sh->async))
@@ -248,6 +283,15 @@ static void inbox_cb(uv_async_t *h)
 static void prepare_cb(uv_prepare_t *h)
 {
 	shard__flush(h->data);
+}
+
+/* The core's timers (transactions, Timer C), then what they queued. */
+static void tick_cb(uv_timer_t *h)
+{
+	struct shard *sh = h->data;
+
+	core_tick(sh, uv_now(&sh->loop));
+	shard__flush(sh);
 }
 
 static void *shard_main(void *arg)
@@ -297,6 +341,19 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	err = uv_prepare_start(&sh->prepare, prepare_cb);
 	if (err)
 		goto out;
+	what = "core";
+	err = core_new(sh, uv_now(&sh->loop), &sh->core);
+	if (err)
+		goto out;
+	what = "timer";
+	err = uv_timer_init(&sh->loop, &sh->tick);
+	if (err)
+		goto out;
+	sh->tick.data = sh;
+	sh->tick_init = true;
+	err = uv_timer_start(&sh->tick, tick_cb, CORE_TICK_MS, CORE_TICK_MS);
+	if (err)
+		goto out;
 	/* udp_open() and tcp_open() log the address that failed. */
 	what = NULL;
 	err = udp_open(sh, &sh->udp);
@@ -343,6 +400,9 @@ static void shard_fini(struct shard *sh)
 				err_str(err));
 	}
 	drain(sh, false);
+	/* Transactions hold no handle: freed once the threads are gone. */
+	core_free(sh->core);
+	sh->core = NULL;
 	udp_free(sh->udp);
 	tcp_free(sh->tcp);
 	arena_free(sh->arena);
@@ -359,9 +419,10 @@ static void log_stats(const struct shards *s, unsigned i)
 		"shard %u: rx %" PRIu64 " tx %" PRIu64 " parse_errors %" PRIu64
 		" handoff_out %" PRIu64 " handoff_in %" PRIu64
 		" dropped %" PRIu64 " tcp_accepted %" PRIu64
-		" tcp_closed %" PRIu64,
+		" tcp_closed %" PRIu64 " overloaded %" PRIu64,
 		i, st.rx_msgs, st.tx_msgs, st.parse_errors, st.handoff_out,
-		st.handoff_in, st.dropped, st.tcp_accepted, st.tcp_closed);
+		st.handoff_in, st.dropped, st.tcp_accepted, st.tcp_closed,
+		st.overloaded);
 }
 
 static void teardown(struct shards *s, bool ran)

@@ -7,6 +7,7 @@
 
 struct conf;
 struct arena;
+struct core;
 struct shards;
 struct shard;
 
@@ -20,6 +21,7 @@ struct shard_stats {
 	uint64_t dropped;      /**< stray responses, ACKs to nobody, ... */
 	uint64_t tcp_accepted; /**< TCP connections accepted */
 	uint64_t tcp_closed;   /**< TCP connections closed */
+	uint64_t overloaded;   /**< requests answered 503 for overload */
 };
 
 /**
@@ -68,3 +70,6 @@ struct arena *shard_arena(struct shard *sh);
 
 /** The shard's counters (the owning shard writes them). */
 struct shard_stats *shard_stats(struct shard *sh);
+
+/** The core's state of this shard (proxy/core.h). */
+struct core *shard_core(struct shard *sh);

@@ -63,6 +63,10 @@ struct shard {
 	struct cds_wfcq_node stop_node; /**< queued by shards_stop() */
 
 	struct arena *arena;
+	struct core *core; /**< transactions, timers (proxy/core.h) */
+	uv_timer_t tick;   /**< drives the core's timer wheel */
+	bool tick_init;
+	atomic_uint inbox_len; /**< items queued, for overload.max_inbox */
 	struct shard_stats stats;
 	struct log_ratelimit rl;
 

@@ -44,7 +44,10 @@ struct tcp_conn {
 	uv_timer_t idle;
 	uv_shutdown_t shut;
 	struct tcp *t;
-	struct tcp_conn *prev, *next; /* the shard's live connections */
+	struct tcp_conn *prev, *next;	/* the shard's live connections */
+	struct tcp_conn *oprev, *onext; /* outgoing ones, for reuse */
+	uv_connect_t conn_req;
+	bool outgoing;
 	uint64_t id;
 	struct tp_peer peer;
 	char *buf; /* unframed bytes: buf[0, len) */
@@ -72,6 +75,7 @@ struct tcp {
 	struct tcp_conn **map;
 	size_t mapcap, mapn;
 	struct tcp_conn *conns;
+	struct tcp_conn *outs; /* connections this shard opened */
 
 	uint64_t serial;
 	size_t max_hdr, max_body, max_buf, wq_max;
@@ -199,6 +203,16 @@ static void conn_close(struct tcp_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+	if (c->outgoing) {
+		if (c->oprev)
+			c->oprev->onext = c->onext;
+		else if (t->outs == c)
+			t->outs = c->onext;
+		if (c->onext)
+			c->onext->oprev = c->oprev;
+		c->oprev = c->onext = NULL;
+		c->outgoing = false;
+	}
 	if (c->in_map)
 		map_del(t, c);
 	if (c->counted)
@@ -690,6 +704,131 @@ fail:
 	if (err != -EMFILE && log_ratelimit_ok(&t->rl))
 		log_msg(LOG_WARN, "tcp: accept: %s", err_str(err));
 	conn_close(c);
+}
+
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	return false;
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct tcp_conn *c = req->handle->data;
+	char abuf[64];
+	int err;
+
+	if (c->closing)
+		return;
+	if (status < 0) {
+		if (log_ratelimit_ok(&c->t->rl))
+			log_msg(LOG_NOTICE, "tcp: connect to %s: %s",
+				tp_addr_str((struct sockaddr *)&c->peer.addr,
+					    abuf, sizeof(abuf)),
+				err_str(status));
+		conn_close(c);
+		return;
+	}
+	err = uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
+	if (err)
+		conn_close(c);
+}
+
+/* The listen address of @p li with port 0, to send from. */
+static bool source_of(const struct tcp *t, unsigned li, int family,
+		      struct sockaddr_storage *ss)
+{
+	const struct conf *c = shard_conf(t->sh);
+
+	if (li >= c->nlisten || c->listen[li].addr.ss_family != family)
+		return false;
+	*ss = c->listen[li].addr;
+	if (family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = 0;
+	return true;
+}
+
+int tcp_connect(struct tcp *t, const struct tp_peer *to, uint64_t *idp)
+{
+	struct shard *sh = t->sh;
+	struct sockaddr_storage src;
+	struct tcp_conn *c;
+	int err;
+
+	/* Bounded by this shard's outgoing connections. */
+	for (c = t->outs; c; c = c->onext) {
+		if (!c->closing && !c->draining &&
+		    same_addr(&c->peer.addr, &to->addr)) {
+			*idp = c->id;
+			return 0;
+		}
+	}
+	if (t->max_conns &&
+	    atomic_load_explicit(&sh->set->tcp_conns, memory_order_relaxed) >=
+		t->max_conns)
+		return -EMFILE;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	err = uv_tcp_init(&sh->loop, &c->h);
+	if (err) {
+		free(c);
+		return err;
+	}
+	c->t = t;
+	c->h.data = c;
+	c->handles = 2;
+	uv_timer_init(&sh->loop, &c->idle);
+	c->idle.data = c;
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+	c->outgoing = true;
+	c->onext = t->outs;
+	if (t->outs)
+		t->outs->oprev = c;
+	t->outs = c;
+	c->id = ((uint64_t)sh->id << TCP_CONN_SHARD_SHIFT) | ++t->serial;
+	atomic_fetch_add_explicit(&sh->set->tcp_conns, 1, memory_order_relaxed);
+	c->counted = true;
+	c->peer = *to;
+	c->peer.proto = TP_TCP;
+	c->peer.conn_id = c->id;
+	err = map_add(t, c);
+	if (err)
+		goto fail;
+	if (source_of(t, to->listen_idx, to->addr.ss_family, &src))
+		(void)uv_tcp_bind(&c->h, (struct sockaddr *)&src, 0);
+	uv_tcp_nodelay(&c->h, 1);
+	err = uv_tcp_connect(&c->conn_req, &c->h,
+			     (const struct sockaddr *)&to->addr, connect_cb);
+	if (err)
+		goto fail;
+	touch(c);
+	*idp = c->id;
+	return 0;
+fail:
+	conn_close(c);
+	return err;
 }
 
 int tcp_open(struct shard *sh, struct tcp **tp)

@@ -6,6 +6,7 @@
 
 struct shard;
 struct tcp;
+struct tp_peer;
 
 /** Bits of a conn_id below the owning shard's index. */
 #define TCP_CONN_SHARD_SHIFT 56
@@ -57,6 +58,16 @@ void tcp_free(struct tcp *t);
  * Thread: the shard. Ownership: @p buf is written or copied.
  */
 int tcp_send(struct tcp *t, uint64_t conn_id, const void *buf, size_t len);
+
+/**
+ * The connection this shard has to @p to->addr, or a new one opened
+ * now (bound to the address of listen entry to->listen_idx); writes
+ * wait in libuv's queue until it is connected. A connection that fails
+ * to connect is closed: what was queued is dropped.
+ * Returns 0 with *idp set, or -EMFILE (tcp.max_connections), -ENOMEM,
+ * libuv's error. Thread: the shard.
+ */
+int tcp_connect(struct tcp *t, const struct tp_peer *to, uint64_t *idp);
 
 /** Open connections of this shard. Thread: the shard. */
 size_t tcp_conn_count(const struct tcp *t);

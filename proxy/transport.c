@@ -22,9 +22,14 @@ int tp_send(struct shard *sh, const struct tp_peer *to, const void *buf,
 	case TP_UDP:
 		return udp_send(sh->udp, to, buf, len);
 	case TP_TCP:
-		/* Outgoing connections are not made: conn_id 0 has none. */
-		if (to->conn_id == 0)
-			return -ENOTCONN;
+		/* No connection named: this shard's own to the address,
+		 * opened if need be (requests to a next hop over TCP). */
+		if (to->conn_id == 0) {
+			uint64_t id;
+			int err = tcp_connect(sh->tcp, to, &id);
+
+			return err ? err : tcp_send(sh->tcp, id, buf, len);
+		}
 		owner = tcp_conn_shard(to->conn_id);
 		if (owner == sh->id)
 			return tcp_send(sh->tcp, to->conn_id, buf, len);

@@ -30,7 +30,8 @@ struct tp_peer {
  * socket bound to to->listen_idx's address, queued and flushed with
  * sendmmsg at the end of the current batch. TCP: written to connection
  * to->conn_id; if another shard owns it, the bytes are copied and handed
- * to that shard. Never blocks.
+ * to that shard; conn_id 0: over this shard's connection to to->addr,
+ * opened if it has none (proxy/tcp.h tcp_connect()). Never blocks.
  * Errors: -ENOTCONN (the connection is gone), -ENOMEM, -EMSGSIZE (UDP
  * message larger than a datagram), other -errno from the socket.
  * Thread: the shard @p sh. Ownership: @p buf is copied or sent before

@@ -82,3 +82,36 @@ int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n);
 
 /** Number of AORs in the table (approximate while writers run). */
 unsigned long loc_count(void);
+
+/**
+ * Expiry sweep: drop every contact whose expires_s is <= @p now_s, and
+ * every AOR left without one. Returns the number of contacts dropped.
+ *
+ * The sweep is not the writer of any AOR, yet it runs while the owning
+ * shards publish. It never overwrites their work: it builds the pruned
+ * set from the one it found and swaps it in with cds_lfht_replace() (or
+ * removes it with cds_lfht_del()) on that very node. Both fail with
+ * -ENOENT when a shard replaced the node in between; the sweep then
+ * leaves the shard's newer set alone (the shard prunes expired contacts
+ * itself when it builds one, and the next sweep catches the rest). So the
+ * replace is a compare-and-swap on the node and the shard stays the only
+ * writer whose changes count. Posting the sweep to each owner shard
+ * would need store/ to know the shards (a layer above) and would cost
+ * every shard a wake-up per sweep.
+ * Thread: any registered RCU thread that is not inside a read section
+ * (the store thread, the control thread, tests).
+ */
+unsigned long loc_sweep(int64_t now_s);
+
+/**
+ * References to every set in the table, in table order, for readers
+ * that work outside a read section (the snapshot writer): a malloc'd
+ * array in *setsp, its length in *np. Sets published meanwhile may or
+ * may not be in it. Errors: -ENOMEM.
+ * Thread: any registered RCU thread outside a read section.
+ * Ownership: release with loc_put_all().
+ */
+int loc_get_all(const struct loc_set ***setsp, size_t *np);
+
+/** Drop the references loc_get_all() took and free the array. */
+void loc_put_all(const struct loc_set **sets, size_t n);

@@ -722,6 +722,115 @@ int sipmsg_peek_call_id(const char *buf, size_t len, struct slice *callidp)
 	return -ENOENT;
 }
 
+/* RFC 3261 §25.1 unreserved: alphanum and mark. */
+static bool is_unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       is_digit((char)c) || (c && strchr("-_.!~*'()", c));
+}
+
+static int hex_digit(char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	c = lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct sipuri u;
+	size_t o = 0;
+
+	if (uri_parse(uri, &u) < 0 ||
+	    (u.scheme != URI_SIP && u.scheme != URI_SIPS) || u.host.len == 0)
+		return -EBADMSG;
+	if (u.user.len == 0)
+		return -ENOENT;
+	for (size_t i = 0; i < u.user.len; i++) {
+		char c = u.user.p[i];
+		int hi, lo;
+
+		if (c == '%' && i + 2 < u.user.len &&
+		    (hi = hex_digit(u.user.p[i + 1])) >= 0 &&
+		    (lo = hex_digit(u.user.p[i + 2])) >= 0) {
+			unsigned char d = (unsigned char)(hi * 16 + lo);
+
+			i += 2;
+			if (is_unreserved(d)) {
+				if (o + 1 > size)
+					return -ENOSPC;
+				buf[o++] = (char)d;
+				continue;
+			}
+			if (o + 3 > size)
+				return -ENOSPC;
+			buf[o++] = '%';
+			buf[o++] = hex[d >> 4];
+			buf[o++] = hex[d & 15];
+			continue;
+		}
+		if (o + 1 > size)
+			return -ENOSPC;
+		buf[o++] = c;
+	}
+	if (o + 1 + u.host.len > size || o + 1 + u.host.len > INT_MAX)
+		return -ENOSPC;
+	buf[o++] = '@';
+	for (size_t i = 0; i < u.host.len; i++)
+		buf[o++] = lower(u.host.p[i]);
+	return (int)o;
+}
+
+int sipmsg_peek_aor(const char *buf, size_t len, char *out, size_t size)
+{
+	static const char reg[] = "REGISTER ";
+	const char *p = buf, *end = len ? buf + len : buf, *nl, *colon, *eol;
+	struct nameaddr na;
+	struct slice hname, value;
+
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if ((size_t)(end - p) < sizeof(reg) - 1 ||
+	    memcmp(p, reg, sizeof(reg) - 1) != 0)
+		return -ENOENT;
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (!nl)
+		return -ENOENT;
+	/* Header fields cut as sipmsg_parse() cuts them. */
+	for (p = nl + 1; p < end;) {
+		if (*p == '\n' ||
+		    (*p == '\r' && (p + 1 == end || p[1] == '\n')))
+			return -ENOENT;
+		for (colon = p; colon < end && is_token(*colon); colon++)
+			;
+		hname = slice_make(p, (size_t)(colon - p));
+		while (colon < end && (*colon == ' ' || *colon == '\t'))
+			colon++;
+		nl = memchr(colon, '\n', (size_t)(end - colon));
+		while (nl && nl + 1 < end && (nl[1] == ' ' || nl[1] == '\t'))
+			nl = memchr(nl + 1, '\n', (size_t)(end - nl - 1));
+		eol = nl ? nl : end;
+		if (colon < eol && *colon == ':' &&
+		    (slice_caseeq_cstr(hname, "to") ||
+		     slice_caseeq_cstr(hname, "t"))) {
+			for (colon++; colon < eol && is_lws(*colon); colon++)
+				;
+			while (eol > colon && is_lws(eol[-1]))
+				eol--;
+			value = slice_make(colon, (size_t)(eol - colon));
+			if (nameaddr_parse(value, &na) < 0)
+				return -EBADMSG;
+			return sipmsg_aor_print(na.uri, out, size);
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return -ENOENT;
+}
+
 int sipmsg_frame(const char *buf, size_t len, size_t max_hdr_bytes,
 		 size_t max_body_bytes, const char **faultp)
 {

@@ -134,6 +134,37 @@ unsigned sipmsg_hdr_count(const struct sipmsg *m, enum hdr_id id);
  */
 int sipmsg_peek_call_id(const char *buf, size_t len, struct slice *callidp);
 
+/** Room for the longest AOR sipmsg_aor_print() writes ("user@host"). */
+#define SIPMSG_AOR_MAX 512
+
+/**
+ * The address-of-record of the sip: or sips: URI @p uri (RFC 3261
+ * §10.3 step 3), in the one spelling that the location table, the
+ * REGISTER shard hand-off and routing all use: "user@host" with the
+ * host in lower case (IPv6 references keep their brackets), no port,
+ * no parameters, and the user with every %HH escape of an unreserved
+ * character decoded and the others written as upper-case %HH
+ * (RFC 3261 §19.1.4: the two spellings are the same URI).
+ * Returns the length written into @p buf (not NUL-terminated), or
+ * -EBADMSG (not a valid sip/sips URI: tel:, isbn:, malformed),
+ * -ENOENT (no user part), -ENOSPC (longer than @p size).
+ * Thread: any.
+ */
+int sipmsg_aor_print(struct slice uri, char *buf, size_t size);
+
+/**
+ * For shard hand-off: when the message in @p buf is a REGISTER request,
+ * find its To header without a full parse and write its AOR as
+ * sipmsg_aor_print() does. The To value is cut and trimmed exactly as
+ * sipmsg_parse() does, so the AOR is the one the registrar computes
+ * from the parsed message.
+ * Returns the length written into @p out, or -ENOENT (not a REGISTER,
+ * or no To before the blank line), -EBADMSG, -ENOSPC (as
+ * sipmsg_aor_print(); the caller falls back to the Call-ID).
+ * Never reads outside buf[0, len). Thread: any.
+ */
+int sipmsg_peek_aor(const char *buf, size_t len, char *out, size_t size);
+
 /**
  * Frame the message at the start of a stream without a full parse: find
  * the blank line that ends the header block and the Content-Length

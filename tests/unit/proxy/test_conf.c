@@ -677,3 +677,170 @@ Test(conf, free_null)
 	cr_assert_eq(conf_load(NULL, &c, NULL, 0), 0);
 	cr_assert_not_null(c);
 }
+
+/* Issue 3: proxy, routes, locations, overload. */
+
+Test(conf, proxy_defaults)
+{
+	cr_assert_eq(load(""), 0, "%s", err);
+	cr_assert(c->proxy.record_route);
+	cr_assert_eq(c->proxy.t1_ms, 500);
+	cr_assert_eq(c->proxy.t2_ms, 4000);
+	cr_assert_eq(c->proxy.t4_ms, 5000);
+	cr_assert_eq(c->proxy.timer_c_s, 180);
+	cr_assert_eq(c->overload.max_inbox, 10000);
+	cr_assert_eq(c->overload.max_transactions, 100000);
+	cr_assert_eq(c->overload.retry_after_s, 5);
+	cr_assert_eq(c->nroutes, 0);
+	cr_assert_eq(c->nlocations, 0);
+}
+
+Test(conf, proxy_routes_locations_and_overload)
+{
+	const struct sockaddr_in *a;
+
+	cr_assert_eq(load("proxy:\n"
+			  "  record_route: false\n"
+			  "  t1_ms: 50\n"
+			  "  t2_ms: 20\n"
+			  "  t4_ms: 100\n"
+			  "  timer_c_s: 3\n"
+			  "routes:\n"
+			  "  - domain: Carrier.Example\n"
+			  "    next_hop: [\"sip:192.0.2.1\", "
+			  "\"sip:192.0.2.2:5080;transport=tcp\"]\n"
+			  "  - prefix: \"+1\"\n"
+			  "    next_hop: [\"sip:[2001:db8::1]:5070\"]\n"
+			  "locations:\n"
+			  "  - aor: alice@localhost\n"
+			  "    contacts:\n"
+			  "      - sip:alice@127.0.0.1:5090;transport=tcp\n"
+			  "      - \"<sip:alice@127.0.0.1:5091>;q=0.5\"\n"
+			  "overload:\n"
+			  "  max_inbox: 10\n"
+			  "  max_transactions: 20\n"
+			  "  retry_after_s: 30\n"),
+		     0, "%s", err);
+	cr_assert_not(c->proxy.record_route);
+	cr_assert_eq(c->proxy.t1_ms, 50);
+	cr_assert_eq(c->proxy.t2_ms, 50, "T2 is at least T1");
+	cr_assert_eq(c->proxy.t4_ms, 100);
+	cr_assert_eq(c->proxy.timer_c_s, 3);
+	cr_assert_eq(c->nroutes, 2);
+	cr_assert_str_eq(c->routes[0].domain, "carrier.example");
+	cr_assert_null(c->routes[0].prefix);
+	cr_assert_eq(c->routes[0].nnext_hop, 2);
+	cr_assert_str_eq(c->routes[0].next_hop[1].uri,
+			 "sip:192.0.2.2:5080;transport=tcp");
+	cr_assert_eq(c->routes[0].next_hop[0].proto, 0);
+	cr_assert_eq(c->routes[0].next_hop[1].proto, 1);
+	a = (const struct sockaddr_in *)&c->routes[0].next_hop[0].addr;
+	cr_assert_eq(ntohs(a->sin_port), 5060);
+	a = (const struct sockaddr_in *)&c->routes[0].next_hop[1].addr;
+	cr_assert_eq(ntohs(a->sin_port), 5080);
+	cr_assert_str_eq(c->routes[1].prefix, "+1");
+	cr_assert_eq(c->routes[1].next_hop[0].addr.ss_family, AF_INET6);
+	cr_assert_eq(c->nlocations, 1);
+	cr_assert_str_eq(c->locations[0].aor, "alice@localhost");
+	cr_assert_eq(c->locations[0].ncontacts, 2);
+	cr_assert_str_eq(c->locations[0].contacts[0].uri,
+			 "sip:alice@127.0.0.1:5090;transport=tcp");
+	cr_assert_eq(c->locations[0].contacts[0].proto, 1);
+	cr_assert_eq(c->locations[0].contacts[0].q, 1000);
+	cr_assert_str_eq(c->locations[0].contacts[1].uri,
+			 "sip:alice@127.0.0.1:5091");
+	cr_assert_eq(c->locations[0].contacts[1].q, 500);
+	cr_assert_eq(c->overload.max_inbox, 10);
+	cr_assert_eq(c->overload.max_transactions, 20);
+	cr_assert_eq(c->overload.retry_after_s, 30);
+	/* The first match wins: domain, then prefix on the user part. */
+	cr_assert_eq(
+	    conf_route_find(c, SLICE_LIT("CARRIER.example"), SLICE_LIT("x")),
+	    &c->routes[0]);
+	cr_assert_eq(conf_route_find(c, SLICE_LIT("other.example"),
+				     SLICE_LIT("+15551234")),
+		     &c->routes[1]);
+	cr_assert_null(conf_route_find(c, SLICE_LIT("other.example"),
+				       SLICE_LIT("15551234")));
+}
+
+Test(conf, proxy_values_checked_with_their_line)
+{
+	expect_error("proxy:\n  record_route: maybe\n", "t.yaml:2: ",
+		     "proxy.record_route: 'maybe' is not one of true, false");
+	expect_error("proxy:\n  t1_ms: 5\n", "t.yaml:2: ",
+		     "proxy.t1_ms: 5 is out of range (10..10000)");
+	expect_error("proxy:\n  timer_c_s: 0\n",
+		     "t.yaml:2: ", "out of range (1..3600)");
+	expect_error("proxy:\n  t3_ms: 5\n",
+		     "t.yaml:2: ", "unknown key 'proxy.t3_ms'");
+	expect_error("overload:\n  max_inbox: 0\n",
+		     "t.yaml:2: ", "overload.max_inbox: 0 is out of range");
+	expect_error("overload:\n  retry_after_s: x\n",
+		     "t.yaml:2: ", "expected a decimal integer");
+}
+
+Test(conf, routes_checked_with_their_line)
+{
+	expect_error(
+	    "routes:\n"
+	    "  - domain: a.example\n"
+	    "    prefix: \"+1\"\n"
+	    "    next_hop: [\"sip:192.0.2.1\"]\n",
+	    "t.yaml:2: ", "needs exactly one of 'domain' and 'prefix'");
+	expect_error("routes:\n"
+		     "  - next_hop: [\"sip:192.0.2.1\"]\n",
+		     "t.yaml:2: ", "needs exactly one of");
+	expect_error("routes:\n"
+		     "  - domain: a.example\n",
+		     "t.yaml:2: ", "missing required key 'next_hop'");
+	expect_error("routes:\n"
+		     "  - domain: a.example\n"
+		     "    next_hop: []\n",
+		     "t.yaml:3: ", "needs at least 1 entry");
+	expect_error("routes:\n"
+		     "  - domain: a.example\n"
+		     "    next_hop:\n"
+		     "      - sip:192.0.2.1\n"
+		     "      - sip:gw.example.net\n",
+		     "t.yaml:5: ", "the host must be an IP address (no DNS)");
+	expect_error("routes:\n"
+		     "  - domain: a.example\n"
+		     "    next_hop: [\"sip:192.0.2.1;transport=sctp\"]\n",
+		     "t.yaml:3: ", "transport must be udp or tcp");
+	expect_error("routes:\n"
+		     "  - domain: a.example\n"
+		     "    next_hop: [\"http://192.0.2.1\"]\n",
+		     "t.yaml:3: ", "is not a sip: URI");
+	expect_error("routes:\n"
+		     "  - prefix: \"1-800\"\n"
+		     "    next_hop: [\"sip:192.0.2.1\"]\n",
+		     "t.yaml:2: ", "is not a number prefix");
+	expect_error("routes:\n"
+		     "  - domain: \"a b\"\n"
+		     "    next_hop: [\"sip:192.0.2.1\"]\n",
+		     "t.yaml:2: ", "is not a domain name");
+}
+
+Test(conf, locations_checked_with_their_line)
+{
+	expect_error("locations:\n"
+		     "  - aor: alice\n"
+		     "    contacts: [\"sip:alice@127.0.0.1\"]\n",
+		     "t.yaml:2: ", "is not an address of record");
+	expect_error("locations:\n"
+		     "  - aor: sip:alice@localhost\n"
+		     "    contacts: [\"sip:alice@127.0.0.1\"]\n",
+		     "t.yaml:2: ", "is not an address of record");
+	expect_error("locations:\n"
+		     "  - aor: alice@localhost\n"
+		     "    contacts: [\"<sip:alice@127.0.0.1>;q=2\"]\n",
+		     "t.yaml:3: ", "q must be 0 .. 1");
+	expect_error("locations:\n"
+		     "  - aor: alice@localhost\n"
+		     "    contacts: [\"sip:alice@host.example\"]\n",
+		     "t.yaml:3: ", "no DNS");
+	expect_error("locations:\n"
+		     "  - aor: alice@localhost\n",
+		     "t.yaml:2: ", "missing required key 'contacts'");
+}

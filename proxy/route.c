@@ -1,0 +1,1485 @@
+/* proxy/route.c - RFC 3261 §16 proxy behaviour: targets, forking, responses */
+#include "proxy/route.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy/base/arena.h"
+#include "proxy/base/err.h"
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/base/obj.h"
+#include "proxy/conf.h"
+#include "proxy/sip/edit.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "proxy/sip/reply.h"
+#include "proxy/sip/uri.h"
+#include "proxy/timer.h"
+#include "proxy/txn.h"
+#include "store/dlg.h"
+#include "store/loc.h"
+#include "store/rcu.h"
+
+/* Route values one request may carry that are looked at. */
+#define MAX_ROUTES 32
+#define LOOP_SEED  0x100bULL
+
+/* Matching and targets, without side effects. */
+
+/* @p host (an IP literal, brackets allowed) equals listen address @p l. */
+static bool host_is_listen(struct slice host, const struct conf_listen *l)
+{
+	char tmp[64];
+	unsigned char a[16], b[16];
+	int fam;
+
+	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
+		host = slice_make(host.p + 1, host.len - 2);
+	if (!l->address)
+		return false;
+	if (slice_caseeq_cstr(host, l->address))
+		return true;
+	if (host.len == 0 || host.len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, host.p, host.len);
+	tmp[host.len] = '\0';
+	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
+	return inet_pton(fam, tmp, a) == 1 &&
+	       inet_pton(fam, l->address, b) == 1 &&
+	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
+}
+
+/* @p host:@p port (0: none given) is one of our listen addresses. */
+static bool addr_is_ours(const struct conf *c, struct slice host, uint16_t port)
+{
+	for (unsigned i = 0; i < c->nlisten; i++)
+		if (host_is_listen(host, &c->listen[i]) &&
+		    (port == c->listen[i].port ||
+		     (port == 0 && c->listen[i].port == 5060)))
+			return true;
+	return false;
+}
+
+bool route_uri_is_ours(const struct conf *c, const struct sipuri *u)
+{
+	struct slice h = u->host;
+
+	bool port_ok = u->port == 0;
+
+	if (h.len == 0 || (u->scheme != URI_SIP && u->scheme != URI_SIPS))
+		return false;
+	for (unsigned i = 0; i < c->nlisten && !port_ok; i++)
+		port_ok = u->port == c->listen[i].port;
+	/* A served domain that is an IP address is us only on our ports:
+	 * sip:bob@127.0.0.1:5090 is another UA on this host. */
+	if ((port_ok || (!u->host_is_ipv4 && !u->host_is_ipv6)) &&
+	    (conf_is_domain(c, h.p, h.len) ||
+	     (h.len >= 2 && h.p[0] == '[' &&
+	      conf_is_domain(c, h.p + 1, h.len - 2))))
+		return true;
+	for (unsigned i = 0; i < c->nlisten; i++)
+		if (host_is_listen(h, &c->listen[i]) &&
+		    (u->port == 0 || u->port == c->listen[i].port))
+			return true;
+	return false;
+}
+
+static int host_addr(struct slice host, uint16_t port,
+		     struct sockaddr_storage *ss, socklen_t *lenp)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	char tmp[64];
+
+	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
+		host = slice_make(host.p + 1, host.len - 2);
+	if (host.len == 0 || host.len >= sizeof(tmp))
+		return -EDESTADDRREQ;
+	memcpy(tmp, host.p, host.len);
+	tmp[host.len] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, tmp, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*lenp = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, tmp, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*lenp = sizeof(*in6);
+		return 0;
+	}
+	return -EDESTADDRREQ;
+}
+
+static int uri_dest(const struct sipuri *u, struct tp_peer *d)
+{
+	struct slice v;
+	int r;
+
+	if (u->scheme == URI_SIPS)
+		return -EPROTONOSUPPORT;
+	if (u->scheme != URI_SIP)
+		return -EBADMSG;
+	memset(d, 0, sizeof(*d));
+	d->proto = TP_UDP;
+	r = uri_param(u, "transport", &v);
+	if (r > 0) {
+		if (slice_caseeq_cstr(v, "tcp"))
+			d->proto = TP_TCP;
+		else if (!slice_caseeq_cstr(v, "udp"))
+			return -EPROTONOSUPPORT;
+	}
+	return host_addr(u->host, u->port ? u->port : 5060, &d->addr,
+			 &d->addrlen);
+}
+
+int route_uri_dest(struct slice uri, struct tp_peer *destp)
+{
+	struct sipuri u;
+
+	if (uri_parse(uri, &u) < 0)
+		return -EBADMSG;
+	return uri_dest(&u, destp);
+}
+
+/* The URI of Route / Record-Route value @p v, parsed; -EBADMSG. */
+static int value_uri(struct slice v, struct slice *urip, struct sipuri *up)
+{
+	struct nameaddr na;
+
+	if (nameaddr_parse(v, &na) < 0 || uri_parse(na.uri, up) < 0)
+		return -EBADMSG;
+	*urip = na.uri;
+	return 0;
+}
+
+/* Every Route value of @p m, in order. Returns the count or -EBADMSG. */
+static int route_values(const struct sipmsg *m, struct slice *v, unsigned max)
+{
+	const struct siphdr *h;
+	struct slice rest, e;
+	unsigned n = 0;
+	int r;
+
+	for (h = sipmsg_hdr(m, HDR_ROUTE); h; h = sipmsg_hdr_next(m, h)) {
+		rest = h->value;
+		while ((r = hdr_split_next(&rest, &e)) > 0) {
+			if (n == max)
+				return -EBADMSG;
+			v[n++] = e;
+		}
+		if (r < 0)
+			return -EBADMSG;
+	}
+	return (int)n;
+}
+
+static char *dup_arena(struct arena *a, struct slice s)
+{
+	char *p = arena_alloc(a, s.len ? s.len : 1);
+
+	if (p && s.len)
+		memcpy(p, s.p, s.len);
+	return p;
+}
+
+static void plan_reply(struct route_plan *p, unsigned status,
+		       const char *reason)
+{
+	p->status = status;
+	p->reason = reason;
+	p->ntargets = 0;
+}
+
+/* Sort contacts by q, highest first, keeping their order otherwise. */
+static void sort_by_q(struct route_target *t, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++) {
+		struct route_target x = t[i];
+		unsigned k = i;
+
+		while (k > 0 && t[k - 1].q < x.q) {
+			t[k] = t[k - 1];
+			k--;
+		}
+		t[k] = x;
+	}
+}
+
+/* Targets from the location table for served-domain user @p u. */
+static int plan_location(struct slice ruri, struct arena *a,
+			 struct route_plan *p)
+{
+	const struct loc_set *set;
+	struct timespec now;
+	char *aor;
+	int len, err = 0;
+
+	aor = arena_alloc(a, SIPMSG_AOR_MAX);
+	if (!aor)
+		return -ENOMEM;
+	/* The spelling the registrar stores (proxy/sip/msg.h). */
+	len = sipmsg_aor_print(ruri, aor, SIPMSG_AOR_MAX);
+	if (len <= 0) {
+		plan_reply(p, 404, "Not Found");
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	urcu_memb_read_lock();
+	set = loc_lookup_rcu(slice_make(aor, (size_t)len));
+	for (unsigned i = 0; set && i < set->n; i++) {
+		const struct loc_contact *c = &set->c[i];
+		struct route_target *t = &p->t[p->ntargets];
+
+		if (p->ntargets == ROUTE_MAX_TARGETS)
+			break;
+		if (c->expires_s && c->expires_s <= (int64_t)now.tv_sec)
+			continue;
+		memset(t, 0, sizeof(*t));
+		if (c->flow.proto == TP_TCP && c->flow.conn_id) {
+			/* The connection the REGISTER came over. */
+			t->dest.proto = TP_TCP;
+			t->dest.conn_id = c->flow.conn_id;
+			t->dest.addr = c->flow.addr;
+			t->dest.addrlen = c->flow.addr.ss_family == AF_INET6
+					      ? sizeof(struct sockaddr_in6)
+					      : sizeof(struct sockaddr_in);
+			t->dest.listen_idx = c->flow.listen_idx;
+		} else if (route_uri_dest(c->uri, &t->dest) < 0) {
+			continue;
+		}
+		t->ruri = slice_make(dup_arena(a, c->uri), c->uri.len);
+		t->path = slice_make(dup_arena(a, c->path), c->path.len);
+		t->q = c->q;
+		if (!t->ruri.p || !t->path.p) {
+			err = -ENOMEM;
+			break;
+		}
+		p->ntargets++;
+	}
+	urcu_memb_read_unlock();
+	if (err)
+		return err;
+	if (p->ntargets == 0)
+		plan_reply(p, err_sip_status(ERR_NO_BINDING),
+			   "Temporarily Unavailable");
+	sort_by_q(p->t, p->ntargets);
+	return 0;
+}
+
+int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
+	       struct route_plan *p)
+{
+	struct slice rv[MAX_ROUTES], ruri = m->ruri, uri;
+	const struct conf_route *sr;
+	struct sipuri u, ru;
+	unsigned n;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	r = route_values(m, rv, MAX_ROUTES);
+	if (r < 0) {
+		plan_reply(p, 400, "Malformed Route");
+		return 0;
+	}
+	n = (unsigned)r;
+	if (uri_parse(ruri, &u) < 0) {
+		plan_reply(p, 400, "Malformed Request-URI");
+		return 0;
+	}
+	/* RFC 3261 §16.4: a strict router before us put our Record-Route
+	 * value in the Request-URI; the real one is the last Route. */
+	if (n && !u.user.len && route_uri_is_ours(c, &u)) {
+		if (value_uri(rv[n - 1], &uri, &ru) < 0) {
+			plan_reply(p, 400, "Malformed Route");
+			return 0;
+		}
+		p->strict_repair = true;
+		ruri = uri;
+		u = ru;
+		n--;
+	}
+	/* Our own values on top go (loose routing; two of them after a
+	 * transport change, RFC 5658). */
+	while (p->pop < n) {
+		if (value_uri(rv[p->pop], &uri, &ru) < 0) {
+			plan_reply(p, 400, "Malformed Route");
+			return 0;
+		}
+		if (!route_uri_is_ours(c, &ru))
+			break;
+		p->pop++;
+	}
+	if (p->pop < n) {
+		struct slice lr;
+
+		p->rest_first = rv[p->pop];
+		value_uri(rv[p->pop], &uri, &ru);
+		p->ntargets = 1;
+		p->t[0].q = 1000;
+		if (uri_dest(&ru, &p->t[0].dest) < 0) {
+			plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
+			return 0;
+		}
+		/* RFC 3261 §16.6 step 6: a strict next hop gets the
+		 * Request-URI it wants; ours goes to the end of Route. */
+		if (uri_param(&ru, "lr", &lr) == 0) {
+			p->strict_next = true;
+			p->t[0].ruri = uri;
+		} else if (p->strict_repair) {
+			p->t[0].ruri = ruri;
+		}
+		return 0;
+	}
+	if (u.scheme == URI_SIPS) {
+		plan_reply(p, 416, "Unsupported URI Scheme");
+		return 0;
+	}
+	if ((u.scheme == URI_SIP) && route_uri_is_ours(c, &u)) {
+		if (!u.user.len) {
+			plan_reply(p, err_sip_status(ERR_NO_BINDING),
+				   "Temporarily Unavailable");
+			return 0;
+		}
+		r = plan_location(ruri, a, p);
+		if (r == 0 && p->strict_repair)
+			for (unsigned i = 0; i < p->ntargets; i++)
+				if (!p->t[i].ruri.len)
+					p->t[i].ruri = ruri;
+		return r;
+	}
+	sr = conf_route_find(c, u.host, u.user);
+	if (sr) {
+		p->failover = true;
+		for (unsigned i = 0; i < sr->nnext_hop && i < ROUTE_MAX_TARGETS;
+		     i++) {
+			struct route_target *t = &p->t[p->ntargets++];
+
+			memset(t, 0, sizeof(*t));
+			t->dest.proto = sr->next_hop[i].proto ? TP_TCP : TP_UDP;
+			t->dest.addr = sr->next_hop[i].addr;
+			t->dest.addrlen = sr->next_hop[i].addrlen;
+			t->q = 1000;
+			if (p->strict_repair)
+				t->ruri = ruri;
+		}
+		return 0;
+	}
+	if (u.scheme == URI_SIP && (u.host_is_ipv4 || u.host_is_ipv6)) {
+		p->ntargets = 1;
+		p->t[0].q = 1000;
+		if (p->strict_repair)
+			p->t[0].ruri = ruri;
+		if (uri_dest(&u, &p->t[0].dest) < 0)
+			plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
+		return 0;
+	}
+	plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
+	return 0;
+}
+
+uint32_t route_loop_hash(const struct sipmsg *m, struct slice ruri,
+			 struct slice route)
+{
+	uint64_t h = LOOP_SEED;
+
+	h = hash_slice(ruri, h);
+	h = hash_slice(m->from_tag, h);
+	h = hash_slice(m->to_tag, h);
+	h = hash_slice(m->call_id, h);
+	h = hash_bytes(&m->cseq, sizeof(m->cseq), h);
+	h = hash_slice(route, h);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+bool route_is_loop(const struct conf *c, const struct sipmsg *m)
+{
+	struct slice rv[1], rest, e;
+	const struct siphdr *h;
+	uint32_t want = 0, lh;
+	bool computed = false;
+	unsigned shard, seen = 0;
+	struct sipvia v;
+
+	for (h = sipmsg_hdr(m, HDR_VIA); h && seen < 64;
+	     h = sipmsg_hdr_next(m, h)) {
+		rest = h->value;
+		while (hdr_split_next(&rest, &e) > 0 && seen++ < 64) {
+			if (via_parse(e, &v) < 0 ||
+			    txn_branch_parse(v.branch, &shard, &lh) < 0 ||
+			    !addr_is_ours(c, v.host, v.port))
+				continue;
+			if (!computed) {
+				struct slice first = { NULL, 0 };
+				const struct siphdr *rh =
+				    sipmsg_hdr(m, HDR_ROUTE);
+
+				if (rh) {
+					struct slice r2 = rh->value;
+
+					if (hdr_split_next(&r2, &rv[0]) > 0)
+						first = rv[0];
+				}
+				want = route_loop_hash(m, m->ruri, first);
+				computed = true;
+			}
+			if (lh == want)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The stateful proxy. */
+
+struct fork;
+
+struct branch {
+	struct timer timer_c;
+	struct fork *f;
+	struct txn *ct;
+	unsigned status; /* final or synthetic; 0 while pending */
+	bool started;
+	bool provisional;
+};
+
+/* The response context of one forwarded request (RFC 3261 §16.7): the
+ * user area of its server transaction. */
+struct fork {
+	struct route *r;
+	struct txn *st; /* NULL once it left the table */
+	struct tp_peer from;
+	bool invite;
+	bool failover;
+	bool cancelled;
+	bool final_sent;
+	bool got6xx;
+	bool record_route;
+	bool dialog; /* record-routed initial INVITE: dialog table */
+	bool bye;    /* BYE of a known dialog */
+	/* Route processing, as route_plan() said. */
+	unsigned pop;
+	bool strict_repair, strict_next;
+	unsigned ntargets, next, pending;
+	struct route_target t[ROUTE_MAX_TARGETS];
+	struct branch br[ROUTE_MAX_TARGETS];
+	unsigned best_status;
+	char *best; /* upstream-ready bytes of the best response, or NULL */
+	size_t best_len;
+	int64_t dlg_created_ms; /* when the dialog was first published */
+	/* In the server transaction's copy of the request. */
+	struct slice call_id, from_tag, to_tag, caller, callee;
+	char strings[]; /* target URIs and paths */
+};
+
+struct route {
+	struct route_cfg cfg;
+	const struct conf *c;
+	struct txn_layer *txns;
+	struct arena *a;
+	char (*hostport)[64]; /* per listen entry: "1.2.3.4:5060" */
+	bool closing;
+	struct log_ratelimit rl;
+};
+
+static int send_to(struct route *r, const struct tp_peer *to, const void *buf,
+		   size_t len)
+{
+	return r->cfg.send(r->cfg.send_ctx, to, buf, len);
+}
+
+struct txn_layer *route_txns(struct route *r)
+{
+	return r->txns;
+}
+
+/* The listen entry to send to @p dest from: @p pref when it has the same
+ * address family, else the first one that has. */
+static unsigned pick_listen(const struct route *r, unsigned pref,
+			    const struct tp_peer *dest)
+{
+	int fam = dest->addr.ss_family;
+
+	if (pref < r->c->nlisten && r->c->listen[pref].addr.ss_family == fam)
+		return pref;
+	for (unsigned i = 0; i < r->c->nlisten; i++)
+		if (r->c->listen[i].addr.ss_family == fam)
+			return i;
+	return pref < r->c->nlisten ? pref : 0;
+}
+
+static bool is_dialog_creating(enum sip_method m)
+{
+	return m == SIP_INVITE || m == SIP_SUBSCRIBE || m == SIP_REFER ||
+	       m == SIP_NOTIFY;
+}
+
+/* Parse the server transaction's copy of the request into @p m. */
+static int reparse(struct route *r, const struct txn *st, struct sipmsg *m)
+{
+	unsigned max = r->c->max_headers ? r->c->max_headers : 128;
+	struct siphdr *hdrs = arena_alloc(r->a, max * sizeof(*hdrs));
+	struct slice req = txn_srv_request(st);
+
+	if (!hdrs)
+		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
+	if (sipmsg_parse(m, req.p, req.len, hdrs, max, 0) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/*
+ * RFC 3581 §4: the top Via of a request we forward says where it came
+ * from: received= when the sent-by host is not the source address (or
+ * rport asks for it), rport=PORT filled in. @p *valp is the new value
+ * of the first Via header; empty when it needs no change.
+ */
+static int via_fix(struct route *r, const struct sipmsg *m,
+		   const struct tp_peer *from, const struct siphdr *h,
+		   struct slice *valp)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&from->addr;
+	char ip[INET6_ADDRSTRLEN], pbuf[8];
+	struct slice first = m->via.value, params = m->via.params, rest, prm;
+	struct slice head, tail;
+	uint16_t port;
+	bool same;
+	size_t len, o;
+	char *p;
+
+	*valp = slice_make(NULL, 0);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	} else {
+		return 0;
+	}
+	same =
+	    host_is_listen(m->via.host, &(struct conf_listen){ .address = ip });
+	if (same && !m->via.has_rport)
+		return 0;
+	if (!first.len || first.p < h->value.p ||
+	    first.p + first.len > h->value.p + h->value.len)
+		return 0;
+	/* head: the via-parm up to its parameters; tail: the other values
+	 * of the header line, after this one. */
+	head = params.len ? slice_make(first.p, (size_t)(params.p - first.p))
+			  : first;
+	tail =
+	    slice_make(first.p + first.len, (size_t)(h->value.p + h->value.len -
+						     (first.p + first.len)));
+	snprintf(pbuf, sizeof(pbuf), "%u", port);
+	len = head.len + params.len + 2 * (strlen(ip) + 16) + tail.len + 16;
+	p = arena_alloc(r->a, len);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, head.p, head.len);
+	o = head.len;
+	rest = params;
+	/* Keep every parameter but received and rport, rewritten below. */
+	while (rest.len) {
+		long semi;
+
+		if (rest.p[0] == ';')
+			rest = slice_make(rest.p + 1, rest.len - 1);
+		semi = slice_index(rest, ';');
+		prm = semi < 0 ? rest : slice_make(rest.p, (size_t)semi);
+		rest = semi < 0
+			   ? slice_make(NULL, 0)
+			   : slice_make(rest.p + semi, rest.len - (size_t)semi);
+		if (!prm.len)
+			continue;
+		if ((prm.len >= 8 && slice_caseeq(slice_make(prm.p, 8),
+						  SLICE_LIT("received"))) ||
+		    (prm.len >= 5 &&
+		     slice_caseeq(slice_make(prm.p, 5), SLICE_LIT("rport")) &&
+		     (prm.len == 5 || prm.p[5] == '=')))
+			continue;
+		p[o++] = ';';
+		memcpy(p + o, prm.p, prm.len);
+		o += prm.len;
+	}
+	o += (size_t)sprintf(p + o, ";received=%s", ip);
+	if (m->via.has_rport)
+		o += (size_t)sprintf(p + o, ";rport=%s", pbuf);
+	memcpy(p + o, tail.p, tail.len);
+	o += tail.len;
+	*valp = slice_make(p, o);
+	return 0;
+}
+
+/* "<sip:HOSTPORT[;transport=tcp];lr>" for listen @p li, @p proto. */
+static struct slice rr_value(struct route *r, unsigned li, enum tp_proto proto,
+			     char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "<sip:%s%s;lr>", r->hostport[li],
+			 proto == TP_TCP ? ";transport=tcp" : "");
+
+	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
+}
+
+/* Join @p n values with ", " into the arena. */
+static struct slice join(struct arena *a, const struct slice *v, unsigned n)
+{
+	size_t len = 0, o = 0;
+	char *p;
+
+	for (unsigned i = 0; i < n; i++)
+		len += v[i].len + 2;
+	if (!len)
+		return slice_make(NULL, 0);
+	p = arena_alloc(a, len);
+	if (!p)
+		return slice_make(NULL, 0);
+	for (unsigned i = 0; i < n; i++) {
+		if (i) {
+			memcpy(p + o, ", ", 2);
+			o += 2;
+		}
+		memcpy(p + o, v[i].p, v[i].len);
+		o += v[i].len;
+	}
+	return slice_make(p, o);
+}
+
+/*
+ * The Route header work of §16.4 and §16.6 steps 6-7 on edit list
+ * @p el: our values popped, strict-route repair, a strict next hop,
+ * the target's Path on top. *firstp: the first Route value sent.
+ */
+static int edit_routes(struct route *r, struct edit_list *el,
+		       const struct sipmsg *m, const struct fork *f,
+		       const struct route_target *t, struct slice cur_ruri,
+		       struct slice *firstp)
+{
+	struct slice rv[MAX_ROUTES + 2], out[MAX_ROUTES + 3];
+	unsigned n, k = 0, from, upto;
+	const struct siphdr *h;
+	int cnt, err;
+	char *lt;
+
+	*firstp = slice_make(NULL, 0);
+	cnt = route_values(m, rv, MAX_ROUTES);
+	if (cnt < 0)
+		return -EBADMSG;
+	n = (unsigned)cnt;
+	if (n == 0 && !t->path.len)
+		return 0;
+	upto = f->strict_repair && n ? n - 1 : n;
+	from = f->pop < upto ? f->pop : upto;
+	if (t->path.len)
+		out[k++] = t->path;
+	if (f->strict_next && from < upto)
+		from++;
+	for (unsigned i = from; i < upto; i++)
+		out[k++] = rv[i];
+	if (f->strict_next) {
+		lt = arena_alloc(r->a, cur_ruri.len + 2);
+		if (!lt)
+			return -ENOMEM;
+		lt[0] = '<';
+		memcpy(lt + 1, cur_ruri.p, cur_ruri.len);
+		lt[cur_ruri.len + 1] = '>';
+		out[k++] = slice_make(lt, cur_ruri.len + 2);
+	}
+	if (k)
+		*firstp = out[0];
+	/* The common case: only our own value on top goes. */
+	if (!t->path.len && !f->strict_repair && !f->strict_next && f->pop == 1)
+		return edit_pop_route(el);
+	if (!t->path.len && !f->strict_repair && !f->strict_next && f->pop == 0)
+		return 0;
+	if (f->pop == 0 && !f->strict_repair && !f->strict_next)
+		return edit_add_route(el, t->path);
+	for (h = sipmsg_hdr(m, HDR_ROUTE); h; h = sipmsg_hdr_next(m, h)) {
+		err = edit_del_hdr(el, h);
+		if (err)
+			return err;
+	}
+	if (!k)
+		return 0;
+	return edit_add_hdr(el, SLICE_LIT("Route"), join(r->a, out, k));
+}
+
+/*
+ * The request to target @p t of @p f, built from @p m (RFC 3261 §16.6):
+ * Request-URI, Max-Forwards, Route, Record-Route, the received/rport of
+ * the previous hop, our Via with branch. *outp is in the arena.
+ */
+static int build_request(struct route *r, const struct fork *f,
+			 const struct sipmsg *m, const struct route_target *t,
+			 bool stateless, char *branch, size_t *branch_lenp,
+			 struct slice *outp)
+{
+	const struct tp_peer *from = &f->from;
+	unsigned li = pick_listen(r, from->listen_idx, &t->dest);
+	struct slice ruri = t->ruri.len ? t->ruri : m->ruri, first, fix;
+	struct slice cur_ruri = m->ruri;
+	const struct siphdr *h;
+	struct edit_list *el;
+	char via[160], rr[160], mf[16];
+	int err, n;
+
+	err = edit_new(r->a, m, &el);
+	if (err)
+		return err;
+	if (f->strict_repair) {
+		struct slice rv[MAX_ROUTES], u;
+		struct sipuri pu;
+		int cnt = route_values(m, rv, MAX_ROUTES);
+
+		if (cnt > 0 && value_uri(rv[cnt - 1], &u, &pu) == 0)
+			cur_ruri = u;
+	}
+	if (f->strict_next && !t->ruri.len)
+		return -EINVAL;
+	if (t->ruri.len || f->strict_repair) {
+		err = edit_set_ruri(el, ruri);
+		if (err)
+			return err;
+	}
+	/* §16.6 step 3. */
+	h = sipmsg_hdr(m, HDR_MAX_FORWARDS);
+	if (h) {
+		n = snprintf(mf, sizeof(mf), "%d",
+			     m->max_forwards > 0 ? m->max_forwards - 1 : 0);
+		err = edit_set_hdr(el, h, slice_make(mf, (size_t)n));
+	} else {
+		err = edit_add_hdr(el, SLICE_LIT("Max-Forwards"),
+				   SLICE_LIT("70"));
+	}
+	if (err)
+		return err;
+	err = edit_routes(r, el, m, f, t, cur_ruri, &first);
+	if (err)
+		return err;
+	/* §16.6 step 4; RFC 5658 double Record-Route on a change of
+	 * transport or address. */
+	if (f->record_route) {
+		unsigned ili =
+		    from->listen_idx < r->c->nlisten ? from->listen_idx : 0;
+
+		if (ili != li || from->proto != t->dest.proto) {
+			err = edit_add_record_route(
+			    el, rr_value(r, li, t->dest.proto, rr, sizeof(rr)));
+			if (err)
+				return err;
+		}
+		err = edit_add_record_route(
+		    el, rr_value(r, ili, from->proto, rr, sizeof(rr)));
+		if (err)
+			return err;
+	}
+	h = sipmsg_hdr(m, HDR_VIA);
+	if (h) {
+		err = via_fix(r, m, from, h, &fix);
+		if (!err && fix.len)
+			err = edit_set_hdr(el, h, fix);
+		if (err)
+			return err;
+	}
+	/* §16.6 step 8: the branch carries the shard and the loop hash. */
+	if (stateless)
+		*branch_lenp = txn_branch_stateless(
+		    r->txns, route_loop_hash(m, ruri, first), m->via.branch,
+		    branch);
+	else
+		*branch_lenp = txn_branch_make(
+		    r->txns, route_loop_hash(m, ruri, first), branch);
+	n = snprintf(via, sizeof(via), "SIP/2.0/%s %s;rport;branch=%s",
+		     tp_proto_name(t->dest.proto), r->hostport[li], branch);
+	if (n < 0 || (size_t)n >= sizeof(via))
+		return -ENOSPC;
+	err = edit_add_via(el, slice_make(via, (size_t)n));
+	if (err)
+		return err;
+	return edit_print_arena(el, r->a, outp);
+}
+
+static int reply_opts_send(struct route *r, const struct sipmsg *m,
+			   const struct tp_peer *from, unsigned status,
+			   const char *reason, struct slice extra,
+			   struct slice *outp)
+{
+	struct reply_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.status = status;
+	o.reason = slice_cstr(reason ? reason : reply_reason(status));
+	o.server = slice_cstr(r->c->server_name);
+	o.extra = extra;
+	return reply_build(m, (const struct sockaddr *)&from->addr, &o, r->a,
+			   outp);
+}
+
+int route_reply(struct route *r, const struct sipmsg *m,
+		const struct tp_peer *from, unsigned status, const char *reason,
+		struct slice extra)
+{
+	struct tp_peer to = *from;
+	struct slice out;
+	int err;
+
+	err = reply_opts_send(r, m, from, status, reason, extra, &out);
+	if (err)
+		return err;
+	err = reply_dest(m, (const struct sockaddr *)&from->addr,
+			 from->proto != TP_UDP, &to.addr, &to.addrlen);
+	if (err)
+		return err;
+	return send_to(r, &to, out.p, out.len);
+}
+
+/* Response context. */
+
+static void timer_c_cb(struct timer *tm);
+static void fork_check(struct fork *f);
+
+/* Timer C (RFC 3261 §16.6 step 11): over 3 minutes by default. */
+static uint64_t timer_c_ms(const struct route *r)
+{
+	return (uint64_t)(r->c->proxy.timer_c_s ? r->c->proxy.timer_c_s : 180) *
+	       1000;
+}
+
+static bool branch_pending(const struct branch *b)
+{
+	return b->started && !b->status;
+}
+
+static void branch_done(struct fork *f, struct branch *b, unsigned status)
+{
+	b->status = status;
+	timer_stop(f->r->cfg.wheel, &b->timer_c);
+	if (f->pending)
+		f->pending--;
+}
+
+static void cancel_pending(struct fork *f)
+{
+	for (unsigned i = 0; i < f->ntargets; i++) {
+		struct branch *b = &f->br[i];
+
+		if (branch_pending(b) && b->ct)
+			txn_cli_cancel(b->ct);
+	}
+}
+
+/* Start the next group of targets: one (failover) or every target with
+ * the q-value of the next one (RFC 3261 §16.6, parallel and serial
+ * forking). @p m is the request, parsed. Returns branches started. */
+static unsigned start_group(struct fork *f, const struct sipmsg *m)
+{
+	struct route *r = f->r;
+	unsigned started = 0;
+
+	/* Bounded by the targets; a group whose sends all fail makes way
+	 * for the next (failover). */
+	while (f->next < f->ntargets && !started) {
+		unsigned end = f->next + 1;
+
+		if (!f->failover)
+			while (end < f->ntargets &&
+			       f->t[end].q == f->t[f->next].q)
+				end++;
+		for (unsigned i = f->next; i < end; i++) {
+			struct branch *b = &f->br[i];
+			char branch[TXN_BRANCH_MAX];
+			struct slice out;
+			size_t blen;
+			int err;
+
+			b->f = f;
+			b->started = true;
+			err = build_request(r, f, m, &f->t[i], false, branch,
+					    &blen, &out);
+			if (!err)
+				err = txn_cli_new(r->txns, f->st, m->method,
+						  &f->t[i].dest,
+						  slice_make(branch, blen),
+						  out.p, out.len, i, &b->ct);
+			if (err) {
+				/* A transport error is a 503 (§16.7 6). */
+				b->status = 503;
+				continue;
+			}
+			f->pending++;
+			started++;
+			if (f->invite)
+				timer_start(r->cfg.wheel, &b->timer_c,
+					    timer_c_ms(r), timer_c_cb);
+		}
+		f->next = end;
+		if (!f->failover)
+			break;
+	}
+	return started;
+}
+
+/* 6xx beats everything; else the lowest class; the first of a class. */
+static bool better(unsigned st, unsigned best)
+{
+	if (!best)
+		return true;
+	if (best >= 600)
+		return false;
+	if (st >= 600)
+		return true;
+	return st / 100 < best / 100;
+}
+
+/* Answer upstream with a response of our own. */
+static void local_final(struct fork *f, unsigned status)
+{
+	struct route *r = f->r;
+	struct sipmsg m;
+	struct slice out;
+
+	if (!f->st || reparse(r, f->st, &m) < 0)
+		return;
+	if (reply_opts_send(r, &m, &f->from, status, NULL, slice_make(NULL, 0),
+			    &out) == 0)
+		txn_srv_respond(f->st, status, out.p, out.len);
+}
+
+/* The failed group may make way for the next (RFC 3261 §16.7 step 2):
+ * location targets after any 3xx-5xx; next hops after 503, 408 or a
+ * transport error. */
+static bool may_go_on(const struct fork *f)
+{
+	if (f->cancelled || f->got6xx || f->next >= f->ntargets)
+		return false;
+	if (!f->failover)
+		return true;
+	for (unsigned i = 0; i < f->next; i++)
+		if (f->br[i].started && f->br[i].status != 503 &&
+		    f->br[i].status != 408)
+			return false;
+	return true;
+}
+
+/* All branches done: the next group, or the best response upstream. */
+static void fork_check(struct fork *f)
+{
+	struct route *r = f->r;
+	unsigned st;
+
+	if (f->final_sent || f->pending || r->closing)
+		return;
+	if (may_go_on(f) && f->st) {
+		struct sipmsg m;
+
+		if (reparse(r, f->st, &m) == 0 && start_group(f, &m))
+			return;
+		if (f->pending)
+			return;
+	}
+	f->final_sent = true;
+	st = f->best_status;
+	/* RFC 3261 §16.10: after CANCEL the answer is 487 unless a 6xx. */
+	if (f->cancelled && st < 600)
+		st = 487;
+	if (!f->st)
+		return;
+	if (st == f->best_status && f->best && st != 503) {
+		txn_srv_respond(f->st, st, f->best, f->best_len);
+		return;
+	}
+	/* §16.7 step 6: 503 becomes 500; nothing at all is 408. */
+	if (st == 503 || st == 0)
+		st = st ? 500 : 408;
+	local_final(f, st);
+}
+
+/* Response @p m, Via popped, for sending upstream. */
+static int upstream_bytes(struct route *r, const struct sipmsg *m,
+			  struct slice *outp)
+{
+	struct edit_list *el;
+	int err = edit_new(r->a, m, &el);
+
+	if (!err)
+		err = edit_pop_via(el);
+	if (!err)
+		err = edit_print_arena(el, r->a, outp);
+	return err;
+}
+
+static void publish_dialog(struct fork *f, const struct sipmsg *m,
+			   enum dlg_state state)
+{
+	struct dlg d;
+
+	if (!f->dialog || !m->to_tag.len || !f->r->cfg.dialogs)
+		return;
+	memset(&d, 0, sizeof(d));
+	d.call_id = f->call_id;
+	d.caller_tag = f->from_tag;
+	d.callee_tag = m->to_tag;
+	d.caller = f->caller;
+	d.callee = f->callee;
+	d.state = state;
+	d.owner = f->r->cfg.shard;
+	if (!f->dlg_created_ms)
+		f->dlg_created_ms = dlg_now_ms();
+	d.created_ms = f->dlg_created_ms;
+	dlg_publish(&d);
+}
+
+static int stateless_response(struct route *r, const struct sipmsg *m,
+			      const struct tp_peer *from);
+
+static void on_response(struct txn *ct, const struct sipmsg *m)
+{
+	struct fork *f = txn_user_data(ct);
+	struct route *r;
+	struct branch *b;
+	struct slice out;
+	unsigned st = m->status, tag = txn_tag(ct);
+
+	if (!f || tag >= ROUTE_MAX_TARGETS)
+		return;
+	r = f->r;
+	b = &f->br[tag];
+	if (st == 100)
+		return;
+	if (st >= 200 && st < 300) {
+		/* Every 2xx goes upstream (RFC 3261 §16.7 step 5). */
+		if (upstream_bytes(r, m, &out) == 0) {
+			if (f->st)
+				txn_srv_respond(f->st, st, out.p, out.len);
+			else
+				stateless_response(r, m, &f->from);
+		}
+		if (b->ct == ct && !b->status)
+			branch_done(f, b, st);
+		if (!f->final_sent) {
+			f->final_sent = true;
+			publish_dialog(f, m, DLG_CONFIRMED);
+			cancel_pending(f);
+		} else if (f->invite) {
+			publish_dialog(f, m, DLG_CONFIRMED);
+		}
+		return;
+	}
+	if (b->ct != ct || b->status)
+		return;
+	if (st < 200) {
+		b->provisional = true;
+		if (f->invite)
+			timer_start(r->cfg.wheel, &b->timer_c, timer_c_ms(r),
+				    timer_c_cb);
+		if (f->final_sent || !f->st)
+			return;
+		publish_dialog(f, m, DLG_EARLY);
+		if (upstream_bytes(r, m, &out) == 0)
+			txn_srv_respond(f->st, st, out.p, out.len);
+		return;
+	}
+	branch_done(f, b, st);
+	if (better(st, f->best_status) && upstream_bytes(r, m, &out) == 0) {
+		char *p = realloc(f->best, out.len);
+
+		if (p) {
+			memcpy(p, out.p, out.len);
+			f->best = p;
+			f->best_len = out.len;
+			f->best_status = st;
+		}
+	}
+	if (st >= 600 && !f->got6xx) {
+		f->got6xx = true;
+		cancel_pending(f);
+	}
+	fork_check(f);
+}
+
+static void on_failure(struct txn *ct, unsigned status)
+{
+	struct fork *f = txn_user_data(ct);
+	unsigned tag = txn_tag(ct);
+	struct branch *b;
+
+	if (!f || tag >= ROUTE_MAX_TARGETS)
+		return;
+	b = &f->br[tag];
+	if (b->ct != ct || b->status)
+		return;
+	branch_done(f, b, status);
+	if (better(status, f->best_status)) {
+		free(f->best);
+		f->best = NULL;
+		f->best_len = 0;
+		f->best_status = status;
+	}
+	fork_check(f);
+}
+
+static void on_gone(struct txn *t)
+{
+	struct fork *f = txn_user_data(t);
+	struct branch *b;
+	unsigned tag;
+
+	if (!f)
+		return;
+	if (txn_parent(t) == NULL) {
+		if (f->st == t)
+			f->st = NULL;
+		return;
+	}
+	tag = txn_tag(t);
+	if (tag >= ROUTE_MAX_TARGETS)
+		return;
+	b = &f->br[tag];
+	if (b->ct != t)
+		return;
+	b->ct = NULL;
+	if (!b->status) {
+		branch_done(f, b, 408);
+		fork_check(f);
+	}
+}
+
+static void on_release(struct txn *st)
+{
+	struct fork *f = txn_user_data(st);
+
+	if (!f || !f->r)
+		return;
+	for (unsigned i = 0; i < ROUTE_MAX_TARGETS; i++)
+		timer_stop(f->r->cfg.wheel, &f->br[i].timer_c);
+	free(f->best);
+	f->best = NULL;
+	if (!f->r->cfg.dialogs)
+		return;
+	if (f->dialog)
+		dlg_remove_early(f->call_id, f->from_tag);
+	if (f->bye)
+		dlg_remove(f->call_id, f->from_tag, f->to_tag);
+}
+
+static const struct txn_user user_ops = {
+	.response = on_response,
+	.failure = on_failure,
+	.gone = on_gone,
+	.release = on_release,
+};
+
+/* RFC 3261 §16.8: no final within Timer C. */
+static void timer_c_cb(struct timer *tm)
+{
+	struct branch *b = caa_container_of(tm, struct branch, timer_c);
+	struct fork *f = b->f;
+	struct txn *st = f->st;
+
+	if (!branch_pending(b) || !b->ct)
+		return;
+	if (st)
+		obj_get(st);
+	txn_cli_cancel(b->ct);
+	if (!b->provisional) {
+		/* As if the branch had answered 408. */
+		branch_done(f, b, 408);
+		if (better(408, f->best_status)) {
+			free(f->best);
+			f->best = NULL;
+			f->best_status = 408;
+		}
+		fork_check(f);
+	}
+	if (st)
+		obj_put(st);
+}
+
+int route_new(const struct route_cfg *cfg, struct route **rp)
+{
+	struct txn_cfg tc;
+	struct route *r;
+	int err = -ENOMEM;
+
+	if (!cfg->conf || !cfg->wheel || !cfg->arena || !cfg->send)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->cfg = *cfg;
+	r->c = cfg->conf;
+	r->a = cfg->arena;
+	r->rl.burst = 10;
+	r->hostport =
+	    calloc(r->c->nlisten ? r->c->nlisten : 1, sizeof(*r->hostport));
+	if (!r->hostport)
+		goto out;
+	for (unsigned i = 0; i < r->c->nlisten; i++) {
+		const struct conf_listen *l = &r->c->listen[i];
+
+		snprintf(r->hostport[i], sizeof(r->hostport[i]),
+			 strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
+			 l->address, l->port);
+	}
+	memset(&tc, 0, sizeof(tc));
+	tc.t1_ms = r->c->proxy.t1_ms;
+	tc.t2_ms = r->c->proxy.t2_ms;
+	tc.t4_ms = r->c->proxy.t4_ms;
+	tc.shard = cfg->shard;
+	tc.max_headers = r->c->max_headers;
+	tc.send = cfg->send;
+	tc.send_ctx = cfg->send_ctx;
+	tc.user = &user_ops;
+	err = txn_layer_new(&tc, cfg->wheel, &r->txns);
+	if (err)
+		goto out;
+	*rp = r;
+	return 0;
+out:
+	route_free(r);
+	return err;
+}
+
+void route_free(struct route *r)
+{
+	if (!r)
+		return;
+	r->closing = true;
+	txn_layer_free(r->txns);
+	free(r->hostport);
+	free(r);
+}
+
+/* Slice @p s of @p m, moved into the copy at @p base. */
+static struct slice moved(const struct sipmsg *m, struct slice base,
+			  struct slice s)
+{
+	if (!s.p || s.p < m->buf || s.p + s.len > m->buf + m->len ||
+	    base.len != m->len)
+		return slice_make(NULL, 0);
+	return slice_make(base.p + (s.p - m->buf), s.len);
+}
+
+static struct slice header_uri(const struct sipmsg *m, enum hdr_id id)
+{
+	const struct siphdr *h = sipmsg_hdr(m, id);
+	struct nameaddr na;
+
+	if (h && nameaddr_parse(h->value, &na) == 0)
+		return na.uri;
+	return slice_make(NULL, 0);
+}
+
+/* A BYE of a dialog we record-routed: the dialog is terminated. */
+static bool bye_dialog(struct route *r, const struct sipmsg *m)
+{
+	const struct dlg *d;
+	struct dlg nd;
+	bool found = false;
+
+	if (!r->cfg.dialogs || !m->to_tag.len || !m->from_tag.len)
+		return false;
+	urcu_memb_read_lock();
+	d = dlg_lookup_rcu(m->call_id, m->from_tag, m->to_tag);
+	if (d) {
+		nd = *d;
+		found = true;
+	}
+	/* Publish copies the slices; read them while the entry lives. */
+	if (found) {
+		nd.state = DLG_TERMINATED;
+		nd.changed_ms = 0;
+		urcu_memb_read_unlock();
+		/* The entry may be replaced meanwhile only by this shard. */
+		dlg_publish(&nd);
+		return true;
+	}
+	urcu_memb_read_unlock();
+	return false;
+}
+
+/* Copy @p s to @p base + *@p op; the copy (empty stays empty). */
+static struct slice keep(char *base, size_t *op, struct slice s)
+{
+	struct slice k = slice_make(base + *op, s.len);
+
+	if (!s.len)
+		return slice_make(NULL, 0);
+	memcpy(base + *op, s.p, s.len);
+	*op += s.len;
+	return k;
+}
+
+int route_request(struct route *r, const struct sipmsg *m,
+		  const struct tp_peer *from)
+{
+	struct route_plan p;
+	struct slice req, out;
+	size_t strings = 0, o = 0;
+	struct txn *st;
+	struct fork *f;
+	int err;
+
+	err = route_plan(r->c, m, r->a, &p);
+	if (err)
+		return err;
+	if (p.status)
+		return route_reply(r, m, from, p.status, p.reason,
+				   slice_make(NULL, 0));
+	for (unsigned i = 0; i < p.ntargets; i++)
+		strings += p.t[i].ruri.len + p.t[i].path.len;
+	err = txn_srv_new(r->txns, m, from, sizeof(*f) + strings, &st);
+	if (err)
+		return err;
+	obj_get(st);
+	f = txn_user_data(st);
+	f->r = r;
+	f->st = st;
+	f->from = *from;
+	f->invite = m->method == SIP_INVITE;
+	f->failover = p.failover;
+	f->pop = p.pop;
+	f->strict_repair = p.strict_repair;
+	f->strict_next = p.strict_next;
+	f->ntargets = p.ntargets;
+	f->record_route = r->c->proxy.record_route &&
+			  is_dialog_creating(m->method) && !m->to_tag.len;
+	f->dialog = f->invite && f->record_route;
+	for (unsigned i = 0; i < p.ntargets; i++) {
+		f->t[i] = p.t[i];
+		f->t[i].ruri = keep(f->strings, &o, p.t[i].ruri);
+		f->t[i].path = keep(f->strings, &o, p.t[i].path);
+	}
+	req = txn_srv_request(st);
+	f->call_id = moved(m, req, m->call_id);
+	f->from_tag = moved(m, req, m->from_tag);
+	f->to_tag = moved(m, req, m->to_tag);
+	if (f->dialog) {
+		f->caller = moved(m, req, header_uri(m, HDR_FROM));
+		f->callee = moved(m, req, header_uri(m, HDR_TO));
+	}
+	if (m->method == SIP_BYE)
+		f->bye = bye_dialog(r, m);
+	/* RFC 3261 §16.2: 100 Trying at once for an INVITE. */
+	if (f->invite && reply_opts_send(r, m, from, 100, NULL,
+					 slice_make(NULL, 0), &out) == 0)
+		txn_srv_respond(st, 100, out.p, out.len);
+	start_group(f, m);
+	fork_check(f);
+	obj_put(st);
+	return 0;
+}
+
+int route_ack(struct route *r, const struct sipmsg *m,
+	      const struct tp_peer *from)
+{
+	char branch[TXN_BRANCH_MAX];
+	struct route_plan p;
+	struct fork f;
+	struct slice out;
+	size_t blen;
+	int err;
+
+	err = route_plan(r->c, m, r->a, &p);
+	if (err || p.status || !p.ntargets)
+		return err ? err : -ENOENT;
+	memset(&f, 0, sizeof(f));
+	f.r = r;
+	f.from = *from;
+	f.pop = p.pop;
+	f.strict_repair = p.strict_repair;
+	f.strict_next = p.strict_next;
+	err = build_request(r, &f, m, &p.t[0], true, branch, &blen, &out);
+	if (err)
+		return err;
+	return send_to(r, &p.t[0].dest, out.p, out.len);
+}
+
+int route_cancel(struct route *r, struct txn *st, const struct sipmsg *m,
+		 const struct tp_peer *from)
+{
+	struct fork *f = txn_user_data(st);
+	int err;
+
+	/* §16.10: the CANCEL itself is answered hop by hop. */
+	err = route_reply(r, m, from, 200, NULL, slice_make(NULL, 0));
+	if (!f || !f->r || f->final_sent || f->cancelled)
+		return err;
+	obj_get(st);
+	f->cancelled = true;
+	cancel_pending(f);
+	fork_check(f);
+	obj_put(st);
+	return err;
+}
+
+/* §16.11 / §18.2.2: our Via on top, the next one says where. */
+static int stateless_response(struct route *r, const struct sipmsg *m,
+			      const struct tp_peer *from)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_VIA);
+	struct slice rest, e, out;
+	struct sipvia v;
+	struct tp_peer to;
+	unsigned shard, k = 0;
+	uint32_t lh;
+	uint16_t port;
+	int err;
+
+	if (!h || txn_branch_parse(m->via.branch, &shard, &lh) < 0 ||
+	    !addr_is_ours(r->c, m->via.host, m->via.port))
+		return -ENOENT;
+	/* The second via-parm: in the first header or a later one. */
+	for (; h && k < 2; h = sipmsg_hdr_next(m, h)) {
+		rest = h->value;
+		while (k < 2 && hdr_split_next(&rest, &e) > 0)
+			k++;
+	}
+	if (k < 2 || via_parse(e, &v) < 0)
+		return -ENOENT;
+	if (!slice_caseeq_cstr(v.transport, "UDP"))
+		return -EPROTONOSUPPORT;
+	memset(&to, 0, sizeof(to));
+	to.proto = TP_UDP;
+	to.listen_idx = from->listen_idx;
+	port = v.port ? v.port : 5060;
+	if (v.rport.len) {
+		uint64_t rp;
+
+		if (slice_to_u64(v.rport, 65535, &rp) == 0 && rp)
+			port = (uint16_t)rp;
+	}
+	err = host_addr(v.received.len ? v.received : v.host, port, &to.addr,
+			&to.addrlen);
+	if (err)
+		return err;
+	err = upstream_bytes(r, m, &out);
+	if (err)
+		return err;
+	return send_to(r, &to, out.p, out.len);
+}
+
+int route_response(struct route *r, const struct sipmsg *m,
+		   const struct tp_peer *from)
+{
+	struct txn *ct = txn_cli_find(r->txns, m);
+
+	if (ct) {
+		txn_cli_receive(ct, m);
+		return 0;
+	}
+	return stateless_response(r, m, from);
+}

@@ -1,0 +1,172 @@
+/* proxy/route.h - RFC 3261 §16 proxy behaviour: targets, forking, responses */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/base/slice.h"
+#include "proxy/transport.h"
+
+struct arena;
+struct conf;
+struct sipmsg;
+struct sipuri;
+struct timer_wheel;
+struct txn;
+struct txn_layer;
+
+/** Most targets one request is forked to (parallel and serial). */
+#define ROUTE_MAX_TARGETS 16
+
+/** One place a request goes. */
+struct route_target {
+	struct slice ruri;   /**< new Request-URI; empty: keep it */
+	struct slice path;   /**< Route values to put on top (Path), or empty */
+	struct tp_peer dest; /**< where it is sent */
+	uint16_t q;	     /**< q-value x 1000 */
+};
+
+/** What route_plan() decided. */
+struct route_plan {
+	unsigned status;    /**< 0: forward; else answer this statelessly */
+	const char *reason; /**< its reason phrase */
+	/* Forwarding. */
+	unsigned ntargets;
+	struct route_target t[ROUTE_MAX_TARGETS];
+	/**
+	 * true: static route next hops, tried one by one on 503, 408 or a
+	 * transport error; false: location contacts, forked in parallel by
+	 * q-value groups, the next group after any 3xx-5xx.
+	 */
+	bool failover;
+	/* Route header processing (RFC 3261 §16.4, §16.6 step 6). */
+	unsigned pop;		 /**< our own values to remove from the top */
+	bool strict_repair;	 /**< R-URI was our Record-Route: take the last
+				      Route value as R-URI, remove it */
+	bool strict_next;	 /**< the next hop is a strict router: R-URI
+				      goes to the end of Route */
+	struct slice rest_first; /**< first Route value left, or empty */
+};
+
+/**
+ * True when @p u (a sip/sips URI) names this proxy: its host is a served
+ * domain, or one of the listen addresses with its port (or no port and
+ * the listen port 5060). Thread: any.
+ */
+bool route_uri_is_ours(const struct conf *c, const struct sipuri *u);
+
+/**
+ * Turn the URI @p uri into a destination: IP-literal host (no DNS on a
+ * shard), port (default 5060), ;transport=udp|tcp. sips: is refused.
+ * Errors: -EBADMSG (not a sip URI), -EDESTADDRREQ (a host name),
+ * -EPROTONOSUPPORT (another transport or sips). Thread: any.
+ */
+int route_uri_dest(struct slice uri, struct tp_peer *destp);
+
+/**
+ * Decide where request @p m (valid, not ACK for an existing
+ * transaction, not CANCEL) goes, without sending anything: Route
+ * processing (loose routing, strict-route repair), then by Request-URI:
+ * served-domain users from the location table (RCU read section taken
+ * here), other targets by the static routes, IP-literal hosts
+ * directly; else the status to answer (404 No Route, 480 not
+ * registered, 416 sips).
+ * Returns 0 with *p set, or -ENOMEM. Thread: a registered RCU thread
+ * (a shard). Ownership: slices in *p point into @p m or @p a.
+ */
+int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
+	       struct route_plan *p);
+
+/**
+ * The loop-detection hash of request @p m as it would be forwarded with
+ * Request-URI @p ruri and first Route value @p route (RFC 3261 §16.6
+ * step 8: Request-URI, tags, Call-ID, CSeq number, Route).
+ */
+uint32_t route_loop_hash(const struct sipmsg *m, struct slice ruri,
+			 struct slice route);
+
+/**
+ * True when request @p m carries a Via of ours whose branch holds the
+ * loop hash of @p m as received: it went through here unchanged and
+ * came back (RFC 3261 §16.3 step 4): answer 482.
+ */
+bool route_is_loop(const struct conf *c, const struct sipmsg *m);
+
+/**
+ * The proxy of one shard: its transaction layer, the response contexts
+ * of forwarded requests (best response, CANCEL, Timer C), the dialog
+ * table updates. Single owner (the shard); no locks.
+ */
+struct route;
+
+/** What a shard's proxy is made with. */
+struct route_cfg {
+	const struct conf *conf;
+	unsigned shard;
+	struct timer_wheel *wheel;
+	struct arena *arena; /**< per-message; the owner resets it */
+	/** Send @p len bytes to @p to (tp_send on a shard). */
+	int (*send)(void *ctx, const struct tp_peer *to, const void *buf,
+		    size_t len);
+	void *send_ctx;
+	bool dialogs; /**< keep the dialog table (store/dlg.h) */
+};
+
+/** Errors: -EINVAL, -ENOMEM. Ownership: route_free(). */
+int route_new(const struct route_cfg *cfg, struct route **rp);
+
+/**
+ * Terminate every transaction (nothing is sent) and free. NULL is
+ * allowed.
+ */
+void route_free(struct route *r);
+
+/** The transaction layer (for core matching and hook replies). */
+struct txn_layer *route_txns(struct route *r);
+
+/**
+ * Forward new request @p m (valid; not ACK, not CANCEL) from @p from
+ * statefully (RFC 3261 §16.6) as route_plan() says, or answer it
+ * statelessly when it cannot be routed. INVITE gets 100 Trying.
+ * Returns 0, or -ENOMEM / a send error (nothing was sent then: the
+ * caller may answer err_sip_status()).
+ */
+int route_request(struct route *r, const struct sipmsg *m,
+		  const struct tp_peer *from);
+
+/**
+ * Forward ACK @p m that matched no server transaction (the ACK of a
+ * 2xx) statelessly by its Route / Request-URI (RFC 3261 §16.11), with a
+ * branch derived from its own. Dropped when it cannot be routed.
+ * Returns 0 or a negative error.
+ */
+int route_ack(struct route *r, const struct sipmsg *m,
+	      const struct tp_peer *from);
+
+/**
+ * CANCEL @p m for INVITE server transaction @p st (RFC 3261 §16.10):
+ * 200 to the CANCEL, then a CANCEL on every pending branch; the INVITE
+ * ends with 487 unless a branch answers 2xx or 6xx first.
+ * Returns 0 or a negative error.
+ */
+int route_cancel(struct route *r, struct txn *st, const struct sipmsg *m,
+		 const struct tp_peer *from);
+
+/**
+ * A response @p m from @p from: to its client transaction (RFC 3261
+ * §16.7), or, matching none, forwarded statelessly by Via when our Via
+ * is on top (§16.11; UDP only: a TCP hop needs its connection).
+ * Returns 0, or a negative error (dropped).
+ */
+int route_response(struct route *r, const struct sipmsg *m,
+		   const struct tp_peer *from);
+
+/**
+ * Answer request @p m from @p from statelessly with @p status (reason
+ * @p reason, NULL for the standard one) and header lines @p extra.
+ * Returns 0 or a negative error.
+ */
+int route_reply(struct route *r, const struct sipmsg *m,
+		const struct tp_peer *from, unsigned status, const char *reason,
+		struct slice extra);

@@ -1,0 +1,916 @@
+/* proxy/txn.c - RFC 3261 §17 transactions, owned by one shard */
+#include "proxy/txn.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu/compiler.h>
+
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/base/obj.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/reply.h"
+#include "proxy/timer.h"
+
+#define COOKIE	    "z9hG4bK"
+#define OURS	    "z9hG4bKsE"
+#define OURS_LEN    (sizeof(OURS) - 1)
+#define TABLE_MIN   256
+#define SCRATCH_OUT 65536
+
+struct table {
+	struct txn **b;
+	size_t cap; /* power of two */
+	size_t n;
+};
+
+struct txn_layer {
+	struct txn_cfg cfg;
+	struct timer_wheel *w;
+	struct table srv, cli;
+	uint64_t nonce;
+	uint64_t serial;
+	struct siphdr *scratch; /* cfg.max_headers entries */
+	char *out;		/* SCRATCH_OUT bytes: ACK and CANCEL */
+};
+
+struct txn {
+	struct txn_layer *l;
+	struct txn *hnext;
+	bool in_table;
+	bool server;
+	bool invite;
+	bool reliable; /* TCP: no retransmissions, Timers D, I, J, K zero */
+	bool rfc2543;
+	bool cancel_pending;
+	bool cancelled;
+	enum sip_method method;
+	enum txn_state state;
+	unsigned status;
+	unsigned tag;
+	uint64_t hash;
+	uint64_t interval; /* current retransmission interval */
+	struct timer tr;   /* A, E, G */
+	struct timer tt;   /* B, D, F, H, I, J, K, L, M, CANCEL guard */
+	struct tp_peer peer;
+	struct txn *parent; /* client: a reference */
+	/* Keys, into req (server) or bname (client). */
+	struct slice branch;
+	struct slice sentby;
+	uint16_t sentby_port;
+	struct slice call_id, from_tag, ruri, top_via;
+	uint32_t cseq;
+	/* The request copy and the last response sent. */
+	char *req;
+	size_t req_len;
+	char *rsp;
+	size_t rsp_len, rsp_cap;
+	char bname[TXN_BRANCH_MAX];
+	size_t user_size;
+	alignas(max_align_t) unsigned char user[];
+};
+
+static const unsigned char *user_end(const struct txn *t)
+{
+	return t->user + t->user_size;
+}
+
+/* Tables: chained, grown at a load of 1. */
+
+static int table_init(struct table *tb)
+{
+	tb->b = calloc(TABLE_MIN, sizeof(*tb->b));
+	tb->cap = TABLE_MIN;
+	tb->n = 0;
+	return tb->b ? 0 : -ENOMEM;
+}
+
+static void table_grow(struct table *tb)
+{
+	size_t ncap = tb->cap * 2;
+	struct txn **nb = calloc(ncap, sizeof(*nb));
+
+	/* Out of memory: stay at the higher load, still correct. */
+	if (!nb)
+		return;
+	for (size_t i = 0; i < tb->cap; i++) {
+		struct txn *t = tb->b[i], *next;
+
+		for (; t; t = next) {
+			next = t->hnext;
+			t->hnext = nb[t->hash & (ncap - 1)];
+			nb[t->hash & (ncap - 1)] = t;
+		}
+	}
+	free(tb->b);
+	tb->b = nb;
+	tb->cap = ncap;
+}
+
+static void table_add(struct table *tb, struct txn *t)
+{
+	size_t i;
+
+	/* Load at most 1: a miss (every new request) walks few nodes,
+	 * each a cache miss. */
+	if (tb->n + 1 > tb->cap)
+		table_grow(tb);
+	i = t->hash & (tb->cap - 1);
+	t->hnext = tb->b[i];
+	tb->b[i] = t;
+	tb->n++;
+	t->in_table = true;
+}
+
+static void table_del(struct table *tb, struct txn *t)
+{
+	struct txn **pp = &tb->b[t->hash & (tb->cap - 1)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == t) {
+			*pp = t->hnext;
+			t->hnext = NULL;
+			tb->n--;
+			t->in_table = false;
+			return;
+		}
+	}
+}
+
+/* Layer. */
+
+int txn_layer_new(const struct txn_cfg *cfg, struct timer_wheel *w,
+		  struct txn_layer **lp)
+{
+	struct txn_layer *l;
+	struct timespec ts;
+	int err = -EINVAL;
+
+	if (!cfg->send || cfg->shard > 255 || !w)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->cfg = *cfg;
+	if (!l->cfg.t1_ms)
+		l->cfg.t1_ms = 500;
+	if (l->cfg.t2_ms < l->cfg.t1_ms)
+		l->cfg.t2_ms = l->cfg.t1_ms;
+	if (!l->cfg.t4_ms)
+		l->cfg.t4_ms = 5000;
+	if (!l->cfg.max_headers)
+		l->cfg.max_headers = 128;
+	l->w = w;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	/* Branches stay unique across restarts and nodes (RFC 3261 §8.1.1.7).
+	 */
+	l->nonce = hash_bytes(&ts, sizeof(ts),
+			      (uint64_t)(uintptr_t)l ^ (uint64_t)cfg->shard);
+	err = -ENOMEM;
+	l->scratch = calloc(l->cfg.max_headers, sizeof(*l->scratch));
+	l->out = malloc(SCRATCH_OUT);
+	if (!l->scratch || !l->out || table_init(&l->srv) ||
+	    table_init(&l->cli))
+		goto out;
+	*lp = l;
+	return 0;
+out:
+	txn_layer_free(l);
+	return err;
+}
+
+static void terminate(struct txn *t);
+
+static void table_clear(struct table *tb)
+{
+	/* Each pass terminates one transaction, which leaves the table. */
+	for (size_t i = 0; i < tb->cap; i++)
+		while (tb->b[i])
+			terminate(tb->b[i]);
+}
+
+void txn_layer_free(struct txn_layer *l)
+{
+	if (!l)
+		return;
+	if (l->cli.b)
+		table_clear(&l->cli);
+	if (l->srv.b)
+		table_clear(&l->srv);
+	free(l->cli.b);
+	free(l->srv.b);
+	free(l->scratch);
+	free(l->out);
+	free(l);
+}
+
+size_t txn_count(const struct txn_layer *l)
+{
+	return l->srv.n + l->cli.n;
+}
+
+/* Accessors. */
+
+enum txn_state txn_state(const struct txn *t)
+{
+	return t->state;
+}
+
+enum sip_method txn_method(const struct txn *t)
+{
+	return t->method;
+}
+
+unsigned txn_status(const struct txn *t)
+{
+	return t->status;
+}
+
+void *txn_user_data(struct txn *t)
+{
+	if (!t->server)
+		return t->parent ? txn_user_data(t->parent) : NULL;
+	return t->user_size ? t->user : NULL;
+}
+
+struct txn *txn_parent(const struct txn *ct)
+{
+	return ct->parent;
+}
+
+unsigned txn_tag(const struct txn *ct)
+{
+	return ct->tag;
+}
+
+const struct tp_peer *txn_peer(const struct txn *t)
+{
+	return &t->peer;
+}
+
+struct txn_layer *txn_layer(const struct txn *t)
+{
+	return t->l;
+}
+
+struct slice txn_srv_request(const struct txn *st)
+{
+	return slice_make(st->req, st->req_len);
+}
+
+/* Life cycle. */
+
+static void txn_dtor(void *obj)
+{
+	struct txn *t = obj;
+	const struct txn_user *u = t->l->cfg.user;
+
+	if (t->server && t->user_size && u && u->release)
+		u->release(t);
+	free(t->rsp);
+	obj_put(t->parent);
+}
+
+/* Out of the table, timers stopped, the user told; the layer's
+ * reference dropped. */
+static void terminate(struct txn *t)
+{
+	struct txn_layer *l = t->l;
+	const struct txn_user *u = l->cfg.user;
+
+	if (!t->in_table)
+		return;
+	t->state = TXN_TERMINATED;
+	timer_stop(l->w, &t->tr);
+	timer_stop(l->w, &t->tt);
+	table_del(t->server ? &l->srv : &l->cli, t);
+	if (u && u->gone && (t->server || t->parent))
+		u->gone(t);
+	obj_put(t);
+}
+
+static int send_bytes(struct txn *t, const void *buf, size_t len)
+{
+	return t->l->cfg.send(t->l->cfg.send_ctx, &t->peer, buf, len);
+}
+
+static uint64_t t64(const struct txn_layer *l)
+{
+	return 64 * (uint64_t)l->cfg.t1_ms;
+}
+
+/* Slice @p s of message @p m, moved into the copy at @p base. */
+static struct slice moved(const struct sipmsg *m, const char *base,
+			  struct slice s)
+{
+	if (!s.p || s.p < m->buf || s.p + s.len > m->buf + m->len)
+		return slice_make(NULL, 0);
+	return slice_make(base + (s.p - m->buf), s.len);
+}
+
+static bool has_cookie(struct slice branch)
+{
+	return branch.len > 7 && memcmp(branch.p, COOKIE, 7) == 0;
+}
+
+static uint64_t key_2543(struct slice call_id, uint32_t cseq)
+{
+	return hash_slice(call_id, 0x2543) ^ cseq;
+}
+
+/* Server transactions. */
+
+static void srv_timer_g(struct timer *tm)
+{
+	struct txn *t = caa_container_of(tm, struct txn, tr);
+	uint64_t next = t->interval * 2;
+
+	if (t->state != TXN_COMPLETED)
+		return;
+	send_bytes(t, t->rsp, t->rsp_len);
+	t->interval = next < t->l->cfg.t2_ms ? next : t->l->cfg.t2_ms;
+	timer_start(t->l->w, &t->tr, t->interval, srv_timer_g);
+}
+
+static void timeout_end(struct timer *tm)
+{
+	terminate(caa_container_of(tm, struct txn, tt));
+}
+
+int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
+		const struct tp_peer *from, size_t user_size, struct txn **stp)
+{
+	size_t usz = (user_size + 15) & ~(size_t)15;
+	struct txn *t;
+	int err;
+
+	if (!m->is_request || m->method == SIP_ACK || !m->via.value.len ||
+	    !m->len)
+		return -EINVAL;
+	t = obj_new(sizeof(*t) + usz + m->len, txn_dtor);
+	if (!t)
+		return -ENOMEM;
+	t->l = l;
+	t->server = true;
+	t->method = m->method;
+	t->invite = m->method == SIP_INVITE;
+	t->reliable = from->proto != TP_UDP;
+	t->state = t->invite ? TXN_PROCEEDING : TXN_TRYING;
+	t->user_size = usz;
+	t->req = (char *)user_end(t);
+	t->req_len = m->len;
+	memcpy(t->req, m->buf, m->len);
+	t->peer = *from;
+	err = reply_dest(m, (const struct sockaddr *)&from->addr, t->reliable,
+			 &t->peer.addr, &t->peer.addrlen);
+	if (err) {
+		obj_put(t);
+		return err;
+	}
+	t->branch = moved(m, t->req, m->via.branch);
+	t->sentby = moved(m, t->req, m->via.host);
+	t->sentby_port = m->via.port;
+	t->call_id = moved(m, t->req, m->call_id);
+	t->from_tag = moved(m, t->req, m->from_tag);
+	t->ruri = moved(m, t->req, m->ruri);
+	t->top_via = moved(m, t->req, m->via.value);
+	t->cseq = m->cseq;
+	t->rfc2543 = !has_cookie(t->branch);
+	t->hash = t->rfc2543 ? key_2543(t->call_id, t->cseq)
+			     : hash_slice(t->branch, 0);
+	table_add(&l->srv, t);
+	*stp = t;
+	return 0;
+}
+
+static bool srv_match(const struct txn *t, const struct sipmsg *m,
+		      enum sip_method method, bool rfc2543)
+{
+	if (t->method != method || t->rfc2543 != rfc2543)
+		return false;
+	if (!rfc2543)
+		return slice_eq(t->branch, m->via.branch) &&
+		       slice_caseeq(t->sentby, m->via.host) &&
+		       t->sentby_port == m->via.port;
+	/* RFC 3261 §17.2.3 for RFC 2543 peers: Request-URI (not for
+	 * ACK, whose R-URI may differ after strict routing), From tag,
+	 * Call-ID, CSeq number and the top Via. */
+	return t->cseq == m->cseq && slice_eq(t->call_id, m->call_id) &&
+	       slice_eq(t->from_tag, m->from_tag) &&
+	       slice_eq(t->top_via, m->via.value) &&
+	       (m->method == SIP_ACK || slice_eq(t->ruri, m->ruri));
+}
+
+struct txn *txn_srv_find(struct txn_layer *l, const struct sipmsg *m,
+			 enum sip_method method)
+{
+	bool rfc2543 = !has_cookie(m->via.branch);
+	uint64_t h = rfc2543 ? key_2543(m->call_id, m->cseq)
+			     : hash_slice(m->via.branch, 0);
+	struct txn *t;
+
+	if (!m->via.value.len)
+		return NULL;
+	for (t = l->srv.b[h & (l->srv.cap - 1)]; t; t = t->hnext)
+		if (t->hash == h && srv_match(t, m, method, rfc2543))
+			return t;
+	return NULL;
+}
+
+int txn_srv_absorb(struct txn *st, const struct sipmsg *m)
+{
+	struct txn_layer *l = st->l;
+
+	if (m->method == SIP_ACK) {
+		if (!st->invite || st->state == TXN_ACCEPTED)
+			return 0;
+		if (st->state == TXN_COMPLETED) {
+			st->state = TXN_CONFIRMED;
+			timer_stop(l->w, &st->tr);
+			if (st->reliable) {
+				terminate(st);
+				return 1;
+			}
+			timer_start(l->w, &st->tt, l->cfg.t4_ms, timeout_end);
+		}
+		return 1;
+	}
+	switch (st->state) {
+	case TXN_PROCEEDING:
+	case TXN_COMPLETED:
+		if (st->rsp_len)
+			send_bytes(st, st->rsp, st->rsp_len);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+static int keep_rsp(struct txn *t, const void *buf, size_t len)
+{
+	if (len > t->rsp_cap) {
+		char *p = realloc(t->rsp, len);
+
+		if (!p)
+			return -ENOMEM;
+		t->rsp = p;
+		t->rsp_cap = len;
+	}
+	memcpy(t->rsp, buf, len);
+	t->rsp_len = len;
+	return 0;
+}
+
+int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
+		    size_t len)
+{
+	struct txn_layer *l = st->l;
+	int err;
+
+	if (st->state == TXN_ACCEPTED && status >= 200 && status < 300)
+		return send_bytes(st, buf, len);
+	if (st->state != TXN_PROCEEDING && st->state != TXN_TRYING)
+		return -EALREADY;
+	st->status = status;
+	if (st->invite && status >= 200 && status < 300) {
+		/* RFC 6026 §8.5: Accepted, Timer L. */
+		st->state = TXN_ACCEPTED;
+		st->rsp_len = 0;
+		timer_start(l->w, &st->tt, t64(l), timeout_end);
+		return send_bytes(st, buf, len);
+	}
+	err = keep_rsp(st, buf, len);
+	if (err)
+		return err;
+	if (status < 200) {
+		st->state = TXN_PROCEEDING;
+		return send_bytes(st, buf, len);
+	}
+	st->state = TXN_COMPLETED;
+	err = send_bytes(st, buf, len);
+	if (st->invite) {
+		if (!st->reliable) {
+			st->interval = l->cfg.t1_ms;
+			timer_start(l->w, &st->tr, st->interval, srv_timer_g);
+		}
+		timer_start(l->w, &st->tt, t64(l), timeout_end); /* H */
+	} else if (st->reliable) {
+		terminate(st); /* Timer J = 0 */
+	} else {
+		timer_start(l->w, &st->tt, t64(l), timeout_end); /* J */
+	}
+	return err;
+}
+
+/* Branches. */
+
+static const char hexd[] = "0123456789abcdef";
+
+static void hex(char *out, uint64_t v, unsigned digits)
+{
+	for (unsigned i = 0; i < digits; i++)
+		out[i] = hexd[(v >> (4 * (digits - 1 - i))) & 15];
+}
+
+static size_t branch_write(struct txn_layer *l, uint32_t loop_hash,
+			   uint64_t unique, char *buf)
+{
+	size_t o = OURS_LEN;
+
+	memcpy(buf, OURS, OURS_LEN);
+	hex(buf + o, l->cfg.shard, 2);
+	o += 2;
+	buf[o++] = '.';
+	hex(buf + o, loop_hash, 8);
+	o += 8;
+	buf[o++] = '.';
+	hex(buf + o, unique, 16);
+	o += 16;
+	buf[o] = '\0';
+	return o;
+}
+
+size_t txn_branch_make(struct txn_layer *l, uint32_t loop_hash, char *buf)
+{
+	uint64_t u = hash_bytes(&l->serial, sizeof(l->serial), l->nonce);
+
+	l->serial++;
+	return branch_write(l, loop_hash, u, buf);
+}
+
+size_t txn_branch_stateless(struct txn_layer *l, uint32_t loop_hash,
+			    struct slice seed, char *buf)
+{
+	return branch_write(l, loop_hash, hash_slice(seed, 0x5e5e), buf);
+}
+
+static int unhex(const char *p, unsigned digits, uint64_t *vp)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < digits; i++) {
+		const char *d = memchr(hexd, p[i], 16);
+
+		if (!d || !p[i])
+			return -ENOENT;
+		v = v << 4 | (uint64_t)(d - hexd);
+	}
+	*vp = v;
+	return 0;
+}
+
+int txn_branch_parse(struct slice branch, unsigned *shardp,
+		     uint32_t *loop_hashp)
+{
+	const char *p = branch.p;
+	uint64_t shard, lh, u;
+
+	if (branch.len != OURS_LEN + 2 + 1 + 8 + 1 + 16 ||
+	    memcmp(p, OURS, OURS_LEN) != 0)
+		return -ENOENT;
+	p += OURS_LEN;
+	if (unhex(p, 2, &shard) || p[2] != '.' || unhex(p + 3, 8, &lh) ||
+	    p[11] != '.' || unhex(p + 12, 16, &u))
+		return -ENOENT;
+	*shardp = (unsigned)shard;
+	*loop_hashp = (uint32_t)lh;
+	return 0;
+}
+
+/* Case-insensitive: does the line at @p (n bytes) start a Via header? */
+static bool is_via_line(const char *p, size_t n)
+{
+	size_t k = 0;
+
+	if (n >= 3 && (p[0] | 0x20) == 'v' && (p[1] | 0x20) == 'i' &&
+	    (p[2] | 0x20) == 'a')
+		k = 3;
+	else if (n >= 1 && (p[0] | 0x20) == 'v')
+		k = 1;
+	else
+		return false;
+	while (k < n && (p[k] == ' ' || p[k] == '\t'))
+		k++;
+	return k < n && p[k] == ':';
+}
+
+int txn_peek_branch_shard(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len;
+	unsigned lines = 0;
+
+	/* Skip the start line, then look at header lines up to the
+	 * blank line; bounded by the buffer. */
+	while (p < end && lines++ < 256) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+		const char *b;
+
+		if (lines > 1 && (n == 0 || (n == 1 && p[0] == '\r')))
+			break;
+		if (lines > 1 && is_via_line(p, n)) {
+			unsigned shard;
+			uint32_t lh;
+			size_t k;
+
+			b = memmem(p, n, ";branch=", 8);
+			if (!b)
+				return -ENOENT;
+			b += 8;
+			for (k = 0; b + k < p + n && !strchr(";, \t\r", b[k]);
+			     k++)
+				;
+			if (txn_branch_parse(slice_make(b, k), &shard, &lh))
+				return -ENOENT;
+			return (int)shard;
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+	return -ENOENT;
+}
+
+/* Client transactions. */
+
+static void cli_timer_ae(struct timer *tm)
+{
+	struct txn *t = caa_container_of(tm, struct txn, tr);
+	struct txn_layer *l = t->l;
+
+	if (t->state != TXN_CALLING && t->state != TXN_TRYING &&
+	    t->state != TXN_PROCEEDING)
+		return;
+	send_bytes(t, t->req, t->req_len);
+	if (t->invite) {
+		t->interval *= 2; /* Timer A: doubles, no cap */
+	} else {
+		uint64_t next =
+		    t->state == TXN_PROCEEDING ? l->cfg.t2_ms : t->interval * 2;
+		t->interval = next < l->cfg.t2_ms ? next : l->cfg.t2_ms;
+	}
+	timer_start(l->w, &t->tr, t->interval, cli_timer_ae);
+}
+
+/* Timer B or F, or no final after CANCEL: fail with 408. */
+static void cli_timeout(struct timer *tm)
+{
+	struct txn *t = caa_container_of(tm, struct txn, tt);
+	const struct txn_user *u = t->l->cfg.user;
+
+	if (t->state == TXN_CALLING || t->state == TXN_TRYING ||
+	    t->state == TXN_PROCEEDING) {
+		t->status = 408;
+		if (u && u->failure && t->parent)
+			u->failure(t, 408);
+	}
+	terminate(t);
+}
+
+int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
+		const struct tp_peer *to, struct slice branch, const char *buf,
+		size_t len, unsigned tag, struct txn **ctp)
+{
+	struct txn *t;
+	int err;
+
+	if (!branch.len || branch.len >= TXN_BRANCH_MAX || !len ||
+	    method == SIP_ACK)
+		return -EINVAL;
+	t = obj_new(sizeof(*t) + len, txn_dtor);
+	if (!t)
+		return -ENOMEM;
+	t->l = l;
+	t->method = method;
+	t->invite = method == SIP_INVITE;
+	t->reliable = to->proto != TP_UDP;
+	t->state = t->invite ? TXN_CALLING : TXN_TRYING;
+	t->tag = tag;
+	t->peer = *to;
+	t->req = (char *)user_end(t);
+	t->req_len = len;
+	memcpy(t->req, buf, len);
+	memcpy(t->bname, branch.p, branch.len);
+	t->branch = slice_make(t->bname, branch.len);
+	t->hash = hash_slice(t->branch, 0);
+	err = send_bytes(t, buf, len);
+	if (err) {
+		obj_put(t);
+		return err;
+	}
+	if (parent)
+		t->parent = obj_get(parent);
+	if (!t->reliable) {
+		t->interval = l->cfg.t1_ms;
+		timer_start(l->w, &t->tr, t->interval, cli_timer_ae);
+	}
+	timer_start(l->w, &t->tt, t64(l), cli_timeout);
+	table_add(&l->cli, t);
+	*ctp = t;
+	return 0;
+}
+
+struct txn *txn_cli_find(struct txn_layer *l, const struct sipmsg *m)
+{
+	uint64_t h = hash_slice(m->via.branch, 0);
+	enum sip_method method = m->cseq_method;
+	struct txn *t;
+
+	if (!m->via.branch.len)
+		return NULL;
+	for (t = l->cli.b[h & (l->cli.cap - 1)]; t; t = t->hnext)
+		if (t->hash == h && t->method == method &&
+		    slice_eq(t->branch, m->via.branch))
+			return t;
+	return NULL;
+}
+
+/*
+ * Write the ACK (for a final 300-699, RFC 3261 §17.1.1.3) or the CANCEL
+ * (§9.1) of INVITE client transaction @p t into the layer's scratch
+ * buffer. The ACK takes To from @p rsp. Returns the length or -errno.
+ */
+static int build_ack_cancel(struct txn *t, enum sip_method method,
+			    const struct sipmsg *rsp)
+{
+	struct txn_layer *l = t->l;
+	const struct siphdr *h, *to;
+	struct sipmsg m;
+	struct slice name = sip_method_name(method);
+	size_t o = 0;
+	int n;
+
+	memset(&m, 0, sizeof(m));
+	if (sipmsg_parse(&m, t->req, t->req_len, l->scratch, l->cfg.max_headers,
+			 0) < 0 ||
+	    !m.via.value.len)
+		return -EBADMSG;
+	to = rsp ? sipmsg_hdr(rsp, HDR_TO) : sipmsg_hdr(&m, HDR_TO);
+	if (!to)
+		return -EBADMSG;
+	n = snprintf(l->out, SCRATCH_OUT, "%.*s %.*s SIP/2.0\r\nVia: %.*s\r\n",
+		     (int)name.len, name.p, (int)m.ruri.len, m.ruri.p,
+		     (int)m.via.value.len, m.via.value.p);
+	if (n < 0 || n >= SCRATCH_OUT)
+		return -ENOSPC;
+	o = (size_t)n;
+	for (unsigned i = 0; i < m.nhdrs; i++) {
+		h = &m.hdrs[i];
+		if (h->id != HDR_ROUTE && h->id != HDR_FROM &&
+		    h->id != HDR_CALL_ID)
+			continue;
+		if (o + h->line.len + 2 >= SCRATCH_OUT)
+			return -ENOSPC;
+		memcpy(l->out + o, h->line.p, h->line.len);
+		o += h->line.len;
+	}
+	if (o + to->line.len >= SCRATCH_OUT)
+		return -ENOSPC;
+	memcpy(l->out + o, to->line.p, to->line.len);
+	o += to->line.len;
+	n = snprintf(l->out + o, SCRATCH_OUT - o,
+		     "CSeq: %u %.*s\r\nMax-Forwards: 70\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     (unsigned)m.cseq, (int)name.len, name.p);
+	if (n < 0 || (size_t)n >= SCRATCH_OUT - o)
+		return -ENOSPC;
+	return (int)(o + (size_t)n);
+}
+
+static void send_ack(struct txn *t, const struct sipmsg *rsp)
+{
+	int n = build_ack_cancel(t, SIP_ACK, rsp);
+
+	if (n > 0)
+		send_bytes(t, t->l->out, (size_t)n);
+}
+
+static int send_cancel(struct txn *t)
+{
+	struct txn *c;
+	int n;
+
+	t->cancel_pending = false;
+	n = build_ack_cancel(t, SIP_CANCEL, NULL);
+	if (n < 0)
+		return n;
+	/* RFC 3261 §9.1: if no final comes for the INVITE within 64*T1
+	 * of the CANCEL, it is over. */
+	timer_start(t->l->w, &t->tt, t64(t->l), cli_timeout);
+	return txn_cli_new(t->l, NULL, SIP_CANCEL, &t->peer, t->branch,
+			   t->l->out, (size_t)n, 0, &c);
+}
+
+int txn_cli_cancel(struct txn *ct)
+{
+	if (!ct->invite || ct->cancelled || !ct->in_table)
+		return 0;
+	if (ct->state == TXN_CALLING) {
+		ct->cancelled = true;
+		ct->cancel_pending = true;
+		return 0;
+	}
+	if (ct->state != TXN_PROCEEDING)
+		return 0;
+	ct->cancelled = true;
+	return send_cancel(ct);
+}
+
+static void pass_up(struct txn *t, const struct sipmsg *m)
+{
+	const struct txn_user *u = t->l->cfg.user;
+
+	if (u && u->response && t->parent)
+		u->response(t, m);
+}
+
+static void cli_receive(struct txn *ct, const struct sipmsg *m);
+
+void txn_cli_receive(struct txn *ct, const struct sipmsg *m)
+{
+	/* The user may drop its own references while it is told. */
+	obj_get(ct);
+	cli_receive(ct, m);
+	obj_put(ct);
+}
+
+static void cli_receive(struct txn *ct, const struct sipmsg *m)
+{
+	struct txn_layer *l = ct->l;
+	unsigned st = m->status;
+
+	if (st < 100 || st > 699)
+		return;
+	if (ct->state == TXN_TERMINATED)
+		return;
+	if (!ct->invite) {
+		if (ct->state == TXN_COMPLETED)
+			return;
+		ct->status = st;
+		if (st < 200) {
+			ct->state = TXN_PROCEEDING;
+			pass_up(ct, m);
+			return;
+		}
+		ct->state = TXN_COMPLETED;
+		timer_stop(l->w, &ct->tr);
+		timer_stop(l->w, &ct->tt);
+		pass_up(ct, m);
+		if (ct->reliable)
+			terminate(ct); /* Timer K = 0 */
+		else if (ct->in_table)
+			timer_start(l->w, &ct->tt, l->cfg.t4_ms, timeout_end);
+		return;
+	}
+	if (st < 200) {
+		if (ct->state == TXN_CALLING) {
+			ct->state = TXN_PROCEEDING;
+			timer_stop(l->w, &ct->tr);
+			timer_stop(l->w, &ct->tt);
+			ct->status = st;
+			if (ct->cancel_pending)
+				send_cancel(ct);
+		} else if (ct->state != TXN_PROCEEDING) {
+			return;
+		}
+		ct->status = st;
+		pass_up(ct, m);
+		return;
+	}
+	if (st < 300) {
+		if (ct->state == TXN_CALLING || ct->state == TXN_PROCEEDING) {
+			/* RFC 6026 §7.2: Accepted, Timer M. */
+			ct->state = TXN_ACCEPTED;
+			ct->cancel_pending = false;
+			timer_stop(l->w, &ct->tr);
+			timer_start(l->w, &ct->tt, t64(l), timeout_end);
+		} else if (ct->state != TXN_ACCEPTED) {
+			return;
+		}
+		ct->status = st;
+		pass_up(ct, m);
+		return;
+	}
+	if (ct->state == TXN_COMPLETED) {
+		send_ack(ct, m); /* a retransmitted final */
+		return;
+	}
+	if (ct->state != TXN_CALLING && ct->state != TXN_PROCEEDING)
+		return;
+	ct->state = TXN_COMPLETED;
+	ct->status = st;
+	ct->cancel_pending = false;
+	timer_stop(l->w, &ct->tr);
+	send_ack(ct, m);
+	pass_up(ct, m);
+	if (ct->reliable)
+		terminate(ct); /* Timer D = 0 */
+	else if (ct->in_table)
+		timer_start(l->w, &ct->tt, t64(l), timeout_end); /* D */
+}

@@ -1,0 +1,236 @@
+/* proxy/txn.h - RFC 3261 §17 transactions, owned by one shard */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/base/slice.h"
+#include "proxy/sip/msg.h"
+#include "proxy/transport.h"
+
+struct timer_wheel;
+
+/**
+ * The transactions of one shard: a server and a client table, timers on
+ * the shard's wheel, nothing shared. Every message of a dialog reaches
+ * the shard that owns hash(Call-ID) (CANCEL and ACK carry the INVITE's
+ * Call-ID; responses too), and the branches this layer makes carry the
+ * shard id, so a transaction is only ever touched by its owner: no
+ * locks. Sending and time are injected (txn_cfg, the wheel), so tests
+ * drive it with a fake clock and capture what is sent.
+ */
+struct txn_layer;
+
+/**
+ * One transaction (an obj, proxy/base/obj.h). A server transaction
+ * holds a copy of the request and of the last response it sent (to
+ * answer retransmissions); a client transaction holds the request it
+ * sent (to retransmit it, and to build its ACK or CANCEL).
+ */
+struct txn;
+
+enum txn_state {
+	TXN_CALLING,	/**< client INVITE, nothing received */
+	TXN_TRYING,	/**< non-INVITE, nothing sent / received */
+	TXN_PROCEEDING, /**< a provisional response */
+	TXN_COMPLETED,	/**< a final 300-699 (non-INVITE: any final) */
+	TXN_CONFIRMED,	/**< server INVITE: the ACK came */
+	TXN_ACCEPTED,	/**< INVITE 2xx (RFC 6026 §7.1, §8.4) */
+	TXN_TERMINATED,
+};
+
+/** Longest branch this layer makes, with its NUL. */
+#define TXN_BRANCH_MAX 48
+
+/** What the transaction user (the proxy core) is told. */
+struct txn_user {
+	/**
+	 * Client transaction @p ct passes up response @p m: provisional
+	 * ones, every 2xx (RFC 6026), the first final 300-699.
+	 */
+	void (*response)(struct txn *ct, const struct sipmsg *m);
+	/**
+	 * Client transaction @p ct ended without a final response: 408
+	 * (Timer B or F, or no answer after CANCEL) or 503 (transport).
+	 */
+	void (*failure)(struct txn *ct, unsigned status);
+	/** @p t left the table: no more callbacks come for it. */
+	void (*gone)(struct txn *t);
+	/**
+	 * The memory of server transaction @p st is about to be freed:
+	 * the user area must hold no scheduled timer after this.
+	 */
+	void (*release)(struct txn *st);
+};
+
+/** What a layer is made with. */
+struct txn_cfg {
+	unsigned t1_ms, t2_ms, t4_ms; /**< RFC 3261 timers */
+	unsigned shard;		      /**< encoded in every branch, < 256 */
+	unsigned max_headers;	      /**< for parsing its own copies */
+	/** Send @p len bytes to @p to; 0 or a negative error. */
+	int (*send)(void *ctx, const struct tp_peer *to, const void *buf,
+		    size_t len);
+	void *send_ctx;
+	const struct txn_user *user; /**< may be NULL */
+};
+
+/**
+ * A new layer on wheel @p w (which must outlive it).
+ * Errors: -EINVAL (no send function, shard >= 256), -ENOMEM.
+ * Thread: the owner. Ownership: txn_layer_free().
+ */
+int txn_layer_new(const struct txn_cfg *cfg, struct timer_wheel *w,
+		  struct txn_layer **lp);
+
+/**
+ * Terminate every transaction (txn_user.gone is called, nothing is
+ * sent) and free the layer. NULL is allowed.
+ */
+void txn_layer_free(struct txn_layer *l);
+
+/** Live transactions, server and client. */
+size_t txn_count(const struct txn_layer *l);
+
+/* Server transactions. */
+
+/**
+ * The server transaction request @p m belongs to, as method @p method
+ * (m's own method; SIP_INVITE to find what an ACK or a CANCEL is for):
+ * RFC 3261 §17.2.3 by branch, sent-by and method, or the RFC 2543 rule
+ * (Request-URI, tags, Call-ID, CSeq, top Via) when the branch lacks the
+ * magic cookie. NULL when none.
+ */
+struct txn *txn_srv_find(struct txn_layer *l, const struct sipmsg *m,
+			 enum sip_method method);
+
+/**
+ * Request @p m matched @p st: a retransmission (the last response is
+ * sent again, if any; RFC 3261 §17.2.1, §17.2.2) or the ACK of an
+ * INVITE (Completed -> Confirmed). Returns 1 when absorbed, 0 for an
+ * ACK that the transaction user must handle (the ACK of a 2xx, which
+ * RFC 6026 §8.7 passes up).
+ */
+int txn_srv_absorb(struct txn *st, const struct sipmsg *m);
+
+/**
+ * A new server transaction for request @p m (not ACK) from @p from,
+ * with @p user_size zeroed bytes for the transaction user
+ * (txn_user_data()). Responses go where RFC 3261 §18.2.2 and RFC 3581
+ * say (reply_dest()). The request is copied.
+ * Errors: -EINVAL (ACK, no Via, not a request), -ENOMEM.
+ * Ownership: the layer holds it until it terminates; take obj_get() to
+ * keep it longer.
+ */
+int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
+		const struct tp_peer *from, size_t user_size, struct txn **stp);
+
+/**
+ * Send response @p buf (status @p status) upstream through @p st and
+ * move its state machine (RFC 3261 §17.2.1, §17.2.2; RFC 6026 for
+ * INVITE 2xx: Accepted, and later 2xx still pass). Provisional and
+ * final 300-699 responses are kept for retransmission; a final one is
+ * retransmitted on UDP by Timer G until the ACK.
+ * Errors: -EALREADY (a final was sent: nothing sent; every 2xx of an
+ * INVITE still passes), -ENOMEM, send errors.
+ */
+int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
+		    size_t len);
+
+/** The request a server transaction holds (its own copy). */
+struct slice txn_srv_request(const struct txn *st);
+
+/* Client transactions. */
+
+/**
+ * Write a new branch into @p buf (at least TXN_BRANCH_MAX bytes):
+ * "z9hG4bKsE" + shard (2 hex) + "." + @p loop_hash (8 hex) + "." + 16
+ * hex unique to this layer. Returns its length.
+ */
+size_t txn_branch_make(struct txn_layer *l, uint32_t loop_hash, char *buf);
+
+/**
+ * The same shape, deterministic: the third part is a hash of @p seed
+ * (for stateless forwarding, RFC 3261 §16.11: a retransmission gets
+ * the same branch). Returns its length.
+ */
+size_t txn_branch_stateless(struct txn_layer *l, uint32_t loop_hash,
+			    struct slice seed, char *buf);
+
+/**
+ * When @p branch is one this layer's kind makes: 0 with the shard and
+ * loop hash it carries; else -ENOENT. Thread: any.
+ */
+int txn_branch_parse(struct slice branch, unsigned *shardp,
+		     uint32_t *loop_hashp);
+
+/**
+ * The shard named by the top Via branch of the message at @p buf (a
+ * response, typically), found without a full parse; -ENOENT when the
+ * branch is not one of ours. Thread: any.
+ */
+int txn_peek_branch_shard(const char *buf, size_t len);
+
+/**
+ * Send request @p buf (method @p method, @p len bytes, whose top Via
+ * carries @p branch) to @p to and start a client transaction for it
+ * (RFC 3261 §17.1): on UDP it is retransmitted (Timer A or E), and it
+ * times out (Timer B or F). @p parent is the server transaction whose
+ * user the responses go to (a reference is held), or NULL for one whose
+ * responses are absorbed (a CANCEL). @p tag is the user's own number
+ * for it (txn_tag()). The request is copied.
+ * Errors: -EINVAL (empty branch or longer than TXN_BRANCH_MAX - 1),
+ * -ENOMEM, the send error (nothing is kept then).
+ */
+int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
+		const struct tp_peer *to, struct slice branch, const char *buf,
+		size_t len, unsigned tag, struct txn **ctp);
+
+/**
+ * The client transaction response @p m belongs to (top Via branch and
+ * CSeq method, RFC 3261 §17.1.3), or NULL.
+ */
+struct txn *txn_cli_find(struct txn_layer *l, const struct sipmsg *m);
+
+/**
+ * Run response @p m through @p ct (RFC 3261 §17.1.1, §17.1.2, RFC 6026):
+ * passes it up as txn_user.response says, ACKs a final 300-699 of an
+ * INVITE itself, sends a pending CANCEL on the first provisional.
+ */
+void txn_cli_receive(struct txn *ct, const struct sipmsg *m);
+
+/**
+ * Cancel INVITE client transaction @p ct (RFC 3261 §9.1): a CANCEL
+ * with the same branch goes now if a provisional came, else when the
+ * first one comes. If no final comes within 64*T1 after it, @p ct fails
+ * with 408. Nothing happens when it has a final, or was cancelled.
+ * Returns 0, or -ENOMEM / a send error for the CANCEL.
+ */
+int txn_cli_cancel(struct txn *ct);
+
+/* Either kind. */
+
+/** The state. */
+enum txn_state txn_state(const struct txn *t);
+
+/** The method (a server transaction's request, a client's request). */
+enum sip_method txn_method(const struct txn *t);
+
+/** The last status sent (server) or received (client); 0 when none. */
+unsigned txn_status(const struct txn *t);
+
+/** Server: the user area (txn_srv_new()); client: its parent's. */
+void *txn_user_data(struct txn *t);
+
+/** Client: its parent server transaction, or NULL. */
+struct txn *txn_parent(const struct txn *ct);
+
+/** Client: the tag given to txn_cli_new(). */
+unsigned txn_tag(const struct txn *ct);
+
+/** Server: where responses go; client: where the request went. */
+const struct tp_peer *txn_peer(const struct txn *t);
+
+/** The layer @p t belongs to. */
+struct txn_layer *txn_layer(const struct txn *t);

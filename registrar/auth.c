@@ -1,0 +1,882 @@
+/* registrar/auth.c - digest authentication (RFC 3261 §22, RFC 7616, RFC 8760)
+ */
+#include "registrar/auth.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <nettle/hmac.h>
+#include <nettle/md5.h>
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
+
+#include "proxy/base/arena.h"
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/conf.h"
+#include "proxy/hook.h"
+#include "proxy/shard.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "proxy/transport.h"
+#include "registrar/reg.h"
+#include "registrar/users.h"
+
+/* Nonce counts: per shard, grown on demand up to a bound; see nc_check(). */
+#define NC_SLOTS_MIN (1u << 14)
+#define NC_SLOTS_MAX (1u << 22)
+#define NC_PROBE     16
+/* Failures per source address: per shard, bounded. */
+#define FAIL_SLOTS (1u << 12)
+#define FAIL_PROBE 8
+/* A nonce stamped this far in the future is not ours (clock skew). */
+#define FUTURE_SKEW_S 60
+
+struct nc_slot {
+	uint64_t salt;
+	int64_t ts; /* the nonce's time stamp; 0: empty */
+	uint32_t nc;
+};
+
+struct fail_slot {
+	unsigned char key[17]; /* family byte, address */
+	int64_t start;	       /* window start; 0: empty */
+	uint32_t count;
+};
+
+/* What one shard owns. Only that shard writes it. */
+struct shard_state {
+	struct nc_slot *nc;
+	size_t nc_mask; /* slots - 1 */
+	/* Time stamp of the newest nonce whose count had to be evicted
+	 * while it was still fresh: an unknown nonce not newer than this
+	 * may have been used before, so it gets stale=true. */
+	int64_t nc_watermark;
+	struct fail_slot *fail;
+	uint64_t salt_next;
+	struct auth_stats st;
+	struct log_ratelimit rl;
+};
+
+static struct hmac_sha256_ctx key_ctx; /* keyed once, copied per use */
+static struct shard_state *shards;
+static unsigned nshards_;
+static uint64_t table_seed;
+
+size_t auth_hash_len(enum auth_alg alg)
+{
+	return alg == AUTH_SHA256 ? SHA256_DIGEST_SIZE : MD5_DIGEST_SIZE;
+}
+
+int auth_alg_lookup(struct slice name)
+{
+	if (slice_caseeq_cstr(name, "MD5"))
+		return AUTH_MD5;
+	if (slice_caseeq_cstr(name, "SHA-256"))
+		return AUTH_SHA256;
+	return -1;
+}
+
+/* One hash over the pieces of @p v, joined by ':'. */
+static void hash_joined(enum auth_alg alg, const struct slice *v, unsigned n,
+			uint8_t *out)
+{
+	struct sha256_ctx s;
+	struct md5_ctx m;
+
+	if (alg == AUTH_SHA256)
+		sha256_init(&s);
+	else
+		md5_init(&m);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = (const uint8_t *)(i ? ":" : "");
+
+		if (alg == AUTH_SHA256) {
+			sha256_update(&s, i ? 1 : 0, p);
+			sha256_update(&s, v[i].len, (const uint8_t *)v[i].p);
+		} else {
+			md5_update(&m, i ? 1 : 0, p);
+			md5_update(&m, v[i].len, (const uint8_t *)v[i].p);
+		}
+	}
+	if (alg == AUTH_SHA256)
+		sha256_digest(&s, SHA256_DIGEST_SIZE, out);
+	else
+		md5_digest(&m, MD5_DIGEST_SIZE, out);
+}
+
+static void to_hex(const uint8_t *p, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[p[i] >> 4];
+		hex[2 * i + 1] = digits[p[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
+void auth_ha1(enum auth_alg alg, struct slice user, struct slice realm,
+	      struct slice password, uint8_t *out)
+{
+	const struct slice v[3] = { user, realm, password };
+
+	hash_joined(alg, v, 3, out);
+}
+
+void auth_response(enum auth_alg alg, const uint8_t *ha1, struct slice nonce,
+		   struct slice nc, struct slice cnonce, struct slice qop,
+		   struct slice method, struct slice uri, char *hex)
+{
+	const size_t n = auth_hash_len(alg);
+	char ha1_hex[2 * AUTH_HASH_MAX + 1], ha2_hex[2 * AUTH_HASH_MAX + 1];
+	uint8_t ha2[AUTH_HASH_MAX], r[AUTH_HASH_MAX];
+	const struct slice a2[2] = { method, uri };
+
+	to_hex(ha1, n, ha1_hex);
+	hash_joined(alg, a2, 2, ha2);
+	to_hex(ha2, n, ha2_hex);
+	if (qop.len) {
+		const struct slice v[6] = {
+			slice_make(ha1_hex, 2 * n), nonce, nc, cnonce, qop,
+			slice_make(ha2_hex, 2 * n)
+		};
+
+		hash_joined(alg, v, 6, r);
+	} else {
+		const struct slice v[3] = { slice_make(ha1_hex, 2 * n), nonce,
+					    slice_make(ha2_hex, 2 * n) };
+
+		hash_joined(alg, v, 3, r);
+	}
+	to_hex(r, n, hex);
+}
+
+/* Nonces. */
+
+static void be64(uint64_t v, uint8_t *out)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The 16 MAC bytes of (ts, salt, realm in lower case). */
+static void nonce_mac(const uint8_t *head, struct slice realm, uint8_t *mac)
+{
+	struct hmac_sha256_ctx ctx = key_ctx;
+	uint8_t full[SHA256_DIGEST_SIZE];
+	char low[256];
+	size_t n = realm.len < sizeof(low) ? realm.len : sizeof(low);
+
+	for (size_t i = 0; i < n; i++)
+		low[i] = realm.p[i] >= 'A' && realm.p[i] <= 'Z'
+			     ? (char)(realm.p[i] | 0x20)
+			     : realm.p[i];
+	hmac_sha256_update(&ctx, 16, head);
+	hmac_sha256_update(&ctx, n, (const uint8_t *)low);
+	hmac_sha256_digest(&ctx, SHA256_DIGEST_SIZE, full);
+	memcpy(mac, full, 16);
+}
+
+void auth_nonce_make(struct slice realm, int64_t now_s, uint64_t salt,
+		     char *out)
+{
+	uint8_t raw[32];
+	char hex[65];
+
+	be64((uint64_t)now_s, raw);
+	be64(salt, raw + 8);
+	nonce_mac(raw, realm, raw + 16);
+	to_hex(raw, 32, hex);
+	memcpy(out, hex, AUTH_NONCE_LEN);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
+		     uint64_t *saltp)
+{
+	uint8_t raw[32], mac[16];
+
+	if (nonce.len != AUTH_NONCE_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hexval(nonce.p[2 * i]),
+		    lo = hexval(nonce.p[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		raw[i] = (uint8_t)(hi * 16 + lo);
+	}
+	nonce_mac(raw, realm, mac);
+	if (!memeql_sec(mac, raw + 16, 16))
+		return -EINVAL;
+	*tsp = (int64_t)get_be64(raw);
+	*saltp = get_be64(raw + 8);
+	return 0;
+}
+
+/* Set-up. */
+
+int auth_init(const struct conf *c, unsigned nshards)
+{
+	uint8_t key[AUTH_HASH_MAX];
+	uint64_t base;
+
+	if (nshards == 0)
+		return -EINVAL;
+	if (c->reg.secret) {
+		hmac_sha256_set_key(&key_ctx, strlen(c->reg.secret),
+				    (const uint8_t *)c->reg.secret);
+	} else {
+		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+			return -EIO;
+		hmac_sha256_set_key(&key_ctx, sizeof(key), key);
+	}
+	if (getrandom(&base, sizeof(base), 0) != (ssize_t)sizeof(base) ||
+	    getrandom(&table_seed, sizeof(table_seed), 0) !=
+		(ssize_t)sizeof(table_seed))
+		return -EIO;
+	shards = calloc(nshards, sizeof(*shards));
+	if (!shards)
+		return -ENOMEM;
+	nshards_ = nshards;
+	for (unsigned i = 0; i < nshards; i++) {
+		struct shard_state *s = &shards[i];
+
+		s->nc = calloc(NC_SLOTS_MIN, sizeof(*s->nc));
+		s->nc_mask = NC_SLOTS_MIN - 1;
+		s->fail = calloc(FAIL_SLOTS, sizeof(*s->fail));
+		if (!s->nc || !s->fail) {
+			auth_fini();
+			return -ENOMEM;
+		}
+		/* Unique per shard: the shard id in the top byte. */
+		s->salt_next =
+		    (base & 0x00ffffffffffffffULL) | ((uint64_t)i << 56);
+		s->rl.burst = 5;
+	}
+	return 0;
+}
+
+void auth_fini(void)
+{
+	for (unsigned i = 0; shards && i < nshards_; i++) {
+		free(shards[i].nc);
+		free(shards[i].fail);
+	}
+	free(shards);
+	shards = NULL;
+	nshards_ = 0;
+}
+
+static void count(uint64_t *p)
+{
+	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
+}
+
+void auth_stats(struct auth_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; shards && i < nshards_; i++) {
+		const struct auth_stats *s = &shards[i].st;
+
+		out->challenges +=
+		    __atomic_load_n(&s->challenges, __ATOMIC_RELAXED);
+		out->successes +=
+		    __atomic_load_n(&s->successes, __ATOMIC_RELAXED);
+		out->failures +=
+		    __atomic_load_n(&s->failures, __ATOMIC_RELAXED);
+		out->blocked += __atomic_load_n(&s->blocked, __ATOMIC_RELAXED);
+		out->replays += __atomic_load_n(&s->replays, __ATOMIC_RELAXED);
+		out->stale += __atomic_load_n(&s->stale, __ATOMIC_RELAXED);
+	}
+}
+
+/* The slot of @p salt in @p v (mask @p mask), or where it may go. */
+static struct nc_slot *nc_probe(struct nc_slot *v, size_t mask, uint64_t salt,
+				int64_t now_s, int64_t ttl_s, bool *foundp,
+				struct nc_slot **oldestp)
+{
+	size_t i = hash_bytes(&salt, sizeof(salt), table_seed) & mask;
+	struct nc_slot *free_slot = NULL, *oldest = NULL;
+
+	*foundp = false;
+	for (unsigned k = 0; k < NC_PROBE; k++) {
+		struct nc_slot *e = &v[(i + k) & mask];
+
+		if (e->ts && e->salt == salt) {
+			*foundp = true;
+			return e;
+		}
+		if (!free_slot && (!e->ts || e->ts + ttl_s < now_s))
+			free_slot = e;
+		if (e->ts && (!oldest || e->ts < oldest->ts))
+			oldest = e;
+	}
+	*oldestp = oldest;
+	return free_slot;
+}
+
+/* Forget a fresh count: unknown nonces up to its time become stale. */
+static void nc_evict(struct shard_state *s, struct nc_slot *e)
+{
+	if (e->ts > s->nc_watermark)
+		s->nc_watermark = e->ts;
+	e->ts = 0;
+}
+
+/* Double the table, keeping the live counts. -ENOMEM, -E2BIG (at the
+ * bound): the caller evicts instead. Runs rarely; bounded work. */
+static int nc_grow(struct shard_state *s, int64_t now_s, int64_t ttl_s)
+{
+	size_t n = s->nc_mask + 1, mask = 2 * n - 1;
+	struct nc_slot *v, *e, *oldest;
+	bool found;
+
+	if (n >= NC_SLOTS_MAX)
+		return -E2BIG;
+	v = calloc(2 * n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct nc_slot *o = &s->nc[i];
+
+		if (!o->ts || o->ts + ttl_s < now_s)
+			continue;
+		e = nc_probe(v, mask, o->salt, now_s, ttl_s, &found, &oldest);
+		if (!e) {
+			nc_evict(s, o);
+			continue;
+		}
+		*e = *o;
+	}
+	free(s->nc);
+	s->nc = v;
+	s->nc_mask = mask;
+	return 0;
+}
+
+/*
+ * Record nonce count @p nc of the nonce (@p salt, @p ts). 0: first use
+ * of this count; -EALREADY: seen before (a replay); -ESTALE: unknown,
+ * but its count may have been evicted (only once the table reached
+ * NC_SLOTS_MAX). Entries of nonces past their lifetime are reused
+ * freely: such nonces get stale=true before they come here.
+ */
+static int nc_check(struct shard_state *s, uint64_t salt, int64_t ts,
+		    uint32_t nc, int64_t now_s, int64_t ttl_s)
+{
+	struct nc_slot *e, *oldest;
+	bool found;
+
+	e = nc_probe(s->nc, s->nc_mask, salt, now_s, ttl_s, &found, &oldest);
+	if (found) {
+		if (nc <= e->nc)
+			return -EALREADY;
+		e->nc = nc;
+		return 0;
+	}
+	if (ts <= s->nc_watermark)
+		return -ESTALE;
+	/* Bounded: each pass doubles the table up to NC_SLOTS_MAX. */
+	while (!e && nc_grow(s, now_s, ttl_s) == 0)
+		e = nc_probe(s->nc, s->nc_mask, salt, now_s, ttl_s, &found,
+			     &oldest);
+	if (!e) {
+		nc_evict(s, oldest);
+		e = oldest;
+	}
+	e->salt = salt;
+	e->ts = ts;
+	e->nc = nc;
+	return 0;
+}
+
+/* The failure-table key of @p sa: family byte and address. */
+static void fail_key(const struct sockaddr *sa, unsigned char *key)
+{
+	memset(key, 0, 17);
+	if (sa->sa_family == AF_INET) {
+		key[0] = 4;
+		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			key[0] = 4;
+			memcpy(key + 1, a->s6_addr + 12, 4);
+		} else {
+			key[0] = 6;
+			memcpy(key + 1, a->s6_addr, 16);
+		}
+	}
+}
+
+static struct fail_slot *fail_find(struct shard_state *s,
+				   const unsigned char *key, bool make,
+				   int64_t now_s, int64_t window_s)
+{
+	size_t i = hash_bytes(key, 17, table_seed) & (FAIL_SLOTS - 1);
+	struct fail_slot *free_slot = NULL, *oldest = NULL;
+
+	for (unsigned k = 0; k < FAIL_PROBE; k++) {
+		struct fail_slot *e = &s->fail[(i + k) & (FAIL_SLOTS - 1)];
+
+		if (e->start && memcmp(e->key, key, 17) == 0)
+			return e;
+		if (!free_slot && (!e->start || e->start + window_s <= now_s))
+			free_slot = e;
+		if (!oldest || e->start < oldest->start)
+			oldest = e;
+	}
+	if (!make)
+		return NULL;
+	if (!free_slot)
+		free_slot = oldest;
+	memcpy(free_slot->key, key, 17);
+	free_slot->start = now_s;
+	free_slot->count = 0;
+	return free_slot;
+}
+
+static bool is_blocked(struct shard_state *s, const struct conf *c,
+		       const struct sockaddr *src, int64_t now_s)
+{
+	unsigned char key[17];
+	struct fail_slot *e;
+
+	fail_key(src, key);
+	e = fail_find(s, key, false, now_s, c->reg.auth_failure_window_s);
+	return e && e->start + (int64_t)c->reg.auth_failure_window_s > now_s &&
+	       e->count >= c->reg.max_auth_failures;
+}
+
+/* Count one failure of @p src; true when it is now over the limit. */
+static bool fail_record(struct shard_state *s, const struct conf *c,
+			const struct sockaddr *src, int64_t now_s)
+{
+	const int64_t window = c->reg.auth_failure_window_s;
+	unsigned char key[17];
+	struct fail_slot *e;
+
+	fail_key(src, key);
+	e = fail_find(s, key, true, now_s, window);
+	if (e->start + window <= now_s) {
+		e->start = now_s;
+		e->count = 0;
+	}
+	e->count++;
+	return e->count >= c->reg.max_auth_failures;
+}
+
+/* Credentials parsing (RFC 3261 §25.1 credentials, RFC 7616 §3.4). */
+
+struct digest {
+	struct slice username, realm, nonce, uri, response, algorithm, cnonce,
+	    qop, nc;
+};
+
+static bool is_lws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool is_tokenc(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c));
+}
+
+/*
+ * Parse one Authorization / Proxy-Authorization value. Returns 0 for
+ * Digest credentials in *dp, 1 for another scheme, -EBADMSG when
+ * malformed, -ENOMEM. Quoted values with escapes are unescaped into @p a.
+ */
+static int digest_parse(struct slice v, struct arena *a, struct digest *dp)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	struct digest d;
+	const char *s;
+
+	memset(&d, 0, sizeof(d));
+	while (p < end && is_lws(*p))
+		p++;
+	for (s = p; p < end && is_tokenc(*p); p++)
+		;
+	if (!slice_caseeq_cstr(slice_make(s, (size_t)(p - s)), "Digest"))
+		return 1;
+	if (p == end || !is_lws(*p))
+		return -EBADMSG;
+	/* Bounded: every pass consumes a parameter or fails. */
+	while (p < end) {
+		struct slice name, val, *slot = NULL;
+		bool escaped = false;
+
+		while (p < end && is_lws(*p))
+			p++;
+		for (s = p; p < end && is_tokenc(*p); p++)
+			;
+		name = slice_make(s, (size_t)(p - s));
+		while (p < end && is_lws(*p))
+			p++;
+		if (name.len == 0 || p == end || *p != '=')
+			return -EBADMSG;
+		for (p++; p < end && is_lws(*p); p++)
+			;
+		if (p < end && *p == '"') {
+			for (s = ++p; p < end && *p != '"'; p++)
+				if (*p == '\\') {
+					escaped = true;
+					if (++p == end)
+						return -EBADMSG;
+				}
+			if (p == end)
+				return -EBADMSG;
+			val = slice_make(s, (size_t)(p - s));
+			p++;
+		} else {
+			for (s = p; p < end && *p != ',' && !is_lws(*p); p++)
+				;
+			val = slice_make(s, (size_t)(p - s));
+		}
+		if (escaped) {
+			char *w = arena_alloc(a, val.len ? val.len : 1);
+			size_t o = 0;
+
+			if (!w)
+				return -ENOMEM;
+			for (size_t i = 0; i < val.len; i++) {
+				if (val.p[i] == '\\')
+					i++;
+				w[o++] = val.p[i];
+			}
+			val = slice_make(w, o);
+		}
+		if (slice_caseeq_cstr(name, "username"))
+			slot = &d.username;
+		else if (slice_caseeq_cstr(name, "realm"))
+			slot = &d.realm;
+		else if (slice_caseeq_cstr(name, "nonce"))
+			slot = &d.nonce;
+		else if (slice_caseeq_cstr(name, "uri"))
+			slot = &d.uri;
+		else if (slice_caseeq_cstr(name, "response"))
+			slot = &d.response;
+		else if (slice_caseeq_cstr(name, "algorithm"))
+			slot = &d.algorithm;
+		else if (slice_caseeq_cstr(name, "cnonce"))
+			slot = &d.cnonce;
+		else if (slice_caseeq_cstr(name, "qop"))
+			slot = &d.qop;
+		else if (slice_caseeq_cstr(name, "nc"))
+			slot = &d.nc;
+		if (slot) {
+			if (slot->p)
+				return -EBADMSG; /* given twice */
+			*slot = val;
+			if (!slot->p)
+				slot->p = s; /* empty but present */
+		}
+		while (p < end && is_lws(*p))
+			p++;
+		if (p < end && *p != ',')
+			return -EBADMSG;
+		if (p < end)
+			p++;
+	}
+	*dp = d;
+	return 0;
+}
+
+/* Challenges. */
+
+/* "401/407 ..." with one challenge per algorithm @p user has. */
+static int challenge(const struct auth_req *q, struct shard_state *s,
+		     struct slice realm, struct slice user, bool stale,
+		     struct auth_verdict *vp)
+{
+	static const char *const alg_name[AUTH__COUNT] = { "SHA-256", "MD5" };
+	const bool reg = q->m->method == SIP_REGISTER;
+	const char *hname = reg ? "WWW-Authenticate" : "Proxy-Authenticate";
+	struct users_cred cred;
+	unsigned algs = USERS_MD5 | USERS_SHA256;
+	char nonce[AUTH_NONCE_LEN];
+	size_t cap, o = 0;
+	char *p;
+
+	if (users_lookup(user, realm, &cred) == 0 && cred.algs)
+		algs = cred.algs;
+	auth_nonce_make(realm, q->now_s, s->salt_next++, nonce);
+	cap = 2 * (realm.len + AUTH_NONCE_LEN + 128);
+	p = arena_alloc(q->a, cap);
+	if (!p)
+		return -ENOMEM;
+	for (int alg = 0; alg < AUTH__COUNT; alg++) {
+		unsigned bit = alg == AUTH_SHA256 ? USERS_SHA256 : USERS_MD5;
+		int n;
+
+		if (!(algs & bit))
+			continue;
+		n = snprintf(p + o, cap - o,
+			     "%s: Digest realm=\"%.*s\", nonce=\"%.*s\", "
+			     "qop=\"auth\", algorithm=%s%s\r\n",
+			     hname, (int)realm.len, realm.p, AUTH_NONCE_LEN,
+			     nonce, alg_name[alg], stale ? ", stale=true" : "");
+		if (n < 0 || (size_t)n >= cap - o)
+			return -ENOMEM;
+		o += (size_t)n;
+	}
+	vp->status = reg ? 401 : 407;
+	vp->reason = reg ? "Unauthorized" : "Proxy Authentication Required";
+	vp->extra = slice_make(p, o);
+	count(&s->st.challenges);
+	if (stale)
+		count(&s->st.stale);
+	return 0;
+}
+
+static void forbid(struct auth_verdict *vp, const char *reason)
+{
+	vp->status = 403;
+	vp->reason = reason;
+	vp->extra = slice_make(NULL, 0);
+}
+
+/*
+ * The realm (a served domain) and user this request authenticates
+ * for, in @p buf; false when it needs no authentication here.
+ */
+static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
+		       struct slice *realmp, struct slice *userp)
+{
+	const struct sipmsg *m = q->m;
+	const struct conf *c = q->c;
+	const struct siphdr *from;
+	struct nameaddr na;
+	size_t ulen;
+	int n;
+
+	if (m->method == SIP_ACK || m->method == SIP_CANCEL ||
+	    m->method == SIP_METHOD_OTHER ||
+	    !(c->reg.auth_methods & (1u << m->method)))
+		return false;
+	if (conf_is_trusted(c, q->src))
+		return false;
+	if (m->method == SIP_REGISTER) {
+		if (!reg_is_ours(c, m))
+			return false;
+		n = reg_aor(m, buf, size, &ulen);
+	} else {
+		/* In-dialog requests were authorised with the dialog. */
+		if (m->to_tag.len)
+			return false;
+		from = sipmsg_hdr(m, HDR_FROM);
+		if (!from || nameaddr_parse(from->value, &na) < 0)
+			return false;
+		n = sipmsg_aor_print(na.uri, buf, size);
+		for (ulen = n > 0 ? (size_t)n : 0; ulen > 0; ulen--)
+			if (buf[ulen - 1] == '@')
+				break;
+		ulen = ulen ? ulen - 1 : 0;
+	}
+	if (n <= 0)
+		return false;
+	*userp = slice_make(buf, ulen);
+	*realmp = slice_make(buf + ulen + 1, (size_t)n - ulen - 1);
+	return conf_is_domain(c, realmp->p, realmp->len);
+}
+
+static int parse_nc(struct slice s, uint32_t *ncp)
+{
+	uint32_t v = 0;
+
+	if (s.len != 8)
+		return -EINVAL;
+	for (size_t i = 0; i < 8; i++) {
+		int h = hexval(s.p[i]);
+
+		if (h < 0)
+			return -EINVAL;
+		v = v << 4 | (uint32_t)h;
+	}
+	if (v == 0)
+		return -EINVAL;
+	*ncp = v;
+	return 0;
+}
+
+/* Case-insensitive, constant-time comparison of hex @p got to @p want. */
+static bool hex_equal(struct slice got, const char *want, size_t len)
+{
+	char low[2 * AUTH_HASH_MAX];
+
+	if (got.len != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		low[i] = got.p[i] >= 'A' && got.p[i] <= 'Z'
+			     ? (char)(got.p[i] | 0x20)
+			     : got.p[i];
+	return memeql_sec(low, want, len);
+}
+
+int auth_check(const struct auth_req *q, struct auth_verdict *vp)
+{
+	const struct sipmsg *m = q->m;
+	const struct conf *c = q->c;
+	const bool reg = m->method == SIP_REGISTER;
+	char who[SIPMSG_AOR_MAX], want[2 * AUTH_HASH_MAX + 1];
+	struct slice realm, user;
+	struct shard_state *s;
+	struct users_cred cred;
+	const struct siphdr *h;
+	struct digest d;
+	bool found = false;
+	int64_t ts;
+	uint64_t salt;
+	uint32_t nc = 1;
+	int alg, err;
+
+	*vp = (struct auth_verdict){ 0, NULL, { NULL, 0 } };
+	if (!needs_auth(q, who, sizeof(who), &realm, &user))
+		return 0;
+	s = &shards[q->shard < nshards_ ? q->shard : 0];
+	if (is_blocked(s, c, q->src, q->now_s)) {
+		count(&s->st.blocked);
+		forbid(vp, "Forbidden");
+		return 0;
+	}
+	if (!users_loaded()) {
+		/* Needs credentials, and there are none to check. */
+		forbid(vp, "Forbidden");
+		return 0;
+	}
+	for (h = sipmsg_hdr(m,
+			    reg ? HDR_AUTHORIZATION : HDR_PROXY_AUTHORIZATION);
+	     h; h = sipmsg_hdr_next(m, h)) {
+		err = digest_parse(h->value, q->a, &d);
+		if (err == -ENOMEM)
+			return err;
+		if (err == 1)
+			continue; /* another scheme (RFC 4475 §3.3.7) */
+		if (err < 0 || !d.realm.p) {
+			vp->status = 400;
+			vp->reason = "Malformed Authorization";
+			return 0;
+		}
+		/* Credentials for another realm belong to someone else. */
+		if (slice_caseeq(d.realm, realm)) {
+			found = true;
+			break;
+		}
+	}
+	if (!found)
+		return challenge(q, s, realm, user, false, vp);
+	if (!d.username.len || !d.nonce.len || !d.response.len || !d.uri.p ||
+	    (d.qop.len && (!d.cnonce.p || parse_nc(d.nc, &nc) < 0))) {
+		vp->status = 400;
+		vp->reason = "Malformed Authorization";
+		return 0;
+	}
+	alg = d.algorithm.p ? auth_alg_lookup(d.algorithm) : AUTH_MD5;
+	/* Not ours to judge: an algorithm or qop we never offered, a
+	 * nonce another secret made. A fresh challenge, no failure. */
+	if (alg < 0 || (d.qop.len && !slice_caseeq_cstr(d.qop, "auth")) ||
+	    auth_nonce_check(d.nonce, realm, &ts, &salt) < 0)
+		return challenge(q, s, realm, user, false, vp);
+	if (users_lookup(d.username, realm, &cred) == 0 &&
+	    (cred.algs & (alg == AUTH_SHA256 ? USERS_SHA256 : USERS_MD5))) {
+		auth_response((enum auth_alg)alg,
+			      alg == AUTH_SHA256 ? cred.sha256 : cred.md5,
+			      d.nonce, d.nc, d.cnonce, d.qop, m->method_name,
+			      d.uri, want);
+		found = hex_equal(d.response, want,
+				  2 * auth_hash_len((enum auth_alg)alg));
+	} else {
+		found = false;
+	}
+	if (!found) {
+		count(&s->st.failures);
+		if (fail_record(s, c, q->src, q->now_s)) {
+			count(&s->st.blocked);
+			if (log_ratelimit_ok(&s->rl)) {
+				char addr[64];
+
+				log_msg(LOG_NOTICE,
+					"auth: %s: %u failures within %u s, "
+					"refused",
+					tp_addr_str(q->src, addr, sizeof(addr)),
+					c->reg.max_auth_failures,
+					c->reg.auth_failure_window_s);
+			}
+			forbid(vp, "Forbidden");
+			return 0;
+		}
+		return challenge(q, s, realm, user, false, vp);
+	}
+	/* The password was right: an old nonce is only stale. */
+	if (q->now_s - ts > (int64_t)c->reg.nonce_ttl_s ||
+	    ts > q->now_s + FUTURE_SKEW_S)
+		return challenge(q, s, realm, user, true, vp);
+	err = nc_check(s, salt, ts, nc, q->now_s, c->reg.nonce_ttl_s);
+	if (err == -EALREADY) {
+		count(&s->st.replays);
+		return challenge(q, s, realm, user, false, vp);
+	}
+	if (err == -ESTALE)
+		return challenge(q, s, realm, user, true, vp);
+	/* RFC 3261 §22.4: the registrar decides who may register what. */
+	if (reg && !slice_eq(d.username, user)) {
+		forbid(vp, "Forbidden");
+		return 0;
+	}
+	count(&s->st.successes);
+	return 0;
+}
+
+int auth_hook(struct hook_req *r)
+{
+	struct auth_verdict v;
+	struct auth_req q = {
+		.c = shard_conf(r->sh),
+		.m = r->m,
+		.src = (const struct sockaddr *)&r->from->addr,
+		.shard = shard_id(r->sh),
+		.now_s = (int64_t)time(NULL),
+		.a = r->a,
+	};
+	int err;
+
+	err = auth_check(&q, &v);
+	if (err)
+		return err;
+	if (!v.status)
+		return HOOK_NEXT;
+	err = hook_reply(r, v.status, v.reason, v.extra, slice_make(NULL, 0));
+	return err ? err : HOOK_DONE;
+}

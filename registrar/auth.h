@@ -1,0 +1,146 @@
+/* registrar/auth.h - digest authentication (RFC 3261 §22, RFC 7616, RFC 8760)
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/base/slice.h"
+
+struct arena;
+struct conf;
+struct hook_req;
+struct sipmsg;
+struct sockaddr;
+
+/**
+ * Digest algorithms, in the order challenges offer them (RFC 8760 §2.4:
+ * most preferred first).
+ */
+enum auth_alg {
+	AUTH_SHA256,
+	AUTH_MD5,
+	AUTH__COUNT,
+};
+
+/** Bytes of the largest digest (SHA-256). */
+#define AUTH_HASH_MAX 32
+
+/**
+ * A nonce: 64 lower-case hex digits of time stamp (8 bytes, seconds,
+ * big-endian), salt (8 bytes, unique per challenge) and the first 16
+ * bytes of HMAC-SHA-256(secret, time stamp | salt | realm). Any node
+ * with the same secret validates it; nothing is stored per challenge.
+ */
+#define AUTH_NONCE_LEN 64
+
+/** Digest length of @p alg in bytes (16 or 32). */
+size_t auth_hash_len(enum auth_alg alg);
+
+/** The algorithm named @p name ("MD5", "SHA-256", any case), or -1. */
+int auth_alg_lookup(struct slice name);
+
+/**
+ * HA1 = H(user ":" realm ":" password) into @p out (auth_hash_len()
+ * bytes). Thread: any.
+ */
+void auth_ha1(enum auth_alg alg, struct slice user, struct slice realm,
+	      struct slice password, uint8_t *out);
+
+/**
+ * The request-digest of RFC 7616 §3.4.1 in lower-case hex into @p hex
+ * (2 * auth_hash_len() + 1 bytes, NUL-terminated):
+ * H(hex(HA1) ":" nonce ":" nc ":" cnonce ":" qop ":" hex(H(method ":"
+ * uri))), or without qop (RFC 2069) H(hex(HA1) ":" nonce ":" hex(HA2)).
+ * Thread: any.
+ */
+void auth_response(enum auth_alg alg, const uint8_t *ha1, struct slice nonce,
+		   struct slice nc, struct slice cnonce, struct slice qop,
+		   struct slice method, struct slice uri, char *hex);
+
+/**
+ * Set up: the nonce key (c->reg.secret, or AUTH_HASH_MAX random bytes
+ * when it is NULL) and the per-shard tables of @p nshards shards (nonce
+ * counts, failures per source). Errors: -ENOMEM, -EINVAL (nshards 0).
+ * Thread: control, before the shards run. Ownership: @p c must outlive
+ * auth_fini().
+ */
+int auth_init(const struct conf *c, unsigned nshards);
+
+/** Free what auth_init() made. Thread: control, after shards stop. */
+void auth_fini(void);
+
+/**
+ * Make a nonce for @p realm at time @p now_s with @p salt into @p out
+ * (AUTH_NONCE_LEN bytes, not NUL-terminated). Thread: any, after
+ * auth_init().
+ */
+void auth_nonce_make(struct slice realm, int64_t now_s, uint64_t salt,
+		     char *out);
+
+/**
+ * Check that @p nonce was made by a node with our secret for @p realm.
+ * Returns 0 with *tsp and *saltp set, or -EINVAL.
+ * Thread: any, after auth_init().
+ */
+int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
+		     uint64_t *saltp);
+
+/** Per-shard counters, summed by auth_stats(). */
+struct auth_stats {
+	uint64_t challenges; /**< 401/407 sent */
+	uint64_t successes;  /**< credentials accepted */
+	uint64_t failures;   /**< wrong response, unknown user */
+	uint64_t blocked;    /**< 403 to a source over the failure limit */
+	uint64_t replays;    /**< nonce + nc seen before */
+	uint64_t stale;	     /**< right password, old nonce: stale=true */
+};
+
+/** The counters of all shards added up (relaxed reads). Thread: any. */
+void auth_stats(struct auth_stats *out);
+
+/** One request to authenticate: what auth_check() reads. */
+struct auth_req {
+	const struct conf *c;
+	const struct sipmsg *m;	    /**< parsed without fault */
+	const struct sockaddr *src; /**< where it came from */
+	unsigned shard;		    /**< the calling shard (its tables) */
+	int64_t now_s;		    /**< CLOCK_REALTIME seconds */
+	struct arena *a;	    /**< for the challenge headers */
+};
+
+/** What auth_check() decided. */
+struct auth_verdict {
+	unsigned status;    /**< 0: go on; 401, 407, 403 or 400 */
+	const char *reason; /**< static */
+	struct slice extra; /**< WWW-/Proxy-Authenticate lines, in @p a */
+};
+
+/**
+ * Decide whether request q->m may go on (RFC 3261 §22). Nothing to do
+ * (status 0) for a trusted source, ACK, CANCEL, an in-dialog request,
+ * a method outside c->reg.auth_methods, a REGISTER that is not for this
+ * registrar or whose To domain is not served, or another request whose
+ * From domain is not served. Otherwise the request needs credentials
+ * for realm = that domain: none (or only for other realms or schemes)
+ * -> 401 (REGISTER, WWW-Authenticate) or 407 (Proxy-Authenticate) with
+ * one challenge per algorithm the user has (both for an unknown user),
+ * SHA-256 first, qop="auth"; wrong response or unknown user -> a new
+ * challenge, counted against the source, and 403 once the source has
+ * failed c->reg.max_auth_failures times within
+ * c->reg.auth_failure_window_s; right response but nonce older than
+ * c->reg.nonce_ttl_s -> challenge with stale=true; a nonce + nc seen
+ * before -> a new challenge; REGISTER whose username is not the AOR's
+ * user -> 403; no users file -> 403; malformed credentials -> 400.
+ * Returns 0 with *vp set, or -ENOMEM.
+ * Thread: the shard q->shard. Ownership: vp->extra lives in q->a.
+ */
+int auth_check(const struct auth_req *q, struct auth_verdict *vp);
+
+/**
+ * The HOOK_AUTH stage: auth_check() on the hook's request, answered
+ * with hook_reply() when it does not go on. Returns HOOK_NEXT,
+ * HOOK_DONE or a negative error. Thread: the shard.
+ */
+int auth_hook(struct hook_req *r);

@@ -1,0 +1,104 @@
+/* store/dlg.h - dialog table: Call-ID + tags -> dialog state (RCU hash table)
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "proxy/base/slice.h"
+
+enum dlg_state {
+	DLG_EARLY = 1,	/**< a provisional response with a To tag */
+	DLG_CONFIRMED,	/**< a 2xx to the INVITE */
+	DLG_TERMINATED, /**< a BYE went through; removed soon after */
+};
+
+/**
+ * One record-routed INVITE dialog. Inside the table an entry is
+ * immutable: a change of state publishes a new entry in its place and
+ * the old one is freed after an RCU grace period. Every slice of a
+ * published entry points into the entry's own memory.
+ * Exception to "opaque by default": read-only view, fields are public.
+ */
+struct dlg {
+	struct slice call_id;
+	struct slice caller_tag; /**< From tag of the INVITE */
+	struct slice callee_tag; /**< To tag of the response */
+	struct slice caller;	 /**< From URI of the INVITE (may be empty) */
+	struct slice callee;	 /**< To URI of the INVITE (may be empty) */
+	enum dlg_state state;
+	unsigned owner;	    /**< the shard that owns the Call-ID */
+	int64_t created_ms; /**< CLOCK_MONOTONIC, first published */
+	int64_t changed_ms; /**< CLOCK_MONOTONIC, this state since */
+};
+
+/**
+ * Create the table. Errors: -ENOMEM, -EALREADY (already made).
+ * Thread: control, before any shard runs.
+ */
+int dlg_init(void);
+
+/**
+ * Remove and free every entry (after a grace period) and the table.
+ * Thread: control, after the shards stopped; a registered RCU thread
+ * outside any read section. Safe when dlg_init() was not called.
+ */
+void dlg_fini(void);
+
+/**
+ * Publish a copy of @p d (every slice is copied; changed_ms 0 is now,
+ * created_ms 0 is changed_ms: a writer changing a state passes the
+ * created_ms it had). The key is Call-ID + caller tag + callee tag; an
+ * entry with the same key is replaced.
+ * Errors: -EINVAL (empty Call-ID or tag, no table), -ENOMEM.
+ * Thread: the shard that owns the Call-ID (its one writer); a
+ * registered RCU thread, outside a read section.
+ */
+int dlg_publish(const struct dlg *d);
+
+/**
+ * Remove the dialog @p call_id with tags @p tag_a and @p tag_b, in
+ * either order (a request from the callee has the tags swapped).
+ * Returns 0, or -ENOENT. Thread: as dlg_publish().
+ */
+int dlg_remove(struct slice call_id, struct slice tag_a, struct slice tag_b);
+
+/**
+ * Remove every early dialog of @p call_id whose caller tag is
+ * @p caller_tag (the INVITE ended without them being confirmed).
+ * Returns how many. Thread: as dlg_publish().
+ */
+int dlg_remove_early(struct slice call_id, struct slice caller_tag);
+
+/**
+ * The dialog @p call_id with tags @p tag_a and @p tag_b in either
+ * order, or NULL. Borrowed until rcu_read_unlock().
+ * Thread: any registered RCU thread, inside urcu_memb_read_lock().
+ */
+const struct dlg *dlg_lookup_rcu(struct slice call_id, struct slice tag_a,
+				 struct slice tag_b);
+
+/** Entries in the table (approximate while writers run). Thread: any. */
+unsigned long dlg_count(void);
+
+/** Called for each entry by dlg_foreach_rcu(). */
+typedef void dlg_visit_fn(const struct dlg *d, void *arg);
+
+/**
+ * Call @p fn for every entry; the entries are borrowed for the call.
+ * Returns the number visited. Thread: any registered RCU thread,
+ * inside urcu_memb_read_lock(); @p fn must not block.
+ */
+unsigned long dlg_foreach_rcu(dlg_visit_fn *fn, void *arg);
+
+/**
+ * Remove the entries of shard @p owner that have been early for more
+ * than @p early_ms, confirmed for more than @p confirmed_ms or
+ * terminated for more than @p terminated_ms at time @p now_ms
+ * (CLOCK_MONOTONIC): UAs that vanished leave no dialog behind.
+ * Returns how many. Thread: the shard @p owner, outside a read section.
+ */
+unsigned dlg_sweep(unsigned owner, int64_t now_ms, int64_t early_ms,
+		   int64_t confirmed_ms, int64_t terminated_ms);
+
+/** CLOCK_MONOTONIC in milliseconds, the clock of struct dlg. */
+int64_t dlg_now_ms(void);

@@ -1,0 +1,382 @@
+/* store/loc.c - location table: AOR -> bindings (RCU hash table) */
+#include "store/loc.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "proxy/base/hash.h"
+#include "proxy/base/obj.h"
+#include "store/rcu.h"
+
+/*
+ * One published set: an obj whose first member is the public struct
+ * loc_set (so that a struct loc_set pointer is the obj pointer readers
+ * give to obj_tryget()), then the table's bookkeeping, then the
+ * contacts and every byte they point to. The table holds one
+ * reference; a retired entry drops it after a grace period.
+ */
+struct entry {
+	struct loc_set set; /* first: the obj pointer */
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	unsigned long hash;
+	alignas(max_align_t) struct loc_contact c[];
+};
+
+static struct cds_lfht *table;
+static uint64_t seed;
+static atomic_long naor;
+
+/* The user part and the domain of "user@domain" (last '@'). */
+static void split(struct slice aor, struct slice *userp, struct slice *domp)
+{
+	size_t i = aor.len;
+
+	while (i > 0 && aor.p[i - 1] != '@')
+		i--;
+	if (i == 0) {
+		*userp = aor;
+		*domp = slice_make(aor.p + aor.len, 0);
+		return;
+	}
+	*userp = slice_make(aor.p, i - 1);
+	*domp = slice_make(aor.p + i, aor.len - i);
+}
+
+/* User exactly, domain without regard to case (store/loc.h). */
+static unsigned long hash_aor(struct slice aor)
+{
+	struct slice user, dom;
+
+	split(aor, &user, &dom);
+	return (unsigned long)hash_slice_case(dom, hash_slice(user, seed));
+}
+
+static int match(struct cds_lfht_node *node, const void *key)
+{
+	const struct entry *e = caa_container_of(node, struct entry, node);
+	const struct slice *aor = key;
+	struct slice u1, d1, u2, d2;
+
+	split(e->set.aor, &u1, &d1);
+	split(*aor, &u2, &d2);
+	return slice_eq(u1, u2) && slice_caseeq(d1, d2);
+}
+
+/*
+ * Table walk without cds_lfht_for_each_entry(), whose container_of on
+ * the final NULL node is pointer arithmetic on NULL (UBSan). Inside a
+ * read section.
+ */
+static struct entry *at(struct cds_lfht_iter *iter)
+{
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
+
+	return node ? caa_container_of(node, struct entry, node) : NULL;
+}
+
+static struct entry *first(struct cds_lfht_iter *iter)
+{
+	cds_lfht_first(table, iter);
+	return at(iter);
+}
+
+static struct entry *next(struct cds_lfht_iter *iter)
+{
+	cds_lfht_next(table, iter);
+	return at(iter);
+}
+
+int loc_init(void)
+{
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)(uintptr_t)&seed ^ 0x6c6f632d73656564ULL;
+	atomic_store(&naor, 0);
+	/* 64 Ki buckets from the start: the lazy automatic resize lags
+	 * behind a burst of registrations, and long chains cost each
+	 * lookup (2x at 100,000 AORs). It still grows beyond that. */
+	table = cds_lfht_new_flavor(1UL << 16, 1UL << 16, 0,
+				    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+				    &urcu_memb_flavor, NULL);
+	return table ? 0 : -ENOMEM;
+}
+
+static void retire_cb(struct rcu_head *head)
+{
+	obj_put(caa_container_of(head, struct entry, rcu));
+}
+
+static void retire(struct entry *e)
+{
+	urcu_memb_call_rcu(&e->rcu, retire_cb);
+}
+
+void loc_fini(void)
+{
+	struct cds_lfht_iter iter;
+	struct entry *e;
+
+	if (!table)
+		return;
+	urcu_memb_read_lock();
+	for (e = first(&iter); e; e = next(&iter)) {
+		if (cds_lfht_del(table, &e->node) == 0)
+			retire(e);
+	}
+	urcu_memb_read_unlock();
+	/* Every retire_cb runs before the table and the process go. */
+	urcu_memb_barrier();
+	cds_lfht_destroy(table, NULL);
+	table = NULL;
+	atomic_store(&naor, 0);
+}
+
+const struct loc_set *loc_lookup_rcu(struct slice aor)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	assert(urcu_memb_read_ongoing());
+	if (!table || aor.len == 0)
+		return NULL;
+	cds_lfht_lookup(table, hash_aor(aor), match, &aor, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	return node ? &caa_container_of(node, struct entry, node)->set : NULL;
+}
+
+static int add_size(size_t *total, size_t n)
+{
+	if (*total > SIZE_MAX - n)
+		return -ENOMEM;
+	*total += n;
+	return 0;
+}
+
+/* One slice into the entry's byte area at *pp. */
+static struct slice put(char **pp, struct slice s)
+{
+	struct slice out = slice_make(*pp, s.len);
+
+	if (s.len)
+		memcpy(*pp, s.p, s.len);
+	*pp += s.len;
+	return out;
+}
+
+/* A new entry (one reference, not in the table) holding copies. */
+static int entry_new(struct slice aor, const struct loc_contact *c, unsigned n,
+		     struct entry **ep)
+{
+	size_t size = sizeof(struct entry), bytes = aor.len;
+	struct entry *e;
+	char *p;
+
+	if (add_size(&size, (size_t)n * sizeof(*c)))
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		const struct loc_contact *x = &c[i];
+
+		if (add_size(&bytes, x->uri.len) ||
+		    add_size(&bytes, x->path.len) ||
+		    add_size(&bytes, x->instance.len) ||
+		    add_size(&bytes, x->call_id.len) ||
+		    add_size(&bytes, x->user_agent.len))
+			return -ENOMEM;
+	}
+	if (add_size(&size, bytes))
+		return -ENOMEM;
+	e = obj_new(size, NULL);
+	if (!e)
+		return -ENOMEM;
+	p = (char *)&e->c[n];
+	e->set.aor = put(&p, aor);
+	e->set.n = n;
+	e->set.c = e->c;
+	for (unsigned i = 0; i < n; i++) {
+		struct loc_contact *d = &e->c[i];
+
+		*d = c[i];
+		d->uri = put(&p, c[i].uri);
+		d->path = put(&p, c[i].path);
+		d->instance = put(&p, c[i].instance);
+		d->call_id = put(&p, c[i].call_id);
+		d->user_agent = put(&p, c[i].user_agent);
+	}
+	e->hash = hash_aor(aor);
+	cds_lfht_node_init(&e->node);
+	*ep = e;
+	return 0;
+}
+
+/*
+ * Remove @p aor. The sweep may have replaced the node between our
+ * lookup and our delete (its replace succeeds only on the node it
+ * read, so it can do that at most once per sweep): look again. Bounded.
+ */
+static void remove_aor(struct slice aor, unsigned long hash)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	for (int tries = 0; tries < 64; tries++) {
+		cds_lfht_lookup(table, hash, match, &aor, &iter);
+		node = cds_lfht_iter_get_node(&iter);
+		if (!node)
+			return;
+		if (cds_lfht_del(table, node) == 0) {
+			atomic_fetch_sub_explicit(&naor, 1,
+						  memory_order_relaxed);
+			retire(caa_container_of(node, struct entry, node));
+			return;
+		}
+	}
+}
+
+int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
+{
+	struct cds_lfht_node *old;
+	struct entry *e = NULL;
+	int err;
+
+	if (aor.len == 0 || (n && !c) || !table)
+		return -EINVAL;
+	if (n == 0) {
+		urcu_memb_read_lock();
+		remove_aor(aor, hash_aor(aor));
+		urcu_memb_read_unlock();
+		return 0;
+	}
+	err = entry_new(aor, c, n, &e);
+	if (err)
+		return err;
+	urcu_memb_read_lock();
+	old =
+	    cds_lfht_add_replace(table, e->hash, match, &e->set.aor, &e->node);
+	urcu_memb_read_unlock();
+	if (old)
+		retire(caa_container_of(old, struct entry, node));
+	else
+		atomic_fetch_add_explicit(&naor, 1, memory_order_relaxed);
+	return 0;
+}
+
+unsigned long loc_count(void)
+{
+	long n = atomic_load_explicit(&naor, memory_order_relaxed);
+
+	return n > 0 ? (unsigned long)n : 0;
+}
+
+/* Prune one entry found at @p iter; returns the contacts dropped. */
+static unsigned long sweep_one(struct cds_lfht_iter *iter, struct entry *e,
+			       int64_t now_s)
+{
+	struct loc_contact *keep;
+	struct entry *ne;
+	unsigned live = 0, n;
+
+	for (unsigned i = 0; i < e->set.n; i++)
+		if (e->c[i].expires_s > now_s)
+			live++;
+	if (live == e->set.n)
+		return 0;
+	if (live == 0) {
+		/* Fails when the owner shard replaced it meanwhile. */
+		if (cds_lfht_del(table, &e->node) != 0)
+			return 0;
+		atomic_fetch_sub_explicit(&naor, 1, memory_order_relaxed);
+		n = e->set.n;
+		retire(e);
+		return n;
+	}
+	keep = malloc(live * sizeof(*keep));
+	if (!keep)
+		return 0;
+	live = 0;
+	for (unsigned i = 0; i < e->set.n; i++)
+		if (e->c[i].expires_s > now_s)
+			keep[live++] = e->c[i];
+	if (entry_new(e->set.aor, keep, live, &ne) != 0) {
+		free(keep);
+		return 0;
+	}
+	free(keep);
+	/* Compare-and-swap on the node (store/loc.h). */
+	if (cds_lfht_replace(table, iter, ne->hash, match, &ne->set.aor,
+			     &ne->node) != 0) {
+		obj_put(ne);
+		return 0;
+	}
+	n = e->set.n;
+	retire(e);
+	return n - live;
+}
+
+unsigned long loc_sweep(int64_t now_s)
+{
+	struct cds_lfht_iter iter;
+	struct entry *e;
+	unsigned long dropped = 0;
+
+	if (!table)
+		return 0;
+	urcu_memb_read_lock();
+	for (e = first(&iter); e; e = next(&iter))
+		dropped += sweep_one(&iter, e, now_s);
+	urcu_memb_read_unlock();
+	return dropped;
+}
+
+int loc_get_all(const struct loc_set ***setsp, size_t *np)
+{
+	struct cds_lfht_iter iter;
+	const struct loc_set **v = NULL, **nv;
+	size_t n = 0, cap = loc_count() + 64;
+	struct entry *e;
+	bool short_of_memory = false;
+	int err = -ENOMEM;
+
+	v = malloc(cap * sizeof(*v));
+	if (!v || !table)
+		goto out;
+	urcu_memb_read_lock();
+	for (e = first(&iter); e; e = next(&iter)) {
+		if (n == cap) {
+			/* Grow inside the read section: malloc never waits
+			 * for a grace period. */
+			nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv) {
+				short_of_memory = true;
+				break;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		if (obj_tryget(e))
+			v[n++] = &e->set;
+	}
+	urcu_memb_read_unlock();
+	if (short_of_memory)
+		goto out;
+	*setsp = v;
+	*np = n;
+	v = NULL;
+	n = 0;
+	err = 0;
+out:
+	loc_put_all(v, n);
+	return err;
+}
+
+void loc_put_all(const struct loc_set **sets, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		obj_put((void *)sets[i]);
+	free(sets);
+}

@@ -1,0 +1,556 @@
+/* tests/integration/test_proxy.c - sipedge as a transaction-stateful proxy:
+ * real SIPp callers and callees over UDP and TCP, and hand-made ones */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "tests/common/proc.h"
+#include "tests/common/sipcli.h"
+
+#define SIPP_DIR "tests/integration/sipp/"
+#define WAIT_MS	 5000
+#define MAX_UAS	 2
+
+static struct proc_sipedge sp;
+static pid_t uas_pid[MAX_UAS];
+static uint16_t uas_port[MAX_UAS];
+static struct sipcli uac, uas;
+static struct sipcli_msg *rx;
+static char *text;
+
+static void setup(void)
+{
+	memset(&sp, 0, sizeof(sp));
+	memset(uas_pid, 0, sizeof(uas_pid));
+	uac.fd = -1;
+	uas.fd = -1;
+	text = NULL;
+	rx = malloc(sizeof(*rx));
+	cr_assert_not_null(rx);
+	for (int i = 0; i < MAX_UAS; i++)
+		cr_assert_eq(proc_free_port("127.0.0.1", &uas_port[i]), 0);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < MAX_UAS; i++)
+		if (uas_pid[i] > 0)
+			proc_kill(uas_pid[i]);
+	sipcli_close(&uac);
+	sipcli_close(&uas);
+	free(rx);
+	free(text);
+	proc_sipedge_cleanup(&sp);
+}
+
+TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 120);
+
+/* printf into a buffer of its own: a template for start(). */
+static const char *tpl(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static const char *tpl(const char *fmt, ...)
+{
+	static char buf[3072];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cr_assert(n > 0 && (size_t)n < sizeof(buf));
+	return buf;
+}
+
+/*
+ * Start sipedge with @p workers shards on a free port and the top-level
+ * YAML @p yaml, in which "%1$u" stands for sipedge's own port, "%2$u"
+ * and "%3$u" for the two callee ports. Waits until it answers an
+ * OPTIONS (bounded: about 10 s).
+ */
+static void start(unsigned workers, const char *yaml)
+{
+	char conf[4096], extra[3072], fmt[3072], path[PROC_PATH_MAX];
+	char *args[] = { "-c", path, NULL };
+	int n, i, st = -1;
+
+	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
+	snprintf(sp.host, sizeof(sp.host), "127.0.0.1");
+	cr_assert_eq(proc_free_port("127.0.0.1", &sp.port), 0);
+	/* Every positional argument named once, as POSIX wants. */
+	n = snprintf(fmt, sizeof(fmt), "%s# ports %%1$u %%2$u %%3$u\n", yaml);
+	cr_assert(n > 0 && (size_t)n < sizeof(fmt));
+	n = snprintf(extra, sizeof(extra), fmt, sp.port, uas_port[0],
+		     uas_port[1]);
+	cr_assert(n > 0 && (size_t)n < sizeof(extra));
+	n = snprintf(conf, sizeof(conf),
+		     "workers: %u\nlog_level: info\nlisten:\n"
+		     "  - address: 127.0.0.1\n    port: %u\n"
+		     "domains: [localhost, 127.0.0.1]\n%s",
+		     workers, sp.port, extra);
+	cr_assert(n > 0 && (size_t)n < sizeof(conf));
+	cr_assert_eq(
+	    proc_write_file(sp.dir, "sipedge.yaml", conf, path, sizeof(path)),
+	    0);
+	cr_assert_eq(proc_sipedge_spawn(&sp, args), 0, "%s", sp.why);
+	/* Bounded: 100 pings of at most 100 ms each. */
+	for (i = 0; i < 100 && st < 100; i++)
+		st = sipcli_ping(sp.host, sp.port, 100);
+	cr_assert_geq(st, 100, "sipedge did not answer; config:\n%s", conf);
+}
+
+static void stop(void)
+{
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+static void scenario(const char *name, char *buf, size_t size)
+{
+	char rel[256];
+
+	snprintf(rel, sizeof(rel), SIPP_DIR "%s", name);
+	cr_assert_not_null(realpath(rel, buf),
+			   "%s not found (run from the repository root)", rel);
+	(void)size;
+}
+
+/* Start SIPp callee @p i with scenario @p name for @p calls calls;
+ * @p pause_ms is its -d (how long it rings or stays silent). */
+static void uas_start(int i, const char *name, const char *transport,
+		      unsigned calls, unsigned pause_ms)
+{
+	char sf[PATH_MAX], port[16], m[16], d[16], out[PROC_PATH_MAX], errf[64];
+	char *argv[] = { "sipp",
+			 "-sf",
+			 sf,
+			 "-i",
+			 "127.0.0.1",
+			 "-p",
+			 port,
+			 "-t",
+			 (char *)transport,
+			 "-m",
+			 m,
+			 "-d",
+			 d,
+			 "-nostdin",
+			 "-trace_err",
+			 "-error_file",
+			 errf,
+			 NULL };
+
+	scenario(name, sf, sizeof(sf));
+	snprintf(port, sizeof(port), "%u", uas_port[i]);
+	snprintf(m, sizeof(m), "%u", calls);
+	snprintf(d, sizeof(d), "%u", pause_ms);
+	snprintf(errf, sizeof(errf), "uas%d_errors.log", i);
+	snprintf(out, sizeof(out), "%s/uas%d.out", sp.dir, i);
+	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uas_pid[i]), 0,
+		     "sipp is not installed (run make deps)");
+}
+
+static void show(const char *file, const char *what)
+{
+	char path[PROC_PATH_MAX];
+
+	free(text);
+	text = NULL;
+	snprintf(path, sizeof(path), "%s/%s", sp.dir, file);
+	if (proc_read_file(path, &text) != 0)
+		return;
+	cr_log_error("%s (%s):\n%.3000s", what, file, text);
+}
+
+/* Callee @p i must finish (all its calls done) within @p ms. */
+static void uas_done(int i, int ms)
+{
+	char st[32], name[32], err[32];
+	int status = 0, rc;
+
+	rc = proc_wait(uas_pid[i], ms, &status);
+	if (rc == 0)
+		uas_pid[i] = 0;
+	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(name, sizeof(name), "uas%d.out", i);
+		snprintf(err, sizeof(err), "uas%d_errors.log", i);
+		show(err, "callee errors");
+		show(name, "callee screen");
+	}
+	cr_assert_eq(rc, 0, "callee %d did not finish", i);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "callee %d ended with %s", i,
+		  proc_status_str(status, st, sizeof(st)));
+}
+
+/* Run SIPp caller @p name to USER@DOMAIN for @p calls calls at @p rate
+ * per second; every call must succeed. */
+static void uac_run(const char *name, const char *user, const char *domain,
+		    const char *transport, unsigned calls, unsigned rate)
+{
+	char sf[PATH_MAX], target[64], port[16], m[16], r[16],
+	    out[PROC_PATH_MAX], st[32];
+	uint16_t lport;
+	int status = 0, err;
+	char *argv[] = { "sipp",
+			 target,
+			 "-sf",
+			 sf,
+			 "-s",
+			 (char *)user,
+			 "-key",
+			 "domain",
+			 (char *)domain,
+			 "-i",
+			 "127.0.0.1",
+			 "-p",
+			 port,
+			 "-t",
+			 (char *)transport,
+			 "-m",
+			 m,
+			 "-r",
+			 r,
+			 "-l",
+			 "500",
+			 "-nostdin",
+			 "-timeout",
+			 "60s",
+			 "-timeout_error",
+			 "-trace_err",
+			 "-error_file",
+			 "uac_errors.log",
+			 NULL };
+
+	scenario(name, sf, sizeof(sf));
+	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
+	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
+	snprintf(port, sizeof(port), "%u", lport);
+	snprintf(m, sizeof(m), "%u", calls);
+	snprintf(r, sizeof(r), "%u", rate);
+	snprintf(out, sizeof(out), "%s/uac.out", sp.dir);
+	err = proc_run(argv, sp.dir, out, out, 90000, &status);
+	cr_assert_eq(err, 0, "sipp caller did not finish: %s", strerror(-err));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		show("uac_errors.log", "caller errors");
+		show("uac.out", "caller screen");
+		show("sipedge.log", "sipedge log");
+	}
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "%s -t %s: %s (0 = every call succeeded)", name, transport,
+		  proc_status_str(status, st, sizeof(st)));
+}
+
+/* One location, @p n contacts on the callee ports, @p transport. */
+static const char *loc_yaml(const char *user, unsigned n, const char *tp)
+{
+	static char y[512];
+
+	if (n == 1)
+		snprintf(y, sizeof(y),
+			 "locations:\n  - aor: %s@localhost\n"
+			 "    contacts: [\"sip:%s@127.0.0.1:%%2$u%s\"]\n",
+			 user, user, tp);
+	else
+		snprintf(y, sizeof(y),
+			 "locations:\n  - aor: %s@localhost\n"
+			 "    contacts: [\"sip:%s@127.0.0.1:%%2$u%s\", "
+			 "\"sip:%s@127.0.0.1:%%3$u%s\"]\n",
+			 user, user, tp, user, tp);
+	return y;
+}
+
+static void basic_calls(const char *tp, unsigned calls, unsigned workers)
+{
+	bool tcp = tp[0] == 't';
+	char conf[1024];
+
+	snprintf(conf, sizeof(conf), "%s",
+		 loc_yaml("alice", 1, tcp ? ";transport=tcp" : ""));
+	start(workers, conf);
+	uas_start(0, "uas_call.xml", tp, calls, 0);
+	uac_run("uac_call.xml", "alice", "localhost", tp, calls, 200);
+	uas_done(0, 30000);
+	stop();
+}
+
+Test(proxy, thousand_record_routed_calls_over_udp)
+{
+	basic_calls("u1", 1000, 2);
+}
+
+Test(proxy, record_routed_calls_over_tcp)
+{
+	basic_calls("t1", 300, 2);
+}
+
+Test(proxy, cancel_before_answer_over_udp_and_tcp)
+{
+	start(2, tpl("proxy:\n  t1_ms: 100\n%s", loc_yaml("alice", 1, "")));
+	uas_start(0, "uas_cancel.xml", "u1", 5, 0);
+	uac_run("uac_cancel.xml", "alice", "localhost", "u1", 5, 10);
+	uas_done(0, 20000);
+	stop();
+	start(2, tpl("proxy:\n  t1_ms: 100\n%s",
+		     loc_yaml("alice", 1, ";transport=tcp")));
+	uas_start(0, "uas_cancel.xml", "t1", 5, 0);
+	uac_run("uac_cancel.xml", "alice", "localhost", "t1", 5, 10);
+	uas_done(0, 20000);
+	stop();
+}
+
+Test(proxy, busy_callee_486_reaches_the_caller)
+{
+	start(2, loc_yaml("alice", 1, ""));
+	uas_start(0, "uas_486.xml", "u1", 5, 0);
+	uac_run("uac_486.xml", "alice", "localhost", "u1", 5, 10);
+	uas_done(0, 20000);
+	stop();
+}
+
+Test(proxy, silent_callee_ends_in_408)
+{
+	/* t1 50 ms: Timer B (64*T1) ends the branch after 3.2 s. */
+	start(1, tpl("proxy:\n  t1_ms: 50\n%s", loc_yaml("alice", 1, "")));
+	uas_start(0, "uas_silent.xml", "u1", 2, 6000);
+	uac_run("uac_408.xml", "alice", "localhost", "u1", 2, 10);
+	uas_done(0, 30000);
+	stop();
+}
+
+Test(proxy, parallel_fork_one_answers_the_other_is_cancelled)
+{
+	start(2, loc_yaml("bob", 2, ""));
+	/* Callee 0 rings 400 ms before it answers; callee 1 rings until
+	 * sipedge cancels it. */
+	uas_start(0, "uas_call.xml", "u1", 3, 400);
+	uas_start(1, "uas_cancel.xml", "u1", 3, 0);
+	uac_run("uac_call.xml", "bob", "localhost", "u1", 3, 5);
+	uas_done(0, 20000);
+	uas_done(1, 20000);
+	stop();
+}
+
+Test(proxy, serial_failover_to_the_second_next_hop_after_503)
+{
+	start(2,
+	      "routes:\n  - domain: failover.example\n"
+	      "    next_hop: [\"sip:127.0.0.1:%2$u\", \"sip:127.0.0.1:%3$u\"]\n"
+	      "  - prefix: \"+1\"\n"
+	      "    next_hop: [\"sip:127.0.0.1:%2$u\"]\n");
+	uas_start(0, "uas_503.xml", "u1", 3, 0);
+	uas_start(1, "uas_call.xml", "u1", 3, 0);
+	uac_run("uac_call.xml", "carol", "failover.example", "u1", 3, 5);
+	uas_done(0, 20000);
+	uas_done(1, 20000);
+	/* A route whose only next hop answers 503: 500 (§16.7 step 6). */
+	uas_start(0, "uas_503.xml", "u1", 1, 0);
+	uac_run("uac_500.xml", "+15551234", "example.net", "u1", 1, 5);
+	uas_done(0, 20000);
+	stop();
+}
+
+Test(proxy, prack_relay_keeps_rseq_and_rack)
+{
+	start(2, loc_yaml("alice", 1, ""));
+	uas_start(0, "uas_prack.xml", "u1", 3, 0);
+	uac_run("uac_prack.xml", "alice", "localhost", "u1", 3, 5);
+	uas_done(0, 20000);
+	stop();
+}
+
+/* Hand-made caller and callee. */
+
+static char req[8192];
+
+static void fmt_invite(const char *ruri, const char *extra)
+{
+	int n = sipcli_format(&uac, req, sizeof(req), "INVITE", ruri, NULL,
+			      true, extra, NULL);
+
+	cr_assert_gt(n, 0);
+}
+
+/* Receive on @p c until a message passes @p want (bounded by WAIT_MS). */
+static void recv_status(struct sipcli *c, unsigned status)
+{
+	int rc;
+
+	/* Bounded: each pass waits at most WAIT_MS for a datagram. */
+	for (int i = 0; i < 16; i++) {
+		rc = sipcli_recv_msg(c, rx, WAIT_MS);
+		cr_assert_eq(rc, 0, "nothing arrived (want %u)", status);
+		if (!rx->m.is_request && rx->m.status == status)
+			return;
+		if (!rx->m.is_request && rx->m.status >= 200)
+			cr_assert_fail("got %u, want %u", rx->m.status, status);
+	}
+	cr_assert_fail("no %u", status);
+}
+
+static void recv_request(struct sipcli *c, enum sip_method method)
+{
+	int rc = sipcli_recv_msg(c, rx, WAIT_MS);
+
+	cr_assert_eq(rc, 0, "no request arrived");
+	cr_assert(rx->m.is_request && rx->m.method == method,
+		  "unexpected: %.60s", rx->buf);
+}
+
+/* A response @p status to the request in rx, from the callee. */
+static void answer(unsigned status, const char *reason)
+{
+	static const enum hdr_id copy[] = { HDR_VIA,  HDR_FROM,
+					    HDR_TO,   HDR_CALL_ID,
+					    HDR_CSEQ, HDR_RECORD_ROUTE };
+	char out[8192];
+	size_t o;
+
+	o = (size_t)snprintf(out, sizeof(out), "SIP/2.0 %u %s\r\n", status,
+			     reason);
+	for (size_t k = 0; k < sizeof(copy) / sizeof(copy[0]); k++) {
+		for (const struct siphdr *h = sipmsg_hdr(&rx->m, copy[k]); h;
+		     h = sipmsg_hdr_next(&rx->m, h)) {
+			o += (size_t)snprintf(
+			    out + o, sizeof(out) - o, "%.*s: %.*s%s\r\n",
+			    (int)h->name.len, h->name.p, (int)h->value.len,
+			    h->value.p,
+			    copy[k] == HDR_TO && !rx->m.to_tag.len
+				? ";tag=callee1"
+				: "");
+		}
+	}
+	o += (size_t)snprintf(out + o, sizeof(out) - o,
+			      "Contact: <sip:bob@127.0.0.1:%u>\r\n"
+			      "Content-Length: 0\r\n\r\n",
+			      uas.local_port);
+	cr_assert_lt(o, sizeof(out));
+	cr_assert_eq(sipcli_send(&uas, out, o), 0);
+}
+
+static void hand_made(const char *extra_yaml)
+{
+	start(1, tpl("proxy:\n  t1_ms: 100\n%s%s", loc_yaml("bob", 1, ""),
+		     extra_yaml ? extra_yaml : ""));
+	cr_assert_eq(sipcli_open_udp(&uac, sp.host, sp.port), 0);
+	cr_assert_eq(sipcli_open_udp_at(&uas, sp.host, sp.port, uas_port[0]),
+		     0);
+}
+
+Test(proxy, callee_that_ignores_the_first_invite_gets_the_retransmission)
+{
+	char branch1[128];
+
+	hand_made(NULL);
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 100);
+	/* The callee drops the first copy; Timer A (T1 = 100 ms) sends
+	 * it again, the same bytes. */
+	recv_request(&uas, SIP_INVITE);
+	snprintf(branch1, sizeof(branch1), "%.*s", (int)rx->m.via.branch.len,
+		 rx->m.via.branch.p);
+	cr_assert_not_null(strstr(branch1, "z9hG4bKsE"));
+	recv_request(&uas, SIP_INVITE);
+	cr_assert(slice_eq(rx->m.via.branch, slice_cstr(branch1)),
+		  "a retransmission keeps its branch");
+	answer(200, "OK");
+	recv_status(&uac, 200);
+	cr_assert_not_null(sipmsg_hdr(&rx->m, HDR_RECORD_ROUTE));
+	stop();
+}
+
+Test(proxy, duplicate_requests_are_absorbed)
+{
+	struct sipcli_msg *got = malloc(4 * sizeof(*got));
+	unsigned n = 0;
+
+	cr_assert_not_null(got);
+	hand_made(NULL);
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 100);
+	recv_request(&uas, SIP_INVITE);
+	answer(180, "Ringing");
+	recv_status(&uac, 180);
+	/* The caller sends the INVITE again: sipedge answers with the last
+	 * provisional, and the callee sees nothing new. */
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 180);
+	cr_assert_eq(sipcli_collect(&uas, got, 4, &n, WAIT_MS), 0);
+	cr_assert_eq(n, 0, "the duplicate reached the callee: %.60s",
+		     got[0].buf);
+	free(got);
+	stop();
+}
+
+Test(proxy, max_forwards_zero_is_483_and_nothing_is_forwarded)
+{
+	struct sipcli_msg *got = malloc(4 * sizeof(*got));
+	unsigned n = 0;
+
+	cr_assert_not_null(got);
+	hand_made(NULL);
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_geq(sipcli_edit(req, sizeof(req), "Max-Forwards: 70",
+				  "Max-Forwards: 0"),
+		      0);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 483);
+	cr_assert_eq(sipcli_collect(&uas, got, 4, &n, WAIT_MS), 0);
+	cr_assert_eq(n, 0, "forwarded with Max-Forwards 0");
+	free(got);
+	stop();
+}
+
+Test(proxy, proxy_require_foo_is_420_with_unsupported_foo)
+{
+	char v[128];
+
+	hand_made(NULL);
+	fmt_invite("sip:bob@localhost", "Proxy-Require: foo\r\n");
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 420);
+	cr_assert_str_eq(sipcli_hdr_str(rx, HDR_UNSUPPORTED, v, sizeof(v)),
+			 "foo");
+	stop();
+}
+
+Test(proxy, forwarding_loop_is_482)
+{
+	/* A route that sends loop.example back to sipedge itself. */
+	hand_made("routes:\n  - domain: loop.example\n"
+		  "    next_hop: [\"sip:127.0.0.1:%1$u\"]\n");
+	fmt_invite("sip:x@loop.example", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 482);
+	stop();
+}
+
+Test(proxy, too_many_transactions_is_503_with_retry_after)
+{
+	char v[64];
+
+	/* One INVITE to a callee that stays silent holds two transactions
+	 * (server and client): the limit is reached. */
+	hand_made("overload:\n  max_transactions: 2\n  retry_after_s: 7\n");
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 100);
+	recv_request(&uas, SIP_INVITE);
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 503);
+	cr_assert_str_eq(sipcli_hdr_str(rx, HDR_RETRY_AFTER, v, sizeof(v)),
+			 "7");
+	stop();
+}

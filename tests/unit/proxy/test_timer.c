@@ -1,0 +1,171 @@
+/* tests/unit/proxy/test_timer.c - hashed timing wheel on a fake clock */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "proxy/timer.h"
+
+static struct timer_wheel w;
+static struct timer t[8];
+static unsigned fired[8];
+static uint64_t fired_at[8];
+
+static unsigned idx(struct timer *tm)
+{
+	return (unsigned)(tm - t);
+}
+
+static void cb(struct timer *tm)
+{
+	fired[idx(tm)]++;
+	fired_at[idx(tm)] = timer_now(&w);
+}
+
+static void setup(void)
+{
+	memset(t, 0, sizeof(t));
+	memset(fired, 0, sizeof(fired));
+	memset(fired_at, 0, sizeof(fired_at));
+	/* 10 ms ticks, 8 slots: one turn is only 80 ms. */
+	cr_assert_eq(timer_wheel_init(&w, 10, 8, 1000), 0);
+}
+
+static void teardown(void)
+{
+	timer_wheel_fini(&w);
+}
+
+TestSuite(timer, .init = setup, .fini = teardown, .timeout = 10);
+
+Test(timer, fires_once_never_early_at_most_a_tick_late)
+{
+	timer_start(&w, &t[0], 100, cb);
+	cr_assert(timer_is_active(&t[0]));
+	cr_assert_eq(timer_count(&w), 1);
+	cr_assert_eq(timer_advance(&w, 1099), 0);
+	cr_assert_eq(fired[0], 0);
+	cr_assert_eq(timer_advance(&w, 1100), 1);
+	cr_assert_eq(fired[0], 1);
+	cr_assert_not(timer_is_active(&t[0]));
+	cr_assert_eq(timer_count(&w), 0);
+	timer_advance(&w, 5000);
+	cr_assert_eq(fired[0], 1);
+}
+
+Test(timer, a_delay_between_ticks_rounds_up)
+{
+	timer_start(&w, &t[0], 15, cb);
+	timer_advance(&w, 1010);
+	cr_assert_eq(fired[0], 0, "fired 5 ms early");
+	timer_advance(&w, 1020);
+	cr_assert_eq(fired[0], 1);
+}
+
+Test(timer, stop_and_restart)
+{
+	timer_start(&w, &t[0], 50, cb);
+	timer_start(&w, &t[1], 50, cb);
+	timer_stop(&w, &t[0]);
+	timer_stop(&w, &t[0]); /* twice is harmless */
+	cr_assert_eq(timer_count(&w), 1);
+	/* Restarting moves it instead of doubling it. */
+	timer_start(&w, &t[1], 30, cb);
+	timer_start(&w, &t[1], 70, cb);
+	cr_assert_eq(timer_count(&w), 1);
+	timer_advance(&w, 1060);
+	cr_assert_eq(fired[1], 0);
+	timer_advance(&w, 1070);
+	cr_assert_eq(fired[0], 0);
+	cr_assert_eq(fired[1], 1);
+}
+
+Test(timer, longer_than_a_turn_waits_for_its_own_tick)
+{
+	/* 500 ms is six turns of the 80 ms wheel. */
+	timer_start(&w, &t[0], 500, cb);
+	timer_start(&w, &t[1], 20, cb);
+	for (uint64_t now = 1000; now < 1500; now += 10)
+		timer_advance(&w, now);
+	cr_assert_eq(fired[0], 0);
+	cr_assert_eq(fired[1], 1);
+	timer_advance(&w, 1500);
+	cr_assert_eq(fired[0], 1);
+	cr_assert_eq(fired_at[0], 1500);
+}
+
+Test(timer, a_late_advance_runs_everything_due_in_order)
+{
+	timer_start(&w, &t[0], 30, cb);
+	timer_start(&w, &t[1], 300, cb);
+	timer_start(&w, &t[2], 5000, cb);
+	cr_assert_eq(timer_advance(&w, 2000), 2);
+	cr_assert_eq(fired[0], 1);
+	cr_assert_eq(fired[1], 1);
+	cr_assert_eq(fired[2], 0);
+	timer_advance(&w, 6000);
+	cr_assert_eq(fired[2], 1);
+}
+
+static void rearm(struct timer *tm)
+{
+	cb(tm);
+	if (fired[idx(tm)] < 3)
+		timer_start(&w, tm, 0, rearm);
+}
+
+Test(timer, a_callback_restarting_itself_runs_at_the_next_advance)
+{
+	timer_start(&w, &t[0], 10, rearm);
+	cr_assert_eq(timer_advance(&w, 1500), 1, "ran again in one advance");
+	cr_assert_eq(timer_advance(&w, 1510), 1);
+	cr_assert_eq(timer_advance(&w, 1520), 1);
+	cr_assert_eq(timer_advance(&w, 1530), 0);
+	cr_assert_eq(fired[0], 3);
+}
+
+static void stop_other(struct timer *tm)
+{
+	cb(tm);
+	timer_stop(&w, &t[1]);
+	timer_stop(&w, &t[2]);
+}
+
+Test(timer, a_callback_may_stop_timers_due_in_the_same_tick)
+{
+	/* Same slot, same tick: whichever runs first stops the others. */
+	timer_start(&w, &t[1], 40, cb);
+	timer_start(&w, &t[0], 40, stop_other);
+	timer_start(&w, &t[2], 40 + 80, cb); /* same slot, next turn */
+	timer_advance(&w, 1040);
+	cr_assert_eq(fired[0], 1);
+	cr_assert_eq(fired[1] + fired[0], 1 + fired[1]);
+	timer_advance(&w, 2000);
+	cr_assert_eq(fired[2], 0, "stopped timer ran");
+	cr_assert_eq(timer_count(&w), 0);
+}
+
+Test(timer, time_never_goes_back_and_fini_forgets_timers)
+{
+	timer_advance(&w, 1100);
+	cr_assert_eq(timer_advance(&w, 900), 0);
+	cr_assert_eq(timer_now(&w), 1100);
+	timer_start(&w, &t[0], 10, cb);
+	timer_start(&w, &t[1], 1000, cb);
+	timer_wheel_fini(&w);
+	cr_assert_not(timer_is_active(&t[0]));
+	cr_assert_not(timer_is_active(&t[1]));
+	cr_assert_eq(timer_wheel_init(&w, 10, 8, 0), 0);
+}
+
+Test(timer, bad_parameters)
+{
+	struct timer_wheel x;
+
+	cr_assert_eq(timer_wheel_init(&x, 0, 8, 0), -EINVAL);
+	cr_assert_eq(timer_wheel_init(&x, 10, 0, 0), -EINVAL);
+	cr_assert_eq(timer_wheel_init(&x, 10, 5, 0), 0);
+	timer_wheel_fini(&x);
+	timer_wheel_fini(&x);
+}

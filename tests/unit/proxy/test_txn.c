@@ -1,0 +1,576 @@
+/* tests/unit/proxy/test_txn.c - RFC 3261 §17 state machines on a fake clock,
+ * with every send captured */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/base/obj.h"
+#include "proxy/sip/msg.h"
+#include "proxy/timer.h"
+#include "proxy/txn.h"
+
+#define T1   500
+#define T2   4000
+#define T4   5000
+#define MAXS 64
+
+struct sent {
+	struct tp_peer to;
+	char buf[4096];
+	size_t len;
+};
+
+static struct timer_wheel w;
+static struct txn_layer *l;
+static struct sent *sent;
+static unsigned nsent;
+static int send_err;
+static long live0;
+static uint64_t now;
+/* What the user was told. */
+static unsigned up_status[16], nup, fail_status, ngone;
+
+/* Parsed messages: each keeps its own buffer and headers. */
+struct pm {
+	char buf[4096];
+	struct siphdr h[64];
+	struct sipmsg m;
+};
+static struct pm pms[4];
+
+static int fake_send(void *ctx, const struct tp_peer *to, const void *buf,
+		     size_t len)
+{
+	(void)ctx;
+	if (send_err)
+		return send_err;
+	cr_assert_lt(nsent, MAXS);
+	cr_assert_lt(len, sizeof(sent[0].buf));
+	sent[nsent].to = *to;
+	memcpy(sent[nsent].buf, buf, len);
+	sent[nsent].buf[len] = '\0';
+	sent[nsent].len = len;
+	nsent++;
+	return 0;
+}
+
+static void on_response(struct txn *ct, const struct sipmsg *m)
+{
+	(void)ct;
+	if (nup < 16)
+		up_status[nup] = m->status;
+	nup++;
+}
+
+static void on_failure(struct txn *ct, unsigned status)
+{
+	(void)ct;
+	fail_status = status;
+}
+
+static void on_gone(struct txn *t)
+{
+	(void)t;
+	ngone++;
+}
+
+static const struct txn_user user = { on_response, on_failure, on_gone, NULL };
+
+static void setup(void)
+{
+	struct txn_cfg cfg = { T1, T2, T4, 3, 64, fake_send, NULL, &user };
+
+	live0 = obj_live();
+	now = 0;
+	nsent = nup = fail_status = ngone = 0;
+	send_err = 0;
+	sent = calloc(MAXS, sizeof(*sent));
+	cr_assert_not_null(sent);
+	cr_assert_eq(timer_wheel_init(&w, 10, 1024, now), 0);
+	cr_assert_eq(txn_layer_new(&cfg, &w, &l), 0);
+}
+
+static void teardown(void)
+{
+	txn_layer_free(l);
+	timer_wheel_fini(&w);
+	free(sent);
+	cr_assert_eq(obj_live(), live0, "objects leaked");
+}
+
+TestSuite(txn, .init = setup, .fini = teardown, .timeout = 10);
+
+static void advance(uint64_t ms)
+{
+	/* Step by ticks, as the shard's loop does. */
+	for (uint64_t end = now + ms; now < end;) {
+		now += 10;
+		timer_advance(&w, now);
+	}
+}
+
+static struct sipmsg *parse(int slot, const char *text)
+{
+	struct pm *p = &pms[slot];
+	size_t len = strlen(text);
+	int r;
+
+	cr_assert_lt(len, sizeof(p->buf));
+	memcpy(p->buf, text, len);
+	memset(&p->m, 0, sizeof(p->m));
+	r = sipmsg_parse(&p->m, p->buf, len, p->h, 64, 0);
+	cr_assert_gt(r, 0, "does not parse: %s", text);
+	return &p->m;
+}
+
+static struct tp_peer peer(enum tp_proto proto, uint16_t port)
+{
+	struct tp_peer p;
+	struct sockaddr_in *in = (struct sockaddr_in *)&p.addr;
+
+	memset(&p, 0, sizeof(p));
+	p.proto = proto;
+	in->sin_family = AF_INET;
+	in->sin_port = htons(port);
+	inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
+	p.addrlen = sizeof(*in);
+	p.conn_id = proto == TP_TCP ? 42 : 0;
+	return p;
+}
+
+static const char *req_fmt = "%s sip:bob@example.com SIP/2.0\r\n"
+			     "Via: SIP/2.0/UDP 127.0.0.1:5099;branch=%s\r\n"
+			     "Max-Forwards: 70\r\n"
+			     "From: <sip:alice@example.com>;tag=fa\r\n"
+			     "To: <sip:bob@example.com>%s\r\n"
+			     "Call-ID: txn-test@x\r\n"
+			     "CSeq: 7 %s\r\n"
+			     "Content-Length: 0\r\n\r\n";
+
+static struct sipmsg *request(int slot, const char *method, const char *branch,
+			      const char *totag)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), req_fmt, method, branch, totag, method);
+	return parse(slot, text);
+}
+
+static const char *rsp_text(unsigned status, const char *branch,
+			    const char *method)
+{
+	static char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "SIP/2.0 %u Whatever\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=%s\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKup\r\n"
+		 "From: <sip:alice@example.com>;tag=fa\r\n"
+		 "To: <sip:bob@example.com>;tag=tb%u\r\n"
+		 "Call-ID: txn-test@x\r\n"
+		 "CSeq: 7 %s\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 status, branch, status / 100, method);
+	return text;
+}
+
+/* Server transactions. */
+
+Test(txn, server_invite_retransmits_final_until_ack_then_ends)
+{
+	struct sipmsg *inv = request(0, "INVITE", "z9hG4bKs1", "");
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, inv, &from, 0, &st), 0);
+	cr_assert_eq(txn_state(st), TXN_PROCEEDING);
+	cr_assert_eq(txn_srv_find(l, inv, SIP_INVITE), st);
+	cr_assert_eq(txn_srv_respond(st, 100, "100", 3), 0);
+	/* A retransmitted INVITE gets the last provisional again. */
+	cr_assert_eq(txn_srv_absorb(st, request(1, "INVITE", "z9hG4bKs1", "")),
+		     1);
+	cr_assert_eq(nsent, 2);
+	cr_assert_str_eq(sent[1].buf, "100");
+	cr_assert_eq(txn_srv_respond(st, 486, "486", 3), 0);
+	cr_assert_eq(txn_state(st), TXN_COMPLETED);
+	cr_assert_eq(txn_srv_respond(st, 480, "480", 3), -EALREADY);
+	/* Timer G: T1, 2T1, 4T1 ... */
+	advance(T1);
+	cr_assert_eq(nsent, 4);
+	advance(2 * T1);
+	cr_assert_eq(nsent, 5);
+	cr_assert_str_eq(sent[4].buf, "486");
+	/* The ACK ends the retransmissions; Timer I then ends it. */
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "ACK", "z9hG4bKs1", ";tag=x")), 1);
+	cr_assert_eq(txn_state(st), TXN_CONFIRMED);
+	advance(T4 - 10);
+	cr_assert_eq(nsent, 5);
+	cr_assert_eq(txn_count(l), 1);
+	advance(20);
+	cr_assert_eq(txn_count(l), 0);
+}
+
+Test(txn, server_invite_timer_g_caps_at_t2_and_timer_h_ends_it)
+{
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKs2", ""),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(txn_srv_respond(st, 500, "500", 3), 0);
+	advance(64 * T1 - 10);
+	/* 500 at 0, then at 0.5 1.5 3.5 7.5 11.5 15.5 19.5 23.5 27.5 31.5 */
+	cr_assert_eq(nsent, 11, "%u sends", nsent);
+	cr_assert_eq(txn_count(l), 1);
+	advance(20);
+	cr_assert_eq(txn_count(l), 0);
+}
+
+Test(txn, server_invite_2xx_accepted_absorbs_and_passes_more_2xx)
+{
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKs3", ""),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(txn_srv_respond(st, 200, "200a", 4), 0);
+	cr_assert_eq(txn_state(st), TXN_ACCEPTED);
+	cr_assert_eq(txn_srv_absorb(st, request(1, "INVITE", "z9hG4bKs3", "")),
+		     1);
+	cr_assert_eq(nsent, 1, "a retransmitted INVITE got something");
+	/* Another branch's 2xx still goes upstream (RFC 6026). */
+	cr_assert_eq(txn_srv_respond(st, 200, "200b", 4), 0);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(txn_srv_respond(st, 486, "486", 3), -EALREADY);
+	/* An ACK that matches an Accepted INVITE is the user's. */
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "ACK", "z9hG4bKs3", ";tag=a")), 0);
+	advance(64 * T1 + 10);
+	cr_assert_eq(txn_count(l), 0);
+	cr_assert_eq(nsent, 2, "2xx retransmitted by the proxy");
+}
+
+Test(txn, server_non_invite_trying_absorbs_completed_repeats)
+{
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct sipmsg *bye = request(0, "BYE", "z9hG4bKs4", ";tag=t");
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, bye, &from, 0, &st), 0);
+	cr_assert_eq(txn_state(st), TXN_TRYING);
+	cr_assert_eq(txn_srv_absorb(st, bye), 1);
+	cr_assert_eq(nsent, 0);
+	cr_assert_eq(txn_srv_respond(st, 200, "200", 3), 0);
+	cr_assert_eq(txn_state(st), TXN_COMPLETED);
+	cr_assert_eq(txn_srv_absorb(st, bye), 1);
+	cr_assert_eq(nsent, 2);
+	advance(64 * T1 + 10); /* Timer J */
+	cr_assert_eq(txn_count(l), 0);
+	cr_assert_eq(nsent, 2, "a non-INVITE final was retransmitted");
+}
+
+Test(txn, server_over_tcp_never_retransmits_and_ends_at_once)
+{
+	struct tp_peer from = peer(TP_TCP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, request(0, "BYE", "z9hG4bKs5", ";tag=t"),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(txn_peer(st)->conn_id, 42);
+	cr_assert_eq(txn_srv_respond(st, 200, "200", 3), 0);
+	cr_assert_eq(txn_count(l), 0, "Timer J is 0 on TCP");
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKs6", ""),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(txn_srv_respond(st, 486, "486", 3), 0);
+	advance(10 * T1);
+	cr_assert_eq(nsent, 2, "retransmitted over TCP");
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "ACK", "z9hG4bKs6", ";tag=x")), 1);
+	cr_assert_eq(txn_count(l), 0, "Timer I is 0 on TCP");
+}
+
+Test(txn, server_matching_needs_branch_sent_by_and_method)
+{
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct txn *st;
+	char other[2048];
+
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKm1", ""),
+				 &from, 0, &st),
+		     0);
+	cr_assert_null(
+	    txn_srv_find(l, request(1, "INVITE", "z9hG4bKm2", ""), SIP_INVITE));
+	cr_assert_null(
+	    txn_srv_find(l, request(1, "BYE", "z9hG4bKm1", ""), SIP_BYE));
+	/* CANCEL and ACK find their INVITE by its branch. */
+	cr_assert_eq(
+	    txn_srv_find(l, request(1, "CANCEL", "z9hG4bKm1", ""), SIP_INVITE),
+	    st);
+	snprintf(other, sizeof(other), req_fmt, "INVITE", "z9hG4bKm1", "",
+		 "INVITE");
+	*strstr(other, "5099") = '6'; /* another sent-by port */
+	cr_assert_null(txn_srv_find(l, parse(2, other), SIP_INVITE));
+}
+
+Test(txn, server_rfc2543_matching_without_magic_cookie)
+{
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(
+	    txn_srv_new(l, request(0, "INVITE", "old1", ""), &from, 0, &st), 0);
+	cr_assert_eq(
+	    txn_srv_find(l, request(1, "INVITE", "old1", ""), SIP_INVITE), st);
+	cr_assert_eq(
+	    txn_srv_find(l, request(1, "ACK", "old1", ";tag=z"), SIP_INVITE),
+	    st);
+	/* The top Via is part of the key: another branch is another one. */
+	cr_assert_null(
+	    txn_srv_find(l, request(1, "INVITE", "old2", ""), SIP_INVITE));
+}
+
+/* Client transactions, children of one server transaction. */
+
+static struct txn *parent_st(void)
+{
+	struct tp_peer from = peer(TP_UDP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, request(3, "INVITE", "z9hG4bKpar", ""),
+				 &from, 16, &st),
+		     0);
+	cr_assert_not_null(txn_user_data(st));
+	return st;
+}
+
+static struct txn *client(enum sip_method method, enum tp_proto proto,
+			  const char *branch)
+{
+	struct tp_peer to = peer(proto, 5080);
+	struct txn *ct;
+	char text[2048];
+	const char *name = method == SIP_INVITE ? "INVITE" : "MESSAGE";
+
+	snprintf(text, sizeof(text),
+		 "%s sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=%s\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bKup\r\n"
+		 "Max-Forwards: 69\r\n"
+		 "Route: <sip:10.1.1.1;lr>\r\n"
+		 "From: <sip:alice@example.com>;tag=fa\r\n"
+		 "To: <sip:bob@example.com>\r\n"
+		 "Call-ID: txn-test@x\r\n"
+		 "CSeq: 7 %s\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 name, branch, name);
+	cr_assert_eq(txn_cli_new(l, parent_st(), method, &to,
+				 slice_cstr(branch), text, strlen(text), 5,
+				 &ct),
+		     0);
+	cr_assert_eq(txn_tag(ct), 5);
+	return ct;
+}
+
+static void respond(unsigned status, const char *branch, const char *method)
+{
+	struct sipmsg *m = parse(1, rsp_text(status, branch, method));
+	struct txn *ct = txn_cli_find(l, m);
+
+	cr_assert_not_null(ct, "no client transaction for %u", status);
+	txn_cli_receive(ct, m);
+}
+
+Test(txn, client_invite_timer_a_doubles_and_timer_b_fails_408)
+{
+	client(SIP_INVITE, TP_UDP, "z9hG4bKc1");
+	cr_assert_eq(nsent, 1);
+	advance(T1);
+	cr_assert_eq(nsent, 2);
+	advance(2 * T1);
+	cr_assert_eq(nsent, 3);
+	advance(64 * T1 - 3 * T1 - 10);
+	/* Sent at 0, 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s. */
+	cr_assert_eq(nsent, 7, "%u sends", nsent);
+	cr_assert_eq(fail_status, 0);
+	advance(20);
+	cr_assert_eq(fail_status, 408);
+	cr_assert_eq(txn_count(l), 1, "only the parent left");
+}
+
+Test(txn, client_invite_provisional_stops_a_final_is_acked)
+{
+	client(SIP_INVITE, TP_UDP, "z9hG4bKc2");
+	respond(180, "z9hG4bKc2", "INVITE");
+	cr_assert_eq(nup, 1);
+	cr_assert_eq(up_status[0], 180);
+	advance(10 * T1);
+	cr_assert_eq(nsent, 1, "retransmitted after a provisional");
+	respond(486, "z9hG4bKc2", "INVITE");
+	cr_assert_eq(nup, 2);
+	cr_assert_eq(up_status[1], 486);
+	/* RFC 3261 §17.1.1.3: the ACK has the INVITE's branch and Route,
+	 * the To of the response, CSeq ACK. */
+	cr_assert_eq(nsent, 2);
+	cr_assert(strncmp(sent[1].buf, "ACK sip:bob@127.0.0.1:5080 SIP/2.0\r\n",
+			  36) == 0,
+		  "%s", sent[1].buf);
+	cr_assert_not_null(strstr(sent[1].buf, "branch=z9hG4bKc2\r\n"));
+	cr_assert_null(strstr(sent[1].buf, "z9hG4bKup"));
+	cr_assert_not_null(strstr(sent[1].buf, "Route: <sip:10.1.1.1;lr>"));
+	cr_assert_not_null(strstr(sent[1].buf, ";tag=tb4"));
+	cr_assert_not_null(strstr(sent[1].buf, "CSeq: 7 ACK\r\n"));
+	/* The final again: ACK again, not passed up. */
+	respond(486, "z9hG4bKc2", "INVITE");
+	cr_assert_eq(nup, 2);
+	cr_assert_eq(nsent, 3);
+	advance(64 * T1 + 10); /* Timer D */
+	cr_assert_eq(txn_count(l), 1);
+}
+
+Test(txn, client_invite_every_2xx_passes_up)
+{
+	client(SIP_INVITE, TP_UDP, "z9hG4bKc3");
+	respond(200, "z9hG4bKc3", "INVITE");
+	respond(200, "z9hG4bKc3", "INVITE");
+	cr_assert_eq(nup, 2);
+	cr_assert_eq(nsent, 1, "a proxy never ACKs a 2xx");
+	respond(486, "z9hG4bKc3", "INVITE");
+	cr_assert_eq(nup, 2);
+	advance(64 * T1 + 10); /* Timer M */
+	cr_assert_eq(txn_count(l), 1);
+}
+
+Test(txn, client_non_invite_timer_e_caps_at_t2_timer_f_fails)
+{
+	client(SIP_MESSAGE, TP_UDP, "z9hG4bKc4");
+	advance(64 * T1 - 10);
+	/* 0, .5, 1.5, 3.5, 7.5, then every T2 = 4 s up to 31.5. */
+	cr_assert_eq(nsent, 11, "%u sends", nsent);
+	advance(20);
+	cr_assert_eq(fail_status, 408);
+}
+
+Test(txn, client_non_invite_final_then_timer_k)
+{
+	client(SIP_MESSAGE, TP_UDP, "z9hG4bKc5");
+	respond(100, "z9hG4bKc5", "MESSAGE");
+	respond(202, "z9hG4bKc5", "MESSAGE");
+	respond(202, "z9hG4bKc5", "MESSAGE");
+	cr_assert_eq(nup, 2, "the retransmitted final went up");
+	advance(T4 + 10);
+	cr_assert_eq(txn_count(l), 1);
+	cr_assert_eq(nsent, 1);
+}
+
+Test(txn, client_over_tcp_never_retransmits)
+{
+	client(SIP_INVITE, TP_TCP, "z9hG4bKc6");
+	advance(10 * T1);
+	cr_assert_eq(nsent, 1);
+	respond(486, "z9hG4bKc6", "INVITE");
+	cr_assert_eq(txn_count(l), 1, "Timer D is 0 on TCP");
+}
+
+Test(txn, cancel_waits_for_a_provisional_then_goes_with_the_same_branch)
+{
+	struct txn *ct = client(SIP_INVITE, TP_UDP, "z9hG4bKc7");
+	struct sipmsg *c;
+
+	cr_assert_eq(txn_cli_cancel(ct), 0);
+	cr_assert_eq(nsent, 1, "CANCEL before any provisional");
+	respond(180, "z9hG4bKc7", "INVITE");
+	cr_assert_eq(nsent, 2);
+	c = parse(2, sent[1].buf);
+	cr_assert_eq(c->method, SIP_CANCEL);
+	cr_assert(slice_eq(c->via.branch, SLICE_LIT("z9hG4bKc7")));
+	cr_assert(slice_eq(c->ruri, SLICE_LIT("sip:bob@127.0.0.1:5080")));
+	cr_assert_eq(c->cseq, 7);
+	cr_assert_eq(c->to_tag.len, 0);
+	cr_assert_not_null(sipmsg_hdr(c, HDR_ROUTE));
+	/* Its 200 is absorbed; the INVITE's 487 goes up and is ACKed. */
+	respond(200, "z9hG4bKc7", "CANCEL");
+	cr_assert_eq(nup, 1);
+	respond(487, "z9hG4bKc7", "INVITE");
+	cr_assert_eq(nup, 2);
+	cr_assert_eq(up_status[1], 487);
+	cr_assert_eq(parse(2, sent[nsent - 1].buf)->method, SIP_ACK);
+	/* A second cancel does nothing. */
+	cr_assert_eq(txn_cli_cancel(ct), 0);
+}
+
+Test(txn, cancelled_invite_without_final_fails_after_64_t1)
+{
+	struct txn *ct = client(SIP_INVITE, TP_UDP, "z9hG4bKc8");
+
+	respond(180, "z9hG4bKc8", "INVITE");
+	cr_assert_eq(txn_cli_cancel(ct), 0);
+	advance(64 * T1 + 10);
+	cr_assert_eq(fail_status, 408);
+}
+
+Test(txn, send_error_keeps_nothing)
+{
+	struct tp_peer to = peer(TP_UDP, 5080);
+	struct txn *ct = NULL;
+
+	send_err = -ENOTCONN;
+	cr_assert_eq(txn_cli_new(l, NULL, SIP_MESSAGE, &to,
+				 SLICE_LIT("z9hG4bKe"), "X", 1, 0, &ct),
+		     -ENOTCONN);
+	cr_assert_null(ct);
+	cr_assert_eq(txn_count(l), 0);
+}
+
+Test(txn, branches_carry_shard_and_loop_hash)
+{
+	char b[TXN_BRANCH_MAX], b2[TXN_BRANCH_MAX], rsp[512];
+	unsigned shard;
+	uint32_t lh;
+	size_t n = txn_branch_make(l, 0xdeadbeef, b);
+
+	cr_assert_eq(strlen(b), n);
+	cr_assert_eq(strncmp(b, "z9hG4bK", 7), 0);
+	cr_assert_eq(txn_branch_parse(slice_make(b, n), &shard, &lh), 0);
+	cr_assert_eq(shard, 3);
+	cr_assert_eq(lh, 0xdeadbeef);
+	txn_branch_make(l, 0xdeadbeef, b2);
+	cr_assert_str_neq(b, b2, "branches must be unique");
+	/* Stateless ones are the same for the same seed. */
+	txn_branch_stateless(l, 1, SLICE_LIT("seed"), b);
+	txn_branch_stateless(l, 1, SLICE_LIT("seed"), b2);
+	cr_assert_str_eq(b, b2);
+	cr_assert_eq(txn_branch_parse(SLICE_LIT("z9hG4bK-other"), &shard, &lh),
+		     -ENOENT);
+	snprintf(rsp, sizeof(rsp),
+		 "SIP/2.0 200 OK\r\nFrom: <sip:a@x>;tag=1\r\n"
+		 "v: SIP/2.0/UDP 127.0.0.1;rport;branch=%s\r\n"
+		 "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKsE01.00000000."
+		 "0000000000000000\r\n\r\n",
+		 b);
+	cr_assert_eq(txn_peek_branch_shard(rsp, strlen(rsp)), 3);
+	cr_assert_eq(
+	    txn_peek_branch_shard(rsp_text(200, "z9hG4bKx", "BYE"),
+				  strlen(rsp_text(200, "z9hG4bKx", "BYE"))),
+	    -ENOENT);
+}
+
+Test(txn, freeing_the_layer_ends_everything)
+{
+	struct txn *ct = client(SIP_INVITE, TP_UDP, "z9hG4bKc9");
+
+	respond(180, "z9hG4bKc9", "INVITE");
+	cr_assert_eq(txn_count(l), 2);
+	(void)ct;
+	txn_layer_free(l);
+	l = NULL;
+	cr_assert_eq(ngone, 2);
+	cr_assert_eq(timer_count(&w), 0);
+}

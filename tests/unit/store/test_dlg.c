@@ -1,0 +1,243 @@
+/* tests/unit/store/test_dlg.c - dialog table: keys, states, sweep, readers */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/base/obj.h"
+#include "store/dlg.h"
+#include "store/rcu.h"
+
+static long live0;
+
+static void setup(void)
+{
+	urcu_memb_register_thread();
+	live0 = obj_live();
+	cr_assert_eq(dlg_init(), 0);
+}
+
+static void teardown(void)
+{
+	dlg_fini();
+	cr_assert_eq(obj_live(), live0, "objects leaked");
+	urcu_memb_unregister_thread();
+}
+
+TestSuite(dlg, .init = setup, .fini = teardown, .timeout = 30);
+
+static struct dlg mk(const char *cid, const char *a, const char *b,
+		     enum dlg_state st)
+{
+	struct dlg d;
+
+	memset(&d, 0, sizeof(d));
+	d.call_id = slice_cstr(cid);
+	d.caller_tag = slice_cstr(a);
+	d.callee_tag = slice_cstr(b);
+	d.caller = SLICE_LIT("sip:alice@example.com");
+	d.callee = SLICE_LIT("sip:bob@example.com");
+	d.state = st;
+	d.owner = 1;
+	return d;
+}
+
+/* The state of the dialog, or 0 when it is not there. */
+static int state_of(const char *cid, const char *a, const char *b)
+{
+	const struct dlg *d;
+	int st = 0;
+
+	urcu_memb_read_lock();
+	d = dlg_lookup_rcu(slice_cstr(cid), slice_cstr(a), slice_cstr(b));
+	if (d)
+		st = (int)d->state;
+	urcu_memb_read_unlock();
+	return st;
+}
+
+Test(dlg, found_with_tags_in_either_order)
+{
+	struct dlg d = mk("c1@x", "ta", "tb", DLG_EARLY);
+	char cid[] = "c1@x";
+
+	cr_assert_eq(dlg_publish(&d), 0);
+	/* The entry holds copies: the caller's text may change. */
+	cid[0] = 'z';
+	cr_assert_eq(state_of("c1@x", "ta", "tb"), DLG_EARLY);
+	cr_assert_eq(state_of("c1@x", "tb", "ta"), DLG_EARLY);
+	cr_assert_eq(state_of("c1@x", "ta", "tc"), 0);
+	cr_assert_eq(state_of("c2@x", "ta", "tb"), 0);
+	cr_assert_eq(dlg_count(), 1);
+	(void)cid;
+}
+
+Test(dlg, state_changes_replace_the_entry)
+{
+	struct dlg d = mk("c1@x", "ta", "tb", DLG_EARLY);
+	const struct dlg *e;
+	int64_t created;
+
+	d.created_ms = 0;
+	cr_assert_eq(dlg_publish(&d), 0);
+	urcu_memb_read_lock();
+	e = dlg_lookup_rcu(SLICE_LIT("c1@x"), SLICE_LIT("ta"), SLICE_LIT("tb"));
+	cr_assert_not_null(e);
+	created = e->created_ms;
+	cr_assert_gt(created, 0);
+	cr_assert(slice_eq(e->callee, SLICE_LIT("sip:bob@example.com")));
+	urcu_memb_read_unlock();
+	d.state = DLG_CONFIRMED;
+	d.created_ms = created; /* the writer keeps it */
+	cr_assert_eq(dlg_publish(&d), 0);
+	cr_assert_eq(dlg_count(), 1);
+	urcu_memb_read_lock();
+	e = dlg_lookup_rcu(SLICE_LIT("c1@x"), SLICE_LIT("tb"), SLICE_LIT("ta"));
+	cr_assert_eq(e->state, DLG_CONFIRMED);
+	cr_assert_eq(e->created_ms, created);
+	urcu_memb_read_unlock();
+	cr_assert_eq(
+	    dlg_remove(SLICE_LIT("c1@x"), SLICE_LIT("tb"), SLICE_LIT("ta")), 0);
+	cr_assert_eq(state_of("c1@x", "ta", "tb"), 0);
+	cr_assert_eq(
+	    dlg_remove(SLICE_LIT("c1@x"), SLICE_LIT("ta"), SLICE_LIT("tb")),
+	    -ENOENT);
+}
+
+Test(dlg, forked_early_dialogs_go_when_one_is_confirmed)
+{
+	struct dlg a = mk("c@x", "caller", "b1", DLG_EARLY);
+	struct dlg b = mk("c@x", "caller", "b2", DLG_EARLY);
+	struct dlg c = mk("c@x", "caller", "b3", DLG_EARLY);
+	struct dlg other = mk("c@x", "someone", "b4", DLG_EARLY);
+
+	cr_assert_eq(dlg_publish(&a), 0);
+	cr_assert_eq(dlg_publish(&b), 0);
+	cr_assert_eq(dlg_publish(&c), 0);
+	cr_assert_eq(dlg_publish(&other), 0);
+	b.state = DLG_CONFIRMED;
+	cr_assert_eq(dlg_publish(&b), 0);
+	cr_assert_eq(dlg_remove_early(SLICE_LIT("c@x"), SLICE_LIT("caller")),
+		     2);
+	cr_assert_eq(state_of("c@x", "caller", "b1"), 0);
+	cr_assert_eq(state_of("c@x", "caller", "b2"), DLG_CONFIRMED);
+	cr_assert_eq(state_of("c@x", "caller", "b3"), 0);
+	cr_assert_eq(state_of("c@x", "someone", "b4"), DLG_EARLY);
+}
+
+Test(dlg, refuses_empty_keys)
+{
+	struct dlg d = mk("c@x", "", "tb", DLG_EARLY);
+
+	cr_assert_eq(dlg_publish(&d), -EINVAL);
+	d = mk("", "ta", "tb", DLG_EARLY);
+	cr_assert_eq(dlg_publish(&d), -EINVAL);
+	cr_assert_eq(dlg_count(), 0);
+}
+
+static void visit(const struct dlg *d, void *arg)
+{
+	unsigned *n = arg;
+
+	if (d->state == DLG_CONFIRMED)
+		(*n)++;
+}
+
+Test(dlg, sweep_takes_only_the_owners_old_entries)
+{
+	struct dlg d;
+	int64_t now = dlg_now_ms();
+	unsigned n = 0;
+
+	d = mk("old-early@x", "a", "b", DLG_EARLY);
+	d.changed_ms = now - 10000;
+	cr_assert_eq(dlg_publish(&d), 0);
+	d = mk("new-early@x", "a", "b", DLG_EARLY);
+	d.changed_ms = now;
+	cr_assert_eq(dlg_publish(&d), 0);
+	d = mk("old-other@x", "a", "b", DLG_EARLY);
+	d.changed_ms = now - 10000;
+	d.owner = 2;
+	cr_assert_eq(dlg_publish(&d), 0);
+	d = mk("confirmed@x", "a", "b", DLG_CONFIRMED);
+	d.changed_ms = now - 10000;
+	cr_assert_eq(dlg_publish(&d), 0);
+	d = mk("ended@x", "a", "b", DLG_TERMINATED);
+	d.changed_ms = now - 10000;
+	cr_assert_eq(dlg_publish(&d), 0);
+	cr_assert_eq(dlg_sweep(1, now, 5000, 60000, 5000), 2);
+	cr_assert_eq(state_of("old-early@x", "a", "b"), 0);
+	cr_assert_eq(state_of("ended@x", "a", "b"), 0);
+	cr_assert_eq(state_of("new-early@x", "a", "b"), DLG_EARLY);
+	cr_assert_eq(state_of("old-other@x", "a", "b"), DLG_EARLY);
+	cr_assert_eq(state_of("confirmed@x", "a", "b"), DLG_CONFIRMED);
+	urcu_memb_read_lock();
+	cr_assert_eq(dlg_foreach_rcu(visit, &n), 3);
+	urcu_memb_read_unlock();
+	cr_assert_eq(n, 1);
+}
+
+/* Readers on other threads while one writer changes every entry. */
+static atomic_bool stop_readers;
+static atomic_ulong bad, seen;
+
+static void *reader(void *arg)
+{
+	char cid[32];
+	unsigned long i = 0;
+
+	(void)arg;
+	urcu_memb_register_thread();
+	while (!atomic_load(&stop_readers)) {
+		const struct dlg *d;
+
+		snprintf(cid, sizeof(cid), "call-%lu@x", i++ % 64);
+		urcu_memb_read_lock();
+		d = dlg_lookup_rcu(slice_cstr(cid), SLICE_LIT("ta"),
+				   SLICE_LIT("tb"));
+		if (d) {
+			atomic_fetch_add(&seen, 1);
+			/* An entry is whole and immutable while read. */
+			if (!slice_eq(d->call_id, slice_cstr(cid)) ||
+			    d->state < DLG_EARLY || d->state > DLG_TERMINATED ||
+			    !slice_eq(d->caller_tag, SLICE_LIT("ta")))
+				atomic_fetch_add(&bad, 1);
+		}
+		urcu_memb_read_unlock();
+	}
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+Test(dlg, readers_on_other_threads_see_whole_entries)
+{
+	pthread_t th[2];
+	char cid[32];
+
+	atomic_store(&stop_readers, false);
+	atomic_store(&bad, 0);
+	atomic_store(&seen, 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, reader, NULL), 0);
+	for (unsigned round = 0; round < 300; round++) {
+		for (unsigned k = 0; k < 64; k++) {
+			struct dlg d;
+
+			snprintf(cid, sizeof(cid), "call-%u@x", k);
+			d = mk(cid, "ta", "tb",
+			       (enum dlg_state)(DLG_EARLY + (round + k) % 3));
+			cr_assert_eq(dlg_publish(&d), 0);
+			if ((round + k) % 7 == 0)
+				dlg_remove(slice_cstr(cid), SLICE_LIT("ta"),
+					   SLICE_LIT("tb"));
+		}
+	}
+	atomic_store(&stop_readers, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(atomic_load(&bad), 0);
+	cr_assert_gt(atomic_load(&seen), 0, "the readers never found one");
+}
