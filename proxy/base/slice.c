@@ -62,7 +62,8 @@ int slice_to_u64(struct slice s, uint64_t max, uint64_t *vp)
 
 		if (d > 9)
 			return -EINVAL;
-		if (v > (max - d) / 10)
+		/* d > max first: max - d would wrap for a one-digit max. */
+		if (d > max || v > (max - d) / 10)
 			return -ERANGE;
 		v = v * 10 + d;
 	}

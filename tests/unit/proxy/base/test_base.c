@@ -68,10 +68,15 @@ Test(slice, parses_bounded_decimal_numbers)
 	cr_assert_eq(
 	    slice_to_u64(SLICE_LIT("18446744073709551616"), UINT64_MAX, &v),
 	    -ERANGE);
+	/* A digit above a one-digit maximum (max - d would wrap). */
+	cr_assert_eq(slice_to_u64(SLICE_LIT("7"), 5, &v), -ERANGE);
+	cr_assert_eq(slice_to_u64(SLICE_LIT("1"), 0, &v), -ERANGE);
 	cr_assert_eq(slice_to_u64(SLICE_LIT("-1"), 255, &v), -EINVAL);
 	cr_assert_eq(slice_to_u64(SLICE_LIT(""), 255, &v), -EINVAL);
 	cr_assert_eq(slice_to_u64(SLICE_LIT("1 "), 255, &v), -EINVAL);
 	cr_assert_eq(v, 7, "written on error");
+	cr_assert_eq(slice_to_u64(SLICE_LIT("0"), 0, &v), 0);
+	cr_assert_eq(v, 0);
 	cr_assert_eq(
 	    slice_to_u64(SLICE_LIT("18446744073709551615"), UINT64_MAX, &v), 0);
 	cr_assert_eq(v, UINT64_MAX);
