@@ -24,7 +24,7 @@ OPT := -O2 -g
 ALLOC_PKG := jemalloc
 endif
 
-PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle $(ALLOC_PKG)
+PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -134,7 +134,7 @@ fuzz: deps
 		echo "== building $$n"; \
 		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle) \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis) \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \

@@ -20,6 +20,7 @@
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/uri.h"
 #include "proxy/sip/msg.h"
+#include "store/redis.h"
 
 /*
  * How a file is loaded:
@@ -51,10 +52,28 @@ struct raw_listen {
 	unsigned transports; /* TP_* */
 };
 
+struct raw_sentinel {
+	char *master;
+	char **addresses;
+	unsigned addresses_count;
+};
+
+struct raw_redis {
+	char *address;
+	char *password;
+	unsigned db;
+	unsigned connect_timeout_ms;
+	unsigned command_timeout_ms;
+	unsigned queue_max;
+	char *ns;
+	struct raw_sentinel sentinel;
+};
+
 struct raw_store {
 	int backend; /* RAW_STORE_* */
 	char *snapshot;
 	unsigned snapshot_interval_s;
+	struct raw_redis redis;
 };
 
 struct raw_registrar {
@@ -109,6 +128,36 @@ struct raw_overload {
 	unsigned retry_after_s;
 };
 
+struct raw_aa_rule {
+	char *user_agent;
+	int profile; /* enum conf_aa + 1 */
+};
+
+struct raw_page_group {
+	char *number;
+	char **members;
+	unsigned members_count;
+};
+
+struct raw_intercom {
+	char *domain;
+	int enabled; /* RAW_BOOL_* */
+	char *code;
+	char **allow;
+	unsigned allow_count;
+	int default_profile; /* enum conf_aa + 1 */
+	struct raw_aa_rule *profiles;
+	unsigned profiles_count;
+	struct raw_page_group *groups;
+	unsigned groups_count;
+};
+
+struct raw_features {
+	int gruu; /* RAW_BOOL_* */
+	struct raw_intercom *intercom;
+	unsigned intercom_count;
+};
+
 struct raw {
 	unsigned workers;
 	int log_level; /* enum log_level + 1 */
@@ -128,6 +177,7 @@ struct raw {
 	struct raw_location *locations;
 	unsigned locations_count;
 	struct raw_overload overload;
+	struct raw_features features;
 };
 
 static const cyaml_strval_t level_strings[] = {
@@ -185,6 +235,41 @@ static const cyaml_schema_value_t cidr_entry = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 64),
 };
 
+static const cyaml_schema_value_t redis_addr_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 128),
+};
+
+static const cyaml_schema_field_t sentinel_fields[] = {
+	CYAML_FIELD_STRING_PTR("master", CYAML_FLAG_POINTER,
+			       struct raw_sentinel, master, 1, 128),
+	CYAML_FIELD_SEQUENCE("addresses", CYAML_FLAG_POINTER,
+			     struct raw_sentinel, addresses, &redis_addr_entry,
+			     1, 16),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t redis_fields[] = {
+	CYAML_FIELD_STRING_PTR("address",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_redis, address, 1, 128),
+	CYAML_FIELD_STRING_PTR("password",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_redis, password, 1, 512),
+	CYAML_FIELD_UINT("db", CYAML_FLAG_OPTIONAL, struct raw_redis, db),
+	CYAML_FIELD_UINT("connect_timeout_ms", CYAML_FLAG_OPTIONAL,
+			 struct raw_redis, connect_timeout_ms),
+	CYAML_FIELD_UINT("command_timeout_ms", CYAML_FLAG_OPTIONAL,
+			 struct raw_redis, command_timeout_ms),
+	CYAML_FIELD_UINT("queue_max", CYAML_FLAG_OPTIONAL, struct raw_redis,
+			 queue_max),
+	CYAML_FIELD_STRING_PTR("namespace",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_redis, ns, 1, 64),
+	CYAML_FIELD_MAPPING("sentinel", CYAML_FLAG_OPTIONAL, struct raw_redis,
+			    sentinel, sentinel_fields),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t store_fields[] = {
 	CYAML_FIELD_ENUM("backend", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_store, backend, backend_strings,
@@ -194,6 +279,8 @@ static const cyaml_schema_field_t store_fields[] = {
 			       struct raw_store, snapshot, 1, 4096),
 	CYAML_FIELD_UINT("snapshot_interval_s", CYAML_FLAG_OPTIONAL,
 			 struct raw_store, snapshot_interval_s),
+	CYAML_FIELD_MAPPING("redis", CYAML_FLAG_OPTIONAL, struct raw_store,
+			    redis, redis_fields),
 	CYAML_FIELD_END
 };
 
@@ -305,6 +392,84 @@ static const cyaml_schema_field_t overload_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_strval_t aa_strings[] = {
+	{ "callinfo", CONF_AA_CALLINFO + 1 },
+	{ "alertinfo-autoanswer", CONF_AA_ALERT_AUTOANSWER + 1 },
+	{ "alertinfo-answerafter", CONF_AA_ALERT_ANSWERAFTER + 1 },
+	{ "polycom", CONF_AA_POLYCOM + 1 },
+	{ "uri-intercom", CONF_AA_URI_INTERCOM + 1 },
+	{ "answer-mode", CONF_AA_ANSWER_MODE + 1 },
+};
+
+static const cyaml_schema_value_t user_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 64),
+};
+
+static const cyaml_schema_field_t aa_rule_fields[] = {
+	CYAML_FIELD_STRING_PTR("user_agent", CYAML_FLAG_POINTER,
+			       struct raw_aa_rule, user_agent, 1, 128),
+	CYAML_FIELD_ENUM("profile", CYAML_FLAG_STRICT, struct raw_aa_rule,
+			 profile, aa_strings, CYAML_ARRAY_LEN(aa_strings)),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t aa_rule_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_aa_rule,
+			    aa_rule_fields),
+};
+
+static const cyaml_schema_field_t page_group_fields[] = {
+	CYAML_FIELD_STRING_PTR("number", CYAML_FLAG_POINTER,
+			       struct raw_page_group, number, 1, 16),
+	CYAML_FIELD_SEQUENCE("members", CYAML_FLAG_POINTER,
+			     struct raw_page_group, members, &user_entry, 1,
+			     64),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t page_group_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_page_group,
+			    page_group_fields),
+};
+
+static const cyaml_schema_field_t intercom_fields[] = {
+	CYAML_FIELD_STRING_PTR("domain", CYAML_FLAG_POINTER,
+			       struct raw_intercom, domain, 1, 253),
+	CYAML_FIELD_ENUM("enabled", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_intercom, enabled, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_STRING_PTR("code", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_intercom, code, 1, 8),
+	CYAML_FIELD_SEQUENCE("allow", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw_intercom, allow, &user_entry, 1, 1024),
+	CYAML_FIELD_ENUM("default_profile",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_intercom, default_profile, aa_strings,
+			 CYAML_ARRAY_LEN(aa_strings)),
+	CYAML_FIELD_SEQUENCE(
+	    "profiles", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct raw_intercom, profiles, &aa_rule_entry, 0, 64),
+	CYAML_FIELD_SEQUENCE("groups", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw_intercom, groups, &page_group_entry, 0,
+			     256),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t intercom_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_intercom,
+			    intercom_fields),
+};
+
+static const cyaml_schema_field_t features_fields[] = {
+	CYAML_FIELD_ENUM("gruu", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_features, gruu, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_SEQUENCE(
+	    "intercom", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct raw_features, intercom, &intercom_entry, 0, 256),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw, workers),
 	CYAML_FIELD_ENUM("log_level", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
@@ -337,6 +502,8 @@ static const cyaml_schema_field_t top_fields[] = {
 			     struct raw, locations, &location_entry, 0, 10000),
 	CYAML_FIELD_MAPPING("overload", CYAML_FLAG_OPTIONAL, struct raw,
 			    overload, overload_fields),
+	CYAML_FIELD_MAPPING("features", CYAML_FLAG_OPTIONAL, struct raw,
+			    features, features_fields),
 	CYAML_FIELD_END
 };
 
@@ -372,7 +539,10 @@ struct rule {
 };
 
 static check_fn check_address, check_domain, check_cidr, check_backend;
+static check_fn check_redis_addr, check_redis_ns;
 static check_fn check_prefix, check_next_hop, check_contact, check_aor;
+
+static check_fn check_code, check_digits, check_user;
 
 static const struct rule rules[] = {
 	{ "workers", 0, CONF_MAX_WORKERS, NULL, 0 },
@@ -380,6 +550,13 @@ static const struct rule rules[] = {
 	{ "listen.port", 1, 65535, NULL, 0 },
 	{ "domains", 0, 0, check_domain, 0 },
 	{ "store.backend", 0, 0, check_backend, 0 },
+	{ "store.redis.address", 0, 0, check_redis_addr, 0 },
+	{ "store.redis.db", 0, 1000, NULL, 0 },
+	{ "store.redis.connect_timeout_ms", 1, 60000, NULL, 0 },
+	{ "store.redis.command_timeout_ms", 1, 60000, NULL, 0 },
+	{ "store.redis.queue_max", 1, 10000000, NULL, 0 },
+	{ "store.redis.namespace", 0, 0, check_redis_ns, 0 },
+	{ "store.redis.sentinel.addresses", 0, 0, check_redis_addr, 0 },
 	{ "registrar.trusted", 0, 0, check_cidr, SEEN_TRUSTED },
 	{ "registrar.min_expires_s", 1, 86400, NULL, 0 },
 	{ "registrar.max_expires_s", 1, 604800, NULL, 0 },
@@ -394,6 +571,11 @@ static const struct rule rules[] = {
 	{ "tcp.max_body_bytes", 1, 16777216, NULL, 0 },
 	{ "udp.batch", 1, 1024, NULL, 0 },
 	{ "max_headers", 16, 1024, NULL, 0 },
+	{ "features.intercom.domain", 0, 0, check_domain, 0 },
+	{ "features.intercom.code", 0, 0, check_code, 0 },
+	{ "features.intercom.allow", 0, 0, check_user, 0 },
+	{ "features.intercom.groups.number", 0, 0, check_digits, 0 },
+	{ "features.intercom.groups.members", 0, 0, check_user, 0 },
 	{ "proxy.t1_ms", 10, 10000, NULL, 0 },
 	{ "proxy.t2_ms", 10, 60000, NULL, 0 },
 	{ "proxy.t4_ms", 10, 60000, NULL, 0 },
@@ -1003,9 +1185,39 @@ static int check_domain(struct walk *w, const yaml_mark_t *m, const char *path,
 static int check_backend(struct walk *w, const yaml_mark_t *m, const char *path,
 			 const char *v)
 {
-	/* The schema knows redis; the store itself comes in a later change. */
-	if (strcmp(v, "redis") == 0)
-		return fail(w, m, "%s redis is not supported yet", path);
+	/* memory and redis (store/redis.h): both implemented. */
+	(void)w;
+	(void)m;
+	(void)path;
+	(void)v;
+	return 0;
+}
+
+/* "IP:PORT", "[IPv6]:PORT" or "unix:/path": no names to resolve. */
+static int check_redis_addr(struct walk *w, const yaml_mark_t *m,
+			    const char *path, const char *v)
+{
+	struct redis_addr a;
+
+	if (redis_addr_parse(v, &a) < 0)
+		return fail(w, m,
+			    "%s: '%.80s' is not IP:PORT, [IPv6]:PORT or "
+			    "unix:/path",
+			    path, v);
+	return 0;
+}
+
+/* Letters, digits, '_', '-', '.': the start of every key. */
+static int check_redis_ns(struct walk *w, const yaml_mark_t *m,
+			  const char *path, const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("_-.", *p)))
+			return fail(w, m,
+				    "%s: '%.64s' may hold only letters, "
+				    "digits, '_', '-' and '.'",
+				    path, v);
 	return 0;
 }
 
@@ -1076,6 +1288,39 @@ static int check_aor(struct walk *w, const yaml_mark_t *m, const char *path,
 			    "%s: '%.80s' is not an address of record "
 			    "(user@domain)",
 			    path, v);
+	return 0;
+}
+
+/* A feature code: digits, '*' and '#' (features.intercom[].code). */
+static int check_code(struct walk *w, const yaml_mark_t *m, const char *path,
+		      const char *v)
+{
+	if (strspn(v, "0123456789*#") != strlen(v))
+		return fail(w, m,
+			    "%s: '%.40s' is not a feature code (digits, *, #)",
+			    path, v);
+	return 0;
+}
+
+static int check_digits(struct walk *w, const yaml_mark_t *m, const char *path,
+			const char *v)
+{
+	if (strspn(v, "0123456789") != strlen(v))
+		return fail(w, m, "%s: '%.40s' is not a number (digits)", path,
+			    v);
+	return 0;
+}
+
+/* A user part that needs no escaping: letters, digits, -_.!~*'()&=+$,/ */
+static int check_user(struct walk *w, const yaml_mark_t *m, const char *path,
+		      const char *v)
+{
+	for (const char *p = v; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-_.!~*'()&=+$,/", *p))
+			continue;
+		return fail(w, m, "%s: '%.64s' is not a user name", path, v);
+	}
 	return 0;
 }
 
@@ -1367,6 +1612,182 @@ static int build_proxy(struct conf *c, const struct raw *r)
 	return 0;
 }
 
+static char **dup_list(char *const *v, unsigned n)
+{
+	char **d = calloc(n ? n : 1, sizeof(*d));
+
+	for (unsigned i = 0; d && i < n; i++) {
+		d[i] = strdup(v[i]);
+		if (!d[i]) {
+			while (i--)
+				free(d[i]);
+			free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+static void free_list(char **v, unsigned n)
+{
+	for (unsigned i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* One features.intercom[] entry; its domain must be served, once. */
+static int build_intercom(struct conf *c, const struct raw_intercom *ri,
+			  struct conf_intercom *ci, const char *name,
+			  char *errbuf, size_t errlen)
+{
+	const char *what = NULL;
+
+	ci->domain = lower_dup(ri->domain);
+	ci->code = strdup(ri->code ? ri->code : "*6");
+	if (!ci->domain || !ci->code)
+		return -ENOMEM;
+	ci->enabled = ri->enabled != RAW_BOOL_FALSE;
+	ci->default_profile = ri->default_profile
+				  ? (enum conf_aa)(ri->default_profile - 1)
+				  : CONF_AA_CALLINFO;
+	if (ri->allow_count) {
+		ci->allow = dup_list(ri->allow, ri->allow_count);
+		if (!ci->allow)
+			return -ENOMEM;
+		ci->nallow = ri->allow_count;
+	}
+	if (ri->profiles_count) {
+		ci->profiles =
+		    calloc(ri->profiles_count, sizeof(*ci->profiles));
+		if (!ci->profiles)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ri->profiles_count; i++) {
+		ci->profiles[i].user_agent = strdup(ri->profiles[i].user_agent);
+		if (!ci->profiles[i].user_agent)
+			return -ENOMEM;
+		ci->profiles[i].profile =
+		    (enum conf_aa)(ri->profiles[i].profile - 1);
+		ci->nprofiles = i + 1;
+	}
+	if (ri->groups_count) {
+		ci->groups = calloc(ri->groups_count, sizeof(*ci->groups));
+		if (!ci->groups)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ri->groups_count; i++) {
+		const struct raw_page_group *rg = &ri->groups[i];
+		struct conf_page_group *g = &ci->groups[i];
+
+		g->number = strdup(rg->number);
+		g->members = dup_list(rg->members, rg->members_count);
+		if (!g->number || !g->members) {
+			ci->ngroups = i + 1;
+			return -ENOMEM;
+		}
+		g->nmembers = rg->members_count;
+		ci->ngroups = i + 1;
+		for (unsigned k = 0; k < i && !what; k++)
+			if (strcmp(ci->groups[k].number, g->number) == 0)
+				what = "a paging group number is given twice";
+	}
+	if (!conf_is_domain(c, ci->domain, strlen(ci->domain)))
+		what = "domain is not one of the served domains";
+	for (unsigned k = 0; k + 1 < c->features.nintercom && !what; k++)
+		if (strcmp(c->features.intercom[k].domain, ci->domain) == 0)
+			what = "domain is given twice";
+	if (what) {
+		msg(errbuf, errlen, "%s: features.intercom: %s: %s",
+		    name ? name : "<default>", ci->domain, what);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int build_features(struct conf *c, const struct raw *r, const char *name,
+			  char *errbuf, size_t errlen)
+{
+	const struct raw_features *rf = &r->features;
+	int err;
+
+	c->features.gruu = rf->gruu != RAW_BOOL_FALSE;
+	if (!rf->intercom_count)
+		return 0;
+	c->features.intercom =
+	    calloc(rf->intercom_count, sizeof(*c->features.intercom));
+	if (!c->features.intercom)
+		return -ENOMEM;
+	for (unsigned i = 0; i < rf->intercom_count; i++) {
+		c->features.nintercom = i + 1;
+		err = build_intercom(c, &rf->intercom[i],
+				     &c->features.intercom[i], name, errbuf,
+				     errlen);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void free_features(struct conf *c)
+{
+	for (unsigned i = 0; i < c->features.nintercom; i++) {
+		struct conf_intercom *ci = &c->features.intercom[i];
+
+		free(ci->domain);
+		free(ci->code);
+		free_list(ci->allow, ci->nallow);
+		for (unsigned k = 0; k < ci->nprofiles; k++)
+			free(ci->profiles[k].user_agent);
+		free(ci->profiles);
+		for (unsigned k = 0; k < ci->ngroups; k++) {
+			free(ci->groups[k].number);
+			free_list(ci->groups[k].members,
+				  ci->groups[k].nmembers);
+		}
+		free(ci->groups);
+	}
+	free(c->features.intercom);
+}
+
+/* store.redis: a fixed address or Sentinel, not both. */
+static int build_store(struct conf *c, const struct raw *r, const char *name,
+		       char *errbuf, size_t errlen)
+{
+	const struct raw_redis *g = &r->store.redis;
+	const struct raw_sentinel *sn = &g->sentinel;
+
+	if (g->address && sn->master) {
+		msg(errbuf, errlen,
+		    "%s: store.redis: give address or sentinel, not both",
+		    name ? name : "<default>");
+		return ERR_CONFIG;
+	}
+	c->redis.db = g->db;
+	c->redis.connect_timeout_ms = or_default(g->connect_timeout_ms, 1000);
+	c->redis.command_timeout_ms = or_default(g->command_timeout_ms, 2000);
+	c->redis.queue_max = or_default(g->queue_max, 100000);
+	c->redis.ns = strdup(g->ns ? g->ns : "sipedge");
+	if (!c->redis.ns ||
+	    (g->password && !(c->redis.password = strdup(g->password))))
+		return -ENOMEM;
+	if (!sn->master) {
+		c->redis.address =
+		    strdup(g->address ? g->address : "127.0.0.1:6379");
+		return c->redis.address ? 0 : -ENOMEM;
+	}
+	c->redis.sentinel_master = strdup(sn->master);
+	c->redis.sentinels = calloc(sn->addresses_count, sizeof(char *));
+	if (!c->redis.sentinel_master || !c->redis.sentinels)
+		return -ENOMEM;
+	for (unsigned i = 0; i < sn->addresses_count; i++) {
+		c->redis.sentinels[i] = strdup(sn->addresses[i]);
+		if (!c->redis.sentinels[i])
+			return -ENOMEM;
+		c->redis.nsentinels = i + 1;
+	}
+	return 0;
+}
+
 static int build(const struct raw *r, const char *name, unsigned seen,
 		 struct conf **cp, char *errbuf, size_t errlen)
 {
@@ -1391,6 +1812,9 @@ static int build(const struct raw *r, const char *name, unsigned seen,
 		goto out;
 	c->store = r->store.backend == RAW_STORE_REDIS ? CONF_STORE_REDIS
 						       : CONF_STORE_MEMORY;
+	err = build_store(c, r, name, errbuf, errlen);
+	if (err)
+		goto out;
 	err = build_trusted(c, r, seen & SEEN_TRUSTED);
 	if (err)
 		goto out;
@@ -1398,6 +1822,9 @@ static int build(const struct raw *r, const char *name, unsigned seen,
 	if (err)
 		goto out;
 	err = build_proxy(c, r);
+	if (err)
+		goto out;
+	err = build_features(c, r, name, errbuf, errlen);
 	if (err)
 		goto out;
 	c->tcp.max_connections = or_default(r->tcp.max_connections, 4096);
@@ -1620,6 +2047,13 @@ void conf_free(struct conf *c)
 	free(c->reg.users_file);
 	free(c->reg.secret);
 	free(c->snapshot);
+	free(c->redis.address);
+	free(c->redis.password);
+	free(c->redis.ns);
+	free(c->redis.sentinel_master);
+	for (unsigned i = 0; i < c->redis.nsentinels; i++)
+		free(c->redis.sentinels[i]);
+	free(c->redis.sentinels);
 	for (unsigned i = 0; i < c->nroutes; i++) {
 		free(c->routes[i].domain);
 		free(c->routes[i].prefix);
@@ -1635,6 +2069,7 @@ void conf_free(struct conf *c)
 		free(c->locations[i].contacts);
 	}
 	free(c->locations);
+	free_features(c);
 	free(c->server_name);
 	free(c->path);
 	free(c);

@@ -67,6 +67,44 @@ enum conf_store {
 	CONF_STORE_REDIS,
 };
 
+/** Auto-answer markings (features/intercom), one per vendor family. */
+enum conf_aa {
+	CONF_AA_CALLINFO,	  /**< Call-Info: <sip:DOMAIN>;answer-after=0 */
+	CONF_AA_ALERT_AUTOANSWER, /**< Alert-Info: alert-autoanswer */
+	CONF_AA_ALERT_ANSWERAFTER, /**< Alert-Info: answer-after=0 */
+	CONF_AA_POLYCOM,	   /**< Alert-Info: Ring-Answer */
+	CONF_AA_URI_INTERCOM,	   /**< ;intercom=true on the Request-URI */
+	CONF_AA_ANSWER_MODE,	   /**< Answer-Mode: Auto (RFC 5373) */
+	CONF_AA__COUNT,
+};
+
+/** features.intercom[].profiles[]: User-Agent pattern -> marking. */
+struct conf_aa_rule {
+	char *user_agent; /**< matched as a substring, without case */
+	enum conf_aa profile;
+};
+
+/** features.intercom[].groups[]: paging group CODE + number. */
+struct conf_page_group {
+	char *number;	/**< digits */
+	char **members; /**< users of the domain */
+	unsigned nmembers;
+};
+
+/** Intercom and paging of one served domain (features/intercom). */
+struct conf_intercom {
+	char *domain; /**< lower case, a served domain */
+	bool enabled; /**< (true) */
+	char *code;   /**< feature code before the extension ("*6") */
+	char **allow; /**< users who may page; none: any authenticated one */
+	unsigned nallow;
+	enum conf_aa default_profile;  /**< when no User-Agent rule matches */
+	struct conf_aa_rule *profiles; /**< tried in order, before built-ins */
+	unsigned nprofiles;
+	struct conf_page_group *groups;
+	unsigned ngroups;
+};
+
 /**
  * The loaded configuration. Immutable once loaded: shards read it from
  * any thread without locks. Exception to "opaque by default": read-only
@@ -84,6 +122,20 @@ struct conf {
 	unsigned ndomains;
 
 	enum conf_store store;
+	/** store.redis: the location store shared by all nodes. */
+	struct {
+		char *address;	/**< "IP:PORT", "[IPv6]:PORT", "unix:/path";
+				     NULL when Sentinel finds the master */
+		char *password; /**< AUTH, or NULL */
+		unsigned db;	/**< SELECT (0) */
+		unsigned connect_timeout_ms; /**< (1000) */
+		unsigned command_timeout_ms; /**< (2000) */
+		unsigned queue_max;    /**< writes waiting per shard (100000) */
+		char *ns;	       /**< key namespace ("sipedge") */
+		char *sentinel_master; /**< Sentinel's name, or NULL */
+		char **sentinels;      /**< "IP:PORT" of each Sentinel */
+		unsigned nsentinels;
+	} redis;
 	char *snapshot; /**< memory store snapshot file, or NULL */
 	unsigned snapshot_interval_s; /**< how often it is written (10) */
 
@@ -116,7 +168,14 @@ struct conf {
 	} udp;
 
 	unsigned max_headers; /**< headers per message (default 128) */
-	char *server_name;    /**< Server / User-Agent value ("sipedge/VER") */
+	/** features: GRUU and intercom (features/). */
+	struct {
+		bool gruu; /**< mint and route GRUUs, RFC 5627 (true) */
+		struct conf_intercom *intercom; /**< per domain; a served domain
+						     not listed: the defaults */
+		unsigned nintercom;
+	} features;
+	char *server_name; /**< Server / User-Agent value ("sipedge/VER") */
 
 	/** RFC 3261 proxy behaviour and timers. */
 	struct {

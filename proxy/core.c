@@ -398,10 +398,17 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 
 /* The pipeline stages of proxy/hook.h; HOOK_DONE or an error ends it. */
 static int run_hooks(struct core *k, const struct tp_peer *from,
-		     const struct sipmsg *m, bool registrar)
+		     const struct sipmsg *m, bool registrar,
+		     struct hook_fwd *fwp)
 {
-	struct hook_req hr = { k->sh, from, m, shard_arena(k->sh), k };
+	struct hook_req hr = { .sh = k->sh,
+			       .from = from,
+			       .m = m,
+			       .a = shard_arena(k->sh),
+			       .core = k };
 	int ret;
+
+	memset(fwp, 0, sizeof(*fwp));
 
 	ret = hook_run(HOOK_AUTH, &hr);
 	if (ret == HOOK_NEXT && registrar) {
@@ -412,6 +419,8 @@ static int run_hooks(struct core *k, const struct tp_peer *from,
 	}
 	if (ret == HOOK_NEXT)
 		ret = hook_run(HOOK_FEATURES, &hr);
+	if (ret == HOOK_NEXT)
+		*fwp = hr.fwd;
 	if (ret < 0 && !txn_srv_find(route_txns(k->route), m, m->method)) {
 		route_reply(k->route, m, from, err_sip_status(ret), NULL,
 			    slice_make(NULL, 0));
@@ -427,6 +436,7 @@ static void handle_request(struct core *k, const struct tp_peer *from,
 	const struct conf *c = shard_conf(sh);
 	struct txn_layer *l = route_txns(k->route);
 	struct core_verdict v;
+	struct hook_fwd fw;
 	struct txn *st;
 	char ra[48];
 	int err = 0;
@@ -487,9 +497,9 @@ static void handle_request(struct core *k, const struct tp_peer *from,
 				  retry_after(sh, ra, sizeof(ra)));
 		goto out;
 	}
-	if (run_hooks(k, from, m, v.action == CORE_REGISTER) == HOOK_DONE)
+	if (run_hooks(k, from, m, v.action == CORE_REGISTER, &fw) == HOOK_DONE)
 		return;
-	err = route_request(k->route, m, from);
+	err = route_request_fwd(k->route, m, from, &fw);
 	if (err && err != -EAFNOSUPPORT)
 		err = route_reply(k->route, m, from, err_sip_status(err), NULL,
 				  slice_make(NULL, 0));

@@ -2,14 +2,41 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proxy/base/slice.h"
+#include "store/loc.h"
 
 struct arena;
+struct conf;
+struct edit_list;
 struct shard;
 struct sipmsg;
 struct tp_peer;
+
+/** One place a feature sends a request (struct hook_fwd). */
+struct hook_target {
+	struct loc_contact b; /**< the binding: uri, path, flow, q are used;
+				   slices in the arena */
+	struct slice ruri;    /**< Request-URI to send; empty: b.uri */
+	struct slice hdrs;    /**< header lines for this branch only,
+				   "Name: value" CRLF each; may be empty */
+};
+
+/**
+ * The targets a feature chose for a request to a user of a served
+ * domain, in place of the location lookup of its Request-URI. Route
+ * processing (RFC 3261 §16.4) is unchanged: when a Route value that is
+ * not ours is left, the request follows it and these are ignored.
+ */
+struct hook_fwd {
+	const struct hook_target *t; /**< in the arena */
+	unsigned nt;		     /**< 0: no override */
+	bool failover; /**< one after the other (flows of one device), not
+			    forked in parallel */
+};
 
 /**
  * One request on its way through the pipeline (DESIGN.md §2: sanity ->
@@ -21,8 +48,9 @@ struct hook_req {
 	struct shard *sh;
 	const struct tp_peer *from;
 	const struct sipmsg *m;
-	struct arena *a; /**< the shard's per-message arena */
-	void *core;	 /**< the core's own state: do not touch */
+	struct arena *a;     /**< the shard's per-message arena */
+	void *core;	     /**< the core's own state: do not touch */
+	struct hook_fwd fwd; /**< HOOK_FEATURES may set it: where to route */
 };
 
 enum hook_stage {
@@ -56,6 +84,66 @@ void hook_set(enum hook_stage stage, hook_fn *fn);
  * Thread: the shard.
  */
 int hook_run(enum hook_stage stage, struct hook_req *r);
+
+/**
+ * Whether @p user (as in an AOR, unescaped) exists in the served domain
+ * @p domain (lower case). The registrar provides it from its users
+ * file; routing answers 404 for a user who does not exist and 480 for
+ * one without a binding. Thread: any registered RCU thread; must not
+ * block.
+ */
+typedef bool hook_user_fn(struct slice user, struct slice domain);
+
+/**
+ * Install the user check @p fn (NULL removes it).
+ * Thread: control, before shards_start() (or after shards_stop()).
+ */
+void hook_set_user_check(hook_user_fn *fn);
+
+/**
+ * True when @p user exists in @p domain by the installed check; true
+ * when none is installed (without a users file every user exists).
+ * Thread: the shard.
+ */
+bool hook_user_exists(struct slice user, struct slice domain);
+
+/**
+ * Resolve a Request-URI that names a user of a served domain before the
+ * location lookup: @p ruri is sip/sips, ours, with a user part. GRUU
+ * (features/gruu, RFC 5627) installs it.
+ * Returns 0 when @p ruri is not for it (the lookup goes on), 1 with
+ * either fwp->nt > 0 targets or *statusp set (404, 480...), or -ENOMEM.
+ * Thread: a registered RCU thread outside a read section; must not
+ * block. Ownership: targets live in @p a.
+ */
+typedef int hook_lookup_fn(const struct conf *c, struct slice ruri,
+			   int64_t now_s, struct arena *a, struct hook_fwd *fwp,
+			   unsigned *statusp);
+
+/** Install @p fn (NULL removes it). Thread: as hook_set(). */
+void hook_set_lookup(hook_lookup_fn *fn);
+
+/** The installed lookup, or 0 when none is installed. */
+int hook_lookup(const struct conf *c, struct slice ruri, int64_t now_s,
+		struct arena *a, struct hook_fwd *fwp, unsigned *statusp);
+
+/**
+ * Clean request @p m before it is forwarded, on edit list @p el: remove
+ * what only features may add (features/intercom: auto-answer
+ * markings). *rurip is the Request-URI of @p m when it is sent as it is
+ * (else empty); the function may replace it with a cleaned copy in
+ * @p a, which the caller then sends instead.
+ * Returns 0 or a negative error (-ENOMEM). Thread: the shard.
+ */
+typedef int hook_clean_fn(struct edit_list *el, const struct sipmsg *m,
+			  struct arena *a, struct slice *rurip);
+
+/** Install @p fn (NULL removes it). Thread: as hook_set(). */
+void hook_set_clean(hook_clean_fn *fn);
+
+/** The installed clean function; 0 when none is installed. */
+int hook_clean(struct edit_list *el, const struct sipmsg *m, struct arena *a,
+	       struct slice *rurip);
 
 /**
  * Answer the request of @p r with a final or provisional response,

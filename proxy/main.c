@@ -15,6 +15,8 @@
 #include <urcu/urcu-memb.h>
 #include <uv.h>
 
+#include "features/gruu.h"
+#include "features/intercom.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/conf.h"
@@ -26,6 +28,7 @@
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/memory.h"
+#include "store/redis.h"
 
 enum {
 	EXIT_CLEAN = 0,
@@ -303,10 +306,18 @@ static int preload_locations(const struct conf *c)
 /* The registrar's state: credentials, tables, hooks, store thread. */
 struct registrar {
 	struct memory *mem;
+	struct redis *redis; /* store: redis */
 	uv_signal_t hup;
 	bool hup_init;
 	bool auth_init, reg_init;
 };
+
+/* Routing's user check (proxy/hook.h): with a users file, a user of a
+ * served domain exists when the file lists it; without one, always. */
+static bool user_check(struct slice user, struct slice domain)
+{
+	return !users_loaded() || users_exists(user, domain);
+}
 
 static void hup_cb(uv_signal_t *h, int signum)
 {
@@ -320,6 +331,45 @@ static void registrar_load(const struct conf *c)
 {
 	if (c->store == CONF_STORE_MEMORY && c->snapshot)
 		memory_load(c->snapshot, (int64_t)time(NULL));
+}
+
+/* Each shard's Redis writer lives on the shard's loop. */
+static void redis_attach_cb(unsigned id, struct uv_loop_s *loop, void *arg)
+{
+	int err = redis_shard_attach(arg, id, loop);
+
+	if (err)
+		log_msg(LOG_ERR, "sipedge: shard %u: redis writer: %s", id,
+			err_str(err));
+}
+
+static void redis_detach_cb(unsigned id, struct uv_loop_s *loop, void *arg)
+{
+	(void)loop;
+	redis_shard_detach(arg, id);
+}
+
+/* store: redis: the store thread (first load, bounded) and the shards'
+ * writers. */
+static int redis_store_start(const struct conf *c, struct registrar *g)
+{
+	const struct redis_opts o = {
+		.address = c->redis.address,
+		.password = c->redis.password,
+		.db = c->redis.db,
+		.connect_timeout_ms = c->redis.connect_timeout_ms,
+		.command_timeout_ms = c->redis.command_timeout_ms,
+		.queue_max = c->redis.queue_max,
+		.ns = c->redis.ns,
+		.sentinel_master = c->redis.sentinel_master,
+		.sentinels = (const char *const *)c->redis.sentinels,
+		.nsentinels = c->redis.nsentinels,
+	};
+	int err = redis_start(&o, c->workers, &g->redis);
+
+	if (!err)
+		shards_set_hooks(redis_attach_cb, redis_detach_cb, g->redis);
+	return err;
 }
 
 /* Users file, auth and registrar tables, hooks, the store thread and
@@ -346,9 +396,13 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 		err = reg_init(c->workers);
 	g->reg_init = !err;
 	if (!err)
+		err = gruu_init(c);
+	if (!err)
 		err = memory_start(c->store == CONF_STORE_MEMORY ? c->snapshot
 								 : NULL,
 				   c->snapshot_interval_s, &g->mem);
+	if (!err && c->store == CONF_STORE_REDIS)
+		err = redis_store_start(c, g);
 	if (!err)
 		err = uv_signal_init(loop, &g->hup);
 	g->hup_init = !err;
@@ -361,6 +415,12 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 	}
 	hook_set(HOOK_AUTH, auth_hook);
 	hook_set(HOOK_REGISTRAR, reg_hook);
+	hook_set_user_check(user_check);
+	/* features/: GRUU routing, intercom, and no auto-answer marking
+	 * that intercom did not add. */
+	hook_set_lookup(gruu_lookup);
+	hook_set(HOOK_FEATURES, intercom_hook);
+	hook_set_clean(intercom_clean);
 	return 0;
 }
 
@@ -369,8 +429,16 @@ static void registrar_stop(struct registrar *g)
 {
 	hook_set(HOOK_AUTH, NULL);
 	hook_set(HOOK_REGISTRAR, NULL);
+	hook_set_user_check(NULL);
+	hook_set_lookup(NULL);
+	hook_set(HOOK_FEATURES, NULL);
+	hook_set_clean(NULL);
+	gruu_fini();
 	memory_stop(g->mem);
 	g->mem = NULL;
+	shards_set_hooks(NULL, NULL, NULL);
+	redis_stop(g->redis);
+	g->redis = NULL;
 	if (g->hup_init && !uv_is_closing((uv_handle_t *)&g->hup))
 		uv_close((uv_handle_t *)&g->hup, close_cb);
 	if (g->reg_init)

@@ -15,6 +15,7 @@
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
 #include "proxy/conf.h"
+#include "proxy/hook.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
@@ -214,12 +215,31 @@ static void sort_by_q(struct route_target *t, unsigned n)
 	}
 }
 
+/* Where binding @p c is reached: its flow (TCP), else its URI. */
+static int contact_dest(const struct loc_contact *c, struct tp_peer *d)
+{
+	if (c->flow.proto == TP_TCP && c->flow.conn_id) {
+		/* The connection the REGISTER came over. */
+		memset(d, 0, sizeof(*d));
+		d->proto = TP_TCP;
+		d->conn_id = c->flow.conn_id;
+		d->addr = c->flow.addr;
+		d->addrlen = c->flow.addr.ss_family == AF_INET6
+				 ? sizeof(struct sockaddr_in6)
+				 : sizeof(struct sockaddr_in);
+		d->listen_idx = c->flow.listen_idx;
+		return 0;
+	}
+	return route_uri_dest(c->uri, d);
+}
+
 /* Targets from the location table for served-domain user @p u. */
 static int plan_location(struct slice ruri, struct arena *a,
 			 struct route_plan *p)
 {
 	const struct loc_set *set;
 	struct timespec now;
+	const char *at;
 	char *aor;
 	int len, err = 0;
 
@@ -244,18 +264,8 @@ static int plan_location(struct slice ruri, struct arena *a,
 		if (c->expires_s && c->expires_s <= (int64_t)now.tv_sec)
 			continue;
 		memset(t, 0, sizeof(*t));
-		if (c->flow.proto == TP_TCP && c->flow.conn_id) {
-			/* The connection the REGISTER came over. */
-			t->dest.proto = TP_TCP;
-			t->dest.conn_id = c->flow.conn_id;
-			t->dest.addr = c->flow.addr;
-			t->dest.addrlen = c->flow.addr.ss_family == AF_INET6
-					      ? sizeof(struct sockaddr_in6)
-					      : sizeof(struct sockaddr_in);
-			t->dest.listen_idx = c->flow.listen_idx;
-		} else if (route_uri_dest(c->uri, &t->dest) < 0) {
+		if (contact_dest(c, &t->dest) < 0)
 			continue;
-		}
 		t->ruri = slice_make(dup_arena(a, c->uri), c->uri.len);
 		t->path = slice_make(dup_arena(a, c->path), c->path.len);
 		t->q = c->q;
@@ -268,15 +278,81 @@ static int plan_location(struct slice ruri, struct arena *a,
 	urcu_memb_read_unlock();
 	if (err)
 		return err;
-	if (p->ntargets == 0)
+	/* RFC 3261 §21.4.5 / §21.4.18: no such user is 404; a known
+	 * user with no binding is 480 (proxy/hook.h user check). */
+	at = memrchr(aor, '@', (size_t)len);
+	if (p->ntargets == 0 && at &&
+	    !hook_user_exists(
+		slice_make(aor, (size_t)(at - aor)),
+		slice_make(at + 1, (size_t)(len - (at + 1 - aor)))))
+		plan_reply(p, err_sip_status(ERR_NO_USER), "Not Found");
+	else if (p->ntargets == 0)
 		plan_reply(p, err_sip_status(ERR_NO_BINDING),
 			   "Temporarily Unavailable");
 	sort_by_q(p->t, p->ntargets);
 	return 0;
 }
 
+/* Targets a feature chose (proxy/hook.h); slices already in the arena. */
+static int plan_fwd(const struct hook_fwd *fw, struct route_plan *p)
+{
+	for (unsigned i = 0; i < fw->nt && p->ntargets < ROUTE_MAX_TARGETS;
+	     i++) {
+		const struct hook_target *h = &fw->t[i];
+		struct route_target *t = &p->t[p->ntargets];
+
+		memset(t, 0, sizeof(*t));
+		if (contact_dest(&h->b, &t->dest) < 0)
+			continue;
+		t->ruri = h->ruri.len ? h->ruri : h->b.uri;
+		t->path = h->b.path;
+		t->hdrs = h->hdrs;
+		t->q = h->b.q;
+		p->ntargets++;
+	}
+	p->failover = fw->failover;
+	if (p->ntargets == 0)
+		plan_reply(p, err_sip_status(ERR_NO_BINDING),
+			   "Temporarily Unavailable");
+	if (!p->failover)
+		sort_by_q(p->t, p->ntargets);
+	return 0;
+}
+
+/* A served-domain user: a feature's targets, a GRUU, else the AOR. */
+static int plan_user(const struct conf *c, struct slice ruri,
+		     const struct hook_fwd *fw, struct arena *a,
+		     struct route_plan *p)
+{
+	struct hook_fwd g = { NULL, 0, false };
+	unsigned status = 0;
+	int r;
+
+	if (fw && fw->nt)
+		return plan_fwd(fw, p);
+	/* RFC 5627 §5.3: a GRUU reaches its one instance, never the
+	 * AOR's other devices (proxy/hook.h). */
+	r = hook_lookup(c, ruri, (int64_t)time(NULL), a, &g, &status);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return plan_location(ruri, a, p);
+	if (status) {
+		plan_reply(p, status, NULL);
+		return 0;
+	}
+	return plan_fwd(&g, p);
+}
+
 int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
 	       struct route_plan *p)
+{
+	return route_plan_fwd(c, m, NULL, a, p);
+}
+
+int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
+		   const struct hook_fwd *fw, struct arena *a,
+		   struct route_plan *p)
 {
 	struct slice rv[MAX_ROUTES], ruri = m->ruri, uri;
 	const struct conf_route *sr;
@@ -349,7 +425,7 @@ int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
 				   "Temporarily Unavailable");
 			return 0;
 		}
-		r = plan_location(ruri, a, p);
+		r = plan_user(c, ruri, fw, a, p);
 		if (r == 0 && p->strict_repair)
 			for (unsigned i = 0; i < p->ntargets; i++)
 				if (!p->t[i].ruri.len)
@@ -717,6 +793,37 @@ static int edit_routes(struct route *r, struct edit_list *el,
 	return edit_add_hdr(el, SLICE_LIT("Route"), join(r->a, out, k));
 }
 
+/* Header lines "Name: value" CRLF each (a feature's, per branch). */
+static int add_lines(struct edit_list *el, struct slice lines)
+{
+	struct slice rest = lines;
+	int err;
+
+	/* Bounded: each pass consumes a line. */
+	while (rest.len) {
+		long eol = slice_index(rest, '\n');
+		struct slice line =
+		    eol < 0 ? rest : slice_make(rest.p, (size_t)eol);
+		long colon;
+
+		rest = eol < 0 ? slice_make(NULL, 0)
+			       : slice_make(rest.p + eol + 1,
+					    rest.len - (size_t)eol - 1);
+		if (line.len && line.p[line.len - 1] == '\r')
+			line.len--;
+		colon = slice_index(line, ':');
+		if (colon <= 0)
+			continue;
+		err = edit_add_hdr(
+		    el, slice_trim(slice_make(line.p, (size_t)colon)),
+		    slice_trim(slice_make(line.p + colon + 1,
+					  line.len - (size_t)colon - 1)));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /*
  * The request to target @p t of @p f, built from @p m (RFC 3261 §16.6):
  * Request-URI, Max-Forwards, Route, Record-Route, the received/rport of
@@ -730,7 +837,7 @@ static int build_request(struct route *r, const struct fork *f,
 	const struct tp_peer *from = &f->from;
 	unsigned li = pick_listen(r, from->listen_idx, &t->dest);
 	struct slice ruri = t->ruri.len ? t->ruri : m->ruri, first, fix;
-	struct slice cur_ruri = m->ruri;
+	struct slice cur_ruri = m->ruri, kept;
 	const struct siphdr *h;
 	struct edit_list *el;
 	char via[160], rr[160], mf[16];
@@ -749,7 +856,14 @@ static int build_request(struct route *r, const struct fork *f,
 	}
 	if (f->strict_next && !t->ruri.len)
 		return -EINVAL;
-	if (t->ruri.len || f->strict_repair) {
+	/* What only features may add goes (proxy/hook.h). */
+	kept = t->ruri.len ? slice_make(NULL, 0) : m->ruri;
+	err = hook_clean(el, m, r->a, &kept);
+	if (err)
+		return err;
+	if (kept.len && kept.p != m->ruri.p)
+		ruri = kept;
+	if (t->ruri.len || f->strict_repair || ruri.p != cur_ruri.p) {
 		err = edit_set_ruri(el, ruri);
 		if (err)
 			return err;
@@ -807,6 +921,9 @@ static int build_request(struct route *r, const struct fork *f,
 	if (n < 0 || (size_t)n >= sizeof(via))
 		return -ENOSPC;
 	err = edit_add_via(el, slice_make(via, (size_t)n));
+	if (err)
+		return err;
+	err = add_lines(el, t->hdrs);
 	if (err)
 		return err;
 	return edit_print_arena(el, r->a, outp);
@@ -1326,6 +1443,12 @@ static struct slice keep(char *base, size_t *op, struct slice s)
 int route_request(struct route *r, const struct sipmsg *m,
 		  const struct tp_peer *from)
 {
+	return route_request_fwd(r, m, from, NULL);
+}
+
+int route_request_fwd(struct route *r, const struct sipmsg *m,
+		      const struct tp_peer *from, const struct hook_fwd *fw)
+{
 	struct route_plan p;
 	struct slice req, out;
 	size_t strings = 0, o = 0;
@@ -1333,14 +1456,14 @@ int route_request(struct route *r, const struct sipmsg *m,
 	struct fork *f;
 	int err;
 
-	err = route_plan(r->c, m, r->a, &p);
+	err = route_plan_fwd(r->c, m, fw, r->a, &p);
 	if (err)
 		return err;
 	if (p.status)
 		return route_reply(r, m, from, p.status, p.reason,
 				   slice_make(NULL, 0));
 	for (unsigned i = 0; i < p.ntargets; i++)
-		strings += p.t[i].ruri.len + p.t[i].path.len;
+		strings += p.t[i].ruri.len + p.t[i].path.len + p.t[i].hdrs.len;
 	err = txn_srv_new(r->txns, m, from, sizeof(*f) + strings, &st);
 	if (err)
 		return err;
@@ -1362,6 +1485,7 @@ int route_request(struct route *r, const struct sipmsg *m,
 		f->t[i] = p.t[i];
 		f->t[i].ruri = keep(f->strings, &o, p.t[i].ruri);
 		f->t[i].path = keep(f->strings, &o, p.t[i].path);
+		f->t[i].hdrs = keep(f->strings, &o, p.t[i].hdrs);
 	}
 	req = txn_srv_request(st);
 	f->call_id = moved(m, req, m->call_id);

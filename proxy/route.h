@@ -10,6 +10,7 @@
 
 struct arena;
 struct conf;
+struct hook_fwd;
 struct sipmsg;
 struct sipuri;
 struct timer_wheel;
@@ -25,6 +26,8 @@ struct route_target {
 	struct slice path;   /**< Route values to put on top (Path), or empty */
 	struct tp_peer dest; /**< where it is sent */
 	uint16_t q;	     /**< q-value x 1000 */
+	struct slice hdrs;   /**< header lines for this branch only (a
+				  feature's, proxy/hook.h), or empty */
 };
 
 /** What route_plan() decided. */
@@ -77,6 +80,17 @@ int route_uri_dest(struct slice uri, struct tp_peer *destp);
  */
 int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
 	       struct route_plan *p);
+
+/**
+ * route_plan() with the targets a feature chose (@p fw, NULL or none:
+ * as route_plan()): they replace the location lookup of a served-domain
+ * user when Route processing leaves no next hop. A Request-URI with
+ * `gr` goes to the installed GRUU lookup (proxy/hook.h) first.
+ * Errors, thread and ownership as route_plan().
+ */
+int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
+		   const struct hook_fwd *fw, struct arena *a,
+		   struct route_plan *p);
 
 /**
  * The loop-detection hash of request @p m as it would be forwarded with
@@ -134,6 +148,14 @@ struct txn_layer *route_txns(struct route *r);
  */
 int route_request(struct route *r, const struct sipmsg *m,
 		  const struct tp_peer *from);
+
+/**
+ * route_request() by route_plan_fwd() with @p fw (NULL allowed): the
+ * targets and per-branch header lines HOOK_FEATURES chose. @p fw and
+ * what it points to are copied before return.
+ */
+int route_request_fwd(struct route *r, const struct sipmsg *m,
+		      const struct tp_peer *from, const struct hook_fwd *fw);
 
 /**
  * Forward ACK @p m that matched no server transaction (the ACK of a

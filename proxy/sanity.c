@@ -38,6 +38,15 @@ bool sanity_proxy_supports(struct slice tag)
 	return false;
 }
 
+bool sanity_uas_supports(struct slice tag)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (options[i].advertise &&
+		    slice_caseeq_cstr(tag, options[i].tag))
+			return true;
+	return false;
+}
+
 int sanity_supported_print(char *buf, size_t size)
 {
 	size_t o = 0, n;
@@ -79,7 +88,8 @@ static bool other_version(struct slice v)
 		d2++;
 	if (d2 == 0 || i != v.len)
 		return false;
-	return !slice_eq(v, SLICE_LIT("SIP/2.0"));
+	/* RFC 3261 §7.1: the version is compared case-insensitively. */
+	return !slice_caseeq(v, SLICE_LIT("SIP/2.0"));
 }
 
 /* An unknown method whose CSeq names another one (RFC 4475 §3.1.2.18). */
@@ -113,11 +123,13 @@ static unsigned check_ruri(const struct sipmsg *m, const char **reasonp)
 }
 
 /*
- * The Proxy-Require tags sipedge does not honour, as one
- * "Unsupported: a, b" CRLF line in the arena; empty when there are
- * none. -EBADMSG when a Proxy-Require value cannot be split.
+ * The tags of the @p id headers (Proxy-Require, Require) that
+ * @p supports refuses, as one "Unsupported: a, b" CRLF line in the
+ * arena; empty when there are none. -EBADMSG when a value cannot be
+ * split.
  */
-static int unsupported(const struct sipmsg *m, struct arena *a,
+static int unsupported(const struct sipmsg *m, enum hdr_id id,
+		       bool (*supports)(struct slice tag), struct arena *a,
 		       struct slice *linep)
 {
 	static const char head[] = "Unsupported: ";
@@ -129,11 +141,10 @@ static int unsupported(const struct sipmsg *m, struct arena *a,
 	int r, err = 0;
 
 	*linep = slice_make(NULL, 0);
-	for (h = sipmsg_hdr(m, HDR_PROXY_REQUIRE); h;
-	     h = sipmsg_hdr_next(m, h)) {
+	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
 		rest = h->value;
 		while ((r = hdr_split_next(&rest, &tag)) > 0) {
-			if (sanity_proxy_supports(tag))
+			if (supports(tag))
 				continue;
 			len += tag.len;
 			n++;
@@ -152,11 +163,10 @@ static int unsupported(const struct sipmsg *m, struct arena *a,
 		goto out;
 	memcpy(p, head, sizeof(head) - 1);
 	o = sizeof(head) - 1;
-	for (h = sipmsg_hdr(m, HDR_PROXY_REQUIRE); h;
-	     h = sipmsg_hdr_next(m, h)) {
+	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
 		rest = h->value;
 		while (hdr_split_next(&rest, &tag) > 0) {
-			if (sanity_proxy_supports(tag))
+			if (supports(tag))
 				continue;
 			if (o > sizeof(head) - 1) {
 				memcpy(p + o, ", ", 2);
@@ -216,7 +226,8 @@ int sanity_check(const struct sipmsg *m, int parsed, bool for_us,
 		goto done;
 	}
 	/* RFC 3261 §16.3 step 5. */
-	err = unsupported(m, a, &v.extra);
+	err = unsupported(m, HDR_PROXY_REQUIRE, sanity_proxy_supports, a,
+			  &v.extra);
 	if (err == -EBADMSG) {
 		err = 0;
 		v.status = 400;
@@ -228,6 +239,25 @@ int sanity_check(const struct sipmsg *m, int parsed, bool for_us,
 	if (v.extra.len) {
 		v.status = 420;
 		v.reason = "Bad Extension";
+		goto done;
+	}
+	/* An OPTIONS for the proxy itself, which answers it as the UAS:
+	 * RFC 3261 §8.2.2.3, Require. */
+	if (for_us && m->method == SIP_OPTIONS) {
+		err = unsupported(m, HDR_REQUIRE, sanity_uas_supports, a,
+				  &v.extra);
+		if (err == -EBADMSG) {
+			err = 0;
+			v.status = 400;
+			v.reason = "Malformed Require";
+			goto done;
+		}
+		if (err)
+			goto out;
+		if (v.extra.len) {
+			v.status = 420;
+			v.reason = "Bad Extension";
+		}
 	}
 done:
 	if (v.status == 0)

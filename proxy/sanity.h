@@ -26,6 +26,13 @@ const struct sanity_option *sanity_options(unsigned *np);
 bool sanity_proxy_supports(struct slice tag);
 
 /**
+ * True when the proxy, answering a request addressed to itself as the
+ * UAS (OPTIONS), understands Require: @p tag (case-insensitive): the
+ * advertised tags. Thread: any.
+ */
+bool sanity_uas_supports(struct slice tag);
+
+/**
  * Write the value of a Supported header ("path, outbound, ...": the
  * advertised tags of the table) into @p buf, not NUL-terminated.
  * Returns its length, or -ENOSPC. Thread: any.
@@ -56,7 +63,11 @@ struct sanity_verdict {
  *    (addressed to the proxy itself, which may answer it, §16.3 step 3);
  *  - Proxy-Require with option tags sipedge does not honour: 420 with
  *    "Unsupported:" listing exactly those Proxy-Require values (never
- *    Require's: those are for the UAS, RFC 4475 §3.3.5).
+ *    Require's: those are for the UAS, RFC 4475 §3.3.5);
+ *  - an OPTIONS @p for_us (the proxy answers it as the UAS) with Require
+ *    tags it does not understand (sanity_uas_supports()): 420 with
+ *    "Unsupported:" listing those Require values (RFC 3261 §8.2.2.3).
+ * The SIP version compares case-insensitively ("sip/2.0" is 2.0).
  * A missing Max-Forwards is allowed (RFC 2543 clients).
  * Returns 0 with *vp set, or -EINVAL (@p m is a response), -ENOMEM.
  * Thread: the owner of @p a. Ownership: vp->extra lives in @p a;

@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <urcu/urcu-memb.h>
 #include <urcu/wfcqueue.h>
@@ -25,14 +29,46 @@
 #include "proxy/txn.h"
 #include "proxy/udp.h"
 
-/* Fixed, so that every shard (and every test) agrees on the owner. */
-#define OWNER_SEED 0x5349504544474531ULL
-
 #define ARENA_CHUNK (64 * 1024)
+
+/*
+ * The owner hash's seed: random per process, so that nobody outside
+ * can pick Call-IDs that all land on one shard; fixed for the life of
+ * the process, so that every shard (and every test) agrees.
+ */
+static uint64_t owner_seed;
+static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
+
+static void owner_seed_init(void)
+{
+	uint64_t seed = 0;
+	struct timespec ts;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(seed)) {
+		/* No entropy yet (early boot): still differs per run. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+		       (uint64_t)ts.tv_sec << 20 ^ (uint64_t)getpid();
+	}
+	owner_seed = seed;
+}
+
+/* shards_set_hooks(): set while no shard runs, read by the shards. */
+static shard_hook_fn *hook_start, *hook_stop;
+static void *hook_arg;
+
+void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg)
+{
+	hook_start = start;
+	hook_stop = stop;
+	hook_arg = arg;
+}
 
 unsigned shard_owner(struct slice key, unsigned nshards)
 {
-	return (unsigned)(hash_slice(key, OWNER_SEED) % nshards);
+	pthread_once(&owner_once, owner_seed_init);
+	return (unsigned)(hash_slice(key, owner_seed) % nshards);
 }
 
 unsigned shards_count(const struct shards *s)
@@ -110,12 +146,58 @@ static struct shard_item *item_new(enum shard_item_kind kind,
 	return it;
 }
 
-/* Queue @it for shard @owner; its wake-up waits for shard__flush(). */
+static size_t item_size(size_t len)
+{
+	return sizeof(struct shard_item) + len;
+}
+
+/*
+ * Take room for one item of @p len bytes in @p o's inbox: false when it
+ * holds overload.max_inbox items or SHARD_INBOX_MAX_BYTES already. Room
+ * is taken before it is checked, so that shards posting at once cannot
+ * pass the limits together.
+ */
+static bool inbox_reserve(struct shard *o, size_t len)
+{
+	unsigned max = o->conf->overload.max_inbox;
+	size_t size = item_size(len);
+
+	if (atomic_fetch_add_explicit(&o->inbox_len, 1, memory_order_relaxed) >=
+		max &&
+	    max) {
+		atomic_fetch_sub_explicit(&o->inbox_len, 1,
+					  memory_order_relaxed);
+		return false;
+	}
+	if (atomic_fetch_add_explicit(&o->inbox_bytes, size,
+				      memory_order_relaxed) +
+		size >
+	    SHARD_INBOX_MAX_BYTES) {
+		atomic_fetch_sub_explicit(&o->inbox_bytes, size,
+					  memory_order_relaxed);
+		atomic_fetch_sub_explicit(&o->inbox_len, 1,
+					  memory_order_relaxed);
+		return false;
+	}
+	return true;
+}
+
+/* Give back what inbox_reserve() took for an item of @p len bytes. */
+static void inbox_release(struct shard *o, size_t len)
+{
+	atomic_fetch_sub_explicit(&o->inbox_bytes, item_size(len),
+				  memory_order_relaxed);
+	atomic_fetch_sub_explicit(&o->inbox_len, 1, memory_order_relaxed);
+}
+
+/*
+ * Queue @it, for which inbox_reserve() took room, for shard @owner; its
+ * wake-up waits for shard__flush().
+ */
 static void post(struct shard *sh, unsigned owner, struct shard_item *it)
 {
 	struct shard *o = &sh->set->sh[owner];
 
-	atomic_fetch_add_explicit(&o->inbox_len, 1, memory_order_relaxed);
 	cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &it->node);
 	if (!sh->wake_mark[owner]) {
 		sh->wake_mark[owner] = 1;
@@ -139,7 +221,7 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 	if (sh->set->n > 1 &&
 	    (n = sipmsg_peek_aor(buf, len, aor, sizeof(aor))) > 0)
 		owner = shard_owner(slice_make(aor, (size_t)n), sh->set->n);
-	else if (sh->set->n > 1 && len >= 4 && !memcmp(buf, "SIP/", 4) &&
+	else if (sh->set->n > 1 && len >= 4 && !strncasecmp(buf, "SIP/", 4) &&
 		 (n = txn_peek_branch_shard(buf, len)) >= 0 &&
 		 (unsigned)n < sh->set->n)
 		/* A response to a branch of ours: the shard that made it
@@ -151,18 +233,17 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 		handle(sh, from, buf, len);
 		return;
 	}
-	/* overload.max_inbox (0: none): the owner is behind; do not
-	 * queue more. */
-	if (sh->conf->overload.max_inbox &&
-	    atomic_load_explicit(&sh->set->sh[owner].inbox_len,
-				 memory_order_relaxed) >=
-		sh->conf->overload.max_inbox) {
+	/* The owner is behind (overload.max_inbox items or
+	 * SHARD_INBOX_MAX_BYTES queued): queue nothing more; requests get
+	 * 503 from here, the rest is dropped (core_reject() counts). */
+	if (!inbox_reserve(&sh->set->sh[owner], len)) {
 		core_reject(sh, from, buf, len);
 		arena_reset(sh->arena);
 		return;
 	}
 	it = item_new(SHARD_ITEM_MSG, from, buf, len);
 	if (!it) {
+		inbox_release(&sh->set->sh[owner], len);
 		shard__count(&sh->stats.dropped, 1);
 		if (log_ratelimit_ok(&sh->rl))
 			log_msg(LOG_WARN, "shard %u: hand-off to %u: %s",
@@ -176,10 +257,17 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 int shard__post_send(struct shard *sh, unsigned owner, const struct tp_peer *to,
 		     const void *buf, size_t len)
 {
-	struct shard_item *it = item_new(SHARD_ITEM_SEND, to, buf, len);
+	struct shard_item *it;
 
-	if (!it)
+	if (!inbox_reserve(&sh->set->sh[owner], len)) {
+		shard__count(&sh->stats.dropped, 1);
+		return -ENOBUFS;
+	}
+	it = item_new(SHARD_ITEM_SEND, to, buf, len);
+	if (!it) {
+		inbox_release(&sh->set->sh[owner], len);
 		return -ENOMEM;
+	}
 	post(sh, owner, it);
 	return 0;
 }
@@ -219,38 +307,35 @@ static void run_item(struct shard *sh, struct shard_item *it)
 }
 
 /*
- * Take the whole inbox at once and run (or, with @run false, only free)
- * every item. The spliced list is a snapshot: items enqueued meanwhile
- * wait for the next wake-up, so this ends. True when the stop request
- * was among them.
+ * Run (or, with @run false, only free) the items of the inbox, at most
+ * @p max of them; items enqueued meanwhile count too. *stopp is set
+ * when the stop request was among them. Returns true when items are
+ * left.
  */
-static bool drain(struct shard *sh, bool run)
+static bool drain(struct shard *sh, bool run, unsigned max, bool *stopp)
 {
-	struct __cds_wfcq_head head;
-	struct cds_wfcq_tail tail;
-	struct cds_wfcq_node *node, *next;
-	bool stop = false;
+	struct cds_wfcq_node *node;
+	unsigned n;
 
-	__cds_wfcq_init(&head, &tail);
-	if (__cds_wfcq_splice_blocking(&head, &tail, &sh->inbox_head,
-				       &sh->inbox_tail) ==
-	    CDS_WFCQ_RET_SRC_EMPTY)
-		return false;
-	__cds_wfcq_for_each_blocking_safe (&head, &tail, node, next) {
+	for (n = 0; n < max; n++) {
 		struct shard_item *it;
 
+		/* Only this shard dequeues: no lock needed. */
+		node = __cds_wfcq_dequeue_blocking(&sh->inbox_head,
+						   &sh->inbox_tail);
+		if (!node)
+			return false;
 		if (node == &sh->stop_node) {
-			stop = true;
+			*stopp = true;
 			continue;
 		}
 		it = caa_container_of(node, struct shard_item, node);
-		atomic_fetch_sub_explicit(&sh->inbox_len, 1,
-					  memory_order_relaxed);
+		inbox_release(sh, it->len);
 		if (run)
 			run_item(sh, it);
 		free(it);
 	}
-	return stop;
+	return !cds_wfcq_empty(&sh->inbox_head, &sh->inbox_tail);
 }
 
 /* Close every handle of the shard; the loop then runs out. Idempotent. */
@@ -269,13 +354,20 @@ static void close_handles(struct shard *sh)
 static void inbox_cb(uv_async_t *h)
 {
 	struct shard *sh = h->data;
-	bool stop = drain(sh, true);
+	bool stop = false;
+	bool more = drain(sh, true, SHARD_BATCH_MAX, &stop);
 
 	shard__flush(sh);
 	if (stop && !sh->stopping) {
 		sh->stopping = true;
+		if (hook_stop)
+			hook_stop(sh->id, &sh->loop, hook_arg);
 		close_handles(sh);
 	}
+	/* The rest waits for the next turn of the loop, after the
+	 * shard's sockets (libuv allows this from the callback). */
+	if (more && !sh->stopping)
+		uv_async_send(&sh->async);
 }
 
 /* Whatever timers or other callbacks queued goes out before the loop
@@ -302,6 +394,8 @@ static void *shard_main(void *arg)
 	snprintf(name, sizeof(name), "shard%u", sh->id);
 	pthread_setname_np(pthread_self(), name);
 	urcu_memb_register_thread();
+	if (hook_start)
+		hook_start(sh->id, &sh->loop, hook_arg);
 	uv_run(&sh->loop, UV_RUN_DEFAULT);
 	urcu_memb_unregister_thread();
 	return NULL;
@@ -317,6 +411,8 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	sh->id = id;
 	sh->rl.burst = 10;
 	__cds_wfcq_init(&sh->inbox_head, &sh->inbox_tail);
+	atomic_init(&sh->inbox_len, 0);
+	atomic_init(&sh->inbox_bytes, 0);
 	cds_wfcq_node_init(&sh->stop_node);
 	sh->arena = arena_new(ARENA_CHUNK);
 	sh->wake_mark = calloc(s->n, sizeof(*sh->wake_mark));
@@ -399,7 +495,9 @@ static void shard_fini(struct shard *sh)
 			log_msg(LOG_ERR, "shard %u: loop close: %s", sh->id,
 				err_str(err));
 	}
-	drain(sh, false);
+	/* Each pass frees up to SHARD_BATCH_MAX; nothing enqueues now. */
+	for (bool stop = false; drain(sh, false, SHARD_BATCH_MAX, &stop);)
+		;
 	/* Transactions hold no handle: freed once the threads are gone. */
 	core_free(sh->core);
 	sh->core = NULL;
@@ -479,12 +577,14 @@ int shards_start(const struct conf *c, struct shards **sp)
 	if (!c || !sp || c->workers == 0 || c->workers > TCP_MAX_SHARDS)
 		return -EINVAL;
 	ignore_sigpipe();
+	pthread_once(&owner_once, owner_seed_init);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->conf = c;
 	s->n = c->workers;
 	atomic_init(&s->tcp_conns, 0);
+	s->ip_seed = owner_seed ^ 0x7463702d69702d31ULL;
 	s->sh = calloc(s->n, sizeof(*s->sh));
 	if (!s->sh) {
 		err = -ENOMEM;

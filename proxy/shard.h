@@ -34,6 +34,21 @@ struct shard_stats {
  */
 int shards_start(const struct conf *c, struct shards **sp);
 
+struct uv_loop_s;
+
+/** A per-shard hook (shards_set_hooks()): shard @p id, its loop. */
+typedef void shard_hook_fn(unsigned id, struct uv_loop_s *loop, void *arg);
+
+/**
+ * Hooks for the shards of the next shards_start() (NULL: none), each
+ * given @p arg: @p start runs on every shard's own thread before its
+ * loop runs (to put a module's handles on it: the Redis writer),
+ * @p stop on that thread when the shard is told to stop, before its
+ * own handles close; @p stop must close what @p start opened.
+ * Thread: control, while no shard runs.
+ */
+void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg);
+
 /**
  * Stop every shard, join the threads, log each shard's counters, close
  * the sockets and free. NULL is allowed. Thread: control.
@@ -51,9 +66,11 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out);
 
 /**
  * The shard, 0 .. @p nshards - 1, that owns @p key (a Call-ID; an AOR
- * for REGISTER): hash_slice() with a fixed seed, modulo @p nshards
- * (byte-exact: Call-IDs compare case-sensitively, RFC 3261 §20.8).
- * @p nshards must not be 0. Thread: any.
+ * for REGISTER): hash_slice() modulo @p nshards (byte-exact: Call-IDs
+ * compare case-sensitively, RFC 3261 §20.8). The seed is random per
+ * process (nobody outside can aim Call-IDs at one shard) and fixed for
+ * its life: every shard and thread of one process agrees, another
+ * process does not. @p nshards must not be 0. Thread: any.
  */
 unsigned shard_owner(struct slice key, unsigned nshards);
 

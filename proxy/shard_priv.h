@@ -26,6 +26,20 @@ struct udp;
 struct tcp;
 struct shards;
 
+/**
+ * Bytes (items and their headers) one shard's inbox may hold; past it,
+ * as past overload.max_inbox items, nothing more is queued: requests
+ * are answered 503, the rest dropped.
+ * TODO: a config key overload.max_inbox_bytes.
+ */
+#define SHARD_INBOX_MAX_BYTES (16u * 1024 * 1024)
+
+/**
+ * Inbox items a shard runs per wake-up; it then wakes itself again, so
+ * that its own sockets are served between batches.
+ */
+#define SHARD_BATCH_MAX 256u
+
 /** What an inbox item asks its shard to do. */
 enum shard_item_kind {
 	SHARD_ITEM_MSG,	 /**< handle a message another shard read */
@@ -66,7 +80,8 @@ struct shard {
 	struct core *core; /**< transactions, timers (proxy/core.h) */
 	uv_timer_t tick;   /**< drives the core's timer wheel */
 	bool tick_init;
-	atomic_uint inbox_len; /**< items queued, for overload.max_inbox */
+	atomic_uint inbox_len;	   /**< items queued, for overload.max_inbox */
+	atomic_size_t inbox_bytes; /**< their size, SHARD_INBOX_MAX_BYTES */
 	struct shard_stats stats;
 	struct log_ratelimit rl;
 
@@ -79,12 +94,24 @@ struct shard {
 	struct tcp *tcp;
 };
 
+/** Buckets of each row of the per-source connection counts. */
+#define SHARD_IP_BUCKETS 4096u
+
 struct shards {
 	const struct conf *conf;
 	unsigned n;
 	struct shard *sh;
 	/** Open TCP connections of all shards, for tcp.max_connections. */
 	atomic_uint tcp_conns;
+	/**
+	 * Accepted TCP connections per source address, for the per-source
+	 * cap (proxy/tcp.h tcp_per_ip_limit()): two rows of counters, each
+	 * address counted in one bucket of each row (hashed with
+	 * @p ip_seed); the smaller of its two counts is never below its own
+	 * number of connections, and rarely above it.
+	 */
+	atomic_uint tcp_per_ip[2][SHARD_IP_BUCKETS];
+	uint64_t ip_seed; /**< random per process */
 };
 
 /** Add @p v to the counter @p p: owner thread only, readers relaxed. */
@@ -129,7 +156,8 @@ int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
 
 /**
  * Copy @p len bytes for connection @p to->conn_id, owned by shard
- * @p owner, into its inbox. Errors: -ENOMEM. Thread: the shard @p sh.
+ * @p owner, into its inbox. Errors: -ENOBUFS (the owner's inbox is
+ * full: dropped and counted), -ENOMEM. Thread: the shard @p sh.
  */
 int shard__post_send(struct shard *sh, unsigned owner, const struct tp_peer *to,
 		     const void *buf, size_t len);

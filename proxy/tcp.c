@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "proxy/base/err.h"
+#include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/conf.h"
 #include "proxy/shard_priv.h"
@@ -30,6 +31,21 @@
 #define MAP_MIN	 64
 /* After an error answer, how long a peer may take to close. */
 #define LINGER_MS 2000
+/* Output gathered while a write is under way grows in steps of this. */
+#define WR_CHUNK 4096
+/*
+ * A message must be complete this long after its first byte, however
+ * slowly it trickles in (slowloris); never longer than the idle time.
+ * TODO: a config key tcp.message_timeout_s.
+ */
+#define MSG_DEADLINE_MS 30000
+/*
+ * Connections one source address may hold: a share of
+ * tcp.max_connections, but at least PER_IP_MIN.
+ * TODO: a config key tcp.max_connections_per_ip.
+ */
+#define PER_IP_SHARE 8
+#define PER_IP_MIN   64
 
 struct tcp_listener {
 	struct tcp *t;
@@ -52,17 +68,31 @@ struct tcp_conn {
 	struct tp_peer peer;
 	char *buf; /* unframed bytes: buf[0, len) */
 	size_t len, cap;
-	size_t wq_bytes;  /* queued in libuv, not yet written */
+	struct sipmsg_framer fr; /* where framing of buf stopped */
+	uint64_t msg_start_ms;	 /* loop time of buf[0]'s arrival */
+	/*
+	 * Output not yet written: @wbusy requests handed to libuv, and
+	 * what was sent meanwhile, gathered in @wnext (written as one
+	 * request once they are done). @wq_bytes is the memory all of it
+	 * holds, buffers and requests, against tcp->wq_max.
+	 */
+	struct write_req *wnext;
+	unsigned wbusy;
+	size_t wq_bytes;
+	bool pong_queued; /* a keep-alive answer waits in the output */
 	unsigned handles; /* handles still to close before the free */
 	bool closing;	  /* uv_close() called */
 	bool draining;	  /* answered an error: FIN sent, input discarded */
 	bool counted;	  /* in shards->tcp_conns */
+	bool ip_counted;  /* in shards->tcp_per_ip, at ip_bucket[] */
 	bool in_map;
+	unsigned ip_bucket[2];
 };
 
 struct write_req {
 	uv_write_t req;
-	size_t len;
+	struct tcp_conn *c;
+	size_t len, cap; /* data[0, len) used of cap */
 	char data[];
 };
 
@@ -79,8 +109,11 @@ struct tcp {
 
 	uint64_t serial;
 	size_t max_hdr, max_body, max_buf, wq_max;
-	uint64_t idle_ms;
+	uint64_t idle_ms, msg_ms;
 	unsigned max_conns; /* 0: no limit */
+	unsigned max_per_ip;
+	/* The most output memory one connection held (any thread reads). */
+	atomic_size_t wq_peak;
 
 	/* Accepts and closes when a connection cannot be allocated. */
 	uv_tcp_t reject;
@@ -182,9 +215,64 @@ static void conn_close_cb(uv_handle_t *h)
 	struct tcp_conn *c = h->data;
 
 	if (--c->handles == 0) {
+		free(c->wnext);
 		free(c->buf);
 		free(c);
 	}
+}
+
+unsigned tcp_per_ip_limit(unsigned max_connections)
+{
+	unsigned n = max_connections / PER_IP_SHARE;
+
+	return n > PER_IP_MIN ? n : PER_IP_MIN;
+}
+
+/* The address bytes of @p ss (no port), for the per-source counts. */
+static struct slice addr_bytes(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return slice_make(
+		    (const char *)&((const struct sockaddr_in *)ss)->sin_addr,
+		    4);
+	if (ss->ss_family == AF_INET6)
+		return slice_make(
+		    (const char *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    16);
+	return slice_make(NULL, 0);
+}
+
+/*
+ * Count @p c against its source address: false (and nothing counted)
+ * when the address already holds t->max_per_ip connections.
+ */
+static bool ip_take(struct tcp *t, struct tcp_conn *c)
+{
+	struct shards *set = t->sh->set;
+	struct slice a = addr_bytes(&c->peer.addr);
+	unsigned old[2];
+
+	for (unsigned r = 0; r < 2; r++) {
+		c->ip_bucket[r] = (unsigned)(hash_slice(a, set->ip_seed + r) %
+					     SHARD_IP_BUCKETS);
+		old[r] = atomic_fetch_add_explicit(
+		    &set->tcp_per_ip[r][c->ip_bucket[r]], 1,
+		    memory_order_relaxed);
+	}
+	c->ip_counted = true;
+	return (old[0] < old[1] ? old[0] : old[1]) < t->max_per_ip;
+}
+
+static void ip_give(struct tcp *t, struct tcp_conn *c)
+{
+	struct shards *set = t->sh->set;
+
+	if (!c->ip_counted)
+		return;
+	c->ip_counted = false;
+	for (unsigned r = 0; r < 2; r++)
+		atomic_fetch_sub_explicit(&set->tcp_per_ip[r][c->ip_bucket[r]],
+					  1, memory_order_relaxed);
 }
 
 /* Close @c now: pending writes are cancelled. Idempotent. */
@@ -218,32 +306,103 @@ static void conn_close(struct tcp_conn *c)
 	if (c->counted)
 		atomic_fetch_sub_explicit(&sh->set->tcp_conns, 1,
 					  memory_order_relaxed);
+	ip_give(t, c);
 	if (c->id)
 		shard__count(&shard_stats(sh)->tcp_closed, 1);
 	uv_close((uv_handle_t *)&c->h, conn_close_cb);
 	uv_close((uv_handle_t *)&c->idle, conn_close_cb);
 }
 
+/* The memory a write request holds. */
+static size_t wr_cost(const struct write_req *w)
+{
+	return sizeof(*w) + w->cap;
+}
+
+static void wq_grow(struct tcp_conn *c, size_t by)
+{
+	struct tcp *t = c->t;
+
+	c->wq_bytes += by;
+	if (c->wq_bytes >
+	    atomic_load_explicit(&t->wq_peak, memory_order_relaxed))
+		atomic_store_explicit(&t->wq_peak, c->wq_bytes,
+				      memory_order_relaxed);
+}
+
+static void write_cb(uv_write_t *req, int status);
+
+/* Hand @p w to libuv. On error the connection is closed. */
+static int wr_submit(struct tcp_conn *c, struct write_req *w)
+{
+	uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+	int r = uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, write_cb);
+
+	if (r) {
+		c->wq_bytes -= wr_cost(w);
+		free(w);
+		conn_close(c);
+		return r;
+	}
+	c->wbusy++;
+	return 0;
+}
+
+/* What was gathered while writes were under way goes out now. */
+static int wr_flush_next(struct tcp_conn *c)
+{
+	struct write_req *w = c->wnext;
+
+	c->wnext = NULL;
+	return w ? wr_submit(c, w) : 0;
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
 	struct write_req *w = caa_container_of(req, struct write_req, req);
-	struct tcp_conn *c = req->handle->data;
+	struct tcp_conn *c = w->c;
 
-	c->wq_bytes -= w->len;
+	c->wbusy--;
+	c->wq_bytes -= wr_cost(w);
 	free(w);
-	if (status < 0 && status != UV_ECANCELED)
-		conn_close(c);
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			conn_close(c);
+		return;
+	}
+	if (c->closing || c->wbusy)
+		return;
+	if (c->wnext)
+		(void)wr_flush_next(c);
+	else
+		c->pong_queued = false;
+}
+
+/* Refuse output past the limit: the peer does not read. */
+static int wq_over(struct tcp_conn *c)
+{
+	struct tcp *t = c->t;
+
+	if (log_ratelimit_ok(&t->rl))
+		log_msg(LOG_NOTICE,
+			"tcp: connection %" PRIx64 " does not read: closed",
+			c->id);
+	conn_close(c);
+	return -ENOBUFS;
 }
 
 /*
- * Write at once what the socket takes; copy and queue the rest behind
- * the writes already waiting. A peer that does not read is closed.
+ * Write at once what the socket takes and queue a copy of the rest.
+ * While writes are under way, output is gathered into one buffer, so
+ * that many small messages cost one request. Everything queued, with
+ * its overhead, counts against the limit: a peer that does not read is
+ * closed.
  */
 static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
 {
 	struct tcp *t = c->t;
-	struct write_req *w;
-	size_t done = 0, rest;
+	struct write_req *w = c->wnext;
+	size_t done = 0, need, ncap, old;
 	uv_buf_t b;
 	int r;
 
@@ -253,7 +412,7 @@ static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
 		return -EMSGSIZE;
 	if (len == 0)
 		return 0;
-	if (c->wq_bytes == 0) {
+	if (c->wbusy == 0 && !w) {
 		b = uv_buf_init((char *)buf, (unsigned)len);
 		r = uv_try_write((uv_stream_t *)&c->h, &b, 1);
 		if (r >= 0)
@@ -262,35 +421,50 @@ static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
 			conn_close(c);
 			return r;
 		}
+		if (done == len)
+			return 0;
+		if (c->wq_bytes + sizeof(*w) + (len - done) > t->wq_max)
+			return wq_over(c);
+		w = malloc(sizeof(*w) + (len - done));
+		if (!w) {
+			/* Part of it may be written: the stream is lost. */
+			conn_close(c);
+			return -ENOMEM;
+		}
+		w->c = c;
+		w->len = w->cap = len - done;
+		memcpy(w->data, buf + done, w->len);
+		wq_grow(c, wr_cost(w));
+		return wr_submit(c, w);
 	}
-	if (done == len)
-		return 0;
-	rest = len - done;
-	if (c->wq_bytes + rest > t->wq_max) {
-		if (log_ratelimit_ok(&t->rl))
-			log_msg(LOG_NOTICE,
-				"tcp: connection %" PRIx64
-				" does not read: closed",
-				c->id);
-		conn_close(c);
-		return -ENOBUFS;
+	/* Behind the writes under way. */
+	old = w ? wr_cost(w) : 0;
+	need = (w ? w->len : 0) + len;
+	if (need > UINT_MAX)
+		return wq_over(c);
+	if (!w || need > w->cap) {
+		ncap = w && 2 * w->cap > need ? 2 * w->cap : need;
+		if (ncap < WR_CHUNK)
+			ncap = WR_CHUNK;
+		if (c->wq_bytes - old + sizeof(*w) + ncap > t->wq_max)
+			ncap = need;
+		if (c->wq_bytes - old + sizeof(*w) + ncap > t->wq_max)
+			return wq_over(c);
+		w = realloc(c->wnext, sizeof(*w) + ncap);
+		if (!w) {
+			conn_close(c);
+			return -ENOMEM;
+		}
+		if (!c->wnext)
+			w->len = 0;
+		w->c = c;
+		w->cap = ncap;
+		c->wnext = w;
+		c->wq_bytes -= old;
+		wq_grow(c, wr_cost(w));
 	}
-	w = malloc(sizeof(*w) + rest);
-	if (!w) {
-		/* Part of it may be written: the stream is lost. */
-		conn_close(c);
-		return -ENOMEM;
-	}
-	memcpy(w->data, buf + done, rest);
-	w->len = rest;
-	b = uv_buf_init(w->data, (unsigned)rest);
-	r = uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, write_cb);
-	if (r) {
-		free(w);
-		conn_close(c);
-		return r;
-	}
-	c->wq_bytes += rest;
+	memcpy(w->data + w->len, buf, len);
+	w->len += len;
 	return 0;
 }
 
@@ -312,18 +486,57 @@ size_t tcp_conn_count(const struct tcp *t)
 	return t ? t->mapn : 0;
 }
 
+size_t tcp_wq_peak(const struct tcp *t)
+{
+	return t ? atomic_load_explicit(&t->wq_peak, memory_order_relaxed) : 0;
+}
+
+size_t tcp_wq_limit(const struct tcp *t)
+{
+	return t ? t->wq_max : 0;
+}
+
 static void idle_cb(uv_timer_t *h)
 {
 	struct tcp_conn *c = h->data;
+	char abuf[64];
 
-	log_msg(LOG_DEBUG, "tcp: connection %" PRIx64 " idle: closed", c->id);
+	if (c->len && !c->draining && log_ratelimit_ok(&c->t->rl))
+		log_msg(LOG_NOTICE,
+			"tcp %s: message not complete after %" PRIu64
+			" ms: closed",
+			tp_addr_str((struct sockaddr *)&c->peer.addr, abuf,
+				    sizeof(abuf)),
+			uv_now(&c->t->sh->loop) - c->msg_start_ms);
+	else
+		log_msg(LOG_DEBUG, "tcp: connection %" PRIx64 " idle: closed",
+			c->id);
 	conn_close(c);
 }
 
+/*
+ * (Re)arm the connection's timer: idle_timeout_s from now, but while
+ * part of a message waits, no later than t->msg_ms after its first
+ * byte, however many bytes trickle in meanwhile.
+ */
 static void touch(struct tcp_conn *c)
 {
-	if (c->t->idle_ms && !c->draining)
-		uv_timer_start(&c->idle, idle_cb, c->t->idle_ms, 0);
+	struct tcp *t = c->t;
+	uint64_t ms = t->idle_ms, now, end, left;
+
+	if (c->closing || c->draining)
+		return;
+	if (c->len && t->msg_ms) {
+		now = uv_now(&t->sh->loop);
+		end = c->msg_start_ms + t->msg_ms;
+		left = end > now ? end - now : 1;
+		if (!ms || left < ms)
+			ms = left;
+	}
+	if (ms)
+		uv_timer_start(&c->idle, idle_cb, ms, 0);
+	else
+		uv_timer_stop(&c->idle);
 }
 
 /* Header @name (up to the colon) is one of ours: its bit, else 0. */
@@ -456,6 +669,9 @@ static void conn_drain(struct tcp_conn *c)
 
 	if (c->closing || c->draining)
 		return;
+	/* The FIN goes behind everything gathered so far. */
+	if (wr_flush_next(c))
+		return;
 	c->draining = true;
 	uv_timer_start(&c->idle, idle_cb, ms, 0);
 	if (uv_shutdown(&c->shut, (uv_stream_t *)&c->h, shutdown_cb))
@@ -497,8 +713,10 @@ static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
 /*
  * Leading CR/LF at @p (n > 0 bytes): RFC 5626 §4.4.1 answers a
  * double-CRLF ping with one CRLF; a lone CRLF (or LF) between messages
- * is skipped (RFC 3261 §7.5). Returns the bytes used, 0 when more are
- * needed, -EBADMSG for a CR not followed by LF.
+ * is skipped (RFC 3261 §7.5). While output waits, at most one answer
+ * waits with it: a peer that pings without reading gets no more.
+ * Returns the bytes used, 0 when more are needed, -EBADMSG for a CR
+ * not followed by LF.
  */
 static int conn_crlf(struct tcp_conn *c, const char *p, size_t n)
 {
@@ -516,12 +734,19 @@ static int conn_crlf(struct tcp_conn *c, const char *p, size_t n)
 		return 0;
 	if (p[3] != '\n')
 		return -EBADMSG;
+	if (c->wbusy && c->pong_queued)
+		return 4;
 	conn_write(c, "\r\n", 2);
+	if (c->wbusy)
+		c->pong_queued = true;
 	return 4;
 }
 
-/* Frame and hand on every complete message in the buffer. */
-static void conn_process(struct tcp_conn *c)
+/*
+ * Frame and hand on every complete message in the buffer. True when
+ * something was taken off its front.
+ */
+static bool conn_process(struct tcp_conn *c)
 {
 	struct tcp *t = c->t;
 	const char *fault;
@@ -545,18 +770,23 @@ static void conn_process(struct tcp_conn *c)
 			continue;
 		}
 		fault = NULL;
-		ret = sipmsg_frame(p, n, t->max_hdr, t->max_body, &fault);
+		/* Goes on where the last read left this message. */
+		ret = sipmsg_frame_next(&c->fr, p, n, t->max_hdr, t->max_body,
+					&fault);
 		if (ret == -EAGAIN)
 			break;
 		if (ret <= 0 || (size_t)ret > n) {
 			conn_fail(c, p, n, ret <= 0 ? ret : -EBADMSG, fault);
 			break;
 		}
+		sipmsg_framer_reset(&c->fr);
 		shard__receive(t->sh, &c->peer, p, (size_t)ret);
 		off += (size_t)ret;
 	}
 	if (c->closing || c->draining)
-		return;
+		return off > 0;
+	/* The framer's offsets count from the message's first byte: they
+	 * hold across the move. */
 	if (off) {
 		memmove(c->buf, c->buf + off, c->len - off);
 		c->len -= off;
@@ -566,6 +796,7 @@ static void conn_process(struct tcp_conn *c)
 		c->buf = NULL;
 		c->cap = 0;
 	}
+	return off > 0;
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -599,6 +830,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct tcp_conn *c = s->data;
+	bool had;
 
 	(void)buf;
 	if (nread == 0 || c->closing)
@@ -612,9 +844,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (c->draining)
 		return;
+	had = c->len > 0;
 	c->len += (size_t)nread;
+	/* What is left is a message begun in this read, unless it is the
+	 * one that was waiting before and nothing was taken. */
+	if (conn_process(c) || !had)
+		c->msg_start_ms = uv_now(&c->t->sh->loop);
 	touch(c);
-	conn_process(c);
 	shard__flush(c->t->sh);
 }
 
@@ -645,6 +881,7 @@ static void accept_cb(uv_stream_t *server, int status)
 	struct tcp *t = l->t;
 	struct shard *sh = t->sh;
 	struct tcp_conn *c;
+	char abuf[64];
 	unsigned nopen;
 	int alen, err;
 
@@ -688,9 +925,27 @@ static void accept_cb(uv_stream_t *server, int status)
 	c->peer.conn_id = c->id;
 	c->peer.listen_idx = l->listen_idx;
 	alen = sizeof(c->peer.addr);
-	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer.addr,
-			       &alen) == 0)
-		c->peer.addrlen = (socklen_t)alen;
+	/* Fails when the peer is already gone (reset in the backlog): no
+	 * address to answer or log, and nothing to serve. */
+	err =
+	    uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer.addr, &alen);
+	if (err) {
+		log_msg(LOG_DEBUG, "tcp: accept: peer: %s", err_str(err));
+		err = -ENOTCONN;
+		goto fail;
+	}
+	c->peer.addrlen = (socklen_t)alen;
+	if (!ip_take(t, c)) {
+		err = -EMFILE;
+		if (log_ratelimit_ok(&t->rl))
+			log_msg(LOG_NOTICE,
+				"tcp %s: %u connections from this address: "
+				"new one closed",
+				tp_addr_str((struct sockaddr *)&c->peer.addr,
+					    abuf, sizeof(abuf)),
+				t->max_per_ip);
+		goto fail;
+	}
 	err = map_add(t, c);
 	if (err)
 		goto fail;
@@ -701,7 +956,7 @@ static void accept_cb(uv_stream_t *server, int status)
 		goto fail;
 	return;
 fail:
-	if (err != -EMFILE && log_ratelimit_ok(&t->rl))
+	if (err != -EMFILE && err != -ENOTCONN && log_ratelimit_ok(&t->rl))
 		log_msg(LOG_WARN, "tcp: accept: %s", err_str(err));
 	conn_close(c);
 }
@@ -848,7 +1103,12 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 	t->max_buf = t->max_hdr + t->max_body;
 	t->wq_max = 4 * t->max_buf > WQ_MIN ? 4 * t->max_buf : WQ_MIN;
 	t->idle_ms = (uint64_t)c->tcp.idle_timeout_s * 1000;
+	t->msg_ms = t->idle_ms && t->idle_ms < MSG_DEADLINE_MS
+			? t->idle_ms
+			: MSG_DEADLINE_MS;
 	t->max_conns = c->tcp.max_connections;
+	t->max_per_ip = tcp_per_ip_limit(t->max_conns);
+	atomic_init(&t->wq_peak, 0);
 	t->mapcap = MAP_MIN;
 	t->map = calloc(t->mapcap, sizeof(*t->map));
 	t->nls = c->nlisten;

@@ -71,3 +71,22 @@ int tcp_connect(struct tcp *t, const struct tp_peer *to, uint64_t *idp);
 
 /** Open connections of this shard. Thread: the shard. */
 size_t tcp_conn_count(const struct tcp *t);
+
+/**
+ * The most connections one source address may hold open (accepted, in
+ * all shards) when tcp.max_connections is @p max_connections: an
+ * eighth of it, at least 64. Past it, a new connection from that
+ * address is closed at once. Thread: any.
+ */
+unsigned tcp_per_ip_limit(unsigned max_connections);
+
+/**
+ * The largest output memory (buffers and per-write overhead) any
+ * connection of @p t has held, and the limit past which a connection
+ * is closed. For statistics and tests. NULL gives 0.
+ * Thread: any (relaxed reads).
+ */
+size_t tcp_wq_peak(const struct tcp *t);
+
+/** See tcp_wq_peak(). */
+size_t tcp_wq_limit(const struct tcp *t);

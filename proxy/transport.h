@@ -32,8 +32,10 @@ struct tp_peer {
  * to->conn_id; if another shard owns it, the bytes are copied and handed
  * to that shard; conn_id 0: over this shard's connection to to->addr,
  * opened if it has none (proxy/tcp.h tcp_connect()). Never blocks.
- * Errors: -ENOTCONN (the connection is gone), -ENOMEM, -EMSGSIZE (UDP
- * message larger than a datagram), other -errno from the socket.
+ * Errors: -ENOTCONN (the connection is gone), -ENOBUFS (its peer does
+ * not read: closed; or the inbox of the shard that owns it is full:
+ * dropped), -ENOMEM, -EMSGSIZE (UDP message larger than a datagram),
+ * other -errno from the socket.
  * Thread: the shard @p sh. Ownership: @p buf is copied or sent before
  * the call returns; the caller keeps it.
  */

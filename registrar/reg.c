@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "features/gruu.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
@@ -512,11 +513,16 @@ static int ok_answer(const struct req *r, const struct loc_contact *v,
 {
 	const struct reg_req *q = r->q;
 	size_t cap = 256 + r->path.len, o = 0;
+	/* RFC 5627 §5.1: GRUUs for a UA that supports them. */
+	bool gruu = q->c->features.gruu && has_tag(q->m, HDR_SUPPORTED, "gruu");
 	char *p, qs[8];
 	int k;
 
 	for (unsigned i = 0; i < n; i++)
-		cap += v[i].uri.len + v[i].instance.len + 96;
+		cap += v[i].uri.len + v[i].instance.len + 96 +
+		       (gruu && v[i].instance.len
+			    ? gruu_params_len(r->aor_s, v[i].instance)
+			    : 0);
 	p = arena_alloc(q->a, cap);
 	if (!p)
 		return -ENOMEM;
@@ -538,6 +544,13 @@ static int ok_answer(const struct req *r, const struct loc_contact *v,
 		if (v[i].reg_id)
 			o += (size_t)snprintf(p + o, cap - o,
 					      ";reg-id=%" PRIu32, v[i].reg_id);
+		k = gruu && v[i].instance.len
+			? gruu_contact_params(gruu_key_get(), r->aor_s,
+					      v[i].instance, v[i].call_id,
+					      p + o, cap - o)
+			: 0;
+		if (k > 0)
+			o += (size_t)k;
 		memcpy(p + o, "\r\n", 2);
 		o += 2;
 	}

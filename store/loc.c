@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "proxy/base/hash.h"
 #include "proxy/base/obj.h"
@@ -32,6 +33,12 @@ struct entry {
 static struct cds_lfht *table;
 static uint64_t seed;
 static atomic_long naor;
+static loc_observer_fn *observer;
+
+void loc_set_observer(loc_observer_fn *fn)
+{
+	observer = fn;
+}
 
 /* The user part and the domain of "user@domain" (last '@'). */
 static void split(struct slice aor, struct slice *userp, struct slice *domp)
@@ -169,9 +176,10 @@ static struct slice put(char **pp, struct slice s)
 	return out;
 }
 
-/* A new entry (one reference, not in the table) holding copies. */
+/* A new entry (one reference, not in the table) holding copies;
+ * contacts without a stamp get @p stamp_ms. */
 static int entry_new(struct slice aor, const struct loc_contact *c, unsigned n,
-		     struct entry **ep)
+		     int64_t stamp_ms, struct entry **ep)
 {
 	size_t size = sizeof(struct entry), bytes = aor.len;
 	struct entry *e;
@@ -202,6 +210,8 @@ static int entry_new(struct slice aor, const struct loc_contact *c, unsigned n,
 		struct loc_contact *d = &e->c[i];
 
 		*d = c[i];
+		if (!d->stamp_ms)
+			d->stamp_ms = stamp_ms;
 		d->uri = put(&p, c[i].uri);
 		d->path = put(&p, c[i].path);
 		d->instance = put(&p, c[i].instance);
@@ -215,11 +225,13 @@ static int entry_new(struct slice aor, const struct loc_contact *c, unsigned n,
 }
 
 /*
- * Remove @p aor. The sweep may have replaced the node between our
- * lookup and our delete (its replace succeeds only on the node it
+ * Remove @p aor; returns the entry taken out of the table (the caller
+ * retires it), or NULL. The sweep may have replaced the node between
+ * our lookup and our delete (its replace succeeds only on the node it
  * read, so it can do that at most once per sweep): look again. Bounded.
+ * Inside a read section.
  */
-static void remove_aor(struct slice aor, unsigned long hash)
+static struct entry *remove_aor(struct slice aor, unsigned long hash)
 {
 	struct cds_lfht_iter iter;
 	struct cds_lfht_node *node;
@@ -228,41 +240,86 @@ static void remove_aor(struct slice aor, unsigned long hash)
 		cds_lfht_lookup(table, hash, match, &aor, &iter);
 		node = cds_lfht_iter_get_node(&iter);
 		if (!node)
-			return;
+			return NULL;
 		if (cds_lfht_del(table, node) == 0) {
 			atomic_fetch_sub_explicit(&naor, 1,
 						  memory_order_relaxed);
-			retire(caa_container_of(node, struct entry, node));
-			return;
+			return caa_container_of(node, struct entry, node);
 		}
 	}
+	return NULL;
+}
+
+/* The stamp of a change to @p aor: now, but above every stamp of the
+ * current set (store/loc.h). Inside a read section. */
+static int64_t next_stamp(struct slice aor, unsigned long hash)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	const struct entry *e;
+	struct timespec ts;
+	int64_t stamp;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	stamp = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	cds_lfht_lookup(table, hash, match, &aor, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!node)
+		return stamp;
+	e = caa_container_of(node, struct entry, node);
+	for (unsigned i = 0; i < e->set.n; i++)
+		if (e->c[i].stamp_ms >= stamp && e->c[i].stamp_ms < INT64_MAX)
+			stamp = e->c[i].stamp_ms + 1;
+	return stamp;
 }
 
 int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
 {
-	struct cds_lfht_node *old;
-	struct entry *e = NULL;
+	loc_observer_fn *fn = observer;
+	struct cds_lfht_node *node;
+	struct entry *e = NULL, *old = NULL;
+	unsigned long hash;
+	int64_t stamp;
 	int err;
 
 	if (aor.len == 0 || (n && !c) || !table)
 		return -EINVAL;
+	hash = hash_aor(aor);
 	if (n == 0) {
 		urcu_memb_read_lock();
-		remove_aor(aor, hash_aor(aor));
+		old = remove_aor(aor, hash);
 		urcu_memb_read_unlock();
+		if (old && fn)
+			fn(aor, &old->set, NULL);
+		if (old)
+			retire(old);
 		return 0;
 	}
-	err = entry_new(aor, c, n, &e);
+	urcu_memb_read_lock();
+	stamp = next_stamp(aor, hash);
+	urcu_memb_read_unlock();
+	err = entry_new(aor, c, n, stamp, &e);
 	if (err)
 		return err;
+	/* The observer reads the new set after the table owns it, when
+	 * another writer may already have replaced it: keep it alive. */
+	if (fn)
+		obj_get(e);
 	urcu_memb_read_lock();
-	old =
+	node =
 	    cds_lfht_add_replace(table, e->hash, match, &e->set.aor, &e->node);
 	urcu_memb_read_unlock();
-	if (old)
-		retire(caa_container_of(old, struct entry, node));
+	if (node)
+		old = caa_container_of(node, struct entry, node);
 	else
 		atomic_fetch_add_explicit(&naor, 1, memory_order_relaxed);
+	if (fn) {
+		fn(e->set.aor, old ? &old->set : NULL, &e->set);
+		obj_put(e);
+	}
+	/* Ours alone since the swap: retired after the observer saw it. */
+	if (old)
+		retire(old);
 	return 0;
 }
 
@@ -302,7 +359,7 @@ static unsigned long sweep_one(struct cds_lfht_iter *iter, struct entry *e,
 	for (unsigned i = 0; i < e->set.n; i++)
 		if (e->c[i].expires_s > now_s)
 			keep[live++] = e->c[i];
-	if (entry_new(e->set.aor, keep, live, &ne) != 0) {
+	if (entry_new(e->set.aor, keep, live, 0, &ne) != 0) {
 		free(keep);
 		return 0;
 	}

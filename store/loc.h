@@ -41,6 +41,10 @@ struct loc_contact {
 	uint16_t q;		 /**< q-value x 1000 (default 1000) */
 	unsigned flags;		 /**< LOC_* */
 	struct loc_flow flow;
+	int64_t stamp_ms; /**< when the binding last changed (CLOCK_REALTIME
+			       ms): the version a shared store compares.
+			       0 in a set being built: loc_publish() stamps
+			       it (store/loc.h "Stamps") */
 };
 
 /**
@@ -74,11 +78,52 @@ const struct loc_set *loc_lookup_rcu(struct slice aor);
 /**
  * Replace the bindings of @p aor with copies of @p c[0..n) (n == 0
  * removes the AOR). Every slice is copied: the caller keeps @p c.
+ *
+ * Stamps: a contact whose stamp_ms is 0 (new or changed by this write)
+ * is stamped max(now, highest stamp in the current set + 1), so that a
+ * change is always newer than what it replaces even when another node's
+ * clock ran ahead; other contacts keep theirs.
+ *
+ * After the swap, outside any read section, the observer (if one is
+ * set) sees the old and the new set.
+ *
  * Errors: -ENOMEM, -EINVAL (empty aor).
- * Thread: the one writer of @p aor (the shard owning hash(AOR)), or the
- * control thread at start-up.
+ * Thread: the one writer of @p aor (the shard owning hash(AOR)); the
+ * control thread at start-up; or the store thread of the redis backend
+ * applying a change another node made ("Second writer" below).
  */
 int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n);
+
+/**
+ * Second writer. With the redis backend, the store thread applies the
+ * sets other nodes publish (store/redis.h) while the owning shard may
+ * publish the same AOR. cds_lfht_add_replace() and cds_lfht_del() are
+ * safe against each other, so the table stays sound; the question is
+ * whose set is left. Either order may leave a set that lacks the
+ * other's change for a moment, and neither is wrong for long: a shard
+ * writes its change to Redis as per-contact updates, never as a whole
+ * set, and Redis publishes the merged set of the AOR after every change,
+ * to every node including the writer, in the order it applied them. The
+ * last set a node applies for an AOR is therefore Redis's set after the
+ * last change, whatever raced before it. Posting remote sets to the
+ * owning shard would not remove the race (Redis's order is not the
+ * shard's), only add a hop.
+ */
+
+/**
+ * Called by loc_publish() after a successful swap: @p old is the set
+ * replaced (NULL when the AOR was new), @p cur the set published (NULL
+ * when the AOR was removed). Both are valid during the call only.
+ * Runs on the publishing thread, outside any read section.
+ */
+typedef void loc_observer_fn(struct slice aor, const struct loc_set *old,
+			     const struct loc_set *cur);
+
+/**
+ * Set (or with NULL clear) the observer. Thread: control, while no
+ * shard runs.
+ */
+void loc_set_observer(loc_observer_fn *fn);
 
 /** Number of AORs in the table (approximate while writers run). */
 unsigned long loc_count(void);

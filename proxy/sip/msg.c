@@ -831,15 +831,61 @@ int sipmsg_peek_aor(const char *buf, size_t len, char *out, size_t size)
 	return -ENOENT;
 }
 
-int sipmsg_frame(const char *buf, size_t len, size_t max_hdr_bytes,
-		 size_t max_body_bytes, const char **faultp)
+void sipmsg_framer_reset(struct sipmsg_framer *f)
 {
-	const char *p = buf, *end, *nl, *v;
-	bool first = true, have_cl = false;
-	uint64_t cl = 0, n;
-	size_t hdr_len;
-	int more;
+	memset(f, 0, sizeof(*f));
+}
 
+/* The '\n' in [s, end), counting the bytes examined in @p f. */
+static const char *frame_find_lf(struct sipmsg_framer *f, const char *s,
+				 const char *end)
+{
+	const char *nl = s < end ? memchr(s, '\n', (size_t)(end - s)) : NULL;
+
+	f->scanned += nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+	return nl;
+}
+
+/*
+ * One complete header line [p, nl) (folds included): note its
+ * Content-Length. 0, or -EMSGSIZE / -EBADMSG with *faultp set.
+ */
+static int frame_line(struct sipmsg_framer *f, const char *p, const char *nl,
+		      const char **faultp)
+{
+	const char *v =
+	    f->line ? name_is(p, nl, "content-length", 14, 'l') : NULL;
+	uint64_t n;
+	int err;
+
+	if (!v)
+		return 0;
+	err = slice_to_u64(slice_trim(slice_make(v, (size_t)(nl - v))),
+			   UINT64_MAX, &n);
+	if (err == -ERANGE)
+		return -EMSGSIZE;
+	if (err) {
+		*faultp = "Bad Content-Length";
+		return -EBADMSG;
+	}
+	if (f->have_cl && n != f->cl) {
+		*faultp = "Duplicate Content-Length";
+		return -EBADMSG;
+	}
+	f->have_cl = true;
+	f->cl = n;
+	return 0;
+}
+
+int sipmsg_frame_next(struct sipmsg_framer *f, const char *buf, size_t len,
+		      size_t max_hdr_bytes, size_t max_body_bytes,
+		      const char **faultp)
+{
+	const char *p, *end, *nl;
+	int more, err;
+
+	if (f->in_body)
+		goto body;
 	/* Need more bytes: fine within the limit, too large beyond it. */
 	if (len > max_hdr_bytes) {
 		end = buf + max_hdr_bytes;
@@ -848,8 +894,13 @@ int sipmsg_frame(const char *buf, size_t len, size_t max_hdr_bytes,
 		end = len ? buf + len : buf;
 		more = -EAGAIN;
 	}
+	/* Lines before f->line were taken by earlier calls; in the line
+	 * at f->line, no line end that ends it lies before f->scan. Each
+	 * byte is searched once, except the LF before the end of the
+	 * input, looked at again to see whether a fold follows. */
+	p = buf + f->line;
 	for (;;) {
-		if (p == end)
+		if (p >= end)
 			return more;
 		if (*p == '\n') {
 			p++;
@@ -863,44 +914,47 @@ int sipmsg_frame(const char *buf, size_t len, size_t max_hdr_bytes,
 				break;
 			}
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
+		nl = frame_find_lf(
+		    f, buf + (f->scan > f->line ? f->scan : f->line), end);
 		for (;;) {
-			if (!nl || nl + 1 == end)
+			if (!nl) {
+				f->scan = (size_t)(end - buf);
 				return more;
+			}
+			if (nl + 1 == end) {
+				f->scan = (size_t)(nl - buf);
+				return more;
+			}
 			if (nl[1] != ' ' && nl[1] != '\t')
 				break;
-			nl = memchr(nl + 1, '\n', (size_t)(end - nl - 1));
+			nl = frame_find_lf(f, nl + 1, end);
 		}
-		v = first ? NULL : name_is(p, nl, "content-length", 14, 'l');
-		if (v) {
-			struct slice s =
-			    slice_trim(slice_make(v, (size_t)(nl - v)));
-			int err = slice_to_u64(s, UINT64_MAX, &n);
-
-			if (err == -ERANGE)
-				return -EMSGSIZE;
-			if (err) {
-				*faultp = "Bad Content-Length";
-				return -EBADMSG;
-			}
-			if (have_cl && n != cl) {
-				*faultp = "Duplicate Content-Length";
-				return -EBADMSG;
-			}
-			have_cl = true;
-			cl = n;
-		}
-		first = false;
+		err = frame_line(f, p, nl, faultp);
+		if (err)
+			return err;
 		p = nl + 1;
+		f->line = f->scan = (size_t)(p - buf);
 	}
-	hdr_len = (size_t)(p - buf);
-	if (!have_cl) {
+	f->in_body = true;
+	f->hdr_len = (size_t)(p - buf);
+body:
+	if (!f->have_cl) {
 		*faultp = "Missing Content-Length";
 		return -EBADMSG;
 	}
-	if (cl > max_body_bytes || cl > (uint64_t)INT_MAX - hdr_len)
+	if (f->cl > max_body_bytes || f->cl > (uint64_t)INT_MAX - f->hdr_len)
 		return -EMSGSIZE;
-	if (len - hdr_len < cl)
+	if (len < f->hdr_len || len - f->hdr_len < f->cl)
 		return -EAGAIN;
-	return (int)(hdr_len + cl);
+	return (int)(f->hdr_len + f->cl);
+}
+
+int sipmsg_frame(const char *buf, size_t len, size_t max_hdr_bytes,
+		 size_t max_body_bytes, const char **faultp)
+{
+	struct sipmsg_framer f;
+
+	sipmsg_framer_reset(&f);
+	return sipmsg_frame_next(&f, buf, len, max_hdr_bytes, max_body_bytes,
+				 faultp);
 }

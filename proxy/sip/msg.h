@@ -179,3 +179,35 @@ int sipmsg_peek_aor(const char *buf, size_t len, char *out, size_t size);
  */
 int sipmsg_frame(const char *buf, size_t len, size_t max_hdr_bytes,
 		 size_t max_body_bytes, const char **faultp);
+
+/**
+ * Where sipmsg_frame_next() stopped in a message not yet complete, so
+ * that the next call goes on instead of scanning the header block from
+ * its start again. The caller embeds it and resets it for each new
+ * message. Fields are private, except @p scanned.
+ */
+struct sipmsg_framer {
+	size_t line;	/* offset of the first header line not taken */
+	size_t scan;	/* where the search for that line's end resumes */
+	size_t hdr_len; /* the header block, once in_body */
+	uint64_t cl;	/* Content-Length, once have_cl */
+	bool have_cl;	/* a Content-Length was seen */
+	bool in_body;	/* the blank line was seen */
+	size_t scanned; /**< bytes searched for line ends, in all */
+};
+
+/** Start @p f over, for a new message. Thread: the owner of @p f. */
+void sipmsg_framer_reset(struct sipmsg_framer *f);
+
+/**
+ * sipmsg_frame(), incrementally: @p buf holds the message's first
+ * @p len bytes, the same bytes as in the previous call on @p f plus
+ * any that arrived since (the buffer may move; offsets are kept from
+ * its start). Same results as sipmsg_frame() on the same bytes and
+ * limits; each byte is searched about once over all calls.
+ * After any result other than -EAGAIN, reset @p f before framing the
+ * next message. Thread: the owner of @p f.
+ */
+int sipmsg_frame_next(struct sipmsg_framer *f, const char *buf, size_t len,
+		      size_t max_hdr_bytes, size_t max_body_bytes,
+		      const char **faultp);

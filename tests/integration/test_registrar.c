@@ -764,8 +764,13 @@ Test(registrar, unregister_star_423_and_expiry)
 	struct ua t;
 	long start_ms;
 	int n, left = -1;
+	char users[256];
 
-	write_users("");
+	/* dave is a user (a call to him without a binding is 480; to a
+	 * user the file does not list, 404); carol is not needed there:
+	 * she registers from the trusted address. */
+	user_line(users, sizeof(users), "dave", "localhost", "pw", false);
+	write_users(users);
 	start("  min_expires_s: 2\n");
 	ua_open(&t, TRUSTED_IP);
 	/* 423 with Min-Expires below the minimum. */

@@ -605,10 +605,12 @@ Test(conf, yaml_syntax_error_has_line)
 	expect_error("workers: 1\n\n\xff\n", "t.yaml:3: ", "YAML syntax error");
 }
 
-Test(conf, redis_backend_is_refused)
+Test(conf, redis_backend_is_accepted)
 {
-	expect_error("workers: 1\nstore:\n  backend: redis\n",
-		     "t.yaml:3: ", "store.backend redis is not supported yet");
+	/* store/redis.h; its keys: tests/unit/proxy/test_conf_redis.c. */
+	cr_assert_eq(load("workers: 1\nstore:\n  backend: redis\n"), 0, "%s",
+		     err);
+	cr_assert_eq(c->store, CONF_STORE_REDIS);
 }
 
 Test(conf, yaml_features_not_in_the_schema)

@@ -1,0 +1,138 @@
+/* tests/unit/proxy/test_conf_redis.c - config: the store.redis section */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "proxy/base/err.h"
+#include "proxy/base/obj.h"
+#include "proxy/conf.h"
+
+static struct conf *c;
+static char err[512];
+
+static void setup(void)
+{
+	c = NULL;
+	err[0] = '\0';
+}
+
+static void teardown(void)
+{
+	conf_free(c);
+	c = NULL;
+	cr_assert_eq(obj_live(), 0, "objects leaked");
+}
+
+TestSuite(conf_redis, .init = setup, .fini = teardown, .timeout = 10);
+
+static int load(const char *text)
+{
+	return conf_load_mem("t.yaml", text, strlen(text), &c, err,
+			     sizeof(err));
+}
+
+static void expect_error(const char *text, const char *prefix,
+			 const char *needle)
+{
+	int e = load(text);
+
+	cr_assert_eq(e, ERR_CONFIG, "loaded: %s", text);
+	cr_assert_null(c);
+	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
+		     "message '%s' does not start with '%s'", err, prefix);
+	cr_assert_not_null(strstr(err, needle),
+			   "message '%s' does not contain '%s'", err, needle);
+}
+
+Test(conf_redis, defaults_without_a_redis_section)
+{
+	cr_assert_eq(load("store:\n  backend: redis\n"), 0, "%s", err);
+	cr_assert_eq(c->store, CONF_STORE_REDIS);
+	cr_assert_str_eq(c->redis.address, "127.0.0.1:6379");
+	cr_assert_null(c->redis.password);
+	cr_assert_eq(c->redis.db, 0);
+	cr_assert_eq(c->redis.connect_timeout_ms, 1000);
+	cr_assert_eq(c->redis.command_timeout_ms, 2000);
+	cr_assert_eq(c->redis.queue_max, 100000);
+	cr_assert_str_eq(c->redis.ns, "sipedge");
+	cr_assert_null(c->redis.sentinel_master);
+	cr_assert_eq(c->redis.nsentinels, 0);
+}
+
+Test(conf_redis, every_key_is_read)
+{
+	cr_assert_eq(load("store:\n"
+			  "  backend: redis\n"
+			  "  redis:\n"
+			  "    address: \"unix:/run/redis/redis.sock\"\n"
+			  "    password: s3cret\n"
+			  "    db: 3\n"
+			  "    connect_timeout_ms: 250\n"
+			  "    command_timeout_ms: 750\n"
+			  "    queue_max: 42\n"
+			  "    namespace: edge-a.1\n"),
+		     0, "%s", err);
+	cr_assert_str_eq(c->redis.address, "unix:/run/redis/redis.sock");
+	cr_assert_str_eq(c->redis.password, "s3cret");
+	cr_assert_eq(c->redis.db, 3);
+	cr_assert_eq(c->redis.connect_timeout_ms, 250);
+	cr_assert_eq(c->redis.command_timeout_ms, 750);
+	cr_assert_eq(c->redis.queue_max, 42);
+	cr_assert_str_eq(c->redis.ns, "edge-a.1");
+}
+
+Test(conf_redis, sentinel_replaces_the_address)
+{
+	cr_assert_eq(load("store:\n"
+			  "  backend: redis\n"
+			  "  redis:\n"
+			  "    sentinel:\n"
+			  "      master: mymaster\n"
+			  "      addresses: [\"127.0.0.1:26379\", "
+			  "\"[::1]:26380\"]\n"),
+		     0, "%s", err);
+	cr_assert_null(c->redis.address);
+	cr_assert_str_eq(c->redis.sentinel_master, "mymaster");
+	cr_assert_eq(c->redis.nsentinels, 2);
+	cr_assert_str_eq(c->redis.sentinels[0], "127.0.0.1:26379");
+	cr_assert_str_eq(c->redis.sentinels[1], "[::1]:26380");
+}
+
+Test(conf_redis, bad_values_name_their_line)
+{
+	expect_error("store:\n  redis:\n    address: \"redis.local:6379\"\n",
+		     "t.yaml:3: ",
+		     "store.redis.address: 'redis.local:6379' "
+		     "is not IP:PORT");
+	expect_error("store:\n  redis:\n    address: \"127.0.0.1\"\n",
+		     "t.yaml:3: ", "store.redis.address");
+	expect_error("store:\n  redis:\n    db: 1001\n", "t.yaml:3: ",
+		     "store.redis.db: 1001 is out of range (0..1000)");
+	expect_error("store:\n  redis:\n    connect_timeout_ms: 0\n",
+		     "t.yaml:3: ", "out of range (1..60000)");
+	expect_error("store:\n  redis:\n    queue_max: 0\n",
+		     "t.yaml:3: ", "store.redis.queue_max");
+	expect_error("store:\n  redis:\n    namespace: \"a b\"\n",
+		     "t.yaml:3: ", "may hold only letters");
+	expect_error("store:\n  redis:\n    bogus: 1\n",
+		     "t.yaml:3: ", "unknown key 'store.redis.bogus'");
+	expect_error("store:\n  redis:\n    sentinel:\n      master: m\n",
+		     "t.yaml:4: ", "missing required key 'addresses'");
+	expect_error("store:\n  redis:\n    sentinel:\n      master: m\n"
+		     "      addresses: [\"1.2.3.4:0\"]\n",
+		     "t.yaml:5: ", "store.redis.sentinel.addresses[0]");
+	expect_error("store:\n  redis:\n    sentinel:\n      master: m\n"
+		     "      addresses: []\n",
+		     "t.yaml:5: ", "needs at least 1 entry");
+}
+
+Test(conf_redis, address_and_sentinel_together_are_refused)
+{
+	expect_error("store:\n  backend: redis\n  redis:\n"
+		     "    address: \"127.0.0.1:6379\"\n"
+		     "    sentinel:\n      master: m\n"
+		     "      addresses: [\"127.0.0.1:26379\"]\n",
+		     "t.yaml: ", "give address or sentinel, not both");
+}
