@@ -16,6 +16,7 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
+#include "proxy/base/file.h"
 #include "proxy/base/err.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/uri.h"
@@ -1941,59 +1942,6 @@ out:
 	return err;
 }
 
-/* The whole file, at most FILE_MAX bytes, NUL-terminated. */
-static int read_file(const char *path, char **textp, size_t *lenp)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = NULL, *nbuf;
-	ssize_t n;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* Bounded: each pass reads at least one byte or ends; at most
-	 * FILE_MAX + 1 bytes are read. */
-	for (;;) {
-		if (len + 1 >= cap || !buf) {
-			if (cap > FILE_MAX + 1) {
-				err = -EFBIG;
-				goto out;
-			}
-			cap *= 2;
-			nbuf = realloc(buf, cap);
-			if (!nbuf) {
-				err = -ENOMEM;
-				goto out;
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > FILE_MAX) {
-			err = -EFBIG;
-			goto out;
-		}
-	}
-	buf[len] = '\0';
-	*textp = buf;
-	*lenp = len;
-	buf = NULL;
-	err = 0;
-out:
-	free(buf);
-	close(fd);
-	return err;
-}
-
 int conf_load(const char *path, struct conf **cp, char *errbuf, size_t errlen)
 {
 	static const struct raw none;
@@ -2007,7 +1955,7 @@ int conf_load(const char *path, struct conf **cp, char *errbuf, size_t errlen)
 			msg(errbuf, errlen, "<default>: out of memory");
 		return err;
 	}
-	err = read_file(path, &text, &len);
+	err = file_read(path, FILE_MAX, &text, &len);
 	if (err == -EFBIG) {
 		msg(errbuf, errlen, "%s: file too large (at most %d bytes)",
 		    path, FILE_MAX);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proxy/base/file.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
@@ -307,55 +308,6 @@ out:
 	return err;
 }
 
-static int read_file(const char *path, char **textp, size_t *lenp)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EISDIR;
-		goto out;
-	}
-	if (st.st_size > MAX_FILE) {
-		err = -EFBIG;
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t r = read(fd, text + len, (size_t)st.st_size - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	*textp = text;
-	*lenp = len;
-	text = NULL;
-out:
-	free(text);
-	close(fd);
-	return err;
-}
-
 /* Swap @p t in; free the old table once no reader can see it. */
 static void publish(struct users_table *t)
 {
@@ -374,7 +326,7 @@ long users_load(const char *path, char *errbuf, size_t errlen)
 	size_t len = 0;
 	long ret;
 
-	ret = read_file(path, &text, &len);
+	ret = file_read(path, MAX_FILE, &text, &len);
 	if (ret) {
 		snprintf(errbuf, errlen, "%s: %s", path, err_str((int)ret));
 		goto out;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/base/file.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
@@ -267,52 +268,6 @@ out:
 }
 
 /* Reading. */
-
-static int read_file(const char *path, char **textp, size_t *lenp)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	int fd, err = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		goto out;
-	}
-	if (st.st_size > MAX_FILE) {
-		err = -EFBIG;
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t r = read(fd, text + len, (size_t)st.st_size - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	text[len] = '\0';
-	*textp = text;
-	*lenp = len;
-	text = NULL;
-out:
-	free(text);
-	close(fd);
-	return err;
-}
 
 static int hexval(char c)
 {
@@ -591,7 +546,7 @@ long memory_load(const char *path, int64_t now_s)
 	unsigned line = 0;
 	long ret;
 
-	ret = read_file(path, &text, &len);
+	ret = file_read(path, MAX_FILE, &text, &len);
 	if (ret == -ENOENT) {
 		log_msg(LOG_INFO, "snapshot %s: none yet", path);
 		goto out;

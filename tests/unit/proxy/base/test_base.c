@@ -2,12 +2,16 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
+#include "proxy/base/file.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/obj.h"
 #include "proxy/base/slice.h"
@@ -233,4 +237,44 @@ Test(err, names_errors_and_maps_them_to_sip_status)
 	cr_assert_eq(err_sip_status(-ENOMEM), 500);
 	for (int e = ERR__LAST + 1; e <= ERR_LOOP; e++)
 		cr_assert_str_neq(err_str(e), "unknown error", "%d", e);
+}
+
+TestSuite(file, .timeout = 10);
+
+Test(file, reads_whole_regular_files_within_the_limit)
+{
+	char dir[] = "/tmp/sipedge-file-XXXXXX";
+	char path[64], fifo[64];
+	char *text = NULL;
+	size_t len = 99;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(fifo, sizeof(fifo), "%s/p", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	for (int i = 0; i < 1000; i++)
+		fputs("0123456789", f);
+	fclose(f);
+
+	cr_assert_eq(file_read(path, 10000, &text, &len), 0);
+	cr_assert_eq(len, 10000);
+	cr_assert_eq(text[len], '\0');
+	cr_assert_eq(memcmp(text + 9990, "0123456789", 10), 0);
+	free(text);
+	text = NULL;
+	len = 99;
+	/* One byte over the limit, a directory, a FIFO (would block), none:
+	 * each an error, and nothing written. */
+	cr_assert_eq(file_read(path, 9999, &text, &len), -EFBIG);
+	cr_assert_eq(file_read(dir, 10000, &text, &len), -EISDIR);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(file_read(fifo, 10000, &text, &len), -EINVAL);
+	unlink(fifo);
+	unlink(path);
+	cr_assert_eq(file_read(path, 10000, &text, &len), -ENOENT);
+	cr_assert_null(text);
+	cr_assert_eq(len, 99);
+	rmdir(dir);
 }
