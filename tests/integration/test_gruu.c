@@ -2,26 +2,19 @@
  * sipedge, two instances of alice and a caller as hand-made UDP UAs */
 #include <criterion/criterion.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/ua.h"
 
-#define WAIT_MS 5000 /* one message, at most (a safety net) */
-#define INST_A	"<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"
-#define INST_B	"<urn:uuid:0d6a3f1e-1b2c-4e5f-9a8b-7c6d5e4f3a2b>"
-#define INST_C	"<urn:uuid:aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee>"
+#define INST_A "<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"
+#define INST_B "<urn:uuid:0d6a3f1e-1b2c-4e5f-9a8b-7c6d5e4f3a2b>"
+#define INST_C "<urn:uuid:aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee>"
 #define PUB_A \
 	"sip:alice@localhost;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"
 #define PUB_B \
@@ -30,44 +23,7 @@
 static struct proc_sipedge sp;
 static struct sipcli_msg *rx, *tmp;
 
-/* A UDP user agent on 127.0.0.1 talking to sipedge. */
-struct ua {
-	int fd;
-	uint16_t port;
-	struct sockaddr_in srv;
-	unsigned seq;
-	char contact[64]; /* "sip:USER@127.0.0.1:PORT" */
-};
-
 static struct ua dev_a, dev_b, caller;
-
-static void ua_open(struct ua *u, const char *user)
-{
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-
-	memset(u, 0, sizeof(*u));
-	u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(u->fd, 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	cr_assert_eq(bind(u->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(u->fd, (struct sockaddr *)&a, &alen);
-	u->port = ntohs(a.sin_port);
-	u->srv.sin_family = AF_INET;
-	u->srv.sin_port = htons(sp.port);
-	inet_pton(AF_INET, "127.0.0.1", &u->srv.sin_addr);
-	snprintf(u->contact, sizeof(u->contact), "sip:%s@127.0.0.1:%u", user,
-		 u->port);
-}
-
-static void ua_close(struct ua *u)
-{
-	if (u->fd > 0)
-		close(u->fd);
-	u->fd = -1;
-}
 
 static void setup(void)
 {
@@ -80,9 +36,9 @@ static void setup(void)
 	 * marker exchange shows everything sent before it. */
 	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, NULL), 0, "%s",
 		     sp.why);
-	ua_open(&dev_a, "alice");
-	ua_open(&dev_b, "alice");
-	ua_open(&caller, "bob");
+	ua_open(&dev_a, "alice", "localhost", "127.0.0.1", sp.port);
+	ua_open(&dev_b, "alice", "localhost", "127.0.0.1", sp.port);
+	ua_open(&caller, "bob", "localhost", "127.0.0.1", sp.port);
 }
 
 static void teardown(void)
@@ -99,97 +55,9 @@ static void teardown(void)
 
 TestSuite(gruu, .init = setup, .fini = teardown, .timeout = 60);
 
-static void ua_send(struct ua *u, const char *buf, size_t len)
-{
-	cr_assert_eq(sendto(u->fd, buf, len, 0, (struct sockaddr *)&u->srv,
-			    sizeof(u->srv)),
-		     (ssize_t)len, "sendto: %s", strerror(errno));
-}
-
-/* One datagram into @p r, parsed; -ETIMEDOUT after @p ms. */
-static int ua_recv(struct ua *u, struct sipcli_msg *r, int ms)
-{
-	struct pollfd p = { u->fd, POLLIN, 0 };
-	ssize_t n;
-
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	n = recv(u->fd, r->buf, sizeof(r->buf) - 1, 0);
-	if (n <= 0)
-		return -EIO;
-	r->len = (size_t)n;
-	r->buf[n] = '\0';
-	memset(&r->m, 0, sizeof(r->m));
-	r->parse_err =
-	    sipmsg_parse(&r->m, r->buf, r->len, r->hdrs, SIPCLI_MAX_HDRS, 0);
-	r->parse_err = r->parse_err < 0 ? r->parse_err : 0;
-	return 0;
-}
-
 static char *str(struct slice s, char *buf, size_t size)
 {
 	return slice_cstr_copy(s, buf, size);
-}
-
-/* Wait for the request @p method of Call-ID @p cid on @p u. */
-static void expect_req(struct ua *u, const char *method, const char *cid,
-		       struct sipcli_msg *r)
-{
-	for (int i = 0; i < 50; i++) {
-		cr_assert_eq(ua_recv(u, r, WAIT_MS), 0,
-			     "no %s for %s on port %u", method, cid, u->port);
-		if (r->m.is_request && sipcli_is_call_id(r, cid) &&
-		    slice_eq(r->m.method_name, slice_cstr(method)))
-			return;
-	}
-	cr_assert_fail("no %s for %s", method, cid);
-}
-
-/* The final response for Call-ID @p cid and CSeq method @p method. */
-static unsigned expect_final(struct ua *u, const char *cid, const char *method,
-			     struct sipcli_msg *r)
-{
-	for (int i = 0; i < 50; i++) {
-		cr_assert_eq(ua_recv(u, r, WAIT_MS), 0, "no answer to %s %s",
-			     method, cid);
-		if (!r->m.is_request && r->m.status >= 200 &&
-		    sipcli_is_call_id(r, cid) &&
-		    slice_eq(r->m.cseq_method_name, slice_cstr(method)))
-			return r->m.status;
-	}
-	cr_assert_fail("no answer to %s", cid);
-	return 0;
-}
-
-/*
- * Nothing of Call-ID @p cid reached @p u so far: an OPTIONS to sipedge
- * itself is answered after everything it sent to @p u before.
- */
-static void nothing_for(struct ua *u, const char *cid)
-{
-	char req[1024], mcid[64];
-	int n;
-
-	snprintf(mcid, sizeof(mcid), "marker-%u-%u", u->port, ++u->seq);
-	n = snprintf(req, sizeof(req),
-		     "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKm%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:marker@localhost>;tag=m%u\r\n"
-		     "To: <sip:127.0.0.1:%u>\r\n"
-		     "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     sp.port, u->port, u->seq, u->seq, sp.port, mcid);
-	ua_send(u, req, (size_t)n);
-	for (int i = 0; i < 200; i++) {
-		cr_assert_eq(ua_recv(u, tmp, WAIT_MS), 0, "marker unanswered");
-		cr_assert_not(sipcli_is_call_id(tmp, cid),
-			      "port %u got what was not for it:\n%s", u->port,
-			      tmp->buf);
-		if (sipcli_is_call_id(tmp, mcid) && !tmp->m.is_request)
-			return;
-	}
-	cr_assert_fail("marker lost");
 }
 
 /* REGISTER of alice's instance @p inst on @p u; the status, 200 in rx. */
@@ -215,7 +83,7 @@ static unsigned reg(struct ua *u, const char *inst, const char *cid,
 		     gruu ? "Supported: gruu, path\r\n" : "", u->contact, inst,
 		     expires);
 	ua_send(u, req, (size_t)n);
-	return expect_final(u, cid, "REGISTER", rx);
+	return ua_expect_final(u, cid, "REGISTER", rx);
 }
 
 /*
@@ -298,56 +166,13 @@ static void send_invite(struct call *c, const char *ruri)
 	ua_send(&caller, req, (size_t)n);
 }
 
-/*
- * Answer request @p r from @p u with @p status: a To tag and, when
- * @p contact is not NULL, that Contact and the request's Record-Route.
- */
-static void respond(struct ua *u, const struct sipcli_msg *r, unsigned status,
-		    const char *contact)
-{
-	static const struct {
-		enum hdr_id id;
-		const char *name;
-	} copy[] = {
-		{ HDR_VIA, "Via" },   { HDR_FROM, "From" },
-		{ HDR_TO, "To" },     { HDR_CALL_ID, "Call-ID" },
-		{ HDR_CSEQ, "CSeq" }, { HDR_RECORD_ROUTE, "Record-Route" },
-	};
-	char out[4096];
-	size_t o = 0;
-
-	o += (size_t)snprintf(out + o, sizeof(out) - o, "SIP/2.0 %u Answer\r\n",
-			      status);
-	for (unsigned i = 0; i < r->m.nhdrs; i++) {
-		const struct siphdr *h = &r->m.hdrs[i];
-
-		for (size_t k = 0; k < sizeof(copy) / sizeof(copy[0]); k++) {
-			if (h->id != copy[k].id ||
-			    (h->id == HDR_RECORD_ROUTE && !contact))
-				continue;
-			o += (size_t)snprintf(
-			    out + o, sizeof(out) - o, "%s: %.*s%s\r\n",
-			    copy[k].name, (int)h->value.len, h->value.p,
-			    h->id == HDR_TO && !r->m.to_tag.len ? ";tag=callee"
-								: "");
-		}
-	}
-	if (contact)
-		o += (size_t)snprintf(out + o, sizeof(out) - o,
-				      "Contact: <%s>\r\n", contact);
-	o += (size_t)snprintf(out + o, sizeof(out) - o,
-			      "Content-Length: 0\r\n\r\n");
-	cr_assert_lt(o, sizeof(out));
-	ua_send(u, out, o);
-}
-
 /* The caller's final answer to @p c's INVITE (in rx); after a 2xx the
  * dialog's target and route are kept, a failure is ACKed. */
 static unsigned invite_final(struct call *c)
 {
 	const struct siphdr *h;
 	struct nameaddr na;
-	unsigned st = expect_final(&caller, c->cid, "INVITE", rx);
+	unsigned st = ua_expect_final(&caller, c->cid, "INVITE", rx);
 	char req[2048];
 	int n;
 
@@ -406,11 +231,11 @@ static void call_reaches(const char *ruri, struct ua *dev, struct ua *other)
 	struct call c;
 
 	send_invite(&c, ruri);
-	expect_req(dev, "INVITE", c.cid, rx);
+	ua_expect_req(dev, "INVITE", c.cid, rx);
 	cr_assert_str_eq(ruri_of(rx, got, sizeof(got)), dev->contact);
-	respond(dev, rx, 486, NULL);
+	ua_respond(dev, rx, 486, "Answer", NULL);
 	cr_assert_eq(invite_final(&c), 486);
-	nothing_for(other, c.cid);
+	ua_nothing_for(other, c.cid, tmp);
 }
 
 /* A call to @p ruri answered by sipedge itself with @p status. */
@@ -420,8 +245,8 @@ static void call_refused(const char *ruri, unsigned status)
 
 	send_invite(&c, ruri);
 	cr_assert_eq(invite_final(&c), status, "%s:\n%s", ruri, rx->buf);
-	nothing_for(&dev_a, c.cid);
-	nothing_for(&dev_b, c.cid);
+	ua_nothing_for(&dev_a, c.cid, tmp);
+	ua_nothing_for(&dev_b, c.cid, tmp);
 }
 
 Test(gruu, register_returns_both_gruus)
@@ -467,12 +292,12 @@ Test(gruu, invite_to_a_gruu_reaches_only_that_instance)
 	call_reaches(pb, &dev_b, &dev_a);
 	/* The AOR itself still forks to both. */
 	send_invite(&c, "sip:alice@localhost");
-	expect_req(&dev_a, "INVITE", c.cid, rx);
+	ua_expect_req(&dev_a, "INVITE", c.cid, rx);
 	cr_assert_str_eq(ruri_of(rx, got, sizeof(got)), dev_a.contact);
-	respond(&dev_a, rx, 486, NULL);
-	expect_req(&dev_b, "INVITE", c.cid, rx);
+	ua_respond(&dev_a, rx, 486, "Answer", NULL);
+	ua_expect_req(&dev_b, "INVITE", c.cid, rx);
 	cr_assert_str_eq(ruri_of(rx, got, sizeof(got)), dev_b.contact);
-	respond(&dev_b, rx, 486, NULL);
+	ua_respond(&dev_b, rx, 486, "Answer", NULL);
 	cr_assert_eq(invite_final(&c), 486);
 }
 
@@ -485,20 +310,20 @@ static void dialog_via_gruu(const char *ruri, const char *own_gruu,
 	struct call c;
 
 	send_invite(&c, ruri);
-	expect_req(dev, "INVITE", c.cid, rx);
-	respond(dev, rx, 200, own_gruu);
+	ua_expect_req(dev, "INVITE", c.cid, rx);
+	ua_respond(dev, rx, 200, "Answer", own_gruu);
 	cr_assert_eq(invite_final(&c), 200);
 	cr_assert_str_eq(c.target, own_gruu);
 	cr_assert_str_not_empty(c.route, "sipedge did not Record-Route");
 	in_dialog(&c, "ACK", 1);
-	expect_req(dev, "ACK", c.cid, rx);
+	ua_expect_req(dev, "ACK", c.cid, rx);
 	cr_assert_str_eq(ruri_of(rx, got, sizeof(got)), dev->contact);
 	in_dialog(&c, "BYE", 2);
-	expect_req(dev, "BYE", c.cid, rx);
+	ua_expect_req(dev, "BYE", c.cid, rx);
 	cr_assert_str_eq(ruri_of(rx, got, sizeof(got)), dev->contact);
-	respond(dev, rx, 200, NULL);
-	cr_assert_eq(expect_final(&caller, c.cid, "BYE", rx), 200);
-	nothing_for(other, c.cid);
+	ua_respond(dev, rx, 200, "Answer", NULL);
+	cr_assert_eq(ua_expect_final(&caller, c.cid, "BYE", rx), 200);
+	ua_nothing_for(other, c.cid, tmp);
 }
 
 Test(gruu, in_dialog_requests_to_a_gruu_reach_the_right_instance)

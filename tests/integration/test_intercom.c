@@ -3,15 +3,9 @@
  * hand-made UDP UAs that check the headers they receive */
 #include <criterion/criterion.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <nettle/md5.h>
 
@@ -19,8 +13,8 @@
 #include "proxy/sip/msg.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/ua.h"
 
-#define WAIT_MS	  5000 /* one message, at most (a safety net) */
 #define MAX_UAS	  10
 #define UNTRUSTED "127.0.0.2"
 /* What a hostile caller adds to open a microphone. */
@@ -34,18 +28,6 @@
 static struct proc_sipedge sp;
 static char dir[PROC_PATH_MAX / 2];
 static struct sipcli_msg *rx, *tmp;
-
-/* A UDP user agent of user @p user on an address of 127/8. */
-struct ua {
-	int fd;
-	char ip[16];
-	char user[32];
-	char domain[32];
-	uint16_t port;
-	struct sockaddr_in srv;
-	unsigned seq;
-	char contact[96];
-};
 
 static struct ua uas[MAX_UAS];
 static unsigned nuas;
@@ -64,8 +46,7 @@ static void setup(void)
 static void teardown(void)
 {
 	for (unsigned i = 0; i < nuas; i++)
-		if (uas[i].fd > 0)
-			close(uas[i].fd);
+		ua_close(&uas[i]);
 	free(rx);
 	free(tmp);
 	if (sp.pid > 0)
@@ -77,121 +58,23 @@ static void teardown(void)
 
 TestSuite(intercom, .init = setup, .fini = teardown, .timeout = 60);
 
-/* One shard: what it sends to one UA arrives in order (see nothing_for). */
+/* One shard: what it sends to one UA arrives in order (see
+ * ua_nothing_for()). */
 static void start(const char *yaml)
 {
 	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
 		     sp.why);
 }
 
-static struct ua *ua_new(const char *user, const char *domain, const char *ip)
+/* A UA of @p user in @p domain on address @p ip of 127/8. */
+static struct ua *new_ua(const char *user, const char *domain, const char *ip)
 {
-	struct ua *u = &uas[nuas++];
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
+	struct ua *u;
 
-	cr_assert_leq(nuas, MAX_UAS);
-	snprintf(u->ip, sizeof(u->ip), "%s", ip);
-	snprintf(u->user, sizeof(u->user), "%s", user);
-	snprintf(u->domain, sizeof(u->domain), "%s", domain);
-	u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(u->fd, 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	cr_assert_eq(bind(u->fd, (struct sockaddr *)&a, sizeof(a)), 0,
-		     "bind %s: %s", ip, strerror(errno));
-	getsockname(u->fd, (struct sockaddr *)&a, &alen);
-	u->port = ntohs(a.sin_port);
-	u->srv.sin_family = AF_INET;
-	u->srv.sin_port = htons(sp.port);
-	inet_pton(AF_INET, "127.0.0.1", &u->srv.sin_addr);
-	snprintf(u->contact, sizeof(u->contact), "sip:%s@%s:%u", user, ip,
-		 u->port);
+	cr_assert_lt(nuas, MAX_UAS);
+	u = &uas[nuas++];
+	ua_open(u, user, domain, ip, sp.port);
 	return u;
-}
-
-static void ua_send(struct ua *u, const char *buf, size_t len)
-{
-	cr_assert_eq(sendto(u->fd, buf, len, 0, (struct sockaddr *)&u->srv,
-			    sizeof(u->srv)),
-		     (ssize_t)len, "sendto: %s", strerror(errno));
-}
-
-static int ua_recv(struct ua *u, struct sipcli_msg *r, int ms)
-{
-	struct pollfd p = { u->fd, POLLIN, 0 };
-	ssize_t n;
-
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	n = recv(u->fd, r->buf, sizeof(r->buf) - 1, 0);
-	if (n <= 0)
-		return -EIO;
-	r->len = (size_t)n;
-	r->buf[n] = '\0';
-	memset(&r->m, 0, sizeof(r->m));
-	r->parse_err =
-	    sipmsg_parse(&r->m, r->buf, r->len, r->hdrs, SIPCLI_MAX_HDRS, 0);
-	r->parse_err = r->parse_err < 0 ? r->parse_err : 0;
-	return 0;
-}
-
-static void expect_req(struct ua *u, const char *method, const char *cid,
-		       struct sipcli_msg *r)
-{
-	for (int i = 0; i < 50; i++) {
-		cr_assert_eq(ua_recv(u, r, WAIT_MS), 0, "%s got no %s for %s",
-			     u->user, method, cid);
-		if (r->m.is_request && sipcli_is_call_id(r, cid) &&
-		    slice_eq(r->m.method_name, slice_cstr(method)))
-			return;
-	}
-	cr_assert_fail("no %s for %s", method, cid);
-}
-
-static unsigned expect_final(struct ua *u, const char *cid, const char *method,
-			     struct sipcli_msg *r)
-{
-	for (int i = 0; i < 50; i++) {
-		cr_assert_eq(ua_recv(u, r, WAIT_MS), 0, "no answer to %s %s",
-			     method, cid);
-		if (!r->m.is_request && r->m.status >= 200 &&
-		    sipcli_is_call_id(r, cid) &&
-		    slice_eq(r->m.cseq_method_name, slice_cstr(method)))
-			return r->m.status;
-	}
-	cr_assert_fail("no answer to %s", cid);
-	return 0;
-}
-
-/* Nothing of Call-ID @p cid reached @p u: a marker OPTIONS to sipedge
- * is answered after everything it sent to @p u before. */
-static void nothing_for(struct ua *u, const char *cid)
-{
-	char req[1024], mcid[64];
-	int n;
-
-	snprintf(mcid, sizeof(mcid), "marker-%u-%u", u->port, ++u->seq);
-	n = snprintf(req, sizeof(req),
-		     "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKm%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:marker@localhost>;tag=m%u\r\n"
-		     "To: <sip:127.0.0.1:%u>\r\n"
-		     "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     sp.port, u->ip, u->port, u->seq, u->seq, sp.port, mcid);
-	ua_send(u, req, (size_t)n);
-	for (int i = 0; i < 200; i++) {
-		cr_assert_eq(ua_recv(u, tmp, WAIT_MS), 0, "marker unanswered");
-		cr_assert_not(sipcli_is_call_id(tmp, cid),
-			      "%s got what was not for it:\n%s", u->user,
-			      tmp->buf);
-		if (sipcli_is_call_id(tmp, mcid) && !tmp->m.is_request)
-			return;
-	}
-	cr_assert_fail("marker lost");
 }
 
 /* Register @p u (from a trusted address) with User-Agent @p agent. */
@@ -215,13 +98,14 @@ static void reg(struct ua *u, const char *agent)
 		     u->domain, u->ip, u->port, k, u->user, u->domain, k,
 		     u->user, u->domain, cid, k, agent, u->contact);
 	ua_send(u, req, (size_t)n);
-	cr_assert_eq(expect_final(u, cid, "REGISTER", rx), 200, "%s", rx->buf);
+	cr_assert_eq(ua_expect_final(u, cid, "REGISTER", rx), 200, "%s",
+		     rx->buf);
 }
 
 /* A phone of @p user in @p domain, registered with @p agent. */
 static struct ua *phone(const char *user, const char *domain, const char *agent)
 {
-	struct ua *u = ua_new(user, domain, "127.0.0.1");
+	struct ua *u = new_ua(user, domain, "127.0.0.1");
 
 	reg(u, agent);
 	return u;
@@ -271,7 +155,7 @@ static unsigned final(struct call *c)
 {
 	char req[2048], to[512];
 	const struct siphdr *h;
-	unsigned st = expect_final(c->from, c->cid, "INVITE", rx);
+	unsigned st = ua_expect_final(c->from, c->cid, "INVITE", rx);
 	int n;
 
 	if (st < 300)
@@ -290,36 +174,6 @@ static unsigned final(struct call *c)
 		     c->from->domain, c->cid, to, c->cid, c->cseq);
 	ua_send(c->from, req, (size_t)n);
 	return st;
-}
-
-/* Answer request @p r from @p u with @p status (no dialog). */
-static void respond(struct ua *u, const struct sipcli_msg *r, unsigned status)
-{
-	static const struct {
-		enum hdr_id id;
-		const char *name;
-	} copy[] = {
-		{ HDR_VIA, "Via" },   { HDR_FROM, "From" },
-		{ HDR_TO, "To" },     { HDR_CALL_ID, "Call-ID" },
-		{ HDR_CSEQ, "CSeq" },
-	};
-	char out[4096];
-	size_t o = 0;
-
-	o += (size_t)snprintf(out + o, sizeof(out) - o, "SIP/2.0 %u Busy\r\n",
-			      status);
-	for (unsigned i = 0; i < r->m.nhdrs; i++)
-		for (size_t k = 0; k < sizeof(copy) / sizeof(copy[0]); k++)
-			if (r->m.hdrs[i].id == copy[k].id)
-				o += (size_t)snprintf(
-				    out + o, sizeof(out) - o, "%s: %.*s%s\r\n",
-				    copy[k].name, (int)r->m.hdrs[i].value.len,
-				    r->m.hdrs[i].value.p,
-				    copy[k].id == HDR_TO ? ";tag=callee" : "");
-	o += (size_t)snprintf(out + o, sizeof(out) - o,
-			      "Content-Length: 0\r\n\r\n");
-	cr_assert_lt(o, sizeof(out));
-	ua_send(u, out, o);
 }
 
 /* Every value of header @p id in rx, ", "-joined, into @p buf. */
@@ -413,19 +267,19 @@ Test(intercom, each_profile_marks_by_the_registered_user_agent)
 	struct call c;
 
 	start(intercom_yaml);
-	boss = ua_new("boss", "localhost", "127.0.0.1");
+	boss = new_ua("boss", "localhost", "127.0.0.1");
 	for (size_t i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
 		dev = phone(phones[i].user, "localhost", phones[i].agent);
 		snprintf(ruri, sizeof(ruri), "sip:*6%s@localhost",
 			 phones[i].user);
 		/* What the caller adds itself never reaches the phone. */
 		invite(&c, boss, ruri, HOSTILE, 1);
-		expect_req(dev, "INVITE", c.cid, rx);
+		ua_expect_req(dev, "INVITE", c.cid, rx);
 		check_marking(dev, &phones[i].w);
-		respond(dev, rx, 486);
+		ua_respond(dev, rx, 486, "Busy", NULL);
 		cr_assert_eq(final(&c), 486);
 		nuas--;
-		close(dev->fd);
+		ua_close(dev);
 	}
 }
 
@@ -436,17 +290,17 @@ Test(intercom, caller_outside_the_acl_gets_403)
 
 	start(intercom_yaml);
 	dev = phone("g1", "localhost", "Grandstream GXP2170");
-	eve = ua_new("eve", "localhost", "127.0.0.1");
+	eve = new_ua("eve", "localhost", "127.0.0.1");
 	invite(&c, eve, "sip:*6g1@localhost", NULL, 1);
 	cr_assert_eq(final(&c), 403);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Paging Not Allowed")), "%s",
 		  rx->buf);
-	nothing_for(dev, c.cid);
+	ua_nothing_for(dev, c.cid, tmp);
 	/* The ACL comes first, before anything that tells who is there. */
 	invite(&c, eve, "sip:*6nobody@localhost", NULL, 1);
 	cr_assert_eq(final(&c), 403);
 	/* The code alone names nobody. */
-	invite(&c, ua_new("boss", "localhost", "127.0.0.1"), "sip:*6@localhost",
+	invite(&c, new_ua("boss", "localhost", "127.0.0.1"), "sip:*6@localhost",
 	       NULL, 1);
 	cr_assert_eq(final(&c), 484);
 }
@@ -463,33 +317,33 @@ Test(intercom, ordinary_call_loses_auto_answer_markings)
 
 	start(intercom_yaml);
 	dev = phone("g1", "localhost", "Grandstream GXP2170");
-	eve = ua_new("eve", "localhost", "127.0.0.1");
+	eve = new_ua("eve", "localhost", "127.0.0.1");
 	snprintf(extra, sizeof(extra), "%s%s", HOSTILE, kept);
 	invite(&c, eve, "sip:g1@localhost", extra, 1);
-	expect_req(dev, "INVITE", c.cid, rx);
+	ua_expect_req(dev, "INVITE", c.cid, rx);
 	cr_assert_str_eq(values(HDR_CALL_INFO, got, sizeof(got)),
 			 "<http://pics.example/eve.jpg>;purpose=icon");
 	cr_assert_str_eq(values(HDR_ALERT_INFO, got, sizeof(got)),
 			 "<http://tones.example/ring2.wav>");
 	cr_assert_str_eq(values(HDR_ANSWER_MODE, got, sizeof(got)), "Manual");
 	cr_assert_str_empty(values(HDR_PRIV_ANSWER_MODE, got, sizeof(got)));
-	respond(dev, rx, 486);
+	ua_respond(dev, rx, 486, "Busy", NULL);
 	cr_assert_eq(final(&c), 486);
 	/* Even the one who may page cannot do it by hand: one Call-Info
 	 * that mixes an icon and answer-after keeps only the icon; an
 	 * R-URI sent on as it is loses ;intercom. */
 	snprintf(ruri, sizeof(ruri), "sip:g1@127.0.0.1:%u;intercom=true",
 		 dev->port);
-	invite(&c, ua_new("boss", "localhost", "127.0.0.1"), ruri,
+	invite(&c, new_ua("boss", "localhost", "127.0.0.1"), ruri,
 	       "Call-Info: <http://pics.example/b.jpg>;purpose=icon, "
 	       "<sip:localhost>;answer-after=0\r\n",
 	       1);
-	expect_req(dev, "INVITE", c.cid, rx);
+	ua_expect_req(dev, "INVITE", c.cid, rx);
 	cr_assert_str_eq(values(HDR_CALL_INFO, got, sizeof(got)),
 			 "<http://pics.example/b.jpg>;purpose=icon");
 	cr_assert_str_eq(slice_cstr_copy(rx->m.ruri, got, sizeof(got)),
 			 dev->contact);
-	respond(dev, rx, 486);
+	ua_respond(dev, rx, 486, "Busy", NULL);
 	cr_assert_eq(final(&c), 486);
 }
 
@@ -506,18 +360,18 @@ Test(intercom, paging_group_reaches_every_member_with_its_marking)
 	/* The pager is a member too: everyone but the pager. */
 	boss = phone("boss", "localhost", "Yealink SIP-T54W");
 	invite(&c, boss, "sip:*69@localhost", HOSTILE, 1);
-	expect_req(g1, "INVITE", c.cid, rx);
+	ua_expect_req(g1, "INVITE", c.cid, rx);
 	check_marking(g1, &(struct want){ CALLINFO, "", "", "" });
-	respond(g1, rx, 486);
-	expect_req(p1, "INVITE", c.cid, rx);
+	ua_respond(g1, rx, 486, "Busy", NULL);
+	ua_expect_req(p1, "INVITE", c.cid, rx);
 	check_marking(p1, &(struct want){ "", "Ring-Answer", "", "" });
-	respond(p1, rx, 486);
-	expect_req(m1, "INVITE", c.cid, rx);
+	ua_respond(p1, rx, 486, "Busy", NULL);
+	ua_expect_req(m1, "INVITE", c.cid, rx);
 	check_marking(m1, &(struct want){ "", "", "Auto", "" });
-	respond(m1, rx, 486);
+	ua_respond(m1, rx, 486, "Busy", NULL);
 	cr_assert_eq(final(&c), 486);
-	nothing_for(y2, c.cid);
-	nothing_for(boss, c.cid);
+	ua_nothing_for(y2, c.cid, tmp);
+	ua_nothing_for(boss, c.cid, tmp);
 }
 
 /* Digest (MD5) for the users file and the caller. */
@@ -627,34 +481,34 @@ Test(intercom, authenticated_users_of_the_domain_may_page)
 	start(yaml);
 	d1 = phone("d1", "localhost", "Grandstream GXP2170");
 	d2 = phone("d2", "127.0.0.1", "PolycomVVX-VVX_410-UA/5.9");
-	alice = ua_new("alice", "localhost", UNTRUSTED);
-	eve = ua_new("eve", "localhost", UNTRUSTED);
-	carol = ua_new("carol", "127.0.0.1", UNTRUSTED);
-	mallory = ua_new("mallory", "evil.example", UNTRUSTED);
+	alice = new_ua("alice", "localhost", UNTRUSTED);
+	eve = new_ua("eve", "localhost", UNTRUSTED);
+	carol = new_ua("carol", "127.0.0.1", UNTRUSTED);
+	mallory = new_ua("mallory", "evil.example", UNTRUSTED);
 
 	cr_assert_eq(page_with_auth(&c, alice, "sip:*6d1@localhost"), 0, "%s",
 		     rx->buf);
-	expect_req(d1, "INVITE", c.cid, rx);
+	ua_expect_req(d1, "INVITE", c.cid, rx);
 	check_marking(d1, &(struct want){ CALLINFO, "", "", "" });
-	respond(d1, rx, 486);
+	ua_respond(d1, rx, 486, "Busy", NULL);
 	cr_assert_eq(final(&c), 486);
 
 	cr_assert_eq(page_with_auth(&c, eve, "sip:*6d1@localhost"), 0, "%s",
 		     rx->buf);
 	cr_assert_eq(final(&c), 403);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Paging Not Allowed")));
-	nothing_for(d1, c.cid);
+	ua_nothing_for(d1, c.cid, tmp);
 
 	cr_assert_eq(page_with_auth(&c, carol, "sip:*6d2@127.0.0.1"), 0, "%s",
 		     rx->buf);
-	expect_req(d2, "INVITE", c.cid, rx);
+	ua_expect_req(d2, "INVITE", c.cid, rx);
 	check_marking(d2, &(struct want){ "", "Ring-Answer", "", "" });
-	respond(d2, rx, 486);
+	ua_respond(d2, rx, 486, "Busy", NULL);
 	cr_assert_eq(final(&c), 486);
 
 	/* Not a user of the domain: nothing to authenticate, no page. */
 	invite(&c, mallory, "sip:*6d2@127.0.0.1", NULL, 1);
 	cr_assert_eq(final(&c), 403);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Paging Not Allowed")));
-	nothing_for(d2, c.cid);
+	ua_nothing_for(d2, c.cid, tmp);
 }
