@@ -1,0 +1,827 @@
+/* tests/integration/test_sipload.c - sipload against itself, SIPp and
+ * sipedge: every scenario, digest auth, loss, the loopback rule */
+#include <criterion/criterion.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tests/common/proc.h"
+
+#define MAX_PROCS 4
+#define MAX_NUMS  512
+#define UAS_CSV	  "tests/integration/sipload/users.csv"
+#define SIPP_UAS  "bench/sipp/uas_call.xml"
+#define SIPP_UAC  "bench/sipp/uac_call.xml"
+
+static char dir[PROC_PATH_MAX / 2];
+static pid_t procs[MAX_PROCS];
+static char *texts[8];
+static unsigned ntexts;
+static struct proc_sipedge sp;
+
+static void setup(void)
+{
+	memset(procs, 0, sizeof(procs));
+	memset(&sp, 0, sizeof(sp));
+	ntexts = 0;
+	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
+}
+
+static void teardown(void)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (procs[i] > 0)
+			proc_kill(procs[i]);
+	for (i = 0; i < ntexts; i++)
+		free(texts[i]);
+	proc_sipedge_cleanup(&sp);
+	proc_rmtree(dir);
+}
+
+TestSuite(sipload, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ---- a small JSON reader: validates, and keeps every number by its
+ * dotted path ("latency_us.final.count") ---- */
+
+struct json_num {
+	char path[96];
+	double v;
+};
+
+struct json {
+	struct json_num num[MAX_NUMS];
+	unsigned n;
+	const char *p;
+	bool ok;
+};
+
+static void json_ws(struct json *j)
+{
+	while (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')
+		j->p++;
+}
+
+static bool json_string(struct json *j, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (*j->p != '"')
+		return false;
+	for (j->p++; *j->p && *j->p != '"'; j->p++) {
+		if ((unsigned char)*j->p < 0x20)
+			return false;
+		if (*j->p == '\\') {
+			j->p++;
+			if (!*j->p || !strchr("\"\\/bfnrtu", *j->p))
+				return false;
+		}
+		if (out && n + 1 < size)
+			out[n++] = *j->p;
+	}
+	if (out)
+		out[n] = '\0';
+	if (*j->p != '"')
+		return false;
+	j->p++;
+	return true;
+}
+
+static bool json_value(struct json *j, const char *path, unsigned depth);
+
+static bool json_object(struct json *j, const char *path, unsigned depth)
+{
+	j->p++;
+	json_ws(j);
+	if (*j->p == '}') {
+		j->p++;
+		return true;
+	}
+	for (;;) {
+		char key[64];
+		char sub[96];
+
+		json_ws(j);
+		if (!json_string(j, key, sizeof(key)))
+			return false;
+		json_ws(j);
+		if (*j->p++ != ':')
+			return false;
+		snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "",
+			 key);
+		if (!json_value(j, sub, depth + 1))
+			return false;
+		json_ws(j);
+		if (*j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (*j->p++ != '}')
+			return false;
+		return true;
+	}
+}
+
+static bool json_array(struct json *j, const char *path, unsigned depth)
+{
+	unsigned i = 0;
+
+	j->p++;
+	json_ws(j);
+	if (*j->p == ']') {
+		j->p++;
+		return true;
+	}
+	for (;; i++) {
+		char sub[96];
+
+		snprintf(sub, sizeof(sub), "%s.%u", path, i);
+		if (!json_value(j, sub, depth + 1))
+			return false;
+		json_ws(j);
+		if (*j->p == ',') {
+			j->p++;
+			continue;
+		}
+		if (*j->p++ != ']')
+			return false;
+		return true;
+	}
+}
+
+static bool json_value(struct json *j, const char *path, unsigned depth)
+{
+	char *end;
+	double v;
+
+	if (depth > 16)
+		return false;
+	json_ws(j);
+	if (*j->p == '{')
+		return json_object(j, path, depth);
+	if (*j->p == '[')
+		return json_array(j, path, depth);
+	if (*j->p == '"')
+		return json_string(j, NULL, 0);
+	if (!strncmp(j->p, "true", 4) || !strncmp(j->p, "null", 4)) {
+		j->p += 4;
+		return true;
+	}
+	if (!strncmp(j->p, "false", 5)) {
+		j->p += 5;
+		return true;
+	}
+	if (*j->p != '-' && !isdigit((unsigned char)*j->p))
+		return false;
+	v = strtod(j->p, &end);
+	if (end == j->p)
+		return false;
+	j->p = end;
+	if (j->n < MAX_NUMS) {
+		snprintf(j->num[j->n].path, sizeof(j->num[j->n].path), "%s",
+			 path);
+		j->num[j->n++].v = v;
+	}
+	return true;
+}
+
+static void json_parse(struct json *j, const char *text)
+{
+	memset(j, 0, sizeof(*j));
+	j->p = text;
+	j->ok = json_value(j, "", 0);
+	json_ws(j);
+	j->ok = j->ok && *j->p == '\0';
+	cr_assert(j->ok, "sipload printed no valid JSON: %.2000s", text);
+}
+
+/* The number at @p path; a missing one fails the test (0 with @p opt). */
+static double jnum_opt(const struct json *j, const char *path, bool opt)
+{
+	unsigned i;
+
+	for (i = 0; i < j->n; i++)
+		if (!strcmp(j->num[i].path, path))
+			return j->num[i].v;
+	cr_assert(opt, "no number %s in the JSON report", path);
+	return 0;
+}
+
+static double jnum(const struct json *j, const char *path)
+{
+	return jnum_opt(j, path, false);
+}
+
+/* ---- processes ---- */
+
+static const char *sipload_bin(void)
+{
+	const char *b = getenv("SIPLOAD_BIN");
+
+	cr_assert(b && b[0], "SIPLOAD_BIN is not set (run make test)");
+	return b;
+}
+
+static void track(pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_PROCS; i++) {
+		if (procs[i] <= 0) {
+			procs[i] = pid;
+			return;
+		}
+	}
+	cr_assert_fail("too many processes");
+}
+
+static void untrack(pid_t pid)
+{
+	unsigned i;
+
+	for (i = 0; i < MAX_PROCS; i++)
+		if (procs[i] == pid)
+			procs[i] = 0;
+}
+
+static char *keep(char *text)
+{
+	cr_assert_lt(ntexts, 8);
+	texts[ntexts++] = text;
+	return text;
+}
+
+/* Start sipload with @p args (NULL-terminated, without argv[0]); its
+ * stdout goes to dir/@p name.out, stderr to dir/@p name.err. */
+static pid_t sl_start(const char *name, const char *const *args)
+{
+	char *argv[64];
+	char out[PROC_PATH_MAX], err[PROC_PATH_MAX];
+	unsigned n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)sipload_bin();
+	while (*args && n < 62)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
+	snprintf(err, sizeof(err), "%s/%s.err", dir, name);
+	cr_assert_eq(proc_spawn(argv, NULL, out, err, &pid), 0,
+		     "cannot start %s", argv[0]);
+	track(pid);
+	return pid;
+}
+
+/* Wait (bounded) for @p pid; return its exit status; keep its stdout in
+ * *outp and stderr in *errp. */
+static int sl_finish(pid_t pid, const char *name, int timeout_ms, char **outp,
+		     char **errp)
+{
+	char path[PROC_PATH_MAX];
+	char st[32];
+	char *out = NULL, *err = NULL;
+	int status = 0;
+	int ret = proc_wait(pid, timeout_ms, &status);
+
+	if (ret == -ETIMEDOUT)
+		proc_kill(pid);
+	untrack(pid);
+	snprintf(path, sizeof(path), "%s/%s.out", dir, name);
+	proc_read_file(path, &out);
+	snprintf(path, sizeof(path), "%s/%s.err", dir, name);
+	proc_read_file(path, &err);
+	out = keep(out ? out : strdup(""));
+	err = keep(err ? err : strdup(""));
+	cr_assert_eq(ret, 0, "%s did not finish in %d ms; stderr: %.1000s",
+		     name, timeout_ms, err);
+	cr_assert(WIFEXITED(status), "%s ended with %s; stderr: %.1000s", name,
+		  proc_status_str(status, st, sizeof(st)), err);
+	if (outp)
+		*outp = out;
+	if (errp)
+		*errp = err;
+	return WEXITSTATUS(status);
+}
+
+static uint16_t free_port(void)
+{
+	uint16_t port;
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
+	return port;
+}
+
+static void addr(char *buf, size_t size, uint16_t port)
+{
+	snprintf(buf, size, "127.0.0.1:%u", port);
+}
+
+/* Run a UAC to completion and parse its JSON report. */
+static int uac_run(struct json *j, const char *const *args, int timeout_ms)
+{
+	static unsigned seq;
+	char name[32];
+	char *out, *err;
+	pid_t pid;
+	int rc;
+
+	/* A file per run: the harness appends to an existing one. */
+	snprintf(name, sizeof(name), "uac%u", seq++);
+	pid = sl_start(name, args);
+	rc = sl_finish(pid, name, timeout_ms, &out, &err);
+
+	json_parse(j, out);
+	(void)err;
+	return rc;
+}
+
+/* A sipload UAS answering @p n operations (bounded by 30 s). */
+static pid_t uas_start(uint16_t port, const char *n, const char *extra1,
+		       const char *extra2, const char *extra3)
+{
+	char a[64];
+	const char *args[16] = { "--role", "uas", "-l", a,	 "-n",
+				 n,	   "-d",  "30", "--json" };
+	unsigned k = 9;
+
+	addr(a, sizeof(a), port);
+	if (extra1)
+		args[k++] = extra1;
+	if (extra2)
+		args[k++] = extra2;
+	if (extra3)
+		args[k++] = extra3;
+	args[k] = NULL;
+	return sl_start("uas", args);
+}
+
+static void uas_finish(pid_t pid, struct json *j)
+{
+	char *out;
+
+	cr_assert_eq(sl_finish(pid, "uas", 40000, &out, NULL), 0);
+	json_parse(j, out);
+}
+
+static void assert_all_ok(const struct json *j, double n)
+{
+	cr_assert_eq(jnum(j, "started"), n);
+	cr_assert_eq(jnum(j, "succeeded"), n, "succeeded %g of %g",
+		     jnum(j, "succeeded"), n);
+	cr_assert_eq(jnum(j, "failed"), 0);
+	cr_assert_eq(jnum(j, "timeouts"), 0);
+	cr_assert_eq(jnum(j, "unfinished"), 0);
+}
+
+/* ---- sipload against sipload ---- */
+
+static void uac_against_uas(const char *scenario, const char *transport,
+			    const char *n, const char *hold)
+{
+	uint16_t port = free_port();
+	char a[64];
+	struct json uac, uas;
+	pid_t upid;
+	double calls = atof(n);
+	bool call = strncmp(scenario, "call", 4) == 0;
+
+	addr(a, sizeof(a), port);
+	upid = uas_start(port, n, "--transport", transport, NULL);
+	{
+		const char *args[] = { "-s",	      scenario,	 "-t",	   a,
+				       "--transport", transport, "-n",	   n,
+				       "-r",	      "400",	 "--hold", hold,
+				       "--json",      NULL };
+
+		cr_assert_eq(uac_run(&uac, args, 40000), 0);
+	}
+	uas_finish(upid, &uas);
+	assert_all_ok(&uac, calls);
+	cr_assert_eq(jnum(&uac, "latency_us.final.count"), calls);
+	cr_assert_eq(jnum(&uas, "uas.ops"), calls);
+	if (call) {
+		cr_assert_eq(jnum(&uac, "latency_us.first.count"), calls);
+		cr_assert_eq(jnum(&uas, "uas.requests.INVITE"), calls);
+		cr_assert_eq(jnum(&uas, "uas.requests.ACK"), calls);
+		cr_assert_eq(jnum(&uas, "uas.requests.BYE"), calls);
+		cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 0);
+		/* INVITE, ACK, BYE out; 100, 180, 200, 200 in. */
+		cr_assert_eq(jnum(&uac, "messages_out"),
+			     3 * calls +
+				 (strcmp(scenario, "call") ? calls : 0));
+	} else {
+		cr_assert_eq(jnum(&uas, "uas.requests.OPTIONS"), calls);
+	}
+	if (!strcmp(scenario, "call-100rel")) {
+		cr_assert_eq(jnum(&uas, "uas.requests.PRACK"), calls);
+		cr_assert_eq(jnum(&uas, "uas.prack_timeouts"), 0);
+	}
+	cr_assert_eq(jnum(&uac, "retransmissions"), 0,
+		     "nothing is lost on loopback at this rate");
+}
+
+Test(sipload, options_uac_against_sipload_uas)
+{
+	uac_against_uas("options", "udp", "300", "0");
+}
+
+Test(sipload, call_uac_against_sipload_uas)
+{
+	uac_against_uas("call", "udp", "300", "0");
+}
+
+Test(sipload, call_with_hold_over_tcp)
+{
+	uac_against_uas("call", "tcp", "200", "300");
+}
+
+Test(sipload, call_100rel_uac_against_sipload_uas)
+{
+	uac_against_uas("call-100rel", "udp", "200", "0");
+}
+
+Test(sipload, call_100rel_over_tcp)
+{
+	uac_against_uas("call-100rel", "tcp", "100", "100");
+}
+
+Test(sipload, both_roles_in_one_process_with_threads)
+{
+	uint16_t port = free_port();
+	char a[64];
+	struct json j;
+	const char *args[] = { "-s",	    "call", "--role", "both",
+			       "-l",	    a,	    "-t",     a,
+			       "-n",	    "400",  "-r",     "800",
+			       "--threads", "2",    "--json", NULL };
+
+	addr(a, sizeof(a), port);
+	cr_assert_eq(uac_run(&j, args, 40000), 0);
+	assert_all_ok(&j, 400);
+	cr_assert_eq(jnum(&j, "threads"), 2);
+	cr_assert_eq(jnum(&j, "uas.ops"), 400);
+	cr_assert_eq(jnum(&j, "uas.requests.INVITE"), 400);
+}
+
+Test(sipload, ipv6_loopback)
+{
+	uint16_t port;
+	char a[64];
+	struct json j;
+	const char *args[] = { "-s", "call", "--role", "both", "-l",
+			       a,    "-t",   a,	       "-n",   "50",
+			       "-r", "200",  "--json", NULL };
+
+	cr_assert_eq(proc_free_port("::1", &port), 0);
+	snprintf(a, sizeof(a), "[::1]:%u", port);
+	cr_assert_eq(uac_run(&j, args, 30000), 0);
+	assert_all_ok(&j, 50);
+}
+
+/* ---- digest ---- */
+
+static void register_with_auth(const char *alg, const char *uac_pw, bool good)
+{
+	uint16_t port = free_port();
+	char a[64];
+	struct json uac, uas;
+	pid_t upid;
+	const char *args[] = { "-s",	    "register",	  "-t",	    a,	  "-u",
+			       "1000-1049", "--password", uac_pw,   "-n", "100",
+			       "-r",	    "400",	  "--json", NULL };
+	char *out;
+	int rc;
+
+	addr(a, sizeof(a), port);
+	{
+		const char *uargs[] = {
+			"--role",     "uas",	    "-l",     a,    "-d",
+			"30",	      "--uas-auth", alg,      "-u", "1000-1049",
+			"--password", "pw-%u",	    "--json", NULL
+		};
+
+		upid = sl_start("uas", uargs);
+	}
+	rc = uac_run(&uac, args, 40000);
+	/* This UAS stops by time (it counts only successes): stop it. */
+	kill(upid, SIGTERM);
+	cr_assert_eq(sl_finish(upid, "uas", 20000, &out, NULL), 0);
+	json_parse(&uas, out);
+	cr_assert_eq(jnum(&uac, "started"), 100);
+	cr_assert_eq(jnum(&uac, "challenges"), 100,
+		     "every REGISTER is challenged once");
+	if (good) {
+		cr_assert_eq(rc, 0);
+		assert_all_ok(&uac, 100);
+		cr_assert_eq(jnum(&uas, "uas.auth_ok"), 100);
+		cr_assert_eq(jnum(&uas, "uas.auth_failed"), 0);
+		cr_assert_eq(jnum(&uas, "uas.requests.REGISTER"), 200);
+	} else {
+		cr_assert_eq(rc, 1);
+		cr_assert_eq(jnum(&uac, "failed"), 100);
+		cr_assert_eq(jnum(&uac, "failures.403"), 100);
+		cr_assert_eq(jnum(&uas, "uas.auth_ok"), 0);
+		cr_assert_eq(jnum(&uas, "uas.auth_failed"), 100);
+	}
+}
+
+Test(sipload, register_digest_md5)
+{
+	register_with_auth("md5", "pw-%u", true);
+}
+
+Test(sipload, register_digest_sha256)
+{
+	register_with_auth("sha-256", "pw-%u", true);
+}
+
+Test(sipload, register_digest_sha256_preferred_over_md5)
+{
+	register_with_auth("md5,sha-256", "pw-%u", true);
+}
+
+Test(sipload, register_wrong_password_is_refused)
+{
+	register_with_auth("sha-256", "wrong-%u", false);
+}
+
+Test(sipload, register_users_from_csv)
+{
+	uint16_t port = free_port();
+	char a[64];
+	char csv[PATH_MAX];
+	struct json uac, uas;
+	pid_t upid;
+	char *out;
+
+	cr_assert_not_null(realpath(UAS_CSV, csv),
+			   "%s not found (run from the repository root)",
+			   UAS_CSV);
+	addr(a, sizeof(a), port);
+	{
+		const char *uargs[] = {
+			"--role",     "uas", "-l",	    a,	 "-d",	   "30",
+			"--uas-auth", "md5", "--users-csv", csv, "--json", NULL
+		};
+
+		upid = sl_start("uas", uargs);
+	}
+	{
+		const char *args[] = { "-s",  "register",    "-t",
+				       a,     "--users-csv", csv,
+				       "-n",  "30",	     "-r",
+				       "300", "--json",	     NULL };
+
+		cr_assert_eq(uac_run(&uac, args, 30000), 0);
+	}
+	kill(upid, SIGTERM);
+	cr_assert_eq(sl_finish(upid, "uas", 20000, &out, NULL), 0);
+	json_parse(&uas, out);
+	assert_all_ok(&uac, 30);
+	cr_assert_eq(jnum(&uas, "uas.auth_ok"), 30);
+}
+
+/* ---- loss ---- */
+
+Test(sipload, lossy_peer_shows_retransmissions_not_failures)
+{
+	uint16_t port = free_port();
+	char a[64];
+	struct json uac, uas;
+	pid_t upid;
+	const char *args[] = { "-s", "call", "-t",   a,	    "-n",     "40",
+			       "-r", "200",  "--t1", "100", "--json", NULL };
+
+	addr(a, sizeof(a), port);
+	/* The UAS loses a fifth of what it receives: INVITEs and BYEs are
+	 * sent again by the UAC, 2xx again by the UAS when an ACK is lost.
+	 * T1 of 100 ms keeps the test short. */
+	upid = uas_start(port, "40", "--drop-rate", "0.2", "--t1=100");
+	cr_assert_eq(uac_run(&uac, args, 40000), 0);
+	uas_finish(upid, &uas);
+	assert_all_ok(&uac, 40);
+	cr_assert_gt(jnum(&uas, "dropped"), 0);
+	cr_assert_gt(
+	    jnum(&uac, "retransmissions") + jnum(&uas, "retransmissions"), 0);
+	cr_assert_gt(jnum(&uac, "retransmissions"), 0,
+		     "lost INVITEs or BYEs must be sent again");
+}
+
+/* ---- SIPp as a peer ---- */
+
+static pid_t sipp_start(const char *name, char *const *argv)
+{
+	char out[PROC_PATH_MAX];
+	pid_t pid;
+	int err;
+
+	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
+	err = proc_spawn(argv, dir, out, out, &pid);
+	cr_assert_neq(err, -ENOENT, "sipp is not installed (run make deps)");
+	cr_assert_eq(err, 0);
+	track(pid);
+	return pid;
+}
+
+Test(sipload, call_uac_against_sipp_uas)
+{
+	uint16_t port = free_port();
+	char a[64], p[16], scen[PATH_MAX];
+	struct json uac;
+	pid_t spid;
+	int status = 0;
+
+	cr_assert_not_null(realpath(SIPP_UAS, scen), "%s not found", SIPP_UAS);
+	addr(a, sizeof(a), port);
+	snprintf(p, sizeof(p), "%u", port);
+	{
+		char *argv[] = { "sipp",     "-sf", scen, "-i",	 "127.0.0.1",
+				 "-p",	     p,	    "-m", "100", "-nostdin",
+				 "-timeout", "30s", NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	{
+		const char *args[] = { "-s",	 "call", "-t",	   a,
+				       "-n",	 "100",	 "-r",	   "200",
+				       "--hold", "50",	 "--json", NULL };
+
+		/* SIPp needs a moment to bind; the UAC retransmits anyway. */
+		cr_assert_eq(uac_run(&uac, args, 40000), 0);
+	}
+	cr_assert_eq(proc_wait(spid, 20000, &status), 0);
+	untrack(spid);
+	assert_all_ok(&uac, 100);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "SIPp saw a failed call");
+}
+
+Test(sipload, sipp_uac_against_sipload_uas)
+{
+	uint16_t port = free_port();
+	uint16_t sport = free_port();
+	char p[16], target[64], scen[PATH_MAX];
+	struct json uas;
+	pid_t upid, spid;
+	int status = 0;
+
+	cr_assert_not_null(realpath(SIPP_UAC, scen), "%s not found", SIPP_UAC);
+	upid = uas_start(port, "100", NULL, NULL, NULL);
+	addr(target, sizeof(target), port);
+	snprintf(p, sizeof(p), "%u", sport);
+	{
+		char *argv[] = { "sipp", "-sf",	     scen,	  "-s",	 "uas",
+				 target, "-i",	     "127.0.0.1", "-p",	 p,
+				 "-m",	 "100",	     "-r",	  "100", "-d",
+				 "50",	 "-nostdin", "-timeout",  "30s", NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	cr_assert_eq(proc_wait(spid, 40000, &status), 0);
+	untrack(spid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "SIPp saw a failed call against sipload's UAS");
+	uas_finish(upid, &uas);
+	cr_assert_eq(jnum(&uas, "uas.ops"), 100);
+	cr_assert_eq(jnum(&uas, "uas.requests.INVITE"), 100);
+	cr_assert_eq(jnum(&uas, "uas.requests.ACK"), 100);
+	cr_assert_eq(jnum(&uas, "uas.requests.BYE"), 100);
+	cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 0);
+}
+
+/* ---- sipedge ---- */
+
+Test(sipload, options_against_sipedge)
+{
+	char a[96];
+	struct json j;
+	const char *args[] = { "-s",  "options", "-t",	a,	  "-n",
+			       "300", "-r",	 "600", "--json", NULL };
+	const char *targs[] = { "-s",	 "options", "-t",  a,
+				"--tcp", "-n",	    "100", "-r",
+				"300",	 "--json",  NULL };
+
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, NULL), 0, "%s",
+		     sp.why);
+	addr(a, sizeof(a), sp.port);
+	cr_assert_eq(uac_run(&j, args, 30000), 0);
+	assert_all_ok(&j, 300);
+	cr_assert_eq(uac_run(&j, targs, 30000), 0);
+	assert_all_ok(&j, 100);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* ---- the command line ---- */
+
+static void refused(const char *const *args, int want_rc, const char *needle)
+{
+	char *err;
+	pid_t pid = sl_start("bad", args);
+	int rc = sl_finish(pid, "bad", 10000, NULL, &err);
+
+	cr_assert_eq(rc, want_rc, "exit %d, stderr: %s", rc, err);
+	cr_assert_not_null(strstr(err, needle), "stderr: %s", err);
+}
+
+Test(sipload, refuses_non_loopback_targets)
+{
+	const char *a1[] = { "-t", "10.0.0.1:5060", "-n", "1", NULL };
+	const char *a2[] = { "-t", "[2001:db8::1]:5060", "-n", "1", NULL };
+	const char *a3[] = { "--role", "uas", "-l", "192.0.2.1:5090",
+			     "-d",     "1",   NULL };
+	const char *a4[] = {
+		"-t", "127.0.0.1:5060", "--local", "10.1.1.1", "-n", "1", NULL
+	};
+
+	refused(a1, 2, "loopback");
+	refused(a2, 2, "loopback");
+	refused(a3, 2, "loopback");
+	refused(a4, 2, "loopback");
+}
+
+Test(sipload, refuses_unbounded_runs_and_bad_options)
+{
+	const char *a1[] = { "-t", "127.0.0.1:5060", NULL };
+	const char *a2[] = { "-t", "127.0.0.1:5060", "-n", "1",
+			     "-s", "dance",	     NULL };
+	const char *a3[] = { "-n", "1", NULL };
+	const char *a4[] = { "-t", "localhost", "-n", "1", NULL };
+
+	refused(a1, 2, "unbounded");
+	refused(a2, 2, "scenario");
+	refused(a3, 2, "--target");
+	refused(a4, 2, "bad address");
+}
+
+Test(sipload, help_documents_every_option)
+{
+	const char *args[] = { "--help", NULL };
+	const char *opts[] = {
+		"--role",     "--target",   "--listen",	  "--transport",
+		"--threads",  "--scenario", "--users",	  "--users-csv",
+		"--password", "--callee",   "--hold",	  "--rate",
+		"--ramp",     "--duration", "--count",	  "--max-concurrent",
+		"--max-time", "--search",   "--t1",	  "--drop-rate",
+		"--uas-auth", "--json",	    "--progress", "call-100rel"
+	};
+	char *out;
+	unsigned i;
+	pid_t pid = sl_start("help", args);
+
+	cr_assert_eq(sl_finish(pid, "help", 10000, &out, NULL), 0);
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		cr_assert_not_null(strstr(out, opts[i]), "--help lacks %s",
+				   opts[i]);
+}
+
+Test(sipload, unanswered_requests_time_out)
+{
+	uint16_t port = free_port();
+	char a[64];
+	struct json j;
+	const char *args[] = { "-s", "options", "-t", a,	"-n",
+			       "5",  "--t1",	"20", "--json", NULL };
+
+	/* Nobody listens: Timer F (64*T1 = 1.3 s) ends every transaction
+	 * after retransmissions, and sipload says so. */
+	addr(a, sizeof(a), port);
+	cr_assert_eq(uac_run(&j, args, 30000), 1);
+	cr_assert_eq(jnum(&j, "started"), 5);
+	cr_assert_eq(jnum(&j, "failed"), 5);
+	cr_assert_eq(jnum(&j, "timeouts"), 5);
+	cr_assert_eq(jnum(&j, "failures.timeout"), 5);
+	cr_assert_gt(jnum(&j, "retransmissions"), 0);
+}
+
+Test(sipload, search_finds_a_clean_rate)
+{
+	uint16_t port = free_port();
+	char a[64];
+	struct json j;
+	const char *args[] = { "-s",	   "options",
+			       "--role",   "both",
+			       "-l",	   a,
+			       "-t",	   a,
+			       "--search", "-r",
+			       "200",	   "--search-max",
+			       "800",	   "--search-step",
+			       "0.5",	   "--search-steps",
+			       "3",	   "--json",
+			       NULL };
+
+	addr(a, sizeof(a), port);
+	cr_assert_eq(uac_run(&j, args, 40000), 0);
+	cr_assert_geq(jnum(&j, "search.best_rate"), 200);
+	cr_assert_leq(jnum(&j, "search.best_rate"), 800);
+	cr_assert_eq(jnum(&j, "search.steps.0.rate"), 200);
+	cr_assert_eq(jnum(&j, "search.steps.0.failed"), 0);
+	cr_assert_eq(jnum_opt(&j, "search.steps.3.rate", true), 0,
+		     "at most 3 steps");
+}
