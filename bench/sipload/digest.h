@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
+
 #include "proxy/base/slice.h"
 
 struct wbuf;
@@ -22,10 +25,10 @@ enum digest_alg {
 /** Incremental hash state for either algorithm. Value type. */
 struct digest_ctx {
 	enum digest_alg alg;
-	uint32_t h[8];
-	uint64_t total; /**< bytes hashed so far */
-	uint8_t block[64];
-	unsigned fill; /**< bytes waiting in block */
+	union {
+		struct md5_ctx md5;
+		struct sha256_ctx sha256;
+	} u; /**< nettle's state for alg */
 };
 
 /** Start a hash with @p alg. */
