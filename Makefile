@@ -41,7 +41,8 @@ LDLIBS = $(PKG_LIBS) -lpthread -lm
 # registrar, features -> proxy/main.c. bench/ links base and sip only.
 LIB_SRC := $(sort $(wildcard proxy/base/*.c proxy/sip/*.c))
 CORE_SRC := $(sort $(filter-out proxy/main.c, \
-	$(wildcard store/*.c proxy/*.c registrar/*.c features/*.c)))
+	$(wildcard store/*.c proxy/core/*.c proxy/*.c registrar/*.c \
+	features/*.c features/*/*.c)))
 MAIN_SRC := proxy/main.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/unit/*/*.c \
 	tests/unit/*/*/*.c tests/unit/*/*/*/*.c))

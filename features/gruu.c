@@ -12,7 +12,7 @@
 #include <nettle/sha2.h>
 
 #include "proxy/base/arena.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/uri.h"
 #include "store/loc.h"

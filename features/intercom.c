@@ -10,7 +10,7 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/route.h"
-#include "proxy/shard.h"
+#include "proxy/core/shard.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"

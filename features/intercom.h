@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "proxy/base/slice.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/hdr.h"
 

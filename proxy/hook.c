@@ -6,7 +6,7 @@
  * One function per stage, installed by the control thread before the
  * shards start and only read afterwards (thread creation orders the
  * writes before every shard's reads). hook_reply() lives in the core
- * (proxy/core.c), which owns the transactions it answers through.
+ * (proxy/pipeline.c), which owns the transactions it answers through.
  */
 static hook_fn *stages[HOOK__COUNT];
 /* Installed and read as the stages are. */

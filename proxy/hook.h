@@ -14,7 +14,7 @@ struct conf;
 struct edit_list;
 struct shard;
 struct sipmsg;
-struct tp_peer;
+struct peer;
 
 /** One place a feature sends a request (struct hook_fwd). */
 struct hook_target {
@@ -46,7 +46,7 @@ struct hook_fwd {
  */
 struct hook_req {
 	struct shard *sh;
-	const struct tp_peer *from;
+	const struct peer *from;
 	const struct sipmsg *m;
 	struct arena *a;     /**< the shard's per-message arena */
 	void *core;	     /**< the core's own state: do not touch */

@@ -19,9 +19,10 @@
 #include "features/intercom.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
-#include "proxy/shard.h"
+#include "proxy/core/shard.h"
+#include "proxy/pipeline.h"
 #include "registrar/auth.h"
 #include "registrar/reg.h"
 #include "registrar/users.h"
@@ -30,12 +31,11 @@
 #include "store/memory.h"
 #include "store/redis.h"
 
-enum {
-	EXIT_CLEAN = 0,
-	EXIT_CONFIG = 1,
-	EXIT_USAGE = 2,
-	EXIT_START = 3,
-};
+    enum { EXIT_CLEAN = 0,
+	   EXIT_CONFIG = 1,
+	   EXIT_USAGE = 2,
+	   EXIT_START = 3,
+    };
 
 enum { OPT_CHECK = 256 };
 
@@ -486,7 +486,7 @@ static int run(const struct conf *c)
 	status = registrar_start(c, &loop, &g);
 	if (status != EXIT_CLEAN)
 		goto out;
-	err = shards_start(c, &s.shards);
+	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
 			err_str(err));

@@ -14,15 +14,15 @@
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/reply.h"
 #include "proxy/sip/uri.h"
-#include "proxy/timer.h"
-#include "proxy/txn.h"
+#include "proxy/base/timer.h"
+#include "proxy/sip/txn.h"
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/rcu.h"
@@ -120,7 +120,7 @@ static int host_addr(struct slice host, uint16_t port,
 	return -EDESTADDRREQ;
 }
 
-static int uri_dest(const struct sipuri *u, struct tp_peer *d)
+static int uri_dest(const struct sipuri *u, struct peer *d)
 {
 	struct slice v;
 	int r;
@@ -130,11 +130,11 @@ static int uri_dest(const struct sipuri *u, struct tp_peer *d)
 	if (u->scheme != URI_SIP)
 		return -EBADMSG;
 	memset(d, 0, sizeof(*d));
-	d->proto = TP_UDP;
+	d->proto = PEER_UDP;
 	r = uri_param(u, "transport", &v);
 	if (r > 0) {
 		if (slice_caseeq_cstr(v, "tcp"))
-			d->proto = TP_TCP;
+			d->proto = PEER_TCP;
 		else if (!slice_caseeq_cstr(v, "udp"))
 			return -EPROTONOSUPPORT;
 	}
@@ -142,7 +142,7 @@ static int uri_dest(const struct sipuri *u, struct tp_peer *d)
 			 &d->addrlen);
 }
 
-int route_uri_dest(struct slice uri, struct tp_peer *destp)
+int route_uri_dest(struct slice uri, struct peer *destp)
 {
 	struct sipuri u;
 
@@ -216,12 +216,12 @@ static void sort_by_q(struct route_target *t, unsigned n)
 }
 
 /* Where binding @p c is reached: its flow (TCP), else its URI. */
-static int contact_dest(const struct loc_contact *c, struct tp_peer *d)
+static int contact_dest(const struct loc_contact *c, struct peer *d)
 {
-	if (c->flow.proto == TP_TCP && c->flow.conn_id) {
+	if (c->flow.proto == PEER_TCP && c->flow.conn_id) {
 		/* The connection the REGISTER came over. */
 		memset(d, 0, sizeof(*d));
-		d->proto = TP_TCP;
+		d->proto = PEER_TCP;
 		d->conn_id = c->flow.conn_id;
 		d->addr = c->flow.addr;
 		d->addrlen = c->flow.addr.ss_family == AF_INET6
@@ -440,7 +440,8 @@ int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 			struct route_target *t = &p->t[p->ntargets++];
 
 			memset(t, 0, sizeof(*t));
-			t->dest.proto = sr->next_hop[i].proto ? TP_TCP : TP_UDP;
+			t->dest.proto =
+			    sr->next_hop[i].proto ? PEER_TCP : PEER_UDP;
 			t->dest.addr = sr->next_hop[i].addr;
 			t->dest.addrlen = sr->next_hop[i].addrlen;
 			t->q = 1000;
@@ -532,7 +533,7 @@ struct branch {
 struct fork {
 	struct route *r;
 	struct txn *st; /* NULL once it left the table */
-	struct tp_peer from;
+	struct peer from;
 	bool invite;
 	bool failover;
 	bool cancelled;
@@ -566,7 +567,7 @@ struct route {
 	struct log_ratelimit rl;
 };
 
-static int send_to(struct route *r, const struct tp_peer *to, const void *buf,
+static int send_to(struct route *r, const struct peer *to, const void *buf,
 		   size_t len)
 {
 	return r->cfg.send(r->cfg.send_ctx, to, buf, len);
@@ -580,7 +581,7 @@ struct txn_layer *route_txns(struct route *r)
 /* The listen entry to send to @p dest from: @p pref when it has the same
  * address family, else the first one that has. */
 static unsigned pick_listen(const struct route *r, unsigned pref,
-			    const struct tp_peer *dest)
+			    const struct peer *dest)
 {
 	int fam = dest->addr.ss_family;
 
@@ -620,7 +621,7 @@ static int reparse(struct route *r, const struct txn *st, struct sipmsg *m)
  * of the first Via header; empty when it needs no change.
  */
 static int via_fix(struct route *r, const struct sipmsg *m,
-		   const struct tp_peer *from, const struct siphdr *h,
+		   const struct peer *from, const struct siphdr *h,
 		   struct slice *valp)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&from->addr;
@@ -701,11 +702,11 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 }
 
 /* "<sip:HOSTPORT[;transport=tcp];lr>" for listen @p li, @p proto. */
-static struct slice rr_value(struct route *r, unsigned li, enum tp_proto proto,
-			     char *buf, size_t size)
+static struct slice rr_value(struct route *r, unsigned li,
+			     enum peer_proto proto, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "<sip:%s%s;lr>", r->hostport[li],
-			 proto == TP_TCP ? ";transport=tcp" : "");
+			 proto == PEER_TCP ? ";transport=tcp" : "");
 
 	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
 }
@@ -834,7 +835,7 @@ static int build_request(struct route *r, const struct fork *f,
 			 bool stateless, char *branch, size_t *branch_lenp,
 			 struct slice *outp)
 {
-	const struct tp_peer *from = &f->from;
+	const struct peer *from = &f->from;
 	unsigned li = pick_listen(r, from->listen_idx, &t->dest);
 	struct slice ruri = t->ruri.len ? t->ruri : m->ruri, first, fix;
 	struct slice cur_ruri = m->ruri, kept;
@@ -917,7 +918,7 @@ static int build_request(struct route *r, const struct fork *f,
 		*branch_lenp = txn_branch_make(
 		    r->txns, route_loop_hash(m, ruri, first), branch);
 	n = snprintf(via, sizeof(via), "SIP/2.0/%s %s;rport;branch=%s",
-		     tp_proto_name(t->dest.proto), r->hostport[li], branch);
+		     peer_proto_name(t->dest.proto), r->hostport[li], branch);
 	if (n < 0 || (size_t)n >= sizeof(via))
 		return -ENOSPC;
 	err = edit_add_via(el, slice_make(via, (size_t)n));
@@ -930,7 +931,7 @@ static int build_request(struct route *r, const struct fork *f,
 }
 
 static int reply_opts_send(struct route *r, const struct sipmsg *m,
-			   const struct tp_peer *from, unsigned status,
+			   const struct peer *from, unsigned status,
 			   const char *reason, struct slice extra,
 			   struct slice *outp)
 {
@@ -946,10 +947,10 @@ static int reply_opts_send(struct route *r, const struct sipmsg *m,
 }
 
 int route_reply(struct route *r, const struct sipmsg *m,
-		const struct tp_peer *from, unsigned status, const char *reason,
+		const struct peer *from, unsigned status, const char *reason,
 		struct slice extra)
 {
-	struct tp_peer to = *from;
+	struct peer to = *from;
 	struct slice out;
 	int err;
 
@@ -957,7 +958,7 @@ int route_reply(struct route *r, const struct sipmsg *m,
 	if (err)
 		return err;
 	err = reply_dest(m, (const struct sockaddr *)&from->addr,
-			 from->proto != TP_UDP, &to.addr, &to.addrlen);
+			 from->proto != PEER_UDP, &to.addr, &to.addrlen);
 	if (err)
 		return err;
 	return send_to(r, &to, out.p, out.len);
@@ -1160,7 +1161,7 @@ static void publish_dialog(struct fork *f, const struct sipmsg *m,
 }
 
 static int stateless_response(struct route *r, const struct sipmsg *m,
-			      const struct tp_peer *from);
+			      const struct peer *from);
 
 static void on_response(struct txn *ct, const struct sipmsg *m)
 {
@@ -1441,13 +1442,13 @@ static struct slice keep(char *base, size_t *op, struct slice s)
 }
 
 int route_request(struct route *r, const struct sipmsg *m,
-		  const struct tp_peer *from)
+		  const struct peer *from)
 {
 	return route_request_fwd(r, m, from, NULL);
 }
 
 int route_request_fwd(struct route *r, const struct sipmsg *m,
-		      const struct tp_peer *from, const struct hook_fwd *fw)
+		      const struct peer *from, const struct hook_fwd *fw)
 {
 	struct route_plan p;
 	struct slice req, out;
@@ -1507,8 +1508,7 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	return 0;
 }
 
-int route_ack(struct route *r, const struct sipmsg *m,
-	      const struct tp_peer *from)
+int route_ack(struct route *r, const struct sipmsg *m, const struct peer *from)
 {
 	char branch[TXN_BRANCH_MAX];
 	struct route_plan p;
@@ -1533,7 +1533,7 @@ int route_ack(struct route *r, const struct sipmsg *m,
 }
 
 int route_cancel(struct route *r, struct txn *st, const struct sipmsg *m,
-		 const struct tp_peer *from)
+		 const struct peer *from)
 {
 	struct fork *f = txn_user_data(st);
 	int err;
@@ -1552,12 +1552,12 @@ int route_cancel(struct route *r, struct txn *st, const struct sipmsg *m,
 
 /* §16.11 / §18.2.2: our Via on top, the next one says where. */
 static int stateless_response(struct route *r, const struct sipmsg *m,
-			      const struct tp_peer *from)
+			      const struct peer *from)
 {
 	const struct siphdr *h = sipmsg_hdr(m, HDR_VIA);
 	struct slice rest, e, out;
 	struct sipvia v;
-	struct tp_peer to;
+	struct peer to;
 	unsigned shard, k = 0;
 	uint32_t lh;
 	uint16_t port;
@@ -1577,7 +1577,7 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 	if (!slice_caseeq_cstr(v.transport, "UDP"))
 		return -EPROTONOSUPPORT;
 	memset(&to, 0, sizeof(to));
-	to.proto = TP_UDP;
+	to.proto = PEER_UDP;
 	to.listen_idx = from->listen_idx;
 	port = v.port ? v.port : 5060;
 	if (v.rport.len) {
@@ -1597,7 +1597,7 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 }
 
 int route_response(struct route *r, const struct sipmsg *m,
-		   const struct tp_peer *from)
+		   const struct peer *from)
 {
 	struct txn *ct = txn_cli_find(r->txns, m);
 

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "proxy/base/slice.h"
-#include "proxy/transport.h"
+#include "proxy/core/transport.h"
 
 struct arena;
 struct conf;
@@ -22,12 +22,12 @@ struct txn_layer;
 
 /** One place a request goes. */
 struct route_target {
-	struct slice ruri;   /**< new Request-URI; empty: keep it */
-	struct slice path;   /**< Route values to put on top (Path), or empty */
-	struct tp_peer dest; /**< where it is sent */
-	uint16_t q;	     /**< q-value x 1000 */
-	struct slice hdrs;   /**< header lines for this branch only (a
-				  feature's, proxy/hook.h), or empty */
+	struct slice ruri; /**< new Request-URI; empty: keep it */
+	struct slice path; /**< Route values to put on top (Path), or empty */
+	struct peer dest;  /**< where it is sent */
+	uint16_t q;	   /**< q-value x 1000 */
+	struct slice hdrs; /**< header lines for this branch only (a
+				feature's, proxy/hook.h), or empty */
 };
 
 /** What route_plan() decided. */
@@ -65,7 +65,7 @@ bool route_uri_is_ours(const struct conf *c, const struct sipuri *u);
  * Errors: -EBADMSG (not a sip URI), -EDESTADDRREQ (a host name),
  * -EPROTONOSUPPORT (another transport or sips). Thread: any.
  */
-int route_uri_dest(struct slice uri, struct tp_peer *destp);
+int route_uri_dest(struct slice uri, struct peer *destp);
 
 /**
  * Decide where request @p m (valid, not ACK for an existing
@@ -121,7 +121,7 @@ struct route_cfg {
 	struct timer_wheel *wheel;
 	struct arena *arena; /**< per-message; the owner resets it */
 	/** Send @p len bytes to @p to (tp_send on a shard). */
-	int (*send)(void *ctx, const struct tp_peer *to, const void *buf,
+	int (*send)(void *ctx, const struct peer *to, const void *buf,
 		    size_t len);
 	void *send_ctx;
 	bool dialogs; /**< keep the dialog table (store/dlg.h) */
@@ -147,7 +147,7 @@ struct txn_layer *route_txns(struct route *r);
  * caller may answer err_sip_status()).
  */
 int route_request(struct route *r, const struct sipmsg *m,
-		  const struct tp_peer *from);
+		  const struct peer *from);
 
 /**
  * route_request() by route_plan_fwd() with @p fw (NULL allowed): the
@@ -155,7 +155,7 @@ int route_request(struct route *r, const struct sipmsg *m,
  * what it points to are copied before return.
  */
 int route_request_fwd(struct route *r, const struct sipmsg *m,
-		      const struct tp_peer *from, const struct hook_fwd *fw);
+		      const struct peer *from, const struct hook_fwd *fw);
 
 /**
  * Forward ACK @p m that matched no server transaction (the ACK of a
@@ -163,8 +163,7 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
  * branch derived from its own. Dropped when it cannot be routed.
  * Returns 0 or a negative error.
  */
-int route_ack(struct route *r, const struct sipmsg *m,
-	      const struct tp_peer *from);
+int route_ack(struct route *r, const struct sipmsg *m, const struct peer *from);
 
 /**
  * CANCEL @p m for INVITE server transaction @p st (RFC 3261 §16.10):
@@ -173,7 +172,7 @@ int route_ack(struct route *r, const struct sipmsg *m,
  * Returns 0 or a negative error.
  */
 int route_cancel(struct route *r, struct txn *st, const struct sipmsg *m,
-		 const struct tp_peer *from);
+		 const struct peer *from);
 
 /**
  * A response @p m from @p from: to its client transaction (RFC 3261
@@ -182,7 +181,7 @@ int route_cancel(struct route *r, struct txn *st, const struct sipmsg *m,
  * Returns 0, or a negative error (dropped).
  */
 int route_response(struct route *r, const struct sipmsg *m,
-		   const struct tp_peer *from);
+		   const struct peer *from);
 
 /**
  * Answer request @p m from @p from statelessly with @p status (reason
@@ -190,5 +189,5 @@ int route_response(struct route *r, const struct sipmsg *m,
  * Returns 0 or a negative error.
  */
 int route_reply(struct route *r, const struct sipmsg *m,
-		const struct tp_peer *from, unsigned status, const char *reason,
+		const struct peer *from, unsigned status, const char *reason,
 		struct slice extra);

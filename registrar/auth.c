@@ -19,12 +19,12 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
-#include "proxy/shard.h"
+#include "proxy/core/shard.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
-#include "proxy/transport.h"
+#include "proxy/core/transport.h"
 #include "registrar/reg.h"
 #include "registrar/users.h"
 
@@ -827,12 +827,13 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 			if (log_ratelimit_ok(&s->rl)) {
 				char addr[64];
 
-				log_msg(LOG_NOTICE,
-					"auth: %s: %u failures within %u s, "
-					"refused",
-					tp_addr_str(q->src, addr, sizeof(addr)),
-					c->reg.max_auth_failures,
-					c->reg.auth_failure_window_s);
+				log_msg(
+				    LOG_NOTICE,
+				    "auth: %s: %u failures within %u s, "
+				    "refused",
+				    peer_addr_str(q->src, addr, sizeof(addr)),
+				    c->reg.max_auth_failures,
+				    c->reg.auth_failure_window_s);
 			}
 			forbid(vp, "Forbidden");
 			return 0;

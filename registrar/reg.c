@@ -13,13 +13,13 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
-#include "proxy/shard.h"
+#include "proxy/core/shard.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
-#include "proxy/transport.h"
+#include "proxy/core/transport.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 
@@ -696,7 +696,7 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	r->aor_s = slice_make(r->aor, (size_t)len);
 	if (!conf_is_domain(c, r->aor + ulen + 1, (size_t)len - ulen - 1))
 		return answer(ap, 404, "Not Found", none());
-	/* The AOR's shard is its one writer (proxy/shard.c hands every
+	/* The AOR's shard is its one writer (proxy/core/shard.c hands every
 	 * REGISTER there): anything else would be a second writer. */
 	if (q->nshards > 1 && shard_owner(r->aor_s, q->nshards) != q->shard) {
 		if (log_ratelimit_ok(&s->rl))

@@ -11,7 +11,7 @@ struct arena;
 struct conf;
 struct hook_req;
 struct sipmsg;
-struct tp_peer;
+struct peer;
 
 /** The most bindings one AOR keeps; a REGISTER that adds more: 403. */
 #define REG_MAX_CONTACTS 32
@@ -59,12 +59,12 @@ void reg_stats(struct reg_stats *out);
 /** One REGISTER to handle: what reg_handle() reads. */
 struct reg_req {
 	const struct conf *c;
-	const struct sipmsg *m;	    /**< parsed without fault, a REGISTER */
-	const struct tp_peer *from; /**< the flow it arrived on */
-	unsigned shard;		    /**< the calling shard */
-	unsigned nshards;	    /**< shards in all (owner check) */
-	int64_t now_s;		    /**< CLOCK_REALTIME seconds */
-	struct arena *a;	    /**< for the answer's header lines */
+	const struct sipmsg *m;	 /**< parsed without fault, a REGISTER */
+	const struct peer *from; /**< the flow it arrived on */
+	unsigned shard;		 /**< the calling shard */
+	unsigned nshards;	 /**< shards in all (owner check) */
+	int64_t now_s;		 /**< CLOCK_REALTIME seconds */
+	struct arena *a;	 /**< for the answer's header lines */
 };
 
 /** The answer reg_handle() decided on. */

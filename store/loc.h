@@ -9,7 +9,7 @@
 
 /**
  * How a binding's REGISTER arrived, to reach the UA over the same flow
- * (RFC 5626) or the same NAT binding. proto uses enum tp_proto's values
+ * (RFC 5626) or the same NAT binding. proto uses enum peer_proto's values
  * (0 UDP, 1 TCP); store/ sits below proxy/ and does not include it.
  */
 struct loc_flow {

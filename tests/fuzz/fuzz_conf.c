@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "proxy/base/err.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "store/loc.h"
 #include "store/rcu.h"

@@ -13,7 +13,7 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/route.h"
 #include "proxy/sip/edit.h"

@@ -20,19 +20,20 @@
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
 #include "proxy/base/slice.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
-#include "proxy/shard.h"
-#include "proxy/shard_priv.h"
+#include "proxy/core/shard.h"
+#include "proxy/pipeline.h"
+#include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
-#include "proxy/tcp.h"
-#include "proxy/transport.h"
+#include "proxy/core/tcp.h"
+#include "proxy/core/transport.h"
 
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-static struct conf cf;
+    static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static uint16_t port;
@@ -116,7 +117,7 @@ static void conf_make(unsigned workers)
 static void start(void)
 {
 	sh = NULL;
-	cr_assert_eq(shards_start(&cf, &sh), 0);
+	cr_assert_eq(shards_start(&cf, &pipeline_role, &sh), 0);
 	cr_assert_not_null(sh);
 }
 

@@ -9,12 +9,12 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/route.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
-#include "proxy/timer.h"
-#include "proxy/txn.h"
+#include "proxy/base/timer.h"
+#include "proxy/sip/txn.h"
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/rcu.h"
@@ -23,7 +23,7 @@
 #define UAC  5099
 
 struct sent {
-	struct tp_peer to;
+	struct peer to;
 	char buf[8192];
 	size_t len;
 };
@@ -45,7 +45,7 @@ struct pm {
 };
 static struct pm *pms;
 
-static int fake_send(void *ctx, const struct tp_peer *to, const void *buf,
+static int fake_send(void *ctx, const struct peer *to, const void *buf,
 		     size_t len)
 {
 	(void)ctx;
@@ -150,13 +150,13 @@ static struct sipmsg *parse(int slot, const char *text)
 	return &p->m;
 }
 
-static struct tp_peer peer(uint16_t port)
+static struct peer peer(uint16_t port)
 {
-	struct tp_peer p;
+	struct peer p;
 	struct sockaddr_in *in = (struct sockaddr_in *)&p.addr;
 
 	memset(&p, 0, sizeof(p));
-	p.proto = TP_UDP;
+	p.proto = PEER_UDP;
 	in->sin_family = AF_INET;
 	in->sin_port = htons(port);
 	inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
@@ -164,7 +164,7 @@ static struct tp_peer peer(uint16_t port)
 	return p;
 }
 
-static uint16_t port_of(const struct tp_peer *p)
+static uint16_t port_of(const struct peer *p)
 {
 	return ntohs(((const struct sockaddr_in *)&p->addr)->sin_port);
 }
@@ -191,7 +191,7 @@ static struct sipmsg *req(int slot, const char *method, const char *ruri,
 
 static void send_req(const char *method, const char *ruri, const char *lines)
 {
-	struct tp_peer from = peer(UAC);
+	struct peer from = peer(UAC);
 
 	cr_assert_eq(route_request(r, req(0, method, ruri, lines), &from), 0);
 	arena_reset(a);
@@ -208,7 +208,7 @@ static struct sipmsg *sent_msg(unsigned i)
 static void callee_answers(unsigned i, unsigned status, const char *totag)
 {
 	struct sipmsg *q = parse(2, sent[i].buf);
-	struct tp_peer from = sent[i].to;
+	struct peer from = sent[i].to;
 	char text[8192];
 	size_t o;
 
@@ -325,7 +325,7 @@ Test(route, served_users_come_from_the_location_table_by_q)
 	cr_assert_not(p.failover);
 	cr_assert_eq(p.ntargets, 3);
 	cr_assert_eq(port_of(&p.t[0].dest), 7022);
-	cr_assert_eq(p.t[0].dest.proto, TP_TCP);
+	cr_assert_eq(p.t[0].dest.proto, PEER_TCP);
 	cr_assert_eq(port_of(&p.t[1].dest), 7023);
 	cr_assert_eq(port_of(&p.t[2].dest), 7021);
 	cr_assert(slice_eq(p.t[2].ruri, SLICE_LIT("sip:b1@127.0.0.1:7021")));
@@ -345,7 +345,7 @@ Test(route, static_routes_by_domain_and_prefix_then_ip_literals)
 	cr_assert_eq(port_of(&p.t[1].dest), 7002);
 	p = plan_of("tel:+4930123", NULL);
 	cr_assert_eq(p.ntargets, 1);
-	cr_assert_eq(p.t[0].dest.proto, TP_TCP);
+	cr_assert_eq(p.t[0].dest.proto, PEER_TCP);
 	p = plan_of("sip:+4930123@gw.example.net", NULL);
 	cr_assert_eq(port_of(&p.t[0].dest), 7003);
 	/* An address: straight there. Another port of our address is
@@ -362,7 +362,7 @@ Test(route, static_routes_by_domain_and_prefix_then_ip_literals)
 Test(route, uri_is_ours_and_dest)
 {
 	struct sipuri u;
-	struct tp_peer d;
+	struct peer d;
 
 	cr_assert_eq(uri_parse(SLICE_LIT("sip:EXAMPLE.COM:9999"), &u), 0);
 	cr_assert(route_uri_is_ours(c, &u));
@@ -372,7 +372,7 @@ Test(route, uri_is_ours_and_dest)
 	cr_assert_not(route_uri_is_ours(c, &u));
 	cr_assert_eq(
 	    route_uri_dest(SLICE_LIT("sip:[::1]:5090;transport=TCP"), &d), 0);
-	cr_assert_eq(d.proto, TP_TCP);
+	cr_assert_eq(d.proto, PEER_TCP);
 	cr_assert_eq(d.addr.ss_family, AF_INET6);
 	cr_assert_eq(route_uri_dest(SLICE_LIT("sip:host.example"), &d),
 		     -EDESTADDRREQ);
@@ -489,7 +489,7 @@ Test(route, bye_of_a_known_dialog_terminates_it)
 	/* req() writes no To tag: make one that names the dialog. */
 	cr_assert_eq(dlg_state("callee"), DLG_CONFIRMED);
 	{
-		struct tp_peer from = peer(UAC);
+		struct peer from = peer(UAC);
 		char text[1024];
 
 		snprintf(text, sizeof(text),
@@ -632,7 +632,7 @@ Test(route, timer_c_cancels_a_branch_that_only_rings)
 Test(route, cancel_from_upstream_reaches_every_pending_branch)
 {
 	struct txn *st;
-	struct tp_peer from = peer(UAC);
+	struct peer from = peer(UAC);
 	int i1;
 
 	one_contact();
@@ -668,7 +668,7 @@ Test(route, cancel_from_upstream_reaches_every_pending_branch)
 
 Test(route, ack_for_2xx_is_forwarded_statelessly_by_route)
 {
-	struct tp_peer from = peer(UAC);
+	struct peer from = peer(UAC);
 	char text[1024];
 	struct sipmsg *m;
 	unsigned n0 = nsent;
@@ -699,7 +699,7 @@ Test(route, ack_for_2xx_is_forwarded_statelessly_by_route)
 Test(route, unmatched_response_of_ours_goes_by_the_next_via)
 {
 	char b[TXN_BRANCH_MAX], text[1024];
-	struct tp_peer from = peer(7040);
+	struct peer from = peer(7040);
 
 	txn_branch_make(route_txns(r), 0, b);
 	snprintf(text, sizeof(text),

@@ -9,8 +9,8 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
-#include "proxy/core.h"
+#include "proxy/core/conf.h"
+#include "proxy/pipeline.h"
 #include "proxy/sanity.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/guard.h"
@@ -145,15 +145,15 @@ Test(sanity_uas, core_answers_420_to_options_for_the_proxy)
 {
 	static struct conf c;
 	static char *domains[] = { "example.com" };
-	struct core_verdict v;
+	struct pipeline_verdict v;
 
 	memset(&c, 0, sizeof(c));
 	c.domains = domains;
 	c.ndomains = 1;
 	parse_req("OPTIONS sip:example.com SIP/2.0", "OPTIONS",
 		  "Require: foo\r\n");
-	cr_assert_eq(core_decide(&c, &m, parsed, a, &v), 0);
-	cr_assert_eq(v.action, CORE_REPLY);
+	cr_assert_eq(pipeline_decide(&c, &m, parsed, a, &v), 0);
+	cr_assert_eq(v.action, PIPELINE_REPLY);
 	cr_assert_eq(v.status, 420);
 	cr_assert(v.extra.len > 0 &&
 		  memmem(v.extra.p, v.extra.len, "Unsupported: foo\r\n", 18));

@@ -11,7 +11,7 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/sip/msg.h"
 #include "registrar/auth.h"
 #include "registrar/users.h"

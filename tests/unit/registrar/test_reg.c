@@ -12,10 +12,10 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
-#include "proxy/shard.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard.h"
 #include "proxy/sip/msg.h"
-#include "proxy/transport.h"
+#include "proxy/core/transport.h"
 #include "registrar/reg.h"
 #include "store/loc.h"
 #include "store/rcu.h"
@@ -26,7 +26,7 @@
 
 static struct conf *cf;
 static struct arena *ar;
-static struct tp_peer peer;
+static struct peer peer;
 static char msgbuf[8192];
 static struct siphdr hdrs[MAX_HDRS];
 static struct sipmsg msg;
@@ -57,7 +57,7 @@ static void setup(void)
 	ar = arena_new(16384);
 	cr_assert_not_null(ar);
 	memset(&peer, 0, sizeof(peer));
-	peer.proto = TP_TCP;
+	peer.proto = PEER_TCP;
 	peer.conn_id = 77;
 	peer.listen_idx = 0;
 	in->sin_family = AF_INET;
@@ -184,7 +184,7 @@ Test(reg, adds_a_binding_and_answers_with_contact_and_date)
 	cr_assert(slice_eq(s->c[0].call_id, SLICE_LIT("c1")));
 	cr_assert_eq(s->c[0].cseq, 1);
 	cr_assert(slice_eq(s->c[0].user_agent, SLICE_LIT("TestPhone/2.0")));
-	cr_assert_eq(s->c[0].flow.proto, TP_TCP);
+	cr_assert_eq(s->c[0].flow.proto, PEER_TCP);
 	cr_assert_eq(s->c[0].flow.conn_id, 77);
 	cr_assert_eq(s->c[0].q, 1000);
 	urcu_memb_read_unlock();

@@ -1,5 +1,5 @@
-/* proxy/core.c - what a shard does with one received message */
-#include "proxy/core.h"
+/* proxy/pipeline.c - what a shard does with one received message */
+#include "proxy/pipeline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,27 +11,27 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/route.h"
 #include "proxy/sanity.h"
-#include "proxy/shard.h"
+#include "proxy/core/shard.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/reply.h"
 #include "proxy/sip/uri.h"
-#include "proxy/timer.h"
-#include "proxy/transport.h"
-#include "proxy/txn.h"
+#include "proxy/base/timer.h"
+#include "proxy/core/transport.h"
+#include "proxy/sip/txn.h"
 #include "store/dlg.h"
 
-/* Timer wheel: CORE_TICK_MS slots, one turn of about 41 s. */
+/* Timer wheel: PIPELINE_TICK_MS slots, one turn of about 41 s. */
 #define WHEEL_SLOTS 4096
 /* How often a shard sweeps its dialogs that UAs left behind. */
 #define SWEEP_MS 10000
 /* A confirmed dialog without BYE for this long is forgotten. */
 #define DIALOG_MAX_MS (12LL * 3600 * 1000)
 
-struct core {
+struct pipeline {
 	struct shard *sh;
 	struct timer_wheel wheel;
 	struct route *route;
@@ -52,7 +52,7 @@ static _Thread_local struct log_ratelimit bad_rl = { .burst = 10 };
 
 /*
  * Add one to a shard counter: only this shard writes it, other threads
- * read it relaxed (proxy/shard.h), so a relaxed store is enough.
+ * read it relaxed (proxy/core/shard.h), so a relaxed store is enough.
  */
 static void count(uint64_t *p)
 {
@@ -121,9 +121,9 @@ static int options_extra(struct arena *a, struct slice *extrap)
  *  - anything else is routed (route_plan() says 404, 480 ...).
  */
 static void route_decide(const struct sipmsg *m, struct target t,
-			 struct core_verdict *v)
+			 struct pipeline_verdict *v)
 {
-	v->action = CORE_REPLY;
+	v->action = PIPELINE_REPLY;
 	if (m->method == SIP_OPTIONS && t.ours && !t.has_user) {
 		v->status = 200;
 		v->reason = "OK";
@@ -136,16 +136,18 @@ static void route_decide(const struct sipmsg *m, struct target t,
 		v->status = 501;
 		v->reason = "Not Implemented";
 	} else if (t.ours && m->method == SIP_REGISTER) {
-		v->action = CORE_REGISTER;
+		v->action = PIPELINE_REGISTER;
 	} else {
-		v->action = CORE_ROUTE;
+		v->action = PIPELINE_ROUTE;
 	}
 }
 
-int core_decide(const struct conf *c, const struct sipmsg *m, int parsed,
-		struct arena *a, struct core_verdict *vp)
+int pipeline_decide(const struct conf *c, const struct sipmsg *m, int parsed,
+		    struct arena *a, struct pipeline_verdict *vp)
 {
-	struct core_verdict v = { CORE_DROP, 0, NULL, { NULL, 0 }, false };
+	struct pipeline_verdict v = {
+		PIPELINE_DROP, 0, NULL, { NULL, 0 }, false
+	};
 	struct sanity_verdict sv;
 	struct target t;
 	int err = 0;
@@ -172,14 +174,14 @@ int core_decide(const struct conf *c, const struct sipmsg *m, int parsed,
 	if (err)
 		goto out;
 	if (sv.status) {
-		v.action = CORE_REPLY;
+		v.action = PIPELINE_REPLY;
 		v.status = sv.status;
 		v.reason = sv.reason;
 		v.extra = sv.extra;
 		v.invalid = true;
 	} else {
 		route_decide(m, t, &v);
-		if (v.action == CORE_REPLY && v.status == 200) {
+		if (v.action == PIPELINE_REPLY && v.status == 200) {
 			err = options_extra(a, &v.extra);
 			if (err)
 				goto out;
@@ -188,7 +190,7 @@ int core_decide(const struct conf *c, const struct sipmsg *m, int parsed,
 	/* No Via or no CSeq: nowhere to send an answer, or nothing the
 	 * client could match it with (proxy/sip/reply.h). */
 	if (reply_check(m) < 0) {
-		v.action = CORE_DROP;
+		v.action = PIPELINE_DROP;
 		v.status = 0;
 		v.extra = slice_make(NULL, 0);
 		v.reason = "no response can be built (no usable Via or CSeq)";
@@ -201,23 +203,24 @@ out:
 }
 
 /* tp_send() for the proxy and its transactions. */
-static int core_send(void *ctx, const struct tp_peer *to, const void *buf,
-		     size_t len)
+static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
+			 size_t len)
 {
 	return tp_send(ctx, to, buf, len);
 }
 
-int core_new(struct shard *sh, uint64_t now_ms, struct core **kp)
+int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 {
 	struct route_cfg rc;
-	struct core *k;
+	struct pipeline *k;
 	int err;
 
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
 	k->sh = sh;
-	err = timer_wheel_init(&k->wheel, CORE_TICK_MS, WHEEL_SLOTS, now_ms);
+	err =
+	    timer_wheel_init(&k->wheel, PIPELINE_TICK_MS, WHEEL_SLOTS, now_ms);
 	if (err)
 		goto out;
 	memset(&rc, 0, sizeof(rc));
@@ -225,7 +228,7 @@ int core_new(struct shard *sh, uint64_t now_ms, struct core **kp)
 	rc.shard = shard_id(sh);
 	rc.wheel = &k->wheel;
 	rc.arena = shard_arena(sh);
-	rc.send = core_send;
+	rc.send = pipeline_send;
 	rc.send_ctx = sh;
 	rc.dialogs = true;
 	err = route_new(&rc, &k->route);
@@ -235,11 +238,11 @@ int core_new(struct shard *sh, uint64_t now_ms, struct core **kp)
 	*kp = k;
 	return 0;
 out:
-	core_free(k);
+	pipeline_free(k);
 	return err;
 }
 
-void core_free(struct core *k)
+void pipeline_free(struct pipeline *k)
 {
 	if (!k)
 		return;
@@ -248,9 +251,9 @@ void core_free(struct core *k)
 	free(k);
 }
 
-void core_tick(struct shard *sh, uint64_t now_ms)
+void pipeline_tick(struct shard *sh, uint64_t now_ms)
 {
-	struct core *k = shard_core(sh);
+	struct pipeline *k = shard_role_state(sh);
 	const struct conf *c = shard_conf(sh);
 
 	if (!k)
@@ -268,9 +271,9 @@ void core_tick(struct shard *sh, uint64_t now_ms)
 	arena_reset(shard_arena(sh));
 }
 
-size_t core_txn_count(struct shard *sh)
+size_t pipeline_txn_count(struct shard *sh)
 {
-	struct core *k = shard_core(sh);
+	struct pipeline *k = shard_role_state(sh);
 
 	return k ? txn_count(route_txns(k->route)) : 0;
 }
@@ -286,26 +289,26 @@ static const char *printable(struct slice s, char *buf, size_t size)
 	return buf;
 }
 
-static void log_bad(const struct tp_peer *from, const struct sipmsg *m,
-		    const struct core_verdict *v)
+static void log_bad(const struct peer *from, const struct sipmsg *m,
+		    const struct pipeline_verdict *v)
 {
 	char addr[64], method[32];
 
 	if (!log_enabled(LOG_NOTICE) || !log_ratelimit_ok(&bad_rl))
 		return;
-	tp_addr_str((const struct sockaddr *)&from->addr, addr, sizeof(addr));
-	if (v->action == CORE_DROP)
+	peer_addr_str((const struct sockaddr *)&from->addr, addr, sizeof(addr));
+	if (v->action == PIPELINE_DROP)
 		log_msg(LOG_NOTICE, "%s %s: dropped: %s",
-			tp_proto_name(from->proto), addr, v->reason);
+			peer_proto_name(from->proto), addr, v->reason);
 	else
 		log_msg(LOG_NOTICE, "%s %s: invalid %s: %u %s",
-			tp_proto_name(from->proto), addr,
+			peer_proto_name(from->proto), addr,
 			printable(m->method_name, method, sizeof(method)),
 			v->status, v->reason);
 }
 
 /* Parse @p buf into @p m with a header array from the shard's arena. */
-static int parse(struct shard *sh, const struct tp_peer *from, const char *buf,
+static int parse(struct shard *sh, const struct peer *from, const char *buf,
 		 size_t len, struct sipmsg *m, int *parsedp)
 {
 	const struct conf *c = shard_conf(sh);
@@ -316,7 +319,7 @@ static int parse(struct shard *sh, const struct tp_peer *from, const char *buf,
 		return -ENOMEM;
 	memset(m, 0, sizeof(*m));
 	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
-				from->proto == TP_TCP ? SIPMSG_STREAM : 0);
+				from->proto == PEER_TCP ? SIPMSG_STREAM : 0);
 	if (*parsedp < 0)
 		count(&shard_stats(sh)->parse_errors);
 	return 0;
@@ -330,10 +333,10 @@ static struct slice retry_after(struct shard *sh, char *buf, size_t size)
 	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
 }
 
-void core_reject(struct shard *sh, const struct tp_peer *from, const char *buf,
-		 size_t len)
+void pipeline_reject(struct shard *sh, const struct peer *from, const char *buf,
+		     size_t len)
 {
-	struct core *k = shard_core(sh);
+	struct pipeline *k = shard_role_state(sh);
 	struct sipmsg m;
 	char ra[48];
 	int parsed;
@@ -351,7 +354,7 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 	       struct slice extra, struct slice body)
 {
 	static const char cl0[] = "Content-Length: 0\r\n\r\n";
-	struct core *k = r->core;
+	struct pipeline *k = r->core;
 	struct txn_layer *l;
 	struct reply_opts o;
 	struct slice out;
@@ -397,7 +400,7 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 }
 
 /* The pipeline stages of proxy/hook.h; HOOK_DONE or an error ends it. */
-static int run_hooks(struct core *k, const struct tp_peer *from,
+static int run_hooks(struct pipeline *k, const struct peer *from,
 		     const struct sipmsg *m, bool registrar,
 		     struct hook_fwd *fwp)
 {
@@ -429,13 +432,13 @@ static int run_hooks(struct core *k, const struct tp_peer *from,
 	return ret < 0 ? HOOK_DONE : ret;
 }
 
-static void handle_request(struct core *k, const struct tp_peer *from,
+static void handle_request(struct pipeline *k, const struct peer *from,
 			   const struct sipmsg *m, int parsed)
 {
 	struct shard *sh = k->sh;
 	const struct conf *c = shard_conf(sh);
 	struct txn_layer *l = route_txns(k->route);
-	struct core_verdict v;
+	struct pipeline_verdict v;
 	struct hook_fwd fw;
 	struct txn *st;
 	char ra[48];
@@ -465,23 +468,23 @@ static void handle_request(struct core *k, const struct tp_peer *from,
 			}
 		}
 	}
-	err = core_decide(c, m, parsed, shard_arena(sh), &v);
+	err = pipeline_decide(c, m, parsed, shard_arena(sh), &v);
 	if (err)
 		goto out;
 	if (v.invalid)
 		log_bad(from, m, &v);
 	switch (v.action) {
-	case CORE_DROP:
+	case PIPELINE_DROP:
 		count(&shard_stats(sh)->dropped);
 		if (!v.invalid && log_enabled(LOG_DEBUG))
 			log_msg(LOG_DEBUG, "dropped: %s", v.reason);
 		return;
-	case CORE_REPLY:
+	case PIPELINE_REPLY:
 		err =
 		    route_reply(k->route, m, from, v.status, v.reason, v.extra);
 		goto out;
-	case CORE_REGISTER:
-	case CORE_ROUTE:
+	case PIPELINE_REGISTER:
+	case PIPELINE_ROUTE:
 		break;
 	}
 	/* RFC 3261 §16.3 step 4. */
@@ -497,7 +500,8 @@ static void handle_request(struct core *k, const struct tp_peer *from,
 				  retry_after(sh, ra, sizeof(ra)));
 		goto out;
 	}
-	if (run_hooks(k, from, m, v.action == CORE_REGISTER, &fw) == HOOK_DONE)
+	if (run_hooks(k, from, m, v.action == PIPELINE_REGISTER, &fw) ==
+	    HOOK_DONE)
 		return;
 	err = route_request_fwd(k->route, m, from, &fw);
 	if (err && err != -EAFNOSUPPORT)
@@ -508,10 +512,10 @@ out:
 		log_msg(LOG_INFO, "no answer sent: %s", err_str(err));
 }
 
-void core_handle(struct shard *sh, const struct tp_peer *from, const char *buf,
-		 size_t len)
+void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
+		     size_t len)
 {
-	struct core *k = shard_core(sh);
+	struct pipeline *k = shard_role_state(sh);
 	struct sipmsg m;
 	int parsed;
 
@@ -525,3 +529,28 @@ void core_handle(struct shard *sh, const struct tp_peer *from, const char *buf,
 	}
 	handle_request(k, from, &m, parsed);
 }
+
+static int role_new(struct shard *sh, uint64_t now_ms, void **statep)
+{
+	struct pipeline *k;
+	int err = pipeline_new(sh, now_ms, &k);
+
+	if (!err)
+		*statep = k;
+	return err;
+}
+
+static void role_free(void *state)
+{
+	pipeline_free(state);
+}
+
+const struct shard_role pipeline_role = {
+	.name = "proxy",
+	.new_state = role_new,
+	.free_state = role_free,
+	.handle = pipeline_handle,
+	.reject = pipeline_reject,
+	.tick = pipeline_tick,
+	.tick_ms = PIPELINE_TICK_MS,
+};

@@ -1,5 +1,6 @@
-/* proxy/udp.c - a shard's UDP sockets: recvmmsg batches in, sendmmsg out */
-#include "proxy/udp.h"
+/* proxy/core/udp.c - a shard's UDP sockets: recvmmsg batches in, sendmmsg out
+ */
+#include "proxy/core/udp.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -12,8 +13,8 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
-#include "proxy/shard_priv.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard_priv.h"
 
 /* One receive slot holds the largest datagram; a bigger one is cut
  * (MSG_TRUNC) and dropped. */
@@ -159,7 +160,7 @@ static void one(struct udp_sock *s, unsigned i)
 	struct mmsghdr *m = &u->rmsg[i];
 	const char *p = u->riov[i].iov_base;
 	size_t len = m->msg_len;
-	struct tp_peer peer;
+	struct peer peer;
 
 	if (m->msg_hdr.msg_flags & MSG_TRUNC) {
 		shard__count(&shard_stats(u->sh)->dropped, 1);
@@ -172,7 +173,7 @@ static void one(struct udp_sock *s, unsigned i)
 	if (is_keepalive(p, len))
 		return;
 	memset(&peer, 0, sizeof(peer));
-	peer.proto = TP_UDP;
+	peer.proto = PEER_UDP;
 	peer.addrlen = m->msg_hdr.msg_namelen;
 	if (peer.addrlen > sizeof(peer.addr))
 		peer.addrlen = sizeof(peer.addr);
@@ -278,8 +279,7 @@ void udp_free(struct udp *u)
 	free(u);
 }
 
-static const struct udp_sock *pick(const struct udp *u,
-				   const struct tp_peer *to)
+static const struct udp_sock *pick(const struct udp *u, const struct peer *to)
 {
 	int family = to->addr.ss_family;
 
@@ -296,8 +296,7 @@ static const struct udp_sock *pick(const struct udp *u,
 	return NULL;
 }
 
-int udp_send(struct udp *u, const struct tp_peer *to, const void *buf,
-	     size_t len)
+int udp_send(struct udp *u, const struct peer *to, const void *buf, size_t len)
 {
 	const struct udp_sock *s;
 	struct msghdr *mh;
@@ -361,8 +360,8 @@ void udp_flush(struct udp *u)
 		/* The socket refuses this one (full buffer, unreachable). */
 		if (log_ratelimit_ok(&u->rl))
 			log_msg(LOG_NOTICE, "udp: send to %s: %s",
-				tp_addr_str((struct sockaddr *)&u->saddr[i],
-					    abuf, sizeof(abuf)),
+				peer_addr_str((struct sockaddr *)&u->saddr[i],
+					      abuf, sizeof(abuf)),
 				err_str(err));
 		shard__count(&st->dropped, 1);
 		i++;

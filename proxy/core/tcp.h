@@ -1,4 +1,4 @@
-/* proxy/tcp.h - a shard's TCP listeners and connections */
+/* proxy/core/tcp.h - a shard's TCP listeners and connections */
 #pragma once
 
 #include <stddef.h>
@@ -6,7 +6,7 @@
 
 struct shard;
 struct tcp;
-struct tp_peer;
+struct peer;
 
 /** Bits of a conn_id below the owning shard's index. */
 #define TCP_CONN_SHARD_SHIFT 56
@@ -67,7 +67,7 @@ int tcp_send(struct tcp *t, uint64_t conn_id, const void *buf, size_t len);
  * Returns 0 with *idp set, or -EMFILE (tcp.max_connections), -ENOMEM,
  * libuv's error. Thread: the shard.
  */
-int tcp_connect(struct tcp *t, const struct tp_peer *to, uint64_t *idp);
+int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp);
 
 /** Open connections of this shard. Thread: the shard. */
 size_t tcp_conn_count(const struct tcp *t);

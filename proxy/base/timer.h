@@ -1,4 +1,4 @@
-/* proxy/timer.h - per-shard hashed timing wheel */
+/* proxy/base/timer.h - per-shard hashed timing wheel */
 #pragma once
 
 #include <stdbool.h>

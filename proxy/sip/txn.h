@@ -1,4 +1,4 @@
-/* proxy/txn.h - RFC 3261 §17 transactions, owned by one shard */
+/* proxy/sip/txn.h - RFC 3261 §17 transactions, owned by one shard */
 #pragma once
 
 #include <stdbool.h>
@@ -7,7 +7,7 @@
 
 #include "proxy/base/slice.h"
 #include "proxy/sip/msg.h"
-#include "proxy/transport.h"
+#include "proxy/sip/peer.h"
 
 struct timer_wheel;
 
@@ -70,7 +70,7 @@ struct txn_cfg {
 	unsigned shard;		      /**< encoded in every branch, < 256 */
 	unsigned max_headers;	      /**< for parsing its own copies */
 	/** Send @p len bytes to @p to; 0 or a negative error. */
-	int (*send)(void *ctx, const struct tp_peer *to, const void *buf,
+	int (*send)(void *ctx, const struct peer *to, const void *buf,
 		    size_t len);
 	void *send_ctx;
 	const struct txn_user *user; /**< may be NULL */
@@ -124,7 +124,7 @@ int txn_srv_absorb(struct txn *st, const struct sipmsg *m);
  * keep it longer.
  */
 int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
-		const struct tp_peer *from, size_t user_size, struct txn **stp);
+		const struct peer *from, size_t user_size, struct txn **stp);
 
 /**
  * Send response @p buf (status @p status) upstream through @p st and
@@ -184,7 +184,7 @@ int txn_peek_branch_shard(const char *buf, size_t len);
  * -ENOMEM, the send error (nothing is kept then).
  */
 int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
-		const struct tp_peer *to, struct slice branch, const char *buf,
+		const struct peer *to, struct slice branch, const char *buf,
 		size_t len, unsigned tag, struct txn **ctp);
 
 /**
@@ -230,7 +230,7 @@ struct txn *txn_parent(const struct txn *ct);
 unsigned txn_tag(const struct txn *ct);
 
 /** Server: where responses go; client: where the request went. */
-const struct tp_peer *txn_peer(const struct txn *t);
+const struct peer *txn_peer(const struct txn *t);
 
 /** The layer @p t belongs to. */
 struct txn_layer *txn_layer(const struct txn *t);

@@ -1,4 +1,4 @@
-/* proxy/core.h - what a shard does with one received message */
+/* proxy/pipeline.h - what a shard does with one received message */
 #pragma once
 
 #include <stdbool.h>
@@ -9,9 +9,10 @@
 
 struct arena;
 struct conf;
+struct shard_role;
 struct shard;
 struct sipmsg;
-struct tp_peer;
+struct peer;
 
 /**
  * Handle one complete message (already framed for TCP) that arrived
@@ -24,36 +25,42 @@ struct tp_peer;
  * Thread: the shard @p sh. Ownership: @p buf is valid during the call
  * only.
  */
-void core_handle(struct shard *sh, const struct tp_peer *from, const char *buf,
-		 size_t len);
-
-/** The core's state of one shard: its proxy and timer wheel. */
-struct core;
+void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
+		     size_t len);
 
 /**
- * Make the core of shard @p sh, whose loop clock reads @p now_ms.
- * Errors: -ENOMEM. Thread: control, before the shard runs.
- * Ownership: core_free().
+ * The proxy role (RFC 3261 §16) as the runtime runs it: main.c hands it
+ * to shards_start(). Its state per shard is a struct pipeline.
  */
-int core_new(struct shard *sh, uint64_t now_ms, struct core **kp);
+extern const struct shard_role pipeline_role;
+
+/** The proxy role's state of one shard: its proxy and timer wheel. */
+struct pipeline;
+
+/**
+ * Make the proxy state of shard @p sh, whose loop clock reads @p now_ms.
+ * Errors: -ENOMEM. Thread: control, before the shard runs.
+ * Ownership: pipeline_free().
+ */
+int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp);
 
 /**
  * Terminate every transaction (nothing is sent) and free. NULL is
  * allowed. Thread: control, after the shard stopped.
  */
-void core_free(struct core *k);
+void pipeline_free(struct pipeline *k);
 
-/** How often core_tick() wants to run. */
-#define CORE_TICK_MS 10
+/** How often pipeline_tick() wants to run. */
+#define PIPELINE_TICK_MS 10
 
 /**
  * Move the shard's timers to @p now_ms (its loop clock): transaction
  * timers, Timer C, the dialog sweep. Thread: the shard.
  */
-void core_tick(struct shard *sh, uint64_t now_ms);
+void pipeline_tick(struct shard *sh, uint64_t now_ms);
 
 /** Live transactions of the shard @p sh. Thread: the shard. */
-size_t core_txn_count(struct shard *sh);
+size_t pipeline_txn_count(struct shard *sh);
 
 /**
  * Answer the request in @p buf 503 with Retry-After, statelessly,
@@ -61,22 +68,23 @@ size_t core_txn_count(struct shard *sh);
  * message is not queued). ACKs and responses are dropped.
  * Thread: the shard @p sh.
  */
-void core_reject(struct shard *sh, const struct tp_peer *from, const char *buf,
-		 size_t len);
+void pipeline_reject(struct shard *sh, const struct peer *from, const char *buf,
+		     size_t len);
 
-/** What to do with one message, as core_decide() says. */
-enum core_action {
-	CORE_DROP,     /**< send nothing */
-	CORE_REPLY,    /**< answer statelessly with status, reason, extra */
-	CORE_ROUTE,    /**< a request to route (proxy/route.h) */
-	CORE_REGISTER, /**< REGISTER for a served domain: the registrar */
+/** What to do with one message, as pipeline_decide() says. */
+enum pipeline_action {
+	PIPELINE_DROP,	   /**< send nothing */
+	PIPELINE_REPLY,	   /**< answer statelessly with status, reason, extra */
+	PIPELINE_ROUTE,	   /**< a request to route (proxy/route.h) */
+	PIPELINE_REGISTER, /**< REGISTER for a served domain: the registrar */
 };
 
-/** The outcome of core_decide(). */
-struct core_verdict {
-	enum core_action action;
-	unsigned status;    /**< CORE_REPLY: the status code */
-	const char *reason; /**< CORE_REPLY: reason phrase; CORE_DROP: why */
+/** The outcome of pipeline_decide(). */
+struct pipeline_verdict {
+	enum pipeline_action action;
+	unsigned status; /**< PIPELINE_REPLY: the status code */
+	const char
+	    *reason; /**< PIPELINE_REPLY: reason phrase; PIPELINE_DROP: why */
 	struct slice extra; /**< header lines for the reply, CRLF each */
 	bool invalid;	    /**< malformed or failed validation (log it) */
 };
@@ -88,11 +96,11 @@ struct core_verdict {
  * those first); invalid requests get the status proxy/sanity.h names
  * (or are dropped when no response can be built); requests for the
  * proxy itself are answered (OPTIONS 200, unknown method 501, CANCEL
- * for nothing 481); a REGISTER for a served domain is CORE_REGISTER;
- * everything else is CORE_ROUTE.
+ * for nothing 481); a REGISTER for a served domain is PIPELINE_REGISTER;
+ * everything else is PIPELINE_ROUTE.
  * Returns 0 with *vp set, or -ENOMEM.
  * Thread: the owner of @p a (usually a shard). Ownership: vp->extra
  * lives in @p a or is static; vp->reason is static or m->fault.
  */
-int core_decide(const struct conf *c, const struct sipmsg *m, int parsed,
-		struct arena *a, struct core_verdict *vp);
+int pipeline_decide(const struct conf *c, const struct sipmsg *m, int parsed,
+		    struct arena *a, struct pipeline_verdict *vp);

@@ -1,5 +1,5 @@
-/* proxy/timer.c - per-shard hashed timing wheel */
-#include "proxy/timer.h"
+/* proxy/base/timer.c - per-shard hashed timing wheel */
+#include "proxy/base/timer.h"
 
 #include <errno.h>
 #include <stdlib.h>

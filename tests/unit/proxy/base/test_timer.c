@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "proxy/timer.h"
+#include "proxy/base/timer.h"
 
 static struct timer_wheel w;
 static struct timer t[8];

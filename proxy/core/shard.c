@@ -1,5 +1,6 @@
-/* proxy/shard.c - SIP worker threads: loops, inboxes and Call-ID hand-off */
-#include "proxy/shard.h"
+/* proxy/core/shard.c - SIP worker threads: loops, inboxes and Call-ID hand-off
+ */
+#include "proxy/core/shard.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -21,13 +22,12 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
-#include "proxy/core.h"
-#include "proxy/shard_priv.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
-#include "proxy/tcp.h"
-#include "proxy/txn.h"
-#include "proxy/udp.h"
+#include "proxy/core/tcp.h"
+#include "proxy/sip/txn.h"
+#include "proxy/core/udp.h"
 
 #define ARENA_CHUNK (64 * 1024)
 
@@ -96,9 +96,9 @@ struct shard_stats *shard_stats(struct shard *sh)
 	return &sh->stats;
 }
 
-struct core *shard_core(struct shard *sh)
+void *shard_role_state(struct shard *sh)
 {
-	return sh->core;
+	return sh->role_state;
 }
 
 void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
@@ -122,16 +122,16 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 	out->overloaded = __atomic_load_n(&st->overloaded, __ATOMIC_RELAXED);
 }
 
-/* Core, then forget the message's arena allocations. */
-static void handle(struct shard *sh, const struct tp_peer *from,
-		   const char *buf, size_t len)
+/* The role, then forget the message's arena allocations. */
+static void handle(struct shard *sh, const struct peer *from, const char *buf,
+		   size_t len)
 {
-	core_handle(sh, from, buf, len);
+	sh->set->role->handle(sh, from, buf, len);
 	arena_reset(sh->arena);
 }
 
 static struct shard_item *item_new(enum shard_item_kind kind,
-				   const struct tp_peer *peer, const void *buf,
+				   const struct peer *peer, const void *buf,
 				   size_t len)
 {
 	struct shard_item *it = malloc(sizeof(*it) + len);
@@ -205,8 +205,8 @@ static void post(struct shard *sh, unsigned owner, struct shard_item *it)
 	}
 }
 
-void shard__receive(struct shard *sh, const struct tp_peer *from,
-		    const char *buf, size_t len)
+void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
+		    size_t len)
 {
 	struct shard_item *it;
 	struct slice cid;
@@ -225,7 +225,7 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 		 (n = txn_peek_branch_shard(buf, len)) >= 0 &&
 		 (unsigned)n < sh->set->n)
 		/* A response to a branch of ours: the shard that made it
-		 * (proxy/txn.h), even if the Call-ID was changed. */
+		 * (proxy/sip/txn.h), even if the Call-ID was changed. */
 		owner = (unsigned)n;
 	else if (sh->set->n > 1 && sipmsg_peek_call_id(buf, len, &cid) == 0)
 		owner = shard_owner(cid, sh->set->n);
@@ -235,9 +235,10 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 	}
 	/* The owner is behind (overload.max_inbox items or
 	 * SHARD_INBOX_MAX_BYTES queued): queue nothing more; requests get
-	 * 503 from here, the rest is dropped (core_reject() counts). */
+	 * 503 from here, the rest is dropped (pipeline_reject() counts). */
 	if (!inbox_reserve(&sh->set->sh[owner], len)) {
-		core_reject(sh, from, buf, len);
+		if (sh->set->role->reject)
+			sh->set->role->reject(sh, from, buf, len);
 		arena_reset(sh->arena);
 		return;
 	}
@@ -254,7 +255,7 @@ void shard__receive(struct shard *sh, const struct tp_peer *from,
 	shard__count(&sh->stats.handoff_out, 1);
 }
 
-int shard__post_send(struct shard *sh, unsigned owner, const struct tp_peer *to,
+int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 		     const void *buf, size_t len)
 {
 	struct shard_item *it;
@@ -382,7 +383,7 @@ static void tick_cb(uv_timer_t *h)
 {
 	struct shard *sh = h->data;
 
-	core_tick(sh, uv_now(&sh->loop));
+	sh->set->role->tick(sh, uv_now(&sh->loop));
 	shard__flush(sh);
 }
 
@@ -437,8 +438,8 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	err = uv_prepare_start(&sh->prepare, prepare_cb);
 	if (err)
 		goto out;
-	what = "core";
-	err = core_new(sh, uv_now(&sh->loop), &sh->core);
+	what = s->role->name;
+	err = s->role->new_state(sh, uv_now(&sh->loop), &sh->role_state);
 	if (err)
 		goto out;
 	what = "timer";
@@ -447,9 +448,12 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 		goto out;
 	sh->tick.data = sh;
 	sh->tick_init = true;
-	err = uv_timer_start(&sh->tick, tick_cb, CORE_TICK_MS, CORE_TICK_MS);
-	if (err)
-		goto out;
+	if (s->role->tick) {
+		err = uv_timer_start(&sh->tick, tick_cb, s->role->tick_ms,
+				     s->role->tick_ms);
+		if (err)
+			goto out;
+	}
 	/* udp_open() and tcp_open() log the address that failed. */
 	what = NULL;
 	err = udp_open(sh, &sh->udp);
@@ -499,8 +503,9 @@ static void shard_fini(struct shard *sh)
 	for (bool stop = false; drain(sh, false, SHARD_BATCH_MAX, &stop);)
 		;
 	/* Transactions hold no handle: freed once the threads are gone. */
-	core_free(sh->core);
-	sh->core = NULL;
+	if (sh->set->role)
+		sh->set->role->free_state(sh->role_state);
+	sh->role_state = NULL;
 	udp_free(sh->udp);
 	tcp_free(sh->tcp);
 	arena_free(sh->arena);
@@ -568,7 +573,8 @@ static void ignore_sigpipe(void)
 		signal(SIGPIPE, SIG_IGN);
 }
 
-int shards_start(const struct conf *c, struct shards **sp)
+int shards_start(const struct conf *c, const struct shard_role *role,
+		 struct shards **sp)
 {
 	struct shards *s = NULL;
 	sigset_t all, old;
@@ -576,12 +582,16 @@ int shards_start(const struct conf *c, struct shards **sp)
 
 	if (!c || !sp || c->workers == 0 || c->workers > TCP_MAX_SHARDS)
 		return -EINVAL;
+	if (!role || !role->new_state || !role->free_state || !role->handle ||
+	    (role->tick && !role->tick_ms))
+		return -EINVAL;
 	ignore_sigpipe();
 	pthread_once(&owner_once, owner_seed_init);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->conf = c;
+	s->role = role;
 	s->n = c->workers;
 	atomic_init(&s->tcp_conns, 0);
 	s->ip_seed = owner_seed ^ 0x7463702d69702d31ULL;

@@ -1,11 +1,12 @@
-/* proxy/udp.h - a shard's UDP sockets: recvmmsg batches in, sendmmsg out */
+/* proxy/core/udp.h - a shard's UDP sockets: recvmmsg batches in, sendmmsg out
+ */
 #pragma once
 
 #include <stddef.h>
 
 struct shard;
 struct udp;
-struct tp_peer;
+struct peer;
 
 /** Largest UDP payload over IPv4 (65535 - 8 - 20). */
 #define UDP_MAX_PAYLOAD 65507
@@ -46,8 +47,7 @@ void udp_free(struct udp *u);
  * Errors: -EMSGSIZE (over UDP_MAX_PAYLOAD), -EAFNOSUPPORT (no UDP socket
  * of that family). Thread: the shard. Ownership: @p buf is copied.
  */
-int udp_send(struct udp *u, const struct tp_peer *to, const void *buf,
-	     size_t len);
+int udp_send(struct udp *u, const struct peer *to, const void *buf, size_t len);
 
 /**
  * Send every queued datagram with sendmmsg; those the socket refuses

@@ -1,5 +1,5 @@
-/* proxy/txn.c - RFC 3261 §17 transactions, owned by one shard */
-#include "proxy/txn.h"
+/* proxy/sip/txn.c - RFC 3261 §17 transactions, owned by one shard */
+#include "proxy/sip/txn.h"
 
 #include <errno.h>
 #include <stdalign.h>
@@ -15,7 +15,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/reply.h"
-#include "proxy/timer.h"
+#include "proxy/base/timer.h"
 
 #define COOKIE	    "z9hG4bK"
 #define OURS	    "z9hG4bKsE"
@@ -57,7 +57,7 @@ struct txn {
 	uint64_t interval; /* current retransmission interval */
 	struct timer tr;   /* A, E, G */
 	struct timer tt;   /* B, D, F, H, I, J, K, L, M, CANCEL guard */
-	struct tp_peer peer;
+	struct peer peer;
 	struct txn *parent; /* client: a reference */
 	/* Keys, into req (server) or bname (client). */
 	struct slice branch;
@@ -248,7 +248,7 @@ unsigned txn_tag(const struct txn *ct)
 	return ct->tag;
 }
 
-const struct tp_peer *txn_peer(const struct txn *t)
+const struct peer *txn_peer(const struct txn *t)
 {
 	return &t->peer;
 }
@@ -343,7 +343,7 @@ static void timeout_end(struct timer *tm)
 }
 
 int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
-		const struct tp_peer *from, size_t user_size, struct txn **stp)
+		const struct peer *from, size_t user_size, struct txn **stp)
 {
 	size_t usz = (user_size + 15) & ~(size_t)15;
 	struct txn *t;
@@ -359,7 +359,7 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 	t->server = true;
 	t->method = m->method;
 	t->invite = m->method == SIP_INVITE;
-	t->reliable = from->proto != TP_UDP;
+	t->reliable = from->proto != PEER_UDP;
 	t->state = t->invite ? TXN_PROCEEDING : TXN_TRYING;
 	t->user_size = usz;
 	t->req = (char *)user_end(t);
@@ -674,7 +674,7 @@ static void cli_timeout(struct timer *tm)
 }
 
 int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
-		const struct tp_peer *to, struct slice branch, const char *buf,
+		const struct peer *to, struct slice branch, const char *buf,
 		size_t len, unsigned tag, struct txn **ctp)
 {
 	struct txn *t;
@@ -689,7 +689,7 @@ int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 	t->l = l;
 	t->method = method;
 	t->invite = method == SIP_INVITE;
-	t->reliable = to->proto != TP_UDP;
+	t->reliable = to->proto != PEER_UDP;
 	t->state = t->invite ? TXN_CALLING : TXN_TRYING;
 	t->tag = tag;
 	t->peer = *to;

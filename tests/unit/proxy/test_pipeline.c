@@ -8,8 +8,8 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
-#include "proxy/core.h"
+#include "proxy/core/conf.h"
+#include "proxy/pipeline.h"
 #include "proxy/route.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/corpus.h"
@@ -72,16 +72,16 @@ static void parse_len(const char *text, size_t len)
 	parsed = sipmsg_parse(&m, in, len, hdrs, MAXH, 0);
 }
 
-static struct core_verdict decide_text(const char *text)
+static struct pipeline_verdict decide_text(const char *text)
 {
-	struct core_verdict v;
+	struct pipeline_verdict v;
 
 	parse_len(text, strlen(text));
-	cr_assert_eq(core_decide(&cf, &m, parsed, a, &v), 0);
+	cr_assert_eq(pipeline_decide(&cf, &m, parsed, a, &v), 0);
 	return v;
 }
 
-static struct core_verdict decide_req(const char *start, const char *lines)
+static struct pipeline_verdict decide_req(const char *start, const char *lines)
 {
 	char buf[1024];
 	int n;
@@ -100,9 +100,9 @@ static struct core_verdict decide_req(const char *start, const char *lines)
 	return decide_text(buf);
 }
 
-static void assert_reply(struct core_verdict v, unsigned status)
+static void assert_reply(struct pipeline_verdict v, unsigned status)
 {
-	cr_assert_eq(v.action, CORE_REPLY, "dropped: %s",
+	cr_assert_eq(v.action, PIPELINE_REPLY, "dropped: %s",
 		     v.reason ? v.reason : "");
 	cr_assert_eq(v.status, status, "status %u (%s), want %u", v.status,
 		     v.reason ? v.reason : "", status);
@@ -116,7 +116,7 @@ static bool has_line(struct slice extra, const char *line)
 
 Test(core, options_for_the_proxy_gets_200_with_capabilities)
 {
-	struct core_verdict v;
+	struct pipeline_verdict v;
 
 	v = decide_req("OPTIONS sip:example.com SIP/2.0",
 		       "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n");
@@ -150,7 +150,7 @@ Test(core, options_for_us_with_zero_max_forwards_is_200)
 		     483);
 }
 
-static void assert_action(struct core_verdict v, enum core_action want)
+static void assert_action(struct pipeline_verdict v, enum pipeline_action want)
 {
 	cr_assert_eq(v.action, want, "action %d (%u %s), want %d", v.action,
 		     v.status, v.reason ? v.reason : "", want);
@@ -161,25 +161,25 @@ Test(core, valid_requests_for_users_are_routed_register_goes_to_registrar)
 {
 	assert_action(decide_req("INVITE sip:bob@example.com SIP/2.0",
 				 "CSeq: 1 INVITE\r\n"),
-		      CORE_ROUTE);
+		      PIPELINE_ROUTE);
 	assert_action(decide_req("MESSAGE sip:bob@LOCALHOST SIP/2.0",
 				 "CSeq: 1 MESSAGE\r\n"),
-		      CORE_ROUTE);
+		      PIPELINE_ROUTE);
 	assert_action(decide_req("REGISTER sip:example.com SIP/2.0",
 				 "CSeq: 1 REGISTER\r\n"),
-		      CORE_REGISTER);
+		      PIPELINE_REGISTER);
 	/* A REGISTER for a foreign domain is routed on like any request. */
 	assert_action(decide_req("REGISTER sip:elsewhere.example.org SIP/2.0",
 				 "CSeq: 1 REGISTER\r\n"),
-		      CORE_ROUTE);
+		      PIPELINE_ROUTE);
 	assert_action(decide_req("INVITE sip:bob@elsewhere.example.org SIP/2.0",
 				 "CSeq: 1 INVITE\r\n"),
-		      CORE_ROUTE);
+		      PIPELINE_ROUTE);
 	assert_action(
 	    decide_req("INVITE tel:+15551234567 SIP/2.0", "CSeq: 1 INVITE\r\n"),
-	    CORE_ROUTE);
+	    PIPELINE_ROUTE);
 	/* The core asks the transactions first: a CANCEL that reaches
-	 * core_decide() matched none. */
+	 * pipeline_decide() matched none. */
 	assert_reply(decide_req("CANCEL sip:bob@example.com SIP/2.0",
 				"CSeq: 1 CANCEL\r\n"),
 		     481);
@@ -192,50 +192,50 @@ Test(core, unknown_method_for_the_proxy_itself_is_501)
 	/* For a user it is routed like any method (RFC 3261 §16). */
 	assert_action(
 	    decide_req("FOO sip:bob@example.com SIP/2.0", "CSeq: 1 FOO\r\n"),
-	    CORE_ROUTE);
+	    PIPELINE_ROUTE);
 }
 
 Test(core, ack_and_responses_are_never_answered)
 {
-	struct core_verdict v;
+	struct pipeline_verdict v;
 
 	v = decide_req("ACK sip:bob@example.com SIP/2.0", "CSeq: 1 ACK\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 	/* Malformed ACK: still silent. */
 	v = decide_req("ACK sip:bob@example.com SIP/2.0",
 		       "CSeq: 1 ACK\r\nCSeq: 2 ACK\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 	v = decide_text("SIP/2.0 200 OK\r\n"
 			"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKr\r\n"
 			"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>;tag=2\r\n"
 			"Call-ID: c@x\r\nCSeq: 1 INVITE\r\n\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 	cr_assert(!v.invalid);
 	v = decide_text("SIP/2.0 200 OK\r\n\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 	v = decide_text("\x01\x02 garbage\r\n\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 }
 
 Test(core, requests_without_via_or_cseq_are_dropped)
 {
-	struct core_verdict v;
+	struct pipeline_verdict v;
 
 	v = decide_text("INVITE sip:bob@example.com SIP/2.0\r\n"
 			"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
 			"Call-ID: c@x\r\nCSeq: 1 INVITE\r\n\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 	cr_assert(v.invalid);
 	v = decide_text("INVITE sip:bob@example.com SIP/2.0\r\n"
 			"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
 			"From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
 			"Call-ID: c@x\r\n\r\n");
-	cr_assert_eq(v.action, CORE_DROP);
+	cr_assert_eq(v.action, PIPELINE_DROP);
 }
 
 Test(core, malformed_requests_get_400_naming_the_fault)
 {
-	struct core_verdict v;
+	struct pipeline_verdict v;
 
 	v = decide_req("INVITE sip:bob@example.com SIP/2.0",
 		       "CSeq: 1 INVITE\r\nCSeq: 2 INVITE\r\n");
@@ -263,24 +263,26 @@ static const struct {
 };
 
 /* Does @p v match the outcome word @p w (process, drop, or a code)? */
-static bool outcome_is(const struct core_verdict *v, const char *w, size_t wlen)
+static bool outcome_is(const struct pipeline_verdict *v, const char *w,
+		       size_t wlen)
 {
 	char *end;
 	unsigned long code;
 
 	if (wlen == 4 && memcmp(w, "drop", 4) == 0)
-		return v->action == CORE_DROP;
+		return v->action == PIPELINE_DROP;
 	if (wlen == 7 && memcmp(w, "process", 7) == 0)
-		return v->action == CORE_ROUTE || v->action == CORE_REGISTER ||
-		       (v->action == CORE_REPLY && v->status != 400);
+		return v->action == PIPELINE_ROUTE ||
+		       v->action == PIPELINE_REGISTER ||
+		       (v->action == PIPELINE_REPLY && v->status != 400);
 	code = strtoul(w, &end, 10);
 	cr_assert(end == w + wlen && code >= 100 && code <= 699,
 		  "unknown expected outcome '%.*s' in MANIFEST.tsv", (int)wlen,
 		  w);
-	return v->action == CORE_REPLY && v->status == code;
+	return v->action == PIPELINE_REPLY && v->status == code;
 }
 
-static bool outcome_in(const struct core_verdict *v, const char *list)
+static bool outcome_in(const struct pipeline_verdict *v, const char *list)
 {
 	const char *p = list;
 
@@ -298,7 +300,7 @@ static bool outcome_in(const struct core_verdict *v, const char *list)
 static void run_rfc4475(void)
 {
 	struct corpus_row *rows;
-	struct core_verdict v;
+	struct pipeline_verdict v;
 	int n, checked = 0;
 
 	n = corpus_manifest("rfc4475/MANIFEST.tsv", &rows);
@@ -313,17 +315,17 @@ static void run_rfc4475(void)
 		cr_assert_eq(corpus_read(path, &data, &len), 0, "%s", path);
 		parse_len(data, len);
 		free(data);
-		cr_assert_eq(core_decide(&cf, &m, parsed, a, &v), 0, "%s",
+		cr_assert_eq(pipeline_decide(&cf, &m, parsed, a, &v), 0, "%s",
 			     path);
 		for (size_t k = 0;
 		     k < sizeof(alternatives) / sizeof(alternatives[0]); k++)
 			if (strcmp(alternatives[k].name, rows[i].col[1]) == 0)
 				also = alternatives[k].also;
-		cr_assert(outcome_in(&v, rows[i].col[3]) ||
-			      outcome_in(&v, also),
-			  "%s: got %s %u %s; want %s (or '%s')", rows[i].col[1],
-			  v.action == CORE_DROP ? "drop" : "reply", v.status,
-			  v.reason ? v.reason : "", rows[i].col[3], also);
+		cr_assert(
+		    outcome_in(&v, rows[i].col[3]) || outcome_in(&v, also),
+		    "%s: got %s %u %s; want %s (or '%s')", rows[i].col[1],
+		    v.action == PIPELINE_DROP ? "drop" : "reply", v.status,
+		    v.reason ? v.reason : "", rows[i].col[3], also);
 		checked++;
 	}
 	corpus_rows_free(rows, n);
@@ -344,7 +346,7 @@ Test(core, rfc4475_outcomes_for_foreign_domains_too)
 Test(core, protos_never_forward_nor_succeed)
 {
 	struct corpus_row *rows;
-	struct core_verdict v;
+	struct pipeline_verdict v;
 	int n, replied = 0;
 
 	n = corpus_manifest("protos/MANIFEST.tsv", &rows);
@@ -357,16 +359,16 @@ Test(core, protos_never_forward_nor_succeed)
 		cr_assert_eq(corpus_read(path, &data, &len), 0, "%s", path);
 		parse_len(data, len);
 		free(data);
-		cr_assert_eq(core_decide(&cf, &m, parsed, a, &v), 0, "%s",
+		cr_assert_eq(pipeline_decide(&cf, &m, parsed, a, &v), 0, "%s",
 			     path);
-		if (v.action == CORE_DROP)
+		if (v.action == PIPELINE_DROP)
 			continue;
 		/* A valid one is routed (to nobody: 480 from the route),
 		 * never answered here. */
 		if (strcmp(rows[i].col[2], "valid") == 0)
-			cr_assert_eq(v.action, CORE_ROUTE, "%s: %u %s", path,
-				     v.status, v.reason);
-		if (v.action == CORE_ROUTE) {
+			cr_assert_eq(v.action, PIPELINE_ROUTE, "%s: %u %s",
+				     path, v.status, v.reason);
+		if (v.action == PIPELINE_ROUTE) {
 			/* Nobody is registered and nothing is configured:
 			 * the route answers, nothing is forwarded. */
 			struct route_plan p;
@@ -377,7 +379,7 @@ Test(core, protos_never_forward_nor_succeed)
 			replied++;
 			continue;
 		}
-		cr_assert_eq(v.action, CORE_REPLY, "%s", path);
+		cr_assert_eq(v.action, PIPELINE_REPLY, "%s", path);
 		cr_assert(v.status >= 400 && v.status <= 599, "%s: %u %s", path,
 			  v.status, v.reason);
 		replied++;

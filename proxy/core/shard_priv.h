@@ -1,4 +1,5 @@
-/* proxy/shard_priv.h - shard internals shared with the UDP and TCP transports
+/* proxy/core/shard_priv.h - shard internals shared with the UDP and TCP
+ * transports
  */
 #pragma once
 
@@ -12,14 +13,14 @@
 #include <uv.h>
 
 #include "proxy/base/log.h"
-#include "proxy/shard.h"
-#include "proxy/transport.h"
+#include "proxy/core/shard.h"
+#include "proxy/core/transport.h"
 
 /*
- * Not for the core: only proxy/shard.c, proxy/transport.c, proxy/udp.c
- * and proxy/tcp.c include this header. Everything in struct shard
- * belongs to the shard thread, except the inbox (any thread enqueues)
- * and the statistics (any thread reads, relaxed).
+ * Not for the core: only proxy/core/shard.c, proxy/core/transport.c,
+ * proxy/core/udp.c and proxy/core/tcp.c include this header. Everything in
+ * struct shard belongs to the shard thread, except the inbox (any thread
+ * enqueues) and the statistics (any thread reads, relaxed).
  */
 
 struct udp;
@@ -53,7 +54,7 @@ enum shard_item_kind {
 struct shard_item {
 	struct cds_wfcq_node node;
 	enum shard_item_kind kind;
-	struct tp_peer peer; /**< MSG: the sender; SEND: the destination */
+	struct peer peer; /**< MSG: the sender; SEND: the destination */
 	size_t len;
 	char data[];
 };
@@ -77,8 +78,8 @@ struct shard {
 	struct cds_wfcq_node stop_node; /**< queued by shards_stop() */
 
 	struct arena *arena;
-	struct core *core; /**< transactions, timers (proxy/core.h) */
-	uv_timer_t tick;   /**< drives the core's timer wheel */
+	void *role_state; /**< the role's (struct shards role) */
+	uv_timer_t tick;  /**< drives the role's timers */
 	bool tick_init;
 	atomic_uint inbox_len;	   /**< items queued, for overload.max_inbox */
 	atomic_size_t inbox_bytes; /**< their size, SHARD_INBOX_MAX_BYTES */
@@ -99,13 +100,14 @@ struct shard {
 
 struct shards {
 	const struct conf *conf;
+	const struct shard_role *role;
 	unsigned n;
 	struct shard *sh;
 	/** Open TCP connections of all shards, for tcp.max_connections. */
 	atomic_uint tcp_conns;
 	/**
 	 * Accepted TCP connections per source address, for the per-source
-	 * cap (proxy/tcp.h tcp_per_ip_limit()): two rows of counters, each
+	 * cap (proxy/core/tcp.h tcp_per_ip_limit()): two rows of counters, each
 	 * address counted in one bucket of each row (hashed with
 	 * @p ip_seed); the smaller of its two counts is never below its own
 	 * number of connections, and rarely above it.
@@ -125,8 +127,8 @@ static inline void shard__count(uint64_t *p, uint64_t v)
  * handled here or handed to the shard that owns its Call-ID.
  * Thread: the shard @p sh. Ownership: @p buf is copied if needed.
  */
-void shard__receive(struct shard *sh, const struct tp_peer *from,
-		    const char *buf, size_t len);
+void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
+		    size_t len);
 
 /**
  * End of a batch: send the queued UDP datagrams and wake the shards that
@@ -159,5 +161,5 @@ int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
  * @p owner, into its inbox. Errors: -ENOBUFS (the owner's inbox is
  * full: dropped and counted), -ENOMEM. Thread: the shard @p sh.
  */
-int shard__post_send(struct shard *sh, unsigned owner, const struct tp_peer *to,
+int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 		     const void *buf, size_t len);

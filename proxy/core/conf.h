@@ -1,4 +1,4 @@
-/* proxy/conf.h - configuration: one YAML file, or the built-in default */
+/* proxy/core/conf.h - configuration: one YAML file, or the built-in default */
 #pragma once
 
 #include <stdbool.h>
@@ -41,7 +41,7 @@ struct conf_net {
  */
 struct conf_target {
 	char *uri; /**< the URI, without < > and header parameters */
-	int proto; /**< enum tp_proto: 0 UDP, 1 TCP (;transport=) */
+	int proto; /**< enum peer_proto: 0 UDP, 1 TCP (;transport=) */
 	struct sockaddr_storage addr; /**< host and port (default 5060) */
 	socklen_t addrlen;
 	uint16_t q; /**< q-value x 1000 (contacts; default 1000) */

@@ -1,5 +1,6 @@
-/* proxy/conf.c - configuration: YAML checked for file:line, libcyaml load */
-#include "proxy/conf.h"
+/* proxy/core/conf.c - configuration: YAML checked for file:line, libcyaml load
+ */
+#include "proxy/core/conf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,14 +44,16 @@
 
 #define FILE_MAX (1024 * 1024)
 
-enum { TP_UDP = 1, TP_TCP = 2 };
+/* listen[].transports: a bit set (not enum peer_proto, which numbers the
+ * transports of a message). */
+enum { LISTEN_UDP = 1, LISTEN_TCP = 2 };
 enum { RAW_STORE_MEMORY = 1, RAW_STORE_REDIS = 2 };
 enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
 
 struct raw_listen {
 	char *address;
 	unsigned port;
-	unsigned transports; /* TP_* */
+	unsigned transports; /* LISTEN_* */
 };
 
 struct raw_sentinel {
@@ -188,8 +191,8 @@ static const cyaml_strval_t level_strings[] = {
 };
 
 static const cyaml_strval_t transport_strings[] = {
-	{ "udp", TP_UDP },
-	{ "tcp", TP_TCP },
+	{ "udp", LISTEN_UDP },
+	{ "tcp", LISTEN_TCP },
 };
 
 /* Methods that can be made to need authentication (registrar.auth_methods):
@@ -1350,8 +1353,8 @@ static int build_listen(struct conf *c, const struct raw *r)
 			return -ENOMEM;
 		c->nlisten = i + 1;
 		l->port = (uint16_t)or_default(rl->port, 5060);
-		l->udp = !rl->transports || (rl->transports & TP_UDP);
-		l->tcp = !rl->transports || (rl->transports & TP_TCP);
+		l->udp = !rl->transports || (rl->transports & LISTEN_UDP);
+		l->tcp = !rl->transports || (rl->transports & LISTEN_TCP);
 		if (addr_parse(l->address, l->port, &l->addr, &l->addrlen) < 0)
 			return ERR_CONFIG;
 	}

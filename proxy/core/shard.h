@@ -1,4 +1,5 @@
-/* proxy/shard.h - SIP worker threads: one uv_loop, sockets and state each */
+/* proxy/core/shard.h - SIP worker threads: one uv_loop, sockets and state each
+ */
 #pragma once
 
 #include <stdint.h>
@@ -7,7 +8,7 @@
 
 struct conf;
 struct arena;
-struct core;
+struct peer;
 struct shards;
 struct shard;
 
@@ -24,15 +25,51 @@ struct shard_stats {
 	uint64_t overloaded;   /**< requests answered 503 for overload */
 };
 
+/* A role: what a shard does with the messages it owns (DESIGN.md §1b). */
+
+/** Make the role's state of shard @p sh at loop time @p now_ms. */
+typedef int shard_role_new_fn(struct shard *sh, uint64_t now_ms, void **statep);
+/** One message (framed) the shard owns; @p buf is valid during the call. */
+typedef void shard_role_handle_fn(struct shard *sh, const struct peer *from,
+				  const char *buf, size_t len);
+/** The role's timers, every tick_ms of the shard's loop clock. */
+typedef void shard_role_tick_fn(struct shard *sh, uint64_t now_ms);
+/** Free the role's state (after the shard's thread has ended). */
+typedef void shard_role_free_fn(void *state);
+
+/**
+ * The role table a shard runs. The runtime (proxy/core) reaches a role
+ * only through it: a proxy shard and a B2B worker are the same runtime
+ * with different roles. Every function runs on the shard's own thread
+ * except new (control, before the shard runs) and free (control, after
+ * it stopped). Ownership: static storage, outlives the shards.
+ */
+struct shard_role {
+	const char *name;		/**< for logs ("proxy") */
+	shard_role_new_fn *new_state;	/**< required */
+	shard_role_free_fn *free_state; /**< required; NULL is passed */
+	shard_role_handle_fn *handle;	/**< required */
+	/**
+	 * A request this shard read for an owner whose inbox is full
+	 * (overload): answer it from here without state, or drop it.
+	 * Optional: NULL drops.
+	 */
+	shard_role_handle_fn *reject;
+	shard_role_tick_fn *tick; /**< optional */
+	unsigned tick_ms;	  /**< with tick: its period (> 0) */
+};
+
 /**
  * Bind every listener of @p c for each of c->workers shards
- * (SO_REUSEPORT) and start the shard threads.
+ * (SO_REUSEPORT) and start the shard threads, each running @p role.
  * Returns 0 with *sp set, or a negative error (-EADDRINUSE, -EACCES,
- * -ENOMEM, ...) after logging which address failed; nothing is left
+ * -ENOMEM, -EINVAL for an incomplete @p role, ...) after logging which
+ * address failed; nothing is left
  * running on error.
  * Thread: control. Ownership: @p c must outlive the shards.
  */
-int shards_start(const struct conf *c, struct shards **sp);
+int shards_start(const struct conf *c, const struct shard_role *role,
+		 struct shards **sp);
 
 struct uv_loop_s;
 
@@ -74,7 +111,7 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out);
  */
 unsigned shard_owner(struct slice key, unsigned nshards);
 
-/* The following are for code running on a shard (the core). */
+/* The following are for code running on a shard (its role). */
 
 /** This shard's index, 0 .. workers-1. */
 unsigned shard_id(const struct shard *sh);
@@ -88,5 +125,5 @@ struct arena *shard_arena(struct shard *sh);
 /** The shard's counters (the owning shard writes them). */
 struct shard_stats *shard_stats(struct shard *sh);
 
-/** The core's state of this shard (proxy/core.h). */
-struct core *shard_core(struct shard *sh);
+/** The role's state of this shard (what its new_state made). */
+void *shard_role_state(struct shard *sh);

@@ -8,7 +8,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 
 static struct conf *c;
 static char err[512];

@@ -9,8 +9,8 @@
 
 #include "proxy/base/obj.h"
 #include "proxy/sip/msg.h"
-#include "proxy/timer.h"
-#include "proxy/txn.h"
+#include "proxy/base/timer.h"
+#include "proxy/sip/txn.h"
 
 #define T1   500
 #define T2   4000
@@ -18,7 +18,7 @@
 #define MAXS 64
 
 struct sent {
-	struct tp_peer to;
+	struct peer to;
 	char buf[4096];
 	size_t len;
 };
@@ -41,7 +41,7 @@ struct pm {
 };
 static struct pm pms[4];
 
-static int fake_send(void *ctx, const struct tp_peer *to, const void *buf,
+static int fake_send(void *ctx, const struct peer *to, const void *buf,
 		     size_t len)
 {
 	(void)ctx;
@@ -126,9 +126,9 @@ static struct sipmsg *parse(int slot, const char *text)
 	return &p->m;
 }
 
-static struct tp_peer peer(enum tp_proto proto, uint16_t port)
+static struct peer peer(enum peer_proto proto, uint16_t port)
 {
-	struct tp_peer p;
+	struct peer p;
 	struct sockaddr_in *in = (struct sockaddr_in *)&p.addr;
 
 	memset(&p, 0, sizeof(p));
@@ -137,7 +137,7 @@ static struct tp_peer peer(enum tp_proto proto, uint16_t port)
 	in->sin_port = htons(port);
 	inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
 	p.addrlen = sizeof(*in);
-	p.conn_id = proto == TP_TCP ? 42 : 0;
+	p.conn_id = proto == PEER_TCP ? 42 : 0;
 	return p;
 }
 
@@ -182,7 +182,7 @@ static const char *rsp_text(unsigned status, const char *branch,
 Test(txn, server_invite_retransmits_final_until_ack_then_ends)
 {
 	struct sipmsg *inv = request(0, "INVITE", "z9hG4bKs1", "");
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct txn *st;
 
 	cr_assert_eq(txn_srv_new(l, inv, &from, 0, &st), 0);
@@ -216,7 +216,7 @@ Test(txn, server_invite_retransmits_final_until_ack_then_ends)
 
 Test(txn, server_invite_timer_g_caps_at_t2_and_timer_h_ends_it)
 {
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct txn *st;
 
 	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKs2", ""),
@@ -233,7 +233,7 @@ Test(txn, server_invite_timer_g_caps_at_t2_and_timer_h_ends_it)
 
 Test(txn, server_invite_2xx_accepted_absorbs_and_passes_more_2xx)
 {
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct txn *st;
 
 	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKs3", ""),
@@ -258,7 +258,7 @@ Test(txn, server_invite_2xx_accepted_absorbs_and_passes_more_2xx)
 
 Test(txn, server_non_invite_trying_absorbs_completed_repeats)
 {
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct sipmsg *bye = request(0, "BYE", "z9hG4bKs4", ";tag=t");
 	struct txn *st;
 
@@ -277,7 +277,7 @@ Test(txn, server_non_invite_trying_absorbs_completed_repeats)
 
 Test(txn, server_over_tcp_never_retransmits_and_ends_at_once)
 {
-	struct tp_peer from = peer(TP_TCP, 5099);
+	struct peer from = peer(PEER_TCP, 5099);
 	struct txn *st;
 
 	cr_assert_eq(txn_srv_new(l, request(0, "BYE", "z9hG4bKs5", ";tag=t"),
@@ -299,7 +299,7 @@ Test(txn, server_over_tcp_never_retransmits_and_ends_at_once)
 
 Test(txn, server_matching_needs_branch_sent_by_and_method)
 {
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct txn *st;
 	char other[2048];
 
@@ -322,7 +322,7 @@ Test(txn, server_matching_needs_branch_sent_by_and_method)
 
 Test(txn, server_rfc2543_matching_without_magic_cookie)
 {
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct txn *st;
 
 	cr_assert_eq(
@@ -341,7 +341,7 @@ Test(txn, server_rfc2543_matching_without_magic_cookie)
 
 static struct txn *parent_st(void)
 {
-	struct tp_peer from = peer(TP_UDP, 5099);
+	struct peer from = peer(PEER_UDP, 5099);
 	struct txn *st;
 
 	cr_assert_eq(txn_srv_new(l, request(3, "INVITE", "z9hG4bKpar", ""),
@@ -351,10 +351,10 @@ static struct txn *parent_st(void)
 	return st;
 }
 
-static struct txn *client(enum sip_method method, enum tp_proto proto,
+static struct txn *client(enum sip_method method, enum peer_proto proto,
 			  const char *branch)
 {
-	struct tp_peer to = peer(proto, 5080);
+	struct peer to = peer(proto, 5080);
 	struct txn *ct;
 	char text[2048];
 	const char *name = method == SIP_INVITE ? "INVITE" : "MESSAGE";
@@ -390,7 +390,7 @@ static void respond(unsigned status, const char *branch, const char *method)
 
 Test(txn, client_invite_timer_a_doubles_and_timer_b_fails_408)
 {
-	client(SIP_INVITE, TP_UDP, "z9hG4bKc1");
+	client(SIP_INVITE, PEER_UDP, "z9hG4bKc1");
 	cr_assert_eq(nsent, 1);
 	advance(T1);
 	cr_assert_eq(nsent, 2);
@@ -407,7 +407,7 @@ Test(txn, client_invite_timer_a_doubles_and_timer_b_fails_408)
 
 Test(txn, client_invite_provisional_stops_a_final_is_acked)
 {
-	client(SIP_INVITE, TP_UDP, "z9hG4bKc2");
+	client(SIP_INVITE, PEER_UDP, "z9hG4bKc2");
 	respond(180, "z9hG4bKc2", "INVITE");
 	cr_assert_eq(nup, 1);
 	cr_assert_eq(up_status[0], 180);
@@ -437,7 +437,7 @@ Test(txn, client_invite_provisional_stops_a_final_is_acked)
 
 Test(txn, client_invite_every_2xx_passes_up)
 {
-	client(SIP_INVITE, TP_UDP, "z9hG4bKc3");
+	client(SIP_INVITE, PEER_UDP, "z9hG4bKc3");
 	respond(200, "z9hG4bKc3", "INVITE");
 	respond(200, "z9hG4bKc3", "INVITE");
 	cr_assert_eq(nup, 2);
@@ -450,7 +450,7 @@ Test(txn, client_invite_every_2xx_passes_up)
 
 Test(txn, client_non_invite_timer_e_caps_at_t2_timer_f_fails)
 {
-	client(SIP_MESSAGE, TP_UDP, "z9hG4bKc4");
+	client(SIP_MESSAGE, PEER_UDP, "z9hG4bKc4");
 	advance(64 * T1 - 10);
 	/* 0, .5, 1.5, 3.5, 7.5, then every T2 = 4 s up to 31.5. */
 	cr_assert_eq(nsent, 11, "%u sends", nsent);
@@ -460,7 +460,7 @@ Test(txn, client_non_invite_timer_e_caps_at_t2_timer_f_fails)
 
 Test(txn, client_non_invite_final_then_timer_k)
 {
-	client(SIP_MESSAGE, TP_UDP, "z9hG4bKc5");
+	client(SIP_MESSAGE, PEER_UDP, "z9hG4bKc5");
 	respond(100, "z9hG4bKc5", "MESSAGE");
 	respond(202, "z9hG4bKc5", "MESSAGE");
 	respond(202, "z9hG4bKc5", "MESSAGE");
@@ -472,7 +472,7 @@ Test(txn, client_non_invite_final_then_timer_k)
 
 Test(txn, client_over_tcp_never_retransmits)
 {
-	client(SIP_INVITE, TP_TCP, "z9hG4bKc6");
+	client(SIP_INVITE, PEER_TCP, "z9hG4bKc6");
 	advance(10 * T1);
 	cr_assert_eq(nsent, 1);
 	respond(486, "z9hG4bKc6", "INVITE");
@@ -481,7 +481,7 @@ Test(txn, client_over_tcp_never_retransmits)
 
 Test(txn, cancel_waits_for_a_provisional_then_goes_with_the_same_branch)
 {
-	struct txn *ct = client(SIP_INVITE, TP_UDP, "z9hG4bKc7");
+	struct txn *ct = client(SIP_INVITE, PEER_UDP, "z9hG4bKc7");
 	struct sipmsg *c;
 
 	cr_assert_eq(txn_cli_cancel(ct), 0);
@@ -508,7 +508,7 @@ Test(txn, cancel_waits_for_a_provisional_then_goes_with_the_same_branch)
 
 Test(txn, cancelled_invite_without_final_fails_after_64_t1)
 {
-	struct txn *ct = client(SIP_INVITE, TP_UDP, "z9hG4bKc8");
+	struct txn *ct = client(SIP_INVITE, PEER_UDP, "z9hG4bKc8");
 
 	respond(180, "z9hG4bKc8", "INVITE");
 	cr_assert_eq(txn_cli_cancel(ct), 0);
@@ -518,7 +518,7 @@ Test(txn, cancelled_invite_without_final_fails_after_64_t1)
 
 Test(txn, send_error_keeps_nothing)
 {
-	struct tp_peer to = peer(TP_UDP, 5080);
+	struct peer to = peer(PEER_UDP, 5080);
 	struct txn *ct = NULL;
 
 	send_err = -ENOTCONN;
@@ -564,7 +564,7 @@ Test(txn, branches_carry_shard_and_loop_hash)
 
 Test(txn, freeing_the_layer_ends_everything)
 {
-	struct txn *ct = client(SIP_INVITE, TP_UDP, "z9hG4bKc9");
+	struct txn *ct = client(SIP_INVITE, PEER_UDP, "z9hG4bKc9");
 
 	respond(180, "z9hG4bKc9", "INVITE");
 	cr_assert_eq(txn_count(l), 2);

@@ -13,7 +13,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
-#include "proxy/conf.h"
+#include "proxy/core/conf.h"
 #include "proxy/sip/msg.h"
 
 static struct conf *c;

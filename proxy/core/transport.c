@@ -1,5 +1,5 @@
-/* proxy/transport.c - sending on a shard's UDP and TCP transports */
-#include "proxy/transport.h"
+/* proxy/core/transport.c - sending on a shard's UDP and TCP transports */
+#include "proxy/core/transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,19 +9,19 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
-#include "proxy/shard_priv.h"
-#include "proxy/tcp.h"
-#include "proxy/udp.h"
+#include "proxy/core/shard_priv.h"
+#include "proxy/core/tcp.h"
+#include "proxy/core/udp.h"
 
-int tp_send(struct shard *sh, const struct tp_peer *to, const void *buf,
+int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 	    size_t len)
 {
 	unsigned owner;
 
 	switch (to->proto) {
-	case TP_UDP:
+	case PEER_UDP:
 		return udp_send(sh->udp, to, buf, len);
-	case TP_TCP:
+	case PEER_TCP:
 		/* No connection named: this shard's own to the address,
 		 * opened if need be (requests to a next hop over TCP). */
 		if (to->conn_id == 0) {
@@ -38,40 +38,6 @@ int tp_send(struct shard *sh, const struct tp_peer *to, const void *buf,
 		return shard__post_send(sh, owner, to, buf, len);
 	}
 	return -EINVAL;
-}
-
-const char *tp_proto_name(enum tp_proto proto)
-{
-	switch (proto) {
-	case TP_UDP:
-		return "UDP";
-	case TP_TCP:
-		return "TCP";
-	}
-	return "?";
-}
-
-char *tp_addr_str(const struct sockaddr *sa, char *buf, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (!size)
-		return buf;
-	if (sa && sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-		snprintf(buf, size, "%s:%u", ip, ntohs(in->sin_port));
-	} else if (sa && sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-		    (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, size, "?");
-	}
-	return buf;
 }
 
 int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
@@ -103,8 +69,8 @@ int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
 	}
 	return fd;
 out:
-	log_msg(LOG_ERR, "%s %s: %s", what, tp_addr_str(sa, abuf, sizeof(abuf)),
-		err_str(err));
+	log_msg(LOG_ERR, "%s %s: %s", what,
+		peer_addr_str(sa, abuf, sizeof(abuf)), err_str(err));
 	if (fd >= 0)
 		close(fd);
 	return err;
@@ -133,7 +99,7 @@ int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
 	close(fd);
 	if (err)
 		log_msg(LOG_ERR, "%s %s: %s", what,
-			tp_addr_str(sa, abuf, sizeof(abuf)),
+			peer_addr_str(sa, abuf, sizeof(abuf)),
 			err == -EADDRINUSE ? "address already in use "
 					     "(another sipedge running?)"
 					   : err_str(err));

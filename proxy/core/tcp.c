@@ -1,5 +1,5 @@
-/* proxy/tcp.c - a shard's TCP listeners and connections */
-#include "proxy/tcp.h"
+/* proxy/core/tcp.c - a shard's TCP listeners and connections */
+#include "proxy/core/tcp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,8 +19,8 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
-#include "proxy/conf.h"
-#include "proxy/shard_priv.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
 
 #define BACKLOG 511
@@ -65,7 +65,7 @@ struct tcp_conn {
 	uv_connect_t conn_req;
 	bool outgoing;
 	uint64_t id;
-	struct tp_peer peer;
+	struct peer peer;
 	char *buf; /* unframed bytes: buf[0, len) */
 	size_t len, cap;
 	struct sipmsg_framer fr; /* where framing of buf stopped */
@@ -505,8 +505,8 @@ static void idle_cb(uv_timer_t *h)
 		log_msg(LOG_NOTICE,
 			"tcp %s: message not complete after %" PRIu64
 			" ms: closed",
-			tp_addr_str((struct sockaddr *)&c->peer.addr, abuf,
-				    sizeof(abuf)),
+			peer_addr_str((struct sockaddr *)&c->peer.addr, abuf,
+				      sizeof(abuf)),
 			uv_now(&c->t->sh->loop) - c->msg_start_ms);
 	else
 		log_msg(LOG_DEBUG, "tcp: connection %" PRIx64 " idle: closed",
@@ -700,8 +700,8 @@ static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
 	reason[k] = '\0';
 	if (log_ratelimit_ok(&c->t->rl))
 		log_msg(LOG_NOTICE, "tcp %s: %u %s: closing",
-			tp_addr_str((struct sockaddr *)&c->peer.addr, abuf,
-				    sizeof(abuf)),
+			peer_addr_str((struct sockaddr *)&c->peer.addr, abuf,
+				      sizeof(abuf)),
 			code, reason);
 	len =
 	    p && n ? err_reply(out, sizeof(out), p, n, code, reason, c->id) : 0;
@@ -921,7 +921,7 @@ static void accept_cb(uv_stream_t *server, int status)
 				t->max_conns);
 		goto fail;
 	}
-	c->peer.proto = TP_TCP;
+	c->peer.proto = PEER_TCP;
 	c->peer.conn_id = c->id;
 	c->peer.listen_idx = l->listen_idx;
 	alen = sizeof(c->peer.addr);
@@ -941,8 +941,8 @@ static void accept_cb(uv_stream_t *server, int status)
 			log_msg(LOG_NOTICE,
 				"tcp %s: %u connections from this address: "
 				"new one closed",
-				tp_addr_str((struct sockaddr *)&c->peer.addr,
-					    abuf, sizeof(abuf)),
+				peer_addr_str((struct sockaddr *)&c->peer.addr,
+					      abuf, sizeof(abuf)),
 				t->max_per_ip);
 		goto fail;
 	}
@@ -994,8 +994,8 @@ static void connect_cb(uv_connect_t *req, int status)
 	if (status < 0) {
 		if (log_ratelimit_ok(&c->t->rl))
 			log_msg(LOG_NOTICE, "tcp: connect to %s: %s",
-				tp_addr_str((struct sockaddr *)&c->peer.addr,
-					    abuf, sizeof(abuf)),
+				peer_addr_str((struct sockaddr *)&c->peer.addr,
+					      abuf, sizeof(abuf)),
 				err_str(status));
 		conn_close(c);
 		return;
@@ -1021,7 +1021,7 @@ static bool source_of(const struct tcp *t, unsigned li, int family,
 	return true;
 }
 
-int tcp_connect(struct tcp *t, const struct tp_peer *to, uint64_t *idp)
+int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 {
 	struct shard *sh = t->sh;
 	struct sockaddr_storage src;
@@ -1066,7 +1066,7 @@ int tcp_connect(struct tcp *t, const struct tp_peer *to, uint64_t *idp)
 	atomic_fetch_add_explicit(&sh->set->tcp_conns, 1, memory_order_relaxed);
 	c->counted = true;
 	c->peer = *to;
-	c->peer.proto = TP_TCP;
+	c->peer.proto = PEER_TCP;
 	c->peer.conn_id = c->id;
 	err = map_add(t, c);
 	if (err)
@@ -1136,8 +1136,8 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 		if (listen(fd, BACKLOG)) {
 			err = -errno;
 			log_msg(LOG_ERR, "tcp %s: listen: %s",
-				tp_addr_str((const struct sockaddr *)&l->addr,
-					    abuf, sizeof(abuf)),
+				peer_addr_str((const struct sockaddr *)&l->addr,
+					      abuf, sizeof(abuf)),
 				err_str(err));
 			goto out;
 		}

@@ -17,16 +17,17 @@
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
 #include "proxy/base/slice.h"
-#include "proxy/conf.h"
-#include "proxy/shard.h"
-#include "proxy/transport.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard.h"
+#include "proxy/pipeline.h"
+#include "proxy/core/transport.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-static struct conf cf;
+    static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static char host[64];	  /* "127.0.0.1" or "::1" */
@@ -132,7 +133,7 @@ static void conf_make(int fam, unsigned workers)
 static void start(void)
 {
 	sh = NULL;
-	cr_assert_eq(shards_start(&cf, &sh), 0);
+	cr_assert_eq(shards_start(&cf, &pipeline_role, &sh), 0);
 	cr_assert_not_null(sh);
 	cr_assert_eq(shards_count(sh), cf.workers);
 }
@@ -955,11 +956,11 @@ Test(shard_start, address_in_use_fails_before_any_thread)
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	fill_addr(&ss, &len, AF_INET, port);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
-	cr_expect_eq(shards_start(&cf, &sh), -EADDRINUSE);
+	cr_expect_eq(shards_start(&cf, &pipeline_role, &sh), -EADDRINUSE);
 	cr_expect_null(sh);
 	close(fd);
 	/* Free again: it starts. */
-	cr_expect_eq(shards_start(&cf, &sh), 0);
+	cr_expect_eq(shards_start(&cf, &pipeline_role, &sh), 0);
 }
 
 Test(shard_start, tcp_address_in_use_fails_and_udp_is_released)
@@ -975,7 +976,7 @@ Test(shard_start, tcp_address_in_use_fails_and_udp_is_released)
 	fill_addr(&ss, &len, AF_INET, port);
 	cr_assert_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
 	cr_assert_eq(listen(fd, 1), 0);
-	cr_expect_eq(shards_start(&cf, &sh), -EADDRINUSE);
+	cr_expect_eq(shards_start(&cf, &pipeline_role, &sh), -EADDRINUSE);
 	cr_expect_null(sh);
 	/* The UDP port was given back: a plain socket can take it. */
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -1022,7 +1023,7 @@ Test(shard_start, each_listen_entry_answers_on_its_own_address)
 Test(shard_start, zero_workers_rejected_and_stop_null_safe)
 {
 	conf_make(AF_INET, 0);
-	cr_expect_eq(shards_start(&cf, &sh), -EINVAL);
+	cr_expect_eq(shards_start(&cf, &pipeline_role, &sh), -EINVAL);
 	cr_expect_null(sh);
 	shards_stop(NULL);
 	cr_expect_eq(shards_count(NULL), 0);

@@ -1,0 +1,33 @@
+/* proxy/sip/peer.h - where a message came from or goes: transport, address */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum peer_proto {
+	PEER_UDP,
+	PEER_TCP,
+};
+
+/**
+ * Where a message came from, so that it can be answered: value type.
+ * For TCP, conn_id names the connection (unique in the process, never
+ * reused; it encodes the owning shard).
+ */
+struct peer {
+	enum peer_proto proto;
+	struct sockaddr_storage addr; /**< the peer's address and port */
+	socklen_t addrlen;
+	uint64_t conn_id;    /**< TCP connection, 0 for UDP */
+	unsigned listen_idx; /**< index in conf->listen it arrived on */
+};
+
+/** "UDP"/"TCP" for Via and logs. */
+const char *peer_proto_name(enum peer_proto proto);
+
+/**
+ * Format @p sa as "1.2.3.4:5060" or "[::1]:5060" into @p buf.
+ * Returns @p buf.
+ */
+char *peer_addr_str(const struct sockaddr *sa, char *buf, size_t size);
