@@ -66,7 +66,7 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
 SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	fuzz bench bench-compare clean
+	layercheck fuzz bench bench-compare clean
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD)
@@ -168,7 +168,13 @@ hdrcheck: deps
 			|| { echo "hdrcheck: $$h does not compile alone"; exit 1; }; \
 	done; echo "hdrcheck: ok"
 
-check: fmtcheck hdrcheck test
+# The layer rule (STYLE.md "Layout"): no upward include, no folder cycle;
+# then the checker's own test (a planted upward include must fail).
+layercheck:
+	@sh scripts/layercheck.sh
+	@sh scripts/layercheck.sh --self-test
+
+check: fmtcheck hdrcheck layercheck test
 
 clean:
 	rm -rf build build-san build-fuzz
