@@ -19,6 +19,7 @@
 #include "features/intercom.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/core/shard.h"
@@ -31,11 +32,12 @@
 #include "store/memory.h"
 #include "store/redis.h"
 
-    enum { EXIT_CLEAN = 0,
-	   EXIT_CONFIG = 1,
-	   EXIT_USAGE = 2,
-	   EXIT_START = 3,
-    };
+enum {
+	EXIT_CLEAN = 0,
+	EXIT_CONFIG = 1,
+	EXIT_USAGE = 2,
+	EXIT_START = 3,
+};
 
 enum { OPT_CHECK = 256 };
 
@@ -137,7 +139,7 @@ static void usage(FILE *f)
 	print_default(f);
 	fprintf(f, "\n"
 		   "Signals: SIGTERM and SIGINT stop cleanly; SIGUSR1 logs "
-		   "each worker's counters;\n"
+		   "every module's counters;\n"
 		   "SIGHUP reloads the registrar's users file.\n"
 		   "Exit status: 0 clean stop, 1 configuration error, "
 		   "2 usage error,\n"
@@ -240,24 +242,12 @@ static void stop_cb(uv_signal_t *h, int signum)
 	uv_close((uv_handle_t *)&s->usr1, close_cb);
 }
 
+/* SIGUSR1: every module's counters, from the registry. */
 static void stats_cb(uv_signal_t *h, int signum)
 {
-	struct sigs *s = h->data;
-	struct shard_stats st;
-	unsigned n = shards_count(s->shards);
-
+	(void)h;
 	(void)signum;
-	for (unsigned i = 0; i < n; i++) {
-		shards_stats(s->shards, i, &st);
-		log_msg(LOG_INFO,
-			"shard %u: rx=%" PRIu64 " tx=%" PRIu64
-			" parse_errors=%" PRIu64 " handoff_out=%" PRIu64
-			" handoff_in=%" PRIu64 " dropped=%" PRIu64
-			" tcp_accepted=%" PRIu64 " tcp_closed=%" PRIu64,
-			i, st.rx_msgs, st.tx_msgs, st.parse_errors,
-			st.handoff_out, st.handoff_in, st.dropped,
-			st.tcp_accepted, st.tcp_closed);
-	}
+	stats_log(LOG_INFO);
 }
 
 static int signals_start(uv_loop_t *loop, struct sigs *s)

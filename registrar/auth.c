@@ -19,6 +19,7 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/core/shard.h"
@@ -68,6 +69,7 @@ static struct hmac_sha256_ctx key_ctx; /* keyed once, copied per use */
 static struct shard_state *shards;
 static unsigned nshards_;
 static uint64_t table_seed;
+static const struct stats_source stats_src; /* below auth_stats() */
 
 size_t auth_hash_len(enum auth_alg alg)
 {
@@ -246,6 +248,7 @@ int auth_init(const struct conf *c, unsigned nshards)
 {
 	uint8_t key[AUTH_HASH_MAX];
 	uint64_t base;
+	int err;
 
 	if (nshards == 0)
 		return -EINVAL;
@@ -280,11 +283,17 @@ int auth_init(const struct conf *c, unsigned nshards)
 		    (base & 0x00ffffffffffffffULL) | ((uint64_t)i << 56);
 		s->rl.burst = 5;
 	}
+	err = stats_add(&stats_src);
+	if (err && err != -EEXIST) {
+		auth_fini();
+		return err;
+	}
 	return 0;
 }
 
 void auth_fini(void)
 {
+	stats_remove(&stats_src);
 	for (unsigned i = 0; shards && i < nshards_; i++) {
 		free(shards[i].nc);
 		free(shards[i].fail);
@@ -316,6 +325,39 @@ void auth_stats(struct auth_stats *out)
 		out->stale += __atomic_load_n(&s->stale, __ATOMIC_RELAXED);
 	}
 }
+
+/* The registry's view of these counters (proxy/base/stats.h). */
+static const struct stats_item stats_items[] = {
+	{ "challenges", "401/407 challenges sent", false },
+	{ "successes", "credentials accepted", false },
+	{ "failures", "wrong responses and unknown users", false },
+	{ "blocked", "403 to a source over the failure limit", false },
+	{ "replays", "nonce and nc seen before", false },
+	{ "stale", "right password, old nonce: stale=true", false },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	struct auth_stats st;
+
+	(void)arg;
+	(void)inst;
+	auth_stats(&st);
+	v[0] = st.challenges;
+	v[1] = st.successes;
+	v[2] = st.failures;
+	v[3] = st.blocked;
+	v[4] = st.replays;
+	v[5] = st.stale;
+}
+
+static const struct stats_source stats_src = {
+	.module = "auth",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.ninst = 1,
+	.read = stats_read,
+};
 
 /* The slot of @p salt in @p v (mask @p mask), or where it may go. */
 static struct nc_slot *nc_probe(struct nc_slot *v, size_t mask, uint64_t salt,

@@ -12,6 +12,7 @@
 #include "features/gruu.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
@@ -33,9 +34,12 @@ struct shard_state {
 
 static struct shard_state *shards;
 static unsigned nshards_;
+static const struct stats_source stats_src; /* below reg_stats() */
 
 int reg_init(unsigned nshards)
 {
+	int err;
+
 	if (nshards == 0)
 		return -EINVAL;
 	shards = calloc(nshards, sizeof(*shards));
@@ -44,11 +48,17 @@ int reg_init(unsigned nshards)
 	nshards_ = nshards;
 	for (unsigned i = 0; i < nshards; i++)
 		shards[i].rl.burst = 5;
+	err = stats_add(&stats_src);
+	if (err && err != -EEXIST) {
+		reg_fini();
+		return err;
+	}
 	return 0;
 }
 
 void reg_fini(void)
 {
+	stats_remove(&stats_src);
 	free(shards);
 	shards = NULL;
 	nshards_ = 0;
@@ -76,6 +86,39 @@ void reg_stats(struct reg_stats *out)
 		    __atomic_load_n(&s->rejected, __ATOMIC_RELAXED);
 	}
 }
+
+/* The registry's view of these counters (proxy/base/stats.h). */
+static const struct stats_item stats_items[] = {
+	{ "registers", "REGISTER requests answered", false },
+	{ "ok", "REGISTERs answered 200", false },
+	{ "added", "bindings created", false },
+	{ "refreshed", "bindings updated", false },
+	{ "removed", "bindings removed by the UA", false },
+	{ "rejected", "REGISTERs answered 4xx/5xx", false },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	struct reg_stats st;
+
+	(void)arg;
+	(void)inst;
+	reg_stats(&st);
+	v[0] = st.registers;
+	v[1] = st.ok;
+	v[2] = st.added;
+	v[3] = st.refreshed;
+	v[4] = st.removed;
+	v[5] = st.rejected;
+}
+
+static const struct stats_source stats_src = {
+	.module = "registrar",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.ninst = 1,
+	.read = stats_read,
+};
 
 /* Is @p host (brackets allowed) the IP literal of listen entry @p l? */
 static bool host_is_listen(struct slice host, const struct conf_listen *l)

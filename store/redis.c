@@ -19,6 +19,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
+#include "proxy/base/stats.h"
 #include "store/redis_priv.h"
 
 /*
@@ -951,6 +952,34 @@ static int settings(struct redis *r, const struct redis_opts *o,
 	return r->shards ? 0 : -ENOMEM;
 }
 
+/* The registry's view of these counters (proxy/base/stats.h). */
+static const struct stats_item stats_items[] = {
+	{ "connected", "1 while the store thread is in step with Redis", true },
+	{ "written", "updates Redis acknowledged", false },
+	{ "queued", "updates waiting now, all shards", true },
+	{ "dropped", "updates dropped: queue full", false },
+	{ "errors", "updates Redis refused for good", false },
+	{ "reconnects", "shard connections made", false },
+	{ "applied", "sets applied from Redis", false },
+	{ "resyncs", "full loads done by the store thread", false },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	struct redis_stats st;
+
+	(void)inst;
+	redis_stats(arg, &st);
+	v[0] = st.connected;
+	v[1] = st.written;
+	v[2] = st.queued;
+	v[3] = st.dropped;
+	v[4] = st.errors;
+	v[5] = st.reconnects;
+	v[6] = st.applied;
+	v[7] = st.resyncs;
+}
+
 int redis_start(const struct redis_opts *o, unsigned nshards, struct redis **rp)
 {
 	pthread_condattr_t ca;
@@ -1015,13 +1044,25 @@ int redis_start(const struct redis_opts *o, unsigned nshards, struct redis **rp)
 	if (!atomic_load(&r->connected))
 		log_msg(LOG_WARN, "redis: not in step yet; starting degraded "
 				  "and catching up in the background");
+	r->stats = (struct stats_source){
+		.module = "redis",
+		.items = stats_items,
+		.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+		.ninst = 1,
+		.read = stats_read,
+		.arg = r,
+	};
+	err = stats_add(&r->stats);
+	if (err) {
+		redis_stop(r);
+		return err;
+	}
 	*rp = r;
 	return 0;
 }
 
 void redis_stop(struct redis *r)
 {
-	struct redis_stats st;
 	struct redis__target *t;
 	uint64_t one = 1;
 
@@ -1032,14 +1073,9 @@ void redis_stop(struct redis *r)
 		if (write(r->wake_fd, &one, sizeof(one)) < 0)
 			one = 0; /* the thread wakes within POLL_MS anyway */
 		pthread_join(r->thread, NULL);
-		redis_stats(r, &st);
-		log_msg(LOG_INFO,
-			"redis: written %" PRIu64 " dropped %" PRIu64
-			" errors %" PRIu64 " applied %" PRIu64
-			" resyncs %" PRIu64 " reconnects %" PRIu64,
-			st.written, st.dropped, st.errors, st.applied,
-			st.resyncs, st.reconnects);
+		stats_log_source(&r->stats, LOG_INFO);
 	}
+	stats_remove(&r->stats);
 	loc_set_observer(NULL);
 	t = rcu_xchg_pointer(&r->target, NULL);
 	/* Old masters wait in call_rcu(): let them go before we do. */

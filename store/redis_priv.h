@@ -11,6 +11,7 @@
 
 #include "proxy/base/log.h"
 #include "proxy/base/slice.h"
+#include "proxy/base/stats.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "store/redis.h"
@@ -231,6 +232,7 @@ struct redis {
 	bool first_done;
 	bool thread_started;
 	pthread_t thread;
+	struct stats_source stats; /**< registered counters (redis_stats) */
 };
 
 /** The location observer: hands the change to this thread's writer. */

@@ -22,6 +22,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
@@ -513,19 +514,33 @@ static void shard_fini(struct shard *sh)
 	free(sh->wake_list);
 }
 
-static void log_stats(const struct shards *s, unsigned i)
+/* The registry's view of the shards' counters (proxy/base/stats.h). */
+static const struct stats_item stats_items[] = {
+	{ "rx_msgs", "messages received from the network", false },
+	{ "tx_msgs", "messages sent", false },
+	{ "parse_errors", "messages rejected or dropped as malformed", false },
+	{ "handoff_out", "messages handed to another shard", false },
+	{ "handoff_in", "messages handed in by another shard", false },
+	{ "dropped", "stray responses, ACKs to nobody and the like", false },
+	{ "tcp_accepted", "TCP connections accepted", false },
+	{ "tcp_closed", "TCP connections closed", false },
+	{ "overloaded", "requests answered 503 for overload", false },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
 {
 	struct shard_stats st;
 
-	shards_stats(s, i, &st);
-	log_msg(LOG_INFO,
-		"shard %u: rx %" PRIu64 " tx %" PRIu64 " parse_errors %" PRIu64
-		" handoff_out %" PRIu64 " handoff_in %" PRIu64
-		" dropped %" PRIu64 " tcp_accepted %" PRIu64
-		" tcp_closed %" PRIu64 " overloaded %" PRIu64,
-		i, st.rx_msgs, st.tx_msgs, st.parse_errors, st.handoff_out,
-		st.handoff_in, st.dropped, st.tcp_accepted, st.tcp_closed,
-		st.overloaded);
+	shards_stats(arg, inst, &st);
+	v[0] = st.rx_msgs;
+	v[1] = st.tx_msgs;
+	v[2] = st.parse_errors;
+	v[3] = st.handoff_out;
+	v[4] = st.handoff_in;
+	v[5] = st.dropped;
+	v[6] = st.tcp_accepted;
+	v[7] = st.tcp_closed;
+	v[8] = st.overloaded;
 }
 
 static void teardown(struct shards *s, bool ran)
@@ -551,11 +566,12 @@ static void teardown(struct shards *s, bool ran)
 		if (s->sh[i].thread_started)
 			pthread_join(s->sh[i].thread, NULL);
 	}
+	stats_remove(&s->stats);
+	if (ran)
+		stats_log_source(&s->stats, LOG_INFO);
 	for (unsigned i = 0; i < s->n; i++) {
 		if (!s->sh[i].set)
 			continue; /* start failed before this one */
-		if (ran)
-			log_stats(s, i);
 		shard_fini(&s->sh[i]);
 	}
 	free(s->sh);
@@ -633,6 +649,18 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 		sh->thread_started = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		goto out;
+	s->stats = (struct stats_source){
+		.module = "shard",
+		.items = stats_items,
+		.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+		.ninst = s->n,
+		.label = "shard",
+		.read = stats_read,
+		.arg = s,
+	};
+	err = stats_add(&s->stats);
 	if (err)
 		goto out;
 	log_msg(LOG_INFO, "shards: %u started", s->n);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/core/shard.h"
 #include "proxy/core/transport.h"
 
@@ -113,7 +114,8 @@ struct shards {
 	 * number of connections, and rarely above it.
 	 */
 	atomic_uint tcp_per_ip[2][SHARD_IP_BUCKETS];
-	uint64_t ip_seed; /**< random per process */
+	uint64_t ip_seed;	   /**< random per process */
+	struct stats_source stats; /**< the shards' counters, registered */
 };
 
 /** Add @p v to the counter @p p: owner thread only, readers relaxed. */
