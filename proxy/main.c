@@ -31,11 +31,12 @@
 #include "store/memory.h"
 #include "store/redis.h"
 
-    enum { EXIT_CLEAN = 0,
-	   EXIT_CONFIG = 1,
-	   EXIT_USAGE = 2,
-	   EXIT_START = 3,
-    };
+enum {
+	EXIT_CLEAN = 0,
+	EXIT_CONFIG = 1,
+	EXIT_USAGE = 2,
+	EXIT_START = 3,
+};
 
 enum { OPT_CHECK = 256 };
 

@@ -33,7 +33,7 @@
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-    static struct conf cf;
+static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static uint16_t port;

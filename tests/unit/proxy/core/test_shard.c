@@ -27,7 +27,7 @@
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-    static struct conf cf;
+static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static char host[64];	  /* "127.0.0.1" or "::1" */
