@@ -140,9 +140,15 @@ static struct shard_item *item_new(enum shard_item_kind kind,
 		return NULL;
 	cds_wfcq_node_init(&it->node);
 	it->kind = kind;
-	it->peer = *peer;
+	if (peer)
+		it->peer = *peer;
+	else
+		memset(&it->peer, 0, sizeof(it->peer));
+	it->fn = NULL;
+	it->arg = NULL;
 	it->len = len;
-	memcpy(it->data, buf, len);
+	if (len)
+		memcpy(it->data, buf, len);
 	return it;
 }
 
@@ -273,6 +279,30 @@ int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 	return 0;
 }
 
+int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg)
+{
+	struct shard_item *it;
+	struct shard *o;
+
+	if (!s || id >= s->n || !fn)
+		return -EINVAL;
+	o = &s->sh[id];
+	if (!inbox_reserve(o, 0))
+		return -ENOBUFS;
+	it = item_new(SHARD_ITEM_POST, NULL, NULL, 0);
+	if (!it) {
+		inbox_release(o, 0);
+		return -ENOMEM;
+	}
+	it->fn = fn;
+	it->arg = arg;
+	/* Any thread: no batching of wake-ups (shard__flush() is the
+	 * shards' own), so wake the owner now. */
+	cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &it->node);
+	uv_async_send(&o->async);
+	return 0;
+}
+
 void shard__flush(struct shard *sh)
 {
 	udp_flush(sh->udp);
@@ -304,11 +334,15 @@ static void run_item(struct shard *sh, struct shard_item *it)
 				sh->id, it->peer.conn_id, err_str(err));
 		}
 		break;
+	case SHARD_ITEM_POST:
+		it->fn(sh, it->arg);
+		break;
 	}
 }
 
 /*
- * Run (or, with @run false, only free) the items of the inbox, at most
+ * Run (or, with @run false, only free; a posted function is then told
+ * with a NULL shard) the items of the inbox, at most
  * @p max of them; items enqueued meanwhile count too. *stopp is set
  * when the stop request was among them. Returns true when items are
  * left.
@@ -334,6 +368,8 @@ static bool drain(struct shard *sh, bool run, unsigned max, bool *stopp)
 		inbox_release(sh, it->len);
 		if (run)
 			run_item(sh, it);
+		else if (it->kind == SHARD_ITEM_POST)
+			it->fn(NULL, it->arg); /* shard_post(): exactly once */
 		free(it);
 	}
 	return !cds_wfcq_empty(&sh->inbox_head, &sh->inbox_tail);

@@ -92,6 +92,30 @@ void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg);
  */
 void shards_stop(struct shards *s);
 
+/**
+ * A function run on a shard's thread by shard_post(): @p sh is the
+ * shard, or NULL when it stopped before the function could run (then
+ * only release what @p arg holds: the call is made on the thread that
+ * stops the shards, and @p sh must not be used).
+ */
+typedef void shard_post_fn(struct shard *sh, void *arg);
+
+/**
+ * Run @p fn(sh, @p arg) on shard @p id's thread, after what its inbox
+ * already holds. The item counts against the shard's inbox bounds
+ * (overload.max_inbox, SHARD_INBOX_MAX_BYTES) as hand-offs do.
+ * Returns 0: @p fn is called exactly once, on the shard, or with
+ * sh == NULL when the shard stops before it runs (so @p arg can always
+ * be freed by @p fn). Errors (@p fn is not called): -EINVAL (@p s NULL,
+ * @p id out of range, @p fn NULL), -ENOBUFS (the inbox is full),
+ * -ENOMEM.
+ * Thread: any, between shards_start() and the start of shards_stop()
+ * (a thread other than the shards and the control thread must be done
+ * posting before shards_stop() is called).
+ * Ownership: @p arg passes to @p fn when 0 is returned.
+ */
+int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg);
+
 /** Number of shards. */
 unsigned shards_count(const struct shards *s);
 
