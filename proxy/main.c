@@ -373,6 +373,34 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 	return err;
 }
 
+/* The order of the functions of one hook stage (proxy/hook.h): lower
+ * first. */
+enum {
+	PRIO_GRUU = 100,
+	PRIO_INTERCOM = 200,
+};
+
+/* The registrar's and the features' stages. */
+static int hooks_add(void)
+{
+	int err;
+
+	err = hook_add(HOOK_AUTH, auth_hook, 0);
+	if (!err)
+		err = hook_add(HOOK_REGISTRAR, reg_hook, 0);
+	if (!err)
+		err = hook_add_user_check(user_check, 0);
+	/* features/: GRUU routing, intercom, and no auto-answer marking
+	 * that intercom did not add. */
+	if (!err)
+		err = hook_add_lookup(gruu_lookup, PRIO_GRUU);
+	if (!err)
+		err = hook_add(HOOK_FEATURES, intercom_hook, PRIO_INTERCOM);
+	if (!err)
+		err = hook_add_clean(intercom_clean, PRIO_INTERCOM);
+	return err;
+}
+
 /* Users file, auth and registrar tables, hooks, the store thread and
  * SIGHUP (reload the users file). Returns 0 or an EXIT_* status. */
 static int registrar_start(const struct conf *c, uv_loop_t *loop,
@@ -414,26 +442,18 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 		log_msg(LOG_ERR, "sipedge: registrar: %s", err_str(err));
 		return EXIT_START;
 	}
-	hook_set(HOOK_AUTH, auth_hook);
-	hook_set(HOOK_REGISTRAR, reg_hook);
-	hook_set_user_check(user_check);
-	/* features/: GRUU routing, intercom, and no auto-answer marking
-	 * that intercom did not add. */
-	hook_set_lookup(gruu_lookup);
-	hook_set(HOOK_FEATURES, intercom_hook);
-	hook_set_clean(intercom_clean);
+	err = hooks_add();
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: hooks: %s", err_str(err));
+		return EXIT_START;
+	}
 	return 0;
 }
 
 /* After the shards stopped: the last snapshot, then free. */
 static void registrar_stop(struct registrar *g)
 {
-	hook_set(HOOK_AUTH, NULL);
-	hook_set(HOOK_REGISTRAR, NULL);
-	hook_set_user_check(NULL);
-	hook_set_lookup(NULL);
-	hook_set(HOOK_FEATURES, NULL);
-	hook_set_clean(NULL);
+	hook_clear();
 	gruu_fini();
 	memory_stop(g->mem);
 	g->mem = NULL;
