@@ -369,7 +369,8 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 	int err = redis_start(&o, c->workers, &g->redis);
 
 	if (!err)
-		shards_set_hooks(redis_attach_cb, redis_detach_cb, g->redis);
+		err =
+		    shards_add_hook(redis_attach_cb, redis_detach_cb, g->redis);
 	return err;
 }
 
@@ -457,7 +458,7 @@ static void registrar_stop(struct registrar *g)
 	gruu_fini();
 	memory_stop(g->mem);
 	g->mem = NULL;
-	shards_set_hooks(NULL, NULL, NULL);
+	shards_clear_hooks();
 	redis_stop(g->redis);
 	g->redis = NULL;
 	if (g->hup_init && !uv_is_closing((uv_handle_t *)&g->hup))

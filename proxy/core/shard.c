@@ -54,15 +54,48 @@ static void owner_seed_init(void)
 	owner_seed = seed;
 }
 
-/* shards_set_hooks(): set while no shard runs, read by the shards. */
-static shard_hook_fn *hook_start, *hook_stop;
-static void *hook_arg;
+/* shards_add_hook(): filled while no shard runs, read by the shards. */
+struct hook_pair {
+	shard_hook_fn *start, *stop;
+	void *arg;
+};
 
-void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg)
+static struct hook_pair hooks[SHARDS_HOOK_MAX];
+static unsigned nhooks;
+
+int shards_add_hook(shard_hook_fn *start, shard_hook_fn *stop, void *arg)
 {
-	hook_start = start;
-	hook_stop = stop;
-	hook_arg = arg;
+	if (!start && !stop)
+		return -EINVAL;
+	if (nhooks == SHARDS_HOOK_MAX)
+		return -ENOSPC;
+	hooks[nhooks].start = start;
+	hooks[nhooks].stop = stop;
+	hooks[nhooks].arg = arg;
+	nhooks++;
+	return 0;
+}
+
+void shards_clear_hooks(void)
+{
+	memset(hooks, 0, sizeof(hooks));
+	nhooks = 0;
+}
+
+/* The start hooks in the order added. */
+static void hooks_start(struct shard *sh)
+{
+	for (unsigned i = 0; i < nhooks; i++)
+		if (hooks[i].start)
+			hooks[i].start(sh->id, &sh->loop, hooks[i].arg);
+}
+
+/* The stop hooks in the reverse order. */
+static void hooks_stop(struct shard *sh)
+{
+	for (unsigned i = nhooks; i-- > 0;)
+		if (hooks[i].stop)
+			hooks[i].stop(sh->id, &sh->loop, hooks[i].arg);
 }
 
 unsigned shard_owner(struct slice key, unsigned nshards)
@@ -397,8 +430,7 @@ static void inbox_cb(uv_async_t *h)
 	shard__flush(sh);
 	if (stop && !sh->stopping) {
 		sh->stopping = true;
-		if (hook_stop)
-			hook_stop(sh->id, &sh->loop, hook_arg);
+		hooks_stop(sh);
 		close_handles(sh);
 	}
 	/* The rest waits for the next turn of the loop, after the
@@ -431,8 +463,7 @@ static void *shard_main(void *arg)
 	snprintf(name, sizeof(name), "shard%u", sh->id);
 	pthread_setname_np(pthread_self(), name);
 	urcu_memb_register_thread();
-	if (hook_start)
-		hook_start(sh->id, &sh->loop, hook_arg);
+	hooks_start(sh);
 	uv_run(&sh->loop, UV_RUN_DEFAULT);
 	urcu_memb_unregister_thread();
 	return NULL;

@@ -73,18 +73,27 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 
 struct uv_loop_s;
 
-/** A per-shard hook (shards_set_hooks()): shard @p id, its loop. */
+/** A per-shard hook (shards_add_hook()): shard @p id, its loop. */
 typedef void shard_hook_fn(unsigned id, struct uv_loop_s *loop, void *arg);
 
+/** Hook pairs shards_add_hook() holds at most. */
+#define SHARDS_HOOK_MAX 8
+
 /**
- * Hooks for the shards of the next shards_start() (NULL: none), each
- * given @p arg: @p start runs on every shard's own thread before its
- * loop runs (to put a module's handles on it: the Redis writer),
- * @p stop on that thread when the shard is told to stop, before its
- * own handles close; @p stop must close what @p start opened.
+ * Add a pair of hooks for the shards of the next shards_start(), each
+ * given @p arg (either may be NULL): @p start runs on every shard's own
+ * thread before its loop runs (to put a module's handles on it: the
+ * Redis writer), @p stop on that thread when the shard is told to stop,
+ * before its own handles close; @p stop must close what @p start
+ * opened. The start hooks run in the order added, the stop hooks in
+ * the reverse order.
+ * Errors: -EINVAL (both NULL), -ENOSPC (SHARDS_HOOK_MAX pairs already).
  * Thread: control, while no shard runs.
  */
-void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg);
+int shards_add_hook(shard_hook_fn *start, shard_hook_fn *stop, void *arg);
+
+/** Remove every hook pair. Thread: control, while no shard runs. */
+void shards_clear_hooks(void);
 
 /**
  * Stop every shard, join the threads, log each shard's counters, close

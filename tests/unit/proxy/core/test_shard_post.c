@@ -240,13 +240,84 @@ Test(shard_post, stop_hands_pending_items_back)
 	atomic_store(&late_dropped, 0);
 	shards_stop(set);
 	set = NULL;
-	shards_set_hooks(NULL, post_late, NULL);
+	cr_assert_eq(shards_add_hook(NULL, post_late, NULL), 0);
 	cr_assert_eq(shards_start(&cf, &idle_role, &set), 0);
 	shards_stop(set);
 	set = NULL;
-	shards_set_hooks(NULL, NULL, NULL);
+	shards_clear_hooks();
 	cr_expect_eq(atomic_load(&late_ran), 0);
 	cr_expect_eq(atomic_load(&late_dropped), 5 * NSHARDS);
 }
 
 TestSuite(shard_post, .init = init, .fini = fini, .timeout = 60);
+
+/* Per-shard hooks: each shard writes its own trail, read after the join. */
+static char hook_trail[NSHARDS][16];
+static unsigned hook_len[NSHARDS];
+
+static void hook_mark(unsigned id, char c)
+{
+	cr_assert_lt(id, NSHARDS);
+	if (hook_len[id] + 1 < sizeof(hook_trail[id]))
+		hook_trail[id][hook_len[id]++] = c;
+}
+
+static void start_hook(unsigned id, struct uv_loop_s *loop, void *arg)
+{
+	cr_assert_not_null(loop);
+	hook_mark(id, *(const char *)arg);
+}
+
+static void stop_hook(unsigned id, struct uv_loop_s *loop, void *arg)
+{
+	cr_assert_not_null(loop);
+	hook_mark(id, (char)(*(const char *)arg - 'a' + 'A'));
+}
+
+static void init_hooks(void)
+{
+	memset(hook_trail, 0, sizeof(hook_trail));
+	memset(hook_len, 0, sizeof(hook_len));
+	shards_clear_hooks();
+	init();
+	shards_stop(set); /* the test starts its own, with hooks */
+	set = NULL;
+}
+
+static void fini_hooks(void)
+{
+	fini();
+	shards_clear_hooks();
+}
+
+TestSuite(shard_hooks, .init = init_hooks, .fini = fini_hooks, .timeout = 60);
+
+Test(shard_hooks, start_in_order_added_stop_in_reverse)
+{
+	static const char a = 'a', b = 'b', c = 'c';
+
+	cr_assert_eq(shards_add_hook(start_hook, stop_hook, (void *)&a), 0);
+	cr_assert_eq(shards_add_hook(start_hook, NULL, (void *)&b), 0);
+	cr_assert_eq(shards_add_hook(start_hook, stop_hook, (void *)&c), 0);
+	cr_assert_eq(shards_start(&cf, &idle_role, &set), 0);
+	shards_stop(set);
+	set = NULL;
+	for (unsigned i = 0; i < NSHARDS; i++)
+		cr_expect_str_eq(hook_trail[i], "abcCA", "shard %u", i);
+}
+
+Test(shard_hooks, the_list_is_bounded_and_clears)
+{
+	static const char a = 'a';
+
+	cr_assert_eq(shards_add_hook(NULL, NULL, NULL), -EINVAL);
+	for (unsigned i = 0; i < SHARDS_HOOK_MAX; i++)
+		cr_assert_eq(shards_add_hook(start_hook, NULL, (void *)&a), 0);
+	cr_assert_eq(shards_add_hook(start_hook, NULL, (void *)&a), -ENOSPC);
+	shards_clear_hooks();
+	cr_assert_eq(shards_start(&cf, &idle_role, &set), 0);
+	shards_stop(set);
+	set = NULL;
+	for (unsigned i = 0; i < NSHARDS; i++)
+		cr_expect_eq(hook_len[i], 0);
+}
