@@ -21,6 +21,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/core/post.h"
 #include "proxy/core/shard.h"
 #include "proxy/pipeline.h"
 #include "registrar/auth.h"
@@ -39,6 +40,9 @@ enum {
 };
 
 enum { OPT_CHECK = 256 };
+
+/* Calls that may wait for the control thread at once (post_new()). */
+#define CONTROL_INBOX_MAX 4096u
 
 struct opts {
 	const char *config; /* -c */
@@ -476,6 +480,7 @@ static int run(const struct conf *c)
 {
 	struct registrar g = { .mem = NULL };
 	struct sigs s = { .shards = NULL };
+	struct post *inbox = NULL; /* the control thread's mailbox */
 	char names[1024];
 	uv_loop_t loop;
 	int err, status = EXIT_CLEAN;
@@ -490,6 +495,14 @@ static int run(const struct conf *c)
 	err = signals_start(&loop, &s);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: signals: %s", uv_strerror(err));
+		status = EXIT_START;
+		goto out;
+	}
+	/* Other threads (management API, Redis subscriber) post work for
+	 * this thread here. */
+	err = post_new(&loop, CONTROL_INBOX_MAX, &inbox);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: control inbox: %s", err_str(err));
 		status = EXIT_START;
 		goto out;
 	}
@@ -524,6 +537,8 @@ static int run(const struct conf *c)
 out:
 	/* Shards gone (or never started): save the snapshot, free. */
 	registrar_stop(&g);
+	/* Every thread that could post is gone. */
+	post_free(inbox);
 	if (!uv_is_closing((uv_handle_t *)&s.term)) {
 		uv_close((uv_handle_t *)&s.term, close_cb);
 		uv_close((uv_handle_t *)&s.intr, close_cb);
