@@ -53,64 +53,87 @@ struct hook_req {
 	struct hook_fwd fwd; /**< HOOK_FEATURES may set it: where to route */
 };
 
+/**
+ * The hook stages. The first three take hook_fn (the request pipeline,
+ * hook_run()); the others have their own function types and callers.
+ * Each stage holds a list of up to HOOK_MAX functions, run in
+ * ascending priority; functions of equal priority run in the order
+ * they were added.
+ */
 enum hook_stage {
-	HOOK_AUTH,	/**< may challenge (401/407) or refuse (403) */
-	HOOK_REGISTRAR, /**< REGISTER for a served domain */
-	HOOK_FEATURES,	/**< GRUU, feature codes, ... (later issues) */
+	HOOK_AUTH,	 /**< may challenge (401/407) or refuse (403) */
+	HOOK_REGISTRAR,	 /**< REGISTER for a served domain */
+	HOOK_FEATURES,	 /**< GRUU, feature codes, ... */
+	HOOK_LOOKUP,	 /**< hook_lookup_fn: resolve before the location */
+	HOOK_CLEAN,	 /**< hook_clean_fn: clean a request to forward */
+	HOOK_USER_CHECK, /**< hook_user_fn: does a user exist */
 	HOOK__COUNT,
 };
 
+/** Functions one stage holds at most. */
+#define HOOK_MAX 8
+
 /** What a hook returns when it did not fail. */
 enum {
-	HOOK_NEXT = 0, /**< go on with the next stage */
+	HOOK_NEXT = 0, /**< go on with the next function, then stage */
 	HOOK_DONE = 1, /**< the hook answered the request (hook_reply) */
 };
 
 /**
- * A pipeline stage. Returns HOOK_NEXT, HOOK_DONE, or a negative error
- * (the core then answers err_sip_status(err) if nothing was sent).
+ * A function of HOOK_AUTH, HOOK_REGISTRAR or HOOK_FEATURES. Returns
+ * HOOK_NEXT, HOOK_DONE, or a negative error (the core then answers
+ * err_sip_status(err) if nothing was sent).
  * Thread: the shard that owns the request. Must not block.
  */
 typedef int hook_fn(struct hook_req *r);
 
 /**
- * Install @p fn at @p stage (one function per stage; NULL removes).
- * Thread: control, before shards_start().
+ * Add @p fn to @p stage (HOOK_AUTH, HOOK_REGISTRAR or HOOK_FEATURES)
+ * at priority @p prio: lower runs first, equal ones in the order
+ * added. Errors: -EINVAL (another stage, @p fn NULL), -EEXIST (@p fn
+ * is in the stage already), -ENOSPC (HOOK_MAX functions already).
+ * Thread: control, while no shard runs (before shards_start(), after
+ * shards_stop()).
  */
-void hook_set(enum hook_stage stage, hook_fn *fn);
+int hook_add(enum hook_stage stage, hook_fn *fn, int prio);
 
 /**
- * Run @p stage for @p r. Returns HOOK_NEXT when nothing is installed.
+ * Remove every function of every stage (what the installers added).
+ * Thread: as hook_add().
+ */
+void hook_clear(void);
+
+/**
+ * Run @p stage for @p r: its functions in order, until one returns
+ * HOOK_DONE or an error, which is returned. Returns HOOK_NEXT when all
+ * returned it, or when the stage is empty (or not a hook_fn stage).
  * Thread: the shard.
  */
 int hook_run(enum hook_stage stage, struct hook_req *r);
 
 /**
- * Whether @p user (as in an AOR, unescaped) exists in the served domain
- * @p domain (lower case). The registrar provides it from its users
- * file; routing answers 404 for a user who does not exist and 480 for
- * one without a binding. Thread: any registered RCU thread; must not
- * block.
+ * HOOK_USER_CHECK: whether @p user (as in an AOR, unescaped) exists in
+ * the served domain @p domain (lower case). The registrar provides it
+ * from its users file; routing answers 404 for a user who does not
+ * exist and 480 for one without a binding. Thread: any registered RCU
+ * thread; must not block.
  */
 typedef bool hook_user_fn(struct slice user, struct slice domain);
 
-/**
- * Install the user check @p fn (NULL removes it).
- * Thread: control, before shards_start() (or after shards_stop()).
- */
-void hook_set_user_check(hook_user_fn *fn);
+/** Add @p fn to HOOK_USER_CHECK; errors and thread as hook_add(). */
+int hook_add_user_check(hook_user_fn *fn, int prio);
 
 /**
- * True when @p user exists in @p domain by the installed check; true
- * when none is installed (without a users file every user exists).
- * Thread: the shard.
+ * True when @p user exists in @p domain: when no check is installed
+ * (without a users file every user exists), or when one of them, in
+ * order, says so. Thread: the shard.
  */
 bool hook_user_exists(struct slice user, struct slice domain);
 
 /**
- * Resolve a Request-URI that names a user of a served domain before the
- * location lookup: @p ruri is sip/sips, ours, with a user part. GRUU
- * (features/gruu, RFC 5627) installs it.
+ * HOOK_LOOKUP: resolve a Request-URI that names a user of a served
+ * domain before the location lookup: @p ruri is sip/sips, ours, with a
+ * user part. GRUU (features/gruu, RFC 5627) installs one.
  * Returns 0 when @p ruri is not for it (the lookup goes on), 1 with
  * either fwp->nt > 0 targets or *statusp set (404, 480...), or -ENOMEM.
  * Thread: a registered RCU thread outside a read section; must not
@@ -120,28 +143,35 @@ typedef int hook_lookup_fn(const struct conf *c, struct slice ruri,
 			   int64_t now_s, struct arena *a, struct hook_fwd *fwp,
 			   unsigned *statusp);
 
-/** Install @p fn (NULL removes it). Thread: as hook_set(). */
-void hook_set_lookup(hook_lookup_fn *fn);
+/** Add @p fn to HOOK_LOOKUP; errors and thread as hook_add(). */
+int hook_add_lookup(hook_lookup_fn *fn, int prio);
 
-/** The installed lookup, or 0 when none is installed. */
+/**
+ * The HOOK_LOOKUP functions in order, until one returns other than 0
+ * (1 or an error), which is returned; 0 when none claims @p ruri.
+ */
 int hook_lookup(const struct conf *c, struct slice ruri, int64_t now_s,
 		struct arena *a, struct hook_fwd *fwp, unsigned *statusp);
 
 /**
- * Clean request @p m before it is forwarded, on edit list @p el: remove
- * what only features may add (features/intercom: auto-answer
- * markings). *rurip is the Request-URI of @p m when it is sent as it is
- * (else empty); the function may replace it with a cleaned copy in
- * @p a, which the caller then sends instead.
+ * HOOK_CLEAN: clean request @p m before it is forwarded, on edit list
+ * @p el: remove what only features may add (features/intercom:
+ * auto-answer markings). *rurip is the Request-URI of @p m when it is
+ * sent as it is (else empty); the function may replace it with a
+ * cleaned copy in @p a, which the caller then sends instead.
  * Returns 0 or a negative error (-ENOMEM). Thread: the shard.
  */
 typedef int hook_clean_fn(struct edit_list *el, const struct sipmsg *m,
 			  struct arena *a, struct slice *rurip);
 
-/** Install @p fn (NULL removes it). Thread: as hook_set(). */
-void hook_set_clean(hook_clean_fn *fn);
+/** Add @p fn to HOOK_CLEAN; errors and thread as hook_add(). */
+int hook_add_clean(hook_clean_fn *fn, int prio);
 
-/** The installed clean function; 0 when none is installed. */
+/**
+ * Every HOOK_CLEAN function in order, each given the Request-URI the
+ * one before left; stops at the first error, which is returned. 0 when
+ * none is installed.
+ */
 int hook_clean(struct edit_list *el, const struct sipmsg *m, struct arena *a,
 	       struct slice *rurip);
 

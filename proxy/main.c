@@ -22,6 +22,7 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/core/post.h"
 #include "proxy/core/shard.h"
 #include "proxy/pipeline.h"
 #include "registrar/auth.h"
@@ -40,6 +41,9 @@ enum {
 };
 
 enum { OPT_CHECK = 256 };
+
+/* Calls that may wait for the control thread at once (post_new()). */
+#define CONTROL_INBOX_MAX 4096u
 
 struct opts {
 	const char *config; /* -c */
@@ -358,7 +362,36 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 	int err = redis_start(&o, c->workers, &g->redis);
 
 	if (!err)
-		shards_set_hooks(redis_attach_cb, redis_detach_cb, g->redis);
+		err =
+		    shards_add_hook(redis_attach_cb, redis_detach_cb, g->redis);
+	return err;
+}
+
+/* The order of the functions of one hook stage (proxy/hook.h): lower
+ * first. */
+enum {
+	PRIO_GRUU = 100,
+	PRIO_INTERCOM = 200,
+};
+
+/* The registrar's and the features' stages. */
+static int hooks_add(void)
+{
+	int err;
+
+	err = hook_add(HOOK_AUTH, auth_hook, 0);
+	if (!err)
+		err = hook_add(HOOK_REGISTRAR, reg_hook, 0);
+	if (!err)
+		err = hook_add_user_check(user_check, 0);
+	/* features/: GRUU routing, intercom, and no auto-answer marking
+	 * that intercom did not add. */
+	if (!err)
+		err = hook_add_lookup(gruu_lookup, PRIO_GRUU);
+	if (!err)
+		err = hook_add(HOOK_FEATURES, intercom_hook, PRIO_INTERCOM);
+	if (!err)
+		err = hook_add_clean(intercom_clean, PRIO_INTERCOM);
 	return err;
 }
 
@@ -403,30 +436,22 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 		log_msg(LOG_ERR, "sipedge: registrar: %s", err_str(err));
 		return EXIT_START;
 	}
-	hook_set(HOOK_AUTH, auth_hook);
-	hook_set(HOOK_REGISTRAR, reg_hook);
-	hook_set_user_check(user_check);
-	/* features/: GRUU routing, intercom, and no auto-answer marking
-	 * that intercom did not add. */
-	hook_set_lookup(gruu_lookup);
-	hook_set(HOOK_FEATURES, intercom_hook);
-	hook_set_clean(intercom_clean);
+	err = hooks_add();
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: hooks: %s", err_str(err));
+		return EXIT_START;
+	}
 	return 0;
 }
 
 /* After the shards stopped: the last snapshot, then free. */
 static void registrar_stop(struct registrar *g)
 {
-	hook_set(HOOK_AUTH, NULL);
-	hook_set(HOOK_REGISTRAR, NULL);
-	hook_set_user_check(NULL);
-	hook_set_lookup(NULL);
-	hook_set(HOOK_FEATURES, NULL);
-	hook_set_clean(NULL);
+	hook_clear();
 	gruu_fini();
 	memory_stop(g->mem);
 	g->mem = NULL;
-	shards_set_hooks(NULL, NULL, NULL);
+	shards_clear_hooks();
 	redis_stop(g->redis);
 	g->redis = NULL;
 	if (g->hup_init && !uv_is_closing((uv_handle_t *)&g->hup))
@@ -444,6 +469,7 @@ static int run(const struct conf *c)
 {
 	struct registrar g = { .mem = NULL };
 	struct sigs s = { .shards = NULL };
+	struct post *inbox = NULL; /* the control thread's mailbox */
 	char names[1024];
 	uv_loop_t loop;
 	int err, status = EXIT_CLEAN;
@@ -458,6 +484,14 @@ static int run(const struct conf *c)
 	err = signals_start(&loop, &s);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: signals: %s", uv_strerror(err));
+		status = EXIT_START;
+		goto out;
+	}
+	/* Other threads (management API, Redis subscriber) post work for
+	 * this thread here. */
+	err = post_new(&loop, CONTROL_INBOX_MAX, &inbox);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: control inbox: %s", err_str(err));
 		status = EXIT_START;
 		goto out;
 	}
@@ -492,6 +526,8 @@ static int run(const struct conf *c)
 out:
 	/* Shards gone (or never started): save the snapshot, free. */
 	registrar_stop(&g);
+	/* Every thread that could post is gone. */
+	post_free(inbox);
 	if (!uv_is_closing((uv_handle_t *)&s.term)) {
 		uv_close((uv_handle_t *)&s.term, close_cb);
 		uv_close((uv_handle_t *)&s.intr, close_cb);

@@ -353,13 +353,11 @@ void pipeline_reject(struct shard *sh, const struct peer *from, const char *buf,
 int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 	       struct slice extra, struct slice body)
 {
-	static const char cl0[] = "Content-Length: 0\r\n\r\n";
 	struct pipeline *k = r->core;
 	struct txn_layer *l;
 	struct reply_opts o;
 	struct slice out;
 	struct txn *st;
-	char *p;
 	int err;
 
 	if (!k || !r->m->is_request || r->m->method == SIP_ACK)
@@ -370,26 +368,11 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 	o.reason = slice_cstr(reason ? reason : reply_reason(status));
 	o.server = slice_cstr(shard_conf(r->sh)->server_name);
 	o.extra = extra;
+	o.body = body;
 	err = reply_build(r->m, (const struct sockaddr *)&r->from->addr, &o,
 			  r->a, &out);
 	if (err)
 		return err;
-	if (body.len) {
-		/* reply_build() ends with an empty body: give it this one. */
-		size_t head = out.len - (sizeof(cl0) - 1);
-		int n;
-
-		if (out.len < sizeof(cl0) - 1 ||
-		    memcmp(out.p + head, cl0, sizeof(cl0) - 1))
-			return -EBADMSG;
-		p = arena_alloc(r->a, head + 40 + body.len);
-		if (!p)
-			return -ENOMEM;
-		memcpy(p, out.p, head);
-		n = sprintf(p + head, "Content-Length: %zu\r\n\r\n", body.len);
-		memcpy(p + head + (size_t)n, body.p, body.len);
-		out = slice_make(p, head + (size_t)n + body.len);
-	}
 	st = txn_srv_find(l, r->m, r->m->method);
 	if (!st) {
 		err = txn_srv_new(l, r->m, r->from, 0, &st);

@@ -999,6 +999,9 @@ static void cancel_pending(struct fork *f)
 	}
 }
 
+static void on_branch(struct txn *ct, const struct sipmsg *m, unsigned status,
+		      void *arg);
+
 /* Start the next group of targets: one (failover) or every target with
  * the q-value of the next one (RFC 3261 §16.6, parallel and serial
  * forking). @p m is the request, parsed. Returns branches started. */
@@ -1028,10 +1031,10 @@ static unsigned start_group(struct fork *f, const struct sipmsg *m)
 			err = build_request(r, f, m, &f->t[i], false, branch,
 					    &blen, &out);
 			if (!err)
-				err = txn_cli_new(r->txns, f->st, m->method,
-						  &f->t[i].dest,
-						  slice_make(branch, blen),
-						  out.p, out.len, i, &b->ct);
+				err = txn_cli_new(
+				    r->txns, f->st, m->method, &f->t[i].dest,
+				    slice_make(branch, blen), out.p, out.len, i,
+				    on_branch, NULL, &b->ct);
 			if (err) {
 				/* A transport error is a 503 (§16.7 6). */
 				b->status = 503;
@@ -1249,6 +1252,18 @@ static void on_failure(struct txn *ct, unsigned status)
 	fork_check(f);
 }
 
+/* A branch's client transaction reports (txn_cli_fn); the fork is the
+ * user area of its parent, the server transaction. */
+static void on_branch(struct txn *ct, const struct sipmsg *m, unsigned status,
+		      void *arg)
+{
+	(void)arg;
+	if (m)
+		on_response(ct, m);
+	else
+		on_failure(ct, status);
+}
+
 static void on_gone(struct txn *t)
 {
 	struct fork *f = txn_user_data(t);
@@ -1294,8 +1309,6 @@ static void on_release(struct txn *st)
 }
 
 static const struct txn_user user_ops = {
-	.response = on_response,
-	.failure = on_failure,
 	.gone = on_gone,
 	.release = on_release,
 };

@@ -55,15 +55,48 @@ static void owner_seed_init(void)
 	owner_seed = seed;
 }
 
-/* shards_set_hooks(): set while no shard runs, read by the shards. */
-static shard_hook_fn *hook_start, *hook_stop;
-static void *hook_arg;
+/* shards_add_hook(): filled while no shard runs, read by the shards. */
+struct hook_pair {
+	shard_hook_fn *start, *stop;
+	void *arg;
+};
 
-void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg)
+static struct hook_pair hooks[SHARDS_HOOK_MAX];
+static unsigned nhooks;
+
+int shards_add_hook(shard_hook_fn *start, shard_hook_fn *stop, void *arg)
 {
-	hook_start = start;
-	hook_stop = stop;
-	hook_arg = arg;
+	if (!start && !stop)
+		return -EINVAL;
+	if (nhooks == SHARDS_HOOK_MAX)
+		return -ENOSPC;
+	hooks[nhooks].start = start;
+	hooks[nhooks].stop = stop;
+	hooks[nhooks].arg = arg;
+	nhooks++;
+	return 0;
+}
+
+void shards_clear_hooks(void)
+{
+	memset(hooks, 0, sizeof(hooks));
+	nhooks = 0;
+}
+
+/* The start hooks in the order added. */
+static void hooks_start(struct shard *sh)
+{
+	for (unsigned i = 0; i < nhooks; i++)
+		if (hooks[i].start)
+			hooks[i].start(sh->id, &sh->loop, hooks[i].arg);
+}
+
+/* The stop hooks in the reverse order. */
+static void hooks_stop(struct shard *sh)
+{
+	for (unsigned i = nhooks; i-- > 0;)
+		if (hooks[i].stop)
+			hooks[i].stop(sh->id, &sh->loop, hooks[i].arg);
 }
 
 unsigned shard_owner(struct slice key, unsigned nshards)
@@ -141,9 +174,15 @@ static struct shard_item *item_new(enum shard_item_kind kind,
 		return NULL;
 	cds_wfcq_node_init(&it->node);
 	it->kind = kind;
-	it->peer = *peer;
+	if (peer)
+		it->peer = *peer;
+	else
+		memset(&it->peer, 0, sizeof(it->peer));
+	it->fn = NULL;
+	it->arg = NULL;
 	it->len = len;
-	memcpy(it->data, buf, len);
+	if (len)
+		memcpy(it->data, buf, len);
 	return it;
 }
 
@@ -274,6 +313,30 @@ int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 	return 0;
 }
 
+int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg)
+{
+	struct shard_item *it;
+	struct shard *o;
+
+	if (!s || id >= s->n || !fn)
+		return -EINVAL;
+	o = &s->sh[id];
+	if (!inbox_reserve(o, 0))
+		return -ENOBUFS;
+	it = item_new(SHARD_ITEM_POST, NULL, NULL, 0);
+	if (!it) {
+		inbox_release(o, 0);
+		return -ENOMEM;
+	}
+	it->fn = fn;
+	it->arg = arg;
+	/* Any thread: no batching of wake-ups (shard__flush() is the
+	 * shards' own), so wake the owner now. */
+	cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &it->node);
+	uv_async_send(&o->async);
+	return 0;
+}
+
 void shard__flush(struct shard *sh)
 {
 	udp_flush(sh->udp);
@@ -305,11 +368,15 @@ static void run_item(struct shard *sh, struct shard_item *it)
 				sh->id, it->peer.conn_id, err_str(err));
 		}
 		break;
+	case SHARD_ITEM_POST:
+		it->fn(sh, it->arg);
+		break;
 	}
 }
 
 /*
- * Run (or, with @run false, only free) the items of the inbox, at most
+ * Run (or, with @run false, only free; a posted function is then told
+ * with a NULL shard) the items of the inbox, at most
  * @p max of them; items enqueued meanwhile count too. *stopp is set
  * when the stop request was among them. Returns true when items are
  * left.
@@ -335,6 +402,8 @@ static bool drain(struct shard *sh, bool run, unsigned max, bool *stopp)
 		inbox_release(sh, it->len);
 		if (run)
 			run_item(sh, it);
+		else if (it->kind == SHARD_ITEM_POST)
+			it->fn(NULL, it->arg); /* shard_post(): exactly once */
 		free(it);
 	}
 	return !cds_wfcq_empty(&sh->inbox_head, &sh->inbox_tail);
@@ -362,8 +431,7 @@ static void inbox_cb(uv_async_t *h)
 	shard__flush(sh);
 	if (stop && !sh->stopping) {
 		sh->stopping = true;
-		if (hook_stop)
-			hook_stop(sh->id, &sh->loop, hook_arg);
+		hooks_stop(sh);
 		close_handles(sh);
 	}
 	/* The rest waits for the next turn of the loop, after the
@@ -396,8 +464,7 @@ static void *shard_main(void *arg)
 	snprintf(name, sizeof(name), "shard%u", sh->id);
 	pthread_setname_np(pthread_self(), name);
 	urcu_memb_register_thread();
-	if (hook_start)
-		hook_start(sh->id, &sh->loop, hook_arg);
+	hooks_start(sh);
 	uv_run(&sh->loop, UV_RUN_DEFAULT);
 	urcu_memb_unregister_thread();
 	return NULL;

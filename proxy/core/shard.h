@@ -73,24 +73,57 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 
 struct uv_loop_s;
 
-/** A per-shard hook (shards_set_hooks()): shard @p id, its loop. */
+/** A per-shard hook (shards_add_hook()): shard @p id, its loop. */
 typedef void shard_hook_fn(unsigned id, struct uv_loop_s *loop, void *arg);
 
+/** Hook pairs shards_add_hook() holds at most. */
+#define SHARDS_HOOK_MAX 8
+
 /**
- * Hooks for the shards of the next shards_start() (NULL: none), each
- * given @p arg: @p start runs on every shard's own thread before its
- * loop runs (to put a module's handles on it: the Redis writer),
- * @p stop on that thread when the shard is told to stop, before its
- * own handles close; @p stop must close what @p start opened.
+ * Add a pair of hooks for the shards of the next shards_start(), each
+ * given @p arg (either may be NULL): @p start runs on every shard's own
+ * thread before its loop runs (to put a module's handles on it: the
+ * Redis writer), @p stop on that thread when the shard is told to stop,
+ * before its own handles close; @p stop must close what @p start
+ * opened. The start hooks run in the order added, the stop hooks in
+ * the reverse order.
+ * Errors: -EINVAL (both NULL), -ENOSPC (SHARDS_HOOK_MAX pairs already).
  * Thread: control, while no shard runs.
  */
-void shards_set_hooks(shard_hook_fn *start, shard_hook_fn *stop, void *arg);
+int shards_add_hook(shard_hook_fn *start, shard_hook_fn *stop, void *arg);
+
+/** Remove every hook pair. Thread: control, while no shard runs. */
+void shards_clear_hooks(void);
 
 /**
  * Stop every shard, join the threads, log each shard's counters, close
  * the sockets and free. NULL is allowed. Thread: control.
  */
 void shards_stop(struct shards *s);
+
+/**
+ * A function run on a shard's thread by shard_post(): @p sh is the
+ * shard, or NULL when it stopped before the function could run (then
+ * only release what @p arg holds: the call is made on the thread that
+ * stops the shards, and @p sh must not be used).
+ */
+typedef void shard_post_fn(struct shard *sh, void *arg);
+
+/**
+ * Run @p fn(sh, @p arg) on shard @p id's thread, after what its inbox
+ * already holds. The item counts against the shard's inbox bounds
+ * (overload.max_inbox, SHARD_INBOX_MAX_BYTES) as hand-offs do.
+ * Returns 0: @p fn is called exactly once, on the shard, or with
+ * sh == NULL when the shard stops before it runs (so @p arg can always
+ * be freed by @p fn). Errors (@p fn is not called): -EINVAL (@p s NULL,
+ * @p id out of range, @p fn NULL), -ENOBUFS (the inbox is full),
+ * -ENOMEM.
+ * Thread: any, between shards_start() and the start of shards_stop()
+ * (a thread other than the shards and the control thread must be done
+ * posting before shards_stop() is called).
+ * Ownership: @p arg passes to @p fn when 0 is returned.
+ */
+int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg);
 
 /** Number of shards. */
 unsigned shards_count(const struct shards *s);

@@ -46,6 +46,7 @@ struct shards;
 enum shard_item_kind {
 	SHARD_ITEM_MSG,	 /**< handle a message another shard read */
 	SHARD_ITEM_SEND, /**< write bytes on one of this shard's connections */
+	SHARD_ITEM_POST, /**< run a function on this shard (shard_post()) */
 };
 
 /**
@@ -55,7 +56,9 @@ enum shard_item_kind {
 struct shard_item {
 	struct cds_wfcq_node node;
 	enum shard_item_kind kind;
-	struct peer peer; /**< MSG: the sender; SEND: the destination */
+	struct peer peer;  /**< MSG: the sender; SEND: the destination */
+	shard_post_fn *fn; /**< POST: what to run, with arg */
+	void *arg;
 	size_t len;
 	char data[];
 };

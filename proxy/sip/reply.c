@@ -431,7 +431,7 @@ static void build(struct out *w, const struct sipmsg *req,
 		  struct slice tag)
 {
 	const struct siphdr *to = sipmsg_hdr(req, HDR_TO);
-	char code[8];
+	char code[24];
 
 	snprintf(code, sizeof(code), "%03u", o->status);
 	put_str(w, "SIP/2.0 ");
@@ -458,7 +458,13 @@ static void build(struct out *w, const struct sipmsg *req,
 	if (o->server.len)
 		put_hdr(w, "Server", o->server);
 	put_slice(w, o->extra);
-	put_str(w, "Content-Length: 0\r\n\r\n");
+	if (o->content_type.len)
+		put_hdr(w, "Content-Type", o->content_type);
+	snprintf(code, sizeof(code), "%zu", o->body.len);
+	put_str(w, "Content-Length: ");
+	put_str(w, code);
+	put(w, "\r\n\r\n", 4);
+	put_slice(w, o->body);
 }
 
 int reply_build(const struct sipmsg *req, const struct sockaddr *src,

@@ -26,6 +26,12 @@ struct reply_opts {
 	 * lines, each ending in CRLF.
 	 */
 	struct slice extra;
+	/**
+	 * Content-Type value written before Content-Length; empty: no
+	 * Content-Type header (unless o->extra holds one).
+	 */
+	struct slice content_type;
+	struct slice body; /**< written after the headers; may be empty */
 };
 
 /**
@@ -55,7 +61,9 @@ int reply_check(const struct sipmsg *req);
  * source address or it has rport, and rport=<source port> filled in
  * when it had a bare rport (RFC 3581 §4); From; To with ";tag=" added
  * when it has none and the status is above 100; Call-ID; CSeq; Server;
- * o->extra; "Content-Length: 0". Folded header values are unfolded.
+ * o->extra; Content-Type: o->content_type when given; Content-Length of
+ * o->body, then o->body as given (empty: "Content-Length: 0"). Folded
+ * header values are unfolded.
  * Only the first From, To, Call-ID and CSeq are copied.
  *
  * The added To tag is o->to_tag when given, else 16 hex digits hashed

@@ -59,6 +59,8 @@ struct txn {
 	struct timer tt;   /* B, D, F, H, I, J, K, L, M, CANCEL guard */
 	struct peer peer;
 	struct txn *parent; /* client: a reference */
+	txn_cli_fn *fn;	    /* client: where its outcomes go, with arg */
+	void *arg;
 	/* Keys, into req (server) or bname (client). */
 	struct slice branch;
 	struct slice sentby;
@@ -662,20 +664,23 @@ static void cli_timer_ae(struct timer *tm)
 static void cli_timeout(struct timer *tm)
 {
 	struct txn *t = caa_container_of(tm, struct txn, tt);
-	const struct txn_user *u = t->l->cfg.user;
 
+	/* The user may drop its own references while it is told. */
+	obj_get(t);
 	if (t->state == TXN_CALLING || t->state == TXN_TRYING ||
 	    t->state == TXN_PROCEEDING) {
 		t->status = 408;
-		if (u && u->failure && t->parent)
-			u->failure(t, 408);
+		if (t->fn)
+			t->fn(t, NULL, 408, t->arg);
 	}
 	terminate(t);
+	obj_put(t);
 }
 
 int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 		const struct peer *to, struct slice branch, const char *buf,
-		size_t len, unsigned tag, struct txn **ctp)
+		size_t len, unsigned tag, txn_cli_fn *fn, void *arg,
+		struct txn **ctp)
 {
 	struct txn *t;
 	int err;
@@ -692,6 +697,8 @@ int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 	t->reliable = to->proto != PEER_UDP;
 	t->state = t->invite ? TXN_CALLING : TXN_TRYING;
 	t->tag = tag;
+	t->fn = fn;
+	t->arg = arg;
 	t->peer = *to;
 	t->req = (char *)user_end(t);
 	t->req_len = len;
@@ -804,7 +811,7 @@ static int send_cancel(struct txn *t)
 	 * of the CANCEL, it is over. */
 	timer_start(t->l->w, &t->tt, t64(t->l), cli_timeout);
 	return txn_cli_new(t->l, NULL, SIP_CANCEL, &t->peer, t->branch,
-			   t->l->out, (size_t)n, 0, &c);
+			   t->l->out, (size_t)n, 0, NULL, NULL, &c);
 }
 
 int txn_cli_cancel(struct txn *ct)
@@ -824,10 +831,8 @@ int txn_cli_cancel(struct txn *ct)
 
 static void pass_up(struct txn *t, const struct sipmsg *m)
 {
-	const struct txn_user *u = t->l->cfg.user;
-
-	if (u && u->response && t->parent)
-		u->response(t, m);
+	if (t->fn)
+		t->fn(t, m, m->status, t->arg);
 }
 
 static void cli_receive(struct txn *ct, const struct sipmsg *m);

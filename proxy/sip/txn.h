@@ -43,19 +43,27 @@ enum txn_state {
 /** Longest branch this layer makes, with its NUL. */
 #define TXN_BRANCH_MAX 48
 
-/** What the transaction user (the proxy core) is told. */
+/**
+ * What a client transaction reports to whoever started it
+ * (txn_cli_new()), with its parent server transaction or without one:
+ * a response @p m (status == m->status): each provisional one, every
+ * 2xx of an INVITE (RFC 6026), the first final 300-699; or, with @p m
+ * NULL, its failure without a final response: @p status 408 (Timer B
+ * or F, or no final within 64*T1 of a CANCEL). A send error of the
+ * request itself is not reported here: txn_cli_new() returns it.
+ * @p arg is what txn_cli_new() was given. @p ct is alive during the
+ * call (the user may drop its own references meanwhile). Thread: the
+ * layer's owner.
+ */
+typedef void txn_cli_fn(struct txn *ct, const struct sipmsg *m, unsigned status,
+			void *arg);
+
+/** What the transaction user (the proxy core) is told of every txn. */
 struct txn_user {
 	/**
-	 * Client transaction @p ct passes up response @p m: provisional
-	 * ones, every 2xx (RFC 6026), the first final 300-699.
+	 * @p t left the table (a server transaction, or a client one with
+	 * a parent): no more callbacks come for it.
 	 */
-	void (*response)(struct txn *ct, const struct sipmsg *m);
-	/**
-	 * Client transaction @p ct ended without a final response: 408
-	 * (Timer B or F, or no answer after CANCEL) or 503 (transport).
-	 */
-	void (*failure)(struct txn *ct, unsigned status);
-	/** @p t left the table: no more callbacks come for it. */
 	void (*gone)(struct txn *t);
 	/**
 	 * The memory of server transaction @p st is about to be freed:
@@ -176,16 +184,22 @@ int txn_peek_branch_shard(const char *buf, size_t len);
  * Send request @p buf (method @p method, @p len bytes, whose top Via
  * carries @p branch) to @p to and start a client transaction for it
  * (RFC 3261 §17.1): on UDP it is retransmitted (Timer A or E), and it
- * times out (Timer B or F). @p parent is the server transaction whose
- * user the responses go to (a reference is held), or NULL for one whose
- * responses are absorbed (a CANCEL). @p tag is the user's own number
- * for it (txn_tag()). The request is copied.
- * Errors: -EINVAL (empty branch or longer than TXN_BRANCH_MAX - 1),
- * -ENOMEM, the send error (nothing is kept then).
+ * times out (Timer B or F). @p fn (may be NULL: outcomes are dropped)
+ * is told its responses and its failure with @p arg (txn_cli_fn).
+ * @p parent is the server transaction it works for (a reference is
+ * held; txn_user_data() of the client is the parent's), or NULL for
+ * one that stands alone (a B2BUA's leg, ...). @p tag is the user's own
+ * number for it (txn_tag()). The request is copied.
+ * Errors (@p fn is never called then): -EINVAL (empty branch or longer
+ * than TXN_BRANCH_MAX - 1, ACK), -ENOMEM, the send error (nothing is
+ * kept then).
+ * Ownership: the layer holds it until it terminates; take obj_get() to
+ * keep it longer. @p arg must stay valid while the transaction lives.
  */
 int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 		const struct peer *to, struct slice branch, const char *buf,
-		size_t len, unsigned tag, struct txn **ctp);
+		size_t len, unsigned tag, txn_cli_fn *fn, void *arg,
+		struct txn **ctp);
 
 /**
  * The client transaction response @p m belongs to (top Via branch and
@@ -195,8 +209,8 @@ struct txn *txn_cli_find(struct txn_layer *l, const struct sipmsg *m);
 
 /**
  * Run response @p m through @p ct (RFC 3261 §17.1.1, §17.1.2, RFC 6026):
- * passes it up as txn_user.response says, ACKs a final 300-699 of an
- * INVITE itself, sends a pending CANCEL on the first provisional.
+ * passes it to the transaction's txn_cli_fn as that says, ACKs a final 300-699
+ * of an INVITE itself, sends a pending CANCEL on the first provisional.
  */
 void txn_cli_receive(struct txn *ct, const struct sipmsg *m);
 
@@ -204,7 +218,7 @@ void txn_cli_receive(struct txn *ct, const struct sipmsg *m);
  * Cancel INVITE client transaction @p ct (RFC 3261 §9.1): a CANCEL
  * with the same branch goes now if a provisional came, else when the
  * first one comes. If no final comes within 64*T1 after it, @p ct fails
- * with 408. Nothing happens when it has a final, or was cancelled.
+ * with 408 (txn_cli_fn). Nothing happens when it has a final, or was cancelled.
  * Returns 0, or -ENOMEM / a send error for the CANCEL.
  */
 int txn_cli_cancel(struct txn *ct);

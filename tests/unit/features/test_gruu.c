@@ -377,9 +377,9 @@ Test(gruu, pub_gruu_of_an_unknown_user_is_404)
 	struct hook_fwd fw;
 	unsigned st;
 
-	hook_set_user_check(nobody_exists);
+	cr_assert_eq(hook_add_user_check(nobody_exists, 0), 0);
 	cr_assert_eq(lookup("sip:bob@example.com;gr=urn:uuid:1", &fw, &st), 1);
-	hook_set_user_check(NULL);
+	hook_clear();
 	cr_assert_eq(st, 404);
 }
 

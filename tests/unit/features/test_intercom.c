@@ -451,10 +451,10 @@ Test(intercom, refusals)
 	v = decide(
 	    req("INVITE", "sip:*6dave@example.com", "boss@example.com", NULL));
 	cr_assert_eq(v.status, 480);
-	hook_set_user_check(nobody_exists);
+	cr_assert_eq(hook_add_user_check(nobody_exists, 0), 0);
 	v = decide(
 	    req("INVITE", "sip:*6zed@example.com", "boss@example.com", NULL));
-	hook_set_user_check(NULL);
+	hook_clear();
 	cr_assert_eq(v.status, 404);
 }
 

@@ -155,7 +155,7 @@ static void init_hook(void)
 	atomic_store(&release, 0);
 	atomic_store(&seen, 0);
 	atomic_store(&mark_pos, -1);
-	hook_set(HOOK_AUTH, hold_hook);
+	cr_assert_eq(hook_add(HOOK_AUTH, hold_hook, 0), 0);
 	sh = NULL;
 }
 
@@ -164,7 +164,7 @@ static void fini(void)
 	atomic_store(&release, 1);
 	shards_stop(sh);
 	sh = NULL;
-	hook_set(HOOK_AUTH, NULL);
+	hook_clear();
 	cr_expect_eq(obj_live(), 0);
 }
 

@@ -329,6 +329,37 @@ Test(reply, writes_extra_lines_and_custom_reason)
 	assert_hdr(8, "Content-Length", "0");
 }
 
+Test(reply, writes_a_body_with_its_type_and_length)
+{
+	static const char body[] = "<?xml version=\"1.0\"?>\r\n<x/>\r\n";
+	struct sockaddr_storage src = v4("10.0.0.1", 5062);
+	struct reply_opts o = { .status = 200,
+				.extra = SLICE_LIT("Allow: MESSAGE\r\n"),
+				.content_type = SLICE_LIT("application/xml"),
+				.body = SLICE_LIT(body) };
+	struct slice out;
+
+	parse_in(invite);
+	out = build(&src, &o);
+	assert_hdr(6, "Allow", "MESSAGE");
+	assert_hdr(7, "Content-Type", "application/xml");
+	assert_hdr(8, "Content-Length", "29");
+	cr_assert_eq(strlen(body), 29);
+	cr_assert_eq(r.content_length, 29);
+	assert_slice(r.body, body);
+	cr_assert_eq(out.len - (size_t)(r.body.p - out.p), strlen(body),
+		     "the body ends the response");
+	/* A body whose type is given in extra: no second Content-Type. */
+	o.extra = SLICE_LIT("Content-Type: text/plain\r\n");
+	o.content_type = slice_make(NULL, 0);
+	o.body = SLICE_LIT("hi");
+	build(&src, &o);
+	assert_hdr(6, "Content-Type", "text/plain");
+	assert_hdr(7, "Content-Length", "2");
+	cr_assert_eq(r.nhdrs, 8);
+	assert_slice(r.body, "hi");
+}
+
 Test(reply, refuses_bad_options)
 {
 	struct sockaddr_storage src = v4("10.0.0.1", 5062);

@@ -57,18 +57,20 @@ static int fake_send(void *ctx, const struct peer *to, const void *buf,
 	return 0;
 }
 
-static void on_response(struct txn *ct, const struct sipmsg *m)
+/* txn_cli_fn: a response (m) or the failure (m NULL). */
+static void on_client(struct txn *ct, const struct sipmsg *m, unsigned status,
+		      void *arg)
 {
 	(void)ct;
+	cr_assert_eq(arg, &nup, "the argument given to txn_cli_new()");
+	if (!m) {
+		fail_status = status;
+		return;
+	}
+	cr_assert_eq(status, m->status);
 	if (nup < 16)
 		up_status[nup] = m->status;
 	nup++;
-}
-
-static void on_failure(struct txn *ct, unsigned status)
-{
-	(void)ct;
-	fail_status = status;
 }
 
 static void on_gone(struct txn *t)
@@ -77,7 +79,7 @@ static void on_gone(struct txn *t)
 	ngone++;
 }
 
-static const struct txn_user user = { on_response, on_failure, on_gone, NULL };
+static const struct txn_user user = { on_gone, NULL };
 
 static void setup(void)
 {
@@ -351,8 +353,9 @@ static struct txn *parent_st(void)
 	return st;
 }
 
-static struct txn *client(enum sip_method method, enum peer_proto proto,
-			  const char *branch)
+/* A client transaction for @p parent (NULL: one that stands alone). */
+static struct txn *client_of(struct txn *parent, enum sip_method method,
+			     enum peer_proto proto, const char *branch)
 {
 	struct peer to = peer(proto, 5080);
 	struct txn *ct;
@@ -371,12 +374,17 @@ static struct txn *client(enum sip_method method, enum peer_proto proto,
 		 "CSeq: 7 %s\r\n"
 		 "Content-Length: 0\r\n\r\n",
 		 name, branch, name);
-	cr_assert_eq(txn_cli_new(l, parent_st(), method, &to,
-				 slice_cstr(branch), text, strlen(text), 5,
-				 &ct),
+	cr_assert_eq(txn_cli_new(l, parent, method, &to, slice_cstr(branch),
+				 text, strlen(text), 5, on_client, &nup, &ct),
 		     0);
 	cr_assert_eq(txn_tag(ct), 5);
 	return ct;
+}
+
+static struct txn *client(enum sip_method method, enum peer_proto proto,
+			  const char *branch)
+{
+	return client_of(parent_st(), method, proto, branch);
 }
 
 static void respond(unsigned status, const char *branch, const char *method)
@@ -516,6 +524,53 @@ Test(txn, cancelled_invite_without_final_fails_after_64_t1)
 	cr_assert_eq(fail_status, 408);
 }
 
+Test(txn, client_without_parent_reports_to_its_callback)
+{
+	struct txn *ct = client_of(NULL, SIP_INVITE, PEER_UDP, "z9hG4bKa1");
+
+	cr_assert_null(txn_parent(ct));
+	cr_assert_null(txn_user_data(ct));
+	cr_assert_eq(txn_count(l), 1);
+	respond(100, "z9hG4bKa1", "INVITE");
+	respond(180, "z9hG4bKa1", "INVITE");
+	cr_assert_eq(nup, 2);
+	cr_assert_eq(up_status[0], 100);
+	cr_assert_eq(up_status[1], 180);
+	respond(486, "z9hG4bKa1", "INVITE");
+	cr_assert_eq(nup, 3);
+	cr_assert_eq(up_status[2], 486);
+	cr_assert_eq(parse(2, sent[nsent - 1].buf)->method, SIP_ACK);
+	advance(64 * T1 + 10); /* Timer D */
+	cr_assert_eq(txn_count(l), 0);
+	cr_assert_eq(fail_status, 0, "a final is no failure");
+
+	/* No answer at all: Timer F, then the failure. */
+	client_of(NULL, SIP_MESSAGE, PEER_UDP, "z9hG4bKa2");
+	advance(64 * T1 - 10);
+	cr_assert_eq(fail_status, 0);
+	advance(20);
+	cr_assert_eq(fail_status, 408);
+	cr_assert_eq(nup, 3);
+	cr_assert_eq(txn_count(l), 0);
+	cr_assert_eq(ngone, 0, "gone is for transactions with a parent");
+}
+
+Test(txn, client_without_callback_drops_its_outcomes)
+{
+	struct peer to = peer(PEER_UDP, 5080);
+	struct txn *ct = NULL;
+
+	cr_assert_eq(txn_cli_new(l, NULL, SIP_MESSAGE, &to,
+				 SLICE_LIT("z9hG4bKa3"), "MESSAGE x", 9, 0,
+				 NULL, NULL, &ct),
+		     0);
+	respond(200, "z9hG4bKa3", "MESSAGE");
+	advance(64 * T1 + 10);
+	cr_assert_eq(nup, 0);
+	cr_assert_eq(fail_status, 0);
+	cr_assert_eq(txn_count(l), 0);
+}
+
 Test(txn, send_error_keeps_nothing)
 {
 	struct peer to = peer(PEER_UDP, 5080);
@@ -523,7 +578,8 @@ Test(txn, send_error_keeps_nothing)
 
 	send_err = -ENOTCONN;
 	cr_assert_eq(txn_cli_new(l, NULL, SIP_MESSAGE, &to,
-				 SLICE_LIT("z9hG4bKe"), "X", 1, 0, &ct),
+				 SLICE_LIT("z9hG4bKe"), "X", 1, 0, on_client,
+				 &nup, &ct),
 		     -ENOTCONN);
 	cr_assert_null(ct);
 	cr_assert_eq(txn_count(l), 0);
