@@ -33,7 +33,7 @@
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-    static struct conf cf;
+static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static uint16_t port;
@@ -103,7 +103,6 @@ static void conf_make(unsigned workers)
 	cf.log_level = LOG_ERR;
 	cf.listen = &ls;
 	cf.nlisten = 1;
-	cf.store = CONF_STORE_MEMORY;
 	cf.tcp.max_connections = 100;
 	cf.tcp.idle_timeout_s = 120;
 	cf.tcp.max_header_bytes = 4096;

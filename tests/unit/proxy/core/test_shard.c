@@ -27,7 +27,7 @@
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-    static struct conf cf;
+static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static char host[64];	  /* "127.0.0.1" or "::1" */
@@ -120,7 +120,6 @@ static void conf_make(int fam, unsigned workers)
 	cf.log_level = LOG_WARN;
 	cf.listen = &ls;
 	cf.nlisten = 1;
-	cf.store = CONF_STORE_MEMORY;
 	cf.tcp.max_connections = 64;
 	cf.tcp.idle_timeout_s = 120;
 	cf.tcp.max_header_bytes = 4096;
