@@ -454,6 +454,8 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 			return fail(w, &start, "%s: missing required key '%s'",
 				    label(path), fields[i].key);
 	}
+	if (fields == w->sch->fields)
+		w->sec = -1; /* the top level is the runtime's */
 	return check_one_of(w, fields, seen, &start, path, spath);
 }
 
@@ -462,7 +464,7 @@ static void mark_given(struct walk *w, const char *spath)
 {
 	const struct conf_section *sec = cur(w);
 
-	for (unsigned i = 0; sec && sec->given && sec->given[i] && i < 32; i++)
+	for (unsigned i = 0; sec && sec->given && i < 32 && sec->given[i]; i++)
 		if (strcmp(sec->given[i], spath) == 0)
 			w->given[w->sec] |= 1u << i;
 }
