@@ -11,10 +11,12 @@
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 
+#include "features/features_conf.h"
 #include "proxy/base/arena.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/uri.h"
+#include "registrar/reg_conf.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 
@@ -60,8 +62,8 @@ void gruu_key_derive(struct slice secret, struct gruu_key *k)
 
 int gruu_init(const struct conf *c)
 {
-	if (c->reg.secret) {
-		gruu_key_derive(slice_cstr(c->reg.secret), &key);
+	if (reg_conf(c)->secret) {
+		gruu_key_derive(slice_cstr(reg_conf(c)->secret), &key);
 	} else if (getrandom(key.k, sizeof(key.k), 0) !=
 		   (ssize_t)sizeof(key.k)) {
 		return -EIO;
@@ -446,7 +448,7 @@ int gruu_lookup(const struct conf *c, struct slice ruri, int64_t now_s,
 	unsigned n = 0;
 	int len, err;
 
-	if (!c->features.gruu || uri_parse(ruri, &u) < 0 ||
+	if (!features_conf(c)->gruu || uri_parse(ruri, &u) < 0 ||
 	    uri_param(&u, "gr", &gr) != 1)
 		return 0;
 	*statusp = 404;

@@ -41,7 +41,7 @@ struct gruu_key {
 void gruu_key_derive(struct slice secret, struct gruu_key *k);
 
 /**
- * Set the process key: derived from c->reg.secret, or random when there
+ * Set the process key: derived from reg_conf(c)->secret, or random when there
  * is none (temp-gruus then die with the process and no other node
  * decodes them). Errors: -EIO (no random bytes).
  * Thread: control, before shards run. Ownership: none kept of @p c.
@@ -123,7 +123,7 @@ int gruu_contact_params(const struct gruu_key *k, struct slice aor,
 
 /**
  * Routing of a Request-URI with `gr` in a served domain (hook_lookup_fn
- * of proxy/hook.h; nothing when c->features.gruu is off): a pub-gruu
+ * of proxy/hook.h; nothing when features_conf(c)->gruu is off): a pub-gruu
  * (gr=INSTANCE) or temp-gruu (bare gr, user "tgruu.TOKEN") reaches only
  * the live bindings of that instance (up to GRUU_MAX_FLOWS, tried one
  * after another), never the AOR's other devices. A token that does not

@@ -14,6 +14,7 @@
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
+#include "registrar/reg_conf.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 
@@ -65,8 +66,8 @@ const struct conf_intercom *intercom_domain(const struct conf *c,
 {
 	if (!conf_is_domain(c, domain.p, domain.len))
 		return NULL;
-	for (unsigned i = 0; i < c->features.nintercom; i++) {
-		const struct conf_intercom *d = &c->features.intercom[i];
+	for (unsigned i = 0; i < features_conf(c)->nintercom; i++) {
+		const struct conf_intercom *d = &features_conf(c)->intercom[i];
 
 		if (slice_caseeq_cstr(domain, d->domain))
 			return d->enabled ? d : NULL;
@@ -426,9 +427,9 @@ static bool may_page(const struct conf *c, const struct conf_intercom *d,
 	if (!from_aor(m, buf, sizeof(buf), &fuser, &fdom) ||
 	    !slice_caseeq(fdom, domain))
 		return false;
-	if (conf_is_trusted(c, src))
+	if (reg_conf_is_trusted(c, src))
 		who = fuser;
-	else if (!(c->reg.auth_methods & (1u << m->method)) ||
+	else if (!(reg_conf(c)->auth_methods & (1u << m->method)) ||
 		 !digest_user(m, fdom, &who))
 		return false;
 	if (!d->nallow)

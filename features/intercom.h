@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "proxy/base/slice.h"
+#include "features/features_conf.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/hdr.h"
@@ -73,7 +74,7 @@ int intercom_clean(struct edit_list *el, const struct sipmsg *m,
 
 /**
  * Whether the caller of request @p m from @p src may page in @p d: it
- * is trusted (c->trusted: its From is taken as it is) or it passed
+ * is trusted (registrar.trusted: its From is taken as it is) or it passed
  * digest authentication for its From domain (the HOOK_AUTH stage ran
  * before: the username of its Proxy-Authorization for that realm);
  * that identity is a user of d->domain and, when d->allow lists users,

@@ -15,18 +15,22 @@
 #include <urcu/urcu-memb.h>
 #include <uv.h>
 
+#include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/conf_store.h"
 #include "proxy/hook.h"
 #include "proxy/core/post.h"
 #include "proxy/core/shard.h"
 #include "proxy/pipeline.h"
+#include "proxy/proxy_conf.h"
 #include "registrar/auth.h"
 #include "registrar/reg.h"
+#include "registrar/reg_conf.h"
 #include "registrar/users.h"
 #include "store/dlg.h"
 #include "store/loc.h"
@@ -105,9 +109,10 @@ static void print_default(FILE *f)
 	for (unsigned i = 0; i < c->ndomains; i++)
 		fprintf(f, " %s", c->domains[i]);
 	fprintf(f, "\n  location store: %s\n  registrar trusts:",
-		c->store == CONF_STORE_MEMORY ? "memory" : "redis");
-	for (unsigned i = 0; i < c->ntrusted; i++) {
-		const struct conf_net *n = &c->trusted[i];
+		store_conf(c)->backend == CONF_STORE_MEMORY ? "memory"
+							    : "redis");
+	for (unsigned i = 0; i < reg_conf(c)->ntrusted; i++) {
+		const struct conf_net *n = &reg_conf(c)->trusted[i];
 
 		if (!inet_ntop(n->family, n->addr, net, sizeof(net)))
 			continue;
@@ -276,8 +281,8 @@ static int preload_locations(const struct conf *c)
 	struct loc_contact lc[CONF_MAX_CONTACTS];
 	int err;
 
-	for (unsigned i = 0; i < c->nlocations; i++) {
-		const struct conf_location *l = &c->locations[i];
+	for (unsigned i = 0; i < proxy_conf(c)->nlocations; i++) {
+		const struct conf_location *l = &proxy_conf(c)->locations[i];
 
 		memset(lc, 0, sizeof(lc));
 		for (unsigned k = 0; k < l->ncontacts; k++) {
@@ -323,8 +328,9 @@ static void hup_cb(uv_signal_t *h, int signum)
 /* Before shards run: the snapshot (a restart keeps registrations). */
 static void registrar_load(const struct conf *c)
 {
-	if (c->store == CONF_STORE_MEMORY && c->snapshot)
-		memory_load(c->snapshot, (int64_t)time(NULL));
+	if (store_conf(c)->backend == CONF_STORE_MEMORY &&
+	    store_conf(c)->snapshot)
+		memory_load(store_conf(c)->snapshot, (int64_t)time(NULL));
 }
 
 /* Each shard's Redis writer lives on the shard's loop. */
@@ -348,16 +354,17 @@ static void redis_detach_cb(unsigned id, struct uv_loop_s *loop, void *arg)
 static int redis_store_start(const struct conf *c, struct registrar *g)
 {
 	const struct redis_opts o = {
-		.address = c->redis.address,
-		.password = c->redis.password,
-		.db = c->redis.db,
-		.connect_timeout_ms = c->redis.connect_timeout_ms,
-		.command_timeout_ms = c->redis.command_timeout_ms,
-		.queue_max = c->redis.queue_max,
-		.ns = c->redis.ns,
-		.sentinel_master = c->redis.sentinel_master,
-		.sentinels = (const char *const *)c->redis.sentinels,
-		.nsentinels = c->redis.nsentinels,
+		.address = store_conf(c)->redis.address,
+		.password = store_conf(c)->redis.password,
+		.db = store_conf(c)->redis.db,
+		.connect_timeout_ms = store_conf(c)->redis.connect_timeout_ms,
+		.command_timeout_ms = store_conf(c)->redis.command_timeout_ms,
+		.queue_max = store_conf(c)->redis.queue_max,
+		.ns = store_conf(c)->redis.ns,
+		.sentinel_master = store_conf(c)->redis.sentinel_master,
+		.sentinels =
+		    (const char *const *)store_conf(c)->redis.sentinels,
+		.nsentinels = store_conf(c)->redis.nsentinels,
 	};
 	int err = redis_start(&o, c->workers, &g->redis);
 
@@ -404,14 +411,14 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 	long n;
 	int err;
 
-	if (c->reg.users_file) {
-		n = users_load(c->reg.users_file, errbuf, sizeof(errbuf));
+	if (reg_conf(c)->users_file) {
+		n = users_load(reg_conf(c)->users_file, errbuf, sizeof(errbuf));
 		if (n < 0) {
 			log_msg(LOG_ERR, "sipedge: users: %s", errbuf);
 			return EXIT_CONFIG;
 		}
 		log_msg(LOG_INFO, "sipedge: users: %s: %ld users",
-			c->reg.users_file, n);
+			reg_conf(c)->users_file, n);
 	}
 	err = auth_init(c, c->workers);
 	g->auth_init = !err;
@@ -421,10 +428,11 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 	if (!err)
 		err = gruu_init(c);
 	if (!err)
-		err = memory_start(c->store == CONF_STORE_MEMORY ? c->snapshot
-								 : NULL,
-				   c->snapshot_interval_s, &g->mem);
-	if (!err && c->store == CONF_STORE_REDIS)
+		err = memory_start(store_conf(c)->backend == CONF_STORE_MEMORY
+				       ? store_conf(c)->snapshot
+				       : NULL,
+				   store_conf(c)->snapshot_interval_s, &g->mem);
+	if (!err && store_conf(c)->backend == CONF_STORE_REDIS)
 		err = redis_store_start(c, g);
 	if (!err)
 		err = uv_signal_init(loop, &g->hup);
@@ -544,6 +552,22 @@ out:
 	return status;
 }
 
+/* Every module's config section, in the order they are built (features
+ * check their domains against the runtime's, built first). */
+static void sections_add(void)
+{
+	static const struct conf_section *const all[] = {
+		&conf_store_section,
+		&reg_conf_section,
+		&proxy_conf_section,
+		&features_conf_section,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (conf_section_add(all[i]) < 0)
+			abort(); /* a programmer error: a key owned twice */
+}
+
 int main(int argc, char **argv)
 {
 	struct conf *c = NULL;
@@ -551,6 +575,7 @@ int main(int argc, char **argv)
 	char errbuf[512];
 	int status, err;
 
+	sections_add();
 	status = parse_args(argc, argv, &o);
 	if (status >= 0)
 		return status;

@@ -13,6 +13,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/proxy_conf.h"
 #include "proxy/route.h"
 #include "proxy/sanity.h"
 #include "proxy/core/shard.h"
@@ -260,11 +261,12 @@ void pipeline_tick(struct shard *sh, uint64_t now_ms)
 		return;
 	timer_advance(&k->wheel, now_ms);
 	if (now_ms >= k->next_sweep_ms) {
-		int64_t t64 = 64 * (int64_t)c->proxy.t1_ms;
+		int64_t t64 = 64 * (int64_t)proxy_conf(c)->t1_ms;
 
 		k->next_sweep_ms = now_ms + SWEEP_MS;
 		dlg_sweep(shard_id(sh), dlg_now_ms(),
-			  (int64_t)c->proxy.timer_c_s * 1000 + 2 * t64 + 60000,
+			  (int64_t)proxy_conf(c)->timer_c_s * 1000 + 2 * t64 +
+			      60000,
 			  DIALOG_MAX_MS, 2 * t64 + 5000);
 	}
 	/* Timer callbacks build messages in the arena too. */

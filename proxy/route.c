@@ -16,6 +16,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/proxy_conf.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
@@ -432,7 +433,7 @@ int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 					p->t[i].ruri = ruri;
 		return r;
 	}
-	sr = conf_route_find(c, u.host, u.user);
+	sr = proxy_conf_route_find(c, u.host, u.user);
 	if (sr) {
 		p->failover = true;
 		for (unsigned i = 0; i < sr->nnext_hop && i < ROUTE_MAX_TARGETS;
@@ -972,7 +973,9 @@ static void fork_check(struct fork *f);
 /* Timer C (RFC 3261 §16.6 step 11): over 3 minutes by default. */
 static uint64_t timer_c_ms(const struct route *r)
 {
-	return (uint64_t)(r->c->proxy.timer_c_s ? r->c->proxy.timer_c_s : 180) *
+	return (uint64_t)(proxy_conf(r->c)->timer_c_s
+			      ? proxy_conf(r->c)->timer_c_s
+			      : 180) *
 	       1000;
 }
 
@@ -1366,9 +1369,9 @@ int route_new(const struct route_cfg *cfg, struct route **rp)
 			 l->address, l->port);
 	}
 	memset(&tc, 0, sizeof(tc));
-	tc.t1_ms = r->c->proxy.t1_ms;
-	tc.t2_ms = r->c->proxy.t2_ms;
-	tc.t4_ms = r->c->proxy.t4_ms;
+	tc.t1_ms = proxy_conf(r->c)->t1_ms;
+	tc.t2_ms = proxy_conf(r->c)->t2_ms;
+	tc.t4_ms = proxy_conf(r->c)->t4_ms;
 	tc.shard = cfg->shard;
 	tc.max_headers = r->c->max_headers;
 	tc.send = cfg->send;
@@ -1492,7 +1495,7 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	f->strict_repair = p.strict_repair;
 	f->strict_next = p.strict_next;
 	f->ntargets = p.ntargets;
-	f->record_route = r->c->proxy.record_route &&
+	f->record_route = proxy_conf(r->c)->record_route &&
 			  is_dialog_creating(m->method) && !m->to_tag.len;
 	f->dialog = f->invite && f->record_route;
 	for (unsigned i = 0; i < p.ntargets; i++) {

@@ -27,6 +27,7 @@
 #include "proxy/sip/msg.h"
 #include "proxy/core/transport.h"
 #include "registrar/reg.h"
+#include "registrar/reg_conf.h"
 #include "registrar/users.h"
 
 /* Nonce counts: per shard, grown on demand up to a bound; see nc_check(). */
@@ -252,9 +253,9 @@ int auth_init(const struct conf *c, unsigned nshards)
 
 	if (nshards == 0)
 		return -EINVAL;
-	if (c->reg.secret) {
-		hmac_sha256_set_key(&key_ctx, strlen(c->reg.secret),
-				    (const uint8_t *)c->reg.secret);
+	if (reg_conf(c)->secret) {
+		hmac_sha256_set_key(&key_ctx, strlen(reg_conf(c)->secret),
+				    (const uint8_t *)reg_conf(c)->secret);
 	} else {
 		if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 			return -EIO;
@@ -514,16 +515,17 @@ static bool is_blocked(struct shard_state *s, const struct conf *c,
 	struct fail_slot *e;
 
 	fail_key(src, key);
-	e = fail_find(s, key, false, now_s, c->reg.auth_failure_window_s);
-	return e && e->start + (int64_t)c->reg.auth_failure_window_s > now_s &&
-	       e->count >= c->reg.max_auth_failures;
+	e = fail_find(s, key, false, now_s, reg_conf(c)->auth_failure_window_s);
+	return e &&
+	       e->start + (int64_t)reg_conf(c)->auth_failure_window_s > now_s &&
+	       e->count >= reg_conf(c)->max_auth_failures;
 }
 
 /* Count one failure of @p src; true when it is now over the limit. */
 static bool fail_record(struct shard_state *s, const struct conf *c,
 			const struct sockaddr *src, int64_t now_s)
 {
-	const int64_t window = c->reg.auth_failure_window_s;
+	const int64_t window = reg_conf(c)->auth_failure_window_s;
 	unsigned char key[17];
 	struct fail_slot *e;
 
@@ -534,7 +536,7 @@ static bool fail_record(struct shard_state *s, const struct conf *c,
 		e->count = 0;
 	}
 	e->count++;
-	return e->count >= c->reg.max_auth_failures;
+	return e->count >= reg_conf(c)->max_auth_failures;
 }
 
 /* Credentials parsing (RFC 3261 §25.1 credentials, RFC 7616 §3.4). */
@@ -726,9 +728,9 @@ static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
 
 	if (m->method == SIP_ACK || m->method == SIP_CANCEL ||
 	    m->method == SIP_METHOD_OTHER ||
-	    !(c->reg.auth_methods & (1u << m->method)))
+	    !(reg_conf(c)->auth_methods & (1u << m->method)))
 		return false;
-	if (conf_is_trusted(c, q->src))
+	if (reg_conf_is_trusted(c, q->src))
 		return false;
 	if (m->method == SIP_REGISTER) {
 		if (!reg_is_ours(c, m))
@@ -874,8 +876,8 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 				    "auth: %s: %u failures within %u s, "
 				    "refused",
 				    peer_addr_str(q->src, addr, sizeof(addr)),
-				    c->reg.max_auth_failures,
-				    c->reg.auth_failure_window_s);
+				    reg_conf(c)->max_auth_failures,
+				    reg_conf(c)->auth_failure_window_s);
 			}
 			forbid(vp, "Forbidden");
 			return 0;
@@ -883,10 +885,10 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 		return challenge(q, s, realm, user, false, vp);
 	}
 	/* The password was right: an old nonce is only stale. */
-	if (q->now_s - ts > (int64_t)c->reg.nonce_ttl_s ||
+	if (q->now_s - ts > (int64_t)reg_conf(c)->nonce_ttl_s ||
 	    ts > q->now_s + FUTURE_SKEW_S)
 		return challenge(q, s, realm, user, true, vp);
-	err = nc_check(s, salt, ts, nc, q->now_s, c->reg.nonce_ttl_s);
+	err = nc_check(s, salt, ts, nc, q->now_s, reg_conf(c)->nonce_ttl_s);
 	if (err == -EALREADY) {
 		count(&s->st.replays);
 		return challenge(q, s, realm, user, false, vp);

@@ -60,7 +60,7 @@ void auth_response(enum auth_alg alg, const uint8_t *ha1, struct slice nonce,
 		   struct slice method, struct slice uri, char *hex);
 
 /**
- * Set up: the nonce key (c->reg.secret, or AUTH_HASH_MAX random bytes
+ * Set up: the nonce key (reg_conf(c)->secret, or AUTH_HASH_MAX random bytes
  * when it is NULL) and the per-shard tables of @p nshards shards (nonce
  * counts, failures per source). Errors: -ENOMEM, -EINVAL (nshards 0).
  * Thread: control, before the shards run. Ownership: @p c must outlive
@@ -120,7 +120,7 @@ struct auth_verdict {
 /**
  * Decide whether request q->m may go on (RFC 3261 §22). Nothing to do
  * (status 0) for a trusted source, ACK, CANCEL, an in-dialog request,
- * a method outside c->reg.auth_methods, a REGISTER that is not for this
+ * a method outside reg_conf(c)->auth_methods, a REGISTER that is not for this
  * registrar or whose To domain is not served, or another request whose
  * From domain is not served. Otherwise the request needs credentials
  * for realm = that domain: none (or only for other realms or schemes)
@@ -128,9 +128,9 @@ struct auth_verdict {
  * one challenge per algorithm the user has (both for an unknown user),
  * SHA-256 first, qop="auth"; wrong response or unknown user -> a new
  * challenge, counted against the source, and 403 once the source has
- * failed c->reg.max_auth_failures times within
- * c->reg.auth_failure_window_s; right response but nonce older than
- * c->reg.nonce_ttl_s -> challenge with stale=true; a nonce + nc seen
+ * failed reg_conf(c)->max_auth_failures times within
+ * reg_conf(c)->auth_failure_window_s; right response but nonce older than
+ * reg_conf(c)->nonce_ttl_s -> challenge with stale=true; a nonce + nc seen
  * before -> a new challenge; REGISTER whose username is not the AOR's
  * user -> 403; no users file -> 403; malformed credentials -> 400.
  * Returns 0 with *vp set, or -ENOMEM.

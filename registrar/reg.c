@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "features/features_conf.h"
 #include "features/gruu.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/log.h"
@@ -20,6 +21,7 @@
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
+#include "registrar/reg_conf.h"
 #include "proxy/core/transport.h"
 #include "store/loc.h"
 #include "store/rcu.h"
@@ -348,10 +350,10 @@ static int parse_contacts(struct req *r, struct reg_answer *ap)
 			x->uri = na.uri;
 			x->q = 1000;
 			if (hdr_param_find(na.params, "expires", &v) == 1)
-				exp =
-				    parse_expires(v, c->reg.default_expires_s);
+				exp = parse_expires(
+				    v, reg_conf(c)->default_expires_s);
 			if (exp < 0)
-				exp = c->reg.default_expires_s;
+				exp = reg_conf(c)->default_expires_s;
 			x->expires_s = exp;
 			if (hdr_param_find(na.params, "q", &v) == 1) {
 				qv = parse_q(v);
@@ -557,7 +559,8 @@ static int ok_answer(const struct req *r, const struct loc_contact *v,
 	const struct reg_req *q = r->q;
 	size_t cap = 256 + r->path.len, o = 0;
 	/* RFC 5627 §5.1: GRUUs for a UA that supports them. */
-	bool gruu = q->c->features.gruu && has_tag(q->m, HDR_SUPPORTED, "gruu");
+	bool gruu =
+	    features_conf(q->c)->gruu && has_tag(q->m, HDR_SUPPORTED, "gruu");
 	char *p, qs[8];
 	int k;
 
@@ -696,17 +699,17 @@ static int bound_expires(struct req *r, struct reg_answer *ap)
 		struct req_contact *x = &r->c[i];
 
 		if (x->expires_s &&
-		    x->expires_s < (int64_t)c->reg.min_expires_s) {
+		    x->expires_s < (int64_t)reg_conf(c)->min_expires_s) {
 			line = arena_alloc(r->q->a, 32);
 			if (!line)
 				return -ENOMEM;
 			snprintf(line, 32, "Min-Expires: %u\r\n",
-				 c->reg.min_expires_s);
+				 reg_conf(c)->min_expires_s);
 			return answer(ap, 423, "Interval Too Brief",
 				      slice_cstr(line));
 		}
-		if (x->expires_s > (int64_t)c->reg.max_expires_s)
-			x->expires_s = c->reg.max_expires_s;
+		if (x->expires_s > (int64_t)reg_conf(c)->max_expires_s)
+			x->expires_s = reg_conf(c)->max_expires_s;
 	}
 	return 0;
 }
@@ -751,7 +754,7 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	}
 	eh = sipmsg_hdr(m, HDR_EXPIRES);
 	r->hdr_expires =
-	    eh ? parse_expires(eh->value, c->reg.default_expires_s) : -1;
+	    eh ? parse_expires(eh->value, reg_conf(c)->default_expires_s) : -1;
 	r->want_path = has_tag(m, HDR_SUPPORTED, "path");
 	ap->status = 0;
 	err = parse_contacts(r, ap);

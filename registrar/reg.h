@@ -81,8 +81,9 @@ struct reg_answer {
  * served or it has no user), Require with options other than path and
  * outbound -> 420; Contact "*" only alone and with Expires 0 (else 400);
  * expires from the contact's expires param, else Expires, else
- * c->reg.default_expires_s; a non-zero one below c->reg.min_expires_s
- * -> 423 with Min-Expires; above c->reg.max_expires_s -> lowered.
+ * reg_conf(c)->default_expires_s; a non-zero one below
+ * reg_conf(c)->min_expires_s
+ * -> 423 with Min-Expires; above reg_conf(c)->max_expires_s -> lowered.
  * A binding is matched by (+sip.instance, reg-id) when outbound
  * applies, by +sip.instance when there is one, else by URI; the same
  * Call-ID with a CSeq not above the binding's -> 500 and nothing

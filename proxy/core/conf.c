@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,29 +18,29 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
-#include "proxy/base/file.h"
 #include "proxy/base/err.h"
-#include "proxy/sip/hdr.h"
-#include "proxy/sip/uri.h"
-#include "proxy/sip/msg.h"
-#include "store/redis.h"
+#include "proxy/base/file.h"
 
 /*
  * How a file is loaded:
  *
  * 1. check: a walk over libyaml's events, driven by the libcyaml schema
- *    below, finds every fault the file can have (syntax, unknown or
- *    duplicate key, wrong kind of value, integer out of range, bad enum,
- *    address, CIDR) and reports it as "FILE:LINE: reason". libcyaml's own
- *    messages name the line of the enclosing mapping, not of the key at
- *    fault, so they cannot be used for that.
- * 2. load: libcyaml fills struct raw from the same schema. After the
- *    check it does not fail but for lack of memory.
- * 3. build: struct conf from struct raw, with defaults.
+ *    (the runtime's keys below, then each registered section's), finds
+ *    every fault the file can have (syntax, unknown or duplicate key,
+ *    wrong kind of value, integer out of range, bad enum, address, and
+ *    what a section's range and check functions say) and reports it as
+ *    "FILE:LINE: reason". libcyaml's own messages name the line of the
+ *    enclosing mapping, not of the key at fault, so they cannot be used
+ *    for that.
+ * 2. load: libcyaml fills one block from the same schema: struct raw,
+ *    then each section's raw struct. After the check it does not fail
+ *    but for lack of memory.
+ * 3. build: struct conf from struct raw, with defaults, then each
+ *    section's struct from its raw struct (its build function).
  *
- * In struct raw, 0 means "not in the file": the ranges of integers
- * exclude 0 (except workers, where 0 means the default anyway) and enum
- * values start at 1.
+ * In struct raw (and, by the same rule, in the sections' raw structs),
+ * 0 means "not in the file": the ranges of integers exclude 0 (except
+ * workers, where 0 means the default anyway) and enum values start at 1.
  */
 
 #define FILE_MAX (1024 * 1024)
@@ -47,51 +48,11 @@
 /* listen[].transports: a bit set (not enum peer_proto, which numbers the
  * transports of a message). */
 enum { LISTEN_UDP = 1, LISTEN_TCP = 2 };
-enum { RAW_STORE_MEMORY = 1, RAW_STORE_REDIS = 2 };
-enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
 
 struct raw_listen {
 	char *address;
 	unsigned port;
 	unsigned transports; /* LISTEN_* */
-};
-
-struct raw_sentinel {
-	char *master;
-	char **addresses;
-	unsigned addresses_count;
-};
-
-struct raw_redis {
-	char *address;
-	char *password;
-	unsigned db;
-	unsigned connect_timeout_ms;
-	unsigned command_timeout_ms;
-	unsigned queue_max;
-	char *ns;
-	struct raw_sentinel sentinel;
-};
-
-struct raw_store {
-	int backend; /* RAW_STORE_* */
-	char *snapshot;
-	unsigned snapshot_interval_s;
-	struct raw_redis redis;
-};
-
-struct raw_registrar {
-	char **trusted;
-	unsigned trusted_count;
-	unsigned min_expires_s;
-	unsigned max_expires_s;
-	unsigned default_expires_s;
-	char *users_file;
-	unsigned auth_methods; /* 1 << enum sip_method */
-	unsigned nonce_ttl_s;
-	char *secret;
-	unsigned max_auth_failures;
-	unsigned auth_failure_window_s;
 };
 
 struct raw_tcp {
@@ -105,61 +66,10 @@ struct raw_udp {
 	unsigned batch;
 };
 
-struct raw_proxy {
-	int record_route; /* RAW_BOOL_* */
-	unsigned t1_ms;
-	unsigned t2_ms;
-	unsigned t4_ms;
-	unsigned timer_c_s;
-};
-
-struct raw_route {
-	char *domain;
-	char *prefix;
-	char **next_hop;
-	unsigned next_hop_count;
-};
-
-struct raw_location {
-	char *aor;
-	char **contacts;
-	unsigned contacts_count;
-};
-
 struct raw_overload {
 	unsigned max_inbox;
 	unsigned max_transactions;
 	unsigned retry_after_s;
-};
-
-struct raw_aa_rule {
-	char *user_agent;
-	int profile; /* enum conf_aa + 1 */
-};
-
-struct raw_page_group {
-	char *number;
-	char **members;
-	unsigned members_count;
-};
-
-struct raw_intercom {
-	char *domain;
-	int enabled; /* RAW_BOOL_* */
-	char *code;
-	char **allow;
-	unsigned allow_count;
-	int default_profile; /* enum conf_aa + 1 */
-	struct raw_aa_rule *profiles;
-	unsigned profiles_count;
-	struct raw_page_group *groups;
-	unsigned groups_count;
-};
-
-struct raw_features {
-	int gruu; /* RAW_BOOL_* */
-	struct raw_intercom *intercom;
-	unsigned intercom_count;
 };
 
 struct raw {
@@ -169,19 +79,11 @@ struct raw {
 	unsigned listen_count;
 	char **domains;
 	unsigned domains_count;
-	struct raw_store store;
-	struct raw_registrar registrar;
 	struct raw_tcp tcp;
 	struct raw_udp udp;
 	unsigned max_headers;
 	char *server_name;
-	struct raw_proxy proxy;
-	struct raw_route *routes;
-	unsigned routes_count;
-	struct raw_location *locations;
-	unsigned locations_count;
 	struct raw_overload overload;
-	struct raw_features features;
 };
 
 static const cyaml_strval_t level_strings[] = {
@@ -193,27 +95,6 @@ static const cyaml_strval_t level_strings[] = {
 static const cyaml_strval_t transport_strings[] = {
 	{ "udp", LISTEN_UDP },
 	{ "tcp", LISTEN_TCP },
-};
-
-/* Methods that can be made to need authentication (registrar.auth_methods):
- * bits 1 << enum sip_method. */
-static const cyaml_strval_t method_strings[] = {
-	{ "REGISTER", 1u << SIP_REGISTER },
-	{ "INVITE", 1u << SIP_INVITE },
-	{ "MESSAGE", 1u << SIP_MESSAGE },
-	{ "SUBSCRIBE", 1u << SIP_SUBSCRIBE },
-	{ "REFER", 1u << SIP_REFER },
-	{ "PUBLISH", 1u << SIP_PUBLISH },
-	{ "OPTIONS", 1u << SIP_OPTIONS },
-	{ "NOTIFY", 1u << SIP_NOTIFY },
-	{ "INFO", 1u << SIP_INFO },
-	{ "UPDATE", 1u << SIP_UPDATE },
-	{ "BYE", 1u << SIP_BYE },
-};
-
-static const cyaml_strval_t backend_strings[] = {
-	{ "memory", RAW_STORE_MEMORY },
-	{ "redis", RAW_STORE_REDIS },
 };
 
 static const cyaml_schema_field_t listen_fields[] = {
@@ -235,88 +116,6 @@ static const cyaml_schema_value_t domain_entry = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 253),
 };
 
-static const cyaml_schema_value_t cidr_entry = {
-	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 64),
-};
-
-static const cyaml_schema_value_t redis_addr_entry = {
-	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 128),
-};
-
-static const cyaml_schema_field_t sentinel_fields[] = {
-	CYAML_FIELD_STRING_PTR("master", CYAML_FLAG_POINTER,
-			       struct raw_sentinel, master, 1, 128),
-	CYAML_FIELD_SEQUENCE("addresses", CYAML_FLAG_POINTER,
-			     struct raw_sentinel, addresses, &redis_addr_entry,
-			     1, 16),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_field_t redis_fields[] = {
-	CYAML_FIELD_STRING_PTR("address",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_redis, address, 1, 128),
-	CYAML_FIELD_STRING_PTR("password",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_redis, password, 1, 512),
-	CYAML_FIELD_UINT("db", CYAML_FLAG_OPTIONAL, struct raw_redis, db),
-	CYAML_FIELD_UINT("connect_timeout_ms", CYAML_FLAG_OPTIONAL,
-			 struct raw_redis, connect_timeout_ms),
-	CYAML_FIELD_UINT("command_timeout_ms", CYAML_FLAG_OPTIONAL,
-			 struct raw_redis, command_timeout_ms),
-	CYAML_FIELD_UINT("queue_max", CYAML_FLAG_OPTIONAL, struct raw_redis,
-			 queue_max),
-	CYAML_FIELD_STRING_PTR("namespace",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_redis, ns, 1, 64),
-	CYAML_FIELD_MAPPING("sentinel", CYAML_FLAG_OPTIONAL, struct raw_redis,
-			    sentinel, sentinel_fields),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_field_t store_fields[] = {
-	CYAML_FIELD_ENUM("backend", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-			 struct raw_store, backend, backend_strings,
-			 CYAML_ARRAY_LEN(backend_strings)),
-	CYAML_FIELD_STRING_PTR("snapshot",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_store, snapshot, 1, 4096),
-	CYAML_FIELD_UINT("snapshot_interval_s", CYAML_FLAG_OPTIONAL,
-			 struct raw_store, snapshot_interval_s),
-	CYAML_FIELD_MAPPING("redis", CYAML_FLAG_OPTIONAL, struct raw_store,
-			    redis, redis_fields),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_field_t registrar_fields[] = {
-	CYAML_FIELD_SEQUENCE(
-	    "trusted", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-	    struct raw_registrar, trusted, &cidr_entry, 0, 256),
-	CYAML_FIELD_UINT("min_expires_s", CYAML_FLAG_OPTIONAL,
-			 struct raw_registrar, min_expires_s),
-	CYAML_FIELD_UINT("max_expires_s", CYAML_FLAG_OPTIONAL,
-			 struct raw_registrar, max_expires_s),
-	CYAML_FIELD_UINT("default_expires_s", CYAML_FLAG_OPTIONAL,
-			 struct raw_registrar, default_expires_s),
-	CYAML_FIELD_STRING_PTR("users_file",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_registrar, users_file, 1, 4096),
-	CYAML_FIELD_FLAGS("auth_methods",
-			  CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-			  struct raw_registrar, auth_methods, method_strings,
-			  CYAML_ARRAY_LEN(method_strings)),
-	CYAML_FIELD_UINT("nonce_ttl_s", CYAML_FLAG_OPTIONAL,
-			 struct raw_registrar, nonce_ttl_s),
-	CYAML_FIELD_STRING_PTR("secret",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_registrar, secret, 16, 256),
-	CYAML_FIELD_UINT("max_auth_failures", CYAML_FLAG_OPTIONAL,
-			 struct raw_registrar, max_auth_failures),
-	CYAML_FIELD_UINT("auth_failure_window_s", CYAML_FLAG_OPTIONAL,
-			 struct raw_registrar, auth_failure_window_s),
-	CYAML_FIELD_END
-};
-
 static const cyaml_schema_field_t tcp_fields[] = {
 	CYAML_FIELD_UINT("max_connections", CYAML_FLAG_OPTIONAL, struct raw_tcp,
 			 max_connections),
@@ -334,58 +133,6 @@ static const cyaml_schema_field_t udp_fields[] = {
 	CYAML_FIELD_END
 };
 
-static const cyaml_strval_t bool_strings[] = {
-	{ "true", RAW_BOOL_TRUE },
-	{ "false", RAW_BOOL_FALSE },
-};
-
-static const cyaml_schema_field_t proxy_fields[] = {
-	CYAML_FIELD_ENUM("record_route",
-			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-			 struct raw_proxy, record_route, bool_strings,
-			 CYAML_ARRAY_LEN(bool_strings)),
-	CYAML_FIELD_UINT("t1_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t1_ms),
-	CYAML_FIELD_UINT("t2_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t2_ms),
-	CYAML_FIELD_UINT("t4_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t4_ms),
-	CYAML_FIELD_UINT("timer_c_s", CYAML_FLAG_OPTIONAL, struct raw_proxy,
-			 timer_c_s),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_value_t uri_entry = {
-	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 256),
-};
-
-static const cyaml_schema_field_t route_fields[] = {
-	CYAML_FIELD_STRING_PTR("domain",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_route, domain, 1, 253),
-	CYAML_FIELD_STRING_PTR("prefix",
-			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_route, prefix, 1, 32),
-	CYAML_FIELD_SEQUENCE("next_hop", CYAML_FLAG_POINTER, struct raw_route,
-			     next_hop, &uri_entry, 1, CONF_MAX_NEXT_HOPS),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_value_t route_entry = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_route, route_fields),
-};
-
-static const cyaml_schema_field_t location_fields[] = {
-	CYAML_FIELD_STRING_PTR("aor", CYAML_FLAG_POINTER, struct raw_location,
-			       aor, 3, 256),
-	CYAML_FIELD_SEQUENCE("contacts", CYAML_FLAG_POINTER,
-			     struct raw_location, contacts, &uri_entry, 1,
-			     CONF_MAX_CONTACTS),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_value_t location_entry = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_location,
-			    location_fields),
-};
-
 static const cyaml_schema_field_t overload_fields[] = {
 	CYAML_FIELD_UINT("max_inbox", CYAML_FLAG_OPTIONAL, struct raw_overload,
 			 max_inbox),
@@ -393,84 +140,6 @@ static const cyaml_schema_field_t overload_fields[] = {
 			 struct raw_overload, max_transactions),
 	CYAML_FIELD_UINT("retry_after_s", CYAML_FLAG_OPTIONAL,
 			 struct raw_overload, retry_after_s),
-	CYAML_FIELD_END
-};
-
-static const cyaml_strval_t aa_strings[] = {
-	{ "callinfo", CONF_AA_CALLINFO + 1 },
-	{ "alertinfo-autoanswer", CONF_AA_ALERT_AUTOANSWER + 1 },
-	{ "alertinfo-answerafter", CONF_AA_ALERT_ANSWERAFTER + 1 },
-	{ "polycom", CONF_AA_POLYCOM + 1 },
-	{ "uri-intercom", CONF_AA_URI_INTERCOM + 1 },
-	{ "answer-mode", CONF_AA_ANSWER_MODE + 1 },
-};
-
-static const cyaml_schema_value_t user_entry = {
-	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 64),
-};
-
-static const cyaml_schema_field_t aa_rule_fields[] = {
-	CYAML_FIELD_STRING_PTR("user_agent", CYAML_FLAG_POINTER,
-			       struct raw_aa_rule, user_agent, 1, 128),
-	CYAML_FIELD_ENUM("profile", CYAML_FLAG_STRICT, struct raw_aa_rule,
-			 profile, aa_strings, CYAML_ARRAY_LEN(aa_strings)),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_value_t aa_rule_entry = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_aa_rule,
-			    aa_rule_fields),
-};
-
-static const cyaml_schema_field_t page_group_fields[] = {
-	CYAML_FIELD_STRING_PTR("number", CYAML_FLAG_POINTER,
-			       struct raw_page_group, number, 1, 16),
-	CYAML_FIELD_SEQUENCE("members", CYAML_FLAG_POINTER,
-			     struct raw_page_group, members, &user_entry, 1,
-			     64),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_value_t page_group_entry = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_page_group,
-			    page_group_fields),
-};
-
-static const cyaml_schema_field_t intercom_fields[] = {
-	CYAML_FIELD_STRING_PTR("domain", CYAML_FLAG_POINTER,
-			       struct raw_intercom, domain, 1, 253),
-	CYAML_FIELD_ENUM("enabled", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-			 struct raw_intercom, enabled, bool_strings,
-			 CYAML_ARRAY_LEN(bool_strings)),
-	CYAML_FIELD_STRING_PTR("code", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_intercom, code, 1, 8),
-	CYAML_FIELD_SEQUENCE("allow", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			     struct raw_intercom, allow, &user_entry, 1, 1024),
-	CYAML_FIELD_ENUM("default_profile",
-			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-			 struct raw_intercom, default_profile, aa_strings,
-			 CYAML_ARRAY_LEN(aa_strings)),
-	CYAML_FIELD_SEQUENCE(
-	    "profiles", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-	    struct raw_intercom, profiles, &aa_rule_entry, 0, 64),
-	CYAML_FIELD_SEQUENCE("groups", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			     struct raw_intercom, groups, &page_group_entry, 0,
-			     256),
-	CYAML_FIELD_END
-};
-
-static const cyaml_schema_value_t intercom_entry = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_intercom,
-			    intercom_fields),
-};
-
-static const cyaml_schema_field_t features_fields[] = {
-	CYAML_FIELD_ENUM("gruu", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
-			 struct raw_features, gruu, bool_strings,
-			 CYAML_ARRAY_LEN(bool_strings)),
-	CYAML_FIELD_SEQUENCE(
-	    "intercom", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-	    struct raw_features, intercom, &intercom_entry, 0, 256),
 	CYAML_FIELD_END
 };
 
@@ -484,10 +153,6 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_SEQUENCE("domains",
 			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 			     struct raw, domains, &domain_entry, 1, 256),
-	CYAML_FIELD_MAPPING("store", CYAML_FLAG_OPTIONAL, struct raw, store,
-			    store_fields),
-	CYAML_FIELD_MAPPING("registrar", CYAML_FLAG_OPTIONAL, struct raw,
-			    registrar, registrar_fields),
 	CYAML_FIELD_MAPPING("tcp", CYAML_FLAG_OPTIONAL, struct raw, tcp,
 			    tcp_fields),
 	CYAML_FIELD_MAPPING("udp", CYAML_FLAG_OPTIONAL, struct raw, udp,
@@ -497,27 +162,31 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_STRING_PTR("server_name",
 			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 			       struct raw, server_name, 1, 128),
-	CYAML_FIELD_MAPPING("proxy", CYAML_FLAG_OPTIONAL, struct raw, proxy,
-			    proxy_fields),
-	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			     struct raw, routes, &route_entry, 0, 1024),
-	CYAML_FIELD_SEQUENCE("locations",
-			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			     struct raw, locations, &location_entry, 0, 10000),
 	CYAML_FIELD_MAPPING("overload", CYAML_FLAG_OPTIONAL, struct raw,
 			    overload, overload_fields),
-	CYAML_FIELD_MAPPING("features", CYAML_FLAG_OPTIONAL, struct raw,
-			    features, features_fields),
 	CYAML_FIELD_END
 };
 
-static const cyaml_schema_value_t top_schema = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct raw, top_fields),
+/* The registered sections (conf_section_add()), in order. */
+static const struct conf_section *registry[CONF_MAX_SECTIONS];
+static unsigned nregistry;
+
+/*
+ * The schema of one load: the runtime's top-level fields, then each
+ * section's with its offsets moved to where its raw struct sits in the
+ * block libcyaml fills.
+ */
+struct schema {
+	cyaml_schema_field_t *fields; /* ends with CYAML_FIELD_END */
+	int *owner; /* per field: the section index, or -1 (the runtime) */
+	const struct conf_section *sec[CONF_MAX_SECTIONS];
+	size_t off[CONF_MAX_SECTIONS]; /* of each raw struct in the block */
+	unsigned nsec;
+	size_t size; /* of the block */
+	cyaml_schema_value_t top;
 };
 
 /* The check pass: libyaml events against the schema above. */
-
-#define SEEN_TRUSTED 1u
 
 struct walk {
 	yaml_parser_t parser;
@@ -528,78 +197,38 @@ struct walk {
 	size_t len;
 	char *errbuf;
 	size_t errlen;
-	unsigned seen; /* SEEN_* */
+	const struct schema *sch;
+	int sec; /* the section of the current top-level key, or -1 */
+	unsigned given[CONF_MAX_SECTIONS]; /* conf_ctx.given of each */
 };
 
 typedef int check_fn(struct walk *w, const yaml_mark_t *m, const char *path,
 		     const char *v);
 
-/* Rules the schema cannot say, by schema path (keys only, no indices). */
+/* Rules of the runtime's keys the schema cannot say, by schema path
+ * (keys only, no indices). */
 struct rule {
 	const char *spath;
 	long long min, max; /* integers */
 	check_fn *check;    /* scalars */
-	unsigned seen;	    /* SEEN_* bit set when the key is given */
 };
 
-static check_fn check_address, check_domain, check_cidr, check_backend;
-static check_fn check_redis_addr, check_redis_ns;
-static check_fn check_prefix, check_next_hop, check_contact, check_aor;
-
-static check_fn check_code, check_digits, check_user;
+static check_fn check_address, check_domain;
 
 static const struct rule rules[] = {
-	{ "workers", 0, CONF_MAX_WORKERS, NULL, 0 },
-	{ "listen.address", 0, 0, check_address, 0 },
-	{ "listen.port", 1, 65535, NULL, 0 },
-	{ "domains", 0, 0, check_domain, 0 },
-	{ "store.backend", 0, 0, check_backend, 0 },
-	{ "store.redis.address", 0, 0, check_redis_addr, 0 },
-	{ "store.redis.db", 0, 1000, NULL, 0 },
-	{ "store.redis.connect_timeout_ms", 1, 60000, NULL, 0 },
-	{ "store.redis.command_timeout_ms", 1, 60000, NULL, 0 },
-	{ "store.redis.queue_max", 1, 10000000, NULL, 0 },
-	{ "store.redis.namespace", 0, 0, check_redis_ns, 0 },
-	{ "store.redis.sentinel.addresses", 0, 0, check_redis_addr, 0 },
-	{ "registrar.trusted", 0, 0, check_cidr, SEEN_TRUSTED },
-	{ "registrar.min_expires_s", 1, 86400, NULL, 0 },
-	{ "registrar.max_expires_s", 1, 604800, NULL, 0 },
-	{ "registrar.default_expires_s", 1, 604800, NULL, 0 },
-	{ "registrar.nonce_ttl_s", 1, 86400, NULL, 0 },
-	{ "registrar.max_auth_failures", 1, 1000000, NULL, 0 },
-	{ "registrar.auth_failure_window_s", 1, 86400, NULL, 0 },
-	{ "store.snapshot_interval_s", 1, 86400, NULL, 0 },
-	{ "tcp.max_connections", 1, 1000000, NULL, 0 },
-	{ "tcp.idle_timeout_s", 1, 86400, NULL, 0 },
-	{ "tcp.max_header_bytes", 1024, 1048576, NULL, 0 },
-	{ "tcp.max_body_bytes", 1, 16777216, NULL, 0 },
-	{ "udp.batch", 1, 1024, NULL, 0 },
-	{ "max_headers", 16, 1024, NULL, 0 },
-	{ "features.intercom.domain", 0, 0, check_domain, 0 },
-	{ "features.intercom.code", 0, 0, check_code, 0 },
-	{ "features.intercom.allow", 0, 0, check_user, 0 },
-	{ "features.intercom.groups.number", 0, 0, check_digits, 0 },
-	{ "features.intercom.groups.members", 0, 0, check_user, 0 },
-	{ "proxy.t1_ms", 10, 10000, NULL, 0 },
-	{ "proxy.t2_ms", 10, 60000, NULL, 0 },
-	{ "proxy.t4_ms", 10, 60000, NULL, 0 },
-	{ "proxy.timer_c_s", 1, 3600, NULL, 0 },
-	{ "routes.domain", 0, 0, check_domain, 0 },
-	{ "routes.prefix", 0, 0, check_prefix, 0 },
-	{ "routes.next_hop", 0, 0, check_next_hop, 0 },
-	{ "locations.aor", 0, 0, check_aor, 0 },
-	{ "locations.contacts", 0, 0, check_contact, 0 },
-	{ "overload.max_inbox", 1, 10000000, NULL, 0 },
-	{ "overload.max_transactions", 1, 10000000, NULL, 0 },
-	{ "overload.retry_after_s", 1, 3600, NULL, 0 },
-};
-
-/* Mappings that need exactly one of two keys, by schema path. */
-static const struct {
-	const char *spath;
-	const char *a, *b;
-} one_of[] = {
-	{ "routes", "domain", "prefix" },
+	{ "workers", 0, CONF_MAX_WORKERS, NULL },
+	{ "listen.address", 0, 0, check_address },
+	{ "listen.port", 1, 65535, NULL },
+	{ "domains", 0, 0, check_domain },
+	{ "tcp.max_connections", 1, 1000000, NULL },
+	{ "tcp.idle_timeout_s", 1, 86400, NULL },
+	{ "tcp.max_header_bytes", 1024, 1048576, NULL },
+	{ "tcp.max_body_bytes", 1, 16777216, NULL },
+	{ "udp.batch", 1, 1024, NULL },
+	{ "max_headers", 16, 1024, NULL },
+	{ "overload.max_inbox", 1, 10000000, NULL },
+	{ "overload.max_transactions", 1, 10000000, NULL },
+	{ "overload.retry_after_s", 1, 3600, NULL },
 };
 
 static const struct rule *rule_find(const char *spath)
@@ -729,12 +358,21 @@ static void join(char *buf, size_t size, const char *path, const char *key)
 		snprintf(buf, size, "%s", key);
 }
 
-/* The one_of[] rule of @p spath, if any, against the keys @p seen. */
+/* The current section, or NULL (the runtime's keys). */
+static const struct conf_section *cur(const struct walk *w)
+{
+	return w->sec < 0 ? NULL : w->sch->sec[w->sec];
+}
+
+/* The section's one_of rule of @p spath, if any, against the keys @p seen. */
 static int check_one_of(struct walk *w, const cyaml_schema_field_t *fields,
 			uint64_t seen, const yaml_mark_t *start,
 			const char *path, const char *spath)
 {
-	for (size_t k = 0; k < sizeof(one_of) / sizeof(one_of[0]); k++) {
+	const struct conf_section *sec = cur(w);
+	const struct conf_one_of *one_of = sec ? sec->one_of : NULL;
+
+	for (size_t k = 0; one_of && one_of[k].spath; k++) {
 		unsigned n = 0;
 
 		if (strcmp(one_of[k].spath, spath) != 0)
@@ -800,6 +438,8 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 			return fail(w, &w->ev.start_mark, "duplicate key '%s'",
 				    kpath);
 		seen |= UINT64_C(1) << i;
+		if (!path[0] && fields == w->sch->fields)
+			w->sec = w->sch->owner[i];
 		err = next(w);
 		if (err)
 			return err;
@@ -814,13 +454,24 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 			return fail(w, &start, "%s: missing required key '%s'",
 				    label(path), fields[i].key);
 	}
+	if (fields == w->sch->fields)
+		w->sec = -1; /* the top level is the runtime's */
 	return check_one_of(w, fields, seen, &start, path, spath);
+}
+
+/* Note for the section's build function that the list @p spath is given. */
+static void mark_given(struct walk *w, const char *spath)
+{
+	const struct conf_section *sec = cur(w);
+
+	for (unsigned i = 0; sec && sec->given && i < 32 && sec->given[i]; i++)
+		if (strcmp(sec->given[i], spath) == 0)
+			w->given[w->sec] |= 1u << i;
 }
 
 static int walk_sequence(struct walk *w, const cyaml_schema_value_t *s,
 			 const char *path, const char *spath)
 {
-	const struct rule *r = rule_find(spath);
 	char ipath[192];
 	yaml_mark_t start;
 	unsigned n;
@@ -848,8 +499,7 @@ static int walk_sequence(struct walk *w, const cyaml_schema_value_t *s,
 		return fail(w, &start, "%s: needs at least %u entr%s", path,
 			    (unsigned)s->sequence.min,
 			    s->sequence.min == 1 ? "y" : "ies");
-	if (r)
-		w->seen |= r->seen;
+	mark_given(w, spath);
 	return 0;
 }
 
@@ -940,10 +590,46 @@ static int parse_int(const char *v, long long *np)
 	return 0;
 }
 
+/* The range of the integer at @p spath: a rule of the runtime or of the
+ * current section, or 0 .. UINT32_MAX. */
+static void range_find(const struct walk *w, const char *spath, long long *minp,
+		       long long *maxp)
+{
+	const struct conf_section *sec = cur(w);
+	const struct rule *r = sec ? NULL : rule_find(spath);
+
+	*minp = 0;
+	*maxp = UINT32_MAX;
+	if (r) {
+		*minp = r->min;
+		*maxp = r->max;
+	} else if (sec && sec->range && !sec->range(spath, minp, maxp)) {
+		*minp = 0;
+		*maxp = UINT32_MAX;
+	}
+}
+
+/* The check of the runtime's rule or of the current section. */
+static int check_value(struct walk *w, const yaml_mark_t *m, const char *path,
+		       const char *spath, const char *v)
+{
+	const struct conf_section *sec = cur(w);
+	const struct rule *r = sec ? NULL : rule_find(spath);
+	char why[512];
+
+	if (r && r->check)
+		return r->check(w, m, path, v);
+	if (!sec || !sec->check)
+		return 0;
+	why[0] = '\0';
+	if (sec->check(spath, path, v, why, sizeof(why)) == 0)
+		return 0;
+	return fail(w, m, "%s", why[0] ? why : "bad value");
+}
+
 static int walk_scalar(struct walk *w, const cyaml_schema_value_t *s,
 		       const char *path, const char *spath)
 {
-	const struct rule *r = rule_find(spath);
 	const yaml_mark_t *m = &w->ev.start_mark;
 	const char *v;
 	long long n, min, max;
@@ -964,8 +650,7 @@ static int walk_scalar(struct walk *w, const cyaml_schema_value_t *s,
 		return fail(w, m, "%s: contains a NUL character", path);
 	switch (s->type) {
 	case CYAML_UINT:
-		min = r ? r->min : 0;
-		max = r ? r->max : UINT32_MAX;
+		range_find(w, spath, &min, &max);
 		if (parse_int(v, &n) < 0)
 			return fail_kind(w, path, "a decimal integer");
 		if (n < min || n > max)
@@ -988,9 +673,7 @@ static int walk_scalar(struct walk *w, const cyaml_schema_value_t *s,
 	default:
 		return fail(w, m, "%s: unsupported schema type", path);
 	}
-	if (r && r->check)
-		return r->check(w, m, path, v);
-	return 0;
+	return check_value(w, m, path, spath, v);
 }
 
 static int walk_value(struct walk *w, const cyaml_schema_value_t *s,
@@ -1043,7 +726,7 @@ static int walk_doc(struct walk *w, bool *emptyp)
 	if (is_null(&w->ev))
 		*emptyp = true;
 	else
-		err = walk_value(w, &top_schema, "", "");
+		err = walk_value(w, &w->sch->top, "", "");
 	if (err)
 		return err;
 	err = next(w);
@@ -1062,8 +745,8 @@ static int walk_doc(struct walk *w, bool *emptyp)
 
 /* Values. */
 
-static int addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
-		      socklen_t *lenp)
+int conf_addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
+		    socklen_t *lenp)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -1087,8 +770,7 @@ static int addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
 static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0,    0,
 					    0, 0, 0, 0, 0xff, 0xff };
 
-/* "addr/prefix" or a bare address (a host network). */
-static int net_parse(const char *s, struct conf_net *n)
+int conf_net_parse(const char *s, struct conf_net *n)
 {
 	char buf[INET6_ADDRSTRLEN];
 	const char *slash = strchr(s, '/');
@@ -1154,178 +836,34 @@ static int check_address(struct walk *w, const yaml_mark_t *m, const char *path,
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (addr_parse(v, 0, &ss, &len) < 0)
+	if (conf_addr_parse(v, 0, &ss, &len) < 0)
 		return fail(w, m, "%s: '%.64s' is not an IPv4 or IPv6 address",
 			    path, v);
 	return 0;
 }
 
-static int check_cidr(struct walk *w, const yaml_mark_t *m, const char *path,
-		      const char *v)
-{
-	struct conf_net n;
-
-	if (net_parse(v, &n) < 0)
-		return fail(w, m,
-			    "%s: '%.64s' is not a network in CIDR form "
-			    "(like 10.0.0.0/8 or fd00::/8)",
-			    path, v);
-	return 0;
-}
-
 /* Host names, IPv4 literals and bracketed IPv6 literals (RFC 3261 host). */
-static int check_domain(struct walk *w, const yaml_mark_t *m, const char *path,
-			const char *v)
+int conf_domain_check(const char *path, const char *v, char *why, size_t whylen)
 {
 	for (const char *p = v; *p; p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || strchr("-._:[]", *p))
 			continue;
-		return fail(w, m, "%s: '%.64s' is not a domain name", path, v);
+		snprintf(why, whylen, "%s: '%.64s' is not a domain name", path,
+			 v);
+		return ERR_CONFIG;
 	}
 	return 0;
 }
 
-static int check_backend(struct walk *w, const yaml_mark_t *m, const char *path,
-			 const char *v)
-{
-	/* memory and redis (store/redis.h): both implemented. */
-	(void)w;
-	(void)m;
-	(void)path;
-	(void)v;
-	return 0;
-}
-
-/* "IP:PORT", "[IPv6]:PORT" or "unix:/path": no names to resolve. */
-static int check_redis_addr(struct walk *w, const yaml_mark_t *m,
-			    const char *path, const char *v)
-{
-	struct redis_addr a;
-
-	if (redis_addr_parse(v, &a) < 0)
-		return fail(w, m,
-			    "%s: '%.80s' is not IP:PORT, [IPv6]:PORT or "
-			    "unix:/path",
-			    path, v);
-	return 0;
-}
-
-/* Letters, digits, '_', '-', '.': the start of every key. */
-static int check_redis_ns(struct walk *w, const yaml_mark_t *m,
-			  const char *path, const char *v)
-{
-	for (const char *p = v; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr("_-.", *p)))
-			return fail(w, m,
-				    "%s: '%.64s' may hold only letters, "
-				    "digits, '_', '-' and '.'",
-				    path, v);
-	return 0;
-}
-
-/* Digits and '+', '*', '#': a number prefix (routes[].prefix). */
-static int check_prefix(struct walk *w, const yaml_mark_t *m, const char *path,
+static int check_domain(struct walk *w, const yaml_mark_t *m, const char *path,
 			const char *v)
 {
-	for (const char *p = v; *p; p++)
-		if (!strchr("0123456789+*#", *p))
-			return fail(w, m,
-				    "%s: '%.40s' is not a number prefix "
-				    "(digits, +, *, #)",
-				    path, v);
-	return 0;
-}
+	char why[256];
 
-/*
- * A sip: URI whose host is an IP literal: sipedge never resolves names
- * on a shard. Only transport=udp or tcp. With @p nameaddr, the value may
- * be "<uri>;q=0.5" (a Contact with header parameters).
- */
-static int check_uri(struct walk *w, const yaml_mark_t *m, const char *path,
-		     const char *v, bool nameaddr)
-{
-	struct conf_target t;
-
-	struct slice uri;
-
-	switch (conf_target_parse(v, nameaddr, &t, &uri)) {
-	case 0:
+	if (conf_domain_check(path, v, why, sizeof(why)) == 0)
 		return 0;
-	case -EPROTONOSUPPORT:
-		return fail(w, m, "%s: '%.80s': transport must be udp or tcp",
-			    path, v);
-	case -EDESTADDRREQ:
-		return fail(w, m,
-			    "%s: '%.80s': the host must be an IP address "
-			    "(no DNS)",
-			    path, v);
-	case -ERANGE:
-		return fail(w, m, "%s: '%.80s': q must be 0 .. 1", path, v);
-	default:
-		return fail(w, m, "%s: '%.80s' is not a sip: URI", path, v);
-	}
-}
-
-static int check_next_hop(struct walk *w, const yaml_mark_t *m,
-			  const char *path, const char *v)
-{
-	return check_uri(w, m, path, v, false);
-}
-
-static int check_contact(struct walk *w, const yaml_mark_t *m, const char *path,
-			 const char *v)
-{
-	return check_uri(w, m, path, v, true);
-}
-
-/* "user@domain", both parts non-empty, no spaces or brackets. */
-static int check_aor(struct walk *w, const yaml_mark_t *m, const char *path,
-		     const char *v)
-{
-	const char *at = strchr(v, '@');
-
-	if (!at || at == v || !at[1] || strchr(at + 1, '@') ||
-	    strpbrk(v, " \t<>;:\""))
-		return fail(w, m,
-			    "%s: '%.80s' is not an address of record "
-			    "(user@domain)",
-			    path, v);
-	return 0;
-}
-
-/* A feature code: digits, '*' and '#' (features.intercom[].code). */
-static int check_code(struct walk *w, const yaml_mark_t *m, const char *path,
-		      const char *v)
-{
-	if (strspn(v, "0123456789*#") != strlen(v))
-		return fail(w, m,
-			    "%s: '%.40s' is not a feature code (digits, *, #)",
-			    path, v);
-	return 0;
-}
-
-static int check_digits(struct walk *w, const yaml_mark_t *m, const char *path,
-			const char *v)
-{
-	if (strspn(v, "0123456789") != strlen(v))
-		return fail(w, m, "%s: '%.40s' is not a number (digits)", path,
-			    v);
-	return 0;
-}
-
-/* A user part that needs no escaping: letters, digits, -_.!~*'()&=+$,/ */
-static int check_user(struct walk *w, const yaml_mark_t *m, const char *path,
-		      const char *v)
-{
-	for (const char *p = v; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-_.!~*'()&=+$,/", *p))
-			continue;
-		return fail(w, m, "%s: '%.64s' is not a user name", path, v);
-	}
-	return 0;
+	return fail(w, m, "%s", why);
 }
 
 /* Build struct conf from struct raw. Fails only for lack of memory. */
@@ -1355,7 +893,8 @@ static int build_listen(struct conf *c, const struct raw *r)
 		l->port = (uint16_t)or_default(rl->port, 5060);
 		l->udp = !rl->transports || (rl->transports & LISTEN_UDP);
 		l->tcp = !rl->transports || (rl->transports & LISTEN_TCP);
-		if (addr_parse(l->address, l->port, &l->addr, &l->addrlen) < 0)
+		if (conf_addr_parse(l->address, l->port, &l->addr,
+				    &l->addrlen) < 0)
 			return ERR_CONFIG;
 	}
 	return 0;
@@ -1383,171 +922,7 @@ static int build_domains(struct conf *c, const struct raw *r)
 	return 0;
 }
 
-static int build_trusted(struct conf *c, const struct raw *r, bool given)
-{
-	static const char *const def[] = { "127.0.0.0/8", "::1/128" };
-	unsigned n = given ? r->registrar.trusted_count : 2;
-
-	if (n == 0)
-		return 0;
-	c->trusted = calloc(n, sizeof(*c->trusted));
-	if (!c->trusted)
-		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++) {
-		const char *s = given ? r->registrar.trusted[i] : def[i];
-
-		if (net_parse(s, &c->trusted[i]) < 0)
-			return ERR_CONFIG;
-	}
-	c->ntrusted = n;
-	return 0;
-}
-
-static unsigned or_default_u(unsigned v, unsigned def)
-{
-	return v ? v : def;
-}
-
-/* Registrar and store settings; the expiry bounds must be in order. */
-static int build_registrar(struct conf *c, const struct raw *r,
-			   const char *name, char *errbuf, size_t errlen)
-{
-	const struct raw_registrar *g = &r->registrar;
-
-	c->reg.min_expires_s = or_default_u(g->min_expires_s, 60);
-	c->reg.max_expires_s = or_default_u(g->max_expires_s, 86400);
-	c->reg.default_expires_s = or_default_u(g->default_expires_s, 3600);
-	if (c->reg.min_expires_s > c->reg.max_expires_s ||
-	    c->reg.default_expires_s < c->reg.min_expires_s ||
-	    c->reg.default_expires_s > c->reg.max_expires_s) {
-		msg(errbuf, errlen,
-		    "%s: registrar: need min_expires_s (%u) <= "
-		    "default_expires_s (%u) <= max_expires_s (%u)",
-		    name ? name : "<default>", c->reg.min_expires_s,
-		    c->reg.default_expires_s, c->reg.max_expires_s);
-		return ERR_CONFIG;
-	}
-	c->reg.auth_methods =
-	    g->auth_methods ? g->auth_methods
-			    : (1u << SIP_REGISTER) | (1u << SIP_INVITE) |
-				  (1u << SIP_MESSAGE) | (1u << SIP_SUBSCRIBE) |
-				  (1u << SIP_REFER) | (1u << SIP_PUBLISH);
-	c->reg.nonce_ttl_s = or_default_u(g->nonce_ttl_s, 300);
-	c->reg.max_auth_failures = or_default_u(g->max_auth_failures, 10);
-	c->reg.auth_failure_window_s =
-	    or_default_u(g->auth_failure_window_s, 300);
-	if ((g->users_file && !(c->reg.users_file = strdup(g->users_file))) ||
-	    (g->secret && !(c->reg.secret = strdup(g->secret))) ||
-	    (r->store.snapshot && !(c->snapshot = strdup(r->store.snapshot))))
-		return -ENOMEM;
-	c->snapshot_interval_s = or_default_u(r->store.snapshot_interval_s, 10);
-	return 0;
-}
-
-int conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
-		      struct slice *urip)
-{
-	struct slice v = slice_cstr(s), val;
-	struct nameaddr na;
-	struct sipuri u;
-	char host[64];
-	uint64_t q = 1000;
-	int r;
-
-	memset(t, 0, sizeof(*t));
-	/* Without < > the whole value is the URI, parameters included. */
-	if (nameaddr && strchr(s, '<')) {
-		if (nameaddr_parse(v, &na) < 0)
-			return -EINVAL;
-		v = na.uri;
-		r = hdr_param_find(na.params, "q", &val);
-		if (r < 0)
-			return -EINVAL;
-		if (r > 0) {
-			/* "0", "1", "0.5", "0.125", "1.000" (RFC 3261 §20.10)
-			 */
-			char d[4] = { '0', '0', '0', 0 };
-			struct slice frac;
-
-			if (val.len == 0 ||
-			    (val.p[0] != '0' && val.p[0] != '1'))
-				return -ERANGE;
-			if (val.len > 1 && (val.p[1] != '.' || val.len > 5))
-				return -ERANGE;
-			frac = val.len > 2 ? slice_make(val.p + 2, val.len - 2)
-					   : slice_make(NULL, 0);
-			for (size_t i = 0; i < frac.len; i++) {
-				if (frac.p[i] < '0' || frac.p[i] > '9')
-					return -ERANGE;
-				d[i] = frac.p[i];
-			}
-			q = (uint64_t)(val.p[0] - '0') * 1000 +
-			    (uint64_t)((d[0] - '0') * 100 + (d[1] - '0') * 10 +
-				       (d[2] - '0'));
-			if (q > 1000)
-				return -ERANGE;
-		}
-	}
-	if (uri_parse(v, &u) < 0 || u.scheme != URI_SIP)
-		return -EINVAL;
-	if (!u.host_is_ipv4 && !u.host_is_ipv6)
-		return -EDESTADDRREQ;
-	r = uri_param(&u, "transport", &val);
-	if (r > 0 && slice_caseeq_cstr(val, "tcp"))
-		t->proto = 1;
-	else if (r > 0 && !slice_caseeq_cstr(val, "udp"))
-		return -EPROTONOSUPPORT;
-	if (u.host.len + 1 > sizeof(host))
-		return -EDESTADDRREQ;
-	if (u.host_is_ipv6)
-		slice_cstr_copy(slice_make(u.host.p + 1, u.host.len - 2), host,
-				sizeof(host));
-	else
-		slice_cstr_copy(u.host, host, sizeof(host));
-	if (addr_parse(host, u.port ? u.port : 5060, &t->addr, &t->addrlen) < 0)
-		return -EDESTADDRREQ;
-	t->q = (uint16_t)q;
-	*urip = v;
-	return 0;
-}
-
-const struct conf_route *conf_route_find(const struct conf *c,
-					 struct slice ruri_host,
-					 struct slice ruri_user)
-{
-	for (unsigned i = 0; i < c->nroutes; i++) {
-		const struct conf_route *r = &c->routes[i];
-
-		if (r->domain && slice_caseeq_cstr(ruri_host, r->domain))
-			return r;
-		if (r->prefix && ruri_user.len >= strlen(r->prefix) &&
-		    memcmp(ruri_user.p, r->prefix, strlen(r->prefix)) == 0)
-			return r;
-	}
-	return NULL;
-}
-
-static int build_targets(const char *const *uris, unsigned n, bool nameaddr,
-			 struct conf_target **tp, unsigned *np)
-{
-	struct conf_target *t = calloc(n ? n : 1, sizeof(*t));
-	struct slice uri;
-
-	if (!t)
-		return -ENOMEM;
-	*tp = t;
-	for (unsigned i = 0; i < n; i++) {
-		if (conf_target_parse(uris[i], nameaddr, &t[i], &uri) < 0)
-			return ERR_CONFIG;
-		t[i].uri = strndup(uri.p, uri.len);
-		if (!t[i].uri)
-			return -ENOMEM;
-		*np = i + 1;
-	}
-	return 0;
-}
-
-static char *lower_dup(const char *s)
+char *conf_lower_dup(const char *s)
 {
 	char *d = strdup(s);
 
@@ -1557,66 +932,7 @@ static char *lower_dup(const char *s)
 	return d;
 }
 
-/* proxy, routes, locations, overload. */
-static int build_proxy(struct conf *c, const struct raw *r)
-{
-	int err;
-
-	c->proxy.record_route = r->proxy.record_route != RAW_BOOL_FALSE;
-	c->proxy.t1_ms = or_default(r->proxy.t1_ms, 500);
-	c->proxy.t2_ms = or_default(r->proxy.t2_ms, 4000);
-	/* RFC 3261 §17.1.2.2: T2 is the cap of a doubling T1. */
-	if (c->proxy.t2_ms < c->proxy.t1_ms)
-		c->proxy.t2_ms = c->proxy.t1_ms;
-	c->proxy.t4_ms = or_default(r->proxy.t4_ms, 5000);
-	c->proxy.timer_c_s = or_default(r->proxy.timer_c_s, 180);
-	c->overload.max_inbox = or_default(r->overload.max_inbox, 10000);
-	c->overload.max_transactions =
-	    or_default(r->overload.max_transactions, 100000);
-	c->overload.retry_after_s = or_default(r->overload.retry_after_s, 5);
-	if (r->routes_count) {
-		c->routes = calloc(r->routes_count, sizeof(*c->routes));
-		if (!c->routes)
-			return -ENOMEM;
-	}
-	for (unsigned i = 0; i < r->routes_count; i++) {
-		const struct raw_route *rr = &r->routes[i];
-		struct conf_route *cr = &c->routes[i];
-
-		c->nroutes = i + 1;
-		if ((rr->domain && !(cr->domain = lower_dup(rr->domain))) ||
-		    (rr->prefix && !(cr->prefix = strdup(rr->prefix))))
-			return -ENOMEM;
-		err = build_targets((const char *const *)rr->next_hop,
-				    rr->next_hop_count, false, &cr->next_hop,
-				    &cr->nnext_hop);
-		if (err)
-			return err;
-	}
-	if (r->locations_count) {
-		c->locations =
-		    calloc(r->locations_count, sizeof(*c->locations));
-		if (!c->locations)
-			return -ENOMEM;
-	}
-	for (unsigned i = 0; i < r->locations_count; i++) {
-		const struct raw_location *rl = &r->locations[i];
-		struct conf_location *cl = &c->locations[i];
-
-		c->nlocations = i + 1;
-		cl->aor = strdup(rl->aor);
-		if (!cl->aor)
-			return -ENOMEM;
-		err = build_targets((const char *const *)rl->contacts,
-				    rl->contacts_count, true, &cl->contacts,
-				    &cl->ncontacts);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static char **dup_list(char *const *v, unsigned n)
+char **conf_strv_dup(char *const *v, unsigned n)
 {
 	char **d = calloc(n ? n : 1, sizeof(*d));
 
@@ -1632,169 +948,53 @@ static char **dup_list(char *const *v, unsigned n)
 	return d;
 }
 
-static void free_list(char **v, unsigned n)
+void conf_strv_free(char **v, unsigned n)
 {
 	for (unsigned i = 0; v && i < n; i++)
 		free(v[i]);
 	free(v);
 }
 
-/* One features.intercom[] entry; its domain must be served, once. */
-static int build_intercom(struct conf *c, const struct raw_intercom *ri,
-			  struct conf_intercom *ci, const char *name,
-			  char *errbuf, size_t errlen)
+/* Each registered section's struct, from its raw struct in @p block. */
+static int build_sections(struct conf *c, const struct schema *sch,
+			  const char *block, const unsigned *given,
+			  const char *name, char *errbuf, size_t errlen)
 {
-	const char *what = NULL;
-
-	ci->domain = lower_dup(ri->domain);
-	ci->code = strdup(ri->code ? ri->code : "*6");
-	if (!ci->domain || !ci->code)
-		return -ENOMEM;
-	ci->enabled = ri->enabled != RAW_BOOL_FALSE;
-	ci->default_profile = ri->default_profile
-				  ? (enum conf_aa)(ri->default_profile - 1)
-				  : CONF_AA_CALLINFO;
-	if (ri->allow_count) {
-		ci->allow = dup_list(ri->allow, ri->allow_count);
-		if (!ci->allow)
-			return -ENOMEM;
-		ci->nallow = ri->allow_count;
-	}
-	if (ri->profiles_count) {
-		ci->profiles =
-		    calloc(ri->profiles_count, sizeof(*ci->profiles));
-		if (!ci->profiles)
-			return -ENOMEM;
-	}
-	for (unsigned i = 0; i < ri->profiles_count; i++) {
-		ci->profiles[i].user_agent = strdup(ri->profiles[i].user_agent);
-		if (!ci->profiles[i].user_agent)
-			return -ENOMEM;
-		ci->profiles[i].profile =
-		    (enum conf_aa)(ri->profiles[i].profile - 1);
-		ci->nprofiles = i + 1;
-	}
-	if (ri->groups_count) {
-		ci->groups = calloc(ri->groups_count, sizeof(*ci->groups));
-		if (!ci->groups)
-			return -ENOMEM;
-	}
-	for (unsigned i = 0; i < ri->groups_count; i++) {
-		const struct raw_page_group *rg = &ri->groups[i];
-		struct conf_page_group *g = &ci->groups[i];
-
-		g->number = strdup(rg->number);
-		g->members = dup_list(rg->members, rg->members_count);
-		if (!g->number || !g->members) {
-			ci->ngroups = i + 1;
-			return -ENOMEM;
-		}
-		g->nmembers = rg->members_count;
-		ci->ngroups = i + 1;
-		for (unsigned k = 0; k < i && !what; k++)
-			if (strcmp(ci->groups[k].number, g->number) == 0)
-				what = "a paging group number is given twice";
-	}
-	if (!conf_is_domain(c, ci->domain, strlen(ci->domain)))
-		what = "domain is not one of the served domains";
-	for (unsigned k = 0; k + 1 < c->features.nintercom && !what; k++)
-		if (strcmp(c->features.intercom[k].domain, ci->domain) == 0)
-			what = "domain is given twice";
-	if (what) {
-		msg(errbuf, errlen, "%s: features.intercom: %s: %s",
-		    name ? name : "<default>", ci->domain, what);
-		return ERR_CONFIG;
-	}
-	return 0;
-}
-
-static int build_features(struct conf *c, const struct raw *r, const char *name,
-			  char *errbuf, size_t errlen)
-{
-	const struct raw_features *rf = &r->features;
+	char why[512];
+	struct conf_ctx x = {
+		.c = c, .given = 0, .why = why, .whylen = sizeof(why)
+	};
 	int err;
 
-	c->features.gruu = rf->gruu != RAW_BOOL_FALSE;
-	if (!rf->intercom_count)
-		return 0;
-	c->features.intercom =
-	    calloc(rf->intercom_count, sizeof(*c->features.intercom));
-	if (!c->features.intercom)
-		return -ENOMEM;
-	for (unsigned i = 0; i < rf->intercom_count; i++) {
-		c->features.nintercom = i + 1;
-		err = build_intercom(c, &rf->intercom[i],
-				     &c->features.intercom[i], name, errbuf,
-				     errlen);
+	for (unsigned i = 0; i < sch->nsec; i++) {
+		const struct conf_section *s = sch->sec[i];
+
+		c->secdata[i] = calloc(1, s->size ? s->size : 1);
+		if (!c->secdata[i])
+			return -ENOMEM;
+		c->sec[i] = s;
+		c->nsec = i + 1;
+		x.given = given ? given[i] : 0;
+		why[0] = '\0';
+		err = s->build(c->secdata[i], block + sch->off[i], &x);
+		if (err == ERR_CONFIG) {
+			msg(errbuf, errlen, "%s: %s", name ? name : "<default>",
+			    why[0] ? why : err_str(err));
+			return err;
+		}
 		if (err)
 			return err;
 	}
 	return 0;
 }
 
-static void free_features(struct conf *c)
+/* struct conf from the block libcyaml filled (or a zeroed one): the
+ * runtime's keys, then the sections'. */
+static int build(const struct schema *sch, const void *block,
+		 const unsigned *given, const char *name, struct conf **cp,
+		 char *errbuf, size_t errlen)
 {
-	for (unsigned i = 0; i < c->features.nintercom; i++) {
-		struct conf_intercom *ci = &c->features.intercom[i];
-
-		free(ci->domain);
-		free(ci->code);
-		free_list(ci->allow, ci->nallow);
-		for (unsigned k = 0; k < ci->nprofiles; k++)
-			free(ci->profiles[k].user_agent);
-		free(ci->profiles);
-		for (unsigned k = 0; k < ci->ngroups; k++) {
-			free(ci->groups[k].number);
-			free_list(ci->groups[k].members,
-				  ci->groups[k].nmembers);
-		}
-		free(ci->groups);
-	}
-	free(c->features.intercom);
-}
-
-/* store.redis: a fixed address or Sentinel, not both. */
-static int build_store(struct conf *c, const struct raw *r, const char *name,
-		       char *errbuf, size_t errlen)
-{
-	const struct raw_redis *g = &r->store.redis;
-	const struct raw_sentinel *sn = &g->sentinel;
-
-	if (g->address && sn->master) {
-		msg(errbuf, errlen,
-		    "%s: store.redis: give address or sentinel, not both",
-		    name ? name : "<default>");
-		return ERR_CONFIG;
-	}
-	c->redis.db = g->db;
-	c->redis.connect_timeout_ms = or_default(g->connect_timeout_ms, 1000);
-	c->redis.command_timeout_ms = or_default(g->command_timeout_ms, 2000);
-	c->redis.queue_max = or_default(g->queue_max, 100000);
-	c->redis.ns = strdup(g->ns ? g->ns : "sipedge");
-	if (!c->redis.ns ||
-	    (g->password && !(c->redis.password = strdup(g->password))))
-		return -ENOMEM;
-	if (!sn->master) {
-		c->redis.address =
-		    strdup(g->address ? g->address : "127.0.0.1:6379");
-		return c->redis.address ? 0 : -ENOMEM;
-	}
-	c->redis.sentinel_master = strdup(sn->master);
-	c->redis.sentinels = calloc(sn->addresses_count, sizeof(char *));
-	if (!c->redis.sentinel_master || !c->redis.sentinels)
-		return -ENOMEM;
-	for (unsigned i = 0; i < sn->addresses_count; i++) {
-		c->redis.sentinels[i] = strdup(sn->addresses[i]);
-		if (!c->redis.sentinels[i])
-			return -ENOMEM;
-		c->redis.nsentinels = i + 1;
-	}
-	return 0;
-}
-
-static int build(const struct raw *r, const char *name, unsigned seen,
-		 struct conf **cp, char *errbuf, size_t errlen)
-{
+	const struct raw *r = block;
 	struct conf *c = calloc(1, sizeof(*c));
 	int err = -ENOMEM;
 
@@ -1814,23 +1014,10 @@ static int build(const struct raw *r, const char *name, unsigned seen,
 	err = build_domains(c, r);
 	if (err)
 		goto out;
-	c->store = r->store.backend == RAW_STORE_REDIS ? CONF_STORE_REDIS
-						       : CONF_STORE_MEMORY;
-	err = build_store(c, r, name, errbuf, errlen);
-	if (err)
-		goto out;
-	err = build_trusted(c, r, seen & SEEN_TRUSTED);
-	if (err)
-		goto out;
-	err = build_registrar(c, r, name, errbuf, errlen);
-	if (err)
-		goto out;
-	err = build_proxy(c, r);
-	if (err)
-		goto out;
-	err = build_features(c, r, name, errbuf, errlen);
-	if (err)
-		goto out;
+	c->overload.max_inbox = or_default(r->overload.max_inbox, 10000);
+	c->overload.max_transactions =
+	    or_default(r->overload.max_transactions, 100000);
+	c->overload.retry_after_s = or_default(r->overload.retry_after_s, 5);
 	c->tcp.max_connections = or_default(r->tcp.max_connections, 4096);
 	c->tcp.idle_timeout_s = or_default(r->tcp.idle_timeout_s, 120);
 	c->tcp.max_header_bytes = or_default(r->tcp.max_header_bytes, 16384);
@@ -1843,12 +1030,126 @@ static int build(const struct raw *r, const char *name, unsigned seen,
 		err = -ENOMEM;
 		goto out;
 	}
+	err = build_sections(c, sch, block, given, name, errbuf, errlen);
+	if (err)
+		goto out;
 	*cp = c;
 	c = NULL;
 	err = 0;
 out:
 	conf_free(c);
 	return err;
+}
+
+/* Sections. */
+
+static size_t align_up(size_t n)
+{
+	const size_t a = _Alignof(max_align_t);
+
+	return (n + a - 1) / a * a;
+}
+
+static unsigned nfields(const cyaml_schema_field_t *f)
+{
+	unsigned n = 0;
+
+	while (f[n].key)
+		n++;
+	return n;
+}
+
+static bool key_taken(const char *key)
+{
+	for (unsigned i = 0; top_fields[i].key; i++)
+		if (strcmp(top_fields[i].key, key) == 0)
+			return true;
+	for (unsigned k = 0; k < nregistry; k++)
+		for (unsigned i = 0; registry[k]->fields[i].key; i++)
+			if (strcmp(registry[k]->fields[i].key, key) == 0)
+				return true;
+	return false;
+}
+
+int conf_section_add(const struct conf_section *s)
+{
+	unsigned n;
+
+	for (unsigned k = 0; k < nregistry; k++)
+		if (registry[k] == s)
+			return 0;
+	if (nregistry == CONF_MAX_SECTIONS)
+		return -ENOSPC;
+	/* The walk keeps the keys it has seen in a 64-bit set. */
+	n = nfields(top_fields) + nfields(s->fields);
+	for (unsigned k = 0; k < nregistry; k++)
+		n += nfields(registry[k]->fields);
+	if (n > 64)
+		return -ENOSPC;
+	for (unsigned i = 0; s->fields[i].key; i++)
+		if (key_taken(s->fields[i].key))
+			return -EEXIST;
+	registry[nregistry++] = s;
+	return 0;
+}
+
+const void *conf_section_get(const struct conf *c, const struct conf_section *s)
+{
+	for (unsigned i = 0; c && i < c->nsec; i++)
+		if (c->sec[i] == s)
+			return c->secdata[i];
+	return NULL;
+}
+
+static void schema_fini(struct schema *sch)
+{
+	free(sch->fields);
+	free(sch->owner);
+}
+
+/* The schema of a load: the runtime's fields and the registered ones. */
+static int schema_init(struct schema *sch)
+{
+	unsigned n = nfields(top_fields), k = 0;
+	size_t size = align_up(sizeof(struct raw));
+
+	memset(sch, 0, sizeof(*sch));
+	for (unsigned i = 0; i < nregistry; i++)
+		n += nfields(registry[i]->fields);
+	sch->fields = calloc(n + 1, sizeof(*sch->fields));
+	sch->owner = calloc(n + 1, sizeof(*sch->owner));
+	if (!sch->fields || !sch->owner) {
+		schema_fini(sch);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; top_fields[i].key; i++, k++) {
+		sch->fields[k] = top_fields[i];
+		sch->owner[k] = -1;
+	}
+	for (unsigned s = 0; s < nregistry; s++) {
+		const struct conf_section *sec = registry[s];
+
+		sch->sec[s] = sec;
+		sch->off[s] = size;
+		for (unsigned i = 0; sec->fields[i].key; i++, k++) {
+			cyaml_schema_field_t *f = &sch->fields[k];
+
+			*f = sec->fields[i];
+			f->data_offset += (uint32_t)size;
+			if (f->count_size)
+				f->count_offset += (uint32_t)size;
+			sch->owner[k] = (int)s;
+		}
+		size += align_up(sec->raw_size);
+	}
+	sch->nsec = nregistry;
+	sch->size = size;
+	/* CYAML_VALUE_MAPPING() of a block whose size only a load knows. */
+	sch->top.type = CYAML_MAPPING;
+	sch->top.flags = CYAML_FLAG_POINTER;
+	sch->top.data_size = (uint32_t)size;
+	sch->top.mapping.fields = sch->fields;
+	return 0;
 }
 
 /* libcyaml's messages, kept for the unexpected case where it refuses a
@@ -1882,7 +1183,6 @@ static void cylog_cb(cyaml_log_t level, void *ctx, const char *fmt,
 int conf_load_mem(const char *name, const char *text, size_t len,
 		  struct conf **cp, char *errbuf, size_t errlen)
 {
-	static const struct raw none;
 	struct cylog cl = { .first = "", .line = 0 };
 	const cyaml_config_t cfg = {
 		.log_fn = cylog_cb,
@@ -1891,8 +1191,9 @@ int conf_load_mem(const char *name, const char *text, size_t len,
 		.log_level = CYAML_LOG_ERROR,
 		.flags = CYAML_CFG_NO_ALIAS,
 	};
+	struct schema sch;
 	struct walk w;
-	struct raw *raw = NULL;
+	void *raw = NULL, *none = NULL;
 	cyaml_err_t cerr;
 	bool empty;
 	int err;
@@ -1903,8 +1204,15 @@ int conf_load_mem(const char *name, const char *text, size_t len,
 	w.len = text ? len : 0;
 	w.errbuf = errbuf;
 	w.errlen = errlen;
+	w.sch = &sch;
+	w.sec = -1;
+	if (schema_init(&sch) < 0) {
+		msg(errbuf, errlen, "%s: out of memory", w.name);
+		return -ENOMEM;
+	}
 	if (!yaml_parser_initialize(&w.parser)) {
 		msg(errbuf, errlen, "%s: out of memory", w.name);
+		schema_fini(&sch);
 		return -ENOMEM;
 	}
 	yaml_parser_set_input_string(&w.parser, (const unsigned char *)w.text,
@@ -1913,9 +1221,8 @@ int conf_load_mem(const char *name, const char *text, size_t len,
 	if (err)
 		goto out;
 	if (!empty) {
-		cerr =
-		    cyaml_load_data((const uint8_t *)w.text, w.len, &cfg,
-				    &top_schema, (cyaml_data_t **)&raw, NULL);
+		cerr = cyaml_load_data((const uint8_t *)w.text, w.len, &cfg,
+				       &sch.top, (cyaml_data_t **)&raw, NULL);
 		if (cerr == CYAML_ERR_OOM) {
 			err = -ENOMEM;
 			msg(errbuf, errlen, "%s: out of memory", w.name);
@@ -1928,8 +1235,16 @@ int conf_load_mem(const char *name, const char *text, size_t len,
 						    : cyaml_strerror(cerr));
 			goto out;
 		}
+	} else {
+		none = calloc(1, sch.size);
+		if (!none) {
+			err = -ENOMEM;
+			msg(errbuf, errlen, "%s: out of memory", w.name);
+			goto out;
+		}
 	}
-	err = build(raw ? raw : &none, w.name, w.seen, cp, errbuf, errlen);
+	err =
+	    build(&sch, raw ? raw : none, w.given, w.name, cp, errbuf, errlen);
 	if (err == ERR_CONFIG)
 		; /* build() wrote the message */
 	else if (err == -ENOMEM)
@@ -1941,21 +1256,33 @@ out:
 		yaml_event_delete(&w.ev);
 	yaml_parser_delete(&w.parser);
 	if (raw)
-		cyaml_free(&cfg, &top_schema, raw, 0);
+		cyaml_free(&cfg, &sch.top, raw, 0);
+	free(none);
+	schema_fini(&sch);
 	return err;
 }
 
 int conf_load(const char *path, struct conf **cp, char *errbuf, size_t errlen)
 {
-	static const struct raw none;
+	struct schema sch;
 	char *text = NULL;
+	void *none;
 	size_t len = 0;
 	int err;
 
 	if (!path) {
-		err = build(&none, NULL, 0, cp, errbuf, errlen);
+		err = schema_init(&sch);
+		if (err) {
+			msg(errbuf, errlen, "<default>: out of memory");
+			return err;
+		}
+		none = calloc(1, sch.size);
+		err = none ? build(&sch, none, NULL, NULL, cp, errbuf, errlen)
+			   : -ENOMEM;
 		if (err)
 			msg(errbuf, errlen, "<default>: out of memory");
+		free(none);
+		schema_fini(&sch);
 		return err;
 	}
 	err = file_read(path, FILE_MAX, &text, &len);
@@ -1988,39 +1315,17 @@ void conf_free(struct conf *c)
 {
 	if (!c)
 		return;
+	for (unsigned i = c->nsec; i-- > 0;) {
+		if (c->sec[i]->free)
+			c->sec[i]->free(c->secdata[i]);
+		free(c->secdata[i]);
+	}
 	for (unsigned i = 0; i < c->nlisten; i++)
 		free(c->listen[i].address);
 	free(c->listen);
 	for (unsigned i = 0; i < c->ndomains; i++)
 		free(c->domains[i]);
 	free(c->domains);
-	free(c->trusted);
-	free(c->reg.users_file);
-	free(c->reg.secret);
-	free(c->snapshot);
-	free(c->redis.address);
-	free(c->redis.password);
-	free(c->redis.ns);
-	free(c->redis.sentinel_master);
-	for (unsigned i = 0; i < c->redis.nsentinels; i++)
-		free(c->redis.sentinels[i]);
-	free(c->redis.sentinels);
-	for (unsigned i = 0; i < c->nroutes; i++) {
-		free(c->routes[i].domain);
-		free(c->routes[i].prefix);
-		for (unsigned k = 0; k < c->routes[i].nnext_hop; k++)
-			free(c->routes[i].next_hop[k].uri);
-		free(c->routes[i].next_hop);
-	}
-	free(c->routes);
-	for (unsigned i = 0; i < c->nlocations; i++) {
-		free(c->locations[i].aor);
-		for (unsigned k = 0; k < c->locations[i].ncontacts; k++)
-			free(c->locations[i].contacts[k].uri);
-		free(c->locations[i].contacts);
-	}
-	free(c->locations);
-	free_features(c);
 	free(c->server_name);
 	free(c->path);
 	free(c);
@@ -2037,7 +1342,8 @@ bool conf_is_domain(const struct conf *c, const char *p, size_t len)
 	return false;
 }
 
-bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
+bool conf_net_has(const struct conf_net *nets, unsigned n,
+		  const struct sockaddr *sa)
 {
 	const unsigned char *a;
 	int family;
@@ -2060,8 +1366,8 @@ bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa)
 	} else {
 		return false;
 	}
-	for (unsigned i = 0; i < c->ntrusted; i++)
-		if (net_match(&c->trusted[i], family, a))
+	for (unsigned i = 0; i < n; i++)
+		if (net_match(&nets[i], family, a))
 			return true;
 	return false;
 }

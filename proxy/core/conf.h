@@ -6,17 +6,27 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <cyaml/cyaml.h>
+
 #include "proxy/base/log.h"
 #include "proxy/base/slice.h"
+
+/*
+ * The engine: the walker that checks a file for "FILE:LINE: reason",
+ * libcyaml's load, and the runtime's own keys (workers, log_level,
+ * listen, domains, tcp, udp, max_headers, server_name, overload). Every
+ * other top-level key belongs to a module, which describes it in a
+ * struct conf_section (schema, checks, defaults beside the module);
+ * proxy/main.c registers the sections with conf_section_add() before
+ * the first load, and each module reads its part of a loaded struct conf
+ * with its own accessor (conf_section_get()).
+ */
 
 /** The most shards (`workers:`, `-w`) sipedge runs. */
 #define CONF_MAX_WORKERS 64
 
-/** The most next hops of one static route. */
-#define CONF_MAX_NEXT_HOPS 8
-
-/** The most contacts of one pre-loaded location. */
-#define CONF_MAX_CONTACTS 16
+/** The most sections conf_section_add() takes. */
+#define CONF_MAX_SECTIONS 16
 
 /** One listening address. */
 struct conf_listen {
@@ -35,80 +45,102 @@ struct conf_net {
 	unsigned prefix;
 };
 
+struct conf;
+
 /**
- * Where a static route or a pre-loaded contact sends: a sip: URI whose
- * host is an IP literal (sipedge never resolves names on a shard).
+ * Check one scalar of a section, after the schema's own checks (kind,
+ * length, enum): @p spath is its schema path, keys only
+ * ("store.redis.address"), @p path the path as written, with indices
+ * ("store.redis.sentinel.addresses[1]"), @p v its text. Called for every scalar
+ * of the section; return 0 for the paths it has no rule for. Returns 0, or
+ * ERR_CONFIG with the reason in @p why (without the "FILE:LINE: " the engine
+ * puts before it). Thread: any (no state).
  */
-struct conf_target {
-	char *uri; /**< the URI, without < > and header parameters */
-	int proto; /**< enum peer_proto: 0 UDP, 1 TCP (;transport=) */
-	struct sockaddr_storage addr; /**< host and port (default 5060) */
-	socklen_t addrlen;
-	uint16_t q; /**< q-value x 1000 (contacts; default 1000) */
+typedef int conf_check_fn(const char *spath, const char *path, const char *v,
+			  char *why, size_t whylen);
+
+/**
+ * The range an integer at schema path @p spath must be in.
+ * Returns true with *minp, *maxp set; false when there is no rule
+ * (0 .. UINT32_MAX). Thread: any.
+ */
+typedef bool conf_range_fn(const char *spath, long long *minp, long long *maxp);
+
+/** What a section's build function is given besides its raw struct. */
+struct conf_ctx {
+	const struct conf *c; /**< the runtime's keys, already built */
+	unsigned given; /**< bit i: conf_section.given[i] is in the file */
+	char *why;	/**< for the reason of an ERR_CONFIG */
+	size_t whylen;
 };
 
-/** A static route: requests for @p domain or numbers with @p prefix. */
-struct conf_route {
-	char *domain; /**< lower case, or NULL */
-	char *prefix; /**< R-URI user (or tel: number) prefix, or NULL */
-	struct conf_target *next_hop; /**< tried in order (503/408/error) */
-	unsigned nnext_hop;
+/**
+ * Build a section's struct @p out (zeroed, conf_section.size bytes) from
+ * @p raw, what libcyaml loaded (conf_section.raw_size bytes, all zero
+ * when the file does not have the keys: 0 means "not given"), with the
+ * defaults. Returns 0; ERR_CONFIG with the reason in x->why (the engine
+ * puts "FILE: " before it) for what the walk cannot check (a relation
+ * between keys); -ENOMEM. On error @p out is still given to the free
+ * function. Thread: control (load).
+ */
+typedef int conf_build_fn(void *out, const void *raw, const struct conf_ctx *x);
+
+/** Free what a build function put in @p out (not @p out itself). */
+typedef void conf_free_fn(void *out);
+
+/** A mapping (by schema path) that needs exactly one of two keys. */
+struct conf_one_of {
+	const char *spath;
+	const char *a, *b;
 };
 
-/** Bindings pre-loaded into the location table at start-up. */
-struct conf_location {
-	char *aor; /**< "user@domain" */
-	struct conf_target *contacts;
-	unsigned ncontacts;
+/**
+ * A module's part of the file: one or more top-level keys. Static and
+ * read-only; the module defines it beside its code and exports it with
+ * an accessor that returns its built struct.
+ */
+struct conf_section {
+	const char *name; /**< the module, for messages ("store") */
+	/** The top-level keys it owns, as libcyaml mapping fields whose
+	 * offsets are in its raw struct; ends with CYAML_FIELD_END. */
+	const cyaml_schema_field_t *fields;
+	size_t raw_size;      /**< the struct libcyaml fills */
+	size_t size;	      /**< the struct build() fills */
+	conf_range_fn *range; /**< integer ranges, or NULL */
+	conf_check_fn *check; /**< scalar checks, or NULL */
+	/** Mappings that need one of two keys; ends with { NULL }, or NULL. */
+	const struct conf_one_of *one_of;
+	/** Schema paths of lists whose presence build() needs to know
+	 * (an empty list is not the same as none); ends with NULL, or NULL.
+	 * At most 32. */
+	const char *const *given;
+	conf_build_fn *build;
+	conf_free_fn *free; /**< or NULL */
 };
 
-enum conf_store {
-	CONF_STORE_MEMORY,
-	CONF_STORE_REDIS,
-};
+/**
+ * Register @p s, so that the next loads check, load and build its keys;
+ * sections are built in the order they are added, after the runtime's
+ * keys. Adding one twice does nothing.
+ * Returns 0; -ENOSPC past CONF_MAX_SECTIONS (or 64 top-level keys in
+ * all); -EEXIST when one of its keys is already taken.
+ * Thread: control, before the first load (the registry is then read
+ * without locks). Ownership: @p s is borrowed for the process lifetime.
+ */
+int conf_section_add(const struct conf_section *s);
 
-/** Auto-answer markings (features/intercom), one per vendor family. */
-enum conf_aa {
-	CONF_AA_CALLINFO,	  /**< Call-Info: <sip:DOMAIN>;answer-after=0 */
-	CONF_AA_ALERT_AUTOANSWER, /**< Alert-Info: alert-autoanswer */
-	CONF_AA_ALERT_ANSWERAFTER, /**< Alert-Info: answer-after=0 */
-	CONF_AA_POLYCOM,	   /**< Alert-Info: Ring-Answer */
-	CONF_AA_URI_INTERCOM,	   /**< ;intercom=true on the Request-URI */
-	CONF_AA_ANSWER_MODE,	   /**< Answer-Mode: Auto (RFC 5373) */
-	CONF_AA__COUNT,
-};
-
-/** features.intercom[].profiles[]: User-Agent pattern -> marking. */
-struct conf_aa_rule {
-	char *user_agent; /**< matched as a substring, without case */
-	enum conf_aa profile;
-};
-
-/** features.intercom[].groups[]: paging group CODE + number. */
-struct conf_page_group {
-	char *number;	/**< digits */
-	char **members; /**< users of the domain */
-	unsigned nmembers;
-};
-
-/** Intercom and paging of one served domain (features/intercom). */
-struct conf_intercom {
-	char *domain; /**< lower case, a served domain */
-	bool enabled; /**< (true) */
-	char *code;   /**< feature code before the extension ("*6") */
-	char **allow; /**< users who may page; none: any authenticated one */
-	unsigned nallow;
-	enum conf_aa default_profile;  /**< when no User-Agent rule matches */
-	struct conf_aa_rule *profiles; /**< tried in order, before built-ins */
-	unsigned nprofiles;
-	struct conf_page_group *groups;
-	unsigned ngroups;
-};
+/**
+ * The struct section @p s built in @p c, or NULL when @p s was not
+ * registered when @p c was loaded (or @p c was made by hand). Thread: any.
+ */
+const void *conf_section_get(const struct conf *c,
+			     const struct conf_section *s);
 
 /**
  * The loaded configuration. Immutable once loaded: shards read it from
  * any thread without locks. Exception to "opaque by default": read-only
- * view, fields are public.
+ * view, fields are public (but for the sections, read through each
+ * module's accessor).
  */
 struct conf {
 	char *path; /**< the file (or conf_load_mem() name); NULL: default */
@@ -120,41 +152,6 @@ struct conf {
 
 	char **domains; /**< served domains, lower case */
 	unsigned ndomains;
-
-	enum conf_store store;
-	/** store.redis: the location store shared by all nodes. */
-	struct {
-		char *address;	/**< "IP:PORT", "[IPv6]:PORT", "unix:/path";
-				     NULL when Sentinel finds the master */
-		char *password; /**< AUTH, or NULL */
-		unsigned db;	/**< SELECT (0) */
-		unsigned connect_timeout_ms; /**< (1000) */
-		unsigned command_timeout_ms; /**< (2000) */
-		unsigned queue_max;    /**< writes waiting per shard (100000) */
-		char *ns;	       /**< key namespace ("sipedge") */
-		char *sentinel_master; /**< Sentinel's name, or NULL */
-		char **sentinels;      /**< "IP:PORT" of each Sentinel */
-		unsigned nsentinels;
-	} redis;
-	char *snapshot; /**< memory store snapshot file, or NULL */
-	unsigned snapshot_interval_s; /**< how often it is written (10) */
-
-	struct conf_net *trusted; /**< registrar: sources allowed (no auth) */
-	unsigned ntrusted;
-
-	/** registrar: bindings and digest authentication. */
-	struct {
-		unsigned min_expires_s;	    /**< below: 423 (default 60) */
-		unsigned max_expires_s;	    /**< above: lowered (86400) */
-		unsigned default_expires_s; /**< when none given (3600) */
-		char *users_file; /**< credentials (HA1 per realm), or NULL */
-		unsigned auth_methods; /**< 1 << enum sip_method needing auth */
-		unsigned nonce_ttl_s;  /**< nonce lifetime, then stale (300) */
-		char *secret; /**< nonce HMAC key shared by all nodes; NULL:
-				   a random one per process */
-		unsigned max_auth_failures; /**< per source per window (10) */
-		unsigned auth_failure_window_s; /**< (300) */
-	} reg;
 
 	struct {
 		unsigned max_connections;  /**< per process (default 4096) */
@@ -168,29 +165,7 @@ struct conf {
 	} udp;
 
 	unsigned max_headers; /**< headers per message (default 128) */
-	/** features: GRUU and intercom (features/). */
-	struct {
-		bool gruu; /**< mint and route GRUUs, RFC 5627 (true) */
-		struct conf_intercom *intercom; /**< per domain; a served domain
-						     not listed: the defaults */
-		unsigned nintercom;
-	} features;
-	char *server_name; /**< Server / User-Agent value ("sipedge/VER") */
-
-	/** RFC 3261 proxy behaviour and timers. */
-	struct {
-		bool record_route;  /**< on dialog-creating requests (true) */
-		unsigned t1_ms;	    /**< RTT estimate (500) */
-		unsigned t2_ms;	    /**< longest retransmit interval (4000) */
-		unsigned t4_ms;	    /**< network lifetime of a message (5000) */
-		unsigned timer_c_s; /**< INVITE branch without answer (180) */
-	} proxy;
-
-	struct conf_route *routes; /**< first match wins */
-	unsigned nroutes;
-
-	struct conf_location *locations;
-	unsigned nlocations;
+	char *server_name;    /**< Server / User-Agent value ("sipedge/VER") */
 
 	/** Per shard: past these, new requests get 503 + Retry-After. */
 	struct {
@@ -199,13 +174,19 @@ struct conf {
 		unsigned max_transactions; /**< live ones per shard (100000) */
 		unsigned retry_after_s;	   /**< Retry-After value (5) */
 	} overload;
+
+	/* private: the registered sections, built (conf_section_get()) */
+	const struct conf_section *sec[CONF_MAX_SECTIONS];
+	void *secdata[CONF_MAX_SECTIONS];
+	unsigned nsec;
 };
 
 /**
  * Load the configuration from the YAML file @p path, or the built-in
  * default when @p path is NULL (listen 127.0.0.1:5060 UDP+TCP, domains
- * localhost and 127.0.0.1, memory store, registrar trusts loopback).
- * Unknown keys and bad values are errors.
+ * localhost and 127.0.0.1, and each registered section's defaults).
+ * Unknown keys and bad values are errors; the keys are the runtime's and
+ * those of the sections registered (conf_section_add()).
  *
  * Returns 0 with *cp set, or a negative error with a one-line message
  * in @p errbuf: "FILE: <strerror>" for -ENOENT, -EACCES, -EISDIR,
@@ -239,26 +220,38 @@ void conf_free(struct conf *c);
 /** True when @p domain (case-insensitive) is one of the served domains. */
 bool conf_is_domain(const struct conf *c, const char *p, size_t len);
 
-/** True when @p sa is inside one of the trusted networks. */
-bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
+/**
+ * Parse @p s, an IPv4 or IPv6 address (no brackets), with @p port into
+ * @p ss. Returns 0, or -EINVAL. Thread: any.
+ */
+int conf_addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
+		    socklen_t *lenp);
 
 /**
- * Parse @p s, a sip: URI with an IP-literal host (optional port,
- * optional ;transport=udp|tcp), into @p t (all but t->uri); with
- * @p nameaddr it may also be "<uri>;q=0.5". *urip is the URI part of
- * @p s (without < > and header parameters).
- * Errors: -EINVAL (not a sip: URI), -EDESTADDRREQ (host not an IP
- * literal), -EPROTONOSUPPORT (another transport), -ERANGE (q outside
- * 0..1). Thread: any.
+ * Parse @p s, "addr/prefix" or a bare address (a host network), into
+ * @p n; host bits are cleared, a v4-mapped network becomes IPv4.
+ * Returns 0, or -EINVAL. Thread: any.
  */
-int conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
-		      struct slice *urip);
+int conf_net_parse(const char *s, struct conf_net *n);
+
+/** True when @p sa is inside one of the @p n networks @p nets. */
+bool conf_net_has(const struct conf_net *nets, unsigned n,
+		  const struct sockaddr *sa);
 
 /**
- * The first static route for @p ruri_host / @p ruri_user (the number of
- * a tel: URI): a route whose domain equals the host (case-insensitive)
- * or whose prefix starts the user part. NULL when none. Thread: any.
+ * The check of a domain name (a host name, an IPv4 literal or a
+ * bracketed IPv6 literal), as a conf_check_fn for the value @p v at
+ * @p path. Returns 0, or ERR_CONFIG with the reason in @p why.
  */
-const struct conf_route *conf_route_find(const struct conf *c,
-					 struct slice ruri_host,
-					 struct slice ruri_user);
+int conf_domain_check(const char *path, const char *v, char *why,
+		      size_t whylen);
+
+/** A copy of @p s in lower case (ASCII), or NULL (out of memory). */
+char *conf_lower_dup(const char *s);
+
+/** A copy of the @p n strings @p v (an array even when @p n is 0), or
+ * NULL (out of memory). Free with conf_strv_free(). */
+char **conf_strv_dup(char *const *v, unsigned n);
+
+/** Free the @p n strings of @p v and @p v. NULL is allowed. */
+void conf_strv_free(char **v, unsigned n);

@@ -20,6 +20,7 @@
 #include "proxy/sip/msg.h"
 #include "store/loc.h"
 #include "store/rcu.h"
+#include "tests/unit/sections.h"
 
 #define NOW	 1700000000
 #define MAX_HDRS 64
@@ -55,6 +56,7 @@ static void setup(void)
 
 	log_set_level(LOG__COUNT);
 	urcu_memb_register_thread();
+	sections_add_all();
 	cr_assert_eq(conf_load_mem("t.yaml", yaml, sizeof(yaml) - 1, &cf, err,
 				   sizeof(err)),
 		     0, "%s", err);

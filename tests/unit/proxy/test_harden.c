@@ -103,7 +103,6 @@ static void conf_make(unsigned workers)
 	cf.log_level = LOG_ERR;
 	cf.listen = &ls;
 	cf.nlisten = 1;
-	cf.store = CONF_STORE_MEMORY;
 	cf.tcp.max_connections = 100;
 	cf.tcp.idle_timeout_s = 120;
 	cf.tcp.max_header_bytes = 4096;

@@ -18,6 +18,7 @@
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/rcu.h"
+#include "tests/unit/sections.h"
 
 #define MAXS 64
 #define UAC  5099
@@ -89,6 +90,7 @@ static void setup(void)
 	struct route_cfg rc;
 
 	urcu_memb_register_thread();
+	sections_add_all();
 	live0 = obj_live();
 	cr_assert_eq(
 	    conf_load_mem("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err)),

@@ -18,6 +18,7 @@
 #include "store/rcu.h"
 #include "tests/common/corpus.h"
 #include "tests/common/proc.h"
+#include "tests/unit/sections.h"
 
 #define MAX_HDRS 64
 #define NOW	 1700000000
@@ -80,6 +81,7 @@ static void setup(void)
 
 	log_set_level(LOG__COUNT);
 	urcu_memb_register_thread();
+	sections_add_all();
 	cr_assert_eq(conf_load_mem("t.yaml", yaml, sizeof(yaml) - 1, &cf, err,
 				   sizeof(err)),
 		     0, "%s", err);

@@ -14,7 +14,11 @@
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/conf_store.h"
+#include "proxy/proxy_conf.h"
 #include "proxy/sip/msg.h"
+#include "registrar/reg_conf.h"
+#include "tests/unit/sections.h"
 
 static struct conf *c;
 static char err[512];
@@ -23,6 +27,7 @@ static void setup(void)
 {
 	c = NULL;
 	err[0] = '\0';
+	sections_add_all();
 }
 
 static void teardown(void)
@@ -75,14 +80,14 @@ static bool trusted4(const char *a)
 {
 	struct sockaddr_in s = sin4(a);
 
-	return conf_is_trusted(c, (struct sockaddr *)&s);
+	return reg_conf_is_trusted(c, (struct sockaddr *)&s);
 }
 
 static bool trusted6(const char *a)
 {
 	struct sockaddr_in6 s = sin6(a);
 
-	return conf_is_trusted(c, (struct sockaddr *)&s);
+	return reg_conf_is_trusted(c, (struct sockaddr *)&s);
 }
 
 static void assert_defaults(const struct conf *k)
@@ -104,12 +109,12 @@ static void assert_defaults(const struct conf *k)
 	cr_assert_eq(k->ndomains, 2);
 	cr_assert_str_eq(k->domains[0], "localhost");
 	cr_assert_str_eq(k->domains[1], "127.0.0.1");
-	cr_assert_eq(k->store, CONF_STORE_MEMORY);
-	cr_assert_eq(k->ntrusted, 2);
-	cr_assert_eq(k->trusted[0].family, AF_INET);
-	cr_assert_eq(k->trusted[0].prefix, 8);
-	cr_assert_eq(k->trusted[1].family, AF_INET6);
-	cr_assert_eq(k->trusted[1].prefix, 128);
+	cr_assert_eq(store_conf(k)->backend, CONF_STORE_MEMORY);
+	cr_assert_eq(reg_conf(k)->ntrusted, 2);
+	cr_assert_eq(reg_conf(k)->trusted[0].family, AF_INET);
+	cr_assert_eq(reg_conf(k)->trusted[0].prefix, 8);
+	cr_assert_eq(reg_conf(k)->trusted[1].family, AF_INET6);
+	cr_assert_eq(reg_conf(k)->trusted[1].prefix, 128);
 	cr_assert_eq(k->tcp.max_connections, 4096);
 	cr_assert_eq(k->tcp.idle_timeout_s, 120);
 	cr_assert_eq(k->tcp.max_header_bytes, 16384);
@@ -117,19 +122,19 @@ static void assert_defaults(const struct conf *k)
 	cr_assert_eq(k->udp.batch, 32);
 	cr_assert_eq(k->max_headers, 128);
 	cr_assert_str_eq(k->server_name, "sipedge/" SIPEDGE_VERSION);
-	cr_assert_eq(k->reg.min_expires_s, 60);
-	cr_assert_eq(k->reg.max_expires_s, 86400);
-	cr_assert_eq(k->reg.default_expires_s, 3600);
-	cr_assert_null(k->reg.users_file);
-	cr_assert_null(k->reg.secret);
-	cr_assert(k->reg.auth_methods & (1u << SIP_REGISTER));
-	cr_assert(k->reg.auth_methods & (1u << SIP_INVITE));
-	cr_assert_not(k->reg.auth_methods & (1u << SIP_OPTIONS));
-	cr_assert_eq(k->reg.nonce_ttl_s, 300);
-	cr_assert_eq(k->reg.max_auth_failures, 10);
-	cr_assert_eq(k->reg.auth_failure_window_s, 300);
-	cr_assert_null(k->snapshot);
-	cr_assert_eq(k->snapshot_interval_s, 10);
+	cr_assert_eq(reg_conf(k)->min_expires_s, 60);
+	cr_assert_eq(reg_conf(k)->max_expires_s, 86400);
+	cr_assert_eq(reg_conf(k)->default_expires_s, 3600);
+	cr_assert_null(reg_conf(k)->users_file);
+	cr_assert_null(reg_conf(k)->secret);
+	cr_assert(reg_conf(k)->auth_methods & (1u << SIP_REGISTER));
+	cr_assert(reg_conf(k)->auth_methods & (1u << SIP_INVITE));
+	cr_assert_not(reg_conf(k)->auth_methods & (1u << SIP_OPTIONS));
+	cr_assert_eq(reg_conf(k)->nonce_ttl_s, 300);
+	cr_assert_eq(reg_conf(k)->max_auth_failures, 10);
+	cr_assert_eq(reg_conf(k)->auth_failure_window_s, 300);
+	cr_assert_null(store_conf(k)->snapshot);
+	cr_assert_eq(store_conf(k)->snapshot_interval_s, 10);
 }
 
 Test(conf, builtin_default_needs_no_file)
@@ -210,9 +215,9 @@ static void assert_full(const struct conf *k)
 	cr_assert_eq(k->ndomains, 2);
 	cr_assert_str_eq(k->domains[0], "example.com");
 	cr_assert_str_eq(k->domains[1], "sip.example.net");
-	cr_assert_eq(k->store, CONF_STORE_MEMORY);
-	cr_assert_eq(k->ntrusted, 3);
-	cr_assert_eq(k->trusted[2].prefix, 32);
+	cr_assert_eq(store_conf(k)->backend, CONF_STORE_MEMORY);
+	cr_assert_eq(reg_conf(k)->ntrusted, 3);
+	cr_assert_eq(reg_conf(k)->trusted[2].prefix, 32);
 	cr_assert_eq(k->tcp.max_connections, 100);
 	cr_assert_eq(k->tcp.idle_timeout_s, 30);
 	cr_assert_eq(k->tcp.max_header_bytes, 8192);
@@ -382,18 +387,18 @@ Test(conf, registrar_and_store_keys)
 			  "  snapshot: /var/lib/sipedge/loc.snap\n"
 			  "  snapshot_interval_s: 5\n"),
 		     0, "%s", err);
-	cr_assert_eq(c->reg.min_expires_s, 30);
-	cr_assert_eq(c->reg.max_expires_s, 7200);
-	cr_assert_eq(c->reg.default_expires_s, 600);
-	cr_assert_str_eq(c->reg.users_file, "/etc/sipedge/users");
-	cr_assert_eq(c->reg.auth_methods,
+	cr_assert_eq(reg_conf(c)->min_expires_s, 30);
+	cr_assert_eq(reg_conf(c)->max_expires_s, 7200);
+	cr_assert_eq(reg_conf(c)->default_expires_s, 600);
+	cr_assert_str_eq(reg_conf(c)->users_file, "/etc/sipedge/users");
+	cr_assert_eq(reg_conf(c)->auth_methods,
 		     (1u << SIP_REGISTER) | (1u << SIP_MESSAGE));
-	cr_assert_eq(c->reg.nonce_ttl_s, 60);
-	cr_assert_str_eq(c->reg.secret, "0123456789abcdef0123");
-	cr_assert_eq(c->reg.max_auth_failures, 3);
-	cr_assert_eq(c->reg.auth_failure_window_s, 30);
-	cr_assert_str_eq(c->snapshot, "/var/lib/sipedge/loc.snap");
-	cr_assert_eq(c->snapshot_interval_s, 5);
+	cr_assert_eq(reg_conf(c)->nonce_ttl_s, 60);
+	cr_assert_str_eq(reg_conf(c)->secret, "0123456789abcdef0123");
+	cr_assert_eq(reg_conf(c)->max_auth_failures, 3);
+	cr_assert_eq(reg_conf(c)->auth_failure_window_s, 30);
+	cr_assert_str_eq(store_conf(c)->snapshot, "/var/lib/sipedge/loc.snap");
+	cr_assert_eq(store_conf(c)->snapshot_interval_s, 5);
 }
 
 Test(conf, registrar_keys_are_checked)
@@ -520,13 +525,13 @@ Test(conf, cidr_matching)
 			  "    - \"::ffff:192.168.0.0/112\"\n"
 			  "    - 0.0.0.0/0\n"),
 		     0, "%s", err);
-	cr_assert_eq(c->ntrusted, 5);
+	cr_assert_eq(reg_conf(c)->ntrusted, 5);
 	/* Host bits are ignored. */
-	cr_assert_eq(c->trusted[1].addr[1], 0);
-	cr_assert_eq(c->trusted[1].addr[3], 0);
+	cr_assert_eq(reg_conf(c)->trusted[1].addr[1], 0);
+	cr_assert_eq(reg_conf(c)->trusted[1].addr[3], 0);
 	/* A v4-mapped network is kept as the IPv4 network. */
-	cr_assert_eq(c->trusted[3].family, AF_INET);
-	cr_assert_eq(c->trusted[3].prefix, 16);
+	cr_assert_eq(reg_conf(c)->trusted[3].family, AF_INET);
+	cr_assert_eq(reg_conf(c)->trusted[3].prefix, 16);
 	cr_assert(trusted6("2001:db8:7fff::1"));
 	cr_assert_not(trusted6("2001:db8:8000::1"));
 	cr_assert_not(trusted6("2001:db9::1"));
@@ -557,25 +562,25 @@ Test(conf, cidr_matching)
 	cr_assert_not(trusted6("::ffff:172.32.0.1"));
 	/* No IPv6 network listed: no IPv6 source is trusted. */
 	cr_assert_not(trusted6("::1"));
-	cr_assert_not(conf_is_trusted(c, NULL));
+	cr_assert_not(reg_conf_is_trusted(c, NULL));
 	{
 		struct sockaddr_un un = { .sun_family = AF_UNIX };
 
-		cr_assert_not(conf_is_trusted(c, (struct sockaddr *)&un));
+		cr_assert_not(reg_conf_is_trusted(c, (struct sockaddr *)&un));
 	}
 }
 
 Test(conf, empty_trusted_list_trusts_no_one)
 {
 	cr_assert_eq(load("registrar:\n  trusted: []\n"), 0, "%s", err);
-	cr_assert_eq(c->ntrusted, 0);
+	cr_assert_eq(reg_conf(c)->ntrusted, 0);
 	cr_assert_not(trusted4("127.0.0.1"));
 	cr_assert_not(trusted6("::1"));
 	conf_free(c);
 	c = NULL;
 	/* registrar without trusted keeps the default. */
 	cr_assert_eq(load("registrar: {}\n"), 0, "%s", err);
-	cr_assert_eq(c->ntrusted, 2);
+	cr_assert_eq(reg_conf(c)->ntrusted, 2);
 	cr_assert(trusted4("127.0.0.1"));
 }
 
@@ -610,7 +615,7 @@ Test(conf, redis_backend_is_accepted)
 	/* store/redis.h; its keys: tests/unit/proxy/test_conf_redis.c. */
 	cr_assert_eq(load("workers: 1\nstore:\n  backend: redis\n"), 0, "%s",
 		     err);
-	cr_assert_eq(c->store, CONF_STORE_REDIS);
+	cr_assert_eq(store_conf(c)->backend, CONF_STORE_REDIS);
 }
 
 Test(conf, yaml_features_not_in_the_schema)
@@ -685,16 +690,16 @@ Test(conf, free_null)
 Test(conf, proxy_defaults)
 {
 	cr_assert_eq(load(""), 0, "%s", err);
-	cr_assert(c->proxy.record_route);
-	cr_assert_eq(c->proxy.t1_ms, 500);
-	cr_assert_eq(c->proxy.t2_ms, 4000);
-	cr_assert_eq(c->proxy.t4_ms, 5000);
-	cr_assert_eq(c->proxy.timer_c_s, 180);
+	cr_assert(proxy_conf(c)->record_route);
+	cr_assert_eq(proxy_conf(c)->t1_ms, 500);
+	cr_assert_eq(proxy_conf(c)->t2_ms, 4000);
+	cr_assert_eq(proxy_conf(c)->t4_ms, 5000);
+	cr_assert_eq(proxy_conf(c)->timer_c_s, 180);
 	cr_assert_eq(c->overload.max_inbox, 10000);
 	cr_assert_eq(c->overload.max_transactions, 100000);
 	cr_assert_eq(c->overload.retry_after_s, 5);
-	cr_assert_eq(c->nroutes, 0);
-	cr_assert_eq(c->nlocations, 0);
+	cr_assert_eq(proxy_conf(c)->nroutes, 0);
+	cr_assert_eq(proxy_conf(c)->nlocations, 0);
 }
 
 Test(conf, proxy_routes_locations_and_overload)
@@ -723,47 +728,54 @@ Test(conf, proxy_routes_locations_and_overload)
 			  "  max_transactions: 20\n"
 			  "  retry_after_s: 30\n"),
 		     0, "%s", err);
-	cr_assert_not(c->proxy.record_route);
-	cr_assert_eq(c->proxy.t1_ms, 50);
-	cr_assert_eq(c->proxy.t2_ms, 50, "T2 is at least T1");
-	cr_assert_eq(c->proxy.t4_ms, 100);
-	cr_assert_eq(c->proxy.timer_c_s, 3);
-	cr_assert_eq(c->nroutes, 2);
-	cr_assert_str_eq(c->routes[0].domain, "carrier.example");
-	cr_assert_null(c->routes[0].prefix);
-	cr_assert_eq(c->routes[0].nnext_hop, 2);
-	cr_assert_str_eq(c->routes[0].next_hop[1].uri,
+	cr_assert_not(proxy_conf(c)->record_route);
+	cr_assert_eq(proxy_conf(c)->t1_ms, 50);
+	cr_assert_eq(proxy_conf(c)->t2_ms, 50, "T2 is at least T1");
+	cr_assert_eq(proxy_conf(c)->t4_ms, 100);
+	cr_assert_eq(proxy_conf(c)->timer_c_s, 3);
+	cr_assert_eq(proxy_conf(c)->nroutes, 2);
+	cr_assert_str_eq(proxy_conf(c)->routes[0].domain, "carrier.example");
+	cr_assert_null(proxy_conf(c)->routes[0].prefix);
+	cr_assert_eq(proxy_conf(c)->routes[0].nnext_hop, 2);
+	cr_assert_str_eq(proxy_conf(c)->routes[0].next_hop[1].uri,
 			 "sip:192.0.2.2:5080;transport=tcp");
-	cr_assert_eq(c->routes[0].next_hop[0].proto, 0);
-	cr_assert_eq(c->routes[0].next_hop[1].proto, 1);
-	a = (const struct sockaddr_in *)&c->routes[0].next_hop[0].addr;
+	cr_assert_eq(proxy_conf(c)->routes[0].next_hop[0].proto, 0);
+	cr_assert_eq(proxy_conf(c)->routes[0].next_hop[1].proto, 1);
+	a = (const struct sockaddr_in *)&proxy_conf(c)
+		->routes[0]
+		.next_hop[0]
+		.addr;
 	cr_assert_eq(ntohs(a->sin_port), 5060);
-	a = (const struct sockaddr_in *)&c->routes[0].next_hop[1].addr;
+	a = (const struct sockaddr_in *)&proxy_conf(c)
+		->routes[0]
+		.next_hop[1]
+		.addr;
 	cr_assert_eq(ntohs(a->sin_port), 5080);
-	cr_assert_str_eq(c->routes[1].prefix, "+1");
-	cr_assert_eq(c->routes[1].next_hop[0].addr.ss_family, AF_INET6);
-	cr_assert_eq(c->nlocations, 1);
-	cr_assert_str_eq(c->locations[0].aor, "alice@localhost");
-	cr_assert_eq(c->locations[0].ncontacts, 2);
-	cr_assert_str_eq(c->locations[0].contacts[0].uri,
+	cr_assert_str_eq(proxy_conf(c)->routes[1].prefix, "+1");
+	cr_assert_eq(proxy_conf(c)->routes[1].next_hop[0].addr.ss_family,
+		     AF_INET6);
+	cr_assert_eq(proxy_conf(c)->nlocations, 1);
+	cr_assert_str_eq(proxy_conf(c)->locations[0].aor, "alice@localhost");
+	cr_assert_eq(proxy_conf(c)->locations[0].ncontacts, 2);
+	cr_assert_str_eq(proxy_conf(c)->locations[0].contacts[0].uri,
 			 "sip:alice@127.0.0.1:5090;transport=tcp");
-	cr_assert_eq(c->locations[0].contacts[0].proto, 1);
-	cr_assert_eq(c->locations[0].contacts[0].q, 1000);
-	cr_assert_str_eq(c->locations[0].contacts[1].uri,
+	cr_assert_eq(proxy_conf(c)->locations[0].contacts[0].proto, 1);
+	cr_assert_eq(proxy_conf(c)->locations[0].contacts[0].q, 1000);
+	cr_assert_str_eq(proxy_conf(c)->locations[0].contacts[1].uri,
 			 "sip:alice@127.0.0.1:5091");
-	cr_assert_eq(c->locations[0].contacts[1].q, 500);
+	cr_assert_eq(proxy_conf(c)->locations[0].contacts[1].q, 500);
 	cr_assert_eq(c->overload.max_inbox, 10);
 	cr_assert_eq(c->overload.max_transactions, 20);
 	cr_assert_eq(c->overload.retry_after_s, 30);
 	/* The first match wins: domain, then prefix on the user part. */
-	cr_assert_eq(
-	    conf_route_find(c, SLICE_LIT("CARRIER.example"), SLICE_LIT("x")),
-	    &c->routes[0]);
-	cr_assert_eq(conf_route_find(c, SLICE_LIT("other.example"),
-				     SLICE_LIT("+15551234")),
-		     &c->routes[1]);
-	cr_assert_null(conf_route_find(c, SLICE_LIT("other.example"),
-				       SLICE_LIT("15551234")));
+	cr_assert_eq(proxy_conf_route_find(c, SLICE_LIT("CARRIER.example"),
+					   SLICE_LIT("x")),
+		     &proxy_conf(c)->routes[0]);
+	cr_assert_eq(proxy_conf_route_find(c, SLICE_LIT("other.example"),
+					   SLICE_LIT("+15551234")),
+		     &proxy_conf(c)->routes[1]);
+	cr_assert_null(proxy_conf_route_find(c, SLICE_LIT("other.example"),
+					     SLICE_LIT("15551234")));
 }
 
 Test(conf, proxy_values_checked_with_their_line)

@@ -9,6 +9,8 @@
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
+#include "features/features_conf.h"
+#include "tests/unit/sections.h"
 
 static struct conf *c;
 static char err[512];
@@ -17,6 +19,7 @@ static void setup(void)
 {
 	c = NULL;
 	err[0] = '\0';
+	sections_add_all();
 }
 
 static void teardown(void)
@@ -50,13 +53,13 @@ static void expect_error(const char *text, const char *prefix,
 Test(conf_features, defaults_gruu_on_no_intercom_entries)
 {
 	cr_assert_eq(conf_load(NULL, &c, err, sizeof(err)), 0, "%s", err);
-	cr_assert(c->features.gruu);
-	cr_assert_eq(c->features.nintercom, 0);
-	cr_assert_null(c->features.intercom);
+	cr_assert(features_conf(c)->gruu);
+	cr_assert_eq(features_conf(c)->nintercom, 0);
+	cr_assert_null(features_conf(c)->intercom);
 	conf_free(c);
 	c = NULL;
 	cr_assert_eq(load("features:\n  gruu: false\n"), 0, "%s", err);
-	cr_assert_not(c->features.gruu);
+	cr_assert_not(features_conf(c)->gruu);
 }
 
 Test(conf_features, full_intercom_section)
@@ -85,9 +88,9 @@ Test(conf_features, full_intercom_section)
 	const struct conf_intercom *d;
 
 	cr_assert_eq(load(text), 0, "%s", err);
-	cr_assert(c->features.gruu);
-	cr_assert_eq(c->features.nintercom, 2);
-	d = &c->features.intercom[0];
+	cr_assert(features_conf(c)->gruu);
+	cr_assert_eq(features_conf(c)->nintercom, 2);
+	d = &features_conf(c)->intercom[0];
 	cr_assert_str_eq(d->domain, "example.com");
 	cr_assert(d->enabled);
 	cr_assert_str_eq(d->code, "*8#");
@@ -103,7 +106,7 @@ Test(conf_features, full_intercom_section)
 	cr_assert_eq(d->groups[0].nmembers, 3);
 	cr_assert_str_eq(d->groups[0].members[2], "carol");
 	cr_assert_str_eq(d->groups[1].members[0], "dave");
-	d = &c->features.intercom[1];
+	d = &features_conf(c)->intercom[1];
 	cr_assert_not(d->enabled);
 	/* Defaults of an entry. */
 	cr_assert_str_eq(d->code, "*6");
@@ -133,7 +136,7 @@ Test(conf_features, every_profile_name)
 			 "      default_profile: %s\n",
 			 names[i].name);
 		cr_assert_eq(load(text), 0, "%s: %s", names[i].name, err);
-		cr_assert_eq(c->features.intercom[0].default_profile,
+		cr_assert_eq(features_conf(c)->intercom[0].default_profile,
 			     names[i].p);
 		conf_free(c);
 		c = NULL;

@@ -8,6 +8,8 @@
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/conf_store.h"
+#include "tests/unit/sections.h"
 
 static struct conf *c;
 static char err[512];
@@ -16,6 +18,7 @@ static void setup(void)
 {
 	c = NULL;
 	err[0] = '\0';
+	sections_add_all();
 }
 
 static void teardown(void)
@@ -49,16 +52,16 @@ static void expect_error(const char *text, const char *prefix,
 Test(conf_redis, defaults_without_a_redis_section)
 {
 	cr_assert_eq(load("store:\n  backend: redis\n"), 0, "%s", err);
-	cr_assert_eq(c->store, CONF_STORE_REDIS);
-	cr_assert_str_eq(c->redis.address, "127.0.0.1:6379");
-	cr_assert_null(c->redis.password);
-	cr_assert_eq(c->redis.db, 0);
-	cr_assert_eq(c->redis.connect_timeout_ms, 1000);
-	cr_assert_eq(c->redis.command_timeout_ms, 2000);
-	cr_assert_eq(c->redis.queue_max, 100000);
-	cr_assert_str_eq(c->redis.ns, "sipedge");
-	cr_assert_null(c->redis.sentinel_master);
-	cr_assert_eq(c->redis.nsentinels, 0);
+	cr_assert_eq(store_conf(c)->backend, CONF_STORE_REDIS);
+	cr_assert_str_eq(store_conf(c)->redis.address, "127.0.0.1:6379");
+	cr_assert_null(store_conf(c)->redis.password);
+	cr_assert_eq(store_conf(c)->redis.db, 0);
+	cr_assert_eq(store_conf(c)->redis.connect_timeout_ms, 1000);
+	cr_assert_eq(store_conf(c)->redis.command_timeout_ms, 2000);
+	cr_assert_eq(store_conf(c)->redis.queue_max, 100000);
+	cr_assert_str_eq(store_conf(c)->redis.ns, "sipedge");
+	cr_assert_null(store_conf(c)->redis.sentinel_master);
+	cr_assert_eq(store_conf(c)->redis.nsentinels, 0);
 }
 
 Test(conf_redis, every_key_is_read)
@@ -74,13 +77,14 @@ Test(conf_redis, every_key_is_read)
 			  "    queue_max: 42\n"
 			  "    namespace: edge-a.1\n"),
 		     0, "%s", err);
-	cr_assert_str_eq(c->redis.address, "unix:/run/redis/redis.sock");
-	cr_assert_str_eq(c->redis.password, "s3cret");
-	cr_assert_eq(c->redis.db, 3);
-	cr_assert_eq(c->redis.connect_timeout_ms, 250);
-	cr_assert_eq(c->redis.command_timeout_ms, 750);
-	cr_assert_eq(c->redis.queue_max, 42);
-	cr_assert_str_eq(c->redis.ns, "edge-a.1");
+	cr_assert_str_eq(store_conf(c)->redis.address,
+			 "unix:/run/redis/redis.sock");
+	cr_assert_str_eq(store_conf(c)->redis.password, "s3cret");
+	cr_assert_eq(store_conf(c)->redis.db, 3);
+	cr_assert_eq(store_conf(c)->redis.connect_timeout_ms, 250);
+	cr_assert_eq(store_conf(c)->redis.command_timeout_ms, 750);
+	cr_assert_eq(store_conf(c)->redis.queue_max, 42);
+	cr_assert_str_eq(store_conf(c)->redis.ns, "edge-a.1");
 }
 
 Test(conf_redis, sentinel_replaces_the_address)
@@ -93,11 +97,11 @@ Test(conf_redis, sentinel_replaces_the_address)
 			  "      addresses: [\"127.0.0.1:26379\", "
 			  "\"[::1]:26380\"]\n"),
 		     0, "%s", err);
-	cr_assert_null(c->redis.address);
-	cr_assert_str_eq(c->redis.sentinel_master, "mymaster");
-	cr_assert_eq(c->redis.nsentinels, 2);
-	cr_assert_str_eq(c->redis.sentinels[0], "127.0.0.1:26379");
-	cr_assert_str_eq(c->redis.sentinels[1], "[::1]:26380");
+	cr_assert_null(store_conf(c)->redis.address);
+	cr_assert_str_eq(store_conf(c)->redis.sentinel_master, "mymaster");
+	cr_assert_eq(store_conf(c)->redis.nsentinels, 2);
+	cr_assert_str_eq(store_conf(c)->redis.sentinels[0], "127.0.0.1:26379");
+	cr_assert_str_eq(store_conf(c)->redis.sentinels[1], "[::1]:26380");
 }
 
 Test(conf_redis, bad_values_name_their_line)

@@ -120,7 +120,6 @@ static void conf_make(int fam, unsigned workers)
 	cf.log_level = LOG_WARN;
 	cf.listen = &ls;
 	cf.nlisten = 1;
-	cf.store = CONF_STORE_MEMORY;
 	cf.tcp.max_connections = 64;
 	cf.tcp.idle_timeout_s = 120;
 	cf.tcp.max_header_bytes = 4096;

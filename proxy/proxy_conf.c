@@ -1,0 +1,422 @@
+/* proxy/proxy_conf.c - the proxy role's sections: schema, checks,
+ * defaults */
+#include "proxy/proxy_conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cyaml/cyaml.h>
+
+#include "proxy/base/err.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/uri.h"
+
+enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
+
+/* What libcyaml loads; 0 means "not in the file". */
+struct raw_proxy {
+	int record_route; /* RAW_BOOL_* */
+	unsigned t1_ms;
+	unsigned t2_ms;
+	unsigned t4_ms;
+	unsigned timer_c_s;
+};
+
+struct raw_route {
+	char *domain;
+	char *prefix;
+	char **next_hop;
+	unsigned next_hop_count;
+};
+
+struct raw_location {
+	char *aor;
+	char **contacts;
+	unsigned contacts_count;
+};
+
+struct raw {
+	struct raw_proxy proxy;
+	struct raw_route *routes;
+	unsigned routes_count;
+	struct raw_location *locations;
+	unsigned locations_count;
+};
+
+static const cyaml_strval_t bool_strings[] = {
+	{ "true", RAW_BOOL_TRUE },
+	{ "false", RAW_BOOL_FALSE },
+};
+
+static const cyaml_schema_field_t proxy_fields[] = {
+	CYAML_FIELD_ENUM("record_route",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_proxy, record_route, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_UINT("t1_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t1_ms),
+	CYAML_FIELD_UINT("t2_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t2_ms),
+	CYAML_FIELD_UINT("t4_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t4_ms),
+	CYAML_FIELD_UINT("timer_c_s", CYAML_FLAG_OPTIONAL, struct raw_proxy,
+			 timer_c_s),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t uri_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 256),
+};
+
+static const cyaml_schema_field_t route_fields[] = {
+	CYAML_FIELD_STRING_PTR("domain",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_route, domain, 1, 253),
+	CYAML_FIELD_STRING_PTR("prefix",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_route, prefix, 1, 32),
+	CYAML_FIELD_SEQUENCE("next_hop", CYAML_FLAG_POINTER, struct raw_route,
+			     next_hop, &uri_entry, 1, CONF_MAX_NEXT_HOPS),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t route_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_route, route_fields),
+};
+
+static const cyaml_schema_field_t location_fields[] = {
+	CYAML_FIELD_STRING_PTR("aor", CYAML_FLAG_POINTER, struct raw_location,
+			       aor, 3, 256),
+	CYAML_FIELD_SEQUENCE("contacts", CYAML_FLAG_POINTER,
+			     struct raw_location, contacts, &uri_entry, 1,
+			     CONF_MAX_CONTACTS),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t location_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_location,
+			    location_fields),
+};
+
+static const cyaml_schema_field_t top_fields[] = {
+	CYAML_FIELD_MAPPING("proxy", CYAML_FLAG_OPTIONAL, struct raw, proxy,
+			    proxy_fields),
+	CYAML_FIELD_SEQUENCE("routes", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw, routes, &route_entry, 0, 1024),
+	CYAML_FIELD_SEQUENCE("locations",
+			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw, locations, &location_entry, 0, 10000),
+	CYAML_FIELD_END
+};
+
+static const struct conf_one_of one_of[] = {
+	{ "routes", "domain", "prefix" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct {
+	const char *spath;
+	long long min, max;
+} ranges[] = {
+	{ "proxy.t1_ms", 10, 10000 },
+	{ "proxy.t2_ms", 10, 60000 },
+	{ "proxy.t4_ms", 10, 60000 },
+	{ "proxy.timer_c_s", 1, 3600 },
+};
+
+static bool range(const char *spath, long long *minp, long long *maxp)
+{
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		if (strcmp(ranges[i].spath, spath) == 0) {
+			*minp = ranges[i].min;
+			*maxp = ranges[i].max;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Digits and '+', '*', '#': a number prefix (routes[].prefix). */
+static int check_prefix(const char *path, const char *v, char *why,
+			size_t whylen)
+{
+	if (strspn(v, "0123456789+*#") == strlen(v))
+		return 0;
+	snprintf(why, whylen,
+		 "%s: '%.40s' is not a number prefix (digits, +, *, #)", path,
+		 v);
+	return ERR_CONFIG;
+}
+
+/*
+ * A sip: URI whose host is an IP literal: sipedge never resolves names
+ * on a shard. Only transport=udp or tcp. With @p nameaddr, the value may
+ * be "<uri>;q=0.5" (a Contact with header parameters).
+ */
+static int check_uri(const char *path, const char *v, bool nameaddr, char *why,
+		     size_t whylen)
+{
+	struct conf_target t;
+	struct slice uri;
+
+	switch (proxy_conf_target_parse(v, nameaddr, &t, &uri)) {
+	case 0:
+		return 0;
+	case -EPROTONOSUPPORT:
+		snprintf(why, whylen,
+			 "%s: '%.80s': transport must be udp or tcp", path, v);
+		break;
+	case -EDESTADDRREQ:
+		snprintf(why, whylen,
+			 "%s: '%.80s': the host must be an IP address "
+			 "(no DNS)",
+			 path, v);
+		break;
+	case -ERANGE:
+		snprintf(why, whylen, "%s: '%.80s': q must be 0 .. 1", path, v);
+		break;
+	default:
+		snprintf(why, whylen, "%s: '%.80s' is not a sip: URI", path, v);
+		break;
+	}
+	return ERR_CONFIG;
+}
+
+/* "user@domain", both parts non-empty, no spaces or brackets. */
+static int check_aor(const char *path, const char *v, char *why, size_t whylen)
+{
+	const char *at = strchr(v, '@');
+
+	if (at && at != v && at[1] && !strchr(at + 1, '@') &&
+	    !strpbrk(v, " \t<>;:\""))
+		return 0;
+	snprintf(why, whylen,
+		 "%s: '%.80s' is not an address of record (user@domain)", path,
+		 v);
+	return ERR_CONFIG;
+}
+
+static int check(const char *spath, const char *path, const char *v, char *why,
+		 size_t whylen)
+{
+	if (strcmp(spath, "routes.domain") == 0)
+		return conf_domain_check(path, v, why, whylen);
+	if (strcmp(spath, "routes.prefix") == 0)
+		return check_prefix(path, v, why, whylen);
+	if (strcmp(spath, "routes.next_hop") == 0)
+		return check_uri(path, v, false, why, whylen);
+	if (strcmp(spath, "locations.aor") == 0)
+		return check_aor(path, v, why, whylen);
+	if (strcmp(spath, "locations.contacts") == 0)
+		return check_uri(path, v, true, why, whylen);
+	return 0;
+}
+
+int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
+			    struct slice *urip)
+{
+	struct slice v = slice_cstr(s), val;
+	struct nameaddr na;
+	struct sipuri u;
+	char host[64];
+	uint64_t q = 1000;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	/* Without < > the whole value is the URI, parameters included. */
+	if (nameaddr && strchr(s, '<')) {
+		if (nameaddr_parse(v, &na) < 0)
+			return -EINVAL;
+		v = na.uri;
+		r = hdr_param_find(na.params, "q", &val);
+		if (r < 0)
+			return -EINVAL;
+		if (r > 0) {
+			/* "0", "1", "0.5", "0.125", "1.000" (RFC 3261 §20.10)
+			 */
+			char d[4] = { '0', '0', '0', 0 };
+			struct slice frac;
+
+			if (val.len == 0 ||
+			    (val.p[0] != '0' && val.p[0] != '1'))
+				return -ERANGE;
+			if (val.len > 1 && (val.p[1] != '.' || val.len > 5))
+				return -ERANGE;
+			frac = val.len > 2 ? slice_make(val.p + 2, val.len - 2)
+					   : slice_make(NULL, 0);
+			for (size_t i = 0; i < frac.len; i++) {
+				if (frac.p[i] < '0' || frac.p[i] > '9')
+					return -ERANGE;
+				d[i] = frac.p[i];
+			}
+			q = (uint64_t)(val.p[0] - '0') * 1000 +
+			    (uint64_t)((d[0] - '0') * 100 + (d[1] - '0') * 10 +
+				       (d[2] - '0'));
+			if (q > 1000)
+				return -ERANGE;
+		}
+	}
+	if (uri_parse(v, &u) < 0 || u.scheme != URI_SIP)
+		return -EINVAL;
+	if (!u.host_is_ipv4 && !u.host_is_ipv6)
+		return -EDESTADDRREQ;
+	r = uri_param(&u, "transport", &val);
+	if (r > 0 && slice_caseeq_cstr(val, "tcp"))
+		t->proto = 1;
+	else if (r > 0 && !slice_caseeq_cstr(val, "udp"))
+		return -EPROTONOSUPPORT;
+	if (u.host.len + 1 > sizeof(host))
+		return -EDESTADDRREQ;
+	if (u.host_is_ipv6)
+		slice_cstr_copy(slice_make(u.host.p + 1, u.host.len - 2), host,
+				sizeof(host));
+	else
+		slice_cstr_copy(u.host, host, sizeof(host));
+	if (conf_addr_parse(host, u.port ? u.port : 5060, &t->addr,
+			    &t->addrlen) < 0)
+		return -EDESTADDRREQ;
+	t->q = (uint16_t)q;
+	*urip = v;
+	return 0;
+}
+
+const struct conf_route *proxy_conf_route_find(const struct conf *c,
+					       struct slice ruri_host,
+					       struct slice ruri_user)
+{
+	const struct proxy_conf *pc = proxy_conf(c);
+
+	for (unsigned i = 0; i < pc->nroutes; i++) {
+		const struct conf_route *r = &pc->routes[i];
+
+		if (r->domain && slice_caseeq_cstr(ruri_host, r->domain))
+			return r;
+		if (r->prefix && ruri_user.len >= strlen(r->prefix) &&
+		    memcmp(ruri_user.p, r->prefix, strlen(r->prefix)) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static int build_targets(const char *const *uris, unsigned n, bool nameaddr,
+			 struct conf_target **tp, unsigned *np)
+{
+	struct conf_target *t = calloc(n ? n : 1, sizeof(*t));
+	struct slice uri;
+
+	if (!t)
+		return -ENOMEM;
+	*tp = t;
+	for (unsigned i = 0; i < n; i++) {
+		if (proxy_conf_target_parse(uris[i], nameaddr, &t[i], &uri) < 0)
+			return ERR_CONFIG;
+		t[i].uri = strndup(uri.p, uri.len);
+		if (!t[i].uri)
+			return -ENOMEM;
+		*np = i + 1;
+	}
+	return 0;
+}
+
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+static int build(void *out, const void *raw, const struct conf_ctx *x)
+{
+	const struct raw *r = raw;
+	struct proxy_conf *pc = out;
+	int err;
+
+	(void)x;
+	pc->record_route = r->proxy.record_route != RAW_BOOL_FALSE;
+	pc->t1_ms = or_default(r->proxy.t1_ms, 500);
+	pc->t2_ms = or_default(r->proxy.t2_ms, 4000);
+	/* RFC 3261 §17.1.2.2: T2 is the cap of a doubling T1. */
+	if (pc->t2_ms < pc->t1_ms)
+		pc->t2_ms = pc->t1_ms;
+	pc->t4_ms = or_default(r->proxy.t4_ms, 5000);
+	pc->timer_c_s = or_default(r->proxy.timer_c_s, 180);
+	if (r->routes_count) {
+		pc->routes = calloc(r->routes_count, sizeof(*pc->routes));
+		if (!pc->routes)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < r->routes_count; i++) {
+		const struct raw_route *rr = &r->routes[i];
+		struct conf_route *cr = &pc->routes[i];
+
+		pc->nroutes = i + 1;
+		if ((rr->domain &&
+		     !(cr->domain = conf_lower_dup(rr->domain))) ||
+		    (rr->prefix && !(cr->prefix = strdup(rr->prefix))))
+			return -ENOMEM;
+		err = build_targets((const char *const *)rr->next_hop,
+				    rr->next_hop_count, false, &cr->next_hop,
+				    &cr->nnext_hop);
+		if (err)
+			return err;
+	}
+	if (r->locations_count) {
+		pc->locations =
+		    calloc(r->locations_count, sizeof(*pc->locations));
+		if (!pc->locations)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < r->locations_count; i++) {
+		const struct raw_location *rl = &r->locations[i];
+		struct conf_location *cl = &pc->locations[i];
+
+		pc->nlocations = i + 1;
+		cl->aor = strdup(rl->aor);
+		if (!cl->aor)
+			return -ENOMEM;
+		err = build_targets((const char *const *)rl->contacts,
+				    rl->contacts_count, true, &cl->contacts,
+				    &cl->ncontacts);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void fini(void *out)
+{
+	struct proxy_conf *pc = out;
+
+	for (unsigned i = 0; i < pc->nroutes; i++) {
+		free(pc->routes[i].domain);
+		free(pc->routes[i].prefix);
+		for (unsigned k = 0; k < pc->routes[i].nnext_hop; k++)
+			free(pc->routes[i].next_hop[k].uri);
+		free(pc->routes[i].next_hop);
+	}
+	free(pc->routes);
+	for (unsigned i = 0; i < pc->nlocations; i++) {
+		free(pc->locations[i].aor);
+		for (unsigned k = 0; k < pc->locations[i].ncontacts; k++)
+			free(pc->locations[i].contacts[k].uri);
+		free(pc->locations[i].contacts);
+	}
+	free(pc->locations);
+}
+
+const struct conf_section proxy_conf_section = {
+	.name = "proxy",
+	.fields = top_fields,
+	.raw_size = sizeof(struct raw),
+	.size = sizeof(struct proxy_conf),
+	.range = range,
+	.check = check,
+	.one_of = one_of,
+	.build = build,
+	.free = fini,
+};
+
+const struct proxy_conf *proxy_conf(const struct conf *c)
+{
+	static const struct proxy_conf none;
+	const struct proxy_conf *pc = conf_section_get(c, &proxy_conf_section);
+
+	return pc ? pc : &none;
+}

@@ -1,0 +1,25 @@
+/* tests/unit/sections.c - register every module's config section */
+#include "tests/unit/sections.h"
+
+#include <criterion/criterion.h>
+
+#include "features/features_conf.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/conf_store.h"
+#include "proxy/proxy_conf.h"
+#include "registrar/reg_conf.h"
+
+void sections_add_all(void)
+{
+	/* As proxy/main.c: the order sections are built in. */
+	static const struct conf_section *const all[] = {
+		&conf_store_section,
+		&reg_conf_section,
+		&proxy_conf_section,
+		&features_conf_section,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		cr_assert_eq(conf_section_add(all[i]), 0, "section %s",
+			     all[i]->name);
+}
