@@ -16,7 +16,6 @@
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/uri.h"
-#include "registrar/reg_conf.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 
@@ -60,10 +59,10 @@ void gruu_key_derive(struct slice secret, struct gruu_key *k)
 	hmac_sha256_digest(&h, GRUU_KEY_SIZE, k->k);
 }
 
-int gruu_init(const struct conf *c)
+int gruu_init(const char *secret)
 {
-	if (reg_conf(c)->secret) {
-		gruu_key_derive(slice_cstr(reg_conf(c)->secret), &key);
+	if (secret) {
+		gruu_key_derive(slice_cstr(secret), &key);
 	} else if (getrandom(key.k, sizeof(key.k), 0) !=
 		   (ssize_t)sizeof(key.k)) {
 		return -EIO;

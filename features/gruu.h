@@ -41,12 +41,12 @@ struct gruu_key {
 void gruu_key_derive(struct slice secret, struct gruu_key *k);
 
 /**
- * Set the process key: derived from reg_conf(c)->secret, or random when there
- * is none (temp-gruus then die with the process and no other node
- * decodes them). Errors: -EIO (no random bytes).
- * Thread: control, before shards run. Ownership: none kept of @p c.
+ * Set the process key: derived from @p secret (registrar.secret, shared
+ * by all nodes), or random when it is NULL (temp-gruus then die with the
+ * process and no other node decodes them). Errors: -EIO (no random
+ * bytes). Thread: control, before shards run. Ownership: none kept.
  */
-int gruu_init(const struct conf *c);
+int gruu_init(const char *secret);
 
 /** Forget the process key. Thread: control, after shards stop. */
 void gruu_fini(void);

@@ -14,7 +14,6 @@
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
-#include "registrar/reg_conf.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 
@@ -417,6 +416,17 @@ static bool from_aor(const struct sipmsg *m, char *buf, size_t size,
 	return true;
 }
 
+/* The registrar's policy (intercom_set_policy()); unset: nobody pages. */
+static intercom_trusted_fn *policy_trusted;
+static intercom_methods_fn *policy_methods;
+
+void intercom_set_policy(intercom_trusted_fn *trusted,
+			 intercom_methods_fn *methods)
+{
+	policy_trusted = trusted;
+	policy_methods = methods;
+}
+
 static bool may_page(const struct conf *c, const struct conf_intercom *d,
 		     struct slice domain, const struct sipmsg *m,
 		     const struct sockaddr *src)
@@ -427,9 +437,9 @@ static bool may_page(const struct conf *c, const struct conf_intercom *d,
 	if (!from_aor(m, buf, sizeof(buf), &fuser, &fdom) ||
 	    !slice_caseeq(fdom, domain))
 		return false;
-	if (reg_conf_is_trusted(c, src))
+	if (policy_trusted && policy_trusted(c, src))
 		who = fuser;
-	else if (!(reg_conf(c)->auth_methods & (1u << m->method)) ||
+	else if (!policy_methods || !(policy_methods(c) & (1u << m->method)) ||
 		 !digest_user(m, fdom, &who))
 		return false;
 	if (!d->nallow)

@@ -72,6 +72,23 @@ bool intercom_is_marking(enum hdr_id id, struct slice e);
 int intercom_clean(struct edit_list *el, const struct sipmsg *m,
 		   struct arena *a, struct slice *rurip);
 
+/** Whether requests from @p src need no authentication. Thread: any. */
+typedef bool intercom_trusted_fn(const struct conf *c,
+				 const struct sockaddr *src);
+
+/** The methods (1 << enum sip_method) that must authenticate. */
+typedef unsigned intercom_methods_fn(const struct conf *c);
+
+/**
+ * The authentication policy intercom_may_page() follows: the
+ * registrar's (registrar.trusted, registrar.auth_methods), given by
+ * main.c, since features sit beside the registrar and do not include
+ * it. Until it is set nobody is trusted and nothing authenticates, so
+ * nobody may page. Thread: control, before shards run.
+ */
+void intercom_set_policy(intercom_trusted_fn *trusted,
+			 intercom_methods_fn *methods);
+
 /**
  * Whether the caller of request @p m from @p src may page in @p d: it
  * is trusted (registrar.trusted: its From is taken as it is) or it passed

@@ -381,11 +381,18 @@ enum {
 	PRIO_INTERCOM = 200,
 };
 
+/* The registrar's authentication policy, for intercom. */
+static unsigned auth_methods(const struct conf *c)
+{
+	return reg_conf(c)->auth_methods;
+}
+
 /* The registrar's and the features' stages. */
 static int hooks_add(void)
 {
 	int err;
 
+	intercom_set_policy(reg_conf_is_trusted, auth_methods);
 	err = hook_add(HOOK_AUTH, auth_hook, 0);
 	if (!err)
 		err = hook_add(HOOK_REGISTRAR, reg_hook, 0);
@@ -426,7 +433,7 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 		err = reg_init(c->workers);
 	g->reg_init = !err;
 	if (!err)
-		err = gruu_init(c);
+		err = gruu_init(reg_conf(c)->secret);
 	if (!err)
 		err = memory_start(store_conf(c)->backend == CONF_STORE_MEMORY
 				       ? store_conf(c)->snapshot

@@ -13,6 +13,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "registrar/reg_conf.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "tests/unit/sections.h"
@@ -42,7 +43,7 @@ static void setup(void)
 				   sizeof(err)),
 		     0, "%s", err);
 	cr_assert_eq(loc_init(), 0);
-	cr_assert_eq(gruu_init(cf), 0);
+	cr_assert_eq(gruu_init(reg_conf(cf)->secret), 0);
 	ar = arena_new(16384);
 	cr_assert_not_null(ar);
 	gruu_key_derive(SLICE_LIT("0123456789abcdef-shared"), &key);

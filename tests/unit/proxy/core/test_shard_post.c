@@ -75,7 +75,6 @@ static void init(void)
 	memset(&cf, 0, sizeof(cf));
 	cf.workers = NSHARDS;
 	cf.log_level = LOG_WARN;
-	cf.store = CONF_STORE_MEMORY;
 	cf.tcp.max_connections = 16;
 	cf.tcp.idle_timeout_s = 120;
 	cf.tcp.max_header_bytes = 4096;
