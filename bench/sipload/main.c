@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/sipload/digest.h"
 #include "bench/sipload/report.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker.h"
+#include "proxy/sip/digest.h"
 
 #ifndef SIPEDGE_VERSION
 #define SIPEDGE_VERSION "0.0.0"

@@ -38,6 +38,18 @@ static inline void wbuf_mem(struct wbuf *b, const void *s, size_t n)
 	b->len += n;
 }
 
+/**
+ * Count @p n bytes that a printer wrote at the end (p + len, at most
+ * cap - len), or mark the buffer over when it returned an error.
+ */
+static inline void wbuf_wrote(struct wbuf *b, int n)
+{
+	if (n < 0 || (size_t)n > b->cap - b->len)
+		b->over = true;
+	else
+		b->len += (size_t)n;
+}
+
 /** Append the NUL-terminated @p s. */
 static inline void wbuf_str(struct wbuf *b, const char *s)
 {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/sipload/digest.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker_priv.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/hdr.h"
 
 #define ROUTES_MAX 16
@@ -278,7 +278,9 @@ static int build_initial(struct worker *w, uint32_t i,
 			return -EINVAL;
 		wbuf_str(&b, auth->proxy ? "Proxy-Authorization: "
 					 : "Authorization: ");
-		digest_credentials_print(&b, &in, resp, auth->ch.opaque);
+		wbuf_wrote(&b, digest_credentials_print(b.p + b.len,
+							b.cap - b.len, &in,
+							resp, auth->ch.opaque));
 		wbuf_slice(&b, SLICE_LIT("\r\n"));
 	}
 	if (invite) {

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/sipload/digest.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker_priv.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/hdr.h"
 
 #define NIL UINT32_MAX
@@ -449,7 +449,8 @@ static int check_auth(struct worker *w, const struct sipmsg *m)
 		char want[DIGEST_HEX_MAX];
 		int n;
 
-		if (digest_credentials_parse(h->value, &cr))
+		if (digest_credentials_parse(h->value, NULL, &cr) ||
+		    digest_credentials_check(&cr, NULL))
 			continue;
 		if (!slice_eq(cr.realm, slice_cstr(w->c->realm)) ||
 		    !slice_eq(cr.nonce, slice_cstr(w->nonce)) ||
@@ -505,16 +506,21 @@ static void on_register(struct worker *w, const struct sipmsg *m,
 			reply_head(&b, w, m, 401, "Unauthorized", NIL, false);
 			if (w->c->uas_auth & DIGEST_SHA256) {
 				wbuf_slice(&b, SLICE_LIT("WWW-Authenticate: "));
-				digest_challenge_print(&b, DIGEST_SHA256,
-						       slice_cstr(w->c->realm),
-						       slice_cstr(w->nonce));
+				wbuf_wrote(&b,
+					   digest_challenge_print(
+					       b.p + b.len, b.cap - b.len,
+					       DIGEST_SHA256,
+					       slice_cstr(w->c->realm),
+					       slice_cstr(w->nonce), false));
 				wbuf_slice(&b, SLICE_LIT("\r\n"));
 			}
 			if (w->c->uas_auth & DIGEST_MD5) {
 				wbuf_slice(&b, SLICE_LIT("WWW-Authenticate: "));
-				digest_challenge_print(&b, DIGEST_MD5,
-						       slice_cstr(w->c->realm),
-						       slice_cstr(w->nonce));
+				wbuf_wrote(
+				    &b, digest_challenge_print(
+					    b.p + b.len, b.cap - b.len,
+					    DIGEST_MD5, slice_cstr(w->c->realm),
+					    slice_cstr(w->nonce), false));
 				wbuf_slice(&b, SLICE_LIT("\r\n"));
 			}
 			wbuf_slice(&b, SLICE_LIT("Content-Length: 0\r\n\r\n"));
