@@ -33,34 +33,11 @@
 
 /* Matching and targets, without side effects. */
 
-/* @p host (an IP literal, brackets allowed) equals listen address @p l. */
-static bool host_is_listen(struct slice host, const struct conf_listen *l)
-{
-	char tmp[64];
-	unsigned char a[16], b[16];
-	int fam;
-
-	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
-		host = slice_make(host.p + 1, host.len - 2);
-	if (!l->address)
-		return false;
-	if (slice_caseeq_cstr(host, l->address))
-		return true;
-	if (host.len == 0 || host.len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, host.p, host.len);
-	tmp[host.len] = '\0';
-	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
-	return inet_pton(fam, tmp, a) == 1 &&
-	       inet_pton(fam, l->address, b) == 1 &&
-	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
-}
-
 /* @p host:@p port (0: none given) is one of our listen addresses. */
 static bool addr_is_ours(const struct conf *c, struct slice host, uint16_t port)
 {
 	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(host, &c->listen[i]) &&
+		if (conf_host_is_address(host, c->listen[i].address) &&
 		    (port == c->listen[i].port ||
 		     (port == 0 && c->listen[i].port == 5060)))
 			return true;
@@ -84,11 +61,7 @@ bool route_uri_is_ours(const struct conf *c, const struct sipuri *u)
 	     (h.len >= 2 && h.p[0] == '[' &&
 	      conf_is_domain(c, h.p + 1, h.len - 2))))
 		return true;
-	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(h, &c->listen[i]) &&
-		    (u->port == 0 || u->port == c->listen[i].port))
-			return true;
-	return false;
+	return conf_is_listen_host(c, h, u->port);
 }
 
 static int host_addr(struct slice host, uint16_t port,
@@ -647,8 +620,7 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 	} else {
 		return 0;
 	}
-	same =
-	    host_is_listen(m->via.host, &(struct conf_listen){ .address = ip });
+	same = conf_host_is_address(m->via.host, ip);
 	if (same && !m->via.has_rport)
 		return 0;
 	if (!first.len || first.p < h->value.p ||

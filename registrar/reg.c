@@ -77,25 +77,6 @@ void reg_stats(struct reg_stats *out)
 	}
 }
 
-/* Is @p host (brackets allowed) the IP literal of listen entry @p l? */
-static bool host_is_listen(struct slice host, const struct conf_listen *l)
-{
-	unsigned char a[16], b[16];
-	char tmp[64];
-	int fam;
-
-	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
-		host = slice_make(host.p + 1, host.len - 2);
-	if (!l->address || host.len == 0 || host.len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, host.p, host.len);
-	tmp[host.len] = '\0';
-	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
-	return inet_pton(fam, tmp, a) == 1 &&
-	       inet_pton(fam, l->address, b) == 1 &&
-	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
-}
-
 bool reg_is_ours(const struct conf *c, const struct sipmsg *m)
 {
 	struct sipuri u;
@@ -103,13 +84,8 @@ bool reg_is_ours(const struct conf *c, const struct sipmsg *m)
 	if (uri_parse(m->ruri, &u) < 0 ||
 	    (u.scheme != URI_SIP && u.scheme != URI_SIPS) || u.host.len == 0)
 		return false;
-	if (conf_is_domain(c, u.host.p, u.host.len))
-		return true;
-	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(u.host, &c->listen[i]) &&
-		    (u.port == 0 || u.port == c->listen[i].port))
-			return true;
-	return false;
+	return conf_is_domain(c, u.host.p, u.host.len) ||
+	       conf_is_listen_host(c, u.host, u.port);
 }
 
 int reg_aor(const struct sipmsg *m, char *buf, size_t size, size_t *userlenp)

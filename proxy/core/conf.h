@@ -239,6 +239,21 @@ void conf_free(struct conf *c);
 /** True when @p domain (case-insensitive) is one of the served domains. */
 bool conf_is_domain(const struct conf *c, const char *p, size_t len);
 
+/**
+ * True when @p host (an IP literal, brackets allowed) is @p address (a
+ * listen address as written), compared as text or as addresses
+ * ("::1" is "0:0::1"). Thread: any.
+ */
+bool conf_host_is_address(struct slice host, const char *address);
+
+/**
+ * True when @p host (an IP literal, brackets allowed) is the address of
+ * a listen entry whose port is @p port; any listen entry's when @p port
+ * is 0. Thread: any.
+ */
+bool conf_is_listen_host(const struct conf *c, struct slice host,
+			 uint16_t port);
+
 /** True when @p sa is inside one of the trusted networks. */
 bool conf_is_trusted(const struct conf *c, const struct sockaddr *sa);
 
