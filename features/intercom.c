@@ -398,22 +398,10 @@ static bool digest_user(const struct sipmsg *m, struct slice realm,
 static bool from_aor(const struct sipmsg *m, char *buf, size_t size,
 		     struct slice *userp, struct slice *domp)
 {
-	const struct siphdr *h = sipmsg_hdr(m, HDR_FROM);
-	struct nameaddr na;
-	const char *at;
-	int n;
+	int n = sipmsg_hdr_aor(m, HDR_FROM, buf, size, userp, domp);
 
-	if (!h || nameaddr_parse(h->value, &na) < 0)
-		return false;
-	n = sipmsg_aor_print(na.uri, buf, size);
-	if (n <= 0)
-		return false;
-	at = memrchr(buf, '@', (size_t)n);
-	if (!at)
-		return false;
-	*userp = slice_make(buf, (size_t)(at - buf));
-	*domp = slice_make(at + 1, (size_t)n - (size_t)(at + 1 - buf));
-	return true;
+	/* sipmsg_aor_print() always writes "user@host". */
+	return n > 0;
 }
 
 static bool may_page(const struct conf *c, const struct conf_intercom *d,

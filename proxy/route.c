@@ -212,7 +212,7 @@ static int plan_location(struct slice ruri, struct arena *a,
 {
 	const struct loc_set *set;
 	struct timespec now;
-	const char *at;
+	struct slice user, dom;
 	char *aor;
 	int len, err = 0;
 
@@ -253,11 +253,9 @@ static int plan_location(struct slice ruri, struct arena *a,
 		return err;
 	/* RFC 3261 §21.4.5 / §21.4.18: no such user is 404; a known
 	 * user with no binding is 480 (proxy/hook.h user check). */
-	at = memrchr(aor, '@', (size_t)len);
-	if (p->ntargets == 0 && at &&
-	    !hook_user_exists(
-		slice_make(aor, (size_t)(at - aor)),
-		slice_make(at + 1, (size_t)(len - (at + 1 - aor)))))
+	if (p->ntargets == 0 &&
+	    sipmsg_aor_split(slice_make(aor, (size_t)len), &user, &dom) &&
+	    !hook_user_exists(user, dom))
 		plan_reply(p, err_sip_status(ERR_NO_USER), "Not Found");
 	else if (p->ntargets == 0)
 		plan_reply(p, err_sip_status(ERR_NO_BINDING),

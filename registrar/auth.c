@@ -488,9 +488,6 @@ static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
 {
 	const struct sipmsg *m = q->m;
 	const struct conf *c = q->c;
-	const struct siphdr *from;
-	struct nameaddr na;
-	size_t ulen;
 	int n;
 
 	if (m->method == SIP_ACK || m->method == SIP_CANCEL ||
@@ -502,25 +499,15 @@ static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
 	if (m->method == SIP_REGISTER) {
 		if (!reg_is_ours(c, m))
 			return false;
-		n = reg_aor(m, buf, size, &ulen);
+		/* The AOR's user and domain: reg_aor(). */
+		n = sipmsg_hdr_aor(m, HDR_TO, buf, size, userp, realmp);
 	} else {
 		/* In-dialog requests were authorised with the dialog. */
 		if (m->to_tag.len)
 			return false;
-		from = sipmsg_hdr(m, HDR_FROM);
-		if (!from || nameaddr_parse(from->value, &na) < 0)
-			return false;
-		n = sipmsg_aor_print(na.uri, buf, size);
-		for (ulen = n > 0 ? (size_t)n : 0; ulen > 0; ulen--)
-			if (buf[ulen - 1] == '@')
-				break;
-		ulen = ulen ? ulen - 1 : 0;
+		n = sipmsg_hdr_aor(m, HDR_FROM, buf, size, userp, realmp);
 	}
-	if (n <= 0)
-		return false;
-	*userp = slice_make(buf, ulen);
-	*realmp = slice_make(buf + ulen + 1, (size_t)n - ulen - 1);
-	return conf_is_domain(c, realmp->p, realmp->len);
+	return n > 0 && conf_is_domain(c, realmp->p, realmp->len);
 }
 
 int auth_check(const struct auth_req *q, struct auth_verdict *vp)

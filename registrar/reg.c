@@ -90,19 +90,11 @@ bool reg_is_ours(const struct conf *c, const struct sipmsg *m)
 
 int reg_aor(const struct sipmsg *m, char *buf, size_t size, size_t *userlenp)
 {
-	const struct siphdr *to = sipmsg_hdr(m, HDR_TO);
-	struct nameaddr na;
-	size_t at;
-	int n;
+	struct slice user;
+	int n = sipmsg_hdr_aor(m, HDR_TO, buf, size, &user, NULL);
 
-	if (!to || nameaddr_parse(to->value, &na) < 0)
-		return -EBADMSG;
-	n = sipmsg_aor_print(na.uri, buf, size);
-	if (n < 0)
-		return n;
-	for (at = (size_t)n; at > 0 && buf[at - 1] != '@'; at--)
-		;
-	*userlenp = at ? at - 1 : 0;
+	if (n >= 0)
+		*userlenp = user.len;
 	return n;
 }
 

@@ -14,6 +14,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
+#include "proxy/sip/msg.h"
 #include "store/rcu.h"
 
 #define MAX_FILE  (256L * 1024 * 1024)
@@ -147,18 +148,15 @@ static int parse_line(struct slice line, struct user *u, const char *name,
 		      unsigned lineno, char *errbuf, size_t errlen)
 {
 	struct slice w, id;
-	size_t i = 0, at;
+	size_t i = 0;
 
 	memset(u, 0, sizeof(*u));
 	id = word(line, &i);
-	for (at = id.len; at > 0 && id.p[at - 1] != '@'; at--)
-		;
-	if (at <= 1 || at == id.len)
+	if (!sipmsg_aor_split(id, &u->user, &u->realm) || !u->user.len ||
+	    !u->realm.len)
 		return fail(errbuf, errlen, name, lineno,
 			    "expected user@realm, got '%.*s'",
 			    (int)(id.len > 64 ? 64 : id.len), id.p);
-	u->user = slice_make(id.p, at - 1);
-	u->realm = slice_make(id.p + at, id.len - at);
 	for (size_t k = 0; k < u->realm.len; k++)
 		if (u->realm.p[k] >= 'A' && u->realm.p[k] <= 'Z')
 			((char *)u->realm.p)[k] = (char)(u->realm.p[k] | 0x20);

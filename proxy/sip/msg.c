@@ -783,6 +783,42 @@ int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 	return (int)o;
 }
 
+bool sipmsg_aor_split(struct slice aor, struct slice *userp,
+		      struct slice *hostp)
+{
+	const char *at = memrchr(aor.p, '@', aor.len);
+
+	if (!at) {
+		*userp = aor;
+		*hostp = slice_make(aor.p + aor.len, 0);
+		return false;
+	}
+	*userp = slice_make(aor.p, (size_t)(at - aor.p));
+	*hostp = slice_make(at + 1, aor.len - (size_t)(at + 1 - aor.p));
+	return true;
+}
+
+int sipmsg_hdr_aor(const struct sipmsg *m, enum hdr_id id, char *buf,
+		   size_t size, struct slice *userp, struct slice *hostp)
+{
+	const struct siphdr *h = sipmsg_hdr(m, id);
+	struct slice user, host;
+	struct nameaddr na;
+	int n;
+
+	if (!h || nameaddr_parse(h->value, &na) < 0)
+		return -EBADMSG;
+	n = sipmsg_aor_print(na.uri, buf, size);
+	if (n < 0)
+		return n;
+	sipmsg_aor_split(slice_make(buf, (size_t)n), &user, &host);
+	if (userp)
+		*userp = user;
+	if (hostp)
+		*hostp = host;
+	return n;
+}
+
 int sipmsg_peek_aor(const char *buf, size_t len, char *out, size_t size)
 {
 	static const char reg[] = "REGISTER ";
