@@ -12,6 +12,7 @@
 #include <nettle/sha2.h>
 
 #include "proxy/base/arena.h"
+#include "proxy/base/hex.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/sip/msg.h"
@@ -254,7 +255,6 @@ static bool paramchar(char c)
 int gruu_pub_print(struct slice aor, struct slice instance, char *buf,
 		   size_t size)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct slice in = bare(instance);
 	size_t o;
 	int n;
@@ -276,9 +276,8 @@ int gruu_pub_print(struct slice aor, struct slice instance, char *buf,
 		}
 		if (o + 3 > size)
 			return -ENOSPC;
-		buf[o++] = '%';
-		buf[o++] = hex[(unsigned char)c >> 4];
-		buf[o++] = hex[(unsigned char)c & 15];
+		hex_escape((unsigned char)c, buf + o);
+		o += 3;
 	}
 	return (int)o;
 }

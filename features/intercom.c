@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "proxy/base/arena.h"
+#include "proxy/base/hex.h"
 #include "proxy/route.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/edit.h"
@@ -477,7 +478,6 @@ struct page {
 /* The bindings of @p user (unescaped) with their markings into @p pg. */
 static int add_user(struct page *pg, struct slice user)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	char uri[USER_MAX * 3 + 300], aor[SIPMSG_AOR_MAX];
 	const struct loc_set *set;
 	size_t o = 4;
@@ -493,9 +493,8 @@ static int add_user(struct page *pg, struct slice user)
 			uri[o++] = ch;
 			continue;
 		}
-		uri[o++] = '%';
-		uri[o++] = hex[(unsigned char)ch >> 4];
-		uri[o++] = hex[(unsigned char)ch & 15];
+		hex_escape((unsigned char)ch, uri + o);
+		o += 3;
 	}
 	len = snprintf(uri + o, sizeof(uri) - o, "@%.*s", (int)pg->domain.len,
 		       pg->domain.p);

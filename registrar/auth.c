@@ -18,6 +18,7 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/base/hash.h"
+#include "proxy/base/hex.h"
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
@@ -70,17 +71,6 @@ static struct shard_state *shards;
 static unsigned nshards_;
 static uint64_t table_seed;
 
-static void to_hex(const uint8_t *p, size_t n, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		hex[2 * i] = digits[p[i] >> 4];
-		hex[2 * i + 1] = digits[p[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
 /* Nonces. */
 
 static void be64(uint64_t v, uint8_t *out)
@@ -125,19 +115,8 @@ void auth_nonce_make(struct slice realm, int64_t now_s, uint64_t salt,
 	be64((uint64_t)now_s, raw);
 	be64(salt, raw + 8);
 	nonce_mac(raw, realm, raw + 16);
-	to_hex(raw, 32, hex);
+	hex_print(raw, 32, hex);
 	memcpy(out, hex, AUTH_NONCE_LEN);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
@@ -145,16 +124,8 @@ int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
 {
 	uint8_t raw[32], mac[16];
 
-	if (nonce.len != AUTH_NONCE_LEN)
+	if (nonce.len != AUTH_NONCE_LEN || hex_parse(nonce, raw, 32) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(nonce.p[2 * i]),
-		    lo = hexval(nonce.p[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		raw[i] = (uint8_t)(hi * 16 + lo);
-	}
 	nonce_mac(raw, realm, mac);
 	if (!memeql_sec(mac, raw + 16, 16))
 		return -EINVAL;

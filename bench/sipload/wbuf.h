@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proxy/base/hex.h"
 #include "proxy/base/slice.h"
 
 /**
@@ -88,14 +89,9 @@ static inline void wbuf_u64(struct wbuf *b, uint64_t v)
 /** Append @p v as exactly @p digits lower-case hex digits (1..16). */
 static inline void wbuf_hex(struct wbuf *b, uint64_t v, unsigned digits)
 {
-	static const char hex[] = "0123456789abcdef";
 	char tmp[16];
-	unsigned i;
 
-	for (i = digits; i > 0; i--) {
-		tmp[i - 1] = hex[v & 15];
-		v >>= 4;
-	}
+	hex_u64_print(v, digits, tmp);
 	wbuf_mem(b, tmp, digits);
 }
 

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <nettle/base16.h>
 #include <nettle/md5.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 
 #include "proxy/base/arena.h"
+#include "proxy/base/hex.h"
 
 void digest_init(struct digest_ctx *c, enum digest_alg alg)
 {
@@ -42,19 +42,14 @@ static unsigned final_raw(struct digest_ctx *c, uint8_t *out)
 	return MD5_DIGEST_SIZE;
 }
 
-/* Lower-case hex of @p n bytes with a NUL; returns the hex length. */
-static unsigned to_hex(const uint8_t *p, size_t n, char *hex)
-{
-	base16_encode_update(hex, n, p);
-	hex[2 * n] = '\0';
-	return (unsigned)(2 * n);
-}
-
 unsigned digest_final_hex(struct digest_ctx *c, char *hex)
 {
 	uint8_t out[DIGEST_HASH_MAX];
 
-	return to_hex(out, final_raw(c, out), hex);
+	unsigned n = final_raw(c, out);
+
+	hex_print(out, n, hex);
+	return 2 * n;
 }
 
 unsigned digest_hex(enum digest_alg alg, const void *p, size_t len, char *hex)
@@ -117,7 +112,7 @@ unsigned digest_response_ha1(enum digest_alg alg, const uint8_t *ha1,
 	const struct slice a2[2] = { method, uri };
 	struct digest_ctx c;
 
-	to_hex(ha1, n, ha1_hex);
+	hex_print(ha1, n, ha1_hex);
 	hash_join(&c, alg, a2, 2);
 	digest_final_hex(&c, ha2_hex);
 	if (qop.len) {
@@ -394,34 +389,14 @@ int digest_credentials_parse(struct slice value, struct arena *a,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The nonce count: 8 hex digits, not 0 (RFC 7616 §3.4). */
 static int parse_nc(struct slice s, uint32_t *ncp)
 {
-	uint32_t v = 0;
+	uint64_t v;
 
-	if (s.len != 8)
+	if (s.len != 8 || hex_u64_parse(s.p, 8, &v) < 0 || v == 0)
 		return -EINVAL;
-	for (size_t i = 0; i < 8; i++) {
-		int h = hexval(s.p[i]);
-
-		if (h < 0)
-			return -EINVAL;
-		v = v << 4 | (uint32_t)h;
-	}
-	if (v == 0)
-		return -EINVAL;
-	*ncp = v;
+	*ncp = (uint32_t)v;
 	return 0;
 }
 

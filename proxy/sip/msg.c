@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proxy/base/hex.h"
 #include "proxy/sip/uri.h"
 
 /* RFC 3261 §25.1 token characters. */
@@ -729,17 +730,8 @@ static bool is_unreserved(unsigned char c)
 	       is_digit((char)c) || (c && strchr("-_.!~*'()", c));
 }
 
-static int hex_digit(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	c = lower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct sipuri u;
 	size_t o = 0;
 
@@ -753,8 +745,8 @@ int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 		int hi, lo;
 
 		if (c == '%' && i + 2 < u.user.len &&
-		    (hi = hex_digit(u.user.p[i + 1])) >= 0 &&
-		    (lo = hex_digit(u.user.p[i + 2])) >= 0) {
+		    (hi = hex_val(u.user.p[i + 1])) >= 0 &&
+		    (lo = hex_val(u.user.p[i + 2])) >= 0) {
 			unsigned char d = (unsigned char)(hi * 16 + lo);
 
 			i += 2;
@@ -766,9 +758,8 @@ int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 			}
 			if (o + 3 > size)
 				return -ENOSPC;
-			buf[o++] = '%';
-			buf[o++] = hex[d >> 4];
-			buf[o++] = hex[d & 15];
+			hex_escape(d, buf + o);
+			o += 3;
 			continue;
 		}
 		if (o + 1 > size)
