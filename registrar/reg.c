@@ -137,20 +137,6 @@ static struct slice none(void)
 	return slice_make(NULL, 0);
 }
 
-/* True when option tag @p tag is in any @p id header (Supported...). */
-static bool has_tag(const struct sipmsg *m, enum hdr_id id, const char *tag)
-{
-	for (const struct siphdr *h = sipmsg_hdr(m, id); h;
-	     h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value, e;
-
-		while (hdr_split_next(&rest, &e) == 1)
-			if (slice_caseeq_cstr(e, tag))
-				return true;
-	}
-	return false;
-}
-
 /* "Unsupported: a, b" CRLF for the Require tags we do not know. */
 static int unsupported(const struct sipmsg *m, struct arena *a,
 		       struct slice *linep)
@@ -375,8 +361,8 @@ static int collect_path(struct req *r, bool *first_obp)
 static int apply_outbound(struct req *r, struct reg_answer *ap)
 {
 	const struct sipmsg *m = r->q->m;
-	bool asks = has_tag(m, HDR_SUPPORTED, "outbound") ||
-		    has_tag(m, HDR_REQUIRE, "outbound");
+	bool asks = sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "outbound") ||
+		    sipmsg_hdr_has_tag(m, HDR_REQUIRE, "outbound");
 	bool first_ob = false, any = false;
 	unsigned live = 0;
 	int err;
@@ -482,7 +468,8 @@ static int ok_answer(const struct req *r, const struct loc_contact *v,
 	const struct reg_req *q = r->q;
 	size_t cap = 256 + r->path.len, o = 0;
 	/* RFC 5627 §5.1: GRUUs for a UA that supports them. */
-	bool gruu = q->c->features.gruu && has_tag(q->m, HDR_SUPPORTED, "gruu");
+	bool gruu = q->c->features.gruu &&
+		    sipmsg_hdr_has_tag(q->m, HDR_SUPPORTED, "gruu");
 	char *p, qs[8];
 	int k;
 
@@ -677,7 +664,7 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	eh = sipmsg_hdr(m, HDR_EXPIRES);
 	r->hdr_expires =
 	    eh ? parse_expires(eh->value, c->reg.default_expires_s) : -1;
-	r->want_path = has_tag(m, HDR_SUPPORTED, "path");
+	r->want_path = sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "path");
 	ap->status = 0;
 	err = parse_contacts(r, ap);
 	if (err || ap->status)

@@ -689,21 +689,6 @@ static bool retry_with_auth(struct worker *w, uint32_t i,
 	return true;
 }
 
-static bool has_option(const struct sipmsg *m, enum hdr_id id, const char *opt)
-{
-	const struct siphdr *h;
-
-	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value;
-		struct slice e;
-
-		while (hdr_split_next(&rest, &e) > 0)
-			if (slice_caseeq_cstr(e, opt))
-				return true;
-	}
-	return false;
-}
-
 /* Any 1xx to the INVITE: latency to the first, no more retransmissions
  * (Proceeding, RFC 3261 §17.1.1.2). */
 static void first_provisional(struct worker *w, uint32_t i, int64_t rx_us)
@@ -775,7 +760,7 @@ static void on_provisional(struct worker *w, uint32_t i, const struct sipmsg *m,
 
 	first_provisional(w, i, rx_us);
 	/* RFC 3262 §4: a reliable provisional gets a PRACK. */
-	if (m->status == 100 || !has_option(m, HDR_REQUIRE, "100rel"))
+	if (m->status == 100 || !sipmsg_hdr_has_tag(m, HDR_REQUIRE, "100rel"))
 		return;
 	if (slice_to_u64(slice_trim(hdr_value(m, HDR_RSEQ)), 0xffffffffu,
 			 &rseq) ||

@@ -214,21 +214,6 @@ static void put_sdp_answer(struct wbuf *b, const struct worker *w)
 				"a=rtpmap:0 PCMU/8000\r\n"));
 }
 
-static bool has_option(const struct sipmsg *m, enum hdr_id id, const char *opt)
-{
-	const struct siphdr *h;
-
-	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value;
-		struct slice e;
-
-		while (hdr_split_next(&rest, &e) > 0)
-			if (slice_caseeq_cstr(e, opt))
-				return true;
-	}
-	return false;
-}
-
 static void send_2xx(struct worker *w, uint32_t i)
 {
 	struct uas_call *s = &w->scalls[i];
@@ -292,9 +277,9 @@ static void on_invite(struct worker *w, const struct sipmsg *m,
 	s->peer = *from;
 	s->cseq = m->cseq;
 	s->t_start_ms = w->now_ms;
-	reliable = has_option(m, HDR_REQUIRE, "100rel") ||
+	reliable = sipmsg_hdr_has_tag(m, HDR_REQUIRE, "100rel") ||
 		   (w->c->uas_100rel_supported &&
-		    has_option(m, HDR_SUPPORTED, "100rel"));
+		    sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "100rel"));
 	/* 100 Trying: the INVITE arrived (RFC 3261 §17.2.1). */
 	reply(w, m, from, 100, "Trying", NULL);
 	/* 180, reliable (RFC 3262 §3) when asked for. */

@@ -730,6 +730,20 @@ static bool is_unreserved(unsigned char c)
 	       is_digit((char)c) || (c && strchr("-_.!~*'()", c));
 }
 
+bool sipmsg_hdr_has_tag(const struct sipmsg *m, enum hdr_id id, const char *tag)
+{
+	for (const struct siphdr *h = sipmsg_hdr(m, id); h;
+	     h = sipmsg_hdr_next(m, h)) {
+		struct slice rest = h->value, e;
+
+		/* Bounded: each pass consumes one element. */
+		while (hdr_split_next(&rest, &e) == 1)
+			if (slice_caseeq_cstr(e, tag))
+				return true;
+	}
+	return false;
+}
+
 int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 {
 	struct sipuri u;

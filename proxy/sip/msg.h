@@ -134,6 +134,14 @@ unsigned sipmsg_hdr_count(const struct sipmsg *m, enum hdr_id id);
  */
 int sipmsg_peek_call_id(const char *buf, size_t len, struct slice *callidp);
 
+/**
+ * True when option tag @p tag (any case) is an element of any @p id
+ * header of @p m (Require, Supported, Proxy-Require: RFC 3261 §20.32).
+ * Thread: any.
+ */
+bool sipmsg_hdr_has_tag(const struct sipmsg *m, enum hdr_id id,
+			const char *tag);
+
 /** Room for the longest AOR sipmsg_aor_print() writes ("user@host"). */
 #define SIPMSG_AOR_MAX 512
 

@@ -1179,3 +1179,20 @@ Test(sipmsg, splits_from_and_to_into_user_and_host)
 	cr_assert_slice(user, "nohost");
 	cr_assert_eq(host.len, 0);
 }
+
+Test(sipmsg, finds_option_tags_in_any_header_of_a_kind)
+{
+	struct sipmsg m;
+
+	cr_assert_gt(parse(&m,
+			   REQ_HEAD "Supported: path, GRUU\r\n"
+				    "Supported: outbound\r\n"
+				    "Require: 100rel\r\n\r\n",
+			   0),
+		     0);
+	cr_assert(sipmsg_hdr_has_tag(&m, HDR_SUPPORTED, "gruu"));
+	cr_assert(sipmsg_hdr_has_tag(&m, HDR_SUPPORTED, "outbound"));
+	cr_assert(sipmsg_hdr_has_tag(&m, HDR_REQUIRE, "100rel"));
+	cr_assert_not(sipmsg_hdr_has_tag(&m, HDR_SUPPORTED, "100rel"));
+	cr_assert_not(sipmsg_hdr_has_tag(&m, HDR_PROXY_REQUIRE, "path"));
+}
