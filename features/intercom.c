@@ -12,6 +12,7 @@
 #include "proxy/base/hex.h"
 #include "proxy/route.h"
 #include "proxy/core/shard.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
@@ -341,13 +342,6 @@ int intercom_clean(struct edit_list *el, const struct sipmsg *m,
 
 /* Who may page. */
 
-static struct slice unquote(struct slice s)
-{
-	if (s.len >= 2 && s.p[0] == '"' && s.p[s.len - 1] == '"')
-		return slice_make(s.p + 1, s.len - 2);
-	return s;
-}
-
 /*
  * The username of the first Digest credentials for @p realm in
  * Proxy-Authorization: the ones the HOOK_AUTH stage checked
@@ -358,37 +352,15 @@ static bool digest_user(const struct sipmsg *m, struct slice realm,
 {
 	for (const struct siphdr *h = sipmsg_hdr(m, HDR_PROXY_AUTHORIZATION); h;
 	     h = sipmsg_hdr_next(m, h)) {
-		struct slice v = slice_trim(h->value), rest, e, user, rlm;
-		bool has_realm = false, has_user = false;
-		size_t i = 0;
+		struct digest_credentials cr;
 
-		while (i < v.len && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
-		if (!slice_caseeq_cstr(slice_make(v.p, i), "Digest"))
+		/* Another scheme, or malformed (HOOK_AUTH refused those). */
+		if (digest_credentials_parse(h->value, NULL, &cr))
 			continue;
-		rest = slice_make(v.p + i, v.len - i);
-		/* Bounded: each pass consumes one auth-param. */
-		while (hdr_split_next(&rest, &e) == 1) {
-			long eq = slice_index(e, '=');
-			struct slice name, val;
-
-			if (eq <= 0)
-				continue;
-			name = slice_trim(slice_make(e.p, (size_t)eq));
-			val = unquote(slice_trim(
-			    slice_make(e.p + eq + 1, e.len - (size_t)eq - 1)));
-			if (slice_caseeq_cstr(name, "realm")) {
-				rlm = val;
-				has_realm = true;
-			} else if (slice_caseeq_cstr(name, "username")) {
-				user = val;
-				has_user = true;
-			}
-		}
-		if (has_realm && slice_caseeq(rlm, realm)) {
-			if (!has_user || !user.len)
+		if (cr.realm.p && slice_caseeq(cr.realm, realm)) {
+			if (!cr.user.len)
 				return false;
-			*userp = user;
+			*userp = cr.user;
 			return true;
 		}
 	}
