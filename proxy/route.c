@@ -19,6 +19,7 @@
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/peer.h"
 #include "proxy/sip/reply.h"
 #include "proxy/sip/uri.h"
 #include "proxy/base/timer.h"
@@ -67,8 +68,6 @@ bool route_uri_is_ours(const struct conf *c, const struct sipuri *u)
 static int host_addr(struct slice host, uint16_t port,
 		     struct sockaddr_storage *ss, socklen_t *lenp)
 {
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 	char tmp[64];
 
 	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
@@ -77,20 +76,7 @@ static int host_addr(struct slice host, uint16_t port,
 		return -EDESTADDRREQ;
 	memcpy(tmp, host.p, host.len);
 	tmp[host.len] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, tmp, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		*lenp = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, tmp, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*lenp = sizeof(*in6);
-		return 0;
-	}
-	return -EDESTADDRREQ;
+	return peer_addr_parse(tmp, port, ss, lenp) ? -EDESTADDRREQ : 0;
 }
 
 static int uri_dest(const struct sipuri *u, struct peer *d)
