@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <nettle/hmac.h>
-#include <nettle/md5.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 
