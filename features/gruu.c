@@ -13,8 +13,10 @@
 
 #include "features/features_conf.h"
 #include "proxy/base/arena.h"
+#include "proxy/base/hex.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
 #include "store/loc.h"
 #include "store/rcu.h"
@@ -254,7 +256,6 @@ static bool paramchar(char c)
 int gruu_pub_print(struct slice aor, struct slice instance, char *buf,
 		   size_t size)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct slice in = bare(instance);
 	size_t o;
 	int n;
@@ -276,9 +277,8 @@ int gruu_pub_print(struct slice aor, struct slice instance, char *buf,
 		}
 		if (o + 3 > size)
 			return -ENOSPC;
-		buf[o++] = '%';
-		buf[o++] = hex[(unsigned char)c >> 4];
-		buf[o++] = hex[(unsigned char)c & 15];
+		hex_escape((unsigned char)c, buf + o);
+		o += 3;
 	}
 	return (int)o;
 }
@@ -287,14 +287,12 @@ int gruu_temp_print(const struct gruu_key *k, struct slice aor,
 		    struct slice instance, struct slice call_id, char *buf,
 		    size_t size)
 {
-	const char *at = memrchr(aor.p, '@', aor.len);
-	struct slice dom;
+	struct slice user, dom;
 	size_t o = sizeof("sip:" TEMP_PREFIX) - 1;
 	int n;
 
-	if (!at)
+	if (!sipmsg_aor_split(aor, &user, &dom))
 		return -EINVAL;
-	dom = slice_make(at + 1, aor.len - (size_t)(at + 1 - aor.p));
 	if (size < o)
 		return -ENOSPC;
 	memcpy(buf, "sip:" TEMP_PREFIX, o);
@@ -424,16 +422,6 @@ static int collect(struct slice aor, const struct want *w, int64_t now_s,
 	return err;
 }
 
-/* user and domain of "user@domain". */
-static void split_aor(struct slice aor, struct slice *userp, struct slice *domp)
-{
-	const char *at = memrchr(aor.p, '@', aor.len);
-
-	*userp = slice_make(aor.p, at ? (size_t)(at - aor.p) : aor.len);
-	*domp = at ? slice_make(at + 1, aor.len - (size_t)(at + 1 - aor.p))
-		   : slice_make(NULL, 0);
-}
-
 int gruu_lookup(const struct conf *c, struct slice ruri, int64_t now_s,
 		struct arena *a, struct hook_fwd *fwp, unsigned *statusp)
 {
@@ -489,7 +477,7 @@ int gruu_lookup(const struct conf *c, struct slice ruri, int64_t now_s,
 		 * every temp-gruu the old one had: unknown now. */
 		*statusp = !known ? 480 : !valid ? 404 : 0;
 	} else if (!known) {
-		split_aor(aor_s, &user, &dom);
+		sipmsg_aor_split(aor_s, &user, &dom);
 		*statusp = hook_user_exists(user, dom) ? 480 : 404;
 	} else {
 		*statusp = 0;

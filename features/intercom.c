@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "proxy/base/arena.h"
+#include "proxy/base/hex.h"
 #include "proxy/route.h"
 #include "proxy/core/shard.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/uri.h"
@@ -340,13 +342,6 @@ int intercom_clean(struct edit_list *el, const struct sipmsg *m,
 
 /* Who may page. */
 
-static struct slice unquote(struct slice s)
-{
-	if (s.len >= 2 && s.p[0] == '"' && s.p[s.len - 1] == '"')
-		return slice_make(s.p + 1, s.len - 2);
-	return s;
-}
-
 /*
  * The username of the first Digest credentials for @p realm in
  * Proxy-Authorization: the ones the HOOK_AUTH stage checked
@@ -357,37 +352,15 @@ static bool digest_user(const struct sipmsg *m, struct slice realm,
 {
 	for (const struct siphdr *h = sipmsg_hdr(m, HDR_PROXY_AUTHORIZATION); h;
 	     h = sipmsg_hdr_next(m, h)) {
-		struct slice v = slice_trim(h->value), rest, e, user, rlm;
-		bool has_realm = false, has_user = false;
-		size_t i = 0;
+		struct digest_credentials cr;
 
-		while (i < v.len && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
-		if (!slice_caseeq_cstr(slice_make(v.p, i), "Digest"))
+		/* Another scheme, or malformed (HOOK_AUTH refused those). */
+		if (digest_credentials_parse(h->value, NULL, &cr))
 			continue;
-		rest = slice_make(v.p + i, v.len - i);
-		/* Bounded: each pass consumes one auth-param. */
-		while (hdr_split_next(&rest, &e) == 1) {
-			long eq = slice_index(e, '=');
-			struct slice name, val;
-
-			if (eq <= 0)
-				continue;
-			name = slice_trim(slice_make(e.p, (size_t)eq));
-			val = unquote(slice_trim(
-			    slice_make(e.p + eq + 1, e.len - (size_t)eq - 1)));
-			if (slice_caseeq_cstr(name, "realm")) {
-				rlm = val;
-				has_realm = true;
-			} else if (slice_caseeq_cstr(name, "username")) {
-				user = val;
-				has_user = true;
-			}
-		}
-		if (has_realm && slice_caseeq(rlm, realm)) {
-			if (!has_user || !user.len)
+		if (cr.realm.p && slice_caseeq(cr.realm, realm)) {
+			if (!cr.user.len)
 				return false;
-			*userp = user;
+			*userp = cr.user;
 			return true;
 		}
 	}
@@ -398,22 +371,10 @@ static bool digest_user(const struct sipmsg *m, struct slice realm,
 static bool from_aor(const struct sipmsg *m, char *buf, size_t size,
 		     struct slice *userp, struct slice *domp)
 {
-	const struct siphdr *h = sipmsg_hdr(m, HDR_FROM);
-	struct nameaddr na;
-	const char *at;
-	int n;
+	int n = sipmsg_hdr_aor(m, HDR_FROM, buf, size, userp, domp);
 
-	if (!h || nameaddr_parse(h->value, &na) < 0)
-		return false;
-	n = sipmsg_aor_print(na.uri, buf, size);
-	if (n <= 0)
-		return false;
-	at = memrchr(buf, '@', (size_t)n);
-	if (!at)
-		return false;
-	*userp = slice_make(buf, (size_t)(at - buf));
-	*domp = slice_make(at + 1, (size_t)n - (size_t)(at + 1 - buf));
-	return true;
+	/* sipmsg_aor_print() always writes "user@host". */
+	return n > 0;
 }
 
 /* The registrar's policy (intercom_set_policy()); unset: nobody pages. */
@@ -500,7 +461,6 @@ struct page {
 /* The bindings of @p user (unescaped) with their markings into @p pg. */
 static int add_user(struct page *pg, struct slice user)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	char uri[USER_MAX * 3 + 300], aor[SIPMSG_AOR_MAX];
 	const struct loc_set *set;
 	size_t o = 4;
@@ -516,9 +476,8 @@ static int add_user(struct page *pg, struct slice user)
 			uri[o++] = ch;
 			continue;
 		}
-		uri[o++] = '%';
-		uri[o++] = hex[(unsigned char)ch >> 4];
-		uri[o++] = hex[(unsigned char)ch & 15];
+		hex_escape((unsigned char)ch, uri + o);
+		o += 3;
 	}
 	len = snprintf(uri + o, sizeof(uri) - o, "@%.*s", (int)pg->domain.len,
 		       pg->domain.p);

@@ -20,6 +20,7 @@
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/peer.h"
 #include "proxy/sip/reply.h"
 #include "proxy/sip/uri.h"
 #include "proxy/base/timer.h"
@@ -34,34 +35,11 @@
 
 /* Matching and targets, without side effects. */
 
-/* @p host (an IP literal, brackets allowed) equals listen address @p l. */
-static bool host_is_listen(struct slice host, const struct conf_listen *l)
-{
-	char tmp[64];
-	unsigned char a[16], b[16];
-	int fam;
-
-	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
-		host = slice_make(host.p + 1, host.len - 2);
-	if (!l->address)
-		return false;
-	if (slice_caseeq_cstr(host, l->address))
-		return true;
-	if (host.len == 0 || host.len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, host.p, host.len);
-	tmp[host.len] = '\0';
-	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
-	return inet_pton(fam, tmp, a) == 1 &&
-	       inet_pton(fam, l->address, b) == 1 &&
-	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
-}
-
 /* @p host:@p port (0: none given) is one of our listen addresses. */
 static bool addr_is_ours(const struct conf *c, struct slice host, uint16_t port)
 {
 	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(host, &c->listen[i]) &&
+		if (conf_host_is_address(host, c->listen[i].address) &&
 		    (port == c->listen[i].port ||
 		     (port == 0 && c->listen[i].port == 5060)))
 			return true;
@@ -85,18 +63,12 @@ bool route_uri_is_ours(const struct conf *c, const struct sipuri *u)
 	     (h.len >= 2 && h.p[0] == '[' &&
 	      conf_is_domain(c, h.p + 1, h.len - 2))))
 		return true;
-	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(h, &c->listen[i]) &&
-		    (u->port == 0 || u->port == c->listen[i].port))
-			return true;
-	return false;
+	return conf_is_listen_host(c, h, u->port);
 }
 
 static int host_addr(struct slice host, uint16_t port,
 		     struct sockaddr_storage *ss, socklen_t *lenp)
 {
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
 	char tmp[64];
 
 	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
@@ -105,20 +77,7 @@ static int host_addr(struct slice host, uint16_t port,
 		return -EDESTADDRREQ;
 	memcpy(tmp, host.p, host.len);
 	tmp[host.len] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, tmp, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		*lenp = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, tmp, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*lenp = sizeof(*in6);
-		return 0;
-	}
-	return -EDESTADDRREQ;
+	return peer_addr_parse(tmp, port, ss, lenp) ? -EDESTADDRREQ : 0;
 }
 
 static int uri_dest(const struct sipuri *u, struct peer *d)
@@ -240,7 +199,7 @@ static int plan_location(struct slice ruri, struct arena *a,
 {
 	const struct loc_set *set;
 	struct timespec now;
-	const char *at;
+	struct slice user, dom;
 	char *aor;
 	int len, err = 0;
 
@@ -281,11 +240,9 @@ static int plan_location(struct slice ruri, struct arena *a,
 		return err;
 	/* RFC 3261 §21.4.5 / §21.4.18: no such user is 404; a known
 	 * user with no binding is 480 (proxy/hook.h user check). */
-	at = memrchr(aor, '@', (size_t)len);
-	if (p->ntargets == 0 && at &&
-	    !hook_user_exists(
-		slice_make(aor, (size_t)(at - aor)),
-		slice_make(at + 1, (size_t)(len - (at + 1 - aor)))))
+	if (p->ntargets == 0 &&
+	    sipmsg_aor_split(slice_make(aor, (size_t)len), &user, &dom) &&
+	    !hook_user_exists(user, dom))
 		plan_reply(p, err_sip_status(ERR_NO_USER), "Not Found");
 	else if (p->ntargets == 0)
 		plan_reply(p, err_sip_status(ERR_NO_BINDING),
@@ -648,8 +605,7 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 	} else {
 		return 0;
 	}
-	same =
-	    host_is_listen(m->via.host, &(struct conf_listen){ .address = ip });
+	same = conf_host_is_address(m->via.host, ip);
 	if (same && !m->via.has_rport)
 		return 0;
 	if (!first.len || first.p < h->value.p ||

@@ -12,18 +12,19 @@
 #include <time.h>
 
 #include <nettle/hmac.h>
-#include <nettle/md5.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 
 #include "proxy/base/arena.h"
 #include "proxy/base/hash.h"
+#include "proxy/base/hex.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/hdr.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/msg.h"
 #include "proxy/core/transport.h"
 #include "registrar/reg.h"
@@ -72,95 +73,6 @@ static unsigned nshards_;
 static uint64_t table_seed;
 static const struct stats_source stats_src; /* below auth_stats() */
 
-size_t auth_hash_len(enum auth_alg alg)
-{
-	return alg == AUTH_SHA256 ? SHA256_DIGEST_SIZE : MD5_DIGEST_SIZE;
-}
-
-int auth_alg_lookup(struct slice name)
-{
-	if (slice_caseeq_cstr(name, "MD5"))
-		return AUTH_MD5;
-	if (slice_caseeq_cstr(name, "SHA-256"))
-		return AUTH_SHA256;
-	return -1;
-}
-
-/* One hash over the pieces of @p v, joined by ':'. */
-static void hash_joined(enum auth_alg alg, const struct slice *v, unsigned n,
-			uint8_t *out)
-{
-	struct sha256_ctx s;
-	struct md5_ctx m;
-
-	if (alg == AUTH_SHA256)
-		sha256_init(&s);
-	else
-		md5_init(&m);
-	for (unsigned i = 0; i < n; i++) {
-		const uint8_t *p = (const uint8_t *)(i ? ":" : "");
-
-		if (alg == AUTH_SHA256) {
-			sha256_update(&s, i ? 1 : 0, p);
-			sha256_update(&s, v[i].len, (const uint8_t *)v[i].p);
-		} else {
-			md5_update(&m, i ? 1 : 0, p);
-			md5_update(&m, v[i].len, (const uint8_t *)v[i].p);
-		}
-	}
-	if (alg == AUTH_SHA256)
-		sha256_digest(&s, SHA256_DIGEST_SIZE, out);
-	else
-		md5_digest(&m, MD5_DIGEST_SIZE, out);
-}
-
-static void to_hex(const uint8_t *p, size_t n, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		hex[2 * i] = digits[p[i] >> 4];
-		hex[2 * i + 1] = digits[p[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
-void auth_ha1(enum auth_alg alg, struct slice user, struct slice realm,
-	      struct slice password, uint8_t *out)
-{
-	const struct slice v[3] = { user, realm, password };
-
-	hash_joined(alg, v, 3, out);
-}
-
-void auth_response(enum auth_alg alg, const uint8_t *ha1, struct slice nonce,
-		   struct slice nc, struct slice cnonce, struct slice qop,
-		   struct slice method, struct slice uri, char *hex)
-{
-	const size_t n = auth_hash_len(alg);
-	char ha1_hex[2 * AUTH_HASH_MAX + 1], ha2_hex[2 * AUTH_HASH_MAX + 1];
-	uint8_t ha2[AUTH_HASH_MAX], r[AUTH_HASH_MAX];
-	const struct slice a2[2] = { method, uri };
-
-	to_hex(ha1, n, ha1_hex);
-	hash_joined(alg, a2, 2, ha2);
-	to_hex(ha2, n, ha2_hex);
-	if (qop.len) {
-		const struct slice v[6] = {
-			slice_make(ha1_hex, 2 * n), nonce, nc, cnonce, qop,
-			slice_make(ha2_hex, 2 * n)
-		};
-
-		hash_joined(alg, v, 6, r);
-	} else {
-		const struct slice v[3] = { slice_make(ha1_hex, 2 * n), nonce,
-					    slice_make(ha2_hex, 2 * n) };
-
-		hash_joined(alg, v, 3, r);
-	}
-	to_hex(r, n, hex);
-}
-
 /* Nonces. */
 
 static void be64(uint64_t v, uint8_t *out)
@@ -205,19 +117,8 @@ void auth_nonce_make(struct slice realm, int64_t now_s, uint64_t salt,
 	be64((uint64_t)now_s, raw);
 	be64(salt, raw + 8);
 	nonce_mac(raw, realm, raw + 16);
-	to_hex(raw, 32, hex);
+	hex_print(raw, 32, hex);
 	memcpy(out, hex, AUTH_NONCE_LEN);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
@@ -225,16 +126,8 @@ int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
 {
 	uint8_t raw[32], mac[16];
 
-	if (nonce.len != AUTH_NONCE_LEN)
+	if (nonce.len != AUTH_NONCE_LEN || hex_parse(nonce, raw, 32) < 0)
 		return -EINVAL;
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexval(nonce.p[2 * i]),
-		    lo = hexval(nonce.p[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		raw[i] = (uint8_t)(hi * 16 + lo);
-	}
 	nonce_mac(raw, realm, mac);
 	if (!memeql_sec(mac, raw + 16, 16))
 		return -EINVAL;
@@ -247,7 +140,7 @@ int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
 
 int auth_init(const struct conf *c, unsigned nshards)
 {
-	uint8_t key[AUTH_HASH_MAX];
+	uint8_t key[SHA256_DIGEST_SIZE];
 	uint64_t base;
 	int err;
 
@@ -539,125 +432,6 @@ static bool fail_record(struct shard_state *s, const struct conf *c,
 	return e->count >= reg_conf(c)->max_auth_failures;
 }
 
-/* Credentials parsing (RFC 3261 §25.1 credentials, RFC 7616 §3.4). */
-
-struct digest {
-	struct slice username, realm, nonce, uri, response, algorithm, cnonce,
-	    qop, nc;
-};
-
-static bool is_lws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static bool is_tokenc(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c));
-}
-
-/*
- * Parse one Authorization / Proxy-Authorization value. Returns 0 for
- * Digest credentials in *dp, 1 for another scheme, -EBADMSG when
- * malformed, -ENOMEM. Quoted values with escapes are unescaped into @p a.
- */
-static int digest_parse(struct slice v, struct arena *a, struct digest *dp)
-{
-	const char *p = v.p, *end = v.p + v.len;
-	struct digest d;
-	const char *s;
-
-	memset(&d, 0, sizeof(d));
-	while (p < end && is_lws(*p))
-		p++;
-	for (s = p; p < end && is_tokenc(*p); p++)
-		;
-	if (!slice_caseeq_cstr(slice_make(s, (size_t)(p - s)), "Digest"))
-		return 1;
-	if (p == end || !is_lws(*p))
-		return -EBADMSG;
-	/* Bounded: every pass consumes a parameter or fails. */
-	while (p < end) {
-		struct slice name, val, *slot = NULL;
-		bool escaped = false;
-
-		while (p < end && is_lws(*p))
-			p++;
-		for (s = p; p < end && is_tokenc(*p); p++)
-			;
-		name = slice_make(s, (size_t)(p - s));
-		while (p < end && is_lws(*p))
-			p++;
-		if (name.len == 0 || p == end || *p != '=')
-			return -EBADMSG;
-		for (p++; p < end && is_lws(*p); p++)
-			;
-		if (p < end && *p == '"') {
-			for (s = ++p; p < end && *p != '"'; p++)
-				if (*p == '\\') {
-					escaped = true;
-					if (++p == end)
-						return -EBADMSG;
-				}
-			if (p == end)
-				return -EBADMSG;
-			val = slice_make(s, (size_t)(p - s));
-			p++;
-		} else {
-			for (s = p; p < end && *p != ',' && !is_lws(*p); p++)
-				;
-			val = slice_make(s, (size_t)(p - s));
-		}
-		if (escaped) {
-			char *w = arena_alloc(a, val.len ? val.len : 1);
-			size_t o = 0;
-
-			if (!w)
-				return -ENOMEM;
-			for (size_t i = 0; i < val.len; i++) {
-				if (val.p[i] == '\\')
-					i++;
-				w[o++] = val.p[i];
-			}
-			val = slice_make(w, o);
-		}
-		if (slice_caseeq_cstr(name, "username"))
-			slot = &d.username;
-		else if (slice_caseeq_cstr(name, "realm"))
-			slot = &d.realm;
-		else if (slice_caseeq_cstr(name, "nonce"))
-			slot = &d.nonce;
-		else if (slice_caseeq_cstr(name, "uri"))
-			slot = &d.uri;
-		else if (slice_caseeq_cstr(name, "response"))
-			slot = &d.response;
-		else if (slice_caseeq_cstr(name, "algorithm"))
-			slot = &d.algorithm;
-		else if (slice_caseeq_cstr(name, "cnonce"))
-			slot = &d.cnonce;
-		else if (slice_caseeq_cstr(name, "qop"))
-			slot = &d.qop;
-		else if (slice_caseeq_cstr(name, "nc"))
-			slot = &d.nc;
-		if (slot) {
-			if (slot->p)
-				return -EBADMSG; /* given twice */
-			*slot = val;
-			if (!slot->p)
-				slot->p = s; /* empty but present */
-		}
-		while (p < end && is_lws(*p))
-			p++;
-		if (p < end && *p != ',')
-			return -EBADMSG;
-		if (p < end)
-			p++;
-	}
-	*dp = d;
-	return 0;
-}
-
 /* Challenges. */
 
 /* "401/407 ..." with one challenge per algorithm @p user has. */
@@ -665,9 +439,11 @@ static int challenge(const struct auth_req *q, struct shard_state *s,
 		     struct slice realm, struct slice user, bool stale,
 		     struct auth_verdict *vp)
 {
-	static const char *const alg_name[AUTH__COUNT] = { "SHA-256", "MD5" };
+	/* RFC 8760 §2.4: the most preferred algorithm first. */
+	static const enum digest_alg order[2] = { DIGEST_SHA256, DIGEST_MD5 };
 	const bool reg = q->m->method == SIP_REGISTER;
-	const char *hname = reg ? "WWW-Authenticate" : "Proxy-Authenticate";
+	const char *hname = reg ? "WWW-Authenticate: " : "Proxy-Authenticate: ";
+	const size_t hlen = strlen(hname);
 	struct users_cred cred;
 	unsigned algs = USERS_MD5 | USERS_SHA256;
 	char nonce[AUTH_NONCE_LEN];
@@ -681,20 +457,25 @@ static int challenge(const struct auth_req *q, struct shard_state *s,
 	p = arena_alloc(q->a, cap);
 	if (!p)
 		return -ENOMEM;
-	for (int alg = 0; alg < AUTH__COUNT; alg++) {
-		unsigned bit = alg == AUTH_SHA256 ? USERS_SHA256 : USERS_MD5;
+	for (unsigned i = 0; i < 2; i++) {
+		unsigned bit =
+		    order[i] == DIGEST_SHA256 ? USERS_SHA256 : USERS_MD5;
 		int n;
 
 		if (!(algs & bit))
 			continue;
-		n = snprintf(p + o, cap - o,
-			     "%s: Digest realm=\"%.*s\", nonce=\"%.*s\", "
-			     "qop=\"auth\", algorithm=%s%s\r\n",
-			     hname, (int)realm.len, realm.p, AUTH_NONCE_LEN,
-			     nonce, alg_name[alg], stale ? ", stale=true" : "");
-		if (n < 0 || (size_t)n >= cap - o)
+		if (cap - o < hlen + 2)
+			return -ENOMEM;
+		memcpy(p + o, hname, hlen);
+		o += hlen;
+		n = digest_challenge_print(p + o, cap - o - 2, order[i], realm,
+					   slice_make(nonce, AUTH_NONCE_LEN),
+					   stale);
+		if (n < 0)
 			return -ENOMEM;
 		o += (size_t)n;
+		memcpy(p + o, "\r\n", 2);
+		o += 2;
 	}
 	vp->status = reg ? 401 : 407;
 	vp->reason = reg ? "Unauthorized" : "Proxy Authentication Required";
@@ -721,9 +502,6 @@ static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
 {
 	const struct sipmsg *m = q->m;
 	const struct conf *c = q->c;
-	const struct siphdr *from;
-	struct nameaddr na;
-	size_t ulen;
 	int n;
 
 	if (m->method == SIP_ACK || m->method == SIP_CANCEL ||
@@ -735,58 +513,15 @@ static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
 	if (m->method == SIP_REGISTER) {
 		if (!reg_is_ours(c, m))
 			return false;
-		n = reg_aor(m, buf, size, &ulen);
+		/* The AOR's user and domain: reg_aor(). */
+		n = sipmsg_hdr_aor(m, HDR_TO, buf, size, userp, realmp);
 	} else {
 		/* In-dialog requests were authorised with the dialog. */
 		if (m->to_tag.len)
 			return false;
-		from = sipmsg_hdr(m, HDR_FROM);
-		if (!from || nameaddr_parse(from->value, &na) < 0)
-			return false;
-		n = sipmsg_aor_print(na.uri, buf, size);
-		for (ulen = n > 0 ? (size_t)n : 0; ulen > 0; ulen--)
-			if (buf[ulen - 1] == '@')
-				break;
-		ulen = ulen ? ulen - 1 : 0;
+		n = sipmsg_hdr_aor(m, HDR_FROM, buf, size, userp, realmp);
 	}
-	if (n <= 0)
-		return false;
-	*userp = slice_make(buf, ulen);
-	*realmp = slice_make(buf + ulen + 1, (size_t)n - ulen - 1);
-	return conf_is_domain(c, realmp->p, realmp->len);
-}
-
-static int parse_nc(struct slice s, uint32_t *ncp)
-{
-	uint32_t v = 0;
-
-	if (s.len != 8)
-		return -EINVAL;
-	for (size_t i = 0; i < 8; i++) {
-		int h = hexval(s.p[i]);
-
-		if (h < 0)
-			return -EINVAL;
-		v = v << 4 | (uint32_t)h;
-	}
-	if (v == 0)
-		return -EINVAL;
-	*ncp = v;
-	return 0;
-}
-
-/* Case-insensitive, constant-time comparison of hex @p got to @p want. */
-static bool hex_equal(struct slice got, const char *want, size_t len)
-{
-	char low[2 * AUTH_HASH_MAX];
-
-	if (got.len != len)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		low[i] = got.p[i] >= 'A' && got.p[i] <= 'Z'
-			     ? (char)(got.p[i] | 0x20)
-			     : got.p[i];
-	return memeql_sec(low, want, len);
+	return n > 0 && conf_is_domain(c, realmp->p, realmp->len);
 }
 
 int auth_check(const struct auth_req *q, struct auth_verdict *vp)
@@ -794,17 +529,18 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	const struct sipmsg *m = q->m;
 	const struct conf *c = q->c;
 	const bool reg = m->method == SIP_REGISTER;
-	char who[SIPMSG_AOR_MAX], want[2 * AUTH_HASH_MAX + 1];
+	char who[SIPMSG_AOR_MAX], want[DIGEST_HEX_MAX];
 	struct slice realm, user;
 	struct shard_state *s;
 	struct users_cred cred;
 	const struct siphdr *h;
-	struct digest d;
+	struct digest_credentials d;
 	bool found = false;
 	int64_t ts;
 	uint64_t salt;
 	uint32_t nc = 1;
-	int alg, err;
+	unsigned n;
+	int err;
 
 	*vp = (struct auth_verdict){ 0, NULL, { NULL, 0 } };
 	if (!needs_auth(q, who, sizeof(who), &realm, &user))
@@ -823,10 +559,10 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	for (h = sipmsg_hdr(m,
 			    reg ? HDR_AUTHORIZATION : HDR_PROXY_AUTHORIZATION);
 	     h; h = sipmsg_hdr_next(m, h)) {
-		err = digest_parse(h->value, q->a, &d);
+		err = digest_credentials_parse(h->value, q->a, &d);
 		if (err == -ENOMEM)
 			return err;
-		if (err == 1)
+		if (err == -ENOTSUP)
 			continue; /* another scheme (RFC 4475 §3.3.7) */
 		if (err < 0 || !d.realm.p) {
 			vp->status = 400;
@@ -841,26 +577,23 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	}
 	if (!found)
 		return challenge(q, s, realm, user, false, vp);
-	if (!d.username.len || !d.nonce.len || !d.response.len || !d.uri.p ||
-	    (d.qop.len && (!d.cnonce.p || parse_nc(d.nc, &nc) < 0))) {
+	if (digest_credentials_check(&d, &nc) < 0) {
 		vp->status = 400;
 		vp->reason = "Malformed Authorization";
 		return 0;
 	}
-	alg = d.algorithm.p ? auth_alg_lookup(d.algorithm) : AUTH_MD5;
 	/* Not ours to judge: an algorithm or qop we never offered, a
 	 * nonce another secret made. A fresh challenge, no failure. */
-	if (alg < 0 || (d.qop.len && !slice_caseeq_cstr(d.qop, "auth")) ||
+	if (!d.alg || (d.qop.len && !slice_caseeq_cstr(d.qop, "auth")) ||
 	    auth_nonce_check(d.nonce, realm, &ts, &salt) < 0)
 		return challenge(q, s, realm, user, false, vp);
-	if (users_lookup(d.username, realm, &cred) == 0 &&
-	    (cred.algs & (alg == AUTH_SHA256 ? USERS_SHA256 : USERS_MD5))) {
-		auth_response((enum auth_alg)alg,
-			      alg == AUTH_SHA256 ? cred.sha256 : cred.md5,
-			      d.nonce, d.nc, d.cnonce, d.qop, m->method_name,
-			      d.uri, want);
-		found = hex_equal(d.response, want,
-				  2 * auth_hash_len((enum auth_alg)alg));
+	if (users_lookup(d.user, realm, &cred) == 0 &&
+	    (cred.algs & (d.alg == DIGEST_SHA256 ? USERS_SHA256 : USERS_MD5))) {
+		n = digest_response_ha1(
+		    d.alg, d.alg == DIGEST_SHA256 ? cred.sha256 : cred.md5,
+		    d.nonce, d.nc, d.cnonce, d.qop, m->method_name, d.uri,
+		    want);
+		found = digest_response_eq(d.response, want, n);
 	} else {
 		found = false;
 	}
@@ -896,7 +629,7 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	if (err == -ESTALE)
 		return challenge(q, s, realm, user, true, vp);
 	/* RFC 3261 §22.4: the registrar decides who may register what. */
-	if (reg && !slice_eq(d.username, user)) {
+	if (reg && !slice_eq(d.user, user)) {
 		forbid(vp, "Forbidden");
 		return 0;
 	}

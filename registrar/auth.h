@@ -15,19 +15,6 @@ struct sipmsg;
 struct sockaddr;
 
 /**
- * Digest algorithms, in the order challenges offer them (RFC 8760 §2.4:
- * most preferred first).
- */
-enum auth_alg {
-	AUTH_SHA256,
-	AUTH_MD5,
-	AUTH__COUNT,
-};
-
-/** Bytes of the largest digest (SHA-256). */
-#define AUTH_HASH_MAX 32
-
-/**
  * A nonce: 64 lower-case hex digits of time stamp (8 bytes, seconds,
  * big-endian), salt (8 bytes, unique per challenge) and the first 16
  * bytes of HMAC-SHA-256(secret, time stamp | salt | realm). Any node
@@ -35,32 +22,8 @@ enum auth_alg {
  */
 #define AUTH_NONCE_LEN 64
 
-/** Digest length of @p alg in bytes (16 or 32). */
-size_t auth_hash_len(enum auth_alg alg);
-
-/** The algorithm named @p name ("MD5", "SHA-256", any case), or -1. */
-int auth_alg_lookup(struct slice name);
-
 /**
- * HA1 = H(user ":" realm ":" password) into @p out (auth_hash_len()
- * bytes). Thread: any.
- */
-void auth_ha1(enum auth_alg alg, struct slice user, struct slice realm,
-	      struct slice password, uint8_t *out);
-
-/**
- * The request-digest of RFC 7616 §3.4.1 in lower-case hex into @p hex
- * (2 * auth_hash_len() + 1 bytes, NUL-terminated):
- * H(hex(HA1) ":" nonce ":" nc ":" cnonce ":" qop ":" hex(H(method ":"
- * uri))), or without qop (RFC 2069) H(hex(HA1) ":" nonce ":" hex(HA2)).
- * Thread: any.
- */
-void auth_response(enum auth_alg alg, const uint8_t *ha1, struct slice nonce,
-		   struct slice nc, struct slice cnonce, struct slice qop,
-		   struct slice method, struct slice uri, char *hex);
-
-/**
- * Set up: the nonce key (reg_conf(c)->secret, or AUTH_HASH_MAX random bytes
+ * Set up: the nonce key (reg_conf(c)->secret, or 32 random bytes
  * when it is NULL) and the per-shard tables of @p nshards shards (nonce
  * counts, failures per source). Errors: -ENOMEM, -EINVAL (nshards 0).
  * Thread: control, before the shards run. Ownership: @p c must outlive

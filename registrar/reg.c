@@ -122,25 +122,6 @@ static const struct stats_source stats_src = {
 	.read = stats_read,
 };
 
-/* Is @p host (brackets allowed) the IP literal of listen entry @p l? */
-static bool host_is_listen(struct slice host, const struct conf_listen *l)
-{
-	unsigned char a[16], b[16];
-	char tmp[64];
-	int fam;
-
-	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
-		host = slice_make(host.p + 1, host.len - 2);
-	if (!l->address || host.len == 0 || host.len >= sizeof(tmp))
-		return false;
-	memcpy(tmp, host.p, host.len);
-	tmp[host.len] = '\0';
-	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
-	return inet_pton(fam, tmp, a) == 1 &&
-	       inet_pton(fam, l->address, b) == 1 &&
-	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
-}
-
 bool reg_is_ours(const struct conf *c, const struct sipmsg *m)
 {
 	struct sipuri u;
@@ -148,30 +129,17 @@ bool reg_is_ours(const struct conf *c, const struct sipmsg *m)
 	if (uri_parse(m->ruri, &u) < 0 ||
 	    (u.scheme != URI_SIP && u.scheme != URI_SIPS) || u.host.len == 0)
 		return false;
-	if (conf_is_domain(c, u.host.p, u.host.len))
-		return true;
-	for (unsigned i = 0; i < c->nlisten; i++)
-		if (host_is_listen(u.host, &c->listen[i]) &&
-		    (u.port == 0 || u.port == c->listen[i].port))
-			return true;
-	return false;
+	return conf_is_domain(c, u.host.p, u.host.len) ||
+	       conf_is_listen_host(c, u.host, u.port);
 }
 
 int reg_aor(const struct sipmsg *m, char *buf, size_t size, size_t *userlenp)
 {
-	const struct siphdr *to = sipmsg_hdr(m, HDR_TO);
-	struct nameaddr na;
-	size_t at;
-	int n;
+	struct slice user;
+	int n = sipmsg_hdr_aor(m, HDR_TO, buf, size, &user, NULL);
 
-	if (!to || nameaddr_parse(to->value, &na) < 0)
-		return -EBADMSG;
-	n = sipmsg_aor_print(na.uri, buf, size);
-	if (n < 0)
-		return n;
-	for (at = (size_t)n; at > 0 && buf[at - 1] != '@'; at--)
-		;
-	*userlenp = at ? at - 1 : 0;
+	if (n >= 0)
+		*userlenp = user.len;
 	return n;
 }
 
@@ -212,20 +180,6 @@ static int answer(struct reg_answer *ap, unsigned status, const char *reason,
 static struct slice none(void)
 {
 	return slice_make(NULL, 0);
-}
-
-/* True when option tag @p tag is in any @p id header (Supported...). */
-static bool has_tag(const struct sipmsg *m, enum hdr_id id, const char *tag)
-{
-	for (const struct siphdr *h = sipmsg_hdr(m, id); h;
-	     h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value, e;
-
-		while (hdr_split_next(&rest, &e) == 1)
-			if (slice_caseeq_cstr(e, tag))
-				return true;
-	}
-	return false;
 }
 
 /* "Unsupported: a, b" CRLF for the Require tags we do not know. */
@@ -452,8 +406,8 @@ static int collect_path(struct req *r, bool *first_obp)
 static int apply_outbound(struct req *r, struct reg_answer *ap)
 {
 	const struct sipmsg *m = r->q->m;
-	bool asks = has_tag(m, HDR_SUPPORTED, "outbound") ||
-		    has_tag(m, HDR_REQUIRE, "outbound");
+	bool asks = sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "outbound") ||
+		    sipmsg_hdr_has_tag(m, HDR_REQUIRE, "outbound");
 	bool first_ob = false, any = false;
 	unsigned live = 0;
 	int err;
@@ -559,8 +513,8 @@ static int ok_answer(const struct req *r, const struct loc_contact *v,
 	const struct reg_req *q = r->q;
 	size_t cap = 256 + r->path.len, o = 0;
 	/* RFC 5627 §5.1: GRUUs for a UA that supports them. */
-	bool gruu =
-	    features_conf(q->c)->gruu && has_tag(q->m, HDR_SUPPORTED, "gruu");
+	bool gruu = features_conf(q->c)->gruu &&
+		    sipmsg_hdr_has_tag(q->m, HDR_SUPPORTED, "gruu");
 	char *p, qs[8];
 	int k;
 
@@ -755,7 +709,7 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	eh = sipmsg_hdr(m, HDR_EXPIRES);
 	r->hdr_expires =
 	    eh ? parse_expires(eh->value, reg_conf(c)->default_expires_s) : -1;
-	r->want_path = has_tag(m, HDR_SUPPORTED, "path");
+	r->want_path = sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "path");
 	ap->status = 0;
 	err = parse_contacts(r, ap);
 	if (err || ap->status)

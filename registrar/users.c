@@ -13,7 +13,9 @@
 #include "proxy/base/file.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
+#include "proxy/base/hex.h"
 #include "proxy/base/log.h"
+#include "proxy/sip/msg.h"
 #include "store/rcu.h"
 
 #define MAX_FILE  (256L * 1024 * 1024)
@@ -99,31 +101,6 @@ static int fail(char *errbuf, size_t errlen, const char *name, unsigned line,
 	return ERR_CONFIG;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int unhex(struct slice s, uint8_t *out, size_t n)
-{
-	if (s.len != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(s.p[2 * i]), lo = hexval(s.p[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi * 16 + lo);
-	}
-	return 0;
-}
-
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
@@ -147,18 +124,15 @@ static int parse_line(struct slice line, struct user *u, const char *name,
 		      unsigned lineno, char *errbuf, size_t errlen)
 {
 	struct slice w, id;
-	size_t i = 0, at;
+	size_t i = 0;
 
 	memset(u, 0, sizeof(*u));
 	id = word(line, &i);
-	for (at = id.len; at > 0 && id.p[at - 1] != '@'; at--)
-		;
-	if (at <= 1 || at == id.len)
+	if (!sipmsg_aor_split(id, &u->user, &u->realm) || !u->user.len ||
+	    !u->realm.len)
 		return fail(errbuf, errlen, name, lineno,
 			    "expected user@realm, got '%.*s'",
 			    (int)(id.len > 64 ? 64 : id.len), id.p);
-	u->user = slice_make(id.p, at - 1);
-	u->realm = slice_make(id.p + at, id.len - at);
 	for (size_t k = 0; k < u->realm.len; k++)
 		if (u->realm.p[k] >= 'A' && u->realm.p[k] <= 'Z')
 			((char *)u->realm.p)[k] = (char)(u->realm.p[k] | 0x20);
@@ -168,8 +142,8 @@ static int parse_line(struct slice line, struct user *u, const char *name,
 			if (u->cred.algs & USERS_MD5)
 				return fail(errbuf, errlen, name, lineno,
 					    "md5 given twice");
-			if (unhex(slice_make(w.p + 4, w.len - 4), u->cred.md5,
-				  16))
+			if (hex_parse(slice_make(w.p + 4, w.len - 4),
+				      u->cred.md5, 16))
 				return fail(errbuf, errlen, name, lineno,
 					    "md5: needs 32 hex digits");
 			u->cred.algs |= USERS_MD5;
@@ -177,8 +151,8 @@ static int parse_line(struct slice line, struct user *u, const char *name,
 			if (u->cred.algs & USERS_SHA256)
 				return fail(errbuf, errlen, name, lineno,
 					    "sha256 given twice");
-			if (unhex(slice_make(w.p + 7, w.len - 7),
-				  u->cred.sha256, 32))
+			if (hex_parse(slice_make(w.p + 7, w.len - 7),
+				      u->cred.sha256, 32))
 				return fail(errbuf, errlen, name, lineno,
 					    "sha256: needs 64 hex digits");
 			u->cred.algs |= USERS_SHA256;

@@ -13,6 +13,7 @@
 
 #include "proxy/base/hash.h"
 #include "proxy/base/obj.h"
+#include "proxy/sip/msg.h"
 #include "store/rcu.h"
 
 /*
@@ -40,28 +41,12 @@ void loc_set_observer(loc_observer_fn *fn)
 	observer = fn;
 }
 
-/* The user part and the domain of "user@domain" (last '@'). */
-static void split(struct slice aor, struct slice *userp, struct slice *domp)
-{
-	size_t i = aor.len;
-
-	while (i > 0 && aor.p[i - 1] != '@')
-		i--;
-	if (i == 0) {
-		*userp = aor;
-		*domp = slice_make(aor.p + aor.len, 0);
-		return;
-	}
-	*userp = slice_make(aor.p, i - 1);
-	*domp = slice_make(aor.p + i, aor.len - i);
-}
-
 /* User exactly, domain without regard to case (store/loc.h). */
 static unsigned long hash_aor(struct slice aor)
 {
 	struct slice user, dom;
 
-	split(aor, &user, &dom);
+	sipmsg_aor_split(aor, &user, &dom);
 	return (unsigned long)hash_slice_case(dom, hash_slice(user, seed));
 }
 
@@ -71,8 +56,8 @@ static int match(struct cds_lfht_node *node, const void *key)
 	const struct slice *aor = key;
 	struct slice u1, d1, u2, d2;
 
-	split(e->set.aor, &u1, &d1);
-	split(*aor, &u2, &d2);
+	sipmsg_aor_split(e->set.aor, &u1, &d1);
+	sipmsg_aor_split(*aor, &u2, &d2);
 	return slice_eq(u1, u2) && slice_caseeq(d1, d2);
 }
 

@@ -252,7 +252,7 @@ struct st {
 	char why[256];
 	char name[160];	 /* the master, for messages */
 	char run_id[48]; /* of the server we last wrote back to */
-	struct redis__buf out, tmp;
+	struct codec_buf out, tmp;
 	struct redis__op *ops;
 	unsigned ops_cap;
 	struct loc_contact *cv;
@@ -892,8 +892,8 @@ static void *store_main(void *arg)
 	close_conns(&s);
 	if (s.sen)
 		redisFree(s.sen);
-	redis__buf_free(&s.out);
-	redis__buf_free(&s.tmp);
+	codec_buf_free(&s.out);
+	codec_buf_free(&s.tmp);
 	free(s.ops);
 	free(s.cv);
 	urcu_memb_unregister_thread();

@@ -12,6 +12,7 @@
 #include "proxy/base/log.h"
 #include "proxy/base/slice.h"
 #include "proxy/base/stats.h"
+#include "store/codec.h"
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "store/redis.h"
@@ -24,28 +25,6 @@
 
 struct redisAsyncContext;
 struct redisContext;
-
-/** A growing byte buffer that remembers an allocation failure. */
-struct redis__buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-/** Append @p n bytes (nothing once an allocation failed). */
-void redis__buf_add(struct redis__buf *b, const void *p, size_t n);
-
-/** Append a NUL-terminated string. */
-void redis__buf_str(struct redis__buf *b, const char *s);
-
-/** Append a signed decimal number. */
-void redis__buf_num(struct redis__buf *b, int64_t v);
-
-/** Empty the buffer (keeps the memory); clears the failure. */
-void redis__buf_reset(struct redis__buf *b);
-
-/** Free the memory. */
-void redis__buf_free(struct redis__buf *b);
 
 /** Names derived from the namespace, and the script's SHA-1. */
 struct redis__names {
@@ -65,7 +44,7 @@ int redis__names_init(struct redis__names *nm, const char *ns);
  * their expiry times). The braces keep both keys of an AOR in one
  * Redis Cluster slot.
  */
-void redis__key(struct redis__buf *b, const struct redis__names *nm,
+void redis__key(struct codec_buf *b, const struct redis__names *nm,
 		const char *kind, struct slice aor);
 
 /** The AOR of a "NS:loc:{AOR}" key, or -EINVAL. */
@@ -81,17 +60,17 @@ bool redis__same_binding(const struct loc_contact *a,
 			 const struct loc_contact *b);
 
 /** Append the hash field of binding @p c: "i:INSTANCE;REG_ID" or "u:URI". */
-void redis__field(struct redis__buf *b, const struct loc_contact *c);
+void redis__field(struct codec_buf *b, const struct loc_contact *c);
 
 /**
- * Append the stored value of @p c: space-separated, each text field
- * percent-encoded ("-" when empty), stamp first:
+ * Append the stored value of @p c: codec_contact_print() in CODEC_REDIS
+ * form (store/codec.h), stamp first:
  *   STAMP EXPIRES Q FLAGS REG_ID CSEQ PROTO ADDR URI PATH INSTANCE
  *   CALL_ID USER_AGENT
  * A tombstone is "STAMP -". TCP connection ids are not stored: they
  * mean nothing to another process.
  */
-void redis__value(struct redis__buf *b, const struct loc_contact *c);
+void redis__value(struct codec_buf *b, const struct loc_contact *c);
 
 /**
  * Decode value @p p (@p len bytes, decoded in place: slices of *cp
@@ -110,10 +89,10 @@ int redis__msg_parse(char *p, size_t len, struct slice *aorp,
 		     struct loc_contact *c, unsigned max, unsigned *np);
 
 /** Start a RESP array of @p n elements. */
-void redis__resp_array(struct redis__buf *b, unsigned n);
+void redis__resp_array(struct codec_buf *b, unsigned n);
 
 /** Append one RESP bulk string. */
-void redis__resp_bulk(struct redis__buf *b, const void *p, size_t n);
+void redis__resp_bulk(struct codec_buf *b, const void *p, size_t n);
 
 /** One change of a binding for the update script. */
 struct redis__op {
@@ -127,7 +106,7 @@ struct redis__op {
  * TOMBSTONE_S [FIELD STAMP EXPIRES VALUE]..." (VALUE empty: delete)
  * into @p out (reset first); @p tmp is scratch. Returns 0 or -ENOMEM.
  */
-int redis__cmd_update(struct redis__buf *out, struct redis__buf *tmp,
+int redis__cmd_update(struct codec_buf *out, struct codec_buf *tmp,
 		      const struct redis__names *nm, struct slice aor,
 		      const struct redis__op *ops, unsigned nops);
 
@@ -194,7 +173,7 @@ struct redis__shard {
 	struct redis__req *r_head, *r_tail; /**< refused for now: again */
 	unsigned nq, nf, nr;
 	bool full; /**< "queue full" logged for this episode */
-	struct redis__buf cmd, tmp;
+	struct codec_buf cmd, tmp;
 	struct redis__op *ops;
 	unsigned ops_cap;
 	struct log_ratelimit rl;

@@ -496,8 +496,8 @@ static void finish(struct redis__shard *w)
 			w->id, lost);
 	if (!uv_is_closing((uv_handle_t *)&w->timer))
 		uv_close((uv_handle_t *)&w->timer, NULL);
-	redis__buf_free(&w->cmd);
-	redis__buf_free(&w->tmp);
+	codec_buf_free(&w->cmd);
+	codec_buf_free(&w->tmp);
 	free(w->ops);
 	w->ops = NULL;
 	w->ops_cap = 0;

@@ -17,10 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/sipload/digest.h"
 #include "bench/sipload/report.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker.h"
+#include "proxy/sip/digest.h"
+#include "proxy/sip/peer.h"
 
 #ifndef SIPEDGE_VERSION
 #define SIPEDGE_VERSION "0.0.0"
@@ -362,25 +363,9 @@ static bool addr_is_loopback(const struct sockaddr_storage *sa)
 static int parse_ip(const char *host, uint16_t port,
 		    struct sockaddr_storage *sa, socklen_t *lenp)
 {
-	struct sockaddr_in *in4 = (void *)sa;
-	struct sockaddr_in6 *in6 = (void *)sa;
-
-	memset(sa, 0, sizeof(*sa));
 	if (!strcmp(host, "localhost"))
 		host = "127.0.0.1";
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		*lenp = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*lenp = sizeof(*in6);
-		return 0;
-	}
-	return -EINVAL;
+	return peer_addr_parse(host, port, sa, lenp);
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proxy/base/hex.h"
 #include "proxy/base/slice.h"
 
 /**
@@ -36,6 +37,18 @@ static inline void wbuf_mem(struct wbuf *b, const void *s, size_t n)
 	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
+}
+
+/**
+ * Count @p n bytes that a printer wrote at the end (p + len, at most
+ * cap - len), or mark the buffer over when it returned an error.
+ */
+static inline void wbuf_wrote(struct wbuf *b, int n)
+{
+	if (n < 0 || (size_t)n > b->cap - b->len)
+		b->over = true;
+	else
+		b->len += (size_t)n;
 }
 
 /** Append the NUL-terminated @p s. */
@@ -76,14 +89,9 @@ static inline void wbuf_u64(struct wbuf *b, uint64_t v)
 /** Append @p v as exactly @p digits lower-case hex digits (1..16). */
 static inline void wbuf_hex(struct wbuf *b, uint64_t v, unsigned digits)
 {
-	static const char hex[] = "0123456789abcdef";
 	char tmp[16];
-	unsigned i;
 
-	for (i = digits; i > 0; i--) {
-		tmp[i - 1] = hex[v & 15];
-		v >>= 4;
-	}
+	hex_u64_print(v, digits, tmp);
 	wbuf_mem(b, tmp, digits);
 }
 

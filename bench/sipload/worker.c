@@ -16,6 +16,7 @@
 
 #include "bench/sipload/worker_priv.h"
 #include "proxy/base/hash.h"
+#include "proxy/base/hex.h"
 
 /* What a poll entry is. ppoll() rather than epoll: a socket is on a
  * wait queue only while we sleep, so a peer sending to us while we are
@@ -74,39 +75,15 @@ void worker__token_print(struct wbuf *b, const struct worker *w, uint32_t slot,
 	wbuf_hex(b, gen, 8);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int hex_field(const char *p, unsigned n, uint64_t *vp)
-{
-	uint64_t v = 0;
-	unsigned i;
-
-	for (i = 0; i < n; i++) {
-		int d = hexval(p[i]);
-
-		if (d < 0)
-			return -EINVAL;
-		v = v << 4 | (uint64_t)d;
-	}
-	*vp = v;
-	return 0;
-}
-
 int worker__token_parse(const struct worker *w, struct slice s, uint32_t *slotp,
 			uint32_t *genp)
 {
 	uint64_t run, thr, slot, gen;
 
-	if (s.len < TOKEN_LEN || hex_field(s.p, 8, &run) ||
-	    hex_field(s.p + 8, 2, &thr) || hex_field(s.p + 10, 6, &slot) ||
-	    hex_field(s.p + 16, 8, &gen))
+	if (s.len < TOKEN_LEN || hex_u64_parse(s.p, 8, &run) ||
+	    hex_u64_parse(s.p + 8, 2, &thr) ||
+	    hex_u64_parse(s.p + 10, 6, &slot) ||
+	    hex_u64_parse(s.p + 16, 8, &gen))
 		return -EINVAL;
 	if (run != (w->c->run_id & 0xffffffffu) || thr != w->id)
 		return -ENOENT;

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/sipload/digest.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker_priv.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/hdr.h"
 
 #define ROUTES_MAX 16
@@ -278,7 +278,9 @@ static int build_initial(struct worker *w, uint32_t i,
 			return -EINVAL;
 		wbuf_str(&b, auth->proxy ? "Proxy-Authorization: "
 					 : "Authorization: ");
-		digest_credentials_print(&b, &in, resp, auth->ch.opaque);
+		wbuf_wrote(&b, digest_credentials_print(b.p + b.len,
+							b.cap - b.len, &in,
+							resp, auth->ch.opaque));
 		wbuf_slice(&b, SLICE_LIT("\r\n"));
 	}
 	if (invite) {
@@ -687,21 +689,6 @@ static bool retry_with_auth(struct worker *w, uint32_t i,
 	return true;
 }
 
-static bool has_option(const struct sipmsg *m, enum hdr_id id, const char *opt)
-{
-	const struct siphdr *h;
-
-	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value;
-		struct slice e;
-
-		while (hdr_split_next(&rest, &e) > 0)
-			if (slice_caseeq_cstr(e, opt))
-				return true;
-	}
-	return false;
-}
-
 /* Any 1xx to the INVITE: latency to the first, no more retransmissions
  * (Proceeding, RFC 3261 §17.1.1.2). */
 static void first_provisional(struct worker *w, uint32_t i, int64_t rx_us)
@@ -773,7 +760,7 @@ static void on_provisional(struct worker *w, uint32_t i, const struct sipmsg *m,
 
 	first_provisional(w, i, rx_us);
 	/* RFC 3262 §4: a reliable provisional gets a PRACK. */
-	if (m->status == 100 || !has_option(m, HDR_REQUIRE, "100rel"))
+	if (m->status == 100 || !sipmsg_hdr_has_tag(m, HDR_REQUIRE, "100rel"))
 		return;
 	if (slice_to_u64(slice_trim(hdr_value(m, HDR_RSEQ)), 0xffffffffu,
 			 &rseq) ||

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/sipload/digest.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker_priv.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/hdr.h"
 
 #define NIL UINT32_MAX
@@ -214,21 +214,6 @@ static void put_sdp_answer(struct wbuf *b, const struct worker *w)
 				"a=rtpmap:0 PCMU/8000\r\n"));
 }
 
-static bool has_option(const struct sipmsg *m, enum hdr_id id, const char *opt)
-{
-	const struct siphdr *h;
-
-	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value;
-		struct slice e;
-
-		while (hdr_split_next(&rest, &e) > 0)
-			if (slice_caseeq_cstr(e, opt))
-				return true;
-	}
-	return false;
-}
-
 static void send_2xx(struct worker *w, uint32_t i)
 {
 	struct uas_call *s = &w->scalls[i];
@@ -292,9 +277,9 @@ static void on_invite(struct worker *w, const struct sipmsg *m,
 	s->peer = *from;
 	s->cseq = m->cseq;
 	s->t_start_ms = w->now_ms;
-	reliable = has_option(m, HDR_REQUIRE, "100rel") ||
+	reliable = sipmsg_hdr_has_tag(m, HDR_REQUIRE, "100rel") ||
 		   (w->c->uas_100rel_supported &&
-		    has_option(m, HDR_SUPPORTED, "100rel"));
+		    sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "100rel"));
 	/* 100 Trying: the INVITE arrived (RFC 3261 §17.2.1). */
 	reply(w, m, from, 100, "Trying", NULL);
 	/* 180, reliable (RFC 3262 §3) when asked for. */
@@ -449,7 +434,8 @@ static int check_auth(struct worker *w, const struct sipmsg *m)
 		char want[DIGEST_HEX_MAX];
 		int n;
 
-		if (digest_credentials_parse(h->value, &cr))
+		if (digest_credentials_parse(h->value, NULL, &cr) ||
+		    digest_credentials_check(&cr, NULL))
 			continue;
 		if (!slice_eq(cr.realm, slice_cstr(w->c->realm)) ||
 		    !slice_eq(cr.nonce, slice_cstr(w->nonce)) ||
@@ -505,16 +491,21 @@ static void on_register(struct worker *w, const struct sipmsg *m,
 			reply_head(&b, w, m, 401, "Unauthorized", NIL, false);
 			if (w->c->uas_auth & DIGEST_SHA256) {
 				wbuf_slice(&b, SLICE_LIT("WWW-Authenticate: "));
-				digest_challenge_print(&b, DIGEST_SHA256,
-						       slice_cstr(w->c->realm),
-						       slice_cstr(w->nonce));
+				wbuf_wrote(&b,
+					   digest_challenge_print(
+					       b.p + b.len, b.cap - b.len,
+					       DIGEST_SHA256,
+					       slice_cstr(w->c->realm),
+					       slice_cstr(w->nonce), false));
 				wbuf_slice(&b, SLICE_LIT("\r\n"));
 			}
 			if (w->c->uas_auth & DIGEST_MD5) {
 				wbuf_slice(&b, SLICE_LIT("WWW-Authenticate: "));
-				digest_challenge_print(&b, DIGEST_MD5,
-						       slice_cstr(w->c->realm),
-						       slice_cstr(w->nonce));
+				wbuf_wrote(
+				    &b, digest_challenge_print(
+					    b.p + b.len, b.cap - b.len,
+					    DIGEST_MD5, slice_cstr(w->c->realm),
+					    slice_cstr(w->nonce), false));
 				wbuf_slice(&b, SLICE_LIT("\r\n"));
 			}
 			wbuf_slice(&b, SLICE_LIT("Content-Length: 0\r\n\r\n"));

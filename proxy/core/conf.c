@@ -1342,6 +1342,36 @@ bool conf_is_domain(const struct conf *c, const char *p, size_t len)
 	return false;
 }
 
+bool conf_host_is_address(struct slice host, const char *address)
+{
+	unsigned char a[16], b[16];
+	char tmp[64];
+	int fam;
+
+	if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
+		host = slice_make(host.p + 1, host.len - 2);
+	if (!address)
+		return false;
+	if (slice_caseeq_cstr(host, address))
+		return true;
+	if (host.len == 0 || host.len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, host.p, host.len);
+	tmp[host.len] = '\0';
+	fam = memchr(tmp, ':', host.len) ? AF_INET6 : AF_INET;
+	return inet_pton(fam, tmp, a) == 1 && inet_pton(fam, address, b) == 1 &&
+	       memcmp(a, b, fam == AF_INET ? 4 : 16) == 0;
+}
+
+bool conf_is_listen_host(const struct conf *c, struct slice host, uint16_t port)
+{
+	for (unsigned i = 0; i < c->nlisten; i++)
+		if (conf_host_is_address(host, c->listen[i].address) &&
+		    (port == 0 || port == c->listen[i].port))
+			return true;
+	return false;
+}
+
 bool conf_net_has(const struct conf_net *nets, unsigned n,
 		  const struct sockaddr *sa)
 {

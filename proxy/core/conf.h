@@ -228,6 +228,21 @@ int conf_addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
 		    socklen_t *lenp);
 
 /**
+ * True when @p host (an IP literal, brackets allowed) is @p address (a
+ * listen address as written), compared as text or as addresses
+ * ("::1" is "0:0::1"). Thread: any.
+ */
+bool conf_host_is_address(struct slice host, const char *address);
+
+/**
+ * True when @p host (an IP literal, brackets allowed) is the address of
+ * a listen entry whose port is @p port; any listen entry's when @p port
+ * is 0. Thread: any.
+ */
+bool conf_is_listen_host(const struct conf *c, struct slice host,
+			 uint16_t port);
+
+/**
  * Parse @p s, "addr/prefix" or a bare address (a host network), into
  * @p n; host bits are cleared, a v4-mapped network becomes IPv4.
  * Returns 0, or -EINVAL. Thread: any.

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proxy/base/hex.h"
 #include "proxy/sip/uri.h"
 
 /* RFC 3261 §25.1 token characters. */
@@ -729,17 +730,22 @@ static bool is_unreserved(unsigned char c)
 	       is_digit((char)c) || (c && strchr("-_.!~*'()", c));
 }
 
-static int hex_digit(char c)
+bool sipmsg_hdr_has_tag(const struct sipmsg *m, enum hdr_id id, const char *tag)
 {
-	if (is_digit(c))
-		return c - '0';
-	c = lower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	for (const struct siphdr *h = sipmsg_hdr(m, id); h;
+	     h = sipmsg_hdr_next(m, h)) {
+		struct slice rest = h->value, e;
+
+		/* Bounded: each pass consumes one element. */
+		while (hdr_split_next(&rest, &e) == 1)
+			if (slice_caseeq_cstr(e, tag))
+				return true;
+	}
+	return false;
 }
 
 int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	struct sipuri u;
 	size_t o = 0;
 
@@ -753,8 +759,8 @@ int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 		int hi, lo;
 
 		if (c == '%' && i + 2 < u.user.len &&
-		    (hi = hex_digit(u.user.p[i + 1])) >= 0 &&
-		    (lo = hex_digit(u.user.p[i + 2])) >= 0) {
+		    (hi = hex_val(u.user.p[i + 1])) >= 0 &&
+		    (lo = hex_val(u.user.p[i + 2])) >= 0) {
 			unsigned char d = (unsigned char)(hi * 16 + lo);
 
 			i += 2;
@@ -766,9 +772,8 @@ int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 			}
 			if (o + 3 > size)
 				return -ENOSPC;
-			buf[o++] = '%';
-			buf[o++] = hex[d >> 4];
-			buf[o++] = hex[d & 15];
+			hex_escape(d, buf + o);
+			o += 3;
 			continue;
 		}
 		if (o + 1 > size)
@@ -781,6 +786,42 @@ int sipmsg_aor_print(struct slice uri, char *buf, size_t size)
 	for (size_t i = 0; i < u.host.len; i++)
 		buf[o++] = lower(u.host.p[i]);
 	return (int)o;
+}
+
+bool sipmsg_aor_split(struct slice aor, struct slice *userp,
+		      struct slice *hostp)
+{
+	const char *at = memrchr(aor.p, '@', aor.len);
+
+	if (!at) {
+		*userp = aor;
+		*hostp = slice_make(aor.p + aor.len, 0);
+		return false;
+	}
+	*userp = slice_make(aor.p, (size_t)(at - aor.p));
+	*hostp = slice_make(at + 1, aor.len - (size_t)(at + 1 - aor.p));
+	return true;
+}
+
+int sipmsg_hdr_aor(const struct sipmsg *m, enum hdr_id id, char *buf,
+		   size_t size, struct slice *userp, struct slice *hostp)
+{
+	const struct siphdr *h = sipmsg_hdr(m, id);
+	struct slice user, host;
+	struct nameaddr na;
+	int n;
+
+	if (!h || nameaddr_parse(h->value, &na) < 0)
+		return -EBADMSG;
+	n = sipmsg_aor_print(na.uri, buf, size);
+	if (n < 0)
+		return n;
+	sipmsg_aor_split(slice_make(buf, (size_t)n), &user, &host);
+	if (userp)
+		*userp = user;
+	if (hostp)
+		*hostp = host;
+	return n;
 }
 
 int sipmsg_peek_aor(const char *buf, size_t len, char *out, size_t size)

@@ -134,6 +134,14 @@ unsigned sipmsg_hdr_count(const struct sipmsg *m, enum hdr_id id);
  */
 int sipmsg_peek_call_id(const char *buf, size_t len, struct slice *callidp);
 
+/**
+ * True when option tag @p tag (any case) is an element of any @p id
+ * header of @p m (Require, Supported, Proxy-Require: RFC 3261 §20.32).
+ * Thread: any.
+ */
+bool sipmsg_hdr_has_tag(const struct sipmsg *m, enum hdr_id id,
+			const char *tag);
+
 /** Room for the longest AOR sipmsg_aor_print() writes ("user@host"). */
 #define SIPMSG_AOR_MAX 512
 
@@ -151,6 +159,26 @@ int sipmsg_peek_call_id(const char *buf, size_t len, struct slice *callidp);
  * Thread: any.
  */
 int sipmsg_aor_print(struct slice uri, char *buf, size_t size);
+
+/**
+ * Split the AOR @p aor ("user@host") at its last '@' into *userp and
+ * *hostp (slices of @p aor). Returns true; false when there is no '@'
+ * (then *userp is @p aor and *hostp is empty). Thread: any.
+ */
+bool sipmsg_aor_split(struct slice aor, struct slice *userp,
+		      struct slice *hostp);
+
+/**
+ * The AOR of the URI in header @p id (HDR_FROM, HDR_TO) of @p m, written
+ * into @p buf as sipmsg_aor_print() does, and split as
+ * sipmsg_aor_split() does into *userp and *hostp (either may be NULL).
+ * Returns the length written into @p buf, or -EBADMSG (no such header,
+ * not a name-addr, or as sipmsg_aor_print()), -ENOENT, -ENOSPC (as
+ * sipmsg_aor_print()). Thread: any. Ownership: the slices point into
+ * @p buf.
+ */
+int sipmsg_hdr_aor(const struct sipmsg *m, enum hdr_id id, char *buf,
+		   size_t size, struct slice *userp, struct slice *hostp);
 
 /**
  * For shard hand-off: when the message in @p buf is a REGISTER request,

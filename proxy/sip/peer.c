@@ -3,7 +3,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 const char *peer_proto_name(enum peer_proto proto)
 {
@@ -14,6 +16,28 @@ const char *peer_proto_name(enum peer_proto proto)
 		return "TCP";
 	}
 	return "?";
+}
+
+int peer_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss,
+		    socklen_t *lenp)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*lenp = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*lenp = sizeof(*in6);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 char *peer_addr_str(const struct sockaddr *sa, char *buf, size_t size)

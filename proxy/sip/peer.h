@@ -27,6 +27,14 @@ struct peer {
 const char *peer_proto_name(enum peer_proto proto);
 
 /**
+ * Make @p ss from the IP literal @p ip ("1.2.3.4", "::1"; no brackets)
+ * and @p port. Returns 0 with *lenp set, or -EINVAL (not an IP literal;
+ * *ss is zeroed). Thread: any.
+ */
+int peer_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss,
+		    socklen_t *lenp);
+
+/**
  * Format @p sa as "1.2.3.4:5060" or "[::1]:5060" into @p buf.
  * Returns @p buf.
  */

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "proxy/base/hex.h"
+
 /* Character classes of RFC 3261 §25.1 and RFC 3966 §3. */
 enum {
 	C_UNRES = 1 << 0,  /* unreserved: alphanum / mark */
@@ -529,17 +531,6 @@ int uri_param(const struct sipuri *u, const char *name, struct slice *valp)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int uri_unescape(struct slice s, char *out, size_t size)
 {
 	size_t n = 0;
@@ -554,8 +545,8 @@ int uri_unescape(struct slice s, char *out, size_t size)
 
 			if (s.len - i < 3)
 				return -EBADMSG;
-			hi = hexval(s.p[i + 1]);
-			lo = hexval(s.p[i + 2]);
+			hi = hex_val(s.p[i + 1]);
+			lo = hex_val(s.p[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EBADMSG;
 			c = (char)(hi << 4 | lo);

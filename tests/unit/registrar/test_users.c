@@ -9,6 +9,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
+#include "proxy/sip/digest.h"
 #include "registrar/auth.h"
 #include "registrar/users.h"
 #include "store/rcu.h"
@@ -43,10 +44,10 @@ static void line_for(const char *user, const char *realm, const char *pw,
 	char hm[33], hs[65];
 	int o;
 
-	auth_ha1(AUTH_MD5, slice_cstr(user), slice_cstr(realm), slice_cstr(pw),
-		 md5);
-	auth_ha1(AUTH_SHA256, slice_cstr(user), slice_cstr(realm),
-		 slice_cstr(pw), sha);
+	digest_ha1(DIGEST_MD5, slice_cstr(user), slice_cstr(realm),
+		   slice_cstr(pw), md5);
+	digest_ha1(DIGEST_SHA256, slice_cstr(user), slice_cstr(realm),
+		   slice_cstr(pw), sha);
 	for (int i = 0; i < 16; i++)
 		sprintf(hm + 2 * i, "%02x", md5[i]);
 	for (int i = 0; i < 32; i++)
@@ -85,11 +86,11 @@ Test(users, loads_users_with_either_or_both_hashes)
 	    users_lookup(SLICE_LIT("alice"), SLICE_LIT("example.com"), &cred),
 	    0);
 	cr_assert_eq(cred.algs, USERS_MD5 | USERS_SHA256);
-	auth_ha1(AUTH_SHA256, SLICE_LIT("alice"), SLICE_LIT("example.com"),
-		 SLICE_LIT("secret"), want);
+	digest_ha1(DIGEST_SHA256, SLICE_LIT("alice"), SLICE_LIT("example.com"),
+		   SLICE_LIT("secret"), want);
 	cr_assert_eq(memcmp(cred.sha256, want, 32), 0);
-	auth_ha1(AUTH_MD5, SLICE_LIT("alice"), SLICE_LIT("example.com"),
-		 SLICE_LIT("secret"), want);
+	digest_ha1(DIGEST_MD5, SLICE_LIT("alice"), SLICE_LIT("example.com"),
+		   SLICE_LIT("secret"), want);
 	cr_assert_eq(memcmp(cred.md5, want, 16), 0);
 	cr_assert_eq(
 	    users_lookup(SLICE_LIT("bob"), SLICE_LIT("EXAMPLE.com"), &cred), 0);
@@ -250,10 +251,10 @@ Test(users, mkuser_script_makes_a_loadable_line)
 	    users_lookup(SLICE_LIT("dave"), SLICE_LIT("example.com"), &cred),
 	    0);
 	/* The realm of the digest is the lower-case domain. */
-	auth_ha1(AUTH_MD5, SLICE_LIT("dave"), SLICE_LIT("example.com"),
-		 SLICE_LIT("pa ss:wörd"), md5);
-	auth_ha1(AUTH_SHA256, SLICE_LIT("dave"), SLICE_LIT("example.com"),
-		 SLICE_LIT("pa ss:wörd"), sha);
+	digest_ha1(DIGEST_MD5, SLICE_LIT("dave"), SLICE_LIT("example.com"),
+		   SLICE_LIT("pa ss:wörd"), md5);
+	digest_ha1(DIGEST_SHA256, SLICE_LIT("dave"), SLICE_LIT("example.com"),
+		   SLICE_LIT("pa ss:wörd"), sha);
 	cr_assert_eq(cred.algs, USERS_MD5 | USERS_SHA256);
 	cr_assert_eq(memcmp(cred.md5, md5, 16), 0, "%s", text);
 	cr_assert_eq(memcmp(cred.sha256, sha, 32), 0, "%s", text);

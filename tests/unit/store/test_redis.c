@@ -56,7 +56,7 @@ static struct loc_contact contact(const char *uri, int64_t expires_s,
 }
 
 /* A NUL-terminated copy of @p b (for the in-place decoders). */
-static char *dup_buf(const struct redis__buf *b)
+static char *dup_buf(const struct codec_buf *b)
 {
 	char *p = malloc(b->len + 1);
 
@@ -77,7 +77,7 @@ Test(redis, value_round_trip_keeps_every_field)
 				       1700000000123),
 			   d;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&c.flow.addr;
-	struct redis__buf b = { 0 };
+	struct codec_buf b = { 0 };
 	char *p;
 
 	c.path = SLICE_LIT("<sip:edge;lr>,<sip:e2;lr>");
@@ -118,7 +118,7 @@ Test(redis, value_round_trip_keeps_every_field)
 	cr_assert_eq(((struct sockaddr_in6 *)&d.flow.addr)->sin6_port,
 		     htons(5070));
 	free(p);
-	redis__buf_free(&b);
+	codec_buf_free(&b);
 }
 
 Test(redis, value_parse_refuses_malformed_values)
@@ -160,14 +160,14 @@ Test(redis, message_parse_reads_aor_and_contacts)
 {
 	struct loc_contact a = contact("sip:a@127.0.0.1", 2000000000, 5),
 			   b = contact("sip:b@127.0.0.1", 2000000000, 6), v[2];
-	struct redis__buf m = { 0 };
+	struct codec_buf m = { 0 };
 	struct slice aor;
 	unsigned n = 0;
 	char *p;
 
-	redis__buf_str(&m, "al%20ice@example.com\n");
+	codec_buf_str(&m, "al%20ice@example.com\n");
 	redis__value(&m, &a);
-	redis__buf_str(&m, "\n");
+	codec_buf_str(&m, "\n");
 	redis__value(&m, &b);
 	p = dup_buf(&m);
 	cr_assert_eq(redis__msg_parse(p, m.len, &aor, v, 2, &n), 0);
@@ -186,7 +186,7 @@ Test(redis, message_parse_reads_aor_and_contacts)
 	cr_assert_eq(n, 0);
 	free(p);
 	/* A trailing line break, an empty AOR, a bad line. */
-	redis__buf_str(&m, "\n");
+	codec_buf_str(&m, "\n");
 	p = dup_buf(&m);
 	cr_assert_eq(redis__msg_parse(p, m.len, &aor, v, 2, &n), -EBADMSG);
 	free(p);
@@ -196,13 +196,13 @@ Test(redis, message_parse_reads_aor_and_contacts)
 	p = strdup("x@y\ngarbage");
 	cr_assert_eq(redis__msg_parse(p, strlen(p), &aor, v, 2, &n), -EBADMSG);
 	free(p);
-	redis__buf_free(&m);
+	codec_buf_free(&m);
 }
 
 Test(redis, keys_are_namespaced_and_give_back_the_aor)
 {
 	struct redis__names nm;
-	struct redis__buf b = { 0 };
+	struct codec_buf b = { 0 };
 	struct slice aor;
 
 	cr_assert_eq(redis__names_init(&nm, "edge1"), 0);
@@ -225,7 +225,7 @@ Test(redis, keys_are_namespaced_and_give_back_the_aor)
 	cr_assert_eq(redis__names_init(&nm, "x*"), -EINVAL);
 	cr_assert_eq(redis__names_init(&nm, NULL), 0);
 	cr_assert_str_eq(nm.ns, "sipedge");
-	redis__buf_free(&b);
+	codec_buf_free(&b);
 }
 
 Test(redis, addresses_are_ip_port_or_unix_paths)
@@ -331,7 +331,7 @@ Test(redis, update_command_is_one_evalsha_with_keys_and_bindings)
 	struct loc_contact a = contact("sip:a@h", far, 11),
 			   b = contact("sip:b@h", far, 12);
 	struct redis__op ops[2] = { { &a, 11, false }, { &b, 13, true } };
-	struct redis__buf out = { 0 }, tmp = { 0 }, val = { 0 };
+	struct codec_buf out = { 0 }, tmp = { 0 }, val = { 0 };
 	struct redis__names nm;
 	struct slice v[16];
 	char num[32];
@@ -360,9 +360,9 @@ Test(redis, update_command_is_one_evalsha_with_keys_and_bindings)
 	cr_assert(eq(v[12], "u:sip:b@h"));
 	cr_assert(eq(v[13], "13"));
 	cr_assert_eq(v[15].len, 0, "a delete has an empty value");
-	redis__buf_free(&out);
-	redis__buf_free(&tmp);
-	redis__buf_free(&val);
+	codec_buf_free(&out);
+	codec_buf_free(&tmp);
+	codec_buf_free(&val);
 }
 
 /* The only contact of @p aor, copied (uri not kept), or false. */

@@ -1142,3 +1142,57 @@ Test(sipmsg, accepts_null_empty_buffers)
 	cr_assert_eq(sipmsg_peek_call_id(NULL, 0, &id), -ENOENT);
 	cr_assert_eq(sipmsg_frame(NULL, 0, 8192, 65536, &fault), -EAGAIN);
 }
+
+Test(sipmsg, splits_from_and_to_into_user_and_host)
+{
+	char buf[SIPMSG_AOR_MAX];
+	struct slice user, host;
+	struct sipmsg m;
+
+	cr_assert_gt(
+	    parse(&m,
+		  "OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n"
+		  "Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK7\r\n"
+		  "To: \"Bob\" <sip:b%6Fb@Biloxi.Example.COM:5070>\r\n"
+		  "From: sip:alice@[::1];tag=9f\r\n"
+		  "Call-ID: 38@pc33\r\n"
+		  "CSeq: 1 OPTIONS\r\n\r\n",
+		  0),
+	    0);
+	cr_assert_eq(sipmsg_hdr_aor(&m, HDR_TO, buf, sizeof(buf), &user, &host),
+		     (int)strlen("bob@biloxi.example.com"));
+	cr_assert_slice(user, "bob");
+	cr_assert_slice(host, "biloxi.example.com");
+	cr_assert_eq(
+	    sipmsg_hdr_aor(&m, HDR_FROM, buf, sizeof(buf), NULL, &host),
+	    (int)strlen("alice@[::1]"));
+	cr_assert_slice(host, "[::1]");
+	cr_assert_eq(
+	    sipmsg_hdr_aor(&m, HDR_CONTACT, buf, sizeof(buf), NULL, NULL),
+	    -EBADMSG);
+	cr_assert_eq(sipmsg_hdr_aor(&m, HDR_TO, buf, 4, NULL, NULL), -ENOSPC);
+	/* At the last @, as the location table splits. */
+	cr_assert(sipmsg_aor_split(SLICE_LIT("a@b@c"), &user, &host));
+	cr_assert_slice(user, "a@b");
+	cr_assert_slice(host, "c");
+	cr_assert_not(sipmsg_aor_split(SLICE_LIT("nohost"), &user, &host));
+	cr_assert_slice(user, "nohost");
+	cr_assert_eq(host.len, 0);
+}
+
+Test(sipmsg, finds_option_tags_in_any_header_of_a_kind)
+{
+	struct sipmsg m;
+
+	cr_assert_gt(parse(&m,
+			   REQ_HEAD "Supported: path, GRUU\r\n"
+				    "Supported: outbound\r\n"
+				    "Require: 100rel\r\n\r\n",
+			   0),
+		     0);
+	cr_assert(sipmsg_hdr_has_tag(&m, HDR_SUPPORTED, "gruu"));
+	cr_assert(sipmsg_hdr_has_tag(&m, HDR_SUPPORTED, "outbound"));
+	cr_assert(sipmsg_hdr_has_tag(&m, HDR_REQUIRE, "100rel"));
+	cr_assert_not(sipmsg_hdr_has_tag(&m, HDR_SUPPORTED, "100rel"));
+	cr_assert_not(sipmsg_hdr_has_tag(&m, HDR_PROXY_REQUIRE, "path"));
+}

@@ -58,16 +58,11 @@ static int make_register(char *buf, size_t size, const char *to_line)
 static int parsed_aor(const char *text, size_t len, char *out, size_t size)
 {
 	struct sipmsg m;
-	const struct siphdr *h;
-	struct nameaddr na;
 
 	cr_assert_gt(sipmsg_parse(&m, text, len, hdrs, MAX_HDRS, 0), 0,
 		     "does not parse: %s", text);
-	h = sipmsg_hdr(&m, HDR_TO);
-	cr_assert_not_null(h);
-	if (nameaddr_parse(h->value, &na) < 0)
-		return -EBADMSG;
-	return sipmsg_aor_print(na.uri, out, size);
+	cr_assert_not_null(sipmsg_hdr(&m, HDR_TO));
+	return sipmsg_hdr_aor(&m, HDR_TO, out, size, NULL, NULL);
 }
 
 Test(peek, finds_the_aor_of_register_as_the_registrar_does)
