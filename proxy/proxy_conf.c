@@ -11,6 +11,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/sip/hdr.h"
+#include "proxy/sip/peer.h"
 #include "proxy/sip/uri.h"
 
 enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
@@ -271,7 +272,7 @@ int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
 				sizeof(host));
 	else
 		slice_cstr_copy(u.host, host, sizeof(host));
-	if (conf_addr_parse(host, u.port ? u.port : 5060, &t->addr,
+	if (peer_addr_parse(host, u.port ? u.port : 5060, &t->addr,
 			    &t->addrlen) < 0)
 		return -EDESTADDRREQ;
 	t->q = (uint16_t)q;

@@ -20,6 +20,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/file.h"
+#include "proxy/sip/peer.h"
 
 /*
  * How a file is loaded:
@@ -745,28 +746,6 @@ static int walk_doc(struct walk *w, bool *emptyp)
 
 /* Values. */
 
-int conf_addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
-		    socklen_t *lenp)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*lenp = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*lenp = sizeof(*sin6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 static const unsigned char v4mapped[12] = { 0, 0, 0, 0, 0,    0,
 					    0, 0, 0, 0, 0xff, 0xff };
 
@@ -836,7 +815,7 @@ static int check_address(struct walk *w, const yaml_mark_t *m, const char *path,
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (conf_addr_parse(v, 0, &ss, &len) < 0)
+	if (peer_addr_parse(v, 0, &ss, &len) < 0)
 		return fail(w, m, "%s: '%.64s' is not an IPv4 or IPv6 address",
 			    path, v);
 	return 0;
@@ -893,7 +872,7 @@ static int build_listen(struct conf *c, const struct raw *r)
 		l->port = (uint16_t)or_default(rl->port, 5060);
 		l->udp = !rl->transports || (rl->transports & LISTEN_UDP);
 		l->tcp = !rl->transports || (rl->transports & LISTEN_TCP);
-		if (conf_addr_parse(l->address, l->port, &l->addr,
+		if (peer_addr_parse(l->address, l->port, &l->addr,
 				    &l->addrlen) < 0)
 			return ERR_CONFIG;
 	}

@@ -221,13 +221,6 @@ void conf_free(struct conf *c);
 bool conf_is_domain(const struct conf *c, const char *p, size_t len);
 
 /**
- * Parse @p s, an IPv4 or IPv6 address (no brackets), with @p port into
- * @p ss. Returns 0, or -EINVAL. Thread: any.
- */
-int conf_addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
-		    socklen_t *lenp);
-
-/**
  * True when @p host (an IP literal, brackets allowed) is @p address (a
  * listen address as written), compared as text or as addresses
  * ("::1" is "0:0::1"). Thread: any.

@@ -11,6 +11,7 @@
 #include <urcu/compiler.h>
 
 #include "proxy/base/hash.h"
+#include "proxy/base/hex.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
 #include "proxy/sip/hdr.h"
@@ -512,13 +513,8 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 
 /* Branches. */
 
+/* Our branches are lower-case hex; only that reads back as ours. */
 static const char hexd[] = "0123456789abcdef";
-
-static void hex(char *out, uint64_t v, unsigned digits)
-{
-	for (unsigned i = 0; i < digits; i++)
-		out[i] = hexd[(v >> (4 * (digits - 1 - i))) & 15];
-}
 
 static size_t branch_write(struct txn_layer *l, uint32_t loop_hash,
 			   uint64_t unique, char *buf)
@@ -526,13 +522,13 @@ static size_t branch_write(struct txn_layer *l, uint32_t loop_hash,
 	size_t o = OURS_LEN;
 
 	memcpy(buf, OURS, OURS_LEN);
-	hex(buf + o, l->cfg.shard, 2);
+	hex_u64_print(l->cfg.shard, 2, buf + o);
 	o += 2;
 	buf[o++] = '.';
-	hex(buf + o, loop_hash, 8);
+	hex_u64_print(loop_hash, 8, buf + o);
 	o += 8;
 	buf[o++] = '.';
-	hex(buf + o, unique, 16);
+	hex_u64_print(unique, 16, buf + o);
 	o += 16;
 	buf[o] = '\0';
 	return o;
