@@ -5,7 +5,7 @@ VERSION := 0.1.0
 SAN ?= 0
 CC ?= cc
 FUZZ_SECONDS ?= 60
-CORPUS ?= ../shared/corpus
+CORPUS ?= tests/corpus
 
 # Criterion's runner leaks 48 bytes per extra job inside libcriterion
 # itself, which LeakSanitizer reports; a suppression for the library would
