@@ -20,6 +20,7 @@
 #include "proxy/sip/msg.h"
 #include "store/loc.h"
 #include "store/rcu.h"
+#include "tests/common/teardown.h"
 
 #define NOW	 1700000000
 #define MAX_HDRS 64
@@ -73,7 +74,7 @@ static void teardown(void)
 	loc_fini();
 	conf_free(cf);
 	urcu_memb_unregister_thread();
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(intercom, .init = setup, .fini = teardown, .timeout = 30);

@@ -28,12 +28,13 @@
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
 #include "proxy/core/transport.h"
+#include "tests/common/teardown.h"
 
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
 #define WAIT_MS 10000
 
-    static struct conf cf;
+static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static uint16_t port;
@@ -165,7 +166,7 @@ static void fini(void)
 	shards_stop(sh);
 	sh = NULL;
 	hook_set(HOOK_AUTH, NULL);
-	cr_expect_eq(obj_live(), 0);
+	teardown_check_objs(0);
 }
 
 static void stats(unsigned i, struct shard_stats *st)

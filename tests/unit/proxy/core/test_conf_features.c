@@ -9,6 +9,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
+#include "tests/common/teardown.h"
 
 static struct conf *c;
 static char err[512];
@@ -23,7 +24,7 @@ static void teardown(void)
 {
 	conf_free(c);
 	c = NULL;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(conf_features, .init = setup, .fini = teardown, .timeout = 10);
