@@ -675,10 +675,13 @@ Test(conf, workers_resolution)
 
 Test(conf, free_null)
 {
+	/* conf_free(NULL) does nothing (and must not crash)... */
 	conf_free(NULL);
-	cr_assert_null(c);
+	/* ...and no file at all gives the defaults, as an empty one. */
 	cr_assert_eq(conf_load(NULL, &c, NULL, 0), 0);
 	cr_assert_not_null(c);
+	cr_assert_eq(c->proxy.t1_ms, 500);
+	cr_assert(c->proxy.record_route);
 }
 
 /* Issue 3: proxy, routes, locations, overload. */
