@@ -1,4 +1,4 @@
-/* tests/common/corpus.c - read ../shared/corpus files and their manifests */
+/* tests/common/corpus.c - read tests/corpus files and their manifests */
 #include "tests/common/corpus.h"
 
 #include <dirent.h>
@@ -15,7 +15,7 @@ const char *corpus_dir(void)
 {
 	const char *d = getenv("SIPEDGE_CORPUS");
 
-	return d && *d ? d : "../shared/corpus";
+	return d && *d ? d : "tests/corpus";
 }
 
 /* corpus_dir()/rel as a malloc'd string, or NULL. */

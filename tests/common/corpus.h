@@ -1,10 +1,10 @@
-/* tests/common/corpus.h - read ../shared/corpus files and their manifests */
+/* tests/common/corpus.h - read tests/corpus files and their manifests */
 #pragma once
 
 #include <stddef.h>
 
 /**
- * The corpus root: $SIPEDGE_CORPUS if set, else "../shared/corpus"
+ * The corpus root: $SIPEDGE_CORPUS if set, else "tests/corpus"
  * (relative to the repository root, where make runs the tests).
  */
 const char *corpus_dir(void);

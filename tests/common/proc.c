@@ -596,8 +596,15 @@ int proc_sipedge_check_log(struct proc_sipedge *p)
 
 	if (!proc_is_san())
 		return 0;
-	if (proc_read_file(p->log, &text) != 0)
-		return 0;
+	err = proc_read_file(p->log, &text);
+	if (err) {
+		/* No log read, no proof of a clean run. */
+		snprintf(p->why, sizeof(p->why),
+			 "cannot read the log %.200s to check for sanitizer "
+			 "reports: %s",
+			 p->log, strerror(-err));
+		return err;
+	}
 	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
 		hit = strstr(text, marks[i]);
 		if (hit) {
@@ -610,6 +617,45 @@ int proc_sipedge_check_log(struct proc_sipedge *p)
 	}
 	free(text);
 	return err;
+}
+
+/* How often @p needle occurs in the log of @p p (0 when unreadable). */
+static unsigned log_count(const struct proc_sipedge *p, const char *needle)
+{
+	char *text = NULL;
+	const char *at;
+	unsigned n = 0;
+
+	if (proc_read_file(p->log, &text) != 0)
+		return 0;
+	for (at = strstr(text, needle); at; at = strstr(at + 1, needle))
+		n++;
+	free(text);
+	return n;
+}
+
+int proc_sipedge_wait_log(struct proc_sipedge *p, const char *needle,
+			  unsigned count, int timeout_ms)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	long long t0 = now_ms();
+	unsigned n;
+
+	/* Bounded by @p timeout_ms; a log has no change event to wait on
+	 * that would be simpler than polling the file every 20 ms. */
+	while ((n = log_count(p, needle)) < count) {
+		if (now_ms() - t0 >= timeout_ms) {
+			char what[256];
+
+			snprintf(what, sizeof(what),
+				 "the log holds \"%.100s\" %u times, not %u, "
+				 "after %d ms",
+				 needle, n, count, timeout_ms);
+			return set_why(p, -ETIMEDOUT, what);
+		}
+		nanosleep(&ts, NULL);
+	}
+	return 0;
 }
 
 int proc_sipedge_signal_stop(struct proc_sipedge *p, int sig, int timeout_ms)

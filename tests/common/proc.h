@@ -151,9 +151,19 @@ int proc_sipedge_stop(struct proc_sipedge *p);
 
 /**
  * Check the log for sanitizer reports (under SIPEDGE_SAN=1; always 0
- * otherwise). Returns 0 or -EPROTO with @p p->why set.
+ * otherwise). Returns 0, -EPROTO (a report) or -errno (the log cannot be
+ * read: no proof of a clean run) with @p p->why set.
  */
 int proc_sipedge_check_log(struct proc_sipedge *p);
+
+/**
+ * Wait until the log of @p p holds @p needle at least @p count times
+ * (count 2: a second reload's line), for at most @p timeout_ms (a
+ * watchdog: the wait ends as soon as the line is there).
+ * Returns 0, or -ETIMEDOUT with @p p->why set (with the log's tail).
+ */
+int proc_sipedge_wait_log(struct proc_sipedge *p, const char *needle,
+			  unsigned count, int timeout_ms);
 
 /**
  * Kill sipedge if it still runs and remove its temp dir. Safe to call

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/fuzz/seed.sh - copy the seed inputs of fuzz target NAME into DIR.
 # Usage: seed.sh NAME CORPUS_ROOT DIR
-# fuzz_msg: every message of ../shared/corpus (copied into the run
+# fuzz_msg: every message of CORPUS_ROOT, tests/corpus (copied into the run
 # directory, never into the repository). fuzz_conf: tests/fuzz/seeds/conf.
 set -eu
 name=$1

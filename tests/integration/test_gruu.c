@@ -11,6 +11,7 @@
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/ua.h"
+#include "tests/common/teardown.h"
 
 #define INST_A "<urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6>"
 #define INST_B "<urn:uuid:0d6a3f1e-1b2c-4e5f-9a8b-7c6d5e4f3a2b>"
@@ -49,7 +50,8 @@ static void teardown(void)
 	free(rx);
 	free(tmp);
 	if (sp.pid > 0)
-		cr_expect_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+		teardown_check(proc_sipedge_stop(&sp) == 0,
+			       "sipedge did not stop cleanly: %s", sp.why);
 	proc_sipedge_cleanup(&sp);
 }
 

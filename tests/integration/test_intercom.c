@@ -14,6 +14,7 @@
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/ua.h"
+#include "tests/common/teardown.h"
 
 #define MAX_UAS	  10
 #define UNTRUSTED "127.0.0.2"
@@ -50,7 +51,8 @@ static void teardown(void)
 	free(rx);
 	free(tmp);
 	if (sp.pid > 0)
-		cr_expect_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+		teardown_check(proc_sipedge_stop(&sp) == 0,
+			       "sipedge did not stop cleanly: %s", sp.why);
 	proc_sipedge_cleanup(&sp);
 	if (dir[0])
 		proc_rmtree(dir);

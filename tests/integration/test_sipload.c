@@ -382,6 +382,15 @@ static void assert_all_ok(const struct json *j, double n)
 
 /* ---- sipload against sipload ---- */
 
+/* @p got equals @p want; with @p retx retransmissions or duplicates
+ * about, it is at least @p want and at most @p retx more. */
+static void assert_count(double got, double want, double retx)
+{
+	cr_assert_geq(got, want);
+	cr_assert_leq(got, want + retx, "%.0f, want %.0f (+%.0f retransmitted)",
+		      got, want, retx);
+}
+
 static void uac_against_uas(const char *scenario, const char *transport,
 			    const char *n, const char *hold)
 {
@@ -389,7 +398,7 @@ static void uac_against_uas(const char *scenario, const char *transport,
 	char a[64];
 	struct json uac, uas;
 	pid_t upid;
-	double calls = atof(n);
+	double calls = atof(n), retx;
 	bool call = strncmp(scenario, "call", 4) == 0;
 
 	addr(a, sizeof(a), port);
@@ -406,25 +415,33 @@ static void uac_against_uas(const char *scenario, const char *transport,
 	assert_all_ok(&uac, calls);
 	cr_assert_eq(jnum(&uac, "latency_us.final.count"), calls);
 	cr_assert_eq(jnum(&uas, "uas.ops"), calls);
+	/* On a quiet loopback nothing is retransmitted and the counts are
+	 * exact; a busy machine may delay an answer past T1, and then a
+	 * retransmission (counted in messages_out and in the UAS's request
+	 * counts, as a duplicate there) is right, not a failure. */
+	retx = jnum(&uac, "retransmissions") + jnum(&uas, "retransmissions") +
+	       jnum(&uac, "duplicates") + jnum(&uas, "duplicates");
+	if (retx > 0)
+		cr_log_warn("%s/%s: %.0f retransmissions and duplicates; "
+			    "counts checked as lower bounds",
+			    scenario, transport, retx);
 	if (call) {
 		cr_assert_eq(jnum(&uac, "latency_us.first.count"), calls);
-		cr_assert_eq(jnum(&uas, "uas.requests.INVITE"), calls);
-		cr_assert_eq(jnum(&uas, "uas.requests.ACK"), calls);
-		cr_assert_eq(jnum(&uas, "uas.requests.BYE"), calls);
+		assert_count(jnum(&uas, "uas.requests.INVITE"), calls, retx);
+		assert_count(jnum(&uas, "uas.requests.ACK"), calls, retx);
+		assert_count(jnum(&uas, "uas.requests.BYE"), calls, retx);
 		cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 0);
 		/* INVITE, ACK, BYE out; 100, 180, 200, 200 in. */
-		cr_assert_eq(jnum(&uac, "messages_out"),
-			     3 * calls +
-				 (strcmp(scenario, "call") ? calls : 0));
+		assert_count(jnum(&uac, "messages_out"),
+			     3 * calls + (strcmp(scenario, "call") ? calls : 0),
+			     retx);
 	} else {
-		cr_assert_eq(jnum(&uas, "uas.requests.OPTIONS"), calls);
+		assert_count(jnum(&uas, "uas.requests.OPTIONS"), calls, retx);
 	}
 	if (!strcmp(scenario, "call-100rel")) {
-		cr_assert_eq(jnum(&uas, "uas.requests.PRACK"), calls);
+		assert_count(jnum(&uas, "uas.requests.PRACK"), calls, retx);
 		cr_assert_eq(jnum(&uas, "uas.prack_timeouts"), 0);
 	}
-	cr_assert_eq(jnum(&uac, "retransmissions"), 0,
-		     "nothing is lost on loopback at this rate");
 }
 
 Test(sipload, options_uac_against_sipload_uas)
@@ -803,8 +820,10 @@ Test(sipload, unanswered_requests_time_out)
 Test(sipload, search_finds_a_clean_rate)
 {
 	uint16_t port = free_port();
-	char a[64];
+	char a[64], key[64];
 	struct json j;
+	double best;
+	int i;
 	const char *args[] = { "-s",	   "options",
 			       "--role",   "both",
 			       "-l",	   a,
@@ -818,10 +837,23 @@ Test(sipload, search_finds_a_clean_rate)
 
 	addr(a, sizeof(a), port);
 	cr_assert_eq(uac_run(&j, args, 40000), 0);
-	cr_assert_geq(jnum(&j, "search.best_rate"), 200);
-	cr_assert_leq(jnum(&j, "search.best_rate"), 800);
+	best = jnum(&j, "search.best_rate");
+	cr_assert_gt(best, 0, "no clean step");
+	cr_assert_leq(best, 800);
 	cr_assert_eq(jnum(&j, "search.steps.0.rate"), 200);
-	cr_assert_eq(jnum(&j, "search.steps.0.failed"), 0);
 	cr_assert_eq(jnum_opt(&j, "search.steps.3.rate", true), 0,
 		     "at most 3 steps");
+	/* The best rate is that of a step without failures. Which steps are
+	 * clean depends on the machine's load; that the report agrees with
+	 * itself does not. */
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "search.steps.%d.rate", i);
+		if (jnum_opt(&j, key, true) == best)
+			break;
+	}
+	cr_assert_lt(i, 3, "best rate %.0f is no step's rate", best);
+	snprintf(key, sizeof(key), "search.steps.%d.failed", i);
+	cr_assert_eq(jnum(&j, key), 0);
+	snprintf(key, sizeof(key), "search.steps.%d.unfinished", i);
+	cr_assert_eq(jnum(&j, key), 0);
 }

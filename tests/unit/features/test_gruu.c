@@ -17,6 +17,7 @@
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 #define NOW    1700000000
 #define AOR    "alice@example.com"
@@ -57,7 +58,7 @@ static void teardown(void)
 	loc_fini();
 	conf_free(cf);
 	urcu_memb_unregister_thread();
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(gruu, .init = setup, .fini = teardown, .timeout = 30);

@@ -22,6 +22,7 @@
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 #define NOW	 1700000000
 #define MAX_HDRS 64
@@ -83,7 +84,7 @@ static void teardown(void)
 	loc_fini();
 	conf_free(cf);
 	urcu_memb_unregister_thread();
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(intercom, .init = setup, .fini = teardown, .timeout = 30);

@@ -28,6 +28,7 @@
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
 #include "proxy/core/transport.h"
+#include "tests/common/teardown.h"
 
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
@@ -164,7 +165,7 @@ static void fini(void)
 	shards_stop(sh);
 	sh = NULL;
 	hook_clear();
-	cr_expect_eq(obj_live(), 0);
+	teardown_check_objs(0);
 }
 
 static void stats(unsigned i, struct shard_stats *st)
@@ -731,14 +732,20 @@ Test(harden_slow, message_trickling_in_is_closed_at_its_deadline)
 Test(harden_slow, a_complete_message_resets_the_deadline)
 {
 	static char buf[4096];
+	struct timespec t0, t1, t2;
 	size_t len, crlf;
-	int fd;
+	long gap_ms, span_ms = 0;
+	int fd, k;
 
 	start();
 	fd = tcp_client_from("127.0.0.1");
-	/* Messages each complete at once, for longer than the deadline in
-	 * all: answered, and the connection stays. */
-	for (int k = 0; k < 6; k++) {
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Messages each complete within the deadline (1 s: two parts 50 ms
+	 * apart), for more than twice the deadline in all: every one is
+	 * answered and the connection stays. The loop ends on the time
+	 * spent, not on a count, so a slow machine only takes longer; 400
+	 * messages is a watchdog. */
+	for (k = 0; span_ms < 2500 && k < 400; k++) {
 		len = (size_t)snprintf(
 		    buf, sizeof(buf),
 		    "OPTIONS sip:127.0.0.1:%u SIP/2.0\r\n"
@@ -747,14 +754,25 @@ Test(harden_slow, a_complete_message_resets_the_deadline)
 		    "To: <sip:127.0.0.1>\r\nCall-ID: r-%d\r\n"
 		    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
 		    port, local_port(fd), k, k);
-		/* In two parts, the second a moment later: a message may
-		 * take some time, within the deadline. */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		cr_assert_eq(send(fd, buf, 40, MSG_NOSIGNAL), 40);
-		sleep_ms(300);
+		sleep_ms(50);
 		cr_assert_eq(send(fd, buf + 40, len - 40, MSG_NOSIGNAL),
 			     (ssize_t)(len - 40));
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		gap_ms = (t2.tv_sec - t1.tv_sec) * 1000L +
+			 (t2.tv_nsec - t1.tv_nsec) / 1000000L;
+		/* A test process stalled past the deadline between the two
+		 * parts proves nothing either way: say so. */
+		cr_assert_lt(gap_ms, 1000,
+			     "this test stalled %ld ms inside message %d; "
+			     "re-run it on a quieter machine",
+			     gap_ms, k);
 		cr_assert(read_until_status(fd, 200, &crlf), "message %d", k);
+		span_ms = (t2.tv_sec - t0.tv_sec) * 1000L +
+			  (t2.tv_nsec - t0.tv_nsec) / 1000000L;
 	}
+	cr_assert_geq(span_ms, 2500, "only %d messages in %ld ms", k, span_ms);
 	close(fd);
 }
 

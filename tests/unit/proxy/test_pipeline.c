@@ -15,6 +15,7 @@
 #include "tests/common/corpus.h"
 #include "store/rcu.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 #define MAXH 128
 
@@ -56,7 +57,7 @@ static void teardown(void)
 {
 	guard_free(in);
 	arena_free(a);
-	cr_assert_eq(obj_live(), live0, "objects leaked");
+	teardown_check_objs(live0);
 	urcu_memb_unregister_thread();
 }
 

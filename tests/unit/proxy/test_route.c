@@ -19,6 +19,7 @@
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 #define MAXS 64
 #define UAC  5099
@@ -124,7 +125,7 @@ static void teardown(void)
 	conf_free(c);
 	free(sent);
 	free(pms);
-	cr_assert_eq(obj_live(), live0, "objects leaked");
+	teardown_check_objs(live0);
 	urcu_memb_unregister_thread();
 }
 

@@ -12,6 +12,7 @@
 #include "proxy/sip/msg.h"
 #include "tests/common/corpus.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 #define MAXH 64
 
@@ -34,7 +35,7 @@ static void teardown(void)
 {
 	guard_free(in);
 	arena_free(a);
-	cr_assert_eq(obj_live(), live0, "objects leaked");
+	teardown_check_objs(live0);
 }
 
 TestSuite(sanity, .init = setup, .fini = teardown, .timeout = 10);

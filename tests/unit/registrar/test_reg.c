@@ -21,6 +21,7 @@
 #include "store/rcu.h"
 #include "tests/common/corpus.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 #define MAX_HDRS 64
 #define NOW	 1700000000
@@ -75,7 +76,7 @@ static void teardown(void)
 	loc_fini();
 	conf_free(cf);
 	urcu_memb_unregister_thread();
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(reg, .init = setup, .fini = teardown, .timeout = 30);

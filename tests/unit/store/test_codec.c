@@ -12,6 +12,7 @@
 #include "proxy/base/obj.h"
 #include "store/codec.h"
 #include "store/loc.h"
+#include "tests/common/teardown.h"
 
 static void setup(void)
 {
@@ -19,7 +20,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(codec, .init = setup, .fini = teardown, .timeout = 10);

@@ -10,6 +10,7 @@
 #include "proxy/base/obj.h"
 #include "store/dlg.h"
 #include "store/rcu.h"
+#include "tests/common/teardown.h"
 
 static long live0;
 
@@ -23,7 +24,7 @@ static void setup(void)
 static void teardown(void)
 {
 	dlg_fini();
-	cr_assert_eq(obj_live(), live0, "objects leaked");
+	teardown_check_objs(live0);
 	urcu_memb_unregister_thread();
 }
 

@@ -11,6 +11,7 @@
 #include "proxy/base/obj.h"
 #include "store/loc.h"
 #include "store/rcu.h"
+#include "tests/common/teardown.h"
 
 static void setup(void)
 {
@@ -22,7 +23,7 @@ static void teardown(void)
 {
 	loc_fini();
 	urcu_memb_unregister_thread();
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(loc, .init = setup, .fini = teardown, .timeout = 30);

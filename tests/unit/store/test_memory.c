@@ -16,6 +16,7 @@
 #include "store/memory.h"
 #include "store/rcu.h"
 #include "tests/common/proc.h"
+#include "tests/common/teardown.h"
 
 static char dir[PROC_PATH_MAX / 2];
 static char path[PROC_PATH_MAX];
@@ -34,7 +35,7 @@ static void teardown(void)
 	loc_fini();
 	urcu_memb_unregister_thread();
 	proc_rmtree(dir);
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(memory, .init = setup, .fini = teardown, .timeout = 30);

@@ -18,6 +18,7 @@
 #include "store/rcu.h"
 #include "store/redis.h"
 #include "store/redis_priv.h"
+#include "tests/common/teardown.h"
 
 static void setup(void)
 {
@@ -30,7 +31,7 @@ static void teardown(void)
 	loc_set_observer(NULL);
 	loc_fini();
 	urcu_memb_unregister_thread();
-	cr_assert_eq(obj_live(), 0, "objects leaked: %ld", obj_live());
+	teardown_check_objs(0);
 }
 
 TestSuite(redis, .init = setup, .fini = teardown, .timeout = 30);

@@ -16,6 +16,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/base/slice.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 static void setup(void)
 {
@@ -23,7 +24,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(slice, .init = setup, .fini = teardown, .timeout = 10);

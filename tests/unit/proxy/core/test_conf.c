@@ -19,6 +19,7 @@
 #include "proxy/sip/msg.h"
 #include "registrar/reg_conf.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 static struct conf *c;
 static char err[512];
@@ -34,7 +35,7 @@ static void teardown(void)
 {
 	conf_free(c);
 	c = NULL;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(conf, .init = setup, .fini = teardown, .timeout = 10);
@@ -679,10 +680,13 @@ Test(conf, workers_resolution)
 
 Test(conf, free_null)
 {
+	/* conf_free(NULL) does nothing (and must not crash)... */
 	conf_free(NULL);
-	cr_assert_null(c);
+	/* ...and no file at all gives the defaults, as an empty one. */
 	cr_assert_eq(conf_load(NULL, &c, NULL, 0), 0);
 	cr_assert_not_null(c);
+	cr_assert_eq(proxy_conf(c)->t1_ms, 500);
+	cr_assert(proxy_conf(c)->record_route);
 }
 
 /* Issue 3: proxy, routes, locations, overload. */

@@ -11,6 +11,7 @@
 #include "proxy/core/conf.h"
 #include "features/features_conf.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 static struct conf *c;
 static char err[512];
@@ -26,7 +27,7 @@ static void teardown(void)
 {
 	conf_free(c);
 	c = NULL;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(conf_features, .init = setup, .fini = teardown, .timeout = 10);

@@ -10,6 +10,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 static struct conf *c;
 static char err[512];
@@ -25,7 +26,7 @@ static void teardown(void)
 {
 	conf_free(c);
 	c = NULL;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(conf_redis, .init = setup, .fini = teardown, .timeout = 10);

@@ -12,6 +12,7 @@
 #include "proxy/core/conf.h"
 #include "registrar/reg_conf.h"
 #include "tests/unit/sections.h"
+#include "tests/common/teardown.h"
 
 /* A module of the test's own: "demo: {name, level, tags: [...]}". */
 struct demo_conf {
@@ -134,7 +135,7 @@ static void teardown(void)
 {
 	conf_free(c);
 	c = NULL;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(conf_section, .init = setup, .fini = teardown, .timeout = 10);

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "proxy/core/post.h"
+#include "tests/common/teardown.h"
 
 /* How long a test waits for calls that must come: a safety net. */
 #define WAIT_MS	   10000
@@ -41,7 +42,7 @@ static void fini(void)
 	uv_close((uv_handle_t *)&alive, NULL);
 	/* Runs the close callback that frees the mailbox. */
 	uv_run(&loop, UV_RUN_DEFAULT);
-	cr_assert_eq(uv_loop_close(&loop), 0, "a handle was left open");
+	teardown_check(uv_loop_close(&loop) == 0, "a handle was left open");
 }
 
 TestSuite(post, .init = init, .fini = fini, .timeout = 30);

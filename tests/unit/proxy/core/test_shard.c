@@ -21,6 +21,7 @@
 #include "proxy/core/shard.h"
 #include "proxy/pipeline.h"
 #include "proxy/core/transport.h"
+#include "tests/common/teardown.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come (a reply, a
@@ -177,7 +178,7 @@ static void fini(void)
 {
 	shards_stop(sh);
 	sh = NULL;
-	cr_expect_eq(obj_live(), 0);
+	teardown_check_objs(0);
 }
 
 /* Sum of one counter over every shard. */

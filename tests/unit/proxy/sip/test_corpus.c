@@ -12,6 +12,7 @@
 #include "proxy/sip/msg.h"
 #include "tests/common/corpus.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 #define MAX_HDRS 64
 
@@ -30,7 +31,7 @@ static void unload(void);
 static void teardown(void)
 {
 	unload();
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(sipcorpus, .init = setup, .fini = teardown, .timeout = 60);

@@ -9,6 +9,7 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/obj.h"
 #include "proxy/sip/digest.h"
+#include "tests/common/teardown.h"
 
 static void setup(void)
 {
@@ -16,7 +17,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(digest, .init = setup, .fini = teardown, .timeout = 10);

@@ -9,6 +9,7 @@
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 #define MAXH 64
 
@@ -32,7 +33,7 @@ static void teardown(void)
 {
 	guard_free(in);
 	arena_free(a);
-	cr_assert_eq(obj_live(), live0, "objects leaked");
+	teardown_check_objs(live0);
 }
 
 TestSuite(edit, .init = setup, .fini = teardown, .timeout = 10);

@@ -9,6 +9,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/sip/hdr.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 static char *copies[256];
 static unsigned ncopies;
@@ -23,7 +24,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < ncopies; i++)
 		guard_free(copies[i]);
 	ncopies = 0;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(hdr, .init = setup, .fini = teardown, .timeout = 10);

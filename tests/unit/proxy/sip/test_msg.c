@@ -9,6 +9,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/guard.h"
+#include "tests/common/teardown.h"
 
 #define MAX_HDRS 64
 
@@ -26,7 +27,7 @@ static void teardown(void)
 	for (unsigned i = 0; i < ncopies; i++)
 		guard_free(copies[i]);
 	ncopies = 0;
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(sipmsg, .init = setup, .fini = teardown, .timeout = 10);

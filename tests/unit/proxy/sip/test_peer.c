@@ -7,6 +7,7 @@
 
 #include "proxy/base/obj.h"
 #include "proxy/sip/peer.h"
+#include "tests/common/teardown.h"
 
 static void setup(void)
 {
@@ -14,7 +15,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	cr_assert_eq(obj_live(), 0, "objects leaked");
+	teardown_check_objs(0);
 }
 
 TestSuite(peer, .init = setup, .fini = teardown, .timeout = 10);

@@ -11,6 +11,7 @@
 #include "proxy/sip/msg.h"
 #include "proxy/base/timer.h"
 #include "proxy/sip/txn.h"
+#include "tests/common/teardown.h"
 
 #define T1   500
 #define T2   4000
@@ -100,7 +101,7 @@ static void teardown(void)
 	txn_layer_free(l);
 	timer_wheel_fini(&w);
 	free(sent);
-	cr_assert_eq(obj_live(), live0, "objects leaked");
+	teardown_check_objs(live0);
 }
 
 TestSuite(txn, .init = setup, .fini = teardown, .timeout = 10);
