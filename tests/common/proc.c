@@ -121,6 +121,45 @@ int proc_free_port(const char *host, uint16_t *portp)
 	return -EADDRINUSE;
 }
 
+/* Is @p port bound in the /proc/net table @p path (in state @p st)? */
+static bool port_in_table(const char *path, uint16_t port, unsigned st)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	/* "  0: 0100007F:13C4 00000000:0000 0A ..." after a header line. */
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned lport, state;
+		char *colon = strchr(line, ':');
+
+		if (!colon || !(colon = strchr(colon + 1, ':')))
+			continue;
+		if (sscanf(colon + 1, "%x %*s %x", &lport, &state) == 2 &&
+		    lport == port && state == st)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+int proc_wait_bound(uint16_t port, bool tcp, int timeout_ms)
+{
+	/* TCP_LISTEN is 0x0A; a bound UDP socket shows TCP_CLOSE, 0x07. */
+	unsigned st = tcp ? 0x0a : 0x07;
+	const char *v4 = tcp ? "/proc/net/tcp" : "/proc/net/udp";
+	const char *v6 = tcp ? "/proc/net/tcp6" : "/proc/net/udp6";
+
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		if (port_in_table(v4, port, st) || port_in_table(v6, port, st))
+			return 0;
+		usleep(10000); /* polling: /proc has nothing to wait on */
+	}
+	return -ETIMEDOUT;
+}
+
 int proc_tmpdir(char *dir, size_t size)
 {
 	if (size < sizeof(TMP_PREFIX "XXXXXX"))

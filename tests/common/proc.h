@@ -22,6 +22,16 @@
 int proc_free_port(const char *host, uint16_t *portp);
 
 /**
+ * Wait until some process has bound loopback port @p port: a TCP
+ * listener when @p tcp, else a UDP socket (read from /proc/net/tcp,
+ * tcp6, udp, udp6). For peers such as SIPp that print no "ready" line:
+ * a caller started before its callee listens fails its first calls.
+ * Returns 0, or -ETIMEDOUT after @p timeout_ms (a watchdog, not a
+ * verdict on speed).
+ */
+int proc_wait_bound(uint16_t port, bool tcp, int timeout_ms);
+
+/**
  * Create a fresh temporary directory ("/tmp/sipedge-test-XXXXXX") into
  * @p dir (@p size bytes). Returns 0 or -errno.
  */

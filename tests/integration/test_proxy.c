@@ -157,6 +157,10 @@ static void uas_start(int i, const char *name, const char *transport,
 	snprintf(out, sizeof(out), "%s/uas%d.out", sp.dir, i);
 	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uas_pid[i]), 0,
 		     "sipp is not installed (run make deps)");
+	/* The caller must not dial before the callee listens (over TCP,
+	 * its first calls would be refused). */
+	cr_assert_eq(proc_wait_bound(uas_port[i], transport[0] == 't', 10000),
+		     0, "callee %d never bound port %u", i, uas_port[i]);
 }
 
 static void show(const char *file, const char *what)

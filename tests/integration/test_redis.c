@@ -361,6 +361,8 @@ static void sipp_call(uint16_t port, unsigned user, uint16_t uas_port)
 				 NULL };
 
 		cr_assert_eq(proc_spawn(argv, dir, out, out, &uas), 0);
+		cr_assert_eq(proc_wait_bound(uas_port, false, 10000), 0,
+			     "the callee never bound port %u", uas_port);
 	}
 	snprintf(out, sizeof(out), "%s/uac.out", dir);
 	{
