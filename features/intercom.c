@@ -235,10 +235,8 @@ static int clean_hdr(struct edit_list *el, const struct siphdr *h,
 		     struct arena *a)
 {
 	enum hdr_id id = (enum hdr_id)h->id;
-	struct slice rest = h->value, e, keep[32];
+	struct slice rest = h->value, e, keep[32], joined;
 	unsigned nkeep = 0, nmark = 0;
-	size_t len = 0, o = 0;
-	char *p;
 	int r;
 
 	/* Bounded: each pass consumes one value. */
@@ -257,20 +255,8 @@ static int clean_hdr(struct edit_list *el, const struct siphdr *h,
 		return edit_del_hdr(el, h);
 	if (!nmark)
 		return 0;
-	for (unsigned i = 0; i < nkeep; i++)
-		len += keep[i].len + 2;
-	p = arena_alloc(a, len);
-	if (!p)
-		return -ENOMEM;
-	for (unsigned i = 0; i < nkeep; i++) {
-		if (i) {
-			memcpy(p + o, ", ", 2);
-			o += 2;
-		}
-		memcpy(p + o, keep[i].p, keep[i].len);
-		o += keep[i].len;
-	}
-	return edit_set_hdr(el, h, slice_make(p, o));
+	r = arena_join(a, keep, nkeep, SLICE_LIT(", "), &joined);
+	return r ? r : edit_set_hdr(el, h, joined);
 }
 
 /* @p uri without its intercom parameter; @p uri itself if it has none. */

@@ -668,30 +668,6 @@ static struct slice rr_value(struct route *r, unsigned li,
 	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
 }
 
-/* Join @p n values with ", " into the arena. */
-static struct slice join(struct arena *a, const struct slice *v, unsigned n)
-{
-	size_t len = 0, o = 0;
-	char *p;
-
-	for (unsigned i = 0; i < n; i++)
-		len += v[i].len + 2;
-	if (!len)
-		return slice_make(NULL, 0);
-	p = arena_alloc(a, len);
-	if (!p)
-		return slice_make(NULL, 0);
-	for (unsigned i = 0; i < n; i++) {
-		if (i) {
-			memcpy(p + o, ", ", 2);
-			o += 2;
-		}
-		memcpy(p + o, v[i].p, v[i].len);
-		o += v[i].len;
-	}
-	return slice_make(p, o);
-}
-
 /*
  * The Route header work of §16.4 and §16.6 steps 6-7 on edit list
  * @p el: our values popped, strict-route repair, a strict next hop,
@@ -702,7 +678,7 @@ static int edit_routes(struct route *r, struct edit_list *el,
 		       const struct route_target *t, struct slice cur_ruri,
 		       struct slice *firstp)
 {
-	struct slice rv[MAX_ROUTES + 2], out[MAX_ROUTES + 3];
+	struct slice rv[MAX_ROUTES + 2], out[MAX_ROUTES + 3], joined;
 	unsigned n, k = 0, from, upto;
 	const struct siphdr *h;
 	int cnt, err;
@@ -748,7 +724,8 @@ static int edit_routes(struct route *r, struct edit_list *el,
 	}
 	if (!k)
 		return 0;
-	return edit_add_hdr(el, SLICE_LIT("Route"), join(r->a, out, k));
+	err = arena_join(r->a, out, k, SLICE_LIT(", "), &joined);
+	return err ? err : edit_add_hdr(el, SLICE_LIT("Route"), joined);
 }
 
 /* Header lines "Name: value" CRLF each (a feature's, per branch). */

@@ -1,8 +1,10 @@
 /* proxy/base/arena.c - bump allocator reset once per message */
 #include "proxy/base/arena.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct chunk {
 	struct chunk *next;
@@ -77,6 +79,33 @@ void *arena_alloc(struct arena *a, size_t size)
 	c->used += need;
 	a->used += need;
 	return p;
+}
+
+int arena_join(struct arena *a, const struct slice *v, unsigned n,
+	       struct slice sep, struct slice *outp)
+{
+	size_t len = 0, o = 0;
+	char *p;
+
+	if (!n) {
+		*outp = slice_make(NULL, 0);
+		return 0;
+	}
+	for (unsigned i = 0; i < n; i++)
+		len += v[i].len + (i ? sep.len : 0);
+	p = arena_alloc(a, len ? len : 1);
+	if (!p)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		if (i) {
+			memcpy(p + o, sep.p, sep.len);
+			o += sep.len;
+		}
+		memcpy(p + o, v[i].p, v[i].len);
+		o += v[i].len;
+	}
+	*outp = slice_make(p, o);
+	return 0;
 }
 
 void arena_reset(struct arena *a)

@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "proxy/base/slice.h"
+
 /**
  * A region of memory for everything that lives exactly as long as one
  * message: parsed header array, edit list, output bytes. Single owner
@@ -25,6 +27,14 @@ void arena_free(struct arena *a);
  * Returns NULL when out of memory.
  */
 void *arena_alloc(struct arena *a, size_t size);
+
+/**
+ * The @p n values @p v joined by @p sep ("a, b, c"), copied into @p a:
+ * a header value rebuilt from some of its elements. *outp is empty when
+ * @p n is 0. Returns 0, or -ENOMEM (*outp untouched).
+ */
+int arena_join(struct arena *a, const struct slice *v, unsigned n,
+	       struct slice sep, struct slice *outp);
 
 /**
  * Forget every allocation. Keeps the first chunk for reuse and frees the

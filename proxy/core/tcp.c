@@ -875,6 +875,22 @@ static void reject(struct tcp *t, uv_stream_t *server)
 	uv_close((uv_handle_t *)&t->reject, reject_close_cb);
 }
 
+/* A new connection @p c (its handle initialised): its idle timer, and
+ * at the head of the shard's list. Its two handles close before it is
+ * freed. */
+static void conn_link(struct tcp *t, struct tcp_conn *c)
+{
+	c->t = t;
+	c->h.data = c;
+	c->handles = 2;
+	uv_timer_init(&t->sh->loop, &c->idle);
+	c->idle.data = c;
+	c->next = t->conns;
+	if (t->conns)
+		t->conns->prev = c;
+	t->conns = c;
+}
+
 static void accept_cb(uv_stream_t *server, int status)
 {
 	struct tcp_listener *l = server->data;
@@ -896,15 +912,7 @@ static void accept_cb(uv_stream_t *server, int status)
 		reject(t, server);
 		return;
 	}
-	c->t = t;
-	c->h.data = c;
-	c->handles = 2;
-	uv_timer_init(&sh->loop, &c->idle);
-	c->idle.data = c;
-	c->next = t->conns;
-	if (t->conns)
-		t->conns->prev = c;
-	t->conns = c;
+	conn_link(t, c);
 	err = uv_accept(server, (uv_stream_t *)&c->h);
 	if (err)
 		goto fail;
@@ -1048,15 +1056,7 @@ int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 		free(c);
 		return err;
 	}
-	c->t = t;
-	c->h.data = c;
-	c->handles = 2;
-	uv_timer_init(&sh->loop, &c->idle);
-	c->idle.data = c;
-	c->next = t->conns;
-	if (t->conns)
-		t->conns->prev = c;
-	t->conns = c;
+	conn_link(t, c);
 	c->outgoing = true;
 	c->onext = t->outs;
 	if (t->outs)

@@ -279,3 +279,20 @@ Test(file, reads_whole_regular_files_within_the_limit)
 	cr_assert_eq(len, 99);
 	rmdir(dir);
 }
+
+Test(arena, join_copies_values_with_the_separator)
+{
+	struct arena *a = arena_new(64);
+	const struct slice v[] = { SLICE_LIT("a"), SLICE_LIT(""),
+				   SLICE_LIT("ccc") };
+	struct slice out = SLICE_LIT("untouched");
+
+	cr_assert_not_null(a);
+	cr_assert_eq(arena_join(a, v, 3, SLICE_LIT(", "), &out), 0);
+	cr_assert(slice_eq(out, SLICE_LIT("a, , ccc")));
+	cr_assert_eq(arena_join(a, v, 1, SLICE_LIT(", "), &out), 0);
+	cr_assert(slice_eq(out, SLICE_LIT("a")));
+	cr_assert_eq(arena_join(a, v, 0, SLICE_LIT(", "), &out), 0);
+	cr_assert_eq(out.len, 0);
+	arena_free(a);
+}
