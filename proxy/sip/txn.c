@@ -637,15 +637,41 @@ int txn_peek_branch_shard(const char *buf, size_t len)
 
 /* Client transactions. */
 
+/* No final response and no more to wait for: tell the user @p status
+ * (408 time-out, 503 transport failure) and end. */
+static void cli_fail(struct txn *t, unsigned status)
+{
+	/* The user may drop its own references while it is told. */
+	obj_get(t);
+	if (t->state == TXN_CALLING || t->state == TXN_TRYING ||
+	    t->state == TXN_PROCEEDING) {
+		t->status = status;
+		if (t->fn)
+			t->fn(t, NULL, status, t->arg);
+	}
+	terminate(t);
+	obj_put(t);
+}
+
 static void cli_timer_ae(struct timer *tm)
 {
 	struct txn *t = caa_container_of(tm, struct txn, tr);
 	struct txn_layer *l = t->l;
 
+	int err;
+
 	if (t->state != TXN_CALLING && t->state != TXN_TRYING &&
 	    t->state != TXN_PROCEEDING)
 		return;
-	send_bytes(t, t->req, t->req_len);
+	err = send_bytes(t, t->req, t->req_len);
+	/* RFC 3261 §17.1.4: a transport failure is told to the user and
+	 * ends the transaction; a proxy takes it as a 503 (§16.9). A full
+	 * queue (-ENOBUFS, -EAGAIN) is a lost datagram: the next
+	 * retransmission tries again. */
+	if (err && err != -ENOBUFS && err != -EAGAIN) {
+		cli_fail(t, 503);
+		return;
+	}
 	if (t->invite) {
 		t->interval *= 2; /* Timer A: doubles, no cap */
 	} else {
@@ -659,18 +685,7 @@ static void cli_timer_ae(struct timer *tm)
 /* Timer B or F, or no final after CANCEL: fail with 408. */
 static void cli_timeout(struct timer *tm)
 {
-	struct txn *t = caa_container_of(tm, struct txn, tt);
-
-	/* The user may drop its own references while it is told. */
-	obj_get(t);
-	if (t->state == TXN_CALLING || t->state == TXN_TRYING ||
-	    t->state == TXN_PROCEEDING) {
-		t->status = 408;
-		if (t->fn)
-			t->fn(t, NULL, 408, t->arg);
-	}
-	terminate(t);
-	obj_put(t);
+	cli_fail(caa_container_of(tm, struct txn, tt), 408);
 }
 
 int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,

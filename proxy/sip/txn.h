@@ -49,8 +49,10 @@ enum txn_state {
  * a response @p m (status == m->status): each provisional one, every
  * 2xx of an INVITE (RFC 6026), the first final 300-699; or, with @p m
  * NULL, its failure without a final response: @p status 408 (Timer B
- * or F, or no final within 64*T1 of a CANCEL). A send error of the
- * request itself is not reported here: txn_cli_new() returns it.
+ * or F, or no final within 64*T1 of a CANCEL) or 503 (a retransmission
+ * could not be sent: a transport failure, RFC 3261 §17.1.4; a full send
+ * queue is not one). A send error of the request itself is not reported
+ * here: txn_cli_new() returns it.
  * @p arg is what txn_cli_new() was given. @p ct is alive during the
  * call (the user may drop its own references meanwhile). Thread: the
  * layer's owner.

@@ -556,6 +556,29 @@ Test(txn, client_without_parent_reports_to_its_callback)
 	cr_assert_eq(ngone, 0, "gone is for transactions with a parent");
 }
 
+Test(txn, client_without_parent_reports_a_transport_failure_as_503)
+{
+	client_of(NULL, SIP_MESSAGE, PEER_UDP, "z9hG4bKa4");
+	cr_assert_eq(nsent, 1);
+	/* A full queue is a lost datagram: retransmissions go on. */
+	send_err = -ENOBUFS;
+	advance(T1 + 10);
+	cr_assert_eq(fail_status, 0);
+	cr_assert_eq(txn_count(l), 1);
+	/* The transport fails for good: 503 to the callback, and the
+	 * transaction ends (RFC 3261 §17.1.4, §16.9). */
+	send_err = -ENOTCONN;
+	advance(2 * T1 + 10);
+	cr_assert_eq(fail_status, 503);
+	cr_assert_eq(nup, 0);
+	cr_assert_eq(txn_count(l), 0);
+	/* Nothing fires later. */
+	send_err = 0;
+	advance(64 * T1);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(fail_status, 503);
+}
+
 Test(txn, client_without_callback_drops_its_outcomes)
 {
 	struct peer to = peer(PEER_UDP, 5080);
