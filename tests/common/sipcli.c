@@ -639,3 +639,17 @@ int sipcli_ping(const char *host, uint16_t port, int timeout_ms)
 	sipcli_close(&c);
 	return rc;
 }
+
+const char *sipcli_first_line(const struct sipcli_msg *r)
+{
+	static char line[256];
+	size_t i;
+
+	for (i = 0; i < r->len && i < sizeof(line) - 1; i++) {
+		if (r->buf[i] == '\r' || r->buf[i] == '\n')
+			break;
+		line[i] = r->buf[i];
+	}
+	line[i] = '\0';
+	return line;
+}
