@@ -29,6 +29,7 @@
 #include "proxy/core/tcp.h"
 #include "proxy/core/transport.h"
 #include "tests/common/teardown.h"
+#include "tests/common/ms.h"
 
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
@@ -38,13 +39,6 @@ static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static uint16_t port;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static void fill_addr(struct sockaddr_in *in, const char *ip, uint16_t p)
 {
@@ -141,7 +135,7 @@ static int hold_hook(struct hook_req *r)
 		atomic_store(&holding, 1);
 		/* Bounded: a failing test must not hang the shard. */
 		for (int i = 0; i < 3 * WAIT_MS && !atomic_load(&release); i++)
-			sleep_ms(1);
+			ms_sleep(1);
 		atomic_store(&holding, 0);
 	}
 	/* Not answered: nothing to send, no transaction kept. */
@@ -180,7 +174,7 @@ static bool wait_for(bool (*pred)(void *), void *arg)
 	for (int i = 0; i < WAIT_MS / 2; i++) {
 		if (pred(arg))
 			return true;
-		sleep_ms(2);
+		ms_sleep(2);
 	}
 	return pred(arg);
 }
@@ -335,7 +329,7 @@ static int udp_client_on(unsigned want)
 				if (ctr(i, 0) > before[i])
 					got = (int)i;
 			if (got < 0)
-				sleep_ms(2);
+				ms_sleep(2);
 		}
 		cr_assert(got >= 0, "probe never received");
 		cr_assert(udp_recv(fd, buf, sizeof(buf)) > 0, "probe answer");
@@ -516,7 +510,7 @@ Test(harden_inbox, a_long_inbox_does_not_keep_the_owner_from_its_socket)
 	w = (struct want){ owner, hin0 + n + 1, 2 };
 	cr_assert(wait_for(reached, &w));
 	for (int i = 0; i < WAIT_MS / 2 && atomic_load(&mark_pos) < 0; i++)
-		sleep_ms(2);
+		ms_sleep(2);
 	/* Served between batches: well before the end of the inbox. */
 	cr_assert_geq(atomic_load(&mark_pos), 1, "marker never seen");
 	cr_expect_lt(atomic_load(&mark_pos), (int)n,
@@ -756,7 +750,7 @@ Test(harden_slow, a_complete_message_resets_the_deadline)
 		    port, local_port(fd), k, k);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		cr_assert_eq(send(fd, buf, 40, MSG_NOSIGNAL), 40);
-		sleep_ms(50);
+		ms_sleep(50);
 		cr_assert_eq(send(fd, buf + 40, len - 40, MSG_NOSIGNAL),
 			     (ssize_t)(len - 40));
 		clock_gettime(CLOCK_MONOTONIC, &t2);

@@ -22,6 +22,7 @@
 #include "proxy/pipeline.h"
 #include "proxy/core/transport.h"
 #include "tests/common/teardown.h"
+#include "tests/common/ms.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come (a reply, a
@@ -35,13 +36,6 @@ static char host[64];	  /* "127.0.0.1" or "::1" */
 static char uri_host[64]; /* as in a URI: "127.0.0.1", "[::1]" */
 static uint16_t port;
 static int family;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static void fill_addr(struct sockaddr_storage *ss, socklen_t *lenp, int fam,
 		      uint16_t p)
@@ -226,7 +220,7 @@ static bool wait_total(enum ctr c, uint64_t want)
 	for (int i = 0; i < WAIT_MS / 2; i++) {
 		if (total(c) >= want)
 			return total(c) == want;
-		sleep_ms(2);
+		ms_sleep(2);
 	}
 	return false;
 }
@@ -333,7 +327,7 @@ static int which_rx(const uint64_t *before)
 			if (st.rx_msgs > before[i])
 				return (int)i;
 		}
-		sleep_ms(2);
+		ms_sleep(2);
 	}
 	return -1;
 }
@@ -414,7 +408,7 @@ Test(shard, udp_every_message_received_once_and_handed_to_its_owner)
 	}
 	cr_assert(sent[0] > 0 && sent[1] > 0);
 	for (int w = 0; w < WAIT_MS / 2 && !stats_match(&e); w++)
-		sleep_ms(2);
+		ms_sleep(2);
 	for (unsigned i = 0; i < NSHARDS; i++) {
 		shards_stats(sh, i, &st);
 		cr_expect_eq(st.rx_msgs, e.rx[i], "shard %u rx %lu != %lu", i,
@@ -464,7 +458,7 @@ Test(shard, udp_message_without_call_id_is_handled_where_it_arrived)
 	cr_assert(wait_total(RX, 1));
 	/* Answered (400) or dropped by the core, on the shard it reached. */
 	for (int w = 0; w < WAIT_MS / 2 && total(TX) + total(DROP) == 0; w++)
-		sleep_ms(2);
+		ms_sleep(2);
 	cr_expect_eq(total(TX) + total(DROP), 1);
 	cr_expect_eq(total(HOUT), 0);
 	cr_expect_eq(total(HIN), 0);
@@ -701,7 +695,7 @@ Test(shard, tcp_message_split_byte_by_byte)
 		tcp_write(fd, buf + i, 1);
 		/* Let each byte leave as its own segment, so that the
 		 * server sees partial reads; nothing is timed. */
-		sleep_ms(1);
+		ms_sleep(1);
 	}
 	expect_200(fd, &r, "bytewise");
 	cr_expect_eq(total(RX), 1);

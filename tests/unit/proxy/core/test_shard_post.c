@@ -13,6 +13,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
+#include "tests/common/ms.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come: a safety net, not a
@@ -52,20 +53,13 @@ static const struct shard_role idle_role = {
 	.handle = role_handle,
 };
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Wait until *p reaches @p want (or WAIT_MS pass). */
 static bool wait_for(atomic_uint *p, unsigned want)
 {
 	for (int i = 0; i < WAIT_MS; i++) {
 		if (atomic_load(p) >= want)
 			return true;
-		sleep_ms(1); /* polling a counter another thread sets */
+		ms_sleep(1); /* polling a counter another thread sets */
 	}
 	return atomic_load(p) >= want;
 }
@@ -172,7 +166,7 @@ static void hold(struct shard *sh, void *arg)
 		return;
 	atomic_store(&hold_entered, 1);
 	while (!atomic_load(&hold_release))
-		sleep_ms(1); /* the test thread fills the inbox meanwhile */
+		ms_sleep(1); /* the test thread fills the inbox meanwhile */
 }
 
 static void count_one(struct shard *sh, void *arg)
