@@ -30,6 +30,7 @@
 #include "proxy/core/transport.h"
 #include "tests/common/teardown.h"
 #include "tests/common/ms.h"
+#include "tests/unit/rtconf.h"
 
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
@@ -85,7 +86,7 @@ static uint16_t free_port(void)
 
 static void conf_make(unsigned workers)
 {
-	memset(&cf, 0, sizeof(cf));
+	rtconf_init(&cf, workers);
 	memset(&ls, 0, sizeof(ls));
 	port = free_port();
 	ls.address = "127.0.0.1";
@@ -94,17 +95,11 @@ static void conf_make(unsigned workers)
 	ls.tcp = true;
 	fill_addr((struct sockaddr_in *)&ls.addr, "127.0.0.1", port);
 	ls.addrlen = sizeof(struct sockaddr_in);
-	cf.workers = workers;
 	cf.log_level = LOG_ERR;
 	cf.listen = &ls;
 	cf.nlisten = 1;
 	cf.tcp.max_connections = 100;
-	cf.tcp.idle_timeout_s = 120;
-	cf.tcp.max_header_bytes = 4096;
 	cf.tcp.max_body_bytes = 65000;
-	cf.udp.batch = 8;
-	cf.max_headers = 128;
-	cf.server_name = "sipedge-test";
 	cf.overload.retry_after_s = 5;
 }
 

@@ -23,6 +23,7 @@
 #include "proxy/core/transport.h"
 #include "tests/common/teardown.h"
 #include "tests/common/ms.h"
+#include "tests/unit/rtconf.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come (a reply, a
@@ -98,7 +99,7 @@ static uint16_t free_port(int fam)
 
 static void conf_make(int fam, unsigned workers)
 {
-	memset(&cf, 0, sizeof(cf));
+	rtconf_init(&cf, workers);
 	memset(&ls, 0, sizeof(ls));
 	family = fam;
 	snprintf(host, sizeof(host), "%s",
@@ -111,17 +112,8 @@ static void conf_make(int fam, unsigned workers)
 	ls.udp = true;
 	ls.tcp = true;
 	fill_addr(&ls.addr, &ls.addrlen, fam, port);
-	cf.workers = workers;
-	cf.log_level = LOG_WARN;
 	cf.listen = &ls;
 	cf.nlisten = 1;
-	cf.tcp.max_connections = 64;
-	cf.tcp.idle_timeout_s = 120;
-	cf.tcp.max_header_bytes = 4096;
-	cf.tcp.max_body_bytes = 8192;
-	cf.udp.batch = 8;
-	cf.max_headers = 128;
-	cf.server_name = "sipedge-test";
 }
 
 static void start(void)

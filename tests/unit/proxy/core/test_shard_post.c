@@ -14,6 +14,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
 #include "tests/common/ms.h"
+#include "tests/unit/rtconf.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come: a safety net, not a
@@ -66,14 +67,8 @@ static bool wait_for(atomic_uint *p, unsigned want)
 
 static void init(void)
 {
-	memset(&cf, 0, sizeof(cf));
-	cf.workers = NSHARDS;
-	cf.log_level = LOG_WARN;
+	rtconf_init(&cf, NSHARDS);
 	cf.tcp.max_connections = 16;
-	cf.tcp.idle_timeout_s = 120;
-	cf.tcp.max_header_bytes = 4096;
-	cf.tcp.max_body_bytes = 8192;
-	cf.udp.batch = 8;
 	cf.max_headers = 64;
 	cf.overload.max_inbox = 1000;
 	set = NULL;
