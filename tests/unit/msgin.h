@@ -34,3 +34,18 @@ void msgin_fini(void);
  * msgin_fini().
  */
 char *msgin_copy(const char *text, size_t len);
+
+struct sipmsg;
+struct siphdr;
+
+/**
+ * Parse @p len bytes at @p p (what the code under test printed) into @p m,
+ * with @p max headers in @p hdrs. Fails the test, naming it @p what
+ * ("output", "reply") and showing it, unless all of it parses without a
+ * fault.
+ */
+void msgin_reparse(const char *p, size_t len, struct sipmsg *m,
+		   struct siphdr *hdrs, unsigned max, const char *what);
+
+/** Fail the test unless the @p len bytes at @p p are exactly @p want. */
+void msgin_expect_str(const char *p, size_t len, const char *want);
