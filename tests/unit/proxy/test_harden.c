@@ -28,6 +28,7 @@
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
 #include "proxy/core/transport.h"
+#include "tests/common/proc.h"
 #include "tests/common/teardown.h"
 #include "tests/common/ms.h"
 #include "tests/unit/rtconf.h"
@@ -61,27 +62,10 @@ static uint16_t local_port(int fd)
 /* A loopback port free for both TCP and UDP right now. */
 static uint16_t free_port(void)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		struct sockaddr_in in;
-		int t = socket(AF_INET, SOCK_STREAM, 0);
-		int u = socket(AF_INET, SOCK_DGRAM, 0);
-		uint16_t p = 0;
+	uint16_t p;
 
-		cr_assert(t >= 0 && u >= 0);
-		fill_addr(&in, "127.0.0.1", 0);
-		if (bind(t, (struct sockaddr *)&in, sizeof(in)) == 0) {
-			p = local_port(t);
-			fill_addr(&in, "127.0.0.1", p);
-			if (bind(u, (struct sockaddr *)&in, sizeof(in)) != 0)
-				p = 0;
-		}
-		close(t);
-		close(u);
-		if (p)
-			return p;
-	}
-	cr_assert_fail("no free port");
-	return 0;
+	cr_assert_eq(proc_free_port("127.0.0.1", &p), 0);
+	return p;
 }
 
 static void conf_make(unsigned workers)

@@ -21,6 +21,7 @@
 #include "proxy/core/shard.h"
 #include "proxy/pipeline.h"
 #include "proxy/core/transport.h"
+#include "tests/common/proc.h"
 #include "tests/common/teardown.h"
 #include "tests/common/ms.h"
 #include "tests/unit/rtconf.h"
@@ -73,28 +74,11 @@ static uint16_t local_port(int fd)
 /* A loopback port free for both TCP and UDP right now. */
 static uint16_t free_port(int fam)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		int t = socket(fam, SOCK_STREAM, 0);
-		int u = socket(fam, SOCK_DGRAM, 0);
-		uint16_t p = 0;
+	uint16_t p;
 
-		cr_assert(t >= 0 && u >= 0);
-		fill_addr(&ss, &len, fam, 0);
-		if (bind(t, (struct sockaddr *)&ss, len) == 0) {
-			p = local_port(t);
-			fill_addr(&ss, &len, fam, p);
-			if (bind(u, (struct sockaddr *)&ss, len) != 0)
-				p = 0;
-		}
-		close(t);
-		close(u);
-		if (p)
-			return p;
-	}
-	cr_assert_fail("no free port");
-	return 0;
+	cr_assert_eq(proc_free_port(fam == AF_INET ? "127.0.0.1" : "::1", &p),
+		     0);
+	return p;
 }
 
 static void conf_make(int fam, unsigned workers)
