@@ -5,6 +5,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+
+static char *kept[256];
+static unsigned nkept;
+
 /* Stored just before the copy, so that guard_free() finds the mapping. */
 struct guard_meta {
 	void *base;
@@ -44,4 +49,24 @@ void guard_free(char *p)
 		return;
 	memcpy(&meta, p - sizeof(meta), sizeof(meta));
 	munmap(meta.base, meta.size);
+}
+
+char *guard_keep(const void *p, size_t len)
+{
+	char *copy;
+
+	cr_assert_lt(nkept, sizeof(kept) / sizeof(kept[0]),
+		     "more than %zu guarded copies kept",
+		     sizeof(kept) / sizeof(kept[0]));
+	copy = guard_copy(p, len);
+	cr_assert_not_null(copy);
+	kept[nkept++] = copy;
+	return copy;
+}
+
+void guard_free_kept(void)
+{
+	for (unsigned i = 0; i < nkept; i++)
+		guard_free(kept[i]);
+	nkept = 0;
 }

@@ -13,3 +13,13 @@ char *guard_copy(const void *p, size_t len);
 
 /** Release a buffer from guard_copy(). NULL is allowed. */
 void guard_free(char *p);
+
+/**
+ * guard_copy() that fails the test when out of memory, and keeps the copy
+ * (up to 256 at a time) until guard_free_kept().
+ * Ownership: the kept list's. Thread: the test's.
+ */
+char *guard_keep(const void *p, size_t len);
+
+/** guard_free() every copy guard_keep() made: for a suite's .fini. */
+void guard_free_kept(void);

@@ -21,16 +21,9 @@
 #include <unistd.h>
 
 #include "tests/common/sipcli.h"
+#include "tests/common/ms.h"
 
 #define TMP_PREFIX "/tmp/sipedge-test-"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int loopback_addr(const char *host, uint16_t port,
 			 struct sockaddr_storage *sa, socklen_t *lenp)
@@ -333,7 +326,7 @@ int proc_spawn(char *const argv[], const char *cwd, const char *out_path,
 
 int proc_wait(pid_t pid, int timeout_ms, int *statusp)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	struct pollfd pfd;
 	int pidfd;
 	pid_t r;
@@ -357,12 +350,12 @@ int proc_wait(pid_t pid, int timeout_ms, int *statusp)
 				close(pidfd);
 			return err;
 		}
-		if (now_ms() >= deadline)
+		if (ms_now() >= deadline)
 			break;
 		if (pidfd >= 0) {
 			pfd.fd = pidfd;
 			pfd.events = POLLIN;
-			poll(&pfd, 1, (int)(deadline - now_ms()));
+			poll(&pfd, 1, (int)(deadline - ms_now()));
 		} else {
 			/* No pidfd (old kernel): poll the status every 10 ms.
 			 */
@@ -677,13 +670,13 @@ int proc_sipedge_wait_log(struct proc_sipedge *p, const char *needle,
 			  unsigned count, int timeout_ms)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	long long t0 = now_ms();
+	long long t0 = ms_now();
 	unsigned n;
 
 	/* Bounded by @p timeout_ms; a log has no change event to wait on
 	 * that would be simpler than polling the file every 20 ms. */
 	while ((n = log_count(p, needle)) < count) {
-		if (now_ms() - t0 >= timeout_ms) {
+		if (ms_now() - t0 >= timeout_ms) {
 			char what[256];
 
 			snprintf(what, sizeof(what),

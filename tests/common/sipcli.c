@@ -15,20 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/common/ms.h"
+
 /* Process-wide, so that two clients of one test never share a token. */
 static unsigned token_seq;
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(long long deadline)
 {
-	long long left = deadline - now_ms();
+	long long left = deadline - ms_now();
 
 	if (left < 0)
 		return 0;
@@ -268,7 +262,7 @@ static int read_once(struct sipcli *c, void *buf, size_t size, int timeout_ms,
 int sipcli_recv_raw(struct sipcli *c, void *buf, size_t size, int timeout_ms)
 {
 	struct sockaddr_storage from;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	size_t n;
 	int rc;
 	unsigned rounds;
@@ -330,7 +324,7 @@ static int take_stream_msg(struct sipcli *c, struct sipcli_msg *r)
 
 int sipcli_recv_msg(struct sipcli *c, struct sipcli_msg *r, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	unsigned rounds;
 	int rc;
 
@@ -371,7 +365,7 @@ int sipcli_recv_msg(struct sipcli *c, struct sipcli_msg *r, int timeout_ms)
 int sipcli_wait_close(struct sipcli *c, int timeout_ms,
 		      struct sipcli_msg *first, bool *gotp)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	char buf[4096];
 	unsigned rounds;
 	int rc = -ETIMEDOUT;
@@ -420,7 +414,7 @@ char *sipcli_token(struct sipcli *c, const char *prefix, char *buf, size_t size)
 	(void)c;
 	token_seq++;
 	snprintf(buf, size, "%s%ld-%u-%ld", prefix, (long)getpid(), token_seq,
-		 (long)(now_ms() % 1000000));
+		 (long)(ms_now() % 1000000));
 	return buf;
 }
 
@@ -501,7 +495,7 @@ char *sipcli_hdr_str(const struct sipcli_msg *r, enum hdr_id id, char *buf,
 
 int sipcli_options(struct sipcli *c, int timeout_ms, struct sipcli_msg *r)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	struct sipcli_msg *own = NULL;
 	char req[2048];
 	char ruri[128];
@@ -547,7 +541,7 @@ out:
 int sipcli_transact(struct sipcli *c, const char *req, size_t len,
 		    int timeout_ms, struct sipcli_msg *r)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	struct slice cid;
 	unsigned rounds;
 	int rc;
@@ -572,7 +566,7 @@ int sipcli_transact(struct sipcli *c, const char *req, size_t len,
 int sipcli_collect(struct sipcli *c, struct sipcli_msg *msgs, unsigned max,
 		   unsigned *np, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = ms_now() + timeout_ms;
 	struct sipcli_msg *r = NULL;
 	char req[2048];
 	char ruri[128];
@@ -638,4 +632,18 @@ int sipcli_ping(const char *host, uint16_t port, int timeout_ms)
 	rc = sipcli_options(&c, timeout_ms, NULL);
 	sipcli_close(&c);
 	return rc;
+}
+
+const char *sipcli_first_line(const struct sipcli_msg *r)
+{
+	static char line[256];
+	size_t i;
+
+	for (i = 0; i < r->len && i < sizeof(line) - 1; i++) {
+		if (r->buf[i] == '\r' || r->buf[i] == '\n')
+			break;
+		line[i] = r->buf[i];
+	}
+	line[i] = '\0';
+	return line;
 }

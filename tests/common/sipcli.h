@@ -184,3 +184,10 @@ int sipcli_edit(char *buf, size_t size, const char *from, const char *to);
 /** A new unique token (for Call-IDs, tags, branches) into @p buf. */
 char *sipcli_token(struct sipcli *c, const char *prefix, char *buf,
 		   size_t size);
+
+/**
+ * The start line of @p r (up to 255 bytes), for failure messages.
+ * Ownership: a static buffer, overwritten by the next call.
+ * Thread: not thread-safe.
+ */
+const char *sipcli_first_line(const struct sipcli_msg *r);

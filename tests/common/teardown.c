@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include "proxy/base/obj.h"
+#include "tests/common/proc.h"
 
 void teardown_check(bool ok, const char *fmt, ...)
 {
@@ -32,4 +33,12 @@ void teardown_check_objs(long live0)
 
 	teardown_check(live == live0, "objects leaked: %ld live, %ld expected",
 		       live, live0);
+}
+
+void teardown_sipedge(struct proc_sipedge *p)
+{
+	if (p->pid > 0)
+		teardown_check(proc_sipedge_stop(p) == 0,
+			       "sipedge did not stop cleanly: %s", p->why);
+	proc_sipedge_cleanup(p);
 }

@@ -26,3 +26,11 @@ void teardown_check(bool ok, const char *fmt, ...)
  * released.
  */
 void teardown_check_objs(long live0);
+
+struct proc_sipedge;
+
+/**
+ * If @p p runs, stop it and teardown_check() that it stopped cleanly; then
+ * proc_sipedge_cleanup() it.
+ */
+void teardown_sipedge(struct proc_sipedge *p);

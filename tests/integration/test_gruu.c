@@ -49,10 +49,7 @@ static void teardown(void)
 	ua_close(&caller);
 	free(rx);
 	free(tmp);
-	if (sp.pid > 0)
-		teardown_check(proc_sipedge_stop(&sp) == 0,
-			       "sipedge did not stop cleanly: %s", sp.why);
-	proc_sipedge_cleanup(&sp);
+	teardown_sipedge(&sp);
 }
 
 TestSuite(gruu, .init = setup, .fini = teardown, .timeout = 60);

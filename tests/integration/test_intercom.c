@@ -7,14 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/md5.h>
-
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/ua.h"
 #include "tests/common/teardown.h"
+#include "tests/common/uahash.h"
 
 #define MAX_UAS	  10
 #define UNTRUSTED "127.0.0.2"
@@ -50,10 +49,7 @@ static void teardown(void)
 		ua_close(&uas[i]);
 	free(rx);
 	free(tmp);
-	if (sp.pid > 0)
-		teardown_check(proc_sipedge_stop(&sp) == 0,
-			       "sipedge did not stop cleanly: %s", sp.why);
-	proc_sipedge_cleanup(&sp);
+	teardown_sipedge(&sp);
 	if (dir[0])
 		proc_rmtree(dir);
 }
@@ -378,22 +374,6 @@ Test(intercom, paging_group_reaches_every_member_with_its_marking)
 
 /* Digest (MD5) for the users file and the caller. */
 
-static void md5_hex(const char *const *v, unsigned n, char *out)
-{
-	uint8_t d[MD5_DIGEST_SIZE];
-	struct md5_ctx c;
-
-	md5_init(&c);
-	for (unsigned i = 0; i < n; i++) {
-		if (i)
-			md5_update(&c, 1, (const uint8_t *)":");
-		md5_update(&c, strlen(v[i]), (const uint8_t *)v[i]);
-	}
-	md5_digest(&c, MD5_DIGEST_SIZE, d);
-	for (unsigned i = 0; i < MD5_DIGEST_SIZE; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
-
 /* "user@realm md5:HA1" CRLF, password "pw". */
 static size_t user_line(char *buf, size_t size, const char *user,
 			const char *realm)
@@ -401,7 +381,7 @@ static size_t user_line(char *buf, size_t size, const char *user,
 	const char *v[3] = { user, realm, "pw" };
 	char ha1[33];
 
-	md5_hex(v, 3, ha1);
+	uahash_hex("MD5", v, 3, ha1);
 	return (size_t)snprintf(buf, size, "%s@%s md5:%s\n", user, realm, ha1);
 }
 
@@ -436,17 +416,17 @@ static unsigned page_with_auth(struct call *c, struct ua *u, const char *ruri)
 	a1[0] = u->user;
 	a1[1] = realm;
 	a1[2] = "pw";
-	md5_hex(a1, 3, ha1);
+	uahash_hex("MD5", a1, 3, ha1);
 	a2[0] = "INVITE";
 	a2[1] = ruri;
-	md5_hex(a2, 2, ha2);
+	uahash_hex("MD5", a2, 2, ha2);
 	r[0] = ha1;
 	r[1] = nonce;
 	r[2] = "00000001";
 	r[3] = "c0ffee";
 	r[4] = "auth";
 	r[5] = ha2;
-	md5_hex(r, 6, resp);
+	uahash_hex("MD5", r, 6, resp);
 	snprintf(line, sizeof(line),
 		 "Proxy-Authorization: Digest username=\"%s\", "
 		 "realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\", "

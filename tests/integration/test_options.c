@@ -59,21 +59,6 @@ static void down(void)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-/* The start line of @r, for failure messages. */
-static const char *first_line(const struct sipcli_msg *r)
-{
-	static char line[256];
-	size_t i;
-
-	for (i = 0; i < r->len && i < sizeof(line) - 1; i++) {
-		if (r->buf[i] == '\r' || r->buf[i] == '\n')
-			break;
-		line[i] = r->buf[i];
-	}
-	line[i] = '\0';
-	return line;
-}
-
 /* Format a request on cli into req; returns its length. */
 static size_t fmt(const char *method, const char *ruri, bool rport,
 		  const char *extra)
@@ -131,7 +116,7 @@ Test(options, options_to_proxy_gets_200_with_allow_supported_accept)
 	up();
 	fmt("OPTIONS", sipcli_self_uri(&cli, ruri, sizeof(ruri)), true,
 	    "Accept: application/sdp\r\n");
-	cr_assert_eq(ask(), 200, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 200, "got %s", sipcli_first_line(rsp));
 	cr_assert_eq(rsp->parse_err, 0, "the 200 does not parse");
 	cr_assert_not_null(sipmsg_hdr(&rsp->m, HDR_ALLOW), "no Allow");
 	cr_assert_not_null(sipmsg_hdr(&rsp->m, HDR_SUPPORTED), "no Supported");
@@ -162,7 +147,7 @@ Test(options, options_to_localhost_gets_200)
 {
 	up();
 	fmt("OPTIONS", "sip:localhost", true, NULL);
-	cr_assert_eq(ask(), 200, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 200, "got %s", sipcli_first_line(rsp));
 	cr_assert_not_null(sipmsg_hdr(&rsp->m, HDR_ALLOW), "no Allow");
 	down();
 }
@@ -173,13 +158,13 @@ Test(options, invite_to_served_domain_user_gets_480_and_ack_is_silent)
 
 	up();
 	fmt("INVITE", "sip:bob@localhost", true, NULL);
-	cr_assert_eq(ask(), 480, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 480, "got %s", sipcli_first_line(rsp));
 	cr_assert(!slice_is_empty(rsp->m.to_tag), "480 without To tag");
 	/* RFC 3261 §17.1.1.3: the ACK for a non-2xx final response. */
 	edit("INVITE sip:", "ACK sip:");
 	edit(" INVITE\r\n", " ACK\r\n");
 	n = ask_collect();
-	cr_assert_eq(n, 0, "ACK answered: %s", first_line(&got[0]));
+	cr_assert_eq(n, 0, "ACK answered: %s", sipcli_first_line(&got[0]));
 	down();
 }
 
@@ -187,7 +172,7 @@ Test(options, invite_to_foreign_domain_gets_404)
 {
 	up();
 	fmt("INVITE", "sip:bob@example.org", true, NULL);
-	cr_assert_eq(ask(), 404, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 404, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -196,7 +181,7 @@ Test(options, message_to_served_domain_user_gets_480)
 	up();
 	fmt("MESSAGE", "sip:alice@127.0.0.1", true,
 	    "Content-Type: text/plain\r\n");
-	cr_assert_eq(ask(), 480, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 480, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -207,7 +192,7 @@ Test(options, register_gets_200_from_the_registrar)
 	fmt("REGISTER", "sip:localhost", true,
 	    "Contact: <sip:bob@127.0.0.1:5999>\r\nExpires: 60\r\n");
 	edit("To: <sip:localhost>", "To: <sip:bob@localhost>");
-	cr_assert_eq(ask(), 200, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 200, "got %s", sipcli_first_line(rsp));
 	cr_assert_not_null(
 	    strstr(rsp->buf, "<sip:bob@127.0.0.1:5999>;expires=60"), "%s",
 	    rsp->buf);
@@ -218,7 +203,7 @@ Test(options, cancel_for_nothing_gets_481)
 {
 	up();
 	fmt("CANCEL", "sip:bob@localhost", true, NULL);
-	cr_assert_eq(ask(), 481, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 481, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -238,10 +223,11 @@ Test(options, missing_call_id_gets_400_naming_it)
 	/* RFC 4475 §3.3.1 (insuf): with Via and CSeq present a 400 can be
 	 * built and matched by the client, so it is sent. */
 	cr_assert_eq(n, 1, "%u answers to a request without Call-ID", n);
-	cr_assert_eq(got[0].m.status, 400, "got %s", first_line(&got[0]));
+	cr_assert_eq(got[0].m.status, 400, "got %s",
+		     sipcli_first_line(&got[0]));
 	cr_assert(memmem(got[0].m.reason.p, got[0].m.reason.len, "Call-ID", 7),
 		  "reason phrase does not name the fault: %s",
-		  first_line(&got[0]));
+		  sipcli_first_line(&got[0]));
 	down();
 }
 
@@ -265,11 +251,11 @@ Test(options, malformed_headers_get_400_naming_the_fault)
 		fmt("INVITE", "sip:bob@localhost", true, NULL);
 		edit(cases[i].from, cases[i].to);
 		cr_assert_eq(ask(), 400, "'%s' got %s", cases[i].to,
-			     first_line(rsp));
+			     sipcli_first_line(rsp));
 		cr_assert(memmem(rsp->m.reason.p, rsp->m.reason.len,
 				 cases[i].named, strlen(cases[i].named)),
 			  "'%s': the reason phrase does not name %s: %s",
-			  cases[i].to, cases[i].named, first_line(rsp));
+			  cases[i].to, cases[i].named, sipcli_first_line(rsp));
 	}
 	down();
 }
@@ -279,9 +265,10 @@ Test(options, bad_cseq_gets_400_naming_it)
 	up();
 	fmt("OPTIONS", "sip:localhost", true, NULL);
 	edit("CSeq: 1 OPTIONS", "CSeq: one OPTIONS");
-	cr_assert_eq(ask(), 400, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 400, "got %s", sipcli_first_line(rsp));
 	cr_assert(memmem(rsp->m.reason.p, rsp->m.reason.len, "CSeq", 4),
-		  "reason phrase does not name the fault: %s", first_line(rsp));
+		  "reason phrase does not name the fault: %s",
+		  sipcli_first_line(rsp));
 	down();
 }
 
@@ -290,7 +277,7 @@ Test(options, sip_version_3_gets_505)
 	up();
 	fmt("OPTIONS", "sip:localhost", true, NULL);
 	edit("sip:localhost SIP/2.0\r\n", "sip:localhost SIP/3.0\r\n");
-	cr_assert_eq(ask(), 505, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 505, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -298,7 +285,7 @@ Test(options, unknown_uri_scheme_gets_416)
 {
 	up();
 	fmt("INVITE", "foo:bob@localhost", true, NULL);
-	cr_assert_eq(ask(), 416, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 416, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -307,7 +294,7 @@ Test(options, max_forwards_zero_gets_483)
 	up();
 	fmt("INVITE", "sip:bob@localhost", true, NULL);
 	edit("Max-Forwards: 70", "Max-Forwards: 0");
-	cr_assert_eq(ask(), 483, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 483, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -317,7 +304,7 @@ Test(options, proxy_require_foo_gets_420_with_unsupported_foo)
 
 	up();
 	fmt("INVITE", "sip:bob@localhost", true, "Proxy-Require: foo\r\n");
-	cr_assert_eq(ask(), 420, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 420, "got %s", sipcli_first_line(rsp));
 	u = hdr(rsp, HDR_UNSUPPORTED);
 	cr_assert_str_eq(u, "foo", "Unsupported: '%s'", u);
 	down();
@@ -328,7 +315,7 @@ Test(options, require_is_for_the_uas_not_the_proxy)
 	/* RFC 3261 §8.2.2.3 and RFC 4475 §3.3.5: a proxy ignores Require. */
 	up();
 	fmt("INVITE", "sip:bob@localhost", true, "Require: foo\r\n");
-	cr_assert_eq(ask(), 480, "got %s", first_line(rsp));
+	cr_assert_eq(ask(), 480, "got %s", sipcli_first_line(rsp));
 	down();
 }
 
@@ -348,7 +335,7 @@ Test(options, stray_responses_are_dropped)
 		edit("OPTIONS sip:localhost SIP/2.0\r\n", line);
 		n = ask_collect();
 		cr_assert_eq(n, 0, "a stray '%s' got an answer: %s", codes[i],
-			     first_line(&got[0]));
+			     sipcli_first_line(&got[0]));
 	}
 	down();
 }
@@ -366,14 +353,15 @@ Test(options, ack_is_never_answered)
 		fmt("ACK", targets[i], true, NULL);
 		n = ask_collect();
 		cr_assert_eq(n, 0, "ACK %s answered: %s", targets[i],
-			     first_line(&got[0]));
+			     sipcli_first_line(&got[0]));
 	}
 	/* Even a malformed ACK gets no 400 (RFC 3261 §17.2.1 never
 	 * answers ACK). */
 	fmt("ACK", "sip:bob@localhost", true, NULL);
 	edit("CSeq: 1 ACK", "CSeq: x ACK");
 	n = ask_collect();
-	cr_assert_eq(n, 0, "malformed ACK answered: %s", first_line(&got[0]));
+	cr_assert_eq(n, 0, "malformed ACK answered: %s",
+		     sipcli_first_line(&got[0]));
 	down();
 }
 
@@ -395,11 +383,11 @@ Test(options, response_goes_to_via_port_without_rport)
 	cr_assert_eq(sipcli_send_str(&cli, req), 0);
 	rc = sipcli_recv_msg(&cli2, rsp, WAIT_MS);
 	cr_assert_eq(rc, 0, "nothing arrived at the Via port (%d)", rc);
-	cr_assert_eq(rsp->m.status, 200, "got %s", first_line(rsp));
+	cr_assert_eq(rsp->m.status, 200, "got %s", sipcli_first_line(rsp));
 	n = 0;
 	cr_assert_eq(sipcli_collect(&cli, got, 4, &n, WAIT_MS), 0);
 	cr_assert_eq(n, 0, "the source port got an answer too: %s",
-		     first_line(&got[0]));
+		     sipcli_first_line(&got[0]));
 	down();
 }
 
@@ -433,14 +421,15 @@ Test(options, max_headers_is_enforced)
 	fmt("OPTIONS", "sip:localhost", true, "X-Few: 1\r\nX-Few: 2\r\n");
 	st = ask();
 	cr_assert_eq(st, 200, "a request under max_headers got %s",
-		     first_line(rsp));
+		     sipcli_first_line(rsp));
 	for (i = 0; i < 40; i++)
 		len += (size_t)snprintf(extra + len, sizeof(extra) - len,
 					"X-Many-%d: %d\r\n", i, i);
 	fmt("OPTIONS", "sip:localhost", true, extra);
 	st = ask();
 	cr_assert(st == 400 || st == 413 || st == 513,
-		  "46 headers with max_headers 16 got %s", first_line(rsp));
+		  "46 headers with max_headers 16 got %s",
+		  sipcli_first_line(rsp));
 	down();
 }
 
@@ -473,7 +462,7 @@ Test(options, garbage_datagrams_get_nothing_back)
 		cr_assert_eq(sipcli_collect(&cli, got, 4, &n, WAIT_MS), 0,
 			     "no answer to OPTIONS after junk %zu", i);
 		cr_assert_eq(n, 0, "junk %zu got an answer: %s", i,
-			     first_line(&got[0]));
+			     sipcli_first_line(&got[0]));
 	}
 	down();
 }

@@ -20,6 +20,8 @@
 #include "proxy/sip/msg.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/sipp.h"
+#include "tests/common/ms.h"
 
 #define SCEN_REG  "tests/integration/sipp/reg_noauth_uac.xml"
 #define MAX_NODES 3
@@ -54,21 +56,6 @@ static void teardown(void)
 }
 
 TestSuite(redis, .init = setup, .fini = teardown, .timeout = 120);
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* A tiny RESP client, for the test's own look at Redis and Sentinel. */
 
@@ -202,7 +189,7 @@ static uint16_t server_start(int slot, const char *const *extra)
 	cr_assert_neq(err, -ENOENT, "redis-server is not installed");
 	cr_assert_eq(err, 0, "redis-server: %s", strerror(-err));
 	/* Until it answers PING (bounded). */
-	for (t0 = now_ms(); now_ms() - t0 < 10000; sleep_ms(50))
+	for (t0 = ms_now(); ms_now() - t0 < 10000; ms_sleep(50))
 		if (resp2(p, out, sizeof(out), "PING", NULL, NULL) == 0 &&
 		    strcmp(out, "PONG") == 0)
 			return p;
@@ -235,7 +222,7 @@ static void server_on(int slot, uint16_t p)
 	cr_assert_eq(
 	    proc_spawn((char *const *)argv, dir, log, log, &redis_pid[slot]),
 	    0);
-	for (t0 = now_ms(); now_ms() - t0 < 10000; sleep_ms(50))
+	for (t0 = ms_now(); ms_now() - t0 < 10000; ms_sleep(50))
 		if (resp2(p, out, sizeof(out), "PING", NULL, NULL) == 0)
 			return;
 	cr_assert_fail("redis-server did not come back on %u", p);
@@ -280,11 +267,9 @@ static pid_t sipp_register(uint16_t port, unsigned from, unsigned to,
 			   uint16_t lport, unsigned rate, const char *name)
 {
 	char scenario[PATH_MAX], target[64], lp[16], count[16], r[16];
-	char csv[PROC_PATH_MAX], out[PROC_PATH_MAX], file[64];
+	char csv[PROC_PATH_MAX], file[64];
 	size_t cap = (size_t)(to - from) * 32 + 32, o = 0;
 	char *text = malloc(cap);
-	pid_t pid;
-	int err;
 
 	cr_assert_not_null(text);
 	o += (size_t)snprintf(text, cap, "SEQUENTIAL\n");
@@ -299,7 +284,6 @@ static pid_t sipp_register(uint16_t port, unsigned from, unsigned to,
 	snprintf(lp, sizeof(lp), "%u", lport);
 	snprintf(count, sizeof(count), "%u", to - from);
 	snprintf(r, sizeof(r), "%u", rate);
-	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
 	{
 		char *argv[] = { "sipp",
 				 target,
@@ -327,11 +311,8 @@ static pid_t sipp_register(uint16_t port, unsigned from, unsigned to,
 				 "-nostdin",
 				 NULL };
 
-		err = proc_spawn(argv, dir, out, out, &pid);
+		return sipp_spawn(argv, dir, name);
 	}
-	cr_assert_neq(err, -ENOENT, "sipp is not installed (run make deps)");
-	cr_assert_eq(err, 0, "sipp: %s", strerror(-err));
-	return pid;
 }
 
 /* A whole SIPp call through node @p port to u@p user, whose binding
@@ -405,25 +386,9 @@ static void sipp_call(uint16_t port, unsigned user, uint16_t uas_port)
 }
 
 /* SIPp @p pid ends with 0: every REGISTER got its 200. */
-static void sipp_done(pid_t pid, const char *name)
+static void reg_done(pid_t pid, const char *name)
 {
-	char out[PROC_PATH_MAX], st[32];
-	int status = 0, err;
-
-	err = proc_wait(pid, 90000, &status);
-	if (err)
-		proc_kill(pid);
-	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
-	free(screen);
-	screen = NULL;
-	proc_read_file(out, &screen);
-	cr_assert_eq(err, 0, "sipp %s did not finish: %.1500s", name,
-		     screen ? screen : "");
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "sipp %s ended with %s (0: every REGISTER answered 200); "
-		  "screen: %.1500s",
-		  name, proc_status_str(status, st, sizeof(st)),
-		  screen ? screen : "");
+	sipp_done(pid, 90000, dir, name, &screen);
 }
 
 static uint16_t free_port(void)
@@ -498,7 +463,7 @@ static int bindings(int fd, uint16_t port, unsigned user, uint16_t cport)
 {
 	static unsigned seq;
 	char req[1024], want[64], cid[64];
-	long t0 = now_ms(), last = t0;
+	long t0 = ms_now(), last = t0;
 	int n, found;
 
 	snprintf(cid, sizeof(cid), "q%u.%u@test", (unsigned)getpid(), ++seq);
@@ -514,11 +479,11 @@ static int bindings(int fd, uint16_t port, unsigned user, uint16_t cport)
 		     seq, user, seq, user, cid);
 	snprintf(want, sizeof(want), "<sip:u%u@127.0.0.1:%u>", user, cport);
 	udp_send(fd, port, req, (size_t)n);
-	while (now_ms() - t0 < 3000) {
+	while (ms_now() - t0 < 3000) {
 		if (udp_recv(fd, 100, NULL) < 0) {
-			if (now_ms() - last >= 500) {
+			if (ms_now() - last >= 500) {
 				udp_send(fd, port, req, (size_t)n);
-				last = now_ms();
+				last = ms_now();
 			}
 			continue;
 		}
@@ -548,12 +513,12 @@ static unsigned wait_bound(uint16_t port, unsigned from, unsigned to,
 {
 	unsigned char *ok = calloc(to - from, 1);
 	unsigned missing = to - from;
-	long t0 = now_ms();
+	long t0 = ms_now();
 	int fd = udp_open(0, NULL);
 
 	cr_assert_not_null(ok);
 	/* Bounded by @p ms; each pass asks only the missing ones. */
-	while (missing && now_ms() - t0 < ms) {
+	while (missing && ms_now() - t0 < ms) {
 		for (unsigned u = from; u < to; u++) {
 			if (ok[u - from])
 				continue;
@@ -566,7 +531,7 @@ static unsigned wait_bound(uint16_t port, unsigned from, unsigned to,
 			}
 		}
 		if (missing)
-			sleep_ms(50);
+			ms_sleep(50);
 	}
 	close(fd);
 	free(ok);
@@ -577,13 +542,13 @@ static unsigned wait_bound(uint16_t port, unsigned from, unsigned to,
 static bool wait_unbound(uint16_t port, unsigned user, uint16_t cport, long ms)
 {
 	int fd = udp_open(0, NULL), n = -1;
-	long t0 = now_ms();
+	long t0 = ms_now();
 
-	while (now_ms() - t0 < ms) {
+	while (ms_now() - t0 < ms) {
 		n = bindings(fd, port, user, cport);
 		if (n == 0)
 			break;
-		sleep_ms(50);
+		ms_sleep(50);
 	}
 	close(fd);
 	return n == 0;
@@ -619,7 +584,7 @@ static bool call_reaches(uint16_t port, unsigned user, int uas,
 	udp_send(caller, port, req, (size_t)n);
 	snprintf(want, sizeof(want), "sip:u%u@127.0.0.1:%u", user, uas_port);
 	/* The UA: the INVITE of this call, then 486 back to the proxy. */
-	for (t0 = now_ms(); !reached && now_ms() - t0 < 3000;) {
+	for (t0 = ms_now(); !reached && ms_now() - t0 < 3000;) {
 		if (udp_recv(uas, 100, &proxy_port) < 0 || !rx->m.is_request ||
 		    rx->m.method != SIP_INVITE || !sipcli_is_call_id(rx, cid))
 			continue;
@@ -645,7 +610,7 @@ static bool call_reaches(uint16_t port, unsigned user, int uas,
 		udp_send(uas, proxy_port, resp486, o);
 	}
 	/* The caller: 486 (after any 100), then the ACK. */
-	for (t0 = now_ms(); reached && now_ms() - t0 < 3000;) {
+	for (t0 = ms_now(); reached && ms_now() - t0 < 3000;) {
 		if (udp_recv(caller, 100, NULL) < 0 || rx->m.is_request ||
 		    !sipcli_is_call_id(rx, cid) || rx->m.status < 200)
 			continue;
@@ -692,7 +657,7 @@ static int register_one(uint16_t port, unsigned user, const char *contact,
 	static unsigned seq;
 	char req[1024], cid[64];
 	int fd = udp_open(0, NULL), n, st = -ETIMEDOUT;
-	long t0 = now_ms();
+	long t0 = ms_now();
 
 	snprintf(cid, sizeof(cid), "r%u.%u@test", (unsigned)getpid(), ++seq);
 	n = snprintf(req, sizeof(req),
@@ -707,7 +672,7 @@ static int register_one(uint16_t port, unsigned user, const char *contact,
 		     "Content-Length: 0\r\n\r\n",
 		     seq, user, seq, user, cid, contact, expires);
 	udp_send(fd, port, req, (size_t)n);
-	while (now_ms() - t0 < 3000) {
+	while (ms_now() - t0 < 3000) {
 		if (udp_recv(fd, 200, NULL) < 0) {
 			udp_send(fd, port, req, (size_t)n);
 			continue;
@@ -743,7 +708,7 @@ Test(redis, users_registered_on_a_are_reached_through_b)
 	node_start_redis(0, rp);
 	node_start_redis(1, rp);
 	/* 5,000 users register through node A (node 0). */
-	sipp_done(sipp_register(node[0].port, 0, 5000, up, 2500, "reg"), "reg");
+	reg_done(sipp_register(node[0].port, 0, 5000, up, 2500, "reg"), "reg");
 	/* Node B (node 1) learns every one of them from Redis. */
 	cr_assert_eq(wait_bound(node[1].port, 0, 5000, up, 20000), 0,
 		     "node B misses registrations");
@@ -776,7 +741,7 @@ static bool redis_keys_reach(uint16_t port, long keys, long ms)
 	char out[64];
 	long t0;
 
-	for (t0 = now_ms(); now_ms() - t0 < ms; sleep_ms(20))
+	for (t0 = ms_now(); ms_now() - t0 < ms; ms_sleep(20))
 		if (resp2(port, out, sizeof(out), "DBSIZE", NULL, NULL) == 0 &&
 		    atol(out) >= keys)
 			return true;
@@ -791,8 +756,8 @@ Test(redis, redis_killed_during_a_register_load_loses_nothing)
 
 	node_start_redis(0, rp);
 	node_start_redis(1, rp);
-	sipp_done(sipp_register(node[0].port, 0, 500, p1, 2000, "first"),
-		  "first");
+	reg_done(sipp_register(node[0].port, 0, 500, p1, 2000, "first"),
+		 "first");
 	cr_assert_eq(wait_bound(node[1].port, 0, 500, p1, 10000), 0);
 	/* 4,500 more at 1,000/s; Redis dies in the middle of it. */
 	load = sipp_register(node[0].port, 500, 5000, p2, 1000, "load");
@@ -808,7 +773,7 @@ Test(redis, redis_killed_during_a_register_load_loses_nothing)
 	cr_assert_eq(calls(node[1].port, 0, 500, p1), SAMPLE);
 	server_on(0, rp);
 	/* Every REGISTER was answered 200, outage or not... */
-	sipp_done(load, "load");
+	reg_done(load, "load");
 	/* ...and every one is routable from both nodes afterwards. */
 	cr_assert_eq(wait_bound(node[1].port, 0, 500, p1, 20000), 0);
 	cr_assert_eq(wait_bound(node[1].port, 500, 5000, p2, 20000), 0,
@@ -849,7 +814,7 @@ Test(redis, node_killed_and_restarted_has_every_registration)
 
 	node_start_redis(0, rp);
 	node_start_redis(1, rp);
-	sipp_done(sipp_register(node[0].port, 0, 3000, up, 2500, "reg"), "reg");
+	reg_done(sipp_register(node[0].port, 0, 3000, up, 2500, "reg"), "reg");
 	cr_assert_eq(wait_bound(node[1].port, 0, 3000, up, 10000), 0);
 	/* Node A made them; it dies without a word and comes back. */
 	cr_assert_eq(kill(node[0].pid, SIGKILL), 0);
@@ -858,7 +823,7 @@ Test(redis, node_killed_and_restarted_has_every_registration)
 	node[0].pid = 0;
 	proc_sipedge_cleanup(&node[0]);
 	memset(&node[0], 0, sizeof(node[0]));
-	t0 = now_ms();
+	t0 = ms_now();
 	node_start_redis(0, rp);
 	/* It says when it has loaded Redis's table (store/redis.c); from
 	 * then on every registration is routable, at once. The bounds are
@@ -867,7 +832,7 @@ Test(redis, node_killed_and_restarted_has_every_registration)
 	cr_assert_eq(
 	    proc_sipedge_wait_log(&node[0], "loaded 3000 in", 1, 30000), 0,
 	    "%s", node[0].why);
-	took = now_ms() - t0;
+	took = ms_now() - t0;
 	cr_assert_eq(wait_bound(node[0].port, 0, 3000, up, 1000), 0,
 		     "the restarted node misses registrations it loaded");
 	cr_log_info("restarted node routable %ld ms after its start", took);
@@ -939,7 +904,7 @@ Test(redis, registrations_survive_a_sentinel_fail_over)
 	cr_assert_eq(err, 0, "redis-server --sentinel: %s", strerror(-err));
 	/* Until the Sentinel knows the replica (it asks the master). */
 	snprintf(port, sizeof(port), "%u", rpp);
-	for (t0 = now_ms(); now_ms() - t0 < 20000; sleep_ms(100))
+	for (t0 = ms_now(); ms_now() - t0 < 20000; ms_sleep(100))
 		if (resp(sp, out, sizeof(out), reps) == 0 && strstr(out, port))
 			break;
 	cr_assert_not_null(strstr(out, port), "Sentinel: %s", out);
@@ -952,11 +917,11 @@ Test(redis, registrations_survive_a_sentinel_fail_over)
 		 sp);
 	node_start(0, yaml);
 	node_start(1, yaml);
-	sipp_done(sipp_register(node[0].port, 0, 1000, up, 2000, "before"),
-		  "before");
+	reg_done(sipp_register(node[0].port, 0, 1000, up, 2000, "before"),
+		 "before");
 	cr_assert_eq(wait_bound(node[1].port, 0, 1000, up, 10000), 0);
 	/* The replica has caught up: its key count is the master's. */
-	for (t0 = now_ms(); now_ms() - t0 < 10000; sleep_ms(100)) {
+	for (t0 = ms_now(); ms_now() - t0 < 10000; ms_sleep(100)) {
 		char a[64], b[64];
 
 		resp2(mp, a, sizeof(a), "DBSIZE", NULL, NULL);
@@ -965,21 +930,21 @@ Test(redis, registrations_survive_a_sentinel_fail_over)
 			break;
 	}
 	/* Fail over (retried while the Sentinel is not ready for it). */
-	for (t0 = now_ms(); now_ms() - t0 < 20000; sleep_ms(200))
+	for (t0 = ms_now(); ms_now() - t0 < 20000; ms_sleep(200))
 		if (resp(sp, out, sizeof(out), fo) == 0 &&
 		    strcmp(out, "OK") == 0)
 			break;
 	cr_assert_str_eq(out, "OK", "SENTINEL FAILOVER: %s", out);
 	snprintf(want, sizeof(want), "127.0.0.1 %u", rpp);
-	for (t0 = now_ms(); now_ms() - t0 < 20000; sleep_ms(100)) {
+	for (t0 = ms_now(); ms_now() - t0 < 20000; ms_sleep(100)) {
 		master_of(sp, out, sizeof(out));
 		if (strcmp(out, want) == 0)
 			break;
 	}
 	cr_assert_str_eq(out, want, "the master did not move");
 	/* New registrations through A land on the new master... */
-	sipp_done(sipp_register(node[0].port, 1000, 1200, up, 500, "after"),
-		  "after");
+	reg_done(sipp_register(node[0].port, 1000, 1200, up, 500, "after"),
+		 "after");
 	cr_assert_eq(wait_bound(node[1].port, 0, 1200, up, 15000), 0);
 	/* ...and a node that starts now finds every one of them there. */
 	node_start(2, yaml);

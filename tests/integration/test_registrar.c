@@ -16,13 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nettle/md5.h>
-#include <nettle/sha2.h>
-
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/sipp.h"
+#include "tests/common/uahash.h"
+#include "tests/common/ua.h"
+#include "tests/common/ms.h"
 
 #define MD5_USERS  6000 /* registered by SIPp, MD5 */
 #define SHA_USERS  4000 /* registered by the C client, SHA-256 */
@@ -56,53 +57,6 @@ static void teardown(void)
 
 TestSuite(registrar, .init = setup, .fini = teardown, .timeout = 240);
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-/* Hashes (nettle), as a UA computes them. */
-
-static void hex_of(const uint8_t *p, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", p[i]);
-}
-
-/* H(a ":" b ":" c ...) in hex, for "MD5" or "SHA-256". */
-static void hash_hex(const char *alg, const char *const *v, unsigned n,
-		     char *out)
-{
-	uint8_t d[SHA256_DIGEST_SIZE];
-
-	if (!strcmp(alg, "SHA-256")) {
-		struct sha256_ctx c;
-
-		sha256_init(&c);
-		for (unsigned i = 0; i < n; i++) {
-			if (i)
-				sha256_update(&c, 1, (const uint8_t *)":");
-			sha256_update(&c, strlen(v[i]), (const uint8_t *)v[i]);
-		}
-		sha256_digest(&c, SHA256_DIGEST_SIZE, d);
-		hex_of(d, SHA256_DIGEST_SIZE, out);
-	} else {
-		struct md5_ctx c;
-
-		md5_init(&c);
-		for (unsigned i = 0; i < n; i++) {
-			if (i)
-				md5_update(&c, 1, (const uint8_t *)":");
-			md5_update(&c, strlen(v[i]), (const uint8_t *)v[i]);
-		}
-		md5_digest(&c, MD5_DIGEST_SIZE, d);
-		hex_of(d, MD5_DIGEST_SIZE, out);
-	}
-}
-
 /* "user@realm md5:.. [sha256:..]" for a users file. */
 static int user_line(char *buf, size_t size, const char *user,
 		     const char *realm, const char *pw, bool sha)
@@ -110,78 +64,24 @@ static int user_line(char *buf, size_t size, const char *user,
 	const char *v[3] = { user, realm, pw };
 	char m[33], s[65];
 
-	hash_hex("MD5", v, 3, m);
+	uahash_hex("MD5", v, 3, m);
 	if (!sha)
 		return snprintf(buf, size, "%s@%s md5:%s\n", user, realm, m);
-	hash_hex("SHA-256", v, 3, s);
+	uahash_hex("SHA-256", v, 3, s);
 	return snprintf(buf, size, "%s@%s md5:%s sha256:%s\n", user, realm, m,
 			s);
 }
 
-/* A UDP user agent on @p ip (127.0.0.1, or the trusted 127.0.0.2). */
-struct ua {
-	int fd;
-	char ip[16];
-	uint16_t port;
-	struct sockaddr_in srv;
-	unsigned seq;
-};
-
-static void ua_open(struct ua *u, const char *ip)
+/*
+ * A UDP user agent (tests/common/ua) on @p ip (127.0.0.1, or the trusted
+ * 127.0.0.2), with room in its receive buffer for the load runs' answers.
+ */
+static void open_ua(struct ua *u, const char *ip)
 {
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
 	int size = 4 << 20;
 
-	memset(u, 0, sizeof(*u));
-	snprintf(u->ip, sizeof(u->ip), "%s", ip);
-	u->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(u->fd, 0);
+	ua_open(u, "", "", ip, sp.port);
 	setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	cr_assert_eq(bind(u->fd, (struct sockaddr *)&a, sizeof(a)), 0,
-		     "bind %s: %s", ip, strerror(errno));
-	getsockname(u->fd, (struct sockaddr *)&a, &alen);
-	u->port = ntohs(a.sin_port);
-	u->srv.sin_family = AF_INET;
-	u->srv.sin_port = htons(sp.port);
-	inet_pton(AF_INET, "127.0.0.1", &u->srv.sin_addr);
-}
-
-static void ua_close(struct ua *u)
-{
-	if (u->fd >= 0)
-		close(u->fd);
-	u->fd = -1;
-}
-
-static void ua_send(struct ua *u, const char *buf, size_t len)
-{
-	cr_assert_eq(sendto(u->fd, buf, len, 0, (struct sockaddr *)&u->srv,
-			    sizeof(u->srv)),
-		     (ssize_t)len, "sendto: %s", strerror(errno));
-}
-
-/* One datagram into @p r, parsed; -ETIMEDOUT after @p ms. */
-static int ua_recv(struct ua *u, struct sipcli_msg *r, int ms)
-{
-	struct pollfd p = { u->fd, POLLIN, 0 };
-	ssize_t n;
-
-	if (poll(&p, 1, ms) <= 0)
-		return -ETIMEDOUT;
-	n = recv(u->fd, r->buf, sizeof(r->buf) - 1, 0);
-	if (n <= 0)
-		return -EIO;
-	r->len = (size_t)n;
-	r->buf[n] = '\0';
-	memset(&r->m, 0, sizeof(r->m));
-	r->parse_err =
-	    sipmsg_parse(&r->m, r->buf, r->len, r->hdrs, SIPCLI_MAX_HDRS, 0);
-	r->parse_err = r->parse_err < 0 ? r->parse_err : 0;
-	return 0;
 }
 
 /*
@@ -215,14 +115,14 @@ static int reg_text(char *buf, size_t size, struct ua *u, const char *user,
 static int transact(struct ua *u, const char *req, size_t len,
 		    const char *callid, unsigned cseq)
 {
-	long start = now_ms(), last = start;
+	long start = ms_now(), last = start;
 
 	ua_send(u, req, len);
-	while (now_ms() - start < WAIT_MS) {
+	while (ms_now() - start < WAIT_MS) {
 		if (ua_recv(u, rx, 100) < 0) {
-			if (now_ms() - last >= 500) {
+			if (ms_now() - last >= 500) {
 				ua_send(u, req, len);
-				last = now_ms();
+				last = ms_now();
 			}
 			continue;
 		}
@@ -276,9 +176,9 @@ static void authz_line(char *out, size_t size, const char *user,
 	char ha1[65], ha2[65], resp[65];
 	const char *r[6] = { ha1, nonce, nc, "f00dcafe", "auth", ha2 };
 
-	hash_hex(alg, a1, 3, ha1);
-	hash_hex(alg, a2, 2, ha2);
-	hash_hex(alg, r, 6, resp);
+	uahash_hex(alg, a1, 3, ha1);
+	uahash_hex(alg, a2, 2, ha2);
+	uahash_hex(alg, r, 6, resp);
 	snprintf(out, size,
 		 "Authorization: Digest username=\"%s\", realm=\"%s\", "
 		 "nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=%s, "
@@ -390,7 +290,7 @@ static void job_start(enum job_kind k, struct ua *u, struct job *j,
 	j->len = reg_text(j->req, sizeof(j->req), u, name, "localhost", callid,
 			  1, k == JOB_QUERY ? "" : contact, NULL);
 	ua_send(u, j->req, (size_t)j->len);
-	j->sent = now_ms();
+	j->sent = ms_now();
 }
 
 /* rx answers @p j: false while the job goes on. */
@@ -429,7 +329,7 @@ static bool job_answer(enum job_kind k, struct ua *u, struct job *j)
 	j->len = reg_text(j->req, sizeof(j->req), u, name, "localhost", callid,
 			  2, contact, line);
 	ua_send(u, j->req, (size_t)j->len);
-	j->sent = now_ms();
+	j->sent = ms_now();
 	return false;
 }
 
@@ -439,7 +339,7 @@ static void run_jobs(enum job_kind k, struct ua *u, unsigned from, unsigned to)
 	struct job *slots = calloc(WINDOW, sizeof(*slots));
 	bool *busy = calloc(WINDOW, sizeof(*busy));
 	unsigned next = from, done = 0, total = to - from;
-	long last_progress = now_ms();
+	long last_progress = ms_now();
 
 	cr_assert(slots && busy);
 	for (unsigned s = 0; s < WINDOW && next < to; s++, next++) {
@@ -447,7 +347,7 @@ static void run_jobs(enum job_kind k, struct ua *u, unsigned from, unsigned to)
 		busy[s] = true;
 	}
 	while (done < total) {
-		cr_assert_lt(now_ms() - last_progress, 4 * WAIT_MS,
+		cr_assert_lt(ms_now() - last_progress, 4 * WAIT_MS,
 			     "no progress: %u of %u done", done, total);
 		if (ua_recv(u, rx, 50) == 0 && !rx->m.is_request &&
 		    rx->m.status >= 200) {
@@ -466,7 +366,7 @@ static void run_jobs(enum job_kind k, struct ua *u, unsigned from, unsigned to)
 				continue; /* a late duplicate */
 			if (job_answer(k, u, &slots[s])) {
 				done++;
-				last_progress = now_ms();
+				last_progress = ms_now();
 				busy[s] = false;
 				if (next < to) {
 					job_start(k, u, &slots[s], next++);
@@ -476,12 +376,12 @@ static void run_jobs(enum job_kind k, struct ua *u, unsigned from, unsigned to)
 		}
 		/* Retransmit what waits too long (UDP). */
 		for (unsigned s = 0; s < WINDOW; s++) {
-			if (!busy[s] || now_ms() - slots[s].sent < 1000)
+			if (!busy[s] || ms_now() - slots[s].sent < 1000)
 				continue;
 			cr_assert_lt(slots[s].tries++, 5, "user %u: no answer",
 				     slots[s].user);
 			ua_send(u, slots[s].req, (size_t)slots[s].len);
-			slots[s].sent = now_ms();
+			slots[s].sent = ms_now();
 		}
 	}
 	free(slots);
@@ -581,11 +481,11 @@ Test(registrar, ten_thousand_users_register_and_survive_a_restart)
 	start("");
 	/* 6,000 users with MD5 through SIPp, 4,000 with SHA-256. */
 	sipp_register_md5(MD5_USERS);
-	ua_open(&u, "127.0.0.1");
+	open_ua(&u, "127.0.0.1");
 	run_jobs(JOB_REGISTER_SHA, &u, 0, SHA_USERS);
 	ua_close(&u);
 	/* Every one of them is bound, to its own contact. */
-	ua_open(&t, TRUSTED_IP);
+	open_ua(&t, TRUSTED_IP);
 	run_jobs(JOB_QUERY, &t, 0, ALL_USERS);
 	ua_close(&t);
 	/* A clean stop writes the snapshot; the next start loads it. */
@@ -593,7 +493,7 @@ Test(registrar, ten_thousand_users_register_and_survive_a_restart)
 	proc_sipedge_cleanup(&sp);
 	memset(&sp, 0, sizeof(sp));
 	start("");
-	ua_open(&t, TRUSTED_IP);
+	open_ua(&t, TRUSTED_IP);
 	run_jobs(JOB_QUERY, &t, 0, ALL_USERS);
 	ua_close(&t);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
@@ -619,7 +519,7 @@ Test(registrar, wrong_password_challenges_then_forbids)
 
 	users_alice();
 	start("  max_auth_failures: 3\n");
-	ua_open(&u, "127.0.0.1");
+	open_ua(&u, "127.0.0.1");
 	for (unsigned i = 1; i <= 4; i++) {
 		n = reg_text(req, sizeof(req), &u, "alice", "localhost", "wp",
 			     2 * i - 1, "Contact: <sip:alice@127.0.0.1:9>\r\n",
@@ -653,7 +553,7 @@ Test(registrar, replayed_nonce_count_is_rejected)
 
 	users_alice();
 	start("");
-	ua_open(&u, "127.0.0.1");
+	open_ua(&u, "127.0.0.1");
 	n = reg_text(req, sizeof(req), &u, "alice", "localhost", "rp", 1,
 		     contact, NULL);
 	cr_assert_eq(transact(&u, req, (size_t)n, "rp", 1), 401);
@@ -690,7 +590,7 @@ Test(registrar, expired_nonce_is_stale_and_the_retry_succeeds)
 
 	users_alice();
 	start("  nonce_ttl_s: 1\n");
-	ua_open(&u, "127.0.0.1");
+	open_ua(&u, "127.0.0.1");
 	n = reg_text(req, sizeof(req), &u, "alice", "localhost", "st", cseq,
 		     contact, NULL);
 	cr_assert_eq(transact(&u, req, (size_t)n, "st", cseq), 401);
@@ -700,9 +600,9 @@ Test(registrar, expired_nonce_is_stale_and_the_retry_succeeds)
 	 * stale: each answer is 200 while it is young (nonce_ttl_s: 1),
 	 * then 401 stale=true. No fixed sleep decides; the 20 s bound is
 	 * a watchdog against a nonce that never ages. */
-	t0 = now_ms();
+	t0 = ms_now();
 	for (;;) {
-		cr_assert_lt(now_ms() - t0, 20000,
+		cr_assert_lt(ms_now() - t0, 20000,
 			     "the nonce never became stale");
 		snprintf(nc, sizeof(nc), "%08x", ++count);
 		authz_line(line, sizeof(line), "alice", realm, "secret",
@@ -746,8 +646,8 @@ Test(registrar, two_domains_with_one_user_name_stay_apart)
 
 	users_alice();
 	start("");
-	ua_open(&u, "127.0.0.1");
-	ua_open(&t, TRUSTED_IP);
+	open_ua(&u, "127.0.0.1");
+	open_ua(&t, TRUSTED_IP);
 	/* alice@localhost's password is not alice@127.0.0.1's. */
 	cr_assert_eq(
 	    register_user(&u, "alice", "127.0.0.1", "secret", "SHA-256",
@@ -797,7 +697,7 @@ Test(registrar, unregister_star_423_and_expiry)
 	user_line(users, sizeof(users), "dave", "localhost", "pw", false);
 	write_users(users);
 	start("  min_expires_s: 2\n");
-	ua_open(&t, TRUSTED_IP);
+	open_ua(&t, TRUSTED_IP);
 	/* 423 with Min-Expires below the minimum. */
 	cr_assert_eq(trusted_register(&t, "carol", "c1", 1,
 				      "Contact: <sip:c@127.0.0.1:9>"
@@ -848,9 +748,9 @@ Test(registrar, unregister_star_423_and_expiry)
 				      NULL),
 		     200);
 	cr_assert_eq(query(&t, "dave", "localhost"), 1);
-	start_ms = now_ms();
+	start_ms = ms_now();
 	/* Poll until it is gone (it must be within a few seconds). */
-	while (now_ms() - start_ms < 10000) {
+	while (ms_now() - start_ms < 10000) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
 
 		left = query(&t, "dave", "localhost");
@@ -876,40 +776,6 @@ Test(registrar, unregister_star_423_and_expiry)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-/* Run SIPp's built-in scenario @p sn with @p args in the background. */
-static pid_t sipp_spawn(char *const argv[], const char *name)
-{
-	char out[PROC_PATH_MAX];
-	pid_t pid;
-	int err;
-
-	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
-	err = proc_spawn(argv, dir, out, out, &pid);
-	cr_assert_neq(err, -ENOENT, "sipp is not installed (run make deps)");
-	cr_assert_eq(err, 0, "sipp: %s", strerror(-err));
-	return pid;
-}
-
-static void sipp_done(pid_t pid, const char *name)
-{
-	char out[PROC_PATH_MAX], st[32];
-	int status = 0, err;
-
-	err = proc_wait(pid, 60000, &status);
-	if (err)
-		proc_kill(pid);
-	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
-	free(screen);
-	screen = NULL;
-	proc_read_file(out, &screen);
-	cr_assert_eq(err, 0, "sipp %s did not finish; screen: %.1500s", name,
-		     screen ? screen : "");
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "sipp %s ended with %s; screen: %.1500s", name,
-		  proc_status_str(status, st, sizeof(st)),
-		  screen ? screen : "");
-}
-
 Test(registrar, call_to_a_registered_user_reaches_its_uas)
 {
 	char text[512], target[64], uas_port[16], uac_port[16], contact[128];
@@ -924,7 +790,7 @@ Test(registrar, call_to_a_registered_user_reaches_its_uas)
 	cr_assert_eq(proc_free_port("127.0.0.1", &up), 0);
 	snprintf(uas_port, sizeof(uas_port), "%u", up);
 	/* The callee registers (SHA-256 digest) its SIPp UAS as contact. */
-	ua_open(&u, "127.0.0.1");
+	open_ua(&u, "127.0.0.1");
 	snprintf(contact, sizeof(contact),
 		 "Contact: <sip:callee@127.0.0.1:%u>\r\n", up);
 	cr_assert_eq(register_user(&u, "callee", "127.0.0.1", "pw", "SHA-256",
@@ -939,7 +805,7 @@ Test(registrar, call_to_a_registered_user_reaches_its_uas)
 				 "-timeout", "50s",	  "-timeout_error",
 				 NULL };
 
-		uas = sipp_spawn(argv, "uas");
+		uas = sipp_spawn(argv, dir, "uas");
 	}
 	/* A caller from the trusted address dials sip:callee@127.0.0.1. */
 	cr_assert_eq(proc_free_port(TRUSTED_IP, &cp), 0);
@@ -968,10 +834,10 @@ Test(registrar, call_to_a_registered_user_reaches_its_uas)
 				 "10000",
 				 NULL };
 
-		uac = sipp_spawn(argv, "uac");
+		uac = sipp_spawn(argv, dir, "uac");
 	}
-	sipp_done(uac, "uac");
-	sipp_done(uas, "uas");
+	sipp_done(uac, 60000, dir, "uac", &screen);
+	sipp_done(uas, 60000, dir, "uas", &screen);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -984,7 +850,7 @@ Test(registrar, sighup_reloads_the_users_file)
 	user_line(text, sizeof(text), "alice", "localhost", "secret", true);
 	write_users(text);
 	start("");
-	ua_open(&u, "127.0.0.1");
+	open_ua(&u, "127.0.0.1");
 	cr_assert_eq(register_user(&u, "erin", "localhost", "new", "SHA-256",
 				   "Contact: <sip:e@127.0.0.1:9>\r\n", "h1",
 				   &cseq),

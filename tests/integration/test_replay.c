@@ -81,20 +81,6 @@ static void alive(const char *what, const char *transport)
 		     st, what, transport);
 }
 
-static const char *first_line(const struct sipcli_msg *r)
-{
-	static char line[160];
-	size_t i;
-
-	for (i = 0; i < r->len && i < sizeof(line) - 1; i++) {
-		if (r->buf[i] == '\r' || r->buf[i] == '\n')
-			break;
-		line[i] = r->buf[i];
-	}
-	line[i] = '\0';
-	return line;
-}
-
 /*
  * Send @data over a fresh TCP connection and read what comes back until
  * the first complete message, the server's close, or TCP_READ_MS.
@@ -158,7 +144,7 @@ static void replay_tcp(char **names, int n)
 			cr_expect(!is_response_or_ack(data, len),
 				  "%s (a response or ACK) got an answer "
 				  "over TCP: %s",
-				  names[i], first_line(rsp));
+				  names[i], sipcli_first_line(rsp));
 		free(data);
 		alive(names[i], "TCP");
 	}
@@ -503,7 +489,7 @@ Test(replay, rfc4475_answers_match_the_manifest)
 			       "%s: %s; expected %s (%s); got %u message(s), "
 			       "first: '%s'",
 			       name, why, expected, rows[i].col[4], n,
-			       n ? first_line(&got[0]) : "");
+			       n ? sipcli_first_line(&got[0]) : "");
 	}
 	corpus_rows_free(rows, nrows);
 	down();

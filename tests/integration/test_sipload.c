@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "tests/common/proc.h"
+#include "tests/common/sipp.h"
 
 #define MAX_PROCS 4
 #define MAX_NUMS  512
@@ -635,14 +636,8 @@ Test(sipload, lossy_peer_shows_retransmissions_not_failures)
 
 static pid_t sipp_start(const char *name, char *const *argv)
 {
-	char out[PROC_PATH_MAX];
-	pid_t pid;
-	int err;
+	pid_t pid = sipp_spawn(argv, dir, name);
 
-	snprintf(out, sizeof(out), "%s/%s.out", dir, name);
-	err = proc_spawn(argv, dir, out, out, &pid);
-	cr_assert_neq(err, -ENOENT, "sipp is not installed (run make deps)");
-	cr_assert_eq(err, 0);
 	track(pid);
 	return pid;
 }

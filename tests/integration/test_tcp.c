@@ -64,20 +64,6 @@ static void connect_tcp(unsigned i)
 	cr_assert_eq(err, 0, "connect: %s", strerror(-err));
 }
 
-static const char *first_line(const struct sipcli_msg *r)
-{
-	static char line[256];
-	size_t i;
-
-	for (i = 0; i < r->len && i < sizeof(line) - 1; i++) {
-		if (r->buf[i] == '\r' || r->buf[i] == '\n')
-			break;
-		line[i] = r->buf[i];
-	}
-	line[i] = '\0';
-	return line;
-}
-
 /* Format an OPTIONS to the proxy on connection @i into @buf. */
 static size_t options(unsigned i, char *buf, size_t size, const char *cid,
 		      const char *extra, const char *body)
@@ -135,7 +121,7 @@ Test(tcp, several_messages_in_one_write_are_all_answered_in_order)
 		rc = sipcli_recv_msg(&cli[0], rsp, WAIT_MS);
 		cr_assert_eq(rc, 0, "answer %u missing (%d)", k, rc);
 		cr_assert_eq(rsp->m.status, 200, "answer %u: %s", k,
-			     first_line(rsp));
+			     sipcli_first_line(rsp));
 		cr_assert(sipcli_is_call_id(rsp, cid[k]),
 			  "answer %u is not for %s", k, cid[k]);
 	}
@@ -171,7 +157,7 @@ Test(tcp, message_split_over_many_writes_is_reassembled)
 	}
 	rc = sipcli_recv_msg(&cli[0], rsp, WAIT_MS);
 	cr_assert_eq(rc, 0, "no answer (%d)", rc);
-	cr_assert_eq(rsp->m.status, 200, "got %s", first_line(rsp));
+	cr_assert_eq(rsp->m.status, 200, "got %s", sipcli_first_line(rsp));
 	cr_assert(sipcli_is_call_id(rsp, cid));
 	down();
 }
@@ -201,10 +187,12 @@ Test(tcp, rfc4475_dblreq_is_two_requests_on_a_stream)
 		cr_assert_eq(rc, 0, "answer %u missing (%d)", k, rc);
 		cr_assert(sipcli_is_call_id(rsp, cids[k]),
 			  "answer %u is not for %s: %s", k, cids[k],
-			  first_line(rsp));
+			  sipcli_first_line(rsp));
 		cr_assert_eq(rsp->m.cseq_method, methods[k]);
-		cr_assert_geq(rsp->m.status, 200, "got %s", first_line(rsp));
-		cr_assert_neq(rsp->m.status, 400, "got %s", first_line(rsp));
+		cr_assert_geq(rsp->m.status, 200, "got %s",
+			      sipcli_first_line(rsp));
+		cr_assert_neq(rsp->m.status, 400, "got %s",
+			      sipcli_first_line(rsp));
 	}
 	down();
 }
@@ -218,7 +206,7 @@ static void expect_close(unsigned i, unsigned status, const char *what)
 	cr_assert_eq(rc, 0, "%s: connection not closed (%d)", what, rc);
 	if (got)
 		cr_assert_eq(rsp->m.status, status, "%s: got %s", what,
-			     first_line(rsp));
+			     sipcli_first_line(rsp));
 }
 
 Test(tcp, header_block_over_the_limit_gets_413_or_close)
@@ -273,7 +261,7 @@ Test(tcp, missing_content_length_gets_400_and_close)
 	rc = sipcli_wait_close(&cli[0], WAIT_MS, rsp, &got);
 	cr_assert_eq(rc, 0, "connection not closed (%d)", rc);
 	cr_assert(got, "closed without a 400");
-	cr_assert_eq(rsp->m.status, 400, "got %s", first_line(rsp));
+	cr_assert_eq(rsp->m.status, 400, "got %s", sipcli_first_line(rsp));
 	alive();
 	down();
 }
@@ -333,7 +321,8 @@ Test(tcp, idle_and_stalled_connections_are_closed)
 	cr_assert_eq(sipcli_wait_close(&cli[2], 10000, rsp, &got), 0,
 		     "stalled connection not closed");
 	cr_assert(!got || rsp->m.status != 200,
-		  "an incomplete message was answered: %s", first_line(rsp));
+		  "an incomplete message was answered: %s",
+		  sipcli_first_line(rsp));
 	alive();
 	down();
 }

@@ -1,6 +1,8 @@
 /* tests/unit/sections.c - register every module's config section */
 #include "tests/unit/sections.h"
 
+#include <string.h>
+
 #include <criterion/criterion.h>
 
 #include "features/features_conf.h"
@@ -22,4 +24,16 @@ void sections_add_all(void)
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		cr_assert_eq(conf_section_add(all[i]), 0, "section %s",
 			     all[i]->name);
+}
+
+struct conf *sections_load(const char *yaml)
+{
+	struct conf *c = NULL;
+	char err[256];
+
+	sections_add_all();
+	cr_assert_eq(
+	    conf_load_mem("t.yaml", yaml, strlen(yaml), &c, err, sizeof(err)),
+	    0, "%s", err);
+	return c;
 }

@@ -35,14 +35,9 @@ static const char yaml[] = "domains: [example.com]\n"
 
 static void setup(void)
 {
-	char err[256];
-
 	log_set_level(LOG__COUNT);
 	urcu_memb_register_thread();
-	sections_add_all();
-	cr_assert_eq(conf_load_mem("t.yaml", yaml, sizeof(yaml) - 1, &cf, err,
-				   sizeof(err)),
-		     0, "%s", err);
+	cf = sections_load(yaml);
 	cr_assert_eq(loc_init(), 0);
 	cr_assert_eq(gruu_init(reg_conf(cf)->secret), 0);
 	ar = arena_new(16384);

@@ -60,15 +60,10 @@ static unsigned auth_methods(const struct conf *c)
 
 static void setup(void)
 {
-	char err[256];
-
 	log_set_level(LOG__COUNT);
 	urcu_memb_register_thread();
-	sections_add_all();
 	intercom_set_policy(reg_conf_is_trusted, auth_methods);
-	cr_assert_eq(conf_load_mem("t.yaml", yaml, sizeof(yaml) - 1, &cf, err,
-				   sizeof(err)),
-		     0, "%s", err);
+	cf = sections_load(yaml);
 	cr_assert_eq(loc_init(), 0);
 	ar = arena_new(16384);
 	cr_assert_not_null(ar);

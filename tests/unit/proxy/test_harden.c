@@ -28,7 +28,10 @@
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
 #include "proxy/core/transport.h"
+#include "tests/common/proc.h"
 #include "tests/common/teardown.h"
+#include "tests/common/ms.h"
+#include "tests/unit/rtconf.h"
 
 /* How long a test waits for an event that must come (a reply, a
  * counter, a close) before it fails: a safety net, not a measurement. */
@@ -38,13 +41,6 @@ static struct conf cf;
 static struct conf_listen ls;
 static struct shards *sh;
 static uint16_t port;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static void fill_addr(struct sockaddr_in *in, const char *ip, uint16_t p)
 {
@@ -66,32 +62,15 @@ static uint16_t local_port(int fd)
 /* A loopback port free for both TCP and UDP right now. */
 static uint16_t free_port(void)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		struct sockaddr_in in;
-		int t = socket(AF_INET, SOCK_STREAM, 0);
-		int u = socket(AF_INET, SOCK_DGRAM, 0);
-		uint16_t p = 0;
+	uint16_t p;
 
-		cr_assert(t >= 0 && u >= 0);
-		fill_addr(&in, "127.0.0.1", 0);
-		if (bind(t, (struct sockaddr *)&in, sizeof(in)) == 0) {
-			p = local_port(t);
-			fill_addr(&in, "127.0.0.1", p);
-			if (bind(u, (struct sockaddr *)&in, sizeof(in)) != 0)
-				p = 0;
-		}
-		close(t);
-		close(u);
-		if (p)
-			return p;
-	}
-	cr_assert_fail("no free port");
-	return 0;
+	cr_assert_eq(proc_free_port("127.0.0.1", &p), 0);
+	return p;
 }
 
 static void conf_make(unsigned workers)
 {
-	memset(&cf, 0, sizeof(cf));
+	rtconf_init(&cf, workers);
 	memset(&ls, 0, sizeof(ls));
 	port = free_port();
 	ls.address = "127.0.0.1";
@@ -100,17 +79,11 @@ static void conf_make(unsigned workers)
 	ls.tcp = true;
 	fill_addr((struct sockaddr_in *)&ls.addr, "127.0.0.1", port);
 	ls.addrlen = sizeof(struct sockaddr_in);
-	cf.workers = workers;
 	cf.log_level = LOG_ERR;
 	cf.listen = &ls;
 	cf.nlisten = 1;
 	cf.tcp.max_connections = 100;
-	cf.tcp.idle_timeout_s = 120;
-	cf.tcp.max_header_bytes = 4096;
 	cf.tcp.max_body_bytes = 65000;
-	cf.udp.batch = 8;
-	cf.max_headers = 128;
-	cf.server_name = "sipedge-test";
 	cf.overload.retry_after_s = 5;
 }
 
@@ -141,7 +114,7 @@ static int hold_hook(struct hook_req *r)
 		atomic_store(&holding, 1);
 		/* Bounded: a failing test must not hang the shard. */
 		for (int i = 0; i < 3 * WAIT_MS && !atomic_load(&release); i++)
-			sleep_ms(1);
+			ms_sleep(1);
 		atomic_store(&holding, 0);
 	}
 	/* Not answered: nothing to send, no transaction kept. */
@@ -180,7 +153,7 @@ static bool wait_for(bool (*pred)(void *), void *arg)
 	for (int i = 0; i < WAIT_MS / 2; i++) {
 		if (pred(arg))
 			return true;
-		sleep_ms(2);
+		ms_sleep(2);
 	}
 	return pred(arg);
 }
@@ -335,7 +308,7 @@ static int udp_client_on(unsigned want)
 				if (ctr(i, 0) > before[i])
 					got = (int)i;
 			if (got < 0)
-				sleep_ms(2);
+				ms_sleep(2);
 		}
 		cr_assert(got >= 0, "probe never received");
 		cr_assert(udp_recv(fd, buf, sizeof(buf)) > 0, "probe answer");
@@ -516,7 +489,7 @@ Test(harden_inbox, a_long_inbox_does_not_keep_the_owner_from_its_socket)
 	w = (struct want){ owner, hin0 + n + 1, 2 };
 	cr_assert(wait_for(reached, &w));
 	for (int i = 0; i < WAIT_MS / 2 && atomic_load(&mark_pos) < 0; i++)
-		sleep_ms(2);
+		ms_sleep(2);
 	/* Served between batches: well before the end of the inbox. */
 	cr_assert_geq(atomic_load(&mark_pos), 1, "marker never seen");
 	cr_expect_lt(atomic_load(&mark_pos), (int)n,
@@ -756,7 +729,7 @@ Test(harden_slow, a_complete_message_resets_the_deadline)
 		    port, local_port(fd), k, k);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		cr_assert_eq(send(fd, buf, 40, MSG_NOSIGNAL), 40);
-		sleep_ms(50);
+		ms_sleep(50);
 		cr_assert_eq(send(fd, buf + 40, len - 40, MSG_NOSIGNAL),
 			     (ssize_t)(len - 40));
 		clock_gettime(CLOCK_MONOTONIC, &t2);

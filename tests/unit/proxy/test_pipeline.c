@@ -14,17 +14,14 @@
 #include "proxy/sip/msg.h"
 #include "tests/common/corpus.h"
 #include "store/rcu.h"
-#include "tests/common/guard.h"
+#include "tests/unit/msgin.h"
 #include "tests/common/teardown.h"
 
 #define MAXH 128
 
-static struct arena *a;
-static char *in;
 static struct sipmsg m;
 static struct siphdr hdrs[MAXH];
 static int parsed;
-static long live0;
 
 static char *served[] = { "localhost", "127.0.0.1", "example.com" };
 static struct conf_listen listen1 = {
@@ -39,10 +36,7 @@ static void setup(void)
 {
 	/* route_plan() reads the location table under RCU. */
 	urcu_memb_register_thread();
-	live0 = obj_live();
-	a = arena_new(16384);
-	cr_assert_not_null(a);
-	in = NULL;
+	msgin_init_size(16384);
 	memset(&cf, 0, sizeof(cf));
 	cf.workers = 1;
 	cf.listen = &listen1;
@@ -55,9 +49,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	guard_free(in);
-	arena_free(a);
-	teardown_check_objs(live0);
+	msgin_fini();
 	urcu_memb_unregister_thread();
 }
 
@@ -65,10 +57,9 @@ TestSuite(core, .init = setup, .fini = teardown, .timeout = 60);
 
 static void parse_len(const char *text, size_t len)
 {
-	guard_free(in);
-	in = guard_copy(text, len ? len : 1);
-	cr_assert_not_null(in);
-	arena_reset(a);
+	const char *in = msgin_copy(text, len ? len : 1);
+
+	arena_reset(msgin_arena);
 	memset(&m, 0, sizeof(m));
 	parsed = sipmsg_parse(&m, in, len, hdrs, MAXH, 0);
 }
@@ -78,7 +69,7 @@ static struct pipeline_verdict decide_text(const char *text)
 	struct pipeline_verdict v;
 
 	parse_len(text, strlen(text));
-	cr_assert_eq(pipeline_decide(&cf, &m, parsed, a, &v), 0);
+	cr_assert_eq(pipeline_decide(&cf, &m, parsed, msgin_arena, &v), 0);
 	return v;
 }
 
@@ -316,8 +307,8 @@ static void run_rfc4475(void)
 		cr_assert_eq(corpus_read(path, &data, &len), 0, "%s", path);
 		parse_len(data, len);
 		free(data);
-		cr_assert_eq(pipeline_decide(&cf, &m, parsed, a, &v), 0, "%s",
-			     path);
+		cr_assert_eq(pipeline_decide(&cf, &m, parsed, msgin_arena, &v),
+			     0, "%s", path);
 		for (size_t k = 0;
 		     k < sizeof(alternatives) / sizeof(alternatives[0]); k++)
 			if (strcmp(alternatives[k].name, rows[i].col[1]) == 0)
@@ -360,8 +351,8 @@ Test(core, protos_never_forward_nor_succeed)
 		cr_assert_eq(corpus_read(path, &data, &len), 0, "%s", path);
 		parse_len(data, len);
 		free(data);
-		cr_assert_eq(pipeline_decide(&cf, &m, parsed, a, &v), 0, "%s",
-			     path);
+		cr_assert_eq(pipeline_decide(&cf, &m, parsed, msgin_arena, &v),
+			     0, "%s", path);
 		if (v.action == PIPELINE_DROP)
 			continue;
 		/* A valid one is routed (to nobody: 480 from the route),
@@ -374,7 +365,7 @@ Test(core, protos_never_forward_nor_succeed)
 			 * the route answers, nothing is forwarded. */
 			struct route_plan p;
 
-			cr_assert_eq(route_plan(&cf, &m, a, &p), 0);
+			cr_assert_eq(route_plan(&cf, &m, msgin_arena, &p), 0);
 			cr_assert(p.status >= 400 && p.status <= 599,
 				  "%s: forwarded (%u)", path, p.status);
 			replied++;

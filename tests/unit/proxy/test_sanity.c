@@ -11,41 +11,20 @@
 #include "proxy/sanity.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/corpus.h"
-#include "tests/common/guard.h"
+#include "tests/unit/msgin.h"
 #include "tests/common/teardown.h"
 
 #define MAXH 64
 
-static struct arena *a;
-static char *in;
 static struct sipmsg m;
 static struct siphdr hdrs[MAXH];
 static int parsed;
-static long live0;
 
-static void setup(void)
-{
-	live0 = obj_live();
-	a = arena_new(4096);
-	cr_assert_not_null(a);
-	in = NULL;
-}
-
-static void teardown(void)
-{
-	guard_free(in);
-	arena_free(a);
-	teardown_check_objs(live0);
-}
-
-TestSuite(sanity, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(sanity, .init = msgin_init, .fini = msgin_fini, .timeout = 10);
 
 static void parse_len(const char *text, size_t len)
 {
-	guard_free(in);
-	in = guard_copy(text, len);
-	cr_assert_not_null(in);
-	parsed = sipmsg_parse(&m, in, len, hdrs, MAXH, 0);
+	parsed = sipmsg_parse(&m, msgin_copy(text, len), len, hdrs, MAXH, 0);
 }
 
 static void parse_corpus(const char *rel)
@@ -82,7 +61,7 @@ static struct sanity_verdict check(bool for_us)
 {
 	struct sanity_verdict v;
 
-	cr_assert_eq(sanity_check(&m, parsed, for_us, a, &v), 0);
+	cr_assert_eq(sanity_check(&m, parsed, for_us, msgin_arena, &v), 0);
 	if (v.status == 0) {
 		cr_assert_null(v.reason);
 		cr_assert_eq(v.extra.len, 0);
@@ -227,7 +206,7 @@ Test(sanity, a_response_is_not_checked)
 	struct sanity_verdict v;
 
 	parse_corpus("rfc4475/valid/noreason.dat");
-	cr_assert_eq(sanity_check(&m, parsed, false, a, &v), -EINVAL);
+	cr_assert_eq(sanity_check(&m, parsed, false, msgin_arena, &v), -EINVAL);
 }
 
 Test(sanity, option_table_drives_supported_and_proxy_require)

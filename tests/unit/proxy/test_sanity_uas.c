@@ -13,34 +13,16 @@
 #include "proxy/pipeline.h"
 #include "proxy/sanity.h"
 #include "proxy/sip/msg.h"
-#include "tests/common/guard.h"
+#include "tests/unit/msgin.h"
 #include "tests/common/teardown.h"
 
 #define MAXH 64
 
-static struct arena *a;
-static char *in;
 static struct sipmsg m;
 static struct siphdr hdrs[MAXH];
 static int parsed;
-static long live0;
 
-static void setup(void)
-{
-	live0 = obj_live();
-	a = arena_new(4096);
-	cr_assert_not_null(a);
-	in = NULL;
-}
-
-static void teardown(void)
-{
-	guard_free(in);
-	arena_free(a);
-	teardown_check_objs(live0);
-}
-
-TestSuite(sanity_uas, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(sanity_uas, .init = msgin_init, .fini = msgin_fini, .timeout = 10);
 
 /* A request: start line @p start, then the usual headers and @p lines. */
 static void parse_req(const char *start, const char *method, const char *lines)
@@ -61,17 +43,15 @@ static void parse_req(const char *start, const char *method, const char *lines)
 		     "\r\n",
 		     start, method, lines);
 	cr_assert(n > 0 && (size_t)n < sizeof(buf));
-	guard_free(in);
-	in = guard_copy(buf, (size_t)n);
-	cr_assert_not_null(in);
-	parsed = sipmsg_parse(&m, in, (size_t)n, hdrs, MAXH, 0);
+	parsed = sipmsg_parse(&m, msgin_copy(buf, (size_t)n), (size_t)n, hdrs,
+			      MAXH, 0);
 }
 
 static struct sanity_verdict check(bool for_us)
 {
 	struct sanity_verdict v;
 
-	cr_assert_eq(sanity_check(&m, parsed, for_us, a, &v), 0);
+	cr_assert_eq(sanity_check(&m, parsed, for_us, msgin_arena, &v), 0);
 	return v;
 }
 
@@ -153,7 +133,7 @@ Test(sanity_uas, core_answers_420_to_options_for_the_proxy)
 	c.ndomains = 1;
 	parse_req("OPTIONS sip:example.com SIP/2.0", "OPTIONS",
 		  "Require: foo\r\n");
-	cr_assert_eq(pipeline_decide(&c, &m, parsed, a, &v), 0);
+	cr_assert_eq(pipeline_decide(&c, &m, parsed, msgin_arena, &v), 0);
 	cr_assert_eq(v.action, PIPELINE_REPLY);
 	cr_assert_eq(v.status, 420);
 	cr_assert(v.extra.len > 0 &&

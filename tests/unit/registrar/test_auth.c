@@ -78,14 +78,9 @@ static void load_users(void)
 
 static void setup(void)
 {
-	char err[256];
-
 	log_set_level(LOG__COUNT);
 	urcu_memb_register_thread();
-	sections_add_all();
-	cr_assert_eq(conf_load_mem("t.yaml", yaml, sizeof(yaml) - 1, &cf, err,
-				   sizeof(err)),
-		     0, "%s", err);
+	cf = sections_load(yaml);
 	cr_assert_eq(auth_init(cf, 2), 0);
 	ar = arena_new(16384);
 	cr_assert_not_null(ar);

@@ -46,15 +46,11 @@ static const char yaml[] = "workers: 1\n"
 
 static void setup(void)
 {
-	char err[256];
 	struct sockaddr_in *in = (struct sockaddr_in *)&peer.addr;
 
 	log_set_level(LOG__COUNT);
 	urcu_memb_register_thread();
-	sections_add_all();
-	cr_assert_eq(conf_load_mem("t.yaml", yaml, sizeof(yaml) - 1, &cf, err,
-				   sizeof(err)),
-		     0, "%s", err);
+	cf = sections_load(yaml);
 	cr_assert_eq(loc_init(), 0);
 	cr_assert_eq(reg_init(2), 0);
 	ar = arena_new(16384);

@@ -12,6 +12,7 @@
 #include "store/loc.h"
 #include "store/rcu.h"
 #include "tests/common/teardown.h"
+#include "tests/unit/store/locfix.h"
 
 static void setup(void)
 {
@@ -31,14 +32,9 @@ TestSuite(loc, .init = setup, .fini = teardown, .timeout = 30);
 static struct loc_contact contact(const char *uri, int64_t expires_s,
 				  uint32_t cseq)
 {
-	struct loc_contact c;
+	struct loc_contact c = locfix_contact(uri, expires_s);
 
-	memset(&c, 0, sizeof(c));
-	c.uri = slice_cstr(uri);
-	c.call_id = SLICE_LIT("cid-1");
 	c.cseq = cseq;
-	c.expires_s = expires_s;
-	c.q = 1000;
 	return c;
 }
 

@@ -19,6 +19,7 @@
 #include "store/redis.h"
 #include "store/redis_priv.h"
 #include "tests/common/teardown.h"
+#include "tests/unit/store/locfix.h"
 
 static void setup(void)
 {
@@ -44,15 +45,9 @@ static int64_t now_s(void)
 static struct loc_contact contact(const char *uri, int64_t expires_s,
 				  int64_t stamp_ms)
 {
-	struct loc_contact c;
+	struct loc_contact c = locfix_contact(uri, expires_s);
 
-	memset(&c, 0, sizeof(c));
-	c.uri = slice_cstr(uri);
-	c.call_id = SLICE_LIT("cid-1");
-	c.cseq = 1;
-	c.expires_s = expires_s;
 	c.stamp_ms = stamp_ms;
-	c.q = 1000;
 	return c;
 }
 

@@ -18,48 +18,17 @@
 #include "proxy/proxy_conf.h"
 #include "proxy/sip/msg.h"
 #include "registrar/reg_conf.h"
-#include "tests/unit/sections.h"
-#include "tests/common/teardown.h"
+#include "tests/unit/conftest.h"
 
 static struct conf *c;
 static char err[512];
 
 static void setup(void)
 {
-	c = NULL;
-	err[0] = '\0';
-	sections_add_all();
+	conftest_init(&c, err, sizeof(err));
 }
 
-static void teardown(void)
-{
-	conf_free(c);
-	c = NULL;
-	teardown_check_objs(0);
-}
-
-TestSuite(conf, .init = setup, .fini = teardown, .timeout = 10);
-
-static int load(const char *text)
-{
-	return conf_load_mem("t.yaml", text, strlen(text), &c, err,
-			     sizeof(err));
-}
-
-/* Loading @text fails with ERR_CONFIG and a message that starts with
- * @prefix ("t.yaml:LINE: ") and contains @needle. */
-static void expect_error(const char *text, const char *prefix,
-			 const char *needle)
-{
-	int e = load(text);
-
-	cr_assert_eq(e, ERR_CONFIG, "loaded: %s", text);
-	cr_assert_null(c);
-	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
-		     "message '%s' does not start with '%s'", err, prefix);
-	cr_assert_not_null(strstr(err, needle),
-			   "message '%s' does not contain '%s'", err, needle);
-}
+TestSuite(conf, .init = setup, .fini = conftest_fini, .timeout = 10);
 
 static struct sockaddr_in sin4(const char *a)
 {
@@ -157,7 +126,8 @@ Test(conf, empty_text_is_the_default)
 					     "---\n", "~\n", "null\n" };
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		cr_assert_eq(load(texts[i]), 0, "'%s': %s", texts[i], err);
+		cr_assert_eq(conftest_load(texts[i]), 0, "'%s': %s", texts[i],
+			     err);
 		cr_assert_str_eq(c->path, "t.yaml");
 		assert_defaults(c);
 		conf_free(c);
@@ -230,7 +200,7 @@ static void assert_full(const struct conf *k)
 
 Test(conf, full_file_sets_every_key)
 {
-	cr_assert_eq(load(full), 0, "%s", err);
+	cr_assert_eq(conftest_load(full), 0, "%s", err);
 	assert_full(c);
 	cr_assert(trusted4("10.200.3.4"));
 	cr_assert(trusted4("192.0.2.7"));
@@ -307,64 +277,75 @@ Test(conf, directory_is_not_a_file)
 
 Test(conf, unknown_key_names_key_and_line)
 {
-	expect_error("workers: 2\nbogus: 1\n",
-		     "t.yaml:2: ", "unknown key 'bogus'");
-	expect_error("workers: 2\ntcp:\n  idle_timeout_s: 5\n  bogus: 1\n",
-		     "t.yaml:4: ", "unknown key 'tcp.bogus'");
-	expect_error("listen:\n  - address: 127.0.0.1\n"
-		     "  - address: 127.0.0.2\n    prot: 5\n",
-		     "t.yaml:4: ", "unknown key 'listen[1].prot'");
-	expect_error("registrar:\n  trusted: []\n  realm: x\n",
-		     "t.yaml:3: ", "unknown key 'registrar.realm'");
+	conftest_expect_error("workers: 2\nbogus: 1\n",
+			      "t.yaml:2: ", "unknown key 'bogus'");
+	conftest_expect_error(
+	    "workers: 2\ntcp:\n  idle_timeout_s: 5\n  bogus: 1\n",
+	    "t.yaml:4: ", "unknown key 'tcp.bogus'");
+	conftest_expect_error("listen:\n  - address: 127.0.0.1\n"
+			      "  - address: 127.0.0.2\n    prot: 5\n",
+			      "t.yaml:4: ", "unknown key 'listen[1].prot'");
+	conftest_expect_error("registrar:\n  trusted: []\n  realm: x\n",
+			      "t.yaml:3: ", "unknown key 'registrar.realm'");
 	/* Keys are case-sensitive. */
-	expect_error("\n\nWorkers: 2\n", "t.yaml:3: ", "'Workers'");
+	conftest_expect_error("\n\nWorkers: 2\n", "t.yaml:3: ", "'Workers'");
 }
 
 Test(conf, wrong_type_names_key_and_line)
 {
-	expect_error("workers: many\n", "t.yaml:1: ",
-		     "workers: expected a decimal integer, got 'many'");
-	expect_error("log_level: info\ntcp: 5\n",
-		     "t.yaml:2: ", "tcp: expected a mapping");
-	expect_error("domains: example.com\n",
-		     "t.yaml:1: ", "domains: expected a list");
-	expect_error("listen:\n  address: 127.0.0.1\n",
-		     "t.yaml:2: ", "listen: expected a list, got a mapping");
-	expect_error("udp:\n  batch: [1]\n", "t.yaml:2: ",
-		     "udp.batch: expected a decimal integer, got a list");
-	expect_error("server_name: {a: b}\n",
-		     "t.yaml:1: ", "server_name: expected a string");
-	expect_error("max_headers:\n", "t.yaml:1: ",
-		     "max_headers: expected a decimal integer, got nothing");
-	expect_error("- workers: 1\n",
-		     "t.yaml:1: ", "top level: expected a mapping, got a list");
-	expect_error("workers: 0x10\n", "t.yaml:1: ", "workers:");
-	expect_error("workers: 010\n", "t.yaml:1: ", "workers:");
+	conftest_expect_error(
+	    "workers: many\n",
+	    "t.yaml:1: ", "workers: expected a decimal integer, got 'many'");
+	conftest_expect_error("log_level: info\ntcp: 5\n",
+			      "t.yaml:2: ", "tcp: expected a mapping");
+	conftest_expect_error("domains: example.com\n",
+			      "t.yaml:1: ", "domains: expected a list");
+	conftest_expect_error("listen:\n  address: 127.0.0.1\n", "t.yaml:2: ",
+			      "listen: expected a list, got a mapping");
+	conftest_expect_error(
+	    "udp:\n  batch: [1]\n",
+	    "t.yaml:2: ", "udp.batch: expected a decimal integer, got a list");
+	conftest_expect_error("server_name: {a: b}\n",
+			      "t.yaml:1: ", "server_name: expected a string");
+	conftest_expect_error(
+	    "max_headers:\n", "t.yaml:1: ",
+	    "max_headers: expected a decimal integer, got nothing");
+	conftest_expect_error("- workers: 1\n", "t.yaml:1: ",
+			      "top level: expected a mapping, got a list");
+	conftest_expect_error("workers: 0x10\n", "t.yaml:1: ", "workers:");
+	conftest_expect_error("workers: 010\n", "t.yaml:1: ", "workers:");
 }
 
 Test(conf, out_of_range_integers)
 {
-	expect_error("workers: 65\n",
-		     "t.yaml:1: ", "workers: 65 is out of range (0..64)");
-	expect_error("workers: -1\n", "t.yaml:1: ", "workers: -1 is out");
-	expect_error("workers: 99999999999999999999999\n",
-		     "t.yaml:1: ", "out of range");
-	expect_error("listen:\n  - address: 127.0.0.1\n    port: 65536\n",
-		     "t.yaml:3: ", "listen[0].port: 65536 is out of range");
-	expect_error("listen:\n  - address: 127.0.0.1\n    port: 0\n",
-		     "t.yaml:3: ", "listen[0].port: 0 is out of range");
-	expect_error("udp: {batch: 0}\n", "t.yaml:1: ", "udp.batch: 0");
-	expect_error("udp:\n  batch: 1025\n", "t.yaml:2: ", "udp.batch: 1025");
-	expect_error("max_headers: 15\n", "t.yaml:1: ", "max_headers: 15");
-	expect_error("max_headers: 1025\n", "t.yaml:1: ", "max_headers: 1025");
-	expect_error("tcp:\n  max_header_bytes: 1023\n",
-		     "t.yaml:2: ", "tcp.max_header_bytes: 1023");
-	expect_error("tcp:\n  idle_timeout_s: 0\n",
-		     "t.yaml:2: ", "tcp.idle_timeout_s: 0");
+	conftest_expect_error("workers: 65\n", "t.yaml:1: ",
+			      "workers: 65 is out of range (0..64)");
+	conftest_expect_error("workers: -1\n",
+			      "t.yaml:1: ", "workers: -1 is out");
+	conftest_expect_error("workers: 99999999999999999999999\n",
+			      "t.yaml:1: ", "out of range");
+	conftest_expect_error(
+	    "listen:\n  - address: 127.0.0.1\n    port: 65536\n",
+	    "t.yaml:3: ", "listen[0].port: 65536 is out of range");
+	conftest_expect_error(
+	    "listen:\n  - address: 127.0.0.1\n    port: 0\n",
+	    "t.yaml:3: ", "listen[0].port: 0 is out of range");
+	conftest_expect_error("udp: {batch: 0}\n",
+			      "t.yaml:1: ", "udp.batch: 0");
+	conftest_expect_error("udp:\n  batch: 1025\n",
+			      "t.yaml:2: ", "udp.batch: 1025");
+	conftest_expect_error("max_headers: 15\n",
+			      "t.yaml:1: ", "max_headers: 15");
+	conftest_expect_error("max_headers: 1025\n",
+			      "t.yaml:1: ", "max_headers: 1025");
+	conftest_expect_error("tcp:\n  max_header_bytes: 1023\n",
+			      "t.yaml:2: ", "tcp.max_header_bytes: 1023");
+	conftest_expect_error("tcp:\n  idle_timeout_s: 0\n",
+			      "t.yaml:2: ", "tcp.idle_timeout_s: 0");
 
 	/* The bounds themselves are accepted. */
-	cr_assert_eq(load("workers: 64\nudp: {batch: 1024}\n"
-			  "max_headers: 16\n"),
+	cr_assert_eq(conftest_load("workers: 64\nudp: {batch: 1024}\n"
+				   "max_headers: 16\n"),
 		     0, "%s", err);
 	cr_assert_eq(c->workers, 64);
 	cr_assert_eq(c->udp.batch, 1024);
@@ -373,20 +354,20 @@ Test(conf, out_of_range_integers)
 
 Test(conf, registrar_and_store_keys)
 {
-	cr_assert_eq(load("registrar:\n"
-			  "  min_expires_s: 30\n"
-			  "  max_expires_s: 7200\n"
-			  "  default_expires_s: 600\n"
-			  "  users_file: /etc/sipedge/users\n"
-			  "  auth_methods: [REGISTER, MESSAGE]\n"
-			  "  nonce_ttl_s: 60\n"
-			  "  secret: 0123456789abcdef0123\n"
-			  "  max_auth_failures: 3\n"
-			  "  auth_failure_window_s: 30\n"
-			  "store:\n"
-			  "  backend: memory\n"
-			  "  snapshot: /var/lib/sipedge/loc.snap\n"
-			  "  snapshot_interval_s: 5\n"),
+	cr_assert_eq(conftest_load("registrar:\n"
+				   "  min_expires_s: 30\n"
+				   "  max_expires_s: 7200\n"
+				   "  default_expires_s: 600\n"
+				   "  users_file: /etc/sipedge/users\n"
+				   "  auth_methods: [REGISTER, MESSAGE]\n"
+				   "  nonce_ttl_s: 60\n"
+				   "  secret: 0123456789abcdef0123\n"
+				   "  max_auth_failures: 3\n"
+				   "  auth_failure_window_s: 30\n"
+				   "store:\n"
+				   "  backend: memory\n"
+				   "  snapshot: /var/lib/sipedge/loc.snap\n"
+				   "  snapshot_interval_s: 5\n"),
 		     0, "%s", err);
 	cr_assert_eq(reg_conf(c)->min_expires_s, 30);
 	cr_assert_eq(reg_conf(c)->max_expires_s, 7200);
@@ -404,39 +385,43 @@ Test(conf, registrar_and_store_keys)
 
 Test(conf, registrar_keys_are_checked)
 {
-	expect_error("registrar:\n  auth_methods: [REGISTER, FOO]\n",
-		     "t.yaml:2: ", "registrar.auth_methods: 'FOO'");
-	expect_error("registrar:\n  min_expires_s: 0\n",
-		     "t.yaml:2: ", "registrar.min_expires_s: 0");
-	expect_error("registrar:\n  secret: short\n",
-		     "t.yaml:2: ", "registrar.secret");
-	expect_error("store:\n  snapshot_interval_s: 0\n",
-		     "t.yaml:2: ", "store.snapshot_interval_s: 0");
+	conftest_expect_error("registrar:\n  auth_methods: [REGISTER, FOO]\n",
+			      "t.yaml:2: ", "registrar.auth_methods: 'FOO'");
+	conftest_expect_error("registrar:\n  min_expires_s: 0\n",
+			      "t.yaml:2: ", "registrar.min_expires_s: 0");
+	conftest_expect_error("registrar:\n  secret: short\n",
+			      "t.yaml:2: ", "registrar.secret");
+	conftest_expect_error("store:\n  snapshot_interval_s: 0\n",
+			      "t.yaml:2: ", "store.snapshot_interval_s: 0");
 	/* Bounds out of order name all three keys. */
-	expect_error("registrar:\n  min_expires_s: 600\n"
-		     "  max_expires_s: 300\n",
-		     "t.yaml: ", "min_expires_s (600) <= default_expires_s");
-	expect_error("registrar:\n  default_expires_s: 30\n",
-		     "t.yaml: ", "default_expires_s (30)");
+	conftest_expect_error(
+	    "registrar:\n  min_expires_s: 600\n"
+	    "  max_expires_s: 300\n",
+	    "t.yaml: ", "min_expires_s (600) <= default_expires_s");
+	conftest_expect_error("registrar:\n  default_expires_s: 30\n",
+			      "t.yaml: ", "default_expires_s (30)");
 }
 
 Test(conf, bad_enum_values)
 {
-	expect_error("log_level: loud\n", "t.yaml:1: ",
-		     "log_level: 'loud' is not one of debug, info");
-	expect_error("log_level: INFO\n", "t.yaml:1: ", "log_level: 'INFO'");
-	expect_error("store:\n  backend: mysql\n", "t.yaml:2: ",
-		     "store.backend: 'mysql' is not one of memory, redis");
-	expect_error(
+	conftest_expect_error("log_level: loud\n", "t.yaml:1: ",
+			      "log_level: 'loud' is not one of debug, info");
+	conftest_expect_error("log_level: INFO\n",
+			      "t.yaml:1: ", "log_level: 'INFO'");
+	conftest_expect_error(
+	    "store:\n  backend: mysql\n",
+	    "t.yaml:2: ", "store.backend: 'mysql' is not one of memory, redis");
+	conftest_expect_error(
 	    "listen:\n  - address: 127.0.0.1\n"
 	    "    transports: [udp, sctp]\n",
 	    "t.yaml:3: ", "listen[0].transports: 'sctp' is not one of");
-	expect_error("listen:\n  - address: 127.0.0.1\n"
-		     "    transports: []\n",
-		     "t.yaml:3: ", "listen[0].transports: must not be empty");
-	expect_error("listen:\n  - address: 127.0.0.1\n"
-		     "    transports: [tcp, tcp]\n",
-		     "t.yaml:3: ", "'tcp' is given twice");
+	conftest_expect_error(
+	    "listen:\n  - address: 127.0.0.1\n"
+	    "    transports: []\n",
+	    "t.yaml:3: ", "listen[0].transports: must not be empty");
+	conftest_expect_error("listen:\n  - address: 127.0.0.1\n"
+			      "    transports: [tcp, tcp]\n",
+			      "t.yaml:3: ", "'tcp' is given twice");
 }
 
 Test(conf, log_levels)
@@ -452,7 +437,7 @@ Test(conf, log_levels)
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		cr_assert_eq(load(t[i].text), 0, "%s", err);
+		cr_assert_eq(conftest_load(t[i].text), 0, "%s", err);
 		cr_assert_eq(c->log_level, t[i].lvl, "%s", t[i].text);
 		conf_free(c);
 		c = NULL;
@@ -461,29 +446,31 @@ Test(conf, log_levels)
 
 Test(conf, bad_listen_address)
 {
-	expect_error("listen:\n  - address: 1.2.3\n", "t.yaml:2: ",
-		     "listen[0].address: '1.2.3' is not an IPv4 or IPv6");
-	expect_error("listen:\n  - address: localhost\n", "t.yaml:2: ",
-		     "'localhost' is not an IPv4 or IPv6 address");
-	expect_error("listen:\n  - address: \"[::1]\"\n",
-		     "t.yaml:2: ", "'[::1]'");
-	expect_error("listen:\n  - address: 127.0.0.1\n"
-		     "  - address: \"127.0.0.1:5060\"\n",
-		     "t.yaml:3: ", "listen[1].address: '127.0.0.1:5060'");
-	expect_error("listen:\n  - address: \"\"\n",
-		     "t.yaml:2: ", "listen[0].address: must not be empty");
-	expect_error("listen:\n  - port: 5061\n",
-		     "t.yaml:2: ", "listen[0]: missing required key 'address'");
-	expect_error("listen: []\n",
-		     "t.yaml:1: ", "listen: needs at least 1 entry");
+	conftest_expect_error(
+	    "listen:\n  - address: 1.2.3\n",
+	    "t.yaml:2: ", "listen[0].address: '1.2.3' is not an IPv4 or IPv6");
+	conftest_expect_error("listen:\n  - address: localhost\n", "t.yaml:2: ",
+			      "'localhost' is not an IPv4 or IPv6 address");
+	conftest_expect_error("listen:\n  - address: \"[::1]\"\n",
+			      "t.yaml:2: ", "'[::1]'");
+	conftest_expect_error(
+	    "listen:\n  - address: 127.0.0.1\n"
+	    "  - address: \"127.0.0.1:5060\"\n",
+	    "t.yaml:3: ", "listen[1].address: '127.0.0.1:5060'");
+	conftest_expect_error("listen:\n  - address: \"\"\n", "t.yaml:2: ",
+			      "listen[0].address: must not be empty");
+	conftest_expect_error("listen:\n  - port: 5061\n", "t.yaml:2: ",
+			      "listen[0]: missing required key 'address'");
+	conftest_expect_error("listen: []\n",
+			      "t.yaml:1: ", "listen: needs at least 1 entry");
 }
 
 Test(conf, ipv6_listen)
 {
 	const struct sockaddr_in6 *a;
 
-	cr_assert_eq(load("listen:\n  - address: \"fe80::1:2\"\n"
-			  "    port: 5080\n"),
+	cr_assert_eq(conftest_load("listen:\n  - address: \"fe80::1:2\"\n"
+				   "    port: 5080\n"),
 		     0, "%s", err);
 	cr_assert_eq(c->nlisten, 1);
 	cr_assert(c->listen[0].udp && c->listen[0].tcp);
@@ -499,32 +486,34 @@ Test(conf, ipv6_listen)
 
 Test(conf, bad_cidr)
 {
-	expect_error("registrar:\n  trusted:\n    - 10.0.0.0/8\n"
-		     "    - 10.0.0.0/33\n",
-		     "t.yaml:4: ",
-		     "registrar.trusted[1]: '10.0.0.0/33' is not a network");
-	expect_error("registrar:\n  trusted: [\"::/129\"]\n",
-		     "t.yaml:2: ", "registrar.trusted[0]: '::/129'");
-	expect_error("registrar:\n  trusted: [10.0.0.0/8x]\n",
-		     "t.yaml:2: ", "'10.0.0.0/8x'");
-	expect_error("registrar:\n  trusted: [10.0.0.0/]\n",
-		     "t.yaml:2: ", "'10.0.0.0/'");
-	expect_error("registrar:\n  trusted: [/8]\n", "t.yaml:2: ", "'/8'");
-	expect_error("registrar:\n  trusted: [10.0.0.0/08]\n",
-		     "t.yaml:2: ", "'10.0.0.0/08'");
-	expect_error("registrar:\n  trusted: [example.com/8]\n",
-		     "t.yaml:2: ", "'example.com/8'");
+	conftest_expect_error(
+	    "registrar:\n  trusted:\n    - 10.0.0.0/8\n"
+	    "    - 10.0.0.0/33\n",
+	    "t.yaml:4: ",
+	    "registrar.trusted[1]: '10.0.0.0/33' is not a network");
+	conftest_expect_error("registrar:\n  trusted: [\"::/129\"]\n",
+			      "t.yaml:2: ", "registrar.trusted[0]: '::/129'");
+	conftest_expect_error("registrar:\n  trusted: [10.0.0.0/8x]\n",
+			      "t.yaml:2: ", "'10.0.0.0/8x'");
+	conftest_expect_error("registrar:\n  trusted: [10.0.0.0/]\n",
+			      "t.yaml:2: ", "'10.0.0.0/'");
+	conftest_expect_error("registrar:\n  trusted: [/8]\n",
+			      "t.yaml:2: ", "'/8'");
+	conftest_expect_error("registrar:\n  trusted: [10.0.0.0/08]\n",
+			      "t.yaml:2: ", "'10.0.0.0/08'");
+	conftest_expect_error("registrar:\n  trusted: [example.com/8]\n",
+			      "t.yaml:2: ", "'example.com/8'");
 }
 
 Test(conf, cidr_matching)
 {
-	cr_assert_eq(load("registrar:\n"
-			  "  trusted:\n"
-			  "    - 172.16.0.0/12\n"
-			  "    - 10.1.2.3/8\n"
-			  "    - \"2001:db8::/33\"\n"
-			  "    - \"::ffff:192.168.0.0/112\"\n"
-			  "    - 0.0.0.0/0\n"),
+	cr_assert_eq(conftest_load("registrar:\n"
+				   "  trusted:\n"
+				   "    - 172.16.0.0/12\n"
+				   "    - 10.1.2.3/8\n"
+				   "    - \"2001:db8::/33\"\n"
+				   "    - \"::ffff:192.168.0.0/112\"\n"
+				   "    - 0.0.0.0/0\n"),
 		     0, "%s", err);
 	cr_assert_eq(reg_conf(c)->ntrusted, 5);
 	/* Host bits are ignored. */
@@ -543,11 +532,11 @@ Test(conf, cidr_matching)
 	conf_free(c);
 	c = NULL;
 
-	cr_assert_eq(load("registrar:\n"
-			  "  trusted:\n"
-			  "    - 172.16.0.0/12\n"
-			  "    - 10.1.2.3/8\n"
-			  "    - \"::ffff:192.168.0.0/112\"\n"),
+	cr_assert_eq(conftest_load("registrar:\n"
+				   "  trusted:\n"
+				   "    - 172.16.0.0/12\n"
+				   "    - 10.1.2.3/8\n"
+				   "    - \"::ffff:192.168.0.0/112\"\n"),
 		     0, "%s", err);
 	cr_assert(trusted4("172.16.0.1"));
 	cr_assert(trusted4("172.31.255.255"));
@@ -573,64 +562,70 @@ Test(conf, cidr_matching)
 
 Test(conf, empty_trusted_list_trusts_no_one)
 {
-	cr_assert_eq(load("registrar:\n  trusted: []\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("registrar:\n  trusted: []\n"), 0, "%s",
+		     err);
 	cr_assert_eq(reg_conf(c)->ntrusted, 0);
 	cr_assert_not(trusted4("127.0.0.1"));
 	cr_assert_not(trusted6("::1"));
 	conf_free(c);
 	c = NULL;
 	/* registrar without trusted keeps the default. */
-	cr_assert_eq(load("registrar: {}\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("registrar: {}\n"), 0, "%s", err);
 	cr_assert_eq(reg_conf(c)->ntrusted, 2);
 	cr_assert(trusted4("127.0.0.1"));
 }
 
 Test(conf, duplicate_keys)
 {
-	expect_error("workers: 1\nlog_level: info\nworkers: 2\n",
-		     "t.yaml:3: ", "duplicate key 'workers'");
-	expect_error("tcp:\n  max_connections: 1\n  max_connections: 2\n",
-		     "t.yaml:3: ", "duplicate key 'tcp.max_connections'");
-	expect_error("listen:\n  - address: 127.0.0.1\n"
-		     "    address: 127.0.0.2\n",
-		     "t.yaml:3: ", "duplicate key 'listen[0].address'");
-	expect_error("udp: {batch: 1, batch: 2}\n",
-		     "t.yaml:1: ", "duplicate key 'udp.batch'");
+	conftest_expect_error("workers: 1\nlog_level: info\nworkers: 2\n",
+			      "t.yaml:3: ", "duplicate key 'workers'");
+	conftest_expect_error(
+	    "tcp:\n  max_connections: 1\n  max_connections: 2\n",
+	    "t.yaml:3: ", "duplicate key 'tcp.max_connections'");
+	conftest_expect_error(
+	    "listen:\n  - address: 127.0.0.1\n"
+	    "    address: 127.0.0.2\n",
+	    "t.yaml:3: ", "duplicate key 'listen[0].address'");
+	conftest_expect_error("udp: {batch: 1, batch: 2}\n",
+			      "t.yaml:1: ", "duplicate key 'udp.batch'");
 }
 
 Test(conf, yaml_syntax_error_has_line)
 {
-	expect_error("workers: 2\nlisten: [\n",
-		     "t.yaml:3: ", "YAML syntax error");
-	expect_error("workers: 2\nlog_level: \"info\n",
-		     "t.yaml:3: ", "YAML syntax error");
-	expect_error("workers: 2\n\t- x\n", "t.yaml:2: ", "YAML syntax error");
-	expect_error("workers: 1\nudp:\n  batch: 4\n bad: 1\n",
-		     "t.yaml:4: ", "YAML syntax error");
+	conftest_expect_error("workers: 2\nlisten: [\n",
+			      "t.yaml:3: ", "YAML syntax error");
+	conftest_expect_error("workers: 2\nlog_level: \"info\n",
+			      "t.yaml:3: ", "YAML syntax error");
+	conftest_expect_error("workers: 2\n\t- x\n",
+			      "t.yaml:2: ", "YAML syntax error");
+	conftest_expect_error("workers: 1\nudp:\n  batch: 4\n bad: 1\n",
+			      "t.yaml:4: ", "YAML syntax error");
 	/* Invalid UTF-8 is a reader error: the line comes from the offset. */
-	expect_error("workers: 1\n\n\xff\n", "t.yaml:3: ", "YAML syntax error");
+	conftest_expect_error("workers: 1\n\n\xff\n",
+			      "t.yaml:3: ", "YAML syntax error");
 }
 
 Test(conf, redis_backend_is_accepted)
 {
 	/* store/redis.h; its keys: tests/unit/proxy/test_conf_redis.c. */
-	cr_assert_eq(load("workers: 1\nstore:\n  backend: redis\n"), 0, "%s",
-		     err);
+	cr_assert_eq(conftest_load("workers: 1\nstore:\n  backend: redis\n"), 0,
+		     "%s", err);
 	cr_assert_eq(store_conf(c)->backend, CONF_STORE_REDIS);
 }
 
 Test(conf, yaml_features_not_in_the_schema)
 {
-	expect_error("workers: 1\n---\nworkers: 2\n",
-		     "t.yaml:2: ", "only one YAML document is allowed");
-	expect_error("workers: &n 2\nmax_headers: *n\n",
-		     "t.yaml:2: ", "aliases (*n) are not supported");
-	expect_error("? [a, b]\n: 1\n",
-		     "t.yaml:1: ", "top level: a key must be a plain name");
-	expect_error("server_name: \"a\\0b\"\n",
-		     "t.yaml:1: ", "server_name: contains a NUL character");
-	expect_error("domains: [\"exa mple.com\"]\n", "t.yaml:1: ",
-		     "domains[0]: 'exa mple.com' is not a domain name");
+	conftest_expect_error("workers: 1\n---\nworkers: 2\n", "t.yaml:2: ",
+			      "only one YAML document is allowed");
+	conftest_expect_error("workers: &n 2\nmax_headers: *n\n",
+			      "t.yaml:2: ", "aliases (*n) are not supported");
+	conftest_expect_error("? [a, b]\n: 1\n", "t.yaml:1: ",
+			      "top level: a key must be a plain name");
+	conftest_expect_error("server_name: \"a\\0b\"\n", "t.yaml:1: ",
+			      "server_name: contains a NUL character");
+	conftest_expect_error(
+	    "domains: [\"exa mple.com\"]\n",
+	    "t.yaml:1: ", "domains[0]: 'exa mple.com' is not a domain name");
 }
 
 Test(conf, list_length_limits)
@@ -642,8 +637,8 @@ Test(conf, list_length_limits)
 	for (int i = 1; i <= 17; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "  - address: 127.0.0.%d\n", i);
-	expect_error(text,
-		     "t.yaml:18: ", "listen: too many entries (at most 16)");
+	conftest_expect_error(
+	    text, "t.yaml:18: ", "listen: too many entries (at most 16)");
 }
 
 Test(conf, message_without_buffer_is_safe)
@@ -674,7 +669,7 @@ Test(conf, workers_resolution)
 	cr_assert_eq(conf_workers(1), 1);
 	cr_assert_eq(conf_workers(64), 64);
 	cr_assert_eq(conf_workers(1000), CONF_MAX_WORKERS);
-	cr_assert_eq(load("workers: 0\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("workers: 0\n"), 0, "%s", err);
 	cr_assert_eq(c->workers, want);
 }
 
@@ -693,7 +688,7 @@ Test(conf, free_null)
 
 Test(conf, proxy_defaults)
 {
-	cr_assert_eq(load(""), 0, "%s", err);
+	cr_assert_eq(conftest_load(""), 0, "%s", err);
 	cr_assert(proxy_conf(c)->record_route);
 	cr_assert_eq(proxy_conf(c)->t1_ms, 500);
 	cr_assert_eq(proxy_conf(c)->t2_ms, 4000);
@@ -710,7 +705,8 @@ Test(conf, proxy_routes_locations_and_overload)
 {
 	const struct sockaddr_in *a;
 
-	cr_assert_eq(load("proxy:\n"
+	cr_assert_eq(
+	    conftest_load("proxy:\n"
 			  "  record_route: false\n"
 			  "  t1_ms: 50\n"
 			  "  t2_ms: 20\n"
@@ -731,7 +727,7 @@ Test(conf, proxy_routes_locations_and_overload)
 			  "  max_inbox: 10\n"
 			  "  max_transactions: 20\n"
 			  "  retry_after_s: 30\n"),
-		     0, "%s", err);
+	    0, "%s", err);
 	cr_assert_not(proxy_conf(c)->record_route);
 	cr_assert_eq(proxy_conf(c)->t1_ms, 50);
 	cr_assert_eq(proxy_conf(c)->t2_ms, 50, "T2 is at least T1");
@@ -784,81 +780,84 @@ Test(conf, proxy_routes_locations_and_overload)
 
 Test(conf, proxy_values_checked_with_their_line)
 {
-	expect_error("proxy:\n  record_route: maybe\n", "t.yaml:2: ",
-		     "proxy.record_route: 'maybe' is not one of true, false");
-	expect_error("proxy:\n  t1_ms: 5\n", "t.yaml:2: ",
-		     "proxy.t1_ms: 5 is out of range (10..10000)");
-	expect_error("proxy:\n  timer_c_s: 0\n",
-		     "t.yaml:2: ", "out of range (1..3600)");
-	expect_error("proxy:\n  t3_ms: 5\n",
-		     "t.yaml:2: ", "unknown key 'proxy.t3_ms'");
-	expect_error("overload:\n  max_inbox: 0\n",
-		     "t.yaml:2: ", "overload.max_inbox: 0 is out of range");
-	expect_error("overload:\n  retry_after_s: x\n",
-		     "t.yaml:2: ", "expected a decimal integer");
+	conftest_expect_error(
+	    "proxy:\n  record_route: maybe\n", "t.yaml:2: ",
+	    "proxy.record_route: 'maybe' is not one of true, false");
+	conftest_expect_error("proxy:\n  t1_ms: 5\n", "t.yaml:2: ",
+			      "proxy.t1_ms: 5 is out of range (10..10000)");
+	conftest_expect_error("proxy:\n  timer_c_s: 0\n",
+			      "t.yaml:2: ", "out of range (1..3600)");
+	conftest_expect_error("proxy:\n  t3_ms: 5\n",
+			      "t.yaml:2: ", "unknown key 'proxy.t3_ms'");
+	conftest_expect_error("overload:\n  max_inbox: 0\n", "t.yaml:2: ",
+			      "overload.max_inbox: 0 is out of range");
+	conftest_expect_error("overload:\n  retry_after_s: x\n",
+			      "t.yaml:2: ", "expected a decimal integer");
 }
 
 Test(conf, routes_checked_with_their_line)
 {
-	expect_error(
+	conftest_expect_error(
 	    "routes:\n"
 	    "  - domain: a.example\n"
 	    "    prefix: \"+1\"\n"
 	    "    next_hop: [\"sip:192.0.2.1\"]\n",
 	    "t.yaml:2: ", "needs exactly one of 'domain' and 'prefix'");
-	expect_error("routes:\n"
-		     "  - next_hop: [\"sip:192.0.2.1\"]\n",
-		     "t.yaml:2: ", "needs exactly one of");
-	expect_error("routes:\n"
-		     "  - domain: a.example\n",
-		     "t.yaml:2: ", "missing required key 'next_hop'");
-	expect_error("routes:\n"
-		     "  - domain: a.example\n"
-		     "    next_hop: []\n",
-		     "t.yaml:3: ", "needs at least 1 entry");
-	expect_error("routes:\n"
-		     "  - domain: a.example\n"
-		     "    next_hop:\n"
-		     "      - sip:192.0.2.1\n"
-		     "      - sip:gw.example.net\n",
-		     "t.yaml:5: ", "the host must be an IP address (no DNS)");
-	expect_error("routes:\n"
-		     "  - domain: a.example\n"
-		     "    next_hop: [\"sip:192.0.2.1;transport=sctp\"]\n",
-		     "t.yaml:3: ", "transport must be udp or tcp");
-	expect_error("routes:\n"
-		     "  - domain: a.example\n"
-		     "    next_hop: [\"http://192.0.2.1\"]\n",
-		     "t.yaml:3: ", "is not a sip: URI");
-	expect_error("routes:\n"
-		     "  - prefix: \"1-800\"\n"
-		     "    next_hop: [\"sip:192.0.2.1\"]\n",
-		     "t.yaml:2: ", "is not a number prefix");
-	expect_error("routes:\n"
-		     "  - domain: \"a b\"\n"
-		     "    next_hop: [\"sip:192.0.2.1\"]\n",
-		     "t.yaml:2: ", "is not a domain name");
+	conftest_expect_error("routes:\n"
+			      "  - next_hop: [\"sip:192.0.2.1\"]\n",
+			      "t.yaml:2: ", "needs exactly one of");
+	conftest_expect_error("routes:\n"
+			      "  - domain: a.example\n",
+			      "t.yaml:2: ", "missing required key 'next_hop'");
+	conftest_expect_error("routes:\n"
+			      "  - domain: a.example\n"
+			      "    next_hop: []\n",
+			      "t.yaml:3: ", "needs at least 1 entry");
+	conftest_expect_error(
+	    "routes:\n"
+	    "  - domain: a.example\n"
+	    "    next_hop:\n"
+	    "      - sip:192.0.2.1\n"
+	    "      - sip:gw.example.net\n",
+	    "t.yaml:5: ", "the host must be an IP address (no DNS)");
+	conftest_expect_error(
+	    "routes:\n"
+	    "  - domain: a.example\n"
+	    "    next_hop: [\"sip:192.0.2.1;transport=sctp\"]\n",
+	    "t.yaml:3: ", "transport must be udp or tcp");
+	conftest_expect_error("routes:\n"
+			      "  - domain: a.example\n"
+			      "    next_hop: [\"http://192.0.2.1\"]\n",
+			      "t.yaml:3: ", "is not a sip: URI");
+	conftest_expect_error("routes:\n"
+			      "  - prefix: \"1-800\"\n"
+			      "    next_hop: [\"sip:192.0.2.1\"]\n",
+			      "t.yaml:2: ", "is not a number prefix");
+	conftest_expect_error("routes:\n"
+			      "  - domain: \"a b\"\n"
+			      "    next_hop: [\"sip:192.0.2.1\"]\n",
+			      "t.yaml:2: ", "is not a domain name");
 }
 
 Test(conf, locations_checked_with_their_line)
 {
-	expect_error("locations:\n"
-		     "  - aor: alice\n"
-		     "    contacts: [\"sip:alice@127.0.0.1\"]\n",
-		     "t.yaml:2: ", "is not an address of record");
-	expect_error("locations:\n"
-		     "  - aor: sip:alice@localhost\n"
-		     "    contacts: [\"sip:alice@127.0.0.1\"]\n",
-		     "t.yaml:2: ", "is not an address of record");
-	expect_error("locations:\n"
-		     "  - aor: alice@localhost\n"
-		     "    contacts: [\"<sip:alice@127.0.0.1>;q=2\"]\n",
-		     "t.yaml:3: ", "q must be 0 .. 1");
-	expect_error("locations:\n"
-		     "  - aor: alice@localhost\n"
-		     "    contacts: [\"sip:alice@host.example\"]\n",
-		     "t.yaml:3: ", "no DNS");
-	expect_error("locations:\n"
-		     "  - aor: alice@localhost\n",
-		     "t.yaml:2: ", "missing required key 'contacts'");
+	conftest_expect_error("locations:\n"
+			      "  - aor: alice\n"
+			      "    contacts: [\"sip:alice@127.0.0.1\"]\n",
+			      "t.yaml:2: ", "is not an address of record");
+	conftest_expect_error("locations:\n"
+			      "  - aor: sip:alice@localhost\n"
+			      "    contacts: [\"sip:alice@127.0.0.1\"]\n",
+			      "t.yaml:2: ", "is not an address of record");
+	conftest_expect_error("locations:\n"
+			      "  - aor: alice@localhost\n"
+			      "    contacts: [\"<sip:alice@127.0.0.1>;q=2\"]\n",
+			      "t.yaml:3: ", "q must be 0 .. 1");
+	conftest_expect_error("locations:\n"
+			      "  - aor: alice@localhost\n"
+			      "    contacts: [\"sip:alice@host.example\"]\n",
+			      "t.yaml:3: ", "no DNS");
+	conftest_expect_error("locations:\n"
+			      "  - aor: alice@localhost\n",
+			      "t.yaml:2: ", "missing required key 'contacts'");
 }

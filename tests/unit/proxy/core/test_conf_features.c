@@ -10,46 +10,17 @@
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "features/features_conf.h"
-#include "tests/unit/sections.h"
-#include "tests/common/teardown.h"
+#include "tests/unit/conftest.h"
 
 static struct conf *c;
 static char err[512];
 
 static void setup(void)
 {
-	c = NULL;
-	err[0] = '\0';
-	sections_add_all();
+	conftest_init(&c, err, sizeof(err));
 }
 
-static void teardown(void)
-{
-	conf_free(c);
-	c = NULL;
-	teardown_check_objs(0);
-}
-
-TestSuite(conf_features, .init = setup, .fini = teardown, .timeout = 10);
-
-static int load(const char *text)
-{
-	return conf_load_mem("t.yaml", text, strlen(text), &c, err,
-			     sizeof(err));
-}
-
-/* Loading @p text fails with ERR_CONFIG, a message starting with
- * @p prefix and containing @p needle. */
-static void expect_error(const char *text, const char *prefix,
-			 const char *needle)
-{
-	cr_assert_eq(load(text), ERR_CONFIG, "loaded: %s", text);
-	cr_assert_null(c);
-	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
-		     "message '%s' does not start with '%s'", err, prefix);
-	cr_assert_not_null(strstr(err, needle),
-			   "message '%s' does not contain '%s'", err, needle);
-}
+TestSuite(conf_features, .init = setup, .fini = conftest_fini, .timeout = 10);
 
 Test(conf_features, defaults_gruu_on_no_intercom_entries)
 {
@@ -59,7 +30,7 @@ Test(conf_features, defaults_gruu_on_no_intercom_entries)
 	cr_assert_null(features_conf(c)->intercom);
 	conf_free(c);
 	c = NULL;
-	cr_assert_eq(load("features:\n  gruu: false\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("features:\n  gruu: false\n"), 0, "%s", err);
 	cr_assert_not(features_conf(c)->gruu);
 }
 
@@ -88,7 +59,7 @@ Test(conf_features, full_intercom_section)
 	    "      enabled: false\n";
 	const struct conf_intercom *d;
 
-	cr_assert_eq(load(text), 0, "%s", err);
+	cr_assert_eq(conftest_load(text), 0, "%s", err);
 	cr_assert(features_conf(c)->gruu);
 	cr_assert_eq(features_conf(c)->nintercom, 2);
 	d = &features_conf(c)->intercom[0];
@@ -136,7 +107,8 @@ Test(conf_features, every_profile_name)
 			 "features:\n  intercom:\n    - domain: localhost\n"
 			 "      default_profile: %s\n",
 			 names[i].name);
-		cr_assert_eq(load(text), 0, "%s: %s", names[i].name, err);
+		cr_assert_eq(conftest_load(text), 0, "%s: %s", names[i].name,
+			     err);
 		cr_assert_eq(features_conf(c)->intercom[0].default_profile,
 			     names[i].p);
 		conf_free(c);
@@ -146,50 +118,61 @@ Test(conf_features, every_profile_name)
 
 Test(conf_features, bad_values_name_key_and_line)
 {
-	expect_error("features:\n  gruu: yes\n", "t.yaml:2: ", "gruu");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      default_profile: cisco\n",
-		     "t.yaml:4: ", "not one of");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      code: \"*6a\"\n",
-		     "t.yaml:4: ", "not a feature code");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      code: \"*123456789\"\n",
-		     "t.yaml:4: ", "too long");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      allow: [\"al ice\"]\n",
-		     "t.yaml:4: ", "not a user name");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      groups:\n        - number: \"1a\"\n"
-		     "          members: [a]\n",
-		     "t.yaml:5: ", "not a number");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      groups:\n        - number: \"1\"\n"
-		     "          members: [\"a<b>\"]\n",
-		     "t.yaml:6: ", "not a user name");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      groups:\n        - number: \"1\"\n",
-		     "t.yaml:5: ", "members");
-	expect_error("features:\n  intercom:\n    - code: \"*6\"\n",
-		     "t.yaml:3: ", "domain");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      profiles:\n        - user_agent: x\n"
-		     "          profile: callinfo\n          level: 3\n",
-		     "t.yaml:7: ", "unknown key");
-	expect_error("features:\n  pager: true\n",
-		     "t.yaml:2: ", "unknown key 'features.pager'");
+	conftest_expect_error("features:\n  gruu: yes\n", "t.yaml:2: ", "gruu");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      default_profile: cisco\n",
+	    "t.yaml:4: ", "not one of");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      code: \"*6a\"\n",
+	    "t.yaml:4: ", "not a feature code");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      code: \"*123456789\"\n",
+	    "t.yaml:4: ", "too long");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      allow: [\"al ice\"]\n",
+	    "t.yaml:4: ", "not a user name");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      groups:\n        - number: \"1a\"\n"
+	    "          members: [a]\n",
+	    "t.yaml:5: ", "not a number");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      groups:\n        - number: \"1\"\n"
+	    "          members: [\"a<b>\"]\n",
+	    "t.yaml:6: ", "not a user name");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      groups:\n        - number: \"1\"\n",
+	    "t.yaml:5: ", "members");
+	conftest_expect_error("features:\n  intercom:\n    - code: \"*6\"\n",
+			      "t.yaml:3: ", "domain");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      profiles:\n        - user_agent: x\n"
+	    "          profile: callinfo\n          level: 3\n",
+	    "t.yaml:7: ", "unknown key");
+	conftest_expect_error("features:\n  pager: true\n",
+			      "t.yaml:2: ", "unknown key 'features.pager'");
 }
 
 Test(conf_features, domains_must_be_served_and_unique)
 {
-	expect_error("features:\n  intercom:\n    - domain: example.org\n",
-		     "t.yaml: ", "not one of the served domains");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "    - domain: LOCALHOST\n",
-		     "t.yaml: ", "given twice");
-	expect_error("features:\n  intercom:\n    - domain: localhost\n"
-		     "      groups:\n"
-		     "        - number: \"1\"\n          members: [a]\n"
-		     "        - number: \"1\"\n          members: [b]\n",
-		     "t.yaml: ", "paging group number");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: example.org\n",
+	    "t.yaml: ", "not one of the served domains");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "    - domain: LOCALHOST\n",
+	    "t.yaml: ", "given twice");
+	conftest_expect_error(
+	    "features:\n  intercom:\n    - domain: localhost\n"
+	    "      groups:\n"
+	    "        - number: \"1\"\n          members: [a]\n"
+	    "        - number: \"1\"\n          members: [b]\n",
+	    "t.yaml: ", "paging group number");
 }

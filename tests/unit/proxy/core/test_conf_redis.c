@@ -9,50 +9,21 @@
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
-#include "tests/unit/sections.h"
-#include "tests/common/teardown.h"
+#include "tests/unit/conftest.h"
 
 static struct conf *c;
 static char err[512];
 
 static void setup(void)
 {
-	c = NULL;
-	err[0] = '\0';
-	sections_add_all();
+	conftest_init(&c, err, sizeof(err));
 }
 
-static void teardown(void)
-{
-	conf_free(c);
-	c = NULL;
-	teardown_check_objs(0);
-}
-
-TestSuite(conf_redis, .init = setup, .fini = teardown, .timeout = 10);
-
-static int load(const char *text)
-{
-	return conf_load_mem("t.yaml", text, strlen(text), &c, err,
-			     sizeof(err));
-}
-
-static void expect_error(const char *text, const char *prefix,
-			 const char *needle)
-{
-	int e = load(text);
-
-	cr_assert_eq(e, ERR_CONFIG, "loaded: %s", text);
-	cr_assert_null(c);
-	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
-		     "message '%s' does not start with '%s'", err, prefix);
-	cr_assert_not_null(strstr(err, needle),
-			   "message '%s' does not contain '%s'", err, needle);
-}
+TestSuite(conf_redis, .init = setup, .fini = conftest_fini, .timeout = 10);
 
 Test(conf_redis, defaults_without_a_redis_section)
 {
-	cr_assert_eq(load("store:\n  backend: redis\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("store:\n  backend: redis\n"), 0, "%s", err);
 	cr_assert_eq(store_conf(c)->backend, CONF_STORE_REDIS);
 	cr_assert_str_eq(store_conf(c)->redis.address, "127.0.0.1:6379");
 	cr_assert_null(store_conf(c)->redis.password);
@@ -67,7 +38,8 @@ Test(conf_redis, defaults_without_a_redis_section)
 
 Test(conf_redis, every_key_is_read)
 {
-	cr_assert_eq(load("store:\n"
+	cr_assert_eq(
+	    conftest_load("store:\n"
 			  "  backend: redis\n"
 			  "  redis:\n"
 			  "    address: \"unix:/run/redis/redis.sock\"\n"
@@ -77,7 +49,7 @@ Test(conf_redis, every_key_is_read)
 			  "    command_timeout_ms: 750\n"
 			  "    queue_max: 42\n"
 			  "    namespace: edge-a.1\n"),
-		     0, "%s", err);
+	    0, "%s", err);
 	cr_assert_str_eq(store_conf(c)->redis.address,
 			 "unix:/run/redis/redis.sock");
 	cr_assert_str_eq(store_conf(c)->redis.password, "s3cret");
@@ -90,13 +62,13 @@ Test(conf_redis, every_key_is_read)
 
 Test(conf_redis, sentinel_replaces_the_address)
 {
-	cr_assert_eq(load("store:\n"
-			  "  backend: redis\n"
-			  "  redis:\n"
-			  "    sentinel:\n"
-			  "      master: mymaster\n"
-			  "      addresses: [\"127.0.0.1:26379\", "
-			  "\"[::1]:26380\"]\n"),
+	cr_assert_eq(conftest_load("store:\n"
+				   "  backend: redis\n"
+				   "  redis:\n"
+				   "    sentinel:\n"
+				   "      master: mymaster\n"
+				   "      addresses: [\"127.0.0.1:26379\", "
+				   "\"[::1]:26380\"]\n"),
 		     0, "%s", err);
 	cr_assert_null(store_conf(c)->redis.address);
 	cr_assert_str_eq(store_conf(c)->redis.sentinel_master, "mymaster");
@@ -107,37 +79,41 @@ Test(conf_redis, sentinel_replaces_the_address)
 
 Test(conf_redis, bad_values_name_their_line)
 {
-	expect_error("store:\n  redis:\n    address: \"redis.local:6379\"\n",
-		     "t.yaml:3: ",
-		     "store.redis.address: 'redis.local:6379' "
-		     "is not IP:PORT");
-	expect_error("store:\n  redis:\n    address: \"127.0.0.1\"\n",
-		     "t.yaml:3: ", "store.redis.address");
-	expect_error("store:\n  redis:\n    db: 1001\n", "t.yaml:3: ",
-		     "store.redis.db: 1001 is out of range (0..1000)");
-	expect_error("store:\n  redis:\n    connect_timeout_ms: 0\n",
-		     "t.yaml:3: ", "out of range (1..60000)");
-	expect_error("store:\n  redis:\n    queue_max: 0\n",
-		     "t.yaml:3: ", "store.redis.queue_max");
-	expect_error("store:\n  redis:\n    namespace: \"a b\"\n",
-		     "t.yaml:3: ", "may hold only letters");
-	expect_error("store:\n  redis:\n    bogus: 1\n",
-		     "t.yaml:3: ", "unknown key 'store.redis.bogus'");
-	expect_error("store:\n  redis:\n    sentinel:\n      master: m\n",
-		     "t.yaml:4: ", "missing required key 'addresses'");
-	expect_error("store:\n  redis:\n    sentinel:\n      master: m\n"
-		     "      addresses: [\"1.2.3.4:0\"]\n",
-		     "t.yaml:5: ", "store.redis.sentinel.addresses[0]");
-	expect_error("store:\n  redis:\n    sentinel:\n      master: m\n"
-		     "      addresses: []\n",
-		     "t.yaml:5: ", "needs at least 1 entry");
+	conftest_expect_error(
+	    "store:\n  redis:\n    address: \"redis.local:6379\"\n",
+	    "t.yaml:3: ",
+	    "store.redis.address: 'redis.local:6379' "
+	    "is not IP:PORT");
+	conftest_expect_error("store:\n  redis:\n    address: \"127.0.0.1\"\n",
+			      "t.yaml:3: ", "store.redis.address");
+	conftest_expect_error("store:\n  redis:\n    db: 1001\n", "t.yaml:3: ",
+			      "store.redis.db: 1001 is out of range (0..1000)");
+	conftest_expect_error("store:\n  redis:\n    connect_timeout_ms: 0\n",
+			      "t.yaml:3: ", "out of range (1..60000)");
+	conftest_expect_error("store:\n  redis:\n    queue_max: 0\n",
+			      "t.yaml:3: ", "store.redis.queue_max");
+	conftest_expect_error("store:\n  redis:\n    namespace: \"a b\"\n",
+			      "t.yaml:3: ", "may hold only letters");
+	conftest_expect_error("store:\n  redis:\n    bogus: 1\n",
+			      "t.yaml:3: ", "unknown key 'store.redis.bogus'");
+	conftest_expect_error(
+	    "store:\n  redis:\n    sentinel:\n      master: m\n",
+	    "t.yaml:4: ", "missing required key 'addresses'");
+	conftest_expect_error(
+	    "store:\n  redis:\n    sentinel:\n      master: m\n"
+	    "      addresses: [\"1.2.3.4:0\"]\n",
+	    "t.yaml:5: ", "store.redis.sentinel.addresses[0]");
+	conftest_expect_error(
+	    "store:\n  redis:\n    sentinel:\n      master: m\n"
+	    "      addresses: []\n",
+	    "t.yaml:5: ", "needs at least 1 entry");
 }
 
 Test(conf_redis, address_and_sentinel_together_are_refused)
 {
-	expect_error("store:\n  backend: redis\n  redis:\n"
-		     "    address: \"127.0.0.1:6379\"\n"
-		     "    sentinel:\n      master: m\n"
-		     "      addresses: [\"127.0.0.1:26379\"]\n",
-		     "t.yaml: ", "give address or sentinel, not both");
+	conftest_expect_error("store:\n  backend: redis\n  redis:\n"
+			      "    address: \"127.0.0.1:6379\"\n"
+			      "    sentinel:\n      master: m\n"
+			      "      addresses: [\"127.0.0.1:26379\"]\n",
+			      "t.yaml: ", "give address or sentinel, not both");
 }

@@ -11,8 +11,7 @@
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "registrar/reg_conf.h"
-#include "tests/unit/sections.h"
-#include "tests/common/teardown.h"
+#include "tests/unit/conftest.h"
 
 /* A module of the test's own: "demo: {name, level, tags: [...]}". */
 struct demo_conf {
@@ -125,31 +124,16 @@ static char err[512];
 
 static void setup(void)
 {
-	c = NULL;
-	err[0] = '\0';
-	sections_add_all();
+	conftest_init(&c, err, sizeof(err));
 	cr_assert_eq(conf_section_add(&demo_section), 0);
 }
 
-static void teardown(void)
-{
-	conf_free(c);
-	c = NULL;
-	teardown_check_objs(0);
-}
-
-TestSuite(conf_section, .init = setup, .fini = teardown, .timeout = 10);
-
-static int load(const char *text)
-{
-	return conf_load_mem("t.yaml", text, strlen(text), &c, err,
-			     sizeof(err));
-}
+TestSuite(conf_section, .init = setup, .fini = conftest_fini, .timeout = 10);
 
 /* Loading @text fails with ERR_CONFIG and exactly the message @want. */
 static void expect_error(const char *text, const char *want)
 {
-	int e = load(text);
+	int e = conftest_load(text);
 
 	cr_assert_eq(e, ERR_CONFIG, "loaded: %s", text);
 	cr_assert_null(c);
@@ -160,11 +144,11 @@ Test(conf_section, registered_section_is_loaded_and_built)
 {
 	const struct demo_conf *d;
 
-	cr_assert_eq(load("workers: 1\n"
-			  "demo:\n"
-			  "  name: box\n"
-			  "  level: 4\n"
-			  "  tags: [a, b]\n"),
+	cr_assert_eq(conftest_load("workers: 1\n"
+				   "demo:\n"
+				   "  name: box\n"
+				   "  level: 4\n"
+				   "  tags: [a, b]\n"),
 		     0, "%s", err);
 	d = demo_conf(c);
 	cr_assert_not_null(d);
@@ -180,7 +164,7 @@ Test(conf_section, defaults_when_the_key_is_absent)
 {
 	const struct demo_conf *d;
 
-	cr_assert_eq(load("workers: 1\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("workers: 1\n"), 0, "%s", err);
 	d = demo_conf(c);
 	cr_assert_str_eq(d->name, "anon");
 	cr_assert_eq(d->level, 3);
@@ -195,7 +179,7 @@ Test(conf_section, defaults_when_the_key_is_absent)
 
 Test(conf_section, an_empty_list_is_given)
 {
-	cr_assert_eq(load("demo:\n  tags: []\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("demo:\n  tags: []\n"), 0, "%s", err);
 	cr_assert(demo_conf(c)->tags_given);
 	cr_assert_eq(demo_conf(c)->ntags, 0);
 }
@@ -265,7 +249,7 @@ Test(conf_section, a_section_not_registered_is_absent)
 		.free = demo_free,
 	};
 
-	cr_assert_eq(load("workers: 1\n"), 0, "%s", err);
+	cr_assert_eq(conftest_load("workers: 1\n"), 0, "%s", err);
 	cr_assert_null(conf_section_get(c, &other));
 	cr_assert_null(conf_section_get(NULL, &demo_section));
 }

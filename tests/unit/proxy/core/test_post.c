@@ -13,6 +13,7 @@
 
 #include "proxy/core/post.h"
 #include "tests/common/teardown.h"
+#include "tests/common/ms.h"
 
 /* How long a test waits for calls that must come: a safety net. */
 #define WAIT_MS	   10000
@@ -47,20 +48,13 @@ static void fini(void)
 
 TestSuite(post, .init = init, .fini = fini, .timeout = 30);
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Turn the loop until *p reaches @p want. */
 static bool turn_until(atomic_uint *p, unsigned want)
 {
 	for (int i = 0; i < WAIT_MS && atomic_load(p) < want; i++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
 		if (atomic_load(p) < want)
-			sleep_ms(1); /* posters on other threads */
+			ms_sleep(1); /* posters on other threads */
 	}
 	return atomic_load(p) >= want;
 }

@@ -21,7 +21,10 @@
 #include "proxy/core/shard.h"
 #include "proxy/pipeline.h"
 #include "proxy/core/transport.h"
+#include "tests/common/proc.h"
 #include "tests/common/teardown.h"
+#include "tests/common/ms.h"
+#include "tests/unit/rtconf.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come (a reply, a
@@ -35,13 +38,6 @@ static char host[64];	  /* "127.0.0.1" or "::1" */
 static char uri_host[64]; /* as in a URI: "127.0.0.1", "[::1]" */
 static uint16_t port;
 static int family;
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static void fill_addr(struct sockaddr_storage *ss, socklen_t *lenp, int fam,
 		      uint16_t p)
@@ -78,33 +74,16 @@ static uint16_t local_port(int fd)
 /* A loopback port free for both TCP and UDP right now. */
 static uint16_t free_port(int fam)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-		int t = socket(fam, SOCK_STREAM, 0);
-		int u = socket(fam, SOCK_DGRAM, 0);
-		uint16_t p = 0;
+	uint16_t p;
 
-		cr_assert(t >= 0 && u >= 0);
-		fill_addr(&ss, &len, fam, 0);
-		if (bind(t, (struct sockaddr *)&ss, len) == 0) {
-			p = local_port(t);
-			fill_addr(&ss, &len, fam, p);
-			if (bind(u, (struct sockaddr *)&ss, len) != 0)
-				p = 0;
-		}
-		close(t);
-		close(u);
-		if (p)
-			return p;
-	}
-	cr_assert_fail("no free port");
-	return 0;
+	cr_assert_eq(proc_free_port(fam == AF_INET ? "127.0.0.1" : "::1", &p),
+		     0);
+	return p;
 }
 
 static void conf_make(int fam, unsigned workers)
 {
-	memset(&cf, 0, sizeof(cf));
+	rtconf_init(&cf, workers);
 	memset(&ls, 0, sizeof(ls));
 	family = fam;
 	snprintf(host, sizeof(host), "%s",
@@ -117,17 +96,8 @@ static void conf_make(int fam, unsigned workers)
 	ls.udp = true;
 	ls.tcp = true;
 	fill_addr(&ls.addr, &ls.addrlen, fam, port);
-	cf.workers = workers;
-	cf.log_level = LOG_WARN;
 	cf.listen = &ls;
 	cf.nlisten = 1;
-	cf.tcp.max_connections = 64;
-	cf.tcp.idle_timeout_s = 120;
-	cf.tcp.max_header_bytes = 4096;
-	cf.tcp.max_body_bytes = 8192;
-	cf.udp.batch = 8;
-	cf.max_headers = 128;
-	cf.server_name = "sipedge-test";
 }
 
 static void start(void)
@@ -226,7 +196,7 @@ static bool wait_total(enum ctr c, uint64_t want)
 	for (int i = 0; i < WAIT_MS / 2; i++) {
 		if (total(c) >= want)
 			return total(c) == want;
-		sleep_ms(2);
+		ms_sleep(2);
 	}
 	return false;
 }
@@ -333,7 +303,7 @@ static int which_rx(const uint64_t *before)
 			if (st.rx_msgs > before[i])
 				return (int)i;
 		}
-		sleep_ms(2);
+		ms_sleep(2);
 	}
 	return -1;
 }
@@ -414,7 +384,7 @@ Test(shard, udp_every_message_received_once_and_handed_to_its_owner)
 	}
 	cr_assert(sent[0] > 0 && sent[1] > 0);
 	for (int w = 0; w < WAIT_MS / 2 && !stats_match(&e); w++)
-		sleep_ms(2);
+		ms_sleep(2);
 	for (unsigned i = 0; i < NSHARDS; i++) {
 		shards_stats(sh, i, &st);
 		cr_expect_eq(st.rx_msgs, e.rx[i], "shard %u rx %lu != %lu", i,
@@ -464,7 +434,7 @@ Test(shard, udp_message_without_call_id_is_handled_where_it_arrived)
 	cr_assert(wait_total(RX, 1));
 	/* Answered (400) or dropped by the core, on the shard it reached. */
 	for (int w = 0; w < WAIT_MS / 2 && total(TX) + total(DROP) == 0; w++)
-		sleep_ms(2);
+		ms_sleep(2);
 	cr_expect_eq(total(TX) + total(DROP), 1);
 	cr_expect_eq(total(HOUT), 0);
 	cr_expect_eq(total(HIN), 0);
@@ -701,7 +671,7 @@ Test(shard, tcp_message_split_byte_by_byte)
 		tcp_write(fd, buf + i, 1);
 		/* Let each byte leave as its own segment, so that the
 		 * server sees partial reads; nothing is timed. */
-		sleep_ms(1);
+		ms_sleep(1);
 	}
 	expect_200(fd, &r, "bytewise");
 	cr_expect_eq(total(RX), 1);

@@ -13,6 +13,8 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
+#include "tests/common/ms.h"
+#include "tests/unit/rtconf.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come: a safety net, not a
@@ -52,34 +54,21 @@ static const struct shard_role idle_role = {
 	.handle = role_handle,
 };
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Wait until *p reaches @p want (or WAIT_MS pass). */
 static bool wait_for(atomic_uint *p, unsigned want)
 {
 	for (int i = 0; i < WAIT_MS; i++) {
 		if (atomic_load(p) >= want)
 			return true;
-		sleep_ms(1); /* polling a counter another thread sets */
+		ms_sleep(1); /* polling a counter another thread sets */
 	}
 	return atomic_load(p) >= want;
 }
 
 static void init(void)
 {
-	memset(&cf, 0, sizeof(cf));
-	cf.workers = NSHARDS;
-	cf.log_level = LOG_WARN;
+	rtconf_init(&cf, NSHARDS);
 	cf.tcp.max_connections = 16;
-	cf.tcp.idle_timeout_s = 120;
-	cf.tcp.max_header_bytes = 4096;
-	cf.tcp.max_body_bytes = 8192;
-	cf.udp.batch = 8;
 	cf.max_headers = 64;
 	cf.overload.max_inbox = 1000;
 	set = NULL;
@@ -172,7 +161,7 @@ static void hold(struct shard *sh, void *arg)
 		return;
 	atomic_store(&hold_entered, 1);
 	while (!atomic_load(&hold_release))
-		sleep_ms(1); /* the test thread fills the inbox meanwhile */
+		ms_sleep(1); /* the test thread fills the inbox meanwhile */
 }
 
 static void count_one(struct shard *sh, void *arg)

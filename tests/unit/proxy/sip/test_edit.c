@@ -8,44 +8,24 @@
 #include "proxy/base/obj.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
-#include "tests/common/guard.h"
+#include "tests/unit/msgin.h"
 #include "tests/common/teardown.h"
 
 #define MAXH 64
 
-static struct arena *a;
-static char *in; /* guarded copy of the input message */
 static struct sipmsg m;
 static struct siphdr hdrs[MAXH];
 static struct sipmsg m2; /* the output, parsed again */
 static struct siphdr hdrs2[MAXH];
-static long live0;
 
-static void setup(void)
-{
-	live0 = obj_live();
-	a = arena_new(4096);
-	cr_assert_not_null(a);
-	in = NULL;
-}
-
-static void teardown(void)
-{
-	guard_free(in);
-	arena_free(a);
-	teardown_check_objs(live0);
-}
-
-TestSuite(edit, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(edit, .init = msgin_init, .fini = msgin_fini, .timeout = 10);
 
 static void parse_in(const char *text)
 {
 	size_t len = strlen(text);
 	int ret;
 
-	in = guard_copy(text, len);
-	cr_assert_not_null(in);
-	ret = sipmsg_parse(&m, in, len, hdrs, MAXH, 0);
+	ret = sipmsg_parse(&m, msgin_copy(text, len), len, hdrs, MAXH, 0);
 	cr_assert_gt(ret, 0, "input does not parse: %d %s", ret,
 		     m.fault ? m.fault : "");
 	cr_assert_null(m.fault);
@@ -55,23 +35,16 @@ static void parse_in(const char *text)
 static struct slice print_and_parse(const struct edit_list *el)
 {
 	struct slice out;
-	int ret;
 
-	cr_assert_eq(edit_print_arena(el, a, &out), 0);
+	cr_assert_eq(edit_print_arena(el, msgin_arena, &out), 0);
 	cr_assert_eq(out.len, edit_len(el));
-	ret = sipmsg_parse(&m2, out.p, out.len, hdrs2, MAXH, 0);
-	cr_assert_eq(ret, (int)out.len, "output does not parse: %d %s\n%.*s",
-		     ret, m2.fault ? m2.fault : "", (int)out.len, out.p);
-	cr_assert_null(m2.fault);
+	msgin_reparse(out.p, out.len, &m2, hdrs2, MAXH, "output");
 	return out;
 }
 
 static void assert_slice(struct slice s, const char *want)
 {
-	cr_assert_eq(s.len, strlen(want), "got '%.*s', want '%s'", (int)s.len,
-		     s.p, want);
-	cr_assert(memcmp(s.p, want, s.len) == 0, "got '%.*s', want '%s'",
-		  (int)s.len, s.p, want);
+	msgin_expect_str(s.p, s.len, want);
 }
 
 /* The headers of m2, in order, are exactly want[i][0]: want[i][1]. */
@@ -132,9 +105,9 @@ Test(edit, prints_the_message_unchanged_without_edits)
 	struct slice out;
 
 	parse_in(invite_route);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_count(el), 0);
-	cr_assert_eq(edit_print_arena(el, a, &out), 0);
+	cr_assert_eq(edit_print_arena(el, msgin_arena, &out), 0);
 	assert_slice(out, invite_route);
 }
 
@@ -159,7 +132,7 @@ Test(edit, changes_ruri_adds_via_and_pops_route_in_one_pass)
 	struct edit_list *el;
 
 	parse_in(invite_route);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_set_ruri(el, SLICE_LIT("sip:bob@192.0.2.99:5070")),
 		     0);
 	cr_assert_eq(edit_pop_route(el), 0);
@@ -198,7 +171,7 @@ Test(edit, pops_only_the_first_element_of_a_multi_value_via)
 	struct edit_list *el;
 
 	parse_in(invite_multivia);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_pop_via(el), 0);
 	print_and_parse(el);
 	assert_headers(want, sizeof(want) / sizeof(want[0]));
@@ -211,7 +184,7 @@ Test(edit, pops_the_whole_via_line_when_it_has_one_value)
 	struct edit_list *el;
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_pop_via(el), 0);
 	cr_assert_eq(edit_len(el), strlen(reg) - m.hdrs[0].line.len);
 	/* A response without Via does not parse as a request any more:
@@ -234,7 +207,7 @@ Test(edit, pops_a_route_line_with_one_value)
 	struct edit_list *el;
 
 	parse_in(invite_route);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_pop_route(el), 0);
 	/* Popping twice from the same original overlaps: refused. */
 	cr_assert_eq(edit_pop_route(el), -EINVAL);
@@ -250,7 +223,7 @@ Test(edit, pop_without_header_is_enoent)
 	struct edit_list *el;
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_pop_route(el), -ENOENT);
 	cr_assert_eq(edit_count(el), 0);
 }
@@ -274,7 +247,7 @@ Test(edit, record_route_goes_before_the_existing_one)
 	struct edit_list *el;
 
 	parse_in(invite_multivia);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	/* Both go where the old Record-Route starts, in call order. */
 	cr_assert_eq(edit_add_route(el, SLICE_LIT("<sip:next.example;lr>")), 0);
 	cr_assert_eq(
@@ -296,12 +269,11 @@ Test(edit, route_without_via_goes_on_top)
 	char buf[256];
 	int n;
 
-	in = guard_copy(resp, strlen(resp));
-	cr_assert_not_null(in);
 	/* Parsed for its header index only; a missing Via is the point. */
-	sipmsg_parse(&m, in, strlen(resp), hdrs, MAXH, 0);
+	sipmsg_parse(&m, msgin_copy(resp, strlen(resp)), strlen(resp), hdrs,
+		     MAXH, 0);
 	cr_assert_gt(m.len, 0);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_add_record_route(el, SLICE_LIT("<sip:rr;lr>")), 0);
 	n = edit_print(el, buf, sizeof(buf));
 	cr_assert_eq(n, (int)strlen(resp) + 27);
@@ -316,7 +288,7 @@ Test(edit, insertions_at_one_place_keep_the_order_they_were_added)
 	struct edit_list *el;
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_add_via(el, SLICE_LIT("SIP/2.0/UDP first.example")),
 		     0);
 	cr_assert_eq(edit_add_via(el, SLICE_LIT("SIP/2.0/UDP second.example")),
@@ -347,7 +319,7 @@ Test(edit, adds_deletes_and_replaces_headers)
 	struct edit_list *el;
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_del_hdr(el, sipmsg_hdr(&m, HDR_EXPIRES)), 0);
 	cr_assert_eq(edit_set_hdr(el, sipmsg_hdr(&m, HDR_CONTACT),
 				  SLICE_LIT("<sip:carol@192.0.2.20:5070>;"
@@ -368,7 +340,7 @@ Test(edit, set_hdr_keeps_the_compact_name)
 	struct edit_list *el;
 
 	parse_in(invite_multivia);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_set_hdr(el, sipmsg_hdr(&m, HDR_CALL_ID),
 				  SLICE_LIT("new-call-id@x")),
 		     0);
@@ -382,7 +354,7 @@ Test(edit, set_body_adds_content_length_when_absent)
 	struct edit_list *el;
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_set_body(el, SLICE_LIT("hello body")), 0);
 	print_and_parse(el);
 	cr_assert_eq(m2.content_length, 10);
@@ -396,7 +368,7 @@ Test(edit, set_body_updates_a_compact_content_length)
 	struct edit_list *el;
 
 	parse_in(invite_multivia);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(
 	    edit_set_body(el, SLICE_LIT("v=0\r\no=- 1 1 IN IP4 x\r\n")), 0);
 	print_and_parse(el);
@@ -411,7 +383,7 @@ Test(edit, set_body_replaces_an_existing_body)
 	struct edit_list *el;
 
 	parse_in(invite_route);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_set_body(el, SLICE_LIT("")), 0);
 	print_and_parse(el);
 	cr_assert_eq(m2.content_length, 0);
@@ -425,9 +397,9 @@ Test(edit, overlapping_edits_are_refused_and_change_nothing)
 	struct slice before, after;
 
 	parse_in(invite_multivia);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_pop_via(el), 0);
-	cr_assert_eq(edit_print_arena(el, a, &before), 0);
+	cr_assert_eq(edit_print_arena(el, msgin_arena, &before), 0);
 	/* The whole line holds the popped element. */
 	cr_assert_eq(edit_del_hdr(el, sipmsg_hdr(&m, HDR_VIA)), -EINVAL);
 	cr_assert_eq(edit_set_hdr(el, sipmsg_hdr(&m, HDR_VIA),
@@ -442,7 +414,7 @@ Test(edit, overlapping_edits_are_refused_and_change_nothing)
 	cr_assert_eq(edit_count(el), 3);
 	cr_assert_eq(edit_set_body(el, SLICE_LIT("abc")), -EINVAL);
 	cr_assert_eq(edit_count(el), 3);
-	cr_assert_eq(edit_print_arena(el, a, &after), 0);
+	cr_assert_eq(edit_print_arena(el, msgin_arena, &after), 0);
 	cr_assert_eq(after.len,
 		     before.len - m.hdrs[7].line.len - m.hdrs[8].line.len);
 	cr_assert_null(memmem(after.p, after.len, "CSeq", 4));
@@ -455,7 +427,7 @@ Test(edit, refuses_a_header_of_another_message)
 	struct siphdr other = hdrs[0];
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_del_hdr(el, &other), -EINVAL);
 	cr_assert_eq(edit_del_hdr(el, NULL), -EINVAL);
 	cr_assert_eq(edit_add_via(el, SLICE_LIT("")), -EINVAL);
@@ -470,7 +442,7 @@ Test(edit, print_needs_room_for_the_whole_message)
 	int n;
 
 	parse_in(reg);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_add_hdr(el, SLICE_LIT("X-A"), SLICE_LIT("1")), 0);
 	cr_assert_eq(edit_print(el, small, sizeof(small)), -ENOSPC);
 	cr_assert_eq(edit_print(el, big, edit_len(el) - 1), -ENOSPC);
@@ -494,7 +466,7 @@ Test(edit, response_via_pop_leaves_a_parseable_response)
 	struct edit_list *el;
 
 	parse_in(resp);
-	cr_assert_eq(edit_new(a, &m, &el), 0);
+	cr_assert_eq(edit_new(msgin_arena, &m, &el), 0);
 	cr_assert_eq(edit_set_ruri(el, SLICE_LIT("sip:x")), -EINVAL);
 	cr_assert_eq(edit_pop_via(el), 0);
 	print_and_parse(el);
@@ -509,6 +481,6 @@ Test(edit, new_refuses_an_unframed_message)
 	struct edit_list *el = NULL;
 
 	memset(&empty, 0, sizeof(empty));
-	cr_assert_eq(edit_new(a, &empty, &el), -EINVAL);
+	cr_assert_eq(edit_new(msgin_arena, &empty, &el), -EINVAL);
 	cr_assert_null(el);
 }

@@ -13,43 +13,22 @@
 #include "proxy/sip/msg.h"
 #include "proxy/sip/reply.h"
 #include "tests/common/corpus.h"
-#include "tests/common/guard.h"
+#include "tests/unit/msgin.h"
 #include "tests/common/teardown.h"
 
 #define MAXH 64
 
-static struct arena *a;
-static char *in;
 static struct sipmsg m;
 static struct siphdr hdrs[MAXH];
 static struct sipmsg r; /* the reply, parsed again */
 static struct siphdr rhdrs[MAXH];
-static long live0;
 
-static void setup(void)
-{
-	live0 = obj_live();
-	a = arena_new(4096);
-	cr_assert_not_null(a);
-	in = NULL;
-}
-
-static void teardown(void)
-{
-	guard_free(in);
-	arena_free(a);
-	teardown_check_objs(live0);
-}
-
-TestSuite(reply, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(reply, .init = msgin_init, .fini = msgin_fini, .timeout = 10);
 
 /* Parse @p len bytes of @p text (guarded); returns sipmsg_parse()'s result. */
 static int parse_in_len(const char *text, size_t len)
 {
-	guard_free(in);
-	in = guard_copy(text, len);
-	cr_assert_not_null(in);
-	return sipmsg_parse(&m, in, len, hdrs, MAXH, 0);
+	return sipmsg_parse(&m, msgin_copy(text, len), len, hdrs, MAXH, 0);
 }
 
 static void parse_in(const char *text)
@@ -89,24 +68,18 @@ static struct slice build(const struct sockaddr_storage *src,
 			  const struct reply_opts *o)
 {
 	struct slice out;
-	int ret;
 
-	cr_assert_eq(reply_build(&m, (const struct sockaddr *)src, o, a, &out),
-		     0);
-	ret = sipmsg_parse(&r, out.p, out.len, rhdrs, MAXH, 0);
-	cr_assert_eq(ret, (int)out.len, "reply does not parse: %d %s\n%.*s",
-		     ret, r.fault ? r.fault : "", (int)out.len, out.p);
-	cr_assert_null(r.fault);
+	cr_assert_eq(
+	    reply_build(&m, (const struct sockaddr *)src, o, msgin_arena, &out),
+	    0);
+	msgin_reparse(out.p, out.len, &r, rhdrs, MAXH, "reply");
 	cr_assert(!r.is_request);
 	return out;
 }
 
 static void assert_slice(struct slice s, const char *want)
 {
-	cr_assert_eq(s.len, strlen(want), "got '%.*s', want '%s'", (int)s.len,
-		     s.p, want);
-	cr_assert(memcmp(s.p, want, s.len) == 0, "got '%.*s', want '%s'",
-		  (int)s.len, s.p, want);
+	msgin_expect_str(s.p, s.len, want);
 }
 
 static void assert_hdr(unsigned i, const char *name, const char *value)
@@ -368,15 +341,18 @@ Test(reply, refuses_bad_options)
 	struct slice out = { NULL, 0 };
 
 	parse_in(invite);
-	cr_assert_eq(reply_build(&m, (struct sockaddr *)&src, &o, a, &out),
-		     -EINVAL);
+	cr_assert_eq(
+	    reply_build(&m, (struct sockaddr *)&src, &o, msgin_arena, &out),
+	    -EINVAL);
 	o.status = 700;
-	cr_assert_eq(reply_build(&m, (struct sockaddr *)&src, &o, a, &out),
-		     -EINVAL);
+	cr_assert_eq(
+	    reply_build(&m, (struct sockaddr *)&src, &o, msgin_arena, &out),
+	    -EINVAL);
 	o.status = 400;
 	o.extra = SLICE_LIT("Warning: 399 x \"y\"");
-	cr_assert_eq(reply_build(&m, (struct sockaddr *)&src, &o, a, &out),
-		     -EINVAL);
+	cr_assert_eq(
+	    reply_build(&m, (struct sockaddr *)&src, &o, msgin_arena, &out),
+	    -EINVAL);
 	cr_assert_null(out.p);
 }
 
@@ -421,9 +397,9 @@ Test(reply, missing_via_or_cseq_is_ebadmsg)
 		parse_in_len(reqs[i], strlen(reqs[i]));
 		cr_assert(m.is_request, "case %zu", i);
 		cr_assert_eq(reply_check(&m), -EBADMSG, "case %zu", i);
-		cr_assert_eq(
-		    reply_build(&m, (struct sockaddr *)&src, &o, a, &out),
-		    -EBADMSG, "case %zu", i);
+		cr_assert_eq(reply_build(&m, (struct sockaddr *)&src, &o,
+					 msgin_arena, &out),
+			     -EBADMSG, "case %zu", i);
 		cr_assert_null(out.p);
 	}
 	parse_in_len(reqs[0], strlen(reqs[0]));
@@ -445,7 +421,8 @@ Test(reply, missing_from_to_call_id_are_left_out)
 	parse_in_len(data, len);
 	free(data);
 	cr_assert_eq(reply_check(&m), 0);
-	cr_assert_eq(reply_build(&m, (struct sockaddr *)&src, &o, a, &out), 0);
+	cr_assert_eq(
+	    reply_build(&m, (struct sockaddr *)&src, &o, msgin_arena, &out), 0);
 	/* The reply lacks them too, so it parses with a fault. */
 	sipmsg_parse(&r, out.p, out.len, rhdrs, MAXH, 0);
 	cr_assert_eq(r.status, 400);
@@ -469,8 +446,9 @@ Test(reply, a_response_is_not_answered)
 
 	parse_in(resp);
 	cr_assert_eq(reply_check(&m), -EINVAL);
-	cr_assert_eq(reply_build(&m, (struct sockaddr *)&src, &o, a, &out),
-		     -EINVAL);
+	cr_assert_eq(
+	    reply_build(&m, (struct sockaddr *)&src, &o, msgin_arena, &out),
+	    -EINVAL);
 }
 
 static unsigned port_of(const struct sockaddr_storage *ss)

@@ -10,33 +10,18 @@
 #include "tests/common/guard.h"
 #include "tests/common/teardown.h"
 
-static char *copies[256];
-static unsigned ncopies;
-
-static void setup(void)
-{
-	ncopies = 0;
-}
-
 static void teardown(void)
 {
-	for (unsigned i = 0; i < ncopies; i++)
-		guard_free(copies[i]);
-	ncopies = 0;
+	guard_free_kept();
 	teardown_check_objs(0);
 }
 
-TestSuite(uri, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(uri, .fini = teardown, .timeout = 10);
 
 /* @p len bytes of @p text right before a PROT_NONE page. */
 static struct slice gn(const char *text, size_t len)
 {
-	char *copy = guard_copy(text, len);
-
-	cr_assert_not_null(copy);
-	cr_assert_lt(ncopies, sizeof(copies) / sizeof(copies[0]));
-	copies[ncopies++] = copy;
-	return slice_make(copy, len);
+	return slice_make(guard_keep(text, len), len);
 }
 
 static struct slice g(const char *text)
