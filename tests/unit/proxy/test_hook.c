@@ -124,30 +124,41 @@ Test(hook, empty_stage_goes_on)
 	cr_assert_eq(hook_run(HOOK__COUNT, &r), HOOK_NEXT);
 }
 
-/* Distinct functions, to fill a stage (and one more). */
+/* Distinct functions (each marks its own letter), to fill a stage and
+ * try one more. */
 static int next_a_twin(struct hook_req *r)
 {
-	return r ? HOOK_NEXT : HOOK_NEXT;
+	(void)r;
+	mark('A');
+	return HOOK_NEXT;
 }
 
 static int n0(struct hook_req *r)
 {
-	return r ? HOOK_NEXT : HOOK_NEXT;
+	(void)r;
+	mark('0');
+	return HOOK_NEXT;
 }
 
 static int n1(struct hook_req *r)
 {
-	return r ? HOOK_NEXT : HOOK_NEXT;
+	(void)r;
+	mark('1');
+	return HOOK_NEXT;
 }
 
 static int n2(struct hook_req *r)
 {
-	return r ? HOOK_NEXT : HOOK_NEXT;
+	(void)r;
+	mark('2');
+	return HOOK_NEXT;
 }
 
 static int n3(struct hook_req *r)
 {
-	return r ? HOOK_NEXT : HOOK_NEXT;
+	(void)r;
+	mark('3');
+	return HOOK_NEXT;
 }
 
 Test(hook, add_refuses_bad_stage_duplicates_and_overflow)
@@ -183,30 +194,26 @@ static int look_skip(const struct conf *c, struct slice ruri, int64_t now_s,
 	return 0;
 }
 
+/* A lookup that claims the URI: marks @p c, answers @p status. */
+static int claim(unsigned *statusp, char c, unsigned status)
+{
+	mark(c);
+	*statusp = status;
+	return 1;
+}
+
 static int look_404(const struct conf *c, struct slice ruri, int64_t now_s,
 		    struct arena *a, struct hook_fwd *fwp, unsigned *statusp)
 {
-	(void)c;
-	(void)ruri;
-	(void)now_s;
-	(void)a;
-	(void)fwp;
-	mark('4');
-	*statusp = 404;
-	return 1;
+	(void)c, (void)ruri, (void)now_s, (void)a, (void)fwp;
+	return claim(statusp, '4', 404);
 }
 
 static int look_480(const struct conf *c, struct slice ruri, int64_t now_s,
 		    struct arena *a, struct hook_fwd *fwp, unsigned *statusp)
 {
-	(void)c;
-	(void)ruri;
-	(void)now_s;
-	(void)a;
-	(void)fwp;
-	mark('8');
-	*statusp = 480;
-	return 1;
+	(void)c, (void)ruri, (void)now_s, (void)a, (void)fwp;
+	return claim(statusp, '8', 480);
 }
 
 Test(hook, lookup_stops_at_the_first_that_claims)
