@@ -24,7 +24,8 @@ OPT := -O2 -g
 ALLOC_PKG := jemalloc
 endif
 
-PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis $(ALLOC_PKG)
+PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson \
+	libmicrohttpd $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -38,11 +39,11 @@ TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 LDLIBS = $(PKG_LIBS) -lpthread -lm
 
 # Layers (STYLE.md): proxy/base -> proxy/sip -> store -> proxy core ->
-# registrar, features -> proxy/main.c. bench/ links base and sip only.
+# registrar, features -> proxy/mgmt -> proxy/main.c. bench/ links base and sip only.
 LIB_SRC := $(sort $(wildcard proxy/base/*.c proxy/sip/*.c))
 CORE_SRC := $(sort $(filter-out proxy/main.c, \
 	$(wildcard store/*.c proxy/core/*.c proxy/*.c registrar/*.c \
-	features/*.c features/*/*.c)))
+	features/*.c features/*/*.c proxy/mgmt/*.c)))
 MAIN_SRC := proxy/main.c
 UNIT_SRC := $(sort $(wildcard tests/unit/*.c tests/unit/*/*.c \
 	tests/unit/*/*/*.c tests/unit/*/*/*/*.c))
@@ -146,7 +147,7 @@ fuzz: deps
 		echo "== building $$n"; \
 		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis) \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd) \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \

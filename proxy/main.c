@@ -23,9 +23,14 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
-#include "proxy/hook.h"
 #include "proxy/core/post.h"
 #include "proxy/core/shard.h"
+#include "proxy/hook.h"
+#include "proxy/mgmt/http.h"
+#include "proxy/mgmt/mgmt.h"
+#include "proxy/mgmt/mgmt_conf.h"
+#include "proxy/mgmt/rpc.h"
+#include "proxy/mgmt/rpc_core.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
 #include "registrar/auth.h"
@@ -479,12 +484,61 @@ static void registrar_stop(struct registrar *g)
 	users_fini();
 }
 
+/* The management API: JSON-RPC engine, its methods, the HTTP server. */
+struct mgmt {
+	struct mgmt_env env;
+	struct rpc *rpc;
+	struct http *http;
+};
+
+static int64_t now_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Methods and pages, then listen (after the shards: methods reach them).
+ * Returns 0 or an EXIT_* status. */
+static int management_start(struct mgmt *m, const struct conf *c,
+			    struct post *inbox, struct shards *shards)
+{
+	const struct mgmt_conf *mc = mgmt_conf(c);
+	int err;
+
+	m->env.conf = c;
+	m->env.shards = shards;
+	m->env.control = inbox;
+	m->env.started_s = (int64_t)time(NULL);
+	m->env.started_ms = now_mono_ms();
+	err = rpc_new(inbox, &m->rpc);
+	if (!err)
+		err = rpc_core_add(m->rpc, &m->env);
+	if (!err)
+		err = http_new(m->rpc, &m->http);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: management: %s", err_str(err));
+		return EXIT_START;
+	}
+	if (!mc->nlisten)
+		return 0;
+	err = http_listen(m->http, mc);
+	if (err)
+		return EXIT_START; /* http_listen() said which address */
+	for (unsigned i = 0; i < mc->nlisten; i++)
+		log_msg(LOG_INFO, "sipedge: management API on http://%s%s",
+			mc->listen[i].text, mc->token ? " (token)" : "");
+	return 0;
+}
+
 /* Start the shards, wait for SIGTERM or SIGINT, stop them. */
 static int run(const struct conf *c)
 {
 	struct registrar g = { .mem = NULL };
 	struct sigs s = { .shards = NULL };
 	struct post *inbox = NULL; /* the control thread's mailbox */
+	struct mgmt m = { .rpc = NULL };
 	char names[1024];
 	uv_loop_t loop;
 	int err, status = EXIT_CLEAN;
@@ -532,17 +586,29 @@ static int run(const struct conf *c)
 		status = EXIT_START;
 		goto out;
 	}
+	status = management_start(&m, c, inbox, s.shards);
+	if (status != EXIT_CLEAN)
+		goto out;
 	log_msg(LOG_INFO, "sipedge %s listening on %s workers=%u",
 		SIPEDGE_VERSION, names, c->workers);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	shards_stop(s.shards);
-	s.shards = NULL;
-	log_msg(LOG_INFO, "sipedge: stopped");
 out:
+	/* New management calls are refused from here; the ones under way
+	 * are answered by the shards (or the mailbox) as they stop. */
+	rpc_quiesce(m.rpc);
+	if (s.shards) {
+		shards_stop(s.shards);
+		s.shards = NULL;
+		m.env.shards = NULL;
+		log_msg(LOG_INFO, "sipedge: stopped");
+	}
 	/* Shards gone (or never started): save the snapshot, free. */
 	registrar_stop(&g);
-	/* Every thread that could post is gone. */
+	/* Every thread that could post is gone but the HTTP server's,
+	 * whose calls are refused; what waits is answered "stopping". */
 	post_free(inbox);
+	http_free(m.http);
+	rpc_free(m.rpc);
 	if (!uv_is_closing((uv_handle_t *)&s.term)) {
 		uv_close((uv_handle_t *)&s.term, close_cb);
 		uv_close((uv_handle_t *)&s.intr, close_cb);
@@ -564,10 +630,8 @@ out:
 static void sections_add(void)
 {
 	static const struct conf_section *const all[] = {
-		&conf_store_section,
-		&reg_conf_section,
-		&proxy_conf_section,
-		&features_conf_section,
+		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
+		&features_conf_section, &mgmt_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -522,9 +522,21 @@ int proc_sipedge_wait(struct proc_sipedge *p, int timeout_ms, int *statusp)
 static int write_conf(struct proc_sipedge *p, unsigned workers,
 		      const char *extra_yaml)
 {
-	char text[4096];
+	char text[4096], mgmt[128] = "";
 	int n;
 
+	/* The management API on a port of its own, unless the test says
+	 * what it wants. */
+	p->mgmt_port = 0;
+	if (!extra_yaml || !strstr(extra_yaml, "management:")) {
+		int err = proc_free_port("127.0.0.1", &p->mgmt_port);
+
+		if (err)
+			return err;
+		snprintf(mgmt, sizeof(mgmt),
+			 "management:\n  listen: [\"127.0.0.1:%u\"]\n",
+			 p->mgmt_port);
+	}
 	n = snprintf(text, sizeof(text),
 		     "workers: %u\n"
 		     "log_level: info\n"
@@ -533,8 +545,9 @@ static int write_conf(struct proc_sipedge *p, unsigned workers,
 		     "    port: %u\n"
 		     "    transports: [udp, tcp]\n"
 		     "domains: [localhost, 127.0.0.1]\n"
-		     "%s",
-		     workers, p->host, p->port, extra_yaml ? extra_yaml : "");
+		     "%s%s",
+		     workers, p->host, p->port, mgmt,
+		     extra_yaml ? extra_yaml : "");
 	if (n < 0 || n >= (int)sizeof(text))
 		return -ENOSPC;
 	return proc_write_file(p->dir, "sipedge.yaml", text, p->conf,

@@ -107,9 +107,10 @@ bool proc_is_san(void);
  * every field is public and read-only for the caller.
  */
 struct proc_sipedge {
-	pid_t pid;		     /**< 0 when not running */
-	uint16_t port;		     /**< the listen port (UDP and TCP) */
-	char host[64];		     /**< listen address: "127.0.0.1", "::1" */
+	pid_t pid;	    /**< 0 when not running */
+	uint16_t port;	    /**< the listen port (UDP and TCP) */
+	uint16_t mgmt_port; /**< management API on 127.0.0.1 (0: none) */
+	char host[64];	    /**< listen address: "127.0.0.1", "::1" */
 	char dir[PROC_PATH_MAX / 2]; /**< temp dir: config and logs */
 	char conf[PROC_PATH_MAX];    /**< the config file */
 	char out[PROC_PATH_MAX];     /**< sipedge's stdout */
@@ -123,7 +124,8 @@ struct proc_sipedge {
  * (NULL or e.g. "tcp:\n  idle_timeout_s: 1\n"), and wait until it
  * answers an OPTIONS over UDP (bounded: about 10 s). The config lists
  * listen host:port over UDP and TCP, domains localhost and 127.0.0.1,
- * log_level info.
+ * log_level info, and (unless @p extra_yaml has a management: section)
+ * the management API on 127.0.0.1:mgmt_port, a free port.
  * Returns 0, or -errno with @p p->why set (binary missing, process
  * exited, never answered). On failure nothing is left running.
  * Ownership: stop with proc_sipedge_stop(); clean up with

@@ -1,0 +1,22 @@
+/* proxy/mgmt/mgmt.h - what management methods reach: config, shards, mailbox
+ */
+#pragma once
+
+#include <stdint.h>
+
+struct conf;
+struct post;
+struct shards;
+
+/**
+ * The running process as the methods see it. proxy/main.c owns it and
+ * sets it; methods read it on the control thread (where they run), so
+ * no lock: the control thread is also the one that changes it.
+ */
+struct mgmt_env {
+	const struct conf *conf; /**< the config in force (reload swaps it) */
+	struct shards *shards;	 /**< NULL before start and after stop */
+	struct post *control;	 /**< the control thread's mailbox */
+	int64_t started_s;	 /**< CLOCK_REALTIME seconds at start */
+	int64_t started_ms;	 /**< CLOCK_MONOTONIC ms at start */
+};
