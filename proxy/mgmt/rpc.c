@@ -299,17 +299,19 @@ static void call_start(struct rpc *r, struct req *q, json_t *o)
 	call->m = m;
 	call->id = json_incref(id);
 	call->params = json_incref(params);
-	if (!r->control) {
-		m->fn(call, call->params, m->arg);
-		return;
-	}
 	/* Held while posting: after rpc_quiesce() nothing reaches the
 	 * mailbox, which may then be freed. */
 	pthread_mutex_lock(&r->mu);
-	err =
-	    r->quiesced ? -ESHUTDOWN : post_call(r->control, run_posted, call);
+	if (r->quiesced)
+		err = -ESHUTDOWN;
+	else if (r->control)
+		err = post_call(r->control, run_posted, call);
+	else
+		err = 1; /* no mailbox: run it here */
 	pthread_mutex_unlock(&r->mu);
-	if (err == -ESHUTDOWN)
+	if (err == 1)
+		m->fn(call, call->params, m->arg);
+	else if (err == -ESHUTDOWN)
 		rpc_error(call, RPC_STOPPING, "sipedge is stopping");
 	else if (err == -ENOBUFS)
 		rpc_error(call, RPC_BUSY,
@@ -342,7 +344,8 @@ void rpc_handle(struct rpc *r, const char *body, size_t len, rpc_done_fn *done,
 	q->done = done;
 	q->arg = arg;
 	q->pending = 1; /* held while the calls start */
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			  &jerr);
 	if (!root) {
 		snprintf(msg, sizeof(msg),
 			 "parse error: %s (line %d, column %d)", jerr.text,

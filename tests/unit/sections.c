@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "features/features_conf.h"
+#include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/proxy_conf.h"
@@ -19,6 +20,7 @@ void sections_add_all(void)
 		&reg_conf_section,
 		&proxy_conf_section,
 		&features_conf_section,
+		&mgmt_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
