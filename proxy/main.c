@@ -125,6 +125,11 @@ static void print_default(FILE *f)
 	}
 	fprintf(f, "\n  workers: one per online CPU (%u here), log level %s\n",
 		c->workers, log_level_name(c->log_level));
+	for (unsigned i = 0; i < mgmt_conf(c)->nlisten; i++)
+		fprintf(f,
+			"  management API: http://%s (POST /rpc JSON-RPC, "
+			"GET /metrics)\n",
+			mgmt_conf(c)->listen[i].text);
 	conf_free(c);
 }
 
