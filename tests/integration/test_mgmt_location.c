@@ -59,11 +59,10 @@ static void up(unsigned workers)
 }
 
 /*
- * POST @p body to the API with curl; return the parsed answer (a new
- * reference). A curl that fails or an answer that is not JSON fails
- * the test.
+ * POST @p body to the API with curl; the parsed answer replaces res.
+ * A curl that fails or an answer that is not JSON fails the test.
  */
-static json_t *curl_rpc(const char *body)
+static void curl_rpc(const char *body)
 {
 	char url[64], out[PROC_PATH_MAX], err[PROC_PATH_MAX], st[32];
 	char *text = NULL;
@@ -98,7 +97,8 @@ static json_t *curl_rpc(const char *body)
 	j = json_loads(text, 0, &jerr);
 	cr_assert_not_null(j, "not JSON: %.300s", text);
 	free(text);
-	return j;
+	json_decref(res);
+	res = j;
 }
 
 static int error_code(const json_t *resp)
@@ -153,8 +153,8 @@ Test(mgmt_location, dump_pages_through_10000_sipload_users_exactly_once)
 	up(2);
 	sipload_register();
 	/* The default page is 100 AORs. */
-	res = curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.dump\","
-		       "\"id\":1}");
+	curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.dump\","
+		 "\"id\":1}");
 	cr_assert_eq(json_array_size(json_object_get(
 			 json_object_get(res, "result"), "bindings")),
 		     100, "%s", json_dumps(res, 0));
@@ -174,7 +174,7 @@ Test(mgmt_location, dump_pages_through_10000_sipload_users_exactly_once)
 			 "\"params\":{\"cursor\":%s,\"limit\":1000},\"id\":%u}",
 			 cj, pages + 2);
 		free(cj);
-		res = curl_rpc(body);
+		curl_rpc(body);
 		r = json_object_get(res, "result");
 		cr_assert_not_null(r, "%s", json_dumps(res, 0));
 		cr_assert_leq(json_array_size(json_object_get(r, "bindings")),
@@ -213,8 +213,8 @@ Test(mgmt_location, dump_pages_through_10000_sipload_users_exactly_once)
 	cr_assert_eq(total, NUSERS, "the walk saw %u AORs", total);
 	cr_assert_geq(pages, NUSERS / 1000);
 	/* A domain nobody registered in: no binding, and the walk ends. */
-	res = curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.dump\","
-		       "\"params\":[\"example.org\",null,1000],\"id\":1}");
+	curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.dump\","
+		 "\"params\":[\"example.org\",null,1000],\"id\":1}");
 	cr_assert_eq(json_array_size(json_object_get(
 			 json_object_get(res, "result"), "bindings")),
 		     0);
@@ -324,16 +324,15 @@ Test(mgmt_location, delete_makes_the_next_invite_480)
 	cr_assert_eq(rpc("location.lookup", "[\"alice@localhost\"]"), 0, "%s",
 		     why);
 	/* A contact alice does not have: nothing goes. */
-	res = curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.delete\","
-		       "\"params\":[\"alice@localhost\",\"sip:x@10.0.0.1\"],"
-		       "\"id\":1}");
+	curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.delete\","
+		 "\"params\":[\"alice@localhost\",\"sip:x@10.0.0.1\"],"
+		 "\"id\":1}");
 	cr_assert_eq(error_code(res), -32002, "%s", json_dumps(res, 0));
 	cr_assert_eq(rpc("location.lookup", "[\"alice@localhost\"]"), 0, "%s",
 		     why);
 	/* Her only binding, by AOR, with curl. */
-	json_decref(res);
-	res = curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.delete\","
-		       "\"params\":{\"aor\":\"alice@localhost\"},\"id\":2}");
+	curl_rpc("{\"jsonrpc\":\"2.0\",\"method\":\"location.delete\","
+		 "\"params\":{\"aor\":\"alice@localhost\"},\"id\":2}");
 	r = json_object_get(res, "result");
 	cr_assert_not_null(r, "%s", json_dumps(res, 0));
 	cr_assert_eq(json_integer_value(json_object_get(r, "removed")), 1);
