@@ -52,12 +52,14 @@ COMMON_SRC := $(sort $(wildcard tests/common/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 SIPLOAD_SRC := $(sort $(wildcard bench/sipload/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+SIPCTL_SRC := $(sort $(wildcard proxy/mgmt/sipctl/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # What integration tests are told: the binaries under test and the corpus.
 INTEG_ENV = SIPEDGE_BIN=$(abspath $(SIPEDGE)) \
 	SIPLOAD_BIN=$(abspath $(BUILD)/sipload) \
+	SIPCTL_BIN=$(abspath $(BUILD)/sipctl) \
 	SIPEDGE_CORPUS=$(abspath $(CORPUS)) SIPEDGE_SAN=$(SAN)
 
 SIPEDGE := $(BUILD)/sipedge
@@ -65,12 +67,13 @@ UNIT := $(BUILD)/test_unit
 INTEG := $(BUILD)/test_integration
 BENCHES := $(patsubst bench/%.c,$(BUILD)/%,$(BENCH_SRC))
 SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
+SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
 	layercheck fuzz bench bench-compare clean
 .DEFAULT_GOAL := all
 
-all: $(SIPEDGE) $(BENCHES) $(SIPLOAD)
+all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
 
 deps:
 	@./scripts/install-deps.sh
@@ -87,7 +90,7 @@ TALLY := $(BUILD)/tests-tally
 
 test: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(UNIT) $(INTEG) $(BENCHES) \
-		$(SIPLOAD)
+		$(SIPLOAD) $(SIPCTL)
 	@rm -f $(TALLY)
 	TESTS_TALLY=$(TALLY) ./tests/run.sh unit $(UNIT) --jobs $(UNIT_JOBS) \
 		--short-filename $(TEST_ARGS)
@@ -101,7 +104,7 @@ unit: deps
 		$(TEST_ARGS)
 
 integration: deps
-	@$(MAKE) --no-print-directory $(SIPEDGE) $(INTEG) $(SIPLOAD)
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(INTEG) $(SIPLOAD) $(SIPCTL)
 	$(INTEG_ENV) ./tests/run.sh integration $(INTEG) --jobs 1 \
 		--short-filename $(TEST_ARGS)
 
@@ -121,6 +124,10 @@ $(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
 
 $(BUILD)/sipload: $(call obj,$(SIPLOAD_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+# sipctl talks HTTP itself; it needs only jansson.
+$(SIPCTL): $(call obj,$(SIPCTL_SRC))
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(shell pkg-config --libs jansson)
 
 $(BUILD)/%: $(BUILD)/obj/bench/%.o $(call obj,$(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)

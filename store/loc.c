@@ -422,3 +422,108 @@ void loc_put_all(const struct loc_set **sets, size_t n)
 		obj_put((void *)sets[i]);
 	free(sets);
 }
+
+/* The order of the split-ordered list: the hash with its bits reversed. */
+static unsigned long rev_bits(unsigned long v)
+{
+	unsigned long r = 0;
+
+	for (unsigned i = 0; i < sizeof(v) * 8; i++, v >>= 1)
+		r = (r << 1) | (v & 1);
+	return r;
+}
+
+static int match_any(struct cds_lfht_node *node, const void *key)
+{
+	(void)node;
+	(void)key;
+	return 1;
+}
+
+/*
+ * Inside a read section: the first entry after hash @p h in table order.
+ * cds_lfht_lookup() lands on the first node of that hash when one is
+ * left; else walk from the start (the last AOR of the page went away).
+ */
+static struct entry *seek(struct cds_lfht_iter *iter, unsigned long h)
+{
+	unsigned long rh = rev_bits(h);
+	struct entry *e;
+
+	cds_lfht_lookup(table, h, match_any, NULL, iter);
+	e = at(iter);
+	if (!e)
+		e = first(iter);
+	while (e && rev_bits(e->hash) <= rh)
+		e = next(iter);
+	return e;
+}
+
+static bool in_domain(const struct entry *e, struct slice domain)
+{
+	struct slice user, dom;
+
+	if (!domain.len)
+		return true;
+	sipmsg_aor_split(e->set.aor, &user, &dom);
+	return slice_caseeq(dom, domain);
+}
+
+int loc_get_page(struct loc_cursor from, struct slice domain, unsigned limit,
+		 const struct loc_set ***setsp, size_t *np,
+		 struct loc_cursor *nextp, bool *morep)
+{
+	struct cds_lfht_iter iter;
+	const struct loc_set **v = NULL, **nv;
+	size_t n = 0, cap = limit + 8, visited = 0;
+	struct loc_cursor cur = from;
+	struct entry *e;
+	bool short_of_memory = false;
+	int err = -EINVAL;
+
+	if (limit < 1 || limit > LOC_PAGE_MAX)
+		goto out;
+	err = -ENOMEM;
+	v = malloc(cap * sizeof(*v));
+	if (!v || !table)
+		goto out;
+	urcu_memb_read_lock();
+	e = cur.started ? seek(&iter, cur.hash) : first(&iter);
+	for (; e; e = next(&iter)) {
+		/* End a page only between two hashes (store/loc.h). */
+		if (visited && e->hash != cur.hash &&
+		    (n >= limit || visited >= LOC_PAGE_VISIT_MAX))
+			break;
+		visited++;
+		cur.started = true;
+		cur.hash = e->hash;
+		if (!in_domain(e, domain))
+			continue;
+		if (n == cap) {
+			/* Grow inside the read section: malloc never waits
+			 * for a grace period. */
+			nv = realloc(v, 2 * cap * sizeof(*v));
+			if (!nv) {
+				short_of_memory = true;
+				break;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		if (obj_tryget(e))
+			v[n++] = &e->set;
+	}
+	urcu_memb_read_unlock();
+	if (short_of_memory)
+		goto out;
+	*setsp = v;
+	*np = n;
+	*nextp = cur;
+	*morep = e != NULL;
+	v = NULL;
+	n = 0;
+	err = 0;
+out:
+	loc_put_all(v, n);
+	return err;
+}

@@ -160,3 +160,45 @@ int loc_get_all(const struct loc_set ***setsp, size_t *np);
 
 /** Drop the references loc_get_all() took and free the array. */
 void loc_put_all(const struct loc_set **sets, size_t n);
+
+/** The most sets one loc_get_page() returns. */
+#define LOC_PAGE_MAX 1000
+
+/** The most table entries one loc_get_page() looks at (domain filter). */
+#define LOC_PAGE_VISIT_MAX 100000
+
+/**
+ * Where a paged walk (loc_get_page()) goes on. Value type; all zero is
+ * the start of the table.
+ */
+struct loc_cursor {
+	bool started;	    /**< false: from the first entry */
+	unsigned long hash; /**< the last hash a page returned */
+};
+
+/**
+ * One page of a walk over the table in its own order (the split-ordered
+ * list of cds_lfht: bit-reversed hash order, which a resize does not
+ * change). References to at most @p limit (1 .. LOC_PAGE_MAX) sets that
+ * come after @p from, in a malloc'd array in *setsp (length *np), and in
+ * *nextp the cursor to give for the next page; *morep is false when the
+ * walk reached the end of the table. With @p domain not empty only sets
+ * of that domain (without regard to case) are taken; at most
+ * LOC_PAGE_VISIT_MAX entries are looked at, so a page may hold fewer
+ * than @p limit sets (even none) while *morep is true.
+ *
+ * A page never ends between two AORs of one hash (it takes them all, so
+ * it may exceed @p limit by the rare collisions). Hence a walk from the
+ * start, page after page, returns every AOR that stays in the table
+ * during the walk exactly once, whatever else is added or removed
+ * meanwhile; an AOR added or removed during the walk may or may not
+ * appear. A page starts with one lookup when the cursor's last AOR is
+ * still in the table, else with a walk from the start of the table.
+ *
+ * Errors: -ENOMEM, -EINVAL (@p limit out of range).
+ * Thread: any registered RCU thread outside a read section.
+ * Ownership: release the array with loc_put_all().
+ */
+int loc_get_page(struct loc_cursor from, struct slice domain, unsigned limit,
+		 const struct loc_set ***setsp, size_t *np,
+		 struct loc_cursor *nextp, bool *morep);

@@ -257,3 +257,170 @@ Test(loc, sweep_never_overwrites_the_writer)
 		cr_assert_eq(only_cseq(aor), RACE_ROUNDS, "%s", aor);
 	}
 }
+
+/* A walk that takes more pages than this does not end. */
+#define CHURN_MAX_PAGES 2000
+
+/* Publish AORs user<i>@<domain> for i in [from, to), cseq i. */
+static void publish_range(unsigned from, unsigned to, const char *domain)
+{
+	char aor[64];
+
+	for (unsigned i = from; i < to; i++) {
+		struct loc_contact c = contact("sip:u@h", 1000, i);
+
+		snprintf(aor, sizeof(aor), "user%u@%s", i, domain);
+		cr_assert_eq(loc_publish(slice_cstr(aor), &c, 1), 0);
+	}
+}
+
+/*
+ * Walk the table page by page; count each cseq seen in @p seen (AORs
+ * of one test have distinct cseqs). Between pages, call @p between.
+ * Returns the number of pages.
+ */
+static unsigned walk(unsigned limit, const char *domain, unsigned *seen,
+		     unsigned nseen, void (*between)(unsigned page))
+{
+	struct loc_cursor cur = { .started = false };
+	unsigned pages = 0;
+	bool more = true;
+
+	while (more) {
+		const struct loc_set **v;
+		size_t n;
+
+		cr_assert_lt(pages, CHURN_MAX_PAGES, "the walk does not end");
+		cr_assert_eq(loc_get_page(cur, slice_cstr(domain), limit, &v,
+					  &n, &cur, &more),
+			     0);
+		cr_assert_leq(n, limit);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t k = v[i]->c[0].cseq;
+
+			cr_assert_lt(k, nseen);
+			seen[k]++;
+		}
+		loc_put_all(v, n);
+		if (between)
+			between(pages);
+		pages++;
+	}
+	return pages;
+}
+
+Test(loc, page_walk_returns_every_aor_exactly_once)
+{
+	static unsigned seen[2000];
+
+	publish_range(0, 2000, "example.com");
+	cr_assert_eq(walk(7, "", seen, 2000, NULL), 2000 / 7 + 1);
+	for (unsigned i = 0; i < 2000; i++)
+		cr_assert_eq(seen[i], 1, "user%u seen %u times", i, seen[i]);
+}
+
+static unsigned churn_base;
+
+/* Between pages: add 10 new AORs and remove 5 of them (cseq >= 1000),
+ * which the walk may or may not see; the first 1000 stay. */
+static void churn(unsigned page)
+{
+	char aor[64];
+
+	publish_range(1000 + churn_base, 1000 + churn_base + 10, "example.com");
+	for (unsigned i = 0; i < 10; i += 2) {
+		snprintf(aor, sizeof(aor), "user%u@example.com",
+			 1000 + churn_base + i);
+		cr_assert_eq(loc_publish(slice_cstr(aor), NULL, 0), 0);
+	}
+	/* Now and then remove an AOR that was added earlier in the walk
+	 * (the walk may have returned it already). */
+	if (page % 3 == 0 && churn_base >= 10) {
+		snprintf(aor, sizeof(aor), "user%u@example.com",
+			 1000 + churn_base - 9);
+		cr_assert_eq(loc_publish(slice_cstr(aor), NULL, 0), 0);
+	}
+	churn_base += 10;
+}
+
+Test(loc, page_walk_is_stable_while_the_table_changes)
+{
+	static unsigned seen[1000 + 10 * CHURN_MAX_PAGES];
+	unsigned pages;
+
+	churn_base = 0;
+	publish_range(0, 1000, "example.com");
+	pages = walk(20, "", seen, 1000 + 10 * CHURN_MAX_PAGES, churn);
+	cr_assert_lt(pages, CHURN_MAX_PAGES);
+	for (unsigned i = 0; i < 1000; i++)
+		cr_assert_eq(seen[i], 1, "user%u seen %u times", i, seen[i]);
+	for (unsigned i = 1000; i < 1000 + 10 * CHURN_MAX_PAGES; i++)
+		cr_assert_leq(seen[i], 1, "user%u seen %u times", i, seen[i]);
+}
+
+Test(loc, page_walk_goes_on_when_the_cursors_aor_is_gone)
+{
+	static unsigned seen[500];
+	struct loc_cursor cur = { .started = false };
+	const struct loc_set **v;
+	char aor[64];
+	size_t n;
+	bool more;
+
+	publish_range(0, 500, "example.com");
+	cr_assert_eq(
+	    loc_get_page(cur, slice_cstr(""), 100, &v, &n, &cur, &more), 0);
+	cr_assert_eq(n, 100);
+	cr_assert(more);
+	for (size_t i = 0; i < n; i++)
+		seen[v[i]->c[0].cseq]++;
+	/* Remove every AOR of the first page: the next one starts from
+	 * the table's start and skips up to the cursor. */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(aor, sizeof(aor), "%.*s", (int)v[i]->aor.len,
+			 v[i]->aor.p);
+		cr_assert_eq(loc_publish(slice_cstr(aor), NULL, 0), 0);
+	}
+	loc_put_all(v, n);
+	while (more) {
+		cr_assert_eq(
+		    loc_get_page(cur, slice_cstr(""), 100, &v, &n, &cur, &more),
+		    0);
+		for (size_t i = 0; i < n; i++)
+			seen[v[i]->c[0].cseq]++;
+		loc_put_all(v, n);
+	}
+	for (unsigned i = 0; i < 500; i++)
+		cr_assert_eq(seen[i], 1, "user%u seen %u times", i, seen[i]);
+}
+
+Test(loc, page_walk_filters_by_domain_without_case)
+{
+	static unsigned seen[600];
+
+	publish_range(0, 300, "a.example");
+	publish_range(300, 600, "B.example");
+	walk(50, "b.EXAMPLE", seen, 600, NULL);
+	for (unsigned i = 0; i < 600; i++)
+		cr_assert_eq(seen[i], i >= 300, "user%u seen %u times", i,
+			     seen[i]);
+}
+
+Test(loc, page_rejects_a_limit_out_of_range_and_ends_on_empty)
+{
+	struct loc_cursor cur = { .started = false }, nx;
+	const struct loc_set **v;
+	size_t n;
+	bool more = true;
+
+	cr_assert_eq(loc_get_page(cur, slice_cstr(""), 0, &v, &n, &nx, &more),
+		     -EINVAL);
+	cr_assert_eq(loc_get_page(cur, slice_cstr(""), LOC_PAGE_MAX + 1, &v, &n,
+				  &nx, &more),
+		     -EINVAL);
+	cr_assert_eq(loc_get_page(cur, slice_cstr(""), 10, &v, &n, &nx, &more),
+		     0);
+	cr_assert_eq(n, 0);
+	cr_assert_not(more);
+	loc_put_all(v, n);
+}
