@@ -15,7 +15,8 @@
 # Criterion 2.4.1 counts a failed assertion in a .fini as a pass; the
 # teardown checks (tests/common/teardown.h) abort instead, which the
 # runner reports as "crashed during its setup or teardown" but still
-# counts as passing in its synthesis line: this script fails on that line.
+# counts as passing in its synthesis line: this script fails on that line,
+# and on any sanitizer report printed by a test process.
 set -u
 here=$(dirname "$0")
 
@@ -80,12 +81,19 @@ tested=$(echo "$line" | sed 's/.*Tested: \([0-9]*\).*/\1/')
 failing=$(echo "$line" | sed 's/.*Failing: \([0-9]*\).*/\1/')
 crashing=$(echo "$line" | sed 's/.*Crashing: \([0-9]*\).*/\1/')
 torn=$(grep -c 'during its setup or teardown' "$log")
+# A sanitizer report from a test's own process (LeakSanitizer runs when
+# the test's worker exits, after Criterion counted the test as passed).
+san=$(grep -c 'ERROR: LeakSanitizer\|ERROR: AddressSanitizer\|runtime error:' "$log")
 [ -n "${TESTS_TALLY:-}" ] && echo "$kind $tested" >>"$TESTS_TALLY"
 
 bad=0
 if [ "$torn" -gt 0 ]; then
 	echo "tests/run.sh: $kind: $torn test(s) failed in setup or teardown:" >&2
 	grep 'during its setup or teardown\|^\[FAIL\] teardown' "$log" >&2
+	bad=1
+fi
+if [ "$san" -gt 0 ]; then
+	echo "tests/run.sh: $kind: $san sanitizer report(s) in the tests' output" >&2
 	bad=1
 fi
 if [ "$failing" -gt 0 ] || [ "$crashing" -gt 0 ]; then
