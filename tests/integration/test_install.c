@@ -443,9 +443,12 @@ Test(install, notifies_systemd_ready_and_stopping)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 10 };
 	char buf[1024], port[16];
+	int n;
 
-	cr_assert_lt(strlen(tmp) + 8, sizeof(sa.sun_path));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", tmp);
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", tmp);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(sa.sun_path), "%s: too long",
+		  tmp);
 	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert(notify_fd >= 0);
 	cr_assert_eq(bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
