@@ -220,7 +220,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(mandir)/man1/,$(notdir $(MAN1))) \
 		$(DESTDIR)$(docdir)/sipedge.yaml
-	-rmdir $(DESTDIR)$(docdir)
+	rmdir $(DESTDIR)$(docdir) 2>/dev/null || true
 
 SRC_ALL = $(shell find proxy registrar features store bench tests \
 	-name '*.[ch]' 2>/dev/null)
