@@ -25,7 +25,7 @@ ALLOC_PKG := jemalloc
 endif
 
 PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson \
-	libmicrohttpd $(ALLOC_PKG)
+	libmicrohttpd libsystemd $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -56,11 +56,13 @@ SIPCTL_SRC := $(sort $(wildcard proxy/mgmt/sipctl/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-# What integration tests are told: the binaries under test and the corpus.
+# What integration tests are told: the binaries under test, the corpus
+# and the source tree (test_install runs `make install` in it).
 INTEG_ENV = SIPEDGE_BIN=$(abspath $(SIPEDGE)) \
 	SIPLOAD_BIN=$(abspath $(BUILD)/sipload) \
 	SIPCTL_BIN=$(abspath $(BUILD)/sipctl) \
-	SIPEDGE_CORPUS=$(abspath $(CORPUS)) SIPEDGE_SAN=$(SAN)
+	SIPEDGE_CORPUS=$(abspath $(CORPUS)) SIPEDGE_SAN=$(SAN) \
+	SIPEDGE_SRCDIR=$(abspath .)
 
 SIPEDGE := $(BUILD)/sipedge
 UNIT := $(BUILD)/test_unit
@@ -70,7 +72,7 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare clean
+	layercheck fuzz bench bench-compare clean install uninstall
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
@@ -165,6 +167,67 @@ fuzz: deps
 			-max_len=70000 -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 $(FUZZ_BUILD)/$$n.corpus; \
 	done
+
+# `make install` (GNU directory variables; DESTDIR for staging). sipedge
+# and sipctl are administration commands (man section 8: a daemon run by
+# systemd, and its control tool) and go to sbin; sipload is a user tool
+# (section 1) and goes to bin. The configuration lives in /etc when
+# PREFIX is /usr (a distribution's layout), else in PREFIX/etc. An
+# existing sipedge.yaml is never overwritten: the example is also
+# installed as docdir/sipedge.yaml. The unit's paths follow sbindir and
+# sysconfdir. `uninstall` keeps sysconfdir/sipedge (the operator's
+# files). The binaries are built first when missing or out of date.
+PREFIX ?= /usr/local
+prefix ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir ?= $(exec_prefix)/bin
+sbindir ?= $(exec_prefix)/sbin
+sysconfdir ?= $(if $(filter /usr,$(prefix)),/etc,$(prefix)/etc)
+datarootdir ?= $(prefix)/share
+docdir ?= $(datarootdir)/doc/sipedge
+mandir ?= $(datarootdir)/man
+systemdunitdir ?= $(prefix)/lib/systemd/system
+sysusersdir ?= $(prefix)/lib/sysusers.d
+INSTALL ?= install
+MAN8 := $(sort $(wildcard docs/man/*.8))
+MAN1 := $(sort $(wildcard docs/man/*.1))
+# The lead sets SIPCTL := $(BUILD)/sipctl where sipctl is built.
+INSTALL_BINS := $(SIPEDGE) $(SIPLOAD) $(SIPCTL)
+
+install: $(INSTALL_BINS)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) \
+		$(DESTDIR)$(sysconfdir)/sipedge $(DESTDIR)$(docdir) \
+		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysusersdir)
+	$(INSTALL) -m 0755 $(SIPEDGE) $(DESTDIR)$(sbindir)/sipedge
+	$(if $(SIPCTL),$(INSTALL) -m 0755 $(SIPCTL) $(DESTDIR)$(sbindir)/sipctl)
+	$(if $(SIPLOAD),$(INSTALL) -m 0755 $(SIPLOAD) $(DESTDIR)$(bindir)/sipload)
+	$(INSTALL) -m 0644 etc/sipedge.yaml $(DESTDIR)$(docdir)/sipedge.yaml
+	@if [ -e $(DESTDIR)$(sysconfdir)/sipedge/sipedge.yaml ]; then \
+		echo "install: kept $(DESTDIR)$(sysconfdir)/sipedge/sipedge.yaml (the example is $(DESTDIR)$(docdir)/sipedge.yaml)"; \
+	else \
+		echo "$(INSTALL) -m 0644 etc/sipedge.yaml $(DESTDIR)$(sysconfdir)/sipedge/sipedge.yaml"; \
+		$(INSTALL) -m 0644 etc/sipedge.yaml \
+			$(DESTDIR)$(sysconfdir)/sipedge/sipedge.yaml; \
+	fi
+	sed -e 's|/usr/sbin/|$(sbindir)/|g' -e 's|/etc/sipedge/|$(sysconfdir)/sipedge/|g' \
+		etc/sipedge.service > $(DESTDIR)$(systemdunitdir)/sipedge.service.tmp
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/sipedge.service.tmp
+	mv -f $(DESTDIR)$(systemdunitdir)/sipedge.service.tmp \
+		$(DESTDIR)$(systemdunitdir)/sipedge.service
+	$(INSTALL) -m 0644 etc/sipedge.sysusers $(DESTDIR)$(sysusersdir)/sipedge.conf
+	$(if $(MAN8),$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(mandir)/man8/)
+	$(if $(MAN1),$(INSTALL) -m 0644 $(MAN1) $(DESTDIR)$(mandir)/man1/)
+
+uninstall:
+	rm -f $(DESTDIR)$(sbindir)/sipedge $(DESTDIR)$(sbindir)/sipctl \
+		$(DESTDIR)$(bindir)/sipload \
+		$(DESTDIR)$(systemdunitdir)/sipedge.service \
+		$(DESTDIR)$(sysusersdir)/sipedge.conf \
+		$(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8))) \
+		$(addprefix $(DESTDIR)$(mandir)/man1/,$(notdir $(MAN1))) \
+		$(DESTDIR)$(docdir)/sipedge.yaml
+	rmdir $(DESTDIR)$(docdir) 2>/dev/null || true
 
 SRC_ALL = $(shell find proxy registrar features store bench tests \
 	-name '*.[ch]' 2>/dev/null)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <systemd/sd-daemon.h>
 #include <urcu/urcu-memb.h>
 #include <uv.h>
 
@@ -257,6 +258,8 @@ static void stop_cb(uv_signal_t *h, int signum)
 	struct sigs *s = h->data;
 
 	log_msg(LOG_NOTICE, "sipedge: %s, stopping", strsignal(signum));
+	/* Under systemd (Type=notify); a no-op without $NOTIFY_SOCKET. */
+	sd_notify(0, "STOPPING=1");
 	uv_close((uv_handle_t *)&s->term, close_cb);
 	uv_close((uv_handle_t *)&s->intr, close_cb);
 	uv_close((uv_handle_t *)&s->usr1, close_cb);
@@ -420,23 +423,35 @@ static int hooks_add(void)
 	return err;
 }
 
+/* The registrar's users file, when the config names one: start-up and
+ * --check load it with this one function. Returns 0, or a negative
+ * error with "FILE: reason" or "FILE:LINE: reason" in @errbuf.
+ * Thread: main, a registered RCU thread. */
+static int users_start(const struct conf *c, char *errbuf, size_t errlen)
+{
+	long n;
+
+	if (!reg_conf(c)->users_file)
+		return 0;
+	n = users_load(reg_conf(c)->users_file, errbuf, errlen);
+	if (n < 0)
+		return (int)n;
+	log_msg(LOG_INFO, "sipedge: users: %s: %ld users",
+		reg_conf(c)->users_file, n);
+	return 0;
+}
+
 /* Users file, auth and registrar tables, hooks, the store thread and
  * SIGHUP (reload the users file). Returns 0 or an EXIT_* status. */
 static int registrar_start(const struct conf *c, uv_loop_t *loop,
 			   struct registrar *g)
 {
 	char errbuf[512];
-	long n;
 	int err;
 
-	if (reg_conf(c)->users_file) {
-		n = users_load(reg_conf(c)->users_file, errbuf, sizeof(errbuf));
-		if (n < 0) {
-			log_msg(LOG_ERR, "sipedge: users: %s", errbuf);
-			return EXIT_CONFIG;
-		}
-		log_msg(LOG_INFO, "sipedge: users: %s: %ld users",
-			reg_conf(c)->users_file, n);
+	if (users_start(c, errbuf, sizeof(errbuf)) < 0) {
+		log_msg(LOG_ERR, "sipedge: users: %s", errbuf);
+		return EXIT_CONFIG;
 	}
 	err = auth_init(c, c->workers);
 	g->auth_init = !err;
@@ -599,6 +614,7 @@ static int run(const struct conf *c)
 		goto out;
 	log_msg(LOG_INFO, "sipedge %s listening on %s workers=%u",
 		SIPEDGE_VERSION, names, c->workers);
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", names);
 	uv_run(&loop, UV_RUN_DEFAULT);
 out:
 	/* New management calls are refused from here; the ones under way
@@ -647,6 +663,33 @@ static void sections_add(void)
 			abort(); /* a programmer error: a key owned twice */
 }
 
+/* --check FILE: what start-up loads before it opens a socket, the config
+ * and the users file it names, then nothing more. */
+static int check(const char *path)
+{
+	struct conf *c = NULL;
+	char errbuf[512];
+	int err;
+
+	err = conf_load(path, &c, errbuf, sizeof(errbuf));
+	if (err) {
+		fprintf(stderr, "%s\n", errbuf);
+		return EXIT_CONFIG;
+	}
+	log_set_level(c->log_level);
+	urcu_memb_register_thread();
+	err = users_start(c, errbuf, sizeof(errbuf));
+	users_fini();
+	urcu_memb_unregister_thread();
+	conf_free(c);
+	if (err) {
+		fprintf(stderr, "%s\n", errbuf);
+		return EXIT_CONFIG;
+	}
+	printf("%s: ok\n", path);
+	return EXIT_CLEAN;
+}
+
 int main(int argc, char **argv)
 {
 	struct conf *c = NULL;
@@ -658,16 +701,8 @@ int main(int argc, char **argv)
 	status = parse_args(argc, argv, &o);
 	if (status >= 0)
 		return status;
-	if (o.check) {
-		err = conf_load(o.check, &c, errbuf, sizeof(errbuf));
-		if (err) {
-			fprintf(stderr, "%s\n", errbuf);
-			return EXIT_CONFIG;
-		}
-		conf_free(c);
-		printf("%s: ok\n", o.check);
-		return EXIT_CLEAN;
-	}
+	if (o.check)
+		return check(o.check);
 	err = conf_load(o.config, &c, errbuf, sizeof(errbuf));
 	if (err) {
 		fprintf(stderr, "%s\n", errbuf);
