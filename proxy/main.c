@@ -23,6 +23,7 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
+#include "proxy/core/log_conf.h"
 #include "proxy/core/post.h"
 #include "proxy/core/shard.h"
 #include "proxy/hook.h"
@@ -631,7 +632,7 @@ static void sections_add(void)
 {
 	static const struct conf_section *const all[] = {
 		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
-		&features_conf_section, &mgmt_conf_section,
+		&features_conf_section, &mgmt_conf_section, &log_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -672,6 +673,9 @@ int main(int argc, char **argv)
 	if (o.have_level)
 		c->log_level = o.level;
 	log_set_level(c->log_level);
+	if (log_conf_apply(c) < 0)
+		log_msg(LOG_WARN, "sipedge: log.target %s: cannot open it",
+			log_target_name(log_conf(c)->target));
 	/* A peer closing a TCP connection must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	urcu_memb_register_thread();
