@@ -26,12 +26,14 @@
 #include "proxy/core/log_conf.h"
 #include "proxy/core/post.h"
 #include "proxy/core/shard.h"
+#include "proxy/core/trace.h"
 #include "proxy/hook.h"
 #include "proxy/mgmt/http.h"
 #include "proxy/mgmt/mgmt.h"
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/mgmt/rpc.h"
 #include "proxy/mgmt/rpc_core.h"
+#include "proxy/mgmt/rpc_trace.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
 #include "registrar/auth.h"
@@ -517,6 +519,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	if (!err)
 		err = rpc_core_add(m->rpc, &m->env);
 	if (!err)
+		err = rpc_trace_add(m->rpc, &m->env);
+	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: management: %s", err_str(err));
@@ -603,6 +607,7 @@ out:
 		m.env.shards = NULL;
 		log_msg(LOG_INFO, "sipedge: stopped");
 	}
+	trace_stop(NULL); /* the shards gave it their last messages */
 	/* Shards gone (or never started): save the snapshot, free. */
 	registrar_stop(&g);
 	/* Every thread that could post is gone but the HTTP server's,
