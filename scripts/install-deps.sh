@@ -7,7 +7,8 @@ PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
 libcyaml-dev libjansson-dev libmicrohttpd-dev nettle-dev redis-server
 sip-tester
-iproute2"
+iproute2
+util-linux mount"
 
 missing=""
 for p in $PKGS; do
