@@ -186,3 +186,13 @@ int hook_clean(struct edit_list *el, const struct sipmsg *m, struct arena *a,
  */
 int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 	       struct slice extra, struct slice body);
+
+/**
+ * Log at info why the request of @p r is refused with @p status (403,
+ * 404, 480 ...): "refused <proto> <source> <method> <R-URI>
+ * call-id=<Call-ID>: <status> <why>", network values escaped, at most 10
+ * such lines a second per shard. Implemented by the core.
+ * Thread: the shard.
+ */
+void hook_log_refusal(const struct hook_req *r, unsigned status,
+		      const char *why);

@@ -24,8 +24,10 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
+#include "proxy/core/log_conf.h"
 #include "proxy/core/post.h"
 #include "proxy/core/shard.h"
+#include "proxy/core/trace.h"
 #include "proxy/hook.h"
 #include "proxy/mgmt/http.h"
 #include "proxy/mgmt/mgmt.h"
@@ -33,6 +35,7 @@
 #include "proxy/mgmt/rpc.h"
 #include "proxy/mgmt/rpc_core.h"
 #include "proxy/mgmt/rpc_location.h"
+#include "proxy/mgmt/rpc_trace.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
 #include "registrar/auth.h"
@@ -539,6 +542,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	if (!err)
 		err = rpc_location_add(m->rpc, &m->env);
 	if (!err)
+		err = rpc_trace_add(m->rpc, &m->env);
+	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: management: %s", err_str(err));
@@ -626,6 +631,7 @@ out:
 		m.env.shards = NULL;
 		log_msg(LOG_INFO, "sipedge: stopped");
 	}
+	trace_stop(NULL); /* the shards gave it their last messages */
 	/* Shards gone (or never started): save the snapshot, free. */
 	registrar_stop(&g);
 	/* Every thread that could post is gone but the HTTP server's,
@@ -655,7 +661,7 @@ static void sections_add(void)
 {
 	static const struct conf_section *const all[] = {
 		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
-		&features_conf_section, &mgmt_conf_section,
+		&features_conf_section, &mgmt_conf_section, &log_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -715,6 +721,9 @@ int main(int argc, char **argv)
 	if (o.have_level)
 		c->log_level = o.level;
 	log_set_level(c->log_level);
+	if (log_conf_apply(c) < 0)
+		log_msg(LOG_WARN, "sipedge: log.target %s: cannot open it",
+			log_target_name(log_conf(c)->target));
 	/* A peer closing a TCP connection must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	urcu_memb_register_thread();

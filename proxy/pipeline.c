@@ -37,6 +37,10 @@ struct pipeline {
 	struct timer_wheel wheel;
 	struct route *route;
 	uint64_t next_sweep_ms;
+	/* What became of the request being handled, for its debug line:
+	 * the status answered (0: none), or what else happened. */
+	unsigned status;
+	const char *outcome;
 };
 
 /* The methods sipedge handles (RFC 3261 §20.5), for Allow. */
@@ -50,6 +54,9 @@ static const char accept_line[] = "Accept: application/sdp\r\n";
  * them at packet rate. Thread-local, so each shard owns its own.
  */
 static _Thread_local struct log_ratelimit bad_rl = { .burst = 10 };
+
+/* Refusal reasons (403, 404, 480), per shard thread as well. */
+static _Thread_local struct log_ratelimit refusal_rl = { .burst = 10 };
 
 /*
  * Add one to a shard counter: only this shard writes it, other threads
@@ -381,7 +388,70 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 		if (err)
 			return err;
 	}
+	k->status = status;
 	return txn_srv_respond(st, status, out.p, out.len);
+}
+
+/* route_reply(), remembering the status for the request's debug line. */
+static int answer(struct pipeline *k, const struct sipmsg *m,
+		  const struct peer *from, unsigned status, const char *reason,
+		  struct slice extra)
+{
+	k->status = status;
+	return route_reply(k->route, m, from, status, reason, extra);
+}
+
+/* Method, R-URI and Call-ID of @p m, escaped, for a log line. */
+struct reqtext {
+	char method[40], ruri[200], call_id[140], addr[64];
+};
+
+static void reqtext_fill(struct reqtext *t, const struct peer *from,
+			 const struct sipmsg *m)
+{
+	log_escape(m->method_name.p, m->method_name.len, t->method,
+		   sizeof(t->method));
+	log_escape(m->ruri.p, m->ruri.len, t->ruri, sizeof(t->ruri));
+	log_escape(m->call_id.p, m->call_id.len, t->call_id,
+		   sizeof(t->call_id));
+	peer_addr_str((const struct sockaddr *)&from->addr, t->addr,
+		      sizeof(t->addr));
+}
+
+static void log_refusal(const struct peer *from, const struct sipmsg *m,
+			unsigned status, const char *why)
+{
+	struct reqtext t;
+
+	if (!log_enabled(LOG_INFO) || !log_ratelimit_ok(&refusal_rl))
+		return;
+	reqtext_fill(&t, from, m);
+	log_msg(LOG_INFO, "refused %s %s %s %s call-id=%s: %u %s",
+		peer_proto_name(from->proto), t.addr, t.method, t.ruri,
+		t.call_id, status, why);
+}
+
+void hook_log_refusal(const struct hook_req *r, unsigned status,
+		      const char *why)
+{
+	log_refusal(r->from, r->m, status, why);
+}
+
+/* The debug line of one request: what it was and what became of it. */
+static void log_request(const struct pipeline *k, const struct peer *from,
+			const struct sipmsg *m)
+{
+	struct reqtext t;
+
+	reqtext_fill(&t, from, m);
+	if (k->status)
+		log_msg(LOG_DEBUG, "request %s %s %s %s call-id=%s: %u",
+			peer_proto_name(from->proto), t.addr, t.method, t.ruri,
+			t.call_id, k->status);
+	else
+		log_msg(LOG_DEBUG, "request %s %s %s %s call-id=%s: %s",
+			peer_proto_name(from->proto), t.addr, t.method, t.ruri,
+			t.call_id, k->outcome ? k->outcome : "no answer");
 }
 
 /* The pipeline stages of proxy/hook.h; HOOK_DONE or an error ends it. */
@@ -410,8 +480,11 @@ static int run_hooks(struct pipeline *k, const struct peer *from,
 	if (ret == HOOK_NEXT)
 		*fwp = hr.fwd;
 	if (ret < 0 && !txn_srv_find(route_txns(k->route), m, m->method)) {
-		route_reply(k->route, m, from, err_sip_status(ret), NULL,
-			    slice_make(NULL, 0));
+		unsigned status = err_sip_status(ret);
+
+		if (status == 403 || status == 404 || status == 480)
+			log_refusal(from, m, status, err_str(ret));
+		answer(k, m, from, status, NULL, slice_make(NULL, 0));
 		return HOOK_DONE;
 	}
 	return ret < 0 ? HOOK_DONE : ret;
@@ -433,8 +506,11 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		/* RFC 3261 §17.2.1: the ACK of a final 300-699 ends in its
 		 * transaction; the ACK of a 2xx goes on statelessly. */
 		st = txn_srv_find(l, m, SIP_INVITE);
-		if (!(st && txn_srv_absorb(st, m)))
+		k->outcome = "absorbed by its transaction";
+		if (!(st && txn_srv_absorb(st, m))) {
 			err = route_ack(k->route, m, from);
+			k->outcome = err ? "dropped" : "forwarded";
+		}
 		if (err)
 			count(&shard_stats(sh)->dropped);
 		return;
@@ -442,12 +518,14 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 	if (parsed >= 0 && m->method != SIP_ACK) {
 		st = txn_srv_find(l, m, m->method);
 		if (st) {
+			k->outcome = "retransmission";
 			txn_srv_absorb(st, m);
 			return;
 		}
 		if (m->method == SIP_CANCEL) {
 			st = txn_srv_find(l, m, SIP_INVITE);
 			if (st) {
+				k->outcome = "cancels its INVITE";
 				route_cancel(k->route, st, m, from);
 				return;
 			}
@@ -460,13 +538,13 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		log_bad(from, m, &v);
 	switch (v.action) {
 	case PIPELINE_DROP:
+		k->outcome = "dropped";
 		count(&shard_stats(sh)->dropped);
 		if (!v.invalid && log_enabled(LOG_DEBUG))
 			log_msg(LOG_DEBUG, "dropped: %s", v.reason);
 		return;
 	case PIPELINE_REPLY:
-		err =
-		    route_reply(k->route, m, from, v.status, v.reason, v.extra);
+		err = answer(k, m, from, v.status, v.reason, v.extra);
 		goto out;
 	case PIPELINE_REGISTER:
 	case PIPELINE_ROUTE:
@@ -474,24 +552,41 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 	}
 	/* RFC 3261 §16.3 step 4. */
 	if (route_is_loop(c, m)) {
-		err = route_reply(k->route, m, from, 482, "Loop Detected",
-				  slice_make(NULL, 0));
+		err = answer(k, m, from, 482, "Loop Detected",
+			     slice_make(NULL, 0));
 		goto out;
 	}
 	if (c->overload.max_transactions &&
 	    txn_count(l) >= c->overload.max_transactions) {
 		count(&shard_stats(sh)->overloaded);
-		err = route_reply(k->route, m, from, 503, NULL,
-				  retry_after(sh, ra, sizeof(ra)));
+		err = answer(k, m, from, 503, NULL,
+			     retry_after(sh, ra, sizeof(ra)));
 		goto out;
 	}
 	if (run_hooks(k, from, m, v.action == PIPELINE_REGISTER, &fw) ==
 	    HOOK_DONE)
 		return;
+	route_last_reply(k->route, NULL);
 	err = route_request_fwd(k->route, m, from, &fw);
-	if (err && err != -EAFNOSUPPORT)
-		err = route_reply(k->route, m, from, err_sip_status(err), NULL,
-				  slice_make(NULL, 0));
+	if (!err) {
+		const char *why = NULL;
+		unsigned status = route_last_reply(k->route, &why);
+
+		/* Answered by the route plan (404, 480) or forwarded. */
+		k->status = status;
+		k->outcome = "forwarded";
+		if (status == 480)
+			why = "no registered contact";
+		if (status == 403 || status == 404 || status == 480)
+			log_refusal(from, m, status, why);
+	}
+	if (err && err != -EAFNOSUPPORT) {
+		unsigned status = err_sip_status(err);
+
+		if (status == 403 || status == 404 || status == 480)
+			log_refusal(from, m, status, err_str(err));
+		err = answer(k, m, from, status, NULL, slice_make(NULL, 0));
+	}
 out:
 	if (err && log_enabled(LOG_INFO) && log_ratelimit_ok(&bad_rl))
 		log_msg(LOG_INFO, "no answer sent: %s", err_str(err));
@@ -512,7 +607,11 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 			count(&shard_stats(sh)->dropped);
 		return;
 	}
+	k->status = 0;
+	k->outcome = NULL;
 	handle_request(k, from, &m, parsed);
+	if (log_enabled(LOG_DEBUG))
+		log_request(k, from, &m);
 }
 
 static int role_new(struct shard *sh, uint64_t now_ms, void **statep)

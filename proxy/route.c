@@ -523,6 +523,8 @@ struct route {
 	char (*hostport)[64]; /* per listen entry: "1.2.3.4:5060" */
 	bool closing;
 	struct log_ratelimit rl;
+	unsigned last_status; /* route_last_reply() */
+	const char *last_reason;
 };
 
 static int send_to(struct route *r, const struct peer *to, const void *buf,
@@ -891,11 +893,27 @@ int route_reply(struct route *r, const struct sipmsg *m,
 	err = reply_opts_send(r, m, from, status, reason, extra, &out);
 	if (err)
 		return err;
+	r->last_status = status;
+	r->last_reason = reason ? reason : reply_reason(status);
+	if (status >= 200 && log_requests())
+		txn_log_access(from, m->method_name, m->ruri, m->call_id,
+			       status);
 	err = reply_dest(m, (const struct sockaddr *)&from->addr,
 			 from->proto != PEER_UDP, &to.addr, &to.addrlen);
 	if (err)
 		return err;
 	return send_to(r, &to, out.p, out.len);
+}
+
+unsigned route_last_reply(struct route *r, const char **reasonp)
+{
+	unsigned status = r->last_status;
+
+	if (reasonp)
+		*reasonp = r->last_reason;
+	r->last_status = 0;
+	r->last_reason = NULL;
+	return status;
 }
 
 /* Response context. */

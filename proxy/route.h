@@ -191,3 +191,12 @@ int route_response(struct route *r, const struct sipmsg *m,
 int route_reply(struct route *r, const struct sipmsg *m,
 		const struct peer *from, unsigned status, const char *reason,
 		struct slice extra);
+
+/**
+ * The status of the last answer route_reply() sent for @p r (the
+ * stateless answers of route_request_fwd() among them), with its reason
+ * phrase in *@p reasonp (static or in the arena; may be NULL); then
+ * forget it. Returns 0 when there was none since the last call.
+ * Thread: the shard of @p r.
+ */
+unsigned route_last_reply(struct route *r, const char **reasonp);

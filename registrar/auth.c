@@ -486,10 +486,11 @@ static int challenge(const struct auth_req *q, struct shard_state *s,
 	return 0;
 }
 
-static void forbid(struct auth_verdict *vp, const char *reason)
+static void forbid(struct auth_verdict *vp, const char *why)
 {
 	vp->status = 403;
-	vp->reason = reason;
+	vp->reason = "Forbidden";
+	vp->why = why;
 	vp->extra = slice_make(NULL, 0);
 }
 
@@ -542,18 +543,20 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	unsigned n;
 	int err;
 
-	*vp = (struct auth_verdict){ 0, NULL, { NULL, 0 } };
+	*vp = (struct auth_verdict){ 0, NULL, { NULL, 0 }, NULL };
 	if (!needs_auth(q, who, sizeof(who), &realm, &user))
 		return 0;
 	s = &shards[q->shard < nshards_ ? q->shard : 0];
 	if (is_blocked(s, c, q->src, q->now_s)) {
 		count(&s->st.blocked);
-		forbid(vp, "Forbidden");
+		forbid(vp, "source blocked after too many failed "
+			   "authentications");
 		return 0;
 	}
 	if (!users_loaded()) {
 		/* Needs credentials, and there are none to check. */
-		forbid(vp, "Forbidden");
+		forbid(vp, "untrusted source and no users file to "
+			   "authenticate it");
 		return 0;
 	}
 	for (h = sipmsg_hdr(m,
@@ -612,7 +615,7 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 				    reg_conf(c)->max_auth_failures,
 				    reg_conf(c)->auth_failure_window_s);
 			}
-			forbid(vp, "Forbidden");
+			forbid(vp, "too many failed authentications");
 			return 0;
 		}
 		return challenge(q, s, realm, user, false, vp);
@@ -630,7 +633,7 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 		return challenge(q, s, realm, user, true, vp);
 	/* RFC 3261 §22.4: the registrar decides who may register what. */
 	if (reg && !slice_eq(d.user, user)) {
-		forbid(vp, "Forbidden");
+		forbid(vp, "authenticated user is not the AOR's user");
 		return 0;
 	}
 	count(&s->st.successes);
@@ -655,6 +658,8 @@ int auth_hook(struct hook_req *r)
 		return err;
 	if (!v.status)
 		return HOOK_NEXT;
+	if (v.status == 403)
+		hook_log_refusal(r, 403, v.why ? v.why : v.reason);
 	err = hook_reply(r, v.status, v.reason, v.extra, slice_make(NULL, 0));
 	return err ? err : HOOK_DONE;
 }

@@ -78,6 +78,7 @@ struct auth_verdict {
 	unsigned status;    /**< 0: go on; 401, 407, 403 or 400 */
 	const char *reason; /**< static */
 	struct slice extra; /**< WWW-/Proxy-Authenticate lines, in @p a */
+	const char *why;    /**< 403: why, for the log (static), or NULL */
 };
 
 /**

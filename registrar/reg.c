@@ -797,6 +797,8 @@ int reg_hook(struct hook_req *r)
 		return err;
 	if (!ans.status)
 		return HOOK_NEXT;
+	if (ans.status == 403 || ans.status == 404 || ans.status == 480)
+		hook_log_refusal(r, ans.status, ans.reason);
 	err = hook_reply(r, ans.status, ans.reason, ans.extra,
 			 slice_make(NULL, 0));
 	return err ? err : HOOK_DONE;

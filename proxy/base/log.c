@@ -1,4 +1,4 @@
-/* proxy/base/log.c - levelled logging to stderr */
+/* proxy/base/log.c - levelled logging to stderr, syslog or the journal */
 #include "proxy/base/log.h"
 
 #include <errno.h>
@@ -6,10 +6,32 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/base/logsys.h"
+
+/* The journal's native protocol socket (systemd.journal-fields(7)). */
+#define JOURNAL_SOCKET "/run/systemd/journal/socket"
+
 static _Atomic int min_level = LOG_INFO;
+static _Atomic int target = LOG_TARGET_STDERR;
+static _Atomic bool requests;
+static int journal_fd = -1;
+
+/* syslog(3) priorities: debug 7, info 6, notice 5, warning 4, err 3. */
+static const int prio[LOG__COUNT] = {
+	[LOG_DEBUG] = 7, [LOG_INFO] = 6, [LOG_NOTICE] = 5,
+	[LOG_WARN] = 4,	 [LOG_ERR] = 3,
+};
+
+static const char *const target_names[LOG_TARGET__COUNT] = {
+	[LOG_TARGET_STDERR] = "stderr",
+	[LOG_TARGET_SYSLOG] = "syslog",
+	[LOG_TARGET_JOURNAL] = "journal",
+};
 
 static const char *const names[LOG__COUNT] = {
 	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_NOTICE] = "notice",
@@ -47,13 +69,147 @@ const char *log_level_name(enum log_level lvl)
 	return (unsigned)lvl < LOG__COUNT ? names[lvl] : "?";
 }
 
+int log_target_parse(const char *name, enum log_target *tp)
+{
+	for (int i = 0; i < LOG_TARGET__COUNT; i++) {
+		if (strcmp(name, target_names[i]) == 0) {
+			*tp = (enum log_target)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *log_target_name(enum log_target t)
+{
+	return (unsigned)t < LOG_TARGET__COUNT ? target_names[t] : "?";
+}
+
+int log_set_target(enum log_target t)
+{
+	int fd;
+
+	if (t == LOG_TARGET_JOURNAL && journal_fd < 0) {
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    0);
+		if (fd < 0)
+			return -errno;
+		journal_fd = fd;
+	}
+	if (t == LOG_TARGET_SYSLOG)
+		logsys_open();
+	atomic_store_explicit(&target, (int)t, memory_order_release);
+	return 0;
+}
+
+enum log_target log_get_target(void)
+{
+	return (enum log_target)atomic_load_explicit(&target,
+						     memory_order_acquire);
+}
+
+void log_set_requests(bool on)
+{
+	atomic_store_explicit(&requests, on, memory_order_relaxed);
+}
+
+bool log_requests(void)
+{
+	return atomic_load_explicit(&requests, memory_order_relaxed) &&
+	       log_enabled(LOG_INFO);
+}
+
+/* The escape of @p ch into @p e (4 bytes); returns its length. */
+static size_t escape_one(unsigned char ch, char *e)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (ch == '\\' || ch == '\r' || ch == '\n' || ch == '\t') {
+		e[0] = '\\';
+		e[1] = ch == '\r'   ? 'r'
+		       : ch == '\n' ? 'n'
+		       : ch == '\t' ? 't'
+				    : '\\';
+		return 2;
+	}
+	if (ch < 0x20 || ch >= 0x7f) {
+		e[0] = '\\';
+		e[1] = 'x';
+		e[2] = hex[ch >> 4];
+		e[3] = hex[ch & 15];
+		return 4;
+	}
+	e[0] = (char)ch;
+	return 1;
+}
+
+char *log_escape(const char *p, size_t len, char *buf, size_t size)
+{
+	size_t o = 0, total = 0, room, i, n;
+	char e[4];
+
+	if (size < 4) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	for (i = 0; i < len && total < size; i++)
+		total += escape_one((unsigned char)p[i], e);
+	/* All of it, or as much as leaves room for "..." and the NUL. */
+	room = total < size ? size - 1 : size - 4;
+	for (i = 0; i < len; i++) {
+		n = escape_one((unsigned char)p[i], e);
+		if (o + n > room)
+			break;
+		memcpy(buf + o, e, n);
+		o += n;
+	}
+	if (i < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* One datagram: PRIORITY=, SYSLOG_IDENTIFIER=, MESSAGE= (no newline in
+ * it: the message is one line). */
+static void journal_write(enum log_level lvl, const char *msg, size_t len)
+{
+	static const struct sockaddr_un sa = { .sun_family = AF_UNIX,
+					       .sun_path = JOURNAL_SOCKET };
+	char head[64];
+	struct iovec iov[3];
+	struct msghdr mh;
+	int n;
+
+	n = snprintf(
+	    head, sizeof(head),
+	    "PRIORITY=%d\nSYSLOG_IDENTIFIER=sipedge\nMESSAGE=", prio[lvl]);
+	iov[0].iov_base = head;
+	iov[0].iov_len = (size_t)n;
+	iov[1].iov_base = (void *)msg;
+	iov[1].iov_len = len;
+	iov[2].iov_base = (void *)"\n";
+	iov[2].iov_len = 1;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = (void *)&sa;
+	mh.msg_namelen = sizeof(sa);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 3;
+	/* Non-blocking: a journal that does not keep up loses lines. */
+	if (sendmsg(journal_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	char line[1024];
 	struct timespec ts;
 	struct tm tm;
+	enum log_target t;
 	va_list ap;
-	int n, m;
+	int n, m, head;
 
 	if (!log_enabled(lvl))
 		return;
@@ -63,6 +219,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	    line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, ts.tv_nsec / 1000000, log_level_name(lvl));
+	head = n;
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -71,6 +228,20 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	n += m;
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	/* Whatever a caller let through, the line stays one line. */
+	for (int i = head; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	t = log_get_target();
+	/* syslog and the journal stamp the time and level themselves. */
+	if (t == LOG_TARGET_SYSLOG) {
+		logsys_write(prio[lvl], line + head, (size_t)(n - head));
+		return;
+	}
+	if (t == LOG_TARGET_JOURNAL && journal_fd >= 0) {
+		journal_write(lvl, line + head, (size_t)(n - head));
+		return;
+	}
 	line[n++] = '\n';
 	/* One write(2) per line: lines from different threads stay whole. */
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)

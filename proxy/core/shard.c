@@ -27,6 +27,7 @@
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
+#include "proxy/core/trace.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
 
@@ -255,6 +256,7 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
+	trace_msg(sh->conf, false, from, buf, len);
 	/* A REGISTER goes to the shard of its AOR, the one writer of its
 	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
 	 * handled here, where it is answered 400 or dropped. */

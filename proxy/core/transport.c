@@ -11,6 +11,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/core/tcp.h"
+#include "proxy/core/trace.h"
 #include "proxy/core/udp.h"
 
 int tp_send(struct shard *sh, const struct peer *to, const void *buf,
@@ -18,6 +19,7 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 {
 	unsigned owner;
 
+	trace_msg(sh->conf, true, to, buf, len);
 	switch (to->proto) {
 	case PEER_UDP:
 		return udp_send(sh->udp, to, buf, len);

@@ -470,12 +470,43 @@ static int keep_rsp(struct txn *t, const void *buf, size_t len)
 	return 0;
 }
 
+void txn_log_access(const struct peer *from, struct slice method,
+		    struct slice ruri, struct slice call_id, unsigned status)
+{
+	char mtext[40], rtext[200], ctext[140], addr[64];
+
+	log_escape(method.p, method.len, mtext, sizeof(mtext));
+	log_escape(ruri.p, ruri.len, rtext, sizeof(rtext));
+	log_escape(call_id.p, call_id.len, ctext, sizeof(ctext));
+	peer_addr_str((const struct sockaddr *)&from->addr, addr, sizeof(addr));
+	log_msg(LOG_INFO, "access %s %s %s %s %u call-id=%s",
+		peer_proto_name(from->proto), addr, mtext, rtext, status,
+		ctext);
+}
+
+/* The access line of a server transaction's final answer (log.requests). */
+static void log_access(const struct txn *st, unsigned status)
+{
+	struct slice mn = sip_method_name(st->method);
+	const char *sp;
+
+	if (!mn.len) {
+		sp = memchr(st->req, ' ', st->req_len);
+		mn = slice_make(st->req, sp ? (size_t)(sp - st->req) : 0);
+	}
+	txn_log_access(&st->peer, mn, st->ruri, st->call_id, status);
+}
+
 int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 		    size_t len)
 {
 	struct txn_layer *l = st->l;
 	int err;
 
+	if (status >= 200 &&
+	    (st->state == TXN_PROCEEDING || st->state == TXN_TRYING) &&
+	    log_requests())
+		log_access(st, status);
 	if (st->state == TXN_ACCEPTED && status >= 200 && status < 300)
 		return send_bytes(st, buf, len);
 	if (st->state != TXN_PROCEEDING && st->state != TXN_TRYING)

@@ -250,3 +250,14 @@ const struct peer *txn_peer(const struct txn *t);
 
 /** The layer @p t belongs to. */
 struct txn_layer *txn_layer(const struct txn *t);
+
+/**
+ * Write the access line of a request answered with final @p status
+ * (`log.requests`): "access <proto> <source> <method> <R-URI> <status>
+ * call-id=<Call-ID>", network values escaped (log_escape()). The server
+ * transactions write it themselves when they send their first final
+ * response; the caller writes it for stateless answers. Check
+ * log_requests() first. Thread: any.
+ */
+void txn_log_access(const struct peer *from, struct slice method,
+		    struct slice ruri, struct slice call_id, unsigned status);
