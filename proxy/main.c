@@ -31,6 +31,7 @@
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/mgmt/rpc.h"
 #include "proxy/mgmt/rpc_core.h"
+#include "proxy/mgmt/rpc_dialog.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
 #include "registrar/auth.h"
@@ -515,6 +516,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	err = rpc_new(inbox, &m->rpc);
 	if (!err)
 		err = rpc_core_add(m->rpc, &m->env);
+	if (!err)
+		err = rpc_dialog_add(m->rpc, &m->env);
 	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (err) {
