@@ -248,7 +248,8 @@ static void dialog_list(struct rpc_call *call, json_t *params, void *arg)
 	urcu_memb_read_lock();
 	dlg_foreach_rcu(page_visit, &pg);
 	if (!pg.nomem && list) {
-		qsort(pg.v, pg.n, sizeof(*pg.v), dlg_cmp);
+		if (pg.n)
+			qsort(pg.v, pg.n, sizeof(*pg.v), dlg_cmp);
 		for (size_t i = 0; i < pg.n && i < (size_t)limit; i++)
 			json_array_append_new(list, dialog_brief(pg.v[i], now));
 		if (pg.n > (size_t)limit)
