@@ -325,6 +325,110 @@ unsigned long dlg_foreach_call_rcu(struct slice call_id, dlg_visit_fn *fn,
 	return count;
 }
 
+struct dlg_key dlg_key_of(const struct dlg *d)
+{
+	struct dlg_key k = { d->call_id, d->caller_tag, d->callee_tag };
+
+	return k;
+}
+
+static int bytes_cmp(struct slice x, struct slice y)
+{
+	size_t n = x.len < y.len ? x.len : y.len;
+	int c = n ? memcmp(x.p, y.p, n) : 0;
+
+	if (c)
+		return c;
+	return x.len < y.len ? -1 : x.len > y.len ? 1 : 0;
+}
+
+int dlg_key_cmp(const struct dlg_key *a, const struct dlg_key *b)
+{
+	int c = bytes_cmp(a->call_id, b->call_id);
+
+	if (!c)
+		c = bytes_cmp(a->caller_tag, b->caller_tag);
+	if (!c)
+		c = bytes_cmp(a->callee_tag, b->callee_tag);
+	return c;
+}
+
+static int entry_cmp(const struct dlg *x, const struct dlg *y)
+{
+	struct dlg_key a = dlg_key_of(x), b = dlg_key_of(y);
+
+	return dlg_key_cmp(&a, &b);
+}
+
+static void heap_swap(const struct dlg **v, size_t i, size_t j)
+{
+	const struct dlg *t = v[i];
+
+	v[i] = v[j];
+	v[j] = t;
+}
+
+/* Restore the max-heap @p v of @p n below @p i. */
+static void sift_down(const struct dlg **v, size_t n, size_t i)
+{
+	/* Bounded by the heap's height. */
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < n && entry_cmp(v[l], v[m]) > 0)
+			m = l;
+		if (r < n && entry_cmp(v[r], v[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(v, i, m);
+		i = m;
+	}
+}
+
+size_t dlg_page_rcu(const struct dlg_key *after, const struct dlg **out,
+		    size_t max, bool *morep)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+	size_t count = 0, total = 0;
+
+	*morep = false;
+	if (!table || !max)
+		return 0;
+	/* A max-heap of the @p max first keys seen: its top is the one to
+	 * drop when a smaller key comes. */
+	cds_lfht_for_each (table, &it, n) {
+		const struct dlg *d =
+		    &caa_container_of(n, struct entry, node)->d;
+		struct dlg_key k = dlg_key_of(d);
+		size_t i;
+
+		if (after && dlg_key_cmp(&k, after) <= 0)
+			continue;
+		total++;
+		if (count < max) {
+			i = count++;
+			out[i] = d;
+			/* Sift up: bounded by the heap's height. */
+			while (i && entry_cmp(out[(i - 1) / 2], out[i]) < 0) {
+				heap_swap(out, (i - 1) / 2, i);
+				i = (i - 1) / 2;
+			}
+		} else if (entry_cmp(d, out[0]) < 0) {
+			out[0] = d;
+			sift_down(out, count, 0);
+		}
+	}
+	/* Heap sort: the largest goes last, one by one. */
+	for (size_t k = count; k > 1; k--) {
+		heap_swap(out, 0, k - 1);
+		sift_down(out, k - 1, 0);
+	}
+	*morep = total > count;
+	return count;
+}
+
 const char *dlg_state_name(enum dlg_state state)
 {
 	switch (state) {

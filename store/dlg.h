@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proxy/base/slice.h"
@@ -144,6 +145,31 @@ unsigned long dlg_foreach_rcu(dlg_visit_fn *fn, void *arg);
  */
 unsigned long dlg_foreach_call_rcu(struct slice call_id, dlg_visit_fn *fn,
 				   void *arg);
+
+/** Where a page of dialogs starts: the key of the last one before it. */
+struct dlg_key {
+	struct slice call_id, caller_tag, callee_tag;
+};
+
+/** The key of @p d (slices borrowed from it). */
+struct dlg_key dlg_key_of(const struct dlg *d);
+
+/**
+ * Order of keys: Call-ID, then caller tag, then callee tag, bytewise
+ * (a shorter prefix first). Returns <0, 0 or >0. Thread: any.
+ */
+int dlg_key_cmp(const struct dlg_key *a, const struct dlg_key *b);
+
+/**
+ * One page of the table in key order: the first @p max (> 0) entries
+ * whose key is greater than @p after (NULL: from the first), sorted,
+ * into @p out (@p max slots; borrowed like dlg_lookup_rcu()'s). Keeps
+ * only @p max while it scans: O(entries * log max) time, no memory.
+ * Returns how many were written; *@p morep says whether more follow.
+ * Thread: any registered RCU thread, inside urcu_memb_read_lock().
+ */
+size_t dlg_page_rcu(const struct dlg_key *after, const struct dlg **out,
+		    size_t max, bool *morep);
 
 /** "early", "confirmed", "terminated" (for logs and the API). */
 const char *dlg_state_name(enum dlg_state state);

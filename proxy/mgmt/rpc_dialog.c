@@ -96,47 +96,6 @@ static json_t *dialog_full(const struct dlg *d, int64_t now_ms)
 
 /* dialog.list */
 
-/* The order of a page: Call-ID, caller tag, callee tag, bytewise. */
-struct pos {
-	struct slice call_id, a, b;
-};
-
-static int slice_cmp(struct slice x, struct slice y)
-{
-	size_t n = x.len < y.len ? x.len : y.len;
-	int c = n ? memcmp(x.p, y.p, n) : 0;
-
-	if (c)
-		return c;
-	return x.len < y.len ? -1 : x.len > y.len ? 1 : 0;
-}
-
-static int pos_cmp(const struct pos *x, const struct pos *y)
-{
-	int c = slice_cmp(x->call_id, y->call_id);
-
-	if (!c)
-		c = slice_cmp(x->a, y->a);
-	if (!c)
-		c = slice_cmp(x->b, y->b);
-	return c;
-}
-
-static struct pos pos_of(const struct dlg *d)
-{
-	struct pos p = { d->call_id, d->caller_tag, d->callee_tag };
-
-	return p;
-}
-
-static int dlg_cmp(const void *x, const void *y)
-{
-	struct pos a = pos_of(*(const struct dlg *const *)x);
-	struct pos b = pos_of(*(const struct dlg *const *)y);
-
-	return pos_cmp(&a, &b);
-}
-
 /* The opaque cursor: hex of Call-ID NUL caller-tag NUL callee-tag. */
 static char *cursor_print(const struct dlg *d)
 {
@@ -162,7 +121,7 @@ static char *cursor_print(const struct dlg *d)
 
 /* Read @p text into @p raw (CURSOR_MAX / 2 bytes) and *@p p (slices into
  * @p raw). Returns 0 or -EINVAL. */
-static int cursor_parse(const char *text, uint8_t *raw, struct pos *p)
+static int cursor_parse(const char *text, uint8_t *raw, struct dlg_key *p)
 {
 	size_t len = strlen(text), n, i, z[2], k = 0;
 
@@ -179,48 +138,24 @@ static int cursor_parse(const char *text, uint8_t *raw, struct pos *p)
 	    z[1] == z[0] + 1 || z[1] + 1 == n)
 		return -EINVAL;
 	p->call_id = slice_make((const char *)raw, z[0]);
-	p->a = slice_make((const char *)raw + z[0] + 1, z[1] - z[0] - 1);
-	p->b = slice_make((const char *)raw + z[1] + 1, n - z[1] - 1);
+	p->caller_tag =
+	    slice_make((const char *)raw + z[0] + 1, z[1] - z[0] - 1);
+	p->callee_tag = slice_make((const char *)raw + z[1] + 1, n - z[1] - 1);
 	return 0;
-}
-
-struct page {
-	const struct dlg **v;
-	size_t n, cap;
-	const struct pos *after; /* NULL: from the start */
-	bool nomem;
-};
-
-static void page_visit(const struct dlg *d, void *arg)
-{
-	struct page *pg = arg;
-	struct pos p = pos_of(d);
-
-	if (pg->nomem || (pg->after && pos_cmp(&p, pg->after) <= 0))
-		return;
-	if (pg->n == pg->cap) {
-		size_t cap = pg->cap ? 2 * pg->cap : 256;
-		const struct dlg **v = realloc(pg->v, cap * sizeof(*v));
-
-		if (!v) {
-			pg->nomem = true;
-			return;
-		}
-		pg->v = v;
-		pg->cap = cap;
-	}
-	pg->v[pg->n++] = d;
 }
 
 static void dialog_list(struct rpc_call *call, json_t *params, void *arg)
 {
 	static const char *const names[] = { "cursor", "limit", NULL };
-	struct page pg = { .v = NULL };
 	int64_t limit = LIST_LIMIT, now = dlg_now_ms();
 	json_t *cur = NULL, *list = NULL, *next = NULL;
+	const struct dlg_key *from = NULL;
+	const struct dlg **v = NULL;
+	struct dlg_key after;
 	uint8_t *raw = NULL;
-	struct pos after;
 	char *text = NULL;
+	bool more = false;
+	size_t n;
 
 	(void)arg;
 	if (rpc_params_only(call, params, 2, names) ||
@@ -242,23 +177,27 @@ static void dialog_list(struct rpc_call *call, json_t *params, void *arg)
 				  "dialog.list returned");
 			return;
 		}
-		pg.after = &after;
+		from = &after;
 	}
+	v = malloc((size_t)limit * sizeof(*v));
 	list = json_array();
-	urcu_memb_read_lock();
-	dlg_foreach_rcu(page_visit, &pg);
-	if (!pg.nomem && list) {
-		if (pg.n)
-			qsort(pg.v, pg.n, sizeof(*pg.v), dlg_cmp);
-		for (size_t i = 0; i < pg.n && i < (size_t)limit; i++)
-			json_array_append_new(list, dialog_brief(pg.v[i], now));
-		if (pg.n > (size_t)limit)
-			text = cursor_print(pg.v[limit - 1]);
+	if (!v || !list) {
+		free(v);
+		free(raw);
+		json_decref(list);
+		rpc_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		return;
 	}
+	urcu_memb_read_lock();
+	n = dlg_page_rcu(from, v, (size_t)limit, &more);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, dialog_brief(v[i], now));
+	if (more)
+		text = cursor_print(v[n - 1]);
 	urcu_memb_read_unlock();
-	free(pg.v);
+	free(v);
 	free(raw);
-	if (pg.nomem || !list || (pg.n > (size_t)limit && !text)) {
+	if (more && !text) {
 		json_decref(list);
 		rpc_error(call, RPC_INTERNAL_ERROR, "out of memory");
 		return;

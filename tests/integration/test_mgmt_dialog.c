@@ -345,6 +345,21 @@ static void held_calls(const char *tp)
 	cr_assert_eq(json_array_size(json_object_get(res, "dialogs")), 1);
 	cr_assert_not_null(find(cid[2]));
 	cr_assert(json_is_null(json_object_get(res, "cursor")));
+	/* Pages of 1 (the page keeps the first of more than it holds):
+	 * each call once, in order, then no cursor. */
+	snprintf(params, sizeof(params), "[null, 1]");
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert_eq(rpc("dialog.list", params), 0, "%s", why);
+		cr_assert_eq(json_array_size(json_object_get(res, "dialogs")),
+			     1);
+		cr_assert_not_null(find(cid[i]), "page %u", i);
+		d = json_object_get(res, "cursor");
+		cr_assert(i < 2 ? json_is_string(d) : json_is_null(d),
+			  "page %u", i);
+		if (i < 2)
+			snprintf(params, sizeof(params), "[\"%s\", 1]",
+				 json_string_value(d));
+	}
 
 	end_ok(cid[1]);
 	/* Gone from the list; the two others are still up. */

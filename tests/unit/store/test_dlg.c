@@ -420,3 +420,103 @@ Test(dlg, foreach_call_visits_every_dialog_of_one_call_id)
 	cr_assert_str_eq(dlg_state_name(DLG_CONFIRMED), "confirmed");
 	cr_assert_str_eq(dlg_state_name(DLG_TERMINATED), "terminated");
 }
+
+/* Every page of @p max, one after the other: the keys as "cid/a/b"
+ * lines into @p buf. Returns the number of pages. */
+static unsigned all_pages(size_t max, char *buf, size_t size)
+{
+	const struct dlg *v[64];
+	char last[3][32];
+	struct dlg_key after;
+	unsigned pages = 0;
+	size_t o = 0, n;
+	bool more = true, first = true;
+
+	cr_assert_leq(max, 64);
+	buf[0] = '\0';
+	/* Bounded: one page per entry at most, and one past the end. */
+	while (more && pages < 100) {
+		urcu_memb_read_lock();
+		n = dlg_page_rcu(first ? NULL : &after, v, max, &more);
+		for (size_t i = 0; i < n; i++)
+			o += (size_t)snprintf(
+			    buf + o, size - o, "%.*s/%.*s/%.*s\n",
+			    (int)v[i]->call_id.len, v[i]->call_id.p,
+			    (int)v[i]->caller_tag.len, v[i]->caller_tag.p,
+			    (int)v[i]->callee_tag.len, v[i]->callee_tag.p);
+		if (n) {
+			snprintf(last[0], 32, "%.*s",
+				 (int)v[n - 1]->call_id.len,
+				 v[n - 1]->call_id.p);
+			snprintf(last[1], 32, "%.*s",
+				 (int)v[n - 1]->caller_tag.len,
+				 v[n - 1]->caller_tag.p);
+			snprintf(last[2], 32, "%.*s",
+				 (int)v[n - 1]->callee_tag.len,
+				 v[n - 1]->callee_tag.p);
+		}
+		urcu_memb_read_unlock();
+		cr_assert(n == max || !more, "a short page says more follow");
+		after.call_id = slice_cstr(last[0]);
+		after.caller_tag = slice_cstr(last[1]);
+		after.callee_tag = slice_cstr(last[2]);
+		first = false;
+		pages++;
+	}
+	return pages;
+}
+
+Test(dlg, pages_walk_the_table_in_key_order)
+{
+	char want[4096], got[4096], cid[16];
+	size_t o = 0;
+	struct dlg d;
+
+	/* 40 Call-IDs published out of order (7 is prime to 40), the
+	 * last one forked: two callee tags, and a prefix caller tag. */
+	for (unsigned i = 0; i < 40; i++) {
+		snprintf(cid, sizeof(cid), "p-%02u", (i * 7) % 40);
+		d = mk(cid, "ta", "tb", DLG_CONFIRMED);
+		cr_assert_eq(dlg_publish(&d), 0);
+	}
+	d = mk("p-39", "ta", "tc", DLG_EARLY);
+	cr_assert_eq(dlg_publish(&d), 0);
+	d = mk("p-39", "t", "tz", DLG_EARLY);
+	cr_assert_eq(dlg_publish(&d), 0);
+	for (unsigned i = 0; i < 39; i++)
+		o += (size_t)snprintf(want + o, sizeof(want) - o,
+				      "p-%02u/ta/tb\n", i);
+	snprintf(want + o, sizeof(want) - o,
+		 "p-39/t/tz\np-39/ta/tb\np-39/ta/tc\n");
+	cr_assert_eq(all_pages(1, got, sizeof(got)), 42);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(all_pages(3, got, sizeof(got)), 14);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(all_pages(7, got, sizeof(got)), 6);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(all_pages(42, got, sizeof(got)), 1);
+	cr_assert_str_eq(got, want);
+	cr_assert_eq(all_pages(64, got, sizeof(got)), 1);
+	cr_assert_str_eq(got, want);
+}
+
+Test(dlg, a_page_past_the_end_is_empty)
+{
+	struct dlg d = mk("a@x", "ta", "tb", DLG_CONFIRMED);
+	struct dlg_key past = { SLICE_LIT("z"), SLICE_LIT(""), SLICE_LIT("") };
+	struct dlg_key same = { SLICE_LIT("a@x"), SLICE_LIT("ta"),
+				SLICE_LIT("tb") };
+	const struct dlg *v[4];
+	bool more = true;
+
+	cr_assert_eq(dlg_publish(&d), 0);
+	urcu_memb_read_lock();
+	cr_assert_eq(dlg_page_rcu(&past, v, 4, &more), 0);
+	cr_assert(!more);
+	cr_assert_eq(dlg_page_rcu(&same, v, 4, &more), 0, "after is excluded");
+	cr_assert_eq(dlg_page_rcu(NULL, v, 4, &more), 1);
+	cr_assert(!more);
+	cr_assert_eq(dlg_page_rcu(NULL, v, 0, &more), 0);
+	urcu_memb_read_unlock();
+	cr_assert_lt(dlg_key_cmp(&same, &past), 0);
+}
