@@ -154,9 +154,11 @@ static void on_done(void *arg, int err, const struct hangup_result *res)
 	done_res = *res;
 	/* The slices live during the call only. */
 	cr_assert(slice_eq(res->call_id, SLICE_LIT("end@x")));
-	cr_assert_eq(res->n, 1);
+	cr_assert_geq(res->n, 1);
 	cr_assert(slice_eq(res->leg[0].caller_tag, SLICE_LIT("ctag")));
-	cr_assert(slice_eq(res->leg[0].callee_tag, SLICE_LIT("etag")));
+	for (unsigned i = 0; i < res->n; i++)
+		cr_assert(slice_eq(res->leg[i].callee_tag, SLICE_LIT("etag")) ||
+			  slice_eq(res->leg[i].callee_tag, SLICE_LIT("etag2")));
 }
 
 static bool has_line(const char *msg, const char *line)
@@ -315,4 +317,52 @@ Test(hangup, stopping_shard_tells_what_is_under_way)
 	cr_assert_eq(done_err, -ECANCELED);
 	cr_assert_eq(done_res.leg[0].status[DLG_CALLER], 200);
 	cr_assert_eq(done_res.leg[0].status[DLG_CALLEE], 0);
+}
+
+Test(hangup, every_confirmed_fork_of_the_call_id_is_ended)
+{
+	struct dlg d;
+	const struct dlg *e;
+	unsigned to_callees = 0;
+
+	publish("end@x", DLG_CONFIRMED);
+	/* The same INVITE answered by a second callee. */
+	urcu_memb_read_lock();
+	e = dlg_lookup_rcu(SLICE_LIT("end@x"), SLICE_LIT("ctag"),
+			   SLICE_LIT("etag"));
+	cr_assert_not_null(e);
+	d = *e;
+	urcu_memb_read_unlock();
+	d.callee_tag = SLICE_LIT("etag2");
+	d.ua[DLG_CALLEE].contact = SLICE_LIT("sip:carol@127.0.0.1:7050");
+	d.ua[DLG_CALLEE].peer = peer(7050, PEER_UDP);
+	d.ua[DLG_CALLEE].route = slice_make(NULL, 0);
+	d.ua[DLG_CALLER].route = slice_make(NULL, 0);
+	d.ua[DLG_CALLER].contact = SLICE_LIT("sip:alice@10.1.1.1:5099");
+	cr_assert_eq(dlg_publish(&d), 0);
+	/* An early fork is left alone. */
+	d.callee_tag = SLICE_LIT("etag3");
+	d.state = DLG_EARLY;
+	cr_assert_eq(dlg_publish(&d), 0);
+	cr_assert_eq(hangup_start(h, SLICE_LIT("end@x"), on_done, &done_calls),
+		     0);
+	cr_assert_eq(nsent, 4, "two BYEs per confirmed dialog");
+	for (unsigned i = 0; i < 4; i++) {
+		to_callees += port_of(&sent[i].to) == 7040 ||
+			      port_of(&sent[i].to) == 7050;
+		answer(i, 200);
+	}
+	cr_assert_eq(to_callees, 2);
+	cr_assert_eq(done_calls, 1);
+	cr_assert_eq(done_res.n, 2);
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert_eq(done_res.leg[i].status[DLG_CALLER], 200);
+		cr_assert_eq(done_res.leg[i].status[DLG_CALLEE], 200);
+	}
+	cr_assert_eq(state_of("end@x"), 0);
+	urcu_memb_read_lock();
+	e = dlg_lookup_rcu(SLICE_LIT("end@x"), SLICE_LIT("ctag"),
+			   SLICE_LIT("etag3"));
+	cr_assert(e && e->state == DLG_EARLY, "the early fork stays");
+	urcu_memb_read_unlock();
 }
