@@ -130,7 +130,8 @@ static int bye_print(const struct hangup *h, const struct dlg *d,
 	struct slice uri[DLG__SIDES] = { d->caller, d->callee };
 	struct slice tag[DLG__SIDES] = { d->caller_tag, d->callee_tag };
 	struct slice ruri, route = d->ua[to].route;
-	const struct peer *p = &d->ua[to].peer;
+	struct peer hop = dlg_hop_peer(&d->ua[to].hop);
+	const struct peer *p = &hop;
 	char hostport[96];
 	uint64_t cseq = (uint64_t)d->ua[from].cseq + 1;
 	size_t size;
@@ -212,7 +213,7 @@ static void collect_cb(const struct dlg *d, void *arg)
 		return;
 	o = &x->out[x->j->res.n];
 	for (int s = 0; s < DLG__SIDES && !err; s++) {
-		o->to[s] = d->ua[s].peer;
+		o->to[s] = dlg_hop_peer(&d->ua[s].hop);
 		o->blen[s] = txn_branch_make(x->h->l, 0, o->branch[s]);
 		err = bye_print(x->h, d, (enum dlg_side)s, o->branch[s],
 				&o->bye[s], &o->len[s]);

@@ -1133,11 +1133,11 @@ static void publish_dialog(struct fork *f, const struct sipmsg *m, unsigned tag,
 	memset(&d, 0, sizeof(d));
 	d.ua[DLG_CALLER].contact = f->caller_contact;
 	d.ua[DLG_CALLER].route = f->caller_route;
-	d.ua[DLG_CALLER].peer = f->from;
+	d.ua[DLG_CALLER].hop = dlg_hop_of(&f->from);
 	d.ua[DLG_CALLER].cseq = f->cseq;
 	d.ua[DLG_CALLEE].contact = header_uri(m, HDR_CONTACT);
 	d.ua[DLG_CALLEE].route = callee_route(f->r, m);
-	d.ua[DLG_CALLEE].peer = f->t[tag].dest;
+	d.ua[DLG_CALLEE].hop = dlg_hop_of(&f->t[tag].dest);
 	/* Requests of the early dialog (PRACK, UPDATE) raised the CSeqs:
 	 * a new state must not lower them. */
 	urcu_memb_read_lock();

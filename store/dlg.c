@@ -429,6 +429,44 @@ size_t dlg_page_rcu(const struct dlg_key *after, const struct dlg **out,
 	return count;
 }
 
+struct dlg_hop dlg_hop_of(const struct peer *p)
+{
+	struct dlg_hop h;
+
+	memset(&h, 0, sizeof(h));
+	if (p->addr.ss_family == AF_INET &&
+	    p->addrlen >= sizeof(struct sockaddr_in))
+		memcpy(&h.addr.in, &p->addr, sizeof(h.addr.in));
+	else if (p->addr.ss_family == AF_INET6 &&
+		 p->addrlen >= sizeof(struct sockaddr_in6))
+		memcpy(&h.addr.in6, &p->addr, sizeof(h.addr.in6));
+	else
+		h.addr.sa.sa_family = AF_UNSPEC;
+	h.conn_id = p->conn_id;
+	h.listen_idx =
+	    p->listen_idx > UINT16_MAX ? UINT16_MAX : (uint16_t)p->listen_idx;
+	h.proto = (uint8_t)p->proto;
+	return h;
+}
+
+struct peer dlg_hop_peer(const struct dlg_hop *h)
+{
+	struct peer p;
+
+	memset(&p, 0, sizeof(p));
+	p.proto = (enum peer_proto)h->proto;
+	if (h->addr.sa.sa_family == AF_INET) {
+		memcpy(&p.addr, &h->addr.in, sizeof(h->addr.in));
+		p.addrlen = sizeof(h->addr.in);
+	} else if (h->addr.sa.sa_family == AF_INET6) {
+		memcpy(&p.addr, &h->addr.in6, sizeof(h->addr.in6));
+		p.addrlen = sizeof(h->addr.in6);
+	}
+	p.conn_id = h->conn_id;
+	p.listen_idx = h->listen_idx;
+	return p;
+}
+
 const char *dlg_state_name(enum dlg_state state)
 {
 	switch (state) {

@@ -70,15 +70,14 @@ static json_t *ua_json(const struct dlg_ua *u)
 {
 	char addr[80];
 
-	if (u->peer.addrlen)
-		peer_addr_str((const struct sockaddr *)&u->peer.addr, addr,
-			      sizeof(addr));
+	if (u->hop.addr.sa.sa_family != AF_UNSPEC)
+		peer_addr_str(&u->hop.addr.sa, addr, sizeof(addr));
 	else
 		addr[0] = '\0';
-	return json_pack("{s:o?,s:o?,s:I,s:s,s:s}", "contact", jstr(u->contact),
-			 "route", jstr(u->route), "cseq", (json_int_t)u->cseq,
-			 "transport", peer_proto_name(u->peer.proto), "address",
-			 addr);
+	return json_pack(
+	    "{s:o?,s:o?,s:I,s:s,s:s}", "contact", jstr(u->contact), "route",
+	    jstr(u->route), "cseq", (json_int_t)u->cseq, "transport",
+	    peer_proto_name((enum peer_proto)u->hop.proto), "address", addr);
 }
 
 static json_t *dialog_full(const struct dlg *d, int64_t now_ms)

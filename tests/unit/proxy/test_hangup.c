@@ -117,6 +117,13 @@ static struct peer peer(uint16_t port, enum peer_proto proto)
 	return p;
 }
 
+static struct dlg_hop hop(uint16_t port, enum peer_proto proto)
+{
+	struct peer p = peer(port, proto);
+
+	return dlg_hop_of(&p);
+}
+
 static uint16_t port_of(const struct peer *p)
 {
 	return ntohs(((const struct sockaddr_in *)&p->addr)->sin_port);
@@ -138,10 +145,10 @@ static void publish(const char *cid, enum dlg_state st)
 	d.owner = 1;
 	d.ua[DLG_CALLER].contact = SLICE_LIT("sip:alice@10.1.1.1:5099");
 	d.ua[DLG_CALLER].route = SLICE_LIT("<sip:10.0.0.9;lr>");
-	d.ua[DLG_CALLER].peer = peer(5099, PEER_UDP);
+	d.ua[DLG_CALLER].hop = hop(5099, PEER_UDP);
 	d.ua[DLG_CALLER].cseq = 3;
 	d.ua[DLG_CALLEE].contact = SLICE_LIT("sip:bob@127.0.0.1:7040");
-	d.ua[DLG_CALLEE].peer = peer(7040, PEER_TCP);
+	d.ua[DLG_CALLEE].hop = hop(7040, PEER_TCP);
 	d.ua[DLG_CALLEE].cseq = 6;
 	cr_assert_eq(dlg_publish(&d), 0);
 }
@@ -335,7 +342,7 @@ Test(hangup, every_confirmed_fork_of_the_call_id_is_ended)
 	urcu_memb_read_unlock();
 	d.callee_tag = SLICE_LIT("etag2");
 	d.ua[DLG_CALLEE].contact = SLICE_LIT("sip:carol@127.0.0.1:7050");
-	d.ua[DLG_CALLEE].peer = peer(7050, PEER_UDP);
+	d.ua[DLG_CALLEE].hop = hop(7050, PEER_UDP);
 	d.ua[DLG_CALLEE].route = slice_make(NULL, 0);
 	d.ua[DLG_CALLER].route = slice_make(NULL, 0);
 	d.ua[DLG_CALLER].contact = SLICE_LIT("sip:alice@10.1.1.1:5099");

@@ -739,7 +739,7 @@ Test(route, unroutable_requests_are_answered_statelessly)
 
 Test(route, the_dialog_keeps_what_dialog_end_needs_of_both_uas)
 {
-	struct peer from = peer(7040);
+	struct peer from = peer(7040), hop;
 	const struct dlg *d;
 	char text[1024];
 
@@ -759,14 +759,16 @@ Test(route, the_dialog_keeps_what_dialog_end_needs_of_both_uas)
 			   SLICE_LIT("sip:alice@10.1.1.1:5099")));
 	cr_assert(
 	    slice_eq(d->ua[DLG_CALLER].route, SLICE_LIT("<sip:10.0.0.9;lr>")));
-	cr_assert_eq(port_of(&d->ua[DLG_CALLER].peer), UAC);
+	hop = dlg_hop_peer(&d->ua[DLG_CALLER].hop);
+	cr_assert_eq(port_of(&hop), UAC);
 	cr_assert_eq(d->ua[DLG_CALLER].cseq, 1);
 	/* The callee: the 200's Contact, nothing between us, its branch's
 	 * target; no request of its own yet. */
 	cr_assert(slice_eq(d->ua[DLG_CALLEE].contact,
 			   SLICE_LIT("sip:bob@127.0.0.1:7040")));
 	cr_assert_eq(d->ua[DLG_CALLEE].route.len, 0);
-	cr_assert_eq(port_of(&d->ua[DLG_CALLEE].peer), 7040);
+	hop = dlg_hop_peer(&d->ua[DLG_CALLEE].hop);
+	cr_assert_eq(port_of(&hop), 7040);
 	cr_assert_eq(d->ua[DLG_CALLEE].cseq, 0);
 	urcu_memb_read_unlock();
 	/* The callee's INFO (tags swapped) raises the callee's CSeq. */

@@ -249,18 +249,22 @@ Test(dlg, readers_on_other_threads_see_whole_entries)
 static struct dlg mk_uas(const char *cid)
 {
 	struct dlg d = mk(cid, "ta", "tb", DLG_CONFIRMED);
+	struct peer p;
 
+	memset(&p, 0, sizeof(p));
 	d.ua[DLG_CALLER].contact = SLICE_LIT("sip:alice@10.0.0.1:5062");
 	d.ua[DLG_CALLER].route = SLICE_LIT("<sip:p1.example.com;lr>");
 	d.ua[DLG_CALLER].cseq = 1;
-	d.ua[DLG_CALLER].peer.proto = PEER_TCP;
-	d.ua[DLG_CALLER].peer.conn_id = 42;
-	cr_assert_eq(peer_addr_parse("10.0.0.1", 5062,
-				     &d.ua[DLG_CALLER].peer.addr,
-				     &d.ua[DLG_CALLER].peer.addrlen),
-		     0);
+	p.proto = PEER_TCP;
+	p.conn_id = 42;
+	p.listen_idx = 1;
+	cr_assert_eq(peer_addr_parse("10.0.0.1", 5062, &p.addr, &p.addrlen), 0);
 	d.ua[DLG_CALLEE].contact = SLICE_LIT("sip:bob@10.0.0.2");
-	d.ua[DLG_CALLEE].peer.proto = PEER_UDP;
+	d.ua[DLG_CALLER].hop = dlg_hop_of(&p);
+	cr_assert_eq(peer_addr_parse("::1", 5070, &p.addr, &p.addrlen), 0);
+	p.proto = PEER_UDP;
+	p.conn_id = 0;
+	d.ua[DLG_CALLEE].hop = dlg_hop_of(&p);
 	return d;
 }
 
@@ -282,15 +286,16 @@ Test(dlg, each_uas_state_is_copied_into_the_entry)
 {
 	char contact[] = "sip:alice@10.0.0.1:5062";
 	struct dlg d = mk_uas("u@x"), e;
-	const struct dlg *p;
+	const struct dlg *q;
+	struct peer p;
 
 	d.ua[DLG_CALLER].contact = slice_cstr(contact);
 	cr_assert_eq(dlg_publish(&d), 0);
 	contact[4] = 'X';
 	urcu_memb_read_lock();
-	p = dlg_lookup_rcu(SLICE_LIT("u@x"), SLICE_LIT("ta"), SLICE_LIT("tb"));
-	cr_assert_not_null(p);
-	e = *p;
+	q = dlg_lookup_rcu(SLICE_LIT("u@x"), SLICE_LIT("ta"), SLICE_LIT("tb"));
+	cr_assert_not_null(q);
+	e = *q;
 	cr_assert(slice_eq(e.ua[DLG_CALLER].contact,
 			   SLICE_LIT("sip:alice@10.0.0.1:5062")));
 	cr_assert(e.ua[DLG_CALLER].contact.p != contact);
@@ -299,14 +304,25 @@ Test(dlg, each_uas_state_is_copied_into_the_entry)
 	cr_assert(
 	    slice_eq(e.ua[DLG_CALLEE].contact, SLICE_LIT("sip:bob@10.0.0.2")));
 	cr_assert_eq(e.ua[DLG_CALLEE].route.len, 0);
-	cr_assert_eq(e.ua[DLG_CALLER].peer.proto, PEER_TCP);
-	cr_assert_eq(e.ua[DLG_CALLER].peer.conn_id, 42);
-	cr_assert_eq(
-	    ((struct sockaddr_in *)&e.ua[DLG_CALLER].peer.addr)->sin_port,
-	    htons(5062));
+	p = dlg_hop_peer(&e.ua[DLG_CALLER].hop);
+	cr_assert_eq(p.proto, PEER_TCP);
+	cr_assert_eq(p.conn_id, 42);
+	cr_assert_eq(p.listen_idx, 1);
+	cr_assert_eq(p.addrlen, sizeof(struct sockaddr_in));
+	cr_assert_eq(((struct sockaddr_in *)&p.addr)->sin_port, htons(5062));
 	cr_assert_eq(e.ua[DLG_CALLER].cseq, 1);
 	cr_assert_eq(e.ua[DLG_CALLEE].cseq, 0);
+	p = dlg_hop_peer(&e.ua[DLG_CALLEE].hop);
+	cr_assert_eq(p.addr.ss_family, AF_INET6);
+	cr_assert_eq(p.addrlen, sizeof(struct sockaddr_in6));
+	cr_assert_eq(((struct sockaddr_in6 *)&p.addr)->sin6_port, htons(5070));
+	cr_assert_eq(p.proto, PEER_UDP);
 	urcu_memb_read_unlock();
+	/* No address: none comes back. */
+	memset(&p, 0, sizeof(p));
+	e.ua[0].hop = dlg_hop_of(&p);
+	cr_assert_eq(e.ua[0].hop.addr.sa.sa_family, AF_UNSPEC);
+	cr_assert_eq(dlg_hop_peer(&e.ua[0].hop).addrlen, 0);
 }
 
 Test(dlg, in_dialog_requests_raise_their_senders_cseq_only)
