@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,17 +57,24 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* sipedge with alice@localhost at the callee's port over @p tp. */
-static void up(const char *tp)
+/* sipedge with alice@localhost at the callee's port over @p tp, and the
+ * top-level YAML @p extra (NULL: none). */
+static void up_with(const char *tp, const char *extra)
 {
 	char yaml[512];
 
 	snprintf(yaml, sizeof(yaml),
 		 "locations:\n  - aor: alice@localhost\n"
-		 "    contacts: [\"sip:alice@127.0.0.1:%u%s\"]\n",
-		 uas_port, tp[0] == 't' ? ";transport=tcp" : "");
+		 "    contacts: [\"sip:alice@127.0.0.1:%u%s\"]\n%s",
+		 uas_port, tp[0] == 't' ? ";transport=tcp" : "",
+		 extra ? extra : "");
 	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, yaml), 0,
 		     "sipedge did not start: %s", sp.why);
+}
+
+static void up(const char *tp)
+{
+	up_with(tp, NULL);
 }
 
 static void down(void)
@@ -437,4 +445,74 @@ Test(mgmt_dialog, bad_requests_get_clear_errors)
 	/* sipedge is still well. */
 	cr_assert_eq(rpc("dialog.list", NULL), 0, "%s", why);
 	down();
+}
+
+/* One held call up, both INFOs through; its Call-ID in @p cid. */
+static void one_held_call(char *cid, size_t size)
+{
+	uas_start("uas_held.xml", "u1", 1, 0);
+	uac_start("uac_held.xml", "u1", 1);
+	wait_list(1, "confirmed");
+	call_id_of(1, cid, size);
+	wait_infos(cid);
+}
+
+Test(mgmt_dialog, a_silent_callee_is_408_after_timer_f)
+{
+	char cid[64], params[256];
+
+	/* T1 50 ms: Timer F (64 * T1) is 3.2 s. */
+	up_with("u1", "proxy:\n  t1_ms: 50\n");
+	one_held_call(cid, sizeof(cid));
+	/* The callee goes away: its BYE is never answered. */
+	cr_assert_eq(proc_kill(uas_pid), 0);
+	uas_pid = 0;
+	snprintf(params, sizeof(params), "[\"%s\"]", cid);
+	cr_assert_eq(rpc("dialog.end", params), 0, "%s", why);
+	cr_assert_eq(json_integer_value(json_object_get(res, "caller")), 200);
+	cr_assert_eq(json_integer_value(json_object_get(res, "callee")), 408);
+	wait_list(0, "confirmed");
+	sipp_ok(&uac_pid, "uac", 30000);
+	down();
+}
+
+struct pending {
+	uint16_t port;
+	char params[256];
+	int rc;
+	char why[256];
+};
+
+static void *end_in_background(void *arg)
+{
+	struct pending *p = arg;
+	json_t *r = NULL;
+
+	p->rc = mgmtcli_rpc(p->port, NULL, "dialog.end", p->params, &r, p->why,
+			    sizeof(p->why));
+	json_decref(r);
+	return NULL;
+}
+
+Test(mgmt_dialog, stopping_answers_an_end_under_way)
+{
+	struct pending p = { .rc = 1 };
+	char cid[64];
+	pthread_t t;
+
+	up("u1");
+	one_held_call(cid, sizeof(cid));
+	cr_assert_eq(proc_kill(uas_pid), 0);
+	uas_pid = 0;
+	p.port = sp.mgmt_port;
+	snprintf(p.params, sizeof(p.params), "[\"%s\"]", cid);
+	cr_assert_eq(pthread_create(&t, NULL, end_in_background, &p), 0);
+	/* The BYE to the callee waits for Timer F (32 s) when sipedge
+	 * is told to stop: the call is answered, nothing leaks. */
+	cr_assert_eq(proc_sipedge_wait_log(&sp, "BYE both ways", 1, 10000), 0,
+		     "%s", sp.why);
+	down();
+	pthread_join(t, NULL);
+	cr_assert_eq(p.rc, -32004, "%s", p.why);
+	sipp_ok(&uac_pid, "uac", 30000);
 }
