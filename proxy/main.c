@@ -34,6 +34,7 @@
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/mgmt/rpc.h"
 #include "proxy/mgmt/rpc_core.h"
+#include "proxy/mgmt/rpc_dialog.h"
 #include "proxy/mgmt/rpc_location.h"
 #include "proxy/mgmt/rpc_trace.h"
 #include "proxy/pipeline.h"
@@ -543,6 +544,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 		err = rpc_location_add(m->rpc, &m->env);
 	if (!err)
 		err = rpc_trace_add(m->rpc, &m->env);
+	if (!err)
+		err = rpc_dialog_add(m->rpc, &m->env);
 	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (err) {

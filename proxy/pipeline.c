@@ -12,6 +12,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
+#include "proxy/hangup.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/route.h"
@@ -36,6 +37,7 @@ struct pipeline {
 	struct shard *sh;
 	struct timer_wheel wheel;
 	struct route *route;
+	struct hangup *hangup; /* dialog.end's BYEs */
 	uint64_t next_sweep_ms;
 	/* What became of the request being handled, for its debug line:
 	 * the status answered (0: none), or what else happened. */
@@ -240,6 +242,9 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.send_ctx = sh;
 	rc.dialogs = true;
 	err = route_new(&rc, &k->route);
+	if (!err)
+		err = hangup_new(rc.conf, route_txns(k->route), rc.shard,
+				 &k->hangup);
 	if (err)
 		goto out;
 	k->next_sweep_ms = now_ms + SWEEP_MS;
@@ -255,6 +260,8 @@ void pipeline_free(struct pipeline *k)
 	if (!k)
 		return;
 	route_free(k->route);
+	/* After the transactions: no BYE can answer any more. */
+	hangup_free(k->hangup);
 	timer_wheel_fini(&k->wheel);
 	free(k);
 }
@@ -278,6 +285,13 @@ void pipeline_tick(struct shard *sh, uint64_t now_ms)
 	}
 	/* Timer callbacks build messages in the arena too. */
 	arena_reset(shard_arena(sh));
+}
+
+struct hangup *pipeline_hangup(struct shard *sh)
+{
+	struct pipeline *k = shard_role_state(sh);
+
+	return k ? k->hangup : NULL;
 }
 
 size_t pipeline_txn_count(struct shard *sh)

@@ -9,6 +9,7 @@
 
 struct arena;
 struct conf;
+struct hangup;
 struct shard_role;
 struct shard;
 struct sipmsg;
@@ -58,6 +59,12 @@ void pipeline_free(struct pipeline *k);
  * timers, Timer C, the dialog sweep. Thread: the shard.
  */
 void pipeline_tick(struct shard *sh, uint64_t now_ms);
+
+/**
+ * The dialog.end state of the proxy shard @p sh (proxy/hangup.h), or
+ * NULL. Thread: the shard.
+ */
+struct hangup *pipeline_hangup(struct shard *sh);
 
 /** Live transactions of the shard @p sh. Thread: the shard. */
 size_t pipeline_txn_count(struct shard *sh);

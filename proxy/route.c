@@ -122,15 +122,17 @@ static int value_uri(struct slice v, struct slice *urip, struct sipuri *up)
 	return 0;
 }
 
-/* Every Route value of @p m, in order. Returns the count or -EBADMSG. */
-static int route_values(const struct sipmsg *m, struct slice *v, unsigned max)
+/* Every value of header @p id of @p m, in order. Returns the count or
+ * -EBADMSG. */
+static int hdr_values(const struct sipmsg *m, enum hdr_id id, struct slice *v,
+		      unsigned max)
 {
 	const struct siphdr *h;
 	struct slice rest, e;
 	unsigned n = 0;
 	int r;
 
-	for (h = sipmsg_hdr(m, HDR_ROUTE); h; h = sipmsg_hdr_next(m, h)) {
+	for (h = sipmsg_hdr(m, id); h; h = sipmsg_hdr_next(m, h)) {
 		rest = h->value;
 		while ((r = hdr_split_next(&rest, &e)) > 0) {
 			if (n == max)
@@ -141,6 +143,12 @@ static int route_values(const struct sipmsg *m, struct slice *v, unsigned max)
 			return -EBADMSG;
 	}
 	return (int)n;
+}
+
+/* Every Route value of @p m, in order. Returns the count or -EBADMSG. */
+static int route_values(const struct sipmsg *m, struct slice *v, unsigned max)
+{
+	return hdr_values(m, HDR_ROUTE, v, max);
 }
 
 static char *dup_arena(struct arena *a, struct slice s)
@@ -512,7 +520,10 @@ struct fork {
 	int64_t dlg_created_ms; /* when the dialog was first published */
 	/* In the server transaction's copy of the request. */
 	struct slice call_id, from_tag, to_tag, caller, callee;
-	char strings[]; /* target URIs and paths */
+	struct slice caller_contact; /* the INVITE's Contact URI */
+	struct slice caller_route;   /* route set to the caller (strings) */
+	uint32_t cseq;		     /* the INVITE's */
+	char strings[];		     /* target URIs and paths */
 };
 
 struct route {
@@ -1096,14 +1107,63 @@ static int upstream_bytes(struct route *r, const struct sipmsg *m,
 	return err;
 }
 
-static void publish_dialog(struct fork *f, const struct sipmsg *m,
+static struct slice header_uri(const struct sipmsg *m, enum hdr_id id);
+
+/*
+ * The route set from here to the callee, from response @p m: the
+ * Record-Route values above our own (the proxies between us and the
+ * callee), nearest first, so reversed (RFC 3261 §12.1.2). Empty when
+ * we are the last proxy or on any doubt.
+ */
+static struct slice callee_route(struct route *r, const struct sipmsg *m)
+{
+	struct slice rv[MAX_ROUTES], out[MAX_ROUTES], joined, u;
+	struct sipuri pu;
+	int cnt = hdr_values(m, HDR_RECORD_ROUTE, rv, MAX_ROUTES);
+	unsigned n = 0;
+
+	if (cnt <= 0)
+		return slice_make(NULL, 0);
+	for (n = 0; n < (unsigned)cnt; n++)
+		if (value_uri(rv[n], &u, &pu) == 0 &&
+		    addr_is_ours(r->c, pu.host, pu.port))
+			break;
+	if (n == (unsigned)cnt || n == 0)
+		return slice_make(NULL, 0);
+	for (unsigned i = 0; i < n; i++)
+		out[i] = rv[n - 1 - i];
+	if (arena_join(r->a, out, n, SLICE_LIT(", "), &joined))
+		return slice_make(NULL, 0);
+	return joined;
+}
+
+/* The dialog of response @p m (with a To tag) to branch @p tag of @p f
+ * is published in @p state, with what dialog.end needs of both UAs. */
+static void publish_dialog(struct fork *f, const struct sipmsg *m, unsigned tag,
 			   enum dlg_state state)
 {
+	const struct dlg *old;
 	struct dlg d;
 
-	if (!f->dialog || !m->to_tag.len || !f->r->cfg.dialogs)
+	if (!f->dialog || !m->to_tag.len || !f->r->cfg.dialogs ||
+	    tag >= f->ntargets)
 		return;
 	memset(&d, 0, sizeof(d));
+	d.ua[DLG_CALLER].contact = f->caller_contact;
+	d.ua[DLG_CALLER].route = f->caller_route;
+	d.ua[DLG_CALLER].hop = dlg_hop_of(&f->from);
+	d.ua[DLG_CALLER].cseq = f->cseq;
+	d.ua[DLG_CALLEE].contact = header_uri(m, HDR_CONTACT);
+	d.ua[DLG_CALLEE].route = callee_route(f->r, m);
+	d.ua[DLG_CALLEE].hop = dlg_hop_of(&f->t[tag].dest);
+	/* Requests of the early dialog (PRACK, UPDATE) raised the CSeqs:
+	 * a new state must not lower them. */
+	urcu_memb_read_lock();
+	old = dlg_lookup_rcu(f->call_id, f->from_tag, m->to_tag);
+	for (unsigned i = 0; old && i < DLG__SIDES; i++)
+		if (old->ua[i].cseq > d.ua[i].cseq)
+			d.ua[i].cseq = old->ua[i].cseq;
+	urcu_memb_read_unlock();
 	d.call_id = f->call_id;
 	d.caller_tag = f->from_tag;
 	d.callee_tag = m->to_tag;
@@ -1146,10 +1206,10 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 			branch_done(f, b, st);
 		if (!f->final_sent) {
 			f->final_sent = true;
-			publish_dialog(f, m, DLG_CONFIRMED);
+			publish_dialog(f, m, tag, DLG_CONFIRMED);
 			cancel_pending(f);
 		} else if (f->invite) {
-			publish_dialog(f, m, DLG_CONFIRMED);
+			publish_dialog(f, m, tag, DLG_CONFIRMED);
 		}
 		return;
 	}
@@ -1162,7 +1222,7 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 				    timer_c_cb);
 		if (f->final_sent || !f->st)
 			return;
-		publish_dialog(f, m, DLG_EARLY);
+		publish_dialog(f, m, tag, DLG_EARLY);
 		if (upstream_bytes(r, m, &out) == 0)
 			txn_srv_respond(f->st, st, out.p, out.len);
 		return;
@@ -1396,6 +1456,36 @@ static bool bye_dialog(struct route *r, const struct sipmsg *m)
 	return false;
 }
 
+/*
+ * A request inside a dialog we record-routed: its sender's CSeq, and
+ * on a target refresh its new Contact (RFC 3261 §12.2.2, RFC 3311),
+ * for dialog.end. The BYE itself is bye_dialog()'s.
+ */
+static void note_request(const struct sipmsg *m)
+{
+	bool refresh = m->method == SIP_INVITE || m->method == SIP_UPDATE;
+
+	if (m->method == SIP_ACK || m->method == SIP_CANCEL ||
+	    m->method == SIP_BYE || !m->from_tag.len)
+		return;
+	dlg_note_request(m->call_id, m->from_tag, m->to_tag, m->cseq,
+			 refresh ? header_uri(m, HDR_CONTACT)
+				 : slice_make(NULL, 0));
+}
+
+/* The route set from here to the caller: the Record-Route values of its
+ * INVITE as received (proxies before us, nearest first). */
+static struct slice caller_route(struct route *r, const struct sipmsg *m)
+{
+	struct slice rv[MAX_ROUTES], joined;
+	int cnt = hdr_values(m, HDR_RECORD_ROUTE, rv, MAX_ROUTES);
+
+	if (cnt <= 0 ||
+	    arena_join(r->a, rv, (unsigned)cnt, SLICE_LIT(", "), &joined))
+		return slice_make(NULL, 0);
+	return joined;
+}
+
 /* Copy @p s to @p base + *@p op; the copy (empty stays empty). */
 static struct slice keep(char *base, size_t *op, struct slice s)
 {
@@ -1417,8 +1507,8 @@ int route_request(struct route *r, const struct sipmsg *m,
 int route_request_fwd(struct route *r, const struct sipmsg *m,
 		      const struct peer *from, const struct hook_fwd *fw)
 {
+	struct slice req, out, crs = { NULL, 0 };
 	struct route_plan p;
-	struct slice req, out;
 	size_t strings = 0, o = 0;
 	struct txn *st;
 	struct fork *f;
@@ -1432,6 +1522,11 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 				   slice_make(NULL, 0));
 	for (unsigned i = 0; i < p.ntargets; i++)
 		strings += p.t[i].ruri.len + p.t[i].path.len + p.t[i].hdrs.len;
+	if (r->cfg.dialogs && m->to_tag.len)
+		note_request(m);
+	else if (r->cfg.dialogs && m->method == SIP_INVITE)
+		crs = caller_route(r, m);
+	strings += crs.len;
 	err = txn_srv_new(r->txns, m, from, sizeof(*f) + strings, &st);
 	if (err)
 		return err;
@@ -1455,6 +1550,8 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 		f->t[i].path = keep(f->strings, &o, p.t[i].path);
 		f->t[i].hdrs = keep(f->strings, &o, p.t[i].hdrs);
 	}
+	f->caller_route = keep(f->strings, &o, crs);
+	f->cseq = m->cseq;
 	req = txn_srv_request(st);
 	f->call_id = moved(m, req, m->call_id);
 	f->from_tag = moved(m, req, m->from_tag);
@@ -1462,6 +1559,7 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	if (f->dialog) {
 		f->caller = moved(m, req, header_uri(m, HDR_FROM));
 		f->callee = moved(m, req, header_uri(m, HDR_TO));
+		f->caller_contact = moved(m, req, header_uri(m, HDR_CONTACT));
 	}
 	if (m->method == SIP_BYE)
 		f->bye = bye_dialog(r, m);

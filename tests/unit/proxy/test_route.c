@@ -736,3 +736,60 @@ Test(route, unroutable_requests_are_answered_statelessly)
 		  sent[0].buf);
 	cr_assert_eq(txn_count(route_txns(r)), 0);
 }
+
+Test(route, the_dialog_keeps_what_dialog_end_needs_of_both_uas)
+{
+	struct peer from = peer(7040), hop;
+	const struct dlg *d;
+	char text[1024];
+
+	one_contact();
+	send_req("INVITE", "sip:bob@example.com",
+		 "Contact: <sip:alice@10.1.1.1:5099>\r\n"
+		 "Record-Route: <sip:10.0.0.9;lr>\r\n");
+	callee_answers(1, 200, ";tag=callee");
+	cr_assert_eq(dlg_state("callee"), DLG_CONFIRMED);
+	urcu_memb_read_lock();
+	d = dlg_lookup_rcu(SLICE_LIT("route-test@x"), SLICE_LIT("caller"),
+			   SLICE_LIT("callee"));
+	cr_assert_not_null(d);
+	/* The caller: its Contact, the proxy before us, where it came from,
+	 * the INVITE's CSeq. */
+	cr_assert(slice_eq(d->ua[DLG_CALLER].contact,
+			   SLICE_LIT("sip:alice@10.1.1.1:5099")));
+	cr_assert(
+	    slice_eq(d->ua[DLG_CALLER].route, SLICE_LIT("<sip:10.0.0.9;lr>")));
+	hop = dlg_hop_peer(&d->ua[DLG_CALLER].hop);
+	cr_assert_eq(port_of(&hop), UAC);
+	cr_assert_eq(d->ua[DLG_CALLER].cseq, 1);
+	/* The callee: the 200's Contact, nothing between us, its branch's
+	 * target; no request of its own yet. */
+	cr_assert(slice_eq(d->ua[DLG_CALLEE].contact,
+			   SLICE_LIT("sip:bob@127.0.0.1:7040")));
+	cr_assert_eq(d->ua[DLG_CALLEE].route.len, 0);
+	hop = dlg_hop_peer(&d->ua[DLG_CALLEE].hop);
+	cr_assert_eq(port_of(&hop), 7040);
+	cr_assert_eq(d->ua[DLG_CALLEE].cseq, 0);
+	urcu_memb_read_unlock();
+	/* The callee's INFO (tags swapped) raises the callee's CSeq. */
+	snprintf(text, sizeof(text),
+		 "INFO sip:alice@127.0.0.1:%u SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:7040;branch=z9hG4bKinfo1\r\n"
+		 "Route: <sip:127.0.0.1:5060;lr>\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:bob@example.com>;tag=callee\r\n"
+		 "To: <sip:alice@example.com>;tag=caller\r\n"
+		 "Call-ID: route-test@x\r\nCSeq: 5 INFO\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 UAC);
+	cr_assert_eq(route_request(r, parse(0, text), &from), 0);
+	arena_reset(a);
+	urcu_memb_read_lock();
+	d = dlg_lookup_rcu(SLICE_LIT("route-test@x"), SLICE_LIT("caller"),
+			   SLICE_LIT("callee"));
+	cr_assert_not_null(d);
+	cr_assert_eq(d->ua[DLG_CALLEE].cseq, 5);
+	cr_assert_eq(d->ua[DLG_CALLER].cseq, 1);
+	cr_assert_eq(d->state, DLG_CONFIRMED);
+	urcu_memb_read_unlock();
+}
