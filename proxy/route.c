@@ -13,6 +13,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
@@ -523,6 +524,7 @@ struct route {
 	char (*hostport)[64]; /* per listen entry: "1.2.3.4:5060" */
 	bool closing;
 	struct log_ratelimit rl;
+	uint64_t rx_us; /* route_set_rx_us() */
 };
 
 static int send_to(struct route *r, const struct peer *to, const void *buf,
@@ -880,6 +882,30 @@ static int reply_opts_send(struct route *r, const struct sipmsg *m,
 			   outp);
 }
 
+void route_set_rx_us(struct route *r, uint64_t us)
+{
+	r->rx_us = us;
+}
+
+/* A stateless answer into the histograms the server transactions
+ * fill (proxy/sip/txn.h enum txn_hist). */
+static void reply_observe(struct route *r, const struct sipmsg *m,
+			  unsigned status)
+{
+	enum txn_hist k;
+
+	if (!r->cfg.hist || !r->rx_us || status <= 100)
+		return;
+	if (m->method == SIP_INVITE)
+		k = status < 200 ? TXN_HIST_INVITE_PROVISIONAL
+				 : TXN_HIST_INVITE_FINAL;
+	else if (m->method == SIP_REGISTER && status >= 200)
+		k = TXN_HIST_REGISTER;
+	else
+		return;
+	stats_hist_observe(&r->cfg.hist[k], stats_now_us() - r->rx_us);
+}
+
 int route_reply(struct route *r, const struct sipmsg *m,
 		const struct peer *from, unsigned status, const char *reason,
 		struct slice extra)
@@ -895,6 +921,7 @@ int route_reply(struct route *r, const struct sipmsg *m,
 			 from->proto != PEER_UDP, &to.addr, &to.addrlen);
 	if (err)
 		return err;
+	reply_observe(r, m, status);
 	return send_to(r, &to, out.p, out.len);
 }
 
@@ -1310,6 +1337,7 @@ int route_new(const struct route_cfg *cfg, struct route **rp)
 	tc.send = cfg->send;
 	tc.send_ctx = cfg->send_ctx;
 	tc.user = &user_ops;
+	tc.hist = cfg->hist;
 	err = txn_layer_new(&tc, cfg->wheel, &r->txns);
 	if (err)
 		goto out;

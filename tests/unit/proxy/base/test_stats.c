@@ -31,8 +31,9 @@ struct seen {
 };
 
 static void collect(void *ctx, const struct stats_source *src, unsigned inst,
-		    const uint64_t *values)
+		    const uint64_t *values, const struct stats_hist *hists)
 {
+	(void)hists;
 	struct seen *s = ctx;
 
 	if (s->n >= 4)

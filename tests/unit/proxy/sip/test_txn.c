@@ -84,7 +84,9 @@ static const struct txn_user user = { on_gone, NULL };
 
 static void setup(void)
 {
-	struct txn_cfg cfg = { T1, T2, T4, 3, 64, fake_send, NULL, &user };
+	struct txn_cfg cfg = {
+		T1, T2, T4, 3, 64, fake_send, NULL, &user, NULL
+	};
 
 	live0 = obj_live();
 	now = 0;
