@@ -885,6 +885,7 @@ static int reply_opts_send(struct route *r, const struct sipmsg *m,
 void route_set_rx_us(struct route *r, uint64_t us)
 {
 	r->rx_us = us;
+	txn_set_rx_us(r->txns, us);
 }
 
 /* A stateless answer into the histograms the server transactions

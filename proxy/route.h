@@ -133,7 +133,8 @@ struct route_cfg {
 /**
  * The request being handled arrived at @p us (stats_now_us()), or 0
  * when none is: route_reply() times its answers to INVITE and REGISTER
- * from there into cfg.hist, as the server transactions do theirs.
+ * from there into cfg.hist, and so do the server transactions made
+ * meanwhile (txn_set_rx_us()).
  * Thread: the owner.
  */
 void route_set_rx_us(struct route *r, uint64_t us);

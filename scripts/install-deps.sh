@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
 libcyaml-dev libjansson-dev libmicrohttpd-dev nettle-dev redis-server
-sip-tester
+sip-tester prometheus
 iproute2"
 
 missing=""

@@ -39,6 +39,7 @@ struct txn_layer {
 	uint64_t serial;
 	struct siphdr *scratch; /* cfg.max_headers entries */
 	char *out;		/* SCRATCH_OUT bytes: ACK and CANCEL */
+	uint64_t rx_us;		/* txn_set_rx_us() */
 };
 
 struct txn {
@@ -372,6 +373,11 @@ static void srv_observe(struct txn *st, unsigned status)
 	stats_hist_observe(&h[k], stats_now_us() - st->born_us);
 }
 
+void txn_set_rx_us(struct txn_layer *l, uint64_t us)
+{
+	l->rx_us = us;
+}
+
 int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 		const struct peer *from, size_t user_size, struct txn **stp)
 {
@@ -397,7 +403,7 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 	memcpy(t->req, m->buf, m->len);
 	t->peer = *from;
 	if (l->cfg.hist)
-		t->born_us = stats_now_us();
+		t->born_us = l->rx_us ? l->rx_us : stats_now_us();
 	err = reply_dest(m, (const struct sockaddr *)&from->addr, t->reliable,
 			 &t->peer.addr, &t->peer.addrlen);
 	if (err) {

@@ -112,6 +112,14 @@ int txn_layer_new(const struct txn_cfg *cfg, struct timer_wheel *w,
 		  struct txn_layer **lp);
 
 /**
+ * The request being handled arrived at @p us (stats_now_us()), or 0
+ * when none is: server transactions made meanwhile time their
+ * histograms (txn_cfg.hist) from then, else from their making.
+ * Thread: the owner.
+ */
+void txn_set_rx_us(struct txn_layer *l, uint64_t us);
+
+/**
  * Terminate every transaction (txn_user.gone is called, nothing is
  * sent) and free the layer. NULL is allowed.
  */
