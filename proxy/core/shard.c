@@ -702,17 +702,18 @@ static const struct stats_label stats_labels[STATS_NITEMS] = {
 
 static const struct stats_item stats_hists[TXN_HIST__COUNT] = {
 	[TXN_HIST_INVITE_PROVISIONAL] = { "invite_provisional_seconds",
-					  "INVITE to the first provisional "
-					  "other than 100 sent upstream, per "
-					  "server transaction",
+					  "INVITE arrival to the first "
+					  "provisional but 100 sent upstream, "
+					  "per server transaction",
 					  false },
 	[TXN_HIST_INVITE_FINAL] = { "invite_final_seconds",
-				    "INVITE to the final response sent "
-				    "upstream, per server transaction",
+				    "INVITE arrival to the final response "
+				    "sent upstream, per server transaction "
+				    "or stateless answer",
 				    false },
 	[TXN_HIST_REGISTER] = { "register_seconds",
-				"REGISTER to its final response, per server "
-				"transaction",
+				"REGISTER arrival to its final response, per "
+				"server transaction or stateless answer",
 				false },
 };
 
