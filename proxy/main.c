@@ -30,6 +30,7 @@
 #include "proxy/core/trace.h"
 #include "proxy/hook.h"
 #include "proxy/mgmt/http.h"
+#include "proxy/mgmt/metrics.h"
 #include "proxy/mgmt/mgmt.h"
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/mgmt/rpc.h"
@@ -548,6 +549,9 @@ static int management_start(struct mgmt *m, const struct conf *c,
 		err = rpc_dialog_add(m->rpc, &m->env);
 	if (!err)
 		err = http_new(m->rpc, &m->http);
+	if (!err)
+		err = http_page_add(m->http, "/metrics", METRICS_CONTENT_TYPE,
+				    metrics_page, NULL);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: management: %s", err_str(err));
 		return EXIT_START;

@@ -11,6 +11,7 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/hangup.h"
 #include "proxy/hook.h"
@@ -212,11 +213,32 @@ out:
 	return err;
 }
 
-/* tp_send() for the proxy and its transactions. */
+/* The class (1..6) of a response in @p buf, "SIP/2.0 NNN ...", or 0. */
+static unsigned response_class(const char *buf, size_t len)
+{
+	if (len < 12 || memcmp(buf, "SIP/2.0 ", 8) || buf[8] < '1' ||
+	    buf[8] > '6')
+		return 0;
+	return (unsigned)(buf[8] - '0');
+}
+
+/* tp_send() for the proxy and its transactions; counts responses. */
 static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 			 size_t len)
 {
+	unsigned cls = response_class(buf, len);
+
+	if (cls)
+		count(&shard_stats(ctx)->rsp_out[cls - 1]);
 	return tp_send(ctx, to, buf, len);
+}
+
+/* The transactions live, for the registry (a gauge only we write). */
+static void count_txns(struct pipeline *k)
+{
+	__atomic_store_n(&shard_stats(k->sh)->txns,
+			 (uint64_t)txn_count(route_txns(k->route)),
+			 __ATOMIC_RELAXED);
 }
 
 int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
@@ -241,6 +263,7 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.send = pipeline_send;
 	rc.send_ctx = sh;
 	rc.dialogs = true;
+	rc.hist = shard_stats(sh)->hist;
 	err = route_new(&rc, &k->route);
 	if (!err)
 		err = hangup_new(rc.conf, route_txns(k->route), rc.shard,
@@ -283,6 +306,7 @@ void pipeline_tick(struct shard *sh, uint64_t now_ms)
 			      60000,
 			  DIALOG_MAX_MS, 2 * t64 + 5000);
 	}
+	count_txns(k);
 	/* Timer callbacks build messages in the arena too. */
 	arena_reset(shard_arena(sh));
 }
@@ -616,14 +640,24 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	if (!k || parse(sh, from, buf, len, &m, &parsed))
 		return;
 	if (!m.is_request) {
+		if (parsed >= 0 && m.status >= 100 && m.status < 700)
+			count(&shard_stats(sh)->rsp_in[m.status / 100 - 1]);
 		/* A malformed response is dropped (RFC 3261 §18.1.2). */
 		if (parsed < 0 || route_response(k->route, &m, from) < 0)
 			count(&shard_stats(sh)->dropped);
+		count_txns(k);
 		return;
 	}
 	k->status = 0;
 	k->outcome = NULL;
+	if (parsed >= 0 && m.method < SIP_METHOD__COUNT)
+		count(&shard_stats(sh)->requests[m.method]);
+	/* Stateless answers to these are timed (route_set_rx_us()). */
+	if (parsed >= 0 && (m.method == SIP_INVITE || m.method == SIP_REGISTER))
+		route_set_rx_us(k->route, stats_now_us());
 	handle_request(k, from, &m, parsed);
+	route_set_rx_us(k->route, 0);
+	count_txns(k);
 	if (log_enabled(LOG_DEBUG))
 		log_request(k, from, &m);
 }

@@ -13,6 +13,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
@@ -536,6 +537,7 @@ struct route {
 	struct log_ratelimit rl;
 	unsigned last_status; /* route_last_reply() */
 	const char *last_reason;
+	uint64_t rx_us; /* route_set_rx_us() */
 };
 
 static int send_to(struct route *r, const struct peer *to, const void *buf,
@@ -893,6 +895,31 @@ static int reply_opts_send(struct route *r, const struct sipmsg *m,
 			   outp);
 }
 
+void route_set_rx_us(struct route *r, uint64_t us)
+{
+	r->rx_us = us;
+	txn_set_rx_us(r->txns, us);
+}
+
+/* A stateless answer into the histograms the server transactions
+ * fill (proxy/sip/txn.h enum txn_hist). */
+static void reply_observe(struct route *r, const struct sipmsg *m,
+			  unsigned status)
+{
+	enum txn_hist k;
+
+	if (!r->cfg.hist || !r->rx_us || status <= 100)
+		return;
+	if (m->method == SIP_INVITE)
+		k = status < 200 ? TXN_HIST_INVITE_PROVISIONAL
+				 : TXN_HIST_INVITE_FINAL;
+	else if (m->method == SIP_REGISTER && status >= 200)
+		k = TXN_HIST_REGISTER;
+	else
+		return;
+	stats_hist_observe(&r->cfg.hist[k], stats_now_us() - r->rx_us);
+}
+
 int route_reply(struct route *r, const struct sipmsg *m,
 		const struct peer *from, unsigned status, const char *reason,
 		struct slice extra)
@@ -913,6 +940,7 @@ int route_reply(struct route *r, const struct sipmsg *m,
 			 from->proto != PEER_UDP, &to.addr, &to.addrlen);
 	if (err)
 		return err;
+	reply_observe(r, m, status);
 	return send_to(r, &to, out.p, out.len);
 }
 
@@ -1388,6 +1416,7 @@ int route_new(const struct route_cfg *cfg, struct route **rp)
 	tc.send = cfg->send;
 	tc.send_ctx = cfg->send_ctx;
 	tc.user = &user_ops;
+	tc.hist = cfg->hist;
 	err = txn_layer_new(&tc, cfg->wheel, &r->txns);
 	if (err)
 		goto out;

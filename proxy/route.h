@@ -14,6 +14,7 @@ struct hook_fwd;
 struct sipmsg;
 struct sipuri;
 struct timer_wheel;
+struct stats_hist;
 struct txn;
 struct txn_layer;
 
@@ -125,7 +126,18 @@ struct route_cfg {
 		    size_t len);
 	void *send_ctx;
 	bool dialogs; /**< keep the dialog table (store/dlg.h) */
+	/** NULL, or the transactions' histograms (struct txn_cfg hist). */
+	struct stats_hist *hist;
 };
+
+/**
+ * The request being handled arrived at @p us (stats_now_us()), or 0
+ * when none is: route_reply() times its answers to INVITE and REGISTER
+ * from there into cfg.hist, and so do the server transactions made
+ * meanwhile (txn_set_rx_us()).
+ * Thread: the owner.
+ */
+void route_set_rx_us(struct route *r, uint64_t us);
 
 /** Errors: -EINVAL, -ENOMEM. Ownership: route_free(). */
 int route_new(const struct route_cfg *cfg, struct route **rp);

@@ -3,6 +3,7 @@
 #include "store/dlg.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "proxy/base/hash.h"
 #include "proxy/base/obj.h"
+#include "proxy/base/stats.h"
 #include "store/rcu.h"
 
 /* One published entry: an obj, freed by call_rcu after removal. */
@@ -29,6 +31,9 @@ struct key {
 
 static struct cds_lfht *table;
 static uint64_t seed;
+/* Entries in the table, for dlg_count() from any thread: counting the
+ * nodes would need an RCU-registered reader and a walk. */
+static atomic_long nlive;
 
 int64_t dlg_now_ms(void)
 {
@@ -38,6 +43,26 @@ int64_t dlg_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The registry's view of the table (proxy/base/stats.h). */
+static const struct stats_item stats_items[] = {
+	{ "live", "dialogs in the table (early and confirmed)", true },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	(void)arg;
+	(void)inst;
+	v[0] = dlg_count();
+}
+
+static const struct stats_source stats_src = {
+	.module = "dialog",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.ninst = 1,
+	.read = stats_read,
+};
+
 int dlg_init(void)
 {
 	struct timespec ts;
@@ -46,12 +71,17 @@ int dlg_init(void)
 		return -EALREADY;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	seed = hash_bytes(&ts, sizeof(ts), 0xd1a1065eedULL);
+	atomic_store(&nlive, 0);
 	/* Sized for the calls of a busy node up front: a lazily grown
 	 * table makes lookups slower while its resize lags. */
 	table = cds_lfht_new_flavor(65536, 1024, 0,
 				    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 				    &urcu_memb_flavor, NULL);
-	return table ? 0 : -ENOMEM;
+	if (!table)
+		return -ENOMEM;
+	/* A full registry costs the counter, not the dialogs. */
+	(void)stats_add(&stats_src);
+	return 0;
 }
 
 static void free_cb(struct rcu_head *h)
@@ -71,10 +101,14 @@ void dlg_fini(void)
 
 	if (!table)
 		return;
+	stats_remove(&stats_src);
 	urcu_memb_read_lock();
 	cds_lfht_for_each (table, &it, n) {
-		if (cds_lfht_del(table, n) == 0)
+		if (cds_lfht_del(table, n) == 0) {
+			atomic_fetch_sub_explicit(&nlive, 1,
+						  memory_order_relaxed);
 			retire(caa_container_of(n, struct entry, node));
+		}
 	}
 	urcu_memb_read_unlock();
 	/* Every free_cb has run before the table goes. */
@@ -160,6 +194,8 @@ int dlg_publish(const struct dlg *d)
 	urcu_memb_read_unlock();
 	if (old)
 		retire(caa_container_of(old, struct entry, node));
+	else
+		atomic_fetch_add_explicit(&nlive, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -176,6 +212,8 @@ static int remove_matching(const struct key *k, bool all)
 	/* Bounded by the entries of one Call-ID. */
 	while ((n = cds_lfht_iter_get_node(&it)) != NULL) {
 		if (cds_lfht_del(table, n) == 0) {
+			atomic_fetch_sub_explicit(&nlive, 1,
+						  memory_order_relaxed);
 			retire(caa_container_of(n, struct entry, node));
 			count++;
 		}
@@ -279,15 +317,9 @@ int dlg_set_state(struct slice call_id, struct slice tag_a, struct slice tag_b,
 
 unsigned long dlg_count(void)
 {
-	long before, after;
-	unsigned long count;
+	long n = atomic_load_explicit(&nlive, memory_order_relaxed);
 
-	if (!table)
-		return 0;
-	urcu_memb_read_lock();
-	cds_lfht_count_nodes(table, &before, &count, &after);
-	urcu_memb_read_unlock();
-	return count;
+	return n > 0 ? (unsigned long)n : 0;
 }
 
 unsigned long dlg_foreach_rcu(dlg_visit_fn *fn, void *arg)
@@ -500,6 +532,8 @@ unsigned dlg_sweep(unsigned owner, int64_t now_ms, int64_t early_ms,
 		if (e->d.owner != owner || age <= max)
 			continue;
 		if (cds_lfht_del(table, n) == 0) {
+			atomic_fetch_sub_explicit(&nlive, 1,
+						  memory_order_relaxed);
 			retire(e);
 			count++;
 		}

@@ -13,6 +13,7 @@
 
 #include "proxy/base/hash.h"
 #include "proxy/base/obj.h"
+#include "proxy/base/stats.h"
 #include "proxy/sip/msg.h"
 #include "store/rcu.h"
 
@@ -34,6 +35,7 @@ struct entry {
 static struct cds_lfht *table;
 static uint64_t seed;
 static atomic_long naor;
+static atomic_long ncontacts; /* in the published sets */
 static loc_observer_fn *observer;
 
 void loc_set_observer(loc_observer_fn *fn)
@@ -85,18 +87,45 @@ static struct entry *next(struct cds_lfht_iter *iter)
 	return at(iter);
 }
 
+/* The registry's view of the table (proxy/base/stats.h). */
+static const struct stats_item stats_items[] = {
+	{ "aors", "AORs with at least one contact", true },
+	{ "contacts", "contacts registered, all AORs", true },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	(void)arg;
+	(void)inst;
+	v[0] = loc_count();
+	v[1] = loc_contacts();
+}
+
+static const struct stats_source stats_src = {
+	.module = "location",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.ninst = 1,
+	.read = stats_read,
+};
+
 int loc_init(void)
 {
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)(uintptr_t)&seed ^ 0x6c6f632d73656564ULL;
 	atomic_store(&naor, 0);
+	atomic_store(&ncontacts, 0);
 	/* 64 Ki buckets from the start: the lazy automatic resize lags
 	 * behind a burst of registrations, and long chains cost each
 	 * lookup (2x at 100,000 AORs). It still grows beyond that. */
 	table = cds_lfht_new_flavor(1UL << 16, 1UL << 16, 0,
 				    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 				    &urcu_memb_flavor, NULL);
-	return table ? 0 : -ENOMEM;
+	if (!table)
+		return -ENOMEM;
+	/* A full registry costs the counters, not the table. */
+	(void)stats_add(&stats_src);
+	return 0;
 }
 
 static void retire_cb(struct rcu_head *head)
@@ -116,6 +145,7 @@ void loc_fini(void)
 
 	if (!table)
 		return;
+	stats_remove(&stats_src);
 	urcu_memb_read_lock();
 	for (e = first(&iter); e; e = next(&iter)) {
 		if (cds_lfht_del(table, &e->node) == 0)
@@ -127,6 +157,7 @@ void loc_fini(void)
 	cds_lfht_destroy(table, NULL);
 	table = NULL;
 	atomic_store(&naor, 0);
+	atomic_store(&ncontacts, 0);
 }
 
 const struct loc_set *loc_lookup_rcu(struct slice aor)
@@ -227,9 +258,14 @@ static struct entry *remove_aor(struct slice aor, unsigned long hash)
 		if (!node)
 			return NULL;
 		if (cds_lfht_del(table, node) == 0) {
+			struct entry *e =
+			    caa_container_of(node, struct entry, node);
+
 			atomic_fetch_sub_explicit(&naor, 1,
 						  memory_order_relaxed);
-			return caa_container_of(node, struct entry, node);
+			atomic_fetch_sub_explicit(&ncontacts, (long)e->set.n,
+						  memory_order_relaxed);
+			return e;
 		}
 	}
 	return NULL;
@@ -298,6 +334,9 @@ int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
 		old = caa_container_of(node, struct entry, node);
 	else
 		atomic_fetch_add_explicit(&naor, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ncontacts,
+				  (long)n - (old ? (long)old->set.n : 0),
+				  memory_order_relaxed);
 	if (fn) {
 		fn(e->set.aor, old ? &old->set : NULL, &e->set);
 		obj_put(e);
@@ -311,6 +350,13 @@ int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
 unsigned long loc_count(void)
 {
 	long n = atomic_load_explicit(&naor, memory_order_relaxed);
+
+	return n > 0 ? (unsigned long)n : 0;
+}
+
+unsigned long loc_contacts(void)
+{
+	long n = atomic_load_explicit(&ncontacts, memory_order_relaxed);
 
 	return n > 0 ? (unsigned long)n : 0;
 }
@@ -334,6 +380,8 @@ static unsigned long sweep_one(struct cds_lfht_iter *iter, struct entry *e,
 			return 0;
 		atomic_fetch_sub_explicit(&naor, 1, memory_order_relaxed);
 		n = e->set.n;
+		atomic_fetch_sub_explicit(&ncontacts, (long)n,
+					  memory_order_relaxed);
 		retire(e);
 		return n;
 	}
@@ -356,6 +404,8 @@ static unsigned long sweep_one(struct cds_lfht_iter *iter, struct entry *e,
 		return 0;
 	}
 	n = e->set.n;
+	atomic_fetch_sub_explicit(&ncontacts, (long)(n - live),
+				  memory_order_relaxed);
 	retire(e);
 	return n - live;
 }

@@ -128,6 +128,9 @@ void loc_set_observer(loc_observer_fn *fn);
 /** Number of AORs in the table (approximate while writers run). */
 unsigned long loc_count(void);
 
+/** Contacts in the table, all AORs (approximate while writers run). */
+unsigned long loc_contacts(void);
+
 /**
  * Expiry sweep: drop every contact whose expires_s is <= @p now_s, and
  * every AOR left without one. Returns the number of contacts dropped.

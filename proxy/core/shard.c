@@ -155,6 +155,23 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 	    __atomic_load_n(&st->tcp_accepted, __ATOMIC_RELAXED);
 	out->tcp_closed = __atomic_load_n(&st->tcp_closed, __ATOMIC_RELAXED);
 	out->overloaded = __atomic_load_n(&st->overloaded, __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
+		out->requests[k] =
+		    __atomic_load_n(&st->requests[k], __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < 6; k++) {
+		out->rsp_in[k] =
+		    __atomic_load_n(&st->rsp_in[k], __ATOMIC_RELAXED);
+		out->rsp_out[k] =
+		    __atomic_load_n(&st->rsp_out[k], __ATOMIC_RELAXED);
+	}
+	out->txns = __atomic_load_n(&st->txns, __ATOMIC_RELAXED);
+	for (unsigned k = 0; k < TXN_HIST__COUNT; k++)
+		stats_hist_add(&out->hist[k], &st->hist[k]);
+	out->inbox =
+	    atomic_load_explicit(&s->sh[i].inbox_len, memory_order_relaxed);
+	out->tcp_open = out->tcp_accepted >= out->tcp_closed
+			    ? out->tcp_accepted - out->tcp_closed
+			    : 0;
 }
 
 /* The role, then forget the message's arena allocations. */
@@ -583,8 +600,18 @@ static void shard_fini(struct shard *sh)
 	free(sh->wake_list);
 }
 
-/* The registry's view of the shards' counters (proxy/base/stats.h). */
-static const struct stats_item stats_items[] = {
+/* The registry's view of the shards' counters (proxy/base/stats.h):
+ * STATS_PLAIN items, then the families, in the order stats_read() fills
+ * them. */
+enum {
+	STATS_PLAIN = 12,
+	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
+	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
+	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
+	STATS_NITEMS = STATS_RSP_OUT + 6,
+};
+
+static const struct stats_item stats_items[STATS_NITEMS] = {
 	{ "rx_msgs", "messages received from the network", false },
 	{ "tx_msgs", "messages sent", false },
 	{ "parse_errors", "messages rejected or dropped as malformed", false },
@@ -594,6 +621,102 @@ static const struct stats_item stats_items[] = {
 	{ "tcp_accepted", "TCP connections accepted", false },
 	{ "tcp_closed", "TCP connections closed", false },
 	{ "overloaded", "requests answered 503 for overload", false },
+	{ "transactions", "transactions live, server and client", true },
+	{ "inbox", "items waiting in the shard's inbox", true },
+	{ "tcp_open", "TCP connections open", true },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "requests", "SIP requests received, by method", false },
+	{ "responses_received", "SIP responses received, by status class",
+	  false },
+	{ "responses_received", "SIP responses received, by status class",
+	  false },
+	{ "responses_received", "SIP responses received, by status class",
+	  false },
+	{ "responses_received", "SIP responses received, by status class",
+	  false },
+	{ "responses_received", "SIP responses received, by status class",
+	  false },
+	{ "responses_received", "SIP responses received, by status class",
+	  false },
+	{ "responses_sent",
+	  "SIP responses sent, by status class, retransmissions included",
+	  false },
+	{ "responses_sent",
+	  "SIP responses sent, by status class, retransmissions included",
+	  false },
+	{ "responses_sent",
+	  "SIP responses sent, by status class, retransmissions included",
+	  false },
+	{ "responses_sent",
+	  "SIP responses sent, by status class, retransmissions included",
+	  false },
+	{ "responses_sent",
+	  "SIP responses sent, by status class, retransmissions included",
+	  false },
+	{ "responses_sent",
+	  "SIP responses sent, by status class, retransmissions included",
+	  false },
+};
+
+/* Index STATS_REQ + k is method k of enum sip_method. */
+static const struct stats_label stats_labels[STATS_NITEMS] = {
+	[STATS_REQ + SIP_METHOD_OTHER] = { "method", "other" },
+	[STATS_REQ + SIP_ACK] = { "method", "ACK" },
+	[STATS_REQ + SIP_BYE] = { "method", "BYE" },
+	[STATS_REQ + SIP_CANCEL] = { "method", "CANCEL" },
+	[STATS_REQ + SIP_INFO] = { "method", "INFO" },
+	[STATS_REQ + SIP_INVITE] = { "method", "INVITE" },
+	[STATS_REQ + SIP_MESSAGE] = { "method", "MESSAGE" },
+	[STATS_REQ + SIP_NOTIFY] = { "method", "NOTIFY" },
+	[STATS_REQ + SIP_OPTIONS] = { "method", "OPTIONS" },
+	[STATS_REQ + SIP_PRACK] = { "method", "PRACK" },
+	[STATS_REQ + SIP_PUBLISH] = { "method", "PUBLISH" },
+	[STATS_REQ + SIP_REFER] = { "method", "REFER" },
+	[STATS_REQ + SIP_REGISTER] = { "method", "REGISTER" },
+	[STATS_REQ + SIP_SUBSCRIBE] = { "method", "SUBSCRIBE" },
+	[STATS_REQ + SIP_UPDATE] = { "method", "UPDATE" },
+	[STATS_RSP_IN + 0] = { "class", "1xx" },
+	[STATS_RSP_IN + 1] = { "class", "2xx" },
+	[STATS_RSP_IN + 2] = { "class", "3xx" },
+	[STATS_RSP_IN + 3] = { "class", "4xx" },
+	[STATS_RSP_IN + 4] = { "class", "5xx" },
+	[STATS_RSP_IN + 5] = { "class", "6xx" },
+	[STATS_RSP_OUT + 0] = { "class", "1xx" },
+	[STATS_RSP_OUT + 1] = { "class", "2xx" },
+	[STATS_RSP_OUT + 2] = { "class", "3xx" },
+	[STATS_RSP_OUT + 3] = { "class", "4xx" },
+	[STATS_RSP_OUT + 4] = { "class", "5xx" },
+	[STATS_RSP_OUT + 5] = { "class", "6xx" },
+};
+
+static const struct stats_item stats_hists[TXN_HIST__COUNT] = {
+	[TXN_HIST_INVITE_PROVISIONAL] = { "invite_provisional_seconds",
+					  "INVITE arrival to the first "
+					  "provisional but 100 sent upstream, "
+					  "per server transaction",
+					  false },
+	[TXN_HIST_INVITE_FINAL] = { "invite_final_seconds",
+				    "INVITE arrival to the final response "
+				    "sent upstream, per server transaction "
+				    "or stateless answer",
+				    false },
+	[TXN_HIST_REGISTER] = { "register_seconds",
+				"REGISTER arrival to its final response, per "
+				"server transaction or stateless answer",
+				false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -610,6 +733,24 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[6] = st.tcp_accepted;
 	v[7] = st.tcp_closed;
 	v[8] = st.overloaded;
+	v[9] = st.txns;
+	v[10] = st.inbox;
+	v[11] = st.tcp_open;
+	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
+		v[STATS_REQ + k] = st.requests[k];
+	for (unsigned k = 0; k < 6; k++) {
+		v[STATS_RSP_IN + k] = st.rsp_in[k];
+		v[STATS_RSP_OUT + k] = st.rsp_out[k];
+	}
+}
+
+static void stats_read_hists(void *arg, unsigned inst, struct stats_hist *h)
+{
+	struct shard_stats st;
+
+	shards_stats(arg, inst, &st);
+	for (unsigned k = 0; k < TXN_HIST__COUNT; k++)
+		stats_hist_add(&h[k], &st.hist[k]);
 }
 
 static void teardown(struct shards *s, bool ran)
@@ -728,6 +869,10 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 		.label = "shard",
 		.read = stats_read,
 		.arg = s,
+		.labels = stats_labels,
+		.hists = stats_hists,
+		.nhists = TXN_HIST__COUNT,
+		.read_hists = stats_read_hists,
 	};
 	err = stats_add(&s->stats);
 	if (err)

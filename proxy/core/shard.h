@@ -5,6 +5,9 @@
 #include <stdint.h>
 
 #include "proxy/base/slice.h"
+#include "proxy/base/stats.h"
+#include "proxy/sip/msg.h"
+#include "proxy/sip/txn.h"
 
 struct conf;
 struct arena;
@@ -23,6 +26,16 @@ struct shard_stats {
 	uint64_t tcp_accepted; /**< TCP connections accepted */
 	uint64_t tcp_closed;   /**< TCP connections closed */
 	uint64_t overloaded;   /**< requests answered 503 for overload */
+	/* Written by the role (the proxy pipeline). */
+	uint64_t requests[SIP_METHOD__COUNT]; /**< received, by method */
+	uint64_t rsp_in[6];  /**< responses received, by class 1xx..6xx */
+	uint64_t rsp_out[6]; /**< responses sent, by class, retransmissions
+				  included */
+	uint64_t txns;	     /**< gauge: transactions live */
+	struct stats_hist hist[TXN_HIST__COUNT]; /**< the role's txn layer */
+	/* Read by shards_stats() from the shard, not written here. */
+	uint64_t inbox;	   /**< gauge: items waiting in the inbox */
+	uint64_t tcp_open; /**< gauge: TCP connections open */
 };
 
 /* A role: what a shard does with the messages it owns (DESIGN.md §1b). */

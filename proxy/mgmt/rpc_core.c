@@ -79,32 +79,51 @@ struct stats_ctx {
 	const char *prefix;
 };
 
-/* "module.item" summed over instances; "module[i].item" per instance. */
+/* Add @p v to x->out[@p key], and set "module[i].rest" per instance. */
+static void stats_put(struct stats_ctx *x, const struct stats_source *src,
+		      unsigned inst, const char *rest, uint64_t v)
+{
+	char key[160];
+	json_t *sum;
+	uint64_t total = v;
+
+	snprintf(key, sizeof(key), "%s.%s", src->module, rest);
+	if (x->prefix && strncmp(key, x->prefix, strlen(x->prefix)))
+		return;
+	sum = json_object_get(x->out, key);
+	if (sum && inst > 0)
+		total += (uint64_t)json_integer_value(sum);
+	json_object_set_new(x->out, key, json_integer((json_int_t)total));
+	if (src->ninst <= 1)
+		return;
+	snprintf(key, sizeof(key), "%s[%u].%s", src->module, inst, rest);
+	json_object_set_new(x->out, key, json_integer((json_int_t)v));
+}
+
+/* "module.item" summed over instances; "module[i].item" per instance;
+ * a family's item as "module.item.VALUE"; a histogram as
+ * "module.item_count" and "module.item_sum_us". */
 static void stats_each(void *arg, const struct stats_source *src, unsigned inst,
-		       const uint64_t *values)
+		       const uint64_t *values, const struct stats_hist *hists)
 {
 	struct stats_ctx *x = arg;
-	char key[160];
+	char rest[128];
 
 	for (unsigned k = 0; k < src->nitems; k++) {
-		json_t *sum;
-		uint64_t total = values[k];
+		const struct stats_item *it = &src->items[k];
 
-		snprintf(key, sizeof(key), "%s.%s", src->module,
-			 src->items[k].name);
-		if (x->prefix && strncmp(key, x->prefix, strlen(x->prefix)))
-			continue;
-		sum = json_object_get(x->out, key);
-		if (sum && inst > 0)
-			total += (uint64_t)json_integer_value(sum);
-		json_object_set_new(x->out, key,
-				    json_integer((json_int_t)total));
-		if (src->ninst <= 1)
-			continue;
-		snprintf(key, sizeof(key), "%s[%u].%s", src->module, inst,
-			 src->items[k].name);
-		json_object_set_new(x->out, key,
-				    json_integer((json_int_t)values[k]));
+		if (src->labels && src->labels[k].name)
+			snprintf(rest, sizeof(rest), "%s.%s", it->name,
+				 src->labels[k].value);
+		else
+			snprintf(rest, sizeof(rest), "%s", it->name);
+		stats_put(x, src, inst, rest, values[k]);
+	}
+	for (unsigned k = 0; k < src->nhists; k++) {
+		snprintf(rest, sizeof(rest), "%s_count", src->hists[k].name);
+		stats_put(x, src, inst, rest, stats_hist_count(&hists[k]));
+		snprintf(rest, sizeof(rest), "%s_sum_us", src->hists[k].name);
+		stats_put(x, src, inst, rest, hists[k].sum_us);
 	}
 }
 

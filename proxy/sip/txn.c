@@ -14,6 +14,7 @@
 #include "proxy/base/hex.h"
 #include "proxy/base/log.h"
 #include "proxy/base/obj.h"
+#include "proxy/base/stats.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/reply.h"
 #include "proxy/base/timer.h"
@@ -38,6 +39,7 @@ struct txn_layer {
 	uint64_t serial;
 	struct siphdr *scratch; /* cfg.max_headers entries */
 	char *out;		/* SCRATCH_OUT bytes: ACK and CANCEL */
+	uint64_t rx_us;		/* txn_set_rx_us() */
 };
 
 struct txn {
@@ -54,6 +56,8 @@ struct txn {
 	enum txn_state state;
 	unsigned status;
 	unsigned tag;
+	bool prov_seen;	  /* server: a 101-199 went out (TXN_HIST_*) */
+	uint64_t born_us; /* server, with cfg.hist: when it was made */
 	uint64_t hash;
 	uint64_t interval; /* current retransmission interval */
 	struct timer tr;   /* A, E, G */
@@ -345,6 +349,35 @@ static void timeout_end(struct timer *tm)
 	terminate(caa_container_of(tm, struct txn, tt));
 }
 
+/* The first provisional (not 100) and the final of INVITE, the final
+ * of REGISTER, into the layer's histograms. */
+static void srv_observe(struct txn *st, unsigned status)
+{
+	struct stats_hist *h = st->l->cfg.hist;
+	enum txn_hist k;
+
+	if (!h)
+		return;
+	if (st->method == SIP_INVITE && status > 100 && status < 200) {
+		if (st->prov_seen)
+			return;
+		st->prov_seen = true;
+		k = TXN_HIST_INVITE_PROVISIONAL;
+	} else if (status >= 200 && st->method == SIP_INVITE) {
+		k = TXN_HIST_INVITE_FINAL;
+	} else if (status >= 200 && st->method == SIP_REGISTER) {
+		k = TXN_HIST_REGISTER;
+	} else {
+		return;
+	}
+	stats_hist_observe(&h[k], stats_now_us() - st->born_us);
+}
+
+void txn_set_rx_us(struct txn_layer *l, uint64_t us)
+{
+	l->rx_us = us;
+}
+
 int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 		const struct peer *from, size_t user_size, struct txn **stp)
 {
@@ -369,6 +402,8 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 	t->req_len = m->len;
 	memcpy(t->req, m->buf, m->len);
 	t->peer = *from;
+	if (l->cfg.hist)
+		t->born_us = l->rx_us ? l->rx_us : stats_now_us();
 	err = reply_dest(m, (const struct sockaddr *)&from->addr, t->reliable,
 			 &t->peer.addr, &t->peer.addrlen);
 	if (err) {
@@ -511,6 +546,7 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 		return send_bytes(st, buf, len);
 	if (st->state != TXN_PROCEEDING && st->state != TXN_TRYING)
 		return -EALREADY;
+	srv_observe(st, status);
 	st->status = status;
 	if (st->invite && status >= 200 && status < 300) {
 		/* RFC 6026 §8.5: Accepted, Timer L. */

@@ -10,6 +10,18 @@
 #include "proxy/sip/peer.h"
 
 struct timer_wheel;
+struct stats_hist;
+
+/**
+ * The latencies a layer records, per server transaction, from the
+ * request's arrival (txn_srv_new()) to a response sent upstream.
+ */
+enum txn_hist {
+	TXN_HIST_INVITE_PROVISIONAL, /**< INVITE to first 101-199 */
+	TXN_HIST_INVITE_FINAL,	     /**< INVITE to its final response */
+	TXN_HIST_REGISTER,	     /**< REGISTER to its final response */
+	TXN_HIST__COUNT,
+};
 
 /**
  * The transactions of one shard: a server and a client table, timers on
@@ -84,6 +96,11 @@ struct txn_cfg {
 		    size_t len);
 	void *send_ctx;
 	const struct txn_user *user; /**< may be NULL */
+	/**
+	 * NULL, or TXN_HIST__COUNT histograms (enum txn_hist) the layer
+	 * writes; they belong to the layer's owner thread.
+	 */
+	struct stats_hist *hist;
 };
 
 /**
@@ -93,6 +110,14 @@ struct txn_cfg {
  */
 int txn_layer_new(const struct txn_cfg *cfg, struct timer_wheel *w,
 		  struct txn_layer **lp);
+
+/**
+ * The request being handled arrived at @p us (stats_now_us()), or 0
+ * when none is: server transactions made meanwhile time their
+ * histograms (txn_cfg.hist) from then, else from their making.
+ * Thread: the owner.
+ */
+void txn_set_rx_us(struct txn_layer *l, uint64_t us);
 
 /**
  * Terminate every transaction (txn_user.gone is called, nothing is

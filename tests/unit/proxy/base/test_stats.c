@@ -31,8 +31,9 @@ struct seen {
 };
 
 static void collect(void *ctx, const struct stats_source *src, unsigned inst,
-		    const uint64_t *values)
+		    const uint64_t *values, const struct stats_hist *hists)
 {
+	(void)hists;
 	struct seen *s = ctx;
 
 	if (s->n >= 4)
@@ -133,4 +134,96 @@ Test(stats, refuses_more_sources_than_it_holds)
 		stats_remove(&many[i]);
 	cr_expect_eq(stats_add(&many[0]), 0);
 	stats_remove(&many[0]);
+}
+
+Test(stats, hist_puts_a_value_in_the_first_bucket_that_holds_it)
+{
+	struct stats_hist h, sum;
+
+	memset(&h, 0, sizeof(h));
+	/* Bounds are inclusive ("le"): 500 us is in the 0.5 ms bucket. */
+	stats_hist_observe(&h, 0);
+	stats_hist_observe(&h, 500);
+	stats_hist_observe(&h, 501);
+	stats_hist_observe(&h, 60000000);
+	stats_hist_observe(&h, 60000001);
+	cr_expect_eq(h.bucket[0], 2);
+	cr_expect_eq(h.bucket[1], 1);
+	cr_expect_eq(h.bucket[STATS_HIST_BOUNDS - 1], 1);
+	cr_expect_eq(h.bucket[STATS_HIST_BOUNDS], 1, "past 60 s: +Inf");
+	cr_expect_eq(h.sum_us, 0 + 500 + 501 + 60000000ULL + 60000001ULL);
+	cr_expect_eq(stats_hist_count(&h), 5);
+
+	/* Shards add up bucket by bucket. */
+	memset(&sum, 0, sizeof(sum));
+	stats_hist_add(&sum, &h);
+	stats_hist_add(&sum, &h);
+	cr_expect_eq(sum.bucket[0], 4);
+	cr_expect_eq(sum.bucket[STATS_HIST_BOUNDS], 2);
+	cr_expect_eq(stats_hist_count(&sum), 10);
+	cr_expect_eq(sum.sum_us, 2 * h.sum_us);
+}
+
+Test(stats, hist_bounds_ascend)
+{
+	for (unsigned i = 1; i < STATS_HIST_BOUNDS; i++)
+		cr_expect_gt(stats_hist_bounds_us[i],
+			     stats_hist_bounds_us[i - 1]);
+}
+
+static void read_hist(void *arg, unsigned inst, struct stats_hist *h)
+{
+	(void)arg;
+	stats_hist_observe(&h[0], 1000 * (inst + 1));
+}
+
+struct hseen {
+	unsigned n;
+	uint64_t count[4], sum[4];
+};
+
+static void collect_hist(void *ctx, const struct stats_source *src,
+			 unsigned inst, const uint64_t *values,
+			 const struct stats_hist *hists)
+{
+	struct hseen *s = ctx;
+
+	(void)src;
+	(void)values;
+	if (s->n >= 4)
+		return;
+	s->count[inst] = stats_hist_count(&hists[0]);
+	s->sum[inst] = hists[0].sum_us;
+	s->n++;
+}
+
+Test(stats, hands_each_instance_its_histograms)
+{
+	static const struct stats_item hist = { "lat_seconds", "latency",
+						false };
+	uint64_t a = 1;
+	struct stats_source src = { .module = "hh",
+				    .items = items,
+				    .nitems = 1,
+				    .ninst = 2,
+				    .label = "shard",
+				    .read = read_two,
+				    .arg = &a,
+				    .hists = &hist,
+				    .nhists = 1,
+				    .read_hists = read_hist };
+	struct stats_source no_reader = src;
+	struct hseen s = { 0 };
+
+	no_reader.read_hists = NULL;
+	cr_expect_eq(stats_add(&no_reader), -EINVAL);
+	cr_assert_eq(stats_add(&src), 0);
+	stats_foreach(collect_hist, &s);
+	stats_remove(&src);
+	cr_assert_eq(s.n, 2);
+	/* Each instance starts from zero: no carry-over between them. */
+	cr_expect_eq(s.count[0], 1);
+	cr_expect_eq(s.count[1], 1);
+	cr_expect_eq(s.sum[0], 1000);
+	cr_expect_eq(s.sum[1], 2000);
 }

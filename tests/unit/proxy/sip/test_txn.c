@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "proxy/base/obj.h"
+#include "proxy/base/stats.h"
 #include "proxy/sip/msg.h"
 #include "proxy/base/timer.h"
 #include "proxy/sip/txn.h"
@@ -84,7 +85,9 @@ static const struct txn_user user = { on_gone, NULL };
 
 static void setup(void)
 {
-	struct txn_cfg cfg = { T1, T2, T4, 3, 64, fake_send, NULL, &user };
+	struct txn_cfg cfg = {
+		T1, T2, T4, 3, 64, fake_send, NULL, &user, NULL
+	};
 
 	live0 = obj_live();
 	now = 0;
@@ -181,6 +184,49 @@ static const char *rsp_text(unsigned status, const char *branch,
 }
 
 /* Server transactions. */
+
+Test(txn, server_times_first_provisional_and_final_into_histograms)
+{
+	struct stats_hist h[TXN_HIST__COUNT];
+	struct txn_cfg cfg = { T1, T2, T4, 3, 64, fake_send, NULL, &user, h };
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn_layer *hl;
+	struct txn *st, *rt;
+	uint64_t t0;
+
+	memset(h, 0, sizeof(h));
+	cr_assert_eq(txn_layer_new(&cfg, &w, &hl), 0);
+	/* The INVITE arrived 3 ms before its transaction was made. */
+	t0 = stats_now_us() - 3000;
+	txn_set_rx_us(hl, t0);
+	cr_assert_eq(txn_srv_new(hl, request(0, "INVITE", "z9hG4bKh1", ""),
+				 &from, 0, &st),
+		     0);
+	txn_set_rx_us(hl, 0);
+	/* 100 Trying is not the provisional that counts; 180 is, once. */
+	cr_assert_eq(txn_srv_respond(st, 100, "100", 3), 0);
+	cr_expect_eq(stats_hist_count(&h[TXN_HIST_INVITE_PROVISIONAL]), 0);
+	cr_assert_eq(txn_srv_respond(st, 180, "180", 3), 0);
+	cr_assert_eq(txn_srv_respond(st, 183, "183", 3), 0);
+	cr_expect_eq(stats_hist_count(&h[TXN_HIST_INVITE_PROVISIONAL]), 1);
+	cr_expect_geq(h[TXN_HIST_INVITE_PROVISIONAL].sum_us, 3000,
+		      "timed from the arrival");
+	cr_expect_eq(h[TXN_HIST_INVITE_PROVISIONAL].bucket[0], 0,
+		     "3 ms is past the 0.5 ms bucket");
+	cr_assert_eq(txn_srv_respond(st, 486, "486", 3), 0);
+	/* The final's retransmission is not a second observation. */
+	cr_assert_eq(txn_srv_respond(st, 480, "480", 3), -EALREADY);
+	cr_expect_eq(stats_hist_count(&h[TXN_HIST_INVITE_FINAL]), 1);
+	cr_expect_eq(stats_hist_count(&h[TXN_HIST_REGISTER]), 0);
+	/* A REGISTER's final goes to its own histogram. */
+	cr_assert_eq(txn_srv_new(hl, request(1, "REGISTER", "z9hG4bKh2", ""),
+				 &from, 0, &rt),
+		     0);
+	cr_assert_eq(txn_srv_respond(rt, 200, "200", 3), 0);
+	cr_expect_eq(stats_hist_count(&h[TXN_HIST_REGISTER]), 1);
+	cr_expect_eq(stats_hist_count(&h[TXN_HIST_INVITE_FINAL]), 1);
+	txn_layer_free(hl);
+}
 
 Test(txn, server_invite_retransmits_final_until_ack_then_ends)
 {
