@@ -574,12 +574,16 @@ static int users_apply(struct reload *rl)
 		return 0;
 	}
 	n = users_load(nf, errbuf, sizeof(errbuf));
+	/* The lines users_reload() logs (SIGHUP before config reload). */
 	if (n < 0) {
+		log_msg(LOG_ERR,
+			"users: reload failed, keeping the old table: %s",
+			errbuf);
 		refuse(rl, n == -ENOMEM ? -ENOMEM : ERR_CONFIG,
 		       "registrar.users_file: %s", errbuf);
 		return (int)n;
 	}
-	log_msg(LOG_INFO, "sipedge: users: %s: %ld users", nf, n);
+	log_msg(LOG_NOTICE, "users: %s reloaded: %ld users", nf, n);
 	return 0;
 }
 
