@@ -597,6 +597,7 @@ int reload_start(struct reload *rl, reload_done_fn *done, void *arg)
 
 		snprintf(r.msg, sizeof(r.msg),
 			 "a reload is under way; try again");
+		log_msg(LOG_WARN, "sipedge: reload refused: %s", r.msg);
 		done(arg, &r);
 		return 0;
 	}
