@@ -33,11 +33,13 @@
 #include "proxy/mgmt/metrics.h"
 #include "proxy/mgmt/mgmt.h"
 #include "proxy/mgmt/mgmt_conf.h"
+#include "proxy/mgmt/reload.h"
 #include "proxy/mgmt/rpc.h"
 #include "proxy/mgmt/rpc_core.h"
 #include "proxy/mgmt/rpc_dialog.h"
 #include "proxy/mgmt/rpc_location.h"
 #include "proxy/mgmt/rpc_trace.h"
+#include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
 #include "registrar/auth.h"
@@ -166,7 +168,7 @@ static void usage(FILE *f)
 	fprintf(f, "\n"
 		   "Signals: SIGTERM and SIGINT stop cleanly; SIGUSR1 logs "
 		   "every module's counters;\n"
-		   "SIGHUP reloads the registrar's users file.\n"
+		   "SIGHUP reloads the configuration file (as config.reload).\n"
 		   "Exit status: 0 clean stop, 1 configuration error, "
 		   "2 usage error,\n"
 		   "3 could not bind or start.\n");
@@ -337,11 +339,23 @@ static bool user_check(struct slice user, struct slice domain)
 	return !users_loaded() || users_exists(user, domain);
 }
 
+/* reload_start() logged the outcome. */
+static void hup_done(void *arg, const struct reload_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/* SIGHUP: reload the configuration (proxy/mgmt/reload.h); before the
+ * reload state exists, only the users file. */
 static void hup_cb(uv_signal_t *h, int signum)
 {
-	(void)h;
 	(void)signum;
-	users_reload();
+	log_msg(LOG_NOTICE, "sipedge: SIGHUP, reloading");
+	if (h->data)
+		reload_start(h->data, hup_done, NULL);
+	else
+		users_reload();
 }
 
 /* Before shards run: the snapshot (a restart keeps registrations). */
@@ -475,6 +489,7 @@ static int registrar_start(const struct conf *c, uv_loop_t *loop,
 	if (!err)
 		err = uv_signal_init(loop, &g->hup);
 	g->hup_init = !err;
+	g->hup.data = NULL;
 	/* Not a reason for the loop to keep running. */
 	if (!err && !(err = uv_signal_start(&g->hup, hup_cb, SIGHUP)))
 		uv_unref((uv_handle_t *)&g->hup);
@@ -515,6 +530,7 @@ struct mgmt {
 	struct mgmt_env env;
 	struct rpc *rpc;
 	struct http *http;
+	struct reload *reload;
 };
 
 static int64_t now_mono_ms(void)
@@ -552,6 +568,9 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	if (!err)
 		err = http_page_add(m->http, "/metrics", METRICS_CONTENT_TYPE,
 				    metrics_page, NULL);
+	if (!err)
+		err = rpc_reload_add(m->rpc, m->reload);
+	m->env.http = m->http;
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: management: %s", err_str(err));
 		return EXIT_START;
@@ -568,8 +587,14 @@ static int management_start(struct mgmt *m, const struct conf *c,
 }
 
 /* Start the shards, wait for SIGTERM or SIGINT, stop them. */
-static int run(const struct conf *c)
+static int run(const struct conf *c, const struct opts *o)
 {
+	const struct reload_opts ro = {
+		.path = o->config,
+		.workers = o->workers,
+		.have_level = o->have_level,
+		.level = o->level,
+	};
 	struct registrar g = { .mem = NULL };
 	struct sigs s = { .shards = NULL };
 	struct post *inbox = NULL; /* the control thread's mailbox */
@@ -621,6 +646,13 @@ static int run(const struct conf *c)
 		status = EXIT_START;
 		goto out;
 	}
+	err = reload_new(&loop, &m.env, &ro, &m.reload);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: reload: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
+	g.hup.data = m.reload;
 	status = management_start(&m, c, inbox, s.shards);
 	if (status != EXIT_CLEAN)
 		goto out;
@@ -639,6 +671,9 @@ out:
 		log_msg(LOG_INFO, "sipedge: stopped");
 	}
 	trace_stop(NULL); /* the shards gave it their last messages */
+	/* A reload under way is answered; the shards are gone. */
+	g.hup.data = NULL;
+	reload_stop(m.reload);
 	/* Shards gone (or never started): save the snapshot, free. */
 	registrar_stop(&g);
 	/* Every thread that could post is gone but the HTTP server's,
@@ -652,6 +687,8 @@ out:
 		uv_close((uv_handle_t *)&s.usr1, close_cb);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* The shards are gone: nothing reads the configs any more. */
+	reload_free(m.reload);
 	/* The shards are gone: nothing reads the tables any more. */
 	loc_fini();
 	dlg_fini();
@@ -734,7 +771,7 @@ int main(int argc, char **argv)
 	/* A peer closing a TCP connection must not kill the process. */
 	signal(SIGPIPE, SIG_IGN);
 	urcu_memb_register_thread();
-	status = run(c);
+	status = run(c, &o);
 	urcu_memb_unregister_thread();
 	conf_free(c);
 	return status;

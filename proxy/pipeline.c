@@ -677,6 +677,15 @@ static void role_free(void *state)
 	pipeline_free(state);
 }
 
+/* A reload: the route follows the shard's new config. */
+static void role_conf(struct shard *sh, const struct conf *c)
+{
+	struct pipeline *k = shard_role_state(sh);
+
+	if (k)
+		route_set_conf(k->route, c);
+}
+
 const struct shard_role pipeline_role = {
 	.name = "proxy",
 	.new_state = role_new,
@@ -685,4 +694,5 @@ const struct shard_role pipeline_role = {
 	.reject = pipeline_reject,
 	.tick = pipeline_tick,
 	.tick_ms = PIPELINE_TICK_MS,
+	.conf_changed = role_conf,
 };

@@ -1427,6 +1427,12 @@ out:
 	return err;
 }
 
+void route_set_conf(struct route *r, const struct conf *c)
+{
+	if (r && c)
+		r->c = c;
+}
+
 void route_free(struct route *r)
 {
 	if (!r)

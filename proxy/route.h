@@ -148,6 +148,15 @@ int route_new(const struct route_cfg *cfg, struct route **rp);
  */
 void route_free(struct route *r);
 
+/**
+ * Route with @p c from now on (a reload: routes, domains, record_route,
+ * timer_c_s, limits). What route_new() took once stays: the listeners
+ * and the transaction timers (t1_ms, t2_ms, t4_ms, max_headers), which
+ * a reload may not change. Thread: the shard of @p r.
+ * Ownership: @p c is borrowed, as route_cfg.conf.
+ */
+void route_set_conf(struct route *r, const struct conf *c);
+
 /** The transaction layer (for core matching and hook replies). */
 struct txn_layer *route_txns(struct route *r);
 

@@ -217,7 +217,9 @@ static size_t item_size(size_t len)
  */
 static bool inbox_reserve(struct shard *o, size_t len)
 {
-	unsigned max = o->conf->overload.max_inbox;
+	/* @p o's own thread may switch its config (a reload). */
+	const struct conf *c = __atomic_load_n(&o->conf, __ATOMIC_ACQUIRE);
+	unsigned max = c->overload.max_inbox;
 	size_t size = item_size(len);
 
 	if (atomic_fetch_add_explicit(&o->inbox_len, 1, memory_order_relaxed) >=
@@ -354,6 +356,88 @@ int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg)
 	cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &it->node);
 	uv_async_send(&o->async);
 	return 0;
+}
+
+/* One shards_set_conf(): the shards count down to the last. */
+struct conf_swap {
+	const struct conf *c;
+	atomic_uint left;
+	atomic_bool stopped;
+	shards_conf_done_fn *done;
+	void *arg;
+};
+
+static void swap_conf(struct shard *sh, struct conf_swap *w)
+{
+	if (sh) {
+		__atomic_store_n(&sh->conf, w->c, __ATOMIC_RELEASE);
+		if (sh->set->role->conf_changed)
+			sh->set->role->conf_changed(sh, w->c);
+	} else {
+		atomic_store_explicit(&w->stopped, true, memory_order_relaxed);
+	}
+	if (atomic_fetch_sub_explicit(&w->left, 1, memory_order_acq_rel) == 1) {
+		w->done(w->arg,
+			atomic_load_explicit(&w->stopped, memory_order_relaxed)
+			    ? -ESHUTDOWN
+			    : 0);
+		free(w);
+	}
+}
+
+static void swap_conf_cb(struct shard *sh, void *arg)
+{
+	swap_conf(sh, arg);
+}
+
+int shards_set_conf(struct shards *s, const struct conf *c,
+		    shards_conf_done_fn *done, void *arg)
+{
+	struct shard_item **its = NULL;
+	struct conf_swap *w = NULL;
+	int err = -ENOMEM;
+
+	if (!s || !c || !done || !s->n)
+		return -EINVAL;
+	/* Everything first: either every shard gets its item or none. */
+	w = calloc(1, sizeof(*w));
+	its = calloc(s->n, sizeof(*its));
+	if (!w || !its)
+		goto out;
+	for (unsigned i = 0; i < s->n; i++) {
+		its[i] = item_new(SHARD_ITEM_POST, NULL, NULL, 0);
+		if (!its[i])
+			goto out;
+		its[i]->fn = swap_conf_cb;
+		its[i]->arg = w;
+	}
+	w->c = c;
+	atomic_init(&w->left, s->n);
+	atomic_init(&w->stopped, false);
+	w->done = done;
+	w->arg = arg;
+	s->conf = c;
+	for (unsigned i = 0; i < s->n; i++) {
+		struct shard *o = &s->sh[i];
+
+		/* Counted (drain() releases it) but never refused. */
+		atomic_fetch_add_explicit(&o->inbox_len, 1,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&o->inbox_bytes, item_size(0),
+					  memory_order_relaxed);
+		cds_wfcq_enqueue(&o->inbox_head, &o->inbox_tail, &its[i]->node);
+		its[i] = NULL;
+		uv_async_send(&o->async);
+	}
+	w = NULL;
+	err = 0;
+out:
+	if (its)
+		for (unsigned i = 0; i < s->n; i++)
+			free(its[i]);
+	free(its);
+	free(w);
+	return err;
 }
 
 void shard__flush(struct shard *sh)

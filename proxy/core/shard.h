@@ -49,6 +49,8 @@ typedef void shard_role_handle_fn(struct shard *sh, const struct peer *from,
 typedef void shard_role_tick_fn(struct shard *sh, uint64_t now_ms);
 /** Free the role's state (after the shard's thread has ended). */
 typedef void shard_role_free_fn(void *state);
+/** The shard's configuration is now @p c (a reload, shards_set_conf()). */
+typedef void shard_role_conf_fn(struct shard *sh, const struct conf *c);
 
 /**
  * The role table a shard runs. The runtime (proxy/core) reaches a role
@@ -70,6 +72,8 @@ struct shard_role {
 	shard_role_handle_fn *reject;
 	shard_role_tick_fn *tick; /**< optional */
 	unsigned tick_ms;	  /**< with tick: its period (> 0) */
+	/** Optional: the role's caches of the config follow a reload. */
+	shard_role_conf_fn *conf_changed;
 };
 
 /**
@@ -138,6 +142,31 @@ typedef void shard_post_fn(struct shard *sh, void *arg);
  */
 int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg);
 
+/**
+ * Called once when every shard of a shards_set_conf() runs with the
+ * new config: @p err 0, or -ESHUTDOWN when shards stopped before they
+ * all switched. Thread: the last shard to switch (or the one stopping
+ * the shards): do no more than wake the caller's loop.
+ */
+typedef void shards_conf_done_fn(void *arg, int err);
+
+/**
+ * Make every shard run with @p c from its next message on (a reload):
+ * each shard switches between two messages, on its own thread, then
+ * calls its role's conf_changed. Keys read once at start (listeners,
+ * workers, udp.batch, tcp.*) are not applied: the caller refuses a
+ * config that changes them. The item bypasses the inbox limits, so a
+ * busy shard switches too. Returns 0: @p done is called exactly once
+ * (see shards_conf_done_fn); or -EINVAL, -ENOMEM (nothing posted, @p done
+ * not called).
+ * Thread: control, between shards_start() and shards_stop().
+ * Ownership: @p c is borrowed; it must outlive every shard's use of it:
+ * until the shards stop, or until a later shards_set_conf() is done and
+ * nothing started under @p c (a transaction) can still be alive.
+ */
+int shards_set_conf(struct shards *s, const struct conf *c,
+		    shards_conf_done_fn *done, void *arg);
+
 /** Number of shards. */
 unsigned shards_count(const struct shards *s);
 
@@ -162,7 +191,8 @@ unsigned shard_owner(struct slice key, unsigned nshards);
 /** This shard's index, 0 .. workers-1. */
 unsigned shard_id(const struct shard *sh);
 
-/** The configuration the shards run with. */
+/** The configuration this shard runs with (shards_set_conf() changes
+ * it between two messages: do not keep it across callbacks). */
 const struct conf *shard_conf(const struct shard *sh);
 
 /** The shard's per-message arena, reset after each message. */

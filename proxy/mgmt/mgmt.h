@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 struct conf;
+struct http;
 struct post;
 struct shards;
 
@@ -17,6 +18,7 @@ struct mgmt_env {
 	const struct conf *conf; /**< the config in force (reload swaps it) */
 	struct shards *shards;	 /**< NULL before start and after stop */
 	struct post *control;	 /**< the control thread's mailbox */
-	int64_t started_s;	 /**< CLOCK_REALTIME seconds at start */
-	int64_t started_ms;	 /**< CLOCK_MONOTONIC ms at start */
+	struct http *http;  /**< the HTTP server (NULL before it is made) */
+	int64_t started_s;  /**< CLOCK_REALTIME seconds at start */
+	int64_t started_ms; /**< CLOCK_MONOTONIC ms at start */
 };

@@ -35,7 +35,7 @@ static const cyaml_schema_field_t mgmt_fields[] = {
 			     MGMT_MAX_LISTEN),
 	CYAML_FIELD_STRING_PTR("token",
 			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			       struct raw_mgmt, token, 16, 256),
+			       struct raw_mgmt, token, 1, 256),
 	CYAML_FIELD_UINT("max_connections", CYAML_FLAG_OPTIONAL,
 			 struct raw_mgmt, max_connections),
 	CYAML_FIELD_UINT("timeout_s", CYAML_FLAG_OPTIONAL, struct raw_mgmt,
@@ -125,6 +125,12 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 			 "%s: '%.64s' is not HOST:PORT (an IP address and a "
 			 "port, like 127.0.0.1:5080 or [::1]:5080)",
 			 path, v);
+		return ERR_CONFIG;
+	}
+	if (strcmp(spath, "management.token") == 0 && strlen(v) < 16) {
+		snprintf(why, whylen,
+			 "%s: too short (%zu characters; at least 16)", path,
+			 strlen(v));
 		return ERR_CONFIG;
 	}
 	if (strcmp(spath, "management.token") == 0) {

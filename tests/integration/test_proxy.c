@@ -87,6 +87,9 @@ static void start(unsigned workers, const char *yaml)
 	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
 	snprintf(sp.host, sizeof(sp.host), "127.0.0.1");
 	cr_assert_eq(proc_free_port("127.0.0.1", &sp.port), 0);
+	/* The management API on a port of its own: not 5080, which another
+	 * sipedge on this machine may hold. */
+	cr_assert_eq(proc_free_port("127.0.0.1", &sp.mgmt_port), 0);
 	/* Every positional argument named once, as POSIX wants. */
 	n = snprintf(fmt, sizeof(fmt), "%s# ports %%1$u %%2$u %%3$u\n", yaml);
 	cr_assert(n > 0 && (size_t)n < sizeof(fmt));
@@ -96,8 +99,9 @@ static void start(unsigned workers, const char *yaml)
 	n = snprintf(conf, sizeof(conf),
 		     "workers: %u\nlog_level: info\nlisten:\n"
 		     "  - address: 127.0.0.1\n    port: %u\n"
-		     "domains: [localhost, 127.0.0.1]\n%s",
-		     workers, sp.port, extra);
+		     "domains: [localhost, 127.0.0.1]\n"
+		     "management:\n  listen: [\"127.0.0.1:%u\"]\n%s",
+		     workers, sp.port, sp.mgmt_port, extra);
 	cr_assert(n > 0 && (size_t)n < sizeof(conf));
 	cr_assert_eq(
 	    proc_write_file(sp.dir, "sipedge.yaml", conf, path, sizeof(path)),

@@ -80,8 +80,8 @@ Test(mgmt_conf, bad_values_name_their_line)
 			      "t.yaml:2:", "not HOST:PORT");
 	conftest_expect_error("management:\n  listen: [\"127.0.0.1:70000\"]\n",
 			      "t.yaml:2:", "not HOST:PORT");
-	conftest_expect_error("management:\n\n  token: short\n",
-			      "t.yaml:3:", "token");
+	conftest_expect_error("management:\n\n  token: short\n", "t.yaml:3:",
+			      "too short (5 characters; at least 16)");
 	conftest_expect_error("management:\n  token: \"has a space in it!!\"\n",
 			      "t.yaml:2:", "printable");
 	conftest_expect_error("management:\n  max_connections: 0\n",
