@@ -394,6 +394,40 @@ int proc_run(char *const argv[], const char *cwd, const char *out_path,
 	return err;
 }
 
+int proc_sipctl(const struct proc_sipedge *p, const char *const *args,
+		char **outp, char **errp)
+{
+	const char *bin = getenv("SIPCTL_BIN");
+	char o[PROC_PATH_MAX], e[PROC_PATH_MAX], addr[32];
+	char *argv[32];
+	unsigned n = 0;
+	int status = 0, err;
+
+	*outp = *errp = NULL;
+	if (!bin || !bin[0])
+		return -ENOENT;
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", p->mgmt_port);
+	argv[n++] = (char *)bin;
+	argv[n++] = "-a";
+	argv[n++] = addr;
+	while (*args && n < 31)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	snprintf(o, sizeof(o), "%s/sipctl.out", p->dir);
+	snprintf(e, sizeof(e), "%s/sipctl.err", p->dir);
+	/* proc_spawn() appends to an existing file. */
+	unlink(o);
+	unlink(e);
+	err = proc_run(argv, NULL, o, e, 20000, &status);
+	if (!err)
+		err = proc_read_file(o, outp);
+	if (!err)
+		err = proc_read_file(e, errp);
+	if (err)
+		return err;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -ECHILD;
+}
+
 char *proc_status_str(int status, char *buf, size_t size)
 {
 	if (WIFEXITED(status))

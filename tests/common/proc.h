@@ -178,6 +178,16 @@ int proc_sipedge_wait_log(struct proc_sipedge *p, const char *needle,
 			  unsigned count, int timeout_ms);
 
 /**
+ * Run `$SIPCTL_BIN -a 127.0.0.1:MGMT_PORT ARGS...` against @p p's
+ * management API (@p args NULL-ended), bounded by 20 s; its stdout and
+ * stderr in *@p outp and *@p errp (malloc'd; free() both, also on error).
+ * Returns sipctl's exit status (>= 0), or -errno (-ENOENT: SIPCTL_BIN not
+ * set; -ETIMEDOUT; -ECHILD: killed by a signal).
+ */
+int proc_sipctl(const struct proc_sipedge *p, const char *const *args,
+		char **outp, char **errp);
+
+/**
  * Kill sipedge if it still runs and remove its temp dir. Safe to call
  * twice and on a zeroed struct. For .fini.
  */

@@ -457,6 +457,47 @@ static void one_held_call(char *cid, size_t size)
 	wait_infos(cid);
 }
 
+/* The operator's way: sipctl lists the call and ends it. */
+Test(mgmt_dialog, sipctl_lists_and_ends_a_call)
+{
+	const char *list[] = { "dlg", "list", NULL };
+	const char *end[] = { "dlg", "end", NULL, NULL };
+	char cid[64], *out = NULL, *err = NULL;
+	int rc;
+
+	up("u1");
+	one_held_call(cid, sizeof(cid));
+	rc = proc_sipctl(&sp, list, &out, &err);
+	cr_assert_eq(rc, 0, "sipctl dlg list: %d: %s", rc, err);
+	cr_assert(strstr(out, cid) && strstr(out, "confirmed") &&
+		      strstr(out, "\n1 dialog\n"),
+		  "%s", out);
+	free(out);
+	free(err);
+	end[2] = cid;
+	rc = proc_sipctl(&sp, end, &out, &err);
+	cr_assert_eq(rc, 0, "sipctl dlg end: %d: %s", rc, err);
+	cr_assert(strstr(out, "BYE answered 200 by the caller, 200 by the "
+			      "callee"),
+		  "%s", out);
+	free(out);
+	free(err);
+	rc = proc_sipctl(&sp, list, &out, &err);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert(strstr(out, "\n0 dialogs\n"), "%s", out);
+	free(out);
+	free(err);
+	/* Ended already: an RPC error, exit 1, the code on stderr. */
+	rc = proc_sipctl(&sp, end, &out, &err);
+	cr_assert_eq(rc, 1, "%s%s", out, err);
+	cr_assert(strstr(err, "-32002"), "%s", err);
+	free(out);
+	free(err);
+	sipp_ok(&uac_pid, "uac", 30000);
+	sipp_ok(&uas_pid, "uas", 30000);
+	down();
+}
+
 Test(mgmt_dialog, a_silent_callee_is_408_after_timer_f)
 {
 	char cid[64], params[256];

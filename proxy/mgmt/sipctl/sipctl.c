@@ -673,6 +673,121 @@ static int simple(const struct opts *o, const char *method, json_t *params)
 	return rc;
 }
 
+/* dlg list: every page of dialog.list, one table line per dialog. */
+static int dlg_list(const struct opts *o)
+{
+	json_t *res = NULL, *cursor = json_null(), *d;
+	unsigned long n = 0;
+	size_t i;
+	int rc;
+
+	if (o->json)
+		fputs("[", stdout);
+	else
+		printf("%-40s %-10s %6s  %5s  %-30s %s\n", "CALL-ID", "STATE",
+		       "AGE_S", "SHARD", "CALLER", "CALLEE");
+	for (;;) {
+		json_t *params = json_pack("{s:O,s:i}", "cursor", cursor,
+					   "limit", DUMP_PAGE);
+
+		rc = call(o, "dialog.list", params, &res);
+		if (rc)
+			break;
+		json_array_foreach(json_object_get(res, "dialogs"), i, d)
+		{
+			if (o->json) {
+				char *t = json_dumps(d, JSON_COMPACT);
+
+				printf("%s\n%s", n ? "," : "", t ? t : "");
+				free(t);
+			} else {
+				const char *a = json_string_value(
+				    json_object_get(d, "caller"));
+				const char *b = json_string_value(
+				    json_object_get(d, "callee"));
+
+				printf("%-40s %-10s %6lld  %5lld  %-30s %s\n",
+				       json_string_value(
+					   json_object_get(d, "call_id"))
+					   ?: "-",
+				       json_string_value(
+					   json_object_get(d, "state"))
+					   ?: "-",
+				       (long long)json_integer_value(
+					   json_object_get(d, "age_s")),
+				       (long long)json_integer_value(
+					   json_object_get(d, "owner")),
+				       a && *a ? a : "-", b && *b ? b : "-");
+			}
+			n++;
+		}
+		json_decref(cursor);
+		cursor = json_incref(json_object_get(res, "cursor"));
+		json_decref(res);
+		res = NULL;
+		if (!json_is_string(cursor))
+			break;
+	}
+	json_decref(cursor);
+	if (o->json)
+		puts("]");
+	else if (!rc)
+		printf("%lu dialog%s\n", n, n == 1 ? "" : "s");
+	return rc;
+}
+
+/* dlg end: the status each side answered its BYE with. */
+static int dlg_end(const struct opts *o, const char *call_id)
+{
+	json_t *res = NULL;
+	int rc = call(o, "dialog.end", json_pack("[s]", call_id), &res);
+
+	if (rc)
+		return rc;
+	if (o->json)
+		print_json(res);
+	else
+		printf("%s: ended; BYE answered %lld by the caller, %lld by "
+		       "the callee\n",
+		       json_string_value(json_object_get(res, "call_id"))
+			   ?: call_id,
+		       (long long)json_integer_value(
+			   json_object_get(res, "caller")),
+		       (long long)json_integer_value(
+			   json_object_get(res, "callee")));
+	json_decref(res);
+	return 0;
+}
+
+/* reload: what changed. */
+static int reload(const struct opts *o)
+{
+	json_t *res = NULL, *k;
+	size_t i;
+	int rc = call(o, "config.reload", NULL, &res);
+
+	if (rc)
+		return rc;
+	if (o->json) {
+		print_json(res);
+	} else if (!json_is_true(json_object_get(res, "reloaded"))) {
+		const char *msg =
+		    json_string_value(json_object_get(res, "message"));
+
+		printf("not reloaded: %s\n", msg ? msg : "nothing to do");
+	} else {
+		printf("%s: reloaded; changed:",
+		       json_string_value(json_object_get(res, "file")) ?: "?");
+		if (!json_array_size(json_object_get(res, "changed")))
+			printf(" nothing");
+		json_array_foreach(json_object_get(res, "changed"), i, k)
+		    printf(" %s", json_string_value(k) ?: "?");
+		putchar('\n');
+	}
+	json_decref(res);
+	return 0;
+}
+
 static int cmd_rpc(const struct opts *o, int argc, char **argv)
 {
 	json_t *params = NULL;
@@ -708,16 +823,15 @@ static int run(const struct opts *o, int argc, char **argv)
 		return cmd_ul(o, argc, argv);
 	if (!strcmp(cmd, "dlg")) {
 		if (argc == 1 && !strcmp(argv[0], "list"))
-			return simple(o, "dialog.list", NULL);
+			return dlg_list(o);
 		if (argc == 2 && !strcmp(argv[0], "end"))
-			return simple(o, "dialog.end",
-				      json_pack("[s]", argv[1]));
+			return dlg_end(o, argv[1]);
 		return usage("dlg: list, or end CALL-ID");
 	}
 	if (!strcmp(cmd, "reload")) {
 		if (argc)
 			return usage("reload takes no arguments");
-		return simple(o, "config.reload", NULL);
+		return reload(o);
 	}
 	if (!strcmp(cmd, "log")) {
 		if (argc > 1)
