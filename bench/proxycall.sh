@@ -56,6 +56,9 @@ listen:
   - address: 127.0.0.1
     port: $SE_PORT
 domains: [localhost, 127.0.0.1]
+# no management API: nothing here needs it, and 5080 may be taken
+management:
+  listen: []
 locations:
   - aor: alice@localhost
     contacts: ["sip:alice@127.0.0.1:$UAS_PORT$ctp"]

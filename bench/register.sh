@@ -65,6 +65,9 @@ listen:
   - address: 127.0.0.1
     port: $PORT
 domains: [localhost]
+# no management API: nothing here needs it, and 5080 may be taken
+management:
+  listen: []
 $REG
 $STORECONF
 EOF2

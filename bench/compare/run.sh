@@ -395,6 +395,9 @@ listen:
   - address: 127.0.0.1
     port: $PROXY_PORT
 domains: [localhost]
+# no management API: nothing here needs it, and 5080 may be taken
+management:
+  listen: []
 YAML
 	"$SIPEDGE" -c "$WORK/sipedge.yaml" >"$WORK/sipedge.log" 2>&1 &
 	PROXY_PID=$!
