@@ -425,10 +425,30 @@ unsigned long loc_sweep(int64_t now_s)
 	return dropped;
 }
 
+/* Take a reference on @p e's set and append it to *@p vp, growing it;
+ * false when out of memory. Called inside a read section: malloc never
+ * waits for a grace period. */
+static bool sets_push(const struct loc_set ***vp, size_t *np, size_t *capp,
+		      struct entry *e)
+{
+	const struct loc_set **nv;
+
+	if (*np == *capp) {
+		nv = realloc(*vp, 2 * *capp * sizeof(**vp));
+		if (!nv)
+			return false;
+		*vp = nv;
+		*capp *= 2;
+	}
+	if (obj_tryget(e))
+		(*vp)[(*np)++] = &e->set;
+	return true;
+}
+
 int loc_get_all(const struct loc_set ***setsp, size_t *np)
 {
 	struct cds_lfht_iter iter;
-	const struct loc_set **v = NULL, **nv;
+	const struct loc_set **v = NULL;
 	size_t n = 0, cap = loc_count() + 64;
 	struct entry *e;
 	bool short_of_memory = false;
@@ -439,19 +459,10 @@ int loc_get_all(const struct loc_set ***setsp, size_t *np)
 		goto out;
 	urcu_memb_read_lock();
 	for (e = first(&iter); e; e = next(&iter)) {
-		if (n == cap) {
-			/* Grow inside the read section: malloc never waits
-			 * for a grace period. */
-			nv = realloc(v, 2 * cap * sizeof(*v));
-			if (!nv) {
-				short_of_memory = true;
-				break;
-			}
-			v = nv;
-			cap *= 2;
+		if (!sets_push(&v, &n, &cap, e)) {
+			short_of_memory = true;
+			break;
 		}
-		if (obj_tryget(e))
-			v[n++] = &e->set;
 	}
 	urcu_memb_read_unlock();
 	if (short_of_memory)
@@ -524,7 +535,7 @@ int loc_get_page(struct loc_cursor from, struct slice domain, unsigned limit,
 		 struct loc_cursor *nextp, bool *morep)
 {
 	struct cds_lfht_iter iter;
-	const struct loc_set **v = NULL, **nv;
+	const struct loc_set **v = NULL;
 	size_t n = 0, cap = limit + 8, visited = 0;
 	struct loc_cursor cur = from;
 	struct entry *e;
@@ -549,19 +560,10 @@ int loc_get_page(struct loc_cursor from, struct slice domain, unsigned limit,
 		cur.hash = e->hash;
 		if (!in_domain(e, domain))
 			continue;
-		if (n == cap) {
-			/* Grow inside the read section: malloc never waits
-			 * for a grace period. */
-			nv = realloc(v, 2 * cap * sizeof(*v));
-			if (!nv) {
-				short_of_memory = true;
-				break;
-			}
-			v = nv;
-			cap *= 2;
+		if (!sets_push(&v, &n, &cap, e)) {
+			short_of_memory = true;
+			break;
 		}
-		if (obj_tryget(e))
-			v[n++] = &e->set;
 	}
 	urcu_memb_read_unlock();
 	if (short_of_memory)

@@ -563,50 +563,67 @@ static void aor_lines(json_t *set)
 	    binding_line(aor ? aor : "-", c);
 }
 
-/* `ul show` without an AOR: page through location.dump. */
-static int ul_dump(const struct opts *o)
+/* One item of a paged list, printed as a table line. */
+typedef void item_fn(json_t *item);
+
+/*
+ * Page through @p method ({"cursor", "limit"} -> {@p key: [...],
+ * "cursor"}) until the cursor is null: each item as a line of JSON
+ * (--json: the whole is one array) or by @p line; the number in *@p np.
+ */
+static int walk(const struct opts *o, const char *method, const char *key,
+		item_fn *line, unsigned long *np)
 {
-	json_t *res = NULL, *cursor = json_null(), *set;
-	unsigned long aors = 0, pages = 0;
+	json_t *res = NULL, *cursor = json_null(), *item;
 	size_t i;
 	int rc;
 
+	*np = 0;
 	if (o->json)
 		fputs("[", stdout);
-	else
-		binding_head();
 	for (;;) {
 		json_t *params = json_pack("{s:O,s:i}", "cursor", cursor,
 					   "limit", DUMP_PAGE);
 
-		rc = call(o, "location.dump", params, &res);
+		rc = call(o, method, params, &res);
 		if (rc)
 			break;
-		json_array_foreach(json_object_get(res, "bindings"), i, set)
+		json_array_foreach(json_object_get(res, key), i, item)
 		{
 			if (o->json) {
-				char *s = json_dumps(set, JSON_COMPACT);
+				char *t = json_dumps(item, JSON_COMPACT);
 
-				printf("%s\n%s", aors ? "," : "", s ? s : "");
-				free(s);
+				printf("%s\n%s", *np ? "," : "", t ? t : "");
+				free(t);
 			} else {
-				aor_lines(set);
+				line(item);
 			}
-			aors++;
+			(*np)++;
 		}
 		json_decref(cursor);
 		cursor = json_incref(json_object_get(res, "cursor"));
 		json_decref(res);
 		res = NULL;
-		pages++;
 		if (!json_is_string(cursor))
 			break;
 	}
 	json_decref(cursor);
 	if (o->json)
 		puts("]");
-	else if (!rc)
-		printf("%lu AOR%s\n", aors, aors == 1 ? "" : "s");
+	return rc;
+}
+
+/* `ul show` without an AOR: page through location.dump. */
+static int ul_dump(const struct opts *o)
+{
+	unsigned long n;
+	int rc;
+
+	if (!o->json)
+		binding_head();
+	rc = walk(o, "location.dump", "bindings", aor_lines, &n);
+	if (!rc && !o->json)
+		printf("%lu AOR%s\n", n, n == 1 ? "" : "s");
 	return rc;
 }
 
@@ -673,65 +690,30 @@ static int simple(const struct opts *o, const char *method, json_t *params)
 	return rc;
 }
 
+static void dialog_line(json_t *d)
+{
+	const char *a = json_string_value(json_object_get(d, "caller"));
+	const char *b = json_string_value(json_object_get(d, "callee"));
+
+	printf("%-40s %-10s %6lld  %5lld  %-30s %s\n",
+	       json_string_value(json_object_get(d, "call_id")) ?: "-",
+	       json_string_value(json_object_get(d, "state")) ?: "-",
+	       (long long)json_integer_value(json_object_get(d, "age_s")),
+	       (long long)json_integer_value(json_object_get(d, "owner")),
+	       a && *a ? a : "-", b && *b ? b : "-");
+}
+
 /* dlg list: every page of dialog.list, one table line per dialog. */
 static int dlg_list(const struct opts *o)
 {
-	json_t *res = NULL, *cursor = json_null(), *d;
-	unsigned long n = 0;
-	size_t i;
+	unsigned long n;
 	int rc;
 
-	if (o->json)
-		fputs("[", stdout);
-	else
+	if (!o->json)
 		printf("%-40s %-10s %6s  %5s  %-30s %s\n", "CALL-ID", "STATE",
 		       "AGE_S", "SHARD", "CALLER", "CALLEE");
-	for (;;) {
-		json_t *params = json_pack("{s:O,s:i}", "cursor", cursor,
-					   "limit", DUMP_PAGE);
-
-		rc = call(o, "dialog.list", params, &res);
-		if (rc)
-			break;
-		json_array_foreach(json_object_get(res, "dialogs"), i, d)
-		{
-			if (o->json) {
-				char *t = json_dumps(d, JSON_COMPACT);
-
-				printf("%s\n%s", n ? "," : "", t ? t : "");
-				free(t);
-			} else {
-				const char *a = json_string_value(
-				    json_object_get(d, "caller"));
-				const char *b = json_string_value(
-				    json_object_get(d, "callee"));
-
-				printf("%-40s %-10s %6lld  %5lld  %-30s %s\n",
-				       json_string_value(
-					   json_object_get(d, "call_id"))
-					   ?: "-",
-				       json_string_value(
-					   json_object_get(d, "state"))
-					   ?: "-",
-				       (long long)json_integer_value(
-					   json_object_get(d, "age_s")),
-				       (long long)json_integer_value(
-					   json_object_get(d, "owner")),
-				       a && *a ? a : "-", b && *b ? b : "-");
-			}
-			n++;
-		}
-		json_decref(cursor);
-		cursor = json_incref(json_object_get(res, "cursor"));
-		json_decref(res);
-		res = NULL;
-		if (!json_is_string(cursor))
-			break;
-	}
-	json_decref(cursor);
-	if (o->json)
-		puts("]");
-	else if (!rc)
+	rc = walk(o, "dialog.list", "dialogs", dialog_line, &n);
+	if (!rc && !o->json)
 		printf("%lu dialog%s\n", n, n == 1 ? "" : "s");
 	return rc;
 }
