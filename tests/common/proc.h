@@ -91,6 +91,19 @@ int proc_run(char *const argv[], const char *cwd, const char *out_path,
 	     const char *err_path, int timeout_ms, int *statusp);
 
 /**
+ * Run @p argv (as proc_spawn(), in our directory) to its end, at most
+ * @p timeout_ms, its stdout into the file @p dir/@p name.out and its
+ * stderr into @p dir/@p name.err (both emptied first), then read them
+ * into *@p outp and (when @p errp is not NULL) *@p errp.
+ * Returns the exit status (>= 0), or -errno (-ENOENT: no such program;
+ * -ETIMEDOUT: killed after @p timeout_ms; -ECHILD: killed by a signal).
+ * Ownership: *@p outp and *@p errp are malloc'd or NULL; free() both,
+ * also on error.
+ */
+int proc_capture(char *const argv[], const char *dir, const char *name,
+		 int timeout_ms, char **outp, char **errp);
+
+/**
  * Describe a waitpid() status in @p buf: "exit 3", "signal 9".
  * Returns @p buf.
  */

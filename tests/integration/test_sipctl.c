@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -64,31 +62,20 @@ static void up(const char *yaml)
 static int sipctl(const char *const *args)
 {
 	const char *bin = getenv("SIPCTL_BIN");
-	char o[PROC_PATH_MAX], e[PROC_PATH_MAX], st[32];
 	char *argv[32];
 	unsigned n = 0;
-	int status = 0;
+	int rc;
 
 	cr_assert(bin && bin[0], "SIPCTL_BIN is not set (run make test)");
 	argv[n++] = (char *)bin;
 	while (*args && n < 31)
 		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
-	snprintf(o, sizeof(o), "%s/sipctl.out", dir);
-	snprintf(e, sizeof(e), "%s/sipctl.err", dir);
-	/* proc_spawn() appends to an existing file. */
-	unlink(o);
-	unlink(e);
-	cr_assert_eq(proc_run(argv, NULL, o, e, 20000, &status), 0,
-		     "sipctl did not finish");
-	cr_assert(WIFEXITED(status), "sipctl: %s",
-		  proc_status_str(status, st, sizeof(st)));
 	free(out);
 	free(err);
-	out = err = NULL;
-	cr_assert_eq(proc_read_file(o, &out), 0);
-	cr_assert_eq(proc_read_file(e, &err), 0);
-	return WEXITSTATUS(status);
+	rc = proc_capture(argv, dir, "sipctl", 20000, &out, &err);
+	cr_assert_geq(rc, 0, "sipctl: %s", strerror(-rc));
+	return rc;
 }
 
 /* Register alice from 127.0.0.3 with a User-Agent. */
