@@ -511,6 +511,27 @@ static int make_paths(struct proc_sipedge *p)
 	return 0;
 }
 
+int proc_sipedge_start_token(struct proc_sipedge *p, const char *host,
+			     unsigned workers, const char *token)
+{
+	char yaml[256];
+	uint16_t port;
+	int err;
+
+	err = proc_free_port("127.0.0.1", &port);
+	if (err)
+		return set_why(p, err, "no free management port");
+	snprintf(yaml, sizeof(yaml),
+		 "management:\n"
+		 "  listen: [\"127.0.0.1:%u\"]\n"
+		 "  token: \"%s\"\n",
+		 port, token);
+	err = proc_sipedge_start(p, host, workers, yaml);
+	if (err == 0)
+		p->mgmt_port = port;
+	return err;
+}
+
 int proc_sipedge_spawn(struct proc_sipedge *p, char *const args[])
 {
 	const char *bin = sipedge_bin();

@@ -148,6 +148,16 @@ int proc_sipedge_start(struct proc_sipedge *p, const char *host,
 		       unsigned workers, const char *extra_yaml);
 
 /**
+ * proc_sipedge_start() with the management API on 127.0.0.1:mgmt_port
+ * (a free port) guarded by the bearer token @p token: requests without
+ * "Authorization: Bearer @p token" get 401.
+ * Returns 0, or -errno with @p p->why set (as proc_sipedge_start()).
+ * Ownership: as proc_sipedge_start().
+ */
+int proc_sipedge_start_token(struct proc_sipedge *p, const char *host,
+			     unsigned workers, const char *token);
+
+/**
  * Start sipedge with the command-line arguments @p args (NULL-terminated;
  * argv[0] is added) without waiting for anything; stdout goes to
  * @p p->out, stderr to @p p->log, both in @p p->dir (created when

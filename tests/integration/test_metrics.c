@@ -376,17 +376,11 @@ Test(metrics, histograms_count_every_invite_and_are_cumulative)
 
 Test(metrics, token_guards_the_page)
 {
-	char yaml[256], file[PROC_PATH_MAX];
-	uint16_t port;
+	char file[PROC_PATH_MAX];
 
-	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
-	snprintf(yaml, sizeof(yaml),
-		 "management:\n"
-		 "  listen: [\"127.0.0.1:%u\"]\n"
-		 "  token: \"" TOKEN "\"\n",
-		 port);
-	up_with(1, yaml);
-	sp.mgmt_port = port;
+	cr_assert_eq(proc_sipedge_start_token(&sp, "127.0.0.1", 1, TOKEN), 0,
+		     "sipedge did not start: %s", sp.why);
+	cr_assert_eq(sipcli_open_udp(&cli, "127.0.0.1", sp.port), 0);
 	snprintf(file, sizeof(file), "%s/guarded.txt", sp.dir);
 	cr_expect_eq(curl_get(NULL, file, NULL, 0), 401);
 	cr_expect_eq(curl_get("wrong-token-0123456789", file, NULL, 0), 401);

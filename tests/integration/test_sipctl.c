@@ -248,16 +248,9 @@ Test(sipctl, exit_statuses)
 
 Test(sipctl, token_from_option_or_environment)
 {
-	char yaml[256];
-	uint16_t port;
-
-	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
-	snprintf(yaml, sizeof(yaml),
-		 "management:\n  listen: [\"127.0.0.1:%u\"]\n"
-		 "  token: \"" TOKEN "\"\n",
-		 port);
-	up(yaml);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	cr_assert_eq(proc_sipedge_start_token(&sp, "127.0.0.1", 2, TOKEN), 0,
+		     "%s", sp.why);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", sp.mgmt_port);
 	cr_assert_eq(sipctl((const char *[]){ "-a", addr, "stats", NULL }), 1);
 	cr_assert(strstr(err, "-32001"), "%s", err);
 	cr_assert_eq(sipctl((const char *[]){ "-a", addr, "-t", "wrong",
