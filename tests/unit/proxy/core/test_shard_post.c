@@ -15,6 +15,7 @@
 #include "proxy/core/shard.h"
 #include "tests/common/ms.h"
 #include "tests/unit/rtconf.h"
+#include "tests/unit/shardfix.h"
 
 #define NSHARDS 2
 /* How long a test waits for an event that must come: a safety net, not a
@@ -25,44 +26,16 @@ static struct conf cf;
 static struct shards *set;
 
 /* A role that does nothing: the tests only post functions. */
-static int role_new(struct shard *sh, uint64_t now_ms, void **statep)
-{
-	(void)sh;
-	(void)now_ms;
-	*statep = NULL;
-	return 0;
-}
-
-static void role_free(void *state)
-{
-	(void)state;
-}
-
-static void role_handle(struct shard *sh, const struct peer *from,
-			const char *buf, size_t len)
-{
-	(void)sh;
-	(void)from;
-	(void)buf;
-	(void)len;
-}
-
 static const struct shard_role idle_role = {
 	.name = "idle",
-	.new_state = role_new,
-	.free_state = role_free,
-	.handle = role_handle,
+	.new_state = shardfix_new,
+	.free_state = shardfix_free,
+	.handle = shardfix_handle,
 };
 
-/* Wait until *p reaches @p want (or WAIT_MS pass). */
 static bool wait_for(atomic_uint *p, unsigned want)
 {
-	for (int i = 0; i < WAIT_MS; i++) {
-		if (atomic_load(p) >= want)
-			return true;
-		ms_sleep(1); /* polling a counter another thread sets */
-	}
-	return atomic_load(p) >= want;
+	return shardfix_wait_for(p, want, WAIT_MS);
 }
 
 static void init(void)
@@ -152,43 +125,22 @@ Test(shard_post, refuses_bad_arguments)
 }
 
 /* Holds shard 0 until released, so its inbox fills. */
-static atomic_uint hold_entered, hold_release;
-
-static void hold(struct shard *sh, void *arg)
-{
-	(void)arg;
-	if (!sh)
-		return;
-	atomic_store(&hold_entered, 1);
-	while (!atomic_load(&hold_release))
-		ms_sleep(1); /* the test thread fills the inbox meanwhile */
-}
-
-static void count_one(struct shard *sh, void *arg)
-{
-	(void)sh;
-	atomic_fetch_add((atomic_uint *)arg, 1);
-}
+static struct shardfix_hold held;
 
 Test(shard_post, full_inbox_is_enobufs)
 {
 	atomic_uint done = 0;
-	unsigned posted = 0;
+	unsigned posted;
 	int err = 0;
 
-	atomic_store(&hold_entered, 0);
-	atomic_store(&hold_release, 0);
-	cr_assert_eq(shard_post(set, 0, hold, NULL), 0);
-	cr_assert(wait_for(&hold_entered, 1));
-	while (posted <= cf.overload.max_inbox &&
-	       (err = shard_post(set, 0, count_one, &done)) == 0)
-		posted++;
+	posted = shardfix_fill(set, 0, &held, cf.overload.max_inbox, &done,
+			       &err, WAIT_MS);
 	cr_expect_eq(err, -ENOBUFS);
 	cr_expect_eq(posted, cf.overload.max_inbox);
-	atomic_store(&hold_release, 1);
+	atomic_store(&held.release, 1);
 	cr_assert(wait_for(&done, posted));
 	/* Room again once drained. */
-	cr_expect_eq(shard_post(set, 0, count_one, &done), 0);
+	cr_expect_eq(shard_post(set, 0, shardfix_count, &done), 0);
 	cr_assert(wait_for(&done, posted + 1));
 }
 
