@@ -29,9 +29,9 @@ void shardfix_handle(struct shard *sh, const struct peer *from, const char *buf,
 	(void)len;
 }
 
-bool shardfix_wait_for(atomic_uint *p, unsigned want, int timeout_ms)
+bool shardfix_wait_for(atomic_uint *p, unsigned want)
 {
-	for (int i = 0; i < timeout_ms; i++) {
+	for (int i = 0; i < SHARDFIX_WAIT_MS; i++) {
 		if (atomic_load(p) >= want)
 			return true;
 		ms_sleep(1); /* polling a counter another thread sets */
@@ -57,8 +57,7 @@ void shardfix_count(struct shard *sh, void *arg)
 }
 
 unsigned shardfix_fill(struct shards *set, unsigned id, struct shardfix_hold *h,
-		       unsigned max_inbox, atomic_uint *counter, int *errp,
-		       int timeout_ms)
+		       unsigned max_inbox, atomic_uint *counter, int *errp)
 {
 	unsigned posted = 0;
 	int err = 0;
@@ -66,7 +65,7 @@ unsigned shardfix_fill(struct shards *set, unsigned id, struct shardfix_hold *h,
 	atomic_store(&h->entered, 0);
 	atomic_store(&h->release, 0);
 	cr_assert_eq(shard_post(set, id, shardfix_hold, h), 0);
-	cr_assert(shardfix_wait_for(&h->entered, 1, timeout_ms));
+	cr_assert(shardfix_wait_for(&h->entered, 1));
 	while (posted <= max_inbox &&
 	       (err = shard_post(set, id, shardfix_count, counter)) == 0)
 		posted++;

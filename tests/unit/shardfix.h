@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/** How long shardfix waits for an event that must come: a safety net, not
+ * a measurement. */
+#define SHARDFIX_WAIT_MS 10000
+
 struct peer;
 struct shard;
 struct shards;
@@ -24,10 +28,10 @@ void shardfix_handle(struct shard *sh, const struct peer *from, const char *buf,
 
 /**
  * Wait until *@p p reaches @p want, polling every millisecond, for at
- * most about @p timeout_ms (a safety net, not a measurement).
- * Returns true when it did. Thread: the test's; another thread sets *p.
+ * most about SHARDFIX_WAIT_MS. Returns true when it did.
+ * Thread: the test's; another thread sets *p.
  */
-bool shardfix_wait_for(atomic_uint *p, unsigned want, int timeout_ms);
+bool shardfix_wait_for(atomic_uint *p, unsigned want);
 
 /** What shardfix_hold() and the test share. Static storage: a shard may
  * still read it after a failed test returned. */
@@ -52,8 +56,7 @@ void shardfix_count(struct shard *sh, void *arg);
  * than @p max_inbox went in. Returns how many went in, the last
  * shard_post() result in *@p errp. The shard stays held: set
  * h->release. Errors: a hold that is not posted or does not start
- * within @p timeout_ms fails the test (cr_assert).
+ * within SHARDFIX_WAIT_MS fails the test (cr_assert).
  */
 unsigned shardfix_fill(struct shards *set, unsigned id, struct shardfix_hold *h,
-		       unsigned max_inbox, atomic_uint *counter, int *errp,
-		       int timeout_ms);
+		       unsigned max_inbox, atomic_uint *counter, int *errp);

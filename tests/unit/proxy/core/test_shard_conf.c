@@ -15,9 +15,6 @@
 #include "tests/unit/shardfix.h"
 
 #define NSHARDS 2
-/* How long a test waits for an event that must come: a safety net, not a
- * measurement. */
-#define WAIT_MS 10000
 
 static struct conf cf, cf2;
 static struct shards *set;
@@ -39,11 +36,6 @@ static const struct shard_role conf_role = {
 	.handle = shardfix_handle,
 	.conf_changed = role_conf,
 };
-
-static bool wait_for(atomic_uint *p, unsigned want)
-{
-	return shardfix_wait_for(p, want, WAIT_MS);
-}
 
 static void init(void)
 {
@@ -93,13 +85,13 @@ Test(shard_conf, every_shard_switches_and_done_comes_once)
 	atomic_uint on_cf2 = 0;
 
 	cr_assert_eq(shards_set_conf(set, &cf2, done_cb, &d), 0);
-	cr_assert(wait_for(&d.calls, 1));
+	cr_assert(shardfix_wait_for(&d.calls, 1));
 	cr_expect_eq(atomic_load(&d.err), 0);
 	cr_expect_eq(atomic_load(&changed), NSHARDS);
 	cr_expect_eq(atomic_load(&changed_to_cf2), NSHARDS);
 	for (unsigned i = 0; i < NSHARDS; i++)
 		cr_assert_eq(shard_post(set, i, check_cf2, &on_cf2), 0);
-	cr_assert(wait_for(&on_cf2, NSHARDS));
+	cr_assert(shardfix_wait_for(&on_cf2, NSHARDS));
 	/* Exactly once: nothing more comes. */
 	ms_sleep(50); /* room for a wrong second call to show */
 	cr_expect_eq(atomic_load(&d.calls), 1);
@@ -115,14 +107,14 @@ Test(shard_conf, a_full_inbox_still_takes_the_switch)
 	unsigned posted;
 	int err;
 
-	posted = shardfix_fill(set, 0, &held, cf.overload.max_inbox, &ran, &err,
-			       WAIT_MS);
+	posted =
+	    shardfix_fill(set, 0, &held, cf.overload.max_inbox, &ran, &err);
 	cr_assert_eq(shard_post(set, 0, shardfix_count, &ran), -ENOBUFS);
 	cr_assert_eq(shards_set_conf(set, &cf2, done_cb, &d), 0);
 	atomic_store(&held.release, 1);
-	cr_assert(wait_for(&d.calls, 1));
+	cr_assert(shardfix_wait_for(&d.calls, 1));
 	cr_expect_eq(atomic_load(&d.err), 0);
-	cr_assert(wait_for(&ran, posted));
+	cr_assert(shardfix_wait_for(&ran, posted));
 	cr_expect_eq(atomic_load(&changed_to_cf2), NSHARDS);
 }
 

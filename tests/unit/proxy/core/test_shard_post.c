@@ -18,9 +18,6 @@
 #include "tests/unit/shardfix.h"
 
 #define NSHARDS 2
-/* How long a test waits for an event that must come: a safety net, not a
- * measurement. */
-#define WAIT_MS 10000
 
 static struct conf cf;
 static struct shards *set;
@@ -32,11 +29,6 @@ static const struct shard_role idle_role = {
 	.free_state = shardfix_free,
 	.handle = shardfix_handle,
 };
-
-static bool wait_for(atomic_uint *p, unsigned want)
-{
-	return shardfix_wait_for(p, want, WAIT_MS);
-}
 
 static void init(void)
 {
@@ -86,7 +78,7 @@ Test(shard_post, runs_on_the_shard_it_names)
 		c[i].want_id = i;
 		cr_assert_eq(shard_post(set, i, record, &c[i]), 0);
 	}
-	cr_assert(wait_for(&done, NSHARDS));
+	cr_assert(shardfix_wait_for(&done, NSHARDS));
 	for (unsigned i = 0; i < NSHARDS; i++) {
 		cr_expect_eq(c[i].id, (int)i);
 		cr_expect_not(pthread_equal(c[i].thread, pthread_self()));
@@ -108,7 +100,7 @@ Test(shard_post, one_shard_posts_to_another)
 	/* The same thread as second's, to compare with. */
 	cr_assert_eq(shard_post(set, 1, record, &again), 0);
 	cr_assert_eq(shard_post(set, 0, record, &first), 0);
-	cr_assert(wait_for(&done, 3));
+	cr_assert(shardfix_wait_for(&done, 3));
 	cr_expect_eq(first.id, 0);
 	cr_expect_eq(second.id, 1);
 	cr_expect(pthread_equal(second.thread, again.thread));
@@ -133,15 +125,15 @@ Test(shard_post, full_inbox_is_enobufs)
 	unsigned posted;
 	int err = 0;
 
-	posted = shardfix_fill(set, 0, &held, cf.overload.max_inbox, &done,
-			       &err, WAIT_MS);
+	posted =
+	    shardfix_fill(set, 0, &held, cf.overload.max_inbox, &done, &err);
 	cr_expect_eq(err, -ENOBUFS);
 	cr_expect_eq(posted, cf.overload.max_inbox);
 	atomic_store(&held.release, 1);
-	cr_assert(wait_for(&done, posted));
+	cr_assert(shardfix_wait_for(&done, posted));
 	/* Room again once drained. */
 	cr_expect_eq(shard_post(set, 0, shardfix_count, &done), 0);
-	cr_assert(wait_for(&done, posted + 1));
+	cr_assert(shardfix_wait_for(&done, posted + 1));
 }
 
 /* A posted item that owns memory: freed by its function either way. */
