@@ -212,26 +212,7 @@ Test(mgmt_location, dump_pages_through_10000_sipload_users_exactly_once)
 /* REGISTER @p u with User-Agent @p agent for @p expires seconds. */
 static void reg(struct ua *u, const char *agent, unsigned expires)
 {
-	char req[2048], cid[64];
-	unsigned k = ++u->seq;
-	int n;
-
-	snprintf(cid, sizeof(cid), "reg-%s-%u", u->user, u->port);
-	n = snprintf(req, sizeof(req),
-		     "REGISTER sip:%s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKr%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=r%u\r\n"
-		     "To: <sip:%s@%s>\r\n"
-		     "Call-ID: %s\r\nCSeq: %u REGISTER\r\n"
-		     "User-Agent: %s\r\n"
-		     "Contact: <%s>;expires=%u\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     u->domain, u->ip, u->port, k, u->user, u->domain, k,
-		     u->user, u->domain, cid, k, agent, u->contact, expires);
-	ua_send(u, req, (size_t)n);
-	cr_assert_eq(ua_expect_final(u, cid, "REGISTER", rx), 200, "%s",
-		     rx->buf);
+	cr_assert_eq(ua_register(u, agent, expires, rx), 200, "%s", rx->buf);
 }
 
 /* INVITE sip:@p user@localhost from @p u; the final status. */

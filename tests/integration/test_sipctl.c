@@ -81,24 +81,9 @@ static int sipctl(const char *const *args)
 /* Register alice from 127.0.0.3 with a User-Agent. */
 static void reg_alice(void)
 {
-	char req[2048];
-	int n;
-
 	ua_open(&alice, "alice", "localhost", "127.0.0.3", sp.port);
-	n = snprintf(req, sizeof(req),
-		     "REGISTER sip:localhost SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP 127.0.0.3:%u;rport;branch=z9hG4bKr1\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:alice@localhost>;tag=r1\r\n"
-		     "To: <sip:alice@localhost>\r\n"
-		     "Call-ID: reg-alice\r\nCSeq: 1 REGISTER\r\n"
-		     "User-Agent: AcmePhone/4.2\r\n"
-		     "Contact: <%s>;expires=600\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     alice.port, alice.contact);
-	ua_send(&alice, req, (size_t)n);
-	cr_assert_eq(ua_expect_final(&alice, "reg-alice", "REGISTER", rx), 200,
-		     "%s", rx->buf);
+	cr_assert_eq(ua_register(&alice, "AcmePhone/4.2", 600, rx), 200, "%s",
+		     rx->buf);
 }
 
 Test(sipctl, ul_show_and_rm)
