@@ -394,14 +394,37 @@ int proc_run(char *const argv[], const char *cwd, const char *out_path,
 	return err;
 }
 
+int proc_capture(char *const argv[], const char *dir, const char *name,
+		 int timeout_ms, char **outp, char **errp)
+{
+	char o[PROC_PATH_MAX], e[PROC_PATH_MAX];
+	int status = 0, err;
+
+	*outp = NULL;
+	if (errp)
+		*errp = NULL;
+	snprintf(o, sizeof(o), "%s/%s.out", dir, name);
+	snprintf(e, sizeof(e), "%s/%s.err", dir, name);
+	/* proc_spawn() appends to an existing file. */
+	unlink(o);
+	unlink(e);
+	err = proc_run(argv, NULL, o, e, timeout_ms, &status);
+	if (!err)
+		err = proc_read_file(o, outp);
+	if (!err && errp)
+		err = proc_read_file(e, errp);
+	if (err)
+		return err;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -ECHILD;
+}
+
 int proc_sipctl(const struct proc_sipedge *p, const char *const *args,
 		char **outp, char **errp)
 {
 	const char *bin = getenv("SIPCTL_BIN");
-	char o[PROC_PATH_MAX], e[PROC_PATH_MAX], addr[32];
+	char addr[32];
 	char *argv[32];
 	unsigned n = 0;
-	int status = 0, err;
 
 	*outp = *errp = NULL;
 	if (!bin || !bin[0])
@@ -413,19 +436,7 @@ int proc_sipctl(const struct proc_sipedge *p, const char *const *args,
 	while (*args && n < 31)
 		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
-	snprintf(o, sizeof(o), "%s/sipctl.out", p->dir);
-	snprintf(e, sizeof(e), "%s/sipctl.err", p->dir);
-	/* proc_spawn() appends to an existing file. */
-	unlink(o);
-	unlink(e);
-	err = proc_run(argv, NULL, o, e, 20000, &status);
-	if (!err)
-		err = proc_read_file(o, outp);
-	if (!err)
-		err = proc_read_file(e, errp);
-	if (err)
-		return err;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -ECHILD;
+	return proc_capture(argv, p->dir, "sipctl", 20000, outp, errp);
 }
 
 char *proc_status_str(int status, char *buf, size_t size)
@@ -498,6 +509,27 @@ static int make_paths(struct proc_sipedge *p)
 	snprintf(p->out, sizeof(p->out), "%s/sipedge.out", p->dir);
 	snprintf(p->log, sizeof(p->log), "%s/sipedge.log", p->dir);
 	return 0;
+}
+
+int proc_sipedge_start_token(struct proc_sipedge *p, const char *host,
+			     unsigned workers, const char *token)
+{
+	char yaml[256];
+	uint16_t port;
+	int err;
+
+	err = proc_free_port("127.0.0.1", &port);
+	if (err)
+		return set_why(p, err, "no free management port");
+	snprintf(yaml, sizeof(yaml),
+		 "management:\n"
+		 "  listen: [\"127.0.0.1:%u\"]\n"
+		 "  token: \"%s\"\n",
+		 port, token);
+	err = proc_sipedge_start(p, host, workers, yaml);
+	if (err == 0)
+		p->mgmt_port = port;
+	return err;
 }
 
 int proc_sipedge_spawn(struct proc_sipedge *p, char *const args[])

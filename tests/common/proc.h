@@ -91,6 +91,19 @@ int proc_run(char *const argv[], const char *cwd, const char *out_path,
 	     const char *err_path, int timeout_ms, int *statusp);
 
 /**
+ * Run @p argv (as proc_spawn(), in our directory) to its end, at most
+ * @p timeout_ms, its stdout into the file @p dir/@p name.out and its
+ * stderr into @p dir/@p name.err (both emptied first), then read them
+ * into *@p outp and (when @p errp is not NULL) *@p errp.
+ * Returns the exit status (>= 0), or -errno (-ENOENT: no such program;
+ * -ETIMEDOUT: killed after @p timeout_ms; -ECHILD: killed by a signal).
+ * Ownership: *@p outp and *@p errp are malloc'd or NULL; free() both,
+ * also on error.
+ */
+int proc_capture(char *const argv[], const char *dir, const char *name,
+		 int timeout_ms, char **outp, char **errp);
+
+/**
  * Describe a waitpid() status in @p buf: "exit 3", "signal 9".
  * Returns @p buf.
  */
@@ -133,6 +146,16 @@ struct proc_sipedge {
  */
 int proc_sipedge_start(struct proc_sipedge *p, const char *host,
 		       unsigned workers, const char *extra_yaml);
+
+/**
+ * proc_sipedge_start() with the management API on 127.0.0.1:mgmt_port
+ * (a free port) guarded by the bearer token @p token: requests without
+ * "Authorization: Bearer @p token" get 401.
+ * Returns 0, or -errno with @p p->why set (as proc_sipedge_start()).
+ * Ownership: as proc_sipedge_start().
+ */
+int proc_sipedge_start_token(struct proc_sipedge *p, const char *host,
+			     unsigned workers, const char *token);
 
 /**
  * Start sipedge with the command-line arguments @p args (NULL-terminated;

@@ -174,3 +174,28 @@ void ua_respond(struct ua *u, const struct sipcli_msg *r, unsigned status,
 	cr_assert_lt(o, sizeof(out));
 	ua_send(u, out, o);
 }
+
+unsigned ua_register(struct ua *u, const char *agent, unsigned expires,
+		     struct sipcli_msg *r)
+{
+	char req[2048], cid[64];
+	unsigned k = ++u->seq;
+	int n;
+
+	snprintf(cid, sizeof(cid), "reg-%s-%u", u->user, u->port);
+	n = snprintf(req, sizeof(req),
+		     "REGISTER sip:%s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKr%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=r%u\r\n"
+		     "To: <sip:%s@%s>\r\n"
+		     "Call-ID: %s\r\nCSeq: %u REGISTER\r\n"
+		     "User-Agent: %s\r\n"
+		     "Contact: <%s>;expires=%u\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     u->domain, u->ip, u->port, k, u->user, u->domain, k,
+		     u->user, u->domain, cid, k, agent, u->contact, expires);
+	cr_assert(n > 0 && (size_t)n < sizeof(req));
+	ua_send(u, req, (size_t)n);
+	return ua_expect_final(u, cid, "REGISTER", r);
+}

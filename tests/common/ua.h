@@ -78,6 +78,17 @@ unsigned ua_expect_final(struct ua *u, const char *cid, const char *method,
 void ua_nothing_for(struct ua *u, const char *cid, struct sipcli_msg *scratch);
 
 /**
+ * REGISTER @p u's AOR (sip:USER@DOMAIN; R-URI sip:DOMAIN) with its
+ * Contact for @p expires seconds and "User-Agent: @p agent": Call-ID
+ * "reg-USER-PORT", CSeq, branch and From tag from ++u->seq. Waits for
+ * the final response, left in @p r. Returns its status (the caller
+ * checks it). Errors: a failed send or no final response within
+ * UA_WAIT_MS per message fails the test (cr_assert).
+ */
+unsigned ua_register(struct ua *u, const char *agent, unsigned expires,
+		     struct sipcli_msg *r);
+
+/**
  * Answer request @p r from @p u with "@p status @p reason": Via, From,
  * To (with ";tag=callee" when it has no tag), Call-ID and CSeq copied
  * from @p r; when @p contact is not NULL, also "Contact: <@p contact>"

@@ -67,23 +67,13 @@ static const char *env(const char *name)
  * err_text. Returns the exit status; a signal fails the test. */
 static int run(char *const argv[])
 {
-	char out[PROC_PATH_MAX], err[PROC_PATH_MAX], st[32];
-	int status = 0, e;
+	int rc;
 
-	snprintf(out, sizeof(out), "%s/run.out", tmp);
-	snprintf(err, sizeof(err), "%s/run.err", tmp);
-	e = proc_run(argv, NULL, out, err, RUN_MS, &status);
-	cr_assert_eq(e, 0, "%s: %s", argv[0], strerror(-e));
 	free(out_text);
 	free(err_text);
-	out_text = err_text = NULL;
-	cr_assert_eq(proc_read_file(out, &out_text), 0);
-	cr_assert_eq(proc_read_file(err, &err_text), 0);
-	unlink(out);
-	unlink(err);
-	cr_assert(WIFEXITED(status), "%s: %s", argv[0],
-		  proc_status_str(status, st, sizeof(st)));
-	return WEXITSTATUS(status);
+	rc = proc_capture(argv, tmp, "run", RUN_MS, &out_text, &err_text);
+	cr_assert_geq(rc, 0, "%s: %s", argv[0], strerror(-rc));
+	return rc;
 }
 
 /* `make install` from the source tree with the binaries under test (their

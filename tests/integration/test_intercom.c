@@ -78,26 +78,7 @@ static struct ua *new_ua(const char *user, const char *domain, const char *ip)
 /* Register @p u (from a trusted address) with User-Agent @p agent. */
 static void reg(struct ua *u, const char *agent)
 {
-	char req[2048], cid[64];
-	unsigned k = ++u->seq;
-	int n;
-
-	snprintf(cid, sizeof(cid), "reg-%s-%u", u->user, u->port);
-	n = snprintf(req, sizeof(req),
-		     "REGISTER sip:%s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKr%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=r%u\r\n"
-		     "To: <sip:%s@%s>\r\n"
-		     "Call-ID: %s\r\nCSeq: %u REGISTER\r\n"
-		     "User-Agent: %s\r\n"
-		     "Contact: <%s>;expires=3600\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     u->domain, u->ip, u->port, k, u->user, u->domain, k,
-		     u->user, u->domain, cid, k, agent, u->contact);
-	ua_send(u, req, (size_t)n);
-	cr_assert_eq(ua_expect_final(u, cid, "REGISTER", rx), 200, "%s",
-		     rx->buf);
+	cr_assert_eq(ua_register(u, agent, 3600, rx), 200, "%s", rx->buf);
 }
 
 /* A phone of @p user in @p domain, registered with @p agent. */

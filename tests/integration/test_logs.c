@@ -104,10 +104,39 @@ static unsigned request(const char *method, const char *ruri, const char *to,
 	return 0;
 }
 
+/* REGISTER alice@127.0.0.1 with Call-ID @p cid; the final status. */
+static unsigned reg_alice(const char *cid)
+{
+	return request("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1", cid);
+}
+
+/* OPTIONS to sipedge itself with Call-ID @p cid; the final status. */
+static unsigned options(const char *cid)
+{
+	return request("OPTIONS", "sip:127.0.0.1", "sip:127.0.0.1", cid);
+}
+
+/* INVITE nobody@127.0.0.1 with Call-ID @p cid; the final status. */
+static unsigned invite_nobody(const char *cid)
+{
+	return request("INVITE", "sip:nobody@127.0.0.1", "sip:nobody@127.0.0.1",
+		       cid);
+}
+
 static void wait_line(const char *needle)
 {
 	cr_assert_eq(proc_sipedge_wait_log(&sp, needle, 1, WAIT_MS), 0, "%s",
 		     sp.why);
+}
+
+/* Wait for the log line " @p what UDP 127.0.0.1:UAC_PORT @p rest". */
+static void wait_uac_line(const char *what, const char *rest)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), " %s UDP 127.0.0.1:%u %s", what,
+		 uac.local_port, rest);
+	wait_line(line);
 }
 
 static bool log_has(const char *needle)
@@ -123,37 +152,19 @@ static bool log_has(const char *needle)
 
 Test(logs, debug_line_per_request_with_method_ruri_source_outcome_call_id)
 {
-	char line[512];
-
 	up(NULL);
 	/* At info a request leaves no line. */
-	cr_assert_eq(
-	    request("OPTIONS", "sip:127.0.0.1", "sip:127.0.0.1", "quiet-1"),
-	    200);
+	cr_assert_eq(options("quiet-1"), 200);
 	level("debug");
-	cr_assert_eq(request("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1",
-			     "reg-1"),
-		     200);
-	cr_assert_eq(request("INVITE", "sip:nobody@127.0.0.1",
-			     "sip:nobody@127.0.0.1", "inv-1"),
-		     480);
-	cr_assert_eq(
-	    request("OPTIONS", "sip:127.0.0.1", "sip:127.0.0.1", "opt-1"), 200);
-	snprintf(line, sizeof(line),
-		 " debug request UDP 127.0.0.1:%u REGISTER sip:127.0.0.1 "
-		 "call-id=reg-1: 200\n",
-		 uac.local_port);
-	wait_line(line);
-	snprintf(line, sizeof(line),
-		 " debug request UDP 127.0.0.1:%u INVITE sip:nobody@127.0.0.1 "
-		 "call-id=inv-1: 480\n",
-		 uac.local_port);
-	wait_line(line);
-	snprintf(line, sizeof(line),
-		 " debug request UDP 127.0.0.1:%u OPTIONS sip:127.0.0.1 "
-		 "call-id=opt-1: 200\n",
-		 uac.local_port);
-	wait_line(line);
+	cr_assert_eq(reg_alice("reg-1"), 200);
+	cr_assert_eq(invite_nobody("inv-1"), 480);
+	cr_assert_eq(options("opt-1"), 200);
+	wait_uac_line("debug request",
+		      "REGISTER sip:127.0.0.1 call-id=reg-1: 200\n");
+	wait_uac_line("debug request",
+		      "INVITE sip:nobody@127.0.0.1 call-id=inv-1: 480\n");
+	wait_uac_line("debug request",
+		      "OPTIONS sip:127.0.0.1 call-id=opt-1: 200\n");
 	/* The 480 is a refusal: its reason at info. */
 	wait_line(" info refused UDP 127.0.0.1:");
 	cr_assert(log_has("INVITE sip:nobody@127.0.0.1 call-id=inv-1: 480 "
@@ -167,37 +178,23 @@ Test(logs, debug_line_per_request_with_method_ruri_source_outcome_call_id)
 
 Test(logs, network_bytes_cannot_break_a_line)
 {
-	char line[512];
-
 	up(NULL);
 	level("debug");
 	/* A control byte in the Call-ID: answered 400, logged escaped. */
-	cr_assert_eq(request("OPTIONS", "sip:127.0.0.1", "sip:127.0.0.1",
-			     "evil\x1b[2J\x01"),
-		     400);
-	snprintf(line, sizeof(line),
-		 " debug request UDP 127.0.0.1:%u OPTIONS sip:127.0.0.1 "
-		 "call-id=evil\\x1b[2J\\x01: 400\n",
-		 uac.local_port);
-	wait_line(line);
+	cr_assert_eq(options("evil\x1b[2J\x01"), 400);
+	wait_uac_line("debug request",
+		      "OPTIONS sip:127.0.0.1 call-id=evil\\x1b[2J\\x01: 400\n");
 	cr_assert(!log_has("\x1b"), "a raw escape byte in the log");
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
 Test(logs, untrusted_register_without_users_file_logs_its_403_reason)
 {
-	char line[512];
-
 	up("registrar:\n  trusted: []\n");
-	cr_assert_eq(request("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1",
-			     "reg-403"),
-		     403);
-	snprintf(line, sizeof(line),
-		 " info refused UDP 127.0.0.1:%u REGISTER sip:127.0.0.1 "
-		 "call-id=reg-403: 403 untrusted source and no users file to "
-		 "authenticate it\n",
-		 uac.local_port);
-	wait_line(line);
+	cr_assert_eq(reg_alice("reg-403"), 403);
+	wait_uac_line("info refused",
+		      "REGISTER sip:127.0.0.1 call-id=reg-403: 403 untrusted "
+		      "source and no users file to authenticate it\n");
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -251,25 +248,13 @@ Test(logs, refusals_are_rate_limited)
 
 Test(logs, requests_true_gives_one_access_line_per_answered_request)
 {
-	char line[512];
-
 	up("log:\n  requests: true\n");
-	cr_assert_eq(request("REGISTER", "sip:127.0.0.1", "sip:alice@127.0.0.1",
-			     "acc-reg"),
-		     200);
-	cr_assert_eq(request("INVITE", "sip:nobody@127.0.0.1",
-			     "sip:nobody@127.0.0.1", "acc-inv"),
-		     480);
-	snprintf(line, sizeof(line),
-		 " info access UDP 127.0.0.1:%u REGISTER sip:127.0.0.1 200 "
-		 "call-id=acc-reg\n",
-		 uac.local_port);
-	wait_line(line);
-	snprintf(line, sizeof(line),
-		 " info access UDP 127.0.0.1:%u INVITE sip:nobody@127.0.0.1 "
-		 "480 call-id=acc-inv\n",
-		 uac.local_port);
-	wait_line(line);
+	cr_assert_eq(reg_alice("acc-reg"), 200);
+	cr_assert_eq(invite_nobody("acc-inv"), 480);
+	wait_uac_line("info access",
+		      "REGISTER sip:127.0.0.1 200 call-id=acc-reg\n");
+	wait_uac_line("info access",
+		      "INVITE sip:nobody@127.0.0.1 480 call-id=acc-inv\n");
 	/* info, not debug: no request lines. */
 	cr_assert(!log_has(" request UDP"), "%s", text);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/common/proc.h"
@@ -52,22 +51,6 @@ static void down(void)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-/* Run @p argv (bounded), stdout and stderr into @p out; its exit code. */
-static int run(char *const argv[], const char *out)
-{
-	char st[32];
-	int status = 0, err;
-
-	err = proc_run(argv, NULL, out, out, 20000, &status);
-	cr_assert_eq(err, 0,
-		     "%s: %s (is it installed? "
-		     "scripts/install-deps.sh)",
-		     argv[0], strerror(-err));
-	cr_assert(WIFEXITED(status), "%s: %s", argv[0],
-		  proc_status_str(status, st, sizeof(st)));
-	return WEXITSTATUS(status);
-}
-
 /*
  * GET /metrics with curl (a real HTTP client) into @p file; the HTTP
  * status returned, the Content-Type in @p ctype.
@@ -75,13 +58,12 @@ static int run(char *const argv[], const char *out)
 static unsigned curl_get(const char *token, const char *file, char *ctype,
 			 size_t ctlen)
 {
-	char url[64], auth[96], wout[PROC_PATH_MAX], *w = NULL;
+	char url[64], auth[96], *w = NULL, *e = NULL;
 	unsigned code = 0;
 	char *argv[12];
-	int n = 0;
+	int n = 0, rc;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", sp.mgmt_port);
-	snprintf(wout, sizeof(wout), "%s/curl.out", sp.dir);
 	argv[n++] = "curl";
 	argv[n++] = "-sS";
 	argv[n++] = "--max-time";
@@ -98,10 +80,13 @@ static unsigned curl_get(const char *token, const char *file, char *ctype,
 	argv[n++] = url;
 	argv[n] = NULL;
 	/* The harness appends to an output file: start from none. */
-	unlink(wout);
 	unlink(file);
-	cr_assert_eq(run(argv, wout), 0, "curl failed");
-	cr_assert_eq(proc_read_file(wout, &w), 0);
+	rc = proc_capture(argv, sp.dir, "curl", 20000, &w, &e);
+	cr_assert_geq(rc, 0,
+		      "curl: %s (is it installed? "
+		      "scripts/install-deps.sh)",
+		      strerror(-rc));
+	cr_assert_eq(rc, 0, "curl failed: %s", e);
 	if (sscanf(w, "%u", &code) != 1)
 		code = 0;
 	if (ctype) {
@@ -110,6 +95,7 @@ static unsigned curl_get(const char *token, const char *file, char *ctype,
 		snprintf(ctype, ctlen, "%s", sp1 ? sp1 + 1 : "");
 	}
 	free(w);
+	free(e);
 	return code;
 }
 
@@ -254,9 +240,10 @@ static void expect_no_timestamps(const char *text)
 
 Test(metrics, promtool_accepts_the_page_without_a_word)
 {
-	char file[PROC_PATH_MAX], out[PROC_PATH_MAX], cmd[2 * PROC_PATH_MAX];
+	char file[PROC_PATH_MAX], cmd[2 * PROC_PATH_MAX];
 	char *argv[] = { "/bin/sh", "-c", cmd, NULL };
-	char *said = NULL;
+	char *said = NULL, *said_err = NULL;
+	int rc;
 
 	up_with(2, NULL);
 	/* Some traffic first, so that families have samples that moved. */
@@ -265,14 +252,16 @@ Test(metrics, promtool_accepts_the_page_without_a_word)
 	cr_assert_geq(invite_nobody(1), 400);
 	page = scrape("m1.txt");
 	snprintf(file, sizeof(file), "%s/m1.txt", sp.dir);
-	snprintf(out, sizeof(out), "%s/promtool.out", sp.dir);
 	/* promtool reads the page on stdin; its lint warnings and errors
 	 * go to stdout or stderr: both must stay empty. */
 	snprintf(cmd, sizeof(cmd), "exec promtool check metrics < '%s'", file);
-	cr_assert_eq(run(argv, out), 0, "promtool refused the page");
-	cr_assert_eq(proc_read_file(out, &said), 0);
+	rc = proc_capture(argv, sp.dir, "promtool", 20000, &said, &said_err);
+	cr_assert_geq(rc, 0, "promtool: %s", strerror(-rc));
+	cr_assert_eq(rc, 0, "promtool refused the page");
 	cr_expect_str_empty(said, "promtool said: %s", said);
+	cr_expect_str_empty(said_err, "promtool said: %s", said_err);
 	free(said);
+	free(said_err);
 	expect_no_timestamps(page);
 	/* Every family the issue names is there. */
 	cr_expect(strstr(page, "# TYPE sipedge_shard_requests_total counter"));
@@ -387,17 +376,11 @@ Test(metrics, histograms_count_every_invite_and_are_cumulative)
 
 Test(metrics, token_guards_the_page)
 {
-	char yaml[256], file[PROC_PATH_MAX];
-	uint16_t port;
+	char file[PROC_PATH_MAX];
 
-	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
-	snprintf(yaml, sizeof(yaml),
-		 "management:\n"
-		 "  listen: [\"127.0.0.1:%u\"]\n"
-		 "  token: \"" TOKEN "\"\n",
-		 port);
-	up_with(1, yaml);
-	sp.mgmt_port = port;
+	cr_assert_eq(proc_sipedge_start_token(&sp, "127.0.0.1", 1, TOKEN), 0,
+		     "sipedge did not start: %s", sp.why);
+	cr_assert_eq(sipcli_open_udp(&cli, "127.0.0.1", sp.port), 0);
 	snprintf(file, sizeof(file), "%s/guarded.txt", sp.dir);
 	cr_expect_eq(curl_get(NULL, file, NULL, 0), 401);
 	cr_expect_eq(curl_get("wrong-token-0123456789", file, NULL, 0), 401);

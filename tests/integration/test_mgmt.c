@@ -187,17 +187,8 @@ Test(mgmt, batch_answers_every_call_but_notifications)
 
 Test(mgmt, token_is_required_when_set)
 {
-	char yaml[256];
-	uint16_t port;
-
-	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
-	snprintf(yaml, sizeof(yaml),
-		 "management:\n"
-		 "  listen: [\"127.0.0.1:%u\"]\n"
-		 "  token: \"" TOKEN "\"\n",
-		 port);
-	up_with(yaml);
-	sp.mgmt_port = port;
+	cr_assert_eq(proc_sipedge_start_token(&sp, "127.0.0.1", 2, TOKEN), 0,
+		     "sipedge did not start: %s", sp.why);
 	cr_assert_eq(post(NULL,
 			  "{\"jsonrpc\":\"2.0\",\"method\":\"core.version\","
 			  "\"id\":1}"),

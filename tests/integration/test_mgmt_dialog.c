@@ -2,20 +2,18 @@
  * dialog.end over real HTTP, with real SIPp calls through sipedge */
 #include <criterion/criterion.h>
 
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
+#include "tests/common/sipp.h"
 
-#define SIPP_DIR "tests/integration/sipp/"
 /* Bounded waits: POLL_N polls POLL_MS apart. */
 #define POLL_N	100
 #define POLL_MS 100
@@ -25,14 +23,12 @@ static pid_t uas_pid, uac_pid;
 static uint16_t uas_port, uac_port;
 static json_t *res;
 static char why[512];
-static char *text;
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	uas_pid = uac_pid = 0;
 	res = NULL;
-	text = NULL;
 	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
 	cr_assert_eq(proc_free_port("127.0.0.1", &uac_port), 0);
 }
@@ -44,18 +40,10 @@ static void teardown(void)
 	if (uas_pid > 0)
 		proc_kill(uas_pid);
 	json_decref(res);
-	free(text);
 	proc_sipedge_cleanup(&sp);
 }
 
 TestSuite(mgmt_dialog, .init = setup, .fini = teardown, .timeout = 120);
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* sipedge with alice@localhost at the callee's port over @p tp, and the
  * top-level YAML @p extra (NULL: none). */
@@ -82,127 +70,40 @@ static void down(void)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-static void scenario(const char *name, char *buf)
-{
-	char rel[256];
-
-	snprintf(rel, sizeof(rel), SIPP_DIR "%s", name);
-	cr_assert_not_null(realpath(rel, buf),
-			   "%s not found (run from the repository root)", rel);
-}
-
 /* The callee: @p calls calls of scenario @p name, ringing @p ring_ms. */
 static void uas_start(const char *name, const char *tp, unsigned calls,
 		      unsigned ring_ms)
 {
-	char sf[PATH_MAX], port[16], m[16], d[16], out[PROC_PATH_MAX];
-	char *argv[] = { "sipp",
-			 "-sf",
-			 sf,
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 (char *)tp,
-			 "-m",
-			 m,
-			 "-d",
-			 d,
-			 "-nostdin",
-			 "-trace_err",
-			 "-error_file",
-			 "uas_errors.log",
-			 NULL };
+	struct sipp_cmd c;
 
-	scenario(name, sf);
-	snprintf(port, sizeof(port), "%u", uas_port);
-	snprintf(m, sizeof(m), "%u", calls);
-	snprintf(d, sizeof(d), "%u", ring_ms);
-	snprintf(out, sizeof(out), "%s/uas.out", sp.dir);
-	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uas_pid), 0,
-		     "sipp is not installed (run make deps)");
-	cr_assert_eq(proc_wait_bound(uas_port, tp[0] == 't', 10000), 0,
-		     "the callee never bound port %u", uas_port);
+	sipp_cmd_uas(&c, name, uas_port, tp);
+	sipp_cmd_opt(&c, "-m", "%u", calls);
+	sipp_cmd_opt(&c, "-d", "%u", ring_ms);
+	sipp_cmd_errors(&c, "uas");
+	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
+	sipp_bound(uas_port, tp);
 }
 
 /* The caller, in the background: @p calls calls of scenario @p name to
  * alice@localhost, Call-IDs "mgmtdlg-N-PID@127.0.0.1". */
 static void uac_start(const char *name, const char *tp, unsigned calls)
 {
-	char sf[PATH_MAX], target[64], port[16], m[16], out[PROC_PATH_MAX];
-	char *argv[] = { "sipp",
-			 target,
-			 "-sf",
-			 sf,
-			 "-s",
-			 "alice",
-			 "-key",
-			 "domain",
-			 "localhost",
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 (char *)tp,
-			 "-m",
-			 m,
-			 "-r",
-			 "20",
-			 "-l",
-			 "20",
-			 "-cid_str",
-			 "mgmtdlg-%u-%p@%s",
-			 "-nostdin",
-			 "-timeout",
-			 "60s",
-			 "-timeout_error",
-			 "-trace_err",
-			 "-error_file",
-			 "uac_errors.log",
-			 NULL };
+	struct sipp_cmd c;
 
-	scenario(name, sf);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", uac_port);
-	snprintf(m, sizeof(m), "%u", calls);
-	snprintf(out, sizeof(out), "%s/uac.out", sp.dir);
-	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uac_pid), 0,
-		     "sipp is not installed (run make deps)");
-}
-
-static void show(const char *file, const char *what)
-{
-	char path[PROC_PATH_MAX];
-
-	free(text);
-	text = NULL;
-	snprintf(path, sizeof(path), "%s/%s", sp.dir, file);
-	if (proc_read_file(path, &text) == 0)
-		cr_log_error("%s (%s):\n%.3000s", what, file, text);
+	sipp_cmd_uac(&c, name, sp.port, uac_port, tp);
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "localhost", NULL);
+	sipp_cmd_opt(&c, "-m", "%u", calls);
+	sipp_cmd_args(&c, "-r", "20", "-l", "20", "-cid_str",
+		      "mgmtdlg-%u-%p@%s", "-timeout", "60s", "-timeout_error",
+		      NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
 }
 
 /* SIPp @p *pidp (@p who: "uac", "uas") must end, every call a success. */
-static void sipp_ok(pid_t *pidp, const char *who, int ms)
+static void sipp_ok_in(pid_t *pidp, const char *who, int ms)
 {
-	char st[32], f[32];
-	int status = 0, rc;
-
-	rc = proc_wait(*pidp, ms, &status);
-	if (rc == 0)
-		*pidp = 0;
-	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(f, sizeof(f), "%s_errors.log", who);
-		show(f, "errors");
-		snprintf(f, sizeof(f), "%s.out", who);
-		show(f, "screen");
-		show("sipedge.log", "sipedge log");
-	}
-	cr_assert_eq(rc, 0, "%s did not finish", who);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "%s ended with %s (0: every call succeeded)", who,
-		  proc_status_str(status, st, sizeof(st)));
+	sipp_ok(pidp, ms, sp.dir, who, sp.log);
 }
 
 /* Call @p method with @p params; the result in res, or the error code. */
@@ -257,7 +158,7 @@ static void wait_list(size_t n, const char *state)
 		}
 		if (got == n && in_state == n)
 			return;
-		sleep_ms(POLL_MS);
+		ms_sleep(POLL_MS);
 	}
 	cr_assert_fail("dialog.list: %zu dialogs, %zu %s; wanted %zu %s", got,
 		       in_state, state, n, state);
@@ -283,7 +184,7 @@ static void wait_infos(const char *cid)
 		if (cseq_of(d, "caller_ua") == 2 &&
 		    cseq_of(d, "callee_ua") == 7)
 			return;
-		sleep_ms(POLL_MS);
+		ms_sleep(POLL_MS);
 	}
 	cr_assert_fail("%s: CSeqs caller %lld callee %lld, wanted 2 and 7", cid,
 		       (long long)cseq_of(d, "caller_ua"),
@@ -382,8 +283,8 @@ static void held_calls(const char *tp)
 	end_ok(cid[2]);
 	wait_list(0, "confirmed");
 	/* Each SIPp answered sipedge's BYE on every call. */
-	sipp_ok(&uac_pid, "uac", 30000);
-	sipp_ok(&uas_pid, "uas", 30000);
+	sipp_ok_in(&uac_pid, "uac", 30000);
+	sipp_ok_in(&uas_pid, "uas", 30000);
 	down();
 }
 
@@ -410,8 +311,8 @@ Test(mgmt_dialog, early_dialog_is_refused_and_goes_on)
 	snprintf(params, sizeof(params), "[\"%s\"]", cid);
 	cr_assert_eq(rpc("dialog.end", params), -32003, "%s", why);
 	cr_assert_not_null(strstr(why, "early"), "%s", why);
-	sipp_ok(&uac_pid, "uac", 30000);
-	sipp_ok(&uas_pid, "uas", 30000);
+	sipp_ok_in(&uac_pid, "uac", 30000);
+	sipp_ok_in(&uas_pid, "uas", 30000);
 	down();
 }
 
@@ -493,8 +394,8 @@ Test(mgmt_dialog, sipctl_lists_and_ends_a_call)
 	cr_assert(strstr(err, "-32002"), "%s", err);
 	free(out);
 	free(err);
-	sipp_ok(&uac_pid, "uac", 30000);
-	sipp_ok(&uas_pid, "uas", 30000);
+	sipp_ok_in(&uac_pid, "uac", 30000);
+	sipp_ok_in(&uas_pid, "uas", 30000);
 	down();
 }
 
@@ -513,7 +414,7 @@ Test(mgmt_dialog, a_silent_callee_is_408_after_timer_f)
 	cr_assert_eq(json_integer_value(json_object_get(res, "caller")), 200);
 	cr_assert_eq(json_integer_value(json_object_get(res, "callee")), 408);
 	wait_list(0, "confirmed");
-	sipp_ok(&uac_pid, "uac", 30000);
+	sipp_ok_in(&uac_pid, "uac", 30000);
 	down();
 }
 
@@ -555,5 +456,5 @@ Test(mgmt_dialog, stopping_answers_an_end_under_way)
 	down();
 	pthread_join(t, NULL);
 	cr_assert_eq(p.rc, -32004, "%s", p.why);
-	sipp_ok(&uac_pid, "uac", 30000);
+	sipp_ok_in(&uac_pid, "uac", 30000);
 }

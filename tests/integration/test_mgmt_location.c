@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -59,44 +57,47 @@ static void up(unsigned workers)
 }
 
 /*
+ * Run @p argv (at most @p timeout_ms, its output in dir/@p name.*) to a
+ * clean exit; what it printed, parsed. Anything else fails the test.
+ */
+static json_t *run_json(char *const argv[], const char *name, int timeout_ms)
+{
+	char *text = NULL, *err = NULL;
+	json_error_t jerr;
+	json_t *j;
+	int rc;
+
+	rc = proc_capture(argv, dir, name, timeout_ms, &text, &err);
+	cr_assert_geq(rc, 0, "cannot run %s: %s", name, strerror(-rc));
+	cr_assert_eq(rc, 0, "%s: exit %d: %.300s", name, rc, err);
+	j = json_loads(text, 0, &jerr);
+	cr_assert_not_null(j, "%s printed no JSON: %.300s", name, text);
+	free(text);
+	free(err);
+	return j;
+}
+
+/*
  * POST @p body to the API with curl; the parsed answer replaces res.
  * A curl that fails or an answer that is not JSON fails the test.
  */
 static void curl_rpc(const char *body)
 {
-	char url[64], out[PROC_PATH_MAX], err[PROC_PATH_MAX], st[32];
-	char *text = NULL;
-	json_error_t jerr;
+	char url[64];
+	char *argv[] = { "curl",
+			 "-sS",
+			 "--max-time",
+			 "20",
+			 "-H",
+			 "Content-Type: application/json",
+			 "--data-binary",
+			 (char *)body,
+			 url,
+			 NULL };
 	json_t *j;
-	int status = 0;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/rpc", sp.mgmt_port);
-	snprintf(out, sizeof(out), "%s/curl.out", dir);
-	snprintf(err, sizeof(err), "%s/curl.err", dir);
-	/* proc_spawn() appends to an existing file. */
-	unlink(out);
-	{
-		char *argv[] = { "curl",
-				 "-sS",
-				 "--max-time",
-				 "20",
-				 "-H",
-				 "Content-Type: application/json",
-				 "--data-binary",
-				 (char *)body,
-				 url,
-				 NULL };
-
-		cr_assert_eq(proc_run(argv, NULL, out, err, 30000, &status), 0,
-			     "cannot run curl (scripts/install-deps.sh "
-			     "installs it)");
-	}
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "curl: %s",
-		  proc_status_str(status, st, sizeof(st)));
-	cr_assert_eq(proc_read_file(out, &text), 0);
-	j = json_loads(text, 0, &jerr);
-	cr_assert_not_null(j, "not JSON: %.300s", text);
-	free(text);
+	j = run_json(argv, "curl", 30000);
 	json_decref(res);
 	res = j;
 }
@@ -110,37 +111,25 @@ static int error_code(const json_t *resp)
 /* sipload registers users USER_BASE .. USER_BASE+NUSERS-1 @localhost. */
 static void sipload_register(void)
 {
-	char target[64], users[64], out[PROC_PATH_MAX], err[PROC_PATH_MAX];
-	char st[32], *text = NULL;
+	char target[64], users[64];
 	const char *bin = getenv("SIPLOAD_BIN");
-	json_error_t jerr;
 	json_t *j;
-	int status = 0;
 
 	cr_assert(bin && bin[0], "SIPLOAD_BIN is not set (run make test)");
 	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
 	snprintf(users, sizeof(users), "%u-%u", USER_BASE,
 		 USER_BASE + NUSERS - 1);
-	snprintf(out, sizeof(out), "%s/sipload.out", dir);
-	snprintf(err, sizeof(err), "%s/sipload.err", dir);
 	{
 		char *argv[] = { (char *)bin, "-s",	  "register",  "-t",
 				 target,      "--domain", "localhost", "-u",
 				 users,	      "-n",	  "10000",     "-r",
 				 "2000",      "--json",	  NULL };
 
-		cr_assert_eq(proc_run(argv, NULL, out, err, 90000, &status), 0,
-			     "sipload did not finish");
+		j = run_json(argv, "sipload", 90000);
 	}
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sipload: %s",
-		  proc_status_str(status, st, sizeof(st)));
-	cr_assert_eq(proc_read_file(out, &text), 0);
-	j = json_loads(text, 0, &jerr);
-	cr_assert_not_null(j, "sipload printed no JSON: %.300s", text);
 	cr_assert_eq(json_integer_value(json_object_get(j, "succeeded")),
-		     NUSERS, "%.500s", text);
+		     NUSERS, "%.500s", json_dumps(j, 0));
 	json_decref(j);
-	free(text);
 }
 
 Test(mgmt_location, dump_pages_through_10000_sipload_users_exactly_once)
@@ -223,26 +212,7 @@ Test(mgmt_location, dump_pages_through_10000_sipload_users_exactly_once)
 /* REGISTER @p u with User-Agent @p agent for @p expires seconds. */
 static void reg(struct ua *u, const char *agent, unsigned expires)
 {
-	char req[2048], cid[64];
-	unsigned k = ++u->seq;
-	int n;
-
-	snprintf(cid, sizeof(cid), "reg-%s-%u", u->user, u->port);
-	n = snprintf(req, sizeof(req),
-		     "REGISTER sip:%s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKr%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=r%u\r\n"
-		     "To: <sip:%s@%s>\r\n"
-		     "Call-ID: %s\r\nCSeq: %u REGISTER\r\n"
-		     "User-Agent: %s\r\n"
-		     "Contact: <%s>;expires=%u\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     u->domain, u->ip, u->port, k, u->user, u->domain, k,
-		     u->user, u->domain, cid, k, agent, u->contact, expires);
-	ua_send(u, req, (size_t)n);
-	cr_assert_eq(ua_expect_final(u, cid, "REGISTER", rx), 200, "%s",
-		     rx->buf);
+	cr_assert_eq(ua_register(u, agent, expires, rx), 200, "%s", rx->buf);
 }
 
 /* INVITE sip:@p user@localhost from @p u; the final status. */

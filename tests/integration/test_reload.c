@@ -4,39 +4,35 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
+#include "tests/common/sipp.h"
 #include "tests/common/uahash.h"
 
-#define SIPP_DIR "tests/integration/sipp/"
-#define MAX_UAS	 2
-#define DOMAIN	 "carrier.example" /* routed: the callees */
-#define REALM	 "localhost"	   /* served: the users */
+#define MAX_UAS 2
+#define DOMAIN	"carrier.example" /* routed: the callees */
+#define REALM	"localhost"	  /* served: the users */
 
 static struct proc_sipedge sp;
 static char dir[PROC_PATH_MAX / 2]; /* users files, SIPp's files */
 static pid_t uas_pid[MAX_UAS], uac_pid;
 static uint16_t uas_port[MAX_UAS];
-static char *text;
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(uas_pid, 0, sizeof(uas_pid));
 	uac_pid = 0;
-	text = NULL;
 	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
 	for (int i = 0; i < MAX_UAS; i++)
 		cr_assert_eq(proc_free_port("127.0.0.1", &uas_port[i]), 0);
@@ -49,21 +45,11 @@ static void teardown(void)
 	for (int i = 0; i < MAX_UAS; i++)
 		if (uas_pid[i] > 0)
 			proc_kill(uas_pid[i]);
-	free(text);
 	proc_sipedge_cleanup(&sp);
 	proc_rmtree(dir);
 }
 
 TestSuite(reload, .init = setup, .fini = teardown, .timeout = 240);
-
-static void show(const char *path, const char *what)
-{
-	free(text);
-	text = NULL;
-	if (proc_read_file(path, &text) != 0)
-		return;
-	cr_log_error("%s (%s):\n%.3000s", what, path, text);
-}
 
 /* "user@realm md5:HA1" with password "pw" (docs/registrar.md). */
 static void users_write(const char *name, const char *user)
@@ -185,158 +171,62 @@ static void reload_refused(const char *prefix)
 		  "message '%s' should start with '%s'", why, want);
 }
 
-static void scenario(const char *name, char *buf)
-{
-	char rel[256];
-
-	snprintf(rel, sizeof(rel), SIPP_DIR "%s", name);
-	cr_assert_not_null(realpath(rel, buf),
-			   "%s not found (run from the repository root)", rel);
-}
-
 /* Callee @p i (uas_call.xml) rings @p ring_ms per call and answers
  * until it is killed. */
 static void uas_start(int i, unsigned ring_ms)
 {
-	char sf[PATH_MAX], port[16], d[16], out[PROC_PATH_MAX], errf[64];
-	char *argv[] = { "sipp",       "-sf",	      sf,   "-i",
-			 "127.0.0.1",  "-p",	      port, "-t",
-			 "u1",	       "-d",	      d,    "-nostdin",
-			 "-trace_err", "-error_file", errf, NULL };
+	struct sipp_cmd c;
+	char name[16];
 
-	scenario("uas_call.xml", sf);
-	snprintf(port, sizeof(port), "%u", uas_port[i]);
-	snprintf(d, sizeof(d), "%u", ring_ms);
-	snprintf(errf, sizeof(errf), "uas%d_errors.log", i);
-	snprintf(out, sizeof(out), "%s/uas%d.out", dir, i);
-	cr_assert_eq(proc_spawn(argv, dir, out, out, &uas_pid[i]), 0,
-		     "sipp is not installed (run make deps)");
-	cr_assert_eq(proc_wait_bound(uas_port[i], false, 10000), 0,
-		     "callee %d never bound port %u", i, uas_port[i]);
+	snprintf(name, sizeof(name), "uas%d", i);
+	sipp_cmd_uas(&c, "uas_call.xml", uas_port[i], "u1");
+	sipp_cmd_opt(&c, "-d", "%u", ring_ms);
+	sipp_cmd_errors(&c, name);
+	uas_pid[i] = sipp_spawn(c.argv, dir, name);
+	sipp_bound(uas_port[i], "u1");
 }
 
 /* Start the caller: @p calls calls to svc@DOMAIN at @p rate per second. */
 static void uac_spawn(unsigned calls, unsigned rate)
 {
-	char sf[PATH_MAX], target[64], port[16], m[16], r[16],
-	    out[PROC_PATH_MAX];
-	uint16_t lport;
-	char *argv[] = { "sipp",
-			 target,
-			 "-sf",
-			 sf,
-			 "-s",
-			 "svc",
-			 "-key",
-			 "domain",
-			 DOMAIN,
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 "u1",
-			 "-m",
-			 m,
-			 "-r",
-			 r,
-			 "-l",
-			 "500",
-			 "-nostdin",
-			 "-timeout",
-			 "90s",
-			 "-timeout_error",
-			 "-trace_err",
-			 "-error_file",
-			 "uac_errors.log",
-			 NULL };
+	struct sipp_cmd c;
 
-	scenario("uac_call.xml", sf);
-	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", lport);
-	snprintf(m, sizeof(m), "%u", calls);
-	snprintf(r, sizeof(r), "%u", rate);
-	snprintf(out, sizeof(out), "%s/uac.out", dir);
-	cr_assert_eq(proc_spawn(argv, dir, out, out, &uac_pid), 0,
-		     "sipp is not installed (run make deps)");
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "svc", "-key", "domain", DOMAIN, NULL);
+	sipp_cmd_opt(&c, "-m", "%u", calls);
+	sipp_cmd_opt(&c, "-r", "%u", rate);
+	sipp_cmd_args(&c, "-l", "500", "-timeout", "90s", "-timeout_error",
+		      NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, dir, "uac");
 }
 
 /* The caller must end within @p ms with every call successful. */
 static void uac_done(int ms)
 {
-	char st[32], path[PROC_PATH_MAX];
-	int status = 0, err;
-
-	err = proc_wait(uac_pid, ms, &status);
-	if (err == 0)
-		uac_pid = 0;
-	if (err || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(path, sizeof(path), "%s/uac_errors.log", dir);
-		show(path, "caller errors");
-		snprintf(path, sizeof(path), "%s/uac.out", dir);
-		show(path, "caller screen");
-		show(sp.log, "sipedge log");
-	}
-	cr_assert_eq(err, 0, "the caller did not finish: %s", strerror(-err));
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "caller: %s (0 = every call succeeded)",
-		  proc_status_str(status, st, sizeof(st)));
+	sipp_ok(&uac_pid, ms, dir, "uac", sp.log);
 }
 
 /* REGISTER @p user (password "pw") with MD5 digest through SIPp: the
  * exit status (0: 401, then 200 to the credentials). */
 static int sipp_register(const char *user)
 {
-	char sf[PATH_MAX], csv[PROC_PATH_MAX], line[256], target[64], port[16],
-	    out[PROC_PATH_MAX];
-	uint16_t lport;
-	int status = 0, err;
-	char *argv[] = { "sipp",
-			 target,
-			 "-sf",
-			 sf,
-			 "-inf",
-			 csv,
-			 "-m",
-			 "1",
-			 "-t",
-			 "u1",
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-timeout",
-			 "20s",
-			 "-timeout_error",
-			 "-recv_timeout",
-			 "5000",
-			 "-nostdin",
-			 NULL };
+	char csv[PROC_PATH_MAX], line[256], name[64];
+	struct sipp_cmd c;
+	pid_t pid;
 
-	scenario("reg_md5_uac.xml", sf);
 	snprintf(line, sizeof(line),
 		 "SEQUENTIAL\n%s;" REALM ";[authentication username=%s "
 		 "password=pw];\n",
 		 user, user);
 	cr_assert_eq(proc_write_file(dir, "reg.csv", line, csv, sizeof(csv)),
 		     0);
-	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", lport);
-	snprintf(out, sizeof(out), "%s/reg_%s.out", dir, user);
-	err = proc_run(argv, dir, out, out, 30000, &status);
-	cr_assert_eq(err, 0, "sipp did not finish: %s", strerror(-err));
-	cr_assert(WIFEXITED(status), "sipp register ended with a signal");
-	return WEXITSTATUS(status);
-}
-
-/* Sleep @p ms: spaces the reloads out over the load run. */
-static void pause_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
+	sipp_cmd_uac(&c, "reg_md5_uac.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-inf", csv, "-m", "1", "-timeout", "20s",
+		      "-timeout_error", "-recv_timeout", "5000", NULL);
+	snprintf(name, sizeof(name), "reg_%s", user);
+	pid = sipp_spawn(c.argv, dir, name);
+	return sipp_status(&pid, 30000, name);
 }
 
 Test(reload, route_and_user_change_under_50_calls_per_second_lose_no_call)
@@ -350,12 +240,12 @@ Test(reload, route_and_user_change_under_50_calls_per_second_lose_no_call)
 	uas_start(1, 500);
 	users_write("users_b", "bob");
 	uac_spawn(1000, 50); /* 20 s */
-	pause_ms(4000);
+	ms_sleep(4000);
 	/* 1: the route to the second callee, bob instead of alice. */
 	next_hop_edit(0, 1);
 	conf_edit("/users_a\"", "/users_b\"");
 	reload_ok("registrar,routes");
-	pause_ms(3000);
+	ms_sleep(3000);
 	/* A broken file: refused with FILE:LINE, nothing changes. */
 	conf_edit("routes:\n", "routes:\n  bogus: [\n");
 	snprintf(bad, sizeof(bad), "%s:", sp.conf);
@@ -365,11 +255,11 @@ Test(reload, route_and_user_change_under_50_calls_per_second_lose_no_call)
 	conf_edit("workers: 2", "workers: 3");
 	reload_refused("workers: needs a restart");
 	conf_edit("workers: 3", "workers: 2");
-	pause_ms(3000);
+	ms_sleep(3000);
 	/* 2: the log level. */
 	conf_edit("log_level: info", "log_level: notice");
 	reload_ok("log_level");
-	pause_ms(3000);
+	ms_sleep(3000);
 	/* 3: the same file again. */
 	reload_ok("");
 	uac_done(90000);

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -64,54 +62,28 @@ static void up(const char *yaml)
 static int sipctl(const char *const *args)
 {
 	const char *bin = getenv("SIPCTL_BIN");
-	char o[PROC_PATH_MAX], e[PROC_PATH_MAX], st[32];
 	char *argv[32];
 	unsigned n = 0;
-	int status = 0;
+	int rc;
 
 	cr_assert(bin && bin[0], "SIPCTL_BIN is not set (run make test)");
 	argv[n++] = (char *)bin;
 	while (*args && n < 31)
 		argv[n++] = (char *)*args++;
 	argv[n] = NULL;
-	snprintf(o, sizeof(o), "%s/sipctl.out", dir);
-	snprintf(e, sizeof(e), "%s/sipctl.err", dir);
-	/* proc_spawn() appends to an existing file. */
-	unlink(o);
-	unlink(e);
-	cr_assert_eq(proc_run(argv, NULL, o, e, 20000, &status), 0,
-		     "sipctl did not finish");
-	cr_assert(WIFEXITED(status), "sipctl: %s",
-		  proc_status_str(status, st, sizeof(st)));
 	free(out);
 	free(err);
-	out = err = NULL;
-	cr_assert_eq(proc_read_file(o, &out), 0);
-	cr_assert_eq(proc_read_file(e, &err), 0);
-	return WEXITSTATUS(status);
+	rc = proc_capture(argv, dir, "sipctl", 20000, &out, &err);
+	cr_assert_geq(rc, 0, "sipctl: %s", strerror(-rc));
+	return rc;
 }
 
 /* Register alice from 127.0.0.3 with a User-Agent. */
 static void reg_alice(void)
 {
-	char req[2048];
-	int n;
-
 	ua_open(&alice, "alice", "localhost", "127.0.0.3", sp.port);
-	n = snprintf(req, sizeof(req),
-		     "REGISTER sip:localhost SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP 127.0.0.3:%u;rport;branch=z9hG4bKr1\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:alice@localhost>;tag=r1\r\n"
-		     "To: <sip:alice@localhost>\r\n"
-		     "Call-ID: reg-alice\r\nCSeq: 1 REGISTER\r\n"
-		     "User-Agent: AcmePhone/4.2\r\n"
-		     "Contact: <%s>;expires=600\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     alice.port, alice.contact);
-	ua_send(&alice, req, (size_t)n);
-	cr_assert_eq(ua_expect_final(&alice, "reg-alice", "REGISTER", rx), 200,
-		     "%s", rx->buf);
+	cr_assert_eq(ua_register(&alice, "AcmePhone/4.2", 600, rx), 200, "%s",
+		     rx->buf);
 }
 
 Test(sipctl, ul_show_and_rm)
@@ -261,16 +233,9 @@ Test(sipctl, exit_statuses)
 
 Test(sipctl, token_from_option_or_environment)
 {
-	char yaml[256];
-	uint16_t port;
-
-	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
-	snprintf(yaml, sizeof(yaml),
-		 "management:\n  listen: [\"127.0.0.1:%u\"]\n"
-		 "  token: \"" TOKEN "\"\n",
-		 port);
-	up(yaml);
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	cr_assert_eq(proc_sipedge_start_token(&sp, "127.0.0.1", 2, TOKEN), 0,
+		     "%s", sp.why);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", sp.mgmt_port);
 	cr_assert_eq(sipctl((const char *[]){ "-a", addr, "stats", NULL }), 1);
 	cr_assert(strstr(err, "-32001"), "%s", err);
 	cr_assert_eq(sipctl((const char *[]){ "-a", addr, "-t", "wrong",

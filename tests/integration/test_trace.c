@@ -4,13 +4,11 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -20,8 +18,8 @@
 #include "tests/common/hepdec.h"
 #include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
+#include "tests/common/sipp.h"
 
-#define SIPP_DIR "tests/integration/sipp/"
 /* Messages kept from one trace: a call is about a dozen. */
 #define MAX_MSGS 64
 
@@ -110,96 +108,37 @@ static int rpc(const char *method, const char *params)
 			   sizeof(why));
 }
 
-static void scenario(const char *name, char *buf)
-{
-	cr_assert_not_null(realpath(name, buf),
-			   "%s not found (run from the repository root)", name);
-}
-
 /* The callee: @p calls calls of uas_call.xml, its messages logged. */
 static void uas_start(unsigned calls)
 {
-	char sf[PATH_MAX], port[16], m[16], out[PROC_PATH_MAX];
-	char *argv[] = { "sipp",
-			 "-sf",
-			 sf,
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 "u1",
-			 "-m",
-			 m,
-			 "-nostdin",
-			 "-trace_msg",
-			 "-message_file",
-			 "uas.msg",
-			 NULL };
+	struct sipp_cmd c;
 
-	scenario(SIPP_DIR "uas_call.xml", sf);
-	snprintf(port, sizeof(port), "%u", uas_port);
-	snprintf(m, sizeof(m), "%u", calls);
-	snprintf(out, sizeof(out), "%s/uas.out", sp.dir);
-	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uas_pid), 0,
-		     "sipp is not installed (run make deps)");
-	cr_assert_eq(proc_wait_bound(uas_port, false, 10000), 0,
-		     "the callee never bound port %u", uas_port);
+	sipp_cmd_uas(&c, "uas_call.xml", uas_port, "u1");
+	sipp_cmd_opt(&c, "-m", "%u", calls);
+	sipp_cmd_args(&c, "-trace_msg", "-message_file", "uas.msg", NULL);
+	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
 }
 
 /* Caller @p i: one call to @p user@localhost with Call-ID @p cid. */
 static void uac_start(int i, const char *user, const char *cid)
 {
-	char sf[PATH_MAX], target[64], port[16], out[PROC_PATH_MAX], mf[32];
-	uint16_t lport;
-	char *argv[] = { "sipp",
-			 target,
-			 "-sf",
-			 sf,
-			 "-s",
-			 (char *)user,
-			 "-key",
-			 "domain",
-			 "localhost",
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 "u1",
-			 "-m",
-			 "1",
-			 "-nostdin",
-			 "-timeout",
-			 "30s",
-			 "-timeout_error",
-			 "-cid_str",
-			 (char *)cid,
-			 "-trace_msg",
-			 "-message_file",
-			 mf,
-			 NULL };
+	struct sipp_cmd c;
+	char name[16];
 
-	scenario(SIPP_DIR "uac_call.xml", sf);
-	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", lport);
-	snprintf(mf, sizeof(mf), "uac%d.msg", i);
-	snprintf(out, sizeof(out), "%s/uac%d.out", sp.dir, i);
-	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uac_pid[i]), 0,
-		     "sipp is not installed (run make deps)");
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", user, "-key", "domain", "localhost", "-m", "1",
+		      "-timeout", "30s", "-timeout_error", "-cid_str", cid,
+		      "-trace_msg", NULL);
+	sipp_cmd_opt(&c, "-message_file", "uac%d.msg", i);
+	snprintf(name, sizeof(name), "uac%d", i);
+	uac_pid[i] = sipp_spawn(c.argv, sp.dir, name);
 }
 
-static void done(pid_t *pidp, const char *what)
+/* SIPp @p *pidp (@p name) must end, every call a success. */
+static void done(pid_t *pidp, const char *name)
 {
-	char st[32];
-	int status = 0;
-
-	cr_assert_eq(proc_wait(*pidp, 40000, &status), 0, "%s hung", what);
-	*pidp = 0;
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "%s ended with %s", what,
-		  proc_status_str(status, st, sizeof(st)));
+	sipp_ok(pidp, 40000, sp.dir, name, NULL);
 }
 
 static char *read_in_dir(const char *name)
@@ -285,9 +224,9 @@ Test(trace, one_call_by_aor_to_file_and_hep_byte_identical_to_sipp)
 	/* Two calls at once: alice's is traced, bob's is not. */
 	uac_start(0, "alice", "traced-%u-%p@a");
 	uac_start(1, "bob", "other-%u-%p@b");
-	done(&uac_pid[0], "caller alice");
-	done(&uac_pid[1], "caller bob");
-	done(&uas_pid, "callee");
+	done(&uac_pid[0], "uac0");
+	done(&uac_pid[1], "uac1");
+	done(&uas_pid, "uas");
 	cr_assert_eq(rpc("trace.stop", NULL), 0, "%s", why);
 	messages =
 	    (unsigned)json_integer_value(json_object_get(res, "messages"));
@@ -360,9 +299,9 @@ Test(trace, call_id_filter_keeps_one_call)
 	cr_assert_eq(rpc("trace.start", params), 0, "%s", why);
 	uac_start(0, "alice", "keep-%u@x");
 	uac_start(1, "alice", "drop-%u@x");
-	done(&uac_pid[0], "caller 0");
-	done(&uac_pid[1], "caller 1");
-	done(&uas_pid, "callee");
+	done(&uac_pid[0], "uac0");
+	done(&uac_pid[1], "uac1");
+	done(&uas_pid, "uas");
 	cr_assert_eq(rpc("trace.stop", NULL), 0, "%s", why);
 	ftext = read_in_dir("cid.txt");
 	n = blocks(ftext, b, MAX_MSGS);

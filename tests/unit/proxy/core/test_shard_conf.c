@@ -12,38 +12,14 @@
 #include "proxy/core/shard.h"
 #include "tests/common/ms.h"
 #include "tests/unit/rtconf.h"
+#include "tests/unit/shardfix.h"
 
 #define NSHARDS 2
-/* How long a test waits for an event that must come: a safety net, not a
- * measurement. */
-#define WAIT_MS 10000
 
 static struct conf cf, cf2;
 static struct shards *set;
 /* What the role saw: conf_changed calls, and with which config. */
 static atomic_uint changed, changed_to_cf2;
-
-static int role_new(struct shard *sh, uint64_t now_ms, void **statep)
-{
-	(void)sh;
-	(void)now_ms;
-	*statep = NULL;
-	return 0;
-}
-
-static void role_free(void *state)
-{
-	(void)state;
-}
-
-static void role_handle(struct shard *sh, const struct peer *from,
-			const char *buf, size_t len)
-{
-	(void)sh;
-	(void)from;
-	(void)buf;
-	(void)len;
-}
 
 static void role_conf(struct shard *sh, const struct conf *c)
 {
@@ -55,21 +31,11 @@ static void role_conf(struct shard *sh, const struct conf *c)
 
 static const struct shard_role conf_role = {
 	.name = "conf",
-	.new_state = role_new,
-	.free_state = role_free,
-	.handle = role_handle,
+	.new_state = shardfix_new,
+	.free_state = shardfix_free,
+	.handle = shardfix_handle,
 	.conf_changed = role_conf,
 };
-
-static bool wait_for(atomic_uint *p, unsigned want)
-{
-	for (int i = 0; i < WAIT_MS; i++) {
-		if (atomic_load(p) >= want)
-			return true;
-		ms_sleep(1); /* polling a counter another thread sets */
-	}
-	return atomic_load(p) >= want;
-}
 
 static void init(void)
 {
@@ -119,56 +85,36 @@ Test(shard_conf, every_shard_switches_and_done_comes_once)
 	atomic_uint on_cf2 = 0;
 
 	cr_assert_eq(shards_set_conf(set, &cf2, done_cb, &d), 0);
-	cr_assert(wait_for(&d.calls, 1));
+	cr_assert(shardfix_wait_for(&d.calls, 1));
 	cr_expect_eq(atomic_load(&d.err), 0);
 	cr_expect_eq(atomic_load(&changed), NSHARDS);
 	cr_expect_eq(atomic_load(&changed_to_cf2), NSHARDS);
 	for (unsigned i = 0; i < NSHARDS; i++)
 		cr_assert_eq(shard_post(set, i, check_cf2, &on_cf2), 0);
-	cr_assert(wait_for(&on_cf2, NSHARDS));
+	cr_assert(shardfix_wait_for(&on_cf2, NSHARDS));
 	/* Exactly once: nothing more comes. */
 	ms_sleep(50); /* room for a wrong second call to show */
 	cr_expect_eq(atomic_load(&d.calls), 1);
 }
 
 /* Holds shard 0 until released, so its inbox fills. */
-static atomic_uint hold_entered, hold_release;
-
-static void hold(struct shard *sh, void *arg)
-{
-	(void)arg;
-	if (!sh)
-		return;
-	atomic_store(&hold_entered, 1);
-	while (!atomic_load(&hold_release))
-		ms_sleep(1); /* the test thread fills the inbox meanwhile */
-}
-
-static void count_one(struct shard *sh, void *arg)
-{
-	(void)sh;
-	atomic_fetch_add((atomic_uint *)arg, 1);
-}
+static struct shardfix_hold held;
 
 Test(shard_conf, a_full_inbox_still_takes_the_switch)
 {
 	struct done d = { 0 };
 	atomic_uint ran = 0;
-	unsigned posted = 0;
+	unsigned posted;
+	int err;
 
-	atomic_store(&hold_entered, 0);
-	atomic_store(&hold_release, 0);
-	cr_assert_eq(shard_post(set, 0, hold, NULL), 0);
-	cr_assert(wait_for(&hold_entered, 1));
-	while (posted <= cf.overload.max_inbox &&
-	       shard_post(set, 0, count_one, &ran) == 0)
-		posted++;
-	cr_assert_eq(shard_post(set, 0, count_one, &ran), -ENOBUFS);
+	posted =
+	    shardfix_fill(set, 0, &held, cf.overload.max_inbox, &ran, &err);
+	cr_assert_eq(shard_post(set, 0, shardfix_count, &ran), -ENOBUFS);
 	cr_assert_eq(shards_set_conf(set, &cf2, done_cb, &d), 0);
-	atomic_store(&hold_release, 1);
-	cr_assert(wait_for(&d.calls, 1));
+	atomic_store(&held.release, 1);
+	cr_assert(shardfix_wait_for(&d.calls, 1));
 	cr_expect_eq(atomic_load(&d.err), 0);
-	cr_assert(wait_for(&ran, posted));
+	cr_assert(shardfix_wait_for(&ran, posted));
 	cr_expect_eq(atomic_load(&changed_to_cf2), NSHARDS);
 }
 

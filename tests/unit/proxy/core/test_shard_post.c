@@ -15,55 +15,20 @@
 #include "proxy/core/shard.h"
 #include "tests/common/ms.h"
 #include "tests/unit/rtconf.h"
+#include "tests/unit/shardfix.h"
 
 #define NSHARDS 2
-/* How long a test waits for an event that must come: a safety net, not a
- * measurement. */
-#define WAIT_MS 10000
 
 static struct conf cf;
 static struct shards *set;
 
 /* A role that does nothing: the tests only post functions. */
-static int role_new(struct shard *sh, uint64_t now_ms, void **statep)
-{
-	(void)sh;
-	(void)now_ms;
-	*statep = NULL;
-	return 0;
-}
-
-static void role_free(void *state)
-{
-	(void)state;
-}
-
-static void role_handle(struct shard *sh, const struct peer *from,
-			const char *buf, size_t len)
-{
-	(void)sh;
-	(void)from;
-	(void)buf;
-	(void)len;
-}
-
 static const struct shard_role idle_role = {
 	.name = "idle",
-	.new_state = role_new,
-	.free_state = role_free,
-	.handle = role_handle,
+	.new_state = shardfix_new,
+	.free_state = shardfix_free,
+	.handle = shardfix_handle,
 };
-
-/* Wait until *p reaches @p want (or WAIT_MS pass). */
-static bool wait_for(atomic_uint *p, unsigned want)
-{
-	for (int i = 0; i < WAIT_MS; i++) {
-		if (atomic_load(p) >= want)
-			return true;
-		ms_sleep(1); /* polling a counter another thread sets */
-	}
-	return atomic_load(p) >= want;
-}
 
 static void init(void)
 {
@@ -113,7 +78,7 @@ Test(shard_post, runs_on_the_shard_it_names)
 		c[i].want_id = i;
 		cr_assert_eq(shard_post(set, i, record, &c[i]), 0);
 	}
-	cr_assert(wait_for(&done, NSHARDS));
+	cr_assert(shardfix_wait_for(&done, NSHARDS));
 	for (unsigned i = 0; i < NSHARDS; i++) {
 		cr_expect_eq(c[i].id, (int)i);
 		cr_expect_not(pthread_equal(c[i].thread, pthread_self()));
@@ -135,7 +100,7 @@ Test(shard_post, one_shard_posts_to_another)
 	/* The same thread as second's, to compare with. */
 	cr_assert_eq(shard_post(set, 1, record, &again), 0);
 	cr_assert_eq(shard_post(set, 0, record, &first), 0);
-	cr_assert(wait_for(&done, 3));
+	cr_assert(shardfix_wait_for(&done, 3));
 	cr_expect_eq(first.id, 0);
 	cr_expect_eq(second.id, 1);
 	cr_expect(pthread_equal(second.thread, again.thread));
@@ -152,44 +117,23 @@ Test(shard_post, refuses_bad_arguments)
 }
 
 /* Holds shard 0 until released, so its inbox fills. */
-static atomic_uint hold_entered, hold_release;
-
-static void hold(struct shard *sh, void *arg)
-{
-	(void)arg;
-	if (!sh)
-		return;
-	atomic_store(&hold_entered, 1);
-	while (!atomic_load(&hold_release))
-		ms_sleep(1); /* the test thread fills the inbox meanwhile */
-}
-
-static void count_one(struct shard *sh, void *arg)
-{
-	(void)sh;
-	atomic_fetch_add((atomic_uint *)arg, 1);
-}
+static struct shardfix_hold held;
 
 Test(shard_post, full_inbox_is_enobufs)
 {
 	atomic_uint done = 0;
-	unsigned posted = 0;
+	unsigned posted;
 	int err = 0;
 
-	atomic_store(&hold_entered, 0);
-	atomic_store(&hold_release, 0);
-	cr_assert_eq(shard_post(set, 0, hold, NULL), 0);
-	cr_assert(wait_for(&hold_entered, 1));
-	while (posted <= cf.overload.max_inbox &&
-	       (err = shard_post(set, 0, count_one, &done)) == 0)
-		posted++;
+	posted =
+	    shardfix_fill(set, 0, &held, cf.overload.max_inbox, &done, &err);
 	cr_expect_eq(err, -ENOBUFS);
 	cr_expect_eq(posted, cf.overload.max_inbox);
-	atomic_store(&hold_release, 1);
-	cr_assert(wait_for(&done, posted));
+	atomic_store(&held.release, 1);
+	cr_assert(shardfix_wait_for(&done, posted));
 	/* Room again once drained. */
-	cr_expect_eq(shard_post(set, 0, count_one, &done), 0);
-	cr_assert(wait_for(&done, posted + 1));
+	cr_expect_eq(shard_post(set, 0, shardfix_count, &done), 0);
+	cr_assert(shardfix_wait_for(&done, posted + 1));
 }
 
 /* A posted item that owns memory: freed by its function either way. */
