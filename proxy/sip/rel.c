@@ -193,13 +193,15 @@ int rel_rack_parse(struct slice value, struct rel_rack *rackp)
 		return -EBADMSG;
 	/* RFC 3262 §7.2: RAck = "RAck" HCOLON response-num LWS CSeq-num
 	 * LWS Method. Leading LWS is the header parser's to trim, so a
-	 * value that starts with one is malformed here. */
+	 * value that starts (or ends) with one is malformed here. */
 	if (is_lws(*p))
 		return -EBADMSG;
 	rseq = take_word(&p, end);
 	cseq = take_word(&p, end);
 	method = take_word(&p, end);
-	if (p != end || rel_rseq_parse(rseq, &r) < 0 ||
+	/* Trailing LWS is the header parser's to trim too. */
+	if (p != end || method.p + method.len != end ||
+	    rel_rseq_parse(rseq, &r) < 0 ||
 	    slice_to_u64(cseq, UINT32_MAX, &c) < 0 || !is_token(method))
 		return -EBADMSG;
 	rackp->rseq = r;

@@ -161,7 +161,8 @@ struct rel_rack {
  * Parse an RAck value: response-num LWS CSeq-num LWS Method, where LWS
  * is one or more SP, HTAB, CR or LF (folds) and Method a token.
  * Errors: -EBADMSG (a part missing, empty or malformed, response-num 0
- * or either number above 2^32-1, anything after the method).
+ * or either number above 2^32-1, anything after the method, LWS before
+ * the first number or after the method: values come trimmed).
  * *rackp is written only on success. Thread: any. Ownership: the method
  * slice points into @p value.
  */
