@@ -210,6 +210,19 @@ int rel_rack_parse(struct slice value, struct rel_rack *rackp)
 	return 0;
 }
 
+int rel_prack_rack(const struct sipmsg *m, struct rel_rack *rackp)
+{
+	const struct siphdr *h;
+
+	if (!m->is_request || m->method != SIP_PRACK)
+		return -EINVAL;
+	/* RFC 3262 §7.2: a PRACK carries one RAck. */
+	h = sipmsg_hdr(m, HDR_RACK);
+	if (!h || sipmsg_hdr_next(m, h))
+		return -EBADMSG;
+	return rel_rack_parse(h->value, rackp);
+}
+
 int rel_response_rseq(const struct sipmsg *m, uint32_t *rseqp)
 {
 	const struct siphdr *h;

@@ -169,6 +169,15 @@ struct rel_rack {
 int rel_rack_parse(struct slice value, struct rel_rack *rackp);
 
 /**
+ * The RAck of PRACK request @p m: exactly one RAck header, parsed as
+ * rel_rack_parse() does. Errors: -EBADMSG (no RAck, more than one, or a
+ * malformed one: answer the PRACK 400, RFC 3261 §8.2), -EINVAL (@p m is
+ * not a PRACK request). *rackp is written only on success. Thread: any.
+ * Ownership: the method slice points into @p m's buffer.
+ */
+int rel_prack_rack(const struct sipmsg *m, struct rel_rack *rackp);
+
+/**
  * True when option tag 100rel is in a @p id header of @p m (HDR_SUPPORTED,
  * which covers the compact form `k`, or HDR_REQUIRE). Thread: any.
  */
@@ -271,8 +280,9 @@ void rel_uas_fini(struct rel_uas *r);
 uint32_t rel_uas_next_rseq(const struct rel_uas *r);
 
 /**
- * Account for reliable provisional @p buf (@p len bytes, already carrying
- * Require: 100rel and RSeq rel_uas_next_rseq()), which the caller now
+ * Account for reliable provisional @p buf (@p len bytes: a 101-199, never
+ * a 100 (RFC 3262 §3), already carrying Require: 100rel and RSeq
+ * rel_uas_next_rseq(), as rel_print_extra() writes them), which the caller now
  * sends itself; @p has_offer when its body is an SDP offer. It is copied,
  * becomes the outstanding one, and is retransmitted after T1, 2*T1,
  * 4*T1, ... (intervals doubling, no T2 cap: RFC 3262 §3) until a

@@ -387,6 +387,30 @@ Test(rel, rack_parse_rejects_malformed)
 	cr_expect_eq(rk.rseq, 9, "not written on error");
 }
 
+Test(rel, prack_rack_needs_exactly_one_valid_rack)
+{
+	struct rel_rack rk = { 9, 9, SLICE_LIT("X") };
+	struct pm pm;
+
+	request(&pm, "PRACK", "RAck: 776656 314 INVITE\r\n");
+	cr_assert_eq(rel_prack_rack(&pm.m, &rk), 0);
+	cr_expect_eq(rk.rseq, 776656);
+	cr_expect_eq(rk.cseq, 314);
+	cr_expect(eq(rk.method, "INVITE"));
+	rk.rseq = 9;
+	request(&pm, "PRACK", "");
+	cr_expect_eq(rel_prack_rack(&pm.m, &rk), -EBADMSG, "no RAck");
+	request(&pm, "PRACK", "RAck: 1 314 INVITE\r\nRAck: 2 314 INVITE\r\n");
+	cr_expect_eq(rel_prack_rack(&pm.m, &rk), -EBADMSG, "two RAck");
+	request(&pm, "PRACK", "RAck: 1 314\r\n");
+	cr_expect_eq(rel_prack_rack(&pm.m, &rk), -EBADMSG, "malformed");
+	request(&pm, "INVITE", "RAck: 1 314 INVITE\r\n");
+	cr_expect_eq(rel_prack_rack(&pm.m, &rk), -EINVAL, "not a PRACK");
+	response(&pm, 200, "RAck: 1 314 INVITE\r\n");
+	cr_expect_eq(rel_prack_rack(&pm.m, &rk), -EINVAL, "a response");
+	cr_expect_eq(rk.rseq, 9, "not written on error");
+}
+
 Test(rel, response_rseq_only_for_reliable_1xx)
 {
 	struct pm pm;
@@ -599,6 +623,22 @@ Test(rel, uas_one_outstanding_and_rseq_increments)
 	rk = rack(0x80000000u, 7, "INVITE");
 	cr_expect_eq(rel_uas_prack(&r, &rk, NULL), REL_PRACK_MATCH);
 	cr_expect_eq(rel_uas_send(&r, false, "x", 0), -EINVAL);
+	rel_uas_fini(&r);
+}
+
+Test(rel, uas_rseq_space_ends_at_2_32_minus_1)
+{
+	struct rel_uas r;
+	struct rel_rack rk = rack(UINT32_MAX, 314, "INVITE");
+
+	cr_assert_eq(rel_uas_init(&r, &w, &ops, T1, 314, SIP_INVITE, 1), 0);
+	/* White box: 2^32-2 PRACKed provisionals would take too long. */
+	r.next_rseq = UINT32_MAX;
+	send_1xx(&r, false, 0);
+	cr_expect_eq(rel_uas_next_rseq(&r), 0, "exhausted, no wrap to 0");
+	cr_assert_eq(rel_uas_prack(&r, &rk, NULL), REL_PRACK_MATCH);
+	cr_expect_eq(rel_uas_send(&r, false, "x", 1), -ERANGE);
+	cr_expect_not(rel_uas_is_busy(&r));
 	rel_uas_fini(&r);
 }
 
