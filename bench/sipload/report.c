@@ -56,7 +56,7 @@ static uint64_t answers_bad(const struct worker_stats *st)
 
 bool report_uas_3pcc_failed(const struct worker_stats *st)
 {
-	return answers_bad(st) > 0;
+	return answers_bad(st) > 0 || st->uas_3pcc_ack_timeouts > 0;
 }
 
 void report_text(FILE *f, const struct report *r)
@@ -165,11 +165,12 @@ void report_text(FILE *f, const struct report *r)
 			fprintf(
 			    f,
 			    "uas 3pcc    offerless INVITEs %llu  with offer "
-			    "%llu  answers ok %llu  failed %llu",
+			    "%llu  answers ok %llu  failed %llu  no ACK %llu",
 			    (unsigned long long)st->uas_offerless,
 			    (unsigned long long)st->uas_with_offer,
 			    (unsigned long long)st->uas_answers_ok,
-			    (unsigned long long)answers_bad(st));
+			    (unsigned long long)answers_bad(st),
+			    (unsigned long long)st->uas_3pcc_ack_timeouts);
 			for (i = SDPOA_OK + 1; i < SDPOA__VERDICTS; i++)
 				if (st->uas_answer_bad[i])
 					fprintf(f, "  %s: %llu",
@@ -330,14 +331,15 @@ void report_json(FILE *f, const struct report *r)
 		",\"3pcc\":{\"offerless\":%llu,\"with_offer\":%llu,"
 		"\"answers_checked\":%llu,\"answers_ok\":%llu,"
 		"\"answers_missing\":%llu,\"answers_invalid\":%llu,"
-		"\"answer_failures\":{",
+		"\"ack_timeouts\":%llu,\"answer_failures\":{",
 		(unsigned long long)st->uas_offerless,
 		(unsigned long long)st->uas_with_offer,
 		(unsigned long long)(st->uas_answers_ok + answers_bad(st)),
 		(unsigned long long)st->uas_answers_ok,
 		(unsigned long long)st->uas_answer_bad[SDPOA_MISSING],
 		(unsigned long long)(answers_bad(st) -
-				     st->uas_answer_bad[SDPOA_MISSING]));
+				     st->uas_answer_bad[SDPOA_MISSING]),
+		(unsigned long long)st->uas_3pcc_ack_timeouts);
 	for (i = SDPOA_OK + 1; i < SDPOA__VERDICTS; i++)
 		fprintf(f, "%s\"%s\":%llu", i > SDPOA_OK + 1 ? "," : "",
 			sdpoa_verdict_name((enum sdpoa_verdict)i),

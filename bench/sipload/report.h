@@ -47,7 +47,8 @@ void report_text(FILE *f, const struct report *r);
 
 /**
  * True when @p st counts 3pcc answers (in ACKs to the UAS) that were
- * missing or wrong: failed calls of the UAS, exit status 1.
+ * missing or wrong, or offers whose ACK never came: failed calls of the
+ * UAS, exit status 1.
  */
 bool report_uas_3pcc_failed(const struct worker_stats *st);
 

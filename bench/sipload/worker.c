@@ -1237,6 +1237,7 @@ void worker_stats_merge(struct worker_stats *into,
 	into->uas_offerless += from->uas_offerless;
 	into->uas_with_offer += from->uas_with_offer;
 	into->uas_answers_ok += from->uas_answers_ok;
+	into->uas_3pcc_ack_timeouts += from->uas_3pcc_ack_timeouts;
 	for (i = 0; i < SDPOA__VERDICTS; i++)
 		into->uas_answer_bad[i] += from->uas_answer_bad[i];
 	hist_merge(&into->uas_lat_answer, &from->uas_lat_answer);

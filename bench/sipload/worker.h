@@ -123,6 +123,8 @@ struct worker_stats {
 	uint64_t uas_offerless;	 /**< INVITEs without a body */
 	uint64_t uas_with_offer; /**< INVITEs with one: answered as usual */
 	uint64_t uas_answers_ok; /**< ACKs with a matching answer */
+	uint64_t uas_3pcc_ack_timeouts; /**< no ACK: no answer (also in
+					     uas_ack_timeouts); failed */
 	/** ACKs whose answer was missing or wrong, by enum sdpoa_verdict
 	 * (index SDPOA_OK unused); each is a failed call. */
 	uint64_t uas_answer_bad[SDPOA__VERDICTS];

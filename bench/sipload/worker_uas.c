@@ -655,6 +655,8 @@ void worker__uas_timer(struct worker *w, uint32_t i)
 		 * for 64*T1. */
 		if (w->now_ms >= give_up) {
 			w->st.uas_ack_timeouts++;
+			if (s->offer_len)
+				w->st.uas_3pcc_ack_timeouts++;
 			slot_free(w, i);
 			return;
 		}

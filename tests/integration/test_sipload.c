@@ -15,12 +15,15 @@
 #include "tests/common/proc.h"
 #include "tests/common/sipp.h"
 
-#define MAX_PROCS 4
-#define MAX_NUMS  512
-#define UAS_CSV	  "tests/integration/sipload/users.csv"
-#define SIPP_UAS  "bench/sipp/uas_call.xml"
-#define SIPP_UAC  "bench/sipp/uac_call.xml"
-#define SIPP_3PCC "tests/integration/sipp/uac_3pcc.xml"
+#define MAX_PROCS	   4
+#define MAX_NUMS	   512
+#define UAS_CSV		   "tests/integration/sipload/users.csv"
+#define SIPP_UAS	   "bench/sipp/uas_call.xml"
+#define SIPP_UAC	   "bench/sipp/uac_call.xml"
+#define SIPP_3PCC	   "tests/integration/sipp/uac_3pcc.xml"
+#define SIPP_3PCC_UAS	   "tests/integration/sipp/uas_3pcc.xml"
+#define SIPP_3PCC_NO_OFFER "tests/integration/sipp/uas_3pcc_no_offer.xml"
+#define SIPP_3PCC_NO_ACK   "tests/integration/sipp/uac_3pcc_no_ack.xml"
 
 static char dir[PROC_PATH_MAX / 2];
 static pid_t procs[MAX_PROCS];
@@ -817,6 +820,112 @@ Test(sipload, sipp_3pcc_uac_against_sipload_uas)
 	uas_finish(upid, &uas);
 	cr_assert_eq(jnum(&uas, "uas.ops"), 100);
 	assert_3pcc_ok(&uas, 100);
+}
+
+/* sipload's 3pcc caller against SIPp's 3pcc callee (uas_3pcc.xml:
+ * asserts the INVITE has no body and the ACK an answer); then against
+ * one whose 200 has no offer: those calls fail, as bad_offers. */
+static int uac_3pcc_against_sipp(const char *scenario, const char *n,
+				 struct json *uac, int *sipp_status)
+{
+	uint16_t port = free_port();
+	char a[64], p[16], scen[PATH_MAX];
+	pid_t spid;
+	int rc;
+
+	cr_assert_not_null(realpath(scenario, scen), "%s not found", scenario);
+	addr(a, sizeof(a), port);
+	snprintf(p, sizeof(p), "%u", port);
+	{
+		char *argv[] = { "sipp",      "-sf",	  scen,	      "-i",
+				 "127.0.0.1", "-p",	  p,	      "-m",
+				 (char *)n,   "-nostdin", "-timeout", "30s",
+				 NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	{
+		const char *args[] = { "-s",	 "call-3pcc", "-t",	a,
+				       "-n",	 n,	      "-r",	"200",
+				       "--hold", "20",	      "--json", NULL };
+
+		/* SIPp needs a moment to bind; the UAC retransmits anyway. */
+		rc = uac_run(uac, args, 40000);
+	}
+	cr_assert_eq(proc_wait(spid, 20000, sipp_status), 0);
+	untrack(spid);
+	return rc;
+}
+
+Test(sipload, call_3pcc_uac_against_sipp_uas)
+{
+	struct json uac;
+	int status = 0;
+
+	cr_assert_eq(uac_3pcc_against_sipp(SIPP_3PCC_UAS, "100", &uac, &status),
+		     0);
+	assert_all_ok(&uac, 100);
+	cr_assert_eq(jnum(&uac, "bad_offers"), 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "SIPp saw an INVITE with a body or an ACK without answer");
+}
+
+Test(sipload, call_3pcc_fails_a_2xx_without_offer)
+{
+	struct json uac;
+	int status = 0;
+
+	cr_assert_eq(
+	    uac_3pcc_against_sipp(SIPP_3PCC_NO_OFFER, "20", &uac, &status), 1);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the calls themselves (ACK, BYE) must complete");
+	cr_assert_eq(jnum(&uac, "started"), 20);
+	cr_assert_eq(jnum(&uac, "succeeded"), 0);
+	cr_assert_eq(jnum(&uac, "failed"), 20);
+	cr_assert_eq(jnum(&uac, "bad_offers"), 20);
+	cr_assert_eq(jnum(&uac, "failures.other"), 20);
+}
+
+/* Offers whose ACK never comes (flow I with the B2BUA stuck on its
+ * other leg): after 64*T1 the UAS gives up on each, counts it as a
+ * failed 3pcc call and exits 1. */
+Test(sipload, uas_fails_3pcc_calls_never_acknowledged)
+{
+	uint16_t port = free_port();
+	uint16_t sport = free_port();
+	char a[64], p[16], scen[PATH_MAX];
+	char *out;
+	struct json uas;
+	pid_t upid, spid;
+	int status = 0;
+	const char *uargs[] = { "--role", "uas",  "-l", a,	  "-d",
+				"3",	  "--t1", "20", "--json", NULL };
+
+	cr_assert_not_null(realpath(SIPP_3PCC_NO_ACK, scen), "%s not found",
+			   SIPP_3PCC_NO_ACK);
+	addr(a, sizeof(a), port);
+	upid = sl_start("uas", uargs);
+	snprintf(p, sizeof(p), "%u", sport);
+	{
+		char *argv[] = { "sipp",     "-sf", scen,  "-s",
+				 "uas",	     a,	    "-i",  "127.0.0.1",
+				 "-p",	     p,	    "-m",  "10",
+				 "-r",	     "100", "-nd", "-nostdin",
+				 "-timeout", "10s", NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	/* SIPp's own verdict does not matter: it sees the 200 again. */
+	cr_assert_eq(proc_wait(spid, 20000, &status), 0);
+	untrack(spid);
+	cr_assert_eq(sl_finish(upid, "uas", 20000, &out, NULL), 1,
+		     "unacknowledged offers must fail the UAS's run");
+	json_parse(&uas, out);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.offerless"), 10);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.ack_timeouts"), 10);
+	cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 10);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answers_checked"), 0);
+	cr_assert_gt(jnum(&uas, "retransmissions"), 0);
 }
 
 /* ---- sipedge ---- */
