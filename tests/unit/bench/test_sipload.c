@@ -481,3 +481,58 @@ Test(sipload_sdpoa, names_and_modes)
 	cr_assert_eq(sdpoa_mode_parse("bogus", &m), -EINVAL);
 	cr_assert_eq(sdpoa_mode_parse("", &m), -EINVAL);
 }
+
+/* Every prefix of a good answer, and random SDP-ish bytes: a verdict in
+ * range, never a read outside the body (run under make SAN=1). */
+Test(sipload_sdpoa, truncated_and_random_bodies_are_judged_safely)
+{
+	static const char alpha[] = "v=0mca \r\n/0123456789RTP/AVPaudio";
+	char obuf[512], abuf[512];
+	struct slice o = offer_at(obuf, sizeof(obuf), "127.0.0.1", 30000);
+	struct wbuf b = wbuf_make(abuf, sizeof(abuf));
+	uint64_t x = 88172645463325252ULL;
+	size_t n;
+	unsigned i, ok = 0;
+
+	cr_assert_eq(sdpoa_answer(&b, o, "127.0.0.1", 40000, SDPOA_ANSWER_GOOD),
+		     SDPOA_OK);
+	for (n = 0; n <= b.len; n++) {
+		/* A copy of exactly n bytes: ASan sees a read past it. */
+		char *cut = malloc(n ? n : 1);
+		enum sdpoa_verdict v;
+
+		cr_assert_not_null(cut);
+		memcpy(cut, abuf, n);
+		v = sdpoa_check(o, slice_make(cut, n));
+		cr_assert_lt((unsigned)v, SDPOA__VERDICTS);
+		ok += v == SDPOA_OK;
+		free(cut);
+	}
+	/* Only the whole answer, and the cuts before its last '\n' and
+	 * before its last '\r', pass. */
+	cr_assert_eq(ok, 3);
+	for (i = 0; i < 3000; i++) {
+		char *rnd;
+		size_t k;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n = (size_t)(x % 120);
+		rnd = malloc(n ? n : 1);
+		cr_assert_not_null(rnd);
+		for (k = 0; k < n; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			rnd[k] = alpha[x % (sizeof(alpha) - 1)];
+		}
+		if (n >= 4 && (x & 1))
+			memcpy(rnd, "v=0\n", 4);
+		cr_assert_lt((unsigned)sdpoa_check(o, slice_make(rnd, n)),
+			     SDPOA__VERDICTS);
+		cr_assert_lt((unsigned)sdpoa_check(slice_make(rnd, n), o),
+			     SDPOA__VERDICTS);
+		free(rnd);
+	}
+}
