@@ -35,10 +35,7 @@
 #define SEARCH_STEPS_MAX 40
 
 static const char *const scenario_names[WORKER__SCENARIOS] = {
-	"options",
-	"register",
-	"call",
-	"call-100rel",
+	"options", "register", "call", "call-100rel", "call-3pcc",
 };
 
 static _Atomic int stop_flag;
@@ -81,6 +78,15 @@ static const char usage_text[] =
     "                           -> 180 (RSeq) -> PRACK -> 200 -> 200 "
     "INVITE\n"
     "                           -> ACK -> hold -> BYE -> 200\n"
+    "                         call-3pcc: INVITE without SDP -> 100 -> "
+    "180\n"
+    "                           -> 200 (offer) -> ACK (answer) -> hold\n"
+    "                           -> BYE -> 200 (RFC 3725 flow I, as the\n"
+    "                           B2B pool calls its first leg)\n"
+    "      --3pcc-answer M    call-3pcc: the answer in the ACK: good\n"
+    "                         (default), or wrong on purpose: none (no\n"
+    "                         body), port0 (stream rejected), codec (a\n"
+    "                         payload type not offered)\n"
     "      --domain D         host part of Request-URI, From and To\n"
     "                         (default: the target HOST:PORT)\n"
     "  -u, --users SPEC       callers / registering users: LO-HI (a\n"
@@ -151,6 +157,11 @@ static const char usage_text[] =
     "      --uas-100rel       send reliable 18x when the INVITE only\n"
     "                         supports 100rel (always when it requires "
     "it)\n"
+    "  The UAS answers an INVITE without a body (3pcc) with an offer in\n"
+    "  the 200 (one audio stream, a port per call) and checks the answer\n"
+    "  in the ACK: same media, port not 0, a payload type offered. A\n"
+    "  missing or wrong answer, or no ACK within 64*T1, is a failed call\n"
+    "  (uas.3pcc in the report, exit status 1).\n"
     "\n"
     "Output:\n"
     "      --json             print the report as one JSON object\n"
@@ -216,6 +227,7 @@ enum {
 	OPT_UAS_AUTH,
 	OPT_REALM,
 	OPT_UAS_100REL,
+	OPT_3PCC_ANSWER,
 	OPT_JSON,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -259,6 +271,7 @@ static const struct option long_opts[] = {
 	{ "uas-auth", required_argument, NULL, OPT_UAS_AUTH },
 	{ "realm", required_argument, NULL, OPT_REALM },
 	{ "uas-100rel", no_argument, NULL, OPT_UAS_100REL },
+	{ "3pcc-answer", required_argument, NULL, OPT_3PCC_ANSWER },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
@@ -529,7 +542,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (i == WORKER__SCENARIOS)
 				return usage_error(
 				    "bad --scenario '%s': options, "
-				    "register, call or call-100rel",
+				    "register, call, call-100rel or "
+				    "call-3pcc",
 				    optarg);
 			c->scenario = (enum worker_scenario)i;
 			break;
@@ -683,6 +697,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_UAS_100REL:
 			c->uas_100rel_supported = true;
+			break;
+		case OPT_3PCC_ANSWER:
+			if (sdpoa_mode_parse(optarg, &c->answer_mode))
+				return usage_error(
+				    "bad --3pcc-answer '%s': good, none, "
+				    "port0 or codec",
+				    optarg);
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -1126,6 +1147,8 @@ int main(int argc, char **argv)
 	else if (o.search)
 		ret = best > 0 ? 0 : 1;
 	else if (r.uac && (st.failed || st.unfinished))
+		ret = 1;
+	else if ((o.c.roles & WORKER_UAS) && report_uas_3pcc_failed(&st))
 		ret = 1;
 	else
 		ret = 0;

@@ -44,6 +44,21 @@ static void lat_row(FILE *f, const char *name, const struct hist *h)
 		hist_percentile(h, 99.9) / 1000.0, h->max / 1000.0);
 }
 
+static uint64_t answers_bad(const struct worker_stats *st)
+{
+	uint64_t n = 0;
+	unsigned i;
+
+	for (i = SDPOA_OK + 1; i < SDPOA__VERDICTS; i++)
+		n += st->uas_answer_bad[i];
+	return n;
+}
+
+bool report_uas_3pcc_failed(const struct worker_stats *st)
+{
+	return answers_bad(st) > 0 || st->uas_3pcc_ack_timeouts > 0;
+}
+
 void report_text(FILE *f, const struct report *r)
 {
 	const struct worker_stats *st = r->st;
@@ -146,7 +161,32 @@ void report_text(FILE *f, const struct report *r)
 				(unsigned long long)st->uas_busy,
 				(unsigned long long)st->uas_auth_ok,
 				(unsigned long long)st->uas_auth_fail);
+		if (st->uas_offerless) {
+			fprintf(
+			    f,
+			    "uas 3pcc    offerless INVITEs %llu  with offer "
+			    "%llu  answers ok %llu  failed %llu  no ACK %llu",
+			    (unsigned long long)st->uas_offerless,
+			    (unsigned long long)st->uas_with_offer,
+			    (unsigned long long)st->uas_answers_ok,
+			    (unsigned long long)answers_bad(st),
+			    (unsigned long long)st->uas_3pcc_ack_timeouts);
+			for (i = SDPOA_OK + 1; i < SDPOA__VERDICTS; i++)
+				if (st->uas_answer_bad[i])
+					fprintf(f, "  %s: %llu",
+						sdpoa_verdict_name(
+						    (enum sdpoa_verdict)i),
+						(unsigned long long)
+						    st->uas_answer_bad[i]);
+			fprintf(f, "\n");
+			fprintf(f, "latency ms     count       p50       p90 "
+				   "      p99     p99.9       max\n");
+			lat_row(f, "answer", &st->uas_lat_answer);
+		}
 	}
+	if (r->uac && st->bad_offers)
+		fprintf(f, "3pcc        %llu 2xx without a usable offer\n",
+			(unsigned long long)st->bad_offers);
 	if (r->steps) {
 		fprintf(f,
 			"search      step  offered/s  achieved/s   started   "
@@ -280,12 +320,34 @@ void report_json(FILE *f, const struct report *r)
 	}
 	fprintf(f,
 		"},\"ack_timeouts\":%llu,\"prack_timeouts\":%llu,"
-		"\"busy\":%llu,\"auth_ok\":%llu,\"auth_failed\":%llu}",
+		"\"busy\":%llu,\"auth_ok\":%llu,\"auth_failed\":%llu",
 		(unsigned long long)st->uas_ack_timeouts,
 		(unsigned long long)st->uas_prack_timeouts,
 		(unsigned long long)st->uas_busy,
 		(unsigned long long)st->uas_auth_ok,
 		(unsigned long long)st->uas_auth_fail);
+	/* 3pcc: INVITEs without an offer and the answers in their ACKs. */
+	fprintf(f,
+		",\"3pcc\":{\"offerless\":%llu,\"with_offer\":%llu,"
+		"\"answers_checked\":%llu,\"answers_ok\":%llu,"
+		"\"answers_missing\":%llu,\"answers_invalid\":%llu,"
+		"\"ack_timeouts\":%llu,\"answer_failures\":{",
+		(unsigned long long)st->uas_offerless,
+		(unsigned long long)st->uas_with_offer,
+		(unsigned long long)(st->uas_answers_ok + answers_bad(st)),
+		(unsigned long long)st->uas_answers_ok,
+		(unsigned long long)st->uas_answer_bad[SDPOA_MISSING],
+		(unsigned long long)(answers_bad(st) -
+				     st->uas_answer_bad[SDPOA_MISSING]),
+		(unsigned long long)st->uas_3pcc_ack_timeouts);
+	for (i = SDPOA_OK + 1; i < SDPOA__VERDICTS; i++)
+		fprintf(f, "%s\"%s\":%llu", i > SDPOA_OK + 1 ? "," : "",
+			sdpoa_verdict_name((enum sdpoa_verdict)i),
+			(unsigned long long)st->uas_answer_bad[i]);
+	fprintf(f, "},\"latency_us\":{");
+	json_hist(f, "answer", &st->uas_lat_answer);
+	fprintf(f, "}}}");
+	fprintf(f, ",\"bad_offers\":%llu", (unsigned long long)st->bad_offers);
 	if (r->steps) {
 		fprintf(f, ",\"search\":{\"best_rate\":%.3f,\"steps\":[",
 			r->best_rate);

@@ -45,5 +45,12 @@ struct report {
 /** Print @p r for people. */
 void report_text(FILE *f, const struct report *r);
 
+/**
+ * True when @p st counts 3pcc answers (in ACKs to the UAS) that were
+ * missing or wrong, or offers whose ACK never came: failed calls of the
+ * UAS, exit status 1.
+ */
+bool report_uas_3pcc_failed(const struct worker_stats *st);
+
 /** Print @p r as one JSON object and a newline. */
 void report_json(FILE *f, const struct report *r);

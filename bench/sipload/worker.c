@@ -92,6 +92,24 @@ int worker__token_parse(const struct worker *w, struct slice s, uint32_t *slotp,
 	return 0;
 }
 
+struct slice worker__sdp_body(const struct sipmsg *m)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_CONTENT_TYPE);
+	struct slice t;
+	long semi;
+
+	if (!m->body.len || !h)
+		return slice_make("", 0);
+	/* RFC 3261 §20.15: media-type, then parameters after ';'. */
+	t = h->value;
+	semi = slice_index(t, ';');
+	if (semi >= 0)
+		t.len = (size_t)semi;
+	if (!slice_caseeq_cstr(slice_trim(t), "application/sdp"))
+		return slice_make("", 0);
+	return m->body;
+}
+
 /* ---- sending ---- */
 
 static void flush_udp(struct worker *w, int s)
@@ -366,7 +384,7 @@ static void on_msg(struct worker *w, const char *buf, size_t len,
 		return;
 	}
 	if (m.is_request)
-		worker__uas_request(w, &m, from);
+		worker__uas_request(w, &m, from, rx_us);
 	else
 		worker__uac_response(w, &m, from, rx_us);
 }
@@ -1215,6 +1233,14 @@ void worker_stats_merge(struct worker_stats *into,
 	into->uas_auth_ok += from->uas_auth_ok;
 	into->uas_auth_fail += from->uas_auth_fail;
 	into->uas_busy += from->uas_busy;
+	into->bad_offers += from->bad_offers;
+	into->uas_offerless += from->uas_offerless;
+	into->uas_with_offer += from->uas_with_offer;
+	into->uas_answers_ok += from->uas_answers_ok;
+	into->uas_3pcc_ack_timeouts += from->uas_3pcc_ack_timeouts;
+	for (i = 0; i < SDPOA__VERDICTS; i++)
+		into->uas_answer_bad[i] += from->uas_answer_bad[i];
+	hist_merge(&into->uas_lat_answer, &from->uas_lat_answer);
 	into->msgs_in += from->msgs_in;
 	into->msgs_out += from->msgs_out;
 	into->bad_msgs += from->bad_msgs;

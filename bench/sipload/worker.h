@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "bench/sipload/hist.h"
+#include "bench/sipload/sdpoa.h"
 
 struct userlist;
 struct worker;
@@ -18,6 +19,7 @@ enum worker_scenario {
 	WORKER_REGISTER,
 	WORKER_CALL,
 	WORKER_CALL_100REL,
+	WORKER_CALL_3PCC, /**< offerless INVITE, the answer in the ACK */
 	WORKER__SCENARIOS,
 };
 
@@ -57,6 +59,7 @@ struct worker_conf {
 	unsigned hold_ms;	  /**< between ACK and BYE */
 	unsigned call_timeout_ms; /**< INVITE sent to final response */
 	uint32_t uac_slots;	  /**< concurrent operations per thread */
+	enum sdpoa_mode answer_mode; /**< call-3pcc: the ACK's answer */
 	/* UAS */
 	struct sockaddr_storage listen; /**< UAS address (loopback) */
 	socklen_t listen_len;
@@ -105,6 +108,8 @@ struct worker_stats {
 	double offered;	       /**< operations due by the schedule */
 	struct hist lat_first; /**< INVITE to first 1xx, µs */
 	struct hist lat_final; /**< request to final response, µs */
+	uint64_t bad_offers;   /**< call-3pcc: 2xx without a usable offer
+				    (also in failed and fail_other) */
 	/* UAS */
 	uint64_t uas_requests[16]; /**< by enum sip_method (low values) */
 	uint64_t uas_ops;	   /**< operations completed as UAS */
@@ -113,6 +118,17 @@ struct worker_stats {
 	uint64_t uas_auth_ok;
 	uint64_t uas_auth_fail;
 	uint64_t uas_busy; /**< no free slot: answered 503 */
+	/* UAS, 3pcc (RFC 3725 flow I): an INVITE without a body gets an
+	 * offer in the 2xx, its ACK must carry a matching answer. */
+	uint64_t uas_offerless;	 /**< INVITEs without a body */
+	uint64_t uas_with_offer; /**< INVITEs with one: answered as usual */
+	uint64_t uas_answers_ok; /**< ACKs with a matching answer */
+	uint64_t uas_3pcc_ack_timeouts; /**< no ACK: no answer (also in
+					     uas_ack_timeouts); failed */
+	/** ACKs whose answer was missing or wrong, by enum sdpoa_verdict
+	 * (index SDPOA_OK unused); each is a failed call. */
+	uint64_t uas_answer_bad[SDPOA__VERDICTS];
+	struct hist uas_lat_answer; /**< 2xx with the offer to ACK, µs */
 	/* Both */
 	uint64_t msgs_in;
 	uint64_t msgs_out;

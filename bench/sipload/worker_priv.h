@@ -80,6 +80,7 @@ struct uac_call {
 	uint8_t auth_tries;
 	bool got_1xx;
 	bool prack_failed;
+	bool bad_offer; /* call-3pcc: the 2xx had no usable offer */
 	uint16_t req_len;
 	uint16_t to_len; /* dlg: To value, then target URI, then Route */
 	uint16_t target_len;
@@ -109,14 +110,17 @@ enum uas_state {
 struct uas_call {
 	uint32_t gen;
 	uint8_t state;
-	uint16_t r18_len; /* resp: [0, r18_len) the 18x */
-	uint16_t r2_len;  /* resp: [r18_len, + r2_len) the 2xx */
-	uint32_t hnext;	  /* hash chain */
+	uint16_t r18_len;   /* resp: [0, r18_len) the 18x */
+	uint16_t r2_len;    /* resp: [r18_len, + r2_len) the 2xx */
+	uint16_t offer_off; /* offerless INVITE: our offer, in resp */
+	uint16_t offer_len; /* 0: the INVITE had an offer */
+	uint32_t hnext;	    /* hash chain */
 	uint32_t cseq;
 	uint32_t interval_ms;
 	uint64_t key;		 /* hash of Call-ID and CSeq number */
 	char tag[TOKEN_LEN + 1]; /* our To tag: 'u' and the token */
 	int64_t t_start_ms;
+	int64_t t_2xx_us; /* the first 2xx sent */
 	struct peer peer;
 	char resp[UAS_RESP_MAX];
 };
@@ -178,6 +182,8 @@ void worker__token_print(struct wbuf *b, const struct worker *w, uint32_t slot,
 			 uint32_t gen);
 int worker__token_parse(const struct worker *w, struct slice s, uint32_t *slotp,
 			uint32_t *genp);
+/* The body of @p m when it is application/sdp, else an empty slice. */
+struct slice worker__sdp_body(const struct sipmsg *m);
 
 /* worker_uac.c */
 int worker__uac_init(struct worker *w);
@@ -197,4 +203,4 @@ void worker__uas_timer(struct worker *w, uint32_t i);
 bool worker__uas_quick_ack(struct worker *w, struct slice call_id,
 			   uint32_t cseq);
 void worker__uas_request(struct worker *w, const struct sipmsg *m,
-			 const struct peer *from);
+			 const struct peer *from, int64_t rx_us);

@@ -1,9 +1,11 @@
 /* bench/sipload/worker_uac.c - the UAC: OPTIONS, REGISTER with digest,
- * INVITE with and without 100rel, ACK, BYE, RFC 3261 client timers */
+ * INVITE with and without 100rel, offerless INVITE with the answer in the
+ * ACK (3pcc), ACK, BYE, RFC 3261 client timers */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/sipload/sdpoa.h"
 #include "bench/sipload/userlist.h"
 #include "bench/sipload/worker_priv.h"
 #include "proxy/sip/digest.h"
@@ -283,7 +285,7 @@ static int build_initial(struct worker *w, uint32_t i,
 							resp, auth->ch.opaque));
 		wbuf_slice(&b, SLICE_LIT("\r\n"));
 	}
-	if (invite) {
+	if (invite && w->c->scenario != WORKER_CALL_3PCC) {
 		put_sdp(&sb, w, true);
 		wbuf_slice(&b, SLICE_LIT("Content-Type: application/sdp\r\n"));
 	}
@@ -374,6 +376,10 @@ static void op_done(struct worker *w, uint32_t i, bool ok, unsigned code)
 		ok = false;
 		code = call->fail_code;
 	}
+	if (ok && call->bad_offer) {
+		ok = false;
+		code = WORKER_STATUS_MAX; /* "other" */
+	}
 	if (ok) {
 		w->st.succeeded++;
 	} else {
@@ -408,6 +414,7 @@ bool worker__uac_start(struct worker *w)
 	call->auth_tries = 0;
 	call->got_1xx = false;
 	call->prack_failed = false;
+	call->bad_offer = false;
 	call->fail_code = 0;
 	call->rseq = 0;
 	call->to_len = call->target_len = call->route_len = 0;
@@ -583,16 +590,30 @@ static int store_dialog(struct worker *w, uint32_t i, const struct sipmsg *m)
 }
 
 /* ACK for a 2xx, built from the response alone (RFC 3261 §13.2.2.4): it
- * also serves retransmitted 2xx of operations that are over. */
-static void send_ack_2xx(struct worker *w, const struct sipmsg *m)
+ * also serves retransmitted 2xx of operations that are over. In call-3pcc
+ * the 2xx carries the offer and the ACK the answer (RFC 3264 §4), the same
+ * for every retransmission. Returns the verdict on the offer (SDPOA_OK
+ * outside call-3pcc). */
+static enum sdpoa_verdict send_ack_2xx(struct worker *w, const struct sipmsg *m)
 {
 	char *out = worker__out(w, &w->target);
 	struct wbuf b = wbuf_make(out, PKT_MAX);
 	struct slice target;
+	char sdp[1024];
+	struct wbuf sb = wbuf_make(sdp, sizeof(sdp));
+	enum sdpoa_verdict v = SDPOA_OK;
+	uint32_t slot = 0, gen;
 
 	if (contact_uri(m, &target) || m->call_id.len < TOKEN_LEN) {
 		w->st.bad_msgs++;
-		return;
+		return SDPOA_OK;
+	}
+	if (w->c->scenario == WORKER_CALL_3PCC) {
+		(void)worker__token_parse(w, m->call_id, &slot, &gen);
+		v = sdpoa_answer(&sb, worker__sdp_body(m), w->local_host,
+				 sdpoa_port(w->id, slot), w->c->answer_mode);
+		if (v != SDPOA_OK || sb.over)
+			sb.len = 0; /* the 2xx is acknowledged all the same */
 	}
 	wbuf_slice(&b, SLICE_LIT("ACK "));
 	wbuf_slice(&b, target);
@@ -610,7 +631,7 @@ static void send_ack_2xx(struct worker *w, const struct sipmsg *m)
 		wbuf_slice(&b, SLICE_LIT("Route: "));
 		if (put_routes(&b, m)) {
 			w->st.bad_msgs++;
-			return;
+			return v;
 		}
 		wbuf_slice(&b, SLICE_LIT("\r\n"));
 	}
@@ -622,12 +643,18 @@ static void send_ack_2xx(struct worker *w, const struct sipmsg *m)
 	wbuf_slice(&b, m->call_id);
 	wbuf_slice(&b, SLICE_LIT("\r\n"));
 	put_cseq(&b, m->cseq, "ACK");
-	wbuf_slice(&b, SLICE_LIT("Content-Length: 0\r\n\r\n"));
+	if (sb.len)
+		wbuf_slice(&b, SLICE_LIT("Content-Type: application/sdp\r\n"));
+	wbuf_slice(&b, SLICE_LIT("Content-Length: "));
+	wbuf_u64(&b, sb.len);
+	wbuf_slice(&b, SLICE_LIT("\r\n\r\n"));
+	wbuf_mem(&b, sdp, sb.len);
 	if (b.over) {
 		w->st.send_errors++;
-		return;
+		return v;
 	}
 	worker__send(w, &w->target, out, b.len);
+	return v;
 }
 
 /* ACK for a non-2xx final: part of the INVITE transaction, same branch,
@@ -803,7 +830,12 @@ static void on_invite_final(struct worker *w, uint32_t i,
 	}
 	hist_add(&w->st.lat_final,
 		 (uint64_t)(rx_us > call->t_op_us ? rx_us - call->t_op_us : 0));
-	send_ack_2xx(w, m);
+	if (send_ack_2xx(w, m) != SDPOA_OK) {
+		/* Acknowledged without an answer; the call goes on to its
+		 * BYE and then counts as failed. */
+		w->st.bad_offers++;
+		call->bad_offer = true;
+	}
 	if (store_dialog(w, i, m)) {
 		/* No way to send a BYE. */
 		w->st.bad_msgs++;

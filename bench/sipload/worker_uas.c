@@ -1,6 +1,8 @@
 /* bench/sipload/worker_uas.c - the UAS: answers INVITE (100, 180 or
- * reliable 18x, 2xx with SDP), PRACK, ACK, BYE, OPTIONS, REGISTER (with a
- * digest challenge when asked), retransmits 2xx until the ACK */
+ * reliable 18x, 2xx with SDP: the answer, or for an INVITE without a body
+ * a per-call offer whose answer the ACK must carry), PRACK, ACK, BYE,
+ * OPTIONS, REGISTER (with a digest challenge when asked), retransmits 2xx
+ * until the ACK */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -221,6 +223,7 @@ static void send_2xx(struct worker *w, uint32_t i)
 	worker__send(w, &s->peer, s->resp + s->r18_len, s->r2_len);
 	s->state = UAS_WAIT_ACK;
 	s->t_start_ms = w->now_ms;
+	s->t_2xx_us = w->now_us;
 	s->interval_ms = w->c->t1_ms;
 	wheel_arm(&w->uas_wheel, i, w->now_ms + s->interval_ms);
 }
@@ -277,6 +280,7 @@ static void on_invite(struct worker *w, const struct sipmsg *m,
 	s->peer = *from;
 	s->cseq = m->cseq;
 	s->t_start_ms = w->now_ms;
+	s->offer_len = 0;
 	reliable = sipmsg_hdr_has_tag(m, HDR_REQUIRE, "100rel") ||
 		   (w->c->uas_100rel_supported &&
 		    sipmsg_hdr_has_tag(m, HDR_SUPPORTED, "100rel"));
@@ -290,8 +294,16 @@ static void on_invite(struct worker *w, const struct sipmsg *m,
 		wbuf_slice(&b, SLICE_LIT("Require: 100rel\r\nRSeq: 1\r\n"));
 	wbuf_slice(&b, SLICE_LIT("Content-Length: 0\r\n\r\n"));
 	s->r18_len = (uint16_t)b.len;
-	/* The 2xx, ready for when it is due. */
-	put_sdp_answer(&sb, w);
+	/* The 2xx, ready for when it is due. Without an offer in the
+	 * INVITE, the 2xx carries ours and the ACK the answer (RFC 3261
+	 * §13.2.1, RFC 3264 §4; RFC 3725 flow I). */
+	if (m->body.len) {
+		w->st.uas_with_offer++;
+		put_sdp_answer(&sb, w);
+	} else {
+		w->st.uas_offerless++;
+		sdpoa_offer(&sb, w->uas_host, sdpoa_port(w->id, i));
+	}
 	reply_head(&b, w, m, 200, "OK", i, true);
 	put_contact(&b, w);
 	wbuf_slice(
@@ -305,6 +317,10 @@ static void on_invite(struct worker *w, const struct sipmsg *m,
 		return;
 	}
 	s->r2_len = (uint16_t)(b.len - s->r18_len);
+	if (!m->body.len) {
+		s->offer_off = (uint16_t)(b.len - sb.len);
+		s->offer_len = (uint16_t)sb.len;
+	}
 	worker__send(w, from, s->resp, s->r18_len);
 	if (reliable) {
 		s->state = UAS_RELIABLE;
@@ -327,6 +343,9 @@ bool worker__uas_quick_ack(struct worker *w, struct slice call_id,
 		       ((uint64_t)cseq * 0x9E3779B97F4A7C15ULL);
 	uint32_t i = lookup(w, key);
 
+	/* The answer to our offer is in the body: parse it all. */
+	if (i != NIL && w->scalls[i].offer_len)
+		return false;
 	w->st.uas_requests[SIP_ACK]++;
 	if (i != NIL && w->scalls[i].state == UAS_WAIT_ACK &&
 	    w->scalls[i].cseq == cseq)
@@ -336,7 +355,31 @@ bool worker__uas_quick_ack(struct worker *w, struct slice call_id,
 	return true;
 }
 
-static void on_ack(struct worker *w, const struct sipmsg *m)
+/* The ACK of a 2xx that carried our offer: it must carry the answer
+ * (RFC 3264 §4: the offer in a 2xx is answered in the ACK). A missing or
+ * wrong one fails the call. */
+static void check_answer(struct worker *w, uint32_t i, const struct sipmsg *m,
+			 int64_t rx_us)
+{
+	struct uas_call *s = &w->scalls[i];
+	struct slice body = worker__sdp_body(m);
+	enum sdpoa_verdict v =
+	    body.len
+		? sdpoa_check(slice_make(s->resp + s->offer_off, s->offer_len),
+			      body)
+		: SDPOA_MISSING;
+
+	if (v == SDPOA_OK) {
+		w->st.uas_answers_ok++;
+		hist_add(
+		    &w->st.uas_lat_answer,
+		    (uint64_t)(rx_us > s->t_2xx_us ? rx_us - s->t_2xx_us : 0));
+	} else {
+		w->st.uas_answer_bad[v]++;
+	}
+}
+
+static void on_ack(struct worker *w, const struct sipmsg *m, int64_t rx_us)
 {
 	uint32_t i = by_tag(w, m);
 
@@ -344,10 +387,14 @@ static void on_ack(struct worker *w, const struct sipmsg *m)
 		w->st.dup_rcvd++;
 		return;
 	}
-	if (w->scalls[i].state == UAS_WAIT_ACK && m->cseq == w->scalls[i].cseq)
+	if (w->scalls[i].state == UAS_WAIT_ACK &&
+	    m->cseq == w->scalls[i].cseq) {
+		if (w->scalls[i].offer_len)
+			check_answer(w, i, m, rx_us);
 		slot_free(w, i);
-	else
+	} else {
 		w->st.dup_rcvd++;
+	}
 }
 
 static void on_prack(struct worker *w, const struct sipmsg *m,
@@ -540,7 +587,7 @@ static void on_register(struct worker *w, const struct sipmsg *m,
 }
 
 void worker__uas_request(struct worker *w, const struct sipmsg *m,
-			 const struct peer *from)
+			 const struct peer *from, int64_t rx_us)
 {
 	if ((unsigned)m->method < 16)
 		w->st.uas_requests[m->method]++;
@@ -556,7 +603,7 @@ void worker__uas_request(struct worker *w, const struct sipmsg *m,
 		on_invite(w, m, from);
 		return;
 	case SIP_ACK:
-		on_ack(w, m);
+		on_ack(w, m, rx_us);
 		return;
 	case SIP_PRACK:
 		on_prack(w, m, from);
@@ -608,6 +655,8 @@ void worker__uas_timer(struct worker *w, uint32_t i)
 		 * for 64*T1. */
 		if (w->now_ms >= give_up) {
 			w->st.uas_ack_timeouts++;
+			if (s->offer_len)
+				w->st.uas_3pcc_ack_timeouts++;
 			slot_free(w, i);
 			return;
 		}

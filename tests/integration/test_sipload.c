@@ -1,5 +1,6 @@
 /* tests/integration/test_sipload.c - sipload against itself, SIPp and
- * sipedge: every scenario, digest auth, loss, the loopback rule */
+ * sipedge: every scenario (3pcc too), digest auth, loss, the loopback
+ * rule */
 #include <criterion/criterion.h>
 
 #include <ctype.h>
@@ -14,11 +15,15 @@
 #include "tests/common/proc.h"
 #include "tests/common/sipp.h"
 
-#define MAX_PROCS 4
-#define MAX_NUMS  512
-#define UAS_CSV	  "tests/integration/sipload/users.csv"
-#define SIPP_UAS  "bench/sipp/uas_call.xml"
-#define SIPP_UAC  "bench/sipp/uac_call.xml"
+#define MAX_PROCS	   4
+#define MAX_NUMS	   512
+#define UAS_CSV		   "tests/integration/sipload/users.csv"
+#define SIPP_UAS	   "bench/sipp/uas_call.xml"
+#define SIPP_UAC	   "bench/sipp/uac_call.xml"
+#define SIPP_3PCC	   "tests/integration/sipp/uac_3pcc.xml"
+#define SIPP_3PCC_UAS	   "tests/integration/sipp/uas_3pcc.xml"
+#define SIPP_3PCC_NO_OFFER "tests/integration/sipp/uas_3pcc_no_offer.xml"
+#define SIPP_3PCC_NO_ACK   "tests/integration/sipp/uac_3pcc_no_ack.xml"
 
 static char dir[PROC_PATH_MAX / 2];
 static pid_t procs[MAX_PROCS];
@@ -383,6 +388,22 @@ static void assert_all_ok(const struct json *j, double n)
 
 /* ---- sipload against sipload ---- */
 
+/* The UAS's 3pcc counters after @p n offerless calls, each ACK with a
+ * right answer: exact, retransmissions or not (a retransmitted INVITE or
+ * ACK finds its call and is not counted again). */
+static void assert_3pcc_ok(const struct json *uas, double n)
+{
+	cr_assert_eq(jnum(uas, "uas.3pcc.offerless"), n);
+	cr_assert_eq(jnum(uas, "uas.3pcc.with_offer"), 0);
+	cr_assert_eq(jnum(uas, "uas.3pcc.answers_checked"), n);
+	cr_assert_eq(jnum(uas, "uas.3pcc.answers_ok"), n);
+	cr_assert_eq(jnum(uas, "uas.3pcc.answers_missing"), 0);
+	cr_assert_eq(jnum(uas, "uas.3pcc.answers_invalid"), 0);
+	cr_assert_eq(jnum(uas, "uas.3pcc.latency_us.answer.count"), n);
+	cr_assert_gt(jnum(uas, "uas.3pcc.latency_us.answer.max"), 0);
+	cr_assert_eq(jnum(uas, "uas.ack_timeouts"), 0);
+}
+
 /* @p got equals @p want; with @p retx retransmissions or duplicates
  * about, it is at least @p want and at most @p retx more. */
 static void assert_count(double got, double want, double retx)
@@ -434,8 +455,18 @@ static void uac_against_uas(const char *scenario, const char *transport,
 		cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 0);
 		/* INVITE, ACK, BYE out; 100, 180, 200, 200 in. */
 		assert_count(jnum(&uac, "messages_out"),
-			     3 * calls + (strcmp(scenario, "call") ? calls : 0),
+			     3 * calls +
+				 (strcmp(scenario, "call-100rel") ? 0 : calls),
 			     retx);
+		if (!strcmp(scenario, "call-3pcc")) {
+			assert_3pcc_ok(&uas, calls);
+			cr_assert_eq(jnum(&uac, "bad_offers"), 0);
+		} else {
+			/* An INVITE with an offer: the usual flow. */
+			cr_assert_eq(jnum(&uas, "uas.3pcc.with_offer"), calls);
+			cr_assert_eq(jnum(&uas, "uas.3pcc.offerless"), 0);
+			cr_assert_eq(jnum(&uas, "uas.3pcc.answers_checked"), 0);
+		}
 	} else {
 		assert_count(jnum(&uas, "uas.requests.OPTIONS"), calls, retx);
 	}
@@ -468,6 +499,55 @@ Test(sipload, call_100rel_uac_against_sipload_uas)
 Test(sipload, call_100rel_over_tcp)
 {
 	uac_against_uas("call-100rel", "tcp", "100", "100");
+}
+
+Test(sipload, call_3pcc_uac_against_sipload_uas)
+{
+	uac_against_uas("call-3pcc", "udp", "300", "0");
+}
+
+Test(sipload, call_3pcc_over_tcp)
+{
+	uac_against_uas("call-3pcc", "tcp", "100", "100");
+}
+
+/* Answers missing from the ACK or wrong in it: the UAS's check fails
+ * the calls, by reason, and exits 1; the UAC sees nothing wrong. */
+Test(sipload, uas_counts_missing_and_wrong_3pcc_answers)
+{
+	uint16_t port = free_port();
+	char a[64];
+	char *out;
+	struct json uac, uas;
+	pid_t upid;
+	const char *none[] = { "-s",   "call-3pcc", "--3pcc-answer",
+			       "none", "-t",	    a,
+			       "-n",   "50",	    "-r",
+			       "400",  "--json",    NULL };
+	const char *port0[] = { "-s",	 "call-3pcc", "--3pcc-answer",
+				"port0", "-t",	      a,
+				"-n",	 "50",	      "-r",
+				"400",	 "--json",    NULL };
+
+	addr(a, sizeof(a), port);
+	upid = uas_start(port, "100", NULL, NULL, NULL);
+	cr_assert_eq(uac_run(&uac, none, 30000), 0);
+	assert_all_ok(&uac, 50);
+	cr_assert_eq(uac_run(&uac, port0, 30000), 0);
+	assert_all_ok(&uac, 50);
+	cr_assert_eq(sl_finish(upid, "uas", 40000, &out, NULL), 1,
+		     "failed answers must fail the UAS's run");
+	json_parse(&uas, out);
+	cr_assert_eq(jnum(&uas, "uas.ops"), 100);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.offerless"), 100);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answers_checked"), 100);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answers_ok"), 0);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answers_missing"), 50);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answers_invalid"), 50);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answer_failures.missing"), 50);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answer_failures.port"), 50);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answer_failures.codec"), 0);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.latency_us.answer.count"), 0);
 }
 
 Test(sipload, both_roles_in_one_process_with_threads)
@@ -708,7 +788,182 @@ Test(sipload, sipp_uac_against_sipload_uas)
 	cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 0);
 }
 
+/* SIPp sends the offerless INVITEs and checks the offer in the 200
+ * (Content-Type, an audio m= line with PCMU on a port, a c= line); its
+ * ACK carries the answer, which sipload's UAS checks. */
+Test(sipload, sipp_3pcc_uac_against_sipload_uas)
+{
+	uint16_t port = free_port();
+	uint16_t sport = free_port();
+	char p[16], target[64], scen[PATH_MAX];
+	struct json uas;
+	pid_t upid, spid;
+	int status = 0;
+
+	cr_assert_not_null(realpath(SIPP_3PCC, scen), "%s not found",
+			   SIPP_3PCC);
+	upid = uas_start(port, "100", NULL, NULL, NULL);
+	addr(target, sizeof(target), port);
+	snprintf(p, sizeof(p), "%u", sport);
+	{
+		char *argv[] = { "sipp", "-sf",	     scen,	  "-s",	 "uas",
+				 target, "-i",	     "127.0.0.1", "-p",	 p,
+				 "-m",	 "100",	     "-r",	  "100", "-d",
+				 "20",	 "-nostdin", "-timeout",  "30s", NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	cr_assert_eq(proc_wait(spid, 40000, &status), 0);
+	untrack(spid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "SIPp saw a failed 3pcc call (no offer in the 200?)");
+	uas_finish(upid, &uas);
+	cr_assert_eq(jnum(&uas, "uas.ops"), 100);
+	assert_3pcc_ok(&uas, 100);
+}
+
+/* sipload's 3pcc caller against SIPp's 3pcc callee (uas_3pcc.xml:
+ * asserts the INVITE has no body and the ACK an answer); then against
+ * one whose 200 has no offer: those calls fail, as bad_offers. */
+static int uac_3pcc_against_sipp(const char *scenario, const char *n,
+				 struct json *uac, int *sipp_status)
+{
+	uint16_t port = free_port();
+	char a[64], p[16], scen[PATH_MAX];
+	pid_t spid;
+	int rc;
+
+	cr_assert_not_null(realpath(scenario, scen), "%s not found", scenario);
+	addr(a, sizeof(a), port);
+	snprintf(p, sizeof(p), "%u", port);
+	{
+		char *argv[] = { "sipp",      "-sf",	  scen,	      "-i",
+				 "127.0.0.1", "-p",	  p,	      "-m",
+				 (char *)n,   "-nostdin", "-timeout", "30s",
+				 NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	{
+		const char *args[] = { "-s",	 "call-3pcc", "-t",	a,
+				       "-n",	 n,	      "-r",	"200",
+				       "--hold", "20",	      "--json", NULL };
+
+		/* SIPp needs a moment to bind; the UAC retransmits anyway. */
+		rc = uac_run(uac, args, 40000);
+	}
+	cr_assert_eq(proc_wait(spid, 20000, sipp_status), 0);
+	untrack(spid);
+	return rc;
+}
+
+Test(sipload, call_3pcc_uac_against_sipp_uas)
+{
+	struct json uac;
+	int status = 0;
+
+	cr_assert_eq(uac_3pcc_against_sipp(SIPP_3PCC_UAS, "100", &uac, &status),
+		     0);
+	assert_all_ok(&uac, 100);
+	cr_assert_eq(jnum(&uac, "bad_offers"), 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "SIPp saw an INVITE with a body or an ACK without answer");
+}
+
+Test(sipload, call_3pcc_fails_a_2xx_without_offer)
+{
+	struct json uac;
+	int status = 0;
+
+	cr_assert_eq(
+	    uac_3pcc_against_sipp(SIPP_3PCC_NO_OFFER, "20", &uac, &status), 1);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the calls themselves (ACK, BYE) must complete");
+	cr_assert_eq(jnum(&uac, "started"), 20);
+	cr_assert_eq(jnum(&uac, "succeeded"), 0);
+	cr_assert_eq(jnum(&uac, "failed"), 20);
+	cr_assert_eq(jnum(&uac, "bad_offers"), 20);
+	cr_assert_eq(jnum(&uac, "failures.other"), 20);
+}
+
+/* Offers whose ACK never comes (flow I with the B2BUA stuck on its
+ * other leg): after 64*T1 the UAS gives up on each, counts it as a
+ * failed 3pcc call and exits 1. */
+Test(sipload, uas_fails_3pcc_calls_never_acknowledged)
+{
+	uint16_t port = free_port();
+	uint16_t sport = free_port();
+	char a[64], p[16], scen[PATH_MAX];
+	char *out;
+	struct json uas;
+	pid_t upid, spid;
+	int status = 0;
+	const char *uargs[] = { "--role", "uas",  "-l", a,	  "-d",
+				"3",	  "--t1", "20", "--json", NULL };
+
+	cr_assert_not_null(realpath(SIPP_3PCC_NO_ACK, scen), "%s not found",
+			   SIPP_3PCC_NO_ACK);
+	addr(a, sizeof(a), port);
+	upid = sl_start("uas", uargs);
+	snprintf(p, sizeof(p), "%u", sport);
+	{
+		char *argv[] = { "sipp",     "-sf", scen,  "-s",
+				 "uas",	     a,	    "-i",  "127.0.0.1",
+				 "-p",	     p,	    "-m",  "10",
+				 "-r",	     "100", "-nd", "-nostdin",
+				 "-timeout", "10s", NULL };
+
+		spid = sipp_start("sipp", argv);
+	}
+	/* SIPp's own verdict does not matter: it sees the 200 again. */
+	cr_assert_eq(proc_wait(spid, 20000, &status), 0);
+	untrack(spid);
+	cr_assert_eq(sl_finish(upid, "uas", 20000, &out, NULL), 1,
+		     "unacknowledged offers must fail the UAS's run");
+	json_parse(&uas, out);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.offerless"), 10);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.ack_timeouts"), 10);
+	cr_assert_eq(jnum(&uas, "uas.ack_timeouts"), 10);
+	cr_assert_eq(jnum(&uas, "uas.3pcc.answers_checked"), 0);
+	cr_assert_gt(jnum(&uas, "retransmissions"), 0);
+}
+
 /* ---- sipedge ---- */
+
+/* sipload 3pcc UAC -> sipedge -> sipload UAS with its 3pcc role: the
+ * callees registered by sipload with the UAS as their contact. */
+Test(sipload, call_3pcc_through_sipedge, .timeout = 90)
+{
+	uint16_t port = free_port();
+	char a[64], px[64];
+	struct json reg, uac, uas;
+	pid_t upid;
+	const char *rargs[] = { "-s",	     "register",  "-t",	    px,
+				"--domain",  "localhost", "-u",	    "3000-3009",
+				"--contact", a,		  "-n",	    "10",
+				"-r",	     "100",	  "--json", NULL };
+	const char *cargs[] = { "-s",	    "call-3pcc", "-t",
+				px,	    "--domain",	 "localhost",
+				"--callee", "3000-3009", "-n",
+				"400",	    "-r",	 "200",
+				"--json",   NULL };
+
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, NULL), 0, "%s",
+		     sp.why);
+	addr(a, sizeof(a), port);
+	addr(px, sizeof(px), sp.port);
+	cr_assert_eq(uac_run(&reg, rargs, 30000), 0);
+	assert_all_ok(&reg, 10);
+	upid = uas_start(port, "400", NULL, NULL, NULL);
+	cr_assert_eq(uac_run(&uac, cargs, 60000), 0);
+	uas_finish(upid, &uas);
+	assert_all_ok(&uac, 400);
+	cr_assert_eq(jnum(&uac, "latency_us.final.count"), 400);
+	cr_assert_eq(jnum(&uac, "bad_offers"), 0);
+	cr_assert_eq(jnum(&uas, "uas.ops"), 400);
+	assert_3pcc_ok(&uas, 400);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
 
 Test(sipload, options_against_sipedge)
 {
@@ -772,16 +1027,27 @@ Test(sipload, refuses_unbounded_runs_and_bad_options)
 	refused(a4, 2, "bad address");
 }
 
+Test(sipload, refuses_a_bad_3pcc_answer_mode)
+{
+	const char *a1[] = {
+		"-t",	     "127.0.0.1:5060", "-n",	    "1", "-s",
+		"call-3pcc", "--3pcc-answer",  "sometimes", NULL
+	};
+
+	refused(a1, 2, "--3pcc-answer");
+}
+
 Test(sipload, help_documents_every_option)
 {
 	const char *args[] = { "--help", NULL };
 	const char *opts[] = {
-		"--role",     "--target",   "--listen",	  "--transport",
-		"--threads",  "--scenario", "--users",	  "--users-csv",
-		"--password", "--callee",   "--hold",	  "--rate",
-		"--ramp",     "--duration", "--count",	  "--max-concurrent",
-		"--max-time", "--search",   "--t1",	  "--drop-rate",
-		"--uas-auth", "--json",	    "--progress", "call-100rel"
+		"--role",     "--target",     "--listen",   "--transport",
+		"--threads",  "--scenario",   "--users",    "--users-csv",
+		"--password", "--callee",     "--hold",	    "--rate",
+		"--ramp",     "--duration",   "--count",    "--max-concurrent",
+		"--max-time", "--search",     "--t1",	    "--drop-rate",
+		"--uas-auth", "--json",	      "--progress", "call-100rel",
+		"call-3pcc",  "--3pcc-answer"
 	};
 	char *out;
 	unsigned i;
