@@ -190,6 +190,11 @@ int sdp_parse(struct sdp *s, const char *buf, size_t len)
 	s->text = slice_make(buf, len);
 	if (memchr(buf, '\0', len))
 		return fail(s, "NUL in SDP");
+	/* RFC 4566 §5: CR only as part of a line end. */
+	for (const char *cr = memchr(buf, '\r', len); cr;
+	     cr = memchr(cr + 1, '\r', len - (size_t)(cr + 1 - buf)))
+		if (cr + 1 < buf + len && cr[1] != '\n')
+			return fail(s, "Bare CR in SDP");
 	/* Bounded by len: each turn takes one line. */
 	for (start = pos; next_line(s->text, &pos, &line, &full); start = pos) {
 		if (!line.len) {
@@ -343,7 +348,9 @@ static void put(struct out *o, const char *s, size_t n)
 static void put_full(struct out *o, struct slice full)
 {
 	put(o, full.p, full.len);
-	if (!full.len || full.p[full.len - 1] != '\n')
+	if (full.len && full.p[full.len - 1] == '\r')
+		put(o, "\n", 1);
+	else if (!full.len || full.p[full.len - 1] != '\n')
 		put(o, "\r\n", 2);
 }
 

@@ -229,6 +229,21 @@ Test(sdp, nul_bytes_are_refused)
 	cr_assert_str_eq(s.fault, "NUL in SDP");
 }
 
+Test(sdp, bare_cr_is_refused_and_a_final_cr_kept)
+{
+	struct slice out;
+
+	bad(HEAD "m=audio 1 RTP/AVP 0\r  \r\n", "Bare CR");
+	/* Found by fuzz_sdp: a last line ending in CR alone printed as
+	 * "\r\r\n" changed the m= line. */
+	cr_assert_eq(parse(HEAD "m=audio 1 RTP/AVP 0 \r"), 0);
+	cr_assert_eq(
+	    sdp_print(&s, SDP_SET_DIR, SDP_INACTIVE, msgin_arena, &out), 0);
+	expect(out, HEAD "m=audio 1 RTP/AVP 0 \r\na=inactive\r\n");
+	parse_t(HEAD "m=audio 1 RTP/AVP 0 \r\na=inactive\r\n");
+	cr_assert(sdp_media_eq(&s, &t));
+}
+
 Test(sdp, too_many_media_and_too_large)
 {
 	char *text = malloc(SDP_MAX_LEN + 2);
