@@ -105,10 +105,10 @@ struct intercom_req {
 	const struct conf *c;
 	const struct sipmsg *m;
 	const struct sockaddr *src;
-	/** From the B2B pool's own socket (pool_is_source()): trusted. */
-	bool internal;
 	int64_t now_s; /**< CLOCK_REALTIME seconds */
 	struct arena *a;
+	/** From the B2B pool's own socket (pool_is_source()): trusted. */
+	bool internal;
 };
 
 /** What intercom_decide() found. */

@@ -68,12 +68,12 @@ struct auth_req {
 	const struct conf *c;
 	const struct sipmsg *m;	    /**< parsed without fault */
 	const struct sockaddr *src; /**< where it came from */
+	unsigned shard;		    /**< the calling shard (its tables) */
+	int64_t now_s;		    /**< CLOCK_REALTIME seconds */
+	struct arena *a;	    /**< for the challenge headers */
 	/** From the B2B pool's own socket (pool_is_source()): trusted as
 	 * registrar.trusted is, whatever registrar.trusted says. */
 	bool internal;
-	unsigned shard;	 /**< the calling shard (its tables) */
-	int64_t now_s;	 /**< CLOCK_REALTIME seconds */
-	struct arena *a; /**< for the challenge headers */
 };
 
 /** What auth_check() decided. */
