@@ -137,9 +137,9 @@ static void print_default(FILE *f)
 	fprintf(f, "\n  workers: one per online CPU (%u here), log level %s\n",
 		c->workers, log_level_name(c->log_level));
 	fprintf(f,
-		"  B2B worker pool: %u workers on %s (UDP, loopback; port 0: "
-		"a free port,\n  logged at start; requests from it are "
-		"trusted)\n",
+		"  B2B worker pool: %u workers on %s (UDP; port 0 = a free "
+		"one,\n  named at start); requests from its socket are "
+		"trusted\n",
 		b2b_conf(c)->workers, b2b_conf(c)->listen);
 	for (unsigned i = 0; i < mgmt_conf(c)->nlisten; i++)
 		fprintf(f,
