@@ -177,7 +177,8 @@ static int parse(struct shard *sh, const struct peer *from, const char *buf,
 	return 0;
 }
 
-static struct log_ratelimit answer_rl = { .burst = 10 };
+/* Per worker thread: the network can trigger these lines. */
+static _Thread_local struct log_ratelimit answer_rl = { .burst = 10 };
 
 static void pool_handle(struct shard *sh, const struct peer *from,
 			const char *buf, size_t len)
