@@ -294,6 +294,16 @@ const struct shard_role pool_role = {
 	.tick_ms = POOL_TICK_MS,
 };
 
+/* The same without the timer: no UA core with timers, so idle workers
+ * sleep instead of waking POOL_TICK_MS apart beside the proxy. */
+static const struct shard_role pool_role_idle = {
+	.name = "b2b",
+	.new_state = worker_new,
+	.free_state = worker_free,
+	.handle = pool_handle,
+	.reject = pool_reject,
+};
+
 int pool_start(const struct conf *c, struct pool **pp)
 {
 	const struct b2b_conf *bc = b2b_conf(c);
@@ -326,7 +336,7 @@ int pool_start(const struct conf *c, struct pool **pp)
 		: ntohs(((const struct sockaddr_in *)&bc->addr)->sin_port);
 	o = (struct shards_opts){
 		.conf = c,
-		.role = &pool_role,
+		.role = ua_core && ua_core->tick ? &pool_role : &pool_role_idle,
 		.workers = bc->workers,
 		.listen = &l,
 		.nlisten = 1,

@@ -86,7 +86,8 @@ struct pool_ua {
  */
 int pool_set_ua(const struct pool_ua *ua);
 
-/** The role table pool workers run (proxy/core/shard.h). */
+/** The role table pool workers run (proxy/core/shard.h); pool_start()
+ * runs it without the tick when the UA core has no tick function. */
 extern const struct shard_role pool_role;
 
 /**
