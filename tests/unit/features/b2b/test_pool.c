@@ -368,11 +368,22 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 	return err ? err : POOL_UA_DONE;
 }
 
+static atomic_int ua_ticks;
+
+static void ua_tick(struct shard *sh, void *state, uint64_t now_ms)
+{
+	(void)sh;
+	(void)now_ms;
+	if (state)
+		atomic_fetch_add(&ua_ticks, 1);
+}
+
 static const struct pool_ua test_ua = {
 	.name = "test",
 	.new_state = ua_new,
 	.free_state = ua_free,
 	.request = ua_request,
+	.tick = ua_tick,
 	.allow = "INVITE, ACK, BYE, CANCEL, OPTIONS",
 };
 
@@ -398,6 +409,10 @@ Test(pool, the_ua_core_sees_requests_first)
 	    strstr(r, "\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n"), "%s",
 	    r);
 	cr_assert_eq(atomic_load(&ua_requests), 2);
+	/* Its timers run on the workers (POOL_TICK_MS apart). */
+	for (int i = 0; i < WAIT_MS && atomic_load(&ua_ticks) < 4; i++)
+		ms_sleep(1);
+	cr_assert_geq(atomic_load(&ua_ticks), 4);
 	pool_stop(pool);
 	pool = NULL;
 	cr_assert_eq(atomic_load(&ua_states), 0);
