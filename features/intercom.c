@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "features/b2b/pool.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/hex.h"
 #include "proxy/route.h"
@@ -376,7 +377,7 @@ void intercom_set_policy(intercom_trusted_fn *trusted,
 
 static bool may_page(const struct conf *c, const struct conf_intercom *d,
 		     struct slice domain, const struct sipmsg *m,
-		     const struct sockaddr *src)
+		     const struct sockaddr *src, bool internal)
 {
 	char buf[SIPMSG_AOR_MAX];
 	struct slice fuser, fdom, who;
@@ -384,7 +385,7 @@ static bool may_page(const struct conf *c, const struct conf_intercom *d,
 	if (!from_aor(m, buf, sizeof(buf), &fuser, &fdom) ||
 	    !slice_caseeq(fdom, domain))
 		return false;
-	if (policy_trusted && policy_trusted(c, src))
+	if (internal || (policy_trusted && policy_trusted(c, src)))
 		who = fuser;
 	else if (!policy_methods || !(policy_methods(c) & (1u << m->method)) ||
 		 !digest_user(m, fdom, &who))
@@ -405,7 +406,7 @@ bool intercom_may_page(const struct conf *c, const struct conf_intercom *d,
 	if (uri_parse(m->ruri, &u) < 0)
 		return false;
 	return may_page(c, d, d->domain ? slice_cstr(d->domain) : u.host, m,
-			src);
+			src, false);
 }
 
 /* Routing a page. */
@@ -562,7 +563,7 @@ int intercom_decide(const struct intercom_req *q, struct intercom_verdict *vp)
 				    : u.host.p[i]);
 	pg.domain = slice_make(dom, u.host.len);
 	/* The ACL before anything that tells who is registered. */
-	if (!may_page(q->c, pg.d, pg.domain, m, q->src))
+	if (!may_page(q->c, pg.d, pg.domain, m, q->src, q->internal))
 		return reply(vp, 403, "Paging Not Allowed");
 	if (!ext.len)
 		return reply(vp, 484, "Address Incomplete");
@@ -603,6 +604,7 @@ int intercom_hook(struct hook_req *r)
 		.c = shard_conf(r->sh),
 		.m = r->m,
 		.src = (const struct sockaddr *)&r->from->addr,
+		.internal = pool_is_source(r->from),
 		.now_s = (int64_t)time(NULL),
 		.a = r->a,
 	};

@@ -107,6 +107,8 @@ struct intercom_req {
 	const struct sockaddr *src;
 	int64_t now_s; /**< CLOCK_REALTIME seconds */
 	struct arena *a;
+	/** From the B2B pool's own socket (pool_is_source()): trusted. */
+	bool internal;
 };
 
 /** What intercom_decide() found. */

@@ -16,6 +16,8 @@
 #include <urcu/urcu-memb.h>
 #include <uv.h>
 
+#include "features/b2b/b2b_conf.h"
+#include "features/b2b/pool.h"
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
@@ -134,6 +136,11 @@ static void print_default(FILE *f)
 	}
 	fprintf(f, "\n  workers: one per online CPU (%u here), log level %s\n",
 		c->workers, log_level_name(c->log_level));
+	fprintf(f,
+		"  B2B worker pool: %u workers on %s (UDP; port 0 = a free "
+		"one,\n  named at start); requests from its socket are "
+		"trusted\n",
+		b2b_conf(c)->workers, b2b_conf(c)->listen);
 	for (unsigned i = 0; i < mgmt_conf(c)->nlisten; i++)
 		fprintf(f,
 			"  management API: http://%s (POST /rpc JSON-RPC, "
@@ -599,7 +606,8 @@ static int run(const struct conf *c, const struct opts *o)
 	struct sigs s = { .shards = NULL };
 	struct post *inbox = NULL; /* the control thread's mailbox */
 	struct mgmt m = { .rpc = NULL };
-	char names[1024];
+	struct pool *pool = NULL; /* the B2B pool, when b2b.workers > 0 */
+	char names[1024], b2b[96] = "";
 	uv_loop_t loop;
 	int err, status = EXIT_CLEAN;
 
@@ -646,6 +654,16 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* The B2B pool after the proxy's shards, which it sends through. */
+	err = pool_start(c, &pool);
+	if (err) {
+		status = EXIT_START; /* pool_start() said why */
+		goto out;
+	}
+	m.env.pool = pool;
+	if (pool)
+		snprintf(b2b, sizeof(b2b), " b2b=%u@%s", pool_workers(pool),
+			 pool_address(pool));
 	err = reload_new(&loop, &m.env, &ro, &m.reload);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: reload: %s", err_str(err));
@@ -656,14 +674,19 @@ static int run(const struct conf *c, const struct opts *o)
 	status = management_start(&m, c, inbox, s.shards);
 	if (status != EXIT_CLEAN)
 		goto out;
-	log_msg(LOG_INFO, "sipedge %s listening on %s workers=%u",
-		SIPEDGE_VERSION, names, c->workers);
+	log_msg(LOG_INFO, "sipedge %s listening on %s workers=%u%s",
+		SIPEDGE_VERSION, names, c->workers, b2b);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", names);
 	uv_run(&loop, UV_RUN_DEFAULT);
 out:
 	/* New management calls are refused from here; the ones under way
 	 * are answered by the shards (or the mailbox) as they stop. */
 	rpc_quiesce(m.rpc);
+	/* The pool before the proxy's shards: nothing it still sends
+	 * finds them gone. */
+	m.env.pool = NULL;
+	pool_stop(pool);
+	pool = NULL;
 	if (s.shards) {
 		shards_stop(s.shards);
 		s.shards = NULL;
@@ -706,6 +729,7 @@ static void sections_add(void)
 	static const struct conf_section *const all[] = {
 		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
 		&features_conf_section, &mgmt_conf_section, &log_conf_section,
+		&b2b_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -15,6 +15,7 @@
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
 
+#include "features/b2b/pool.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/hex.h"
@@ -509,7 +510,7 @@ static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
 	    m->method == SIP_METHOD_OTHER ||
 	    !(reg_conf(c)->auth_methods & (1u << m->method)))
 		return false;
-	if (reg_conf_is_trusted(c, q->src))
+	if (q->internal || reg_conf_is_trusted(c, q->src))
 		return false;
 	if (m->method == SIP_REGISTER) {
 		if (!reg_is_ours(c, m))
@@ -647,6 +648,7 @@ int auth_hook(struct hook_req *r)
 		.c = shard_conf(r->sh),
 		.m = r->m,
 		.src = (const struct sockaddr *)&r->from->addr,
+		.internal = pool_is_source(r->from),
 		.shard = shard_id(r->sh),
 		.now_s = (int64_t)time(NULL),
 		.a = r->a,

@@ -71,6 +71,9 @@ struct auth_req {
 	unsigned shard;		    /**< the calling shard (its tables) */
 	int64_t now_s;		    /**< CLOCK_REALTIME seconds */
 	struct arena *a;	    /**< for the challenge headers */
+	/** From the B2B pool's own socket (pool_is_source()): trusted as
+	 * registrar.trusted is, whatever registrar.trusted says. */
+	bool internal;
 };
 
 /** What auth_check() decided. */
@@ -83,11 +86,12 @@ struct auth_verdict {
 
 /**
  * Decide whether request q->m may go on (RFC 3261 §22). Nothing to do
- * (status 0) for a trusted source, ACK, CANCEL, an in-dialog request,
- * a method outside reg_conf(c)->auth_methods, a REGISTER that is not for this
- * registrar or whose To domain is not served, or another request whose
- * From domain is not served. Otherwise the request needs credentials
- * for realm = that domain: none (or only for other realms or schemes)
+ * (status 0) for a trusted source (registrar.trusted, or q->internal),
+ * ACK, CANCEL, an in-dialog request, a method outside
+ * reg_conf(c)->auth_methods, a REGISTER that is not for this registrar or whose
+ * To domain is not served, or another request whose From domain is not served.
+ * Otherwise the request needs credentials for realm = that domain: none (or
+ * only for other realms or schemes)
  * -> 401 (REGISTER, WWW-Authenticate) or 407 (Proxy-Authenticate) with
  * one challenge per algorithm the user has (both for an unknown user),
  * SHA-256 first, qop="auth"; wrong response or unknown user -> a new

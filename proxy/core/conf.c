@@ -460,7 +460,7 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 	return check_one_of(w, fields, seen, &start, path, spath);
 }
 
-/* Note for the section's build function that the list @p spath is given. */
+/* Note for the section's build function that the key @p spath is given. */
 static void mark_given(struct walk *w, const char *spath)
 {
 	const struct conf_section *sec = cur(w);
@@ -674,6 +674,8 @@ static int walk_scalar(struct walk *w, const cyaml_schema_value_t *s,
 	default:
 		return fail(w, m, "%s: unsupported schema type", path);
 	}
+	/* A scalar whose 0 is a value, not "not given" (b2b.workers). */
+	mark_given(w, spath);
 	return check_value(w, m, path, spath, v);
 }
 

@@ -110,9 +110,9 @@ struct conf_section {
 	conf_check_fn *check; /**< scalar checks, or NULL */
 	/** Mappings that need one of two keys; ends with { NULL }, or NULL. */
 	const struct conf_one_of *one_of;
-	/** Schema paths of lists whose presence build() needs to know
-	 * (an empty list is not the same as none); ends with NULL, or NULL.
-	 * At most 32. */
+	/** Schema paths of lists or scalars whose presence build() needs
+	 * to know (an empty list is not the same as none; a scalar whose 0
+	 * is a value); ends with NULL, or NULL. At most 32. */
 	const char *const *given;
 	conf_build_fn *build;
 	conf_free_fn *free; /**< or NULL */

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include <urcu/urcu-memb.h>
 #include <urcu/wfcqueue.h>
@@ -534,7 +535,8 @@ static void inbox_cb(uv_async_t *h)
 	shard__flush(sh);
 	if (stop && !sh->stopping) {
 		sh->stopping = true;
-		hooks_stop(sh);
+		if (sh->set->run_hooks)
+			hooks_stop(sh);
 		close_handles(sh);
 	}
 	/* The rest waits for the next turn of the loop, after the
@@ -564,10 +566,11 @@ static void *shard_main(void *arg)
 	struct shard *sh = arg;
 	char name[16];
 
-	snprintf(name, sizeof(name), "shard%u", sh->id);
+	snprintf(name, sizeof(name), "%.11s%u", sh->set->name, sh->id);
 	pthread_setname_np(pthread_self(), name);
 	urcu_memb_register_thread();
-	hooks_start(sh);
+	if (sh->set->run_hooks)
+		hooks_start(sh);
 	uv_run(&sh->loop, UV_RUN_DEFAULT);
 	urcu_memb_unregister_thread();
 	return NULL;
@@ -641,7 +644,8 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	err = tcp_start(sh->tcp);
 out:
 	if (err && what)
-		log_msg(LOG_ERR, "shard %u: %s: %s", id, what, err_str(err));
+		log_msg(LOG_ERR, "%s %u: %s: %s", s->name, id, what,
+			err_str(err));
 	return err;
 }
 
@@ -842,6 +846,7 @@ static void teardown(struct shards *s, bool ran)
 	if (!s)
 		return;
 	if (!s->sh) {
+		free(s->listen);
 		free(s);
 		return;
 	}
@@ -869,6 +874,7 @@ static void teardown(struct shards *s, bool ran)
 		shard_fini(&s->sh[i]);
 	}
 	free(s->sh);
+	free(s->listen);
 	free(s);
 }
 
@@ -883,14 +889,65 @@ static void ignore_sigpipe(void)
 		signal(SIGPIPE, SIG_IGN);
 }
 
+/* Copy the listeners of @p o into @p s; a port-0 UDP listener gets a
+ * free port now, so that every shard binds the same one. */
+static int listen_copy(struct shards *s, const struct shards_opts *o)
+{
+	const struct conf_listen *src = o->listen ? o->listen : o->conf->listen;
+	unsigned n = o->listen ? o->nlisten : o->conf->nlisten;
+	int port;
+
+	s->listen = calloc(n ? n : 1, sizeof(*s->listen));
+	if (!s->listen)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		struct conf_listen *l = &s->listen[i];
+		struct sockaddr *sa = (struct sockaddr *)&l->addr;
+
+		*l = src[i];
+		l->address = NULL; /* the caller's string: not kept */
+		if (l->port || (l->addr.ss_family != AF_INET &&
+				l->addr.ss_family != AF_INET6))
+			continue;
+		if (l->tcp)
+			return -EINVAL;
+		port = tp__free_port(sa, l->addrlen, SOCK_DGRAM, "udp");
+		if (port < 0)
+			return port;
+		l->port = (uint16_t)port;
+		if (l->addr.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)sa)->sin6_port = htons(l->port);
+		else
+			((struct sockaddr_in *)sa)->sin_port = htons(l->port);
+	}
+	s->nlisten = n;
+	return 0;
+}
+
 int shards_start(const struct conf *c, const struct shard_role *role,
 		 struct shards **sp)
 {
+	const struct shards_opts o = { .conf = c, .role = role };
+
+	if (!c)
+		return -EINVAL;
+	return shards_start_opts(&o, sp);
+}
+
+int shards_start_opts(const struct shards_opts *o, struct shards **sp)
+{
+	const struct shard_role *role = o ? o->role : NULL;
+	const struct conf *c = o ? o->conf : NULL;
 	struct shards *s = NULL;
 	sigset_t all, old;
+	unsigned n;
 	int err;
 
-	if (!c || !sp || c->workers == 0 || c->workers > TCP_MAX_SHARDS)
+	if (!c || !sp)
+		return -EINVAL;
+	n = o->workers ? o->workers : c->workers;
+	if (n == 0 || n > TCP_MAX_SHARDS || (o->listen && !o->nlisten) ||
+	    (o->name && (!*o->name || strlen(o->name) > 11)))
 		return -EINVAL;
 	if (!role || !role->new_state || !role->free_state || !role->handle ||
 	    (role->tick && !role->tick_ms))
@@ -902,9 +959,14 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 		return -ENOMEM;
 	s->conf = c;
 	s->role = role;
-	s->n = c->workers;
+	s->n = n;
+	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "shard");
+	s->run_hooks = !o->no_hooks;
 	atomic_init(&s->tcp_conns, 0);
 	s->ip_seed = owner_seed ^ 0x7463702d69702d31ULL;
+	err = listen_copy(s, o);
+	if (err)
+		goto out;
 	s->sh = calloc(s->n, sizeof(*s->sh));
 	if (!s->sh) {
 		err = -ENOMEM;
@@ -912,8 +974,8 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 	}
 	/* Nobody else may hold our ports: not even a process whose sockets
 	 * set SO_REUSEPORT too, which the kernel would let share them. */
-	for (unsigned i = 0; i < c->nlisten; i++) {
-		const struct conf_listen *l = &c->listen[i];
+	for (unsigned i = 0; i < s->nlisten; i++) {
+		const struct conf_listen *l = &s->listen[i];
 		const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
 
 		err = l->udp ? tp__probe(sa, l->addrlen, SOCK_DGRAM, "udp") : 0;
@@ -936,7 +998,7 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 
 		err = -pthread_create(&sh->thread, NULL, shard_main, sh);
 		if (err) {
-			log_msg(LOG_ERR, "shard %u: thread: %s", i,
+			log_msg(LOG_ERR, "%s %u: thread: %s", s->name, i,
 				err_str(err));
 			break;
 		}
@@ -946,7 +1008,7 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 	if (err)
 		goto out;
 	s->stats = (struct stats_source){
-		.module = "shard",
+		.module = s->name,
 		.items = stats_items,
 		.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
 		.ninst = s->n,
@@ -961,12 +1023,28 @@ int shards_start(const struct conf *c, const struct shard_role *role,
 	err = stats_add(&s->stats);
 	if (err)
 		goto out;
-	log_msg(LOG_INFO, "shards: %u started", s->n);
+	if (o->name)
+		log_msg(LOG_INFO, "%s: %u workers started", s->name, s->n);
+	else
+		log_msg(LOG_INFO, "shards: %u started", s->n);
 	*sp = s;
 	s = NULL;
 out:
 	teardown(s, false);
 	return err;
+}
+
+int shards_listen_addr(const struct shards *s, unsigned i,
+		       struct sockaddr_storage *ssp, socklen_t *lenp)
+{
+	if (!s || i >= s->nlisten || !ssp || !lenp)
+		return -EINVAL;
+	*ssp = s->listen[i].addr;
+	*lenp = s->listen[i].addrlen;
+	if (!*lenp)
+		*lenp = ssp->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in);
+	return 0;
 }
 
 void shards_stop(struct shards *s)

@@ -2,7 +2,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "proxy/base/slice.h"
 #include "proxy/base/stats.h"
@@ -10,6 +12,7 @@
 #include "proxy/sip/txn.h"
 
 struct conf;
+struct conf_listen;
 struct arena;
 struct peer;
 struct shards;
@@ -87,6 +90,58 @@ struct shard_role {
  */
 int shards_start(const struct conf *c, const struct shard_role *role,
 		 struct shards **sp);
+
+/**
+ * What a group of shards runs: shards_start_opts(). A process may run
+ * several groups side by side (the proxy's shards, the B2B pool), each
+ * with its own threads, sockets, inboxes and counters; Call-ID
+ * ownership and hand-off stay inside a group.
+ */
+struct shards_opts {
+	/** Required. Its overload, udp, tcp and max_headers keys apply;
+	 * it must outlive the shards (shards_set_conf() changes it). */
+	const struct conf *conf;
+	const struct shard_role *role; /**< required */
+	/** Shards, 1 .. TCP_MAX_SHARDS; 0: conf->workers. */
+	unsigned workers;
+	/**
+	 * The listeners each shard binds (SO_REUSEPORT); NULL: conf->listen.
+	 * Copied. A UDP-only entry may have port 0: a free port is chosen
+	 * at start, the same for every shard (shards_listen_addr() tells
+	 * it); an entry with tcp and port 0 is -EINVAL.
+	 */
+	const struct conf_listen *listen;
+	unsigned nlisten; /**< entries of @p listen */
+	/**
+	 * For logs and thread names, and the counters' module in the
+	 * registry (proxy/base/stats.h), at most 11 characters; NULL:
+	 * "shard". Two groups running at once need two names.
+	 */
+	const char *name;
+	/** Do not run the shards_add_hook() hooks (they are per shard id
+	 * of the proxy's group: the Redis writers). */
+	bool no_hooks;
+};
+
+/**
+ * shards_start() with options: start a group of @p o->workers shards
+ * running @p o->role on the listeners @p o->listen.
+ * Returns 0 with *sp set, or a negative error as shards_start() (and
+ * -EINVAL for a bad @p o: no conf or role, too many workers, a name
+ * too long, a TCP listener with port 0); nothing is left running on
+ * error. Thread: control. Ownership: @p o and its listeners are
+ * copied (not their address strings); o->conf must outlive the shards.
+ */
+int shards_start_opts(const struct shards_opts *o, struct shards **sp);
+
+/**
+ * The address listener @p i of group @p s is bound to, its port
+ * resolved (a port-0 listener: the port chosen at start).
+ * Returns 0 with *ssp and *lenp set, or -EINVAL (@p s NULL, @p i out of
+ * range). Thread: any, between shards_start*() and shards_stop().
+ */
+int shards_listen_addr(const struct shards *s, unsigned i,
+		       struct sockaddr_storage *ssp, socklen_t *lenp);
 
 struct uv_loop_s;
 

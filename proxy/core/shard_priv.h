@@ -27,6 +27,7 @@
 struct udp;
 struct tcp;
 struct shards;
+struct conf_listen;
 
 /**
  * Bytes (items and their headers) one shard's inbox may hold; past it,
@@ -107,6 +108,17 @@ struct shards {
 	const struct shard_role *role;
 	unsigned n;
 	struct shard *sh;
+	/**
+	 * The listeners every shard of the group binds: a copy of the
+	 * shards_opts ones (conf->listen by default), address strings
+	 * not copied (NULL), ports resolved (port 0: the one the kernel
+	 * chose). Fixed once shards_start_opts() returns; read by udp.c,
+	 * tcp.c and shards_listen_addr().
+	 */
+	struct conf_listen *listen;
+	unsigned nlisten;
+	char name[16];	/**< for logs and thread names: "shard", "b2b" */
+	bool run_hooks; /**< run the shards_add_hook() hooks */
 	/** Open TCP connections of all shards, for tcp.max_connections. */
 	atomic_uint tcp_conns;
 	/**
@@ -120,6 +132,14 @@ struct shards {
 	uint64_t ip_seed;	   /**< random per process */
 	struct stats_source stats; /**< the shards' counters, registered */
 };
+
+/** The listeners of @p sh's group (struct shards listen). */
+static inline const struct conf_listen *shard__listen(const struct shard *sh,
+						      unsigned *np)
+{
+	*np = sh->set->nlisten;
+	return sh->set->listen;
+}
 
 /** Add @p v to the counter @p p: owner thread only, readers relaxed. */
 static inline void shard__count(uint64_t *p, uint64_t v)
@@ -160,6 +180,15 @@ int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
  */
 int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
 	      const char *what);
+
+/**
+ * A port the kernel considers free on @p sa's address for @p type:
+ * bind a socket without SO_REUSEPORT to port 0, read the port, close
+ * it. Returns the port (1..65535), or a negative errno after logging
+ * "@p what ADDRESS: reason". Thread: control.
+ */
+int tp__free_port(const struct sockaddr *sa, socklen_t salen, int type,
+		  const char *what);
 
 /**
  * Copy @p len bytes for connection @p to->conn_id, owned by shard

@@ -1017,11 +1017,12 @@ static void connect_cb(uv_connect_t *req, int status)
 static bool source_of(const struct tcp *t, unsigned li, int family,
 		      struct sockaddr_storage *ss)
 {
-	const struct conf *c = shard_conf(t->sh);
+	unsigned nls;
+	const struct conf_listen *ls = shard__listen(t->sh, &nls);
 
-	if (li >= c->nlisten || c->listen[li].addr.ss_family != family)
+	if (li >= nls || ls[li].addr.ss_family != family)
 		return false;
-	*ss = c->listen[li].addr;
+	*ss = ls[li].addr;
 	if (family == AF_INET)
 		((struct sockaddr_in *)ss)->sin_port = 0;
 	else
@@ -1089,6 +1090,8 @@ fail:
 int tcp_open(struct shard *sh, struct tcp **tp)
 {
 	const struct conf *c = shard_conf(sh);
+	const struct conf_listen *ls;
+	unsigned nls;
 	char abuf[64];
 	struct tcp *t;
 	int err = -ENOMEM;
@@ -1111,7 +1114,8 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 	atomic_init(&t->wq_peak, 0);
 	t->mapcap = MAP_MIN;
 	t->map = calloc(t->mapcap, sizeof(*t->map));
-	t->nls = c->nlisten;
+	ls = shard__listen(sh, &nls);
+	t->nls = nls;
 	t->ls = calloc(t->nls ? t->nls : 1, sizeof(*t->ls));
 	if (!t->map || !t->ls)
 		goto out;
@@ -1121,7 +1125,7 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 		t->ls[i].listen_idx = i;
 	}
 	for (unsigned i = 0; i < t->nls; i++) {
-		const struct conf_listen *l = &c->listen[i];
+		const struct conf_listen *l = &ls[i];
 		int fd;
 
 		if (!l->tcp)

@@ -107,3 +107,38 @@ int tp__probe(const struct sockaddr *sa, socklen_t salen, int type,
 					   : err_str(err));
 	return err;
 }
+
+int tp__free_port(const struct sockaddr *sa, socklen_t salen, int type,
+		  const char *what)
+{
+	char abuf[INET6_ADDRSTRLEN + 16];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, err = 0, port = 0;
+
+	if (salen == 0)
+		salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						  : sizeof(struct sockaddr_in);
+	fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Without SO_REUSEPORT, the kernel picks a port nobody holds, not
+	 * even a SO_REUSEPORT group of the same user, which a socket with
+	 * the option could join. */
+	if (bind(fd, sa, salen) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len))
+		err = -errno;
+	else if (ss.ss_family == AF_INET6)
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	close(fd);
+	if (!err && port == 0)
+		err = -EADDRNOTAVAIL;
+	if (err) {
+		log_msg(LOG_ERR, "%s %s: %s", what,
+			peer_addr_str(sa, abuf, sizeof(abuf)), err_str(err));
+		return err;
+	}
+	return port;
+}

@@ -97,6 +97,8 @@ static int alloc_batch(struct udp *u)
 int udp_open(struct shard *sh, struct udp **up)
 {
 	const struct conf *c = shard_conf(sh);
+	const struct conf_listen *ls;
+	unsigned nls;
 	struct udp *u;
 	int err = -ENOMEM;
 
@@ -108,7 +110,8 @@ int udp_open(struct shard *sh, struct udp **up)
 	u->batch = c->udp.batch ? c->udp.batch : 1;
 	if (u->batch > MAX_BATCH)
 		u->batch = MAX_BATCH;
-	u->nsocks = c->nlisten;
+	ls = shard__listen(sh, &nls);
+	u->nsocks = nls;
 	u->socks = calloc(u->nsocks ? u->nsocks : 1, sizeof(*u->socks));
 	if (!u->socks)
 		goto out;
@@ -118,7 +121,7 @@ int udp_open(struct shard *sh, struct udp **up)
 		u->socks[i].listen_idx = i;
 	}
 	for (unsigned i = 0; i < u->nsocks; i++) {
-		const struct conf_listen *l = &c->listen[i];
+		const struct conf_listen *l = &ls[i];
 		int fd;
 
 		if (!l->udp)

@@ -6,6 +6,7 @@
 
 struct conf;
 struct http;
+struct pool;
 struct post;
 struct shards;
 
@@ -17,6 +18,7 @@ struct shards;
 struct mgmt_env {
 	const struct conf *conf; /**< the config in force (reload swaps it) */
 	struct shards *shards;	 /**< NULL before start and after stop */
+	struct pool *pool;	 /**< the B2B pool; NULL when off or stopped */
 	struct post *control;	 /**< the control thread's mailbox */
 	struct http *http;  /**< the HTTP server (NULL before it is made) */
 	int64_t started_s;  /**< CLOCK_REALTIME seconds at start */

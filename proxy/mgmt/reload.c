@@ -13,6 +13,7 @@
 #include <uv.h>
 #include <yaml.h>
 
+#include "features/b2b/b2b_conf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/file.h"
 #include "proxy/base/log.h"
@@ -187,6 +188,21 @@ static const char *mgmt_key(const struct mgmt_conf *a,
 	return NULL;
 }
 
+/* The B2B pool runs with the config it started with (pool_start()):
+ * every b2b key needs a restart. */
+static const char *b2b_key(const struct b2b_conf *a, const struct b2b_conf *b)
+{
+	if (a->workers != b->workers)
+		return "b2b.workers";
+	if (!str_eq(a->listen, b->listen))
+		return "b2b.listen";
+	if (a->rel100 != b->rel100)
+		return "b2b.100rel";
+	if (a->answer_guard_s != b->answer_guard_s)
+		return "b2b.answer_guard_s";
+	return NULL;
+}
+
 const char *reload_restart_key(const struct conf *a, const struct conf *b)
 {
 	const struct proxy_conf *pa = proxy_conf(a), *pb = proxy_conf(b);
@@ -223,6 +239,9 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return "locations";
 	if (log_conf(a)->target != log_conf(b)->target)
 		return "log.target";
+	k = b2b_key(b2b_conf(a), b2b_conf(b));
+	if (k)
+		return k;
 	return mgmt_key(mgmt_conf(a), mgmt_conf(b));
 }
 

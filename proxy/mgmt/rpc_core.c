@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "features/b2b/pool.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/core/shard.h"
@@ -51,7 +52,7 @@ static void core_workers(struct rpc_call *call, json_t *params, void *arg)
 {
 	const struct mgmt_env *env = arg;
 	unsigned n = env->shards ? shards_count(env->shards) : 0;
-	json_t *list = json_array();
+	json_t *list = json_array(), *b2b;
 
 	if (rpc_params_only(call, params, 0, no_names)) {
 		json_decref(list);
@@ -70,8 +71,18 @@ static void core_workers(struct rpc_call *call, json_t *params, void *arg)
 			      (json_int_t)st.handoff_out, "overloaded",
 			      (json_int_t)st.overloaded));
 	}
-	rpc_reply(call, json_pack("{s:I,s:o}", "workers", (json_int_t)n,
-				  "shards", list ? list : json_array()));
+	/* The B2B pool's workers (features/b2b/pool.h): how many, and the
+	 * address the proxy routes to. */
+	if (env->pool)
+		b2b = json_pack("{s:I,s:s}", "workers",
+				(json_int_t)pool_workers(env->pool), "address",
+				pool_address(env->pool));
+	else
+		b2b =
+		    json_pack("{s:I,s:n}", "workers", (json_int_t)0, "address");
+	rpc_reply(call, json_pack("{s:I,s:o,s:o}", "workers", (json_int_t)n,
+				  "shards", list ? list : json_array(), "b2b",
+				  b2b ? b2b : json_null()));
 }
 
 struct stats_ctx {

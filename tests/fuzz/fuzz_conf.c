@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "features/b2b/b2b_conf.h"
 #include "proxy/base/err.h"
 #include "features/features_conf.h"
 #include "proxy/core/conf.h"
@@ -26,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (conf_section_add(&conf_store_section) < 0 ||
 	    conf_section_add(&reg_conf_section) < 0 ||
 	    conf_section_add(&proxy_conf_section) < 0 ||
-	    conf_section_add(&features_conf_section) < 0)
+	    conf_section_add(&features_conf_section) < 0 ||
+	    conf_section_add(&b2b_conf_section) < 0)
 		abort();
 	e = conf_load_mem("fuzz", (const char *)data, size, &c, err,
 			  sizeof(err));
@@ -35,6 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!c || c->nlisten == 0 || c->ndomains == 0 ||
 		    !c->server_name || c->workers == 0 ||
 		    c->workers > CONF_MAX_WORKERS)
+			abort();
+		/* The pool's address: loopback, resolved. */
+		if (b2b_conf(c)->workers > B2B_MAX_WORKERS ||
+		    !b2b_conf(c)->listen || b2b_conf(c)->addrlen == 0)
 			abort();
 		for (unsigned i = 0; i < c->nlisten; i++)
 			if (c->listen[i].addrlen == 0 ||

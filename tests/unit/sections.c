@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 
+#include "features/b2b/b2b_conf.h"
 #include "features/features_conf.h"
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/core/conf.h"
@@ -19,6 +20,7 @@ void sections_add_all(void)
 	static const struct conf_section *const all[] = {
 		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
 		&features_conf_section, &mgmt_conf_section, &log_conf_section,
+		&b2b_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

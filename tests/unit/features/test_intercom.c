@@ -363,8 +363,8 @@ static void publish(void)
 static struct intercom_verdict decide_from(const struct sipmsg *m,
 					   const struct sockaddr_in *src)
 {
-	struct intercom_req q = { cf, m, (const struct sockaddr *)src, NOW,
-				  ar };
+	struct intercom_req q = { cf,  m,  (const struct sockaddr *)src,
+				  NOW, ar, false };
 	struct intercom_verdict v;
 
 	cr_assert_eq(intercom_decide(&q, &v), 0);

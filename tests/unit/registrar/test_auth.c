@@ -185,9 +185,8 @@ static void reg(const char *user, const char *extra)
 static struct auth_verdict check_at(const struct sockaddr_in *src, int64_t now)
 {
 	struct auth_verdict v;
-	struct auth_req q = {
-		cf, &msg, (const struct sockaddr *)src, 0, now, ar
-	};
+	struct auth_req q = { cf, &msg, (const struct sockaddr *)src, 0, now,
+			      ar, false };
 
 	cr_assert_eq(auth_check(&q, &v), 0);
 	return v;
@@ -561,4 +560,24 @@ Test(auth, a_replay_is_refused_after_many_other_nonces)
 	memcpy(nonce, first, sizeof(first));
 	reg_with("alice", "secret", DIGEST_MD5, "00000001");
 	cr_assert_eq(check_at(&untrusted, NOW + 1).status, 401);
+}
+
+/* The B2B pool's own socket (auth_req.internal, set from
+ * pool_is_source()) needs no credentials, whatever registrar.trusted
+ * says; the same request from the same address without it does. */
+Test(auth, the_pools_own_source_is_never_challenged)
+{
+	struct auth_verdict v;
+	struct auth_req q = { cf,  &msg, (const struct sockaddr *)&untrusted,
+			      0,   NOW,	 ar,
+			      true };
+
+	invite("alice@example.com", "", NULL);
+	cr_assert_eq(check().status, 407);
+	cr_assert_eq(auth_check(&q, &v), 0);
+	cr_assert_eq(v.status, 0);
+	reg("alice", NULL);
+	cr_assert_eq(check().status, 401);
+	cr_assert_eq(auth_check(&q, &v), 0);
+	cr_assert_eq(v.status, 0);
 }

@@ -272,3 +272,27 @@ Test(reload, grace_covers_timer_c_and_the_transaction_timers)
 	/* 10 s + 2 * 64 * 100 ms + 60 s */
 	cr_assert_eq(reload_grace_ms(a), 10000 + 12800 + 60000);
 }
+
+/* The B2B pool runs with the config it started with (pool_start()). */
+Test(reload, b2b_keys_need_a_restart)
+{
+	restart("workers: 2\n", "workers: 2\nb2b:\n  workers: 0\n",
+		"b2b.workers");
+	conf_free(a);
+	conf_free(b);
+	restart("workers: 2\n",
+		"workers: 2\nb2b:\n  listen: \"127.0.0.1:5090\"\n",
+		"b2b.listen");
+	conf_free(a);
+	conf_free(b);
+	restart("workers: 2\n", "workers: 2\nb2b:\n  100rel: required\n",
+		"b2b.100rel");
+	conf_free(a);
+	conf_free(b);
+	restart("workers: 2\n", "workers: 2\nb2b:\n  answer_guard_s: 5\n",
+		"b2b.answer_guard_s");
+	conf_free(a);
+	conf_free(b);
+	/* The defaults written out are no change. */
+	reloads("workers: 2\n", "workers: 2\nb2b:\n  workers: 2\n");
+}

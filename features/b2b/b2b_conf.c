@@ -1,0 +1,213 @@
+/* features/b2b/b2b_conf.c - the b2b: section: schema, checks, defaults */
+#include "features/b2b/b2b_conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cyaml/cyaml.h>
+
+#include "proxy/base/err.h"
+#include "proxy/sip/peer.h"
+
+/* What libcyaml loads; 0 means "not in the file" (workers: given[]). */
+struct raw_b2b {
+	unsigned workers;
+	char *listen;
+	int rel100; /* enum b2b_100rel + 1 */
+	unsigned answer_guard_s;
+};
+
+struct raw {
+	struct raw_b2b b2b;
+};
+
+static const cyaml_strval_t rel100_strings[] = {
+	{ "no", B2B_100REL_NO + 1 },
+	{ "supported", B2B_100REL_SUPPORTED + 1 },
+	{ "required", B2B_100REL_REQUIRED + 1 },
+	{ "peer_supported", B2B_100REL_PEER_SUPPORTED + 1 },
+};
+
+static const cyaml_schema_field_t b2b_fields[] = {
+	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw_b2b,
+			 workers),
+	CYAML_FIELD_STRING_PTR("listen",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_b2b, listen, 1, 64),
+	CYAML_FIELD_ENUM("100rel", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_b2b, rel100, rel100_strings,
+			 CYAML_ARRAY_LEN(rel100_strings)),
+	CYAML_FIELD_UINT("answer_guard_s", CYAML_FLAG_OPTIONAL, struct raw_b2b,
+			 answer_guard_s),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t top_fields[] = {
+	CYAML_FIELD_MAPPING("b2b", CYAML_FLAG_OPTIONAL, struct raw, b2b,
+			    b2b_fields),
+	CYAML_FIELD_END
+};
+
+static const char default_listen[] = "127.0.0.1:0";
+
+const char *b2b_100rel_name(enum b2b_100rel r)
+{
+	for (size_t i = 0; i < CYAML_ARRAY_LEN(rel100_strings); i++)
+		if (rel100_strings[i].val == (int64_t)r + 1)
+			return rel100_strings[i].str;
+	return "?";
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+	}
+	return false;
+}
+
+int b2b_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
+			socklen_t *lenp)
+{
+	const char *hs = s, *colon;
+	char host[INET6_ADDRSTRLEN], *end;
+	size_t hl;
+	long port;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		hl = (size_t)(close - hs);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL; /* IPv6 needs brackets */
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || port < 0 || port > 65535)
+		return -EINVAL;
+	if (peer_addr_parse(host, (uint16_t)port, ss, lenp) < 0)
+		return -EINVAL;
+	return is_loopback(ss) ? 0 : -EPERM;
+}
+
+static bool range(const char *spath, long long *minp, long long *maxp)
+{
+	if (strcmp(spath, "b2b.workers") == 0) {
+		*minp = 0;
+		*maxp = B2B_MAX_WORKERS;
+		return true;
+	}
+	if (strcmp(spath, "b2b.answer_guard_s") == 0) {
+		*minp = 1;
+		*maxp = 3600;
+		return true;
+	}
+	return false;
+}
+
+static int check(const char *spath, const char *path, const char *v, char *why,
+		 size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int err;
+
+	if (strcmp(spath, "b2b.listen") != 0)
+		return 0;
+	err = b2b_conf_addr_parse(v, &ss, &len);
+	if (err == -EPERM) {
+		/* Only a loopback source is one nobody outside can forge:
+		 * the proxy trusts the pool's address (pool_is_source()). */
+		snprintf(why, whylen,
+			 "%s: '%.64s' is not a loopback address (127.0.0.0/8 "
+			 "or [::1]): the pool's socket is internal",
+			 path, v);
+		return ERR_CONFIG;
+	}
+	if (err) {
+		snprintf(why, whylen,
+			 "%s: '%.64s' is not HOST:PORT (a loopback IP and a "
+			 "port, 0 for a free one, like 127.0.0.1:0 or "
+			 "[::1]:5090)",
+			 path, v);
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+/* Bit 0 of conf_ctx.given: "workers: 0" turns the pool off. */
+static const char *const given[] = { "b2b.workers", NULL };
+
+static int build(void *out, const void *raw, const struct conf_ctx *x)
+{
+	const struct raw_b2b *r = &((const struct raw *)raw)->b2b;
+	struct b2b_conf *bc = out;
+	const char *l = r->listen ? r->listen : default_listen;
+
+	bc->workers = (x->given & 1u) ? r->workers : 2;
+	bc->rel100 =
+	    r->rel100 ? (enum b2b_100rel)(r->rel100 - 1) : B2B_100REL_SUPPORTED;
+	bc->answer_guard_s = r->answer_guard_s ? r->answer_guard_s : 20;
+	bc->listen = strdup(l);
+	if (!bc->listen)
+		return -ENOMEM;
+	if (b2b_conf_addr_parse(l, &bc->addr, &bc->addrlen) < 0) {
+		snprintf(x->why, x->whylen,
+			 "b2b.listen: %s: not a loopback "
+			 "HOST:PORT",
+			 l);
+		return ERR_CONFIG; /* the walk said why for a file's value */
+	}
+	return 0;
+}
+
+static void fini(void *out)
+{
+	struct b2b_conf *bc = out;
+
+	free(bc->listen);
+}
+
+const struct conf_section b2b_conf_section = {
+	.name = "b2b",
+	.fields = top_fields,
+	.raw_size = sizeof(struct raw),
+	.size = sizeof(struct b2b_conf),
+	.range = range,
+	.check = check,
+	.given = given,
+	.build = build,
+	.free = fini,
+};
+
+const struct b2b_conf *b2b_conf(const struct conf *c)
+{
+	static const struct b2b_conf none;
+	const struct b2b_conf *bc = conf_section_get(c, &b2b_conf_section);
+
+	return bc ? bc : &none;
+}

@@ -1,0 +1,168 @@
+/* features/b2b/pool.h - the B2B worker pool: the B2BUA role on its own
+ * group of shards, behind an internal loopback UDP socket */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proxy/base/slice.h"
+#include "proxy/core/shard.h"
+
+struct conf;
+struct peer;
+struct pool;
+struct sipmsg;
+
+/*
+ * The pool (DESIGN.md §1, issue #12) is a second group of shards
+ * (proxy/core/shard.h shards_start_opts(), counters module "b2b") that
+ * runs pool_role instead of the proxy's pipeline_role. Its workers share
+ * one UDP socket address on loopback (b2b.listen, a free port by
+ * default) with SO_REUSEPORT; a message is handled by the worker that
+ * owns its Call-ID, as in the proxy's group, so a call belongs to one
+ * worker. The proxy routes to the pool like to any next hop, and every
+ * request the pool sends goes out through the proxy; the proxy trusts
+ * requests whose source is exactly the pool's socket (pool_is_source()).
+ *
+ * The role answers on its own only what a UA without calls answers:
+ * OPTIONS 200 (Allow, Accept), an in-dialog request or CANCEL 481
+ * (RFC 3261 §12.2.2, §9.2), any other request 501, and absorbs ACKs and
+ * responses. The UA core plugs in ahead of these answers through
+ * struct pool_ua (pool_set_ua()).
+ */
+
+/** What a struct pool_ua request function did with the request. */
+enum {
+	POOL_UA_PASS = 0, /**< not the UA's: the role's default answer */
+	POOL_UA_DONE = 1, /**< answered, absorbed or taken over by the UA */
+};
+
+/** Make the UA's state of pool worker @p sh (control thread, before
+ * the worker runs). Returns 0 with *statep set, or a negative error. */
+typedef int pool_ua_new_fn(struct shard *sh, uint64_t now_ms, void **statep);
+/** Free it (control thread, after the worker stopped; NULL allowed). */
+typedef void pool_ua_free_fn(void *state);
+/**
+ * A request the worker @p sh owns, parsed without fault, from @p from.
+ * Returns POOL_UA_DONE, POOL_UA_PASS, or a negative error (the role
+ * answers 500 when the request is not an ACK).
+ */
+typedef int pool_ua_request_fn(struct shard *sh, void *state,
+			       const struct peer *from, const struct sipmsg *m);
+/** A response the worker owns, parsed without fault; true when one of
+ * the UA's client transactions took it (else it is counted dropped). */
+typedef bool pool_ua_response_fn(struct shard *sh, void *state,
+				 const struct peer *from,
+				 const struct sipmsg *m);
+/** The UA's timers, every POOL_TICK_MS of the worker's loop clock. */
+typedef void pool_ua_tick_fn(struct shard *sh, void *state, uint64_t now_ms);
+
+/** The period of pool_ua.tick. */
+#define POOL_TICK_MS 10u
+
+/**
+ * The UA core (next to come: dialogs, originate, 100rel): every
+ * function runs on the worker's own thread, but new_state and
+ * free_state (control). All but allow may be NULL. Ownership: static
+ * storage, outlives the pool.
+ */
+struct pool_ua {
+	const char *name;	     /**< for logs ("ua") */
+	pool_ua_new_fn *new_state;   /**< with free_state */
+	pool_ua_free_fn *free_state; /**< NULL is passed too */
+	pool_ua_request_fn *request;
+	pool_ua_response_fn *response;
+	pool_ua_tick_fn *tick;
+	/** The Allow header's value the pool answers with (RFC 3261
+	 * §20.5); NULL: "OPTIONS, ACK, BYE, CANCEL". */
+	const char *allow;
+};
+
+/**
+ * Plug @p ua (NULL: none) into the pools started from now on.
+ * Returns 0, or -EINVAL (new_state without free_state or the reverse).
+ * Thread: control, while no pool runs.
+ */
+int pool_set_ua(const struct pool_ua *ua);
+
+/** The role table pool workers run (proxy/core/shard.h); pool_start()
+ * runs it without the tick when the UA core has no tick function. */
+extern const struct shard_role pool_role;
+
+/**
+ * Start the pool b2b_conf(@p c) describes: b2b.workers threads on the
+ * address b2b.listen (port 0: a free port, the same for every worker).
+ * With b2b.workers 0 nothing starts: 0 with *pp NULL. Publishes the
+ * pool's address for pool_is_source() once its workers run.
+ * Returns 0, or a negative error (-EADDRINUSE, -ENOMEM, -EBUSY when a
+ * pool already runs in this process, ...) after logging it; nothing
+ * runs on error.
+ * Thread: control. Ownership: @p c must outlive the pool (the pool runs
+ * with the config it started with: reload does not reach it, so b2b.*
+ * keys need a restart; TODO(#12): shards_set_conf() for the pool too).
+ */
+int pool_start(const struct conf *c, struct pool **pp);
+
+/**
+ * Stop the workers (pending shard_post() items are told with a NULL
+ * shard), withdraw the address from pool_is_source(), free. NULL is
+ * allowed. Thread: control.
+ */
+void pool_stop(struct pool *p);
+
+/** Worker threads (0 for NULL). Thread: any while the pool runs. */
+unsigned pool_workers(const struct pool *p);
+
+/**
+ * The pool's address as text: "127.0.0.1:PORT", "[::1]:PORT" (the
+ * chosen port). Thread: any while the pool runs. Ownership: the pool's.
+ */
+const char *pool_address(const struct pool *p);
+
+/**
+ * The pool's socket address (port resolved). Returns 0 with *ssp and
+ * *lenp set, or -EINVAL (@p p NULL). Thread: any while the pool runs.
+ */
+int pool_sockaddr(const struct pool *p, struct sockaddr_storage *ssp,
+		  socklen_t *lenp);
+
+/**
+ * The worker group, for shard_post() and shards_stats(). Thread: any
+ * while the pool runs.
+ */
+struct shards *pool_shards(struct pool *p);
+
+/**
+ * Run @p fn(sh, @p arg) on the worker that owns Call-ID @p call_id (the
+ * worker that will receive the call's messages): the way into the pool
+ * for management (originate) and other threads. As shard_post(): 0 and
+ * @p fn called exactly once (sh NULL when the pool stops first), or
+ * -EINVAL, -ENOBUFS (the worker's inbox is full: answer 503), -ENOMEM
+ * and @p fn not called. Thread: any while the pool runs.
+ * Ownership: @p arg passes to @p fn when 0 is returned.
+ */
+int pool_post(struct pool *p, struct slice call_id, shard_post_fn *fn,
+	      void *arg);
+
+/**
+ * True when @p from is the pool's own socket: UDP, and exactly the
+ * pool's address and port. The proxy trusts such requests (no digest
+ * challenge, as registrar.trusted). Nothing off the host can forge it:
+ * the address is loopback (b2b.listen allows nothing else), and the
+ * kernel drops packets with a loopback source arriving on any other
+ * interface (martian filtering); on the host, only a process of the
+ * same user can bind the port while the pool holds it (SO_REUSEPORT
+ * groups are per user). False when no pool runs. Thread: any.
+ */
+bool pool_is_source(const struct peer *from);
+
+/**
+ * Answer request @p m from @p from statelessly from pool worker @p sh
+ * (RFC 3261 §8.2.6): @p status, the Server header, @p extra lines
+ * (complete, CRLF-ended; may be empty), sent to reply_dest().
+ * Returns 0, or -EINVAL (ACK, a response), -EBADMSG (no usable Via or
+ * CSeq), -ENOMEM, or tp_send()'s error. Thread: the worker @p sh.
+ */
+int pool_reply(struct shard *sh, const struct peer *from,
+	       const struct sipmsg *m, unsigned status, struct slice extra);

@@ -1,0 +1,147 @@
+/* tests/unit/features/b2b/test_b2b_conf.c - config: the b2b: section */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "features/b2b/b2b_conf.h"
+#include "proxy/core/conf.h"
+#include "tests/unit/conftest.h"
+
+static struct conf *c;
+static char err[512];
+
+static void setup(void)
+{
+	conftest_init(&c, err, sizeof(err));
+}
+
+TestSuite(b2b_conf, .init = setup, .fini = conftest_fini, .timeout = 10);
+
+static uint16_t port_of(const struct b2b_conf *bc)
+{
+	if (bc->addr.ss_family == AF_INET6)
+		return ntohs(
+		    ((const struct sockaddr_in6 *)&bc->addr)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&bc->addr)->sin_port);
+}
+
+Test(b2b_conf, defaults_two_workers_on_a_free_loopback_port)
+{
+	const struct b2b_conf *bc;
+
+	cr_assert_eq(conf_load(NULL, &c, err, sizeof(err)), 0, "%s", err);
+	bc = b2b_conf(c);
+	cr_assert_eq(bc->workers, 2);
+	cr_assert_str_eq(bc->listen, "127.0.0.1:0");
+	cr_assert_eq(bc->addr.ss_family, AF_INET);
+	cr_assert_eq(port_of(bc), 0);
+	cr_assert_eq(bc->rel100, B2B_100REL_SUPPORTED);
+	cr_assert_eq(bc->answer_guard_s, 20);
+	conf_free(c);
+	c = NULL;
+	/* An empty b2b: mapping is the defaults too. */
+	cr_assert_eq(conftest_load("b2b: {}\n"), 0, "%s", err);
+	cr_assert_eq(b2b_conf(c)->workers, 2);
+}
+
+Test(b2b_conf, full_section)
+{
+	const struct b2b_conf *bc;
+
+	cr_assert_eq(conftest_load("b2b:\n"
+				   "  workers: 4\n"
+				   "  listen: \"[::1]:5090\"\n"
+				   "  100rel: peer_supported\n"
+				   "  answer_guard_s: 7\n"),
+		     0, "%s", err);
+	bc = b2b_conf(c);
+	cr_assert_eq(bc->workers, 4);
+	cr_assert_str_eq(bc->listen, "[::1]:5090");
+	cr_assert_eq(bc->addr.ss_family, AF_INET6);
+	cr_assert_eq(port_of(bc), 5090);
+	cr_assert_eq(bc->rel100, B2B_100REL_PEER_SUPPORTED);
+	cr_assert_str_eq(b2b_100rel_name(bc->rel100), "peer_supported");
+	cr_assert_eq(bc->answer_guard_s, 7);
+}
+
+Test(b2b_conf, every_100rel_mode_loads)
+{
+	static const char *const modes[] = { "no", "supported", "required",
+					     "peer_supported" };
+	char text[64];
+
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "b2b:\n  100rel: %s\n", modes[i]);
+		cr_assert_eq(conftest_load(text), 0, "%s", err);
+		cr_assert_eq(b2b_conf(c)->rel100, (enum b2b_100rel)i);
+		cr_assert_str_eq(b2b_100rel_name(b2b_conf(c)->rel100),
+				 modes[i]);
+		conf_free(c);
+		c = NULL;
+	}
+}
+
+Test(b2b_conf, workers_zero_turns_the_pool_off)
+{
+	cr_assert_eq(conftest_load("b2b:\n  workers: 0\n"), 0, "%s", err);
+	cr_assert_eq(b2b_conf(c)->workers, 0);
+	/* The other keys keep their defaults. */
+	cr_assert_eq(b2b_conf(c)->answer_guard_s, 20);
+}
+
+Test(b2b_conf, bad_values_name_key_and_line)
+{
+	conftest_expect_error("b2b:\n  workers: 17\n",
+			      "t.yaml:2: ", "out of range");
+	conftest_expect_error("b2b:\n  workers: -1\n",
+			      "t.yaml:2: ", "b2b.workers");
+	conftest_expect_error("b2b:\n  workers: two\n",
+			      "t.yaml:2: ", "b2b.workers");
+	conftest_expect_error("\nb2b:\n  100rel: yes\n",
+			      "t.yaml:3: ", "not one of");
+	conftest_expect_error("b2b:\n  answer_guard_s: 0\n",
+			      "t.yaml:2: ", "out of range");
+	conftest_expect_error("b2b:\n  listen: 10.0.0.1:5090\n",
+			      "t.yaml:2: ", "not a loopback address");
+	conftest_expect_error("b2b:\n  listen: \"0.0.0.0:0\"\n",
+			      "t.yaml:2: ", "not a loopback address");
+	conftest_expect_error("b2b:\n  listen: localhost:5090\n",
+			      "t.yaml:2: ", "not HOST:PORT");
+	conftest_expect_error("b2b:\n  listen: \"127.0.0.1:65536\"\n",
+			      "t.yaml:2: ", "not HOST:PORT");
+	conftest_expect_error("b2b:\n  listen: \"::1:5090\"\n",
+			      "t.yaml:2: ", "not HOST:PORT");
+	conftest_expect_error("b2b:\n  listen: \"127.0.0.1\"\n",
+			      "t.yaml:2: ", "not HOST:PORT");
+	conftest_expect_error("b2b:\n  listen: \"127.0.0.1:\"\n",
+			      "t.yaml:2: ", "not HOST:PORT");
+	conftest_expect_error("b2b:\n  bogus: 1\n", "t.yaml:2: ", "bogus");
+	conftest_expect_error("b2b: [1]\n", "t.yaml:1: ", "b2b");
+}
+
+Test(b2b_conf, addr_parse_takes_loopback_only)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+
+	cr_assert_eq(b2b_conf_addr_parse("127.0.0.1:0", &ss, &len), 0);
+	cr_assert_eq(len, sizeof(struct sockaddr_in));
+	cr_assert_eq(b2b_conf_addr_parse("127.9.8.7:65535", &ss, &len), 0);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 65535);
+	cr_assert_eq(b2b_conf_addr_parse("[::1]:1", &ss, &len), 0);
+	cr_assert_eq(len, sizeof(struct sockaddr_in6));
+	cr_assert_eq(b2b_conf_addr_parse("192.168.1.1:5060", &ss, &len),
+		     -EPERM);
+	cr_assert_eq(b2b_conf_addr_parse("[::]:5060", &ss, &len), -EPERM);
+	cr_assert_eq(b2b_conf_addr_parse("[::ffff:127.0.0.1]:5060", &ss, &len),
+		     -EPERM);
+	cr_assert_eq(b2b_conf_addr_parse("127.0.0.1:+1", &ss, &len), -EINVAL);
+	cr_assert_eq(b2b_conf_addr_parse("127.0.0.1:1x", &ss, &len), -EINVAL);
+	cr_assert_eq(b2b_conf_addr_parse("[::1:5060", &ss, &len), -EINVAL);
+	cr_assert_eq(b2b_conf_addr_parse(":5060", &ss, &len), -EINVAL);
+	cr_assert_eq(b2b_conf_addr_parse("", &ss, &len), -EINVAL);
+}
