@@ -18,6 +18,7 @@
 
 #include "features/b2b/b2b_conf.h"
 #include "features/b2b/pool.h"
+#include "features/b2b/ua.h"
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
@@ -655,7 +656,9 @@ static int run(const struct conf *c, const struct opts *o)
 		goto out;
 	}
 	/* The B2B pool after the proxy's shards, which it sends through. */
-	err = pool_start(c, &pool);
+	err = pool_set_ua(&ua_pool);
+	if (!err)
+		err = pool_start(c, &pool);
 	if (err) {
 		status = EXIT_START; /* pool_start() said why */
 		goto out;

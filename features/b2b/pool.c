@@ -45,6 +45,9 @@ static const struct pool_ua *ua_core;
 #define SRC_V6	(UINT64_C(1) << 62)
 static atomic_uint_fast64_t src_key;
 static atomic_bool running;
+/* Written before src_key is published, read after it is seen set. */
+static struct sockaddr_storage self_addr;
+static socklen_t self_addrlen;
 
 static const char default_allow[] = "OPTIONS, ACK, BYE, CANCEL";
 static const char accept_line[] = "Accept: application/sdp\r\n";
@@ -81,6 +84,22 @@ bool pool_is_source(const struct peer *from)
 	if (!from || !k || from->proto != PEER_UDP)
 		return false;
 	return key_of(&from->addr) == k;
+}
+
+void *pool_ua_state(struct shard *sh)
+{
+	const struct worker *w = sh ? shard_role_state(sh) : NULL;
+
+	return w ? w->ua : NULL;
+}
+
+int pool_self_addr(struct sockaddr_storage *ssp, socklen_t *lenp)
+{
+	if (!atomic_load_explicit(&src_key, memory_order_acquire))
+		return -ENOENT;
+	*ssp = self_addr;
+	*lenp = self_addrlen;
+	return 0;
 }
 
 int pool_set_ua(const struct pool_ua *ua)
@@ -355,6 +374,8 @@ int pool_start(const struct conf *c, struct pool **pp)
 		goto out;
 	peer_addr_str((const struct sockaddr *)&p->addr, p->text,
 		      sizeof(p->text));
+	self_addr = p->addr;
+	self_addrlen = p->addrlen;
 	atomic_store_explicit(&src_key, key_of(&p->addr), memory_order_release);
 	*pp = p;
 	p = NULL;

@@ -86,6 +86,21 @@ struct pool_ua {
  */
 int pool_set_ua(const struct pool_ua *ua);
 
+/**
+ * The UA core's state of pool worker @p sh (what pool_ua.new_state
+ * made), or NULL (no UA core). @p sh must be a pool worker (a proxy
+ * shard's role state is not a pool's). Thread: the worker @p sh.
+ */
+void *pool_ua_state(struct shard *sh);
+
+/**
+ * The address of the pool that runs in this process (its port
+ * resolved): where the UA core's Via and Contact point. Returns 0 with
+ * *ssp and *lenp set, or -ENOENT (no pool runs). Thread: any; on a
+ * worker, always 0 (its pool runs).
+ */
+int pool_self_addr(struct sockaddr_storage *ssp, socklen_t *lenp);
+
 /** The role table pool workers run (proxy/core/shard.h); pool_start()
  * runs it without the tick when the UA core has no tick function. */
 extern const struct shard_role pool_role;

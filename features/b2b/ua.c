@@ -1,0 +1,856 @@
+/* features/b2b/ua.c - the B2BUA's UA core: UAC legs, their dialogs and
+ * transactions on a pool worker */
+#include "features/b2b/ua.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features/b2b/b2b_conf.h"
+#include "proxy/base/arena.h"
+#include "proxy/base/err.h"
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/base/obj.h"
+#include "proxy/base/timer.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard.h"
+#include "proxy/core/transport.h"
+#include "proxy/proxy_conf.h"
+#include "proxy/sip/dialog.h"
+#include "proxy/sip/msg.h"
+#include "proxy/sip/peer.h"
+#include "proxy/sip/reply.h"
+#include "proxy/sip/request.h"
+#include "proxy/sip/sdp.h"
+#include "proxy/sip/txn.h"
+
+/* Leg buckets per worker, by Call-ID (a power of two). */
+#define BUCKETS 1024
+/* The wheel: POOL_TICK_MS slots, one turn of about 41 s. */
+#define WHEEL_SLOTS 4096
+
+static const char allow_value[] = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+static const char sdp_type[] = "application/sdp";
+
+enum leg_state {
+	LEG_CALLING,	/* INVITE sent, nothing back */
+	LEG_RINGING,	/* a 1xx */
+	LEG_ANSWERED,	/* a 2xx, not ACKed yet */
+	LEG_CONFIRMED,	/* ACKed */
+	LEG_CANCELLING, /* ua_hangup() before the 2xx */
+	LEG_BYEING,	/* BYE sent */
+};
+
+struct ua {
+	struct shard *sh;
+	struct timer_wheel wheel;
+	struct txn_layer *txns;
+	struct peer proxy; /* where every request goes */
+	bool have_self;
+	char host[INET6_ADDRSTRLEN + 2]; /* Via host, "[::1]" for v6 */
+	uint16_t port;
+	char contact[INET6_ADDRSTRLEN + 32]; /* sip:b2b@HOST:PORT */
+	struct ua_leg *bucket[BUCKETS];
+	struct ua_leg *dead; /* freed at the next tick */
+	size_t nlegs;
+	const struct ua_app *app[UA_APPS_MAX];
+	void *app_state[UA_APPS_MAX];
+};
+
+struct ua_leg {
+	struct ua *u;
+	struct ua_leg *next;  /* in its bucket */
+	struct ua_leg *dnext; /* in u->dead */
+	bool dead;
+	enum leg_state state;
+	char call_id[REQUEST_CALL_ID_MAX];
+	size_t call_id_len;
+	struct txn *invite;   /* a reference */
+	struct txn *bye;      /* a reference, or NULL */
+	struct txn *reinvite; /* answered 200, its ACK not yet seen */
+	struct dialog *dlg;
+	bool sent_offer;
+	char *local_sdp, *remote_sdp, *ack, *reason;
+	size_t local_sdp_len, remote_sdp_len, ack_len, reason_len;
+	ua_event_fn *fn; /* NULL once the application let go */
+	void *arg;
+};
+
+/* A worker counter: only the worker writes it, readers are relaxed. */
+static void count(uint64_t *p)
+{
+	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
+}
+
+static int ua_send(void *ctx, const struct peer *to, const void *buf,
+		   size_t len)
+{
+	const char *b = buf;
+
+	if (len > 12 && !memcmp(b, "SIP/2.0 ", 8) && b[8] >= '1' && b[8] <= '6')
+		count(&shard_stats(ctx)->rsp_out[b[8] - '1']);
+	return tp_send(ctx, to, buf, len);
+}
+
+static unsigned bucket_of(struct slice call_id)
+{
+	return (unsigned)hash_slice(call_id, 0) & (BUCKETS - 1);
+}
+
+static struct slice leg_cid(const struct ua_leg *leg)
+{
+	return slice_make(leg->call_id, leg->call_id_len);
+}
+
+/* Copy @p s into *@p p (malloc'd; empty: NULL). */
+static int keep(char **p, size_t *lenp, struct slice s)
+{
+	char *c = NULL;
+
+	if (s.len) {
+		c = malloc(s.len);
+		if (!c)
+			return -ENOMEM;
+		memcpy(c, s.p, s.len);
+	}
+	free(*p);
+	*p = c;
+	*lenp = s.len;
+	return 0;
+}
+
+static void leg_free(struct ua_leg *leg)
+{
+	struct ua_leg **pp = &leg->u->bucket[bucket_of(leg_cid(leg))];
+
+	while (*pp && *pp != leg)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = leg->next;
+	leg->u->nlegs--;
+	if (leg->invite)
+		obj_put(leg->invite);
+	if (leg->bye)
+		obj_put(leg->bye);
+	if (leg->reinvite)
+		obj_put(leg->reinvite);
+	dialog_free(leg->dlg);
+	free(leg->local_sdp);
+	free(leg->remote_sdp);
+	free(leg->ack);
+	free(leg->reason);
+	free(leg);
+}
+
+/* The leg is over: freed at the next tick, so callers up the stack may
+ * still hold it. */
+static void leg_kill(struct ua_leg *leg)
+{
+	if (leg->dead)
+		return;
+	leg->dead = true;
+	leg->fn = NULL;
+	leg->dnext = leg->u->dead;
+	leg->u->dead = leg;
+}
+
+static void reap(struct ua *u)
+{
+	while (u->dead) {
+		struct ua_leg *leg = u->dead;
+
+		u->dead = leg->dnext;
+		leg_free(leg);
+	}
+}
+
+/* Tell the application; a FAILED or ENDED leg dies after. */
+static void event(struct ua_leg *leg, enum ua_event_kind kind, unsigned status,
+		  struct slice reason, struct slice sdp)
+{
+	struct ua_event ev = { kind, status, reason, sdp };
+	ua_event_fn *fn = leg->fn;
+	void *arg = leg->arg;
+
+	if (kind == UA_EV_FAILED || kind == UA_EV_ENDED)
+		leg_kill(leg);
+	if (fn)
+		fn(leg, &ev, arg);
+}
+
+/* The pool's address for Via and Contact, once the pool runs. */
+static int self(struct ua *u)
+{
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN];
+	socklen_t len;
+	int err;
+
+	if (u->have_self)
+		return 0;
+	err = pool_self_addr(&ss, &len);
+	if (err)
+		return err;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(u->host, sizeof(u->host), "[%s]", ip);
+		u->port = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(u->host, sizeof(u->host), "%s", ip);
+		u->port = ntohs(a->sin_port);
+	}
+	snprintf(u->contact, sizeof(u->contact), "sip:b2b@%s:%u", u->host,
+		 u->port);
+	u->have_self = true;
+	return 0;
+}
+
+/* The proxy's first UDP listener (an unspecified address: loopback). */
+static int proxy_peer(const struct conf *c, struct peer *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (unsigned i = 0; i < c->nlisten; i++) {
+		if (!c->listen[i].udp)
+			continue;
+		p->proto = PEER_UDP;
+		p->addr = c->listen[i].addr;
+		p->addrlen = c->listen[i].addrlen;
+		p->listen_idx = 0; /* the pool's own socket */
+		if (p->addr.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&p->addr;
+
+			if (a->sin_addr.s_addr == htonl(INADDR_ANY))
+				a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		} else if (p->addr.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a =
+			    (struct sockaddr_in6 *)&p->addr;
+
+			if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+				a->sin6_addr = in6addr_loopback;
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
+struct ua *ua_of(struct shard *sh)
+{
+	return pool_ua_state(sh);
+}
+
+struct shard *ua_shard(const struct ua *u)
+{
+	return u->sh;
+}
+
+struct timer_wheel *ua_wheel(struct ua *u)
+{
+	return &u->wheel;
+}
+
+void *ua_app_state(struct ua *u, const struct ua_app *app)
+{
+	for (unsigned i = 0; u && i < UA_APPS_MAX; i++)
+		if (u->app[i] == app)
+			return u->app_state[i];
+	return NULL;
+}
+
+int ua_app_set(struct ua *u, const struct ua_app *app, void *state)
+{
+	if (ua_app_state(u, app))
+		return -EEXIST;
+	for (unsigned i = 0; i < UA_APPS_MAX; i++)
+		if (!u->app[i]) {
+			u->app[i] = app;
+			u->app_state[i] = state;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+size_t ua_legs(const struct ua *u)
+{
+	return u ? u->nlegs : 0;
+}
+
+struct slice ua_leg_call_id(const struct ua_leg *leg)
+{
+	return leg_cid(leg);
+}
+
+struct slice ua_leg_local_sdp(const struct ua_leg *leg)
+{
+	return slice_make(leg->local_sdp, leg->local_sdp_len);
+}
+
+int ua_call_id_make(unsigned id, unsigned workers, char *buf, size_t size)
+{
+	unsigned tries = 64 * (workers ? workers : 1);
+
+	for (unsigned i = 0; i < tries; i++) {
+		int n = request_call_id_make(slice_make(NULL, 0), buf, size);
+
+		if (n < 0)
+			return n;
+		if (workers <= 1 ||
+		    shard_owner(slice_make(buf, (size_t)n), workers) == id)
+			return n;
+	}
+	return -EAGAIN;
+}
+
+/* Find the leg of client transaction @p ct (@p m its response or NULL). */
+static struct ua_leg *leg_of_txn(struct ua *u, const struct sipmsg *m,
+				 const struct txn *ct)
+{
+	if (m) {
+		for (struct ua_leg *l = u->bucket[bucket_of(m->call_id)]; l;
+		     l = l->next)
+			if (l->invite == ct || l->bye == ct)
+				return l;
+		return NULL;
+	}
+	for (unsigned b = 0; b < BUCKETS; b++)
+		for (struct ua_leg *l = u->bucket[b]; l; l = l->next)
+			if (l->invite == ct || l->bye == ct)
+				return l;
+	return NULL;
+}
+
+/* An in-dialog request of @p leg into the worker's arena. */
+static int build(struct ua_leg *leg, enum sip_method method,
+		 const struct request_hdr *hdrs, unsigned nhdrs,
+		 struct slice body, struct slice *outp, char *branch)
+{
+	struct ua *u = leg->u;
+	struct dialog_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.method = method;
+	r.via_transport = slice_cstr("UDP");
+	r.via_host = slice_cstr(u->host);
+	r.via_port = u->port;
+	txn_branch_make(u->txns, 0, branch);
+	r.branch = slice_cstr(branch);
+	r.contact = slice_cstr(u->contact);
+	r.hdrs = hdrs;
+	r.nhdrs = nhdrs;
+	if (body.len) {
+		r.content_type = slice_cstr(sdp_type);
+		r.body = body;
+	}
+	return dialog_request(leg->dlg, &r, shard_arena(u->sh), outp);
+}
+
+static int send_ack(struct ua_leg *leg, struct slice sdp)
+{
+	char branch[TXN_BRANCH_MAX];
+	struct slice out;
+	int err;
+
+	err = build(leg, SIP_ACK, NULL, 0, sdp, &out, branch);
+	if (!err)
+		err = keep(&leg->ack, &leg->ack_len, out);
+	if (!err && sdp.len)
+		err = keep(&leg->local_sdp, &leg->local_sdp_len, sdp);
+	if (err)
+		return err;
+	leg->state = LEG_CONFIRMED;
+	return tp_send(leg->u->sh, &leg->u->proxy, leg->ack, leg->ack_len);
+}
+
+static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
+		   void *arg);
+
+/* BYE with the leg's Reason (RFC 3326); the leg dies on its final. */
+static void send_bye(struct ua_leg *leg)
+{
+	struct ua *u = leg->u;
+	struct request_hdr h = { slice_cstr("Reason"),
+				 slice_make(leg->reason, leg->reason_len) };
+	char branch[TXN_BRANCH_MAX];
+	struct txn *ct;
+	struct slice out;
+	int err;
+
+	err = build(leg, SIP_BYE, &h, leg->reason_len ? 1 : 0,
+		    slice_make(NULL, 0), &out, branch);
+	if (!err)
+		err = txn_cli_new(u->txns, NULL, SIP_BYE, &u->proxy,
+				  slice_cstr(branch), out.p, out.len, 0, cli_cb,
+				  u, &ct);
+	if (err) {
+		log_msg(LOG_INFO, "b2b %u: BYE not sent: %s", shard_id(u->sh),
+			err_str(err));
+		leg_kill(leg);
+		return;
+	}
+	leg->bye = obj_get(ct);
+	leg->state = LEG_BYEING;
+	leg->fn = NULL;
+}
+
+/* ACK an answered leg the application let go: a held copy of the peer's
+ * offer as the answer when it offered (RFC 3264 §6: every m= line
+ * answered; a=inactive, no media flows), nothing when we offered. */
+static void ack_held(struct ua_leg *leg)
+{
+	struct slice body = slice_make(NULL, 0);
+	struct sdp s;
+	int err;
+
+	if (!leg->sent_offer && leg->remote_sdp_len &&
+	    sdp_parse(&s, leg->remote_sdp, leg->remote_sdp_len) == 0 &&
+	    sdp_print(&s, SDP_SET_DIR, SDP_INACTIVE, shard_arena(leg->u->sh),
+		      &body) != 0)
+		body = slice_make(NULL, 0);
+	err = send_ack(leg, body);
+	if (err)
+		log_msg(LOG_INFO, "b2b %u: ACK not sent: %s",
+			shard_id(leg->u->sh), err_str(err));
+}
+
+static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
+{
+	int err;
+
+	switch (leg->state) {
+	case LEG_CALLING:
+	case LEG_RINGING:
+	case LEG_CANCELLING:
+		err = dialog_new_uac(m, false, &leg->dlg);
+		if (!err)
+			err = keep(&leg->remote_sdp, &leg->remote_sdp_len,
+				   m->body);
+		if (err) {
+			/* No dialog to ACK in: the peer times out. */
+			log_msg(LOG_INFO, "b2b %u: unusable 2xx: %s",
+				shard_id(leg->u->sh), err_str(err));
+			event(leg, UA_EV_FAILED, 502, slice_cstr("Bad Gateway"),
+			      slice_make(NULL, 0));
+			return;
+		}
+		if (leg->state == LEG_CANCELLING) {
+			/* The 2xx crossed our CANCEL (RFC 3261 §9.1). */
+			ack_held(leg);
+			send_bye(leg);
+			return;
+		}
+		leg->state = LEG_ANSWERED;
+		event(leg, UA_EV_ANSWERED, m->status, m->reason, m->body);
+		return;
+	case LEG_ANSWERED:
+		return; /* retransmitted while the application decides */
+	case LEG_CONFIRMED:
+	case LEG_BYEING:
+		/* RFC 3261 §13.2.2.4: each retransmitted 2xx is ACKed. */
+		if (leg->ack && leg->dlg && dialog_is_match(leg->dlg, m))
+			(void)tp_send(leg->u->sh, &leg->u->proxy, leg->ack,
+				      leg->ack_len);
+		return;
+	}
+}
+
+static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
+		   void *arg)
+{
+	struct ua *u = arg;
+	struct ua_leg *leg = leg_of_txn(u, m, ct);
+
+	if (!leg || leg->dead)
+		return;
+	if (ct == leg->bye) {
+		if (status >= 200)
+			leg_kill(leg);
+		return;
+	}
+	if (!m) {
+		event(leg, UA_EV_FAILED, status,
+		      slice_cstr(reply_reason(status)), slice_make(NULL, 0));
+		return;
+	}
+	if (status < 200) {
+		if (status > 100 &&
+		    (leg->state == LEG_CALLING || leg->state == LEG_RINGING)) {
+			leg->state = LEG_RINGING;
+			event(leg, UA_EV_RINGING, status, m->reason, m->body);
+		}
+		return;
+	}
+	if (status < 300) {
+		on_2xx(leg, m);
+		return;
+	}
+	if (leg->state == LEG_CALLING || leg->state == LEG_RINGING ||
+	    leg->state == LEG_CANCELLING)
+		event(leg, UA_EV_FAILED, status, m->reason,
+		      slice_make(NULL, 0));
+}
+
+int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
+{
+	const struct conf *c;
+	struct request_hdr h[1];
+	struct request_opts r;
+	char tag[REQUEST_TAG_MAX], branch[TXN_BRANCH_MAX];
+	struct ua_leg *leg = NULL;
+	struct slice out;
+	struct txn *ct;
+	unsigned workers;
+	int err, n;
+
+	if (!u || !o || !o->fn || !o->target.len ||
+	    o->target.len > UA_URI_MAX || o->from.len > UA_URI_MAX ||
+	    o->call_id.len >= REQUEST_CALL_ID_MAX)
+		return -EINVAL;
+	err = self(u);
+	if (err)
+		return err;
+	c = shard_conf(u->sh);
+	workers = b2b_conf(c)->workers;
+	if (o->call_id.len && workers > 1 &&
+	    shard_owner(o->call_id, workers) != shard_id(u->sh))
+		return -EINVAL;
+	leg = calloc(1, sizeof(*leg));
+	if (!leg)
+		return -ENOMEM;
+	leg->u = u;
+	if (o->call_id.len) {
+		memcpy(leg->call_id, o->call_id.p, o->call_id.len);
+		leg->call_id_len = o->call_id.len;
+	} else {
+		n = ua_call_id_make(shard_id(u->sh), workers, leg->call_id,
+				    sizeof(leg->call_id));
+		if (n < 0) {
+			err = n;
+			goto out;
+		}
+		leg->call_id_len = (size_t)n;
+	}
+	n = request_tag_make(tag, sizeof(tag));
+	if (n < 0) {
+		err = n;
+		goto out;
+	}
+	txn_branch_make(u->txns, 0, branch);
+	h[0].name = slice_cstr("Allow");
+	h[0].value = slice_cstr(allow_value);
+	memset(&r, 0, sizeof(r));
+	r.method = SIP_INVITE;
+	r.ruri = o->target;
+	r.to_uri = o->target;
+	r.from_uri = o->from.len ? o->from : slice_cstr(u->contact);
+	r.from_display = o->from_display;
+	r.from_tag = slice_make(tag, (size_t)n);
+	r.call_id = leg_cid(leg);
+	r.cseq = 1;
+	r.via_transport = slice_cstr("UDP");
+	r.via_host = slice_cstr(u->host);
+	r.via_port = u->port;
+	r.branch = slice_cstr(branch);
+	r.contact = slice_cstr(u->contact);
+	r.hdrs = h;
+	r.nhdrs = 1;
+	if (o->sdp.len) {
+		r.content_type = slice_cstr(sdp_type);
+		r.body = o->sdp;
+		leg->sent_offer = true;
+		err = keep(&leg->local_sdp, &leg->local_sdp_len, o->sdp);
+		if (err)
+			goto out;
+	}
+	err = request_build(&r, shard_arena(u->sh), &out);
+	if (err)
+		goto out;
+	err =
+	    txn_cli_new(u->txns, NULL, SIP_INVITE, &u->proxy,
+			slice_cstr(branch), out.p, out.len, 0, cli_cb, u, &ct);
+	if (err)
+		goto out;
+	leg->invite = obj_get(ct);
+	leg->fn = o->fn;
+	leg->arg = o->arg;
+	leg->next = u->bucket[bucket_of(leg_cid(leg))];
+	u->bucket[bucket_of(leg_cid(leg))] = leg;
+	u->nlegs++;
+	*legp = leg;
+	leg = NULL;
+out:
+	if (leg) {
+		free(leg->local_sdp);
+		free(leg);
+	}
+	return err;
+}
+
+int ua_ack(struct ua_leg *leg, struct slice sdp)
+{
+	if (!leg || leg->dead || leg->state != LEG_ANSWERED)
+		return -EINVAL;
+	return send_ack(leg, sdp);
+}
+
+void ua_hangup(struct ua_leg *leg, struct slice reason)
+{
+	if (!leg || leg->dead || !leg->fn)
+		return;
+	leg->fn = NULL;
+	if (reason.len && request_is_line_safe(reason) &&
+	    keep(&leg->reason, &leg->reason_len, reason))
+		leg->reason_len = 0;
+	switch (leg->state) {
+	case LEG_CALLING:
+	case LEG_RINGING:
+		/* The INVITE's final (487, or a 2xx that crossed) ends it. */
+		leg->state = LEG_CANCELLING;
+		if (txn_cli_cancel(leg->invite))
+			log_msg(LOG_INFO, "b2b %u: CANCEL not sent",
+				shard_id(leg->u->sh));
+		return;
+	case LEG_ANSWERED:
+		ack_held(leg);
+		send_bye(leg);
+		return;
+	case LEG_CONFIRMED:
+		send_bye(leg);
+		return;
+	case LEG_CANCELLING:
+	case LEG_BYEING:
+		return;
+	}
+}
+
+/* Answer request @p m of server transaction @p st. */
+static int respond(struct ua *u, struct txn *st, const struct peer *from,
+		   const struct sipmsg *m, unsigned status, struct slice extra,
+		   struct slice body)
+{
+	struct reply_opts o;
+	struct slice out;
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	o.status = status;
+	o.server = slice_cstr(shard_conf(u->sh)->server_name);
+	o.extra = extra;
+	if (body.len) {
+		o.content_type = slice_cstr(sdp_type);
+		o.body = body;
+	}
+	err = reply_build(m, (const struct sockaddr *)&from->addr, &o,
+			  shard_arena(u->sh), &out);
+	if (!err)
+		err = txn_srv_respond(st, status, out.p, out.len);
+	return err;
+}
+
+/* "Contact: <...>\r\nAllow: ...\r\n" in the arena. */
+static struct slice contact_allow(struct ua *u)
+{
+	size_t size = strlen(u->contact) + sizeof(allow_value) + 32;
+	char *p = arena_alloc(shard_arena(u->sh), size);
+	int n;
+
+	if (!p)
+		return slice_make(NULL, 0);
+	n = snprintf(p, size, "Contact: <%s>\r\nAllow: %s\r\n", u->contact,
+		     allow_value);
+	return slice_make(p, n > 0 && (size_t)n < size ? (size_t)n : 0);
+}
+
+static struct ua_leg *leg_of_request(struct ua *u, const struct sipmsg *m)
+{
+	for (struct ua_leg *l = u->bucket[bucket_of(m->call_id)]; l;
+	     l = l->next)
+		if (!l->dead && l->dlg && dialog_is_match(l->dlg, m))
+			return l;
+	return NULL;
+}
+
+static int ua_request(struct shard *sh, void *state, const struct peer *from,
+		      const struct sipmsg *m)
+{
+	struct ua *u = state;
+	struct ua_leg *leg;
+	struct txn *st;
+	int err;
+
+	if (!u || !m->to_tag.len || m->method == SIP_CANCEL)
+		return POOL_UA_PASS;
+	(void)sh;
+	leg = leg_of_request(u, m);
+	if (!leg)
+		return POOL_UA_PASS; /* 481 (RFC 3261 §12.2.2) */
+	if (m->method == SIP_ACK) {
+		/* The ACK of our 200 to a re-INVITE (RFC 3261 §13.3.1.4). */
+		if (leg->reinvite && m->cseq == leg->dlg->remote_cseq) {
+			obj_put(leg->reinvite);
+			leg->reinvite = NULL;
+		}
+		return POOL_UA_DONE;
+	}
+	st = txn_srv_find(u->txns, m, m->method);
+	if (st) {
+		(void)txn_srv_absorb(st, m);
+		return POOL_UA_DONE;
+	}
+	err = txn_srv_new(u->txns, m, from, 0, &st);
+	if (err)
+		return err;
+	if (dialog_check_cseq(leg->dlg, m) == -ERANGE)
+		return respond(u, st, from, m, 500, slice_make(NULL, 0),
+			       slice_make(NULL, 0));
+	switch (m->method) {
+	case SIP_BYE:
+		err = respond(u, st, from, m, 200, slice_make(NULL, 0),
+			      slice_make(NULL, 0));
+		if (leg->state != LEG_BYEING)
+			event(leg, UA_EV_ENDED, 0, slice_make(NULL, 0),
+			      slice_make(NULL, 0));
+		leg_kill(leg);
+		return err ? err : POOL_UA_DONE;
+	case SIP_INVITE:
+		/* RFC 3261 §14.2: one re-INVITE at a time; none before our
+		 * ACK went (the offer/answer of the first is not done). */
+		if (leg->reinvite || leg->state != LEG_CONFIRMED) {
+			err = respond(u, st, from, m, 491, slice_make(NULL, 0),
+				      slice_make(NULL, 0));
+			return err ? err : POOL_UA_DONE;
+		}
+		(void)dialog_refresh(leg->dlg, m);
+		/* TODO(#12): retransmit this 200 until the ACK (RFC 3261
+		 * §13.3.1.4); loopback to the proxy does not lose it. */
+		err = respond(u, st, from, m, 200, contact_allow(u),
+			      slice_make(leg->local_sdp, leg->local_sdp_len));
+		if (!err)
+			leg->reinvite = obj_get(st);
+		return err ? err : POOL_UA_DONE;
+	case SIP_OPTIONS:
+		err = respond(u, st, from, m, 200, contact_allow(u),
+			      slice_make(NULL, 0));
+		return err ? err : POOL_UA_DONE;
+	default:
+		err = respond(u, st, from, m, 501, contact_allow(u),
+			      slice_make(NULL, 0));
+		return err ? err : POOL_UA_DONE;
+	}
+}
+
+static bool ua_response(struct shard *sh, void *state, const struct peer *from,
+			const struct sipmsg *m)
+{
+	struct ua *u = state;
+	struct txn *ct;
+
+	(void)sh;
+	(void)from;
+	if (!u)
+		return false;
+	ct = txn_cli_find(u->txns, m);
+	if (ct) {
+		txn_cli_receive(ct, m);
+		return true;
+	}
+	/* A 2xx retransmitted after the transaction ended (Timer M). */
+	if (m->status >= 200 && m->status < 300 && m->cseq_method == SIP_INVITE)
+		for (struct ua_leg *l = u->bucket[bucket_of(m->call_id)]; l;
+		     l = l->next)
+			if (!l->dead && l->dlg && l->ack &&
+			    dialog_is_match(l->dlg, m)) {
+				(void)tp_send(u->sh, &u->proxy, l->ack,
+					      l->ack_len);
+				return true;
+			}
+	return false;
+}
+
+static void ua_tick(struct shard *sh, void *state, uint64_t now_ms)
+{
+	struct ua *u = state;
+
+	if (!u)
+		return;
+	timer_advance(&u->wheel, now_ms);
+	reap(u);
+	__atomic_store_n(&shard_stats(sh)->txns, (uint64_t)txn_count(u->txns),
+			 __ATOMIC_RELAXED);
+	arena_reset(shard_arena(sh));
+}
+
+static void ua_free_state(void *state)
+{
+	struct ua *u = state;
+
+	if (!u)
+		return;
+	for (unsigned b = 0; b < BUCKETS; b++)
+		while (u->bucket[b]) {
+			struct ua_leg *leg = u->bucket[b];
+
+			leg->dead = true;
+			leg_free(leg);
+		}
+	for (unsigned i = 0; i < UA_APPS_MAX; i++)
+		if (u->app[i] && u->app[i]->free)
+			u->app[i]->free(u->app_state[i]);
+	txn_layer_free(u->txns);
+	timer_wheel_fini(&u->wheel);
+	free(u);
+}
+
+static int ua_new_state(struct shard *sh, uint64_t now_ms, void **statep)
+{
+	const struct conf *c = shard_conf(sh);
+	const struct proxy_conf *pc = proxy_conf(c);
+	struct txn_cfg tc;
+	struct ua *u;
+	int err;
+
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->sh = sh;
+	err = proxy_peer(c, &u->proxy);
+	if (!err)
+		err = timer_wheel_init(&u->wheel, POOL_TICK_MS, WHEEL_SLOTS,
+				       now_ms);
+	if (err)
+		goto out;
+	memset(&tc, 0, sizeof(tc));
+	tc.t1_ms = pc->t1_ms;
+	tc.t2_ms = pc->t2_ms;
+	tc.t4_ms = pc->t4_ms;
+	tc.shard = shard_id(sh);
+	tc.max_headers = c->max_headers;
+	tc.send = ua_send;
+	tc.send_ctx = sh;
+	err = txn_layer_new(&tc, &u->wheel, &u->txns);
+	if (err)
+		goto out;
+	*statep = u;
+	return 0;
+out:
+	timer_wheel_fini(&u->wheel);
+	free(u);
+	return err;
+}
+
+const struct pool_ua ua_pool = {
+	.name = "ua",
+	.new_state = ua_new_state,
+	.free_state = ua_free_state,
+	.request = ua_request,
+	.response = ua_response,
+	.tick = ua_tick,
+
+};

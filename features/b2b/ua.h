@@ -1,0 +1,196 @@
+/* features/b2b/ua.h - the B2BUA's UA core: UAC legs on a pool worker,
+ * their dialogs, and the events applications (originate, park) see */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "features/b2b/pool.h"
+#include "proxy/base/slice.h"
+
+struct shard;
+struct timer_wheel;
+
+/*
+ * One struct ua per pool worker (made by ua_pool's new_state, found with
+ * ua_of()): a transaction layer (proxy/sip/txn.h) on the worker's own
+ * timer wheel, and the legs the worker's applications started. Every
+ * request a leg sends goes to the proxy's first UDP listener from the
+ * pool's socket (so location, GRUU and intercom apply, and the proxy
+ * trusts it: pool_is_source()); Via and Contact name the pool's address.
+ *
+ * A leg is one UAC INVITE dialog (RFC 3261 §12, §13, §15):
+ *
+ *   ua_call() -> calling -> ringing (1xx) -> answered (2xx, not ACKed:
+ *   the application ACKs it with ua_ack(), possibly later, with the SDP
+ *   it chooses; meanwhile 2xx retransmissions are absorbed; after it, a
+ *   retransmitted 2xx gets the same ACK again) -> confirmed
+ *
+ * and ends by a final 300-699 or a timeout (UA_EV_FAILED), a BYE from
+ * the peer (answered 200; UA_EV_ENDED), or ua_hangup() (CANCEL before
+ * the 2xx, else BYE; a 2xx that crosses the CANCEL is ACKed and BYEd).
+ * In a confirmed leg the UA answers a re-INVITE with its current local
+ * SDP (the last body it sent: 200, or 491 while another re-INVITE is
+ * pending, RFC 3261 §14.2), OPTIONS 200, other methods 501; a request
+ * in a dialog it does not know gets 481 (the pool's default).
+ *
+ * Threads: everything here runs on the worker that owns the leg's
+ * Call-ID (ua_call_id_make() makes one the calling worker owns; reach
+ * the worker with pool_post()). No locks.
+ * Memory: requests are built in the worker's arena (shard_arena()); the
+ * UA resets it after its tick. An application running from a
+ * pool_post() function may reset it when it returns.
+ */
+struct ua;
+struct ua_leg;
+
+/** What happened to a leg (struct ua_event). */
+enum ua_event_kind {
+	UA_EV_RINGING,	/**< a 101-199 (each one; status, sdp) */
+	UA_EV_ANSWERED, /**< the 2xx: status, sdp; call ua_ack() */
+	UA_EV_FAILED,	/**< no dialog: status (408 timeout, 503 send
+			   failure, 487 cancelled, else the final's), reason */
+	UA_EV_ENDED,	/**< the peer sent BYE (answered 200) */
+};
+
+/** One event; every slice is borrowed for the callback only. */
+struct ua_event {
+	enum ua_event_kind kind;
+	unsigned status;     /**< the response's status (ENDED: 0) */
+	struct slice reason; /**< its reason phrase (may be empty) */
+	struct slice sdp;    /**< the response's SDP body, or empty */
+};
+
+/**
+ * An application's callback for leg @p leg. After a UA_EV_FAILED or
+ * UA_EV_ENDED callback returns the leg is freed: drop the pointer.
+ * It may call ua_ack(), ua_hangup() on this or other legs, and
+ * ua_call(). Thread: the worker's.
+ */
+typedef void ua_event_fn(struct ua_leg *leg, const struct ua_event *ev,
+			 void *arg);
+
+/**
+ * An application's per-worker state (originate, park): the UA keeps
+ * one pointer per struct ua_app and frees it with @p free when the
+ * worker stops, after its legs (no callback runs then; the state must
+ * not touch its legs) and before the wheel (its timers may be stopped).
+ * Ownership: static storage.
+ */
+struct ua_app {
+	const char *name;
+	void (*free)(void *state);
+};
+
+/** Applications one UA holds state for. */
+#define UA_APPS_MAX 4
+
+/**
+ * The state @p app set on @p u, or NULL. Thread: the worker's.
+ */
+void *ua_app_state(struct ua *u, const struct ua_app *app);
+
+/**
+ * Set @p app's state on @p u (once; the UA frees it with app->free).
+ * Returns 0, or -EEXIST (already set), -ENOSPC (UA_APPS_MAX apps).
+ * Thread: the worker's. Ownership: @p state passes to the UA on 0.
+ */
+int ua_app_set(struct ua *u, const struct ua_app *app, void *state);
+
+/** Longest URI ua_call() takes (target, from). */
+#define UA_URI_MAX 256
+
+/** What ua_call() sends; every slice is borrowed for the call. */
+struct ua_call_opts {
+	/** Request-URI and To: a SIP URI that parses (uri.h), at most
+	 * UA_URI_MAX bytes. */
+	struct slice target;
+	/** From URI; empty: "sip:b2b@POOL-ADDRESS" (the pool's identity). */
+	struct slice from;
+	struct slice from_display; /**< may be empty */
+	/** Call-ID; empty: a new one this worker owns. It must hash to
+	 * this worker (ua_call_id_make()): responses arrive by Call-ID. */
+	struct slice call_id;
+	/** The INVITE's SDP offer; empty: an INVITE without a body (the
+	 * peer offers in its 2xx, RFC 3261 §13.2.1). */
+	struct slice sdp;
+	ua_event_fn *fn; /**< required */
+	void *arg;
+};
+
+/** The UA core for pool_set_ua() (proxy/main.c). */
+extern const struct pool_ua ua_pool;
+
+/**
+ * The UA of pool worker @p sh, or NULL when the pool runs without
+ * ua_pool. Thread: the worker @p sh.
+ */
+struct ua *ua_of(struct shard *sh);
+
+/** The worker the UA runs on. Thread: its. */
+struct shard *ua_shard(const struct ua *u);
+
+/**
+ * The worker's timer wheel (proxy/base/timer.h), for the applications'
+ * own timers (ring timeouts); it advances every POOL_TICK_MS. Thread:
+ * the worker's. Ownership: the UA's, lives while the worker runs.
+ */
+struct timer_wheel *ua_wheel(struct ua *u);
+
+/**
+ * Write a new Call-ID that worker @p sh owns (shard_owner() over the
+ * pool's workers) into @p buf (at least REQUEST_CALL_ID_MAX bytes).
+ * Tries random ones, at most 64 * workers (the chance to find none is
+ * below e^-64). Returns its length, or -ENOSPC, -EAGAIN (none found,
+ * or getrandom() not ready). Thread: any; @p workers is the pool's
+ * count and @p id the worker's index.
+ */
+int ua_call_id_make(unsigned id, unsigned workers, char *buf, size_t size);
+
+/**
+ * Start a leg: send the INVITE @p o describes (CSeq 1, a new From tag)
+ * through the proxy in a client transaction.
+ * Returns 0 with *legp (the UA's; valid until the FAILED or ENDED
+ * callback returns, or ua_hangup() returns), or -EINVAL (a bad field:
+ * no fn, a target or from that does not parse or is too long, a
+ * Call-ID this worker does not own, an SDP with CR/LF trouble is not
+ * checked: it is sent as given), -ENOENT (no pool address), -ENOMEM, a
+ * send error; @p o->fn is never called then.
+ * Thread: the worker of @p u.
+ */
+int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp);
+
+/**
+ * ACK the 2xx of an answered leg (RFC 3261 §13.2.2.4) with @p sdp as
+ * its body (empty: none; an offer in the 2xx needs an answer here),
+ * which becomes the leg's local SDP. The ACK is kept and sent again for
+ * each retransmitted 2xx.
+ * Returns 0, or -EINVAL (the leg is not answered-and-unACKed), -ENOMEM,
+ * a build or send error (the leg stays answered).
+ * Thread: the leg's worker.
+ */
+int ua_ack(struct ua_leg *leg, struct slice sdp);
+
+/**
+ * Hang up @p leg whatever its state, and forget the application: no
+ * more callbacks, the pointer is invalid when this returns. Calling or
+ * ringing: CANCEL (RFC 3261 §9.1; a 2xx that crosses it is ACKed and
+ * BYEd); answered but not ACKed: ACK (with a held copy of the peer's
+ * offer, a=inactive, when the 2xx had one) then BYE; confirmed: BYE.
+ * @p reason (may be empty) is the RFC 3326 Reason header value the BYE
+ * or CANCEL carries ('SIP ;cause=480 ;text="..."'); it must be line
+ * safe, else it is left out. The UA keeps the leg until the BYE's or
+ * the INVITE's final response (or timeout). Thread: the leg's worker.
+ */
+void ua_hangup(struct ua_leg *leg, struct slice reason);
+
+/** The leg's Call-ID. Thread: the leg's worker. */
+struct slice ua_leg_call_id(const struct ua_leg *leg);
+
+/** The leg's local SDP (the last body it sent; may be empty). Thread:
+ * the leg's worker. Ownership: the leg's, valid until it changes. */
+struct slice ua_leg_local_sdp(const struct ua_leg *leg);
+
+/** Legs the UA holds (with those hanging up). Thread: the worker's. */
+size_t ua_legs(const struct ua *u);
