@@ -40,6 +40,7 @@
 #include "proxy/mgmt/rpc.h"
 #include "proxy/mgmt/rpc_core.h"
 #include "proxy/mgmt/rpc_dialog.h"
+#include "proxy/mgmt/rpc_originate.h"
 #include "proxy/mgmt/rpc_location.h"
 #include "proxy/mgmt/rpc_trace.h"
 #include "proxy/mgmt/rpc_reload.h"
@@ -571,6 +572,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 		err = rpc_trace_add(m->rpc, &m->env);
 	if (!err)
 		err = rpc_dialog_add(m->rpc, &m->env);
+	if (!err)
+		err = rpc_originate_add(m->rpc, &m->env);
 	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (!err)

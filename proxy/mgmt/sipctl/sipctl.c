@@ -49,6 +49,9 @@ static const char *const usage_text =
     "  ul rm AOR [CONTACT]    remove the bindings of AOR (or one)\n"
     "  dlg list               dialogs (dialog.list)\n"
     "  dlg end CALL-ID        end a dialog (dialog.end)\n"
+    "  originate A B [--wait] [--timeout S] [--caller-id URI]\n"
+    "                         call A, then B with A's offer (3PCC); --wait\n"
+    "                         follows it: exit 0 bridged, 1 failed\n"
     "  reload                 reload the configuration (config.reload)\n"
     "  log [LEVEL]            show or set the log level (log.level)\n"
     "  rpc METHOD [JSON]      call any method; JSON is its params\n"
@@ -770,6 +773,114 @@ static int reload(const struct opts *o)
 	return 0;
 }
 
+/* How often `originate --wait` asks originate.status. */
+#define POLL_MS 200
+
+/* One line of an originate's state: "ID STATE [leg STATUS REASON]". */
+static void originate_line(const char *id, json_t *st)
+{
+	const char *state = json_string_value(json_object_get(st, "state"));
+
+	printf("%s %s", id, state ?: "?");
+	if (state && !strcmp(state, "failed"))
+		printf(" leg %s %lld %s",
+		       json_string_value(json_object_get(st, "failed_leg"))
+			   ?: "?",
+		       (long long)json_integer_value(
+			   json_object_get(st, "status")),
+		       json_string_value(json_object_get(st, "reason")) ?: "");
+	if (state && !strcmp(state, "ended"))
+		printf(" by %s",
+		       json_string_value(json_object_get(st, "ended_by"))
+			   ?: "?");
+	putchar('\n');
+	fflush(stdout);
+}
+
+/*
+ * originate A B [--wait] [--timeout S] [--caller-id URI]: start it; with
+ * --wait, poll originate.status until bridged, ended or failed (bounded:
+ * twice the ring timeout and 10 s), printing each new state.
+ */
+static int cmd_originate(const struct opts *o, int argc, char **argv)
+{
+	const char *a = NULL, *b = NULL, *caller = NULL, *last = NULL;
+	json_t *params, *res = NULL, *st = NULL;
+	char id[64], seen[32] = "";
+	long timeout = 60, polls;
+	bool wait = false;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--wait")) {
+			wait = true;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			char *end;
+
+			timeout = strtol(argv[++i], &end, 10);
+			if (*end || timeout < 1 || timeout > 600)
+				return usage("originate: --timeout 1..600");
+		} else if (!strcmp(argv[i], "--caller-id") && i + 1 < argc) {
+			caller = argv[++i];
+		} else if (argv[i][0] == '-') {
+			return usage("originate: unknown option '%s'", argv[i]);
+		} else if (!a) {
+			a = argv[i];
+		} else if (!b) {
+			b = argv[i];
+		} else {
+			return usage("originate: A B, and options");
+		}
+	}
+	if (!a || !b)
+		return usage("originate: A B [--wait] [--timeout S] "
+			     "[--caller-id URI]");
+	params = json_pack("{s:s,s:s,s:i}", "a", a, "b", b, "timeout_s",
+			   (int)timeout);
+	if (params && caller)
+		json_object_set_new(params, "caller_id", json_string(caller));
+	rc = call(o, "originate", params, &res);
+	if (rc)
+		return rc;
+	snprintf(id, sizeof(id), "%s",
+		 json_string_value(json_object_get(res, "id")) ?: "");
+	if (o->json && !wait)
+		print_json(res);
+	else if (!wait)
+		printf("%s\n", id);
+	json_decref(res);
+	if (!wait)
+		return EXIT_OK;
+	polls = (2 * timeout * 1000 + 10000) / POLL_MS;
+	for (long i = 0; i < polls; i++) {
+		rc = call(o, "originate.status", json_pack("{s:s}", "id", id),
+			  &st);
+		if (rc)
+			return rc;
+		last = json_string_value(json_object_get(st, "state"));
+		if (last && strcmp(last, seen)) {
+			snprintf(seen, sizeof(seen), "%s", last);
+			if (o->json)
+				print_json(st);
+			else
+				originate_line(id, st);
+		}
+		if (last &&
+		    (!strcmp(last, "bridged") || !strcmp(last, "ended") ||
+		     !strcmp(last, "failed"))) {
+			rc = strcmp(last, "failed") ? EXIT_OK : EXIT_RPC;
+			json_decref(st);
+			return rc;
+		}
+		json_decref(st);
+		st = NULL;
+		nanosleep(&(struct timespec){ 0, POLL_MS * 1000000L }, NULL);
+	}
+	fprintf(stderr, "sipctl: originate %s: still %s\n", id,
+		seen[0] ? seen : "unknown");
+	return EXIT_RPC;
+}
+
 static int cmd_rpc(const struct opts *o, int argc, char **argv)
 {
 	json_t *params = NULL;
@@ -823,6 +934,8 @@ static int run(const struct opts *o, int argc, char **argv)
 	}
 	if (!strcmp(cmd, "rpc"))
 		return cmd_rpc(o, argc, argv);
+	if (!strcmp(cmd, "originate"))
+		return cmd_originate(o, argc, argv);
 	return usage("unknown command '%s'", cmd);
 }
 
