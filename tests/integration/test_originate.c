@@ -1,0 +1,428 @@
+/* tests/integration/test_originate.c - originate (RFC 3725 flow I) in
+ * the real binary with SIPp as alice and bob: SDP presence and contents
+ * asserted by the scenarios, states by originate.status, nothing left in
+ * dialog.list; failures, cancel, timeout, trust, sipctl, RPC errors */
+#include <criterion/criterion.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
+#include "tests/common/proc.h"
+#include "tests/common/sipp.h"
+
+#define POLL_MS 50
+#define POLL_N	200 /* 10 s */
+#define SIPP_MS 20000
+
+static struct proc_sipedge sp;
+static pid_t alice_pid, bob_pid;
+static uint16_t alice_port, bob_port;
+static json_t *res;
+static char why[512], dir[PROC_PATH_MAX / 2];
+
+static void setup(void)
+{
+	memset(&sp, 0, sizeof(sp));
+	alice_pid = bob_pid = 0;
+	res = NULL;
+	dir[0] = '\0';
+	cr_assert_eq(proc_free_port("127.0.0.1", &alice_port), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &bob_port), 0);
+}
+
+static void teardown(void)
+{
+	if (alice_pid > 0)
+		proc_kill(alice_pid);
+	if (bob_pid > 0)
+		proc_kill(bob_pid);
+	json_decref(res);
+	proc_sipedge_cleanup(&sp);
+	if (dir[0])
+		proc_rmtree(dir);
+}
+
+TestSuite(originate, .init = setup, .fini = teardown, .timeout = 120);
+
+/* A users file line; the hash is never checked here. */
+#define USER_LINE(u) u "@127.0.0.1 md5:0123456789abcdef0123456789abcdef\n"
+
+/*
+ * sipedge with alice@127.0.0.1 at alice's port and, when @p with_bob,
+ * bob@127.0.0.1 at bob's; @p registrar (NULL: none) is a registrar:
+ * section's body, then @p extra top-level YAML.
+ */
+static void up_with(bool with_bob, const char *registrar, const char *extra)
+{
+	char yaml[2048], bob[128] = "";
+
+	if (with_bob)
+		snprintf(bob, sizeof(bob),
+			 "  - aor: bob@127.0.0.1\n"
+			 "    contacts: [\"sip:bob@127.0.0.1:%u\"]\n",
+			 bob_port);
+	snprintf(yaml, sizeof(yaml),
+		 "locations:\n  - aor: alice@127.0.0.1\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n%s%s%s%s",
+		 alice_port, bob, registrar ? "registrar:\n" : "",
+		 registrar ? registrar : "", extra ? extra : "");
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, yaml), 0,
+		     "sipedge did not start: %s", sp.why);
+}
+
+static void up(void)
+{
+	up_with(true, NULL, NULL);
+}
+
+static void down(void)
+{
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A SIPp callee @p who ("alice", "bob") on its port, one call. */
+static pid_t uas_start(const char *who, const char *scenario)
+{
+	uint16_t port = !strcmp(who, "alice") ? alice_port : bob_port;
+	struct sipp_cmd c;
+	pid_t pid;
+
+	sipp_cmd_uas(&c, scenario, port, "u1");
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-s", "%s", who);
+	sipp_cmd_errors(&c, who);
+	pid = sipp_spawn(c.argv, sp.dir, who);
+	sipp_bound(port, "u1");
+	return pid;
+}
+
+static void sipp_done_ok(pid_t *pidp, const char *who)
+{
+	sipp_ok(pidp, SIPP_MS, sp.dir, who, sp.log);
+}
+
+/* Call @p method with @p params; the result in res, or the error code. */
+static int rpc(const char *method, const char *params)
+{
+	json_decref(res);
+	res = NULL;
+	return mgmtcli_rpc(sp.mgmt_port, NULL, method, params, &res, why,
+			   sizeof(why));
+}
+
+/* originate with @p params; its id into @p id (32 bytes). */
+static void originate(const char *params, char *id)
+{
+	const char *s;
+
+	cr_assert_eq(rpc("originate", params), 0, "originate: %s", why);
+	s = json_string_value(json_object_get(res, "id"));
+	cr_assert_not_null(s, "no id");
+	cr_assert_lt(strlen(s), 32);
+	strcpy(id, s);
+}
+
+static const char *str(const char *key)
+{
+	return json_string_value(json_object_get(res, key)) ?: "";
+}
+
+/* Poll originate.status until it is @p state (bounded); res holds it. */
+static void wait_state(const char *id, const char *state)
+{
+	char params[96];
+
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	for (int i = 0; i < POLL_N; i++) {
+		cr_assert_eq(rpc("originate.status", params), 0, "%s", why);
+		if (!strcmp(str("state"), state))
+			return;
+		ms_sleep(POLL_MS);
+	}
+	cr_assert_fail("originate %s: %s, not %s (%s)", id, str("state"), state,
+		       str("reason"));
+}
+
+/* The state is final: it must stay what it is (res holds it). */
+static void assert_failed(const char *leg, int status)
+{
+	cr_assert_str_eq(str("state"), "failed");
+	cr_assert_str_eq(str("failed_leg"), leg, "failed leg %s, not %s",
+			 str("failed_leg"), leg);
+	cr_assert_eq(
+	    json_integer_value(json_object_get(res, "status")), status,
+	    "status %lld, not %d",
+	    (long long)json_integer_value(json_object_get(res, "status")),
+	    status);
+}
+
+/* Every timestamp of @p states is set, and in order. */
+static void assert_at(const char *const *states)
+{
+	json_t *at = json_object_get(res, "at_ms");
+	json_int_t prev = 0;
+
+	for (size_t i = 0; states[i]; i++) {
+		json_int_t t =
+		    json_integer_value(json_object_get(at, states[i]));
+
+		cr_assert_gt(t, 0, "no timestamp for %s", states[i]);
+		cr_assert_geq(t, prev, "%s before the state before it",
+			      states[i]);
+		prev = t;
+	}
+}
+
+/* No dialog left in dialog.list but terminated ones (they stay until
+ * their BYE transaction ends) and, when @p early_ok, early ones (they
+ * stay until the proxy's INVITE transaction ends, Timer D after a 487).
+ * Bounded wait. */
+static void assert_no_dialogs_but(bool early_ok)
+{
+	size_t live = 0;
+
+	for (int i = 0; i < POLL_N; i++) {
+		json_t *d;
+		size_t k;
+
+		cr_assert_eq(rpc("dialog.list", NULL), 0, "%s", why);
+		live = 0;
+		json_array_foreach(json_object_get(res, "dialogs"), k, d)
+		{
+			const char *st =
+			    json_string_value(json_object_get(d, "state"));
+
+			live += !st || (strcmp(st, "terminated") &&
+					(!early_ok || strcmp(st, "early")));
+		}
+		if (!live)
+			return;
+		ms_sleep(POLL_MS);
+	}
+	cr_assert_fail("dialog.list: %zu dialogs still live", live);
+}
+
+static void assert_no_live_dialogs(void)
+{
+	assert_no_dialogs_but(false);
+}
+
+static const char *const bridged_path[] = {
+	"calling-a", "ringing-a", "answered-a", "calling-b",
+	"ringing-b", "bridged",	  "ended",	NULL,
+};
+
+/* Flow I: alice's INVITE without a body, bob's INVITE with alice's m=
+ * line, alice's ACK with bob's answer (all asserted by the scenarios);
+ * then the one who hangs up ends the other. */
+static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
+			       const char *by)
+{
+	char id[32];
+
+	alice_pid = uas_start("alice", alice_sc);
+	bob_pid = uas_start("bob", bob_sc);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"sip:bob@127.0.0.1\"}",
+		  id);
+	wait_state(id, "ended");
+	cr_assert_str_eq(str("ended_by"), by);
+	cr_assert_str_eq(str("a"), "sip:alice@127.0.0.1");
+	cr_assert_str_eq(str("b"), "sip:bob@127.0.0.1");
+	assert_at(bridged_path);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+}
+
+Test(originate, bridges_then_alice_hangs_up_and_bob_gets_bye)
+{
+	up();
+	bridge_and_hang_up("uas_orig_alice_bye.xml", "uas_orig_bob.xml", "a");
+	down();
+}
+
+Test(originate, bridges_then_bob_hangs_up_and_alice_gets_bye)
+{
+	up();
+	bridge_and_hang_up("uas_orig_alice.xml", "uas_orig_bob_bye.xml", "b");
+	down();
+}
+
+Test(originate, pool_invites_are_not_challenged_with_no_trusted_network)
+{
+	char yaml[512];
+
+	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
+	cr_assert_eq(proc_write_file(dir, "users",
+				     USER_LINE("alice") USER_LINE("bob"), NULL,
+				     0),
+		     0);
+	snprintf(yaml, sizeof(yaml),
+		 "  trusted: []\n  users_file: \"%s/users\"\n", dir);
+	up_with(true, yaml, NULL);
+	bridge_and_hang_up("uas_orig_alice_bye.xml", "uas_orig_bob.xml", "a");
+	down();
+}
+
+Test(originate, alice_busy_fails_leg_a_with_486)
+{
+	char id[32];
+
+	up();
+	alice_pid = uas_start("alice", "uas_486.xml");
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "failed");
+	assert_failed("a", 486);
+	sipp_done_ok(&alice_pid, "alice");
+	assert_no_live_dialogs();
+	down();
+}
+
+Test(originate, bob_unregistered_fails_leg_b_and_alice_is_acked_and_byed)
+{
+	char yaml[512], id[32];
+
+	/* Both are users; only alice has a binding: bob is 480. */
+	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
+	cr_assert_eq(proc_write_file(dir, "users",
+				     USER_LINE("alice") USER_LINE("bob"), NULL,
+				     0),
+		     0);
+	snprintf(yaml, sizeof(yaml),
+		 "  trusted: [\"127.0.0.0/8\"]\n  users_file: \"%s/users\"\n",
+		 dir);
+	up_with(false, yaml, NULL);
+	/* Her scenario asserts the held answer in the ACK and the Reason
+	 * of the BYE. */
+	alice_pid = uas_start("alice", "uas_orig_alice_held.xml");
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "failed");
+	assert_failed("b", 480);
+	sipp_done_ok(&alice_pid, "alice");
+	assert_no_live_dialogs();
+	down();
+}
+
+Test(originate, cancel_while_alice_rings_cancels_her_invite)
+{
+	char id[32], params[96];
+
+	up();
+	alice_pid = uas_start("alice", "uas_cancel.xml");
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "ringing-a");
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	cr_assert_eq(rpc("originate.cancel", params), 0, "%s", why);
+	assert_failed("a", 487);
+	cr_assert_str_eq(str("reason"), "cancelled");
+	/* uas_cancel.xml: the CANCEL came, 200, 487, ACK. */
+	sipp_done_ok(&alice_pid, "alice");
+	/* Cancelling again changes nothing. */
+	cr_assert_eq(rpc("originate.cancel", params), 0, "%s", why);
+	assert_failed("a", 487);
+	assert_no_dialogs_but(true);
+	down();
+}
+
+Test(originate, ring_timeout_cancels_alice_and_fails_leg_a_with_408)
+{
+	char id[32];
+
+	up();
+	alice_pid = uas_start("alice", "uas_cancel.xml");
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\","
+		  "\"timeout_s\":1}",
+		  id);
+	wait_state(id, "failed");
+	assert_failed("a", 408);
+	sipp_done_ok(&alice_pid, "alice");
+	down();
+}
+
+Test(originate, list_shows_every_originate)
+{
+	char id1[32], id2[32];
+	json_t *o;
+	size_t i, found = 0;
+
+	up();
+	alice_pid = uas_start("alice", "uas_486.xml");
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id1);
+	wait_state(id1, "failed");
+	sipp_done_ok(&alice_pid, "alice");
+	alice_pid = uas_start("alice", "uas_486.xml");
+	originate("[\"alice@127.0.0.1\",\"bob@127.0.0.1\"]", id2);
+	wait_state(id2, "failed");
+	sipp_done_ok(&alice_pid, "alice");
+	cr_assert_str_neq(id1, id2);
+	cr_assert_eq(rpc("originate.list", NULL), 0, "%s", why);
+	json_array_foreach(json_object_get(res, "originates"), i, o)
+	{
+		const char *id = json_string_value(json_object_get(o, "id"));
+
+		found += id && (!strcmp(id, id1) || !strcmp(id, id2));
+	}
+	cr_assert_eq(found, 2, "originate.list: %zu of 2", found);
+	down();
+}
+
+Test(originate, bad_params_unknown_ids_and_pool_off_are_errors)
+{
+	up();
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice@127.0.0.1\"}"), -32602);
+	cr_assert_eq(rpc("originate", "{\"a\":\"al ice\",\"b\":\"bob\"}"),
+		     -32602);
+	cr_assert(strstr(why, "a is not a SIP URI"), "%s", why);
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice\",\"b\":\"bob\","
+				      "\"timeout_s\":0}"),
+		     -32602);
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice\",\"b\":\"bob\","
+				      "\"caller_id\":\"<x>\"}"),
+		     -32602);
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice\",\"b\":\"bob\","
+				      "\"c\":1}"),
+		     -32602);
+	cr_assert_eq(rpc("originate.status", "{\"id\":\"0123456789abcdef\"}"),
+		     -32002);
+	cr_assert_eq(rpc("originate.status", "{\"id\":\"\\u00e9\\n\"}"),
+		     -32002);
+	cr_assert_eq(rpc("originate.cancel", "{\"id\":\"nope\"}"), -32002);
+	cr_assert_eq(rpc("originate.status", NULL), -32602);
+	down();
+	up_with(true, NULL, "b2b:\n  workers: 0\n");
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice\",\"b\":\"bob\"}"),
+		     -32005);
+	cr_assert_eq(rpc("originate.list", NULL), -32005);
+	down();
+}
+
+Test(originate, sipctl_originate_wait_exits_0_bridged_and_1_failed)
+{
+	const char *bridge[] = { "originate", "alice@127.0.0.1",
+				 "bob@127.0.0.1", "--wait", NULL };
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	up();
+	alice_pid = uas_start("alice", "uas_orig_alice_bye.xml");
+	bob_pid = uas_start("bob", "uas_orig_bob.xml");
+	rc = proc_sipctl(&sp, bridge, &out, &err);
+	cr_assert_eq(rc, 0, "sipctl: %d\n%s%s", rc, out, err);
+	cr_assert(strstr(out, " bridged"), "%s", out);
+	free(out);
+	free(err);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	alice_pid = uas_start("alice", "uas_486.xml");
+	rc = proc_sipctl(&sp, bridge, &out, &err);
+	cr_assert_eq(rc, 1, "sipctl: %d\n%s%s", rc, out, err);
+	cr_assert(strstr(out, " failed leg a 486"), "%s", out);
+	free(out);
+	free(err);
+	sipp_done_ok(&alice_pid, "alice");
+	down();
+}
