@@ -1,0 +1,367 @@
+/* tests/unit/features/b2b/test_ua.c - the UA core on a real pool worker:
+ * the test's UDP socket is the proxy every request goes to, and plays
+ * the peer (responses, BYE, re-INVITE) */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "features/b2b/pool.h"
+#include "features/b2b/ua.h"
+#include "proxy/base/log.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard.h"
+#include "tests/common/ms.h"
+#include "tests/common/proc.h"
+#include "tests/common/teardown.h"
+#include "tests/unit/sections.h"
+
+/* How long a test waits for what must come: a safety net. */
+#define WAIT_MS 5000
+/* How long it waits to see that nothing comes. */
+#define QUIET_MS 300
+
+#define OFFER                                                              \
+	"v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n" \
+	"t=0 0\r\nm=audio 40404 RTP/AVP 0\r\n"
+#define ANSWER                                                             \
+	"v=0\r\no=b 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n" \
+	"t=0 0\r\nm=audio 50505 RTP/AVP 0\r\n"
+
+static struct conf *c;
+static struct pool *pool;
+static int fd = -1;    /* the "proxy" */
+static char inv[4096]; /* the last INVITE the UA sent */
+
+/* Events, written by the worker, read by the test. */
+struct rec {
+	enum ua_event_kind kind;
+	unsigned status;
+	char sdp[512];
+};
+static struct rec recs[16];
+static atomic_int nrec;
+static struct ua_leg *_Atomic leg; /* the leg under test */
+
+static void init(void)
+{
+	log_set_level(LOG_WARN);
+	c = NULL;
+	pool = NULL;
+	fd = -1;
+	atomic_store(&nrec, 0);
+	atomic_store(&leg, NULL);
+}
+
+static void fini(void)
+{
+	pool_stop(pool);
+	pool = NULL;
+	pool_set_ua(NULL);
+	conf_free(c);
+	c = NULL;
+	if (fd >= 0)
+		close(fd);
+	teardown_check_objs(0);
+}
+
+TestSuite(ua, .init = init, .fini = fini, .timeout = 30);
+
+static void start(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	char yaml[256];
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "listen:\n  - address: 127.0.0.1\n    port: %u\n"
+		 "    transports: [udp]\nb2b:\n  workers: 1\n",
+		 ntohs(a.sin_port));
+	c = sections_load(yaml);
+	cr_assert_eq(pool_set_ua(&ua_pool), 0);
+	cr_assert_eq(pool_start(c, &pool), 0);
+}
+
+static void on_event(struct ua_leg *l, const struct ua_event *ev, void *arg)
+{
+	int n = atomic_load(&nrec);
+
+	(void)l;
+	(void)arg;
+	if (n >= 16)
+		return;
+	recs[n].kind = ev->kind;
+	recs[n].status = ev->status;
+	snprintf(recs[n].sdp, sizeof(recs[n].sdp), "%.*s", (int)ev->sdp.len,
+		 ev->sdp.p ? ev->sdp.p : "");
+	atomic_store(&nrec, n + 1);
+}
+
+/* Wait for event number @p i (0-based); it must be @p kind. */
+static struct rec *wait_event(int i, enum ua_event_kind kind)
+{
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&nrec) <= i; t++)
+		ms_sleep(10);
+	cr_assert_gt(atomic_load(&nrec), i, "no event %d", i);
+	cr_assert_eq(recs[i].kind, kind, "event %d: %d, not %d", i,
+		     recs[i].kind, kind);
+	return &recs[i];
+}
+
+/* Run @p fn on the worker (one worker: it owns every Call-ID). */
+static void on_worker(shard_post_fn *fn, void *arg)
+{
+	cr_assert_eq(pool_post(pool, slice_cstr("any"), fn, arg), 0);
+}
+
+static void call_fn(struct shard *sh, void *arg)
+{
+	struct ua_call_opts o;
+	struct ua_leg *l = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.target = slice_cstr("sip:alice@127.0.0.1");
+	o.sdp = slice_cstr(arg ? arg : "");
+	o.fn = on_event;
+	if (sh && ua_call(ua_of(sh), &o, &l) == 0)
+		atomic_store(&leg, l);
+}
+
+static void ack_fn(struct shard *sh, void *arg)
+{
+	if (sh)
+		cr_assert_eq(ua_ack(atomic_load(&leg), slice_cstr(arg)), 0);
+}
+
+static void hangup_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		ua_hangup(atomic_load(&leg), slice_cstr("SIP ;cause=487"));
+}
+
+/* The next datagram on fd into a static buffer, or "" after @p ms. */
+static const char *recv_one(int ms)
+{
+	static char buf[4096];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (poll(&p, 1, ms) != 1)
+		return buf;
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* Header line @p name ("Via:") of @p msg into @p out, without CRLF. */
+static const char *line(const char *msg, const char *name, char *out,
+			size_t size)
+{
+	const char *p = strstr(msg, name);
+	size_t n;
+
+	cr_assert_not_null(p, "no %s in:\n%s", name, msg);
+	n = strcspn(p, "\r\n");
+	cr_assert_lt(n, size);
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return out;
+}
+
+static void send_pool(const char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t alen;
+
+	cr_assert_eq(pool_sockaddr(pool, &ss, &alen), 0);
+	cr_assert_eq(sendto(fd, buf, len, 0, (struct sockaddr *)&ss, alen),
+		     (ssize_t)len);
+}
+
+/* Answer the INVITE in inv with @p status, To tag "peer", @p body. */
+static void respond(unsigned status, const char *body)
+{
+	char via[512], from[256], to[256], cid[256], cseq[64], buf[4096];
+	size_t blen = body ? strlen(body) : 0;
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+		     "SIP/2.0 %u X\r\n%s\r\n%s\r\n%s;tag=peer\r\n%s\r\n%s\r\n"
+		     "Contact: <sip:alice@127.0.0.1:9>\r\n%s"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     status, line(inv, "Via:", via, sizeof(via)),
+		     line(inv, "From:", from, sizeof(from)),
+		     line(inv, "To:", to, sizeof(to)),
+		     line(inv, "Call-ID:", cid, sizeof(cid)),
+		     line(inv, "CSeq:", cseq, sizeof(cseq)),
+		     blen ? "Content-Type: application/sdp\r\n" : "", blen,
+		     body ? body : "");
+	send_pool(buf, (size_t)n);
+}
+
+/* A request in the dialog from the peer: @p method, CSeq @p cseq. */
+static void peer_request(const char *method, unsigned cseq, const char *body)
+{
+	char from[256], cid[256], buf[4096], *tag;
+	size_t blen = body ? strlen(body) : 0;
+	int n;
+
+	line(inv, "From:", from, sizeof(from));
+	tag = strstr(from, ";tag=");
+	cr_assert_not_null(tag);
+	line(inv, "Call-ID:", cid, sizeof(cid));
+	n = snprintf(
+	    buf, sizeof(buf),
+	    "%s sip:b2b@127.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKpeer%s%u;rport\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@127.0.0.1>;tag=peer\r\n"
+	    "To: <sip:b2b@127.0.0.1>%s\r\n%s\r\nCSeq: %u %s\r\n"
+	    "Contact: <sip:alice@127.0.0.1:9>\r\n%s"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    method, method, cseq, tag, cid, cseq, method,
+	    blen ? "Content-Type: application/sdp\r\n" : "", blen,
+	    body ? body : "");
+	send_pool(buf, (size_t)n);
+}
+
+/* Start a leg (offer @p sdp or NULL) and read its INVITE into inv. */
+static void call(const char *sdp)
+{
+	const char *m;
+
+	on_worker(call_fn, (void *)sdp);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n", 36),
+		  "not the INVITE:\n%s", m);
+	snprintf(inv, sizeof(inv), "%s", m);
+	cr_assert_not_null(atomic_load(&leg));
+}
+
+Test(ua, offerless_invite_acked_later_with_the_answer_2xx_reacked)
+{
+	const char *m;
+	char ack[4096];
+
+	start();
+	call(NULL);
+	cr_assert(strstr(inv, "Content-Length: 0\r\n"), "%s", inv);
+	cr_assert(strstr(inv, "Contact: <sip:b2b@127.0.0.1:"), "%s", inv);
+	respond(180, NULL);
+	cr_assert_eq(wait_event(0, UA_EV_RINGING)->status, 180);
+	respond(200, OFFER);
+	cr_assert_str_eq(wait_event(1, UA_EV_ANSWERED)->sdp, OFFER);
+	/* Not ACKed yet: a retransmitted 200 is absorbed, no ACK. */
+	respond(200, OFFER);
+	m = recv_one(QUIET_MS);
+	cr_assert_str_eq(m, "", "sent before ua_ack():\n%s", m);
+	on_worker(ack_fn, ANSWER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 1 ACK\r\n"), "%s", m);
+	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "no answer in the ACK:\n%s", m);
+	snprintf(ack, sizeof(ack), "%s", m);
+	/* RFC 3261 §13.2.2.4: the same ACK for each retransmitted 2xx. */
+	respond(200, OFFER);
+	cr_assert_str_eq(recv_one(WAIT_MS), ack);
+	cr_assert_eq(atomic_load(&nrec), 2, "an event too many");
+}
+
+Test(ua, reinvite_gets_the_local_sdp_491_while_pending_bye_ends_then_481)
+{
+	const char *m;
+
+	start();
+	call(NULL);
+	respond(200, OFFER);
+	wait_event(0, UA_EV_ANSWERED);
+	on_worker(ack_fn, ANSWER);
+	cr_assert(!strncmp(recv_one(WAIT_MS), "ACK ", 4));
+	peer_request("INVITE", 2, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "not our SDP:\n%s", m);
+	cr_assert(strstr(m, "Contact: <sip:b2b@"), "%s", m);
+	/* Its ACK has not come: another re-INVITE is 491 (§14.2). */
+	peer_request("INVITE", 3, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 491 ", 12), "%s", m);
+	peer_request("BYE", 4, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert(strstr(m, "CSeq: 4 BYE"), "%s", m);
+	cr_assert_eq(wait_event(1, UA_EV_ENDED)->status, 0);
+	/* The dialog is gone: RFC 3261 §12.2.2. */
+	peer_request("BYE", 5, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 481 ", 12), "%s", m);
+}
+
+Test(ua, final_486_fails_the_leg_and_is_acked)
+{
+	const char *m;
+
+	start();
+	call(OFFER);
+	cr_assert(strstr(inv, "\r\n\r\n" OFFER), "%s", inv);
+	respond(486, NULL);
+	cr_assert_eq(wait_event(0, UA_EV_FAILED)->status, 486);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1 SIP/2.0", 31), "%s", m);
+}
+
+Test(ua, hangup_while_ringing_cancels_and_a_crossing_2xx_is_acked_and_byed)
+{
+	const char *m;
+
+	start();
+	call(NULL);
+	respond(180, NULL);
+	wait_event(0, UA_EV_RINGING);
+	on_worker(hangup_fn, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "CANCEL sip:alice@127.0.0.1 SIP/2.0", 34), "%s",
+		  m);
+	/* The 200 crossed the CANCEL: ACK with a held answer, then BYE
+	 * with the Reason given to ua_hangup(). */
+	respond(200, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
+	cr_assert(strstr(m, "m=audio 40404 RTP/AVP 0\r\n"), "%s", m);
+	cr_assert(strstr(m, "a=inactive"), "%s", m);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
+	cr_assert(strstr(m, "Reason: SIP ;cause=487\r\n"), "%s", m);
+	/* The application let go: no event after ua_hangup(). */
+	ms_sleep(QUIET_MS);
+	cr_assert_eq(atomic_load(&nrec), 1);
+}
+
+Test(ua, bad_calls_are_refused)
+{
+	struct ua_call_opts o;
+	struct ua_leg *l = NULL;
+
+	memset(&o, 0, sizeof(o));
+	cr_assert_eq(ua_call(NULL, &o, &l), -EINVAL);
+	cr_assert_eq(ua_ack(NULL, slice_cstr("")), -EINVAL);
+	ua_hangup(NULL, slice_cstr(""));
+	cr_assert_eq(ua_legs(NULL), 0);
+	cr_assert_eq(ua_call_id_make(0, 1, NULL, 0), -ENOSPC);
+}
