@@ -136,7 +136,16 @@ static void set_state(struct orig *o, enum originate_state s)
 
 	o->info.state = s;
 	o->info.at_ms[s] = now_ms();
+	if (s == ORIGINATE_BRIDGED)
+		log_msg(LOG_INFO, "originate %s: bridged", o->info.id);
 	if (!was_final && is_final(o)) {
+		if (s == ORIGINATE_FAILED)
+			log_msg(LOG_INFO, "originate %s: failed: leg %c %u %s",
+				o->info.id, o->info.failed_leg, o->info.status,
+				o->info.reason);
+		else
+			log_msg(LOG_INFO, "originate %s: ended by %c",
+				o->info.id, o->info.ended_by);
 		o->tab->live--;
 		timer_stop(ua_wheel(o->tab->u), &o->ring);
 		timer_start(ua_wheel(o->tab->u), &o->linger,
@@ -153,6 +162,11 @@ static void fail(struct orig *o, char leg, unsigned status, struct slice why)
 			   ? why.len
 			   : ORIGINATE_REASON_MAX - 1),
 		 why.p ? why.p : "");
+	/* A reason phrase from the network: printable ASCII only, for the
+	 * log and the JSON answer. */
+	for (char *p = o->info.reason; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+			*p = '?';
 	set_state(o, ORIGINATE_FAILED);
 }
 
