@@ -666,11 +666,3 @@ int originate_list(struct pool *p, originate_list_fn *done, void *arg)
 	obj_put(g);
 	return 0;
 }
-
-size_t originate_live(struct shard *sh)
-{
-	struct ua *u = sh ? ua_of(sh) : NULL;
-	struct orig_tab *t = u ? ua_app_state(u, &orig_app) : NULL;
-
-	return t ? t->live : 0;
-}

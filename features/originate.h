@@ -148,6 +148,3 @@ typedef void originate_list_fn(void *arg, int err,
  * not called). Thread: any. Ownership: @p arg passes to @p done.
  */
 int originate_list(struct pool *p, originate_list_fn *done, void *arg);
-
-/** Originates live on worker @p sh (not failed or ended). Thread: its. */
-size_t originate_live(struct shard *sh);
