@@ -588,6 +588,8 @@ static void gather_dtor(void *obj)
 			total = 0;
 		}
 		for (unsigned i = 0; all && i < g->n; i++) {
+			if (!g->slot[i].n)
+				continue;
 			memcpy(all + k, g->slot[i].v,
 			       g->slot[i].n * sizeof(*all));
 			k += g->slot[i].n;
