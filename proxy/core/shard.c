@@ -30,7 +30,6 @@
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
-#include "proxy/core/trace.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
 
@@ -278,7 +277,7 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
-	trace_msg(sh->conf, false, from, buf, len);
+	tp__trace(sh, false, from, buf, len);
 	/* A REGISTER goes to the shard of its AOR, the one writer of its
 	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
 	 * handled here, where it is answered 400 or dropped. */
@@ -466,6 +465,7 @@ static void run_item(struct shard *sh, struct shard_item *it)
 		handle(sh, &it->peer, it->data, it->len);
 		break;
 	case SHARD_ITEM_SEND:
+		tp__trace(sh, true, &it->peer, it->data, it->len);
 		err = tcp_send(sh->tcp, it->peer.conn_id, it->data, it->len);
 		if (err) {
 			shard__count(&sh->stats.dropped, 1);

@@ -15,7 +15,6 @@
 
 #include <urcu/wfcqueue.h>
 
-#include "proxy/core/conf.h"
 #include "proxy/core/hep.h"
 #include "proxy/sip/msg.h"
 #include "store/rcu.h"
@@ -304,11 +303,16 @@ static void hep_put(struct trace *t, bool out, const struct peer *peer,
 		atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
 }
 
-void trace_msg(const struct conf *c, bool out, const struct peer *peer,
+bool trace_is_on(void)
+{
+	return atomic_load_explicit(&on, memory_order_relaxed);
+}
+
+void trace_msg(bool out, const struct peer *peer, const struct sockaddr *local,
 	       const void *buf, size_t len)
 {
 	struct sockaddr_storage none;
-	const struct sockaddr *local, *remote;
+	const struct sockaddr *remote;
 	struct timespec ts;
 	struct trace *t;
 
@@ -321,10 +325,7 @@ void trace_msg(const struct conf *c, bool out, const struct peer *peer,
 	atomic_fetch_add_explicit(&t->messages, 1, memory_order_relaxed);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	remote = (const struct sockaddr *)&peer->addr;
-	if (peer->listen_idx < c->nlisten) {
-		local =
-		    (const struct sockaddr *)&c->listen[peer->listen_idx].addr;
-	} else {
+	if (!local || local->sa_family != remote->sa_family) {
 		memset(&none, 0, sizeof(none));
 		none.ss_family = remote->sa_family;
 		local = (const struct sockaddr *)&none;

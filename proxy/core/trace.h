@@ -9,8 +9,6 @@
 
 #include "proxy/sip/peer.h"
 
-struct conf;
-
 /** The longest Call-ID or AOR a trace filters on. */
 #define TRACE_FILTER_MAX 256
 
@@ -72,11 +70,19 @@ int trace_stop(struct trace_stats *stp);
 bool trace_status(struct trace_spec *out, struct trace_stats *stp);
 
 /**
- * Give one message received (@p out false, from @p peer) or sent
- * (@p out true, to @p peer) on listen entry peer->listen_idx of @p c to
- * the trace, if one runs and the message matches. Costs one relaxed load
- * when no trace runs. Never blocks. Thread: a shard (an RCU reader).
- * Ownership: @p buf is copied or sent before the call returns.
+ * True while a trace runs: one relaxed load, for the message path to
+ * skip the work of finding a message's local address. Thread: any.
  */
-void trace_msg(const struct conf *c, bool out, const struct peer *peer,
+bool trace_is_on(void);
+
+/**
+ * Give one message received (@p out false, from @p peer) or sent
+ * (@p out true, to @p peer) on the socket whose own address is @p local
+ * (NULL: unknown, shown as the zero address) to the trace, if one runs
+ * and the message matches. Costs one relaxed load when no trace runs.
+ * Never blocks. Thread: a shard (an RCU reader).
+ * Ownership: @p buf and @p local are copied or sent before the call
+ * returns.
+ */
+void trace_msg(bool out, const struct peer *peer, const struct sockaddr *local,
 	       const void *buf, size_t len);
