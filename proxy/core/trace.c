@@ -115,6 +115,65 @@ static void trace_free(struct trace *t)
 	free(t);
 }
 
+/* A Call-ID or AOR: no controls or spaces, so it can be logged as is. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+int trace_spec_make(struct trace_spec *s, const char *call_id, const char *aor,
+		    const char *file, const char *hep, uint32_t capture_id,
+		    char *why, size_t whylen)
+{
+	const char *v = call_id ? call_id : aor;
+
+	memset(s, 0, sizeof(*s));
+	if (!call_id == !aor) {
+		snprintf(why, whylen, "give one of call_id and aor");
+		return -EINVAL;
+	}
+	if (!file && !hep) {
+		snprintf(why, whylen, "give file, hep or both");
+		return -EINVAL;
+	}
+	s->filter = call_id ? TRACE_CALL_ID : TRACE_AOR;
+	if (!*v || strlen(v) >= sizeof(s->value) || !printable(v)) {
+		snprintf(why, whylen,
+			 "%s must be 1 to %zu printable characters",
+			 call_id ? "call_id" : "aor", sizeof(s->value) - 1);
+		return -EINVAL;
+	}
+	strcpy(s->value, v);
+	if (file && (file[0] != '/' || strlen(file) >= sizeof(s->file))) {
+		snprintf(why, whylen,
+			 "file must be an absolute path (at most %zu bytes)",
+			 sizeof(s->file) - 1);
+		return -EINVAL;
+	}
+	if (file)
+		strcpy(s->file, file);
+	if (hep && peer_hostport_parse(hep, &s->hep, &s->hep_len) < 0) {
+		snprintf(why, whylen,
+			 "hep '%.64s' is not HOST:PORT (like 127.0.0.1:9060)",
+			 hep);
+		memset(s, 0, sizeof(*s));
+		return -EINVAL;
+	}
+	s->capture_id = capture_id;
+	return 0;
+}
+
+bool trace_spec_eq(const struct trace_spec *a, const struct trace_spec *b)
+{
+	return a->filter == b->filter && !strcmp(a->value, b->value) &&
+	       !strcmp(a->file, b->file) && a->hep_len == b->hep_len &&
+	       !memcmp(&a->hep, &b->hep, a->hep_len) &&
+	       a->capture_id == b->capture_id;
+}
+
 int trace_start(const struct trace_spec *s)
 {
 	struct trace *t;

@@ -34,6 +34,24 @@ struct trace_spec {
 	uint32_t capture_id; /**< HEP capture agent id */
 };
 
+/**
+ * Fill @p s from text: one of @p call_id and @p aor (NULL: not given;
+ * 1 to TRACE_FILTER_MAX - 1 printable characters, no spaces), @p file
+ * (an absolute path) or @p hep ("HOST:PORT", IP literals) or both, and
+ * @p capture_id. The checks of trace.start and of the trace: section.
+ * Returns 0, or -EINVAL with the reason in @p why ("give one of call_id
+ * and aor"). Thread: any.
+ */
+int trace_spec_make(struct trace_spec *s, const char *call_id, const char *aor,
+		    const char *file, const char *hep, uint32_t capture_id,
+		    char *why, size_t whylen);
+
+/**
+ * True when @p a and @p b trace the same messages to the same sinks.
+ * Thread: any.
+ */
+bool trace_spec_eq(const struct trace_spec *a, const struct trace_spec *b);
+
 /** What a trace did. */
 struct trace_stats {
 	uint64_t messages; /**< that matched the filter */

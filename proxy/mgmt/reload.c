@@ -19,6 +19,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/log_conf.h"
+#include "proxy/core/trace_conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/core/shard.h"
 #include "proxy/mgmt/http.h"
@@ -242,6 +243,11 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 	k = b2b_key(b2b_conf(a), b2b_conf(b));
 	if (k)
 		return k;
+	/* Started once at start-up; trace.start/trace.stop at run time. */
+	if (trace_conf(a)->on != trace_conf(b)->on ||
+	    (trace_conf(a)->on &&
+	     !trace_spec_eq(&trace_conf(a)->spec, &trace_conf(b)->spec)))
+		return "trace";
 	return mgmt_key(mgmt_conf(a), mgmt_conf(b));
 }
 

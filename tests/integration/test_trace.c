@@ -37,7 +37,8 @@ static int hep_fd = -1;
 static json_t *res;
 static char why[512];
 static char *ftext, *uac_log, *uas_log;
-static struct sipcli pcli; /* to the B2B pool */
+static struct sipcli pcli;	 /* to the B2B pool, or the proxy */
+static char tdir[PROC_PATH_MAX]; /* the test's own files, or "" */
 static uint8_t *pkt[MAX_MSGS];
 static size_t pkt_len[MAX_MSGS];
 static unsigned npkt;
@@ -52,6 +53,7 @@ static void setup(void)
 	ftext = uac_log = uas_log = NULL;
 	npkt = 0;
 	pcli.fd = -1;
+	tdir[0] = '\0';
 	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
 	/* The HEP collector: a UDP socket of the test on loopback. */
 	hep_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -78,6 +80,8 @@ static void teardown(void)
 	if (hep_fd >= 0)
 		close(hep_fd);
 	sipcli_close(&pcli);
+	if (tdir[0])
+		proc_rmtree(tdir);
 	for (unsigned i = 0; i < npkt; i++)
 		free(pkt[i]);
 	json_decref(res);
@@ -514,4 +518,67 @@ Test(trace, b2b_pool_messages_show_the_pool_address)
 	n = blocks(ftext, b, MAX_MSGS);
 	cr_assert_eq(n, 2, "%u messages traced", n);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+Test(trace, trace_section_traces_from_start_up)
+{
+	struct block b[MAX_MSGS];
+	char yaml[1024], req[1024], path[PROC_PATH_MAX + 16];
+	struct sipcli_msg *r;
+	unsigned n;
+	int len, st;
+
+	/* sp.dir is made by proc_sipedge_start(), after the config is
+	 * written: the file goes into a directory of the test's own. */
+	cr_assert_eq(proc_tmpdir(tdir, sizeof(tdir)), 0);
+	snprintf(path, sizeof(path), "%s/trace.txt", tdir);
+	snprintf(yaml, sizeof(yaml),
+		 "trace:\n"
+		 "  call_id: conf-1@t\n"
+		 "  file: %s\n"
+		 "  hep: \"127.0.0.1:%u\"\n"
+		 "  capture_id: 11\n",
+		 path, hep_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, yaml), 0,
+		     "sipedge did not start: %s", sp.why);
+	cr_assert_eq(proc_sipedge_wait_log(&sp,
+					   "trace: started for Call-ID "
+					   "conf-1@t, by the "
+					   "configuration",
+					   1, 5000),
+		     0, "%s", sp.why);
+	cr_assert_eq(rpc("trace.status", NULL), 0, "%s", why);
+	cr_assert(json_is_true(json_object_get(res, "active")));
+	cr_assert_eq(sipcli_open_udp(&pcli, "127.0.0.1", sp.port), 0);
+	r = calloc(1, sizeof(*r));
+	cr_assert_not_null(r);
+	/* Another Call-ID first: not traced. */
+	len = sipcli_format(&pcli, req, sizeof(req), "OPTIONS", "sip:127.0.0.1",
+			    "conf-2@t", true, NULL, NULL);
+	cr_assert_gt(len, 0);
+	st = sipcli_transact(&pcli, req, (size_t)len, 5000, r);
+	cr_assert_eq(st, 200, "OPTIONS: %d", st);
+	len = sipcli_format(&pcli, req, sizeof(req), "OPTIONS", "sip:127.0.0.1",
+			    "conf-1@t", true, NULL, NULL);
+	cr_assert_gt(len, 0);
+	st = sipcli_transact(&pcli, req, (size_t)len, 5000, r);
+	free(r);
+	cr_assert_eq(st, 200, "OPTIONS: %d", st);
+	/* Stopping sipedge stops the trace: the file is complete. */
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+	cr_assert_eq(proc_read_file(path, &ftext), 0, "no %s", path);
+	n = blocks(ftext, b, MAX_MSGS);
+	cr_assert_eq(n, 2, "%u messages traced", n);
+	cr_assert(!b[0].sent && b[1].sent);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert(memmem(b[i].p, b[i].len, "Call-ID: conf-1@t\r\n", 19),
+			  "another call traced: %.*s", (int)b[i].len, b[i].p);
+	hep_drain();
+	cr_assert_eq(npkt, 2, "%u HEP packets", npkt);
+	for (unsigned i = 0; i < npkt; i++) {
+		struct hepdec h;
+
+		cr_assert_eq(hepdec_parse(pkt[i], pkt_len[i], &h), 0);
+		cr_assert_eq(h.capture_id, 11);
+	}
 }
