@@ -28,6 +28,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/core/log_conf.h"
+#include "proxy/core/trace_conf.h"
 #include "proxy/core/post.h"
 #include "proxy/core/shard.h"
 #include "proxy/core/trace.h"
@@ -651,6 +652,11 @@ static int run(const struct conf *c, const struct opts *o)
 	status = registrar_start(c, &loop, &g);
 	if (status != EXIT_CLEAN)
 		goto out;
+	/* A trace: section: traced from the first message on. */
+	if (trace_conf_apply(c)) {
+		status = EXIT_START; /* trace_conf_apply() said why */
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -733,9 +739,10 @@ out:
 static void sections_add(void)
 {
 	static const struct conf_section *const all[] = {
-		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
-		&features_conf_section, &mgmt_conf_section, &log_conf_section,
-		&b2b_conf_section,
+		&conf_store_section, &reg_conf_section,
+		&proxy_conf_section, &features_conf_section,
+		&mgmt_conf_section,  &log_conf_section,
+		&b2b_conf_section,   &trace_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -19,7 +19,10 @@
 static _Atomic int min_level = LOG_INFO;
 static _Atomic int target = LOG_TARGET_STDERR;
 static _Atomic bool requests;
-static int journal_fd = -1;
+/* Opened by the first switch to the journal, then kept until exit: a
+ * thread that read the target a moment before a switch away may still
+ * send on it. */
+static _Atomic int journal_fd = -1;
 
 /* syslog(3) priorities: debug 7, info 6, notice 5, warning 4, err 3. */
 static const int prio[LOG__COUNT] = {
@@ -87,17 +90,26 @@ const char *log_target_name(enum log_target t)
 
 int log_set_target(enum log_target t)
 {
-	int fd;
+	int fd, none = -1;
 
-	if (t == LOG_TARGET_JOURNAL && journal_fd < 0) {
+	if (t == LOG_TARGET_JOURNAL &&
+	    atomic_load_explicit(&journal_fd, memory_order_acquire) < 0) {
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			    0);
 		if (fd < 0)
 			return -errno;
-		journal_fd = fd;
+		/* Two callers at once: the first socket stays. */
+		if (!atomic_compare_exchange_strong_explicit(
+			&journal_fd, &none, fd, memory_order_acq_rel,
+			memory_order_acquire))
+			close(fd);
 	}
+	/* openlog(3) is MT-Safe (glibc locks syslog's state): callers of
+	 * syslog(3) meanwhile are not disturbed. Switching away never
+	 * closes it, for the same reason as the journal's socket. */
 	if (t == LOG_TARGET_SYSLOG)
 		logsys_open();
+	/* Release: a thread that reads the new target sees the socket. */
 	atomic_store_explicit(&target, (int)t, memory_order_release);
 	return 0;
 }
@@ -174,7 +186,8 @@ char *log_escape(const char *p, size_t len, char *buf, size_t size)
 
 /* One datagram: PRIORITY=, SYSLOG_IDENTIFIER=, MESSAGE= (no newline in
  * it: the message is one line). */
-static void journal_write(enum log_level lvl, const char *msg, size_t len)
+static void journal_write(int fd, enum log_level lvl, const char *msg,
+			  size_t len)
 {
 	static const struct sockaddr_un sa = { .sun_family = AF_UNIX,
 					       .sun_path = JOURNAL_SOCKET };
@@ -198,7 +211,7 @@ static void journal_write(enum log_level lvl, const char *msg, size_t len)
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 3;
 	/* Non-blocking: a journal that does not keep up loses lines. */
-	if (sendmsg(journal_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return;
 }
 
@@ -209,7 +222,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	struct tm tm;
 	enum log_target t;
 	va_list ap;
-	int n, m, head;
+	int n, m, head, jfd;
 
 	if (!log_enabled(lvl))
 		return;
@@ -232,14 +245,19 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	for (int i = head; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
+	/* Read once: the whole line goes to one target, even when a
+	 * reload switches it meanwhile. */
 	t = log_get_target();
 	/* syslog and the journal stamp the time and level themselves. */
 	if (t == LOG_TARGET_SYSLOG) {
 		logsys_write(prio[lvl], line + head, (size_t)(n - head));
 		return;
 	}
-	if (t == LOG_TARGET_JOURNAL && journal_fd >= 0) {
-		journal_write(lvl, line + head, (size_t)(n - head));
+	jfd = t == LOG_TARGET_JOURNAL
+		  ? atomic_load_explicit(&journal_fd, memory_order_acquire)
+		  : -1;
+	if (jfd >= 0) {
+		journal_write(jfd, lvl, line + head, (size_t)(n - head));
 		return;
 	}
 	line[n++] = '\n';

@@ -51,8 +51,13 @@ const char *log_target_name(enum log_target t);
  * Send the lines from now on to @p t: syslog opens its connection
  * (openlog(3), LOG_NDELAY), journal its datagram socket to
  * /run/systemd/journal/socket (non-blocking: a full journal drops lines
- * rather than stall a shard). Errors: -errno from socket(2) (the target
- * stays as it was). Thread: control, before the shards start.
+ * rather than stall a shard). Switching is atomic between two lines:
+ * each log_msg() reads the target once, so a line goes whole to the old
+ * target or to the new one. Neither connection is closed when switching
+ * away (a line under way may still use it). Errors: -errno from
+ * socket(2) (the target stays as it was).
+ * Thread: any (start-up, and config.reload on the control thread), while
+ * other threads call log_msg().
  */
 int log_set_target(enum log_target t);
 

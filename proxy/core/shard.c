@@ -2,6 +2,7 @@
  */
 #include "proxy/core/shard.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -23,12 +24,12 @@
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
+#include "proxy/base/slice.h"
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
 #include "proxy/core/tcp.h"
-#include "proxy/core/trace.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
 
@@ -276,7 +277,7 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
-	trace_msg(sh->conf, false, from, buf, len);
+	tp__trace(sh, false, from, buf, len);
 	/* A REGISTER goes to the shard of its AOR, the one writer of its
 	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
 	 * handled here, where it is answered 400 or dropped. */
@@ -464,6 +465,7 @@ static void run_item(struct shard *sh, struct shard_item *it)
 		handle(sh, &it->peer, it->data, it->len);
 		break;
 	case SHARD_ITEM_SEND:
+		tp__trace(sh, true, &it->peer, it->data, it->len);
 		err = tcp_send(sh->tcp, it->peer.conn_id, it->data, it->len);
 		if (err) {
 			shard__count(&sh->stats.dropped, 1);
@@ -699,7 +701,8 @@ enum {
 	STATS_NITEMS = STATS_RSP_OUT + 6,
 };
 
-static const struct stats_item stats_items[STATS_NITEMS] = {
+/* The plain items; stats_fill() writes the families after them. */
+static struct stats_item stats_items[STATS_NITEMS] = {
 	{ "rx_msgs", "messages received from the network", false },
 	{ "tx_msgs", "messages sent", false },
 	{ "parse_errors", "messages rejected or dropped as malformed", false },
@@ -712,83 +715,55 @@ static const struct stats_item stats_items[STATS_NITEMS] = {
 	{ "transactions", "transactions live, server and client", true },
 	{ "inbox", "items waiting in the shard's inbox", true },
 	{ "tcp_open", "TCP connections open", true },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "requests", "SIP requests received, by method", false },
-	{ "responses_received", "SIP responses received, by status class",
-	  false },
-	{ "responses_received", "SIP responses received, by status class",
-	  false },
-	{ "responses_received", "SIP responses received, by status class",
-	  false },
-	{ "responses_received", "SIP responses received, by status class",
-	  false },
-	{ "responses_received", "SIP responses received, by status class",
-	  false },
-	{ "responses_received", "SIP responses received, by status class",
-	  false },
-	{ "responses_sent",
-	  "SIP responses sent, by status class, retransmissions included",
-	  false },
-	{ "responses_sent",
-	  "SIP responses sent, by status class, retransmissions included",
-	  false },
-	{ "responses_sent",
-	  "SIP responses sent, by status class, retransmissions included",
-	  false },
-	{ "responses_sent",
-	  "SIP responses sent, by status class, retransmissions included",
-	  false },
-	{ "responses_sent",
-	  "SIP responses sent, by status class, retransmissions included",
-	  false },
-	{ "responses_sent",
-	  "SIP responses sent, by status class, retransmissions included",
-	  false },
 };
 
-/* Index STATS_REQ + k is method k of enum sip_method. */
-static const struct stats_label stats_labels[STATS_NITEMS] = {
-	[STATS_REQ + SIP_METHOD_OTHER] = { "method", "other" },
-	[STATS_REQ + SIP_ACK] = { "method", "ACK" },
-	[STATS_REQ + SIP_BYE] = { "method", "BYE" },
-	[STATS_REQ + SIP_CANCEL] = { "method", "CANCEL" },
-	[STATS_REQ + SIP_INFO] = { "method", "INFO" },
-	[STATS_REQ + SIP_INVITE] = { "method", "INVITE" },
-	[STATS_REQ + SIP_MESSAGE] = { "method", "MESSAGE" },
-	[STATS_REQ + SIP_NOTIFY] = { "method", "NOTIFY" },
-	[STATS_REQ + SIP_OPTIONS] = { "method", "OPTIONS" },
-	[STATS_REQ + SIP_PRACK] = { "method", "PRACK" },
-	[STATS_REQ + SIP_PUBLISH] = { "method", "PUBLISH" },
-	[STATS_REQ + SIP_REFER] = { "method", "REFER" },
-	[STATS_REQ + SIP_REGISTER] = { "method", "REGISTER" },
-	[STATS_REQ + SIP_SUBSCRIBE] = { "method", "SUBSCRIBE" },
-	[STATS_REQ + SIP_UPDATE] = { "method", "UPDATE" },
-	[STATS_RSP_IN + 0] = { "class", "1xx" },
-	[STATS_RSP_IN + 1] = { "class", "2xx" },
-	[STATS_RSP_IN + 2] = { "class", "3xx" },
-	[STATS_RSP_IN + 3] = { "class", "4xx" },
-	[STATS_RSP_IN + 4] = { "class", "5xx" },
-	[STATS_RSP_IN + 5] = { "class", "6xx" },
-	[STATS_RSP_OUT + 0] = { "class", "1xx" },
-	[STATS_RSP_OUT + 1] = { "class", "2xx" },
-	[STATS_RSP_OUT + 2] = { "class", "3xx" },
-	[STATS_RSP_OUT + 3] = { "class", "4xx" },
-	[STATS_RSP_OUT + 4] = { "class", "5xx" },
-	[STATS_RSP_OUT + 5] = { "class", "6xx" },
-};
+/* Index STATS_REQ + k is method k of enum sip_method, and so on. */
+static struct stats_label stats_labels[STATS_NITEMS];
+
+/* The "method" label values: sip_method_name() as C strings. */
+static char stats_methods[SIP_METHOD__COUNT][16];
+
+static const char *const stats_classes[6] = { "1xx", "2xx", "3xx",
+					      "4xx", "5xx", "6xx" };
+
+static pthread_once_t stats_once = PTHREAD_ONCE_INIT;
+
+/* One family: @p n items from @p at, one name and help, label values
+ * @p values. */
+static void family(unsigned at, unsigned n, const char *name, const char *help,
+		   const char *label, const char *const *values)
+{
+	for (unsigned k = 0; k < n; k++) {
+		stats_items[at + k] = (struct stats_item){ name, help, false };
+		stats_labels[at + k] = (struct stats_label){ label, values[k] };
+	}
+}
+
+/* Fill the families once, before the first stats_add() (pthread_once:
+ * the proxy's shards and the B2B pool both start a group). */
+static void stats_fill(void)
+{
+	const char *methods[SIP_METHOD__COUNT];
+
+	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++) {
+		struct slice m = sip_method_name((enum sip_method)k);
+
+		assert(m.len < sizeof(stats_methods[k]));
+		if (!m.len)
+			m = SLICE_LIT("other");
+		memcpy(stats_methods[k], m.p, m.len);
+		stats_methods[k][m.len] = '\0';
+		methods[k] = stats_methods[k];
+	}
+	family(STATS_REQ, SIP_METHOD__COUNT, "requests",
+	       "SIP requests received, by method", "method", methods);
+	family(STATS_RSP_IN, 6, "responses_received",
+	       "SIP responses received, by status class", "class",
+	       stats_classes);
+	family(STATS_RSP_OUT, 6, "responses_sent",
+	       "SIP responses sent, by status class, retransmissions included",
+	       "class", stats_classes);
+}
 
 static const struct stats_item stats_hists[TXN_HIST__COUNT] = {
 	[TXN_HIST_INVITE_PROVISIONAL] = { "invite_provisional_seconds",
@@ -1007,6 +982,7 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		goto out;
+	pthread_once(&stats_once, stats_fill);
 	s->stats = (struct stats_source){
 		.module = s->name,
 		.items = stats_items,

@@ -162,6 +162,16 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 void shard__flush(struct shard *sh);
 
 /**
+ * Give a message received from (@p out false) or sent to (@p out true)
+ * @p p to the trace (proxy/core/trace.h), with the local address of
+ * the socket it goes through: the UDP socket, or the TCP connection
+ * p->conn_id, which must be this shard's. One relaxed load when no
+ * trace runs. Thread: the shard @p sh.
+ */
+void tp__trace(struct shard *sh, bool out, const struct peer *p,
+	       const void *buf, size_t len);
+
+/**
  * A non-blocking socket of @p type (SOCK_DGRAM, SOCK_STREAM) bound with
  * SO_REUSEPORT to @p sa (IPV6_V6ONLY for IPv6). Returns the descriptor,
  * or a negative errno after logging "@p what ADDRESS: reason".

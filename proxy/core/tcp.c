@@ -66,6 +66,9 @@ struct tcp_conn {
 	bool outgoing;
 	uint64_t id;
 	struct peer peer;
+	/* The socket's own address (getsockname), for traces; family 0
+	 * when unknown. */
+	struct sockaddr_storage local;
 	char *buf; /* unframed bytes: buf[0, len) */
 	size_t len, cap;
 	struct sipmsg_framer fr; /* where framing of buf stopped */
@@ -126,6 +129,15 @@ struct tcp {
 static size_t slot_of(const struct tcp *t, uint64_t id)
 {
 	return (size_t)((id * 0x9e3779b97f4a7c15ULL) >> 32) & (t->mapcap - 1);
+}
+
+/* Remember @p c's own address (accepted, or connect begun). */
+static void note_local(struct tcp_conn *c)
+{
+	int alen = sizeof(c->local);
+
+	if (uv_tcp_getsockname(&c->h, (struct sockaddr *)&c->local, &alen))
+		memset(&c->local, 0, sizeof(c->local));
 }
 
 static struct tcp_conn *map_find(const struct tcp *t, uint64_t id)
@@ -957,6 +969,7 @@ static void accept_cb(uv_stream_t *server, int status)
 	err = map_add(t, c);
 	if (err)
 		goto fail;
+	note_local(c);
 	uv_tcp_nodelay(&c->h, 1);
 	touch(c);
 	err = uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
@@ -1030,6 +1043,17 @@ static bool source_of(const struct tcp *t, unsigned li, int family,
 	return true;
 }
 
+int tcp_conn_local(const struct tcp *t, uint64_t conn_id,
+		   struct sockaddr_storage *ssp)
+{
+	const struct tcp_conn *c = t ? map_find(t, conn_id) : NULL;
+
+	if (!c || !c->local.ss_family)
+		return -ENOTCONN;
+	*ssp = c->local;
+	return 0;
+}
+
 int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 {
 	struct shard *sh = t->sh;
@@ -1079,6 +1103,8 @@ int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 			     (const struct sockaddr *)&to->addr, connect_cb);
 	if (err)
 		goto fail;
+	/* connect(2) has begun: the kernel has picked the local port. */
+	note_local(c);
 	touch(c);
 	*idp = c->id;
 	return 0;

@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct shard;
 struct tcp;
@@ -58,6 +59,16 @@ void tcp_free(struct tcp *t);
  * Thread: the shard. Ownership: @p buf is written or copied.
  */
 int tcp_send(struct tcp *t, uint64_t conn_id, const void *buf, size_t len);
+
+/**
+ * The own address (getsockname) of this shard's connection @p conn_id:
+ * for an accepted one, the address it was accepted on; for one opened
+ * by tcp_connect(), its local address and port. Returns 0 with *@p ssp
+ * set, or -ENOTCONN (no such connection, or its address is unknown).
+ * Thread: the shard.
+ */
+int tcp_conn_local(const struct tcp *t, uint64_t conn_id,
+		   struct sockaddr_storage *ssp);
 
 /**
  * The connection this shard has to @p to->addr, or a new one opened

@@ -15,7 +15,6 @@
 
 #include <urcu/wfcqueue.h>
 
-#include "proxy/core/conf.h"
 #include "proxy/core/hep.h"
 #include "proxy/sip/msg.h"
 #include "store/rcu.h"
@@ -114,6 +113,65 @@ static void trace_free(struct trace *t)
 	if (t->efd >= 0)
 		close(t->efd);
 	free(t);
+}
+
+/* A Call-ID or AOR: no controls or spaces, so it can be logged as is. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+int trace_spec_make(struct trace_spec *s, const char *call_id, const char *aor,
+		    const char *file, const char *hep, uint32_t capture_id,
+		    char *why, size_t whylen)
+{
+	const char *v = call_id ? call_id : aor;
+
+	memset(s, 0, sizeof(*s));
+	if (!call_id == !aor) {
+		snprintf(why, whylen, "give one of call_id and aor");
+		return -EINVAL;
+	}
+	if (!file && !hep) {
+		snprintf(why, whylen, "give file, hep or both");
+		return -EINVAL;
+	}
+	s->filter = call_id ? TRACE_CALL_ID : TRACE_AOR;
+	if (!*v || strlen(v) >= sizeof(s->value) || !printable(v)) {
+		snprintf(why, whylen,
+			 "%s must be 1 to %zu printable characters",
+			 call_id ? "call_id" : "aor", sizeof(s->value) - 1);
+		return -EINVAL;
+	}
+	strcpy(s->value, v);
+	if (file && (file[0] != '/' || strlen(file) >= sizeof(s->file))) {
+		snprintf(why, whylen,
+			 "file must be an absolute path (at most %zu bytes)",
+			 sizeof(s->file) - 1);
+		return -EINVAL;
+	}
+	if (file)
+		strcpy(s->file, file);
+	if (hep && peer_hostport_parse(hep, &s->hep, &s->hep_len) < 0) {
+		snprintf(why, whylen,
+			 "hep '%.64s' is not HOST:PORT (like 127.0.0.1:9060)",
+			 hep);
+		memset(s, 0, sizeof(*s));
+		return -EINVAL;
+	}
+	s->capture_id = capture_id;
+	return 0;
+}
+
+bool trace_spec_eq(const struct trace_spec *a, const struct trace_spec *b)
+{
+	return a->filter == b->filter && !strcmp(a->value, b->value) &&
+	       !strcmp(a->file, b->file) && a->hep_len == b->hep_len &&
+	       !memcmp(&a->hep, &b->hep, a->hep_len) &&
+	       a->capture_id == b->capture_id;
 }
 
 int trace_start(const struct trace_spec *s)
@@ -304,11 +362,16 @@ static void hep_put(struct trace *t, bool out, const struct peer *peer,
 		atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);
 }
 
-void trace_msg(const struct conf *c, bool out, const struct peer *peer,
+bool trace_is_on(void)
+{
+	return atomic_load_explicit(&on, memory_order_relaxed);
+}
+
+void trace_msg(bool out, const struct peer *peer, const struct sockaddr *local,
 	       const void *buf, size_t len)
 {
 	struct sockaddr_storage none;
-	const struct sockaddr *local, *remote;
+	const struct sockaddr *remote;
 	struct timespec ts;
 	struct trace *t;
 
@@ -321,10 +384,7 @@ void trace_msg(const struct conf *c, bool out, const struct peer *peer,
 	atomic_fetch_add_explicit(&t->messages, 1, memory_order_relaxed);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	remote = (const struct sockaddr *)&peer->addr;
-	if (peer->listen_idx < c->nlisten) {
-		local =
-		    (const struct sockaddr *)&c->listen[peer->listen_idx].addr;
-	} else {
+	if (!local || local->sa_family != remote->sa_family) {
 		memset(&none, 0, sizeof(none));
 		none.ss_family = remote->sa_family;
 		local = (const struct sockaddr *)&none;

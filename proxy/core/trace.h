@@ -9,8 +9,6 @@
 
 #include "proxy/sip/peer.h"
 
-struct conf;
-
 /** The longest Call-ID or AOR a trace filters on. */
 #define TRACE_FILTER_MAX 256
 
@@ -35,6 +33,24 @@ struct trace_spec {
 	socklen_t hep_len;
 	uint32_t capture_id; /**< HEP capture agent id */
 };
+
+/**
+ * Fill @p s from text: one of @p call_id and @p aor (NULL: not given;
+ * 1 to TRACE_FILTER_MAX - 1 printable characters, no spaces), @p file
+ * (an absolute path) or @p hep ("HOST:PORT", IP literals) or both, and
+ * @p capture_id. The checks of trace.start and of the trace: section.
+ * Returns 0, or -EINVAL with the reason in @p why ("give one of call_id
+ * and aor"). Thread: any.
+ */
+int trace_spec_make(struct trace_spec *s, const char *call_id, const char *aor,
+		    const char *file, const char *hep, uint32_t capture_id,
+		    char *why, size_t whylen);
+
+/**
+ * True when @p a and @p b trace the same messages to the same sinks.
+ * Thread: any.
+ */
+bool trace_spec_eq(const struct trace_spec *a, const struct trace_spec *b);
 
 /** What a trace did. */
 struct trace_stats {
@@ -72,11 +88,19 @@ int trace_stop(struct trace_stats *stp);
 bool trace_status(struct trace_spec *out, struct trace_stats *stp);
 
 /**
- * Give one message received (@p out false, from @p peer) or sent
- * (@p out true, to @p peer) on listen entry peer->listen_idx of @p c to
- * the trace, if one runs and the message matches. Costs one relaxed load
- * when no trace runs. Never blocks. Thread: a shard (an RCU reader).
- * Ownership: @p buf is copied or sent before the call returns.
+ * True while a trace runs: one relaxed load, for the message path to
+ * skip the work of finding a message's local address. Thread: any.
  */
-void trace_msg(const struct conf *c, bool out, const struct peer *peer,
+bool trace_is_on(void);
+
+/**
+ * Give one message received (@p out false, from @p peer) or sent
+ * (@p out true, to @p peer) on the socket whose own address is @p local
+ * (NULL: unknown, shown as the zero address) to the trace, if one runs
+ * and the message matches. Costs one relaxed load when no trace runs.
+ * Never blocks. Thread: a shard (an RCU reader).
+ * Ownership: @p buf and @p local are copied or sent before the call
+ * returns.
+ */
+void trace_msg(bool out, const struct peer *peer, const struct sockaddr *local,
 	       const void *buf, size_t len);

@@ -14,29 +14,52 @@
 #include "proxy/core/trace.h"
 #include "proxy/core/udp.h"
 
+void tp__trace(struct shard *sh, bool out, const struct peer *p,
+	       const void *buf, size_t len)
+{
+	struct sockaddr_storage local;
+	int err;
+
+	if (!trace_is_on())
+		return;
+	if (p->proto == PEER_TCP)
+		err = tcp_conn_local(sh->tcp, p->conn_id, &local);
+	else
+		err = udp_local(sh->udp, p, &local);
+	trace_msg(out, p, err ? NULL : (const struct sockaddr *)&local, buf,
+		  len);
+}
+
 int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 	    size_t len)
 {
+	struct peer via;
 	unsigned owner;
+	int err;
 
-	trace_msg(sh->conf, true, to, buf, len);
 	switch (to->proto) {
 	case PEER_UDP:
+		tp__trace(sh, true, to, buf, len);
 		return udp_send(sh->udp, to, buf, len);
 	case PEER_TCP:
 		/* No connection named: this shard's own to the address,
 		 * opened if need be (requests to a next hop over TCP). */
 		if (to->conn_id == 0) {
-			uint64_t id;
-			int err = tcp_connect(sh->tcp, to, &id);
-
-			return err ? err : tcp_send(sh->tcp, id, buf, len);
+			via = *to;
+			err = tcp_connect(sh->tcp, to, &via.conn_id);
+			if (err)
+				return err;
+			tp__trace(sh, true, &via, buf, len);
+			return tcp_send(sh->tcp, via.conn_id, buf, len);
 		}
 		owner = tcp_conn_shard(to->conn_id);
-		if (owner == sh->id)
+		if (owner == sh->id) {
+			tp__trace(sh, true, to, buf, len);
 			return tcp_send(sh->tcp, to->conn_id, buf, len);
+		}
 		if (owner >= sh->set->n)
 			return -ENOTCONN;
+		/* Traced by the owner, which knows the connection. */
 		return shard__post_send(sh, owner, to, buf, len);
 	}
 	return -EINVAL;

@@ -32,6 +32,7 @@ struct udp_sock {
 	int fd; /* -1: this listen entry has no UDP */
 	int family;
 	unsigned listen_idx;
+	struct sockaddr_storage local; /* the socket's own (getsockname) */
 	uv_poll_t poll;
 	bool poll_init;
 };
@@ -122,6 +123,7 @@ int udp_open(struct shard *sh, struct udp **up)
 	}
 	for (unsigned i = 0; i < u->nsocks; i++) {
 		const struct conf_listen *l = &ls[i];
+		socklen_t alen;
 		int fd;
 
 		if (!l->udp)
@@ -134,6 +136,12 @@ int udp_open(struct shard *sh, struct udp **up)
 		}
 		u->socks[i].fd = fd;
 		u->socks[i].family = l->addr.ss_family;
+		/* The port the kernel gave a port-0 listener, and so on:
+		 * what a trace shows as the local address. */
+		alen = sizeof(u->socks[i].local);
+		if (getsockname(fd, (struct sockaddr *)&u->socks[i].local,
+				&alen))
+			u->socks[i].local = l->addr;
 		set_buffers(fd);
 		u->any = true;
 	}
@@ -297,6 +305,17 @@ static const struct udp_sock *pick(const struct udp *u, const struct peer *to)
 			return &u->socks[i];
 	}
 	return NULL;
+}
+
+int udp_local(const struct udp *u, const struct peer *p,
+	      struct sockaddr_storage *ssp)
+{
+	const struct udp_sock *s = u && u->any ? pick(u, p) : NULL;
+
+	if (!s)
+		return -EAFNOSUPPORT;
+	*ssp = s->local;
+	return 0;
 }
 
 int udp_send(struct udp *u, const struct peer *to, const void *buf, size_t len)

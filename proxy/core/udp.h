@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct shard;
 struct udp;
@@ -48,6 +49,16 @@ void udp_free(struct udp *u);
  * of that family). Thread: the shard. Ownership: @p buf is copied.
  */
 int udp_send(struct udp *u, const struct peer *to, const void *buf, size_t len);
+
+/**
+ * The own address (getsockname) of the socket a datagram from or to
+ * @p p goes through: the one udp_send() picks, which for a datagram
+ * received is the socket it arrived on. An unspecified listen address
+ * ("0.0.0.0") stays unspecified. Returns 0 with *@p ssp set, or
+ * -EAFNOSUPPORT (no UDP socket of that family). Thread: the shard.
+ */
+int udp_local(const struct udp *u, const struct peer *p,
+	      struct sockaddr_storage *ssp);
 
 /**
  * Send every queued datagram with sendmmsg; those the socket refuses

@@ -19,6 +19,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/log_conf.h"
+#include "proxy/core/trace_conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/core/shard.h"
 #include "proxy/mgmt/http.h"
@@ -237,11 +238,14 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return "proxy.t4_ms";
 	if (!locations_eq(pa, pb))
 		return "locations";
-	if (log_conf(a)->target != log_conf(b)->target)
-		return "log.target";
 	k = b2b_key(b2b_conf(a), b2b_conf(b));
 	if (k)
 		return k;
+	/* Started once at start-up; trace.start/trace.stop at run time. */
+	if (trace_conf(a)->on != trace_conf(b)->on ||
+	    (trace_conf(a)->on &&
+	     !trace_spec_eq(&trace_conf(a)->spec, &trace_conf(b)->spec)))
+		return "trace";
 	return mgmt_key(mgmt_conf(a), mgmt_conf(b));
 }
 
@@ -657,6 +661,13 @@ int reload_start(struct reload *rl, reload_done_fn *done, void *arg)
 		goto answer;
 	log_set_level(rl->next->log_level);
 	log_set_requests(log_conf(rl->next)->requests);
+	/* Between two lines of every thread (proxy/base/log.h). */
+	err = log_set_target(log_conf(rl->next)->target);
+	if (err)
+		log_msg(LOG_WARN,
+			"sipedge: reload: log.target %s: %s, lines stay on %s",
+			log_target_name(log_conf(rl->next)->target),
+			err_str(err), log_target_name(log_get_target()));
 	if (rl->env->http &&
 	    http_set_token(rl->env->http, mgmt_conf(rl->next)->token) < 0)
 		log_msg(LOG_WARN, "sipedge: reload: management token: out "
@@ -668,8 +679,8 @@ int reload_start(struct reload *rl, reload_done_fn *done, void *arg)
 	atomic_store_explicit(&rl->swapped, false, memory_order_relaxed);
 	err = shards_set_conf(rl->env->shards, rl->next, swapped_cb, rl);
 	if (err) {
-		/* The users file and log level are already in force; the
-		 * rest is not. */
+		/* The users file, log level and target are already in
+		 * force; the rest is not. */
 		refuse(rl, err, "could not reach the shards: %s", err_str(err));
 		goto answer;
 	}

@@ -11,17 +11,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/trace.h"
 #include "proxy/mgmt/mgmt.h"
-#include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/mgmt/rpc.h"
-
-/* A Call-ID or AOR: no controls or spaces, so it can be logged as is. */
-static bool printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
 
 static json_t *describe(const struct trace_spec *s)
 {
@@ -50,6 +40,7 @@ static void trace_start_m(struct rpc_call *call, json_t *params, void *arg)
 					     "hep",	"capture_id", NULL };
 	const char *cid = NULL, *aor = NULL, *file = NULL, *hep = NULL;
 	struct trace_spec s;
+	char reason[160];
 	int64_t capid = 0;
 	int err;
 
@@ -62,44 +53,12 @@ static void trace_start_m(struct rpc_call *call, json_t *params, void *arg)
 	    rpc_param_int(call, params, 9, "capture_id", false, 0, UINT32_MAX,
 			  &capid) < 0)
 		return;
-	memset(&s, 0, sizeof(s));
-	if (!cid == !aor) {
-		rpc_error(call, RPC_INVALID_PARAMS,
-			  "invalid params: give one of call_id and aor");
+	if (trace_spec_make(&s, cid, aor, file, hep, (uint32_t)capid, reason,
+			    sizeof(reason))) {
+		rpc_error(call, RPC_INVALID_PARAMS, "invalid params: %s",
+			  reason);
 		return;
 	}
-	if (!file && !hep) {
-		rpc_error(call, RPC_INVALID_PARAMS,
-			  "invalid params: give file, hep or both");
-		return;
-	}
-	s.filter = cid ? TRACE_CALL_ID : TRACE_AOR;
-	if (!*(cid ? cid : aor) || strlen(cid ? cid : aor) >= sizeof(s.value) ||
-	    !printable(cid ? cid : aor)) {
-		rpc_error(call, RPC_INVALID_PARAMS,
-			  "invalid params: %s must be 1 to %zu printable "
-			  "characters",
-			  cid ? "call_id" : "aor", sizeof(s.value) - 1);
-		return;
-	}
-	strcpy(s.value, cid ? cid : aor);
-	if (file && (file[0] != '/' || strlen(file) >= sizeof(s.file))) {
-		rpc_error(call, RPC_INVALID_PARAMS,
-			  "invalid params: file must be an absolute path "
-			  "(at most %zu bytes)",
-			  sizeof(s.file) - 1);
-		return;
-	}
-	if (file)
-		strcpy(s.file, file);
-	if (hep && mgmt_conf_addr_parse(hep, &s.hep, &s.hep_len) < 0) {
-		rpc_error(call, RPC_INVALID_PARAMS,
-			  "invalid params: hep '%.64s' is not HOST:PORT (like "
-			  "127.0.0.1:9060)",
-			  hep);
-		return;
-	}
-	s.capture_id = (uint32_t)capid;
 	err = trace_start(&s);
 	if (err == -EBUSY) {
 		rpc_error(call, RPC_BUSY,

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *peer_proto_name(enum peer_proto proto)
@@ -38,6 +39,40 @@ int peer_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss,
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int peer_hostport_parse(const char *s, struct sockaddr_storage *ss,
+			socklen_t *lenp)
+{
+	char host[64];
+	const char *colon, *hs = s;
+	size_t hl;
+	char *end;
+	long port;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		hl = (size_t)(close - hs);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL; /* IPv6 needs brackets */
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+		return -EINVAL;
+	return peer_addr_parse(host, (uint16_t)port, ss, lenp);
 }
 
 char *peer_addr_str(const struct sockaddr *sa, char *buf, size_t size)

@@ -35,6 +35,14 @@ int peer_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss,
 		    socklen_t *lenp);
 
 /**
+ * Parse "HOST:PORT" (an IPv4 literal, or an IPv6 literal in brackets:
+ * "[::1]:9060"; port 1..65535) into @p ss. Returns 0 with *lenp set, or
+ * -EINVAL. Thread: any.
+ */
+int peer_hostport_parse(const char *s, struct sockaddr_storage *ss,
+			socklen_t *lenp);
+
+/**
  * Format @p sa as "1.2.3.4:5060" or "[::1]:5060" into @p buf.
  * Returns @p buf.
  */

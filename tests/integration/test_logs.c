@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,23 +261,25 @@ Test(logs, requests_true_gives_one_access_line_per_answered_request)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
+/* The journal's socket, in a private /run: the test's own socket. */
+#define JOURNAL_NS                        \
+	"mount -t tmpfs tmpfs /run\n"     \
+	"mkdir -p /run/systemd/journal\n" \
+	"ln -s \"$S\" /run/systemd/journal/socket"
+
 /*
- * Run sipedge with log.target @p target in a private mount namespace
- * (unshare -m, as root) where @p sockpath (/dev/log or the journal's
- * socket) is a datagram socket of this test, and read what it sends
- * until a datagram holds @p needle (bounded: WAIT_MS).
+ * Start sipedge with log.target @p target in a private mount namespace
+ * (unshare -m, as root) where @p ns_setup puts a datagram socket of
+ * this test (sock_fd) at /dev/log or the journal's socket path.
  */
-static void target_run(const char *target, const char *ns_setup,
-		       const char *needle)
+static void target_spawn(const char *target, const char *ns_setup)
 {
 	char conf[1024], path[PROC_PATH_MAX], sock[PROC_PATH_MAX];
-	char script[4096], buf[4096];
+	char script[4096];
 	const char *bin = getenv("SIPEDGE_BIN");
 	struct sockaddr_un sa;
-	struct pollfd pf;
-	bool found = false;
 	pid_t pid;
-	int i, n;
+	int n;
 
 	cr_assert_not_null(bin, "SIPEDGE_BIN is not set");
 	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
@@ -314,6 +317,18 @@ static void target_run(const char *target, const char *ns_setup,
 			     "unshare is not installed");
 	}
 	sp.pid = pid;
+	snprintf(sp.conf, sizeof(sp.conf), "%s", path);
+}
+
+/* Read what sipedge sends to sock_fd until a datagram holds @p needle
+ * (bounded: 50 datagrams, WAIT_MS each). */
+static void datagram_wait(const char *needle)
+{
+	char buf[4096];
+	struct pollfd pf;
+	bool found = false;
+	int i, n;
+
 	pf.fd = sock_fd;
 	pf.events = POLLIN;
 	/* Bounded: at most 50 datagrams, WAIT_MS each. */
@@ -329,6 +344,17 @@ static void target_run(const char *target, const char *ns_setup,
 			       "stderr: %.1000s",
 			       needle, i ? buf : "none", text ? text : "");
 	}
+}
+
+/*
+ * Run sipedge with log.target @p target (target_spawn()) and read what
+ * it sends until a datagram holds @p needle; then stderr must be quiet.
+ */
+static void target_run(const char *target, const char *ns_setup,
+		       const char *needle)
+{
+	target_spawn(target, ns_setup);
+	datagram_wait(needle);
 	cr_assert_eq(sipcli_ping("127.0.0.1", sp.port, 2000), 200);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 	/* The lines went to the target, not to stderr. */
@@ -370,9 +396,48 @@ Test(logs, journal_target_speaks_the_native_protocol)
 {
 	/* No journald here: the test's socket stands at its path in a
 	 * private /run, and reads the fields journald would. */
-	target_run("journal",
-		   "mount -t tmpfs tmpfs /run\n"
-		   "mkdir -p /run/systemd/journal\n"
-		   "ln -s \"$S\" /run/systemd/journal/socket",
+	target_run("journal", JOURNAL_NS,
 		   "PRIORITY=6\nSYSLOG_IDENTIFIER=sipedge\nMESSAGE=sipedge ");
+}
+
+/* Rewrite log.target @p from to @p to in sipedge's file and SIGHUP it. */
+static void target_reload(const char *from, const char *to)
+{
+	char *old = NULL, want[64], tmp[PROC_PATH_MAX + 8];
+	const char *p;
+	FILE *f;
+
+	cr_assert_eq(proc_read_file(sp.conf, &old), 0);
+	snprintf(want, sizeof(want), "target: %s\n", from);
+	p = strstr(old, want);
+	cr_assert_not_null(p, "no '%s' in:\n%s", want, old);
+	snprintf(tmp, sizeof(tmp), "%s.new", sp.conf);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%.*starget: %s\n%s", (int)(p - old), old, to,
+		p + strlen(want));
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, sp.conf), 0);
+	free(old);
+	cr_assert_eq(kill(sp.pid, SIGHUP), 0);
+}
+
+Test(logs, reload_switches_the_target_to_the_journal_and_back)
+{
+	target_spawn("stderr", JOURNAL_NS);
+	cr_assert_eq(proc_sipedge_wait_log(&sp, "listening on", 1, WAIT_MS), 0,
+		     "%s", sp.why);
+	target_reload("stderr", "journal");
+	/* The reload's own line comes after the switch: to the journal. */
+	datagram_wait("reloaded (changed: log)");
+	cr_assert_eq(proc_read_file(sp.log, &text), 0);
+	cr_assert_null(strstr(text, "reloaded"), "stderr got: %s", text);
+	free(text);
+	text = NULL;
+	target_reload("journal", "stderr");
+	cr_assert_eq(
+	    proc_sipedge_wait_log(&sp, "reloaded (changed: log)", 1, WAIT_MS),
+	    0, "%s", sp.why);
+	cr_assert_eq(sipcli_ping("127.0.0.1", sp.port, 2000), 200);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

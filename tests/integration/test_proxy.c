@@ -2,39 +2,34 @@
  * real SIPp callers and callees over UDP and TCP, and hand-made ones */
 #include <criterion/criterion.h>
 
-#include <errno.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/sipp.h"
 
-#define SIPP_DIR "tests/integration/sipp/"
-#define WAIT_MS	 5000
-#define MAX_UAS	 2
+#define WAIT_MS 5000
+#define MAX_UAS 2
 
 static struct proc_sipedge sp;
-static pid_t uas_pid[MAX_UAS];
+static pid_t uas_pid[MAX_UAS], uac_pid;
 static uint16_t uas_port[MAX_UAS];
 static struct sipcli uac, uas;
 static struct sipcli_msg *rx;
-static char *text;
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(uas_pid, 0, sizeof(uas_pid));
+	uac_pid = 0;
 	uac.fd = -1;
 	uas.fd = -1;
-	text = NULL;
 	rx = malloc(sizeof(*rx));
 	cr_assert_not_null(rx);
 	for (int i = 0; i < MAX_UAS; i++)
@@ -46,10 +41,11 @@ static void teardown(void)
 	for (int i = 0; i < MAX_UAS; i++)
 		if (uas_pid[i] > 0)
 			proc_kill(uas_pid[i]);
+	if (uac_pid > 0)
+		proc_kill(uac_pid);
 	sipcli_close(&uac);
 	sipcli_close(&uas);
 	free(rx);
-	free(text);
 	proc_sipedge_cleanup(&sp);
 }
 
@@ -118,144 +114,52 @@ static void stop(void)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-static void scenario(const char *name, char *buf, size_t size)
-{
-	char rel[256];
-
-	snprintf(rel, sizeof(rel), SIPP_DIR "%s", name);
-	cr_assert_not_null(realpath(rel, buf),
-			   "%s not found (run from the repository root)", rel);
-	(void)size;
-}
-
 /* Start SIPp callee @p i with scenario @p name for @p calls calls;
  * @p pause_ms is its -d (how long it rings or stays silent). */
 static void uas_start(int i, const char *name, const char *transport,
 		      unsigned calls, unsigned pause_ms)
 {
-	char sf[PATH_MAX], port[16], m[16], d[16], out[PROC_PATH_MAX], errf[64];
-	char *argv[] = { "sipp",
-			 "-sf",
-			 sf,
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 (char *)transport,
-			 "-m",
-			 m,
-			 "-d",
-			 d,
-			 "-nostdin",
-			 "-trace_err",
-			 "-error_file",
-			 errf,
-			 NULL };
+	struct sipp_cmd c;
+	char who[16];
 
-	scenario(name, sf, sizeof(sf));
-	snprintf(port, sizeof(port), "%u", uas_port[i]);
-	snprintf(m, sizeof(m), "%u", calls);
-	snprintf(d, sizeof(d), "%u", pause_ms);
-	snprintf(errf, sizeof(errf), "uas%d_errors.log", i);
-	snprintf(out, sizeof(out), "%s/uas%d.out", sp.dir, i);
-	cr_assert_eq(proc_spawn(argv, sp.dir, out, out, &uas_pid[i]), 0,
-		     "sipp is not installed (run make deps)");
+	snprintf(who, sizeof(who), "uas%d", i);
+	sipp_cmd_uas(&c, name, uas_port[i], transport);
+	sipp_cmd_opt(&c, "-m", "%u", calls);
+	sipp_cmd_opt(&c, "-d", "%u", pause_ms);
+	sipp_cmd_errors(&c, who);
+	uas_pid[i] = sipp_spawn(c.argv, sp.dir, who);
 	/* The caller must not dial before the callee listens (over TCP,
 	 * its first calls would be refused). */
-	cr_assert_eq(proc_wait_bound(uas_port[i], transport[0] == 't', 10000),
-		     0, "callee %d never bound port %u", i, uas_port[i]);
+	sipp_bound(uas_port[i], transport);
 }
 
-static void show(const char *file, const char *what)
-{
-	char path[PROC_PATH_MAX];
-
-	free(text);
-	text = NULL;
-	snprintf(path, sizeof(path), "%s/%s", sp.dir, file);
-	if (proc_read_file(path, &text) != 0)
-		return;
-	cr_log_error("%s (%s):\n%.3000s", what, file, text);
-}
-
-/* Callee @p i must finish (all its calls done) within @p ms. */
+/* Callee @p i must finish (all its calls done, exit 0) within @p ms;
+ * else its errors and screen are shown. */
 static void uas_done(int i, int ms)
 {
-	char st[32], name[32], err[32];
-	int status = 0, rc;
+	char who[16];
 
-	rc = proc_wait(uas_pid[i], ms, &status);
-	if (rc == 0)
-		uas_pid[i] = 0;
-	if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(name, sizeof(name), "uas%d.out", i);
-		snprintf(err, sizeof(err), "uas%d_errors.log", i);
-		show(err, "callee errors");
-		show(name, "callee screen");
-	}
-	cr_assert_eq(rc, 0, "callee %d did not finish", i);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "callee %d ended with %s", i,
-		  proc_status_str(status, st, sizeof(st)));
+	snprintf(who, sizeof(who), "uas%d", i);
+	sipp_ok(&uas_pid[i], ms, sp.dir, who, NULL);
 }
 
 /* Run SIPp caller @p name to USER@DOMAIN for @p calls calls at @p rate
- * per second; every call must succeed. */
+ * per second; every call must succeed (else its errors, its screen and
+ * sipedge's log are shown). */
 static void uac_run(const char *name, const char *user, const char *domain,
 		    const char *transport, unsigned calls, unsigned rate)
 {
-	char sf[PATH_MAX], target[64], port[16], m[16], r[16],
-	    out[PROC_PATH_MAX], st[32];
-	uint16_t lport;
-	int status = 0, err;
-	char *argv[] = { "sipp",
-			 target,
-			 "-sf",
-			 sf,
-			 "-s",
-			 (char *)user,
-			 "-key",
-			 "domain",
-			 (char *)domain,
-			 "-i",
-			 "127.0.0.1",
-			 "-p",
-			 port,
-			 "-t",
-			 (char *)transport,
-			 "-m",
-			 m,
-			 "-r",
-			 r,
-			 "-l",
-			 "500",
-			 "-nostdin",
-			 "-timeout",
-			 "60s",
-			 "-timeout_error",
-			 "-trace_err",
-			 "-error_file",
-			 "uac_errors.log",
-			 NULL };
+	struct sipp_cmd c;
 
-	scenario(name, sf, sizeof(sf));
-	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", lport);
-	snprintf(m, sizeof(m), "%u", calls);
-	snprintf(r, sizeof(r), "%u", rate);
-	snprintf(out, sizeof(out), "%s/uac.out", sp.dir);
-	err = proc_run(argv, sp.dir, out, out, 90000, &status);
-	cr_assert_eq(err, 0, "sipp caller did not finish: %s", strerror(-err));
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		show("uac_errors.log", "caller errors");
-		show("uac.out", "caller screen");
-		show("sipedge.log", "sipedge log");
-	}
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "%s -t %s: %s (0 = every call succeeded)", name, transport,
-		  proc_status_str(status, st, sizeof(st)));
+	sipp_cmd_uac(&c, name, sp.port, 0, transport);
+	sipp_cmd_args(&c, "-s", user, "-key", "domain", domain, NULL);
+	sipp_cmd_opt(&c, "-m", "%u", calls);
+	sipp_cmd_opt(&c, "-r", "%u", rate);
+	sipp_cmd_args(&c, "-l", "500", "-timeout", "60s", "-timeout_error",
+		      NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+	sipp_ok(&uac_pid, 90000, sp.dir, "uac", sp.log);
 }
 
 /* One location, @p n contacts on the callee ports, @p transport. */

@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,9 +26,8 @@
 #define MD5_USERS  6000 /* registered by SIPp, MD5 */
 #define SHA_USERS  4000 /* registered by the C client, SHA-256 */
 #define ALL_USERS  (MD5_USERS + SHA_USERS)
-#define WINDOW	   64	/* requests the C client keeps in flight */
-#define WAIT_MS	   5000 /* one answer, at most (a safety net) */
-#define SCEN_MD5   "tests/integration/sipp/reg_md5_uac.xml"
+#define WINDOW	   64	       /* requests the C client keeps in flight */
+#define WAIT_MS	   5000	       /* one answer, at most (a safety net) */
 #define TRUSTED_IP "127.0.0.2" /* the config trusts it: no auth */
 
 static struct proc_sipedge sp;
@@ -391,12 +388,11 @@ static void run_jobs(enum job_kind k, struct ua *u, unsigned from, unsigned to)
 /* SIPp registers users md5u0.. with MD5 from the CSV. */
 static void sipp_register_md5(unsigned n)
 {
-	char scenario[PATH_MAX], target[64], port[16], count[16];
-	char csv[PROC_PATH_MAX], out[PROC_PATH_MAX], st[32];
-	uint16_t lport;
+	char csv[PROC_PATH_MAX];
 	size_t cap = (size_t)n * 96 + 32, o = 0;
 	char *text = malloc(cap);
-	int status = 0, err;
+	struct sipp_cmd c;
+	pid_t pid;
 
 	cr_assert_not_null(text);
 	o += (size_t)snprintf(text, cap, "SEQUENTIAL\n");
@@ -408,55 +404,15 @@ static void sipp_register_md5(unsigned n)
 	cr_assert_eq(proc_write_file(dir, "users.csv", text, csv, sizeof(csv)),
 		     0);
 	free(text);
-	cr_assert_not_null(realpath(SCEN_MD5, scenario), "%s not found",
-			   SCEN_MD5);
-	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", lport);
-	snprintf(count, sizeof(count), "%u", n);
-	snprintf(out, sizeof(out), "%s/sipp.out", dir);
-	{
-		char *argv[] = { "sipp",
-				 target,
-				 "-sf",
-				 scenario,
-				 "-inf",
-				 csv,
-				 "-m",
-				 count,
-				 "-r",
-				 "1000",
-				 "-rp",
-				 "1000",
-				 "-l",
-				 "200",
-				 "-t",
-				 "u1",
-				 "-i",
-				 "127.0.0.1",
-				 "-p",
-				 port,
-				 "-timeout",
-				 "100s",
-				 "-timeout_error",
-				 "-recv_timeout",
-				 "10000",
-				 "-nostdin",
-				 "-trace_err",
-				 "-error_file",
-				 "sipp_errors.log",
-				 NULL };
-
-		err = proc_run(argv, dir, out, out, 120000, &status);
-	}
-	cr_assert_neq(err, -ENOENT, "sipp is not installed (run make deps)");
-	cr_assert_eq(err, 0, "sipp did not finish: %s", strerror(-err));
-	proc_read_file(out, &screen);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "sipp ended with %s (0: every REGISTER got its 200); "
-		  "screen: %.1500s",
-		  proc_status_str(status, st, sizeof(st)),
-		  screen ? screen : "");
+	sipp_cmd_uac(&c, "reg_md5_uac.xml", sp.port, 0, "u1");
+	sipp_cmd_opt(&c, "-inf", "%s", csv);
+	sipp_cmd_opt(&c, "-m", "%u", n);
+	sipp_cmd_args(&c, "-r", "1000", "-rp", "1000", "-l", "200", "-timeout",
+		      "100s", "-timeout_error", "-recv_timeout", "10000", NULL);
+	sipp_cmd_errors(&c, "sipp");
+	pid = sipp_spawn(c.argv, dir, "sipp");
+	/* Exit 0: every REGISTER got its 200 (else its screen, errors). */
+	sipp_ok(&pid, 120000, dir, "sipp", sp.log);
 }
 
 Test(registrar, ten_thousand_users_register_and_survive_a_restart)
@@ -778,7 +734,8 @@ Test(registrar, unregister_star_423_and_expiry)
 
 Test(registrar, call_to_a_registered_user_reaches_its_uas)
 {
-	char text[512], target[64], uas_port[16], uac_port[16], contact[128];
+	char text[512], contact[128];
+	struct sipp_cmd c;
 	uint16_t up, cp;
 	unsigned cseq = 1;
 	pid_t uas, uac;
@@ -788,7 +745,6 @@ Test(registrar, call_to_a_registered_user_reaches_its_uas)
 	write_users(text);
 	start("");
 	cr_assert_eq(proc_free_port("127.0.0.1", &up), 0);
-	snprintf(uas_port, sizeof(uas_port), "%u", up);
 	/* The callee registers (SHA-256 digest) its SIPp UAS as contact. */
 	open_ua(&u, "127.0.0.1");
 	snprintf(contact, sizeof(contact),
@@ -797,45 +753,23 @@ Test(registrar, call_to_a_registered_user_reaches_its_uas)
 				   contact, "callee-reg", &cseq),
 		     200);
 	ua_close(&u);
-	{
-		char *argv[] = { "sipp",     "-sn",	  "uas",
-				 "-i",	     "127.0.0.1", "-p",
-				 uas_port,   "-m",	  "1",
-				 "-t",	     "u1",	  "-nostdin",
-				 "-timeout", "50s",	  "-timeout_error",
-				 NULL };
-
-		uas = sipp_spawn(argv, dir, "uas");
-	}
+	/* SIPp's built-in callee (-sn: no scenario file). */
+	memset(&c, 0, sizeof(c));
+	sipp_cmd_args(&c, "sipp", "-sn", "uas", "-i", "127.0.0.1", NULL);
+	sipp_cmd_opt(&c, "-p", "%u", up);
+	sipp_cmd_args(&c, "-m", "1", "-t", "u1", "-nostdin", "-timeout", "50s",
+		      "-timeout_error", NULL);
+	uas = sipp_spawn(c.argv, dir, "uas");
 	/* A caller from the trusted address dials sip:callee@127.0.0.1. */
 	cr_assert_eq(proc_free_port(TRUSTED_IP, &cp), 0);
-	snprintf(uac_port, sizeof(uac_port), "%u", cp);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	{
-		char *argv[] = { "sipp",
-				 target,
-				 "-sn",
-				 "uac",
-				 "-s",
-				 "callee",
-				 "-i",
-				 TRUSTED_IP,
-				 "-p",
-				 uac_port,
-				 "-m",
-				 "1",
-				 "-t",
-				 "u1",
-				 "-nostdin",
-				 "-timeout",
-				 "40s",
-				 "-timeout_error",
-				 "-recv_timeout",
-				 "10000",
-				 NULL };
-
-		uac = sipp_spawn(argv, dir, "uac");
-	}
+	memset(&c, 0, sizeof(c));
+	sipp_cmd_arg(&c, "sipp");
+	sipp_cmd_arg(&c, "127.0.0.1:%u", sp.port);
+	sipp_cmd_args(&c, "-sn", "uac", "-s", "callee", "-i", TRUSTED_IP, NULL);
+	sipp_cmd_opt(&c, "-p", "%u", cp);
+	sipp_cmd_args(&c, "-m", "1", "-t", "u1", "-nostdin", "-timeout", "40s",
+		      "-timeout_error", "-recv_timeout", "10000", NULL);
+	uac = sipp_spawn(c.argv, dir, "uac");
 	sipp_done(uac, 60000, dir, "uac", &screen);
 	sipp_done(uas, 60000, dir, "uas", &screen);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);

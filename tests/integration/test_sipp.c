@@ -2,33 +2,31 @@
  * over UDP and TCP, all must succeed */
 #include <criterion/criterion.h>
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "tests/common/proc.h"
+#include "tests/common/sipp.h"
 
-#define SCENARIO "tests/integration/sipp/options_uac.xml"
-#define CALLS	 20
+#define CALLS 20
 
 static struct proc_sipedge sp;
 static char *stat_text;
-static char *screen_text;
+static pid_t sipp_pid;
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	stat_text = NULL;
-	screen_text = NULL;
+	sipp_pid = 0;
 }
 
 static void teardown(void)
 {
+	if (sipp_pid > 0)
+		proc_kill(sipp_pid);
 	free(stat_text);
-	free(screen_text);
 	proc_sipedge_cleanup(&sp);
 }
 
@@ -71,74 +69,23 @@ static long csv_last(const char *text, const char *name)
 
 static void run_sipp(const char *transport)
 {
-	char scenario[PATH_MAX];
-	char target[64];
-	char port[16];
-	const char *logdir = sp.dir;
 	char stat_path[PROC_PATH_MAX];
-	char screen_path[PROC_PATH_MAX];
-	uint16_t lport;
-	int status = 0;
-	char st[32];
+	struct sipp_cmd c;
 	int err;
 
 	err = proc_sipedge_start(&sp, "127.0.0.1", 2, NULL);
 	cr_assert_eq(err, 0, "sipedge did not start: %s", sp.why);
-	cr_assert_not_null(realpath(SCENARIO, scenario),
-			   "%s not found (run from the repository root)",
-			   SCENARIO);
-	cr_assert_eq(proc_free_port("127.0.0.1", &lport), 0);
-	snprintf(target, sizeof(target), "127.0.0.1:%u", sp.port);
-	snprintf(port, sizeof(port), "%u", lport);
+	sipp_cmd_uac(&c, "options_uac.xml", sp.port, 0, transport);
+	sipp_cmd_opt(&c, "-m", "%u", CALLS);
+	sipp_cmd_args(&c, "-r", "50", "-rp", "1000", "-l", "10", "-timeout",
+		      "20s", "-timeout_error", "-recv_timeout", "5000",
+		      "-trace_stat", "-stf", "stat.csv", "-fd", "1", NULL);
+	sipp_cmd_errors(&c, "sipp");
 	/* SIPp writes its files in its cwd: the sipedge temp dir. */
-	snprintf(stat_path, sizeof(stat_path), "%s/stat.csv", logdir);
-	snprintf(screen_path, sizeof(screen_path), "%s/sipp.out", logdir);
-	{
-		char *argv[] = { "sipp",
-				 target,
-				 "-sf",
-				 scenario,
-				 "-m",
-				 "20",
-				 "-r",
-				 "50",
-				 "-rp",
-				 "1000",
-				 "-l",
-				 "10",
-				 "-t",
-				 (char *)transport,
-				 "-i",
-				 "127.0.0.1",
-				 "-p",
-				 port,
-				 "-timeout",
-				 "20s",
-				 "-timeout_error",
-				 "-recv_timeout",
-				 "5000",
-				 "-nostdin",
-				 "-trace_stat",
-				 "-stf",
-				 "stat.csv",
-				 "-fd",
-				 "1",
-				 "-trace_err",
-				 "-error_file",
-				 "errors.log",
-				 NULL };
-
-		err = proc_run(argv, logdir, screen_path, screen_path, 40000,
-			       &status);
-	}
-	cr_assert_neq(err, -ENOENT, "sipp is not installed (run make deps)");
-	cr_assert_eq(err, 0, "sipp did not finish: %s", strerror(-err));
-	proc_read_file(screen_path, &screen_text);
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "sipp -t %s ended with %s (0 = every call succeeded); "
-		  "screen: %.1500s",
-		  transport, proc_status_str(status, st, sizeof(st)),
-		  screen_text ? screen_text : "");
+	snprintf(stat_path, sizeof(stat_path), "%s/stat.csv", sp.dir);
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "sipp");
+	/* Exit 0: every call succeeded (else its screen and errors). */
+	sipp_ok(&sipp_pid, 40000, sp.dir, "sipp", sp.log);
 	cr_assert_eq(proc_read_file(stat_path, &stat_text), 0,
 		     "sipp wrote no statistics");
 	cr_assert_eq(csv_last(stat_text, "SuccessfulCall(C)"), CALLS,

@@ -18,6 +18,7 @@
 #include "tests/common/hepdec.h"
 #include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
+#include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
 
 /* Messages kept from one trace: a call is about a dozen. */
@@ -36,6 +37,8 @@ static int hep_fd = -1;
 static json_t *res;
 static char why[512];
 static char *ftext, *uac_log, *uas_log;
+static struct sipcli pcli;	 /* to the B2B pool, or the proxy */
+static char tdir[PROC_PATH_MAX]; /* the test's own files, or "" */
 static uint8_t *pkt[MAX_MSGS];
 static size_t pkt_len[MAX_MSGS];
 static unsigned npkt;
@@ -49,6 +52,8 @@ static void setup(void)
 	res = NULL;
 	ftext = uac_log = uas_log = NULL;
 	npkt = 0;
+	pcli.fd = -1;
+	tdir[0] = '\0';
 	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
 	/* The HEP collector: a UDP socket of the test on loopback. */
 	hep_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -74,6 +79,9 @@ static void teardown(void)
 			proc_kill(uac_pid[i]);
 	if (hep_fd >= 0)
 		close(hep_fd);
+	sipcli_close(&pcli);
+	if (tdir[0])
+		proc_rmtree(tdir);
 	for (unsigned i = 0; i < npkt; i++)
 		free(pkt[i]);
 	json_decref(res);
@@ -85,19 +93,27 @@ static void teardown(void)
 
 TestSuite(trace, .init = setup, .fini = teardown, .timeout = 90);
 
-static void up(void)
+/* sipedge with alice and bob at the callee's port, over @p tp ("u1",
+ * "t1": the contacts say ;transport=tcp). */
+static void up_tp(const char *tp)
 {
+	const char *param = tp[0] == 't' ? ";transport=tcp" : "";
 	char yaml[512];
 
 	snprintf(yaml, sizeof(yaml),
 		 "locations:\n"
 		 "  - aor: alice@localhost\n"
-		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u%s\"]\n"
 		 "  - aor: bob@localhost\n"
-		 "    contacts: [\"sip:bob@127.0.0.1:%u\"]\n",
-		 uas_port, uas_port);
+		 "    contacts: [\"sip:bob@127.0.0.1:%u%s\"]\n",
+		 uas_port, param, uas_port, param);
 	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, yaml), 0,
 		     "sipedge did not start: %s", sp.why);
+}
+
+static void up(void)
+{
+	up_tp("u1");
 }
 
 static int rpc(const char *method, const char *params)
@@ -108,31 +124,44 @@ static int rpc(const char *method, const char *params)
 			   sizeof(why));
 }
 
-/* The callee: @p calls calls of uas_call.xml, its messages logged. */
-static void uas_start(unsigned calls)
+/* The callee: @p calls calls of uas_call.xml over @p tp, its messages
+ * logged. */
+static void uas_start_tp(unsigned calls, const char *tp)
 {
 	struct sipp_cmd c;
 
-	sipp_cmd_uas(&c, "uas_call.xml", uas_port, "u1");
+	sipp_cmd_uas(&c, "uas_call.xml", uas_port, tp);
 	sipp_cmd_opt(&c, "-m", "%u", calls);
 	sipp_cmd_args(&c, "-trace_msg", "-message_file", "uas.msg", NULL);
 	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
-	sipp_bound(uas_port, "u1");
+	sipp_bound(uas_port, tp);
 }
 
-/* Caller @p i: one call to @p user@localhost with Call-ID @p cid. */
-static void uac_start(int i, const char *user, const char *cid)
+static void uas_start(unsigned calls)
+{
+	uas_start_tp(calls, "u1");
+}
+
+/* Caller @p i: one call to @p user@localhost with Call-ID @p cid over
+ * @p tp. */
+static void uac_start_tp(int i, const char *user, const char *cid,
+			 const char *tp)
 {
 	struct sipp_cmd c;
 	char name[16];
 
-	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, tp);
 	sipp_cmd_args(&c, "-s", user, "-key", "domain", "localhost", "-m", "1",
 		      "-timeout", "30s", "-timeout_error", "-cid_str", cid,
 		      "-trace_msg", NULL);
 	sipp_cmd_opt(&c, "-message_file", "uac%d.msg", i);
 	snprintf(name, sizeof(name), "uac%d", i);
 	uac_pid[i] = sipp_spawn(c.argv, sp.dir, name);
+}
+
+static void uac_start(int i, const char *user, const char *cid)
+{
+	uac_start_tp(i, user, cid, "u1");
 }
 
 /* SIPp @p *pidp (@p name) must end, every call a success. */
@@ -346,4 +375,210 @@ Test(trace, bad_requests_get_json_rpc_errors)
 	cr_assert_str_eq(json_string_value(json_object_get(res, "value")), "a");
 	/* Left running: stopping sipedge stops it, without a leak. */
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+Test(trace, tcp_call_to_file_and_hep_byte_identical_with_real_local_ports)
+{
+	struct block b[MAX_MSGS];
+	char params[1024], path[PROC_PATH_MAX];
+	unsigned n, messages, uac_leg = 0, uas_leg = 0;
+	uint16_t out_port = 0;
+
+	up_tp("t1");
+	snprintf(path, sizeof(path), "%s/tcp.txt", sp.dir);
+	snprintf(params, sizeof(params),
+		 "{\"call_id\":\"tcp-1@t\",\"file\":\"%s\","
+		 "\"hep\":\"127.0.0.1:%u\",\"capture_id\":6}",
+		 path, hep_port);
+	cr_assert_eq(rpc("trace.start", params), 0, "%s", why);
+	uas_start_tp(1, "t1");
+	uac_start_tp(0, "alice", "tcp-%u@t", "t1");
+	done(&uac_pid[0], "uac0");
+	done(&uas_pid, "uas");
+	cr_assert_eq(rpc("trace.stop", NULL), 0, "%s", why);
+	messages =
+	    (unsigned)json_integer_value(json_object_get(res, "messages"));
+	cr_assert_eq(json_integer_value(json_object_get(res, "dropped")), 0);
+
+	ftext = read_in_dir("tcp.txt");
+	uac_log = read_in_dir("uac0.msg");
+	uas_log = read_in_dir("uas.msg");
+	/* The header lines say TCP, never the zero address (checked
+	 * before blocks() cuts them out). */
+	cr_assert_null(strstr(ftext, " UDP 1"), "%s", ftext);
+	cr_assert_null(strstr(ftext, "0.0.0.0:0"), "%s", ftext);
+	n = blocks(ftext, b, MAX_MSGS);
+	cr_assert_geq(n, 10, "only %u messages traced", n);
+	cr_assert_eq(n, messages);
+	cr_assert(has_start(b, n, "INVITE sip:alice@localhost "));
+	cr_assert(has_start(b, n, "INVITE sip:alice@127.0.0.1:"));
+	cr_assert(has_start(b, n, "ACK "));
+	cr_assert(has_start(b, n, "BYE "));
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert(memmem(b[i].p, b[i].len, "Call-ID: tcp-1@t\r\n", 18),
+			  "another call traced: %.*s", (int)b[i].len, b[i].p);
+		/* Framed out of the stream: whole messages, as SIPp
+		 * logged them. */
+		cr_assert(
+		    memmem(uac_log, strlen(uac_log), b[i].p, b[i].len) ||
+			memmem(uas_log, strlen(uas_log), b[i].p, b[i].len),
+		    "not in SIPp's logs as is: %.*s", (int)b[i].len, b[i].p);
+	}
+
+	hep_drain();
+	cr_assert_eq(npkt, n, "%u HEP packets for %u messages", npkt, n);
+	for (unsigned i = 0; i < npkt; i++) {
+		struct hepdec h;
+		bool found = false, sent;
+		uint16_t local, remote;
+
+		cr_assert_eq(hepdec_parse(pkt[i], pkt_len[i], &h), 0,
+			     "packet %u is not HEP v3", i);
+		cr_assert_eq(h.family, 2);
+		cr_assert_eq(h.ip_proto, 6, "not TCP: %u", h.ip_proto);
+		cr_assert_eq(h.capture_id, 6);
+		/* Which side is sipedge: the caller's leg reaches the
+		 * listener; the callee's is a connection sipedge opened. */
+		sent = h.dport == uas_port ||
+		       (h.sport != uas_port && h.sport == sp.port);
+		local = sent ? h.sport : h.dport;
+		remote = sent ? h.dport : h.sport;
+		if (remote == uas_port) {
+			/* The connection's own port, not the listener's:
+			 * one connection, so one port throughout. */
+			cr_assert_neq(local, sp.port,
+				      "callee leg shows the listen port");
+			cr_assert_neq(local, 0);
+			if (!out_port)
+				out_port = local;
+			cr_assert_eq(local, out_port, "two local ports");
+			uas_leg++;
+		} else {
+			cr_assert_eq(local, sp.port, "caller leg: %u -> %u",
+				     h.sport, h.dport);
+			uac_leg++;
+		}
+		for (unsigned k = 0; k < n && !found; k++)
+			found = b[k].len == h.payload_len &&
+				!memcmp(b[k].p, h.payload, h.payload_len) &&
+				b[k].sent == sent;
+		cr_assert(found, "HEP payload %u is no traced message: %.*s", i,
+			  (int)h.payload_len, (const char *)h.payload);
+	}
+	cr_assert_geq(uac_leg, 5);
+	cr_assert_geq(uas_leg, 5);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+Test(trace, b2b_pool_messages_show_the_pool_address)
+{
+	struct block b[MAX_MSGS];
+	char params[1024], path[PROC_PATH_MAX], req[1024], ruri[128];
+	char in[128], out[128];
+	struct sipcli_msg *r;
+	json_t *addr;
+	char pool[64];
+	unsigned n;
+	int len, st;
+
+	up();
+	cr_assert_eq(rpc("core.workers", NULL), 0, "%s", why);
+	addr = json_object_get(json_object_get(res, "b2b"), "address");
+	cr_assert(json_is_string(addr), "no B2B pool address");
+	/* A copy: the next rpc() frees res. */
+	snprintf(pool, sizeof(pool), "%s", json_string_value(addr));
+	cr_assert(strncmp(pool, "127.0.0.1:", 10) == 0, "%s", pool);
+	cr_assert_neq(atoi(pool + 10), sp.port);
+	snprintf(ruri, sizeof(ruri), "sip:b2b@%s", pool);
+	snprintf(in, sizeof(in), " -> %s ", pool);
+	snprintf(out, sizeof(out), "sent UDP %s -> ", pool);
+
+	snprintf(path, sizeof(path), "%s/pool.txt", sp.dir);
+	snprintf(params, sizeof(params),
+		 "{\"call_id\":\"pool-1@t\",\"file\":\"%s\"}", path);
+	cr_assert_eq(rpc("trace.start", params), 0, "%s", why);
+	cr_assert_eq(
+	    sipcli_open_udp(&pcli, "127.0.0.1", (uint16_t)atoi(pool + 10)), 0);
+	len = sipcli_format(&pcli, req, sizeof(req), "OPTIONS", ruri,
+			    "pool-1@t", true, NULL, NULL);
+	cr_assert_gt(len, 0);
+	r = calloc(1, sizeof(*r));
+	cr_assert_not_null(r);
+	st = sipcli_transact(&pcli, req, (size_t)len, 5000, r);
+	cr_assert_eq(st, 200, "OPTIONS to the pool: %d %s\n%s", st,
+		     st > 0 ? sipcli_first_line(r) : "", req);
+	free(r);
+	cr_assert_eq(rpc("trace.stop", NULL), 0, "%s", why);
+
+	ftext = read_in_dir("pool.txt");
+	/* The pool's own socket on both, not the proxy's listener (before
+	 * blocks(), which cuts the header lines out of the text). */
+	cr_assert_not_null(strstr(ftext, in), "%s", ftext);
+	cr_assert_not_null(strstr(ftext, out), "%s", ftext);
+	n = blocks(ftext, b, MAX_MSGS);
+	cr_assert_eq(n, 2, "%u messages traced", n);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+Test(trace, trace_section_traces_from_start_up)
+{
+	struct block b[MAX_MSGS];
+	char yaml[1024], req[1024], path[PROC_PATH_MAX + 16];
+	struct sipcli_msg *r;
+	unsigned n;
+	int len, st;
+
+	/* sp.dir is made by proc_sipedge_start(), after the config is
+	 * written: the file goes into a directory of the test's own. */
+	cr_assert_eq(proc_tmpdir(tdir, sizeof(tdir)), 0);
+	snprintf(path, sizeof(path), "%s/trace.txt", tdir);
+	snprintf(yaml, sizeof(yaml),
+		 "trace:\n"
+		 "  call_id: conf-1@t\n"
+		 "  file: %s\n"
+		 "  hep: \"127.0.0.1:%u\"\n"
+		 "  capture_id: 11\n",
+		 path, hep_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, yaml), 0,
+		     "sipedge did not start: %s", sp.why);
+	cr_assert_eq(proc_sipedge_wait_log(&sp,
+					   "trace: started for Call-ID "
+					   "conf-1@t, by the "
+					   "configuration",
+					   1, 5000),
+		     0, "%s", sp.why);
+	cr_assert_eq(rpc("trace.status", NULL), 0, "%s", why);
+	cr_assert(json_is_true(json_object_get(res, "active")));
+	cr_assert_eq(sipcli_open_udp(&pcli, "127.0.0.1", sp.port), 0);
+	r = calloc(1, sizeof(*r));
+	cr_assert_not_null(r);
+	/* Another Call-ID first: not traced. */
+	len = sipcli_format(&pcli, req, sizeof(req), "OPTIONS", "sip:127.0.0.1",
+			    "conf-2@t", true, NULL, NULL);
+	cr_assert_gt(len, 0);
+	st = sipcli_transact(&pcli, req, (size_t)len, 5000, r);
+	cr_assert_eq(st, 200, "OPTIONS: %d", st);
+	len = sipcli_format(&pcli, req, sizeof(req), "OPTIONS", "sip:127.0.0.1",
+			    "conf-1@t", true, NULL, NULL);
+	cr_assert_gt(len, 0);
+	st = sipcli_transact(&pcli, req, (size_t)len, 5000, r);
+	free(r);
+	cr_assert_eq(st, 200, "OPTIONS: %d", st);
+	/* Stopping sipedge stops the trace: the file is complete. */
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+	cr_assert_eq(proc_read_file(path, &ftext), 0, "no %s", path);
+	n = blocks(ftext, b, MAX_MSGS);
+	cr_assert_eq(n, 2, "%u messages traced", n);
+	cr_assert(!b[0].sent && b[1].sent);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert(memmem(b[i].p, b[i].len, "Call-ID: conf-1@t\r\n", 19),
+			  "another call traced: %.*s", (int)b[i].len, b[i].p);
+	hep_drain();
+	cr_assert_eq(npkt, 2, "%u HEP packets", npkt);
+	for (unsigned i = 0; i < npkt; i++) {
+		struct hepdec h;
+
+		cr_assert_eq(hepdec_parse(pkt[i], pkt_len[i], &h), 0);
+		cr_assert_eq(h.capture_id, 11);
+	}
 }

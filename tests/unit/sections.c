@@ -11,6 +11,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/core/log_conf.h"
+#include "proxy/core/trace_conf.h"
 #include "proxy/proxy_conf.h"
 #include "registrar/reg_conf.h"
 
@@ -18,9 +19,10 @@ void sections_add_all(void)
 {
 	/* As proxy/main.c: the order sections are built in. */
 	static const struct conf_section *const all[] = {
-		&conf_store_section,	&reg_conf_section,  &proxy_conf_section,
-		&features_conf_section, &mgmt_conf_section, &log_conf_section,
-		&b2b_conf_section,
+		&conf_store_section, &reg_conf_section,
+		&proxy_conf_section, &features_conf_section,
+		&mgmt_conf_section,  &log_conf_section,
+		&b2b_conf_section,   &trace_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

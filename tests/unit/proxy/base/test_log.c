@@ -2,6 +2,9 @@
  * one line per message, targets by name */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +121,83 @@ Test(log, requests_need_info)
 	log_set_requests(false);
 	log_set_level(LOG_INFO);
 	cr_assert_not(log_requests());
+}
+
+/* Threads that log while the target switches (a reload). */
+#define SWITCH_THREADS 4
+#define SWITCH_LINES   2000
+
+static pthread_barrier_t started;
+
+static void *switch_logger(void *arg)
+{
+	unsigned id = (unsigned)(uintptr_t)arg;
+
+	log_msg(LOG_INFO, "t%u n0 end", id);
+	pthread_barrier_wait(&started);
+	for (unsigned n = 1; n < SWITCH_LINES; n++)
+		log_msg(LOG_INFO, "t%u n%u end", id, n);
+	return NULL;
+}
+
+Test(log, target_switches_between_two_lines_while_threads_log)
+{
+	char path[] = "/tmp/test-log-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	pthread_t th[SWITCH_THREADS];
+	size_t size = (size_t)SWITCH_THREADS * SWITCH_LINES * 64 + 4096;
+	char *buf = calloc(1, size), *line, *nl, want[32];
+	unsigned lines = 0;
+	ssize_t n;
+
+	cr_assert(fd >= 0 && saved >= 0 && buf);
+	unlink(path);
+	cr_assert(dup2(fd, STDERR_FILENO) >= 0);
+	cr_assert_eq(log_set_target(LOG_TARGET_STDERR), 0);
+	cr_assert_eq(pthread_barrier_init(&started, NULL, SWITCH_THREADS + 1),
+		     0);
+	for (unsigned i = 0; i < SWITCH_THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, switch_logger,
+					    (void *)(uintptr_t)i),
+			     0);
+	/* Every thread's first line went to stderr before any switch. */
+	pthread_barrier_wait(&started);
+	/* The journal (its socket need not exist: those lines are lost)
+	 * and back, many times, while the threads write. */
+	for (unsigned k = 0; k < 400; k++) {
+		cr_assert_eq(log_set_target(k % 2 ? LOG_TARGET_STDERR
+						  : LOG_TARGET_JOURNAL),
+			     0);
+		sched_yield();
+	}
+	for (unsigned i = 0; i < SWITCH_THREADS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(log_get_target(), LOG_TARGET_STDERR);
+	log_msg(LOG_INFO, "final end");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	pthread_barrier_destroy(&started);
+	n = pread(fd, buf, size - 1, 0);
+	close(fd);
+	cr_assert_gt(n, 0);
+	/* Whole lines only: "<time> info tI nN end", never two in one. */
+	for (line = buf; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		cr_assert_not_null(nl, "line not ended: %.80s", line);
+		*nl = '\0';
+		cr_assert_eq(strncmp(line, "20", 2), 0, "%s", line);
+		cr_assert_not_null(strstr(line, " info "), "%s", line);
+		cr_assert_eq(strcmp(nl - 4, " end"), 0, "%s", line);
+		cr_assert_eq(strstr(line, " end"), nl - 4, "two in one: %s",
+			     line);
+		lines++;
+	}
+	cr_assert_leq(lines, SWITCH_THREADS * SWITCH_LINES + 1);
+	for (unsigned i = 0; i < SWITCH_THREADS; i++) {
+		snprintf(want, sizeof(want), " info t%u n0 end", i);
+		cr_assert(memmem(buf, (size_t)n, want, strlen(want)), "%s",
+			  want);
+	}
+	cr_assert(memmem(buf, (size_t)n, " info final end", 15));
+	free(buf);
 }

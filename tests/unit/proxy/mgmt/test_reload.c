@@ -296,3 +296,21 @@ Test(reload, b2b_keys_need_a_restart)
 	/* The defaults written out are no change. */
 	reloads("workers: 2\n", "workers: 2\nb2b:\n  workers: 2\n");
 }
+
+Test(reload, trace_section_needs_a_restart)
+{
+	restart("workers: 2\n",
+		"workers: 2\ntrace:\n  call_id: a@b\n  file: /tmp/t\n",
+		"trace");
+	conf_free(a);
+	conf_free(b);
+	a = load(BASE "trace:\n  aor: alice@example.com\n"
+		      "  hep: \"127.0.0.1:9060\"\n");
+	b = load(BASE "trace:\n  aor: alice@example.com\n"
+		      "  hep: \"127.0.0.1:9061\"\n");
+	cr_assert_str_eq(reload_restart_key(a, b), "trace");
+	conf_free(b);
+	b = load(BASE "trace:\n  aor: alice@example.com\n"
+		      "  hep: \"127.0.0.1:9060\"\n");
+	cr_assert_null(reload_restart_key(a, b));
+}
