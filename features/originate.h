@@ -31,6 +31,24 @@ struct pool;
  * ORIGINATE_LINGER_S for status, then freed.
  */
 
+/** Which guard of issue #12 an originate took (originate_info.guard). */
+enum originate_guard {
+	ORIGINATE_GUARD_NONE, /**< flow I as above */
+	/** A refused the offerless INVITE (488/606: A is called again
+	 * with the pool's offer) or answered it without SDP (ACKed, then
+	 * re-INVITEd with the pool's offer); B gets A's answer as its
+	 * offer, and A is re-INVITEd with B's answer once B answers. */
+	ORIGINATE_GUARD_OFFER,
+	/** B did not answer within b2b.answer_guard_s: A was ACKed with a
+	 * held answer (a=inactive); when B answers, A is re-INVITEd with
+	 * B's answer (and B with A's new answer if A's media moved). */
+	ORIGINATE_GUARD_HELD,
+	ORIGINATE_GUARD__COUNT,
+};
+
+/** "none", "offer", "held". Thread: any. */
+const char *originate_guard_name(enum originate_guard g);
+
 /** Longest id (16 hex digits) with its NUL. */
 #define ORIGINATE_ID_MAX 17
 /** How long a failed or ended originate stays readable. */
@@ -87,6 +105,11 @@ struct originate_info {
 	char ended_by;
 	/** CLOCK_REALTIME ms each state was entered; 0: never. */
 	int64_t at_ms[ORIGINATE__COUNT];
+	enum originate_guard guard; /**< the guard taken, if any */
+	int64_t guard_at_ms;	    /**< when it was taken; 0: never */
+	/** When A's re-INVITE (the guards' connecting offer) was
+	 * answered 2xx; 0: never. */
+	int64_t reinvited_a_at_ms;
 };
 
 /**

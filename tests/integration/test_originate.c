@@ -426,3 +426,98 @@ Test(originate, sipctl_originate_wait_exits_0_bridged_and_1_failed)
 	sipp_done_ok(&alice_pid, "alice");
 	down();
 }
+
+/* A SIPp callee like uas_start(), whose <pause/> lasts @p pause_ms. */
+static pid_t uas_start_d(const char *who, const char *scenario,
+			 unsigned pause_ms)
+{
+	uint16_t port = !strcmp(who, "alice") ? alice_port : bob_port;
+	struct sipp_cmd c;
+	pid_t pid;
+
+	sipp_cmd_uas(&c, scenario, port, "u1");
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-s", "%s", who);
+	sipp_cmd_opt(&c, "-d", "%u", pause_ms);
+	sipp_cmd_errors(&c, who);
+	pid = sipp_spawn(c.argv, sp.dir, who);
+	sipp_bound(port, "u1");
+	return pid;
+}
+
+static json_int_t num(const char *key)
+{
+	return json_integer_value(json_object_get(res, key));
+}
+
+static json_int_t at(const char *state)
+{
+	return json_integer_value(
+	    json_object_get(json_object_get(res, "at_ms"), state));
+}
+
+/* Cancel a bridged originate: ended by "cancel", BYE to both (their
+ * scenarios end on it). */
+static void cancel_bridged(const char *id)
+{
+	char params[96];
+
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	cr_assert_eq(rpc("originate.cancel", params), 0, "%s", why);
+	cr_assert_str_eq(str("state"), "ended");
+	cr_assert_str_eq(str("ended_by"), "cancel");
+}
+
+/* Issue #12's first guard: alice answers 488 to the offerless INVITE;
+ * her second INVITE carries the pool's offer (asserted by her scenario),
+ * bob gets her answer as his offer, and her re-INVITE bob's answer. */
+Test(originate, alice_488_to_the_offerless_invite_still_bridges)
+{
+	char id[32];
+
+	up();
+	alice_pid = uas_start("alice", "uas_orig_alice_488.xml");
+	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 10);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), "offer");
+	cr_assert_gt(num("guard_at_ms"), 0);
+	cr_assert_geq(num("reinvited_a_at_ms"), num("guard_at_ms"));
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
+
+/* Issue #12's answer guard, b2b.answer_guard_s 2 and bob answering
+ * after 3 s: alice is ACKed held (a=inactive) at 2 s, then re-INVITEd
+ * to bob's media; nobody sends BYE before the test cancels (the
+ * scenarios fail on any message they do not expect). */
+Test(originate, bob_answering_after_the_guard_holds_alice_then_reinvites_her)
+{
+	char id[32];
+	json_int_t held_after;
+
+	up_with(true, NULL, "b2b:\n  answer_guard_s: 2\n");
+	alice_pid = uas_start("alice", "uas_orig_alice_guard.xml");
+	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 3000);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), "held");
+	held_after = num("guard_at_ms") - at("answered-a");
+	cr_assert(held_after >= 1900 && held_after < 3000,
+		  "held %lld ms after alice answered, not 2 s",
+		  (long long)held_after);
+	cr_assert_gt(num("reinvited_a_at_ms"), num("guard_at_ms"));
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+	/* Still bridged a while later: no one hung up. */
+	ms_sleep(500);
+	wait_state(id, "bridged");
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
