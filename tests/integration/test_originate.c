@@ -521,3 +521,92 @@ Test(originate, bob_answering_after_the_guard_holds_alice_then_reinvites_her)
 	assert_no_live_dialogs();
 	down();
 }
+
+/*
+ * Load, kept short for `make test`: 500 originates at 100/s (100 at
+ * 50/s under SAN=1) against one sipload UAS that plays both legs (its
+ * 3pcc role checks the answer in each ACK of alice's leg); every one
+ * bridges, then originate.cancel ends them all and the UAS answers
+ * both BYEs of each. bench/originate.sh is the full run.
+ */
+Test(originate, load_every_originate_bridges_through_sipload_3pcc,
+     .timeout = 180)
+{
+	const char *san = getenv("SIPEDGE_SAN");
+	const char *bin = getenv("SIPLOAD_BIN");
+	bool sanitized = san && *san && strcmp(san, "0");
+	unsigned n = sanitized ? 100 : 500, rate = sanitized ? 50 : 100;
+	char(*ids)[32] = calloc(n, sizeof(*ids));
+	char listen[64], count[16], out[PROC_PATH_MAX], err[PROC_PATH_MAX];
+	char params[96], *text = NULL;
+	char *argv[] = { (char *)bin, "--role", "uas", "-l",
+			 listen,      "-n",	count, "--max-time",
+			 "120",	      "--json", NULL };
+	long long t0;
+	size_t bridged = 0, failed = 0, i;
+	json_t *o, *rep, *p3;
+	json_error_t jerr;
+	pid_t uas;
+	int status = 0;
+
+	cr_assert_not_null(bin, "SIPLOAD_BIN not set");
+	cr_assert_not_null(ids);
+	bob_port = alice_port; /* one UAS plays both */
+	up();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", alice_port);
+	snprintf(count, sizeof(count), "%u", 2 * n);
+	snprintf(out, sizeof(out), "%s/uas.out", sp.dir);
+	snprintf(err, sizeof(err), "%s/uas.err", sp.dir);
+	cr_assert_eq(proc_spawn(argv, NULL, out, err, &uas), 0);
+	alice_pid = uas;
+	cr_assert_eq(proc_wait_bound(alice_port, false, 5000), 0);
+	t0 = ms_now();
+	for (i = 0; i < n; i++) {
+		long long due = t0 + (long long)(i * 1000 / rate);
+
+		if (ms_now() < due)
+			ms_sleep((unsigned)(due - ms_now()));
+		originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}",
+			  ids[i]);
+	}
+	for (int k = 0; k < POLL_N; k++) {
+		cr_assert_eq(rpc("originate.list", NULL), 0, "%s", why);
+		bridged = failed = 0;
+		json_array_foreach(json_object_get(res, "originates"), i, o)
+		{
+			const char *st =
+			    json_string_value(json_object_get(o, "state"));
+
+			bridged += st && !strcmp(st, "bridged");
+			failed += st && !strcmp(st, "failed");
+		}
+		if (bridged + failed == n)
+			break;
+		ms_sleep(POLL_MS);
+	}
+	cr_assert_eq(failed, 0, "%zu of %u originates failed", failed, n);
+	cr_assert_eq(bridged, n, "%zu of %u bridged", bridged, n);
+	for (i = 0; i < n; i++) {
+		snprintf(params, sizeof(params), "{\"id\":\"%s\"}", ids[i]);
+		cr_assert_eq(rpc("originate.cancel", params), 0, "%s", why);
+		cr_assert_str_eq(str("state"), "ended");
+	}
+	/* The UAS stops after 2n BYEs; exit 0: no bad answer, no lost ACK. */
+	cr_assert_eq(proc_wait(uas, 60000, &status), 0, "sipload hangs");
+	alice_pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "sipload UAS status %d", status);
+	cr_assert_eq(proc_read_file(out, &text), 0);
+	rep = json_loads(text, 0, &jerr);
+	cr_assert_not_null(rep, "not JSON: %.300s", text);
+	p3 = json_object_get(json_object_get(rep, "uas"), "3pcc");
+	cr_assert_eq(json_integer_value(json_object_get(p3, "offerless")), n);
+	cr_assert_eq(json_integer_value(json_object_get(p3, "answers_ok")), n);
+	/* bob's leg: alice's offer in the INVITE. */
+	cr_assert_eq(json_integer_value(json_object_get(p3, "with_offer")), n);
+	json_decref(rep);
+	free(text);
+	free(ids);
+	assert_no_live_dialogs();
+	down();
+}
