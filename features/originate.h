@@ -19,7 +19,10 @@ struct pool;
  * who calls. Each leg rings at most timeout_s (then CANCEL). A BYE from
  * either side ends the other leg (BYE with Reason: Q.850 ;cause=16); a
  * failure of B ends A (ACK with a held answer, a=inactive, then BYE with
- * Reason: SIP ;cause=<B's status>).
+ * Reason: SIP ;cause=<B's status>). Two guards (enum originate_guard)
+ * cover A refusing the offerless INVITE and B answering late; both end
+ * with A re-INVITEd (ua_reinvite()) and the state bridged only when
+ * that re-INVITE (and B's, if A's media moved) was answered.
  *
  * Threads: an originate lives on the pool worker that owns its id
  * (shard_owner(id, workers): its legs' Call-IDs are chosen on the same
