@@ -2,12 +2,16 @@
  * on the B2B pool */
 #include "features/originate.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "features/b2b/b2b_conf.h"
 #include "features/b2b/pool.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
@@ -35,6 +39,25 @@ const char *originate_state_name(enum originate_state s)
 	return s < ORIGINATE__COUNT ? state_names[s] : "?";
 }
 
+const char *originate_guard_name(enum originate_guard g)
+{
+	static const char *const names[ORIGINATE_GUARD__COUNT] = {
+		"none",
+		"offer",
+		"held",
+	};
+
+	return g < ORIGINATE_GUARD__COUNT ? names[g] : "?";
+}
+
+/* What a guard's re-INVITE waits for (struct orig.pend). */
+enum pend {
+	PEND_NONE,
+	PEND_A_OFFER,	/* A re-INVITEd with the pool's offer */
+	PEND_A_CONNECT, /* A re-INVITEd with B's answer */
+	PEND_B_CONNECT, /* B re-INVITEd with A's new answer */
+};
+
 /* One originate, on its worker. */
 struct orig {
 	struct orig *next, **pprev; /* in the worker's table, oldest first */
@@ -43,10 +66,17 @@ struct orig {
 	char caller_id[UA_URI_MAX + 1];
 	unsigned timeout_s;
 	struct ua_leg *leg_a, *leg_b; /* NULL when gone */
-	char *offer;		      /* A's offer */
+	char *offer;		      /* B's offer: A's offer, or A's
+					 answer to the pool's (guard) */
 	size_t offer_len;
 	struct timer ring;   /* the ringing leg's timeout */
 	struct timer linger; /* a finished record's end */
+	struct timer guard;  /* b2b.answer_guard_s while B rings */
+	enum pend pend;
+	/* The pool's SDP session with A (o= line, RFC 3264 §5, §8): its
+	 * sess-id, and the version of the last SDP we sent A. */
+	uint64_t sess_id;
+	uint64_t sess_ver;
 };
 
 /* The originates of one worker (ua_app_state()). */
@@ -80,6 +110,7 @@ static void orig_free(struct orig *o)
 
 	timer_stop(w, &o->ring);
 	timer_stop(w, &o->linger);
+	timer_stop(w, &o->guard);
 	*o->pprev = o->next;
 	if (o->next)
 		o->next->pprev = o->pprev;
@@ -148,6 +179,7 @@ static void set_state(struct orig *o, enum originate_state s)
 				o->info.id, o->info.ended_by);
 		o->tab->live--;
 		timer_stop(ua_wheel(o->tab->u), &o->ring);
+		timer_stop(ua_wheel(o->tab->u), &o->guard);
 		timer_start(ua_wheel(o->tab->u), &o->linger,
 			    (uint64_t)ORIGINATE_LINGER_S * 1000, linger_cb);
 	}
@@ -194,12 +226,213 @@ static void ring_cb(struct timer *t)
 }
 
 static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg);
+static void on_a(struct ua_leg *leg, const struct ua_event *ev, void *arg);
 
-/* A answered with its offer: call B with it (RFC 3725 flow I, 2). */
+/* Hang up both legs and fail leg @p leg with @p status and @p why (a
+ * static, line-safe string without quotes: it goes in the Reason). */
+static void hangup_fail(struct orig *o, char leg, unsigned status,
+			const char *why)
+{
+	char reason[128];
+	int n = snprintf(reason, sizeof(reason), "SIP ;cause=%u ;text=\"%s\"",
+			 status, why);
+
+	hangup_all(o, slice_make(reason, n > 0 && (size_t)n < sizeof(reason)
+					     ? (size_t)n
+					     : 0));
+	fail(o, leg, status, slice_cstr(why));
+}
+
+static void take_guard(struct orig *o, enum originate_guard g)
+{
+	o->info.guard = g;
+	o->info.guard_at_ms = now_ms();
+	log_msg(LOG_INFO, "originate %s: guard %s", o->info.id,
+		originate_guard_name(g));
+}
+
+/* The o= value of the pool's session with A (RFC 4566 §5.2), version
+ * o->sess_ver, into @p buf. */
+static int pool_origin(struct orig *o, char *ip, size_t ipsize,
+		       const char **typep, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int n, err;
+
+	err = pool_self_addr(&ss, &len);
+	if (err)
+		return err;
+	if (ss.ss_family == AF_INET6) {
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)&ss)->sin6_addr, ip,
+			  (socklen_t)ipsize);
+		*typep = "IP6";
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&ss)->sin_addr,
+			  ip, (socklen_t)ipsize);
+		*typep = "IP4";
+	}
+	n = snprintf(buf, size, "sipedge %" PRIu64 " %" PRIu64 " IN %s %s",
+		     o->sess_id, o->sess_ver, *typep, ip);
+	return n > 0 && (size_t)n < size ? 0 : -ENOSPC;
+}
+
+/* @p body with the value of its o= line replaced by @p origin, in the
+ * worker's arena. */
+static int with_origin(struct orig *o, struct slice body, struct slice origin,
+		       struct slice *outp)
+{
+	struct sdp s;
+	size_t head, tail;
+	char *p;
+	int err;
+
+	err = sdp_parse(&s, body.p, body.len);
+	if (err)
+		return err;
+	head = (size_t)(s.o_user.p - body.p);
+	tail = body.len - (size_t)(s.o_addr.p + s.o_addr.len - body.p);
+	p = arena_alloc(shard_arena(ua_shard(o->tab->u)),
+			head + origin.len + tail);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, body.p, head);
+	memcpy(p + head, origin.p, origin.len);
+	memcpy(p + head + origin.len, body.p + body.len - tail, tail);
+	*outp = slice_make(p, head + origin.len + tail);
+	return 0;
+}
+
+/* @p body as the next SDP of the pool's session with A: its o= is the
+ * pool's, with the version bumped (RFC 3264 §8). */
+static int to_a(struct orig *o, struct slice body, struct slice *outp)
+{
+	char ip[INET6_ADDRSTRLEN], origin[160];
+	const char *type;
+	int err;
+
+	o->sess_ver++;
+	err = pool_origin(o, ip, sizeof(ip), &type, origin, sizeof(origin));
+	return err ? err : with_origin(o, body, slice_cstr(origin), outp);
+}
+
+/*
+ * The pool's own offer to A (issue #12's 488 guard, RFC 3725 §4 flow IV
+ * style): one sendrecv audio stream, PCMU, PCMA and telephone-event,
+ * c= the pool's own address, port 9 (discard, where nothing listens):
+ * what A sends before B answers is dropped there, and no third party
+ * gets it (flow IV's 0.0.0.0 "black hole" is discouraged by RFC 3264
+ * §8.4). Once B answers, A is re-INVITEd with B's c=/m= (to_a()).
+ */
+static int pool_offer(struct orig *o, struct slice *outp)
+{
+	char ip[INET6_ADDRSTRLEN], origin[160], *p;
+	const char *type;
+	size_t size = 512;
+	int n, err;
+
+	o->sess_ver++;
+	err = pool_origin(o, ip, sizeof(ip), &type, origin, sizeof(origin));
+	if (err)
+		return err;
+	p = arena_alloc(shard_arena(ua_shard(o->tab->u)), size);
+	if (!p)
+		return -ENOMEM;
+	n = snprintf(p, size,
+		     "v=0\r\no=%s\r\ns=sipedge\r\nc=IN %s %s\r\nt=0 0\r\n"
+		     "m=audio 9 RTP/AVP 0 8 101\r\n"
+		     "a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+		     "a=rtpmap:101 telephone-event/8000\r\n"
+		     "a=fmtp:101 0-15\r\na=sendrecv\r\n",
+		     origin, type, ip);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOSPC;
+	*outp = slice_make(p, (size_t)n);
+	return 0;
+}
+
+/* @p answer answers what we last offered on @p leg (RFC 3264 §6). */
+static bool answers(const struct ua_leg *leg, struct slice answer)
+{
+	struct slice mine = ua_leg_local_sdp(leg);
+	struct sdp x, y;
+
+	return answer.len && !sdp_parse(&x, mine.p, mine.len) &&
+	       !sdp_parse(&y, answer.p, answer.len) &&
+	       !sdp_answer_check(&x, &y, NULL);
+}
+
+/* The same media destinations: as many m= lines, each with the same
+ * port and c= address (its own, else the session's). */
+static bool same_media(const struct sdp *x, const struct sdp *y)
+{
+	if (x->nmedia != y->nmedia)
+		return false;
+	for (unsigned i = 0; i < x->nmedia; i++) {
+		const struct sdp_conn *cx =
+		    x->media[i].has_conn ? &x->media[i].conn : &x->conn;
+		const struct sdp_conn *cy =
+		    y->media[i].has_conn ? &y->media[i].conn : &y->conn;
+
+		if (x->media[i].port != y->media[i].port ||
+		    !slice_eq(cx->addr, cy->addr))
+			return false;
+	}
+	return true;
+}
+
+static int keep_offer(struct orig *o, struct slice sdp)
+{
+	char *p = malloc(sdp.len ? sdp.len : 1);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, sdp.p, sdp.len);
+	free(o->offer);
+	o->offer = p;
+	o->offer_len = sdp.len;
+	return 0;
+}
+
+/* b2b.answer_guard_s passed and B still rings: ACK A with a held
+ * answer (A's offer, every m= line kept and a=inactive, RFC 3264 §6,
+ * §8.4) in the pool's session, so A's 2xx is not left unacknowledged
+ * until A gives up (64*T1). */
+static void guard_cb(struct timer *t)
+{
+	struct orig *o =
+	    (struct orig *)((char *)t - offsetof(struct orig, guard));
+	struct arena *a = shard_arena(ua_shard(o->tab->u));
+	struct slice held, body;
+	struct sdp s;
+	int err;
+
+	if (is_final(o) || !o->leg_a || o->info.guard != ORIGINATE_GUARD_NONE ||
+	    (o->info.state != ORIGINATE_CALLING_B &&
+	     o->info.state != ORIGINATE_RINGING_B))
+		return;
+	err = sdp_parse(&s, o->offer, o->offer_len);
+	if (!err)
+		err = sdp_print(&s, SDP_SET_DIR, SDP_INACTIVE, a, &held);
+	if (!err)
+		err = to_a(o, held, &body);
+	if (!err)
+		err = ua_ack(o->leg_a, body);
+	if (err) {
+		hangup_fail(o, 'a', 500, "A not ACKed");
+		return;
+	}
+	take_guard(o, ORIGINATE_GUARD_HELD);
+}
+
+/* A answered with its offer (flow I, 2), or with its answer to the
+ * pool's offer (the 488 guard): call B with it. */
 static void call_b(struct orig *o)
 {
 	struct ua *u = o->tab->u;
 	struct ua_call_opts co;
+	unsigned guard_s;
 	int err;
 
 	memset(&co, 0, sizeof(co));
@@ -217,13 +450,114 @@ static void call_b(struct orig *o)
 		fail(o, 'b', 500, slice_cstr(err_str(err)));
 		return;
 	}
+	timer_stop(ua_wheel(u), &o->ring);
 	timer_start(ua_wheel(u), &o->ring, (uint64_t)o->timeout_s * 1000,
 		    ring_cb);
+	/* Flow I only: A's 2xx waits for its ACK while B rings. */
+	guard_s = b2b_conf(shard_conf(ua_shard(u)))->answer_guard_s;
+	if (o->info.guard == ORIGINATE_GUARD_NONE)
+		timer_start(ua_wheel(u), &o->guard,
+			    (uint64_t)(guard_s ? guard_s : 20) * 1000,
+			    guard_cb);
+}
+
+/* A refused the offerless INVITE (488/606): call A again with the
+ * pool's offer, in the same Call-ID (as a retry after a challenge,
+ * RFC 3261 §8.1.3.5; a new From tag: a new dialog). */
+static void retry_a(struct orig *o, struct slice call_id)
+{
+	struct ua *u = o->tab->u;
+	struct ua_call_opts co;
+	struct slice offer;
+	int err;
+
+	take_guard(o, ORIGINATE_GUARD_OFFER);
+	set_state(o, ORIGINATE_CALLING_A);
+	err = pool_offer(o, &offer);
+	memset(&co, 0, sizeof(co));
+	co.target = slice_cstr(o->info.a);
+	co.from = slice_cstr(o->caller_id);
+	co.sdp = offer;
+	co.call_id = call_id;
+	co.fn = on_a;
+	co.arg = o;
+	if (!err)
+		err = ua_call(u, &co, &o->leg_a);
+	if (err) {
+		o->leg_a = NULL;
+		fail(o, 'a', 500, slice_cstr(err_str(err)));
+		return;
+	}
+	timer_stop(ua_wheel(u), &o->ring);
+	timer_start(ua_wheel(u), &o->ring, (uint64_t)o->timeout_s * 1000,
+		    ring_cb);
+}
+
+/* The outcome of a guard's re-INVITE of A. */
+static void a_reinvited(struct orig *o, struct ua_leg *leg,
+			const struct ua_event *ev)
+{
+	enum pend p = o->pend;
+	unsigned st = ev->status >= 300 ? ev->status : 488;
+	struct slice boffer, bumped;
+	struct sdp x, y;
+	int err;
+
+	o->pend = PEND_NONE;
+	if (p == PEND_A_OFFER) {
+		if (ev->status >= 300 || !answers(leg, ev->sdp)) {
+			hangup_fail(o, 'a', st, "A refused the pool offer");
+			return;
+		}
+		if (keep_offer(o, ev->sdp)) {
+			hangup_fail(o, 'a', 500, "out of memory");
+			return;
+		}
+		call_b(o);
+		return;
+	}
+	if (p != PEND_A_CONNECT)
+		return;
+	if (ev->status >= 300 || !answers(leg, ev->sdp)) {
+		hangup_fail(o, 'a', st, "A refused the media of B");
+		return;
+	}
+	o->info.reinvited_a_at_ms = now_ms();
+	/* B was told o->offer: when A's new answer moved A's media, B
+	 * gets it in a re-INVITE (B's session: o->offer's o=, bumped). */
+	err = sdp_parse(&x, o->offer, o->offer_len);
+	if (!err)
+		err = sdp_parse(&y, ev->sdp.p, ev->sdp.len);
+	if (!err && same_media(&x, &y)) {
+		set_state(o, ORIGINATE_BRIDGED);
+		return;
+	}
+	if (!err)
+		err = sdp_print(&x, SDP_BUMP_VERSION, SDP_SENDRECV,
+				shard_arena(ua_shard(o->tab->u)), &bumped);
+	if (!err)
+		err = sdp_parse(&x, bumped.p, bumped.len);
+	if (!err)
+		err = with_origin(
+		    o, ev->sdp,
+		    slice_make(x.o_user.p, (size_t)(x.o_addr.p + x.o_addr.len -
+						    x.o_user.p)),
+		    &boffer);
+	if (!err)
+		err = keep_offer(o, boffer);
+	if (!err)
+		err = ua_reinvite(o->leg_b, boffer);
+	if (err) {
+		hangup_fail(o, 'b', 500, "B not re-INVITEd");
+		return;
+	}
+	o->pend = PEND_B_CONNECT;
 }
 
 static void on_a(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 {
 	struct orig *o = arg;
+	struct slice offer;
 	char why[96];
 	int err;
 
@@ -235,29 +569,65 @@ static void on_a(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 	case UA_EV_ANSWERED:
 		timer_stop(ua_wheel(o->tab->u), &o->ring);
 		set_state(o, ORIGINATE_ANSWERED_A);
-		if (!ev->sdp.len) {
-			/* TODO(#12): the 488 guard (flow IV: our own offer). */
-			(void)ua_ack(leg, slice_make(NULL, 0));
-			hangup_all(o, slice_cstr("SIP ;cause=488 ;text=\"No "
-						 "offer from A\""));
-			fail(o, 'a', 488,
-			     slice_cstr("no SDP offer in A's 2xx"));
+		if (o->info.guard == ORIGINATE_GUARD_OFFER) {
+			/* The answer to the pool's offer in our INVITE. */
+			err = ua_ack(leg, slice_make(NULL, 0));
+			if (err || !answers(leg, ev->sdp)) {
+				hangup_fail(o, 'a', 488,
+					    "no usable answer from A");
+				return;
+			}
+			if (keep_offer(o, ev->sdp)) {
+				hangup_fail(o, 'a', 500, "out of memory");
+				return;
+			}
+			call_b(o);
 			return;
 		}
-		o->offer = malloc(ev->sdp.len);
-		if (!o->offer) {
+		if (!ev->sdp.len) {
+			/* A 2xx without the offer RFC 3261 §13.2.1 asks for:
+			 * ACK it (no session yet), then re-INVITE A with the
+			 * pool's offer. */
+			err = ua_ack(leg, slice_make(NULL, 0));
+			if (!err)
+				err = pool_offer(o, &offer);
+			if (!err)
+				err = ua_reinvite(leg, offer);
+			if (err) {
+				hangup_fail(o, 'a', 488,
+					    "no SDP offer in the 2xx of A");
+				return;
+			}
+			take_guard(o, ORIGINATE_GUARD_OFFER);
+			o->pend = PEND_A_OFFER;
+			return;
+		}
+		if (keep_offer(o, ev->sdp)) {
 			hangup_all(o, slice_cstr(reason_bye));
 			fail(o, 'a', 500, slice_cstr("out of memory"));
 			return;
 		}
-		memcpy(o->offer, ev->sdp.p, ev->sdp.len);
-		o->offer_len = ev->sdp.len;
 		call_b(o);
+		return;
+	case UA_EV_REINVITE:
+		a_reinvited(o, leg, ev);
 		return;
 	case UA_EV_FAILED:
 		o->leg_a = NULL;
-		if (!is_final(o))
-			fail(o, 'a', ev->status, ev->reason);
+		if (is_final(o))
+			return;
+		if ((ev->status == 488 || ev->status == 606) &&
+		    o->info.guard == ORIGINATE_GUARD_NONE &&
+		    o->info.state <= ORIGINATE_RINGING_A) {
+			/* The failed leg lives until the next tick. */
+			struct slice cid = ua_leg_call_id(leg);
+			char id[REQUEST_CALL_ID_MAX];
+
+			memcpy(id, cid.p, cid.len);
+			retry_a(o, slice_make(id, cid.len));
+			return;
+		}
+		fail(o, 'a', ev->status, ev->reason);
 		return;
 	case UA_EV_ENDED:
 		o->leg_a = NULL;
@@ -282,6 +652,7 @@ static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 	struct orig *o = arg;
 	char reason[96];
 	struct sdp offer, answer;
+	struct slice aoffer;
 	const char *fault = NULL;
 	int n, err;
 
@@ -292,6 +663,7 @@ static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 		return;
 	case UA_EV_ANSWERED:
 		timer_stop(ua_wheel(o->tab->u), &o->ring);
+		timer_stop(ua_wheel(o->tab->u), &o->guard);
 		err = ev->sdp.len ? 0 : -EPROTO;
 		if (!err)
 			err = sdp_parse(&offer, o->offer, o->offer_len);
@@ -301,7 +673,7 @@ static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 			err = sdp_answer_check(&offer, &answer, &fault);
 		/* B's ACK has no body: the offer was in the INVITE. */
 		(void)ua_ack(leg, slice_make(NULL, 0));
-		if (!err)
+		if (!err && o->info.guard == ORIGINATE_GUARD_NONE)
 			err = ua_ack(o->leg_a, ev->sdp);
 		if (err) {
 			hangup_all(o, slice_cstr("SIP ;cause=488 ;text=\"No "
@@ -309,6 +681,31 @@ static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 			fail(
 			    o, 'b', 488,
 			    slice_cstr(fault ? fault : "no usable SDP answer"));
+			return;
+		}
+		if (o->info.guard == ORIGINATE_GUARD_NONE) {
+			set_state(o, ORIGINATE_BRIDGED);
+			return;
+		}
+		/* A is in a session with the pool (held, or on the pool's
+		 * offer): a new offer (RFC 3264 §8) with B's media. */
+		err = to_a(o, ev->sdp, &aoffer);
+		if (!err)
+			err = ua_reinvite(o->leg_a, aoffer);
+		if (err) {
+			hangup_fail(o, 'a', 500, "A not re-INVITEd");
+			return;
+		}
+		o->pend = PEND_A_CONNECT;
+		return;
+	case UA_EV_REINVITE:
+		if (o->pend != PEND_B_CONNECT)
+			return;
+		o->pend = PEND_NONE;
+		if (ev->status >= 300 || !answers(leg, ev->sdp)) {
+			hangup_fail(o, 'b',
+				    ev->status >= 300 ? ev->status : 488,
+				    "B refused the new media of A");
 			return;
 		}
 		set_state(o, ORIGINATE_BRIDGED);
@@ -371,6 +768,7 @@ static void start_fn(struct shard *sh, void *arg)
 	o->info = t->info;
 	memcpy(o->caller_id, t->caller_id, sizeof(o->caller_id));
 	o->timeout_s = t->timeout_s;
+	o->sess_id = (uint64_t)now_ms();
 	free(t);
 	o->pprev = tab->tail;
 	*tab->tail = o;

@@ -19,7 +19,10 @@ struct pool;
  * who calls. Each leg rings at most timeout_s (then CANCEL). A BYE from
  * either side ends the other leg (BYE with Reason: Q.850 ;cause=16); a
  * failure of B ends A (ACK with a held answer, a=inactive, then BYE with
- * Reason: SIP ;cause=<B's status>).
+ * Reason: SIP ;cause=<B's status>). Two guards (enum originate_guard)
+ * cover A refusing the offerless INVITE and B answering late; both end
+ * with A re-INVITEd (ua_reinvite()) and the state bridged only when
+ * that re-INVITE (and B's, if A's media moved) was answered.
  *
  * Threads: an originate lives on the pool worker that owns its id
  * (shard_owner(id, workers): its legs' Call-IDs are chosen on the same
@@ -30,6 +33,24 @@ struct pool;
  * answers asynchronously anyway. A finished record is kept
  * ORIGINATE_LINGER_S for status, then freed.
  */
+
+/** Which guard of issue #12 an originate took (originate_info.guard). */
+enum originate_guard {
+	ORIGINATE_GUARD_NONE, /**< flow I as above */
+	/** A refused the offerless INVITE (488/606: A is called again
+	 * with the pool's offer) or answered it without SDP (ACKed, then
+	 * re-INVITEd with the pool's offer); B gets A's answer as its
+	 * offer, and A is re-INVITEd with B's answer once B answers. */
+	ORIGINATE_GUARD_OFFER,
+	/** B did not answer within b2b.answer_guard_s: A was ACKed with a
+	 * held answer (a=inactive); when B answers, A is re-INVITEd with
+	 * B's answer (and B with A's new answer if A's media moved). */
+	ORIGINATE_GUARD_HELD,
+	ORIGINATE_GUARD__COUNT,
+};
+
+/** "none", "offer", "held". Thread: any. */
+const char *originate_guard_name(enum originate_guard g);
 
 /** Longest id (16 hex digits) with its NUL. */
 #define ORIGINATE_ID_MAX 17
@@ -87,6 +108,11 @@ struct originate_info {
 	char ended_by;
 	/** CLOCK_REALTIME ms each state was entered; 0: never. */
 	int64_t at_ms[ORIGINATE__COUNT];
+	enum originate_guard guard; /**< the guard taken, if any */
+	int64_t guard_at_ms;	    /**< when it was taken; 0: never */
+	/** When A's re-INVITE (the guards' connecting offer) was
+	 * answered 2xx; 0: never. */
+	int64_t reinvited_a_at_ms;
 };
 
 /**

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "features/b2b/b2b_conf.h"
 #include "proxy/base/arena.h"
@@ -78,6 +79,15 @@ struct ua_leg {
 	size_t local_sdp_len, remote_sdp_len, ack_len, reason_len;
 	ua_event_fn *fn; /* NULL once the application let go */
 	void *arg;
+	/* ua_reinvite(): our re-INVITE (a reference) while it runs and
+	 * after its 2xx (reinv_acked: a retransmitted 2xx gets leg->ack
+	 * again), its offer, the 491 retry timer and the retries made. */
+	struct txn *reinv;
+	bool reinv_acked;
+	char *reinv_sdp;
+	size_t reinv_sdp_len;
+	struct timer reinv_timer;
+	unsigned reinv_tries;
 };
 
 /* A worker counter: only the worker writes it, readers are relaxed. */
@@ -138,6 +148,10 @@ static void leg_free(struct ua_leg *leg)
 		obj_put(leg->bye);
 	if (leg->reinvite)
 		obj_put(leg->reinvite);
+	if (leg->reinv)
+		obj_put(leg->reinv);
+	timer_stop(&leg->u->wheel, &leg->reinv_timer);
+	free(leg->reinv_sdp);
 	dialog_free(leg->dlg);
 	free(leg->local_sdp);
 	free(leg->remote_sdp);
@@ -316,13 +330,13 @@ static struct ua_leg *leg_of_txn(struct ua *u, const struct sipmsg *m,
 	if (m) {
 		for (struct ua_leg *l = u->bucket[bucket_of(m->call_id)]; l;
 		     l = l->next)
-			if (l->invite == ct || l->bye == ct)
+			if (l->invite == ct || l->bye == ct || l->reinv == ct)
 				return l;
 		return NULL;
 	}
 	for (unsigned b = 0; b < BUCKETS; b++)
 		for (struct ua_leg *l = u->bucket[b]; l; l = l->next)
-			if (l->invite == ct || l->bye == ct)
+			if (l->invite == ct || l->bye == ct || l->reinv == ct)
 				return l;
 	return NULL;
 }
@@ -461,6 +475,9 @@ static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
 	}
 }
 
+static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
+			   unsigned status);
+
 static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 		   void *arg)
 {
@@ -472,6 +489,10 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 	if (ct == leg->bye) {
 		if (status >= 200)
 			leg_kill(leg);
+		return;
+	}
+	if (ct == leg->reinv) {
+		reinv_response(leg, m, status);
 		return;
 	}
 	if (!m) {
@@ -720,9 +741,11 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 		leg_kill(leg);
 		return err ? err : POOL_UA_DONE;
 	case SIP_INVITE:
-		/* RFC 3261 §14.2: one re-INVITE at a time; none before our
+		/* RFC 3261 §14.2: one re-INVITE at a time (ours pending:
+		 * glare, 491 too); none before our
 		 * ACK went (the offer/answer of the first is not done). */
-		if (leg->reinvite || leg->state != LEG_CONFIRMED) {
+		if (leg->reinvite || leg->state != LEG_CONFIRMED ||
+		    ua_reinvite_pending(leg)) {
 			err = respond(u, st, from, m, 491, slice_make(NULL, 0),
 				      slice_make(NULL, 0));
 			return err ? err : POOL_UA_DONE;
@@ -854,3 +877,143 @@ const struct pool_ua ua_pool = {
 	.tick = ua_tick,
 
 };
+
+/* ---- ua_reinvite(): an outgoing re-INVITE on a confirmed leg ---- */
+
+/* Retries of a re-INVITE answered 491 before the 491 is reported. */
+#define REINV_TRIES_MAX 3
+
+bool ua_reinvite_pending(const struct ua_leg *leg)
+{
+	return leg && ((leg->reinv && !leg->reinv_acked) ||
+		       timer_is_active(&leg->reinv_timer));
+}
+
+/* Send the re-INVITE with leg->reinv_sdp in a new client transaction. */
+static int reinv_send(struct ua_leg *leg)
+{
+	struct ua *u = leg->u;
+	struct request_hdr h = { slice_cstr("Allow"), slice_cstr(allow_value) };
+	char branch[TXN_BRANCH_MAX];
+	struct slice out;
+	struct txn *ct;
+	int err;
+
+	err =
+	    build(leg, SIP_INVITE, &h, 1,
+		  slice_make(leg->reinv_sdp, leg->reinv_sdp_len), &out, branch);
+	if (!err)
+		err = txn_cli_new(u->txns, NULL, SIP_INVITE, &u->proxy,
+				  slice_cstr(branch), out.p, out.len, 0, cli_cb,
+				  u, &ct);
+	if (err)
+		return err;
+	if (leg->reinv)
+		obj_put(leg->reinv);
+	leg->reinv = obj_get(ct);
+	leg->reinv_acked = false;
+	return 0;
+}
+
+static void reinv_timer_cb(struct timer *t)
+{
+	struct ua_leg *leg =
+	    (struct ua_leg *)((char *)t - offsetof(struct ua_leg, reinv_timer));
+	int err;
+
+	if (leg->dead || leg->state != LEG_CONFIRMED)
+		return;
+	err = reinv_send(leg);
+	if (err)
+		event(leg, UA_EV_REINVITE, 503,
+		      slice_cstr("re-INVITE not sent"), slice_make(NULL, 0));
+	arena_reset(shard_arena(leg->u->sh));
+}
+
+/* RFC 3261 §14.1: after a 491 the owner of the Call-ID (the UA that
+ * made it: every leg of ua_call()) waits 2.1 to 4 s, in 10 ms units. */
+static uint64_t glare_delay_ms(void)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)(uintptr_t)&r; /* weak, but a delay only */
+	return 2100 + (uint64_t)(r % 191) * 10;
+}
+
+static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
+			   unsigned status)
+{
+	char branch[TXN_BRANCH_MAX];
+	struct slice out;
+	int err;
+
+	if (status < 200)
+		return;
+	if (!m) {
+		/* Timeout or transport failure (RFC 3261 §12.2.1.2: 408
+		 * ends the dialog; the application decides). */
+		obj_put(leg->reinv);
+		leg->reinv = NULL;
+		event(leg, UA_EV_REINVITE, status,
+		      slice_cstr(reply_reason(status)), slice_make(NULL, 0));
+		return;
+	}
+	if (status < 300) {
+		if (leg->reinv_acked) {
+			/* RFC 3261 §13.2.2.4: a retransmitted 2xx. */
+			if (leg->ack)
+				(void)tp_send(leg->u->sh, &leg->u->proxy,
+					      leg->ack, leg->ack_len);
+			return;
+		}
+		leg->reinv_acked = true;
+		(void)dialog_refresh(leg->dlg, m);
+		err = build(leg, SIP_ACK, NULL, 0, slice_make(NULL, 0), &out,
+			    branch);
+		if (!err)
+			err = keep(&leg->ack, &leg->ack_len, out);
+		if (!err)
+			err = keep(
+			    &leg->local_sdp, &leg->local_sdp_len,
+			    slice_make(leg->reinv_sdp, leg->reinv_sdp_len));
+		if (!err)
+			err = keep(&leg->remote_sdp, &leg->remote_sdp_len,
+				   m->body);
+		if (!err)
+			err = tp_send(leg->u->sh, &leg->u->proxy, leg->ack,
+				      leg->ack_len);
+		if (err)
+			log_msg(LOG_INFO, "b2b %u: re-INVITE ACK: %s",
+				shard_id(leg->u->sh), err_str(err));
+		event(leg, UA_EV_REINVITE, status, m->reason, m->body);
+		return;
+	}
+	/* A final 300-699: the transaction layer ACKed it; the session is
+	 * as it was (RFC 3261 §14.1). */
+	obj_put(leg->reinv);
+	leg->reinv = NULL;
+	if (status == 491 && leg->reinv_tries < REINV_TRIES_MAX) {
+		leg->reinv_tries++;
+		timer_start(&leg->u->wheel, &leg->reinv_timer, glare_delay_ms(),
+			    reinv_timer_cb);
+		return;
+	}
+	event(leg, UA_EV_REINVITE, status, m->reason, slice_make(NULL, 0));
+}
+
+int ua_reinvite(struct ua_leg *leg, struct slice sdp)
+{
+	int err;
+
+	if (!leg || leg->dead || !leg->fn || leg->state != LEG_CONFIRMED ||
+	    !sdp.len)
+		return -EINVAL;
+	if (ua_reinvite_pending(leg) || leg->reinvite)
+		return -EBUSY;
+	err = keep(&leg->reinv_sdp, &leg->reinv_sdp_len, sdp);
+	if (err)
+		return err;
+	leg->reinv_tries = 0;
+	return reinv_send(leg);
+}

@@ -52,6 +52,9 @@ enum ua_event_kind {
 	UA_EV_FAILED,	/**< no dialog: status (408 timeout, 503 send
 			   failure, 487 cancelled, else the final's), reason */
 	UA_EV_ENDED,	/**< the peer sent BYE (answered 200) */
+	UA_EV_REINVITE, /**< ua_reinvite()'s outcome: 2xx (already ACKed;
+			   sdp: the answer) or its final failure (status,
+			   reason; the session is as it was) */
 };
 
 /** One event; every slice is borrowed for the callback only. */
@@ -194,3 +197,29 @@ struct slice ua_leg_local_sdp(const struct ua_leg *leg);
 
 /** Legs the UA holds (with those hanging up). Thread: the worker's. */
 size_t ua_legs(const struct ua *u);
+
+/**
+ * Send a re-INVITE on confirmed leg @p leg with offer @p sdp (RFC 3261
+ * §14.1, RFC 3264 §8: the caller keeps the o= line's session and bumps
+ * its version). On its 2xx the UA sends the ACK (without a body; kept
+ * and sent again for a retransmitted 2xx), @p sdp becomes the leg's
+ * local SDP and the 2xx's body its remote one, and UA_EV_REINVITE tells
+ * the application (status, sdp = the answer; a 2xx without one is the
+ * application's to judge). A 491 (glare) is retried after the RFC 3261
+ * §14.1 delay for the Call-ID's owner (2.1 to 4 s, random, in 10 ms
+ * units; ua_call() legs own theirs), up to 3 times; then, or for any
+ * other final (300-699, 408 timeout, 503 send failure), UA_EV_REINVITE
+ * reports it and the session stays as it was (408 and 481 mean the
+ * dialog is gone, RFC 3261 §12.2.1.2: the application hangs up).
+ * While it is pending (ua_reinvite_pending()) a re-INVITE from the peer
+ * is answered 491 (§14.2).
+ * Returns 0, or -EINVAL (@p sdp empty: an offerless re-INVITE is not
+ * supported; the leg not confirmed, or let go), -EBUSY (a re-INVITE of
+ * ours or of the peer's is in progress), -ENOMEM, a build or send error
+ * (nothing pending then). Thread: the leg's worker.
+ */
+int ua_reinvite(struct ua_leg *leg, struct slice sdp);
+
+/** True while @p leg's ua_reinvite() waits for its final response or
+ * for its 491 retry. Thread: the leg's worker. */
+bool ua_reinvite_pending(const struct ua_leg *leg);

@@ -49,6 +49,16 @@ static json_t *info_json(const struct originate_info *in)
 				    json_integer((json_int_t)in->status));
 		json_object_set_new(j, "reason", json_string(in->reason));
 	}
+	if (j && in->guard != ORIGINATE_GUARD_NONE) {
+		json_object_set_new(
+		    j, "guard", json_string(originate_guard_name(in->guard)));
+		json_object_set_new(j, "guard_at_ms",
+				    json_integer((json_int_t)in->guard_at_ms));
+	}
+	if (j && in->reinvited_a_at_ms)
+		json_object_set_new(
+		    j, "reinvited_a_at_ms",
+		    json_integer((json_int_t)in->reinvited_a_at_ms));
 	if (j && in->state == ORIGINATE_ENDED) {
 		const char *by = in->ended_by == 'a'   ? "a"
 				 : in->ended_by == 'b' ? "b"

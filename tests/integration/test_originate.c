@@ -426,3 +426,187 @@ Test(originate, sipctl_originate_wait_exits_0_bridged_and_1_failed)
 	sipp_done_ok(&alice_pid, "alice");
 	down();
 }
+
+/* A SIPp callee like uas_start(), whose <pause/> lasts @p pause_ms. */
+static pid_t uas_start_d(const char *who, const char *scenario,
+			 unsigned pause_ms)
+{
+	uint16_t port = !strcmp(who, "alice") ? alice_port : bob_port;
+	struct sipp_cmd c;
+	pid_t pid;
+
+	sipp_cmd_uas(&c, scenario, port, "u1");
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-s", "%s", who);
+	sipp_cmd_opt(&c, "-d", "%u", pause_ms);
+	sipp_cmd_errors(&c, who);
+	pid = sipp_spawn(c.argv, sp.dir, who);
+	sipp_bound(port, "u1");
+	return pid;
+}
+
+static json_int_t num(const char *key)
+{
+	return json_integer_value(json_object_get(res, key));
+}
+
+static json_int_t at(const char *state)
+{
+	return json_integer_value(
+	    json_object_get(json_object_get(res, "at_ms"), state));
+}
+
+/* Cancel a bridged originate: ended by "cancel", BYE to both (their
+ * scenarios end on it). */
+static void cancel_bridged(const char *id)
+{
+	char params[96];
+
+	snprintf(params, sizeof(params), "{\"id\":\"%s\"}", id);
+	cr_assert_eq(rpc("originate.cancel", params), 0, "%s", why);
+	cr_assert_str_eq(str("state"), "ended");
+	cr_assert_str_eq(str("ended_by"), "cancel");
+}
+
+/* Issue #12's first guard: alice answers 488 to the offerless INVITE;
+ * her second INVITE carries the pool's offer (asserted by her scenario),
+ * bob gets her answer as his offer, and her re-INVITE bob's answer. */
+Test(originate, alice_488_to_the_offerless_invite_still_bridges)
+{
+	char id[32];
+
+	up();
+	alice_pid = uas_start("alice", "uas_orig_alice_488.xml");
+	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 10);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), "offer");
+	cr_assert_gt(num("guard_at_ms"), 0);
+	cr_assert_geq(num("reinvited_a_at_ms"), num("guard_at_ms"));
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
+
+/* Issue #12's answer guard, b2b.answer_guard_s 2 and bob answering
+ * after 3 s: alice is ACKed held (a=inactive) at 2 s, then re-INVITEd
+ * to bob's media; nobody sends BYE before the test cancels (the
+ * scenarios fail on any message they do not expect). */
+Test(originate, bob_answering_after_the_guard_holds_alice_then_reinvites_her)
+{
+	char id[32];
+	json_int_t held_after;
+
+	up_with(true, NULL, "b2b:\n  answer_guard_s: 2\n");
+	alice_pid = uas_start("alice", "uas_orig_alice_guard.xml");
+	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 3000);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), "held");
+	held_after = num("guard_at_ms") - at("answered-a");
+	cr_assert(held_after >= 1900 && held_after < 3000,
+		  "held %lld ms after alice answered, not 2 s",
+		  (long long)held_after);
+	cr_assert_gt(num("reinvited_a_at_ms"), num("guard_at_ms"));
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+	/* Still bridged a while later: no one hung up. */
+	ms_sleep(500);
+	wait_state(id, "bridged");
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
+
+/*
+ * Load, kept short for `make test`: 500 originates at 100/s (100 at
+ * 50/s under SAN=1) against one sipload UAS that plays both legs (its
+ * 3pcc role checks the answer in each ACK of alice's leg); every one
+ * bridges, then originate.cancel ends them all and the UAS answers
+ * both BYEs of each. bench/originate.sh is the full run.
+ */
+Test(originate, load_every_originate_bridges_through_sipload_3pcc,
+     .timeout = 180)
+{
+	const char *san = getenv("SIPEDGE_SAN");
+	const char *bin = getenv("SIPLOAD_BIN");
+	bool sanitized = san && *san && strcmp(san, "0");
+	unsigned n = sanitized ? 100 : 500, rate = sanitized ? 50 : 100;
+	char(*ids)[32] = calloc(n, sizeof(*ids));
+	char listen[64], count[16], out[PROC_PATH_MAX], err[PROC_PATH_MAX];
+	char params[96], *text = NULL;
+	char *argv[] = { (char *)bin, "--role", "uas", "-l",
+			 listen,      "-n",	count, "--max-time",
+			 "120",	      "--json", NULL };
+	long long t0;
+	size_t bridged = 0, failed = 0, i;
+	json_t *o, *rep, *p3;
+	json_error_t jerr;
+	pid_t uas;
+	int status = 0;
+
+	cr_assert_not_null(bin, "SIPLOAD_BIN not set");
+	cr_assert_not_null(ids);
+	bob_port = alice_port; /* one UAS plays both */
+	up();
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", alice_port);
+	snprintf(count, sizeof(count), "%u", 2 * n);
+	snprintf(out, sizeof(out), "%s/uas.out", sp.dir);
+	snprintf(err, sizeof(err), "%s/uas.err", sp.dir);
+	cr_assert_eq(proc_spawn(argv, NULL, out, err, &uas), 0);
+	alice_pid = uas;
+	cr_assert_eq(proc_wait_bound(alice_port, false, 5000), 0);
+	t0 = ms_now();
+	for (i = 0; i < n; i++) {
+		long long due = t0 + (long long)(i * 1000 / rate);
+
+		if (ms_now() < due)
+			ms_sleep((unsigned)(due - ms_now()));
+		originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}",
+			  ids[i]);
+	}
+	for (int k = 0; k < POLL_N; k++) {
+		cr_assert_eq(rpc("originate.list", NULL), 0, "%s", why);
+		bridged = failed = 0;
+		json_array_foreach(json_object_get(res, "originates"), i, o)
+		{
+			const char *st =
+			    json_string_value(json_object_get(o, "state"));
+
+			bridged += st && !strcmp(st, "bridged");
+			failed += st && !strcmp(st, "failed");
+		}
+		if (bridged + failed == n)
+			break;
+		ms_sleep(POLL_MS);
+	}
+	cr_assert_eq(failed, 0, "%zu of %u originates failed", failed, n);
+	cr_assert_eq(bridged, n, "%zu of %u bridged", bridged, n);
+	for (i = 0; i < n; i++) {
+		snprintf(params, sizeof(params), "{\"id\":\"%s\"}", ids[i]);
+		cr_assert_eq(rpc("originate.cancel", params), 0, "%s", why);
+		cr_assert_str_eq(str("state"), "ended");
+	}
+	/* The UAS stops after 2n BYEs; exit 0: no bad answer, no lost ACK. */
+	cr_assert_eq(proc_wait(uas, 60000, &status), 0, "sipload hangs");
+	alice_pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "sipload UAS status %d", status);
+	cr_assert_eq(proc_read_file(out, &text), 0);
+	rep = json_loads(text, 0, &jerr);
+	cr_assert_not_null(rep, "not JSON: %.300s", text);
+	p3 = json_object_get(json_object_get(rep, "uas"), "3pcc");
+	cr_assert_eq(json_integer_value(json_object_get(p3, "offerless")), n);
+	cr_assert_eq(json_integer_value(json_object_get(p3, "answers_ok")), n);
+	/* bob's leg: alice's offer in the INVITE. */
+	cr_assert_eq(json_integer_value(json_object_get(p3, "with_offer")), n);
+	json_decref(rep);
+	free(text);
+	free(ids);
+	assert_no_live_dialogs();
+	down();
+}

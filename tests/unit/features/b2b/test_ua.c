@@ -365,3 +365,137 @@ Test(ua, bad_calls_are_refused)
 	cr_assert_eq(ua_legs(NULL), 0);
 	cr_assert_eq(ua_call_id_make(0, 1, NULL, 0), -ENOSPC);
 }
+
+/* ua_reinvite() on the worker with @p arg as the offer; its result. */
+static atomic_int reinv_err;
+
+static void reinvite_fn(struct shard *sh, void *arg)
+{
+	if (sh)
+		atomic_store(&reinv_err,
+			     ua_reinvite(atomic_load(&leg), slice_cstr(arg)));
+}
+
+/* Answer the in-dialog request in inv (its To has the tag already). */
+static void respond_in(unsigned status, const char *body)
+{
+	char via[512], from[256], to[256], cid[256], cseq[64], buf[4096];
+	size_t blen = body ? strlen(body) : 0;
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+		     "SIP/2.0 %u X\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\n"
+		     "Contact: <sip:alice@127.0.0.1:9>\r\n%s"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     status, line(inv, "Via:", via, sizeof(via)),
+		     line(inv, "From:", from, sizeof(from)),
+		     line(inv, "To:", to, sizeof(to)),
+		     line(inv, "Call-ID:", cid, sizeof(cid)),
+		     line(inv, "CSeq:", cseq, sizeof(cseq)),
+		     blen ? "Content-Type: application/sdp\r\n" : "", blen,
+		     body ? body : "");
+	send_pool(buf, (size_t)n);
+}
+
+/* A confirmed offerless leg: OFFER from the peer, ANSWER from us. */
+static void confirmed(void)
+{
+	start();
+	call(NULL);
+	respond(200, OFFER);
+	wait_event(0, UA_EV_ANSWERED);
+	on_worker(ack_fn, ANSWER);
+	cr_assert(!strncmp(recv_one(WAIT_MS), "ACK ", 4));
+}
+
+/* Send ua_reinvite(@p sdp) and read the re-INVITE into inv. */
+static void reinvite(const char *sdp)
+{
+	const char *m;
+
+	atomic_store(&reinv_err, 1);
+	on_worker(reinvite_fn, (void *)sdp);
+	m = recv_one(WAIT_MS);
+	cr_assert_eq(atomic_load(&reinv_err), 0);
+	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1:9 SIP/2.0", 36),
+		  "not a re-INVITE:\n%s", m);
+	snprintf(inv, sizeof(inv), "%s", m);
+}
+
+Test(ua, reinvite_sends_the_offer_acks_the_2xx_and_reports_the_answer)
+{
+	const char *m;
+	char ack[4096];
+
+	confirmed();
+	reinvite(ANSWER);
+	cr_assert(strstr(inv, "CSeq: 2 INVITE\r\n"), "%s", inv);
+	cr_assert(strstr(inv, ";tag=peer"), "not in the dialog:\n%s", inv);
+	cr_assert(strstr(inv, "\r\n\r\n" ANSWER), "no offer:\n%s", inv);
+	/* A second one while it runs: -EBUSY. */
+	atomic_store(&reinv_err, 1);
+	on_worker(reinvite_fn, ANSWER);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&reinv_err) == 1; t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&reinv_err), -EBUSY);
+	/* Glare: the peer's re-INVITE meanwhile is 491 (§14.2). */
+	peer_request("INVITE", 2, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 491 ", 12), "%s", m);
+	respond_in(200, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 2 ACK\r\n"), "%s", m);
+	cr_assert(strstr(m, "Content-Length: 0\r\n"), "%s", m);
+	snprintf(ack, sizeof(ack), "%s", m);
+	cr_assert_str_eq(wait_event(1, UA_EV_REINVITE)->sdp, OFFER);
+	cr_assert_eq(recs[1].status, 200);
+	/* A retransmitted 2xx gets the same ACK, no second event. */
+	respond_in(200, OFFER);
+	cr_assert_str_eq(recv_one(WAIT_MS), ack);
+	ms_sleep(QUIET_MS);
+	cr_assert_eq(atomic_load(&nrec), 2);
+	/* Done: the next one may go (CSeq 3). */
+	reinvite(ANSWER);
+	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
+}
+
+Test(ua, reinvite_491_is_retried_after_2_1_to_4_s_then_488_reported)
+{
+	const char *m;
+	long long t0, waited;
+
+	confirmed();
+	reinvite(ANSWER);
+	respond_in(491, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "the 491 not ACKed:\n%s", m);
+	t0 = ms_now();
+	m = recv_one(WAIT_MS);
+	waited = ms_now() - t0;
+	cr_assert(!strncmp(m, "INVITE ", 7), "no retry:\n%s", m);
+	cr_assert(waited >= 2000 && waited <= 4300,
+		  "retried after %lld ms (RFC 3261 §14.1: 2.1 to 4 s)",
+		  (long long)waited);
+	snprintf(inv, sizeof(inv), "%s", m);
+	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
+	cr_assert_eq(atomic_load(&nrec), 1, "the 491 was reported");
+	respond_in(488, NULL);
+	cr_assert(!strncmp(recv_one(WAIT_MS), "ACK ", 4));
+	cr_assert_eq(wait_event(1, UA_EV_REINVITE)->status, 488);
+	cr_assert_str_eq(recs[1].sdp, "");
+}
+
+Test(ua, reinvite_is_refused_before_the_leg_is_confirmed)
+{
+	start();
+	call(NULL);
+	atomic_store(&reinv_err, 1);
+	on_worker(reinvite_fn, ANSWER);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&reinv_err) == 1; t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&reinv_err), -EINVAL);
+	cr_assert_eq(ua_reinvite(NULL, slice_cstr(ANSWER)), -EINVAL);
+	cr_assert(!ua_reinvite_pending(NULL));
+}
