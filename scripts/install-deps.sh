@@ -7,7 +7,7 @@ PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
 libcyaml-dev libjansson-dev libmicrohttpd-dev libsystemd-dev nettle-dev
 redis-server sip-tester prometheus systemd groff-base man-db
-iproute2 util-linux mount
+iproute2 util-linux mount python3
 curl"
 
 missing=""
