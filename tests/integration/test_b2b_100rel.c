@@ -65,7 +65,8 @@ static void bob(const char *scenario)
 	sipp_bound(bob_port, "u1");
 }
 
-/* alice with @p rel as her 100rel header line ("X-No: 100rel": none). */
+/* alice with @p rel as her 100rel header line ("X-No: 100rel": none);
+ * her messages traced to alice_msg.log in the test's directory. */
 static void alice(const char *scenario, const char *rel)
 {
 	struct sipp_cmd c;
@@ -75,8 +76,35 @@ static void alice(const char *scenario, const char *rel)
 	sipp_cmd_args(&c, "-key", "pool", NULL);
 	sipp_cmd_arg(&c, "%u", pool_port);
 	sipp_cmd_args(&c, "-key", "rel", rel, NULL);
+	sipp_cmd_args(&c, "-trace_msg", "-message_file", "alice_msg.log", NULL);
 	sipp_cmd_errors(&c, "alice");
 	alice_pid = sipp_spawn(c.argv, sp.dir, "alice");
+}
+
+/* Lines of alice's message trace that start with @p prefix, and the
+ * RSeq values seen (all of them must be @p *rseqp, set from the first). */
+static unsigned traced(const char *prefix, char *rseq, size_t size)
+{
+	char path[PROC_PATH_MAX], line[512];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/alice_msg.log", sp.dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "no %s", path);
+	rseq[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, prefix, strlen(prefix)))
+			n++;
+		if (!strncmp(line, "RSeq:", 5)) {
+			if (!rseq[0])
+				snprintf(rseq, size, "%.60s", line);
+			cr_assert_eq(strncmp(line, rseq, strlen(rseq)), 0,
+				     "RSeq changed");
+		}
+	}
+	fclose(f);
+	return n;
 }
 
 static void both_ok(void)
@@ -92,5 +120,131 @@ Test(b2b_100rel, supported_183_sdp_reliable)
 	up("supported");
 	bob("uas_relay_183.xml");
 	alice("uac_relay_183.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* b2b.100rel supported: a reliable 180 without SDP to alice although
+ * bob's is not reliable; the answer in the 200. */
+Test(b2b_100rel, supported_180_no_sdp_reliable_to_alice)
+{
+	up("supported");
+	bob("uas_relay_180.xml");
+	alice("uac_relay_180.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* Late offer: bob's offer in a reliable 183 to alice, her answer in
+ * her PRACK, and that answer in the relay's PRACK to bob. */
+Test(b2b_100rel, supported_prack_with_sdp_both_legs)
+{
+	up("supported");
+	bob("uas_relay_late.xml");
+	alice("uac_relay_late.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* alice skips her first PRACK: the 183 comes again with its RSeq. */
+Test(b2b_100rel, lost_prack_retransmits_the_183)
+{
+	up("supported");
+	char rseq[64];
+
+	bob("uas_relay_183_slow.xml");
+	alice("uac_relay_lost.xml", "Supported: 100rel");
+	both_ok();
+	/* T1 100 ms: sent at 0, again at 100, 300 ms (then 700: PRACKed
+	 * at 600 ms, so no more), RFC 3262 §3. */
+	cr_assert_geq(traced("SIP/2.0 183", rseq, sizeof(rseq)), 3,
+		      "the 183 was not retransmitted");
+	cr_assert_neq(rseq[0], '\0', "no RSeq");
+}
+
+/* A PRACK whose RAck matches nothing: 481; the right one: 200. */
+Test(b2b_100rel, unmatched_rack_gets_481)
+{
+	up("supported");
+	bob("uas_relay_183.xml");
+	alice("uac_relay_rack.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* supported, alice without the tag: unreliable to her (bob's reliable
+ * 183 is still PRACKed by the relay). */
+Test(b2b_100rel, supported_without_tag_is_unreliable)
+{
+	up("supported");
+	bob("uas_relay_183.xml");
+	alice("uac_relay_unrel.xml", "X-No: 100rel");
+	both_ok();
+}
+
+/* no: alice's Supported does not make it reliable. */
+Test(b2b_100rel, no_supported_is_unreliable)
+{
+	up("no");
+	bob("uas_relay_180.xml");
+	alice("uac_relay_unrel.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* no: Require: 100rel gets 420 + Unsupported: 100rel; bob is not
+ * called. */
+Test(b2b_100rel, no_require_gets_420)
+{
+	up("no");
+	alice("uac_relay_420.xml", "Require: 100rel");
+	both_ok();
+}
+
+/* required: an INVITE without the tag gets 421 + Require: 100rel. */
+Test(b2b_100rel, required_without_tag_gets_421)
+{
+	up("required");
+	alice("uac_relay_421.xml", "X-No: 100rel");
+	both_ok();
+}
+
+/* required: with Supported, reliable (183 with SDP). */
+Test(b2b_100rel, required_supported_183_reliable)
+{
+	up("required");
+	bob("uas_relay_183.xml");
+	alice("uac_relay_183.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* required: late offer, PRACK with SDP on both legs. */
+Test(b2b_100rel, required_prack_with_sdp_both_legs)
+{
+	up("required");
+	bob("uas_relay_late.xml");
+	alice("uac_relay_late.xml", "Require: 100rel");
+	both_ok();
+}
+
+/* peer_supported: Supported alone is not enough. */
+Test(b2b_100rel, peer_supported_supported_is_unreliable)
+{
+	up("peer_supported");
+	bob("uas_relay_180.xml");
+	alice("uac_relay_unrel.xml", "Supported: 100rel");
+	both_ok();
+}
+
+/* peer_supported: Require makes it reliable. */
+Test(b2b_100rel, peer_supported_require_183_reliable)
+{
+	up("peer_supported");
+	bob("uas_relay_183.xml");
+	alice("uac_relay_183.xml", "Require: 100rel");
+	both_ok();
+}
+
+/* peer_supported, Require: a reliable 180 without SDP. */
+Test(b2b_100rel, peer_supported_require_180_reliable)
+{
+	up("peer_supported");
+	bob("uas_relay_180.xml");
+	alice("uac_relay_180.xml", "Require: 100rel");
 	both_ok();
 }
