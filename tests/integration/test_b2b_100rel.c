@@ -114,6 +114,21 @@ static void both_ok(void)
 		sipp_ok(&bob_pid, SIPP_MS, sp.dir, "bob", sp.log);
 }
 
+/* Both ended well and no provisional to alice was reliable: no RSeq,
+ * no Require: 100rel in anything she received. */
+static void both_ok_unreliable(void)
+{
+	char rseq[64];
+
+	both_ok();
+	cr_assert_eq(traced("RSeq:", rseq, sizeof(rseq)), 0,
+		     "a reliable 1xx reached alice");
+	cr_assert_eq(traced("Require: 100rel", rseq, sizeof(rseq)), 0,
+		     "Require: 100rel reached alice");
+	cr_assert_geq(traced("SIP/2.0 18", rseq, sizeof(rseq)), 1,
+		      "no 180/183 reached alice");
+}
+
 /* Reliable 183 with bob's answer on both legs, PRACKed on each. */
 Test(b2b_100rel, supported_183_sdp_reliable)
 {
@@ -175,7 +190,7 @@ Test(b2b_100rel, supported_without_tag_is_unreliable)
 	up("supported");
 	bob("uas_relay_183.xml");
 	alice("uac_relay_unrel.xml", "X-No: 100rel");
-	both_ok();
+	both_ok_unreliable();
 }
 
 /* no: alice's Supported does not make it reliable. */
@@ -184,7 +199,7 @@ Test(b2b_100rel, no_supported_is_unreliable)
 	up("no");
 	bob("uas_relay_180.xml");
 	alice("uac_relay_unrel.xml", "Supported: 100rel");
-	both_ok();
+	both_ok_unreliable();
 }
 
 /* no: Require: 100rel gets 420 + Unsupported: 100rel; bob is not
@@ -228,7 +243,7 @@ Test(b2b_100rel, peer_supported_supported_is_unreliable)
 	up("peer_supported");
 	bob("uas_relay_180.xml");
 	alice("uac_relay_unrel.xml", "Supported: 100rel");
-	both_ok();
+	both_ok_unreliable();
 }
 
 /* peer_supported: Require makes it reliable. */
