@@ -112,6 +112,8 @@ static void both_ok(void)
 	sipp_ok(&alice_pid, SIPP_MS, sp.dir, "alice", sp.log);
 	if (bob_pid)
 		sipp_ok(&bob_pid, SIPP_MS, sp.dir, "bob", sp.log);
+	/* A clean stop: every leg and call freed (sanitizers under SAN=1). */
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
 /* Both ended well and no provisional to alice was reliable: no RSeq,
