@@ -101,11 +101,12 @@ static void b_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 			(void)ua_prack(c->b, held(c->u, ev->sdp));
 		}
 		if (c->a)
-			(void)ua_respond(c->a, ev->status, none, ev->sdp);
+			(void)ua_uas_respond(c->a, ev->status, none, ev->sdp);
 		return;
 	case UA_EV_ANSWERED:
 		/* B is ACKed when A's ACK comes (its SDP may be the answer). */
-		if (c->a && ua_respond(c->a, ev->status, none, ev->sdp) == 0)
+		if (c->a &&
+		    ua_uas_respond(c->a, ev->status, none, ev->sdp) == 0)
 			return;
 		ua_hangup(c->b, slice_cstr(reason_bye));
 		c->b = NULL;
@@ -115,7 +116,7 @@ static void b_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 		c->b = NULL;
 		st = ev->status >= 300 && ev->status < 700 ? ev->status : 500;
 		if (c->a)
-			(void)ua_respond(c->a, st, none, none);
+			(void)ua_uas_respond(c->a, st, none, none);
 		c->a = NULL;
 		call_done(c);
 		return;
@@ -170,12 +171,12 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 
 	switch (rel_decide(mode, m)) {
 	case REL_REJECT_420:
-		(void)ua_respond(leg, 420, rel_unsupported_line(),
-				 slice_make(NULL, 0));
+		(void)ua_uas_respond(leg, 420, rel_unsupported_line(),
+				     slice_make(NULL, 0));
 		return;
 	case REL_REJECT_421:
-		(void)ua_respond(leg, 421, rel_require_line(),
-				 slice_make(NULL, 0));
+		(void)ua_uas_respond(leg, 421, rel_require_line(),
+				     slice_make(NULL, 0));
 		return;
 	default:
 		break;
@@ -184,15 +185,15 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 		rs = calloc(1, sizeof(*rs));
 		if (!rs || ua_app_set(u, &relay_app, rs)) {
 			free(rs);
-			(void)ua_respond(leg, 500, slice_make(NULL, 0),
-					 slice_make(NULL, 0));
+			(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
+					     slice_make(NULL, 0));
 			return;
 		}
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		(void)ua_respond(leg, 500, slice_make(NULL, 0),
-				 slice_make(NULL, 0));
+		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
 		return;
 	}
 	c->rs = rs;
@@ -213,8 +214,8 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 			(int)(m->ruri.len > 80 ? 80 : m->ruri.len), m->ruri.p,
 			err);
 		free(c);
-		(void)ua_respond(leg, err == -EINVAL ? 400 : 503,
-				 slice_make(NULL, 0), slice_make(NULL, 0));
+		(void)ua_uas_respond(leg, err == -EINVAL ? 400 : 503,
+				     slice_make(NULL, 0), slice_make(NULL, 0));
 		return;
 	}
 	(void)ua_uas_take(leg, a_event, c, c->a_reliable);

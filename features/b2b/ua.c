@@ -90,7 +90,8 @@ struct ua_leg {
 	char to_tag[REQUEST_TAG_MAX];
 	size_t to_tag_len;
 	struct rel_uas rel;
-	char *wait1, *wait2; /* a held 1xx and 2xx (bodies), see ua_respond */
+	char *wait1,
+	    *wait2; /* a held 1xx and 2xx (bodies), see ua_uas_respond */
 	size_t wait1_len, wait2_len;
 	unsigned wait1_status, wait2_status;
 	ua_srv_fn *sfn;
@@ -1169,8 +1170,8 @@ static int uas_1xx(struct ua_leg *leg, unsigned status, struct slice extra,
 	return err;
 }
 
-int ua_respond(struct ua_leg *leg, unsigned status, struct slice extra,
-	       struct slice sdp)
+int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
+		   struct slice sdp)
 {
 	if (!leg || !leg->uas || leg->dead || leg->uas_final || status < 101 ||
 	    status > 699 ||

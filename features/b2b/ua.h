@@ -220,10 +220,10 @@ int ua_prack(struct ua_leg *leg, struct slice sdp);
  * makes a UAS leg: a server transaction (100 Trying at once), a local
  * To tag, and a call to the ua_incoming_fn set with ua_set_incoming().
  * It must call ua_uas_take() (the leg is the application's until its
- * last event) or answer it with a final ua_respond() (then it is gone);
+ * last event) or answer it with a final ua_uas_respond() (then it is gone);
  * otherwise the UA answers 500. The leg then goes:
  *
- *   proceeding -(ua_respond 1xx)-> early -(ua_respond 2xx)-> answered
+ *   proceeding -(ua_uas_respond 1xx)-> early -(ua_uas_respond 2xx)-> answered
  *   -(ACK: UA_SRV_ACK)-> confirmed -(BYE either way)-> gone
  *
  * CANCEL (RFC 3261 §9.2) before a final: 200 to it, 487 to the INVITE,
@@ -289,8 +289,8 @@ int ua_uas_take(struct ua_leg *leg, ua_srv_fn *fn, void *arg, bool reliable);
  * Returns 0, or -EINVAL (bad status, the leg already answered), -ENOMEM,
  * a build or send error. Thread: the leg's worker.
  */
-int ua_respond(struct ua_leg *leg, unsigned status, struct slice extra,
-	       struct slice sdp);
+int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
+		   struct slice sdp);
 
 /** True for a UAS leg. Thread: the leg's worker. */
 bool ua_leg_is_uas(const struct ua_leg *leg);
