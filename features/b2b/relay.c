@@ -1,7 +1,10 @@
 /* features/b2b/relay.c - the B2B relay: UAS leg A bridged to UAC leg B */
 #include "features/b2b/relay.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +15,7 @@
 #include "proxy/sip/msg.h"
 #include "proxy/sip/rel.h"
 #include "proxy/sip/sdp.h"
+#include "proxy/sip/uri.h"
 
 static const char reason_bye[] = "SIP ;cause=200 ;text=\"BYE\"";
 static const char reason_cancel[] = "SIP ;cause=487 ;text=\"CANCEL\"";
@@ -160,6 +164,33 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	}
 }
 
+/* True when @p ruri names the pool itself (IP literal and port): bridging
+ * it would call the pool again, forever. */
+static bool is_pool(struct slice ruri)
+{
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN + 2], txt[INET6_ADDRSTRLEN];
+	struct sipuri su;
+	socklen_t len;
+	uint16_t port;
+
+	if (uri_parse(ruri, &su) || pool_self_addr(&ss, &len))
+		return false;
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, txt, sizeof(txt));
+		snprintf(ip, sizeof(ip), "[%s]", txt);
+		port = ntohs(a->sin6_port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		port = ntohs(a->sin_port);
+	}
+	return su.port == port && slice_eq(su.host, slice_cstr(ip));
+}
+
 void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 {
 	struct relay_state *rs = ua_app_state(u, &relay_app);
@@ -169,6 +200,19 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 	bool tag;
 	int err;
 
+	/* Loops: the pool as the target (482), or no hops left (483: B's
+	 * INVITE carries A's Max-Forwards less one, RFC 3261 §16.6 step 3
+	 * as a proxy would). */
+	if (is_pool(m->ruri)) {
+		(void)ua_uas_respond(leg, 482, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		return;
+	}
+	if (m->max_forwards >= 0 && m->max_forwards <= 1) {
+		(void)ua_uas_respond(leg, 483, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		return;
+	}
 	switch (rel_decide(mode, m)) {
 	case REL_REJECT_420:
 		(void)ua_uas_respond(leg, 420, rel_unsupported_line(),
@@ -208,6 +252,9 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 	o.arg = c;
 	o.rel100 = (int)rel_uac_offer(mode, tag);
 	o.app_prack = true;
+	o.max_forwards = m->max_forwards > 70 || m->max_forwards < 0
+			     ? 70
+			     : (unsigned)m->max_forwards - 1;
 	err = ua_call(u, &o, &c->b);
 	if (err) {
 		log_msg(LOG_INFO, "b2b relay: call to %.*s not started: %d",

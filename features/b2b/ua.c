@@ -587,6 +587,7 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 	r.from_tag = slice_make(tag, (size_t)n);
 	r.call_id = leg_cid(leg);
 	r.cseq = 1;
+	r.max_forwards = o->max_forwards;
 	r.via_transport = slice_cstr("UDP");
 	r.via_host = slice_cstr(u->host);
 	r.via_port = u->port;

@@ -129,6 +129,8 @@ struct ua_call_opts {
 	 * (an offer in it is then left unanswered: do not offer 100rel).
 	 * true: one that carries an offer waits for ua_prack(). */
 	bool app_prack;
+	/** Max-Forwards of the INVITE, 1..70 (0: 70, RFC 3261 §8.1.1.6). */
+	unsigned max_forwards;
 };
 
 /** The UA core for pool_set_ua() (proxy/main.c). */
