@@ -18,6 +18,7 @@
 
 #include "features/b2b/b2b_conf.h"
 #include "features/b2b/pool.h"
+#include "features/b2b/relay.h"
 #include "features/b2b/ua.h"
 #include "features/features_conf.h"
 #include "features/gruu.h"
@@ -666,6 +667,7 @@ static int run(const struct conf *c, const struct opts *o)
 	}
 	/* The B2B pool after the proxy's shards, which it sends through. */
 	err = pool_set_ua(&ua_pool);
+	ua_set_incoming(relay_incoming); /* INVITEs to the pool: bridged */
 	if (!err)
 		err = pool_start(c, &pool);
 	if (err) {

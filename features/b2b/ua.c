@@ -24,6 +24,7 @@
 #include "proxy/sip/dialog.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/peer.h"
+#include "proxy/sip/rel.h"
 #include "proxy/sip/reply.h"
 #include "proxy/sip/request.h"
 #include "proxy/sip/sdp.h"
@@ -88,7 +89,33 @@ struct ua_leg {
 	size_t reinv_sdp_len;
 	struct timer reinv_timer;
 	unsigned reinv_tries;
+	/* UAC 100rel (RFC 3262 §4) */
+	struct rel_uac relc;
+	bool app_prack, prack_wait, got_sdp;
+	uint32_t prack_rseq;
+	/* UAS legs (below "UAS legs") */
+	bool uas, uas_final, invite_sdp, rel_on, offer_sent;
+	struct txn *st; /* the server INVITE transaction, a reference */
+	struct peer from;
+	char to_tag[REQUEST_TAG_MAX];
+	size_t to_tag_len;
+	struct rel_uas rel;
+	char *wait1,
+	    *wait2; /* a held 1xx and 2xx (bodies), see ua_uas_respond */
+	size_t wait1_len, wait2_len;
+	unsigned wait1_status, wait2_status;
+	ua_srv_fn *sfn;
 };
+
+static void uas_event(struct ua_leg *leg, enum ua_srv_event_kind kind,
+		      struct slice sdp);
+static void uac_provisional(struct ua_leg *leg, const struct sipmsg *m);
+static void uas_free(struct ua_leg *leg);
+static int uas_request(struct ua *u, const struct peer *from,
+		       const struct sipmsg *m);
+static int uas_in_dialog(struct ua *u, struct ua_leg *leg, struct txn *st,
+			 const struct peer *from, const struct sipmsg *m);
+static bool uas_hangup(struct ua_leg *leg);
 
 /* A worker counter: only the worker writes it, readers are relaxed. */
 static void count(uint64_t *p)
@@ -157,6 +184,7 @@ static void leg_free(struct ua_leg *leg)
 	free(leg->remote_sdp);
 	free(leg->ack);
 	free(leg->reason);
+	uas_free(leg);
 	free(leg);
 }
 
@@ -186,10 +214,15 @@ static void reap(struct ua *u)
 static void event(struct ua_leg *leg, enum ua_event_kind kind, unsigned status,
 		  struct slice reason, struct slice sdp)
 {
-	struct ua_event ev = { kind, status, reason, sdp };
+	struct ua_event ev = { kind, status, reason, sdp, false };
 	ua_event_fn *fn = leg->fn;
 	void *arg = leg->arg;
 
+	if (leg->uas) {
+		if (kind == UA_EV_ENDED)
+			uas_event(leg, UA_SRV_ENDED, sdp);
+		return;
+	}
 	if (kind == UA_EV_FAILED || kind == UA_EV_ENDED)
 		leg_kill(leg);
 	if (fn)
@@ -442,7 +475,9 @@ static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
 	case LEG_CALLING:
 	case LEG_RINGING:
 	case LEG_CANCELLING:
-		err = dialog_new_uac(m, false, &leg->dlg);
+		/* A reliable 1xx made the early dialog (PRACK). */
+		err = leg->dlg ? dialog_confirm(leg->dlg, m)
+			       : dialog_new_uac(m, false, &leg->dlg);
 		if (!err)
 			err = keep(&leg->remote_sdp, &leg->remote_sdp_len,
 				   m->body);
@@ -502,10 +537,8 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 	}
 	if (status < 200) {
 		if (status > 100 &&
-		    (leg->state == LEG_CALLING || leg->state == LEG_RINGING)) {
-			leg->state = LEG_RINGING;
-			event(leg, UA_EV_RINGING, status, m->reason, m->body);
-		}
+		    (leg->state == LEG_CALLING || leg->state == LEG_RINGING))
+			uac_provisional(leg, m);
 		return;
 	}
 	if (status < 300) {
@@ -521,7 +554,7 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 {
 	const struct conf *c;
-	struct request_hdr h[1];
+	struct request_hdr h[2];
 	struct request_opts r;
 	char tag[REQUEST_TAG_MAX], branch[TXN_BRANCH_MAX];
 	struct ua_leg *leg = NULL;
@@ -575,6 +608,7 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 	r.from_tag = slice_make(tag, (size_t)n);
 	r.call_id = leg_cid(leg);
 	r.cseq = 1;
+	r.max_forwards = o->max_forwards;
 	r.via_transport = slice_cstr("UDP");
 	r.via_host = slice_cstr(u->host);
 	r.via_port = u->port;
@@ -582,6 +616,13 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 	r.contact = slice_cstr(u->contact);
 	r.hdrs = h;
 	r.nhdrs = 1;
+	if (o->rel100 == REL_OFFER_SUPPORTED ||
+	    o->rel100 == REL_OFFER_REQUIRE) {
+		h[1].name = slice_cstr(
+		    o->rel100 == REL_OFFER_REQUIRE ? "Require" : "Supported");
+		h[1].value = slice_cstr(REL_TAG);
+		r.nhdrs = 2;
+	}
 	if (o->sdp.len) {
 		r.content_type = slice_cstr(sdp_type);
 		r.body = o->sdp;
@@ -601,6 +642,7 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 	leg->invite = obj_get(ct);
 	leg->fn = o->fn;
 	leg->arg = o->arg;
+	leg->app_prack = o->app_prack;
 	leg->next = u->bucket[bucket_of(leg_cid(leg))];
 	u->bucket[bucket_of(leg_cid(leg))] = leg;
 	u->nlegs++;
@@ -623,12 +665,14 @@ int ua_ack(struct ua_leg *leg, struct slice sdp)
 
 void ua_hangup(struct ua_leg *leg, struct slice reason)
 {
-	if (!leg || leg->dead || !leg->fn)
+	if (!leg || leg->dead || (!leg->fn && !leg->sfn))
 		return;
 	leg->fn = NULL;
 	if (reason.len && request_is_line_safe(reason) &&
 	    keep(&leg->reason, &leg->reason_len, reason))
 		leg->reason_len = 0;
+	if (uas_hangup(leg))
+		return;
 	switch (leg->state) {
 	case LEG_CALLING:
 	case LEG_RINGING:
@@ -706,12 +750,22 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 	struct txn *st;
 	int err;
 
-	if (!u || !m->to_tag.len || m->method == SIP_CANCEL)
+	if (u && (m->method == SIP_CANCEL || m->method == SIP_ACK ||
+		  (!m->to_tag.len && m->method == SIP_INVITE))) {
+		err = uas_request(u, from, m);
+		if (err != POOL_UA_PASS)
+			return err;
+	}
+	if (!u || !m->to_tag.len)
 		return POOL_UA_PASS;
 	(void)sh;
 	leg = leg_of_request(u, m);
 	if (!leg)
 		return POOL_UA_PASS; /* 481 (RFC 3261 §12.2.2) */
+	if (m->method == SIP_ACK && leg->uas && leg->st) {
+		uas_in_dialog(u, leg, NULL, from, m);
+		return POOL_UA_DONE;
+	}
 	if (m->method == SIP_ACK) {
 		/* The ACK of our 200 to a re-INVITE (RFC 3261 §13.3.1.4). */
 		if (leg->reinvite && m->cseq == leg->dlg->remote_cseq) {
@@ -731,6 +785,8 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 	if (dialog_check_cseq(leg->dlg, m) == -ERANGE)
 		return respond(u, st, from, m, 500, slice_make(NULL, 0),
 			       slice_make(NULL, 0));
+	if (m->method == SIP_PRACK)
+		return uas_in_dialog(u, leg, st, from, m);
 	switch (m->method) {
 	case SIP_BYE:
 		err = respond(u, st, from, m, 200, slice_make(NULL, 0),
@@ -1016,4 +1072,526 @@ int ua_reinvite(struct ua_leg *leg, struct slice sdp)
 		return err;
 	leg->reinv_tries = 0;
 	return reinv_send(leg);
+}
+
+/* ---- UAC 100rel (RFC 3262 §4, §5) ---- */
+
+static int send_prack(struct ua_leg *leg, uint32_t rseq, struct slice sdp)
+{
+	struct ua *u = leg->u;
+	char rack[REL_RACK_MAX], branch[TXN_BRANCH_MAX];
+	struct request_hdr h;
+	struct slice out;
+	struct txn *ct;
+	int n, err;
+
+	n = rel_rack_print(rseq, leg->dlg->invite_cseq, slice_cstr("INVITE"),
+			   rack, sizeof(rack));
+	if (n < 0)
+		return n;
+	h.name = slice_cstr("RAck");
+	h.value = slice_make(rack, (size_t)n);
+	err = build(leg, SIP_PRACK, &h, 1, sdp, &out, branch);
+	if (!err)
+		/* Its responses find no leg in cli_cb(): nothing to do. */
+		err = txn_cli_new(u->txns, NULL, SIP_PRACK, &u->proxy,
+				  slice_cstr(branch), out.p, out.len, 0, cli_cb,
+				  u, &ct);
+	if (err)
+		log_msg(LOG_INFO, "b2b %u: PRACK not sent: %s", shard_id(u->sh),
+			err_str(err));
+	return err;
+}
+
+/* A 101-199 on a calling or ringing UAC leg: PRACK it when reliable
+ * (in RSeq order; retransmissions and strays are dropped), then tell. */
+static void uac_provisional(struct ua_leg *leg, const struct sipmsg *m)
+{
+	struct ua_event ev = { UA_EV_RINGING, m->status, m->reason, m->body,
+			       false };
+	uint32_t rseq;
+	bool offer;
+	int r;
+
+	r = rel_response_rseq(m, &rseq);
+	if (r < 0)
+		return; /* malformed reliable 1xx: discarded (§8.1.3) */
+	offer = m->body.len && !leg->sent_offer && !leg->got_sdp;
+	if (r == 1) {
+		if (rel_uac_receive(&leg->relc, rseq) != REL_UAC_NEW)
+			return;
+		if (!leg->dlg && dialog_new_uac(m, false, &leg->dlg)) {
+			log_msg(LOG_INFO,
+				"b2b %u: reliable 1xx without a "
+				"usable dialog",
+				shard_id(leg->u->sh));
+			return;
+		}
+		if (offer && leg->app_prack) {
+			leg->prack_wait = true;
+			leg->prack_rseq = rseq;
+			ev.needs_prack = true;
+		} else {
+			(void)send_prack(leg, rseq, slice_make(NULL, 0));
+		}
+	}
+	if (m->body.len)
+		leg->got_sdp = true;
+	leg->state = LEG_RINGING;
+	if (leg->fn)
+		leg->fn(leg, &ev, leg->arg);
+}
+
+int ua_prack(struct ua_leg *leg, struct slice sdp)
+{
+	if (!leg || leg->dead || !leg->prack_wait || !leg->dlg)
+		return -EINVAL;
+	leg->prack_wait = false;
+	return send_prack(leg, leg->prack_rseq, sdp);
+}
+
+/* ---- UAS legs (RFC 3261 §13.3, §9.2; RFC 3262 §3) ---- */
+
+static ua_incoming_fn *incoming;
+
+void ua_set_incoming(ua_incoming_fn *fn)
+{
+	incoming = fn;
+}
+
+bool ua_leg_is_uas(const struct ua_leg *leg)
+{
+	return leg && leg->uas;
+}
+
+static void uas_free(struct ua_leg *leg)
+{
+	rel_uas_fini(&leg->rel);
+	if (leg->st)
+		obj_put(leg->st);
+	free(leg->wait1);
+	free(leg->wait2);
+}
+
+static void uas_event(struct ua_leg *leg, enum ua_srv_event_kind kind,
+		      struct slice sdp)
+{
+	struct ua_srv_event ev = { kind, sdp };
+	ua_srv_fn *fn = leg->sfn;
+	void *arg = leg->arg;
+
+	if (kind == UA_SRV_CANCELLED || kind == UA_SRV_ENDED ||
+	    kind == UA_SRV_FAILED) {
+		leg->sfn = NULL;
+		rel_uas_fini(&leg->rel);
+		leg_kill(leg);
+	}
+	if (fn)
+		fn(leg, &ev, arg);
+}
+
+/* The INVITE the leg's server transaction holds, parsed in the arena. */
+static int uas_invite(struct ua_leg *leg, struct sipmsg *m)
+{
+	const struct conf *c = shard_conf(leg->u->sh);
+	unsigned max = c->max_headers ? c->max_headers : 128;
+	struct siphdr *h =
+	    arena_alloc(shard_arena(leg->u->sh), max * sizeof(*h));
+	struct slice raw = txn_srv_request(leg->st);
+
+	if (!h)
+		return -ENOMEM;
+	if (sipmsg_parse(m, raw.p, raw.len, h, max, 0) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+/* @p a then @p b, in the arena (either may be empty). */
+static struct slice cat(struct ua *u, struct slice a, struct slice b)
+{
+	char *p;
+
+	if (!b.len)
+		return a;
+	if (!a.len)
+		return b;
+	p = arena_alloc(shard_arena(u->sh), a.len + b.len);
+	if (!p)
+		return a;
+	memcpy(p, a.p, a.len);
+	memcpy(p + a.len, b.p, b.len);
+	return slice_make(p, a.len + b.len);
+}
+
+/* Build the response @p status to the leg's INVITE (To tag ours;
+ * Contact and Allow for 101-299); @p sendit: through the transaction. */
+static int uas_build(struct ua_leg *leg, unsigned status, struct slice extra,
+		     struct slice body, bool sendit, struct slice *outp)
+{
+	struct ua *u = leg->u;
+	struct reply_opts o;
+	struct sipmsg m;
+	int err;
+
+	err = uas_invite(leg, &m);
+	if (err)
+		return err;
+	memset(&o, 0, sizeof(o));
+	o.status = status;
+	o.to_tag = slice_make(leg->to_tag, leg->to_tag_len);
+	o.server = slice_cstr(shard_conf(u->sh)->server_name);
+	o.extra = status < 300 ? cat(u, contact_allow(u), extra) : extra;
+	if (body.len) {
+		o.content_type = slice_cstr(sdp_type);
+		o.body = body;
+	}
+	err = reply_build(&m, (const struct sockaddr *)&leg->from.addr, &o,
+			  shard_arena(u->sh), outp);
+	if (err)
+		return err;
+	/* The dialog, from our first 101-299 (RFC 3261 §12.1.1). */
+	if (status < 300 && !leg->dlg) {
+		err = dialog_new_uas(&m, o.to_tag,
+				     status < 200 ? DIALOG_EARLY
+						  : DIALOG_CONFIRMED,
+				     false, &leg->dlg);
+		if (err)
+			return err;
+	} else if (status >= 200 && status < 300) {
+		(void)dialog_confirm(leg->dlg, NULL);
+	}
+	if (sendit)
+		err = txn_srv_respond(leg->st, status, outp->p, outp->len);
+	return err;
+}
+
+/* A final 300-699: the leg ends (its transaction waits for the ACK). */
+static int uas_reject(struct ua_leg *leg, unsigned status, struct slice extra)
+{
+	struct slice out;
+	int err;
+
+	err = uas_build(leg, status, extra, slice_make(NULL, 0), true, &out);
+	leg->uas_final = true;
+	leg->sfn = NULL;
+	rel_uas_fini(&leg->rel);
+	leg_kill(leg);
+	return err;
+}
+
+static int uas_2xx(struct ua_leg *leg, unsigned status, struct slice sdp)
+{
+	struct slice out;
+	int err;
+
+	free(leg->wait1); /* a held 1xx is moot now */
+	leg->wait1 = NULL;
+	err = uas_build(leg, status, slice_make(NULL, 0), sdp, true, &out);
+	if (err)
+		return err;
+	/* TODO(#12): retransmit the 2xx until the ACK (RFC 3261
+	 * §13.3.1.4); the proxy's loopback hop does not lose it. */
+	leg->uas_final = true;
+	rel_uas_final(&leg->rel);
+	leg->state = LEG_ANSWERED;
+	if (sdp.len)
+		return keep(&leg->local_sdp, &leg->local_sdp_len, sdp);
+	return 0;
+}
+
+static int uas_1xx(struct ua_leg *leg, unsigned status, struct slice extra,
+		   struct slice sdp)
+{
+	char rl[REL_EXTRA_MAX];
+	struct slice out;
+	bool offer;
+	int n, err;
+
+	if (!leg->rel_on) {
+		err = uas_build(leg, status, extra, sdp, true, &out);
+		if (!err)
+			leg->state = LEG_RINGING;
+		return err;
+	}
+	n = rel_print_extra(rel_uas_next_rseq(&leg->rel), rl, sizeof(rl));
+	if (n < 0)
+		return n;
+	err = uas_build(leg, status,
+			cat(leg->u, slice_make(rl, (size_t)n), extra), sdp,
+			false, &out);
+	if (err)
+		return err;
+	/* An SDP in a reliable 1xx to an INVITE without one is the offer
+	 * (RFC 3262 §5); the PRACK then carries the answer. */
+	offer = sdp.len && !leg->invite_sdp && !leg->offer_sent;
+	err = rel_uas_send(&leg->rel, offer, out.p, out.len);
+	if (!err)
+		err = txn_srv_respond(leg->st, status, out.p, out.len);
+	if (!err) {
+		leg->offer_sent |= offer;
+		leg->state = LEG_RINGING;
+	}
+	return err;
+}
+
+int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
+		   struct slice sdp)
+{
+	if (!leg || !leg->uas || leg->dead || leg->uas_final || status < 101 ||
+	    status > 699 ||
+	    (extra.len && !request_is_line_safe(extra) &&
+	     extra.p[extra.len - 1] != '\n'))
+		return -EINVAL;
+	if (status >= 300)
+		return uas_reject(leg, status, extra);
+	if (status >= 200) {
+		if (leg->rel_on && !rel_uas_may_send_2xx(&leg->rel)) {
+			/* Held until the PRACK answers the offer (§3). */
+			leg->wait2_status = status;
+			return keep(&leg->wait2, &leg->wait2_len, sdp);
+		}
+		return uas_2xx(leg, status, sdp);
+	}
+	if (leg->rel_on && rel_uas_is_busy(&leg->rel)) {
+		/* One reliable 1xx at a time (§3): the newest waits. */
+		leg->wait1_status = status;
+		return keep(&leg->wait1, &leg->wait1_len, sdp);
+	}
+	return uas_1xx(leg, status, extra, sdp);
+}
+
+int ua_uas_take(struct ua_leg *leg, ua_srv_fn *fn, void *arg, bool reliable)
+{
+	if (!leg || !leg->uas || !fn || leg->sfn || leg->dead)
+		return -EINVAL;
+	leg->sfn = fn;
+	leg->arg = arg;
+	leg->rel_on = reliable;
+	return 0;
+}
+
+static struct ua_leg *rel_leg(struct rel_uas *r)
+{
+	return (struct ua_leg *)((char *)r - offsetof(struct ua_leg, rel));
+}
+
+static void rel_retransmit(struct rel_uas *r, const void *buf, size_t len)
+{
+	struct ua_leg *leg = rel_leg(r);
+	const char *b = buf;
+	unsigned status = 0;
+
+	/* "SIP/2.0 NNN": the status of the bytes we built. */
+	for (size_t i = 8; i < 11 && i < len; i++)
+		status = status * 10 + (unsigned)(b[i] - '0');
+	if (leg->st)
+		(void)txn_srv_respond(leg->st, status, buf, len);
+}
+
+static void rel_timeout(struct rel_uas *r)
+{
+	struct ua_leg *leg = rel_leg(r);
+	struct slice out;
+
+	/* RFC 3262 §3: no PRACK in 64*T1: the INVITE gets a 5xx. */
+	if (!leg->uas_final) {
+		leg->uas_final = true;
+		(void)uas_build(leg, REL_TIMEOUT_STATUS, slice_make(NULL, 0),
+				slice_make(NULL, 0), true, &out);
+	}
+	uas_event(leg, UA_SRV_FAILED, slice_make(NULL, 0));
+}
+
+static const struct rel_uas_ops rel_ops = {
+	.retransmit = rel_retransmit,
+	.timeout = rel_timeout,
+};
+
+/* After a matching PRACK: send what waited, a 1xx first (§3). */
+static void uas_flush(struct ua_leg *leg)
+{
+	if (leg->uas_final)
+		return;
+	if (leg->wait1) {
+		char *b = leg->wait1;
+		size_t n = leg->wait1_len;
+
+		leg->wait1 = NULL;
+		(void)uas_1xx(leg, leg->wait1_status, slice_make(NULL, 0),
+			      slice_make(b, n));
+		free(b);
+	} else if (leg->wait1_status && !leg->wait1_len) {
+		leg->wait1_status = 0;
+	}
+	if (leg->wait2_status && rel_uas_may_send_2xx(&leg->rel)) {
+		char *b = leg->wait2;
+		size_t n = leg->wait2_len;
+
+		unsigned st = leg->wait2_status;
+
+		leg->wait2 = NULL;
+		leg->wait2_status = 0;
+		(void)uas_2xx(leg, st, slice_make(b, n));
+		free(b);
+	}
+}
+
+/* PRACK (with its new server transaction @p st) or ACK (@p st NULL) in
+ * the dialog of @p leg. */
+static int uas_in_dialog(struct ua *u, struct ua_leg *leg, struct txn *st,
+			 const struct peer *from, const struct sipmsg *m)
+{
+	struct rel_rack rack;
+	enum rel_prack p;
+	int err;
+
+	if (!st) {
+		/* The ACK of our 2xx (RFC 3261 §13.3.1.4). */
+		if (leg->state == LEG_ANSWERED &&
+		    m->cseq == leg->dlg->remote_cseq) {
+			leg->state = LEG_CONFIRMED;
+			if (m->body.len)
+				(void)keep(&leg->remote_sdp,
+					   &leg->remote_sdp_len, m->body);
+			uas_event(leg, UA_SRV_ACK, m->body);
+		}
+		return POOL_UA_DONE;
+	}
+	if (!leg->uas || !leg->rel_on) {
+		err = respond(u, st, from, m, 481, slice_make(NULL, 0),
+			      slice_make(NULL, 0));
+		return err ? err : POOL_UA_DONE;
+	}
+	if (rel_prack_rack(m, &rack)) {
+		err = respond(u, st, from, m, 400, slice_make(NULL, 0),
+			      slice_make(NULL, 0));
+		return err ? err : POOL_UA_DONE;
+	}
+	/* RFC 3262 §3: 200 only when the RAck matches, else 481. */
+	p = rel_uas_prack(&leg->rel, &rack, NULL);
+	err = respond(u, st, from, m, rel_prack_status(p), slice_make(NULL, 0),
+		      slice_make(NULL, 0));
+	if (p == REL_PRACK_MATCH) {
+		uas_flush(leg);
+		if (!leg->dead)
+			uas_event(leg, UA_SRV_PRACK, m->body);
+	}
+	return err ? err : POOL_UA_DONE;
+}
+
+static struct ua_leg *leg_of_st(struct ua *u, const struct sipmsg *m,
+				const struct txn *st)
+{
+	for (struct ua_leg *l = u->bucket[bucket_of(m->call_id)]; l;
+	     l = l->next)
+		if (!l->dead && l->uas && l->st == st)
+			return l;
+	return NULL;
+}
+
+/* An out-of-dialog INVITE, a CANCEL, an ACK: a UAS leg's, or PASS. */
+static int uas_request(struct ua *u, const struct peer *from,
+		       const struct sipmsg *m)
+{
+	const struct proxy_conf *pc = proxy_conf(shard_conf(u->sh));
+	struct ua_leg *leg;
+	struct txn *st;
+	int err, n;
+
+	st = txn_srv_find(u->txns, m, SIP_INVITE);
+	if (m->method == SIP_ACK)
+		/* The ACK of a 300-699 of ours (RFC 3261 §17.2.1). */
+		return st && txn_srv_absorb(st, m) == 1 ? POOL_UA_DONE
+							: POOL_UA_PASS;
+	if (m->method == SIP_CANCEL) {
+		leg = st ? leg_of_st(u, m, st) : NULL;
+		if (!leg)
+			return POOL_UA_PASS; /* 481 (RFC 3261 §9.2) */
+		err = pool_reply(u->sh, from, m, 200, slice_make(NULL, 0));
+		if (!leg->uas_final) {
+			struct slice out;
+
+			leg->uas_final = true;
+			(void)uas_build(leg, 487, slice_make(NULL, 0),
+					slice_make(NULL, 0), true, &out);
+			uas_event(leg, UA_SRV_CANCELLED, slice_make(NULL, 0));
+		}
+		return err ? err : POOL_UA_DONE;
+	}
+	if (st) {
+		(void)txn_srv_absorb(st, m); /* a retransmission */
+		return POOL_UA_DONE;
+	}
+	if (!incoming)
+		return POOL_UA_PASS;
+	if (!m->call_id.len || m->call_id.len >= REQUEST_CALL_ID_MAX)
+		return pool_reply(u->sh, from, m, 400, slice_make(NULL, 0))
+			   ?: POOL_UA_DONE;
+	err = self(u);
+	if (err)
+		return err;
+	err = txn_srv_new(u->txns, m, from, 0, &st);
+	if (err)
+		return err;
+	leg = calloc(1, sizeof(*leg));
+	if (!leg)
+		return -ENOMEM;
+	leg->u = u;
+	leg->uas = true;
+	leg->st = obj_get(st);
+	leg->from = *from;
+	leg->invite_sdp = m->body.len > 0;
+	leg->state = LEG_CALLING;
+	memcpy(leg->call_id, m->call_id.p, m->call_id.len);
+	leg->call_id_len = m->call_id.len;
+	n = request_tag_make(leg->to_tag, sizeof(leg->to_tag));
+	if (n > 0)
+		leg->to_tag_len = (size_t)n;
+	err = n < 0 ? n
+		    : rel_uas_init(&leg->rel, &u->wheel, &rel_ops,
+				   pc->t1_ms ? pc->t1_ms : 500, m->cseq,
+				   SIP_INVITE, rel_rseq_random());
+	leg->next = u->bucket[bucket_of(leg_cid(leg))];
+	u->bucket[bucket_of(leg_cid(leg))] = leg;
+	u->nlegs++;
+	if (err) {
+		(void)uas_reject(leg, 500, slice_make(NULL, 0));
+		return POOL_UA_DONE;
+	}
+	(void)respond(u, st, from, m, 100, slice_make(NULL, 0),
+		      slice_make(NULL, 0));
+	incoming(u, leg, m);
+	if (!leg->dead && !leg->sfn && !leg->uas_final)
+		(void)uas_reject(leg, 500, slice_make(NULL, 0));
+	return POOL_UA_DONE;
+}
+
+/* ua_hangup() of a UAS leg: 480 with the Reason before the 2xx, else
+ * BYE. False for a UAC leg. */
+static bool uas_hangup(struct ua_leg *leg)
+{
+	if (!leg->uas)
+		return false;
+	leg->sfn = NULL;
+	if (!leg->uas_final) {
+		struct slice r = slice_make(NULL, 0);
+
+		if (leg->reason_len) {
+			size_t size = leg->reason_len + 16;
+			char *p = arena_alloc(shard_arena(leg->u->sh), size);
+			int n = p ? snprintf(p, size, "Reason: %.*s\r\n",
+					     (int)leg->reason_len, leg->reason)
+				  : -1;
+
+			if (n > 0 && (size_t)n < size)
+				r = slice_make(p, (size_t)n);
+		}
+		(void)uas_reject(leg, 480, r);
+		return true;
+	}
+	if (leg->state == LEG_ANSWERED || leg->state == LEG_CONFIRMED)
+		send_bye(leg);
+	else
+		leg_kill(leg);
+	return true;
 }

@@ -63,6 +63,10 @@ struct ua_event {
 	unsigned status;     /**< the response's status (ENDED: 0) */
 	struct slice reason; /**< its reason phrase (may be empty) */
 	struct slice sdp;    /**< the response's SDP body, or empty */
+	/** RINGING of a leg with ua_call_opts.app_prack: the 1xx is
+	 * reliable and carries an SDP offer; the application must call
+	 * ua_prack() with the answer (RFC 3262 §5). */
+	bool needs_prack;
 };
 
 /**
@@ -120,6 +124,16 @@ struct ua_call_opts {
 	struct slice sdp;
 	ua_event_fn *fn; /**< required */
 	void *arg;
+	/** The 100rel tag the INVITE carries (proxy/sip/rel.h
+	 * rel_uac_offer(); 0: none). Whatever it says, a reliable 1xx
+	 * (Require: 100rel, RSeq) is PRACKed (RFC 3262 §4). */
+	int rel100;
+	/** false: every reliable 1xx is PRACKed at once without a body
+	 * (an offer in it is then left unanswered: do not offer 100rel).
+	 * true: one that carries an offer waits for ua_prack(). */
+	bool app_prack;
+	/** Max-Forwards of the INVITE, 1..70 (0: 70, RFC 3261 §8.1.1.6). */
+	unsigned max_forwards;
 };
 
 /** The UA core for pool_set_ua() (proxy/main.c). */
@@ -223,3 +237,91 @@ int ua_reinvite(struct ua_leg *leg, struct slice sdp);
 /** True while @p leg's ua_reinvite() waits for its final response or
  * for its 491 retry. Thread: the leg's worker. */
 bool ua_reinvite_pending(const struct ua_leg *leg);
+
+/**
+ * PRACK the reliable 1xx a UA_EV_RINGING with needs_prack announced
+ * (RFC 3262 §4, §5) with @p sdp (its answer; empty: none) as body.
+ * Returns 0, or -EINVAL (no PRACK waits on this leg), -ENOMEM, a build
+ * or send error. Thread: the leg's worker.
+ */
+int ua_prack(struct ua_leg *leg, struct slice sdp);
+
+/*
+ * UAS legs. An out-of-dialog INVITE to the pool (not a retransmission)
+ * makes a UAS leg: a server transaction (100 Trying at once), a local
+ * To tag, and a call to the ua_incoming_fn set with ua_set_incoming().
+ * It must call ua_uas_take() (the leg is the application's until its
+ * last event) or answer it with a final ua_uas_respond() (then it is gone);
+ * otherwise the UA answers 500. The leg then goes:
+ *
+ *   proceeding -(ua_uas_respond 1xx)-> early -(ua_uas_respond 2xx)-> answered
+ *   -(ACK: UA_SRV_ACK)-> confirmed -(BYE either way)-> gone
+ *
+ * CANCEL (RFC 3261 §9.2) before a final: 200 to it, 487 to the INVITE,
+ * UA_SRV_CANCELLED. A BYE from the peer: 200, UA_SRV_ENDED. With
+ * reliable set (RFC 3262 §3, proxy/sip/rel.h) every 101-199 goes with
+ * Require: 100rel and RSeq and is retransmitted (T1 doubling, 64*T1)
+ * until its PRACK; one at a time: a 1xx given while one is outstanding
+ * waits (only the newest), a 2xx waits while the outstanding one
+ * carries an offer; a PRACK that matches gets 200 (UA_SRV_PRACK, its
+ * SDP), any other 481; no PRACK in time: 500 to the INVITE and
+ * UA_SRV_FAILED. ua_hangup() works on UAS legs too: before the 2xx it
+ * answers 480 with the Reason, after it sends BYE.
+ * Threads and memory: as UAC legs.
+ */
+
+/** What happened to a UAS leg. */
+enum ua_srv_event_kind {
+	UA_SRV_PRACK,	  /**< a matching PRACK (answered 200): sdp */
+	UA_SRV_ACK,	  /**< the ACK of our 2xx: sdp */
+	UA_SRV_CANCELLED, /**< CANCEL (487 sent); the leg is gone after */
+	UA_SRV_ENDED,	  /**< BYE from the peer; the leg is gone after */
+	UA_SRV_FAILED,	  /**< no PRACK in 64*T1 (500 sent): gone after */
+};
+
+/** One UAS event; slices borrowed for the callback. */
+struct ua_srv_event {
+	enum ua_srv_event_kind kind;
+	struct slice sdp; /**< the request's SDP body, or empty */
+};
+
+/** A UAS leg's callback; rules as ua_event_fn. */
+typedef void ua_srv_fn(struct ua_leg *leg, const struct ua_srv_event *ev,
+		       void *arg);
+
+/**
+ * A new incoming call on worker @p u: leg @p leg for INVITE @p m (its
+ * slices borrowed for the call: Request-URI, Supported/Require, SDP
+ * in m->body). Thread: the worker's.
+ */
+typedef void ua_incoming_fn(struct ua *u, struct ua_leg *leg,
+			    const struct sipmsg *m);
+
+/**
+ * Set the application that takes incoming INVITEs (NULL: none, they
+ * get 501 as before). Thread: control, before the pool starts.
+ */
+void ua_set_incoming(ua_incoming_fn *fn);
+
+/**
+ * Take UAS leg @p leg (from a ua_incoming_fn): @p fn gets its events.
+ * @p reliable: send 101-199 reliably (rel_decide() said REL_RELIABLE).
+ * Returns 0, or -EINVAL (not a fresh UAS leg, no fn). Thread: the
+ * leg's worker.
+ */
+int ua_uas_take(struct ua_leg *leg, ua_srv_fn *fn, void *arg, bool reliable);
+
+/**
+ * Answer the INVITE of UAS leg @p leg: @p status 101-699, @p extra
+ * complete header lines (may be empty), @p sdp the body (empty: none).
+ * 101-199: a provisional (reliable when taken so; may wait, see
+ * above). 200-299: the answer (Contact, Allow added; may wait for a
+ * PRACK). 300-699: a rejection; the leg is gone when this returns.
+ * Returns 0, or -EINVAL (bad status, the leg already answered), -ENOMEM,
+ * a build or send error. Thread: the leg's worker.
+ */
+int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
+		   struct slice sdp);
+
+/** True for a UAS leg. Thread: the leg's worker. */
+bool ua_leg_is_uas(const struct ua_leg *leg);
