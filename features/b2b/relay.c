@@ -131,7 +131,7 @@ static void b_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 		c->a = NULL;
 		call_done(c);
 		return;
-		case UA_EV_REINVITE:
+	case UA_EV_REINVITE:
 		/* Only the answer to a ua_reinvite(): the relay sends none. */
 		return;
 	}
