@@ -227,15 +227,14 @@ static const char *const bridged_path[] = {
 /* Flow I: alice's INVITE without a body, bob's INVITE with alice's m=
  * line, alice's ACK with bob's answer (all asserted by the scenarios);
  * then the one who hangs up ends the other. */
-static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
-			       const char *by)
+static void bridge_and_hang_up_with(const char *params, const char *alice_sc,
+				    const char *bob_sc, const char *by)
 {
 	char id[32];
 
 	alice_pid = uas_start("alice", alice_sc);
 	bob_pid = uas_start("bob", bob_sc);
-	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"sip:bob@127.0.0.1\"}",
-		  id);
+	originate(params, id);
 	wait_state(id, "ended");
 	cr_assert_str_eq(str("ended_by"), by);
 	cr_assert_str_eq(str("a"), "sip:alice@127.0.0.1");
@@ -244,6 +243,14 @@ static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
 	sipp_done_ok(&alice_pid, "alice");
 	sipp_done_ok(&bob_pid, "bob");
 	assert_no_live_dialogs();
+}
+
+static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
+			       const char *by)
+{
+	bridge_and_hang_up_with(
+	    "{\"a\":\"alice@127.0.0.1\",\"b\":\"sip:bob@127.0.0.1\"}", alice_sc,
+	    bob_sc, by);
 }
 
 Test(originate, bridges_then_alice_hangs_up_and_bob_gets_bye)
@@ -435,6 +442,41 @@ Test(originate, sipctl_originate_wait_exits_0_bridged_and_1_failed)
 	down();
 }
 
+/* sipctl originate --header (twice) --intercom: what the scenarios of
+ * headers_reach_both_legs_and_intercom_a_marks_alice_only assert; a
+ * refused header is the server's -32602, exit 1. */
+Test(originate, sipctl_originate_passes_headers_and_intercom)
+{
+	const char *ok[] = { "originate",	 "alice@127.0.0.1",
+			     "bob@127.0.0.1",	 "--header",
+			     "X-Click: desk-42", "--intercom",
+			     "--header",	 "Subject: Call from the CRM",
+			     "--wait",		 NULL };
+	const char *bad[] = {
+		"originate", "alice@127.0.0.1",	      "bob@127.0.0.1",
+		"--header",  "Via: SIP/2.0/UDP evil", NULL
+	};
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	up();
+	alice_pid = uas_start("alice", "uas_orig_alice_hdr.xml");
+	bob_pid = uas_start("bob", "uas_orig_bob_hdr.xml");
+	rc = proc_sipctl(&sp, ok, &out, &err);
+	cr_assert_eq(rc, 0, "sipctl: %d\n%s%s", rc, out, err);
+	cr_assert(strstr(out, " bridged"), "%s", out);
+	free(out);
+	free(err);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	rc = proc_sipctl(&sp, bad, &out, &err);
+	cr_assert_eq(rc, 1, "sipctl: %d\n%s%s", rc, out, err);
+	cr_assert(strstr(err, "-32602"), "%s", err);
+	free(out);
+	free(err);
+	down();
+}
+
 /* A SIPp callee like uas_start(), whose <pause/> lasts @p pause_ms. */
 static pid_t uas_start_d(const char *who, const char *scenario,
 			 unsigned pause_ms)
@@ -527,6 +569,86 @@ Test(originate, bob_answering_after_the_guard_holds_alice_then_reinvites_her)
 	sipp_done_ok(&alice_pid, "alice");
 	sipp_done_ok(&bob_pid, "bob");
 	assert_no_live_dialogs();
+	down();
+}
+
+/* Issue #12: headers reach both INVITEs; intercom_a pages alice's user
+ * (her device's marking, the default callinfo profile: no User-Agent in
+ * a static binding) and leaves bob's leg unmarked (both scenarios
+ * assert it); originate.status names A as asked, not as paged. */
+Test(originate, headers_reach_both_legs_and_intercom_a_marks_alice_only)
+{
+	up();
+	bridge_and_hang_up_with(
+	    "{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\","
+	    "\"headers\":[\"X-Click: desk-42\","
+	    "\"Subject:   Call from the CRM  \"],\"intercom_a\":true}",
+	    "uas_orig_alice_hdr.xml", "uas_orig_bob_hdr.xml", "a");
+	down();
+}
+
+/* Each refused header or bad value is -32602 with its reason; nothing
+ * is started. */
+Test(originate, bad_headers_and_intercom_a_are_refused)
+{
+	static const struct {
+		const char *headers, *why;
+	} bad[] = {
+		{ "[\"Via: SIP/2.0/UDP 10.0.0.1\"]", "writes itself" },
+		{ "[\"call-id: x\"]", "writes itself" },
+		{ "[\"CSeq: 1 INVITE\"]", "writes itself" },
+		{ "[\"f: <sip:x@y>\"]", "writes itself" },
+		{ "[\"To: <sip:x@y>\"]", "writes itself" },
+		{ "[\"Contact: <sip:x@y>\"]", "writes itself" },
+		{ "[\"Content-Length: 10\"]", "writes itself" },
+		{ "[\"Route: <sip:evil;lr>\"]", "writes itself" },
+		{ "[\"X-A: 1\\r\\nVia: SIP/2.0/UDP evil\"]", "CR, LF" },
+		{ "[\"X A: 1\"]", "not a token" },
+		{ "[\"no colon\"]", "Name: value" },
+		{ "[\": value\"]", "Name: value" },
+		{ "[\"Call-Info: <sip:x>;answer-after=0\"]", "intercom_a" },
+		{ "[\"Alert-Info: <http://x/r.wav>, Ring-Answer\"]",
+		  "intercom_a" },
+		{ "[\"Answer-Mode: Auto\"]", "intercom_a" },
+		{ "[1]", "headers[0] is not a string" },
+		{ "\"X-A: 1\"", "array" },
+		{ "[\"a:1\",\"b:1\",\"c1:1\",\"d:1\",\"e1:1\",\"f1:1\","
+		  "\"g:1\",\"h:1\",\"i1:1\"]",
+		  "at most 8" },
+	};
+	char params[512];
+
+	up();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(params, sizeof(params),
+			 "{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\","
+			 "\"headers\":%s}",
+			 bad[i].headers);
+		cr_assert_eq(rpc("originate", params), -32602, "%s: %s",
+			     bad[i].headers, why);
+		cr_assert(strstr(why, bad[i].why), "%s: %s", bad[i].headers,
+			  why);
+	}
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice@127.0.0.1\","
+				      "\"b\":\"bob\",\"intercom_a\":1}"),
+		     -32602);
+	cr_assert(strstr(why, "true or false"), "%s", why);
+	cr_assert_eq(rpc("originate", "{\"a\":\"sip:127.0.0.1\","
+				      "\"b\":\"bob\",\"intercom_a\":true}"),
+		     -32602);
+	cr_assert(strstr(why, "no user part"), "%s", why);
+	/* Nothing was started. */
+	cr_assert_eq(rpc("originate.list", NULL), 0, "%s", why);
+	cr_assert_eq(json_array_size(json_object_get(res, "originates")), 0);
+	down();
+	/* Intercom off in alice's domain. */
+	up_with(true, NULL,
+		"features:\n  intercom:\n    - domain: 127.0.0.1\n"
+		"      enabled: false\n");
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice@127.0.0.1\","
+				      "\"b\":\"bob\",\"intercom_a\":true}"),
+		     -32602);
+	cr_assert(strstr(why, "intercom is off"), "%s", why);
 	down();
 }
 
