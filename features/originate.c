@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "features/b2b/b2b_conf.h"
 #include "features/b2b/pool.h"
+#include "features/intercom.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
@@ -58,6 +60,13 @@ enum pend {
 	PEND_B_CONNECT, /* B re-INVITEd with A's new answer */
 };
 
+/* Extra headers, checked: n "name\0value\0" pairs in buf. */
+struct xhdrs {
+	unsigned n;
+	size_t len;
+	char buf[ORIGINATE_HDRS_LEN + 2 * ORIGINATE_HDRS_MAX];
+};
+
 /* One originate, on its worker. */
 struct orig {
 	struct orig *next, **pprev; /* in the worker's table, oldest first */
@@ -65,6 +74,8 @@ struct orig {
 	struct originate_info info;
 	char caller_id[UA_URI_MAX + 1];
 	unsigned timeout_s;
+	struct xhdrs hdrs;
+	bool intercom_a;
 	struct ua_leg *leg_a, *leg_b; /* NULL when gone */
 	char *offer;		      /* B's offer: A's offer, or A's
 					 answer to the pool's (guard) */
@@ -91,7 +102,53 @@ struct start_task {
 	struct originate_info info;
 	char caller_id[UA_URI_MAX + 1];
 	unsigned timeout_s;
+	struct xhdrs hdrs;
+	bool intercom_a;
 };
+
+/* The headers of @p x into @p h (ORIGINATE_HDRS_MAX); their number. */
+static unsigned xhdrs_get(const struct xhdrs *x, struct request_hdr *h)
+{
+	const char *p = x->buf;
+
+	for (unsigned i = 0; i < x->n; i++) {
+		h[i].name = slice_cstr(p);
+		p += h[i].name.len + 1;
+		h[i].value = slice_cstr(p);
+		p += h[i].value.len + 1;
+	}
+	return x->n;
+}
+
+/* Leg A's Request-URI and To into @p out (UA_URI_MAX + 1 bytes): A, or
+ * with intercom_a the page of A's user (the domain's intercom code
+ * before it, features/intercom.h), so that the proxy marks each of A's
+ * devices by its own User-Agent. Returns 0, or -EINVAL (no user part,
+ * intercom off in A's domain, too long). */
+static int a_target(const struct orig *o, char *out)
+{
+	const struct conf_intercom *d;
+	struct sipuri u;
+	size_t skip;
+	int n;
+
+	if (!o->intercom_a) {
+		snprintf(out, UA_URI_MAX + 1, "%s", o->info.a);
+		return 0;
+	}
+	if (uri_parse(slice_cstr(o->info.a), &u) || !u.user.len)
+		return -EINVAL;
+	d = intercom_domain(shard_conf(ua_shard(o->tab->u)), u.host);
+	if (!d)
+		return -EINVAL;
+	skip = u.scheme == URI_SIPS ? 5 : 4; /* normalise(): "sip:" or
+						"sips:", any case */
+	n = snprintf(out, UA_URI_MAX + 1, "%.*s%s%s", (int)skip, o->info.a,
+		     d->code, o->info.a + skip);
+	if (n < 0 || n > UA_URI_MAX || uri_parse(slice_cstr(out), &u))
+		return -EINVAL;
+	return 0;
+}
 
 static void tab_free(void *state);
 static const struct ua_app orig_app = { "originate", tab_free };
@@ -431,6 +488,7 @@ static void guard_cb(struct timer *t)
 static void call_b(struct orig *o)
 {
 	struct ua *u = o->tab->u;
+	struct request_hdr h[ORIGINATE_HDRS_MAX];
 	struct ua_call_opts co;
 	unsigned guard_s;
 	int err;
@@ -438,6 +496,8 @@ static void call_b(struct orig *o)
 	memset(&co, 0, sizeof(co));
 	co.target = slice_cstr(o->info.b);
 	co.from = slice_cstr(o->info.a);
+	co.hdrs = h;
+	co.nhdrs = xhdrs_get(&o->hdrs, h);
 	co.sdp = slice_make(o->offer, o->offer_len);
 	co.fn = on_b;
 	co.arg = o;
@@ -468,14 +528,20 @@ static void retry_a(struct orig *o, struct slice call_id)
 {
 	struct ua *u = o->tab->u;
 	struct ua_call_opts co;
+	struct request_hdr h[ORIGINATE_HDRS_MAX];
+	char target[UA_URI_MAX + 1] = "";
 	struct slice offer;
 	int err;
 
 	take_guard(o, ORIGINATE_GUARD_OFFER);
 	set_state(o, ORIGINATE_CALLING_A);
 	err = pool_offer(o, &offer);
+	if (!err)
+		err = a_target(o, target);
 	memset(&co, 0, sizeof(co));
-	co.target = slice_cstr(o->info.a);
+	co.target = slice_cstr(target);
+	co.hdrs = h;
+	co.nhdrs = xhdrs_get(&o->hdrs, h);
 	co.from = slice_cstr(o->caller_id);
 	co.sdp = offer;
 	co.call_id = call_id;
@@ -745,6 +811,8 @@ static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 static void start_fn(struct shard *sh, void *arg)
 {
 	struct start_task *t = arg;
+	struct request_hdr h[ORIGINATE_HDRS_MAX];
+	char target[UA_URI_MAX + 1];
 	struct ua_call_opts co;
 	struct orig_tab *tab;
 	struct orig *o;
@@ -768,6 +836,8 @@ static void start_fn(struct shard *sh, void *arg)
 	o->info = t->info;
 	memcpy(o->caller_id, t->caller_id, sizeof(o->caller_id));
 	o->timeout_s = t->timeout_s;
+	o->hdrs = t->hdrs;
+	o->intercom_a = t->intercom_a;
 	o->sess_id = (uint64_t)now_ms();
 	free(t);
 	o->pprev = tab->tail;
@@ -775,11 +845,18 @@ static void start_fn(struct shard *sh, void *arg)
 	tab->tail = &o->next;
 	tab->live++;
 	set_state(o, ORIGINATE_CALLING_A);
+	err = a_target(o, target);
+	if (err) {
+		fail(o, 'a', 500, slice_cstr("intercom_a: A cannot be paged"));
+		goto done;
+	}
 	memset(&co, 0, sizeof(co));
-	co.target = slice_cstr(o->info.a);
+	co.target = slice_cstr(target);
 	co.from = slice_cstr(o->caller_id);
 	co.fn = on_a;
 	co.arg = o;
+	co.hdrs = h;
+	co.nhdrs = xhdrs_get(&o->hdrs, h);
 	err = ua_call(u, &co, &o->leg_a);
 	if (err) {
 		o->leg_a = NULL;
@@ -788,6 +865,7 @@ static void start_fn(struct shard *sh, void *arg)
 		timer_start(ua_wheel(u), &o->ring,
 			    (uint64_t)o->timeout_s * 1000, ring_cb);
 	}
+done:
 	log_msg(LOG_INFO, "originate %s: %s -> %s: %s", o->info.id, o->info.a,
 		o->info.b, originate_state_name(o->info.state));
 	arena_reset(shard_arena(sh));
@@ -817,6 +895,151 @@ static int normalise(const char *in, const char *domain, char *out)
 	if (!request_is_line_safe(slice_make(out, (size_t)n)) ||
 	    uri_parse(slice_make(out, (size_t)n), &uri))
 		return -EINVAL;
+	return 0;
+}
+
+/* Headers originate never lets through (lower case; compact forms
+ * too, RFC 3261 §7.3.3): the UA core writes them, or the dialog, the
+ * offer/answer or 100rel depend on them. */
+static const char *const refused[] = {
+	"via",
+	"v",
+	"call-id",
+	"i",
+	"cseq",
+	"from",
+	"f",
+	"to",
+	"t",
+	"contact",
+	"m",
+	"max-forwards",
+	"route",
+	"record-route",
+	"content-length",
+	"l",
+	"content-type",
+	"c",
+	"content-encoding",
+	"e",
+	"content-disposition",
+	"require",
+	"proxy-require",
+	"supported",
+	"k",
+	"allow",
+	"rseq",
+	"rack",
+	NULL,
+};
+
+int originate_header_check(const char *line, struct slice *namep,
+			   struct slice *valuep, const char **whyp)
+{
+	const char *colon = line ? strchr(line, ':') : NULL;
+	struct slice name, value, rest;
+	enum hdr_id id;
+
+	*whyp = "a header is not \"Name: value\"";
+	if (!colon || colon == line)
+		return -EINVAL;
+	/* Anywhere, even where trimming would drop it. */
+	if (!request_is_line_safe(slice_cstr(line))) {
+		*whyp = "a header holds CR, LF or NUL";
+		return -EINVAL;
+	}
+	name = slice_trim(slice_make(line, (size_t)(colon - line)));
+	value = slice_trim(slice_cstr(colon + 1));
+	if (!request_is_token(name)) {
+		*whyp = "a header name is not a token";
+		return -EINVAL;
+	}
+	for (size_t i = 0; refused[i]; i++)
+		if (name.len == strlen(refused[i]) &&
+		    !strncasecmp(name.p, refused[i], name.len)) {
+			*whyp = "a header that originate writes itself or "
+				"may not take (Via, Call-ID, CSeq, From, To, "
+				"Contact, Route, Content-*, ...)";
+			return -EINVAL;
+		}
+	/* Each comma-separated element, and the whole value (a comma may
+	 * sit inside a URI). */
+	id = hdr_lookup(name);
+	rest = value;
+	while (id != HDR_OTHER) {
+		long comma = slice_index(rest, ',');
+		struct slice e =
+		    comma < 0 ? rest : slice_make(rest.p, (size_t)comma);
+
+		if (intercom_is_marking(id, slice_trim(e)) ||
+		    intercom_is_marking(id, value)) {
+			*whyp = "an auto-answer marking (the proxy strips "
+				"them): use intercom_a";
+			return -EINVAL;
+		}
+		if (comma < 0)
+			break;
+		rest = slice_make(rest.p + comma + 1,
+				  rest.len - (size_t)comma - 1);
+	}
+	*namep = name;
+	*valuep = value;
+	*whyp = NULL;
+	return 0;
+}
+
+/* Check @p o's headers into @p x. 0, or -EINVAL with *whyp. */
+static int xhdrs_set(struct xhdrs *x, const struct originate_opts *o,
+		     const char **whyp)
+{
+	size_t total = 0;
+
+	x->n = 0;
+	x->len = 0;
+	if (o->nheaders && !o->headers)
+		return -EINVAL;
+	if (o->nheaders > ORIGINATE_HDRS_MAX) {
+		*whyp = "more than 8 headers";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->nheaders; i++) {
+		struct slice name, value;
+		int err =
+		    originate_header_check(o->headers[i], &name, &value, whyp);
+
+		if (err)
+			return err;
+		total += name.len + value.len + 2;
+		if (total > ORIGINATE_HDRS_LEN) {
+			*whyp = "headers longer than 1024 bytes";
+			return -EINVAL;
+		}
+		memcpy(x->buf + x->len, name.p, name.len);
+		x->len += name.len;
+		x->buf[x->len++] = '\0';
+		memcpy(x->buf + x->len, value.p, value.len);
+		x->len += value.len;
+		x->buf[x->len++] = '\0';
+		x->n++;
+	}
+	return 0;
+}
+
+/* intercom_a's checks on the control thread: A has a user, and, with
+ * @p c, intercom is on in A's domain. */
+static int intercom_check(const char *a, const struct conf *c,
+			  const char **whyp)
+{
+	struct sipuri u;
+
+	if (uri_parse(slice_cstr(a), &u) || !u.user.len) {
+		*whyp = "intercom_a: a has no user part";
+		return -EINVAL;
+	}
+	if (c && !intercom_domain(c, u.host)) {
+		*whyp = "intercom_a: intercom is off in a's domain";
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -851,6 +1074,15 @@ int originate_start(struct pool *p, const struct originate_opts *o, char *id,
 		goto out;
 	}
 	t->timeout_s = o->timeout_s ? o->timeout_s : ORIGINATE_TIMEOUT_S;
+	err = xhdrs_set(&t->hdrs, o, whyp);
+	if (err)
+		goto out;
+	t->intercom_a = o->intercom_a;
+	if (o->intercom_a) {
+		err = intercom_check(t->info.a, o->conf, whyp);
+		if (err)
+			goto out;
+	}
 	err = request_tag_make(t->info.id, sizeof(t->info.id));
 	if (err < 0)
 		goto out;

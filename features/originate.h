@@ -7,7 +7,9 @@
 #include <stdint.h>
 
 #include "features/b2b/ua.h"
+#include "proxy/base/slice.h"
 
+struct conf;
 struct pool;
 
 /*
@@ -89,7 +91,39 @@ struct originate_opts {
 	/** Each leg's ring timeout: 1..ORIGINATE_TIMEOUT_S_MAX, 0:
 	 * ORIGINATE_TIMEOUT_S. */
 	unsigned timeout_s;
+	/** Extra headers of both initial INVITEs (A's and B's), each
+	 * "Name: value" as originate_header_check() takes it; at most
+	 * ORIGINATE_HDRS_MAX, ORIGINATE_HDRS_LEN bytes in all. */
+	const char *const *headers;
+	size_t nheaders;
+	/** Mark leg A for auto-answer: A's INVITE goes to the domain's
+	 * intercom code + A's user (features/intercom.h), so the proxy
+	 * pages A's devices, each with the marking of its own
+	 * User-Agent. A needs a user part and intercom on in its domain. */
+	bool intercom_a;
+	/** The configuration intercom_a is checked against (NULL: only
+	 * on the worker, which then fails leg a). */
+	const struct conf *conf;
 };
+
+/** Most extra headers (originate_opts.headers) and their bytes. */
+#define ORIGINATE_HDRS_MAX 8
+#define ORIGINATE_HDRS_LEN 1024
+
+/**
+ * Check @p line, one extra header for originate: "Name: value", the
+ * name a token (RFC 3261 §25.1), the value without CR, LF or NUL
+ * (whitespace around both is dropped). Refused: the headers the UA core
+ * writes or the dialog depends on (Via, Call-ID, CSeq, From, To,
+ * Contact, Max-Forwards, Route, Record-Route, Content-*, Require,
+ * Proxy-Require, Supported, Allow, RSeq, RAck; compact forms too), and
+ * auto-answer markings (intercom_is_marking(): the proxy would strip
+ * them; intercom_a is the way). Returns 0 with *namep and *valuep
+ * (slices of @p line), or -EINVAL with *whyp (a static string).
+ * Thread: any.
+ */
+int originate_header_check(const char *line, struct slice *namep,
+			   struct slice *valuep, const char **whyp);
 
 /**
  * A snapshot of one originate: a value the worker fills for the

@@ -554,7 +554,7 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 {
 	const struct conf *c;
-	struct request_hdr h[2];
+	struct request_hdr h[2 + UA_CALL_HDRS_MAX];
 	struct request_opts r;
 	char tag[REQUEST_TAG_MAX], branch[TXN_BRANCH_MAX];
 	struct ua_leg *leg = NULL;
@@ -565,7 +565,8 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 
 	if (!u || !o || !o->fn || !o->target.len ||
 	    o->target.len > UA_URI_MAX || o->from.len > UA_URI_MAX ||
-	    o->call_id.len >= REQUEST_CALL_ID_MAX)
+	    o->call_id.len >= REQUEST_CALL_ID_MAX ||
+	    o->nhdrs > UA_CALL_HDRS_MAX || (o->nhdrs && !o->hdrs))
 		return -EINVAL;
 	err = self(u);
 	if (err)
@@ -623,6 +624,8 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp)
 		h[1].value = slice_cstr(REL_TAG);
 		r.nhdrs = 2;
 	}
+	for (unsigned i = 0; i < o->nhdrs; i++)
+		h[r.nhdrs++] = o->hdrs[i];
 	if (o->sdp.len) {
 		r.content_type = slice_cstr(sdp_type);
 		r.body = o->sdp;

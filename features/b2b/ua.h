@@ -9,6 +9,7 @@
 #include "features/b2b/pool.h"
 #include "proxy/base/slice.h"
 
+struct request_hdr;
 struct shard;
 struct timer_wheel;
 
@@ -134,7 +135,18 @@ struct ua_call_opts {
 	bool app_prack;
 	/** Max-Forwards of the INVITE, 1..70 (0: 70, RFC 3261 §8.1.1.6). */
 	unsigned max_forwards;
+	/** Extra headers of the initial INVITE (not of its ACK, CANCEL or
+	 * later requests), written after Contact as they are; at most
+	 * UA_CALL_HDRS_MAX. The caller keeps out what the UA core writes
+	 * itself (Via, From, To, Call-ID, CSeq, Contact, Max-Forwards,
+	 * Allow, Supported/Require, Content-*): names must be tokens and
+	 * values line safe, else ua_call() fails with -EINVAL. */
+	const struct request_hdr *hdrs;
+	unsigned nhdrs;
 };
+
+/** Most extra headers ua_call() takes (ua_call_opts.hdrs). */
+#define UA_CALL_HDRS_MAX 16
 
 /** The UA core for pool_set_ua() (proxy/main.c). */
 extern const struct pool_ua ua_pool;

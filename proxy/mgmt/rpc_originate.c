@@ -80,8 +80,13 @@ static bool pool_on(struct rpc_call *call, const struct mgmt_env *env)
 
 static void originate(struct rpc_call *call, json_t *params, void *arg)
 {
-	static const char *const names[] = { "a", "b", "caller_id", "timeout_s",
+	static const char *const names[] = { "a",	  "b",
+					     "caller_id", "timeout_s",
+					     "headers",	  "intercom_a",
 					     NULL };
+	const char *lines[ORIGINATE_HDRS_MAX];
+	json_t *hdrs = NULL, *icom = NULL, *v;
+	size_t i;
 	const struct mgmt_env *env = arg;
 	struct originate_opts o;
 	const char *why = NULL;
@@ -90,14 +95,45 @@ static void originate(struct rpc_call *call, json_t *params, void *arg)
 	int err;
 
 	memset(&o, 0, sizeof(o));
-	if (rpc_params_only(call, params, 4, names) ||
+	if (rpc_params_only(call, params, 6, names) ||
 	    rpc_param_str(call, params, 0, "a", true, &o.a) < 0 ||
 	    rpc_param_str(call, params, 1, "b", true, &o.b) < 0 ||
 	    rpc_param_str(call, params, 2, "caller_id", false, &o.caller_id) <
 		0 ||
 	    rpc_param_int(call, params, 3, "timeout_s", false, 1,
-			  ORIGINATE_TIMEOUT_S_MAX, &timeout) < 0)
+			  ORIGINATE_TIMEOUT_S_MAX, &timeout) < 0 ||
+	    rpc_param_any(call, params, 4, "headers", false, &hdrs) < 0 ||
+	    rpc_param_any(call, params, 5, "intercom_a", false, &icom) < 0)
 		return;
+	/* headers: ["Name: value", ...]; intercom_a: a boolean. */
+	if (hdrs && (!json_is_array(hdrs) ||
+		     json_array_size(hdrs) > ORIGINATE_HDRS_MAX)) {
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: headers must be an array of at "
+			  "most %d \"Name: value\" strings",
+			  ORIGINATE_HDRS_MAX);
+		return;
+	}
+	json_array_foreach(hdrs, i, v)
+	{
+		lines[i] = json_string_value(v);
+		if (!lines[i]) {
+			rpc_error(call, RPC_INVALID_PARAMS,
+				  "invalid params: headers[%zu] is not a "
+				  "string",
+				  i);
+			return;
+		}
+	}
+	if (icom && !json_is_boolean(icom)) {
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: intercom_a must be true or false");
+		return;
+	}
+	o.headers = lines;
+	o.nheaders = hdrs ? json_array_size(hdrs) : 0;
+	o.intercom_a = icom && json_is_true(icom);
+	o.conf = env->conf;
 	if (!pool_on(call, env))
 		return;
 	o.timeout_s = (unsigned)timeout;

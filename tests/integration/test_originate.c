@@ -4,6 +4,7 @@
  * dialog.list; failures, cancel, timeout, trust, sipctl, RPC errors */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #define SIPP_MS 20000
 
 static struct proc_sipedge sp;
+static struct proc_sipedge sp_b; /* node B (multi-node); node A is sp */
+static pid_t redis_pid;
 static pid_t alice_pid, bob_pid;
 static uint16_t alice_port, bob_port;
 static json_t *res;
@@ -27,6 +30,8 @@ static char why[512], dir[PROC_PATH_MAX / 2];
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
+	memset(&sp_b, 0, sizeof(sp_b));
+	redis_pid = 0;
 	alice_pid = bob_pid = 0;
 	res = NULL;
 	dir[0] = '\0';
@@ -42,6 +47,9 @@ static void teardown(void)
 		proc_kill(bob_pid);
 	json_decref(res);
 	proc_sipedge_cleanup(&sp);
+	proc_sipedge_cleanup(&sp_b);
+	if (redis_pid > 0)
+		proc_kill(redis_pid);
 	if (dir[0])
 		proc_rmtree(dir);
 }
@@ -219,15 +227,14 @@ static const char *const bridged_path[] = {
 /* Flow I: alice's INVITE without a body, bob's INVITE with alice's m=
  * line, alice's ACK with bob's answer (all asserted by the scenarios);
  * then the one who hangs up ends the other. */
-static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
-			       const char *by)
+static void bridge_and_hang_up_with(const char *params, const char *alice_sc,
+				    const char *bob_sc, const char *by)
 {
 	char id[32];
 
 	alice_pid = uas_start("alice", alice_sc);
 	bob_pid = uas_start("bob", bob_sc);
-	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"sip:bob@127.0.0.1\"}",
-		  id);
+	originate(params, id);
 	wait_state(id, "ended");
 	cr_assert_str_eq(str("ended_by"), by);
 	cr_assert_str_eq(str("a"), "sip:alice@127.0.0.1");
@@ -236,6 +243,14 @@ static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
 	sipp_done_ok(&alice_pid, "alice");
 	sipp_done_ok(&bob_pid, "bob");
 	assert_no_live_dialogs();
+}
+
+static void bridge_and_hang_up(const char *alice_sc, const char *bob_sc,
+			       const char *by)
+{
+	bridge_and_hang_up_with(
+	    "{\"a\":\"alice@127.0.0.1\",\"b\":\"sip:bob@127.0.0.1\"}", alice_sc,
+	    bob_sc, by);
 }
 
 Test(originate, bridges_then_alice_hangs_up_and_bob_gets_bye)
@@ -427,6 +442,41 @@ Test(originate, sipctl_originate_wait_exits_0_bridged_and_1_failed)
 	down();
 }
 
+/* sipctl originate --header (twice) --intercom: what the scenarios of
+ * headers_reach_both_legs_and_intercom_a_marks_alice_only assert; a
+ * refused header is the server's -32602, exit 1. */
+Test(originate, sipctl_originate_passes_headers_and_intercom)
+{
+	const char *ok[] = { "originate",	 "alice@127.0.0.1",
+			     "bob@127.0.0.1",	 "--header",
+			     "X-Click: desk-42", "--intercom",
+			     "--header",	 "Subject: Call from the CRM",
+			     "--wait",		 NULL };
+	const char *bad[] = {
+		"originate", "alice@127.0.0.1",	      "bob@127.0.0.1",
+		"--header",  "Via: SIP/2.0/UDP evil", NULL
+	};
+	char *out = NULL, *err = NULL;
+	int rc;
+
+	up();
+	alice_pid = uas_start("alice", "uas_orig_alice_hdr.xml");
+	bob_pid = uas_start("bob", "uas_orig_bob_hdr.xml");
+	rc = proc_sipctl(&sp, ok, &out, &err);
+	cr_assert_eq(rc, 0, "sipctl: %d\n%s%s", rc, out, err);
+	cr_assert(strstr(out, " bridged"), "%s", out);
+	free(out);
+	free(err);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	rc = proc_sipctl(&sp, bad, &out, &err);
+	cr_assert_eq(rc, 1, "sipctl: %d\n%s%s", rc, out, err);
+	cr_assert(strstr(err, "-32602"), "%s", err);
+	free(out);
+	free(err);
+	down();
+}
+
 /* A SIPp callee like uas_start(), whose <pause/> lasts @p pause_ms. */
 static pid_t uas_start_d(const char *who, const char *scenario,
 			 unsigned pause_ms)
@@ -520,6 +570,208 @@ Test(originate, bob_answering_after_the_guard_holds_alice_then_reinvites_her)
 	sipp_done_ok(&bob_pid, "bob");
 	assert_no_live_dialogs();
 	down();
+}
+
+/* Issue #12: headers reach both INVITEs; intercom_a pages alice's user
+ * (her device's marking, the default callinfo profile: no User-Agent in
+ * a static binding) and leaves bob's leg unmarked (both scenarios
+ * assert it); originate.status names A as asked, not as paged. */
+Test(originate, headers_reach_both_legs_and_intercom_a_marks_alice_only)
+{
+	up();
+	bridge_and_hang_up_with(
+	    "{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\","
+	    "\"headers\":[\"X-Click: desk-42\","
+	    "\"Subject:   Call from the CRM  \"],\"intercom_a\":true}",
+	    "uas_orig_alice_hdr.xml", "uas_orig_bob_hdr.xml", "a");
+	down();
+}
+
+/* Each refused header or bad value is -32602 with its reason; nothing
+ * is started. */
+Test(originate, bad_headers_and_intercom_a_are_refused)
+{
+	static const struct {
+		const char *headers, *why;
+	} bad[] = {
+		{ "[\"Via: SIP/2.0/UDP 10.0.0.1\"]", "writes itself" },
+		{ "[\"call-id: x\"]", "writes itself" },
+		{ "[\"CSeq: 1 INVITE\"]", "writes itself" },
+		{ "[\"f: <sip:x@y>\"]", "writes itself" },
+		{ "[\"To: <sip:x@y>\"]", "writes itself" },
+		{ "[\"Contact: <sip:x@y>\"]", "writes itself" },
+		{ "[\"Content-Length: 10\"]", "writes itself" },
+		{ "[\"Route: <sip:evil;lr>\"]", "writes itself" },
+		{ "[\"X-A: 1\\r\\nVia: SIP/2.0/UDP evil\"]", "CR, LF" },
+		{ "[\"X A: 1\"]", "not a token" },
+		{ "[\"no colon\"]", "Name: value" },
+		{ "[\": value\"]", "Name: value" },
+		{ "[\"Call-Info: <sip:x>;answer-after=0\"]", "intercom_a" },
+		{ "[\"Alert-Info: <http://x/r.wav>, Ring-Answer\"]",
+		  "intercom_a" },
+		{ "[\"Answer-Mode: Auto\"]", "intercom_a" },
+		{ "[1]", "headers[0] is not a string" },
+		{ "\"X-A: 1\"", "array" },
+		{ "[\"a:1\",\"b:1\",\"c1:1\",\"d:1\",\"e1:1\",\"f1:1\","
+		  "\"g:1\",\"h:1\",\"i1:1\"]",
+		  "at most 8" },
+	};
+	char params[512];
+
+	up();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(params, sizeof(params),
+			 "{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\","
+			 "\"headers\":%s}",
+			 bad[i].headers);
+		cr_assert_eq(rpc("originate", params), -32602, "%s: %s",
+			     bad[i].headers, why);
+		cr_assert(strstr(why, bad[i].why), "%s: %s", bad[i].headers,
+			  why);
+	}
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice@127.0.0.1\","
+				      "\"b\":\"bob\",\"intercom_a\":1}"),
+		     -32602);
+	cr_assert(strstr(why, "true or false"), "%s", why);
+	cr_assert_eq(rpc("originate", "{\"a\":\"sip:127.0.0.1\","
+				      "\"b\":\"bob\",\"intercom_a\":true}"),
+		     -32602);
+	cr_assert(strstr(why, "no user part"), "%s", why);
+	/* Nothing was started. */
+	cr_assert_eq(rpc("originate.list", NULL), 0, "%s", why);
+	cr_assert_eq(json_array_size(json_object_get(res, "originates")), 0);
+	down();
+	/* Intercom off in alice's domain. */
+	up_with(true, NULL,
+		"features:\n  intercom:\n    - domain: 127.0.0.1\n"
+		"      enabled: false\n");
+	cr_assert_eq(rpc("originate", "{\"a\":\"alice@127.0.0.1\","
+				      "\"b\":\"bob\",\"intercom_a\":true}"),
+		     -32602);
+	cr_assert(strstr(why, "intercom is off"), "%s", why);
+	down();
+}
+
+/* --- Multi-node: two sipedge nodes sharing one real redis-server --- */
+
+/* redis-server on a free port in dir (made here); its port. */
+static uint16_t redis_start(void)
+{
+	char port[16], log[PROC_PATH_MAX];
+	uint16_t p;
+	int err;
+
+	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &p), 0);
+	snprintf(port, sizeof(port), "%u", p);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	{
+		char *argv[] = { "redis-server",
+				 "--port",
+				 port,
+				 "--bind",
+				 "127.0.0.1",
+				 "--save",
+				 "",
+				 "--appendonly",
+				 "no",
+				 "--daemonize",
+				 "no",
+				 "--dir",
+				 dir,
+				 NULL };
+
+		err = proc_spawn(argv, dir, log, log, &redis_pid);
+	}
+	cr_assert_neq(err, -ENOENT, "redis-server is not installed");
+	cr_assert_eq(err, 0, "redis-server: %s", strerror(-err));
+	cr_assert_eq(proc_wait_bound(p, true, 10000), 0,
+		     "redis-server never listened on %u", p);
+	return p;
+}
+
+/* A node on the shared Redis at @p redis_port (no static locations). */
+static void node_up(struct proc_sipedge *n, uint16_t redis_port)
+{
+	char yaml[256];
+
+	snprintf(yaml, sizeof(yaml),
+		 "store:\n  backend: redis\n  redis:\n"
+		 "    address: \"127.0.0.1:%u\"\n"
+		 "    connect_timeout_ms: 300\n"
+		 "    command_timeout_ms: 1000\n",
+		 redis_port);
+	cr_assert_eq(proc_sipedge_start(n, "127.0.0.1", 2, yaml), 0,
+		     "sipedge did not start: %s", n->why);
+}
+
+/* @p who@127.0.0.1 REGISTERs through node @p n from its own port
+ * (SIPp, loopback is trusted: no challenge); 200 expected. */
+static void register_via(struct proc_sipedge *n, const char *who)
+{
+	uint16_t port = !strcmp(who, "alice") ? alice_port : bob_port;
+	char csv[PROC_PATH_MAX], file[64], text[96], name[64];
+	struct sipp_cmd c;
+	pid_t pid;
+
+	snprintf(file, sizeof(file), "reg-%s.csv", who);
+	snprintf(text, sizeof(text), "SEQUENTIAL\n%s;127.0.0.1;\n", who);
+	cr_assert_eq(proc_write_file(dir, file, text, csv, sizeof(csv)), 0);
+	snprintf(name, sizeof(name), "reg-%s", who);
+	sipp_cmd_uac(&c, "reg_noauth_uac.xml", n->port, port, "u1");
+	sipp_cmd_opt(&c, "-inf", "%s", csv);
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_errors(&c, name);
+	pid = sipp_spawn(c.argv, dir, name);
+	sipp_ok(&pid, SIPP_MS, dir, name, n->log);
+}
+
+/* Node @p n knows @p aor's binding (bounded wait: Redis propagation). */
+static void wait_known(struct proc_sipedge *n, const char *aor)
+{
+	char params[128];
+
+	snprintf(params, sizeof(params), "{\"aor\":\"%s\"}", aor);
+	for (int i = 0; i < POLL_N; i++) {
+		json_decref(res);
+		res = NULL;
+		if (mgmtcli_rpc(n->mgmt_port, NULL, "location.lookup", params,
+				&res, why, sizeof(why)) == 0)
+			return;
+		ms_sleep(POLL_MS);
+	}
+	cr_assert_fail("node on %u never learnt %s: %s", n->port, aor, why);
+}
+
+/*
+ * Issue #12, multi-node: alice registered through node @p alice_on, bob
+ * through node @p bob_on, originate on node A (sp); the same flow I as
+ * on one node, asserted by the same scenarios.
+ */
+static void multinode(bool alice_on_a, const char *alice_sc, const char *bob_sc,
+		      const char *by)
+{
+	uint16_t rp = redis_start();
+
+	node_up(&sp, rp);
+	node_up(&sp_b, rp);
+	register_via(alice_on_a ? &sp : &sp_b, "alice");
+	register_via(alice_on_a ? &sp_b : &sp, "bob");
+	wait_known(&sp, "alice@127.0.0.1");
+	wait_known(&sp, "bob@127.0.0.1");
+	bridge_and_hang_up(alice_sc, bob_sc, by);
+	cr_assert_eq(proc_sipedge_stop(&sp_b), 0, "%s", sp_b.why);
+	down();
+}
+
+Test(originate, multinode_alice_on_a_bob_on_b_bridges_and_bob_hangs_up)
+{
+	multinode(true, "uas_orig_alice.xml", "uas_orig_bob_bye.xml", "b");
+}
+
+Test(originate, multinode_alice_on_b_bob_on_a_bridges_and_alice_hangs_up)
+{
+	multinode(false, "uas_orig_alice_bye.xml", "uas_orig_bob.xml", "a");
 }
 
 /*

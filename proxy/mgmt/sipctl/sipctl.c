@@ -50,8 +50,11 @@ static const char *const usage_text =
     "  dlg list               dialogs (dialog.list)\n"
     "  dlg end CALL-ID        end a dialog (dialog.end)\n"
     "  originate A B [--wait] [--timeout S] [--caller-id URI]\n"
+    "            [--header 'Name: value']... [--intercom]\n"
     "                         call A, then B with A's offer (3PCC); --wait\n"
-    "                         follows it: exit 0 bridged, 1 failed\n"
+    "                         follows it: exit 0 bridged, 1 failed;\n"
+    "                         --header: on both INVITEs (repeatable);\n"
+    "                         --intercom: A's phone answers by itself\n"
     "  reload                 reload the configuration (config.reload)\n"
     "  log [LEVEL]            show or set the log level (log.level)\n"
     "  rpc METHOD [JSON]      call any method; JSON is its params\n"
@@ -798,18 +801,23 @@ static void originate_line(const char *id, json_t *st)
 }
 
 /*
- * originate A B [--wait] [--timeout S] [--caller-id URI]: start it; with
+ * originate A B [--wait] [--timeout S] [--caller-id URI] [--header H]...
+ * [--intercom]: start it (headers and intercom_a are the server's to
+ * check); with
  * --wait, poll originate.status until bridged, ended or failed (bounded:
  * twice the ring timeout and 10 s), printing each new state.
  */
 static int cmd_originate(const struct opts *o, int argc, char **argv)
 {
 	const char *a = NULL, *b = NULL, *caller = NULL, *last = NULL;
-	json_t *params, *res = NULL, *st = NULL;
+	json_t *params, *res = NULL, *st = NULL, *hdrs = json_array();
 	char id[64], seen[32] = "";
 	long timeout = 60, polls;
-	bool wait = false;
+	bool wait = false, intercom = false;
 	int rc;
+
+	if (!hdrs)
+		return usage("originate: out of memory");
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--wait")) {
@@ -822,23 +830,40 @@ static int cmd_originate(const struct opts *o, int argc, char **argv)
 				return usage("originate: --timeout 1..600");
 		} else if (!strcmp(argv[i], "--caller-id") && i + 1 < argc) {
 			caller = argv[++i];
+		} else if (!strcmp(argv[i], "--header") && i + 1 < argc) {
+			if (json_array_append_new(hdrs,
+						  json_string(argv[++i]))) {
+				json_decref(hdrs);
+				return usage("originate: --header: not UTF-8");
+			}
+		} else if (!strcmp(argv[i], "--intercom")) {
+			intercom = true;
 		} else if (argv[i][0] == '-') {
+			json_decref(hdrs);
 			return usage("originate: unknown option '%s'", argv[i]);
 		} else if (!a) {
 			a = argv[i];
 		} else if (!b) {
 			b = argv[i];
 		} else {
+			json_decref(hdrs);
 			return usage("originate: A B, and options");
 		}
 	}
-	if (!a || !b)
+	if (!a || !b) {
+		json_decref(hdrs);
 		return usage("originate: A B [--wait] [--timeout S] "
-			     "[--caller-id URI]");
+			     "[--caller-id URI] [--header H]... [--intercom]");
+	}
 	params = json_pack("{s:s,s:s,s:i}", "a", a, "b", b, "timeout_s",
 			   (int)timeout);
 	if (params && caller)
 		json_object_set_new(params, "caller_id", json_string(caller));
+	if (params && json_array_size(hdrs))
+		json_object_set(params, "headers", hdrs);
+	if (params && intercom)
+		json_object_set_new(params, "intercom_a", json_true());
+	json_decref(hdrs);
 	rc = call(o, "originate", params, &res);
 	if (rc)
 		return rc;
