@@ -1348,8 +1348,15 @@ int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
 	if (status >= 300)
 		return uas_reject(leg, status, extra);
 	if (status >= 200) {
-		if (leg->rel_on && !rel_uas_may_send_2xx(&leg->rel)) {
-			/* Held until the PRACK answers the offer (§3). */
+		if (leg->rel_on && (rel_uas_is_busy(&leg->rel) ||
+				    !rel_uas_may_send_2xx(&leg->rel))) {
+			/* Held until the outstanding reliable 1xx is
+			 * PRACKed: RFC 3262 §3 requires it when the 1xx
+			 * carried an offer and allows it otherwise; the
+			 * PRACK's 200 then always goes out before the 2xx
+			 * (no UAC has to take them in either order). A
+			 * PRACK that never comes ends it with 500 at 64*T1
+			 * (§3). */
 			leg->wait2_status = status;
 			return keep(&leg->wait2, &leg->wait2_len, sdp);
 		}
@@ -1426,7 +1433,8 @@ static void uas_flush(struct ua_leg *leg)
 	} else if (leg->wait1_status && !leg->wait1_len) {
 		leg->wait1_status = 0;
 	}
-	if (leg->wait2_status && rel_uas_may_send_2xx(&leg->rel)) {
+	if (leg->wait2_status && !rel_uas_is_busy(&leg->rel) &&
+	    rel_uas_may_send_2xx(&leg->rel)) {
 		char *b = leg->wait2;
 		size_t n = leg->wait2_len;
 

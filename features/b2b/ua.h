@@ -274,8 +274,9 @@ int ua_prack(struct ua_leg *leg, struct slice sdp);
  * reliable set (RFC 3262 §3, proxy/sip/rel.h) every 101-199 goes with
  * Require: 100rel and RSeq and is retransmitted (T1 doubling, 64*T1)
  * until its PRACK; one at a time: a 1xx given while one is outstanding
- * waits (only the newest), a 2xx waits while the outstanding one
- * carries an offer; a PRACK that matches gets 200 (UA_SRV_PRACK, its
+ * waits (only the newest), a 2xx waits while one is outstanding
+ * (required when it carries an offer, RFC 3262 §3; always, so the
+ * PRACK's 200 goes out first); a PRACK that matches gets 200 (UA_SRV_PRACK, its
  * SDP), any other 481; no PRACK in time: 500 to the INVITE and
  * UA_SRV_FAILED. ua_hangup() works on UAS legs too: before the 2xx it
  * answers 480 with the Reason, after it sends BYE.
