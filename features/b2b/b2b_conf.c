@@ -62,56 +62,12 @@ const char *b2b_100rel_name(enum b2b_100rel r)
 	return "?";
 }
 
-static bool is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-
-		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-
-		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
-	}
-	return false;
-}
-
 int b2b_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
 			socklen_t *lenp)
 {
-	const char *hs = s, *colon;
-	char host[INET6_ADDRSTRLEN], *end;
-	size_t hl;
-	long port;
-
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		hs = s + 1;
-		hl = (size_t)(close - hs);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL; /* IPv6 needs brackets */
-		hl = (size_t)(colon - s);
-	}
-	if (hl == 0 || hl >= sizeof(host))
+	if (peer_hostport_parse_any(s, ss, lenp) < 0)
 		return -EINVAL;
-	memcpy(host, hs, hl);
-	host[hl] = '\0';
-	if (colon[1] < '0' || colon[1] > '9')
-		return -EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || port < 0 || port > 65535)
-		return -EINVAL;
-	if (peer_addr_parse(host, (uint16_t)port, ss, lenp) < 0)
-		return -EINVAL;
-	return is_loopback(ss) ? 0 : -EPERM;
+	return peer_addr_is_loopback(ss) ? 0 : -EPERM;
 }
 
 static bool range(const char *spath, long long *minp, long long *maxp)

@@ -55,21 +55,6 @@ int mgmt_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
 	return peer_hostport_parse(s, ss, lenp);
 }
 
-static bool is_loopback(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-
-		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-
-		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
-	}
-	return false;
-}
-
 static bool range(const char *spath, long long *minp, long long *maxp)
 {
 	if (strcmp(spath, "management.max_connections") == 0) {
@@ -149,7 +134,7 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 				 "management.listen: %s is given twice", s);
 			return ERR_CONFIG;
 		}
-		if (!is_loopback(&l->addr) && !mc->token) {
+		if (!peer_addr_is_loopback(&l->addr) && !mc->token) {
 			snprintf(x->why, x->whylen,
 				 "management.listen: %s is not a loopback "
 				 "address, so management.token must be set",

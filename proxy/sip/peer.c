@@ -41,8 +41,9 @@ int peer_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss,
 	return -EINVAL;
 }
 
-int peer_hostport_parse(const char *s, struct sockaddr_storage *ss,
-			socklen_t *lenp)
+/* "HOST:PORT" with a port of at least @p minport (decimal digits only). */
+static int hostport(const char *s, long minport, struct sockaddr_storage *ss,
+		    socklen_t *lenp)
 {
 	char host[64];
 	const char *colon, *hs = s;
@@ -68,11 +69,41 @@ int peer_hostport_parse(const char *s, struct sockaddr_storage *ss,
 		return -EINVAL;
 	memcpy(host, hs, hl);
 	host[hl] = '\0';
+	/* strtol() would take " 5", "+5" and "-0". */
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+	if (errno || *end || port < minport || port > 65535)
 		return -EINVAL;
 	return peer_addr_parse(host, (uint16_t)port, ss, lenp);
+}
+
+int peer_hostport_parse(const char *s, struct sockaddr_storage *ss,
+			socklen_t *lenp)
+{
+	return hostport(s, 1, ss, lenp);
+}
+
+int peer_hostport_parse_any(const char *s, struct sockaddr_storage *ss,
+			    socklen_t *lenp)
+{
+	return hostport(s, 0, ss, lenp);
+}
+
+bool peer_addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		return IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+	}
+	return false;
 }
 
 char *peer_addr_str(const struct sockaddr *sa, char *buf, size_t size)

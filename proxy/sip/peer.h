@@ -1,6 +1,7 @@
 /* proxy/sip/peer.h - where a message came from or goes: transport, address */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -41,6 +42,19 @@ int peer_addr_parse(const char *ip, uint16_t port, struct sockaddr_storage *ss,
  */
 int peer_hostport_parse(const char *s, struct sockaddr_storage *ss,
 			socklen_t *lenp);
+
+/**
+ * peer_hostport_parse() with port 0 allowed too (a listener that takes a
+ * free port). Returns 0 with *lenp set, or -EINVAL. Thread: any.
+ */
+int peer_hostport_parse_any(const char *s, struct sockaddr_storage *ss,
+			    socklen_t *lenp);
+
+/**
+ * True when @p ss is a loopback address: 127.0.0.0/8 or ::1 (not a
+ * v4-mapped ::ffff:127.x). Thread: any.
+ */
+bool peer_addr_is_loopback(const struct sockaddr_storage *ss);
 
 /**
  * Format @p sa as "1.2.3.4:5060" or "[::1]:5060" into @p buf.

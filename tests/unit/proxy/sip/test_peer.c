@@ -42,3 +42,46 @@ Test(peer, parses_ip_literals_and_prints_them_back)
 	cr_assert_eq(len, 7, "not written on error");
 	cr_assert_eq(ss.ss_family, 0);
 }
+
+Test(peer, hostport_takes_digits_only_and_port_0_only_when_asked)
+{
+	static const char *const bad[] = {
+		"127.0.0.1",	  "127.0.0.1:",	  "127.0.0.1:+5",
+		"127.0.0.1: 5",	  "127.0.0.1:-0", "127.0.0.1:65536",
+		"127.0.0.1:5x",	  "::1:5060",	  "[::1]5060",
+		"[::1:5060",	  ":5060",	  "localhost:5060",
+		"1.2.3.4.5:5060",
+	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	cr_assert_eq(peer_hostport_parse("127.0.0.1:5060", &ss, &len), 0);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 5060);
+	cr_assert_eq(peer_hostport_parse("[::1]:65535", &ss, &len), 0);
+	cr_assert_eq(ss.ss_family, AF_INET6);
+	cr_assert_eq(peer_hostport_parse("127.0.0.1:0", &ss, &len), -EINVAL);
+	cr_assert_eq(peer_hostport_parse_any("127.0.0.1:0", &ss, &len), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(peer_hostport_parse(bad[i], &ss, &len), -EINVAL,
+			     "%s", bad[i]);
+		cr_assert_eq(peer_hostport_parse_any(bad[i], &ss, &len),
+			     -EINVAL, "%s", bad[i]);
+	}
+}
+
+Test(peer, loopback_is_127_slash_8_and_colon_colon_1)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	cr_assert_eq(peer_addr_parse("127.9.8.7", 1, &ss, &len), 0);
+	cr_assert(peer_addr_is_loopback(&ss));
+	cr_assert_eq(peer_addr_parse("::1", 1, &ss, &len), 0);
+	cr_assert(peer_addr_is_loopback(&ss));
+	cr_assert_eq(peer_addr_parse("128.0.0.1", 1, &ss, &len), 0);
+	cr_assert_not(peer_addr_is_loopback(&ss));
+	cr_assert_eq(peer_addr_parse("::ffff:127.0.0.1", 1, &ss, &len), 0);
+	cr_assert_not(peer_addr_is_loopback(&ss));
+	cr_assert_eq(peer_addr_parse("::", 1, &ss, &len), 0);
+	cr_assert_not(peer_addr_is_loopback(&ss));
+}
