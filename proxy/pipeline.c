@@ -354,24 +354,6 @@ static void log_bad(const struct peer *from, const struct sipmsg *m,
 			v->status, v->reason);
 }
 
-/* Parse @p buf into @p m with a header array from the shard's arena. */
-static int parse(struct shard *sh, const struct peer *from, const char *buf,
-		 size_t len, struct sipmsg *m, int *parsedp)
-{
-	const struct conf *c = shard_conf(sh);
-	unsigned max = c->max_headers ? c->max_headers : 128;
-	struct siphdr *hdrs = arena_alloc(shard_arena(sh), max * sizeof(*hdrs));
-
-	if (!hdrs)
-		return -ENOMEM;
-	memset(m, 0, sizeof(*m));
-	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
-				from->proto == PEER_TCP ? SIPMSG_STREAM : 0);
-	if (*parsedp < 0)
-		count(&shard_stats(sh)->parse_errors);
-	return 0;
-}
-
 static struct slice retry_after(struct shard *sh, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "Retry-After: %u\r\n",
@@ -389,7 +371,7 @@ void pipeline_reject(struct shard *sh, const struct peer *from, const char *buf,
 	int parsed;
 
 	count(&shard_stats(sh)->dropped);
-	if (!k || parse(sh, from, buf, len, &m, &parsed) || parsed < 0 ||
+	if (!k || shard_parse(sh, from, buf, len, &m, &parsed) || parsed < 0 ||
 	    !m.is_request || m.method == SIP_ACK)
 		return;
 	count(&shard_stats(sh)->overloaded);
@@ -637,7 +619,7 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	struct sipmsg m;
 	int parsed;
 
-	if (!k || parse(sh, from, buf, len, &m, &parsed))
+	if (!k || shard_parse(sh, from, buf, len, &m, &parsed))
 		return;
 	if (!m.is_request) {
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)

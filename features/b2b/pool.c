@@ -178,24 +178,6 @@ static int answer_default(struct shard *sh, const struct peer *from,
 	return pool_reply(sh, from, m, 501, slice_make(NULL, 0));
 }
 
-/* Parse @p buf with a header array from the worker's arena. */
-static int parse(struct shard *sh, const struct peer *from, const char *buf,
-		 size_t len, struct sipmsg *m, int *parsedp)
-{
-	const struct conf *c = shard_conf(sh);
-	unsigned max = c->max_headers ? c->max_headers : 128;
-	struct siphdr *hdrs = arena_alloc(shard_arena(sh), max * sizeof(*hdrs));
-
-	if (!hdrs)
-		return -ENOMEM;
-	memset(m, 0, sizeof(*m));
-	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
-				from->proto == PEER_TCP ? SIPMSG_STREAM : 0);
-	if (*parsedp < 0)
-		count(&shard_stats(sh)->parse_errors);
-	return 0;
-}
-
 /* Per worker thread: the network can trigger these lines. */
 static _Thread_local struct log_ratelimit answer_rl = { .burst = 10 };
 
@@ -207,7 +189,7 @@ static void pool_handle(struct shard *sh, const struct peer *from,
 	struct sipmsg m;
 	int parsed, rc = 0;
 
-	if (!w || parse(sh, from, buf, len, &m, &parsed))
+	if (!w || shard_parse(sh, from, buf, len, &m, &parsed))
 		return;
 	if (!m.is_request) {
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)
@@ -255,7 +237,7 @@ static void pool_reject(struct shard *sh, const struct peer *from,
 	int parsed, n;
 
 	count(&shard_stats(sh)->dropped);
-	if (parse(sh, from, buf, len, &m, &parsed) || parsed < 0 ||
+	if (shard_parse(sh, from, buf, len, &m, &parsed) || parsed < 0 ||
 	    !m.is_request || m.method == SIP_ACK)
 		return;
 	count(&shard_stats(sh)->overloaded);

@@ -29,6 +29,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/peer.h"
 #include "proxy/core/tcp.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
@@ -126,6 +127,23 @@ const struct conf *shard_conf(const struct shard *sh)
 struct arena *shard_arena(struct shard *sh)
 {
 	return sh->arena;
+}
+
+int shard_parse(struct shard *sh, const struct peer *from, const char *buf,
+		size_t len, struct sipmsg *m, int *parsedp)
+{
+	const struct conf *c = shard_conf(sh);
+	unsigned max = c->max_headers ? c->max_headers : 128;
+	struct siphdr *hdrs = arena_alloc(sh->arena, max * sizeof(*hdrs));
+
+	if (!hdrs)
+		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
+	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
+				from->proto == PEER_TCP ? SIPMSG_STREAM : 0);
+	if (*parsedp < 0)
+		shard__count(&sh->stats.parse_errors, 1);
+	return 0;
 }
 
 struct shard_stats *shard_stats(struct shard *sh)

@@ -256,5 +256,18 @@ struct arena *shard_arena(struct shard *sh);
 /** The shard's counters (the owning shard writes them). */
 struct shard_stats *shard_stats(struct shard *sh);
 
+struct sipmsg;
+
+/**
+ * Parse the message @p buf (@p len bytes, framed; from @p from) into
+ * @p m with a header array of `max_headers` from the shard's arena (so
+ * @p m lives until the arena is reset), counting a parse error in the
+ * shard's parse_errors. Returns 0 with *@p parsedp set to
+ * sipmsg_parse()'s result (negative: malformed), or -ENOMEM (nothing
+ * parsed). Thread: the shard's (a role's handle/reject).
+ */
+int shard_parse(struct shard *sh, const struct peer *from, const char *buf,
+		size_t len, struct sipmsg *m, int *parsedp);
+
 /** The role's state of this shard (what its new_state made). */
 void *shard_role_state(struct shard *sh);
