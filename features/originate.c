@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "features/b2b/b2b_conf.h"
+#include "features/b2b/bridge.h"
 #include "features/b2b/pool.h"
 #include "features/intercom.h"
 #include "proxy/base/arena.h"
@@ -88,6 +89,7 @@ struct orig {
 	 * sess-id, and the version of the last SDP we sent A. */
 	uint64_t sess_id;
 	uint64_t sess_ver;
+	struct bridge br; /* once bridged: offers and INFO cross */
 };
 
 /* The originates of one worker (ua_app_state()). */
@@ -224,8 +226,11 @@ static void set_state(struct orig *o, enum originate_state s)
 
 	o->info.state = s;
 	o->info.at_ms[s] = now_ms();
-	if (s == ORIGINATE_BRIDGED)
+	if (s == ORIGINATE_BRIDGED) {
 		log_msg(LOG_INFO, "originate %s: bridged", o->info.id);
+		o->br.a = o->leg_a;
+		o->br.b = o->leg_b;
+	}
 	if (!was_final && is_final(o)) {
 		if (s == ORIGINATE_FAILED)
 			log_msg(LOG_INFO, "originate %s: failed: leg %c %u %s",
@@ -262,6 +267,8 @@ static void fail(struct orig *o, char leg, unsigned status, struct slice why)
 /* Hang up whatever leg is left, with RFC 3326 Reason @p reason. */
 static void hangup_all(struct orig *o, struct slice reason)
 {
+	bridge_forget(&o->br, o->leg_a);
+	bridge_forget(&o->br, o->leg_b);
 	if (o->leg_a)
 		ua_hangup(o->leg_a, reason);
 	if (o->leg_b)
@@ -284,6 +291,37 @@ static void ring_cb(struct timer *t)
 
 static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg);
 static void on_a(struct ua_leg *leg, const struct ua_event *ev, void *arg);
+
+/* An offer or INFO from A or B: it crosses once bridged (bridge.h);
+ * before, while the pool sets the call up, an offer gets 491 (RFC 3261
+ * §14.2) and INFO 500 (Retry-After). */
+static void on_request(struct ua_leg *leg, const struct ua_request *rq,
+		       void *arg)
+{
+	struct orig *o = arg;
+
+	if (o->info.state == ORIGINATE_BRIDGED && o->pend == PEND_NONE) {
+		bridge_request(&o->br, leg, rq);
+		return;
+	}
+	(void)ua_answer(leg, rq->method, rq->method == SIP_INFO ? 500 : 491,
+			slice_make(NULL, 0));
+}
+
+/* The outcome of a re-INVITE that carried the other leg's offer: true
+ * when it was one (the call may have ended). */
+static bool bridged_reinvite(struct orig *o, struct ua_leg *leg,
+			     const struct ua_event *ev)
+{
+	if (!bridge_busy(&o->br))
+		return false;
+	if (bridge_reinvited(&o->br, leg, ev->status, ev->sdp) == BRIDGE_END) {
+		o->info.ended_by = leg == o->leg_a ? 'a' : 'b';
+		hangup_all(o, slice_cstr(reason_bye));
+		set_state(o, ORIGINATE_ENDED);
+	}
+	return true;
+}
 
 /* Hang up both legs and fail leg @p leg with @p status and @p why (a
  * static, line-safe string without quotes: it goes in the Reason). */
@@ -503,6 +541,8 @@ static void call_b(struct orig *o)
 	co.arg = o;
 	set_state(o, ORIGINATE_CALLING_B);
 	err = ua_call(u, &co, &o->leg_b);
+	if (!err)
+		ua_leg_on_request(o->leg_b, on_request, o);
 	if (err) {
 		o->leg_b = NULL;
 		hangup_all(o,
@@ -549,6 +589,8 @@ static void retry_a(struct orig *o, struct slice call_id)
 	co.arg = o;
 	if (!err)
 		err = ua_call(u, &co, &o->leg_a);
+	if (!err)
+		ua_leg_on_request(o->leg_a, on_request, o);
 	if (err) {
 		o->leg_a = NULL;
 		fail(o, 'a', 500, slice_cstr(err_str(err)));
@@ -676,7 +718,8 @@ static void on_a(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 		call_b(o);
 		return;
 	case UA_EV_REINVITE:
-		a_reinvited(o, leg, ev);
+		if (!bridged_reinvite(o, leg, ev))
+			a_reinvited(o, leg, ev);
 		return;
 	case UA_EV_FAILED:
 		o->leg_a = NULL;
@@ -765,7 +808,7 @@ static void on_b(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 		o->pend = PEND_A_CONNECT;
 		return;
 	case UA_EV_REINVITE:
-		if (o->pend != PEND_B_CONNECT)
+		if (bridged_reinvite(o, leg, ev) || o->pend != PEND_B_CONNECT)
 			return;
 		o->pend = PEND_NONE;
 		if (ev->status >= 300 || !answers(leg, ev->sdp)) {
@@ -858,6 +901,8 @@ static void start_fn(struct shard *sh, void *arg)
 	co.hdrs = h;
 	co.nhdrs = xhdrs_get(&o->hdrs, h);
 	err = ua_call(u, &co, &o->leg_a);
+	if (!err)
+		ua_leg_on_request(o->leg_a, on_request, o);
 	if (err) {
 		o->leg_a = NULL;
 		fail(o, 'a', 500, slice_cstr(err_str(err)));

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "features/b2b/b2b_conf.h"
+#include "features/b2b/bridge.h"
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
@@ -27,6 +28,7 @@ struct call {
 	struct ua *u;
 	struct ua_leg *a, *b;
 	bool a_reliable;
+	struct bridge br; /* once both legs are up */
 };
 
 /* Per worker: the live calls, freed when the worker stops. */
@@ -52,6 +54,10 @@ static const struct ua_app relay_app = { "relay", state_free };
 /* Free @p c once neither leg is left. */
 static void call_done(struct call *c)
 {
+	if (!c->a)
+		bridge_forget(&c->br, c->br.a);
+	if (!c->b)
+		bridge_forget(&c->br, c->br.b);
 	if (c->a || c->b)
 		return;
 	if (c->prev)
@@ -89,6 +95,26 @@ static struct slice held(struct ua *u, struct slice sdp)
 		      &out))
 		return slice_make(NULL, 0);
 	return out;
+}
+
+/* Both legs gone: the other leg's dialog died under an offer. */
+static void end_both(struct call *c)
+{
+	if (c->a)
+		ua_hangup(c->a, slice_cstr(reason_bye));
+	if (c->b)
+		ua_hangup(c->b, slice_cstr(reason_bye));
+	c->a = c->b = NULL;
+	call_done(c);
+}
+
+/* A re-INVITE/UPDATE offer or INFO on either leg: to the other one. */
+static void on_request(struct ua_leg *leg, const struct ua_request *rq,
+		       void *arg)
+{
+	struct call *c = arg;
+
+	bridge_request(&c->br, leg, rq);
 }
 
 static void b_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
@@ -132,7 +158,10 @@ static void b_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 		call_done(c);
 		return;
 	case UA_EV_REINVITE:
-		/* Only the answer to a ua_reinvite(): the relay sends none. */
+		/* The re-INVITE that carried A's offer to B. */
+		if (bridge_reinvited(&c->br, leg, ev->status, ev->sdp) ==
+		    BRIDGE_END)
+			end_both(c);
 		return;
 	}
 }
@@ -152,6 +181,15 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	case UA_SRV_ACK:
 		if (c->b)
 			(void)ua_ack(c->b, ev->sdp);
+		/* Both confirmed: offers and INFO cross from now on. */
+		c->br.a = c->a;
+		c->br.b = c->b;
+		return;
+	case UA_SRV_REINVITE:
+		/* The re-INVITE that carried B's offer to A. */
+		if (bridge_reinvited(&c->br, leg, ev->status, ev->sdp) ==
+		    BRIDGE_END)
+			end_both(c);
 		return;
 	case UA_SRV_CANCELLED:
 	case UA_SRV_ENDED:
@@ -269,6 +307,8 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 		return;
 	}
 	(void)ua_uas_take(leg, a_event, c, c->a_reliable);
+	ua_leg_on_request(c->a, on_request, c);
+	ua_leg_on_request(c->b, on_request, c);
 	c->next = rs->calls;
 	if (rs->calls)
 		rs->calls->prev = c;

@@ -35,7 +35,8 @@
 /* The wheel: POOL_TICK_MS slots, one turn of about 41 s. */
 #define WHEEL_SLOTS 4096
 
-static const char allow_value[] = "INVITE, ACK, BYE, CANCEL, OPTIONS";
+static const char allow_value[] =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO";
 static const char sdp_type[] = "application/sdp";
 
 enum leg_state {
@@ -105,10 +106,34 @@ struct ua_leg {
 	size_t wait1_len, wait2_len;
 	unsigned wait1_status, wait2_status;
 	ua_srv_fn *sfn;
+	/* A 2xx of ours to an INVITE, sent again until its ACK (RFC 3261
+	 * §13.3.1.4): its transaction (a reference), bytes, status, the
+	 * next interval and the time spent. */
+	struct txn *rtx_st;
+	char *rtx;
+	size_t rtx_len;
+	unsigned rtx_status;
+	struct timer rtx_timer;
+	uint64_t rtx_ms, rtx_spent;
+	/* ua_leg_on_request(): the handler, the pending offer (a
+	 * re-INVITE's or UPDATE's server transaction, a reference, and its
+	 * SDP) and the pending INFO. */
+	ua_request_fn *rfn;
+	void *rarg;
+	struct txn *offer_st, *info_st;
+	enum sip_method offer_method;
+	char *offer;
+	size_t offer_len;
+	/* ua_send_request(): the pending one (a reference) and its fn. */
+	struct txn *req;
+	ua_done_fn *dfn;
+	void *darg;
 };
 
 static void uas_event(struct ua_leg *leg, enum ua_srv_event_kind kind,
 		      struct slice sdp);
+static void pending_end(struct ua_leg *leg);
+static void rtx_stop(struct ua_leg *leg);
 static void uac_provisional(struct ua_leg *leg, const struct sipmsg *m);
 static void uas_free(struct ua_leg *leg);
 static int uas_request(struct ua *u, const struct peer *from,
@@ -178,6 +203,14 @@ static void leg_free(struct ua_leg *leg)
 	if (leg->reinv)
 		obj_put(leg->reinv);
 	timer_stop(&leg->u->wheel, &leg->reinv_timer);
+	rtx_stop(leg);
+	if (leg->offer_st)
+		obj_put(leg->offer_st);
+	if (leg->info_st)
+		obj_put(leg->info_st);
+	if (leg->req)
+		obj_put(leg->req);
+	free(leg->offer);
 	free(leg->reinv_sdp);
 	dialog_free(leg->dlg);
 	free(leg->local_sdp);
@@ -196,6 +229,10 @@ static void leg_kill(struct ua_leg *leg)
 		return;
 	leg->dead = true;
 	leg->fn = NULL;
+	leg->rfn = NULL;
+	leg->dfn = NULL;
+	rtx_stop(leg);
+	pending_end(leg);
 	leg->dnext = leg->u->dead;
 	leg->u->dead = leg;
 }
@@ -221,6 +258,12 @@ static void event(struct ua_leg *leg, enum ua_event_kind kind, unsigned status,
 	if (leg->uas) {
 		if (kind == UA_EV_ENDED)
 			uas_event(leg, UA_SRV_ENDED, sdp);
+		else if (kind == UA_EV_REINVITE && leg->sfn) {
+			struct ua_srv_event sev = { UA_SRV_REINVITE, sdp,
+						    status };
+
+			leg->sfn(leg, &sev, leg->arg);
+		}
 		return;
 	}
 	if (kind == UA_EV_FAILED || kind == UA_EV_ENDED)
@@ -363,23 +406,26 @@ static struct ua_leg *leg_of_txn(struct ua *u, const struct sipmsg *m,
 	if (m) {
 		for (struct ua_leg *l = u->bucket[bucket_of(m->call_id)]; l;
 		     l = l->next)
-			if (l->invite == ct || l->bye == ct || l->reinv == ct)
+			if (l->invite == ct || l->bye == ct || l->reinv == ct ||
+			    l->req == ct)
 				return l;
 		return NULL;
 	}
 	for (unsigned b = 0; b < BUCKETS; b++)
 		for (struct ua_leg *l = u->bucket[b]; l; l = l->next)
-			if (l->invite == ct || l->bye == ct || l->reinv == ct)
+			if (l->invite == ct || l->bye == ct || l->reinv == ct ||
+			    l->req == ct)
 				return l;
 	return NULL;
 }
 
-/* An in-dialog request of @p leg into the worker's arena. */
-static int build(struct ua_leg *leg, enum sip_method method,
-		 const struct request_hdr *hdrs, unsigned nhdrs,
-		 struct slice body, struct slice *outp, char *branch)
+/* An in-dialog request of @p leg into the worker's arena, its body of
+ * type @p ctype. */
+static int build_in(struct ua *u, struct dialog *d, enum sip_method method,
+		    const struct request_hdr *hdrs, unsigned nhdrs,
+		    struct slice ctype, struct slice body, struct slice *outp,
+		    char *branch)
 {
-	struct ua *u = leg->u;
 	struct dialog_req r;
 
 	memset(&r, 0, sizeof(r));
@@ -393,10 +439,28 @@ static int build(struct ua_leg *leg, enum sip_method method,
 	r.hdrs = hdrs;
 	r.nhdrs = nhdrs;
 	if (body.len) {
-		r.content_type = slice_cstr(sdp_type);
+		r.content_type = ctype;
 		r.body = body;
 	}
-	return dialog_request(leg->dlg, &r, shard_arena(u->sh), outp);
+	return dialog_request(d, &r, shard_arena(u->sh), outp);
+}
+
+static int build_ct(struct ua_leg *leg, enum sip_method method,
+		    const struct request_hdr *hdrs, unsigned nhdrs,
+		    struct slice ctype, struct slice body, struct slice *outp,
+		    char *branch)
+{
+	return build_in(leg->u, leg->dlg, method, hdrs, nhdrs, ctype, body,
+			outp, branch);
+}
+
+/* build_ct() with an SDP body (or none). */
+static int build(struct ua_leg *leg, enum sip_method method,
+		 const struct request_hdr *hdrs, unsigned nhdrs,
+		 struct slice body, struct slice *outp, char *branch)
+{
+	return build_ct(leg, method, hdrs, nhdrs, slice_cstr(sdp_type), body,
+			outp, branch);
 }
 
 static int send_ack(struct ua_leg *leg, struct slice sdp)
@@ -467,6 +531,42 @@ static void ack_held(struct ua_leg *leg)
 			shard_id(leg->u->sh), err_str(err));
 }
 
+/* A 2xx from another fork than the leg's dialog (another To tag): ACK
+ * it and BYE it at once (RFC 3261 §13.2.2.4); the leg keeps its own. */
+static void fork_2xx(struct ua_leg *leg, const struct sipmsg *m)
+{
+	struct ua *u = leg->u;
+	struct request_hdr h = {
+		slice_cstr("Reason"),
+		slice_cstr(
+		    "SIP ;cause=200 ;text=\"Call completed elsewhere\"")
+	};
+	char branch[TXN_BRANCH_MAX];
+	struct dialog *d = NULL;
+	struct slice out, none = slice_make(NULL, 0);
+	struct txn *ct;
+	int err;
+
+	err = dialog_new_uac(m, false, &d);
+	if (!err)
+		err =
+		    build_in(u, d, SIP_ACK, NULL, 0, none, none, &out, branch);
+	if (!err)
+		err = tp_send(u->sh, &u->proxy, out.p, out.len);
+	if (!err)
+		err = build_in(u, d, SIP_BYE, &h, 1, none, none, &out, branch);
+	if (!err) {
+		/* Nothing waits for its final: the transaction alone. */
+		err = txn_cli_new(u->txns, NULL, SIP_BYE, &u->proxy,
+				  slice_cstr(branch), out.p, out.len, 0, cli_cb,
+				  u, &ct);
+	}
+	dialog_free(d);
+	log_msg(LOG_INFO, "b2b %u: a 2xx from a second fork%s%s",
+		shard_id(u->sh), err ? ", not ended: " : " ACKed and BYEd",
+		err ? err_str(err) : "");
+}
+
 static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
 {
 	int err;
@@ -499,11 +599,17 @@ static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
 		event(leg, UA_EV_ANSWERED, m->status, m->reason, m->body);
 		return;
 	case LEG_ANSWERED:
-		return; /* retransmitted while the application decides */
+		/* Retransmitted while the application decides, or another
+		 * fork's. */
+		if (leg->dlg && !dialog_is_match(leg->dlg, m))
+			fork_2xx(leg, m);
+		return;
 	case LEG_CONFIRMED:
 	case LEG_BYEING:
 		/* RFC 3261 §13.2.2.4: each retransmitted 2xx is ACKed. */
-		if (leg->ack && leg->dlg && dialog_is_match(leg->dlg, m))
+		if (leg->dlg && !dialog_is_match(leg->dlg, m))
+			fork_2xx(leg, m);
+		else if (leg->ack && leg->dlg)
 			(void)tp_send(leg->u->sh, &leg->u->proxy, leg->ack,
 				      leg->ack_len);
 		return;
@@ -528,6 +634,21 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 	}
 	if (ct == leg->reinv) {
 		reinv_response(leg, m, status);
+		return;
+	}
+	if (ct == leg->req) {
+		ua_done_fn *fn = leg->dfn;
+		void *darg = leg->darg;
+
+		if (status < 200)
+			return;
+		obj_put(leg->req);
+		leg->req = NULL;
+		leg->dfn = NULL;
+		if (fn)
+			fn(leg, status,
+			   m ? m->reason : slice_cstr(reply_reason(status)),
+			   darg);
 		return;
 	}
 	if (!m) {
@@ -671,6 +792,9 @@ void ua_hangup(struct ua_leg *leg, struct slice reason)
 	if (!leg || leg->dead || (!leg->fn && !leg->sfn))
 		return;
 	leg->fn = NULL;
+	leg->rfn = NULL;
+	leg->dfn = NULL;
+	pending_end(leg);
 	if (reason.len && request_is_line_safe(reason) &&
 	    keep(&leg->reason, &leg->reason_len, reason))
 		leg->reason_len = 0;
@@ -698,10 +822,12 @@ void ua_hangup(struct ua_leg *leg, struct slice reason)
 	}
 }
 
-/* Answer request @p m of server transaction @p st. */
-static int respond(struct ua *u, struct txn *st, const struct peer *from,
-		   const struct sipmsg *m, unsigned status, struct slice extra,
-		   struct slice body)
+/* Answer request @p m of server transaction @p st with a body of type
+ * @p ctype; *@p outp (may be NULL): the bytes sent, in the arena. */
+static int respond_ct(struct ua *u, struct txn *st, const struct peer *from,
+		      const struct sipmsg *m, unsigned status,
+		      struct slice extra, struct slice ctype, struct slice body,
+		      struct slice *outp)
 {
 	struct reply_opts o;
 	struct slice out;
@@ -712,14 +838,25 @@ static int respond(struct ua *u, struct txn *st, const struct peer *from,
 	o.server = slice_cstr(shard_conf(u->sh)->server_name);
 	o.extra = extra;
 	if (body.len) {
-		o.content_type = slice_cstr(sdp_type);
+		o.content_type = ctype;
 		o.body = body;
 	}
 	err = reply_build(m, (const struct sockaddr *)&from->addr, &o,
 			  shard_arena(u->sh), &out);
 	if (!err)
 		err = txn_srv_respond(st, status, out.p, out.len);
+	if (!err && outp)
+		*outp = out;
 	return err;
+}
+
+/* respond_ct() with an SDP body (or none). */
+static int respond(struct ua *u, struct txn *st, const struct peer *from,
+		   const struct sipmsg *m, unsigned status, struct slice extra,
+		   struct slice body)
+{
+	return respond_ct(u, st, from, m, status, extra, slice_cstr(sdp_type),
+			  body, NULL);
 }
 
 /* "Contact: <...>\r\nAllow: ...\r\n" in the arena. */
@@ -745,6 +882,344 @@ static struct ua_leg *leg_of_request(struct ua *u, const struct sipmsg *m)
 	return NULL;
 }
 
+/* ---- In-dialog offers and INFO (RFC 3261 §14.2, RFC 3311, RFC 6086) */
+
+static void rtx_cb(struct timer *t);
+
+/* The proxy's T1 and T2 for this worker, in ms. */
+static void timers(const struct ua *u, uint64_t *t1, uint64_t *t2)
+{
+	const struct proxy_conf *pc = proxy_conf(shard_conf(u->sh));
+
+	*t1 = pc->t1_ms ? pc->t1_ms : 500;
+	*t2 = pc->t2_ms ? pc->t2_ms : 4000;
+}
+
+static void rtx_stop(struct ua_leg *leg)
+{
+	timer_stop(&leg->u->wheel, &leg->rtx_timer);
+	if (leg->rtx_st)
+		obj_put(leg->rtx_st);
+	leg->rtx_st = NULL;
+	free(leg->rtx);
+	leg->rtx = NULL;
+	leg->rtx_len = 0;
+}
+
+/* Send 2xx @p out of server transaction @p st again until its ACK. */
+static int rtx_start(struct ua_leg *leg, struct txn *st, unsigned status,
+		     struct slice out)
+{
+	uint64_t t1, t2;
+	int err;
+
+	rtx_stop(leg);
+	err = keep(&leg->rtx, &leg->rtx_len, out);
+	if (err)
+		return err;
+	timers(leg->u, &t1, &t2);
+	leg->rtx_st = obj_get(st);
+	leg->rtx_status = status;
+	leg->rtx_ms = t1;
+	leg->rtx_spent = 0;
+	timer_start(&leg->u->wheel, &leg->rtx_timer, t1, rtx_cb);
+	return 0;
+}
+
+/* No ACK for our 2xx in 64*T1: the dialog is confirmed but the session
+ * ends (RFC 3261 §13.3.1.4): BYE, and the application hears ENDED. */
+static void no_ack(struct ua_leg *leg)
+{
+	static const char why[] = "SIP ;cause=408 ;text=\"No ACK\"";
+	ua_event_fn *fn = leg->fn;
+	ua_srv_fn *sfn = leg->sfn;
+	void *arg = leg->arg;
+
+	rtx_stop(leg);
+	log_msg(LOG_INFO, "b2b %u: no ACK for our 2xx in 64*T1: BYE",
+		shard_id(leg->u->sh));
+	if (keep(&leg->reason, &leg->reason_len, slice_cstr(why)))
+		leg->reason_len = 0;
+	leg->sfn = NULL;
+	leg->state = LEG_CONFIRMED;
+	send_bye(leg); /* the leg dies on the BYE's final */
+	if (sfn) {
+		struct ua_srv_event ev = { UA_SRV_ENDED, slice_make(NULL, 0),
+					   0 };
+
+		sfn(leg, &ev, arg);
+	} else if (fn) {
+		struct ua_event ev = { UA_EV_ENDED, 0, slice_make(NULL, 0),
+				       slice_make(NULL, 0), false };
+
+		fn(leg, &ev, arg);
+	}
+}
+
+static void rtx_cb(struct timer *t)
+{
+	struct ua_leg *leg =
+	    (struct ua_leg *)((char *)t - offsetof(struct ua_leg, rtx_timer));
+	uint64_t t1, t2;
+
+	if (leg->dead || !leg->rtx_st)
+		return;
+	timers(leg->u, &t1, &t2);
+	leg->rtx_spent += leg->rtx_ms;
+	if (leg->rtx_spent >= 64 * t1) {
+		no_ack(leg);
+		arena_reset(shard_arena(leg->u->sh));
+		return;
+	}
+	(void)txn_srv_respond(leg->rtx_st, leg->rtx_status, leg->rtx,
+			      leg->rtx_len);
+	leg->rtx_ms = leg->rtx_ms * 2 < t2 ? leg->rtx_ms * 2 : t2;
+	timer_start(&leg->u->wheel, &leg->rtx_timer, leg->rtx_ms, rtx_cb);
+}
+
+/* True when @p offer is a new offer: another o= origin or version than
+ * the peer's last SDP (RFC 3264 §8); an unchanged one refreshes. */
+static bool is_new_offer(const struct ua_leg *leg, struct slice offer)
+{
+	struct sdp x, y;
+
+	if (!leg->remote_sdp_len ||
+	    sdp_parse(&x, leg->remote_sdp, leg->remote_sdp_len) ||
+	    sdp_parse(&y, offer.p, offer.len))
+		return true;
+	return !slice_eq(x.o_user, y.o_user) ||
+	       !slice_eq(x.o_sess_id, y.o_sess_id) ||
+	       !slice_eq(x.o_version, y.o_version);
+}
+
+static struct slice content_type(const struct sipmsg *m)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_CONTENT_TYPE);
+
+	return h ? h->value : slice_make(NULL, 0);
+}
+
+/* Hand request @p m (pending on the leg now) to the application. */
+static void to_app(struct ua_leg *leg, const struct sipmsg *m)
+{
+	struct ua_request rq = { m->method, content_type(m), m->body };
+
+	leg->rfn(leg, &rq, leg->rarg);
+}
+
+/* A re-INVITE or UPDATE in a known dialog. */
+static int offer_in(struct ua *u, struct ua_leg *leg, struct txn *st,
+		    const struct peer *from, const struct sipmsg *m)
+{
+	struct slice none = slice_make(NULL, 0), out;
+	int err;
+
+	/* RFC 3261 §14.2, RFC 3311 §5.2: one offer at a time (ours
+	 * pending too: glare); none before our ACK went (the first
+	 * exchange is not done). An UPDATE without a body has no offer. */
+	if ((m->method == SIP_INVITE || m->body.len) &&
+	    (leg->reinvite || leg->offer_st || leg->state != LEG_CONFIRMED ||
+	     ua_reinvite_pending(leg))) {
+		err = respond(u, st, from, m, 491, none, none);
+		return err ? err : POOL_UA_DONE;
+	}
+	(void)dialog_refresh(leg->dlg, m); /* both refresh the target */
+	if (m->body.len && leg->rfn && is_new_offer(leg, m->body)) {
+		err = keep(&leg->offer, &leg->offer_len, m->body);
+		if (err) {
+			(void)respond(u, st, from, m, 500, none, none);
+			return POOL_UA_DONE;
+		}
+		leg->offer_st = obj_get(st);
+		leg->offer_method = m->method;
+		to_app(leg, m);
+		return POOL_UA_DONE;
+	}
+	/* A session refresh (RFC 4028), an offerless re-INVITE (our SDP
+	 * is the offer, its ACK the answer), or no handler: our SDP. */
+	if (m->method == SIP_UPDATE) {
+		err = respond(
+		    u, st, from, m, 200, contact_allow(u),
+		    m->body.len ? slice_make(leg->local_sdp, leg->local_sdp_len)
+				: none);
+		return err ? err : POOL_UA_DONE;
+	}
+	err = respond_ct(u, st, from, m, 200, contact_allow(u),
+			 slice_cstr(sdp_type),
+			 slice_make(leg->local_sdp, leg->local_sdp_len), &out);
+	if (!err) {
+		leg->reinvite = obj_get(st);
+		err = rtx_start(leg, st, 200, out);
+	}
+	return err ? err : POOL_UA_DONE;
+}
+
+/* The request server transaction @p st holds, parsed in the arena. */
+static int st_request(struct ua *u, struct txn *st, struct sipmsg *m)
+{
+	const struct conf *c = shard_conf(u->sh);
+	unsigned max = c->max_headers ? c->max_headers : 128;
+	struct siphdr *h = arena_alloc(shard_arena(u->sh), max * sizeof(*h));
+	struct slice raw = txn_srv_request(st);
+
+	if (!h)
+		return -ENOMEM;
+	if (sipmsg_parse(m, raw.p, raw.len, h, max, 0) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+void ua_leg_on_request(struct ua_leg *leg, ua_request_fn *fn, void *arg)
+{
+	if (!leg || leg->dead)
+		return;
+	leg->rfn = fn;
+	leg->rarg = arg;
+}
+
+int ua_answer(struct ua_leg *leg, enum sip_method method, unsigned status,
+	      struct slice body)
+{
+	struct slice none = slice_make(NULL, 0), out;
+	struct ua *u;
+	struct txn *st;
+	struct sipmsg m;
+	bool offer = method != SIP_INFO;
+	int err;
+
+	if (!leg || leg->dead || status < 200 || status > 699)
+		return -EINVAL;
+	u = leg->u;
+	st = offer ? (leg->offer_method == method ? leg->offer_st : NULL)
+		   : leg->info_st;
+	if (!st || (offer && status < 300 && !body.len))
+		return -EINVAL;
+	if (offer)
+		leg->offer_st = NULL;
+	else
+		leg->info_st = NULL;
+	err = st_request(u, st, &m);
+	if (err) {
+		obj_put(st);
+		return err;
+	}
+	if (!offer || status >= 300) {
+		err = respond(u, st, txn_peer(st), &m, status, none,
+			      offer ? none : body);
+		obj_put(st);
+		return err;
+	}
+	err = respond_ct(u, st, txn_peer(st), &m, status, contact_allow(u),
+			 slice_cstr(sdp_type), body, &out);
+	if (!err)
+		err = keep(&leg->local_sdp, &leg->local_sdp_len, body);
+	if (!err)
+		err = keep(&leg->remote_sdp, &leg->remote_sdp_len,
+			   slice_make(leg->offer, leg->offer_len));
+	if (!err && method == SIP_INVITE) {
+		leg->reinvite = obj_get(st);
+		err = rtx_start(leg, st, status, out);
+	}
+	if (err)
+		(void)respond(u, st, txn_peer(st), &m, 500, none, none);
+	obj_put(st);
+	return err;
+}
+
+/* The leg ends: answer what the application still holds (487). */
+static void pending_end(struct ua_leg *leg)
+{
+	struct txn *st[2] = { leg->offer_st, leg->info_st };
+	struct slice none = slice_make(NULL, 0);
+	struct sipmsg m;
+
+	leg->offer_st = leg->info_st = NULL;
+	for (unsigned i = 0; i < 2; i++) {
+		if (!st[i])
+			continue;
+		if (!st_request(leg->u, st[i], &m))
+			(void)respond(leg->u, st[i], txn_peer(st[i]), &m, 487,
+				      none, none);
+		obj_put(st[i]);
+	}
+}
+
+int ua_offer_for(const struct ua_leg *leg, struct slice sdp, struct slice *outp)
+{
+	struct sdp mine, in;
+	char *p, ver[24];
+	unsigned long long v;
+	size_t head, tail, olen;
+	int n;
+
+	if (!leg || sdp_parse(&in, sdp.p, sdp.len))
+		return -EINVAL;
+	if (!leg->local_sdp_len ||
+	    sdp_parse(&mine, leg->local_sdp, leg->local_sdp_len)) {
+		*outp = sdp;
+		return 0;
+	}
+	v = 0;
+	for (size_t i = 0; i < mine.o_version.len && i < 19; i++)
+		if (mine.o_version.p[i] >= '0' && mine.o_version.p[i] <= '9')
+			v = v * 10 + (unsigned)(mine.o_version.p[i] - '0');
+	n = snprintf(ver, sizeof(ver), "%llu", v + 1);
+	if (n <= 0 || (size_t)n >= sizeof(ver))
+		return -EINVAL;
+	/* o=<user> <sess-id> <version> <nettype> <addrtype> <addr> */
+	head = (size_t)(in.o_user.p - sdp.p);
+	tail = sdp.len - (size_t)(in.o_addr.p + in.o_addr.len - sdp.p);
+	olen = mine.o_user.len + mine.o_sess_id.len + (size_t)n +
+	       mine.o_nettype.len + mine.o_addrtype.len + mine.o_addr.len + 5;
+	p = arena_alloc(shard_arena(leg->u->sh), head + olen + tail + 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, sdp.p, head);
+	n = snprintf(p + head, olen + 1, "%.*s %.*s %s %.*s %.*s %.*s",
+		     (int)mine.o_user.len, mine.o_user.p,
+		     (int)mine.o_sess_id.len, mine.o_sess_id.p, ver,
+		     (int)mine.o_nettype.len, mine.o_nettype.p,
+		     (int)mine.o_addrtype.len, mine.o_addrtype.p,
+		     (int)mine.o_addr.len, mine.o_addr.p);
+	if (n < 0 || (size_t)n != olen)
+		return -EINVAL;
+	memcpy(p + head + olen, sdp.p + sdp.len - tail, tail);
+	*outp = slice_make(p, head + olen + tail);
+	return 0;
+}
+
+int ua_send_request(struct ua_leg *leg, enum sip_method method,
+		    struct slice content_type, struct slice body,
+		    ua_done_fn *fn, void *arg)
+{
+	char branch[TXN_BRANCH_MAX];
+	struct slice out;
+	struct txn *ct;
+	int err;
+
+	if (!leg || leg->dead || !leg->dlg || method == SIP_INVITE ||
+	    method == SIP_ACK || method == SIP_CANCEL || method == SIP_BYE ||
+	    method == SIP_PRACK || method == SIP_METHOD_OTHER ||
+	    (body.len &&
+	     (!content_type.len || !request_is_line_safe(content_type))) ||
+	    (leg->state != LEG_CONFIRMED && leg->state != LEG_ANSWERED &&
+	     leg->state != LEG_RINGING))
+		return -EINVAL;
+	if (leg->req)
+		return -EBUSY;
+	err = build_ct(leg, method, NULL, 0, content_type, body, &out, branch);
+	if (!err)
+		err = txn_cli_new(leg->u->txns, NULL, method, &leg->u->proxy,
+				  slice_cstr(branch), out.p, out.len, 0, cli_cb,
+				  leg->u, &ct);
+	if (err)
+		return err;
+	leg->req = obj_get(ct);
+	leg->dfn = fn;
+	leg->darg = arg;
+	return 0;
+}
+
 static int ua_request(struct shard *sh, void *state, const struct peer *from,
 		      const struct sipmsg *m)
 {
@@ -765,15 +1240,14 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 	leg = leg_of_request(u, m);
 	if (!leg)
 		return POOL_UA_PASS; /* 481 (RFC 3261 §12.2.2) */
-	if (m->method == SIP_ACK && leg->uas && leg->st) {
-		uas_in_dialog(u, leg, NULL, from, m);
-		return POOL_UA_DONE;
-	}
 	if (m->method == SIP_ACK) {
 		/* The ACK of our 200 to a re-INVITE (RFC 3261 §13.3.1.4). */
 		if (leg->reinvite && m->cseq == leg->dlg->remote_cseq) {
 			obj_put(leg->reinvite);
 			leg->reinvite = NULL;
+			rtx_stop(leg);
+		} else if (leg->uas && leg->st) {
+			uas_in_dialog(u, leg, NULL, from, m);
 		}
 		return POOL_UA_DONE;
 	}
@@ -800,32 +1274,30 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 		leg_kill(leg);
 		return err ? err : POOL_UA_DONE;
 	case SIP_INVITE:
-		/* RFC 3261 §14.2: one re-INVITE at a time (ours pending:
-		 * glare, 491 too); none before our
-		 * ACK went (the offer/answer of the first is not done). */
-		if (leg->reinvite || leg->state != LEG_CONFIRMED ||
-		    ua_reinvite_pending(leg)) {
-			err = respond(u, st, from, m, 491, slice_make(NULL, 0),
+	case SIP_UPDATE:
+		return offer_in(u, leg, st, from, m);
+	case SIP_INFO:
+		if (!leg->rfn)
+			break;
+		if (leg->info_st) {
+			err = respond(u, st, from, m, 500,
+				      slice_cstr("Retry-After: 1\r\n"),
 				      slice_make(NULL, 0));
 			return err ? err : POOL_UA_DONE;
 		}
-		(void)dialog_refresh(leg->dlg, m);
-		/* TODO(#12): retransmit this 200 until the ACK (RFC 3261
-		 * §13.3.1.4); loopback to the proxy does not lose it. */
-		err = respond(u, st, from, m, 200, contact_allow(u),
-			      slice_make(leg->local_sdp, leg->local_sdp_len));
-		if (!err)
-			leg->reinvite = obj_get(st);
-		return err ? err : POOL_UA_DONE;
+		leg->info_st = obj_get(st);
+		to_app(leg, m);
+		return POOL_UA_DONE;
 	case SIP_OPTIONS:
 		err = respond(u, st, from, m, 200, contact_allow(u),
 			      slice_make(NULL, 0));
 		return err ? err : POOL_UA_DONE;
 	default:
-		err = respond(u, st, from, m, 501, contact_allow(u),
-			      slice_make(NULL, 0));
-		return err ? err : POOL_UA_DONE;
+		break;
 	}
+	err =
+	    respond(u, st, from, m, 501, contact_allow(u), slice_make(NULL, 0));
+	return err ? err : POOL_UA_DONE;
 }
 
 static bool ua_response(struct shard *sh, void *state, const struct peer *from,
@@ -990,13 +1462,16 @@ static void reinv_timer_cb(struct timer *t)
 }
 
 /* RFC 3261 §14.1: after a 491 the owner of the Call-ID (the UA that
- * made it: every leg of ua_call()) waits 2.1 to 4 s, in 10 ms units. */
-static uint64_t glare_delay_ms(void)
+ * made it: every leg of ua_call()) waits 2.1 to 4 s, the other side
+ * (a UAS leg) 0 to 2 s, in 10 ms units. */
+static uint64_t glare_delay_ms(const struct ua_leg *leg)
 {
 	uint32_t r = 0;
 
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 		r = (uint32_t)(uintptr_t)&r; /* weak, but a delay only */
+	if (leg->uas)
+		return (uint64_t)(r % 201) * 10;
 	return 2100 + (uint64_t)(r % 191) * 10;
 }
 
@@ -1054,8 +1529,8 @@ static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
 	leg->reinv = NULL;
 	if (status == 491 && leg->reinv_tries < REINV_TRIES_MAX) {
 		leg->reinv_tries++;
-		timer_start(&leg->u->wheel, &leg->reinv_timer, glare_delay_ms(),
-			    reinv_timer_cb);
+		timer_start(&leg->u->wheel, &leg->reinv_timer,
+			    glare_delay_ms(leg), reinv_timer_cb);
 		return;
 	}
 	event(leg, UA_EV_REINVITE, status, m->reason, slice_make(NULL, 0));
@@ -1065,10 +1540,10 @@ int ua_reinvite(struct ua_leg *leg, struct slice sdp)
 {
 	int err;
 
-	if (!leg || leg->dead || !leg->fn || leg->state != LEG_CONFIRMED ||
-	    !sdp.len)
+	if (!leg || leg->dead || (!leg->fn && !leg->sfn) ||
+	    leg->state != LEG_CONFIRMED || !sdp.len)
 		return -EINVAL;
-	if (ua_reinvite_pending(leg) || leg->reinvite)
+	if (ua_reinvite_pending(leg) || leg->reinvite || leg->offer_st)
 		return -EBUSY;
 	err = keep(&leg->reinv_sdp, &leg->reinv_sdp_len, sdp);
 	if (err)
@@ -1179,7 +1654,7 @@ static void uas_free(struct ua_leg *leg)
 static void uas_event(struct ua_leg *leg, enum ua_srv_event_kind kind,
 		      struct slice sdp)
 {
-	struct ua_srv_event ev = { kind, sdp };
+	struct ua_srv_event ev = { kind, sdp, 0 };
 	ua_srv_fn *fn = leg->sfn;
 	void *arg = leg->arg;
 
@@ -1290,10 +1765,10 @@ static int uas_2xx(struct ua_leg *leg, unsigned status, struct slice sdp)
 	free(leg->wait1); /* a held 1xx is moot now */
 	leg->wait1 = NULL;
 	err = uas_build(leg, status, slice_make(NULL, 0), sdp, true, &out);
+	if (!err)
+		err = rtx_start(leg, leg->st, status, out);
 	if (err)
 		return err;
-	/* TODO(#12): retransmit the 2xx until the ACK (RFC 3261
-	 * §13.3.1.4); the proxy's loopback hop does not lose it. */
 	leg->uas_final = true;
 	rel_uas_final(&leg->rel);
 	leg->state = LEG_ANSWERED;
@@ -1460,6 +1935,7 @@ static int uas_in_dialog(struct ua *u, struct ua_leg *leg, struct txn *st,
 		/* The ACK of our 2xx (RFC 3261 §13.3.1.4). */
 		if (leg->state == LEG_ANSWERED &&
 		    m->cseq == leg->dlg->remote_cseq) {
+			rtx_stop(leg);
 			leg->state = LEG_CONFIRMED;
 			if (m->body.len)
 				(void)keep(&leg->remote_sdp,
@@ -1553,6 +2029,8 @@ static int uas_request(struct ua *u, const struct peer *from,
 	leg->from = *from;
 	leg->invite_sdp = m->body.len > 0;
 	leg->state = LEG_CALLING;
+	if (keep(&leg->remote_sdp, &leg->remote_sdp_len, m->body))
+		leg->remote_sdp_len = 0;
 	memcpy(leg->call_id, m->call_id.p, m->call_id.len);
 	leg->call_id_len = m->call_id.len;
 	n = request_tag_make(leg->to_tag, sizeof(leg->to_tag));

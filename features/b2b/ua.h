@@ -8,6 +8,7 @@
 
 #include "features/b2b/pool.h"
 #include "proxy/base/slice.h"
+#include "proxy/sip/msg.h"
 
 struct request_hdr;
 struct shard;
@@ -31,10 +32,28 @@ struct timer_wheel;
  * and ends by a final 300-699 or a timeout (UA_EV_FAILED), a BYE from
  * the peer (answered 200; UA_EV_ENDED), or ua_hangup() (CANCEL before
  * the 2xx, else BYE; a 2xx that crosses the CANCEL is ACKed and BYEd).
- * In a confirmed leg the UA answers a re-INVITE with its current local
- * SDP (the last body it sent: 200, or 491 while another re-INVITE is
- * pending, RFC 3261 §14.2), OPTIONS 200, other methods 501; a request
- * in a dialog it does not know gets 481 (the pool's default).
+ * A 2xx from a second fork (another To tag) is ACKed and BYEd at once
+ * (RFC 3261 §13.2.2.4): a leg is one dialog.
+ *
+ * In a confirmed leg (RFC 3261 §14, RFC 3311, RFC 6086):
+ * - a re-INVITE or UPDATE with a new offer (an SDP whose o= session or
+ *   version differs from the peer's last, RFC 3264 §8) goes to the
+ *   application's ua_request_fn when it set one (ua_leg_on_request());
+ *   it answers with ua_answer(), now or later (a bridge asks the other
+ *   leg first). Without one, or for an unchanged offer (a session
+ *   refresh, RFC 4028), an offerless re-INVITE, or an UPDATE without a
+ *   body, the UA answers 200 itself with its current local SDP (the
+ *   last body it sent; none for the UPDATE without one);
+ * - one offer at a time: a re-INVITE or UPDATE while one is pending
+ *   either way gets 491 (RFC 3261 §14.2, RFC 3311 §5.2);
+ * - INFO goes to the ua_request_fn (one at a time: another meanwhile
+ *   gets 500 with Retry-After); without one, 501;
+ * - OPTIONS 200, other methods 501; a request in a dialog it does not
+ *   know gets 481 (the pool's default).
+ * A 2xx the UA sends to an INVITE (UAS legs' first, any re-INVITE's) is
+ * retransmitted from T1 doubling to T2 until its ACK; none in 64*T1:
+ * the UA sends BYE (Reason: SIP ;cause=408) and the leg ENDs (RFC 3261
+ * §13.3.1.4).
  *
  * Threads: everything here runs on the worker that owns the leg's
  * Call-ID (ua_call_id_make() makes one the calling worker owns; reach
@@ -144,6 +163,73 @@ struct ua_call_opts {
 	const struct request_hdr *hdrs;
 	unsigned nhdrs;
 };
+
+/** A request in a confirmed dialog for the application. */
+struct ua_request {
+	enum sip_method method;	   /**< SIP_INVITE, SIP_UPDATE (an offer in
+				      body) or SIP_INFO */
+	struct slice content_type; /**< of the body (may be empty) */
+	struct slice body;	   /**< the offer; INFO's body */
+};
+
+/**
+ * The application's handler of in-dialog requests of @p leg: it must
+ * answer with ua_answer() (now or later; the leg's end answers for it:
+ * 487 to a re-INVITE, 481 otherwise). Slices borrowed for the call.
+ * Thread: the leg's worker.
+ */
+typedef void ua_request_fn(struct ua_leg *leg, const struct ua_request *rq,
+			   void *arg);
+
+/**
+ * Send re-INVITE/UPDATE offers and INFO of @p leg's peer to @p fn
+ * (NULL: the UA answers them itself, see above). Thread: the leg's
+ * worker.
+ */
+void ua_leg_on_request(struct ua_leg *leg, ua_request_fn *fn, void *arg);
+
+/**
+ * Answer the pending request @p method (SIP_INVITE and SIP_UPDATE: the
+ * offer; SIP_INFO) of @p leg with @p status 200-699 and @p body (an
+ * offer's 2xx: the SDP answer, which becomes the leg's local SDP and
+ * the offer its remote one; RFC 3261 §14.2: a 2xx to a re-INVITE is
+ * retransmitted until its ACK). A non-2xx leaves the session as it
+ * was. Returns 0, or -EINVAL (nothing of @p method pending, a bad
+ * status, a 2xx to an offer without an answer), -ENOMEM, a send error
+ * (the request is answered 500 then). Thread: the leg's worker.
+ */
+int ua_answer(struct ua_leg *leg, enum sip_method method, unsigned status,
+	      struct slice body);
+
+/**
+ * @p sdp made the next offer of @p leg's session (RFC 3264 §8): its o=
+ * line is the leg's last local one with the version plus one (or
+ * @p sdp as it is when the leg has sent none), in the worker's arena.
+ * A bridge relaying one leg's offer to the other uses it so that each
+ * peer sees one session. Returns 0 with *outp, -EINVAL (@p sdp does
+ * not parse), -ENOMEM. Thread: the leg's worker.
+ */
+int ua_offer_for(const struct ua_leg *leg, struct slice sdp,
+		 struct slice *outp);
+
+/** What ua_send_request() reports: the final @p status (408 timeout,
+ * 503 send failure) and reason; @p leg may be NULL when it died since.
+ * Thread: the leg's worker. */
+typedef void ua_done_fn(struct ua_leg *leg, unsigned status,
+			struct slice reason, void *arg);
+
+/**
+ * Send non-INVITE request @p method (SIP_INFO; any but INVITE, ACK,
+ * CANCEL, BYE, PRACK) in @p leg's dialog with body @p body of type
+ * @p content_type (both line safe; may be empty), in a client
+ * transaction; @p fn gets its final. One at a time per leg.
+ * Returns 0, or -EINVAL (a method the UA sends itself, no dialog, a bad
+ * content type), -EBUSY (one pending), -ENOMEM, a send error.
+ * Thread: the leg's worker.
+ */
+int ua_send_request(struct ua_leg *leg, enum sip_method method,
+		    struct slice content_type, struct slice body,
+		    ua_done_fn *fn, void *arg);
 
 /** Most extra headers ua_call() takes (ua_call_opts.hdrs). */
 #define UA_CALL_HDRS_MAX 16
@@ -290,12 +376,14 @@ enum ua_srv_event_kind {
 	UA_SRV_CANCELLED, /**< CANCEL (487 sent); the leg is gone after */
 	UA_SRV_ENDED,	  /**< BYE from the peer; the leg is gone after */
 	UA_SRV_FAILED,	  /**< no PRACK in 64*T1 (500 sent): gone after */
+	UA_SRV_REINVITE,  /**< ua_reinvite()'s outcome, as UA_EV_REINVITE */
 };
 
 /** One UAS event; slices borrowed for the callback. */
 struct ua_srv_event {
 	enum ua_srv_event_kind kind;
 	struct slice sdp; /**< the request's SDP body, or empty */
+	unsigned status;  /**< UA_SRV_REINVITE: the final's status */
 };
 
 /** A UAS leg's callback; rules as ua_event_fn. */

@@ -50,6 +50,8 @@ struct rec {
 static struct rec recs[16];
 static atomic_int nrec;
 static struct ua_leg *_Atomic leg; /* the leg under test */
+/* The proxy's T1 for the next start() (0: the default, 500 ms). */
+static unsigned t1_ms;
 
 static void init(void)
 {
@@ -59,6 +61,7 @@ static void init(void)
 	fd = -1;
 	atomic_store(&nrec, 0);
 	atomic_store(&leg, NULL);
+	t1_ms = 0;
 }
 
 static void fini(void)
@@ -79,7 +82,7 @@ static void start(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
-	char yaml[256];
+	char yaml[320];
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
@@ -88,8 +91,8 @@ static void start(void)
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
 	snprintf(yaml, sizeof(yaml),
 		 "listen:\n  - address: 127.0.0.1\n    port: %u\n"
-		 "    transports: [udp]\nb2b:\n  workers: 1\n",
-		 ntohs(a.sin_port));
+		 "    transports: [udp]\nb2b:\n  workers: 1\n%s%u\n",
+		 ntohs(a.sin_port), t1_ms ? "proxy:\n  t1_ms: " : "#", t1_ms);
 	c = sections_load(yaml);
 	cr_assert_eq(pool_set_ua(&ua_pool), 0);
 	cr_assert_eq(pool_start(c, &pool), 0);
@@ -193,25 +196,30 @@ static void send_pool(const char *buf, size_t len)
 		     (ssize_t)len);
 }
 
-/* Answer the INVITE in inv with @p status, To tag "peer", @p body. */
-static void respond(unsigned status, const char *body)
+/* Answer the INVITE in inv with @p status, To tag @p tag, @p body. */
+static void respond_tag(unsigned status, const char *tag, const char *body)
 {
 	char via[512], from[256], to[256], cid[256], cseq[64], buf[4096];
 	size_t blen = body ? strlen(body) : 0;
 	int n;
 
 	n = snprintf(buf, sizeof(buf),
-		     "SIP/2.0 %u X\r\n%s\r\n%s\r\n%s;tag=peer\r\n%s\r\n%s\r\n"
+		     "SIP/2.0 %u X\r\n%s\r\n%s\r\n%s;tag=%s\r\n%s\r\n%s\r\n"
 		     "Contact: <sip:alice@127.0.0.1:9>\r\n%s"
 		     "Content-Length: %zu\r\n\r\n%s",
 		     status, line(inv, "Via:", via, sizeof(via)),
 		     line(inv, "From:", from, sizeof(from)),
-		     line(inv, "To:", to, sizeof(to)),
+		     line(inv, "To:", to, sizeof(to)), tag,
 		     line(inv, "Call-ID:", cid, sizeof(cid)),
 		     line(inv, "CSeq:", cseq, sizeof(cseq)),
 		     blen ? "Content-Type: application/sdp\r\n" : "", blen,
 		     body ? body : "");
 	send_pool(buf, (size_t)n);
+}
+
+static void respond(unsigned status, const char *body)
+{
+	respond_tag(status, "peer", body);
 }
 
 /* A request in the dialog from the peer: @p method, CSeq @p cseq. */
@@ -498,4 +506,303 @@ Test(ua, reinvite_is_refused_before_the_leg_is_confirmed)
 	cr_assert_eq(atomic_load(&reinv_err), -EINVAL);
 	cr_assert_eq(ua_reinvite(NULL, slice_cstr(ANSWER)), -EINVAL);
 	cr_assert(!ua_reinvite_pending(NULL));
+}
+
+/* ---- 2xx retransmission, offers to the application, forks ---- */
+
+#define OFFER2                                                             \
+	"v=0\r\no=a 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.2\r\n" \
+	"t=0 0\r\nm=audio 40406 RTP/AVP 0\r\na=sendonly\r\n"
+#define ANSWER2                                                            \
+	"v=0\r\no=b 2 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n" \
+	"t=0 0\r\nm=audio 50505 RTP/AVP 0\r\na=recvonly\r\n"
+
+/* In-dialog requests the application got (method, body). */
+static struct {
+	enum sip_method method;
+	char body[512];
+	char ctype[64];
+} reqs[8];
+static atomic_int nreq;
+static atomic_int answer_err;
+static atomic_uint done_status;
+
+static void on_req(struct ua_leg *l, const struct ua_request *rq, void *arg)
+{
+	int n = atomic_load(&nreq);
+
+	(void)l;
+	(void)arg;
+	if (n >= 8)
+		return;
+	reqs[n].method = rq->method;
+	snprintf(reqs[n].body, sizeof(reqs[n].body), "%.*s", (int)rq->body.len,
+		 rq->body.p ? rq->body.p : "");
+	snprintf(reqs[n].ctype, sizeof(reqs[n].ctype), "%.*s",
+		 (int)rq->content_type.len,
+		 rq->content_type.p ? rq->content_type.p : "");
+	atomic_store(&nreq, n + 1);
+}
+
+static void on_req_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		ua_leg_on_request(atomic_load(&leg), on_req, NULL);
+}
+
+static void answer_invite_fn(struct shard *sh, void *arg)
+{
+	if (sh)
+		atomic_store(&answer_err,
+			     ua_answer(atomic_load(&leg), SIP_INVITE, 200,
+				       slice_cstr(arg)));
+}
+
+static void answer_info_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		atomic_store(&answer_err, ua_answer(atomic_load(&leg), SIP_INFO,
+						    200, slice_make(NULL, 0)));
+}
+
+static void on_done(struct ua_leg *l, unsigned status, struct slice reason,
+		    void *arg)
+{
+	(void)l;
+	(void)reason;
+	(void)arg;
+	atomic_store(&done_status, status);
+}
+
+static void info_fn(struct shard *sh, void *arg)
+{
+	if (sh)
+		atomic_store(
+		    &answer_err,
+		    ua_send_request(atomic_load(&leg), SIP_INFO,
+				    slice_cstr("application/dtmf-relay"),
+				    slice_cstr(arg), on_done, NULL));
+}
+
+static char offer_for[512];
+
+static void offer_for_fn(struct shard *sh, void *arg)
+{
+	struct slice out;
+
+	if (sh && ua_offer_for(atomic_load(&leg), slice_cstr(arg), &out) == 0)
+		snprintf(offer_for, sizeof(offer_for), "%.*s", (int)out.len,
+			 out.p);
+}
+
+static void wait_int(atomic_int *v, int unset)
+{
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(v) == unset; t++)
+		ms_sleep(10);
+}
+
+Test(ua, our_200_to_a_reinvite_is_sent_again_until_its_ack)
+{
+	char first[4096];
+	const char *m;
+	long long t0, waited;
+
+	confirmed();
+	peer_request("INVITE", 2, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	snprintf(first, sizeof(first), "%s", m);
+	/* RFC 3261 §13.3.1.4: again after T1 (500 ms), then 2*T1. */
+	t0 = ms_now();
+	m = recv_one(WAIT_MS);
+	waited = ms_now() - t0;
+	cr_assert_str_eq(m, first, "not the same 200");
+	cr_assert(waited >= 400 && waited <= 1000, "after %lld ms", waited);
+	m = recv_one(WAIT_MS);
+	cr_assert_str_eq(m, first);
+	peer_request("ACK", 2, NULL);
+	m = recv_one(2500);
+	cr_assert_str_eq(m, "", "sent after the ACK:\n%s", m);
+}
+
+Test(ua, no_ack_for_our_200_in_64_t1_is_a_bye_and_the_leg_ends)
+{
+	const char *m;
+	int n200 = 0;
+	long long t0 = ms_now();
+
+	t1_ms = 50; /* 64*T1 = 3.2 s */
+	confirmed();
+	peer_request("INVITE", 2, OFFER);
+	for (;;) {
+		m = recv_one(WAIT_MS);
+		cr_assert_neq(m[0], '\0', "neither 200 nor BYE");
+		if (strncmp(m, "SIP/2.0 200 ", 12))
+			break;
+		n200++;
+	}
+	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
+	cr_assert(strstr(m, "Reason: SIP ;cause=408"), "%s", m);
+	cr_assert(ms_now() - t0 >= 3000, "BYE after %lld ms", ms_now() - t0);
+	/* T1 doubling to T2 (4 s): 50, 100, ..., 1600 ms: 7 sends. */
+	cr_assert(n200 >= 6 && n200 <= 8, "%d times 200", n200);
+	cr_assert_eq(wait_event(1, UA_EV_ENDED)->status, 0);
+}
+
+Test(ua, a_new_offer_goes_to_the_application_refreshes_do_not)
+{
+	const char *m;
+
+	confirmed();
+	atomic_store(&nreq, 0);
+	on_worker(on_req_fn, NULL);
+	/* An unchanged o= version (a session refresh): answered by the
+	 * UA with its SDP, the application is not asked. */
+	peer_request("INVITE", 2, OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "%s", m);
+	peer_request("ACK", 2, NULL);
+	ms_sleep(QUIET_MS);
+	cr_assert_eq(atomic_load(&nreq), 0);
+	/* A new version (hold: sendonly): the application answers. */
+	peer_request("INVITE", 3, OFFER2);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&nreq) < 1; t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&nreq), 1);
+	cr_assert_eq(reqs[0].method, SIP_INVITE);
+	cr_assert_str_eq(reqs[0].body, OFFER2);
+	/* Meanwhile an UPDATE with an offer is 491 (RFC 3311 §5.2). */
+	peer_request("UPDATE", 4, OFFER2);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 491 ", 12), "%s", m);
+	atomic_store(&answer_err, 1);
+	on_worker(answer_invite_fn, ANSWER2);
+	wait_int(&answer_err, 1);
+	cr_assert_eq(atomic_load(&answer_err), 0);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert(strstr(m, "CSeq: 3 INVITE"), "%s", m);
+	cr_assert(strstr(m, "\r\n\r\n" ANSWER2), "%s", m);
+	peer_request("ACK", 3, NULL);
+	/* An UPDATE without a body refreshes the session: 200, no body,
+	 * and the application is not asked. */
+	peer_request("UPDATE", 5, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert(strstr(m, "CSeq: 5 UPDATE"), "%s", m);
+	cr_assert(strstr(m, "Content-Length: 0\r\n"), "%s", m);
+	cr_assert(strstr(m, "UPDATE"), "%s", m);
+	/* INFO goes to the application, answered with its status. */
+	peer_request("INFO", 6, NULL);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&nreq) < 2; t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&nreq), 2);
+	cr_assert_eq(reqs[1].method, SIP_INFO);
+	atomic_store(&answer_err, 1);
+	on_worker(answer_info_fn, NULL);
+	wait_int(&answer_err, 1);
+	cr_assert_eq(atomic_load(&answer_err), 0);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert(strstr(m, "CSeq: 6 INFO"), "%s", m);
+	/* Nothing pending now: ua_answer() refuses. */
+	atomic_store(&answer_err, 1);
+	on_worker(answer_info_fn, NULL);
+	wait_int(&answer_err, 1);
+	cr_assert_eq(atomic_load(&answer_err), -EINVAL);
+}
+
+Test(ua, a_pending_offer_gets_487_when_the_peer_hangs_up)
+{
+	const char *m;
+
+	confirmed();
+	atomic_store(&nreq, 0);
+	on_worker(on_req_fn, NULL);
+	peer_request("INVITE", 2, OFFER2);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&nreq) < 1; t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&nreq), 1);
+	peer_request("BYE", 3, NULL);
+	for (int i = 0; i < 2; i++) {
+		m = recv_one(WAIT_MS);
+		cr_assert(!strncmp(m, "SIP/2.0 487 ", 12) ||
+			      !strncmp(m, "SIP/2.0 200 ", 12),
+			  "%s", m);
+		if (m[8] == '4')
+			cr_assert(strstr(m, "CSeq: 2 INVITE"), "%s", m);
+		else
+			cr_assert(strstr(m, "CSeq: 3 BYE"), "%s", m);
+	}
+	cr_assert_eq(wait_event(1, UA_EV_ENDED)->status, 0);
+}
+
+Test(ua, info_in_the_dialog_and_its_final)
+{
+	const char *m;
+
+	confirmed();
+	atomic_store(&answer_err, 1);
+	atomic_store(&done_status, 0);
+	on_worker(info_fn, "Signal=5\r\nDuration=160\r\n");
+	wait_int(&answer_err, 1);
+	cr_assert_eq(atomic_load(&answer_err), 0);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "INFO sip:alice@127.0.0.1:9 SIP/2.0", 34), "%s",
+		  m);
+	cr_assert(strstr(m, "Content-Type: application/dtmf-relay\r\n"), "%s",
+		  m);
+	cr_assert(strstr(m, "\r\n\r\nSignal=5\r\nDuration=160\r\n"), "%s", m);
+	cr_assert(strstr(m, "CSeq: 2 INFO"), "%s", m);
+	snprintf(inv, sizeof(inv), "%s", m);
+	/* One at a time. */
+	atomic_store(&answer_err, 1);
+	on_worker(info_fn, "Signal=6\r\n");
+	wait_int(&answer_err, 1);
+	cr_assert_eq(atomic_load(&answer_err), -EBUSY);
+	respond_in(200, NULL);
+	for (int t = 0; t < WAIT_MS / 10 && !atomic_load(&done_status); t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&done_status), 200);
+}
+
+Test(ua, offer_for_continues_the_legs_own_o_line)
+{
+	confirmed(); /* our last SDP: ANSWER, o=b 2 2 */
+	offer_for[0] = '\0';
+	on_worker(offer_for_fn, OFFER2);
+	for (int t = 0; t < WAIT_MS / 10 && !offer_for[0]; t++)
+		ms_sleep(10);
+	cr_assert_str_eq(offer_for,
+			 "v=0\r\no=b 2 3 IN IP4 127.0.0.1\r\ns=-\r\n"
+			 "c=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+			 "m=audio 40406 RTP/AVP 0\r\na=sendonly\r\n");
+}
+
+Test(ua, a_2xx_from_a_second_fork_is_acked_and_byed)
+{
+	const char *m;
+
+	start();
+	call(NULL);
+	respond(200, OFFER);
+	wait_event(0, UA_EV_ANSWERED);
+	/* Another fork answers before our ACK went. */
+	respond_tag(200, "fork2", OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
+	cr_assert(strstr(m, ";tag=fork2"), "%s", m);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
+	cr_assert(strstr(m, ";tag=fork2"), "%s", m);
+	cr_assert(strstr(m, "Reason: SIP ;cause=200"), "%s", m);
+	/* The leg keeps its own dialog. */
+	on_worker(ack_fn, ANSWER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
+	cr_assert(strstr(m, ";tag=peer"), "%s", m);
+	cr_assert_eq(atomic_load(&nrec), 1, "an event for the fork");
 }
