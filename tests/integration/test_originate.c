@@ -267,6 +267,17 @@ Test(originate, bridges_then_bob_hangs_up_and_alice_gets_bye)
 	down();
 }
 
+/* Once bridged, bob's hold (a re-INVITE with a new offer) reaches alice
+ * in her session with the pool and her answer comes back in his
+ * (bridge.h; o= versions asserted by the scenarios). */
+Test(originate, bobs_hold_crosses_the_bridge_to_alice)
+{
+	up();
+	bridge_and_hang_up("uas_orig_alice_hold.xml", "uas_orig_bob_hold.xml",
+			   "b");
+	down();
+}
+
 Test(originate, pool_invites_are_not_challenged_with_no_trusted_network)
 {
 	char yaml[512];
