@@ -14,11 +14,18 @@
 #include "proxy/sip/peer.h"
 
 /* What libcyaml loads; 0 means "not in the file" (workers: given[]). */
+struct raw_b2b_domain {
+	char *domain;
+	int rel100; /* enum b2b_100rel + 1 */
+};
+
 struct raw_b2b {
 	unsigned workers;
 	char *listen;
 	int rel100; /* enum b2b_100rel + 1 */
 	unsigned answer_guard_s;
+	struct raw_b2b_domain *domains;
+	unsigned domains_count;
 };
 
 struct raw {
@@ -32,6 +39,20 @@ static const cyaml_strval_t rel100_strings[] = {
 	{ "peer_supported", B2B_100REL_PEER_SUPPORTED + 1 },
 };
 
+static const cyaml_schema_field_t domain_fields[] = {
+	CYAML_FIELD_STRING_PTR("domain", CYAML_FLAG_POINTER,
+			       struct raw_b2b_domain, domain, 1, 253),
+	CYAML_FIELD_ENUM("100rel", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_b2b_domain, rel100, rel100_strings,
+			 CYAML_ARRAY_LEN(rel100_strings)),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t domain_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_b2b_domain,
+			    domain_fields),
+};
+
 static const cyaml_schema_field_t b2b_fields[] = {
 	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw_b2b,
 			 workers),
@@ -43,6 +64,9 @@ static const cyaml_schema_field_t b2b_fields[] = {
 			 CYAML_ARRAY_LEN(rel100_strings)),
 	CYAML_FIELD_UINT("answer_guard_s", CYAML_FLAG_OPTIONAL, struct raw_b2b,
 			 answer_guard_s),
+	CYAML_FIELD_SEQUENCE("domains",
+			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw_b2b, domains, &domain_entry, 0, 256),
 	CYAML_FIELD_END
 };
 
@@ -92,6 +116,8 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	socklen_t len;
 	int err;
 
+	if (strcmp(spath, "b2b.domains.domain") == 0)
+		return conf_domain_check(path, v, why, whylen);
 	if (strcmp(spath, "b2b.listen") != 0)
 		return 0;
 	err = b2b_conf_addr_parse(v, &ss, &len);
@@ -131,6 +157,33 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 	bc->listen = strdup(l);
 	if (!bc->listen)
 		return -ENOMEM;
+	if (r->domains_count) {
+		bc->domains = calloc(r->domains_count, sizeof(*bc->domains));
+		if (!bc->domains)
+			return -ENOMEM;
+	}
+	for (unsigned i = 0; i < r->domains_count; i++) {
+		struct b2b_domain *d = &bc->domains[i];
+		const char *what = NULL;
+
+		d->domain = conf_lower_dup(r->domains[i].domain);
+		if (!d->domain)
+			return -ENOMEM;
+		bc->ndomains = i + 1;
+		d->rel100 = r->domains[i].rel100
+				? (enum b2b_100rel)(r->domains[i].rel100 - 1)
+				: bc->rel100;
+		if (!conf_is_domain(x->c, d->domain, strlen(d->domain)))
+			what = "not one of the served domains";
+		for (unsigned k = 0; k < i && !what; k++)
+			if (strcmp(bc->domains[k].domain, d->domain) == 0)
+				what = "given twice";
+		if (what) {
+			snprintf(x->why, x->whylen, "b2b.domains: %s: %s",
+				 d->domain, what);
+			return ERR_CONFIG;
+		}
+	}
 	if (b2b_conf_addr_parse(l, &bc->addr, &bc->addrlen) < 0) {
 		snprintf(x->why, x->whylen,
 			 "b2b.listen: %s: not a loopback "
@@ -146,6 +199,9 @@ static void fini(void *out)
 	struct b2b_conf *bc = out;
 
 	free(bc->listen);
+	for (unsigned i = 0; i < bc->ndomains; i++)
+		free(bc->domains[i].domain);
+	free(bc->domains);
 }
 
 const struct conf_section b2b_conf_section = {
@@ -166,4 +222,14 @@ const struct b2b_conf *b2b_conf(const struct conf *c)
 	const struct b2b_conf *bc = conf_section_get(c, &b2b_conf_section);
 
 	return bc ? bc : &none;
+}
+
+enum b2b_100rel b2b_100rel_for(const struct conf *c, struct slice domain)
+{
+	const struct b2b_conf *bc = b2b_conf(c);
+
+	for (unsigned i = 0; i < bc->ndomains; i++)
+		if (slice_caseeq_cstr(domain, bc->domains[i].domain))
+			return bc->domains[i].rel100;
+	return bc->rel100;
 }

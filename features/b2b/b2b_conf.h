@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "proxy/base/slice.h"
 #include "proxy/core/conf.h"
 
 /** The most B2B workers (`b2b.workers:`). */
@@ -19,6 +20,12 @@ enum b2b_100rel {
 	B2B_100REL__COUNT,
 };
 
+/** One b2b.domains[] entry: a served domain's own settings. */
+struct b2b_domain {
+	char *domain;		/**< served, lower case */
+	enum b2b_100rel rel100; /**< (b2b.100rel) */
+};
+
 /** b2b: the B2BUA worker pool (features/b2b/pool.h). */
 struct b2b_conf {
 	unsigned workers; /**< pool threads (2); 0: no pool */
@@ -27,9 +34,17 @@ struct b2b_conf {
 	 * port chosen at start. */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	enum b2b_100rel rel100;	 /**< (supported) */
-	unsigned answer_guard_s; /**< originate: ACK A held after (20) */
+	enum b2b_100rel rel100;	    /**< (supported) */
+	unsigned answer_guard_s;    /**< originate: ACK A held after (20) */
+	struct b2b_domain *domains; /**< b2b.domains, ndomains of them */
+	unsigned ndomains;
 };
+
+/**
+ * The 100rel mode of the party in domain @p domain (a host, any case):
+ * its b2b.domains entry's, else b2b.100rel. Thread: any.
+ */
+enum b2b_100rel b2b_100rel_for(const struct conf *c, struct slice domain);
 
 /** The section, for conf_section_add() (proxy/main.c). */
 extern const struct conf_section b2b_conf_section;

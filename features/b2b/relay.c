@@ -13,6 +13,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
+#include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/rel.h"
 #include "proxy/sip/sdp.h"
@@ -69,10 +70,11 @@ static void call_done(struct call *c)
 	free(c);
 }
 
-static enum rel_mode mode_of(struct ua *u)
+/* The 100rel mode of the party in domain @p host (b2b.domains, else
+ * b2b.100rel). enum b2b_100rel and enum rel_mode list the modes alike. */
+static enum rel_mode mode_of(struct ua *u, struct slice host)
 {
-	/* enum b2b_100rel and enum rel_mode list the modes alike. */
-	switch (b2b_conf(shard_conf(ua_shard(u)))->rel100) {
+	switch (b2b_100rel_for(shard_conf(ua_shard(u)), host)) {
 	case B2B_100REL_NO:
 		return REL_MODE_NO;
 	case B2B_100REL_REQUIRED:
@@ -82,6 +84,25 @@ static enum rel_mode mode_of(struct ua *u)
 	default:
 		return REL_MODE_SUPPORTED;
 	}
+}
+
+/* The host of the URI in header @p id (From) or of @p uri, or empty. */
+static struct slice host_of(const struct sipmsg *m, enum hdr_id id)
+{
+	const struct siphdr *h = sipmsg_hdr(m, id);
+	struct nameaddr na;
+	struct sipuri su;
+
+	if (!h || nameaddr_parse(h->value, &na) || uri_parse(na.uri, &su))
+		return slice_make(NULL, 0);
+	return su.host;
+}
+
+static struct slice ruri_host(const struct sipmsg *m)
+{
+	struct sipuri su;
+
+	return uri_parse(m->ruri, &su) ? slice_make(NULL, 0) : su.host;
 }
 
 /* A held answer to offer @p sdp (a=inactive), or empty. */
@@ -235,7 +256,10 @@ static bool is_pool(struct slice ruri)
 void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 {
 	struct relay_state *rs = ua_app_state(u, &relay_app);
-	enum rel_mode mode = mode_of(u);
+	/* A faces the caller (From's domain), B the callee (the
+	 * Request-URI's): each leg with its party's 100rel mode. */
+	enum rel_mode mode = mode_of(u, host_of(m, HDR_FROM));
+	enum rel_mode bmode = mode_of(u, ruri_host(m));
 	struct ua_call_opts o;
 	struct call *c;
 	bool tag;
@@ -291,7 +315,7 @@ void relay_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 	o.sdp = m->body;
 	o.fn = b_event;
 	o.arg = c;
-	o.rel100 = (int)rel_uac_offer(mode, tag);
+	o.rel100 = (int)rel_uac_offer(bmode, tag);
 	o.app_prack = true;
 	o.max_forwards = m->max_forwards > 70 || m->max_forwards < 0
 			     ? 70

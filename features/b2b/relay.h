@@ -25,11 +25,15 @@
  *     Reason "SIP ;cause=200 ;text=\"BYE\""; CANCEL from A cancels B
  *     (Reason "SIP ;cause=487 ;text=\"CANCEL\"").
  *
- * b2b.100rel on A (rel_decide()): 420 + Unsupported: 100rel (mode no,
+ *   - once both legs are confirmed, re-INVITE/UPDATE offers and INFO of
+ *     either peer cross to the other (bridge.h).
+ *
+ * 100rel (b2b_100rel_for(): b2b.domains, else b2b.100rel), A with the
+ * mode of the From domain (the caller's), B with the Request-URI's (the
+ * callee's); on A (rel_decide()): 420 + Unsupported: 100rel (mode no,
  * Require: 100rel), 421 + Require: 100rel (mode required, neither
- * Supported nor Require); on B: rel_uac_offer(mode, A had the tag).
- * The mode is global (b2b.100rel), not per domain: the pool runs with
- * the configuration it started with (pool.h).
+ * Supported nor Require); on B: rel_uac_offer(B's mode, A had the tag).
+ * The pool runs with the configuration it started with (pool.h).
  *
  * Threads: the worker that owns A's Call-ID runs both legs (B's Call-ID
  * is made for that worker). Memory: one struct per call, freed when

@@ -265,3 +265,30 @@ Test(b2b_100rel, peer_supported_require_180_reliable)
 	alice("uac_relay_180.xml", "Require: 100rel");
 	both_ok();
 }
+
+/* b2b.domains: the caller's domain (127.0.0.1) requires 100rel although
+ * the global mode is no: an INVITE without the tag gets 421. */
+Test(b2b_100rel, domain_required_overrides_global_no)
+{
+	up("no\n  domains:\n    - domain: 127.0.0.1\n      100rel: required");
+	alice("uac_relay_421.xml", "X-No: 100rel");
+	both_ok();
+}
+
+/* ... and the other way round: Require: 100rel gets 420. */
+Test(b2b_100rel, domain_no_overrides_global_required)
+{
+	up("required\n  domains:\n    - domain: 127.0.0.1\n      100rel: no");
+	alice("uac_relay_420.xml", "Require: 100rel");
+	both_ok();
+}
+
+/* An entry for another domain leaves 127.0.0.1 on the global mode (no):
+ * the call goes through, nothing reliable. */
+Test(b2b_100rel, another_domains_entry_changes_nothing)
+{
+	up("no\n  domains:\n    - domain: localhost\n      100rel: required");
+	bob("uas_relay_180.xml");
+	alice("uac_relay_unrel.xml", "Supported: 100rel");
+	both_ok_unreliable();
+}

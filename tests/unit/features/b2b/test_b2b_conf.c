@@ -145,3 +145,42 @@ Test(b2b_conf, addr_parse_takes_loopback_only)
 	cr_assert_eq(b2b_conf_addr_parse(":5060", &ss, &len), -EINVAL);
 	cr_assert_eq(b2b_conf_addr_parse("", &ss, &len), -EINVAL);
 }
+
+Test(b2b_conf, domains_set_100rel_per_served_domain)
+{
+	const struct b2b_conf *bc;
+
+	cr_assert_eq(conftest_load("domains: [example.com, example.org]\n"
+				   "b2b:\n"
+				   "  100rel: no\n"
+				   "  domains:\n"
+				   "    - domain: Example.COM\n"
+				   "      100rel: required\n"
+				   "    - domain: example.org\n"),
+		     0, "%s", err);
+	bc = b2b_conf(c);
+	cr_assert_eq(bc->ndomains, 2);
+	cr_assert_str_eq(bc->domains[0].domain, "example.com");
+	cr_assert_eq(b2b_100rel_for(c, slice_cstr("EXAMPLE.com")),
+		     B2B_100REL_REQUIRED);
+	/* An entry without 100rel, and a domain without an entry: the
+	 * global mode. */
+	cr_assert_eq(b2b_100rel_for(c, slice_cstr("example.org")),
+		     B2B_100REL_NO);
+	cr_assert_eq(b2b_100rel_for(c, slice_cstr("other.net")), B2B_100REL_NO);
+	cr_assert_eq(b2b_100rel_for(c, slice_make(NULL, 0)), B2B_100REL_NO);
+}
+
+Test(b2b_conf, bad_domains_are_refused)
+{
+	conftest_expect_error("b2b:\n  domains:\n    - domain: example.org\n",
+			      "t.yaml: ", "not one of the served domains");
+	conftest_expect_error("b2b:\n  domains:\n    - domain: localhost\n"
+			      "    - domain: LOCALHOST\n",
+			      "t.yaml: ", "given twice");
+	conftest_expect_error("b2b:\n  domains:\n    - domain: localhost\n"
+			      "      100rel: sometimes\n",
+			      "t.yaml:4: ", "not one of");
+	conftest_expect_error("b2b:\n  domains:\n    - 100rel: no\n",
+			      "t.yaml:3: ", "domain");
+}
