@@ -552,6 +552,49 @@ Test(originate, alice_488_to_the_offerless_invite_still_bridges)
 	down();
 }
 
+/* The guard's second branch: alice answers the offerless INVITE with a
+ * 200 without an offer: she is ACKed without a body and re-INVITEd with
+ * the pool's offer; her answer is bob's offer, and a second re-INVITE
+ * brings her bob's answer (every SDP asserted by her scenario). */
+Test(originate, alice_200_without_an_offer_gets_the_pools_offer_and_bridges)
+{
+	char id[32];
+
+	up();
+	alice_pid = uas_start("alice", "uas_orig_alice_nosdp.xml");
+	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 10);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), "offer");
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
+
+/* The answer guard, and alice's answer to the connecting re-INVITE
+ * moves her media: bob is re-INVITEd with it, one o= version up in the
+ * session he knows (asserted by his scenario), and only then bridged. */
+Test(originate, alice_moving_her_media_after_the_guard_reinvites_bob)
+{
+	char id[32];
+
+	up_with(true, NULL, "b2b:\n  answer_guard_s: 1\n");
+	alice_pid = uas_start("alice", "uas_orig_alice_moved.xml");
+	bob_pid = uas_start_d("bob", "uas_orig_bob_moved.xml", 1800);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), "held");
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
+
 /* Issue #12's answer guard, b2b.answer_guard_s 2 and bob answering
  * after 3 s: alice is ACKed held (a=inactive) at 2 s, then re-INVITEd
  * to bob's media; nobody sends BYE before the test cancels (the
