@@ -14,8 +14,10 @@
 #   bench/originate.sh [RATE [COUNT [B2B_WORKERS [WORKERS]]]]
 #   defaults: 200/s, 10000 originates, 2 pool workers, 2 proxy workers
 #
-# Failures: RPC errors, originates not bridged, and the UAS's own
-# verdict (a bad or missing answer in an ACK, no ACK: exit status 1).
+# Failures: RPC errors, originates not bridged, the UAS's own verdict
+# (a bad or missing answer in an ACK, no ACK: exit status 1), and
+# sipedge not stopping cleanly on SIGTERM (exit status, or a sanitizer
+# report in its log: SIPEDGE_BIN=build-san/sipedge runs it under ASan).
 # Bounded: every process started here is stopped by its PID; the UAS by
 # --max-time. Ports: BASE_PORT (26060) for sipedge, +1 management, +30
 # the UAS.
@@ -99,7 +101,23 @@ kill "$UAS_PID" 2>/dev/null
 wait "$UAS_PID"
 urc=$?
 UAS_PID=
-echo "originate: $RATE/s, $COUNT originates, b2b.workers $B2B, workers $WORKERS, $(nproc) cores"
+# sipedge stops cleanly (SIGTERM, bounded: 300 x 0.1 s): exit 0, and no
+# sanitizer report when $BIN is a SAN=1 build (leaks show at exit).
+kill -TERM "$SE_PID" 2>/dev/null
+for _ in $(seq 300); do
+	kill -0 "$SE_PID" 2>/dev/null || break
+	sleep 0.1
+done
+kill -KILL "$SE_PID" 2>/dev/null
+wait "$SE_PID"
+serc=$?
+SE_PID=
+if grep -q "Sanitizer\|runtime error" "$DIR/sipedge.log"; then
+	echo "originate: a sanitizer report:" >&2
+	grep -m 20 -A 12 "Sanitizer\|runtime error" "$DIR/sipedge.log" >&2
+	serc=1
+fi
+echo "originate: $RATE/s, $COUNT originates, b2b.workers $B2B, workers $WORKERS, $(nproc) cores, sipedge exit $serc"
 cat "$DIR/driver.json"
 python3 - "$DIR/uas.json" <<'PY'
 import json, sys
@@ -113,7 +131,8 @@ print("uas 3pcc: offerless %s, answers ok %s, missing %s, invalid %s, "
       p.get("answers_missing"), p.get("answers_invalid"),
       p.get("ack_timeouts")))
 PY
-[ $rc -eq 0 ] && [ $urc -eq 0 ] && echo "originate: 0 failures" && exit 0
-echo "originate: FAILURES (driver $rc, uas $urc); sipedge log tail:" >&2
+[ $rc -eq 0 ] && [ $urc -eq 0 ] && [ $serc -eq 0 ] &&
+	echo "originate: 0 failures" && exit 0
+echo "originate: FAILURES (driver $rc, uas $urc, sipedge $serc); sipedge log tail:" >&2
 tail -5 "$DIR/sipedge.log" >&2
 exit 1

@@ -100,6 +100,12 @@ def main():
         if pending:
             time.sleep(0.2)
     t_bridged = time.monotonic() - t0
+    # What the ones that never settled look like (at most 5).
+    stuck = []
+    if pending:
+        stuck = [a.get("result", a) if a else None for a in
+                 rpc.batch([("originate.status", {"id": i})
+                            for i in pending[:5]])]
     cpu1 = cpu_s(pid)
     rss1 = rss_kb(pid)
     bridged = sum(1 for s in states.values() if s["state"] == "bridged")
@@ -119,7 +125,8 @@ def main():
         "rate": rate, "count": count, "started": len(ids),
         "rpc_errors": rpc_errors, "bridged": bridged,
         "not_settled": len(pending), "failed": len(failed),
-        "failures": reasons, "ended_by_cancel": ended,
+        "failures": reasons, "not_settled_states": stuck,
+        "ended_by_cancel": ended,
         "send_s": round(t_sent, 2), "all_bridged_s": round(t_bridged, 2),
         "achieved_rate": round(len(ids) / t_sent, 1) if t_sent else 0,
         "cpu_s": round(cpu1 - cpu0, 2),
