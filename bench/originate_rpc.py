@@ -94,6 +94,12 @@ def main():
                 st = a.get("result", {}).get("state") if a else None
                 if st in ("bridged", "failed", "ended"):
                     states[i] = a["result"]
+                elif a and a.get("error", {}).get("code") == -32002:
+                    # Ended and freed (ORIGINATE_LINGER_S after its
+                    # end) before this loop looked: not bridged.
+                    states[i] = {"state": "gone", "failed_leg": "?",
+                                 "status": 0,
+                                 "reason": "ended before it was polled"}
                 else:
                     still.append(i)
         pending = still

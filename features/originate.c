@@ -1131,10 +1131,12 @@ int originate_start(struct pool *p, const struct originate_opts *o, char *id,
 	err = request_tag_make(t->info.id, sizeof(t->info.id));
 	if (err < 0)
 		goto out;
-	err = pool_post(p, slice_cstr(t->info.id), start_fn, t);
+	/* The id first: once posted, @p t is the worker's (start_fn()
+	 * frees it, maybe before pool_post() returns here). */
+	memcpy(id, t->info.id, ORIGINATE_ID_MAX);
+	err = pool_post(p, slice_cstr(id), start_fn, t);
 	if (err)
 		goto out;
-	memcpy(id, t->info.id, ORIGINATE_ID_MAX);
 	return 0;
 out:
 	free(t);
