@@ -529,6 +529,35 @@ static void cancel_bridged(const char *id)
 	cr_assert_str_eq(str("ended_by"), "cancel");
 }
 
+/* An originate through a guard: sipedge (with @p extra_yaml), alice
+ * playing @p alice_sc, bob @p bob_sc answering after @p bob_ms; it must
+ * reach bridged having taken guard @p guard, and alice's re-INVITE
+ * before that. The id in @p id. */
+static void guarded(const char *extra_yaml, const char *alice_sc,
+		    const char *bob_sc, unsigned bob_ms, const char *guard,
+		    char *id)
+{
+	up_with(true, NULL, extra_yaml);
+	alice_pid = uas_start("alice", alice_sc);
+	bob_pid = uas_start_d("bob", bob_sc, bob_ms);
+	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
+	wait_state(id, "bridged");
+	cr_assert_str_eq(str("guard"), guard);
+	cr_assert_gt(num("guard_at_ms"), 0);
+	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
+}
+
+/* The end of a guarded() test: cancel, both scenarios passed, nothing
+ * left. */
+static void guarded_end(const char *id)
+{
+	cancel_bridged(id);
+	sipp_done_ok(&alice_pid, "alice");
+	sipp_done_ok(&bob_pid, "bob");
+	assert_no_live_dialogs();
+	down();
+}
+
 /* Issue #12's first guard: alice answers 488 to the offerless INVITE;
  * her second INVITE carries the pool's offer (asserted by her scenario),
  * bob gets her answer as his offer, and her re-INVITE bob's answer. */
@@ -536,20 +565,10 @@ Test(originate, alice_488_to_the_offerless_invite_still_bridges)
 {
 	char id[32];
 
-	up();
-	alice_pid = uas_start("alice", "uas_orig_alice_488.xml");
-	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 10);
-	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
-	wait_state(id, "bridged");
-	cr_assert_str_eq(str("guard"), "offer");
-	cr_assert_gt(num("guard_at_ms"), 0);
+	guarded(NULL, "uas_orig_alice_488.xml", "uas_orig_bob_late.xml", 10,
+		"offer", id);
 	cr_assert_geq(num("reinvited_a_at_ms"), num("guard_at_ms"));
-	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
-	cancel_bridged(id);
-	sipp_done_ok(&alice_pid, "alice");
-	sipp_done_ok(&bob_pid, "bob");
-	assert_no_live_dialogs();
-	down();
+	guarded_end(id);
 }
 
 /* The guard's second branch: alice answers the offerless INVITE with a
@@ -560,18 +579,9 @@ Test(originate, alice_200_without_an_offer_gets_the_pools_offer_and_bridges)
 {
 	char id[32];
 
-	up();
-	alice_pid = uas_start("alice", "uas_orig_alice_nosdp.xml");
-	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 10);
-	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
-	wait_state(id, "bridged");
-	cr_assert_str_eq(str("guard"), "offer");
-	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
-	cancel_bridged(id);
-	sipp_done_ok(&alice_pid, "alice");
-	sipp_done_ok(&bob_pid, "bob");
-	assert_no_live_dialogs();
-	down();
+	guarded(NULL, "uas_orig_alice_nosdp.xml", "uas_orig_bob_late.xml", 10,
+		"offer", id);
+	guarded_end(id);
 }
 
 /* The answer guard, and alice's answer to the connecting re-INVITE
@@ -581,18 +591,9 @@ Test(originate, alice_moving_her_media_after_the_guard_reinvites_bob)
 {
 	char id[32];
 
-	up_with(true, NULL, "b2b:\n  answer_guard_s: 1\n");
-	alice_pid = uas_start("alice", "uas_orig_alice_moved.xml");
-	bob_pid = uas_start_d("bob", "uas_orig_bob_moved.xml", 1800);
-	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
-	wait_state(id, "bridged");
-	cr_assert_str_eq(str("guard"), "held");
-	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
-	cancel_bridged(id);
-	sipp_done_ok(&alice_pid, "alice");
-	sipp_done_ok(&bob_pid, "bob");
-	assert_no_live_dialogs();
-	down();
+	guarded("b2b:\n  answer_guard_s: 1\n", "uas_orig_alice_moved.xml",
+		"uas_orig_bob_moved.xml", 1800, "held", id);
+	guarded_end(id);
 }
 
 /* Issue #12's answer guard, b2b.answer_guard_s 2 and bob answering
@@ -604,26 +605,17 @@ Test(originate, bob_answering_after_the_guard_holds_alice_then_reinvites_her)
 	char id[32];
 	json_int_t held_after;
 
-	up_with(true, NULL, "b2b:\n  answer_guard_s: 2\n");
-	alice_pid = uas_start("alice", "uas_orig_alice_guard.xml");
-	bob_pid = uas_start_d("bob", "uas_orig_bob_late.xml", 3000);
-	originate("{\"a\":\"alice@127.0.0.1\",\"b\":\"bob@127.0.0.1\"}", id);
-	wait_state(id, "bridged");
-	cr_assert_str_eq(str("guard"), "held");
+	guarded("b2b:\n  answer_guard_s: 2\n", "uas_orig_alice_guard.xml",
+		"uas_orig_bob_late.xml", 3000, "held", id);
 	held_after = num("guard_at_ms") - at("answered-a");
 	cr_assert(held_after >= 1900 && held_after < 3000,
 		  "held %lld ms after alice answered, not 2 s",
 		  (long long)held_after);
 	cr_assert_gt(num("reinvited_a_at_ms"), num("guard_at_ms"));
-	cr_assert_geq(at("bridged"), num("reinvited_a_at_ms"));
 	/* Still bridged a while later: no one hung up. */
 	ms_sleep(500);
 	wait_state(id, "bridged");
-	cancel_bridged(id);
-	sipp_done_ok(&alice_pid, "alice");
-	sipp_done_ok(&bob_pid, "bob");
-	assert_no_live_dialogs();
-	down();
+	guarded_end(id);
 }
 
 /* Issue #12: headers reach both INVITEs; intercom_a pages alice's user
