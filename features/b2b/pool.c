@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "features/b2b/b2b_conf.h"
 #include "proxy/base/arena.h"
@@ -285,6 +286,48 @@ static void worker_free(void *state)
 	free(w);
 }
 
+static pool_steer_fn *_Atomic app_steer;
+
+void pool_set_steer(pool_steer_fn *fn)
+{
+	atomic_store(&app_steer, fn);
+}
+
+int pool_contact_user(unsigned id, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "b2b-%u", id);
+
+	return n > 0 && (size_t)n < size ? n : -ENOSPC;
+}
+
+int pool_steer(const char *buf, size_t len, unsigned workers)
+{
+	const char *sp, *end = buf + len, *u;
+	pool_steer_fn *fn;
+	unsigned w = 0;
+
+	/* "METHOD SP Request-URI SP SIP/2.0" (RFC 3261 §7.1). */
+	if (len < 4 || !memcmp(buf, "SIP/", 4))
+		return -1;
+	sp = memchr(buf, ' ', len);
+	if (!sp)
+		return -1;
+	u = sp + 1;
+	sp = memchr(u, ' ', (size_t)(end - u));
+	if (!sp)
+		return -1;
+	if (sp - u > 8 && !strncasecmp(u, "sip:b2b-", 8)) {
+		const char *d = u + 8;
+
+		while (d < sp && *d >= '0' && *d <= '9' && w < 1000)
+			w = w * 10 + (unsigned)(*d++ - '0');
+		if (d > u + 8 && d < sp && *d == '@' && w < workers)
+			return (int)w;
+	}
+	fn = atomic_load(&app_steer);
+	return fn ? fn(buf, len, slice_make(u, (size_t)(sp - u)), workers) : -1;
+}
+
 const struct shard_role pool_role = {
 	.name = "b2b",
 	.new_state = worker_new,
@@ -293,6 +336,7 @@ const struct shard_role pool_role = {
 	.reject = pool_reject,
 	.tick = pool_tick,
 	.tick_ms = POOL_TICK_MS,
+	.steer = pool_steer,
 };
 
 /* The same without the timer: no UA core with timers, so idle workers
@@ -303,6 +347,7 @@ static const struct shard_role pool_role_idle = {
 	.free_state = worker_free,
 	.handle = pool_handle,
 	.reject = pool_reject,
+	.steer = pool_steer,
 };
 
 int pool_start(const struct conf *c, struct pool **pp)

@@ -21,8 +21,13 @@ struct sipmsg;
  * one UDP socket address on loopback (b2b.listen, a free port by
  * default) with SO_REUSEPORT; a message is handled by the worker that
  * owns its Call-ID, as in the proxy's group, so a call belongs to one
- * worker. The proxy routes to the pool like to any next hop, and every
- * request the pool sends goes out through the proxy; the proxy trusts
+ * worker, unless the pool addresses a worker itself (pool_steer()): a
+ * request whose Request-URI names "b2b-N" (the Contact the UA core gives
+ * worker N's dialogs) goes to worker N, and an application may claim
+ * out-of-dialog requests for a worker of its choice
+ * (pool_set_steer()), so that one worker can hold calls with many
+ * Call-IDs (a park lot). The proxy routes to the pool like to any next hop, and
+ * every request the pool sends goes out through the proxy; the proxy trusts
  * requests whose source is exactly the pool's socket (pool_is_source()).
  *
  * The role answers on its own only what a UA without calls answers:
@@ -85,6 +90,33 @@ struct pool_ua {
  * Thread: control, while no pool runs.
  */
 int pool_set_ua(const struct pool_ua *ua);
+
+/**
+ * An application's choice of worker for request @p buf (raw, @p len
+ * bytes, not parsed; its Request-URI @p ruri): a worker index below
+ * @p workers, or -1 for the default. Thread: any shard of the pool;
+ * must not block.
+ */
+typedef int pool_steer_fn(const char *buf, size_t len, struct slice ruri,
+			  unsigned workers);
+
+/**
+ * Set the application's steering (NULL: none). Thread: control, before
+ * the pool starts.
+ */
+void pool_set_steer(pool_steer_fn *fn);
+
+/** The user part of worker @p id's Contact ("b2b-ID"), into @p buf;
+ * its length, or -ENOSPC. Thread: any. */
+int pool_contact_user(unsigned id, char *buf, size_t size);
+
+/**
+ * The worker request @p buf goes to: "sip:b2b-N@" in its Request-URI
+ * names worker N (< @p workers); else what pool_set_steer()'s function
+ * says; else -1 (by Call-ID). Responses: -1. The pool role's
+ * shard_role.steer. Thread: any.
+ */
+int pool_steer(const char *buf, size_t len, unsigned workers);
 
 /**
  * The UA core's state of pool worker @p sh (what pool_ua.new_state

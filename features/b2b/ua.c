@@ -56,7 +56,7 @@ struct ua {
 	bool have_self;
 	char host[INET6_ADDRSTRLEN + 2]; /* Via host, "[::1]" for v6 */
 	uint16_t port;
-	char contact[INET6_ADDRSTRLEN + 32]; /* sip:b2b@HOST:PORT */
+	char contact[INET6_ADDRSTRLEN + 40]; /* sip:b2b-N@HOST:PORT */
 	struct ua_leg *bucket[BUCKETS];
 	struct ua_leg *dead; /* freed at the next tick */
 	size_t nlegs;
@@ -298,8 +298,10 @@ static int self(struct ua *u)
 		snprintf(u->host, sizeof(u->host), "%s", ip);
 		u->port = ntohs(a->sin_port);
 	}
-	snprintf(u->contact, sizeof(u->contact), "sip:b2b@%s:%u", u->host,
-		 u->port);
+	/* sip:b2b-N@HOST:PORT: the peer's requests in our dialogs come
+	 * back to this worker whatever their Call-ID (pool_steer()). */
+	snprintf(u->contact, sizeof(u->contact), "sip:b2b-%u@%s:%u",
+		 shard_id(u->sh), u->host, u->port);
 	u->have_self = true;
 	return 0;
 }

@@ -20,7 +20,8 @@ struct timer_wheel;
  * timer wheel, and the legs the worker's applications started. Every
  * request a leg sends goes to the proxy's first UDP listener from the
  * pool's socket (so location, GRUU and intercom apply, and the proxy
- * trusts it: pool_is_source()); Via and Contact name the pool's address.
+ * trusts it: pool_is_source()); Via names the pool's address, Contact
+ * sip:b2b-N@ that address for worker N (pool_steer()).
  *
  * A leg is one UAC INVITE dialog (RFC 3261 §12, §13, §15):
  *

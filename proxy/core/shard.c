@@ -308,6 +308,11 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 		/* A response to a branch of ours: the shard that made it
 		 * (proxy/sip/txn.h), even if the Call-ID was changed. */
 		owner = (unsigned)n;
+	else if (sh->set->n > 1 && sh->set->role->steer &&
+		 (n = sh->set->role->steer(buf, len, sh->set->n)) >= 0 &&
+		 (unsigned)n < sh->set->n)
+		/* The role addresses its shards itself (the B2B pool). */
+		owner = (unsigned)n;
 	else if (sh->set->n > 1 && sipmsg_peek_call_id(buf, len, &cid) == 0)
 		owner = shard_owner(cid, sh->set->n);
 	if (owner == sh->id) {

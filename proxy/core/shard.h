@@ -75,6 +75,15 @@ struct shard_role {
 	shard_role_handle_fn *reject;
 	shard_role_tick_fn *tick; /**< optional */
 	unsigned tick_ms;	  /**< with tick: its period (> 0) */
+	/**
+	 * Optional: the shard a request read by any shard of the group
+	 * belongs to, from its raw bytes (@p buf, @p len; not parsed yet),
+	 * when the role addresses its shards itself; a value >= @p nshards
+	 * or negative: the default (AOR for REGISTER, Call-ID otherwise).
+	 * Responses to branches of ours always go to the shard that made
+	 * the branch. Thread: any shard of the group; must not block.
+	 */
+	int (*steer)(const char *buf, size_t len, unsigned nshards);
 	/** Optional: the role's caches of the config follow a reload. */
 	shard_role_conf_fn *conf_changed;
 };

@@ -417,3 +417,101 @@ Test(pool, the_ua_core_sees_requests_first)
 	pool = NULL;
 	cr_assert_eq(atomic_load(&ua_states), 0);
 }
+
+/* Steering: which worker handles what (pool_steer()). */
+static atomic_int handled_on;
+
+static int where_request(struct shard *sh, void *state, const struct peer *from,
+			 const struct sipmsg *m)
+{
+	(void)state;
+	atomic_store(&handled_on, (int)shard_id(sh));
+	return pool_reply(sh, from, m, 200, slice_make(NULL, 0))
+		   ?: POOL_UA_DONE;
+}
+
+static const struct pool_ua where_ua = {
+	.name = "where",
+	.new_state = ua_new,
+	.free_state = ua_free,
+	.request = where_request,
+	.allow = "INVITE, ACK, BYE, CANCEL, OPTIONS",
+};
+
+/* OPTIONS to @p ruri with Call-ID @p cid; the worker that handled it. */
+static int handled_by(const char *ruri, const char *cid)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char buf[1024];
+	const char *r;
+	int k;
+
+	cr_assert_eq(pool_sockaddr(pool, &ss, &len), 0);
+	k = snprintf(buf, sizeof(buf),
+		     "OPTIONS %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKs%s;rport\r\n"
+		     "Max-Forwards: 70\r\nFrom: <sip:a@localhost>;tag=f\r\n"
+		     "To: <sip:b@localhost>\r\nCall-ID: %s\r\n"
+		     "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		     ruri, cid, cid);
+	atomic_store(&handled_on, -1);
+	cr_assert_eq(sendto(fd, buf, (size_t)k, 0, (struct sockaddr *)&ss, len),
+		     k);
+	r = recv_one(WAIT_MS);
+	cr_assert(!strncmp(r, "SIP/2.0 200 ", 12), "%s", r);
+	return atomic_load(&handled_on);
+}
+
+/* An application's steering: sip:700@... to worker 1. */
+static int steer_700(const char *buf, size_t len, struct slice ruri,
+		     unsigned workers)
+{
+	(void)buf;
+	(void)len;
+	return ruri.len > 8 && !memcmp(ruri.p, "sip:700@", 8) && workers > 1
+		   ? 1
+		   : -1;
+}
+
+Test(pool, a_worker_named_in_the_request_uri_handles_it)
+{
+	char cid[32];
+	int by_cid[2] = { 0, 0 };
+
+	cr_assert_eq(pool_set_ua(&where_ua), 0);
+	pool_set_steer(steer_700);
+	start("b2b:\n  workers: 2\n");
+	for (int i = 0; i < 16; i++) {
+		snprintf(cid, sizeof(cid), "steer-%d@test", i);
+		/* Named: whatever the Call-ID. */
+		cr_assert_eq(handled_by("sip:b2b-0@127.0.0.1", cid), 0);
+		cr_assert_eq(handled_by("sip:B2B-1@127.0.0.1:5", cid), 1);
+		/* The application's choice. */
+		cr_assert_eq(handled_by("sip:700@example.com", cid), 1);
+		/* Neither: by Call-ID, so both workers get some. */
+		by_cid[handled_by("sip:b2b@127.0.0.1", cid)]++;
+	}
+	cr_assert(by_cid[0] && by_cid[1], "%d/%d", by_cid[0], by_cid[1]);
+	pool_set_steer(NULL);
+}
+
+Test(pool, steer_reads_only_a_well_formed_worker_name)
+{
+#define S(text, w) pool_steer(text, strlen(text), w)
+	pool_set_steer(NULL);
+	cr_assert_eq(S("BYE sip:b2b-1@h SIP/2.0\r\n", 2), 1);
+	cr_assert_eq(S("BYE sip:b2b-12@h:5060;lr SIP/2.0\r\n", 16), 12);
+	cr_assert_eq(S("BYE sip:b2b-2@h SIP/2.0\r\n", 2), -1);
+	cr_assert_eq(S("BYE sip:b2b-@h SIP/2.0\r\n", 2), -1);
+	cr_assert_eq(S("BYE sip:b2b-1x@h SIP/2.0\r\n", 2), -1);
+	cr_assert_eq(S("BYE sip:b2b-1 SIP/2.0\r\n", 2), -1);
+	cr_assert_eq(S("BYE sip:b2b-99999999999999999999@h SIP/2.0\r\n", 2),
+		     -1);
+	cr_assert_eq(S("BYE sip:b2b@h SIP/2.0\r\n", 2), -1);
+	cr_assert_eq(S("SIP/2.0 200 OK\r\n", 2), -1);
+	cr_assert_eq(S("BYE", 2), -1);
+	cr_assert_eq(S("BYE sip:b2b-1@h", 2), -1);
+	cr_assert_eq(pool_steer("", 0, 2), -1);
+#undef S
+}
