@@ -483,6 +483,10 @@ Test(authedge, unauthenticated_flood_is_answered_without_transactions)
 	}
 	for (int k = 0; k < 200 && ua_recv(&u, rx, 50) == 0; k++)
 		answered += !rx->m.is_request && rx->m.status == 407;
+	cr_log_info("flood: 2000 INVITEs in %lld ms, %lld 407s received, "
+		    "transactions %lld before, %lld after",
+		    ms_now() - t0, answered, tx0,
+		    stat_of("shard.transactions"));
 	/* Every one answered at once, none kept. */
 	cr_assert_geq(answered, 1900, "answered %lld", answered);
 	cr_assert_eq(stat_of("shard.transactions"), tx0);
