@@ -273,6 +273,33 @@ int ban_fail(enum ban_kind kind, const struct sockaddr *src, struct slice user,
 	return err ? err : ret;
 }
 
+int ban_put(enum ban_kind kind, const struct sockaddr *src, struct slice user,
+	    int64_t now_s, unsigned ban_s)
+{
+	int64_t until = now_s + (int64_t)ban_s, cur;
+	struct entry *e;
+	struct key k;
+	int err;
+
+	if (!table)
+		return -EINVAL;
+	err = make_key(kind, src, user, &k);
+	if (err)
+		return err;
+	urcu_memb_read_lock();
+	sweep(now_s, ban_s);
+	err = get_or_add(&k, now_s, &e);
+	if (!err) {
+		cur = atomic_load_explicit(&e->until_s, memory_order_relaxed);
+		/* Bounded: each failed exchange saw a later value. */
+		while (cur < until &&
+		       !atomic_compare_exchange_weak(&e->until_s, &cur, until))
+			;
+	}
+	urcu_memb_read_unlock();
+	return err;
+}
+
 static bool banned(const struct key *k, int64_t now_s)
 {
 	struct entry *e = lookup(k);

@@ -65,6 +65,17 @@ int ban_fail(enum ban_kind kind, const struct sockaddr *src, struct slice user,
 	     int64_t now_s, const struct ban_limits *l, const char **reasonp);
 
 /**
+ * Ban (src, @p user) for @p kind, or the source as a whole when @p user
+ * is empty, from @p now_s for @p ban_s seconds, without counting
+ * failures (a request rate over its limit, for instance). A ban in
+ * force is extended, never shortened. Returns 0, -ENOSPC (table full of
+ * live entries), -ENOMEM, -EAFNOSUPPORT, -EINVAL (not set up).
+ * Thread: any RCU-registered thread, outside a read section.
+ */
+int ban_put(enum ban_kind kind, const struct sockaddr *src, struct slice user,
+	    int64_t now_s, unsigned ban_s);
+
+/**
  * True when @p src is banned for @p kind at @p now_s: the source as a
  * whole, or the pair (src, @p user) when @p user is not empty.
  * Thread: any RCU-registered thread, outside a read section.

@@ -143,3 +143,34 @@ Test(ban, full_table_is_swept_and_bounded)
 	    0);
 	cr_assert_eq(ban_count(), 2);
 }
+
+static bool count_rate(const struct ban_info *b, void *arg)
+{
+	int *n = arg;
+
+	if (b->kind == BAN_RATE) {
+		cr_assert_str_eq(b->user, "");
+		cr_assert_str_eq(b->reason, "request rate");
+		(*n)++;
+	}
+	return true;
+}
+
+Test(ban, put_bans_a_source_of_another_kind_apart)
+{
+	int n = 0;
+
+	cr_assert_eq(ban_put(BAN_RATE, SA(a1), slice_make(NULL, 0), NOW, 30),
+		     0);
+	cr_assert(ban_is_banned(BAN_RATE, SA(a1), SLICE_LIT("anyone"), NOW));
+	cr_assert(!ban_is_banned(BAN_AUTH, SA(a1), SLICE_LIT("anyone"), NOW));
+	/* Extended, never shortened. */
+	cr_assert_eq(ban_put(BAN_RATE, SA(a1), slice_make(NULL, 0), NOW, 5), 0);
+	cr_assert(
+	    ban_is_banned(BAN_RATE, SA(a1), slice_make(NULL, 0), NOW + 29));
+	cr_assert(
+	    !ban_is_banned(BAN_RATE, SA(a1), slice_make(NULL, 0), NOW + 30));
+	cr_assert_eq(ban_foreach(NOW, count_rate, &n), 1);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(ban_remove(SA(a1), NULL), 1);
+}
