@@ -36,6 +36,10 @@ struct hook_fwd {
 	unsigned nt;		     /**< 0: no override */
 	bool failover; /**< one after the other (flows of one device), not
 			    forked in parallel */
+	/** The caller may not learn which users exist (struct hook_req):
+	 * a 480 for a user without a binding is answered as the 404 of an
+	 * unknown user. Set by the core from hook_req.conceal. */
+	bool conceal;
 };
 
 /**
@@ -51,6 +55,10 @@ struct hook_req {
 	struct arena *a;     /**< the shard's per-message arena */
 	void *core;	     /**< the core's own state: do not touch */
 	struct hook_fwd fwd; /**< HOOK_FEATURES may set it: where to route */
+	/** HOOK_AUTH may set it: the request comes from an unauthenticated
+	 * stranger who must not tell unknown users from unregistered ones
+	 * (registrar.hide_users). */
+	bool conceal;
 };
 
 /**
@@ -186,6 +194,19 @@ int hook_clean(struct edit_list *el, const struct sipmsg *m, struct arena *a,
  */
 int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 	       struct slice extra, struct slice body);
+
+/**
+ * Answer the request of @p r statelessly (RFC 3261 §16.11 style): the
+ * response is sent once and nothing is kept, no server transaction and
+ * no retransmission timer; a retransmitted request is handled anew. For
+ * answers to sources that have not authenticated (challenges,
+ * rejections), so that they cost no state. The ACK of such a final
+ * response is absorbed by the core (its To tag is the derived one of
+ * reply_build()). Errors as hook_reply(). Implemented by the core.
+ * Thread: the shard. Ownership: copied before return.
+ */
+int hook_reply_stateless(struct hook_req *r, unsigned status,
+			 const char *reason, struct slice extra);
 
 /**
  * Log at info why the request of @p r is refused with @p status (403,

@@ -40,6 +40,7 @@
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/mgmt/reload.h"
 #include "proxy/mgmt/rpc.h"
+#include "proxy/mgmt/rpc_ban.h"
 #include "proxy/mgmt/rpc_core.h"
 #include "proxy/mgmt/rpc_dialog.h"
 #include "proxy/mgmt/rpc_originate.h"
@@ -576,6 +577,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 		err = rpc_dialog_add(m->rpc, &m->env);
 	if (!err)
 		err = rpc_originate_add(m->rpc, &m->env);
+	if (!err)
+		err = rpc_ban_add(m->rpc, &m->env);
 	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (!err)

@@ -412,6 +412,17 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 	return txn_srv_respond(st, status, out.p, out.len);
 }
 
+int hook_reply_stateless(struct hook_req *r, unsigned status,
+			 const char *reason, struct slice extra)
+{
+	struct pipeline *k = r->core;
+
+	if (!k || !r->m->is_request || r->m->method == SIP_ACK)
+		return -EINVAL;
+	k->status = status;
+	return route_reply(k->route, r->m, r->from, status, reason, extra);
+}
+
 /* route_reply(), remembering the status for the request's debug line. */
 static int answer(struct pipeline *k, const struct sipmsg *m,
 		  const struct peer *from, unsigned status, const char *reason,
@@ -497,8 +508,10 @@ static int run_hooks(struct pipeline *k, const struct peer *from,
 	}
 	if (ret == HOOK_NEXT)
 		ret = hook_run(HOOK_FEATURES, &hr);
-	if (ret == HOOK_NEXT)
+	if (ret == HOOK_NEXT) {
 		*fwp = hr.fwd;
+		fwp->conceal = hr.conceal;
+	}
 	if (ret < 0 && !txn_srv_find(route_txns(k->route), m, m->method)) {
 		unsigned status = err_sip_status(ret);
 
@@ -527,6 +540,12 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		 * transaction; the ACK of a 2xx goes on statelessly. */
 		st = txn_srv_find(l, m, SIP_INVITE);
 		k->outcome = "absorbed by its transaction";
+		if (!st && reply_is_derived_tag(m)) {
+			/* The ACK of a final response we sent statelessly
+			 * (hook_reply_stateless(), route_reply()). */
+			k->outcome = "ACK of a stateless answer, absorbed";
+			return;
+		}
 		if (!(st && txn_srv_absorb(st, m))) {
 			err = route_ack(k->route, m, from);
 			k->outcome = err ? "dropped" : "forwarded";

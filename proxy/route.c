@@ -18,6 +18,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
@@ -291,7 +292,7 @@ static int plan_user(const struct conf *c, struct slice ruri,
 		     const struct hook_fwd *fw, struct arena *a,
 		     struct route_plan *p)
 {
-	struct hook_fwd g = { NULL, 0, false };
+	struct hook_fwd g = { NULL, 0, false, false };
 	unsigned status = 0;
 	int r;
 
@@ -779,6 +780,30 @@ static int add_lines(struct edit_list *el, struct slice lines)
  * Request-URI, Max-Forwards, Route, Record-Route, the received/rport of
  * the previous hop, our Via with branch. *outp is in the arena.
  */
+/*
+ * Credentials for our own realms (a served domain) were for us: they
+ * go no further (RFC 3261 §22.3: a proxy consumes the credentials it
+ * asked for), so the callee never sees them. Other realms' pass.
+ */
+static int strip_own_credentials(const struct conf *c, struct edit_list *el,
+				 const struct sipmsg *m)
+{
+	struct digest_credentials d;
+	int err = 0;
+
+	for (unsigned i = 0; i < m->nhdrs && !err; i++) {
+		const struct siphdr *h = &m->hdrs[i];
+
+		if (h->id != HDR_AUTHORIZATION &&
+		    h->id != HDR_PROXY_AUTHORIZATION)
+			continue;
+		if (digest_credentials_parse(h->value, NULL, &d) == 0 &&
+		    d.realm.len && conf_is_domain(c, d.realm.p, d.realm.len))
+			err = edit_del_hdr(el, h);
+	}
+	return err;
+}
+
 static int build_request(struct route *r, const struct fork *f,
 			 const struct sipmsg *m, const struct route_target *t,
 			 bool stateless, char *branch, size_t *branch_lenp,
@@ -809,6 +834,8 @@ static int build_request(struct route *r, const struct fork *f,
 	/* What only features may add goes (proxy/hook.h). */
 	kept = t->ruri.len ? slice_make(NULL, 0) : m->ruri;
 	err = hook_clean(el, m, r->a, &kept);
+	if (!err)
+		err = strip_own_credentials(r->c, el, m);
 	if (err)
 		return err;
 	if (kept.len && kept.p != m->ruri.p)
@@ -1552,6 +1579,10 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	err = route_plan_fwd(r->c, m, fw, r->a, &p);
 	if (err)
 		return err;
+	/* A caller who may not learn who exists (proxy/hook.h): a known
+	 * user without a binding looks like an unknown one. */
+	if (fw && fw->conceal && p.status == err_sip_status(ERR_NO_BINDING))
+		plan_reply(&p, err_sip_status(ERR_NO_USER), "Not Found");
 	if (p.status)
 		return route_reply(r, m, from, p.status, p.reason,
 				   slice_make(NULL, 0));

@@ -23,46 +23,28 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/route.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/digest.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/uri.h"
 #include "proxy/core/transport.h"
 #include "registrar/reg.h"
 #include "registrar/reg_conf.h"
 #include "registrar/users.h"
+#include "store/ban.h"
+#include "store/nonce.h"
 
-/* Nonce counts: per shard, grown on demand up to a bound; see nc_check(). */
-#define NC_SLOTS_MIN (1u << 14)
-#define NC_SLOTS_MAX (1u << 22)
-#define NC_PROBE     16
-/* Failures per source address: per shard, bounded. */
-#define FAIL_SLOTS (1u << 12)
-#define FAIL_PROBE 8
+/* Nonces in use at once, all workers together (store/nonce.h). */
+#define NONCE_MAX (1u << 18)
+/* (source, user) and source entries of the ban table (store/ban.h). */
+#define BAN_MAX (1u << 16)
 /* A nonce stamped this far in the future is not ours (clock skew). */
 #define FUTURE_SKEW_S 60
 
-struct nc_slot {
-	uint64_t salt;
-	int64_t ts; /* the nonce's time stamp; 0: empty */
-	uint32_t nc;
-};
-
-struct fail_slot {
-	unsigned char key[17]; /* family byte, address */
-	int64_t start;	       /* window start; 0: empty */
-	uint32_t count;
-};
-
 /* What one shard owns. Only that shard writes it. */
 struct shard_state {
-	struct nc_slot *nc;
-	size_t nc_mask; /* slots - 1 */
-	/* Time stamp of the newest nonce whose count had to be evicted
-	 * while it was still fresh: an unknown nonce not newer than this
-	 * may have been used before, so it gets stale=true. */
-	int64_t nc_watermark;
-	struct fail_slot *fail;
 	uint64_t salt_next;
 	struct auth_stats st;
 	struct log_ratelimit rl;
@@ -71,7 +53,6 @@ struct shard_state {
 static struct hmac_sha256_ctx key_ctx; /* keyed once, copied per use */
 static struct shard_state *shards;
 static unsigned nshards_;
-static uint64_t table_seed;
 static const struct stats_source stats_src; /* below auth_stats() */
 
 /* Nonces. */
@@ -155,9 +136,7 @@ int auth_init(const struct conf *c, unsigned nshards)
 			return -EIO;
 		hmac_sha256_set_key(&key_ctx, sizeof(key), key);
 	}
-	if (getrandom(&base, sizeof(base), 0) != (ssize_t)sizeof(base) ||
-	    getrandom(&table_seed, sizeof(table_seed), 0) !=
-		(ssize_t)sizeof(table_seed))
+	if (getrandom(&base, sizeof(base), 0) != (ssize_t)sizeof(base))
 		return -EIO;
 	shards = calloc(nshards, sizeof(*shards));
 	if (!shards)
@@ -166,19 +145,16 @@ int auth_init(const struct conf *c, unsigned nshards)
 	for (unsigned i = 0; i < nshards; i++) {
 		struct shard_state *s = &shards[i];
 
-		s->nc = calloc(NC_SLOTS_MIN, sizeof(*s->nc));
-		s->nc_mask = NC_SLOTS_MIN - 1;
-		s->fail = calloc(FAIL_SLOTS, sizeof(*s->fail));
-		if (!s->nc || !s->fail) {
-			auth_fini();
-			return -ENOMEM;
-		}
 		/* Unique per shard: the shard id in the top byte. */
 		s->salt_next =
 		    (base & 0x00ffffffffffffffULL) | ((uint64_t)i << 56);
 		s->rl.burst = 5;
 	}
-	err = stats_add(&stats_src);
+	err = nonce_init(NONCE_MAX);
+	if (!err)
+		err = ban_init(BAN_MAX);
+	if (!err)
+		err = stats_add(&stats_src);
 	if (err && err != -EEXIST) {
 		auth_fini();
 		return err;
@@ -189,10 +165,8 @@ int auth_init(const struct conf *c, unsigned nshards)
 void auth_fini(void)
 {
 	stats_remove(&stats_src);
-	for (unsigned i = 0; shards && i < nshards_; i++) {
-		free(shards[i].nc);
-		free(shards[i].fail);
-	}
+	nonce_fini();
+	ban_fini();
 	free(shards);
 	shards = NULL;
 	nshards_ = 0;
@@ -218,6 +192,11 @@ void auth_stats(struct auth_stats *out)
 		out->blocked += __atomic_load_n(&s->blocked, __ATOMIC_RELAXED);
 		out->replays += __atomic_load_n(&s->replays, __ATOMIC_RELAXED);
 		out->stale += __atomic_load_n(&s->stale, __ATOMIC_RELAXED);
+		out->bans += __atomic_load_n(&s->bans, __ATOMIC_RELAXED);
+		out->stateless +=
+		    __atomic_load_n(&s->stateless, __ATOMIC_RELAXED);
+		out->uri_mismatch +=
+		    __atomic_load_n(&s->uri_mismatch, __ATOMIC_RELAXED);
 	}
 }
 
@@ -226,9 +205,21 @@ static const struct stats_item stats_items[] = {
 	{ "challenges", "401/407 challenges sent", false },
 	{ "successes", "credentials accepted", false },
 	{ "failures", "wrong responses and unknown users", false },
-	{ "blocked", "403 to a source over the failure limit", false },
+	{ "blocked",
+	  "requests from a banned (source, user) or source, "
+	  "dropped",
+	  false },
 	{ "replays", "nonce and nc seen before", false },
 	{ "stale", "right password, old nonce: stale=true", false },
+	{ "bans", "bans made after failed authentications", false },
+	{ "stateless",
+	  "answers to unauthenticated requests sent without "
+	  "a transaction",
+	  false },
+	{ "uri_mismatch",
+	  "credentials whose uri is not the Request-URI: "
+	  "400",
+	  false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -244,6 +235,9 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[3] = st.blocked;
 	v[4] = st.replays;
 	v[5] = st.stale;
+	v[6] = st.bans;
+	v[7] = st.stateless;
+	v[8] = st.uri_mismatch;
 }
 
 static const struct stats_source stats_src = {
@@ -254,222 +248,94 @@ static const struct stats_source stats_src = {
 	.read = stats_read,
 };
 
-/* The slot of @p salt in @p v (mask @p mask), or where it may go. */
-static struct nc_slot *nc_probe(struct nc_slot *v, size_t mask, uint64_t salt,
-				int64_t now_s, int64_t ttl_s, bool *foundp,
-				struct nc_slot **oldestp)
+/* Challenges. */
+
+/* The users-file bit of @p alg. */
+static unsigned alg_bit(unsigned alg)
 {
-	size_t i = hash_bytes(&salt, sizeof(salt), table_seed) & mask;
-	struct nc_slot *free_slot = NULL, *oldest = NULL;
-
-	*foundp = false;
-	for (unsigned k = 0; k < NC_PROBE; k++) {
-		struct nc_slot *e = &v[(i + k) & mask];
-
-		if (e->ts && e->salt == salt) {
-			*foundp = true;
-			return e;
-		}
-		if (!free_slot && (!e->ts || e->ts + ttl_s < now_s))
-			free_slot = e;
-		if (e->ts && (!oldest || e->ts < oldest->ts))
-			oldest = e;
-	}
-	*oldestp = oldest;
-	return free_slot;
+	return alg == DIGEST_SHA256 ? USERS_SHA256 : USERS_MD5;
 }
 
-/* Forget a fresh count: unknown nonces up to its time become stale. */
-static void nc_evict(struct shard_state *s, struct nc_slot *e)
+/* True when @p alg is one of registrar.algorithms. */
+static bool alg_offered(const struct reg_conf *rc, enum digest_alg alg)
 {
-	if (e->ts > s->nc_watermark)
-		s->nc_watermark = e->ts;
-	e->ts = 0;
-}
-
-/* Double the table, keeping the live counts. -ENOMEM, -E2BIG (at the
- * bound): the caller evicts instead. Runs rarely; bounded work. */
-static int nc_grow(struct shard_state *s, int64_t now_s, int64_t ttl_s)
-{
-	size_t n = s->nc_mask + 1, mask = 2 * n - 1;
-	struct nc_slot *v, *e, *oldest;
-	bool found;
-
-	if (n >= NC_SLOTS_MAX)
-		return -E2BIG;
-	v = calloc(2 * n, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		struct nc_slot *o = &s->nc[i];
-
-		if (!o->ts || o->ts + ttl_s < now_s)
-			continue;
-		e = nc_probe(v, mask, o->salt, now_s, ttl_s, &found, &oldest);
-		if (!e) {
-			nc_evict(s, o);
-			continue;
-		}
-		*e = *o;
-	}
-	free(s->nc);
-	s->nc = v;
-	s->nc_mask = mask;
-	return 0;
+	for (unsigned i = 0; i < rc->nalgs; i++)
+		if (rc->algs[i] == (unsigned)alg)
+			return true;
+	return false;
 }
 
 /*
- * Record nonce count @p nc of the nonce (@p salt, @p ts). 0: first use
- * of this count; -EALREADY: seen before (a replay); -ESTALE: unknown,
- * but its count may have been evicted (only once the table reached
- * NC_SLOTS_MAX). Entries of nonces past their lifetime are reused
- * freely: such nonces get stale=true before they come here.
+ * RFC 3261 §22.4 (RFC 2617 §3.2.2.5): the digest-uri names the resource
+ * of the request. Equal as written, or as SIP URIs with the same
+ * scheme, user, host (any case) and port (parameters are not compared:
+ * a UA may write them in another order). Also accepted: a digest-uri
+ * without a user part that names this node itself (a served domain or
+ * a listen address), what SIPp 3.6 writes ("sip:IP:PORT" of the
+ * server): such credentials are for us, not for another target, and
+ * the nonce count still stops their replay. Anything else, such as
+ * uri="sip:evil.example.com", is refused.
  */
-static int nc_check(struct shard_state *s, uint64_t salt, int64_t ts,
-		    uint32_t nc, int64_t now_s, int64_t ttl_s)
+static bool uri_matches(const struct conf *c, struct slice duri,
+			struct slice ruri)
 {
-	struct nc_slot *e, *oldest;
-	bool found;
+	struct sipuri a, b;
 
-	e = nc_probe(s->nc, s->nc_mask, salt, now_s, ttl_s, &found, &oldest);
-	if (found) {
-		if (nc <= e->nc)
-			return -EALREADY;
-		e->nc = nc;
-		return 0;
-	}
-	if (ts <= s->nc_watermark)
-		return -ESTALE;
-	/* Bounded: each pass doubles the table up to NC_SLOTS_MAX. */
-	while (!e && nc_grow(s, now_s, ttl_s) == 0)
-		e = nc_probe(s->nc, s->nc_mask, salt, now_s, ttl_s, &found,
-			     &oldest);
-	if (!e) {
-		nc_evict(s, oldest);
-		e = oldest;
-	}
-	e->salt = salt;
-	e->ts = ts;
-	e->nc = nc;
-	return 0;
+	if (slice_eq(duri, ruri))
+		return true;
+	if (uri_parse(duri, &a) < 0 ||
+	    (a.scheme != URI_SIP && a.scheme != URI_SIPS))
+		return false;
+	if (!a.user.len && route_uri_is_ours(c, &a))
+		return true;
+	if (uri_parse(ruri, &b) < 0 || a.scheme != b.scheme)
+		return false;
+	return slice_eq(a.user, b.user) && slice_caseeq(a.host, b.host) &&
+	       a.port == b.port;
 }
 
-/* The failure-table key of @p sa: family byte and address. */
-static void fail_key(const struct sockaddr *sa, unsigned char *key)
-{
-	memset(key, 0, 17);
-	if (sa->sa_family == AF_INET) {
-		key[0] = 4;
-		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a =
-		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			key[0] = 4;
-			memcpy(key + 1, a->s6_addr + 12, 4);
-		} else {
-			key[0] = 6;
-			memcpy(key + 1, a->s6_addr, 16);
-		}
-	}
-}
-
-static struct fail_slot *fail_find(struct shard_state *s,
-				   const unsigned char *key, bool make,
-				   int64_t now_s, int64_t window_s)
-{
-	size_t i = hash_bytes(key, 17, table_seed) & (FAIL_SLOTS - 1);
-	struct fail_slot *free_slot = NULL, *oldest = NULL;
-
-	for (unsigned k = 0; k < FAIL_PROBE; k++) {
-		struct fail_slot *e = &s->fail[(i + k) & (FAIL_SLOTS - 1)];
-
-		if (e->start && memcmp(e->key, key, 17) == 0)
-			return e;
-		if (!free_slot && (!e->start || e->start + window_s <= now_s))
-			free_slot = e;
-		if (!oldest || e->start < oldest->start)
-			oldest = e;
-	}
-	if (!make)
-		return NULL;
-	if (!free_slot)
-		free_slot = oldest;
-	memcpy(free_slot->key, key, 17);
-	free_slot->start = now_s;
-	free_slot->count = 0;
-	return free_slot;
-}
-
-static bool is_blocked(struct shard_state *s, const struct conf *c,
-		       const struct sockaddr *src, int64_t now_s)
-{
-	unsigned char key[17];
-	struct fail_slot *e;
-
-	fail_key(src, key);
-	e = fail_find(s, key, false, now_s, reg_conf(c)->auth_failure_window_s);
-	return e &&
-	       e->start + (int64_t)reg_conf(c)->auth_failure_window_s > now_s &&
-	       e->count >= reg_conf(c)->max_auth_failures;
-}
-
-/* Count one failure of @p src; true when it is now over the limit. */
-static bool fail_record(struct shard_state *s, const struct conf *c,
-			const struct sockaddr *src, int64_t now_s)
-{
-	const int64_t window = reg_conf(c)->auth_failure_window_s;
-	unsigned char key[17];
-	struct fail_slot *e;
-
-	fail_key(src, key);
-	e = fail_find(s, key, true, now_s, window);
-	if (e->start + window <= now_s) {
-		e->start = now_s;
-		e->count = 0;
-	}
-	e->count++;
-	return e->count >= reg_conf(c)->max_auth_failures;
-}
-
-/* Challenges. */
-
-/* "401/407 ..." with one challenge per algorithm @p user has. */
+/* "401/407 ..." with one challenge per configured algorithm @p user has. */
 static int challenge(const struct auth_req *q, struct shard_state *s,
 		     struct slice realm, struct slice user, bool stale,
 		     struct auth_verdict *vp)
 {
-	/* RFC 8760 §2.4: the most preferred algorithm first. */
-	static const enum digest_alg order[2] = { DIGEST_SHA256, DIGEST_MD5 };
+	const struct reg_conf *rc = reg_conf(q->c);
 	const bool reg = q->m->method == SIP_REGISTER;
 	const char *hname = reg ? "WWW-Authenticate: " : "Proxy-Authenticate: ";
 	const size_t hlen = strlen(hname);
 	struct users_cred cred;
-	unsigned algs = USERS_MD5 | USERS_SHA256;
+	unsigned algs = 0, offer = 0;
 	char nonce[AUTH_NONCE_LEN];
 	size_t cap, o = 0;
 	char *p;
 
-	if (users_lookup(user, realm, &cred) == 0 && cred.algs)
+	/* The configured algorithms the user has a hash for; all of them
+	 * for an unknown user, or when the user has none of them (users
+	 * made by scripts/mkuser.sh have both: they all look alike). */
+	if (users_lookup(user, realm, &cred) == 0)
 		algs = cred.algs;
+	for (unsigned i = 0; i < rc->nalgs; i++)
+		if (algs & alg_bit(rc->algs[i]))
+			offer |= alg_bit(rc->algs[i]);
+	if (!offer)
+		offer = USERS_MD5 | USERS_SHA256;
 	auth_nonce_make(realm, q->now_s, s->salt_next++, nonce);
 	cap = 2 * (realm.len + AUTH_NONCE_LEN + 128);
 	p = arena_alloc(q->a, cap);
 	if (!p)
 		return -ENOMEM;
-	for (unsigned i = 0; i < 2; i++) {
-		unsigned bit =
-		    order[i] == DIGEST_SHA256 ? USERS_SHA256 : USERS_MD5;
+	/* RFC 8760 §2.4: the most preferred algorithm first. */
+	for (unsigned i = 0; i < rc->nalgs; i++) {
+		const enum digest_alg alg = (enum digest_alg)rc->algs[i];
 		int n;
 
-		if (!(algs & bit))
+		if (!(offer & alg_bit(alg)))
 			continue;
 		if (cap - o < hlen + 2)
 			return -ENOMEM;
 		memcpy(p + o, hname, hlen);
 		o += hlen;
-		n = digest_challenge_print(p + o, cap - o - 2, order[i], realm,
+		n = digest_challenge_print(p + o, cap - o - 2, alg, realm,
 					   slice_make(nonce, AUTH_NONCE_LEN),
 					   stale);
 		if (n < 0)
@@ -497,33 +363,89 @@ static void forbid(struct auth_verdict *vp, const char *why)
 
 /*
  * The realm (a served domain) and user this request authenticates
- * for, in @p buf; false when it needs no authentication here.
+ * for, in @p buf; false when it needs no authentication here, with
+ * *strangerp set when it is an initial request (not REGISTER) from an
+ * untrusted source that goes on unauthenticated.
  */
 static bool needs_auth(const struct auth_req *q, char *buf, size_t size,
-		       struct slice *realmp, struct slice *userp)
+		       struct slice *realmp, struct slice *userp,
+		       bool *strangerp)
 {
 	const struct sipmsg *m = q->m;
 	const struct conf *c = q->c;
+	const bool listed = m->method != SIP_METHOD_OTHER &&
+			    (reg_conf(c)->auth_methods & (1u << m->method));
 	int n;
 
-	if (m->method == SIP_ACK || m->method == SIP_CANCEL ||
-	    m->method == SIP_METHOD_OTHER ||
-	    !(reg_conf(c)->auth_methods & (1u << m->method)))
-		return false;
-	if (q->internal || reg_conf_is_trusted(c, q->src))
+	if (m->method == SIP_ACK || m->method == SIP_CANCEL || q->internal ||
+	    reg_conf_is_trusted(c, q->src))
 		return false;
 	if (m->method == SIP_REGISTER) {
-		if (!reg_is_ours(c, m))
+		if (!listed || !reg_is_ours(c, m))
 			return false;
 		/* The AOR's user and domain: reg_aor(). */
 		n = sipmsg_hdr_aor(m, HDR_TO, buf, size, userp, realmp);
-	} else {
-		/* In-dialog requests were authorised with the dialog. */
-		if (m->to_tag.len)
-			return false;
-		n = sipmsg_hdr_aor(m, HDR_FROM, buf, size, userp, realmp);
+		return n > 0 && conf_is_domain(c, realmp->p, realmp->len);
 	}
-	return n > 0 && conf_is_domain(c, realmp->p, realmp->len);
+	/* In-dialog requests were authorised with the dialog. */
+	if (m->to_tag.len)
+		return false;
+	n = sipmsg_hdr_aor(m, HDR_FROM, buf, size, userp, realmp);
+	if (listed && n > 0 && conf_is_domain(c, realmp->p, realmp->len))
+		return true;
+	/* An initial request that goes on unauthenticated. */
+	*strangerp = true;
+	return false;
+}
+
+/* Silence for a banned pair or source: no answer at all. */
+static void drop(struct shard_state *s, struct auth_verdict *vp)
+{
+	count(&s->st.blocked);
+	vp->drop = true;
+}
+
+/* The ban limits of @p c. */
+static struct ban_limits limits(const struct conf *c)
+{
+	const struct reg_conf *rc = reg_conf(c);
+	struct ban_limits l = {
+		.pair_max = rc->max_auth_failures,
+		.source_max = rc->max_auth_failures_source,
+		.window_s = rc->auth_failure_window_s,
+		.ban_s = rc->auth_ban_s,
+	};
+
+	return l;
+}
+
+/* A failure of (source, @p user): a new challenge, or 403 once it
+ * makes a ban (the last answer the pair gets until the ban ends). */
+static int failed(const struct auth_req *q, struct shard_state *s,
+		  struct slice realm, struct slice user, struct slice aor_user,
+		  struct auth_verdict *vp)
+{
+	const struct ban_limits l = limits(q->c);
+	const char *why = NULL;
+	int ret;
+
+	count(&s->st.failures);
+	ret = ban_fail(BAN_AUTH, q->src, user, q->now_s, &l, &why);
+	if (ret == 1) {
+		count(&s->st.bans);
+		if (log_ratelimit_ok(&s->rl)) {
+			char addr[64], u[BAN_USER_MAX * 4 + 1];
+
+			log_escape(user.p, user.len, u, sizeof(u));
+			log_msg(LOG_NOTICE,
+				"auth: %s user '%s': banned for %u s: %s",
+				peer_addr_str(q->src, addr, sizeof(addr)), u,
+				l.ban_s, why);
+		}
+		forbid(vp, why);
+		return 0;
+	}
+	return challenge(q, s, realm, aor_user, false, vp);
 }
 
 int auth_check(const struct auth_req *q, struct auth_verdict *vp)
@@ -544,14 +466,14 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	unsigned n;
 	int err;
 
-	*vp = (struct auth_verdict){ 0, NULL, { NULL, 0 }, NULL };
-	if (!needs_auth(q, who, sizeof(who), &realm, &user))
+	*vp = (struct auth_verdict){ 0, NULL, { NULL, 0 }, NULL, false, false };
+	if (!needs_auth(q, who, sizeof(who), &realm, &user, &vp->stranger)) {
+		vp->stranger = vp->stranger && reg_conf(c)->hide_users;
 		return 0;
+	}
 	s = &shards[q->shard < nshards_ ? q->shard : 0];
-	if (is_blocked(s, c, q->src, q->now_s)) {
-		count(&s->st.blocked);
-		forbid(vp, "source blocked after too many failed "
-			   "authentications");
+	if (ban_is_banned(BAN_AUTH, q->src, user, q->now_s)) {
+		drop(s, vp);
 		return 0;
 	}
 	if (!users_loaded()) {
@@ -586,13 +508,25 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 		vp->reason = "Malformed Authorization";
 		return 0;
 	}
+	if (!slice_eq(d.user, user) &&
+	    ban_is_banned(BAN_AUTH, q->src, d.user, q->now_s)) {
+		drop(s, vp);
+		return 0;
+	}
+	if (!uri_matches(c, d.uri, m->ruri)) {
+		count(&s->st.uri_mismatch);
+		vp->status = 400;
+		vp->reason = "Digest uri Does Not Match Request-URI";
+		return 0;
+	}
 	/* Not ours to judge: an algorithm or qop we never offered, a
 	 * nonce another secret made. A fresh challenge, no failure. */
-	if (!d.alg || (d.qop.len && !slice_caseeq_cstr(d.qop, "auth")) ||
+	if (!d.alg || !alg_offered(reg_conf(c), d.alg) ||
+	    (d.qop.len && !slice_caseeq_cstr(d.qop, "auth")) ||
 	    auth_nonce_check(d.nonce, realm, &ts, &salt) < 0)
 		return challenge(q, s, realm, user, false, vp);
 	if (users_lookup(d.user, realm, &cred) == 0 &&
-	    (cred.algs & (d.alg == DIGEST_SHA256 ? USERS_SHA256 : USERS_MD5))) {
+	    (cred.algs & alg_bit(d.alg))) {
 		n = digest_response_ha1(
 		    d.alg, d.alg == DIGEST_SHA256 ? cred.sha256 : cred.md5,
 		    d.nonce, d.nc, d.cnonce, d.qop, m->method_name, d.uri,
@@ -601,37 +535,23 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	} else {
 		found = false;
 	}
-	if (!found) {
-		count(&s->st.failures);
-		if (fail_record(s, c, q->src, q->now_s)) {
-			count(&s->st.blocked);
-			if (log_ratelimit_ok(&s->rl)) {
-				char addr[64];
-
-				log_msg(
-				    LOG_NOTICE,
-				    "auth: %s: %u failures within %u s, "
-				    "refused",
-				    peer_addr_str(q->src, addr, sizeof(addr)),
-				    reg_conf(c)->max_auth_failures,
-				    reg_conf(c)->auth_failure_window_s);
-			}
-			forbid(vp, "too many failed authentications");
-			return 0;
-		}
-		return challenge(q, s, realm, user, false, vp);
-	}
+	if (!found)
+		return failed(q, s, realm, d.user, user, vp);
 	/* The password was right: an old nonce is only stale. */
 	if (q->now_s - ts > (int64_t)reg_conf(c)->nonce_ttl_s ||
 	    ts > q->now_s + FUTURE_SKEW_S)
 		return challenge(q, s, realm, user, true, vp);
-	err = nc_check(s, salt, ts, nc, q->now_s, reg_conf(c)->nonce_ttl_s);
+	/* One table for all workers: a count used on any is a replay. */
+	err = nonce_use(salt, ts, nc, q->now_s,
+			(int64_t)reg_conf(c)->nonce_ttl_s + FUTURE_SKEW_S);
 	if (err == -EALREADY) {
 		count(&s->st.replays);
 		return challenge(q, s, realm, user, false, vp);
 	}
-	if (err == -ESTALE)
+	if (err == -ENOSPC)
 		return challenge(q, s, realm, user, true, vp);
+	if (err)
+		return err;
 	/* RFC 3261 §22.4: the registrar decides who may register what. */
 	if (reg && !slice_eq(d.user, user)) {
 		forbid(vp, "authenticated user is not the AOR's user");
@@ -658,10 +578,18 @@ int auth_hook(struct hook_req *r)
 	err = auth_check(&q, &v);
 	if (err)
 		return err;
+	if (v.drop)
+		return HOOK_DONE;
+	if (v.stranger)
+		r->conceal = true;
 	if (!v.status)
 		return HOOK_NEXT;
 	if (v.status == 403)
 		hook_log_refusal(r, 403, v.why ? v.why : v.reason);
-	err = hook_reply(r, v.status, v.reason, v.extra, slice_make(NULL, 0));
+	/* No state for strangers: no transaction, no Timer G. A
+	 * retransmission is answered again (with a new nonce). */
+	err = hook_reply_stateless(r, v.status, v.reason, v.extra);
+	if (!err)
+		count(&shards[q.shard < nshards_ ? q.shard : 0].st.stateless);
 	return err ? err : HOOK_DONE;
 }

@@ -24,8 +24,9 @@ struct sockaddr;
 
 /**
  * Set up: the nonce key (reg_conf(c)->secret, or 32 random bytes
- * when it is NULL) and the per-shard tables of @p nshards shards (nonce
- * counts, failures per source). Errors: -ENOMEM, -EINVAL (nshards 0).
+ * when it is NULL), the per-shard state of @p nshards shards, and the
+ * shared nonce-count and ban tables (store/nonce.h, store/ban.h).
+ * Errors: -ENOMEM, -EINVAL (nshards 0), -EALREADY (set up already).
  * Thread: control, before the shards run. Ownership: @p c must outlive
  * auth_fini().
  */
@@ -52,12 +53,15 @@ int auth_nonce_check(struct slice nonce, struct slice realm, int64_t *tsp,
 
 /** Per-shard counters, summed by auth_stats(). */
 struct auth_stats {
-	uint64_t challenges; /**< 401/407 sent */
-	uint64_t successes;  /**< credentials accepted */
-	uint64_t failures;   /**< wrong response, unknown user */
-	uint64_t blocked;    /**< 403 to a source over the failure limit */
-	uint64_t replays;    /**< nonce + nc seen before */
-	uint64_t stale;	     /**< right password, old nonce: stale=true */
+	uint64_t challenges;   /**< 401/407 sent */
+	uint64_t successes;    /**< credentials accepted */
+	uint64_t failures;     /**< wrong response, unknown user */
+	uint64_t blocked;      /**< 403 to a source over the failure limit */
+	uint64_t replays;      /**< nonce + nc seen before */
+	uint64_t stale;	       /**< right password, old nonce: stale=true */
+	uint64_t bans;	       /**< bans made (pair or source) */
+	uint64_t stateless;    /**< answers sent without a transaction */
+	uint64_t uri_mismatch; /**< 400: digest uri is not the R-URI */
 };
 
 /** The counters of all shards added up (relaxed reads). Thread: any. */
@@ -82,6 +86,11 @@ struct auth_verdict {
 	const char *reason; /**< static */
 	struct slice extra; /**< WWW-/Proxy-Authenticate lines, in @p a */
 	const char *why;    /**< 403: why, for the log (static), or NULL */
+	bool drop;	    /**< banned: no answer at all (status 0) */
+	/** Status 0 for an initial request from an untrusted source outside
+	 * the served domains, and reg_conf(c)->hide_users: it must not tell
+	 * unknown users from unregistered ones (hook_req.conceal). */
+	bool stranger;
 };
 
 /**
@@ -90,17 +99,25 @@ struct auth_verdict {
  * ACK, CANCEL, an in-dialog request, a method outside
  * reg_conf(c)->auth_methods, a REGISTER that is not for this registrar or whose
  * To domain is not served, or another request whose From domain is not served.
- * Otherwise the request needs credentials for realm = that domain: none (or
- * only for other realms or schemes)
- * -> 401 (REGISTER, WWW-Authenticate) or 407 (Proxy-Authenticate) with
- * one challenge per algorithm the user has (both for an unknown user),
- * SHA-256 first, qop="auth"; wrong response or unknown user -> a new
- * challenge, counted against the source, and 403 once the source has
- * failed reg_conf(c)->max_auth_failures times within
- * reg_conf(c)->auth_failure_window_s; right response but nonce older than
- * reg_conf(c)->nonce_ttl_s -> challenge with stale=true; a nonce + nc seen
- * before -> a new challenge; REGISTER whose username is not the AOR's
- * user -> 403; no users file -> 403; malformed credentials -> 400.
+ * Otherwise the request needs credentials for realm = that domain:
+ * - source banned (store/ban.h), as a whole or for the AOR's user or the
+ *   credentials' username -> vp->drop: no answer at all;
+ * - none (or only for other realms or schemes) -> 401 (REGISTER,
+ *   WWW-Authenticate) or 407 (Proxy-Authenticate) with one challenge per
+ *   algorithm of reg_conf(c)->algs, in that order, that the user has a
+ *   hash for (all of them for an unknown user), qop="auth";
+ * - malformed credentials -> 400; digest uri not the Request-URI (RFC
+ *   3261 §22.4) -> 400 "Digest uri Does Not Match Request-URI";
+ * - wrong response or unknown user -> a new challenge, counted against
+ *   (source, username) and the source; 403 for the failure that makes a
+ *   ban (reg_conf(c)->max_auth_failures per pair,
+ *   max_auth_failures_source per source, within auth_failure_window_s;
+ *   banned for auth_ban_s);
+ * - right response but nonce older than reg_conf(c)->nonce_ttl_s ->
+ *   challenge with stale=true; a nonce + nc seen before on any worker
+ *   (store/nonce.h) -> a new challenge;
+ * - REGISTER whose username is not the AOR's user -> 403; no users
+ *   file -> 403.
  * Returns 0 with *vp set, or -ENOMEM.
  * Thread: the shard q->shard. Ownership: vp->extra lives in q->a.
  */
@@ -108,7 +125,9 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp);
 
 /**
  * The HOOK_AUTH stage: auth_check() on the hook's request, answered
- * with hook_reply() when it does not go on. Returns HOOK_NEXT,
+ * statelessly (hook_reply_stateless(): no transaction, counted in
+ * auth_stats.stateless) when it does not go on, or not at all when
+ * banned. Returns HOOK_NEXT,
  * HOOK_DONE or a negative error. Thread: the shard.
  */
 int auth_hook(struct hook_req *r);

@@ -9,6 +9,7 @@
 #include <cyaml/cyaml.h>
 
 #include "proxy/base/err.h"
+#include "proxy/sip/digest.h"
 #include "proxy/sip/msg.h"
 
 /* What libcyaml loads; 0 means "not in the file". */
@@ -23,7 +24,12 @@ struct raw_registrar {
 	unsigned nonce_ttl_s;
 	char *secret;
 	unsigned max_auth_failures;
+	unsigned max_auth_failures_source;
 	unsigned auth_failure_window_s;
+	unsigned auth_ban_s;
+	int *algorithms; /* enum digest_alg */
+	unsigned algorithms_count;
+	int hide_users; /* 0: not given, 1: false, 2: true */
 };
 
 struct raw {
@@ -44,6 +50,25 @@ static const cyaml_strval_t method_strings[] = {
 	{ "INFO", 1u << SIP_INFO },
 	{ "UPDATE", 1u << SIP_UPDATE },
 	{ "BYE", 1u << SIP_BYE },
+};
+
+/* registrar.algorithms: digest algorithms by their header names too. */
+static const cyaml_strval_t alg_strings[] = {
+	{ "md5", DIGEST_MD5 },
+	{ "MD5", DIGEST_MD5 },
+	{ "sha-256", DIGEST_SHA256 },
+	{ "SHA-256", DIGEST_SHA256 },
+};
+
+static const cyaml_schema_value_t alg_entry = {
+	CYAML_VALUE_ENUM(CYAML_FLAG_STRICT, int, alg_strings,
+			 CYAML_ARRAY_LEN(alg_strings)),
+};
+
+/* 0 means "not given", so false and true are 1 and 2. */
+static const cyaml_strval_t bool_strings[] = {
+	{ "false", 1 },
+	{ "true", 2 },
 };
 
 static const cyaml_schema_value_t cidr_entry = {
@@ -74,8 +99,18 @@ static const cyaml_schema_field_t registrar_fields[] = {
 			       struct raw_registrar, secret, 16, 256),
 	CYAML_FIELD_UINT("max_auth_failures", CYAML_FLAG_OPTIONAL,
 			 struct raw_registrar, max_auth_failures),
+	CYAML_FIELD_UINT("max_auth_failures_source", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, max_auth_failures_source),
 	CYAML_FIELD_UINT("auth_failure_window_s", CYAML_FLAG_OPTIONAL,
 			 struct raw_registrar, auth_failure_window_s),
+	CYAML_FIELD_UINT("auth_ban_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_registrar, auth_ban_s),
+	CYAML_FIELD_SEQUENCE(
+	    "algorithms", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct raw_registrar, algorithms, &alg_entry, 1, 2),
+	CYAML_FIELD_ENUM("hide_users", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_registrar, hide_users, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
 	CYAML_FIELD_END
 };
 
@@ -94,7 +129,9 @@ static const struct {
 	{ "registrar.default_expires_s", 1, 604800 },
 	{ "registrar.nonce_ttl_s", 1, 86400 },
 	{ "registrar.max_auth_failures", 1, 1000000 },
+	{ "registrar.max_auth_failures_source", 1, 1000000 },
 	{ "registrar.auth_failure_window_s", 1, 86400 },
+	{ "registrar.auth_ban_s", 1, 604800 },
 };
 
 static bool range(const char *spath, long long *minp, long long *maxp)
@@ -184,7 +221,29 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 				  (1u << SIP_REFER) | (1u << SIP_PUBLISH);
 	rc->nonce_ttl_s = or_default(g->nonce_ttl_s, 300);
 	rc->max_auth_failures = or_default(g->max_auth_failures, 10);
+	rc->max_auth_failures_source =
+	    or_default(g->max_auth_failures_source, 100);
 	rc->auth_failure_window_s = or_default(g->auth_failure_window_s, 300);
+	rc->auth_ban_s = or_default(g->auth_ban_s, 300);
+	rc->hide_users = g->hide_users != 1;
+	/* MD5 first: clients that try only the first challenge (libre,
+	 * SIPp 3.6) register on the first try (docs/configuration.md). */
+	rc->algs[0] = DIGEST_MD5;
+	rc->algs[1] = DIGEST_SHA256;
+	rc->nalgs = 2;
+	if (g->algorithms_count) {
+		if (g->algorithms_count == 2 &&
+		    g->algorithms[0] == g->algorithms[1]) {
+			snprintf(
+			    x->why, x->whylen,
+			    "registrar.algorithms: '%s' is listed twice",
+			    digest_alg_name((enum digest_alg)g->algorithms[0]));
+			return ERR_CONFIG;
+		}
+		for (unsigned i = 0; i < g->algorithms_count; i++)
+			rc->algs[i] = (unsigned)g->algorithms[i];
+		rc->nalgs = g->algorithms_count;
+	}
 	if ((g->users_file && !(rc->users_file = strdup(g->users_file))) ||
 	    (g->secret && !(rc->secret = strdup(g->secret))))
 		return -ENOMEM;

@@ -18,8 +18,18 @@ struct reg_conf {
 	unsigned nonce_ttl_s;	    /**< nonce lifetime, then stale (300) */
 	char *secret; /**< nonce HMAC key shared by all nodes; NULL: a random
 			   one per process */
-	unsigned max_auth_failures;	/**< per source per window (10) */
-	unsigned auth_failure_window_s; /**< (300) */
+	unsigned max_auth_failures; /**< per (source, user) per window (10) */
+	unsigned max_auth_failures_source; /**< per source per window (100) */
+	unsigned auth_failure_window_s;	   /**< (300) */
+	unsigned auth_ban_s; /**< a banned pair or source is dropped (300) */
+	/** Digest algorithms offered, most preferred first (enum
+	 * digest_alg values); default MD5, then SHA-256. */
+	unsigned algs[2];
+	unsigned nalgs;
+	/** To an unauthenticated caller outside the served domains, a known
+	 * user without a binding gets the answer of an unknown one (404),
+	 * so that users cannot be enumerated (true). */
+	bool hide_users;
 };
 
 /** The section, for conf_section_add() (proxy/main.c). */

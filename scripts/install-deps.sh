@@ -8,7 +8,7 @@ liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
 libcyaml-dev libjansson-dev libmicrohttpd-dev libsystemd-dev nettle-dev
 redis-server sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
-curl"
+curl sipvicious"
 
 missing=""
 for p in $PKGS; do

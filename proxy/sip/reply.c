@@ -401,9 +401,14 @@ static bool to_has_tag(const struct sipmsg *req, struct slice to)
 	return hdr_param_find(na.params, "tag", &val) == 1;
 }
 
-static void derive_tag(const struct sipmsg *req, char *buf, size_t size)
+/*
+ * The derived To tag: 8 hex digits hashed from what a request and the
+ * ACK of its final response share whatever Via the ACK carries (Call-ID,
+ * From tag, CSeq number: SIPp, for one, gives its ACK a new branch), then
+ * 8 from the top Via too, so that another branch gets another tag.
+ */
+static uint32_t tag_head(const struct sipmsg *req)
 {
-	const struct siphdr *via = sipmsg_hdr(req, HDR_VIA);
 	const struct siphdr *cid = sipmsg_hdr(req, HDR_CALL_ID);
 	uint64_t h = TAG_SEED;
 	uint32_t cseq = req->cseq;
@@ -411,9 +416,29 @@ static void derive_tag(const struct sipmsg *req, char *buf, size_t size)
 	if (cid)
 		h = hash_slice(slice_trim(cid->value), h);
 	h = hash_slice(req->from_tag, h);
-	h = hash_slice(req->via.value.len ? req->via.value : via->value, h);
 	h = hash_bytes(&cseq, sizeof(cseq), h);
-	snprintf(buf, size, "%016" PRIx64, h);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static void derive_tag(const struct sipmsg *req, char *buf, size_t size)
+{
+	const struct siphdr *via = sipmsg_hdr(req, HDR_VIA);
+	uint32_t head = tag_head(req);
+	uint64_t h = hash_bytes(&head, sizeof(head), TAG_SEED);
+
+	h = hash_slice(req->via.value.len ? req->via.value : via->value, h);
+	snprintf(buf, size, "%08" PRIx32 "%08" PRIx32, head,
+		 (uint32_t)(h ^ (h >> 32)));
+}
+
+bool reply_is_derived_tag(const struct sipmsg *req)
+{
+	char head[12];
+
+	if (req->to_tag.len != 16)
+		return false;
+	snprintf(head, sizeof(head), "%08" PRIx32, tag_head(req));
+	return memcmp(req->to_tag.p, head, 8) == 0;
 }
 
 /* "Name: value" CRLF when the request has header @p id. */

@@ -67,9 +67,11 @@ int reply_check(const struct sipmsg *req);
  * Only the first From, To, Call-ID and CSeq are copied.
  *
  * The added To tag is o->to_tag when given, else 16 hex digits hashed
- * from the Call-ID, From tag, top Via value and CSeq number with a fixed
- * seed: deterministic, so a retransmitted request gets the same tag
- * (RFC 3261 §8.2.7) on any node and after a restart.
+ * with a fixed seed: 8 from the Call-ID, From tag and CSeq number (what
+ * the ACK of the response shares with the request, see
+ * reply_is_derived_tag()), 8 more with the top Via value too:
+ * deterministic, so a retransmitted request gets the same tag (RFC 3261
+ * §8.2.7) on any node and after a restart.
  * @p src may be NULL: the Via values are then copied unchanged.
  *
  * Returns 0 with *outp in @p a, or -EBADMSG (see reply_check()),
@@ -95,3 +97,12 @@ int reply_build(const struct sipmsg *req, const struct sockaddr *src,
  */
 int reply_dest(const struct sipmsg *req, const struct sockaddr *src,
 	       bool stream, struct sockaddr_storage *dstp, socklen_t *lenp);
+
+/**
+ * True when the To tag of @p req (an ACK, most often) is one that
+ * reply_build() derived for a request with its Call-ID, From tag and
+ * CSeq number: the ACK of a final response sent statelessly, whatever
+ * its Via (RFC 3261 §17.1.1.3 wants the request's; some UAs put a new
+ * branch). Thread: any.
+ */
+bool reply_is_derived_tag(const struct sipmsg *req);

@@ -55,6 +55,8 @@ static const char *const usage_text =
     "                         follows it: exit 0 bridged, 1 failed;\n"
     "                         --header: on both INVITEs (repeatable);\n"
     "                         --intercom: A's phone answers by itself\n"
+    "  ban list               bans in force (ban.list)\n"
+    "  ban remove SRC [USER]  lift the bans of SRC, or of (SRC, USER)\n"
     "  reload                 reload the configuration (config.reload)\n"
     "  log [LEVEL]            show or set the log level (log.level)\n"
     "  rpc METHOD [JSON]      call any method; JSON is its params\n"
@@ -956,6 +958,16 @@ static int run(const struct opts *o, int argc, char **argv)
 			return usage("log: one LEVEL at most");
 		return simple(o, "log.level",
 			      argc ? json_pack("[s]", argv[0]) : NULL);
+	}
+	if (!strcmp(cmd, "ban")) {
+		if (argc == 1 && !strcmp(argv[0], "list"))
+			return simple(o, "ban.list", NULL);
+		if ((argc == 2 || argc == 3) && !strcmp(argv[0], "remove"))
+			return simple(o, "ban.remove",
+				      argc == 3
+					  ? json_pack("[ss]", argv[1], argv[2])
+					  : json_pack("[s]", argv[1]));
+		return usage("ban: list, or remove SOURCE [USER]");
 	}
 	if (!strcmp(cmd, "rpc"))
 		return cmd_rpc(o, argc, argv);

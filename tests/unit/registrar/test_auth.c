@@ -16,6 +16,7 @@
 #include "proxy/sip/msg.h"
 #include "registrar/auth.h"
 #include "registrar/users.h"
+#include "store/ban.h"
 #include "store/rcu.h"
 #include "tests/common/corpus.h"
 #include "tests/common/proc.h"
@@ -256,7 +257,7 @@ static void reg_with(const char *user, const char *pw, enum digest_alg alg,
 	reg(user, line);
 }
 
-Test(auth, challenges_with_sha256_first_then_md5)
+Test(auth, challenges_with_md5_first_then_sha256_by_default)
 {
 	struct auth_verdict v;
 	const char *sha, *md5;
@@ -267,13 +268,14 @@ Test(auth, challenges_with_sha256_first_then_md5)
 	cr_assert_eq(v.status, 401);
 	memcpy(text, v.extra.p, v.extra.len);
 	text[v.extra.len] = '\0';
-	sha = strstr(text, "WWW-Authenticate: Digest realm=\"example.com\", "
+	md5 = strstr(text, "WWW-Authenticate: Digest realm=\"example.com\", "
 			   "nonce=\"");
-	cr_assert_not_null(sha, "%s", text);
+	cr_assert_not_null(md5, "%s", text);
 	cr_assert_not_null(strstr(text, "qop=\"auth\""), "%s", text);
 	sha = strstr(text, "algorithm=SHA-256");
 	md5 = strstr(text, "algorithm=MD5");
-	cr_assert(sha && md5 && sha < md5, "%s", text);
+	/* MD5 first: clients that try only the first one register. */
+	cr_assert(sha && md5 && md5 < sha, "%s", text);
 	cr_assert_null(strstr(text, "stale"), "%s", text);
 	/* A user with only an MD5 HA1 is offered MD5 only. */
 	reg("bob", NULL);
@@ -285,6 +287,68 @@ Test(auth, challenges_with_sha256_first_then_md5)
 	reg("mallory", NULL);
 	v = check();
 	cr_assert(challenge_nonce(&v, "SHA-256") && challenge_nonce(&v, "MD5"));
+}
+
+/* Reload the fixture's config with @p extra registrar keys. */
+static void reconf(const char *extra)
+{
+	char y[1024];
+
+	snprintf(y, sizeof(y), "%s%s", yaml, extra);
+	auth_fini();
+	conf_free(cf);
+	cf = sections_load(y);
+	cr_assert_eq(auth_init(cf, 2), 0);
+}
+
+Test(auth, algorithms_setting_orders_and_limits_the_challenges)
+{
+	struct auth_verdict v;
+	const char *sha, *md5;
+	char text[1024];
+
+	reconf("  algorithms: [sha-256, md5]\n");
+	reg("alice", NULL);
+	v = check();
+	memcpy(text, v.extra.p, v.extra.len);
+	text[v.extra.len] = '\0';
+	sha = strstr(text, "algorithm=SHA-256");
+	md5 = strstr(text, "algorithm=MD5");
+	cr_assert(sha && md5 && sha < md5, "%s", text);
+	/* SHA-256 only: an MD5 answer is not accepted, a SHA-256 one is. */
+	reconf("  algorithms: [SHA-256]\n");
+	reg("alice", NULL);
+	v = check();
+	cr_assert(!challenge_nonce(&v, "MD5"));
+	cr_assert(challenge_nonce(&v, "SHA-256"));
+	reg_with("alice", "secret", DIGEST_MD5, "00000001");
+	cr_assert_eq(check().status, 401);
+	reg_with("alice", "secret", DIGEST_SHA256, "00000001");
+	cr_assert_eq(check().status, 0);
+	/* bob has only MD5: he is offered what exists, and still works. */
+	reg("bob", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "SHA-256"));
+}
+
+Test(auth, algorithms_setting_rejects_bad_values)
+{
+	static const char *const bad[] = {
+		"registrar:\n  algorithms: [md5, md5]\n",
+		"registrar:\n  algorithms: [sha-512]\n",
+		"registrar:\n  algorithms: []\n",
+		"registrar:\n  algorithms: [md5, sha-256, md5]\n",
+	};
+	struct conf *c;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_assert_neq(conf_load_mem("t.yaml", bad[i], strlen(bad[i]),
+					    &c, err, sizeof(err)),
+			      0, "%s", bad[i]);
+		cr_assert_not_null(strstr(err, "t.yaml"), "%s", err);
+	}
 }
 
 Test(auth, accepts_the_right_password_with_either_algorithm)
@@ -355,7 +419,7 @@ Test(auth, old_nonce_with_right_password_is_stale)
 	cr_assert_null(memmem(v.extra.p, v.extra.len, "stale", 5));
 }
 
-Test(auth, wrong_password_challenges_then_forbids_the_source)
+Test(auth, wrong_password_bans_the_pair_silently)
 {
 	struct auth_verdict v;
 	struct auth_stats st;
@@ -363,27 +427,144 @@ Test(auth, wrong_password_challenges_then_forbids_the_source)
 	for (int i = 1; i <= 3; i++) {
 		reg("alice", NULL);
 		v = check();
-		cr_assert(challenge_nonce(&v, "SHA-256"));
-		reg_with("alice", "guess", DIGEST_SHA256, "00000001");
+		cr_assert(challenge_nonce(&v, "MD5"));
+		reg_with("alice", "guess", DIGEST_MD5, "00000001");
 		v = check();
+		/* The failure that makes the ban gets 403, once. */
 		cr_assert_eq(v.status, i < 3 ? 401 : 403, "attempt %d", i);
 	}
-	/* Blocked: even the right password, even without credentials. */
+	/* Banned: no answer at all, even with the right password. */
 	reg("alice", NULL);
-	cr_assert_eq(check().status, 403);
-	/* Another source is not. */
+	v = check();
+	cr_assert(v.drop && v.status == 0);
+	/* Another user behind the same address is not. */
+	reg("bob", NULL);
+	v = check();
+	cr_assert(!v.drop);
+	cr_assert_eq(v.status, 401);
+	/* Nor alice from another source. */
 	{
 		struct sockaddr_in other;
 
 		set_addr(&other, "192.0.2.77");
+		reg("alice", NULL);
 		cr_assert_eq(check_at(&other, NOW).status, 401);
 	}
-	/* The window passes. */
-	v = check_at(&untrusted, NOW + 61);
+	/* The ban (auth_ban_s, 300 s by default) passes. */
+	reg("alice", NULL);
+	v = check_at(&untrusted, NOW + 301);
+	cr_assert(!v.drop);
 	cr_assert_eq(v.status, 401);
 	auth_stats(&st);
 	cr_assert_eq(st.failures, 3);
-	cr_assert_geq(st.blocked, 2);
+	cr_assert_eq(st.bans, 1);
+	cr_assert_eq(st.blocked, 1);
+}
+
+Test(auth, many_users_failing_ban_the_whole_source)
+{
+	struct auth_verdict v;
+	char user[32];
+
+	reconf("  max_auth_failures_source: 5\n  auth_ban_s: 30\n");
+	/* Five users, one failure each: the fifth bans the source. */
+	for (int i = 0; i < 5; i++) {
+		snprintf(user, sizeof(user), "u%d", i);
+		reg(user, NULL);
+		v = check();
+		cr_assert(challenge_nonce(&v, "MD5"));
+		reg_with(user, "x", DIGEST_MD5, "00000001");
+		cr_assert_eq(check().status, i < 4 ? 401 : 403, "user %d", i);
+	}
+	reg("bob", NULL);
+	cr_assert(check().drop);
+	cr_assert(!check_at(&untrusted, NOW + 31).drop);
+}
+
+Test(auth, ban_is_counted_across_shards_and_can_be_lifted)
+{
+	struct auth_verdict v;
+	struct auth_req q;
+	struct slice u = SLICE_LIT("alice");
+
+	/* Failures seen by two shards add up (one shared table). */
+	for (unsigned i = 0; i < 3; i++) {
+		reg("alice", NULL);
+		q = (struct auth_req){
+			cf,    &msg, (const struct sockaddr *)&untrusted,
+			i % 2, NOW,  ar,
+			false
+		};
+		cr_assert_eq(auth_check(&q, &v), 0);
+		cr_assert(challenge_nonce(&v, "MD5"));
+		reg_with("alice", "guess", DIGEST_MD5, "00000001");
+		cr_assert_eq(auth_check(&q, &v), 0);
+	}
+	cr_assert_eq(v.status, 403);
+	cr_assert(ban_is_banned(BAN_AUTH, (const struct sockaddr *)&untrusted,
+				u, NOW));
+	cr_assert_eq(ban_remove((const struct sockaddr *)&untrusted, &u), 1);
+	reg("alice", NULL);
+	cr_assert_eq(check().status, 401);
+}
+
+Test(auth, digest_uri_must_match_the_request_uri)
+{
+	struct auth_verdict v;
+	struct auth_stats st;
+	char line[1024];
+
+	reg("alice", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "MD5"));
+	authz(line, sizeof(line), "Authorization", "alice", "secret",
+	      DIGEST_MD5, "00000001", "REGISTER", "sip:evil.example.com");
+	reg("alice", line);
+	v = check();
+	cr_assert_eq(v.status, 400);
+	cr_assert_str_eq(v.reason, "Digest uri Does Not Match Request-URI");
+	/* The host in another case is the same URI (RFC 3261 §19.1.4). */
+	authz(line, sizeof(line), "Authorization", "alice", "secret",
+	      DIGEST_MD5, "00000002", "REGISTER", "sip:EXAMPLE.com");
+	reg("alice", line);
+	cr_assert_eq(check().status, 0);
+	authz(line, sizeof(line), "Authorization", "alice", "secret",
+	      DIGEST_MD5, "00000003", "REGISTER", "sip:alice@192.0.2.99");
+	reg("alice", line);
+	cr_assert_eq(check().status, 400);
+	/* Another user at a served domain is another resource. */
+	authz(line, sizeof(line), "Authorization", "alice", "secret",
+	      DIGEST_MD5, "00000004", "REGISTER", "sip:bob@example.com");
+	reg("alice", line);
+	cr_assert_eq(check().status, 400);
+	/* This node itself (SIPp writes sip:SERVER-IP:PORT) is fine. */
+	authz(line, sizeof(line), "Authorization", "alice", "secret",
+	      DIGEST_MD5, "00000005", "REGISTER", "sip:other.example");
+	reg("alice", line);
+	cr_assert_eq(check().status, 0);
+	auth_stats(&st);
+	cr_assert_eq(st.uri_mismatch, 3);
+	cr_assert_eq(st.failures, 0);
+}
+
+Test(auth, a_replay_on_another_shard_is_refused)
+{
+	struct auth_verdict v;
+	struct auth_req q;
+	struct auth_stats st;
+
+	reg("alice", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "MD5"));
+	reg_with("alice", "secret", DIGEST_MD5, "00000001");
+	cr_assert_eq(check().status, 0); /* shard 0 */
+	q = (struct auth_req){ cf,   &msg, (const struct sockaddr *)&untrusted,
+			       1,    NOW,  ar,
+			       false };
+	cr_assert_eq(auth_check(&q, &v), 0);
+	cr_assert_eq(v.status, 401);
+	auth_stats(&st);
+	cr_assert_eq(st.replays, 1);
 }
 
 Test(auth, unknown_user_counts_as_a_failure)
