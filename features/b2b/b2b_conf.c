@@ -14,11 +14,17 @@
 #include "proxy/sip/peer.h"
 
 /* What libcyaml loads; 0 means "not in the file" (workers: given[]). */
+struct raw_media {
+	char *ports;
+	char *sounds;
+};
+
 struct raw_b2b {
 	unsigned workers;
 	char *listen;
 	int rel100; /* enum b2b_100rel + 1 */
 	unsigned answer_guard_s;
+	struct raw_media media;
 };
 
 struct raw {
@@ -32,6 +38,16 @@ static const cyaml_strval_t rel100_strings[] = {
 	{ "peer_supported", B2B_100REL_PEER_SUPPORTED + 1 },
 };
 
+static const cyaml_schema_field_t media_fields[] = {
+	CYAML_FIELD_STRING_PTR("ports",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_media, ports, 1, 32),
+	CYAML_FIELD_STRING_PTR("sounds",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_media, sounds, 1, 1024),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t b2b_fields[] = {
 	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw_b2b,
 			 workers),
@@ -43,6 +59,8 @@ static const cyaml_schema_field_t b2b_fields[] = {
 			 CYAML_ARRAY_LEN(rel100_strings)),
 	CYAML_FIELD_UINT("answer_guard_s", CYAML_FLAG_OPTIONAL, struct raw_b2b,
 			 answer_guard_s),
+	CYAML_FIELD_MAPPING("media", CYAML_FLAG_OPTIONAL, struct raw_b2b, media,
+			    media_fields),
 	CYAML_FIELD_END
 };
 
@@ -70,6 +88,27 @@ int b2b_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
 	return peer_addr_is_loopback(ss) ? 0 : -EPERM;
 }
 
+int b2b_conf_ports_parse(const char *s, uint16_t *minp, uint16_t *maxp)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	a = strtoul(s, &end, 10);
+	if (*end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (*end || a < 1024 || b > 65535 || a > b)
+		return -EINVAL;
+	/* RTP takes even ports (RFC 3550 §11): at least one. */
+	if ((a + 1) / 2 * 2 > b)
+		return -EINVAL;
+	*minp = (uint16_t)a;
+	*maxp = (uint16_t)b;
+	return 0;
+}
+
 static bool range(const char *spath, long long *minp, long long *maxp)
 {
 	if (strcmp(spath, "b2b.workers") == 0) {
@@ -92,6 +131,18 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	socklen_t len;
 	int err;
 
+	if (strcmp(spath, "b2b.media.ports") == 0) {
+		uint16_t a, b;
+
+		if (b2b_conf_ports_parse(v, &a, &b) == 0)
+			return 0;
+		snprintf(why, whylen,
+			 "%s: '%.32s' is not a port range FIRST-LAST "
+			 "(1024..65535, FIRST <= LAST, with an even port, "
+			 "like 20000-29999)",
+			 path, v);
+		return ERR_CONFIG;
+	}
 	if (strcmp(spath, "b2b.listen") != 0)
 		return 0;
 	err = b2b_conf_addr_parse(v, &ss, &len);
@@ -131,6 +182,20 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 	bc->listen = strdup(l);
 	if (!bc->listen)
 		return -ENOMEM;
+	bc->media_port_min = 20000;
+	bc->media_port_max = 29999;
+	if (r->media.ports &&
+	    b2b_conf_ports_parse(r->media.ports, &bc->media_port_min,
+				 &bc->media_port_max) < 0) {
+		snprintf(x->why, x->whylen,
+			 "b2b.media.ports: %s: not FIRST-LAST", r->media.ports);
+		return ERR_CONFIG;
+	}
+	if (r->media.sounds) {
+		bc->media_sounds = strdup(r->media.sounds);
+		if (!bc->media_sounds)
+			return -ENOMEM;
+	}
 	if (b2b_conf_addr_parse(l, &bc->addr, &bc->addrlen) < 0) {
 		snprintf(x->why, x->whylen,
 			 "b2b.listen: %s: not a loopback "
@@ -146,6 +211,7 @@ static void fini(void *out)
 	struct b2b_conf *bc = out;
 
 	free(bc->listen);
+	free(bc->media_sounds);
 }
 
 const struct conf_section b2b_conf_section = {
