@@ -58,6 +58,7 @@ struct media_session {
 	/* The remote: set by media_session_set_remote(), moved once by
 	 * the first packet received (symmetric RTP). */
 	bool configured, latched;
+	bool hold; /* the remote does not receive (sendonly, inactive) */
 	struct sockaddr_storage remote;
 	socklen_t remote_len;
 	enum rtp_law law;
@@ -389,6 +390,7 @@ void media_session_info(const struct media_session *s,
 	memset(out, 0, sizeof(*out));
 	out->port = s->port;
 	out->has_remote = s->configured || s->latched;
+	out->sending = (s->configured || s->latched) && !s->hold;
 	out->latched = s->latched;
 	out->remote = s->remote;
 	out->law = s->law;
@@ -595,7 +597,9 @@ void media_tick(struct media *m, uint64_t now)
 	m->st.ticks++;
 	for (struct media_session *s = m->head; s; s = m->iter_next) {
 		m->iter_next = s->next;
-		if (s->configured || s->latched)
+		if (s->hold)
+			s->due_ns = now; /* sends at once when it resumes */
+		else if (s->configured || s->latched)
 			serve(s, now);
 	}
 	m->iter_next = NULL;
@@ -859,6 +863,7 @@ int media_sdp_choose(const struct sdp *s, struct media_remote *r)
 				&x.addr, &x.addrlen);
 		if (err)
 			return err;
+		x.dir = sdp_media_dir(s, i);
 		*r = x;
 		return 0;
 	}
@@ -870,8 +875,12 @@ static int apply(struct media_session *s, const struct media_remote *r)
 	int err = media_session_set_remote(s, (const struct sockaddr *)&r->addr,
 					   r->addrlen, r->law, r->event_pt);
 
-	if (!err)
+	if (!err) {
 		s->pt = r->pt; /* a dynamic type for G.711 is the offer's */
+		/* RFC 3264 §5.1: a sendonly or inactive stream does not want
+		 * our media (a hold). */
+		s->hold = r->dir == SDP_SENDONLY || r->dir == SDP_INACTIVE;
+	}
 	return err;
 }
 
@@ -879,12 +888,18 @@ int media_sdp_answer(struct media_session *s, const struct sdp *offer,
 		     char *buf, size_t len)
 {
 	struct media_remote r;
+	const char *dir;
 	size_t off;
 	int err, n;
 
 	err = media_sdp_choose(offer, &r);
 	if (err)
 		return err;
+	/* RFC 3264 §6.1: the answer's direction mirrors the offer's. */
+	dir = r.dir == SDP_SENDONLY   ? "recvonly"
+	      : r.dir == SDP_RECVONLY ? "sendonly"
+	      : r.dir == SDP_INACTIVE ? "inactive"
+				      : "sendrecv";
 	n = sdp_head(s, buf, len);
 	if (n < 0)
 		return n;
@@ -906,18 +921,18 @@ int media_sdp_answer(struct media_session *s, const struct sdp *offer,
 				     "a=rtpmap:%d telephone-event/8000\r\n"
 				     "a=fmtp:%d 0-16\r\n"
 				     "a=ptime:20\r\n"
-				     "a=sendrecv\r\n",
+				     "a=%s\r\n",
 				     s->port, r.pt, r.event_pt, r.pt,
 				     r.law == RTP_ALAW ? "PCMA" : "PCMU",
-				     r.event_pt, r.event_pt);
+				     r.event_pt, r.event_pt, dir);
 		} else {
 			n = snprintf(buf + off, len - off,
 				     "m=audio %u RTP/AVP %u\r\n"
 				     "a=rtpmap:%u %s/8000\r\n"
 				     "a=ptime:20\r\n"
-				     "a=sendrecv\r\n",
+				     "a=%s\r\n",
 				     s->port, r.pt, r.pt,
-				     r.law == RTP_ALAW ? "PCMA" : "PCMU");
+				     r.law == RTP_ALAW ? "PCMA" : "PCMU", dir);
 		}
 		if (n < 0 || (size_t)n >= len - off)
 			return -ENOSPC;

@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 
 #include "features/b2b/rtp.h"
+#include "proxy/sip/sdp.h"
 
-struct sdp;
 struct uv_loop_s;
 
 /*
@@ -151,6 +151,7 @@ struct media_session_info {
 	uint16_t port;
 	bool has_remote;
 	bool latched; /**< the remote is the source of a packet received */
+	bool sending; /**< has a remote, not held (sendonly, inactive) */
 	struct sockaddr_storage remote;
 	enum rtp_law law;
 	uint8_t pt;
@@ -226,6 +227,9 @@ struct media_remote {
 	enum rtp_law law;
 	uint8_t pt;   /**< the chosen law's payload type */
 	int event_pt; /**< telephone-event/8000's, or -1 */
+	/** The stream's direction as the SDP says it (RFC 3264 §5.1):
+	 * sendonly or inactive: the remote does not want our media. */
+	enum sdp_dir dir;
 };
 
 /**
@@ -245,7 +249,10 @@ int media_sdp_choose(const struct sdp *s, struct media_remote *r);
  * remote set from it, and the answer written into @p buf (@p len
  * bytes, NUL ended): every m= line of the offer, in order, the chosen
  * one accepted on the session's port with the chosen law and
- * telephone-event if offered, the others rejected (port 0).
+ * telephone-event if offered and the direction that mirrors the offer's
+ * (RFC 3264 §6.1: sendonly -> recvonly, ...), the others rejected
+ * (port 0). An offer that is sendonly or inactive holds the session: it
+ * sends nothing until an offer or answer without it (a re-INVITE).
  * Returns the length written, or media_sdp_choose()'s error (nothing
  * changed), -ENOSPC. Thread: the loop's.
  */

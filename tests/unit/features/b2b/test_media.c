@@ -912,3 +912,91 @@ Test(media, sound_load_errors_name_the_file)
 	cr_assert_null(media_sound_builtin("zero"));
 	rmdir(dir);
 }
+
+Test(media, sendonly_offer_holds_and_a_new_offer_resumes)
+{
+	struct media_session *s;
+	struct media_session_info inf;
+	struct sdp o, a;
+	struct pkt p;
+	char text[512], buf[1024];
+	uint16_t port;
+	uint64_t t;
+
+	rx = udp_socket();
+	port = sock_port(rx);
+	m = engine(free_range(1), 60000, 0, 1, true);
+	cr_assert_eq(media_session_open(m, &s), 0);
+	snprintf(text, sizeof(text),
+		 OFFER_HEAD "m=audio %u RTP/AVP 0 101\r\n"
+			    "a=rtpmap:101 telephone-event/8000\r\n"
+			    "a=sendonly\r\n",
+		 port);
+	parse(&o, text);
+	cr_assert_gt(media_sdp_answer(s, &o, buf, sizeof(buf)), 0);
+	parse(&a, buf);
+	cr_assert_eq(sdp_media_dir(&a, 0), SDP_RECVONLY);
+	cr_assert_eq(sdp_answer_check(&o, &a, NULL), 0);
+	media_session_info(s, &inf);
+	cr_assert(inf.has_remote);
+	cr_assert(!inf.sending, "held");
+	t = uv_hrtime();
+	for (int k = 0; k < 5; k++, t += PTIME_NS)
+		media_tick(m, t);
+	cr_assert(!recv_pkt(rx, &p, 50), "nothing sent while held");
+	/* The re-INVITE takes it off hold: packets at once. */
+	snprintf(text, sizeof(text),
+		 OFFER_HEAD "m=audio %u RTP/AVP 0\r\n"
+			    "a=inactive\r\n",
+		 port);
+	parse(&o, text);
+	cr_assert_gt(media_sdp_answer(s, &o, buf, sizeof(buf)), 0);
+	parse(&a, buf);
+	cr_assert_eq(sdp_media_dir(&a, 0), SDP_INACTIVE);
+	snprintf(text, sizeof(text), OFFER_HEAD "m=audio %u RTP/AVP 0\r\n",
+		 port);
+	parse(&o, text);
+	cr_assert_gt(media_sdp_answer(s, &o, buf, sizeof(buf)), 0);
+	parse(&a, buf);
+	cr_assert_eq(sdp_media_dir(&a, 0), SDP_SENDRECV);
+	media_tick(m, t);
+	cr_assert(recv_pkt(rx, &p, WAIT_MS));
+	cr_assert(p.h.marker, "the first packet sent");
+}
+
+Test(media, ipv6_session_offers_ip6_and_sends_over_ipv6)
+{
+	struct media_opts o = { .port_min = free_range(1),
+				.port_max = 60000,
+				.manual = true };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in6 to;
+	socklen_t len = sizeof(to);
+	struct media_session *s;
+	struct sdp sdp;
+	char buf[1024];
+	struct pkt p;
+	struct sockaddr_in v4 = lo(9);
+
+	rx = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	cr_assert_eq(bind(rx, (struct sockaddr *)&a6, sizeof(a6)), 0);
+	cr_assert_eq(getsockname(rx, (struct sockaddr *)&to, &len), 0);
+	memcpy(&o.addr, &a6, sizeof(a6));
+	o.addrlen = sizeof(a6);
+	cr_assert_eq(media_new(&loop, &o, &m), 0);
+	cr_assert_eq(media_session_open(m, &s), 0);
+	cr_assert_gt(media_sdp_offer(s, buf, sizeof(buf)), 0);
+	parse(&sdp, buf);
+	cr_assert_eq(memcmp(sdp.conn.addrtype.p, "IP6", 3), 0);
+	cr_assert_eq(memcmp(sdp.conn.addr.p, "::1", 3), 0);
+	cr_assert_eq(media_session_set_remote(s, (struct sockaddr *)&v4,
+					      sizeof(v4), RTP_ULAW, -1),
+		     -EINVAL, "another family");
+	cr_assert_eq(media_session_set_remote(s, (struct sockaddr *)&to,
+					      sizeof(to), RTP_ULAW, -1),
+		     0);
+	media_tick(m, uv_hrtime());
+	cr_assert(recv_pkt(rx, &p, WAIT_MS));
+	cr_assert_eq(p.h.pt, 0);
+}
