@@ -1068,12 +1068,22 @@ static const char *const builtin_names[] = {
  * after they stopped (media_sounds_load(), media_sounds_unload()). */
 static struct media_sound *builtin[NBUILTIN];
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 int media_sounds_dir(const char *dir, char *buf, size_t len)
 {
+	/* Beside the binary (a build tree), then PREFIX/share from
+	 * PREFIX/sbin (an install under any PREFIX, staged or not). */
+	static const char *const rel[] = { "sounds",
+					   "../share/sipedge/sounds" };
 	char exe[PATH_MAX];
 	ssize_t n;
 	char *slash;
-	struct stat st;
 	int w;
 
 	if (dir && *dir) {
@@ -1086,10 +1096,11 @@ int media_sounds_dir(const char *dir, char *buf, size_t len)
 		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = 0;
-			w = snprintf(buf, len, "%s/sounds", exe);
-			if (w > 0 && (size_t)w < len && stat(buf, &st) == 0 &&
-			    S_ISDIR(st.st_mode))
-				return 0;
+			for (size_t i = 0; i < 2; i++) {
+				w = snprintf(buf, len, "%s/%s", exe, rel[i]);
+				if (w > 0 && (size_t)w < len && is_dir(buf))
+					return 0;
+			}
 		}
 	}
 	w = snprintf(buf, len, "%s", SIPEDGE_SOUNDS_DIR);

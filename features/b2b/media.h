@@ -296,8 +296,10 @@ const uint8_t *media_sound_bytes(const struct media_sound *s, enum rtp_law law);
 /**
  * The built-in sounds' directory: @p dir when not NULL and not empty
  * (b2b.media.sounds), else "sounds" beside the running binary when it
- * exists (build/sounds for build/sipedge), else the directory compiled
- * in (SIPEDGE_SOUNDS_DIR: where `make install` puts them). Writes it
+ * exists (build/sounds for build/sipedge), else
+ * "../share/sipedge/sounds" from the binary's directory when it exists
+ * (an install: PREFIX/sbin/sipedge), else the directory compiled in
+ * (SIPEDGE_SOUNDS_DIR: where `make install` puts them). Writes it
  * into @p buf (@p len bytes). Returns 0, or -ENAMETOOLONG.
  * Thread: any.
  */
