@@ -19,6 +19,7 @@
 #include <sndfile.h>
 #include <uv.h>
 
+#include "features/b2b/b2b_conf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/sip/peer.h"
@@ -59,6 +60,7 @@ struct media_session {
 	 * the first packet received (symmetric RTP). */
 	bool configured, latched;
 	bool hold; /* the remote does not receive (sendonly, inactive) */
+	struct sockaddr_storage signalled; /* the SDP's, when configured */
 	struct sockaddr_storage remote;
 	socklen_t remote_len;
 	enum rtp_law law;
@@ -130,6 +132,28 @@ static void rnd(void *buf, size_t len)
 /* ---- the engine ---------------------------------------------------- */
 
 static void tick_cb(uv_timer_t *t);
+
+int media_opts_conf(const struct conf *c, unsigned worker, unsigned nworkers,
+		    struct media_opts *o)
+{
+	const struct b2b_conf *bc = b2b_conf(c);
+
+	if (worker >= nworkers ||
+	    (bc->addr.ss_family != AF_INET && bc->addr.ss_family != AF_INET6))
+		return -EINVAL;
+	memset(o, 0, sizeof(*o));
+	o->addr = bc->addr;
+	o->addrlen = bc->addrlen;
+	if (o->addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&o->addr)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&o->addr)->sin6_port = 0;
+	o->port_min = bc->media_port_min;
+	o->port_max = bc->media_port_max;
+	o->worker = worker;
+	o->nworkers = nworkers;
+	return 0;
+}
 
 int media_new(struct uv_loop_s *loop, const struct media_opts *o,
 	      struct media **mp)
@@ -228,6 +252,8 @@ uint64_t media_stats_late_pct(const struct media_stats *st, double pct)
 /* ---- sessions ------------------------------------------------------ */
 
 static void poll_cb(uv_poll_t *p, int status, int events);
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b);
 
 static uint16_t port_at(const struct media *m, unsigned k)
 {
@@ -370,9 +396,17 @@ int media_session_set_remote(struct media_session *s,
 	    addrlen > sizeof(s->remote) || event_pt > 127 ||
 	    (law != RTP_ULAW && law != RTP_ALAW))
 		return -EINVAL;
-	if (!s->latched) {
-		memcpy(&s->remote, addr, addrlen);
+	struct sockaddr_storage a = { 0 };
+
+	memcpy(&a, addr, addrlen);
+	/* A new address from the signalling (a re-INVITE moved the
+	 * remote) lets the next packet latch again; the same one keeps
+	 * the latched source. */
+	if (!s->configured || !same_addr(&a, &s->signalled)) {
+		s->signalled = a;
+		s->remote = a;
 		s->remote_len = addrlen;
+		s->latched = false;
 	}
 	s->law = law;
 	s->pt = law == RTP_ALAW ? RTP_PT_PCMA : RTP_PT_PCMU;

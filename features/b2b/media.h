@@ -58,6 +58,17 @@ struct media_opts {
 	bool manual;
 };
 
+struct conf;
+
+/**
+ * Fill @p o for pool worker @p worker of @p nworkers from @p c: the
+ * pool's IP (b2b.listen, its port dropped), b2b.media.ports, the
+ * default tick, not manual. Returns 0, or -EINVAL (@p c has no b2b
+ * section, @p worker not below @p nworkers). Thread: any.
+ */
+int media_opts_conf(const struct conf *c, unsigned worker, unsigned nworkers,
+		    struct media_opts *o);
+
 /**
  * Start an engine on @p loop (one repeating timer; sessions come with
  * media_session_open()). Returns 0 with *mp set, or -EINVAL (@p o's
@@ -137,8 +148,10 @@ uint16_t media_session_port(const struct media_session *s);
  * Send to @p addr with @p law, and telephone-events with payload type
  * @p event_pt (-1: none offered; media_send_dtmf() then fails).
  * Sending starts at the next tick. Symmetric RTP (RFC 4961): the first
- * packet received from another address moves the remote there (once:
- * later packets from elsewhere are dropped).
+ * packet received moves the remote to its source (once: later packets
+ * from elsewhere are dropped). Called again with the same address (a
+ * new codec, say) the latched source stays; with another address the
+ * remote moves there and the next packet latches again.
  * Returns 0, or -EINVAL (@p addr not of the engine's family, @p
  * event_pt over 127). Thread: the loop's.
  */

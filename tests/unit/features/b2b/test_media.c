@@ -23,9 +23,11 @@
 #include "features/b2b/media.h"
 #include "features/b2b/rtp.h"
 #include "proxy/base/log.h"
+#include "proxy/core/conf.h"
 #include "proxy/sip/sdp.h"
 #include "tests/common/ms.h"
 #include "tests/common/teardown.h"
+#include "tests/unit/sections.h"
 
 #define PTIME_NS (20ull * 1000000ull)
 /* Bounds of the waits for packets that must come: safety nets. */
@@ -776,6 +778,35 @@ Test(media, latches_to_the_source_of_the_first_packet)
 	cr_assert_eq(ntohs(((struct sockaddr_in *)&inf.remote)->sin_port),
 		     sock_port(rx2));
 	cr_assert_eq(inf.rx, 1);
+	/* The same SDP address again (a re-INVITE for a codec): still
+	 * latched. */
+	cr_assert_eq(media_session_set_remote(s, (struct sockaddr *)&to,
+					      sizeof(to), RTP_ALAW, -1),
+		     0);
+	media_session_info(s, &inf);
+	cr_assert(inf.latched);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&inf.remote)->sin_port),
+		     sock_port(rx2));
+	/* A new address: followed, and the next packet latches again. */
+	struct sockaddr_in moved = lo(9);
+	cr_assert_eq(media_session_set_remote(s, (struct sockaddr *)&moved,
+					      sizeof(moved), RTP_ULAW, -1),
+		     0);
+	media_session_info(s, &inf);
+	cr_assert(!inf.latched);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&inf.remote)->sin_port), 9);
+	h.seq = 3;
+	send_rtp(rx, media_session_port(s), &h, pl, sizeof(pl));
+	for (long long end = ms_now() + WAIT_MS; ms_now() < end;) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		media_session_info(s, &inf);
+		if (inf.latched)
+			break;
+		ms_sleep(1); /* the datagram is in the socket already */
+	}
+	cr_assert(inf.latched);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&inf.remote)->sin_port),
+		     sock_port(rx));
 }
 
 /* ---- the timer ----------------------------------------------------- */
@@ -999,4 +1030,23 @@ Test(media, ipv6_session_offers_ip6_and_sends_over_ipv6)
 	media_tick(m, uv_hrtime());
 	cr_assert(recv_pkt(rx, &p, WAIT_MS));
 	cr_assert_eq(p.h.pt, 0);
+}
+
+Test(media, opts_from_the_b2b_section)
+{
+	struct conf *c = sections_load("b2b:\n  listen: \"[::1]:5090\"\n"
+				       "  media:\n    ports: 30000-30100\n");
+	struct media_opts o;
+
+	cr_assert_eq(media_opts_conf(c, 1, 2, &o), 0);
+	cr_assert_eq(o.addr.ss_family, AF_INET6);
+	cr_assert_eq(((struct sockaddr_in6 *)&o.addr)->sin6_port, 0);
+	cr_assert_eq(o.port_min, 30000);
+	cr_assert_eq(o.port_max, 30100);
+	cr_assert_eq(o.worker, 1);
+	cr_assert_eq(o.nworkers, 2);
+	cr_assert(!o.manual);
+	cr_assert_eq(media_opts_conf(c, 2, 2, &o), -EINVAL);
+	cr_assert_eq(media_new(&loop, &o, &m), 0, "usable as it is");
+	conf_free(c);
 }
