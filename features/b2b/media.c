@@ -403,10 +403,16 @@ int media_session_set_remote(struct media_session *s,
 	 * remote) lets the next packet latch again; the same one keeps
 	 * the latched source. */
 	if (!s->configured || !same_addr(&a, &s->signalled)) {
+		/* A packet that came before the first SDP keeps its latch
+		 * (early media racing the answer). */
+		bool keep = !s->configured && s->latched;
+
 		s->signalled = a;
-		s->remote = a;
-		s->remote_len = addrlen;
-		s->latched = false;
+		if (!keep) {
+			s->remote = a;
+			s->remote_len = addrlen;
+			s->latched = false;
+		}
 	}
 	s->law = law;
 	s->pt = law == RTP_ALAW ? RTP_PT_PCMA : RTP_PT_PCMU;
@@ -424,7 +430,7 @@ void media_session_info(const struct media_session *s,
 	memset(out, 0, sizeof(*out));
 	out->port = s->port;
 	out->has_remote = s->configured || s->latched;
-	out->sending = (s->configured || s->latched) && !s->hold;
+	out->sending = s->configured && !s->hold;
 	out->latched = s->latched;
 	out->remote = s->remote;
 	out->law = s->law;
@@ -466,7 +472,7 @@ int media_send_dtmf(struct media_session *s, char digit, unsigned duration_ms)
 
 	if (code < 0 || duration_ms < 40 || duration_ms > 5000)
 		return -EINVAL;
-	if (!s->configured && !s->latched)
+	if (!s->configured)
 		return -ENOTCONN;
 	if (s->event_pt < 0)
 		return -EPROTONOSUPPORT;
@@ -633,8 +639,8 @@ void media_tick(struct media *m, uint64_t now)
 		m->iter_next = s->next;
 		if (s->hold)
 			s->due_ns = now; /* sends at once when it resumes */
-		else if (s->configured || s->latched)
-			serve(s, now);
+		else if (s->configured)
+			serve(s, now); /* not before the SDP said the law */
 	}
 	m->iter_next = NULL;
 }

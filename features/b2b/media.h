@@ -149,9 +149,11 @@ uint16_t media_session_port(const struct media_session *s);
  * @p event_pt (-1: none offered; media_send_dtmf() then fails).
  * Sending starts at the next tick. Symmetric RTP (RFC 4961): the first
  * packet received moves the remote to its source (once: later packets
- * from elsewhere are dropped). Called again with the same address (a
- * new codec, say) the latched source stays; with another address the
- * remote moves there and the next packet latches again.
+ * from elsewhere are dropped), also when it came before this first
+ * call (early media racing the answer). Called again with the same
+ * address (a new codec, say) the latched source stays; with another
+ * address the remote moves there and the next packet latches again.
+ * Before the first call the session sends nothing.
  * Returns 0, or -EINVAL (@p addr not of the engine's family, @p
  * event_pt over 127). Thread: the loop's.
  */

@@ -1050,3 +1050,44 @@ Test(media, opts_from_the_b2b_section)
 	cr_assert_eq(media_new(&loop, &o, &m), 0, "usable as it is");
 	conf_free(c);
 }
+
+Test(media, sends_nothing_before_the_sdp_but_keeps_an_early_latch)
+{
+	struct media_session *s;
+	struct media_session_info inf;
+	struct rtp_hdr h = { .pt = 0, .seq = 1, .ts = 1, .ssrc = 9 };
+	uint8_t pl[160];
+	struct sockaddr_in to;
+	struct pkt p;
+	uint64_t t;
+
+	memset(pl, 0xff, sizeof(pl));
+	rx = udp_socket();
+	rx2 = udp_socket();
+	to = lo(sock_port(rx));
+	m = engine(free_range(1), 60000, 0, 1, true);
+	cr_assert_eq(media_session_open(m, &s), 0);
+	send_rtp(rx2, media_session_port(s), &h, pl, sizeof(pl));
+	for (long long end = ms_now() + WAIT_MS; ms_now() < end;) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		media_session_info(s, &inf);
+		if (inf.latched)
+			break;
+		ms_sleep(1); /* the datagram is in the socket already */
+	}
+	cr_assert(inf.latched);
+	cr_assert(!inf.sending, "no law yet");
+	t = uv_hrtime();
+	media_tick(m, t);
+	media_tick(m, t + PTIME_NS);
+	cr_assert(!recv_pkt(rx2, &p, 50), "nothing before the SDP");
+	cr_assert_eq(media_send_dtmf(s, '1', 100), -ENOTCONN);
+	/* The SDP arrives (its address is the one behind a NAT): the early
+	 * latch stays. */
+	cr_assert_eq(media_session_set_remote(s, (struct sockaddr *)&to,
+					      sizeof(to), RTP_ULAW, -1),
+		     0);
+	media_tick(m, uv_hrtime());
+	cr_assert(recv_pkt(rx2, &p, WAIT_MS));
+	cr_assert(!recv_pkt(rx, &p, 20), "not to the SDP's address");
+}
