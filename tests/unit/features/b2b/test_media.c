@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,14 @@
 #include "features/b2b/rtp.h"
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/shard.h"
+#include "proxy/sip/peer.h"
 #include "proxy/sip/sdp.h"
 #include "tests/common/ms.h"
 #include "tests/common/teardown.h"
+#include "tests/unit/rtconf.h"
 #include "tests/unit/sections.h"
+#include "tests/unit/shardfix.h"
 
 #define PTIME_NS (20ull * 1000000ull)
 /* Bounds of the waits for packets that must come: safety nets. */
@@ -1090,4 +1095,90 @@ Test(media, sends_nothing_before_the_sdp_but_keeps_an_early_latch)
 	media_tick(m, uv_hrtime());
 	cr_assert(recv_pkt(rx2, &p, WAIT_MS));
 	cr_assert(!recv_pkt(rx, &p, 20), "not to the SDP's address");
+}
+
+/* The engine on a real worker of the shard runtime, as the pool will
+ * run it: made and freed on the worker's thread by shard_post(), its
+ * own timer on the worker's loop. Static: the shard reads them. */
+static struct media *on_shard;
+static struct sockaddr_in on_shard_to;
+static uint16_t on_shard_base;
+static atomic_uint on_shard_steps;
+static atomic_int on_shard_err;
+
+static void shard_make(struct shard *sh, void *arg)
+{
+	struct media_opts o = { .port_min = on_shard_base, .port_max = 60000 };
+	struct sockaddr_in a = lo(0);
+	struct media_session *s;
+	int err;
+
+	(void)arg;
+	if (!sh)
+		return;
+	memcpy(&o.addr, &a, sizeof(a));
+	o.addrlen = sizeof(a);
+	err = media_new(shard_loop(sh), &o, &on_shard);
+	if (!err)
+		err = media_session_open(on_shard, &s);
+	if (!err)
+		err = media_play(s, NULL, 0, media_sound_builtin("music"), NULL,
+				 NULL);
+	if (!err)
+		err = media_session_set_remote(
+		    s, (struct sockaddr *)&on_shard_to, sizeof(on_shard_to),
+		    RTP_ULAW, 101);
+	atomic_store(&on_shard_err, err);
+	atomic_fetch_add(&on_shard_steps, 1);
+}
+
+static void shard_unmake(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (!sh)
+		return;
+	media_free(on_shard); /* the loop runs its close callbacks */
+	on_shard = NULL;
+	atomic_fetch_add(&on_shard_steps, 1);
+}
+
+static const struct shard_role idle_role = {
+	.name = "mtest",
+	.new_state = shardfix_new,
+	.free_state = shardfix_free,
+	.handle = shardfix_handle,
+};
+
+Test(media, runs_on_a_shard_worker_loop)
+{
+	static struct conf cf;
+	struct conf_listen l = { .address = "127.0.0.1", .udp = true };
+	struct shards_opts so = { .conf = &cf,
+				  .role = &idle_role,
+				  .workers = 1,
+				  .listen = &l,
+				  .nlisten = 1,
+				  .name = "mtest",
+				  .no_hooks = true };
+	struct shards *set = NULL;
+	struct pkt p[10];
+
+	load_sounds();
+	rtconf_init(&cf, 1);
+	cr_assert_eq(peer_addr_parse("127.0.0.1", 0, &l.addr, &l.addrlen), 0);
+	rx = udp_socket();
+	on_shard_to = lo(sock_port(rx));
+	on_shard_base = free_range(1);
+	atomic_store(&on_shard_steps, 0);
+	cr_assert_eq(shards_start_opts(&so, &set), 0);
+	cr_assert_eq(shard_post(set, 0, shard_make, NULL), 0);
+	cr_assert(shardfix_wait_for(&on_shard_steps, 1));
+	cr_assert_eq(atomic_load(&on_shard_err), 0);
+	for (int k = 0; k < 10; k++)
+		cr_assert(recv_pkt(rx, &p[k], WAIT_MS), "packet %d", k);
+	for (int k = 1; k < 10; k++)
+		cr_assert_eq(p[k].h.seq, (uint16_t)(p[k - 1].h.seq + 1));
+	cr_assert_eq(shard_post(set, 0, shard_unmake, NULL), 0);
+	cr_assert(shardfix_wait_for(&on_shard_steps, 2));
+	shards_stop(set);
 }
