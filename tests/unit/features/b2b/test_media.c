@@ -821,7 +821,7 @@ Test(media, own_timer_paces_packets_every_20_ms)
 	struct media_session *s;
 	struct sockaddr_in to;
 	struct pkt p[30];
-	long long span;
+	long long t0;
 
 	load_sounds();
 	rx = udp_socket();
@@ -831,6 +831,7 @@ Test(media, own_timer_paces_packets_every_20_ms)
 	cr_assert_eq(
 	    media_play(s, NULL, 0, media_sound_builtin("music"), NULL, NULL),
 	    0);
+	t0 = ms_now();
 	cr_assert_eq(media_session_set_remote(s, (struct sockaddr *)&to,
 					      sizeof(to), RTP_ULAW, 101),
 		     0);
@@ -843,11 +844,13 @@ Test(media, own_timer_paces_packets_every_20_ms)
 		cr_assert_eq((p[k].h.ts - p[k - 1].h.ts) % 160, 0);
 		cr_assert_geq(p[k].h.ts - p[k - 1].h.ts, 160);
 	}
-	/* Paced, not a burst: 29 intervals of 20 ms take 580 ms of the
-	 * engine's clock; the receiver sees at least most of them (a
-	 * stall may bunch up to 10 packets). */
-	span = p[29].at_ms - p[0].at_ms;
-	cr_assert_geq(span, 29 * 20 - 200, "span %lld ms", span);
+	/* Paced, not a burst: packet k is not sent before k * 20 ms after
+	 * the remote was set (its due time; a loaded machine only makes it
+	 * later, so this bound cannot flake; -1 for the millisecond
+	 * truncation). Lateness is measured by tests/bench/mediabench,
+	 * not here. */
+	cr_assert_geq(p[29].at_ms - t0, 29 * 20 - 1, "30 packets in %lld ms",
+		      p[29].at_ms - t0);
 }
 
 /* ---- sounds -------------------------------------------------------- */
