@@ -109,7 +109,11 @@ static int udp_socket(void)
 /* Even ports FIRST, FIRST+2, ... (n of them) that nobody holds now. */
 static uint16_t free_range(unsigned n)
 {
-	for (unsigned base = 41000; base < 60000; base += 2 * n + 14) {
+	/* Each test process starts somewhere else: tests run in parallel
+	 * (--jobs) and would otherwise find the same free range. */
+	unsigned start = 41000 + (unsigned)(getpid() % 400) * 40;
+
+	for (unsigned base = start; base < 60000; base += 2 * n + 14) {
 		int fds[16];
 		unsigned ok = 0;
 
