@@ -25,7 +25,7 @@ ALLOC_PKG := jemalloc
 endif
 
 PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson \
-	libmicrohttpd libsystemd $(ALLOC_PKG)
+	libmicrohttpd libsystemd sndfile spandsp $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -72,10 +72,18 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare clean install uninstall
+	layercheck fuzz bench bench-compare bench-media clean install uninstall
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
+
+# The media engine's built-in sounds (features/b2b/media.h), made from
+# espeak-ng and sox; the binaries find them in sounds/ beside themselves.
+SOUND_NAMES := zero one two three four five six seven eight nine \
+	parked-at lot-full slot-empty music
+SOUNDS := $(patsubst %,$(BUILD)/sounds/%.wav,$(SOUND_NAMES))
+$(SOUNDS) &: scripts/sounds.sh
+	./scripts/sounds.sh $(BUILD)/sounds
 
 deps:
 	@./scripts/install-deps.sh
@@ -115,10 +123,10 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(if $(filter tests/%,$<),$(TEST_CFLAGS)) \
 		-MMD -MP -c $< -o $@
 
-$(SIPEDGE): $(call obj,$(MAIN_SRC) $(CORE_SRC) $(LIB_SRC))
+$(SIPEDGE): $(call obj,$(MAIN_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC))
+$(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
 $(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
@@ -138,6 +146,17 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
+# The media engine under load (docs/benchmarks.md): it links the engine,
+# which bench/ may not include, so it lives in tests/bench/.
+MEDIABENCH := $(BUILD)/mediabench
+$(MEDIABENCH): $(call obj,tests/bench/mediabench.c $(CORE_SRC) $(LIB_SRC)) \
+		| $(SOUNDS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+bench-media: deps
+	@$(MAKE) --no-print-directory $(MEDIABENCH)
+	$(MEDIABENCH) $(MEDIABENCH_ARGS)
+
 # Side by side with Kamailio and SIPp (installs them if missing).
 bench-compare: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
@@ -156,7 +175,7 @@ fuzz: deps
 		echo "== building $$n"; \
 		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd) \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp) \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \
@@ -193,8 +212,12 @@ MAN8 := $(sort $(wildcard docs/man/*.8))
 MAN1 := $(sort $(wildcard docs/man/*.1))
 # The lead sets SIPCTL := $(BUILD)/sipctl where sipctl is built.
 INSTALL_BINS := $(SIPEDGE) $(SIPLOAD) $(SIPCTL)
+# Where an installed sipedge finds its built-in sounds (compiled in).
+soundsdir ?= $(datarootdir)/sipedge/sounds
+$(BUILD)/obj/features/b2b/media.o: CFLAGS += \
+	-DSIPEDGE_SOUNDS_DIR='"$(soundsdir)"'
 
-install: $(INSTALL_BINS)
+install: $(INSTALL_BINS) $(SOUNDS)
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) \
 		$(DESTDIR)$(sysconfdir)/sipedge $(DESTDIR)$(docdir) \
 		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(mandir)/man1 \
@@ -203,6 +226,8 @@ install: $(INSTALL_BINS)
 	$(if $(SIPCTL),$(INSTALL) -m 0755 $(SIPCTL) $(DESTDIR)$(sbindir)/sipctl)
 	$(if $(SIPLOAD),$(INSTALL) -m 0755 $(SIPLOAD) $(DESTDIR)$(bindir)/sipload)
 	$(INSTALL) -m 0644 etc/sipedge.yaml $(DESTDIR)$(docdir)/sipedge.yaml
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(soundsdir)
+	$(INSTALL) -m 0644 $(SOUNDS) $(DESTDIR)$(soundsdir)/
 	@if [ -e $(DESTDIR)$(sysconfdir)/sipedge/sipedge.yaml ]; then \
 		echo "install: kept $(DESTDIR)$(sysconfdir)/sipedge/sipedge.yaml (the example is $(DESTDIR)$(docdir)/sipedge.yaml)"; \
 	else \
@@ -226,7 +251,9 @@ uninstall:
 		$(DESTDIR)$(sysusersdir)/sipedge.conf \
 		$(addprefix $(DESTDIR)$(mandir)/man8/,$(notdir $(MAN8))) \
 		$(addprefix $(DESTDIR)$(mandir)/man1/,$(notdir $(MAN1))) \
-		$(DESTDIR)$(docdir)/sipedge.yaml
+		$(DESTDIR)$(docdir)/sipedge.yaml \
+		$(addprefix $(DESTDIR)$(soundsdir)/,$(notdir $(SOUNDS)))
+	rmdir $(DESTDIR)$(soundsdir) $(DESTDIR)$(datarootdir)/sipedge 2>/dev/null || true
 	rmdir $(DESTDIR)$(docdir) 2>/dev/null || true
 
 SRC_ALL = $(shell find proxy registrar features store bench tests \

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "features/b2b/b2b_conf.h"
+#include "features/b2b/media.h"
 #include "features/b2b/pool.h"
 #include "features/b2b/relay.h"
 #include "features/b2b/ua.h"
@@ -309,6 +310,28 @@ static int signals_start(uv_loop_t *loop, struct sigs *s)
 }
 
 /* The `locations:` of the config, published before any shard runs. */
+/* The media engine's built-in sounds, once for every pool worker. A
+ * b2b.media.sounds that does not load stops the start; without it, the
+ * pool runs silent (prompts and music become silence) and says so. */
+static int load_sounds(const struct conf *c)
+{
+	const char *want = b2b_conf(c)->media_sounds;
+	char dir[1024], why[1024] = "";
+	int err;
+
+	err = media_sounds_dir(want, dir, sizeof(dir));
+	if (!err)
+		err = media_sounds_load(dir, why, sizeof(why));
+	if (!err) {
+		log_msg(LOG_INFO, "media: sounds from %s", dir);
+		return 0;
+	}
+	log_msg(want ? LOG_ERR : LOG_WARN, "media: b2b.media.sounds %s: %s%s",
+		dir, why[0] ? why : err_str(err),
+		want ? "" : " (prompts and music are silence)");
+	return want ? ERR_CONFIG : 0;
+}
+
 static int preload_locations(const struct conf *c)
 {
 	struct loc_contact lc[CONF_MAX_CONTACTS];
@@ -671,6 +694,8 @@ static int run(const struct conf *c, const struct opts *o)
 	/* The B2B pool after the proxy's shards, which it sends through. */
 	err = pool_set_ua(&ua_pool);
 	ua_set_incoming(relay_incoming); /* INVITEs to the pool: bridged */
+	if (!err && b2b_conf(c)->workers)
+		err = load_sounds(c);
 	if (!err)
 		err = pool_start(c, &pool);
 	if (err) {
@@ -704,6 +729,7 @@ out:
 	m.env.pool = NULL;
 	pool_stop(pool);
 	pool = NULL;
+	media_sounds_unload(); /* the pool's workers played them */
 	if (s.shards) {
 		shards_stop(s.shards);
 		s.shards = NULL;

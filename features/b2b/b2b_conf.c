@@ -19,6 +19,11 @@ struct raw_b2b_domain {
 	int rel100; /* enum b2b_100rel + 1 */
 };
 
+struct raw_media {
+	char *ports;
+	char *sounds;
+};
+
 struct raw_b2b {
 	unsigned workers;
 	char *listen;
@@ -26,6 +31,7 @@ struct raw_b2b {
 	unsigned answer_guard_s;
 	struct raw_b2b_domain *domains;
 	unsigned domains_count;
+	struct raw_media media;
 };
 
 struct raw {
@@ -53,6 +59,16 @@ static const cyaml_schema_value_t domain_entry = {
 			    domain_fields),
 };
 
+static const cyaml_schema_field_t media_fields[] = {
+	CYAML_FIELD_STRING_PTR("ports",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_media, ports, 1, 32),
+	CYAML_FIELD_STRING_PTR("sounds",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_media, sounds, 1, 1024),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t b2b_fields[] = {
 	CYAML_FIELD_UINT("workers", CYAML_FLAG_OPTIONAL, struct raw_b2b,
 			 workers),
@@ -67,6 +83,8 @@ static const cyaml_schema_field_t b2b_fields[] = {
 	CYAML_FIELD_SEQUENCE("domains",
 			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 			     struct raw_b2b, domains, &domain_entry, 0, 256),
+	CYAML_FIELD_MAPPING("media", CYAML_FLAG_OPTIONAL, struct raw_b2b, media,
+			    media_fields),
 	CYAML_FIELD_END
 };
 
@@ -94,6 +112,27 @@ int b2b_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
 	return peer_addr_is_loopback(ss) ? 0 : -EPERM;
 }
 
+int b2b_conf_ports_parse(const char *s, uint16_t *minp, uint16_t *maxp)
+{
+	unsigned long a, b;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	a = strtoul(s, &end, 10);
+	if (*end != '-' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (*end || a < 1024 || b > 65535 || a > b)
+		return -EINVAL;
+	/* RTP takes even ports (RFC 3550 §11): at least one. */
+	if ((a + 1) / 2 * 2 > b)
+		return -EINVAL;
+	*minp = (uint16_t)a;
+	*maxp = (uint16_t)b;
+	return 0;
+}
+
 static bool range(const char *spath, long long *minp, long long *maxp)
 {
 	if (strcmp(spath, "b2b.workers") == 0) {
@@ -118,6 +157,18 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 
 	if (strcmp(spath, "b2b.domains.domain") == 0)
 		return conf_domain_check(path, v, why, whylen);
+	if (strcmp(spath, "b2b.media.ports") == 0) {
+		uint16_t a, b;
+
+		if (b2b_conf_ports_parse(v, &a, &b) == 0)
+			return 0;
+		snprintf(why, whylen,
+			 "%s: '%.32s' is not a port range FIRST-LAST "
+			 "(1024..65535, FIRST <= LAST, with an even port, "
+			 "like 20000-29999)",
+			 path, v);
+		return ERR_CONFIG;
+	}
 	if (strcmp(spath, "b2b.listen") != 0)
 		return 0;
 	err = b2b_conf_addr_parse(v, &ss, &len);
@@ -184,6 +235,20 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 			return ERR_CONFIG;
 		}
 	}
+	bc->media_port_min = 20000;
+	bc->media_port_max = 29999;
+	if (r->media.ports &&
+	    b2b_conf_ports_parse(r->media.ports, &bc->media_port_min,
+				 &bc->media_port_max) < 0) {
+		snprintf(x->why, x->whylen,
+			 "b2b.media.ports: %s: not FIRST-LAST", r->media.ports);
+		return ERR_CONFIG;
+	}
+	if (r->media.sounds) {
+		bc->media_sounds = strdup(r->media.sounds);
+		if (!bc->media_sounds)
+			return -ENOMEM;
+	}
 	if (b2b_conf_addr_parse(l, &bc->addr, &bc->addrlen) < 0) {
 		snprintf(x->why, x->whylen,
 			 "b2b.listen: %s: not a loopback "
@@ -202,6 +267,7 @@ static void fini(void *out)
 	for (unsigned i = 0; i < bc->ndomains; i++)
 		free(bc->domains[i].domain);
 	free(bc->domains);
+	free(bc->media_sounds);
 }
 
 const struct conf_section b2b_conf_section = {

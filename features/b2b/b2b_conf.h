@@ -38,6 +38,12 @@ struct b2b_conf {
 	unsigned answer_guard_s;    /**< originate: ACK A held after (20) */
 	struct b2b_domain *domains; /**< b2b.domains, ndomains of them */
 	unsigned ndomains;
+	/** b2b.media.ports: the RTP port range (20000-29999), inclusive;
+	 * the media engine takes its even ports (features/b2b/media.h). */
+	uint16_t media_port_min, media_port_max;
+	/** b2b.media.sounds: the built-in sounds' directory, or NULL:
+	 * found by media_sounds_dir(). */
+	char *media_sounds;
 };
 
 /**
@@ -63,6 +69,13 @@ const struct b2b_conf *b2b_conf(const struct conf *c);
  */
 int b2b_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
 			socklen_t *lenp);
+
+/**
+ * Parse @p s, "FIRST-LAST" (1024 <= FIRST <= LAST <= 65535, with at
+ * least one even port between), into *minp, *maxp. Returns 0, or
+ * -EINVAL. Thread: any.
+ */
+int b2b_conf_ports_parse(const char *s, uint16_t *minp, uint16_t *maxp);
 
 /** "no", "supported", "required", "peer_supported". */
 const char *b2b_100rel_name(enum b2b_100rel r);

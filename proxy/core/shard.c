@@ -586,6 +586,11 @@ static void tick_cb(uv_timer_t *h)
 	shard__flush(sh);
 }
 
+struct uv_loop_s *shard_loop(struct shard *sh)
+{
+	return &sh->loop;
+}
+
 static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;

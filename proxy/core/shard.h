@@ -259,6 +259,15 @@ unsigned shard_id(const struct shard *sh);
  * it between two messages: do not keep it across callbacks). */
 const struct conf *shard_conf(const struct shard *sh);
 
+/**
+ * The shard's loop, for handles a role keeps on it (the B2B media
+ * engine's sockets and timer). Thread: the shard's; or the control
+ * thread in the role's new_state, before the loop runs. The role must
+ * close its handles on the shard's thread before the shard stops (what
+ * is left open is closed without its callback).
+ */
+struct uv_loop_s *shard_loop(struct shard *sh);
+
 /** The shard's per-message arena, reset after each message. */
 struct arena *shard_arena(struct shard *sh);
 

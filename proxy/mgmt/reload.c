@@ -201,6 +201,11 @@ static const char *b2b_key(const struct b2b_conf *a, const struct b2b_conf *b)
 		return "b2b.100rel";
 	if (a->answer_guard_s != b->answer_guard_s)
 		return "b2b.answer_guard_s";
+	if (a->media_port_min != b->media_port_min ||
+	    a->media_port_max != b->media_port_max)
+		return "b2b.media.ports";
+	if (!str_eq(a->media_sounds, b->media_sounds))
+		return "b2b.media.sounds";
 	return NULL;
 }
 

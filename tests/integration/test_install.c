@@ -163,6 +163,8 @@ Test(install, destdir_lays_out_the_files_with_their_modes)
 	assert_file(dest, "usr/share/man/man8/sipedge.8", 0644);
 	assert_file(dest, "usr/share/man/man1/sipload.1", 0644);
 	assert_file(dest, "usr/share/man/man8/sipctl.8", 0644);
+	assert_file(dest, "usr/share/sipedge/sounds/music.wav", 0644);
+	assert_file(dest, "usr/share/sipedge/sounds/parked-at.wav", 0644);
 
 	/* The config is the example, byte for byte. */
 	src = read_rel(env("SIPEDGE_SRCDIR"), "etc/sipedge.yaml");
@@ -214,6 +216,8 @@ Test(install, keeps_an_existing_config_and_uninstall_keeps_it_too)
 	cr_assert_neq(stat(bin, &st), 0, "uninstall left %s", bin);
 	snprintf(bin, sizeof(bin), "%s/usr/lib/systemd/system/sipedge.service",
 		 root);
+	cr_assert_neq(stat(bin, &st), 0, "uninstall left %s", bin);
+	snprintf(bin, sizeof(bin), "%s/usr/share/sipedge", root);
 	cr_assert_neq(stat(bin, &st), 0, "uninstall left %s", bin);
 	text = read_rel(root, "etc/sipedge/sipedge.yaml");
 	cr_assert_str_eq(text, "workers: 1 # the operator's\n");

@@ -184,3 +184,50 @@ Test(b2b_conf, bad_domains_are_refused)
 	conftest_expect_error("b2b:\n  domains:\n    - 100rel: no\n",
 			      "t.yaml:3: ", "domain");
 }
+
+Test(b2b_conf, media_ports_and_sounds)
+{
+	const struct b2b_conf *bc;
+
+	cr_assert_eq(conf_load(NULL, &c, err, sizeof(err)), 0, "%s", err);
+	bc = b2b_conf(c);
+	cr_assert_eq(bc->media_port_min, 20000);
+	cr_assert_eq(bc->media_port_max, 29999);
+	cr_assert_null(bc->media_sounds);
+	conf_free(c);
+	c = NULL;
+	cr_assert_eq(conftest_load("b2b:\n"
+				   "  media:\n"
+				   "    ports: 30001-30003\n"
+				   "    sounds: /srv/sounds\n"),
+		     0, "%s", err);
+	bc = b2b_conf(c);
+	cr_assert_eq(bc->media_port_min, 30001);
+	cr_assert_eq(bc->media_port_max, 30003);
+	cr_assert_str_eq(bc->media_sounds, "/srv/sounds");
+}
+
+Test(b2b_conf, bad_media_ports_name_key_and_line)
+{
+	uint16_t a, b;
+
+	conftest_expect_error("b2b:\n  media:\n    ports: 20000\n",
+			      "t.yaml:3: ", "b2b.media.ports");
+	conftest_expect_error("b2b:\n  media:\n    ports: 30000-20000\n",
+			      "t.yaml:3: ", "FIRST-LAST");
+	conftest_expect_error("b2b:\n  media:\n    ports: 20001-20001\n",
+			      "t.yaml:3: ", "even port");
+	conftest_expect_error("b2b:\n  media:\n    ports: 80-1000\n",
+			      "t.yaml:3: ", "1024..65535");
+	conftest_expect_error("b2b:\n  media:\n    ports: 20000-70000\n",
+			      "t.yaml:3: ", "b2b.media.ports");
+	conftest_expect_error("b2b:\n  media:\n    ports: \"20000 - 20010\"\n",
+			      "t.yaml:3: ", "b2b.media.ports");
+	conftest_expect_error("b2b:\n  media:\n    bogus: 1\n",
+			      "t.yaml:3: ", "bogus");
+	cr_assert_eq(b2b_conf_ports_parse("1024-1025", &a, &b), 0);
+	cr_assert_eq(b2b_conf_ports_parse("1025-1025", &a, &b), -EINVAL);
+	cr_assert_eq(b2b_conf_ports_parse("-2000", &a, &b), -EINVAL);
+	cr_assert_eq(b2b_conf_ports_parse("2000-", &a, &b), -EINVAL);
+	cr_assert_eq(b2b_conf_ports_parse("", &a, &b), -EINVAL);
+}

@@ -293,6 +293,15 @@ Test(reload, b2b_keys_need_a_restart)
 		"b2b.answer_guard_s");
 	conf_free(a);
 	conf_free(b);
+	restart("workers: 2\n",
+		"workers: 2\nb2b:\n  media:\n    ports: 30000-30099\n",
+		"b2b.media.ports");
+	conf_free(a);
+	conf_free(b);
+	restart("workers: 2\n", "workers: 2\nb2b:\n  media:\n    sounds: /s\n",
+		"b2b.media.sounds");
+	conf_free(a);
+	conf_free(b);
 	/* The defaults written out are no change. */
 	reloads("workers: 2\n", "workers: 2\nb2b:\n  workers: 2\n");
 }
