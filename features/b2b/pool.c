@@ -257,6 +257,14 @@ static void pool_tick(struct shard *sh, uint64_t now_ms)
 		ua_core->tick(sh, w->ua, now_ms);
 }
 
+static void pool_stopping(struct shard *sh, void *state)
+{
+	struct worker *w = state;
+
+	if (w && ua_core && ua_core->stop)
+		ua_core->stop(sh, w->ua);
+}
+
 static int worker_new(struct shard *sh, uint64_t now_ms, void **statep)
 {
 	struct worker *w = calloc(1, sizeof(*w));
@@ -337,6 +345,7 @@ const struct shard_role pool_role = {
 	.tick = pool_tick,
 	.tick_ms = POOL_TICK_MS,
 	.steer = pool_steer,
+	.stopping = pool_stopping,
 };
 
 /* The same without the timer: no UA core with timers, so idle workers
@@ -348,6 +357,7 @@ static const struct shard_role pool_role_idle = {
 	.handle = pool_handle,
 	.reject = pool_reject,
 	.steer = pool_steer,
+	.stopping = pool_stopping,
 };
 
 int pool_start(const struct conf *c, struct pool **pp)

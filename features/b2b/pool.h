@@ -79,6 +79,9 @@ struct pool_ua {
 	pool_ua_request_fn *request;
 	pool_ua_response_fn *response;
 	pool_ua_tick_fn *tick;
+	/** Optional: the worker stops; on its thread, its loop still
+	 * running (close what the UA opened on it). */
+	void (*stop)(struct shard *sh, void *state);
 	/** The Allow header's value the pool answers with (RFC 3261
 	 * §20.5); NULL: "OPTIONS, ACK, BYE, CANCEL". */
 	const char *allow;

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "features/b2b/b2b_conf.h"
+#include "features/b2b/media.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
@@ -62,6 +63,7 @@ struct ua {
 	size_t nlegs;
 	const struct ua_app *app[UA_APPS_MAX];
 	void *app_state[UA_APPS_MAX];
+	struct media *media; /* NULL: none (it did not start) */
 };
 
 struct ua_leg {
@@ -337,6 +339,11 @@ static int proxy_peer(const struct conf *c, struct peer *p)
 struct ua *ua_of(struct shard *sh)
 {
 	return pool_ua_state(sh);
+}
+
+struct media *ua_media(struct ua *u)
+{
+	return u ? u->media : NULL;
 }
 
 struct shard *ua_shard(const struct ua *u)
@@ -1368,6 +1375,7 @@ static int ua_new_state(struct shard *sh, uint64_t now_ms, void **statep)
 {
 	const struct conf *c = shard_conf(sh);
 	const struct proxy_conf *pc = proxy_conf(c);
+	struct media_opts mo;
 	struct txn_cfg tc;
 	struct ua *u;
 	int err;
@@ -1393,12 +1401,33 @@ static int ua_new_state(struct shard *sh, uint64_t now_ms, void **statep)
 	err = txn_layer_new(&tc, &u->wheel, &u->txns);
 	if (err)
 		goto out;
+	/* The media engine, on the worker's loop (its timer starts with
+	 * the loop); without it calls still work, without RTP. */
+	err = media_opts_conf(c, shard_id(sh), b2b_conf(c)->workers, &mo);
+	if (!err)
+		err = media_new(shard_loop(sh), &mo, &u->media);
+	if (err)
+		log_msg(LOG_WARN, "b2b %u: no media engine: %s", shard_id(sh),
+			err_str(err));
 	*statep = u;
 	return 0;
 out:
 	timer_wheel_fini(&u->wheel);
 	free(u);
 	return err;
+}
+
+/* On the worker before it stops: the engine's handles are on its loop
+ * (the applications' sessions go with it). */
+static void ua_stop(struct shard *sh, void *state)
+{
+	struct ua *u = state;
+
+	(void)sh;
+	if (!u)
+		return;
+	media_free(u->media);
+	u->media = NULL;
 }
 
 const struct pool_ua ua_pool = {
@@ -1408,6 +1437,7 @@ const struct pool_ua ua_pool = {
 	.request = ua_request,
 	.response = ua_response,
 	.tick = ua_tick,
+	.stop = ua_stop,
 
 };
 

@@ -244,6 +244,16 @@ extern const struct pool_ua ua_pool;
  */
 struct ua *ua_of(struct shard *sh);
 
+struct media;
+
+/**
+ * The worker's media engine (features/b2b/media.h: RTP sessions on
+ * b2b.media.ports, this worker's share), or NULL when it could not
+ * start (logged). Sessions opened on it are closed when the worker
+ * stops. Thread: the worker's.
+ */
+struct media *ua_media(struct ua *u);
+
 /** The worker the UA runs on. Thread: its. */
 struct shard *ua_shard(const struct ua *u);
 

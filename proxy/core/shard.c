@@ -560,6 +560,8 @@ static void inbox_cb(uv_async_t *h)
 	shard__flush(sh);
 	if (stop && !sh->stopping) {
 		sh->stopping = true;
+		if (sh->set->role->stopping)
+			sh->set->role->stopping(sh, sh->role_state);
 		if (sh->set->run_hooks)
 			hooks_stop(sh);
 		close_handles(sh);

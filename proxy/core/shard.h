@@ -84,6 +84,13 @@ struct shard_role {
 	 * the branch. Thread: any shard of the group; must not block.
 	 */
 	int (*steer)(const char *buf, size_t len, unsigned nshards);
+	/**
+	 * Optional: the shard is stopping (shards_stop()): called once on
+	 * its own thread, its loop still running, before its handles are
+	 * closed; the role closes what it opened on that loop. After it,
+	 * nothing more is handled. Thread: the shard's.
+	 */
+	void (*stopping)(struct shard *sh, void *state);
 	/** Optional: the role's caches of the config follow a reload. */
 	shard_role_conf_fn *conf_changed;
 };
