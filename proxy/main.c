@@ -24,6 +24,7 @@
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
+#include "features/park_conf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
@@ -774,6 +775,7 @@ static void sections_add(void)
 		&proxy_conf_section, &features_conf_section,
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
+		&park_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

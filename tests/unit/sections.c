@@ -7,6 +7,7 @@
 
 #include "features/b2b/b2b_conf.h"
 #include "features/features_conf.h"
+#include "features/park_conf.h"
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
@@ -23,6 +24,7 @@ void sections_add_all(void)
 		&proxy_conf_section, &features_conf_section,
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
+		&park_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -1,0 +1,275 @@
+/* store/park.c - park slot table: (domain, slot) -> the parked call (RCU
+ * hash table) */
+#include "store/park.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "proxy/base/hash.h"
+#include "store/rcu.h"
+
+/* One published record; immutable once added, freed by call_rcu. */
+struct entry {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	struct park_rec r;
+};
+
+struct key {
+	struct slice domain;
+	unsigned slot;
+};
+
+static struct cds_lfht *table;
+static uint64_t seed;
+static atomic_uint_fast64_t next_token;
+static atomic_long nlive;
+
+int park_init(void)
+{
+	uint64_t t = 0;
+
+	if (table)
+		return -EALREADY;
+	/* Tokens start at a random point: a stale holder from another
+	 * table's life never matches (and 0 is never handed out). */
+	if (getrandom(&t, sizeof(t), GRND_NONBLOCK) != sizeof(t))
+		t = (uint64_t)time(NULL) << 20;
+	atomic_store(&next_token, t | 1);
+	seed = t ^ 0x9a4bfeedULL;
+	atomic_store(&nlive, 0);
+	table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE,
+				    &urcu_memb_flavor, NULL);
+	return table ? 0 : -ENOMEM;
+}
+
+static void free_cb(struct rcu_head *h)
+{
+	free(caa_container_of(h, struct entry, rcu));
+}
+
+void park_fini(void)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	if (!table)
+		return;
+	urcu_memb_read_lock();
+	cds_lfht_for_each (table, &it, n)
+		if (cds_lfht_del(table, n) == 0) {
+			atomic_fetch_sub(&nlive, 1);
+			urcu_memb_call_rcu(
+			    &caa_container_of(n, struct entry, node)->rcu,
+			    free_cb);
+		}
+	urcu_memb_read_unlock();
+	urcu_memb_barrier();
+	cds_lfht_destroy(table, NULL);
+	table = NULL;
+}
+
+static unsigned long key_hash(struct slice domain, unsigned slot)
+{
+	return (unsigned long)hash_slice_case(domain, seed ^ slot);
+}
+
+static int match(struct cds_lfht_node *n, const void *arg)
+{
+	const struct entry *e = caa_container_of(n, struct entry, node);
+	const struct key *k = arg;
+
+	return e->r.slot == k->slot &&
+	       slice_caseeq_cstr(k->domain, e->r.domain);
+}
+
+static bool domain_ok(struct slice d)
+{
+	return d.len > 0 && d.len <= PARK_DOMAIN_MAX;
+}
+
+int park_claim(struct park_rec *r, unsigned min, unsigned max, unsigned want)
+{
+	struct slice d = slice_cstr(r->domain);
+	struct cds_lfht_node *got;
+	struct entry *e;
+	unsigned first = want ? want : min, last = want ? want : max;
+
+	if (!table || !domain_ok(d) || min == 0 || min > max ||
+	    (want && (want < min || want > max)))
+		return -EINVAL;
+	e = malloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->r = *r;
+	if (!e->r.since_s)
+		e->r.since_s = (int64_t)time(NULL);
+	e->r.holder =
+	    atomic_fetch_add_explicit(&next_token, 2, memory_order_relaxed);
+	/* One insert per slot tried: the node is not published until an
+	 * insert succeeds, so its key may change between tries. */
+	urcu_memb_read_lock();
+	for (unsigned s = first; s <= last; s++) {
+		struct key k = { d, s };
+
+		e->r.slot = s;
+		cds_lfht_node_init(&e->node);
+		got = cds_lfht_add_unique(table, key_hash(d, s), match, &k,
+					  &e->node);
+		if (got == &e->node) {
+			urcu_memb_read_unlock();
+			atomic_fetch_add(&nlive, 1);
+			r->slot = s;
+			r->holder = e->r.holder;
+			r->since_s = e->r.since_s;
+			return 0;
+		}
+	}
+	urcu_memb_read_unlock();
+	free(e);
+	return -EBUSY;
+}
+
+/* The entry of @p domain/@p slot (its place in *itp), inside a read
+ * section. */
+static struct entry *find_it_rcu(struct slice domain, unsigned slot,
+				 struct cds_lfht_iter *itp)
+{
+	struct key k = { domain, slot };
+	struct cds_lfht_node *n;
+
+	cds_lfht_lookup(table, key_hash(domain, slot), match, &k, itp);
+	n = cds_lfht_iter_get_node(itp);
+	return n ? caa_container_of(n, struct entry, node) : NULL;
+}
+
+static struct entry *find_rcu(struct slice domain, unsigned slot)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *n;
+
+	n = find_it_rcu(domain, slot, &it) ? cds_lfht_iter_get_node(&it) : NULL;
+	return n ? caa_container_of(n, struct entry, node) : NULL;
+}
+
+int park_release(struct slice domain, unsigned slot, uint64_t holder)
+{
+	struct entry *e;
+	int err = 0;
+
+	if (!table)
+		return -ENOENT;
+	urcu_memb_read_lock();
+	e = find_rcu(domain, slot);
+	if (!e)
+		err = -ENOENT;
+	else if (e->r.holder != holder)
+		err = -EPERM;
+	else if (cds_lfht_del(table, &e->node))
+		err = -ENOENT; /* another release won */
+	urcu_memb_read_unlock();
+	if (err)
+		return err;
+	atomic_fetch_sub(&nlive, 1);
+	urcu_memb_call_rcu(&e->rcu, free_cb);
+	return 0;
+}
+
+int park_update(const struct park_rec *r)
+{
+	struct slice d = slice_cstr(r->domain);
+	struct key k = { d, r->slot };
+	struct cds_lfht_iter it;
+	struct entry *e, *nw;
+	int err = 0;
+
+	if (!table)
+		return -ENOENT;
+	nw = malloc(sizeof(*nw));
+	if (!nw)
+		return -ENOMEM;
+	urcu_memb_read_lock();
+	e = find_it_rcu(d, r->slot, &it);
+	if (!e)
+		err = -ENOENT;
+	else if (e->r.holder != r->holder)
+		err = -EPERM;
+	if (!err) {
+		nw->r = *r;
+		memcpy(nw->r.domain, e->r.domain, sizeof(nw->r.domain));
+		nw->r.since_s = e->r.since_s;
+		cds_lfht_node_init(&nw->node);
+		/* Only the holder replaces its record: no race but a
+		 * release by the same holder, which the caller orders. */
+		if (cds_lfht_replace(table, &it, key_hash(d, r->slot), match,
+				     &k, &nw->node))
+			err = -ENOENT;
+	}
+	urcu_memb_read_unlock();
+	if (err) {
+		free(nw);
+		return err;
+	}
+	urcu_memb_call_rcu(&e->rcu, free_cb);
+	return 0;
+}
+
+int park_get(struct slice domain, unsigned slot, struct park_rec *out)
+{
+	struct entry *e;
+	int err = -ENOENT;
+
+	if (!table)
+		return -ENOENT;
+	urcu_memb_read_lock();
+	e = find_rcu(domain, slot);
+	if (e) {
+		*out = e->r;
+		err = 0;
+	}
+	urcu_memb_read_unlock();
+	return err;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct park_rec *x = a, *y = b;
+	int c = strcmp(x->domain, y->domain);
+
+	if (c)
+		return c;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+int park_list(struct slice domain, struct park_rec *out, size_t max)
+{
+	struct cds_lfht_iter it;
+	struct entry *e;
+	size_t n = 0, kept = 0;
+
+	if (!table || domain.len > PARK_DOMAIN_MAX)
+		return -EINVAL;
+	urcu_memb_read_lock();
+	cds_lfht_for_each_entry (table, &it, e, node) {
+		if (domain.len && !slice_caseeq_cstr(domain, e->r.domain))
+			continue;
+		if (kept < max)
+			out[kept++] = e->r;
+		n++;
+	}
+	urcu_memb_read_unlock();
+	if (kept > 1)
+		qsort(out, kept, sizeof(*out), cmp_rec);
+	return n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
+}
+
+size_t park_count(void)
+{
+	long n = atomic_load(&nlive);
+
+	return n > 0 ? (size_t)n : 0;
+}

@@ -1,0 +1,112 @@
+/* store/park.h - park slot table: (domain, slot) -> the parked call
+ * (RCU hash table; memory backend) */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/base/slice.h"
+
+/*
+ * One record per occupied slot of a park lot (features/park, issue
+ * #13). The table is the truth about which slot is taken: a claim is
+ * one atomic insert (cds_lfht_add_unique), so two threads (or, with a
+ * shared backend later, two nodes) never get the same slot; a release
+ * succeeds only for the holder that claimed it (its token). Readers
+ * (park.list, the retrieve path) copy records out under RCU.
+ *
+ * The record holds what a later takeover by another node needs to
+ * re-INVITE the parked party in its own dialog (Call-ID, tags, remote
+ * target, route set, CSeq: issue #13 "node takeover"); today only the
+ * memory backend exists, so a record lives and dies with the process.
+ * TODO(#13): a Redis backend (claim = one script per lot, leases).
+ *
+ * Threads: every function may be called from any registered RCU thread
+ * (outside a read section), between park_init() and park_fini().
+ * Nothing blocks. Records are values: the caller owns its copies.
+ */
+
+/** Longest domain, identity, Call-ID, tag, URI and route set kept. */
+#define PARK_DOMAIN_MAX	  254
+#define PARK_IDENTITY_MAX 256
+#define PARK_CALL_ID_MAX  128
+#define PARK_TAG_MAX	  64
+#define PARK_ROUTE_MAX	  512
+
+/** One occupied slot (a value type: fields public, NUL-terminated). */
+struct park_rec {
+	char domain[PARK_DOMAIN_MAX + 1]; /**< lower case */
+	unsigned slot;
+	/** The parked party's identity: its From (name-addr as sent). */
+	char parked[PARK_IDENTITY_MAX + 1];
+	int64_t since_s; /**< CLOCK_REALTIME seconds of the claim */
+	/** The holder's token (park_claim() hands it out); 0 in copies
+	 * for readers who do not hold the slot is never the case: the
+	 * token is not secret, it guards against stale releases. */
+	uint64_t holder;
+	unsigned worker; /**< the pool worker that holds the call */
+	/* What a takeover needs: the parked leg's dialog, as the UA
+	 * that holds it sees it (local = the pool's side). */
+	char call_id[PARK_CALL_ID_MAX + 1];
+	char local_tag[PARK_TAG_MAX + 1];
+	char remote_tag[PARK_TAG_MAX + 1];
+	char remote_target[PARK_IDENTITY_MAX + 1]; /**< the peer's Contact */
+	char route[PARK_ROUTE_MAX + 1]; /**< route set, comma-joined */
+	uint32_t local_cseq;		/**< our last CSeq in the dialog */
+};
+
+/**
+ * Make the table (empty). Returns 0, -EALREADY, -ENOMEM.
+ * Thread: control, before any user.
+ */
+int park_init(void);
+
+/** Free the table and its records. Thread: control, after its users
+ * stopped. NULL-safe (nothing made: nothing done). */
+void park_fini(void);
+
+/**
+ * Claim a slot of lot @p r->domain (lower case) for record @p r:
+ * @p want when it is not 0 (it must be in @p min..@p max), else the
+ * first free slot from @p min to @p max. Atomic: of claimers racing
+ * for one slot exactly one gets it. On success r->slot, r->holder (a
+ * new token) and, when 0, r->since_s are set and the record is
+ * published. Returns 0, or -EBUSY (@p want is taken, or every slot
+ * is: the lot is full), -EINVAL (a bad range, domain empty or too
+ * long, @p want outside the range), -ENOMEM. Thread: any registered
+ * RCU thread outside a read section.
+ */
+int park_claim(struct park_rec *r, unsigned min, unsigned max, unsigned want);
+
+/**
+ * Release slot @p slot of @p domain held by @p holder. Returns 0,
+ * -ENOENT (no such record), -EPERM (someone else holds it).
+ * Thread: as park_claim().
+ */
+int park_release(struct slice domain, unsigned slot, uint64_t holder);
+
+/**
+ * Replace the takeover fields (call_id ... local_cseq, parked) of the
+ * record of @p r->domain/@p r->slot held by @p r->holder with those of
+ * @p r (a new record is published, the old one retired). Returns 0,
+ * -ENOENT, -EPERM, -ENOMEM. Thread: as park_claim().
+ */
+int park_update(const struct park_rec *r);
+
+/**
+ * Copy the record of @p slot in @p domain (any case) into @p out.
+ * Returns 0, or -ENOENT (the slot is free). Thread: as park_claim().
+ */
+int park_get(struct slice domain, unsigned slot, struct park_rec *out);
+
+/**
+ * Copy up to @p max records of @p domain (empty: every domain) into
+ * @p out, sorted by domain then slot. Returns how many there are in
+ * all (may exceed @p max: only @p max were copied), or -EINVAL.
+ * Thread: as park_claim().
+ */
+int park_list(struct slice domain, struct park_rec *out, size_t max);
+
+/** Occupied slots in all lots. Thread: any. */
+size_t park_count(void);
