@@ -19,11 +19,11 @@
 #include "features/b2b/b2b_conf.h"
 #include "features/b2b/media.h"
 #include "features/b2b/pool.h"
-#include "features/b2b/relay.h"
 #include "features/b2b/ua.h"
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
+#include "features/park.h"
 #include "features/park_conf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
@@ -46,6 +46,7 @@
 #include "proxy/mgmt/rpc_core.h"
 #include "proxy/mgmt/rpc_dialog.h"
 #include "proxy/mgmt/rpc_originate.h"
+#include "proxy/mgmt/rpc_park.h"
 #include "proxy/mgmt/rpc_location.h"
 #include "proxy/mgmt/rpc_trace.h"
 #include "proxy/mgmt/rpc_reload.h"
@@ -448,6 +449,7 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 enum {
 	PRIO_GRUU = 100,
 	PRIO_INTERCOM = 200,
+	PRIO_PARK = 300,
 };
 
 /* The registrar's authentication policy, for intercom. */
@@ -475,6 +477,9 @@ static int hooks_add(void)
 		err = hook_add(HOOK_FEATURES, intercom_hook, PRIO_INTERCOM);
 	if (!err)
 		err = hook_add_clean(intercom_clean, PRIO_INTERCOM);
+	/* Park's code and slots to the B2B pool. */
+	if (!err)
+		err = hook_add(HOOK_FEATURES, park_hook, PRIO_PARK);
 	return err;
 }
 
@@ -604,6 +609,8 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	if (!err)
 		err = rpc_ban_add(m->rpc, &m->env);
 	if (!err)
+		err = rpc_park_add(m->rpc, &m->env);
+	if (!err)
 		err = http_new(m->rpc, &m->http);
 	if (!err)
 		err = http_page_add(m->http, "/metrics", METRICS_CONTENT_TYPE,
@@ -694,7 +701,12 @@ static int run(const struct conf *c, const struct opts *o)
 	}
 	/* The B2B pool after the proxy's shards, which it sends through. */
 	err = pool_set_ua(&ua_pool);
-	ua_set_incoming(relay_incoming); /* INVITEs to the pool: bridged */
+	/* INVITEs to the pool: park's to park (on its lot's worker), the
+	 * rest bridged by the relay. */
+	ua_set_incoming(park_incoming);
+	pool_set_steer(park_steer);
+	if (!err)
+		err = park_feature_start();
 	if (!err && b2b_conf(c)->workers)
 		err = load_sounds(c);
 	if (!err)
@@ -731,6 +743,7 @@ out:
 	pool_stop(pool);
 	pool = NULL;
 	media_sounds_unload(); /* the pool's workers played them */
+	park_feature_stop();   /* the pool's workers held the slots */
 	if (s.shards) {
 		shards_stop(s.shards);
 		s.shards = NULL;

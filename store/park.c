@@ -28,6 +28,20 @@ static struct cds_lfht *table;
 static uint64_t seed;
 static atomic_uint_fast64_t next_token;
 static atomic_long nlive;
+static park_watch_fn *watch_fn;
+static void *watch_arg;
+
+void park_set_watch(park_watch_fn *fn, void *arg)
+{
+	watch_fn = fn;
+	watch_arg = arg;
+}
+
+static void tell(const struct park_rec *r, enum park_change what)
+{
+	if (watch_fn)
+		watch_fn(r, what, watch_arg);
+}
 
 int park_init(void)
 {
@@ -126,6 +140,7 @@ int park_claim(struct park_rec *r, unsigned min, unsigned max, unsigned want)
 			r->slot = s;
 			r->holder = e->r.holder;
 			r->since_s = e->r.since_s;
+			tell(r, PARK_CHANGE_PARKED);
 			return 0;
 		}
 	}
@@ -158,6 +173,7 @@ static struct entry *find_rcu(struct slice domain, unsigned slot)
 
 int park_release(struct slice domain, unsigned slot, uint64_t holder)
 {
+	struct park_rec was;
 	struct entry *e;
 	int err = 0;
 
@@ -171,11 +187,14 @@ int park_release(struct slice domain, unsigned slot, uint64_t holder)
 		err = -EPERM;
 	else if (cds_lfht_del(table, &e->node))
 		err = -ENOENT; /* another release won */
+	else
+		was = e->r;
 	urcu_memb_read_unlock();
 	if (err)
 		return err;
 	atomic_fetch_sub(&nlive, 1);
 	urcu_memb_call_rcu(&e->rcu, free_cb);
+	tell(&was, PARK_CHANGE_FREED);
 	return 0;
 }
 
@@ -215,6 +234,7 @@ int park_update(const struct park_rec *r)
 		return err;
 	}
 	urcu_memb_call_rcu(&e->rcu, free_cb);
+	tell(r, PARK_CHANGE_UPDATED);
 	return 0;
 }
 

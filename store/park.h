@@ -110,3 +110,28 @@ int park_list(struct slice domain, struct park_rec *out, size_t max);
 
 /** Occupied slots in all lots. Thread: any. */
 size_t park_count(void);
+
+/** What happened to a slot (park_watch_fn). */
+enum park_change {
+	PARK_CHANGE_PARKED,  /**< claimed: a call waits in it */
+	PARK_CHANGE_UPDATED, /**< the holder changed its record */
+	PARK_CHANGE_FREED,   /**< released (retrieved, hung up) */
+};
+
+/**
+ * Told every change of any slot: @p r the record (as it was, for
+ * PARK_CHANGE_FREED): domain, slot, parked identity. Called on the
+ * thread that made the change, right after it, outside any RCU read
+ * section; it must not block nor call park_claim(), park_release() or
+ * park_update(). The hook BLF (RFC 4235 dialog state of slots) hangs
+ * on; with a shared backend later, other nodes' changes come in on the
+ * control thread. Ownership: @p r borrowed for the call.
+ */
+typedef void park_watch_fn(const struct park_rec *r, enum park_change what,
+			   void *arg);
+
+/**
+ * Set the one watcher (NULL: none). Thread: control, before any thread
+ * changes slots (before the B2B pool starts).
+ */
+void park_set_watch(park_watch_fn *fn, void *arg);

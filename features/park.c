@@ -1,0 +1,775 @@
+/* features/park.c - call park: the proxy hook that routes park's URIs to
+ * the pool, the pool's steering, and the application on its workers */
+#include "features/park.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "features/b2b/b2b_conf.h"
+#include "features/b2b/bridge.h"
+#include "features/b2b/media.h"
+#include "features/b2b/pool.h"
+#include "features/b2b/relay.h"
+#include "features/park_conf.h"
+#include "proxy/base/arena.h"
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/base/stats.h"
+#include "proxy/core/shard.h"
+#include "proxy/route.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "proxy/sip/sdp.h"
+#include "proxy/sip/uri.h"
+#include "store/park.h"
+
+/* The seed of the lot -> worker hash: any constant, the same in every
+ * process (a later node takeover computes the same worker). */
+#define STEER_SEED 0x9a4c0de5ULL
+
+/* Longest SDP the application writes (the engine's answer). */
+#define SDP_BUF 2048
+
+static const char reason_bye[] = "SIP ;cause=200 ;text=\"BYE\"";
+
+/* Counters: one row per pool worker, written by that worker only. */
+enum {
+	CTR_PARKED,
+	CTR_RETRIEVED,
+	CTR_FULL,
+	CTR_EMPTY,
+	CTR__COUNT,
+};
+
+static _Atomic uint64_t ctr[B2B_MAX_WORKERS][CTR__COUNT];
+
+static const struct stats_item stats_items[] = {
+	{ "parked", "calls parked in a slot", false },
+	{ "retrieved", "parked calls retrieved by dialling their slot", false },
+	{ "full", "calls to a park code refused: the lot was full", false },
+	{ "empty", "calls to a free slot (prompt, then 480)", false },
+	{ "occupied", "slots taken now, every lot", true },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	(void)arg;
+	(void)inst;
+	for (unsigned k = 0; k < CTR__COUNT; k++) {
+		v[k] = 0;
+		for (unsigned w = 0; w < B2B_MAX_WORKERS; w++)
+			v[k] += atomic_load_explicit(&ctr[w][k],
+						     memory_order_relaxed);
+	}
+	v[CTR__COUNT] = park_count();
+}
+
+static const struct stats_source stats_src = {
+	.module = "park",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.ninst = 1,
+	.read = stats_read,
+};
+
+static void count(struct ua *u, unsigned k)
+{
+	unsigned w = shard_id(ua_shard(u)) % B2B_MAX_WORKERS;
+
+	atomic_fetch_add_explicit(&ctr[w][k], 1, memory_order_relaxed);
+}
+
+/* What a Request-URI asks of a lot. */
+enum want {
+	WANT_NONE,
+	WANT_PARK, /* the code */
+	WANT_SLOT, /* one of the slots */
+};
+
+/* The user part of @p u as a number when it is digits only (at most
+ * PARK_DIGITS_MAX), else -1. */
+static long digits_of(struct slice user)
+{
+	long v = 0;
+
+	if (!user.len || user.len > PARK_DIGITS_MAX)
+		return -1;
+	for (size_t i = 0; i < user.len; i++) {
+		if (user.p[i] < '0' || user.p[i] > '9')
+			return -1;
+		v = v * 10 + (user.p[i] - '0');
+	}
+	return v;
+}
+
+/* What @p user asks of lot @p l; the slot in *slotp. */
+static enum want want_of(const struct conf_park *l, struct slice user,
+			 unsigned *slotp)
+{
+	long v = digits_of(user);
+
+	if (v < 0)
+		return WANT_NONE;
+	if (slice_eq(user, slice_cstr(l->code)))
+		return WANT_PARK;
+	if (v >= (long)l->slot_min && v <= (long)l->slot_max) {
+		*slotp = (unsigned)v;
+		return WANT_SLOT;
+	}
+	return WANT_NONE;
+}
+
+/* The lot and what is asked of it by Request-URI @p ruri under @p c:
+ * WANT_NONE unless a sip/sips URI of a served domain with park on. */
+static enum want classify(const struct conf *c, struct slice ruri,
+			  const struct conf_park **lp, struct sipuri *up,
+			  unsigned *slotp)
+{
+	if (uri_parse(ruri, up) < 0 ||
+	    (up->scheme != URI_SIP && up->scheme != URI_SIPS) ||
+	    !up->user.len || !route_uri_is_ours(c, up))
+		return WANT_NONE;
+	*lp = park_conf_lot(c, up->host);
+	if (!*lp)
+		return WANT_NONE;
+	return want_of(*lp, up->user, slotp);
+}
+
+/* A Route value left that is not ours: the request goes there. */
+static bool foreign_route(const struct conf *c, const struct sipmsg *m)
+{
+	unsigned seen = 0;
+
+	for (const struct siphdr *h = sipmsg_hdr(m, HDR_ROUTE); h;
+	     h = sipmsg_hdr_next(m, h)) {
+		struct slice rest = h->value, e;
+		int r;
+
+		while ((r = hdr_split_next(&rest, &e)) == 1 && seen++ < 64) {
+			struct nameaddr na;
+			struct sipuri u;
+
+			if (nameaddr_parse(e, &na) < 0 ||
+			    uri_parse(na.uri, &u) < 0 ||
+			    !route_uri_is_ours(c, &u))
+				return true;
+		}
+		if (r < 0 || seen >= 64)
+			return true;
+	}
+	return false;
+}
+
+/* "sip:IP:PORT" of the pool, in @p a; empty when no pool runs. */
+static struct slice pool_uri(struct arena *a)
+{
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN], *out;
+	socklen_t len;
+	uint16_t port;
+	int n;
+
+	if (pool_self_addr(&ss, &len))
+		return slice_make(NULL, 0);
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		port = ntohs(s4->sin_port);
+	}
+	out = arena_alloc(a, INET6_ADDRSTRLEN + 16);
+	if (!out)
+		return slice_make(NULL, 0);
+	n = snprintf(out, INET6_ADDRSTRLEN + 16,
+		     ss.ss_family == AF_INET6 ? "sip:[%s]:%u" : "sip:%s:%u", ip,
+		     port);
+	return slice_make(out, (size_t)n);
+}
+
+int park_hook(struct hook_req *r)
+{
+	const struct conf *c = shard_conf(r->sh);
+	const struct sipmsg *m = r->m;
+	const struct conf_park *l = NULL;
+	struct hook_target *t;
+	struct sipuri u;
+	struct slice to;
+	unsigned slot = 0;
+
+	if (m->method != SIP_INVITE || m->to_tag.len ||
+	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
+	    foreign_route(c, m))
+		return HOOK_NEXT;
+	/* No pool: the number is routed like any other. */
+	to = pool_uri(r->a);
+	if (!to.len)
+		return HOOK_NEXT;
+	t = arena_alloc(r->a, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->b.uri = to;
+	t->b.q = 1000;
+	t->ruri = m->ruri;
+	r->fwd.t = t;
+	r->fwd.nt = 1;
+	r->fwd.failover = false;
+	return HOOK_NEXT;
+}
+
+int park_steer(const char *buf, size_t len, struct slice ruri, unsigned workers)
+{
+	struct sipuri u;
+
+	(void)buf;
+	(void)len;
+	/* Without the config here (any worker, before parsing), every
+	 * digits-only user part of a domain steers: harmless for the
+	 * relay's calls, which run on any worker. */
+	if (!workers || uri_parse(ruri, &u) < 0 || !u.host.len ||
+	    digits_of(u.user) < 0)
+		return -1;
+	return (int)(hash_slice_case(u.host, STEER_SEED) % workers);
+}
+
+/* The application. */
+
+enum pstate {
+	PS_PROMPT,     /* a prompt, then a final (full, empty) */
+	PS_PARKED,     /* in a slot, hearing music */
+	PS_RETRIEVING, /* re-INVITE of the parked leg under way */
+	PS_BRIDGED,    /* retrieved: the two legs bridged */
+};
+
+struct pcall {
+	struct pcall *prev, *next; /* the worker's list */
+	struct park_state *ps;
+	struct ua *u;
+	enum pstate st;
+	struct ua_leg *a;	  /* the parked (or prompted) leg */
+	struct ua_leg *c;	  /* the retriever's leg */
+	struct media_session *ms; /* the pool's media towards a */
+	unsigned final;		  /* PS_PROMPT: the status after it */
+	struct park_rec rec;	  /* the slot held (PS_PARKED ...) */
+	bool holds;		  /* rec is claimed */
+	struct pcall *retr;	  /* PS_PARKED: the retriever's call */
+	struct bridge br;
+};
+
+/* Per worker: its calls, freed when the worker stops. */
+struct park_state {
+	struct pcall *calls;
+};
+
+static void state_free(void *state)
+{
+	struct park_state *ps = state;
+
+	/* The worker stops: legs and media are gone with it; the slots
+	 * are released so that a restart of the pool finds them free. */
+	while (ps && ps->calls) {
+		struct pcall *p = ps->calls;
+
+		ps->calls = p->next;
+		if (p->holds)
+			(void)park_release(slice_cstr(p->rec.domain),
+					   p->rec.slot, p->rec.holder);
+		free(p);
+	}
+	free(ps);
+}
+
+static const struct ua_app park_app = { "park", state_free };
+
+static struct park_state *state_of(struct ua *u)
+{
+	struct park_state *ps = ua_app_state(u, &park_app);
+
+	if (ps)
+		return ps;
+	ps = calloc(1, sizeof(*ps));
+	if (ps && ua_app_set(u, &park_app, ps)) {
+		free(ps);
+		ps = NULL;
+	}
+	return ps;
+}
+
+static struct pcall *pcall_new(struct ua *u, struct ua_leg *leg)
+{
+	struct park_state *ps = state_of(u);
+	struct pcall *p;
+
+	if (!ps)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->ps = ps;
+	p->u = u;
+	p->a = leg;
+	p->next = ps->calls;
+	if (ps->calls)
+		ps->calls->prev = p;
+	ps->calls = p;
+	return p;
+}
+
+static void slot_release(struct pcall *p, const char *why)
+{
+	if (!p->holds)
+		return;
+	p->holds = false;
+	(void)park_release(slice_cstr(p->rec.domain), p->rec.slot,
+			   p->rec.holder);
+	log_msg(LOG_INFO, "park: %s slot %u freed (%s)", p->rec.domain,
+		p->rec.slot, why);
+}
+
+/* Free @p p once it has no leg left. */
+static void pcall_done(struct pcall *p)
+{
+	if (!p->a)
+		bridge_forget(&p->br, p->br.a);
+	if (!p->c)
+		bridge_forget(&p->br, p->br.b);
+	if (p->a || p->c)
+		return;
+	media_session_close(p->ms);
+	p->ms = NULL;
+	slot_release(p, "call ended");
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		p->ps->calls = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	free(p);
+}
+
+/* The parked call of @p domain / @p slot on this worker, or NULL. */
+static struct pcall *find_parked(struct park_state *ps, struct slice domain,
+				 unsigned slot)
+{
+	for (struct pcall *p = ps->calls; p; p = p->next)
+		if (p->holds && p->rec.slot == slot &&
+		    slice_caseeq_cstr(domain, p->rec.domain))
+			return p;
+	return NULL;
+}
+
+/* Answer @p leg's offer @p body on a new media session; the answer in
+ * @p buf. Returns its length, or a SIP status to reject with. */
+static int media_answer(struct ua *u, struct slice body,
+			struct media_session **msp, char *buf, size_t size)
+{
+	struct media *md = ua_media(u);
+	struct media_session *ms = NULL;
+	struct sdp s;
+	int n;
+
+	if (!body.len)
+		return -488; /* late offer: not in this slice */
+	if (!md)
+		return -503;
+	if (sdp_parse(&s, body.p, body.len))
+		return -400;
+	if (media_session_open(md, &ms))
+		return -503;
+	n = media_sdp_answer(ms, &s, buf, size);
+	if (n < 0) {
+		media_session_close(ms);
+		return n == -EPROTONOSUPPORT ? -488 : -500;
+	}
+	*msp = ms;
+	return n;
+}
+
+static void prompt_ended(struct media_session *s, void *arg)
+{
+	struct pcall *p = arg;
+
+	(void)s;
+	if (p->a)
+		(void)ua_uas_respond(p->a, p->final, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+	p->a = NULL; /* a rejected leg is gone */
+	pcall_done(p);
+}
+
+static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
+		    void *arg);
+static void c_event(struct ua_leg *leg, const struct ua_srv_event *ev,
+		    void *arg);
+
+/* Play @p name then reject @p leg with @p final (the caller hears why,
+ * RFC 3960 early media: 183 with the answer first). */
+static void prompt_then(struct ua *u, struct ua_leg *leg,
+			const struct sipmsg *m, const char *name,
+			unsigned final)
+{
+	const struct media_sound *snd = media_sound_builtin(name);
+	char sdp[SDP_BUF];
+	struct pcall *p;
+	int n;
+
+	if (!snd) {
+		(void)ua_uas_respond(leg, final, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		return;
+	}
+	p = pcall_new(u, leg);
+	if (!p) {
+		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		return;
+	}
+	n = media_answer(u, m->body, &p->ms, sdp, sizeof(sdp));
+	if (n < 0) {
+		/* No media to play it on: the final alone. */
+		(void)ua_uas_respond(leg, final, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+		return;
+	}
+	p->st = PS_PROMPT;
+	p->final = final;
+	(void)ua_uas_take(leg, a_event, p, false);
+	if (ua_uas_respond(leg, 183, slice_make(NULL, 0),
+			   slice_make(sdp, (size_t)n)) ||
+	    media_play(p->ms, &snd, 1, NULL, prompt_ended, p)) {
+		ua_hangup(leg, slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+	}
+}
+
+/* Copy @p s into @p dst (@p size bytes with the NUL), cut if longer. */
+static void copy_cut(char *dst, size_t size, struct slice s)
+{
+	size_t n = s.len < size - 1 ? s.len : size - 1;
+
+	memcpy(dst, s.p, n);
+	dst[n] = '\0';
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* An INVITE to the code: answer, claim a slot, announce it, music. */
+static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
+		    const struct conf_park *l, struct slice domain)
+{
+	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
+	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
+	char sdp[SDP_BUF], slot[16];
+	struct pcall *p;
+	unsigned n = 0;
+	int len, err;
+
+	p = pcall_new(u, leg);
+	if (!p) {
+		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		return;
+	}
+	copy_cut(p->rec.domain, sizeof(p->rec.domain), domain);
+	lower(p->rec.domain);
+	if (from) {
+		/* Printable ASCII only: it goes into logs and JSON. */
+		copy_cut(p->rec.parked, sizeof(p->rec.parked), from->value);
+		for (char *q = p->rec.parked; *q; q++)
+			if ((unsigned char)*q < 0x20 ||
+			    (unsigned char)*q > 0x7e)
+				*q = '?';
+	}
+	copy_cut(p->rec.call_id, sizeof(p->rec.call_id), m->call_id);
+	copy_cut(p->rec.remote_tag, sizeof(p->rec.remote_tag), m->from_tag);
+	p->rec.worker = shard_id(ua_shard(u));
+	err = park_claim(&p->rec, l->slot_min, l->slot_max, 0);
+	if (err) {
+		p->a = NULL;
+		pcall_done(p);
+		if (err != -EBUSY) {
+			(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
+					     slice_make(NULL, 0));
+			return;
+		}
+		count(u, CTR_FULL);
+		log_msg(LOG_INFO, "park: %.*s lot full (%u-%u)",
+			(int)domain.len, domain.p, l->slot_min, l->slot_max);
+		prompt_then(u, leg, m, "lot-full", 486);
+		return;
+	}
+	p->holds = true;
+	len = media_answer(u, m->body, &p->ms, sdp, sizeof(sdp));
+	if (len < 0) {
+		(void)ua_uas_respond(leg, (unsigned)-len, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+		return;
+	}
+	p->st = PS_PARKED;
+	(void)ua_uas_take(leg, a_event, p, false);
+	err = ua_uas_respond(leg, 200, slice_make(NULL, 0),
+			     slice_make(sdp, (size_t)len));
+	if (err) {
+		ua_hangup(leg, slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+		return;
+	}
+	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
+	if (media_sound_builtin("parked-at"))
+		pr[n++] = media_sound_builtin("parked-at");
+	for (const char *d = slot; *d && n < MEDIA_MAX_PROMPTS; d++)
+		if (media_sound_digit(*d))
+			pr[n++] = media_sound_digit(*d);
+	(void)media_play(p->ms, pr, n, media_sound_builtin("music"), NULL,
+			 NULL);
+	count(u, CTR_PARKED);
+	log_msg(LOG_INFO, "park: %s slot %u parked %s call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+}
+
+/* Both legs gone or going: end the call. */
+static void end_both(struct pcall *p)
+{
+	if (p->a)
+		ua_hangup(p->a, slice_cstr(reason_bye));
+	if (p->c)
+		ua_hangup(p->c, slice_cstr(reason_bye));
+	p->a = p->c = NULL;
+	pcall_done(p);
+}
+
+static void on_request(struct ua_leg *leg, const struct ua_request *rq,
+		       void *arg)
+{
+	struct pcall *p = arg;
+
+	bridge_request(&p->br, leg, rq);
+}
+
+/* The parked leg's re-INVITE (carrying the retriever's offer) ended. */
+static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
+{
+	struct slice none = slice_make(NULL, 0), ans;
+
+	if (!p->c) {
+		/* The retriever gave up meanwhile. TODO(#13): resume the
+		 * music with an offer of our own instead of hanging up. */
+		end_both(p);
+		return;
+	}
+	if (status < 200 || status >= 300 || !sdp.len ||
+	    ua_offer_for(p->c, sdp, &ans)) {
+		/* The parked party refused: the retriever is told, the
+		 * call stays parked unless its dialog is gone. */
+		(void)ua_uas_respond(p->c, 480, none, none);
+		p->c = NULL;
+		p->st = PS_PARKED;
+		if (status == 408 || status == 481)
+			end_both(p);
+		return;
+	}
+	/* The parked party now talks to the retriever: the slot is free,
+	 * the music stops. */
+	media_session_close(p->ms);
+	p->ms = NULL;
+	if (ua_uas_respond(p->c, 200, none, ans)) {
+		end_both(p);
+		return;
+	}
+	p->st = PS_BRIDGED;
+	count(p->u, CTR_RETRIEVED);
+	log_msg(LOG_INFO, "park: %s slot %u retrieved call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.call_id);
+	slot_release(p, "retrieved");
+	ua_leg_on_request(p->a, on_request, p);
+	ua_leg_on_request(p->c, on_request, p);
+}
+
+static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
+		    void *arg)
+{
+	struct pcall *p = arg;
+
+	(void)leg;
+	switch (ev->kind) {
+	case UA_SRV_PRACK:
+	case UA_SRV_ACK:
+		return;
+	case UA_SRV_REINVITE:
+		if (p->st == PS_RETRIEVING) {
+			retrieved(p, ev->status, ev->sdp);
+			return;
+		}
+		if (bridge_reinvited(&p->br, leg, ev->status, ev->sdp) ==
+		    BRIDGE_END)
+			end_both(p);
+		return;
+	case UA_SRV_CANCELLED:
+	case UA_SRV_ENDED:
+	case UA_SRV_FAILED:
+		p->a = NULL;
+		if (p->st == PS_PROMPT) {
+			/* Hung up during the prompt: nothing to answer. */
+			media_session_close(p->ms);
+			p->ms = NULL;
+		}
+		slot_release(p, "parked party hung up");
+		if (p->c)
+			ua_hangup(p->c, slice_cstr(reason_bye));
+		p->c = NULL;
+		pcall_done(p);
+		return;
+	}
+}
+
+static void c_event(struct ua_leg *leg, const struct ua_srv_event *ev,
+		    void *arg)
+{
+	struct pcall *p = arg;
+
+	switch (ev->kind) {
+	case UA_SRV_PRACK:
+		return;
+	case UA_SRV_ACK:
+		/* Both confirmed: offers and INFO cross from now on. */
+		if (p->st == PS_BRIDGED) {
+			p->br.a = p->a;
+			p->br.b = p->c;
+		}
+		return;
+	case UA_SRV_REINVITE:
+		if (bridge_reinvited(&p->br, leg, ev->status, ev->sdp) ==
+		    BRIDGE_END)
+			end_both(p);
+		return;
+	case UA_SRV_CANCELLED:
+	case UA_SRV_ENDED:
+	case UA_SRV_FAILED:
+		p->c = NULL;
+		if (p->st == PS_BRIDGED) {
+			if (p->a)
+				ua_hangup(p->a, slice_cstr(reason_bye));
+			p->a = NULL;
+		}
+		/* PS_RETRIEVING: retrieved() sees the retriever gone. */
+		pcall_done(p);
+		return;
+	}
+}
+
+/* An INVITE to an occupied slot: re-INVITE the parked party with the
+ * retriever's offer; the answer goes back to the retriever. */
+static void do_retrieve(struct ua *u, struct ua_leg *leg,
+			const struct sipmsg *m, struct pcall *p)
+{
+	struct slice none = slice_make(NULL, 0), off;
+	int err;
+
+	if (p->st != PS_PARKED || !p->a || p->c) {
+		(void)ua_uas_respond(leg, 486, none, none);
+		return;
+	}
+	if (!m->body.len) {
+		/* TODO(#13): a late-offer retriever (offer in our 200). */
+		(void)ua_uas_respond(leg, 488, none, none);
+		return;
+	}
+	err = ua_offer_for(p->a, m->body, &off);
+	if (!err)
+		err = ua_reinvite(p->a, off);
+	if (err) {
+		(void)ua_uas_respond(leg, err == -EBUSY ? 486 : 500, none,
+				     none);
+		return;
+	}
+	(void)u;
+	p->st = PS_RETRIEVING;
+	p->c = leg;
+	(void)ua_uas_take(leg, c_event, p, false);
+}
+
+/* The host of the From URI of @p m, or empty. */
+static struct slice from_host(const struct sipmsg *m)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_FROM);
+	struct nameaddr na;
+	struct sipuri su;
+
+	if (!h || nameaddr_parse(h->value, &na) || uri_parse(na.uri, &su))
+		return slice_make(NULL, 0);
+	return su.host;
+}
+
+void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
+{
+	const struct conf *c = shard_conf(ua_shard(u));
+	const struct conf_park *l = NULL;
+	struct slice none = slice_make(NULL, 0);
+	struct park_state *ps;
+	struct pcall *p;
+	struct sipuri su;
+	unsigned slot = 0;
+
+	switch (classify(c, m->ruri, &l, &su, &slot)) {
+	case WANT_NONE:
+		relay_incoming(u, leg, m);
+		return;
+	case WANT_PARK:
+		do_park(u, leg, m, l, su.host);
+		return;
+	case WANT_SLOT:
+		break;
+	}
+	/* Only the lot's own domain retrieves from it. */
+	if (!slice_caseeq(from_host(m), su.host)) {
+		(void)ua_uas_respond(leg, 403, none, none);
+		return;
+	}
+	ps = state_of(u);
+	p = ps ? find_parked(ps, su.host, slot) : NULL;
+	if (p) {
+		do_retrieve(u, leg, m, p);
+		return;
+	}
+	count(u, CTR_EMPTY);
+	prompt_then(u, leg, m, "slot-empty", 480);
+}
+
+int park_feature_start(void)
+{
+	int err = park_init();
+
+	if (err)
+		return err;
+	err = stats_add(&stats_src);
+	if (err)
+		park_fini();
+	return err;
+}
+
+void park_feature_stop(void)
+{
+	stats_remove(&stats_src);
+	park_fini();
+}

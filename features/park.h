@@ -1,0 +1,73 @@
+/* features/park.h - call park: dial the code to park, dial the slot to
+ * retrieve (proxy hook, pool steering, the B2B application) */
+#pragma once
+
+#include <stddef.h>
+
+#include "features/b2b/ua.h"
+#include "proxy/base/slice.h"
+#include "proxy/hook.h"
+
+struct conf;
+struct sipmsg;
+
+/*
+ * Park (issue #13, first slice; docs/features.md "Park"). Three parts:
+ *
+ * - park_hook(), HOOK_FEATURES on the proxy: an initial INVITE to
+ *   CODE@domain or SLOT@domain of a served domain whose lot is on
+ *   (park_conf_lot()) goes to the B2B pool's address, Request-URI
+ *   unchanged. Authentication ran before, as for any call.
+ * - park_steer(), the pool's steering (pool_set_steer()): an
+ *   out-of-dialog request whose Request-URI user part is digits goes to
+ *   worker hash(domain) % workers, so that a domain's lot belongs to one
+ *   worker (DESIGN.md §1): the parked call, the parker and the retriever
+ *   meet there and are bridged without crossing threads. In-dialog
+ *   requests follow the UA's Contact (b2b-N) to the same worker.
+ * - park_incoming(), the UA core's ua_incoming_fn: park's URIs to the
+ *   park application, every other INVITE to the relay
+ *   (relay_incoming()).
+ *
+ * The application: an INVITE to the code is answered 200 with the
+ * media engine's answer, takes the first free slot (store/park.h) and
+ * hears "parked at" and the slot's digits, then music, until it hangs
+ * up (the slot is freed at once) or is retrieved. Lot full: 183 with
+ * SDP, "lot full", then 486. An INVITE to a free slot: 183 with SDP,
+ * "slot empty", then 480. An INVITE to an occupied slot from the same
+ * domain (its From host) retrieves: the parked party is re-INVITEd with
+ * the retriever's offer, the retriever answered with the parked party's
+ * answer, and the legs bridged (features/b2b/bridge.h): RTP flows phone
+ * to phone. From another domain: 403.
+ *
+ * Counters (module "park" in the stats registry, /metrics): parked,
+ * retrieved, full, empty, and the gauge occupied.
+ */
+
+/**
+ * The HOOK_FEATURES stage (see above). Returns HOOK_NEXT (with r->fwd
+ * set when it routes to the pool), or -ENOMEM. Thread: the shard.
+ */
+int park_hook(struct hook_req *r);
+
+/**
+ * The pool_steer_fn (see above): a worker below @p workers, or -1.
+ * Thread: any pool worker; does not block.
+ */
+int park_steer(const char *buf, size_t len, struct slice ruri,
+	       unsigned workers);
+
+/**
+ * The ua_incoming_fn to give ua_set_incoming() (proxy/main.c): park's
+ * INVITEs to park, the rest to relay_incoming(). Thread: the worker's.
+ */
+void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m);
+
+/**
+ * Make the slot table (store/park.h) and register the counters.
+ * Returns 0, or park_init()'s or stats_add()'s error.
+ * Thread: control, before the pool starts.
+ */
+int park_feature_start(void);
+
+/** Undo park_feature_start(). Thread: control, after the pool stopped. */
+void park_feature_stop(void);
