@@ -1,0 +1,565 @@
+/* tests/integration/test_park.c - call park end to end: the real sipedge
+ * and its B2B pool, callers as hand-made UDP UAs whose RTP the test
+ * receives and compares with the built-in WAVs, SIPp for 60 parks at
+ * once, park.list over JSON-RPC */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sndfile.h>
+#include <spandsp/telephony.h>
+#include <spandsp/bit_operations.h>
+#include <spandsp/g711.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "tests/common/mgmtcli.h"
+#include "tests/common/proc.h"
+#include "tests/common/sipp.h"
+#include "tests/common/teardown.h"
+#include "tests/common/ua.h"
+
+#define MAX_UAS 6
+#define FRAME	160
+/* Bounds on one RTP wait: a safety net, not a timing criterion. */
+#define RTP_WAIT_MS 3000
+#define MAX_FRAMES  2000
+
+/* One caller: its SIP UA, its RTP socket, its dialog once answered. */
+struct phone {
+	struct ua ua;
+	int rtp;	   /* UDP socket the SDP names */
+	uint16_t rtp_port; /* its port */
+	char cid[64];
+	char ruri[128];	  /* of the INVITE */
+	char to[512];	  /* To with the remote tag */
+	char target[256]; /* remote Contact URI */
+	char route[1024]; /* Route header lines */
+	unsigned cseq;
+};
+
+static struct proc_sipedge sp;
+static struct phone ph[MAX_UAS];
+static unsigned nph;
+static struct sipcli_msg *rx;
+static pid_t sipp_pid;
+
+static void setup(void)
+{
+	memset(&sp, 0, sizeof(sp));
+	memset(ph, 0, sizeof(ph));
+	nph = 0;
+	sipp_pid = 0;
+	rx = calloc(1, sizeof(*rx));
+	cr_assert(rx);
+}
+
+static void teardown(void)
+{
+	if (sipp_pid > 0)
+		proc_kill(sipp_pid);
+	for (unsigned i = 0; i < nph; i++) {
+		ua_close(&ph[i].ua);
+		if (ph[i].rtp > 0)
+			close(ph[i].rtp);
+	}
+	free(rx);
+	teardown_sipedge(&sp);
+}
+
+TestSuite(park_call, .init = setup, .fini = teardown, .timeout = 120);
+
+/* One proxy shard (messages to one UA arrive in order), the pool's two
+ * workers, T1 100 ms; @p yaml more. The tenants are the two served
+ * domains of the test config: localhost and 127.0.0.1. */
+static void start(const char *yaml)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text), "proxy:\n  t1_ms: 100\n%s",
+		 yaml ? yaml : "");
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, text), 0, "%s",
+		     sp.why);
+}
+
+/* A phone @p user@@p domain on 127/8 address @p ip, RTP on @p ip too. */
+static struct phone *phone(const char *user, const char *domain, const char *ip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	struct phone *p;
+
+	cr_assert_lt(nph, MAX_UAS);
+	p = &ph[nph++];
+	ua_open(&p->ua, user, domain, ip, sp.port);
+	p->rtp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(p->rtp, 0);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	cr_assert_eq(bind(p->rtp, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(p->rtp, (struct sockaddr *)&a, &len), 0);
+	p->rtp_port = ntohs(a.sin_port);
+	return p;
+}
+
+static int sdp_of(const struct phone *p, unsigned version, char *buf,
+		  size_t size)
+{
+	return snprintf(buf, size,
+			"v=0\r\n"
+			"o=%s 1000 %u IN IP4 %s\r\n"
+			"s=-\r\n"
+			"c=IN IP4 %s\r\n"
+			"t=0 0\r\n"
+			"m=audio %u RTP/AVP 0 101\r\n"
+			"a=rtpmap:0 PCMU/8000\r\n"
+			"a=rtpmap:101 telephone-event/8000\r\n"
+			"a=fmtp:101 0-16\r\n",
+			p->ua.user, version, p->ua.ip, p->ua.ip, p->rtp_port);
+}
+
+/* @p p calls @p user@its domain with its SDP offer. */
+static void call(struct phone *p, const char *user)
+{
+	char req[4096], sdp[512];
+	int n, bl = sdp_of(p, 1, sdp, sizeof(sdp));
+
+	snprintf(p->cid, sizeof(p->cid), "park-%s-%u-%u", p->ua.user,
+		 p->ua.port, ++p->ua.seq);
+	p->cseq = 1;
+	snprintf(p->ruri, sizeof(p->ruri), "sip:%s@%s", user, p->ua.domain);
+	n = snprintf(req, sizeof(req),
+		     "INVITE sip:%s@%s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: <sip:%s@%s>\r\n"
+		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
+		     "Contact: <%s>\r\n"
+		     "Content-Type: application/sdp\r\n"
+		     "Content-Length: %d\r\n\r\n%s",
+		     user, p->ua.domain, p->ua.ip, p->ua.port, p->cid,
+		     p->ua.user, p->ua.domain, p->cid, user, p->ua.domain,
+		     p->cid, p->ua.contact, bl, sdp);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* The dialog of final 2xx @p r (in rx) for @p p: To, Contact, the
+ * route set (Record-Route reversed, RFC 3261 §12.1.2). */
+static void dialog_of(struct phone *p, const struct sipcli_msg *r)
+{
+	const struct siphdr *rr[16];
+	unsigned nrr = 0;
+	size_t o = 0;
+	char c[512], *lt, *gt;
+
+	sipcli_hdr_str(r, HDR_TO, p->to, sizeof(p->to));
+	sipcli_hdr_str(r, HDR_CONTACT, c, sizeof(c));
+	lt = strchr(c, '<');
+	gt = lt ? strchr(lt, '>') : NULL;
+	cr_assert(lt && gt, "Contact: %s", c);
+	*gt = '\0';
+	snprintf(p->target, sizeof(p->target), "%s", lt + 1);
+	for (unsigned i = 0; i < r->m.nhdrs && nrr < 16; i++)
+		if (r->m.hdrs[i].id == HDR_RECORD_ROUTE)
+			rr[nrr++] = &r->m.hdrs[i];
+	p->route[0] = '\0';
+	while (nrr--) {
+		o += (size_t)snprintf(
+		    p->route + o, sizeof(p->route) - o, "Route: %.*s\r\n",
+		    (int)rr[nrr]->value.len, rr[nrr]->value.p);
+		cr_assert_lt(o, sizeof(p->route));
+	}
+}
+
+/* An in-dialog request @p method of @p p (ACK of the INVITE's CSeq). */
+static void in_dialog(struct phone *p, const char *method)
+{
+	char req[2048];
+	unsigned cseq = strcmp(method, "ACK") ? ++p->cseq : p->cseq;
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "%s %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u %s\r\n"
+		     "%s"
+		     "Content-Length: 0\r\n\r\n",
+		     method, p->target, p->ua.ip, p->ua.port, p->cid, method,
+		     cseq, p->ua.user, p->ua.domain, p->cid, p->to, p->cid,
+		     cseq, method, p->route);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* The ACK of a non-2xx final (same branch as the INVITE, §17.1.1.3). */
+static void ack_failure(struct phone *p, const struct sipcli_msg *r)
+{
+	char req[2048], to[512];
+	int n;
+
+	sipcli_hdr_str(r, HDR_TO, to, sizeof(to));
+	n = snprintf(req, sizeof(req),
+		     "ACK %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: 1 ACK\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
+		     p->ua.domain, p->cid, to, p->cid);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* Answer request @p r (in dialog) with 200 and @p p's SDP. */
+static void answer_sdp(struct phone *p, const struct sipcli_msg *r)
+{
+	char out[4096], sdp[512];
+	size_t o = 0;
+	int bl = sdp_of(p, 2, sdp, sizeof(sdp));
+
+	o += (size_t)snprintf(out + o, sizeof(out) - o, "SIP/2.0 200 OK\r\n");
+	for (unsigned i = 0; i < r->m.nhdrs; i++) {
+		const struct siphdr *h = &r->m.hdrs[i];
+		const char *name = h->id == HDR_VIA	  ? "Via"
+				   : h->id == HDR_FROM	  ? "From"
+				   : h->id == HDR_TO	  ? "To"
+				   : h->id == HDR_CALL_ID ? "Call-ID"
+				   : h->id == HDR_CSEQ	  ? "CSeq"
+							  : NULL;
+
+		if (name)
+			o += (size_t)snprintf(out + o, sizeof(out) - o,
+					      "%s: %.*s\r\n", name,
+					      (int)h->value.len, h->value.p);
+		cr_assert_lt(o, sizeof(out));
+	}
+	o += (size_t)snprintf(out + o, sizeof(out) - o,
+			      "Contact: <%s>\r\n"
+			      "Content-Type: application/sdp\r\n"
+			      "Content-Length: %d\r\n\r\n%s",
+			      p->ua.contact, bl, sdp);
+	cr_assert_lt(o, sizeof(out));
+	ua_send(&p->ua, out, o);
+}
+
+/* The m=audio port of SDP @p body, or 0. */
+static unsigned audio_port(const char *body)
+{
+	const char *m = strstr(body, "m=audio ");
+
+	return m ? (unsigned)atoi(m + 8) : 0;
+}
+
+static const char *body_of(const struct sipcli_msg *r)
+{
+	return r->m.body.len ? r->m.body.p : "";
+}
+
+/* The built-in sound @p name as µ-law frames of 160 bytes (the last
+ * completed with µ-law silence, 0xff, as the engine does), appended to
+ * @p out at *np. Read with libsndfile and encoded with spandsp here,
+ * independently of the engine. */
+static void want_sound(const char *name, uint8_t *out, size_t *np, size_t max)
+{
+	char copy[PATH_MAX], path[PATH_MAX + 64];
+	const char *bin = getenv("SIPEDGE_BIN");
+	SF_INFO info = { 0 };
+	SNDFILE *f;
+	int16_t pcm[FRAME];
+	sf_count_t got;
+
+	cr_assert_not_null(bin, "SIPEDGE_BIN is not set");
+	snprintf(copy, sizeof(copy), "%s", bin);
+	snprintf(path, sizeof(path), "%s/sounds/%s.wav", dirname(copy), name);
+	f = sf_open(path, SFM_READ, &info);
+	cr_assert_not_null(f, "%s", path);
+	while ((got = sf_readf_short(f, pcm, FRAME)) > 0) {
+		cr_assert_lt(*np, max, "%s is longer than the test's room",
+			     name);
+		for (sf_count_t i = 0; i < FRAME; i++)
+			out[*np * FRAME + (size_t)i] =
+			    i < got ? linear_to_ulaw(pcm[i]) : 0xff;
+		(*np)++;
+	}
+	sf_close(f);
+}
+
+/* Receive @p n RTP packets of PCMU on @p p's socket into @p out (160
+ * bytes each), checking that sequence numbers follow one another.
+ * Each wait bounded by RTP_WAIT_MS. */
+static void rtp_frames(struct phone *p, uint8_t *out, size_t n)
+{
+	uint8_t pkt[2048];
+	uint16_t seq = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+		ssize_t len;
+		uint16_t s;
+
+		cr_assert_eq(poll(&pf, 1, RTP_WAIT_MS), 1,
+			     "no RTP for frame %zu of %zu", i, n);
+		len = recv(p->rtp, pkt, sizeof(pkt), 0);
+		cr_assert_eq(len, 12 + FRAME, "packet %zu: %zd bytes", i, len);
+		cr_assert_eq(pkt[0] >> 6, 2, "RTP version 2");
+		cr_assert_eq(pkt[1] & 0x7f, 0, "PCMU");
+		s = (uint16_t)(pkt[2] << 8 | pkt[3]);
+		if (i)
+			cr_assert_eq(s, (uint16_t)(seq + 1), "frame %zu", i);
+		seq = s;
+		memcpy(out + i * FRAME, pkt + 12, FRAME);
+	}
+}
+
+/* @p p hears exactly the sounds @p names (in order) from its first
+ * RTP packet, then @p music_frames frames of music from its start. */
+static void hears(struct phone *p, const char *const *names, unsigned n,
+		  size_t music_frames)
+{
+	static uint8_t want[MAX_FRAMES * FRAME], got[MAX_FRAMES * FRAME];
+	size_t nf = 0, prompt;
+
+	for (unsigned k = 0; k < n; k++)
+		want_sound(names[k], want, &nf, MAX_FRAMES);
+	prompt = nf;
+	if (music_frames) {
+		size_t mf = 0;
+		static uint8_t music[MAX_FRAMES * 8 * FRAME];
+
+		want_sound("music", music, &mf, MAX_FRAMES * 8);
+		cr_assert_geq(mf, music_frames);
+		cr_assert_leq(nf + music_frames, MAX_FRAMES);
+		memcpy(want + nf * FRAME, music, music_frames * FRAME);
+		nf += music_frames;
+	}
+	rtp_frames(p, got, nf);
+	for (size_t i = 0; i < nf; i++)
+		cr_assert_eq(memcmp(got + i * FRAME, want + i * FRAME, FRAME),
+			     0, "frame %zu of %zu differs (%s)", i, nf,
+			     i < prompt ? "prompt" : "music");
+}
+
+/* park.list [@p domain]: the slots listed, as "domain:slot" words in
+ * @p out; returns the count. */
+static unsigned park_list(const char *domain, char *out, size_t size)
+{
+	char why[256], params[128] = "[]";
+	json_t *res = NULL, *slots, *e;
+	size_t i, o = 0;
+	int err;
+
+	if (domain)
+		snprintf(params, sizeof(params), "[\"%s\"]", domain);
+	err = mgmtcli_rpc(sp.mgmt_port, NULL, "park.list", params, &res, why,
+			  sizeof(why));
+	cr_assert_eq(err, 0, "park.list: %s", why);
+	slots = json_object_get(res, "slots");
+	cr_assert(json_is_array(slots));
+	out[0] = '\0';
+	json_array_foreach(slots, i, e)
+	{
+		o += (size_t)snprintf(
+		    out + o, size - o, "%s%s:%d", o ? " " : "",
+		    json_string_value(json_object_get(e, "domain")),
+		    (int)json_integer_value(json_object_get(e, "slot")));
+		cr_assert_lt(o, size);
+		cr_assert_not_null(
+		    json_string_value(json_object_get(e, "parked")));
+	}
+	cr_assert_eq(json_integer_value(json_object_get(res, "count")),
+		     (json_int_t)json_array_size(slots));
+	i = json_array_size(slots);
+	json_decref(res);
+	return (unsigned)i;
+}
+
+/* @p p parks by calling 700: 200 with the pool's SDP, ACK. Returns the
+ * pool's RTP port from the answer. */
+static unsigned park(struct phone *p)
+{
+	unsigned port;
+
+	call(p, "700");
+	cr_assert_eq(ua_expect_final(&p->ua, p->cid, "INVITE", rx), 200, "%s",
+		     rx->buf);
+	port = audio_port(body_of(rx));
+	cr_assert_gt(port, 0, "an SDP answer: %s", rx->buf);
+	cr_assert_neq(port, p->rtp_port);
+	dialog_of(p, rx);
+	in_dialog(p, "ACK");
+	return port;
+}
+
+static const char *const parked_701[] = { "parked-at", "seven", "zero", "one" };
+
+/* Two tenants park at once: each hears "parked at 7 0 1" then music,
+ * and park.list shows each domain's own 701. */
+Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
+{
+	struct phone *alice, *bob;
+	char list[256];
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "127.0.0.1", "127.0.0.3");
+	park(alice);
+	park(bob);
+	hears(alice, parked_701, 4, 25);
+	hears(bob, parked_701, 4, 25);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "127.0.0.1:701 localhost:701");
+	cr_assert_eq(park_list("LOCALHOST", list, sizeof(list)), 1);
+	cr_assert_str_eq(list, "localhost:701");
+	/* Hanging up frees the slot at once. */
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list("localhost", list, sizeof(list)), 0, "%s", list);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* carol dials alice's slot: alice is re-INVITEd with carol's media,
+ * carol answered with alice's: the pool's RTP port in neither; BYE
+ * from carol ends alice's leg too; the slot is free. */
+Test(park_call, retrieve_connects_phone_to_phone_and_bye_ends_both)
+{
+	struct phone *alice, *carol;
+	unsigned pool_rtp;
+	char list[256], pa[32], pc[32];
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	pool_rtp = park(alice);
+	hears(alice, parked_701, 4, 5);
+	call(carol, "701");
+	/* alice: the re-INVITE with carol's offer. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pc), "%s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.4"), "%s",
+			   rx->buf);
+	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	/* carol: 200 with alice's answer. */
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.2"), "%s",
+			   rx->buf);
+	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	dialog_of(carol, rx);
+	in_dialog(carol, "ACK");
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	/* carol hangs up: alice gets the BYE. */
+	in_dialog(carol, "BYE");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
+	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
+	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* An empty slot: the "slot empty" prompt as early media, then 480. */
+Test(park_call, empty_slot_prompts_then_480)
+{
+	static const char *const empty[] = { "slot-empty" };
+	struct phone *carol;
+	char list[64];
+
+	start(NULL);
+	carol = phone("carol", "localhost", "127.0.0.4");
+	call(carol, "705");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 480,
+		     "%s", rx->buf);
+	ack_failure(carol, rx);
+	/* The prompt came before the 480, whole. */
+	hears(carol, empty, 1, 0);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A lot of two slots: the third park hears "lot full" and gets 486,
+ * and parks nowhere; the other tenant's lot is not affected. */
+Test(park_call, full_lot_prompts_then_486)
+{
+	static const char *const full[] = { "lot-full" };
+	static const char *const parked_702[] = { "parked-at", "seven", "zero",
+						  "two" };
+	struct phone *a1, *a2, *a3;
+	char list[256];
+
+	start("park:\n  - domain: localhost\n    slots: 701-702\n");
+	a1 = phone("a1", "localhost", "127.0.0.2");
+	a2 = phone("a2", "localhost", "127.0.0.3");
+	a3 = phone("a3", "localhost", "127.0.0.4");
+	park(a1);
+	park(a2);
+	hears(a2, parked_702, 4, 0);
+	call(a3, "700");
+	cr_assert_eq(ua_expect_final(&a3->ua, a3->cid, "INVITE", rx), 486, "%s",
+		     rx->buf);
+	ack_failure(a3, rx);
+	hears(a3, full, 1, 0);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "localhost:701 localhost:702");
+	in_dialog(a1, "BYE");
+	cr_assert_eq(ua_expect_final(&a1->ua, a1->cid, "BYE", rx), 200);
+	in_dialog(a2, "BYE");
+	cr_assert_eq(ua_expect_final(&a2->ua, a2->cid, "BYE", rx), 200);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* 60 SIPp callers dial 700 within a second: 60 distinct slots, 701 to
+ * 760, then all free after their BYEs. */
+Test(park_call, sixty_parks_at_once_get_sixty_distinct_slots)
+{
+	struct sipp_cmd c;
+	char list[2048], want[16];
+	unsigned n = 0;
+
+	start(NULL);
+	sipp_cmd_uac(&c, "uac_park.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "700", "-key", "domain", "127.0.0.1", NULL);
+	sipp_cmd_opt(&c, "-m", "60");
+	sipp_cmd_opt(&c, "-r", "60");
+	sipp_cmd_opt(&c, "-l", "60");
+	/* Parked for 6 s: time to list them while all are there. */
+	sipp_cmd_opt(&c, "-d", "6000");
+	sipp_cmd_errors(&c, "parkers");
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "parkers");
+	/* Bounded: 50 polls of 100 ms. */
+	for (unsigned i = 0; i < 50 && n < 60; i++) {
+		n = park_list("127.0.0.1", list, sizeof(list));
+		if (n < 60)
+			usleep(100 * 1000); /* the calls are still arriving */
+	}
+	cr_assert_eq(n, 60, "%s", list);
+	for (unsigned s = 701; s <= 760; s++) {
+		snprintf(want, sizeof(want), "127.0.0.1:%u", s);
+		cr_assert_not_null(strstr(list, want), "%s missing: %s", want,
+				   list);
+	}
+	sipp_ok(&sipp_pid, 30000, sp.dir, "parkers", sp.log);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
