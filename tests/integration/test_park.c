@@ -389,6 +389,29 @@ static unsigned park_list(const char *domain, char *out, size_t size)
 	return (unsigned)i;
 }
 
+/* The value of metric line @p name in /metrics (exact name, no
+ * labels), or -1 when absent. */
+static long long metric(const char *name)
+{
+	char *page = NULL, *l;
+	unsigned status = 0;
+	long long v = -1;
+	size_t n = strlen(name);
+
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/metrics", NULL, NULL,
+				  &status, &page),
+		     0);
+	cr_assert_eq(status, 200);
+	for (l = page; l && *l;
+	     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (!strncmp(l, name, n) && l[n] == ' ') {
+			v = atoll(l + n + 1);
+			break;
+		}
+	free(page);
+	return v;
+}
+
 /* @p p parks by calling 700: 200 with the pool's SDP, ACK. Returns the
  * pool's RTP port from the answer. */
 static unsigned park(struct phone *p)
@@ -471,6 +494,7 @@ Test(park_call, retrieve_connects_phone_to_phone_and_bye_ends_both)
 	dialog_of(carol, rx);
 	in_dialog(carol, "ACK");
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
 	/* carol hangs up: alice gets the BYE. */
 	in_dialog(carol, "BYE");
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
@@ -495,6 +519,20 @@ Test(park_call, empty_slot_prompts_then_480)
 	/* The prompt came before the 480, whole. */
 	hears(carol, empty, 1, 0);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_empty_total"), 1);
+	/* A bad domain is a JSON-RPC error, not a crash. */
+	{
+		char why[256];
+		json_t *res = NULL;
+
+		cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.list", "[7]",
+					 &res, why, sizeof(why)),
+			     -32602, "%s", why);
+		cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.list",
+					 "{\"domain\": \"\"}", &res, why,
+					 sizeof(why)),
+			     -32602, "%s", why);
+	}
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -522,6 +560,11 @@ Test(park_call, full_lot_prompts_then_486)
 	hears(a3, full, 1, 0);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "localhost:701 localhost:702");
+	/* The counters say so (stats registry, module park). */
+	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
+	cr_assert_eq(metric("sipedge_park_full_total"), 1);
+	cr_assert_eq(metric("sipedge_park_empty_total"), 0);
+	cr_assert_eq(metric("sipedge_park_occupied"), 2);
 	in_dialog(a1, "BYE");
 	cr_assert_eq(ua_expect_final(&a1->ua, a1->cid, "BYE", rx), 200);
 	in_dialog(a2, "BYE");

@@ -194,3 +194,47 @@ Test(park, two_threads_claiming_60_slots_get_60_distinct_ones)
 		cr_assert(seen[s - 700], "slot %u not given", s);
 	cr_assert_eq(park_count(), 60);
 }
+
+struct seen {
+	unsigned n;
+	enum park_change what[4];
+	unsigned slot[4];
+	char parked[4][PARK_IDENTITY_MAX + 1];
+};
+
+static void watch(const struct park_rec *r, enum park_change what, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n >= 4)
+		return;
+	s->what[s->n] = what;
+	s->slot[s->n] = r->slot;
+	snprintf(s->parked[s->n], sizeof(s->parked[0]), "%s", r->parked);
+	s->n++;
+}
+
+Test(park, the_watcher_is_told_each_change_with_the_identity)
+{
+	struct seen s = { 0 };
+	struct park_rec a = rec("a.example", "alice"), b;
+
+	park_set_watch(watch, &s);
+	cr_assert_eq(park_claim(&a, 701, 799, 0), 0);
+	b = rec("a.example", "bob");
+	cr_assert_eq(park_claim(&b, 701, 701, 0), -EBUSY);
+	a.local_cseq = 3;
+	cr_assert_eq(park_update(&a), 0);
+	cr_assert_eq(park_release(SLICE_LIT("a.example"), 701, a.holder + 2),
+		     -EPERM);
+	cr_assert_eq(park_release(SLICE_LIT("a.example"), 701, a.holder), 0);
+	park_set_watch(NULL, NULL);
+	cr_assert_eq(s.n, 3, "a refused claim or release tells nothing");
+	cr_assert_eq(s.what[0], PARK_CHANGE_PARKED);
+	cr_assert_eq(s.what[1], PARK_CHANGE_UPDATED);
+	cr_assert_eq(s.what[2], PARK_CHANGE_FREED);
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert_eq(s.slot[i], 701);
+		cr_assert_str_eq(s.parked[i], "alice");
+	}
+}
