@@ -248,6 +248,7 @@ enum pstate {
 	PS_PROMPT,     /* a prompt, then a final (full, empty) */
 	PS_PARKED,     /* in a slot, hearing music */
 	PS_RETRIEVING, /* re-INVITE of the parked leg under way */
+	PS_RESUMING,   /* the retriever left: re-INVITE back to our media */
 	PS_BRIDGED,    /* retrieved: the two legs bridged */
 };
 
@@ -567,15 +568,52 @@ static void on_request(struct ua_leg *leg, const struct ua_request *rq,
 	bridge_request(&p->br, leg, rq);
 }
 
+/* The parked party was moved to a retriever who left before the answer:
+ * offer it our media again (the session kept playing), so it stays
+ * parked in its slot. */
+static void resume(struct pcall *p)
+{
+	char sdp[SDP_BUF];
+	struct slice off;
+	int n = media_sdp_offer(p->ms, sdp, sizeof(sdp));
+
+	if (n < 0 || ua_offer_for(p->a, slice_make(sdp, (size_t)n), &off) ||
+	    ua_reinvite(p->a, off)) {
+		end_both(p);
+		return;
+	}
+	p->st = PS_RESUMING;
+	log_msg(LOG_INFO, "park: %s slot %u: retriever left, music again",
+		p->rec.domain, p->rec.slot);
+}
+
+/* The answer to resume()'s offer. */
+static void resumed(struct pcall *p, unsigned status, struct slice answer)
+{
+	struct sdp s;
+
+	if (status < 200 || status >= 300 ||
+	    sdp_parse(&s, answer.p, answer.len) ||
+	    media_sdp_set_answer(p->ms, &s)) {
+		end_both(p);
+		return;
+	}
+	p->st = PS_PARKED;
+}
+
 /* The parked leg's re-INVITE (carrying the retriever's offer) ended. */
 static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 {
 	struct slice none = slice_make(NULL, 0), ans;
 
 	if (!p->c) {
-		/* The retriever gave up meanwhile. TODO(#13): resume the
-		 * music with an offer of our own instead of hanging up. */
-		end_both(p);
+		/* The retriever gave up meanwhile. */
+		if (status >= 200 && status < 300)
+			resume(p);
+		else if (status == 408 || status == 481)
+			end_both(p);
+		else
+			p->st = PS_PARKED; /* the session is as it was */
 		return;
 	}
 	if (status < 200 || status >= 300 || !sdp.len ||
@@ -619,6 +657,10 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	case UA_SRV_REINVITE:
 		if (p->st == PS_RETRIEVING) {
 			retrieved(p, ev->status, ev->sdp);
+			return;
+		}
+		if (p->st == PS_RESUMING) {
+			resumed(p, ev->status, ev->sdp);
 			return;
 		}
 		if (bridge_reinvited(&p->br, leg, ev->status, ev->sdp) ==

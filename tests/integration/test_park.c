@@ -30,7 +30,8 @@
 #include "tests/common/ua.h"
 
 #define MAX_UAS 6
-#define FRAME	160
+
+#define FRAME 160
 /* Bounds on one RTP wait: a safety net, not a timing criterion. */
 #define RTP_WAIT_MS 3000
 #define MAX_FRAMES  2000
@@ -500,6 +501,79 @@ Test(park_call, retrieve_connects_phone_to_phone_and_bye_ends_both)
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
 	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
 	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* CANCEL of @p p's INVITE (same branch and R-URI, RFC 3261 §9.1). */
+static void cancel(struct phone *p)
+{
+	char req[1024];
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "CANCEL %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: <%s>\r\n"
+		     "Call-ID: %s\r\nCSeq: 1 CANCEL\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
+		     p->ua.domain, p->cid, p->ruri, p->cid);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* carol gives up while alice's re-INVITE is under way: alice is
+ * re-INVITEd back to the pool's media (its RTP port again), hears
+ * music, and stays in 701, where dave retrieves her. */
+Test(park_call, a_retriever_who_leaves_puts_the_call_back_in_its_slot)
+{
+	struct phone *alice, *carol, *dave;
+	unsigned pool_rtp;
+	char list[256], pp[32];
+	uint8_t frames[5 * FRAME];
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	dave = phone("dave", "localhost", "127.0.0.5");
+	pool_rtp = park(alice);
+	hears(alice, parked_701, 4, 0);
+	call(carol, "701");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	cancel(carol);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 487,
+		     "%s", rx->buf);
+	ack_failure(carol, rx);
+	/* alice answers the re-INVITE carol's offer was in only now (its
+	 * retransmission: T1 100 ms, it comes until answered). */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	/* Then the pool offers its own media again. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	snprintf(pp, sizeof(pp), "m=audio %u ", pool_rtp);
+	cr_assert_not_null(strstr(body_of(rx), pp), "%s", rx->buf);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	rtp_frames(alice, frames, 5); /* music goes on */
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	/* Still retrievable. */
+	call(dave, "701");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(dave, rx);
+	in_dialog(dave, "ACK");
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_expect_req(&dave->ua, "BYE", dave->cid, rx);
+	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
