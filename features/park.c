@@ -247,6 +247,7 @@ int park_steer(const char *buf, size_t len, struct slice ruri, unsigned workers)
 enum pstate {
 	PS_PROMPT,     /* a prompt, then a final (full, empty) */
 	PS_PARKED,     /* in a slot, hearing music */
+	PS_CALLING,    /* park.retrieve: calling `to` (c, a UAC leg) */
 	PS_RETRIEVING, /* re-INVITE of the parked leg under way */
 	PS_RESUMING,   /* the retriever left: re-INVITE back to our media */
 	PS_BRIDGED,    /* retrieved: the two legs bridged */
@@ -620,7 +621,10 @@ static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 	    ua_offer_for(p->c, sdp, &ans)) {
 		/* The parked party refused: the retriever is told, the
 		 * call stays parked unless its dialog is gone. */
-		(void)ua_uas_respond(p->c, 480, none, none);
+		if (ua_leg_is_uas(p->c))
+			(void)ua_uas_respond(p->c, 480, none, none);
+		else
+			ua_hangup(p->c, slice_cstr(reason_bye));
 		p->c = NULL;
 		p->st = PS_PARKED;
 		if (status == 408 || status == 481)
@@ -631,11 +635,17 @@ static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 	 * the music stops. */
 	media_session_close(p->ms);
 	p->ms = NULL;
-	if (ua_uas_respond(p->c, 200, none, ans)) {
+	if (ua_leg_is_uas(p->c) ? ua_uas_respond(p->c, 200, none, ans)
+				: ua_ack(p->c, ans)) {
 		end_both(p);
 		return;
 	}
 	p->st = PS_BRIDGED;
+	if (!ua_leg_is_uas(p->c)) {
+		/* park.retrieve's leg is confirmed by our ACK. */
+		p->br.a = p->a;
+		p->br.b = p->c;
+	}
 	count(p->u, CTR_RETRIEVED);
 	log_msg(LOG_INFO, "park: %s slot %u retrieved call-id=%s",
 		p->rec.domain, p->rec.slot, p->rec.call_id);
@@ -796,6 +806,129 @@ void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 	}
 	count(u, CTR_EMPTY);
 	prompt_then(u, leg, m, "slot-empty", 480);
+}
+
+/* Events of park.retrieve's leg to `to` (a UAC leg). */
+static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
+{
+	struct pcall *p = arg;
+	struct slice off;
+
+	switch (ev->kind) {
+	case UA_EV_RINGING:
+		return;
+	case UA_EV_ANSWERED:
+		/* `to` offers in its 2xx: to the parked party, whose answer
+		 * goes in our ACK (retrieved()). */
+		if (p->st == PS_CALLING && p->a && ev->sdp.len &&
+		    !ua_offer_for(p->a, ev->sdp, &off) &&
+		    !ua_reinvite(p->a, off)) {
+			p->st = PS_RETRIEVING;
+			return;
+		}
+		ua_hangup(leg, slice_cstr(reason_bye));
+		p->c = NULL;
+		if (p->st == PS_CALLING)
+			p->st = PS_PARKED;
+		pcall_done(p);
+		return;
+	case UA_EV_FAILED:
+		p->c = NULL;
+		if (p->st == PS_CALLING)
+			p->st = PS_PARKED; /* stays in its slot */
+		pcall_done(p);
+		return;
+	case UA_EV_ENDED:
+		p->c = NULL;
+		if (p->st == PS_BRIDGED) {
+			if (p->a)
+				ua_hangup(p->a, slice_cstr(reason_bye));
+			p->a = NULL;
+		}
+		pcall_done(p);
+		return;
+	case UA_EV_REINVITE:
+		if (bridge_reinvited(&p->br, leg, ev->status, ev->sdp) ==
+		    BRIDGE_END)
+			end_both(p);
+		return;
+	}
+}
+
+/* One park.retrieve on its way to the lot's worker. */
+struct rjob {
+	char domain[PARK_DOMAIN_MAX + 1];
+	unsigned slot;
+	char to[UA_URI_MAX + 1];
+	park_retrieve_fn *done;
+	void *arg;
+};
+
+static void retrieve_run(struct shard *sh, void *arg)
+{
+	struct rjob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct park_state *ps = u ? ua_app_state(u, &park_app) : NULL;
+	struct pcall *p = NULL;
+	char from[PARK_DOMAIN_MAX + 32], disp[32];
+	struct ua_call_opts o;
+	int err = 0;
+
+	if (!sh || !u)
+		err = -ECANCELED;
+	else if (!ps || !(p = find_parked(ps, slice_cstr(j->domain), j->slot)))
+		err = -ENOENT;
+	else if (p->st != PS_PARKED || !p->a || p->c)
+		err = -EBUSY;
+	if (!err) {
+		snprintf(from, sizeof(from), "sip:%u@%s", j->slot,
+			 p->rec.domain);
+		snprintf(disp, sizeof(disp), "\"Parked %u\"", j->slot);
+		memset(&o, 0, sizeof(o));
+		o.target = slice_cstr(j->to);
+		o.from = slice_cstr(from);
+		o.from_display = slice_cstr(disp);
+		o.fn = r_event;
+		o.arg = p;
+		err = ua_call(u, &o, &p->c);
+		if (!err) {
+			p->st = PS_CALLING;
+			log_msg(LOG_INFO,
+				"park: %s slot %u: calling %s to retrieve",
+				p->rec.domain, p->rec.slot, j->to);
+		}
+	}
+	j->done(j->arg, err);
+	free(j);
+}
+
+int park_retrieve(struct pool *p, const char *domain, unsigned slot,
+		  const char *to, park_retrieve_fn *done, void *arg)
+{
+	unsigned n = pool_workers(p);
+	struct rjob *j;
+	int err;
+
+	if (!n || !domain[0] || strlen(domain) > PARK_DOMAIN_MAX || !to[0] ||
+	    strlen(to) > UA_URI_MAX)
+		return -EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	lower(j->domain);
+	snprintf(j->to, sizeof(j->to), "%s", to);
+	j->slot = slot;
+	j->done = done;
+	j->arg = arg;
+	/* The lot's worker, as park_steer() picks it. */
+	err = shard_post(
+	    pool_shards(p),
+	    (unsigned)(hash_slice_case(slice_cstr(j->domain), STEER_SEED) % n),
+	    retrieve_run, j);
+	if (err)
+		free(j);
+	return err;
 }
 
 int park_feature_start(void)

@@ -62,6 +62,29 @@ int park_steer(const char *buf, size_t len, struct slice ruri,
  */
 void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m);
 
+struct pool;
+
+/** What park_retrieve() reports: 0 (the call to `to` is under way),
+ * -ENOENT (the slot is free), -EBUSY (being retrieved), -EINVAL (@p to
+ * does not parse), -ECANCELED (the pool stopped), or ua_call()'s error.
+ * Thread: the lot's worker (or the one stopping the pool). */
+typedef void park_retrieve_fn(void *arg, int err);
+
+/**
+ * Retrieve slot @p slot of @p domain by calling @p to (a SIP URI, at
+ * most UA_URI_MAX bytes) from the lot's worker: an INVITE without SDP
+ * from "Parked SLOT" <sip:SLOT@domain>; @p to's offer (its 2xx) goes to
+ * the parked party in a re-INVITE, the answer in the ACK to @p to, and
+ * the two are bridged (RFC 3725 flow I with the parked party as the
+ * answering side). @p to failing leaves the call parked. @p done is
+ * called once, from the worker, as soon as the call to @p to started
+ * or could not. Returns 0, or -EINVAL (@p domain or @p to empty or too
+ * long), -ENOBUFS, -ENOMEM (@p done not called then). Thread: any
+ * while the pool runs. Ownership: @p arg passes to @p done.
+ */
+int park_retrieve(struct pool *p, const char *domain, unsigned slot,
+		  const char *to, park_retrieve_fn *done, void *arg);
+
 /**
  * Make the slot table (store/park.h) and register the counters.
  * Returns 0, or park_init()'s or stats_add()'s error.

@@ -1,11 +1,15 @@
-/* proxy/mgmt/rpc_park.c - park.list */
+/* proxy/mgmt/rpc_park.c - park.list and park.retrieve */
 #include "proxy/mgmt/rpc_park.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "features/b2b/ua.h"
+#include "features/park.h"
 #include "proxy/mgmt/mgmt.h"
 #include "proxy/mgmt/rpc.h"
 #include "store/park.h"
@@ -62,7 +66,108 @@ static void park_list_m(struct rpc_call *call, json_t *params, void *arg)
 				  slots));
 }
 
+/* A park.retrieve on its way to the lot's worker and back. */
+struct job {
+	struct rpc_call *call;
+	char domain[PARK_DOMAIN_MAX + 1];
+	unsigned slot;
+	char to[UA_URI_MAX + 1];
+};
+
+static void retrieve_done(void *arg, int err)
+{
+	struct job *j = arg;
+
+	switch (err) {
+	case 0:
+		rpc_reply(j->call, json_pack("{s:s,s:i,s:s,s:s}", "domain",
+					     j->domain, "slot", (int)j->slot,
+					     "to", j->to, "state", "calling"));
+		break;
+	case -ENOENT:
+		rpc_error(j->call, RPC_NOT_FOUND, "slot %u of %s is free",
+			  j->slot, j->domain);
+		break;
+	case -EBUSY:
+		rpc_error(j->call, RPC_REFUSED,
+			  "slot %u of %s is being retrieved", j->slot,
+			  j->domain);
+		break;
+	case -EINVAL:
+		rpc_error(j->call, RPC_INVALID_PARAMS,
+			  "invalid params: to is not a SIP URI");
+		break;
+	case -ECANCELED:
+		rpc_error(j->call, RPC_STOPPING, "the pool stopped");
+		break;
+	default:
+		rpc_error(j->call, RPC_INTERNAL_ERROR,
+			  "the call to retrieve with could not start (%d)",
+			  err);
+		break;
+	}
+	free(j);
+}
+
+static void park_retrieve_m(struct rpc_call *call, json_t *params, void *arg)
+{
+	static const char *const names[] = { "domain", "slot", "to", NULL };
+	const struct mgmt_env *env = arg;
+	const char *domain = NULL, *to = NULL;
+	int64_t slot = 0;
+	struct job *j;
+	int n, err;
+
+	if (rpc_params_only(call, params, 3, names) ||
+	    rpc_param_str(call, params, 0, "domain", true, &domain) < 0 ||
+	    rpc_param_int(call, params, 1, "slot", true, 1, 99999, &slot) < 0 ||
+	    rpc_param_str(call, params, 2, "to", true, &to) < 0)
+		return;
+	if (!env->pool) {
+		rpc_error(call, RPC_UNAVAILABLE,
+			  "the B2B pool is off (b2b.workers: 0): no park");
+		return;
+	}
+	if (!domain[0] || strlen(domain) > PARK_DOMAIN_MAX || !to[0] ||
+	    strpbrk(to, " \t\r\n<>\"")) {
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: domain is 1..%d characters, to a "
+			  "SIP URI or a user",
+			  PARK_DOMAIN_MAX);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		rpc_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
+	j->call = call;
+	j->slot = (unsigned)slot;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	/* A bare user is one of the lot's domain. */
+	n = strchr(to, ':')
+		? snprintf(j->to, sizeof(j->to), "%s", to)
+		: snprintf(j->to, sizeof(j->to), "sip:%s@%s", to, domain);
+	if (n < 0 || (size_t)n >= sizeof(j->to)) {
+		free(j);
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: to is too long");
+		return;
+	}
+	err = park_retrieve(env->pool, j->domain, j->slot, j->to, retrieve_done,
+			    j);
+	if (err) {
+		rpc_error(call, err == -ENOBUFS ? RPC_BUSY : RPC_INTERNAL_ERROR,
+			  "the pool worker cannot take it (%d)", err);
+		free(j);
+	}
+}
+
 int rpc_park_add(struct rpc *r, struct mgmt_env *env)
 {
-	return rpc_method_add(r, "park.list", park_list_m, env);
+	int err = rpc_method_add(r, "park.list", park_list_m, env);
+
+	if (!err)
+		err = rpc_method_add(r, "park.retrieve", park_retrieve_m, env);
+	return err;
 }

@@ -1,4 +1,4 @@
-/* proxy/mgmt/rpc_park.h - the park.list method */
+/* proxy/mgmt/rpc_park.h - the park.list and park.retrieve methods */
 #pragma once
 
 struct mgmt_env;
@@ -11,6 +11,13 @@ struct rpc;
  *    {count, slots: [{domain, slot, parked (the parked party's From),
  *    since (Unix seconds), call_id}]}; a domain that is not a string
  *    of 1..254 characters is RPC_INVALID_PARAMS.
+ *  - park.retrieve {domain, slot, to}: the pool calls @p to (a SIP URI,
+ *    or a user of @p domain) and bridges it with the call parked in
+ *    the slot (features/park.h park_retrieve()); answers
+ *    {domain, slot, to, state: "calling"} once the call started.
+ *    RPC_NOT_FOUND: the slot is free; RPC_REFUSED: it is being
+ *    retrieved; RPC_INVALID_PARAMS: a bad domain, slot (1..99999) or
+ *    to; RPC_UNAVAILABLE: no pool (b2b.workers: 0).
  * Errors: as rpc_method_add(). Thread: control.
  */
 int rpc_park_add(struct rpc *r, struct mgmt_env *env);

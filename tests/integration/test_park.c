@@ -245,8 +245,14 @@ static void answer_sdp(struct phone *p, const struct sipcli_msg *r)
 							  : NULL;
 
 		if (name)
+			o += (size_t)snprintf(
+			    out + o, sizeof(out) - o, "%s: %.*s%s\r\n", name,
+			    (int)h->value.len, h->value.p,
+			    h->id == HDR_TO && !r->m.to_tag.len ? ";tag=callee"
+								: "");
+		else if (h->id == HDR_RECORD_ROUTE)
 			o += (size_t)snprintf(out + o, sizeof(out) - o,
-					      "%s: %.*s\r\n", name,
+					      "Record-Route: %.*s\r\n",
 					      (int)h->value.len, h->value.p);
 		cr_assert_lt(o, sizeof(out));
 	}
@@ -574,6 +580,76 @@ Test(park_call, a_retriever_who_leaves_puts_the_call_back_in_its_slot)
 	ua_expect_req(&dave->ua, "BYE", dave->cid, rx);
 	ua_respond(&dave->ua, rx, 200, "OK", NULL);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* The first INVITE @p u receives (bounded: 50 messages). */
+static void first_invite(struct ua *u, struct sipcli_msg *r)
+{
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(ua_recv(u, r, UA_WAIT_MS), 0, "no INVITE");
+		if (r->m.is_request &&
+		    slice_eq(r->m.method_name, SLICE_LIT("INVITE")))
+			return;
+	}
+	cr_assert_fail("no INVITE");
+}
+
+/* park.retrieve: the pool calls dave (registered) without SDP, dave's
+ * offer goes to alice in a re-INVITE, alice's answer to dave in the
+ * ACK; the pool's RTP port in neither; BYE from alice ends dave. */
+Test(park_call, park_retrieve_calls_to_and_bridges)
+{
+	struct phone *alice, *dave;
+	unsigned pool_rtp;
+	char list[256], why[256], pd[32], pa[32], cid[128];
+	json_t *res = NULL;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	dave = phone("dave", "localhost", "127.0.0.5");
+	cr_assert_eq(ua_register(&dave->ua, "test", 60, rx), 200);
+	pool_rtp = park(alice);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.retrieve",
+				 "{\"domain\":\"localhost\",\"slot\":702,"
+				 "\"to\":\"dave\"}",
+				 &res, why, sizeof(why)),
+		     -32002, "%s", why);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.retrieve",
+				 "{\"domain\":\"localhost\",\"slot\":701}",
+				 &res, why, sizeof(why)),
+		     -32602, "%s", why);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.retrieve",
+				 "{\"domain\":\"localhost\",\"slot\":701,"
+				 "\"to\":\"dave\"}",
+				 &res, why, sizeof(why)),
+		     0, "%s", why);
+	cr_assert_str_eq(json_string_value(json_object_get(res, "state")),
+			 "calling");
+	json_decref(res);
+	/* dave: an INVITE without SDP from the slot. */
+	first_invite(&dave->ua, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	cr_assert_not_null(strstr(rx->buf, "Parked 701"), "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_CALL_ID, cid, sizeof(cid));
+	answer_sdp(dave, rx);
+	/* alice: a re-INVITE with dave's offer. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	snprintf(pd, sizeof(pd), "m=audio %u ", dave->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pd), "%s", rx->buf);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	/* dave: the ACK with alice's answer. */
+	ua_expect_req(&dave->ua, "ACK", cid, rx);
+	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_expect_req(&dave->ua, "BYE", cid, rx);
+	ua_respond(&dave->ua, rx, 200, "OK", NULL);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
