@@ -206,7 +206,11 @@ int park_hook(struct hook_req *r)
 	struct slice to;
 	unsigned slot = 0;
 
+	/* Not from the pool itself: a pool whose config (kept from its
+	 * start) does not know this lot relays the call back here, and
+	 * that must reach the number's owner, not the pool again. */
 	if (m->method != SIP_INVITE || m->to_tag.len ||
+	    pool_is_source(r->from) ||
 	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
 	    foreign_route(c, m))
 		return HOOK_NEXT;

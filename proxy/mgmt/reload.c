@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "features/b2b/b2b_conf.h"
+#include "features/park_conf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/file.h"
 #include "proxy/base/log.h"
@@ -209,6 +210,23 @@ static const char *b2b_key(const struct b2b_conf *a, const struct b2b_conf *b)
 	return NULL;
 }
 
+/* Park's lots live on the pool, which keeps its config: a changed
+ * lot would route to a pool that no longer knows it. */
+static bool park_eq(const struct park_conf *a, const struct park_conf *b)
+{
+	if (a->nlots != b->nlots)
+		return false;
+	for (unsigned i = 0; i < a->nlots; i++) {
+		const struct conf_park *x = &a->lots[i], *y = &b->lots[i];
+
+		if (!str_eq(x->domain, y->domain) || x->enabled != y->enabled ||
+		    !str_eq(x->code, y->code) || x->slot_min != y->slot_min ||
+		    x->slot_max != y->slot_max || x->timeout_s != y->timeout_s)
+			return false;
+	}
+	return true;
+}
+
 const char *reload_restart_key(const struct conf *a, const struct conf *b)
 {
 	const struct proxy_conf *pa = proxy_conf(a), *pb = proxy_conf(b);
@@ -246,6 +264,8 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 	k = b2b_key(b2b_conf(a), b2b_conf(b));
 	if (k)
 		return k;
+	if (!park_eq(park_conf(a), park_conf(b)))
+		return "park";
 	/* Started once at start-up; trace.start/trace.stop at run time. */
 	if (trace_conf(a)->on != trace_conf(b)->on ||
 	    (trace_conf(a)->on &&

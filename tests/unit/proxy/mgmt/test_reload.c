@@ -273,6 +273,23 @@ Test(reload, grace_covers_timer_c_and_the_transaction_timers)
 	cr_assert_eq(reload_grace_ms(a), 10000 + 12800 + 60000);
 }
 
+/* Park's lots live on the pool, which keeps its config. */
+Test(reload, park_lots_need_a_restart)
+{
+	restart("workers: 2\n",
+		"workers: 2\npark:\n  - domain: example.com\n"
+		"    slots: 701-710\n",
+		"park");
+	conf_free(a);
+	conf_free(b);
+	a = load(BASE "park:\n  - domain: example.com\n    code: \"800\"\n");
+	b = load(BASE "park:\n  - domain: example.com\n    code: \"900\"\n");
+	cr_assert_str_eq(reload_restart_key(a, b), "park");
+	conf_free(a);
+	a = load(BASE "park:\n  - domain: example.com\n    code: \"900\"\n");
+	cr_assert_null(reload_restart_key(a, b));
+}
+
 /* The B2B pool runs with the config it started with (pool_start()). */
 Test(reload, b2b_keys_need_a_restart)
 {
