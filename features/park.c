@@ -418,31 +418,16 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 static void c_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 		    void *arg);
 
-/* Play @p name then reject @p leg with @p final (the caller hears why,
- * RFC 3960 early media: 183 with the answer first). */
-static void prompt_then(struct ua *u, struct ua_leg *leg,
-			const struct sipmsg *m, const char *name,
-			unsigned final)
+/* Play @p name on @p p's media session (its answer @p sdp, @p n bytes),
+ * then reject its leg with @p final: the caller hears why (early media,
+ * RFC 3960: 183 with the answer first). */
+static void prompt_on(struct pcall *p, const char *sdp, int n, const char *name,
+		      unsigned final)
 {
 	const struct media_sound *snd = media_sound_builtin(name);
-	char sdp[SDP_BUF];
-	struct pcall *p;
-	int n;
+	struct ua_leg *leg = p->a;
 
 	if (!snd) {
-		(void)ua_uas_respond(leg, final, slice_make(NULL, 0),
-				     slice_make(NULL, 0));
-		return;
-	}
-	p = pcall_new(u, leg);
-	if (!p) {
-		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
-				     slice_make(NULL, 0));
-		return;
-	}
-	n = media_answer(u, m->body, &p->ms, sdp, sizeof(sdp));
-	if (n < 0) {
-		/* No media to play it on: the final alone. */
 		(void)ua_uas_respond(leg, final, slice_make(NULL, 0),
 				     slice_make(NULL, 0));
 		p->a = NULL;
@@ -459,6 +444,45 @@ static void prompt_then(struct ua *u, struct ua_leg *leg,
 		p->a = NULL;
 		pcall_done(p);
 	}
+}
+
+/* A new call on @p leg with a media session answering its offer: the
+ * call, or NULL when it was answered with an error (gone then). The
+ * answer in @p sdp, its length in *np. */
+static struct pcall *pcall_media(struct ua *u, struct ua_leg *leg,
+				 const struct sipmsg *m, char *sdp, size_t size,
+				 int *np)
+{
+	struct pcall *p = pcall_new(u, leg);
+
+	if (!p) {
+		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		return NULL;
+	}
+	*np = media_answer(u, m->body, &p->ms, sdp, size);
+	if (*np < 0) {
+		(void)ua_uas_respond(leg, (unsigned)-*np, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Play @p name, then reject @p leg with @p final. */
+static void prompt_then(struct ua *u, struct ua_leg *leg,
+			const struct sipmsg *m, const char *name,
+			unsigned final)
+{
+	char sdp[SDP_BUF];
+	struct pcall *p;
+	int n;
+
+	p = pcall_media(u, leg, m, sdp, sizeof(sdp), &n);
+	if (p)
+		prompt_on(p, sdp, n, name, final);
 }
 
 /* Copy @p s into @p dst (@p size bytes with the NUL), cut if longer. */
@@ -488,12 +512,10 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	unsigned n = 0;
 	int len, err;
 
-	p = pcall_new(u, leg);
-	if (!p) {
-		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
-				     slice_make(NULL, 0));
+	/* The media first: an offer we cannot answer parks nothing. */
+	p = pcall_media(u, leg, m, sdp, sizeof(sdp), &len);
+	if (!p)
 		return;
-	}
 	copy_cut(p->rec.domain, sizeof(p->rec.domain), domain);
 	lower(p->rec.domain);
 	if (from) {
@@ -508,29 +530,21 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	copy_cut(p->rec.remote_tag, sizeof(p->rec.remote_tag), m->from_tag);
 	p->rec.worker = shard_id(ua_shard(u));
 	err = park_claim(&p->rec, l->slot_min, l->slot_max, 0);
-	if (err) {
-		p->a = NULL;
-		pcall_done(p);
-		if (err != -EBUSY) {
-			(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
-					     slice_make(NULL, 0));
-			return;
-		}
+	if (err == -EBUSY) {
 		count(u, CTR_FULL);
 		log_msg(LOG_INFO, "park: %.*s lot full (%u-%u)",
 			(int)domain.len, domain.p, l->slot_min, l->slot_max);
-		prompt_then(u, leg, m, "lot-full", 486);
+		prompt_on(p, sdp, len, "lot-full", 486);
 		return;
 	}
-	p->holds = true;
-	len = media_answer(u, m->body, &p->ms, sdp, sizeof(sdp));
-	if (len < 0) {
-		(void)ua_uas_respond(leg, (unsigned)-len, slice_make(NULL, 0),
+	if (err) {
+		(void)ua_uas_respond(leg, 500, slice_make(NULL, 0),
 				     slice_make(NULL, 0));
 		p->a = NULL;
 		pcall_done(p);
 		return;
 	}
+	p->holds = true;
 	p->st = PS_PARKED;
 	(void)ua_uas_take(leg, a_event, p, false);
 	err = ua_uas_respond(leg, 200, slice_make(NULL, 0),

@@ -129,30 +129,44 @@ static int sdp_of(const struct phone *p, unsigned version, char *buf,
 }
 
 /* @p p calls @p user@its domain with its SDP offer. */
-static void call(struct phone *p, const char *user)
+/* @p p calls @p user@@p domain with @p sdp (NULL: its own offer; "":
+ * no body). */
+static void call_to(struct phone *p, const char *user, const char *domain,
+		    const char *sdp)
 {
-	char req[4096], sdp[512];
-	int n, bl = sdp_of(p, 1, sdp, sizeof(sdp));
+	char req[4096], own[512];
+	int n;
 
+	if (!sdp) {
+		sdp_of(p, 1, own, sizeof(own));
+		sdp = own;
+	}
 	snprintf(p->cid, sizeof(p->cid), "park-%s-%u-%u", p->ua.user,
 		 p->ua.port, ++p->ua.seq);
 	p->cseq = 1;
-	snprintf(p->ruri, sizeof(p->ruri), "sip:%s@%s", user, p->ua.domain);
+	snprintf(p->ruri, sizeof(p->ruri), "sip:%s@%s", user, domain);
 	n = snprintf(req, sizeof(req),
-		     "INVITE sip:%s@%s SIP/2.0\r\n"
+		     "INVITE %s SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
 		     "Max-Forwards: 70\r\n"
 		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: <sip:%s@%s>\r\n"
+		     "To: <%s>\r\n"
 		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
 		     "Contact: <%s>\r\n"
-		     "Content-Type: application/sdp\r\n"
-		     "Content-Length: %d\r\n\r\n%s",
-		     user, p->ua.domain, p->ua.ip, p->ua.port, p->cid,
-		     p->ua.user, p->ua.domain, p->cid, user, p->ua.domain,
-		     p->cid, p->ua.contact, bl, sdp);
+		     "%s"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
+		     p->ua.domain, p->cid, p->ruri, p->cid, p->ua.contact,
+		     *sdp ? "Content-Type: application/sdp\r\n" : "",
+		     strlen(sdp), sdp);
 	cr_assert_lt(n, (int)sizeof(req));
 	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* @p p calls @p user of its own domain with its SDP offer. */
+static void call(struct phone *p, const char *user)
+{
+	call_to(p, user, p->ua.domain, NULL);
 }
 
 /* The dialog of final 2xx @p r (in rx) for @p p: To, Contact, the
@@ -650,6 +664,42 @@ Test(park_call, park_retrieve_calls_to_and_bridges)
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
 	ua_expect_req(&dave->ua, "BYE", cid, rx);
 	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* What park cannot serve gets a clear answer and parks nothing: no
+ * offer (488), no G.711 in the offer (488), another domain's caller
+ * dialling a slot (403). */
+Test(park_call, what_park_cannot_serve_is_refused)
+{
+	static const char video_only[] =
+	    "v=0\r\no=x 1 1 IN IP4 127.0.0.3\r\ns=-\r\n"
+	    "c=IN IP4 127.0.0.3\r\nt=0 0\r\n"
+	    "m=audio 40000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n";
+	struct phone *alice, *eve;
+	char list[256];
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	eve = phone("eve", "127.0.0.1", "127.0.0.3");
+	call_to(eve, "700", "127.0.0.1", "");
+	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 488,
+		     "%s", rx->buf);
+	ack_failure(eve, rx);
+	call_to(eve, "700", "127.0.0.1", video_only);
+	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 488,
+		     "%s", rx->buf);
+	ack_failure(eve, rx);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	park(alice);
+	call_to(eve, "701", "localhost", NULL);
+	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 403,
+		     "%s", rx->buf);
+	ack_failure(eve, rx);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
