@@ -22,6 +22,7 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/shard.h"
 #include "proxy/route.h"
+#include "proxy/sip/dialog.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/sdp.h"
@@ -501,6 +502,40 @@ static void lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
+/* Keep in @p p's slot record what a takeover by another node needs:
+ * the parked leg's dialog as it is now (issue #13). */
+static void rec_dialog(struct pcall *p)
+{
+	const struct dialog *d = p->a ? ua_leg_dialog(p->a) : NULL;
+	size_t o = 0;
+
+	if (!d || !p->holds)
+		return;
+	copy_cut(p->rec.call_id, sizeof(p->rec.call_id), d->call_id);
+	copy_cut(p->rec.local_tag, sizeof(p->rec.local_tag), d->local_tag);
+	copy_cut(p->rec.remote_tag, sizeof(p->rec.remote_tag), d->remote_tag);
+	copy_cut(p->rec.remote_target, sizeof(p->rec.remote_target),
+		 d->remote_target);
+	p->rec.route[0] = '\0';
+	for (unsigned i = 0; i < d->nroute; i++) {
+		size_t n = d->route[i].len;
+
+		/* A route set that does not fit is left out whole: half of
+		 * one would send a takeover the wrong way. */
+		if (o + n + 2 > sizeof(p->rec.route)) {
+			p->rec.route[0] = '\0';
+			break;
+		}
+		if (o)
+			p->rec.route[o++] = ',';
+		memcpy(p->rec.route + o, d->route[i].p, n);
+		o += n;
+		p->rec.route[o] = '\0';
+	}
+	p->rec.local_cseq = d->local_cseq_set ? d->local_cseq : 0;
+	(void)park_update(&p->rec);
+}
+
 /* An INVITE to the code: answer, claim a slot, announce it, music. */
 static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		    const struct conf_park *l, struct slice domain)
@@ -555,6 +590,7 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		pcall_done(p);
 		return;
 	}
+	rec_dialog(p);
 	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
 	if (media_sound_builtin("parked-at"))
 		pr[n++] = media_sound_builtin("parked-at");
@@ -618,6 +654,7 @@ static void resumed(struct pcall *p, unsigned status, struct slice answer)
 		return;
 	}
 	p->st = PS_PARKED;
+	rec_dialog(p); /* our CSeq moved */
 }
 
 /* The parked leg's re-INVITE (carrying the retriever's offer) ended. */

@@ -392,6 +392,11 @@ struct slice ua_leg_local_sdp(const struct ua_leg *leg)
 	return slice_make(leg->local_sdp, leg->local_sdp_len);
 }
 
+const struct dialog *ua_leg_dialog(const struct ua_leg *leg)
+{
+	return leg->dlg;
+}
+
 int ua_call_id_make(unsigned id, unsigned workers, char *buf, size_t size)
 {
 	unsigned tries = 64 * (workers ? workers : 1);

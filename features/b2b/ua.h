@@ -318,6 +318,18 @@ struct slice ua_leg_call_id(const struct ua_leg *leg);
  * the leg's worker. Ownership: the leg's, valid until it changes. */
 struct slice ua_leg_local_sdp(const struct ua_leg *leg);
 
+struct dialog;
+
+/**
+ * The leg's dialog (proxy/sip/dialog.h: Call-ID, tags, remote target,
+ * route set, CSeqs), what another node needs to take the leg over
+ * (park, issue #13), or NULL while it has none (a UAC before a 1xx with
+ * a To tag or its 2xx, a UAS before its first 101-299). Thread: the
+ * leg's worker. Ownership: the leg's; valid until the leg's next
+ * request or its end.
+ */
+const struct dialog *ua_leg_dialog(const struct ua_leg *leg);
+
 /** Legs the UA holds (with those hanging up). Thread: the worker's. */
 size_t ua_legs(const struct ua *u);
 

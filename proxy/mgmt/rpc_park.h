@@ -9,7 +9,9 @@ struct rpc;
  *  - park.list [domain]: the occupied slots (store/park.h), every lot
  *    or @p domain's (any case), sorted by domain then slot, as
  *    {count, slots: [{domain, slot, parked (the parked party's From),
- *    since (Unix seconds), call_id}]}; a domain that is not a string
+ *    since (Unix seconds), call_id, dialog: {local_tag, remote_tag,
+ *    remote_target, route, local_cseq}}]} (dialog: the parked leg's,
+ *    what a takeover by another node needs); a domain that is not a string
  *    of 1..254 characters is RPC_INVALID_PARAMS.
  *  - park.retrieve {domain, slot, to}: the pool calls @p to (a SIP URI,
  *    or a user of @p domain) and bridges it with the call parked in

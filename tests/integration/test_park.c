@@ -433,6 +433,39 @@ static long long metric(const char *name)
 	return v;
 }
 
+/* park.list's record of @p p's slot (the only one of its domain)
+ * holds its dialog: Call-ID, its tag, its Contact, our tag, the
+ * proxy's Record-Route and our CSeq @p cseq. */
+static void takeover_fields(const struct phone *p, long long cseq)
+{
+	char why[256], params[64], tag[80];
+	json_t *res = NULL, *e, *d;
+
+	snprintf(params, sizeof(params), "[\"%s\"]", p->ua.domain);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.list", params, &res,
+				 why, sizeof(why)),
+		     0, "%s", why);
+	e = json_array_get(json_object_get(res, "slots"), 0);
+	d = json_object_get(e, "dialog");
+	cr_assert_not_null(d);
+	snprintf(tag, sizeof(tag), "f%s", p->cid);
+	cr_assert_str_eq(json_string_value(json_object_get(e, "call_id")),
+			 p->cid);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "remote_tag")),
+			 tag);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "remote_target")),
+			 p->ua.contact);
+	cr_assert_not_null(
+	    strstr(p->to, json_string_value(json_object_get(d, "local_tag"))));
+	cr_assert_gt(strlen(json_string_value(json_object_get(d, "local_tag"))),
+		     0);
+	cr_assert_not_null(
+	    strstr(json_string_value(json_object_get(d, "route")), ";lr"));
+	cr_assert_eq(json_integer_value(json_object_get(d, "local_cseq")),
+		     cseq);
+	json_decref(res);
+}
+
 /* @p p parks by calling 700: 200 with the pool's SDP, ACK. Returns the
  * pool's RTP port from the answer. */
 static unsigned park(struct phone *p)
@@ -470,6 +503,7 @@ Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
 	cr_assert_str_eq(list, "127.0.0.1:701 localhost:701");
 	cr_assert_eq(park_list("LOCALHOST", list, sizeof(list)), 1);
 	cr_assert_str_eq(list, "localhost:701");
+	takeover_fields(alice, 0);
 	/* Hanging up frees the slot at once. */
 	in_dialog(alice, "BYE");
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
@@ -580,6 +614,8 @@ Test(park_call, a_retriever_who_leaves_puts_the_call_back_in_its_slot)
 	rtp_frames(alice, frames, 5); /* music goes on */
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
 	cr_assert_str_eq(list, "localhost:701");
+	/* The record follows the pool's CSeq: two re-INVITEs sent. */
+	takeover_fields(alice, 2);
 	/* Still retrievable. */
 	call(dave, "701");
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
