@@ -28,6 +28,8 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
+#include "proxy/core/guard.h"
+#include "proxy/core/guard_conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
 #include "proxy/core/post.h"
@@ -599,6 +601,39 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	return 0;
 }
 
+/* The same IP address (the port aside). */
+static bool same_ip(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       16);
+	return false;
+}
+
+/* security: who is never limited: registrar.trusted, the B2B pool's
+ * socket, and the next hops of routes: (trunks; any port of theirs). */
+static bool guard_exempt(const struct conf *c, const struct peer *from)
+{
+	const struct proxy_conf *pc = proxy_conf(c);
+
+	if (reg_conf_is_trusted(c, (const struct sockaddr *)&from->addr) ||
+	    pool_is_source(from))
+		return true;
+	for (unsigned i = 0; i < pc->nroutes; i++)
+		for (unsigned j = 0; j < pc->routes[i].nnext_hop; j++)
+			if (same_ip(&pc->routes[i].next_hop[j].addr,
+				    &from->addr))
+				return true;
+	return false;
+}
+
 /* Start the shards, wait for SIGTERM or SIGINT, stop them. */
 static int run(const struct conf *c, const struct opts *o)
 {
@@ -658,6 +693,12 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START; /* trace_conf_apply() said why */
 		goto out;
 	}
+	err = guard_start(c, guard_exempt);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: security: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -708,6 +749,7 @@ out:
 		log_msg(LOG_INFO, "sipedge: stopped");
 	}
 	trace_stop(NULL); /* the shards gave it their last messages */
+	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */
 	g.hup.data = NULL;
 	reload_stop(m.reload);
@@ -745,6 +787,7 @@ static void sections_add(void)
 		&proxy_conf_section, &features_conf_section,
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
+		&guard_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

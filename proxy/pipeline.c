@@ -13,6 +13,7 @@
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/guard.h"
 #include "proxy/hangup.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
@@ -228,6 +229,12 @@ static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 {
 	unsigned cls = response_class(buf, len);
 
+	/* security.answer_budget: a UDP source that has not been vouched
+	 * for gets no more bytes than it sent (guard.h); TCP sources
+	 * cannot be spoofed, so they cannot aim answers at a victim. */
+	if (cls && to->proto == PEER_UDP &&
+	    !guard_answer(shard_conf(ctx), to, len))
+		return 0;
 	if (cls)
 		count(&shard_stats(ctx)->rsp_out[cls - 1]);
 	return tp_send(ctx, to, buf, len);
@@ -409,6 +416,10 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 			return err;
 	}
 	k->status = status;
+	/* A success the stages answered themselves (a REGISTER that
+	 * passed authentication): the source is no stranger. */
+	if (status >= 200 && status < 300)
+		guard_vouch(r->from);
 	return txn_srv_respond(st, status, out.p, out.len);
 }
 
@@ -595,6 +606,10 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		/* Answered by the route plan (404, 480) or forwarded. */
 		k->status = status;
 		k->outcome = "forwarded";
+		/* Past the policy and on its way: what comes back to the
+		 * source is its callee's answer, not ours to budget. */
+		if (!status)
+			guard_vouch(from);
 		if (status == 480)
 			why = "no registered contact";
 		if (status == 403 || status == 404 || status == 480)

@@ -28,6 +28,7 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
+#include "proxy/core/guard.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/peer.h"
 #include "proxy/core/tcp.h"
@@ -295,6 +296,12 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
+	/* security: a banned source, or one over its rate, is dropped
+	 * before anything is parsed or handed off (guard.h). */
+	if (sh->set->guard &&
+	    !guard_admit(sh->conf, from, len,
+			 !(len >= 4 && !strncasecmp(buf, "SIP/", 4))))
+		return;
 	tp__trace(sh, false, from, buf, len);
 	/* A REGISTER goes to the shard of its AOR, the one writer of its
 	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
@@ -920,7 +927,7 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 int shards_start(const struct conf *c, const struct shard_role *role,
 		 struct shards **sp)
 {
-	const struct shards_opts o = { .conf = c, .role = role };
+	const struct shards_opts o = { .conf = c, .role = role, .guard = true };
 
 	if (!c)
 		return -EINVAL;
@@ -955,6 +962,7 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 	s->n = n;
 	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "shard");
 	s->run_hooks = !o->no_hooks;
+	s->guard = o->guard;
 	atomic_init(&s->tcp_conns, 0);
 	s->ip_seed = owner_seed ^ 0x7463702d69702d31ULL;
 	err = listen_copy(s, o);

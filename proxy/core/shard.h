@@ -121,6 +121,10 @@ struct shards_opts {
 	/** Do not run the shards_add_hook() hooks (they are per shard id
 	 * of the proxy's group: the Redis writers). */
 	bool no_hooks;
+	/** Run every received message through the edge guard
+	 * (proxy/core/guard.h) before anything else; shards_start() sets
+	 * it (the proxy's group faces the network). */
+	bool guard;
 };
 
 /**

@@ -119,6 +119,7 @@ struct shards {
 	unsigned nlisten;
 	char name[16];	/**< for logs and thread names: "shard", "b2b" */
 	bool run_hooks; /**< run the shards_add_hook() hooks */
+	bool guard;	/**< shards_opts guard */
 	/** Open TCP connections of all shards, for tcp.max_connections. */
 	atomic_uint tcp_conns;
 	/**

@@ -1,0 +1,319 @@
+/* tests/integration/test_edge.c - security: per-source limits, bans,
+ * answer budget, against the real binary on loopback */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/common/mgmtcli.h"
+#include "tests/common/proc.h"
+#include "tests/common/sipcli.h"
+
+static struct proc_sipedge sp;
+
+static void setup(void)
+{
+	memset(&sp, 0, sizeof(sp));
+}
+
+static void teardown(void)
+{
+	proc_sipedge_cleanup(&sp);
+}
+
+TestSuite(edge, .init = setup, .fini = teardown, .timeout = 90);
+
+static void up(unsigned workers, const char *yaml)
+{
+	int err = proc_sipedge_start(&sp, "127.0.0.1", workers, yaml);
+
+	cr_assert_eq(err, 0, "sipedge did not start: %s", sp.why);
+}
+
+static void down(void)
+{
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A UDP socket bound to @p ip (another loopback address), connected to
+ * the proxy, non-blocking, with a receive buffer for a burst. */
+static int udp_from(const char *ip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	int sz = 4 << 20;
+
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0,
+		     "bind %s: %s", ip, strerror(errno));
+	a.sin_port = htons(sp.port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	return ntohs(a.sin_port);
+}
+
+/* One request from @p ip:@p port, numbered @p i, into @p buf. */
+static int request(char *buf, size_t size, const char *method, const char *ruri,
+		   const char *ip, uint16_t port, unsigned i)
+{
+	int n = snprintf(buf, size,
+			 "%s %s SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP %s:%u;branch=z9hG4bK-e%u\r\n"
+			 "Max-Forwards: 70\r\n"
+			 "From: <sip:flood@%s>;tag=f%u\r\n"
+			 "To: %s\r\n"
+			 "Call-ID: edge-%u@%s\r\n"
+			 "CSeq: 1 %s\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 method, ruri, ip, port, i, ip, i, ruri, i, ip, method);
+
+	cr_assert(n > 0 && (size_t)n < size);
+	return n;
+}
+
+/* Received bytes and messages (and distinct Call-IDs answered). */
+struct rx {
+	size_t bytes;
+	unsigned msgs;
+	unsigned char *answered; /* by request number */
+	unsigned n;
+};
+
+static void drain(int fd, struct rx *r, int wait_ms)
+{
+	char buf[65536];
+	uint64_t end = now_ms() + (uint64_t)wait_ms;
+
+	for (;;) {
+		ssize_t got = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		if (got > 0) {
+			const char *cid;
+			unsigned k;
+
+			buf[got] = '\0';
+			r->bytes += (size_t)got;
+			r->msgs++;
+			cid = strstr(buf, "Call-ID: edge-");
+			if (cid && sscanf(cid, "Call-ID: edge-%u@", &k) == 1 &&
+			    k < r->n)
+				r->answered[k] = 1;
+			continue;
+		}
+		if (now_ms() >= end)
+			return;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, 10);
+	}
+}
+
+static unsigned count_answered(const struct rx *r)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->n; i++)
+		n += r->answered[i];
+	return n;
+}
+
+static json_int_t stat(const char *key)
+{
+	char why[256];
+	json_t *res = NULL;
+	json_int_t v;
+	int err = mgmtcli_rpc(sp.mgmt_port, NULL, "stats.get", NULL, &res, why,
+			      sizeof(why));
+
+	cr_assert_eq(err, 0, "stats.get: %s", why);
+	cr_assert(json_is_integer(json_object_get(res, key)), "no %s", key);
+	v = json_integer_value(json_object_get(res, key));
+	json_decref(res);
+	return v;
+}
+
+/* How many times the log holds @p needle. */
+static unsigned log_count(const char *needle)
+{
+	char *text = NULL, *p;
+	unsigned n = 0;
+
+	cr_assert_eq(proc_read_file(sp.log, &text), 0);
+	for (p = text; (p = strstr(p, needle)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+/* 127.0.0.1 is trusted (the harness's readiness probe comes from it);
+ * 127.0.0.2 and 127.0.0.3 are strangers. */
+#define TRUSTED "registrar:\n  trusted: [127.0.0.1/32]\n"
+
+Test(edge, flood_from_one_source_is_banned_silently_and_logged_once)
+{
+	enum { N = 3000, RATE = 100, BURST = 200 };
+	char buf[2048], ruri[64];
+	struct rx r = { .n = N };
+	struct sipcli cli = { .fd = -1 };
+	struct sipcli_msg *m = malloc(sizeof(*m));
+	uint64_t t0, t1;
+	unsigned answered;
+	int fd, n;
+	uint16_t port;
+
+	cr_assert(m);
+	r.answered = calloc(N, 1);
+	up(2, TRUSTED "security:\n  rate: 100\n  burst: 200\n  ban_s: 30\n");
+	fd = udp_from("127.0.0.2");
+	port = local_port(fd);
+	snprintf(ruri, sizeof(ruri), "sip:nobody@127.0.0.1:%u", sp.port);
+	t0 = now_ms();
+	for (unsigned i = 0; i < N; i++) {
+		n = request(buf, sizeof(buf), "INVITE", ruri, "127.0.0.2", port,
+			    i);
+		/* Bounded: a full socket buffer waits 10 ms, at most. */
+		if (send(fd, buf, (size_t)n, 0) < 0) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			poll(&p, 1, 10);
+			cr_assert_geq(send(fd, buf, (size_t)n, 0), 0);
+		}
+		if (i % 50 == 0)
+			drain(fd, &r, 0);
+	}
+	t1 = now_ms();
+	drain(fd, &r, 1000);
+	answered = count_answered(&r);
+	/* The burst, plus what the rate refilled while it sent, plus the
+	 * ms of one clock tick on each side. */
+	cr_assert_leq(answered, BURST + RATE * (t1 - t0 + 1000) / 1000 + 10,
+		      "%u of %u answered in %llu ms", answered, N,
+		      (unsigned long long)(t1 - t0));
+	cr_assert_geq(answered, BURST / 2, "the first ones are answered");
+	cr_assert_eq(stat("security.bans"), 1);
+	cr_assert_eq(stat("security.banned"), 1);
+	cr_assert_geq(stat("security.dropped"), N - answered - 10);
+	cr_assert_eq(log_count("security: banned 127.0.0.2 for 30 s"), 1,
+		     "logged once per ban");
+	/* The ban holds: another request later is not answered either. */
+	n = request(buf, sizeof(buf), "OPTIONS", ruri, "127.0.0.2", port, 0);
+	memset(r.answered, 0, N);
+	cr_assert_geq(send(fd, buf, (size_t)n, 0), 0);
+	drain(fd, &r, 500);
+	cr_assert_eq(count_answered(&r), 0);
+	/* Others are served: the trusted host and a stranger. */
+	cr_assert_eq(sipcli_open_udp(&cli, sp.host, sp.port), 0);
+	cr_assert_eq(sipcli_options(&cli, 5000, m), 200);
+	sipcli_close(&cli);
+	close(fd);
+	fd = udp_from("127.0.0.3");
+	port = local_port(fd);
+	n = request(buf, sizeof(buf), "OPTIONS", ruri, "127.0.0.3", port, 7);
+	cr_assert_geq(send(fd, buf, (size_t)n, 0), 0);
+	drain(fd, &r, 1000);
+	cr_assert(r.answered[7], "127.0.0.3 is not banned");
+	close(fd);
+	free(r.answered);
+	free(m);
+	down();
+}
+
+Test(edge, trunks_and_trusted_peers_are_never_banned)
+{
+	enum { N = 1000 };
+	char buf[2048], ruri[64], yaml[512];
+	struct rx r = { .n = N };
+	int fd, n;
+	uint16_t port;
+
+	r.answered = calloc(N, 1);
+	/* 127.0.0.3 is the next hop of a route: a trunk. */
+	snprintf(yaml, sizeof(yaml),
+		 TRUSTED "security:\n  rate: 20\n  burst: 20\n"
+			 "routes:\n  - domain: trunk.example\n"
+			 "    next_hop: [\"sip:127.0.0.3:5999\"]\n");
+	up(1, yaml);
+	fd = udp_from("127.0.0.3");
+	port = local_port(fd);
+	snprintf(ruri, sizeof(ruri), "sip:127.0.0.1:%u", sp.port);
+	for (unsigned i = 0; i < N; i++) {
+		n = request(buf, sizeof(buf), "OPTIONS", ruri, "127.0.0.3",
+			    port, i);
+		cr_assert_geq(send(fd, buf, (size_t)n, 0), 0);
+		/* Paced so that the loopback socket never overflows. */
+		if (i % 20 == 0)
+			drain(fd, &r, 5);
+	}
+	drain(fd, &r, 1000);
+	cr_assert_geq(count_answered(&r), N * 99 / 100);
+	cr_assert_eq(stat("security.bans"), 0);
+	cr_assert_gt(stat("security.exempt_over"), 0, "it did run over");
+	close(fd);
+	free(r.answered);
+	down();
+}
+
+Test(edge, answers_to_a_stranger_never_exceed_what_it_sent)
+{
+	enum { N = 2000 };
+	char buf[2048], ruri[64];
+	struct rx r = { .n = N };
+	size_t sent = 0;
+	int fd, n;
+	uint16_t port;
+
+	r.answered = calloc(N, 1);
+	up(2, TRUSTED "security:\n  answer_budget: 65536\n");
+	fd = udp_from("127.0.0.2");
+	port = local_port(fd);
+	/* OPTIONS to the proxy itself: its 200 (Allow, Supported,
+	 * Accept) is larger than this request. */
+	snprintf(ruri, sizeof(ruri), "sip:127.0.0.1:%u", sp.port);
+	for (unsigned i = 0; i < N; i++) {
+		n = request(buf, sizeof(buf), "OPTIONS", ruri, "127.0.0.2",
+			    port, i);
+		cr_assert_geq(send(fd, buf, (size_t)n, 0), 0);
+		sent += (size_t)n;
+		if (i % 20 == 0)
+			drain(fd, &r, 2);
+	}
+	drain(fd, &r, 1000);
+	cr_log_info("edge: OPTIONS flood: %zu bytes in, %zu bytes out, "
+		    "%u answers",
+		    sent, r.bytes, r.msgs);
+	cr_assert_leq(r.bytes, sent, "%zu bytes out > %zu in", r.bytes, sent);
+	cr_assert_gt(r.msgs, N / 2, "answered while credit lasts");
+	cr_assert_gt(stat("security.answers_suppressed"), 0,
+		     "without the budget the answers would exceed");
+	close(fd);
+	free(r.answered);
+	down();
+}
