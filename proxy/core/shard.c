@@ -34,6 +34,7 @@
 #include "proxy/core/tcp.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
+#include "store/alias.h"
 
 #define ARENA_CHUNK (64 * 1024)
 
@@ -846,6 +847,7 @@ static void teardown(struct shards *s, bool ran)
 	if (!s)
 		return;
 	if (!s->sh) {
+		alias_free(s->alias);
 		free(s->listen);
 		free(s);
 		return;
@@ -874,6 +876,8 @@ static void teardown(struct shards *s, bool ran)
 		shard_fini(&s->sh[i]);
 	}
 	free(s->sh);
+	/* After the shards closed their connections. */
+	alias_free(s->alias);
 	free(s->listen);
 	free(s);
 }
@@ -968,6 +972,13 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 	err = listen_copy(s, o);
 	if (err)
 		goto out;
+	for (unsigned i = 0; i < s->nlisten && !s->alias; i++) {
+		if (!s->listen[i].tcp)
+			continue;
+		err = alias_new(c->tcp.max_connections, &s->alias);
+		if (err)
+			goto out;
+	}
 	s->sh = calloc(s->n, sizeof(*s->sh));
 	if (!s->sh) {
 		err = -ENOMEM;

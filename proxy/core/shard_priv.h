@@ -26,6 +26,7 @@
 
 struct udp;
 struct tcp;
+struct alias;
 struct shards;
 struct conf_listen;
 
@@ -120,6 +121,9 @@ struct shards {
 	char name[16];	/**< for logs and thread names: "shard", "b2b" */
 	bool run_hooks; /**< run the shards_add_hook() hooks */
 	bool guard;	/**< shards_opts guard */
+	/** Open TCP connections of the group by remote address (for
+	 * tp_send(); NULL when the group has no TCP listener). */
+	struct alias *alias;
 	/** Open TCP connections of all shards, for tcp.max_connections. */
 	atomic_uint tcp_conns;
 	/**

@@ -22,6 +22,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
+#include "store/alias.h"
 
 #define BACKLOG 511
 #define BUF_MIN 4096
@@ -187,6 +188,11 @@ static int map_add(struct tcp *t, struct tcp_conn *c)
 	map_put(t->map, t->mapcap, c, slot_of(t, c->id));
 	t->mapn++;
 	c->in_map = true;
+	/* Its remote end, for every shard of the group (store/alias.h);
+	 * without it the connection is still usable by its id. */
+	if (t->sh->set->alias)
+		(void)alias_set(t->sh->set->alias,
+				(const struct sockaddr *)&c->peer.addr, c->id);
 	return 0;
 }
 
@@ -313,8 +319,13 @@ static void conn_close(struct tcp_conn *c)
 		c->oprev = c->onext = NULL;
 		c->outgoing = false;
 	}
-	if (c->in_map)
+	if (c->in_map) {
 		map_del(t, c);
+		if (sh->set->alias)
+			(void)alias_del(sh->set->alias,
+					(const struct sockaddr *)&c->peer.addr,
+					c->id);
+	}
 	if (c->counted)
 		atomic_fetch_sub_explicit(&sh->set->tcp_conns, 1,
 					  memory_order_relaxed);

@@ -317,3 +317,141 @@ Test(edge, answers_to_a_stranger_never_exceed_what_it_sent)
 	free(r.answered);
 	down();
 }
+
+/* The header lines of @p r named @p name (full form, any case), each
+ * with its CRLF, appended to @p out. */
+static void copy_hdrs(const struct sipcli_msg *r, const char *name, char *out,
+		      size_t size)
+{
+	const char *p = r->buf, *end = r->buf + r->len, *eol;
+	size_t nl = strlen(name);
+
+	/* Skip the start line; stop at the blank line. */
+	p = strstr(p, "\r\n");
+	while (p && p + 2 < end) {
+		p += 2;
+		eol = strstr(p, "\r\n");
+		if (!eol || eol == p)
+			return;
+		if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) &&
+		    p[nl] == ':')
+			snprintf(out + strlen(out), size - strlen(out),
+				 "%.*s\r\n", (int)(eol - p), p);
+		p = eol;
+	}
+}
+
+/* The Record-Route values of @p r, reversed, as Route lines. */
+static void route_set(const struct sipcli_msg *r, char *out, size_t size)
+{
+	char rr[2048] = "", *v[8];
+	unsigned n = 0;
+
+	copy_hdrs(r, "Record-Route", rr, sizeof(rr));
+	for (char *s = strtok(rr, "\r\n"); s && n < 8; s = strtok(NULL, "\r\n"))
+		v[n++] = s + strlen("Record-Route:");
+	while (n--)
+		snprintf(out + strlen(out), size - strlen(out), "Route:%s\r\n",
+			 v[n]);
+}
+
+/* Receive until a message whose start line begins with @p what. */
+static int wait_for(struct sipcli *c, struct sipcli_msg *r, const char *what,
+		    int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	while (now_ms() < end) {
+		int err = sipcli_recv_msg(c, r, (int)(end - now_ms()) + 1);
+
+		if (err < 0)
+			return err;
+		if (!strncmp(r->buf, what, strlen(what)))
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+Test(edge, ack_reaches_a_tcp_callee_over_its_registration_connection)
+{
+	struct sipcli callee = { .fd = -1 }, caller = { .fd = -1 };
+	struct sipcli_msg *r = malloc(sizeof(*r));
+	char buf[8192], hdrs[4096], contact[128], to[512], ruri[64];
+	int n;
+
+	cr_assert(r);
+	/* Two shards: the ACK may arrive on either; the connection is
+	 * the other's half of the time. */
+	up(2, NULL);
+	cr_assert_eq(sipcli_open_tcp(&callee, sp.host, sp.port), 0);
+	snprintf(contact, sizeof(contact),
+		 "<sip:bob@127.0.0.1:%u;transport=tcp>", callee.local_port);
+	snprintf(hdrs, sizeof(hdrs), "Contact: %s\r\nExpires: 300\r\n",
+		 contact);
+	/* R-URI and To name the AOR bob@127.0.0.1 (trusted: no auth). */
+	n = sipcli_format(&callee, buf, sizeof(buf), "REGISTER",
+			  "sip:bob@127.0.0.1", NULL, true, hdrs, NULL);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(sipcli_transact(&callee, buf, strlen(buf), 5000, r), 200,
+		     "REGISTER over TCP: %s", sipcli_first_line(r));
+
+	/* The caller over UDP. */
+	cr_assert_eq(sipcli_open_udp(&caller, sp.host, sp.port), 0);
+	snprintf(ruri, sizeof(ruri), "sip:bob@127.0.0.1:%u", sp.port);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Contact: <sip:alice@127.0.0.1:%u>\r\n"
+		 "Content-Type: application/sdp\r\n",
+		 caller.local_port);
+	n = sipcli_format(&caller, buf, sizeof(buf), "INVITE", ruri,
+			  "alias-call@edge", true, hdrs,
+			  "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+			  "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			  "m=audio 4000 RTP/AVP 0\r\n");
+	cr_assert_gt(n, 0);
+	cr_assert_geq(sipcli_send(&caller, buf, (size_t)n), 0);
+
+	/* The callee gets it over its connection and answers 200 with a
+	 * Contact naming the connection's own (ephemeral) port. */
+	cr_assert_eq(wait_for(&callee, r, "INVITE ", 5000), 0);
+	snprintf(buf, sizeof(buf), "SIP/2.0 200 OK\r\n");
+	copy_hdrs(r, "Via", buf, sizeof(buf));
+	copy_hdrs(r, "Record-Route", buf, sizeof(buf));
+	copy_hdrs(r, "From", buf, sizeof(buf));
+	to[0] = '\0';
+	copy_hdrs(r, "To", to, sizeof(to));
+	to[strlen(to) - 2] = '\0';
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		 "%s;tag=bobtag\r\n", to);
+	copy_hdrs(r, "Call-ID", buf, sizeof(buf));
+	copy_hdrs(r, "CSeq", buf, sizeof(buf));
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		 "Contact: %s\r\nContent-Length: 0\r\n\r\n", contact);
+	cr_assert_geq(sipcli_send_str(&callee, buf), 0);
+
+	/* The caller ACKs the 2xx to the callee's Contact, along the
+	 * route set. */
+	cr_assert_eq(wait_for(&caller, r, "SIP/2.0 200", 5000), 0);
+	hdrs[0] = '\0';
+	route_set(r, hdrs, sizeof(hdrs));
+	copy_hdrs(r, "To", hdrs, sizeof(hdrs));
+	snprintf(ruri, sizeof(ruri), "sip:bob@127.0.0.1:%u;transport=tcp",
+		 callee.local_port);
+	n = sipcli_format(&caller, buf, sizeof(buf), "ACK", ruri,
+			  "alias-call@edge", true, hdrs, NULL);
+	cr_assert_gt(n, 0);
+	/* sipcli_format() wrote a To of its own before ours: drop it. */
+	{
+		char *dup = strstr(buf, "\r\nTo: <sip:bob@127.0.0.1:");
+
+		cr_assert(dup, "%s", buf);
+		memmove(dup, strstr(dup + 2, "\r\n"),
+			strlen(strstr(dup + 2, "\r\n")) + 1);
+	}
+	cr_assert_geq(sipcli_send_str(&caller, buf), 0);
+	cr_assert_eq(wait_for(&callee, r, "ACK ", 3000), 0,
+		     "the ACK never reached the callee's connection");
+	sipcli_close(&callee);
+	sipcli_close(&caller);
+	free(r);
+	down();
+}
