@@ -41,9 +41,8 @@
  */
 #define MSG_DEADLINE_MS 30000
 /*
- * Connections one source address may hold: a share of
- * tcp.max_connections, but at least PER_IP_MIN.
- * TODO: a config key tcp.max_connections_per_ip.
+ * Connections one source address may hold when tcp.max_per_source is
+ * not given: a share of tcp.max_connections, but at least PER_IP_MIN.
  */
 #define PER_IP_SHARE 8
 #define PER_IP_MIN   64
@@ -1147,7 +1146,8 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 			? t->idle_ms
 			: MSG_DEADLINE_MS;
 	t->max_conns = c->tcp.max_connections;
-	t->max_per_ip = tcp_per_ip_limit(t->max_conns);
+	t->max_per_ip = c->tcp.max_per_source ? c->tcp.max_per_source
+					      : tcp_per_ip_limit(t->max_conns);
 	atomic_init(&t->wq_peak, 0);
 	t->mapcap = MAP_MIN;
 	t->map = calloc(t->mapcap, sizeof(*t->map));

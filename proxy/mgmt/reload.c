@@ -224,6 +224,8 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return "tcp.max_header_bytes";
 	if (a->tcp.max_body_bytes != b->tcp.max_body_bytes)
 		return "tcp.max_body_bytes";
+	if (a->tcp.max_per_source != b->tcp.max_per_source)
+		return "tcp.max_per_source";
 	if (a->max_headers != b->max_headers)
 		return "max_headers";
 	/* The guard's table is made once, at start (guard_start()). */

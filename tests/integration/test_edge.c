@@ -455,3 +455,29 @@ Test(edge, ack_reaches_a_tcp_callee_over_its_registration_connection)
 	free(r);
 	down();
 }
+
+Test(edge, tcp_connections_per_source_follow_the_config)
+{
+	struct sipcli c[3];
+	struct sipcli_msg *r = malloc(sizeof(*r));
+
+	cr_assert(r);
+	for (unsigned i = 0; i < 3; i++)
+		c[i].fd = -1;
+	up(1, "tcp:\n  max_per_source: 2\n");
+	for (unsigned i = 0; i < 2; i++) {
+		cr_assert_eq(sipcli_open_tcp(&c[i], sp.host, sp.port), 0);
+		cr_assert_eq(sipcli_options(&c[i], 5000, r), 200);
+	}
+	/* The third from the same address is accepted by the kernel and
+	 * closed by sipedge. */
+	cr_assert_eq(sipcli_open_tcp(&c[2], sp.host, sp.port), 0);
+	sipcli_send_str(&c[2], "\r\n\r\n");
+	cr_assert_eq(sipcli_wait_close(&c[2], 5000, NULL, NULL), 0,
+		     "a third connection was kept");
+	cr_assert_geq(log_count("2 connections from this address"), 1);
+	for (unsigned i = 0; i < 3; i++)
+		sipcli_close(&c[i]);
+	free(r);
+	down();
+}

@@ -228,3 +228,19 @@ Test(guard, without_start_everything_passes)
 	cr_assert_eq(guard_list(&b, 1), 0);
 	cr_assert_eq(guard_unban((struct sockaddr *)&a.addr), -ENODEV);
 }
+
+/* tcp.max_per_source (the runtime's tcp: keys, issue #15). */
+Test(guard, tcp_max_per_source_key)
+{
+	cr_assert_eq(conftest_load("workers: 1\n"), 0, "%s", err);
+	cr_assert_eq(c->tcp.max_per_source, 0, "0: the share of the cap");
+	conftest_fini();
+	conftest_init(&c, err, sizeof(err));
+	cr_assert_eq(conftest_load("tcp:\n  max_per_source: 7\n"), 0, "%s",
+		     err);
+	cr_assert_eq(c->tcp.max_per_source, 7);
+	conftest_fini();
+	conftest_init(&c, err, sizeof(err));
+	conftest_expect_error("tcp:\n  max_per_source: 0\n",
+			      "t.yaml:2:", "max_per_source");
+}
