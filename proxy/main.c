@@ -815,7 +815,8 @@ static int check(const char *path)
 	urcu_memb_unregister_thread();
 	conf_free(c);
 	if (err) {
-		fprintf(stderr, "%s\n", errbuf);
+		/* Name the file that names it (a missing users file). */
+		fprintf(stderr, "%s: registrar.users_file: %s\n", path, errbuf);
 		return EXIT_CONFIG;
 	}
 	printf("%s: ok\n", path);

@@ -824,6 +824,20 @@ static int check_address(struct walk *w, const yaml_mark_t *m, const char *path,
 	if (peer_addr_parse(v, 0, &ss, &len) < 0)
 		return fail(w, m, "%s: '%.64s' is not an IPv4 or IPv6 address",
 			    path, v);
+	/* The listen address is written into Via and Record-Route, where
+	 * a wildcard reaches nobody; until an advertise address exists,
+	 * each interface is listed with its own address. */
+	if ((ss.ss_family == AF_INET &&
+	     ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+		 htonl(INADDR_ANY)) ||
+	    (ss.ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)))
+		return fail(w, m,
+			    "%s: '%.64s' is a wildcard: sipedge writes its "
+			    "listen address into Via and Record-Route, where "
+			    "it would reach nobody; list the address of each "
+			    "interface instead",
+			    path, v);
 	return 0;
 }
 

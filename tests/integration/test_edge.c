@@ -481,3 +481,42 @@ Test(edge, tcp_connections_per_source_follow_the_config)
 	free(r);
 	down();
 }
+
+/* sipedge --check on @p yaml: its exit status, stderr in *errp. */
+static int check_conf(const char *yaml, char *path, size_t size, char **errp)
+{
+	char dir[PROC_PATH_MAX / 2], *out = NULL;
+	char *argv[] = { getenv("SIPEDGE_BIN"), "--check", path, NULL };
+	int rc;
+
+	cr_assert(argv[0], "SIPEDGE_BIN is not set");
+	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
+	cr_assert_eq(proc_write_file(dir, "c.yaml", yaml, path, size), 0);
+	rc = proc_capture(argv, dir, "check", 10000, &out, errp);
+	free(out);
+	proc_rmtree(dir);
+	return rc;
+}
+
+Test(edge, check_fails_on_a_missing_users_file_and_a_wildcard_listener)
+{
+	char path[PROC_PATH_MAX], want[PROC_PATH_MAX + 64];
+	char *err = NULL;
+
+	cr_assert_eq(check_conf("registrar:\n  users_file: /nonexistent/u\n",
+				path, sizeof(path), &err),
+		     1, "%s", err ? err : "");
+	snprintf(want, sizeof(want), "%s: registrar.users_file: /nonexistent/u",
+		 path);
+	cr_assert(err && strstr(err, want), "no '%s' in: %s", want, err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(check_conf("workers: 1\nlisten:\n"
+				"  - address: 0.0.0.0\n    port: 5999\n",
+				path, sizeof(path), &err),
+		     1, "%s", err ? err : "");
+	snprintf(want, sizeof(want), "%s:3: listen[0].address: '0.0.0.0'",
+		 path);
+	cr_assert(err && strstr(err, want), "no '%s' in: %s", want, err);
+	free(err);
+}

@@ -244,3 +244,12 @@ Test(guard, tcp_max_per_source_key)
 	conftest_expect_error("tcp:\n  max_per_source: 0\n",
 			      "t.yaml:2:", "max_per_source");
 }
+
+/* listen: a wildcard would be written into Via and Record-Route. */
+Test(guard, listen_wildcard_is_refused_with_its_line)
+{
+	conftest_expect_error("workers: 1\nlisten:\n  - address: 0.0.0.0\n",
+			      "t.yaml:3:", "wildcard");
+	conftest_expect_error("listen:\n  - address: \"::\"\n    port: 5070\n",
+			      "t.yaml:2:", "wildcard");
+}
