@@ -240,6 +240,12 @@ static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 	return tp_send(ctx, to, buf, len);
 }
 
+/* tp_conn_find() for the route (RFC 3261 §18.2.2). */
+static uint64_t pipeline_conn_find(void *ctx, const struct sockaddr *sa)
+{
+	return tp_conn_find(ctx, sa);
+}
+
 /* The transactions live, for the registry (a gauge only we write). */
 static void count_txns(struct pipeline *k)
 {
@@ -269,6 +275,7 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.arena = shard_arena(sh);
 	rc.send = pipeline_send;
 	rc.send_ctx = sh;
+	rc.conn_find = pipeline_conn_find;
 	rc.dialogs = true;
 	rc.hist = shard_stats(sh)->hist;
 	err = route_new(&rc, &k->route);

@@ -125,6 +125,9 @@ struct route_cfg {
 	int (*send)(void *ctx, const struct peer *to, const void *buf,
 		    size_t len);
 	void *send_ctx;
+	/** NULL, or the open TCP connection whose remote end is @p sa
+	 * (tp_conn_find()), 0 when none: for RFC 3261 §18.2.2. */
+	uint64_t (*conn_find)(void *ctx, const struct sockaddr *sa);
 	bool dialogs; /**< keep the dialog table (store/dlg.h) */
 	/** NULL, or the transactions' histograms (struct txn_cfg hist). */
 	struct stats_hist *hist;

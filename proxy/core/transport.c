@@ -77,6 +77,11 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 	return -EINVAL;
 }
 
+uint64_t tp_conn_find(struct shard *sh, const struct sockaddr *sa)
+{
+	return sh->set->alias ? alias_find(sh->set->alias, sa) : 0;
+}
+
 int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,
 	     const char *what)
 {

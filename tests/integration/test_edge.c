@@ -520,3 +520,73 @@ Test(edge, check_fails_on_a_missing_users_file_and_a_wildcard_listener)
 	cr_assert(err && strstr(err, want), "no '%s' in: %s", want, err);
 	free(err);
 }
+
+/* A 200 to @p inv (received by the callee), with a To tag and
+ * @p contact, into @p buf. */
+static void answer_200(const struct sipcli_msg *inv, const char *contact,
+		       char *buf, size_t size)
+{
+	char to[512] = "";
+
+	snprintf(buf, size, "SIP/2.0 200 OK\r\n");
+	copy_hdrs(inv, "Via", buf, size);
+	copy_hdrs(inv, "Record-Route", buf, size);
+	copy_hdrs(inv, "From", buf, size);
+	copy_hdrs(inv, "To", to, sizeof(to));
+	cr_assert_gt(strlen(to), 2);
+	to[strlen(to) - 2] = '\0';
+	snprintf(buf + strlen(buf), size - strlen(buf), "%s;tag=calleetag\r\n",
+		 to);
+	copy_hdrs(inv, "Call-ID", buf, size);
+	copy_hdrs(inv, "CSeq", buf, size);
+	snprintf(buf + strlen(buf), size - strlen(buf),
+		 "Contact: %s\r\nContent-Length: 0\r\n\r\n", contact);
+}
+
+/* RFC 3261 §18.2.2: a response forwarded without a transaction (a 200
+ * retransmitted after the transactions ended) to a caller whose Via
+ * says TCP goes back over the caller's connection, not over UDP. */
+Test(edge, stateless_response_to_a_tcp_caller_goes_over_its_connection)
+{
+	struct sipcli callee = { .fd = -1 }, caller = { .fd = -1 };
+	struct sipcli_msg *r = malloc(sizeof(*r));
+	char buf[8192], hdrs[1024], contact[128], ruri[64];
+	struct timespec ts = { 2, 0 };
+	int n;
+
+	cr_assert(r);
+	/* T1 10 ms: the transactions end 64·T1 (640 ms) after the 2xx. */
+	up(1, "proxy:\n  t1_ms: 10\n");
+	cr_assert_eq(sipcli_open_udp(&callee, sp.host, sp.port), 0);
+	snprintf(contact, sizeof(contact), "<sip:carol@127.0.0.1:%u>",
+		 callee.local_port);
+	snprintf(hdrs, sizeof(hdrs), "Contact: %s\r\nExpires: 300\r\n",
+		 contact);
+	n = sipcli_format(&callee, buf, sizeof(buf), "REGISTER",
+			  "sip:carol@127.0.0.1", NULL, true, hdrs, NULL);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(sipcli_transact(&callee, buf, (size_t)n, 5000, r), 200);
+
+	cr_assert_eq(sipcli_open_tcp(&caller, sp.host, sp.port), 0);
+	snprintf(ruri, sizeof(ruri), "sip:carol@127.0.0.1:%u", sp.port);
+	snprintf(hdrs, sizeof(hdrs),
+		 "Contact: <sip:dave@127.0.0.1:%u;transport=tcp>\r\n",
+		 caller.local_port);
+	n = sipcli_format(&caller, buf, sizeof(buf), "INVITE", ruri,
+			  "stateless-tcp@edge", true, hdrs, NULL);
+	cr_assert_gt(n, 0);
+	cr_assert_geq(sipcli_send(&caller, buf, (size_t)n), 0);
+	cr_assert_eq(wait_for(&callee, r, "INVITE ", 5000), 0);
+	answer_200(r, contact, buf, sizeof(buf));
+	cr_assert_geq(sipcli_send_str(&callee, buf), 0);
+	cr_assert_eq(wait_for(&caller, r, "SIP/2.0 200", 5000), 0);
+	/* Both transactions are gone after 64·T1; wait well past it. */
+	nanosleep(&ts, NULL);
+	cr_assert_geq(sipcli_send_str(&callee, buf), 0);
+	cr_assert_eq(wait_for(&caller, r, "SIP/2.0 200", 3000), 0,
+		     "the retransmitted 200 never came over TCP");
+	sipcli_close(&callee);
+	sipcli_close(&caller);
+	free(r);
+	down();
+}
