@@ -681,6 +681,18 @@ static void role_free(void *state)
 	pipeline_free(state);
 }
 
+/* A TCP next hop refused the connection: fail over now. */
+static void role_conn_failed(struct shard *sh, const struct peer *to)
+{
+	struct pipeline *k = shard_role_state(sh);
+
+	if (!k)
+		return;
+	route_conn_failed(k->route, to);
+	count_txns(k);
+	arena_reset(shard_arena(sh));
+}
+
 /* A reload: the route follows the shard's new config. */
 static void role_conf(struct shard *sh, const struct conf *c)
 {
@@ -699,4 +711,5 @@ const struct shard_role pipeline_role = {
 	.tick = pipeline_tick,
 	.tick_ms = PIPELINE_TICK_MS,
 	.conf_changed = role_conf,
+	.conn_failed = role_conn_failed,
 };

@@ -546,6 +546,11 @@ static int send_to(struct route *r, const struct peer *to, const void *buf,
 	return r->cfg.send(r->cfg.send_ctx, to, buf, len);
 }
 
+void route_conn_failed(struct route *r, const struct peer *to)
+{
+	(void)txn_cli_fail_peer(r->txns, to);
+}
+
 struct txn_layer *route_txns(struct route *r)
 {
 	return r->txns;

@@ -142,6 +142,14 @@ struct route_cfg {
  */
 void route_set_rx_us(struct route *r, uint64_t us);
 
+/**
+ * A TCP connection to @p to could not be made: the client transactions
+ * sent there fail at once with 503 (txn_cli_fail_peer()), so the
+ * request fails over to its next target or is answered 503.
+ * Thread: the owner.
+ */
+void route_conn_failed(struct route *r, const struct peer *to);
+
 /** Errors: -EINVAL, -ENOMEM. Ownership: route_free(). */
 int route_new(const struct route_cfg *cfg, struct route **rp);
 

@@ -362,6 +362,36 @@ int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 	return 0;
 }
 
+static void conn_failed_cb(struct shard *sh, void *arg)
+{
+	if (sh && sh->set->role->conn_failed)
+		sh->set->role->conn_failed(sh, arg);
+	free(arg);
+}
+
+void shard__conn_failed(struct shard *sh, const struct peer *to)
+{
+	const struct shard_role *role = sh->set->role;
+
+	if (!role->conn_failed)
+		return;
+	for (unsigned i = 0; i < sh->set->n; i++) {
+		struct peer *p;
+
+		if (i == sh->id) {
+			role->conn_failed(sh, to);
+			continue;
+		}
+		/* Best effort: a full inbox leaves Timer B to end it. */
+		p = malloc(sizeof(*p));
+		if (!p)
+			continue;
+		*p = *to;
+		if (shard_post(sh->set, i, conn_failed_cb, p))
+			free(p);
+	}
+}
+
 int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg)
 {
 	struct shard_item *it;

@@ -50,6 +50,8 @@ typedef void shard_role_handle_fn(struct shard *sh, const struct peer *from,
 				  const char *buf, size_t len);
 /** The role's timers, every tick_ms of the shard's loop clock. */
 typedef void shard_role_tick_fn(struct shard *sh, uint64_t now_ms);
+/** Something about peer @p to (conn_failed). */
+typedef void shard_role_peer_fn(struct shard *sh, const struct peer *to);
 /** Free the role's state (after the shard's thread has ended). */
 typedef void shard_role_free_fn(void *state);
 /** The shard's configuration is now @p c (a reload, shards_set_conf()). */
@@ -77,6 +79,13 @@ struct shard_role {
 	unsigned tick_ms;	  /**< with tick: its period (> 0) */
 	/** Optional: the role's caches of the config follow a reload. */
 	shard_role_conf_fn *conf_changed;
+	/**
+	 * Optional: a TCP connection one of the group's shards opened to
+	 * @p to (address and port) was refused or failed before it was
+	 * made; called on every shard of the group (any of them may have
+	 * sent over it), so that what waits for it fails over at once.
+	 */
+	shard_role_peer_fn *conn_failed;
 };
 
 /**

@@ -138,6 +138,13 @@ struct shards {
 	struct stats_source stats; /**< the shards' counters, registered */
 };
 
+/**
+ * An outgoing TCP connection of @p sh to @p to failed before it was
+ * made: tell the role of every shard of the group (struct shard_role
+ * conn_failed), this one now, the others by shard_post(). Thread: @p sh.
+ */
+void shard__conn_failed(struct shard *sh, const struct peer *to);
+
 /** The listeners of @p sh's group (struct shards listen). */
 static inline const struct conf_listen *shard__listen(const struct shard *sh,
 						      unsigned *np)

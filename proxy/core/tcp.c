@@ -1023,12 +1023,16 @@ static void connect_cb(uv_connect_t *req, int status)
 	if (c->closing)
 		return;
 	if (status < 0) {
+		struct peer to = c->peer;
+
 		if (log_ratelimit_ok(&c->t->rl))
 			log_msg(LOG_NOTICE, "tcp: connect to %s: %s",
 				peer_addr_str((struct sockaddr *)&c->peer.addr,
 					      abuf, sizeof(abuf)),
 				err_str(status));
 		conn_close(c);
+		/* What was sent there fails over now, not after Timer B. */
+		shard__conn_failed(c->t->sh, &to);
 		return;
 	}
 	err = uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);

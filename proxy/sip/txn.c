@@ -2,6 +2,7 @@
 #include "proxy/sip/txn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -747,6 +748,52 @@ static void cli_timer_ae(struct timer *tm)
 		t->interval = next < l->cfg.t2_ms ? next : l->cfg.t2_ms;
 	}
 	timer_start(l->w, &t->tr, t->interval, cli_timer_ae);
+}
+
+/* The same address and port (the connection id aside). */
+static bool same_end(const struct sockaddr_storage *a,
+		     const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	return false;
+}
+
+size_t txn_cli_fail_peer(struct txn_layer *l, const struct peer *to)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->cli.cap; i++) {
+		struct txn *t;
+
+		/* cli_fail() unlinks it: walk the chain again. */
+	again:
+		for (t = l->cli.b[i]; t; t = t->hnext) {
+			if (t->peer.proto != PEER_TCP ||
+			    (t->state != TXN_CALLING &&
+			     t->state != TXN_TRYING) ||
+			    !same_end(&t->peer.addr, &to->addr))
+				continue;
+			cli_fail(t, 503);
+			n++;
+			goto again;
+		}
+	}
+	return n;
 }
 
 /* Timer B or F, or no final after CANCEL: fail with 408. */

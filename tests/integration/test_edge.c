@@ -590,3 +590,55 @@ Test(edge, stateless_response_to_a_tcp_caller_goes_over_its_connection)
 	free(r);
 	down();
 }
+
+/* A refused TCP connection to a next hop fails over at once: the next
+ * next hop gets the INVITE, and with none left the caller gets the
+ * transport failure's 503 as 500 (RFC 3261 §16.7 step 6), both long
+ * before Timer B (32 s). */
+Test(edge, refused_tcp_next_hop_fails_over_at_once)
+{
+	struct sipcli caller = { .fd = -1 }, callee = { .fd = -1 };
+	struct sipcli_msg *r = malloc(sizeof(*r));
+	char buf[8192], yaml[1024];
+	uint16_t closed, cport;
+	uint64_t t0;
+	int n, st;
+
+	cr_assert(r);
+	/* Nobody listens on closed; the callee is a UDP socket. */
+	cr_assert_eq(proc_free_port("127.0.0.1", &closed), 0);
+	cr_assert_eq(sipcli_open_udp(&callee, "127.0.0.1", 9), 0);
+	cport = callee.local_port;
+	snprintf(yaml, sizeof(yaml),
+		 "routes:\n"
+		 "  - domain: one.example\n"
+		 "    next_hop: [\"sip:127.0.0.1:%u;transport=tcp\"]\n"
+		 "  - domain: two.example\n"
+		 "    next_hop: [\"sip:127.0.0.1:%u;transport=tcp\", "
+		 "\"sip:127.0.0.1:%u\"]\n",
+		 closed, closed, cport);
+	up(2, yaml);
+	cr_assert_eq(sipcli_open_udp(&caller, sp.host, sp.port), 0);
+
+	n = sipcli_format(&caller, buf, sizeof(buf), "INVITE",
+			  "sip:x@one.example", NULL, true, NULL, NULL);
+	cr_assert_gt(n, 0);
+	t0 = now_ms();
+	st = sipcli_transact(&caller, buf, (size_t)n, 5000, r);
+	cr_assert_eq(st, 500, "got %d: %s", st, sipcli_first_line(r));
+	cr_assert_lt(now_ms() - t0, 3000, "500 after %llu ms",
+		     (unsigned long long)(now_ms() - t0));
+
+	n = sipcli_format(&caller, buf, sizeof(buf), "INVITE",
+			  "sip:x@two.example", NULL, true, NULL, NULL);
+	cr_assert_gt(n, 0);
+	t0 = now_ms();
+	cr_assert_geq(sipcli_send(&caller, buf, (size_t)n), 0);
+	cr_assert_eq(wait_for(&callee, r, "INVITE sip:x@two.example", 3000), 0,
+		     "the second next hop never got the INVITE");
+	cr_assert_lt(now_ms() - t0, 3000);
+	sipcli_close(&caller);
+	sipcli_close(&callee);
+	free(r);
+	down();
+}
