@@ -518,6 +518,9 @@ size_t tcp_wq_limit(const struct tcp *t)
 	return t ? t->wq_max : 0;
 }
 
+static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
+		      const char *fault);
+
 static void idle_cb(uv_timer_t *h)
 {
 	struct tcp_conn *c = h->data;
@@ -533,6 +536,13 @@ static void idle_cb(uv_timer_t *h)
 	else
 		log_msg(LOG_DEBUG, "tcp: connection %" PRIx64 " idle: closed",
 			c->id);
+	/* A header block that never ended (RFC 4475 baddn as archived:
+	 * no empty line) still gets an answer when what came holds
+	 * Via, From, To, Call-ID and CSeq: 400, then drain and close. */
+	if (c->len && !c->draining) {
+		conn_fail(c, c->buf, c->len, -EBADMSG, "Incomplete Message");
+		return;
+	}
 	conn_close(c);
 }
 

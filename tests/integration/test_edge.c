@@ -642,3 +642,34 @@ Test(edge, refused_tcp_next_hop_fails_over_at_once)
 	free(r);
 	down();
 }
+
+/* RFC 4475 §3.1.2.15 baddn (an unquoted comma in a display name) gets
+ * an answer over TCP: as archived it has no empty line after its
+ * headers, so over a stream it never ends; at the message deadline
+ * (min(30 s, tcp.idle_timeout_s)) sipedge answers 400 and closes. */
+Test(edge, rfc4475_baddn_is_answered_over_tcp)
+{
+	struct sipcli c = { .fd = -1 };
+	struct sipcli_msg *r = malloc(sizeof(*r));
+	char path[PROC_PATH_MAX], *text = NULL;
+	const char *dir = getenv("SIPEDGE_CORPUS");
+	int err;
+
+	cr_assert(r);
+	cr_assert(dir, "SIPEDGE_CORPUS is not set");
+	snprintf(path, sizeof(path), "%s/rfc4475/invalid/baddn.dat", dir);
+	cr_assert_eq(proc_read_file(path, &text), 0, "%s", path);
+	up(1, "tcp:\n  idle_timeout_s: 2\n");
+	cr_assert_eq(sipcli_open_tcp(&c, sp.host, sp.port), 0);
+	cr_assert_geq(sipcli_send_str(&c, text), 0);
+	err = sipcli_recv_msg(&c, r, 5000);
+	cr_assert_eq(err, 0, "no answer over TCP (%d)", err);
+	cr_assert(!strncmp(r->buf, "SIP/2.0 400 ", 12), "%s",
+		  sipcli_first_line(r));
+	cr_assert(strstr(r->buf, "baddn.31415@c.example.com"),
+		  "not its answer: %s", sipcli_first_line(r));
+	sipcli_close(&c);
+	free(text);
+	free(r);
+	down();
+}
