@@ -252,6 +252,8 @@ static void count_txns(struct pipeline *k)
 	__atomic_store_n(&shard_stats(k->sh)->txns,
 			 (uint64_t)txn_count(route_txns(k->route)),
 			 __ATOMIC_RELAXED);
+	__atomic_store_n(&shard_stats(k->sh)->txns_created,
+			 txn_created(route_txns(k->route)), __ATOMIC_RELAXED);
 }
 
 int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)

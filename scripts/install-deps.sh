@@ -8,6 +8,8 @@ liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
 libcyaml-dev libjansson-dev libmicrohttpd-dev libsystemd-dev nettle-dev
 redis-server sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
+sipvicious
+baresip
 curl"
 
 missing=""

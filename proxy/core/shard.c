@@ -187,6 +187,8 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 		    __atomic_load_n(&st->rsp_out[k], __ATOMIC_RELAXED);
 	}
 	out->txns = __atomic_load_n(&st->txns, __ATOMIC_RELAXED);
+	out->txns_created =
+	    __atomic_load_n(&st->txns_created, __ATOMIC_RELAXED);
 	for (unsigned k = 0; k < TXN_HIST__COUNT; k++)
 		stats_hist_add(&out->hist[k], &st->hist[k]);
 	out->inbox =
@@ -750,7 +752,7 @@ static void shard_fini(struct shard *sh)
  * STATS_PLAIN items, then the families, in the order stats_read() fills
  * them. */
 enum {
-	STATS_PLAIN = 12,
+	STATS_PLAIN = 13,
 	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
 	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
 	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
@@ -771,6 +773,8 @@ static struct stats_item stats_items[STATS_NITEMS] = {
 	{ "transactions", "transactions live, server and client", true },
 	{ "inbox", "items waiting in the shard's inbox", true },
 	{ "tcp_open", "TCP connections open", true },
+	{ "transactions_created", "transactions made, server and client",
+	  false },
 };
 
 /* Index STATS_REQ + k is method k of enum sip_method, and so on. */
@@ -855,6 +859,7 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[9] = st.txns;
 	v[10] = st.inbox;
 	v[11] = st.tcp_open;
+	v[12] = st.txns_created;
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		v[STATS_REQ + k] = st.requests[k];
 	for (unsigned k = 0; k < 6; k++) {

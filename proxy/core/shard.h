@@ -31,10 +31,11 @@ struct shard_stats {
 	uint64_t overloaded;   /**< requests answered 503 for overload */
 	/* Written by the role (the proxy pipeline). */
 	uint64_t requests[SIP_METHOD__COUNT]; /**< received, by method */
-	uint64_t rsp_in[6];  /**< responses received, by class 1xx..6xx */
-	uint64_t rsp_out[6]; /**< responses sent, by class, retransmissions
-				  included */
-	uint64_t txns;	     /**< gauge: transactions live */
+	uint64_t rsp_in[6];    /**< responses received, by class 1xx..6xx */
+	uint64_t rsp_out[6];   /**< responses sent, by class, retransmissions
+				    included */
+	uint64_t txns;	       /**< gauge: transactions live */
+	uint64_t txns_created; /**< transactions made, server and client */
 	struct stats_hist hist[TXN_HIST__COUNT]; /**< the role's txn layer */
 	/* Read by shards_stats() from the shard, not written here. */
 	uint64_t inbox;	   /**< gauge: items waiting in the inbox */

@@ -41,6 +41,7 @@ struct txn_layer {
 	struct siphdr *scratch; /* cfg.max_headers entries */
 	char *out;		/* SCRATCH_OUT bytes: ACK and CANCEL */
 	uint64_t rx_us;		/* txn_set_rx_us() */
+	uint64_t created;	/* txn_created() */
 };
 
 struct txn {
@@ -220,6 +221,11 @@ void txn_layer_free(struct txn_layer *l)
 size_t txn_count(const struct txn_layer *l)
 {
 	return l->srv.n + l->cli.n;
+}
+
+uint64_t txn_created(const struct txn_layer *l)
+{
+	return l->created;
 }
 
 /* Accessors. */
@@ -423,6 +429,7 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 	t->hash = t->rfc2543 ? key_2543(t->call_id, t->cseq)
 			     : hash_slice(t->branch, 0);
 	table_add(&l->srv, t);
+	l->created++;
 	*stp = t;
 	return 0;
 }
@@ -844,6 +851,7 @@ int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 	}
 	timer_start(l->w, &t->tt, t64(l), cli_timeout);
 	table_add(&l->cli, t);
+	l->created++;
 	*ctp = t;
 	return 0;
 }

@@ -128,6 +128,9 @@ void txn_layer_free(struct txn_layer *l);
 /** Live transactions, server and client. */
 size_t txn_count(const struct txn_layer *l);
 
+/** Transactions made since the layer was, server and client. */
+uint64_t txn_created(const struct txn_layer *l);
+
 /* Server transactions. */
 
 /**
