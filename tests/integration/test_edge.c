@@ -19,6 +19,7 @@
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
+#include "tests/common/uahash.h"
 
 static struct proc_sipedge sp;
 
@@ -835,4 +836,92 @@ Test(edge, flood_of_invites_over_udp_is_dropped_and_calls_go_on, .timeout = 240)
 Test(edge, flood_of_invites_over_tcp_is_dropped_and_calls_go_on, .timeout = 240)
 {
 	flood(true);
+}
+
+/*
+ * A scanner (Debian's sipvicious svmap) from 127.0.0.2 sends 10,000
+ * OPTIONS while SIPp on 127.0.0.1 (not trusted: digest, MD5-only users)
+ * registers: the scanner is banned and at most 500 of its requests get
+ * an answer; every REGISTER completes.
+ */
+Test(edge, svmap_scanner_is_silenced_while_a_ua_registers, .timeout = 180)
+{
+	enum { SCAN = 10000, USERS = 200, REGS = 400 };
+	char yaml[1024], csv[PROC_PATH_MAX], tgt[PROC_PATH_MAX], port[16];
+	size_t cap = (size_t)SCAN * 12 + 64, o = 0;
+	char *text = malloc(cap), *out = NULL, *err = NULL;
+	const char *v[3];
+	char name[32], ha1[33];
+	struct sipp_cmd c;
+	json_int_t drop0;
+	pid_t uac;
+	int rc;
+
+	cr_assert(text);
+	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
+	/* The users, MD5 only: SIPp 3.6.1 answers the first challenge
+	 * only, and a user with an MD5 hash alone is offered MD5 alone. */
+	for (unsigned i = 0; i < USERS; i++) {
+		snprintf(name, sizeof(name), "md5u%u", i);
+		v[0] = name;
+		v[1] = "localhost";
+		v[2] = "pw";
+		uahash_hex("MD5", v, 3, ha1);
+		o += (size_t)snprintf(text + o, cap - o,
+				      "%s@localhost md5:%s\n", name, ha1);
+	}
+	cr_assert_eq(proc_write_file(sp.dir, "users", text, NULL, 0), 0);
+	o = (size_t)snprintf(text, cap, "SEQUENTIAL\n");
+	for (unsigned i = 0; i < USERS; i++)
+		o += (size_t)snprintf(text + o, cap - o,
+				      "md5u%u;localhost;[authentication "
+				      "username=md5u%u password=pw];\n",
+				      i, i);
+	cr_assert_eq(
+	    proc_write_file(sp.dir, "users.csv", text, csv, sizeof(csv)), 0);
+	/* svmap scans a list of targets: the proxy, SCAN times. */
+	o = 0;
+	for (unsigned i = 0; i < SCAN; i++)
+		o += (size_t)snprintf(text + o, cap - o, "127.0.0.1\n");
+	cr_assert_eq(proc_write_file(sp.dir, "targets", text, tgt, sizeof(tgt)),
+		     0);
+	free(text);
+	snprintf(yaml, sizeof(yaml),
+		 "registrar:\n  trusted: []\n  users_file: \"%s/users\"\n"
+		 "security:\n  rate: 150\n  burst: 300\n  ban_s: 120\n"
+		 "  answer_budget: 65536\n",
+		 sp.dir);
+	up(2, yaml);
+	drop0 = stat("security.dropped");
+
+	/* The legit UA: 400 registrations at 50/s (2 requests each). */
+	sipp_cmd_uac(&c, "reg_md5_uac.xml", sp.port, 0, "u1");
+	sipp_cmd_opt(&c, "-inf", "%s", csv);
+	sipp_cmd_opt(&c, "-m", "%u", REGS);
+	sipp_cmd_args(&c, "-r", "50", "-l", "200", "-timeout", "60s",
+		      "-timeout_error", "-recv_timeout", "10000", NULL);
+	sipp_cmd_errors(&c, "reg");
+	uac = sipp_spawn(c.argv, sp.dir, "reg");
+
+	/* The scanner, as fast as it goes (-t: its select timeout). */
+	snprintf(port, sizeof(port), "%u", sp.port);
+	{
+		char *argv[] = { "svmap", "-b",	    "127.0.0.2", "-p", port,
+				 "-t",	  "0.0001", "-I",	 tgt,  NULL };
+
+		rc = proc_capture(argv, sp.dir, "svmap", 90000, &out, &err);
+	}
+	cr_assert_eq(rc, 0, "svmap: %d\n%s%s", rc, out ? out : "",
+		     err ? err : "");
+	cr_log_info("edge: svmap: %lld of %d requests dropped",
+		    (long long)(stat("security.dropped") - drop0), SCAN);
+	/* Each request dropped is one not answered. */
+	cr_assert_geq(stat("security.dropped") - drop0, SCAN - 500);
+	cr_assert_eq(stat("security.bans"), 1, "only the scanner");
+	cr_assert_eq(log_count("security: banned 127.0.0.2 "), 1);
+	/* Every REGISTER got its 200 (SIPp exits 0: 100 % >= 99.5 %). */
+	sipp_ok(&uac, 120000, sp.dir, "reg", sp.log);
+	free(out);
+	free(err);
+	down();
 }
