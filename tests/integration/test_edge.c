@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/common/baresip.h"
 #include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
@@ -923,5 +924,109 @@ Test(edge, svmap_scanner_is_silenced_while_a_ua_registers, .timeout = 180)
 	sipp_ok(&uac, 120000, sp.dir, "reg", sp.log);
 	free(out);
 	free(err);
+	down();
+}
+
+/* The text of @p path for a failure message (leaked: the test ends). */
+static const char *file_text(const char *path)
+{
+	char *t = NULL;
+
+	return proc_read_file(path, &t) == 0 ? t : "(no output)";
+}
+
+/*
+ * Two real softphones (Debian's baresip): alice registers over UDP, bob
+ * over TCP, each with digest credentials on the first try (MD5-only
+ * users: baresip answers the first challenge only). alice calls bob:
+ * bob's 200 names the ephemeral port of his registration connection in
+ * its Contact, and the ACK must reach him there; alice hangs up. Then
+ * bob calls alice and hangs up.
+ */
+Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
+{
+	struct baresip a = { .ctrl = -1 }, b = { .ctrl = -1 };
+	char yaml[1024], users[512], name[8];
+	const char *v[3];
+	char ha1[33];
+	size_t o = 0;
+	int err;
+
+	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "%s", i ? "bob" : "alice");
+		v[0] = name;
+		v[1] = "localhost";
+		v[2] = "pw";
+		uahash_hex("MD5", v, 3, ha1);
+		o += (size_t)snprintf(users + o, sizeof(users) - o,
+				      "%s@localhost md5:%s\n", name, ha1);
+	}
+	cr_assert_eq(proc_write_file(sp.dir, "users", users, NULL, 0), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "registrar:\n  trusted: []\n  users_file: \"%s/users\"\n",
+		 sp.dir);
+	up(2, yaml);
+	err =
+	    baresip_start(&b, sp.dir, "bob", "localhost", "pw", sp.port, "tcp");
+	cr_assert_eq(err, 0, "baresip bob: %d: %s", err, file_text(b.out));
+	err = baresip_start(&a, sp.dir, "alice", "localhost", "pw", sp.port,
+			    "udp");
+	cr_assert_eq(err, 0, "baresip alice: %d: %s", err, file_text(a.out));
+	cr_assert_eq(
+	    baresip_wait_out(&b, "bob@localhost: {0/TCP/v4} 200 OK", 10000), 0,
+	    "bob did not register over TCP");
+	cr_assert_eq(
+	    baresip_wait_out(&a, "alice@localhost: {0/UDP/v4} 200 OK", 10000),
+	    0, "alice did not register");
+	cr_assert_eq(stat("auth.failures"), 0, "a credential was refused");
+	cr_assert_geq(stat("auth.successes"), 2);
+
+	/* alice -> bob (TCP): the ACK reaches bob, alice hangs up. */
+	cr_assert_eq(baresip_cmd(&a, "dial", "sip:bob@localhost", 5000), 0);
+	cr_assert_eq(baresip_wait_event(&a, "CALL_ESTABLISHED", 10000), 0);
+	cr_assert_eq(baresip_wait_event(&b, "CALL_ESTABLISHED", 10000), 0);
+	{
+		/* The ACK follows the 200 at once; give it a second. */
+		struct timespec ts = { 1, 0 };
+
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_geq(baresip_out_count(&b, "ACK sip:bob"), 1,
+		      "bob never got the ACK of his 200");
+	cr_assert_eq(baresip_cmd(&a, "hangup", NULL, 5000), 0);
+	cr_assert_eq(baresip_wait_event(&b, "CALL_CLOSED", 10000), 0,
+		     "alice's BYE never reached bob");
+	cr_assert_eq(baresip_wait_event(&a, "CALL_CLOSED", 10000), 0);
+
+	/* bob (TCP) -> alice, bob hangs up. */
+	cr_assert_eq(baresip_cmd(&b, "dial", "sip:alice@localhost", 5000), 0);
+	cr_assert_eq(baresip_wait_event(&b, "CALL_ESTABLISHED", 10000), 0);
+	cr_assert_eq(baresip_wait_event(&a, "CALL_ESTABLISHED", 10000), 0);
+	/* Hold and resume from bob: a re-INVITE with a=sendonly reaches
+	 * alice, then one with a=sendrecv (one more than she had seen). */
+	cr_assert_eq(baresip_cmd(&b, "hold", NULL, 5000), 0);
+	cr_assert_eq(baresip_wait_out(&a, "a=sendonly", 5000), 0,
+		     "bob's hold never reached alice");
+	{
+		int seen = baresip_out_count(&a, "a=sendrecv");
+		int64_t t0 = (int64_t)now_ms();
+
+		cr_assert_eq(baresip_cmd(&b, "resume", NULL, 5000), 0);
+		while (baresip_out_count(&a, "a=sendrecv") <= seen &&
+		       (int64_t)now_ms() - t0 < 5000) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+			/* Polled: the trace is a file. */
+			nanosleep(&ts, NULL);
+		}
+		cr_assert_gt(baresip_out_count(&a, "a=sendrecv"), seen,
+			     "bob's resume never reached alice");
+	}
+	cr_assert_eq(baresip_cmd(&b, "hangup", NULL, 5000), 0);
+	cr_assert_eq(baresip_wait_event(&a, "CALL_CLOSED", 10000), 0,
+		     "bob's BYE never reached alice");
+	baresip_stop(&a);
+	baresip_stop(&b);
 	down();
 }
