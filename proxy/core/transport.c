@@ -71,6 +71,14 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		}
 		if (owner >= sh->set->n)
 			return -ENOTCONN;
+		/* Gone (its remote end no longer names it): say so now,
+		 * so that the caller can fall back (RFC 3261 §18.2.2),
+		 * instead of the owner dropping it later. */
+		if (sh->set->alias &&
+		    alias_find(sh->set->alias,
+			       (const struct sockaddr *)&to->addr) !=
+			to->conn_id)
+			return -ENOTCONN;
 		/* Traced by the owner, which knows the connection. */
 		return shard__post_send(sh, owner, to, buf, len);
 	}

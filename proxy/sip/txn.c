@@ -310,7 +310,28 @@ static void terminate(struct txn *t)
 
 static int send_bytes(struct txn *t, const void *buf, size_t len)
 {
-	return t->l->cfg.send(t->l->cfg.send_ctx, &t->peer, buf, len);
+	struct txn_layer *l = t->l;
+	struct peer fb;
+	int err = l->cfg.send(l->cfg.send_ctx, &t->peer, buf, len);
+
+	/* RFC 3261 §18.2.2: the connection of the request is gone; open
+	 * one to the source address (its received) and the Via sent-by
+	 * port (5060 without one), and keep to it for what follows. */
+	if (err == -ENOTCONN && t->server && t->peer.proto == PEER_TCP &&
+	    t->peer.conn_id) {
+		fb = t->peer;
+		fb.conn_id = 0;
+		if (fb.addr.ss_family == AF_INET)
+			((struct sockaddr_in *)&fb.addr)->sin_port =
+			    htons(t->sentby_port ? t->sentby_port : 5060);
+		else if (fb.addr.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&fb.addr)->sin6_port =
+			    htons(t->sentby_port ? t->sentby_port : 5060);
+		err = l->cfg.send(l->cfg.send_ctx, &fb, buf, len);
+		if (!err)
+			t->peer = fb;
+	}
+	return err;
 }
 
 static uint64_t t64(const struct txn_layer *l)

@@ -1030,3 +1030,79 @@ Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
 	baresip_stop(&b);
 	down();
 }
+
+/* RFC 3261 §18.2.2: the caller's connection closed before the final
+ * response; the proxy opens one to the Via sent-by port and sends it
+ * there. */
+Test(edge, response_falls_back_to_a_new_connection_to_the_via_sent_by)
+{
+	struct sipcli callee = { .fd = -1 };
+	struct sipcli_msg *r = malloc(sizeof(*r));
+	struct sockaddr_in la = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(la);
+	char buf[8192], hdrs[512], contact[128], inv[2048];
+	struct pollfd p;
+	uint16_t lport;
+	int lfd, cfd, afd, n;
+	ssize_t got;
+
+	cr_assert(r);
+	up(2, NULL);
+	cr_assert_eq(sipcli_open_udp(&callee, sp.host, sp.port), 0);
+	snprintf(contact, sizeof(contact), "<sip:carol@127.0.0.1:%u>",
+		 callee.local_port);
+	snprintf(hdrs, sizeof(hdrs), "Contact: %s\r\nExpires: 300\r\n",
+		 contact);
+	n = sipcli_format(&callee, buf, sizeof(buf), "REGISTER",
+			  "sip:carol@127.0.0.1", NULL, true, hdrs, NULL);
+	cr_assert_eq(sipcli_transact(&callee, buf, (size_t)n, 5000, r), 200);
+
+	/* The caller's listener: the port its Via names. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, "127.0.0.1", &la.sin_addr);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&la, sizeof(la)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	getsockname(lfd, (struct sockaddr *)&la, &alen);
+	lport = ntohs(la.sin_port);
+	cfd = tcp_from("127.0.0.1");
+	n = snprintf(inv, sizeof(inv),
+		     "INVITE sip:carol@127.0.0.1:%u SIP/2.0\r\n"
+		     "Via: SIP/2.0/TCP 127.0.0.1:%u;branch=z9hG4bK-fb1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:erin@127.0.0.1>;tag=fb\r\n"
+		     "To: <sip:carol@127.0.0.1>\r\n"
+		     "Call-ID: fallback@edge\r\n"
+		     "CSeq: 1 INVITE\r\n"
+		     "Contact: <sip:erin@127.0.0.1:%u;transport=tcp>\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     sp.port, lport, lport);
+	cr_assert_eq(send(cfd, inv, (size_t)n, MSG_NOSIGNAL), n);
+	cr_assert_eq(wait_for(&callee, r, "INVITE ", 5000), 0);
+	/* The caller's connection goes before the answer comes. */
+	close(cfd);
+	{
+		/* Let the proxy see the close (it reads the FIN). */
+		struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	answer_200(r, contact, buf, sizeof(buf));
+	cr_assert_geq(sipcli_send_str(&callee, buf), 0);
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	cr_assert_eq(poll(&p, 1, 5000), 1,
+		     "no connection to the Via sent-by port");
+	afd = accept(lfd, NULL, NULL);
+	cr_assert_geq(afd, 0);
+	p = (struct pollfd){ .fd = afd, .events = POLLIN };
+	cr_assert_eq(poll(&p, 1, 5000), 1, "nothing on it");
+	got = recv(afd, buf, sizeof(buf) - 1, 0);
+	cr_assert_gt(got, 0);
+	buf[got] = '\0';
+	cr_assert(!strncmp(buf, "SIP/2.0 200", 11), "%.80s", buf);
+	cr_assert(strstr(buf, "fallback@edge"), "%.300s", buf);
+	close(afd);
+	close(lfd);
+	sipcli_close(&callee);
+	free(r);
+	down();
+}
