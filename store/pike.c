@@ -362,6 +362,23 @@ int pike_unban(struct pike *p, const struct sockaddr *sa, uint64_t now_ms)
 	return err;
 }
 
+bool pike_is_banned(struct pike *p, const struct sockaddr *sa, uint64_t now_ms)
+{
+	unsigned char key[16];
+	struct bucket *b;
+	struct slot *s;
+	bool banned;
+
+	if (key_of(sa, key))
+		return false;
+	b = bucket_of(p, key);
+	lock(b);
+	s = find(b, key);
+	banned = s && s->ban_until > now_ms;
+	unlock(b);
+	return banned;
+}
+
 size_t pike_banned(struct pike *p, uint64_t now_ms)
 {
 	size_t n = 0;

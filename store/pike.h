@@ -124,5 +124,8 @@ size_t pike_list(struct pike *p, uint64_t now_ms, struct pike_ban *out,
  */
 int pike_unban(struct pike *p, const struct sockaddr *sa, uint64_t now_ms);
 
+/** Is @p sa banned at @p now_ms? Nothing is counted. Thread: any. */
+bool pike_is_banned(struct pike *p, const struct sockaddr *sa, uint64_t now_ms);
+
 /** Bans in force at @p now_ms (a gauge). Thread: any. */
 size_t pike_banned(struct pike *p, uint64_t now_ms);

@@ -216,6 +216,15 @@ bool guard_admit(const struct conf *c, const struct peer *from, size_t len,
 	return true;
 }
 
+bool guard_refuse(const struct peer *from)
+{
+	if (!g.t || !pike_is_banned(g.t, (const struct sockaddr *)&from->addr,
+				    now_ms()))
+		return false;
+	bump(G_DROPPED);
+	return true;
+}
+
 bool guard_answer(const struct conf *c, const struct peer *to, size_t len)
 {
 	const struct guard_conf *gc;

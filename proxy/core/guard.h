@@ -52,6 +52,13 @@ bool guard_admit(const struct conf *c, const struct peer *from, size_t len,
 		 bool is_request);
 
 /**
+ * A TCP connection from @p from is being accepted: true when its
+ * address is banned (the caller closes it; counted dropped).
+ * Thread: any shard.
+ */
+bool guard_refuse(const struct peer *from);
+
+/**
  * May an answer of @p len bytes, made by the proxy itself, go to @p to?
  * False: do not send it (counted). Thread: any shard.
  */

@@ -20,6 +20,7 @@
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/guard.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
 #include "store/alias.h"
@@ -975,6 +976,11 @@ static void accept_cb(uv_stream_t *server, int status)
 		goto fail;
 	}
 	c->peer.addrlen = (socklen_t)alen;
+	/* security: a banned address gets no connection either. */
+	if (sh->set->guard && guard_refuse(&c->peer)) {
+		err = -EACCES;
+		goto fail;
+	}
 	if (!ip_take(t, c)) {
 		err = -EMFILE;
 		if (log_ratelimit_ok(&t->rl))
@@ -997,7 +1003,8 @@ static void accept_cb(uv_stream_t *server, int status)
 		goto fail;
 	return;
 fail:
-	if (err != -EMFILE && err != -ENOTCONN && log_ratelimit_ok(&t->rl))
+	if (err != -EMFILE && err != -ENOTCONN && err != -EACCES &&
+	    log_ratelimit_ok(&t->rl))
 		log_msg(LOG_WARN, "tcp: accept: %s", err_str(err));
 	conn_close(c);
 }

@@ -75,6 +75,8 @@ static int udp_from(const char *ip)
 	return fd;
 }
 
+static int tcp_from(const char *ip);
+
 static uint16_t local_port(int fd)
 {
 	struct sockaddr_in a;
@@ -235,6 +237,16 @@ Test(edge, flood_from_one_source_is_banned_silently_and_logged_once)
 	cr_assert_geq(send(fd, buf, (size_t)n, 0), 0);
 	drain(fd, &r, 500);
 	cr_assert_eq(count_answered(&r), 0);
+	/* Nor does it get a TCP connection: accepted and closed. */
+	{
+		int tfd = tcp_from("127.0.0.2");
+		struct pollfd p = { .fd = tfd, .events = POLLIN };
+		char c;
+
+		cr_assert_eq(poll(&p, 1, 5000), 1, "not closed");
+		cr_assert_leq(recv(tfd, &c, 1, 0), 0, "got bytes");
+		close(tfd);
+	}
 	/* Others are served: the trusted host and a stranger. */
 	cr_assert_eq(sipcli_open_udp(&cli, sp.host, sp.port), 0);
 	cr_assert_eq(sipcli_options(&cli, 5000, m), 200);

@@ -316,3 +316,16 @@ Test(pike, bench_ns_per_lookup)
 		(double)(t1 - t0) / n, n);
 	pike_free(p);
 }
+
+Test(pike, is_banned_counts_nothing)
+{
+	struct sockaddr_storage a = v4("192.0.2.1", 5060);
+	struct pike_ban ban;
+
+	cr_assert_not(pike_is_banned(t, SA(a), 1000));
+	cr_assert_eq(pike_ban(t, SA(a), 1000, &lim), 1);
+	cr_assert(pike_is_banned(t, SA(a), 1001));
+	cr_assert_not(pike_is_banned(t, SA(a), 6000), "ended");
+	cr_assert_eq(pike_list(t, 1001, &ban, 1), 1);
+	cr_assert_eq(ban.dropped, 0);
+}
