@@ -455,6 +455,8 @@ static int hooks_add(void)
 	return err;
 }
 
+#define KEY_USERS "registrar.users_file: "
+
 /* The registrar's users file, when the config names one: start-up and
  * --check load it with this one function. Returns 0, or a negative
  * error with "FILE: reason" or "FILE:LINE: reason" in @errbuf.
@@ -466,8 +468,17 @@ static int users_start(const struct conf *c, char *errbuf, size_t errlen)
 	if (!reg_conf(c)->users_file)
 		return 0;
 	n = users_load(reg_conf(c)->users_file, errbuf, errlen);
-	if (n < 0)
+	if (n < 0) {
+		/* Name the key too (a missing file says only its path);
+		 * start-up and --check say the same. */
+		size_t len = strlen(errbuf), pre = strlen(KEY_USERS);
+
+		if (len + pre < errlen) {
+			memmove(errbuf + pre, errbuf, len + 1);
+			memcpy(errbuf, KEY_USERS, pre);
+		}
 		return (int)n;
+	}
 	log_msg(LOG_INFO, "sipedge: users: %s: %ld users",
 		reg_conf(c)->users_file, n);
 	return 0;
@@ -815,8 +826,7 @@ static int check(const char *path)
 	urcu_memb_unregister_thread();
 	conf_free(c);
 	if (err) {
-		/* Name the file that names it (a missing users file). */
-		fprintf(stderr, "%s: registrar.users_file: %s\n", path, errbuf);
+		fprintf(stderr, "%s\n", errbuf);
 		return EXIT_CONFIG;
 	}
 	printf("%s: ok\n", path);
