@@ -71,13 +71,15 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		}
 		if (owner >= sh->set->n)
 			return -ENOTCONN;
-		/* Gone (its remote end no longer names it): say so now,
-		 * so that the caller can fall back (RFC 3261 §18.2.2),
-		 * instead of the owner dropping it later. */
+		/* Gone (no open connection has its remote end any more):
+		 * say so now, so that the caller can fall back (RFC 3261
+		 * §18.2.2), instead of the owner dropping it later. (When
+		 * another connection has that end too, e.g. two shards'
+		 * to one trunk, the named one may well be alive: the
+		 * owner sends it.) */
 		if (sh->set->alias &&
-		    alias_find(sh->set->alias,
-			       (const struct sockaddr *)&to->addr) !=
-			to->conn_id)
+		    !alias_find(sh->set->alias,
+				(const struct sockaddr *)&to->addr))
 			return -ENOTCONN;
 		/* Traced by the owner, which knows the connection. */
 		return shard__post_send(sh, owner, to, buf, len);
