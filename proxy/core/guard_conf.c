@@ -58,7 +58,7 @@ static const struct {
 	long long min, max;
 } ranges[] = {
 	{ "security.rate", 0, 1000000 },
-	{ "security.burst", 1, 10000000 },
+	{ "security.burst", 1, 1000000 },
 	{ "security.ban_s", 1, 86400 },
 	{ "security.global_rate", 0, 10000000 },
 	{ "security.answer_budget", 0, 16777216 },
