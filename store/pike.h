@@ -34,7 +34,8 @@ struct pike;
 /** The limits a lookup applies (struct guard_conf makes them). */
 struct pike_limits {
 	unsigned rate;	     /**< requests per second per source (> 0) */
-	unsigned burst;	     /**< bucket size, in requests (>= 1) */
+	unsigned burst;	     /**< bucket size, requests: 1 .. 10^6 (kept in
+				thousandths, 32 bits) */
 	unsigned ban_ms;     /**< how long a ban lasts */
 	unsigned credit_max; /**< answer budget ceiling, bytes; 0: no
 				  budget (answers are not limited) */
