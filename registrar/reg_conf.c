@@ -226,11 +226,13 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 	rc->auth_failure_window_s = or_default(g->auth_failure_window_s, 300);
 	rc->auth_ban_s = or_default(g->auth_ban_s, 300);
 	rc->hide_users = g->hide_users != 1;
-	/* MD5 first: clients that try only the first challenge (libre,
-	 * SIPp 3.6) register on the first try (docs/configuration.md). */
+	/* MD5 only: SIPp 3.6 answers only the first challenge, and
+	 * Debian's baresip 1.0 (libre) refuses a 401 that has any SHA-256
+	 * challenge ("Function not implemented") even after an MD5 one
+	 * (docs/configuration.md; edge/baresip_* registers with it). */
 	rc->algs[0] = DIGEST_MD5;
 	rc->algs[1] = DIGEST_SHA256;
-	rc->nalgs = 2;
+	rc->nalgs = 1;
 	if (g->algorithms_count) {
 		if (g->algorithms_count == 2 &&
 		    g->algorithms[0] == g->algorithms[1]) {

@@ -540,11 +540,11 @@ static void ack_held(struct ua_leg *leg)
 			shard_id(leg->u->sh), err_str(err));
 }
 
-/* A 2xx from another fork than the leg's dialog (another To tag): ACK
- * it and BYE it at once (RFC 3261 §13.2.2.4); the leg keeps its own. */
-static void fork_2xx(struct ua_leg *leg, const struct sipmsg *m)
+/* A 2xx from another fork than the leg's dialog (another To tag), or
+ * for a leg that is gone: ACK it and BYE it at once (RFC 3261
+ * §13.2.2.4); a leg keeps its own. */
+static void fork_2xx(struct ua *u, const struct sipmsg *m)
 {
-	struct ua *u = leg->u;
 	struct request_hdr h = {
 		slice_cstr("Reason"),
 		slice_cstr(
@@ -611,13 +611,13 @@ static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
 		/* Retransmitted while the application decides, or another
 		 * fork's. */
 		if (leg->dlg && !dialog_is_match(leg->dlg, m))
-			fork_2xx(leg, m);
+			fork_2xx(leg->u, m);
 		return;
 	case LEG_CONFIRMED:
 	case LEG_BYEING:
 		/* RFC 3261 §13.2.2.4: each retransmitted 2xx is ACKed. */
 		if (leg->dlg && !dialog_is_match(leg->dlg, m))
-			fork_2xx(leg, m);
+			fork_2xx(leg->u, m);
 		else if (leg->ack && leg->dlg)
 			(void)tp_send(leg->u->sh, &leg->u->proxy, leg->ack,
 				      leg->ack_len);
@@ -634,8 +634,15 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 	struct ua *u = arg;
 	struct ua_leg *leg = leg_of_txn(u, m, ct);
 
-	if (!leg || leg->dead)
+	if (!leg || leg->dead) {
+		/* A 2xx of a leg that ended meanwhile (another fork's, which
+		 * crossed its end): the callee waits for an ACK. */
+		if (m && status >= 200 && status < 300 &&
+		    txn_method(ct) == SIP_INVITE &&
+		    !(leg && leg->dlg && dialog_is_match(leg->dlg, m)))
+			fork_2xx(u, m);
 		return;
+	}
 	if (ct == leg->bye) {
 		if (status >= 200)
 			leg_kill(leg);

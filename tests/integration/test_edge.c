@@ -983,20 +983,47 @@ static const char *file_text(const char *path)
 	return proc_read_file(path, &t) == 0 ? t : "(no output)";
 }
 
+/* @p x holds @p y and resumes: a re-INVITE with a=sendonly reaches y
+ * (one more than y had seen), then one with a=sendrecv (likewise). */
+static void hold_resume(struct baresip *x, struct baresip *y)
+{
+	static const char *const dir[2] = { "a=sendonly", "a=sendrecv" };
+	static const char *const cmd[2] = { "hold", "resume" };
+
+	for (int k = 0; k < 2; k++) {
+		int seen = baresip_out_count(y, dir[k]);
+		int64_t t0 = (int64_t)now_ms();
+
+		cr_assert_eq(baresip_cmd(x, cmd[k], NULL, 5000), 0);
+		while (baresip_out_count(y, dir[k]) <= seen &&
+		       (int64_t)now_ms() - t0 < 5000) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+			/* Polled: the trace is a file. */
+			nanosleep(&ts, NULL);
+		}
+		cr_assert_gt(baresip_out_count(y, dir[k]), seen,
+			     "%s never reached the other phone (%s)", cmd[k],
+			     dir[k]);
+	}
+}
+
 /*
  * Two real softphones (Debian's baresip): alice registers over UDP, bob
- * over TCP, each with digest credentials on the first try (MD5-only
- * users: baresip answers the first challenge only). alice calls bob:
- * bob's 200 names the ephemeral port of his registration connection in
- * its Contact, and the ACK must reach him there; alice hangs up. Then
- * bob calls alice and hangs up.
+ * over TCP, each with digest credentials on the first try (users with
+ * both hashes, as scripts/mkuser.sh writes them: baresip answers the
+ * first challenge only, so MD5 must come first, registrar.algorithms'
+ * default). alice calls bob: bob's 200 names the ephemeral port of his
+ * registration connection in its Contact, and the ACK must reach him
+ * there; alice holds and resumes, then hangs up. Then bob calls alice,
+ * holds and resumes, and hangs up.
  */
 Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
 {
 	struct baresip a = { .ctrl = -1 }, b = { .ctrl = -1 };
-	char yaml[1024], users[512], name[8];
+	char yaml[1024], users[768], name[8];
 	const char *v[3];
-	char ha1[33];
+	char ha1[33], ha2[65];
 	size_t o = 0;
 	int err;
 
@@ -1007,8 +1034,10 @@ Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
 		v[1] = "localhost";
 		v[2] = "pw";
 		uahash_hex("MD5", v, 3, ha1);
+		uahash_hex("SHA-256", v, 3, ha2);
 		o += (size_t)snprintf(users + o, sizeof(users) - o,
-				      "%s@localhost md5:%s\n", name, ha1);
+				      "%s@localhost md5:%s sha256:%s\n", name,
+				      ha1, ha2);
 	}
 	cr_assert_eq(proc_write_file(sp.dir, "users", users, NULL, 0), 0);
 	snprintf(yaml, sizeof(yaml),
@@ -1023,7 +1052,7 @@ Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
 	cr_assert_eq(err, 0, "baresip alice: %d: %s", err, file_text(a.out));
 	cr_assert_eq(
 	    baresip_wait_out(&b, "bob@localhost: {0/TCP/v4} 200 OK", 10000), 0,
-	    "bob did not register over TCP");
+	    "bob did not register over TCP: %s", file_text(b.out));
 	cr_assert_eq(
 	    baresip_wait_out(&a, "alice@localhost: {0/UDP/v4} 200 OK", 10000),
 	    0, "alice did not register");
@@ -1042,6 +1071,8 @@ Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
 	}
 	cr_assert_geq(baresip_out_count(&b, "ACK sip:bob"), 1,
 		      "bob never got the ACK of his 200");
+	/* alice holds bob (UDP -> TCP): her re-INVITE reaches him. */
+	hold_resume(&a, &b);
 	cr_assert_eq(baresip_cmd(&a, "hangup", NULL, 5000), 0);
 	cr_assert_eq(baresip_wait_event(&b, "CALL_CLOSED", 10000), 0,
 		     "alice's BYE never reached bob");
@@ -1051,26 +1082,8 @@ Test(edge, baresip_over_udp_calls_baresip_over_tcp, .timeout = 120)
 	cr_assert_eq(baresip_cmd(&b, "dial", "sip:alice@localhost", 5000), 0);
 	cr_assert_eq(baresip_wait_event(&b, "CALL_ESTABLISHED", 10000), 0);
 	cr_assert_eq(baresip_wait_event(&a, "CALL_ESTABLISHED", 10000), 0);
-	/* Hold and resume from bob: a re-INVITE with a=sendonly reaches
-	 * alice, then one with a=sendrecv (one more than she had seen). */
-	cr_assert_eq(baresip_cmd(&b, "hold", NULL, 5000), 0);
-	cr_assert_eq(baresip_wait_out(&a, "a=sendonly", 5000), 0,
-		     "bob's hold never reached alice");
-	{
-		int seen = baresip_out_count(&a, "a=sendrecv");
-		int64_t t0 = (int64_t)now_ms();
-
-		cr_assert_eq(baresip_cmd(&b, "resume", NULL, 5000), 0);
-		while (baresip_out_count(&a, "a=sendrecv") <= seen &&
-		       (int64_t)now_ms() - t0 < 5000) {
-			struct timespec ts = { 0, 50 * 1000 * 1000 };
-
-			/* Polled: the trace is a file. */
-			nanosleep(&ts, NULL);
-		}
-		cr_assert_gt(baresip_out_count(&a, "a=sendrecv"), seen,
-			     "bob's resume never reached alice");
-	}
+	/* Hold and resume from bob (TCP -> UDP). */
+	hold_resume(&b, &a);
 	cr_assert_eq(baresip_cmd(&b, "hangup", NULL, 5000), 0);
 	cr_assert_eq(baresip_wait_event(&a, "CALL_CLOSED", 10000), 0,
 		     "bob's BYE never reached alice");

@@ -33,13 +33,17 @@ static char msgbuf[4096];
 static struct siphdr hdrs[MAX_HDRS];
 static struct sipmsg msg;
 
-static const char yaml[] = "domains: [example.com, other.example]\n"
-			   "registrar:\n"
-			   "  trusted: [\"10.0.0.0/8\"]\n"
-			   "  secret: \"0123456789abcdef0123\"\n"
-			   "  max_auth_failures: 3\n"
-			   "  auth_failure_window_s: 60\n"
-			   "  nonce_ttl_s: 30\n";
+#define YAML_BASE                                 \
+	"domains: [example.com, other.example]\n" \
+	"registrar:\n"                            \
+	"  trusted: [\"10.0.0.0/8\"]\n"           \
+	"  secret: \"0123456789abcdef0123\"\n"    \
+	"  max_auth_failures: 3\n"                \
+	"  auth_failure_window_s: 60\n"           \
+	"  nonce_ttl_s: 30\n"
+/* Both algorithms (the default offers MD5 only): the suite checks both
+ * answers; challenges_with_md5_only_by_default loads YAML_BASE. */
+static const char yaml[] = YAML_BASE "  algorithms: [md5, sha-256]\n";
 
 static void set_addr(struct sockaddr_in *in, const char *ip)
 {
@@ -257,7 +261,28 @@ static void reg_with(const char *user, const char *pw, enum digest_alg alg,
 	reg(user, line);
 }
 
-Test(auth, challenges_with_md5_first_then_sha256_by_default)
+Test(auth, challenges_with_md5_only_by_default)
+{
+	struct auth_verdict v;
+
+	/* alice has both hashes: MD5 alone (libre refuses any SHA-256
+	 * challenge in a 401, SIPp answers the first one only). */
+	auth_fini();
+	conf_free(cf);
+	cf = sections_load(YAML_BASE);
+	cr_assert_eq(auth_init(cf, 2), 0);
+	reg("alice", NULL);
+	v = check();
+	cr_assert_eq(v.status, 401);
+	cr_assert(challenge_nonce(&v, "MD5"));
+	cr_assert(!challenge_nonce(&v, "SHA-256"));
+	reg("mallory", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "MD5") &&
+		  !challenge_nonce(&v, "SHA-256"));
+}
+
+Test(auth, challenges_with_md5_first_then_sha256_when_both_are_listed)
 {
 	struct auth_verdict v;
 	const char *sha, *md5;
@@ -294,7 +319,7 @@ static void reconf(const char *extra)
 {
 	char y[1024];
 
-	snprintf(y, sizeof(y), "%s%s", yaml, extra);
+	snprintf(y, sizeof(y), "%s%s", YAML_BASE, extra);
 	auth_fini();
 	conf_free(cf);
 	cf = sections_load(y);
