@@ -356,6 +356,37 @@ Test(auth, algorithms_setting_orders_and_limits_the_challenges)
 	cr_assert(challenge_nonce(&v, "SHA-256"));
 }
 
+/* registrar.domains: a realm's own list beats registrar.algorithms. */
+Test(auth, a_domains_own_algorithms_win_in_its_realm)
+{
+	struct auth_verdict v;
+	const char *sha, *md5;
+	char text[1024];
+
+	reconf("  domains:\n    - domain: EXAMPLE.com\n"
+	       "      algorithms: [sha-256, md5]\n");
+	reg("alice", NULL);
+	v = check();
+	memcpy(text, v.extra.p, v.extra.len);
+	text[v.extra.len] = '\0';
+	sha = strstr(text, "algorithm=SHA-256");
+	md5 = strstr(text, "algorithm=MD5");
+	cr_assert(sha && md5 && sha < md5, "%s", text);
+	cr_assert(challenge_nonce(&v, "SHA-256"));
+	reg_with("alice", "secret", DIGEST_SHA256, "00000001");
+	v = check();
+	cr_assert_eq(v.status, 0, "%u %s", v.status, v.reason ? v.reason : "");
+	/* Another realm's entry leaves example.com on the global list. */
+	reconf("  domains:\n    - domain: other.example\n"
+	       "      algorithms: [sha-256]\n");
+	reg("alice", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "MD5"));
+	cr_assert(!challenge_nonce(&v, "SHA-256"));
+	reg_with("alice", "secret", DIGEST_SHA256, "00000002");
+	cr_assert_eq(check().status, 401, "SHA-256 is not offered here");
+}
+
 Test(auth, algorithms_setting_rejects_bad_values)
 {
 	static const char *const bad[] = {
@@ -363,6 +394,14 @@ Test(auth, algorithms_setting_rejects_bad_values)
 		"registrar:\n  algorithms: [sha-512]\n",
 		"registrar:\n  algorithms: []\n",
 		"registrar:\n  algorithms: [md5, sha-256, md5]\n",
+		"registrar:\n  domains:\n    - domain: nowhere.example\n"
+		"      algorithms: [md5]\n",
+		"registrar:\n  domains:\n    - domain: localhost\n"
+		"      algorithms: [md5]\n    - domain: LOCALHOST\n"
+		"      algorithms: [md5]\n",
+		"registrar:\n  domains:\n    - domain: localhost\n"
+		"      algorithms: [md5, md5]\n",
+		"registrar:\n  domains:\n    - domain: localhost\n",
 	};
 	struct conf *c;
 	char err[256];
