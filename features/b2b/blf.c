@@ -683,9 +683,9 @@ struct ans {
 static int answer(struct ans *a, unsigned status, struct slice to_tag,
 		  const char *extra)
 {
-	int err = ua_respond(a->u, a->st, a->from, a->m, status, to_tag,
-			     slice_cstr(extra), slice_make(NULL, 0),
-			     slice_make(NULL, 0));
+	int err = ua_srv_respond(a->u, a->st, a->from, a->m, status, to_tag,
+				 slice_cstr(extra), slice_make(NULL, 0),
+				 slice_make(NULL, 0));
 
 	return err ? err : POOL_UA_DONE;
 }
@@ -915,7 +915,7 @@ int blf_request(struct ua *u, const struct peer *from, const struct sipmsg *m)
 	b = blf_get(u, true);
 	if (!b)
 		return -ENOMEM;
-	err = ua_server_txn(u, from, m, &a.st);
+	err = ua_srv_txn(u, from, m, &a.st);
 	if (err)
 		return err;
 	if (!a.st)

@@ -1264,8 +1264,8 @@ static int other(struct ua *u, const struct peer *from, const struct sipmsg *m)
 	return POOL_UA_PASS;
 }
 
-int ua_server_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
-		  struct txn **stp)
+int ua_srv_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
+	       struct txn **stp)
 {
 	struct txn *st = txn_srv_find(u->txns, m, m->method);
 	int err;
@@ -1281,9 +1281,9 @@ int ua_server_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
 	return err;
 }
 
-int ua_respond(struct ua *u, struct txn *st, const struct peer *from,
-	       const struct sipmsg *m, unsigned status, struct slice to_tag,
-	       struct slice extra, struct slice ctype, struct slice body)
+int ua_srv_respond(struct ua *u, struct txn *st, const struct peer *from,
+		   const struct sipmsg *m, unsigned status, struct slice to_tag,
+		   struct slice extra, struct slice ctype, struct slice body)
 {
 	struct reply_opts o;
 	struct slice out;

@@ -445,7 +445,7 @@ bool ua_leg_is_uas(const struct ua_leg *leg);
  * not: out-of-dialog requests other than INVITE, ACK, CANCEL and
  * OPTIONS, and requests with a To tag that match no leg. They answer
  * and send in their own dialogs with the UA's transaction layer
- * (ua_respond(), ua_send_in_dialog()).
+ * (ua_srv_respond(), ua_send_in_dialog()).
  */
 
 /**
@@ -475,22 +475,22 @@ void ua_clear_other(void);
  * The server transaction of request @p m (not ACK) from @p from: when
  * @p m retransmits a request the worker has, the transaction answers it
  * again and *stp is NULL; else a new transaction in *stp (the layer's;
- * answer it with ua_respond()). Returns 0, or -ENOMEM, -EBADMSG.
+ * answer it with ua_srv_respond()). Returns 0, or -ENOMEM, -EBADMSG.
  * Thread: the worker's.
  */
-int ua_server_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
-		  struct txn **stp);
+int ua_srv_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
+	       struct txn **stp);
 
 /**
- * Answer request @p m of server transaction @p st (ua_server_txn())
+ * Answer request @p m of server transaction @p st (ua_srv_txn())
  * from @p from with @p status, its To tag @p to_tag (empty: one derived
  * from the request, see reply.h), @p extra complete CRLF-ended header
  * lines (may be empty) and @p body of type @p ctype (empty: none).
  * Returns 0, or -ENOMEM, a build or send error. Thread: the worker's.
  */
-int ua_respond(struct ua *u, struct txn *st, const struct peer *from,
-	       const struct sipmsg *m, unsigned status, struct slice to_tag,
-	       struct slice extra, struct slice ctype, struct slice body);
+int ua_srv_respond(struct ua *u, struct txn *st, const struct peer *from,
+		   const struct sipmsg *m, unsigned status, struct slice to_tag,
+		   struct slice extra, struct slice ctype, struct slice body);
 
 /**
  * The worker's Contact URI ("sip:b2b-N@HOST:PORT", pool_steer()), or
