@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@ static int fd = -1; /* the "proxy" and the subscriber */
 static uint16_t port;
 static unsigned cseq;
 static char to_tag[64], contact[128];
+/* The proxy's T1 for the next start() (0: the default). */
+static unsigned t1_ms;
 
 static void init(void)
 {
@@ -46,6 +49,7 @@ static void init(void)
 	pool = NULL;
 	fd = -1;
 	cseq = 0;
+	t1_ms = 0;
 	to_tag[0] = contact[0] = '\0';
 }
 
@@ -185,8 +189,8 @@ static void start(void)
 	port = ntohs(a.sin_port);
 	snprintf(yaml, sizeof(yaml),
 		 "listen:\n  - address: 127.0.0.1\n    port: %u\n"
-		 "    transports: [udp]\nb2b:\n  workers: 1\n",
-		 port);
+		 "    transports: [udp]\nb2b:\n  workers: 1\n%s%u\n",
+		 port, t1_ms ? "proxy:\n  t1_ms: " : "#", t1_ms);
 	c = sections_load(yaml);
 	cr_assert_eq(ua_add_other(blf_request), 0);
 	cr_assert_eq(pool_set_ua(&ua_pool), 0);
@@ -503,4 +507,104 @@ Test(blf, lot_shows_one_dialog_per_parked_call_and_fetch_ends_at_once)
 	cr_assert_eq(pool_post(pool, slice_cstr("x"), free_fn, NULL), 0);
 	m = recv_one(QUIET_MS);
 	cr_assert_str_eq(m, "", "%s", m);
+}
+
+/* Send @p text as it is (CRLFs written out) to the pool. */
+static void raw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void raw(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cr_assert(n > 0 && (size_t)n < sizeof(buf));
+	send_pool(buf, (size_t)n);
+}
+
+#define HEAD                                                          \
+	"SUBSCRIBE sip:701@example.com SIP/2.0\r\n"                   \
+	"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKbad%d;rport\r\n" \
+	"Max-Forwards: 70\r\nCall-ID: bad%d\r\nCSeq: 1 SUBSCRIBE\r\n"
+
+Test(blf, bad_input_gets_an_answer_and_nothing_is_kept)
+{
+	char longid[600];
+	const char *m;
+	int i = 0;
+
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	start();
+	/* No Contact: no dialog can be made. */
+	raw(HEAD "From: <sip:a@example.com>;tag=a\r\nTo: <sip:701@example.com>"
+		 "\r\nEvent: dialog\r\nContent-Length: 0\r\n\r\n",
+	    port, i, i);
+	i++;
+	expect("SIP/2.0 400 ", WAIT_MS);
+	/* An Expires beyond 32 bits, an Event id too long (not echoed). */
+	raw(HEAD "From: <sip:a@example.com>;tag=a\r\nTo: <sip:701@example.com>"
+		 "\r\nContact: <sip:a@127.0.0.1:%u>\r\n"
+		 "Event: dialog\r\nExpires: 99999999999999\r\n"
+		 "Content-Length: 0\r\n\r\n",
+	    port, i, i, port);
+	i++;
+	expect("SIP/2.0 400 ", WAIT_MS);
+	raw(HEAD "From: <sip:a@example.com>;tag=a\r\nTo: <sip:701@example.com>"
+		 "\r\nContact: <sip:a@127.0.0.1:%u>\r\n"
+		 "Event: dialog;id=%s\r\nContent-Length: 0\r\n\r\n",
+	    port, i, i, port, longid);
+	i++;
+	expect("SIP/2.0 200 ", WAIT_MS);
+	m = expect("NOTIFY ", WAIT_MS);
+	cr_assert(strstr(m, "\r\nEvent: dialog\r\n"), "%s", m);
+	answer(m, 200);
+	/* A From that is not a SIP URI: not the lot's domain. */
+	raw(HEAD "From: <tel:+123>;tag=a\r\nTo: <sip:701@example.com>"
+		 "\r\nContact: <sip:a@127.0.0.1:%u>\r\n"
+		 "Event: dialog\r\nContent-Length: 0\r\n\r\n",
+	    port, i, i, port);
+	i++;
+	expect("SIP/2.0 403 ", WAIT_MS);
+	/* A slot URI too long for a slot: not a park URI, the pool's 501. */
+	raw("SUBSCRIBE sip:%s@example.com SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKbad%d;rport\r\n"
+	    "Max-Forwards: 70\r\nCall-ID: bad%d\r\nCSeq: 1 SUBSCRIBE\r\n"
+	    "From: <sip:a@example.com>;tag=a\r\nTo: <sip:x@example.com>\r\n"
+	    "Event: dialog\r\nContent-Length: 0\r\n\r\n",
+	    longid, port, i, i);
+	i++;
+	expect("SIP/2.0 501 ", WAIT_MS);
+	/* The retransmitted SUBSCRIBE gets the same 200, no new NOTIFY. */
+	raw(HEAD "From: <sip:a@example.com>;tag=a\r\nTo: <sip:701@example.com>"
+		 "\r\nContact: <sip:a@127.0.0.1:%u>\r\n"
+		 "Event: dialog;id=%s\r\nContent-Length: 0\r\n\r\n",
+	    port, 2, 2, port, longid);
+	expect("SIP/2.0 200 ", WAIT_MS);
+	m = recv_one(QUIET_MS);
+	cr_assert_str_eq(m, "", "%s", m);
+	cr_assert_eq(subs_now(), 1);
+}
+
+Test(blf, notify_never_answered_ends_the_subscription)
+{
+	const char *m;
+	long long t0;
+
+	t1_ms = 50; /* Timer F = 64 * T1 = 3.2 s */
+	start();
+	subscribed();
+	cr_assert_eq(pool_post(pool, slice_cstr("x"), park_fn, "B"), 0);
+	m = expect("NOTIFY ", WAIT_MS);
+	cr_assert(strstr(m, "version=\"1\""), "%s", m);
+	/* Its retransmissions go unanswered until Timer F. */
+	t0 = ms_now();
+	while (subs_now() != 0 && ms_now() - t0 < 64 * 50 + WAIT_MS)
+		(void)recv_one(50);
+	cr_assert_eq(subs_now(), 0, "still subscribed after %lld ms",
+		     ms_now() - t0);
+	cr_assert_geq(ms_now() - t0, 64 * 50 - 500, "ended before Timer F");
 }
