@@ -368,6 +368,7 @@ Test(blf, subscribe_change_refresh_unsubscribe_on_a_worker)
 	t0 = ms_now();
 	cr_assert_eq(pool_post(pool, slice_cstr("x"), park_fn, "Bob <&>"), 0);
 	m = expect("NOTIFY ", WAIT_MS);
+	cr_log_info("blf: NOTIFY %lld ms after the change", ms_now() - t0);
 	cr_assert_leq(ms_now() - t0, CHANGE_MS, "NOTIFY after %lld ms",
 		      ms_now() - t0);
 	cr_assert(strstr(m, "version=\"1\""), "%s", m);
