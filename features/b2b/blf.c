@@ -580,7 +580,8 @@ static void rec_drop(struct blf *b, struct rec *r)
 }
 
 /* NOTIFY the subscriptions of @p domain's slot @p user (NULL: none) and
- * those of its lot whose count changed (or all of them: @p all_lot). */
+ * those of its lot whose count changed (all of them: @p all_lot, a
+ * slot's state changed). */
 static int notify_all(struct blf *b, const char *domain, const char *user,
 		      bool all_lot)
 {
@@ -620,7 +621,7 @@ int blf_slot_changed(struct ua *u, struct slice domain, struct slice slot,
 	char id[BLF_IDENTITY_MAX + 1], disp[BLF_IDENTITY_MAX + 1];
 	struct blf *b;
 	struct rec *r;
-	bool changed;
+	bool changed, lot_too;
 
 	if (!u || !lower(domain, d, sizeof(d)) ||
 	    !lower(slot, us, sizeof(us)) || state > BLF_EARLY)
@@ -633,7 +634,7 @@ int blf_slot_changed(struct ua *u, struct slice domain, struct slice slot,
 		if (!r)
 			return 0;
 		rec_drop(b, r);
-		return notify_all(b, d, us, false);
+		return notify_all(b, d, us, true);
 	}
 	cut(id, sizeof(id), identity);
 	cut(disp, sizeof(disp), display);
@@ -643,14 +644,15 @@ int blf_slot_changed(struct ua *u, struct slice domain, struct slice slot,
 			return b->nrecs >= BLF_STATES_MAX ? -ENOSPC : -ENOMEM;
 		r->state = BLF_FREE;
 	}
-	changed = r->state != state || strcmp(r->identity, id) ||
-		  strcmp(r->display, disp);
+	lot_too = r->state != state; /* the lot shows each slot's state */
+	changed =
+	    lot_too || strcmp(r->identity, id) || strcmp(r->display, disp);
 	if (!changed)
 		return 0;
 	r->state = state;
 	memcpy(r->identity, id, sizeof(id));
 	memcpy(r->display, disp, sizeof(disp));
-	return notify_all(b, d, us, false);
+	return notify_all(b, d, us, lot_too);
 }
 
 int blf_lot_changed(struct ua *u, struct slice domain, unsigned count)

@@ -133,8 +133,9 @@ enum blf_state {
  * @p state with the parked party @p identity (a URI) and @p display
  * (its display name; both may be empty, cut at BLF_IDENTITY_MAX; they
  * come from the network and are escaped here). Every subscription to
- * the slot, and to the domain's lot, gets a NOTIFY (version + 1) at
- * once. The same state again sends nothing.
+ * the slot gets a NOTIFY (version + 1) at once, and, when the state
+ * changed (not only the identity), every subscription to the domain's
+ * lot. The same state again sends nothing.
  * Returns the number of NOTIFYs sent, or -EINVAL (an empty or too long
  * slot or domain, a bad state), -ENOMEM, -ENOSPC (BLF_STATES_MAX).
  * Thread: the worker of @p u, which must be blf_worker_of(@p domain).

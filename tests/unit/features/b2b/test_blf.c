@@ -504,8 +504,21 @@ Test(blf, lot_shows_one_dialog_per_parked_call_and_fetch_ends_at_once)
 	cr_assert(strstr(m, "<dialog id=\"lot-2\""), "%s", m);
 	cr_assert_null(strstr(m, "lot-3"), "%s", m);
 	answer(m, 200);
-	/* A slot change that leaves the count as it was (3): nothing. */
+	/* 701 retrieved while park still counts 3: the lot says so. */
 	cr_assert_eq(pool_post(pool, slice_cstr("x"), free_fn, NULL), 0);
+	m = expect("NOTIFY ", WAIT_MS);
+	cr_assert(strstr(m, "version=\"2\""), "%s", m);
+	cr_assert_null(strstr(m, "park-701"), "%s", m);
+	cr_assert(strstr(m, "<dialog id=\"lot-3\""), "%s", m);
+	answer(m, 200);
+	/* Parked again: v3; then only the parked identity changes: the
+	 * lot, which does not show it, hears nothing. */
+	cr_assert_eq(pool_post(pool, slice_cstr("x"), park_fn, "B"), 0);
+	m = expect("NOTIFY ", WAIT_MS);
+	cr_assert(strstr(m, "version=\"3\""), "%s", m);
+	cr_assert(strstr(m, "<dialog id=\"park-701\""), "%s", m);
+	answer(m, 200);
+	cr_assert_eq(pool_post(pool, slice_cstr("x"), park_fn, "C"), 0);
 	m = recv_one(QUIET_MS);
 	cr_assert_str_eq(m, "", "%s", m);
 }
