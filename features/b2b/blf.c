@@ -114,7 +114,7 @@ unsigned blf_worker_of(struct slice domain, unsigned workers)
 {
 	if (workers <= 1)
 		return 0;
-	return (unsigned)(hash_slice_case(domain, 0) % workers);
+	return (unsigned)(hash_slice_case(domain, BLF_WORKER_SEED) % workers);
 }
 
 static bool is_park_uri(struct slice ruri)
@@ -635,6 +635,21 @@ int blf_slot_changed(struct ua *u, struct slice domain, struct slice slot,
 			return 0;
 		rec_drop(b, r);
 		return notify_all(b, d, us, true);
+	}
+	/* A name-addr as a From carries it (park's record): its URI and
+	 * display name (quotes off), its parameters (tag) dropped. */
+	if (!display.len &&
+	    memchr(identity.p ? identity.p : "", '<', identity.len)) {
+		struct nameaddr na;
+
+		if (nameaddr_parse(slice_trim(identity), &na) == 0) {
+			identity = na.uri;
+			display = slice_trim(na.display);
+			if (display.len >= 2 && display.p[0] == '"' &&
+			    display.p[display.len - 1] == '"')
+				display =
+				    slice_make(display.p + 1, display.len - 2);
+		}
 	}
 	cut(id, sizeof(id), identity);
 	cut(disp, sizeof(disp), display);

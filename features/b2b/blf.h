@@ -95,9 +95,14 @@ void blf_set_resolve(blf_resolve_fn *fn);
  * BLF_DOMAIN_MAX: BLF_NONE). Thread: any. */
 enum blf_kind blf_resolve(struct slice domain, struct slice user);
 
+/** The seed of blf_worker_of()'s hash: park's steering (park.c
+ * STEER_SEED) uses the same, so both pick the same worker. */
+#define BLF_WORKER_SEED 0x9a4c0de5ULL
+
 /**
  * The pool worker, below @p workers (not 0), that owns the lot of
- * @p domain (any case): hash(lower-case domain) % workers. Park steers
+ * @p domain (any case): hash_slice_case(domain, BLF_WORKER_SEED) %
+ * workers, what park_steer() computes. Park steers
  * its INVITEs and keeps its lot there, BLF its subscriptions, so the
  * NOTIFYs of a change leave from the thread that made it. Thread: any.
  */
@@ -132,7 +137,10 @@ enum blf_state {
  * Park says slot @p slot (the user part, "701") of @p domain changed to
  * @p state with the parked party @p identity (a URI) and @p display
  * (its display name; both may be empty, cut at BLF_IDENTITY_MAX; they
- * come from the network and are escaped here). Every subscription to
+ * come from the network and are escaped here). With @p display empty,
+ * @p identity may be a name-addr as a From header holds it
+ * ("\"Bob\" <sip:bob@x>;tag=1", park's record): its URI and display
+ * name are taken, its parameters dropped. Every subscription to
  * the slot gets a NOTIFY (version + 1) at once, and, when the state
  * changed (not only the identity), every subscription to the domain's
  * lot. The same state again sends nothing.

@@ -328,6 +328,19 @@ static void park_fn(struct shard *sh, void *arg)
 				       slice_cstr(arg));
 }
 
+/* Park's record holds the From as sent: a name-addr with its tag. */
+static void park_from_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		(void)blf_slot_changed(
+		    ua_of(sh), slice_cstr("example.com"), slice_cstr("701"),
+		    BLF_EARLY,
+		    slice_cstr("\"Carol\" "
+			       "<sip:carol@example.com>;tag=9"),
+		    slice_make(NULL, 0));
+}
+
 static void free_fn(struct shard *sh, void *arg)
 {
 	(void)arg;
@@ -389,10 +402,20 @@ Test(blf, subscribe_change_refresh_unsubscribe_on_a_worker)
 	cr_assert(strstr(m, "version=\"2\""), "%s", m);
 	cr_assert(strstr(m, "active;expires=3600"), "%s", m);
 	answer(m, 200);
-	/* Retrieved: free again, v3 without a dialog. */
-	cr_assert_eq(pool_post(pool, slice_cstr("x"), free_fn, NULL), 0);
+	/* Another call parked (as park's record gives it), shown early:
+	 * v3, then retrieved: free again, v4 without a dialog. */
+	cr_assert_eq(pool_post(pool, slice_cstr("x"), park_from_fn, NULL), 0);
 	m = expect("NOTIFY ", WAIT_MS);
 	cr_assert(strstr(m, "version=\"3\""), "%s", m);
+	cr_assert(strstr(m, "<state>early</state>"), "%s", m);
+	cr_assert(strstr(m, "<remote><identity display=\"Carol\">"
+			    "sip:carol@example.com</identity>"),
+		  "%s", m);
+	cr_assert_null(strstr(m, "tag=9"), "%s", m);
+	answer(m, 200);
+	cr_assert_eq(pool_post(pool, slice_cstr("x"), free_fn, NULL), 0);
+	m = expect("NOTIFY ", WAIT_MS);
+	cr_assert(strstr(m, "version=\"4\""), "%s", m);
 	cr_assert_null(strstr(m, "<dialog "), "%s", m);
 	answer(m, 200);
 	/* A refresh too brief: 423 + Min-Expires, the subscription stays. */
@@ -400,12 +423,12 @@ Test(blf, subscribe_change_refresh_unsubscribe_on_a_worker)
 	m = expect("SIP/2.0 423 ", WAIT_MS);
 	cr_assert(strstr(m, "Min-Expires: 60\r\n"), "%s", m);
 	cr_assert_eq(subs_now(), 1);
-	/* Unsubscribe: 200, NOTIFY terminated (v4), gone. */
+	/* Unsubscribe: 200, NOTIFY terminated (v5), gone. */
 	subscribe(contact, "example.com", "Event: dialog\r\nExpires: 0\r\n");
 	m = expect("SIP/2.0 200 ", WAIT_MS);
 	m = expect("NOTIFY ", WAIT_MS);
 	cr_assert(strstr(m, "Subscription-State: terminated\r\n"), "%s", m);
-	cr_assert(strstr(m, "version=\"4\""), "%s", m);
+	cr_assert(strstr(m, "version=\"5\""), "%s", m);
 	answer(m, 200);
 	cr_assert_eq(subs_now(), 0);
 	/* In the dialog that is gone: the pool's 481. */
