@@ -24,6 +24,8 @@
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
+#include "features/blfroute.h"
+#include "features/b2b/blf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
@@ -449,6 +451,7 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 enum {
 	PRIO_GRUU = 100,
 	PRIO_INTERCOM = 200,
+	PRIO_BLF = 300,
 };
 
 /* The registrar's authentication policy, for intercom. */
@@ -476,6 +479,9 @@ static int hooks_add(void)
 		err = hook_add(HOOK_FEATURES, intercom_hook, PRIO_INTERCOM);
 	if (!err)
 		err = hook_add_clean(intercom_clean, PRIO_INTERCOM);
+	/* BLF for park slots: SUBSCRIBE to a slot or lot -> the pool. */
+	if (!err)
+		err = hook_add(HOOK_FEATURES, blfroute_hook, PRIO_BLF);
 	return err;
 }
 
@@ -746,6 +752,10 @@ static int run(const struct conf *c, const struct opts *o)
 	/* The B2B pool after the proxy's shards, which it sends through. */
 	err = pool_set_ua(&ua_pool);
 	ua_set_incoming(relay_incoming); /* INVITEs to the pool: bridged */
+	/* BLF: SUBSCRIBEs to park URIs, on the worker of the lot. */
+	if (!err)
+		err = ua_add_other(blf_request);
+	pool_set_steer(blf_steer);
 	if (!err && b2b_conf(c)->workers)
 		err = load_sounds(c);
 	if (!err)
