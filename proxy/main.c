@@ -23,6 +23,8 @@
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "features/intercom.h"
+#include "features/blfroute.h"
+#include "features/b2b/blf.h"
 #include "features/park.h"
 #include "features/park_conf.h"
 #include "proxy/base/err.h"
@@ -30,6 +32,8 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
+#include "proxy/core/guard.h"
+#include "proxy/core/guard_conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
 #include "proxy/core/post.h"
@@ -449,7 +453,8 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 enum {
 	PRIO_GRUU = 100,
 	PRIO_INTERCOM = 200,
-	PRIO_PARK = 300,
+	PRIO_BLF = 300,
+	PRIO_PARK = 400,
 };
 
 /* The registrar's authentication policy, for intercom. */
@@ -477,11 +482,16 @@ static int hooks_add(void)
 		err = hook_add(HOOK_FEATURES, intercom_hook, PRIO_INTERCOM);
 	if (!err)
 		err = hook_add_clean(intercom_clean, PRIO_INTERCOM);
+	/* BLF for park slots: SUBSCRIBE to a slot or lot -> the pool. */
+	if (!err)
+		err = hook_add(HOOK_FEATURES, blfroute_hook, PRIO_BLF);
 	/* Park's code and slots to the B2B pool. */
 	if (!err)
 		err = hook_add(HOOK_FEATURES, park_hook, PRIO_PARK);
 	return err;
 }
+
+#define KEY_USERS "registrar.users_file: "
 
 /* The registrar's users file, when the config names one: start-up and
  * --check load it with this one function. Returns 0, or a negative
@@ -494,8 +504,17 @@ static int users_start(const struct conf *c, char *errbuf, size_t errlen)
 	if (!reg_conf(c)->users_file)
 		return 0;
 	n = users_load(reg_conf(c)->users_file, errbuf, errlen);
-	if (n < 0)
+	if (n < 0) {
+		/* Name the key too (a missing file says only its path);
+		 * start-up and --check say the same. */
+		size_t len = strlen(errbuf), pre = strlen(KEY_USERS);
+
+		if (len + pre < errlen) {
+			memmove(errbuf + pre, errbuf, len + 1);
+			memcpy(errbuf, KEY_USERS, pre);
+		}
 		return (int)n;
+	}
 	log_msg(LOG_INFO, "sipedge: users: %s: %ld users",
 		reg_conf(c)->users_file, n);
 	return 0;
@@ -633,6 +652,39 @@ static int management_start(struct mgmt *m, const struct conf *c,
 	return 0;
 }
 
+/* The same IP address (the port aside). */
+static bool same_ip(const struct sockaddr_storage *a,
+		    const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       16);
+	return false;
+}
+
+/* security: who is never limited: registrar.trusted, the B2B pool's
+ * socket, and the next hops of routes: (trunks; any port of theirs). */
+static bool guard_exempt(const struct conf *c, const struct peer *from)
+{
+	const struct proxy_conf *pc = proxy_conf(c);
+
+	if (reg_conf_is_trusted(c, (const struct sockaddr *)&from->addr) ||
+	    pool_is_source(from))
+		return true;
+	for (unsigned i = 0; i < pc->nroutes; i++)
+		for (unsigned j = 0; j < pc->routes[i].nnext_hop; j++)
+			if (same_ip(&pc->routes[i].next_hop[j].addr,
+				    &from->addr))
+				return true;
+	return false;
+}
+
 /* Start the shards, wait for SIGTERM or SIGINT, stop them. */
 static int run(const struct conf *c, const struct opts *o)
 {
@@ -692,6 +744,12 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START; /* trace_conf_apply() said why */
 		goto out;
 	}
+	err = guard_start(c, guard_exempt);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: security: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -704,6 +762,10 @@ static int run(const struct conf *c, const struct opts *o)
 	/* INVITEs to the pool: park's to park (on its lot's worker), the
 	 * rest bridged by the relay. */
 	ua_set_incoming(park_incoming);
+	/* BLF: SUBSCRIBEs to park URIs, on the worker of the lot. */
+	if (!err)
+		err = ua_add_other(blf_request);
+	/* Park's steering asks BLF's first: both pick the lot's worker. */
 	pool_set_steer(park_steer);
 	if (!err)
 		err = park_feature_start();
@@ -751,6 +813,7 @@ out:
 		log_msg(LOG_INFO, "sipedge: stopped");
 	}
 	trace_stop(NULL); /* the shards gave it their last messages */
+	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */
 	g.hup.data = NULL;
 	reload_stop(m.reload);
@@ -788,7 +851,7 @@ static void sections_add(void)
 		&proxy_conf_section, &features_conf_section,
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
-		&park_conf_section,
+		&guard_conf_section, &park_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -13,6 +13,7 @@
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/guard.h"
 #include "proxy/hangup.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
@@ -228,9 +229,21 @@ static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 {
 	unsigned cls = response_class(buf, len);
 
+	/* security.answer_budget: a UDP source that has not been vouched
+	 * for gets no more bytes than it sent (guard.h); TCP sources
+	 * cannot be spoofed, so they cannot aim answers at a victim. */
+	if (cls && to->proto == PEER_UDP &&
+	    !guard_answer(shard_conf(ctx), to, len))
+		return 0;
 	if (cls)
 		count(&shard_stats(ctx)->rsp_out[cls - 1]);
 	return tp_send(ctx, to, buf, len);
+}
+
+/* tp_conn_find() for the route (RFC 3261 §18.2.2). */
+static uint64_t pipeline_conn_find(void *ctx, const struct sockaddr *sa)
+{
+	return tp_conn_find(ctx, sa);
 }
 
 /* The transactions live, for the registry (a gauge only we write). */
@@ -239,6 +252,8 @@ static void count_txns(struct pipeline *k)
 	__atomic_store_n(&shard_stats(k->sh)->txns,
 			 (uint64_t)txn_count(route_txns(k->route)),
 			 __ATOMIC_RELAXED);
+	__atomic_store_n(&shard_stats(k->sh)->txns_created,
+			 txn_created(route_txns(k->route)), __ATOMIC_RELAXED);
 }
 
 int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
@@ -262,6 +277,7 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.arena = shard_arena(sh);
 	rc.send = pipeline_send;
 	rc.send_ctx = sh;
+	rc.conn_find = pipeline_conn_find;
 	rc.dialogs = true;
 	rc.hist = shard_stats(sh)->hist;
 	err = route_new(&rc, &k->route);
@@ -409,6 +425,10 @@ int hook_reply(struct hook_req *r, unsigned status, const char *reason,
 			return err;
 	}
 	k->status = status;
+	/* A success the stages answered themselves (a REGISTER that
+	 * passed authentication): the source is no stranger. */
+	if (status >= 200 && status < 300)
+		guard_vouch(r->from);
 	return txn_srv_respond(st, status, out.p, out.len);
 }
 
@@ -614,6 +634,10 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		/* Answered by the route plan (404, 480) or forwarded. */
 		k->status = status;
 		k->outcome = "forwarded";
+		/* Past the policy and on its way: what comes back to the
+		 * source is its callee's answer, not ours to budget. */
+		if (!status)
+			guard_vouch(from);
 		if (status == 480)
 			why = "no registered contact";
 		if (status == 403 || status == 404 || status == 480)
@@ -678,6 +702,18 @@ static void role_free(void *state)
 	pipeline_free(state);
 }
 
+/* A TCP next hop refused the connection: fail over now. */
+static void role_conn_failed(struct shard *sh, const struct peer *to)
+{
+	struct pipeline *k = shard_role_state(sh);
+
+	if (!k)
+		return;
+	route_conn_failed(k->route, to);
+	count_txns(k);
+	arena_reset(shard_arena(sh));
+}
+
 /* A reload: the route follows the shard's new config. */
 static void role_conf(struct shard *sh, const struct conf *c)
 {
@@ -696,4 +732,5 @@ const struct shard_role pipeline_role = {
 	.tick = pipeline_tick,
 	.tick_ms = PIPELINE_TICK_MS,
 	.conf_changed = role_conf,
+	.conn_failed = role_conn_failed,
 };

@@ -547,6 +547,11 @@ static int send_to(struct route *r, const struct peer *to, const void *buf,
 	return r->cfg.send(r->cfg.send_ctx, to, buf, len);
 }
 
+void route_conn_failed(struct route *r, const struct peer *to)
+{
+	(void)txn_cli_fail_peer(r->txns, to);
+}
+
 struct txn_layer *route_txns(struct route *r)
 {
 	return r->txns;
@@ -1705,10 +1710,13 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 	}
 	if (k < 2 || via_parse(e, &v) < 0)
 		return -ENOENT;
-	if (!slice_caseeq_cstr(v.transport, "UDP"))
-		return -EPROTONOSUPPORT;
 	memset(&to, 0, sizeof(to));
-	to.proto = PEER_UDP;
+	if (slice_caseeq_cstr(v.transport, "UDP"))
+		to.proto = PEER_UDP;
+	else if (slice_caseeq_cstr(v.transport, "TCP"))
+		to.proto = PEER_TCP;
+	else
+		return -EPROTONOSUPPORT;
 	to.listen_idx = from->listen_idx;
 	port = v.port ? v.port : 5060;
 	if (v.rport.len) {
@@ -1721,6 +1729,18 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 			&to.addrlen);
 	if (err)
 		return err;
+	/* RFC 3261 §18.2.2: over TCP, the connection the request came
+	 * on (its remote end is received:rport), else a new one to the
+	 * received address and the sent-by port. */
+	if (to.proto == PEER_TCP &&
+	    !(r->cfg.conn_find &&
+	      (to.conn_id = r->cfg.conn_find(
+		   r->cfg.send_ctx, (const struct sockaddr *)&to.addr)))) {
+		err = host_addr(v.received.len ? v.received : v.host,
+				v.port ? v.port : 5060, &to.addr, &to.addrlen);
+		if (err)
+			return err;
+	}
 	err = upstream_bytes(r, m, &out);
 	if (err)
 		return err;

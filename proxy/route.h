@@ -125,6 +125,9 @@ struct route_cfg {
 	int (*send)(void *ctx, const struct peer *to, const void *buf,
 		    size_t len);
 	void *send_ctx;
+	/** NULL, or the open TCP connection whose remote end is @p sa
+	 * (tp_conn_find()), 0 when none: for RFC 3261 §18.2.2. */
+	uint64_t (*conn_find)(void *ctx, const struct sockaddr *sa);
 	bool dialogs; /**< keep the dialog table (store/dlg.h) */
 	/** NULL, or the transactions' histograms (struct txn_cfg hist). */
 	struct stats_hist *hist;
@@ -138,6 +141,14 @@ struct route_cfg {
  * Thread: the owner.
  */
 void route_set_rx_us(struct route *r, uint64_t us);
+
+/**
+ * A TCP connection to @p to could not be made: the client transactions
+ * sent there fail at once with 503 (txn_cli_fail_peer()), so the
+ * request fails over to its next target or is answered 503.
+ * Thread: the owner.
+ */
+void route_conn_failed(struct route *r, const struct peer *to);
 
 /** Errors: -EINVAL, -ENOMEM. Ownership: route_free(). */
 int route_new(const struct route_cfg *cfg, struct route **rp);

@@ -256,11 +256,15 @@ static unsigned alg_bit(unsigned alg)
 	return alg == DIGEST_SHA256 ? USERS_SHA256 : USERS_MD5;
 }
 
-/* True when @p alg is one of registrar.algorithms. */
-static bool alg_offered(const struct reg_conf *rc, enum digest_alg alg)
+/* True when @p alg is one of the algorithms offered in @p realm. */
+static bool alg_offered(const struct reg_conf *rc, struct slice realm,
+			enum digest_alg alg)
 {
-	for (unsigned i = 0; i < rc->nalgs; i++)
-		if (rc->algs[i] == (unsigned)alg)
+	const unsigned *algs;
+	unsigned n = reg_algs(rc, realm, &algs);
+
+	for (unsigned i = 0; i < n; i++)
+		if (algs[i] == (unsigned)alg)
 			return true;
 	return false;
 }
@@ -305,6 +309,8 @@ static int challenge(const struct auth_req *q, struct shard_state *s,
 	const size_t hlen = strlen(hname);
 	struct users_cred cred;
 	unsigned algs = 0, offer = 0;
+	const unsigned *order;
+	const unsigned nord = reg_algs(rc, realm, &order);
 	char nonce[AUTH_NONCE_LEN];
 	size_t cap, o = 0;
 	char *p;
@@ -314,9 +320,9 @@ static int challenge(const struct auth_req *q, struct shard_state *s,
 	 * made by scripts/mkuser.sh have both: they all look alike). */
 	if (users_lookup(user, realm, &cred) == 0)
 		algs = cred.algs;
-	for (unsigned i = 0; i < rc->nalgs; i++)
-		if (algs & alg_bit(rc->algs[i]))
-			offer |= alg_bit(rc->algs[i]);
+	for (unsigned i = 0; i < nord; i++)
+		if (algs & alg_bit(order[i]))
+			offer |= alg_bit(order[i]);
 	if (!offer)
 		offer = USERS_MD5 | USERS_SHA256;
 	auth_nonce_make(realm, q->now_s, s->salt_next++, nonce);
@@ -325,8 +331,8 @@ static int challenge(const struct auth_req *q, struct shard_state *s,
 	if (!p)
 		return -ENOMEM;
 	/* RFC 8760 §2.4: the most preferred algorithm first. */
-	for (unsigned i = 0; i < rc->nalgs; i++) {
-		const enum digest_alg alg = (enum digest_alg)rc->algs[i];
+	for (unsigned i = 0; i < nord; i++) {
+		const enum digest_alg alg = (enum digest_alg)order[i];
 		int n;
 
 		if (!(offer & alg_bit(alg)))
@@ -521,7 +527,7 @@ int auth_check(const struct auth_req *q, struct auth_verdict *vp)
 	}
 	/* Not ours to judge: an algorithm or qop we never offered, a
 	 * nonce another secret made. A fresh challenge, no failure. */
-	if (!d.alg || !alg_offered(reg_conf(c), d.alg) ||
+	if (!d.alg || !alg_offered(reg_conf(c), realm, d.alg) ||
 	    (d.qop.len && !slice_caseeq_cstr(d.qop, "auth")) ||
 	    auth_nonce_check(d.nonce, realm, &ts, &salt) < 0)
 		return challenge(q, s, realm, user, false, vp);

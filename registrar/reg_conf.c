@@ -13,6 +13,12 @@
 #include "proxy/sip/msg.h"
 
 /* What libcyaml loads; 0 means "not in the file". */
+struct raw_reg_domain {
+	char *domain;
+	int *algorithms; /* enum digest_alg */
+	unsigned algorithms_count;
+};
+
 struct raw_registrar {
 	char **trusted;
 	unsigned trusted_count;
@@ -30,6 +36,8 @@ struct raw_registrar {
 	int *algorithms; /* enum digest_alg */
 	unsigned algorithms_count;
 	int hide_users; /* 0: not given, 1: false, 2: true */
+	struct raw_reg_domain *domains;
+	unsigned domains_count;
 };
 
 struct raw {
@@ -63,6 +71,20 @@ static const cyaml_strval_t alg_strings[] = {
 static const cyaml_schema_value_t alg_entry = {
 	CYAML_VALUE_ENUM(CYAML_FLAG_STRICT, int, alg_strings,
 			 CYAML_ARRAY_LEN(alg_strings)),
+};
+
+static const cyaml_schema_field_t domain_fields[] = {
+	CYAML_FIELD_STRING_PTR("domain", CYAML_FLAG_POINTER,
+			       struct raw_reg_domain, domain, 1, 253),
+	CYAML_FIELD_SEQUENCE("algorithms", CYAML_FLAG_POINTER,
+			     struct raw_reg_domain, algorithms, &alg_entry, 1,
+			     2),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t domain_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_reg_domain,
+			    domain_fields),
 };
 
 /* 0 means "not given", so false and true are 1 and 2. */
@@ -111,6 +133,9 @@ static const cyaml_schema_field_t registrar_fields[] = {
 	CYAML_FIELD_ENUM("hide_users", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_registrar, hide_users, bool_strings,
 			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_SEQUENCE(
+	    "domains", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct raw_registrar, domains, &domain_entry, 0, 256),
 	CYAML_FIELD_END
 };
 
@@ -151,6 +176,8 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 {
 	struct conf_net n;
 
+	if (strcmp(spath, "registrar.domains.domain") == 0)
+		return conf_domain_check(path, v, why, whylen);
 	if (strcmp(spath, "registrar.trusted") != 0 ||
 	    conf_net_parse(v, &n) == 0)
 		return 0;
@@ -164,6 +191,56 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 /* Bit 0 of conf_ctx.given: "trusted: []" trusts nothing, no key trusts
  * loopback. */
 static const char *const given[] = { "registrar.trusted", NULL };
+
+/* registrar.domains: each a served domain, once, its algorithms each
+ * once. */
+static int build_domains(struct reg_conf *rc, const struct raw_registrar *g,
+			 const struct conf_ctx *x)
+{
+	if (!g->domains_count)
+		return 0;
+	rc->domains = calloc(g->domains_count, sizeof(*rc->domains));
+	if (!rc->domains)
+		return -ENOMEM;
+	for (unsigned i = 0; i < g->domains_count; i++) {
+		const struct raw_reg_domain *r = &g->domains[i];
+		struct reg_domain *d = &rc->domains[i];
+		const char *what = NULL;
+
+		d->domain = conf_lower_dup(r->domain);
+		if (!d->domain)
+			return -ENOMEM;
+		rc->ndomains = i + 1;
+		for (unsigned k = 0; k < r->algorithms_count; k++)
+			d->algs[k] = (unsigned)r->algorithms[k];
+		d->nalgs = r->algorithms_count;
+		if (!conf_is_domain(x->c, d->domain, strlen(d->domain)))
+			what = "not one of the served domains";
+		for (unsigned k = 0; k < i && !what; k++)
+			if (!strcmp(rc->domains[k].domain, d->domain))
+				what = "given twice";
+		if (!what && d->nalgs == 2 && d->algs[0] == d->algs[1])
+			what = "an algorithm is listed twice";
+		if (what) {
+			snprintf(x->why, x->whylen, "registrar.domains: %s: %s",
+				 d->domain, what);
+			return ERR_CONFIG;
+		}
+	}
+	return 0;
+}
+
+unsigned reg_algs(const struct reg_conf *rc, struct slice realm,
+		  const unsigned **algsp)
+{
+	for (unsigned i = 0; i < rc->ndomains; i++)
+		if (slice_caseeq_cstr(realm, rc->domains[i].domain)) {
+			*algsp = rc->domains[i].algs;
+			return rc->domains[i].nalgs;
+		}
+	*algsp = rc->algs;
+	return rc->nalgs;
+}
 
 static unsigned or_default(unsigned v, unsigned def)
 {
@@ -226,11 +303,13 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 	rc->auth_failure_window_s = or_default(g->auth_failure_window_s, 300);
 	rc->auth_ban_s = or_default(g->auth_ban_s, 300);
 	rc->hide_users = g->hide_users != 1;
-	/* MD5 first: clients that try only the first challenge (libre,
-	 * SIPp 3.6) register on the first try (docs/configuration.md). */
+	/* MD5 only: SIPp 3.6 answers only the first challenge, and
+	 * Debian's baresip 1.0 (libre) refuses a 401 that has any SHA-256
+	 * challenge ("Function not implemented") even after an MD5 one
+	 * (docs/configuration.md; edge/baresip_* registers with it). */
 	rc->algs[0] = DIGEST_MD5;
 	rc->algs[1] = DIGEST_SHA256;
-	rc->nalgs = 2;
+	rc->nalgs = 1;
 	if (g->algorithms_count) {
 		if (g->algorithms_count == 2 &&
 		    g->algorithms[0] == g->algorithms[1]) {
@@ -244,6 +323,9 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 			rc->algs[i] = (unsigned)g->algorithms[i];
 		rc->nalgs = g->algorithms_count;
 	}
+	err = build_domains(rc, g, x);
+	if (err)
+		return err;
 	if ((g->users_file && !(rc->users_file = strdup(g->users_file))) ||
 	    (g->secret && !(rc->secret = strdup(g->secret))))
 		return -ENOMEM;
@@ -254,6 +336,9 @@ static void fini(void *out)
 {
 	struct reg_conf *rc = out;
 
+	for (unsigned i = 0; i < rc->ndomains; i++)
+		free(rc->domains[i].domain);
+	free(rc->domains);
 	free(rc->trusted);
 	free(rc->users_file);
 	free(rc->secret);

@@ -26,14 +26,33 @@ struct reg_conf {
 	 * digest_alg values); default MD5, then SHA-256. */
 	unsigned algs[2];
 	unsigned nalgs;
+	/** registrar.domains: per served domain (realm), its own list. */
+	struct reg_domain *domains;
+	unsigned ndomains;
 	/** To an unauthenticated caller outside the served domains, a known
 	 * user without a binding gets the answer of an unknown one (404),
 	 * so that users cannot be enumerated (true). */
 	bool hide_users;
 };
 
+/** One registrar.domains entry. */
+struct reg_domain {
+	char *domain;	  /**< a served domain, lower case */
+	unsigned algs[2]; /**< as reg_conf.algs */
+	unsigned nalgs;
+};
+
 /** The section, for conf_section_add() (proxy/main.c). */
 extern const struct conf_section reg_conf_section;
+
+/**
+ * The digest algorithms offered in @p realm (a served domain, any
+ * case), most preferred first: its registrar.domains entry's, else
+ * registrar.algorithms. Returns their count; *@p algsp points into
+ * @p rc. Thread: any.
+ */
+unsigned reg_algs(const struct reg_conf *rc, struct slice realm,
+		  const unsigned **algsp);
 
 /**
  * The registrar settings of @p c; all zero (nothing trusted) when the

@@ -9,7 +9,9 @@ libcyaml-dev libjansson-dev libmicrohttpd-dev libsystemd-dev nettle-dev
 espeak-ng sox libsndfile1-dev libspandsp-dev
 redis-server sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
-curl sipvicious"
+sipvicious
+baresip
+curl"
 
 missing=""
 for p in $PKGS; do

@@ -545,11 +545,11 @@ static void ack_held(struct ua_leg *leg)
 			shard_id(leg->u->sh), err_str(err));
 }
 
-/* A 2xx from another fork than the leg's dialog (another To tag): ACK
- * it and BYE it at once (RFC 3261 §13.2.2.4); the leg keeps its own. */
-static void fork_2xx(struct ua_leg *leg, const struct sipmsg *m)
+/* A 2xx from another fork than the leg's dialog (another To tag), or
+ * for a leg that is gone: ACK it and BYE it at once (RFC 3261
+ * §13.2.2.4); a leg keeps its own. */
+static void fork_2xx(struct ua *u, const struct sipmsg *m)
 {
-	struct ua *u = leg->u;
 	struct request_hdr h = {
 		slice_cstr("Reason"),
 		slice_cstr(
@@ -616,13 +616,13 @@ static void on_2xx(struct ua_leg *leg, const struct sipmsg *m)
 		/* Retransmitted while the application decides, or another
 		 * fork's. */
 		if (leg->dlg && !dialog_is_match(leg->dlg, m))
-			fork_2xx(leg, m);
+			fork_2xx(leg->u, m);
 		return;
 	case LEG_CONFIRMED:
 	case LEG_BYEING:
 		/* RFC 3261 §13.2.2.4: each retransmitted 2xx is ACKed. */
 		if (leg->dlg && !dialog_is_match(leg->dlg, m))
-			fork_2xx(leg, m);
+			fork_2xx(leg->u, m);
 		else if (leg->ack && leg->dlg)
 			(void)tp_send(leg->u->sh, &leg->u->proxy, leg->ack,
 				      leg->ack_len);
@@ -639,8 +639,15 @@ static void cli_cb(struct txn *ct, const struct sipmsg *m, unsigned status,
 	struct ua *u = arg;
 	struct ua_leg *leg = leg_of_txn(u, m, ct);
 
-	if (!leg || leg->dead)
+	if (!leg || leg->dead) {
+		/* A 2xx of a leg that ended meanwhile (another fork's, which
+		 * crossed its end): the callee waits for an ACK. */
+		if (m && status >= 200 && status < 300 &&
+		    txn_method(ct) == SIP_INVITE &&
+		    !(leg && leg->dlg && dialog_is_match(leg->dlg, m)))
+			fork_2xx(u, m);
 		return;
+	}
 	if (ct == leg->bye) {
 		if (status >= 200)
 			leg_kill(leg);
@@ -1234,6 +1241,112 @@ int ua_send_request(struct ua_leg *leg, enum sip_method method,
 	return 0;
 }
 
+/* ---- Other requests (ua_add_other()) ---- */
+
+static ua_other_fn *others[UA_OTHER_MAX];
+
+int ua_add_other(ua_other_fn *fn)
+{
+	if (!fn)
+		return -EINVAL;
+	for (unsigned i = 0; i < UA_OTHER_MAX; i++) {
+		if (others[i] == fn)
+			return 0;
+		if (!others[i]) {
+			others[i] = fn;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+void ua_clear_other(void)
+{
+	memset(others, 0, sizeof(others));
+}
+
+static int other(struct ua *u, const struct peer *from, const struct sipmsg *m)
+{
+	for (unsigned i = 0; i < UA_OTHER_MAX && others[i]; i++) {
+		int ret = others[i](u, from, m);
+
+		if (ret != POOL_UA_PASS)
+			return ret;
+	}
+	return POOL_UA_PASS;
+}
+
+int ua_srv_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
+	       struct txn **stp)
+{
+	struct txn *st = txn_srv_find(u->txns, m, m->method);
+	int err;
+
+	if (st) {
+		(void)txn_srv_absorb(st, m);
+		*stp = NULL;
+		return 0;
+	}
+	err = txn_srv_new(u->txns, m, from, 0, &st);
+	if (!err)
+		*stp = st;
+	return err;
+}
+
+int ua_srv_respond(struct ua *u, struct txn *st, const struct peer *from,
+		   const struct sipmsg *m, unsigned status, struct slice to_tag,
+		   struct slice extra, struct slice ctype, struct slice body)
+{
+	struct reply_opts o;
+	struct slice out;
+	int err;
+
+	memset(&o, 0, sizeof(o));
+	o.status = status;
+	o.to_tag = to_tag;
+	o.server = slice_cstr(shard_conf(u->sh)->server_name);
+	o.extra = extra;
+	if (body.len) {
+		o.content_type = ctype;
+		o.body = body;
+	}
+	err = reply_build(m, (const struct sockaddr *)&from->addr, &o,
+			  shard_arena(u->sh), &out);
+	if (!err)
+		err = txn_srv_respond(st, status, out.p, out.len);
+	return err;
+}
+
+struct slice ua_contact(struct ua *u)
+{
+	if (self(u))
+		return slice_make(NULL, 0);
+	return slice_cstr(u->contact);
+}
+
+int ua_send_in_dialog(struct ua *u, struct dialog *d, enum sip_method method,
+		      const struct request_hdr *hdrs, unsigned nhdrs,
+		      struct slice ctype, struct slice body, unsigned tag,
+		      txn_cli_fn *fn, void *arg)
+{
+	char branch[TXN_BRANCH_MAX];
+	struct slice out;
+	struct txn *ct;
+	int err;
+
+	if (method == SIP_INVITE || method == SIP_ACK || method == SIP_CANCEL)
+		return -EINVAL;
+	err = self(u);
+	if (!err)
+		err = build_in(u, d, method, hdrs, nhdrs, ctype, body, &out,
+			       branch);
+	if (!err)
+		err = txn_cli_new(u->txns, NULL, method, &u->proxy,
+				  slice_cstr(branch), out.p, out.len, tag, fn,
+				  arg, &ct);
+	return err;
+}
+
 static int ua_request(struct shard *sh, void *state, const struct peer *from,
 		      const struct sipmsg *m)
 {
@@ -1248,6 +1361,11 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 		if (err != POOL_UA_PASS)
 			return err;
 	}
+	if (u && m->method != SIP_ACK && m->method != SIP_CANCEL &&
+	    (m->to_tag.len
+		 ? !leg_of_request(u, m)
+		 : m->method != SIP_INVITE && m->method != SIP_OPTIONS))
+		return other(u, from, m);
 	if (!u || !m->to_tag.len)
 		return POOL_UA_PASS;
 	(void)sh;

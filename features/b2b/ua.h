@@ -9,6 +9,7 @@
 #include "features/b2b/pool.h"
 #include "proxy/base/slice.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/txn.h"
 
 struct request_hdr;
 struct shard;
@@ -449,3 +450,81 @@ int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
 
 /** True for a UAS leg. Thread: the leg's worker. */
 bool ua_leg_is_uas(const struct ua_leg *leg);
+
+/*
+ * Other requests. Applications that are not calls (subscriptions: the
+ * BLF notifier, features/b2b/blf.h) take the requests the UA core does
+ * not: out-of-dialog requests other than INVITE, ACK, CANCEL and
+ * OPTIONS, and requests with a To tag that match no leg. They answer
+ * and send in their own dialogs with the UA's transaction layer
+ * (ua_srv_respond(), ua_send_in_dialog()).
+ */
+
+/**
+ * An application's handler of such a request @p m from @p from on
+ * worker @p u: POOL_UA_DONE (answered or absorbed), POOL_UA_PASS (not
+ * its own: the next handler, then the pool's default answer: 501, or
+ * 481 in a dialog), or a negative error (the pool answers 500).
+ * Thread: the worker's. Must not block.
+ */
+typedef int ua_other_fn(struct ua *u, const struct peer *from,
+			const struct sipmsg *m);
+
+/** Most ua_other_fn the UA calls (ua_add_other()). */
+#define UA_OTHER_MAX 4
+
+/**
+ * Add @p fn to the handlers of other requests (in the order added).
+ * Returns 0, 0 when @p fn is in already, -EINVAL (NULL), -ENOSPC.
+ * Thread: control, before the pool starts.
+ */
+int ua_add_other(ua_other_fn *fn);
+
+/** Remove every ua_other_fn (tests). Thread: control, no pool runs. */
+void ua_clear_other(void);
+
+/**
+ * The server transaction of request @p m (not ACK) from @p from: when
+ * @p m retransmits a request the worker has, the transaction answers it
+ * again and *stp is NULL; else a new transaction in *stp (the layer's;
+ * answer it with ua_srv_respond()). Returns 0, or -ENOMEM, -EBADMSG.
+ * Thread: the worker's.
+ */
+int ua_srv_txn(struct ua *u, const struct peer *from, const struct sipmsg *m,
+	       struct txn **stp);
+
+/**
+ * Answer request @p m of server transaction @p st (ua_srv_txn())
+ * from @p from with @p status, its To tag @p to_tag (empty: one derived
+ * from the request, see reply.h), @p extra complete CRLF-ended header
+ * lines (may be empty) and @p body of type @p ctype (empty: none).
+ * Returns 0, or -ENOMEM, a build or send error. Thread: the worker's.
+ */
+int ua_srv_respond(struct ua *u, struct txn *st, const struct peer *from,
+		   const struct sipmsg *m, unsigned status, struct slice to_tag,
+		   struct slice extra, struct slice ctype, struct slice body);
+
+/**
+ * The worker's Contact URI ("sip:b2b-N@HOST:PORT", pool_steer()), or
+ * an empty slice when the pool's address is not known. Thread: the
+ * worker's. Ownership: the UA's, lives while the worker runs.
+ */
+struct slice ua_contact(struct ua *u);
+
+struct dialog;
+
+/**
+ * Send non-INVITE request @p method in dialog @p d (proxy/sip/dialog.h;
+ * the application's: NOTIFY of a subscription) with the extra headers
+ * @p hdrs and @p body of type @p ctype (may be empty) through the proxy,
+ * Via and Contact the worker's, in a client transaction: @p fn (may be
+ * NULL) gets its outcome with @p arg and @p tag (txn_cli_fn,
+ * txn_tag()). Returns 0, or -EINVAL (INVITE, ACK, CANCEL), -ENOENT (no
+ * pool address), a dialog_request() or send error (@p fn is not called
+ * then). Thread: the worker's. Ownership: @p arg must stay valid while
+ * the transaction lives (the worker's life at most).
+ */
+int ua_send_in_dialog(struct ua *u, struct dialog *d, enum sip_method method,
+		      const struct request_hdr *hdrs, unsigned nhdrs,
+		      struct slice ctype, struct slice body, unsigned tag,
+		      txn_cli_fn *fn, void *arg);

@@ -61,6 +61,7 @@ struct raw_tcp {
 	unsigned idle_timeout_s;
 	unsigned max_header_bytes;
 	unsigned max_body_bytes;
+	unsigned max_per_source;
 };
 
 struct raw_udp {
@@ -126,6 +127,8 @@ static const cyaml_schema_field_t tcp_fields[] = {
 			 struct raw_tcp, max_header_bytes),
 	CYAML_FIELD_UINT("max_body_bytes", CYAML_FLAG_OPTIONAL, struct raw_tcp,
 			 max_body_bytes),
+	CYAML_FIELD_UINT("max_per_source", CYAML_FLAG_OPTIONAL, struct raw_tcp,
+			 max_per_source),
 	CYAML_FIELD_END
 };
 
@@ -225,6 +228,7 @@ static const struct rule rules[] = {
 	{ "tcp.idle_timeout_s", 1, 86400, NULL },
 	{ "tcp.max_header_bytes", 1024, 1048576, NULL },
 	{ "tcp.max_body_bytes", 1, 16777216, NULL },
+	{ "tcp.max_per_source", 1, 1000000, NULL },
 	{ "udp.batch", 1, 1024, NULL },
 	{ "max_headers", 16, 1024, NULL },
 	{ "overload.max_inbox", 1, 10000000, NULL },
@@ -820,6 +824,20 @@ static int check_address(struct walk *w, const yaml_mark_t *m, const char *path,
 	if (peer_addr_parse(v, 0, &ss, &len) < 0)
 		return fail(w, m, "%s: '%.64s' is not an IPv4 or IPv6 address",
 			    path, v);
+	/* The listen address is written into Via and Record-Route, where
+	 * a wildcard reaches nobody; until an advertise address exists,
+	 * each interface is listed with its own address. */
+	if ((ss.ss_family == AF_INET &&
+	     ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+		 htonl(INADDR_ANY)) ||
+	    (ss.ss_family == AF_INET6 &&
+	     IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)))
+		return fail(w, m,
+			    "%s: '%.64s' is a wildcard: sipedge writes its "
+			    "listen address into Via and Record-Route, where "
+			    "it would reach nobody; list the address of each "
+			    "interface instead",
+			    path, v);
 	return 0;
 }
 
@@ -1003,6 +1021,8 @@ static int build(const struct schema *sch, const void *block,
 	c->tcp.idle_timeout_s = or_default(r->tcp.idle_timeout_s, 120);
 	c->tcp.max_header_bytes = or_default(r->tcp.max_header_bytes, 16384);
 	c->tcp.max_body_bytes = or_default(r->tcp.max_body_bytes, 65536);
+	/* 0: the share of max_connections (tcp_per_ip_limit()). */
+	c->tcp.max_per_source = r->tcp.max_per_source;
 	c->udp.batch = or_default(r->udp.batch, 32);
 	c->max_headers = or_default(r->max_headers, 128);
 	c->server_name = strdup(r->server_name ? r->server_name

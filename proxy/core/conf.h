@@ -158,6 +158,9 @@ struct conf {
 		unsigned idle_timeout_s;   /**< close idle connections (120) */
 		unsigned max_header_bytes; /**< header block limit (16384) */
 		unsigned max_body_bytes;   /**< body limit (65536) */
+		/** Connections one source address may hold; 0 (not
+		 * given): max(64, max_connections / 8). */
+		unsigned max_per_source;
 	} tcp;
 
 	struct {

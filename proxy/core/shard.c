@@ -28,11 +28,13 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
+#include "proxy/core/guard.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/peer.h"
 #include "proxy/core/tcp.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
+#include "store/alias.h"
 
 #define ARENA_CHUNK (64 * 1024)
 
@@ -185,6 +187,8 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 		    __atomic_load_n(&st->rsp_out[k], __ATOMIC_RELAXED);
 	}
 	out->txns = __atomic_load_n(&st->txns, __ATOMIC_RELAXED);
+	out->txns_created =
+	    __atomic_load_n(&st->txns_created, __ATOMIC_RELAXED);
 	for (unsigned k = 0; k < TXN_HIST__COUNT; k++)
 		stats_hist_add(&out->hist[k], &st->hist[k]);
 	out->inbox =
@@ -295,6 +299,12 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
+	/* security: a banned source, or one over its rate, is dropped
+	 * before anything is parsed or handed off (guard.h). */
+	if (sh->set->guard &&
+	    !guard_admit(sh->conf, from, len,
+			 !(len >= 4 && !strncasecmp(buf, "SIP/", 4))))
+		return;
 	tp__trace(sh, false, from, buf, len);
 	/* A REGISTER goes to the shard of its AOR, the one writer of its
 	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
@@ -357,6 +367,36 @@ int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 	}
 	post(sh, owner, it);
 	return 0;
+}
+
+static void conn_failed_cb(struct shard *sh, void *arg)
+{
+	if (sh && sh->set->role->conn_failed)
+		sh->set->role->conn_failed(sh, arg);
+	free(arg);
+}
+
+void shard__conn_failed(struct shard *sh, const struct peer *to)
+{
+	const struct shard_role *role = sh->set->role;
+
+	if (!role->conn_failed)
+		return;
+	for (unsigned i = 0; i < sh->set->n; i++) {
+		struct peer *p;
+
+		if (i == sh->id) {
+			role->conn_failed(sh, to);
+			continue;
+		}
+		/* Best effort: a full inbox leaves Timer B to end it. */
+		p = malloc(sizeof(*p));
+		if (!p)
+			continue;
+		*p = *to;
+		if (shard_post(sh->set, i, conn_failed_cb, p))
+			free(p);
+	}
 }
 
 int shard_post(struct shards *s, unsigned id, shard_post_fn *fn, void *arg)
@@ -724,7 +764,7 @@ static void shard_fini(struct shard *sh)
  * STATS_PLAIN items, then the families, in the order stats_read() fills
  * them. */
 enum {
-	STATS_PLAIN = 12,
+	STATS_PLAIN = 13,
 	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
 	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
 	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
@@ -745,6 +785,8 @@ static struct stats_item stats_items[STATS_NITEMS] = {
 	{ "transactions", "transactions live, server and client", true },
 	{ "inbox", "items waiting in the shard's inbox", true },
 	{ "tcp_open", "TCP connections open", true },
+	{ "transactions_created", "transactions made, server and client",
+	  false },
 };
 
 /* Index STATS_REQ + k is method k of enum sip_method, and so on. */
@@ -829,6 +871,7 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[9] = st.txns;
 	v[10] = st.inbox;
 	v[11] = st.tcp_open;
+	v[12] = st.txns_created;
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		v[STATS_REQ + k] = st.requests[k];
 	for (unsigned k = 0; k < 6; k++) {
@@ -851,6 +894,7 @@ static void teardown(struct shards *s, bool ran)
 	if (!s)
 		return;
 	if (!s->sh) {
+		alias_free(s->alias);
 		free(s->listen);
 		free(s);
 		return;
@@ -879,6 +923,8 @@ static void teardown(struct shards *s, bool ran)
 		shard_fini(&s->sh[i]);
 	}
 	free(s->sh);
+	/* After the shards closed their connections. */
+	alias_free(s->alias);
 	free(s->listen);
 	free(s);
 }
@@ -932,7 +978,7 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 int shards_start(const struct conf *c, const struct shard_role *role,
 		 struct shards **sp)
 {
-	const struct shards_opts o = { .conf = c, .role = role };
+	const struct shards_opts o = { .conf = c, .role = role, .guard = true };
 
 	if (!c)
 		return -EINVAL;
@@ -967,11 +1013,19 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 	s->n = n;
 	snprintf(s->name, sizeof(s->name), "%s", o->name ? o->name : "shard");
 	s->run_hooks = !o->no_hooks;
+	s->guard = o->guard;
 	atomic_init(&s->tcp_conns, 0);
 	s->ip_seed = owner_seed ^ 0x7463702d69702d31ULL;
 	err = listen_copy(s, o);
 	if (err)
 		goto out;
+	for (unsigned i = 0; i < s->nlisten && !s->alias; i++) {
+		if (!s->listen[i].tcp)
+			continue;
+		err = alias_new(c->tcp.max_connections, &s->alias);
+		if (err)
+			goto out;
+	}
 	s->sh = calloc(s->n, sizeof(*s->sh));
 	if (!s->sh) {
 		err = -ENOMEM;

@@ -31,10 +31,11 @@ struct shard_stats {
 	uint64_t overloaded;   /**< requests answered 503 for overload */
 	/* Written by the role (the proxy pipeline). */
 	uint64_t requests[SIP_METHOD__COUNT]; /**< received, by method */
-	uint64_t rsp_in[6];  /**< responses received, by class 1xx..6xx */
-	uint64_t rsp_out[6]; /**< responses sent, by class, retransmissions
-				  included */
-	uint64_t txns;	     /**< gauge: transactions live */
+	uint64_t rsp_in[6];    /**< responses received, by class 1xx..6xx */
+	uint64_t rsp_out[6];   /**< responses sent, by class, retransmissions
+				    included */
+	uint64_t txns;	       /**< gauge: transactions live */
+	uint64_t txns_created; /**< transactions made, server and client */
 	struct stats_hist hist[TXN_HIST__COUNT]; /**< the role's txn layer */
 	/* Read by shards_stats() from the shard, not written here. */
 	uint64_t inbox;	   /**< gauge: items waiting in the inbox */
@@ -50,6 +51,8 @@ typedef void shard_role_handle_fn(struct shard *sh, const struct peer *from,
 				  const char *buf, size_t len);
 /** The role's timers, every tick_ms of the shard's loop clock. */
 typedef void shard_role_tick_fn(struct shard *sh, uint64_t now_ms);
+/** Something about peer @p to (conn_failed). */
+typedef void shard_role_peer_fn(struct shard *sh, const struct peer *to);
 /** Free the role's state (after the shard's thread has ended). */
 typedef void shard_role_free_fn(void *state);
 /** The shard's configuration is now @p c (a reload, shards_set_conf()). */
@@ -93,6 +96,13 @@ struct shard_role {
 	void (*stopping)(struct shard *sh, void *state);
 	/** Optional: the role's caches of the config follow a reload. */
 	shard_role_conf_fn *conf_changed;
+	/**
+	 * Optional: a TCP connection one of the group's shards opened to
+	 * @p to (address and port) was refused or failed before it was
+	 * made; called on every shard of the group (any of them may have
+	 * sent over it), so that what waits for it fails over at once.
+	 */
+	shard_role_peer_fn *conn_failed;
 };
 
 /**
@@ -137,6 +147,10 @@ struct shards_opts {
 	/** Do not run the shards_add_hook() hooks (they are per shard id
 	 * of the proxy's group: the Redis writers). */
 	bool no_hooks;
+	/** Run every received message through the edge guard
+	 * (proxy/core/guard.h) before anything else; shards_start() sets
+	 * it (the proxy's group faces the network). */
+	bool guard;
 };
 
 /**

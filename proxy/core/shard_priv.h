@@ -26,6 +26,7 @@
 
 struct udp;
 struct tcp;
+struct alias;
 struct shards;
 struct conf_listen;
 
@@ -119,6 +120,10 @@ struct shards {
 	unsigned nlisten;
 	char name[16];	/**< for logs and thread names: "shard", "b2b" */
 	bool run_hooks; /**< run the shards_add_hook() hooks */
+	bool guard;	/**< shards_opts guard */
+	/** Open TCP connections of the group by remote address (for
+	 * tp_send(); NULL when the group has no TCP listener). */
+	struct alias *alias;
 	/** Open TCP connections of all shards, for tcp.max_connections. */
 	atomic_uint tcp_conns;
 	/**
@@ -132,6 +137,13 @@ struct shards {
 	uint64_t ip_seed;	   /**< random per process */
 	struct stats_source stats; /**< the shards' counters, registered */
 };
+
+/**
+ * An outgoing TCP connection of @p sh to @p to failed before it was
+ * made: tell the role of every shard of the group (struct shard_role
+ * conn_failed), this one now, the others by shard_post(). Thread: @p sh.
+ */
+void shard__conn_failed(struct shard *sh, const struct peer *to);
 
 /** The listeners of @p sh's group (struct shards listen). */
 static inline const struct conf_listen *shard__listen(const struct shard *sh,

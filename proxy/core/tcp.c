@@ -20,8 +20,10 @@
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
+#include "proxy/core/guard.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/sip/msg.h"
+#include "store/alias.h"
 
 #define BACKLOG 511
 #define BUF_MIN 4096
@@ -40,9 +42,8 @@
  */
 #define MSG_DEADLINE_MS 30000
 /*
- * Connections one source address may hold: a share of
- * tcp.max_connections, but at least PER_IP_MIN.
- * TODO: a config key tcp.max_connections_per_ip.
+ * Connections one source address may hold when tcp.max_per_source is
+ * not given: a share of tcp.max_connections, but at least PER_IP_MIN.
  */
 #define PER_IP_SHARE 8
 #define PER_IP_MIN   64
@@ -187,6 +188,11 @@ static int map_add(struct tcp *t, struct tcp_conn *c)
 	map_put(t->map, t->mapcap, c, slot_of(t, c->id));
 	t->mapn++;
 	c->in_map = true;
+	/* Its remote end, for every shard of the group (store/alias.h);
+	 * without it the connection is still usable by its id. */
+	if (t->sh->set->alias)
+		(void)alias_set(t->sh->set->alias,
+				(const struct sockaddr *)&c->peer.addr, c->id);
 	return 0;
 }
 
@@ -313,8 +319,13 @@ static void conn_close(struct tcp_conn *c)
 		c->oprev = c->onext = NULL;
 		c->outgoing = false;
 	}
-	if (c->in_map)
+	if (c->in_map) {
 		map_del(t, c);
+		if (sh->set->alias)
+			(void)alias_del(sh->set->alias,
+					(const struct sockaddr *)&c->peer.addr,
+					c->id);
+	}
 	if (c->counted)
 		atomic_fetch_sub_explicit(&sh->set->tcp_conns, 1,
 					  memory_order_relaxed);
@@ -508,6 +519,9 @@ size_t tcp_wq_limit(const struct tcp *t)
 	return t ? t->wq_max : 0;
 }
 
+static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
+		      const char *fault);
+
 static void idle_cb(uv_timer_t *h)
 {
 	struct tcp_conn *c = h->data;
@@ -523,6 +537,13 @@ static void idle_cb(uv_timer_t *h)
 	else
 		log_msg(LOG_DEBUG, "tcp: connection %" PRIx64 " idle: closed",
 			c->id);
+	/* A header block that never ended (RFC 4475 baddn as archived:
+	 * no empty line) still gets an answer when what came holds
+	 * Via, From, To, Call-ID and CSeq: 400, then drain and close. */
+	if (c->len && !c->draining) {
+		conn_fail(c, c->buf, c->len, -EBADMSG, "Incomplete Message");
+		return;
+	}
 	conn_close(c);
 }
 
@@ -955,6 +976,11 @@ static void accept_cb(uv_stream_t *server, int status)
 		goto fail;
 	}
 	c->peer.addrlen = (socklen_t)alen;
+	/* security: a banned address gets no connection either. */
+	if (sh->set->guard && guard_refuse(&c->peer)) {
+		err = -EACCES;
+		goto fail;
+	}
 	if (!ip_take(t, c)) {
 		err = -EMFILE;
 		if (log_ratelimit_ok(&t->rl))
@@ -977,7 +1003,8 @@ static void accept_cb(uv_stream_t *server, int status)
 		goto fail;
 	return;
 fail:
-	if (err != -EMFILE && err != -ENOTCONN && log_ratelimit_ok(&t->rl))
+	if (err != -EMFILE && err != -ENOTCONN && err != -EACCES &&
+	    log_ratelimit_ok(&t->rl))
 		log_msg(LOG_WARN, "tcp: accept: %s", err_str(err));
 	conn_close(c);
 }
@@ -1013,12 +1040,16 @@ static void connect_cb(uv_connect_t *req, int status)
 	if (c->closing)
 		return;
 	if (status < 0) {
+		struct peer to = c->peer;
+
 		if (log_ratelimit_ok(&c->t->rl))
 			log_msg(LOG_NOTICE, "tcp: connect to %s: %s",
 				peer_addr_str((struct sockaddr *)&c->peer.addr,
 					      abuf, sizeof(abuf)),
 				err_str(status));
 		conn_close(c);
+		/* What was sent there fails over now, not after Timer B. */
+		shard__conn_failed(c->t->sh, &to);
 		return;
 	}
 	err = uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
@@ -1136,7 +1167,8 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 			? t->idle_ms
 			: MSG_DEADLINE_MS;
 	t->max_conns = c->tcp.max_connections;
-	t->max_per_ip = tcp_per_ip_limit(t->max_conns);
+	t->max_per_ip = c->tcp.max_per_source ? c->tcp.max_per_source
+					      : tcp_per_ip_limit(t->max_conns);
 	atomic_init(&t->wq_peak, 0);
 	t->mapcap = MAP_MIN;
 	t->map = calloc(t->mapcap, sizeof(*t->map));

@@ -13,6 +13,7 @@
 #include "proxy/core/tcp.h"
 #include "proxy/core/trace.h"
 #include "proxy/core/udp.h"
+#include "store/alias.h"
 
 void tp__trace(struct shard *sh, bool out, const struct peer *p,
 	       const void *buf, size_t len)
@@ -42,8 +43,19 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		tp__trace(sh, true, to, buf, len);
 		return udp_send(sh->udp, to, buf, len);
 	case PEER_TCP:
-		/* No connection named: this shard's own to the address,
-		 * opened if need be (requests to a next hop over TCP). */
+		/* No connection named: an open connection of any shard
+		 * whose remote end is the address (an alias: a UA's own
+		 * connection, whatever port it names), else this shard's
+		 * own to the address, opened if need be. */
+		if (to->conn_id == 0 && sh->set->alias &&
+		    (via.conn_id = alias_find(
+			 sh->set->alias, (const struct sockaddr *)&to->addr))) {
+			via.proto = PEER_TCP;
+			via.addr = to->addr;
+			via.addrlen = to->addrlen;
+			via.listen_idx = to->listen_idx;
+			return tp_send(sh, &via, buf, len);
+		}
 		if (to->conn_id == 0) {
 			via = *to;
 			err = tcp_connect(sh->tcp, to, &via.conn_id);
@@ -59,10 +71,25 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		}
 		if (owner >= sh->set->n)
 			return -ENOTCONN;
+		/* Gone (no open connection has its remote end any more):
+		 * say so now, so that the caller can fall back (RFC 3261
+		 * §18.2.2), instead of the owner dropping it later. (When
+		 * another connection has that end too, e.g. two shards'
+		 * to one trunk, the named one may well be alive: the
+		 * owner sends it.) */
+		if (sh->set->alias &&
+		    !alias_find(sh->set->alias,
+				(const struct sockaddr *)&to->addr))
+			return -ENOTCONN;
 		/* Traced by the owner, which knows the connection. */
 		return shard__post_send(sh, owner, to, buf, len);
 	}
 	return -EINVAL;
+}
+
+uint64_t tp_conn_find(struct shard *sh, const struct sockaddr *sa)
+{
+	return sh->set->alias ? alias_find(sh->set->alias, sa) : 0;
 }
 
 int tp__bind(const struct sockaddr *sa, socklen_t salen, int type,

@@ -25,3 +25,10 @@ struct shard;
  */
 int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 	    size_t len);
+
+/**
+ * The open TCP connection, of any shard of @p sh's group, whose remote
+ * end is @p sa (address and port; store/alias.h), or 0 when there is
+ * none. Thread: the shard @p sh.
+ */
+uint64_t tp_conn_find(struct shard *sh, const struct sockaddr *sa);

@@ -18,6 +18,7 @@
 #include "proxy/base/err.h"
 #include "proxy/base/file.h"
 #include "proxy/base/log.h"
+#include "proxy/core/guard_conf.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
@@ -246,8 +247,13 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return "tcp.max_header_bytes";
 	if (a->tcp.max_body_bytes != b->tcp.max_body_bytes)
 		return "tcp.max_body_bytes";
+	if (a->tcp.max_per_source != b->tcp.max_per_source)
+		return "tcp.max_per_source";
 	if (a->max_headers != b->max_headers)
 		return "max_headers";
+	/* The guard's table is made once, at start (guard_start()). */
+	if (guard_conf(a)->table_size != guard_conf(b)->table_size)
+		return "security.table_size";
 	k = store_key(store_conf(a), store_conf(b));
 	if (k)
 		return k;

@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "proxy/base/log.h"
+#include "proxy/core/guard.h"
 #include "proxy/mgmt/mgmt.h"
 #include "proxy/mgmt/rpc.h"
 #include "proxy/sip/peer.h"
@@ -52,6 +54,42 @@ static bool add_one(const struct ban_info *b, void *arg)
 	return o && json_array_append_new(l->bans, o) == 0;
 }
 
+/* The most rate bans (security:, proxy/core/guard.h) ban.list shows. */
+#define RATE_BANS_MAX 4096
+
+/* The rate limiter's bans (kind "rate"): in its own table, not in
+ * store/ban. */
+static bool add_rate_bans(json_t *bans)
+{
+	struct guard_ban *v = calloc(RATE_BANS_MAX, sizeof(*v));
+	size_t n = v ? guard_list(v, RATE_BANS_MAX) : 0;
+	bool ok = v != NULL;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		char addr[INET6_ADDRSTRLEN];
+		json_t *o;
+
+		if (v[i].addr.ss_family == AF_INET)
+			inet_ntop(
+			    AF_INET,
+			    &((const struct sockaddr_in *)&v[i].addr)->sin_addr,
+			    addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6,
+				  &((const struct sockaddr_in6 *)&v[i].addr)
+				       ->sin6_addr,
+				  addr, sizeof(addr));
+		o = json_pack(
+		    "{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "kind", "rate", "source",
+		    addr, "user", "", "reason", "over security.rate",
+		    "seconds_left", (json_int_t)v[i].remaining_s, "failures",
+		    (json_int_t)0, "dropped", (json_int_t)v[i].dropped);
+		ok = o && json_array_append_new(bans, o) == 0;
+	}
+	free(v);
+	return ok;
+}
+
 static void ban_list_m(struct rpc_call *call, json_t *params, void *arg)
 {
 	static const char *const names[] = { "kind", NULL };
@@ -80,6 +118,11 @@ static void ban_list_m(struct rpc_call *call, json_t *params, void *arg)
 		return;
 	}
 	ban_foreach(l.now_s, add_one, &l);
+	if ((!l.kind || l.kind == BAN_RATE) && !add_rate_bans(l.bans)) {
+		json_decref(l.bans);
+		rpc_error(call, RPC_INTERNAL_ERROR, "out of memory");
+		return;
+	}
 	rpc_reply(call, json_pack("{s:I,s:o}", "count",
 				  (json_int_t)json_array_size(l.bans), "bans",
 				  l.bans));
@@ -129,6 +172,9 @@ static void ban_remove_m(struct rpc_call *call, json_t *params, void *arg)
 		rpc_error(call, RPC_INTERNAL_ERROR, "ban.remove failed");
 		return;
 	}
+	/* Without a user, the rate limiter's ban of the address too. */
+	if (!user && guard_unban((const struct sockaddr *)&ss) == 0)
+		n++;
 	if (n == 0) {
 		rpc_error(call, RPC_NOT_FOUND, "no ban or failure count for %s",
 			  src);

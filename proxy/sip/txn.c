@@ -2,6 +2,7 @@
 #include "proxy/sip/txn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct txn_layer {
 	struct siphdr *scratch; /* cfg.max_headers entries */
 	char *out;		/* SCRATCH_OUT bytes: ACK and CANCEL */
 	uint64_t rx_us;		/* txn_set_rx_us() */
+	uint64_t created;	/* txn_created() */
 };
 
 struct txn {
@@ -221,6 +223,11 @@ size_t txn_count(const struct txn_layer *l)
 	return l->srv.n + l->cli.n;
 }
 
+uint64_t txn_created(const struct txn_layer *l)
+{
+	return l->created;
+}
+
 /* Accessors. */
 
 enum txn_state txn_state(const struct txn *t)
@@ -303,7 +310,28 @@ static void terminate(struct txn *t)
 
 static int send_bytes(struct txn *t, const void *buf, size_t len)
 {
-	return t->l->cfg.send(t->l->cfg.send_ctx, &t->peer, buf, len);
+	struct txn_layer *l = t->l;
+	struct peer fb;
+	int err = l->cfg.send(l->cfg.send_ctx, &t->peer, buf, len);
+
+	/* RFC 3261 §18.2.2: the connection of the request is gone; open
+	 * one to the source address (its received) and the Via sent-by
+	 * port (5060 without one), and keep to it for what follows. */
+	if (err == -ENOTCONN && t->server && t->peer.proto == PEER_TCP &&
+	    t->peer.conn_id) {
+		fb = t->peer;
+		fb.conn_id = 0;
+		if (fb.addr.ss_family == AF_INET)
+			((struct sockaddr_in *)&fb.addr)->sin_port =
+			    htons(t->sentby_port ? t->sentby_port : 5060);
+		else if (fb.addr.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&fb.addr)->sin6_port =
+			    htons(t->sentby_port ? t->sentby_port : 5060);
+		err = l->cfg.send(l->cfg.send_ctx, &fb, buf, len);
+		if (!err)
+			t->peer = fb;
+	}
+	return err;
 }
 
 static uint64_t t64(const struct txn_layer *l)
@@ -422,6 +450,7 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 	t->hash = t->rfc2543 ? key_2543(t->call_id, t->cseq)
 			     : hash_slice(t->branch, 0);
 	table_add(&l->srv, t);
+	l->created++;
 	*stp = t;
 	return 0;
 }
@@ -749,6 +778,52 @@ static void cli_timer_ae(struct timer *tm)
 	timer_start(l->w, &t->tr, t->interval, cli_timer_ae);
 }
 
+/* The same address and port (the connection id aside). */
+static bool same_end(const struct sockaddr_storage *a,
+		     const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a,
+					 *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	return false;
+}
+
+size_t txn_cli_fail_peer(struct txn_layer *l, const struct peer *to)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->cli.cap; i++) {
+		struct txn *t;
+
+		/* cli_fail() unlinks it: walk the chain again. */
+	again:
+		for (t = l->cli.b[i]; t; t = t->hnext) {
+			if (t->peer.proto != PEER_TCP ||
+			    (t->state != TXN_CALLING &&
+			     t->state != TXN_TRYING) ||
+			    !same_end(&t->peer.addr, &to->addr))
+				continue;
+			cli_fail(t, 503);
+			n++;
+			goto again;
+		}
+	}
+	return n;
+}
+
 /* Timer B or F, or no final after CANCEL: fail with 408. */
 static void cli_timeout(struct timer *tm)
 {
@@ -797,6 +872,7 @@ int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 	}
 	timer_start(l->w, &t->tt, t64(l), cli_timeout);
 	table_add(&l->cli, t);
+	l->created++;
 	*ctp = t;
 	return 0;
 }

@@ -128,6 +128,9 @@ void txn_layer_free(struct txn_layer *l);
 /** Live transactions, server and client. */
 size_t txn_count(const struct txn_layer *l);
 
+/** Transactions made since the layer was, server and client. */
+uint64_t txn_created(const struct txn_layer *l);
+
 /* Server transactions. */
 
 /**
@@ -249,6 +252,16 @@ void txn_cli_receive(struct txn *ct, const struct sipmsg *m);
  * Returns 0, or -ENOMEM / a send error for the CANCEL.
  */
 int txn_cli_cancel(struct txn *ct);
+
+/**
+ * A TCP connection to @p to (its address and port; the connection id
+ * is not compared) could not be made: every client transaction sent
+ * there over TCP that has no response yet fails at once with 503, as
+ * a transport failure (RFC 3261 §17.1.4), instead of waiting for
+ * Timer B or F; its user fails over (RFC 3261 §16.7 step 8).
+ * Returns how many failed. Thread: the layer's owner.
+ */
+size_t txn_cli_fail_peer(struct txn_layer *l, const struct peer *to);
 
 /* Either kind. */
 

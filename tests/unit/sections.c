@@ -11,6 +11,7 @@
 #include "proxy/mgmt/mgmt_conf.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/conf_store.h"
+#include "proxy/core/guard_conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
 #include "proxy/proxy_conf.h"
@@ -24,7 +25,7 @@ void sections_add_all(void)
 		&proxy_conf_section, &features_conf_section,
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
-		&park_conf_section,
+		&guard_conf_section, &park_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -33,13 +33,17 @@ static char msgbuf[4096];
 static struct siphdr hdrs[MAX_HDRS];
 static struct sipmsg msg;
 
-static const char yaml[] = "domains: [example.com, other.example]\n"
-			   "registrar:\n"
-			   "  trusted: [\"10.0.0.0/8\"]\n"
-			   "  secret: \"0123456789abcdef0123\"\n"
-			   "  max_auth_failures: 3\n"
-			   "  auth_failure_window_s: 60\n"
-			   "  nonce_ttl_s: 30\n";
+#define YAML_BASE                                 \
+	"domains: [example.com, other.example]\n" \
+	"registrar:\n"                            \
+	"  trusted: [\"10.0.0.0/8\"]\n"           \
+	"  secret: \"0123456789abcdef0123\"\n"    \
+	"  max_auth_failures: 3\n"                \
+	"  auth_failure_window_s: 60\n"           \
+	"  nonce_ttl_s: 30\n"
+/* Both algorithms (the default offers MD5 only): the suite checks both
+ * answers; challenges_with_md5_only_by_default loads YAML_BASE. */
+static const char yaml[] = YAML_BASE "  algorithms: [md5, sha-256]\n";
 
 static void set_addr(struct sockaddr_in *in, const char *ip)
 {
@@ -257,7 +261,28 @@ static void reg_with(const char *user, const char *pw, enum digest_alg alg,
 	reg(user, line);
 }
 
-Test(auth, challenges_with_md5_first_then_sha256_by_default)
+Test(auth, challenges_with_md5_only_by_default)
+{
+	struct auth_verdict v;
+
+	/* alice has both hashes: MD5 alone (libre refuses any SHA-256
+	 * challenge in a 401, SIPp answers the first one only). */
+	auth_fini();
+	conf_free(cf);
+	cf = sections_load(YAML_BASE);
+	cr_assert_eq(auth_init(cf, 2), 0);
+	reg("alice", NULL);
+	v = check();
+	cr_assert_eq(v.status, 401);
+	cr_assert(challenge_nonce(&v, "MD5"));
+	cr_assert(!challenge_nonce(&v, "SHA-256"));
+	reg("mallory", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "MD5") &&
+		  !challenge_nonce(&v, "SHA-256"));
+}
+
+Test(auth, challenges_with_md5_first_then_sha256_when_both_are_listed)
 {
 	struct auth_verdict v;
 	const char *sha, *md5;
@@ -294,7 +319,7 @@ static void reconf(const char *extra)
 {
 	char y[1024];
 
-	snprintf(y, sizeof(y), "%s%s", yaml, extra);
+	snprintf(y, sizeof(y), "%s%s", YAML_BASE, extra);
 	auth_fini();
 	conf_free(cf);
 	cf = sections_load(y);
@@ -331,6 +356,37 @@ Test(auth, algorithms_setting_orders_and_limits_the_challenges)
 	cr_assert(challenge_nonce(&v, "SHA-256"));
 }
 
+/* registrar.domains: a realm's own list beats registrar.algorithms. */
+Test(auth, a_domains_own_algorithms_win_in_its_realm)
+{
+	struct auth_verdict v;
+	const char *sha, *md5;
+	char text[1024];
+
+	reconf("  domains:\n    - domain: EXAMPLE.com\n"
+	       "      algorithms: [sha-256, md5]\n");
+	reg("alice", NULL);
+	v = check();
+	memcpy(text, v.extra.p, v.extra.len);
+	text[v.extra.len] = '\0';
+	sha = strstr(text, "algorithm=SHA-256");
+	md5 = strstr(text, "algorithm=MD5");
+	cr_assert(sha && md5 && sha < md5, "%s", text);
+	cr_assert(challenge_nonce(&v, "SHA-256"));
+	reg_with("alice", "secret", DIGEST_SHA256, "00000001");
+	v = check();
+	cr_assert_eq(v.status, 0, "%u %s", v.status, v.reason ? v.reason : "");
+	/* Another realm's entry leaves example.com on the global list. */
+	reconf("  domains:\n    - domain: other.example\n"
+	       "      algorithms: [sha-256]\n");
+	reg("alice", NULL);
+	v = check();
+	cr_assert(challenge_nonce(&v, "MD5"));
+	cr_assert(!challenge_nonce(&v, "SHA-256"));
+	reg_with("alice", "secret", DIGEST_SHA256, "00000002");
+	cr_assert_eq(check().status, 401, "SHA-256 is not offered here");
+}
+
 Test(auth, algorithms_setting_rejects_bad_values)
 {
 	static const char *const bad[] = {
@@ -338,6 +394,14 @@ Test(auth, algorithms_setting_rejects_bad_values)
 		"registrar:\n  algorithms: [sha-512]\n",
 		"registrar:\n  algorithms: []\n",
 		"registrar:\n  algorithms: [md5, sha-256, md5]\n",
+		"registrar:\n  domains:\n    - domain: nowhere.example\n"
+		"      algorithms: [md5]\n",
+		"registrar:\n  domains:\n    - domain: localhost\n"
+		"      algorithms: [md5]\n    - domain: LOCALHOST\n"
+		"      algorithms: [md5]\n",
+		"registrar:\n  domains:\n    - domain: localhost\n"
+		"      algorithms: [md5, md5]\n",
+		"registrar:\n  domains:\n    - domain: localhost\n",
 	};
 	struct conf *c;
 	char err[256];

@@ -806,3 +806,24 @@ Test(ua, a_2xx_from_a_second_fork_is_acked_and_byed)
 	cr_assert(strstr(m, ";tag=peer"), "%s", m);
 	cr_assert_eq(atomic_load(&nrec), 1, "an event for the fork");
 }
+
+Test(ua, a_forks_2xx_after_the_leg_ended_is_acked_and_byed)
+{
+	const char *m;
+
+	confirmed();
+	peer_request("BYE", 2, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
+	cr_assert_eq(wait_event(1, UA_EV_ENDED)->status, 0);
+	ms_sleep(100); /* the leg is freed at the next tick */
+	/* Another fork's 200 crossed the end of the call: it must still
+	 * get its ACK, then a BYE (the transaction is alive: Timer M). */
+	respond_tag(200, "late", OFFER);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
+	cr_assert(strstr(m, ";tag=late"), "%s", m);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
+	cr_assert(strstr(m, ";tag=late"), "%s", m);
+}

@@ -700,3 +700,81 @@ Test(txn, freeing_the_layer_ends_everything)
 	cr_assert_eq(ngone, 2);
 	cr_assert_eq(timer_count(&w), 0);
 }
+
+/* Issue #15: a refused TCP connection fails what was sent there now. */
+Test(txn, refused_tcp_peer_fails_its_client_transactions_with_503)
+{
+	struct peer to = peer(PEER_TCP, 5080), other = peer(PEER_TCP, 5081);
+
+	client(SIP_INVITE, PEER_TCP, "z9hG4bKr1");
+	cr_assert_eq(txn_cli_fail_peer(l, &other), 0, "another port");
+	cr_assert_eq(fail_status, 0);
+	/* The connection id does not matter: the address and port do. */
+	to.conn_id = 7;
+	cr_assert_eq(txn_cli_fail_peer(l, &to), 1);
+	cr_assert_eq(fail_status, 503);
+	cr_assert_eq(txn_count(l), 1, "only the parent left: it ended");
+}
+
+Test(txn, refused_tcp_peer_leaves_udp_and_answered_ones)
+{
+	struct peer to = peer(PEER_TCP, 5080);
+
+	client(SIP_INVITE, PEER_UDP, "z9hG4bKr2");
+	cr_assert_eq(txn_cli_fail_peer(l, &to), 0, "UDP is not failed");
+	client(SIP_INVITE, PEER_TCP, "z9hG4bKr3");
+	respond(180, "z9hG4bKr3", "INVITE");
+	cr_assert_eq(txn_cli_fail_peer(l, &to), 0, "it answered: it is up");
+	cr_assert_eq(fail_status, 0);
+}
+
+static unsigned gone_after;
+
+/* fake_send() that fails the first TCP send with a connection id. */
+static int send_gone(void *ctx, const struct peer *to, const void *buf,
+		     size_t len)
+{
+	if (to->proto == PEER_TCP && to->conn_id && gone_after-- == 0)
+		return -ENOTCONN;
+	return fake_send(ctx, to, buf, len);
+}
+
+/* RFC 3261 §18.2.2: the request's connection is gone: a new one to the
+ * source address and the Via sent-by port, kept for what follows. */
+Test(txn, server_response_falls_back_to_the_via_sent_by)
+{
+	struct txn_cfg cfg = {
+		T1, T2, T4, 3, 64, send_gone, NULL, &user, NULL
+	};
+	struct peer from = peer(PEER_TCP, 40000);
+	struct txn_layer *fl;
+	struct txn *st;
+	const struct sockaddr_in *in;
+
+	cr_assert_eq(txn_layer_new(&cfg, &w, &fl), 0);
+	gone_after = 0;
+	cr_assert_eq(txn_srv_new(fl, request(0, "INVITE", "z9hG4bKfb", ""),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(
+	    txn_srv_respond(st, 180, "SIP/2.0 180 Ringing\r\n\r\n", 23), 0);
+	cr_assert_eq(nsent, 1);
+	in = (const struct sockaddr_in *)&sent[0].to.addr;
+	cr_assert_eq(sent[0].to.proto, PEER_TCP);
+	cr_assert_eq(sent[0].to.conn_id, 0, "a new connection");
+	cr_assert_eq(ntohs(in->sin_port), 5099, "the Via sent-by port");
+	cr_assert_eq(txn_srv_respond(st, 200, "SIP/2.0 200 OK\r\n\r\n", 18), 0);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(
+	    ntohs(((const struct sockaddr_in *)&sent[1].to.addr)->sin_port),
+	    5099, "kept for what follows");
+	cr_assert_eq(txn_created(fl), 1);
+	txn_layer_free(fl);
+}
+
+Test(txn, created_counts_server_and_client)
+{
+	cr_assert_eq(txn_created(l), 0);
+	client(SIP_INVITE, PEER_UDP, "z9hG4bKcc");
+	cr_assert_eq(txn_created(l), 2, "the parent and the client");
+}
