@@ -11,12 +11,14 @@
 #include <string.h>
 
 #include "features/b2b/b2b_conf.h"
+#include "features/b2b/blf.h"
 #include "features/b2b/bridge.h"
 #include "features/b2b/media.h"
 #include "features/b2b/pool.h"
 #include "features/b2b/relay.h"
 #include "features/park_conf.h"
 #include "proxy/base/arena.h"
+#include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
@@ -332,6 +334,39 @@ static struct pcall *pcall_new(struct ua *u, struct ua_leg *leg)
 	return p;
 }
 
+/* The BLF state a parked call of @p domain shows (its lot's
+ * blf_parked_state). */
+static enum blf_state parked_state(struct ua *u, struct slice domain)
+{
+	const struct conf_park *l =
+	    park_conf_lot(shard_conf(ua_shard(u)), domain);
+
+	return l && l->blf_early ? BLF_EARLY : BLF_CONFIRMED;
+}
+
+/* Tell BLF (features/b2b/blf.h) that @p p's slot is now @p st: the
+ * slot's subscribers and the lot's hear it from this worker, the lot's
+ * (park_steer() and blf_worker_of() agree). A failure costs a lamp, not
+ * the call: logged. */
+static void blf_tell(struct pcall *p, enum blf_state st)
+{
+	struct slice domain = slice_cstr(p->rec.domain);
+	char slot[16];
+	int n, err;
+
+	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
+	err = blf_slot_changed(p->u, domain, slice_cstr(slot), st,
+			       st == BLF_FREE ? slice_make(NULL, 0)
+					      : slice_cstr(p->rec.parked),
+			       slice_make(NULL, 0));
+	n = park_list(domain, NULL, 0);
+	if (err >= 0 && n >= 0)
+		err = blf_lot_changed(p->u, domain, (unsigned)n);
+	if (err < 0 || n < 0)
+		log_msg(LOG_WARN, "park: %s slot %u: BLF not told: %s",
+			p->rec.domain, p->rec.slot, err_str(err < 0 ? err : n));
+}
+
 static void slot_release(struct pcall *p, const char *why)
 {
 	if (!p->holds)
@@ -341,6 +376,7 @@ static void slot_release(struct pcall *p, const char *why)
 			   p->rec.holder);
 	log_msg(LOG_INFO, "park: %s slot %u freed (%s)", p->rec.domain,
 		p->rec.slot, why);
+	blf_tell(p, BLF_FREE);
 }
 
 /* Free @p p once it has no leg left. */
@@ -602,6 +638,7 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	count(u, CTR_PARKED);
 	log_msg(LOG_INFO, "park: %s slot %u parked %s call-id=%s",
 		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	blf_tell(p, parked_state(u, domain));
 }
 
 /* Both legs gone or going: end the call. */
@@ -986,15 +1023,77 @@ int park_retrieve(struct pool *p, const char *domain, unsigned slot,
 	return err;
 }
 
-int park_feature_start(void)
-{
-	int err = park_init();
+/* The lots BLF resolves slot and lot URIs against: park's config at
+ * start, copied (the pool keeps that config, and a reload that changes
+ * park is refused). Read by the proxy's shards and the pool's workers;
+ * written only before they start and after they stopped. */
+struct lot_copy {
+	char domain[PARK_DOMAIN_MAX + 1];
+	char code[PARK_DIGITS_MAX + 1];
+	bool enabled;
+	unsigned slot_min, slot_max;
+};
 
+static struct lot_copy *lots;
+static unsigned nlots;
+
+static enum blf_kind resolve(struct slice domain, struct slice user)
+{
+	struct conf_park l = {
+		.enabled = true,
+		.code = (char *)PARK_CODE_DEFAULT,
+		.slot_min = PARK_SLOT_MIN_DEFAULT,
+		.slot_max = PARK_SLOT_MAX_DEFAULT,
+	};
+	unsigned slot;
+
+	for (unsigned i = 0; i < nlots; i++) {
+		if (!slice_caseeq_cstr(domain, lots[i].domain))
+			continue;
+		if (!lots[i].enabled)
+			return BLF_NONE;
+		l.code = lots[i].code;
+		l.slot_min = lots[i].slot_min;
+		l.slot_max = lots[i].slot_max;
+		break;
+	}
+	switch (want_of(&l, user, &slot)) {
+	case WANT_PARK:
+		return BLF_LOT;
+	case WANT_SLOT:
+		return BLF_SLOT;
+	default:
+		return BLF_NONE;
+	}
+}
+
+int park_feature_start(const struct conf *c)
+{
+	const struct park_conf *pc = park_conf(c);
+	int err;
+
+	if (pc->nlots) {
+		lots = calloc(pc->nlots, sizeof(*lots));
+		if (!lots)
+			return -ENOMEM;
+	}
+	nlots = pc->nlots;
+	for (unsigned i = 0; i < nlots; i++) {
+		const struct conf_park *l = &pc->lots[i];
+
+		snprintf(lots[i].domain, sizeof(lots[i].domain), "%s",
+			 l->domain);
+		snprintf(lots[i].code, sizeof(lots[i].code), "%s", l->code);
+		lots[i].enabled = l->enabled;
+		lots[i].slot_min = l->slot_min;
+		lots[i].slot_max = l->slot_max;
+	}
+	blf_set_resolve(resolve);
+	err = park_init();
+	if (!err)
+		err = stats_add(&stats_src);
 	if (err)
-		return err;
-	err = stats_add(&stats_src);
-	if (err)
-		park_fini();
+		park_feature_stop();
 	return err;
 }
 
@@ -1002,4 +1101,8 @@ void park_feature_stop(void)
 {
 	stats_remove(&stats_src);
 	park_fini();
+	blf_set_resolve(NULL);
+	free(lots);
+	lots = NULL;
+	nlots = 0;
 }

@@ -39,6 +39,12 @@ struct sipmsg;
  * answer, and the legs bridged (features/b2b/bridge.h): RTP flows phone
  * to phone. From another domain: 403.
  *
+ * BLF (features/b2b/blf.h): once a parked call is answered its slot is
+ * reported occupied (confirmed, or early per the lot's
+ * blf_parked_state) with the parked party's From, and free when the
+ * slot is released; the lot's count with both. From the lot's worker,
+ * which is also BLF's (blf_worker_of()).
+ *
  * Counters (module "park" in the stats registry, /metrics): parked,
  * retrieved, full, empty, and the gauge occupied.
  */
@@ -86,11 +92,14 @@ int park_retrieve(struct pool *p, const char *domain, unsigned slot,
 		  const char *to, park_retrieve_fn *done, void *arg);
 
 /**
- * Make the slot table (store/park.h) and register the counters.
- * Returns 0, or park_init()'s or stats_add()'s error.
- * Thread: control, before the pool starts.
+ * Make the slot table (store/park.h), register the counters, and give
+ * BLF (blf_set_resolve()) the lots of @p c: which URIs are slots and
+ * lots, per domain. Returns 0, or -ENOMEM, park_init()'s or
+ * stats_add()'s error (nothing left made then).
+ * Thread: control, before the proxy's shards and the pool start.
  */
-int park_feature_start(void);
+int park_feature_start(const struct conf *c);
 
-/** Undo park_feature_start(). Thread: control, after the pool stopped. */
+/** Undo park_feature_start(). NULL-safe as to what was made.
+ * Thread: control, after the pool and the proxy's shards stopped. */
 void park_feature_stop(void);

@@ -11,6 +11,7 @@
 #include "proxy/base/err.h"
 
 enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
+enum { RAW_BLF_CONFIRMED = 1, RAW_BLF_EARLY = 2 };
 
 /* What libcyaml loads; 0 means "not in the file". */
 struct raw_lot {
@@ -19,6 +20,7 @@ struct raw_lot {
 	char *code;
 	char *slots;
 	unsigned timeout_s;
+	int blf_parked_state; /* RAW_BLF_* */
 };
 
 struct raw {
@@ -29,6 +31,11 @@ struct raw {
 static const cyaml_strval_t bool_strings[] = {
 	{ "true", RAW_BOOL_TRUE },
 	{ "false", RAW_BOOL_FALSE },
+};
+
+static const cyaml_strval_t blf_strings[] = {
+	{ "confirmed", RAW_BLF_CONFIRMED },
+	{ "early", RAW_BLF_EARLY },
 };
 
 static const cyaml_schema_field_t lot_fields[] = {
@@ -44,6 +51,10 @@ static const cyaml_schema_field_t lot_fields[] = {
 	    slots, 1, 2 * PARK_DIGITS_MAX + 1),
 	CYAML_FIELD_UINT("timeout_s", CYAML_FLAG_OPTIONAL, struct raw_lot,
 			 timeout_s),
+	CYAML_FIELD_ENUM("blf_parked_state",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_lot, blf_parked_state, blf_strings,
+			 CYAML_ARRAY_LEN(blf_strings)),
 	CYAML_FIELD_END
 };
 
@@ -158,6 +169,7 @@ static int build_lot(struct park_conf *pc, const struct raw_lot *r,
 	if (r->slots && slots_parse(r->slots, &l->slot_min, &l->slot_max))
 		what = "slots is not a slot range";
 	l->timeout_s = r->timeout_s ? r->timeout_s : PARK_TIMEOUT_S_DEFAULT;
+	l->blf_early = r->blf_parked_state == RAW_BLF_EARLY;
 	if (!what && !conf_is_domain(x->c, l->domain, strlen(l->domain)))
 		what = "domain is not one of the served domains";
 	if (!what && code_in_slots(l))

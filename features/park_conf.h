@@ -26,6 +26,8 @@ struct conf_park {
 	unsigned timeout_s; /**< (45) kept for the comeback ring, which is
 			       not built yet: a parked call stays until it
 			       hangs up or is retrieved */
+	bool blf_early;	    /**< BLF shows a parked call as early
+			       (ringing) rather than confirmed (false) */
 };
 
 /** park: one entry per domain that differs from the defaults. */

@@ -750,6 +750,14 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* Park's slot table and the lots BLF resolves against, before any
+	 * shard routes a SUBSCRIBE. */
+	err = park_feature_start(c);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: park: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -767,8 +775,6 @@ static int run(const struct conf *c, const struct opts *o)
 		err = ua_add_other(blf_request);
 	/* Park's steering asks BLF's first: both pick the lot's worker. */
 	pool_set_steer(park_steer);
-	if (!err)
-		err = park_feature_start();
 	if (!err && b2b_conf(c)->workers)
 		err = load_sounds(c);
 	if (!err)
@@ -805,13 +811,14 @@ out:
 	pool_stop(pool);
 	pool = NULL;
 	media_sounds_unload(); /* the pool's workers played them */
-	park_feature_stop();   /* the pool's workers held the slots */
 	if (s.shards) {
 		shards_stop(s.shards);
 		s.shards = NULL;
 		m.env.shards = NULL;
 		log_msg(LOG_INFO, "sipedge: stopped");
 	}
+	/* The pool's workers held the slots, the shards resolved BLF URIs. */
+	park_feature_stop();
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */

@@ -222,7 +222,9 @@ static bool park_eq(const struct park_conf *a, const struct park_conf *b)
 
 		if (!str_eq(x->domain, y->domain) || x->enabled != y->enabled ||
 		    !str_eq(x->code, y->code) || x->slot_min != y->slot_min ||
-		    x->slot_max != y->slot_max || x->timeout_s != y->timeout_s)
+		    x->slot_max != y->slot_max ||
+		    x->timeout_s != y->timeout_s ||
+		    x->blf_early != y->blf_early)
 			return false;
 	}
 	return true;

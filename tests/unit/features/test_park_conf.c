@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "features/b2b/blf.h"
+#include "features/park.h"
 #include "features/park_conf.h"
 #include "proxy/core/conf.h"
 #include "tests/unit/conftest.h"
@@ -49,6 +51,7 @@ Test(park_conf, per_domain_entries)
 					   "    code: \"800\"\n"
 					   "    slots: 801-802\n"
 					   "    timeout_s: 90\n"
+					   "    blf_parked_state: early\n"
 					   "  - domain: c.example\n"
 					   "    enabled: false\n"),
 		     0, "%s", err);
@@ -59,12 +62,18 @@ Test(park_conf, per_domain_entries)
 	cr_assert_eq(l->slot_min, 801);
 	cr_assert_eq(l->slot_max, 802);
 	cr_assert_eq(l->timeout_s, 90);
+	cr_assert(l->blf_early);
+	cr_assert_not(park_conf_lot(c, SLICE_LIT("a.example"))->blf_early);
 	cr_assert_null(park_conf_lot(c, SLICE_LIT("c.example")));
 	cr_assert_str_eq(park_conf_lot(c, SLICE_LIT("a.example"))->code, "700");
 }
 
 Test(park_conf, bad_values_name_file_and_line)
 {
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    blf_parked_state: ringing\n",
+			      "t.yaml:4: ", "ringing");
 	conftest_expect_error(DOMAINS "park:\n"
 				      "  - domain: a.example\n"
 				      "    code: \"7*0\"\n",
@@ -100,4 +109,36 @@ Test(park_conf, relations_are_checked)
 				      "  - domain: a.example\n"
 				      "  - domain: A.EXAMPLE\n",
 			      "t.yaml: ", "given twice");
+}
+
+/* BLF asks park which URIs are slots and lots: each domain's own lot,
+ * the defaults for the others, nothing for a lot turned off. */
+Test(park_conf, blf_resolves_each_domains_own_lot)
+{
+	cr_assert_eq(conftest_load(DOMAINS "park:\n"
+					   "  - domain: b.example\n"
+					   "    code: \"800\"\n"
+					   "    slots: 801-802\n"
+					   "  - domain: c.example\n"
+					   "    enabled: false\n"),
+		     0, "%s", err);
+	cr_assert_eq(park_feature_start(c), 0);
+	cr_assert_eq(blf_resolve(SLICE_LIT("a.example"), SLICE_LIT("700")),
+		     BLF_LOT);
+	cr_assert_eq(blf_resolve(SLICE_LIT("a.example"), SLICE_LIT("799")),
+		     BLF_SLOT);
+	cr_assert_eq(blf_resolve(SLICE_LIT("B.EXAMPLE"), SLICE_LIT("800")),
+		     BLF_LOT);
+	cr_assert_eq(blf_resolve(SLICE_LIT("b.example"), SLICE_LIT("802")),
+		     BLF_SLOT);
+	cr_assert_eq(blf_resolve(SLICE_LIT("b.example"), SLICE_LIT("803")),
+		     BLF_NONE);
+	cr_assert_eq(blf_resolve(SLICE_LIT("b.example"), SLICE_LIT("701")),
+		     BLF_NONE);
+	cr_assert_eq(blf_resolve(SLICE_LIT("c.example"), SLICE_LIT("701")),
+		     BLF_NONE);
+	park_feature_stop();
+	/* Stopped: BLF's built-in defaults again. */
+	cr_assert_eq(blf_resolve(SLICE_LIT("b.example"), SLICE_LIT("701")),
+		     BLF_SLOT);
 }
