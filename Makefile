@@ -25,7 +25,7 @@ ALLOC_PKG := jemalloc
 endif
 
 PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson \
-	libmicrohttpd libsystemd sndfile spandsp $(ALLOC_PKG)
+	libmicrohttpd libsystemd sndfile spandsp openssl $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -175,7 +175,7 @@ fuzz: deps
 		echo "== building $$n"; \
 		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp) \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp openssl) \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \
