@@ -94,7 +94,10 @@ struct sigs {
 /* "127.0.0.1:5060 (udp,tcp)", "[::1]:5060 (udp)". */
 static void listen_name(const struct conf_listen *l, char *buf, size_t len)
 {
-	const char *tp = l->udp && l->tcp ? "udp,tcp" : l->udp ? "udp" : "tcp";
+	const char *tp = l->tls		    ? "tls"
+			 : l->udp && l->tcp ? "udp,tcp"
+			 : l->udp	    ? "udp"
+					    : "tcp";
 
 	if (strchr(l->address, ':'))
 		snprintf(buf, len, "[%s]:%u (%s)", l->address, l->port, tp);

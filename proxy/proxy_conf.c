@@ -150,8 +150,8 @@ static int check_prefix(const char *path, const char *v, char *why,
 
 /*
  * A sip: URI whose host is an IP literal: sipedge never resolves names
- * on a shard. Only transport=udp or tcp. With @p nameaddr, the value may
- * be "<uri>;q=0.5" (a Contact with header parameters).
+ * on a shard. Only transport=udp, tcp or tls (or sips:). With @p nameaddr, the
+ * value may be "<uri>;q=0.5" (a Contact with header parameters).
  */
 static int check_uri(const char *path, const char *v, bool nameaddr, char *why,
 		     size_t whylen)
@@ -164,7 +164,8 @@ static int check_uri(const char *path, const char *v, bool nameaddr, char *why,
 		return 0;
 	case -EPROTONOSUPPORT:
 		snprintf(why, whylen,
-			 "%s: '%.80s': transport must be udp or tcp", path, v);
+			 "%s: '%.80s': transport must be udp, tcp or tls", path,
+			 v);
 		break;
 	case -EDESTADDRREQ:
 		snprintf(why, whylen,
@@ -256,14 +257,20 @@ int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
 				return -ERANGE;
 		}
 	}
-	if (uri_parse(v, &u) < 0 || u.scheme != URI_SIP)
+	if (uri_parse(v, &u) < 0 ||
+	    (u.scheme != URI_SIP && u.scheme != URI_SIPS))
 		return -EINVAL;
 	if (!u.host_is_ipv4 && !u.host_is_ipv6)
 		return -EDESTADDRREQ;
 	r = uri_param(&u, "transport", &val);
-	if (r > 0 && slice_caseeq_cstr(val, "tcp"))
-		t->proto = 1;
-	else if (r > 0 && !slice_caseeq_cstr(val, "udp"))
+	/* sips: and ;transport=tls are TLS (RFC 3261 §26.2.2). */
+	t->proto = u.scheme == URI_SIPS ? PEER_TLS : PEER_UDP;
+	if (r > 0 && slice_caseeq_cstr(val, "tls"))
+		t->proto = PEER_TLS;
+	else if (r > 0 && slice_caseeq_cstr(val, "tcp"))
+		t->proto = u.scheme == URI_SIPS ? PEER_TLS : PEER_TCP;
+	else if (r > 0 &&
+		 (!slice_caseeq_cstr(val, "udp") || u.scheme == URI_SIPS))
 		return -EPROTONOSUPPORT;
 	if (u.host.len + 1 > sizeof(host))
 		return -EDESTADDRREQ;
@@ -272,8 +279,11 @@ int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
 				sizeof(host));
 	else
 		slice_cstr_copy(u.host, host, sizeof(host));
-	if (peer_addr_parse(host, u.port ? u.port : 5060, &t->addr,
-			    &t->addrlen) < 0)
+	if (peer_addr_parse(host,
+			    u.port		   ? u.port
+			    : t->proto == PEER_TLS ? 5061
+						   : 5060,
+			    &t->addr, &t->addrlen) < 0)
 		return -EDESTADDRREQ;
 	t->q = (uint16_t)q;
 	*urip = v;

@@ -21,7 +21,7 @@
  */
 struct conf_target {
 	char *uri; /**< the URI, without < > and header parameters */
-	int proto; /**< enum peer_proto: 0 UDP, 1 TCP (;transport=) */
+	int proto; /**< enum peer_proto: UDP, TCP, TLS (;transport=, sips:) */
 	struct sockaddr_storage addr; /**< host and port (default 5060) */
 	socklen_t addrlen;
 	uint16_t q; /**< q-value x 1000 (contacts; default 1000) */

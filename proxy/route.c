@@ -87,21 +87,29 @@ static int uri_dest(const struct sipuri *u, struct peer *d)
 	struct slice v;
 	int r;
 
-	if (u->scheme == URI_SIPS)
-		return -EPROTONOSUPPORT;
-	if (u->scheme != URI_SIP)
+	bool sips = u->scheme == URI_SIPS;
+
+	if (u->scheme != URI_SIP && !sips)
 		return -EBADMSG;
 	memset(d, 0, sizeof(*d));
-	d->proto = PEER_UDP;
+	/* RFC 3261 §26.2.2: sips: is reached over TLS; so is
+	 * ;transport=tls (and sips:...;transport=tcp, TLS over TCP). */
+	d->proto = sips ? PEER_TLS : PEER_UDP;
 	r = uri_param(u, "transport", &v);
 	if (r > 0) {
-		if (slice_caseeq_cstr(v, "tcp"))
-			d->proto = PEER_TCP;
-		else if (!slice_caseeq_cstr(v, "udp"))
+		if (slice_caseeq_cstr(v, "tls"))
+			d->proto = PEER_TLS;
+		else if (slice_caseeq_cstr(v, "tcp"))
+			d->proto = sips ? PEER_TLS : PEER_TCP;
+		else if (!slice_caseeq_cstr(v, "udp") || sips)
 			return -EPROTONOSUPPORT;
 	}
-	return host_addr(u->host, u->port ? u->port : 5060, &d->addr,
-			 &d->addrlen);
+	/* RFC 3261 §19.1.2: 5061 is TLS's default port. */
+	return host_addr(u->host,
+			 u->port		? u->port
+			 : d->proto == PEER_TLS ? 5061
+						: 5060,
+			 &d->addr, &d->addrlen);
 }
 
 int route_uri_dest(struct slice uri, struct peer *destp)
@@ -188,10 +196,11 @@ static void sort_by_q(struct route_target *t, unsigned n)
 /* Where binding @p c is reached: its flow (TCP), else its URI. */
 static int contact_dest(const struct loc_contact *c, struct peer *d)
 {
-	if (c->flow.proto == PEER_TCP && c->flow.conn_id) {
+	if (peer_proto_is_stream((enum peer_proto)c->flow.proto) &&
+	    c->flow.conn_id) {
 		/* The connection the REGISTER came over. */
 		memset(d, 0, sizeof(*d));
-		d->proto = PEER_TCP;
+		d->proto = (enum peer_proto)c->flow.proto;
 		d->conn_id = c->flow.conn_id;
 		d->addr = c->flow.addr;
 		d->addrlen = c->flow.addr.ss_family == AF_INET6
@@ -318,9 +327,45 @@ int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
 	return route_plan_fwd(c, m, NULL, a, p);
 }
 
+static bool conf_has_tls(const struct conf *c)
+{
+	for (unsigned i = 0; i < c->nlisten; i++)
+		if (c->listen[i].tls)
+			return true;
+	return false;
+}
+
+static int plan_inner(const struct conf *c, const struct sipmsg *m,
+		      const struct hook_fwd *fw, struct arena *a,
+		      struct route_plan *p);
+
 int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 		   const struct hook_fwd *fw, struct arena *a,
 		   struct route_plan *p)
+{
+	struct sipuri u;
+	unsigned k = 0;
+	int r = plan_inner(c, m, fw, a, p);
+
+	if (r || p->status || uri_parse(m->ruri, &u) < 0 ||
+	    u.scheme != URI_SIPS)
+		return r;
+	/* RFC 5630 §3.1.3 (kept simple): a sips: request leaves over TLS
+	 * only; targets reached otherwise (a binding registered over UDP
+	 * or TCP, a static next hop without TLS) are dropped, and with
+	 * none left the answer is 480. */
+	for (unsigned i = 0; i < p->ntargets; i++)
+		if (p->t[i].dest.proto == PEER_TLS)
+			p->t[k++] = p->t[i];
+	p->ntargets = k;
+	if (k == 0)
+		plan_reply(p, 480, "Temporarily Unavailable (sips: needs TLS)");
+	return 0;
+}
+
+static int plan_inner(const struct conf *c, const struct sipmsg *m,
+		      const struct hook_fwd *fw, struct arena *a,
+		      struct route_plan *p)
 {
 	struct slice rv[MAX_ROUTES], ruri = m->ruri, uri;
 	const struct conf_route *sr;
@@ -383,7 +428,9 @@ int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 		}
 		return 0;
 	}
-	if (u.scheme == URI_SIPS) {
+	/* RFC 3261 §26.2.2: sips: needs TLS on every hop; without a TLS
+	 * listener this proxy cannot take part at all. */
+	if (u.scheme == URI_SIPS && !conf_has_tls(c)) {
 		plan_reply(p, 416, "Unsupported URI Scheme");
 		return 0;
 	}
@@ -408,8 +455,7 @@ int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 			struct route_target *t = &p->t[p->ntargets++];
 
 			memset(t, 0, sizeof(*t));
-			t->dest.proto =
-			    sr->next_hop[i].proto ? PEER_TCP : PEER_UDP;
+			t->dest.proto = (enum peer_proto)sr->next_hop[i].proto;
 			t->dest.addr = sr->next_hop[i].addr;
 			t->dest.addrlen = sr->next_hop[i].addrlen;
 			t->q = 1000;
@@ -679,12 +725,14 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 	return 0;
 }
 
-/* "<sip:HOSTPORT[;transport=tcp];lr>" for listen @p li, @p proto. */
+/* "<sip:HOSTPORT[;transport=tcp|tls];lr>" for listen @p li, @p proto. */
 static struct slice rr_value(struct route *r, unsigned li,
 			     enum peer_proto proto, char *buf, size_t size)
 {
 	int n = snprintf(buf, size, "<sip:%s%s;lr>", r->hostport[li],
-			 proto == PEER_TCP ? ";transport=tcp" : "");
+			 proto == PEER_TCP   ? ";transport=tcp"
+			 : proto == PEER_TLS ? ";transport=tls"
+					     : "");
 
 	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
 }
@@ -1435,9 +1483,15 @@ int route_new(const struct route_cfg *cfg, struct route **rp)
 	for (unsigned i = 0; i < r->c->nlisten; i++) {
 		const struct conf_listen *l = &r->c->listen[i];
 
-		snprintf(r->hostport[i], sizeof(r->hostport[i]),
-			 strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
-			 l->address, l->port);
+		/* What peers reach this entry at: `advertise`, else the
+		 * address (conf.h adv_host; a conf made by hand has none). */
+		if (l->adv_host)
+			snprintf(r->hostport[i], sizeof(r->hostport[i]),
+				 "%s:%u", l->adv_host, l->adv_port);
+		else
+			snprintf(r->hostport[i], sizeof(r->hostport[i]),
+				 strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
+				 l->address, l->port);
 	}
 	memset(&tc, 0, sizeof(tc));
 	tc.t1_ms = proxy_conf(r->c)->t1_ms;
@@ -1715,6 +1769,8 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 		to.proto = PEER_UDP;
 	else if (slice_caseeq_cstr(v.transport, "TCP"))
 		to.proto = PEER_TCP;
+	else if (slice_caseeq_cstr(v.transport, "TLS"))
+		to.proto = PEER_TLS;
 	else
 		return -EPROTONOSUPPORT;
 	to.listen_idx = from->listen_idx;
@@ -1732,12 +1788,15 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 	/* RFC 3261 §18.2.2: over TCP, the connection the request came
 	 * on (its remote end is received:rport), else a new one to the
 	 * received address and the sent-by port. */
-	if (to.proto == PEER_TCP &&
+	if (peer_proto_is_stream(to.proto) &&
 	    !(r->cfg.conn_find &&
 	      (to.conn_id = r->cfg.conn_find(
 		   r->cfg.send_ctx, (const struct sockaddr *)&to.addr)))) {
 		err = host_addr(v.received.len ? v.received : v.host,
-				v.port ? v.port : 5060, &to.addr, &to.addrlen);
+				v.port		       ? v.port
+				: to.proto == PEER_TLS ? 5061
+						       : 5060,
+				&to.addr, &to.addrlen);
 		if (err)
 			return err;
 	}

@@ -133,8 +133,8 @@ int pool_reply(struct shard *sh, const struct peer *from,
 	to.proto = from->proto;
 	to.conn_id = from->conn_id;
 	to.listen_idx = from->listen_idx;
-	err =
-	    reply_dest(m, src, from->proto == PEER_TCP, &to.addr, &to.addrlen);
+	err = reply_dest(m, src, peer_proto_is_stream(from->proto), &to.addr,
+			 &to.addrlen);
 	if (!err)
 		err = tp_send(sh, &to, out.p, out.len);
 	if (!err && status >= 100 && status < 700)

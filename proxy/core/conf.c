@@ -20,6 +20,7 @@
 
 #include "proxy/base/err.h"
 #include "proxy/base/file.h"
+#include "proxy/core/tls.h"
 #include "proxy/sip/peer.h"
 
 /*
@@ -48,12 +49,32 @@
 
 /* listen[].transports: a bit set (not enum peer_proto, which numbers the
  * transports of a message). */
-enum { LISTEN_UDP = 1, LISTEN_TCP = 2 };
+enum { LISTEN_UDP = 1, LISTEN_TCP = 2, LISTEN_TLS = 4 };
+
+enum { RAW_FALSE = 1, RAW_TRUE = 2 };
+
+struct raw_sni {
+	char *domain;
+	char *cert;
+	char *key;
+};
 
 struct raw_listen {
 	char *address;
 	unsigned port;
 	unsigned transports; /* LISTEN_* */
+	char *advertise;
+	char *cert;
+	char *key;
+	int verify_client; /* RAW_* */
+	char *ca;
+	struct raw_sni *sni;
+	unsigned sni_count;
+};
+
+struct raw_tls {
+	char *ca;
+	unsigned handshake_timeout_s;
 };
 
 struct raw_tcp {
@@ -83,6 +104,7 @@ struct raw {
 	unsigned domains_count;
 	struct raw_tcp tcp;
 	struct raw_udp udp;
+	struct raw_tls tls;
 	unsigned max_headers;
 	char *server_name;
 	struct raw_overload overload;
@@ -97,6 +119,28 @@ static const cyaml_strval_t level_strings[] = {
 static const cyaml_strval_t transport_strings[] = {
 	{ "udp", LISTEN_UDP },
 	{ "tcp", LISTEN_TCP },
+	{ "tls", LISTEN_TLS },
+};
+
+static const cyaml_strval_t bool_strings[] = {
+	{ "true", RAW_TRUE },
+	{ "false", RAW_FALSE },
+};
+
+#define PATH_MAX_LEN 255
+
+static const cyaml_schema_field_t sni_fields[] = {
+	CYAML_FIELD_STRING_PTR("domain", CYAML_FLAG_POINTER, struct raw_sni,
+			       domain, 1, 253),
+	CYAML_FIELD_STRING_PTR("cert", CYAML_FLAG_POINTER, struct raw_sni, cert,
+			       1, PATH_MAX_LEN),
+	CYAML_FIELD_STRING_PTR("key", CYAML_FLAG_POINTER, struct raw_sni, key,
+			       1, PATH_MAX_LEN),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t sni_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_sni, sni_fields),
 };
 
 static const cyaml_schema_field_t listen_fields[] = {
@@ -106,6 +150,29 @@ static const cyaml_schema_field_t listen_fields[] = {
 	CYAML_FIELD_FLAGS("transports", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			  struct raw_listen, transports, transport_strings,
 			  CYAML_ARRAY_LEN(transport_strings)),
+	CYAML_FIELD_STRING_PTR("advertise",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_listen, advertise, 1, 261),
+	CYAML_FIELD_STRING_PTR("cert", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_listen, cert, 1, PATH_MAX_LEN),
+	CYAML_FIELD_STRING_PTR("key", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_listen, key, 1, PATH_MAX_LEN),
+	CYAML_FIELD_ENUM("verify_client",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_listen, verify_client, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_STRING_PTR("ca", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_listen, ca, 1, PATH_MAX_LEN),
+	CYAML_FIELD_SEQUENCE("sni", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw_listen, sni, &sni_entry, 1, 64),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t tls_fields[] = {
+	CYAML_FIELD_STRING_PTR("ca", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_tls, ca, 1, PATH_MAX_LEN),
+	CYAML_FIELD_UINT("handshake_timeout_s", CYAML_FLAG_OPTIONAL,
+			 struct raw_tls, handshake_timeout_s),
 	CYAML_FIELD_END
 };
 
@@ -161,6 +228,8 @@ static const cyaml_schema_field_t top_fields[] = {
 			    tcp_fields),
 	CYAML_FIELD_MAPPING("udp", CYAML_FLAG_OPTIONAL, struct raw, udp,
 			    udp_fields),
+	CYAML_FIELD_MAPPING("tls", CYAML_FLAG_OPTIONAL, struct raw, tls,
+			    tls_fields),
 	CYAML_FIELD_UINT("max_headers", CYAML_FLAG_OPTIONAL, struct raw,
 			 max_headers),
 	CYAML_FIELD_STRING_PTR("server_name",
@@ -204,6 +273,21 @@ struct walk {
 	const struct schema *sch;
 	int sec; /* the section of the current top-level key, or -1 */
 	unsigned given[CONF_MAX_SECTIONS]; /* conf_ctx.given of each */
+	/* The listen entry being walked, for the checks that need several
+	 * of its keys (a cert/key pair, tls and its keys, a wildcard and
+	 * advertise); lines count from 1, 0: not given. */
+	struct {
+		unsigned transports; /* LISTEN_* */
+		unsigned long tr_line, addr_line, adv_line, cert_line, key_line,
+		    ca_line, vc_line, sni_line;
+		bool wildcard, verify_client;
+		char addr[65];
+		char cert[PATH_MAX_LEN + 1], key[PATH_MAX_LEN + 1];
+		/* the SNI entry being walked */
+		char scert[PATH_MAX_LEN + 1], skey[PATH_MAX_LEN + 1];
+		unsigned long skey_line;
+	} le;
+	const char *le_spath; /* the schema path a rule's check is given */
 };
 
 typedef int check_fn(struct walk *w, const yaml_mark_t *m, const char *path,
@@ -217,12 +301,23 @@ struct rule {
 	check_fn *check;    /* scalars */
 };
 
-static check_fn check_address, check_domain;
+static check_fn check_address, check_domain, check_advertise, check_note,
+    check_ca;
 
 static const struct rule rules[] = {
 	{ "workers", 0, CONF_MAX_WORKERS, NULL },
 	{ "listen.address", 0, 0, check_address },
 	{ "listen.port", 1, 65535, NULL },
+	{ "listen.advertise", 0, 0, check_advertise },
+	{ "listen.cert", 0, 0, check_note },
+	{ "listen.key", 0, 0, check_note },
+	{ "listen.ca", 0, 0, check_ca },
+	{ "listen.verify_client", 0, 0, check_note },
+	{ "listen.sni.domain", 0, 0, check_domain },
+	{ "listen.sni.cert", 0, 0, check_note },
+	{ "listen.sni.key", 0, 0, check_note },
+	{ "tls.ca", 0, 0, check_ca },
+	{ "tls.handshake_timeout_s", 1, 300, NULL },
 	{ "domains", 0, 0, check_domain },
 	{ "tcp.max_connections", 1, 1000000, NULL },
 	{ "tcp.idle_timeout_s", 1, 86400, NULL },
@@ -395,6 +490,10 @@ static int check_one_of(struct walk *w, const cyaml_schema_field_t *fields,
 	return 0;
 }
 
+static int listen_entry_check(struct walk *w, const yaml_mark_t *start,
+			      const char *path);
+static int sni_entry_check(struct walk *w, const char *path);
+
 static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 			const char *path, const char *spath)
 {
@@ -409,6 +508,12 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 	if (w->ev.type != YAML_MAPPING_START_EVENT)
 		return fail_kind(w, path, "a mapping");
 	start = w->ev.start_mark;
+	if (w->sec < 0 && strcmp(spath, "listen") == 0)
+		memset(&w->le, 0, sizeof(w->le));
+	if (w->sec < 0 && strcmp(spath, "listen.sni") == 0) {
+		w->le.scert[0] = w->le.skey[0] = '\0';
+		w->le.skey_line = 0;
+	}
 	/* Bounded: each pass sets a new bit of @seen or fails. */
 	for (;;) {
 		err = next(w);
@@ -461,6 +566,16 @@ static int walk_mapping(struct walk *w, const cyaml_schema_field_t *fields,
 	}
 	if (fields == w->sch->fields)
 		w->sec = -1; /* the top level is the runtime's */
+	if (w->sec < 0 && strcmp(spath, "listen") == 0) {
+		err = listen_entry_check(w, &start, path);
+		if (err)
+			return err;
+	}
+	if (w->sec < 0 && strcmp(spath, "listen.sni") == 0) {
+		err = sni_entry_check(w, path);
+		if (err)
+			return err;
+	}
 	return check_one_of(w, fields, seen, &start, path, spath);
 }
 
@@ -537,7 +652,7 @@ static int fail_enum(struct walk *w, const cyaml_schema_value_t *s,
 
 /* A list of names, each from the schema's strings, each at most once. */
 static int walk_flags(struct walk *w, const cyaml_schema_value_t *s,
-		      const char *path)
+		      const char *path, const char *spath)
 {
 	uint64_t seen = 0;
 	yaml_mark_t start;
@@ -564,6 +679,11 @@ static int walk_flags(struct walk *w, const cyaml_schema_value_t *s,
 			return fail(w, &w->ev.start_mark,
 				    "%s: '%s' is given twice", path, v);
 		seen |= UINT64_C(1) << i;
+		if (w->sec < 0 && strcmp(spath, "listen.transports") == 0) {
+			w->le.transports |=
+			    (unsigned)s->enumeration.strings[i].val;
+			w->le.tr_line = w->ev.start_mark.line + 1;
+		}
 	}
 	if (n == 0)
 		return fail(w, &start, "%s: must not be empty", path);
@@ -622,8 +742,11 @@ static int check_value(struct walk *w, const yaml_mark_t *m, const char *path,
 	const struct rule *r = sec ? NULL : rule_find(spath);
 	char why[512];
 
-	if (r && r->check)
+	if (r && r->check) {
+		/* check_note() and friends tell keys apart by schema path. */
+		w->le_spath = spath;
 		return r->check(w, m, path, v);
+	}
 	if (!sec || !sec->check)
 		return 0;
 	why[0] = '\0';
@@ -692,7 +815,7 @@ static int walk_value(struct walk *w, const cyaml_schema_value_t *s,
 	case CYAML_SEQUENCE:
 		return walk_sequence(w, s, path, spath);
 	case CYAML_FLAGS:
-		return walk_flags(w, s, path);
+		return walk_flags(w, s, path, spath);
 	default:
 		return walk_scalar(w, s, path, spath);
 	}
@@ -825,19 +948,197 @@ static int check_address(struct walk *w, const yaml_mark_t *m, const char *path,
 		return fail(w, m, "%s: '%.64s' is not an IPv4 or IPv6 address",
 			    path, v);
 	/* The listen address is written into Via and Record-Route, where
-	 * a wildcard reaches nobody; until an advertise address exists,
-	 * each interface is listed with its own address. */
-	if ((ss.ss_family == AF_INET &&
+	 * a wildcard reaches nobody: one needs `advertise` (checked at the
+	 * end of the entry, listen_entry_check()). */
+	w->le.wildcard =
+	    (ss.ss_family == AF_INET &&
 	     ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
 		 htonl(INADDR_ANY)) ||
 	    (ss.ss_family == AF_INET6 &&
-	     IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)))
+	     IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr));
+	w->le.addr_line = m->line + 1;
+	snprintf(w->le.addr, sizeof(w->le.addr), "%s", v);
+	return 0;
+}
+
+int conf_advertise_parse(const char *v, char *host, size_t hostlen,
+			 uint16_t *portp)
+{
+	const char *end, *colon;
+	long long port = 0;
+	char why[8];
+	size_t hl;
+
+	if (v[0] == '[') {
+		end = strchr(v, ']');
+		if (!end)
+			return -EINVAL;
+		hl = (size_t)(end - v) + 1;
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (!colon && end[1])
+			return -EINVAL;
+	} else {
+		colon = strchr(v, ':');
+		/* A bare IPv6 literal would be ambiguous with a port. */
+		if (colon && strchr(colon + 1, ':'))
+			return -EINVAL;
+		hl = colon ? (size_t)(colon - v) : strlen(v);
+	}
+	if (hl == 0 || hl >= hostlen)
+		return -EINVAL;
+	if (colon &&
+	    (parse_int(colon + 1, &port) < 0 || port < 1 || port > 65535))
+		return -EINVAL;
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (conf_domain_check("", host, why, sizeof(why)) != 0)
+		return -EINVAL;
+	if (v[0] == '[') {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		char ip[64];
+
+		if (hl - 2 >= sizeof(ip))
+			return -EINVAL;
+		memcpy(ip, host + 1, hl - 2);
+		ip[hl - 2] = '\0';
+		if (peer_addr_parse(ip, 0, &ss, &len) < 0 ||
+		    ss.ss_family != AF_INET6)
+			return -EINVAL;
+	} else if (strchr(host, '[') || strchr(host, ']')) {
+		return -EINVAL;
+	}
+	*portp = (uint16_t)port;
+	return 0;
+}
+
+static int check_advertise(struct walk *w, const yaml_mark_t *m,
+			   const char *path, const char *v)
+{
+	char host[262];
+	uint16_t port;
+
+	if (conf_advertise_parse(v, host, sizeof(host), &port) < 0)
 		return fail(w, m,
-			    "%s: '%.64s' is a wildcard: sipedge writes its "
-			    "listen address into Via and Record-Route, where "
-			    "it would reach nobody; list the address of each "
-			    "interface instead",
+			    "%s: '%.64s' is not HOST[:PORT] (a name, an IPv4 "
+			    "address or a bracketed IPv6 address; port "
+			    "1..65535)",
 			    path, v);
+	w->le.adv_line = m->line + 1;
+	return 0;
+}
+
+/* Remember a key of the TLS listen entry (or its SNI entry) for the
+ * checks at its end. */
+static int check_note(struct walk *w, const yaml_mark_t *m, const char *path,
+		      const char *v)
+{
+	const char *sp = w->le_spath;
+	unsigned long line = m->line + 1;
+
+	(void)path;
+	if (strcmp(sp, "listen.cert") == 0) {
+		snprintf(w->le.cert, sizeof(w->le.cert), "%s", v);
+		w->le.cert_line = line;
+	} else if (strcmp(sp, "listen.key") == 0) {
+		snprintf(w->le.key, sizeof(w->le.key), "%s", v);
+		w->le.key_line = line;
+	} else if (strcmp(sp, "listen.verify_client") == 0) {
+		w->le.verify_client = strcmp(v, "true") == 0;
+		w->le.vc_line = line;
+	} else if (strcmp(sp, "listen.sni.cert") == 0) {
+		snprintf(w->le.scert, sizeof(w->le.scert), "%s", v);
+		if (!w->le.sni_line)
+			w->le.sni_line = line;
+	} else if (strcmp(sp, "listen.sni.key") == 0) {
+		snprintf(w->le.skey, sizeof(w->le.skey), "%s", v);
+		w->le.skey_line = line;
+	}
+	return 0;
+}
+
+static int check_ca(struct walk *w, const yaml_mark_t *m, const char *path,
+		    const char *v)
+{
+	char why[512];
+	int err = tls_check_ca(v, why, sizeof(why));
+
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return fail(w, m, "%s: %s", path, why);
+	if (strcmp(w->le_spath, "listen.ca") == 0)
+		w->le.ca_line = m->line + 1;
+	return 0;
+}
+
+/* The end of a listen entry: the checks that need several keys. */
+static int listen_entry_check(struct walk *w, const yaml_mark_t *start,
+			      const char *path)
+{
+	bool tls = w->le.transports & LISTEN_TLS;
+	unsigned long tls_only = w->le.cert_line  ? w->le.cert_line
+				 : w->le.key_line ? w->le.key_line
+				 : w->le.ca_line  ? w->le.ca_line
+				 : w->le.vc_line  ? w->le.vc_line
+						  : w->le.sni_line;
+	char why[512];
+	int err;
+
+	if (w->le.wildcard && !w->le.adv_line)
+		return fail_line(
+		    w, w->le.addr_line,
+		    "%s.address: '%.64s' is a wildcard: sipedge writes its "
+		    "listen address into Via and Record-Route, where it would "
+		    "reach nobody; give 'advertise: HOST[:PORT]' (the address "
+		    "peers reach this entry at), or list the address of each "
+		    "interface instead",
+		    path, w->le.addr);
+	if (!tls) {
+		if (tls_only)
+			return fail_line(w, tls_only,
+					 "%s: cert, key, ca, verify_client "
+					 "and sni are only for a TLS listener "
+					 "(transports: [tls])",
+					 path);
+		return 0;
+	}
+	if (w->le.transports & (LISTEN_UDP | LISTEN_TCP))
+		return fail_line(w, w->le.tr_line,
+				 "%s.transports: tls needs an entry (and a "
+				 "port) of its own: not with udp or tcp",
+				 path);
+	if (!w->le.cert_line || !w->le.key_line)
+		return fail(w, start,
+			    "%s: a TLS listener needs 'cert' and 'key' (PEM "
+			    "files)",
+			    path);
+	err = tls_check_pair(w->le.cert, w->le.key, why, sizeof(why));
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return fail_line(w, w->le.key_line, "%s.key: %s", path, why);
+	if (w->le.verify_client && !w->le.ca_line)
+		return fail_line(w, w->le.vc_line,
+				 "%s.verify_client: needs 'ca', the PEM file "
+				 "of the CAs that sign client certificates",
+				 path);
+	if (!w->le.verify_client && w->le.ca_line)
+		return fail_line(w, w->le.ca_line,
+				 "%s.ca: only used with verify_client: true",
+				 path);
+	return 0;
+}
+
+static int sni_entry_check(struct walk *w, const char *path)
+{
+	char why[512];
+	int err = tls_check_pair(w->le.scert, w->le.skey, why, sizeof(why));
+
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return fail_line(w, w->le.skey_line, "%s.key: %s", path, why);
 	return 0;
 }
 
@@ -872,10 +1173,64 @@ static unsigned or_default(unsigned v, unsigned def)
 	return v ? v : def;
 }
 
+static char *dup_or_null(const char *s, int *errp)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*errp = -ENOMEM;
+	return d;
+}
+
+/* The TLS keys and the advertised address of entry @p l. */
+static int build_listen_tls(struct conf_listen *l, const struct raw_listen *rl)
+{
+	char host[262];
+	uint16_t port = 0;
+	int err = 0;
+
+	l->cert = dup_or_null(rl->cert, &err);
+	l->key = dup_or_null(rl->key, &err);
+	l->ca = dup_or_null(rl->ca, &err);
+	l->verify_client = rl->verify_client == RAW_TRUE;
+	if (rl->sni_count) {
+		l->sni = calloc(rl->sni_count, sizeof(*l->sni));
+		if (!l->sni)
+			return -ENOMEM;
+		for (unsigned k = 0; k < rl->sni_count; k++) {
+			l->sni[k].domain = conf_lower_dup(rl->sni[k].domain);
+			l->sni[k].cert = dup_or_null(rl->sni[k].cert, &err);
+			l->sni[k].key = dup_or_null(rl->sni[k].key, &err);
+			l->nsni = k + 1;
+			if (!l->sni[k].domain)
+				err = -ENOMEM;
+		}
+	}
+	if (err)
+		return err;
+	if (rl->advertise) {
+		if (conf_advertise_parse(rl->advertise, host, sizeof(host),
+					 &port) < 0)
+			return ERR_CONFIG;
+		l->adv_host = conf_lower_dup(host);
+	} else {
+		snprintf(host, sizeof(host),
+			 strchr(l->address, ':') ? "[%s]" : "%s", l->address);
+		l->adv_host = strdup(host);
+	}
+	l->adv_port = port ? port : l->port;
+	return l->adv_host ? 0 : -ENOMEM;
+}
+
 static int build_listen(struct conf *c, const struct raw *r)
 {
-	static const struct raw_listen def = { (char *)"127.0.0.1", 5060, 0 };
+	static const struct raw_listen def = { .address = (char *)"127.0.0.1",
+					       .port = 5060 };
 	unsigned n = r->listen_count ? r->listen_count : 1;
+	int err;
 
 	c->listen = calloc(n, sizeof(*c->listen));
 	if (!c->listen)
@@ -889,12 +1244,16 @@ static int build_listen(struct conf *c, const struct raw *r)
 		if (!l->address)
 			return -ENOMEM;
 		c->nlisten = i + 1;
-		l->port = (uint16_t)or_default(rl->port, 5060);
+		l->tls = rl->transports & LISTEN_TLS;
+		l->port = (uint16_t)or_default(rl->port, l->tls ? 5061 : 5060);
 		l->udp = !rl->transports || (rl->transports & LISTEN_UDP);
 		l->tcp = !rl->transports || (rl->transports & LISTEN_TCP);
 		if (peer_addr_parse(l->address, l->port, &l->addr,
 				    &l->addrlen) < 0)
 			return ERR_CONFIG;
+		err = build_listen_tls(l, rl);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -1024,6 +1383,14 @@ static int build(const struct schema *sch, const void *block,
 	/* 0: the share of max_connections (tcp_per_ip_limit()). */
 	c->tcp.max_per_source = r->tcp.max_per_source;
 	c->udp.batch = or_default(r->udp.batch, 32);
+	c->tls.handshake_timeout_s = or_default(r->tls.handshake_timeout_s, 10);
+	if (r->tls.ca) {
+		c->tls.ca = strdup(r->tls.ca);
+		if (!c->tls.ca) {
+			err = -ENOMEM;
+			goto out;
+		}
+	}
 	c->max_headers = or_default(r->max_headers, 128);
 	c->server_name = strdup(r->server_name ? r->server_name
 					       : "sipedge/" SIPEDGE_VERSION);
@@ -1321,9 +1688,23 @@ void conf_free(struct conf *c)
 			c->sec[i]->free(c->secdata[i]);
 		free(c->secdata[i]);
 	}
-	for (unsigned i = 0; i < c->nlisten; i++)
-		free(c->listen[i].address);
+	for (unsigned i = 0; i < c->nlisten; i++) {
+		struct conf_listen *l = &c->listen[i];
+
+		free(l->address);
+		free(l->cert);
+		free(l->key);
+		free(l->ca);
+		free(l->adv_host);
+		for (unsigned k = 0; k < l->nsni; k++) {
+			free(l->sni[k].domain);
+			free(l->sni[k].cert);
+			free(l->sni[k].key);
+		}
+		free(l->sni);
+	}
 	free(c->listen);
+	free(c->tls.ca);
 	for (unsigned i = 0; i < c->ndomains; i++)
 		free(c->domains[i]);
 	free(c->domains);
@@ -1367,8 +1748,11 @@ bool conf_host_is_address(struct slice host, const char *address)
 bool conf_is_listen_host(const struct conf *c, struct slice host, uint16_t port)
 {
 	for (unsigned i = 0; i < c->nlisten; i++)
-		if (conf_host_is_address(host, c->listen[i].address) &&
-		    (port == 0 || port == c->listen[i].port))
+		if ((conf_host_is_address(host, c->listen[i].address) &&
+		     (port == 0 || port == c->listen[i].port)) ||
+		    (c->listen[i].adv_host &&
+		     slice_caseeq_cstr(host, c->listen[i].adv_host) &&
+		     (port == 0 || port == c->listen[i].adv_port)))
 			return true;
 	return false;
 }

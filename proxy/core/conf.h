@@ -28,14 +28,37 @@
 /** The most sections conf_section_add() takes. */
 #define CONF_MAX_SECTIONS 16
 
+/** A certificate a TLS listener shows to clients asking for @p domain. */
+struct conf_sni {
+	char *domain; /**< lower case */
+	char *cert;   /**< PEM chain file */
+	char *key;    /**< PEM key file */
+};
+
 /** One listening address. */
 struct conf_listen {
 	char *address;		      /**< as written: "127.0.0.1", "::1" */
-	uint16_t port;		      /**< default 5060 */
+	uint16_t port;		      /**< default 5060 (5061 for tls) */
 	bool udp;		      /**< listen on UDP (default true) */
 	bool tcp;		      /**< listen on TCP (default true) */
+	bool tls;		      /**< SIP over TLS (then no udp, tcp) */
 	struct sockaddr_storage addr; /**< address + port, resolved */
 	socklen_t addrlen;
+	/** tls: the default certificate chain and key (PEM files). */
+	char *cert, *key;
+	/** tls: client certificates required, checked against @p ca. */
+	bool verify_client;
+	char *ca;
+	struct conf_sni *sni; /**< tls: per-domain certificates */
+	unsigned nsni;
+	/**
+	 * What Via, Record-Route and Path name for this entry: the
+	 * `advertise` host ("sip.example.com", "192.0.2.1", "[2001:db8::1]")
+	 * and port, or the address and port. Always set (a wildcard address
+	 * without `advertise` is refused at load).
+	 */
+	char *adv_host;
+	uint16_t adv_port;
 };
 
 /** A network in CIDR form ("127.0.0.0/8", "::1/128"). */
@@ -167,6 +190,14 @@ struct conf {
 		unsigned batch; /**< recvmmsg/sendmmsg batch (32) */
 	} udp;
 
+	struct {
+		/** PEM CA file that next hops' certificates are checked
+		 * against; NULL: the system's store. */
+		char *ca;
+		/** A TLS handshake not done by then is closed (10). */
+		unsigned handshake_timeout_s;
+	} tls;
+
 	unsigned max_headers; /**< headers per message (default 128) */
 	char *server_name;    /**< Server / User-Agent value ("sipedge/VER") */
 
@@ -256,6 +287,15 @@ bool conf_net_has(const struct conf_net *nets, unsigned n,
  */
 int conf_domain_check(const char *path, const char *v, char *why,
 		      size_t whylen);
+
+/**
+ * Parse a listen entry's `advertise` value @p v, "HOST[:PORT]" (a name,
+ * an IPv4 literal or a bracketed IPv6 literal), into @p host (as
+ * written, brackets kept) and *@p portp (0 when not given).
+ * Returns 0, or -EINVAL. Thread: any.
+ */
+int conf_advertise_parse(const char *v, char *host, size_t hostlen,
+			 uint16_t *portp);
 
 /** A copy of @p s in lower case (ASCII), or NULL (out of memory). */
 char *conf_lower_dup(const char *s);

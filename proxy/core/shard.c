@@ -32,6 +32,7 @@
 #include "proxy/sip/msg.h"
 #include "proxy/sip/peer.h"
 #include "proxy/core/tcp.h"
+#include "proxy/core/tls.h"
 #include "proxy/sip/txn.h"
 #include "proxy/core/udp.h"
 #include "store/alias.h"
@@ -141,8 +142,9 @@ int shard_parse(struct shard *sh, const struct peer *from, const char *buf,
 	if (!hdrs)
 		return -ENOMEM;
 	memset(m, 0, sizeof(*m));
-	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
-				from->proto == PEER_TCP ? SIPMSG_STREAM : 0);
+	*parsedp =
+	    sipmsg_parse(m, buf, len, hdrs, max,
+			 peer_proto_is_stream(from->proto) ? SIPMSG_STREAM : 0);
 	if (*parsedp < 0)
 		shard__count(&sh->stats.parse_errors, 1);
 	return 0;
@@ -177,6 +179,9 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 	    __atomic_load_n(&st->tcp_accepted, __ATOMIC_RELAXED);
 	out->tcp_closed = __atomic_load_n(&st->tcp_closed, __ATOMIC_RELAXED);
 	out->overloaded = __atomic_load_n(&st->overloaded, __ATOMIC_RELAXED);
+	out->tls_handshakes =
+	    __atomic_load_n(&st->tls_handshakes, __ATOMIC_RELAXED);
+	out->tls_failed = __atomic_load_n(&st->tls_failed, __ATOMIC_RELAXED);
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		out->requests[k] =
 		    __atomic_load_n(&st->requests[k], __ATOMIC_RELAXED);
@@ -764,7 +769,7 @@ static void shard_fini(struct shard *sh)
  * STATS_PLAIN items, then the families, in the order stats_read() fills
  * them. */
 enum {
-	STATS_PLAIN = 13,
+	STATS_PLAIN = 15,
 	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
 	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
 	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
@@ -787,6 +792,8 @@ static struct stats_item stats_items[STATS_NITEMS] = {
 	{ "tcp_open", "TCP connections open", true },
 	{ "transactions_created", "transactions made, server and client",
 	  false },
+	{ "tls_handshakes", "TLS handshakes done, accepted and opened", false },
+	{ "tls_failed", "TLS handshakes refused, failed or timed out", false },
 };
 
 /* Index STATS_REQ + k is method k of enum sip_method, and so on. */
@@ -872,6 +879,8 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[10] = st.inbox;
 	v[11] = st.tcp_open;
 	v[12] = st.txns_created;
+	v[13] = st.tls_handshakes;
+	v[14] = st.tls_failed;
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		v[STATS_REQ + k] = st.requests[k];
 	for (unsigned k = 0; k < 6; k++) {
@@ -889,12 +898,22 @@ static void stats_read_hists(void *arg, unsigned inst, struct stats_hist *h)
 		stats_hist_add(&h[k], &st.hist[k]);
 }
 
+/* The TLS contexts, once no connection uses them. */
+static void tls_free_all(struct shards *s)
+{
+	for (unsigned i = 0; s->tls_srv && i < s->ntls_srv; i++)
+		tls_srv_free(s->tls_srv[i]);
+	free(s->tls_srv);
+	tls_cli_free(s->tls_cli);
+}
+
 static void teardown(struct shards *s, bool ran)
 {
 	if (!s)
 		return;
 	if (!s->sh) {
 		alias_free(s->alias);
+		tls_free_all(s);
 		free(s->listen);
 		free(s);
 		return;
@@ -925,6 +944,7 @@ static void teardown(struct shards *s, bool ran)
 	free(s->sh);
 	/* After the shards closed their connections. */
 	alias_free(s->alias);
+	tls_free_all(s);
 	free(s->listen);
 	free(s);
 }
@@ -946,21 +966,37 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 {
 	const struct conf_listen *src = o->listen ? o->listen : o->conf->listen;
 	unsigned n = o->listen ? o->nlisten : o->conf->nlisten;
-	int port;
+	char why[512];
+	int port, err;
 
 	s->listen = calloc(n ? n : 1, sizeof(*s->listen));
-	if (!s->listen)
+	s->tls_srv = calloc(n ? n : 1, sizeof(*s->tls_srv));
+	if (!s->listen || !s->tls_srv)
 		return -ENOMEM;
+	s->ntls_srv = n;
 	for (unsigned i = 0; i < n; i++) {
 		struct conf_listen *l = &s->listen[i];
 		struct sockaddr *sa = (struct sockaddr *)&l->addr;
 
 		*l = src[i];
-		l->address = NULL; /* the caller's string: not kept */
+		/* The caller's strings: not kept (the TLS contexts are made
+		 * from them now). */
+		l->address = l->cert = l->key = l->ca = l->adv_host = NULL;
+		l->sni = NULL;
+		l->nsni = 0;
+		if (l->tls) {
+			err = tls_srv_new(&src[i], &s->tls_srv[i], why,
+					  sizeof(why));
+			if (err) {
+				log_msg(LOG_ERR, "tls listener %u: %s", i,
+					err == ERR_CONFIG ? why : err_str(err));
+				return err;
+			}
+		}
 		if (l->port || (l->addr.ss_family != AF_INET &&
 				l->addr.ss_family != AF_INET6))
 			continue;
-		if (l->tcp)
+		if (l->tcp || l->tls)
 			return -EINVAL;
 		port = tp__free_port(sa, l->addrlen, SOCK_DGRAM, "udp");
 		if (port < 0)
@@ -978,7 +1014,9 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 int shards_start(const struct conf *c, const struct shard_role *role,
 		 struct shards **sp)
 {
-	const struct shards_opts o = { .conf = c, .role = role, .guard = true };
+	const struct shards_opts o = {
+		.conf = c, .role = role, .guard = true, .tls_client = true
+	};
 
 	if (!c)
 		return -EINVAL;
@@ -1019,8 +1057,18 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 	err = listen_copy(s, o);
 	if (err)
 		goto out;
+	if (o->tls_client) {
+		char why[512];
+
+		err = tls_cli_new(c->tls.ca, &s->tls_cli, why, sizeof(why));
+		if (err) {
+			log_msg(LOG_ERR, "tls client: %s",
+				err == ERR_CONFIG ? why : err_str(err));
+			goto out;
+		}
+	}
 	for (unsigned i = 0; i < s->nlisten && !s->alias; i++) {
-		if (!s->listen[i].tcp)
+		if (!s->listen[i].tcp && !s->listen[i].tls)
 			continue;
 		err = alias_new(c->tcp.max_connections, &s->alias);
 		if (err)
@@ -1038,8 +1086,9 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 		const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
 
 		err = l->udp ? tp__probe(sa, l->addrlen, SOCK_DGRAM, "udp") : 0;
-		if (!err && l->tcp)
-			err = tp__probe(sa, l->addrlen, SOCK_STREAM, "tcp");
+		if (!err && (l->tcp || l->tls))
+			err = tp__probe(sa, l->addrlen, SOCK_STREAM,
+					l->tls ? "tls" : "tcp");
 		if (err)
 			goto out;
 	}

@@ -29,6 +29,8 @@ struct shard_stats {
 	uint64_t tcp_accepted; /**< TCP connections accepted */
 	uint64_t tcp_closed;   /**< TCP connections closed */
 	uint64_t overloaded;   /**< requests answered 503 for overload */
+	uint64_t tls_handshakes; /**< TLS handshakes done, both ways */
+	uint64_t tls_failed; /**< TLS handshakes refused, failed, timed out */
 	/* Written by the role (the proxy pipeline). */
 	uint64_t requests[SIP_METHOD__COUNT]; /**< received, by method */
 	uint64_t rsp_in[6];    /**< responses received, by class 1xx..6xx */
@@ -151,6 +153,10 @@ struct shards_opts {
 	 * (proxy/core/guard.h) before anything else; shards_start() sets
 	 * it (the proxy's group faces the network). */
 	bool guard;
+	/** Open TLS connections to next hops (a PEER_TLS destination),
+	 * verified against conf->tls.ca or the system's store;
+	 * shards_start() sets it. Without it such a send is -ENOTSUP. */
+	bool tls_client;
 };
 
 /**

@@ -29,6 +29,8 @@ struct tcp;
 struct alias;
 struct shards;
 struct conf_listen;
+struct tls_srv;
+struct tls_cli;
 
 /**
  * Bytes (items and their headers) one shard's inbox may hold; past it,
@@ -121,6 +123,12 @@ struct shards {
 	char name[16];	/**< for logs and thread names: "shard", "b2b" */
 	bool run_hooks; /**< run the shards_add_hook() hooks */
 	bool guard;	/**< shards_opts guard */
+	/** Per listener: its TLS contexts (NULL: not a TLS one). */
+	struct tls_srv **tls_srv;
+	unsigned ntls_srv; /**< entries of tls_srv */
+	/** The client context for TLS next hops (shards_start() only:
+	 * NULL in other groups, whose TLS next hops are refused). */
+	struct tls_cli *tls_cli;
 	/** Open TCP connections of the group by remote address (for
 	 * tp_send(); NULL when the group has no TCP listener). */
 	struct alias *alias;

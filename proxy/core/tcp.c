@@ -1,4 +1,4 @@
-/* proxy/core/tcp.c - a shard's TCP listeners and connections */
+/* proxy/core/tcp.c - a shard's TCP (and TLS) listeners and connections */
 #include "proxy/core/tcp.h"
 
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/guard.h"
 #include "proxy/core/shard_priv.h"
+#include "proxy/core/tls.h"
 #include "proxy/sip/msg.h"
 #include "store/alias.h"
 
@@ -47,6 +48,8 @@
  */
 #define PER_IP_SHARE 8
 #define PER_IP_MIN   64
+/* TLS records are at most 16 KiB of plaintext (RFC 8446 §5.1). */
+#define TLS_CHUNK (16 * 1024 + 512)
 
 struct tcp_listener {
 	struct tcp *t;
@@ -91,6 +94,15 @@ struct tcp_conn {
 	bool ip_counted;  /* in shards->tcp_per_ip, at ip_bucket[] */
 	bool in_map;
 	unsigned ip_bucket[2];
+	/*
+	 * TLS (PEER_TLS): the session between the socket and the SIP
+	 * bytes above; NULL for plain TCP. Plaintext sent before the
+	 * handshake is done waits in @tpend.
+	 */
+	struct tls_sess *tls;
+	char *tpend;
+	size_t tpend_len;
+	uint64_t hs_start_ms; /* loop time the handshake began */
 };
 
 struct write_req {
@@ -114,7 +126,9 @@ struct tcp {
 	uint64_t serial;
 	size_t max_hdr, max_body, max_buf, wq_max;
 	uint64_t idle_ms, msg_ms;
-	unsigned max_conns; /* 0: no limit */
+	uint64_t hs_ms;		/* tls.handshake_timeout_s */
+	char tlsbuf[TLS_CHUNK]; /* ciphertext in and out, one call at a time */
+	unsigned max_conns;	/* 0: no limit */
 	unsigned max_per_ip;
 	/* The most output memory one connection held (any thread reads). */
 	atomic_size_t wq_peak;
@@ -233,6 +247,8 @@ static void conn_close_cb(uv_handle_t *h)
 	struct tcp_conn *c = h->data;
 
 	if (--c->handles == 0) {
+		tls_sess_free(c->tls);
+		free(c->tpend);
 		free(c->wnext);
 		free(c->buf);
 		free(c);
@@ -421,7 +437,7 @@ static int wq_over(struct tcp_conn *c)
  * its overhead, counts against the limit: a peer that does not read is
  * closed.
  */
-static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
+static int raw_write(struct tcp_conn *c, const char *buf, size_t len)
 {
 	struct tcp *t = c->t;
 	struct write_req *w = c->wnext;
@@ -491,6 +507,54 @@ static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
 	return 0;
 }
 
+/* Write what the TLS session has for the socket. */
+static int tls_flush(struct tcp_conn *c)
+{
+	struct tcp *t = c->t;
+	size_t n;
+	int err;
+
+	/* Bounded: each pass takes bytes out of the session's buffer. */
+	while ((n = tls_sess_take(c->tls, t->tlsbuf, sizeof(t->tlsbuf)))) {
+		err = raw_write(c, t->tlsbuf, n);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Plaintext for the peer: over TLS, encrypted (or kept until the
+ * handshake is done, within the output limit); else as it is.
+ */
+static int conn_write(struct tcp_conn *c, const char *buf, size_t len)
+{
+	char *p;
+	int err;
+
+	if (!c->tls)
+		return raw_write(c, buf, len);
+	if (c->closing || c->draining)
+		return -ENOTCONN;
+	if (!tls_sess_is_up(c->tls)) {
+		if (c->tpend_len + len > c->t->wq_max)
+			return wq_over(c);
+		p = realloc(c->tpend, c->tpend_len + len);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p + c->tpend_len, buf, len);
+		c->tpend = p;
+		c->tpend_len += len;
+		return 0;
+	}
+	err = tls_sess_write(c->tls, buf, len);
+	if (err) {
+		conn_close(c);
+		return err;
+	}
+	return tls_flush(c);
+}
+
 int tcp_send(struct tcp *t, uint64_t conn_id, const void *buf, size_t len)
 {
 	struct tcp_conn *c = t ? map_find(t, conn_id) : NULL;
@@ -522,11 +586,17 @@ size_t tcp_wq_limit(const struct tcp *t)
 static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
 		      const char *fault);
 
+static void tls_fail(struct tcp_conn *c, const char *why);
+
 static void idle_cb(uv_timer_t *h)
 {
 	struct tcp_conn *c = h->data;
 	char abuf[64];
 
+	if (c->tls && !tls_sess_is_up(c->tls) && !c->draining) {
+		tls_fail(c, "not done in time");
+		return;
+	}
 	if (c->len && !c->draining && log_ratelimit_ok(&c->t->rl))
 		log_msg(LOG_NOTICE,
 			"tcp %s: message not complete after %" PRIu64
@@ -559,6 +629,14 @@ static void touch(struct tcp_conn *c)
 
 	if (c->closing || c->draining)
 		return;
+	/* A TLS handshake must be done within tls.handshake_timeout_s. */
+	if (c->tls && !tls_sess_is_up(c->tls) && t->hs_ms) {
+		now = uv_now(&t->sh->loop);
+		end = c->hs_start_ms + t->hs_ms;
+		left = end > now ? end - now : 1;
+		if (!ms || left < ms)
+			ms = left;
+	}
 	if (c->len && t->msg_ms) {
 		now = uv_now(&t->sh->loop);
 		end = c->msg_start_ms + t->msg_ms;
@@ -702,6 +780,12 @@ static void conn_drain(struct tcp_conn *c)
 
 	if (c->closing || c->draining)
 		return;
+	/* TLS: close_notify (RFC 8446 §6.1) before the FIN. */
+	if (c->tls) {
+		tls_sess_close(c->tls);
+		if (tls_flush(c))
+			return;
+	}
 	/* The FIN goes behind everything gathered so far. */
 	if (wr_flush_next(c))
 		return;
@@ -832,6 +916,123 @@ static bool conn_process(struct tcp_conn *c)
 	return off > 0;
 }
 
+/* A TLS handshake that failed or timed out: counted, logged, closed;
+ * for one we opened, what was sent there fails over now. */
+static void tls_fail(struct tcp_conn *c, const char *why)
+{
+	struct tcp *t = c->t;
+	struct peer to = c->peer;
+	bool outgoing = c->outgoing;
+	char abuf[64];
+
+	shard__count(&shard_stats(t->sh)->tls_failed, 1);
+	if (log_ratelimit_ok(&t->rl))
+		log_msg(LOG_NOTICE, "tls %s: handshake %s: closed",
+			peer_addr_str((struct sockaddr *)&c->peer.addr, abuf,
+				      sizeof(abuf)),
+			why);
+	conn_close(c);
+	if (outgoing)
+		shard__conn_failed(t->sh, &to);
+}
+
+/* The handshake is done: count it, and send what waited for it. */
+static int tls_up(struct tcp_conn *c)
+{
+	char *p = c->tpend;
+	size_t n = c->tpend_len;
+	int err = 0;
+
+	shard__count(&shard_stats(c->t->sh)->tls_handshakes, 1);
+	log_msg(LOG_DEBUG, "tls: connection %" PRIx64 ": %s", c->id,
+		tls_sess_version(c->tls));
+	c->tpend = NULL;
+	c->tpend_len = 0;
+	if (n)
+		err = conn_write(c, p, n);
+	free(p);
+	/* The idle timer no longer counts the handshake. */
+	touch(c);
+	return err;
+}
+
+static bool conn_process(struct tcp_conn *c);
+
+/*
+ * @p n bytes of ciphertext read on TLS connection @p c: the handshake
+ * goes on, and the plaintext goes into c->buf. Returns 0, or a negative
+ * error when the connection was closed or failed (nothing more to do).
+ */
+static int tls_in(struct tcp_conn *c, const char *p, size_t n)
+{
+	struct tcp *t = c->t;
+	char why[160];
+	size_t ncap;
+	char *nb;
+	int r;
+
+	if (tls_sess_feed(c->tls, p, n)) {
+		conn_close(c);
+		return -ENOMEM;
+	}
+	if (!tls_sess_is_up(c->tls)) {
+		r = tls_sess_handshake(c->tls);
+		/* Its messages, or the alert that says why not. */
+		(void)tls_flush(c);
+		if (c->closing)
+			return -ENOTCONN;
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0) {
+			snprintf(why, sizeof(why), "failed (%s)",
+				 tls_sess_fault(c->tls));
+			tls_fail(c, why);
+			return -EPROTO;
+		}
+		if (tls_up(c) || c->closing)
+			return -ENOTCONN;
+	}
+	/* Bounded: each pass adds plaintext to the buffer, takes messages
+	 * off it, or leaves. */
+	for (;;) {
+		if (c->len == c->cap) {
+			ncap = c->cap ? c->cap * 2 : BUF_MIN;
+			if (ncap > t->max_buf)
+				ncap = t->max_buf;
+			if (ncap <= c->cap) {
+				/* Full: what is complete goes on first. */
+				if (conn_process(c))
+					continue;
+				if (!c->closing && !c->draining)
+					conn_fail(c, c->buf, c->len, -EMSGSIZE,
+						  NULL);
+				return -EMSGSIZE;
+			}
+			nb = realloc(c->buf, ncap);
+			if (!nb) {
+				conn_close(c);
+				return -ENOMEM;
+			}
+			c->buf = nb;
+			c->cap = ncap;
+		}
+		r = tls_sess_read(c->tls, c->buf + c->len, c->cap - c->len);
+		if (r > 0) {
+			c->len += (size_t)r;
+			continue;
+		}
+		if (r == -EAGAIN)
+			break;
+		/* close_notify (0) or a broken record: the stream ends. */
+		(void)tls_flush(c);
+		conn_close(c);
+		return -ENOTCONN;
+	}
+	/* Whatever the session answers on its own (TLS 1.3 tickets). */
+	(void)tls_flush(c);
+	return c->closing || c->draining ? -ENOTCONN : 0;
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct tcp_conn *c = h->data;
@@ -842,6 +1043,11 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	(void)suggested;
 	if (c->draining) {
 		*buf = uv_buf_init(t->discard, sizeof(t->discard));
+		return;
+	}
+	/* Ciphertext: into the session at once (tls_in()). */
+	if (c->tls) {
+		*buf = uv_buf_init(t->tlsbuf, sizeof(t->tlsbuf));
 		return;
 	}
 	if (c->len == c->cap) {
@@ -865,7 +1071,6 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct tcp_conn *c = s->data;
 	bool had;
 
-	(void)buf;
 	if (nread == 0 || c->closing)
 		return;
 	if (nread < 0) {
@@ -878,7 +1083,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->draining)
 		return;
 	had = c->len > 0;
-	c->len += (size_t)nread;
+	if (!c->tls)
+		c->len += (size_t)nread;
+	else if (tls_in(c, buf->base, (size_t)nread) < 0) {
+		shard__flush(c->t->sh);
+		return;
+	}
 	/* What is left is a message begun in this read, unless it is the
 	 * one that was waiting before and nothing was taken. */
 	if (conn_process(c) || !had)
@@ -992,6 +1202,13 @@ static void accept_cb(uv_stream_t *server, int status)
 				t->max_per_ip);
 		goto fail;
 	}
+	if (sh->set->tls_srv && sh->set->tls_srv[l->listen_idx]) {
+		err = tls_sess_server(sh->set->tls_srv[l->listen_idx], &c->tls);
+		if (err)
+			goto fail;
+		c->peer.proto = PEER_TLS;
+		c->hs_start_ms = uv_now(&sh->loop);
+	}
 	err = map_add(t, c);
 	if (err)
 		goto fail;
@@ -1053,8 +1270,21 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	err = uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb);
-	if (err)
+	if (err) {
 		conn_close(c);
+		return;
+	}
+	/* TLS: the ClientHello goes now; what was sent waits in tpend. */
+	if (c->tls) {
+		c->hs_start_ms = uv_now(&c->t->sh->loop);
+		err = tls_sess_handshake(c->tls);
+		if (tls_flush(c) || c->closing)
+			return;
+		if (err && err != -EAGAIN)
+			tls_fail(c, "failed");
+		else
+			touch(c);
+	}
 }
 
 /* The listen address of @p li with port 0, to send from. */
@@ -1094,12 +1324,14 @@ int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 
 	/* Bounded by this shard's outgoing connections. */
 	for (c = t->outs; c; c = c->onext) {
-		if (!c->closing && !c->draining &&
+		if (!c->closing && !c->draining && c->peer.proto == to->proto &&
 		    same_addr(&c->peer.addr, &to->addr)) {
 			*idp = c->id;
 			return 0;
 		}
 	}
+	if (to->proto == PEER_TLS && !sh->set->tls_cli)
+		return -ENOTSUP;
 	if (t->max_conns &&
 	    atomic_load_explicit(&sh->set->tcp_conns, memory_order_relaxed) >=
 		t->max_conns)
@@ -1122,8 +1354,16 @@ int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 	atomic_fetch_add_explicit(&sh->set->tcp_conns, 1, memory_order_relaxed);
 	c->counted = true;
 	c->peer = *to;
-	c->peer.proto = PEER_TCP;
+	c->peer.proto = to->proto == PEER_TLS ? PEER_TLS : PEER_TCP;
 	c->peer.conn_id = c->id;
+	if (c->peer.proto == PEER_TLS) {
+		err = tls_sess_client(sh->set->tls_cli,
+				      (const struct sockaddr *)&to->addr,
+				      &c->tls);
+		if (err)
+			goto fail;
+		c->hs_start_ms = uv_now(&sh->loop);
+	}
 	err = map_add(t, c);
 	if (err)
 		goto fail;
@@ -1166,6 +1406,7 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 	t->msg_ms = t->idle_ms && t->idle_ms < MSG_DEADLINE_MS
 			? t->idle_ms
 			: MSG_DEADLINE_MS;
+	t->hs_ms = (uint64_t)c->tls.handshake_timeout_s * 1000;
 	t->max_conns = c->tcp.max_connections;
 	t->max_per_ip = c->tcp.max_per_source ? c->tcp.max_per_source
 					      : tcp_per_ip_limit(t->max_conns);
@@ -1186,10 +1427,10 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 		const struct conf_listen *l = &ls[i];
 		int fd;
 
-		if (!l->tcp)
+		if (!l->tcp && !l->tls)
 			continue;
 		fd = tp__bind((const struct sockaddr *)&l->addr, l->addrlen,
-			      SOCK_STREAM, "tcp");
+			      SOCK_STREAM, l->tls ? "tls" : "tcp");
 		if (fd < 0) {
 			err = fd;
 			goto out;

@@ -347,7 +347,7 @@ static void hep_put(struct trace *t, bool out, const struct peer *peer,
 	struct hep_info in = {
 		.src = src,
 		.dst = dst,
-		.ip_proto = peer->proto == PEER_TCP ? 6 : 17,
+		.ip_proto = peer_proto_is_stream(peer->proto) ? 6 : 17,
 		.ts_s = (uint32_t)ts->tv_sec,
 		.ts_us = (uint32_t)(ts->tv_nsec / 1000),
 		.capture_id = t->spec.capture_id,

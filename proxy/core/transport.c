@@ -23,7 +23,7 @@ void tp__trace(struct shard *sh, bool out, const struct peer *p,
 
 	if (!trace_is_on())
 		return;
-	if (p->proto == PEER_TCP)
+	if (peer_proto_is_stream(p->proto))
 		err = tcp_conn_local(sh->tcp, p->conn_id, &local);
 	else
 		err = udp_local(sh->udp, p, &local);
@@ -43,6 +43,7 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		tp__trace(sh, true, to, buf, len);
 		return udp_send(sh->udp, to, buf, len);
 	case PEER_TCP:
+	case PEER_TLS:
 		/* No connection named: an open connection of any shard
 		 * whose remote end is the address (an alias: a UA's own
 		 * connection, whatever port it names), else this shard's
@@ -50,7 +51,7 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		if (to->conn_id == 0 && sh->set->alias &&
 		    (via.conn_id = alias_find(
 			 sh->set->alias, (const struct sockaddr *)&to->addr))) {
-			via.proto = PEER_TCP;
+			via.proto = to->proto;
 			via.addr = to->addr;
 			via.addrlen = to->addrlen;
 			via.listen_idx = to->listen_idx;

@@ -78,6 +78,8 @@ static const char *proto_name(int proto)
 		return "udp";
 	case PEER_TCP:
 		return "tcp";
+	case PEER_TLS:
+		return "tls";
 	default:
 		return "?";
 	}

@@ -15,6 +15,8 @@ const char *peer_proto_name(enum peer_proto proto)
 		return "UDP";
 	case PEER_TCP:
 		return "TCP";
+	case PEER_TLS:
+		return "TLS";
 	}
 	return "?";
 }

@@ -9,7 +9,14 @@
 enum peer_proto {
 	PEER_UDP,
 	PEER_TCP,
+	PEER_TLS, /**< TLS over TCP: a connection, like PEER_TCP */
 };
+
+/** True for the transports over a connection (TCP, TLS). */
+static inline bool peer_proto_is_stream(enum peer_proto proto)
+{
+	return proto == PEER_TCP || proto == PEER_TLS;
+}
 
 /**
  * Where a message came from, so that it can be answered: value type.
@@ -20,11 +27,11 @@ struct peer {
 	enum peer_proto proto;
 	struct sockaddr_storage addr; /**< the peer's address and port */
 	socklen_t addrlen;
-	uint64_t conn_id;    /**< TCP connection, 0 for UDP */
+	uint64_t conn_id;    /**< TCP or TLS connection, 0 for UDP */
 	unsigned listen_idx; /**< index in conf->listen it arrived on */
 };
 
-/** "UDP"/"TCP" for Via and logs. */
+/** "UDP"/"TCP"/"TLS" for Via and logs. */
 const char *peer_proto_name(enum peer_proto proto);
 
 /**

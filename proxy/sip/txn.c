@@ -317,16 +317,19 @@ static int send_bytes(struct txn *t, const void *buf, size_t len)
 	/* RFC 3261 §18.2.2: the connection of the request is gone; open
 	 * one to the source address (its received) and the Via sent-by
 	 * port (5060 without one), and keep to it for what follows. */
-	if (err == -ENOTCONN && t->server && t->peer.proto == PEER_TCP &&
-	    t->peer.conn_id) {
+	if (err == -ENOTCONN && t->server &&
+	    peer_proto_is_stream(t->peer.proto) && t->peer.conn_id) {
+		/* RFC 3261 §19.1.2: 5061 is the default port of TLS. */
+		uint16_t dport = t->peer.proto == PEER_TLS ? 5061 : 5060;
+
 		fb = t->peer;
 		fb.conn_id = 0;
 		if (fb.addr.ss_family == AF_INET)
 			((struct sockaddr_in *)&fb.addr)->sin_port =
-			    htons(t->sentby_port ? t->sentby_port : 5060);
+			    htons(t->sentby_port ? t->sentby_port : dport);
 		else if (fb.addr.ss_family == AF_INET6)
 			((struct sockaddr_in6 *)&fb.addr)->sin6_port =
-			    htons(t->sentby_port ? t->sentby_port : 5060);
+			    htons(t->sentby_port ? t->sentby_port : dport);
 		err = l->cfg.send(l->cfg.send_ctx, &fb, buf, len);
 		if (!err)
 			t->peer = fb;
@@ -811,7 +814,7 @@ size_t txn_cli_fail_peer(struct txn_layer *l, const struct peer *to)
 		/* cli_fail() unlinks it: walk the chain again. */
 	again:
 		for (t = l->cli.b[i]; t; t = t->hnext) {
-			if (t->peer.proto != PEER_TCP ||
+			if (!peer_proto_is_stream(t->peer.proto) ||
 			    (t->state != TXN_CALLING &&
 			     t->state != TXN_TRYING) ||
 			    !same_end(&t->peer.addr, &to->addr))
