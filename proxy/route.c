@@ -464,7 +464,8 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 		}
 		return 0;
 	}
-	if (u.scheme == URI_SIP && (u.host_is_ipv4 || u.host_is_ipv6)) {
+	if ((u.scheme == URI_SIP || u.scheme == URI_SIPS) &&
+	    (u.host_is_ipv4 || u.host_is_ipv6)) {
 		p->ntargets = 1;
 		p->t[0].q = 1000;
 		if (p->strict_repair)
