@@ -74,8 +74,13 @@ int tls_check_pair(const char *cert, const char *key, char *why, size_t whylen)
 			       cert, "");
 	else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
 		err = why_fail(why, whylen,
-			       "private key '%.200s'%.0s cannot be loaded: %s",
-			       key, "");
+			       ERR_GET_REASON(ERR_peek_last_error()) ==
+				       X509_R_KEY_VALUES_MISMATCH
+				   ? "private key '%.200s' does not match the "
+				     "certificate '%.200s' (%s)"
+				   : "private key '%.200s'%.0s cannot be "
+				     "loaded: %s",
+			       key, cert);
 	else if (SSL_CTX_check_private_key(ctx) != 1)
 		err = why_fail(why, whylen,
 			       "private key '%.200s' does not match the "
