@@ -604,13 +604,36 @@ struct txn_layer *route_txns(struct route *r)
 	return r->txns;
 }
 
+/* Listen entry @p l serves @p dest's family and transport. */
+static bool listen_fits(const struct conf_listen *l, const struct peer *dest)
+{
+	if (l->addr.ss_family != dest->addr.ss_family)
+		return false;
+	switch (dest->proto) {
+	case PEER_UDP:
+		return l->udp;
+	case PEER_TCP:
+		return l->tcp;
+	case PEER_TLS:
+		return l->tls;
+	}
+	return false;
+}
+
 /* The listen entry to send to @p dest from: @p pref when it has the same
- * address family, else the first one that has. */
+ * address family and transport, else the first one that has; else the
+ * first of the family (a TCP or TLS connection may still be opened from
+ * its address). */
 static unsigned pick_listen(const struct route *r, unsigned pref,
 			    const struct peer *dest)
 {
 	int fam = dest->addr.ss_family;
 
+	if (pref < r->c->nlisten && listen_fits(&r->c->listen[pref], dest))
+		return pref;
+	for (unsigned i = 0; i < r->c->nlisten; i++)
+		if (listen_fits(&r->c->listen[i], dest))
+			return i;
 	if (pref < r->c->nlisten && r->c->listen[pref].addr.ss_family == fam)
 		return pref;
 	for (unsigned i = 0; i < r->c->nlisten; i++)

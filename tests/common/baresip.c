@@ -82,12 +82,15 @@ static int connect_ctrl(struct baresip *b)
 	return -ETIMEDOUT;
 }
 
-int baresip_start(struct baresip *b, const char *parent, const char *user,
-		  const char *domain, const char *password, uint16_t proxy_port,
-		  const char *transport)
+static int start(struct baresip *b, const char *parent, const char *user,
+		 const char *domain, const char *password, uint16_t proxy_port,
+		 const char *transport, const char *cafile,
+		 const char *certfile)
 {
-	char text[2048], path[PROC_PATH_MAX];
-	const char *tp = strcmp(transport, "tcp") == 0 ? ";transport=tcp" : "";
+	char text[4096], path[PROC_PATH_MAX], ca[2 * PROC_PATH_MAX + 40] = "";
+	const char *tp = strcmp(transport, "tcp") == 0	 ? ";transport=tcp"
+			 : strcmp(transport, "tls") == 0 ? ";transport=tls"
+							 : "";
 	char *argv[] = { "baresip", "-s", "-f", b->dir, NULL };
 	int n, err;
 
@@ -112,6 +115,10 @@ int baresip_start(struct baresip *b, const char *parent, const char *user,
 	}
 	if (err)
 		return err;
+	if (cafile)
+		snprintf(ca, sizeof(ca), "sip_cafile %s\n%s%s%s", cafile,
+			 certfile ? "sip_certificate " : "",
+			 certfile ? certfile : "", certfile ? "\n" : "");
 	/* Opus at 48 kHz: ausine makes only 48 kHz (not G.711's 8). */
 	n = snprintf(text, sizeof(text),
 		     "poll_method epoll\n"
@@ -127,8 +134,9 @@ int baresip_start(struct baresip *b, const char *parent, const char *user,
 		     "module_tmp account.so\n"
 		     "module_app menu.so\n"
 		     "module_app ctrl_tcp.so\n"
-		     "ctrl_tcp_listen 127.0.0.1:%u\n",
-		     b->sip_port, b->dir, b->dir, b->ctrl_port);
+		     "ctrl_tcp_listen 127.0.0.1:%u\n"
+		     "%s",
+		     b->sip_port, b->dir, b->dir, b->ctrl_port, ca);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -ENOSPC;
 	err = proc_write_file(b->dir, "config", text, path, sizeof(path));
@@ -148,6 +156,23 @@ int baresip_start(struct baresip *b, const char *parent, const char *user,
 	if (err)
 		return err;
 	return connect_ctrl(b);
+}
+
+int baresip_start(struct baresip *b, const char *parent, const char *user,
+		  const char *domain, const char *password, uint16_t proxy_port,
+		  const char *transport)
+{
+	return start(b, parent, user, domain, password, proxy_port, transport,
+		     NULL, NULL);
+}
+
+int baresip_start_tls(struct baresip *b, const char *parent, const char *user,
+		      const char *domain, const char *password,
+		      uint16_t proxy_port, const char *cafile,
+		      const char *certfile)
+{
+	return start(b, parent, user, domain, password, proxy_port, "tls",
+		     cafile, certfile);
 }
 
 /* Read what ctrl_tcp sent, waiting at most @p ms. */

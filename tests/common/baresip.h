@@ -28,7 +28,7 @@ struct baresip {
 /**
  * Start baresip in a new directory under @p parent with one account
  * @p user@@p domain, password @p password, registering through the
- * proxy at 127.0.0.1:@p proxy_port over @p transport ("udp", "tcp"),
+ * proxy at 127.0.0.1:@p proxy_port over @p transport ("udp", "tcp", "tls"),
  * answering calls itself (answermode=auto), and connect to its control
  * socket (bounded: about 10 s). Returns 0 or -errno (-ENOENT: baresip is
  * not installed). Ownership: baresip_stop() in any case.
@@ -36,6 +36,20 @@ struct baresip {
 int baresip_start(struct baresip *b, const char *parent, const char *user,
 		  const char *domain, const char *password, uint16_t proxy_port,
 		  const char *transport);
+
+/**
+ * baresip_start() over TLS to the proxy's TLS port @p proxy_port
+ * (";transport=tls" in the account and the outbound proxy), the proxy's
+ * certificate checked against the PEM file @p cafile (sip_cafile), and
+ * its own TLS listener (SIP port + 1) showing @p certfile (a PEM file
+ * with certificate and key; NULL: none), which the proxy reaches when
+ * a request names the Contact of baresip rather than its connection.
+ * Returns 0 or -errno. Ownership: baresip_stop() in any case.
+ */
+int baresip_start_tls(struct baresip *b, const char *parent, const char *user,
+		      const char *domain, const char *password,
+		      uint16_t proxy_port, const char *cafile,
+		      const char *certfile);
 
 /**
  * Send the command @p cmd with @p params (NULL: none) over ctrl_tcp and

@@ -15,8 +15,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "tests/common/baresip.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/sipp.h"
+#include "tests/common/uahash.h"
 
 /*
  * Peers: `openssl s_client` (Debian's SIPp 3.6.1 is built without TLS,
@@ -521,4 +524,118 @@ Test(tls, next_hop_over_tls_is_verified_wrong_name_or_ca_fails)
 		     "%s", sp.why);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 	cr_assert_eq(proc_sipedge_stop(&sp2), 0, "%s", sp2.why);
+}
+
+/* A file's text for a failure message (static buffer, truncated). */
+static const char *file_text(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * baresip registers over TLS and calls a SIPp UAS over UDP through
+ * sipedge: the INVITE reaches SIPp with Record-Route naming both
+ * transports (the scenario checks), SIPp hangs up; then a second call
+ * that baresip hangs up.
+ */
+Test(tls, baresip_over_tls_calls_sipp_over_udp_bye_both_ways, .timeout = 120)
+{
+	struct baresip a = { .ctrl = -1 };
+	struct sipp_cmd sc;
+	char yaml[2048], users[512], ca[PROC_PATH_MAX + 16], uri[64];
+	char cert[PROC_PATH_MAX + 16];
+	const char *v[3] = { "alice", "localhost", "pw" };
+	char ha1[33], ha2[65];
+	uint16_t uas_port;
+	pid_t uas;
+	int err;
+
+	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	uahash_hex("MD5", v, 3, ha1);
+	uahash_hex("SHA-256", v, 3, ha2);
+	snprintf(users, sizeof(users), "alice@localhost md5:%s sha256:%s\n",
+		 ha1, ha2);
+	cr_assert_eq(proc_write_file(topdir, "users", users, NULL, 0), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "registrar:\n  trusted: []\n  users_file: \"%s/users\"\n"
+		 "tls:\n  ca: %s/ca.pem\n",
+		 topdir, topdir);
+	{
+		char ls[2048];
+
+		make_certs(topdir);
+		cr_assert_eq(proc_free_port("127.0.0.1", &tls_port), 0);
+		snprintf(ls, sizeof(ls),
+			 "  - address: 127.0.0.1\n    port: %u\n"
+			 "    transports: [tls]\n"
+			 "    cert: %s/srv.pem\n    key: %s/srv.key\n",
+			 tls_port, topdir, topdir);
+		start_in(&sp, topdir, ls, yaml);
+	}
+	snprintf(ca, sizeof(ca), "%s/ca.pem", topdir);
+	/* baresip's Contact names its TLS listener, not the connection it
+	 * registered over: requests towards it (SIPp's BYE) come over a
+	 * new TLS connection, verified (tls.ca) against its certificate. */
+	{
+		char cmd[PROC_PATH_MAX * 4];
+		char *argv[] = { "sh", "-c", cmd, NULL };
+		char *o = NULL, *e = NULL;
+
+		snprintf(cmd, sizeof(cmd),
+			 "cat '%s/srv.pem' '%s/srv.key' > '%s/ua.pem'", topdir,
+			 topdir, topdir);
+		cr_assert_eq(proc_capture(argv, topdir, "cat", 10000, &o, &e),
+			     0);
+		free(o);
+		free(e);
+	}
+	snprintf(cert, sizeof(cert), "%s/ua.pem", topdir);
+	err = baresip_start_tls(&a, topdir, "alice", "localhost", "pw",
+				tls_port, ca, cert);
+	cr_assert_eq(err, 0, "baresip: %d: %s", err, file_text(a.out));
+	cr_assert_eq(
+	    baresip_wait_out(&a, "alice@localhost: {0/TLS/v4} 200 OK", 10000),
+	    0, "alice did not register over TLS: %s", file_text(a.out));
+
+	/* Call 1: SIPp (UDP) answers, then hangs up. */
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	sipp_cmd_uas(&sc, "uas_tls_bye.xml", uas_port, "u1");
+	sipp_cmd_args(&sc, "-m", "1", NULL);
+	sipp_cmd_errors(&sc, "uas1");
+	uas = sipp_spawn(sc.argv, sp.dir, "uas1");
+	sipp_bound(uas_port, "u1");
+	/* baresip would add its account's transport=tls otherwise. */
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u;transport=udp",
+		 uas_port);
+	cr_assert_eq(baresip_cmd(&a, "dial", uri, 5000), 0);
+	cr_assert_eq(baresip_wait_event(&a, "CALL_ESTABLISHED", 10000), 0, "%s",
+		     file_text(a.out));
+	cr_assert_eq(baresip_wait_event(&a, "CALL_CLOSED", 10000), 0,
+		     "SIPp's BYE never reached alice: %s", file_text(a.out));
+	sipp_ok(&uas, 20000, sp.dir, "uas1", sp.log);
+
+	/* Call 2: baresip hangs up (uas_call.xml waits for the BYE). */
+	sipp_cmd_uas(&sc, "uas_call.xml", uas_port, "u1");
+	sipp_cmd_args(&sc, "-m", "1", NULL);
+	sipp_cmd_errors(&sc, "uas2");
+	uas = sipp_spawn(sc.argv, sp.dir, "uas2");
+	sipp_bound(uas_port, "u1");
+	cr_assert_eq(baresip_cmd(&a, "dial", uri, 5000), 0);
+	cr_assert_eq(baresip_wait_event(&a, "CALL_ESTABLISHED", 10000), 0, "%s",
+		     file_text(a.out));
+	cr_assert_eq(baresip_cmd(&a, "hangup", NULL, 5000), 0);
+	cr_assert_eq(baresip_wait_event(&a, "CALL_CLOSED", 10000), 0);
+	sipp_ok(&uas, 20000, sp.dir, "uas2", sp.log);
+	baresip_stop(&a);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
