@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
 #include "tests/common/baresip.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
@@ -637,5 +639,55 @@ Test(tls, baresip_over_tls_calls_sipp_over_udp_bye_both_ways, .timeout = 120)
 	cr_assert_eq(baresip_wait_event(&a, "CALL_CLOSED", 10000), 0);
 	sipp_ok(&uas, 20000, sp.dir, "uas2", sp.log);
 	baresip_stop(&a);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * advertise: a wildcard listen entry (0.0.0.0) with an advertised
+ * name: the INVITE a UAS gets through it names that name in the Via
+ * and Record-Route sipedge adds, never 0.0.0.0.
+ */
+Test(tls, advertise_is_what_via_and_record_route_name)
+{
+	struct sipcli uas = { .fd = -1 };
+	char ls[512], ruri[128], req[4096], v[512];
+	uint16_t uas_port;
+	int n;
+
+	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	{
+		uint16_t wport;
+
+		cr_assert_eq(proc_free_port("127.0.0.1", &wport), 0);
+		snprintf(ls, sizeof(ls),
+			 "  - address: 0.0.0.0\n"
+			 "    port: %u\n"
+			 "    transports: [tcp]\n"
+			 "    advertise: edge.example.com:5099\n",
+			 wport);
+		start_in(&sp, topdir, ls, NULL);
+		/* Over TCP to the wildcard entry: the request leaves
+		 * over UDP from the first entry, so Record-Route has
+		 * both: the advertised name for the TCP side. */
+		cr_assert_eq(sipcli_open_tcp(&cli, "127.0.0.1", wport), 0);
+	}
+	cr_assert_eq(sipcli_open_udp_at(&uas, "127.0.0.1", sp.port, uas_port),
+		     0);
+	snprintf(ruri, sizeof(ruri), "sip:uas@127.0.0.1:%u", uas_port);
+	n = sipcli_format(&cli, req, sizeof(req), "INVITE", ruri, NULL, true,
+			  "Contact: <sip:caller@127.0.0.1>\r\n", NULL);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(sipcli_send(&cli, req, (size_t)n), 0);
+	cr_assert_eq(sipcli_recv_msg(&uas, rsp, WAIT_MS), 0);
+	cr_assert_eq(rsp->m.method, SIP_INVITE, "%.*s", (int)rsp->len,
+		     rsp->buf);
+	cr_assert_not_null(sipcli_hdr_str(rsp, HDR_RECORD_ROUTE, v, sizeof(v)));
+	cr_expect(strstr(rsp->buf, "<sip:edge.example.com:5099;transport=tcp;"
+				   "lr>") != NULL,
+		  "%.*s", (int)rsp->len, rsp->buf);
+	cr_expect(strstr(rsp->buf, "0.0.0.0") == NULL, "%.*s", (int)rsp->len,
+		  rsp->buf);
+	sipcli_close(&uas);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
