@@ -116,6 +116,19 @@ static bool listen_eq(const struct conf *a, const struct conf *b)
 		    x->tcp != y->tcp || x->addrlen != y->addrlen ||
 		    memcmp(&x->addr, &y->addr, x->addrlen) != 0)
 			return false;
+		/* TLS contexts are made at start; Via and Record-Route
+		 * name the advertised address from start too. */
+		if (x->tls != y->tls || x->verify_client != y->verify_client ||
+		    !str_eq(x->cert, y->cert) || !str_eq(x->key, y->key) ||
+		    !str_eq(x->ca, y->ca) ||
+		    !str_eq(x->adv_host, y->adv_host) ||
+		    x->adv_port != y->adv_port || x->nsni != y->nsni)
+			return false;
+		for (unsigned k = 0; k < x->nsni; k++)
+			if (!str_eq(x->sni[k].domain, y->sni[k].domain) ||
+			    !str_eq(x->sni[k].cert, y->sni[k].cert) ||
+			    !str_eq(x->sni[k].key, y->sni[k].key))
+				return false;
 	}
 	return true;
 }
@@ -241,6 +254,10 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return "listen";
 	if (a->udp.batch != b->udp.batch)
 		return "udp.batch";
+	if (!str_eq(a->tls.ca, b->tls.ca))
+		return "tls.ca";
+	if (a->tls.handshake_timeout_s != b->tls.handshake_timeout_s)
+		return "tls.handshake_timeout_s";
 	if (a->tcp.max_connections != b->tcp.max_connections)
 		return "tcp.max_connections";
 	if (a->tcp.idle_timeout_s != b->tcp.idle_timeout_s)
