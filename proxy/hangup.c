@@ -105,8 +105,13 @@ static int via_host(const struct hangup *h, const struct peer *to, char *buf,
 			l = &h->c->listen[i];
 	if (!l)
 		return -EAFNOSUPPORT;
-	n = snprintf(buf, size, strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
-		     l->address, l->port);
+	/* The advertised address when the entry has one (conf.h). */
+	if (l->adv_host)
+		n = snprintf(buf, size, "%s:%u", l->adv_host, l->adv_port);
+	else
+		n = snprintf(buf, size,
+			     strchr(l->address, ':') ? "[%s]:%u" : "%s:%u",
+			     l->address, l->port);
 	return n > 0 && (size_t)n < size ? 0 : -ENOSPC;
 }
 

@@ -117,8 +117,7 @@ static int srv_ctx(const char *cert, const char *key, SSL_CTX **cp, char *why,
 	if (!ctx)
 		return -ENOMEM;
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	/* No renegotiation (a client could make us work at will), no
-	 * session tickets to keep keys for. */
+	/* No renegotiation: a client could make us work at will. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);

@@ -824,7 +824,7 @@ Test(conf, routes_checked_with_their_line)
 	    "routes:\n"
 	    "  - domain: a.example\n"
 	    "    next_hop: [\"sip:192.0.2.1;transport=sctp\"]\n",
-	    "t.yaml:3: ", "transport must be udp or tcp");
+	    "t.yaml:3: ", "transport must be udp, tcp or tls");
 	conftest_expect_error("routes:\n"
 			      "  - domain: a.example\n"
 			      "    next_hop: [\"http://192.0.2.1\"]\n",
