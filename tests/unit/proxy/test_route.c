@@ -384,6 +384,32 @@ Test(route, uri_is_ours_and_dest)
 	    -EPROTONOSUPPORT);
 }
 
+/* RFC 3261 §26.2.2, §19.1.2: sips: and transport=tls go over TLS,
+ * 5061 by default; sips: over UDP does not exist. */
+Test(route, tls_destinations_and_their_default_port)
+{
+	struct peer d;
+
+	cr_assert_eq(route_uri_dest(SLICE_LIT("sip:1.2.3.4;transport=TLS"), &d),
+		     0);
+	cr_assert_eq(d.proto, PEER_TLS);
+	cr_assert_eq(port_of(&d), 5061);
+	cr_assert_eq(route_uri_dest(SLICE_LIT("sips:bob@1.2.3.4"), &d), 0);
+	cr_assert_eq(d.proto, PEER_TLS);
+	cr_assert_eq(port_of(&d), 5061);
+	cr_assert_eq(
+	    route_uri_dest(SLICE_LIT("sips:1.2.3.4:7000;transport=tcp"), &d),
+	    0);
+	cr_assert_eq(d.proto, PEER_TLS);
+	cr_assert_eq(port_of(&d), 7000);
+	cr_assert_eq(
+	    route_uri_dest(SLICE_LIT("sips:1.2.3.4;transport=udp"), &d),
+	    -EPROTONOSUPPORT);
+	cr_assert_eq(route_uri_dest(SLICE_LIT("sip:1.2.3.4"), &d), 0);
+	cr_assert_eq(d.proto, PEER_UDP);
+	cr_assert_eq(port_of(&d), 5060);
+}
+
 Test(route, a_request_that_comes_back_unchanged_is_a_loop)
 {
 	char lines[256], b[TXN_BRANCH_MAX];
