@@ -10,6 +10,7 @@ espeak-ng sox libsndfile1-dev libspandsp-dev
 redis-server sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
 sipvicious
+rtpengine-daemon
 baresip
 curl"
 
