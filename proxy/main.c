@@ -56,6 +56,7 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
 #include "registrar/auth.h"
 #include "registrar/reg.h"
@@ -759,6 +760,13 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* The rtpengine counters, one per shard, before the shards. */
+	err = rtpe_init(c->workers);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: media: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -820,6 +828,7 @@ out:
 	}
 	/* The pool's workers held the slots, the shards resolved BLF URIs. */
 	park_feature_stop();
+	rtpe_fini();	  /* no shard counts any more */
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */

@@ -1143,6 +1143,12 @@ static void fork_check(struct fork *f)
 		st = 487;
 	if (!f->st)
 		return;
+	if (r->cfg.invite_failed && (st == 0 || st >= 300)) {
+		struct sipmsg m;
+
+		if (reparse(r, f->st, &m) == 0 && m.method == SIP_INVITE)
+			r->cfg.invite_failed(r->cfg.send_ctx, m.call_id);
+	}
 	if (st == f->best_status && f->best && st != 503) {
 		txn_srv_respond(f->st, st, f->best, f->best_len);
 		return;

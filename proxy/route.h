@@ -131,6 +131,10 @@ struct route_cfg {
 	bool dialogs; /**< keep the dialog table (store/dlg.h) */
 	/** NULL, or the transactions' histograms (struct txn_cfg hist). */
 	struct stats_hist *hist;
+	/** NULL, or told (with send_ctx) that an INVITE of Call-ID
+	 * @p call_id ended upstream with a final 300-699 (every branch
+	 * failed, CANCEL, Timer C): media anchoring deletes the call. */
+	void (*invite_failed)(void *ctx, struct slice call_id);
 };
 
 /**
