@@ -255,6 +255,15 @@ Test(rtpengine, a_call_is_anchored_rtp_flows_both_ways_and_bye_deletes_it)
 	cr_assert_geq(seen_by_a, 20, "B -> rtpengine -> A: %u of 25",
 		      seen_by_a);
 
+	/* The re-INVITE: offer and answer again, rtpengine keeps its
+	 * ports for the call. */
+	wait_line("uas_media.log", "uas-reinvite ", uas_media,
+		  sizeof(uas_media));
+	cr_assert_eq((unsigned)atoi(uas_media), x, "re-offer: %s", uas_media);
+	wait_line("uac_media.log", "uac-reinvite ", uac_media,
+		  sizeof(uac_media));
+	cr_assert_eq((unsigned)atoi(uac_media), y, "re-answer: %s", uac_media);
+
 	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
 	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
 
@@ -270,8 +279,8 @@ Test(rtpengine, a_call_is_anchored_rtp_flows_both_ways_and_bye_deletes_it)
 		}
 		cr_assert(strstr(ans, "Unknown call-id"), "after BYE: %s", ans);
 	}
-	cr_assert_eq(metric("offers_total"), 1);
-	cr_assert_eq(metric("answers_total"), 1, "the 200's SDP");
+	cr_assert_eq(metric("offers_total"), 2, "INVITE, re-INVITE");
+	cr_assert_eq(metric("answers_total"), 2, "their 200s");
 	cr_assert_eq(metric("deletes_total"), 1);
 	cr_assert_eq(metric("timeouts_total"), 0);
 	cr_assert_eq(metric("errors_total"), 0);
@@ -318,9 +327,15 @@ Test(rtpengine, no_rtpengine_and_on_failure_proceed_lets_the_call_through)
 	wait_line("uas_media.log", "uas-media ", uas_media, sizeof(uas_media));
 	cr_assert_eq(sscanf(uas_media, "%31s %u", cip, &x), 2);
 	cr_assert_eq(x, port_a, "the caller's own SDP, untouched");
+	/* The re-INVITE finds the instance marked down: untouched at
+	 * once, without a second wait. */
+	wait_line("uas_media.log", "uas-reinvite ", uas_media,
+		  sizeof(uas_media));
+	cr_assert_eq((unsigned)atoi(uas_media), port_a);
 	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
 	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
-	cr_assert_eq(metric("timeouts_total"), 1);
+	cr_assert_eq(metric("timeouts_total"), 2, "one timed out, one down");
+	cr_assert_eq(metric("offers_total"), 1, "the second was never sent");
 	cr_assert_eq(metric("answers_total"), 0, "a call not anchored");
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
