@@ -760,8 +760,8 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
-	/* The rtpengine counters, one per shard, before the shards. */
-	err = rtpe_init(c->workers);
+	/* media: the rtpengine counters, one per shard, before them. */
+	err = rtpe_init(c);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: media: %s", err_str(err));
 		status = EXIT_START;

@@ -65,12 +65,13 @@ static struct stats_source stats_src = {
 	.read = stats_read,
 };
 
-int rtpe_init(unsigned nshards)
+int rtpe_init(const struct conf *c)
 {
+	unsigned nshards = c->workers;
 	int err;
 
-	if (nshards == 0)
-		return -EINVAL;
+	if (!rtpe_conf(c)->enabled || nshards == 0)
+		return 0;
 	stats = calloc(nshards, sizeof(*stats));
 	if (!stats)
 		return -ENOMEM;

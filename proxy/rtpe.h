@@ -15,11 +15,11 @@ struct sipmsg;
 struct rtpe;
 
 /**
- * The counters (module "rtpengine" in /metrics, one instance per shard)
- * for @p nshards shards. Errors: -EINVAL (0 shards), -ENOMEM.
- * Thread: control, before the shards start.
+ * The counters (module "rtpengine" in /metrics, one instance per shard,
+ * c->workers shards) when media is enabled in @p c; nothing otherwise.
+ * Errors: -ENOMEM. Thread: control, before the shards start.
  */
-int rtpe_init(unsigned nshards);
+int rtpe_init(const struct conf *c);
 
 /** Remove the counters. Thread: control, after the shards stopped. */
 void rtpe_fini(void);
