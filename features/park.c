@@ -17,6 +17,7 @@
 #include "features/b2b/pool.h"
 #include "features/b2b/relay.h"
 #include "features/park_conf.h"
+#include "features/poolroute.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
@@ -143,71 +144,14 @@ static enum want classify(const struct conf *c, struct slice ruri,
 	return want_of(*lp, up->user, slotp);
 }
 
-/* A Route value left that is not ours: the request goes there. */
-static bool foreign_route(const struct conf *c, const struct sipmsg *m)
-{
-	unsigned seen = 0;
-
-	for (const struct siphdr *h = sipmsg_hdr(m, HDR_ROUTE); h;
-	     h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value, e;
-		int r;
-
-		while ((r = hdr_split_next(&rest, &e)) == 1 && seen++ < 64) {
-			struct nameaddr na;
-			struct sipuri u;
-
-			if (nameaddr_parse(e, &na) < 0 ||
-			    uri_parse(na.uri, &u) < 0 ||
-			    !route_uri_is_ours(c, &u))
-				return true;
-		}
-		if (r < 0 || seen >= 64)
-			return true;
-	}
-	return false;
-}
-
-/* "sip:IP:PORT" of the pool, in @p a; empty when no pool runs. */
-static struct slice pool_uri(struct arena *a)
-{
-	struct sockaddr_storage ss;
-	char ip[INET6_ADDRSTRLEN], *out;
-	socklen_t len;
-	uint16_t port;
-	int n;
-
-	if (pool_self_addr(&ss, &len))
-		return slice_make(NULL, 0);
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(s6->sin6_port);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		port = ntohs(s4->sin_port);
-	}
-	out = arena_alloc(a, INET6_ADDRSTRLEN + 16);
-	if (!out)
-		return slice_make(NULL, 0);
-	n = snprintf(out, INET6_ADDRSTRLEN + 16,
-		     ss.ss_family == AF_INET6 ? "sip:[%s]:%u" : "sip:%s:%u", ip,
-		     port);
-	return slice_make(out, (size_t)n);
-}
-
 int park_hook(struct hook_req *r)
 {
 	const struct conf *c = shard_conf(r->sh);
 	const struct sipmsg *m = r->m;
 	const struct conf_park *l = NULL;
-	struct hook_target *t;
 	struct sipuri u;
-	struct slice to;
 	unsigned slot = 0;
+	int err;
 
 	/* Not from the pool itself: a pool whose config (kept from its
 	 * start) does not know this lot relays the call back here, and
@@ -215,23 +159,11 @@ int park_hook(struct hook_req *r)
 	if (m->method != SIP_INVITE || m->to_tag.len ||
 	    pool_is_source(r->from) ||
 	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
-	    foreign_route(c, m))
+	    route_foreign(c, m))
 		return HOOK_NEXT;
 	/* No pool: the number is routed like any other. */
-	to = pool_uri(r->a);
-	if (!to.len)
-		return HOOK_NEXT;
-	t = arena_alloc(r->a, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t, 0, sizeof(*t));
-	t->b.uri = to;
-	t->b.q = 1000;
-	t->ruri = m->ruri;
-	r->fwd.t = t;
-	r->fwd.nt = 1;
-	r->fwd.failover = false;
-	return HOOK_NEXT;
+	err = poolroute_set(r);
+	return err == -ENOMEM ? err : HOOK_NEXT;
 }
 
 int park_steer(const char *buf, size_t len, struct slice ruri, unsigned workers)
