@@ -11,6 +11,7 @@ redis-server sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
 sipvicious
 baresip
+nftables conntrack
 curl"
 
 missing=""
