@@ -46,6 +46,7 @@ enum {
 	CTR_RETRIEVED,
 	CTR_FULL,
 	CTR_EMPTY,
+	CTR_REFUSED,
 	CTR__COUNT,
 };
 
@@ -56,6 +57,7 @@ static const struct stats_item stats_items[] = {
 	{ "retrieved", "parked calls retrieved by dialling their slot", false },
 	{ "full", "calls to a park code refused: the lot was full", false },
 	{ "empty", "calls to a free slot (prompt, then 480)", false },
+	{ "refused", "transfers to a taken slot, refused with 486", false },
 	{ "occupied", "slots taken now, every lot", true },
 };
 
@@ -572,13 +574,43 @@ static void rec_dialog(struct pcall *p)
 	(void)park_update(&p->rec);
 }
 
-/* An INVITE to the code: answer, claim a slot, announce it, music. */
+/* Copy printable ASCII of @p s into @p dst (@p size bytes with the NUL),
+ * anything else as '?': it goes into logs and JSON. */
+static void copy_printable(char *dst, size_t size, struct slice s)
+{
+	copy_cut(dst, size, s);
+	for (char *q = dst; *q; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+			*q = '?';
+}
+
+/* The URI of name-addr header @p id of @p m into @p dst; false when it
+ * has none that parses as a SIP URI. */
+static bool hdr_uri(const struct sipmsg *m, enum hdr_id id, char *dst,
+		    size_t size)
+{
+	const struct siphdr *h = sipmsg_hdr(m, id);
+	struct nameaddr na;
+	struct sipuri su;
+
+	if (!h || nameaddr_parse(h->value, &na) || uri_parse(na.uri, &su) ||
+	    (su.scheme != URI_SIP && su.scheme != URI_SIPS) ||
+	    na.uri.len >= size)
+		return false;
+	copy_printable(dst, size, na.uri);
+	return true;
+}
+
+/* An INVITE to the code (@p want 0: the first free slot), or a
+ * transferee's to slot @p want: answer, claim the slot, announce it,
+ * music. */
 static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
-		    const struct conf_park *l, struct slice domain)
+		    const struct conf_park *l, struct slice domain,
+		    unsigned want)
 {
 	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
 	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
-	char sdp[SDP_BUF], slot[16];
+	char sdp[SDP_BUF], slot[16], phrase[32];
 	struct pcall *p;
 	unsigned n = 0;
 	int len, err;
@@ -589,18 +621,33 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		return;
 	copy_cut(p->rec.domain, sizeof(p->rec.domain), domain);
 	lower(p->rec.domain);
-	if (from) {
-		/* Printable ASCII only: it goes into logs and JSON. */
-		copy_cut(p->rec.parked, sizeof(p->rec.parked), from->value);
-		for (char *q = p->rec.parked; *q; q++)
-			if ((unsigned char)*q < 0x20 ||
-			    (unsigned char)*q > 0x7e)
-				*q = '?';
-	}
+	if (from) /* Printable ASCII only: it goes into logs and JSON. */
+		copy_printable(p->rec.parked, sizeof(p->rec.parked),
+			       from->value);
+	/* Who parked: the transferor a transferee names (RFC 3892), else
+	 * the caller itself; the timeout rings it back. */
+	if (!hdr_uri(m, HDR_REFERRED_BY, p->rec.parker, sizeof(p->rec.parker)))
+		(void)hdr_uri(m, HDR_FROM, p->rec.parker,
+			      sizeof(p->rec.parker));
 	copy_cut(p->rec.call_id, sizeof(p->rec.call_id), m->call_id);
 	copy_cut(p->rec.remote_tag, sizeof(p->rec.remote_tag), m->from_tag);
 	p->rec.worker = shard_id(ua_shard(u));
-	err = park_claim(&p->rec, l->slot_min, l->slot_max, 0);
+	err = park_claim(&p->rec, l->slot_min, l->slot_max, want);
+	if (err == -EBUSY && want) {
+		/* Never into a taken slot: that would bridge two callers
+		 * (issue #13). The transferor's NOTIFY carries the 486. */
+		count(u, CTR_REFUSED);
+		log_msg(LOG_INFO,
+			"park: %.*s slot %u occupied: transfer from %s "
+			"refused",
+			(int)domain.len, domain.p, want, p->rec.parker);
+		(void)ua_uas_set_phrase(leg, 486, SLICE_LIT("Slot Occupied"));
+		(void)ua_uas_respond(leg, 486, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+		return;
+	}
 	if (err == -EBUSY) {
 		count(u, CTR_FULL);
 		log_msg(LOG_INFO, "park: %.*s lot full (%u-%u)",
@@ -618,6 +665,10 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	p->holds = true;
 	p->st = PS_PARKED;
 	(void)ua_uas_take(leg, a_event, p, false);
+	/* "200 Parked 701": a transferee's NOTIFY sipfrag tells the
+	 * transferor the slot (RFC 3515 §2.4.5). */
+	snprintf(phrase, sizeof(phrase), "Parked %u", p->rec.slot);
+	(void)ua_uas_set_phrase(leg, 200, slice_cstr(phrase));
 	err = ua_uas_respond(leg, 200, slice_make(NULL, 0),
 			     slice_make(sdp, (size_t)len));
 	if (err) {
@@ -636,8 +687,9 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	(void)media_play(p->ms, pr, n, media_sound_builtin("music"), NULL,
 			 NULL);
 	count(u, CTR_PARKED);
-	log_msg(LOG_INFO, "park: %s slot %u parked %s call-id=%s",
-		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	log_msg(LOG_INFO, "park: %s slot %u parked %s by %s call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.parker,
+		p->rec.call_id);
 	blf_tell(p, parked_state(u, domain));
 }
 
@@ -880,10 +932,17 @@ void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 		relay_incoming(u, leg, m);
 		return;
 	case WANT_PARK:
-		do_park(u, leg, m, l, su.host);
+		do_park(u, leg, m, l, su.host, 0);
 		return;
 	case WANT_SLOT:
 		break;
+	}
+	/* A transferee sent to the slot (Referred-By, RFC 3892): it
+	 * parks there, never retrieves; it may come from anywhere, as a
+	 * call to the code may. */
+	if (sipmsg_hdr(m, HDR_REFERRED_BY)) {
+		do_park(u, leg, m, l, su.host, slot);
+		return;
 	}
 	/* Only the lot's own domain retrieves from it. */
 	if (!slice_caseeq(from_host(m), su.host)) {

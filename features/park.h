@@ -28,7 +28,8 @@ struct sipmsg;
  *   park application, every other INVITE to the relay
  *   (relay_incoming()).
  *
- * The application: an INVITE to the code is answered 200 with the
+ * The application: an INVITE to the code is answered "200 Parked N"
+ * (the slot, for a transferee's NOTIFY sipfrag, RFC 3515) with the
  * media engine's answer, takes the first free slot (store/park.h) and
  * hears "parked at" and the slot's digits, then music, until it hangs
  * up (the slot is freed at once) or is retrieved. Lot full: 183 with
@@ -37,7 +38,10 @@ struct sipmsg;
  * domain (its From host) retrieves: the parked party is re-INVITEd with
  * the retriever's offer, the retriever answered with the parked party's
  * answer, and the legs bridged (features/b2b/bridge.h): RTP flows phone
- * to phone. From another domain: 403.
+ * to phone. From another domain: 403. An INVITE to a slot with
+ * Referred-By (a transferee, RFC 3892) parks in that slot when it is
+ * free, else gets "486 Slot Occupied" and changes nothing. The slot
+ * record's parker is the Referred-By URI, else the From URI.
  *
  * BLF (features/b2b/blf.h): once a parked call is answered its slot is
  * reported occupied (confirmed, or early per the lot's
@@ -46,7 +50,7 @@ struct sipmsg;
  * which is also BLF's (blf_worker_of()).
  *
  * Counters (module "park" in the stats registry, /metrics): parked,
- * retrieved, full, empty, and the gauge occupied.
+ * retrieved, full, empty, refused, and the gauge occupied.
  */
 
 /**

@@ -128,11 +128,10 @@ static int sdp_of(const struct phone *p, unsigned version, char *buf,
 			p->ua.user, version, p->ua.ip, p->ua.ip, p->rtp_port);
 }
 
-/* @p p calls @p user@its domain with its SDP offer. */
 /* @p p calls @p user@@p domain with @p sdp (NULL: its own offer; "":
- * no body). */
-static void call_to(struct phone *p, const char *user, const char *domain,
-		    const char *sdp)
+ * no body) and the header lines @p extra (CRLF-ended; may be ""). */
+static void call_ext(struct phone *p, const char *user, const char *domain,
+		     const char *sdp, const char *extra)
 {
 	char req[4096], own[512];
 	int n;
@@ -153,14 +152,20 @@ static void call_to(struct phone *p, const char *user, const char *domain,
 		     "To: <%s>\r\n"
 		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
 		     "Contact: <%s>\r\n"
-		     "%s"
+		     "%s%s"
 		     "Content-Length: %zu\r\n\r\n%s",
 		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
 		     p->ua.domain, p->cid, p->ruri, p->cid, p->ua.contact,
-		     *sdp ? "Content-Type: application/sdp\r\n" : "",
+		     extra, *sdp ? "Content-Type: application/sdp\r\n" : "",
 		     strlen(sdp), sdp);
 	cr_assert_lt(n, (int)sizeof(req));
 	ua_send(&p->ua, req, (size_t)n);
+}
+
+static void call_to(struct phone *p, const char *user, const char *domain,
+		    const char *sdp)
+{
+	call_ext(p, user, domain, sdp, "");
 }
 
 /* @p p calls @p user of its own domain with its SDP offer. */
@@ -839,6 +844,187 @@ Test(park_call, sixty_parks_at_once_get_sixty_distinct_slots)
 				   list);
 	}
 	sipp_ok(&sipp_pid, 30000, sp.dir, "parkers", sp.log);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A dialog as its UAS (@p p answered its INVITE with answer_sdp())
+ * sees it: what an in-dialog request of ours needs (RFC 3261 §12.1.1:
+ * the route set is the Record-Route in order). */
+struct uas_dlg {
+	char cid[128], from[512], to[512], target[256], route[1024];
+	unsigned cseq;
+};
+
+static void uas_dialog_of(struct uas_dlg *d, const struct sipcli_msg *r)
+{
+	char c[512], to[480], *lt, *gt;
+	size_t o = 0;
+
+	memset(d, 0, sizeof(*d));
+	sipcli_hdr_str(r, HDR_CALL_ID, d->cid, sizeof(d->cid));
+	sipcli_hdr_str(r, HDR_FROM, d->to, sizeof(d->to));
+	sipcli_hdr_str(r, HDR_TO, to, sizeof(to));
+	snprintf(d->from, sizeof(d->from), "%s;tag=callee", to);
+	sipcli_hdr_str(r, HDR_CONTACT, c, sizeof(c));
+	lt = strchr(c, '<');
+	gt = lt ? strchr(lt, '>') : NULL;
+	cr_assert(lt && gt, "Contact: %s", c);
+	*gt = '\0';
+	snprintf(d->target, sizeof(d->target), "%s", lt + 1);
+	for (unsigned i = 0; i < r->m.nhdrs; i++)
+		if (r->m.hdrs[i].id == HDR_RECORD_ROUTE) {
+			o += (size_t)snprintf(
+			    d->route + o, sizeof(d->route) - o,
+			    "Route: %.*s\r\n", (int)r->m.hdrs[i].value.len,
+			    r->m.hdrs[i].value.p);
+			cr_assert_lt(o, sizeof(d->route));
+		}
+}
+
+/* The final NOTIFY of the refer subscription in dialog @p d from @p p:
+ * sipfrag @p frag (RFC 3515 §2.4.5). */
+static void notify_frag(struct phone *p, struct uas_dlg *d, const char *frag)
+{
+	char req[4096];
+	unsigned cseq = ++d->cseq;
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "NOTIFY %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKnf%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "%s"
+		     "From: %s\r\nTo: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u NOTIFY\r\n"
+		     "Contact: <%s>\r\n"
+		     "Event: refer\r\n"
+		     "Subscription-State: terminated;reason=noresource\r\n"
+		     "Content-Type: message/sipfrag;version=2.0\r\n"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     d->target, p->ua.ip, p->ua.port, d->cid, cseq, d->route,
+		     d->from, d->to, d->cid, cseq, p->ua.contact, strlen(frag),
+		     frag);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* Field @p key of slot @p slot of @p domain in park.list, into @p out;
+ * fails the test when the slot is not listed. */
+static void park_field(const char *domain, unsigned slot, const char *key,
+		       char *out, size_t size)
+{
+	char why[256], params[128];
+	json_t *res = NULL, *e;
+	size_t i;
+	bool found = false;
+
+	snprintf(params, sizeof(params), "[\"%s\"]", domain);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.list", params, &res,
+				 why, sizeof(why)),
+		     0, "%s", why);
+	json_array_foreach(json_object_get(res, "slots"), i, e)
+	{
+		if (json_integer_value(json_object_get(e, "slot")) != slot)
+			continue;
+		snprintf(out, size, "%s",
+			 json_string_value(json_object_get(e, key)) ?: "");
+		found = true;
+	}
+	json_decref(res);
+	cr_assert(found, "%s slot %u is not listed", domain, slot);
+}
+
+/* @p p, a transferee sent by alice, calls @p slot (or the code): the
+ * INVITE carries Referred-By (RFC 3892). */
+static void transferee_calls(struct phone *p, const char *user)
+{
+	call_ext(p, user, "localhost", NULL,
+		 "Referred-By: <sip:alice@localhost>\r\n");
+}
+
+/* A blind transfer to 700, done with REFER through the proxy: SIPp
+ * alice calls bob, REFERs him to 700; bob's INVITE to 700 (Referred-By
+ * alice) gets "200 Parked 701", his NOTIFY tells alice the slot (SIPp
+ * checks the sipfrag); park.list has alice as the parker. Then a
+ * transfer to the occupied 701 gets "486 Slot Occupied" and bob stays;
+ * one to the free 705 parks there. */
+Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
+{
+	struct phone *bob, *carol, *dave;
+	struct uas_dlg ab;
+	struct sipp_cmd c;
+	char list[256], v[300];
+
+	start(NULL);
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "127.0.0.1", "127.0.0.4");
+	dave = phone("dave", "127.0.0.1", "127.0.0.5");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	sipp_cmd_uac(&c, "uac_park_refer.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-key",
+		      "code", "700", NULL);
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_errors(&c, "alice");
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "alice");
+	/* bob answers alice. */
+	first_invite(&bob->ua, rx);
+	uas_dialog_of(&ab, rx);
+	answer_sdp(bob, rx);
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	/* alice: REFER to 700, by her. */
+	ua_expect_req(&bob->ua, "REFER", ab.cid, rx);
+	sipcli_hdr_str(rx, HDR_REFER_TO, v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:700@localhost>");
+	sipcli_hdr_str(rx, HDR_REFERRED_BY, v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:alice@localhost>");
+	ua_respond(&bob->ua, rx, 202, "Accepted", bob->ua.contact);
+	/* bob does what he is told: INVITE 700, Referred-By alice. */
+	transferee_calls(bob, "700");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
+		  rx->buf);
+	dialog_of(bob, rx);
+	in_dialog(bob, "ACK");
+	hears(bob, parked_701, 4, 2);
+	/* ... and tells alice how it went. */
+	notify_frag(bob, &ab, "SIP/2.0 200 Parked 701\r\n");
+	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "NOTIFY", rx), 200, "%s",
+		     rx->buf);
+	/* alice is done with bob's first call. */
+	ua_expect_req(&bob->ua, "BYE", ab.cid, rx);
+	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
+	/* A transfer to the taken 701: refused, bob stays in it. */
+	transferee_calls(carol, "701");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 486,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Slot Occupied")), "%s",
+		  rx->buf);
+	ack_failure(carol, rx);
+	ua_nothing_for(&bob->ua, bob->cid, rx);
+	/* One to the free 705 parks there. */
+	transferee_calls(dave, "705");
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 705")), "%s",
+		  rx->buf);
+	dialog_of(dave, rx);
+	in_dialog(dave, "ACK");
+	cr_assert_eq(park_list("localhost", list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "localhost:701 localhost:705");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
+	cr_assert_eq(metric("sipedge_park_refused_total"), 1);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	in_dialog(dave, "BYE");
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
