@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
+#include "proxy/base/timer.h"
 #include "proxy/core/shard.h"
 #include "proxy/route.h"
 #include "proxy/sip/dialog.h"
@@ -39,6 +41,12 @@
 #define SDP_BUF 2048
 
 static const char reason_bye[] = "SIP ;cause=200 ;text=\"BYE\"";
+/* RFC 3326: why the comeback call is cancelled, why the parked call is
+ * hung up when nobody took it back. */
+static const char reason_noanswer[] =
+    "SIP ;cause=480 ;text=\"Comeback not answered\"";
+static const char reason_gave_up[] =
+    "SIP ;cause=480 ;text=\"Parked call not taken back\"";
 
 /* Counters: one row per pool worker, written by that worker only. */
 enum {
@@ -47,6 +55,8 @@ enum {
 	CTR_FULL,
 	CTR_EMPTY,
 	CTR_REFUSED,
+	CTR_TIMEOUT,
+	CTR_GAVE_UP,
 	CTR__COUNT,
 };
 
@@ -58,6 +68,9 @@ static const struct stats_item stats_items[] = {
 	{ "full", "calls to a park code refused: the lot was full", false },
 	{ "empty", "calls to a free slot (prompt, then 480)", false },
 	{ "refused", "transfers to a taken slot, refused with 486", false },
+	{ "timeout", "parked calls that timed out: the parker rung back",
+	  false },
+	{ "gave_up", "timed-out calls nobody took back: hung up", false },
 	{ "occupied", "slots taken now, every lot", true },
 };
 
@@ -275,6 +288,14 @@ struct pcall {
 	bool holds;		  /* rec is claimed */
 	struct pcall *retr;	  /* PS_PARKED: the retriever's call */
 	struct bridge br;
+	/* The comeback (issue #13): timeout_s after the park the parker
+	 * is called (c, a UAC leg, as park.retrieve's), for ring_s; then
+	 * the fallback, then the parked call is hung up. */
+	struct timer park_t; /* timeout_s from the park */
+	struct timer ring_t; /* ring_s from a comeback call */
+	enum { CB_NONE, CB_PARKER, CB_FALLBACK } cb; /* who c calls */
+	unsigned timeout_s, ring_s;
+	char fallback[PARK_FALLBACK_MAX + 1]; /* "": none */
 };
 
 /* Per worker: its calls, freed when the worker stops. */
@@ -292,6 +313,8 @@ static void state_free(void *state)
 		struct pcall *p = ps->calls;
 
 		ps->calls = p->next;
+		timer_stop(ua_wheel(p->u), &p->park_t);
+		timer_stop(ua_wheel(p->u), &p->ring_t);
 		if (p->holds)
 			(void)park_release(slice_cstr(p->rec.domain),
 					   p->rec.slot, p->rec.holder);
@@ -373,6 +396,7 @@ static void slot_release(struct pcall *p, const char *why)
 {
 	if (!p->holds)
 		return;
+	timer_stop(ua_wheel(p->u), &p->park_t);
 	p->holds = false;
 	(void)park_release(slice_cstr(p->rec.domain), p->rec.slot,
 			   p->rec.holder);
@@ -390,6 +414,8 @@ static void pcall_done(struct pcall *p)
 		bridge_forget(&p->br, p->br.b);
 	if (p->a || p->c)
 		return;
+	timer_stop(ua_wheel(p->u), &p->park_t);
+	timer_stop(ua_wheel(p->u), &p->ring_t);
 	media_session_close(p->ms);
 	p->ms = NULL;
 	slot_release(p, "call ended");
@@ -601,6 +627,8 @@ static bool hdr_uri(const struct sipmsg *m, enum hdr_id id, char *dst,
 	return true;
 }
 
+static void park_timeout_cb(struct timer *t);
+
 /* An INVITE to the code (@p want 0: the first free slot), or a
  * transferee's to slot @p want: answer, claim the slot, announce it,
  * music. */
@@ -686,6 +714,12 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 			pr[n++] = media_sound_digit(*d);
 	(void)media_play(p->ms, pr, n, media_sound_builtin("music"), NULL,
 			 NULL);
+	p->timeout_s = l->timeout_s;
+	p->ring_s = l->comeback_ring_s;
+	if (l->fallback)
+		snprintf(p->fallback, sizeof(p->fallback), "%s", l->fallback);
+	timer_start(ua_wheel(u), &p->park_t, (uint64_t)p->timeout_s * 1000,
+		    park_timeout_cb);
 	count(u, CTR_PARKED);
 	log_msg(LOG_INFO, "park: %s slot %u parked %s by %s call-id=%s",
 		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.parker,
@@ -771,8 +805,18 @@ static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 			ua_hangup(p->c, slice_cstr(reason_bye));
 		p->c = NULL;
 		p->st = PS_PARKED;
-		if (status == 408 || status == 481)
+		if (status == 408 || status == 481) {
 			end_both(p);
+			return;
+		}
+		if (p->cb != CB_NONE) {
+			/* A comeback that could not connect: the call waits
+			 * another timeout_s in its slot. */
+			p->cb = CB_NONE;
+			timer_start(ua_wheel(p->u), &p->park_t,
+				    (uint64_t)p->timeout_s * 1000,
+				    park_timeout_cb);
+		}
 		return;
 	}
 	/* The parked party now talks to the retriever: the slot is free,
@@ -959,7 +1003,10 @@ void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 	prompt_then(u, leg, m, "slot-empty", 480);
 }
 
-/* Events of park.retrieve's leg to `to` (a UAC leg). */
+static void comeback_next(struct pcall *p);
+
+/* Events of park.retrieve's leg to `to`, or of a comeback call (a UAC
+ * leg). */
 static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 {
 	struct pcall *p = arg;
@@ -969,24 +1016,50 @@ static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 	case UA_EV_RINGING:
 		return;
 	case UA_EV_ANSWERED:
+		timer_stop(ua_wheel(p->u), &p->ring_t);
 		/* `to` offers in its 2xx: to the parked party, whose answer
 		 * goes in our ACK (retrieved()). */
 		if (p->st == PS_CALLING && p->a && ev->sdp.len &&
 		    !ua_offer_for(p->a, ev->sdp, &off) &&
 		    !ua_reinvite(p->a, off)) {
 			p->st = PS_RETRIEVING;
+			if (p->cb != CB_NONE)
+				log_msg(LOG_INFO,
+					"park: %s slot %u: comeback answered "
+					"by %s",
+					p->rec.domain, p->rec.slot,
+					p->cb == CB_PARKER ? p->rec.parker
+							   : p->fallback);
 			return;
 		}
 		ua_hangup(leg, slice_cstr(reason_bye));
 		p->c = NULL;
-		if (p->st == PS_CALLING)
+		if (p->st == PS_CALLING) {
 			p->st = PS_PARKED;
+			if (p->cb != CB_NONE) {
+				comeback_next(p);
+				return;
+			}
+		}
 		pcall_done(p);
 		return;
 	case UA_EV_FAILED:
+		timer_stop(ua_wheel(p->u), &p->ring_t);
 		p->c = NULL;
-		if (p->st == PS_CALLING)
+		if (p->st == PS_CALLING) {
 			p->st = PS_PARKED; /* stays in its slot */
+			if (p->cb != CB_NONE) {
+				log_msg(LOG_INFO,
+					"park: %s slot %u: comeback to %s "
+					"failed: %u",
+					p->rec.domain, p->rec.slot,
+					p->cb == CB_PARKER ? p->rec.parker
+							   : p->fallback,
+					ev->status);
+				comeback_next(p);
+				return;
+			}
+		}
 		pcall_done(p);
 		return;
 	case UA_EV_ENDED:
@@ -1004,6 +1077,166 @@ static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 			end_both(p);
 		return;
 	}
+}
+
+/* The parked party's name for the comeback's caller ID: the display
+ * name of its From, else its user part, else "?"; printable, no
+ * quotes (the UA core quotes it). */
+static void parked_name(const struct pcall *p, char *out, size_t size)
+{
+	struct slice v = slice_cstr(p->rec.parked), name = { 0 };
+	struct nameaddr na;
+	struct sipuri su;
+	size_t o = 0;
+
+	if (!nameaddr_parse(v, &na)) {
+		name = na.display;
+		if (name.len >= 2 && name.p[0] == '"' &&
+		    name.p[name.len - 1] == '"')
+			name = slice_make(name.p + 1, name.len - 2);
+		if (!name.len && !uri_parse(na.uri, &su))
+			name = su.user;
+	}
+	for (size_t i = 0; i < name.len && o + 1 < size; i++)
+		if (name.p[i] >= 0x20 && name.p[i] <= 0x7e &&
+		    name.p[i] != '"' && name.p[i] != '\\')
+			out[o++] = name.p[i];
+	if (!o && size > 1)
+		out[o++] = '?';
+	out[o] = '\0';
+}
+
+static void ring_cb(struct timer *t);
+
+/* Call @p target back for @p p's parked party (a comeback of kind
+ * @p kind): From "Parked 701: NAME" <sip:701@domain>, without SDP,
+ * through the proxy as park.retrieve does; the answer's offer goes to
+ * the parked party (r_event(), retrieved()). Returns 0, or ua_call()'s
+ * error. */
+static int comeback_call(struct pcall *p, const char *target, int kind)
+{
+	char from[PARK_DOMAIN_MAX + 32], disp[UA_PHRASE_MAX + 48], name[64];
+	struct ua_call_opts o;
+	int err;
+
+	if (!target[0])
+		return -ENOENT;
+	parked_name(p, name, sizeof(name));
+	snprintf(from, sizeof(from), "sip:%u@%s", p->rec.slot, p->rec.domain);
+	snprintf(disp, sizeof(disp), "Parked %u: %s", p->rec.slot, name);
+	memset(&o, 0, sizeof(o));
+	o.target = slice_cstr(target);
+	o.from = slice_cstr(from);
+	o.from_display = slice_cstr(disp);
+	o.fn = r_event;
+	o.arg = p;
+	err = ua_call(p->u, &o, &p->c);
+	if (err) {
+		log_msg(LOG_WARN, "park: %s slot %u: comeback to %s: %s",
+			p->rec.domain, p->rec.slot, target, err_str(err));
+		return err;
+	}
+	p->cb = kind;
+	p->st = PS_CALLING;
+	timer_start(ua_wheel(p->u), &p->ring_t, (uint64_t)p->ring_s * 1000,
+		    ring_cb);
+	log_msg(LOG_INFO, "park: %s slot %u: comeback ringing %s for %u s",
+		p->rec.domain, p->rec.slot, target, p->ring_s);
+	return 0;
+}
+
+/* Nobody took the parked call back: hang it up, free the slot. */
+static void give_up(struct pcall *p)
+{
+	count(p->u, CTR_GAVE_UP);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: nobody took the call back, "
+		"hanging up call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.call_id);
+	p->cb = CB_NONE;
+	slot_release(p, "comeback gave up");
+	if (p->a)
+		ua_hangup(p->a, slice_cstr(reason_gave_up));
+	p->a = NULL;
+	pcall_done(p);
+}
+
+/* The comeback call to the parker failed, or was not answered: the
+ * fallback when there is one (and it was not the one that failed),
+ * else give up. The parked party hears music all along. */
+static void comeback_next(struct pcall *p)
+{
+	if (!p->a) {
+		pcall_done(p);
+		return;
+	}
+	if (p->cb == CB_PARKER && p->fallback[0] &&
+	    !comeback_call(p, p->fallback, CB_FALLBACK))
+		return;
+	give_up(p);
+}
+
+static void ring_cb(struct timer *t)
+{
+	struct pcall *p =
+	    (struct pcall *)((char *)t - offsetof(struct pcall, ring_t));
+
+	if (p->st != PS_CALLING || !p->c)
+		return;
+	log_msg(LOG_INFO,
+		"park: %s slot %u: comeback to %s not answered "
+		"in %u s",
+		p->rec.domain, p->rec.slot,
+		p->cb == CB_PARKER ? p->rec.parker : p->fallback, p->ring_s);
+	/* CANCEL (RFC 3261 §9.1); no callback comes for it any more. */
+	ua_hangup(p->c, slice_cstr(reason_noanswer));
+	p->c = NULL;
+	p->st = PS_PARKED;
+	comeback_next(p);
+}
+
+/* True when @p p's parker is its parked party (it dialled the code
+ * itself, no Referred-By). */
+static bool is_self_park(const struct pcall *p)
+{
+	struct nameaddr na;
+
+	return !nameaddr_parse(slice_cstr(p->rec.parked), &na) &&
+	       slice_caseeq_cstr(na.uri, p->rec.parker);
+}
+
+/* timeout_s after the park: ring the parker back. A call being
+ * retrieved just then is looked at again a second later. */
+static void park_timeout_cb(struct timer *t)
+{
+	struct pcall *p =
+	    (struct pcall *)((char *)t - offsetof(struct pcall, park_t));
+
+	if (!p->holds || !p->a)
+		return;
+	if (p->st != PS_PARKED || p->c) {
+		timer_start(ua_wheel(p->u), &p->park_t, 1000, park_timeout_cb);
+		return;
+	}
+	count(p->u, CTR_TIMEOUT);
+	log_msg(LOG_INFO,
+		"park: %s slot %u timed out after %u s: calling "
+		"the parker %s",
+		p->rec.domain, p->rec.slot, p->timeout_s,
+		p->rec.parker[0] ? p->rec.parker : "(none)");
+	p->cb = CB_PARKER;
+	if (is_self_park(p)) {
+		/* Nobody else to ring: calling the parked party itself
+		 * would only bridge it with itself. */
+		log_msg(LOG_INFO,
+			"park: %s slot %u: the parker is the parked "
+			"party",
+			p->rec.domain, p->rec.slot);
+		comeback_next(p);
+		return;
+	}
+	if (comeback_call(p, p->rec.parker, CB_PARKER))
+		comeback_next(p);
 }
 
 /* One park.retrieve on its way to the lot's worker. */

@@ -49,8 +49,17 @@ struct sipmsg;
  * slot is released; the lot's count with both. From the lot's worker,
  * which is also BLF's (blf_worker_of()).
  *
+ * Comeback: timeout_s (the lot's) after the park the parker is called
+ * back from "Parked N: NAME" <sip:N@domain> (NAME the parked party's),
+ * for comeback_ring_s; answered, it is bridged with the parked party as
+ * park.retrieve's `to` is; not answered (CANCEL) or failed, the lot's
+ * fallback URI the same way; then the parked call is hung up (BYE with
+ * a Reason) and the slot freed. A caller that parked itself is not
+ * rung back. Timers on the worker's wheel (ua_wheel()).
+ *
  * Counters (module "park" in the stats registry, /metrics): parked,
- * retrieved, full, empty, refused, and the gauge occupied.
+ * retrieved, full, empty, refused, timeout, gave_up, and the gauge
+ * occupied.
  */
 
 /**

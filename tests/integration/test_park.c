@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/sip/hdr.h"
@@ -53,14 +54,14 @@ static struct proc_sipedge sp;
 static struct phone ph[MAX_UAS];
 static unsigned nph;
 static struct sipcli_msg *rx;
-static pid_t sipp_pid;
+static pid_t sipp_pid, sipp_pid2;
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(ph, 0, sizeof(ph));
 	nph = 0;
-	sipp_pid = 0;
+	sipp_pid = sipp_pid2 = 0;
 	rx = calloc(1, sizeof(*rx));
 	cr_assert(rx);
 }
@@ -69,6 +70,8 @@ static void teardown(void)
 {
 	if (sipp_pid > 0)
 		proc_kill(sipp_pid);
+	if (sipp_pid2 > 0)
+		proc_kill(sipp_pid2);
 	for (unsigned i = 0; i < nph; i++) {
 		ua_close(&ph[i].ua);
 		if (ph[i].rtp > 0)
@@ -1026,5 +1029,194 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 	in_dialog(dave, "BYE");
 	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* The comeback (park.timeout_s, comeback_ring_s, fallback). alice, the
+ * parker, and op, the fallback, are SIPp callees at fixed ports the
+ * proxy routes to (locations:); bob, the parked party, is the test's UA
+ * transferred into park by alice (Referred-By: the parker). */
+static uint16_t alice_port, op_port;
+
+static void start_comeback(bool fallback)
+{
+	char yaml[1024];
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &alice_port), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &op_port), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "park:\n  - domain: localhost\n    timeout_s: 2\n"
+		 "    comeback_ring_s: 2\n%s"
+		 "locations:\n"
+		 "  - aor: alice@localhost\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n"
+		 "  - aor: op@localhost\n"
+		 "    contacts: [\"sip:op@127.0.0.1:%u\"]\n",
+		 fallback ? "    fallback: sip:op@localhost\n" : "", alice_port,
+		 op_port);
+	start(yaml);
+}
+
+/* A SIPp callee @p who on @p port playing @p scenario once. */
+static pid_t callee(const char *scenario, uint16_t port, const char *who)
+{
+	struct sipp_cmd c;
+	pid_t pid;
+
+	sipp_cmd_uas(&c, scenario, port, "u1");
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-s", "%s", who);
+	sipp_cmd_errors(&c, who);
+	pid = sipp_spawn(c.argv, sp.dir, who);
+	sipp_bound(port, "u1");
+	return pid;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Request @p method of @p cid on @p u within @p ms (bounded: at most
+ * 200 messages), left in @p r. */
+static void wait_req(struct ua *u, const char *method, const char *cid,
+		     struct sipcli_msg *r, int ms)
+{
+	long long end = now_ms() + ms;
+	char got[128];
+
+	for (int i = 0; i < 200 && now_ms() < end; i++) {
+		if (ua_recv(u, r, (int)(end - now_ms())) != 0)
+			break;
+		sipcli_hdr_str(r, HDR_CALL_ID, got, sizeof(got));
+		if (r->m.is_request &&
+		    slice_eq(r->m.method_name, slice_cstr(method)) &&
+		    !strcmp(got, cid))
+			return;
+	}
+	cr_assert_fail("no %s for %s within %d ms", method, cid, ms);
+}
+
+/* bob, sent by alice, parks in 701: "200 Parked 701". */
+static struct phone *bob_parks(void)
+{
+	struct phone *bob = phone("bob", "localhost", "127.0.0.3");
+	char v[300];
+
+	transferee_calls(bob, "700");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
+		  rx->buf);
+	dialog_of(bob, rx);
+	in_dialog(bob, "ACK");
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	return bob;
+}
+
+/* The comeback's answerer's offer reaches bob in a re-INVITE; bob
+ * answers; the slot is free. */
+static void bob_bridged(struct phone *bob)
+{
+	char list[64];
+
+	cr_assert_not_null(strstr(body_of(rx), "m=audio 40404 "), "%s",
+			   rx->buf);
+	answer_sdp(bob, rx);
+	ua_expect_req(&bob->ua, "ACK", bob->cid, rx);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+}
+
+/* timeout_s 2: alice (SIPp) is called at ~2 s from "Parked 701: bob",
+ * answers with her offer, which bob gets in a re-INVITE: bridged, the
+ * slot freed; bob's BYE reaches alice. */
+Test(park_call, timeout_rings_the_parker_who_answers_and_is_bridged)
+{
+	struct phone *bob;
+	long long t0, dt;
+
+	start_comeback(true);
+	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice");
+	bob = bob_parks();
+	t0 = now_ms();
+	hears(bob, parked_701, 4, 5);
+	wait_req(&bob->ua, "INVITE", bob->cid, rx, 15000);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 1800, "the comeback came after %lld ms", dt);
+	bob_bridged(bob);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 0);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* alice does not answer: CANCELled after comeback_ring_s, then the
+ * fallback op is called (the same caller ID) and answers: bridged. */
+Test(park_call, an_unanswered_comeback_goes_to_the_fallback)
+{
+	struct phone *bob;
+	long long t0, dt;
+
+	start_comeback(true);
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
+	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op");
+	bob = bob_parks();
+	t0 = now_ms();
+	wait_req(&bob->ua, "INVITE", bob->cid, rx, 20000);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 3600, "the fallback came after %lld ms", dt);
+	bob_bridged(bob);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 0);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	sipp_ok(&sipp_pid2, 10000, sp.dir, "op", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* No fallback, alice does not answer: bob gets a BYE with a Reason
+ * (RFC 3326) and the slot is free. */
+Test(park_call, an_unanswered_comeback_without_fallback_hangs_up)
+{
+	struct phone *bob;
+	char list[64], reason[128];
+
+	start_comeback(false);
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
+	bob = bob_parks();
+	wait_req(&bob->ua, "BYE", bob->cid, rx, 20000);
+	sipcli_hdr_str(rx, HDR_REASON, reason, sizeof(reason));
+	cr_assert_not_null(strstr(reason, "cause=480"), "%s", rx->buf);
+	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* carol parks herself (no Referred-By: she is her own parker): at the
+ * timeout there is nobody to ring back, and without a fallback her
+ * call is hung up; nothing reaches alice. */
+Test(park_call, a_self_park_is_not_rung_back_and_times_out)
+{
+	struct phone *carol;
+	char list[64];
+
+	start_comeback(false);
+	carol = phone("carol", "localhost", "127.0.0.4");
+	park(carol);
+	wait_req(&carol->ua, "BYE", carol->cid, rx, 15000);
+	ua_respond(&carol->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
