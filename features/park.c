@@ -961,6 +961,128 @@ static struct slice from_host(const struct sipmsg *m)
 	return su.host;
 }
 
+static const char reason_replaced[] =
+    "SIP ;cause=200 ;text=\"Replaced by the transferee\"";
+
+/* The parts of Replaces value @p v (RFC 3891 §6.1: callid;to-tag=
+ * ;from-tag=): 0, or -EBADMSG. */
+static int replaces_parse(struct slice v, struct slice *cidp, struct slice *top,
+			  struct slice *fromp)
+{
+	struct slice cid = v, params = { 0 };
+
+	for (size_t i = 0; i < v.len; i++)
+		if (v.p[i] == ';') {
+			cid = slice_make(v.p, i);
+			params = slice_make(v.p + i, v.len - i);
+			break;
+		}
+	cid = slice_trim(cid);
+	if (!cid.len || hdr_param_find(params, "to-tag", top) != 1 ||
+	    hdr_param_find(params, "from-tag", fromp) != 1 || !top->len ||
+	    !fromp->len)
+		return -EBADMSG;
+	*cidp = cid;
+	return 0;
+}
+
+/* The parked call of this worker whose parked leg is the dialog
+ * @p cid / @p to_tag (ours: the pool answered) / @p from_tag (the
+ * parked caller's), or NULL. */
+static struct pcall *find_dialog(struct park_state *ps, struct slice cid,
+				 struct slice to_tag, struct slice from_tag)
+{
+	for (struct pcall *p = ps ? ps->calls : NULL; p; p = p->next) {
+		const struct dialog *d =
+		    p->a && p->holds ? ua_leg_dialog(p->a) : NULL;
+
+		if (d && slice_eq(d->call_id, cid) &&
+		    slice_eq(d->local_tag, to_tag) &&
+		    slice_eq(d->remote_tag, from_tag))
+			return p;
+	}
+	return NULL;
+}
+
+/* An INVITE with Replaces for parked call @p p (RFC 3891: the
+ * completion of an attended transfer whose consultation call parked):
+ * @p leg takes the slot in the parked leg's place, which gets BYE. */
+static void do_replace(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
+		       struct pcall *p)
+{
+	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
+	struct slice none = slice_make(NULL, 0);
+	struct media_session *ms = NULL;
+	struct ua_leg *old = p->a;
+	char sdp[SDP_BUF], phrase[32];
+	int n;
+
+	if (p->st != PS_PARKED || p->c) {
+		(void)ua_uas_respond(leg, 486, none, none);
+		return;
+	}
+	n = media_answer(u, m->body, &ms, sdp, sizeof(sdp));
+	if (n < 0) {
+		(void)ua_uas_respond(leg, (unsigned)-n, none, none);
+		return;
+	}
+	(void)ua_uas_take(leg, a_event, p, false);
+	snprintf(phrase, sizeof(phrase), "Parked %u", p->rec.slot);
+	(void)ua_uas_set_phrase(leg, 200, slice_cstr(phrase));
+	if (ua_uas_respond(leg, 200, none, slice_make(sdp, (size_t)n))) {
+		ua_hangup(leg, none);
+		media_session_close(ms);
+		return;
+	}
+	/* The transferee is the parked party now; the parker's leg ends
+	 * (RFC 3891 §3: the replaced dialog is terminated with BYE). */
+	ua_hangup(old, slice_cstr(reason_replaced));
+	media_session_close(p->ms);
+	p->ms = ms;
+	p->a = leg;
+	(void)media_play(p->ms, NULL, 0, media_sound_builtin("music"), NULL,
+			 NULL);
+	if (from)
+		copy_printable(p->rec.parked, sizeof(p->rec.parked),
+			       from->value);
+	(void)hdr_uri(m, HDR_REFERRED_BY, p->rec.parker, sizeof(p->rec.parker));
+	copy_cut(p->rec.call_id, sizeof(p->rec.call_id), m->call_id);
+	rec_dialog(p);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: %s replaces the parker's call "
+		"call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	blf_tell(p, parked_state(u, slice_cstr(p->rec.domain)));
+}
+
+/* An INVITE with Replaces (RFC 3891): to the parked call it names,
+ * else 481 when it was for park (the dialog is not ours), else false:
+ * not park's (the relay takes it). */
+static bool replaces(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
+		     bool for_park)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_REPLACES);
+	struct slice none = slice_make(NULL, 0), cid, to, from;
+	struct pcall *p;
+
+	if (!h)
+		return false;
+	if (replaces_parse(h->value, &cid, &to, &from)) {
+		(void)ua_uas_respond(leg, 400, none, none);
+		return true;
+	}
+	p = find_dialog(ua_app_state(u, &park_app), cid, to, from);
+	if (p) {
+		do_replace(u, leg, m, p);
+		return true;
+	}
+	if (!for_park)
+		return false;
+	/* RFC 3891 §3: no dialog matches. */
+	(void)ua_uas_respond(leg, 481, none, none);
+	return true;
+}
+
 void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 {
 	const struct conf *c = shard_conf(ua_shard(u));
@@ -973,14 +1095,19 @@ void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 
 	switch (classify(c, m->ruri, &l, &su, &slot)) {
 	case WANT_NONE:
-		relay_incoming(u, leg, m);
+		/* The transferor may have named the pool's Contact. */
+		if (!replaces(u, leg, m, false))
+			relay_incoming(u, leg, m);
 		return;
 	case WANT_PARK:
-		do_park(u, leg, m, l, su.host, 0);
+		if (!replaces(u, leg, m, true))
+			do_park(u, leg, m, l, su.host, 0);
 		return;
 	case WANT_SLOT:
 		break;
 	}
+	if (replaces(u, leg, m, true))
+		return;
 	/* A transferee sent to the slot (Referred-By, RFC 3892): it
 	 * parks there, never retrieves; it may come from anywhere, as a
 	 * call to the code may. */

@@ -41,7 +41,11 @@ struct sipmsg;
  * to phone. From another domain: 403. An INVITE to a slot with
  * Referred-By (a transferee, RFC 3892) parks in that slot when it is
  * free, else gets "486 Slot Occupied" and changes nothing. The slot
- * record's parker is the Referred-By URI, else the From URI.
+ * record's parker is the Referred-By URI, else the From URI. An INVITE
+ * with Replaces (RFC 3891) naming a parked leg takes its slot (the
+ * completion of an attended transfer whose consultation call parked):
+ * answered "200 Parked N", the replaced leg gets BYE; naming none of
+ * park's, 481.
  *
  * BLF (features/b2b/blf.h): once a parked call is answered its slot is
  * reported occupied (confirmed, or early per the lot's

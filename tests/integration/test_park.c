@@ -1220,3 +1220,66 @@ Test(park_call, a_self_park_is_not_rung_back_and_times_out)
 	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
+
+/* Attended transfer completed into park (RFC 3891): alice's
+ * consultation call to 700 is parked in 701; bob, whom alice transfers,
+ * INVITEs 700 with Replaces naming that dialog (as alice's REFER told
+ * him): "200 Parked 701", alice's leg gets BYE, bob is the parked
+ * party (parker alice) and hears music. A Replaces naming no dialog of
+ * park's gets 481 and parks nothing. */
+Test(park_call, attended_transfer_puts_the_transferee_in_the_parkers_place)
+{
+	struct phone *alice, *bob, *carol;
+	char hdr[512], tag[80], list[128], v[300];
+	const char *t;
+	size_t n;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	park(alice);
+	hears(alice, parked_701, 4, 0);
+	t = strstr(alice->to, "tag=");
+	cr_assert_not_null(t, "%s", alice->to);
+	n = strcspn(t + 4, ";> \r\n");
+	cr_assert_lt(n, sizeof(tag));
+	memcpy(tag, t + 4, n);
+	tag[n] = '\0';
+	snprintf(hdr, sizeof(hdr),
+		 "Replaces: %s;to-tag=%s;from-tag=f%s\r\n"
+		 "Referred-By: <sip:alice@localhost>\r\n",
+		 alice->cid, tag, alice->cid);
+	call_ext(bob, "700", "localhost", NULL, hdr);
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
+		  rx->buf);
+	dialog_of(bob, rx);
+	in_dialog(bob, "ACK");
+	/* The replaced leg ends (RFC 3891 §3). */
+	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
+	sipcli_hdr_str(rx, HDR_REASON, v, sizeof(v));
+	cr_assert_not_null(strstr(v, "Replaced"), "%s", rx->buf);
+	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	hears(bob, NULL, 0, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "call_id", v, sizeof(v));
+	cr_assert_str_eq(v, bob->cid);
+	/* No such dialog: 481, nothing parked. */
+	call_ext(carol, "700", "localhost", NULL,
+		 "Replaces: nosuch;to-tag=a;from-tag=b\r\n");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 481,
+		     "%s", rx->buf);
+	ack_failure(carol, rx);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
