@@ -40,6 +40,7 @@
 #include "proxy/core/shard.h"
 #include "proxy/core/trace.h"
 #include "proxy/hook.h"
+#include "proxy/mgmt/health.h"
 #include "proxy/mgmt/http.h"
 #include "proxy/mgmt/metrics.h"
 #include "proxy/mgmt/mgmt.h"
@@ -635,7 +636,10 @@ static int management_start(struct mgmt *m, const struct conf *c,
 		err = http_new(m->rpc, &m->http);
 	if (!err)
 		err = http_page_add(m->http, "/metrics", METRICS_CONTENT_TYPE,
-				    metrics_page, NULL);
+				    metrics_page, NULL, false);
+	if (!err)
+		err = http_page_add(m->http, "/health", HEALTH_CONTENT_TYPE,
+				    health_page, m->rpc, true);
 	if (!err)
 		err = rpc_reload_add(m->rpc, m->reload);
 	m->env.http = m->http;

@@ -1764,3 +1764,27 @@ int route_response(struct route *r, const struct sipmsg *m,
 	}
 	return stateless_response(r, m, from);
 }
+
+bool route_foreign(const struct conf *c, const struct sipmsg *m)
+{
+	unsigned seen = 0;
+
+	for (const struct siphdr *h = sipmsg_hdr(m, HDR_ROUTE); h;
+	     h = sipmsg_hdr_next(m, h)) {
+		struct slice rest = h->value, e;
+		int r;
+
+		while ((r = hdr_split_next(&rest, &e)) == 1 && seen++ < 64) {
+			struct nameaddr na;
+			struct sipuri u;
+
+			if (nameaddr_parse(e, &na) < 0 ||
+			    uri_parse(na.uri, &u) < 0 ||
+			    !route_uri_is_ours(c, &u))
+				return true;
+		}
+		if (r < 0 || seen >= 64)
+			return true;
+	}
+	return false;
+}

@@ -61,6 +61,14 @@ struct route_plan {
 bool route_uri_is_ours(const struct conf *c, const struct sipuri *u);
 
 /**
+ * True when @p m still has a Route value that does not name this proxy
+ * (route_uri_is_ours()), one that cannot be parsed, or more than 64:
+ * the request goes there, and a feature of ours (intercom, park) must
+ * not take it. Thread: any.
+ */
+bool route_foreign(const struct conf *c, const struct sipmsg *m);
+
+/**
  * Turn the URI @p uri into a destination: IP-literal host (no DNS on a
  * shard), port (default 5060), ;transport=udp|tcp. sips: is refused.
  * Errors: -EBADMSG (not a sip URI), -EDESTADDRREQ (a host name),

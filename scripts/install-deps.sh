@@ -12,6 +12,7 @@ iproute2 util-linux mount python3
 sipvicious
 rtpengine-daemon
 baresip
+nftables conntrack
 curl"
 
 missing=""

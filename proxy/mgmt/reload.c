@@ -245,6 +245,8 @@ static bool park_eq(const struct park_conf *a, const struct park_conf *b)
 		    !str_eq(x->code, y->code) || x->slot_min != y->slot_min ||
 		    x->slot_max != y->slot_max ||
 		    x->timeout_s != y->timeout_s ||
+		    x->comeback_ring_s != y->comeback_ring_s ||
+		    !str_eq(x->fallback, y->fallback) ||
 		    x->blf_early != y->blf_early)
 			return false;
 	}
