@@ -411,31 +411,6 @@ bool intercom_may_page(const struct conf *c, const struct conf_intercom *d,
 
 /* Routing a page. */
 
-/* A Route value left after ours: the request is not ours to place. */
-static bool foreign_route(const struct conf *c, const struct sipmsg *m)
-{
-	unsigned seen = 0;
-
-	for (const struct siphdr *h = sipmsg_hdr(m, HDR_ROUTE); h;
-	     h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value, e;
-		int r;
-
-		while ((r = hdr_split_next(&rest, &e)) == 1 && seen++ < 64) {
-			struct nameaddr na;
-			struct sipuri u;
-
-			if (nameaddr_parse(e, &na) < 0 ||
-			    uri_parse(na.uri, &u) < 0 ||
-			    !route_uri_is_ours(c, &u))
-				return true;
-		}
-		if (r < 0 || seen >= 64)
-			return true;
-	}
-	return false;
-}
-
 struct page {
 	const struct intercom_req *q;
 	const struct conf_intercom *d;
@@ -551,7 +526,7 @@ int intercom_decide(const struct intercom_req *q, struct intercom_verdict *vp)
 	len = uri_unescape(u.user, ubuf, sizeof(ubuf));
 	clen = strlen(pg.d->code);
 	if (len < (int)clen || memcmp(ubuf, pg.d->code, clen) != 0 ||
-	    foreign_route(q->c, m))
+	    route_foreign(q->c, m))
 		return 0;
 	ext = slice_make(ubuf + clen, (size_t)len - clen);
 	dom = arena_alloc(q->a, u.host.len ? u.host.len : 1);

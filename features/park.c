@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,13 @@
 #include "features/b2b/pool.h"
 #include "features/b2b/relay.h"
 #include "features/park_conf.h"
+#include "features/poolroute.h"
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
+#include "proxy/base/timer.h"
 #include "proxy/core/shard.h"
 #include "proxy/route.h"
 #include "proxy/sip/dialog.h"
@@ -39,6 +42,12 @@
 #define SDP_BUF 2048
 
 static const char reason_bye[] = "SIP ;cause=200 ;text=\"BYE\"";
+/* RFC 3326: why the comeback call is cancelled, why the parked call is
+ * hung up when nobody took it back. */
+static const char reason_noanswer[] =
+    "SIP ;cause=480 ;text=\"Comeback not answered\"";
+static const char reason_gave_up[] =
+    "SIP ;cause=480 ;text=\"Parked call not taken back\"";
 
 /* Counters: one row per pool worker, written by that worker only. */
 enum {
@@ -46,6 +55,9 @@ enum {
 	CTR_RETRIEVED,
 	CTR_FULL,
 	CTR_EMPTY,
+	CTR_REFUSED,
+	CTR_TIMEOUT,
+	CTR_GAVE_UP,
 	CTR__COUNT,
 };
 
@@ -56,6 +68,10 @@ static const struct stats_item stats_items[] = {
 	{ "retrieved", "parked calls retrieved by dialling their slot", false },
 	{ "full", "calls to a park code refused: the lot was full", false },
 	{ "empty", "calls to a free slot (prompt, then 480)", false },
+	{ "refused", "transfers to a taken slot, refused with 486", false },
+	{ "timeout", "parked calls that timed out: the parker rung back",
+	  false },
+	{ "gave_up", "timed-out calls nobody took back: hung up", false },
 	{ "occupied", "slots taken now, every lot", true },
 };
 
@@ -143,71 +159,14 @@ static enum want classify(const struct conf *c, struct slice ruri,
 	return want_of(*lp, up->user, slotp);
 }
 
-/* A Route value left that is not ours: the request goes there. */
-static bool foreign_route(const struct conf *c, const struct sipmsg *m)
-{
-	unsigned seen = 0;
-
-	for (const struct siphdr *h = sipmsg_hdr(m, HDR_ROUTE); h;
-	     h = sipmsg_hdr_next(m, h)) {
-		struct slice rest = h->value, e;
-		int r;
-
-		while ((r = hdr_split_next(&rest, &e)) == 1 && seen++ < 64) {
-			struct nameaddr na;
-			struct sipuri u;
-
-			if (nameaddr_parse(e, &na) < 0 ||
-			    uri_parse(na.uri, &u) < 0 ||
-			    !route_uri_is_ours(c, &u))
-				return true;
-		}
-		if (r < 0 || seen >= 64)
-			return true;
-	}
-	return false;
-}
-
-/* "sip:IP:PORT" of the pool, in @p a; empty when no pool runs. */
-static struct slice pool_uri(struct arena *a)
-{
-	struct sockaddr_storage ss;
-	char ip[INET6_ADDRSTRLEN], *out;
-	socklen_t len;
-	uint16_t port;
-	int n;
-
-	if (pool_self_addr(&ss, &len))
-		return slice_make(NULL, 0);
-	if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
-		port = ntohs(s6->sin6_port);
-	} else {
-		const struct sockaddr_in *s4 = (const void *)&ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
-		port = ntohs(s4->sin_port);
-	}
-	out = arena_alloc(a, INET6_ADDRSTRLEN + 16);
-	if (!out)
-		return slice_make(NULL, 0);
-	n = snprintf(out, INET6_ADDRSTRLEN + 16,
-		     ss.ss_family == AF_INET6 ? "sip:[%s]:%u" : "sip:%s:%u", ip,
-		     port);
-	return slice_make(out, (size_t)n);
-}
-
 int park_hook(struct hook_req *r)
 {
 	const struct conf *c = shard_conf(r->sh);
 	const struct sipmsg *m = r->m;
 	const struct conf_park *l = NULL;
-	struct hook_target *t;
 	struct sipuri u;
-	struct slice to;
 	unsigned slot = 0;
+	int err;
 
 	/* Not from the pool itself: a pool whose config (kept from its
 	 * start) does not know this lot relays the call back here, and
@@ -215,23 +174,11 @@ int park_hook(struct hook_req *r)
 	if (m->method != SIP_INVITE || m->to_tag.len ||
 	    pool_is_source(r->from) ||
 	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
-	    foreign_route(c, m))
+	    route_foreign(c, m))
 		return HOOK_NEXT;
 	/* No pool: the number is routed like any other. */
-	to = pool_uri(r->a);
-	if (!to.len)
-		return HOOK_NEXT;
-	t = arena_alloc(r->a, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	memset(t, 0, sizeof(*t));
-	t->b.uri = to;
-	t->b.q = 1000;
-	t->ruri = m->ruri;
-	r->fwd.t = t;
-	r->fwd.nt = 1;
-	r->fwd.failover = false;
-	return HOOK_NEXT;
+	err = poolroute_set(r);
+	return err == -ENOMEM ? err : HOOK_NEXT;
 }
 
 int park_steer(const char *buf, size_t len, struct slice ruri, unsigned workers)
@@ -273,6 +220,14 @@ struct pcall {
 	bool holds;		  /* rec is claimed */
 	struct pcall *retr;	  /* PS_PARKED: the retriever's call */
 	struct bridge br;
+	/* The comeback (issue #13): timeout_s after the park the parker
+	 * is called (c, a UAC leg, as park.retrieve's), for ring_s; then
+	 * the fallback, then the parked call is hung up. */
+	struct timer park_t; /* timeout_s from the park */
+	struct timer ring_t; /* ring_s from a comeback call */
+	enum { CB_NONE, CB_PARKER, CB_FALLBACK } cb; /* who c calls */
+	unsigned timeout_s, ring_s;
+	char fallback[PARK_FALLBACK_MAX + 1]; /* "": none */
 };
 
 /* Per worker: its calls, freed when the worker stops. */
@@ -290,6 +245,8 @@ static void state_free(void *state)
 		struct pcall *p = ps->calls;
 
 		ps->calls = p->next;
+		timer_stop(ua_wheel(p->u), &p->park_t);
+		timer_stop(ua_wheel(p->u), &p->ring_t);
 		if (p->holds)
 			(void)park_release(slice_cstr(p->rec.domain),
 					   p->rec.slot, p->rec.holder);
@@ -371,6 +328,7 @@ static void slot_release(struct pcall *p, const char *why)
 {
 	if (!p->holds)
 		return;
+	timer_stop(ua_wheel(p->u), &p->park_t);
 	p->holds = false;
 	(void)park_release(slice_cstr(p->rec.domain), p->rec.slot,
 			   p->rec.holder);
@@ -388,6 +346,8 @@ static void pcall_done(struct pcall *p)
 		bridge_forget(&p->br, p->br.b);
 	if (p->a || p->c)
 		return;
+	timer_stop(ua_wheel(p->u), &p->park_t);
+	timer_stop(ua_wheel(p->u), &p->ring_t);
 	media_session_close(p->ms);
 	p->ms = NULL;
 	slot_release(p, "call ended");
@@ -572,13 +532,45 @@ static void rec_dialog(struct pcall *p)
 	(void)park_update(&p->rec);
 }
 
-/* An INVITE to the code: answer, claim a slot, announce it, music. */
+/* Copy printable ASCII of @p s into @p dst (@p size bytes with the NUL),
+ * anything else as '?': it goes into logs and JSON. */
+static void copy_printable(char *dst, size_t size, struct slice s)
+{
+	copy_cut(dst, size, s);
+	for (char *q = dst; *q; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e)
+			*q = '?';
+}
+
+/* The URI of name-addr header @p id of @p m into @p dst; false when it
+ * has none that parses as a SIP URI. */
+static bool hdr_uri(const struct sipmsg *m, enum hdr_id id, char *dst,
+		    size_t size)
+{
+	const struct siphdr *h = sipmsg_hdr(m, id);
+	struct nameaddr na;
+	struct sipuri su;
+
+	if (!h || nameaddr_parse(h->value, &na) || uri_parse(na.uri, &su) ||
+	    (su.scheme != URI_SIP && su.scheme != URI_SIPS) ||
+	    na.uri.len >= size)
+		return false;
+	copy_printable(dst, size, na.uri);
+	return true;
+}
+
+static void park_timeout_cb(struct timer *t);
+
+/* An INVITE to the code (@p want 0: the first free slot), or a
+ * transferee's to slot @p want: answer, claim the slot, announce it,
+ * music. */
 static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
-		    const struct conf_park *l, struct slice domain)
+		    const struct conf_park *l, struct slice domain,
+		    unsigned want)
 {
 	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
 	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
-	char sdp[SDP_BUF], slot[16];
+	char sdp[SDP_BUF], slot[16], phrase[32];
 	struct pcall *p;
 	unsigned n = 0;
 	int len, err;
@@ -589,18 +581,33 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		return;
 	copy_cut(p->rec.domain, sizeof(p->rec.domain), domain);
 	lower(p->rec.domain);
-	if (from) {
-		/* Printable ASCII only: it goes into logs and JSON. */
-		copy_cut(p->rec.parked, sizeof(p->rec.parked), from->value);
-		for (char *q = p->rec.parked; *q; q++)
-			if ((unsigned char)*q < 0x20 ||
-			    (unsigned char)*q > 0x7e)
-				*q = '?';
-	}
+	if (from) /* Printable ASCII only: it goes into logs and JSON. */
+		copy_printable(p->rec.parked, sizeof(p->rec.parked),
+			       from->value);
+	/* Who parked: the transferor a transferee names (RFC 3892), else
+	 * the caller itself; the timeout rings it back. */
+	if (!hdr_uri(m, HDR_REFERRED_BY, p->rec.parker, sizeof(p->rec.parker)))
+		(void)hdr_uri(m, HDR_FROM, p->rec.parker,
+			      sizeof(p->rec.parker));
 	copy_cut(p->rec.call_id, sizeof(p->rec.call_id), m->call_id);
 	copy_cut(p->rec.remote_tag, sizeof(p->rec.remote_tag), m->from_tag);
 	p->rec.worker = shard_id(ua_shard(u));
-	err = park_claim(&p->rec, l->slot_min, l->slot_max, 0);
+	err = park_claim(&p->rec, l->slot_min, l->slot_max, want);
+	if (err == -EBUSY && want) {
+		/* Never into a taken slot: that would bridge two callers
+		 * (issue #13). The transferor's NOTIFY carries the 486. */
+		count(u, CTR_REFUSED);
+		log_msg(LOG_INFO,
+			"park: %.*s slot %u occupied: transfer from %s "
+			"refused",
+			(int)domain.len, domain.p, want, p->rec.parker);
+		(void)ua_uas_set_phrase(leg, 486, SLICE_LIT("Slot Occupied"));
+		(void)ua_uas_respond(leg, 486, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+		return;
+	}
 	if (err == -EBUSY) {
 		count(u, CTR_FULL);
 		log_msg(LOG_INFO, "park: %.*s lot full (%u-%u)",
@@ -618,6 +625,10 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	p->holds = true;
 	p->st = PS_PARKED;
 	(void)ua_uas_take(leg, a_event, p, false);
+	/* "200 Parked 701": a transferee's NOTIFY sipfrag tells the
+	 * transferor the slot (RFC 3515 §2.4.5). */
+	snprintf(phrase, sizeof(phrase), "Parked %u", p->rec.slot);
+	(void)ua_uas_set_phrase(leg, 200, slice_cstr(phrase));
 	err = ua_uas_respond(leg, 200, slice_make(NULL, 0),
 			     slice_make(sdp, (size_t)len));
 	if (err) {
@@ -635,9 +646,16 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 			pr[n++] = media_sound_digit(*d);
 	(void)media_play(p->ms, pr, n, media_sound_builtin("music"), NULL,
 			 NULL);
+	p->timeout_s = l->timeout_s;
+	p->ring_s = l->comeback_ring_s;
+	if (l->fallback)
+		snprintf(p->fallback, sizeof(p->fallback), "%s", l->fallback);
+	timer_start(ua_wheel(u), &p->park_t, (uint64_t)p->timeout_s * 1000,
+		    park_timeout_cb);
 	count(u, CTR_PARKED);
-	log_msg(LOG_INFO, "park: %s slot %u parked %s call-id=%s",
-		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	log_msg(LOG_INFO, "park: %s slot %u parked %s by %s call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.parker,
+		p->rec.call_id);
 	blf_tell(p, parked_state(u, domain));
 }
 
@@ -719,8 +737,18 @@ static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 			ua_hangup(p->c, slice_cstr(reason_bye));
 		p->c = NULL;
 		p->st = PS_PARKED;
-		if (status == 408 || status == 481)
+		if (status == 408 || status == 481) {
 			end_both(p);
+			return;
+		}
+		if (p->cb != CB_NONE) {
+			/* A comeback that could not connect: the call waits
+			 * another timeout_s in its slot. */
+			p->cb = CB_NONE;
+			timer_start(ua_wheel(p->u), &p->park_t,
+				    (uint64_t)p->timeout_s * 1000,
+				    park_timeout_cb);
+		}
 		return;
 	}
 	/* The parked party now talks to the retriever: the slot is free,
@@ -865,6 +893,128 @@ static struct slice from_host(const struct sipmsg *m)
 	return su.host;
 }
 
+static const char reason_replaced[] =
+    "SIP ;cause=200 ;text=\"Replaced by the transferee\"";
+
+/* The parts of Replaces value @p v (RFC 3891 §6.1: callid;to-tag=
+ * ;from-tag=): 0, or -EBADMSG. */
+static int replaces_parse(struct slice v, struct slice *cidp, struct slice *top,
+			  struct slice *fromp)
+{
+	struct slice cid = v, params = { 0 };
+
+	for (size_t i = 0; i < v.len; i++)
+		if (v.p[i] == ';') {
+			cid = slice_make(v.p, i);
+			params = slice_make(v.p + i, v.len - i);
+			break;
+		}
+	cid = slice_trim(cid);
+	if (!cid.len || hdr_param_find(params, "to-tag", top) != 1 ||
+	    hdr_param_find(params, "from-tag", fromp) != 1 || !top->len ||
+	    !fromp->len)
+		return -EBADMSG;
+	*cidp = cid;
+	return 0;
+}
+
+/* The parked call of this worker whose parked leg is the dialog
+ * @p cid / @p to_tag (ours: the pool answered) / @p from_tag (the
+ * parked caller's), or NULL. */
+static struct pcall *find_dialog(struct park_state *ps, struct slice cid,
+				 struct slice to_tag, struct slice from_tag)
+{
+	for (struct pcall *p = ps ? ps->calls : NULL; p; p = p->next) {
+		const struct dialog *d =
+		    p->a && p->holds ? ua_leg_dialog(p->a) : NULL;
+
+		if (d && slice_eq(d->call_id, cid) &&
+		    slice_eq(d->local_tag, to_tag) &&
+		    slice_eq(d->remote_tag, from_tag))
+			return p;
+	}
+	return NULL;
+}
+
+/* An INVITE with Replaces for parked call @p p (RFC 3891: the
+ * completion of an attended transfer whose consultation call parked):
+ * @p leg takes the slot in the parked leg's place, which gets BYE. */
+static void do_replace(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
+		       struct pcall *p)
+{
+	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
+	struct slice none = slice_make(NULL, 0);
+	struct media_session *ms = NULL;
+	struct ua_leg *old = p->a;
+	char sdp[SDP_BUF], phrase[32];
+	int n;
+
+	if (p->st != PS_PARKED || p->c) {
+		(void)ua_uas_respond(leg, 486, none, none);
+		return;
+	}
+	n = media_answer(u, m->body, &ms, sdp, sizeof(sdp));
+	if (n < 0) {
+		(void)ua_uas_respond(leg, (unsigned)-n, none, none);
+		return;
+	}
+	(void)ua_uas_take(leg, a_event, p, false);
+	snprintf(phrase, sizeof(phrase), "Parked %u", p->rec.slot);
+	(void)ua_uas_set_phrase(leg, 200, slice_cstr(phrase));
+	if (ua_uas_respond(leg, 200, none, slice_make(sdp, (size_t)n))) {
+		ua_hangup(leg, none);
+		media_session_close(ms);
+		return;
+	}
+	/* The transferee is the parked party now; the parker's leg ends
+	 * (RFC 3891 §3: the replaced dialog is terminated with BYE). */
+	ua_hangup(old, slice_cstr(reason_replaced));
+	media_session_close(p->ms);
+	p->ms = ms;
+	p->a = leg;
+	(void)media_play(p->ms, NULL, 0, media_sound_builtin("music"), NULL,
+			 NULL);
+	if (from)
+		copy_printable(p->rec.parked, sizeof(p->rec.parked),
+			       from->value);
+	(void)hdr_uri(m, HDR_REFERRED_BY, p->rec.parker, sizeof(p->rec.parker));
+	copy_cut(p->rec.call_id, sizeof(p->rec.call_id), m->call_id);
+	rec_dialog(p);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: %s replaces the parker's call "
+		"call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	blf_tell(p, parked_state(u, slice_cstr(p->rec.domain)));
+}
+
+/* An INVITE with Replaces (RFC 3891): to the parked call it names,
+ * else 481 when it was for park (the dialog is not ours), else false:
+ * not park's (the relay takes it). */
+static bool replaces(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
+		     bool for_park)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_REPLACES);
+	struct slice none = slice_make(NULL, 0), cid, to, from;
+	struct pcall *p;
+
+	if (!h)
+		return false;
+	if (replaces_parse(h->value, &cid, &to, &from)) {
+		(void)ua_uas_respond(leg, 400, none, none);
+		return true;
+	}
+	p = find_dialog(ua_app_state(u, &park_app), cid, to, from);
+	if (p) {
+		do_replace(u, leg, m, p);
+		return true;
+	}
+	if (!for_park)
+		return false;
+	/* RFC 3891 §3: no dialog matches. */
+	(void)ua_uas_respond(leg, 481, none, none);
+	return true;
+}
+
 void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 {
 	const struct conf *c = shard_conf(ua_shard(u));
@@ -877,13 +1027,25 @@ void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 
 	switch (classify(c, m->ruri, &l, &su, &slot)) {
 	case WANT_NONE:
-		relay_incoming(u, leg, m);
+		/* The transferor may have named the pool's Contact. */
+		if (!replaces(u, leg, m, false))
+			relay_incoming(u, leg, m);
 		return;
 	case WANT_PARK:
-		do_park(u, leg, m, l, su.host);
+		if (!replaces(u, leg, m, true))
+			do_park(u, leg, m, l, su.host, 0);
 		return;
 	case WANT_SLOT:
 		break;
+	}
+	if (replaces(u, leg, m, true))
+		return;
+	/* A transferee sent to the slot (Referred-By, RFC 3892): it
+	 * parks there, never retrieves; it may come from anywhere, as a
+	 * call to the code may. */
+	if (sipmsg_hdr(m, HDR_REFERRED_BY)) {
+		do_park(u, leg, m, l, su.host, slot);
+		return;
 	}
 	/* Only the lot's own domain retrieves from it. */
 	if (!slice_caseeq(from_host(m), su.host)) {
@@ -900,7 +1062,10 @@ void park_incoming(struct ua *u, struct ua_leg *leg, const struct sipmsg *m)
 	prompt_then(u, leg, m, "slot-empty", 480);
 }
 
-/* Events of park.retrieve's leg to `to` (a UAC leg). */
+static void comeback_next(struct pcall *p);
+
+/* Events of park.retrieve's leg to `to`, or of a comeback call (a UAC
+ * leg). */
 static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 {
 	struct pcall *p = arg;
@@ -910,24 +1075,50 @@ static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 	case UA_EV_RINGING:
 		return;
 	case UA_EV_ANSWERED:
+		timer_stop(ua_wheel(p->u), &p->ring_t);
 		/* `to` offers in its 2xx: to the parked party, whose answer
 		 * goes in our ACK (retrieved()). */
 		if (p->st == PS_CALLING && p->a && ev->sdp.len &&
 		    !ua_offer_for(p->a, ev->sdp, &off) &&
 		    !ua_reinvite(p->a, off)) {
 			p->st = PS_RETRIEVING;
+			if (p->cb != CB_NONE)
+				log_msg(LOG_INFO,
+					"park: %s slot %u: comeback answered "
+					"by %s",
+					p->rec.domain, p->rec.slot,
+					p->cb == CB_PARKER ? p->rec.parker
+							   : p->fallback);
 			return;
 		}
 		ua_hangup(leg, slice_cstr(reason_bye));
 		p->c = NULL;
-		if (p->st == PS_CALLING)
+		if (p->st == PS_CALLING) {
 			p->st = PS_PARKED;
+			if (p->cb != CB_NONE) {
+				comeback_next(p);
+				return;
+			}
+		}
 		pcall_done(p);
 		return;
 	case UA_EV_FAILED:
+		timer_stop(ua_wheel(p->u), &p->ring_t);
 		p->c = NULL;
-		if (p->st == PS_CALLING)
+		if (p->st == PS_CALLING) {
 			p->st = PS_PARKED; /* stays in its slot */
+			if (p->cb != CB_NONE) {
+				log_msg(LOG_INFO,
+					"park: %s slot %u: comeback to %s "
+					"failed: %u",
+					p->rec.domain, p->rec.slot,
+					p->cb == CB_PARKER ? p->rec.parker
+							   : p->fallback,
+					ev->status);
+				comeback_next(p);
+				return;
+			}
+		}
 		pcall_done(p);
 		return;
 	case UA_EV_ENDED:
@@ -945,6 +1136,166 @@ static void r_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
 			end_both(p);
 		return;
 	}
+}
+
+/* The parked party's name for the comeback's caller ID: the display
+ * name of its From, else its user part, else "?"; printable, no
+ * quotes (the UA core quotes it). */
+static void parked_name(const struct pcall *p, char *out, size_t size)
+{
+	struct slice v = slice_cstr(p->rec.parked), name = { 0 };
+	struct nameaddr na;
+	struct sipuri su;
+	size_t o = 0;
+
+	if (!nameaddr_parse(v, &na)) {
+		name = na.display;
+		if (name.len >= 2 && name.p[0] == '"' &&
+		    name.p[name.len - 1] == '"')
+			name = slice_make(name.p + 1, name.len - 2);
+		if (!name.len && !uri_parse(na.uri, &su))
+			name = su.user;
+	}
+	for (size_t i = 0; i < name.len && o + 1 < size; i++)
+		if (name.p[i] >= 0x20 && name.p[i] <= 0x7e &&
+		    name.p[i] != '"' && name.p[i] != '\\')
+			out[o++] = name.p[i];
+	if (!o && size > 1)
+		out[o++] = '?';
+	out[o] = '\0';
+}
+
+static void ring_cb(struct timer *t);
+
+/* Call @p target back for @p p's parked party (a comeback of kind
+ * @p kind): From "Parked 701: NAME" <sip:701@domain>, without SDP,
+ * through the proxy as park.retrieve does; the answer's offer goes to
+ * the parked party (r_event(), retrieved()). Returns 0, or ua_call()'s
+ * error. */
+static int comeback_call(struct pcall *p, const char *target, int kind)
+{
+	char from[PARK_DOMAIN_MAX + 32], disp[UA_PHRASE_MAX + 48], name[64];
+	struct ua_call_opts o;
+	int err;
+
+	if (!target[0])
+		return -ENOENT;
+	parked_name(p, name, sizeof(name));
+	snprintf(from, sizeof(from), "sip:%u@%s", p->rec.slot, p->rec.domain);
+	snprintf(disp, sizeof(disp), "Parked %u: %s", p->rec.slot, name);
+	memset(&o, 0, sizeof(o));
+	o.target = slice_cstr(target);
+	o.from = slice_cstr(from);
+	o.from_display = slice_cstr(disp);
+	o.fn = r_event;
+	o.arg = p;
+	err = ua_call(p->u, &o, &p->c);
+	if (err) {
+		log_msg(LOG_WARN, "park: %s slot %u: comeback to %s: %s",
+			p->rec.domain, p->rec.slot, target, err_str(err));
+		return err;
+	}
+	p->cb = kind;
+	p->st = PS_CALLING;
+	timer_start(ua_wheel(p->u), &p->ring_t, (uint64_t)p->ring_s * 1000,
+		    ring_cb);
+	log_msg(LOG_INFO, "park: %s slot %u: comeback ringing %s for %u s",
+		p->rec.domain, p->rec.slot, target, p->ring_s);
+	return 0;
+}
+
+/* Nobody took the parked call back: hang it up, free the slot. */
+static void give_up(struct pcall *p)
+{
+	count(p->u, CTR_GAVE_UP);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: nobody took the call back, "
+		"hanging up call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.call_id);
+	p->cb = CB_NONE;
+	slot_release(p, "comeback gave up");
+	if (p->a)
+		ua_hangup(p->a, slice_cstr(reason_gave_up));
+	p->a = NULL;
+	pcall_done(p);
+}
+
+/* The comeback call to the parker failed, or was not answered: the
+ * fallback when there is one (and it was not the one that failed),
+ * else give up. The parked party hears music all along. */
+static void comeback_next(struct pcall *p)
+{
+	if (!p->a) {
+		pcall_done(p);
+		return;
+	}
+	if (p->cb == CB_PARKER && p->fallback[0] &&
+	    !comeback_call(p, p->fallback, CB_FALLBACK))
+		return;
+	give_up(p);
+}
+
+static void ring_cb(struct timer *t)
+{
+	struct pcall *p =
+	    (struct pcall *)((char *)t - offsetof(struct pcall, ring_t));
+
+	if (p->st != PS_CALLING || !p->c)
+		return;
+	log_msg(LOG_INFO,
+		"park: %s slot %u: comeback to %s not answered "
+		"in %u s",
+		p->rec.domain, p->rec.slot,
+		p->cb == CB_PARKER ? p->rec.parker : p->fallback, p->ring_s);
+	/* CANCEL (RFC 3261 §9.1); no callback comes for it any more. */
+	ua_hangup(p->c, slice_cstr(reason_noanswer));
+	p->c = NULL;
+	p->st = PS_PARKED;
+	comeback_next(p);
+}
+
+/* True when @p p's parker is its parked party (it dialled the code
+ * itself, no Referred-By). */
+static bool is_self_park(const struct pcall *p)
+{
+	struct nameaddr na;
+
+	return !nameaddr_parse(slice_cstr(p->rec.parked), &na) &&
+	       slice_caseeq_cstr(na.uri, p->rec.parker);
+}
+
+/* timeout_s after the park: ring the parker back. A call being
+ * retrieved just then is looked at again a second later. */
+static void park_timeout_cb(struct timer *t)
+{
+	struct pcall *p =
+	    (struct pcall *)((char *)t - offsetof(struct pcall, park_t));
+
+	if (!p->holds || !p->a)
+		return;
+	if (p->st != PS_PARKED || p->c) {
+		timer_start(ua_wheel(p->u), &p->park_t, 1000, park_timeout_cb);
+		return;
+	}
+	count(p->u, CTR_TIMEOUT);
+	log_msg(LOG_INFO,
+		"park: %s slot %u timed out after %u s: calling "
+		"the parker %s",
+		p->rec.domain, p->rec.slot, p->timeout_s,
+		p->rec.parker[0] ? p->rec.parker : "(none)");
+	p->cb = CB_PARKER;
+	if (is_self_park(p)) {
+		/* Nobody else to ring: calling the parked party itself
+		 * would only bridge it with itself. */
+		log_msg(LOG_INFO,
+			"park: %s slot %u: the parker is the parked "
+			"party",
+			p->rec.domain, p->rec.slot);
+		comeback_next(p);
+		return;
+	}
+	if (comeback_call(p, p->rec.parker, CB_PARKER))
+		comeback_next(p);
 }
 
 /* One park.retrieve on its way to the lot's worker. */

@@ -28,7 +28,8 @@ struct sipmsg;
  *   park application, every other INVITE to the relay
  *   (relay_incoming()).
  *
- * The application: an INVITE to the code is answered 200 with the
+ * The application: an INVITE to the code is answered "200 Parked N"
+ * (the slot, for a transferee's NOTIFY sipfrag, RFC 3515) with the
  * media engine's answer, takes the first free slot (store/park.h) and
  * hears "parked at" and the slot's digits, then music, until it hangs
  * up (the slot is freed at once) or is retrieved. Lot full: 183 with
@@ -37,7 +38,14 @@ struct sipmsg;
  * domain (its From host) retrieves: the parked party is re-INVITEd with
  * the retriever's offer, the retriever answered with the parked party's
  * answer, and the legs bridged (features/b2b/bridge.h): RTP flows phone
- * to phone. From another domain: 403.
+ * to phone. From another domain: 403. An INVITE to a slot with
+ * Referred-By (a transferee, RFC 3892) parks in that slot when it is
+ * free, else gets "486 Slot Occupied" and changes nothing. The slot
+ * record's parker is the Referred-By URI, else the From URI. An INVITE
+ * with Replaces (RFC 3891) naming a parked leg takes its slot (the
+ * completion of an attended transfer whose consultation call parked):
+ * answered "200 Parked N", the replaced leg gets BYE; naming none of
+ * park's, 481.
  *
  * BLF (features/b2b/blf.h): once a parked call is answered its slot is
  * reported occupied (confirmed, or early per the lot's
@@ -45,8 +53,17 @@ struct sipmsg;
  * slot is released; the lot's count with both. From the lot's worker,
  * which is also BLF's (blf_worker_of()).
  *
+ * Comeback: timeout_s (the lot's) after the park the parker is called
+ * back from "Parked N: NAME" <sip:N@domain> (NAME the parked party's),
+ * for comeback_ring_s; answered, it is bridged with the parked party as
+ * park.retrieve's `to` is; not answered (CANCEL) or failed, the lot's
+ * fallback URI the same way; then the parked call is hung up (BYE with
+ * a Reason) and the slot freed. A caller that parked itself is not
+ * rung back. Timers on the worker's wheel (ua_wheel()).
+ *
  * Counters (module "park" in the stats registry, /metrics): parked,
- * retrieved, full, empty, and the gauge occupied.
+ * retrieved, full, empty, refused, timeout, gave_up, and the gauge
+ * occupied.
  */
 
 /**

@@ -9,6 +9,7 @@
 #include <cyaml/cyaml.h>
 
 #include "proxy/base/err.h"
+#include "proxy/sip/uri.h"
 
 enum { RAW_BOOL_TRUE = 1, RAW_BOOL_FALSE = 2 };
 enum { RAW_BLF_CONFIRMED = 1, RAW_BLF_EARLY = 2 };
@@ -20,6 +21,8 @@ struct raw_lot {
 	char *code;
 	char *slots;
 	unsigned timeout_s;
+	unsigned comeback_ring_s;
+	char *fallback;
 	int blf_parked_state; /* RAW_BLF_* */
 };
 
@@ -51,6 +54,11 @@ static const cyaml_schema_field_t lot_fields[] = {
 	    slots, 1, 2 * PARK_DIGITS_MAX + 1),
 	CYAML_FIELD_UINT("timeout_s", CYAML_FLAG_OPTIONAL, struct raw_lot,
 			 timeout_s),
+	CYAML_FIELD_UINT("comeback_ring_s", CYAML_FLAG_OPTIONAL, struct raw_lot,
+			 comeback_ring_s),
+	CYAML_FIELD_STRING_PTR("fallback",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_lot, fallback, 1, PARK_FALLBACK_MAX),
 	CYAML_FIELD_ENUM("blf_parked_state",
 			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_lot, blf_parked_state, blf_strings,
@@ -107,6 +115,18 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 			 path, v);
 		return ERR_CONFIG;
 	}
+	if (strcmp(spath, "park.fallback") == 0) {
+		struct sipuri u;
+
+		if (uri_parse(slice_cstr(v), &u) == 0 &&
+		    (u.scheme == URI_SIP || u.scheme == URI_SIPS) && u.host.len)
+			return 0;
+		snprintf(why, whylen,
+			 "%s: '%.40s' is not a SIP URI (as "
+			 "sip:operator@example.com)",
+			 path, v);
+		return ERR_CONFIG;
+	}
 	if (strcmp(spath, "park.slots") == 0) {
 		err = slots_parse(v, &lo, &hi);
 		if (err == -EINVAL) {
@@ -133,6 +153,11 @@ static bool range(const char *spath, long long *minp, long long *maxp)
 	if (strcmp(spath, "park.timeout_s") == 0) {
 		*minp = 1;
 		*maxp = 86400;
+		return true;
+	}
+	if (strcmp(spath, "park.comeback_ring_s") == 0) {
+		*minp = 1;
+		*maxp = 3600;
 		return true;
 	}
 	return false;
@@ -169,6 +194,13 @@ static int build_lot(struct park_conf *pc, const struct raw_lot *r,
 	if (r->slots && slots_parse(r->slots, &l->slot_min, &l->slot_max))
 		what = "slots is not a slot range";
 	l->timeout_s = r->timeout_s ? r->timeout_s : PARK_TIMEOUT_S_DEFAULT;
+	l->comeback_ring_s = r->comeback_ring_s ? r->comeback_ring_s
+						: PARK_COMEBACK_RING_S_DEFAULT;
+	if (r->fallback) {
+		l->fallback = strdup(r->fallback);
+		if (!l->fallback)
+			return -ENOMEM;
+	}
 	l->blf_early = r->blf_parked_state == RAW_BLF_EARLY;
 	if (!what && !conf_is_domain(x->c, l->domain, strlen(l->domain)))
 		what = "domain is not one of the served domains";
@@ -213,6 +245,7 @@ static void fini(void *out)
 	for (unsigned i = 0; i < pc->nlots; i++) {
 		free(pc->lots[i].domain);
 		free(pc->lots[i].code);
+		free(pc->lots[i].fallback);
 	}
 	free(pc->lots);
 }
@@ -245,6 +278,7 @@ const struct conf_park *park_conf_lot(const struct conf *c, struct slice domain)
 		.slot_min = PARK_SLOT_MIN_DEFAULT,
 		.slot_max = PARK_SLOT_MAX_DEFAULT,
 		.timeout_s = PARK_TIMEOUT_S_DEFAULT,
+		.comeback_ring_s = PARK_COMEBACK_RING_S_DEFAULT,
 	};
 	const struct park_conf *pc = park_conf(c);
 

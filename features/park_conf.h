@@ -11,6 +11,10 @@
 #define PARK_SLOT_MIN_DEFAULT  701u
 #define PARK_SLOT_MAX_DEFAULT  799u
 #define PARK_TIMEOUT_S_DEFAULT 45u
+/** How long the comeback call rings the parker (issue #13). */
+#define PARK_COMEBACK_RING_S_DEFAULT 30u
+/** Longest fallback URI. */
+#define PARK_FALLBACK_MAX 256
 /** The widest slot range one lot has (slot numbers 1..99999). */
 #define PARK_SLOTS_MAX 1000u
 /** The most digits of a slot number (and of a code). */
@@ -18,16 +22,19 @@
 
 /** The lot of one served domain (features/park). */
 struct conf_park {
-	char *domain;	    /**< lower case, a served domain */
-	bool enabled;	    /**< (true) */
-	char *code;	    /**< dialled to park ("700"); digits */
-	unsigned slot_min;  /**< first slot (701) */
-	unsigned slot_max;  /**< last slot (799), slot_min..slot_max */
-	unsigned timeout_s; /**< (45) kept for the comeback ring, which is
-			       not built yet: a parked call stays until it
-			       hangs up or is retrieved */
-	bool blf_early;	    /**< BLF shows a parked call as early
-			       (ringing) rather than confirmed (false) */
+	char *domain;		  /**< lower case, a served domain */
+	bool enabled;		  /**< (true) */
+	char *code;		  /**< dialled to park ("700"); digits */
+	unsigned slot_min;	  /**< first slot (701) */
+	unsigned slot_max;	  /**< last slot (799), slot_min..slot_max */
+	unsigned timeout_s;	  /**< (45) parked this long, the parker is
+				     rung back (the comeback call) */
+	unsigned comeback_ring_s; /**< (30) the comeback call rings this
+				     long before it is given up */
+	char *fallback;		  /**< a SIP URI called when the parker does not
+				     answer; NULL: the parked call is hung up */
+	bool blf_early;		  /**< BLF shows a parked call as early
+				     (ringing) rather than confirmed (false) */
 };
 
 /** park: one entry per domain that differs from the defaults. */

@@ -40,6 +40,7 @@
 #include "proxy/core/shard.h"
 #include "proxy/core/trace.h"
 #include "proxy/hook.h"
+#include "proxy/mgmt/health.h"
 #include "proxy/mgmt/http.h"
 #include "proxy/mgmt/metrics.h"
 #include "proxy/mgmt/mgmt.h"
@@ -56,6 +57,8 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/rtpe.h"
+#include "proxy/rtpe_conf.h"
 #include "registrar/auth.h"
 #include "registrar/reg.h"
 #include "registrar/reg_conf.h"
@@ -636,7 +639,10 @@ static int management_start(struct mgmt *m, const struct conf *c,
 		err = http_new(m->rpc, &m->http);
 	if (!err)
 		err = http_page_add(m->http, "/metrics", METRICS_CONTENT_TYPE,
-				    metrics_page, NULL);
+				    metrics_page, NULL, false);
+	if (!err)
+		err = http_page_add(m->http, "/health", HEALTH_CONTENT_TYPE,
+				    health_page, m->rpc, true);
 	if (!err)
 		err = rpc_reload_add(m->rpc, m->reload);
 	m->env.http = m->http;
@@ -761,6 +767,13 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* media: the rtpengine counters, one per shard, before them. */
+	err = rtpe_init(c);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: media: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -822,6 +835,7 @@ out:
 	}
 	/* The pool's workers held the slots, the shards resolved BLF URIs. */
 	park_feature_stop();
+	rtpe_fini();	  /* no shard counts any more */
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */
@@ -862,6 +876,7 @@ static void sections_add(void)
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
+		&rtpe_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -18,6 +18,8 @@
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/route.h"
+#include "proxy/rtpe.h"
+#include "proxy/rtpe_conf.h"
 #include "proxy/sanity.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/msg.h"
@@ -40,6 +42,7 @@ struct pipeline {
 	struct timer_wheel wheel;
 	struct route *route;
 	struct hangup *hangup; /* dialog.end's BYEs */
+	struct rtpe *rtpe;     /* media anchoring; NULL when media is off */
 	uint64_t next_sweep_ms;
 	/* What became of the request being handled, for its debug line:
 	 * the status answered (0: none), or what else happened. */
@@ -240,6 +243,15 @@ static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 	return tp_send(ctx, to, buf, len);
 }
 
+/* An INVITE ended in a final failure upstream: its media goes. */
+static void pipeline_invite_failed(void *ctx, struct slice call_id)
+{
+	struct pipeline *k = shard_role_state(ctx);
+
+	if (k)
+		rtpe_failed(k->rtpe, call_id);
+}
+
 /* tp_conn_find() for the route (RFC 3261 §18.2.2). */
 static uint64_t pipeline_conn_find(void *ctx, const struct sockaddr *sa)
 {
@@ -280,10 +292,13 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.conn_find = pipeline_conn_find;
 	rc.dialogs = true;
 	rc.hist = shard_stats(sh)->hist;
+	rc.invite_failed = pipeline_invite_failed;
 	err = route_new(&rc, &k->route);
 	if (!err)
 		err = hangup_new(rc.conf, route_txns(k->route), rc.shard,
 				 &k->hangup);
+	if (!err)
+		err = rtpe_new(sh, rc.conf, &k->rtpe);
 	if (err)
 		goto out;
 	k->next_sweep_ms = now_ms + SWEEP_MS;
@@ -298,6 +313,8 @@ void pipeline_free(struct pipeline *k)
 {
 	if (!k)
 		return;
+	/* Held messages first: they would be forwarded by the route. */
+	rtpe_free(k->rtpe);
 	route_free(k->route);
 	/* After the transactions: no BYE can answer any more. */
 	hangup_free(k->hangup);
@@ -321,6 +338,11 @@ void pipeline_tick(struct shard *sh, uint64_t now_ms)
 			  (int64_t)proxy_conf(c)->timer_c_s * 1000 + 2 * t64 +
 			      60000,
 			  DIALOG_MAX_MS, 2 * t64 + 5000);
+		/* The same ages for the calls anchored in rtpengine. */
+		rtpe_sweep(k->rtpe,
+			   (uint64_t)proxy_conf(c)->timer_c_s * 1000 +
+			       2 * (uint64_t)t64 + 60000,
+			   DIALOG_MAX_MS);
 	}
 	count_txns(k);
 	/* Timer callbacks build messages in the arena too. */
@@ -543,6 +565,164 @@ static int run_hooks(struct pipeline *k, const struct peer *from,
 	return ret < 0 ? HOOK_DONE : ret;
 }
 
+static int forward(struct pipeline *k, const struct peer *from,
+		   const struct sipmsg *m, const struct hook_fwd *fw);
+
+/* A request held for rtpengine (proxy/rtpe.h): where it came from and
+ * the targets the features chose, copied out of the arena. */
+struct held_req {
+	struct pipeline *k;
+	struct peer from;
+	struct hook_fwd fw;
+};
+
+/* Copy @p s to *@p op and point it there. */
+static struct slice keep_slice(char **op, struct slice s)
+{
+	struct slice out = slice_make(*op, s.len);
+
+	if (s.len)
+		memcpy(*op, s.p, s.len);
+	*op += s.len;
+	return out;
+}
+
+/* A held_req with a deep copy of @p fw (one allocation). */
+static struct held_req *held_req_new(struct pipeline *k,
+				     const struct peer *from,
+				     const struct hook_fwd *fw)
+{
+	size_t len = sizeof(struct held_req), i;
+	struct hook_target *t;
+	struct held_req *h;
+	char *o;
+
+	for (i = 0; i < fw->nt; i++)
+		len += sizeof(*t) + fw->t[i].b.uri.len + fw->t[i].b.path.len +
+		       fw->t[i].ruri.len + fw->t[i].hdrs.len;
+	h = malloc(len);
+	if (!h)
+		return NULL;
+	h->k = k;
+	h->from = *from;
+	h->fw = *fw;
+	t = (struct hook_target *)(h + 1);
+	o = (char *)(t + fw->nt);
+	for (i = 0; i < fw->nt; i++) {
+		t[i] = fw->t[i];
+		/* The route reads uri, path, flow and q of a binding. */
+		t[i].b.instance = t[i].b.call_id = t[i].b.user_agent =
+		    slice_make(NULL, 0);
+		t[i].b.uri = keep_slice(&o, fw->t[i].b.uri);
+		t[i].b.path = keep_slice(&o, fw->t[i].b.path);
+		t[i].ruri = keep_slice(&o, fw->t[i].ruri);
+		t[i].hdrs = keep_slice(&o, fw->t[i].hdrs);
+	}
+	h->fw.t = fw->nt ? t : NULL;
+	return h;
+}
+
+/* rtpengine failed a call's offer: 503 with a Reason (media.on_failure:
+ * fail). */
+static int answer_media_failed(struct pipeline *k, const struct sipmsg *m,
+			       const struct peer *from)
+{
+	return answer(k, m, from, 503, "Service Unavailable",
+		      SLICE_LIT(RTPE_REASON_LINE));
+}
+
+/* rtpengine answered the offer of a held request (or failed). */
+static void resume_request(void *arg, int err, struct slice msg)
+{
+	struct held_req *h = arg;
+	struct pipeline *k = h->k;
+	struct sipmsg m;
+	int parsed;
+
+	if (err != -ECANCELED &&
+	    shard_parse(k->sh, &h->from, msg.p, msg.len, &m, &parsed) == 0 &&
+	    parsed >= 0) {
+		k->status = 0;
+		if (err && !rtpe_conf(shard_conf(k->sh))->proceed)
+			answer_media_failed(k, &m, &h->from);
+		else
+			forward(k, &h->from, &m, &h->fw);
+		count_txns(k);
+		arena_reset(shard_arena(k->sh));
+	}
+	free(h);
+}
+
+/* Hold request @p m for rtpengine's offer. Returns 1 when it goes on
+ * untouched now (rtpengine unusable, media.on_failure: proceed), 0 when
+ * it is held or answered, or the error of an answer not sent. */
+static int hold_request(struct pipeline *k, const struct peer *from,
+			const struct sipmsg *m, const struct hook_fwd *fw)
+{
+	const struct conf *c = shard_conf(k->sh);
+	struct held_req *h = held_req_new(k, from, fw);
+	int err =
+	    h ? rtpe_hold(k->rtpe, c, from, m, resume_request, h) : -ENOMEM;
+
+	if (!err) {
+		k->outcome = "held for rtpengine";
+		/* RFC 3261 §16.2: 100 Trying stops the INVITE's
+		 * retransmissions while rtpengine answers. */
+		if (m->method == SIP_INVITE)
+			route_reply(k->route, m, from, 100, NULL,
+				    slice_make(NULL, 0));
+		return 0;
+	}
+	free(h);
+	if (rtpe_conf(c)->proceed)
+		return 1;
+	return answer_media_failed(k, m, from);
+}
+
+/* A response held for rtpengine's answer. */
+struct held_rsp {
+	struct pipeline *k;
+	struct peer from;
+};
+
+static void resume_response(void *arg, int err, struct slice msg)
+{
+	struct held_rsp *h = arg;
+	struct pipeline *k = h->k;
+	struct sipmsg m;
+	int parsed;
+
+	/* On failure the response goes on as it came: the callee has
+	 * answered, and only the media is not anchored. */
+	if (err != -ECANCELED &&
+	    shard_parse(k->sh, &h->from, msg.p, msg.len, &m, &parsed) == 0 &&
+	    parsed >= 0) {
+		if (route_response(k->route, &m, &h->from) < 0)
+			count(&shard_stats(k->sh)->dropped);
+		count_txns(k);
+		arena_reset(shard_arena(k->sh));
+	}
+	free(h);
+}
+
+/* Hold response @p m for rtpengine's answer: 0 when held. */
+static int hold_response(struct pipeline *k, const struct peer *from,
+			 const struct sipmsg *m)
+{
+	struct held_rsp *h = malloc(sizeof(*h));
+	int err;
+
+	if (!h)
+		return -ENOMEM;
+	h->k = k;
+	h->from = *from;
+	err =
+	    rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, resume_response, h);
+	if (err)
+		free(h);
+	return err;
+}
+
 static void handle_request(struct pipeline *k, const struct peer *from,
 			   const struct sipmsg *m, int parsed)
 {
@@ -581,10 +761,15 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			txn_srv_absorb(st, m);
 			return;
 		}
+		if (rtpe_is_held(k->rtpe, m)) {
+			k->outcome = "retransmission (held for rtpengine)";
+			return;
+		}
 		if (m->method == SIP_CANCEL) {
 			st = txn_srv_find(l, m, SIP_INVITE);
 			if (st) {
 				k->outcome = "cancels its INVITE";
+				rtpe_note(k->rtpe, m);
 				route_cancel(k->route, st, m, from);
 				return;
 			}
@@ -625,8 +810,30 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 	if (run_hooks(k, from, m, v.action == PIPELINE_REGISTER, &fw) ==
 	    HOOK_DONE)
 		return;
+	/* Media anchoring (proxy/rtpe.h): a BYE or CANCEL ends the call
+	 * in rtpengine; an offer waits for rtpengine's SDP. */
+	rtpe_note(k->rtpe, m);
+	if (rtpe_wants(k->rtpe, m)) {
+		err = hold_request(k, from, m, &fw);
+		if (err <= 0)
+			goto out;
+	}
+	err = forward(k, from, m, &fw);
+out:
+	if (err && log_enabled(LOG_INFO) && log_ratelimit_ok(&bad_rl))
+		log_msg(LOG_INFO, "no answer sent: %s", err_str(err));
+}
+
+/* Forward request @p m (past the hooks) by the route, or answer what
+ * the route plan says. Returns 0, or the error of an answer that could
+ * not be sent. */
+static int forward(struct pipeline *k, const struct peer *from,
+		   const struct sipmsg *m, const struct hook_fwd *fw)
+{
+	int err;
+
 	route_last_reply(k->route, NULL);
-	err = route_request_fwd(k->route, m, from, &fw);
+	err = route_request_fwd(k->route, m, from, fw);
 	if (!err) {
 		const char *why = NULL;
 		unsigned status = route_last_reply(k->route, &why);
@@ -650,9 +857,7 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			log_refusal(from, m, status, err_str(err));
 		err = answer(k, m, from, status, NULL, slice_make(NULL, 0));
 	}
-out:
-	if (err && log_enabled(LOG_INFO) && log_ratelimit_ok(&bad_rl))
-		log_msg(LOG_INFO, "no answer sent: %s", err_str(err));
+	return err;
 }
 
 void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
@@ -667,6 +872,12 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	if (!m.is_request) {
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)
 			count(&shard_stats(sh)->rsp_in[m.status / 100 - 1]);
+		if (parsed >= 0 && k->rtpe) {
+			rtpe_note(k->rtpe, &m);
+			if (rtpe_wants(k->rtpe, &m) &&
+			    hold_response(k, from, &m) == 0)
+				return;
+		}
 		/* A malformed response is dropped (RFC 3261 §18.1.2). */
 		if (parsed < 0 || route_response(k->route, &m, from) < 0)
 			count(&shard_stats(sh)->dropped);
@@ -714,6 +925,18 @@ static void role_conn_failed(struct shard *sh, const struct peer *to)
 	arena_reset(shard_arena(sh));
 }
 
+/* The shard stops, its loop still running: the ng client closes its
+ * handles there (held messages are dropped: their senders retransmit
+ * to another node or give up). */
+static void role_stopping(struct shard *sh, void *state)
+{
+	struct pipeline *k = state;
+
+	(void)sh;
+	rtpe_free(k->rtpe);
+	k->rtpe = NULL;
+}
+
 /* A reload: the route follows the shard's new config. */
 static void role_conf(struct shard *sh, const struct conf *c)
 {
@@ -731,6 +954,7 @@ const struct shard_role pipeline_role = {
 	.reject = pipeline_reject,
 	.tick = pipeline_tick,
 	.tick_ms = PIPELINE_TICK_MS,
+	.stopping = role_stopping,
 	.conf_changed = role_conf,
 	.conn_failed = role_conn_failed,
 };

@@ -1215,6 +1215,12 @@ static void fork_check(struct fork *f)
 		st = 487;
 	if (!f->st)
 		return;
+	if (r->cfg.invite_failed && (st == 0 || st >= 300)) {
+		struct sipmsg m;
+
+		if (reparse(r, f->st, &m) == 0 && m.method == SIP_INVITE)
+			r->cfg.invite_failed(r->cfg.send_ctx, m.call_id);
+	}
 	if (st == f->best_status && f->best && st != 503) {
 		txn_srv_respond(f->st, st, f->best, f->best_len);
 		return;
@@ -1840,4 +1846,28 @@ int route_response(struct route *r, const struct sipmsg *m,
 		return 0;
 	}
 	return stateless_response(r, m, from);
+}
+
+bool route_foreign(const struct conf *c, const struct sipmsg *m)
+{
+	unsigned seen = 0;
+
+	for (const struct siphdr *h = sipmsg_hdr(m, HDR_ROUTE); h;
+	     h = sipmsg_hdr_next(m, h)) {
+		struct slice rest = h->value, e;
+		int r;
+
+		while ((r = hdr_split_next(&rest, &e)) == 1 && seen++ < 64) {
+			struct nameaddr na;
+			struct sipuri u;
+
+			if (nameaddr_parse(e, &na) < 0 ||
+			    uri_parse(na.uri, &u) < 0 ||
+			    !route_uri_is_ours(c, &u))
+				return true;
+		}
+		if (r < 0 || seen >= 64)
+			return true;
+	}
+	return false;
 }

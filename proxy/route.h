@@ -61,6 +61,14 @@ struct route_plan {
 bool route_uri_is_ours(const struct conf *c, const struct sipuri *u);
 
 /**
+ * True when @p m still has a Route value that does not name this proxy
+ * (route_uri_is_ours()), one that cannot be parsed, or more than 64:
+ * the request goes there, and a feature of ours (intercom, park) must
+ * not take it. Thread: any.
+ */
+bool route_foreign(const struct conf *c, const struct sipmsg *m);
+
+/**
  * Turn the URI @p uri into a destination: IP-literal host (no DNS on a
  * shard), port (default 5060), ;transport=udp|tcp. sips: is refused.
  * Errors: -EBADMSG (not a sip URI), -EDESTADDRREQ (a host name),
@@ -131,6 +139,10 @@ struct route_cfg {
 	bool dialogs; /**< keep the dialog table (store/dlg.h) */
 	/** NULL, or the transactions' histograms (struct txn_cfg hist). */
 	struct stats_hist *hist;
+	/** NULL, or told (with send_ctx) that an INVITE of Call-ID
+	 * @p call_id ended upstream with a final 300-699 (every branch
+	 * failed, CANCEL, Timer C): media anchoring deletes the call. */
+	void (*invite_failed)(void *ctx, struct slice call_id);
 };
 
 /**

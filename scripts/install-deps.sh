@@ -11,7 +11,9 @@ libssl-dev openssl
 redis-server sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
 sipvicious
+rtpengine-daemon
 baresip
+nftables conntrack
 curl"
 
 missing=""

@@ -40,6 +40,9 @@ struct park_rec {
 	unsigned slot;
 	/** The parked party's identity: its From (name-addr as sent). */
 	char parked[PARK_IDENTITY_MAX + 1];
+	/** Who parked it (a URI): the Referred-By of a transferee's
+	 * INVITE, else its From; the timeout calls it back. */
+	char parker[PARK_IDENTITY_MAX + 1];
 	int64_t since_s; /**< CLOCK_REALTIME seconds of the claim */
 	/** The holder's token (park_claim() hands it out); 0 in copies
 	 * for readers who do not hold the slot is never the case: the

@@ -107,6 +107,10 @@ struct ua_leg {
 	    *wait2; /* a held 1xx and 2xx (bodies), see ua_uas_respond */
 	size_t wait1_len, wait2_len;
 	unsigned wait1_status, wait2_status;
+	/* ua_uas_set_phrase(): a final's reason phrase, and its status. */
+	char *phrase;
+	size_t phrase_len;
+	unsigned phrase_status;
 	ua_srv_fn *sfn;
 	/* A 2xx of ours to an INVITE, sent again until its ACK (RFC 3261
 	 * §13.3.1.4): its transaction (a reference), bytes, status, the
@@ -219,6 +223,7 @@ static void leg_free(struct ua_leg *leg)
 	free(leg->remote_sdp);
 	free(leg->ack);
 	free(leg->reason);
+	free(leg->phrase);
 	uas_free(leg);
 	free(leg);
 }
@@ -1871,6 +1876,8 @@ static int uas_build(struct ua_leg *leg, unsigned status, struct slice extra,
 		return err;
 	memset(&o, 0, sizeof(o));
 	o.status = status;
+	if (status == leg->phrase_status)
+		o.reason = slice_make(leg->phrase, leg->phrase_len);
 	o.to_tag = slice_make(leg->to_tag, leg->to_tag_len);
 	o.server = slice_cstr(shard_conf(u->sh)->server_name);
 	o.extra = status < 300 ? cat(u, contact_allow(u), extra) : extra;
@@ -1998,6 +2005,25 @@ int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
 		return keep(&leg->wait1, &leg->wait1_len, sdp);
 	}
 	return uas_1xx(leg, status, extra, sdp);
+}
+
+int ua_uas_set_phrase(struct ua_leg *leg, unsigned status, struct slice phrase)
+{
+	int err;
+
+	if (!leg || !leg->uas || leg->uas_final || status < 200 ||
+	    status > 699 || phrase.len > UA_PHRASE_MAX)
+		return -EINVAL;
+	/* RFC 3261 §25.1: Reason-Phrase is text without CR or LF; we keep
+	 * to printable ASCII. */
+	for (size_t i = 0; i < phrase.len; i++)
+		if ((unsigned char)phrase.p[i] < 0x20 ||
+		    (unsigned char)phrase.p[i] > 0x7e)
+			return -EINVAL;
+	err = keep(&leg->phrase, &leg->phrase_len, phrase);
+	if (!err)
+		leg->phrase_status = status;
+	return err;
 }
 
 int ua_uas_take(struct ua_leg *leg, ua_srv_fn *fn, void *arg, bool reliable)

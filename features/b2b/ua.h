@@ -448,6 +448,21 @@ int ua_uas_take(struct ua_leg *leg, ua_srv_fn *fn, void *arg, bool reliable);
 int ua_uas_respond(struct ua_leg *leg, unsigned status, struct slice extra,
 		   struct slice sdp);
 
+/** Longest reason phrase ua_uas_set_phrase() takes. */
+#define UA_PHRASE_MAX 64
+
+/**
+ * Give the final response @p status (200-699) to the INVITE of UAS leg
+ * @p leg, if that is the final it gets, the reason phrase @p phrase
+ * instead of the standard one (empty: the standard one): "Parked 701"
+ * in the 200 that a transferee's NOTIFY sipfrag carries back to the
+ * transferor (RFC 3515 §2.4.5). Call it before ua_uas_respond(); a
+ * later call replaces it. Returns 0, or -EINVAL (not a UAS leg, its
+ * final sent, a bad status, @p phrase longer than UA_PHRASE_MAX or not
+ * printable ASCII), -ENOMEM. Thread: the leg's worker.
+ */
+int ua_uas_set_phrase(struct ua_leg *leg, unsigned status, struct slice phrase);
+
 /** True for a UAS leg. Thread: the leg's worker. */
 bool ua_leg_is_uas(const struct ua_leg *leg);
 

@@ -27,6 +27,7 @@ struct page {
 	char *type;
 	http_page_fn *fn;
 	void *arg;
+	bool open; /* served without the token */
 };
 
 struct http {
@@ -68,7 +69,7 @@ int http_new(struct rpc *r, struct http **hp)
 }
 
 int http_page_add(struct http *h, const char *path, const char *content_type,
-		  http_page_fn *fn, void *arg)
+		  http_page_fn *fn, void *arg, bool open)
 {
 	struct page *p;
 
@@ -86,6 +87,7 @@ int http_page_add(struct http *h, const char *path, const char *content_type,
 	}
 	p->fn = fn;
 	p->arg = arg;
+	p->open = open;
 	h->npages++;
 	return 0;
 }
@@ -248,17 +250,19 @@ static enum MHD_Result serve_page(struct http *h, const struct page *p,
 	enum MHD_Result ret;
 	char *body = NULL;
 	size_t len = 0;
+	int status;
 
 	if (strcmp(method, MHD_HTTP_METHOD_GET) &&
 	    strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 			       "use GET\n", 8, MHD_HTTP_HEADER_ALLOW, "GET");
-	if (!authorized(h, conn))
+	if (!p->open && !authorized(h, conn))
 		return respond(conn, MHD_HTTP_UNAUTHORIZED, "text/plain",
 			       "unauthorized: a bearer token is required\n", 41,
 			       MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 			       "Bearer realm=\"sipedge\"");
-	if (p->fn(p->arg, &body, &len) < 0 || !body) {
+	status = p->fn(p->arg, &body, &len);
+	if (status < 0 || (status && (status < 200 || status > 599)) || !body) {
 		free(body);
 		return respond(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			       "text/plain", "could not build the page\n", 25,
@@ -270,7 +274,8 @@ static enum MHD_Result serve_page(struct http *h, const struct page *p,
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, p->type);
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	ret = MHD_queue_response(conn, status ? (unsigned)status : MHD_HTTP_OK,
+				 r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -331,9 +336,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn,
 	for (unsigned i = 0; i < h->npages; i++)
 		if (strcmp(url, h->pages[i].path) == 0)
 			return serve_page(h, &h->pages[i], conn, method);
-	return respond(conn, MHD_HTTP_NOT_FOUND, "text/plain",
-		       "not found: try POST /rpc or GET /metrics\n", 41, NULL,
-		       NULL);
+	return respond(
+	    conn, MHD_HTTP_NOT_FOUND, "text/plain",
+	    "not found: try POST /rpc, GET /metrics or GET /health\n", 53, NULL,
+	    NULL);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -1,6 +1,7 @@
 /* proxy/mgmt/http.h - the management HTTP server: POST /rpc and GET pages */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct mgmt_conf;
@@ -18,8 +19,9 @@ struct http;
 
 /**
  * Print a page into *@p bodyp (malloc'd, the server frees it) of
- * *@p lenp bytes. Returns 0, or a negative error (500). Thread: the
- * server's; must not block on a shard.
+ * *@p lenp bytes. Returns 0 (200), an HTTP status 200..599 to answer
+ * with that body (503 from /health), or a negative error (500).
+ * Thread: the server's; must not block on a shard.
  */
 typedef int http_page_fn(void *arg, char **bodyp, size_t *lenp);
 
@@ -30,12 +32,13 @@ typedef int http_page_fn(void *arg, char **bodyp, size_t *lenp);
 int http_new(struct rpc *r, struct http **hp);
 
 /**
- * Serve GET @p path ("/metrics") with @p fn, as @p content_type.
+ * Serve GET @p path ("/metrics") with @p fn, as @p content_type; with
+ * @p open, without the token (/health: a balancer's checker has none).
  * Errors: -ENOSPC (8 pages), -EINVAL. Thread: control, before
  * http_listen().
  */
 int http_page_add(struct http *h, const char *path, const char *content_type,
-		  http_page_fn *fn, void *arg);
+		  http_page_fn *fn, void *arg, bool open);
 
 /**
  * Bind every address of @p mc and start serving. Returns 0, or a

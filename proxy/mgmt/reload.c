@@ -22,6 +22,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
+#include "proxy/rtpe_conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/core/shard.h"
 #include "proxy/mgmt/http.h"
@@ -226,6 +227,26 @@ static const char *b2b_key(const struct b2b_conf *a, const struct b2b_conf *b)
 
 /* Park's lots live on the pool, which keeps its config: a changed
  * lot would route to a pool that no longer knows it. */
+/* The ng clients are made per shard at start-up; media.flags and
+ * media.on_failure are read per call and reload. */
+static const char *rtpe_key(const struct rtpe_conf *a,
+			    const struct rtpe_conf *b)
+{
+	if (a->enabled != b->enabled)
+		return "media.enabled";
+	if (a->nservers != b->nservers ||
+	    memcmp(a->servers, b->servers,
+		   a->nservers * sizeof(a->servers[0])) != 0)
+		return "media.rtpengine";
+	if (a->timeout_ms != b->timeout_ms)
+		return "media.timeout_ms";
+	if (a->retries != b->retries)
+		return "media.retries";
+	if (a->down_s != b->down_s)
+		return "media.down_s";
+	return NULL;
+}
+
 static bool park_eq(const struct park_conf *a, const struct park_conf *b)
 {
 	if (a->nlots != b->nlots)
@@ -237,6 +258,8 @@ static bool park_eq(const struct park_conf *a, const struct park_conf *b)
 		    !str_eq(x->code, y->code) || x->slot_min != y->slot_min ||
 		    x->slot_max != y->slot_max ||
 		    x->timeout_s != y->timeout_s ||
+		    x->comeback_ring_s != y->comeback_ring_s ||
+		    !str_eq(x->fallback, y->fallback) ||
 		    x->blf_early != y->blf_early)
 			return false;
 	}
@@ -291,6 +314,9 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return k;
 	if (!park_eq(park_conf(a), park_conf(b)))
 		return "park";
+	k = rtpe_key(rtpe_conf(a), rtpe_conf(b));
+	if (k)
+		return k;
 	/* Started once at start-up; trace.start/trace.stop at run time. */
 	if (trace_conf(a)->on != trace_conf(b)->on ||
 	    (trace_conf(a)->on &&

@@ -95,6 +95,18 @@ void rpc_quiesce(struct rpc *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
+bool rpc_quiesced(struct rpc *r)
+{
+	bool q;
+
+	if (!r)
+		return true;
+	pthread_mutex_lock(&r->mu);
+	q = r->quiesced;
+	pthread_mutex_unlock(&r->mu);
+	return q;
+}
+
 void rpc_free(struct rpc *r)
 {
 	if (!r)

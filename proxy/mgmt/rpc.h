@@ -94,6 +94,9 @@ void rpc_handle(struct rpc *r, const char *body, size_t len, rpc_done_fn *done,
  */
 void rpc_quiesce(struct rpc *r);
 
+/** Whether rpc_quiesce() was called (NULL: true). Thread: any. */
+bool rpc_quiesced(struct rpc *r);
+
 /** Free the engine; every call must have been answered. NULL is allowed. */
 void rpc_free(struct rpc *r);
 

@@ -49,12 +49,13 @@ static void park_list_m(struct rpc_call *call, json_t *params, void *arg)
 	for (int i = 0; i < n && (size_t)i < room; i++) {
 		const struct park_rec *p = &recs[i];
 		json_t *o = json_pack(
-		    "{s:s,s:i,s:s,s:I,s:s,s:{s:s,s:s,s:s,s:s,s:I}}", "domain",
-		    p->domain, "slot", (int)p->slot, "parked", p->parked,
-		    "since", (json_int_t)p->since_s, "call_id", p->call_id,
-		    "dialog", "local_tag", p->local_tag, "remote_tag",
-		    p->remote_tag, "remote_target", p->remote_target, "route",
-		    p->route, "local_cseq", (json_int_t)p->local_cseq);
+		    "{s:s,s:i,s:s,s:s,s:I,s:s,s:{s:s,s:s,s:s,s:s,s:I}}",
+		    "domain", p->domain, "slot", (int)p->slot, "parked",
+		    p->parked, "parker", p->parker, "since",
+		    (json_int_t)p->since_s, "call_id", p->call_id, "dialog",
+		    "local_tag", p->local_tag, "remote_tag", p->remote_tag,
+		    "remote_target", p->remote_target, "route", p->route,
+		    "local_cseq", (json_int_t)p->local_cseq);
 
 		if (!o || json_array_append_new(slots, o)) {
 			free(recs);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 
@@ -390,5 +391,30 @@ Test(metrics, token_guards_the_page)
 	cr_expect_eq(curl_get(TOKEN, file, NULL, 0), 200);
 	cr_assert_eq(proc_read_file(file, &page), 0);
 	cr_expect(strstr(page, "# TYPE sipedge_shard_rx_msgs_total counter"));
+	down();
+}
+
+/* A balancer's health check has no token: /health answers without
+ * one, and tells nothing but the state (memory store: no redis). */
+Test(metrics, health_is_open_and_says_ok)
+{
+	unsigned status = 0;
+	char *body = NULL;
+
+	cr_assert_eq(proc_sipedge_start_token(&sp, "127.0.0.1", 1, TOKEN), 0,
+		     "sipedge did not start: %s", sp.why);
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/health", NULL, NULL,
+				  &status, &body),
+		     0);
+	cr_expect_eq(status, 200);
+	cr_expect_str_eq(body, "{\"status\":\"ok\"}\n");
+	free(body);
+	body = NULL;
+	/* Only /health is open: /metrics still wants the token. */
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/metrics", NULL, NULL,
+				  &status, &body),
+		     0);
+	cr_expect_eq(status, 401);
+	free(body);
 	down();
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy/sip/hdr.h"
@@ -53,14 +54,14 @@ static struct proc_sipedge sp;
 static struct phone ph[MAX_UAS];
 static unsigned nph;
 static struct sipcli_msg *rx;
-static pid_t sipp_pid;
+static pid_t sipp_pid, sipp_pid2;
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(ph, 0, sizeof(ph));
 	nph = 0;
-	sipp_pid = 0;
+	sipp_pid = sipp_pid2 = 0;
 	rx = calloc(1, sizeof(*rx));
 	cr_assert(rx);
 }
@@ -69,6 +70,8 @@ static void teardown(void)
 {
 	if (sipp_pid > 0)
 		proc_kill(sipp_pid);
+	if (sipp_pid2 > 0)
+		proc_kill(sipp_pid2);
 	for (unsigned i = 0; i < nph; i++) {
 		ua_close(&ph[i].ua);
 		if (ph[i].rtp > 0)
@@ -128,11 +131,10 @@ static int sdp_of(const struct phone *p, unsigned version, char *buf,
 			p->ua.user, version, p->ua.ip, p->ua.ip, p->rtp_port);
 }
 
-/* @p p calls @p user@its domain with its SDP offer. */
 /* @p p calls @p user@@p domain with @p sdp (NULL: its own offer; "":
- * no body). */
-static void call_to(struct phone *p, const char *user, const char *domain,
-		    const char *sdp)
+ * no body) and the header lines @p extra (CRLF-ended; may be ""). */
+static void call_ext(struct phone *p, const char *user, const char *domain,
+		     const char *sdp, const char *extra)
 {
 	char req[4096], own[512];
 	int n;
@@ -153,14 +155,20 @@ static void call_to(struct phone *p, const char *user, const char *domain,
 		     "To: <%s>\r\n"
 		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
 		     "Contact: <%s>\r\n"
-		     "%s"
+		     "%s%s"
 		     "Content-Length: %zu\r\n\r\n%s",
 		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
 		     p->ua.domain, p->cid, p->ruri, p->cid, p->ua.contact,
-		     *sdp ? "Content-Type: application/sdp\r\n" : "",
+		     extra, *sdp ? "Content-Type: application/sdp\r\n" : "",
 		     strlen(sdp), sdp);
 	cr_assert_lt(n, (int)sizeof(req));
 	ua_send(&p->ua, req, (size_t)n);
+}
+
+static void call_to(struct phone *p, const char *user, const char *domain,
+		    const char *sdp)
+{
+	call_ext(p, user, domain, sdp, "");
 }
 
 /* @p p calls @p user of its own domain with its SDP offer. */
@@ -839,6 +847,439 @@ Test(park_call, sixty_parks_at_once_get_sixty_distinct_slots)
 				   list);
 	}
 	sipp_ok(&sipp_pid, 30000, sp.dir, "parkers", sp.log);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A dialog as its UAS (@p p answered its INVITE with answer_sdp())
+ * sees it: what an in-dialog request of ours needs (RFC 3261 §12.1.1:
+ * the route set is the Record-Route in order). */
+struct uas_dlg {
+	char cid[128], from[512], to[512], target[256], route[1024];
+	unsigned cseq;
+};
+
+static void uas_dialog_of(struct uas_dlg *d, const struct sipcli_msg *r)
+{
+	char c[512], to[480], *lt, *gt;
+	size_t o = 0;
+
+	memset(d, 0, sizeof(*d));
+	sipcli_hdr_str(r, HDR_CALL_ID, d->cid, sizeof(d->cid));
+	sipcli_hdr_str(r, HDR_FROM, d->to, sizeof(d->to));
+	sipcli_hdr_str(r, HDR_TO, to, sizeof(to));
+	snprintf(d->from, sizeof(d->from), "%s;tag=callee", to);
+	sipcli_hdr_str(r, HDR_CONTACT, c, sizeof(c));
+	lt = strchr(c, '<');
+	gt = lt ? strchr(lt, '>') : NULL;
+	cr_assert(lt && gt, "Contact: %s", c);
+	*gt = '\0';
+	snprintf(d->target, sizeof(d->target), "%s", lt + 1);
+	for (unsigned i = 0; i < r->m.nhdrs; i++)
+		if (r->m.hdrs[i].id == HDR_RECORD_ROUTE) {
+			o += (size_t)snprintf(
+			    d->route + o, sizeof(d->route) - o,
+			    "Route: %.*s\r\n", (int)r->m.hdrs[i].value.len,
+			    r->m.hdrs[i].value.p);
+			cr_assert_lt(o, sizeof(d->route));
+		}
+}
+
+/* The final NOTIFY of the refer subscription in dialog @p d from @p p:
+ * sipfrag @p frag (RFC 3515 §2.4.5). */
+static void notify_frag(struct phone *p, struct uas_dlg *d, const char *frag)
+{
+	char req[4096];
+	unsigned cseq = ++d->cseq;
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "NOTIFY %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKnf%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "%s"
+		     "From: %s\r\nTo: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u NOTIFY\r\n"
+		     "Contact: <%s>\r\n"
+		     "Event: refer\r\n"
+		     "Subscription-State: terminated;reason=noresource\r\n"
+		     "Content-Type: message/sipfrag;version=2.0\r\n"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     d->target, p->ua.ip, p->ua.port, d->cid, cseq, d->route,
+		     d->from, d->to, d->cid, cseq, p->ua.contact, strlen(frag),
+		     frag);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* Field @p key of slot @p slot of @p domain in park.list, into @p out;
+ * fails the test when the slot is not listed. */
+static void park_field(const char *domain, unsigned slot, const char *key,
+		       char *out, size_t size)
+{
+	char why[256], params[128];
+	json_t *res = NULL, *e;
+	size_t i;
+	bool found = false;
+
+	snprintf(params, sizeof(params), "[\"%s\"]", domain);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.list", params, &res,
+				 why, sizeof(why)),
+		     0, "%s", why);
+	json_array_foreach(json_object_get(res, "slots"), i, e)
+	{
+		if (json_integer_value(json_object_get(e, "slot")) != slot)
+			continue;
+		snprintf(out, size, "%s",
+			 json_string_value(json_object_get(e, key)) ?: "");
+		found = true;
+	}
+	json_decref(res);
+	cr_assert(found, "%s slot %u is not listed", domain, slot);
+}
+
+/* @p p, a transferee sent by alice, calls @p slot (or the code): the
+ * INVITE carries Referred-By (RFC 3892). */
+static void transferee_calls(struct phone *p, const char *user)
+{
+	call_ext(p, user, "localhost", NULL,
+		 "Referred-By: <sip:alice@localhost>\r\n");
+}
+
+/* A blind transfer to 700, done with REFER through the proxy: SIPp
+ * alice calls bob, REFERs him to 700; bob's INVITE to 700 (Referred-By
+ * alice) gets "200 Parked 701", his NOTIFY tells alice the slot (SIPp
+ * checks the sipfrag); park.list has alice as the parker. Then a
+ * transfer to the occupied 701 gets "486 Slot Occupied" and bob stays;
+ * one to the free 705 parks there. */
+Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
+{
+	struct phone *bob, *carol, *dave;
+	struct uas_dlg ab;
+	struct sipp_cmd c;
+	char list[256], v[300];
+
+	start(NULL);
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "127.0.0.1", "127.0.0.4");
+	dave = phone("dave", "127.0.0.1", "127.0.0.5");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	sipp_cmd_uac(&c, "uac_park_refer.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-key",
+		      "code", "700", NULL);
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_errors(&c, "alice");
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "alice");
+	/* bob answers alice. */
+	first_invite(&bob->ua, rx);
+	uas_dialog_of(&ab, rx);
+	answer_sdp(bob, rx);
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	/* alice: REFER to 700, by her. */
+	ua_expect_req(&bob->ua, "REFER", ab.cid, rx);
+	sipcli_hdr_str(rx, HDR_REFER_TO, v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:700@localhost>");
+	sipcli_hdr_str(rx, HDR_REFERRED_BY, v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:alice@localhost>");
+	ua_respond(&bob->ua, rx, 202, "Accepted", bob->ua.contact);
+	/* bob does what he is told: INVITE 700, Referred-By alice. */
+	transferee_calls(bob, "700");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
+		  rx->buf);
+	dialog_of(bob, rx);
+	in_dialog(bob, "ACK");
+	hears(bob, parked_701, 4, 2);
+	/* ... and tells alice how it went. */
+	notify_frag(bob, &ab, "SIP/2.0 200 Parked 701\r\n");
+	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "NOTIFY", rx), 200, "%s",
+		     rx->buf);
+	/* alice is done with bob's first call. */
+	ua_expect_req(&bob->ua, "BYE", ab.cid, rx);
+	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
+	/* A transfer to the taken 701: refused, bob stays in it. */
+	transferee_calls(carol, "701");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 486,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Slot Occupied")), "%s",
+		  rx->buf);
+	ack_failure(carol, rx);
+	ua_nothing_for(&bob->ua, bob->cid, rx);
+	/* One to the free 705 parks there. */
+	transferee_calls(dave, "705");
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 705")), "%s",
+		  rx->buf);
+	dialog_of(dave, rx);
+	in_dialog(dave, "ACK");
+	cr_assert_eq(park_list("localhost", list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "localhost:701 localhost:705");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
+	cr_assert_eq(metric("sipedge_park_refused_total"), 1);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	in_dialog(dave, "BYE");
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* The comeback (park.timeout_s, comeback_ring_s, fallback). alice, the
+ * parker, and op, the fallback, are SIPp callees at fixed ports the
+ * proxy routes to (locations:); bob, the parked party, is the test's UA
+ * transferred into park by alice (Referred-By: the parker). */
+static uint16_t alice_port, op_port;
+
+static void start_comeback(bool fallback)
+{
+	char yaml[1024];
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &alice_port), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &op_port), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "park:\n  - domain: localhost\n    timeout_s: 2\n"
+		 "    comeback_ring_s: 2\n%s"
+		 "locations:\n"
+		 "  - aor: alice@localhost\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n"
+		 "  - aor: op@localhost\n"
+		 "    contacts: [\"sip:op@127.0.0.1:%u\"]\n",
+		 fallback ? "    fallback: sip:op@localhost\n" : "", alice_port,
+		 op_port);
+	start(yaml);
+}
+
+/* A SIPp callee @p who on @p port playing @p scenario once. */
+static pid_t callee(const char *scenario, uint16_t port, const char *who)
+{
+	struct sipp_cmd c;
+	pid_t pid;
+
+	sipp_cmd_uas(&c, scenario, port, "u1");
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-s", "%s", who);
+	sipp_cmd_errors(&c, who);
+	pid = sipp_spawn(c.argv, sp.dir, who);
+	sipp_bound(port, "u1");
+	return pid;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Request @p method of @p cid on @p u within @p ms (bounded: at most
+ * 200 messages), left in @p r. */
+static void wait_req(struct ua *u, const char *method, const char *cid,
+		     struct sipcli_msg *r, int ms)
+{
+	long long end = now_ms() + ms;
+	char got[128];
+
+	for (int i = 0; i < 200 && now_ms() < end; i++) {
+		if (ua_recv(u, r, (int)(end - now_ms())) != 0)
+			break;
+		sipcli_hdr_str(r, HDR_CALL_ID, got, sizeof(got));
+		if (r->m.is_request &&
+		    slice_eq(r->m.method_name, slice_cstr(method)) &&
+		    !strcmp(got, cid))
+			return;
+	}
+	cr_assert_fail("no %s for %s within %d ms", method, cid, ms);
+}
+
+/* bob, sent by alice, parks in 701: "200 Parked 701". */
+static struct phone *bob_parks(void)
+{
+	struct phone *bob = phone("bob", "localhost", "127.0.0.3");
+	char v[300];
+
+	transferee_calls(bob, "700");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
+		  rx->buf);
+	dialog_of(bob, rx);
+	in_dialog(bob, "ACK");
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	return bob;
+}
+
+/* The comeback's answerer's offer reaches bob in a re-INVITE; bob
+ * answers; the slot is free. */
+static void bob_bridged(struct phone *bob)
+{
+	char list[64];
+
+	cr_assert_not_null(strstr(body_of(rx), "m=audio 40404 "), "%s",
+			   rx->buf);
+	answer_sdp(bob, rx);
+	ua_expect_req(&bob->ua, "ACK", bob->cid, rx);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+}
+
+/* timeout_s 2: alice (SIPp) is called at ~2 s from "Parked 701: bob",
+ * answers with her offer, which bob gets in a re-INVITE: bridged, the
+ * slot freed; bob's BYE reaches alice. */
+Test(park_call, timeout_rings_the_parker_who_answers_and_is_bridged)
+{
+	struct phone *bob;
+	long long t0, dt;
+
+	start_comeback(true);
+	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice");
+	bob = bob_parks();
+	t0 = now_ms();
+	hears(bob, parked_701, 4, 5);
+	wait_req(&bob->ua, "INVITE", bob->cid, rx, 15000);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 1800, "the comeback came after %lld ms", dt);
+	bob_bridged(bob);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 0);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* alice does not answer: CANCELled after comeback_ring_s, then the
+ * fallback op is called (the same caller ID) and answers: bridged. */
+Test(park_call, an_unanswered_comeback_goes_to_the_fallback)
+{
+	struct phone *bob;
+	long long t0, dt;
+
+	start_comeback(true);
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
+	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op");
+	bob = bob_parks();
+	t0 = now_ms();
+	wait_req(&bob->ua, "INVITE", bob->cid, rx, 20000);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 3600, "the fallback came after %lld ms", dt);
+	bob_bridged(bob);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 0);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	sipp_ok(&sipp_pid2, 10000, sp.dir, "op", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* No fallback, alice does not answer: bob gets a BYE with a Reason
+ * (RFC 3326) and the slot is free. */
+Test(park_call, an_unanswered_comeback_without_fallback_hangs_up)
+{
+	struct phone *bob;
+	char list[64], reason[128];
+
+	start_comeback(false);
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
+	bob = bob_parks();
+	wait_req(&bob->ua, "BYE", bob->cid, rx, 20000);
+	sipcli_hdr_str(rx, HDR_REASON, reason, sizeof(reason));
+	cr_assert_not_null(strstr(reason, "cause=480"), "%s", rx->buf);
+	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* carol parks herself (no Referred-By: she is her own parker): at the
+ * timeout there is nobody to ring back, and without a fallback her
+ * call is hung up; nothing reaches alice. */
+Test(park_call, a_self_park_is_not_rung_back_and_times_out)
+{
+	struct phone *carol;
+	char list[64];
+
+	start_comeback(false);
+	carol = phone("carol", "localhost", "127.0.0.4");
+	park(carol);
+	wait_req(&carol->ua, "BYE", carol->cid, rx, 15000);
+	ua_respond(&carol->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* Attended transfer completed into park (RFC 3891): alice's
+ * consultation call to 700 is parked in 701; bob, whom alice transfers,
+ * INVITEs 700 with Replaces naming that dialog (as alice's REFER told
+ * him): "200 Parked 701", alice's leg gets BYE, bob is the parked
+ * party (parker alice) and hears music. A Replaces naming no dialog of
+ * park's gets 481 and parks nothing. */
+Test(park_call, attended_transfer_puts_the_transferee_in_the_parkers_place)
+{
+	struct phone *alice, *bob, *carol;
+	char hdr[512], tag[80], list[128], v[300];
+	const char *t;
+	size_t n;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	park(alice);
+	hears(alice, parked_701, 4, 0);
+	t = strstr(alice->to, "tag=");
+	cr_assert_not_null(t, "%s", alice->to);
+	n = strcspn(t + 4, ";> \r\n");
+	cr_assert_lt(n, sizeof(tag));
+	memcpy(tag, t + 4, n);
+	tag[n] = '\0';
+	snprintf(hdr, sizeof(hdr),
+		 "Replaces: %s;to-tag=%s;from-tag=f%s\r\n"
+		 "Referred-By: <sip:alice@localhost>\r\n",
+		 alice->cid, tag, alice->cid);
+	call_ext(bob, "700", "localhost", NULL, hdr);
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
+		  rx->buf);
+	dialog_of(bob, rx);
+	in_dialog(bob, "ACK");
+	/* The replaced leg ends (RFC 3891 §3). */
+	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
+	sipcli_hdr_str(rx, HDR_REASON, v, sizeof(v));
+	cr_assert_not_null(strstr(v, "Replaced"), "%s", rx->buf);
+	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	hears(bob, NULL, 0, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "call_id", v, sizeof(v));
+	cr_assert_str_eq(v, bob->cid);
+	/* No such dialog: 481, nothing parked. */
+	call_ext(carol, "700", "localhost", NULL,
+		 "Replaces: nosuch;to-tag=a;from-tag=b\r\n");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 481,
+		     "%s", rx->buf);
+	ack_failure(carol, rx);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

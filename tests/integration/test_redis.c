@@ -18,6 +18,7 @@
 
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
+#include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
@@ -843,6 +844,26 @@ Test(redis, node_killed_and_restarted_has_every_registration)
 	node_stop(1);
 }
 
+/* Whether node @p i's GET /health answers @p status with @p body,
+ * polled every 100 ms for up to @p ms. */
+static bool health_is(int i, unsigned status, const char *body, long ms)
+{
+	for (long t = 0;; t += 100) {
+		unsigned st = 0;
+		char *b = NULL;
+		bool ok = mgmtcli_http(node[i].mgmt_port, "GET", "/health",
+				       NULL, NULL, &st, &b) == 0 &&
+			  st == status && b && strcmp(b, body) == 0;
+
+		free(b);
+		if (ok)
+			return true;
+		if (t >= ms)
+			return false;
+		usleep(100 * 1000);
+	}
+}
+
 Test(redis, a_node_started_while_redis_is_down_catches_up)
 {
 	uint16_t rp = free_port(), up = free_port();
@@ -857,8 +878,14 @@ Test(redis, a_node_started_while_redis_is_down_catches_up)
 			     200);
 	}
 	cr_assert(log_has(0, "degraded"));
+	/* Degraded, not out: the node serves from its own table. */
+	cr_assert(health_is(
+	    0, 200, "{\"status\":\"degraded\",\"redis\":\"down\"}\n", 0));
 	/* Redis on the port the node waits for. */
 	server_on(0, rp);
+	cr_assert(
+	    health_is(0, 200, "{\"status\":\"ok\",\"redis\":\"up\"}\n", 15000),
+	    "/health never said redis up");
 	node_start_redis(1, rp);
 	cr_assert_eq(wait_bound(node[1].port, 0, 100, up, 15000), 0,
 		     "the registrations made while Redis was down are lost");

@@ -15,6 +15,7 @@
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/rtpe_conf.h"
 #include "registrar/reg_conf.h"
 
 void sections_add_all(void)
@@ -26,6 +27,7 @@ void sections_add_all(void)
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
+		&rtpe_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -39,6 +39,8 @@ Test(park_conf, every_served_domain_parks_by_default)
 	cr_assert_eq(l->slot_min, 701);
 	cr_assert_eq(l->slot_max, 799);
 	cr_assert_eq(l->timeout_s, 45);
+	cr_assert_eq(l->comeback_ring_s, 30);
+	cr_assert_null(l->fallback);
 	cr_assert_null(park_conf_lot(c, SLICE_LIT("other.example")));
 }
 
@@ -51,6 +53,8 @@ Test(park_conf, per_domain_entries)
 					   "    code: \"800\"\n"
 					   "    slots: 801-802\n"
 					   "    timeout_s: 90\n"
+					   "    comeback_ring_s: 12\n"
+					   "    fallback: sip:op@b.example\n"
 					   "    blf_parked_state: early\n"
 					   "  - domain: c.example\n"
 					   "    enabled: false\n"),
@@ -62,7 +66,10 @@ Test(park_conf, per_domain_entries)
 	cr_assert_eq(l->slot_min, 801);
 	cr_assert_eq(l->slot_max, 802);
 	cr_assert_eq(l->timeout_s, 90);
+	cr_assert_eq(l->comeback_ring_s, 12);
+	cr_assert_str_eq(l->fallback, "sip:op@b.example");
 	cr_assert(l->blf_early);
+	cr_assert_null(park_conf_lot(c, SLICE_LIT("a.example"))->fallback);
 	cr_assert_not(park_conf_lot(c, SLICE_LIT("a.example"))->blf_early);
 	cr_assert_null(park_conf_lot(c, SLICE_LIT("c.example")));
 	cr_assert_str_eq(park_conf_lot(c, SLICE_LIT("a.example"))->code, "700");
@@ -94,6 +101,22 @@ Test(park_conf, bad_values_name_file_and_line)
 				      "  - domain: a.example\n"
 				      "    timeout_s: 0\n",
 			      "t.yaml:4: ", "timeout_s");
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    comeback_ring_s: 0\n",
+			      "t.yaml:4: ", "comeback_ring_s");
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    comeback_ring_s: 3601\n",
+			      "t.yaml:4: ", "comeback_ring_s");
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    fallback: \"tel:+15550100\"\n",
+			      "t.yaml:4: ", "not a SIP URI");
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    fallback: \"operator\"\n",
+			      "t.yaml:4: ", "not a SIP URI");
 }
 
 Test(park_conf, relations_are_checked)

@@ -238,3 +238,22 @@ Test(park, the_watcher_is_told_each_change_with_the_identity)
 		cr_assert_str_eq(s.parked[i], "alice");
 	}
 }
+
+/* The parker a claim records is kept by a claim of a given slot and by
+ * the holder's updates (the timeout calls it back). */
+Test(park, a_given_slot_keeps_its_parker_through_updates)
+{
+	struct park_rec a = rec("a.example", "<sip:bob@b.example>"), got;
+
+	snprintf(a.parker, sizeof(a.parker), "sip:alice@a.example");
+	cr_assert_eq(park_claim(&a, 701, 799, 705), 0);
+	cr_assert_eq(a.slot, 705);
+	cr_assert_eq(park_get(SLICE_LIT("a.example"), 705, &got), 0);
+	cr_assert_str_eq(got.parker, "sip:alice@a.example");
+	a.local_cseq = 3;
+	cr_assert_eq(park_update(&a), 0);
+	cr_assert_eq(park_get(SLICE_LIT("a.example"), 705, &got), 0);
+	cr_assert_str_eq(got.parker, "sip:alice@a.example");
+	cr_assert_eq(got.local_cseq, 3);
+	cr_assert_eq(park_release(SLICE_LIT("a.example"), 705, a.holder), 0);
+}

@@ -340,3 +340,29 @@ Test(reload, trace_section_needs_a_restart)
 		      "  hep: \"127.0.0.1:9060\"\n");
 	cr_assert_null(reload_restart_key(a, b));
 }
+
+/* The ng clients are made per shard at start-up; flags and on_failure
+ * are read per call. */
+Test(reload, media_instances_need_a_restart_flags_reload)
+{
+#define MEDIA(x)                         \
+	BASE "media:\n  enabled: true\n" \
+	     "  rtpengine: [{address: \"127.0.0.1:2223\"}]\n" x
+	a = load(MEDIA(""));
+	b = load(BASE);
+	cr_assert_str_eq(reload_restart_key(a, b), "media.enabled");
+	conf_free(b);
+	b = load(BASE "media:\n  enabled: true\n"
+		      "  rtpengine: [{address: \"127.0.0.1:2224\"}]\n");
+	cr_assert_str_eq(reload_restart_key(a, b), "media.rtpengine");
+	conf_free(b);
+	b = load(MEDIA("  timeout_ms: 50\n"));
+	cr_assert_str_eq(reload_restart_key(a, b), "media.timeout_ms");
+	conf_free(b);
+	b = load(MEDIA("  retries: 0\n"));
+	cr_assert_str_eq(reload_restart_key(a, b), "media.retries");
+	conf_free(b);
+	b = load(MEDIA("  on_failure: proceed\n  flags: []\n"));
+	cr_assert_null(reload_restart_key(a, b));
+#undef MEDIA
+}

@@ -1,0 +1,657 @@
+/* proxy/rtpe.c - media anchoring through rtpengine (ng offer, answer,
+ * delete) for the proxy role */
+#include "proxy/rtpe.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "proxy/base/bencode.h"
+#include "proxy/base/err.h"
+#include "proxy/base/hash.h"
+#include "proxy/base/log.h"
+#include "proxy/base/stats.h"
+#include "proxy/core/conf.h"
+#include "proxy/core/shard.h"
+#include "proxy/ng.h"
+#include "proxy/rtpe_conf.h"
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "proxy/sip/peer.h"
+
+/* Buckets of a shard's table of anchored calls. */
+#define RTPE_BUCKETS 1024
+
+/* Counters of one shard; only that shard writes them. */
+struct rtpe_stats {
+	uint64_t offers, answers, deletes, timeouts, errors, held, calls;
+};
+
+static struct rtpe_stats *stats;
+static unsigned nstats;
+
+static const struct stats_item stats_items[] = {
+	{ "offers", "ng offers sent (INVITE, UPDATE with SDP)", false },
+	{ "answers", "ng answers sent (18x, 2xx with SDP)", false },
+	{ "deletes", "ng deletes sent (BYE, CANCEL, failure, timeout)", false },
+	{ "timeouts", "ng requests no rtpengine answered", false },
+	{ "errors", "ng requests rtpengine refused or answered badly", false },
+	{ "held", "messages waiting for rtpengine now", true },
+	{ "calls", "calls anchored in rtpengine now", true },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	const struct rtpe_stats *s = &stats[inst];
+
+	(void)arg;
+	v[0] = __atomic_load_n(&s->offers, __ATOMIC_RELAXED);
+	v[1] = __atomic_load_n(&s->answers, __ATOMIC_RELAXED);
+	v[2] = __atomic_load_n(&s->deletes, __ATOMIC_RELAXED);
+	v[3] = __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
+	v[4] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+	v[5] = __atomic_load_n(&s->held, __ATOMIC_RELAXED);
+	v[6] = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
+}
+
+static struct stats_source stats_src = {
+	.module = "rtpengine",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.label = "shard",
+	.read = stats_read,
+};
+
+int rtpe_init(const struct conf *c)
+{
+	unsigned nshards = c->workers;
+	int err;
+
+	if (!rtpe_conf(c)->enabled || nshards == 0)
+		return 0;
+	stats = calloc(nshards, sizeof(*stats));
+	if (!stats)
+		return -ENOMEM;
+	nstats = nshards;
+	stats_src.ninst = nshards;
+	err = stats_add(&stats_src);
+	if (err && err != -EEXIST) {
+		rtpe_fini();
+		return err;
+	}
+	return 0;
+}
+
+void rtpe_fini(void)
+{
+	stats_remove(&stats_src);
+	free(stats);
+	stats = NULL;
+	nstats = 0;
+}
+
+/* A call anchored here: its offer was answered. */
+struct call {
+	struct call *next;
+	uint64_t hash;
+	uint64_t seen_ms;
+	bool confirmed;
+	size_t idlen;
+	char id[];
+};
+
+/* A message waiting for rtpengine: its copy and where to cut it. */
+struct hold {
+	struct hold *prev, *next;
+	struct rtpe *r;
+	struct ng_call *nc;
+	rtpe_resume_fn *cb;
+	void *arg;
+	bool request;
+	struct slice call_id, branch; /* into buf */
+	uint32_t cseq;
+	enum sip_method method;
+	size_t cl_start, cl_end; /* the Content-Length line (or where one
+				    goes) */
+	size_t body_off;
+	size_t len;
+	char buf[];
+};
+
+struct rtpe {
+	struct shard *sh;
+	struct rtpe_stats *st;
+	struct rtpe_stats none; /* without rtpe_init() (unit tests) */
+	struct ng *ng;
+	struct hold *holds;
+	struct call *tab[RTPE_BUCKETS];
+	unsigned ncalls;
+	unsigned nholds;
+};
+
+static void count(uint64_t *p)
+{
+	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
+}
+
+static void gauge(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
+static uint64_t now_ms(const struct rtpe *r)
+{
+	return uv_now(shard_loop(r->sh));
+}
+
+int rtpe_new(struct shard *sh, const struct conf *c, struct rtpe **rp)
+{
+	const struct rtpe_conf *mc = rtpe_conf(c);
+	struct ng_opts o;
+	struct rtpe *r;
+	int err;
+
+	*rp = NULL;
+	if (!mc->enabled)
+		return 0;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->sh = sh;
+	r->st =
+	    stats && shard_id(sh) < nstats ? &stats[shard_id(sh)] : &r->none;
+	memset(&o, 0, sizeof(o));
+	o.servers = mc->servers;
+	o.nservers = mc->nservers;
+	o.timeout_ms = mc->timeout_ms;
+	o.retries = mc->retries;
+	o.down_ms = mc->down_s * 1000;
+	err = ng_new(shard_loop(sh), &o, &r->ng);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*rp = r;
+	return 0;
+}
+
+static struct call *call_find(const struct rtpe *r, struct slice id,
+			      struct call ***prevp)
+{
+	uint64_t h = hash_slice(id, 0x72747065);
+	struct call *const *pp = &r->tab[h % RTPE_BUCKETS];
+
+	for (; *pp; pp = &(*pp)->next) {
+		if ((*pp)->hash == h &&
+		    slice_eq(slice_make((*pp)->id, (*pp)->idlen), id)) {
+			if (prevp)
+				*prevp = (struct call **)pp;
+			return *pp;
+		}
+	}
+	return NULL;
+}
+
+static void call_add(struct rtpe *r, struct slice id)
+{
+	struct call *c = call_find(r, id, NULL);
+	uint64_t h;
+
+	if (c) {
+		c->seen_ms = now_ms(r);
+		return;
+	}
+	c = malloc(sizeof(*c) + id.len);
+	if (!c)
+		return; /* not tracked: its delete comes from rtpengine's own
+			   timeout */
+	h = hash_slice(id, 0x72747065);
+	c->hash = h;
+	c->seen_ms = now_ms(r);
+	c->confirmed = false;
+	c->idlen = id.len;
+	memcpy(c->id, id.p, id.len);
+	c->next = r->tab[h % RTPE_BUCKETS];
+	r->tab[h % RTPE_BUCKETS] = c;
+	r->ncalls++;
+	gauge(&r->st->calls, r->ncalls);
+}
+
+static void call_remove(struct rtpe *r, struct call **pp)
+{
+	struct call *c = *pp;
+
+	*pp = c->next;
+	free(c);
+	r->ncalls--;
+	gauge(&r->st->calls, r->ncalls);
+}
+
+void rtpe_free(struct rtpe *r)
+{
+	unsigned i;
+
+	if (!r)
+		return;
+	while (r->holds) {
+		struct hold *h = r->holds;
+
+		r->holds = h->next;
+		ng_cancel(h->nc);
+		h->cb(h->arg, -ECANCELED, slice_make(NULL, 0));
+		free(h);
+	}
+	gauge(&r->st->held, 0);
+	for (i = 0; i < RTPE_BUCKETS; i++)
+		while (r->tab[i])
+			call_remove(r, &r->tab[i]);
+	ng_free(r->ng);
+	free(r);
+}
+
+unsigned rtpe_calls(const struct rtpe *r)
+{
+	return r ? r->ncalls : 0;
+}
+
+/* The body of @p m is SDP: Content-Type application/sdp (RFC 4566
+ * §8.1), parameters allowed; a multipart body is not looked into. */
+static bool has_sdp(const struct sipmsg *m)
+{
+	static const char sdp[] = "application/sdp";
+	struct slice v;
+	int i;
+
+	if (m->body.len == 0)
+		return false;
+	i = m->first[HDR_CONTENT_TYPE];
+	if (i < 0)
+		return false;
+	v = m->hdrs[i].value;
+	if (v.len < sizeof(sdp) - 1 ||
+	    !slice_caseeq(slice_make(v.p, sizeof(sdp) - 1),
+			  slice_make(sdp, sizeof(sdp) - 1)))
+		return false;
+	return v.len == sizeof(sdp) - 1 || v.p[sizeof(sdp) - 1] == ';' ||
+	       v.p[sizeof(sdp) - 1] == ' ' || v.p[sizeof(sdp) - 1] == '\t';
+}
+
+bool rtpe_wants(const struct rtpe *r, const struct sipmsg *m)
+{
+	if (!r || !has_sdp(m) || m->call_id.len == 0)
+		return false;
+	if (m->is_request)
+		return (m->method == SIP_INVITE || m->method == SIP_UPDATE) &&
+		       m->from_tag.len > 0;
+	return (m->cseq_method == SIP_INVITE || m->cseq_method == SIP_UPDATE) &&
+	       m->status > 100 && m->status < 300 && m->to_tag.len > 0 &&
+	       call_find(r, m->call_id, NULL);
+}
+
+static void put_list(struct bencode_buf *b, const char *key,
+		     const char *const *v, unsigned n)
+{
+	unsigned i;
+
+	if (!n)
+		return;
+	bencode_cstr(b, key);
+	bencode_list(b);
+	for (i = 0; i < n; i++)
+		bencode_cstr(b, v[i]);
+	bencode_end(b);
+}
+
+/* The per-call flags of media.flags as ng "replace" and "flags". */
+static void put_flags(struct bencode_buf *b, unsigned f)
+{
+	const char *flags[8], *replace[2];
+	unsigned nf = 0, nr = 0;
+
+	if (f & RTPE_FLAG_REPLACE_ORIGIN)
+		replace[nr++] = "origin";
+	if (f & RTPE_FLAG_REPLACE_SESSION)
+		replace[nr++] = "session-connection";
+	if (f & RTPE_FLAG_TRUST_ADDRESS)
+		flags[nf++] = "trust-address";
+	if (f & RTPE_FLAG_SYMMETRIC)
+		flags[nf++] = "symmetric";
+	if (f & RTPE_FLAG_ASYMMETRIC)
+		flags[nf++] = "asymmetric";
+	if (f & RTPE_FLAG_STRICT_SOURCE)
+		flags[nf++] = "strict-source";
+	if (f & RTPE_FLAG_MEDIA_HANDOVER)
+		flags[nf++] = "media-handover";
+	put_list(b, "flags", flags, nf);
+	put_list(b, "replace", replace, nr);
+}
+
+/* "received-from": where the message came from, for rtpengine to use
+ * instead of the SDP's address when trust-address is off. */
+static void put_source(struct bencode_buf *b, const struct peer *from)
+{
+	char addr[64];
+	const char *fam = from->addr.ss_family == AF_INET6 ? "IP6" : "IP4";
+	char *colon;
+
+	peer_addr_str((const struct sockaddr *)&from->addr, addr, sizeof(addr));
+	/* peer_addr_str() writes "IP:PORT" / "[IP6]:PORT": keep the IP. */
+	colon = strrchr(addr, ':');
+	if (colon)
+		*colon = '\0';
+	if (addr[0] == '[') {
+		size_t n = strlen(addr);
+
+		memmove(addr, addr + 1, n);
+		if (n >= 2 && addr[n - 2] == ']')
+			addr[n - 2] = '\0';
+	}
+	bencode_cstr(b, "received-from");
+	bencode_list(b);
+	bencode_cstr(b, fam);
+	bencode_cstr(b, addr);
+	bencode_end(b);
+}
+
+static void unlink_hold(struct rtpe *r, struct hold *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		r->holds = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	r->nholds--;
+	gauge(&r->st->held, r->nholds);
+}
+
+/* The held message with @p sdp as its body; malloc'd into *outp. */
+static int rewrite(const struct hold *h, struct slice sdp, char **outp,
+		   size_t *lenp)
+{
+	char cl[48];
+	int n = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", sdp.len);
+	size_t len =
+	    h->cl_start + (size_t)n + (h->body_off - h->cl_end) + sdp.len;
+	char *p = malloc(len), *o;
+
+	if (!p)
+		return -ENOMEM;
+	o = p;
+	memcpy(o, h->buf, h->cl_start);
+	o += h->cl_start;
+	memcpy(o, cl, (size_t)n);
+	o += n;
+	memcpy(o, h->buf + h->cl_end, h->body_off - h->cl_end);
+	o += h->body_off - h->cl_end;
+	memcpy(o, sdp.p, sdp.len);
+	*outp = p;
+	*lenp = len;
+	return 0;
+}
+
+static void log_fail(const struct hold *h, int err, const char *reason)
+{
+	static _Thread_local struct log_ratelimit rl = { .burst = 10 };
+	char id[96];
+
+	if (!log_enabled(LOG_NOTICE) || !log_ratelimit_ok(&rl))
+		return;
+	log_escape(h->call_id.p, h->call_id.len, id, sizeof(id));
+	log_msg(LOG_NOTICE, "rtpengine: %s call-id=%s: %s%s%s",
+		h->request ? "offer" : "answer", id, err_str(err),
+		reason ? ": " : "", reason ? reason : "");
+}
+
+static void count_err(struct rtpe *r, int err)
+{
+	if (err == -ETIMEDOUT || err == -EHOSTDOWN)
+		count(&r->st->timeouts);
+	else if (err && err != -ECANCELED)
+		count(&r->st->errors);
+}
+
+static void hold_done(void *arg, int err, const struct ng_reply *rep)
+{
+	struct hold *h = arg;
+	struct rtpe *r = h->r;
+	struct slice sdp = { NULL, 0 };
+	char *out = NULL, reason[96] = "";
+	size_t len = 0;
+
+	h->nc = NULL;
+	unlink_hold(r, h);
+	if (err == -ECANCELED) {
+		h->cb(h->arg, err, slice_make(NULL, 0));
+		free(h);
+		return;
+	}
+	if (err == -EREMOTEIO && rep) {
+		struct slice why;
+
+		if (bencode_get_str(rep->nodes, 0, "error-reason", &why))
+			log_escape(why.p, why.len, reason, sizeof(reason));
+	}
+	if (!err && !bencode_get_str(rep->nodes, 0, "sdp", &sdp))
+		err = -EBADMSG;
+	if (!err)
+		err = rewrite(h, sdp, &out, &len);
+	count_err(r, err);
+	if (err) {
+		log_fail(h, err, reason[0] ? reason : NULL);
+		h->cb(h->arg, err, slice_make(h->buf, h->len));
+	} else {
+		call_add(r, h->call_id);
+		h->cb(h->arg, 0, slice_make(out, len));
+	}
+	free(out);
+	free(h);
+}
+
+/* Where the Content-Length line of @p m is, or where one goes (before
+ * the empty line), and where the body starts. */
+static void cut_points(const struct sipmsg *m, struct hold *h)
+{
+	int i = m->first[HDR_CONTENT_LENGTH];
+
+	h->body_off = (size_t)(m->body.p - m->buf);
+	if (i >= 0) {
+		h->cl_start = (size_t)(m->hdrs[i].line.p - m->buf);
+		h->cl_end = h->cl_start + m->hdrs[i].line.len;
+		return;
+	}
+	h->cl_start = h->body_off;
+	if (h->cl_start >= 1 && m->buf[h->cl_start - 1] == '\n')
+		h->cl_start--;
+	if (h->cl_start >= 1 && m->buf[h->cl_start - 1] == '\r')
+		h->cl_start--;
+	h->cl_end = h->cl_start;
+}
+
+static struct slice rebase(const struct sipmsg *m, const struct hold *h,
+			   struct slice s)
+{
+	if (!s.p)
+		return s;
+	return slice_make(h->buf + (s.p - m->buf), s.len);
+}
+
+int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
+	      const struct sipmsg *m, rtpe_resume_fn *cb, void *arg)
+{
+	const struct rtpe_conf *mc = rtpe_conf(c);
+	struct bencode_buf b;
+	struct hold *h;
+	char *dict;
+	size_t cap = m->body.len + m->call_id.len + m->from_tag.len +
+		     m->to_tag.len + 512,
+	       dlen = 0;
+	int err;
+
+	if (!rtpe_wants(r, m) || m->body.p < m->buf ||
+	    (size_t)(m->body.p - m->buf) + m->body.len > m->len)
+		return -EINVAL;
+	dict = malloc(cap);
+	h = malloc(sizeof(*h) + m->len);
+	if (!dict || !h) {
+		free(dict);
+		free(h);
+		return -ENOMEM;
+	}
+	memset(h, 0, sizeof(*h));
+	h->r = r;
+	h->cb = cb;
+	h->arg = arg;
+	h->request = m->is_request;
+	h->len = m->len;
+	memcpy(h->buf, m->buf, m->len);
+	h->call_id = rebase(m, h, m->call_id);
+	h->branch = rebase(m, h, m->via.branch);
+	h->cseq = m->cseq;
+	h->method = m->is_request ? m->method : m->cseq_method;
+	cut_points(m, h);
+
+	bencode_init(&b, dict, cap);
+	bencode_dict(&b);
+	bencode_cstr(&b, "command");
+	bencode_cstr(&b, m->is_request ? "offer" : "answer");
+	bencode_cstr(&b, "call-id");
+	bencode_str(&b, m->call_id);
+	bencode_cstr(&b, "from-tag");
+	bencode_str(&b, m->from_tag);
+	if (m->to_tag.len) {
+		bencode_cstr(&b, "to-tag");
+		bencode_str(&b, m->to_tag);
+	}
+	bencode_cstr(&b, "sdp");
+	bencode_str(&b, m->body);
+	put_source(&b, from);
+	put_flags(&b, mc->flags);
+	bencode_end(&b);
+	err = bencode_finish(&b, &dlen);
+	if (!err)
+		err = ng_send(r->ng, m->call_id, slice_make(dict, dlen),
+			      hold_done, h, &h->nc);
+	free(dict);
+	if (err) {
+		count_err(r, err);
+		free(h);
+		return err;
+	}
+	count(m->is_request ? &r->st->offers : &r->st->answers);
+	h->next = r->holds;
+	if (r->holds)
+		r->holds->prev = h;
+	r->holds = h;
+	r->nholds++;
+	gauge(&r->st->held, r->nholds);
+	return 0;
+}
+
+bool rtpe_is_held(const struct rtpe *r, const struct sipmsg *m)
+{
+	const struct hold *h;
+
+	if (!r || !m->is_request)
+		return false;
+	for (h = r->holds; h; h = h->next)
+		if (h->request && h->cseq == m->cseq &&
+		    h->method == m->method &&
+		    slice_eq(h->call_id, m->call_id) &&
+		    slice_eq(h->branch, m->via.branch))
+			return true;
+	return false;
+}
+
+static void delete_done(void *arg, int err, const struct ng_reply *rep)
+{
+	struct rtpe *r = arg;
+
+	(void)rep;
+	/* An unknown call (deleted already, or rtpengine restarted) is no
+	 * error of ours. */
+	if (err != -EREMOTEIO)
+		count_err(r, err);
+}
+
+/* rtpengine's delete of the whole call @p pp (every branch). */
+static void delete_call(struct rtpe *r, struct call **pp)
+{
+	struct call *c = *pp;
+	struct bencode_buf b;
+	char dict[512];
+	size_t len = 0;
+	int err;
+
+	bencode_init(&b, dict, sizeof(dict));
+	bencode_dict(&b);
+	bencode_cstr(&b, "command");
+	bencode_cstr(&b, "delete");
+	bencode_cstr(&b, "call-id");
+	bencode_str(&b, slice_make(c->id, c->idlen));
+	bencode_end(&b);
+	err = bencode_finish(&b, &len);
+	if (!err)
+		err = ng_send(r->ng, slice_make(c->id, c->idlen),
+			      slice_make(dict, len), delete_done, r, NULL);
+	if (err)
+		count_err(r, err);
+	else
+		count(&r->st->deletes);
+	call_remove(r, pp);
+}
+
+void rtpe_note(struct rtpe *r, const struct sipmsg *m)
+{
+	struct call **pp = NULL;
+	struct call *c;
+
+	if (!r || r->ncalls == 0)
+		return;
+	c = call_find(r, m->call_id, &pp);
+	if (!c)
+		return;
+	c->seen_ms = now_ms(r);
+	if (m->is_request && (m->method == SIP_BYE || m->method == SIP_CANCEL))
+		delete_call(r, pp);
+	else if (!m->is_request && m->cseq_method == SIP_INVITE &&
+		 m->status >= 200 && m->status < 300)
+		c->confirmed = true;
+}
+
+void rtpe_failed(struct rtpe *r, struct slice call_id)
+{
+	struct call **pp = NULL;
+	struct call *c;
+
+	if (!r || r->ncalls == 0)
+		return;
+	c = call_find(r, call_id, &pp);
+	if (c && !c->confirmed)
+		delete_call(r, pp);
+}
+
+void rtpe_sweep(struct rtpe *r, uint64_t early_ms, uint64_t max_ms)
+{
+	uint64_t now;
+	unsigned i;
+
+	if (!r || r->ncalls == 0)
+		return;
+	now = now_ms(r);
+	for (i = 0; i < RTPE_BUCKETS; i++) {
+		struct call **pp = &r->tab[i];
+
+		while (*pp) {
+			uint64_t age = now - (*pp)->seen_ms;
+
+			if (age > ((*pp)->confirmed ? max_ms : early_ms))
+				delete_call(r, pp);
+			else
+				pp = &(*pp)->next;
+		}
+	}
+}

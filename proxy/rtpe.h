@@ -1,0 +1,103 @@
+/* proxy/rtpe.h - media anchoring through rtpengine: the proxy holds a
+ * request or response with SDP until rtpengine's offer or answer comes
+ * back, then sends it on with rtpengine's SDP */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proxy/base/slice.h"
+
+struct conf;
+struct peer;
+struct shard;
+struct sipmsg;
+struct rtpe;
+
+/**
+ * The counters (module "rtpengine" in /metrics, one instance per shard,
+ * c->workers shards) when media is enabled in @p c; nothing otherwise.
+ * Errors: -ENOMEM. Thread: control, before the shards start.
+ */
+int rtpe_init(const struct conf *c);
+
+/** Remove the counters. Thread: control, after the shards stopped. */
+void rtpe_fini(void);
+
+/**
+ * The anchoring of shard @p sh: an ng client on its loop when media is
+ * enabled in @p c, else *rp = NULL (and nothing is ever held).
+ * Errors: those of ng_new(). Thread: the shard's, in its role's
+ * new_state. Ownership: rtpe_free().
+ */
+int rtpe_new(struct shard *sh, const struct conf *c, struct rtpe **rp);
+
+/**
+ * Resume every held message with -ECANCELED and free. NULL is allowed.
+ * Thread: the shard's, its loop still running.
+ */
+void rtpe_free(struct rtpe *r);
+
+/**
+ * The end of a hold. @p err: 0, and @p msg is the message with
+ * rtpengine's SDP (Content-Length fixed); or the reason rtpengine could
+ * not be used (-ETIMEDOUT, -EHOSTDOWN: none answered; -EREMOTEIO: it
+ * refused; -EBADMSG: a bad answer), and @p msg is the message as it
+ * was received; or -ECANCELED (the shard stops), @p msg empty: free
+ * @p arg only. @p msg is valid during the call.
+ * Thread: the shard's.
+ */
+typedef void rtpe_resume_fn(void *arg, int err, struct slice msg);
+
+/**
+ * Whether request or response @p m should be held for rtpengine: an
+ * INVITE or UPDATE with an application/sdp body (an offer), or a 18x or
+ * 2xx with one to an INVITE or UPDATE of a call anchored here (the
+ * answer). Always false when @p r is NULL. Thread: the shard's.
+ */
+bool rtpe_wants(const struct rtpe *r, const struct sipmsg *m);
+
+/**
+ * Hold @p m (copied) and send rtpengine its offer (a request) or answer
+ * (a response) with the flags of @p c; @p cb runs once with @p arg when
+ * it returns 0. Errors (@p cb not called): -ETIMEDOUT / -EHOSTDOWN
+ * (every rtpengine is marked down), -ENOMEM, -EINVAL (not wanted).
+ * Thread: the shard's.
+ */
+int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
+	      const struct sipmsg *m, rtpe_resume_fn *cb, void *arg);
+
+/**
+ * True when @p m is a retransmission of a request that is held now
+ * (same Call-ID, CSeq, method and top Via branch): absorb it.
+ * Thread: the shard's.
+ */
+bool rtpe_is_held(const struct rtpe *r, const struct sipmsg *m);
+
+/**
+ * What the proxy sees of a call besides offers and answers: a BYE or
+ * CANCEL request (the call ends: rtpengine's delete), a 2xx to an
+ * INVITE (the call is confirmed: a later failure of a re-INVITE keeps
+ * it). Nothing for a call not anchored here. Thread: the shard's.
+ */
+void rtpe_note(struct rtpe *r, const struct sipmsg *m);
+
+/**
+ * The INVITE of Call-ID @p call_id ended in a final failure upstream
+ * (every branch failed, CANCEL, Timer C): an unconfirmed call is
+ * deleted. Thread: the shard's.
+ */
+void rtpe_failed(struct rtpe *r, struct slice call_id);
+
+/**
+ * Delete calls never confirmed after @p early_ms, confirmed ones after
+ * @p max_ms without a message (the dialog timeout). Thread: the shard's.
+ */
+void rtpe_sweep(struct rtpe *r, uint64_t early_ms, uint64_t max_ms);
+
+/** Calls anchored by @p r now (0 for NULL). Thread: the shard's. */
+unsigned rtpe_calls(const struct rtpe *r);
+
+/** The Reason header line of a 503 for a call rtpengine failed. */
+#define RTPE_REASON_LINE \
+	"Reason: Q.850;cause=41;text=\"media relay unavailable\"\r\n"

@@ -1,0 +1,341 @@
+/* tests/integration/test_rtpengine.c - media anchored in a real rtpengine
+ * (userspace, on loopback): two SIPp UAs call through sipedge, both SDPs
+ * name rtpengine, RTP flows both ways through it, BYE deletes its call;
+ * an rtpengine that does not answer fails the call (503 + Reason) or
+ * lets it through untouched */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
+#include "tests/common/proc.h"
+#include "tests/common/rtpe.h"
+#include "tests/common/sipp.h"
+
+#define WAIT_MS 10000
+
+static struct proc_sipedge sp;
+static struct rtpe_proc rtpe;
+static pid_t uas_pid, uac_pid;
+static uint16_t uas_port;
+static int fd_a = -1, fd_b = -1; /* the UAs' media sockets */
+static uint16_t port_a, port_b;
+
+static int media_socket(uint16_t *portp)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*portp = ntohs(a.sin_port);
+	return fd;
+}
+
+static void setup(void)
+{
+	memset(&sp, 0, sizeof(sp));
+	memset(&rtpe, 0, sizeof(rtpe));
+	uas_pid = uac_pid = 0;
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	fd_a = media_socket(&port_a);
+	fd_b = media_socket(&port_b);
+}
+
+static void teardown(void)
+{
+	if (uas_pid > 0)
+		proc_kill(uas_pid);
+	if (uac_pid > 0)
+		proc_kill(uac_pid);
+	close(fd_a);
+	close(fd_b);
+	rtpe_stop(&rtpe);
+	proc_sipedge_cleanup(&sp);
+}
+
+TestSuite(rtpengine, .init = setup, .fini = teardown, .timeout = 120);
+
+/* sipedge with one shard, alice@localhost at the UAS, and media: on
+ * towards rtpengine at @p ng_port with @p extra keys. */
+static void start(uint16_t ng_port, const char *extra)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml),
+		 "locations:\n  - aor: alice@localhost\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n"
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n%s",
+		 uas_port, ng_port, extra);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
+		     sp.why);
+}
+
+static void uas_start(void)
+{
+	struct sipp_cmd c;
+
+	sipp_cmd_uas(&c, "uas_rtpe.xml", uas_port, "u1");
+	sipp_cmd_opt(&c, "-m", "%u", 1);
+	sipp_cmd_args(&c, "-key", "mport", NULL);
+	sipp_cmd_arg(&c, "%u", port_b);
+	sipp_cmd_args(&c, "-trace_logs", "-log_file", "uas_media.log", NULL);
+	sipp_cmd_errors(&c, "uas");
+	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+}
+
+static void uac_start(const char *scenario, unsigned hold_ms)
+{
+	struct sipp_cmd c;
+
+	sipp_cmd_uac(&c, scenario, sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "localhost", NULL);
+	sipp_cmd_args(&c, "-key", "mport", NULL);
+	sipp_cmd_arg(&c, "%u", port_a);
+	sipp_cmd_opt(&c, "-d", "%u", hold_ms);
+	sipp_cmd_args(&c, "-m", "1", "-trace_logs", "-log_file",
+		      "uac_media.log", "-timeout", "30s", "-timeout_error",
+		      NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+}
+
+/* Wait (bounded) until @p file in sp.dir has a line starting with
+ * @p tag; copy the rest of that line into @p out. */
+static void wait_line(const char *file, const char *tag, char *out, size_t size)
+{
+	char path[PROC_PATH_MAX + 64];
+	int i;
+
+	snprintf(path, sizeof(path), "%s/%s", sp.dir, file);
+	for (i = 0; i < WAIT_MS / 50; i++) {
+		char *text = NULL, *p;
+
+		if (proc_read_file(path, &text) == 0 &&
+		    (p = strstr(text, tag)) != NULL) {
+			size_t n = strcspn(p + strlen(tag), "\r\n");
+
+			cr_assert_lt(n, size);
+			memcpy(out, p + strlen(tag), n);
+			out[n] = '\0';
+			free(text);
+			return;
+		}
+		free(text);
+		ms_sleep(50);
+	}
+	cr_assert_fail("no '%s' in %s within %d ms", tag, path, WAIT_MS);
+}
+
+/* Send @p n RTP packets from @p from to 127.0.0.1:@p to (20 ms apart)
+ * and count those that arrive at @p at with their sequence intact. */
+static unsigned rtp_through(int from, uint16_t to, int at, unsigned n)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+				   .sin_port = htons(to) };
+	unsigned i, got = 0;
+	uint8_t pkt[172], in[2048];
+
+	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+	memset(pkt, 0xff, sizeof(pkt)); /* mu-law silence */
+	pkt[0] = 0x80;			/* V=2 */
+	pkt[1] = 0;			/* PCMU */
+	memset(pkt + 4, 0, 8);
+	pkt[8] = 0x12;
+	for (i = 0; i < n; i++) {
+		struct pollfd p = { .fd = at, .events = POLLIN };
+
+		pkt[2] = (uint8_t)(i >> 8);
+		pkt[3] = (uint8_t)i;
+		pkt[7] = (uint8_t)(i * 160);
+		cr_assert_eq(sendto(from, pkt, sizeof(pkt), 0,
+				    (struct sockaddr *)&dst, sizeof(dst)),
+			     (ssize_t)sizeof(pkt));
+		/* Pacing as a phone does; bounded by the count. */
+		while (poll(&p, 1, 20) == 1) {
+			ssize_t len = recv(at, in, sizeof(in), 0);
+
+			if (len == (ssize_t)sizeof(pkt) && in[1] == 0 &&
+			    in[8] == 0x12)
+				got++;
+		}
+	}
+	return got;
+}
+
+/* ng query of @p call_id at the test's rtpengine: its answer. */
+static void query(const char *call_id, char *out, size_t size)
+{
+	char dict[512];
+	int n =
+	    snprintf(dict, sizeof(dict), "d7:command5:query7:call-id%zu:%se",
+		     strlen(call_id), call_id);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(dict));
+	cr_assert_gt(rtpe_ng(rtpe.ng_port, dict, (size_t)n, out, size, 3000), 0,
+		     "rtpengine answered the query");
+}
+
+/* The value of counter @p name (shard 0) in /metrics. */
+static long metric(const char *name)
+{
+	unsigned status = 0;
+	char *page = NULL, needle[128], *p;
+	long v = -1;
+
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/metrics", NULL, NULL,
+				  &status, &page),
+		     0);
+	cr_assert_eq(status, 200);
+	snprintf(needle, sizeof(needle), "sipedge_rtpengine_%s{shard=\"0\"} ",
+		 name);
+	p = strstr(page, needle);
+	if (p)
+		v = strtol(p + strlen(needle), NULL, 10);
+	free(page);
+	return v;
+}
+
+Test(rtpengine, a_call_is_anchored_rtp_flows_both_ways_and_bye_deletes_it)
+{
+	char uas_media[128], uac_media[256], call_id[160], ans[8192];
+	char cip_a[32], cip_b[32];
+	unsigned seen_by_b = 0, seen_by_a = 0, x = 0, y = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start();
+	uac_start("uac_rtpe.xml", 3000);
+
+	/* What each UA was told: rtpengine's address and a port of its
+	 * range, not the other UA's. */
+	wait_line("uas_media.log", "uas-media ", uas_media, sizeof(uas_media));
+	cr_assert_eq(sscanf(uas_media, "%31s %u", cip_b, &x), 2, "%s",
+		     uas_media);
+	wait_line("uac_media.log", "uac-media ", uac_media, sizeof(uac_media));
+	cr_assert_eq(sscanf(uac_media, "%159s %31s %u", call_id, cip_a, &y), 3,
+		     "%s", uac_media);
+	cr_assert_str_eq(cip_a, "127.0.0.1");
+	cr_assert_str_eq(cip_b, "127.0.0.1");
+	cr_assert(x >= rtpe.port_min && x <= rtpe.port_max,
+		  "callee sees rtpengine's port, got %u", x);
+	cr_assert(y >= rtpe.port_min && y <= rtpe.port_max,
+		  "caller sees rtpengine's port, got %u", y);
+	cr_assert_neq(x, port_a);
+	cr_assert_neq(y, port_b);
+	cr_assert_neq(x, y);
+
+	/* The call is in rtpengine while it lasts. */
+	query(call_id, ans, sizeof(ans));
+	cr_assert(strstr(ans, "6:result2:ok"), "query: %s", ans);
+
+	/* A sends to the port rtpengine gave A (y), B receives; B sends
+	 * to x, A receives. */
+	seen_by_b = rtp_through(fd_a, (uint16_t)y, fd_b, 25);
+	seen_by_a = rtp_through(fd_b, (uint16_t)x, fd_a, 25);
+	cr_log_info("RTP through rtpengine: A->B %u of 25, B->A %u of 25; "
+		    "ports: caller sees %u, callee sees %u",
+		    seen_by_b, seen_by_a, y, x);
+	cr_assert_geq(seen_by_b, 20, "A -> rtpengine -> B: %u of 25",
+		      seen_by_b);
+	cr_assert_geq(seen_by_a, 20, "B -> rtpengine -> A: %u of 25",
+		      seen_by_a);
+
+	/* The re-INVITE: offer and answer again, rtpengine keeps its
+	 * ports for the call. */
+	wait_line("uas_media.log", "uas-reinvite ", uas_media,
+		  sizeof(uas_media));
+	cr_assert_eq((unsigned)atoi(uas_media), x, "re-offer: %s", uas_media);
+	wait_line("uac_media.log", "uac-reinvite ", uac_media,
+		  sizeof(uac_media));
+	cr_assert_eq((unsigned)atoi(uac_media), y, "re-answer: %s", uac_media);
+
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+
+	/* BYE: rtpengine's call is gone (started with --delete-delay=0). */
+	{
+		int i;
+
+		for (i = 0; i < 50; i++) {
+			query(call_id, ans, sizeof(ans));
+			if (strstr(ans, "Unknown call-id"))
+				break;
+			ms_sleep(20); /* the delete is on its way */
+		}
+		cr_assert(strstr(ans, "Unknown call-id"), "after BYE: %s", ans);
+	}
+	cr_assert_eq(metric("offers_total"), 2, "INVITE, re-INVITE");
+	cr_assert_eq(metric("answers_total"), 2, "their 200s");
+	cr_assert_eq(metric("deletes_total"), 1);
+	cr_assert_eq(metric("timeouts_total"), 0);
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+Test(rtpengine, no_rtpengine_and_on_failure_fail_answers_503_with_reason)
+{
+	struct sipp_cmd c;
+	uint16_t dead;
+	long long t0;
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &dead), 0);
+	start(dead, "  timeout_ms: 100\n  retries: 1\n  on_failure: fail\n");
+	t0 = ms_now();
+	sipp_cmd_uac(&c, "uac_rtpe_503.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "localhost", NULL);
+	sipp_cmd_args(&c, "-key", "mport", NULL);
+	sipp_cmd_arg(&c, "%u", port_a);
+	sipp_cmd_args(&c, "-m", "1", "-timeout", "20s", "-timeout_error", NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	/* A watchdog, not a speed verdict: two tries of 100 ms, far from
+	 * SIPp's own 20 s timeout. */
+	cr_assert_lt(ms_now() - t0, 10000);
+	cr_assert_eq(metric("offers_total"), 1, "sent, never answered");
+	cr_assert_eq(metric("timeouts_total"), 1);
+	cr_assert_eq(metric("held"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+Test(rtpengine, no_rtpengine_and_on_failure_proceed_lets_the_call_through)
+{
+	char uas_media[128], cip[32];
+	unsigned x = 0;
+	uint16_t dead;
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &dead), 0);
+	start(dead, "  timeout_ms: 100\n  retries: 1\n  on_failure: proceed\n");
+	uas_start();
+	uac_start("uac_rtpe.xml", 10);
+	wait_line("uas_media.log", "uas-media ", uas_media, sizeof(uas_media));
+	cr_assert_eq(sscanf(uas_media, "%31s %u", cip, &x), 2);
+	cr_assert_eq(x, port_a, "the caller's own SDP, untouched");
+	/* The re-INVITE finds the instance marked down: untouched at
+	 * once, without a second wait. */
+	wait_line("uas_media.log", "uas-reinvite ", uas_media,
+		  sizeof(uas_media));
+	cr_assert_eq((unsigned)atoi(uas_media), port_a);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	cr_assert_eq(metric("timeouts_total"), 2, "one timed out, one down");
+	cr_assert_eq(metric("offers_total"), 1, "the second was never sent");
+	cr_assert_eq(metric("answers_total"), 0, "a call not anchored");
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}

@@ -1,0 +1,139 @@
+/* tests/unit/proxy/test_rtpe_conf.c - the media: section: off by default,
+ * every key, checks with FILE:LINE */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "proxy/core/conf.h"
+#include "proxy/rtpe_conf.h"
+#include "tests/unit/conftest.h"
+
+static struct conf *c;
+static char err[512];
+
+static void setup(void)
+{
+	conftest_init(&c, err, sizeof(err));
+}
+
+static void teardown(void)
+{
+	conftest_fini();
+}
+
+TestSuite(rtpe_conf, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(rtpe_conf, off_by_default_with_the_documented_defaults)
+{
+	const struct rtpe_conf *m;
+
+	cr_assert_eq(conftest_load("workers: 1\n"), 0, "%s", err);
+	m = rtpe_conf(c);
+	cr_assert(!m->enabled);
+	cr_assert_eq(m->nservers, 0);
+	cr_assert_eq(m->timeout_ms, 1000);
+	cr_assert_eq(m->retries, 2);
+	cr_assert_eq(m->down_s, 10);
+	cr_assert(!m->proceed);
+	cr_assert_eq(m->flags,
+		     RTPE_FLAG_REPLACE_ORIGIN | RTPE_FLAG_TRUST_ADDRESS);
+	cr_assert(!rtpe_conf(NULL)->enabled, "no conf: off");
+}
+
+Test(rtpe_conf, every_key)
+{
+	const struct rtpe_conf *m;
+	const struct sockaddr_in *a;
+	const struct sockaddr_in6 *b;
+
+	cr_assert_eq(conftest_load("media:\n"
+				   "  enabled: true\n"
+				   "  rtpengine:\n"
+				   "    - address: 127.0.0.1:2223\n"
+				   "      weight: 3\n"
+				   "    - address: 127.0.0.2:2224\n"
+				   "  timeout_ms: 250\n"
+				   "  retries: 0\n"
+				   "  down_s: 30\n"
+				   "  on_failure: proceed\n"
+				   "  flags: [trust-address, symmetric]\n"),
+		     0, "%s", err);
+	m = rtpe_conf(c);
+	cr_assert(m->enabled);
+	cr_assert_eq(m->nservers, 2);
+	a = (const struct sockaddr_in *)&m->servers[0].addr;
+	cr_assert_eq(a->sin_family, AF_INET);
+	cr_assert_eq(ntohs(a->sin_port), 2223);
+	cr_assert_eq(m->servers[0].weight, 3);
+	cr_assert_eq(m->servers[1].weight, 1, "default weight");
+	cr_assert_eq(m->timeout_ms, 250);
+	cr_assert_eq(m->retries, 0, "0 is a value");
+	cr_assert_eq(m->down_s, 30);
+	cr_assert(m->proceed);
+	cr_assert_eq(m->flags, RTPE_FLAG_TRUST_ADDRESS | RTPE_FLAG_SYMMETRIC);
+
+	conf_free(c);
+	c = NULL;
+	cr_assert_eq(conftest_load("media:\n"
+				   "  enabled: false\n"
+				   "  rtpengine: [{address: \"[::1]:2223\"}]\n"
+				   "  flags: []\n"),
+		     0, "%s", err);
+	m = rtpe_conf(c);
+	cr_assert(!m->enabled);
+	b = (const struct sockaddr_in6 *)&m->servers[0].addr;
+	cr_assert_eq(b->sin6_family, AF_INET6);
+	cr_assert_eq(m->flags, 0, "an empty list is no flag");
+}
+
+Test(rtpe_conf, faults_name_file_and_line)
+{
+	conftest_expect_error("media:\n"
+			      "  rtpengine:\n"
+			      "    - address: rtp.example:2223\n",
+			      "t.yaml:3: ", "not an rtpengine ng address");
+	conftest_expect_error("media:\n"
+			      "  rtpengine:\n"
+			      "    - address: 127.0.0.1\n",
+			      "t.yaml:3: ", "not an rtpengine ng address");
+	conftest_expect_error("media:\n"
+			      "  rtpengine:\n"
+			      "    - address: 127.0.0.1:1\n"
+			      "      weight: 0\n",
+			      "t.yaml:4: ", "weight");
+	conftest_expect_error("media:\n"
+			      "  timeout_ms: 0\n",
+			      "t.yaml:2: ", "timeout_ms");
+	conftest_expect_error("media:\n"
+			      "  retries: 11\n",
+			      "t.yaml:2: ", "retries");
+	conftest_expect_error("media:\n"
+			      "  on_failure: maybe\n",
+			      "t.yaml:2: ", "on_failure");
+	conftest_expect_error("media:\n"
+			      "  flags: [replace-origin, ice-force]\n",
+			      "t.yaml:2: ", "not a media flag");
+	conftest_expect_error("media:\n"
+			      "  rtpengin: []\n",
+			      "t.yaml:2: ", "rtpengin");
+}
+
+Test(rtpe_conf, relations_between_keys_are_refused)
+{
+	conftest_expect_error("media:\n"
+			      "  enabled: true\n",
+			      "t.yaml: ", "lists no rtpengine");
+	conftest_expect_error("media:\n"
+			      "  flags: [symmetric, asymmetric]\n",
+			      "t.yaml: ", "exclude each other");
+	conftest_expect_error("media:\n"
+			      "  rtpengine:\n"
+			      "    - address: 127.0.0.1:1\n"
+			      "    - address: \"[::1]:1\"\n",
+			      "t.yaml: ", "one family");
+	cr_assert_eq(rtpe_conf_flag("replace-origin"),
+		     RTPE_FLAG_REPLACE_ORIGIN);
+	cr_assert_eq(rtpe_conf_flag("nope"), 0);
+}
