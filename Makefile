@@ -36,7 +36,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
-LDLIBS = $(PKG_LIBS) -lpthread -lm
+# wslay (WebSocket framing) ships no pkg-config file.
+LDLIBS = $(PKG_LIBS) -lwslay -lpthread -lm
 
 # Layers (STYLE.md): proxy/base -> proxy/sip -> store -> proxy core ->
 # registrar, features -> proxy/mgmt -> proxy/main.c. bench/ links base and sip only.
@@ -175,7 +176,7 @@ fuzz: deps
 		echo "== building $$n"; \
 		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp openssl) \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp openssl) -lwslay \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \

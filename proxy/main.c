@@ -97,7 +97,9 @@ struct sigs {
 /* "127.0.0.1:5060 (udp,tcp)", "[::1]:5060 (udp)". */
 static void listen_name(const struct conf_listen *l, char *buf, size_t len)
 {
-	const char *tp = l->tls		    ? "tls"
+	const char *tp = l->ws && l->tls    ? "wss"
+			 : l->ws	    ? "ws"
+			 : l->tls	    ? "tls"
 			 : l->udp && l->tcp ? "udp,tcp"
 			 : l->udp	    ? "udp"
 					    : "tcp";

@@ -12,6 +12,7 @@
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
 #include "proxy/base/hash.h"
+#include "proxy/base/hex.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/base/obj.h"
@@ -327,10 +328,97 @@ int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
 	return route_plan_fwd(c, m, NULL, a, p);
 }
 
+/*
+ * The flow token our Record-Route value names a WebSocket connection
+ * with (RFC 5626 §5.3, kept simple): "ob-" CONNID(16 hex) "-" PORT(4
+ * hex) "-" ADDRESS(8 or 32 hex), the connection and its remote end, as
+ * a user part (hex digits and '-' need no escaping).
+ */
+#define FLOW_TOKEN_MAX (3 + 16 + 1 + 4 + 1 + 32 + 1)
+
+static void flow_token_print(const struct peer *f, char out[FLOW_TOKEN_MAX])
+{
+	const struct sockaddr_in *a4 = (const void *)&f->addr;
+	const struct sockaddr_in6 *a6 = (const void *)&f->addr;
+	bool v6 = f->addr.ss_family == AF_INET6;
+
+	memcpy(out, "ob-", 3);
+	hex_u64_print(f->conn_id, 16, out + 3);
+	out[19] = '-';
+	hex_u64_print(ntohs(v6 ? a6->sin6_port : a4->sin_port), 4, out + 20);
+	out[24] = '-';
+	if (v6)
+		hex_print(&a6->sin6_addr, 16, out + 25);
+	else
+		hex_print(&a4->sin_addr, 4, out + 25);
+}
+
+/* The flow of URI @p u's token; 0, or -ENOENT (none, or not ours). */
+static int flow_token_parse(const struct sipuri *u, struct peer *f)
+{
+	struct slice v;
+	uint64_t id, port;
+	const char *p = u->user.p;
+	size_t alen;
+
+	if (u->user.len != 25 + 8 && u->user.len != 25 + 32)
+		return -ENOENT;
+	if (memcmp(p, "ob-", 3) || p[19] != '-' || p[24] != '-' ||
+	    hex_u64_parse(p + 3, 16, &id) || hex_u64_parse(p + 20, 4, &port) ||
+	    !id || !port)
+		return -ENOENT;
+	if (uri_param(u, "transport", &v) <= 0)
+		return -ENOENT;
+	memset(f, 0, sizeof(*f));
+	if (slice_caseeq_cstr(v, "ws"))
+		f->proto = PEER_WS;
+	else if (slice_caseeq_cstr(v, "wss"))
+		f->proto = PEER_WSS;
+	else
+		return -ENOENT;
+	alen = u->user.len - 25;
+	if (alen == 8) {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&f->addr;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (hex_parse(slice_make(p + 25, 8), (uint8_t *)&a4->sin_addr,
+			      4))
+			return -ENOENT;
+		f->addrlen = sizeof(*a4);
+	} else {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&f->addr;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (hex_parse(slice_make(p + 25, 32), (uint8_t *)&a6->sin6_addr,
+			      16))
+			return -ENOENT;
+		f->addrlen = sizeof(*a6);
+	}
+	f->conn_id = id;
+	return 0;
+}
+
+void route_flow_apply(struct route_plan *p, const struct peer *from)
+{
+	if (!p->has_flow || p->rest_first.len ||
+	    from->conn_id == p->flow.conn_id)
+		return;
+	/* RFC 5626 §5.3: the flow, not the Request-URI's host. */
+	p->status = 0;
+	p->reason = NULL;
+	p->failover = false;
+	p->ntargets = 1;
+	memset(&p->t[0], 0, sizeof(p->t[0]));
+	p->t[0].dest = p->flow;
+	p->t[0].q = 1000;
+}
+
 static bool conf_has_tls(const struct conf *c)
 {
 	for (unsigned i = 0; i < c->nlisten; i++)
-		if (c->listen[i].tls)
+		if (c->listen[i].tls && !c->listen[i].ws)
 			return true;
 	return false;
 }
@@ -397,7 +485,7 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 		n--;
 	}
 	/* Our own values on top go (loose routing; two of them after a
-	 * transport change, RFC 5658). */
+	 * transport change, RFC 5658); one may name a WebSocket flow. */
 	while (p->pop < n) {
 		if (value_uri(rv[p->pop], &uri, &ru) < 0) {
 			plan_reply(p, 400, "Malformed Route");
@@ -405,6 +493,8 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 		}
 		if (!route_uri_is_ours(c, &ru))
 			break;
+		if (flow_token_parse(&ru, &p->flow) == 0)
+			p->has_flow = true;
 		p->pop++;
 	}
 	if (p->pop < n) {
@@ -615,7 +705,11 @@ static bool listen_fits(const struct conf_listen *l, const struct peer *dest)
 	case PEER_TCP:
 		return l->tcp;
 	case PEER_TLS:
-		return l->tls;
+		return l->tls && !l->ws;
+	case PEER_WS:
+		return l->ws && !l->tls;
+	case PEER_WSS:
+		return l->ws && l->tls;
 	}
 	return false;
 }
@@ -749,14 +843,31 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 	return 0;
 }
 
-/* "<sip:HOSTPORT[;transport=tcp|tls];lr>" for listen @p li, @p proto. */
+/*
+ * "<sip:HOSTPORT[;transport=tcp|tls|ws|wss];lr>" for listen @p li and
+ * the side @p side of the call; a WebSocket side with its connection
+ * gets the flow token as user part: "<sip:ob-...@HOSTPORT;...>".
+ */
 static struct slice rr_value(struct route *r, unsigned li,
-			     enum peer_proto proto, char *buf, size_t size)
+			     const struct peer *side, char *buf, size_t size)
 {
-	int n = snprintf(buf, size, "<sip:%s%s;lr>", r->hostport[li],
-			 proto == PEER_TCP   ? ";transport=tcp"
-			 : proto == PEER_TLS ? ";transport=tls"
-					     : "");
+	enum peer_proto proto = side->proto;
+	char tok[FLOW_TOKEN_MAX + 1] = "";
+	size_t k;
+	int n;
+
+	if (peer_proto_is_ws(proto) && side->conn_id) {
+		flow_token_print(side, tok);
+		k = side->addr.ss_family == AF_INET6 ? 25 + 32 : 25 + 8;
+		tok[k] = '@';
+		tok[k + 1] = '\0';
+	}
+	n = snprintf(buf, size, "<sip:%s%s%s;lr>", tok, r->hostport[li],
+		     proto == PEER_TCP	 ? ";transport=tcp"
+		     : proto == PEER_TLS ? ";transport=tls"
+		     : proto == PEER_WS	 ? ";transport=ws"
+		     : proto == PEER_WSS ? ";transport=wss"
+					 : "");
 
 	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
 }
@@ -892,7 +1003,7 @@ static int build_request(struct route *r, const struct fork *f,
 	struct slice cur_ruri = m->ruri, kept;
 	const struct siphdr *h;
 	struct edit_list *el;
-	char via[160], rr[160], mf[16];
+	char via[160], rr[400], mf[16];
 	int err, n;
 
 	err = edit_new(r->a, m, &el);
@@ -945,12 +1056,12 @@ static int build_request(struct route *r, const struct fork *f,
 
 		if (ili != li || from->proto != t->dest.proto) {
 			err = edit_add_record_route(
-			    el, rr_value(r, li, t->dest.proto, rr, sizeof(rr)));
+			    el, rr_value(r, li, &t->dest, rr, sizeof(rr)));
 			if (err)
 				return err;
 		}
 		err = edit_add_record_route(
-		    el, rr_value(r, ili, from->proto, rr, sizeof(rr)));
+		    el, rr_value(r, ili, from, rr, sizeof(rr)));
 		if (err)
 			return err;
 	}
@@ -1666,6 +1777,8 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	int err;
 
 	err = route_plan_fwd(r->c, m, fw, r->a, &p);
+	if (!err)
+		route_flow_apply(&p, from);
 	if (err)
 		return err;
 	/* A caller who may not learn who exists (proxy/hook.h): a known
@@ -1738,6 +1851,8 @@ int route_ack(struct route *r, const struct sipmsg *m, const struct peer *from)
 	int err;
 
 	err = route_plan(r->c, m, r->a, &p);
+	if (!err)
+		route_flow_apply(&p, from);
 	if (err || p.status || !p.ntargets)
 		return err ? err : -ENOENT;
 	memset(&f, 0, sizeof(f));
@@ -1801,6 +1916,10 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 		to.proto = PEER_TCP;
 	else if (slice_caseeq_cstr(v.transport, "TLS"))
 		to.proto = PEER_TLS;
+	else if (slice_caseeq_cstr(v.transport, "WS"))
+		to.proto = PEER_WS;
+	else if (slice_caseeq_cstr(v.transport, "WSS"))
+		to.proto = PEER_WSS;
 	else
 		return -EPROTONOSUPPORT;
 	to.listen_idx = from->listen_idx;

@@ -51,7 +51,22 @@ struct route_plan {
 	bool strict_next;	 /**< the next hop is a strict router: R-URI
 				      goes to the end of Route */
 	struct slice rest_first; /**< first Route value left, or empty */
+	/**
+	 * A Route value of ours popped here named a WebSocket flow (the
+	 * flow token of our Record-Route, RFC 5626 §5.3, RFC 7118 §5):
+	 * route_flow_apply() sends there unless it came from there.
+	 */
+	bool has_flow;
+	struct peer flow;
 };
+
+/**
+ * When @p p popped a flow token of ours (p->has_flow) that names a
+ * connection other than the one @p from came over, and no foreign Route
+ * is left: the one target is that flow, whatever the Request-URI (a
+ * browser's `.invalid` Contact). Thread: any.
+ */
+void route_flow_apply(struct route_plan *p, const struct peer *from);
 
 /**
  * True when @p u (a sip/sips URI) names this proxy: its host is a served

@@ -49,7 +49,13 @@
 
 /* listen[].transports: a bit set (not enum peer_proto, which numbers the
  * transports of a message). */
-enum { LISTEN_UDP = 1, LISTEN_TCP = 2, LISTEN_TLS = 4 };
+enum {
+	LISTEN_UDP = 1,
+	LISTEN_TCP = 2,
+	LISTEN_TLS = 4,
+	LISTEN_WS = 8,
+	LISTEN_WSS = 16,
+};
 
 enum { RAW_FALSE = 1, RAW_TRUE = 2 };
 
@@ -70,6 +76,8 @@ struct raw_listen {
 	char *ca;
 	struct raw_sni *sni;
 	unsigned sni_count;
+	char **origins;
+	unsigned origins_count;
 };
 
 struct raw_tls {
@@ -117,9 +125,8 @@ static const cyaml_strval_t level_strings[] = {
 };
 
 static const cyaml_strval_t transport_strings[] = {
-	{ "udp", LISTEN_UDP },
-	{ "tcp", LISTEN_TCP },
-	{ "tls", LISTEN_TLS },
+	{ "udp", LISTEN_UDP }, { "tcp", LISTEN_TCP }, { "tls", LISTEN_TLS },
+	{ "ws", LISTEN_WS },   { "wss", LISTEN_WSS },
 };
 
 static const cyaml_strval_t bool_strings[] = {
@@ -141,6 +148,10 @@ static const cyaml_schema_field_t sni_fields[] = {
 
 static const cyaml_schema_value_t sni_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_sni, sni_fields),
+};
+
+static const cyaml_schema_value_t origin_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 512),
 };
 
 static const cyaml_schema_field_t listen_fields[] = {
@@ -165,6 +176,9 @@ static const cyaml_schema_field_t listen_fields[] = {
 			       struct raw_listen, ca, 1, PATH_MAX_LEN),
 	CYAML_FIELD_SEQUENCE("sni", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 			     struct raw_listen, sni, &sni_entry, 1, 64),
+	CYAML_FIELD_SEQUENCE("origins",
+			     CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			     struct raw_listen, origins, &origin_entry, 1, 64),
 	CYAML_FIELD_END
 };
 
@@ -279,7 +293,7 @@ struct walk {
 	struct {
 		unsigned transports; /* LISTEN_* */
 		unsigned long tr_line, addr_line, adv_line, cert_line, key_line,
-		    ca_line, vc_line, sni_line;
+		    ca_line, vc_line, sni_line, origins_line;
 		bool wildcard, verify_client;
 		char addr[65];
 		char cert[PATH_MAX_LEN + 1], key[PATH_MAX_LEN + 1];
@@ -316,6 +330,7 @@ static const struct rule rules[] = {
 	{ "listen.sni.domain", 0, 0, check_domain },
 	{ "listen.sni.cert", 0, 0, check_note },
 	{ "listen.sni.key", 0, 0, check_note },
+	{ "listen.origins", 0, 0, check_note },
 	{ "tls.ca", 0, 0, check_ca },
 	{ "tls.handshake_timeout_s", 1, 300, NULL },
 	{ "domains", 0, 0, check_domain },
@@ -1050,6 +1065,9 @@ static int check_note(struct walk *w, const yaml_mark_t *m, const char *path,
 		snprintf(w->le.scert, sizeof(w->le.scert), "%s", v);
 		if (!w->le.sni_line)
 			w->le.sni_line = line;
+	} else if (strcmp(sp, "listen.origins") == 0) {
+		if (!w->le.origins_line)
+			w->le.origins_line = line;
 	} else if (strcmp(sp, "listen.sni.key") == 0) {
 		snprintf(w->le.skey, sizeof(w->le.skey), "%s", v);
 		w->le.skey_line = line;
@@ -1076,7 +1094,8 @@ static int check_ca(struct walk *w, const yaml_mark_t *m, const char *path,
 static int listen_entry_check(struct walk *w, const yaml_mark_t *start,
 			      const char *path)
 {
-	bool tls = w->le.transports & LISTEN_TLS;
+	bool tls = w->le.transports & (LISTEN_TLS | LISTEN_WSS);
+	bool ws = w->le.transports & (LISTEN_WS | LISTEN_WSS);
 	unsigned long tls_only = w->le.cert_line  ? w->le.cert_line
 				 : w->le.key_line ? w->le.key_line
 				 : w->le.ca_line  ? w->le.ca_line
@@ -1094,12 +1113,23 @@ static int listen_entry_check(struct walk *w, const yaml_mark_t *start,
 		    "peers reach this entry at), or list the address of each "
 		    "interface instead",
 		    path, w->le.addr);
+	if (w->le.origins_line && !ws)
+		return fail_line(w, w->le.origins_line,
+				 "%s.origins: only for a WebSocket listener "
+				 "(transports: [ws] or [wss])",
+				 path);
+	if (ws && (w->le.transports & ~(unsigned)LISTEN_WS) &&
+	    (w->le.transports & ~(unsigned)LISTEN_WSS))
+		return fail_line(w, w->le.tr_line,
+				 "%s.transports: ws and wss each need an "
+				 "entry (and a port) of their own",
+				 path);
 	if (!tls) {
 		if (tls_only)
 			return fail_line(w, tls_only,
 					 "%s: cert, key, ca, verify_client "
 					 "and sni are only for a TLS listener "
-					 "(transports: [tls])",
+					 "(transports: [tls] or [wss])",
 					 path);
 		return 0;
 	}
@@ -1244,8 +1274,13 @@ static int build_listen(struct conf *c, const struct raw *r)
 		if (!l->address)
 			return -ENOMEM;
 		c->nlisten = i + 1;
-		l->tls = rl->transports & LISTEN_TLS;
-		l->port = (uint16_t)or_default(rl->port, l->tls ? 5061 : 5060);
+		l->tls = rl->transports & (LISTEN_TLS | LISTEN_WSS);
+		l->ws = rl->transports & (LISTEN_WS | LISTEN_WSS);
+		/* RFC 7118 §4: WebSocket's ports are HTTP's. */
+		l->port =
+		    (uint16_t)or_default(rl->port, l->ws ? (l->tls ? 443 : 80)
+						   : l->tls ? 5061
+							    : 5060);
 		l->udp = !rl->transports || (rl->transports & LISTEN_UDP);
 		l->tcp = !rl->transports || (rl->transports & LISTEN_TCP);
 		if (peer_addr_parse(l->address, l->port, &l->addr,
@@ -1254,6 +1289,18 @@ static int build_listen(struct conf *c, const struct raw *r)
 		err = build_listen_tls(l, rl);
 		if (err)
 			return err;
+		if (rl->origins_count) {
+			l->origins =
+			    calloc(rl->origins_count, sizeof(*l->origins));
+			if (!l->origins)
+				return -ENOMEM;
+			for (unsigned k = 0; k < rl->origins_count; k++) {
+				l->origins[k] = strdup(rl->origins[k]);
+				if (!l->origins[k])
+					return -ENOMEM;
+				l->norigins = k + 1;
+			}
+		}
 	}
 	return 0;
 }
@@ -1702,6 +1749,9 @@ void conf_free(struct conf *c)
 			free(l->sni[k].key);
 		}
 		free(l->sni);
+		for (unsigned k = 0; k < l->norigins; k++)
+			free(l->origins[k]);
+		free(l->origins);
 	}
 	free(c->listen);
 	free(c->tls.ca);

@@ -37,11 +37,17 @@ struct conf_sni {
 
 /** One listening address. */
 struct conf_listen {
-	char *address;		      /**< as written: "127.0.0.1", "::1" */
-	uint16_t port;		      /**< default 5060 (5061 for tls) */
-	bool udp;		      /**< listen on UDP (default true) */
-	bool tcp;		      /**< listen on TCP (default true) */
-	bool tls;		      /**< SIP over TLS (then no udp, tcp) */
+	char *address; /**< as written: "127.0.0.1", "::1" */
+	uint16_t port; /**< default 5060 (5061 for tls) */
+	bool udp;      /**< listen on UDP (default true) */
+	bool tcp;      /**< listen on TCP (default true) */
+	bool tls;      /**< SIP over TLS (then no udp, tcp) */
+	/** SIP over WebSocket (RFC 7118; then no udp, tcp): with tls,
+	 * wss (WebSocket over TLS), else ws. */
+	bool ws;
+	/** ws, wss: the Origin values allowed (none: any, or none). */
+	char **origins;
+	unsigned norigins;
 	struct sockaddr_storage addr; /**< address + port, resolved */
 	socklen_t addrlen;
 	/** tls: the default certificate chain and key (PEM files). */

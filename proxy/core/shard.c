@@ -142,9 +142,11 @@ int shard_parse(struct shard *sh, const struct peer *from, const char *buf,
 	if (!hdrs)
 		return -ENOMEM;
 	memset(m, 0, sizeof(*m));
-	*parsedp =
-	    sipmsg_parse(m, buf, len, hdrs, max,
-			 peer_proto_is_stream(from->proto) ? SIPMSG_STREAM : 0);
+	*parsedp = sipmsg_parse(m, buf, len, hdrs, max,
+				peer_proto_is_stream(from->proto) &&
+					!peer_proto_is_ws(from->proto)
+				    ? SIPMSG_STREAM
+				    : 0);
 	if (*parsedp < 0)
 		shard__count(&sh->stats.parse_errors, 1);
 	return 0;
@@ -182,6 +184,10 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 	out->tls_handshakes =
 	    __atomic_load_n(&st->tls_handshakes, __ATOMIC_RELAXED);
 	out->tls_failed = __atomic_load_n(&st->tls_failed, __ATOMIC_RELAXED);
+	out->ws_upgrades = __atomic_load_n(&st->ws_upgrades, __ATOMIC_RELAXED);
+	out->ws_refused = __atomic_load_n(&st->ws_refused, __ATOMIC_RELAXED);
+	out->ws_bad_frames =
+	    __atomic_load_n(&st->ws_bad_frames, __ATOMIC_RELAXED);
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		out->requests[k] =
 		    __atomic_load_n(&st->requests[k], __ATOMIC_RELAXED);
@@ -769,7 +775,7 @@ static void shard_fini(struct shard *sh)
  * STATS_PLAIN items, then the families, in the order stats_read() fills
  * them. */
 enum {
-	STATS_PLAIN = 15,
+	STATS_PLAIN = 18,
 	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
 	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
 	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
@@ -794,6 +800,11 @@ static struct stats_item stats_items[STATS_NITEMS] = {
 	  false },
 	{ "tls_handshakes", "TLS handshakes done, accepted and opened", false },
 	{ "tls_failed", "TLS handshakes refused, failed or timed out", false },
+	{ "ws_upgrades", "WebSocket upgrades accepted (101)", false },
+	{ "ws_refused", "WebSocket upgrades refused or not done in time",
+	  false },
+	{ "ws_bad_frames",
+	  "WebSockets closed for a bad frame (unmasked, too big, ...)", false },
 };
 
 /* Index STATS_REQ + k is method k of enum sip_method, and so on. */
@@ -881,6 +892,9 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[12] = st.txns_created;
 	v[13] = st.tls_handshakes;
 	v[14] = st.tls_failed;
+	v[15] = st.ws_upgrades;
+	v[16] = st.ws_refused;
+	v[17] = st.ws_bad_frames;
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		v[STATS_REQ + k] = st.requests[k];
 	for (unsigned k = 0; k < 6; k++) {
@@ -907,6 +921,17 @@ static void tls_free_all(struct shards *s)
 	tls_cli_free(s->tls_cli);
 }
 
+/* The listeners, with the Origin lists listen_copy() made. */
+static void listen_free(struct shards *s)
+{
+	for (unsigned i = 0; s->listen && i < s->nlisten; i++) {
+		for (unsigned k = 0; k < s->listen[i].norigins; k++)
+			free(s->listen[i].origins[k]);
+		free(s->listen[i].origins);
+	}
+	free(s->listen);
+}
+
 static void teardown(struct shards *s, bool ran)
 {
 	if (!s)
@@ -914,7 +939,7 @@ static void teardown(struct shards *s, bool ran)
 	if (!s->sh) {
 		alias_free(s->alias);
 		tls_free_all(s);
-		free(s->listen);
+		listen_free(s);
 		free(s);
 		return;
 	}
@@ -945,7 +970,7 @@ static void teardown(struct shards *s, bool ran)
 	/* After the shards closed their connections. */
 	alias_free(s->alias);
 	tls_free_all(s);
-	free(s->listen);
+	listen_free(s);
 	free(s);
 }
 
@@ -974,6 +999,7 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 	if (!s->listen || !s->tls_srv)
 		return -ENOMEM;
 	s->ntls_srv = n;
+	s->nlisten = n; /* listen_free() frees what was copied */
 	for (unsigned i = 0; i < n; i++) {
 		struct conf_listen *l = &s->listen[i];
 		struct sockaddr *sa = (struct sockaddr *)&l->addr;
@@ -984,6 +1010,22 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 		l->address = l->cert = l->key = l->ca = l->adv_host = NULL;
 		l->sni = NULL;
 		l->nsni = 0;
+		/* The Origin allow-list (ws, wss) is read at each upgrade:
+		 * a copy of our own. */
+		l->origins = NULL;
+		l->norigins = 0;
+		if (src[i].norigins) {
+			l->origins =
+			    calloc(src[i].norigins, sizeof(*l->origins));
+			if (!l->origins)
+				return -ENOMEM;
+			for (unsigned k = 0; k < src[i].norigins; k++) {
+				l->origins[k] = strdup(src[i].origins[k]);
+				if (!l->origins[k])
+					return -ENOMEM;
+				l->norigins = k + 1;
+			}
+		}
 		if (l->tls) {
 			err = tls_srv_new(&src[i], &s->tls_srv[i], why,
 					  sizeof(why));
@@ -996,7 +1038,7 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 		if (l->port || (l->addr.ss_family != AF_INET &&
 				l->addr.ss_family != AF_INET6))
 			continue;
-		if (l->tcp || l->tls)
+		if (l->tcp || l->tls || l->ws)
 			return -EINVAL;
 		port = tp__free_port(sa, l->addrlen, SOCK_DGRAM, "udp");
 		if (port < 0)
@@ -1007,7 +1049,6 @@ static int listen_copy(struct shards *s, const struct shards_opts *o)
 		else
 			((struct sockaddr_in *)sa)->sin_port = htons(l->port);
 	}
-	s->nlisten = n;
 	return 0;
 }
 
@@ -1068,7 +1109,7 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 		}
 	}
 	for (unsigned i = 0; i < s->nlisten && !s->alias; i++) {
-		if (!s->listen[i].tcp && !s->listen[i].tls)
+		if (!s->listen[i].tcp && !s->listen[i].tls && !s->listen[i].ws)
 			continue;
 		err = alias_new(c->tcp.max_connections, &s->alias);
 		if (err)
@@ -1086,9 +1127,11 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 		const struct sockaddr *sa = (const struct sockaddr *)&l->addr;
 
 		err = l->udp ? tp__probe(sa, l->addrlen, SOCK_DGRAM, "udp") : 0;
-		if (!err && (l->tcp || l->tls))
+		if (!err && (l->tcp || l->tls || l->ws))
 			err = tp__probe(sa, l->addrlen, SOCK_STREAM,
-					l->tls ? "tls" : "tcp");
+					l->ws	 ? "ws"
+					: l->tls ? "tls"
+						 : "tcp");
 		if (err)
 			goto out;
 	}

@@ -30,7 +30,10 @@ struct shard_stats {
 	uint64_t tcp_closed;   /**< TCP connections closed */
 	uint64_t overloaded;   /**< requests answered 503 for overload */
 	uint64_t tls_handshakes; /**< TLS handshakes done, both ways */
-	uint64_t tls_failed; /**< TLS handshakes refused, failed, timed out */
+	uint64_t tls_failed;  /**< TLS handshakes refused, failed, timed out */
+	uint64_t ws_upgrades; /**< WebSocket upgrades answered 101 */
+	uint64_t ws_refused;  /**< upgrades refused or not done in time */
+	uint64_t ws_bad_frames; /**< WebSockets closed for a bad frame */
 	/* Written by the role (the proxy pipeline). */
 	uint64_t requests[SIP_METHOD__COUNT]; /**< received, by method */
 	uint64_t rsp_in[6];    /**< responses received, by class 1xx..6xx */

@@ -1,4 +1,4 @@
-/* proxy/core/tcp.c - a shard's TCP (and TLS) listeners and connections */
+/* proxy/core/tcp.c - a shard's TCP (TLS, WS, WSS) listeners and connections */
 #include "proxy/core/tcp.h"
 
 #include <errno.h>
@@ -23,6 +23,7 @@
 #include "proxy/core/guard.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/core/tls.h"
+#include "proxy/core/ws.h"
 #include "proxy/sip/msg.h"
 #include "store/alias.h"
 
@@ -103,6 +104,12 @@ struct tcp_conn {
 	char *tpend;
 	size_t tpend_len;
 	uint64_t hs_start_ms; /* loop time the handshake began */
+	/*
+	 * WebSocket (PEER_WS, PEER_WSS): the session between the
+	 * plaintext (c->buf holds the upgrade request, then frames) and
+	 * the SIP messages; NULL otherwise.
+	 */
+	struct ws_sess *ws;
 };
 
 struct write_req {
@@ -248,6 +255,7 @@ static void conn_close_cb(uv_handle_t *h)
 
 	if (--c->handles == 0) {
 		tls_sess_free(c->tls);
+		ws_sess_free(c->ws);
 		free(c->tpend);
 		free(c->wnext);
 		free(c->buf);
@@ -562,7 +570,12 @@ int tcp_send(struct tcp *t, uint64_t conn_id, const void *buf, size_t len)
 
 	if (!c || c->closing || c->draining)
 		return -ENOTCONN;
-	err = conn_write(c, buf, len);
+	/* RFC 7118 §5.1: one SIP message per WebSocket message. */
+	if (c->ws)
+		err = ws_sess_is_open(c->ws) ? ws_sess_send(c->ws, buf, len)
+					     : -ENOTCONN;
+	else
+		err = conn_write(c, buf, len);
 	if (!err)
 		shard__count(&shard_stats(t->sh)->tx_msgs, 1);
 	return err;
@@ -588,6 +601,8 @@ static void conn_fail(struct tcp_conn *c, const char *p, size_t n, int err,
 
 static void tls_fail(struct tcp_conn *c, const char *why);
 
+static void ws_refuse(struct tcp_conn *c, const char *why);
+
 static void idle_cb(uv_timer_t *h)
 {
 	struct tcp_conn *c = h->data;
@@ -595,6 +610,12 @@ static void idle_cb(uv_timer_t *h)
 
 	if (c->tls && !tls_sess_is_up(c->tls) && !c->draining) {
 		tls_fail(c, "not done in time");
+		return;
+	}
+	/* An upgrade request not complete in time (slowloris). */
+	if (c->ws && !ws_sess_is_open(c->ws) && !c->draining) {
+		ws_refuse(c, c->len ? "upgrade not complete in time"
+				    : "no upgrade in time");
 		return;
 	}
 	if (c->len && !c->draining && log_ratelimit_ok(&c->t->rl))
@@ -859,6 +880,103 @@ static int conn_crlf(struct tcp_conn *c, const char *p, size_t n)
 	return 4;
 }
 
+/* A WebSocket upgrade refused or not done in time: counted, closed. */
+static void ws_refuse(struct tcp_conn *c, const char *why)
+{
+	struct tcp *t = c->t;
+	char abuf[64];
+
+	shard__count(&shard_stats(t->sh)->ws_refused, 1);
+	if (log_ratelimit_ok(&t->rl))
+		log_msg(LOG_NOTICE, "ws %s: %s: closed",
+			peer_addr_str((struct sockaddr *)&c->peer.addr, abuf,
+				      sizeof(abuf)),
+			why);
+	if (c->closing || c->draining)
+		return;
+	conn_drain(c);
+}
+
+/* The bytes of WebSocket @p c for the wire (or the TLS session). */
+static int ws_out(void *arg, const char *p, size_t len)
+{
+	return conn_write(arg, p, len);
+}
+
+/* One WebSocket message: a SIP message (RFC 7118 §5.1). */
+static void ws_msg(void *arg, const char *p, size_t len)
+{
+	struct tcp_conn *c = arg;
+	size_t i = 0;
+
+	if (c->closing || c->draining)
+		return;
+	/* Keep-alives some clients send as messages of CRLFs. */
+	while (i < len && (p[i] == '\r' || p[i] == '\n'))
+		i++;
+	if (i == len)
+		return;
+	shard__receive(c->t->sh, &c->peer, p, len);
+}
+
+/*
+ * WebSocket @p c: answer the upgrade request once complete, then hand
+ * every byte to the session, which hands on whole messages. True when
+ * something was taken off the buffer.
+ */
+static bool ws_process(struct tcp_conn *c)
+{
+	struct tcp *t = c->t;
+	unsigned nls, code;
+	const struct conf_listen *ls = shard__listen(t->sh, &nls);
+	const struct conf_listen *l =
+	    c->peer.listen_idx < nls ? &ls[c->peer.listen_idx] : NULL;
+	size_t used = 0;
+	char abuf[64], why[64];
+	bool took = false;
+	int r;
+
+	if (!ws_sess_is_open(c->ws)) {
+		r = ws_upgrade(c->ws, c->buf, c->len, l ? l->origins : NULL,
+			       l ? l->norigins : 0, &used);
+		if (r == -EAGAIN)
+			return false;
+		if (r != 0) {
+			snprintf(why, sizeof(why), "upgrade refused (%d)", r);
+			ws_refuse(c, why);
+			return true;
+		}
+		shard__count(&shard_stats(t->sh)->ws_upgrades, 1);
+		memmove(c->buf, c->buf + used, c->len - used);
+		c->len -= used;
+		took = true;
+	}
+	if (c->len) {
+		r = ws_sess_feed(c->ws, c->buf, c->len);
+		c->len = 0;
+		took = true;
+		if (r) {
+			conn_close(c);
+			return true;
+		}
+	}
+	if (ws_sess_is_closed(c->ws) && !c->closing && !c->draining) {
+		code = ws_sess_close_code(c->ws);
+		if (code != 1000) {
+			shard__count(&shard_stats(t->sh)->ws_bad_frames, 1);
+			if (log_ratelimit_ok(&t->rl))
+				log_msg(LOG_NOTICE,
+					"ws %s: bad frame: closed with %u",
+					peer_addr_str(
+					    (struct sockaddr *)&c->peer.addr,
+					    abuf, sizeof(abuf)),
+					code);
+		}
+		conn_drain(c);
+	}
+	return took;
+}
+
 /*
  * Frame and hand on every complete message in the buffer. True when
  * something was taken off its front.
@@ -869,6 +987,12 @@ static bool conn_process(struct tcp_conn *c)
 	const char *fault;
 	size_t off = 0;
 	int ret;
+
+	if (c->ws) {
+		if (c->closing || c->draining)
+			return false;
+		return ws_process(c);
+	}
 
 	/* Each pass uses at least one byte or leaves the loop. */
 	while (off < c->len && !c->closing && !c->draining) {
@@ -1141,7 +1265,8 @@ static void accept_cb(uv_stream_t *server, int status)
 	struct shard *sh = t->sh;
 	struct tcp_conn *c;
 	char abuf[64];
-	unsigned nopen;
+	unsigned nopen, nls;
+	const struct conf_listen *ls = shard__listen(sh, &nls);
 	int alen, err;
 
 	if (status < 0) {
@@ -1208,6 +1333,13 @@ static void accept_cb(uv_stream_t *server, int status)
 			goto fail;
 		c->peer.proto = PEER_TLS;
 		c->hs_start_ms = uv_now(&sh->loop);
+	}
+	if (l->listen_idx < nls && ls[l->listen_idx].ws) {
+		/* A message may be as large as over TCP. */
+		err = ws_sess_new(t->max_buf, ws_out, ws_msg, c, &c->ws);
+		if (err)
+			goto fail;
+		c->peer.proto = c->tls ? PEER_WSS : PEER_WS;
 	}
 	err = map_add(t, c);
 	if (err)
@@ -1427,10 +1559,13 @@ int tcp_open(struct shard *sh, struct tcp **tp)
 		const struct conf_listen *l = &ls[i];
 		int fd;
 
-		if (!l->tcp && !l->tls)
+		if (!l->tcp && !l->tls && !l->ws)
 			continue;
 		fd = tp__bind((const struct sockaddr *)&l->addr, l->addrlen,
-			      SOCK_STREAM, l->tls ? "tls" : "tcp");
+			      SOCK_STREAM,
+			      l->ws    ? "ws"
+			      : l->tls ? "tls"
+				       : "tcp");
 		if (fd < 0) {
 			err = fd;
 			goto out;

@@ -44,6 +44,8 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		return udp_send(sh->udp, to, buf, len);
 	case PEER_TCP:
 	case PEER_TLS:
+	case PEER_WS:
+	case PEER_WSS:
 		/* No connection named: an open connection of any shard
 		 * whose remote end is the address (an alias: a UA's own
 		 * connection, whatever port it names), else this shard's
@@ -57,6 +59,9 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 			via.listen_idx = to->listen_idx;
 			return tp_send(sh, &via, buf, len);
 		}
+		/* RFC 7118 §5: only the client opens a WebSocket. */
+		if (to->conn_id == 0 && peer_proto_is_ws(to->proto))
+			return -ENOTCONN;
 		if (to->conn_id == 0) {
 			via = *to;
 			err = tcp_connect(sh->tcp, to, &via.conn_id);

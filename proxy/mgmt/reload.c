@@ -119,12 +119,17 @@ static bool listen_eq(const struct conf *a, const struct conf *b)
 			return false;
 		/* TLS contexts are made at start; Via and Record-Route
 		 * name the advertised address from start too. */
-		if (x->tls != y->tls || x->verify_client != y->verify_client ||
+		if (x->tls != y->tls || x->ws != y->ws ||
+		    x->norigins != y->norigins ||
+		    x->verify_client != y->verify_client ||
 		    !str_eq(x->cert, y->cert) || !str_eq(x->key, y->key) ||
 		    !str_eq(x->ca, y->ca) ||
 		    !str_eq(x->adv_host, y->adv_host) ||
 		    x->adv_port != y->adv_port || x->nsni != y->nsni)
 			return false;
+		for (unsigned k = 0; k < x->norigins; k++)
+			if (!str_eq(x->origins[k], y->origins[k]))
+				return false;
 		for (unsigned k = 0; k < x->nsni; k++)
 			if (!str_eq(x->sni[k].domain, y->sni[k].domain) ||
 			    !str_eq(x->sni[k].cert, y->sni[k].cert) ||

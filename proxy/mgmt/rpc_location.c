@@ -80,6 +80,10 @@ static const char *proto_name(int proto)
 		return "tcp";
 	case PEER_TLS:
 		return "tls";
+	case PEER_WS:
+		return "ws";
+	case PEER_WSS:
+		return "wss";
 	default:
 		return "?";
 	}

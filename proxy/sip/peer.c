@@ -17,6 +17,10 @@ const char *peer_proto_name(enum peer_proto proto)
 		return "TCP";
 	case PEER_TLS:
 		return "TLS";
+	case PEER_WS:
+		return "WS";
+	case PEER_WSS:
+		return "WSS";
 	}
 	return "?";
 }

@@ -10,12 +10,24 @@ enum peer_proto {
 	PEER_UDP,
 	PEER_TCP,
 	PEER_TLS, /**< TLS over TCP: a connection, like PEER_TCP */
+	PEER_WS,  /**< WebSocket over TCP (RFC 7118): a connection */
+	PEER_WSS, /**< WebSocket over TLS: a connection */
 };
 
-/** True for the transports over a connection (TCP, TLS). */
+/** True for the transports over a connection (TCP, TLS, WS, WSS). */
 static inline bool peer_proto_is_stream(enum peer_proto proto)
 {
-	return proto == PEER_TCP || proto == PEER_TLS;
+	return proto == PEER_TCP || proto == PEER_TLS || proto == PEER_WS ||
+	       proto == PEER_WSS;
+}
+
+/**
+ * True for WebSocket (WS, WSS): one message per frame (no framing by
+ * Content-Length), and only the peer opens connections.
+ */
+static inline bool peer_proto_is_ws(enum peer_proto proto)
+{
+	return proto == PEER_WS || proto == PEER_WSS;
 }
 
 /**
@@ -31,7 +43,7 @@ struct peer {
 	unsigned listen_idx; /**< index in conf->listen it arrived on */
 };
 
-/** "UDP"/"TCP"/"TLS" for Via and logs. */
+/** "UDP"/"TCP"/"TLS"/"WS"/"WSS" for Via and logs. */
 const char *peer_proto_name(enum peer_proto proto);
 
 /**

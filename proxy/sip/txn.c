@@ -318,7 +318,8 @@ static int send_bytes(struct txn *t, const void *buf, size_t len)
 	 * one to the source address (its received) and the Via sent-by
 	 * port (5060 without one), and keep to it for what follows. */
 	if (err == -ENOTCONN && t->server &&
-	    peer_proto_is_stream(t->peer.proto) && t->peer.conn_id) {
+	    peer_proto_is_stream(t->peer.proto) &&
+	    !peer_proto_is_ws(t->peer.proto) && t->peer.conn_id) {
 		/* RFC 3261 §19.1.2: 5061 is the default port of TLS. */
 		uint16_t dport = t->peer.proto == PEER_TLS ? 5061 : 5060;
 
