@@ -257,10 +257,11 @@ uninstall:
 	rmdir $(DESTDIR)$(soundsdir) $(DESTDIR)$(datarootdir)/sipedge 2>/dev/null || true
 	rmdir $(DESTDIR)$(docdir) 2>/dev/null || true
 
+# node_modules (the browser test's npm modules) is not ours.
 SRC_ALL = $(shell find proxy registrar features store bench tests \
-	-name '*.[ch]' 2>/dev/null)
+	-name node_modules -prune -o -name '*.[ch]' -print 2>/dev/null)
 HDRS = $(shell find proxy registrar features store bench tests \
-	-name '*.h' 2>/dev/null)
+	-name node_modules -prune -o -name '*.h' -print 2>/dev/null)
 
 fmt:
 	clang-format -i $(SRC_ALL)

@@ -402,8 +402,12 @@ static int flow_token_parse(const struct sipuri *u, struct peer *f)
 
 void route_flow_apply(struct route_plan *p, const struct peer *from)
 {
-	if (!p->has_flow || p->rest_first.len ||
-	    from->conn_id == p->flow.conn_id)
+	const struct peer *f = NULL;
+
+	for (unsigned i = 0; i < p->nflow && !f; i++)
+		if (p->flow[i].conn_id != from->conn_id)
+			f = &p->flow[i];
+	if (!f || p->rest_first.len)
 		return;
 	/* RFC 5626 §5.3: the flow, not the Request-URI's host. */
 	p->status = 0;
@@ -411,7 +415,7 @@ void route_flow_apply(struct route_plan *p, const struct peer *from)
 	p->failover = false;
 	p->ntargets = 1;
 	memset(&p->t[0], 0, sizeof(p->t[0]));
-	p->t[0].dest = p->flow;
+	p->t[0].dest = *f;
 	p->t[0].q = 1000;
 }
 
@@ -493,8 +497,9 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 		}
 		if (!route_uri_is_ours(c, &ru))
 			break;
-		if (flow_token_parse(&ru, &p->flow) == 0)
-			p->has_flow = true;
+		if (p->nflow < 2 &&
+		    flow_token_parse(&ru, &p->flow[p->nflow]) == 0)
+			p->nflow++;
 		p->pop++;
 	}
 	if (p->pop < n) {
@@ -1054,7 +1059,11 @@ static int build_request(struct route *r, const struct fork *f,
 		unsigned ili =
 		    from->listen_idx < r->c->nlisten ? from->listen_idx : 0;
 
-		if (ili != li || from->proto != t->dest.proto) {
+		/* Two WebSocket sides (browser to browser): each names
+		 * its own flow. */
+		if (ili != li || from->proto != t->dest.proto ||
+		    (peer_proto_is_ws(from->proto) &&
+		     from->conn_id != t->dest.conn_id)) {
 			err = edit_add_record_route(
 			    el, rr_value(r, li, &t->dest, rr, sizeof(rr)));
 			if (err)

@@ -54,14 +54,14 @@ struct route_plan {
 	/**
 	 * A Route value of ours popped here named a WebSocket flow (the
 	 * flow token of our Record-Route, RFC 5626 §5.3, RFC 7118 §5):
-	 * route_flow_apply() sends there unless it came from there.
+	 * route_flow_apply() sends to the one it did not come from.
 	 */
-	bool has_flow;
-	struct peer flow;
+	unsigned nflow;
+	struct peer flow[2];
 };
 
 /**
- * When @p p popped a flow token of ours (p->has_flow) that names a
+ * When @p p popped a flow token of ours (p->nflow) that names a
  * connection other than the one @p from came over, and no foreign Route
  * is left: the one target is that flow, whatever the Request-URI (a
  * browser's `.invalid` Contact). Thread: any.

@@ -15,7 +15,8 @@ sipvicious
 rtpengine-daemon
 baresip
 nftables conntrack
-curl"
+curl
+chromium nodejs"
 
 missing=""
 for p in $PKGS; do
@@ -25,7 +26,26 @@ for p in $PKGS; do
 	fi
 done
 
-[ -z "$missing" ] && exit 0
+# npm: Debian's package, unless the nodejs installed brings its own.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+
+# The browser test's node modules (puppeteer-core, jssip, esbuild) from
+# the committed lock file into tests/integration/ws/node_modules; no
+# browser download (puppeteer-core drives Debian's chromium).
+ws_modules() {
+	dir=$(dirname "$0")/../tests/integration/ws
+	[ -d "$dir/node_modules/jssip" ] &&
+		[ -d "$dir/node_modules/puppeteer-core" ] &&
+		[ -d "$dir/node_modules/esbuild" ] && return 0
+	echo "install-deps: npm ci in $dir" >&2
+	(cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund \
+		--loglevel=error >/dev/null)
+}
+
+if [ -z "$missing" ]; then
+	ws_modules
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: missing packages:$missing" >&2
@@ -38,3 +58,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+ws_modules

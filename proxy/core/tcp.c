@@ -962,7 +962,9 @@ static bool ws_process(struct tcp_conn *c)
 	}
 	if (ws_sess_is_closed(c->ws) && !c->closing && !c->draining) {
 		code = ws_sess_close_code(c->ws);
-		if (code != 1000) {
+		/* Answering the peer's close is not a bad frame, whatever
+		 * its code (browsers leaving say 1001). */
+		if (!ws_sess_peer_closed(c->ws)) {
 			shard__count(&shard_stats(t->sh)->ws_bad_frames, 1);
 			if (log_ratelimit_ok(&t->rl))
 				log_msg(LOG_NOTICE,

@@ -329,6 +329,11 @@ bool ws_sess_is_closed(const struct ws_sess *s)
 	return wslay_event_get_close_sent(s->ctx) != 0;
 }
 
+bool ws_sess_peer_closed(const struct ws_sess *s)
+{
+	return wslay_event_get_close_received(s->ctx) != 0;
+}
+
 unsigned ws_sess_close_code(const struct ws_sess *s)
 {
 	if (!wslay_event_get_close_sent(s->ctx))

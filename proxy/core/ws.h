@@ -88,6 +88,12 @@ int ws_sess_send(struct ws_sess *s, const char *p, size_t len);
 bool ws_sess_is_closed(const struct ws_sess *s);
 
 /**
+ * True when the peer sent a close frame (then ours only answers it:
+ * 1000, 1001 or whatever code the peer gave).
+ */
+bool ws_sess_peer_closed(const struct ws_sess *s);
+
+/**
  * The status code of the close frame sent (1000 answering a peer's
  * close, 1002 protocol error, 1007 bad text, 1009 too big), 0 if none.
  */

@@ -137,6 +137,19 @@ static void start(const char *listen_extra, const char *extra)
 	    0);
 	cr_assert_eq(proc_sipedge_spawn(&sp, args), 0, "%s", sp.why);
 	wait_up(&sp);
+	/* The management API comes up after the shards: bounded wait. */
+	for (int i = 0; i < 200; i++) {
+		json_t *res = NULL;
+		char why[128];
+
+		if (mgmtcli_rpc(sp.mgmt_port, NULL, "stats.get", NULL, &res,
+				why, sizeof(why)) == 0) {
+			json_decref(res);
+			return;
+		}
+		usleep(50 * 1000); /* polling its port, bounded at 10 s */
+	}
+	cr_assert_fail("the management API did not come up");
 }
 
 static json_int_t stat_get(const char *key)
@@ -728,5 +741,96 @@ Test(ws, ws_ua_with_invalid_contact_and_udp_ua_call_both_ways)
 	free(r);
 	free(f);
 	free(req);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* Run the shell command @p cmd in topdir (bounded); it must exit 0. */
+static void sh_ok(const char *cmd)
+{
+	char *argv[] = { "sh",	 "-c",	      "cd \"$0\" && eval \"$1\"",
+			 topdir, (char *)cmd, NULL };
+	char *out = NULL, *err = NULL;
+	int rc = proc_capture(argv, topdir, "sh", 30000, &out, &err);
+
+	cr_assert_eq(rc, 0, "%s: %d: %s", cmd, rc, err ? err : "");
+	free(out);
+	free(err);
+}
+
+/*
+ * Issue #16's browser test: two headless Chromium instances (Debian's
+ * chromium, puppeteer-core) load a JsSIP page served from
+ * http://127.0.0.1:PAGE, register alice and bob over WSS (a self-signed
+ * certificate made now; chromium runs with --ignore-certificate-errors
+ * for it), bob calls alice with fake audio devices, and the pages say:
+ * both registered, the call established, audio RTP received on both
+ * RTCPeerConnections (getStats inbound-rtp packetsReceived > 0; media
+ * is browser to browser, ICE on loopback candidates only), the hang-up
+ * seen by both. tests/integration/ws/browsers.js drives the browsers.
+ */
+Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
+     .timeout = 150)
+{
+	const char *src = getenv("SIPEDGE_SRCDIR");
+	char ls[2048], cmd[PROC_PATH_MAX * 2], script[PROC_PATH_MAX];
+	char url[64], pp[16], prof[PROC_PATH_MAX + 16];
+	char *argv[] = { "node", script, url, "localhost", pp, prof, NULL };
+	char *out = NULL, *err = NULL;
+	uint16_t wss_port, page_port;
+	json_t *res, *who;
+	json_error_t je;
+	int rc;
+
+	snprintf(script, sizeof(script), "%s/tests/integration/ws/browsers.js",
+		 src ? src : ".");
+	snprintf(cmd, sizeof(cmd), "%s/tests/integration/ws/node_modules/jssip",
+		 src ? src : ".");
+	cr_assert_eq(access(cmd, R_OK), 0,
+		     "%s missing: run scripts/install-deps.sh (npm ci)", cmd);
+	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	sh_ok("openssl req -x509 -newkey ec -pkeyopt "
+	      "ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out "
+	      "srv.pem -days 2 -subj /CN=127.0.0.1 -addext "
+	      "subjectAltName=IP:127.0.0.1,DNS:localhost");
+	cr_assert_eq(proc_free_port("127.0.0.1", &wss_port), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &page_port), 0);
+	cr_assert_neq(wss_port, page_port);
+	snprintf(ls, sizeof(ls),
+		 "  - address: 127.0.0.1\n"
+		 "    port: %u\n"
+		 "    transports: [wss]\n"
+		 "    cert: %s/srv.pem\n"
+		 "    key: %s/srv.key\n"
+		 "    origins: [\"http://127.0.0.1:%u\"]\n",
+		 wss_port, topdir, topdir, page_port);
+	start(ls, NULL);
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%u", wss_port);
+	snprintf(pp, sizeof(pp), "%u", page_port);
+	snprintf(prof, sizeof(prof), "%s/profiles", topdir);
+	cr_assert_eq(mkdir(prof, 0700), 0);
+	rc = proc_capture(argv, topdir, "browsers", 100000, &out, &err);
+	res = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	cr_assert_not_null(res, "browsers.js: %d: %s %s", rc, out ? out : "",
+			   err ? err : "");
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "bob" : "alice";
+
+		who = json_object_get(res, name);
+		cr_expect(json_is_true(json_object_get(who, "registered")),
+			  "%s registered: %s", name, out);
+		cr_expect(json_is_true(json_object_get(who, "established")),
+			  "%s established: %s", name, out);
+		cr_expect_gt(
+		    json_integer_value(json_object_get(who, "packetsReceived")),
+		    0, "%s received audio: %s", name, out);
+		cr_expect(json_is_true(json_object_get(who, "ended")),
+			  "%s saw the hang-up: %s", name, out);
+	}
+	cr_assert_eq(rc, 0, "browsers.js: %d: %s %s", rc, out, err ? err : "");
+	json_decref(res);
+	free(out);
+	free(err);
+	cr_assert_geq(stat_get("shard.ws_upgrades"), 2);
+	cr_assert_eq(stat_get("shard.ws_bad_frames"), 0);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

@@ -239,6 +239,7 @@ Test(ws, unmasked_client_frame_is_closed_with_1002)
 	cr_assert_eq(nmsgs, 0);
 	cr_assert(ws_sess_is_closed(s));
 	cr_assert_eq(ws_sess_close_code(s), 1002);
+	cr_assert(!ws_sess_peer_closed(s));
 	cr_assert_eq(close_code_sent(), 1002);
 	cr_assert_eq(ws_sess_send(s, "x", 1), -ENOTCONN);
 }
@@ -269,6 +270,7 @@ Test(ws, close_is_answered_with_1000_and_not_open_send_fails)
 	n = frame(f, 0x88, "\x03\xe8", 2, true);
 	cr_assert_eq(ws_sess_feed(s, (char *)f, n), 0);
 	cr_assert(ws_sess_is_closed(s));
+	cr_assert(ws_sess_peer_closed(s));
 	cr_assert_eq(ws_sess_close_code(s), 1000);
 }
 
