@@ -17,7 +17,8 @@ struct ws_sess {
 	ws_msg_fn *msg;
 	void *arg;
 	bool open;
-	int out_err; /* the out callback's first error */
+	bool in_recv; /* in wslay_event_recv(): sends only queue */
+	int out_err;  /* the out callback's first error */
 	/* The bytes ws_sess_feed() was given, for the recv callback. */
 	const char *in;
 	size_t inlen;
@@ -295,7 +296,12 @@ int ws_sess_feed(struct ws_sess *s, const char *p, size_t n)
 
 	s->in = p;
 	s->inlen = n;
+	/* A message handed on may be answered at once (ws_sess_send()
+	 * from the msg callback): queued, and sent below, so that wslay
+	 * is never entered again from its own callback. */
+	s->in_recv = true;
 	r = wslay_event_recv(s->ctx);
+	s->in_recv = false;
 	s->in = NULL;
 	s->inlen = 0;
 	if (s->out_err)
@@ -321,7 +327,7 @@ int ws_sess_send(struct ws_sess *s, const char *p, size_t len)
 		return -ENOMEM;
 	if (r)
 		return -ENOTCONN;
-	return drive(s);
+	return s->in_recv ? 0 : drive(s);
 }
 
 bool ws_sess_is_closed(const struct ws_sess *s)

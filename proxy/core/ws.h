@@ -75,8 +75,9 @@ bool ws_sess_is_open(const struct ws_sess *s);
 int ws_sess_feed(struct ws_sess *s, const char *p, size_t n);
 
 /**
- * Send @p len bytes as one text message. Returns 0, -ENOTCONN (not open
- * or closing), -ENOMEM, or the out callback's error.
+ * Send @p len bytes as one text message (from the msg callback: queued,
+ * sent when ws_sess_feed() returns). Returns 0, -ENOTCONN (not open or
+ * closing), -ENOMEM, or the out callback's error.
  * Ownership: @p p is copied.
  */
 int ws_sess_send(struct ws_sess *s, const char *p, size_t len);

@@ -20,6 +20,7 @@ static size_t outlen;
 static char msgs[8][4096];
 static unsigned nmsgs;
 static int fail_out;
+static bool echo; /* msg_cb answers each message at once */
 static struct ws_sess *s;
 
 static int out_cb(void *arg, const char *p, size_t len)
@@ -41,6 +42,8 @@ static void msg_cb(void *arg, const char *p, size_t len)
 	memcpy(msgs[nmsgs], p, len);
 	msgs[nmsgs][len] = '\0';
 	nmsgs++;
+	if (echo)
+		cr_assert_eq(ws_sess_send(s, p, len), 0);
 }
 
 static void setup(void)
@@ -49,6 +52,7 @@ static void setup(void)
 	outlen = 0;
 	nmsgs = 0;
 	fail_out = 0;
+	echo = false;
 	cr_assert_eq(ws_sess_new(1000, out_cb, msg_cb, NULL, &s), 0);
 }
 
@@ -316,4 +320,19 @@ Test(ws, ws_with_udp_and_origins_on_a_plain_entry_are_refused)
 			      "  - address: 127.0.0.1\n"
 			      "    transports: [wss]\n",
 			      "t.yaml:2: ", "needs 'cert' and 'key'");
+}
+
+Test(ws, an_answer_sent_from_the_message_callback_goes_after_the_feed)
+{
+	unsigned char f[64];
+	size_t n;
+
+	open_session();
+	echo = true;
+	n = frame(f, 0x81, "abc", 3, true);
+	cr_assert_eq(ws_sess_feed(s, (char *)f, n), 0);
+	cr_assert_eq(nmsgs, 1);
+	cr_assert_eq(outlen, 5);
+	cr_assert_eq((unsigned char)out[0], 0x81);
+	cr_assert_eq(memcmp(out + 2, "abc", 3), 0);
 }
