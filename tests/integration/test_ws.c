@@ -19,6 +19,7 @@
 #include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
+#include "tests/common/sipp.h"
 
 /*
  * The raw client below speaks RFC 6455 itself (masking, lengths), so
@@ -768,33 +769,25 @@ static void sh_ok(const char *cmd)
  * is browser to browser, ICE on loopback candidates only), the hang-up
  * seen by both. tests/integration/ws/browsers.js drives the browsers.
  */
-Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
-     .timeout = 150)
+/* The browser tests' sipedge: a wss listener with a certificate made
+ * now, allowing pages from http://127.0.0.1:*page_portp. */
+static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
 {
 	const char *src = getenv("SIPEDGE_SRCDIR");
-	char ls[2048], cmd[PROC_PATH_MAX * 2], script[PROC_PATH_MAX];
-	char url[64], pp[16], prof[PROC_PATH_MAX + 16];
-	char *argv[] = { "node", script, url, "localhost", pp, prof, NULL };
-	char *out = NULL, *err = NULL;
-	uint16_t wss_port, page_port;
-	json_t *res, *who;
-	json_error_t je;
-	int rc;
+	char ls[2048], mods[PROC_PATH_MAX];
 
-	snprintf(script, sizeof(script), "%s/tests/integration/ws/browsers.js",
-		 src ? src : ".");
-	snprintf(cmd, sizeof(cmd), "%s/tests/integration/ws/node_modules/jssip",
-		 src ? src : ".");
-	cr_assert_eq(access(cmd, R_OK), 0,
-		     "%s missing: run scripts/install-deps.sh (npm ci)", cmd);
+	snprintf(mods, sizeof(mods),
+		 "%s/tests/integration/ws/node_modules/jssip", src ? src : ".");
+	cr_assert_eq(access(mods, R_OK), 0,
+		     "%s missing: run scripts/install-deps.sh (npm ci)", mods);
 	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
 	sh_ok("openssl req -x509 -newkey ec -pkeyopt "
 	      "ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out "
 	      "srv.pem -days 2 -subj /CN=127.0.0.1 -addext "
 	      "subjectAltName=IP:127.0.0.1,DNS:localhost");
-	cr_assert_eq(proc_free_port("127.0.0.1", &wss_port), 0);
-	cr_assert_eq(proc_free_port("127.0.0.1", &page_port), 0);
-	cr_assert_neq(wss_port, page_port);
+	cr_assert_eq(proc_free_port("127.0.0.1", wss_portp), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", page_portp), 0);
+	cr_assert_neq(*wss_portp, *page_portp);
 	snprintf(ls, sizeof(ls),
 		 "  - address: 127.0.0.1\n"
 		 "    port: %u\n"
@@ -802,16 +795,49 @@ Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
 		 "    cert: %s/srv.pem\n"
 		 "    key: %s/srv.key\n"
 		 "    origins: [\"http://127.0.0.1:%u\"]\n",
-		 wss_port, topdir, topdir, page_port);
+		 *wss_portp, topdir, topdir, *page_portp);
 	start(ls, NULL);
+}
+
+/* Run browsers.js (@p call_uri NULL: two browsers call each other);
+ * its JSON result (json_decref() it), its exit status in *rcp and its
+ * output in *outp (free() it). */
+static json_t *browsers_run(uint16_t wss_port, uint16_t page_port,
+			    const char *call_uri, int *rcp, char **outp)
+{
+	const char *src = getenv("SIPEDGE_SRCDIR");
+	char script[PROC_PATH_MAX], url[64], pp[16], prof[PROC_PATH_MAX + 16];
+	char *argv[] = { "node", script,	   url, "localhost", pp,
+			 prof,	 (char *)call_uri, NULL };
+	char *err = NULL;
+	json_error_t je;
+	json_t *res;
+
+	snprintf(script, sizeof(script), "%s/tests/integration/ws/browsers.js",
+		 src ? src : ".");
 	snprintf(url, sizeof(url), "wss://127.0.0.1:%u", wss_port);
 	snprintf(pp, sizeof(pp), "%u", page_port);
 	snprintf(prof, sizeof(prof), "%s/profiles", topdir);
 	cr_assert_eq(mkdir(prof, 0700), 0);
-	rc = proc_capture(argv, topdir, "browsers", 100000, &out, &err);
-	res = out ? json_loads(out, JSON_DISABLE_EOF_CHECK, &je) : NULL;
-	cr_assert_not_null(res, "browsers.js: %d: %s %s", rc, out ? out : "",
-			   err ? err : "");
+	*outp = NULL;
+	*rcp = proc_capture(argv, topdir, "browsers", 100000, outp, &err);
+	res = *outp ? json_loads(*outp, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	cr_assert_not_null(res, "browsers.js: %d: %s %s", *rcp,
+			   *outp ? *outp : "", err ? err : "");
+	free(err);
+	return res;
+}
+
+Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
+     .timeout = 150)
+{
+	uint16_t wss_port, page_port;
+	json_t *res, *who;
+	char *out = NULL;
+	int rc;
+
+	start_wss(&wss_port, &page_port);
+	res = browsers_run(wss_port, page_port, NULL, &rc, &out);
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "bob" : "alice";
 
@@ -826,11 +852,57 @@ Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
 		cr_expect(json_is_true(json_object_get(who, "ended")),
 			  "%s saw the hang-up: %s", name, out);
 	}
-	cr_assert_eq(rc, 0, "browsers.js: %d: %s %s", rc, out, err ? err : "");
+	cr_assert_eq(rc, 0, "browsers.js: %d: %s", rc, out);
 	json_decref(res);
 	free(out);
-	free(err);
 	cr_assert_geq(stat_get("shard.ws_upgrades"), 2);
 	cr_assert_eq(stat_get("shard.ws_bad_frames"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * A browser (WSS) calls a SIPp UAS over UDP: the INVITE reaches SIPp
+ * with two Record-Route values (wss with the flow token, udp:
+ * uas_ws.xml checks both), 180 and 200 come back to the browser over
+ * its WebSocket, and the ACK and BYE reach SIPp through sipedge.
+ * Signalling only: SIPp's answer is plain RTP/AVP, which the browser
+ * refuses (no ICE, no DTLS), so JsSIP ACKs and hangs up at once
+ * ("Bad Media Description"); media between a browser and a plain RTP
+ * phone needs an RTP gateway.
+ */
+Test(ws, browser_over_wss_calls_sipp_uas_over_udp_signalling_both_ways,
+     .timeout = 150)
+{
+	uint16_t wss_port, page_port, uas_port;
+	struct sipp_cmd sc;
+	char uri[96], *out = NULL;
+	json_t *res, *who;
+	pid_t uas;
+	int rc;
+
+	start_wss(&wss_port, &page_port);
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	sipp_cmd_uas(&sc, "uas_ws.xml", uas_port, "u1");
+	sipp_cmd_args(&sc, "-m", "1", NULL);
+	sipp_cmd_errors(&sc, "uas");
+	uas = sipp_spawn(sc.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u;transport=udp",
+		 uas_port);
+	res = browsers_run(wss_port, page_port, uri, &rc, &out);
+	who = json_object_get(res, "alice");
+	cr_expect(json_is_true(json_object_get(who, "registered")), "%s", out);
+	cr_expect(json_is_true(json_object_get(who, "progress")),
+		  "180 reached the browser: %s", out);
+	cr_expect(json_is_true(json_object_get(who, "established")) ||
+		      (json_is_string(json_object_get(who, "failed")) &&
+		       strcmp(json_string_value(json_object_get(who, "failed")),
+			      "Bad Media Description") == 0),
+		  "the 200 reached the browser: %s", out);
+	cr_assert_eq(rc, 0, "browsers.js: %d: %s", rc, out);
+	json_decref(res);
+	free(out);
+	/* The ACK and the BYE came through sipedge to SIPp. */
+	sipp_ok(&uas, 20000, sp.dir, "uas", sp.log);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

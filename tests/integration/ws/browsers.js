@@ -5,7 +5,9 @@
 // line with what each page saw; exits 0 when every step was seen, 1
 // otherwise. Every wait is bounded; a watchdog ends the run at 75 s.
 //
-// usage: node browsers.js WSS_URL DOMAIN PAGE_PORT PROFILE_DIR
+// usage: node browsers.js WSS_URL DOMAIN PAGE_PORT PROFILE_DIR [CALL_URI]
+// With CALL_URI: one browser (alice) registers and calls it (a SIPp UAS
+// over UDP); prints what alice saw, exits 0 once the call ended.
 'use strict';
 
 const fs = require('fs');
@@ -14,7 +16,7 @@ const path = require('path');
 const esbuild = require('esbuild');
 const puppeteer = require('puppeteer-core');
 
-const [url, domain, pagePort, profiles] = process.argv.slice(2);
+const [url, domain, pagePort, profiles, callUri] = process.argv.slice(2);
 const result = { alice: {}, bob: {}, error: null };
 let browsers = [];
 let server = null;
@@ -64,6 +66,27 @@ function until(p, fn, ms, what) {
 		.catch(() => { throw new Error(what + ' not seen in ' + ms + ' ms'); });
 }
 
+async function callOut(p) {
+	await p.evaluate((u, w, d) => window.start(u, w, d), 'alice', url, domain);
+	await until(p, () => window.state.registered || window.state.error,
+		    15000, 'alice registered');
+	result.alice.registered = await p.evaluate(() => window.state.registered);
+	await p.evaluate(t => window.call(t), callUri);
+	await until(p, () => window.state.ended || window.state.failed,
+		    20000, 'alice call over');
+	Object.assign(result.alice, await p.evaluate(() => ({
+		progress: window.state.progress,
+		established: window.state.established,
+		ended: window.state.ended, failed: window.state.failed,
+		log: window.state.log })));
+	if (result.alice.established && !result.alice.ended) {
+		await p.evaluate(() => window.hangup());
+		await until(p, () => window.state.ended, 10000, 'alice hang-up');
+		result.alice.ended = true;
+	}
+	done(result.alice.registered && result.alice.progress ? 0 : 1);
+}
+
 async function main() {
 	server = http.createServer((req, res) => {
 		if (req.url === '/jssip.js') {
@@ -78,6 +101,12 @@ async function main() {
 		server.once('error', ko);
 		server.listen(Number(pagePort), '127.0.0.1', ok);
 	});
+	if (callUri) {
+		browsers = [await launch('alice')];
+		const p = await browsers[0].newPage();
+		await p.goto('http://127.0.0.1:' + pagePort + '/', { timeout: 15000 });
+		return callOut(p);
+	}
 	browsers = [await launch('alice'), await launch('bob')];
 	const pages = { alice: await browsers[0].newPage(),
 			bob: await browsers[1].newPage() };
