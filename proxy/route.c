@@ -4,10 +4,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
@@ -330,17 +335,58 @@ int route_plan(const struct conf *c, const struct sipmsg *m, struct arena *a,
 
 /*
  * The flow token our Record-Route value names a WebSocket connection
- * with (RFC 5626 §5.3, kept simple): "ob-" CONNID(16 hex) "-" PORT(4
- * hex) "-" ADDRESS(8 or 32 hex), the connection and its remote end, as
- * a user part (hex digits and '-' need no escaping).
+ * with (RFC 5626 §5.3, kept simple), as a user part (hex digits and '-'
+ * need no escaping): "ob-" CONNID(16 hex) "-" PORT(4 hex) "-"
+ * ADDRESS(8 or 32 hex) "-" MAC(16 hex), the connection, its remote end,
+ * and the first 8 bytes of an HMAC-SHA256 of what precedes and the
+ * transport under a key drawn at start (RFC 5626 §5.2's idea): nobody
+ * else can name a connection of ours.
  */
-#define FLOW_TOKEN_MAX (3 + 16 + 1 + 4 + 1 + 32 + 1)
+#define FLOW_TOKEN_MAX (3 + 16 + 1 + 4 + 1 + 32 + 1 + 16 + 1)
+#define FLOW_MAC_LEN   8
 
-static void flow_token_print(const struct peer *f, char out[FLOW_TOKEN_MAX])
+static uint8_t flow_key[32];
+static pthread_once_t flow_key_once = PTHREAD_ONCE_INIT;
+
+static void flow_key_init(void)
+{
+	size_t got = 0;
+
+	/* Bounded: getrandom() returns at most 256 bytes per call. */
+	for (int i = 0; i < 8 && got < sizeof(flow_key); i++) {
+		ssize_t n =
+		    getrandom(flow_key + got, sizeof(flow_key) - got, 0);
+
+		if (n > 0)
+			got += (size_t)n;
+	}
+	if (got < sizeof(flow_key))
+		log_msg(LOG_WARN, "route: no random flow token key");
+}
+
+/* The MAC of token text @p p (@p n bytes) for @p proto, as hex. */
+static void flow_mac(const char *p, size_t n, enum peer_proto proto,
+		     char out[2 * FLOW_MAC_LEN + 1])
+{
+	struct hmac_sha256_ctx h;
+	uint8_t d[SHA256_DIGEST_SIZE];
+
+	pthread_once(&flow_key_once, flow_key_init);
+	hmac_sha256_set_key(&h, sizeof(flow_key), flow_key);
+	hmac_sha256_update(&h, n, (const uint8_t *)p);
+	hmac_sha256_update(&h, 1,
+			   (const uint8_t *)(proto == PEER_WSS ? "s" : "p"));
+	hmac_sha256_digest(&h, sizeof(d), d);
+	hex_print(d, FLOW_MAC_LEN, out);
+}
+
+/* Token of @p f into @p out (NUL-terminated); its length. */
+static size_t flow_token_print(const struct peer *f, char out[FLOW_TOKEN_MAX])
 {
 	const struct sockaddr_in *a4 = (const void *)&f->addr;
 	const struct sockaddr_in6 *a6 = (const void *)&f->addr;
 	bool v6 = f->addr.ss_family == AF_INET6;
+	size_t k = v6 ? 25 + 32 : 25 + 8;
 
 	memcpy(out, "ob-", 3);
 	hex_u64_print(f->conn_id, 16, out + 3);
@@ -351,21 +397,29 @@ static void flow_token_print(const struct peer *f, char out[FLOW_TOKEN_MAX])
 		hex_print(&a6->sin6_addr, 16, out + 25);
 	else
 		hex_print(&a4->sin_addr, 4, out + 25);
+	out[k] = '-';
+	flow_mac(out, k, f->proto, out + k + 1);
+	return k + 1 + 2 * FLOW_MAC_LEN;
 }
 
-/* The flow of URI @p u's token; 0, or -ENOENT (none, or not ours). */
+/* The flow of URI @p u's token; 0, or -ENOENT (none, not ours, or a
+ * MAC that does not match). */
 static int flow_token_parse(const struct sipuri *u, struct peer *f)
 {
 	struct slice v;
 	uint64_t id, port;
 	const char *p = u->user.p;
-	size_t alen;
+	char mac[2 * FLOW_MAC_LEN + 1];
+	size_t alen, k;
 
-	if (u->user.len != 25 + 8 && u->user.len != 25 + 32)
+	if (u->user.len != 25 + 8 + 1 + 2 * FLOW_MAC_LEN &&
+	    u->user.len != 25 + 32 + 1 + 2 * FLOW_MAC_LEN)
 		return -ENOENT;
+	alen = u->user.len - 25 - 1 - 2 * FLOW_MAC_LEN;
+	k = 25 + alen;
 	if (memcmp(p, "ob-", 3) || p[19] != '-' || p[24] != '-' ||
-	    hex_u64_parse(p + 3, 16, &id) || hex_u64_parse(p + 20, 4, &port) ||
-	    !id || !port)
+	    p[k] != '-' || hex_u64_parse(p + 3, 16, &id) ||
+	    hex_u64_parse(p + 20, 4, &port) || !id || !port)
 		return -ENOENT;
 	if (uri_param(u, "transport", &v) <= 0)
 		return -ENOENT;
@@ -376,7 +430,9 @@ static int flow_token_parse(const struct sipuri *u, struct peer *f)
 		f->proto = PEER_WSS;
 	else
 		return -ENOENT;
-	alen = u->user.len - 25;
+	flow_mac(p, k, f->proto, mac);
+	if (!memeql_sec(mac, p + k + 1, 2 * FLOW_MAC_LEN))
+		return -ENOENT;
 	if (alen == 8) {
 		struct sockaddr_in *a4 = (struct sockaddr_in *)&f->addr;
 
@@ -862,8 +918,7 @@ static struct slice rr_value(struct route *r, unsigned li,
 	int n;
 
 	if (peer_proto_is_ws(proto) && side->conn_id) {
-		flow_token_print(side, tok);
-		k = side->addr.ss_family == AF_INET6 ? 25 + 32 : 25 + 8;
+		k = flow_token_print(side, tok);
 		tok[k] = '@';
 		tok[k + 1] = '\0';
 	}

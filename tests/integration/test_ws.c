@@ -738,6 +738,37 @@ Test(ws, ws_ua_with_invalid_contact_and_udp_ua_call_both_ways)
 		    strncmp(r->buf, "INFO ", 5) == 0)
 			st = 1;
 	cr_assert_eq(st, 1, "alice's INFO never reached bob over UDP");
+
+	/* A forged token (one MAC digit changed) names no flow: bob's
+	 * request with it is refused, nothing reaches alice. */
+	{
+		char forged[1100], *tok = strstr(rr, "<sip:ob-"), *at;
+		int op;
+
+		cr_assert_not_null(tok);
+		at = strchr(tok, '@');
+		cr_assert_not_null(at);
+		snprintf(forged, sizeof(forged), "%.*s", (int)(at - tok + 1),
+			 tok);
+		forged[at - tok - 1] = forged[at - tok - 1] == '0' ? '1' : '0';
+		snprintf(forged + (at - tok + 1),
+			 sizeof(forged) - (size_t)(at - tok + 1),
+			 "127.0.0.1:%u;transport=ws;lr>", ws_port);
+		n = snprintf(req, 8192,
+			     "MESSAGE %s SIP/2.0\r\n"
+			     "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;"
+			     "branch=z9hG4bKforged1\r\n"
+			     "Max-Forwards: 70\r\nRoute: %s\r\n"
+			     "From: <sip:bob@127.0.0.1>;tag=f1\r\n"
+			     "To: <sip:alice@127.0.0.1>;tag=alice1\r\n"
+			     "Call-ID: ws-forged-1\r\nCSeq: 1 MESSAGE\r\n"
+			     "Content-Length: 0\r\n\r\n",
+			     ruri, bob.local_port, forged);
+		st = sipcli_transact(&bob, req, (size_t)n, WAIT_MS, r);
+		cr_assert_geq(st, 400, "forged token: %d", st);
+		cr_assert_eq(wsc_recv(wc, &op, f, 65536, 1000), -ETIMEDOUT,
+			     "the forged request reached alice: %s", f);
+	}
 	sipcli_close(&bob);
 	free(r);
 	free(f);
