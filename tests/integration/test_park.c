@@ -1319,13 +1319,17 @@ static int park_park(const char *params, char *why, size_t size)
 	return rc;
 }
 
-/* A request @p method without body from the UAS side of dialog @p d. */
-static void uas_req(struct phone *p, struct uas_dlg *d, const char *method)
+/* A request @p method from the UAS side of dialog @p d, with body
+ * @p body of type @p ctype (NULL: none). */
+static void uas_req_body(struct phone *p, struct uas_dlg *d, const char *method,
+			 const char *ctype, const char *body)
 {
-	char req[4096];
+	char req[4096], ct[128] = "";
 	unsigned cseq = ++d->cseq;
 	int n;
 
+	if (ctype)
+		snprintf(ct, sizeof(ct), "Content-Type: %s\r\n", ctype);
 	n = snprintf(req, sizeof(req),
 		     "%s %s SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKub%s%s%u\r\n"
@@ -1333,11 +1337,19 @@ static void uas_req(struct phone *p, struct uas_dlg *d, const char *method)
 		     "%s"
 		     "From: %s\r\nTo: %s\r\n"
 		     "Call-ID: %s\r\nCSeq: %u %s\r\n"
-		     "Content-Length: 0\r\n\r\n",
+		     "%s"
+		     "Content-Length: %zu\r\n\r\n%s",
 		     method, d->target, p->ua.ip, p->ua.port, d->cid, method,
-		     cseq, d->route, d->from, d->to, d->cid, cseq, method);
+		     cseq, d->route, d->from, d->to, d->cid, cseq, method, ct,
+		     body ? strlen(body) : 0, body ? body : "");
 	cr_assert_lt(n, (int)sizeof(req));
 	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* A request @p method without body from the UAS side of dialog @p d. */
+static void uas_req(struct phone *p, struct uas_dlg *d, const char *method)
+{
+	uas_req_body(p, d, method, NULL, NULL);
 }
 
 /* INFO from the caller @p p in its dialog with body @p body of type
@@ -1394,17 +1406,17 @@ static void tag_of(const char *v, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* @p p, the callee of dialog @p d, gets the pool's INVITE with
- * Replaces naming it (RFC 3891 §6.1: its own tag is the to-tag) from
- * "Parked N" <sip:N@localhost>, with the pool's offer; left in rx. */
-static void gets_replaces(struct phone *p, const struct uas_dlg *d,
-			  unsigned slot)
+/* @p p, a party of dialog @p cid with tag @p own (its peer's
+ * @p peer), gets the pool's INVITE with Replaces naming it (RFC 3891
+ * §6.1: its own tag is the to-tag) from "Parked N" <sip:N@localhost>,
+ * with the pool's offer; left in rx. */
+static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
+			     const char *peer, unsigned slot)
 {
-	char v[512], want[512], peer[128];
+	char v[512], want[512];
 
 	first_invite(&p->ua, rx);
-	tag_of(d->to, peer, sizeof(peer));
-	snprintf(want, sizeof(want), "%s;to-tag=callee;from-tag=%s", d->cid,
+	snprintf(want, sizeof(want), "%s;to-tag=%s;from-tag=%s", cid, own,
 		 peer);
 	sipcli_hdr_str(rx, HDR_REPLACES, v, sizeof(v));
 	cr_assert_str_eq(v, want, "%s", rx->buf);
@@ -1417,6 +1429,16 @@ static void gets_replaces(struct phone *p, const struct uas_dlg *d,
 	cr_assert_gt(audio_port(body_of(rx)), 0, "%s", rx->buf);
 	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
 			   rx->buf);
+}
+
+/* gets_replaces_of() for @p p, the callee of dialog @p d. */
+static void gets_replaces(struct phone *p, const struct uas_dlg *d,
+			  unsigned slot)
+{
+	char peer[128];
+
+	tag_of(d->to, peer, sizeof(peer));
+	gets_replaces_of(p, d->cid, "callee", peer, slot);
 }
 
 /* ... and takes it: 200 with its SDP, the ACK; the pool's dialog in
@@ -1507,9 +1529,9 @@ Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
 }
 
 /* The parker @p p of slot @p slot gets, in any order, the BYE of its
- * call (from the parked party) and the pool's MESSAGE "Parked N" from
- * <sip:N@localhost>; answers both 200. Bounded: 20 messages. */
-static void parker_told(struct phone *p, unsigned slot)
+ * call @p cid (from the parked party) and the pool's MESSAGE "Parked N"
+ * from <sip:N@localhost>; answers both 200. Bounded: 20 messages. */
+static void parker_told_in(struct phone *p, const char *cid, unsigned slot)
 {
 	bool bye = false, msg = false;
 	char v[256], want[64];
@@ -1521,7 +1543,7 @@ static void parker_told(struct phone *p, unsigned slot)
 			continue;
 		if (slice_eq(rx->m.method_name, SLICE_LIT("BYE"))) {
 			sipcli_hdr_str(rx, HDR_CALL_ID, v, sizeof(v));
-			cr_assert_str_eq(v, p->cid);
+			cr_assert_str_eq(v, cid);
 			bye = true;
 		} else if (slice_eq(rx->m.method_name, SLICE_LIT("MESSAGE"))) {
 			snprintf(want, sizeof(want), "Parked %u", slot);
@@ -1540,6 +1562,11 @@ static void parker_told(struct phone *p, unsigned slot)
 	cr_assert(bye && msg, "bye %d message %d", bye, msg);
 }
 
+static void parker_told(struct phone *p, unsigned slot)
+{
+	parker_told_in(p, p->cid, slot);
+}
+
 /* The callee @p p of dialog @p d relays the INFO that reaches it. */
 static void relays_info(struct phone *caller, struct phone *p,
 			struct uas_dlg *d)
@@ -1554,8 +1581,9 @@ static void relays_info(struct phone *caller, struct phone *p,
  * then Signal=7 (both relayed to bob and answered by him); bob gets
  * the pool's INVITE with Replaces, takes it, BYEs alice; alice gets
  * "Parked 701" by MESSAGE; bob hears music in 701, alice its parker.
- * Then carol's application/dtmf "*7" parks dave in 702. A '*' then
- * another key parks nothing. */
+ * Then the callee dave's application/dtmf "*7" parks the caller carol
+ * in 702 (the tags the other way round). A '*' then another key parks
+ * nothing. */
 Test(park_call, star7_by_info_parks_the_other_party_and_tells_the_sender)
 {
 	struct phone *alice, *bob, *carol, *dave;
@@ -1591,38 +1619,50 @@ Test(park_call, star7_by_info_parks_the_other_party_and_tells_the_sender)
 	cr_assert_str_eq(v, "sip:alice@localhost");
 	park_field("localhost", 701, "parked", v, sizeof(v));
 	cr_assert_str_eq(v, "<sip:bob@localhost>");
-	/* application/dtmf, both keys in one INFO. */
+	/* application/dtmf, both keys in one INFO, from the callee. */
 	connect_call(carol, dave, &cd);
-	info(carol, "application/dtmf", "*7");
-	relays_info(carol, dave, &cd);
-	gets_replaces(dave, &cd, 702);
-	takes_replaces(dave, &cd, &pool2);
-	parker_told(carol, 702);
-	cr_assert_eq(ua_expect_final(&dave->ua, cd.cid, "BYE", rx), 200, "%s",
+	uas_req_body(dave, &cd, "INFO", "application/dtmf", "*7");
+	ua_expect_req(&carol->ua, "INFO", carol->cid, rx);
+	ua_respond(&carol->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(ua_expect_final(&dave->ua, cd.cid, "INFO", rx), 200, "%s",
 		     rx->buf);
+	snprintf(v, sizeof(v), "f%s", carol->cid);
+	gets_replaces_of(carol, carol->cid, v, "callee", 702);
+	uas_dialog_of(&pool2, rx);
+	answer_sdp(carol, rx);
+	ua_expect_req(&carol->ua, "ACK", pool2.cid, rx);
+	in_dialog(carol, "BYE");
+	parker_told_in(dave, cd.cid, 702);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200,
+		     "%s", rx->buf);
+	hears(carol, NULL, 0, 5);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "localhost:701 localhost:702");
 	park_field("localhost", 702, "parker", v, sizeof(v));
-	cr_assert_str_eq(v, "sip:carol@localhost");
+	cr_assert_str_eq(v, "sip:dave@localhost");
+	park_field("localhost", 702, "parked", v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:carol@localhost>");
 	cr_assert_eq(metric("sipedge_park_dtmf_total"), 2);
 	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
 	/* The parked parties hang up: the slots are free. */
 	uas_req(bob, &pool, "BYE");
 	cr_assert_eq(ua_expect_final(&bob->ua, pool.cid, "BYE", rx), 200);
-	uas_req(dave, &pool2, "BYE");
-	cr_assert_eq(ua_expect_final(&dave->ua, pool2.cid, "BYE", rx), 200);
+	uas_req(carol, &pool2, "BYE");
+	cr_assert_eq(ua_expect_final(&carol->ua, pool2.cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-/* What park.park refuses leaves the call as it was: bad params
- * (-32602), an unknown dialog (-32002), a taken slot and a full lot
+/* What park.park refuses leaves the call as it was: an early dialog
+ * (-32003), bad params (-32602), an unknown dialog (-32002), a taken
+ * slot and a full lot
  * (-32003), a Replaces the party refuses with 481 (-32003, the slot
  * free again); then alice's BYE still reaches bob. */
 Test(park_call, park_park_refusals_leave_the_call_intact)
 {
 	struct pending_park pp = { .rc = 1 };
 	struct phone *alice, *bob, *carol;
+	struct sipcli_msg *inv;
 	struct uas_dlg ab;
 	pthread_t t;
 	char why[256], params[256], list[128];
@@ -1632,7 +1672,30 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	bob = phone("bob", "localhost", "127.0.0.3");
 	carol = phone("carol", "localhost", "127.0.0.4");
 	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
-	connect_call(alice, bob, &ab);
+	/* Early (bob rings with a To tag): refused. */
+	inv = calloc(1, sizeof(*inv));
+	cr_assert_not_null(inv);
+	call(alice, "bob");
+	first_invite(&bob->ua, inv);
+	uas_dialog_of(&ab, inv);
+	ua_respond(&bob->ua, inv, 180, "Ringing", bob->ua.contact);
+	for (int i = 0; i < 50; i++) {
+		/* Once alice has the 180 the proxy has seen it. */
+		cr_assert_eq(ua_recv(&alice->ua, rx, UA_WAIT_MS), 0);
+		if (!rx->m.is_request && rx->m.status == 180)
+			break;
+	}
+	snprintf(params, sizeof(params), "[\"%s\"]", ab.cid);
+	cr_assert_eq(park_park(params, why, sizeof(why)), -32003, "%s", why);
+	cr_assert_not_null(strstr(why, "early"), "%s", why);
+	/* bob answers: the call is up. */
+	answer_sdp(bob, inv);
+	free(inv);
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
 	cr_assert_eq(park_park("{}", why, sizeof(why)), -32602, "%s", why);
 	cr_assert_eq(park_park("[\"\"]", why, sizeof(why)), -32602, "%s", why);
 	snprintf(params, sizeof(params),
