@@ -61,9 +61,12 @@ struct sipmsg;
  * a Reason) and the slot freed. A caller that parked itself is not
  * rung back. Timers on the worker's wheel (ua_wheel()).
  *
+ * Park of a proxied call's party (park.park, *7): park_dialog() and
+ * park_dtmf_hook() below.
+ *
  * Counters (module "park" in the stats registry, /metrics): parked,
- * retrieved, full, empty, refused, timeout, gave_up, and the gauge
- * occupied.
+ * retrieved, full, empty, refused, timeout, gave_up, replace_refused,
+ * dtmf, and the gauge occupied.
  */
 
 /**
