@@ -494,6 +494,9 @@ static int hooks_add(void)
 	/* Park's code and slots to the B2B pool. */
 	if (!err)
 		err = hook_add(HOOK_FEATURES, park_hook, PRIO_PARK);
+	/* *7 in a proxied call's INFO parks the other party. */
+	if (!err)
+		err = hook_add(HOOK_FEATURES, park_dtmf_hook, PRIO_PARK);
 	return err;
 }
 
@@ -800,6 +803,7 @@ static int run(const struct conf *c, const struct opts *o)
 		goto out;
 	}
 	m.env.pool = pool;
+	park_set_pool(pool);
 	if (pool)
 		snprintf(b2b, sizeof(b2b), " b2b=%u@%s", pool_workers(pool),
 			 pool_address(pool));
@@ -824,6 +828,7 @@ out:
 	/* The pool before the proxy's shards: nothing it still sends
 	 * finds them gone. */
 	m.env.pool = NULL;
+	park_set_pool(NULL);
 	pool_stop(pool);
 	pool = NULL;
 	media_sounds_unload(); /* the pool's workers played them */
