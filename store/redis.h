@@ -73,6 +73,8 @@ struct redis_opts {
 	const char *sentinel_master;  /**< Sentinel's master name, or NULL */
 	const char *const *sentinels; /**< "IP:PORT" of each Sentinel */
 	unsigned nsentinels;
+	const char *const *cluster; /**< Redis Cluster seeds "IP:PORT" */
+	unsigned ncluster;	    /**< 0: not a cluster */
 };
 
 /** Counters, summed over the shards and the store thread. */
