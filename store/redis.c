@@ -31,16 +31,16 @@
  * stops no SIP message.
  */
 
-#define POLL_MS	     200
-#define CHECK_MS     1000
-#define SEN_RETRY_MS 5000
-#define BATCH	     256
-#define SCAN_COUNT   "1000"
-#define SCAN_ROUNDS  (1L << 24)
-#define READ_ROUNDS  100000
-#define BACKOFF_MIN  100
-#define BACKOFF_MAX  2000
-#define CONTACTS_MAX (REDIS_MAX_CONTACTS + 32)
+#define POLL_MS	       200
+#define CHECK_MS       1000
+#define SEN_RETRY_MS   5000
+#define BATCH	       256
+#define SCAN_COUNT     "1000"
+#define SCAN_ROUNDS    (1L << 24)
+#define READ_ROUNDS    100000
+#define BACKOFF_MIN    100
+#define BACKOFF_MAX    2000
+#define CONTACTS_MAX   (REDIS_MAX_CONTACTS + 32)
 #define REFRESH_MIN_MS 500
 #define REFRESH_MS     10000
 
@@ -306,7 +306,7 @@ struct st {
 	unsigned backoff_ms;
 	uint64_t retry_at, last_check, last_sen_try, down_since;
 	char why[256];
-	char name[160];	 /* the master, for messages */
+	char name[160]; /* the master, for messages */
 	/* Of the servers we last wrote back to, one after the other. */
 	char run_id[REDIS_MAX_MASTERS * 41 + 1];
 	struct codec_buf out, tmp;
@@ -543,8 +543,8 @@ static long push_all(struct st *s)
 					sets[i]->aor, s->ops, (unsigned)n);
 		if (err)
 			break;
-		m = master_of(s,
-			      redis__aor_slot(&s->tmp, &s->r->nm, sets[i]->aor));
+		m = master_of(
+		    s, redis__aor_slot(&s->tmp, &s->r->nm, sets[i]->aor));
 		if (redisAppendFormattedCommand(s->cmd[m], s->out.p,
 						s->out.len) != REDIS_OK) {
 			err = -ENOMEM;
@@ -707,8 +707,7 @@ static void down_all(struct st *s)
 			"table, writes queued",
 			s->up ? "lost " : "cannot reach ",
 			s->name[0] && !s->r->nseeds ? "master " : "",
-			s->name[0] ? s->name : "",
-			s->why);
+			s->name[0] ? s->name : "", s->why);
 		s->down_logged = true;
 		s->down_since = now;
 	}
@@ -758,7 +757,8 @@ static int node_of(const redisReply *n, const struct redis_addr *asked,
 	char buf[16];
 
 	if (n->type != REDIS_REPLY_ARRAY || n->elements < 2 ||
-	    !is_str(n->element[0]) || n->element[1]->type != REDIS_REPLY_INTEGER)
+	    !is_str(n->element[0]) ||
+	    n->element[1]->type != REDIS_REPLY_INTEGER)
 		return -EBADMSG;
 	snprintf(buf, sizeof(buf), "%lld", n->element[1]->integer);
 	port = (redisReply){ .type = REDIS_REPLY_STRING,
@@ -963,7 +963,8 @@ static int connect_all(struct st *s)
 				redis__addr_name(&a, s->name + o,
 						 sizeof(s->name) - o);
 				o = strlen(s->name);
-				if (i + 1 < cur->nmasters && o + 1 < sizeof(s->name))
+				if (i + 1 < cur->nmasters &&
+				    o + 1 < sizeof(s->name))
 					s->name[o++] = ',', s->name[o] = '\0';
 			}
 			err = master_open(s, i, &a, run_id, sizeof(run_id));
@@ -1115,11 +1116,13 @@ static int refresh(struct st *s)
 	}
 	if (!map_same(cur, m, false)) {
 		free(m);
-		snprintf(s->why, sizeof(s->why), "the cluster's masters changed");
+		snprintf(s->why, sizeof(s->why),
+			 "the cluster's masters changed");
 		return -EAGAIN;
 	}
 	if (!map_same(cur, m, true))
-		log_msg(LOG_NOTICE, "redis: cluster slots moved; map refreshed");
+		log_msg(LOG_NOTICE,
+			"redis: cluster slots moved; map refreshed");
 	map_publish(s->r, m);
 	return 0;
 }

@@ -191,9 +191,9 @@ struct redis__req {
 	struct redis__req *next;
 	uint64_t sent_ms; /**< uv_now() when handed to hiredis */
 	unsigned tries;
-	unsigned slot;	/**< of its keys */
-	int via;	/**< a MOVED/ASK target link to try once, or -1 */
-	bool asking;	/**< ASK: send ASKING before it */
+	unsigned slot; /**< of its keys */
+	int via;       /**< a MOVED/ASK target link to try once, or -1 */
+	bool asking;   /**< ASK: send ASKING before it */
 	size_t len;
 	char cmd[]; /**< RESP */
 };
@@ -235,7 +235,7 @@ struct redis__shard {
 	uv_loop_t *loop;
 	uv_timer_t timer;
 	bool attached, closed, stopping;
-	unsigned gen;			    /**< of the map last followed */
+	unsigned gen; /**< of the map last followed */
 	struct redis__link links[REDIS_MAX_LINKS];
 	struct redis__req *q_head, *q_tail; /**< not sent yet */
 	unsigned nq, nf;		    /**< nf: all links */
@@ -267,8 +267,8 @@ struct redis {
 	struct redis__shard *shards;
 
 	/* Shared. */
-	struct redis__map *map; /**< RCU; NULL until known */
-	atomic_bool need_push;	/**< a shard dropped writes */
+	struct redis__map *map;	  /**< RCU; NULL until known */
+	atomic_bool need_push;	  /**< a shard dropped writes */
 	atomic_bool need_refresh; /**< a shard saw MOVED or lost a node */
 	atomic_bool connected;
 	atomic_bool stop;

@@ -339,8 +339,9 @@ static bool starts(const redisReply *r, const char *code)
 /* Errors after which the write is sent again on a new connection. */
 static bool transient(const redisReply *r)
 {
-	static const char *const codes[] = { "NOSCRIPT", "READONLY", "LOADING",
-					     "MASTERDOWN", "NOAUTH", "BUSY",
+	static const char *const codes[] = { "NOSCRIPT",   "READONLY",
+					     "LOADING",	   "MASTERDOWN",
+					     "NOAUTH",	   "BUSY",
 					     "NOREPLICAS", "OOM" };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -508,8 +509,7 @@ static struct redis__link *link_for(struct redis__shard *w,
 	struct redis_addr a;
 	unsigned gen;
 
-	if (q->via >= 0 && q->via < REDIS_MAX_LINKS &&
-	    w->links[q->via].used) {
+	if (q->via >= 0 && q->via < REDIS_MAX_LINKS && w->links[q->via].used) {
 		l = &w->links[q->via];
 	} else {
 		q->via = -1;
@@ -520,8 +520,7 @@ static struct redis__link *link_for(struct redis__shard *w,
 		if (!l)
 			return NULL;
 	}
-	if (!l->ac && !w->stopping && !w->closed &&
-	    now_ms(w) >= l->retry_ms)
+	if (!l->ac && !w->stopping && !w->closed && now_ms(w) >= l->retry_ms)
 		start_connect(l);
 	if (l->ac && l->state == REDIS_W_UP && !l->kill &&
 	    now_ms(w) >= l->hold_ms)
@@ -532,8 +531,8 @@ static struct redis__link *link_for(struct redis__shard *w,
 /* Hand @p q to @p l's context; false when it refuses. */
 static bool send_on(struct redis__link *l, struct redis__req *q)
 {
-	if (q->asking && redisAsyncCommand(l->ac, NULL, NULL, "ASKING") !=
-			     REDIS_OK)
+	if (q->asking &&
+	    redisAsyncCommand(l->ac, NULL, NULL, "ASKING") != REDIS_OK)
 		return false;
 	if (redisAsyncFormattedCommand(l->ac, write_cb, l, q->cmd, q->len) !=
 	    REDIS_OK)
@@ -597,8 +596,7 @@ static void tick_cb(uv_timer_t *t)
 				drop(l, "reconnecting after an error");
 			else if ((l->state == REDIS_W_CONNECTING ||
 				  l->state == REDIS_W_HANDSHAKE) &&
-				 now - l->since_ms >
-				     w->r->connect_timeout_ms)
+				 now - l->since_ms > w->r->connect_timeout_ms)
 				drop(l, "connect timed out");
 			else if (l->f_head && now - l->f_head->sent_ms >
 						  w->r->command_timeout_ms)

@@ -48,9 +48,9 @@ static const cyaml_schema_field_t redis_fields[] = {
 	CYAML_FIELD_MAPPING("sentinel", CYAML_FLAG_OPTIONAL,
 			    struct store_conf_raw_redis, sentinel,
 			    sentinel_fields),
-	CYAML_FIELD_SEQUENCE("cluster", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
-			     struct store_conf_raw_redis, cluster,
-			     &redis_addr_entry, 1, 16),
+	CYAML_FIELD_SEQUENCE(
+	    "cluster", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct store_conf_raw_redis, cluster, &redis_addr_entry, 1, 16),
 	CYAML_FIELD_END
 };
 
@@ -120,8 +120,8 @@ static int check_cluster_addr(const char *path, const char *v, char *why,
 
 	if (redis_addr_parse(v, &a) == 0 && !a.is_unix)
 		return 0;
-	snprintf(why, whylen, "%s: '%.80s' is not IP:PORT or [IPv6]:PORT",
-		 path, v);
+	snprintf(why, whylen, "%s: '%.80s' is not IP:PORT or [IPv6]:PORT", path,
+		 v);
 	return ERR_CONFIG;
 }
 

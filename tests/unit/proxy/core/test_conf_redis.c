@@ -135,10 +135,10 @@ Test(conf_redis, cluster_seeds_are_read)
 
 Test(conf_redis, bad_cluster_settings_are_refused)
 {
-	conftest_expect_error("store:\n  redis:\n    cluster: [\"redis1:7000\"]\n",
-			      "t.yaml:3: ",
-			      "store.redis.cluster[0]: 'redis1:7000' is not "
-			      "IP:PORT");
+	conftest_expect_error(
+	    "store:\n  redis:\n    cluster: [\"redis1:7000\"]\n", "t.yaml:3: ",
+	    "store.redis.cluster[0]: 'redis1:7000' is not "
+	    "IP:PORT");
 	conftest_expect_error(
 	    "store:\n  redis:\n    cluster:\n      - \"127.0.0.1:7000\"\n"
 	    "      - \"unix:/run/redis.sock\"\n",
