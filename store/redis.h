@@ -37,6 +37,14 @@
  * master (SENTINEL get-master-addr-by-name), checks its ROLE, follows
  * +switch-master, and re-discovers after any error; shards reconnect
  * to whatever master the store thread found.
+ *
+ * Redis Cluster: with cluster seeds, the store thread reads CLUSTER
+ * SLOTS and publishes a slot -> master map; each shard keeps a
+ * connection per master and sends an AOR's update to the master of its
+ * slot (MOVED followed once and the map read again, ASK with ASKING).
+ * The store thread writes back and loads per master and subscribes on
+ * one node (Pub/Sub is broadcast over the cluster). docs/operations.md,
+ * "Redis Cluster".
  */
 struct redis;
 struct uv_loop_s;
