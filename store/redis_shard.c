@@ -751,10 +751,15 @@ void redis__observe(struct slice aor, const struct loc_set *old,
 	q->via = -1;
 	memcpy(q->cmd, w->cmd.p, w->cmd.len);
 	q->slot = redis__aor_slot(&w->tmp, &w->r->nm, aor);
-	if (!w->q_head && (l = link_for(w, q)) && send_on(l, q)) {
+	/* At once when its master's link is up, even past writes that
+	 * wait for another master (order is free: see the top). */
+	l = link_for(w, q);
+	if (l && send_on(l, q)) {
 		set_waiting(w);
 		return;
 	}
+	if (l)
+		l->kill = true;
 	q_push_back(w, q);
 	set_waiting(w);
 }

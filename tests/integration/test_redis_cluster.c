@@ -861,11 +861,27 @@ static int owner_of(const char *key)
 	return -1;
 }
 
-Test(redis_cluster, a_moved_slot_is_followed)
+/* Server @p i's HVALS of @p key hold a contact on port @p port, within
+ * 5 s. */
+static bool hvals_have(int i, const char *key, uint16_t port)
+{
+	char out[4096], want[80];
+	long t0;
+
+	snprintf(want, sizeof(want), "127.0.0.1:%u", port);
+	for (t0 = ms_now(); ms_now() - t0 < 5000; ms_sleep(50))
+		if (resp2(redis_port[i], out, sizeof(out), "HVALS", key,
+			  NULL) == 0 &&
+		    strstr(out, want))
+			return true;
+	return false;
+}
+
+Test(redis_cluster, a_slot_being_moved_is_followed_ask_then_moved)
 {
 	const char *loc = "sipedge:loc:{u1@localhost}";
 	const char *exp = "sipedge:exp:{u1@localhost}";
-	uint16_t up = free_port(), up2 = free_port();
+	uint16_t up = free_port(), up2 = free_port(), up_ask = free_port();
 	char contact[64], ids[3][64], out[1024], tport[16];
 	int src, dst;
 
@@ -902,6 +918,15 @@ Test(redis_cluster, a_moved_slot_is_followed)
 		cr_assert_str_eq(out, "OK");
 		cr_assert_eq(resp(redis_port[src], out, sizeof(out), mv), 0);
 		cr_assert_str_eq(out, "OK", "MIGRATE: %s", out);
+		/* Half-way: src answers ASK for the keys it gave away. A
+		 * write now goes to dst with ASKING; the map stays. */
+		snprintf(contact, sizeof(contact), "sip:u1@127.0.0.1:%u",
+			 up_ask);
+		cr_assert_eq(register_one(node[0].port, 1, contact, "600"),
+			     200);
+		cr_assert_eq(
+		    proc_sipedge_wait_log(&node[0], "ASK 11727", 1, 10000), 0,
+		    "no ASK followed: %s", node[0].why);
 		for (int i = 0; i < 3; i++) {
 			cr_assert_eq(
 			    resp(redis_port[i], out, sizeof(out), node_set), 0);
@@ -918,14 +943,9 @@ Test(redis_cluster, a_moved_slot_is_followed)
 	cr_assert_eq(proc_sipedge_wait_log(&node[0], "map refreshed", 1, 10000),
 		     0, "%s", node[0].why);
 	/* The new binding is on dst. */
-	{
-		char want[80];
-
-		snprintf(want, sizeof(want), "127.0.0.1:%u", up2);
-		cr_assert_eq(resp2(redis_port[dst], out, sizeof(out), "HVALS",
-				   loc, NULL),
-			     0);
-		cr_assert_not_null(strstr(out, want), "dst holds: %s", out);
-	}
+	cr_assert(hvals_have(dst, loc, up2), "the MOVED write is not on dst");
+	/* So is the one sent with ASKING while the slot was half-way (dst
+	 * serves only ASKING clients until then). */
+	cr_assert(hvals_have(dst, loc, up_ask), "the ASK write is not on dst");
 	node_stop(0);
 }
