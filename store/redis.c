@@ -1325,6 +1325,7 @@ static const struct stats_item stats_items[] = {
 	{ "reconnects", "shard connections made", false },
 	{ "applied", "sets applied from Redis", false },
 	{ "resyncs", "full loads done by the store thread", false },
+	{ "redirects", "MOVED/ASK replies followed (Redis Cluster)", false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -1341,6 +1342,7 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[5] = st.reconnects;
 	v[6] = st.applied;
 	v[7] = st.resyncs;
+	v[8] = st.redirects;
 }
 
 int redis_start(const struct redis_opts *o, unsigned nshards, struct redis **rp)
@@ -1469,5 +1471,7 @@ void redis_stats(const struct redis *r, struct redis_stats *out)
 		out->errors += __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
 		out->reconnects +=
 		    __atomic_load_n(&w->reconnects, __ATOMIC_RELAXED);
+		out->redirects +=
+		    __atomic_load_n(&w->redirects, __ATOMIC_RELAXED);
 	}
 }

@@ -95,6 +95,7 @@ struct redis_stats {
 	uint64_t reconnects; /**< shard connections made */
 	uint64_t applied;    /**< sets applied from Redis */
 	uint64_t resyncs;    /**< full loads done by the store thread */
+	uint64_t redirects;  /**< MOVED/ASK replies followed (cluster) */
 };
 
 /**
