@@ -824,6 +824,19 @@ Test(redis_cluster, a_master_killed_under_load_loses_nothing)
 	cr_assert(cluster_wait_ok(30000), "the cluster stayed down");
 	/* Every REGISTER was answered 200... */
 	reg_done(load, "load");
+	/* Node A lost the cluster, found the new master, wrote its table
+	 * back to it and reloaded (store/redis.c). */
+	cr_assert_eq(proc_sipedge_wait_log(&node[0], "back after", 1, 20000), 0,
+		     "node A never resynchronised: %s", node[0].why);
+	{
+		char *text = NULL, *line;
+
+		if (proc_read_file(node[0].log, &text) == 0 &&
+		    (line = strstr(text, "back after")))
+			cr_log_info("node A: ...%.*s", (int)strcspn(line, "\n"),
+				    line);
+		free(text);
+	}
 	/* ...and is routable from both nodes... */
 	cr_assert_eq(wait_bound(node[1].port, 0, 500, p1, 20000), 0);
 	cr_assert_eq(wait_bound(node[1].port, 500, 3000, p2, 20000), 0,
