@@ -445,6 +445,8 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 		.sentinels =
 		    (const char *const *)store_conf(c)->redis.sentinels,
 		.nsentinels = store_conf(c)->redis.nsentinels,
+		.cluster = (const char *const *)store_conf(c)->redis.cluster,
+		.ncluster = store_conf(c)->redis.ncluster,
 	};
 	int err = redis_start(&o, c->workers, &g->redis);
 

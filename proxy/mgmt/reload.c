@@ -187,6 +187,9 @@ static const char *store_key(const struct store_conf *a,
 	if (!strv_eq(a->redis.sentinels, a->redis.nsentinels,
 		     b->redis.sentinels, b->redis.nsentinels))
 		return "store.redis.sentinel.addresses";
+	if (!strv_eq(a->redis.cluster, a->redis.ncluster, b->redis.cluster,
+		     b->redis.ncluster))
+		return "store.redis.cluster";
 	return NULL;
 }
 
