@@ -411,3 +411,56 @@ Test(dns, a_silent_dns_costs_its_own_calls_only)
 	cr_assert_lt(t_ip, now_ms() - t0, "the IP request waited for the DNS");
 	stop();
 }
+
+/* Lines of dnsmasq's log (--log-queries) that contain @p needle. */
+static unsigned dns_log_count(const char *needle)
+{
+	char path[PROC_PATH_MAX], *text = NULL;
+	unsigned n = 0;
+
+	snprintf(path, sizeof(path), "%s/dnsmasq.log", sp.dir);
+	cr_assert_eq(proc_read_file(path, &text), 0);
+	for (const char *p = text; (p = strstr(p, needle)); p++)
+		n++;
+	free(text);
+	return n;
+}
+
+Test(dns, a_burst_for_one_name_makes_one_query_per_record)
+{
+	enum { N = 40 };
+	char cid[32];
+	unsigned ok = 0;
+
+	dns_start(tpl("srv-host=_sip._udp.burst.test,h.burst.test,%u,0,0\n"
+		      "host-record=h.burst.test,127.0.0.1\n",
+		      uas_port[0]),
+		  60);
+	/* One shard: one resolver, one cache. */
+	start(1, dns_port, 500, "");
+	cr_assert_eq(sipcli_open_udp(&uac, sp.host, sp.port), 0);
+	cr_assert_eq(sipcli_open_udp_at(&uas[0], sp.host, sp.port, uas_port[0]),
+		     0);
+	for (int i = 0; i < N; i++) {
+		snprintf(cid, sizeof(cid), "burst-%d", i);
+		send_message("sip:kim@burst.test", cid);
+	}
+	/* Bounded: N requests, each answered once. */
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(callee_answers(0, WAIT_MS), 0, "request %d", i);
+	/* Bounded: at most 4 N messages (finals and 100s), WAIT_MS each. */
+	for (int i = 0; i < 4 * N && ok < N; i++) {
+		if (sipcli_recv_msg(&uac, rx, WAIT_MS))
+			break;
+		if (!rx->m.is_request && rx->m.status == 200 &&
+		    !strncmp(rx->m.call_id.p, "burst-", 6))
+			ok++;
+	}
+	cr_assert_eq(ok, N, "%u of %d answered 200", ok, N);
+	/* Held together, resolved once: NAPTR, the SRV that exists and A
+	 * each asked once (the cache and the shared in-flight entry). */
+	cr_assert_eq(dns_log_count("query[NAPTR] burst.test"), 1);
+	cr_assert_eq(dns_log_count("query[SRV] _sip._udp.burst.test"), 1);
+	cr_assert_eq(dns_log_count("query[A] h.burst.test"), 1);
+	stop();
+}
