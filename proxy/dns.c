@@ -34,6 +34,8 @@ static const int qtype[] = { 1, 28, 33, 35 };
 #define MAX_WANT   64u
 /* Most records kept from one answer. */
 #define MAX_RR 16u
+/* Most requests one shard holds for lookups (dns_wait()). */
+#define MAX_WAITERS 10000u
 
 struct rr {
 	uint16_t order, pref, port; /* NAPTR order/pref; SRV prio/weight/port */
@@ -86,6 +88,7 @@ struct dns {
 	struct entry *want[MAX_WANT];
 	unsigned nwant;
 	struct waiter *ready;
+	unsigned nwaiters;
 	uint64_t rnd; /* xorshift state for RFC 2782 weights */
 	bool closing;
 };
@@ -362,6 +365,7 @@ static void run_ready(struct dns *d)
 		struct waiter *w = d->ready;
 
 		d->ready = w->next_ready;
+		d->nwaiters--;
 		w->cb(w->arg, d->closing ? -ECANCELED : 0);
 		free(w);
 	}
@@ -520,7 +524,8 @@ static void want(struct dns *d, struct entry *e)
 }
 
 /* The answer of (@p type, @p name) in *ep: 0, -EINPROGRESS (asked now or
- * before; noted for dns_wait()), -ENOMEM. */
+ * before; noted for dns_wait()), -EAGAIN (the cache is full of lookups
+ * under way), -ENOMEM. */
 static int get(struct dns *d, int type, const char *name, struct entry **ep)
 {
 	uint64_t now = uv_now(d->loop);
@@ -536,6 +541,9 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 
 		if (d->count >= d->max)
 			evict(d, now);
+		/* Full of lookups under way (a flood of names): refuse. */
+		if (d->count >= d->max)
+			return -EAGAIN;
 		e = calloc(1, sizeof(*e) + len + 1);
 		if (!e)
 			return -ENOMEM;
@@ -573,8 +581,8 @@ struct acc {
 
 static void note_err(struct acc *a, int status)
 {
-	if (status == -EHOSTUNREACH || status == -ENOMEM)
-		a->err = status;
+	if (status == -EHOSTUNREACH || status == -ENOMEM || status == -EAGAIN)
+		a->err = status == -EAGAIN ? -EHOSTUNREACH : status;
 }
 
 static void add(struct acc *a, const struct sockaddr_storage *ss, socklen_t len,
@@ -815,6 +823,10 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 		d->nwant = 0;
 		return -EALREADY;
 	}
+	if (d->nwaiters >= MAX_WAITERS) {
+		d->nwant = 0;
+		return -EAGAIN;
+	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -839,5 +851,6 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 		free(w);
 		return -ENOMEM;
 	}
+	d->nwaiters++;
 	return 0;
 }

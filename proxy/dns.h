@@ -47,7 +47,8 @@ int dns_resolve(struct dns *d, struct slice uri, struct peer *out,
  * Call @p cb (with @p arg) on the loop once every lookup dns_resolve()
  * started or found running since the last dns_wait() / dns_forget() has
  * answered. Returns 0 (cb will run exactly once), -EALREADY when none is
- * running (look again now), -ENOMEM. Thread: the loop's.
+ * running (look again now), -EAGAIN (10000 requests wait already),
+ * -ENOMEM. Thread: the loop's.
  */
 int dns_wait(struct dns *d, dns_done_fn *cb, void *arg);
 

@@ -28,12 +28,14 @@ static uint16_t uas_port[MAX_UAS], dns_port;
 static struct sipcli uac, uas[MAX_UAS];
 static struct sipcli_msg *rx;
 static int silent_fd = -1;
+static const char *dns_more; /* more dns: keys for start() */
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(uas_pid, 0, sizeof(uas_pid));
 	uac_pid = dns_pid = 0;
+	dns_more = "";
 	uac.fd = -1;
 	for (int i = 0; i < MAX_UAS; i++) {
 		uas[i].fd = -1;
@@ -143,8 +145,9 @@ static void start(unsigned workers, uint16_t dns_at, unsigned timeout_ms,
 		     "management:\n  listen: [\"127.0.0.1:%u\"]\n"
 		     "proxy:\n  t1_ms: 100\n"
 		     "dns:\n  servers: [\"127.0.0.1:%u\"]\n"
-		     "  timeout_ms: %u\n  attempts: 2\n%s",
-		     workers, sp.port, sp.mgmt_port, dns_at, timeout_ms, yaml);
+		     "  timeout_ms: %u\n  attempts: 2\n%s%s",
+		     workers, sp.port, sp.mgmt_port, dns_at, timeout_ms,
+		     dns_more, yaml);
 	cr_assert(n > 0 && (size_t)n < sizeof(conf));
 	cr_assert_eq(
 	    proc_write_file(sp.dir, "sipedge.yaml", conf, path, sizeof(path)),
@@ -462,5 +465,43 @@ Test(dns, a_burst_for_one_name_makes_one_query_per_record)
 	cr_assert_eq(dns_log_count("query[NAPTR] burst.test"), 1);
 	cr_assert_eq(dns_log_count("query[SRV] _sip._udp.burst.test"), 1);
 	cr_assert_eq(dns_log_count("query[A] h.burst.test"), 1);
+	stop();
+}
+
+Test(dns, a_flood_of_names_is_refused_once_the_cache_is_full_of_lookups)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	enum { N = 24 };
+	char ruri[64], cid[32];
+	unsigned refused = 0;
+	int64_t t0;
+
+	/* A DNS that never answers: every lookup stays under way. */
+	silent_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(silent_fd, 0);
+	sa.sin_port = htons(dns_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(silent_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* 16 answers (the least cache_max) and lookups of 2 s and more. */
+	dns_more = "  cache_max: 16\n";
+	start(1, dns_port, 2000, "");
+	cr_assert_eq(sipcli_open_udp(&uac, sp.host, sp.port), 0);
+	t0 = now_ms();
+	for (int i = 0; i < N; i++) {
+		snprintf(ruri, sizeof(ruri), "sip:x@n%d.flood.test", i);
+		snprintf(cid, sizeof(cid), "flood-%d", i);
+		send_message(ruri, cid);
+	}
+	/* Bounded: N 503s at most, within 1 s; the first 16 names wait
+	 * for their (silent) DNS, the others are refused at once. */
+	while (now_ms() - t0 < 1000 && refused < N) {
+		if (sipcli_recv_msg(&uac, rx, 200))
+			continue;
+		if (!rx->m.is_request && rx->m.status == 503)
+			refused++;
+	}
+	cr_assert_eq(refused, N - 16, "%u refused at once", refused);
+	/* Those held get their 503 once the DNS gives up. */
+	cr_assert_eq(final_for("flood-0", 15000), 503);
 	stop();
 }
