@@ -15,11 +15,11 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/guard.h"
 #include "proxy/hangup.h"
+#include "proxy/dns.h"
+#include "proxy/dns_conf.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/route.h"
-#include "proxy/dns.h"
-#include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/sanity.h"
@@ -1039,8 +1039,8 @@ static void role_conn_failed(struct shard *sh, const struct peer *to)
 }
 
 /* The shard stops, its loop still running: the ng client and the
- * resolver close their handles there (held messages are dropped: their senders
- * retransmit to another node or give up). */
+ * resolver close their handles there (held messages are dropped: their
+ * senders retransmit to another node or give up). */
 static void role_stopping(struct shard *sh, void *state)
 {
 	struct pipeline *k = state;
