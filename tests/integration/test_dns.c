@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -369,6 +370,8 @@ Test(dns, a_name_that_does_not_exist_is_404_at_once)
 	t0 = now_ms();
 	send_message("sip:gina@nowhere.test", "nx-1");
 	cr_assert_eq(final_for("nx-1", WAIT_MS), 404);
+	cr_log_info("NXDOMAIN answered 404 after %lld ms",
+		    (long long)(now_ms() - t0));
 	cr_assert_not_null(strstr(rx->buf, "does not resolve"), "%.80s",
 			   rx->buf);
 	/* NXDOMAIN is an answer: no timeout was waited for. */
@@ -410,6 +413,9 @@ Test(dns, a_silent_dns_costs_its_own_calls_only)
 	/* 300 ms, then 600 ms (c-ares doubles): about 0.9 s per name. */
 	st = final_for("silent-1", 10000);
 	cr_assert_eq(st, 503);
+	cr_log_info("IP next hop answered after %lld ms; silent DNS 503 "
+		    "after %lld ms",
+		    (long long)t_ip, (long long)(now_ms() - t0));
 	cr_assert_not_null(strstr(rx->buf, "DNS"), "%.80s", rx->buf);
 	cr_assert_lt(t_ip, now_ms() - t0, "the IP request waited for the DNS");
 	stop();
@@ -503,5 +509,59 @@ Test(dns, a_flood_of_names_is_refused_once_the_cache_is_full_of_lookups)
 	cr_assert_eq(refused, N - 16, "%u refused at once", refused);
 	/* Those held get their 503 once the DNS gives up. */
 	cr_assert_eq(final_for("flood-0", 15000), 503);
+	stop();
+}
+
+/* Which hand-made callee got the next request (it answers 200), or -1
+ * when none did within @p ms. */
+static int which_callee(int ms)
+{
+	struct pollfd pf[MAX_UAS];
+
+	for (int i = 0; i < MAX_UAS; i++)
+		pf[i] = (struct pollfd){ .fd = uas[i].fd, .events = POLLIN };
+	if (poll(pf, MAX_UAS, ms) <= 0)
+		return -1;
+	for (int i = 0; i < MAX_UAS; i++)
+		if (pf[i].revents & POLLIN)
+			return callee_answers(i, ms) == 0 ? i : -1;
+	return -1;
+}
+
+Test(dns, srv_weights_share_one_priority_as_rfc_2782_says)
+{
+	enum { N = 100 };
+	unsigned hits[MAX_UAS] = { 0 };
+	char cid[32];
+
+	/* One priority, weights 80 and 20. */
+	dns_start(tpl("srv-host=_sip._udp.weight.test,a.weight.test,%u,5,80\n"
+		      "srv-host=_sip._udp.weight.test,b.weight.test,%u,5,20\n"
+		      "host-record=a.weight.test,127.0.0.1\n"
+		      "host-record=b.weight.test,127.0.0.1\n",
+		      uas_port[0], uas_port[1]),
+		  60);
+	start(1, dns_port, 500, "");
+	cr_assert_eq(sipcli_open_udp(&uac, sp.host, sp.port), 0);
+	for (int i = 0; i < MAX_UAS; i++)
+		cr_assert_eq(
+		    sipcli_open_udp_at(&uas[i], sp.host, sp.port, uas_port[i]),
+		    0);
+	/* Bounded: N requests, one after the other, WAIT_MS each. */
+	for (int i = 0; i < N; i++) {
+		int who;
+
+		snprintf(cid, sizeof(cid), "weight-%d", i);
+		send_message("sip:lou@weight.test", cid);
+		who = which_callee(WAIT_MS);
+		cr_assert_geq(who, 0, "request %d reached no callee", i);
+		hits[who]++;
+		cr_assert_eq(final_for(cid, WAIT_MS), 200);
+	}
+	/* Expected 80 / 20 (the order is drawn per request from the cached
+	 * records); the bounds are many standard deviations wide. */
+	cr_log_info("SRV weights 80/20 gave %u/%u", hits[0], hits[1]);
+	cr_assert(hits[0] >= 55 && hits[1] >= 5, "weights 80/20 gave %u/%u",
+		  hits[0], hits[1]);
 	stop();
 }
