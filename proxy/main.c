@@ -57,6 +57,7 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
 #include "registrar/auth.h"
@@ -883,7 +884,7 @@ static void sections_add(void)
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
-		&rtpe_conf_section,
+		&rtpe_conf_section,  &dns_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

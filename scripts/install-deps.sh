@@ -8,6 +8,7 @@ liburcu-dev libuv1-dev libjemalloc-dev libhiredis-dev libcriterion-dev
 libcyaml-dev libjansson-dev libmicrohttpd-dev libsystemd-dev nettle-dev
 espeak-ng sox libsndfile1-dev libspandsp-dev
 libssl-dev openssl
+libc-ares-dev dnsmasq-base
 redis-server redis-tools sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
 sipvicious
