@@ -25,7 +25,7 @@ ALLOC_PKG := jemalloc
 endif
 
 PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson \
-	libmicrohttpd libsystemd sndfile spandsp openssl $(ALLOC_PKG)
+	libmicrohttpd libsystemd sndfile spandsp openssl libcares $(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "features/b2b/b2b_conf.h"
 #include "features/b2b/blf.h"
@@ -32,7 +33,9 @@
 #include "proxy/sip/msg.h"
 #include "proxy/sip/sdp.h"
 #include "proxy/sip/uri.h"
+#include "store/dlg.h"
 #include "store/park.h"
+#include "store/rcu.h"
 
 /* The seed of the lot -> worker hash: any constant, the same in every
  * process (a later node takeover computes the same worker). */
@@ -58,10 +61,15 @@ enum {
 	CTR_REFUSED,
 	CTR_TIMEOUT,
 	CTR_GAVE_UP,
+	CTR_REPLACE_REFUSED,
+	CTR_DTMF,
 	CTR__COUNT,
 };
 
 static _Atomic uint64_t ctr[B2B_MAX_WORKERS][CTR__COUNT];
+/* The proxy shards' count of *7 seen: one row per shard, apart from
+ * the pool's (a shard id may equal a worker's). */
+static _Atomic uint64_t dtmf_ctr[CONF_MAX_WORKERS];
 
 static const struct stats_item stats_items[] = {
 	{ "parked", "calls parked in a slot", false },
@@ -72,6 +80,9 @@ static const struct stats_item stats_items[] = {
 	{ "timeout", "parked calls that timed out: the parker rung back",
 	  false },
 	{ "gave_up", "timed-out calls nobody took back: hung up", false },
+	{ "replace_refused",
+	  "INVITEs with Replaces (park.park, *7) the party refused", false },
+	{ "dtmf", "*7 seen in a proxied call's INFO: a park asked", false },
 	{ "occupied", "slots taken now, every lot", true },
 };
 
@@ -85,6 +96,9 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 			v[k] += atomic_load_explicit(&ctr[w][k],
 						     memory_order_relaxed);
 	}
+	for (unsigned s = 0; s < CONF_MAX_WORKERS; s++)
+		v[CTR_DTMF] +=
+		    atomic_load_explicit(&dtmf_ctr[s], memory_order_relaxed);
 	v[CTR__COUNT] = park_count();
 }
 
@@ -101,6 +115,12 @@ static void count(struct ua *u, unsigned k)
 	unsigned w = shard_id(ua_shard(u)) % B2B_MAX_WORKERS;
 
 	atomic_fetch_add_explicit(&ctr[w][k], 1, memory_order_relaxed);
+}
+
+static void count_shard(struct shard *sh)
+{
+	atomic_fetch_add_explicit(&dtmf_ctr[shard_id(sh) % CONF_MAX_WORKERS], 1,
+				  memory_order_relaxed);
 }
 
 /* What a Request-URI asks of a lot. */
@@ -205,7 +225,11 @@ enum pstate {
 	PS_RETRIEVING, /* re-INVITE of the parked leg under way */
 	PS_RESUMING,   /* the retriever left: re-INVITE back to our media */
 	PS_BRIDGED,    /* retrieved: the two legs bridged */
+	PS_REPLACING,  /* park_dialog(): our INVITE with Replaces (a, a
+			  UAC leg) waits for its final */
 };
+
+struct pjob;
 
 struct pcall {
 	struct pcall *prev, *next; /* the worker's list */
@@ -228,12 +252,16 @@ struct pcall {
 	enum { CB_NONE, CB_PARKER, CB_FALLBACK } cb; /* who c calls */
 	unsigned timeout_s, ring_s;
 	char fallback[PARK_FALLBACK_MAX + 1]; /* "": none */
+	struct pjob *job; /* PS_REPLACING: park_dialog()'s request */
 };
 
 /* Per worker: its calls, freed when the worker stops. */
 struct park_state {
 	struct pcall *calls;
 };
+
+static void job_done(struct pjob *j, int err, unsigned status,
+		     const struct pcall *p);
 
 static void state_free(void *state)
 {
@@ -250,6 +278,9 @@ static void state_free(void *state)
 		if (p->holds)
 			(void)park_release(slice_cstr(p->rec.domain),
 					   p->rec.slot, p->rec.holder);
+		/* park.park waits for its answer: the pool stops. */
+		if (p->job)
+			job_done(p->job, -ECANCELED, 0, NULL);
 		free(p);
 	}
 	free(ps);
@@ -1235,11 +1266,22 @@ static void comeback_next(struct pcall *p)
 	give_up(p);
 }
 
+static void replace_failed(struct pcall *p, int err, unsigned status,
+			   const char *why);
+
 static void ring_cb(struct timer *t)
 {
 	struct pcall *p =
 	    (struct pcall *)((char *)t - offsetof(struct pcall, ring_t));
 
+	if (p->st == PS_REPLACING && p->a) {
+		/* The party neither took nor refused our INVITE with
+		 * Replaces: CANCEL it (RFC 3261 §9.1). */
+		ua_hangup(p->a, slice_cstr(reason_noanswer));
+		p->a = NULL;
+		replace_failed(p, -ETIMEDOUT, 487, "not answered in time");
+		return;
+	}
 	if (p->st != PS_CALLING || !p->c)
 		return;
 	log_msg(LOG_INFO,
@@ -1372,6 +1414,592 @@ int park_retrieve(struct pool *p, const char *domain, unsigned slot,
 	if (err)
 		free(j);
 	return err;
+}
+
+/* park_dialog(): park.park and *7 (issue #13). */
+
+/* How long the party may take to answer our INVITE with Replaces (a
+ * UA that accepts Replaces answers at once, RFC 3891 §3). */
+#define REPLACE_WAIT_MS 10000
+
+/* One park_dialog() on its way to the lot's worker; then the pcall's
+ * until the INVITE with Replaces has its final. */
+struct pjob {
+	char domain[PARK_DOMAIN_MAX + 1];
+	unsigned slot;
+	bool tell;
+	char call_id[PARK_CALL_ID_MAX + 1];
+	char tag[PARK_TAG_MAX + 1];	    /* the party's own tag */
+	char peer_tag[PARK_TAG_MAX + 1];    /* the parker's */
+	char target[UA_URI_MAX + 1];	    /* the party's Contact */
+	char route[PARK_ROUTE_MAX + 1];	    /* from the proxy to it */
+	char parked[PARK_IDENTITY_MAX - 1]; /* room for "<>" in the record */
+	char parker[PARK_IDENTITY_MAX + 1];
+	char parker_target[UA_URI_MAX + 1];
+	char parker_route[PARK_ROUTE_MAX + 1];
+	park_dialog_fn *done;
+	void *arg;
+};
+
+static _Atomic(struct pool *) the_pool;
+
+void park_set_pool(struct pool *p)
+{
+	atomic_store_explicit(&the_pool, p, memory_order_release);
+}
+
+static void job_done(struct pjob *j, int err, unsigned status,
+		     const struct pcall *p)
+{
+	if (j->done)
+		j->done(j->arg, err, status, j->domain, p ? p->rec.slot : 0,
+			j->parked, j->parker);
+	free(j);
+}
+
+static const char reason_refused[] =
+    "SIP ;cause=488 ;text=\"No usable answer\"";
+
+/* The INVITE with Replaces of @p p failed (its leg is gone): the slot
+ * is freed, the asker told; the call is as it was. */
+static void replace_failed(struct pcall *p, int err, unsigned status,
+			   const char *why)
+{
+	struct pjob *j = p->job;
+
+	timer_stop(ua_wheel(p->u), &p->ring_t);
+	p->job = NULL;
+	count(p->u, CTR_REPLACE_REFUSED);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: %s did not take the INVITE with "
+		"Replaces (%u, %s) call-id=%s",
+		p->rec.domain, p->rec.slot, j ? j->parked : "?", status, why,
+		j ? j->call_id : "?");
+	slot_release(p, "the party was not parked");
+	if (j)
+		job_done(j, err, status, p);
+	p->a = NULL;
+	pcall_done(p);
+}
+
+/* *7: the parker learns the slot by a MESSAGE (RFC 3428) to the
+ * Contact it has in the call, "Parked 701" from the slot's URI; its
+ * call meanwhile ends with the party's BYE. Fire and forget: a parker
+ * that does not take MESSAGE misses only the text. */
+static void tell_parker(struct pcall *p, const struct pjob *j)
+{
+	char from[PARK_DOMAIN_MAX + 32], disp[32], text[32];
+	struct request_hdr h;
+	struct ua_out_opts o;
+	int err;
+
+	if (!j->parker_target[0])
+		return;
+	snprintf(from, sizeof(from), "sip:%u@%s", p->rec.slot, p->rec.domain);
+	snprintf(disp, sizeof(disp), "Parked %u", p->rec.slot);
+	snprintf(text, sizeof(text), "Parked %u", p->rec.slot);
+	memset(&o, 0, sizeof(o));
+	o.method = SIP_MESSAGE;
+	o.target = slice_cstr(j->parker_target);
+	o.from = slice_cstr(from);
+	o.from_display = slice_cstr(disp);
+	if (j->parker_route[0]) {
+		h.name = SLICE_LIT("Route");
+		h.value = slice_cstr(j->parker_route);
+		o.hdrs = &h;
+		o.nhdrs = 1;
+	}
+	o.content_type = SLICE_LIT("text/plain");
+	o.body = slice_cstr(text);
+	err = ua_send_out(p->u, &o);
+	if (err)
+		log_msg(LOG_WARN, "park: %s slot %u: MESSAGE to %s: %s",
+			p->rec.domain, p->rec.slot, j->parker, err_str(err));
+	else
+		log_msg(LOG_INFO, "park: %s slot %u: told the parker %s",
+			p->rec.domain, p->rec.slot, j->parker);
+}
+
+/* The party took the INVITE with Replaces (2xx, its answer @p sdp):
+ * ACK, music, the slot's timer, BLF; the asker and the parker told. */
+static void replaced(struct pcall *p, struct ua_leg *leg, struct slice sdp)
+{
+	struct pjob *j = p->job;
+	struct sdp s;
+
+	timer_stop(ua_wheel(p->u), &p->ring_t);
+	if (!sdp.len || sdp_parse(&s, sdp.p, sdp.len) ||
+	    media_sdp_set_answer(p->ms, &s)) {
+		ua_hangup(leg, slice_cstr(reason_refused));
+		replace_failed(p, -EPROTO, 488, "no usable SDP answer");
+		return;
+	}
+	if (ua_ack(leg, slice_make(NULL, 0))) {
+		ua_hangup(leg, slice_make(NULL, 0));
+		replace_failed(p, -EIO, 500, "the ACK could not be sent");
+		return;
+	}
+	p->job = NULL;
+	p->st = PS_PARKED;
+	rec_dialog(p);
+	/* Music only: the party did not ask to be parked; the parker is
+	 * the one to learn the slot. */
+	(void)media_play(p->ms, NULL, 0, media_sound_builtin("music"), NULL,
+			 NULL);
+	timer_start(ua_wheel(p->u), &p->park_t, (uint64_t)p->timeout_s * 1000,
+		    park_timeout_cb);
+	count(p->u, CTR_PARKED);
+	log_msg(LOG_INFO,
+		"park: %s slot %u parked %s by %s call-id=%s (INVITE with "
+		"Replaces for call-id=%s)",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.parker,
+		p->rec.call_id, j->call_id);
+	blf_tell(p, parked_state(p->u, slice_cstr(p->rec.domain)));
+	if (j->tell)
+		tell_parker(p, j);
+	job_done(j, 0, 200, p);
+}
+
+/* Events of a leg park_dialog() started: first the INVITE with
+ * Replaces, then, parked, what the UAS legs of park get (a_event()). */
+static void z_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
+{
+	struct pcall *p = arg;
+	struct ua_srv_event se;
+
+	switch (ev->kind) {
+	case UA_EV_RINGING:
+		return;
+	case UA_EV_ANSWERED:
+		if (p->st == PS_REPLACING) {
+			replaced(p, leg, ev->sdp);
+			return;
+		}
+		(void)ua_ack(leg, slice_make(NULL, 0));
+		return;
+	case UA_EV_FAILED:
+		if (p->st == PS_REPLACING) {
+			p->a = NULL;
+			replace_failed(
+			    p, ev->status == 408 ? -ETIMEDOUT : -ECONNREFUSED,
+			    ev->status, "refused");
+			return;
+		}
+		memset(&se, 0, sizeof(se));
+		se.kind = UA_SRV_FAILED;
+		a_event(leg, &se, p);
+		return;
+	case UA_EV_ENDED:
+		memset(&se, 0, sizeof(se));
+		se.kind = UA_SRV_ENDED;
+		a_event(leg, &se, p);
+		return;
+	case UA_EV_REINVITE:
+		memset(&se, 0, sizeof(se));
+		se.kind = UA_SRV_REINVITE;
+		se.status = ev->status;
+		se.sdp = ev->sdp;
+		a_event(leg, &se, p);
+		return;
+	}
+}
+
+/* The start of park_dialog() on the lot's worker: claim, offer, send. */
+static void dialog_run(struct shard *sh, void *arg)
+{
+	struct pjob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	const struct conf_park *l;
+	struct request_hdr h[3];
+	struct ua_call_opts o;
+	char sdp[SDP_BUF], from[PARK_DOMAIN_MAX + 32], disp[32];
+	char rep[PARK_CALL_ID_MAX + 2 * PARK_TAG_MAX + 32];
+	struct pcall *p;
+	unsigned nh = 0;
+	int n, err;
+
+	if (!u) {
+		job_done(j, -ECANCELED, 0, NULL);
+		return;
+	}
+	l = park_conf_lot(shard_conf(sh), slice_cstr(j->domain));
+	if (!l) {
+		job_done(j, -ENOPROTOOPT, 0, NULL);
+		return;
+	}
+	if (j->slot && (j->slot < l->slot_min || j->slot > l->slot_max)) {
+		job_done(j, -ERANGE, 0, NULL);
+		return;
+	}
+	p = pcall_new(u, NULL);
+	if (!p) {
+		job_done(j, -ENOMEM, 0, NULL);
+		return;
+	}
+	n = -EIO;
+	if (ua_media(u) && !media_session_open(ua_media(u), &p->ms))
+		n = media_sdp_offer(p->ms, sdp, sizeof(sdp));
+	if (n < 0) {
+		job_done(j, n, 0, NULL);
+		pcall_done(p);
+		return;
+	}
+	snprintf(p->rec.domain, sizeof(p->rec.domain), "%s", j->domain);
+	snprintf(p->rec.parked, sizeof(p->rec.parked), "<%s>", j->parked);
+	snprintf(p->rec.parker, sizeof(p->rec.parker), "%s", j->parker);
+	snprintf(p->rec.call_id, sizeof(p->rec.call_id), "%s", j->call_id);
+	p->rec.worker = shard_id(sh);
+	err = park_claim(&p->rec, l->slot_min, l->slot_max, j->slot);
+	if (err) {
+		if (err == -EBUSY) {
+			count(u, j->slot ? CTR_REFUSED : CTR_FULL);
+			if (j->slot)
+				log_msg(LOG_INFO,
+					"park: %s slot %u occupied: park of "
+					"call-id=%s refused",
+					j->domain, j->slot, j->call_id);
+			else
+				log_msg(LOG_INFO,
+					"park: %s lot full (%u-%u): park of "
+					"call-id=%s refused",
+					j->domain, l->slot_min, l->slot_max,
+					j->call_id);
+		}
+		job_done(j, err, 0, NULL);
+		pcall_done(p);
+		return;
+	}
+	p->holds = true;
+	p->st = PS_REPLACING;
+	p->timeout_s = l->timeout_s;
+	p->ring_s = l->comeback_ring_s;
+	if (l->fallback)
+		snprintf(p->fallback, sizeof(p->fallback), "%s", l->fallback);
+	/* RFC 3891 §6.1: to-tag and from-tag as the recipient sees its
+	 * dialog: its own tag is the to-tag. */
+	snprintf(rep, sizeof(rep), "%s;to-tag=%s;from-tag=%s", j->call_id,
+		 j->tag, j->peer_tag);
+	h[nh].name = SLICE_LIT("Replaces");
+	h[nh++].value = slice_cstr(rep);
+	h[nh].name = SLICE_LIT("Require");
+	h[nh++].value = SLICE_LIT("replaces");
+	if (j->route[0]) {
+		h[nh].name = SLICE_LIT("Route");
+		h[nh++].value = slice_cstr(j->route);
+	}
+	snprintf(from, sizeof(from), "sip:%u@%s", p->rec.slot, p->rec.domain);
+	snprintf(disp, sizeof(disp), "Parked %u", p->rec.slot);
+	memset(&o, 0, sizeof(o));
+	o.target = slice_cstr(j->target);
+	o.from = slice_cstr(from);
+	o.from_display = slice_cstr(disp);
+	o.sdp = slice_make(sdp, (size_t)n);
+	o.fn = z_event;
+	o.arg = p;
+	o.hdrs = h;
+	o.nhdrs = nh;
+	err = ua_call(u, &o, &p->a);
+	if (err) {
+		log_msg(LOG_WARN,
+			"park: %s slot %u: INVITE with Replaces to %s: %s",
+			p->rec.domain, p->rec.slot, j->target, err_str(err));
+		p->a = NULL;
+		slot_release(p, "the INVITE with Replaces was not sent");
+		job_done(j, err, 0, NULL);
+		pcall_done(p);
+		return;
+	}
+	p->job = j;
+	timer_start(ua_wheel(u), &p->ring_t, REPLACE_WAIT_MS, ring_cb);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: INVITE with Replaces to %s, parker %s "
+		"call-id=%s",
+		p->rec.domain, p->rec.slot, j->parked, j->parker, j->call_id);
+}
+
+/* Copy @p s into @p dst (@p size bytes with the NUL): false when it
+ * does not fit or holds a byte that is not printable ASCII (it goes
+ * into headers, logs and JSON). */
+static bool copy_safe(char *dst, size_t size, struct slice s)
+{
+	if (s.len >= size)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if ((unsigned char)s.p[i] <= 0x20 ||
+		    (unsigned char)s.p[i] > 0x7e)
+			return false;
+	memcpy(dst, s.p, s.len);
+	dst[s.len] = '\0';
+	return true;
+}
+
+/* The confirmed dialog of a Call-ID (else: was one early?). */
+struct pick {
+	const struct dlg *d;
+	bool early;
+};
+
+static void pick_visit(const struct dlg *d, void *arg)
+{
+	struct pick *k = arg;
+
+	if (d->state == DLG_CONFIRMED && !k->d)
+		k->d = d;
+	else if (d->state == DLG_EARLY)
+		k->early = true;
+}
+
+/* Fill @p j from dialog @p d for parking side @p party. */
+static int job_of(struct pjob *j, const struct dlg *d, enum dlg_side party)
+{
+	enum dlg_side other = party == DLG_CALLER ? DLG_CALLEE : DLG_CALLER;
+	const struct dlg_ua *pu = &d->ua[party], *ou = &d->ua[other];
+	struct slice tag = party == DLG_CALLER ? d->caller_tag : d->callee_tag;
+	struct slice ptag = party == DLG_CALLER ? d->callee_tag : d->caller_tag;
+	struct slice parked = party == DLG_CALLER ? d->caller : d->callee;
+	struct slice parker = party == DLG_CALLER ? d->callee : d->caller;
+	struct slice route = pu->route;
+
+	if (!copy_safe(j->call_id, sizeof(j->call_id), d->call_id) ||
+	    !copy_safe(j->tag, sizeof(j->tag), tag) ||
+	    !copy_safe(j->peer_tag, sizeof(j->peer_tag), ptag) ||
+	    !pu->contact.len ||
+	    !copy_safe(j->target, sizeof(j->target), pu->contact) ||
+	    !copy_safe(j->parked, sizeof(j->parked), parked) ||
+	    !copy_safe(j->parker, sizeof(j->parker), parker))
+		return -EINVAL;
+	/* A route set is name-addrs separated by ", ": spaces allowed. */
+	if (route.len >= sizeof(j->route))
+		return -EINVAL;
+	memcpy(j->route, route.p, route.len);
+	j->route[route.len] = '\0';
+	/* The parker's Contact and route for the MESSAGE: best effort. */
+	if (!copy_safe(j->parker_target, sizeof(j->parker_target), ou->contact))
+		j->parker_target[0] = '\0';
+	if (ou->route.len < sizeof(j->parker_route)) {
+		memcpy(j->parker_route, ou->route.p, ou->route.len);
+		j->parker_route[ou->route.len] = '\0';
+	}
+	for (char *c = j->route; *c; c++)
+		if (*c == '\r' || *c == '\n')
+			return -EINVAL;
+	for (char *c = j->parker_route; *c; c++)
+		if (*c == '\r' || *c == '\n')
+			j->parker_route[0] = '\0';
+	return 0;
+}
+
+int park_dialog(const struct park_dialog_req *rq, park_dialog_fn *done,
+		void *arg)
+{
+	struct pool *pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	struct pick k = { 0 };
+	struct pjob *j;
+	struct sipuri su;
+	unsigned n;
+	int err = 0;
+
+	if (!rq || !rq->call_id.len || rq->domain.len > PARK_DOMAIN_MAX)
+		return -EINVAL;
+	if (!pl || !(n = pool_workers(pl)))
+		return -ECANCELED;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	urcu_memb_read_lock();
+	if (rq->tag.len)
+		k.d = dlg_lookup_rcu(rq->call_id, rq->tag, rq->peer_tag);
+	else
+		dlg_foreach_call_rcu(rq->call_id, pick_visit, &k);
+	if (!k.d || k.d->state == DLG_TERMINATED)
+		err = k.early ? -EALREADY : -ENOENT;
+	else if (k.d->state != DLG_CONFIRMED)
+		err = -EALREADY;
+	else if (rq->tag.len)
+		/* *7: the other party of the one that sent it. */
+		err = job_of(j, k.d,
+			     slice_eq(k.d->caller_tag, rq->tag) ? DLG_CALLEE
+								: DLG_CALLER);
+	else
+		err = job_of(j, k.d,
+			     rq->party == PARK_PARTY_CALLER ? DLG_CALLER
+							    : DLG_CALLEE);
+	urcu_memb_read_unlock();
+	if (!err) {
+		/* The lot: asked for, else the parker's domain. */
+		struct slice dom = rq->domain;
+
+		if (!dom.len && !uri_parse(slice_cstr(j->parker), &su))
+			dom = su.host;
+		if (!dom.len || dom.len > PARK_DOMAIN_MAX)
+			err = -EINVAL;
+		else
+			copy_cut(j->domain, sizeof(j->domain), dom);
+	}
+	if (err) {
+		free(j);
+		return err;
+	}
+	lower(j->domain);
+	j->slot = rq->slot;
+	j->tell = rq->tell;
+	j->done = done;
+	j->arg = arg;
+	/* The lot's worker, as park_steer() picks it. */
+	err = shard_post(
+	    pool_shards(pl),
+	    (unsigned)(hash_slice_case(slice_cstr(j->domain), STEER_SEED) % n),
+	    dialog_run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
+/* The *7 observer. */
+
+/* '*' then '7' within this from one party. */
+#define DTMF_WINDOW_MS 2000
+/* Recent '*' per shard: direct-mapped by dialog and sender; a
+ * collision forgets a '*', nothing worse. */
+#define DTMF_ROWS 64
+#define DTMF_SEED 0x2a37ULL
+
+struct star {
+	uint64_t key; /* 0: empty */
+	int64_t at_ms;
+};
+
+static struct star stars[CONF_MAX_WORKERS][DTMF_ROWS];
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The media type of Content-Type value @p v is @p type (any case). */
+static bool ctype_is(struct slice v, const char *type)
+{
+	size_t i = 0;
+
+	while (i < v.len && v.p[i] != ';')
+		i++;
+	return slice_caseeq_cstr(slice_trim(slice_make(v.p, i)), type);
+}
+
+/* The key digits of an INFO body @p b of DTMF type @p relay
+ * (application/dtmf-relay: the Signal= line; else application/dtmf:
+ * the body) into @p out (at most @p size - 1). Returns how many. */
+static size_t dtmf_digits(struct slice b, bool relay, char *out, size_t size)
+{
+	struct slice v = b;
+	size_t o = 0;
+
+	if (relay) {
+		v = slice_make(NULL, 0);
+		for (size_t i = 0; i < b.len;) {
+			size_t e = i;
+
+			while (e < b.len && b.p[e] != '\n' && b.p[e] != '\r')
+				e++;
+			struct slice line =
+			    slice_trim(slice_make(b.p + i, e - i));
+			if (line.len > 6 &&
+			    slice_caseeq_cstr(slice_make(line.p, 6),
+					      "signal")) {
+				struct slice r = slice_trim(
+				    slice_make(line.p + 6, line.len - 6));
+
+				if (r.len && r.p[0] == '=') {
+					v = slice_trim(
+					    slice_make(r.p + 1, r.len - 1));
+					break;
+				}
+			}
+			i = e + 1;
+		}
+	}
+	v = slice_trim(v);
+	for (size_t i = 0; i < v.len && o + 1 < size; i++) {
+		char c = v.p[i];
+
+		if ((c >= '0' && c <= '9') || c == '*' || c == '#' ||
+		    (c >= 'A' && c <= 'D') || (c >= 'a' && c <= 'd'))
+			out[o++] = c;
+		else
+			return 0; /* not one key press (or two) */
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void dtmf_done(void *arg, int err, unsigned status, const char *domain,
+		      unsigned slot, const char *parked, const char *parker)
+{
+	(void)arg;
+	if (err)
+		log_msg(LOG_INFO, "park: *7 by %s: %s not parked: %s (%u)",
+			parker, parked, err_str(err), status);
+	else
+		log_msg(LOG_INFO, "park: *7 by %s: %s parked in %s slot %u",
+			parker, parked, domain, slot);
+}
+
+int park_dtmf_hook(struct hook_req *r)
+{
+	const struct sipmsg *m = r->m;
+	const struct siphdr *ct;
+	struct park_dialog_req rq;
+	struct star *row;
+	uint64_t key;
+	char digits[8];
+	size_t nd;
+	bool relay;
+	int64_t now;
+	int err;
+
+	if (m->method != SIP_INFO || !m->to_tag.len || !m->from_tag.len ||
+	    !m->body.len || pool_is_source(r->from))
+		return HOOK_NEXT;
+	ct = sipmsg_hdr(m, HDR_CONTENT_TYPE);
+	if (!ct)
+		return HOOK_NEXT;
+	relay = ctype_is(ct->value, "application/dtmf-relay");
+	if (!relay && !ctype_is(ct->value, "application/dtmf"))
+		return HOOK_NEXT;
+	nd = dtmf_digits(m->body, relay, digits, sizeof(digits));
+	if (!nd)
+		return HOOK_NEXT;
+	key = hash_slice(m->from_tag, hash_slice(m->call_id, DTMF_SEED)) | 1;
+	row = &stars[shard_id(r->sh) % CONF_MAX_WORKERS][key % DTMF_ROWS];
+	now = mono_ms();
+	for (size_t i = 0; i < nd; i++) {
+		if (digits[i] == '*') {
+			row->key = key;
+			row->at_ms = now;
+			continue;
+		}
+		if (digits[i] != '7' || row->key != key ||
+		    now - row->at_ms > DTMF_WINDOW_MS) {
+			if (row->key == key)
+				row->key = 0;
+			continue;
+		}
+		row->key = 0;
+		count_shard(r->sh);
+		memset(&rq, 0, sizeof(rq));
+		rq.call_id = m->call_id;
+		rq.tag = m->from_tag;
+		rq.peer_tag = m->to_tag;
+		rq.tell = true;
+		err = park_dialog(&rq, dtmf_done, NULL);
+		log_msg(LOG_INFO, "park: *7 in call-id=%.*s: %s",
+			(int)m->call_id.len, m->call_id.p,
+			err ? err_str(err) : "parking the other party");
+	}
+	return HOOK_NEXT;
 }
 
 /* The lots BLF resolves slot and lot URIs against: park's config at

@@ -61,9 +61,12 @@ struct sipmsg;
  * a Reason) and the slot freed. A caller that parked itself is not
  * rung back. Timers on the worker's wheel (ua_wheel()).
  *
+ * Park of a proxied call's party (park.park, *7): park_dialog() and
+ * park_dtmf_hook() below.
+ *
  * Counters (module "park" in the stats registry, /metrics): parked,
- * retrieved, full, empty, refused, timeout, gave_up, and the gauge
- * occupied.
+ * retrieved, full, empty, refused, timeout, gave_up, replace_refused,
+ * dtmf, and the gauge occupied.
  */
 
 /**
@@ -107,6 +110,83 @@ typedef void park_retrieve_fn(void *arg, int err);
  */
 int park_retrieve(struct pool *p, const char *domain, unsigned slot,
 		  const char *to, park_retrieve_fn *done, void *arg);
+
+/** Which user agent of a proxied dialog park_dialog() parks. */
+enum park_party {
+	PARK_PARTY_CALLEE, /**< the one that answered the INVITE */
+	PARK_PARTY_CALLER, /**< the one that sent it */
+};
+
+/** What park_dialog() is asked; slices borrowed for the call. */
+struct park_dialog_req {
+	struct slice call_id; /**< of a dialog the proxy carries */
+	/** The asker's tag (*7: the INFO's From tag; its To tag in
+	 * @p peer_tag): the other party is parked. Empty: @p party says
+	 * which, of the confirmed dialog of @p call_id. */
+	struct slice tag, peer_tag;
+	enum park_party party;
+	/** The lot (empty: the host of the parker's URI). */
+	struct slice domain;
+	unsigned slot; /**< 0: the first free slot */
+	/** Tell the parker the slot: a MESSAGE "Parked 701" (the *7
+	 * way, where nobody else hears the answer). */
+	bool tell;
+};
+
+/**
+ * What park_dialog() reports, once, from the lot's worker: @p err 0
+ * (parked: @p slot of @p domain, @p parked and @p parker the parties'
+ * URIs), -EBUSY (the lot is full, or @p slot is taken), -ENOPROTOOPT
+ * (the domain has no lot), -ERANGE (the slot is not in the lot),
+ * -ECONNREFUSED (the party refused the INVITE with Replaces: @p status
+ * its final, 481 / 420 / 488 ...; the call is as it was), -ETIMEDOUT
+ * (it did not answer in time: cancelled), -ECANCELED (the pool
+ * stopped), or another error (no media, ua_call()'s). Strings borrowed
+ * for the call. Thread: the lot's worker.
+ */
+typedef void park_dialog_fn(void *arg, int err, unsigned status,
+			    const char *domain, unsigned slot,
+			    const char *parked, const char *parker);
+
+/**
+ * Park one party of a dialog the proxy carries (store/dlg.h; issue
+ * #13: park.park and *7): on the lot's worker, claim the slot, then
+ * send the party an INVITE with "Replaces: call-id;to-tag=ITS
+ * TAG;from-tag=THE PEER'S" and "Require: replaces" (RFC 3891) and the
+ * media engine's offer, to its Contact (with the route set the proxy
+ * keeps for it), from "Parked N" <sip:N@domain>. Answered 2xx: ACKed,
+ * the party hears music (no prompt: it did not ask), the slot holds it
+ * with the other party as parker (the comeback rings it), and the
+ * party itself ends its old dialog (BYE to the parker, RFC 3891 §3).
+ * Refused: the slot is freed, the call is as it was.
+ * Returns 0 (@p done will be called), or -ENOENT (no such dialog),
+ * -EALREADY (the dialog is early), -EINVAL (a bad request: no Call-ID,
+ * a party without Contact, fields too long), -ECANCELED (no pool),
+ * -ENOMEM, -ENOBUFS (the worker's queue is full); @p done is not
+ * called then. Thread: any registered RCU thread outside a read
+ * section (a proxy shard, the management thread). Ownership: @p arg
+ * passes to @p done (may be NULL: nobody is told).
+ */
+int park_dialog(const struct park_dialog_req *rq, park_dialog_fn *done,
+		void *arg);
+
+/**
+ * The pool park_dialog() and park_dtmf_hook() use (NULL: none).
+ * Thread: control, after the pool started and before it stops.
+ */
+void park_set_pool(struct pool *p);
+
+/**
+ * HOOK_FEATURES on the proxy: the *7 observer. An INFO in a dialog
+ * (To tag) with application/dtmf-relay ("Signal=*", "Signal=7", or
+ * "Signal=*7") or application/dtmf ("*", "7", "*7") body: a '*' and
+ * then a '7' from one party (its From tag) within 2 s park the OTHER
+ * party with park_dialog() (tell: the sender gets the MESSAGE). The
+ * INFO itself is relayed as always. Returns HOOK_NEXT. Per shard a
+ * small table of recent '*' (no lock: a dialog's requests run on the
+ * shard of its Call-ID). Thread: the shard.
+ */
+int park_dtmf_hook(struct hook_req *r);
 
 /**
  * Make the slot table (store/park.h), register the counters, and give

@@ -57,6 +57,7 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
 #include "registrar/auth.h"
@@ -447,6 +448,8 @@ static int redis_store_start(const struct conf *c, struct registrar *g)
 		.sentinels =
 		    (const char *const *)store_conf(c)->redis.sentinels,
 		.nsentinels = store_conf(c)->redis.nsentinels,
+		.cluster = (const char *const *)store_conf(c)->redis.cluster,
+		.ncluster = store_conf(c)->redis.ncluster,
 	};
 	int err = redis_start(&o, c->workers, &g->redis);
 
@@ -496,6 +499,9 @@ static int hooks_add(void)
 	/* Park's code and slots to the B2B pool. */
 	if (!err)
 		err = hook_add(HOOK_FEATURES, park_hook, PRIO_PARK);
+	/* *7 in a proxied call's INFO parks the other party. */
+	if (!err)
+		err = hook_add(HOOK_FEATURES, park_dtmf_hook, PRIO_PARK);
 	return err;
 }
 
@@ -802,6 +808,7 @@ static int run(const struct conf *c, const struct opts *o)
 		goto out;
 	}
 	m.env.pool = pool;
+	park_set_pool(pool);
 	if (pool)
 		snprintf(b2b, sizeof(b2b), " b2b=%u@%s", pool_workers(pool),
 			 pool_address(pool));
@@ -826,6 +833,7 @@ out:
 	/* The pool before the proxy's shards: nothing it still sends
 	 * finds them gone. */
 	m.env.pool = NULL;
+	park_set_pool(NULL);
 	pool_stop(pool);
 	pool = NULL;
 	media_sounds_unload(); /* the pool's workers played them */
@@ -878,7 +886,7 @@ static void sections_add(void)
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
-		&rtpe_conf_section,
+		&rtpe_conf_section,  &dns_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

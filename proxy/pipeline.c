@@ -15,6 +15,8 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/guard.h"
 #include "proxy/hangup.h"
+#include "proxy/dns.h"
+#include "proxy/dns_conf.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/route.h"
@@ -43,6 +45,8 @@ struct pipeline {
 	struct route *route;
 	struct hangup *hangup; /* dialog.end's BYEs */
 	struct rtpe *rtpe;     /* media anchoring; NULL when media is off */
+	struct dns *dns;       /* next-hop names; NULL when dns: is off */
+	unsigned dns_rounds;   /* lookups the request resumed has waited */
 	uint64_t next_sweep_ms;
 	/* What became of the request being handled, for its debug line:
 	 * the status answered (0: none), or what else happened. */
@@ -268,6 +272,15 @@ static void count_txns(struct pipeline *k)
 			 txn_created(route_txns(k->route)), __ATOMIC_RELAXED);
 }
 
+/* route_cfg.resolve: the shard's resolver (proxy/dns.h). */
+static int pipeline_resolve(void *ctx, struct slice uri, struct peer *out,
+			    unsigned max)
+{
+	struct pipeline *k = ctx;
+
+	return k->dns ? dns_resolve(k->dns, uri, out, max) : -EHOSTUNREACH;
+}
+
 int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 {
 	struct route_cfg rc;
@@ -293,6 +306,14 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.dialogs = true;
 	rc.hist = shard_stats(sh)->hist;
 	rc.invite_failed = pipeline_invite_failed;
+	/* dns: names in next hops are resolved on this loop (RFC 3263). */
+	if (dns_conf(rc.conf)->enabled) {
+		err = dns_new(shard_loop(sh), dns_conf(rc.conf), &k->dns);
+		if (err)
+			goto out;
+		rc.resolve = pipeline_resolve;
+		rc.resolve_ctx = k;
+	}
 	err = route_new(&rc, &k->route);
 	if (!err)
 		err = hangup_new(rc.conf, route_txns(k->route), rc.shard,
@@ -315,6 +336,7 @@ void pipeline_free(struct pipeline *k)
 		return;
 	/* Held messages first: they would be forwarded by the route. */
 	rtpe_free(k->rtpe);
+	dns_free(k->dns);
 	route_free(k->route);
 	/* After the transactions: no BYE can answer any more. */
 	hangup_free(k->hangup);
@@ -567,6 +589,8 @@ static int run_hooks(struct pipeline *k, const struct peer *from,
 
 static int forward(struct pipeline *k, const struct peer *from,
 		   const struct sipmsg *m, const struct hook_fwd *fw);
+static int hold_dns(struct pipeline *k, const struct peer *from,
+		    const struct sipmsg *m, const struct hook_fwd *fw);
 
 /* A request held for rtpengine (proxy/rtpe.h): where it came from and
  * the targets the features chose, copied out of the arena. */
@@ -574,6 +598,11 @@ struct held_req {
 	struct pipeline *k;
 	struct peer from;
 	struct hook_fwd fw;
+	/* Held for DNS (proxy/dns.h): the request's bytes, and how many
+	 * lookups it waited for. rtpengine keeps its own copy. */
+	char *msg;
+	size_t len;
+	unsigned rounds;
 };
 
 /* Copy @p s to *@p op and point it there. */
@@ -587,12 +616,13 @@ static struct slice keep_slice(char **op, struct slice s)
 	return out;
 }
 
-/* A held_req with a deep copy of @p fw (one allocation). */
+/* A held_req with a deep copy of @p fw and @p msg_len bytes for the
+ * message (one allocation). */
 static struct held_req *held_req_new(struct pipeline *k,
 				     const struct peer *from,
-				     const struct hook_fwd *fw)
+				     const struct hook_fwd *fw, size_t msg_len)
 {
-	size_t len = sizeof(struct held_req), i;
+	size_t len = sizeof(struct held_req) + msg_len, i;
 	struct hook_target *t;
 	struct held_req *h;
 	char *o;
@@ -619,6 +649,9 @@ static struct held_req *held_req_new(struct pipeline *k,
 		t[i].hdrs = keep_slice(&o, fw->t[i].hdrs);
 	}
 	h->fw.t = fw->nt ? t : NULL;
+	h->msg = o;
+	h->len = msg_len;
+	h->rounds = 0;
 	return h;
 }
 
@@ -660,7 +693,7 @@ static int hold_request(struct pipeline *k, const struct peer *from,
 			const struct sipmsg *m, const struct hook_fwd *fw)
 {
 	const struct conf *c = shard_conf(k->sh);
-	struct held_req *h = held_req_new(k, from, fw);
+	struct held_req *h = held_req_new(k, from, fw, 0);
 	int err =
 	    h ? rtpe_hold(k->rtpe, c, from, m, resume_request, h) : -ENOMEM;
 
@@ -677,6 +710,82 @@ static int hold_request(struct pipeline *k, const struct peer *from,
 	if (rtpe_conf(c)->proceed)
 		return 1;
 	return answer_media_failed(k, m, from);
+}
+
+/* A NAPTR -> SRV -> A/AAAA chain is three lookups; a request that has
+ * waited for more (answers expiring meanwhile) gets 503. */
+#define DNS_MAX_ROUNDS 6
+
+/* The lookups a held request waited for are over: route it again (the
+ * answers are in the cache now), or hold it for the next ones. */
+static void resume_dns(void *arg, int err)
+{
+	struct held_req *h = arg;
+	struct pipeline *k = h->k;
+	struct sipmsg m;
+	struct txn *st;
+	int parsed;
+
+	if (err != -ECANCELED &&
+	    shard_parse(k->sh, &h->from, h->msg, h->len, &m, &parsed) == 0 &&
+	    parsed >= 0) {
+		/* A retransmission held too finds the first one's. */
+		st = txn_srv_find(route_txns(k->route), &m, m.method);
+		if (st) {
+			txn_srv_absorb(st, &m);
+		} else {
+			k->status = 0;
+			k->dns_rounds = h->rounds + 1;
+			forward(k, &h->from, &m, &h->fw);
+			k->dns_rounds = 0;
+		}
+		count_txns(k);
+		arena_reset(shard_arena(k->sh));
+	}
+	free(h);
+}
+
+/* Hold request @p m until the names its route needs are looked up
+ * (proxy/dns.h), as for rtpengine: a copy of its bytes and targets, a
+ * callback on this shard. Returns 0 when held or answered, or the error
+ * of an answer not sent. */
+static int hold_dns(struct pipeline *k, const struct peer *from,
+		    const struct sipmsg *m, const struct hook_fwd *fw)
+{
+	struct held_req *h = NULL;
+	int err = -ENOMEM;
+
+	if (k->dns_rounds < DNS_MAX_ROUNDS)
+		h = held_req_new(k, from, fw, m->len);
+	if (h) {
+		memcpy(h->msg, m->buf, m->len);
+		h->rounds = k->dns_rounds;
+		err = dns_wait(k->dns, resume_dns, h);
+	}
+	if (!err) {
+		k->outcome = "held for DNS";
+		/* RFC 3261 §16.2: 100 Trying stops the INVITE's
+		 * retransmissions while the names are looked up. */
+		if (m->method == SIP_INVITE && !h->rounds)
+			route_reply(k->route, m, from, 100, NULL,
+				    slice_make(NULL, 0));
+		return 0;
+	}
+	free(h);
+	if (err == -EALREADY) {
+		/* Answered meanwhile (a lookup that failed at once). */
+		if (k->dns_rounds < DNS_MAX_ROUNDS) {
+			unsigned rounds = k->dns_rounds++;
+
+			err = forward(k, from, m, fw);
+			k->dns_rounds = rounds;
+			return err;
+		}
+	}
+	if (k->dns)
+		dns_forget(k->dns);
+	return answer(k, m, from, 503, "Service Unavailable (DNS failed)",
+		      slice_make(NULL, 0));
 }
 
 /* A response held for rtpengine's answer. */
@@ -833,7 +942,11 @@ static int forward(struct pipeline *k, const struct peer *from,
 	int err;
 
 	route_last_reply(k->route, NULL);
+	if (k->dns)
+		dns_forget(k->dns);
 	err = route_request_fwd(k->route, m, from, fw);
+	if (err == -EINPROGRESS)
+		return hold_dns(k, from, m, fw);
 	if (!err) {
 		const char *why = NULL;
 		unsigned status = route_last_reply(k->route, &why);
@@ -925,9 +1038,9 @@ static void role_conn_failed(struct shard *sh, const struct peer *to)
 	arena_reset(shard_arena(sh));
 }
 
-/* The shard stops, its loop still running: the ng client closes its
- * handles there (held messages are dropped: their senders retransmit
- * to another node or give up). */
+/* The shard stops, its loop still running: the ng client and the
+ * resolver close their handles there (held messages are dropped: their
+ * senders retransmit to another node or give up). */
 static void role_stopping(struct shard *sh, void *state)
 {
 	struct pipeline *k = state;
@@ -935,6 +1048,8 @@ static void role_stopping(struct shard *sh, void *state)
 	(void)sh;
 	rtpe_free(k->rtpe);
 	k->rtpe = NULL;
+	dns_free(k->dns);
+	k->dns = NULL;
 }
 
 /* A reload: the route follows the shard's new config. */

@@ -260,7 +260,9 @@ int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
 	if (uri_parse(v, &u) < 0 ||
 	    (u.scheme != URI_SIP && u.scheme != URI_SIPS))
 		return -EINVAL;
-	if (!u.host_is_ipv4 && !u.host_is_ipv6)
+	/* A next hop may be a name, resolved per RFC 3263 (proxy/dns.h);
+	 * a contact may not. */
+	if (nameaddr && !u.host_is_ipv4 && !u.host_is_ipv6)
 		return -EDESTADDRREQ;
 	r = uri_param(&u, "transport", &val);
 	/* sips: and ;transport=tls are TLS (RFC 3261 §26.2.2). */
@@ -272,6 +274,12 @@ int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,
 	else if (r > 0 &&
 		 (!slice_caseeq_cstr(val, "udp") || u.scheme == URI_SIPS))
 		return -EPROTONOSUPPORT;
+	if (!u.host_is_ipv4 && !u.host_is_ipv6) {
+		/* addrlen 0: the route resolves t->uri when it is used. */
+		t->q = (uint16_t)q;
+		*urip = v;
+		return 0;
+	}
 	if (u.host.len + 1 > sizeof(host))
 		return -EDESTADDRREQ;
 	if (u.host_is_ipv6)

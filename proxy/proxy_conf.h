@@ -17,7 +17,9 @@
 
 /**
  * Where a static route or a pre-loaded contact sends: a sip: URI whose
- * host is an IP literal (sipedge never resolves names on a shard).
+ * host is an IP literal, or (a static next hop only) a name, with
+ * addrlen 0: the route resolves it per RFC 3263 (proxy/dns.h) on the
+ * shard's loop, never blocking.
  */
 struct conf_target {
 	char *uri; /**< the URI, without < > and header parameters */
@@ -70,11 +72,12 @@ const struct proxy_conf *proxy_conf(const struct conf *c);
 
 /**
  * Parse @p s, a sip: URI with an IP-literal host (optional port,
- * optional ;transport=udp|tcp), into @p t (all but t->uri); with
+ * optional ;transport=udp|tcp), into @p t (all but t->uri); without
+ * @p nameaddr (a next hop) the host may be a name (t->addrlen 0); with
  * @p nameaddr it may also be "<uri>;q=0.5". *urip is the URI part of
  * @p s (without < > and header parameters).
- * Errors: -EINVAL (not a sip: URI), -EDESTADDRREQ (host not an IP
- * literal), -EPROTONOSUPPORT (another transport), -ERANGE (q outside
+ * Errors: -EINVAL (not a sip: URI), -EDESTADDRREQ (a contact's host
+ * not an IP literal), -EPROTONOSUPPORT (another transport), -ERANGE (q outside
  * 0..1). Thread: any.
  */
 int proxy_conf_target_parse(const char *s, bool nameaddr, struct conf_target *t,

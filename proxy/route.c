@@ -503,7 +503,7 @@ int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 	 * or TCP, a static next hop without TLS) are dropped, and with
 	 * none left the answer is 480. */
 	for (unsigned i = 0; i < p->ntargets; i++)
-		if (p->t[i].dest.proto == PEER_TLS)
+		if (p->t[i].dest.proto == PEER_TLS || p->t[i].resolve.len)
 			p->t[k++] = p->t[i];
 	p->ntargets = k;
 	if (k == 0)
@@ -565,7 +565,11 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 		value_uri(rv[p->pop], &uri, &ru);
 		p->ntargets = 1;
 		p->t[0].q = 1000;
-		if (uri_dest(&ru, &p->t[0].dest) < 0) {
+		r = uri_dest(&ru, &p->t[0].dest);
+		/* A name: resolved later (RFC 3263, route_cfg.resolve). */
+		if (r == -EDESTADDRREQ && !ru.host_is_ipv4 && !ru.host_is_ipv6)
+			p->t[0].resolve = uri;
+		else if (r < 0) {
 			plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
 			return 0;
 		}
@@ -609,6 +613,9 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 			t->dest.proto = (enum peer_proto)sr->next_hop[i].proto;
 			t->dest.addr = sr->next_hop[i].addr;
 			t->dest.addrlen = sr->next_hop[i].addrlen;
+			/* A next hop that is a name (proxy_conf.h). */
+			if (!t->dest.addrlen)
+				t->resolve = slice_cstr(sr->next_hop[i].uri);
 			t->q = 1000;
 			if (p->strict_repair)
 				t->ruri = ruri;
@@ -623,6 +630,15 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 			p->t[0].ruri = ruri;
 		if (uri_dest(&u, &p->t[0].dest) < 0)
 			plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
+		return 0;
+	}
+	if (u.scheme == URI_SIP || u.scheme == URI_SIPS) {
+		/* RFC 3263: a host name is looked up (route_cfg.resolve). */
+		p->ntargets = 1;
+		p->t[0].q = 1000;
+		p->t[0].resolve = ruri;
+		if (p->strict_repair)
+			p->t[0].ruri = ruri;
 		return 0;
 	}
 	plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
@@ -1824,6 +1840,80 @@ static struct slice keep(char *base, size_t *op, struct slice s)
 	return k;
 }
 
+/* Replace each target of @p p that names a host (route_target.resolve)
+ * by its destinations, in order (RFC 3263 §4.3: one after the other on
+ * 503, 408 or a transport error). Returns 0 (when none is left, p says
+ * what to answer), -EINPROGRESS (every lookup needed is asked), or
+ * -ENOMEM. */
+static int expand(struct route *r, const struct sipmsg *m, struct route_plan *p)
+{
+	struct route_target in[ROUTE_MAX_TARGETS];
+	struct peer d[ROUTE_MAX_TARGETS];
+	unsigned n = 0, nin = p->ntargets, named = 0;
+	bool pending = false, sips;
+	int worst = -ENOENT;
+	struct sipuri u;
+
+	for (unsigned i = 0; i < nin; i++)
+		named += p->t[i].resolve.len != 0;
+	if (!named)
+		return 0;
+	sips = uri_parse(m->ruri, &u) == 0 && u.scheme == URI_SIPS;
+	memcpy(in, p->t, nin * sizeof(in[0]));
+	for (unsigned i = 0; i < nin; i++) {
+		int c;
+
+		if (!in[i].resolve.len) {
+			p->t[n++] = in[i];
+			continue;
+		}
+		c = r->cfg.resolve
+			? r->cfg.resolve(r->cfg.resolve_ctx, in[i].resolve, d,
+					 ROUTE_MAX_TARGETS - n)
+			: -EDESTADDRREQ;
+		if (c == -EINPROGRESS || c == -ENOMEM) {
+			pending |= c == -EINPROGRESS;
+			if (c == -ENOMEM)
+				return c;
+			continue;
+		}
+		if (c < 0) {
+			/* No such name is 404; a failed DNS wins (503). */
+			if (c != -ENOENT)
+				worst = c;
+			continue;
+		}
+		for (int j = 0; j < c && n < ROUTE_MAX_TARGETS; j++) {
+			/* RFC 5630 §3.1.3: a sips: request over TLS only. */
+			if (sips && d[j].proto != PEER_TLS)
+				continue;
+			p->t[n] = in[i];
+			p->t[n].dest = d[j];
+			p->t[n].resolve = slice_make(NULL, 0);
+			n++;
+		}
+	}
+	if (pending)
+		return -EINPROGRESS;
+	p->ntargets = n;
+	p->failover = true;
+	if (n)
+		return 0;
+	/* RFC 3263 leaves the answer to us: a name that does not exist
+	 * will not come to exist on a retry (404); a DNS that fails is
+	 * temporary, and a 503 makes the client try another server
+	 * (RFC 3263 §4.3). */
+	if (worst == -EDESTADDRREQ)
+		plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
+	else if (worst == -ENOENT)
+		plan_reply(p, 404, "Not Found (domain does not resolve)");
+	else if (worst == -EPROTONOSUPPORT || worst == -EBADMSG)
+		plan_reply(p, err_sip_status(ERR_NO_ROUTE), "No Route");
+	else
+		plan_reply(p, 503, "Service Unavailable (DNS failed)");
+	return 0;
+}
+
 int route_request(struct route *r, const struct sipmsg *m,
 		  const struct peer *from)
 {
@@ -1843,6 +1933,8 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	err = route_plan_fwd(r->c, m, fw, r->a, &p);
 	if (!err)
 		route_flow_apply(&p, from);
+	if (!err && !p.status)
+		err = expand(r, m, &p);
 	if (err)
 		return err;
 	/* A caller who may not learn who exists (proxy/hook.h): a known
@@ -1917,6 +2009,8 @@ int route_ack(struct route *r, const struct sipmsg *m, const struct peer *from)
 	err = route_plan(r->c, m, r->a, &p);
 	if (!err)
 		route_flow_apply(&p, from);
+	if (!err && !p.status)
+		err = expand(r, m, &p);
 	if (err || p.status || !p.ntargets)
 		return err ? err : -ENOENT;
 	memset(&f, 0, sizeof(f));

@@ -29,6 +29,9 @@ struct route_target {
 	uint16_t q;	   /**< q-value x 1000 */
 	struct slice hdrs; /**< header lines for this branch only (a
 				feature's, proxy/hook.h), or empty */
+	struct slice resolve; /**< a sip/sips URI whose host is a name:
+				   dest is not set; route_cfg.resolve
+				   turns it into targets (RFC 3263) */
 };
 
 /** What route_plan() decided. */
@@ -84,10 +87,11 @@ bool route_uri_is_ours(const struct conf *c, const struct sipuri *u);
 bool route_foreign(const struct conf *c, const struct sipmsg *m);
 
 /**
- * Turn the URI @p uri into a destination: IP-literal host (no DNS on a
- * shard), port (default 5060), ;transport=udp|tcp. sips: is refused.
- * Errors: -EBADMSG (not a sip URI), -EDESTADDRREQ (a host name),
- * -EPROTONOSUPPORT (another transport or sips). Thread: any.
+ * Turn the URI @p uri into a destination: IP-literal host (names are
+ * route_cfg.resolve's, on the shard's loop), port (default 5060),
+ * ;transport=udp|tcp. sips: is refused. Errors: -EBADMSG (not a sip URI),
+ * -EDESTADDRREQ (a host name), -EPROTONOSUPPORT (another transport or sips).
+ * Thread: any.
  */
 int route_uri_dest(struct slice uri, struct peer *destp);
 
@@ -97,8 +101,8 @@ int route_uri_dest(struct slice uri, struct peer *destp);
  * processing (loose routing, strict-route repair), then by Request-URI:
  * served-domain users from the location table (RCU read section taken
  * here), other targets by the static routes, IP-literal hosts
- * directly; else the status to answer (404 No Route, 480 not
- * registered, 416 sips).
+ * directly, host names as targets with route_target.resolve set; else
+ * the status to answer (404 No Route, 480 not registered, 416 sips).
  * Returns 0 with *p set, or -ENOMEM. Thread: a registered RCU thread
  * (a shard). Ownership: slices in *p point into @p m or @p a.
  */
@@ -158,6 +162,14 @@ struct route_cfg {
 	 * @p call_id ended upstream with a final 300-699 (every branch
 	 * failed, CANCEL, Timer C): media anchoring deletes the call. */
 	void (*invite_failed)(void *ctx, struct slice call_id);
+	/** NULL (names are not routed: 404 No Route), or the destinations
+	 * of sip/sips URI @p uri whose host is a name, in the order to try
+	 * (proxy/dns.h dns_resolve()): a count >= 1, -EINPROGRESS (asked;
+	 * route_request_fwd() returns it), -ENOENT (no such name: 404),
+	 * another error (the DNS failed: 503). */
+	int (*resolve)(void *ctx, struct slice uri, struct peer *out,
+		       unsigned max);
+	void *resolve_ctx;
 };
 
 /**
@@ -202,8 +214,12 @@ struct txn_layer *route_txns(struct route *r);
  * Forward new request @p m (valid; not ACK, not CANCEL) from @p from
  * statefully (RFC 3261 §16.6) as route_plan() says, or answer it
  * statelessly when it cannot be routed. INVITE gets 100 Trying.
+ * Targets that are host names become the destinations route_cfg.resolve
+ * gives, tried one after the other (RFC 3263 §4.3).
  * Returns 0, or -ENOMEM / a send error (nothing was sent then: the
- * caller may answer err_sip_status()).
+ * caller may answer err_sip_status()), or -EINPROGRESS: a name is being
+ * looked up, nothing was sent; the caller holds the request and hands
+ * it in again when the lookup is over.
  */
 int route_request(struct route *r, const struct sipmsg *m,
 		  const struct peer *from);
@@ -219,7 +235,8 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 /**
  * Forward ACK @p m that matched no server transaction (the ACK of a
  * 2xx) statelessly by its Route / Request-URI (RFC 3261 §16.11), with a
- * branch derived from its own. Dropped when it cannot be routed.
+ * branch derived from its own. Dropped when it cannot be routed (or
+ * its next hop's name is not in the resolver's cache yet).
  * Returns 0 or a negative error.
  */
 int route_ack(struct route *r, const struct sipmsg *m, const struct peer *from);

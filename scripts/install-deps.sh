@@ -9,7 +9,8 @@ libcyaml-dev libjansson-dev libmicrohttpd-dev libsystemd-dev nettle-dev
 espeak-ng sox libsndfile1-dev libspandsp-dev
 libssl-dev openssl
 libwslay-dev
-redis-server sip-tester prometheus systemd groff-base man-db
+libc-ares-dev dnsmasq-base
+redis-server redis-tools sip-tester prometheus systemd groff-base man-db
 iproute2 util-linux mount python3
 sipvicious
 rtpengine-daemon

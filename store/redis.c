@@ -31,16 +31,18 @@
  * stops no SIP message.
  */
 
-#define POLL_MS	     200
-#define CHECK_MS     1000
-#define SEN_RETRY_MS 5000
-#define BATCH	     256
-#define SCAN_COUNT   "1000"
-#define SCAN_ROUNDS  (1L << 24)
-#define READ_ROUNDS  100000
-#define BACKOFF_MIN  100
-#define BACKOFF_MAX  2000
-#define CONTACTS_MAX (REDIS_MAX_CONTACTS + 32)
+#define POLL_MS	       200
+#define CHECK_MS       1000
+#define SEN_RETRY_MS   5000
+#define BATCH	       256
+#define SCAN_COUNT     "1000"
+#define SCAN_ROUNDS    (1L << 24)
+#define READ_ROUNDS    100000
+#define BACKOFF_MIN    100
+#define BACKOFF_MAX    2000
+#define CONTACTS_MAX   (REDIS_MAX_CONTACTS + 32)
+#define REFRESH_MIN_MS 500
+#define REFRESH_MS     10000
 
 int redis_addr_parse(const char *s, struct redis_addr *ap)
 {
@@ -91,13 +93,13 @@ int redis_addr_parse(const char *s, struct redis_addr *ap)
 	return 0;
 }
 
-static bool addr_same(const struct redis_addr *a, const struct redis_addr *b)
+bool redis__addr_same(const struct redis_addr *a, const struct redis_addr *b)
 {
 	return a->is_unix == b->is_unix && a->port == b->port &&
 	       strcmp(a->host, b->host) == 0 && strcmp(a->path, b->path) == 0;
 }
 
-static void addr_name(const struct redis_addr *a, char *buf, size_t len)
+void redis__addr_name(const struct redis_addr *a, char *buf, size_t len)
 {
 	if (a->is_unix)
 		snprintf(buf, len, "unix:%s", a->path);
@@ -120,57 +122,105 @@ static int64_t real_s(void)
 	return (int64_t)time(NULL);
 }
 
-/* The master, under RCU. */
+/* Where writes go, under RCU. */
 
-bool redis__target_get(struct redis *r, struct redis_addr *ap, unsigned *genp)
+bool redis__route(struct redis *r, unsigned slot, struct redis_addr *ap,
+		  unsigned *genp)
 {
-	struct redis__target *t;
+	const struct redis__map *m;
+	unsigned i = 0;
 	bool ok = false;
 
 	urcu_memb_read_lock();
-	t = rcu_dereference(r->target);
-	if (t) {
-		*ap = t->addr;
-		*genp = t->gen;
+	m = rcu_dereference(r->map);
+	if (m && m->cluster)
+		i = m->slot[slot & (REDIS_SLOTS - 1)];
+	if (m && i < m->nmasters) {
+		*ap = m->masters[i];
+		*genp = m->gen;
 		ok = true;
 	}
 	urcu_memb_read_unlock();
 	return ok;
 }
 
-unsigned redis__target_gen(struct redis *r)
+unsigned redis__map_gen(struct redis *r)
 {
-	struct redis__target *t;
+	const struct redis__map *m;
 	unsigned gen = 0;
 
 	urcu_memb_read_lock();
-	t = rcu_dereference(r->target);
-	if (t)
-		gen = t->gen;
+	m = rcu_dereference(r->map);
+	if (m)
+		gen = m->gen;
 	urcu_memb_read_unlock();
 	return gen;
 }
 
-static void target_free_cb(struct rcu_head *h)
+bool redis__map_has(struct redis *r, const struct redis_addr *a)
 {
-	free(caa_container_of(h, struct redis__target, rcu));
+	const struct redis__map *m;
+	bool has = false;
+
+	urcu_memb_read_lock();
+	m = rcu_dereference(r->map);
+	for (unsigned i = 0; m && i < m->nmasters && !has; i++)
+		has = redis__addr_same(&m->masters[i], a);
+	urcu_memb_read_unlock();
+	return has;
 }
 
-/* Publish @p a as the master (the store thread, or redis_start()). */
+void redis__want_refresh(struct redis *r)
+{
+	/* The store thread looks at it every POLL_MS. */
+	if (r->nseeds)
+		atomic_store(&r->need_refresh, true);
+}
+
+static void map_free_cb(struct rcu_head *h)
+{
+	free(caa_container_of(h, struct redis__map, rcu));
+}
+
+/* Same masters in the same order, and the same slots. */
+static bool map_same(const struct redis__map *a, const struct redis__map *b,
+		     bool slots)
+{
+	if (a->cluster != b->cluster || a->nmasters != b->nmasters)
+		return false;
+	for (unsigned i = 0; i < a->nmasters; i++)
+		if (!redis__addr_same(&a->masters[i], &b->masters[i]))
+			return false;
+	return !slots || !a->cluster ||
+	       memcmp(a->slot, b->slot, sizeof(a->slot)) == 0;
+}
+
+/* Publish @p m (ours from now on; freed when it is the same as the
+ * current one). Thread: the store thread, or redis_start(). */
+static void map_publish(struct redis *r, struct redis__map *m)
+{
+	struct redis__map *old = rcu_dereference(r->map);
+
+	if (old && map_same(old, m, true)) {
+		free(m);
+		return;
+	}
+	m->gen = old ? old->gen + 1 : 1;
+	old = rcu_xchg_pointer(&r->map, m);
+	if (old)
+		urcu_memb_call_rcu(&old->rcu, map_free_cb);
+}
+
+/* Publish @p a as the one master. */
 static int target_set(struct redis *r, const struct redis_addr *a)
 {
-	struct redis__target *old = rcu_dereference(r->target), *t;
+	struct redis__map *m = calloc(1, sizeof(*m));
 
-	if (old && addr_same(&old->addr, a))
-		return 0;
-	t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!m)
 		return -ENOMEM;
-	t->addr = *a;
-	t->gen = old ? old->gen + 1 : 1;
-	old = rcu_xchg_pointer(&r->target, t);
-	if (old)
-		urcu_memb_call_rcu(&old->rcu, target_free_cb);
+	m->nmasters = 1;
+	m->masters[0] = *a;
+	map_publish(r, m);
 	return 0;
 }
 
@@ -243,15 +293,22 @@ int redis__apply(struct slice aor, struct loc_contact *in, unsigned n,
 
 struct st {
 	struct redis *r;
-	redisContext *cmd, *sub, *sen;
+	/* cmd[i]: the connection to master i of the map (one without a
+	 * cluster). */
+	redisContext *cmd[REDIS_MAX_MASTERS], *sub, *sen;
+	unsigned ncmd;
+	uint64_t last_refresh;
+	struct redis_addr known[REDIS_MAX_MASTERS * 2]; /* cluster nodes */
+	unsigned nknown;
 	bool up;
 	bool down_logged;
 	bool switched; /* +switch-master for our master seen */
 	unsigned backoff_ms;
 	uint64_t retry_at, last_check, last_sen_try, down_since;
 	char why[256];
-	char name[160];	 /* the master, for messages */
-	char run_id[48]; /* of the server we last wrote back to */
+	char name[160]; /* the master, for messages */
+	/* Of the servers we last wrote back to, one after the other. */
+	char run_id[REDIS_MAX_MASTERS * 41 + 1];
 	struct codec_buf out, tmp;
 	struct redis__op *ops;
 	unsigned ops_cap;
@@ -416,35 +473,58 @@ static int discover(struct st *s, struct redis_addr *ap)
 
 /* Read every reply @p n appended commands get; error replies are
  * counted (logged, rate-limited), a broken connection is an error. */
-static int drain(struct st *s, unsigned n)
+static int drain(struct st *s, redisContext *c, unsigned n)
 {
+	int err = 0;
 	void *v;
 
 	for (unsigned i = 0; i < n; i++) {
 		redisReply *rep;
 
-		if (redisGetReply(s->cmd, &v) != REDIS_OK || !v) {
+		if (redisGetReply(c, &v) != REDIS_OK || !v) {
 			snprintf(s->why, sizeof(s->why), "%s",
-				 s->cmd->errstr[0] ? s->cmd->errstr
-						   : "no reply");
+				 c->errstr[0] ? c->errstr : "no reply");
 			return -EIO;
 		}
 		rep = v;
-		if (rep->type == REDIS_REPLY_ERROR && log_ratelimit_ok(&s->rl))
+		/* A cluster that moved a slot since we read its map: read
+		 * it again and write back again (the table has it all). */
+		if (rep->type == REDIS_REPLY_ERROR &&
+		    (strncmp(rep->str, "MOVED ", 6) == 0 ||
+		     strncmp(rep->str, "ASK ", 4) == 0 ||
+		     strncmp(rep->str, "TRYAGAIN", 8) == 0 ||
+		     strncmp(rep->str, "CLUSTERDOWN", 11) == 0)) {
+			snprintf(s->why, sizeof(s->why), "write-back: %s",
+				 rep->str);
+			atomic_store(&s->r->need_push, true);
+			err = -EAGAIN;
+		} else if (rep->type == REDIS_REPLY_ERROR &&
+			   log_ratelimit_ok(&s->rl)) {
 			log_msg(LOG_ERR, "redis: write-back: %s", rep->str);
+		}
 		freeReplyObject(rep);
 	}
-	return 0;
+	return err;
+}
+
+/* The connection to the master of @p slot. */
+static unsigned master_of(const struct st *s, unsigned slot)
+{
+	const struct redis__map *m = rcu_dereference(s->r->map);
+	unsigned i = m && m->cluster ? m->slot[slot] : 0;
+
+	return i < s->ncmd ? i : 0;
 }
 
 /* Write the whole local table back (equal stamps change nothing). */
 static long push_all(struct st *s)
 {
 	const struct loc_set **sets = NULL;
+	unsigned pending[REDIS_MAX_MASTERS] = { 0 };
 	size_t nsets = 0;
-	unsigned pending = 0;
 	long sent = 0;
 	int err, n;
+	unsigned m;
 
 	err = loc_get_all(&sets, &nsets);
 	if (err) {
@@ -463,19 +543,27 @@ static long push_all(struct st *s)
 					sets[i]->aor, s->ops, (unsigned)n);
 		if (err)
 			break;
-		if (redisAppendFormattedCommand(s->cmd, s->out.p, s->out.len) !=
-		    REDIS_OK) {
+		m = master_of(
+		    s, redis__aor_slot(&s->tmp, &s->r->nm, sets[i]->aor));
+		if (redisAppendFormattedCommand(s->cmd[m], s->out.p,
+						s->out.len) != REDIS_OK) {
 			err = -ENOMEM;
 			break;
 		}
 		sent++;
-		if (++pending == BATCH) {
-			err = drain(s, pending);
-			pending = 0;
+		if (++pending[m] == BATCH) {
+			err = drain(s, s->cmd[m], pending[m]);
+			pending[m] = 0;
 		}
 	}
-	if (!err)
-		err = drain(s, pending);
+	/* Every reply read, even after an error (or the connection stays
+	 * out of step). */
+	for (m = 0; m < s->ncmd; m++) {
+		int e = pending[m] ? drain(s, s->cmd[m], pending[m]) : 0;
+
+		if (!err)
+			err = e;
+	}
 	loc_put_all(sets, nsets);
 	if (err == -ENOMEM)
 		snprintf(s->why, sizeof(s->why), "write-back: out of memory");
@@ -510,8 +598,9 @@ static int apply_values(struct st *s, struct slice aor, redisReply *vals,
 	return r < 0 ? r : 0;
 }
 
-/* Load every AOR: SCAN (never on the message path) and HVALS. */
-static long load_all(struct st *s)
+/* Load every AOR of one server: SCAN (never on the message path) and
+ * HVALS. */
+static long load_one(struct st *s, redisContext *c)
 {
 	char cursor[32] = "0", pattern[96];
 	redisReply *rep = NULL, *keys;
@@ -520,7 +609,7 @@ static long load_all(struct st *s)
 
 	snprintf(pattern, sizeof(pattern), "%s:loc:*", s->r->nm.ns);
 	for (long round = 0; round < SCAN_ROUNDS; round++) {
-		rep = call(s, s->cmd, 6,
+		rep = call(s, c, 6,
 			   (const char *[]){ "SCAN", cursor, "MATCH", pattern,
 					     "COUNT", SCAN_COUNT });
 		if (!rep)
@@ -542,7 +631,7 @@ static long load_all(struct st *s)
 						keys->element[i]->str };
 			size_t lens[2] = { 5, keys->element[i]->len };
 
-			if (redisAppendCommandArgv(s->cmd, 2, argv, lens) !=
+			if (redisAppendCommandArgv(c, 2, argv, lens) !=
 			    REDIS_OK) {
 				err = -ENOMEM;
 				break;
@@ -553,9 +642,9 @@ static long load_all(struct st *s)
 			struct slice aor;
 			void *v;
 
-			if (redisGetReply(s->cmd, &v) != REDIS_OK || !v) {
+			if (redisGetReply(c, &v) != REDIS_OK || !v) {
 				snprintf(s->why, sizeof(s->why), "HVALS: %s",
-					 s->cmd->errstr);
+					 c->errstr);
 				err = -EIO;
 				break;
 			}
@@ -579,13 +668,31 @@ static long load_all(struct st *s)
 	return -EIO;
 }
 
+/* Every master's AORs: with a cluster, each holds its own slots'. */
+static long load_all(struct st *s)
+{
+	long n = 0, one;
+
+	for (unsigned i = 0; i < s->ncmd; i++) {
+		one = load_one(s, s->cmd[i]);
+		if (one < 0)
+			return one;
+		n += one;
+	}
+	return n;
+}
+
 static void close_conns(struct st *s)
 {
-	if (s->cmd)
-		redisFree(s->cmd);
+	for (unsigned i = 0; i < REDIS_MAX_MASTERS; i++) {
+		if (s->cmd[i])
+			redisFree(s->cmd[i]);
+		s->cmd[i] = NULL;
+	}
+	s->ncmd = 0;
 	if (s->sub)
 		redisFree(s->sub);
-	s->cmd = s->sub = NULL;
+	s->sub = NULL;
 }
 
 static void down_all(struct st *s)
@@ -599,8 +706,8 @@ static void down_all(struct st *s)
 			"redis: %s%s%s: %s; degraded: routing from the local "
 			"table, writes queued",
 			s->up ? "lost " : "cannot reach ",
-			s->name[0] ? "master " : "", s->name[0] ? s->name : "",
-			s->why);
+			s->name[0] && !s->r->nseeds ? "master " : "",
+			s->name[0] ? s->name : "", s->why);
 		s->down_logged = true;
 		s->down_since = now;
 	}
@@ -611,10 +718,9 @@ static void down_all(struct st *s)
 }
 
 /* The server's run_id (INFO server): another process, another run_id. */
-static void run_id_of(struct st *s, char *out, size_t cap)
+static void run_id_of(struct st *s, redisContext *c, char *out, size_t cap)
 {
-	redisReply *rep =
-	    call(s, s->cmd, 2, (const char *[]){ "INFO", "server" });
+	redisReply *rep = call(s, c, 2, (const char *[]){ "INFO", "server" });
 	const char *p;
 	size_t n;
 
@@ -631,30 +737,164 @@ static void run_id_of(struct st *s, char *out, size_t cap)
 	freeReplyObject(rep);
 }
 
-static int connect_all(struct st *s)
+/* Remember cluster node @p a (to ask for the map when the seeds are
+ * away). */
+static void known_add(struct st *s, const struct redis_addr *a)
 {
-	struct redis *r = s->r;
-	struct redis_addr a;
-	redisReply *rep;
-	uint64_t t0 = mono_ms();
-	long pushed = 0, loaded;
-	char run_id[48];
-	int err;
+	for (unsigned i = 0; i < s->nknown; i++)
+		if (redis__addr_same(&s->known[i], a))
+			return;
+	if (s->nknown < sizeof(s->known) / sizeof(s->known[0]))
+		s->known[s->nknown++] = *a;
+}
 
-	if (r->nsentinels) {
-		err = discover(s, &a);
-		if (err)
-			return err;
-	} else {
-		a = r->fixed;
+/* One node of a CLUSTER SLOTS entry: [IP, PORT, ID, ...]; an empty IP
+ * is the node asked (@p asked). */
+static int node_of(const redisReply *n, const struct redis_addr *asked,
+		   struct redis_addr *ap)
+{
+	redisReply port;
+	char buf[16];
+
+	if (n->type != REDIS_REPLY_ARRAY || n->elements < 2 ||
+	    !is_str(n->element[0]) ||
+	    n->element[1]->type != REDIS_REPLY_INTEGER)
+		return -EBADMSG;
+	snprintf(buf, sizeof(buf), "%lld", n->element[1]->integer);
+	port = (redisReply){ .type = REDIS_REPLY_STRING,
+			     .str = buf,
+			     .len = strlen(buf) };
+	if (n->element[0]->len == 0 || strcmp(n->element[0]->str, "?") == 0) {
+		if (asked->is_unix)
+			return -EBADMSG;
+		*ap = *asked;
+		ap->port = (uint16_t)n->element[1]->integer;
+		return ap->port ? 0 : -EBADMSG;
 	}
-	addr_name(&a, s->name, sizeof(s->name));
-	s->cmd = sync_connect(s, &a);
-	if (!s->cmd || login(s, s->cmd, true))
+	return addr_of(n->element[0], &port, ap);
+}
+
+/* The map from CLUSTER SLOTS on @p c (node @p asked), into a new
+ * struct (*mp, malloc'd). Every slot must have its master. */
+static int slots_read(struct st *s, redisContext *c,
+		      const struct redis_addr *asked, struct redis__map **mp)
+{
+	struct redis__map *m;
+	redisReply *rep;
+	unsigned covered = 0;
+	int err = 0;
+
+	rep = call(s, c, 2, (const char *[]){ "CLUSTER", "SLOTS" });
+	if (!rep)
 		return -EIO;
-	if (r->nsentinels) {
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		freeReplyObject(rep);
+		return -ENOMEM;
+	}
+	m->cluster = true;
+	memset(m->slot, REDIS_NO_MASTER, sizeof(m->slot));
+	if (rep->type != REDIS_REPLY_ARRAY)
+		err = -EBADMSG;
+	for (size_t i = 0; !err && i < rep->elements; i++) {
+		const redisReply *e = rep->element[i];
+		struct redis_addr a;
+		unsigned k;
+		long long lo, hi;
+
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+		    e->element[0]->type != REDIS_REPLY_INTEGER ||
+		    e->element[1]->type != REDIS_REPLY_INTEGER) {
+			err = -EBADMSG;
+			break;
+		}
+		lo = e->element[0]->integer;
+		hi = e->element[1]->integer;
+		err = node_of(e->element[2], asked, &a);
+		if (err || lo < 0 || hi < lo || hi >= REDIS_SLOTS) {
+			err = -EBADMSG;
+			break;
+		}
+		for (size_t j = 2; j < e->elements; j++) {
+			struct redis_addr n;
+
+			if (node_of(e->element[j], asked, &n) == 0)
+				known_add(s, &n);
+		}
+		for (k = 0; k < m->nmasters; k++)
+			if (redis__addr_same(&m->masters[k], &a))
+				break;
+		if (k == m->nmasters) {
+			if (k == REDIS_MAX_MASTERS) {
+				snprintf(s->why, sizeof(s->why),
+					 "more than %d masters",
+					 REDIS_MAX_MASTERS);
+				err = -E2BIG;
+				break;
+			}
+			m->masters[m->nmasters++] = a;
+		}
+		for (long long x = lo; x <= hi; x++) {
+			if (m->slot[x] == REDIS_NO_MASTER)
+				covered++;
+			m->slot[x] = (uint8_t)k;
+		}
+	}
+	if (err == -EBADMSG)
+		snprintf(s->why, sizeof(s->why), "CLUSTER SLOTS: bad reply");
+	if (!err && covered != REDIS_SLOTS) {
+		snprintf(s->why, sizeof(s->why),
+			 "the cluster serves %u of %d slots", covered,
+			 REDIS_SLOTS);
+		err = -EAGAIN;
+	}
+	freeReplyObject(rep);
+	if (err) {
+		free(m);
+		return err;
+	}
+	*mp = m;
+	return 0;
+}
+
+/* The map from the first seed or known node that gives one. */
+static int topology(struct st *s, struct redis__map **mp)
+{
+	const struct redis *r = s->r;
+	struct redis_addr a;
+	redisContext *c;
+	int err = -EHOSTUNREACH;
+
+	for (unsigned i = 0; i < r->nseeds + s->nknown && err; i++) {
+		a = i < r->nseeds ? r->seeds[i] : s->known[i - r->nseeds];
+		c = sync_connect(s, &a);
+		if (!c)
+			continue;
+		err = login(s, c, false);
+		if (!err)
+			err = slots_read(s, c, &a, mp);
+		redisFree(c);
+		if (err == -ENOMEM)
+			break;
+	}
+	return err;
+}
+
+/* Connect to master @p a as s->cmd[i]: AUTH, SELECT, SCRIPT LOAD, and
+ * append its run_id to @p run_id. */
+static int master_open(struct st *s, unsigned i, const struct redis_addr *a,
+		       char *run_id, size_t cap)
+{
+	redisReply *rep;
+	size_t n = strlen(run_id);
+
+	s->cmd[i] = sync_connect(s, a);
+	if (!s->cmd[i] || login(s, s->cmd[i], true))
+		return -EIO;
+	s->ncmd = i + 1;
+	if (s->r->nsentinels) {
 		/* A Sentinel's answer may be stale: ask the server. */
-		rep = call(s, s->cmd, 1, (const char *[]){ "ROLE" });
+		rep = call(s, s->cmd[i], 1, (const char *[]){ "ROLE" });
 		if (!rep || rep->type != REDIS_REPLY_ARRAY ||
 		    rep->elements < 1 || !is_str(rep->element[0]) ||
 		    strcmp(rep->element[0]->str, "master") != 0) {
@@ -667,14 +907,74 @@ static int connect_all(struct st *s)
 		}
 		freeReplyObject(rep);
 	}
-	rep = call(s, s->cmd, 3,
+	rep = call(s, s->cmd[i], 3,
 		   (const char *[]){ "SCRIPT", "LOAD", redis__script });
 	if (!rep)
 		return -EIO;
 	freeReplyObject(rep);
-	err = target_set(r, &a);
-	if (err)
-		return err;
+	if (n + 1 < cap) {
+		run_id_of(s, s->cmd[i], run_id + n, cap - n);
+		if (!run_id[n])
+			run_id[0] = '\0'; /* unknown: write back */
+	}
+	return 0;
+}
+
+static int connect_all(struct st *s)
+{
+	struct redis *r = s->r;
+	struct redis__map *m = NULL;
+	const struct redis__map *cur;
+	struct redis_addr a;
+	redisReply *rep;
+	uint64_t t0 = mono_ms();
+	long pushed = 0, loaded;
+	char run_id[sizeof(s->run_id)] = "";
+	size_t o;
+	int err;
+
+	if (r->nseeds) {
+		err = topology(s, &m);
+		if (err)
+			return err;
+		map_publish(r, m); /* the shards follow it at once */
+		s->last_refresh = mono_ms();
+	} else if (r->nsentinels) {
+		err = discover(s, &a);
+		if (err)
+			return err;
+	} else {
+		a = r->fixed;
+	}
+	if (!r->nseeds) {
+		redis__addr_name(&a, s->name, sizeof(s->name));
+		err = master_open(s, 0, &a, run_id, sizeof(run_id));
+		if (err)
+			return err;
+		err = target_set(r, &a);
+		if (err)
+			return err;
+	} else {
+		cur = rcu_dereference(r->map);
+		o = (size_t)snprintf(s->name, sizeof(s->name), "cluster ");
+		for (unsigned i = 0; i < cur->nmasters; i++) {
+			a = cur->masters[i];
+			if (o < sizeof(s->name)) {
+				redis__addr_name(&a, s->name + o,
+						 sizeof(s->name) - o);
+				o = strlen(s->name);
+				if (i + 1 < cur->nmasters &&
+				    o + 1 < sizeof(s->name))
+					s->name[o++] = ',', s->name[o] = '\0';
+			}
+			err = master_open(s, i, &a, run_id, sizeof(run_id));
+			if (err)
+				return err;
+		}
+		/* PUBLISH in a Redis Cluster reaches every node: one
+		 * subscription, on the first master, hears all changes. */
+		a = cur->masters[0];
+	}
 	s->sub = sync_connect(s, &a);
 	if (!s->sub || login(s, s->sub, false))
 		return -EIO;
@@ -687,7 +987,6 @@ static int connect_all(struct st *s)
 	 * on the channel, so the last set applied is the newest. The
 	 * write-back is for a server that may lack what we hold: another
 	 * one (restarted, promoted), or one a shard could not write to. */
-	run_id_of(s, run_id, sizeof(run_id));
 	if (!run_id[0] || strcmp(run_id, s->run_id) != 0 ||
 	    atomic_exchange(&r->need_push, false)) {
 		atomic_store(&r->need_push, false);
@@ -706,15 +1005,17 @@ static int connect_all(struct st *s)
 	atomic_store(&r->connected, true);
 	if (s->down_logged)
 		log_msg(LOG_NOTICE,
-			"redis: master %s back after %.1f s: wrote back %ld "
+			"redis: %s%s back after %.1f s: wrote back %ld "
 			"AORs, loaded %ld in %" PRIu64 " ms",
-			s->name, (double)(mono_ms() - s->down_since) / 1000.0,
-			pushed, loaded, mono_ms() - t0);
+			r->nseeds ? "" : "master ", s->name,
+			(double)(mono_ms() - s->down_since) / 1000.0, pushed,
+			loaded, mono_ms() - t0);
 	else
 		log_msg(LOG_INFO,
-			"redis: master %s: wrote back %ld AORs, loaded %ld "
+			"redis: %s%s: wrote back %ld AORs, loaded %ld "
 			"in %" PRIu64 " ms",
-			s->name, pushed, loaded, mono_ms() - t0);
+			r->nseeds ? "" : "master ", s->name, pushed, loaded,
+			mono_ms() - t0);
 	s->down_logged = false;
 	return 0;
 }
@@ -790,16 +1091,56 @@ static void on_sentinel(struct st *s, redisReply *m)
 	}
 }
 
-/* Is the master still one? */
+/*
+ * A cluster's map again (a shard saw MOVED or lost a node, or
+ * REFRESH_MS passed), from the first master we hold: the same masters
+ * with slots moved between them is published and the shards follow;
+ * other masters (a fail-over, a node added) mean reconnecting, with a
+ * write-back to the new ones.
+ */
+static int refresh(struct st *s)
+{
+	struct redis__map *m = NULL;
+	const struct redis__map *cur = rcu_dereference(s->r->map);
+	int err;
+
+	s->last_refresh = mono_ms();
+	atomic_store(&s->r->need_refresh, false);
+	err = slots_read(s, s->cmd[0], &cur->masters[0], &m);
+	if (err == -EIO)
+		return err;
+	if (err) {
+		/* A cluster in the middle of a change: again soon. */
+		atomic_store(&s->r->need_refresh, true);
+		return 0;
+	}
+	if (!map_same(cur, m, false)) {
+		free(m);
+		snprintf(s->why, sizeof(s->why),
+			 "the cluster's masters changed");
+		return -EAGAIN;
+	}
+	if (!map_same(cur, m, true))
+		log_msg(LOG_NOTICE,
+			"redis: cluster slots moved; map refreshed");
+	map_publish(s->r, m);
+	return 0;
+}
+
+/* Is the master still one (each master, with a cluster)? */
 static int check(struct st *s)
 {
 	redisReply *rep;
 	int err = 0;
 
 	s->last_check = mono_ms();
-	if (!s->r->nsentinels)
-		return call_ok(s, s->cmd, 1, (const char *[]){ "PING" });
-	rep = call(s, s->cmd, 1, (const char *[]){ "ROLE" });
+	if (!s->r->nsentinels) {
+		for (unsigned i = 0; i < s->ncmd && !err; i++)
+			err = call_ok(s, s->cmd[i], 1,
+				      (const char *[]){ "PING" });
+		return err;
+	}
+	rep = call(s, s->cmd[0], 1, (const char *[]){ "ROLE" });
 	if (!rep)
 		return -EIO;
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
@@ -864,6 +1205,14 @@ static void one_round(struct st *s)
 	}
 	if (s->up && mono_ms() - s->last_check >= CHECK_MS && check(s))
 		down_all(s);
+	if (s->up && r->nseeds &&
+	    ((atomic_load(&r->need_refresh) &&
+	      mono_ms() - s->last_refresh >= REFRESH_MIN_MS) ||
+	     mono_ms() - s->last_refresh >= REFRESH_MS) &&
+	    refresh(s)) {
+		down_all(s);
+		s->retry_at = 0; /* at once */
+	}
 	if (s->up && atomic_exchange(&r->need_push, false) && push_all(s) < 0)
 		down_all(s);
 	if (r->nsentinels && !s->sen &&
@@ -907,6 +1256,7 @@ static void settings_free(struct redis *r)
 	free(r->password);
 	free(r->master_name);
 	free(r->sentinels);
+	free(r->seeds);
 	free(r->shards);
 	free(r);
 }
@@ -928,7 +1278,20 @@ static int settings(struct redis *r, const struct redis_opts *o,
 	r->nshards = nshards;
 	if (o->password && !(r->password = strdup(o->password)))
 		return -ENOMEM;
-	if (o->nsentinels) {
+	if (o->ncluster) {
+		if (o->nsentinels || o->address || o->db ||
+		    o->ncluster > REDIS_MAX_MASTERS)
+			return -EINVAL;
+		r->seeds = calloc(o->ncluster, sizeof(*r->seeds));
+		if (!r->seeds)
+			return -ENOMEM;
+		for (unsigned i = 0; i < o->ncluster; i++) {
+			err = redis_addr_parse(o->cluster[i], &r->seeds[i]);
+			if (err || r->seeds[i].is_unix)
+				return -EINVAL;
+		}
+		r->nseeds = o->ncluster;
+	} else if (o->nsentinels) {
 		if (!o->sentinel_master)
 			return -EINVAL;
 		r->master_name = strdup(o->sentinel_master);
@@ -962,6 +1325,7 @@ static const struct stats_item stats_items[] = {
 	{ "reconnects", "shard connections made", false },
 	{ "applied", "sets applied from Redis", false },
 	{ "resyncs", "full loads done by the store thread", false },
+	{ "redirects", "MOVED/ASK replies followed (Redis Cluster)", false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -978,6 +1342,7 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[5] = st.reconnects;
 	v[6] = st.applied;
 	v[7] = st.resyncs;
+	v[8] = st.redirects;
 }
 
 int redis_start(const struct redis_opts *o, unsigned nshards, struct redis **rp)
@@ -1027,8 +1392,9 @@ int redis_start(const struct redis_opts *o, unsigned nshards, struct redis **rp)
 	r->thread_started = true;
 	/* The first write-back and load, bounded: connecting to each
 	 * address, then the load itself. */
-	wait_ms =
-	    (uint64_t)r->connect_timeout_ms * 2 * (r->nsentinels + 1) + 10000;
+	wait_ms = (uint64_t)r->connect_timeout_ms * 2 *
+		      (r->nsentinels + r->nseeds + 1) +
+		  10000;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += (time_t)(wait_ms / 1000);
 	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -1063,7 +1429,7 @@ int redis_start(const struct redis_opts *o, unsigned nshards, struct redis **rp)
 
 void redis_stop(struct redis *r)
 {
-	struct redis__target *t;
+	struct redis__map *t;
 	uint64_t one = 1;
 
 	if (!r)
@@ -1077,7 +1443,7 @@ void redis_stop(struct redis *r)
 	}
 	stats_remove(&r->stats);
 	loc_set_observer(NULL);
-	t = rcu_xchg_pointer(&r->target, NULL);
+	t = rcu_xchg_pointer(&r->map, NULL);
 	/* Old masters wait in call_rcu(): let them go before we do. */
 	urcu_memb_barrier();
 	free(t);
@@ -1105,5 +1471,7 @@ void redis_stats(const struct redis *r, struct redis_stats *out)
 		out->errors += __atomic_load_n(&w->errors, __ATOMIC_RELAXED);
 		out->reconnects +=
 		    __atomic_load_n(&w->reconnects, __ATOMIC_RELAXED);
+		out->redirects +=
+		    __atomic_load_n(&w->redirects, __ATOMIC_RELAXED);
 	}
 }

@@ -37,6 +37,14 @@
  * master (SENTINEL get-master-addr-by-name), checks its ROLE, follows
  * +switch-master, and re-discovers after any error; shards reconnect
  * to whatever master the store thread found.
+ *
+ * Redis Cluster: with cluster seeds, the store thread reads CLUSTER
+ * SLOTS and publishes a slot -> master map; each shard keeps a
+ * connection per master and sends an AOR's update to the master of its
+ * slot (MOVED followed once and the map read again, ASK with ASKING).
+ * The store thread writes back and loads per master and subscribes on
+ * one node (Pub/Sub is broadcast over the cluster). docs/operations.md,
+ * "Redis Cluster".
  */
 struct redis;
 struct uv_loop_s;
@@ -73,6 +81,8 @@ struct redis_opts {
 	const char *sentinel_master;  /**< Sentinel's master name, or NULL */
 	const char *const *sentinels; /**< "IP:PORT" of each Sentinel */
 	unsigned nsentinels;
+	const char *const *cluster; /**< Redis Cluster seeds "IP:PORT" */
+	unsigned ncluster;	    /**< 0: not a cluster */
 };
 
 /** Counters, summed over the shards and the store thread. */
@@ -85,6 +95,7 @@ struct redis_stats {
 	uint64_t reconnects; /**< shard connections made */
 	uint64_t applied;    /**< sets applied from Redis */
 	uint64_t resyncs;    /**< full loads done by the store thread */
+	uint64_t redirects;  /**< MOVED/ASK replies followed (cluster) */
 };
 
 /**

@@ -134,6 +134,47 @@ int redis__key_aor(const struct redis__names *nm, struct slice key,
 	return 0;
 }
 
+/*
+ * The Redis Cluster key slot: CRC16 (XMODEM: polynomial 0x1021, initial
+ * value 0, no reflection, as the Redis Cluster specification gives it)
+ * of the key, or of its hash tag (the bytes between the first '{' and
+ * the first '}' after it, when there is at least one), modulo 16384.
+ */
+static uint16_t crc16(const char *p, size_t len)
+{
+	uint16_t crc = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		crc ^= (uint16_t)((uint16_t)(unsigned char)p[i] << 8);
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021)
+					     : (uint16_t)(crc << 1);
+	}
+	return crc;
+}
+
+unsigned redis__slot(const char *key, size_t len)
+{
+	const char *lb = memchr(key, '{', len), *rb;
+
+	if (lb) {
+		rb = memchr(lb + 1, '}', len - (size_t)(lb + 1 - key));
+		if (rb && rb > lb + 1) {
+			key = lb + 1;
+			len = (size_t)(rb - key);
+		}
+	}
+	return crc16(key, len) & (REDIS_SLOTS - 1);
+}
+
+unsigned redis__aor_slot(struct codec_buf *tmp, const struct redis__names *nm,
+			 struct slice aor)
+{
+	codec_buf_reset(tmp);
+	redis__key(tmp, nm, "loc", aor);
+	return tmp->failed ? 0 : redis__slot(tmp->p, tmp->len);
+}
+
 /* Bindings. */
 
 bool redis__same_binding(const struct loc_contact *a,

@@ -47,6 +47,26 @@ int redis__names_init(struct redis__names *nm, const char *ns);
 void redis__key(struct codec_buf *b, const struct redis__names *nm,
 		const char *kind, struct slice aor);
 
+/** Redis Cluster's number of key slots. */
+#define REDIS_SLOTS 16384
+
+/** The most masters of a Redis Cluster the backend follows. */
+#define REDIS_MAX_MASTERS 64
+
+/**
+ * The Redis Cluster slot of key @p key (@p len bytes): CRC16-XMODEM of
+ * the key, or of its hash tag ("{...}", not empty), mod 16384.
+ * Thread: any.
+ */
+unsigned redis__slot(const char *key, size_t len);
+
+/**
+ * The slot of the keys of @p aor ("NS:loc:{AOR}" and "NS:exp:{AOR}"
+ * share it); @p tmp is scratch (reset first).
+ */
+unsigned redis__aor_slot(struct codec_buf *tmp, const struct redis__names *nm,
+			 struct slice aor);
+
 /** The AOR of a "NS:loc:{AOR}" key, or -EINVAL. */
 int redis__key_aor(const struct redis__names *nm, struct slice key,
 		   struct slice *aorp);
@@ -122,27 +142,58 @@ int redis__cmd_update(struct codec_buf *out, struct codec_buf *tmp,
 int redis__diff(const struct loc_set *old, const struct loc_set *cur,
 		int64_t now_ms, struct redis__op **opsp, unsigned *capp);
 
-/** The current master, published by the store thread under RCU. */
-struct redis__target {
-	struct redis_addr addr;
-	unsigned gen; /**< bumped whenever the master changes */
+/**
+ * Where writes go, published by the store thread under RCU: one master
+ * (a fixed address or Sentinel's), or a Redis Cluster's masters and
+ * which one serves each slot. Immutable once published.
+ */
+struct redis__map {
+	unsigned gen;	   /**< bumped whenever it changes */
+	bool cluster;	   /**< false: masters[0] serves every slot */
+	unsigned nmasters; /**< 1..REDIS_MAX_MASTERS */
+	struct redis_addr masters[REDIS_MAX_MASTERS];
+	uint8_t slot[REDIS_SLOTS]; /**< cluster: index in masters, or
+					REDIS_NO_MASTER */
 	struct rcu_head rcu;
 };
 
-/**
- * Copy the current master into *ap and its generation into *genp.
- * False when none is known yet. Thread: any registered RCU thread.
- */
-bool redis__target_get(struct redis *r, struct redis_addr *ap, unsigned *genp);
+#define REDIS_NO_MASTER 0xff
 
-/** The generation of the current master, 0 when none. */
-unsigned redis__target_gen(struct redis *r);
+/**
+ * Copy the master of slot @p slot into *ap and the map's generation
+ * into *genp. False when none is known (yet). Thread: any registered
+ * RCU thread.
+ */
+bool redis__route(struct redis *r, unsigned slot, struct redis_addr *ap,
+		  unsigned *genp);
+
+/** The generation of the current map, 0 when none. */
+unsigned redis__map_gen(struct redis *r);
+
+/** True when @p a is a master of the current map. */
+bool redis__map_has(struct redis *r, const struct redis_addr *a);
+
+/**
+ * Ask the store thread to read the cluster's topology again (a MOVED,
+ * a connection error); it does so at most every REFRESH_MIN_MS.
+ * Thread: any.
+ */
+void redis__want_refresh(struct redis *r);
+
+/** Same address? */
+bool redis__addr_same(const struct redis_addr *a, const struct redis_addr *b);
+
+/** "IP:PORT", "[IPv6]:PORT" or "unix:/path" of @p a into @p buf. */
+void redis__addr_name(const struct redis_addr *a, char *buf, size_t len);
 
 /** A write waiting for Redis: one malloc'd block. */
 struct redis__req {
 	struct redis__req *next;
 	uint64_t sent_ms; /**< uv_now() when handed to hiredis */
 	unsigned tries;
+	unsigned slot; /**< of its keys */
+	int via;       /**< a MOVED/ASK target link to try once, or -1 */
+	bool asking;   /**< ASK: send ASKING before it */
 	size_t len;
 	char cmd[]; /**< RESP */
 };
@@ -154,6 +205,28 @@ enum redis__wstate {
 	REDIS_W_UP,
 };
 
+/** The most connections one shard keeps (masters, and redirect
+ * targets not in the map yet). */
+#define REDIS_MAX_LINKS REDIS_MAX_MASTERS
+
+struct redis__shard;
+
+/** One shard's connection to one server. */
+struct redis__link {
+	struct redis__shard *w;
+	bool used;
+	struct redis_addr addr;
+	struct redisAsyncContext *ac;
+	enum redis__wstate state;
+	bool kill, down_logged;
+	uint64_t since_ms; /**< CONNECTING or HANDSHAKE since */
+	uint64_t retry_ms; /**< DOWN: next attempt */
+	uint64_t hold_ms;  /**< UP but told to wait (TRYAGAIN...): until */
+	unsigned backoff_ms;
+	struct redis__req *f_head, *f_tail; /**< sent, no reply yet */
+	unsigned nf;
+};
+
 /** A shard's writer: everything here belongs to that shard's thread,
  * but the counters, which anyone reads (relaxed). */
 struct redis__shard {
@@ -161,23 +234,17 @@ struct redis__shard {
 	unsigned id;
 	uv_loop_t *loop;
 	uv_timer_t timer;
-	bool attached, closed, stopping, kill, down_logged;
-	struct redisAsyncContext *ac;
-	enum redis__wstate state;
-	uint64_t since_ms; /**< CONNECTING or HANDSHAKE since */
-	uint64_t retry_ms; /**< DOWN: next attempt */
-	unsigned backoff_ms;
-	unsigned gen;			    /**< of the master connected to */
+	bool attached, closed, stopping;
+	unsigned gen; /**< of the map last followed */
+	struct redis__link links[REDIS_MAX_LINKS];
 	struct redis__req *q_head, *q_tail; /**< not sent yet */
-	struct redis__req *f_head, *f_tail; /**< sent, no reply yet */
-	struct redis__req *r_head, *r_tail; /**< refused for now: again */
-	unsigned nq, nf, nr;
+	unsigned nq, nf;		    /**< nf: all links */
 	bool full; /**< "queue full" logged for this episode */
 	struct codec_buf cmd, tmp;
 	struct redis__op *ops;
 	unsigned ops_cap;
 	struct log_ratelimit rl;
-	uint64_t written, dropped, errors, reconnects, waiting;
+	uint64_t written, dropped, errors, reconnects, waiting, redirects;
 };
 
 /** The backend: set up by redis_start(), read by every thread. */
@@ -194,12 +261,15 @@ struct redis {
 	char *master_name;
 	struct redis_addr *sentinels;
 	unsigned nsentinels;
+	struct redis_addr *seeds; /**< Redis Cluster seeds */
+	unsigned nseeds;
 	unsigned nshards;
 	struct redis__shard *shards;
 
 	/* Shared. */
-	struct redis__target *target; /**< RCU; NULL until known */
-	atomic_bool need_push;	      /**< a shard dropped writes */
+	struct redis__map *map;	  /**< RCU; NULL until known */
+	atomic_bool need_push;	  /**< a shard dropped writes */
+	atomic_bool need_refresh; /**< a shard saw MOVED or lost a node */
 	atomic_bool connected;
 	atomic_bool stop;
 	atomic_ulong applied, resyncs;

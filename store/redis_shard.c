@@ -2,6 +2,7 @@
 #include "store/redis_priv.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,20 +15,30 @@
 #include "proxy/base/err.h"
 
 /*
- * A shard's writer lives on the shard's loop: a hiredis async context
- * (the libuv adapter) and one timer that drives connecting, time-outs,
- * back-off and following a new master. Writes go out at once when the
- * connection is up, else wait in q (bounded with what is in flight by
- * queue_max). A connection that goes away hands hiredis' pending
- * callbacks a NULL reply; what was in flight then goes back to the
- * front of q, so nothing is lost and the order is kept (the script is
- * idempotent: an update that was applied and is sent again changes
- * nothing).
+ * A shard's writer lives on the shard's loop: one hiredis async context
+ * (the libuv adapter) per server it writes to (a link: the one master,
+ * or each master of a Redis Cluster) and one timer that drives
+ * connecting, time-outs, back-off and following the map the store
+ * thread publishes (redis__map). A write goes to the master of its
+ * keys' slot at once when that link is up, else waits in q (bounded
+ * with what is in flight by queue_max); the other links go on. A
+ * connection that goes away hands hiredis' pending callbacks a NULL
+ * reply; what was in flight on it then goes back to the front of q and
+ * is routed again, so nothing is lost. Order between writes does not
+ * matter: the script is idempotent and the newest stamp of a binding
+ * wins, whatever order the updates arrive in.
+ *
+ * Redis Cluster: a MOVED reply sends the write once to the address it
+ * names (a link made for it if needed) and asks the store thread for a
+ * new map; ASK sends ASKING and the write to the target, map unchanged.
+ * TRYAGAIN and CLUSTERDOWN hold the link for a moment.
  */
 
 #define TICK_MS	    100
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 2000
+#define HOLD_MS	    200
+#define MAX_TRIES   1000 /* redirects and refusals of one write */
 
 /* The writer of the shard this thread runs, once attached. */
 static _Thread_local struct redis__shard *self;
@@ -52,7 +63,7 @@ static void count(uint64_t *p, uint64_t v)
 
 static void set_waiting(struct redis__shard *w)
 {
-	__atomic_store_n(&w->waiting, (uint64_t)(w->nq + w->nf + w->nr),
+	__atomic_store_n(&w->waiting, (uint64_t)(w->nq + w->nf),
 			 __ATOMIC_RELAXED);
 }
 
@@ -90,129 +101,112 @@ static struct redis__req *q_pop(struct redis__shard *w)
 	return q;
 }
 
-static void f_push(struct redis__shard *w, struct redis__req *q)
+static void f_push(struct redis__link *l, struct redis__req *q)
 {
 	q->next = NULL;
-	if (w->f_tail)
-		w->f_tail->next = q;
+	if (l->f_tail)
+		l->f_tail->next = q;
 	else
-		w->f_head = q;
-	w->f_tail = q;
-	w->nf++;
+		l->f_head = q;
+	l->f_tail = q;
+	l->nf++;
+	l->w->nf++;
 }
 
-static struct redis__req *f_pop(struct redis__shard *w)
+static struct redis__req *f_pop(struct redis__link *l)
 {
-	struct redis__req *q = w->f_head;
+	struct redis__req *q = l->f_head;
 
 	if (!q)
 		return NULL;
-	w->f_head = q->next;
-	if (!w->f_head)
-		w->f_tail = NULL;
-	w->nf--;
+	l->f_head = q->next;
+	if (!l->f_head)
+		l->f_tail = NULL;
+	l->nf--;
+	l->w->nf--;
 	q->next = NULL;
 	return q;
 }
 
-/* What was in flight goes back in front of what waits, in order:
- * first what Redis refused for now (r), then what got no answer (f). */
-static void requeue_in_flight(struct redis__shard *w)
+/* What was in flight on @p l goes back in front of what waits, to be
+ * routed again. */
+static void requeue_in_flight(struct redis__link *l)
 {
-	if (w->f_head) {
-		w->f_tail->next = w->q_head;
-		if (!w->q_head)
-			w->q_tail = w->f_tail;
-		w->q_head = w->f_head;
-		w->nq += w->nf;
-		w->f_head = w->f_tail = NULL;
-		w->nf = 0;
+	struct redis__shard *w = l->w;
+
+	if (!l->f_head)
+		return;
+	for (struct redis__req *q = l->f_head; q; q = q->next) {
+		q->via = -1;
+		q->asking = false;
 	}
-	if (w->r_head) {
-		w->r_tail->next = w->q_head;
-		if (!w->q_head)
-			w->q_tail = w->r_tail;
-		w->q_head = w->r_head;
-		w->nq += w->nr;
-		w->r_head = w->r_tail = NULL;
-		w->nr = 0;
-	}
+	l->f_tail->next = w->q_head;
+	if (!w->q_head)
+		w->q_tail = l->f_tail;
+	w->q_head = l->f_head;
+	w->nq += l->nf;
+	w->nf -= l->nf;
+	l->f_head = l->f_tail = NULL;
+	l->nf = 0;
 }
 
 static void write_cb(redisAsyncContext *ac, void *reply, void *arg);
 
-/*
- * Hand @p q to hiredis; false when the context refuses it, or when the
- * store thread has found another master since we connected: then the
- * write waits for the new one. What we sent to the old master before
- * the switch is in the local table when the store thread writes it
- * back to the new one (it does so after publishing the switch), so a
- * demoted master that throws its data away loses nothing.
- */
-static bool send_one(struct redis__shard *w, struct redis__req *q)
-{
-	if (redis__target_gen(w->r) != w->gen) {
-		w->kill = true;
-		return false;
-	}
-	if (redisAsyncFormattedCommand(w->ac, write_cb, w, q->cmd, q->len) !=
-	    REDIS_OK)
-		return false;
-	q->sent_ms = now_ms(w);
-	f_push(w, q);
-	return true;
-}
-
-/* Send everything queued (bounded by nq). */
-static void flush(struct redis__shard *w)
-{
-	struct redis__req *q;
-
-	while (w->state == REDIS_W_UP && (q = q_pop(w))) {
-		if (!send_one(w, q)) {
-			q_push_front(w, q);
-			w->kill = true;
-			break;
-		}
-	}
-	set_waiting(w);
-}
-
 static void finish(struct redis__shard *w);
 
-/* The connection is gone (or never came): back to DOWN. */
-static void down(struct redis__shard *w, const char *why)
+static bool any_open(const struct redis__shard *w)
 {
-	requeue_in_flight(w);
+	for (unsigned i = 0; i < REDIS_MAX_LINKS; i++)
+		if (w->links[i].ac)
+			return true;
+	return false;
+}
+
+static void link_name(const struct redis__link *l, char *buf, size_t len)
+{
+	redis__addr_name(&l->addr, buf, len);
+}
+
+/* The connection is gone (or never came): back to DOWN. */
+static void down(struct redis__link *l, const char *why)
+{
+	struct redis__shard *w = l->w;
+	char name[160];
+
+	requeue_in_flight(l);
 	set_waiting(w);
-	w->state = REDIS_W_DOWN;
-	w->kill = false;
-	w->retry_ms = now_ms(w) + w->backoff_ms;
-	w->backoff_ms =
-	    w->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : w->backoff_ms * 2;
-	if (why && !w->down_logged && !w->stopping) {
+	l->state = REDIS_W_DOWN;
+	l->kill = false;
+	l->retry_ms = now_ms(w) + l->backoff_ms;
+	l->backoff_ms =
+	    l->backoff_ms * 2 > BACKOFF_MAX ? BACKOFF_MAX : l->backoff_ms * 2;
+	if (why && !l->down_logged && !w->stopping) {
+		link_name(l, name, sizeof(name));
 		log_msg(LOG_WARN,
-			"redis: shard %u: %s; writes wait (%u queued)", w->id,
-			why, w->nq);
-		w->down_logged = true;
+			"redis: shard %u: %s: %s; writes wait (%u queued)",
+			w->id, name, why, w->nq);
+		l->down_logged = true;
 	}
-	if (w->stopping)
+	/* A cluster node may have gone: the store thread looks again. */
+	if (why && !w->stopping)
+		redis__want_refresh(w->r);
+	if (w->stopping && !any_open(w))
 		finish(w);
 }
 
 /* Drop the connection now (from the timer or the API, never from a
  * hiredis callback). */
-static void drop(struct redis__shard *w, const char *why)
+static void drop(struct redis__link *l, const char *why)
 {
-	redisAsyncContext *ac = w->ac;
+	redisAsyncContext *ac = l->ac;
 
 	if (!ac)
 		return;
-	w->ac = NULL;
+	l->ac = NULL;
 	/* Runs the pending callbacks with NULL replies, then the
-	 * disconnect callback, which sees w->ac != ac and does nothing. */
+	 * disconnect callback, which sees l->ac != ac and does nothing. */
 	redisAsyncFree(ac);
-	down(w, why);
+	down(l, why);
 }
 
 static void hs_cb(redisAsyncContext *ac, void *reply, void *arg);
@@ -220,27 +214,28 @@ static void pre_cb(redisAsyncContext *ac, void *reply, void *arg);
 
 /* AUTH, SELECT, then SCRIPT LOAD, pipelined; writes wait for the
  * answer to the last one. */
-static void handshake(struct redis__shard *w)
+static void handshake(struct redis__link *l)
 {
+	const struct redis *r = l->w->r;
 	const char *argv[3];
 	size_t lens[3];
 	char db[16];
 	int err = REDIS_OK;
 
-	if (w->r->password) {
+	if (r->password) {
 		argv[0] = "AUTH";
-		argv[1] = w->r->password;
+		argv[1] = r->password;
 		lens[0] = 4;
-		lens[1] = strlen(w->r->password);
-		err = redisAsyncCommandArgv(w->ac, pre_cb, w, 2, argv, lens);
+		lens[1] = strlen(r->password);
+		err = redisAsyncCommandArgv(l->ac, pre_cb, l, 2, argv, lens);
 	}
-	if (err == REDIS_OK && w->r->db) {
-		snprintf(db, sizeof(db), "%u", w->r->db);
+	if (err == REDIS_OK && r->db) {
+		snprintf(db, sizeof(db), "%u", r->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		lens[0] = 6;
 		lens[1] = strlen(db);
-		err = redisAsyncCommandArgv(w->ac, pre_cb, w, 2, argv, lens);
+		err = redisAsyncCommandArgv(l->ac, pre_cb, l, 2, argv, lens);
 	}
 	if (err == REDIS_OK) {
 		argv[0] = "SCRIPT";
@@ -249,102 +244,171 @@ static void handshake(struct redis__shard *w)
 		lens[0] = 6;
 		lens[1] = 4;
 		lens[2] = strlen(redis__script);
-		err = redisAsyncCommandArgv(w->ac, hs_cb, w, 3, argv, lens);
+		err = redisAsyncCommandArgv(l->ac, hs_cb, l, 3, argv, lens);
 	}
 	if (err != REDIS_OK)
-		w->kill = true;
+		l->kill = true;
 }
 
 static void connect_cb(const redisAsyncContext *ac, int status)
 {
-	struct redis__shard *w = ac->data;
+	struct redis__link *l = ac->data;
 
-	if (w->ac != ac)
+	if (l->ac != ac)
 		return;
 	if (status != REDIS_OK) {
 		/* hiredis frees the context after this callback. */
-		w->ac = NULL;
-		down(w, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
+		l->ac = NULL;
+		down(l, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
 		return;
 	}
-	w->state = REDIS_W_HANDSHAKE;
-	w->since_ms = now_ms(w);
-	handshake(w);
+	l->state = REDIS_W_HANDSHAKE;
+	l->since_ms = now_ms(l->w);
+	handshake(l);
 }
 
-static void refused(struct redis__shard *w, const char *what,
+static void refused(struct redis__link *l, const char *what,
 		    const redisReply *r)
 {
+	struct redis__shard *w = l->w;
+
 	if (log_ratelimit_ok(&w->rl))
 		log_msg(LOG_ERR, "redis: shard %u: %s: %.*s", w->id, what,
 			r->type == REDIS_REPLY_ERROR ? (int)r->len : 16,
 			r->type == REDIS_REPLY_ERROR ? r->str
 						     : "unexpected reply");
-	w->kill = true;
+	l->kill = true;
 }
 
 static void pre_cb(redisAsyncContext *ac, void *reply, void *arg)
 {
-	struct redis__shard *w = arg;
+	struct redis__link *l = arg;
 	redisReply *r = reply;
 
-	if (r && w->ac == ac && r->type == REDIS_REPLY_ERROR)
-		refused(w, "AUTH/SELECT", r);
+	if (r && l->ac == ac && r->type == REDIS_REPLY_ERROR)
+		refused(l, "AUTH/SELECT", r);
 }
+
+static void flush(struct redis__shard *w);
 
 static void hs_cb(redisAsyncContext *ac, void *reply, void *arg)
 {
-	struct redis__shard *w = arg;
+	struct redis__link *l = arg;
+	struct redis__shard *w = l->w;
 	redisReply *r = reply;
+	char name[160];
 
-	if (!r || w->ac != ac || w->kill)
+	if (!r || l->ac != ac || l->kill)
 		return; /* the connection is going: down() follows */
 	if (r->type != REDIS_REPLY_STRING || r->len != 40 ||
 	    memcmp(r->str, w->r->nm.sha, 40) != 0) {
-		refused(w, "SCRIPT LOAD", r);
+		refused(l, "SCRIPT LOAD", r);
 		return;
 	}
-	w->state = REDIS_W_UP;
-	w->backoff_ms = BACKOFF_MIN;
+	l->state = REDIS_W_UP;
+	l->backoff_ms = BACKOFF_MIN;
 	count(&w->reconnects, 1);
-	if (w->down_logged) {
-		log_msg(LOG_INFO, "redis: shard %u: connected; replaying %u",
-			w->id, w->nq);
-		w->down_logged = false;
+	if (l->down_logged) {
+		link_name(l, name, sizeof(name));
+		log_msg(LOG_INFO, "redis: shard %u: %s connected; replaying %u",
+			w->id, name, w->nq);
+		l->down_logged = false;
 	}
 	flush(w);
 }
 
 static void disconnect_cb(const redisAsyncContext *ac, int status)
 {
-	struct redis__shard *w = ac->data;
+	struct redis__link *l = ac->data;
 
 	(void)status;
-	if (w->ac != ac)
+	if (l->ac != ac)
 		return;
 	/* hiredis frees the context after this callback. */
-	w->ac = NULL;
-	down(w, ac->c.errstr[0] ? ac->c.errstr : "connection closed");
+	l->ac = NULL;
+	down(l, ac->c.errstr[0] ? ac->c.errstr : "connection closed");
+}
+
+static bool starts(const redisReply *r, const char *code)
+{
+	size_t n = strlen(code);
+
+	return r->len >= n && strncasecmp(r->str, code, n) == 0;
 }
 
 /* Errors after which the write is sent again on a new connection. */
 static bool transient(const redisReply *r)
 {
-	static const char *const codes[] = {
-		"NOSCRIPT", "READONLY", "LOADING",     "MASTERDOWN", "NOAUTH",
-		"BUSY",	    "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "OOM"
-	};
+	static const char *const codes[] = { "NOSCRIPT",   "READONLY",
+					     "LOADING",	   "MASTERDOWN",
+					     "NOAUTH",	   "BUSY",
+					     "NOREPLICAS", "OOM" };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (r->len >= strlen(codes[i]) &&
-		    strncasecmp(r->str, codes[i], strlen(codes[i])) == 0)
+		if (starts(r, codes[i]))
 			return true;
 	return false;
 }
 
+static struct redis__link *link_find(struct redis__shard *w,
+				     const struct redis_addr *a, bool add)
+{
+	struct redis__link *free_l = NULL;
+
+	for (unsigned i = 0; i < REDIS_MAX_LINKS; i++) {
+		struct redis__link *l = &w->links[i];
+
+		if (l->used && redis__addr_same(&l->addr, a))
+			return l;
+		if (!l->used && !free_l)
+			free_l = l;
+	}
+	if (!add || !free_l)
+		return NULL;
+	memset(free_l, 0, sizeof(*free_l));
+	free_l->w = w;
+	free_l->used = true;
+	free_l->addr = *a;
+	free_l->backoff_ms = BACKOFF_MIN;
+	free_l->state = REDIS_W_DOWN;
+	return free_l;
+}
+
+/*
+ * "MOVED 3999 127.0.0.1:6381" or "ASK ...": the request goes to that
+ * address once (its link made if needed). False when the reply does not
+ * parse or no link is left.
+ */
+static bool redirect(struct redis__shard *w, struct redis__req *q,
+		     const redisReply *r, bool ask)
+{
+	char text[160], *sp;
+	struct redis_addr a;
+	struct redis__link *l;
+
+	if (r->len >= sizeof(text))
+		return false;
+	memcpy(text, r->str, r->len);
+	text[r->len] = '\0';
+	sp = strrchr(text, ' ');
+	if (!sp || redis_addr_parse(sp + 1, &a) != 0)
+		return false;
+	l = link_find(w, &a, true);
+	if (!l)
+		return false;
+	q->via = (int)(l - w->links);
+	q->asking = ask;
+	count(&w->redirects, 1);
+	if (log_ratelimit_ok(&w->rl))
+		log_msg(LOG_INFO, "redis: shard %u: %s; following", w->id,
+			text);
+	return true;
+}
+
 static void write_cb(redisAsyncContext *ac, void *reply, void *arg)
 {
-	struct redis__shard *w = arg;
+	struct redis__link *l = arg;
+	struct redis__shard *w = l->w;
 	redisReply *r = reply;
 	struct redis__req *q;
 
@@ -353,25 +417,44 @@ static void write_cb(redisAsyncContext *ac, void *reply, void *arg)
 	 * back in the queue. */
 	if (!r)
 		return;
-	q = f_pop(w);
+	q = f_pop(l);
 	if (!q)
 		return;
 	if (r->type != REDIS_REPLY_ERROR) {
 		count(&w->written, 1);
 		free(q);
+	} else if (++q->tries > MAX_TRIES) {
+		count(&w->errors, 1);
+		if (log_ratelimit_ok(&w->rl))
+			log_msg(LOG_ERR,
+				"redis: shard %u: update given up after %u "
+				"tries: %.*s",
+				w->id, MAX_TRIES, (int)r->len, r->str);
+		free(q);
+	} else if (starts(r, "MOVED ") || starts(r, "ASK ")) {
+		bool ask = starts(r, "ASK ");
+
+		if (!ask)
+			redis__want_refresh(w->r);
+		if (!redirect(w, q, r, ask))
+			q->via = -1;
+		q_push_front(w, q);
+	} else if (starts(r, "TRYAGAIN") || starts(r, "CLUSTERDOWN")) {
+		/* A slot being moved, a cluster failing over: again
+		 * soon, on the same connection. */
+		q->via = -1;
+		q->asking = false;
+		q_push_front(w, q);
+		l->hold_ms = now_ms(w) + HOLD_MS;
+		redis__want_refresh(w->r);
 	} else if (transient(r)) {
 		/* A master that became a replica, a restarted one without
 		 * the script...: again on a new connection (bounded by
 		 * queue_max like any waiting write). */
-		q->tries++;
-		q->next = NULL;
-		if (w->r_tail)
-			w->r_tail->next = q;
-		else
-			w->r_head = q;
-		w->r_tail = q;
-		w->nr++;
-		w->kill = true;
+		q->via = -1;
+		q->asking = false;
+		q_push_front(w, q);
+		l->kill = true;
 	} else {
 		count(&w->errors, 1);
 		if (log_ratelimit_ok(&w->rl))
@@ -380,25 +463,20 @@ static void write_cb(redisAsyncContext *ac, void *reply, void *arg)
 				(int)r->len, r->str);
 		free(q);
 	}
-	if (w->full && w->nq + w->nf + w->nr < w->r->queue_max / 2)
+	if (w->full && w->nq + w->nf < w->r->queue_max / 2)
 		w->full = false;
 	set_waiting(w);
 }
 
-static void start_connect(struct redis__shard *w)
+static void start_connect(struct redis__link *l)
 {
-	struct redis_addr a;
+	struct redis__shard *w = l->w;
 	redisAsyncContext *ac;
-	unsigned gen;
 
-	if (!redis__target_get(w->r, &a, &gen)) {
-		w->retry_ms = now_ms(w) + BACKOFF_MIN;
-		return;
-	}
-	ac = a.is_unix ? redisAsyncConnectUnix(a.path)
-		       : redisAsyncConnect(a.host, a.port);
+	ac = l->addr.is_unix ? redisAsyncConnectUnix(l->addr.path)
+			     : redisAsyncConnect(l->addr.host, l->addr.port);
 	if (!ac) {
-		down(w, "out of memory");
+		down(l, "out of memory");
 		return;
 	}
 	if (ac->err) {
@@ -406,44 +484,138 @@ static void start_connect(struct redis__shard *w)
 
 		snprintf(why, sizeof(why), "%s", ac->c.errstr);
 		redisAsyncFree(ac);
-		down(w, why);
+		down(l, why);
 		return;
 	}
-	ac->data = w;
+	ac->data = l;
 	if (redisLibuvAttach(ac, w->loop) != REDIS_OK) {
 		redisAsyncFree(ac);
-		down(w, "cannot attach to the loop");
+		down(l, "cannot attach to the loop");
 		return;
 	}
 	redisAsyncSetConnectCallback(ac, connect_cb);
 	redisAsyncSetDisconnectCallback(ac, disconnect_cb);
-	w->ac = ac;
-	w->gen = gen;
-	w->state = REDIS_W_CONNECTING;
-	w->since_ms = now_ms(w);
+	l->ac = ac;
+	l->state = REDIS_W_CONNECTING;
+	l->since_ms = now_ms(w);
+}
+
+/* The link @p q goes out on now, or NULL (it waits). Connects a link
+ * that is down and due. */
+static struct redis__link *link_for(struct redis__shard *w,
+				    struct redis__req *q)
+{
+	struct redis__link *l;
+	struct redis_addr a;
+	unsigned gen;
+
+	if (q->via >= 0 && q->via < REDIS_MAX_LINKS && w->links[q->via].used) {
+		l = &w->links[q->via];
+	} else {
+		q->via = -1;
+		q->asking = false;
+		if (!redis__route(w->r, q->slot, &a, &gen))
+			return NULL;
+		l = link_find(w, &a, true);
+		if (!l)
+			return NULL;
+	}
+	if (!l->ac && !w->stopping && !w->closed && now_ms(w) >= l->retry_ms)
+		start_connect(l);
+	if (l->ac && l->state == REDIS_W_UP && !l->kill &&
+	    now_ms(w) >= l->hold_ms)
+		return l;
+	return NULL;
+}
+
+/* Hand @p q to @p l's context; false when it refuses. */
+static bool send_on(struct redis__link *l, struct redis__req *q)
+{
+	if (q->asking &&
+	    redisAsyncCommand(l->ac, NULL, NULL, "ASKING") != REDIS_OK)
+		return false;
+	if (redisAsyncFormattedCommand(l->ac, write_cb, l, q->cmd, q->len) !=
+	    REDIS_OK)
+		return false;
+	/* A redirect is tried once; then the map decides again. */
+	q->via = -1;
+	q->asking = false;
+	q->sent_ms = now_ms(l->w);
+	f_push(l, q);
+	return true;
+}
+
+/* Send everything queued that has a link up; the rest keeps its place
+ * (one pass, bounded by nq). */
+static void flush(struct redis__shard *w)
+{
+	struct redis__req *keep_h = NULL, *keep_t = NULL, *q;
+	unsigned kept = 0, n = w->nq;
+
+	for (unsigned i = 0; i < n && (q = q_pop(w)); i++) {
+		struct redis__link *l = link_for(w, q);
+
+		if (l && send_on(l, q))
+			continue;
+		if (l)
+			l->kill = true;
+		q->next = NULL;
+		if (keep_t)
+			keep_t->next = q;
+		else
+			keep_h = q;
+		keep_t = q;
+		kept++;
+	}
+	/* What waits goes back in front, in its order. */
+	if (keep_h) {
+		keep_t->next = w->q_head;
+		if (!w->q_head)
+			w->q_tail = keep_t;
+		w->q_head = keep_h;
+		w->nq += kept;
+	}
+	set_waiting(w);
 }
 
 static void tick_cb(uv_timer_t *t)
 {
 	struct redis__shard *w = t->data;
 	uint64_t now = now_ms(w);
-	unsigned gen = redis__target_gen(w->r);
+	unsigned gen = redis__map_gen(w->r);
+	bool moved = gen != w->gen;
 
-	if (w->ac) {
-		if (w->kill)
-			drop(w, "reconnecting after an error");
-		else if ((w->state == REDIS_W_CONNECTING ||
-			  w->state == REDIS_W_HANDSHAKE) &&
-			 now - w->since_ms > w->r->connect_timeout_ms)
-			drop(w, "connect timed out");
-		else if (w->f_head &&
-			 now - w->f_head->sent_ms > w->r->command_timeout_ms)
-			drop(w, "command timed out");
-		else if (gen != w->gen && !w->stopping)
-			drop(w, "the master changed");
+	w->gen = gen;
+	for (unsigned i = 0; i < REDIS_MAX_LINKS; i++) {
+		struct redis__link *l = &w->links[i];
+
+		if (!l->used)
+			continue;
+		if (l->ac) {
+			if (l->kill)
+				drop(l, "reconnecting after an error");
+			else if ((l->state == REDIS_W_CONNECTING ||
+				  l->state == REDIS_W_HANDSHAKE) &&
+				 now - l->since_ms > w->r->connect_timeout_ms)
+				drop(l, "connect timed out");
+			else if (l->f_head && now - l->f_head->sent_ms >
+						  w->r->command_timeout_ms)
+				drop(l, "command timed out");
+		}
+		/* A server that is no master any more gets nothing more
+		 * from us (what we sent it before the switch is in the
+		 * table the store thread writes back to the new one). */
+		if (moved && !w->stopping && !redis__map_has(w->r, &l->addr)) {
+			if (l->ac)
+				drop(l, NULL);
+			for (struct redis__req *q = w->q_head; q; q = q->next)
+				if (q->via == (int)i)
+					q->via = -1;
+			l->used = false;
+		}
 	}
-	if (!w->ac && !w->stopping && !w->closed && now >= w->retry_ms)
-		start_connect(w);
+	if (!w->stopping && !w->closed)
+		flush(w);
 }
 
 int redis_shard_attach(struct redis *r, unsigned shard, uv_loop_t *loop)
@@ -458,7 +630,6 @@ int redis_shard_attach(struct redis *r, unsigned shard, uv_loop_t *loop)
 	w->r = r;
 	w->id = shard;
 	w->loop = loop;
-	w->backoff_ms = BACKOFF_MIN;
 	w->rl.burst = 5;
 	err = uv_timer_init(loop, &w->timer);
 	if (err)
@@ -483,7 +654,8 @@ static void finish(struct redis__shard *w)
 	if (w->closed)
 		return;
 	w->closed = true;
-	requeue_in_flight(w);
+	for (unsigned i = 0; i < REDIS_MAX_LINKS; i++)
+		requeue_in_flight(&w->links[i]);
 	/* Bounded by nq. */
 	while ((q = q_pop(w))) {
 		free(q);
@@ -514,19 +686,24 @@ void redis_shard_detach(struct redis *r, unsigned shard)
 	w = &r->shards[shard];
 	if (!w->attached || w->stopping)
 		return;
+	/* Let what waits go out where a link is up. */
+	flush(w);
 	w->stopping = true;
 	if (self == w)
 		self = NULL;
-	if (w->ac && w->state == REDIS_W_UP && (w->nq || w->nf) && !w->nr) {
-		/* Let what waits go out and be answered; the timer still
-		 * bounds it by command_timeout_ms. */
-		flush(w);
-		redisAsyncDisconnect(w->ac);
-		return;
+	for (unsigned i = 0; i < REDIS_MAX_LINKS; i++) {
+		struct redis__link *l = &w->links[i];
+
+		if (!l->ac)
+			continue;
+		if (l->state == REDIS_W_UP && l->nf && !l->kill)
+			/* Answered, then closed; the timer still bounds
+			 * it by command_timeout_ms. */
+			redisAsyncDisconnect(l->ac);
+		else
+			drop(l, NULL);
 	}
-	if (w->ac)
-		drop(w, NULL); /* down() finishes, as we stop */
-	else
+	if (!any_open(w))
 		finish(w);
 }
 
@@ -535,6 +712,7 @@ void redis__observe(struct slice aor, const struct loc_set *old,
 		    const struct loc_set *cur)
 {
 	struct redis__shard *w = self;
+	struct redis__link *l;
 	struct redis__req *q;
 	int n, err;
 
@@ -546,7 +724,7 @@ void redis__observe(struct slice aor, const struct loc_set *old,
 			count(&w->dropped, 1);
 		return;
 	}
-	if (w->nq + w->nf + w->nr >= w->r->queue_max) {
+	if (w->nq + w->nf >= w->r->queue_max) {
 		count(&w->dropped, 1);
 		/* The store thread writes the whole table back once Redis
 		 * has room: the dropped update is in it. */
@@ -570,11 +748,18 @@ void redis__observe(struct slice aor, const struct loc_set *old,
 	}
 	memset(q, 0, sizeof(*q));
 	q->len = w->cmd.len;
+	q->via = -1;
 	memcpy(q->cmd, w->cmd.p, w->cmd.len);
-	if (w->state == REDIS_W_UP && !w->q_head && send_one(w, q)) {
+	q->slot = redis__aor_slot(&w->tmp, &w->r->nm, aor);
+	/* At once when its master's link is up, even past writes that
+	 * wait for another master (order is free: see the top). */
+	l = link_for(w, q);
+	if (l && send_on(l, q)) {
 		set_waiting(w);
 		return;
 	}
+	if (l)
+		l->kill = true;
 	q_push_back(w, q);
 	set_waiting(w);
 }

@@ -48,6 +48,9 @@ static const cyaml_schema_field_t redis_fields[] = {
 	CYAML_FIELD_MAPPING("sentinel", CYAML_FLAG_OPTIONAL,
 			    struct store_conf_raw_redis, sentinel,
 			    sentinel_fields),
+	CYAML_FIELD_SEQUENCE(
+	    "cluster", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+	    struct store_conf_raw_redis, cluster, &redis_addr_entry, 1, 16),
 	CYAML_FIELD_END
 };
 
@@ -108,6 +111,20 @@ static int check_redis_addr(const char *path, const char *v, char *why,
 	return ERR_CONFIG;
 }
 
+/* A Redis Cluster node: "IP:PORT" or "[IPv6]:PORT" (nodes tell each
+ * other's addresses as IP and port, never as Unix paths). */
+static int check_cluster_addr(const char *path, const char *v, char *why,
+			      size_t whylen)
+{
+	struct redis_addr a;
+
+	if (redis_addr_parse(v, &a) == 0 && !a.is_unix)
+		return 0;
+	snprintf(why, whylen, "%s: '%.80s' is not IP:PORT or [IPv6]:PORT", path,
+		 v);
+	return ERR_CONFIG;
+}
+
 /* Letters, digits, '_', '-', '.': the start of every key. */
 static int check_redis_ns(const char *path, const char *v, char *why,
 			  size_t whylen)
@@ -131,6 +148,8 @@ int store_conf_check(const char *spath, const char *path, const char *v,
 	if (strcmp(spath, "store.redis.address") == 0 ||
 	    strcmp(spath, "store.redis.sentinel.addresses") == 0)
 		return check_redis_addr(path, v, why, whylen);
+	if (strcmp(spath, "store.redis.cluster") == 0)
+		return check_cluster_addr(path, v, why, whylen);
 	if (strcmp(spath, "store.redis.namespace") == 0)
 		return check_redis_ns(path, v, why, whylen);
 	return 0;
@@ -141,7 +160,7 @@ static unsigned or_default(unsigned v, unsigned def)
 	return v ? v : def;
 }
 
-/* store.redis: a fixed address or Sentinel, not both. */
+/* store.redis: a fixed address, Sentinel or a Cluster: one of them. */
 int store_conf_build(struct store_conf *s, const struct store_conf_raw *raw,
 		     char *why, size_t whylen)
 {
@@ -156,6 +175,18 @@ int store_conf_build(struct store_conf *s, const struct store_conf_raw *raw,
 			 "store.redis: give address or sentinel, not both");
 		return ERR_CONFIG;
 	}
+	if (g->cluster && (g->address || sn->master)) {
+		snprintf(why, whylen,
+			 "store.redis: give cluster alone, without address or "
+			 "sentinel");
+		return ERR_CONFIG;
+	}
+	if (g->cluster && g->db) {
+		snprintf(why, whylen,
+			 "store.redis: a Redis Cluster has only db 0, not %u",
+			 g->db);
+		return ERR_CONFIG;
+	}
 	s->redis.db = g->db;
 	s->redis.connect_timeout_ms = or_default(g->connect_timeout_ms, 1000);
 	s->redis.command_timeout_ms = or_default(g->command_timeout_ms, 2000);
@@ -167,6 +198,18 @@ int store_conf_build(struct store_conf *s, const struct store_conf_raw *raw,
 	if (r->snapshot && !(s->snapshot = strdup(r->snapshot)))
 		return -ENOMEM;
 	s->snapshot_interval_s = or_default(r->snapshot_interval_s, 10);
+	if (g->cluster) {
+		s->redis.cluster = calloc(g->cluster_count, sizeof(char *));
+		if (!s->redis.cluster)
+			return -ENOMEM;
+		for (unsigned i = 0; i < g->cluster_count; i++) {
+			s->redis.cluster[i] = strdup(g->cluster[i]);
+			if (!s->redis.cluster[i])
+				return -ENOMEM;
+			s->redis.ncluster = i + 1;
+		}
+		return 0;
+	}
 	if (!sn->master) {
 		s->redis.address =
 		    strdup(g->address ? g->address : "127.0.0.1:6379");
@@ -195,4 +238,7 @@ void store_conf_fini(struct store_conf *s)
 	for (unsigned i = 0; i < s->redis.nsentinels; i++)
 		free(s->redis.sentinels[i]);
 	free(s->redis.sentinels);
+	for (unsigned i = 0; i < s->redis.ncluster; i++)
+		free(s->redis.cluster[i]);
+	free(s->redis.cluster);
 }

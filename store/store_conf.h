@@ -37,6 +37,8 @@ struct store_conf {
 		char *sentinel_master; /**< Sentinel's name, or NULL */
 		char **sentinels;      /**< "IP:PORT" of each Sentinel */
 		unsigned nsentinels;
+		char **cluster; /**< Redis Cluster seeds "IP:PORT", or NULL */
+		unsigned ncluster; /**< 0: not a cluster */
 	} redis;
 };
 
@@ -57,6 +59,8 @@ struct store_conf_raw_redis {
 	unsigned queue_max;
 	char *ns;
 	struct store_conf_raw_sentinel sentinel;
+	char **cluster;
+	unsigned cluster_count;
 };
 
 struct store_conf_raw_store {
@@ -90,9 +94,9 @@ int store_conf_check(const char *spath, const char *path, const char *v,
 
 /**
  * Fill @p s (zeroed) from @p raw with the defaults. Returns 0;
- * ERR_CONFIG with the reason in @p why (address and sentinel both
- * given); -ENOMEM. On error, @p s still goes to store_conf_fini().
- * Thread: control (config load).
+ * ERR_CONFIG with the reason in @p why (more than one of address,
+ * sentinel and cluster given; cluster with a db other than 0); -ENOMEM. On
+ * error, @p s still goes to store_conf_fini(). Thread: control (config load).
  */
 int store_conf_build(struct store_conf *s, const struct store_conf_raw *raw,
 		     char *why, size_t whylen);

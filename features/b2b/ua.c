@@ -1352,6 +1352,62 @@ int ua_send_in_dialog(struct ua *u, struct dialog *d, enum sip_method method,
 	return err;
 }
 
+int ua_send_out(struct ua *u, const struct ua_out_opts *o)
+{
+	char tag[REQUEST_TAG_MAX], branch[TXN_BRANCH_MAX];
+	char cid[REQUEST_CALL_ID_MAX];
+	struct request_opts r;
+	struct slice out;
+	struct txn *ct;
+	int err, n, t;
+
+	if (!u || !o || o->method == SIP_INVITE || o->method == SIP_ACK ||
+	    o->method == SIP_CANCEL || o->method == SIP_BYE ||
+	    o->method == SIP_PRACK || o->method == SIP_METHOD_OTHER ||
+	    !o->target.len || o->target.len > UA_URI_MAX ||
+	    o->from.len > UA_URI_MAX || o->nhdrs > UA_CALL_HDRS_MAX ||
+	    (o->nhdrs && !o->hdrs))
+		return -EINVAL;
+	err = self(u);
+	if (err)
+		return err;
+	/* The Call-ID this worker owns: the response comes back here. */
+	n = ua_call_id_make(shard_id(u->sh),
+			    b2b_conf(shard_conf(u->sh))->workers, cid,
+			    sizeof(cid));
+	if (n < 0)
+		return n;
+	t = request_tag_make(tag, sizeof(tag));
+	if (t < 0)
+		return t;
+	txn_branch_make(u->txns, 0, branch);
+	memset(&r, 0, sizeof(r));
+	r.method = o->method;
+	r.ruri = o->target;
+	r.to_uri = o->target;
+	r.from_uri = o->from.len ? o->from : slice_cstr(u->contact);
+	r.from_display = o->from_display;
+	r.from_tag = slice_make(tag, (size_t)t);
+	r.call_id = slice_make(cid, (size_t)n);
+	r.cseq = 1;
+	r.via_transport = slice_cstr("UDP");
+	r.via_host = slice_cstr(u->host);
+	r.via_port = u->port;
+	r.branch = slice_cstr(branch);
+	r.hdrs = o->hdrs;
+	r.nhdrs = o->nhdrs;
+	if (o->body.len) {
+		r.content_type = o->content_type;
+		r.body = o->body;
+	}
+	err = request_build(&r, shard_arena(u->sh), &out);
+	if (!err)
+		err = txn_cli_new(u->txns, NULL, o->method, &u->proxy,
+				  slice_cstr(branch), out.p, out.len, 0, NULL,
+				  NULL, &ct);
+	return err;
+}
+
 static int ua_request(struct shard *sh, void *state, const struct peer *from,
 		      const struct sipmsg *m)
 {

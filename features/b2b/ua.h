@@ -236,6 +236,33 @@ int ua_send_request(struct ua_leg *leg, enum sip_method method,
 /** Most extra headers ua_call() takes (ua_call_opts.hdrs). */
 #define UA_CALL_HDRS_MAX 16
 
+/** What ua_send_out() sends; every slice is borrowed for the call. */
+struct ua_out_opts {
+	/** Not INVITE, ACK, CANCEL, BYE, PRACK nor SIP_METHOD_OTHER:
+	 * MESSAGE (RFC 3428), OPTIONS, NOTIFY... */
+	enum sip_method method;
+	/** Request-URI and To, as ua_call_opts.target. */
+	struct slice target;
+	/** From URI (empty: the worker's Contact) and display name. */
+	struct slice from, from_display;
+	/** Extra headers (Route...), as ua_call_opts.hdrs. */
+	const struct request_hdr *hdrs;
+	unsigned nhdrs;
+	struct slice content_type, body; /**< body may be empty */
+};
+
+/**
+ * Send the out-of-dialog request @p o describes (a new Call-ID this
+ * worker owns, CSeq 1, a new From tag, no Contact) through the proxy
+ * in a client transaction whose outcome nobody is told: a
+ * fire-and-forget notice (park's "Parked 701" MESSAGE to the parker,
+ * issue #13). Returns 0, or -EINVAL (a bad method or field, as
+ * request_print()), -ENOENT (no pool address), -ENOSPC, -EAGAIN (no
+ * Call-ID, ua_call_id_make()), -ENOMEM, a send error.
+ * Thread: the worker of @p u.
+ */
+int ua_send_out(struct ua *u, const struct ua_out_opts *o);
+
 /** The UA core for pool_set_ua() (proxy/main.c). */
 extern const struct pool_ua ua_pool;
 

@@ -22,6 +22,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
+#include "proxy/dns_conf.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/core/conf_store.h"
 #include "proxy/core/shard.h"
@@ -192,6 +193,9 @@ static const char *store_key(const struct store_conf *a,
 	if (!strv_eq(a->redis.sentinels, a->redis.nsentinels,
 		     b->redis.sentinels, b->redis.nsentinels))
 		return "store.redis.sentinel.addresses";
+	if (!strv_eq(a->redis.cluster, a->redis.ncluster, b->redis.cluster,
+		     b->redis.ncluster))
+		return "store.redis.cluster";
 	return NULL;
 }
 
@@ -249,6 +253,22 @@ static const char *rtpe_key(const struct rtpe_conf *a,
 		return "media.retries";
 	if (a->down_s != b->down_s)
 		return "media.down_s";
+	return NULL;
+}
+
+/* The resolvers are made per shard at start-up (proxy/dns.h). */
+static const char *dns_key(const struct dns_conf *a, const struct dns_conf *b)
+{
+	if (a->enabled != b->enabled)
+		return "dns";
+	if (strcmp(a->servers, b->servers) != 0)
+		return "dns.servers";
+	if (a->timeout_ms != b->timeout_ms)
+		return "dns.timeout_ms";
+	if (a->attempts != b->attempts)
+		return "dns.attempts";
+	if (a->cache_max != b->cache_max)
+		return "dns.cache_max";
 	return NULL;
 }
 
@@ -320,6 +340,9 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 	if (!park_eq(park_conf(a), park_conf(b)))
 		return "park";
 	k = rtpe_key(rtpe_conf(a), rtpe_conf(b));
+	if (k)
+		return k;
+	k = dns_key(dns_conf(a), dns_conf(b));
 	if (k)
 		return k;
 	/* Started once at start-up; trace.start/trace.stop at run time. */

@@ -1,4 +1,4 @@
-/* proxy/mgmt/rpc_park.c - park.list and park.retrieve */
+/* proxy/mgmt/rpc_park.c - park.list, park.retrieve and park.park */
 #include "proxy/mgmt/rpc_park.h"
 
 #include <errno.h>
@@ -167,11 +167,133 @@ static void park_retrieve_m(struct rpc_call *call, json_t *params, void *arg)
 	}
 }
 
+/* park.park's answer, from the lot's worker. */
+static void park_done(void *arg, int err, unsigned status, const char *domain,
+		      unsigned slot, const char *parked, const char *parker)
+{
+	struct rpc_call *call = arg;
+
+	switch (err) {
+	case 0:
+		rpc_reply(call, json_pack("{s:s,s:i,s:s,s:s}", "domain", domain,
+					  "slot", (int)slot, "parked", parked,
+					  "parker", parker));
+		break;
+	case -EBUSY:
+		rpc_error(call, RPC_REFUSED,
+			  "the lot of %s is full, or the slot is taken",
+			  domain);
+		break;
+	case -ENOPROTOOPT:
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: %s has no park lot", domain);
+		break;
+	case -ERANGE:
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: slot is not in the lot of %s",
+			  domain);
+		break;
+	case -ECONNREFUSED:
+		rpc_error(call, RPC_REFUSED,
+			  "%s refused the INVITE with Replaces (%u): the call "
+			  "is as it was",
+			  parked, status);
+		break;
+	case -ETIMEDOUT:
+		rpc_error(call, RPC_REFUSED,
+			  "%s did not answer the INVITE with Replaces (%u)",
+			  parked, status);
+		break;
+	case -ECANCELED:
+		rpc_error(call, RPC_STOPPING, "the pool stopped");
+		break;
+	default:
+		rpc_error(call, RPC_INTERNAL_ERROR,
+			  "the party could not be parked (%d, %u)", err,
+			  status);
+		break;
+	}
+}
+
+static void park_park_m(struct rpc_call *call, json_t *params, void *arg)
+{
+	static const char *const names[] = { "call_id", "domain", "slot",
+					     "party", NULL };
+	const struct mgmt_env *env = arg;
+	const char *cid = NULL, *domain = NULL, *party = NULL;
+	struct park_dialog_req rq;
+	int64_t slot = 0;
+	int err;
+
+	if (rpc_params_only(call, params, 4, names) ||
+	    rpc_param_str(call, params, 0, "call_id", true, &cid) < 0 ||
+	    rpc_param_str(call, params, 1, "domain", false, &domain) < 0 ||
+	    rpc_param_int(call, params, 2, "slot", false, 1, 99999, &slot) <
+		0 ||
+	    rpc_param_str(call, params, 3, "party", false, &party) < 0)
+		return;
+	if (!env->pool) {
+		rpc_error(call, RPC_UNAVAILABLE,
+			  "the B2B pool is off (b2b.workers: 0): no park");
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	if (!party || !strcmp(party, "callee"))
+		rq.party = PARK_PARTY_CALLEE;
+	else if (!strcmp(party, "caller"))
+		rq.party = PARK_PARTY_CALLER;
+	else {
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: party is \"caller\" or "
+			  "\"callee\"");
+		return;
+	}
+	if (!cid[0] || strlen(cid) > PARK_CALL_ID_MAX ||
+	    (domain && (!domain[0] || strlen(domain) > PARK_DOMAIN_MAX))) {
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: call_id is 1..%d characters, "
+			  "domain 1..%d",
+			  PARK_CALL_ID_MAX, PARK_DOMAIN_MAX);
+		return;
+	}
+	rq.call_id = slice_cstr(cid);
+	rq.domain = domain ? slice_cstr(domain) : slice_make(NULL, 0);
+	rq.slot = (unsigned)slot;
+	err = park_dialog(&rq, park_done, call);
+	switch (err) {
+	case 0:
+		return; /* park_done() answers */
+	case -ENOENT:
+		rpc_error(call, RPC_NOT_FOUND, "no such dialog");
+		break;
+	case -EALREADY:
+		rpc_error(call, RPC_REFUSED,
+			  "the dialog is early: park a confirmed one");
+		break;
+	case -EINVAL:
+		rpc_error(call, RPC_INVALID_PARAMS,
+			  "invalid params: the dialog's party cannot be "
+			  "parked (no Contact, or no lot domain)");
+		break;
+	case -ECANCELED:
+		rpc_error(call, RPC_UNAVAILABLE, "the B2B pool is not running");
+		break;
+	case -ENOBUFS:
+		rpc_error(call, RPC_BUSY, "the pool worker's queue is full");
+		break;
+	default:
+		rpc_error(call, RPC_INTERNAL_ERROR, "park failed (%d)", err);
+		break;
+	}
+}
+
 int rpc_park_add(struct rpc *r, struct mgmt_env *env)
 {
 	int err = rpc_method_add(r, "park.list", park_list_m, env);
 
 	if (!err)
 		err = rpc_method_add(r, "park.retrieve", park_retrieve_m, env);
+	if (!err)
+		err = rpc_method_add(r, "park.park", park_park_m, env);
 	return err;
 }

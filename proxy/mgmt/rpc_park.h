@@ -1,4 +1,5 @@
-/* proxy/mgmt/rpc_park.h - the park.list and park.retrieve methods */
+/* proxy/mgmt/rpc_park.h - the park.list, park.retrieve and park.park
+ * methods */
 #pragma once
 
 struct mgmt_env;
@@ -20,6 +21,14 @@ struct rpc;
  *    RPC_NOT_FOUND: the slot is free; RPC_REFUSED: it is being
  *    retrieved; RPC_INVALID_PARAMS: a bad domain, slot (1..99999) or
  *    to; RPC_UNAVAILABLE: no pool (b2b.workers: 0).
+ *  - park.park {call_id, domain?, slot?, party?}: park one party
+ *    ("callee", the default, or "caller") of a confirmed dialog the
+ *    proxy carries (features/park.h park_dialog()); answers {domain,
+ *    slot, parked, parker} once the party took the INVITE with
+ *    Replaces. RPC_NOT_FOUND: no such dialog; RPC_REFUSED: early
+ *    dialog, lot full, slot taken, the party refused or did not
+ *    answer; RPC_INVALID_PARAMS: bad params, a domain without lot, a
+ *    slot not in it; RPC_UNAVAILABLE: no pool.
  * Errors: as rpc_method_add(). Thread: control.
  */
 int rpc_park_add(struct rpc *r, struct mgmt_env *env);

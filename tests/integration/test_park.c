@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sndfile.h>
 #include <spandsp/telephony.h>
 #include <spandsp/bit_operations.h>
@@ -1281,5 +1282,461 @@ Test(park_call, attended_transfer_puts_the_transferee_in_the_parkers_place)
 	in_dialog(bob, "BYE");
 	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* park.park and *7 (issue #13): one party of a call the proxy carries
+ * is taken over by the pool with an INVITE with Replaces (RFC 3891). */
+
+/* park.park waits for the party's answer: it runs on a thread of its
+ * own while the test answers for the party. */
+struct pending_park {
+	uint16_t port;
+	char params[512];
+	int rc;
+	char why[256];
+	json_t *res;
+};
+
+static void *park_in_background(void *arg)
+{
+	struct pending_park *pp = arg;
+
+	pp->rc = mgmtcli_rpc(pp->port, NULL, "park.park", pp->params, &pp->res,
+			     pp->why, sizeof(pp->why));
+	return NULL;
+}
+
+/* park.park @p params (JSON) at once: its error code (0: parked) and
+ * the why; the result freed. */
+static int park_park(const char *params, char *why, size_t size)
+{
+	json_t *res = NULL;
+	int rc = mgmtcli_rpc(sp.mgmt_port, NULL, "park.park", params, &res, why,
+			     size);
+
+	json_decref(res);
+	return rc;
+}
+
+/* A request @p method from the UAS side of dialog @p d, with body
+ * @p body of type @p ctype (NULL: none). */
+static void uas_req_body(struct phone *p, struct uas_dlg *d, const char *method,
+			 const char *ctype, const char *body)
+{
+	char req[4096], ct[128] = "";
+	unsigned cseq = ++d->cseq;
+	int n;
+
+	if (ctype)
+		snprintf(ct, sizeof(ct), "Content-Type: %s\r\n", ctype);
+	n = snprintf(req, sizeof(req),
+		     "%s %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKub%s%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "%s"
+		     "From: %s\r\nTo: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u %s\r\n"
+		     "%s"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     method, d->target, p->ua.ip, p->ua.port, d->cid, method,
+		     cseq, d->route, d->from, d->to, d->cid, cseq, method, ct,
+		     body ? strlen(body) : 0, body ? body : "");
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* A request @p method without body from the UAS side of dialog @p d. */
+static void uas_req(struct phone *p, struct uas_dlg *d, const char *method)
+{
+	uas_req_body(p, d, method, NULL, NULL);
+}
+
+/* INFO from the caller @p p in its dialog with body @p body of type
+ * @p ctype. */
+static void info(struct phone *p, const char *ctype, const char *body)
+{
+	char req[2048];
+	unsigned cseq = ++p->cseq;
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "INFO %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKin%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u INFO\r\n"
+		     "%s"
+		     "Content-Type: %s\r\n"
+		     "Content-Length: %zu\r\n\r\n%s",
+		     p->target, p->ua.ip, p->ua.port, p->cid, cseq, p->ua.user,
+		     p->ua.domain, p->cid, p->to, p->cid, cseq, p->route, ctype,
+		     strlen(body), body);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* @p caller calls @p callee (registered, same domain); the callee
+ * answers: the caller's dialog in @p caller, the callee's in @p d. */
+static void connect_call(struct phone *caller, struct phone *callee,
+			 struct uas_dlg *d)
+{
+	call(caller, callee->ua.user);
+	first_invite(&callee->ua, rx);
+	uas_dialog_of(d, rx);
+	answer_sdp(callee, rx);
+	cr_assert_eq(ua_expect_final(&caller->ua, caller->cid, "INVITE", rx),
+		     200, "%s", rx->buf);
+	dialog_of(caller, rx);
+	in_dialog(caller, "ACK");
+	ua_expect_req(&callee->ua, "ACK", d->cid, rx);
+}
+
+/* The tag of name-addr-with-params @p v into @p out. */
+static void tag_of(const char *v, char *out, size_t size)
+{
+	const char *t = strstr(v, "tag=");
+	size_t n;
+
+	cr_assert_not_null(t, "%s", v);
+	n = strcspn(t + 4, ";> \r\n");
+	cr_assert_lt(n, size);
+	memcpy(out, t + 4, n);
+	out[n] = '\0';
+}
+
+/* @p p, a party of dialog @p cid with tag @p own (its peer's
+ * @p peer), gets the pool's INVITE with Replaces naming it (RFC 3891
+ * §6.1: its own tag is the to-tag) from "Parked N" <sip:N@localhost>,
+ * with the pool's offer; left in rx. */
+static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
+			     const char *peer, unsigned slot)
+{
+	char v[512], want[512];
+
+	first_invite(&p->ua, rx);
+	snprintf(want, sizeof(want), "%s;to-tag=%s;from-tag=%s", cid, own,
+		 peer);
+	sipcli_hdr_str(rx, HDR_REPLACES, v, sizeof(v));
+	cr_assert_str_eq(v, want, "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_REQUIRE, v, sizeof(v));
+	cr_assert_str_eq(v, "replaces", "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
+	snprintf(want, sizeof(want), "\"Parked %u\" <sip:%u@localhost>", slot,
+		 slot);
+	cr_assert_not_null(strstr(v, want), "%s", rx->buf);
+	cr_assert_gt(audio_port(body_of(rx)), 0, "%s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
+			   rx->buf);
+}
+
+/* gets_replaces_of() for @p p, the callee of dialog @p d. */
+static void gets_replaces(struct phone *p, const struct uas_dlg *d,
+			  unsigned slot)
+{
+	char peer[128];
+
+	tag_of(d->to, peer, sizeof(peer));
+	gets_replaces_of(p, d->cid, "callee", peer, slot);
+}
+
+/* ... and takes it: 200 with its SDP, the ACK; the pool's dialog in
+ * @p pd. Then it leaves its old dialog @p d with BYE, which the proxy
+ * relays to the other party. */
+static void takes_replaces(struct phone *p, struct uas_dlg *d,
+			   struct uas_dlg *pd)
+{
+	uas_dialog_of(pd, rx);
+	answer_sdp(p, rx);
+	ua_expect_req(&p->ua, "ACK", pd->cid, rx);
+	uas_req(p, d, "BYE");
+}
+
+/* park.park on a SIPp-to-phone call through the proxy: bob, the callee,
+ * gets the pool's INVITE with Replaces, takes it and BYEs alice (SIPp,
+ * who answers 200); park.park answers slot 701 with alice as the
+ * parker; bob hears music; carol dials 701 and gets bob phone to
+ * phone. */
+Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
+{
+	struct pending_park pp = { .rc = 1 };
+	struct phone *bob, *carol;
+	struct uas_dlg ab, pool;
+	struct sipp_cmd c;
+	pthread_t t;
+	char list[256], v[300], pb[32];
+
+	start(NULL);
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	sipp_cmd_uac(&c, "uac_park_parked.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", NULL);
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_errors(&c, "alice");
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "alice");
+	first_invite(&bob->ua, rx);
+	uas_dialog_of(&ab, rx);
+	answer_sdp(bob, rx);
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	pp.port = sp.mgmt_port;
+	snprintf(pp.params, sizeof(pp.params), "{\"call_id\": \"%s\"}", ab.cid);
+	cr_assert_eq(pthread_create(&t, NULL, park_in_background, &pp), 0);
+	gets_replaces(bob, &ab, 701);
+	takes_replaces(bob, &ab, &pool);
+	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
+		     rx->buf);
+	pthread_join(t, NULL);
+	cr_assert_eq(pp.rc, 0, "%s", pp.why);
+	cr_assert_eq(json_integer_value(json_object_get(pp.res, "slot")), 701);
+	cr_assert_str_eq(json_string_value(json_object_get(pp.res, "parker")),
+			 "sip:alice@localhost");
+	cr_assert_str_eq(json_string_value(json_object_get(pp.res, "domain")),
+			 "localhost");
+	json_decref(pp.res);
+	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
+	hears(bob, NULL, 0, 10);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:bob@localhost>");
+	park_field("localhost", 701, "call_id", v, sizeof(v));
+	cr_assert_str_eq(v, pool.cid);
+	cr_assert_eq(metric("sipedge_park_parked_total"), 1);
+	/* carol retrieves: bob is re-INVITEd with her offer. */
+	call(carol, "701");
+	ua_expect_req(&bob->ua, "INVITE", pool.cid, rx);
+	snprintf(pb, sizeof(pb), "m=audio %u ", carol->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pb), "%s", rx->buf);
+	answer_sdp(bob, rx);
+	ua_expect_req(&bob->ua, "ACK", pool.cid, rx);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	snprintf(pb, sizeof(pb), "m=audio %u ", bob->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pb), "%s", rx->buf);
+	dialog_of(carol, rx);
+	in_dialog(carol, "ACK");
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
+	in_dialog(carol, "BYE");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
+	ua_expect_req(&bob->ua, "BYE", pool.cid, rx);
+	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* The parker @p p of slot @p slot gets, in any order, the BYE of its
+ * call @p cid (from the parked party) and the pool's MESSAGE "Parked N"
+ * from <sip:N@localhost>; answers both 200. Bounded: 20 messages. */
+static void parker_told_in(struct phone *p, const char *cid, unsigned slot)
+{
+	bool bye = false, msg = false;
+	char v[256], want[64];
+
+	for (int i = 0; i < 20 && !(bye && msg); i++) {
+		cr_assert_eq(ua_recv(&p->ua, rx, UA_WAIT_MS), 0,
+			     "bye %d message %d", bye, msg);
+		if (!rx->m.is_request)
+			continue;
+		if (slice_eq(rx->m.method_name, SLICE_LIT("BYE"))) {
+			sipcli_hdr_str(rx, HDR_CALL_ID, v, sizeof(v));
+			cr_assert_str_eq(v, cid);
+			bye = true;
+		} else if (slice_eq(rx->m.method_name, SLICE_LIT("MESSAGE"))) {
+			snprintf(want, sizeof(want), "Parked %u", slot);
+			cr_assert(slice_eq(rx->m.body, slice_cstr(want)), "%s",
+				  rx->buf);
+			sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
+			snprintf(want, sizeof(want), "<sip:%u@localhost>",
+				 slot);
+			cr_assert_not_null(strstr(v, want), "%s", rx->buf);
+			msg = true;
+		} else {
+			continue;
+		}
+		ua_respond(&p->ua, rx, 200, "OK", NULL);
+	}
+	cr_assert(bye && msg, "bye %d message %d", bye, msg);
+}
+
+static void parker_told(struct phone *p, unsigned slot)
+{
+	parker_told_in(p, p->cid, slot);
+}
+
+/* The callee @p p of dialog @p d relays the INFO that reaches it. */
+static void relays_info(struct phone *caller, struct phone *p,
+			struct uas_dlg *d)
+{
+	ua_expect_req(&p->ua, "INFO", d->cid, rx);
+	ua_respond(&p->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(ua_expect_final(&caller->ua, caller->cid, "INFO", rx), 200,
+		     "%s", rx->buf);
+}
+
+/* *7 during an ordinary call: alice sends INFO dtmf-relay Signal=*
+ * then Signal=7 (both relayed to bob and answered by him); bob gets
+ * the pool's INVITE with Replaces, takes it, BYEs alice; alice gets
+ * "Parked 701" by MESSAGE; bob hears music in 701, alice its parker.
+ * Then the callee dave's application/dtmf "*7" parks the caller carol
+ * in 702 (the tags the other way round). A '*' then another key parks
+ * nothing. */
+Test(park_call, star7_by_info_parks_the_other_party_and_tells_the_sender)
+{
+	struct phone *alice, *bob, *carol, *dave;
+	struct uas_dlg ab, pool, cd, pool2;
+	char list[256], v[300];
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	dave = phone("dave", "localhost", "127.0.0.5");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	cr_assert_eq(ua_register(&dave->ua, "test", 60, rx), 200);
+	connect_call(alice, bob, &ab);
+	/* '*' then '5': nothing. */
+	info(alice, "application/dtmf-relay", "Signal=*\r\nDuration=160\r\n");
+	relays_info(alice, bob, &ab);
+	info(alice, "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n");
+	relays_info(alice, bob, &ab);
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 0);
+	/* '*' then '7'. */
+	info(alice, "application/dtmf-relay", "Signal=*\r\nDuration=160\r\n");
+	relays_info(alice, bob, &ab);
+	info(alice, "application/dtmf-relay", "Signal= 7\r\nDuration=160\r\n");
+	relays_info(alice, bob, &ab);
+	gets_replaces(bob, &ab, 701);
+	takes_replaces(bob, &ab, &pool);
+	parker_told(alice, 701);
+	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
+		     rx->buf);
+	hears(bob, NULL, 0, 10);
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:bob@localhost>");
+	/* application/dtmf, both keys in one INFO, from the callee. */
+	connect_call(carol, dave, &cd);
+	uas_req_body(dave, &cd, "INFO", "application/dtmf", "*7");
+	ua_expect_req(&carol->ua, "INFO", carol->cid, rx);
+	ua_respond(&carol->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(ua_expect_final(&dave->ua, cd.cid, "INFO", rx), 200, "%s",
+		     rx->buf);
+	snprintf(v, sizeof(v), "f%s", carol->cid);
+	gets_replaces_of(carol, carol->cid, v, "callee", 702);
+	uas_dialog_of(&pool2, rx);
+	answer_sdp(carol, rx);
+	ua_expect_req(&carol->ua, "ACK", pool2.cid, rx);
+	in_dialog(carol, "BYE");
+	parker_told_in(dave, cd.cid, 702);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200,
+		     "%s", rx->buf);
+	hears(carol, NULL, 0, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "localhost:701 localhost:702");
+	park_field("localhost", 702, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:dave@localhost");
+	park_field("localhost", 702, "parked", v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:carol@localhost>");
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 2);
+	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
+	/* The parked parties hang up: the slots are free. */
+	uas_req(bob, &pool, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, pool.cid, "BYE", rx), 200);
+	uas_req(carol, &pool2, "BYE");
+	cr_assert_eq(ua_expect_final(&carol->ua, pool2.cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* What park.park refuses leaves the call as it was: an early dialog
+ * (-32003), bad params (-32602), an unknown dialog (-32002), a taken
+ * slot and a full lot
+ * (-32003), a Replaces the party refuses with 481 (-32003, the slot
+ * free again); then alice's BYE still reaches bob. */
+Test(park_call, park_park_refusals_leave_the_call_intact)
+{
+	struct pending_park pp = { .rc = 1 };
+	struct phone *alice, *bob, *carol;
+	struct sipcli_msg *inv;
+	struct uas_dlg ab;
+	pthread_t t;
+	char why[256], params[256], list[128];
+
+	start("park:\n  - domain: localhost\n    slots: 701-702\n");
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	/* Early (bob rings with a To tag): refused. */
+	inv = calloc(1, sizeof(*inv));
+	cr_assert_not_null(inv);
+	call(alice, "bob");
+	first_invite(&bob->ua, inv);
+	uas_dialog_of(&ab, inv);
+	ua_respond(&bob->ua, inv, 180, "Ringing", bob->ua.contact);
+	for (int i = 0; i < 50; i++) {
+		/* Once alice has the 180 the proxy has seen it. */
+		cr_assert_eq(ua_recv(&alice->ua, rx, UA_WAIT_MS), 0);
+		if (!rx->m.is_request && rx->m.status == 180)
+			break;
+	}
+	snprintf(params, sizeof(params), "[\"%s\"]", ab.cid);
+	cr_assert_eq(park_park(params, why, sizeof(why)), -32003, "%s", why);
+	cr_assert_not_null(strstr(why, "early"), "%s", why);
+	/* bob answers: the call is up. */
+	answer_sdp(bob, inv);
+	free(inv);
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	cr_assert_eq(park_park("{}", why, sizeof(why)), -32602, "%s", why);
+	cr_assert_eq(park_park("[\"\"]", why, sizeof(why)), -32602, "%s", why);
+	snprintf(params, sizeof(params),
+		 "{\"call_id\": \"%s\", \"party\": \"nobody\"}", ab.cid);
+	cr_assert_eq(park_park(params, why, sizeof(why)), -32602, "%s", why);
+	snprintf(params, sizeof(params), "{\"call_id\": \"%s\", \"slot\": 5}",
+		 ab.cid);
+	cr_assert_eq(park_park(params, why, sizeof(why)), -32602, "%s", why);
+	snprintf(params, sizeof(params),
+		 "{\"call_id\": \"%s\", \"domain\": \"nowhere.example\"}",
+		 ab.cid);
+	cr_assert_eq(park_park(params, why, sizeof(why)), -32602, "%s", why);
+	cr_assert_eq(park_park("{\"call_id\": \"nosuch\"}", why, sizeof(why)),
+		     -32002, "%s", why);
+	/* carol takes 701: asking for it is refused; 702 left. */
+	park(carol);
+	snprintf(params, sizeof(params), "{\"call_id\": \"%s\", \"slot\": 701}",
+		 ab.cid);
+	cr_assert_eq(park_park(params, why, sizeof(why)), -32003, "%s", why);
+	/* bob refuses the Replaces: the error comes back, 702 is free. */
+	pp.port = sp.mgmt_port;
+	snprintf(pp.params, sizeof(pp.params), "[\"%s\"]", ab.cid);
+	cr_assert_eq(pthread_create(&t, NULL, park_in_background, &pp), 0);
+	gets_replaces(bob, &ab, 702);
+	ua_respond(&bob->ua, rx, 481, "Call Does Not Exist", NULL);
+	pthread_join(t, NULL);
+	cr_assert_eq(pp.rc, -32003, "%s", pp.why);
+	cr_assert_not_null(strstr(pp.why, "481"), "%s", pp.why);
+	json_decref(pp.res);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	cr_assert_eq(metric("sipedge_park_replace_refused_total"), 1);
+	/* erin takes 702: the lot is full. */
+	park(phone("erin", "localhost", "127.0.0.6"));
+	cr_assert_eq(park_park(pp.params, why, sizeof(why)), -32003, "%s", why);
+	cr_assert_eq(metric("sipedge_park_full_total"), 1);
+	/* The call is as it was: alice's BYE reaches bob. */
+	in_dialog(alice, "BYE");
+	ua_expect_req(&bob->ua, "BYE", ab.cid, rx);
+	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

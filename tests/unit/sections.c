@@ -14,6 +14,7 @@
 #include "proxy/core/guard_conf.h"
 #include "proxy/core/log_conf.h"
 #include "proxy/core/trace_conf.h"
+#include "proxy/dns_conf.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/rtpe_conf.h"
 #include "registrar/reg_conf.h"
@@ -27,7 +28,7 @@ void sections_add_all(void)
 		&mgmt_conf_section,  &log_conf_section,
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
-		&rtpe_conf_section,
+		&rtpe_conf_section,  &dns_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -356,9 +356,12 @@ Test(route, static_routes_by_domain_and_prefix_then_ip_literals)
 	p = plan_of("sip:dave@127.0.0.1:7030", NULL);
 	cr_assert_eq(p.status, 0);
 	cr_assert_eq(port_of(&p.t[0].dest), 7030);
-	/* A name sipedge cannot resolve on a shard. */
+	/* A name: a target for the resolver (route_cfg.resolve). */
 	p = plan_of("sip:x@elsewhere.example.org", NULL);
-	cr_assert_eq(p.status, 404);
+	cr_assert_eq(p.status, 0);
+	cr_assert_eq(p.ntargets, 1);
+	cr_assert(
+	    slice_eq(p.t[0].resolve, SLICE_LIT("sip:x@elsewhere.example.org")));
 	cr_assert_eq(plan_of("sips:x@127.0.0.1:7031", NULL).status, 416);
 }
 
@@ -818,4 +821,95 @@ Test(route, the_dialog_keeps_what_dialog_end_needs_of_both_uas)
 	cr_assert_eq(d->ua[DLG_CALLER].cseq, 1);
 	cr_assert_eq(d->state, DLG_CONFIRMED);
 	urcu_memb_read_unlock();
+}
+
+/* Names (RFC 3263): route_cfg.resolve, faked. */
+
+static int resolve_ret;
+static unsigned resolve_calls;
+static char resolve_uri[128];
+
+static int fake_resolve(void *ctx, struct slice uri, struct peer *out,
+			unsigned max)
+{
+	(void)ctx;
+	resolve_calls++;
+	snprintf(resolve_uri, sizeof(resolve_uri), "%.*s", (int)uri.len, uri.p);
+	if (resolve_ret <= 0)
+		return resolve_ret;
+	for (int i = 0; i < resolve_ret && (unsigned)i < max; i++)
+		out[i] = peer((uint16_t)(7101 + i));
+	return resolve_ret;
+}
+
+/* The proxy again, with the fake resolver answering @p ret. */
+static void with_resolver(int ret)
+{
+	struct route_cfg rc;
+
+	route_free(r);
+	memset(&rc, 0, sizeof(rc));
+	rc.conf = c;
+	rc.shard = 1;
+	rc.wheel = &w;
+	rc.arena = a;
+	rc.send = fake_send;
+	rc.dialogs = true;
+	rc.resolve = fake_resolve;
+	cr_assert_eq(route_new(&rc, &r), 0);
+	resolve_ret = ret;
+	resolve_calls = 0;
+}
+
+Test(route, a_name_becomes_its_targets_tried_one_after_the_other)
+{
+	with_resolver(2);
+	send_req("MESSAGE", "sip:x@trunk.example", NULL);
+	cr_assert_eq(resolve_calls, 1);
+	cr_assert_str_eq(resolve_uri, "sip:x@trunk.example");
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(port_of(&sent[0].to), 7101);
+	/* RFC 3263 §4.3: a 503 from the first goes to the next. */
+	callee_answers(0, 503, ";tag=t1");
+	cr_assert_eq(find_sent(1, 7102, "MESSAGE"), 1);
+	callee_answers(1, 200, ";tag=t2");
+	cr_assert_eq(find_sent(2, UAC, "SIP/2.0 200"), 2);
+}
+
+Test(route, a_route_value_that_is_a_name_is_resolved)
+{
+	with_resolver(1);
+	send_req("MESSAGE", "sip:x@example.com",
+		 "Route: <sip:edge.example;lr>\r\n");
+	cr_assert_str_eq(resolve_uri, "sip:edge.example;lr");
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(port_of(&sent[0].to), 7101);
+}
+
+Test(route, a_pending_lookup_sends_nothing_and_says_so)
+{
+	struct peer from = peer(UAC);
+
+	with_resolver(-EINPROGRESS);
+	cr_assert_eq(
+	    route_request(r, req(0, "INVITE", "sip:x@trunk.example", NULL),
+			  &from),
+	    -EINPROGRESS);
+	arena_reset(a);
+	cr_assert_eq(nsent, 0, "not even 100 Trying: the caller holds it");
+	cr_assert_eq(txn_count(route_txns(r)), 0);
+}
+
+Test(route, names_that_do_not_resolve_are_404_and_a_failed_dns_503)
+{
+	with_resolver(-ENOENT);
+	send_req("MESSAGE", "sip:x@nowhere.example", NULL);
+	cr_assert_eq(nsent, 1);
+	cr_assert(!strncmp(sent[0].buf, "SIP/2.0 404 Not Found (domain", 29),
+		  "%s", sent[0].buf);
+	with_resolver(-EHOSTUNREACH);
+	send_req("MESSAGE", "sip:x@nowhere.example", NULL);
+	cr_assert_eq(nsent, 2);
+	cr_assert(!strncmp(sent[1].buf, "SIP/2.0 503", 11), "%s", sent[1].buf);
+	cr_assert_eq(txn_count(route_txns(r)), 0);
 }

@@ -559,3 +559,62 @@ Test(redis, start_refuses_bad_settings)
 	cr_assert_eq(redis_start(&o, 1, &r), -EINVAL);
 	cr_assert_null(r);
 }
+
+/* CLUSTER KEYSLOT answers of a real redis-server 7.0 in cluster mode,
+ * and the examples of the Redis Cluster specification. */
+Test(redis, slot_is_crc16_of_the_key_or_its_hash_tag)
+{
+	static const struct {
+		const char *key;
+		unsigned slot;
+	} known[] = {
+		{ "123456789", 12739 }, /* CRC16-XMODEM check value 0x31C3 */
+		{ "foo", 12182 },
+		{ "bar", 5061 },
+		{ "sipedge:loc:{u1@localhost}", 11727 },
+		{ "sipedge:exp:{u1@localhost}", 11727 },
+		{ "sipedge:loc:{u999@localhost}", 2011 },
+		{ "{user1000}.following", 3443 },
+		{ "foo{}{bar}", 8363 },	   /* empty tag: the whole key */
+		{ "foo{{bar}}zap", 4015 }, /* tag "{bar" */
+		{ "foo{bar}{zap}", 5061 }, /* the first tag: "bar" */
+		{ "a{b", 13340 },	   /* no closing brace */
+		{ "", 0 },
+		{ "x:loc:{sip:a}b@x}", 5920 },
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		cr_assert_eq(redis__slot(known[i].key, strlen(known[i].key)),
+			     known[i].slot, "%s", known[i].key);
+}
+
+Test(redis, an_aors_keys_share_its_slot)
+{
+	struct redis__names nm;
+	struct codec_buf tmp = { 0 };
+
+	cr_assert_eq(redis__names_init(&nm, NULL), 0);
+	cr_assert_eq(redis__aor_slot(&tmp, &nm, SLICE_LIT("u1@localhost")),
+		     11727);
+	cr_assert_eq(redis__aor_slot(&tmp, &nm, SLICE_LIT("u999@localhost")),
+		     2011);
+	codec_buf_free(&tmp);
+}
+
+Test(redis, start_refuses_a_bad_cluster)
+{
+	struct redis_opts o = { 0 };
+	const char *seeds[] = { "127.0.0.1:7000", "unix:/tmp/r.sock" };
+	struct redis *r = NULL;
+
+	o.cluster = seeds;
+	o.ncluster = 2;
+	cr_assert_eq(redis_start(&o, 1, &r), -EINVAL, "no Unix seeds");
+	o.ncluster = 1;
+	o.db = 1;
+	cr_assert_eq(redis_start(&o, 1, &r), -EINVAL, "db 0 only");
+	o.db = 0;
+	o.address = "127.0.0.1:6379";
+	cr_assert_eq(redis_start(&o, 1, &r), -EINVAL, "not with an address");
+	cr_assert_null(r);
+}

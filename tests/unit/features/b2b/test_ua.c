@@ -827,3 +827,56 @@ Test(ua, a_forks_2xx_after_the_leg_ended_is_acked_and_byed)
 	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
 	cr_assert(strstr(m, ";tag=late"), "%s", m);
 }
+
+/* ua_send_out()'s results on the worker: INVITE, BYE, then MESSAGE. */
+static atomic_int out_err[3];
+
+static void send_out_fn(struct shard *sh, void *arg)
+{
+	static const enum sip_method m[3] = { SIP_INVITE, SIP_BYE,
+					      SIP_MESSAGE };
+	struct ua_out_opts o;
+
+	(void)arg;
+	if (!sh)
+		return;
+	for (int i = 0; i < 3; i++) {
+		memset(&o, 0, sizeof(o));
+		o.method = m[i];
+		o.target = slice_cstr("sip:alice@127.0.0.1");
+		o.from = slice_cstr("sip:701@localhost");
+		o.from_display = slice_cstr("Parked 701");
+		o.content_type = slice_cstr("text/plain");
+		o.body = slice_cstr("Parked 701");
+		atomic_store(&out_err[i], ua_send_out(ua_of(sh), &o));
+	}
+}
+
+/* ua_send_out(): a MESSAGE outside any dialog (new Call-ID, CSeq 1,
+ * From with a tag, no To tag, no Contact, the body); INVITE and BYE
+ * are refused. */
+Test(ua, send_out_sends_a_request_outside_any_dialog)
+{
+	char v[256];
+	const char *m;
+
+	cr_assert_eq(ua_send_out(NULL, NULL), -EINVAL);
+	start();
+	on_worker(send_out_fn, NULL);
+	m = recv_one(WAIT_MS);
+	cr_assert(!strncmp(m, "MESSAGE sip:alice@127.0.0.1 SIP/2.0\r\n", 37),
+		  "not the MESSAGE:\n%s", m);
+	cr_assert_eq(atomic_load(&out_err[0]), -EINVAL);
+	cr_assert_eq(atomic_load(&out_err[1]), -EINVAL);
+	cr_assert_eq(atomic_load(&out_err[2]), 0);
+	snprintf(inv, sizeof(inv), "%s", m);
+	cr_assert_str_eq(line(m, "CSeq:", v, sizeof(v)), "CSeq: 1 MESSAGE");
+	cr_assert_not_null(strstr(line(m, "From:", v, sizeof(v)),
+				  "\"Parked 701\" <sip:701@localhost>;tag="));
+	cr_assert_null(strstr(line(m, "To:", v, sizeof(v)), "tag="));
+	cr_assert_null(strstr(m, "Contact:"), "%s", m);
+	cr_assert_str_eq(line(m, "Content-Type:", v, sizeof(v)),
+			 "Content-Type: text/plain");
+	cr_assert_str_eq(strstr(m, "\r\n\r\n") + 4, "Parked 701");
+	respond(200, NULL);
+}

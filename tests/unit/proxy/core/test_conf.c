@@ -813,12 +813,14 @@ Test(conf, routes_checked_with_their_line)
 			      "  - domain: a.example\n"
 			      "    next_hop: []\n",
 			      "t.yaml:3: ", "needs at least 1 entry");
+	/* A next hop may be a name (RFC 3263, proxy/dns.h); a contact
+	 * may not. */
 	conftest_expect_error(
-	    "routes:\n"
-	    "  - domain: a.example\n"
-	    "    next_hop:\n"
-	    "      - sip:192.0.2.1\n"
-	    "      - sip:gw.example.net\n",
+	    "locations:\n"
+	    "  - aor: a@example.com\n"
+	    "    contacts:\n"
+	    "      - sip:a@192.0.2.1\n"
+	    "      - sip:a@gw.example.net\n",
 	    "t.yaml:5: ", "the host must be an IP address (no DNS)");
 	conftest_expect_error(
 	    "routes:\n"

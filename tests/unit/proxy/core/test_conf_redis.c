@@ -117,3 +117,44 @@ Test(conf_redis, address_and_sentinel_together_are_refused)
 			      "      addresses: [\"127.0.0.1:26379\"]\n",
 			      "t.yaml: ", "give address or sentinel, not both");
 }
+
+Test(conf_redis, cluster_seeds_are_read)
+{
+	cr_assert_eq(conftest_load("store:\n"
+				   "  backend: redis\n"
+				   "  redis:\n"
+				   "    cluster: [\"127.0.0.1:7000\", "
+				   "\"[::1]:7001\"]\n"),
+		     0, "%s", err);
+	cr_assert_null(store_conf(c)->redis.address);
+	cr_assert_null(store_conf(c)->redis.sentinel_master);
+	cr_assert_eq(store_conf(c)->redis.ncluster, 2);
+	cr_assert_str_eq(store_conf(c)->redis.cluster[0], "127.0.0.1:7000");
+	cr_assert_str_eq(store_conf(c)->redis.cluster[1], "[::1]:7001");
+}
+
+Test(conf_redis, bad_cluster_settings_are_refused)
+{
+	conftest_expect_error(
+	    "store:\n  redis:\n    cluster: [\"redis1:7000\"]\n", "t.yaml:3: ",
+	    "store.redis.cluster[0]: 'redis1:7000' is not "
+	    "IP:PORT");
+	conftest_expect_error(
+	    "store:\n  redis:\n    cluster:\n      - \"127.0.0.1:7000\"\n"
+	    "      - \"unix:/run/redis.sock\"\n",
+	    "t.yaml:5: ", "store.redis.cluster[1]");
+	conftest_expect_error("store:\n  redis:\n    cluster: []\n",
+			      "t.yaml:3: ", "needs at least 1 entry");
+	conftest_expect_error("store:\n  backend: redis\n  redis:\n"
+			      "    address: \"127.0.0.1:6379\"\n"
+			      "    cluster: [\"127.0.0.1:7000\"]\n",
+			      "t.yaml: ", "give cluster alone");
+	conftest_expect_error("store:\n  backend: redis\n  redis:\n"
+			      "    cluster: [\"127.0.0.1:7000\"]\n"
+			      "    sentinel:\n      master: m\n"
+			      "      addresses: [\"127.0.0.1:26379\"]\n",
+			      "t.yaml: ", "give cluster alone");
+	conftest_expect_error("store:\n  backend: redis\n  redis:\n"
+			      "    cluster: [\"127.0.0.1:7000\"]\n    db: 2\n",
+			      "t.yaml: ", "a Redis Cluster has only db 0");
+}
