@@ -36,6 +36,8 @@ Test(dns_conf, off_without_the_section_with_the_documented_defaults)
 	cr_assert_eq(d->cache_max, 1024);
 	cr_assert(!dns_conf(NULL)->enabled, "no conf: off");
 	/* An empty section turns it on with /etc/resolv.conf. */
+	conf_free(c);
+	c = NULL;
 	cr_assert_eq(conftest_load("dns: {}\n"), 0, "%s", err);
 	d = dns_conf(c);
 	cr_assert(d->enabled);
