@@ -621,6 +621,19 @@ static int write_conf(struct proc_sipedge *p, unsigned workers,
 }
 
 /* Wait for the first answer to an OPTIONS; bounded to about 10 s. */
+/* The shards answer before the B2B pool and the management API are up
+ * (proxy/main.c starts them in that order): a test that parks a call
+ * or calls the API at once would race them. The management listener
+ * comes last, so once it is bound everything is. */
+static int wait_mgmt(struct proc_sipedge *p)
+{
+	if (!p->mgmt_port || proc_wait_bound(p->mgmt_port, true, 10000) == 0)
+		return 0;
+	return set_why(p, -ETIMEDOUT,
+		       "sipedge answered OPTIONS but its management API was "
+		       "not listening within 10 s");
+}
+
 static int wait_ready(struct proc_sipedge *p)
 {
 	char st[32];
@@ -643,7 +656,7 @@ static int wait_ready(struct proc_sipedge *p)
 		}
 		rc = sipcli_ping(p->host, p->port, 100);
 		if (rc >= 100)
-			return 0;
+			return wait_mgmt(p);
 		if (rc != -ETIMEDOUT && rc != -ECONNREFUSED) {
 			/* Refused: not bound yet; give it a moment. */
 			struct timespec ts = { 0, 50 * 1000 * 1000 };
