@@ -205,12 +205,50 @@ static bool value_is_ours(const struct conf *c, struct slice v)
 	       route_uri_is_ours(c, &u);
 }
 
+/* The inside route set sealed in a Route value of ours on top (our
+ * Record-Route as the trunk got it) goes after the Route values. */
+static int open_route(const struct conf *c, struct edit_list *el,
+		      const struct sipmsg *m, struct arena *a,
+		      unsigned *statusp, const char **whyp)
+{
+	struct slice v[MAX_VALUES];
+	int n = values(m, HDR_ROUTE, v, MAX_VALUES), k;
+
+	if (n < 0)
+		return 0; /* the route plan answers 400 */
+	for (int i = 0; i < n && value_is_ours(c, v[i]); i++) {
+		struct nameaddr na;
+		struct sipuri u;
+		char *p;
+
+		if (nameaddr_parse(v[i], &na) < 0 ||
+		    uri_parse(na.uri, &u) < 0 || u.user.len <= PREFIX_LEN ||
+		    memcmp(u.user.p, TOPOH_PREFIX, PREFIX_LEN) != 0)
+			continue;
+		p = arena_alloc(a, TOPOH_PLAIN_MAX);
+		if (!p)
+			return -ENOMEM;
+		k = topoh_open(proxy_conf(c)->th_key, TOPOH_ROUTE, u.user, p,
+			       TOPOH_PLAIN_MAX);
+		if (k < 0) {
+			*statusp = 404;
+			*whyp = "Not Found (Route token does not open)";
+			return 0;
+		}
+		return edit_add_hdr(el, SLICE_LIT("Route"),
+				    slice_make(p, (size_t)k));
+	}
+	return 0;
+}
+
 int topoh_in(const struct conf *c, const struct sipmsg *m,
 	     const struct peer *from, struct arena *a, struct slice *outp,
 	     unsigned *statusp, const char **whyp)
 {
 	const uint8_t *key = proxy_conf(c)->th_key;
+	const char *why = NULL;
 	struct edit_list *el;
+	unsigned status = 0;
 	struct sipuri u;
 	int err, n;
 
@@ -236,19 +274,26 @@ int topoh_in(const struct conf *c, const struct sipmsg *m,
 		if (!p)
 			return -ENOMEM;
 		n = topoh_open(key, TOPOH_CONTACT, u.user, p, TOPOH_PLAIN_MAX);
+		/* A bad one is answered by the caller, with the Call-ID
+		 * the inside would see, which goes out mapped back. */
 		if (n < 0) {
-			/* Answered by the caller, with the Call-ID the
-			 * inside would see, which goes out mapped back. */
-			*statusp = 404;
-			*whyp = "Not Found (Contact token does not open)";
+			status = 404;
+			why = "Not Found (Contact token does not open)";
 		} else {
 			err = edit_set_ruri(el, slice_make(p, (size_t)n));
-			if (err)
-				return err;
 		}
 	}
-	err = edit_print_arena(el, a, outp);
-	return err ? err : 1;
+	if (!err && m->is_request && !status)
+		err = open_route(c, el, m, a, &status, &why);
+	if (!err)
+		err = edit_print_arena(el, a, outp);
+	if (err)
+		return err;
+	if (status) {
+		*statusp = status;
+		*whyp = why;
+	}
+	return 1;
 }
 
 /* "HOST:PORT" of the listen entry messages to @p to leave from. */
@@ -325,13 +370,51 @@ static int hide_contacts(const struct conf *c, struct edit_list *el,
 	return err;
 }
 
-/* Record-Route: a request keeps our values on top, a response the
- * values from our first one on; the rest is the inside's. */
+/* Our Record-Route value @p v ("<sip:HOSTPORT;...>") with the inside
+ * route set @p inner sealed as its user part: "<sip:th-TOKEN@HOSTPORT...>".
+ * A value with a user part already (a flow token) stays as it is. */
+static int seal_into(const struct conf *c, struct arena *a, struct slice v,
+		     struct slice inner, struct slice *outp)
+{
+	struct nameaddr na;
+	struct sipuri u;
+	size_t at;
+	char *p;
+	int n;
+
+	if (nameaddr_parse(v, &na) < 0 || uri_parse(na.uri, &u) < 0 ||
+	    u.user.len || na.uri.len < 4 ||
+	    !slice_caseeq(slice_make(na.uri.p, 4), SLICE_LIT("sip:"))) {
+		*outp = v;
+		return 0;
+	}
+	p = arena_alloc(a, v.len + TOKEN_MAX + 1);
+	if (!p)
+		return -ENOMEM;
+	at = (size_t)(na.uri.p - v.p) + 4;
+	memcpy(p, v.p, at);
+	n = topoh_seal(proxy_conf(c)->th_key, TOPOH_ROUTE, inner, p + at,
+		       TOKEN_MAX);
+	if (n < 0)
+		return n == -ENOMEM ? n : -EBADMSG;
+	p[at + (size_t)n] = '@';
+	memcpy(p + at + (size_t)n + 1, v.p + at, v.len - at);
+	*outp = slice_make(p, v.len + (size_t)n + 1);
+	return 0;
+}
+
+/*
+ * Record-Route: a request keeps our values on top, a response the
+ * values from our first one on; the rest is the inside's route set, from
+ * here towards the inside UA (a response's in reverse), which goes
+ * sealed into the user part of our first value: the trunk's in-dialog
+ * requests bring it back in their Route (topoh_in()).
+ */
 static int hide_rr(const struct conf *c, struct edit_list *el,
 		   const struct sipmsg *m, struct arena *a)
 {
-	struct slice v[MAX_VALUES], joined;
-	unsigned from = 0, to;
+	struct slice v[MAX_VALUES], inner[MAX_VALUES], joined;
+	unsigned from = 0, to, ni = 0;
 	int n = values(m, HDR_RECORD_ROUTE, v, MAX_VALUES), err;
 
 	if (n < 0)
@@ -340,15 +423,28 @@ static int hide_rr(const struct conf *c, struct edit_list *el,
 		to = 0;
 		while (to < (unsigned)n && value_is_ours(c, v[to]))
 			to++;
+		for (unsigned i = to; i < (unsigned)n; i++)
+			inner[ni++] = v[i];
 	} else {
 		while (from < (unsigned)n && !value_is_ours(c, v[from]))
 			from++;
 		to = (unsigned)n;
+		for (unsigned i = from; i > 0; i--)
+			inner[ni++] = v[i - 1];
 	}
 	if (from == 0 && to == (unsigned)n)
 		return 0;
 	/* The new line first: it goes where the first old one starts. */
 	if (from < to) {
+		if (ni) {
+			err =
+			    arena_join(a, inner, ni, SLICE_LIT(", "), &joined);
+			if (!err)
+				err =
+				    seal_into(c, a, v[from], joined, &v[from]);
+			if (err)
+				return err;
+		}
 		err = arena_join(a, v + from, to - from, SLICE_LIT(", "),
 				 &joined);
 		if (!err)

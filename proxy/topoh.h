@@ -27,6 +27,7 @@ struct sipmsg;
 enum topoh_kind {
 	TOPOH_CALL_ID = 'c', /**< a Call-ID */
 	TOPOH_CONTACT = 'u', /**< a Contact URI */
+	TOPOH_ROUTE = 'r',   /**< the inside's route set (Record-Route) */
 };
 
 /**
@@ -61,10 +62,12 @@ bool topoh_peer_is_hidden(const struct conf *c, const struct peer *p);
  * The way in from a hidden trunk: message @p m (parsed, from @p from)
  * with its Call-ID mapped (a token of ours opened, any other sealed: the
  * inside sees a Call-ID of ours for the trunk's calls too), and, in a
- * request, a Request-URI that is a Contact token of ours opened.
- * Stateless. Returns 0 (not from a hidden trunk: nothing to do), 1 with
- * *outp the new message (in @p a); then, when the Request-URI is a
- * token that does not open, *statusp (404) and *whyp are set as well:
+ * request, a Request-URI that is a Contact token of ours opened and the
+ * inside route set sealed in a Route value of ours (our Record-Route,
+ * topoh_out()) added after the Route values. Stateless. Returns 0 (not
+ * from a hidden trunk: nothing to do), 1 with *outp the new message (in
+ * @p a); then, when the Request-URI or the Route value is a token that
+ * does not open, *statusp (404) and *whyp are set as well:
  * the caller answers the new message with them. -EBADMSG with *statusp
  * (400) and *whyp: a Call-ID token that does not open; -ENOMEM.
  * *statusp and *whyp are written only when set. Thread: the owner of
@@ -78,7 +81,9 @@ int topoh_in(const struct conf *c, const struct sipmsg *m,
  * The way out to @p to, a hidden trunk: message @p buf (@p len bytes, a
  * message of ours) with the inside taken out. A request keeps only the
  * top Via (ours) and the Record-Route values of ours on top; in a
- * response the Record-Route values before ours (the inside's) go. In
+ * response the Record-Route values before ours (the inside's) go; the
+ * values that go (the inside route set, from here inwards) are sealed
+ * into the user part of our first value ("<sip:th-TOKEN@US;lr>"). In
  * both the Contact URI becomes "sip:th-TOKEN@US" (the inside URI
  * sealed, US the listen entry of @p to) and the Call-ID is mapped as
  * topoh_in() does (unless @p call_id is false: the answer to a message

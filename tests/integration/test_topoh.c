@@ -17,7 +17,7 @@
 #define TRUNK_IP  "127.0.0.3"
 #define KEY	  "topoh-test-secret-0123456789"
 
-static struct proc_sipedge sp;
+static struct proc_sipedge sp, inner;
 static pid_t uas_pid, uac_pid;
 static char *log_text;
 static uint16_t inside_port, trunk_port;
@@ -25,6 +25,7 @@ static uint16_t inside_port, trunk_port;
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
+	memset(&inner, 0, sizeof(inner));
 	uas_pid = uac_pid = 0;
 	log_text = NULL;
 }
@@ -36,6 +37,7 @@ static void teardown(void)
 	if (uas_pid > 0)
 		proc_kill(uas_pid);
 	free(log_text);
+	proc_sipedge_cleanup(&inner);
 	proc_sipedge_cleanup(&sp);
 }
 
@@ -163,5 +165,49 @@ Test(topoh, forged_call_id_token_from_trunk_is_400)
 	uac_pid = spawn("trunk", "topoh_bad_callid.xml", TRUNK_IP, trunk_port,
 			sp.port, "th-AAAAAAAAAAAAAAAAAAAAAAAAAAAA%u");
 	sipp_ok(&uac_pid, 20000, sp.dir, "trunk", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* An inside proxy between the UA and the edge: its Via and Record-Route
+ * are hidden too, and the trunk's in-dialog requests still go through
+ * it (the inside route set comes back from our Record-Route token). */
+Test(topoh, inside_proxy_is_hidden_and_stays_in_the_path)
+{
+	char yaml[256], port[16];
+	int err;
+
+	start();
+	snprintf(yaml, sizeof(yaml),
+		 "log:\n  requests: true\n"
+		 "routes:\n  - domain: trunk.example\n"
+		 "    next_hop: [\"sip:127.0.0.1:%u\"]\n",
+		 sp.port);
+	err = proc_sipedge_start(&inner, "127.0.0.1", 1, yaml);
+	cr_assert_eq(err, 0, "the inside proxy did not start: %s", inner.why);
+	uas_pid = spawn("trunk", "topoh_trunk_uas.xml", TRUNK_IP, trunk_port, 0,
+			NULL);
+	cr_assert_eq(proc_wait_bound(trunk_port, false, 10000), 0,
+		     "the trunk SIPp did not bind");
+	uac_pid = spawn("inside", "topoh_uac_out.xml", INSIDE_IP, inside_port,
+			inner.port, "topoh-inside-%u-%p");
+	sipp_ok(&uas_pid, 40000, sp.dir, "trunk", sp.log);
+	sipp_ok(&uac_pid, 20000, sp.dir, "inside", inner.log);
+	read_msgs("trunk");
+	assert_nothing_inside("topoh-inside-");
+	snprintf(port, sizeof(port), ":%u", inner.port);
+	cr_assert_null(strstr(log_text, port),
+		       "the trunk saw the inside proxy's port %s:\n%s", port,
+		       log_text);
+	/* The trunk's re-INVITE and BYE went through the inside proxy
+	 * (its access lines), not straight to the UA. */
+	snprintf(yaml, sizeof(yaml), "INVITE sip:alice@%s:%u ", INSIDE_IP,
+		 inside_port);
+	cr_assert_eq(proc_sipedge_wait_log(&inner, yaml, 1, 5000), 0,
+		     "the trunk's re-INVITE did not pass the inside proxy");
+	snprintf(yaml, sizeof(yaml), "BYE sip:alice@%s:%u ", INSIDE_IP,
+		 inside_port);
+	cr_assert_eq(proc_sipedge_wait_log(&inner, yaml, 1, 5000), 0,
+		     "the trunk's BYE did not pass the inside proxy");
+	cr_assert_eq(proc_sipedge_stop(&inner), 0, "%s", inner.why);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

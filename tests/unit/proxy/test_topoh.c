@@ -201,7 +201,7 @@ Test(topoh, request_out_hides_inside_and_in_restores_it)
 	struct peer trunk = peer_at("127.0.0.3", 5080), inside;
 	struct slice out, in;
 	struct sipmsg m;
-	char buf[4096], bye[4096], tok[512], cid[512];
+	char buf[4096], bye[4096], tok[512], cid[512], rr[512];
 	const char *why = NULL;
 	unsigned status = 0;
 	const char *p, *e;
@@ -220,9 +220,13 @@ Test(topoh, request_out_hides_inside_and_in_restores_it)
 	cr_assert_not_null(strstr(buf, "Via: SIP/2.0/UDP 127.0.0.1:5060;rport;"
 				       "branch=z9hG4bKsEtop\r\n"),
 			   "%s", buf);
-	cr_assert_not_null(
-	    strstr(buf, "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"), "%s",
-	    buf);
+	/* Only our value, the inside route set sealed in its user. */
+	p = strstr(buf, "Record-Route: <sip:th-");
+	cr_assert_not_null(p, "%s", buf);
+	e = strstr(p, "\r\n");
+	snprintf(rr, sizeof(rr), "%.*s", (int)(e - p - 14), p + 14);
+	cr_assert_not_null(strstr(rr, "@127.0.0.1:5060;lr>"), "%s", rr);
+	cr_assert_null(strchr(rr, ','), "%s", rr);
 	cr_assert_not_null(strstr(buf, "Call-ID: th-"), "%s", buf);
 	p = strstr(buf, "Contact: <sip:th-");
 	cr_assert_not_null(p, "%s", buf);
@@ -240,11 +244,11 @@ Test(topoh, request_out_hides_inside_and_in_restores_it)
 	n = snprintf(bye, sizeof(bye),
 		     "BYE sip:%s@127.0.0.1:5060 SIP/2.0\r\n"
 		     "Via: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKtr\r\n"
-		     "Route: <sip:127.0.0.1:5060;lr>\r\n"
+		     "Route: %s\r\n"
 		     "From: <sip:bob@trunk.example>;tag=2\r\n"
 		     "To: <sip:alice@example.com>;tag=1\r\n"
 		     "Call-ID: %s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-		     tok, cid);
+		     tok, rr, cid);
 	parse(bye, (size_t)n, &m);
 	cr_assert_eq(topoh_in(c, &m, &trunk, a, &in, &status, &why), 1);
 	cr_assert_eq(status, 0);
@@ -252,6 +256,10 @@ Test(topoh, request_out_hides_inside_and_in_restores_it)
 	cr_assert(slice_eq(m.ruri, SLICE_LIT("sip:alice@10.0.0.2:5099;ob")),
 		  "%.*s", (int)m.ruri.len, m.ruri.p);
 	cr_assert(slice_eq(m.call_id, SLICE_LIT("inside-call@10.0.0.2")));
+	/* The inside route set, after ours, for the route plan. */
+	snprintf(buf, sizeof(buf), "%.*s", (int)in.len, in.p);
+	cr_assert_not_null(strstr(buf, "Route: <sip:10.0.0.7:5062;lr>\r\n"),
+			   "%s", buf);
 	/* Not from the trunk: untouched. */
 	cr_assert_eq(topoh_in(c, &m, &inside, a, &in, &status, &why), 0);
 }
@@ -275,6 +283,28 @@ Test(topoh, tampered_contact_token_from_trunk_is_404)
 	cr_assert_eq(topoh_in(c, &m, &trunk, a, &in, &status, &why), 1);
 	cr_assert_eq(status, 404);
 	cr_assert_not_null(strstr(why, "token"));
+}
+
+Test(topoh, tampered_route_token_from_trunk_is_404)
+{
+	struct peer trunk = peer_at("127.0.0.3", 5080);
+	static const char bye[] =
+	    "BYE sip:alice@10.0.0.2 SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.3:5080;branch=z9hG4bKtr\r\n"
+	    "Route: "
+	    "<sip:th-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@127.0.0.1:5060;lr>\r\n"
+	    "From: <sip:bob@trunk.example>;tag=2\r\n"
+	    "To: <sip:alice@example.com>;tag=1\r\n"
+	    "Call-ID: trunk-call\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+	const char *why = NULL;
+	unsigned status = 0;
+	struct sipmsg m;
+	struct slice in;
+
+	parse(bye, strlen(bye), &m);
+	cr_assert_eq(topoh_in(c, &m, &trunk, a, &in, &status, &why), 1);
+	cr_assert_eq(status, 404);
+	cr_assert_not_null(strstr(why, "Route token"));
 }
 
 Test(topoh, forged_call_id_token_from_trunk_is_400)
@@ -319,7 +349,8 @@ Test(topoh, response_out_keeps_our_record_route_on)
 	cr_assert_eq(topoh_out(c, &trunk, ok, strlen(ok), true, a, &out), 1);
 	snprintf(buf, sizeof(buf), "%.*s", (int)out.len, out.p);
 	cr_assert_null(strstr(buf, "10.0.0."), "%s", buf);
-	cr_assert_not_null(strstr(buf, "Record-Route: <sip:127.0.0.1:5060;lr>, "
+	cr_assert_not_null(strstr(buf, "Record-Route: <sip:th-"), "%s", buf);
+	cr_assert_not_null(strstr(buf, "@127.0.0.1:5060;lr>, "
 				       "<sip:192.0.2.9;lr>\r\n"),
 			   "%s", buf);
 	cr_assert_not_null(strstr(buf, "Call-ID: th-"), "%s", buf);
