@@ -43,7 +43,7 @@ static void teardown(void)
 
 TestSuite(topoh, .init = setup, .fini = teardown, .timeout = 90);
 
-static void start(void)
+static void start_tp(const char *trunk_tp)
 {
 	char yaml[1024];
 	int err;
@@ -55,19 +55,25 @@ static void start(void)
 	snprintf(yaml, sizeof(yaml),
 		 "proxy:\n  topology_hiding_key: \"%s\"\n"
 		 "routes:\n  - domain: trunk.example\n"
-		 "    next_hop: [\"sip:%s:%u\"]\n"
+		 "    next_hop: [\"sip:%s:%u%s\"]\n"
 		 "    topology_hiding: true\n"
 		 "locations:\n  - aor: alice@localhost\n"
 		 "    contacts: [\"sip:alice@%s:%u\"]\n",
-		 KEY, TRUNK_IP, trunk_port, INSIDE_IP, inside_port);
+		 KEY, TRUNK_IP, trunk_port, trunk_tp, INSIDE_IP, inside_port);
 	err = proc_sipedge_start(&sp, "127.0.0.1", 2, yaml);
 	cr_assert_eq(err, 0, "sipedge did not start: %s", sp.why);
 }
 
+static void start(void)
+{
+	start_tp("");
+}
+
 /* SIPp on @p ip:@p port with @p scenario, its messages traced into
  * NAME_msgs.log; @p target 0: a callee. */
-static pid_t spawn(const char *name, const char *scenario, const char *ip,
-		   uint16_t port, uint16_t target, const char *cid_str)
+static pid_t spawn_tp(const char *name, const char *scenario, const char *ip,
+		      uint16_t port, uint16_t target, const char *cid_str,
+		      const char *tp)
 {
 	struct sipp_cmd c;
 	char sf[PROC_PATH_MAX];
@@ -79,7 +85,7 @@ static pid_t spawn(const char *name, const char *scenario, const char *ip,
 		sipp_cmd_arg(&c, "127.0.0.1:%u", target);
 	sipp_cmd_args(&c, "-sf", sf, "-i", ip, NULL);
 	sipp_cmd_opt(&c, "-p", "%u", port);
-	sipp_cmd_args(&c, "-t", "u1", "-nostdin", "-m", "1", "-timeout", "30s",
+	sipp_cmd_args(&c, "-t", tp, "-nostdin", "-m", "1", "-timeout", "30s",
 		      "-timeout_error", "-recv_timeout", "10000", "-trace_msg",
 		      NULL);
 	sipp_cmd_opt(&c, "-message_file", "%s_msgs.log", name);
@@ -87,6 +93,12 @@ static pid_t spawn(const char *name, const char *scenario, const char *ip,
 		sipp_cmd_args(&c, "-cid_str", cid_str, NULL);
 	sipp_cmd_errors(&c, name);
 	return sipp_spawn(c.argv, sp.dir, name);
+}
+
+static pid_t spawn(const char *name, const char *scenario, const char *ip,
+		   uint16_t port, uint16_t target, const char *cid_str)
+{
+	return spawn_tp(name, scenario, ip, port, target, cid_str, "u1");
 }
 
 /* What SIPp @p name received and sent (the trunk: only what sipedge
@@ -209,5 +221,26 @@ Test(topoh, inside_proxy_is_hidden_and_stays_in_the_path)
 	cr_assert_eq(proc_sipedge_wait_log(&inner, yaml, 1, 5000), 0,
 		     "the trunk's BYE did not pass the inside proxy");
 	cr_assert_eq(proc_sipedge_stop(&inner), 0, "%s", inner.why);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A trunk over TCP, the inside over UDP: two Record-Route values of ours
+ * (RFC 5658), the Contact token with ;transport=tcp, the stream framing
+ * of what is mapped on the way in. */
+Test(topoh, trunk_over_tcp_hides_inside_and_reinvite_bye_work)
+{
+	start_tp(";transport=tcp");
+	uas_pid = spawn_tp("trunk", "topoh_trunk_uas.xml", TRUNK_IP, trunk_port,
+			   0, NULL, "t1");
+	cr_assert_eq(proc_wait_bound(trunk_port, true, 10000), 0,
+		     "the trunk SIPp did not listen");
+	uac_pid = spawn("inside", "topoh_uac_out.xml", INSIDE_IP, inside_port,
+			sp.port, "topoh-inside-%u-%p");
+	sipp_ok(&uas_pid, 40000, sp.dir, "trunk", sp.log);
+	sipp_ok(&uac_pid, 20000, sp.dir, "inside", sp.log);
+	read_msgs("trunk");
+	assert_nothing_inside("topoh-inside-");
+	cr_assert_not_null(strstr(log_text, ";transport=tcp>"),
+			   "no Contact token over TCP:\n%s", log_text);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
