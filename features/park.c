@@ -186,6 +186,7 @@ int park_hook(struct hook_req *r)
 	const struct conf_park *l = NULL;
 	struct sipuri u;
 	unsigned slot = 0;
+	enum want w;
 	int err;
 
 	/* Not from the pool itself: a pool whose config (kept from its
@@ -193,9 +194,20 @@ int park_hook(struct hook_req *r)
 	 * that must reach the number's owner, not the pool again. */
 	if (m->method != SIP_INVITE || m->to_tag.len ||
 	    pool_is_source(r->from) ||
-	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
+	    (w = classify(c, m->ruri, &l, &u, &slot)) == WANT_NONE ||
 	    route_foreign(c, m))
 		return HOOK_NEXT;
+	/* A slot another node holds (store.type redis): to that node's
+	 * pool, which holds the call (the record says where; looked up
+	 * in the park thread's copy, no Redis round trip here). */
+	if (w == WANT_SLOT) {
+		char pool[PARK_POOL_MAX + 1];
+
+		if (park_route_of(u.host, slot, pool, sizeof(pool)) == 0) {
+			err = poolroute_set_uri(r, pool);
+			return err == -ENOMEM ? err : HOOK_NEXT;
+		}
+	}
 	/* No pool: the number is routed like any other. */
 	err = poolroute_set(r);
 	return err == -ENOMEM ? err : HOOK_NEXT;
@@ -2046,6 +2058,71 @@ static enum blf_kind resolve(struct slice domain, struct slice user)
 	}
 }
 
+/* Other nodes' slot changes (store.type redis) for this node's BLF
+ * subscribers: from the park thread to the lot's worker. */
+struct rchange {
+	char domain[PARK_DOMAIN_MAX + 1];
+	char parked[PARK_IDENTITY_MAX + 1];
+	unsigned slot;
+	bool freed;
+};
+
+static void remote_run(struct shard *sh, void *arg)
+{
+	struct rchange *rc = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct slice domain;
+	char slot[16];
+	int n, err;
+
+	if (!u) { /* the pool stops */
+		free(rc);
+		return;
+	}
+	domain = slice_cstr(rc->domain);
+	snprintf(slot, sizeof(slot), "%u", rc->slot);
+	err = blf_slot_changed(u, domain, slice_cstr(slot),
+			       rc->freed ? BLF_FREE : parked_state(u, domain),
+			       rc->freed ? slice_make(NULL, 0)
+					 : slice_cstr(rc->parked),
+			       slice_make(NULL, 0));
+	n = park_list(domain, NULL, 0);
+	if (err >= 0 && n >= 0)
+		err = blf_lot_changed(u, domain, (unsigned)n);
+	if (err < 0 || n < 0)
+		log_msg(LOG_WARN,
+			"park: %s slot %u (another node's): BLF not told: %s",
+			rc->domain, rc->slot, err_str(err < 0 ? err : n));
+	free(rc);
+}
+
+static void remote_watch(const struct park_rec *r, enum park_change what,
+			 void *arg)
+{
+	struct pool *pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	struct rchange *rc;
+	unsigned n;
+
+	(void)arg;
+	/* Our own changes told BLF where they happened (blf_tell()). */
+	if (park_is_local(r) || !pl || !(n = pool_workers(pl)))
+		return;
+	rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return;
+	memcpy(rc->domain, r->domain, sizeof(rc->domain));
+	memcpy(rc->parked, r->parked, sizeof(rc->parked));
+	rc->slot = r->slot;
+	rc->freed = what == PARK_CHANGE_FREED;
+	/* The lot's worker, as park_steer() and blf_worker_of() pick it. */
+	if (shard_post(
+		pool_shards(pl),
+		(unsigned)(hash_slice_case(slice_cstr(rc->domain), STEER_SEED) %
+			   n),
+		remote_run, rc))
+		free(rc);
+}
+
 int park_feature_start(const struct conf *c)
 {
 	const struct park_conf *pc = park_conf(c);
@@ -2070,6 +2147,8 @@ int park_feature_start(const struct conf *c)
 	blf_set_resolve(resolve);
 	err = park_init();
 	if (!err)
+		park_set_watch(remote_watch, NULL);
+	if (!err)
 		err = stats_add(&stats_src);
 	if (err)
 		park_feature_stop();
@@ -2080,6 +2159,7 @@ void park_feature_stop(void)
 {
 	stats_remove(&stats_src);
 	park_fini();
+	park_set_watch(NULL, NULL);
 	blf_set_resolve(NULL);
 	free(lots);
 	lots = NULL;

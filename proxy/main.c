@@ -67,6 +67,7 @@
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/memory.h"
+#include "store/park.h"
 #include "store/redis.h"
 
 enum {
@@ -770,6 +771,9 @@ static int run(const struct conf *c, const struct opts *o)
 	/* Park's slot table and the lots BLF resolves against, before any
 	 * shard routes a SUBSCRIBE. */
 	err = park_feature_start(c);
+	/* store: redis: park slots in Redis too, shared by every node. */
+	if (!err && g.redis)
+		err = park_redis_start(g.redis);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: park: %s", err_str(err));
 		status = EXIT_START;
@@ -809,6 +813,12 @@ static int run(const struct conf *c, const struct opts *o)
 	}
 	m.env.pool = pool;
 	park_set_pool(pool);
+	if (pool) { /* where other nodes route retrievals of our slots */
+		char uri[PARK_POOL_MAX + 1];
+
+		snprintf(uri, sizeof(uri), "sip:%s", pool_address(pool));
+		park_set_self(uri);
+	}
 	if (pool)
 		snprintf(b2b, sizeof(b2b), " b2b=%u@%s", pool_workers(pool),
 			 pool_address(pool));

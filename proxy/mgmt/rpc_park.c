@@ -46,16 +46,38 @@ static void park_list_m(struct rpc_call *call, json_t *params, void *arg)
 	}
 	n = park_list(domain ? slice_cstr(domain) : slice_make(NULL, 0), recs,
 		      room);
+	/* park_count() of Redis is the last second's: once more with room
+	 * for all when more came. */
+	if (n > 0 && (size_t)n > room) {
+		struct park_rec *more =
+		    realloc(recs, (size_t)n * sizeof(*recs));
+
+		if (more) {
+			recs = more;
+			room = (size_t)n;
+			n = park_list(domain ? slice_cstr(domain)
+					     : slice_make(NULL, 0),
+				      recs, room);
+		}
+	}
+	if (n < 0) {
+		free(recs);
+		json_decref(slots);
+		rpc_error(call, RPC_INTERNAL_ERROR, "the slot table: %s",
+			  n == -EIO ? "Redis is unreachable" : "bad domain");
+		return;
+	}
 	for (int i = 0; i < n && (size_t)i < room; i++) {
 		const struct park_rec *p = &recs[i];
 		json_t *o = json_pack(
-		    "{s:s,s:i,s:s,s:s,s:I,s:s,s:{s:s,s:s,s:s,s:s,s:I}}",
+		    "{s:s,s:i,s:s,s:s,s:I,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:I}}",
 		    "domain", p->domain, "slot", (int)p->slot, "parked",
 		    p->parked, "parker", p->parker, "since",
-		    (json_int_t)p->since_s, "call_id", p->call_id, "dialog",
-		    "local_tag", p->local_tag, "remote_tag", p->remote_tag,
-		    "remote_target", p->remote_target, "route", p->route,
-		    "local_cseq", (json_int_t)p->local_cseq);
+		    (json_int_t)p->since_s, "node", p->node, "pool", p->pool,
+		    "call_id", p->call_id, "dialog", "local_tag", p->local_tag,
+		    "remote_tag", p->remote_tag, "remote_target",
+		    p->remote_target, "route", p->route, "local_cseq",
+		    (json_int_t)p->local_cseq);
 
 		if (!o || json_array_append_new(slots, o)) {
 			free(recs);
