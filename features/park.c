@@ -189,17 +189,15 @@ int park_hook(struct hook_req *r)
 	enum want w;
 	int err;
 
-	/* Not from the pool itself: a pool whose config (kept from its
-	 * start) does not know this lot relays the call back here, and
-	 * that must reach the number's owner, not the pool again. */
 	if (m->method != SIP_INVITE || m->to_tag.len ||
-	    pool_is_source(r->from) ||
 	    (w = classify(c, m->ruri, &l, &u, &slot)) == WANT_NONE ||
 	    route_foreign(c, m))
 		return HOOK_NEXT;
 	/* A slot another node holds (store.type redis): to that node's
 	 * pool, which holds the call (the record says where; looked up
-	 * in the park thread's copy, no Redis round trip here). */
+	 * in the park thread's copy, no Redis round trip here). From
+	 * our own pool too: park.retrieve of such a slot originates a
+	 * call to it (proxy/mgmt/rpc_park.c). */
 	if (w == WANT_SLOT) {
 		char pool[PARK_POOL_MAX + 1];
 
@@ -208,6 +206,11 @@ int park_hook(struct hook_req *r)
 			return err == -ENOMEM ? err : HOOK_NEXT;
 		}
 	}
+	/* Not from the pool itself: a pool whose config (kept from its
+	 * start) does not know this lot relays the call back here, and
+	 * that must reach the number's owner, not the pool again. */
+	if (pool_is_source(r->from))
+		return HOOK_NEXT;
 	/* No pool: the number is routed like any other. */
 	err = poolroute_set(r);
 	return err == -ENOMEM ? err : HOOK_NEXT;

@@ -401,10 +401,13 @@ static void answer_sdp(struct phone *p, const struct sipcli_msg *r)
 				   : h->id == HDR_RECORD_ROUTE ? "Record-Route"
 							       : NULL;
 
+		/* A first 2xx gets our tag (RFC 3261 §8.2.6.2). */
 		if (name)
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-					      "%s: %.*s\r\n", name,
-					      (int)h->value.len, h->value.p);
+			o += (size_t)snprintf(
+			    out + o, sizeof(out) - o, "%s: %.*s%s\r\n", name,
+			    (int)h->value.len, h->value.p,
+			    h->id == HDR_TO && !r->m.to_tag.len ? ";tag=callee"
+								: "");
 		cr_assert_lt(o, sizeof(out));
 	}
 	o += (size_t)snprintf(out + o, sizeof(out) - o,
@@ -522,6 +525,75 @@ Test(park_redis, a_lamp_on_b_sees_a_park_made_on_a)
 	sipp_pid[0] = sipp_spawn(k.argv, dir, "parker");
 	sipp_ok(&sipp_pid[0], SIPP_MS, dir, "parker", node[0].log);
 	sipp_ok(&sipp_pid[1], SIPP_MS, dir, "lamp", node[1].log);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* The first INVITE @p u receives (bounded: 50 messages). */
+static void first_invite(struct ua *u, struct sipcli_msg *r)
+{
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(ua_recv(u, r, UA_WAIT_MS), 0, "no INVITE");
+		if (r->m.is_request &&
+		    slice_eq(r->m.method_name, SLICE_LIT("INVITE")))
+			return;
+	}
+	cr_assert_fail("no INVITE");
+}
+
+/* alice parks on node A; park.retrieve through node B calls dave
+ * (registered on B) without SDP; dave's offer reaches alice in a
+ * re-INVITE from A, alice's answer reaches dave in the ACK; BYE from
+ * alice ends dave's call. */
+Test(park_redis, park_retrieve_through_b_reaches_the_call_on_a)
+{
+	struct phone *alice, *dave;
+	char list[256], why[256], pd[32], pa[32], cid[128];
+	json_t *res = NULL;
+	unsigned n = 0;
+
+	up();
+	alice = phone(0, "alice", "localhost", "127.0.0.2");
+	dave = phone(1, "dave", "localhost", "127.0.0.5");
+	cr_assert_eq(ua_register(&dave->ua, "test", 60, rx), 200);
+	call(alice, "700");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	/* Bounded: 30 polls of 100 ms until B knows the slot. */
+	for (unsigned i = 0; i < 30 && n < 1; i++) {
+		n = park_list(1, "localhost", list, sizeof(list), NULL, 0);
+		if (!n)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(n, 1, "%s", list);
+	cr_assert_eq(mgmtcli_rpc(node[1].mgmt_port, NULL, "park.retrieve",
+				 "{\"domain\":\"localhost\",\"slot\":701,"
+				 "\"to\":\"dave\"}",
+				 &res, why, sizeof(why)),
+		     0, "%s", why);
+	cr_assert_str_eq(json_string_value(json_object_get(res, "state")),
+			 "calling");
+	json_decref(res);
+	first_invite(&dave->ua, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_CALL_ID, cid, sizeof(cid));
+	answer_sdp(dave, rx);
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	snprintf(pd, sizeof(pd), "m=audio %u ", dave->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pd), "%s", rx->buf);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	ua_expect_req(&dave->ua, "ACK", cid, rx);
+	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
+		     list);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_expect_req(&dave->ua, "BYE", cid, rx);
+	ua_respond(&dave->ua, rx, 200, "OK", NULL);
 	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
