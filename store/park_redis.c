@@ -669,7 +669,7 @@ static int list_on(struct park__redis *p, struct conn *k, struct slice domain,
 	}
 	if (err)
 		return err;
-	if (n > 1)
+	if ((n < max ? n : max) > 1)
 		qsort(out, n < max ? n : max, sizeof(*out), cmp_rec);
 	return n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
 }
