@@ -73,7 +73,8 @@ static void teardown(void)
 		proc_sipedge_cleanup(&node[i]);
 	if (redis_pid > 0)
 		proc_kill(redis_pid);
-	proc_rmtree(dir);
+	if (!getenv("SIPEDGE_KEEP_TMP")) /* as tests/common/proc.c */
+		proc_rmtree(dir);
 	free(rx);
 }
 
