@@ -109,6 +109,10 @@ static const char renew_lua[] =
     "end\n"
     "return lost\n";
 
+/* Longest printed record: every text field escaped at 3 bytes a byte
+ * (about 2,100 bytes of fields at most), the numbers, the LFs. */
+#define REC_MAX 8192
+
 /* A slot this node holds (its lease is renewed). */
 struct held {
 	char domain[PARK_DOMAIN_MAX + 1];
@@ -440,13 +444,13 @@ int park__redis_claim(struct park__redis *p, struct park_rec *r, unsigned min,
 {
 	char rec[PARK_DOMAIN_MAX + 96], lease[PARK_DOMAIN_MAX + 96];
 	char smin[16], smax[16], swant[16], tok[24], lms[16];
-	char *val = malloc(4096);
+	char *val = malloc(REC_MAX);
 	redisReply *rep;
 	int n, err = 0;
 
 	if (!val)
 		return -ENOMEM;
-	n = park__rec_print(r, val, 4096);
+	n = park__rec_print(r, val, REC_MAX);
 	if (n < 0) {
 		free(val);
 		return -EINVAL;
@@ -554,12 +558,12 @@ int park__redis_release(struct park__redis *p, struct slice domain,
 int park__redis_update(struct park__redis *p, const struct park_rec *r)
 {
 	char d[PARK_DOMAIN_MAX + 1];
-	char *val = malloc(4096);
+	char *val = malloc(REC_MAX);
 	int n, err;
 
 	if (!val)
 		return -ENOMEM;
-	n = park__rec_print(r, val, 4096);
+	n = park__rec_print(r, val, REC_MAX);
 	lower_copy(d, sizeof(d), slice_cstr(r->domain));
 	err = n < 0 ? -EINVAL : change(p, d, r->slot, r->holder, val, NULL);
 	free(val);
@@ -760,6 +764,14 @@ static void renew(struct park__redis *p)
 					c->errstr);
 			break;
 		}
+		/* A lease that ran out (Redis away longer than a lease)
+		 * and was claimed by another node: that node holds the
+		 * slot now; our call's release will be refused. */
+		if (v && ((redisReply *)v)->type == REDIS_REPLY_INTEGER &&
+		    ((redisReply *)v)->integer > 0 && log_ratelimit_ok(&p->rl))
+			log_msg(LOG_WARN,
+				"park: redis: %lld slots lost their lease",
+				((redisReply *)v)->integer);
 		freeReplyObject(v);
 	}
 	free(h);

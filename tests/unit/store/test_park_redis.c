@@ -120,3 +120,21 @@ Test(park_redis, a_claim_carries_this_node_and_its_pool)
 	cr_assert_eq(park_release(slice_cstr("a.example"), r.slot, r.holder),
 		     0);
 }
+
+Test(park_redis, a_record_of_percent_signs_only_still_fits)
+{
+	struct park_rec r = full(), back;
+	static char buf[8192];
+	int n;
+
+	memset(r.parked, '%', PARK_IDENTITY_MAX);
+	memset(r.parker, '%', PARK_IDENTITY_MAX);
+	memset(r.remote_target, '%', PARK_IDENTITY_MAX);
+	memset(r.route, '%', PARK_ROUTE_MAX);
+	memset(r.call_id, '%', PARK_CALL_ID_MAX);
+	n = park__rec_print(&r, buf, sizeof(buf));
+	cr_assert_gt(n, 0);
+	back = r;
+	cr_assert_eq(park__rec_parse(buf, (size_t)n, &back), 0);
+	cr_assert_eq(memcmp(&back, &r, sizeof(r)), 0);
+}
