@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1458,9 +1459,16 @@ struct pjob {
 
 static _Atomic(struct pool *) the_pool;
 
+/* Held by remote_watch() from reading the_pool to its post, and by
+ * park_set_pool(): once the pool is unset, the park thread (Redis) no
+ * longer posts to it, so pool_stop() may free it. */
+static pthread_mutex_t pool_lk = PTHREAD_MUTEX_INITIALIZER;
+
 void park_set_pool(struct pool *p)
 {
+	pthread_mutex_lock(&pool_lk);
 	atomic_store_explicit(&the_pool, p, memory_order_release);
+	pthread_mutex_unlock(&pool_lk);
 }
 
 static void job_done(struct pjob *j, int err, unsigned status,
@@ -2102,13 +2110,13 @@ static void remote_run(struct shard *sh, void *arg)
 static void remote_watch(const struct park_rec *r, enum park_change what,
 			 void *arg)
 {
-	struct pool *pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	struct pool *pl;
 	struct rchange *rc;
 	unsigned n;
 
 	(void)arg;
 	/* Our own changes told BLF where they happened (blf_tell()). */
-	if (park_is_local(r) || !pl || !(n = pool_workers(pl)))
+	if (park_is_local(r))
 		return;
 	rc = calloc(1, sizeof(*rc));
 	if (!rc)
@@ -2118,12 +2126,16 @@ static void remote_watch(const struct park_rec *r, enum park_change what,
 	rc->slot = r->slot;
 	rc->freed = what == PARK_CHANGE_FREED;
 	/* The lot's worker, as park_steer() and blf_worker_of() pick it. */
-	if (shard_post(
-		pool_shards(pl),
-		(unsigned)(hash_slice_case(slice_cstr(rc->domain), STEER_SEED) %
-			   n),
-		remote_run, rc))
+	pthread_mutex_lock(&pool_lk);
+	pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	n = pl ? pool_workers(pl) : 0;
+	if (!n || shard_post(pool_shards(pl),
+			     (unsigned)(hash_slice_case(slice_cstr(rc->domain),
+							STEER_SEED) %
+					n),
+			     remote_run, rc))
 		free(rc);
+	pthread_mutex_unlock(&pool_lk);
 }
 
 int park_feature_start(const struct conf *c)
