@@ -421,6 +421,70 @@ Test(dns, a_silent_dns_costs_its_own_calls_only)
 	stop();
 }
 
+/*
+ * A CANCEL for an INVITE held for DNS (nothing sent downstream yet):
+ * 200 for it, 487 for the INVITE at once (RFC 3261 §9.2, §16.10), and
+ * when the lookups end (here in failure) nothing more: no 503, no
+ * forward.
+ */
+Test(dns, cancel_while_held_for_dns_answers_487_and_nothing_after)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char req[2048];
+	bool ok200 = false, got487 = false;
+	int64_t t0;
+	int n;
+
+	silent_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(silent_fd, 0);
+	sa.sin_port = htons(dns_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(silent_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	start(1, dns_port, 300, "");
+	cr_assert_eq(sipcli_open_udp(&uac, sp.host, sp.port), 0);
+	n = snprintf(req, sizeof(req),
+		     "INVITE sip:hal@silent.test SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKdc1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:bob@localhost>;tag=b1\r\n"
+		     "To: <sip:hal@silent.test>\r\n"
+		     "Call-ID: dns-cancel@test\r\n"
+		     "CSeq: 3 INVITE\r\n"
+		     "Contact: <sip:bob@127.0.0.1:%u>\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     uac.local_port, uac.local_port);
+	cr_assert_eq(sipcli_send(&uac, req, (size_t)n), 0);
+	/* Its 100: held (the DNS never answers). */
+	cr_assert_eq(sipcli_recv_msg(&uac, rx, WAIT_MS), 0);
+	cr_assert_eq(rx->m.status, 100, "%.80s", rx->buf);
+	n = snprintf(req, sizeof(req),
+		     "CANCEL sip:hal@silent.test SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKdc1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:bob@localhost>;tag=b1\r\n"
+		     "To: <sip:hal@silent.test>\r\n"
+		     "Call-ID: dns-cancel@test\r\n"
+		     "CSeq: 3 CANCEL\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     uac.local_port);
+	cr_assert_eq(sipcli_send(&uac, req, (size_t)n), 0);
+	/* Bounded: well inside the 0.9 s the lookups take. */
+	for (t0 = now_ms(); !(ok200 && got487) && now_ms() - t0 < 700;) {
+		if (sipcli_recv_msg(&uac, rx, 100) != 0 || rx->m.is_request)
+			continue;
+		if (rx->m.cseq_method == SIP_CANCEL)
+			ok200 = rx->m.status == 200;
+		if (rx->m.cseq_method == SIP_INVITE && rx->m.status >= 200)
+			got487 = rx->m.status == 487;
+	}
+	cr_assert(ok200, "200 for the CANCEL");
+	cr_assert(got487, "487 for the INVITE before the lookups ended");
+	/* The lookups fail meanwhile: no 503 follows the 487. */
+	cr_assert_eq(sipcli_recv_msg(&uac, rx, 2000), -ETIMEDOUT,
+		     "nothing more: %.200s", rx->buf);
+	stop();
+}
+
 /* Lines of dnsmasq's log (--log-queries) that contain @p needle. */
 static unsigned dns_log_count(const char *needle)
 {

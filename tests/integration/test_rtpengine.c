@@ -2,13 +2,14 @@
  * (userspace, on loopback): two SIPp UAs call through sipedge, both SDPs
  * name rtpengine, RTP flows both ways through it, BYE deletes its call;
  * an rtpengine that does not answer fails the call (503 + Reason) or
- * lets it through untouched */
+ * lets it through untouched; a CANCEL meanwhile ends it at once */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/rtpe.h"
+#include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
 
 #define WAIT_MS 10000
@@ -337,5 +339,117 @@ Test(rtpengine, no_rtpengine_and_on_failure_proceed_lets_the_call_through)
 	cr_assert_eq(metric("timeouts_total"), 2, "one timed out, one down");
 	cr_assert_eq(metric("offers_total"), 1, "the second was never sent");
 	cr_assert_eq(metric("answers_total"), 0, "a call not anchored");
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A UDP socket on 127.0.0.1:@p port. */
+static int udp_at(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Whether a datagram comes to @p fd within @p ms. */
+static bool datagram_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	return recv(fd, buf, sizeof(buf), 0) > 0;
+}
+
+/*
+ * RFC 3261 §9.2 / §16.10: a CANCEL for an INVITE still held for
+ * rtpengine's answer (no transaction downstream yet) gets 200, the
+ * INVITE 487 at once, and the INVITE never reaches the callee, not even
+ * when the wait ends (on_failure: proceed would let it through then).
+ */
+Test(rtpengine, cancel_while_held_answers_487_and_the_callee_never_rings)
+{
+	static struct sipcli_msg r;
+	struct sipcli c;
+	char req[2048], to_tag[64] = "";
+	const char *sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+			  "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			  "m=audio 40000 RTP/AVP 0\r\n";
+	uint16_t ng;
+	int ngfd = media_socket(&ng); /* an rtpengine that never answers */
+	int uas = udp_at(uas_port), n;
+	bool ok200 = false, got487 = false;
+	long long t0;
+
+	start(ng, "  timeout_ms: 1000\n  retries: 1\n  on_failure: proceed\n");
+	cr_assert_eq(sipcli_open_udp(&c, "127.0.0.1", sp.port), 0);
+	n = snprintf(
+	    req, sizeof(req),
+	    "INVITE sip:alice@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKheld1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:bob@localhost>;tag=b1\r\n"
+	    "To: <sip:alice@localhost>\r\n"
+	    "Call-ID: held-cancel@test\r\n"
+	    "CSeq: 7 INVITE\r\n"
+	    "Contact: <sip:bob@127.0.0.1:%u>\r\n"
+	    "Content-Type: application/sdp\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    c.local_port, c.local_port, strlen(sdp), sdp);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	cr_assert(datagram_within(ngfd, 3000), "the offer went to rtpengine");
+	n = snprintf(
+	    req, sizeof(req),
+	    "CANCEL sip:alice@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKheld1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:bob@localhost>;tag=b1\r\n"
+	    "To: <sip:alice@localhost>\r\n"
+	    "Call-ID: held-cancel@test\r\n"
+	    "CSeq: 7 CANCEL\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    c.local_port);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	/* The 100 of the INVITE, the CANCEL's 200, the INVITE's 487;
+	 * bounded well inside the 2 s rtpengine wait. */
+	for (t0 = ms_now(); !(ok200 && got487) && ms_now() - t0 < 1500;) {
+		if (sipcli_recv_msg(&c, &r, 200) != 0 || r.m.is_request)
+			continue;
+		if (r.m.cseq_method == SIP_CANCEL)
+			ok200 = r.m.status == 200;
+		if (r.m.cseq_method == SIP_INVITE && r.m.status >= 200) {
+			got487 = r.m.status == 487;
+			snprintf(to_tag, sizeof(to_tag), "%.*s",
+				 (int)r.m.to_tag.len, r.m.to_tag.p);
+		}
+	}
+	cr_assert(ok200, "200 for the CANCEL");
+	cr_assert(got487, "487 for the INVITE before rtpengine's wait ends");
+	n = snprintf(
+	    req, sizeof(req),
+	    "ACK sip:alice@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKheld1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:bob@localhost>;tag=b1\r\n"
+	    "To: <sip:alice@localhost>;tag=%s\r\n"
+	    "Call-ID: held-cancel@test\r\n"
+	    "CSeq: 7 ACK\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    c.local_port, to_tag);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	/* rtpengine's wait (2 x 1 s) ends meanwhile: nothing goes on. */
+	cr_assert_not(datagram_within(uas, 3500), "the callee never rang");
+	cr_assert_eq(metric("offers_total"), 1);
+	cr_assert_eq(metric("timeouts_total"), 1, "the wait did end");
+	cr_assert_eq(sipcli_recv_msg(&c, &r, 200), -ETIMEDOUT,
+		     "nothing more for the caller: %.300s", r.buf);
+	sipcli_close(&c);
+	close(uas);
+	close(ngfd);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
