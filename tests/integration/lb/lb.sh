@@ -593,7 +593,7 @@ while [ "$on1" = 0 ] && [ "$round" -lt 4 ]; do
 	round=$((round + 1))
 done
 [ "$on1" -gt 0 ] || fail "no call through $VIP landed on node 1 after it rejoined"
-say "   every user through node 1 (its location came back from Redis)"
+say "   $NSAMPLE users called through node 1 (its table came back from Redis)"
 calls_through "rejoin1" "${NODE_IP[1]}"
 
 # 5. The Redis master dies under a REGISTER load (new users) and a call
@@ -686,6 +686,19 @@ if [ "$STORE" != single ]; then
 	done
 	say "   Redis holds $keys keys (2 per AOR: $USERS AORs)"
 	[ "$keys" = $((2 * USERS)) ] || fail "Redis holds $keys keys, not $((2 * USERS))"
+	if [ "$STORE" = cluster ]; then
+		# Spread over the three masters (the promoted replica too).
+		per=""
+		for p in 6390 6391 6392 6393 6394 6395; do
+			kill -0 "${RPID[$p]}" 2>/dev/null || continue
+			[ "$(role "$p")" = master ] || continue
+			n=$(rcli -p "$p" dbsize)
+			per="$per $p:$n"
+			[ "$n" -gt 0 ] || fail "master $p holds no key"
+		done
+		say "   keys per master:$per"
+		[ "$(echo "$per" | wc -w)" = 3 ] || fail "masters:$per (not 3)"
+	fi
 	# ...and on every node (management API, location.dump via sipctl).
 	for i in 0 1 2; do
 		aors_wait "$i"
