@@ -409,6 +409,10 @@ metric() { # node name: the value of sipedge_NAME (0 when absent)
 		awk -v m="sipedge_$2" '$1 == m { v = $2 } END { print v + 0 }'
 }
 
+map_has() { # address: the balancer's map sends some bucket to it
+	in_ns "$L" nft list map ip lb bucket | grep -q ": $1\b"
+}
+
 node_of() { # source port: the node L's conntrack sends it to (or "")
 	in_ns "$L" awk -v sp="sport=$1" '
 		$0 ~ "dst='"$VIP"' " && index($0, sp " dport=5060") {
@@ -519,6 +523,7 @@ for _ in $(seq 20); do
 done
 [ "$out" = 1 ] || fail "the checker did not take node 1 out within 2 s"
 say "   node 1 out after $((($(date +%s%N) - killed) / 1000000)) ms"
+map_has "${NODE_IP[1]}" && fail "node 1 is still in the balancer's map"
 # New calls through the VIP from new source ports, 5 s after the kill,
 # while the load still runs: all succeed.
 now=$(date +%s%N)
@@ -564,6 +569,8 @@ for _ in $(seq 30); do
 done
 [ "$in" = 1 ] || fail "the checker did not put node 1 back within 3 s of its /health"
 say "   checker: $(grep "node 1 in" "$DIR/checker.log" | tail -n 1)"
+map_has "${NODE_IP[1]}" || fail "the checker said node 1 in, the map does not have it"
+say "   map: $(in_ns "$L" nft list map ip lb bucket | tr -s ' \t\n' ' ' | sed 's/.*elements = //; s/ }.*/ }/')"
 aors_wait 1
 # Calls through the VIP from new source ports, 6 at a time, until some
 # landed on node 1 (each port is hashed to a node: 2 buckets of 6 are
