@@ -630,19 +630,33 @@ if [ "$STORE" != single ]; then
 		FOC[$k]=$SIPP
 	done
 	sleep 1.5
-	# The victim: the master (Sentinel's, or the cluster's first).
-	victim=6390
+	# The victim: the master now (Sentinel's, or the cluster's first;
+	# normally 6390, but a loaded machine may have failed over once
+	# already), and its heir: the replica that follows it, in step.
 	if [ "$STORE" = sentinel ]; then
 		m=$(rcli -p 26390 sentinel get-master-addr-by-name lbm | tr '\n' ' ')
-		[ "$m" = "$RIP 6390 " ] || fail "Sentinel's master is '$m', not $RIP 6390"
-		heir=6391
+		victim=${m#"$RIP "}
+		victim=${victim% }
+		[ "$victim" = 6390 ] || [ "$victim" = 6391 ] ||
+			fail "Sentinel's master is '$m'"
+		heirs=$((6390 + 6391 - victim))
 	else
-		heir=
-		for p in 6393 6394 6395; do
-			rcli -p "$p" role | sed -n 3p | grep -qx 6390 && heir=$p
+		victim=
+		for p in 6390 6391 6392 6393 6394 6395; do
+			[ "$(role "$p")" = master ] && { victim=$p; break; }
 		done
-		[ -n "$heir" ] || fail "no replica follows the master on 6390"
+		[ -n "$victim" ] || fail "the cluster has no master"
+		heirs="6390 6391 6392 6393 6394 6395"
 	fi
+	heir=
+	for _ in $(seq 100); do
+		for p in $heirs; do
+			rcli -p "$p" role | tr '\n' ' ' | grep -q "^slave $RIP $victim connected " &&
+				{ heir=$p; break 2; }
+		done
+		sleep 0.1
+	done
+	[ -n "$heir" ] || fail "no replica in step with master $victim"
 	[ "$(role "$victim")" = master ] || fail "$victim is not a master"
 	for k in $(seq 0 5); do
 		kill -0 "${FOL[$k]}" 2>/dev/null ||
