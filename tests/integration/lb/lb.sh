@@ -3,7 +3,11 @@
 # kernel's own balancer, in network namespaces this script creates and
 # removes (issue #17). Run by tests/integration/test_lb.c; by hand:
 #   SIPEDGE_BIN=build/sipedge tests/integration/lb/lb.sh
-# as root, from the repository root. Exit 0 when every check passed.
+# as root, from the repository root (SIPCTL_BIN, default sipctl beside
+# the binary). Exit 0 when every check passed. LB_STORE=sentinel (the
+# default), cluster or single picks the Redis setup; LB_USERS the number
+# of users (300); LB_LIMIT_S the watchdog (180 s). `make soak` runs
+# LB_STORE=cluster and LB_USERS=10000.
 # KEEP=1 keeps the run's directory (configs, logs, SIPp screens);
 # LB_DEBUG=1 traces the health checker into its log.
 #
