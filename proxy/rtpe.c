@@ -28,6 +28,7 @@
 /* Counters of one shard; only that shard writes them. */
 struct rtpe_stats {
 	uint64_t offers, answers, deletes, timeouts, errors, held, calls;
+	uint64_t failovers, resent; /* the ng client's (ng_counters()) */
 };
 
 static struct rtpe_stats *stats;
@@ -41,6 +42,12 @@ static const struct stats_item stats_items[] = {
 	{ "errors", "ng requests rtpengine refused or answered badly", false },
 	{ "held", "messages waiting for rtpengine now", true },
 	{ "calls", "calls anchored in rtpengine now", true },
+	{ "failovers",
+	  "ng requests moved on to the next rtpengine after "
+	  "one never answered (marked down for media.down_s)",
+	  false },
+	{ "retransmissions", "ng requests sent again after media.timeout_ms",
+	  false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -55,6 +62,8 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[4] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 	v[5] = __atomic_load_n(&s->held, __ATOMIC_RELAXED);
 	v[6] = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
+	v[7] = __atomic_load_n(&s->failovers, __ATOMIC_RELAXED);
+	v[8] = __atomic_load_n(&s->resent, __ATOMIC_RELAXED);
 }
 
 static struct stats_source stats_src = {
@@ -408,6 +417,13 @@ static void log_fail(const struct hold *h, int err, const char *reason)
 
 static void count_err(struct rtpe *r, int err)
 {
+	/* Every ng request ends here: the client's own counters too. */
+	if (r->ng) {
+		const struct ng_counters *nc = ng_counters(r->ng);
+
+		gauge(&r->st->failovers, nc->failovers);
+		gauge(&r->st->resent, nc->resent);
+	}
 	if (err == -ETIMEDOUT || err == -EHOSTDOWN)
 		count(&r->st->timeouts);
 	else if (err && err != -ECANCELED)
