@@ -310,7 +310,8 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.invite_failed = pipeline_invite_failed;
 	/* dns: names in next hops are resolved on this loop (RFC 3263). */
 	if (dns_conf(rc.conf)->enabled) {
-		err = dns_new(shard_loop(sh), dns_conf(rc.conf), &k->dns);
+		err = dns_new(shard_loop(sh), dns_conf(rc.conf), shard_id(sh),
+			      &k->dns);
 		if (err)
 			goto out;
 		rc.resolve = pipeline_resolve;
