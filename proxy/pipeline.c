@@ -310,7 +310,8 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.invite_failed = pipeline_invite_failed;
 	/* dns: names in next hops are resolved on this loop (RFC 3263). */
 	if (dns_conf(rc.conf)->enabled) {
-		err = dns_new(shard_loop(sh), dns_conf(rc.conf), &k->dns);
+		err = dns_new(shard_loop(sh), dns_conf(rc.conf), shard_id(sh),
+			      &k->dns);
 		if (err)
 			goto out;
 		rc.resolve = pipeline_resolve;
@@ -758,6 +759,26 @@ static void resume_request(void *arg, int err, struct slice msg)
 	held_req_free(h);
 }
 
+/* Who gets the SDP of request @p m (rtpe_hold()): a browser when every
+ * target the route would send it to is a WebSocket flow (a browser's
+ * binding, or the flow token of an in-dialog Route), else a phone. The
+ * plan is made again when the request goes on (forward()). */
+static enum rtpe_to offer_to(struct pipeline *k, const struct peer *from,
+			     const struct sipmsg *m, const struct hook_fwd *fw)
+{
+	struct route_plan p;
+	unsigned ws = 0;
+
+	if (route_plan_fwd(shard_conf(k->sh), m, fw, shard_arena(k->sh), &p) ||
+	    p.status || !p.ntargets)
+		return RTPE_TO_RTP;
+	route_flow_apply(&p, from);
+	for (unsigned i = 0; i < p.ntargets; i++)
+		ws +=
+		    !p.t[i].resolve.len && peer_proto_is_ws(p.t[i].dest.proto);
+	return ws == p.ntargets ? RTPE_TO_WEBRTC : RTPE_TO_RTP;
+}
+
 /* Hold request @p m for rtpengine's offer. Returns 1 when it goes on
  * untouched now (rtpengine unusable, media.on_failure: proceed), 0 when
  * it is held or answered, or the error of an answer not sent. */
@@ -770,7 +791,8 @@ static int hold_request(struct pipeline *k, const struct peer *from,
 
 	if (h) {
 		memcpy(h->msg, m->buf, m->len);
-		err = rtpe_hold(k->rtpe, c, from, m, resume_request, h);
+		err = rtpe_hold(k->rtpe, c, from, m, offer_to(k, from, m, fw),
+				resume_request, h);
 	}
 
 	if (!err) {
@@ -901,8 +923,8 @@ static int hold_response(struct pipeline *k, const struct peer *from,
 		return -ENOMEM;
 	h->k = k;
 	h->from = *from;
-	err =
-	    rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, resume_response, h);
+	err = rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, RTPE_TO_OFFERER,
+			resume_response, h);
 	if (err)
 		free(h);
 	return err;

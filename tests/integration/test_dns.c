@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy/sip/msg.h"
+#include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
@@ -158,6 +159,28 @@ static void start(unsigned workers, uint16_t dns_at, unsigned timeout_ms,
 	for (i = 0; i < 100 && st < 100; i++)
 		st = sipcli_ping(sp.host, sp.port, 100);
 	cr_assert_geq(st, 100, "sipedge did not answer; config:\n%s", conf);
+	/* The management API starts last. */
+	cr_assert_eq(proc_wait_bound(sp.mgmt_port, true, 10000), 0);
+}
+
+/* The value of sipedge_dns_@p name for shard 0 in /metrics, -1 when
+ * absent. */
+static long dns_metric(const char *name)
+{
+	unsigned status = 0;
+	char *page = NULL, needle[96], *p;
+	long v = -1;
+
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/metrics", NULL, NULL,
+				  &status, &page),
+		     0);
+	cr_assert_eq(status, 200);
+	snprintf(needle, sizeof(needle), "sipedge_dns_%s{shard=\"0\"} ", name);
+	p = strstr(page, needle);
+	if (p)
+		v = strtol(p + strlen(needle), NULL, 10);
+	free(page);
+	return v;
 }
 
 static void stop(void)
@@ -380,6 +403,9 @@ Test(dns, a_name_that_does_not_exist_is_404_at_once)
 	/* Cached (briefly): the second one too. */
 	send_message("sip:gina@nowhere.test", "nx-2");
 	cr_assert_eq(final_for("nx-2", WAIT_MS), 404);
+	cr_assert_geq(dns_metric("nxdomain_total"), 1);
+	cr_assert_geq(dns_metric("hits_total"), 1, "nx-2 from the cache");
+	cr_assert_eq(dns_metric("failures_total"), 0);
 	stop();
 }
 
@@ -418,6 +444,9 @@ Test(dns, a_silent_dns_costs_its_own_calls_only)
 		    (long long)t_ip, (long long)(now_ms() - t0));
 	cr_assert_not_null(strstr(rx->buf, "DNS"), "%.80s", rx->buf);
 	cr_assert_lt(t_ip, now_ms() - t0, "the IP request waited for the DNS");
+	cr_assert_geq(dns_metric("failures_total"), 1);
+	cr_assert_eq(dns_metric("answers_total"), 0);
+	cr_assert_eq(dns_metric("waiting"), 0);
 	stop();
 }
 
@@ -535,6 +564,15 @@ Test(dns, a_burst_for_one_name_makes_one_query_per_record)
 	cr_assert_eq(dns_log_count("query[NAPTR] burst.test"), 1);
 	cr_assert_eq(dns_log_count("query[SRV] _sip._udp.burst.test"), 1);
 	cr_assert_eq(dns_log_count("query[A] h.burst.test"), 1);
+	/* The counters say the same: as many queries as dnsmasq logged,
+	 * every request after the first from the cache. */
+	cr_assert_eq(dns_metric("queries_total"),
+		     (long)dns_log_count("query["));
+	cr_assert_geq(dns_metric("answers_total"), 2, "SRV and A");
+	cr_assert_geq(dns_metric("nxdomain_total"), 1, "no NAPTR records");
+	cr_assert_geq(dns_metric("hits_total"), N);
+	cr_assert_eq(dns_metric("waiting"), 0);
+	cr_assert_geq(dns_metric("cached"), 3);
 	stop();
 }
 
@@ -571,6 +609,10 @@ Test(dns, a_flood_of_names_is_refused_once_the_cache_is_full_of_lookups)
 			refused++;
 	}
 	cr_assert_eq(refused, N - 16, "%u refused at once", refused);
+	/* Counted per lookup refused (each request asks for more than
+	 * one name: NAPTR, then SRV). */
+	cr_assert_geq(dns_metric("refused_total"), N - 16);
+	cr_assert_eq(dns_metric("waiting"), 16);
 	/* Those held get their 503 once the DNS gives up. */
 	cr_assert_eq(final_for("flood-0", 15000), 503);
 	stop();

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,8 @@
 #define WAIT_MS 10000
 
 static struct proc_sipedge sp;
-static struct rtpe_proc rtpe;
+static struct rtpe_proc rtpe, rtpe2;
+static pid_t more_pid[3]; /* more SIPp of a test */
 static pid_t uas_pid, uac_pid;
 static uint16_t uas_port;
 static int fd_a = -1, fd_b = -1; /* the UAs' media sockets */
@@ -50,6 +52,8 @@ static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(&rtpe, 0, sizeof(rtpe));
+	memset(&rtpe2, 0, sizeof(rtpe2));
+	memset(more_pid, 0, sizeof(more_pid));
 	uas_pid = uac_pid = 0;
 	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
 	fd_a = media_socket(&port_a);
@@ -64,7 +68,11 @@ static void teardown(void)
 		proc_kill(uac_pid);
 	close(fd_a);
 	close(fd_b);
+	for (int i = 0; i < 3; i++)
+		if (more_pid[i] > 0)
+			proc_kill(more_pid[i]);
 	rtpe_stop(&rtpe);
+	rtpe_stop(&rtpe2);
 	proc_sipedge_cleanup(&sp);
 }
 
@@ -451,5 +459,112 @@ Test(rtpengine, cancel_while_held_answers_487_and_the_callee_never_rings)
 	sipcli_close(&c);
 	close(uas);
 	close(ngfd);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* How many calls rtpengine at @p port has now (ng "list"). */
+static int calls_at(uint16_t port)
+{
+	static const char dict[] = "d7:command4:list5:limiti200ee";
+	char out[16384], *p;
+	int n = 0;
+
+	if (rtpe_ng(port, dict, sizeof(dict) - 1, out, sizeof(out), 2000) <= 0)
+		return -1;
+	p = strstr(out, "5:callsl");
+	if (!p)
+		return -1;
+	/* Bounded by the answer's length: each entry is LEN:ID. */
+	for (p += 8; *p && *p != 'e';) {
+		char *colon;
+		long len = strtol(p, &colon, 10);
+
+		if (*colon != ':' || len < 0 || len > (long)strlen(colon + 1))
+			return -1;
+		p = colon + 1 + len;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Two rtpengines; calls are spread over them by Call-ID. One is
+ * SIGKILLed while it carries calls: every new call still succeeds
+ * (on_failure: fail, so a success means an rtpengine answered its
+ * offer): those hashed to the dead one wait one timeout and go on to
+ * the other, which takes them all while the dead one is marked down;
+ * the calls in progress end normally (only their media is lost).
+ */
+Test(rtpengine, a_dead_rtpengine_fails_over_to_the_next_and_blocks_no_call)
+{
+	char yaml[1024];
+	struct sipp_cmd c;
+	uint16_t uas2_port;
+	int on_a = -1, on_b = -1, status;
+	long long t0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine A started");
+	cr_assert_eq(rtpe_start(&rtpe2), 0, "rtpengine B started");
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas2_port), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "locations:\n  - aor: alice@localhost\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n"
+		 "  - aor: bob@localhost\n"
+		 "    contacts: [\"sip:bob@127.0.0.1:%u\"]\n"
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n"
+		 "    - address: \"127.0.0.1:%u\"\n"
+		 "  timeout_ms: 300\n  retries: 1\n  down_s: 60\n"
+		 "  on_failure: fail\n",
+		 uas_port, uas2_port, rtpe.ng_port, rtpe2.ng_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
+		     sp.why);
+	/* alice answers after 8 s: her 10 calls stay in rtpengine. */
+	sipp_cmd_uas(&c, "uas_call.xml", uas_port, "u1");
+	sipp_cmd_args(&c, "-m", "10", "-d", "8000", NULL);
+	sipp_cmd_errors(&c, "uas");
+	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+	sipp_cmd_uas(&c, "uas_call.xml", uas2_port, "u1");
+	sipp_cmd_args(&c, "-m", "40", NULL);
+	sipp_cmd_errors(&c, "uas2");
+	more_pid[0] = sipp_spawn(c.argv, sp.dir, "uas2");
+	sipp_bound(uas2_port, "u1");
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "localhost", "-m",
+		      "10", "-r", "20", "-l", "10", "-timeout", "40s",
+		      "-timeout_error", NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+	/* Bounded: 5 s for the 10 offers to be answered. */
+	for (t0 = ms_now(); ms_now() - t0 < 5000; ms_sleep(100)) {
+		on_a = calls_at(rtpe.ng_port);
+		on_b = calls_at(rtpe2.ng_port);
+		if (on_a + on_b == 10)
+			break;
+	}
+	cr_assert_eq(on_a + on_b, 10, "calls at A %d, at B %d", on_a, on_b);
+	cr_assert(on_a > 0 && on_b > 0, "not spread: A %d, B %d", on_a, on_b);
+	/* A dies with its calls. */
+	cr_assert_eq(kill(rtpe.pid, SIGKILL), 0);
+	cr_assert_eq(proc_wait(rtpe.pid, 5000, &status), 0);
+	rtpe.pid = 0;
+	/* 40 new calls at 20/s while alice's are still up: all succeed. */
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-m",
+		      "40", "-r", "20", "-l", "20", "-timeout", "40s",
+		      "-timeout_error", NULL);
+	sipp_cmd_errors(&c, "uac2");
+	more_pid[1] = sipp_spawn(c.argv, sp.dir, "uac2");
+	sipp_ok(&more_pid[1], 60000, sp.dir, "uac2", sp.log);
+	sipp_ok(&more_pid[0], 10000, sp.dir, "uas2", NULL);
+	cr_assert_geq(calls_at(rtpe2.ng_port), on_b,
+		      "B still has its own calls");
+	/* alice's calls end normally: signalling never needed A. */
+	sipp_ok(&uac_pid, 60000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	cr_assert_geq(metric("failovers_total"), 1, "A's death was seen");
+	cr_assert_geq(metric("retransmissions_total"), 1);
+	cr_assert_eq(metric("timeouts_total"), 0, "B answered every one");
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
