@@ -57,6 +57,7 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/dns.h"
 #include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
@@ -786,6 +787,13 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* dns: the resolvers' counters, one per shard, likewise. */
+	err = dns_conf(c)->enabled ? dns_init(c->workers) : 0;
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: dns: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -855,7 +863,8 @@ out:
 	}
 	/* The pool's workers held the slots, the shards resolved BLF URIs. */
 	park_feature_stop();
-	rtpe_fini();	  /* no shard counts any more */
+	rtpe_fini(); /* no shard counts any more */
+	dns_fini();
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */
