@@ -1384,7 +1384,7 @@ static void retrieve_run(struct shard *sh, void *arg)
 	if (!err) {
 		snprintf(from, sizeof(from), "sip:%u@%s", j->slot,
 			 p->rec.domain);
-		snprintf(disp, sizeof(disp), "\"Parked %u\"", j->slot);
+		snprintf(disp, sizeof(disp), "Parked %u", j->slot);
 		memset(&o, 0, sizeof(o));
 		o.target = slice_cstr(j->to);
 		o.from = slice_cstr(from);
