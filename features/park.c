@@ -607,6 +607,8 @@ static bool hdr_uri(const struct sipmsg *m, enum hdr_id id, char *dst,
 }
 
 static void park_timeout_cb(struct timer *t);
+static void text_parker(struct pcall *p, const char *target, const char *route,
+			const char *who);
 
 /* An INVITE to the code (@p want 0: the first free slot), or a
  * transferee's to slot @p want: answer, claim the slot, announce it,
@@ -685,6 +687,11 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		return;
 	}
 	rec_dialog(p);
+	/* A blind transfer's transferor learns the slot from its NOTIFY,
+	 * and by a MESSAGE to its address of record (the proxy finds its
+	 * phones), as the issue asks: "if it accepts MESSAGE". */
+	if (sipmsg_hdr(m, HDR_REFERRED_BY))
+		text_parker(p, p->rec.parker, "", p->rec.parker);
 	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
 	if (media_sound_builtin("parked-at"))
 		pr[n++] = media_sound_builtin("parked-at");
@@ -1505,30 +1512,29 @@ static void replace_failed(struct pcall *p, int err, unsigned status,
 	pcall_done(p);
 }
 
-/* *7: the parker learns the slot by a MESSAGE (RFC 3428) to the
- * Contact it has in the call, "Parked 701" from the slot's URI; its
- * call meanwhile ends with the party's BYE. Fire and forget: a parker
- * that does not take MESSAGE misses only the text. */
-static void tell_parker(struct pcall *p, const struct pjob *j)
+/* The parker learns the slot by a MESSAGE (RFC 3428) "Parked 701" from
+ * the slot's URI to @p target (Route @p route when not empty), @p who
+ * for the log. Fire and forget: a parker that does not take MESSAGE
+ * misses only the text. */
+static void text_parker(struct pcall *p, const char *target, const char *route,
+			const char *who)
 {
 	char from[PARK_DOMAIN_MAX + 32], disp[32], text[32];
 	struct request_hdr h;
 	struct ua_out_opts o;
 	int err;
 
-	if (!j->parker_target[0])
-		return;
 	snprintf(from, sizeof(from), "sip:%u@%s", p->rec.slot, p->rec.domain);
 	snprintf(disp, sizeof(disp), "Parked %u", p->rec.slot);
 	snprintf(text, sizeof(text), "Parked %u", p->rec.slot);
 	memset(&o, 0, sizeof(o));
 	o.method = SIP_MESSAGE;
-	o.target = slice_cstr(j->parker_target);
+	o.target = slice_cstr(target);
 	o.from = slice_cstr(from);
 	o.from_display = slice_cstr(disp);
-	if (j->parker_route[0]) {
+	if (route[0]) {
 		h.name = SLICE_LIT("Route");
-		h.value = slice_cstr(j->parker_route);
+		h.value = slice_cstr(route);
 		o.hdrs = &h;
 		o.nhdrs = 1;
 	}
@@ -1537,10 +1543,18 @@ static void tell_parker(struct pcall *p, const struct pjob *j)
 	err = ua_send_out(p->u, &o);
 	if (err)
 		log_msg(LOG_WARN, "park: %s slot %u: MESSAGE to %s: %s",
-			p->rec.domain, p->rec.slot, j->parker, err_str(err));
+			p->rec.domain, p->rec.slot, who, err_str(err));
 	else
 		log_msg(LOG_INFO, "park: %s slot %u: told the parker %s",
-			p->rec.domain, p->rec.slot, j->parker);
+			p->rec.domain, p->rec.slot, who);
+}
+
+/* *7: the MESSAGE goes to the Contact the parker has in the call, along
+ * its route set; its call meanwhile ends with the party's BYE. */
+static void tell_parker(struct pcall *p, const struct pjob *j)
+{
+	if (j->parker_target[0])
+		text_parker(p, j->parker_target, j->parker_route, j->parker);
 }
 
 /* The party took the INVITE with Replaces (2xx, its answer @p sdp):

@@ -955,9 +955,27 @@ static void transferee_calls(struct phone *p, const char *user)
  * checks the sipfrag); park.list has alice as the parker. Then a
  * transfer to the occupied 701 gets "486 Slot Occupied" and bob stays;
  * one to the free 705 parks there. */
+/* The transferor's phone @p p gets the pool's MESSAGE "Parked N" from
+ * <sip:N@localhost> (answers 200); nothing else. */
+static void told_by_message(struct phone *p, unsigned slot)
+{
+	char v[256], want[64];
+
+	cr_assert_eq(ua_recv(&p->ua, rx, UA_WAIT_MS), 0, "no MESSAGE");
+	cr_assert(rx->m.is_request &&
+		      slice_eq(rx->m.method_name, SLICE_LIT("MESSAGE")),
+		  "%s", rx->buf);
+	snprintf(want, sizeof(want), "Parked %u", slot);
+	cr_assert(slice_eq(rx->m.body, slice_cstr(want)), "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
+	snprintf(want, sizeof(want), "<sip:%u@localhost>", slot);
+	cr_assert_not_null(strstr(v, want), "%s", rx->buf);
+	ua_respond(&p->ua, rx, 200, "OK", NULL);
+}
+
 Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 {
-	struct phone *bob, *carol, *dave;
+	struct phone *bob, *carol, *dave, *alice;
 	struct uas_dlg ab;
 	struct sipp_cmd c;
 	char list[256], v[300];
@@ -967,6 +985,10 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 	carol = phone("carol", "127.0.0.1", "127.0.0.4");
 	dave = phone("dave", "127.0.0.1", "127.0.0.5");
 	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	/* alice's desk phone: SIPp plays her REFER, the MESSAGEs that tell
+	 * her the slot reach her registered phone. */
+	alice = phone("alice", "localhost", "127.0.0.6");
+	cr_assert_eq(ua_register(&alice->ua, "test", 60, rx), 200);
 	sipp_cmd_uac(&c, "uac_park_refer.xml", sp.port, 0, "u1");
 	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-key",
 		      "code", "700", NULL);
@@ -993,6 +1015,7 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 		  rx->buf);
 	dialog_of(bob, rx);
 	in_dialog(bob, "ACK");
+	told_by_message(alice, 701);
 	hears(bob, parked_701, 4, 2);
 	/* ... and tells alice how it went. */
 	notify_frag(bob, &ab, "SIP/2.0 200 Parked 701\r\n");
@@ -1022,6 +1045,8 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 		  rx->buf);
 	dialog_of(dave, rx);
 	in_dialog(dave, "ACK");
+	/* The refused transfer told alice nothing; this one 705. */
+	told_by_message(alice, 705);
 	cr_assert_eq(park_list("localhost", list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "localhost:701 localhost:705");
 	park_field("localhost", 701, "parked", v, sizeof(v));
@@ -1060,14 +1085,16 @@ static void start_comeback(bool fallback)
 	start(yaml);
 }
 
-/* A SIPp callee @p who on @p port playing @p scenario once. */
-static pid_t callee(const char *scenario, uint16_t port, const char *who)
+/* A SIPp callee @p who on @p port playing @p scenario @p calls times
+ * (the parker: its MESSAGE is a call too). */
+static pid_t callee(const char *scenario, uint16_t port, const char *who,
+		    unsigned calls)
 {
 	struct sipp_cmd c;
 	pid_t pid;
 
 	sipp_cmd_uas(&c, scenario, port, "u1");
-	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-m", "%u", calls);
 	sipp_cmd_opt(&c, "-s", "%s", who);
 	sipp_cmd_errors(&c, who);
 	pid = sipp_spawn(c.argv, sp.dir, who);
@@ -1143,7 +1170,7 @@ Test(park_call, timeout_rings_the_parker_who_answers_and_is_bridged)
 	long long t0, dt;
 
 	start_comeback(true);
-	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice");
+	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice", 2);
 	bob = bob_parks();
 	t0 = now_ms();
 	hears(bob, parked_701, 4, 5);
@@ -1167,8 +1194,8 @@ Test(park_call, an_unanswered_comeback_goes_to_the_fallback)
 	long long t0, dt;
 
 	start_comeback(true);
-	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
-	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op");
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice", 2);
+	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op", 1);
 	bob = bob_parks();
 	t0 = now_ms();
 	wait_req(&bob->ua, "INVITE", bob->cid, rx, 20000);
@@ -1192,7 +1219,7 @@ Test(park_call, an_unanswered_comeback_without_fallback_hangs_up)
 	char list[64], reason[128];
 
 	start_comeback(false);
-	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice", 2);
 	bob = bob_parks();
 	wait_req(&bob->ua, "BYE", bob->cid, rx, 20000);
 	sipcli_hdr_str(rx, HDR_REASON, reason, sizeof(reason));
