@@ -89,7 +89,7 @@ TestSuite(park_call, .init = setup, .fini = teardown, .timeout = 120);
  * domains of the test config: localhost and 127.0.0.1. */
 static void start(const char *yaml)
 {
-	char text[1024];
+	char text[2600];
 
 	snprintf(text, sizeof(text), "proxy:\n  t1_ms: 100\n%s",
 		 yaml ? yaml : "");
@@ -358,9 +358,10 @@ static void rtp_frames(struct phone *p, uint8_t *out, size_t n)
 }
 
 /* @p p hears exactly the sounds @p names (in order) from its first
- * RTP packet, then @p music_frames frames of music from its start. */
-static void hears(struct phone *p, const char *const *names, unsigned n,
-		  size_t music_frames)
+ * RTP packet, then @p music_frames frames of the sound @p music from
+ * its start. */
+static void hears_music(struct phone *p, const char *const *names, unsigned n,
+			const char *music_name, size_t music_frames)
 {
 	static uint8_t want[MAX_FRAMES * FRAME], got[MAX_FRAMES * FRAME];
 	size_t nf = 0, prompt;
@@ -372,7 +373,7 @@ static void hears(struct phone *p, const char *const *names, unsigned n,
 		size_t mf = 0;
 		static uint8_t music[MAX_FRAMES * 8 * FRAME];
 
-		want_sound("music", music, &mf, MAX_FRAMES * 8);
+		want_sound(music_name, music, &mf, MAX_FRAMES * 8);
 		cr_assert_geq(mf, music_frames);
 		cr_assert_leq(nf + music_frames, MAX_FRAMES);
 		memcpy(want + nf * FRAME, music, music_frames * FRAME);
@@ -383,6 +384,13 @@ static void hears(struct phone *p, const char *const *names, unsigned n,
 		cr_assert_eq(memcmp(got + i * FRAME, want + i * FRAME, FRAME),
 			     0, "frame %zu of %zu differs (%s)", i, nf,
 			     i < prompt ? "prompt" : "music");
+}
+
+/* hears_music() with the built-in music. */
+static void hears(struct phone *p, const char *const *names, unsigned n,
+		  size_t music_frames)
+{
+	hears_music(p, names, n, "music", music_frames);
 }
 
 /* park.list [@p domain]: the slots listed, as "domain:slot" words in
@@ -520,6 +528,61 @@ Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
 	in_dialog(bob, "BYE");
 	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* Copy the built-in sound @p name to @p dir/@p as; its path in @p out. */
+static void sound_copy(const char *name, const char *dir, const char *as,
+		       char *out, size_t size)
+{
+	char copy[PATH_MAX], from[PATH_MAX + 64];
+	const char *bin = getenv("SIPEDGE_BIN");
+	FILE *in, *o;
+	char buf[4096];
+	size_t n;
+
+	cr_assert_not_null(bin);
+	snprintf(copy, sizeof(copy), "%s", bin);
+	snprintf(from, sizeof(from), "%s/sounds/%s.wav", dirname(copy), name);
+	snprintf(out, size, "%s/%s", dir, as);
+	in = fopen(from, "rb");
+	o = fopen(out, "wb");
+	cr_assert(in && o, "%s -> %s", from, out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		cr_assert_eq(fwrite(buf, 1, n, o), n);
+	fclose(in);
+	fclose(o);
+}
+
+/* park[].announce and .music: localhost's lot says its own words before
+ * the digits and plays its own music (here two built-in sounds copied
+ * under other names, so that the test can tell them apart); the other
+ * tenant keeps the built-in ones. */
+Test(park_call, a_lot_plays_its_own_announce_and_music)
+{
+	static const char *const own_701[] = { "slot-empty", "seven", "zero",
+					       "one" };
+	char ann[PROC_PATH_MAX + 16], mus[PROC_PATH_MAX + 16], yaml[2400];
+	struct phone *alice, *bob;
+
+	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
+	sound_copy("slot-empty", sp.dir, "ours.wav", ann, sizeof(ann));
+	sound_copy("lot-full", sp.dir, "tune.wav", mus, sizeof(mus));
+	snprintf(yaml, sizeof(yaml),
+		 "park:\n  - domain: localhost\n    announce: %s\n"
+		 "    music: %s\n",
+		 ann, mus);
+	start(yaml);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "127.0.0.1", "127.0.0.3");
+	park(alice);
+	park(bob);
+	hears_music(alice, own_701, 4, "lot-full", 25);
+	hears(bob, parked_701, 4, 25);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
