@@ -131,7 +131,6 @@ enum {
 	PUB_RX,
 	PUB_LATE_5MS,
 	PUB_LATE_20MS,
-	PUB_LATE_MAX_US,
 	PUB__COUNT,
 };
 
@@ -148,7 +147,6 @@ static const struct stats_item pub_items[] = {
 	  "RTP packets sent 20 ms or more after their time "
 	  "(a frame late: the listener hears a gap)",
 	  false },
-	{ "late_max_us", "the latest packet since the start, in microseconds", true },
 };
 
 static void pub_read(void *arg, unsigned inst, uint64_t *v)
@@ -192,9 +190,10 @@ static void publish(const struct media *m)
 {
 	unsigned w = m->o.worker;
 	const uint64_t v[PUB__COUNT] = {
-		[PUB_SESSIONS] = m->st.sessions,       [PUB_TX] = m->st.tx,
-		[PUB_TX_ERRORS] = m->st.tx_errors,     [PUB_RX] = m->st.rx,
-		[PUB_LATE_MAX_US] = m->st.late_max_us,
+		[PUB_SESSIONS] = m->st.sessions,
+		[PUB_TX] = m->st.tx,
+		[PUB_TX_ERRORS] = m->st.tx_errors,
+		[PUB_RX] = m->st.rx,
 	};
 
 	if (w >= B2B_MAX_WORKERS)

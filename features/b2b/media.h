@@ -114,8 +114,8 @@ struct media_stats {
 
 /**
  * Publish the engines' counters in /metrics and stats.get (`b2b_media`,
- * label worker: sessions, tx, tx_errors, rx, late_5ms, late_20ms,
- * late_max_us), each engine after each of its ticks under its
+ * label worker: sessions, tx, tx_errors, rx, late_5ms, late_20ms),
+ * each engine after each of its ticks under its
  * media_opts.worker. Returns 0, -EINVAL (more than B2B_MAX_WORKERS),
  * -ENOMEM. Thread: control, before the pool starts.
  */
