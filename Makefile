@@ -73,7 +73,7 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare bench-media clean install uninstall \
+	layercheck fuzz bench bench-compare bench-media bench-park clean install uninstall \
 	soak
 .DEFAULT_GOAL := all
 
@@ -165,6 +165,12 @@ $(MEDIABENCH): $(call obj,tests/bench/mediabench.c $(CORE_SRC) $(LIB_SRC)) \
 bench-media: deps
 	@$(MAKE) --no-print-directory $(MEDIABENCH)
 	$(MEDIABENCH) $(MEDIABENCH_ARGS)
+
+# 1,000 calls parked at once with music (bench/park.sh says what it
+# measures); PARK_ARGS: COUNT RATE HOLD_S B2B_WORKERS.
+bench-park: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
+	SIPEDGE_BIN=$(SIPEDGE) SIPLOAD_BIN=$(SIPLOAD) ./bench/park.sh $(PARK_ARGS)
 
 # Side by side with Kamailio and SIPp (installs them if missing).
 bench-compare: deps
