@@ -73,7 +73,7 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare bench-media bench-park clean install uninstall \
+	layercheck fuzz bench bench-compare bench-media bench-park bench-lb clean install uninstall \
 	soak
 .DEFAULT_GOAL := all
 
@@ -171,6 +171,12 @@ bench-media: deps
 bench-park: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
 	SIPEDGE_BIN=$(SIPEDGE) SIPLOAD_BIN=$(SIPLOAD) ./bench/park.sh $(PARK_ARGS)
+
+# 1, 2 and 3 nodes behind nftables in a namespace of its own (issue #17;
+# bench/lb.sh says what it measures, BENCH_LB_* its knobs). As root.
+bench-lb: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
+	SIPEDGE_BIN=$(SIPEDGE) SIPLOAD_BIN=$(SIPLOAD) ./bench/lb.sh
 
 # Side by side with Kamailio and SIPp (installs them if missing).
 bench-compare: deps
