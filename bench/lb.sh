@@ -260,7 +260,7 @@ search() { # name from sipload-args...
 		clean=$?
 		OKSUM=$((OKSUM + $(jq -r '.succeeded // 0' "$DIR/$name.s$k.json" 2>/dev/null || echo 0)))
 		[ "$clean" = 0 ] && [ "$(jq -r '.skipped' "$DIR/$name.s$k.json")" = 0 ] || clean=1
-		say "   $name step $k: $rate/s $([ "$clean" = 0 ] && echo clean || echo "NOT clean: $(jq -c '{failed,timeouts,unfinished,skipped,failures}' "$DIR/$name.s$k.json" 2>/dev/null)")"
+		say "   $name step $k: $rate/s (achieved $(jq -r '.rate_achieved' "$DIR/$name.s$k.json" 2>/dev/null)/s) $([ "$clean" = 0 ] && echo clean || echo "NOT clean: $(jq -c '{failed,timeouts,unfinished,skipped,failures}' "$DIR/$name.s$k.json" 2>/dev/null)")"
 		if [ "$clean" = 0 ]; then
 			[ "$rate" -gt "$BEST" ] && BEST=$rate
 		else
