@@ -287,7 +287,7 @@ UAS=$!
 
 ROWS=()
 one() { # n rep
-	local n=$1 rep=$2 i c0 c1 r0 r1 inv0 inv1 reg cal line spread="" per="" tot=0 calls=0
+	local n=$1 rep=$2 i c inv r0 r1 u0 u1 reg cal line spread="" per="" tot=0 calls=0
 	say "N=$n (run $rep): nodes, callee users"
 	rcli -p 6390 flushall >/dev/null
 	for i in $(seq 0 $((n - 1))); do node_start "$i"; done
