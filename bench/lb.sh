@@ -46,9 +46,10 @@
 # source, no digest; after the first step they are refreshes).
 # overload.max_transactions is BENCH_LB_MAX_TXN (2,000,000) on each node:
 # with the default 100,000 a completed UDP transaction is kept 64*T1 =
-# 32 s, so a node answers 503 beyond some 3,100 REGISTER/s sustained (or
-# 100,000 in any 32 s), and the short steps would measure that cap and
-# the leftovers of the previous step, not the node.
+# 32 s, so a one-worker node answers 503 beyond some 3,100 transactions/s
+# sustained (3,100 REGISTER/s, or about 780 calls/s: 4 transactions per
+# call), and the short steps would measure that cap and the leftovers of
+# the previous steps, not the node.
 # Search steps of BENCH_LB_STEP_S (3 s), at most BENCH_LB_STEPS (7) each.
 # Every process is stopped by its PID; a watchdog ends the run after
 # BENCH_LB_LIMIT_S (900 s); the namespace is removed on every path.
@@ -243,10 +244,10 @@ sipload() { # name args...: sipload in the namespace, JSON to DIR/name.json
 
 # The highest rate with 0 failures, as sipload --search does it (from
 # FROM, doubling while clean, then bisecting, at most STEPS steps of
-# STEP s, stop within 5 %), but each step a sipload process of its own:
-# sipload --search over calls through this balancer had steps after the
-# first fail (no time-outs) that separate processes at the same rates
-# carried cleanly, a cause not yet found (docs/benchmarks.md). A step is
+# STEP s, stop within 5 %), but each step a sipload process of its own,
+# so that a step's failures are logged with their status codes (sipload
+# --search reports only its best step's). That is how the 503s of the
+# transaction cap (overload.max_transactions, above) were found. A step is
 # clean when sipload exits 0 with every operation started (failures by
 # status are in DIR/NAME.s*.json). Sets BEST; one line per step on stderr.
 search() { # name from sipload-args...
