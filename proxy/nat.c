@@ -188,6 +188,23 @@ static unsigned vias(const struct sipmsg *m)
 	return n;
 }
 
+/* The address of @p host (IPv4 or [IPv6]) is the source's address. */
+static bool host_is_source(struct slice host, const struct peer *from)
+{
+	struct sockaddr_storage ss;
+
+	if (host_addr(host, 0, &ss) != 0 ||
+	    ss.ss_family != from->addr.ss_family)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)&from->addr)
+			   ->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)&ss)->sin6_addr,
+		      &((const struct sockaddr_in6 *)&from->addr)->sin6_addr,
+		      16) == 0;
+}
+
 unsigned nat_detect(const struct nat_conf *nc, const struct sipmsg *m,
 		    const struct peer *from)
 {
@@ -203,13 +220,9 @@ unsigned nat_detect(const struct nat_conf *nc, const struct sipmsg *m,
 		m->via.host, m->via.port,
 		slice_caseeq_cstr(m->via.transport, "TLS") ? 5061 : 5060, from))
 		why |= NAT_VIA_DIFFERS;
-	if (first_contact(m, &h, &na, &u)) {
-		if (nat_host_is_private(nc, u.host))
-			why |= NAT_CONTACT_PRIVATE;
-		if (!names_source(u.host, u.port,
-				  u.scheme == URI_SIPS ? 5061 : 5060, from))
-			why |= NAT_CONTACT_DIFFERS;
-	}
+	if (first_contact(m, &h, &na, &u) && nat_host_is_private(nc, u.host) &&
+	    !host_is_source(u.host, from))
+		why |= NAT_CONTACT_PRIVATE;
 	return why;
 }
 

@@ -21,10 +21,10 @@ struct txn_layer;
 
 /** Why a message was found to come from behind a NAT (bits). */
 enum {
-	NAT_CONTACT_PRIVATE = 1u << 0, /**< Contact host in a private range */
-	NAT_CONTACT_DIFFERS = 1u << 1, /**< Contact host:port != source */
-	NAT_VIA_DIFFERS = 1u << 2,     /**< top Via sent-by != source
-					    (RFC 3581) */
+	NAT_CONTACT_PRIVATE = 1u << 0, /**< Contact host a private address
+					    other than the source's */
+	NAT_VIA_DIFFERS = 1u << 1,     /**< top Via sent-by != source
+					    address:port (RFC 3581) */
 };
 
 /**
@@ -43,15 +43,16 @@ bool nat_host_is_private(const struct nat_conf *nc, struct slice host);
 
 /**
  * Whether message @p m, received from @p from, comes from behind a
- * NAT: NAT_* bits, 0 when not (Kamailio's nat_uac_test 1, 2, 16, 64).
- * The first Contact: its host in a private range, or its host:port
- * (5060, 5061 for sips, when absent) other than the source's (a host
- * name always differs). For a request (@p m->is_request), also the top
- * Via's sent-by (port 5060/5061 when absent) other than the source. A
- * source on loopback is never behind NAT, and neither is one that
- * came through another proxy (more than one Via: that proxy handles
- * it). No Contact and no Via difference: 0.
- * Thread: any.
+ * NAT: NAT_* bits, 0 when not (Kamailio's nat_uac_test 1, 2 and 16).
+ * For a request (@p m->is_request), the top Via's sent-by (port 5060,
+ * 5061 for TLS, when absent; a host name always differs) other than
+ * the source address:port; for any message, the first Contact's host a
+ * private address (@p nc's ranges) other than the source address. A
+ * Contact that only names another port or a public host of its own is
+ * not a sign: a UA (or a PBX) may register a contact elsewhere. A
+ * source on loopback is never behind NAT, and neither is a request
+ * that came through another proxy (more than one Via: that proxy
+ * reaches its UA). Thread: any.
  */
 unsigned nat_detect(const struct nat_conf *nc, const struct sipmsg *m,
 		    const struct peer *from);
