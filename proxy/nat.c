@@ -292,7 +292,8 @@ void nat_stats(struct nat_stats *out)
 }
 
 static const struct stats_item stats_items[] = {
-	{ "registered", "REGISTERs from user agents behind NAT", false },
+	{ "registered", "NAT'd bindings this node started keeping alive",
+	  false },
 	{ "contacts_fixed", "Contacts rewritten to the source address", false },
 	{ "keepalives", "keep-alives sent to NAT'd bindings", false },
 	{ "keepalive_failures", "keep-alives unanswered or not sent", false },

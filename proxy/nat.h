@@ -79,7 +79,8 @@ struct nat;
 
 /** The counters of the nat module, all shards added up. */
 struct nat_stats {
-	uint64_t registered; /**< REGISTERs found behind NAT */
+	uint64_t registered; /**< NAT'd bindings this node started keeping
+				  alive (nat_track() of a new one) */
 	uint64_t fixed;	     /**< Contacts rewritten in dialogs */
 	uint64_t keepalives; /**< keep-alives sent */
 	uint64_t failures;   /**< keep-alives failed (timeout, send error) */
