@@ -16,6 +16,8 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
+#include "proxy/nat.h"
+#include "proxy/nat_conf.h"
 #include "proxy/ng.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/sip/hdr.h"
@@ -325,8 +327,23 @@ static void put_flags(struct bencode_buf *b, unsigned f)
 		flags[nf++] = "strict-source";
 	if (f & RTPE_FLAG_MEDIA_HANDOVER)
 		flags[nf++] = "media-handover";
+	if (f & RTPE_FLAG_SIP_SOURCE)
+		flags[nf++] = "SIP-source-address";
 	put_list(b, "flags", flags, nf);
 	put_list(b, "replace", replace, nr);
+}
+
+unsigned rtpe_call_flags(const struct conf *c, const struct sipmsg *m,
+			 const struct peer *from)
+{
+	const struct nat_conf *nc = nat_conf(c);
+	unsigned f = rtpe_conf(c)->flags;
+
+	if (nc->detect && nat_detect(nc, m, from)) {
+		f &= ~RTPE_FLAG_TRUST_ADDRESS;
+		f |= RTPE_FLAG_REPLACE_ORIGIN | RTPE_FLAG_SIP_SOURCE;
+	}
+	return f;
 }
 
 /* "received-from": where the message came from, for rtpengine to use
@@ -482,7 +499,6 @@ static struct slice rebase(const struct sipmsg *m, const struct hold *h,
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	      const struct sipmsg *m, rtpe_resume_fn *cb, void *arg)
 {
-	const struct rtpe_conf *mc = rtpe_conf(c);
 	struct bencode_buf b;
 	struct hold *h;
 	char *dict;
@@ -529,7 +545,7 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	bencode_cstr(&b, "sdp");
 	bencode_str(&b, m->body);
 	put_source(&b, from);
-	put_flags(&b, mc->flags);
+	put_flags(&b, rtpe_call_flags(c, m, from));
 	bencode_end(&b);
 	err = bencode_finish(&b, &dlen);
 	if (!err)

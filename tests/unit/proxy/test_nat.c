@@ -11,6 +11,8 @@
 #include "proxy/core/conf.h"
 #include "proxy/nat.h"
 #include "proxy/nat_conf.h"
+#include "proxy/rtpe.h"
+#include "proxy/rtpe_conf.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/peer.h"
@@ -283,4 +285,26 @@ Test(nat, the_contact_fix_names_the_source_and_keeps_the_rest)
 	cr_assert_eq(edit_new(msgin_arena, r, &el), 0);
 	cr_assert_eq(nat_fix_contact(el, r, &p, msgin_arena), 0);
 	cr_assert_eq(edit_count(el), 0);
+}
+
+Test(nat, rtpengine_does_not_trust_the_sdp_of_a_natted_side)
+{
+	struct conf *c = sections_load("media:\n"
+				       "  flags: [trust-address, symmetric]\n");
+	struct peer p = src("203.0.113.5", 40123);
+	unsigned f;
+
+	f = rtpe_call_flags(c,
+			    req("INVITE", "192.168.1.20:5060",
+				"<sip:alice@192.168.1.20:5060>", false),
+			    &p);
+	cr_assert_eq(f, RTPE_FLAG_SYMMETRIC | RTPE_FLAG_REPLACE_ORIGIN |
+			    RTPE_FLAG_SIP_SOURCE);
+	/* A side that is not behind NAT keeps media.flags as they are. */
+	p = src("203.0.113.5", 5060);
+	f = rtpe_call_flags(
+	    c, req("INVITE", "203.0.113.5", "<sip:alice@203.0.113.5>", false),
+	    &p);
+	cr_assert_eq(f, RTPE_FLAG_TRUST_ADDRESS | RTPE_FLAG_SYMMETRIC);
+	conf_free(c);
 }
