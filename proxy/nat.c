@@ -683,13 +683,15 @@ static void fire(struct timer *t)
 	if (k->busy)
 		return;
 	err = options_build(n, k, branch, &blen, &out);
+	bump(&counters.keepalives, 1);
+	/* Busy before the send: an outcome may be told at once. */
+	k->busy = true;
 	if (!err)
 		err = txn_cli_new(n->l, NULL, SIP_OPTIONS, &k->to,
 				  slice_make(branch, blen), out.p, out.len, 0,
 				  on_options, k, &ct);
-	bump(&counters.keepalives, 1);
-	if (err)
+	if (err) {
+		k->busy = false;
 		failed(n, k);
-	else
-		k->busy = true;
+	}
 }
