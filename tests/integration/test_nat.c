@@ -34,6 +34,7 @@ Test(nat, ua_behind_masquerade_is_called_kept_alive_and_dropped_when_gone)
 		"2. PASS: the call reached the UA at its public address",
 		"3. PASS: ",
 		"4. PASS: binding dropped ",
+		"5. PASS: sipedge stopped cleanly",
 		"nat: PASS",
 	};
 	char *out = NULL, *err = NULL;

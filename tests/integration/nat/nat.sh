@@ -34,6 +34,7 @@
 #  4. the namespace is removed: the binding is gone within 15 s
 #     (keepalive.failures 2 unanswered OPTIONS), sipedge logs it and
 #     sipedge_nat_dropped_total is 1.
+#  5. sipedge stops on SIGTERM with status 0 and no sanitizer report.
 set -u
 
 BIN=${SIPEDGE_BIN:?SIPEDGE_BIN must name the sipedge binary}
@@ -273,4 +274,17 @@ grep -q "nat: natuser@nat.test: binding sip:natuser@$PRIV:5060 removed after 2 f
 [ "$(metric nat_dropped_total)" = 1 ] ||
 	fail "sipedge_nat_dropped_total is $(metric nat_dropped_total)"
 say "4. PASS: binding dropped $(((T1 - T0) / 1000000)) ms after the namespace went"
+# 5. sipedge stops cleanly (under SAN=1: no sanitizer report, no leak).
+kill -TERM "$SE"
+RC=
+for _ in $(seq 100); do
+	kill -0 "$SE" 2>/dev/null || { wait "$SE"; RC=$?; break; }
+	sleep 0.1
+done
+[ -n "$RC" ] || fail "sipedge did not stop within 10 s of SIGTERM"
+SE=0
+grep -qE "Sanitizer|runtime error" "$DIR/sipedge.log" &&
+	fail "a sanitizer report in the log"
+[ "$RC" = 0 ] || fail "sipedge exited $RC"
+say "5. PASS: sipedge stopped cleanly"
 say "PASS"
