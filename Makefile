@@ -73,7 +73,8 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare bench-media clean install uninstall
+	layercheck fuzz bench bench-compare bench-media clean install uninstall \
+	soak
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
@@ -129,6 +130,13 @@ $(SIPEDGE): $(call obj,$(MAIN_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 
 $(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
+
+# Longer runs than `make test` (root: network namespaces): the balancer
+# harness on a 3-master Redis Cluster, then with 10,000 users.
+soak: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPCTL)
+	LB_STORE=cluster LB_LIMIT_S=300 $(INTEG_ENV) tests/integration/lb/lb.sh
+	LB_USERS=10000 LB_LIMIT_S=600 $(INTEG_ENV) tests/integration/lb/lb.sh
 
 $(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -186,15 +187,30 @@ int park_hook(struct hook_req *r)
 	const struct conf_park *l = NULL;
 	struct sipuri u;
 	unsigned slot = 0;
+	enum want w;
 	int err;
 
+	if (m->method != SIP_INVITE || m->to_tag.len ||
+	    (w = classify(c, m->ruri, &l, &u, &slot)) == WANT_NONE ||
+	    route_foreign(c, m))
+		return HOOK_NEXT;
+	/* A slot another node holds (store.type redis): to that node's
+	 * pool, which holds the call (the record says where; looked up
+	 * in the park thread's copy, no Redis round trip here). From
+	 * our own pool too: park.retrieve of such a slot originates a
+	 * call to it (proxy/mgmt/rpc_park.c). */
+	if (w == WANT_SLOT) {
+		char pool[PARK_POOL_MAX + 1];
+
+		if (park_route_of(u.host, slot, pool, sizeof(pool)) == 0) {
+			err = poolroute_set_uri(r, pool);
+			return err == -ENOMEM ? err : HOOK_NEXT;
+		}
+	}
 	/* Not from the pool itself: a pool whose config (kept from its
 	 * start) does not know this lot relays the call back here, and
 	 * that must reach the number's owner, not the pool again. */
-	if (m->method != SIP_INVITE || m->to_tag.len ||
-	    pool_is_source(r->from) ||
-	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
-	    route_foreign(c, m))
+	if (pool_is_source(r->from))
 		return HOOK_NEXT;
 	/* No pool: the number is routed like any other. */
 	err = poolroute_set(r);
@@ -1443,9 +1459,16 @@ struct pjob {
 
 static _Atomic(struct pool *) the_pool;
 
+/* Held by remote_watch() from reading the_pool to its post, and by
+ * park_set_pool(): once the pool is unset, the park thread (Redis) no
+ * longer posts to it, so pool_stop() may free it. */
+static pthread_mutex_t pool_lk = PTHREAD_MUTEX_INITIALIZER;
+
 void park_set_pool(struct pool *p)
 {
+	pthread_mutex_lock(&pool_lk);
 	atomic_store_explicit(&the_pool, p, memory_order_release);
+	pthread_mutex_unlock(&pool_lk);
 }
 
 static void job_done(struct pjob *j, int err, unsigned status,
@@ -2046,6 +2069,75 @@ static enum blf_kind resolve(struct slice domain, struct slice user)
 	}
 }
 
+/* Other nodes' slot changes (store.type redis) for this node's BLF
+ * subscribers: from the park thread to the lot's worker. */
+struct rchange {
+	char domain[PARK_DOMAIN_MAX + 1];
+	char parked[PARK_IDENTITY_MAX + 1];
+	unsigned slot;
+	bool freed;
+};
+
+static void remote_run(struct shard *sh, void *arg)
+{
+	struct rchange *rc = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct slice domain;
+	char slot[16];
+	int n, err;
+
+	if (!u) { /* the pool stops */
+		free(rc);
+		return;
+	}
+	domain = slice_cstr(rc->domain);
+	snprintf(slot, sizeof(slot), "%u", rc->slot);
+	err = blf_slot_changed(u, domain, slice_cstr(slot),
+			       rc->freed ? BLF_FREE : parked_state(u, domain),
+			       rc->freed ? slice_make(NULL, 0)
+					 : slice_cstr(rc->parked),
+			       slice_make(NULL, 0));
+	n = park_list(domain, NULL, 0);
+	if (err >= 0 && n >= 0)
+		err = blf_lot_changed(u, domain, (unsigned)n);
+	if (err < 0 || n < 0)
+		log_msg(LOG_WARN,
+			"park: %s slot %u (another node's): BLF not told: %s",
+			rc->domain, rc->slot, err_str(err < 0 ? err : n));
+	free(rc);
+}
+
+static void remote_watch(const struct park_rec *r, enum park_change what,
+			 void *arg)
+{
+	struct pool *pl;
+	struct rchange *rc;
+	unsigned n;
+
+	(void)arg;
+	/* Our own changes told BLF where they happened (blf_tell()). */
+	if (park_is_local(r))
+		return;
+	rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return;
+	memcpy(rc->domain, r->domain, sizeof(rc->domain));
+	memcpy(rc->parked, r->parked, sizeof(rc->parked));
+	rc->slot = r->slot;
+	rc->freed = what == PARK_CHANGE_FREED;
+	/* The lot's worker, as park_steer() and blf_worker_of() pick it. */
+	pthread_mutex_lock(&pool_lk);
+	pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	n = pl ? pool_workers(pl) : 0;
+	if (!n || shard_post(pool_shards(pl),
+			     (unsigned)(hash_slice_case(slice_cstr(rc->domain),
+							STEER_SEED) %
+					n),
+			     remote_run, rc))
+		free(rc);
+	pthread_mutex_unlock(&pool_lk);
+}
+
 int park_feature_start(const struct conf *c)
 {
 	const struct park_conf *pc = park_conf(c);
@@ -2070,6 +2162,8 @@ int park_feature_start(const struct conf *c)
 	blf_set_resolve(resolve);
 	err = park_init();
 	if (!err)
+		park_set_watch(remote_watch, NULL);
+	if (!err)
 		err = stats_add(&stats_src);
 	if (err)
 		park_feature_stop();
@@ -2080,6 +2174,7 @@ void park_feature_stop(void)
 {
 	stats_remove(&stats_src);
 	park_fini();
+	park_set_watch(NULL, NULL);
 	blf_set_resolve(NULL);
 	free(lots);
 	lots = NULL;

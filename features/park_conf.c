@@ -148,20 +148,11 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	return 0;
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	if (strcmp(spath, "park.timeout_s") == 0) {
-		*minp = 1;
-		*maxp = 86400;
-		return true;
-	}
-	if (strcmp(spath, "park.comeback_ring_s") == 0) {
-		*minp = 1;
-		*maxp = 3600;
-		return true;
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "park.timeout_s", 1, 86400 },
+	{ "park.comeback_ring_s", 1, 3600 },
+	{ NULL, 0, 0 },
+};
 
 /* True when @p code, read as a number, is a slot of @p l. */
 static bool code_in_slots(const struct conf_park *l)
@@ -255,7 +246,7 @@ const struct conf_section park_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct park_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.build = build,
 	.free = fini,

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/dns_conf.h"
 #include "proxy/sip/uri.h"
 
@@ -77,8 +78,96 @@ struct poll {
 	ares_socket_t fd;
 };
 
+/* Counters of one shard's resolver; only that shard writes them. */
+struct dns_stats {
+	uint64_t queries, hits, answers, nxdomain, failures, refused, waiting,
+	    cached;
+};
+
+static struct dns_stats *stats;
+static unsigned nstats;
+
+static const struct stats_item stats_items[] = {
+	{ "queries", "DNS queries sent (a cache miss or an expired answer)",
+	  false },
+	{ "hits", "lookups answered from the cache", false },
+	{ "answers", "queries answered with records", false },
+	{ "nxdomain", "queries answered: no such name, or no such records",
+	  false },
+	{ "failures", "queries that failed: timeout, SERVFAIL, refused",
+	  false },
+	{ "refused",
+	  "lookups refused at once (their requests get 503): the cache "
+	  "was full of lookups under way, or too many requests waited",
+	  false },
+	{ "waiting", "requests held for lookups now", true },
+	{ "cached", "answers and lookups in the cache now", true },
+};
+
+static void stats_read(void *arg, unsigned inst, uint64_t *v)
+{
+	const struct dns_stats *t = &stats[inst];
+
+	(void)arg;
+	v[0] = __atomic_load_n(&t->queries, __ATOMIC_RELAXED);
+	v[1] = __atomic_load_n(&t->hits, __ATOMIC_RELAXED);
+	v[2] = __atomic_load_n(&t->answers, __ATOMIC_RELAXED);
+	v[3] = __atomic_load_n(&t->nxdomain, __ATOMIC_RELAXED);
+	v[4] = __atomic_load_n(&t->failures, __ATOMIC_RELAXED);
+	v[5] = __atomic_load_n(&t->refused, __ATOMIC_RELAXED);
+	v[6] = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED);
+	v[7] = __atomic_load_n(&t->cached, __ATOMIC_RELAXED);
+}
+
+static struct stats_source stats_src = {
+	.module = "dns",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.label = "shard",
+	.read = stats_read,
+};
+
+int dns_init(unsigned nshards)
+{
+	int err;
+
+	if (!nshards)
+		return 0;
+	stats = calloc(nshards, sizeof(*stats));
+	if (!stats)
+		return -ENOMEM;
+	nstats = nshards;
+	stats_src.ninst = nshards;
+	err = stats_add(&stats_src);
+	if (err && err != -EEXIST) {
+		dns_fini();
+		return err;
+	}
+	return 0;
+}
+
+void dns_fini(void)
+{
+	stats_remove(&stats_src);
+	free(stats);
+	stats = NULL;
+	nstats = 0;
+}
+
+static void count(uint64_t *p)
+{
+	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
+}
+
+static void gauge(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 struct dns {
 	uv_loop_t *loop;
+	struct dns_stats *st;
+	struct dns_stats none; /* without dns_init() (unit tests) */
 	ares_channel ch;
 	uv_timer_t timer;
 	struct poll *polls;
@@ -133,6 +222,7 @@ static void unlink_entry(struct dns *d, struct entry *e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	d->count--;
+	gauge(&d->st->cached, d->count);
 	/* Not to be waited for any more (dns_wait()). */
 	for (unsigned i = 0; i < d->nwant; i++)
 		if (d->want[i] == e)
@@ -327,17 +417,22 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf,
 	case ARES_SUCCESS:
 		e->status = 0;
 		ttl = answer_ttl(abuf, alen);
+		count(&d->st->answers);
 		break;
 	case ARES_ENOTFOUND:
 		e->status = -ENOENT;
 		ttl = NEG_TTL_S;
+		count(&d->st->nxdomain);
 		break;
 	case ARES_ENODATA:
 		e->status = -ENODATA;
 		ttl = NEG_TTL_S;
+		count(&d->st->nxdomain);
 		break;
 	default:
 		rr_clear(e);
+		if (status != ARES_EDESTRUCTION && status != ARES_ECANCELLED)
+			count(&d->st->failures);
 		e->status = -EHOSTUNREACH;
 		if (!d->closing && log_enabled(LOG_INFO))
 			log_msg(LOG_INFO, "dns: %s (type %d): %s", e->name,
@@ -366,6 +461,7 @@ static void run_ready(struct dns *d)
 
 		d->ready = w->next_ready;
 		d->nwaiters--;
+		gauge(&d->st->waiting, d->nwaiters);
 		w->cb(w->arg, d->closing ? -ECANCELED : 0);
 		free(w);
 	}
@@ -454,7 +550,8 @@ static void sock_cb(void *data, ares_socket_t fd, int readable, int writable)
 	    poll_cb);
 }
 
-int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, struct dns **dp)
+int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, unsigned inst,
+	    struct dns **dp)
 {
 	struct ares_options o;
 	struct dns *d;
@@ -467,6 +564,7 @@ int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, struct dns **dp)
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
+	d->st = stats && inst < nstats ? &stats[inst] : &d->none;
 	d->rnd = uv_hrtime() ^ (uint64_t)(uintptr_t)d ^ 0x9e3779b97f4a7c15u;
 	d->max = dc->cache_max ? dc->cache_max : DNS_CACHE_MAX_DEFAULT;
 	memset(&o, 0, sizeof(o));
@@ -533,6 +631,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 
 	if (e && e->status != -EINPROGRESS && e->expires_ms > now) {
 		e->gen = d->gen;
+		count(&d->st->hits);
 		*ep = e;
 		return 0;
 	}
@@ -542,8 +641,10 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 		if (d->count >= d->max)
 			evict(d, now);
 		/* Full of lookups under way (a flood of names): refuse. */
-		if (d->count >= d->max)
+		if (d->count >= d->max) {
+			count(&d->st->refused);
 			return -EAGAIN;
+		}
 		e = calloc(1, sizeof(*e) + len + 1);
 		if (!e)
 			return -ENOMEM;
@@ -553,6 +654,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 		e->next = d->bucket[hash(type, name)];
 		d->bucket[hash(type, name)] = e;
 		d->count++;
+		gauge(&d->st->cached, d->count);
 	}
 	e->gen = d->gen;
 	if (e->status == -EINPROGRESS) {
@@ -561,6 +663,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 	}
 	/* Absent or expired: ask. c-ares may answer at once (no server). */
 	e->status = -EINPROGRESS;
+	count(&d->st->queries);
 	ares_query(d->ch, name, 1 /* IN */, qtype[type], query_cb, e);
 	arm(d);
 	if (e->status != -EINPROGRESS) {
@@ -825,6 +928,7 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 	}
 	if (d->nwaiters >= MAX_WAITERS) {
 		d->nwant = 0;
+		count(&d->st->refused);
 		return -EAGAIN;
 	}
 	w = calloc(1, sizeof(*w));
@@ -852,5 +956,6 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 		return -ENOMEM;
 	}
 	d->nwaiters++;
+	gauge(&d->st->waiting, d->nwaiters);
 	return 0;
 }

@@ -57,6 +57,7 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/dns.h"
 #include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
 #include "proxy/nat.h"
@@ -69,6 +70,7 @@
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/memory.h"
+#include "store/park.h"
 #include "store/redis.h"
 
 enum {
@@ -772,6 +774,9 @@ static int run(const struct conf *c, const struct opts *o)
 	/* Park's slot table and the lots BLF resolves against, before any
 	 * shard routes a SUBSCRIBE. */
 	err = park_feature_start(c);
+	/* store: redis: park slots in Redis too, shared by every node. */
+	if (!err && g.redis)
+		err = park_redis_start(g.redis);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: park: %s", err_str(err));
 		status = EXIT_START;
@@ -781,6 +786,13 @@ static int run(const struct conf *c, const struct opts *o)
 	err = rtpe_init(c);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: media: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
+	/* dns: the resolvers' counters, one per shard, likewise. */
+	err = dns_conf(c)->enabled ? dns_init(c->workers) : 0;
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: dns: %s", err_str(err));
 		status = EXIT_START;
 		goto out;
 	}
@@ -818,6 +830,12 @@ static int run(const struct conf *c, const struct opts *o)
 	}
 	m.env.pool = pool;
 	park_set_pool(pool);
+	if (pool) { /* where other nodes route retrievals of our slots */
+		char uri[PARK_POOL_MAX + 1];
+
+		snprintf(uri, sizeof(uri), "sip:%s", pool_address(pool));
+		park_set_self(uri);
+	}
 	if (pool)
 		snprintf(b2b, sizeof(b2b), " b2b=%u@%s", pool_workers(pool),
 			 pool_address(pool));
@@ -856,6 +874,7 @@ out:
 	park_feature_stop();
 	rtpe_fini(); /* no shard counts any more */
 	nat_fini();
+	dns_fini();
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */

@@ -146,25 +146,11 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	return ERR_CONFIG;
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	static const struct {
-		const char *spath;
-		long long min, max;
-	} r[] = {
-		{ "nat.keepalive.interval_s", 0, 3600 },
-		{ "nat.keepalive.failures", 1, 100 },
-	};
-
-	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
-		if (strcmp(spath, r[i].spath) == 0) {
-			*minp = r[i].min;
-			*maxp = r[i].max;
-			return true;
-		}
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "nat.keepalive.interval_s", 0, 3600 },
+	{ "nat.keepalive.failures", 1, 100 },
+	{ NULL, 0, 0 },
+};
 
 static int build(void *out, const void *raw, const struct conf_ctx *x)
 {
@@ -197,7 +183,7 @@ const struct conf_section nat_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct nat_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.given = given,
 	.build = build,

@@ -114,27 +114,13 @@ static const struct conf_one_of one_of[] = {
 	{ NULL, NULL, NULL },
 };
 
-static const struct {
-	const char *spath;
-	long long min, max;
-} ranges[] = {
+static const struct conf_range ranges[] = {
 	{ "proxy.t1_ms", 10, 10000 },
 	{ "proxy.t2_ms", 10, 60000 },
 	{ "proxy.t4_ms", 10, 60000 },
 	{ "proxy.timer_c_s", 1, 3600 },
+	{ NULL, 0, 0 },
 };
-
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (strcmp(ranges[i].spath, spath) == 0) {
-			*minp = ranges[i].min;
-			*maxp = ranges[i].max;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Digits and '+', '*', '#': a number prefix (routes[].prefix). */
 static int check_prefix(const char *path, const char *v, char *why,
@@ -425,7 +411,7 @@ const struct conf_section proxy_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct proxy_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.one_of = one_of,
 	.build = build,

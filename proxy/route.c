@@ -1881,6 +1881,17 @@ static struct slice keep(char *base, size_t *op, struct slice s)
 	return k;
 }
 
+/* The interned host of @p uri (a sip/sips URI whose host is a name),
+ * for TLS to verify; 0 when it does not parse or the table is full. */
+static uint32_t resolved_name(struct slice uri)
+{
+	struct sipuri u;
+
+	if (uri_parse(uri, &u) < 0 || !u.host.len)
+		return 0;
+	return peer_name_intern(u.host.p, u.host.len);
+}
+
 /* Replace each target of @p p that names a host (route_target.resolve)
  * by its destinations, in order (RFC 3263 §4.3: one after the other on
  * 503, 408 or a transport error). Returns 0 (when none is left, p says
@@ -1927,6 +1938,11 @@ static int expand(struct route *r, const struct sipmsg *m, struct route_plan *p)
 		for (int j = 0; j < c && n < ROUTE_MAX_TARGETS; j++) {
 			/* RFC 5630 §3.1.3: a sips: request over TLS only. */
 			if (sips && d[j].proto != PEER_TLS)
+				continue;
+			/* RFC 5922 §7.2: over TLS the certificate must
+			 * name the domain that was resolved. */
+			if (d[j].proto == PEER_TLS &&
+			    !(d[j].tls_name = resolved_name(in[i].resolve)))
 				continue;
 			p->t[n] = in[i];
 			p->t[n].dest = d[j];

@@ -30,6 +30,7 @@
 /* Counters of one shard; only that shard writes them. */
 struct rtpe_stats {
 	uint64_t offers, answers, deletes, timeouts, errors, held, calls;
+	uint64_t failovers, resent; /* the ng client's (ng_counters()) */
 };
 
 static struct rtpe_stats *stats;
@@ -43,6 +44,12 @@ static const struct stats_item stats_items[] = {
 	{ "errors", "ng requests rtpengine refused or answered badly", false },
 	{ "held", "messages waiting for rtpengine now", true },
 	{ "calls", "calls anchored in rtpengine now", true },
+	{ "failovers",
+	  "ng requests moved on to the next rtpengine after "
+	  "one never answered (marked down for media.down_s)",
+	  false },
+	{ "retransmissions", "ng requests sent again after media.timeout_ms",
+	  false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -57,6 +64,8 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[4] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 	v[5] = __atomic_load_n(&s->held, __ATOMIC_RELAXED);
 	v[6] = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
+	v[7] = __atomic_load_n(&s->failovers, __ATOMIC_RELAXED);
+	v[8] = __atomic_load_n(&s->resent, __ATOMIC_RELAXED);
 }
 
 static struct stats_source stats_src = {
@@ -101,6 +110,8 @@ struct call {
 	uint64_t hash;
 	uint64_t seen_ms;
 	bool confirmed;
+	bool offerer_webrtc; /* the last offer came from a browser: its
+				answer goes back as WebRTC */
 	size_t idlen;
 	char id[];
 };
@@ -113,6 +124,7 @@ struct hold {
 	rtpe_resume_fn *cb;
 	void *arg;
 	bool request;
+	bool from_webrtc;	      /* the sender is a browser (WS, WSS) */
 	struct slice call_id, branch; /* into buf */
 	uint32_t cseq;
 	enum sip_method method;
@@ -197,13 +209,17 @@ static struct call *call_find(const struct rtpe *r, struct slice id,
 	return NULL;
 }
 
-static void call_add(struct rtpe *r, struct slice id)
+/* Note call @p id anchored; @p offer: an offer of @p webrtc's sender
+ * was answered (else an answer: the offerer stays). */
+static void call_add(struct rtpe *r, struct slice id, bool offer, bool webrtc)
 {
 	struct call *c = call_find(r, id, NULL);
 	uint64_t h;
 
 	if (c) {
 		c->seen_ms = now_ms(r);
+		if (offer)
+			c->offerer_webrtc = webrtc;
 		return;
 	}
 	c = malloc(sizeof(*c) + id.len);
@@ -214,6 +230,7 @@ static void call_add(struct rtpe *r, struct slice id)
 	c->hash = h;
 	c->seen_ms = now_ms(r);
 	c->confirmed = false;
+	c->offerer_webrtc = offer && webrtc;
 	c->idlen = id.len;
 	memcpy(c->id, id.p, id.len);
 	c->next = r->tab[h % RTPE_BUCKETS];
@@ -305,6 +322,36 @@ static void put_list(struct bencode_buf *b, const char *key,
 	for (i = 0; i < n; i++)
 		bencode_cstr(b, v[i]);
 	bencode_end(b);
+}
+
+/*
+ * What crosses between a browser and a plain RTP phone (RFC 8827,
+ * RFC 8834: WebRTC media is ICE + DTLS-SRTP + AVPF + rtcp-mux): towards
+ * a browser, rtpengine offers or answers UDP/TLS/RTP/SAVPF with ICE
+ * candidates and rtcp-mux, and no SDES keys (browsers use DTLS-SRTP
+ * only); towards a phone, plain RTP/AVP without ICE, RTCP on its own
+ * port. Between two of a kind nothing is changed.
+ */
+static void put_bridge(struct bencode_buf *b, bool request, bool from_webrtc,
+		       bool to_webrtc)
+{
+	static const char *const mux_offer[] = { "offer" };
+	static const char *const mux_demux[] = { "demux" };
+	static const char *const sdes_off[] = { "off" };
+
+	if (from_webrtc == to_webrtc)
+		return;
+	bencode_cstr(b, "transport-protocol");
+	bencode_cstr(b, to_webrtc ? "UDP/TLS/RTP/SAVPF" : "RTP/AVP");
+	bencode_cstr(b, "ICE");
+	bencode_cstr(b, to_webrtc ? "force" : "remove");
+	if (to_webrtc) {
+		put_list(b, "SDES", sdes_off, 1);
+		if (request)
+			put_list(b, "rtcp-mux", mux_offer, 1);
+	} else if (request) {
+		put_list(b, "rtcp-mux", mux_demux, 1);
+	}
 }
 
 /* The per-call flags of media.flags as ng "replace" and "flags". */
@@ -425,6 +472,13 @@ static void log_fail(const struct hold *h, int err, const char *reason)
 
 static void count_err(struct rtpe *r, int err)
 {
+	/* Every ng request ends here: the client's own counters too. */
+	if (r->ng) {
+		const struct ng_counters *nc = ng_counters(r->ng);
+
+		gauge(&r->st->failovers, nc->failovers);
+		gauge(&r->st->resent, nc->resent);
+	}
 	if (err == -ETIMEDOUT || err == -EHOSTDOWN)
 		count(&r->st->timeouts);
 	else if (err && err != -ECANCELED)
@@ -461,7 +515,7 @@ static void hold_done(void *arg, int err, const struct ng_reply *rep)
 		log_fail(h, err, reason[0] ? reason : NULL);
 		h->cb(h->arg, err, slice_make(h->buf, h->len));
 	} else {
-		call_add(r, h->call_id);
+		call_add(r, h->call_id, h->request, h->from_webrtc);
 		h->cb(h->arg, 0, slice_make(out, len));
 	}
 	free(out);
@@ -497,8 +551,11 @@ static struct slice rebase(const struct sipmsg *m, const struct hold *h,
 }
 
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
-	      const struct sipmsg *m, rtpe_resume_fn *cb, void *arg)
+	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
+	      void *arg)
 {
+	bool from_webrtc = peer_proto_is_ws(from->proto), to_webrtc;
+	const struct call *call;
 	struct bencode_buf b;
 	struct hold *h;
 	char *dict;
@@ -522,6 +579,7 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	h->cb = cb;
 	h->arg = arg;
 	h->request = m->is_request;
+	h->from_webrtc = from_webrtc;
 	h->len = m->len;
 	memcpy(h->buf, m->buf, m->len);
 	h->call_id = rebase(m, h, m->call_id);
@@ -546,6 +604,12 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	bencode_str(&b, m->body);
 	put_source(&b, from);
 	put_flags(&b, rtpe_call_flags(c, m, from));
+	/* An answer goes back to the offerer, whom the call remembers. */
+	call = m->is_request ? NULL : call_find(r, m->call_id, NULL);
+	to_webrtc = to == RTPE_TO_WEBRTC ||
+		    (to == RTPE_TO_OFFERER && call && call->offerer_webrtc);
+	if (to != RTPE_TO_OFFERER || call)
+		put_bridge(&b, m->is_request, from_webrtc, to_webrtc);
 	bencode_end(&b);
 	err = bencode_finish(&b, &dlen);
 	if (!err)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 #include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
+#include "tests/common/rtpe.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
 
@@ -45,9 +47,12 @@ struct wsc {
 
 static struct wsc *wc, *wc2;
 
+static struct rtpe_proc rtpe; /* the media test's */
+
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
+	memset(&rtpe, 0, sizeof(rtpe));
 	topdir[0] = '\0';
 	wc = calloc(1, sizeof(*wc));
 	wc2 = calloc(1, sizeof(*wc2));
@@ -57,6 +62,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	rtpe_stop(&rtpe);
 	if (wc->fd >= 0)
 		close(wc->fd);
 	if (wc2->fd >= 0)
@@ -802,7 +808,8 @@ static void sh_ok(const char *cmd)
  */
 /* The browser tests' sipedge: a wss listener with a certificate made
  * now, allowing pages from http://127.0.0.1:*page_portp. */
-static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
+static void start_wss_with(uint16_t *wss_portp, uint16_t *page_portp,
+			   const char *extra)
 {
 	const char *src = getenv("SIPEDGE_SRCDIR");
 	char ls[2048], mods[PROC_PATH_MAX];
@@ -827,7 +834,12 @@ static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
 		 "    key: %s/srv.key\n"
 		 "    origins: [\"http://127.0.0.1:%u\"]\n",
 		 *wss_portp, topdir, topdir, *page_portp);
-	start(ls, NULL);
+	start(ls, extra);
+}
+
+static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
+{
+	start_wss_with(wss_portp, page_portp, NULL);
 }
 
 /* Run browsers.js (@p call_uri NULL: two browsers call each other);
@@ -899,7 +911,7 @@ Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
  * Signalling only: SIPp's answer is plain RTP/AVP, which the browser
  * refuses (no ICE, no DTLS), so JsSIP ACKs and hangs up at once
  * ("Bad Media Description"); media between a browser and a plain RTP
- * phone needs an RTP gateway.
+ * phone needs an RTP gateway: rtpengine, in the test after this one.
  */
 Test(ws, browser_over_wss_calls_sipp_uas_over_udp_signalling_both_ways,
      .timeout = 150)
@@ -935,5 +947,75 @@ Test(ws, browser_over_wss_calls_sipp_uas_over_udp_signalling_both_ways,
 	free(out);
 	/* The ACK and the BYE came through sipedge to SIPp. */
 	sipp_ok(&uas, 20000, sp.dir, "uas", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * Issue #18: a browser (WSS: ICE, DTLS-SRTP, AVPF, rtcp-mux) calls a
+ * SIPp UAS over UDP (plain RTP/AVP) with media anchored in a real
+ * rtpengine: the offer reaches SIPp as RTP/AVP without ICE, the answer
+ * reaches the browser as UDP/TLS/RTP/SAVPF with ICE, the call is
+ * established, and the browser receives audio: its own, decrypted by
+ * rtpengine, echoed by SIPp (-rtp_echo) and encrypted again.
+ */
+Test(ws, browser_calls_a_udp_phone_with_audio_bridged_by_rtpengine,
+     .timeout = 150)
+{
+	uint16_t wss_port, page_port, uas_port, mport;
+	struct sipp_cmd sc;
+	char uri[96], extra[256], *out = NULL, *screen = NULL;
+	json_t *res, *who;
+	pid_t uas;
+	int rc;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	snprintf(extra, sizeof(extra),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
+		 rtpe.ng_port);
+	start_wss_with(&wss_port, &page_port, extra);
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &mport), 0);
+	sipp_cmd_uas(&sc, "uas_ws.xml", uas_port, "u1");
+	sipp_cmd_args(&sc, "-m", "1", "-rtp_echo", "-trace_msg", NULL);
+	sipp_cmd_opt(&sc, "-mp", "%u", mport);
+	sipp_cmd_errors(&sc, "uas");
+	uas = sipp_spawn(sc.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u;transport=udp",
+		 uas_port);
+	res = browsers_run(wss_port, page_port, uri, &rc, &out);
+	who = json_object_get(res, "alice");
+	cr_expect(json_is_true(json_object_get(who, "registered")), "%s", out);
+	cr_expect(json_is_true(json_object_get(who, "established")),
+		  "the bridged answer was accepted: %s", out);
+	cr_expect_gt(
+	    json_integer_value(json_object_get(who, "packetsReceived")), 0,
+	    "audio came back to the browser: %s", out);
+	cr_expect(json_is_true(json_object_get(who, "ended")), "%s", out);
+	cr_assert_eq(rc, 0, "browsers.js: %d: %s", rc, out);
+	json_decref(res);
+	free(out);
+	sipp_ok(&uas, 20000, sp.dir, "uas", sp.log);
+	/* What SIPp saw: a plain offer (rtpengine's, no ICE, no DTLS). */
+	{
+		char path[PROC_PATH_MAX + 64];
+		DIR *d = opendir(sp.dir);
+		struct dirent *e;
+
+		cr_assert_not_null(d);
+		while ((e = readdir(d)) && !screen)
+			if (strstr(e->d_name, "_messages.log")) {
+				snprintf(path, sizeof(path), "%s/%s", sp.dir,
+					 e->d_name);
+				proc_read_file(path, &screen);
+			}
+		closedir(d);
+	}
+	cr_assert_not_null(screen, "SIPp's message trace");
+	cr_assert_not_null(strstr(screen, "RTP/AVP"), "%.3000s", screen);
+	cr_assert_null(strstr(screen, "a=candidate"), "%.3000s", screen);
+	cr_assert_null(strstr(screen, "a=fingerprint"), "%.3000s", screen);
+	free(screen);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

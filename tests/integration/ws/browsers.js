@@ -7,7 +7,8 @@
 //
 // usage: node browsers.js WSS_URL DOMAIN PAGE_PORT PROFILE_DIR [CALL_URI]
 // With CALL_URI: one browser (alice) registers and calls it (a SIPp UAS
-// over UDP); prints what alice saw, exits 0 once the call ended.
+// over UDP); prints what alice saw (packetsReceived when the call was
+// established), exits 0 once the call ended.
 'use strict';
 
 const fs = require('fs');
@@ -72,8 +73,22 @@ async function callOut(p) {
 		    15000, 'alice registered');
 	result.alice.registered = await p.evaluate(() => window.state.registered);
 	await p.evaluate(t => window.call(t), callUri);
-	await until(p, () => window.state.ended || window.state.failed,
-		    20000, 'alice call over');
+	await until(p, () => window.state.established || window.state.ended ||
+		    window.state.failed, 20000, 'alice call answered');
+	// Established (media through an RTP gateway): audio, bounded at
+	// 10 s; else the call failed or ended at once.
+	for (let i = 0; i < 100; i++) {
+		if (!await p.evaluate(() => window.state.established &&
+				      !window.state.ended))
+			break;
+		result.alice.packetsReceived = await p.evaluate(() => window.packetsReceived());
+		if (result.alice.packetsReceived > 0)
+			break;
+		await new Promise(ok => setTimeout(ok, 100));
+	}
+	if (!await p.evaluate(() => window.state.established))
+		await until(p, () => window.state.ended || window.state.failed,
+			    20000, 'alice call over');
 	Object.assign(result.alice, await p.evaluate(() => ({
 		progress: window.state.progress,
 		established: window.state.established,
