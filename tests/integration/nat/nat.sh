@@ -89,7 +89,14 @@ trap cleanup EXIT
 trap 'say "FAIL: stopped by a signal"; exit 1' INT TERM
 # Bounded as a whole: whatever happens, the run ends (and cleans up)
 # within NAT_LIMIT_S seconds.
-( sleep "${NAT_LIMIT_S:-90}"; kill -TERM $$ ) 2>/dev/null &
+# Its sleep is killed with it and holds no output open (else whoever
+# reads our output would wait for the sleep to end).
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "${NAT_LIMIT_S:-90}" &
+	s=$!
+	wait "$s" && kill -TERM $$
+) >/dev/null 2>&1 &
 WATCHDOG=$!
 
 in_ns() { ip netns exec "$NS" "$@"; }
