@@ -8,6 +8,7 @@
 
 #include <cyaml/cyaml.h>
 
+#include "features/b2b/media.h"
 #include "proxy/base/err.h"
 #include "proxy/sip/uri.h"
 
@@ -24,6 +25,8 @@ struct raw_lot {
 	unsigned comeback_ring_s;
 	char *fallback;
 	int blf_parked_state; /* RAW_BLF_* */
+	char *music;
+	char *announce;
 };
 
 struct raw {
@@ -63,6 +66,12 @@ static const cyaml_schema_field_t lot_fields[] = {
 			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_lot, blf_parked_state, blf_strings,
 			 CYAML_ARRAY_LEN(blf_strings)),
+	CYAML_FIELD_STRING_PTR("music",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_lot, music, 1, 4095),
+	CYAML_FIELD_STRING_PTR("announce",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_lot, announce, 1, 4095),
 	CYAML_FIELD_END
 };
 
@@ -108,6 +117,20 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 
 	if (strcmp(spath, "park.domain") == 0)
 		return conf_domain_check(path, v, why, whylen);
+	if (strcmp(spath, "park.music") == 0 ||
+	    strcmp(spath, "park.announce") == 0) {
+		/* Loaded here to be checked (8 kHz mono WAV, at most 10
+		 * minutes), and again when the pool starts. */
+		struct media_sound *snd = NULL;
+		char reason[256];
+
+		if (media_sound_load(v, &snd, reason, sizeof(reason)) == 0) {
+			media_sound_free(snd);
+			return 0;
+		}
+		snprintf(why, whylen, "%s: %s", path, reason);
+		return ERR_CONFIG;
+	}
 	if (strcmp(spath, "park.code") == 0) {
 		if (strspn(v, "0123456789") == strlen(v))
 			return 0;
@@ -193,6 +216,9 @@ static int build_lot(struct park_conf *pc, const struct raw_lot *r,
 			return -ENOMEM;
 	}
 	l->blf_early = r->blf_parked_state == RAW_BLF_EARLY;
+	if ((r->music && !(l->music = strdup(r->music))) ||
+	    (r->announce && !(l->announce = strdup(r->announce))))
+		return -ENOMEM;
 	if (!what && !conf_is_domain(x->c, l->domain, strlen(l->domain)))
 		what = "domain is not one of the served domains";
 	if (!what && code_in_slots(l))
@@ -237,6 +263,8 @@ static void fini(void *out)
 		free(pc->lots[i].domain);
 		free(pc->lots[i].code);
 		free(pc->lots[i].fallback);
+		free(pc->lots[i].music);
+		free(pc->lots[i].announce);
 	}
 	free(pc->lots);
 }

@@ -24,6 +24,7 @@
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/sanity.h"
+#include "proxy/topoh.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/reply.h"
@@ -49,6 +50,9 @@ struct pipeline {
 	struct rtpe *rtpe;     /* media anchoring; NULL when media is off */
 	struct dns *dns;       /* next-hop names; NULL when dns: is off */
 	unsigned dns_rounds;   /* lookups the request resumed has waited */
+	/* Answering a message of a hidden trunk that did not parse, so
+	 * was not mapped (proxy/topoh.h): its Call-ID goes back as is. */
+	bool th_raw;
 	uint64_t next_sweep_ms;
 	/* Requests held for rtpengine or DNS, for a CANCEL to find. */
 	struct held_req *held;
@@ -239,6 +243,21 @@ static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 			 size_t len)
 {
 	unsigned cls = response_class(buf, len);
+	struct pipeline *k;
+	struct slice hid;
+	int th;
+
+	/* Towards a hidden trunk the inside goes (proxy/topoh.h); a
+	 * message that cannot be hidden is not sent. */
+	k = shard_role_state(ctx);
+	th = topoh_out(shard_conf(ctx), to, buf, len, !(k && k->th_raw),
+		       shard_arena(ctx), &hid);
+	if (th < 0)
+		return th;
+	if (th) {
+		buf = hid.p;
+		len = hid.len;
+	}
 
 	/* security.answer_budget: a UDP source that has not been vouched
 	 * for gets no more bytes than it sent (guard.h); TCP sources
@@ -1089,6 +1108,46 @@ static int forward(struct pipeline *k, const struct peer *from,
 	return err;
 }
 
+/*
+ * A message from a hidden trunk (proxy/topoh.h) is mapped to what the
+ * inside knows before anything else looks at it: *m is parsed anew.
+ * True when it is done with (a token that does not open: answered, or
+ * dropped).
+ */
+static bool topoh_from_trunk(struct pipeline *k, const struct peer *from,
+			     struct sipmsg *m, int *parsedp)
+{
+	struct shard *sh = k->sh;
+	const char *why = NULL;
+	unsigned status = 0;
+	struct slice out;
+	int err;
+
+	err = topoh_in(shard_conf(sh), m, from, shard_arena(sh), &out, &status,
+		       &why);
+	if (err == 1) {
+		if (shard_parse(sh, from, out.p, out.len, m, parsedp) ||
+		    *parsedp < 0) {
+			count(&shard_stats(sh)->dropped);
+			return true;
+		}
+		if (!status)
+			return false;
+		err = -EBADMSG;
+	}
+	if (err == 0)
+		return false;
+	count(&shard_stats(sh)->dropped);
+	if (err == -EBADMSG && m->is_request && m->method != SIP_ACK &&
+	    status) {
+		if (log_ratelimit_ok(&refusal_rl))
+			log_msg(LOG_INFO, "topology hiding: %u %s", status,
+				why);
+		answer(k, m, from, status, why, slice_make(NULL, 0));
+	}
+	return true;
+}
+
 void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 		     size_t len)
 {
@@ -1097,6 +1156,8 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	int parsed;
 
 	if (!k || shard_parse(sh, from, buf, len, &m, &parsed))
+		return;
+	if (parsed >= 0 && topoh_from_trunk(k, from, &m, &parsed))
 		return;
 	if (!m.is_request) {
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)
@@ -1120,7 +1181,9 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	/* Stateless answers to these are timed (route_set_rx_us()). */
 	if (parsed >= 0 && (m.method == SIP_INVITE || m.method == SIP_REGISTER))
 		route_set_rx_us(k->route, stats_now_us());
+	k->th_raw = parsed < 0 && topoh_peer_is_hidden(shard_conf(sh), from);
 	handle_request(k, from, &m, parsed);
+	k->th_raw = false;
 	route_set_rx_us(k->route, 0);
 	count_txns(k);
 	if (log_enabled(LOG_DEBUG))

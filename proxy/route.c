@@ -26,6 +26,7 @@
 #include "proxy/nat.h"
 #include "proxy/nat_conf.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/topoh.h"
 #include "proxy/sip/digest.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
@@ -1456,22 +1457,34 @@ static void fork_check(struct fork *f)
 	local_final(f, st);
 }
 
-/* Response @p m, Via popped, for sending upstream. */
 static struct slice callee_route(struct route *r, const struct sipmsg *m);
 
+/* Response @p m, Via popped, for sending upstream. From a hidden trunk
+ * (branch @p tag of @p f, NULL when stateless) our Via is its only one:
+ * the request's Vias and inside route set come back from the server
+ * transaction's copy (proxy/topoh.h). */
 static int upstream_bytes(struct route *r, const struct sipmsg *m,
+			  const struct fork *f, unsigned tag,
 			  struct slice *outp)
 {
 	struct edit_list *el;
+	struct sipmsg req;
 	int err = edit_new(r->a, m, &el);
 
-	if (!err)
+	if (!err && f && f->st && tag < f->ntargets &&
+	    topoh_peer_is_hidden(r->c, &f->t[tag].dest)) {
+		err = reparse(r, f->st, &req);
+		if (!err)
+			err = topoh_restore(el, m, &req, r->a);
+	} else if (!err) {
 		err = edit_pop_via(el);
-	/* The callee behind NAT, answering without a proxy between (no
-	 * Record-Route of another proxy): its Contact names its source. */
-	if (!err && r->rsp_from && nat_fixes(r->c, m, r->rsp_from) &&
-	    !callee_route(r, m).len)
-		err = nat_fix_contact(el, m, r->rsp_from, r->a);
+		/* The callee behind NAT, answering without a proxy between
+		 * (no Record-Route of another proxy): its Contact names its
+		 * source. */
+		if (!err && r->rsp_from && nat_fixes(r->c, m, r->rsp_from) &&
+		    !callee_route(r, m).len)
+			err = nat_fix_contact(el, m, r->rsp_from, r->a);
+	}
 	if (!err)
 		err = edit_print_arena(el, r->a, outp);
 	return err;
@@ -1566,7 +1579,7 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 		return;
 	if (st >= 200 && st < 300) {
 		/* Every 2xx goes upstream (RFC 3261 §16.7 step 5). */
-		if (upstream_bytes(r, m, &out) == 0) {
+		if (upstream_bytes(r, m, f, tag, &out) == 0) {
 			if (f->st)
 				txn_srv_respond(f->st, st, out.p, out.len);
 			else
@@ -1593,12 +1606,13 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 		if (f->final_sent || !f->st)
 			return;
 		publish_dialog(f, m, tag, DLG_EARLY);
-		if (upstream_bytes(r, m, &out) == 0)
+		if (upstream_bytes(r, m, f, tag, &out) == 0)
 			txn_srv_respond(f->st, st, out.p, out.len);
 		return;
 	}
 	branch_done(f, b, st);
-	if (better(st, f->best_status) && upstream_bytes(r, m, &out) == 0) {
+	if (better(st, f->best_status) &&
+	    upstream_bytes(r, m, f, tag, &out) == 0) {
 		char *p = realloc(f->best, out.len);
 
 		if (p) {
@@ -2164,7 +2178,7 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 		if (err)
 			return err;
 	}
-	err = upstream_bytes(r, m, &out);
+	err = upstream_bytes(r, m, NULL, 0, &out);
 	if (err)
 		return err;
 	return send_to(r, &to, out.p, out.len);
