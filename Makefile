@@ -74,7 +74,8 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare bench-media clean install uninstall
+	layercheck fuzz bench bench-compare bench-media bench-steering clean \
+	install uninstall
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
@@ -182,6 +183,11 @@ bench-media: deps
 bench-compare: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
 	./bench/compare/run.sh $(abspath $(BUILD))
+
+# CPU per call with udp.steering bpf against off (bench/steering.sh).
+bench-steering: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
+	./bench/steering.sh $(abspath $(BUILD))
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of the
 # corpus seeds; findings go to build-fuzz/findings and fail the target.

@@ -26,7 +26,7 @@ const volatile __u64 seed = 0;
 struct scratch {
 	struct steer_scan s;
 	__u32 n;
-	__u8 b[BUF_SIZE + 8];
+	__u8 b[BUF_SIZE + 8] __attribute__((aligned(8)));
 };
 
 struct {
@@ -70,6 +70,16 @@ static long scan_cb(__u32 i, void *arg)
 	x = bpf_map_lookup_elem(&scratch, &z);
 	if (!x || base >= SCAN_MAX)
 		return 1;
+	/* Most bytes are in lines of no interest, where only an LF counts:
+	 * 8 without one leave the state as it is (a zero-byte test on the
+	 * word XOR "\n\n\n..."), at the cost of one step, not eight. */
+	if ((x->s.st == STEER_ST_SKIP || x->s.st == STEER_ST_START) &&
+	    base + 8 <= x->n) {
+		__u64 t = *(__u64 *)&x->b[base] ^ 0x0a0a0a0a0a0a0a0aULL;
+
+		if (!((t - 0x0101010101010101ULL) & ~t & 0x8080808080808080ULL))
+			return 0;
+	}
 #pragma clang loop unroll(full)
 	for (__u32 j = 0; j < 8; j++) {
 		if (base + j >= x->n)
