@@ -232,6 +232,8 @@ Test(steering, bpf_without_cap_bpf_refuses_to_start)
 	cr_assert_eq(proc_sipedge_wait(&sp, 10000, &status), 0, "%s", sp.why);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0, "status %#x",
 		  status);
+	/* The failed start frees what it made (LeakSanitizer under SAN). */
+	cr_assert_eq(proc_sipedge_check_log(&sp), 0, "%s", sp.why);
 	cr_assert_eq(proc_sipedge_wait_log(&sp,
 					   "udp.steering: the kernel program "
 					   "is not attached (load: ",
