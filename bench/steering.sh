@@ -179,6 +179,7 @@ run_point() {
 	TICKS=$(($(ticks "$PROXY_PID") - t0))
 	HOFF=$(($(handoffs) - h0))
 	OK=$(json_num succeeded "$WORK/p.json")
+	[ -n "$OK" ] || log "sipload gave no result: $(tail -c 300 "$WORK/p.err" "$WORK/p.json" | tr '\n' ' ')"
 	FAIL=$(json_num failed "$WORK/p.json")
 	P99=$(sed -n 's/.*"final":{[^}]*"p99":\([0-9]*\).*/\1/p' "$WORK/p.json")
 }
