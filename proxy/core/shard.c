@@ -971,58 +971,84 @@ static void steering_free(struct shards *s)
 	s->steer = NULL;
 }
 
-/*
- * udp.steering: attach the kernel program to each UDP listener's
- * reuseport group, so that a datagram reaches its owner's socket with no
- * hand-off. Only a group that shards by Call-ID (no role steer) and has
- * more than one shard. "auto" falls back to the hand-off alone with one
- * log line; "bpf" fails the start.
- */
-static int steering_start(struct shards *s)
+/* udp.steering is wanted for this group: one that shards by Call-ID (no
+ * role steer) with more than one shard. */
+static bool steering_wanted(const struct shards *s)
+{
+	return s->conf->udp.steering != STEER_OFF && s->n > 1 &&
+	       !s->role->steer;
+}
+
+/* A load or attach failed with @p err at step @p why: nothing stays
+ * attached; "auto" goes on with the hand-off alone (one line), "bpf"
+ * fails the start. */
+static int steering_failed(struct shards *s, int err, const char *why)
 {
 	enum steer_mode mode = s->conf->udp.steering;
-	unsigned groups = 0;
-	char why[64] = "";
-	int *fds = NULL;
+
+	for (unsigned g = 0; s->steer && g < s->nlisten; g++)
+		(void)steer_detach(s->steer[g]);
+	steering_free(s);
+	s->steering = false;
+	log_msg(mode == STEER_BPF ? LOG_ERR : LOG_NOTICE,
+		"udp.steering: the kernel program is not attached (%s: %s)%s",
+		why, err_str(err),
+		mode == STEER_BPF ? "" : "; the shards hand datagrams over");
+	return mode == STEER_BPF ? err : 0;
+}
+
+/*
+ * udp.steering, first half: load (verify) one program per UDP listener
+ * before any socket is bound, so that the ~100 ms the verifier takes is
+ * not a window in which datagrams queue on the kernel's default choice.
+ */
+static int steering_load(struct shards *s)
+{
+	char why[64] = "memory";
 	int err = 0;
 
-	if (mode == STEER_OFF || s->n < 2 || s->role->steer)
+	if (!steering_wanted(s))
 		return 0;
-	if (s->n > STEER_MAX_SHARDS) {
-		err = -E2BIG;
-		snprintf(why, sizeof(why), "workers");
-		goto out;
-	}
+	if (s->n > STEER_MAX_SHARDS)
+		return steering_failed(s, -E2BIG, "workers");
 	s->steer = calloc(s->nlisten, sizeof(*s->steer));
+	if (!s->steer)
+		return steering_failed(s, -ENOMEM, why);
+	for (unsigned g = 0; g < s->nlisten && !err; g++)
+		if (s->listen[g].udp)
+			err = steer_load(s->n, owner_seed, &s->steer[g], why,
+					 sizeof(why));
+	return err ? steering_failed(s, err, why) : 0;
+}
+
+/*
+ * udp.steering, second half: every shard has bound its sockets and
+ * none polls yet; give each program its group's sockets and attach it,
+ * so that a datagram reaches its owner's socket with no hand-off.
+ */
+static int steering_attach(struct shards *s)
+{
+	char why[64] = "memory";
+	unsigned groups = 0;
+	int *fds, err = 0;
+
+	if (!s->steer)
+		return 0;
 	fds = calloc(s->n, sizeof(*fds));
-	if (!s->steer || !fds) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!fds)
+		return steering_failed(s, -ENOMEM, why);
 	for (unsigned g = 0; g < s->nlisten && !err; g++) {
-		if (!s->listen[g].udp)
+		if (!s->steer[g])
 			continue;
 		for (unsigned i = 0; i < s->n; i++)
 			fds[i] = udp_fd(s->sh[i].udp, g);
-		err = steer_attach(fds, s->n, owner_seed, &s->steer[g], why,
-				   sizeof(why));
+		err = steer_attach(s->steer[g], fds, s->n, why, sizeof(why));
 		groups++;
 	}
-	s->steering = !err && groups;
-out:
 	free(fds);
-	if (err) {
-		for (unsigned g = 0; s->steer && g < s->nlisten; g++)
-			(void)steer_detach(s->steer[g]);
-		steering_free(s);
-		log_msg(mode == STEER_BPF ? LOG_ERR : LOG_NOTICE,
-			"udp.steering: the kernel program is not attached (%s: "
-			"%s)%s",
-			why, err_str(err),
-			mode == STEER_BPF ? ""
-					  : "; the shards hand datagrams over");
-		return mode == STEER_BPF ? err : 0;
-	}
+	if (err)
+		return steering_failed(s, err, why);
+	s->steering = groups > 0;
 	if (s->steering)
 		log_msg(LOG_INFO,
 			"udp.steering: the kernel gives each datagram to its "
@@ -1235,6 +1261,10 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 		if (err)
 			goto out;
 	}
+	/* Before the first bind (udp.steering). */
+	err = steering_load(s);
+	if (err)
+		goto out;
 	/* Everything is bound before any thread runs. */
 	for (unsigned i = 0; i < s->n; i++) {
 		err = shard_init(&s->sh[i], s, i);
@@ -1242,7 +1272,7 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 			goto out;
 	}
 	/* Before any shard reads: the sockets are bound, none polled. */
-	err = steering_start(s);
+	err = steering_attach(s);
 	if (err)
 		goto out;
 	/* Shards take no signals: the control thread handles them. */

@@ -21,7 +21,8 @@
 struct steer {
 	struct steer_bpf *skel;
 	int stats_fd;
-	int fd; /* the socket it was attached through (the caller's) */
+	int fd; /* the socket it was attached through (the caller's); -1 */
+	unsigned nshards;
 };
 
 /* libbpf's own messages: debug level (the caller logs the outcome). */
@@ -42,14 +43,14 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt,
 	return 0;
 }
 
-int steer_attach(const int *fds, unsigned nfds, uint64_t seed,
-		 struct steer **sp, char *why, unsigned whylen)
+int steer_load(unsigned nshards, uint64_t seed, struct steer **sp, char *why,
+	       unsigned whylen)
 {
 	struct steer *st = NULL;
 	const char *step = "arguments";
-	int err = -EINVAL, prog_fd, map_fd;
+	int err = -EINVAL;
 
-	if (!fds || nfds < 2 || nfds > STEER_MAX_SHARDS || !sp)
+	if (nshards < 2 || nshards > STEER_MAX_SHARDS || !sp)
 		goto out;
 	libbpf_set_print(libbpf_log);
 	err = -ENOMEM;
@@ -57,17 +58,37 @@ int steer_attach(const int *fds, unsigned nfds, uint64_t seed,
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		goto out;
+	st->fd = -1;
 	step = "open";
 	st->skel = steer_bpf__open();
 	if (!st->skel) {
 		err = errno ? -errno : -ENOMEM;
 		goto out;
 	}
-	st->skel->rodata->nshards = nfds;
+	st->skel->rodata->nshards = nshards;
 	st->skel->rodata->seed = seed;
 	step = "load";
 	err = steer_bpf__load(st->skel);
 	if (err)
+		goto out;
+	st->nshards = nshards;
+	st->stats_fd = bpf_map__fd(st->skel->maps.stats);
+	*sp = st;
+	st = NULL;
+out:
+	if (err && why && whylen)
+		snprintf(why, whylen, "%s", step);
+	steer_free(st);
+	return err;
+}
+
+int steer_attach(struct steer *st, const int *fds, unsigned nfds, char *why,
+		 unsigned whylen)
+{
+	const char *step = "arguments";
+	int err = -EINVAL, prog_fd, map_fd;
+
+	if (!st || !fds || nfds != st->nshards || st->fd >= 0)
 		goto out;
 	map_fd = bpf_map__fd(st->skel->maps.socks);
 	step = "socket array";
@@ -87,15 +108,11 @@ int steer_attach(const int *fds, unsigned nfds, uint64_t seed,
 		err = -errno;
 		goto out;
 	}
-	st->stats_fd = bpf_map__fd(st->skel->maps.stats);
 	st->fd = fds[0];
-	*sp = st;
-	st = NULL;
 	err = 0;
 out:
 	if (err && why && whylen)
 		snprintf(why, whylen, "%s", step);
-	steer_free(st);
 	return err;
 }
 
@@ -134,7 +151,7 @@ int steer_detach(struct steer *st)
 {
 	int unused = 0;
 
-	if (!st)
+	if (!st || st->fd < 0)
 		return 0;
 	if (setsockopt(st->fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &unused,
 		       sizeof(unused)))

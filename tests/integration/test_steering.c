@@ -164,7 +164,8 @@ Test(steering, calls_from_one_socket_reach_their_owner_with_no_handoff)
 
 	start(2, "bpf");
 	/* What start()'s pings left: a datagram that came in between the
-	 * first bind and the attach took the kernel's default choice. */
+	 * first bind and the attach (rare: the program is verified before
+	 * the bind) took the kernel's default choice. */
 	out0 = stat_of("shard.handoff_out");
 	in0 = stat_of("shard.handoff_in");
 	calls();
