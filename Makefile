@@ -74,8 +74,8 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare bench-media bench-steering clean \
-	install uninstall
+	layercheck fuzz bench bench-compare bench-media bench-park \
+	bench-steering clean install uninstall soak
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
@@ -151,6 +151,13 @@ $(SIPEDGE): $(call obj,$(MAIN_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 $(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
+# Longer runs than `make test` (root: network namespaces): the balancer
+# harness on a 3-master Redis Cluster, then with 10,000 users.
+soak: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPCTL)
+	LB_STORE=cluster LB_LIMIT_S=300 $(INTEG_ENV) tests/integration/lb/lb.sh
+	LB_USERS=10000 LB_LIMIT_S=600 $(INTEG_ENV) tests/integration/lb/lb.sh
+
 $(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
@@ -178,6 +185,12 @@ $(MEDIABENCH): $(call obj,tests/bench/mediabench.c $(CORE_SRC) $(LIB_SRC)) \
 bench-media: deps
 	@$(MAKE) --no-print-directory $(MEDIABENCH)
 	$(MEDIABENCH) $(MEDIABENCH_ARGS)
+
+# 1,000 calls parked at once with music (bench/park.sh says what it
+# measures); PARK_ARGS: COUNT RATE HOLD_S B2B_WORKERS.
+bench-park: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
+	SIPEDGE_BIN=$(SIPEDGE) SIPLOAD_BIN=$(SIPLOAD) ./bench/park.sh $(PARK_ARGS)
 
 # Side by side with Kamailio and SIPp (installs them if missing).
 bench-compare: deps

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -186,15 +187,30 @@ int park_hook(struct hook_req *r)
 	const struct conf_park *l = NULL;
 	struct sipuri u;
 	unsigned slot = 0;
+	enum want w;
 	int err;
 
+	if (m->method != SIP_INVITE || m->to_tag.len ||
+	    (w = classify(c, m->ruri, &l, &u, &slot)) == WANT_NONE ||
+	    route_foreign(c, m))
+		return HOOK_NEXT;
+	/* A slot another node holds (store.type redis): to that node's
+	 * pool, which holds the call (the record says where; looked up
+	 * in the park thread's copy, no Redis round trip here). From
+	 * our own pool too: park.retrieve of such a slot originates a
+	 * call to it (proxy/mgmt/rpc_park.c). */
+	if (w == WANT_SLOT) {
+		char pool[PARK_POOL_MAX + 1];
+
+		if (park_route_of(u.host, slot, pool, sizeof(pool)) == 0) {
+			err = poolroute_set_uri(r, pool);
+			return err == -ENOMEM ? err : HOOK_NEXT;
+		}
+	}
 	/* Not from the pool itself: a pool whose config (kept from its
 	 * start) does not know this lot relays the call back here, and
 	 * that must reach the number's owner, not the pool again. */
-	if (m->method != SIP_INVITE || m->to_tag.len ||
-	    pool_is_source(r->from) ||
-	    classify(c, m->ruri, &l, &u, &slot) == WANT_NONE ||
-	    route_foreign(c, m))
+	if (pool_is_source(r->from))
 		return HOOK_NEXT;
 	/* No pool: the number is routed like any other. */
 	err = poolroute_set(r);
@@ -591,6 +607,10 @@ static bool hdr_uri(const struct sipmsg *m, enum hdr_id id, char *dst,
 }
 
 static void park_timeout_cb(struct timer *t);
+static const struct media_sound *lot_music(const char *domain);
+static const struct media_sound *lot_announce(const char *domain);
+static void text_parker(struct pcall *p, const char *target, const char *route,
+			const char *who);
 
 /* An INVITE to the code (@p want 0: the first free slot), or a
  * transferee's to slot @p want: answer, claim the slot, announce it,
@@ -669,14 +689,18 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		return;
 	}
 	rec_dialog(p);
+	/* A blind transfer's transferor learns the slot from its NOTIFY,
+	 * and by a MESSAGE to its address of record (the proxy finds its
+	 * phones), as the issue asks: "if it accepts MESSAGE". */
+	if (sipmsg_hdr(m, HDR_REFERRED_BY))
+		text_parker(p, p->rec.parker, "", p->rec.parker);
 	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
-	if (media_sound_builtin("parked-at"))
-		pr[n++] = media_sound_builtin("parked-at");
+	if (lot_announce(p->rec.domain))
+		pr[n++] = lot_announce(p->rec.domain);
 	for (const char *d = slot; *d && n < MEDIA_MAX_PROMPTS; d++)
 		if (media_sound_digit(*d))
 			pr[n++] = media_sound_digit(*d);
-	(void)media_play(p->ms, pr, n, media_sound_builtin("music"), NULL,
-			 NULL);
+	(void)media_play(p->ms, pr, n, lot_music(p->rec.domain), NULL, NULL);
 	p->timeout_s = l->timeout_s;
 	p->ring_s = l->comeback_ring_s;
 	if (l->fallback)
@@ -1003,8 +1027,7 @@ static void do_replace(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	media_session_close(p->ms);
 	p->ms = ms;
 	p->a = leg;
-	(void)media_play(p->ms, NULL, 0, media_sound_builtin("music"), NULL,
-			 NULL);
+	(void)media_play(p->ms, NULL, 0, lot_music(p->rec.domain), NULL, NULL);
 	if (from)
 		copy_printable(p->rec.parked, sizeof(p->rec.parked),
 			       from->value);
@@ -1368,7 +1391,7 @@ static void retrieve_run(struct shard *sh, void *arg)
 	if (!err) {
 		snprintf(from, sizeof(from), "sip:%u@%s", j->slot,
 			 p->rec.domain);
-		snprintf(disp, sizeof(disp), "\"Parked %u\"", j->slot);
+		snprintf(disp, sizeof(disp), "Parked %u", j->slot);
 		memset(&o, 0, sizeof(o));
 		o.target = slice_cstr(j->to);
 		o.from = slice_cstr(from);
@@ -1443,9 +1466,16 @@ struct pjob {
 
 static _Atomic(struct pool *) the_pool;
 
+/* Held by remote_watch() from reading the_pool to its post, and by
+ * park_set_pool(): once the pool is unset, the park thread (Redis) no
+ * longer posts to it, so pool_stop() may free it. */
+static pthread_mutex_t pool_lk = PTHREAD_MUTEX_INITIALIZER;
+
 void park_set_pool(struct pool *p)
 {
+	pthread_mutex_lock(&pool_lk);
 	atomic_store_explicit(&the_pool, p, memory_order_release);
+	pthread_mutex_unlock(&pool_lk);
 }
 
 static void job_done(struct pjob *j, int err, unsigned status,
@@ -1482,30 +1512,29 @@ static void replace_failed(struct pcall *p, int err, unsigned status,
 	pcall_done(p);
 }
 
-/* *7: the parker learns the slot by a MESSAGE (RFC 3428) to the
- * Contact it has in the call, "Parked 701" from the slot's URI; its
- * call meanwhile ends with the party's BYE. Fire and forget: a parker
- * that does not take MESSAGE misses only the text. */
-static void tell_parker(struct pcall *p, const struct pjob *j)
+/* The parker learns the slot by a MESSAGE (RFC 3428) "Parked 701" from
+ * the slot's URI to @p target (Route @p route when not empty), @p who
+ * for the log. Fire and forget: a parker that does not take MESSAGE
+ * misses only the text. */
+static void text_parker(struct pcall *p, const char *target, const char *route,
+			const char *who)
 {
 	char from[PARK_DOMAIN_MAX + 32], disp[32], text[32];
 	struct request_hdr h;
 	struct ua_out_opts o;
 	int err;
 
-	if (!j->parker_target[0])
-		return;
 	snprintf(from, sizeof(from), "sip:%u@%s", p->rec.slot, p->rec.domain);
 	snprintf(disp, sizeof(disp), "Parked %u", p->rec.slot);
 	snprintf(text, sizeof(text), "Parked %u", p->rec.slot);
 	memset(&o, 0, sizeof(o));
 	o.method = SIP_MESSAGE;
-	o.target = slice_cstr(j->parker_target);
+	o.target = slice_cstr(target);
 	o.from = slice_cstr(from);
 	o.from_display = slice_cstr(disp);
-	if (j->parker_route[0]) {
+	if (route[0]) {
 		h.name = SLICE_LIT("Route");
-		h.value = slice_cstr(j->parker_route);
+		h.value = slice_cstr(route);
 		o.hdrs = &h;
 		o.nhdrs = 1;
 	}
@@ -1514,10 +1543,18 @@ static void tell_parker(struct pcall *p, const struct pjob *j)
 	err = ua_send_out(p->u, &o);
 	if (err)
 		log_msg(LOG_WARN, "park: %s slot %u: MESSAGE to %s: %s",
-			p->rec.domain, p->rec.slot, j->parker, err_str(err));
+			p->rec.domain, p->rec.slot, who, err_str(err));
 	else
 		log_msg(LOG_INFO, "park: %s slot %u: told the parker %s",
-			p->rec.domain, p->rec.slot, j->parker);
+			p->rec.domain, p->rec.slot, who);
+}
+
+/* *7: the MESSAGE goes to the Contact the parker has in the call, along
+ * its route set; its call meanwhile ends with the party's BYE. */
+static void tell_parker(struct pcall *p, const struct pjob *j)
+{
+	if (j->parker_target[0])
+		text_parker(p, j->parker_target, j->parker_route, j->parker);
 }
 
 /* The party took the INVITE with Replaces (2xx, its answer @p sdp):
@@ -1544,8 +1581,7 @@ static void replaced(struct pcall *p, struct ua_leg *leg, struct slice sdp)
 	rec_dialog(p);
 	/* Music only: the party did not ask to be parked; the parker is
 	 * the one to learn the slot. */
-	(void)media_play(p->ms, NULL, 0, media_sound_builtin("music"), NULL,
-			 NULL);
+	(void)media_play(p->ms, NULL, 0, lot_music(p->rec.domain), NULL, NULL);
 	timer_start(ua_wheel(p->u), &p->park_t, (uint64_t)p->timeout_s * 1000,
 		    park_timeout_cb);
 	count(p->u, CTR_PARKED);
@@ -2011,10 +2047,51 @@ struct lot_copy {
 	char code[PARK_DIGITS_MAX + 1];
 	bool enabled;
 	unsigned slot_min, slot_max;
+	/* park[].music and .announce, loaded at start; NULL: built in. */
+	struct media_sound *music, *announce;
 };
 
 static struct lot_copy *lots;
 static unsigned nlots;
+
+/* Load lot @p l's own sounds into @p lc. Returns 0 or the error of
+ * media_sound_load() (logged with the file's name). */
+static int lot_sounds_load(struct lot_copy *lc, const struct conf_park *l)
+{
+	char why[256];
+	int err;
+
+	if (l->music &&
+	    (err = media_sound_load(l->music, &lc->music, why, sizeof(why)))) {
+		log_msg(LOG_ERR, "park: %s: music: %s", l->domain, why);
+		return err;
+	}
+	if (l->announce && (err = media_sound_load(l->announce, &lc->announce,
+						   why, sizeof(why)))) {
+		log_msg(LOG_ERR, "park: %s: announce: %s", l->domain, why);
+		return err;
+	}
+	return 0;
+}
+
+/* The music lot @p domain plays (its own, else the built-in). */
+static const struct media_sound *lot_music(const char *domain)
+{
+	for (unsigned i = 0; i < nlots; i++)
+		if (lots[i].music && strcmp(lots[i].domain, domain) == 0)
+			return lots[i].music;
+	return media_sound_builtin("music");
+}
+
+/* What lot @p domain says before a slot's digits (its own announce,
+ * else "your call is parked at"); NULL when there is none. */
+static const struct media_sound *lot_announce(const char *domain)
+{
+	for (unsigned i = 0; i < nlots; i++)
+		if (lots[i].announce && strcmp(lots[i].domain, domain) == 0)
+			return lots[i].announce;
+	return media_sound_builtin("parked-at");
+}
 
 static enum blf_kind resolve(struct slice domain, struct slice user)
 {
@@ -2046,6 +2123,75 @@ static enum blf_kind resolve(struct slice domain, struct slice user)
 	}
 }
 
+/* Other nodes' slot changes (store.type redis) for this node's BLF
+ * subscribers: from the park thread to the lot's worker. */
+struct rchange {
+	char domain[PARK_DOMAIN_MAX + 1];
+	char parked[PARK_IDENTITY_MAX + 1];
+	unsigned slot;
+	bool freed;
+};
+
+static void remote_run(struct shard *sh, void *arg)
+{
+	struct rchange *rc = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct slice domain;
+	char slot[16];
+	int n, err;
+
+	if (!u) { /* the pool stops */
+		free(rc);
+		return;
+	}
+	domain = slice_cstr(rc->domain);
+	snprintf(slot, sizeof(slot), "%u", rc->slot);
+	err = blf_slot_changed(u, domain, slice_cstr(slot),
+			       rc->freed ? BLF_FREE : parked_state(u, domain),
+			       rc->freed ? slice_make(NULL, 0)
+					 : slice_cstr(rc->parked),
+			       slice_make(NULL, 0));
+	n = park_list(domain, NULL, 0);
+	if (err >= 0 && n >= 0)
+		err = blf_lot_changed(u, domain, (unsigned)n);
+	if (err < 0 || n < 0)
+		log_msg(LOG_WARN,
+			"park: %s slot %u (another node's): BLF not told: %s",
+			rc->domain, rc->slot, err_str(err < 0 ? err : n));
+	free(rc);
+}
+
+static void remote_watch(const struct park_rec *r, enum park_change what,
+			 void *arg)
+{
+	struct pool *pl;
+	struct rchange *rc;
+	unsigned n;
+
+	(void)arg;
+	/* Our own changes told BLF where they happened (blf_tell()). */
+	if (park_is_local(r))
+		return;
+	rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return;
+	memcpy(rc->domain, r->domain, sizeof(rc->domain));
+	memcpy(rc->parked, r->parked, sizeof(rc->parked));
+	rc->slot = r->slot;
+	rc->freed = what == PARK_CHANGE_FREED;
+	/* The lot's worker, as park_steer() and blf_worker_of() pick it. */
+	pthread_mutex_lock(&pool_lk);
+	pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	n = pl ? pool_workers(pl) : 0;
+	if (!n || shard_post(pool_shards(pl),
+			     (unsigned)(hash_slice_case(slice_cstr(rc->domain),
+							STEER_SEED) %
+					n),
+			     remote_run, rc))
+		free(rc);
+	pthread_mutex_unlock(&pool_lk);
+}
+
 int park_feature_start(const struct conf *c)
 {
 	const struct park_conf *pc = park_conf(c);
@@ -2066,9 +2212,16 @@ int park_feature_start(const struct conf *c)
 		lots[i].enabled = l->enabled;
 		lots[i].slot_min = l->slot_min;
 		lots[i].slot_max = l->slot_max;
+		err = lot_sounds_load(&lots[i], l);
+		if (err) {
+			park_feature_stop();
+			return err;
+		}
 	}
 	blf_set_resolve(resolve);
 	err = park_init();
+	if (!err)
+		park_set_watch(remote_watch, NULL);
 	if (!err)
 		err = stats_add(&stats_src);
 	if (err)
@@ -2080,7 +2233,12 @@ void park_feature_stop(void)
 {
 	stats_remove(&stats_src);
 	park_fini();
+	park_set_watch(NULL, NULL);
 	blf_set_resolve(NULL);
+	for (unsigned i = 0; i < nlots; i++) {
+		media_sound_free(lots[i].music);
+		media_sound_free(lots[i].announce);
+	}
 	free(lots);
 	lots = NULL;
 	nlots = 0;

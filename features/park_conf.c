@@ -8,6 +8,7 @@
 
 #include <cyaml/cyaml.h>
 
+#include "features/b2b/media.h"
 #include "proxy/base/err.h"
 #include "proxy/sip/uri.h"
 
@@ -24,6 +25,8 @@ struct raw_lot {
 	unsigned comeback_ring_s;
 	char *fallback;
 	int blf_parked_state; /* RAW_BLF_* */
+	char *music;
+	char *announce;
 };
 
 struct raw {
@@ -63,6 +66,12 @@ static const cyaml_schema_field_t lot_fields[] = {
 			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_lot, blf_parked_state, blf_strings,
 			 CYAML_ARRAY_LEN(blf_strings)),
+	CYAML_FIELD_STRING_PTR("music",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_lot, music, 1, 4095),
+	CYAML_FIELD_STRING_PTR("announce",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_lot, announce, 1, 4095),
 	CYAML_FIELD_END
 };
 
@@ -108,6 +117,20 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 
 	if (strcmp(spath, "park.domain") == 0)
 		return conf_domain_check(path, v, why, whylen);
+	if (strcmp(spath, "park.music") == 0 ||
+	    strcmp(spath, "park.announce") == 0) {
+		/* Loaded here to be checked (8 kHz mono WAV, at most 10
+		 * minutes), and again when the pool starts. */
+		struct media_sound *snd = NULL;
+		char reason[256];
+
+		if (media_sound_load(v, &snd, reason, sizeof(reason)) == 0) {
+			media_sound_free(snd);
+			return 0;
+		}
+		snprintf(why, whylen, "%s: %s", path, reason);
+		return ERR_CONFIG;
+	}
 	if (strcmp(spath, "park.code") == 0) {
 		if (strspn(v, "0123456789") == strlen(v))
 			return 0;
@@ -148,20 +171,11 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	return 0;
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	if (strcmp(spath, "park.timeout_s") == 0) {
-		*minp = 1;
-		*maxp = 86400;
-		return true;
-	}
-	if (strcmp(spath, "park.comeback_ring_s") == 0) {
-		*minp = 1;
-		*maxp = 3600;
-		return true;
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "park.timeout_s", 1, 86400 },
+	{ "park.comeback_ring_s", 1, 3600 },
+	{ NULL, 0, 0 },
+};
 
 /* True when @p code, read as a number, is a slot of @p l. */
 static bool code_in_slots(const struct conf_park *l)
@@ -202,6 +216,9 @@ static int build_lot(struct park_conf *pc, const struct raw_lot *r,
 			return -ENOMEM;
 	}
 	l->blf_early = r->blf_parked_state == RAW_BLF_EARLY;
+	if ((r->music && !(l->music = strdup(r->music))) ||
+	    (r->announce && !(l->announce = strdup(r->announce))))
+		return -ENOMEM;
 	if (!what && !conf_is_domain(x->c, l->domain, strlen(l->domain)))
 		what = "domain is not one of the served domains";
 	if (!what && code_in_slots(l))
@@ -246,6 +263,8 @@ static void fini(void *out)
 		free(pc->lots[i].domain);
 		free(pc->lots[i].code);
 		free(pc->lots[i].fallback);
+		free(pc->lots[i].music);
+		free(pc->lots[i].announce);
 	}
 	free(pc->lots);
 }
@@ -255,7 +274,7 @@ const struct conf_section park_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct park_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.build = build,
 	.free = fini,

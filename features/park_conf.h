@@ -35,6 +35,11 @@ struct conf_park {
 				     answer; NULL: the parked call is hung up */
 	bool blf_early;		  /**< BLF shows a parked call as early
 				     (ringing) rather than confirmed (false) */
+	char *music;		  /**< a WAV the lot's parked calls hear
+				     instead of the built-in music; NULL */
+	char *announce;		  /**< a WAV played instead of "your call is
+				     parked at" before the slot's digits;
+				     NULL */
 };
 
 /** park: one entry per domain that differs from the defaults. */

@@ -38,15 +38,11 @@ static int pool_uri(char *buf, size_t size)
 	return n > 0 && (size_t)n < size ? n : -ENOSPC;
 }
 
-int poolroute_set(struct hook_req *r)
+static int set_to(struct hook_req *r, const char *uri, int n)
 {
-	char uri[POOL_URI_MAX];
 	struct hook_target *t;
 	char *p;
-	int n = pool_uri(uri, sizeof(uri));
 
-	if (n < 0)
-		return -ENOENT;
 	t = arena_alloc(r->a, sizeof(*t));
 	p = arena_alloc(r->a, (size_t)n);
 	if (!t || !p)
@@ -60,4 +56,23 @@ int poolroute_set(struct hook_req *r)
 	r->fwd.nt = 1;
 	r->fwd.failover = false;
 	return 0;
+}
+
+int poolroute_set(struct hook_req *r)
+{
+	char uri[POOL_URI_MAX];
+	int n = pool_uri(uri, sizeof(uri));
+
+	if (n < 0)
+		return -ENOENT;
+	return set_to(r, uri, n);
+}
+
+int poolroute_set_uri(struct hook_req *r, const char *uri)
+{
+	size_t n = strlen(uri);
+
+	if (!n || n > 1024)
+		return -EINVAL;
+	return set_to(r, uri, (int)n);
 }

@@ -14,3 +14,12 @@
  * lives in @p r->a.
  */
 int poolroute_set(struct hook_req *r);
+
+/**
+ * As poolroute_set(), to the pool at @p uri ("sip:IP:PORT": another
+ * node's, from its park record) instead of this process's.
+ * Returns 0, -EINVAL (@p uri empty) or -ENOMEM.
+ * Thread: the shard that owns the request. Ownership: @p uri is
+ * copied into @p r->a.
+ */
+int poolroute_set_uri(struct hook_req *r, const char *uri);

@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/dns_conf.h"
 #include "proxy/sip/uri.h"
 
@@ -77,8 +78,83 @@ struct poll {
 	ares_socket_t fd;
 };
 
+/* Counters of one shard's resolver; only that shard writes them. */
+struct dns_stats {
+	uint64_t queries, hits, answers, nxdomain, failures, refused, waiting,
+	    cached;
+};
+
+static struct dns_stats *stats;
+static unsigned nstats;
+
+static const struct stats_item stats_items[] = {
+	{ "queries", "DNS queries sent (a cache miss or an expired answer)",
+	  false },
+	{ "hits", "lookups answered from the cache", false },
+	{ "answers", "queries answered with records", false },
+	{ "nxdomain", "queries answered: no such name, or no such records",
+	  false },
+	{ "failures", "queries that failed: timeout, SERVFAIL, refused",
+	  false },
+	{ "refused",
+	  "lookups refused at once (their requests get 503): the cache "
+	  "was full of lookups under way, or too many requests waited",
+	  false },
+	{ "waiting", "requests held for lookups now", true },
+	{ "cached", "answers and lookups in the cache now", true },
+};
+
+_Static_assert(sizeof(struct dns_stats) == sizeof(stats_items) /
+					       sizeof(stats_items[0]) *
+					       sizeof(uint64_t),
+	       "a dns_stats row is its items, in order");
+
+static struct stats_rows rows = {
+	.width = sizeof(stats_items) / sizeof(stats_items[0]),
+};
+
+static struct stats_source stats_src = {
+	.module = "dns",
+	.items = stats_items,
+	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
+	.label = "shard",
+	.read = stats_rows_read,
+	.arg = &rows,
+};
+
+int dns_init(unsigned nshards)
+{
+	int err;
+
+	if (!nshards)
+		return 0;
+	stats = calloc(nshards, sizeof(*stats));
+	if (!stats)
+		return -ENOMEM;
+	nstats = nshards;
+	rows.base = (const uint64_t *)stats;
+	stats_src.ninst = nshards;
+	err = stats_add(&stats_src);
+	if (err && err != -EEXIST) {
+		dns_fini();
+		return err;
+	}
+	return 0;
+}
+
+void dns_fini(void)
+{
+	stats_remove(&stats_src);
+	rows.base = NULL;
+	free(stats);
+	stats = NULL;
+	nstats = 0;
+}
+
 struct dns {
 	uv_loop_t *loop;
+	struct dns_stats *st;
+	struct dns_stats none; /* without dns_init() (unit tests) */
 	ares_channel ch;
 	uv_timer_t timer;
 	struct poll *polls;
@@ -133,6 +209,7 @@ static void unlink_entry(struct dns *d, struct entry *e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	d->count--;
+	stats_set(&d->st->cached, d->count);
 	/* Not to be waited for any more (dns_wait()). */
 	for (unsigned i = 0; i < d->nwant; i++)
 		if (d->want[i] == e)
@@ -327,17 +404,22 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf,
 	case ARES_SUCCESS:
 		e->status = 0;
 		ttl = answer_ttl(abuf, alen);
+		stats_inc(&d->st->answers);
 		break;
 	case ARES_ENOTFOUND:
 		e->status = -ENOENT;
 		ttl = NEG_TTL_S;
+		stats_inc(&d->st->nxdomain);
 		break;
 	case ARES_ENODATA:
 		e->status = -ENODATA;
 		ttl = NEG_TTL_S;
+		stats_inc(&d->st->nxdomain);
 		break;
 	default:
 		rr_clear(e);
+		if (status != ARES_EDESTRUCTION && status != ARES_ECANCELLED)
+			stats_inc(&d->st->failures);
 		e->status = -EHOSTUNREACH;
 		if (!d->closing && log_enabled(LOG_INFO))
 			log_msg(LOG_INFO, "dns: %s (type %d): %s", e->name,
@@ -366,6 +448,7 @@ static void run_ready(struct dns *d)
 
 		d->ready = w->next_ready;
 		d->nwaiters--;
+		stats_set(&d->st->waiting, d->nwaiters);
 		w->cb(w->arg, d->closing ? -ECANCELED : 0);
 		free(w);
 	}
@@ -454,7 +537,8 @@ static void sock_cb(void *data, ares_socket_t fd, int readable, int writable)
 	    poll_cb);
 }
 
-int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, struct dns **dp)
+int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, unsigned inst,
+	    struct dns **dp)
 {
 	struct ares_options o;
 	struct dns *d;
@@ -467,6 +551,7 @@ int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, struct dns **dp)
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
+	d->st = stats && inst < nstats ? &stats[inst] : &d->none;
 	d->rnd = uv_hrtime() ^ (uint64_t)(uintptr_t)d ^ 0x9e3779b97f4a7c15u;
 	d->max = dc->cache_max ? dc->cache_max : DNS_CACHE_MAX_DEFAULT;
 	memset(&o, 0, sizeof(o));
@@ -533,6 +618,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 
 	if (e && e->status != -EINPROGRESS && e->expires_ms > now) {
 		e->gen = d->gen;
+		stats_inc(&d->st->hits);
 		*ep = e;
 		return 0;
 	}
@@ -542,8 +628,10 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 		if (d->count >= d->max)
 			evict(d, now);
 		/* Full of lookups under way (a flood of names): refuse. */
-		if (d->count >= d->max)
+		if (d->count >= d->max) {
+			stats_inc(&d->st->refused);
 			return -EAGAIN;
+		}
 		e = calloc(1, sizeof(*e) + len + 1);
 		if (!e)
 			return -ENOMEM;
@@ -553,6 +641,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 		e->next = d->bucket[hash(type, name)];
 		d->bucket[hash(type, name)] = e;
 		d->count++;
+		stats_set(&d->st->cached, d->count);
 	}
 	e->gen = d->gen;
 	if (e->status == -EINPROGRESS) {
@@ -561,6 +650,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 	}
 	/* Absent or expired: ask. c-ares may answer at once (no server). */
 	e->status = -EINPROGRESS;
+	stats_inc(&d->st->queries);
 	ares_query(d->ch, name, 1 /* IN */, qtype[type], query_cb, e);
 	arm(d);
 	if (e->status != -EINPROGRESS) {
@@ -825,6 +915,7 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 	}
 	if (d->nwaiters >= MAX_WAITERS) {
 		d->nwant = 0;
+		stats_inc(&d->st->refused);
 		return -EAGAIN;
 	}
 	w = calloc(1, sizeof(*w));
@@ -852,5 +943,6 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 		return -ENOMEM;
 	}
 	d->nwaiters++;
+	stats_set(&d->st->waiting, d->nwaiters);
 	return 0;
 }

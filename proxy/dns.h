@@ -14,11 +14,23 @@ struct uv_loop_s;
 typedef void dns_done_fn(void *arg, int err);
 
 /**
- * A resolver on @p loop with the servers, timeout, attempts and cache
- * size of @p dc (copied). Errors: -ENOMEM, -EIO (c-ares refused the
- * servers). Thread: the loop's. Ownership: dns_free().
+ * The counters of @p nshards resolvers in /metrics and stats.get
+ * (`dns.*`, label shard). Returns 0 or -ENOMEM. Thread: control, before
+ * the shards start.
  */
-int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, struct dns **dp);
+int dns_init(unsigned nshards);
+
+/** Remove the counters. Thread: control, after the shards stopped. */
+void dns_fini(void);
+
+/**
+ * A resolver on @p loop with the servers, timeout, attempts and cache
+ * size of @p dc (copied), counting into instance @p inst of dns_init()'s
+ * (none when there is no such instance). Errors: -ENOMEM, -EIO (c-ares
+ * refused the servers). Thread: the loop's. Ownership: dns_free().
+ */
+int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, unsigned inst,
+	    struct dns **dp);
 
 /**
  * Stop every lookup; the callbacks of dns_wait() run with -ECANCELED

@@ -65,26 +65,12 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	return 0;
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	static const struct {
-		const char *spath;
-		long long min, max;
-	} r[] = {
-		{ "dns.timeout_ms", 10, 30000 },
-		{ "dns.attempts", 1, 10 },
-		{ "dns.cache_max", 16, 1000000 },
-	};
-
-	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
-		if (strcmp(spath, r[i].spath) == 0) {
-			*minp = r[i].min;
-			*maxp = r[i].max;
-			return true;
-		}
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "dns.timeout_ms", 10, 30000 },
+	{ "dns.attempts", 1, 10 },
+	{ "dns.cache_max", 16, 1000000 },
+	{ NULL, 0, 0 },
+};
 
 static int build(void *out, const void *raw, const struct conf_ctx *x)
 {
@@ -122,7 +108,7 @@ const struct conf_section dns_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct dns_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.build = build,
 };

@@ -57,6 +57,7 @@
 #include "proxy/mgmt/rpc_reload.h"
 #include "proxy/pipeline.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/dns.h"
 #include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
@@ -67,6 +68,7 @@
 #include "store/dlg.h"
 #include "store/loc.h"
 #include "store/memory.h"
+#include "store/park.h"
 #include "store/redis.h"
 
 enum {
@@ -770,6 +772,9 @@ static int run(const struct conf *c, const struct opts *o)
 	/* Park's slot table and the lots BLF resolves against, before any
 	 * shard routes a SUBSCRIBE. */
 	err = park_feature_start(c);
+	/* store: redis: park slots in Redis too, shared by every node. */
+	if (!err && g.redis)
+		err = park_redis_start(g.redis);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: park: %s", err_str(err));
 		status = EXIT_START;
@@ -779,6 +784,13 @@ static int run(const struct conf *c, const struct opts *o)
 	err = rtpe_init(c);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: media: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
+	/* dns: the resolvers' counters, one per shard, likewise. */
+	err = dns_conf(c)->enabled ? dns_init(c->workers) : 0;
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: dns: %s", err_str(err));
 		status = EXIT_START;
 		goto out;
 	}
@@ -801,6 +813,9 @@ static int run(const struct conf *c, const struct opts *o)
 	pool_set_steer(park_steer);
 	if (!err && b2b_conf(c)->workers)
 		err = load_sounds(c);
+	/* The media engines' counters, one per pool worker. */
+	if (!err)
+		err = media_stats_init(b2b_conf(c)->workers);
 	if (!err)
 		err = pool_start(c, &pool);
 	if (err) {
@@ -809,6 +824,12 @@ static int run(const struct conf *c, const struct opts *o)
 	}
 	m.env.pool = pool;
 	park_set_pool(pool);
+	if (pool) { /* where other nodes route retrievals of our slots */
+		char uri[PARK_POOL_MAX + 1];
+
+		snprintf(uri, sizeof(uri), "sip:%s", pool_address(pool));
+		park_set_self(uri);
+	}
 	if (pool)
 		snprintf(b2b, sizeof(b2b), " b2b=%u@%s", pool_workers(pool),
 			 pool_address(pool));
@@ -837,6 +858,7 @@ out:
 	pool_stop(pool);
 	pool = NULL;
 	media_sounds_unload(); /* the pool's workers played them */
+	media_stats_fini();
 	if (s.shards) {
 		shards_stop(s.shards);
 		s.shards = NULL;
@@ -845,7 +867,8 @@ out:
 	}
 	/* The pool's workers held the slots, the shards resolved BLF URIs. */
 	park_feature_stop();
-	rtpe_fini();	  /* no shard counts any more */
+	rtpe_fini(); /* no shard counts any more */
+	dns_fini();
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
 	/* A reload under way is answered; the shards are gone. */

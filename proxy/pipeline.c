@@ -23,6 +23,7 @@
 #include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/sanity.h"
+#include "proxy/topoh.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/reply.h"
@@ -47,7 +48,12 @@ struct pipeline {
 	struct rtpe *rtpe;     /* media anchoring; NULL when media is off */
 	struct dns *dns;       /* next-hop names; NULL when dns: is off */
 	unsigned dns_rounds;   /* lookups the request resumed has waited */
+	/* Answering a message of a hidden trunk that did not parse, so
+	 * was not mapped (proxy/topoh.h): its Call-ID goes back as is. */
+	bool th_raw;
 	uint64_t next_sweep_ms;
+	/* Requests held for rtpengine or DNS, for a CANCEL to find. */
+	struct held_req *held;
 	/* What became of the request being handled, for its debug line:
 	 * the status answered (0: none), or what else happened. */
 	unsigned status;
@@ -235,6 +241,21 @@ static int pipeline_send(void *ctx, const struct peer *to, const void *buf,
 			 size_t len)
 {
 	unsigned cls = response_class(buf, len);
+	struct pipeline *k;
+	struct slice hid;
+	int th;
+
+	/* Towards a hidden trunk the inside goes (proxy/topoh.h); a
+	 * message that cannot be hidden is not sent. */
+	k = shard_role_state(ctx);
+	th = topoh_out(shard_conf(ctx), to, buf, len, !(k && k->th_raw),
+		       shard_arena(ctx), &hid);
+	if (th < 0)
+		return th;
+	if (th) {
+		buf = hid.p;
+		len = hid.len;
+	}
 
 	/* security.answer_budget: a UDP source that has not been vouched
 	 * for gets no more bytes than it sent (guard.h); TCP sources
@@ -308,7 +329,8 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	rc.invite_failed = pipeline_invite_failed;
 	/* dns: names in next hops are resolved on this loop (RFC 3263). */
 	if (dns_conf(rc.conf)->enabled) {
-		err = dns_new(shard_loop(sh), dns_conf(rc.conf), &k->dns);
+		err = dns_new(shard_loop(sh), dns_conf(rc.conf), shard_id(sh),
+			      &k->dns);
 		if (err)
 			goto out;
 		rc.resolve = pipeline_resolve;
@@ -598,11 +620,17 @@ struct held_req {
 	struct pipeline *k;
 	struct peer from;
 	struct hook_fwd fw;
-	/* Held for DNS (proxy/dns.h): the request's bytes, and how many
-	 * lookups it waited for. rtpengine keeps its own copy. */
+	/* The request's bytes (a CANCEL's 487 is built from them; DNS
+	 * routes them again), and how many lookups it waited for. */
 	char *msg;
 	size_t len;
 	unsigned rounds;
+	/* In k->held, found by a CANCEL by its INVITE's Call-ID, CSeq
+	 * number and top Via branch (RFC 3261 §9.2); copies. */
+	struct held_req *next, **pprev;
+	struct slice call_id, branch;
+	uint32_t cseq;
+	bool cancelled; /* answered 487: drop it when it resumes */
 };
 
 /* Copy @p s to *@p op and point it there. */
@@ -616,13 +644,16 @@ static struct slice keep_slice(char **op, struct slice s)
 	return out;
 }
 
-/* A held_req with a deep copy of @p fw and @p msg_len bytes for the
- * message (one allocation). */
+/* A held_req for @p m with a deep copy of @p fw and @p msg_len bytes
+ * for the message (one allocation), in k->held. */
 static struct held_req *held_req_new(struct pipeline *k,
 				     const struct peer *from,
+				     const struct sipmsg *m,
 				     const struct hook_fwd *fw, size_t msg_len)
 {
-	size_t len = sizeof(struct held_req) + msg_len, i;
+	size_t len = sizeof(struct held_req) + msg_len + m->call_id.len +
+		     m->via.branch.len,
+	       i;
 	struct hook_target *t;
 	struct held_req *h;
 	char *o;
@@ -649,10 +680,65 @@ static struct held_req *held_req_new(struct pipeline *k,
 		t[i].hdrs = keep_slice(&o, fw->t[i].hdrs);
 	}
 	h->fw.t = fw->nt ? t : NULL;
+	h->call_id = keep_slice(&o, m->call_id);
+	h->branch = keep_slice(&o, m->via.branch);
+	h->cseq = m->cseq;
+	h->cancelled = false;
 	h->msg = o;
 	h->len = msg_len;
 	h->rounds = 0;
+	h->next = k->held;
+	if (h->next)
+		h->next->pprev = &h->next;
+	h->pprev = &k->held;
+	k->held = h;
 	return h;
+}
+
+/* Out of k->held and freed. NULL-safe. */
+static void held_req_free(struct held_req *h)
+{
+	if (!h)
+		return;
+	*h->pprev = h->next;
+	if (h->next)
+		h->next->pprev = h->pprev;
+	free(h);
+}
+
+/*
+ * CANCEL @p m for an INVITE still held for rtpengine or DNS (no server
+ * transaction yet, nothing sent downstream): 200 for the CANCEL and 487
+ * for the INVITE now (RFC 3261 §9.2, §16.10), and the INVITE is dropped
+ * when its wait ends, never forwarded. Returns whether one was held.
+ */
+static bool cancel_held(struct pipeline *k, const struct sipmsg *m,
+			const struct peer *from)
+{
+	struct held_req *inv = NULL;
+	struct sipmsg im;
+	int parsed;
+
+	for (struct held_req *h = k->held; h; h = h->next) {
+		if (h->cancelled || h->cseq != m->cseq ||
+		    !slice_eq(h->call_id, m->call_id) ||
+		    !slice_eq(h->branch, m->via.branch))
+			continue;
+		/* Its retransmissions held too (DNS) go with it. */
+		h->cancelled = true;
+		if (!inv)
+			inv = h;
+	}
+	if (!inv)
+		return false;
+	(void)answer(k, m, from, 200, NULL, slice_make(NULL, 0));
+	if (shard_parse(k->sh, &inv->from, inv->msg, inv->len, &im, &parsed) ==
+		0 &&
+	    parsed >= 0)
+		(void)answer(k, &im, &inv->from, 487, NULL,
+			     slice_make(NULL, 0));
+	k->status = 200;
+	return true;
 }
 
 /* rtpengine failed a call's offer: 503 with a Reason (media.on_failure:
@@ -672,9 +758,15 @@ static void resume_request(void *arg, int err, struct slice msg)
 	struct sipmsg m;
 	int parsed;
 
-	if (err != -ECANCELED &&
-	    shard_parse(k->sh, &h->from, msg.p, msg.len, &m, &parsed) == 0 &&
-	    parsed >= 0) {
+	if (h->cancelled) {
+		/* CANCELed while rtpengine answered: nothing goes on, and
+		 * what rtpengine made for it goes (a call never confirmed). */
+		if (err != -ECANCELED && k->rtpe)
+			rtpe_failed(k->rtpe, h->call_id);
+	} else if (err != -ECANCELED &&
+		   shard_parse(k->sh, &h->from, msg.p, msg.len, &m, &parsed) ==
+		       0 &&
+		   parsed >= 0) {
 		k->status = 0;
 		if (err && !rtpe_conf(shard_conf(k->sh))->proceed)
 			answer_media_failed(k, &m, &h->from);
@@ -683,7 +775,27 @@ static void resume_request(void *arg, int err, struct slice msg)
 		count_txns(k);
 		arena_reset(shard_arena(k->sh));
 	}
-	free(h);
+	held_req_free(h);
+}
+
+/* Who gets the SDP of request @p m (rtpe_hold()): a browser when every
+ * target the route would send it to is a WebSocket flow (a browser's
+ * binding, or the flow token of an in-dialog Route), else a phone. The
+ * plan is made again when the request goes on (forward()). */
+static enum rtpe_to offer_to(struct pipeline *k, const struct peer *from,
+			     const struct sipmsg *m, const struct hook_fwd *fw)
+{
+	struct route_plan p;
+	unsigned ws = 0;
+
+	if (route_plan_fwd(shard_conf(k->sh), m, fw, shard_arena(k->sh), &p) ||
+	    p.status || !p.ntargets)
+		return RTPE_TO_RTP;
+	route_flow_apply(&p, from);
+	for (unsigned i = 0; i < p.ntargets; i++)
+		ws +=
+		    !p.t[i].resolve.len && peer_proto_is_ws(p.t[i].dest.proto);
+	return ws == p.ntargets ? RTPE_TO_WEBRTC : RTPE_TO_RTP;
 }
 
 /* Hold request @p m for rtpengine's offer. Returns 1 when it goes on
@@ -693,9 +805,14 @@ static int hold_request(struct pipeline *k, const struct peer *from,
 			const struct sipmsg *m, const struct hook_fwd *fw)
 {
 	const struct conf *c = shard_conf(k->sh);
-	struct held_req *h = held_req_new(k, from, fw, 0);
-	int err =
-	    h ? rtpe_hold(k->rtpe, c, from, m, resume_request, h) : -ENOMEM;
+	struct held_req *h = held_req_new(k, from, m, fw, m->len);
+	int err = -ENOMEM;
+
+	if (h) {
+		memcpy(h->msg, m->buf, m->len);
+		err = rtpe_hold(k->rtpe, c, from, m, offer_to(k, from, m, fw),
+				resume_request, h);
+	}
 
 	if (!err) {
 		k->outcome = "held for rtpengine";
@@ -706,7 +823,7 @@ static int hold_request(struct pipeline *k, const struct peer *from,
 				    slice_make(NULL, 0));
 		return 0;
 	}
-	free(h);
+	held_req_free(h);
 	if (rtpe_conf(c)->proceed)
 		return 1;
 	return answer_media_failed(k, m, from);
@@ -726,7 +843,7 @@ static void resume_dns(void *arg, int err)
 	struct txn *st;
 	int parsed;
 
-	if (err != -ECANCELED &&
+	if (!h->cancelled && err != -ECANCELED &&
 	    shard_parse(k->sh, &h->from, h->msg, h->len, &m, &parsed) == 0 &&
 	    parsed >= 0) {
 		/* A retransmission held too finds the first one's. */
@@ -742,7 +859,7 @@ static void resume_dns(void *arg, int err)
 		count_txns(k);
 		arena_reset(shard_arena(k->sh));
 	}
-	free(h);
+	held_req_free(h);
 }
 
 /* Hold request @p m until the names its route needs are looked up
@@ -756,7 +873,7 @@ static int hold_dns(struct pipeline *k, const struct peer *from,
 	int err = -ENOMEM;
 
 	if (k->dns_rounds < DNS_MAX_ROUNDS)
-		h = held_req_new(k, from, fw, m->len);
+		h = held_req_new(k, from, m, fw, m->len);
 	if (h) {
 		memcpy(h->msg, m->buf, m->len);
 		h->rounds = k->dns_rounds;
@@ -771,7 +888,7 @@ static int hold_dns(struct pipeline *k, const struct peer *from,
 				    slice_make(NULL, 0));
 		return 0;
 	}
-	free(h);
+	held_req_free(h);
 	if (err == -EALREADY) {
 		/* Answered meanwhile (a lookup that failed at once). */
 		if (k->dns_rounds < DNS_MAX_ROUNDS) {
@@ -825,8 +942,8 @@ static int hold_response(struct pipeline *k, const struct peer *from,
 		return -ENOMEM;
 	h->k = k;
 	h->from = *from;
-	err =
-	    rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, resume_response, h);
+	err = rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, RTPE_TO_OFFERER,
+			resume_response, h);
 	if (err)
 		free(h);
 	return err;
@@ -880,6 +997,11 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 				k->outcome = "cancels its INVITE";
 				rtpe_note(k->rtpe, m);
 				route_cancel(k->route, st, m, from);
+				return;
+			}
+			if (cancel_held(k, m, from)) {
+				k->outcome = "cancels its held INVITE";
+				rtpe_note(k->rtpe, m);
 				return;
 			}
 		}
@@ -973,6 +1095,46 @@ static int forward(struct pipeline *k, const struct peer *from,
 	return err;
 }
 
+/*
+ * A message from a hidden trunk (proxy/topoh.h) is mapped to what the
+ * inside knows before anything else looks at it: *m is parsed anew.
+ * True when it is done with (a token that does not open: answered, or
+ * dropped).
+ */
+static bool topoh_from_trunk(struct pipeline *k, const struct peer *from,
+			     struct sipmsg *m, int *parsedp)
+{
+	struct shard *sh = k->sh;
+	const char *why = NULL;
+	unsigned status = 0;
+	struct slice out;
+	int err;
+
+	err = topoh_in(shard_conf(sh), m, from, shard_arena(sh), &out, &status,
+		       &why);
+	if (err == 1) {
+		if (shard_parse(sh, from, out.p, out.len, m, parsedp) ||
+		    *parsedp < 0) {
+			count(&shard_stats(sh)->dropped);
+			return true;
+		}
+		if (!status)
+			return false;
+		err = -EBADMSG;
+	}
+	if (err == 0)
+		return false;
+	count(&shard_stats(sh)->dropped);
+	if (err == -EBADMSG && m->is_request && m->method != SIP_ACK &&
+	    status) {
+		if (log_ratelimit_ok(&refusal_rl))
+			log_msg(LOG_INFO, "topology hiding: %u %s", status,
+				why);
+		answer(k, m, from, status, why, slice_make(NULL, 0));
+	}
+	return true;
+}
+
 void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 		     size_t len)
 {
@@ -981,6 +1143,8 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	int parsed;
 
 	if (!k || shard_parse(sh, from, buf, len, &m, &parsed))
+		return;
+	if (parsed >= 0 && topoh_from_trunk(k, from, &m, &parsed))
 		return;
 	if (!m.is_request) {
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)
@@ -1004,7 +1168,9 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 	/* Stateless answers to these are timed (route_set_rx_us()). */
 	if (parsed >= 0 && (m.method == SIP_INVITE || m.method == SIP_REGISTER))
 		route_set_rx_us(k->route, stats_now_us());
+	k->th_raw = parsed < 0 && topoh_peer_is_hidden(shard_conf(sh), from);
 	handle_request(k, from, &m, parsed);
+	k->th_raw = false;
 	route_set_rx_us(k->route, 0);
 	count_txns(k);
 	if (log_enabled(LOG_DEBUG))

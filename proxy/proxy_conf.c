@@ -7,9 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <sys/random.h>
+
 #include <cyaml/cyaml.h>
+#include <nettle/sha2.h>
 
 #include "proxy/base/err.h"
+#include "proxy/base/log.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/peer.h"
 #include "proxy/sip/uri.h"
@@ -23,6 +28,7 @@ struct raw_proxy {
 	unsigned t2_ms;
 	unsigned t4_ms;
 	unsigned timer_c_s;
+	char *topology_hiding_key;
 };
 
 struct raw_route {
@@ -30,6 +36,7 @@ struct raw_route {
 	char *prefix;
 	char **next_hop;
 	unsigned next_hop_count;
+	int topology_hiding; /* RAW_BOOL_* */
 };
 
 struct raw_location {
@@ -61,6 +68,9 @@ static const cyaml_schema_field_t proxy_fields[] = {
 	CYAML_FIELD_UINT("t4_ms", CYAML_FLAG_OPTIONAL, struct raw_proxy, t4_ms),
 	CYAML_FIELD_UINT("timer_c_s", CYAML_FLAG_OPTIONAL, struct raw_proxy,
 			 timer_c_s),
+	CYAML_FIELD_STRING_PTR("topology_hiding_key",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_proxy, topology_hiding_key, 0, 1024),
 	CYAML_FIELD_END
 };
 
@@ -77,6 +87,10 @@ static const cyaml_schema_field_t route_fields[] = {
 			       struct raw_route, prefix, 1, 32),
 	CYAML_FIELD_SEQUENCE("next_hop", CYAML_FLAG_POINTER, struct raw_route,
 			     next_hop, &uri_entry, 1, CONF_MAX_NEXT_HOPS),
+	CYAML_FIELD_ENUM("topology_hiding",
+			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_route, topology_hiding, bool_strings,
+			 CYAML_ARRAY_LEN(bool_strings)),
 	CYAML_FIELD_END
 };
 
@@ -114,27 +128,13 @@ static const struct conf_one_of one_of[] = {
 	{ NULL, NULL, NULL },
 };
 
-static const struct {
-	const char *spath;
-	long long min, max;
-} ranges[] = {
+static const struct conf_range ranges[] = {
 	{ "proxy.t1_ms", 10, 10000 },
 	{ "proxy.t2_ms", 10, 60000 },
 	{ "proxy.t4_ms", 10, 60000 },
 	{ "proxy.timer_c_s", 1, 3600 },
+	{ NULL, 0, 0 },
 };
-
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (strcmp(ranges[i].spath, spath) == 0) {
-			*minp = ranges[i].min;
-			*maxp = ranges[i].max;
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Digits and '+', '*', '#': a number prefix (routes[].prefix). */
 static int check_prefix(const char *path, const char *v, char *why,
@@ -197,9 +197,34 @@ static int check_aor(const char *path, const char *v, char *why, size_t whylen)
 	return ERR_CONFIG;
 }
 
+/* The topology hiding secret: 16 .. 256 printable characters (it is
+ * hashed into the key; a short one could be guessed). */
+static int check_th_key(const char *path, const char *v, char *why,
+			size_t whylen)
+{
+	size_t n = strlen(v);
+
+	if (n < 16 || n > 256) {
+		snprintf(why, whylen,
+			 "%s: must be 16 to 256 characters (has %zu)", path, n);
+		return ERR_CONFIG;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e) {
+			snprintf(why, whylen,
+				 "%s: only printable characters without "
+				 "spaces",
+				 path);
+			return ERR_CONFIG;
+		}
+	return 0;
+}
+
 static int check(const char *spath, const char *path, const char *v, char *why,
 		 size_t whylen)
 {
+	if (strcmp(spath, "proxy.topology_hiding_key") == 0)
+		return check_th_key(path, v, why, whylen);
 	if (strcmp(spath, "routes.domain") == 0)
 		return conf_domain_check(path, v, why, whylen);
 	if (strcmp(spath, "routes.prefix") == 0)
@@ -336,6 +361,42 @@ static int build_targets(const char *const *uris, unsigned n, bool nameaddr,
 	return 0;
 }
 
+static uint8_t random_th_key[32];
+static pthread_once_t random_th_key_once = PTHREAD_ONCE_INIT;
+
+static void random_th_key_init(void)
+{
+	size_t got = 0;
+
+	/* Bounded: getrandom() returns at most 256 bytes per call. */
+	for (int i = 0; i < 8 && got < sizeof(random_th_key); i++) {
+		ssize_t n = getrandom(random_th_key + got,
+				      sizeof(random_th_key) - got, 0);
+
+		if (n > 0)
+			got += (size_t)n;
+	}
+}
+
+/* proxy.topology_hiding_key hashed, or the process's random key (one
+ * per process, so a reload keeps the dialogs of the running one). */
+static void th_key(struct proxy_conf *pc, const char *secret)
+{
+	struct sha256_ctx h;
+
+	if (!secret) {
+		pthread_once(&random_th_key_once, random_th_key_init);
+		memcpy(pc->th_key, random_th_key, sizeof(pc->th_key));
+		return;
+	}
+	sha256_init(&h);
+	sha256_update(&h, sizeof("sipedge topology hiding") - 1,
+		      (const uint8_t *)"sipedge topology hiding");
+	sha256_update(&h, strlen(secret), (const uint8_t *)secret);
+	sha256_digest(&h, sizeof(pc->th_key), pc->th_key);
+	pc->th_key_given = true;
+}
+
 static unsigned or_default(unsigned v, unsigned def)
 {
 	return v ? v : def;
@@ -347,7 +408,6 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 	struct proxy_conf *pc = out;
 	int err;
 
-	(void)x;
 	pc->record_route = r->proxy.record_route != RAW_BOOL_FALSE;
 	pc->t1_ms = or_default(r->proxy.t1_ms, 500);
 	pc->t2_ms = or_default(r->proxy.t2_ms, 4000);
@@ -375,7 +435,27 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 				    &cr->nnext_hop);
 		if (err)
 			return err;
+		cr->topology_hiding = rr->topology_hiding == RAW_BOOL_TRUE;
+		pc->th_any |= cr->topology_hiding;
+		/* A hidden trunk is known by its address (proxy/topoh.h):
+		 * its next hops must be IP literals. */
+		for (unsigned k = 0; cr->topology_hiding && k < cr->nnext_hop;
+		     k++)
+			if (!cr->next_hop[k].addrlen) {
+				snprintf(x->why, x->whylen,
+					 "routes[%u].next_hop[%u]: '%.80s': "
+					 "topology_hiding needs an IP "
+					 "address, not a name",
+					 i, k, cr->next_hop[k].uri);
+				return ERR_CONFIG;
+			}
 	}
+	th_key(pc, r->proxy.topology_hiding_key);
+	if (pc->th_any && !pc->th_key_given)
+		log_msg(LOG_WARN,
+			"routes: topology_hiding without "
+			"proxy.topology_hiding_key: a random key, so hidden "
+			"dialogs break on restart and across nodes");
 	if (r->locations_count) {
 		pc->locations =
 		    calloc(r->locations_count, sizeof(*pc->locations));
@@ -425,7 +505,7 @@ const struct conf_section proxy_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct proxy_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.one_of = one_of,
 	.build = build,

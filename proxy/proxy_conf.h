@@ -35,6 +35,9 @@ struct conf_route {
 	char *prefix; /**< R-URI user (or tel: number) prefix, or NULL */
 	struct conf_target *next_hop; /**< tried in order (503/408/error) */
 	unsigned nnext_hop;
+	/** Hide the inside's Via, Record-Route, Contact and Call-ID from
+	 * these next hops (proxy/topoh.h); false by default. */
+	bool topology_hiding;
 };
 
 /** Bindings pre-loaded into the location table at start-up. */
@@ -58,6 +61,13 @@ struct proxy_conf {
 
 	struct conf_location *locations;
 	unsigned nlocations;
+
+	/** The key of the topology hiding tokens (proxy/topoh.h): SHA-256
+	 * of proxy.topology_hiding_key, else a random key drawn once per
+	 * process (th_key_given false). */
+	uint8_t th_key[32];
+	bool th_key_given;
+	bool th_any; /**< some route has topology_hiding */
 };
 
 /** The section, for conf_section_add() (proxy/main.c). */

@@ -24,6 +24,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/topoh.h"
 #include "proxy/sip/digest.h"
 #include "proxy/sip/edit.h"
 #include "proxy/sip/hdr.h"
@@ -1422,15 +1423,26 @@ static void fork_check(struct fork *f)
 	local_final(f, st);
 }
 
-/* Response @p m, Via popped, for sending upstream. */
+/* Response @p m, Via popped, for sending upstream. From a hidden trunk
+ * (branch @p tag of @p f, NULL when stateless) our Via is its only one:
+ * the request's Vias and inside route set come back from the server
+ * transaction's copy (proxy/topoh.h). */
 static int upstream_bytes(struct route *r, const struct sipmsg *m,
+			  const struct fork *f, unsigned tag,
 			  struct slice *outp)
 {
 	struct edit_list *el;
+	struct sipmsg req;
 	int err = edit_new(r->a, m, &el);
 
-	if (!err)
+	if (!err && f && f->st && tag < f->ntargets &&
+	    topoh_peer_is_hidden(r->c, &f->t[tag].dest)) {
+		err = reparse(r, f->st, &req);
+		if (!err)
+			err = topoh_restore(el, m, &req, r->a);
+	} else if (!err) {
 		err = edit_pop_via(el);
+	}
 	if (!err)
 		err = edit_print_arena(el, r->a, outp);
 	return err;
@@ -1525,7 +1537,7 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 		return;
 	if (st >= 200 && st < 300) {
 		/* Every 2xx goes upstream (RFC 3261 §16.7 step 5). */
-		if (upstream_bytes(r, m, &out) == 0) {
+		if (upstream_bytes(r, m, f, tag, &out) == 0) {
 			if (f->st)
 				txn_srv_respond(f->st, st, out.p, out.len);
 			else
@@ -1552,12 +1564,13 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 		if (f->final_sent || !f->st)
 			return;
 		publish_dialog(f, m, tag, DLG_EARLY);
-		if (upstream_bytes(r, m, &out) == 0)
+		if (upstream_bytes(r, m, f, tag, &out) == 0)
 			txn_srv_respond(f->st, st, out.p, out.len);
 		return;
 	}
 	branch_done(f, b, st);
-	if (better(st, f->best_status) && upstream_bytes(r, m, &out) == 0) {
+	if (better(st, f->best_status) &&
+	    upstream_bytes(r, m, f, tag, &out) == 0) {
 		char *p = realloc(f->best, out.len);
 
 		if (p) {
@@ -1840,6 +1853,17 @@ static struct slice keep(char *base, size_t *op, struct slice s)
 	return k;
 }
 
+/* The interned host of @p uri (a sip/sips URI whose host is a name),
+ * for TLS to verify; 0 when it does not parse or the table is full. */
+static uint32_t resolved_name(struct slice uri)
+{
+	struct sipuri u;
+
+	if (uri_parse(uri, &u) < 0 || !u.host.len)
+		return 0;
+	return peer_name_intern(u.host.p, u.host.len);
+}
+
 /* Replace each target of @p p that names a host (route_target.resolve)
  * by its destinations, in order (RFC 3263 §4.3: one after the other on
  * 503, 408 or a transport error). Returns 0 (when none is left, p says
@@ -1886,6 +1910,11 @@ static int expand(struct route *r, const struct sipmsg *m, struct route_plan *p)
 		for (int j = 0; j < c && n < ROUTE_MAX_TARGETS; j++) {
 			/* RFC 5630 §3.1.3: a sips: request over TLS only. */
 			if (sips && d[j].proto != PEER_TLS)
+				continue;
+			/* RFC 5922 §7.2: over TLS the certificate must
+			 * name the domain that was resolved. */
+			if (d[j].proto == PEER_TLS &&
+			    !(d[j].tls_name = resolved_name(in[i].resolve)))
 				continue;
 			p->t[n] = in[i];
 			p->t[n].dest = d[j];
@@ -2107,7 +2136,7 @@ static int stateless_response(struct route *r, const struct sipmsg *m,
 		if (err)
 			return err;
 	}
-	err = upstream_bytes(r, m, &out);
+	err = upstream_bytes(r, m, NULL, 0, &out);
 	if (err)
 		return err;
 	return send_to(r, &to, out.p, out.len);

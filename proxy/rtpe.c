@@ -28,6 +28,7 @@
 /* Counters of one shard; only that shard writes them. */
 struct rtpe_stats {
 	uint64_t offers, answers, deletes, timeouts, errors, held, calls;
+	uint64_t failovers, resent; /* the ng client's (ng_counters()) */
 };
 
 static struct rtpe_stats *stats;
@@ -41,28 +42,30 @@ static const struct stats_item stats_items[] = {
 	{ "errors", "ng requests rtpengine refused or answered badly", false },
 	{ "held", "messages waiting for rtpengine now", true },
 	{ "calls", "calls anchored in rtpengine now", true },
+	{ "failovers",
+	  "ng requests moved on to the next rtpengine after "
+	  "one never answered (marked down for media.down_s)",
+	  false },
+	{ "retransmissions", "ng requests sent again after media.timeout_ms",
+	  false },
 };
 
-static void stats_read(void *arg, unsigned inst, uint64_t *v)
-{
-	const struct rtpe_stats *s = &stats[inst];
+_Static_assert(sizeof(struct rtpe_stats) == sizeof(stats_items) /
+						sizeof(stats_items[0]) *
+						sizeof(uint64_t),
+	       "an rtpe_stats row is its items, in order");
 
-	(void)arg;
-	v[0] = __atomic_load_n(&s->offers, __ATOMIC_RELAXED);
-	v[1] = __atomic_load_n(&s->answers, __ATOMIC_RELAXED);
-	v[2] = __atomic_load_n(&s->deletes, __ATOMIC_RELAXED);
-	v[3] = __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
-	v[4] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
-	v[5] = __atomic_load_n(&s->held, __ATOMIC_RELAXED);
-	v[6] = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
-}
+static struct stats_rows rows = {
+	.width = sizeof(stats_items) / sizeof(stats_items[0]),
+};
 
 static struct stats_source stats_src = {
 	.module = "rtpengine",
 	.items = stats_items,
 	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
 	.label = "shard",
-	.read = stats_read,
+	.read = stats_rows_read,
+	.arg = &rows,
 };
 
 int rtpe_init(const struct conf *c)
@@ -76,6 +79,7 @@ int rtpe_init(const struct conf *c)
 	if (!stats)
 		return -ENOMEM;
 	nstats = nshards;
+	rows.base = (const uint64_t *)stats;
 	stats_src.ninst = nshards;
 	err = stats_add(&stats_src);
 	if (err && err != -EEXIST) {
@@ -88,6 +92,7 @@ int rtpe_init(const struct conf *c)
 void rtpe_fini(void)
 {
 	stats_remove(&stats_src);
+	rows.base = NULL;
 	free(stats);
 	stats = NULL;
 	nstats = 0;
@@ -99,6 +104,8 @@ struct call {
 	uint64_t hash;
 	uint64_t seen_ms;
 	bool confirmed;
+	bool offerer_webrtc; /* the last offer came from a browser: its
+				answer goes back as WebRTC */
 	size_t idlen;
 	char id[];
 };
@@ -111,6 +118,7 @@ struct hold {
 	rtpe_resume_fn *cb;
 	void *arg;
 	bool request;
+	bool from_webrtc;	      /* the sender is a browser (WS, WSS) */
 	struct slice call_id, branch; /* into buf */
 	uint32_t cseq;
 	enum sip_method method;
@@ -131,16 +139,6 @@ struct rtpe {
 	unsigned ncalls;
 	unsigned nholds;
 };
-
-static void count(uint64_t *p)
-{
-	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
-}
-
-static void gauge(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
-}
 
 static uint64_t now_ms(const struct rtpe *r)
 {
@@ -195,13 +193,17 @@ static struct call *call_find(const struct rtpe *r, struct slice id,
 	return NULL;
 }
 
-static void call_add(struct rtpe *r, struct slice id)
+/* Note call @p id anchored; @p offer: an offer of @p webrtc's sender
+ * was answered (else an answer: the offerer stays). */
+static void call_add(struct rtpe *r, struct slice id, bool offer, bool webrtc)
 {
 	struct call *c = call_find(r, id, NULL);
 	uint64_t h;
 
 	if (c) {
 		c->seen_ms = now_ms(r);
+		if (offer)
+			c->offerer_webrtc = webrtc;
 		return;
 	}
 	c = malloc(sizeof(*c) + id.len);
@@ -212,12 +214,13 @@ static void call_add(struct rtpe *r, struct slice id)
 	c->hash = h;
 	c->seen_ms = now_ms(r);
 	c->confirmed = false;
+	c->offerer_webrtc = offer && webrtc;
 	c->idlen = id.len;
 	memcpy(c->id, id.p, id.len);
 	c->next = r->tab[h % RTPE_BUCKETS];
 	r->tab[h % RTPE_BUCKETS] = c;
 	r->ncalls++;
-	gauge(&r->st->calls, r->ncalls);
+	stats_set(&r->st->calls, r->ncalls);
 }
 
 static void call_remove(struct rtpe *r, struct call **pp)
@@ -227,7 +230,7 @@ static void call_remove(struct rtpe *r, struct call **pp)
 	*pp = c->next;
 	free(c);
 	r->ncalls--;
-	gauge(&r->st->calls, r->ncalls);
+	stats_set(&r->st->calls, r->ncalls);
 }
 
 void rtpe_free(struct rtpe *r)
@@ -244,7 +247,7 @@ void rtpe_free(struct rtpe *r)
 		h->cb(h->arg, -ECANCELED, slice_make(NULL, 0));
 		free(h);
 	}
-	gauge(&r->st->held, 0);
+	stats_set(&r->st->held, 0);
 	for (i = 0; i < RTPE_BUCKETS; i++)
 		while (r->tab[i])
 			call_remove(r, &r->tab[i]);
@@ -303,6 +306,36 @@ static void put_list(struct bencode_buf *b, const char *key,
 	for (i = 0; i < n; i++)
 		bencode_cstr(b, v[i]);
 	bencode_end(b);
+}
+
+/*
+ * What crosses between a browser and a plain RTP phone (RFC 8827,
+ * RFC 8834: WebRTC media is ICE + DTLS-SRTP + AVPF + rtcp-mux): towards
+ * a browser, rtpengine offers or answers UDP/TLS/RTP/SAVPF with ICE
+ * candidates and rtcp-mux, and no SDES keys (browsers use DTLS-SRTP
+ * only); towards a phone, plain RTP/AVP without ICE, RTCP on its own
+ * port. Between two of a kind nothing is changed.
+ */
+static void put_bridge(struct bencode_buf *b, bool request, bool from_webrtc,
+		       bool to_webrtc)
+{
+	static const char *const mux_offer[] = { "offer" };
+	static const char *const mux_demux[] = { "demux" };
+	static const char *const sdes_off[] = { "off" };
+
+	if (from_webrtc == to_webrtc)
+		return;
+	bencode_cstr(b, "transport-protocol");
+	bencode_cstr(b, to_webrtc ? "UDP/TLS/RTP/SAVPF" : "RTP/AVP");
+	bencode_cstr(b, "ICE");
+	bencode_cstr(b, to_webrtc ? "force" : "remove");
+	if (to_webrtc) {
+		put_list(b, "SDES", sdes_off, 1);
+		if (request)
+			put_list(b, "rtcp-mux", mux_offer, 1);
+	} else if (request) {
+		put_list(b, "rtcp-mux", mux_demux, 1);
+	}
 }
 
 /* The per-call flags of media.flags as ng "replace" and "flags". */
@@ -365,7 +398,7 @@ static void unlink_hold(struct rtpe *r, struct hold *h)
 	if (h->next)
 		h->next->prev = h->prev;
 	r->nholds--;
-	gauge(&r->st->held, r->nholds);
+	stats_set(&r->st->held, r->nholds);
 }
 
 /* The held message with @p sdp as its body; malloc'd into *outp. */
@@ -408,10 +441,17 @@ static void log_fail(const struct hold *h, int err, const char *reason)
 
 static void count_err(struct rtpe *r, int err)
 {
+	/* Every ng request ends here: the client's own counters too. */
+	if (r->ng) {
+		const struct ng_counters *nc = ng_counters(r->ng);
+
+		stats_set(&r->st->failovers, nc->failovers);
+		stats_set(&r->st->resent, nc->resent);
+	}
 	if (err == -ETIMEDOUT || err == -EHOSTDOWN)
-		count(&r->st->timeouts);
+		stats_inc(&r->st->timeouts);
 	else if (err && err != -ECANCELED)
-		count(&r->st->errors);
+		stats_inc(&r->st->errors);
 }
 
 static void hold_done(void *arg, int err, const struct ng_reply *rep)
@@ -444,7 +484,7 @@ static void hold_done(void *arg, int err, const struct ng_reply *rep)
 		log_fail(h, err, reason[0] ? reason : NULL);
 		h->cb(h->arg, err, slice_make(h->buf, h->len));
 	} else {
-		call_add(r, h->call_id);
+		call_add(r, h->call_id, h->request, h->from_webrtc);
 		h->cb(h->arg, 0, slice_make(out, len));
 	}
 	free(out);
@@ -480,9 +520,12 @@ static struct slice rebase(const struct sipmsg *m, const struct hold *h,
 }
 
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
-	      const struct sipmsg *m, rtpe_resume_fn *cb, void *arg)
+	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
+	      void *arg)
 {
 	const struct rtpe_conf *mc = rtpe_conf(c);
+	bool from_webrtc = peer_proto_is_ws(from->proto), to_webrtc;
+	const struct call *call;
 	struct bencode_buf b;
 	struct hold *h;
 	char *dict;
@@ -506,6 +549,7 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	h->cb = cb;
 	h->arg = arg;
 	h->request = m->is_request;
+	h->from_webrtc = from_webrtc;
 	h->len = m->len;
 	memcpy(h->buf, m->buf, m->len);
 	h->call_id = rebase(m, h, m->call_id);
@@ -530,6 +574,12 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	bencode_str(&b, m->body);
 	put_source(&b, from);
 	put_flags(&b, mc->flags);
+	/* An answer goes back to the offerer, whom the call remembers. */
+	call = m->is_request ? NULL : call_find(r, m->call_id, NULL);
+	to_webrtc = to == RTPE_TO_WEBRTC ||
+		    (to == RTPE_TO_OFFERER && call && call->offerer_webrtc);
+	if (to != RTPE_TO_OFFERER || call)
+		put_bridge(&b, m->is_request, from_webrtc, to_webrtc);
 	bencode_end(&b);
 	err = bencode_finish(&b, &dlen);
 	if (!err)
@@ -541,13 +591,13 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 		free(h);
 		return err;
 	}
-	count(m->is_request ? &r->st->offers : &r->st->answers);
+	stats_inc(m->is_request ? &r->st->offers : &r->st->answers);
 	h->next = r->holds;
 	if (r->holds)
 		r->holds->prev = h;
 	r->holds = h;
 	r->nholds++;
-	gauge(&r->st->held, r->nholds);
+	stats_set(&r->st->held, r->nholds);
 	return 0;
 }
 
@@ -600,7 +650,7 @@ static void delete_call(struct rtpe *r, struct call **pp)
 	if (err)
 		count_err(r, err);
 	else
-		count(&r->st->deletes);
+		stats_inc(&r->st->deletes);
 	call_remove(r, pp);
 }
 

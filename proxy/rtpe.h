@@ -57,15 +57,25 @@ typedef void rtpe_resume_fn(void *arg, int err, struct slice msg);
  */
 bool rtpe_wants(const struct rtpe *r, const struct sipmsg *m);
 
+/** Who gets the SDP rtpengine rewrites (rtpe_hold()). */
+enum rtpe_to {
+	RTPE_TO_RTP,	 /**< a phone: plain RTP/AVP */
+	RTPE_TO_WEBRTC,	 /**< a browser (its flow is WS or WSS) */
+	RTPE_TO_OFFERER, /**< an answer: back to the offer's sender */
+};
+
 /**
  * Hold @p m (copied) and send rtpengine its offer (a request) or answer
- * (a response) with the flags of @p c; @p cb runs once with @p arg when
- * it returns 0. Errors (@p cb not called): -ETIMEDOUT / -EHOSTDOWN
- * (every rtpengine is marked down), -ENOMEM, -EINVAL (not wanted).
- * Thread: the shard's.
+ * (a response) with the flags of @p c, and, when the sender (@p from:
+ * WS or WSS is a browser) and @p to differ in kind, the flags that
+ * bridge WebRTC media (ICE, DTLS-SRTP, AVPF, rtcp-mux) and plain RTP;
+ * @p cb runs once with @p arg when it returns 0. Errors (@p cb not
+ * called): -ETIMEDOUT / -EHOSTDOWN (every rtpengine is marked down),
+ * -ENOMEM, -EINVAL (not wanted). Thread: the shard's.
  */
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
-	      const struct sipmsg *m, rtpe_resume_fn *cb, void *arg);
+	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
+	      void *arg);
 
 /**
  * True when @p m is a retransmission of a request that is held now

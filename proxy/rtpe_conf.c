@@ -142,27 +142,13 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 	return 0;
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	static const struct {
-		const char *spath;
-		long long min, max;
-	} r[] = {
-		{ "media.rtpengine.weight", 1, 1000 },
-		{ "media.timeout_ms", 1, 60000 },
-		{ "media.retries", 0, 10 },
-		{ "media.down_s", 1, 3600 },
-	};
-
-	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
-		if (strcmp(spath, r[i].spath) == 0) {
-			*minp = r[i].min;
-			*maxp = r[i].max;
-			return true;
-		}
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "media.rtpengine.weight", 1, 1000 },
+	{ "media.timeout_ms", 1, 60000 },
+	{ "media.retries", 0, 10 },
+	{ "media.down_s", 1, 3600 },
+	{ NULL, 0, 0 },
+};
 
 static int build(void *out, const void *raw, const struct conf_ctx *x)
 {
@@ -225,7 +211,7 @@ const struct conf_section rtpe_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct rtpe_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.given = given,
 	.build = build,

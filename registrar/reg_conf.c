@@ -145,10 +145,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_END
 };
 
-static const struct {
-	const char *spath;
-	long long min, max;
-} ranges[] = {
+static const struct conf_range ranges[] = {
 	{ "registrar.min_expires_s", 1, 86400 },
 	{ "registrar.max_expires_s", 1, 604800 },
 	{ "registrar.default_expires_s", 1, 604800 },
@@ -157,19 +154,8 @@ static const struct {
 	{ "registrar.max_auth_failures_source", 1, 1000000 },
 	{ "registrar.auth_failure_window_s", 1, 86400 },
 	{ "registrar.auth_ban_s", 1, 604800 },
+	{ NULL, 0, 0 },
 };
-
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (strcmp(ranges[i].spath, spath) == 0) {
-			*minp = ranges[i].min;
-			*maxp = ranges[i].max;
-			return true;
-		}
-	}
-	return false;
-}
 
 static int check(const char *spath, const char *path, const char *v, char *why,
 		 size_t whylen)
@@ -349,7 +335,7 @@ const struct conf_section reg_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct reg_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.given = given,
 	.build = build,

@@ -1,15 +1,20 @@
 /* store/park.c - park slot table: (domain, slot) -> the parked call (RCU
- * hash table) */
+ * hash table; the Redis backend in park_redis.c) */
 #include "store/park.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
+#include <inttypes.h>
 
 #include "proxy/base/hash.h"
+#include "store/park_priv.h"
 #include "store/rcu.h"
 
 /* One published record; immutable once added, freed by call_rcu. */
@@ -30,6 +35,52 @@ static atomic_uint_fast64_t next_token;
 static atomic_long nlive;
 static park_watch_fn *watch_fn;
 static void *watch_arg;
+static char node_id[PARK_NODE_MAX + 1];
+static pthread_mutex_t self_lk = PTHREAD_MUTEX_INITIALIZER;
+static char self_pool[PARK_POOL_MAX + 1];
+
+struct park__redis *park__rd;
+
+const char *park_node_id(void)
+{
+	return node_id;
+}
+
+bool park_is_local(const struct park_rec *r)
+{
+	return strcmp(r->node, node_id) == 0;
+}
+
+void park_set_self(const char *pool_uri)
+{
+	pthread_mutex_lock(&self_lk);
+	snprintf(self_pool, sizeof(self_pool), "%s", pool_uri ? pool_uri : "");
+	pthread_mutex_unlock(&self_lk);
+}
+
+/* Who holds what r is about to claim: this node. */
+static void stamp_self(struct park_rec *r)
+{
+	memcpy(r->node, node_id, sizeof(r->node));
+	pthread_mutex_lock(&self_lk);
+	memcpy(r->pool, self_pool, sizeof(r->pool));
+	pthread_mutex_unlock(&self_lk);
+}
+
+int park_redis_start(struct redis *r)
+{
+	if (!table)
+		return -EINVAL;
+	if (park__rd)
+		return -EALREADY;
+	return park__redis_start(r, &park__rd);
+}
+
+void park__tell(const struct park_rec *r, enum park_change what)
+{
+	if (watch_fn)
+		watch_fn(r, what, watch_arg);
+}
 
 void park_set_watch(park_watch_fn *fn, void *arg)
 {
@@ -53,6 +104,15 @@ int park_init(void)
 	 * table's life never matches (and 0 is never handed out). */
 	if (getrandom(&t, sizeof(t), GRND_NONBLOCK) != sizeof(t))
 		t = (uint64_t)time(NULL) << 20;
+	/* The node id: another random draw, so a restarted node is a new
+	 * node whose old records nobody mistakes for its own. */
+	{
+		uint64_t id = 0;
+
+		if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+			id = t * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
+		snprintf(node_id, sizeof(node_id), "%016" PRIx64, id);
+	}
 	atomic_store(&next_token, t | 1);
 	seed = t ^ 0x9a4bfeedULL;
 	atomic_store(&nlive, 0);
@@ -73,6 +133,8 @@ void park_fini(void)
 
 	if (!table)
 		return;
+	park__redis_stop(park__rd);
+	park__rd = NULL;
 	urcu_memb_read_lock();
 	cds_lfht_for_each (table, &it, n)
 		if (cds_lfht_del(table, n) == 0) {
@@ -116,6 +178,24 @@ int park_claim(struct park_rec *r, unsigned min, unsigned max, unsigned want)
 	if (!table || !domain_ok(d) || min == 0 || min > max ||
 	    (want && (want < min || want > max)))
 		return -EINVAL;
+	stamp_self(r);
+	if (park__rd) {
+		struct park_rec c = *r;
+		int err;
+
+		if (!c.since_s)
+			c.since_s = (int64_t)time(NULL);
+		c.holder = atomic_fetch_add_explicit(&next_token, 2,
+						     memory_order_relaxed);
+		err = park__redis_claim(park__rd, &c, min, max, want);
+		if (err)
+			return err;
+		r->slot = c.slot;
+		r->holder = c.holder;
+		r->since_s = c.since_s;
+		tell(r, PARK_CHANGE_PARKED);
+		return 0;
+	}
 	e = malloc(sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -179,6 +259,12 @@ int park_release(struct slice domain, unsigned slot, uint64_t holder)
 
 	if (!table)
 		return -ENOENT;
+	if (park__rd) {
+		err = park__redis_release(park__rd, domain, slot, holder, &was);
+		if (!err)
+			tell(&was, PARK_CHANGE_FREED);
+		return err;
+	}
 	urcu_memb_read_lock();
 	e = find_rcu(domain, slot);
 	if (!e)
@@ -208,6 +294,12 @@ int park_update(const struct park_rec *r)
 
 	if (!table)
 		return -ENOENT;
+	if (park__rd) {
+		err = park__redis_update(park__rd, r);
+		if (!err)
+			tell(r, PARK_CHANGE_UPDATED);
+		return err;
+	}
 	nw = malloc(sizeof(*nw));
 	if (!nw)
 		return -ENOMEM;
@@ -245,6 +337,8 @@ int park_get(struct slice domain, unsigned slot, struct park_rec *out)
 
 	if (!table)
 		return -ENOENT;
+	if (park__rd)
+		return park__redis_get(park__rd, domain, slot, out);
 	urcu_memb_read_lock();
 	e = find_rcu(domain, slot);
 	if (e) {
@@ -273,6 +367,8 @@ int park_list(struct slice domain, struct park_rec *out, size_t max)
 
 	if (!table || domain.len > PARK_DOMAIN_MAX)
 		return -EINVAL;
+	if (park__rd)
+		return park__redis_list(park__rd, domain, out, max);
 	urcu_memb_read_lock();
 	cds_lfht_for_each_entry (table, &it, e, node) {
 		if (domain.len && !slice_caseeq_cstr(domain, e->r.domain))
@@ -287,9 +383,20 @@ int park_list(struct slice domain, struct park_rec *out, size_t max)
 	return n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
 }
 
+int park_route_of(struct slice domain, unsigned slot, char *pool, size_t size)
+{
+	if (!park__rd)
+		return -ENOENT;
+	return park__redis_route_of(park__rd, domain, slot, pool, size);
+}
+
 size_t park_count(void)
 {
-	long n = atomic_load(&nlive);
+	long n;
+
+	if (park__rd)
+		return park__redis_count(park__rd);
+	n = atomic_load(&nlive);
 
 	return n > 0 ? (size_t)n : 0;
 }

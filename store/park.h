@@ -1,5 +1,5 @@
 /* store/park.h - park slot table: (domain, slot) -> the parked call
- * (RCU hash table; memory backend) */
+ * (RCU hash table for store.type memory; Redis for store.type redis) */
 #pragma once
 
 #include <stdbool.h>
@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #include "proxy/base/slice.h"
+
+struct redis;
 
 /*
  * One record per occupied slot of a park lot (features/park, issue
@@ -18,13 +20,29 @@
  *
  * The record holds what a later takeover by another node needs to
  * re-INVITE the parked party in its own dialog (Call-ID, tags, remote
- * target, route set, CSeq: issue #13 "node takeover"); today only the
- * memory backend exists, so a record lives and dies with the process.
- * TODO(#13): a Redis backend (claim = one script per lot, leases).
+ * target, route set, CSeq: issue #13 "node takeover") and the node
+ * that holds the call (its id and its pool's address, so that another
+ * node routes a retrieval there).
+ *
+ * Backends. Memory (park_init() alone): the RCU table above; a record
+ * lives and dies with the process. Redis (park_redis_start() after
+ * park_init(), store.type redis): Redis is the truth and every node
+ * sees every slot (store/park_redis.c; keys in docs/operations.md). A
+ * claim, release and update is one Lua script on the lot's keys; a
+ * record is held under a lease (PARK_LEASE_MS) that a thread of the
+ * holding node refreshes every PARK_REFRESH_MS for all its slots in
+ * one pipelined round trip; a slot whose lease ran out is free to
+ * claim and no longer listed. Nothing is cached but the slots this
+ * node holds (to refresh their leases) and the other nodes' slots the
+ * park thread last saw (to tell the watcher of their changes).
  *
  * Threads: every function may be called from any registered RCU thread
  * (outside a read section), between park_init() and park_fini().
- * Nothing blocks. Records are values: the caller owns its copies.
+ * Memory: nothing blocks. Redis: claim, release, update, get and list
+ * make one round trip to Redis on a connection shared under a mutex,
+ * bounded by store.redis.command_timeout_ms (and connect_timeout_ms
+ * when it must reconnect); a pool worker waits that long at most.
+ * Records are values: the caller owns its copies.
  */
 
 /** Longest domain, identity, Call-ID, tag, URI and route set kept. */
@@ -33,6 +51,13 @@
 #define PARK_CALL_ID_MAX  128
 #define PARK_TAG_MAX	  64
 #define PARK_ROUTE_MAX	  512
+/** A node id (hex) and a pool address ("sip:IP:PORT"). */
+#define PARK_NODE_MAX 32
+#define PARK_POOL_MAX 64
+
+/** A holder's lease in Redis, and how often its node renews it. */
+#define PARK_LEASE_MS	3000
+#define PARK_REFRESH_MS 1000
 
 /** One occupied slot (a value type: fields public, NUL-terminated). */
 struct park_rec {
@@ -57,6 +82,9 @@ struct park_rec {
 	char remote_target[PARK_IDENTITY_MAX + 1]; /**< the peer's Contact */
 	char route[PARK_ROUTE_MAX + 1]; /**< route set, comma-joined */
 	uint32_t local_cseq;		/**< our last CSeq in the dialog */
+	/* Set by park_claim(): who holds the call. */
+	char node[PARK_NODE_MAX + 1]; /**< park_node_id() of the holder */
+	char pool[PARK_POOL_MAX + 1]; /**< its pool's "sip:IP:PORT", or "" */
 };
 
 /**
@@ -64,6 +92,31 @@ struct park_rec {
  * Thread: control, before any user.
  */
 int park_init(void);
+
+/**
+ * Switch the table to Redis @p r (store/redis.h: its servers, password,
+ * db, time-outs and namespace; Sentinel and Cluster through its map),
+ * and start the park thread (leases, other nodes' changes). Redis being
+ * away is not an error: calls fail with -EIO until it is back.
+ * Returns 0, -EALREADY, -ENOMEM, -EAGAIN (no thread).
+ * Thread: control, after park_init(), before the B2B pool starts.
+ * Ownership: park_fini() stops it; @p r must outlive that.
+ */
+int park_redis_start(struct redis *r);
+
+/** This process's node id (random hex, new at every start). Thread: any
+ * after park_init(). */
+const char *park_node_id(void);
+
+/** True when @p r is held by this node. Thread: any. */
+bool park_is_local(const struct park_rec *r);
+
+/**
+ * Set the pool address records claimed from now on carry ("sip:IP:PORT",
+ * at most PARK_POOL_MAX; NULL or "": none). Thread: control, before the
+ * pool takes calls.
+ */
+void park_set_self(const char *pool_uri);
 
 /** Free the table and its records. Thread: control, after its users
  * stopped. NULL-safe (nothing made: nothing done). */
@@ -75,16 +128,17 @@ void park_fini(void);
  * first free slot from @p min to @p max. Atomic: of claimers racing
  * for one slot exactly one gets it. On success r->slot, r->holder (a
  * new token) and, when 0, r->since_s are set and the record is
- * published. Returns 0, or -EBUSY (@p want is taken, or every slot
- * is: the lot is full), -EINVAL (a bad range, domain empty or too
- * long, @p want outside the range), -ENOMEM. Thread: any registered
+ * published; r->node and r->pool say this node. Returns 0, or -EBUSY
+ * (@p want is taken, or every slot is: the lot is full), -EINVAL (a bad
+ * range, domain empty or too long, @p want outside the range), -ENOMEM,
+ * -EIO (Redis: unreachable, or an error reply). Thread: any registered
  * RCU thread outside a read section.
  */
 int park_claim(struct park_rec *r, unsigned min, unsigned max, unsigned want);
 
 /**
  * Release slot @p slot of @p domain held by @p holder. Returns 0,
- * -ENOENT (no such record), -EPERM (someone else holds it).
+ * -ENOENT (no such record), -EPERM (someone else holds it), -EIO.
  * Thread: as park_claim().
  */
 int park_release(struct slice domain, unsigned slot, uint64_t holder);
@@ -93,25 +147,38 @@ int park_release(struct slice domain, unsigned slot, uint64_t holder);
  * Replace the takeover fields (call_id ... local_cseq, parked) of the
  * record of @p r->domain/@p r->slot held by @p r->holder with those of
  * @p r (a new record is published, the old one retired). Returns 0,
- * -ENOENT, -EPERM, -ENOMEM. Thread: as park_claim().
+ * -ENOENT, -EPERM, -ENOMEM, -EIO. Thread: as park_claim().
  */
 int park_update(const struct park_rec *r);
 
 /**
  * Copy the record of @p slot in @p domain (any case) into @p out.
- * Returns 0, or -ENOENT (the slot is free). Thread: as park_claim().
+ * Returns 0, or -ENOENT (the slot is free), -EIO. Thread: as
+ * park_claim().
  */
 int park_get(struct slice domain, unsigned slot, struct park_rec *out);
 
 /**
  * Copy up to @p max records of @p domain (empty: every domain) into
  * @p out, sorted by domain then slot. Returns how many there are in
- * all (may exceed @p max: only @p max were copied), or -EINVAL.
+ * all (may exceed @p max: only @p max were copied), or -EINVAL, -EIO.
  * Thread: as park_claim().
  */
 int park_list(struct slice domain, struct park_rec *out, size_t max);
 
-/** Occupied slots in all lots. Thread: any. */
+/**
+ * Where another node holds slot @p slot of @p domain (any case), as
+ * the park thread last saw it (Pub/Sub at once, a scan every
+ * PARK_REFRESH_MS): its pool's URI into @p pool (NUL-terminated).
+ * Nothing is asked of Redis: a proxy shard may call it for every
+ * INVITE to a slot. Returns 0, -ENOENT (free, ours, or the memory
+ * backend), -ENOSPC (@p size too small). Thread: any registered RCU
+ * thread outside a read section; never blocks.
+ */
+int park_route_of(struct slice domain, unsigned slot, char *pool, size_t size);
+
+/** Occupied slots in all lots (Redis: as the park thread last counted
+ * them, at most PARK_REFRESH_MS ago). Thread: any. */
 size_t park_count(void);
 
 /** What happened to a slot (park_watch_fn). */
@@ -127,8 +194,10 @@ enum park_change {
  * thread that made the change, right after it, outside any RCU read
  * section; it must not block nor call park_claim(), park_release() or
  * park_update(). The hook BLF (RFC 4235 dialog state of slots) hangs
- * on; with a shared backend later, other nodes' changes come in on the
- * control thread. Ownership: @p r borrowed for the call.
+ * on. With Redis, other nodes' changes (park_is_local() false) come in
+ * on the park thread: at once by Redis Pub/Sub, and a slot whose holder
+ * died (lease run out) as FREED within PARK_LEASE_MS + PARK_REFRESH_MS.
+ * Ownership: @p r borrowed for the call.
  */
 typedef void park_watch_fn(const struct park_rec *r, enum park_change what,
 			   void *arg);

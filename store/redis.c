@@ -289,6 +289,62 @@ int redis__apply(struct slice aor, struct loc_contact *in, unsigned n,
 	return ret;
 }
 
+struct redisContext *redis__connect(const struct redis *r,
+				    const struct redis_addr *a, char *why,
+				    size_t whylen)
+{
+	struct timeval ct = { (time_t)(r->connect_timeout_ms / 1000),
+			      (suseconds_t)((r->connect_timeout_ms % 1000) *
+					    1000) };
+	struct timeval tt = { (time_t)(r->command_timeout_ms / 1000),
+			      (suseconds_t)((r->command_timeout_ms % 1000) *
+					    1000) };
+	char db[16];
+	redisReply *rep = NULL;
+	redisContext *c;
+
+	c = a->is_unix ? redisConnectUnixWithTimeout(a->path, ct)
+		       : redisConnectWithTimeout(a->host, a->port, ct);
+	if (!c) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	if (c->err || redisSetTimeout(c, tt) != REDIS_OK) {
+		snprintf(why, whylen, "%s",
+			 c->errstr[0] ? c->errstr : "connect failed");
+		goto fail;
+	}
+	redisEnableKeepAlive(c);
+	if (r->password) {
+		rep = redisCommandArgv(
+		    c, 2, (const char *[]){ "AUTH", r->password }, NULL);
+		if (!rep || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(why, whylen, "AUTH: %s",
+				 rep ? rep->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(rep);
+		rep = NULL;
+	}
+	snprintf(db, sizeof(db), "%u", r->db);
+	if (r->db && !r->nseeds) {
+		rep = redisCommandArgv(c, 2, (const char *[]){ "SELECT", db },
+				       NULL);
+		if (!rep || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(why, whylen, "SELECT: %s",
+				 rep ? rep->str : c->errstr);
+			goto fail;
+		}
+		freeReplyObject(rep);
+	}
+	return c;
+fail:
+	if (rep)
+		freeReplyObject(rep);
+	redisFree(c);
+	return NULL;
+}
+
 /* The store thread. */
 
 struct st {

@@ -180,6 +180,17 @@ bool redis__map_has(struct redis *r, const struct redis_addr *a);
  */
 void redis__want_refresh(struct redis *r);
 
+/**
+ * A blocking connection to @p a with the backend's time-outs (connect,
+ * then every command), keep-alive, AUTH and SELECT done: for other
+ * store modules that make their own round trips (store/park_redis.c).
+ * NULL on failure, with the reason in @p why. Thread: any; blocks up to
+ * connect_timeout_ms plus two command time-outs. Ownership: redisFree().
+ */
+struct redisContext *redis__connect(const struct redis *r,
+				    const struct redis_addr *a, char *why,
+				    size_t whylen);
+
 /** Same address? */
 bool redis__addr_same(const struct redis_addr *a, const struct redis_addr *b);
 

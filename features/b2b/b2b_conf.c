@@ -133,20 +133,11 @@ int b2b_conf_ports_parse(const char *s, uint16_t *minp, uint16_t *maxp)
 	return 0;
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	if (strcmp(spath, "b2b.workers") == 0) {
-		*minp = 0;
-		*maxp = B2B_MAX_WORKERS;
-		return true;
-	}
-	if (strcmp(spath, "b2b.answer_guard_s") == 0) {
-		*minp = 1;
-		*maxp = 3600;
-		return true;
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "b2b.workers", 0, B2B_MAX_WORKERS },
+	{ "b2b.answer_guard_s", 1, 3600 },
+	{ NULL, 0, 0 },
+};
 
 static int check(const char *spath, const char *path, const char *v, char *why,
 		 size_t whylen)
@@ -275,7 +266,7 @@ const struct conf_section b2b_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct b2b_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.given = given,
 	.build = build,

@@ -753,6 +753,14 @@ static void range_find(const struct walk *w, const char *spath, long long *minp,
 	if (r) {
 		*minp = r->min;
 		*maxp = r->max;
+	} else if (sec && sec->ranges) {
+		for (const struct conf_range *t = sec->ranges; t->spath; t++) {
+			if (strcmp(t->spath, spath) == 0) {
+				*minp = t->min;
+				*maxp = t->max;
+				break;
+			}
+		}
 	} else if (sec && sec->range && !sec->range(spath, minp, maxp)) {
 		*minp = 0;
 		*maxp = UINT32_MAX;

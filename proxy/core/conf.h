@@ -96,6 +96,12 @@ typedef int conf_check_fn(const char *spath, const char *path, const char *v,
  */
 typedef bool conf_range_fn(const char *spath, long long *minp, long long *maxp);
 
+/** One integer's range, by schema path (conf_section.ranges). */
+struct conf_range {
+	const char *spath; /**< NULL ends a table */
+	long long min, max;
+};
+
 /** What a section's build function is given besides its raw struct. */
 struct conf_ctx {
 	const struct conf *c; /**< the runtime's keys, already built */
@@ -134,9 +140,11 @@ struct conf_section {
 	/** The top-level keys it owns, as libcyaml mapping fields whose
 	 * offsets are in its raw struct; ends with CYAML_FIELD_END. */
 	const cyaml_schema_field_t *fields;
-	size_t raw_size;      /**< the struct libcyaml fills */
-	size_t size;	      /**< the struct build() fills */
-	conf_range_fn *range; /**< integer ranges, or NULL */
+	size_t raw_size; /**< the struct libcyaml fills */
+	size_t size;	 /**< the struct build() fills */
+	/** Integer ranges: a table ending with { NULL }, or NULL... */
+	const struct conf_range *ranges;
+	conf_range_fn *range; /**< ...or a function, or NULL */
 	conf_check_fn *check; /**< scalar checks, or NULL */
 	/** Mappings that need one of two keys; ends with { NULL }, or NULL. */
 	const struct conf_one_of *one_of;

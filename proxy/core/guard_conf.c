@@ -53,29 +53,15 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_END
 };
 
-static const struct {
-	const char *spath;
-	long long min, max;
-} ranges[] = {
+static const struct conf_range ranges[] = {
 	{ "security.rate", 0, 1000000 },
 	{ "security.burst", 1, 1000000 },
 	{ "security.ban_s", 1, 86400 },
 	{ "security.global_rate", 0, 10000000 },
 	{ "security.answer_budget", 0, 16777216 },
 	{ "security.table_size", 64, 16777216 },
+	{ NULL, 0, 0 },
 };
-
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		if (strcmp(ranges[i].spath, spath) == 0) {
-			*minp = ranges[i].min;
-			*maxp = ranges[i].max;
-			return true;
-		}
-	}
-	return false;
-}
 
 static int check(const char *spath, const char *path, const char *v, char *why,
 		 size_t whylen)
@@ -127,7 +113,7 @@ const struct conf_section guard_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct guard_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.build = build,
 	.free = fini,

@@ -1459,6 +1459,7 @@ int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 	/* Bounded by this shard's outgoing connections. */
 	for (c = t->outs; c; c = c->onext) {
 		if (!c->closing && !c->draining && c->peer.proto == to->proto &&
+		    c->peer.tls_name == to->tls_name &&
 		    same_addr(&c->peer.addr, &to->addr)) {
 			*idp = c->id;
 			return 0;
@@ -1493,7 +1494,7 @@ int tcp_connect(struct tcp *t, const struct peer *to, uint64_t *idp)
 	if (c->peer.proto == PEER_TLS) {
 		err = tls_sess_client(sh->set->tls_cli,
 				      (const struct sockaddr *)&to->addr,
-				      &c->tls);
+				      peer_name_get(to->tls_name), &c->tls);
 		if (err)
 			goto fail;
 		c->hs_start_ms = uv_now(&sh->loop);

@@ -286,7 +286,7 @@ int tls_sess_server(struct tls_srv *srv, struct tls_sess **sp)
 }
 
 int tls_sess_client(struct tls_cli *c, const struct sockaddr *to,
-		    struct tls_sess **sp)
+		    const char *name, struct tls_sess **sp)
 {
 	char ip[INET6_ADDRSTRLEN];
 	struct tls_sess *s;
@@ -304,10 +304,24 @@ int tls_sess_client(struct tls_cli *c, const struct sockaddr *to,
 	err = sess_new(c->ctx, &s);
 	if (err)
 		return err;
-	/* RFC 5922 §7.2 asks for the name of the URI; next hops are IP
-	 * literals here (no DNS yet), so the certificate must carry the
-	 * address as an IP SAN. No SNI for a literal (RFC 6066 §3). */
-	if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), ip) != 1) {
+	if (name && *name) {
+		/* RFC 5922 §7.2: the SIP domain of the URI that was
+		 * resolved (not an SRV target's name), as a DNS SAN, no
+		 * wildcards; SNI names it (RFC 6066 §3). */
+		X509_VERIFY_PARAM *vp = SSL_get0_param(s->ssl);
+
+		X509_VERIFY_PARAM_set_hostflags(vp,
+						X509_CHECK_FLAG_NO_WILDCARDS);
+		if (X509_VERIFY_PARAM_set1_host(vp, name, 0) != 1 ||
+		    SSL_set_tlsext_host_name(s->ssl, name) != 1) {
+			tls_sess_free(s);
+			ERR_clear_error();
+			return -ENOMEM;
+		}
+	} else if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), ip) !=
+		   1) {
+		/* An IP literal next hop: the certificate must carry the
+		 * address as an IP SAN. No SNI for a literal. */
 		tls_sess_free(s);
 		ERR_clear_error();
 		return -ENOMEM;

@@ -73,13 +73,16 @@ void tls_cli_free(struct tls_cli *c);
 int tls_sess_server(struct tls_srv *s, struct tls_sess **sp);
 
 /**
- * A client session of @p c to @p to: the server's certificate must
- * name @p to's address (an IP SAN), as the next hop is an IP literal.
+ * A client session of @p c to @p to. With @p name (a host name, NUL-
+ * terminated; NULL or "" for none) the server's certificate must carry
+ * that name as a DNS SAN, without wildcards (RFC 5922 §7.2), and SNI
+ * names it (RFC 6066 §3); without, the next hop was an IP literal and
+ * the certificate must name @p to's address (an IP SAN; no SNI).
  * Returns 0 with *sp set, or -ENOMEM, -EINVAL (no address).
  * Thread: the connection's. Ownership: tls_sess_free().
  */
 int tls_sess_client(struct tls_cli *c, const struct sockaddr *to,
-		    struct tls_sess **sp);
+		    const char *name, struct tls_sess **sp);
 
 /** Free @p s. NULL is allowed. */
 void tls_sess_free(struct tls_sess *s);

@@ -49,8 +49,9 @@ int tp_send(struct shard *sh, const struct peer *to, const void *buf,
 		/* No connection named: an open connection of any shard
 		 * whose remote end is the address (an alias: a UA's own
 		 * connection, whatever port it names), else this shard's
-		 * own to the address, opened if need be. */
-		if (to->conn_id == 0 && sh->set->alias &&
+		 * own to the address, opened if need be. A TLS hop found
+		 * by name gets its own, verified for that name. */
+		if (to->conn_id == 0 && !to->tls_name && sh->set->alias &&
 		    (via.conn_id = alias_find(
 			 sh->set->alias, (const struct sockaddr *)&to->addr))) {
 			via.proto = to->proto;

@@ -55,20 +55,11 @@ int mgmt_conf_addr_parse(const char *s, struct sockaddr_storage *ss,
 	return peer_hostport_parse(s, ss, lenp);
 }
 
-static bool range(const char *spath, long long *minp, long long *maxp)
-{
-	if (strcmp(spath, "management.max_connections") == 0) {
-		*minp = 1;
-		*maxp = 1024;
-		return true;
-	}
-	if (strcmp(spath, "management.timeout_s") == 0) {
-		*minp = 1;
-		*maxp = 3600;
-		return true;
-	}
-	return false;
-}
+static const struct conf_range ranges[] = {
+	{ "management.max_connections", 1, 1024 },
+	{ "management.timeout_s", 1, 3600 },
+	{ NULL, 0, 0 },
+};
 
 static int check(const char *spath, const char *path, const char *v, char *why,
 		 size_t whylen)
@@ -159,7 +150,7 @@ const struct conf_section mgmt_conf_section = {
 	.fields = top_fields,
 	.raw_size = sizeof(struct raw),
 	.size = sizeof(struct mgmt_conf),
-	.range = range,
+	.ranges = ranges,
 	.check = check,
 	.given = given,
 	.build = build,

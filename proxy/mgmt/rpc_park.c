@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "features/b2b/ua.h"
+#include "features/originate.h"
 #include "features/park.h"
 #include "proxy/mgmt/mgmt.h"
 #include "proxy/mgmt/rpc.h"
@@ -46,16 +47,38 @@ static void park_list_m(struct rpc_call *call, json_t *params, void *arg)
 	}
 	n = park_list(domain ? slice_cstr(domain) : slice_make(NULL, 0), recs,
 		      room);
+	/* park_count() of Redis is the last second's: once more with room
+	 * for all when more came. */
+	if (n > 0 && (size_t)n > room) {
+		struct park_rec *more =
+		    realloc(recs, (size_t)n * sizeof(*recs));
+
+		if (more) {
+			recs = more;
+			room = (size_t)n;
+			n = park_list(domain ? slice_cstr(domain)
+					     : slice_make(NULL, 0),
+				      recs, room);
+		}
+	}
+	if (n < 0) {
+		free(recs);
+		json_decref(slots);
+		rpc_error(call, RPC_INTERNAL_ERROR, "the slot table: %s",
+			  n == -EIO ? "Redis is unreachable" : "bad domain");
+		return;
+	}
 	for (int i = 0; i < n && (size_t)i < room; i++) {
 		const struct park_rec *p = &recs[i];
 		json_t *o = json_pack(
-		    "{s:s,s:i,s:s,s:s,s:I,s:s,s:{s:s,s:s,s:s,s:s,s:I}}",
+		    "{s:s,s:i,s:s,s:s,s:I,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:I}}",
 		    "domain", p->domain, "slot", (int)p->slot, "parked",
 		    p->parked, "parker", p->parker, "since",
-		    (json_int_t)p->since_s, "call_id", p->call_id, "dialog",
-		    "local_tag", p->local_tag, "remote_tag", p->remote_tag,
-		    "remote_target", p->remote_target, "route", p->route,
-		    "local_cseq", (json_int_t)p->local_cseq);
+		    (json_int_t)p->since_s, "node", p->node, "pool", p->pool,
+		    "call_id", p->call_id, "dialog", "local_tag", p->local_tag,
+		    "remote_tag", p->remote_tag, "remote_target",
+		    p->remote_target, "route", p->route, "local_cseq",
+		    (json_int_t)p->local_cseq);
 
 		if (!o || json_array_append_new(slots, o)) {
 			free(recs);
@@ -113,6 +136,49 @@ static void retrieve_done(void *arg, int err)
 	free(j);
 }
 
+/*
+ * A slot another node holds (store.type redis): the call waits in that
+ * node's pool, so this pool originates to -> the slot (RFC 3725 flow I,
+ * features/originate.h): `to` answers, the slot's INVITE leaves through
+ * the proxy, which routes it to the holding node's pool (park_hook()),
+ * where it is a retrieval like any phone's. True when it answered the
+ * call (started, or an error); false: not another node's slot.
+ */
+static bool remote_retrieve(struct rpc_call *call, const struct mgmt_env *env,
+			    struct job *j)
+{
+	char pool[PARK_POOL_MAX + 1], slot_uri[PARK_DOMAIN_MAX + 32];
+	char id[ORIGINATE_ID_MAX];
+	const char *why = "";
+	struct originate_opts o;
+	int err;
+
+	if (park_route_of(slice_cstr(j->domain), j->slot, pool, sizeof(pool)))
+		return false;
+	snprintf(slot_uri, sizeof(slot_uri), "sip:%u@%s", j->slot, j->domain);
+	memset(&o, 0, sizeof(o));
+	o.a = j->to;
+	o.b = slot_uri;
+	o.caller_id = slot_uri;
+	o.conf = env->conf;
+	err = originate_start(env->pool, &o, id, &why);
+	if (err)
+		rpc_error(call,
+			  err == -EINVAL    ? RPC_INVALID_PARAMS
+			  : err == -ENOBUFS ? RPC_BUSY
+					    : RPC_INTERNAL_ERROR,
+			  "park.retrieve of another node's slot: %s (%d)",
+			  err == -EINVAL ? why : "the pool cannot take it",
+			  err);
+	else
+		rpc_reply(call, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s}", "domain",
+					  j->domain, "slot", (int)j->slot, "to",
+					  j->to, "state", "calling", "via",
+					  pool, "originate", id));
+	free(j);
+	return true;
+}
+
 static void park_retrieve_m(struct rpc_call *call, json_t *params, void *arg)
 {
 	static const char *const names[] = { "domain", "slot", "to", NULL };
@@ -158,6 +224,8 @@ static void park_retrieve_m(struct rpc_call *call, json_t *params, void *arg)
 			  "invalid params: to is too long");
 		return;
 	}
+	if (remote_retrieve(call, env, j))
+		return;
 	err = park_retrieve(env->pool, j->domain, j->slot, j->to, retrieve_done,
 			    j);
 	if (err) {

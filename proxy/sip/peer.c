@@ -3,7 +3,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,4 +135,59 @@ char *peer_addr_str(const struct sockaddr *sa, char *buf, size_t size)
 		snprintf(buf, size, "?");
 	}
 	return buf;
+}
+
+/* The names of named TLS hops: an append-only array (readers load a
+ * slot that was stored before its id was handed out) and an open
+ * hash of ids for the writers, under the mutex. */
+#define NAME_SLOTS (PEER_NAMES_MAX * 2)
+
+static pthread_mutex_t names_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *names[PEER_NAMES_MAX + 1]; /* [0] unused */
+static uint32_t nnames;
+static uint32_t name_slot[NAME_SLOTS]; /* ids; 0: free */
+
+uint32_t peer_name_intern(const char *name, size_t len)
+{
+	char low[PEER_NAME_LEN + 1];
+	uint32_t h = 2166136261u, id = 0;
+	size_t i;
+
+	if (!len || len > PEER_NAME_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		low[i] = (char)tolower((unsigned char)name[i]);
+		h = (h ^ (unsigned char)low[i]) * 16777619u;
+	}
+	low[len] = '\0';
+	pthread_mutex_lock(&names_mu);
+	/* Bounded: the table is never more than half full. */
+	for (i = h % NAME_SLOTS;; i = (i + 1) % NAME_SLOTS) {
+		uint32_t s = name_slot[i];
+
+		if (s && strcmp(names[s], low) == 0) {
+			id = s;
+			break;
+		}
+		if (!s) {
+			char *copy;
+
+			if (nnames >= PEER_NAMES_MAX || !(copy = strdup(low)))
+				break;
+			id = nnames + 1;
+			__atomic_store_n(&names[id], copy, __ATOMIC_RELEASE);
+			nnames = id;
+			name_slot[i] = id;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&names_mu);
+	return id;
+}
+
+const char *peer_name_get(uint32_t id)
+{
+	if (!id || id > PEER_NAMES_MAX)
+		return NULL;
+	return __atomic_load_n(&names[id], __ATOMIC_ACQUIRE);
 }

@@ -41,7 +41,32 @@ struct peer {
 	socklen_t addrlen;
 	uint64_t conn_id;    /**< TCP or TLS connection, 0 for UDP */
 	unsigned listen_idx; /**< index in conf->listen it arrived on */
+	/** TLS to a next hop found by its name (RFC 3263): the name,
+	 * interned (peer_name_intern()), which the server's certificate
+	 * must carry and SNI names (RFC 5922 §7.2, RFC 6066 §3); such a
+	 * destination gets its own connection. 0: verify the address. */
+	uint32_t tls_name;
 };
+
+/** Most distinct names peer_name_intern() keeps. */
+#define PEER_NAMES_MAX 4096
+
+/** Longest name peer_name_intern() keeps (RFC 1035: 253). */
+#define PEER_NAME_LEN 253
+
+/**
+ * The id of host name @p name (compared without regard to case; kept
+ * lower case) in the process's table of names, added when new. Ids are
+ * never reused and the table never shrinks (it holds the names of
+ * next hops, a short list). Returns an id > 0, or 0 when @p name is
+ * empty or too long, or PEER_NAMES_MAX names are kept already.
+ * Thread: any (a mutex; called once per request to a named TLS hop).
+ */
+uint32_t peer_name_intern(const char *name, size_t len);
+
+/** The name of @p id (lower case, NUL-terminated, lives as long as the
+ * process), or NULL for 0 or an id never given out. Thread: any. */
+const char *peer_name_get(uint32_t id);
 
 /** "UDP"/"TCP"/"TLS"/"WS"/"WSS" for Via and logs. */
 const char *peer_proto_name(enum peer_proto proto);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy/sip/msg.h"
+#include "tests/common/mgmtcli.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
@@ -158,6 +159,28 @@ static void start(unsigned workers, uint16_t dns_at, unsigned timeout_ms,
 	for (i = 0; i < 100 && st < 100; i++)
 		st = sipcli_ping(sp.host, sp.port, 100);
 	cr_assert_geq(st, 100, "sipedge did not answer; config:\n%s", conf);
+	/* The management API starts last. */
+	cr_assert_eq(proc_wait_bound(sp.mgmt_port, true, 10000), 0);
+}
+
+/* The value of sipedge_dns_@p name for shard 0 in /metrics, -1 when
+ * absent. */
+static long dns_metric(const char *name)
+{
+	unsigned status = 0;
+	char *page = NULL, needle[96], *p;
+	long v = -1;
+
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/metrics", NULL, NULL,
+				  &status, &page),
+		     0);
+	cr_assert_eq(status, 200);
+	snprintf(needle, sizeof(needle), "sipedge_dns_%s{shard=\"0\"} ", name);
+	p = strstr(page, needle);
+	if (p)
+		v = strtol(p + strlen(needle), NULL, 10);
+	free(page);
+	return v;
 }
 
 static void stop(void)
@@ -380,6 +403,9 @@ Test(dns, a_name_that_does_not_exist_is_404_at_once)
 	/* Cached (briefly): the second one too. */
 	send_message("sip:gina@nowhere.test", "nx-2");
 	cr_assert_eq(final_for("nx-2", WAIT_MS), 404);
+	cr_assert_geq(dns_metric("nxdomain_total"), 1);
+	cr_assert_geq(dns_metric("hits_total"), 1, "nx-2 from the cache");
+	cr_assert_eq(dns_metric("failures_total"), 0);
 	stop();
 }
 
@@ -418,6 +444,73 @@ Test(dns, a_silent_dns_costs_its_own_calls_only)
 		    (long long)t_ip, (long long)(now_ms() - t0));
 	cr_assert_not_null(strstr(rx->buf, "DNS"), "%.80s", rx->buf);
 	cr_assert_lt(t_ip, now_ms() - t0, "the IP request waited for the DNS");
+	cr_assert_geq(dns_metric("failures_total"), 1);
+	cr_assert_eq(dns_metric("answers_total"), 0);
+	cr_assert_eq(dns_metric("waiting"), 0);
+	stop();
+}
+
+/*
+ * A CANCEL for an INVITE held for DNS (nothing sent downstream yet):
+ * 200 for it, 487 for the INVITE at once (RFC 3261 §9.2, §16.10), and
+ * when the lookups end (here in failure) nothing more: no 503, no
+ * forward.
+ */
+Test(dns, cancel_while_held_for_dns_answers_487_and_nothing_after)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char req[2048];
+	bool ok200 = false, got487 = false;
+	int64_t t0;
+	int n;
+
+	silent_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	cr_assert_geq(silent_fd, 0);
+	sa.sin_port = htons(dns_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(silent_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	start(1, dns_port, 300, "");
+	cr_assert_eq(sipcli_open_udp(&uac, sp.host, sp.port), 0);
+	n = snprintf(req, sizeof(req),
+		     "INVITE sip:hal@silent.test SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKdc1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:bob@localhost>;tag=b1\r\n"
+		     "To: <sip:hal@silent.test>\r\n"
+		     "Call-ID: dns-cancel@test\r\n"
+		     "CSeq: 3 INVITE\r\n"
+		     "Contact: <sip:bob@127.0.0.1:%u>\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     uac.local_port, uac.local_port);
+	cr_assert_eq(sipcli_send(&uac, req, (size_t)n), 0);
+	/* Its 100: held (the DNS never answers). */
+	cr_assert_eq(sipcli_recv_msg(&uac, rx, WAIT_MS), 0);
+	cr_assert_eq(rx->m.status, 100, "%.80s", rx->buf);
+	n = snprintf(req, sizeof(req),
+		     "CANCEL sip:hal@silent.test SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKdc1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:bob@localhost>;tag=b1\r\n"
+		     "To: <sip:hal@silent.test>\r\n"
+		     "Call-ID: dns-cancel@test\r\n"
+		     "CSeq: 3 CANCEL\r\n"
+		     "Content-Length: 0\r\n\r\n",
+		     uac.local_port);
+	cr_assert_eq(sipcli_send(&uac, req, (size_t)n), 0);
+	/* Bounded: well inside the 0.9 s the lookups take. */
+	for (t0 = now_ms(); !(ok200 && got487) && now_ms() - t0 < 700;) {
+		if (sipcli_recv_msg(&uac, rx, 100) != 0 || rx->m.is_request)
+			continue;
+		if (rx->m.cseq_method == SIP_CANCEL)
+			ok200 = rx->m.status == 200;
+		if (rx->m.cseq_method == SIP_INVITE && rx->m.status >= 200)
+			got487 = rx->m.status == 487;
+	}
+	cr_assert(ok200, "200 for the CANCEL");
+	cr_assert(got487, "487 for the INVITE before the lookups ended");
+	/* The lookups fail meanwhile: no 503 follows the 487. */
+	cr_assert_eq(sipcli_recv_msg(&uac, rx, 2000), -ETIMEDOUT,
+		     "nothing more: %.200s", rx->buf);
 	stop();
 }
 
@@ -471,6 +564,15 @@ Test(dns, a_burst_for_one_name_makes_one_query_per_record)
 	cr_assert_eq(dns_log_count("query[NAPTR] burst.test"), 1);
 	cr_assert_eq(dns_log_count("query[SRV] _sip._udp.burst.test"), 1);
 	cr_assert_eq(dns_log_count("query[A] h.burst.test"), 1);
+	/* The counters say the same: as many queries as dnsmasq logged,
+	 * every request after the first from the cache. */
+	cr_assert_eq(dns_metric("queries_total"),
+		     (long)dns_log_count("query["));
+	cr_assert_geq(dns_metric("answers_total"), 2, "SRV and A");
+	cr_assert_geq(dns_metric("nxdomain_total"), 1, "no NAPTR records");
+	cr_assert_geq(dns_metric("hits_total"), N);
+	cr_assert_eq(dns_metric("waiting"), 0);
+	cr_assert_geq(dns_metric("cached"), 3);
 	stop();
 }
 
@@ -507,6 +609,10 @@ Test(dns, a_flood_of_names_is_refused_once_the_cache_is_full_of_lookups)
 			refused++;
 	}
 	cr_assert_eq(refused, N - 16, "%u refused at once", refused);
+	/* Counted per lookup refused (each request asks for more than
+	 * one name: NAPTR, then SRV). */
+	cr_assert_geq(dns_metric("refused_total"), N - 16);
+	cr_assert_eq(dns_metric("waiting"), 16);
 	/* Those held get their 503 once the DNS gives up. */
 	cr_assert_eq(final_for("flood-0", 15000), 503);
 	stop();

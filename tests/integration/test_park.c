@@ -89,7 +89,7 @@ TestSuite(park_call, .init = setup, .fini = teardown, .timeout = 120);
  * domains of the test config: localhost and 127.0.0.1. */
 static void start(const char *yaml)
 {
-	char text[1024];
+	char text[2600];
 
 	snprintf(text, sizeof(text), "proxy:\n  t1_ms: 100\n%s",
 		 yaml ? yaml : "");
@@ -358,9 +358,10 @@ static void rtp_frames(struct phone *p, uint8_t *out, size_t n)
 }
 
 /* @p p hears exactly the sounds @p names (in order) from its first
- * RTP packet, then @p music_frames frames of music from its start. */
-static void hears(struct phone *p, const char *const *names, unsigned n,
-		  size_t music_frames)
+ * RTP packet, then @p music_frames frames of the sound @p music from
+ * its start. */
+static void hears_music(struct phone *p, const char *const *names, unsigned n,
+			const char *music_name, size_t music_frames)
 {
 	static uint8_t want[MAX_FRAMES * FRAME], got[MAX_FRAMES * FRAME];
 	size_t nf = 0, prompt;
@@ -372,7 +373,7 @@ static void hears(struct phone *p, const char *const *names, unsigned n,
 		size_t mf = 0;
 		static uint8_t music[MAX_FRAMES * 8 * FRAME];
 
-		want_sound("music", music, &mf, MAX_FRAMES * 8);
+		want_sound(music_name, music, &mf, MAX_FRAMES * 8);
 		cr_assert_geq(mf, music_frames);
 		cr_assert_leq(nf + music_frames, MAX_FRAMES);
 		memcpy(want + nf * FRAME, music, music_frames * FRAME);
@@ -383,6 +384,13 @@ static void hears(struct phone *p, const char *const *names, unsigned n,
 		cr_assert_eq(memcmp(got + i * FRAME, want + i * FRAME, FRAME),
 			     0, "frame %zu of %zu differs (%s)", i, nf,
 			     i < prompt ? "prompt" : "music");
+}
+
+/* hears_music() with the built-in music. */
+static void hears(struct phone *p, const char *const *names, unsigned n,
+		  size_t music_frames)
+{
+	hears_music(p, names, n, "music", music_frames);
 }
 
 /* park.list [@p domain]: the slots listed, as "domain:slot" words in
@@ -508,6 +516,16 @@ Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
 	park(bob);
 	hears(alice, parked_701, 4, 25);
 	hears(bob, parked_701, 4, 25);
+	/* The pool's media engines count what they sent (the two lots may
+	 * be on one worker or two). */
+	cr_assert_geq(metric("sipedge_b2b_media_tx_total{worker=\"0\"}") +
+			  metric("sipedge_b2b_media_tx_total{worker=\"1\"}"),
+		      2 * (4 + 25));
+	cr_assert_eq(metric("sipedge_b2b_media_sessions{worker=\"0\"}") +
+			 metric("sipedge_b2b_media_sessions{worker=\"1\"}"),
+		     2);
+	cr_assert_geq(metric("sipedge_b2b_media_late_20ms_total{worker=\"0\"}"),
+		      0);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "127.0.0.1:701 localhost:701");
 	cr_assert_eq(park_list("LOCALHOST", list, sizeof(list)), 1);
@@ -520,6 +538,61 @@ Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
 	in_dialog(bob, "BYE");
 	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* Copy the built-in sound @p name to @p dir/@p as; its path in @p out. */
+static void sound_copy(const char *name, const char *dir, const char *as,
+		       char *out, size_t size)
+{
+	char copy[PATH_MAX], from[PATH_MAX + 64];
+	const char *bin = getenv("SIPEDGE_BIN");
+	FILE *in, *o;
+	char buf[4096];
+	size_t n;
+
+	cr_assert_not_null(bin);
+	snprintf(copy, sizeof(copy), "%s", bin);
+	snprintf(from, sizeof(from), "%s/sounds/%s.wav", dirname(copy), name);
+	snprintf(out, size, "%s/%s", dir, as);
+	in = fopen(from, "rb");
+	o = fopen(out, "wb");
+	cr_assert(in && o, "%s -> %s", from, out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		cr_assert_eq(fwrite(buf, 1, n, o), n);
+	fclose(in);
+	fclose(o);
+}
+
+/* park[].announce and .music: localhost's lot says its own words before
+ * the digits and plays its own music (here two built-in sounds copied
+ * under other names, so that the test can tell them apart); the other
+ * tenant keeps the built-in ones. */
+Test(park_call, a_lot_plays_its_own_announce_and_music)
+{
+	static const char *const own_701[] = { "slot-empty", "seven", "zero",
+					       "one" };
+	char ann[PROC_PATH_MAX + 16], mus[PROC_PATH_MAX + 16], yaml[2400];
+	struct phone *alice, *bob;
+
+	cr_assert_eq(proc_tmpdir(sp.dir, sizeof(sp.dir)), 0);
+	sound_copy("slot-empty", sp.dir, "ours.wav", ann, sizeof(ann));
+	sound_copy("lot-full", sp.dir, "tune.wav", mus, sizeof(mus));
+	snprintf(yaml, sizeof(yaml),
+		 "park:\n  - domain: localhost\n    announce: %s\n"
+		 "    music: %s\n",
+		 ann, mus);
+	start(yaml);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "127.0.0.1", "127.0.0.3");
+	park(alice);
+	park(bob);
+	hears_music(alice, own_701, 4, "lot-full", 25);
+	hears(bob, parked_701, 4, 25);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	in_dialog(bob, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -689,7 +762,9 @@ Test(park_call, park_retrieve_calls_to_and_bridges)
 	/* dave: an INVITE without SDP from the slot. */
 	first_invite(&dave->ua, rx);
 	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
-	cr_assert_not_null(strstr(rx->buf, "Parked 701"), "%s", rx->buf);
+	/* The display name quoted once (the UA core quotes it). */
+	cr_assert_not_null(strstr(rx->buf, "From: \"Parked 701\" <sip:701@"),
+			   "%s", rx->buf);
 	sipcli_hdr_str(rx, HDR_CALL_ID, cid, sizeof(cid));
 	answer_sdp(dave, rx);
 	/* alice: a re-INVITE with dave's offer. */
@@ -953,9 +1028,27 @@ static void transferee_calls(struct phone *p, const char *user)
  * checks the sipfrag); park.list has alice as the parker. Then a
  * transfer to the occupied 701 gets "486 Slot Occupied" and bob stays;
  * one to the free 705 parks there. */
+/* The transferor's phone @p p gets the pool's MESSAGE "Parked N" from
+ * <sip:N@localhost> (answers 200); nothing else. */
+static void told_by_message(struct phone *p, unsigned slot)
+{
+	char v[256], want[64];
+
+	cr_assert_eq(ua_recv(&p->ua, rx, UA_WAIT_MS), 0, "no MESSAGE");
+	cr_assert(rx->m.is_request &&
+		      slice_eq(rx->m.method_name, SLICE_LIT("MESSAGE")),
+		  "%s", rx->buf);
+	snprintf(want, sizeof(want), "Parked %u", slot);
+	cr_assert(slice_eq(rx->m.body, slice_cstr(want)), "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
+	snprintf(want, sizeof(want), "<sip:%u@localhost>", slot);
+	cr_assert_not_null(strstr(v, want), "%s", rx->buf);
+	ua_respond(&p->ua, rx, 200, "OK", NULL);
+}
+
 Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 {
-	struct phone *bob, *carol, *dave;
+	struct phone *bob, *carol, *dave, *alice;
 	struct uas_dlg ab;
 	struct sipp_cmd c;
 	char list[256], v[300];
@@ -965,6 +1058,10 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 	carol = phone("carol", "127.0.0.1", "127.0.0.4");
 	dave = phone("dave", "127.0.0.1", "127.0.0.5");
 	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	/* alice's desk phone: SIPp plays her REFER, the MESSAGEs that tell
+	 * her the slot reach her registered phone. */
+	alice = phone("alice", "localhost", "127.0.0.6");
+	cr_assert_eq(ua_register(&alice->ua, "test", 60, rx), 200);
 	sipp_cmd_uac(&c, "uac_park_refer.xml", sp.port, 0, "u1");
 	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-key",
 		      "code", "700", NULL);
@@ -991,6 +1088,7 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 		  rx->buf);
 	dialog_of(bob, rx);
 	in_dialog(bob, "ACK");
+	told_by_message(alice, 701);
 	hears(bob, parked_701, 4, 2);
 	/* ... and tells alice how it went. */
 	notify_frag(bob, &ab, "SIP/2.0 200 Parked 701\r\n");
@@ -1020,6 +1118,8 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 		  rx->buf);
 	dialog_of(dave, rx);
 	in_dialog(dave, "ACK");
+	/* The refused transfer told alice nothing; this one 705. */
+	told_by_message(alice, 705);
 	cr_assert_eq(park_list("localhost", list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "localhost:701 localhost:705");
 	park_field("localhost", 701, "parked", v, sizeof(v));
@@ -1058,14 +1158,16 @@ static void start_comeback(bool fallback)
 	start(yaml);
 }
 
-/* A SIPp callee @p who on @p port playing @p scenario once. */
-static pid_t callee(const char *scenario, uint16_t port, const char *who)
+/* A SIPp callee @p who on @p port playing @p scenario @p calls times
+ * (the parker: its MESSAGE is a call too). */
+static pid_t callee(const char *scenario, uint16_t port, const char *who,
+		    unsigned calls)
 {
 	struct sipp_cmd c;
 	pid_t pid;
 
 	sipp_cmd_uas(&c, scenario, port, "u1");
-	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_opt(&c, "-m", "%u", calls);
 	sipp_cmd_opt(&c, "-s", "%s", who);
 	sipp_cmd_errors(&c, who);
 	pid = sipp_spawn(c.argv, sp.dir, who);
@@ -1141,7 +1243,7 @@ Test(park_call, timeout_rings_the_parker_who_answers_and_is_bridged)
 	long long t0, dt;
 
 	start_comeback(true);
-	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice");
+	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice", 2);
 	bob = bob_parks();
 	t0 = now_ms();
 	hears(bob, parked_701, 4, 5);
@@ -1165,8 +1267,8 @@ Test(park_call, an_unanswered_comeback_goes_to_the_fallback)
 	long long t0, dt;
 
 	start_comeback(true);
-	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
-	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op");
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice", 2);
+	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op", 1);
 	bob = bob_parks();
 	t0 = now_ms();
 	wait_req(&bob->ua, "INVITE", bob->cid, rx, 20000);
@@ -1190,7 +1292,7 @@ Test(park_call, an_unanswered_comeback_without_fallback_hangs_up)
 	char list[64], reason[128];
 
 	start_comeback(false);
-	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice");
+	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice", 2);
 	bob = bob_parks();
 	wait_req(&bob->ua, "BYE", bob->cid, rx, 20000);
 	sipcli_hdr_str(rx, HDR_REASON, reason, sizeof(reason));

@@ -2,13 +2,15 @@
  * (userspace, on loopback): two SIPp UAs call through sipedge, both SDPs
  * name rtpengine, RTP flows both ways through it, BYE deletes its call;
  * an rtpengine that does not answer fails the call (503 + Reason) or
- * lets it through untouched */
+ * lets it through untouched; a CANCEL meanwhile ends it at once */
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +21,14 @@
 #include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/rtpe.h"
+#include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
 
 #define WAIT_MS 10000
 
 static struct proc_sipedge sp;
-static struct rtpe_proc rtpe;
+static struct rtpe_proc rtpe, rtpe2;
+static pid_t more_pid[3]; /* more SIPp of a test */
 static pid_t uas_pid, uac_pid;
 static uint16_t uas_port;
 static int fd_a = -1, fd_b = -1; /* the UAs' media sockets */
@@ -48,6 +52,8 @@ static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(&rtpe, 0, sizeof(rtpe));
+	memset(&rtpe2, 0, sizeof(rtpe2));
+	memset(more_pid, 0, sizeof(more_pid));
 	uas_pid = uac_pid = 0;
 	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
 	fd_a = media_socket(&port_a);
@@ -62,7 +68,11 @@ static void teardown(void)
 		proc_kill(uac_pid);
 	close(fd_a);
 	close(fd_b);
+	for (int i = 0; i < 3; i++)
+		if (more_pid[i] > 0)
+			proc_kill(more_pid[i]);
 	rtpe_stop(&rtpe);
+	rtpe_stop(&rtpe2);
 	proc_sipedge_cleanup(&sp);
 }
 
@@ -337,5 +347,224 @@ Test(rtpengine, no_rtpengine_and_on_failure_proceed_lets_the_call_through)
 	cr_assert_eq(metric("timeouts_total"), 2, "one timed out, one down");
 	cr_assert_eq(metric("offers_total"), 1, "the second was never sent");
 	cr_assert_eq(metric("answers_total"), 0, "a call not anchored");
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A UDP socket on 127.0.0.1:@p port. */
+static int udp_at(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Whether a datagram comes to @p fd within @p ms. */
+static bool datagram_within(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[4096];
+
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	return recv(fd, buf, sizeof(buf), 0) > 0;
+}
+
+/*
+ * RFC 3261 §9.2 / §16.10: a CANCEL for an INVITE still held for
+ * rtpengine's answer (no transaction downstream yet) gets 200, the
+ * INVITE 487 at once, and the INVITE never reaches the callee, not even
+ * when the wait ends (on_failure: proceed would let it through then).
+ */
+Test(rtpengine, cancel_while_held_answers_487_and_the_callee_never_rings)
+{
+	static struct sipcli_msg r;
+	struct sipcli c;
+	char req[2048], to_tag[64] = "";
+	const char *sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+			  "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			  "m=audio 40000 RTP/AVP 0\r\n";
+	uint16_t ng;
+	int ngfd = media_socket(&ng); /* an rtpengine that never answers */
+	int uas = udp_at(uas_port), n;
+	bool ok200 = false, got487 = false;
+	long long t0;
+
+	start(ng, "  timeout_ms: 1000\n  retries: 1\n  on_failure: proceed\n");
+	cr_assert_eq(sipcli_open_udp(&c, "127.0.0.1", sp.port), 0);
+	n = snprintf(
+	    req, sizeof(req),
+	    "INVITE sip:alice@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKheld1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:bob@localhost>;tag=b1\r\n"
+	    "To: <sip:alice@localhost>\r\n"
+	    "Call-ID: held-cancel@test\r\n"
+	    "CSeq: 7 INVITE\r\n"
+	    "Contact: <sip:bob@127.0.0.1:%u>\r\n"
+	    "Content-Type: application/sdp\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    c.local_port, c.local_port, strlen(sdp), sdp);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	cr_assert(datagram_within(ngfd, 3000), "the offer went to rtpengine");
+	n = snprintf(
+	    req, sizeof(req),
+	    "CANCEL sip:alice@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKheld1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:bob@localhost>;tag=b1\r\n"
+	    "To: <sip:alice@localhost>\r\n"
+	    "Call-ID: held-cancel@test\r\n"
+	    "CSeq: 7 CANCEL\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    c.local_port);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	/* The 100 of the INVITE, the CANCEL's 200, the INVITE's 487;
+	 * bounded well inside the 2 s rtpengine wait. */
+	for (t0 = ms_now(); !(ok200 && got487) && ms_now() - t0 < 1500;) {
+		if (sipcli_recv_msg(&c, &r, 200) != 0 || r.m.is_request)
+			continue;
+		if (r.m.cseq_method == SIP_CANCEL)
+			ok200 = r.m.status == 200;
+		if (r.m.cseq_method == SIP_INVITE && r.m.status >= 200) {
+			got487 = r.m.status == 487;
+			snprintf(to_tag, sizeof(to_tag), "%.*s",
+				 (int)r.m.to_tag.len, r.m.to_tag.p);
+		}
+	}
+	cr_assert(ok200, "200 for the CANCEL");
+	cr_assert(got487, "487 for the INVITE before rtpengine's wait ends");
+	n = snprintf(
+	    req, sizeof(req),
+	    "ACK sip:alice@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKheld1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:bob@localhost>;tag=b1\r\n"
+	    "To: <sip:alice@localhost>;tag=%s\r\n"
+	    "Call-ID: held-cancel@test\r\n"
+	    "CSeq: 7 ACK\r\n"
+	    "Content-Length: 0\r\n\r\n",
+	    c.local_port, to_tag);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	/* rtpengine's wait (2 x 1 s) ends meanwhile: nothing goes on. */
+	cr_assert_not(datagram_within(uas, 3500), "the callee never rang");
+	cr_assert_eq(metric("offers_total"), 1);
+	cr_assert_eq(metric("timeouts_total"), 1, "the wait did end");
+	cr_assert_eq(sipcli_recv_msg(&c, &r, 200), -ETIMEDOUT,
+		     "nothing more for the caller: %.300s", r.buf);
+	sipcli_close(&c);
+	close(uas);
+	close(ngfd);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* How many calls rtpengine at @p port has now (ng "list"). */
+static int calls_at(uint16_t port)
+{
+	static const char dict[] = "d7:command4:list5:limiti200ee";
+	char out[16384], *p;
+	int n = 0;
+
+	if (rtpe_ng(port, dict, sizeof(dict) - 1, out, sizeof(out), 2000) <= 0)
+		return -1;
+	p = strstr(out, "5:callsl");
+	if (!p)
+		return -1;
+	/* Bounded by the answer's length: each entry is LEN:ID. */
+	for (p += 8; *p && *p != 'e';) {
+		char *colon;
+		long len = strtol(p, &colon, 10);
+
+		if (*colon != ':' || len < 0 || len > (long)strlen(colon + 1))
+			return -1;
+		p = colon + 1 + len;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Two rtpengines; calls are spread over them by Call-ID. One is
+ * SIGKILLed while it carries calls: every new call still succeeds
+ * (on_failure: fail, so a success means an rtpengine answered its
+ * offer): those hashed to the dead one wait one timeout and go on to
+ * the other, which takes them all while the dead one is marked down;
+ * the calls in progress end normally (only their media is lost).
+ */
+Test(rtpengine, a_dead_rtpengine_fails_over_to_the_next_and_blocks_no_call)
+{
+	char yaml[1024];
+	struct sipp_cmd c;
+	uint16_t uas2_port;
+	int on_a = -1, on_b = -1, status;
+	long long t0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine A started");
+	cr_assert_eq(rtpe_start(&rtpe2), 0, "rtpengine B started");
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas2_port), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "locations:\n  - aor: alice@localhost\n"
+		 "    contacts: [\"sip:alice@127.0.0.1:%u\"]\n"
+		 "  - aor: bob@localhost\n"
+		 "    contacts: [\"sip:bob@127.0.0.1:%u\"]\n"
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n"
+		 "    - address: \"127.0.0.1:%u\"\n"
+		 "  timeout_ms: 300\n  retries: 1\n  down_s: 60\n"
+		 "  on_failure: fail\n",
+		 uas_port, uas2_port, rtpe.ng_port, rtpe2.ng_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
+		     sp.why);
+	/* alice answers after 8 s: her 10 calls stay in rtpengine. */
+	sipp_cmd_uas(&c, "uas_call.xml", uas_port, "u1");
+	sipp_cmd_args(&c, "-m", "10", "-d", "8000", NULL);
+	sipp_cmd_errors(&c, "uas");
+	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+	sipp_cmd_uas(&c, "uas_call.xml", uas2_port, "u1");
+	sipp_cmd_args(&c, "-m", "40", NULL);
+	sipp_cmd_errors(&c, "uas2");
+	more_pid[0] = sipp_spawn(c.argv, sp.dir, "uas2");
+	sipp_bound(uas2_port, "u1");
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "localhost", "-m",
+		      "10", "-r", "20", "-l", "10", "-timeout", "40s",
+		      "-timeout_error", NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+	/* Bounded: 5 s for the 10 offers to be answered. */
+	for (t0 = ms_now(); ms_now() - t0 < 5000; ms_sleep(100)) {
+		on_a = calls_at(rtpe.ng_port);
+		on_b = calls_at(rtpe2.ng_port);
+		if (on_a + on_b == 10)
+			break;
+	}
+	cr_assert_eq(on_a + on_b, 10, "calls at A %d, at B %d", on_a, on_b);
+	cr_assert(on_a > 0 && on_b > 0, "not spread: A %d, B %d", on_a, on_b);
+	/* A dies with its calls. */
+	cr_assert_eq(kill(rtpe.pid, SIGKILL), 0);
+	cr_assert_eq(proc_wait(rtpe.pid, 5000, &status), 0);
+	rtpe.pid = 0;
+	/* 40 new calls at 20/s while alice's are still up: all succeed. */
+	sipp_cmd_uac(&c, "uac_call.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-m",
+		      "40", "-r", "20", "-l", "20", "-timeout", "40s",
+		      "-timeout_error", NULL);
+	sipp_cmd_errors(&c, "uac2");
+	more_pid[1] = sipp_spawn(c.argv, sp.dir, "uac2");
+	sipp_ok(&more_pid[1], 60000, sp.dir, "uac2", sp.log);
+	sipp_ok(&more_pid[0], 10000, sp.dir, "uas2", NULL);
+	cr_assert_geq(calls_at(rtpe2.ng_port), on_b,
+		      "B still has its own calls");
+	/* alice's calls end normally: signalling never needed A. */
+	sipp_ok(&uac_pid, 60000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	cr_assert_geq(metric("failovers_total"), 1, "A's death was seen");
+	cr_assert_geq(metric("retransmissions_total"), 1);
+	cr_assert_eq(metric("timeouts_total"), 0, "B answered every one");
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

@@ -528,6 +528,95 @@ Test(tls, next_hop_over_tls_is_verified_wrong_name_or_ca_fails)
 	cr_assert_eq(proc_sipedge_stop(&sp2), 0, "%s", sp2.why);
 }
 
+/* dnsmasq on a free loopback port answering only @p records (its
+ * config lines); its pid in *@p pidp. Returns the port. */
+static uint16_t dnsmasq_start(const char *dir, const char *records, pid_t *pidp)
+{
+	char path[PROC_PATH_MAX], log[PROC_PATH_MAX + 16], a_port[32],
+	    a_conf[PROC_PATH_MAX + 16];
+	uint16_t port;
+	/* Debian's dnsmasq-base puts it in /usr/sbin, often not in PATH. */
+	char *argv[] = { "/usr/sbin/dnsmasq", "--keep-in-foreground",
+			 "--no-resolv", "--no-hosts", "--bind-interfaces",
+			 "--listen-address=127.0.0.1",
+			 "--pid-file=", "--log-facility=-", a_port, a_conf,
+			 /* As root it would switch to nobody: stay. */
+			 geteuid() == 0 ? "--user=root" : NULL, NULL };
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &port), 0);
+	cr_assert_eq(
+	    proc_write_file(dir, "dnsmasq.conf", records, path, sizeof(path)),
+	    0);
+	snprintf(a_port, sizeof(a_port), "--port=%u", port);
+	snprintf(a_conf, sizeof(a_conf), "--conf-file=%s", path);
+	snprintf(log, sizeof(log), "%s/dnsmasq.log", dir);
+	cr_assert_eq(proc_spawn(argv, dir, log, log, pidp), 0,
+		     "dnsmasq (Debian's dnsmasq-base) did not start");
+	cr_assert_eq(proc_wait_bound(port, true, 10000), 0,
+		     "dnsmasq did not bind 127.0.0.1:%u", port);
+	return port;
+}
+
+/*
+ * RFC 5922 §7.2 / RFC 6066 §3: a TLS next hop found by name is
+ * verified against that name and SNI names it. Both names resolve to
+ * the main sipedge's TLS listener, which presents a.pem (DNS:a.example
+ * only, no IP) for SNI a.example and srv.pem (localhost, 127.0.0.1)
+ * otherwise: the hop a.example is verified (its answer comes back);
+ * other.example gets srv.pem, which does not name it: 500, though the
+ * address is the same and a connection to it is up.
+ */
+Test(tls, a_named_tls_hop_is_verified_by_its_name_with_sni)
+{
+	char extra[2048], req[2048];
+	pid_t dns_pid = 0;
+	uint16_t dns_port;
+	int n, st;
+
+	start_main(NULL);
+	dns_port = dnsmasq_start(topdir,
+				 "host-record=a.example,127.0.0.1\n"
+				 "host-record=other.example,127.0.0.1\n",
+				 &dns_pid);
+	snprintf(extra, sizeof(extra),
+		 "tls:\n  ca: %s/ca.pem\n"
+		 "dns:\n  servers: [\"127.0.0.1:%u\"]\n"
+		 "routes:\n"
+		 "  - domain: good.example\n"
+		 "    next_hop: [\"sip:a.example:%u;transport=tls\"]\n"
+		 "  - domain: bad.example\n"
+		 "    next_hop: [\"sip:other.example:%u;transport=tls\"]\n",
+		 topdir, dns_port, tls_port, tls_port);
+	start_in(&sp2, topdir, "", extra);
+	cr_assert_eq(sipcli_open_udp(&cli, "127.0.0.1", sp2.port), 0);
+	/* The main sipedge serves neither domain: its 404 No Route is the
+	 * proof that the request got there over the verified hop. */
+	n = sipcli_format(&cli, req, sizeof(req), "OPTIONS",
+			  "sip:trunk@good.example", NULL, true, NULL, NULL);
+	st = sipcli_transact(&cli, req, (size_t)n, WAIT_MS, rsp);
+	cr_expect_eq(st, 404, "a.example verified by name: %d", st);
+	n = sipcli_format(&cli, req, sizeof(req), "OPTIONS",
+			  "sip:trunk@bad.example", NULL, true, NULL, NULL);
+	st = sipcli_transact(&cli, req, (size_t)n, WAIT_MS, rsp);
+	cr_expect_eq(st, 500, "other.example is not in the certificate: %d",
+		     st);
+	cr_assert_eq(proc_sipedge_wait_log(&sp2, "certificate", 1, WAIT_MS), 0,
+		     "%s", sp2.why);
+	/* And again: the good hop's connection is reused, the bad one is
+	 * not borrowed from it. */
+	n = sipcli_format(&cli, req, sizeof(req), "OPTIONS",
+			  "sip:trunk@bad.example", NULL, true, NULL, NULL);
+	st = sipcli_transact(&cli, req, (size_t)n, WAIT_MS, rsp);
+	cr_expect_eq(st, 500, "the second try: %d", st);
+	n = sipcli_format(&cli, req, sizeof(req), "OPTIONS",
+			  "sip:trunk@good.example", NULL, true, NULL, NULL);
+	st = sipcli_transact(&cli, req, (size_t)n, WAIT_MS, rsp);
+	cr_expect_eq(st, 404, "the good hop again: %d", st);
+	proc_kill(dns_pid);
+	cr_assert_eq(proc_sipedge_stop(&sp2), 0, "%s", sp2.why);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
 /* A file's text for a failure message (static buffer, truncated). */
 static const char *file_text(const char *path)
 {

@@ -9,15 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "tests/common/baresip.h"
 #include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
+#include "tests/common/rtpe.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
 
@@ -45,9 +50,15 @@ struct wsc {
 
 static struct wsc *wc, *wc2;
 
+static struct rtpe_proc rtpe; /* the media test's */
+static pid_t node_pid;	      /* browsers.js in the background */
+static uint16_t tls_port;     /* a TLS listener start_wss_with() adds */
+
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
+	memset(&rtpe, 0, sizeof(rtpe));
+	tls_port = 0;
 	topdir[0] = '\0';
 	wc = calloc(1, sizeof(*wc));
 	wc2 = calloc(1, sizeof(*wc2));
@@ -57,6 +68,10 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (node_pid > 0)
+		proc_kill(node_pid);
+	node_pid = 0;
+	rtpe_stop(&rtpe);
 	if (wc->fd >= 0)
 		close(wc->fd);
 	if (wc2->fd >= 0)
@@ -802,7 +817,8 @@ static void sh_ok(const char *cmd)
  */
 /* The browser tests' sipedge: a wss listener with a certificate made
  * now, allowing pages from http://127.0.0.1:*page_portp. */
-static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
+static void start_wss_with(uint16_t *wss_portp, uint16_t *page_portp,
+			   const char *extra)
 {
 	const char *src = getenv("SIPEDGE_SRCDIR");
 	char ls[2048], mods[PROC_PATH_MAX];
@@ -811,7 +827,8 @@ static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
 		 "%s/tests/integration/ws/node_modules/jssip", src ? src : ".");
 	cr_assert_eq(access(mods, R_OK), 0,
 		     "%s missing: run scripts/install-deps.sh (npm ci)", mods);
-	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	if (!topdir[0])
+		cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
 	sh_ok("openssl req -x509 -newkey ec -pkeyopt "
 	      "ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out "
 	      "srv.pem -days 2 -subj /CN=127.0.0.1 -addext "
@@ -827,7 +844,20 @@ static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
 		 "    key: %s/srv.key\n"
 		 "    origins: [\"http://127.0.0.1:%u\"]\n",
 		 *wss_portp, topdir, topdir, *page_portp);
-	start(ls, NULL);
+	if (tls_port)
+		snprintf(ls + strlen(ls), sizeof(ls) - strlen(ls),
+			 "  - address: 127.0.0.1\n"
+			 "    port: %u\n"
+			 "    transports: [tls]\n"
+			 "    cert: %s/srv.pem\n"
+			 "    key: %s/srv.key\n",
+			 tls_port, topdir, topdir);
+	start(ls, extra);
+}
+
+static void start_wss(uint16_t *wss_portp, uint16_t *page_portp)
+{
+	start_wss_with(wss_portp, page_portp, NULL);
 }
 
 /* Run browsers.js (@p call_uri NULL: two browsers call each other);
@@ -899,7 +929,7 @@ Test(ws, two_browsers_register_over_wss_call_each_other_audio_both_ways,
  * Signalling only: SIPp's answer is plain RTP/AVP, which the browser
  * refuses (no ICE, no DTLS), so JsSIP ACKs and hangs up at once
  * ("Bad Media Description"); media between a browser and a plain RTP
- * phone needs an RTP gateway.
+ * phone needs an RTP gateway: rtpengine, in the test after this one.
  */
 Test(ws, browser_over_wss_calls_sipp_uas_over_udp_signalling_both_ways,
      .timeout = 150)
@@ -935,5 +965,169 @@ Test(ws, browser_over_wss_calls_sipp_uas_over_udp_signalling_both_ways,
 	free(out);
 	/* The ACK and the BYE came through sipedge to SIPp. */
 	sipp_ok(&uas, 20000, sp.dir, "uas", sp.log);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * Issue #18: a browser (WSS: ICE, DTLS-SRTP, AVPF, rtcp-mux) calls a
+ * SIPp UAS over UDP (plain RTP/AVP) with media anchored in a real
+ * rtpengine: the offer reaches SIPp as RTP/AVP without ICE, the answer
+ * reaches the browser as UDP/TLS/RTP/SAVPF with ICE, the call is
+ * established, and the browser receives audio: its own, decrypted by
+ * rtpengine, echoed by SIPp (-rtp_echo) and encrypted again.
+ */
+Test(ws, browser_calls_a_udp_phone_with_audio_bridged_by_rtpengine,
+     .timeout = 150)
+{
+	uint16_t wss_port, page_port, uas_port, mport;
+	struct sipp_cmd sc;
+	char uri[96], extra[256], *out = NULL, *screen = NULL;
+	json_t *res, *who;
+	pid_t uas;
+	int rc;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	snprintf(extra, sizeof(extra),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
+		 rtpe.ng_port);
+	start_wss_with(&wss_port, &page_port, extra);
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	cr_assert_eq(proc_free_port("127.0.0.1", &mport), 0);
+	sipp_cmd_uas(&sc, "uas_ws.xml", uas_port, "u1");
+	sipp_cmd_args(&sc, "-m", "1", "-rtp_echo", "-trace_msg", NULL);
+	sipp_cmd_opt(&sc, "-mp", "%u", mport);
+	sipp_cmd_errors(&sc, "uas");
+	uas = sipp_spawn(sc.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+	snprintf(uri, sizeof(uri), "sip:uas@127.0.0.1:%u;transport=udp",
+		 uas_port);
+	res = browsers_run(wss_port, page_port, uri, &rc, &out);
+	who = json_object_get(res, "alice");
+	cr_expect(json_is_true(json_object_get(who, "registered")), "%s", out);
+	cr_expect(json_is_true(json_object_get(who, "established")),
+		  "the bridged answer was accepted: %s", out);
+	cr_expect_gt(
+	    json_integer_value(json_object_get(who, "packetsReceived")), 0,
+	    "audio came back to the browser: %s", out);
+	cr_expect(json_is_true(json_object_get(who, "ended")), "%s", out);
+	cr_assert_eq(rc, 0, "browsers.js: %d: %s", rc, out);
+	json_decref(res);
+	free(out);
+	sipp_ok(&uas, 20000, sp.dir, "uas", sp.log);
+	/* What SIPp saw: a plain offer (rtpengine's, no ICE, no DTLS). */
+	{
+		char path[PROC_PATH_MAX + 64];
+		DIR *d = opendir(sp.dir);
+		struct dirent *e;
+
+		cr_assert_not_null(d);
+		while ((e = readdir(d)) && !screen)
+			if (strstr(e->d_name, "_messages.log")) {
+				snprintf(path, sizeof(path), "%s/%s", sp.dir,
+					 e->d_name);
+				proc_read_file(path, &screen);
+			}
+		closedir(d);
+	}
+	cr_assert_not_null(screen, "SIPp's message trace");
+	cr_assert_not_null(strstr(screen, "RTP/AVP"), "%.3000s", screen);
+	cr_assert_null(strstr(screen, "a=candidate"), "%.3000s", screen);
+	cr_assert_null(strstr(screen, "a=fingerprint"), "%.3000s", screen);
+	free(screen);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * A phone over TLS calls a browser over WSS, media anchored in a real
+ * rtpengine (issues #16 and #18): baresip (Debian's SIPp has no TLS, so
+ * baresip is the TLS caller; plain RTP with Opus, a 440 Hz tone) dials
+ * alice, a JsSIP page that answers by itself. The offer reaches the
+ * browser as WebRTC (ICE, DTLS-SRTP, rtcp-mux: else it would refuse
+ * it), its answer reaches baresip as plain RTP/AVP, and the browser
+ * receives baresip's audio; the browser hangs up, baresip sees it.
+ */
+Test(ws, a_tls_phone_calls_a_browser_with_audio_bridged_by_rtpengine,
+     .timeout = 150)
+{
+	const char *src = getenv("SIPEDGE_SRCDIR");
+	struct baresip b = { .ctrl = -1 };
+	uint16_t wss_port, page_port;
+	char extra[PROC_PATH_MAX + 256], script[PROC_PATH_MAX], url[64], pp[16],
+	    prof[PROC_PATH_MAX + 16], out[PROC_PATH_MAX + 16],
+	    ca[PROC_PATH_MAX + 16], cert[PROC_PATH_MAX + 16], why[256],
+	    *text = NULL;
+	char *argv[] = { "node", script, url,	   "localhost",
+			 pp,	 prof,	 "answer", NULL };
+	json_t *res = NULL, *who, *r = NULL;
+	json_error_t je;
+	int status = -1, err = -1;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	cr_assert_eq(proc_free_port("127.0.0.1", &tls_port), 0);
+	/* tls.ca: baresip's Contact names its own TLS listener (no RFC 5626
+	 * outbound), which the BYE to it reaches over a new connection,
+	 * verified against srv.pem (start_wss_with() makes it in topdir;
+	 * baresip shows it too). */
+	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	snprintf(extra, sizeof(extra),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n"
+		 "tls:\n  ca: %s/srv.pem\n",
+		 rtpe.ng_port, topdir);
+	start_wss_with(&wss_port, &page_port, extra);
+	/* The browser: registers as alice and waits for a call. */
+	snprintf(script, sizeof(script), "%s/tests/integration/ws/browsers.js",
+		 src ? src : ".");
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%u", wss_port);
+	snprintf(pp, sizeof(pp), "%u", page_port);
+	snprintf(prof, sizeof(prof), "%s/profiles", topdir);
+	cr_assert_eq(mkdir(prof, 0700), 0);
+	snprintf(out, sizeof(out), "%s/browsers.out", topdir);
+	cr_assert_eq(proc_spawn(argv, topdir, out, out, &node_pid), 0);
+	/* Bounded: 30 s for the page to register alice. */
+	for (int i = 0; i < 300 && err; i++) {
+		err =
+		    mgmtcli_rpc(sp.mgmt_port, NULL, "location.lookup",
+				"[\"alice@localhost\"]", &r, why, sizeof(why));
+		json_decref(r);
+		r = NULL;
+		if (err)
+			ms_sleep(100);
+	}
+	cr_assert_eq(err, 0, "alice never registered: %s", why);
+	/* The phone over TLS (the proxy's self-signed certificate is its
+	 * own CA) calls her. */
+	snprintf(ca, sizeof(ca), "%s/srv.pem", topdir);
+	sh_ok("cat srv.pem srv.key > ua.pem");
+	snprintf(cert, sizeof(cert), "%s/ua.pem", topdir);
+	err = baresip_start_tls(&b, topdir, "carol", "localhost", "pw",
+				tls_port, ca, cert);
+	cr_assert_eq(err, 0, "baresip: %d", err);
+	cr_assert_eq(
+	    baresip_wait_out(&b, "carol@localhost: {0/TLS/v4} 200 OK", 10000),
+	    0, "carol did not register over TLS");
+	cr_assert_eq(baresip_cmd(&b, "dial", "sip:alice@localhost", 5000), 0);
+	cr_assert_eq(baresip_wait_event(&b, "CALL_ESTABLISHED", 20000), 0,
+		     "the browser's answer was not taken");
+	/* The browser hangs up once it has heard carol (bounded by its
+	 * own watchdog, 75 s). */
+	cr_assert_eq(proc_wait(node_pid, 90000, &status), 0);
+	node_pid = 0;
+	cr_assert_eq(baresip_wait_event(&b, "CALL_CLOSED", 10000), 0,
+		     "the browser's BYE never reached carol");
+	baresip_stop(&b);
+	proc_read_file(out, &text);
+	res = text ? json_loads(text, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	cr_assert_not_null(res, "browsers.js: %s", text ? text : "");
+	who = json_object_get(res, "alice");
+	cr_expect(json_is_true(json_object_get(who, "established")),
+		  "the WebRTC offer was accepted: %s", text);
+	cr_expect_gt(
+	    json_integer_value(json_object_get(who, "packetsReceived")), 0,
+	    "carol's audio reached the browser: %s", text);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+	json_decref(res);
+	free(text);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

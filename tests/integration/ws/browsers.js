@@ -7,7 +7,9 @@
 //
 // usage: node browsers.js WSS_URL DOMAIN PAGE_PORT PROFILE_DIR [CALL_URI]
 // With CALL_URI: one browser (alice) registers and calls it (a SIPp UAS
-// over UDP); prints what alice saw, exits 0 once the call ended.
+// over UDP); prints what alice saw (packetsReceived when the call was
+// established), exits 0 once the call ended. CALL_URI "answer": alice
+// registers and answers the call that comes in (exits 0 with audio).
 'use strict';
 
 const fs = require('fs');
@@ -72,8 +74,22 @@ async function callOut(p) {
 		    15000, 'alice registered');
 	result.alice.registered = await p.evaluate(() => window.state.registered);
 	await p.evaluate(t => window.call(t), callUri);
-	await until(p, () => window.state.ended || window.state.failed,
-		    20000, 'alice call over');
+	await until(p, () => window.state.established || window.state.ended ||
+		    window.state.failed, 20000, 'alice call answered');
+	// Established (media through an RTP gateway): audio, bounded at
+	// 10 s; else the call failed or ended at once.
+	for (let i = 0; i < 100; i++) {
+		if (!await p.evaluate(() => window.state.established &&
+				      !window.state.ended))
+			break;
+		result.alice.packetsReceived = await p.evaluate(() => window.packetsReceived());
+		if (result.alice.packetsReceived > 0)
+			break;
+		await new Promise(ok => setTimeout(ok, 100));
+	}
+	if (!await p.evaluate(() => window.state.established))
+		await until(p, () => window.state.ended || window.state.failed,
+			    20000, 'alice call over');
 	Object.assign(result.alice, await p.evaluate(() => ({
 		progress: window.state.progress,
 		established: window.state.established,
@@ -85,6 +101,32 @@ async function callOut(p) {
 		result.alice.ended = true;
 	}
 	done(result.alice.registered && result.alice.progress ? 0 : 1);
+}
+
+// CALL_URI "answer": alice registers and answers the call that comes
+// in (page.html answers by itself), reports audio, then hangs up.
+async function answerIn(p) {
+	await p.evaluate((u, w, d) => window.start(u, w, d), 'alice', url, domain);
+	await until(p, () => window.state.registered || window.state.error,
+		    15000, 'alice registered');
+	result.alice.registered = await p.evaluate(() => window.state.registered);
+	await until(p, () => window.state.established || window.state.failed,
+		    40000, 'a call answered');
+	result.alice.established = await p.evaluate(() => window.state.established);
+	for (let i = 0; result.alice.established && i < 100; i++) {
+		result.alice.packetsReceived = await p.evaluate(() => window.packetsReceived());
+		if (result.alice.packetsReceived > 0)
+			break;
+		await new Promise(ok => setTimeout(ok, 100));
+	}
+	if (result.alice.established) {
+		await p.evaluate(() => window.hangup());
+		await until(p, () => window.state.ended, 10000, 'alice hang-up');
+		result.alice.ended = true;
+	}
+	Object.assign(result.alice, await p.evaluate(() => ({
+		failed: window.state.failed, log: window.state.log })));
+	done(result.alice.established && result.alice.packetsReceived > 0 ? 0 : 1);
 }
 
 async function main() {
@@ -105,7 +147,7 @@ async function main() {
 		browsers = [await launch('alice')];
 		const p = await browsers[0].newPage();
 		await p.goto('http://127.0.0.1:' + pagePort + '/', { timeout: 15000 });
-		return callOut(p);
+		return callUri === 'answer' ? answerIn(p) : callOut(p);
 	}
 	browsers = [await launch('alice'), await launch('bob')];
 	const pages = { alice: await browsers[0].newPage(),

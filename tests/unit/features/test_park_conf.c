@@ -117,6 +117,15 @@ Test(park_conf, bad_values_name_file_and_line)
 				      "  - domain: a.example\n"
 				      "    fallback: \"operator\"\n",
 			      "t.yaml:4: ", "not a SIP URI");
+	/* A lot's own sounds are loaded to be checked. */
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    music: /nonexistent/tune.wav\n",
+			      "t.yaml:4: ", "/nonexistent/tune.wav");
+	conftest_expect_error(DOMAINS "park:\n"
+				      "  - domain: a.example\n"
+				      "    announce: /etc/hostname\n",
+			      "t.yaml:4: ", "/etc/hostname");
 }
 
 Test(park_conf, relations_are_checked)

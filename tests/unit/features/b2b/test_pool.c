@@ -24,6 +24,7 @@
 #include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/teardown.h"
+#include "tests/unit/poolfix.h"
 #include "tests/unit/sections.h"
 
 /* How long a test waits for an answer that must come: a safety net. */
@@ -98,21 +99,6 @@ static void send_req(const char *method, const char *to_tag, int n)
 		     k);
 }
 
-/* The next datagram on fd, NUL-terminated, or "" after WAIT_MS. */
-static const char *recv_one(int wait_ms)
-{
-	static char buf[4096];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	buf[0] = '\0';
-	if (poll(&p, 1, wait_ms) != 1)
-		return buf;
-	n = recv(fd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 Test(pool, no_pool_trusts_nobody)
 {
 	struct peer p;
@@ -170,7 +156,7 @@ Test(pool, one_pool_per_process)
 	cr_assert_null(p);
 	/* The first one still answers. */
 	send_req("OPTIONS", NULL, 1);
-	cr_assert(strncmp(recv_one(WAIT_MS), "SIP/2.0 200 ", 12) == 0);
+	cr_assert(strncmp(poolfix_recv(fd, WAIT_MS), "SIP/2.0 200 ", 12) == 0);
 }
 
 Test(pool, answers_options_200_with_allow_and_accept)
@@ -179,7 +165,7 @@ Test(pool, answers_options_200_with_allow_and_accept)
 
 	start("");
 	send_req("OPTIONS", NULL, 1);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 200 OK\r\n", 16) == 0, "%s", r);
 	cr_assert_not_null(
 	    strstr(r, "\r\nAllow: OPTIONS, ACK, BYE, CANCEL\r\n"), "%s", r);
@@ -196,22 +182,22 @@ Test(pool, answers_501_out_of_dialog_and_481_in_dialog)
 
 	start("");
 	send_req("INVITE", NULL, 2);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 501 ", 12) == 0, "%s", r);
 	send_req("MESSAGE", NULL, 3);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 501 ", 12) == 0, "%s", r);
 	/* RFC 3261 §12.2.2: no dialog matches. */
 	send_req("BYE", "t1", 4);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 481 ", 12) == 0, "%s", r);
 	cr_assert_not_null(strstr(r, ";tag=t1\r\n"), "%s", r);
 	send_req("OPTIONS", "t2", 5);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 481 ", 12) == 0, "%s", r);
 	/* RFC 3261 §9.2: no transaction to cancel. */
 	send_req("CANCEL", NULL, 6);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 481 ", 12) == 0, "%s", r);
 }
 
@@ -243,9 +229,9 @@ Test(pool, absorbs_ack_and_responses_answers_garbage_nothing)
 	    (ssize_t)sizeof(junk) - 1);
 	/* Then an OPTIONS: its 200 is the first and only answer. */
 	send_req("OPTIONS", NULL, 8);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert_not_null(strstr(r, "Call-ID: pool-8@test"), "%s", r);
-	cr_assert_str_eq(recv_one(200), "");
+	cr_assert_str_eq(poolfix_recv(fd, 200), "");
 	for (int i = 0; i < WAIT_MS / 10 && dropped < 2; i++) {
 		shards_stats(pool_shards(pool), 0, &st);
 		dropped = st.dropped;
@@ -400,10 +386,10 @@ Test(pool, the_ua_core_sees_requests_first)
 	start("b2b:\n  workers: 2\n");
 	cr_assert_eq(atomic_load(&ua_states), 2);
 	send_req("INVITE", NULL, 9);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 486 ", 12) == 0, "%s", r);
 	send_req("OPTIONS", NULL, 10);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(strncmp(r, "SIP/2.0 200 ", 12) == 0, "%s", r);
 	cr_assert_not_null(
 	    strstr(r, "\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n"), "%s",
@@ -458,7 +444,7 @@ static int handled_by(const char *ruri, const char *cid)
 	atomic_store(&handled_on, -1);
 	cr_assert_eq(sendto(fd, buf, (size_t)k, 0, (struct sockaddr *)&ss, len),
 		     k);
-	r = recv_one(WAIT_MS);
+	r = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(r, "SIP/2.0 200 ", 12), "%s", r);
 	return atomic_load(&handled_on);
 }

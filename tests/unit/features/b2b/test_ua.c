@@ -22,6 +22,7 @@
 #include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/teardown.h"
+#include "tests/unit/poolfix.h"
 #include "tests/unit/sections.h"
 
 /* How long a test waits for what must come: a safety net. */
@@ -156,46 +157,6 @@ static void hangup_fn(struct shard *sh, void *arg)
 		ua_hangup(atomic_load(&leg), slice_cstr("SIP ;cause=487"));
 }
 
-/* The next datagram on fd into a static buffer, or "" after @p ms. */
-static const char *recv_one(int ms)
-{
-	static char buf[4096];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-
-	buf[0] = '\0';
-	if (poll(&p, 1, ms) != 1)
-		return buf;
-	n = recv(fd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
-/* Header line @p name ("Via:") of @p msg into @p out, without CRLF. */
-static const char *line(const char *msg, const char *name, char *out,
-			size_t size)
-{
-	const char *p = strstr(msg, name);
-	size_t n;
-
-	cr_assert_not_null(p, "no %s in:\n%s", name, msg);
-	n = strcspn(p, "\r\n");
-	cr_assert_lt(n, size);
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return out;
-}
-
-static void send_pool(const char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t alen;
-
-	cr_assert_eq(pool_sockaddr(pool, &ss, &alen), 0);
-	cr_assert_eq(sendto(fd, buf, len, 0, (struct sockaddr *)&ss, alen),
-		     (ssize_t)len);
-}
-
 /* Answer the INVITE in inv with @p status, To tag @p tag, @p body. */
 static void respond_tag(unsigned status, const char *tag, const char *body)
 {
@@ -207,14 +168,14 @@ static void respond_tag(unsigned status, const char *tag, const char *body)
 		     "SIP/2.0 %u X\r\n%s\r\n%s\r\n%s;tag=%s\r\n%s\r\n%s\r\n"
 		     "Contact: <sip:alice@127.0.0.1:9>\r\n%s"
 		     "Content-Length: %zu\r\n\r\n%s",
-		     status, line(inv, "Via:", via, sizeof(via)),
-		     line(inv, "From:", from, sizeof(from)),
-		     line(inv, "To:", to, sizeof(to)), tag,
-		     line(inv, "Call-ID:", cid, sizeof(cid)),
-		     line(inv, "CSeq:", cseq, sizeof(cseq)),
+		     status, poolfix_line(inv, "Via:", via, sizeof(via)),
+		     poolfix_line(inv, "From:", from, sizeof(from)),
+		     poolfix_line(inv, "To:", to, sizeof(to)), tag,
+		     poolfix_line(inv, "Call-ID:", cid, sizeof(cid)),
+		     poolfix_line(inv, "CSeq:", cseq, sizeof(cseq)),
 		     blen ? "Content-Type: application/sdp\r\n" : "", blen,
 		     body ? body : "");
-	send_pool(buf, (size_t)n);
+	poolfix_send(pool, fd, buf, (size_t)n);
 }
 
 static void respond(unsigned status, const char *body)
@@ -229,10 +190,10 @@ static void peer_request(const char *method, unsigned cseq, const char *body)
 	size_t blen = body ? strlen(body) : 0;
 	int n;
 
-	line(inv, "From:", from, sizeof(from));
+	poolfix_line(inv, "From:", from, sizeof(from));
 	tag = strstr(from, ";tag=");
 	cr_assert_not_null(tag);
-	line(inv, "Call-ID:", cid, sizeof(cid));
+	poolfix_line(inv, "Call-ID:", cid, sizeof(cid));
 	n = snprintf(
 	    buf, sizeof(buf),
 	    "%s sip:b2b@127.0.0.1 SIP/2.0\r\n"
@@ -245,7 +206,7 @@ static void peer_request(const char *method, unsigned cseq, const char *body)
 	    method, method, cseq, tag, cid, cseq, method,
 	    blen ? "Content-Type: application/sdp\r\n" : "", blen,
 	    body ? body : "");
-	send_pool(buf, (size_t)n);
+	poolfix_send(pool, fd, buf, (size_t)n);
 }
 
 /* Start a leg (offer @p sdp or NULL) and read its INVITE into inv. */
@@ -254,7 +215,7 @@ static void call(const char *sdp)
 	const char *m;
 
 	on_worker(call_fn, (void *)sdp);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1 SIP/2.0\r\n", 36),
 		  "not the INVITE:\n%s", m);
 	snprintf(inv, sizeof(inv), "%s", m);
@@ -276,10 +237,10 @@ Test(ua, offerless_invite_acked_later_with_the_answer_2xx_reacked)
 	cr_assert_str_eq(wait_event(1, UA_EV_ANSWERED)->sdp, OFFER);
 	/* Not ACKed yet: a retransmitted 200 is absorbed, no ACK. */
 	respond(200, OFFER);
-	m = recv_one(QUIET_MS);
+	m = poolfix_recv(fd, QUIET_MS);
 	cr_assert_str_eq(m, "", "sent before ua_ack():\n%s", m);
 	on_worker(ack_fn, ANSWER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
 		  m);
 	cr_assert(strstr(m, "CSeq: 1 ACK\r\n"), "%s", m);
@@ -287,7 +248,7 @@ Test(ua, offerless_invite_acked_later_with_the_answer_2xx_reacked)
 	snprintf(ack, sizeof(ack), "%s", m);
 	/* RFC 3261 §13.2.2.4: the same ACK for each retransmitted 2xx. */
 	respond(200, OFFER);
-	cr_assert_str_eq(recv_one(WAIT_MS), ack);
+	cr_assert_str_eq(poolfix_recv(fd, WAIT_MS), ack);
 	cr_assert_eq(atomic_load(&nrec), 2, "an event too many");
 }
 
@@ -300,24 +261,24 @@ Test(ua, reinvite_gets_the_local_sdp_491_while_pending_bye_ends_then_481)
 	respond(200, OFFER);
 	wait_event(0, UA_EV_ANSWERED);
 	on_worker(ack_fn, ANSWER);
-	cr_assert(!strncmp(recv_one(WAIT_MS), "ACK ", 4));
+	cr_assert(!strncmp(poolfix_recv(fd, WAIT_MS), "ACK ", 4));
 	peer_request("INVITE", 2, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "not our SDP:\n%s", m);
 	cr_assert(strstr(m, "Contact: <sip:b2b-0@"), "%s", m);
 	/* Its ACK has not come: another re-INVITE is 491 (§14.2). */
 	peer_request("INVITE", 3, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 491 ", 12), "%s", m);
 	peer_request("BYE", 4, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert(strstr(m, "CSeq: 4 BYE"), "%s", m);
 	cr_assert_eq(wait_event(1, UA_EV_ENDED)->status, 0);
 	/* The dialog is gone: RFC 3261 §12.2.2. */
 	peer_request("BYE", 5, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 481 ", 12), "%s", m);
 }
 
@@ -330,7 +291,7 @@ Test(ua, final_486_fails_the_leg_and_is_acked)
 	cr_assert(strstr(inv, "\r\n\r\n" OFFER), "%s", inv);
 	respond(486, NULL);
 	cr_assert_eq(wait_event(0, UA_EV_FAILED)->status, 486);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1 SIP/2.0", 31), "%s", m);
 }
 
@@ -343,17 +304,17 @@ Test(ua, hangup_while_ringing_cancels_and_a_crossing_2xx_is_acked_and_byed)
 	respond(180, NULL);
 	wait_event(0, UA_EV_RINGING);
 	on_worker(hangup_fn, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "CANCEL sip:alice@127.0.0.1 SIP/2.0", 34), "%s",
 		  m);
 	/* The 200 crossed the CANCEL: ACK with a held answer, then BYE
 	 * with the Reason given to ua_hangup(). */
 	respond(200, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
 	cr_assert(strstr(m, "m=audio 40404 RTP/AVP 0\r\n"), "%s", m);
 	cr_assert(strstr(m, "a=inactive"), "%s", m);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
 	cr_assert(strstr(m, "Reason: SIP ;cause=487\r\n"), "%s", m);
 	/* The application let go: no event after ua_hangup(). */
@@ -395,14 +356,14 @@ static void respond_in(unsigned status, const char *body)
 		     "SIP/2.0 %u X\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\n"
 		     "Contact: <sip:alice@127.0.0.1:9>\r\n%s"
 		     "Content-Length: %zu\r\n\r\n%s",
-		     status, line(inv, "Via:", via, sizeof(via)),
-		     line(inv, "From:", from, sizeof(from)),
-		     line(inv, "To:", to, sizeof(to)),
-		     line(inv, "Call-ID:", cid, sizeof(cid)),
-		     line(inv, "CSeq:", cseq, sizeof(cseq)),
+		     status, poolfix_line(inv, "Via:", via, sizeof(via)),
+		     poolfix_line(inv, "From:", from, sizeof(from)),
+		     poolfix_line(inv, "To:", to, sizeof(to)),
+		     poolfix_line(inv, "Call-ID:", cid, sizeof(cid)),
+		     poolfix_line(inv, "CSeq:", cseq, sizeof(cseq)),
 		     blen ? "Content-Type: application/sdp\r\n" : "", blen,
 		     body ? body : "");
-	send_pool(buf, (size_t)n);
+	poolfix_send(pool, fd, buf, (size_t)n);
 }
 
 /* A confirmed offerless leg: OFFER from the peer, ANSWER from us. */
@@ -413,7 +374,7 @@ static void confirmed(void)
 	respond(200, OFFER);
 	wait_event(0, UA_EV_ANSWERED);
 	on_worker(ack_fn, ANSWER);
-	cr_assert(!strncmp(recv_one(WAIT_MS), "ACK ", 4));
+	cr_assert(!strncmp(poolfix_recv(fd, WAIT_MS), "ACK ", 4));
 }
 
 /* Send ua_reinvite(@p sdp) and read the re-INVITE into inv. */
@@ -423,7 +384,7 @@ static void reinvite(const char *sdp)
 
 	atomic_store(&reinv_err, 1);
 	on_worker(reinvite_fn, (void *)sdp);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert_eq(atomic_load(&reinv_err), 0);
 	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1:9 SIP/2.0", 36),
 		  "not a re-INVITE:\n%s", m);
@@ -448,10 +409,10 @@ Test(ua, reinvite_sends_the_offer_acks_the_2xx_and_reports_the_answer)
 	cr_assert_eq(atomic_load(&reinv_err), -EBUSY);
 	/* Glare: the peer's re-INVITE meanwhile is 491 (§14.2). */
 	peer_request("INVITE", 2, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 491 ", 12), "%s", m);
 	respond_in(200, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
 		  m);
 	cr_assert(strstr(m, "CSeq: 2 ACK\r\n"), "%s", m);
@@ -461,7 +422,7 @@ Test(ua, reinvite_sends_the_offer_acks_the_2xx_and_reports_the_answer)
 	cr_assert_eq(recs[1].status, 200);
 	/* A retransmitted 2xx gets the same ACK, no second event. */
 	respond_in(200, OFFER);
-	cr_assert_str_eq(recv_one(WAIT_MS), ack);
+	cr_assert_str_eq(poolfix_recv(fd, WAIT_MS), ack);
 	ms_sleep(QUIET_MS);
 	cr_assert_eq(atomic_load(&nrec), 2);
 	/* Done: the next one may go (CSeq 3). */
@@ -477,10 +438,10 @@ Test(ua, reinvite_491_is_retried_after_2_1_to_4_s_then_488_reported)
 	confirmed();
 	reinvite(ANSWER);
 	respond_in(491, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK ", 4), "the 491 not ACKed:\n%s", m);
 	t0 = ms_now();
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	waited = ms_now() - t0;
 	cr_assert(!strncmp(m, "INVITE ", 7), "no retry:\n%s", m);
 	cr_assert(waited >= 2000 && waited <= 4300,
@@ -490,7 +451,7 @@ Test(ua, reinvite_491_is_retried_after_2_1_to_4_s_then_488_reported)
 	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
 	cr_assert_eq(atomic_load(&nrec), 1, "the 491 was reported");
 	respond_in(488, NULL);
-	cr_assert(!strncmp(recv_one(WAIT_MS), "ACK ", 4));
+	cr_assert(!strncmp(poolfix_recv(fd, WAIT_MS), "ACK ", 4));
 	cr_assert_eq(wait_event(1, UA_EV_REINVITE)->status, 488);
 	cr_assert_str_eq(recs[1].sdp, "");
 }
@@ -611,19 +572,19 @@ Test(ua, our_200_to_a_reinvite_is_sent_again_until_its_ack)
 
 	confirmed();
 	peer_request("INVITE", 2, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	snprintf(first, sizeof(first), "%s", m);
 	/* RFC 3261 §13.3.1.4: again after T1 (500 ms), then 2*T1. */
 	t0 = ms_now();
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	waited = ms_now() - t0;
 	cr_assert_str_eq(m, first, "not the same 200");
 	cr_assert(waited >= 400 && waited <= 1000, "after %lld ms", waited);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert_str_eq(m, first);
 	peer_request("ACK", 2, NULL);
-	m = recv_one(2500);
+	m = poolfix_recv(fd, 2500);
 	cr_assert_str_eq(m, "", "sent after the ACK:\n%s", m);
 }
 
@@ -637,7 +598,7 @@ Test(ua, no_ack_for_our_200_in_64_t1_is_a_bye_and_the_leg_ends)
 	confirmed();
 	peer_request("INVITE", 2, OFFER);
 	for (;;) {
-		m = recv_one(WAIT_MS);
+		m = poolfix_recv(fd, WAIT_MS);
 		cr_assert_neq(m[0], '\0', "neither 200 nor BYE");
 		if (strncmp(m, "SIP/2.0 200 ", 12))
 			break;
@@ -661,7 +622,7 @@ Test(ua, a_new_offer_goes_to_the_application_refreshes_do_not)
 	/* An unchanged o= version (a session refresh): answered by the
 	 * UA with its SDP, the application is not asked. */
 	peer_request("INVITE", 2, OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "%s", m);
 	peer_request("ACK", 2, NULL);
@@ -676,13 +637,13 @@ Test(ua, a_new_offer_goes_to_the_application_refreshes_do_not)
 	cr_assert_str_eq(reqs[0].body, OFFER2);
 	/* Meanwhile an UPDATE with an offer is 491 (RFC 3311 §5.2). */
 	peer_request("UPDATE", 4, OFFER2);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 491 ", 12), "%s", m);
 	atomic_store(&answer_err, 1);
 	on_worker(answer_invite_fn, ANSWER2);
 	wait_int(&answer_err, 1);
 	cr_assert_eq(atomic_load(&answer_err), 0);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert(strstr(m, "CSeq: 3 INVITE"), "%s", m);
 	cr_assert(strstr(m, "\r\n\r\n" ANSWER2), "%s", m);
@@ -690,7 +651,7 @@ Test(ua, a_new_offer_goes_to_the_application_refreshes_do_not)
 	/* An UPDATE without a body refreshes the session: 200, no body,
 	 * and the application is not asked. */
 	peer_request("UPDATE", 5, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert(strstr(m, "CSeq: 5 UPDATE"), "%s", m);
 	cr_assert(strstr(m, "Content-Length: 0\r\n"), "%s", m);
@@ -705,7 +666,7 @@ Test(ua, a_new_offer_goes_to_the_application_refreshes_do_not)
 	on_worker(answer_info_fn, NULL);
 	wait_int(&answer_err, 1);
 	cr_assert_eq(atomic_load(&answer_err), 0);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert(strstr(m, "CSeq: 6 INFO"), "%s", m);
 	/* Nothing pending now: ua_answer() refuses. */
@@ -728,7 +689,7 @@ Test(ua, a_pending_offer_gets_487_when_the_peer_hangs_up)
 	cr_assert_eq(atomic_load(&nreq), 1);
 	peer_request("BYE", 3, NULL);
 	for (int i = 0; i < 2; i++) {
-		m = recv_one(WAIT_MS);
+		m = poolfix_recv(fd, WAIT_MS);
 		cr_assert(!strncmp(m, "SIP/2.0 487 ", 12) ||
 			      !strncmp(m, "SIP/2.0 200 ", 12),
 			  "%s", m);
@@ -750,7 +711,7 @@ Test(ua, info_in_the_dialog_and_its_final)
 	on_worker(info_fn, "Signal=5\r\nDuration=160\r\n");
 	wait_int(&answer_err, 1);
 	cr_assert_eq(atomic_load(&answer_err), 0);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "INFO sip:alice@127.0.0.1:9 SIP/2.0", 34), "%s",
 		  m);
 	cr_assert(strstr(m, "Content-Type: application/dtmf-relay\r\n"), "%s",
@@ -792,16 +753,16 @@ Test(ua, a_2xx_from_a_second_fork_is_acked_and_byed)
 	wait_event(0, UA_EV_ANSWERED);
 	/* Another fork answers before our ACK went. */
 	respond_tag(200, "fork2", OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
 	cr_assert(strstr(m, ";tag=fork2"), "%s", m);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
 	cr_assert(strstr(m, ";tag=fork2"), "%s", m);
 	cr_assert(strstr(m, "Reason: SIP ;cause=200"), "%s", m);
 	/* The leg keeps its own dialog. */
 	on_worker(ack_fn, ANSWER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
 	cr_assert(strstr(m, ";tag=peer"), "%s", m);
 	cr_assert_eq(atomic_load(&nrec), 1, "an event for the fork");
@@ -813,17 +774,17 @@ Test(ua, a_forks_2xx_after_the_leg_ended_is_acked_and_byed)
 
 	confirmed();
 	peer_request("BYE", 2, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "SIP/2.0 200 ", 12), "%s", m);
 	cr_assert_eq(wait_event(1, UA_EV_ENDED)->status, 0);
 	ms_sleep(100); /* the leg is freed at the next tick */
 	/* Another fork's 200 crossed the end of the call: it must still
 	 * get its ACK, then a BYE (the transaction is alive: Timer M). */
 	respond_tag(200, "late", OFFER);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
 	cr_assert(strstr(m, ";tag=late"), "%s", m);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
 	cr_assert(strstr(m, ";tag=late"), "%s", m);
 }
@@ -863,19 +824,20 @@ Test(ua, send_out_sends_a_request_outside_any_dialog)
 	cr_assert_eq(ua_send_out(NULL, NULL), -EINVAL);
 	start();
 	on_worker(send_out_fn, NULL);
-	m = recv_one(WAIT_MS);
+	m = poolfix_recv(fd, WAIT_MS);
 	cr_assert(!strncmp(m, "MESSAGE sip:alice@127.0.0.1 SIP/2.0\r\n", 37),
 		  "not the MESSAGE:\n%s", m);
 	cr_assert_eq(atomic_load(&out_err[0]), -EINVAL);
 	cr_assert_eq(atomic_load(&out_err[1]), -EINVAL);
 	cr_assert_eq(atomic_load(&out_err[2]), 0);
 	snprintf(inv, sizeof(inv), "%s", m);
-	cr_assert_str_eq(line(m, "CSeq:", v, sizeof(v)), "CSeq: 1 MESSAGE");
-	cr_assert_not_null(strstr(line(m, "From:", v, sizeof(v)),
+	cr_assert_str_eq(poolfix_line(m, "CSeq:", v, sizeof(v)),
+			 "CSeq: 1 MESSAGE");
+	cr_assert_not_null(strstr(poolfix_line(m, "From:", v, sizeof(v)),
 				  "\"Parked 701\" <sip:701@localhost>;tag="));
-	cr_assert_null(strstr(line(m, "To:", v, sizeof(v)), "tag="));
+	cr_assert_null(strstr(poolfix_line(m, "To:", v, sizeof(v)), "tag="));
 	cr_assert_null(strstr(m, "Contact:"), "%s", m);
-	cr_assert_str_eq(line(m, "Content-Type:", v, sizeof(v)),
+	cr_assert_str_eq(poolfix_line(m, "Content-Type:", v, sizeof(v)),
 			 "Content-Type: text/plain");
 	cr_assert_str_eq(strstr(m, "\r\n\r\n") + 4, "Parked 701");
 	respond(200, NULL);

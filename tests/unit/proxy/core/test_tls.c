@@ -26,9 +26,9 @@ static char err[1024];
 static char dir[64];
 static char text[4096];
 
-/* A self-signed certificate for @p cn (IP SAN 127.0.0.1) and its key,
- * written to DIR/NAME.pem and DIR/NAME.key. */
-static void make_cert(const char *name, const char *cn)
+/* A self-signed certificate for @p cn (subjectAltName @p san) and its
+ * key, written to DIR/NAME.pem and DIR/NAME.key. */
+static void make_cert(const char *name, const char *cn, const char *san)
 {
 	char path[128];
 	EVP_PKEY *k = EVP_EC_gen("P-256");
@@ -49,8 +49,7 @@ static void make_cert(const char *name, const char *cn)
 				   (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, n);
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-				  "IP:127.0.0.1");
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
 	cr_assert_not_null(ext);
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
@@ -74,16 +73,18 @@ static void setup(void)
 	conftest_init(&c, err, sizeof(err));
 	snprintf(dir, sizeof(dir), "/tmp/sipedge-tls-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	make_cert("a", "a.example");
-	make_cert("b", "b.example");
+	make_cert("a", "a.example", "IP:127.0.0.1");
+	make_cert("b", "b.example", "IP:127.0.0.1");
+	make_cert("n", "trunk.example", "DNS:trunk.example,DNS:*.wild.example");
 }
 
 static void teardown(void)
 {
-	const char *names[] = { "a.pem", "a.key", "b.pem", "b.key" };
+	const char *names[] = { "a.pem", "a.key", "b.pem",
+				"b.key", "n.pem", "n.key" };
 	char path[128];
 
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 6; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		unlink(path);
 	}
@@ -332,7 +333,7 @@ Test(tls, sessions_over_memory_bios_shake_hands_and_carry_bytes)
 	cr_assert_eq(tls_cli_new(ca, &cli, why, sizeof(why)), 0, "%s", why);
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(tls_sess_server(srv, &s), 0);
-	cr_assert_eq(tls_sess_client(cli, (struct sockaddr *)&to, &k), 0);
+	cr_assert_eq(tls_sess_client(cli, (struct sockaddr *)&to, NULL, &k), 0);
 	cr_assert_eq(tls_sess_write(k, "x", 1), -ENOTCONN);
 	/* Bounded: a TLS 1.3 handshake takes two round trips. */
 	for (int i = 0; i < 8 && (rs || rc); i++) {
@@ -358,7 +359,7 @@ Test(tls, sessions_over_memory_bios_shake_hands_and_carry_bytes)
 	/* Another address than the certificate's: verification fails. */
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
 	cr_assert_eq(tls_sess_server(srv, &s), 0);
-	cr_assert_eq(tls_sess_client(cli, (struct sockaddr *)&to, &k), 0);
+	cr_assert_eq(tls_sess_client(cli, (struct sockaddr *)&to, NULL, &k), 0);
 	rs = rc = -EAGAIN;
 	for (int i = 0; i < 8 && rc == -EAGAIN; i++) {
 		rc = tls_sess_handshake(k);
@@ -373,4 +374,59 @@ Test(tls, sessions_over_memory_bios_shake_hands_and_carry_bytes)
 	tls_sess_free(k);
 	tls_cli_free(cli);
 	tls_srv_free(srv);
+}
+
+/* A handshake of a client session for @p name to 127.0.0.1 with a
+ * server presenting n.pem (DNS names only); its result. */
+static int shake_named(const char *name, char *fault, size_t size)
+{
+	struct conf_listen l;
+	struct tls_srv *srv = NULL;
+	struct tls_cli *cli = NULL;
+	struct tls_sess *s = NULL, *k = NULL;
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	char cert[128], key[128], why[512];
+	int rc = -EAGAIN;
+
+	snprintf(cert, sizeof(cert), "%s/n.pem", dir);
+	snprintf(key, sizeof(key), "%s/n.key", dir);
+	memset(&l, 0, sizeof(l));
+	l.tls = true;
+	l.cert = cert;
+	l.key = key;
+	cr_assert_eq(tls_srv_new(&l, &srv, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(tls_cli_new(cert, &cli, why, sizeof(why)), 0, "%s", why);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(tls_sess_server(srv, &s), 0);
+	cr_assert_eq(tls_sess_client(cli, (struct sockaddr *)&to, name, &k), 0);
+	/* Bounded: a TLS 1.3 handshake takes two round trips. */
+	for (int i = 0; i < 8 && rc == -EAGAIN; i++) {
+		rc = tls_sess_handshake(k);
+		pump(k, s);
+		(void)tls_sess_handshake(s);
+		pump(s, k);
+	}
+	snprintf(fault, size, "%s", tls_sess_fault(k));
+	tls_sess_free(s);
+	tls_sess_free(k);
+	tls_cli_free(cli);
+	tls_srv_free(srv);
+	return rc;
+}
+
+/* RFC 5922 §7.2: a hop found by name is verified against that name (a
+ * DNS SAN, no wildcard); without a name, against its address. */
+Test(tls, a_named_hop_is_verified_by_name_without_wildcards)
+{
+	char fault[256];
+
+	cr_assert_eq(shake_named("trunk.example", fault, sizeof(fault)), 0,
+		     "%s", fault);
+	cr_assert_eq(shake_named("other.example", fault, sizeof(fault)),
+		     -EPROTO);
+	cr_assert(strstr(fault, "certificate"), "%s", fault);
+	cr_assert_eq(shake_named("x.wild.example", fault, sizeof(fault)),
+		     -EPROTO, "a wildcard matched");
+	cr_assert_eq(shake_named(NULL, fault, sizeof(fault)), -EPROTO,
+		     "no IP SAN, yet the address matched");
 }

@@ -1,6 +1,7 @@
 /* tests/unit/proxy/sip/test_peer.c - peer addresses: parse and print */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -84,4 +85,36 @@ Test(peer, loopback_is_127_slash_8_and_colon_colon_1)
 	cr_assert_not(peer_addr_is_loopback(&ss));
 	cr_assert_eq(peer_addr_parse("::", 1, &ss, &len), 0);
 	cr_assert_not(peer_addr_is_loopback(&ss));
+}
+
+Test(peer, names_are_interned_once_without_regard_to_case_and_bounded)
+{
+	char longname[PEER_NAME_LEN + 2];
+	uint32_t a = peer_name_intern("Trunk.Example", 13);
+	uint32_t b = peer_name_intern("trunk.example", 13);
+	uint32_t c = peer_name_intern("other.example", 13);
+
+	cr_assert_gt(a, 0);
+	cr_assert_eq(a, b);
+	cr_assert_neq(a, c);
+	cr_assert_str_eq(peer_name_get(a), "trunk.example");
+	cr_assert_str_eq(peer_name_get(c), "other.example");
+	cr_assert_null(peer_name_get(0));
+	cr_assert_null(peer_name_get(PEER_NAMES_MAX + 1));
+	cr_assert_eq(peer_name_intern("x", 0), 0);
+	memset(longname, 'a', sizeof(longname));
+	cr_assert_eq(peer_name_intern(longname, PEER_NAME_LEN + 1), 0);
+	cr_assert_gt(peer_name_intern(longname, PEER_NAME_LEN), 0);
+	/* The table fills and then says so (each test runs in its own
+	 * process: the table starts empty). */
+	for (unsigned i = 0; i < PEER_NAMES_MAX + 10; i++) {
+		char n[32];
+		int len = snprintf(n, sizeof(n), "h%u.example", i);
+
+		if (!peer_name_intern(n, (size_t)len)) {
+			cr_assert_geq(i, PEER_NAMES_MAX - 4, "full at %u", i);
+			return;
+		}
+	}
+	cr_assert_fail("the table never filled");
 }

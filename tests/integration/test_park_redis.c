@@ -1,0 +1,600 @@
+/* tests/integration/test_park_redis.c - call park shared by two sipedge
+ * nodes through one real redis-server: distinct slots under a race,
+ * listing and retrieving through the other node, leases of a killed
+ * node, BLF of another node's park */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/sip/hdr.h"
+#include "proxy/sip/msg.h"
+#include "tests/common/mgmtcli.h"
+#include "tests/common/proc.h"
+#include "tests/common/sipp.h"
+#include "tests/common/ua.h"
+
+#define SIPP_MS 30000
+
+static char dir[PROC_PATH_MAX / 2];
+static struct proc_sipedge node[2];
+static pid_t redis_pid, sipp_pid[2];
+static struct sipcli_msg *rx;
+static uint16_t redis_port;
+
+/* One caller: its SIP UA (towards one node), RTP socket, dialog. */
+struct phone {
+	struct ua ua;
+	int rtp;
+	uint16_t rtp_port;
+	char cid[64];
+	char ruri[128];
+	char to[512];
+	char target[256];
+	char route[1024];
+	unsigned cseq;
+};
+
+static struct phone ph[4];
+static unsigned nph;
+
+static void setup(void)
+{
+	memset(node, 0, sizeof(node));
+	memset(ph, 0, sizeof(ph));
+	nph = 0;
+	redis_pid = sipp_pid[0] = sipp_pid[1] = 0;
+	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
+	rx = calloc(1, sizeof(*rx));
+	cr_assert_not_null(rx);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < 2; i++)
+		if (sipp_pid[i] > 0)
+			proc_kill(sipp_pid[i]);
+	for (unsigned i = 0; i < nph; i++) {
+		ua_close(&ph[i].ua);
+		if (ph[i].rtp > 0)
+			close(ph[i].rtp);
+	}
+	for (int i = 0; i < 2; i++)
+		proc_sipedge_cleanup(&node[i]);
+	if (redis_pid > 0)
+		proc_kill(redis_pid);
+	if (!getenv("SIPEDGE_KEEP_TMP")) /* as tests/common/proc.c */
+		proc_rmtree(dir);
+	free(rx);
+}
+
+TestSuite(park_redis, .init = setup, .fini = teardown, .timeout = 120);
+
+static long ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* redis-server on a free loopback port, answering (bounded: 10 s). */
+static void redis_up(void)
+{
+	char port[16], log[PROC_PATH_MAX];
+	const char *argv[] = { "redis-server", "--port", port, "--bind",
+			       "127.0.0.1",    "--save", "",   "--appendonly",
+			       "no",	       "--dir",	 dir,  NULL };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int err;
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &redis_port), 0);
+	snprintf(port, sizeof(port), "%u", redis_port);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	err = proc_spawn((char *const *)argv, dir, log, log, &redis_pid);
+	cr_assert_neq(err, -ENOENT, "redis-server is not installed");
+	cr_assert_eq(err, 0, "redis-server: %s", strerror(-err));
+	a.sin_port = htons(redis_port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	for (long t0 = ms_now(); ms_now() - t0 < 10000; usleep(50 * 1000)) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok = fd >= 0 &&
+			 connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+	}
+	cr_assert_fail("redis-server on %u did not listen", redis_port);
+}
+
+/* Node @p i sharing the redis-server: one shard, T1 100 ms. */
+static void node_up(int i)
+{
+	char yaml[512];
+
+	snprintf(yaml, sizeof(yaml),
+		 "proxy:\n  t1_ms: 100\n"
+		 "store:\n  backend: redis\n  redis:\n"
+		 "    address: \"127.0.0.1:%u\"\n"
+		 "    connect_timeout_ms: 300\n"
+		 "    command_timeout_ms: 1000\n",
+		 redis_port);
+	cr_assert_eq(proc_sipedge_start(&node[i], "127.0.0.1", 1, yaml), 0,
+		     "node %d: %s", i, node[i].why);
+}
+
+static void up(void)
+{
+	redis_up();
+	node_up(0);
+	node_up(1);
+}
+
+/* park.list on node @p i: "domain:slot" words into @p out (and each
+ * record's node id into @p nodes, space-separated, when not NULL);
+ * returns the count. Checks every call_id differs (no merged calls). */
+static unsigned park_list(int i, const char *domain, char *out, size_t size,
+			  char *nodes, size_t nsize)
+{
+	char why[256], params[128] = "[]";
+	json_t *res = NULL, *slots, *e;
+	size_t k, o = 0, no = 0;
+
+	if (domain)
+		snprintf(params, sizeof(params), "[\"%s\"]", domain);
+	cr_assert_eq(mgmtcli_rpc(node[i].mgmt_port, NULL, "park.list", params,
+				 &res, why, sizeof(why)),
+		     0, "park.list on node %d: %s", i, why);
+	slots = json_object_get(res, "slots");
+	cr_assert(json_is_array(slots));
+	out[0] = '\0';
+	if (nodes)
+		nodes[0] = '\0';
+	json_array_foreach(slots, k, e)
+	{
+		const char *cid =
+		    json_string_value(json_object_get(e, "call_id"));
+
+		o += (size_t)snprintf(
+		    out + o, size - o, "%s%s:%d", o ? " " : "",
+		    json_string_value(json_object_get(e, "domain")),
+		    (int)json_integer_value(json_object_get(e, "slot")));
+		cr_assert_lt(o, size);
+		cr_assert(cid && *cid);
+		for (size_t j = 0; j < k; j++)
+			cr_assert_str_neq(
+			    json_string_value(json_object_get(
+				json_array_get(slots, j), "call_id")),
+			    cid, "two slots hold call %s", cid);
+		if (nodes) {
+			no += (size_t)snprintf(
+			    nodes + no, nsize - no, "%s%s", no ? " " : "",
+			    json_string_value(json_object_get(e, "node")));
+			cr_assert_lt(no, nsize);
+		}
+	}
+	k = json_array_size(slots);
+	json_decref(res);
+	return (unsigned)k;
+}
+
+/* @p n SIPp callers dial 700 at node @p i, parked @p hold_ms. */
+static void parkers(int i, unsigned n, unsigned hold_ms, const char *name)
+{
+	struct sipp_cmd c;
+
+	sipp_cmd_uac(&c, "uac_park.xml", node[i].port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "700", "-key", "domain", "127.0.0.1", NULL);
+	sipp_cmd_opt(&c, "-m", "%u", n);
+	sipp_cmd_opt(&c, "-r", "%u", n);
+	sipp_cmd_opt(&c, "-l", "%u", n);
+	sipp_cmd_opt(&c, "-d", "%u", hold_ms);
+	sipp_cmd_errors(&c, name);
+	sipp_pid[i] = sipp_spawn(c.argv, dir, name);
+}
+
+/* 30 callers on each node dial 700 at once: 60 distinct slots, 701 to
+ * 760, the same list on both nodes, every call in its own slot; all
+ * free after their BYEs. */
+Test(park_redis, sixty_parks_over_two_nodes_get_sixty_distinct_slots)
+{
+	char list[2048], list2[2048], want[32];
+	unsigned n = 0;
+
+	up();
+	parkers(0, 30, 6000, "parkers-a");
+	parkers(1, 30, 6000, "parkers-b");
+	/* Bounded: 50 polls of 100 ms while the calls arrive. */
+	for (unsigned i = 0; i < 50 && n < 60; i++) {
+		n = park_list(0, "127.0.0.1", list, sizeof(list), NULL, 0);
+		if (n < 60)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(n, 60, "%s", list);
+	for (unsigned s = 701; s <= 760; s++) {
+		snprintf(want, sizeof(want), "127.0.0.1:%u", s);
+		cr_assert_not_null(strstr(list, want), "%s missing: %s", want,
+				   list);
+	}
+	cr_assert_eq(park_list(1, NULL, list2, sizeof(list2), NULL, 0), 60);
+	cr_assert_str_eq(list, list2);
+	sipp_ok(&sipp_pid[0], SIPP_MS, dir, "parkers-a", node[0].log);
+	sipp_ok(&sipp_pid[1], SIPP_MS, dir, "parkers-b", node[1].log);
+	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
+		     list);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* A node killed with SIGKILL renews no lease: its slots leave the
+ * list of the survivor within a few seconds. */
+Test(park_redis, a_killed_nodes_slots_leave_the_list_of_the_other)
+{
+	char list[512], nodes[256], nodes_a[256];
+	unsigned n = 0;
+	long t0, dt;
+
+	up();
+	parkers(0, 3, 60000, "parkers-a");
+	for (unsigned i = 0; i < 50 && n < 3; i++) {
+		n = park_list(1, NULL, list, sizeof(list), nodes,
+			      sizeof(nodes));
+		if (n < 3)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(n, 3, "%s", list);
+	/* Held by A: its node id on each, and B's list says the same. */
+	cr_assert_eq(
+	    park_list(0, NULL, list, sizeof(list), nodes_a, sizeof(nodes_a)),
+	    3);
+	cr_assert_str_eq(nodes, nodes_a);
+	cr_assert_eq(kill(node[0].pid, SIGKILL), 0);
+	t0 = ms_now();
+	/* Bounded: 10 s of 100 ms polls. */
+	while (ms_now() - t0 < 10000 &&
+	       park_list(1, NULL, list, sizeof(list), NULL, 0) > 0)
+		usleep(100 * 1000);
+	dt = ms_now() - t0;
+	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0,
+		     "still listed after %ld ms: %s", dt, list);
+	cr_assert_leq(dt, 5000, "the lease ran %ld ms", dt);
+	cr_log_info("park_redis: a dead node's slots left after %ld ms", dt);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* A phone @p user@@p domain on @p ip, talking to node @p i. */
+static struct phone *phone(int i, const char *user, const char *domain,
+			   const char *ip)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	struct phone *p;
+
+	cr_assert_lt(nph, 4);
+	p = &ph[nph++];
+	ua_open(&p->ua, user, domain, ip, node[i].port);
+	p->rtp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(p->rtp, 0);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	cr_assert_eq(bind(p->rtp, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(p->rtp, (struct sockaddr *)&a, &len), 0);
+	p->rtp_port = ntohs(a.sin_port);
+	return p;
+}
+
+static int sdp_of(const struct phone *p, unsigned version, char *buf,
+		  size_t size)
+{
+	return snprintf(buf, size,
+			"v=0\r\n"
+			"o=%s 1000 %u IN IP4 %s\r\n"
+			"s=-\r\n"
+			"c=IN IP4 %s\r\n"
+			"t=0 0\r\n"
+			"m=audio %u RTP/AVP 0\r\n"
+			"a=rtpmap:0 PCMU/8000\r\n",
+			p->ua.user, version, p->ua.ip, p->ua.ip, p->rtp_port);
+}
+
+/* @p p calls @p user of its domain with its offer. */
+static void call(struct phone *p, const char *user)
+{
+	char req[4096], sdp[512];
+	int n, bl = sdp_of(p, 1, sdp, sizeof(sdp));
+
+	snprintf(p->cid, sizeof(p->cid), "pr-%s-%u-%u", p->ua.user, p->ua.port,
+		 ++p->ua.seq);
+	p->cseq = 1;
+	snprintf(p->ruri, sizeof(p->ruri), "sip:%s@%s", user, p->ua.domain);
+	n = snprintf(req, sizeof(req),
+		     "INVITE %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpr%s\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: <%s>\r\n"
+		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
+		     "Contact: <%s>\r\n"
+		     "Content-Type: application/sdp\r\n"
+		     "Content-Length: %d\r\n\r\n%s",
+		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
+		     p->ua.domain, p->cid, p->ruri, p->cid, p->ua.contact, bl,
+		     sdp);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* The dialog of 2xx @p r: To, Contact, route set (RFC 3261 §12.1.2). */
+static void dialog_of(struct phone *p, const struct sipcli_msg *r)
+{
+	const struct siphdr *rr[16];
+	unsigned nrr = 0;
+	size_t o = 0;
+	char c[512], *lt, *gt;
+
+	sipcli_hdr_str(r, HDR_TO, p->to, sizeof(p->to));
+	sipcli_hdr_str(r, HDR_CONTACT, c, sizeof(c));
+	lt = strchr(c, '<');
+	gt = lt ? strchr(lt, '>') : NULL;
+	cr_assert(lt && gt, "Contact: %s", c);
+	*gt = '\0';
+	snprintf(p->target, sizeof(p->target), "%s", lt + 1);
+	for (unsigned i = 0; i < r->m.nhdrs && nrr < 16; i++)
+		if (r->m.hdrs[i].id == HDR_RECORD_ROUTE)
+			rr[nrr++] = &r->m.hdrs[i];
+	p->route[0] = '\0';
+	while (nrr--) {
+		o += (size_t)snprintf(
+		    p->route + o, sizeof(p->route) - o, "Route: %.*s\r\n",
+		    (int)rr[nrr]->value.len, rr[nrr]->value.p);
+		cr_assert_lt(o, sizeof(p->route));
+	}
+}
+
+static void in_dialog(struct phone *p, const char *method)
+{
+	char req[2048];
+	unsigned cseq = strcmp(method, "ACK") ? ++p->cseq : p->cseq;
+	int n;
+
+	n = snprintf(req, sizeof(req),
+		     "%s %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpr%s%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u %s\r\n"
+		     "%s"
+		     "Content-Length: 0\r\n\r\n",
+		     method, p->target, p->ua.ip, p->ua.port, p->cid, method,
+		     cseq, p->ua.user, p->ua.domain, p->cid, p->to, p->cid,
+		     cseq, method, p->route);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* Answer request @p r with 200 and @p p's SDP. */
+static void answer_sdp(struct phone *p, const struct sipcli_msg *r)
+{
+	char out[4096], sdp[512];
+	size_t o = 0;
+	int bl = sdp_of(p, 2, sdp, sizeof(sdp));
+
+	o += (size_t)snprintf(out + o, sizeof(out) - o, "SIP/2.0 200 OK\r\n");
+	for (unsigned i = 0; i < r->m.nhdrs; i++) {
+		const struct siphdr *h = &r->m.hdrs[i];
+		const char *name = h->id == HDR_VIA	       ? "Via"
+				   : h->id == HDR_FROM	       ? "From"
+				   : h->id == HDR_TO	       ? "To"
+				   : h->id == HDR_CALL_ID      ? "Call-ID"
+				   : h->id == HDR_CSEQ	       ? "CSeq"
+				   : h->id == HDR_RECORD_ROUTE ? "Record-Route"
+							       : NULL;
+
+		/* A first 2xx gets our tag (RFC 3261 §8.2.6.2). */
+		if (name)
+			o += (size_t)snprintf(
+			    out + o, sizeof(out) - o, "%s: %.*s%s\r\n", name,
+			    (int)h->value.len, h->value.p,
+			    h->id == HDR_TO && !r->m.to_tag.len ? ";tag=callee"
+								: "");
+		cr_assert_lt(o, sizeof(out));
+	}
+	o += (size_t)snprintf(out + o, sizeof(out) - o,
+			      "Contact: <%s>\r\n"
+			      "Content-Type: application/sdp\r\n"
+			      "Content-Length: %d\r\n\r\n%s",
+			      p->ua.contact, bl, sdp);
+	cr_assert_lt(o, sizeof(out));
+	ua_send(&p->ua, out, o);
+}
+
+static const char *body_of(const struct sipcli_msg *r)
+{
+	const char *b = strstr(r->buf, "\r\n\r\n");
+
+	return b ? b + 4 : "";
+}
+
+/* alice parks on node A; node B lists her slot (held by A); carol
+ * dials 701 through node B and reaches A's pool, which re-INVITEs
+ * alice with carol's media and answers carol with alice's; carol's
+ * BYE ends alice's leg too. */
+Test(park_redis, a_call_parked_on_a_is_listed_and_retrieved_through_b)
+{
+	struct phone *alice, *carol;
+	char list[256], nodes[128], pa[32], pc[32];
+	unsigned n = 0;
+
+	up();
+	alice = phone(0, "alice", "localhost", "127.0.0.2");
+	carol = phone(1, "carol", "localhost", "127.0.0.4");
+	call(alice, "700");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	/* B learns of it by Pub/Sub (bounded: 30 polls of 100 ms). */
+	for (unsigned i = 0; i < 30 && n < 1; i++) {
+		n = park_list(1, "localhost", list, sizeof(list), nodes,
+			      sizeof(nodes));
+		if (!n)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(n, 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	/* The routing copy of B follows Pub/Sub, as its list did; give
+	 * it one refresh period to be sure the INVITE finds it. */
+	usleep(200 * 1000);
+	call(carol, "701");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pc), "%s", rx->buf);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+	dialog_of(carol, rx);
+	in_dialog(carol, "ACK");
+	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
+		     list);
+	in_dialog(carol, "BYE");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
+	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
+	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* True once file @p name of the test's directory holds @p what. */
+static int file_has(const char *name, const char *what)
+{
+	char path[4096], buf[65536];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
+/* A lamp on slot 701 subscribed on node B (blf_watch.xml: full state,
+ * then the parked caller confirmed, then free) sees a park made on
+ * node A and its hang-up. */
+Test(park_redis, a_lamp_on_b_sees_a_park_made_on_a)
+{
+	struct sipp_cmd c, k;
+	int subscribed = 0;
+
+	up();
+	sipp_cmd_uac(&c, "blf_watch.xml", node[1].port, 0, "u1");
+	sipp_cmd_opt(&c, "-m", "1");
+	sipp_cmd_args(&c, "-key", "slot", "701", "-key", "host", "localhost",
+		      "-trace_msg", "-message_file", "lamp_msg.log", NULL);
+	sipp_cmd_errors(&c, "lamp");
+	sipp_pid[1] = sipp_spawn(c.argv, dir, "lamp");
+	/* Park once the lamp shows the free slot. Bounded: 100 x 50 ms. */
+	for (unsigned i = 0; i < 100 && !subscribed; i++) {
+		subscribed = file_has("lamp_msg.log", "version=\"0\"");
+		if (!subscribed)
+			usleep(50 * 1000);
+	}
+	cr_assert(subscribed, "the lamp got no first NOTIFY within 5 s");
+	sipp_cmd_uac(&k, "uac_park.xml", node[0].port, 0, "u1");
+	sipp_cmd_args(&k, "-s", "700", "-key", "domain", "localhost", NULL);
+	sipp_cmd_opt(&k, "-m", "1");
+	sipp_cmd_opt(&k, "-d", "1000");
+	sipp_cmd_errors(&k, "parker");
+	sipp_pid[0] = sipp_spawn(k.argv, dir, "parker");
+	sipp_ok(&sipp_pid[0], SIPP_MS, dir, "parker", node[0].log);
+	sipp_ok(&sipp_pid[1], SIPP_MS, dir, "lamp", node[1].log);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* The first INVITE @p u receives (bounded: 50 messages). */
+static void first_invite(struct ua *u, struct sipcli_msg *r)
+{
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(ua_recv(u, r, UA_WAIT_MS), 0, "no INVITE");
+		if (r->m.is_request &&
+		    slice_eq(r->m.method_name, SLICE_LIT("INVITE")))
+			return;
+	}
+	cr_assert_fail("no INVITE");
+}
+
+/* alice parks on node A; park.retrieve through node B calls dave
+ * (registered on B) without SDP; dave's offer reaches alice in a
+ * re-INVITE from A, alice's answer reaches dave in the ACK; BYE from
+ * alice ends dave's call. */
+Test(park_redis, park_retrieve_through_b_reaches_the_call_on_a)
+{
+	struct phone *alice, *dave;
+	char list[256], why[256], pd[32], pa[32], cid[128];
+	json_t *res = NULL;
+	unsigned n = 0;
+
+	up();
+	alice = phone(0, "alice", "localhost", "127.0.0.2");
+	dave = phone(1, "dave", "localhost", "127.0.0.5");
+	cr_assert_eq(ua_register(&dave->ua, "test", 60, rx), 200);
+	call(alice, "700");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	/* Bounded: 30 polls of 100 ms until B knows the slot. */
+	for (unsigned i = 0; i < 30 && n < 1; i++) {
+		n = park_list(1, "localhost", list, sizeof(list), NULL, 0);
+		if (!n)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(n, 1, "%s", list);
+	cr_assert_eq(mgmtcli_rpc(node[1].mgmt_port, NULL, "park.retrieve",
+				 "{\"domain\":\"localhost\",\"slot\":701,"
+				 "\"to\":\"dave\"}",
+				 &res, why, sizeof(why)),
+		     0, "%s", why);
+	cr_assert_str_eq(json_string_value(json_object_get(res, "state")),
+			 "calling");
+	json_decref(res);
+	first_invite(&dave->ua, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	sipcli_hdr_str(rx, HDR_CALL_ID, cid, sizeof(cid));
+	answer_sdp(dave, rx);
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	snprintf(pd, sizeof(pd), "m=audio %u ", dave->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pd), "%s", rx->buf);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	ua_expect_req(&dave->ua, "ACK", cid, rx);
+	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
+		     list);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_expect_req(&dave->ua, "BYE", cid, rx);
+	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
