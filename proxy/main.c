@@ -822,6 +822,9 @@ static int run(const struct conf *c, const struct opts *o)
 	pool_set_steer(park_steer);
 	if (!err && b2b_conf(c)->workers)
 		err = load_sounds(c);
+	/* The media engines' counters, one per pool worker. */
+	if (!err)
+		err = media_stats_init(b2b_conf(c)->workers);
 	if (!err)
 		err = pool_start(c, &pool);
 	if (err) {
@@ -864,6 +867,7 @@ out:
 	pool_stop(pool);
 	pool = NULL;
 	media_sounds_unload(); /* the pool's workers played them */
+	media_stats_fini();
 	if (s.shards) {
 		shards_stop(s.shards);
 		s.shards = NULL;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include "features/b2b/b2b_conf.h"
 #include "proxy/base/err.h"
 #include "proxy/base/log.h"
+#include "proxy/base/stats.h"
 #include "proxy/sip/peer.h"
 #include "proxy/sip/sdp.h"
 
@@ -119,6 +121,92 @@ struct media {
 	struct media_stats st;
 	struct log_ratelimit rl;
 };
+
+/* What each engine publishes after its tick for /metrics, by its
+ * worker index (media_opts.worker): written by that worker only. */
+enum {
+	PUB_SESSIONS,
+	PUB_TX,
+	PUB_TX_ERRORS,
+	PUB_RX,
+	PUB_LATE_5MS,
+	PUB_LATE_20MS,
+	PUB__COUNT,
+};
+
+static _Atomic uint64_t pub[B2B_MAX_WORKERS][PUB__COUNT];
+static uint64_t late5[B2B_MAX_WORKERS], late20[B2B_MAX_WORKERS];
+
+static const struct stats_item pub_items[] = {
+	{ "sessions", "RTP sessions of the pool's media engine now", true },
+	{ "tx", "RTP packets sent (prompts, music, events)", false },
+	{ "tx_errors", "RTP sends that failed", false },
+	{ "rx", "RTP packets received", false },
+	{ "late_5ms", "RTP packets sent 5 ms or more after their time", false },
+	{ "late_20ms",
+	  "RTP packets sent 20 ms or more after their time "
+	  "(a frame late: the listener hears a gap)",
+	  false },
+};
+
+static void pub_read(void *arg, unsigned inst, uint64_t *v)
+{
+	(void)arg;
+	for (unsigned k = 0; k < PUB__COUNT; k++)
+		v[k] = inst < B2B_MAX_WORKERS
+			   ? atomic_load_explicit(&pub[inst][k],
+						  memory_order_relaxed)
+			   : 0;
+}
+
+static struct stats_source pub_src = {
+	.module = "b2b_media",
+	.items = pub_items,
+	.nitems = sizeof(pub_items) / sizeof(pub_items[0]),
+	.label = "worker",
+	.read = pub_read,
+};
+
+int media_stats_init(unsigned nworkers)
+{
+	int err;
+
+	if (!nworkers || nworkers > B2B_MAX_WORKERS)
+		return nworkers ? -EINVAL : 0;
+	memset(pub, 0, sizeof(pub));
+	memset(late5, 0, sizeof(late5));
+	memset(late20, 0, sizeof(late20));
+	pub_src.ninst = nworkers;
+	err = stats_add(&pub_src);
+	return err == -EEXIST ? 0 : err;
+}
+
+void media_stats_fini(void)
+{
+	stats_remove(&pub_src);
+}
+
+static void publish(const struct media *m)
+{
+	unsigned w = m->o.worker;
+	const uint64_t v[PUB__COUNT] = {
+		[PUB_SESSIONS] = m->st.sessions,
+		[PUB_TX] = m->st.tx,
+		[PUB_TX_ERRORS] = m->st.tx_errors,
+		[PUB_RX] = m->st.rx,
+	};
+
+	if (w >= B2B_MAX_WORKERS)
+		return;
+	for (unsigned k = 0; k < PUB__COUNT; k++)
+		if (k != PUB_LATE_5MS && k != PUB_LATE_20MS)
+			atomic_store_explicit(&pub[w][k], v[k],
+					      memory_order_relaxed);
+	atomic_store_explicit(&pub[w][PUB_LATE_5MS], late5[w],
+			      memory_order_relaxed);
+	atomic_store_explicit(&pub[w][PUB_LATE_20MS], late20[w],
+			      memory_order_relaxed);
+}
 
 static void rnd(void *buf, size_t len)
 {
@@ -546,6 +634,11 @@ static void record_late(struct media *m, uint64_t due_ns)
 	m->st.late_hist[b]++;
 	if (late_us > m->st.late_max_us)
 		m->st.late_max_us = late_us;
+	if (late_us >= 5000 && m->o.worker < B2B_MAX_WORKERS) {
+		late5[m->o.worker]++;
+		if (late_us >= 20000)
+			late20[m->o.worker]++;
+	}
 }
 
 /* Send one packet of @p s: an event's, or the next audio frame. */
@@ -630,6 +723,7 @@ static void serve(struct media_session *s, uint64_t now)
 static void tick_cb(uv_timer_t *t)
 {
 	media_tick(t->data, uv_hrtime());
+	publish(t->data);
 }
 
 void media_tick(struct media *m, uint64_t now)

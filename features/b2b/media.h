@@ -112,6 +112,18 @@ struct media_stats {
 	uint64_t late_hist[MEDIA_PTIME_MS * 10 * 4 + 1];
 };
 
+/**
+ * Publish the engines' counters in /metrics and stats.get (`b2b_media`,
+ * label worker: sessions, tx, tx_errors, rx, late_5ms, late_20ms),
+ * each engine after each of its ticks under its
+ * media_opts.worker. Returns 0, -EINVAL (more than B2B_MAX_WORKERS),
+ * -ENOMEM. Thread: control, before the pool starts.
+ */
+int media_stats_init(unsigned nworkers);
+
+/** Remove them. Thread: control, after the pool stopped. */
+void media_stats_fini(void);
+
 /** Copy @p m's counters into @p out. Thread: the loop's. */
 void media_stats_get(const struct media *m, struct media_stats *out);
 

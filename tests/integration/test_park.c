@@ -516,6 +516,16 @@ Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
 	park(bob);
 	hears(alice, parked_701, 4, 25);
 	hears(bob, parked_701, 4, 25);
+	/* The pool's media engines count what they sent (the two lots may
+	 * be on one worker or two). */
+	cr_assert_geq(metric("sipedge_b2b_media_tx_total{worker=\"0\"}") +
+			  metric("sipedge_b2b_media_tx_total{worker=\"1\"}"),
+		      2 * (4 + 25));
+	cr_assert_eq(metric("sipedge_b2b_media_sessions{worker=\"0\"}") +
+			 metric("sipedge_b2b_media_sessions{worker=\"1\"}"),
+		     2);
+	cr_assert_geq(metric("sipedge_b2b_media_late_20ms_total{worker=\"0\"}"),
+		      0);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "127.0.0.1:701 localhost:701");
 	cr_assert_eq(park_list("LOCALHOST", list, sizeof(list)), 1);

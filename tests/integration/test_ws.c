@@ -11,13 +11,16 @@
 #include <sys/socket.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "tests/common/baresip.h"
 #include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/rtpe.h"
 #include "tests/common/sipcli.h"
@@ -48,11 +51,14 @@ struct wsc {
 static struct wsc *wc, *wc2;
 
 static struct rtpe_proc rtpe; /* the media test's */
+static pid_t node_pid;	      /* browsers.js in the background */
+static uint16_t tls_port;     /* a TLS listener start_wss_with() adds */
 
 static void setup(void)
 {
 	memset(&sp, 0, sizeof(sp));
 	memset(&rtpe, 0, sizeof(rtpe));
+	tls_port = 0;
 	topdir[0] = '\0';
 	wc = calloc(1, sizeof(*wc));
 	wc2 = calloc(1, sizeof(*wc2));
@@ -62,6 +68,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+	if (node_pid > 0)
+		proc_kill(node_pid);
+	node_pid = 0;
 	rtpe_stop(&rtpe);
 	if (wc->fd >= 0)
 		close(wc->fd);
@@ -818,7 +827,8 @@ static void start_wss_with(uint16_t *wss_portp, uint16_t *page_portp,
 		 "%s/tests/integration/ws/node_modules/jssip", src ? src : ".");
 	cr_assert_eq(access(mods, R_OK), 0,
 		     "%s missing: run scripts/install-deps.sh (npm ci)", mods);
-	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	if (!topdir[0])
+		cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
 	sh_ok("openssl req -x509 -newkey ec -pkeyopt "
 	      "ec_paramgen_curve:prime256v1 -nodes -keyout srv.key -out "
 	      "srv.pem -days 2 -subj /CN=127.0.0.1 -addext "
@@ -834,6 +844,14 @@ static void start_wss_with(uint16_t *wss_portp, uint16_t *page_portp,
 		 "    key: %s/srv.key\n"
 		 "    origins: [\"http://127.0.0.1:%u\"]\n",
 		 *wss_portp, topdir, topdir, *page_portp);
+	if (tls_port)
+		snprintf(ls + strlen(ls), sizeof(ls) - strlen(ls),
+			 "  - address: 127.0.0.1\n"
+			 "    port: %u\n"
+			 "    transports: [tls]\n"
+			 "    cert: %s/srv.pem\n"
+			 "    key: %s/srv.key\n",
+			 tls_port, topdir, topdir);
 	start(ls, extra);
 }
 
@@ -1017,5 +1035,99 @@ Test(ws, browser_calls_a_udp_phone_with_audio_bridged_by_rtpengine,
 	cr_assert_null(strstr(screen, "a=candidate"), "%.3000s", screen);
 	cr_assert_null(strstr(screen, "a=fingerprint"), "%.3000s", screen);
 	free(screen);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * A phone over TLS calls a browser over WSS, media anchored in a real
+ * rtpengine (issues #16 and #18): baresip (Debian's SIPp has no TLS, so
+ * baresip is the TLS caller; plain RTP with Opus, a 440 Hz tone) dials
+ * alice, a JsSIP page that answers by itself. The offer reaches the
+ * browser as WebRTC (ICE, DTLS-SRTP, rtcp-mux: else it would refuse
+ * it), its answer reaches baresip as plain RTP/AVP, and the browser
+ * receives baresip's audio; the browser hangs up, baresip sees it.
+ */
+Test(ws, a_tls_phone_calls_a_browser_with_audio_bridged_by_rtpengine,
+     .timeout = 150)
+{
+	const char *src = getenv("SIPEDGE_SRCDIR");
+	struct baresip b = { .ctrl = -1 };
+	uint16_t wss_port, page_port;
+	char extra[PROC_PATH_MAX + 256], script[PROC_PATH_MAX], url[64], pp[16],
+	    prof[PROC_PATH_MAX + 16], out[PROC_PATH_MAX + 16],
+	    ca[PROC_PATH_MAX + 16], cert[PROC_PATH_MAX + 16], why[256],
+	    *text = NULL;
+	char *argv[] = { "node", script, url,	   "localhost",
+			 pp,	 prof,	 "answer", NULL };
+	json_t *res = NULL, *who, *r = NULL;
+	json_error_t je;
+	int status = -1, err = -1;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	cr_assert_eq(proc_free_port("127.0.0.1", &tls_port), 0);
+	/* tls.ca: baresip's Contact names its own TLS listener (no RFC 5626
+	 * outbound), which the BYE to it reaches over a new connection,
+	 * verified against srv.pem (start_wss_with() makes it in topdir;
+	 * baresip shows it too). */
+	cr_assert_eq(proc_tmpdir(topdir, sizeof(topdir)), 0);
+	snprintf(extra, sizeof(extra),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n"
+		 "tls:\n  ca: %s/srv.pem\n",
+		 rtpe.ng_port, topdir);
+	start_wss_with(&wss_port, &page_port, extra);
+	/* The browser: registers as alice and waits for a call. */
+	snprintf(script, sizeof(script), "%s/tests/integration/ws/browsers.js",
+		 src ? src : ".");
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%u", wss_port);
+	snprintf(pp, sizeof(pp), "%u", page_port);
+	snprintf(prof, sizeof(prof), "%s/profiles", topdir);
+	cr_assert_eq(mkdir(prof, 0700), 0);
+	snprintf(out, sizeof(out), "%s/browsers.out", topdir);
+	cr_assert_eq(proc_spawn(argv, topdir, out, out, &node_pid), 0);
+	/* Bounded: 30 s for the page to register alice. */
+	for (int i = 0; i < 300 && err; i++) {
+		err =
+		    mgmtcli_rpc(sp.mgmt_port, NULL, "location.lookup",
+				"[\"alice@localhost\"]", &r, why, sizeof(why));
+		json_decref(r);
+		r = NULL;
+		if (err)
+			ms_sleep(100);
+	}
+	cr_assert_eq(err, 0, "alice never registered: %s", why);
+	/* The phone over TLS (the proxy's self-signed certificate is its
+	 * own CA) calls her. */
+	snprintf(ca, sizeof(ca), "%s/srv.pem", topdir);
+	sh_ok("cat srv.pem srv.key > ua.pem");
+	snprintf(cert, sizeof(cert), "%s/ua.pem", topdir);
+	err = baresip_start_tls(&b, topdir, "carol", "localhost", "pw",
+				tls_port, ca, cert);
+	cr_assert_eq(err, 0, "baresip: %d", err);
+	cr_assert_eq(
+	    baresip_wait_out(&b, "carol@localhost: {0/TLS/v4} 200 OK", 10000),
+	    0, "carol did not register over TLS");
+	cr_assert_eq(baresip_cmd(&b, "dial", "sip:alice@localhost", 5000), 0);
+	cr_assert_eq(baresip_wait_event(&b, "CALL_ESTABLISHED", 20000), 0,
+		     "the browser's answer was not taken");
+	/* The browser hangs up once it has heard carol (bounded by its
+	 * own watchdog, 75 s). */
+	cr_assert_eq(proc_wait(node_pid, 90000, &status), 0);
+	node_pid = 0;
+	cr_assert_eq(baresip_wait_event(&b, "CALL_CLOSED", 10000), 0,
+		     "the browser's BYE never reached carol");
+	baresip_stop(&b);
+	proc_read_file(out, &text);
+	res = text ? json_loads(text, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	cr_assert_not_null(res, "browsers.js: %s", text ? text : "");
+	who = json_object_get(res, "alice");
+	cr_expect(json_is_true(json_object_get(who, "established")),
+		  "the WebRTC offer was accepted: %s", text);
+	cr_expect_gt(
+	    json_integer_value(json_object_get(who, "packetsReceived")), 0,
+	    "carol's audio reached the browser: %s", text);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+	json_decref(res);
+	free(text);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

@@ -8,7 +8,8 @@
 // usage: node browsers.js WSS_URL DOMAIN PAGE_PORT PROFILE_DIR [CALL_URI]
 // With CALL_URI: one browser (alice) registers and calls it (a SIPp UAS
 // over UDP); prints what alice saw (packetsReceived when the call was
-// established), exits 0 once the call ended.
+// established), exits 0 once the call ended. CALL_URI "answer": alice
+// registers and answers the call that comes in (exits 0 with audio).
 'use strict';
 
 const fs = require('fs');
@@ -102,6 +103,32 @@ async function callOut(p) {
 	done(result.alice.registered && result.alice.progress ? 0 : 1);
 }
 
+// CALL_URI "answer": alice registers and answers the call that comes
+// in (page.html answers by itself), reports audio, then hangs up.
+async function answerIn(p) {
+	await p.evaluate((u, w, d) => window.start(u, w, d), 'alice', url, domain);
+	await until(p, () => window.state.registered || window.state.error,
+		    15000, 'alice registered');
+	result.alice.registered = await p.evaluate(() => window.state.registered);
+	await until(p, () => window.state.established || window.state.failed,
+		    40000, 'a call answered');
+	result.alice.established = await p.evaluate(() => window.state.established);
+	for (let i = 0; result.alice.established && i < 100; i++) {
+		result.alice.packetsReceived = await p.evaluate(() => window.packetsReceived());
+		if (result.alice.packetsReceived > 0)
+			break;
+		await new Promise(ok => setTimeout(ok, 100));
+	}
+	if (result.alice.established) {
+		await p.evaluate(() => window.hangup());
+		await until(p, () => window.state.ended, 10000, 'alice hang-up');
+		result.alice.ended = true;
+	}
+	Object.assign(result.alice, await p.evaluate(() => ({
+		failed: window.state.failed, log: window.state.log })));
+	done(result.alice.established && result.alice.packetsReceived > 0 ? 0 : 1);
+}
+
 async function main() {
 	server = http.createServer((req, res) => {
 		if (req.url === '/jssip.js') {
@@ -120,7 +147,7 @@ async function main() {
 		browsers = [await launch('alice')];
 		const p = await browsers[0].newPage();
 		await p.goto('http://127.0.0.1:' + pagePort + '/', { timeout: 15000 });
-		return callOut(p);
+		return callUri === 'answer' ? answerIn(p) : callOut(p);
 	}
 	browsers = [await launch('alice'), await launch('bob')];
 	const pages = { alice: await browsers[0].newPage(),
