@@ -25,7 +25,8 @@ ALLOC_PKG := jemalloc
 endif
 
 PKGS := liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson \
-	libmicrohttpd libsystemd sndfile spandsp openssl libcares $(ALLOC_PKG)
+	libmicrohttpd libsystemd sndfile spandsp openssl libcares libbpf \
+	$(ALLOC_PKG)
 TEST_PKGS := criterion
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
@@ -42,7 +43,7 @@ LDLIBS = $(PKG_LIBS) -lwslay -lpthread -lm
 # Layers (STYLE.md): proxy/base -> proxy/sip -> store -> proxy core ->
 # registrar, features -> proxy/mgmt -> proxy/main.c. bench/ links base and sip only.
 LIB_SRC := $(sort $(wildcard proxy/base/*.c proxy/sip/*.c))
-CORE_SRC := $(sort $(filter-out proxy/main.c, \
+CORE_SRC := $(sort $(filter-out proxy/main.c %.bpf.c, \
 	$(wildcard store/*.c proxy/core/*.c proxy/*.c registrar/*.c \
 	features/*.c features/*/*.c proxy/mgmt/*.c)))
 MAIN_SRC := proxy/main.c
@@ -73,8 +74,8 @@ SIPLOAD := $(if $(SIPLOAD_SRC),$(BUILD)/sipload)
 SIPCTL := $(BUILD)/sipctl
 
 .PHONY: all deps run test unit integration check fmt fmtcheck hdrcheck \
-	layercheck fuzz bench bench-compare bench-media bench-park bench-lb clean install uninstall \
-	soak
+	layercheck fuzz bench bench-compare bench-media bench-park bench-lb \
+	bench-steering clean install uninstall soak
 .DEFAULT_GOAL := all
 
 all: $(SIPEDGE) $(BENCHES) $(SIPLOAD) $(SIPCTL)
@@ -124,6 +125,25 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(if $(filter tests/%,$<),$(TEST_CFLAGS)) \
 		-MMD -MP -c $< -o $@
+
+# The kernel steering program (proxy/core/steer.bpf.c): built for the BPF
+# target and embedded in the binary as a bpftool skeleton, so that
+# `make install` has no extra file to place.
+BPFTOOL ?= $(or $(shell command -v bpftool 2>/dev/null),/usr/sbin/bpftool)
+GEN := $(BUILD)/gen
+CFLAGS += -I$(GEN)
+
+$(GEN)/steer.bpf.o: proxy/core/steer.bpf.c proxy/core/steer_scan.h \
+		proxy/core/steer_stats.h
+	@mkdir -p $(dir $@)
+	clang -O2 -g -target bpf -Wall -Werror -I. \
+		-I/usr/include/$(shell $(CC) -dumpmachine) -c $< -o $@
+	llvm-strip -g $@
+
+$(GEN)/steer.skel.h: $(GEN)/steer.bpf.o
+	$(BPFTOOL) gen skeleton $< name steer_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/proxy/core/steer.o: $(GEN)/steer.skel.h
 
 $(SIPEDGE): $(call obj,$(MAIN_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
@@ -183,20 +203,25 @@ bench-compare: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
 	./bench/compare/run.sh $(abspath $(BUILD))
 
+# CPU per call with udp.steering bpf against off (bench/steering.sh).
+bench-steering: deps
+	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPLOAD)
+	./bench/steering.sh $(abspath $(BUILD))
+
 # libFuzzer targets (clang), each run for FUZZ_SECONDS on a copy of the
 # corpus seeds; findings go to build-fuzz/findings and fail the target.
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -Wall -Wextra -Werror \
 	-DSIPEDGE_VERSION='"$(VERSION)"' \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz: deps
+fuzz: deps $(GEN)/steer.skel.h
 	@mkdir -p $(FUZZ_BUILD)
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		echo "== building $$n"; \
-		clang $(FUZZ_CFLAGS) $$(pkg-config --cflags $(PKGS)) \
+		clang $(FUZZ_CFLAGS) -I$(GEN) $$(pkg-config --cflags $(PKGS)) \
 			$$f $(LIB_SRC) $(CORE_SRC) -o $(FUZZ_BUILD)/$$n \
-			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp openssl libcares) -lwslay \
+			$$(pkg-config --libs liburcu-memb liburcu-cds libuv libcyaml nettle hiredis jansson libmicrohttpd sndfile spandsp openssl libcares libbpf) -lwslay \
 			-lpthread -lm; \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; \
 		mkdir -p $(FUZZ_BUILD)/$$n.corpus $(FUZZ_BUILD)/findings; \

@@ -104,27 +104,22 @@ static const struct stats_item stats_items[] = {
 	{ "cached", "answers and lookups in the cache now", true },
 };
 
-static void stats_read(void *arg, unsigned inst, uint64_t *v)
-{
-	const struct dns_stats *t = &stats[inst];
+_Static_assert(sizeof(struct dns_stats) == sizeof(stats_items) /
+					       sizeof(stats_items[0]) *
+					       sizeof(uint64_t),
+	       "a dns_stats row is its items, in order");
 
-	(void)arg;
-	v[0] = __atomic_load_n(&t->queries, __ATOMIC_RELAXED);
-	v[1] = __atomic_load_n(&t->hits, __ATOMIC_RELAXED);
-	v[2] = __atomic_load_n(&t->answers, __ATOMIC_RELAXED);
-	v[3] = __atomic_load_n(&t->nxdomain, __ATOMIC_RELAXED);
-	v[4] = __atomic_load_n(&t->failures, __ATOMIC_RELAXED);
-	v[5] = __atomic_load_n(&t->refused, __ATOMIC_RELAXED);
-	v[6] = __atomic_load_n(&t->waiting, __ATOMIC_RELAXED);
-	v[7] = __atomic_load_n(&t->cached, __ATOMIC_RELAXED);
-}
+static struct stats_rows rows = {
+	.width = sizeof(stats_items) / sizeof(stats_items[0]),
+};
 
 static struct stats_source stats_src = {
 	.module = "dns",
 	.items = stats_items,
 	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
 	.label = "shard",
-	.read = stats_read,
+	.read = stats_rows_read,
+	.arg = &rows,
 };
 
 int dns_init(unsigned nshards)
@@ -137,6 +132,7 @@ int dns_init(unsigned nshards)
 	if (!stats)
 		return -ENOMEM;
 	nstats = nshards;
+	rows.base = (const uint64_t *)stats;
 	stats_src.ninst = nshards;
 	err = stats_add(&stats_src);
 	if (err && err != -EEXIST) {
@@ -149,19 +145,10 @@ int dns_init(unsigned nshards)
 void dns_fini(void)
 {
 	stats_remove(&stats_src);
+	rows.base = NULL;
 	free(stats);
 	stats = NULL;
 	nstats = 0;
-}
-
-static void count(uint64_t *p)
-{
-	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
-}
-
-static void gauge(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
 struct dns {
@@ -222,7 +209,7 @@ static void unlink_entry(struct dns *d, struct entry *e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	d->count--;
-	gauge(&d->st->cached, d->count);
+	stats_set(&d->st->cached, d->count);
 	/* Not to be waited for any more (dns_wait()). */
 	for (unsigned i = 0; i < d->nwant; i++)
 		if (d->want[i] == e)
@@ -417,22 +404,22 @@ static void query_cb(void *arg, int status, int timeouts, unsigned char *abuf,
 	case ARES_SUCCESS:
 		e->status = 0;
 		ttl = answer_ttl(abuf, alen);
-		count(&d->st->answers);
+		stats_inc(&d->st->answers);
 		break;
 	case ARES_ENOTFOUND:
 		e->status = -ENOENT;
 		ttl = NEG_TTL_S;
-		count(&d->st->nxdomain);
+		stats_inc(&d->st->nxdomain);
 		break;
 	case ARES_ENODATA:
 		e->status = -ENODATA;
 		ttl = NEG_TTL_S;
-		count(&d->st->nxdomain);
+		stats_inc(&d->st->nxdomain);
 		break;
 	default:
 		rr_clear(e);
 		if (status != ARES_EDESTRUCTION && status != ARES_ECANCELLED)
-			count(&d->st->failures);
+			stats_inc(&d->st->failures);
 		e->status = -EHOSTUNREACH;
 		if (!d->closing && log_enabled(LOG_INFO))
 			log_msg(LOG_INFO, "dns: %s (type %d): %s", e->name,
@@ -461,7 +448,7 @@ static void run_ready(struct dns *d)
 
 		d->ready = w->next_ready;
 		d->nwaiters--;
-		gauge(&d->st->waiting, d->nwaiters);
+		stats_set(&d->st->waiting, d->nwaiters);
 		w->cb(w->arg, d->closing ? -ECANCELED : 0);
 		free(w);
 	}
@@ -631,7 +618,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 
 	if (e && e->status != -EINPROGRESS && e->expires_ms > now) {
 		e->gen = d->gen;
-		count(&d->st->hits);
+		stats_inc(&d->st->hits);
 		*ep = e;
 		return 0;
 	}
@@ -642,7 +629,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 			evict(d, now);
 		/* Full of lookups under way (a flood of names): refuse. */
 		if (d->count >= d->max) {
-			count(&d->st->refused);
+			stats_inc(&d->st->refused);
 			return -EAGAIN;
 		}
 		e = calloc(1, sizeof(*e) + len + 1);
@@ -654,7 +641,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 		e->next = d->bucket[hash(type, name)];
 		d->bucket[hash(type, name)] = e;
 		d->count++;
-		gauge(&d->st->cached, d->count);
+		stats_set(&d->st->cached, d->count);
 	}
 	e->gen = d->gen;
 	if (e->status == -EINPROGRESS) {
@@ -663,7 +650,7 @@ static int get(struct dns *d, int type, const char *name, struct entry **ep)
 	}
 	/* Absent or expired: ask. c-ares may answer at once (no server). */
 	e->status = -EINPROGRESS;
-	count(&d->st->queries);
+	stats_inc(&d->st->queries);
 	ares_query(d->ch, name, 1 /* IN */, qtype[type], query_cb, e);
 	arm(d);
 	if (e->status != -EINPROGRESS) {
@@ -928,7 +915,7 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 	}
 	if (d->nwaiters >= MAX_WAITERS) {
 		d->nwant = 0;
-		count(&d->st->refused);
+		stats_inc(&d->st->refused);
 		return -EAGAIN;
 	}
 	w = calloc(1, sizeof(*w));
@@ -956,6 +943,6 @@ int dns_wait(struct dns *d, dns_done_fn *cb, void *arg)
 		return -ENOMEM;
 	}
 	d->nwaiters++;
-	gauge(&d->st->waiting, d->nwaiters);
+	stats_set(&d->st->waiting, d->nwaiters);
 	return 0;
 }

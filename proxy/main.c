@@ -60,6 +60,8 @@
 #include "proxy/dns.h"
 #include "proxy/dns_conf.h"
 #include "proxy/rtpe.h"
+#include "proxy/nat.h"
+#include "proxy/nat_conf.h"
 #include "proxy/rtpe_conf.h"
 #include "registrar/auth.h"
 #include "registrar/reg.h"
@@ -794,6 +796,13 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* nat: its counters, before the shards count. */
+	err = nat_init(c);
+	if (err) {
+		log_msg(LOG_ERR, "sipedge: nat: %s", err_str(err));
+		status = EXIT_START;
+		goto out;
+	}
 	err = shards_start(c, &pipeline_role, &s.shards);
 	if (err) {
 		log_msg(LOG_ERR, "sipedge: could not start on %s: %s", names,
@@ -868,6 +877,7 @@ out:
 	/* The pool's workers held the slots, the shards resolved BLF URIs. */
 	park_feature_stop();
 	rtpe_fini(); /* no shard counts any more */
+	nat_fini();
 	dns_fini();
 	trace_stop(NULL); /* the shards gave it their last messages */
 	guard_stop();	  /* no shard counts any more */
@@ -910,6 +920,7 @@ static void sections_add(void)
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
 		&rtpe_conf_section,  &dns_conf_section,
+		&nat_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -15,6 +15,7 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/guard.h"
 #include "proxy/hangup.h"
+#include "proxy/nat.h"
 #include "proxy/dns.h"
 #include "proxy/dns_conf.h"
 #include "proxy/hook.h"
@@ -45,6 +46,7 @@ struct pipeline {
 	struct timer_wheel wheel;
 	struct route *route;
 	struct hangup *hangup; /* dialog.end's BYEs */
+	struct nat *nat;       /* keep-alives of NAT'd bindings */
 	struct rtpe *rtpe;     /* media anchoring; NULL when media is off */
 	struct dns *dns;       /* next-hop names; NULL when dns: is off */
 	unsigned dns_rounds;   /* lookups the request resumed has waited */
@@ -341,6 +343,9 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 		err = hangup_new(rc.conf, route_txns(k->route), rc.shard,
 				 &k->hangup);
 	if (!err)
+		err = nat_new(sh, &k->wheel, route_txns(k->route),
+			      pipeline_send, sh, &k->nat);
+	if (!err)
 		err = rtpe_new(sh, rc.conf, &k->rtpe);
 	if (err)
 		goto out;
@@ -362,6 +367,7 @@ void pipeline_free(struct pipeline *k)
 	route_free(k->route);
 	/* After the transactions: no BYE can answer any more. */
 	hangup_free(k->hangup);
+	nat_free(k->nat);
 	timer_wheel_fini(&k->wheel);
 	free(k);
 }
@@ -398,6 +404,13 @@ struct hangup *pipeline_hangup(struct shard *sh)
 	struct pipeline *k = shard_role_state(sh);
 
 	return k ? k->hangup : NULL;
+}
+
+struct nat *pipeline_nat(struct shard *sh)
+{
+	struct pipeline *k = shard_role_state(sh);
+
+	return k ? k->nat : NULL;
 }
 
 size_t pipeline_txn_count(struct shard *sh)

@@ -10,6 +10,7 @@
 struct arena;
 struct conf;
 struct hangup;
+struct nat;
 struct shard_role;
 struct shard;
 struct sipmsg;
@@ -65,6 +66,12 @@ void pipeline_tick(struct shard *sh, uint64_t now_ms);
  * NULL. Thread: the shard.
  */
 struct hangup *pipeline_hangup(struct shard *sh);
+
+/**
+ * The keep-alives of NAT'd bindings of the proxy shard @p sh
+ * (proxy/nat.h), or NULL. Thread: the shard.
+ */
+struct nat *pipeline_nat(struct shard *sh);
 
 /** Live transactions of the shard @p sh. Thread: the shard. */
 size_t pipeline_txn_count(struct shard *sh);

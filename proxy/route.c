@@ -23,6 +23,8 @@
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/nat.h"
+#include "proxy/nat_conf.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/topoh.h"
 #include "proxy/sip/digest.h"
@@ -200,11 +202,14 @@ static void sort_by_q(struct route_target *t, unsigned n)
 	}
 }
 
-/* Where binding @p c is reached: its flow (TCP), else its URI. */
+/* Where binding @p c is reached: its flow (TCP, or a UA behind NAT:
+ * the address its REGISTER came from, proxy/nat.h), else its URI. */
 static int contact_dest(const struct loc_contact *c, struct peer *d)
 {
-	if (peer_proto_is_stream((enum peer_proto)c->flow.proto) &&
-	    c->flow.conn_id) {
+	if ((peer_proto_is_stream((enum peer_proto)c->flow.proto) &&
+	     c->flow.conn_id) ||
+	    ((c->flags & LOC_NAT) && c->flow.proto == PEER_UDP &&
+	     c->flow.addr.ss_family != AF_UNSPEC && !c->path.len)) {
 		/* The connection the REGISTER came over. */
 		memset(d, 0, sizeof(*d));
 		d->proto = (enum peer_proto)c->flow.proto;
@@ -754,6 +759,9 @@ struct route {
 	unsigned last_status; /* route_last_reply() */
 	const char *last_reason;
 	uint64_t rx_us; /* route_set_rx_us() */
+	/* The source of the response being handled (route_response()),
+	 * for the NAT Contact fix; NULL otherwise. */
+	const struct peer *rsp_from;
 };
 
 static int send_to(struct route *r, const struct peer *to, const void *buf,
@@ -1069,6 +1077,28 @@ static int strip_own_credentials(const struct conf *c, struct edit_list *el,
 	return err;
 }
 
+/*
+ * Whether the Contact of @p m (from @p from) must name its source, a UA
+ * behind NAT (proxy/nat.h): requests and 1xx/2xx responses of the
+ * methods that set a remote target or a dialog's Contact, over UDP,
+ * TCP or TLS (a WebSocket flow is reached by its flow token already).
+ */
+static bool nat_fixes(const struct conf *c, const struct sipmsg *m,
+		      const struct peer *from)
+{
+	const struct nat_conf *nc = nat_conf(c);
+	enum sip_method meth = m->is_request ? m->method : m->cseq_method;
+
+	if (!nc->detect || peer_proto_is_ws(from->proto))
+		return false;
+	if (!m->is_request && (m->status <= 100 || m->status >= 300))
+		return false;
+	if (meth != SIP_INVITE && meth != SIP_UPDATE && meth != SIP_SUBSCRIBE &&
+	    meth != SIP_NOTIFY && meth != SIP_REFER)
+		return false;
+	return nat_detect(nc, m, from) != 0;
+}
+
 static int build_request(struct route *r, const struct fork *f,
 			 const struct sipmsg *m, const struct route_target *t,
 			 bool stateless, char *branch, size_t *branch_lenp,
@@ -1101,6 +1131,10 @@ static int build_request(struct route *r, const struct fork *f,
 	err = hook_clean(el, m, r->a, &kept);
 	if (!err)
 		err = strip_own_credentials(r->c, el, m);
+	/* A UA behind NAT: in-dialog requests must reach it through its
+	 * NAT binding (fix_nated_contact, docs/features.md "NAT"). */
+	if (!err && nat_fixes(r->c, m, from))
+		err = nat_fix_contact(el, m, from, r->a);
 	if (err)
 		return err;
 	if (kept.len && kept.p != m->ruri.p)
@@ -1423,6 +1457,8 @@ static void fork_check(struct fork *f)
 	local_final(f, st);
 }
 
+static struct slice callee_route(struct route *r, const struct sipmsg *m);
+
 /* Response @p m, Via popped, for sending upstream. From a hidden trunk
  * (branch @p tag of @p f, NULL when stateless) our Via is its only one:
  * the request's Vias and inside route set come back from the server
@@ -1442,6 +1478,12 @@ static int upstream_bytes(struct route *r, const struct sipmsg *m,
 			err = topoh_restore(el, m, &req, r->a);
 	} else if (!err) {
 		err = edit_pop_via(el);
+		/* The callee behind NAT, answering without a proxy between
+		 * (no Record-Route of another proxy): its Contact names its
+		 * source. */
+		if (!err && r->rsp_from && nat_fixes(r->c, m, r->rsp_from) &&
+		    !callee_route(r, m).len)
+			err = nat_fix_contact(el, m, r->rsp_from, r->a);
 	}
 	if (!err)
 		err = edit_print_arena(el, r->a, outp);
@@ -2147,11 +2189,18 @@ int route_response(struct route *r, const struct sipmsg *m,
 {
 	struct txn *ct = txn_cli_find(r->txns, m);
 
+	int err;
+
 	if (ct) {
+		r->rsp_from = from;
 		txn_cli_receive(ct, m);
+		r->rsp_from = NULL;
 		return 0;
 	}
-	return stateless_response(r, m, from);
+	r->rsp_from = from;
+	err = stateless_response(r, m, from);
+	r->rsp_from = NULL;
+	return err;
 }
 
 bool route_foreign(const struct conf *c, const struct sipmsg *m)

@@ -16,6 +16,8 @@
 #include "proxy/base/stats.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
+#include "proxy/nat.h"
+#include "proxy/nat_conf.h"
 #include "proxy/ng.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/sip/hdr.h"
@@ -50,28 +52,22 @@ static const struct stats_item stats_items[] = {
 	  false },
 };
 
-static void stats_read(void *arg, unsigned inst, uint64_t *v)
-{
-	const struct rtpe_stats *s = &stats[inst];
+_Static_assert(sizeof(struct rtpe_stats) == sizeof(stats_items) /
+						sizeof(stats_items[0]) *
+						sizeof(uint64_t),
+	       "an rtpe_stats row is its items, in order");
 
-	(void)arg;
-	v[0] = __atomic_load_n(&s->offers, __ATOMIC_RELAXED);
-	v[1] = __atomic_load_n(&s->answers, __ATOMIC_RELAXED);
-	v[2] = __atomic_load_n(&s->deletes, __ATOMIC_RELAXED);
-	v[3] = __atomic_load_n(&s->timeouts, __ATOMIC_RELAXED);
-	v[4] = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
-	v[5] = __atomic_load_n(&s->held, __ATOMIC_RELAXED);
-	v[6] = __atomic_load_n(&s->calls, __ATOMIC_RELAXED);
-	v[7] = __atomic_load_n(&s->failovers, __ATOMIC_RELAXED);
-	v[8] = __atomic_load_n(&s->resent, __ATOMIC_RELAXED);
-}
+static struct stats_rows rows = {
+	.width = sizeof(stats_items) / sizeof(stats_items[0]),
+};
 
 static struct stats_source stats_src = {
 	.module = "rtpengine",
 	.items = stats_items,
 	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
 	.label = "shard",
-	.read = stats_read,
+	.read = stats_rows_read,
+	.arg = &rows,
 };
 
 int rtpe_init(const struct conf *c)
@@ -85,6 +81,7 @@ int rtpe_init(const struct conf *c)
 	if (!stats)
 		return -ENOMEM;
 	nstats = nshards;
+	rows.base = (const uint64_t *)stats;
 	stats_src.ninst = nshards;
 	err = stats_add(&stats_src);
 	if (err && err != -EEXIST) {
@@ -97,6 +94,7 @@ int rtpe_init(const struct conf *c)
 void rtpe_fini(void)
 {
 	stats_remove(&stats_src);
+	rows.base = NULL;
 	free(stats);
 	stats = NULL;
 	nstats = 0;
@@ -143,16 +141,6 @@ struct rtpe {
 	unsigned ncalls;
 	unsigned nholds;
 };
-
-static void count(uint64_t *p)
-{
-	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
-}
-
-static void gauge(uint64_t *p, uint64_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELAXED);
-}
 
 static uint64_t now_ms(const struct rtpe *r)
 {
@@ -234,7 +222,7 @@ static void call_add(struct rtpe *r, struct slice id, bool offer, bool webrtc)
 	c->next = r->tab[h % RTPE_BUCKETS];
 	r->tab[h % RTPE_BUCKETS] = c;
 	r->ncalls++;
-	gauge(&r->st->calls, r->ncalls);
+	stats_set(&r->st->calls, r->ncalls);
 }
 
 static void call_remove(struct rtpe *r, struct call **pp)
@@ -244,7 +232,7 @@ static void call_remove(struct rtpe *r, struct call **pp)
 	*pp = c->next;
 	free(c);
 	r->ncalls--;
-	gauge(&r->st->calls, r->ncalls);
+	stats_set(&r->st->calls, r->ncalls);
 }
 
 void rtpe_free(struct rtpe *r)
@@ -261,7 +249,7 @@ void rtpe_free(struct rtpe *r)
 		h->cb(h->arg, -ECANCELED, slice_make(NULL, 0));
 		free(h);
 	}
-	gauge(&r->st->held, 0);
+	stats_set(&r->st->held, 0);
 	for (i = 0; i < RTPE_BUCKETS; i++)
 		while (r->tab[i])
 			call_remove(r, &r->tab[i]);
@@ -372,8 +360,23 @@ static void put_flags(struct bencode_buf *b, unsigned f)
 		flags[nf++] = "strict-source";
 	if (f & RTPE_FLAG_MEDIA_HANDOVER)
 		flags[nf++] = "media-handover";
+	if (f & RTPE_FLAG_SIP_SOURCE)
+		flags[nf++] = "SIP-source-address";
 	put_list(b, "flags", flags, nf);
 	put_list(b, "replace", replace, nr);
+}
+
+unsigned rtpe_call_flags(const struct conf *c, const struct sipmsg *m,
+			 const struct peer *from)
+{
+	const struct nat_conf *nc = nat_conf(c);
+	unsigned f = rtpe_conf(c)->flags;
+
+	if (nc->detect && nat_detect(nc, m, from)) {
+		f &= ~RTPE_FLAG_TRUST_ADDRESS;
+		f |= RTPE_FLAG_REPLACE_ORIGIN | RTPE_FLAG_SIP_SOURCE;
+	}
+	return f;
 }
 
 /* "received-from": where the message came from, for rtpengine to use
@@ -412,7 +415,7 @@ static void unlink_hold(struct rtpe *r, struct hold *h)
 	if (h->next)
 		h->next->prev = h->prev;
 	r->nholds--;
-	gauge(&r->st->held, r->nholds);
+	stats_set(&r->st->held, r->nholds);
 }
 
 /* The held message with @p sdp as its body; malloc'd into *outp. */
@@ -459,13 +462,13 @@ static void count_err(struct rtpe *r, int err)
 	if (r->ng) {
 		const struct ng_counters *nc = ng_counters(r->ng);
 
-		gauge(&r->st->failovers, nc->failovers);
-		gauge(&r->st->resent, nc->resent);
+		stats_set(&r->st->failovers, nc->failovers);
+		stats_set(&r->st->resent, nc->resent);
 	}
 	if (err == -ETIMEDOUT || err == -EHOSTDOWN)
-		count(&r->st->timeouts);
+		stats_inc(&r->st->timeouts);
 	else if (err && err != -ECANCELED)
-		count(&r->st->errors);
+		stats_inc(&r->st->errors);
 }
 
 static void hold_done(void *arg, int err, const struct ng_reply *rep)
@@ -537,7 +540,6 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
 	      void *arg)
 {
-	const struct rtpe_conf *mc = rtpe_conf(c);
 	bool from_webrtc = peer_proto_is_ws(from->proto), to_webrtc;
 	const struct call *call;
 	struct bencode_buf b;
@@ -587,7 +589,7 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	bencode_cstr(&b, "sdp");
 	bencode_str(&b, m->body);
 	put_source(&b, from);
-	put_flags(&b, mc->flags);
+	put_flags(&b, rtpe_call_flags(c, m, from));
 	/* An answer goes back to the offerer, whom the call remembers. */
 	call = m->is_request ? NULL : call_find(r, m->call_id, NULL);
 	to_webrtc = to == RTPE_TO_WEBRTC ||
@@ -605,13 +607,13 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 		free(h);
 		return err;
 	}
-	count(m->is_request ? &r->st->offers : &r->st->answers);
+	stats_inc(m->is_request ? &r->st->offers : &r->st->answers);
 	h->next = r->holds;
 	if (r->holds)
 		r->holds->prev = h;
 	r->holds = h;
 	r->nholds++;
-	gauge(&r->st->held, r->nholds);
+	stats_set(&r->st->held, r->nholds);
 	return 0;
 }
 
@@ -664,7 +666,7 @@ static void delete_call(struct rtpe *r, struct call **pp)
 	if (err)
 		count_err(r, err);
 	else
-		count(&r->st->deletes);
+		stats_inc(&r->st->deletes);
 	call_remove(r, pp);
 }
 

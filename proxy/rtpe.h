@@ -65,6 +65,16 @@ enum rtpe_to {
 };
 
 /**
+ * The ng flags (RTPE_FLAG_*) of the offer or answer @p m from @p from:
+ * media.flags of @p c; for a side behind NAT (nat.detect on and
+ * nat_detect(), proxy/nat.h) without trust-address, with replace-origin
+ * and SIP-source-address, so that rtpengine sends to where the media
+ * comes from, not to the private address of the SDP. Thread: any.
+ */
+unsigned rtpe_call_flags(const struct conf *c, const struct sipmsg *m,
+			 const struct peer *from);
+
+/**
  * Hold @p m (copied) and send rtpengine its offer (a request) or answer
  * (a response) with the flags of @p c, and, when the sender (@p from:
  * WS or WSS is a browser) and @p to differ in kind, the flags that

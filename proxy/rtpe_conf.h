@@ -22,6 +22,9 @@ enum {
 	RTPE_FLAG_ASYMMETRIC = 1u << 4,	     /**< flags: [asymmetric] */
 	RTPE_FLAG_STRICT_SOURCE = 1u << 5,   /**< flags: [strict-source] */
 	RTPE_FLAG_MEDIA_HANDOVER = 1u << 6,  /**< flags: [media-handover] */
+	/** flags: [SIP-source-address]: set per call for a side behind
+	 * NAT (rtpe_call_flags()), not a media.flags name. */
+	RTPE_FLAG_SIP_SOURCE = 1u << 7,
 };
 
 /** The default flags: replace-origin, trust-address. */

@@ -12,11 +12,15 @@
 #include "features/features_conf.h"
 #include "features/gruu.h"
 #include "proxy/base/arena.h"
+#include "proxy/base/err.h"
 #include "proxy/base/log.h"
 #include "proxy/base/stats.h"
 #include "proxy/base/obj.h"
 #include "proxy/core/conf.h"
 #include "proxy/hook.h"
+#include "proxy/nat.h"
+#include "proxy/nat_conf.h"
+#include "proxy/pipeline.h"
 #include "proxy/core/shard.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
@@ -165,6 +169,7 @@ struct req {
 	struct slice path;   /* Path values joined by ',' (in the arena) */
 	bool want_path;	     /* Supported: path */
 	int64_t hdr_expires; /* Expires header, -1 when absent */
+	bool nat;	     /* the UA is behind NAT (proxy/nat.h) */
 };
 
 /* Set *ap to a final answer; returns 0 for reg_handle() to return. */
@@ -584,7 +589,7 @@ static void fill_binding(const struct req *r, const struct req_contact *x,
 	b->user_agent = ua ? ua->value : none();
 	b->expires_s = q->now_s + x->expires_s;
 	b->q = x->q;
-	b->flags = x->ob ? LOC_OB : 0;
+	b->flags = (x->ob ? LOC_OB : 0) | (r->nat ? LOC_NAT : 0);
 	b->flow.proto = (int)q->from->proto;
 	memcpy(&b->flow.addr, &q->from->addr, sizeof(b->flow.addr));
 	b->flow.conn_id = q->from->conn_id;
@@ -720,6 +725,12 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	err = bound_expires(r, ap);
 	if (err || ap->status)
 		return err;
+	/* fix_nated_register: behind NAT, the binding is reached at the
+	 * address its REGISTER came from; the URI stays as sent. A Path
+	 * names the proxy that reaches it instead. */
+	r->nat = nat_conf(c)->detect && !r->path.len &&
+		 nat_detect(nat_conf(c), m, q->from) != 0;
+	ap->nat = r->nat;
 	/* The current bindings; a reference keeps them while we work. */
 	urcu_memb_read_lock();
 	old = loc_lookup_rcu(r->aor_s);
@@ -760,7 +771,7 @@ int reg_handle(const struct reg_req *q, struct reg_answer *ap)
 	struct req *r;
 	int err;
 
-	*ap = (struct reg_answer){ 0, NULL, { NULL, 0 } };
+	*ap = (struct reg_answer){ 0, NULL, { NULL, 0 }, false };
 	if (q->m->method != SIP_REGISTER || !reg_is_ours(q->c, q->m))
 		return 0;
 	s = &shards[q->shard < nshards_ ? q->shard : 0];
@@ -775,6 +786,48 @@ int reg_handle(const struct reg_req *q, struct reg_answer *ap)
 	count(&s->st.registers, 1);
 	count(ap->status == 200 ? &s->st.ok : &s->st.rejected, 1);
 	return 0;
+}
+
+/* Keep-alives for the NAT'd bindings REGISTER r->m just made or
+ * refreshed (proxy/nat.h): those of its Call-ID on its flow. */
+static void track_nat(struct hook_req *r)
+{
+	struct nat *n = pipeline_nat(r->sh);
+	struct slice uris[REG_MAX_CONTACTS];
+	const struct loc_set *set;
+	char aor[SIPMSG_AOR_MAX];
+	unsigned nu = 0;
+	size_t ulen;
+	int len, err;
+
+	len = reg_aor(r->m, aor, sizeof(aor), &ulen);
+	if (!n || len <= 0)
+		return;
+	urcu_memb_read_lock();
+	set = loc_lookup_rcu(slice_make(aor, (size_t)len));
+	for (unsigned i = 0; set && i < set->n && nu < REG_MAX_CONTACTS; i++) {
+		const struct loc_contact *c = &set->c[i];
+
+		if ((c->flags & LOC_NAT) &&
+		    slice_eq(c->call_id, r->m->call_id) &&
+		    c->cseq == r->m->cseq) {
+			char *p = arena_alloc(r->a, c->uri.len);
+
+			if (!p)
+				break;
+			memcpy(p, c->uri.p, c->uri.len);
+			uris[nu++] = slice_make(p, c->uri.len);
+		}
+	}
+	urcu_memb_read_unlock();
+	/* Outside the read section: the table is not needed any more. */
+	for (unsigned i = 0; i < nu; i++) {
+		err = nat_track(n, slice_make(aor, (size_t)len), uris[i],
+				r->from);
+		if (err)
+			log_msg(LOG_WARN, "registrar: %.*s: no keep-alives: %s",
+				len, aor, err_str(err));
+	}
 }
 
 int reg_hook(struct hook_req *r)
@@ -797,6 +850,8 @@ int reg_hook(struct hook_req *r)
 		return err;
 	if (!ans.status)
 		return HOOK_NEXT;
+	if (ans.status == 200 && ans.nat)
+		track_nat(r);
 	if (ans.status == 403 || ans.status == 404 || ans.status == 480)
 		hook_log_refusal(r, ans.status, ans.reason);
 	err = hook_reply(r, ans.status, ans.reason, ans.extra,

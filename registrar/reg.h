@@ -72,6 +72,7 @@ struct reg_answer {
 	unsigned status;    /**< 0: not for the registrar (route it on) */
 	const char *reason; /**< static */
 	struct slice extra; /**< header lines (Contact, Date, ...), in @p a */
+	bool nat; /**< the UA is behind NAT: its bindings are LOC_NAT */
 };
 
 /**
@@ -93,7 +94,8 @@ struct reg_answer {
  * remaining expires, a Date, Path (when the UA supports path) and
  * Require: outbound when it applied. Without Contact: a query.
  * Every binding keeps q, Path, +sip.instance, reg-id, ob, Call-ID,
- * CSeq, User-Agent and the flow (q->from).
+ * CSeq, User-Agent and the flow (q->from); LOC_NAT when the UA is
+ * behind NAT (nat_detect(), nat.detect on, no Path).
  * Returns 0 with *ap set, or -ENOMEM. Thread: the shard that owns the
  * AOR (the one writer of its bindings). Ownership: ap->extra in q->a.
  */

@@ -17,6 +17,7 @@ rtpengine-daemon
 baresip
 nftables conntrack
 curl
+libbpf-dev bpftool
 chromium nodejs"
 
 missing=""

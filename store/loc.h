@@ -20,7 +20,9 @@ struct loc_flow {
 };
 
 enum {
-	LOC_OB = 1 << 0, /**< the Contact had ;ob (RFC 5626 outbound) */
+	LOC_OB = 1 << 0,  /**< the Contact had ;ob (RFC 5626 outbound) */
+	LOC_NAT = 1 << 1, /**< the UA is behind NAT (proxy/nat.h): reach it
+			       at flow.addr, not at the URI's host:port */
 };
 
 /**

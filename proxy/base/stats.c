@@ -193,3 +193,15 @@ void stats_log_source(const struct stats_source *src, enum log_level level)
 		log_one(&level, src, inst, values, hists);
 	}
 }
+
+void stats_rows_read(void *arg, unsigned inst, uint64_t *values)
+{
+	const struct stats_rows *r = arg;
+
+	for (unsigned k = 0; k < r->width; k++)
+		values[k] =
+		    r->base
+			? __atomic_load_n(&r->base[(size_t)inst * r->width + k],
+					  __ATOMIC_RELAXED)
+			: 0;
+}

@@ -105,6 +105,32 @@ struct stats_source {
 /** The most items one source may have. */
 #define STATS_MAX_ITEMS 64
 
+/**
+ * Counters kept as rows of uint64_t, one row of @p width values per
+ * instance, in the order of the source's items: a source sets
+ * .read = stats_rows_read and .arg = a struct stats_rows. Each row is
+ * written by one thread (stats_inc(), stats_set()) and read relaxed.
+ */
+struct stats_rows {
+	const uint64_t *base; /**< row 0; NULL: every value reads 0 */
+	unsigned width;	      /**< values per row: the source's nitems */
+};
+
+/** The stats_read_fn of struct stats_rows @p arg. Thread: any. */
+void stats_rows_read(void *arg, unsigned inst, uint64_t *values);
+
+/** Add one to the counter @p p (its one writer). */
+static inline void stats_inc(uint64_t *p)
+{
+	__atomic_store_n(p, *p + 1, __ATOMIC_RELAXED);
+}
+
+/** Set the gauge @p p to @p v (its one writer). */
+static inline void stats_set(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 /** The most histograms one source may have. */
 #define STATS_MAX_HISTS 4
 

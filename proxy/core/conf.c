@@ -95,6 +95,7 @@ struct raw_tcp {
 
 struct raw_udp {
 	unsigned batch;
+	int steering; /* enum steer_mode + 1; 0: not given */
 };
 
 struct raw_overload {
@@ -122,6 +123,12 @@ static const cyaml_strval_t level_strings[] = {
 	{ "debug", LOG_DEBUG + 1 },   { "info", LOG_INFO + 1 },
 	{ "notice", LOG_NOTICE + 1 }, { "warn", LOG_WARN + 1 },
 	{ "warning", LOG_WARN + 1 },  { "error", LOG_ERR + 1 },
+};
+
+static const cyaml_strval_t steering_strings[] = {
+	{ "auto", STEER_AUTO + 1 },
+	{ "bpf", STEER_BPF + 1 },
+	{ "off", STEER_OFF + 1 },
 };
 
 static const cyaml_strval_t transport_strings[] = {
@@ -215,6 +222,9 @@ static const cyaml_schema_field_t tcp_fields[] = {
 
 static const cyaml_schema_field_t udp_fields[] = {
 	CYAML_FIELD_UINT("batch", CYAML_FLAG_OPTIONAL, struct raw_udp, batch),
+	CYAML_FIELD_ENUM("steering", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_udp, steering, steering_strings,
+			 CYAML_ARRAY_LEN(steering_strings)),
 	CYAML_FIELD_END
 };
 
@@ -1438,6 +1448,9 @@ static int build(const struct schema *sch, const void *block,
 	/* 0: the share of max_connections (tcp_per_ip_limit()). */
 	c->tcp.max_per_source = r->tcp.max_per_source;
 	c->udp.batch = or_default(r->udp.batch, 32);
+	c->udp.steering = r->udp.steering
+			      ? (enum steer_mode)(r->udp.steering - 1)
+			      : STEER_AUTO;
 	c->tls.handshake_timeout_s = or_default(r->tls.handshake_timeout_s, 10);
 	if (r->tls.ca) {
 		c->tls.ca = strdup(r->tls.ca);

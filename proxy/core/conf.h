@@ -10,6 +10,7 @@
 
 #include "proxy/base/log.h"
 #include "proxy/base/slice.h"
+#include "proxy/core/steer.h"
 
 /*
  * The engine: the walker that checks a file for "FILE:LINE: reason",
@@ -202,6 +203,8 @@ struct conf {
 
 	struct {
 		unsigned batch; /**< recvmmsg/sendmmsg batch (32) */
+		/** Kernel steering of datagrams to their shard (auto). */
+		enum steer_mode steering;
 	} udp;
 
 	struct {

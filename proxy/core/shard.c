@@ -29,6 +29,8 @@
 #include "proxy/core/conf.h"
 #include "proxy/core/shard_priv.h"
 #include "proxy/core/guard.h"
+#include "proxy/core/steer.h"
+#include "proxy/core/steer_scan.h"
 #include "proxy/sip/msg.h"
 #include "proxy/sip/peer.h"
 #include "proxy/core/tcp.h"
@@ -106,10 +108,27 @@ static void hooks_stop(struct shard *sh)
 			hooks[i].stop(sh->id, &sh->loop, hooks[i].arg);
 }
 
+/*
+ * The hash is the one the kernel steering program computes over the
+ * datagram (steer_scan.h: FNV-1a over at most STEER_KEY_MAX bytes, one
+ * byte per step, then a mix), so that both pick the same shard.
+ */
 unsigned shard_owner(struct slice key, unsigned nshards)
 {
+	size_t n = key.len < STEER_KEY_MAX ? key.len : STEER_KEY_MAX;
+	uint64_t h;
+
 	pthread_once(&owner_once, owner_seed_init);
-	return (unsigned)(hash_slice(key, owner_seed) % nshards);
+	h = steer_hash_init(owner_seed);
+	for (size_t i = 0; i < n; i++)
+		h = steer_hash_step(h, (unsigned char)key.p[i]);
+	return (unsigned)(steer_hash_final(h) % nshards);
+}
+
+uint64_t shard_owner_seed(void)
+{
+	pthread_once(&owner_once, owner_seed_init);
+	return owner_seed;
 }
 
 unsigned shards_count(const struct shards *s)
@@ -204,6 +223,9 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 		stats_hist_add(&out->hist[k], &st->hist[k]);
 	out->inbox =
 	    atomic_load_explicit(&s->sh[i].inbox_len, memory_order_relaxed);
+	out->steering = s->steering;
+	for (unsigned g = 0; s->steer && g < s->nlisten; g++)
+		out->steered += steer_read_shard(s->steer[g], i);
 	out->tcp_open = out->tcp_accepted >= out->tcp_closed
 			    ? out->tcp_accepted - out->tcp_closed
 			    : 0;
@@ -775,7 +797,7 @@ static void shard_fini(struct shard *sh)
  * STATS_PLAIN items, then the families, in the order stats_read() fills
  * them. */
 enum {
-	STATS_PLAIN = 18,
+	STATS_PLAIN = 20,
 	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
 	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
 	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
@@ -805,6 +827,12 @@ static struct stats_item stats_items[STATS_NITEMS] = {
 	  false },
 	{ "ws_bad_frames",
 	  "WebSockets closed for a bad frame (unmasked, too big, ...)", false },
+	{ "steering",
+	  "1: the kernel program (udp.steering) picks the UDP datagrams' "
+	  "shard; 0: the hand-off alone",
+	  true },
+	{ "steered", "UDP datagrams the kernel program gave to this shard",
+	  false },
 };
 
 /* Index STATS_REQ + k is method k of enum sip_method, and so on. */
@@ -895,6 +923,8 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[15] = st.ws_upgrades;
 	v[16] = st.ws_refused;
 	v[17] = st.ws_bad_frames;
+	v[18] = st.steering;
+	v[19] = st.steered;
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		v[STATS_REQ + k] = st.requests[k];
 	for (unsigned k = 0; k < 6; k++) {
@@ -932,6 +962,101 @@ static void listen_free(struct shards *s)
 	free(s->listen);
 }
 
+/* The loader's handles (the programs go with the sockets). */
+static void steering_free(struct shards *s)
+{
+	for (unsigned i = 0; s->steer && i < s->nlisten; i++)
+		steer_free(s->steer[i]);
+	free(s->steer);
+	s->steer = NULL;
+}
+
+/* udp.steering is wanted for this group: one that shards by Call-ID (no
+ * role steer) with more than one shard. */
+static bool steering_wanted(const struct shards *s)
+{
+	return s->conf->udp.steering != STEER_OFF && s->n > 1 &&
+	       !s->role->steer;
+}
+
+/* A load or attach failed with @p err at step @p why: nothing stays
+ * attached; "auto" goes on with the hand-off alone (one line), "bpf"
+ * fails the start. */
+static int steering_failed(struct shards *s, int err, const char *why)
+{
+	enum steer_mode mode = s->conf->udp.steering;
+
+	for (unsigned g = 0; s->steer && g < s->nlisten; g++)
+		(void)steer_detach(s->steer[g]);
+	steering_free(s);
+	s->steering = false;
+	log_msg(mode == STEER_BPF ? LOG_ERR : LOG_NOTICE,
+		"udp.steering: the kernel program is not attached (%s: %s)%s",
+		why, err_str(err),
+		mode == STEER_BPF ? "" : "; the shards hand datagrams over");
+	return mode == STEER_BPF ? err : 0;
+}
+
+/*
+ * udp.steering, first half: load (verify) one program per UDP listener
+ * before any socket is bound, so that the ~100 ms the verifier takes is
+ * not a window in which datagrams queue on the kernel's default choice.
+ */
+static int steering_load(struct shards *s)
+{
+	char why[64] = "memory";
+	int err = 0;
+
+	if (!steering_wanted(s))
+		return 0;
+	if (s->n > STEER_MAX_SHARDS)
+		return steering_failed(s, -E2BIG, "workers");
+	s->steer = calloc(s->nlisten, sizeof(*s->steer));
+	if (!s->steer)
+		return steering_failed(s, -ENOMEM, why);
+	for (unsigned g = 0; g < s->nlisten && !err; g++)
+		if (s->listen[g].udp)
+			err = steer_load(s->n, owner_seed, &s->steer[g], why,
+					 sizeof(why));
+	return err ? steering_failed(s, err, why) : 0;
+}
+
+/*
+ * udp.steering, second half: every shard has bound its sockets and
+ * none polls yet; give each program its group's sockets and attach it,
+ * so that a datagram reaches its owner's socket with no hand-off.
+ */
+static int steering_attach(struct shards *s)
+{
+	char why[64] = "memory";
+	unsigned groups = 0;
+	int *fds, err = 0;
+
+	if (!s->steer)
+		return 0;
+	fds = calloc(s->n, sizeof(*fds));
+	if (!fds)
+		return steering_failed(s, -ENOMEM, why);
+	for (unsigned g = 0; g < s->nlisten && !err; g++) {
+		if (!s->steer[g])
+			continue;
+		for (unsigned i = 0; i < s->n; i++)
+			fds[i] = udp_fd(s->sh[i].udp, g);
+		err = steer_attach(s->steer[g], fds, s->n, why, sizeof(why));
+		groups++;
+	}
+	free(fds);
+	if (err)
+		return steering_failed(s, err, why);
+	s->steering = groups > 0;
+	if (s->steering)
+		log_msg(LOG_INFO,
+			"udp.steering: the kernel gives each datagram to its "
+			"shard (%u listeners, %u shards)",
+			groups, s->n);
+	return 0;
+}
+
 static void teardown(struct shards *s, bool ran)
 {
 	if (!s)
@@ -967,6 +1092,7 @@ static void teardown(struct shards *s, bool ran)
 		shard_fini(&s->sh[i]);
 	}
 	free(s->sh);
+	steering_free(s);
 	/* After the shards closed their connections. */
 	alias_free(s->alias);
 	tls_free_all(s);
@@ -1135,12 +1261,20 @@ int shards_start_opts(const struct shards_opts *o, struct shards **sp)
 		if (err)
 			goto out;
 	}
+	/* Before the first bind (udp.steering). */
+	err = steering_load(s);
+	if (err)
+		goto out;
 	/* Everything is bound before any thread runs. */
 	for (unsigned i = 0; i < s->n; i++) {
 		err = shard_init(&s->sh[i], s, i);
 		if (err)
 			goto out;
 	}
+	/* Before any shard reads: the sockets are bound, none polled. */
+	err = steering_attach(s);
+	if (err)
+		goto out;
 	/* Shards take no signals: the control thread handles them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

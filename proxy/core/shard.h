@@ -45,6 +45,8 @@ struct shard_stats {
 	/* Read by shards_stats() from the shard, not written here. */
 	uint64_t inbox;	   /**< gauge: items waiting in the inbox */
 	uint64_t tcp_open; /**< gauge: TCP connections open */
+	uint64_t steering; /**< gauge: 1 when udp.steering's program runs */
+	uint64_t steered;  /**< datagrams the kernel program gave the shard */
 };
 
 /* A role: what a shard does with the messages it owns (DESIGN.md §1b). */
@@ -272,13 +274,21 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out);
 
 /**
  * The shard, 0 .. @p nshards - 1, that owns @p key (a Call-ID; an AOR
- * for REGISTER): hash_slice() modulo @p nshards (byte-exact: Call-IDs
+ * for REGISTER): the steering hash of proxy/core/steer_scan.h (FNV-1a
+ * over the first STEER_KEY_MAX bytes, mixed) modulo @p nshards, the one
+ * the kernel steering program computes too (byte-exact: Call-IDs
  * compare case-sensitively, RFC 3261 §20.8). The seed is random per
  * process (nobody outside can aim Call-IDs at one shard) and fixed for
  * its life: every shard and thread of one process agrees, another
  * process does not. @p nshards must not be 0. Thread: any.
  */
 unsigned shard_owner(struct slice key, unsigned nshards);
+
+/**
+ * The seed shard_owner() hashes with (for the steering program, and
+ * tests that compare with it). Thread: any.
+ */
+uint64_t shard_owner_seed(void);
 
 /* The following are for code running on a shard (its role). */
 

@@ -142,7 +142,15 @@ struct shards {
 	 * number of connections, and rarely above it.
 	 */
 	atomic_uint tcp_per_ip[2][SHARD_IP_BUCKETS];
-	uint64_t ip_seed;	   /**< random per process */
+	uint64_t ip_seed; /**< random per process */
+	/**
+	 * udp.steering: per listener, the kernel program that gives each
+	 * datagram to its owner's socket (NULL: none for that listener);
+	 * @p steering: every UDP listener has one. Fixed once
+	 * shards_start_opts() returns.
+	 */
+	struct steer **steer;
+	bool steering;
 	struct stats_source stats; /**< the shards' counters, registered */
 };
 

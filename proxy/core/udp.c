@@ -155,6 +155,13 @@ out:
 	return err;
 }
 
+int udp_fd(const struct udp *u, unsigned listen_idx)
+{
+	if (!u || listen_idx >= u->nsocks)
+		return -1;
+	return u->socks[listen_idx].fd;
+}
+
 /* Everything in a datagram is CR or LF: a keep-alive, not a message. */
 static bool is_keepalive(const char *p, size_t len)
 {

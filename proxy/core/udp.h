@@ -23,6 +23,13 @@ struct peer;
 int udp_open(struct shard *sh, struct udp **up);
 
 /**
+ * The UDP socket of listen entry @p listen_idx, or -1 (none, or no
+ * such entry). For the steering program's socket array.
+ * Thread: control, before the shard runs.
+ */
+int udp_fd(const struct udp *u, unsigned listen_idx);
+
+/**
  * Start polling the sockets on the shard's loop. Errors: libuv's, as
  * -errno. Thread: control before the shard thread runs.
  */

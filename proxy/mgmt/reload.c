@@ -302,6 +302,9 @@ const char *reload_restart_key(const struct conf *a, const struct conf *b)
 		return "listen";
 	if (a->udp.batch != b->udp.batch)
 		return "udp.batch";
+	/* The program is attached once, at start (shards_start()). */
+	if (a->udp.steering != b->udp.steering)
+		return "udp.steering";
 	if (!str_eq(a->tls.ca, b->tls.ca))
 		return "tls.ca";
 	if (a->tls.handshake_timeout_s != b->tls.handshake_timeout_s)

@@ -123,6 +123,9 @@ static json_t *contact_json(const struct loc_contact *c, int64_t now_s)
 		json_object_set_new(o, "reg_id", json_integer(c->reg_id));
 	if (c->flags & LOC_OB)
 		json_object_set_new(o, "outbound", json_true());
+	/* Behind NAT: reached at "source", not at the contact's host. */
+	if (c->flags & LOC_NAT)
+		json_object_set_new(o, "nat", json_true());
 	return o;
 }
 

@@ -511,6 +511,8 @@ static int make_paths(struct proc_sipedge *p)
 	return 0;
 }
 
+static int wait_mgmt(struct proc_sipedge *p);
+
 int proc_sipedge_start_token(struct proc_sipedge *p, const char *host,
 			     unsigned workers, const char *token)
 {
@@ -527,8 +529,16 @@ int proc_sipedge_start_token(struct proc_sipedge *p, const char *host,
 		 "  token: \"%s\"\n",
 		 port, token);
 	err = proc_sipedge_start(p, host, workers, yaml);
-	if (err == 0)
-		p->mgmt_port = port;
+	if (err)
+		return err;
+	/* proc_sipedge_start() waits for the API only on a port it chose
+	 * itself; the shards answer before the API listens (wait_mgmt()). */
+	p->mgmt_port = port;
+	err = wait_mgmt(p);
+	if (err && p->pid > 0) {
+		proc_kill(p->pid);
+		p->pid = 0;
+	}
 	return err;
 }
 

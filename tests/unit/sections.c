@@ -16,6 +16,7 @@
 #include "proxy/core/trace_conf.h"
 #include "proxy/dns_conf.h"
 #include "proxy/proxy_conf.h"
+#include "proxy/nat_conf.h"
 #include "proxy/rtpe_conf.h"
 #include "registrar/reg_conf.h"
 
@@ -29,6 +30,7 @@ void sections_add_all(void)
 		&b2b_conf_section,   &trace_conf_section,
 		&guard_conf_section, &park_conf_section,
 		&rtpe_conf_section,  &dns_conf_section,
+		&nat_conf_section,
 	};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

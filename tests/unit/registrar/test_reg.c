@@ -403,6 +403,64 @@ Test(reg, same_instance_and_reg_id_replaces_the_binding)
 	urcu_memb_read_unlock();
 }
 
+/* The flags of the one binding of @p aor. */
+static unsigned flags_of(const char *aor)
+{
+	const struct loc_set *s;
+	unsigned f;
+
+	urcu_memb_read_lock();
+	s = loc_lookup_rcu(slice_cstr(aor));
+	cr_assert(s && s->n == 1);
+	f = s->c[0].flags;
+	urcu_memb_read_unlock();
+	return f;
+}
+
+Test(reg, a_ua_behind_nat_gets_a_nat_binding_with_its_uri_as_sent)
+{
+	struct reg_answer a;
+	const char *x;
+
+	/* Its Via and Contact name where it sent from: no NAT. */
+	reg_msg("alice@example.com", "c1", 1,
+		"Contact: <sip:a@192.0.2.10:40000;transport=tcp>\r\n");
+	a = handle();
+	cr_assert_eq(a.status, 200);
+	cr_assert(!a.nat);
+	cr_assert_eq(flags_of("alice@example.com") & LOC_NAT, 0);
+	/* A private Contact: NAT'd; the URI stays as the UA sent it and
+	 * the 200 lists it so (fix_nated_register). */
+	reg_msg("bob@example.com", "c2", 1,
+		"Contact: <sip:a@192.168.1.20:5060;transport=tcp>\r\n");
+	a = handle();
+	cr_assert_eq(a.status, 200);
+	cr_assert(a.nat);
+	x = extra_str(&a);
+	cr_assert_not_null(
+	    strstr(x, "Contact: <sip:a@192.168.1.20:5060;transport=tcp>"), "%s",
+	    x);
+	cr_assert_eq(flags_of("bob@example.com") & LOC_NAT, LOC_NAT);
+}
+
+Test(reg, nat_detection_can_be_turned_off)
+{
+	struct reg_answer a;
+	struct reg_req q;
+
+	conf_free(cf);
+	cf = sections_load("workers: 1\n"
+			   "domains: [example.com]\n"
+			   "nat: {detect: false}\n");
+	reg_msg("alice@example.com", "c1", 1,
+		"Contact: <sip:a@192.168.1.20:5060>\r\n");
+	q = (struct reg_req){ cf, &msg, &peer, 0, 1, NOW, ar };
+	cr_assert_eq(reg_handle(&q, &a), 0);
+	cr_assert_eq(a.status, 200);
+	cr_assert(!a.nat);
+	cr_assert_eq(flags_of("alice@example.com") & LOC_NAT, 0);
+}
+
 Test(reg, instance_without_reg_id_replaces_by_instance)
 {
 	reg_msg("alice@example.com", "c1", 1,

@@ -227,3 +227,21 @@ Test(stats, hands_each_instance_its_histograms)
 	cr_expect_eq(s.sum[0], 1000);
 	cr_expect_eq(s.sum[1], 2000);
 }
+
+Test(stats, rows_read_gives_each_instance_its_row)
+{
+	uint64_t t[2][3] = { { 1, 2, 3 }, { 0, 0, 0 } };
+	struct stats_rows r = { .base = &t[0][0], .width = 3 };
+	uint64_t v[3];
+
+	stats_inc(&t[1][0]);
+	stats_inc(&t[1][0]);
+	stats_set(&t[1][2], 7);
+	stats_rows_read(&r, 0, v);
+	cr_assert(v[0] == 1 && v[1] == 2 && v[2] == 3);
+	stats_rows_read(&r, 1, v);
+	cr_assert(v[0] == 2 && v[1] == 0 && v[2] == 7);
+	r.base = NULL;
+	stats_rows_read(&r, 1, v);
+	cr_assert(v[0] == 0 && v[1] == 0 && v[2] == 0);
+}

@@ -90,6 +90,7 @@ static void assert_defaults(const struct conf *k)
 	cr_assert_eq(k->tcp.max_header_bytes, 16384);
 	cr_assert_eq(k->tcp.max_body_bytes, 65536);
 	cr_assert_eq(k->udp.batch, 32);
+	cr_assert_eq(k->udp.steering, STEER_AUTO);
 	cr_assert_eq(k->max_headers, 128);
 	cr_assert_str_eq(k->server_name, "sipedge/" SIPEDGE_VERSION);
 	cr_assert_eq(reg_conf(k)->min_expires_s, 60);
@@ -155,6 +156,7 @@ static const char full[] = "workers: 3\n"
 			   "  max_body_bytes: 1000\n"
 			   "udp:\n"
 			   "  batch: 64\n"
+			   "  steering: off\n"
 			   "max_headers: 64\n"
 			   "server_name: edge-1\n";
 
@@ -194,6 +196,7 @@ static void assert_full(const struct conf *k)
 	cr_assert_eq(k->tcp.max_header_bytes, 8192);
 	cr_assert_eq(k->tcp.max_body_bytes, 1000);
 	cr_assert_eq(k->udp.batch, 64);
+	cr_assert_eq(k->udp.steering, STEER_OFF);
 	cr_assert_eq(k->max_headers, 64);
 	cr_assert_str_eq(k->server_name, "edge-1");
 }
@@ -242,7 +245,7 @@ Test(conf, loads_a_real_file)
 	{
 		char want[64];
 
-		snprintf(want, sizeof(want), "%s:23: unknown key 'bogus'",
+		snprintf(want, sizeof(want), "%s:24: unknown key 'bogus'",
 			 path);
 		cr_assert_str_eq(err, want);
 	}
@@ -408,6 +411,9 @@ Test(conf, bad_enum_values)
 			      "log_level: 'loud' is not one of debug, info");
 	conftest_expect_error("log_level: INFO\n",
 			      "t.yaml:1: ", "log_level: 'INFO'");
+	conftest_expect_error(
+	    "udp:\n  steering: maybe\n",
+	    "t.yaml:2: ", "udp.steering: 'maybe' is not one of auto, bpf, off");
 	conftest_expect_error(
 	    "store:\n  backend: mysql\n",
 	    "t.yaml:2: ", "store.backend: 'mysql' is not one of memory, redis");

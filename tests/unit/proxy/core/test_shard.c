@@ -417,6 +417,82 @@ Test(shard, udp_every_message_received_once_and_handed_to_its_owner)
 		close(fds[i]);
 }
 
+/* udp.steering bpf: the kernel program must load (the tests run as
+ * root), or the start fails. */
+static void init_steer(void)
+{
+	log_set_level(LOG_WARN);
+	conf_make(AF_INET, NSHARDS);
+	cf.udp.steering = STEER_BPF;
+	start();
+}
+
+static bool steered_match(const unsigned *sent)
+{
+	struct shard_stats st;
+
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shards_stats(sh, i, &st);
+		if (st.rx_msgs != sent[i] || st.steered != sent[i])
+			return false;
+	}
+	return true;
+}
+
+Test(shard, udp_steered_from_one_socket_reach_the_owner_with_no_handoff,
+     .init = init_steer)
+{
+	unsigned sent[NSHARDS] = { 0, 0 };
+	int fd = udp_client();
+	bool seen[60] = { false };
+	char cid[64], buf[65536];
+	struct shard_stats st;
+
+	/* From ONE source socket, which the kernel's own hash would give
+	 * to one shard: the program sends each to its Call-ID's owner. */
+	for (unsigned k = 0; k < 60; k++) {
+		snprintf(cid, sizeof(cid), "s%u@steer.test", k);
+		udp_options(fd, cid, k + 1);
+		sent[shard_owner(slice_cstr(cid), NSHARDS)]++;
+	}
+	cr_assert(sent[0] > 0 && sent[1] > 0);
+	for (int w = 0; w < WAIT_MS / 2 && !steered_match(sent); w++)
+		ms_sleep(2);
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shards_stats(sh, i, &st);
+		cr_expect_eq(st.steering, 1);
+		cr_expect_eq(st.rx_msgs, sent[i], "shard %u rx %lu != %u", i,
+			     (unsigned long)st.rx_msgs, sent[i]);
+		cr_expect_eq(st.steered, sent[i]);
+		cr_expect_eq(st.handoff_out, 0, "shard %u handed %lu off", i,
+			     (unsigned long)st.handoff_out);
+		cr_expect_eq(st.handoff_in, 0);
+	}
+	for (unsigned k = 0; k < 60; k++) {
+		ssize_t n = udp_recv(fd, buf, sizeof(buf));
+		unsigned idx;
+
+		cr_assert(n > 0, "answer %u missing", k);
+		cr_assert_eq(status_of(buf, (size_t)n), 200);
+		cr_assert(call_id_of(buf, (size_t)n, cid, sizeof(cid)));
+		cr_assert_eq(sscanf(cid, "s%u@steer.test", &idx), 1);
+		cr_assert(idx < 60 && !seen[idx], "%s: unexpected", cid);
+		seen[idx] = true;
+	}
+	close(fd);
+}
+
+Test(shard, udp_steering_off_leaves_the_gauge_at_zero)
+{
+	struct shard_stats st;
+
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shards_stats(sh, i, &st);
+		cr_expect_eq(st.steering, 0);
+		cr_expect_eq(st.steered, 0);
+	}
+}
+
 Test(shard, udp_message_without_call_id_is_handled_where_it_arrived)
 {
 	char buf[1024];
