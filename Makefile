@@ -156,7 +156,8 @@ $(UNIT): $(call obj,$(UNIT_SRC) $(COMMON_SRC) $(CORE_SRC) $(LIB_SRC)) | $(SOUNDS
 soak: deps
 	@$(MAKE) --no-print-directory $(SIPEDGE) $(SIPCTL)
 	LB_STORE=cluster LB_LIMIT_S=300 $(INTEG_ENV) tests/integration/lb/lb.sh
-	LB_USERS=10000 LB_LIMIT_S=600 $(INTEG_ENV) tests/integration/lb/lb.sh
+	LB_USERS=10000 LB_SAMPLE=10000 LB_LIMIT_S=1500 $(INTEG_ENV) \
+		tests/integration/lb/lb.sh
 
 $(INTEG): $(call obj,$(INTEG_SRC) $(COMMON_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)

@@ -6,8 +6,11 @@
 # as root, from the repository root (SIPCTL_BIN, default sipctl beside
 # the binary). Exit 0 when every check passed. LB_STORE=sentinel (the
 # default), cluster or single picks the Redis setup; LB_USERS the number
-# of users (300); LB_LIMIT_S the watchdog (180 s). `make soak` runs
-# LB_STORE=cluster and LB_USERS=10000.
+# of users (300); LB_SAMPLE how many of them each reachability check
+# calls (300: with more users, a sample spread over all); LB_LIMIT_S the
+# watchdog (180 s). `make soak` runs LB_STORE=cluster, and
+# LB_USERS=10000 with LB_SAMPLE=10000 (every user called through every
+# node).
 # KEEP=1 keeps the run's directory (configs, logs, SIPp screens);
 # LB_DEBUG=1 traces the health checker into its log.
 #
@@ -73,7 +76,7 @@ N=(se${ID}n1 se${ID}n2 se${ID}n3)
 NODE_IP=(10.77.1.11 10.77.1.12 10.77.1.13)
 VIP=10.77.0.100
 USERS=${LB_USERS:-300}
-SAMPLE=300 # calls per reachability check: every user up to 300, else a sample
+SAMPLE=${LB_SAMPLE:-300} # calls per reachability check: every user up to it, else a sample
 DIR=$(mktemp -d /tmp/sipedge-lb-XXXXXX)
 PIDS=()
 NODE_PID=(0 0 0)
