@@ -439,8 +439,9 @@ aors_wait() { # node: until it holds USERS AORs (sipedge_location_aors), 20 s
 }
 
 calls_through() { # name target: every sampled user called once through target
+	# 150 calls/s: the run's own time plus a minute.
 	sipp_c "$1" "$2:5060" -sf "$HERE/lb_call.xml" -inf "$DIR/sample.csv" \
-		-m "$NSAMPLE" -r 150 -l 100
+		-m "$NSAMPLE" -r 150 -l 100 -timeout $((NSAMPLE / 150 + 60))s
 	sipp_wait "$SIPP" "$1"
 }
 
@@ -463,7 +464,9 @@ CHECKER=$!
 users_csv
 
 # The callee of every call: one SIPp UAS, every user's contact.
-sipp_c uas -sf "$HERE/../sipp/uas_call.xml" -p 6000 -t u1
+# It lives as long as the run may (its -timeout is SIPp's global one).
+sipp_c uas -sf "$HERE/../sipp/uas_call.xml" -p 6000 -t u1 \
+	-timeout "${LB_LIMIT_S:-180}s"
 UAS=$SIPP
 
 # 1. Registrations through the VIP from 12 source ports.
