@@ -84,9 +84,6 @@ struct dns_stats {
 	    cached;
 };
 
-static struct dns_stats *stats;
-static unsigned nstats;
-
 static const struct stats_item stats_items[] = {
 	{ "queries", "DNS queries sent (a cache miss or an expired answer)",
 	  false },
@@ -118,37 +115,16 @@ static struct stats_source stats_src = {
 	.items = stats_items,
 	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
 	.label = "shard",
-	.read = stats_rows_read,
-	.arg = &rows,
 };
 
 int dns_init(unsigned nshards)
 {
-	int err;
-
-	if (!nshards)
-		return 0;
-	stats = calloc(nshards, sizeof(*stats));
-	if (!stats)
-		return -ENOMEM;
-	nstats = nshards;
-	rows.base = (const uint64_t *)stats;
-	stats_src.ninst = nshards;
-	err = stats_add(&stats_src);
-	if (err && err != -EEXIST) {
-		dns_fini();
-		return err;
-	}
-	return 0;
+	return nshards ? stats_rows_add(&stats_src, &rows, nshards) : 0;
 }
 
 void dns_fini(void)
 {
-	stats_remove(&stats_src);
-	rows.base = NULL;
-	free(stats);
-	stats = NULL;
-	nstats = 0;
+	stats_rows_remove(&stats_src, &rows);
 }
 
 struct dns {
@@ -551,7 +527,9 @@ int dns_new(struct uv_loop_s *loop, const struct dns_conf *dc, unsigned inst,
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
-	d->st = stats && inst < nstats ? &stats[inst] : &d->none;
+	d->st = (struct dns_stats *)stats_rows_row(&rows, inst);
+	if (!d->st)
+		d->st = &d->none;
 	d->rnd = uv_hrtime() ^ (uint64_t)(uintptr_t)d ^ 0x9e3779b97f4a7c15u;
 	d->max = dc->cache_max ? dc->cache_max : DNS_CACHE_MAX_DEFAULT;
 	memset(&o, 0, sizeof(o));

@@ -33,9 +33,6 @@ struct rtpe_stats {
 	uint64_t failovers, resent; /* the ng client's (ng_counters()) */
 };
 
-static struct rtpe_stats *stats;
-static unsigned nstats;
-
 static const struct stats_item stats_items[] = {
 	{ "offers", "ng offers sent (INVITE, UPDATE with SDP)", false },
 	{ "answers", "ng answers sent (18x, 2xx with SDP)", false },
@@ -66,38 +63,20 @@ static struct stats_source stats_src = {
 	.items = stats_items,
 	.nitems = sizeof(stats_items) / sizeof(stats_items[0]),
 	.label = "shard",
-	.read = stats_rows_read,
-	.arg = &rows,
 };
 
 int rtpe_init(const struct conf *c)
 {
 	unsigned nshards = c->workers;
-	int err;
 
 	if (!rtpe_conf(c)->enabled || nshards == 0)
 		return 0;
-	stats = calloc(nshards, sizeof(*stats));
-	if (!stats)
-		return -ENOMEM;
-	nstats = nshards;
-	rows.base = (const uint64_t *)stats;
-	stats_src.ninst = nshards;
-	err = stats_add(&stats_src);
-	if (err && err != -EEXIST) {
-		rtpe_fini();
-		return err;
-	}
-	return 0;
+	return stats_rows_add(&stats_src, &rows, nshards);
 }
 
 void rtpe_fini(void)
 {
-	stats_remove(&stats_src);
-	rows.base = NULL;
-	free(stats);
-	stats = NULL;
-	nstats = 0;
+	stats_rows_remove(&stats_src, &rows);
 }
 
 /* A call anchored here: its offer was answered. */
@@ -161,8 +140,9 @@ int rtpe_new(struct shard *sh, const struct conf *c, struct rtpe **rp)
 	if (!r)
 		return -ENOMEM;
 	r->sh = sh;
-	r->st =
-	    stats && shard_id(sh) < nstats ? &stats[shard_id(sh)] : &r->none;
+	r->st = (struct rtpe_stats *)stats_rows_row(&rows, shard_id(sh));
+	if (!r->st)
+		r->st = &r->none;
 	memset(&o, 0, sizeof(o));
 	o.servers = mc->servers;
 	o.nservers = mc->nservers;

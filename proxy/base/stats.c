@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -204,4 +205,38 @@ void stats_rows_read(void *arg, unsigned inst, uint64_t *values)
 			? __atomic_load_n(&r->base[(size_t)inst * r->width + k],
 					  __ATOMIC_RELAXED)
 			: 0;
+}
+
+int stats_rows_add(struct stats_source *src, struct stats_rows *r, unsigned n)
+{
+	int err;
+
+	r->base = calloc((size_t)n * r->width, sizeof(uint64_t));
+	if (!r->base)
+		return -ENOMEM;
+	r->n = n;
+	src->read = stats_rows_read;
+	src->arg = r;
+	src->ninst = n;
+	err = stats_add(src);
+	if (err && err != -EEXIST) {
+		free(r->base);
+		r->base = NULL;
+		r->n = 0;
+		return err;
+	}
+	return 0;
+}
+
+void stats_rows_remove(struct stats_source *src, struct stats_rows *r)
+{
+	stats_remove(src);
+	free(r->base);
+	r->base = NULL;
+	r->n = 0;
+}
+
+uint64_t *stats_rows_row(const struct stats_rows *r, unsigned i)
+{
+	return r->base && i < r->n ? r->base + (size_t)i * r->width : NULL;
 }

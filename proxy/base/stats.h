@@ -112,12 +112,28 @@ struct stats_source {
  * written by one thread (stats_inc(), stats_set()) and read relaxed.
  */
 struct stats_rows {
-	const uint64_t *base; /**< row 0; NULL: every value reads 0 */
-	unsigned width;	      /**< values per row: the source's nitems */
+	uint64_t *base; /**< row 0; NULL: every value reads 0 */
+	unsigned width; /**< values per row: the source's nitems */
+	unsigned n;	/**< rows */
 };
 
 /** The stats_read_fn of struct stats_rows @p arg. Thread: any. */
 void stats_rows_read(void *arg, unsigned inst, uint64_t *values);
+
+/**
+ * Give @p r @p n zeroed rows of r->width values and add @p src to the
+ * registry reading them (src->read, ->arg and ->ninst are set). Returns
+ * 0, or -ENOMEM or stats_add()'s error (-EEXIST is no error), with
+ * nothing kept. Thread: control (a module's start).
+ */
+int stats_rows_add(struct stats_source *src, struct stats_rows *r, unsigned n);
+
+/** Remove @p src and free @p r's rows (NULL-safe when never added).
+ * Thread: control, after the writers stopped. */
+void stats_rows_remove(struct stats_source *src, struct stats_rows *r);
+
+/** Row @p i of @p r, or NULL (no rows, or @p i past them). Thread: any. */
+uint64_t *stats_rows_row(const struct stats_rows *r, unsigned i);
 
 /** Add one to the counter @p p (its one writer). */
 static inline void stats_inc(uint64_t *p)

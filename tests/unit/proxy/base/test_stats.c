@@ -245,3 +245,28 @@ Test(stats, rows_read_gives_each_instance_its_row)
 	stats_rows_read(&r, 1, v);
 	cr_assert(v[0] == 0 && v[1] == 0 && v[2] == 0);
 }
+
+Test(stats, rows_add_registers_zeroed_rows_and_remove_frees_them)
+{
+	static const struct stats_item row_items[] = { { "a", "a", false },
+						       { "b", "b", true } };
+	struct stats_source src = { .module = "rowstest",
+				    .items = row_items,
+				    .nitems = 2,
+				    .label = "shard" };
+	struct stats_rows r = { .width = 2 };
+	uint64_t v[2];
+
+	cr_assert_eq(stats_rows_add(&src, &r, 3), 0);
+	cr_assert_eq(src.ninst, 3);
+	cr_assert_not_null(stats_rows_row(&r, 2));
+	cr_assert_null(stats_rows_row(&r, 3));
+	stats_inc(&stats_rows_row(&r, 2)[0]);
+	stats_set(&stats_rows_row(&r, 2)[1], 5);
+	src.read(src.arg, 2, v);
+	cr_assert(v[0] == 1 && v[1] == 5);
+	src.read(src.arg, 0, v);
+	cr_assert(v[0] == 0 && v[1] == 0);
+	stats_rows_remove(&src, &r);
+	cr_assert_null(stats_rows_row(&r, 0));
+}
