@@ -1044,8 +1044,13 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			     slice_make(NULL, 0));
 		goto out;
 	}
+	/* Completed transactions only wait for retransmissions (64*T1
+	 * for Timer J): they are not load, and a busy shard keeps the
+	 * newest max_completed of them instead of answering 503. This is
+	 * a point where no transaction is being worked on. */
+	txn_trim(l, c->overload.max_completed);
 	if (c->overload.max_transactions &&
-	    txn_count(l) >= c->overload.max_transactions) {
+	    txn_count_live(l) >= c->overload.max_transactions) {
 		count(&shard_stats(sh)->overloaded);
 		err = answer(k, m, from, 503, NULL,
 			     retry_after(sh, ra, sizeof(ra)));

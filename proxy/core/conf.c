@@ -101,6 +101,7 @@ struct raw_udp {
 struct raw_overload {
 	unsigned max_inbox;
 	unsigned max_transactions;
+	unsigned max_completed;
 	unsigned retry_after_s;
 };
 
@@ -233,6 +234,8 @@ static const cyaml_schema_field_t overload_fields[] = {
 			 max_inbox),
 	CYAML_FIELD_UINT("max_transactions", CYAML_FLAG_OPTIONAL,
 			 struct raw_overload, max_transactions),
+	CYAML_FIELD_UINT("max_completed", CYAML_FLAG_OPTIONAL,
+			 struct raw_overload, max_completed),
 	CYAML_FIELD_UINT("retry_after_s", CYAML_FLAG_OPTIONAL,
 			 struct raw_overload, retry_after_s),
 	CYAML_FIELD_END
@@ -353,6 +356,7 @@ static const struct rule rules[] = {
 	{ "max_headers", 16, 1024, NULL },
 	{ "overload.max_inbox", 1, 10000000, NULL },
 	{ "overload.max_transactions", 1, 10000000, NULL },
+	{ "overload.max_completed", 1, 10000000, NULL },
 	{ "overload.retry_after_s", 1, 3600, NULL },
 };
 
@@ -1440,6 +1444,8 @@ static int build(const struct schema *sch, const void *block,
 	c->overload.max_inbox = or_default(r->overload.max_inbox, 10000);
 	c->overload.max_transactions =
 	    or_default(r->overload.max_transactions, 100000);
+	c->overload.max_completed =
+	    or_default(r->overload.max_completed, 100000);
 	c->overload.retry_after_s = or_default(r->overload.retry_after_s, 5);
 	c->tcp.max_connections = or_default(r->tcp.max_connections, 4096);
 	c->tcp.idle_timeout_s = or_default(r->tcp.idle_timeout_s, 120);

@@ -222,8 +222,14 @@ struct conf {
 	struct {
 		unsigned
 		    max_inbox; /**< hand-offs queued to one shard (10000) */
-		unsigned max_transactions; /**< live ones per shard (100000) */
-		unsigned retry_after_s;	   /**< Retry-After value (5) */
+		/** not yet completed ones per shard (100000) */
+		unsigned max_transactions;
+		/**
+		 * completed ones kept per shard for retransmissions
+		 * (100000); past it the oldest end early, no 503
+		 */
+		unsigned max_completed;
+		unsigned retry_after_s; /**< Retry-After value (5) */
 	} overload;
 
 	/* private: the registered sections, built (conf_section_get()) */

@@ -42,12 +42,17 @@ struct txn_layer {
 	char *out;		/* SCRATCH_OUT bytes: ACK and CANCEL */
 	uint64_t rx_us;		/* txn_set_rx_us() */
 	uint64_t created;	/* txn_created() */
+	/* Completed ones (done()), oldest first, for txn_trim(). */
+	struct txn *done_head, *done_tail;
+	size_t done_n;
 };
 
 struct txn {
 	struct txn_layer *l;
 	struct txn *hnext;
+	struct txn *dprev, *dnext; /* the layer's completed list */
 	bool in_table;
+	bool in_done;
 	bool server;
 	bool invite;
 	bool reliable; /* TCP: no retransmissions, Timers D, I, J, K zero */
@@ -151,6 +156,58 @@ static void table_del(struct table *tb, struct txn *t)
 	}
 }
 
+/* Completed transactions: a final response was sent or received and
+ * they only wait for retransmissions (Timers D, H, I, J, K, L, M). They
+ * are not load (txn_count_live()); txn_trim() bounds them. */
+
+static bool done(enum txn_state s)
+{
+	return s == TXN_COMPLETED || s == TXN_CONFIRMED || s == TXN_ACCEPTED;
+}
+
+static void done_unlink(struct txn *t)
+{
+	struct txn_layer *l = t->l;
+
+	if (!t->in_done)
+		return;
+	if (t->dprev)
+		t->dprev->dnext = t->dnext;
+	else
+		l->done_head = t->dnext;
+	if (t->dnext)
+		t->dnext->dprev = t->dprev;
+	else
+		l->done_tail = t->dprev;
+	t->dprev = t->dnext = NULL;
+	t->in_done = false;
+	l->done_n--;
+}
+
+/* Every state change goes through here, so the completed list stays
+ * true. */
+static void set_state(struct txn *t, enum txn_state s)
+{
+	struct txn_layer *l = t->l;
+
+	t->state = s;
+	if (!done(s)) {
+		done_unlink(t);
+		return;
+	}
+	if (t->in_done || !t->in_table)
+		return;
+	t->dprev = l->done_tail;
+	t->dnext = NULL;
+	if (l->done_tail)
+		l->done_tail->dnext = t;
+	else
+		l->done_head = t;
+	l->done_tail = t;
+	t->in_done = true;
+	l->done_n++;
+}
+
 /* Layer. */
 
 int txn_layer_new(const struct txn_cfg *cfg, struct timer_wheel *w,
@@ -221,6 +278,28 @@ void txn_layer_free(struct txn_layer *l)
 size_t txn_count(const struct txn_layer *l)
 {
 	return l->srv.n + l->cli.n;
+}
+
+size_t txn_count_live(const struct txn_layer *l)
+{
+	return l->srv.n + l->cli.n - l->done_n;
+}
+
+size_t txn_count_completed(const struct txn_layer *l)
+{
+	return l->done_n;
+}
+
+size_t txn_trim(struct txn_layer *l, size_t max)
+{
+	size_t n = 0;
+
+	/* terminate() unlinks the head: each pass shortens the list. */
+	while (l->done_n > max && l->done_head) {
+		terminate(l->done_head);
+		n++;
+	}
+	return n;
 }
 
 uint64_t txn_created(const struct txn_layer *l)
@@ -299,7 +378,7 @@ static void terminate(struct txn *t)
 
 	if (!t->in_table)
 		return;
-	t->state = TXN_TERMINATED;
+	set_state(t, TXN_TERMINATED);
 	timer_stop(l->w, &t->tr);
 	timer_stop(l->w, &t->tt);
 	table_del(t->server ? &l->srv : &l->cli, t);
@@ -501,7 +580,7 @@ int txn_srv_absorb(struct txn *st, const struct sipmsg *m)
 		if (!st->invite || st->state == TXN_ACCEPTED)
 			return 0;
 		if (st->state == TXN_COMPLETED) {
-			st->state = TXN_CONFIRMED;
+			set_state(st, TXN_CONFIRMED);
 			timer_stop(l->w, &st->tr);
 			if (st->reliable) {
 				terminate(st);
@@ -583,7 +662,7 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 	st->status = status;
 	if (st->invite && status >= 200 && status < 300) {
 		/* RFC 6026 §8.5: Accepted, Timer L. */
-		st->state = TXN_ACCEPTED;
+		set_state(st, TXN_ACCEPTED);
 		st->rsp_len = 0;
 		timer_start(l->w, &st->tt, t64(l), timeout_end);
 		return send_bytes(st, buf, len);
@@ -592,10 +671,10 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 	if (err)
 		return err;
 	if (status < 200) {
-		st->state = TXN_PROCEEDING;
+		set_state(st, TXN_PROCEEDING);
 		return send_bytes(st, buf, len);
 	}
-	st->state = TXN_COMPLETED;
+	set_state(st, TXN_COMPLETED);
 	err = send_bytes(st, buf, len);
 	if (st->invite) {
 		if (!st->reliable) {
@@ -1017,11 +1096,11 @@ static void cli_receive(struct txn *ct, const struct sipmsg *m)
 			return;
 		ct->status = st;
 		if (st < 200) {
-			ct->state = TXN_PROCEEDING;
+			set_state(ct, TXN_PROCEEDING);
 			pass_up(ct, m);
 			return;
 		}
-		ct->state = TXN_COMPLETED;
+		set_state(ct, TXN_COMPLETED);
 		timer_stop(l->w, &ct->tr);
 		timer_stop(l->w, &ct->tt);
 		pass_up(ct, m);
@@ -1033,7 +1112,7 @@ static void cli_receive(struct txn *ct, const struct sipmsg *m)
 	}
 	if (st < 200) {
 		if (ct->state == TXN_CALLING) {
-			ct->state = TXN_PROCEEDING;
+			set_state(ct, TXN_PROCEEDING);
 			timer_stop(l->w, &ct->tr);
 			timer_stop(l->w, &ct->tt);
 			ct->status = st;
@@ -1049,7 +1128,7 @@ static void cli_receive(struct txn *ct, const struct sipmsg *m)
 	if (st < 300) {
 		if (ct->state == TXN_CALLING || ct->state == TXN_PROCEEDING) {
 			/* RFC 6026 §7.2: Accepted, Timer M. */
-			ct->state = TXN_ACCEPTED;
+			set_state(ct, TXN_ACCEPTED);
 			ct->cancel_pending = false;
 			timer_stop(l->w, &ct->tr);
 			timer_start(l->w, &ct->tt, t64(l), timeout_end);
@@ -1066,7 +1145,7 @@ static void cli_receive(struct txn *ct, const struct sipmsg *m)
 	}
 	if (ct->state != TXN_CALLING && ct->state != TXN_PROCEEDING)
 		return;
-	ct->state = TXN_COMPLETED;
+	set_state(ct, TXN_COMPLETED);
 	ct->status = st;
 	ct->cancel_pending = false;
 	timer_stop(l->w, &ct->tr);

@@ -125,8 +125,36 @@ void txn_set_rx_us(struct txn_layer *l, uint64_t us);
  */
 void txn_layer_free(struct txn_layer *l);
 
-/** Live transactions, server and client. */
+/**
+ * Transactions in the tables, server and client: live ones and
+ * completed ones (txn_count_completed()).
+ */
 size_t txn_count(const struct txn_layer *l);
+
+/**
+ * Live transactions: those without a final response yet (Trying,
+ * Calling, Proceeding), server and client. This is the load a shard
+ * carries (overload.max_transactions).
+ */
+size_t txn_count_live(const struct txn_layer *l);
+
+/**
+ * Completed transactions: a final response went or came, and they only
+ * absorb retransmissions until Timer D, H, I, J, K, L or M ends them
+ * (Completed, Confirmed, Accepted), server and client.
+ */
+size_t txn_count_completed(const struct txn_layer *l);
+
+/**
+ * End the oldest completed transactions until at most @p max are left,
+ * as if their last timer had fired (txn_user.gone is called; nothing is
+ * sent). It bounds the memory they hold: a busy shard keeps each for
+ * less than 64*T1 (RFC 3261 allows a shorter wait at the cost of
+ * absorbing fewer late retransmissions). Call it where no transaction
+ * is being worked on (before a new request is handled). Returns how
+ * many ended. Thread: the owner.
+ */
+size_t txn_trim(struct txn_layer *l, size_t max);
 
 /** Transactions made since the layer was, server and client. */
 uint64_t txn_created(const struct txn_layer *l);

@@ -448,6 +448,78 @@ Test(proxy, forwarding_loop_is_482)
 	stop();
 }
 
+/* A MESSAGE to bob through the proxy, answered 200 by the hand-made
+ * callee: it leaves a completed server and client transaction behind
+ * (Timers J and K). Its text stays in @p buf for a retransmission. */
+static void message_done(char *buf, size_t size)
+{
+	int n = sipcli_format(&uac, buf, size, "MESSAGE", "sip:bob@localhost",
+			      NULL, true, NULL, NULL);
+
+	cr_assert_gt(n, 0);
+	cr_assert_eq(sipcli_send_str(&uac, buf), 0);
+	recv_request(&uas, SIP_MESSAGE);
+	answer(200, "OK");
+	recv_status(&uac, 200);
+}
+
+Test(proxy, completed_transactions_are_no_load_but_live_ones_are)
+{
+	static char first[2048], other[2048];
+	struct sipcli_msg *got = malloc(4 * sizeof(*got));
+	unsigned n = 0;
+
+	cr_assert_not_null(got);
+	/* Two live transactions at most. Each MESSAGE leaves two
+	 * completed ones for 64*T1 (6.4 s; the 20 take well under that on
+	 * loopback), ten times the cap: none is refused. */
+	hand_made("overload:\n  max_transactions: 2\n");
+	message_done(first, sizeof(first));
+	for (int i = 0; i < 19; i++)
+		message_done(other, sizeof(other));
+	/* Timer J still holds the first: a retransmission gets the 200
+	 * again from sipedge, and the callee sees nothing. */
+	cr_assert_eq(sipcli_send_str(&uac, first), 0);
+	recv_status(&uac, 200);
+	cr_assert_eq(sipcli_collect(&uas, got, 4, &n, 300), 0);
+	cr_assert_eq(n, 0, "the retransmission reached the callee: %.60s",
+		     got[0].buf);
+	/* An INVITE the callee leaves unanswered holds two live
+	 * transactions: the next request is refused. */
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 100);
+	recv_request(&uas, SIP_INVITE);
+	cr_assert_gt(sipcli_format(&uac, other, sizeof(other), "MESSAGE",
+				   "sip:bob@localhost", NULL, true, NULL, NULL),
+		     0);
+	cr_assert_eq(sipcli_send_str(&uac, other), 0);
+	recv_status(&uac, 503);
+	free(got);
+	stop();
+}
+
+Test(proxy, completed_transactions_past_max_completed_end_early)
+{
+	static char first[2048], other[2048];
+
+	/* Room for four completed transactions: after five MESSAGEs (ten
+	 * completed), the first's server transaction is gone, so its
+	 * retransmission is a new request that reaches the callee. */
+	hand_made("overload:\n  max_completed: 4\n");
+	message_done(first, sizeof(first));
+	for (int i = 0; i < 4; i++)
+		message_done(other, sizeof(other));
+	cr_assert_eq(sipcli_send_str(&uac, first), 0);
+	recv_request(&uas, SIP_MESSAGE);
+	answer(200, "OK");
+	recv_status(&uac, 200);
+	/* The newest one is still kept: absorbed, answered from memory. */
+	cr_assert_eq(sipcli_send_str(&uac, first), 0);
+	recv_status(&uac, 200);
+	stop();
+}
+
 Test(proxy, too_many_transactions_is_503_with_retry_after)
 {
 	char v[64];

@@ -702,6 +702,7 @@ Test(conf, proxy_defaults)
 	cr_assert_eq(proxy_conf(c)->timer_c_s, 180);
 	cr_assert_eq(c->overload.max_inbox, 10000);
 	cr_assert_eq(c->overload.max_transactions, 100000);
+	cr_assert_eq(c->overload.max_completed, 100000);
 	cr_assert_eq(c->overload.retry_after_s, 5);
 	cr_assert_eq(proxy_conf(c)->nroutes, 0);
 	cr_assert_eq(proxy_conf(c)->nlocations, 0);
@@ -732,6 +733,7 @@ Test(conf, proxy_routes_locations_and_overload)
 			  "overload:\n"
 			  "  max_inbox: 10\n"
 			  "  max_transactions: 20\n"
+			  "  max_completed: 40\n"
 			  "  retry_after_s: 30\n"),
 	    0, "%s", err);
 	cr_assert_not(proxy_conf(c)->record_route);
@@ -772,6 +774,7 @@ Test(conf, proxy_routes_locations_and_overload)
 	cr_assert_eq(proxy_conf(c)->locations[0].contacts[1].q, 500);
 	cr_assert_eq(c->overload.max_inbox, 10);
 	cr_assert_eq(c->overload.max_transactions, 20);
+	cr_assert_eq(c->overload.max_completed, 40);
 	cr_assert_eq(c->overload.retry_after_s, 30);
 	/* The first match wins: domain, then prefix on the user part. */
 	cr_assert_eq(proxy_conf_route_find(c, SLICE_LIT("CARRIER.example"),

@@ -324,6 +324,85 @@ Test(txn, server_non_invite_trying_absorbs_completed_repeats)
 	cr_assert_eq(nsent, 2, "a non-INVITE final was retransmitted");
 }
 
+Test(txn, completed_ones_are_counted_apart_from_live_ones)
+{
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn *inv, *bye, *ok;
+
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKd1", ""),
+				 &from, 0, &inv),
+		     0);
+	cr_assert_eq(txn_srv_new(l, request(0, "BYE", "z9hG4bKd2", ";tag=t"),
+				 &from, 0, &bye),
+		     0);
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKd3", ""),
+				 &from, 0, &ok),
+		     0);
+	cr_assert_eq(txn_count_live(l), 3);
+	cr_assert_eq(txn_count_completed(l), 0);
+	/* A provisional keeps it live; a final completes it. */
+	cr_assert_eq(txn_srv_respond(inv, 180, "180", 3), 0);
+	cr_assert_eq(txn_count_live(l), 3);
+	cr_assert_eq(txn_srv_respond(inv, 486, "486", 3), 0);
+	cr_assert_eq(txn_srv_respond(bye, 200, "200", 3), 0);
+	cr_assert_eq(txn_srv_respond(ok, 200, "200", 3), 0); /* Accepted */
+	cr_assert_eq(txn_count_live(l), 0);
+	cr_assert_eq(txn_count_completed(l), 3);
+	cr_assert_eq(txn_count(l), 3);
+	/* Confirmed is still completed, until Timer I. */
+	cr_assert_eq(
+	    txn_srv_absorb(inv, request(1, "ACK", "z9hG4bKd1", ";tag=x")), 1);
+	cr_assert_eq(txn_state(inv), TXN_CONFIRMED);
+	cr_assert_eq(txn_count_completed(l), 3);
+	advance(T4 + 10);
+	cr_assert_eq(txn_count_completed(l), 2);
+	advance(64 * T1);
+	cr_assert_eq(txn_count(l), 0);
+	cr_assert_eq(txn_count_completed(l), 0);
+}
+
+Test(txn, trim_ends_the_oldest_completed_and_never_a_live_one)
+{
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn *st;
+	char br[32];
+
+	/* Ten completed BYEs, then one still waiting for its answer. */
+	for (int i = 0; i < 10; i++) {
+		snprintf(br, sizeof(br), "z9hG4bKt%d", i);
+		cr_assert_eq(txn_srv_new(l, request(0, "BYE", br, ";tag=t"),
+					 &from, 0, &st),
+			     0);
+		cr_assert_eq(txn_srv_respond(st, 200, "200", 3), 0);
+	}
+	cr_assert_eq(txn_srv_new(l, request(0, "BYE", "z9hG4bKlive", ";tag=t"),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(txn_trim(l, 100), 0, "under the bound: nothing ends");
+	cr_assert_eq(txn_trim(l, 4), 6);
+	cr_assert_eq(txn_count_completed(l), 4);
+	cr_assert_eq(txn_count_live(l), 1);
+	for (int i = 0; i < 10; i++) {
+		snprintf(br, sizeof(br), "z9hG4bKt%d", i);
+		if (i < 6)
+			cr_assert_null(txn_srv_find(
+			    l, request(1, "BYE", br, ";tag=t"), SIP_BYE));
+		else
+			cr_assert_not_null(txn_srv_find(
+			    l, request(1, "BYE", br, ";tag=t"), SIP_BYE));
+	}
+	/* The newest still absorbs its retransmission. */
+	st = txn_srv_find(l, request(1, "BYE", "z9hG4bKt9", ";tag=t"), SIP_BYE);
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "BYE", "z9hG4bKt9", ";tag=t")), 1);
+	cr_assert_eq(nsent, 11);
+	cr_assert_eq(txn_trim(l, 0), 4);
+	cr_assert_eq(txn_count(l), 1, "the live one stays");
+	/* Nothing a trimmed one had fires later. */
+	advance(64 * T1 + 10);
+	cr_assert_eq(nsent, 11);
+}
+
 Test(txn, server_over_tcp_never_retransmits_and_ends_at_once)
 {
 	struct peer from = peer(PEER_TCP, 5099);
@@ -777,4 +856,20 @@ Test(txn, created_counts_server_and_client)
 	cr_assert_eq(txn_created(l), 0);
 	client(SIP_INVITE, PEER_UDP, "z9hG4bKcc");
 	cr_assert_eq(txn_created(l), 2, "the parent and the client");
+}
+
+Test(txn, client_completed_ones_count_too)
+{
+	struct txn *ct = client_of(NULL, SIP_MESSAGE, PEER_UDP, "z9hG4bKd4");
+
+	cr_assert_eq(txn_count_live(l), 1);
+	respond(100, "z9hG4bKd4", "MESSAGE");
+	cr_assert_eq(txn_count_live(l), 1);
+	respond(200, "z9hG4bKd4", "MESSAGE");
+	cr_assert_eq(txn_state(ct), TXN_COMPLETED);
+	cr_assert_eq(txn_count_live(l), 0);
+	cr_assert_eq(txn_count_completed(l), 1);
+	advance(T4 + 10); /* Timer K */
+	cr_assert_eq(txn_count(l), 0);
+	cr_assert_eq(txn_count_completed(l), 0);
 }
