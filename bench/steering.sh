@@ -9,14 +9,21 @@
 #   RATES ["1000 2000 4000"]  offered calls/s
 #   WORKERS_LIST ["1 2"]      sipedge workers
 #   SECONDS_PER [3]           seconds of calls per point
-#   ROUNDS [2]                rounds; odd ones run bpf first, even ones off
+#   ROUNDS [2]                rounds; odd ones run the variants in order,
+#                             even ones in reverse
 #   HOLD_MS [1000]            ACK to BYE
+#   VARIANTS ["bpf off"]      what is compared: each is a udp.steering
+#                             mode, or MODE:NAME=PATH to run the sipedge
+#                             binary at PATH (an A/B of two builds:
+#                             "bpf:a=/tmp/a/sipedge bpf:b=$PWD/build/sipedge")
 #
 # CPU is utime + stime of sipedge from /proc/PID/stat over the run,
 # divided by the successful calls; the hand-offs are shard.handoff_out
 # from the management API (stats.get) over the same run. Every loop is
 # bounded, every process stopped by its PID, loopback only. Prints a
-# markdown table on stdout.
+# markdown table on stdout. Context switches are the voluntary and
+# involuntary ones of all of sipedge's threads (/proc/PID/task/*/status)
+# over the run, per call.
 set -u
 
 BUILD=${1:?usage: bench/steering.sh BUILD_DIR_ABS}
@@ -27,6 +34,7 @@ WORKERS_LIST=${WORKERS_LIST:-"1 2"}
 SECONDS_PER=${SECONDS_PER:-3}
 ROUNDS=${ROUNDS:-2}
 HOLD_MS=${HOLD_MS:-1000}
+VARIANTS=${VARIANTS:-"bpf off"}
 HOLD_S=$(((HOLD_MS + 999) / 1000))
 HZ=$(getconf CLK_TCK)
 WORK=$(mktemp -d /tmp/sipedge-steering.XXXXXX)
@@ -106,6 +114,12 @@ cpu_watch() {
 	done
 }
 
+# Context switches of every thread of PID $1, voluntary and involuntary.
+ctxsw() {
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
+
 us_per() {
 	awk -v t="$1" -v n="$2" -v hz="$HZ" \
 		'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }'
@@ -121,10 +135,10 @@ handoffs() {
 		sed -n 's/.*"shard.handoff_out":\([0-9]*\).*/\1/p'
 }
 
-# sipedge with $1 workers and udp.steering $2; callees 2000-2099 at a
-# sipload UAS port of their own.
+# sipedge with $1 workers and udp.steering $2 (binary $3, default
+# $SIPEDGE); callees 2000-2099 at a sipload UAS port of their own.
 start_sipedge() {
-	local i
+	local i bin=${3:-$SIPEDGE}
 
 	PROXY_PORT=$(free_port) || return 1
 	MGMT_PORT=$(free_port) || return 1
@@ -141,7 +155,7 @@ udp:
 management:
   listen: ["127.0.0.1:$MGMT_PORT"]
 YAML
-	"$SIPEDGE" -c "$WORK/sipedge.yaml" >"$WORK/sipedge.log" 2>&1 &
+	"$bin" -c "$WORK/sipedge.yaml" >"$WORK/sipedge.log" 2>&1 &
 	PROXY_PID=$!
 	PIDS="$PIDS $PROXY_PID"
 	for i in $(seq 1 50); do
@@ -155,16 +169,17 @@ YAML
 		-n 100 -r 1000 --no-progress --json >"$WORK/reg.json" 2>&1
 }
 
-# One point at rate $1: sets OK FAIL TICKS GTICKS HOFF P99 (µs). GTICKS
+# One point at rate $1: sets OK FAIL TICKS GTICKS HOFF CSW P99 (µs). GTICKS
 # is sipload's CPU: on loopback the receive path, the steering program
 # included, runs in the softirq of the sender, so the program's cost is
 # charged to sipload, not to sipedge.
 run_point() {
-	local rate=$1 n=$(($1 * SECONDS_PER)) t0 h0 watch
+	local rate=$1 n=$(($1 * SECONDS_PER)) t0 h0 c0 watch
 	local conc=$(($1 * (HOLD_S + 2) + 1000))
 
 	t0=$(ticks "$PROXY_PID")
 	h0=$(handoffs)
+	c0=$(ctxsw "$PROXY_PID")
 	"$SIPLOAD" -s call --role both -l "127.0.0.1:$UAS_PORT" \
 		-t "127.0.0.1:$PROXY_PORT" --domain localhost \
 		--callee 2000-2099 -r "$rate" -n "$n" --hold "$HOLD_MS" \
@@ -177,6 +192,7 @@ run_point() {
 	wait "$watch"
 	GTICKS=$(cat "$WORK/gen.ticks")
 	TICKS=$(($(ticks "$PROXY_PID") - t0))
+	CSW=$(($(ctxsw "$PROXY_PID") - c0))
 	HOFF=$(($(handoffs) - h0))
 	OK=$(json_num succeeded "$WORK/p.json")
 	[ -n "$OK" ] || log "sipload gave no result: $(tail -c 300 "$WORK/p.err" "$WORK/p.json" | tr '\n' ' ')"
@@ -184,20 +200,38 @@ run_point() {
 	P99=$(sed -n 's/.*"final":{[^}]*"p99":\([0-9]*\).*/\1/p' "$WORK/p.json")
 }
 
-echo "| workers | offered calls/s | round | steering | ok / failed | sipedge µs per call | sipload µs per call | hand-offs per call | p99 INVITE→final ms |"
-echo "|---|---|---|---|---|---|---|---|---|"
+per_call() {
+	awk -v h="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", h / n; else print "-" }'
+}
+
+echo "| workers | offered calls/s | round | steering | ok / failed | sipedge µs per call | sipload µs per call | hand-offs per call | context switches per call | p99 INVITE→final ms |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for w in $WORKERS_LIST; do
 	for round in $(seq 1 "$ROUNDS"); do
-		if [ $((round % 2)) = 1 ]; then modes="bpf off"; else modes="off bpf"; fi
-		for mode in $modes; do
-			if ! start_sipedge "$w" "$mode"; then
+		if [ $((round % 2)) = 1 ]; then
+			order=$VARIANTS
+		else
+			order=$(echo "$VARIANTS" | tr ' ' '\n' | tac | tr '\n' ' ')
+		fi
+		for variant in $order; do
+			steer=${variant%%:*}
+			mode=$steer
+			bin=
+			case $variant in
+			*:*=*)
+				bin=${variant#*=}
+				name=${variant#*:}
+				mode="$steer ${name%%=*}"
+				;;
+			esac
+			if ! start_sipedge "$w" "$steer" "$bin"; then
 				log "sipedge did not start: $(tail -3 "$WORK/sipedge.log")"
 				exit 1
 			fi
 			for rate in $RATES; do
 				run_point "$rate"
-				log "w=$w round=$round $mode $rate/s: ok=$OK failed=$FAIL ticks=$TICKS handoffs=$HOFF"
-				echo "| $w | $rate | $round | $mode | ${OK:-0} / ${FAIL:-?} | $(us_per "$TICKS" "${OK:-0}") | $(us_per "$GTICKS" "${OK:-0}") | $(awk -v h="$HOFF" -v n="${OK:-0}" 'BEGIN { if (n > 0) printf "%.2f", h / n; else print "-" }') | $(awk -v p="${P99:-0}" 'BEGIN { printf "%.2f", p / 1000 }') |"
+				log "w=$w round=$round $mode $rate/s: ok=$OK failed=$FAIL ticks=$TICKS handoffs=$HOFF ctxsw=$CSW"
+				echo "| $w | $rate | $round | $mode | ${OK:-0} / ${FAIL:-?} | $(us_per "$TICKS" "${OK:-0}") | $(us_per "$GTICKS" "${OK:-0}") | $(per_call "$HOFF" "${OK:-0}") | $(per_call "$CSW" "${OK:-0}") | $(awk -v p="${P99:-0}" 'BEGIN { printf "%.2f", p / 1000 }') |"
 			done
 			kill "$PROXY_PID" 2>/dev/null
 			wait_pid "$PROXY_PID" 10
