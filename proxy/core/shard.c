@@ -207,6 +207,9 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 	out->ws_refused = __atomic_load_n(&st->ws_refused, __ATOMIC_RELAXED);
 	out->ws_bad_frames =
 	    __atomic_load_n(&st->ws_bad_frames, __ATOMIC_RELAXED);
+	out->wake_sent = __atomic_load_n(&st->wake_sent, __ATOMIC_RELAXED);
+	out->wake_skipped =
+	    __atomic_load_n(&st->wake_skipped, __ATOMIC_RELAXED);
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		out->requests[k] =
 		    __atomic_load_n(&st->requests[k], __ATOMIC_RELAXED);
@@ -541,12 +544,26 @@ out:
 void shard__flush(struct shard *sh)
 {
 	udp_flush(sh->udp);
+	if (!sh->nwake)
+		return;
+	/* Our enqueues (post()) before the owners' idle flags: an owner
+	 * stores idle, fences, then looks at its inbox (prepare_cb()), so
+	 * one of the two sees the other. */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (unsigned i = 0; i < sh->nwake; i++) {
 		unsigned o = sh->wake_list[i];
+		struct shard *os = &sh->set->sh[o];
 
 		sh->wake_mark[o] = 0;
+		/* Awake: it drains its inbox before it sleeps. No eventfd
+		 * write, and no wake-up to read it. */
+		if (!atomic_load_explicit(&os->idle, memory_order_relaxed)) {
+			shard__count(&sh->stats.wake_skipped, 1);
+			continue;
+		}
 		/* The only libuv call made on another shard's handle. */
-		uv_async_send(&sh->set->sh[o].async);
+		uv_async_send(&os->async);
+		shard__count(&sh->stats.wake_sent, 1);
 	}
 	sh->nwake = 0;
 }
@@ -620,18 +637,21 @@ static void close_handles(struct shard *sh)
 		uv_close((uv_handle_t *)&sh->tick, NULL);
 	if (sh->prepare_init && !uv_is_closing((uv_handle_t *)&sh->prepare))
 		uv_close((uv_handle_t *)&sh->prepare, NULL);
+	if (sh->check_init && !uv_is_closing((uv_handle_t *)&sh->check))
+		uv_close((uv_handle_t *)&sh->check, NULL);
 	if (sh->async_init && !uv_is_closing((uv_handle_t *)&sh->async))
 		uv_close((uv_handle_t *)&sh->async, NULL);
 }
 
-static void inbox_cb(uv_async_t *h)
+/* One batch of the inbox, and the stop request if it was among them. */
+static void inbox_run(struct shard *sh)
 {
-	struct shard *sh = h->data;
 	bool stop = false;
-	bool more = drain(sh, true, SHARD_BATCH_MAX, &stop);
 
-	shard__flush(sh);
+	sh->batch_ran = true;
+	drain(sh, true, SHARD_BATCH_MAX, &stop);
 	if (stop && !sh->stopping) {
+		shard__flush(sh);
 		sh->stopping = true;
 		if (sh->set->role->stopping)
 			sh->set->role->stopping(sh, sh->role_state);
@@ -639,26 +659,66 @@ static void inbox_cb(uv_async_t *h)
 			hooks_stop(sh);
 		close_handles(sh);
 	}
-	/* The rest waits for the next turn of the loop, after the
-	 * shard's sockets (libuv allows this from the callback). */
-	if (more && !sh->stopping)
-		uv_async_send(&sh->async);
 }
 
-/* Whatever timers or other callbacks queued goes out before the loop
- * blocks again. */
+/* A wake-up: one batch; what is left waits for the next turn, after the
+ * shard's sockets (prepare_cb()); what it queued goes out from
+ * check_cb(). */
+static void inbox_cb(uv_async_t *h)
+{
+	struct shard *sh = h->data;
+
+	atomic_store_explicit(&sh->idle, false, memory_order_relaxed);
+	inbox_run(sh);
+}
+
+/*
+ * The end of a turn, before the loop may sleep in epoll_wait: what
+ * timers and callbacks queued goes out (one sendmmsg, one wake-up per
+ * owner), then the shard marks itself idle and looks at its inbox once
+ * more, so that items handed in while it was awake need no wake-up
+ * (shard__flush() skips the eventfd write for a shard that is not
+ * idle). It runs one batch of them here when the turn ran none; past
+ * that it wakes itself, so that its sockets are served between batches.
+ */
 static void prepare_cb(uv_prepare_t *h)
+{
+	struct shard *sh = h->data;
+
+	for (;;) {
+		shard__flush(sh);
+		if (sh->stopping)
+			return;
+		atomic_store_explicit(&sh->idle, true, memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (cds_wfcq_empty(&sh->inbox_head, &sh->inbox_tail)) {
+			sh->batch_ran = false;
+			return;
+		}
+		atomic_store_explicit(&sh->idle, false, memory_order_relaxed);
+		if (sh->batch_ran) {
+			sh->batch_ran = false;
+			uv_async_send(&sh->async);
+			return;
+		}
+		inbox_run(sh);
+	}
+}
+
+/* After the I/O callbacks of a turn: what they queued, in one go. */
+static void check_cb(uv_check_t *h)
 {
 	shard__flush(h->data);
 }
 
-/* The core's timers (transactions, Timer C), then what they queued. */
+/* The core's timers (transactions, Timer C); prepare_cb() sends what
+ * they queued. */
 static void tick_cb(uv_timer_t *h)
 {
 	struct shard *sh = h->data;
 
+	atomic_store_explicit(&sh->idle, false, memory_order_relaxed);
 	sh->set->role->tick(sh, uv_now(&sh->loop));
-	shard__flush(sh);
 }
 
 struct uv_loop_s *shard_loop(struct shard *sh)
@@ -693,6 +753,7 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	__cds_wfcq_init(&sh->inbox_head, &sh->inbox_tail);
 	atomic_init(&sh->inbox_len, 0);
 	atomic_init(&sh->inbox_bytes, 0);
+	atomic_init(&sh->idle, true);
 	cds_wfcq_node_init(&sh->stop_node);
 	sh->arena = arena_new(ARENA_CHUNK);
 	sh->wake_mark = calloc(s->n, sizeof(*sh->wake_mark));
@@ -715,6 +776,14 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	sh->prepare.data = sh;
 	sh->prepare_init = true;
 	err = uv_prepare_start(&sh->prepare, prepare_cb);
+	if (err)
+		goto out;
+	err = uv_check_init(&sh->loop, &sh->check);
+	if (err)
+		goto out;
+	sh->check.data = sh;
+	sh->check_init = true;
+	err = uv_check_start(&sh->check, check_cb);
 	if (err)
 		goto out;
 	what = s->role->name;
@@ -797,7 +866,7 @@ static void shard_fini(struct shard *sh)
  * STATS_PLAIN items, then the families, in the order stats_read() fills
  * them. */
 enum {
-	STATS_PLAIN = 20,
+	STATS_PLAIN = 22,
 	STATS_REQ = STATS_PLAIN,		      /* SIP_METHOD__COUNT */
 	STATS_RSP_IN = STATS_REQ + SIP_METHOD__COUNT, /* 6 classes */
 	STATS_RSP_OUT = STATS_RSP_IN + 6,	      /* 6 classes */
@@ -833,6 +902,9 @@ static struct stats_item stats_items[STATS_NITEMS] = {
 	  true },
 	{ "steered", "UDP datagrams the kernel program gave to this shard",
 	  false },
+	{ "wakeups", "wake-ups sent to other shards for hand-offs", false },
+	{ "wakeups_skipped",
+	  "hand-offs to a shard that was awake: no wake-up sent", false },
 };
 
 /* Index STATS_REQ + k is method k of enum sip_method, and so on. */
@@ -925,6 +997,8 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[17] = st.ws_bad_frames;
 	v[18] = st.steering;
 	v[19] = st.steered;
+	v[20] = st.wake_sent;
+	v[21] = st.wake_skipped;
 	for (unsigned k = 0; k < SIP_METHOD__COUNT; k++)
 		v[STATS_REQ + k] = st.requests[k];
 	for (unsigned k = 0; k < 6; k++) {

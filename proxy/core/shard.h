@@ -34,6 +34,8 @@ struct shard_stats {
 	uint64_t ws_upgrades; /**< WebSocket upgrades answered 101 */
 	uint64_t ws_refused;  /**< upgrades refused or not done in time */
 	uint64_t ws_bad_frames; /**< WebSockets closed for a bad frame */
+	uint64_t wake_sent;	/**< wake-ups sent to other shards' inboxes */
+	uint64_t wake_skipped;	/**< hand-offs to an awake shard: none sent */
 	/* Written by the role (the proxy pipeline). */
 	uint64_t requests[SIP_METHOD__COUNT]; /**< received, by method */
 	uint64_t rsp_in[6];    /**< responses received, by class 1xx..6xx */

@@ -41,8 +41,9 @@ struct tls_cli;
 #define SHARD_INBOX_MAX_BYTES (16u * 1024 * 1024)
 
 /**
- * Inbox items a shard runs per wake-up; it then wakes itself again, so
- * that its own sockets are served between batches.
+ * Inbox items a shard runs per turn of its loop (one batch); it then
+ * wakes itself again, so that its own sockets are served between
+ * batches.
  */
 #define SHARD_BATCH_MAX 256u
 
@@ -74,8 +75,18 @@ struct shard {
 
 	uv_loop_t loop;
 	uv_async_t async;     /**< inbox wake-up and stop request */
-	uv_prepare_t prepare; /**< flushes what callbacks queued */
-	bool loop_init, async_init, prepare_init;
+	uv_prepare_t prepare; /**< flushes, drains the inbox, then may sleep */
+	uv_check_t check;     /**< flushes what the I/O callbacks queued */
+	bool loop_init, async_init, prepare_init, check_init;
+	/**
+	 * False while the shard runs its callbacks and will look at its
+	 * inbox again before it sleeps: then a shard that hands it items
+	 * need not wake it (shard__flush()). Set by the shard in
+	 * prepare_cb() before its last look at the inbox (seq_cst, against
+	 * the sender's enqueue and fence), cleared when it wakes.
+	 */
+	atomic_bool idle;
+	bool batch_ran; /**< this turn ran an inbox batch */
 
 	pthread_t thread;
 	bool thread_started;

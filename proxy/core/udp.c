@@ -236,10 +236,13 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 		}
 		for (unsigned i = 0; i < (unsigned)n; i++)
 			one(s, i);
-		/* End of the batch: replies out, other shards woken once. */
-		shard__flush(u->sh);
+		/* The socket is drained: the loop's check_cb() sends what
+		 * this turn queued, all callbacks' at once. */
 		if ((unsigned)n < u->batch)
 			break;
+		/* More to read: replies out and other shards woken before
+		 * the next batch, so they work meanwhile. */
+		shard__flush(u->sh);
 	}
 }
 

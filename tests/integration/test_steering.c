@@ -200,6 +200,13 @@ Test(steering, off_hands_off_and_calls_still_succeed)
 	cr_expect_gt(stat_of("shard.handoff_out"), CALLS, "handed off: %lld",
 		     stat_of("shard.handoff_out"));
 	cr_expect_eq(stat_of("shard.handoff_out"), stat_of("shard.handoff_in"));
+	/* Hand-offs are batched per turn of the reader's loop, and an
+	 * owner that is awake is not woken: at most one wake-up (sent or
+	 * skipped) per hand-off, and some were sent. */
+	cr_expect_gt(stat_of("shard.wakeups"), 0);
+	cr_expect_leq(stat_of("shard.wakeups") +
+			  stat_of("shard.wakeups_skipped"),
+		      stat_of("shard.handoff_out"));
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
