@@ -15,11 +15,17 @@
 #                                 highest clean rate: steps of that length,
 #                                 doubling from the start until a step
 #                                 fails, then halving the interval
-#   WORKERS [2]                   sipedge threads = Kamailio children
+#   WORKERS_LIST ["1 2"]          sipedge threads = Kamailio children; the
+#                                 proxy part runs once per entry (its own
+#                                 rounds and searches) and the tables get
+#                                 a workers column. WORKERS=N alone still
+#                                 means WORKERS_LIST=N.
 #   PROXY_CALL_RATES ["500 1000 2000 4000"]  PROXY_REG_RATES ["2000 5000"]
 #   PROXY_SECONDS [3] PROXY_ROUNDS [2]  rounds of A,B (sipedge, Kamailio)
 #   COMPARE_SKIP_PROXY [0]        1: the generator part only
-#   COMPARE_DOC [docs/benchmarks.md]  where the tables go (the plot beside)
+#   COMPARE_DOC [docs/benchmarks.md]  where the tables go (the plot beside:
+#                                 compare-latency.png, p99 of each round,
+#                                 one panel per worker count, axes from 0)
 #
 # CPU is utime + stime (+ reaped children) of each process from
 # /proc/PID/stat, summed over every process of a program (Kamailio forks
@@ -41,7 +47,8 @@ HOLD_MS=${HOLD_MS:-1000}
 SEARCH_SECONDS=${SEARCH_SECONDS:-3}
 SEARCH_STEPS=${SEARCH_STEPS:-6}
 SEARCH_START=${SEARCH_START:-16000}
-WORKERS=${WORKERS:-2}
+WORKERS_LIST=${WORKERS_LIST:-${WORKERS:-"1 2"}}
+WORKERS=""
 PROXY_CALL_RATES=${PROXY_CALL_RATES:-"500 1000 2000 4000"}
 PROXY_REG_RATES=${PROXY_REG_RATES:-"2000 5000"}
 PROXY_SECONDS=${PROXY_SECONDS:-3}
@@ -527,8 +534,8 @@ proxy_search() {
 }
 
 proxy_part() {
-	local round proxy scen rate key v i
-	local -A tick ok fail lat p99sum best
+	local round proxy scen rate key v i w
+	local -A tick ok fail lat p99r best
 
 	REG_BASE=1000000
 	PROXY_TABLE=""
@@ -538,6 +545,7 @@ proxy_part() {
 		PROXY_NOTE="Kamailio is not installed: proxy comparison skipped."
 		return 0
 	fi
+	WORKERS=${WORKERS_LIST%% *}
 	if start_kamailio; then
 		KAM_OK="Kamailio $(kamailio -v 2>/dev/null | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p') starts with bench/compare/kamailio.cfg and answers OPTIONS."
 	else
@@ -559,90 +567,145 @@ proxy_part() {
 		PROXY_NOTE="$KAM_OK sipedge cannot proxy calls yet: skipped (test INVITE: ${CAN_CALL_WHY:-no answer})."
 		return 0
 	fi
-	# A,B,A,B: each round starts each proxy afresh.
-	for round in $(seq 1 "$PROXY_ROUNDS"); do
-		for proxy in sipedge kamailio; do
-			"start_$proxy" || { log "$proxy did not start"; continue; }
-			for scen in register call; do
-				if [ $scen = register ]; then
-					rates=$PROXY_REG_RATES
-				else
-					rates=$PROXY_CALL_RATES
-				fi
-				for rate in $rates; do
-					proxy_run $scen "$rate"
-					key="$proxy $scen $rate"
-					tick[$key]=$(( ${tick[$key]:-0} + P_TICKS ))
-					ok[$key]=$(( ${ok[$key]:-0} + P_OK ))
-					fail[$key]=$(( ${fail[$key]:-0} + P_FAIL ))
-					lat[$key]="${lat[$key]:-}${lat[$key]:+; }$(awk -v a="${P_P50:-0}" -v b="${P_P99:-0}" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')"
-					p99sum[$key]=$(( ${p99sum[$key]:-0} + ${P_P99:-0} ))
-					log "round $round $proxy $scen $rate/s:" \
-						"ok=$P_OK failed=$P_FAIL" \
-						"cpu=$P_TICKS ticks p99=${P_P99}us"
+	# Per worker count: A,B,A,B, each round starts each proxy afresh.
+	for w in $WORKERS_LIST; do
+		WORKERS=$w
+		for round in $(seq 1 "$PROXY_ROUNDS"); do
+			for proxy in sipedge kamailio; do
+				"start_$proxy" || {
+					log "$proxy did not start"
+					continue
+				}
+				for scen in register call; do
+					proxy_cells "$w" "$round" "$proxy" "$scen"
+				done
+				stop_proxy
+				sleep 0.5
+			done
+		done
+		# Highest clean rates: a fresh proxy for each search (a
+		# table of hundreds of thousands of bindings would weigh on
+		# the next one).
+		for scen in call register; do
+			for proxy in sipedge kamailio; do
+				"start_$proxy" || continue
+				proxy_search $scen
+				best["$w $proxy $scen"]=$S_BEST
+				log "workers $w: $proxy $scen: highest clean" \
+					"rate $S_BEST/s"
+				stop_proxy
+			done
+		done
+	done
+	PROXY_TABLE="| workers | scenario | offered /s | sipedge µs/op | Kamailio µs/op | sipedge / Kamailio | sipedge ok / failed | Kamailio ok / failed | sipedge p50 / p99 ms, each round | Kamailio p50 / p99 ms, each round |
+|---|---|---|---|---|---|---|---|---|---|"
+	PROXY_BEST="Highest rate with 0 failures (sipload --search, 2 s steps, at most 6):"
+	for w in $WORKERS_LIST; do
+		rm -f "$WORK"/plot.w"$w".r*.dat
+		for scen in register call; do
+			if [ $scen = register ]; then
+				rates=$PROXY_REG_RATES
+			else
+				rates=$PROXY_CALL_RATES
+			fi
+			for rate in $rates; do
+				local se="$w sipedge $scen $rate"
+				local ka="$w kamailio $scen $rate"
+				local us_se us_ka ratio
+				us_se=$(us_per "${tick[$se]:-0}" "${ok[$se]:-0}")
+				us_ka=$(us_per "${tick[$ka]:-0}" "${ok[$ka]:-0}")
+				ratio=$(awk -v a="$us_se" -v b="$us_ka" \
+					'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }')
+				PROXY_TABLE="$PROXY_TABLE
+| $w | $scen | $rate | $us_se | $us_ka | $ratio | ${ok[$se]:-0} / ${fail[$se]:-0} | ${ok[$ka]:-0} / ${fail[$ka]:-0} | ${lat[$se]:-} | ${lat[$ka]:-} |"
+				[ $scen = call ] || continue
+				# The plot: each round's p99, in ms, no mean.
+				for round in $(seq 1 "$PROXY_ROUNDS"); do
+					awk -v r="$rate" \
+						-v a="${p99r[$se $round]:-}" \
+						-v b="${p99r[$ka $round]:-}" \
+						'BEGIN { printf "%s %s %s\n", r,
+						  a == "" ? "NaN" : a / 1000,
+						  b == "" ? "NaN" : b / 1000 }' \
+						>>"$WORK/plot.w$w.r$round.dat"
 				done
 			done
-			stop_proxy
-			sleep 0.5
 		done
+		PROXY_BEST="$PROXY_BEST $w worker(s): register sipedge **${best[$w sipedge register]:-?}/s**, Kamailio **${best[$w kamailio register]:-?}/s**; call sipedge **${best[$w sipedge call]:-?}/s**, Kamailio **${best[$w kamailio call]:-?}/s**."
 	done
-	# Highest clean rates: a fresh proxy for each search (a table of
-	# hundreds of thousands of bindings would weigh on the next one).
-	for scen in call register; do
-		for proxy in sipedge kamailio; do
-			"start_$proxy" || continue
-			proxy_search $scen
-			best["$proxy $scen"]=$S_BEST
-			log "$proxy $scen: highest clean rate $S_BEST/s"
-			stop_proxy
-		done
-	done
-	PROXY_TABLE="| scenario | offered /s | sipedge µs/op | Kamailio µs/op | sipedge / Kamailio | sipedge ok / failed | Kamailio ok / failed | sipedge p50 / p99 ms, each round | Kamailio p50 / p99 ms, each round |
-|---|---|---|---|---|---|---|---|---|"
-	: >"$WORK/plot.dat"
-	for scen in register call; do
-		if [ $scen = register ]; then
-			rates=$PROXY_REG_RATES
-		else
-			rates=$PROXY_CALL_RATES
-		fi
-		for rate in $rates; do
-			local se="sipedge $scen $rate" ka="kamailio $scen $rate"
-			local us_se us_ka ratio
-			us_se=$(us_per "${tick[$se]:-0}" "${ok[$se]:-0}")
-			us_ka=$(us_per "${tick[$ka]:-0}" "${ok[$ka]:-0}")
-			ratio=$(awk -v a="$us_se" -v b="$us_ka" \
-				'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }')
-			PROXY_TABLE="$PROXY_TABLE
-| $scen | $rate | $us_se | $us_ka | $ratio | ${ok[$se]:-0} / ${fail[$se]:-0} | ${ok[$ka]:-0} / ${fail[$ka]:-0} | ${lat[$se]:-} | ${lat[$ka]:-} |"
-			if [ $scen = call ]; then
-				# The plot: p99 averaged over the rounds, in ms.
-				awk -v r="$rate" -v a="${p99sum[$se]:-0}" \
-					-v b="${p99sum[$ka]:-0}" -v n="$PROXY_ROUNDS" \
-					'BEGIN { printf "%s %.3f %.3f\n", r, a / n / 1000, b / n / 1000 }' \
-					>>"$WORK/plot.dat"
-			fi
-		done
-	done
-	PROXY_BEST="Highest rate with 0 failures (sipload --search, 2 s steps, at most 6): register sipedge **${best[sipedge register]:-?}/s**, Kamailio **${best[kamailio register]:-?}/s**; call sipedge **${best[sipedge call]:-?}/s**, Kamailio **${best[kamailio call]:-?}/s**."
 	plot
 }
 
+# The cells of scenario $4 for proxy $3 (running), worker count $1,
+# round $2, into proxy_part's tables.
+proxy_cells() {
+	local w=$1 round=$2 proxy=$3 scen=$4 rates rate key
+
+	if [ "$scen" = register ]; then
+		rates=$PROXY_REG_RATES
+	else
+		rates=$PROXY_CALL_RATES
+	fi
+	for rate in $rates; do
+		proxy_run "$scen" "$rate"
+		key="$w $proxy $scen $rate"
+		tick[$key]=$((${tick[$key]:-0} + P_TICKS))
+		ok[$key]=$((${ok[$key]:-0} + P_OK))
+		fail[$key]=$((${fail[$key]:-0} + P_FAIL))
+		lat[$key]="${lat[$key]:-}${lat[$key]:+; }$(awk -v a="${P_P50:-0}" -v b="${P_P99:-0}" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')"
+		p99r[$key $round]=${P_P99:-}
+		log "workers $w round $round $proxy $scen $rate/s:" \
+			"ok=$P_OK failed=$P_FAIL" \
+			"cpu=$P_TICKS ticks p99=${P_P99}us"
+	done
+}
+
+# The latency plot: one panel per worker count, one line per proxy and
+# round (each round's own p99, not a mean), both axes from zero.
 plot() {
+	local w round n=0 gp="$WORK/plot.gp" sep
+	local SE_COLOURS=("#08519c" "#6baed6" "#3182bd")
+	local KA_COLOURS=("#d94801" "#fdae6b" "#a63603")
+
 	PLOT_LINE=""
 	command -v gnuplot >/dev/null 2>&1 || return 0
-	[ -s "$WORK/plot.dat" ] || return 0
-	gnuplot <<GP 2>"$WORK/gnuplot.err" && PLOT_LINE="![p99 latency of a call against offered load](compare-latency.png)"
-set terminal png size 800,450
-set output "$(dirname "$DOC")/compare-latency.png"
-set title "Call setup latency (INVITE to 200, p99, mean of $PROXY_ROUNDS rounds), record-routed, $WORKERS workers"
-set xlabel "offered calls/s"
-set ylabel "p99 latency (ms)"
-set key left top
-set grid
-plot "$WORK/plot.dat" using 1:2 with linespoints title "sipedge", \
-     "$WORK/plot.dat" using 1:3 with linespoints title "Kamailio -x fm"
-GP
+	for w in $WORKERS_LIST; do
+		n=$((n + 1))
+	done
+	[ -s "$WORK/plot.w${WORKERS_LIST%% *}.r1.dat" ] || return 0
+	{
+		echo "set terminal png size $((520 * n)),450"
+		echo "set output \"$(dirname "$DOC")/compare-latency.png\""
+		echo "set multiplot layout 1,$n title \"Call setup latency (INVITE to 200, p99 of each round), record-routed\""
+		echo "set xlabel \"offered calls/s\""
+		echo "set ylabel \"p99 latency (ms)\""
+		echo "set xrange [0:*]"
+		echo "set yrange [0:*]"
+		echo "set key below"
+		echo "set grid"
+		for w in $WORKERS_LIST; do
+			echo "set title \"$w worker(s) each\""
+			printf 'plot'
+			sep=" "
+			for round in $(seq 1 "$PROXY_ROUNDS"); do
+				# Blues for sipedge, oranges for Kamailio; the
+				# point type tells the round.
+				printf '%s"%s" using 1:2 with linespoints lw 2 lc rgb "%s" pt %d title "sipedge, round %d"' \
+					"$sep" "$WORK/plot.w$w.r$round.dat" \
+					"${SE_COLOURS[(round - 1) % 3]}" \
+					"$round" "$round"
+				sep=", "
+				printf '%s"%s" using 1:3 with linespoints lw 2 lc rgb "%s" pt %d title "Kamailio -x fm, round %d"' \
+					"$sep" "$WORK/plot.w$w.r$round.dat" \
+					"${KA_COLOURS[(round - 1) % 3]}" \
+					"$round" "$round"
+			done
+			echo
+		done
+		echo "unset multiplot"
+	} >"$gp"
+	gnuplot "$gp" 2>"$WORK/gnuplot.err" &&
+		PLOT_LINE="![p99 latency of a call against offered load, each round](compare-latency.png)"
 }
 
 # ---- the report ----
@@ -710,8 +773,8 @@ MD
 	fi
 	proxy_md="$WORK/proxy.md"
 	{
-		echo "Run $when, \`$cmd\`, on $m. $WORKERS workers each"
-		echo "(sipedge \`workers: $WORKERS\`, Kamailio \`-n $WORKERS -x fm -X fm\`"
+		echo "Run $when, \`$cmd\`, on $m. Workers: $WORKERS_LIST, the same"
+		echo "for both (sipedge \`workers: N\`, Kamailio \`-n N -x fm -X fm\`"
 		echo "with bench/compare/kamailio.cfg: registrar in memory, stateful"
 		echo "record-routing proxy), each on its own loopback port, started"
 		echo "afresh for each round, rounds alternating A,B,A,B. Load: sipload"
