@@ -285,7 +285,7 @@ static uint64_t pipeline_conn_find(void *ctx, const struct sockaddr *sa)
 	return tp_conn_find(ctx, sa);
 }
 
-/* The transactions live, for the registry (a gauge only we write). */
+/* The transactions held, for the registry (a gauge only we write). */
 static void count_txns(struct pipeline *k)
 {
 	__atomic_store_n(&shard_stats(k->sh)->txns,

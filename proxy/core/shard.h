@@ -41,7 +41,7 @@ struct shard_stats {
 	uint64_t rsp_in[6];    /**< responses received, by class 1xx..6xx */
 	uint64_t rsp_out[6];   /**< responses sent, by class, retransmissions
 				    included */
-	uint64_t txns;	       /**< gauge: transactions live */
+	uint64_t txns;	       /**< gauge: transactions held */
 	uint64_t txns_created; /**< transactions made, server and client */
 	struct stats_hist hist[TXN_HIST__COUNT]; /**< the role's txn layer */
 	/* Read by shards_stats() from the shard, not written here. */
