@@ -94,11 +94,11 @@ static void start(uint16_t ng_port, const char *extra)
 		     sp.why);
 }
 
-static void uas_start(void)
+static void uas_start_with(const char *scenario)
 {
 	struct sipp_cmd c;
 
-	sipp_cmd_uas(&c, "uas_rtpe.xml", uas_port, "u1");
+	sipp_cmd_uas(&c, scenario, uas_port, "u1");
 	sipp_cmd_opt(&c, "-m", "%u", 1);
 	sipp_cmd_args(&c, "-key", "mport", NULL);
 	sipp_cmd_arg(&c, "%u", port_b);
@@ -106,6 +106,11 @@ static void uas_start(void)
 	sipp_cmd_errors(&c, "uas");
 	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
 	sipp_bound(uas_port, "u1");
+}
+
+static void uas_start(void)
+{
+	uas_start_with("uas_rtpe.xml");
 }
 
 static void uac_start(const char *scenario, unsigned hold_ms)
@@ -566,5 +571,209 @@ Test(rtpengine, a_dead_rtpengine_fails_over_to_the_next_and_blocks_no_call)
 	cr_assert_geq(metric("failovers_total"), 1, "A's death was seen");
 	cr_assert_geq(metric("retransmissions_total"), 1);
 	cr_assert_eq(metric("timeouts_total"), 0, "B answered every one");
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * The checks of a call anchored in rtpengine, whatever carried its
+ * offer and answer: the caller was told rtpengine's address and a port
+ * of its range (its SIPp logs "uac-media CALL-ID IP PORT" from the
+ * message that brought it rtpengine's SDP), so was the callee ("uas-media
+ * IP PORT"); rtpengine has the call; RTP sent by each UA to the port it
+ * was given reaches the other. *yp: the caller's port.
+ */
+static void anchored_call(char *call_id, size_t size, unsigned *yp)
+{
+	char uas_media[128], uac_media[256], ans[8192], cid[160];
+	char cip_a[32], cip_b[32];
+	unsigned seen_by_b, seen_by_a, x = 0, y = 0;
+
+	wait_line("uas_media.log", "uas-media ", uas_media, sizeof(uas_media));
+	cr_assert_eq(sscanf(uas_media, "%31s %u", cip_b, &x), 2, "%s",
+		     uas_media);
+	wait_line("uac_media.log", "uac-media ", uac_media, sizeof(uac_media));
+	cr_assert_eq(sscanf(uac_media, "%159s %31s %u", cid, cip_a, &y), 3,
+		     "%s", uac_media);
+	cr_assert_str_eq(cip_a, "127.0.0.1");
+	cr_assert_str_eq(cip_b, "127.0.0.1");
+	cr_assert(x >= rtpe.port_min && x <= rtpe.port_max,
+		  "callee sees rtpengine's port, got %u", x);
+	cr_assert(y >= rtpe.port_min && y <= rtpe.port_max,
+		  "caller sees rtpengine's port, got %u", y);
+	cr_assert_neq(x, y);
+	query(cid, ans, sizeof(ans));
+	cr_assert(strstr(ans, "6:result2:ok"), "query: %s", ans);
+	seen_by_b = rtp_through(fd_a, (uint16_t)y, fd_b, 25);
+	seen_by_a = rtp_through(fd_b, (uint16_t)x, fd_a, 25);
+	cr_log_info("RTP through rtpengine: A->B %u of 25, B->A %u of 25; "
+		    "ports: caller sees %u, callee sees %u",
+		    seen_by_b, seen_by_a, y, x);
+	cr_assert_geq(seen_by_b, 20, "A -> rtpengine -> B: %u of 25",
+		      seen_by_b);
+	cr_assert_geq(seen_by_a, 20, "B -> rtpengine -> A: %u of 25",
+		      seen_by_a);
+	cr_assert_lt(strlen(cid), size);
+	strcpy(call_id, cid);
+	*yp = y;
+}
+
+/* After the BYE: rtpengine's call is gone (--delete-delay=0). */
+static void deleted(const char *call_id)
+{
+	char ans[8192];
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		query(call_id, ans, sizeof(ans));
+		if (strstr(ans, "Unknown call-id"))
+			break;
+		ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert(strstr(ans, "Unknown call-id"), "after BYE: %s", ans);
+}
+
+/*
+ * Late offer (RFC 3261 §13.2.1): the INVITE has no SDP, the callee's
+ * 200 carries the offer and the caller's ACK the answer. The 200's SDP
+ * goes to rtpengine as an offer from the callee, the ACK's as its
+ * answer: both UAs are given rtpengine's ports and RTP flows both ways.
+ */
+Test(rtpengine, late_offer_in_the_200_and_answer_in_the_ack_are_anchored)
+{
+	char call_id[160];
+	unsigned y = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start_with("uas_rtpe_late.xml");
+	uac_start("uac_rtpe_late.xml", 3000);
+	anchored_call(call_id, sizeof(call_id), &y);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("offers_total"), 1, "the 200's");
+	cr_assert_eq(metric("answers_total"), 1, "the ACK's");
+	cr_assert_eq(metric("deletes_total"), 1);
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("held"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * RFC 3262: the answer to the INVITE's offer comes in a reliable 183
+ * (Require: 100rel, RSeq); the caller PRACKs it. The 183's SDP reaching
+ * the caller names rtpengine; the 200 repeating it names the same port.
+ */
+Test(rtpengine, answer_in_a_reliable_183_is_anchored)
+{
+	char call_id[160], line[64];
+	unsigned y = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start_with("uas_rtpe_183.xml");
+	uac_start("uac_rtpe_183.xml", 3000);
+	wait_line("uac_media.log", "uac-200 ", line, sizeof(line));
+	anchored_call(call_id, sizeof(call_id), &y);
+	cr_assert_eq((unsigned)atoi(line), y, "the 200's answer: %s", line);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("offers_total"), 1, "the INVITE's");
+	cr_assert_eq(metric("answers_total"), 2, "the 183's and the 200's");
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * RFC 3262 §5: a late offer in a reliable 183, its answer in the PRACK;
+ * the 200 repeats the offer (rtpengine gives the same port again) and
+ * the ACK has no body. RTP flows both ways after the 200.
+ */
+Test(rtpengine, late_offer_in_a_reliable_183_and_answer_in_the_prack)
+{
+	char call_id[160], line[64];
+	unsigned y = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start_with("uas_rtpe_late183.xml");
+	uac_start("uac_rtpe_late183.xml", 3000);
+	wait_line("uac_media.log", "uac-200 ", line, sizeof(line));
+	anchored_call(call_id, sizeof(call_id), &y);
+	cr_assert_eq((unsigned)atoi(line), y, "the 200's offer: %s", line);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("offers_total"), 2, "the 183's, the 200's");
+	cr_assert_eq(metric("answers_total"), 1, "the PRACK's");
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * routes[].srtp: sdes: rtpengine offers the trunk RTP/SAVP with an
+ * a=crypto key (RFC 4568) while the caller keeps plain RTP/AVP both
+ * ways. SIPp speaks no SRTP: the SDPs and rtpengine's session are
+ * checked, not audio.
+ */
+Test(rtpengine, a_route_with_srtp_sdes_gets_rtp_savp_and_a_crypto_key)
+{
+	char yaml[1024], line[256], call_id[160], proto[32], ans[16384];
+	unsigned port = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	snprintf(yaml, sizeof(yaml),
+		 "routes:\n  - domain: trunk.example\n"
+		 "    next_hop: [\"sip:127.0.0.1:%u\"]\n"
+		 "    srtp: sdes\n"
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
+		 uas_port, rtpe.ng_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
+		     sp.why);
+	uas_start_with("uas_rtpe_sdes.xml");
+	{
+		struct sipp_cmd c;
+
+		sipp_cmd_uac(&c, "uac_rtpe_srtp.xml", sp.port, 0, "u1");
+		sipp_cmd_args(&c, "-s", "alice", "-key", "domain",
+			      "trunk.example", NULL);
+		sipp_cmd_args(&c, "-key", "mport", NULL);
+		sipp_cmd_arg(&c, "%u", port_a);
+		sipp_cmd_opt(&c, "-d", "%u", 1000);
+		sipp_cmd_args(&c, "-m", "1", "-trace_logs", "-log_file",
+			      "uac_media.log", "-timeout", "30s",
+			      "-timeout_error", NULL);
+		sipp_cmd_errors(&c, "uac");
+		uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+	}
+	/* The trunk's side: SRTP keyed by SDES, at rtpengine. */
+	wait_line("uas_media.log", "uas-proto ", line, sizeof(line));
+	cr_assert_eq(sscanf(line, "%u %31s", &port, proto), 2, "%s", line);
+	cr_assert_str_eq(proto, "RTP/SAVP");
+	cr_assert(port >= rtpe.port_min && port <= rtpe.port_max, "%u", port);
+	wait_line("uas_media.log", "uas-crypto ", line, sizeof(line));
+	cr_assert_gt(atoi(line), 0, "a=crypto tag: '%s'", line);
+	/* The caller's side: plain RTP, no key. */
+	wait_line("uac_media.log", "uac-proto ", line, sizeof(line));
+	cr_assert_eq(sscanf(line, "%159s %u %31s", call_id, &port, proto), 3,
+		     "%s", line);
+	cr_assert_str_eq(proto, "RTP/AVP");
+	cr_assert(port >= rtpe.port_min && port <= rtpe.port_max, "%u", port);
+	wait_line("uac_media.log", "uac-crypto", line, sizeof(line));
+	cr_assert_eq(strstr(line, "a=crypto"), NULL, "caller got: %s", line);
+	/* rtpengine bridges the two profiles in one call. */
+	query(call_id, ans, sizeof(ans));
+	cr_log_info("query: %.600s", ans);
+	cr_assert(strstr(ans, "RTP/SAVP") && strstr(ans, "RTP/AVP"),
+		  "query: %s", ans);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("errors_total"), 0);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
