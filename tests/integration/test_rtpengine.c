@@ -714,6 +714,37 @@ Test(rtpengine, late_offer_in_a_reliable_183_and_answer_in_the_prack)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
+/* rtpengine, sipedge with a route to trunk.example (the UAS) with
+ * srtp: @p mode, the UAS and UAC of those scenarios calling it. */
+static void start_srtp(const char *mode, const char *uas, const char *uac)
+{
+	char yaml[1024];
+	struct sipp_cmd c;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	snprintf(yaml, sizeof(yaml),
+		 "routes:\n  - domain: trunk.example\n"
+		 "    next_hop: [\"sip:127.0.0.1:%u\"]\n"
+		 "    srtp: %s\n"
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
+		 uas_port, mode, rtpe.ng_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
+		     sp.why);
+	uas_start_with(uas);
+	sipp_cmd_uac(&c, uac, sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "trunk.example",
+		      NULL);
+	sipp_cmd_args(&c, "-key", "mport", NULL);
+	sipp_cmd_arg(&c, "%u", port_a);
+	sipp_cmd_opt(&c, "-d", "%u", 1000);
+	sipp_cmd_args(&c, "-m", "1", "-trace_logs", "-log_file",
+		      "uac_media.log", "-timeout", "30s", "-timeout_error",
+		      NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+}
+
 /*
  * routes[].srtp: sdes: rtpengine offers the trunk RTP/SAVP with an
  * a=crypto key (RFC 4568) while the caller keeps plain RTP/AVP both
@@ -722,35 +753,10 @@ Test(rtpengine, late_offer_in_a_reliable_183_and_answer_in_the_prack)
  */
 Test(rtpengine, a_route_with_srtp_sdes_gets_rtp_savp_and_a_crypto_key)
 {
-	char yaml[1024], line[256], call_id[160], proto[32], ans[16384];
+	char line[256], call_id[160], proto[32], ans[16384];
 	unsigned port = 0;
 
-	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
-	snprintf(yaml, sizeof(yaml),
-		 "routes:\n  - domain: trunk.example\n"
-		 "    next_hop: [\"sip:127.0.0.1:%u\"]\n"
-		 "    srtp: sdes\n"
-		 "media:\n  enabled: true\n"
-		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
-		 uas_port, rtpe.ng_port);
-	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
-		     sp.why);
-	uas_start_with("uas_rtpe_sdes.xml");
-	{
-		struct sipp_cmd c;
-
-		sipp_cmd_uac(&c, "uac_rtpe_srtp.xml", sp.port, 0, "u1");
-		sipp_cmd_args(&c, "-s", "alice", "-key", "domain",
-			      "trunk.example", NULL);
-		sipp_cmd_args(&c, "-key", "mport", NULL);
-		sipp_cmd_arg(&c, "%u", port_a);
-		sipp_cmd_opt(&c, "-d", "%u", 1000);
-		sipp_cmd_args(&c, "-m", "1", "-trace_logs", "-log_file",
-			      "uac_media.log", "-timeout", "30s",
-			      "-timeout_error", NULL);
-		sipp_cmd_errors(&c, "uac");
-		uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
-	}
+	start_srtp("sdes", "uas_rtpe_sdes.xml", "uac_rtpe_srtp.xml");
 	/* The trunk's side: SRTP keyed by SDES, at rtpengine. */
 	wait_line("uas_media.log", "uas-proto ", line, sizeof(line));
 	cr_assert_eq(sscanf(line, "%u %31s", &port, proto), 2, "%s", line);
@@ -768,12 +774,44 @@ Test(rtpengine, a_route_with_srtp_sdes_gets_rtp_savp_and_a_crypto_key)
 	cr_assert_eq(strstr(line, "a=crypto"), NULL, "caller got: %s", line);
 	/* rtpengine bridges the two profiles in one call. */
 	query(call_id, ans, sizeof(ans));
-	cr_log_info("query: %.600s", ans);
-	cr_assert(strstr(ans, "RTP/SAVP") && strstr(ans, "RTP/AVP"),
+	cr_assert(strstr(ans, "8:protocol8:RTP/SAVP") &&
+		      strstr(ans, "8:protocol7:RTP/AVP"),
 		  "query: %s", ans);
 	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
 	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
 	deleted(call_id);
 	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * routes[].srtp: dtls: the trunk is offered UDP/TLS/RTP/SAVP with a
+ * DTLS fingerprint and no SDES key. SIPp cannot do DTLS and refuses the
+ * offer (488): rtpengine's call goes with the failure.
+ */
+Test(rtpengine, a_route_with_srtp_dtls_gets_udp_tls_rtp_savp_and_a_fingerprint)
+{
+	char line[256], proto[32];
+	unsigned port = 0;
+	int i, n = -1;
+
+	start_srtp("dtls", "uas_rtpe_dtls.xml", "uac_rtpe_488.xml");
+	wait_line("uas_media.log", "uas-proto ", line, sizeof(line));
+	cr_assert_eq(sscanf(line, "%u %31s", &port, proto), 2, "%s", line);
+	cr_assert_str_eq(proto, "UDP/TLS/RTP/SAVP");
+	cr_assert(port >= rtpe.port_min && port <= rtpe.port_max, "%u", port);
+	wait_line("uas_media.log", "uas-fp ", line, sizeof(line));
+	cr_assert_gt(strlen(line), 0, "a=fingerprint hash");
+	wait_line("uas_media.log", "uas-crypto", line, sizeof(line));
+	cr_assert_eq(strstr(line, "a=crypto"), NULL, "the trunk got: %s", line);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	for (i = 0; i < 50 && n != 0; i++) {
+		n = calls_at(rtpe.ng_port);
+		if (n != 0)
+			ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert_eq(n, 0, "the refused call is gone from rtpengine");
+	cr_assert_eq(metric("deletes_total"), 1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
