@@ -1166,6 +1166,11 @@ static int forward(struct pipeline *k, const struct peer *from,
 			log_refusal(from, m, status, err_str(err));
 		err = answer(k, m, from, status, NULL, slice_make(NULL, 0));
 	}
+	/* Answered here, not forwarded (no transaction tells the route's
+	 * invite_failed): what rtpengine or the call table has for an
+	 * unconfirmed call goes now, not at the sweep minutes later. */
+	if (m->method == SIP_INVITE && k->status >= 300)
+		rtpe_failed(k->rtpe, m->call_id);
 	return err;
 }
 

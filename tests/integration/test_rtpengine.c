@@ -815,3 +815,56 @@ Test(rtpengine, a_route_with_srtp_dtls_gets_udp_tls_rtp_savp_and_a_fingerprint)
 	cr_assert_eq(metric("deletes_total"), 1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
+
+/*
+ * An INVITE whose offer rtpengine answered but which the route then
+ * answers itself (bob has no binding: 480) is never forwarded, so no
+ * transaction reports its failure: its rtpengine call goes at once, not
+ * at the sweep minutes later.
+ */
+Test(rtpengine, an_offer_the_route_answers_itself_is_deleted_at_once)
+{
+	static struct sipcli_msg r;
+	struct sipcli c;
+	char req[2048];
+	const char *sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+			  "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			  "m=audio 40000 RTP/AVP 0\r\n";
+	unsigned final = 0;
+	int n, i, calls = -1;
+	long long t0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	cr_assert_eq(sipcli_open_udp(&c, "127.0.0.1", sp.port), 0);
+	n = snprintf(
+	    req, sizeof(req),
+	    "INVITE sip:bob@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKnobody1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:carol@localhost>;tag=c1\r\n"
+	    "To: <sip:bob@localhost>\r\n"
+	    "Call-ID: no-binding@test\r\n"
+	    "CSeq: 1 INVITE\r\n"
+	    "Contact: <sip:carol@127.0.0.1:%u>\r\n"
+	    "Content-Type: application/sdp\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    c.local_port, c.local_port, strlen(sdp), sdp);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	for (t0 = ms_now(); !final && ms_now() - t0 < 5000;)
+		if (sipcli_recv_msg(&c, &r, 200) == 0 && !r.m.is_request &&
+		    r.m.status >= 200)
+			final = r.m.status;
+	cr_assert(final == 404 || final == 480, "final: %u", final);
+	for (i = 0; i < 50 && calls != 0; i++) {
+		calls = calls_at(rtpe.ng_port);
+		if (calls != 0)
+			ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert_eq(calls, 0, "rtpengine still has the call");
+	cr_assert_eq(metric("offers_total"), 1);
+	cr_assert_eq(metric("deletes_total"), 1);
+	cr_assert_eq(metric("calls"), 0);
+	sipcli_close(&c);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
