@@ -580,9 +580,10 @@ Test(rtpengine, a_dead_rtpengine_fails_over_to_the_next_and_blocks_no_call)
  * of its range (its SIPp logs "uac-media CALL-ID IP PORT" from the
  * message that brought it rtpengine's SDP), so was the callee ("uas-media
  * IP PORT"); rtpengine has the call; RTP sent by each UA to the port it
- * was given reaches the other. *yp: the caller's port.
+ * was given reaches the other. *yp: the caller's port, *xp the callee's.
  */
-static void anchored_call(char *call_id, size_t size, unsigned *yp)
+static void anchored_call(char *call_id, size_t size, unsigned *yp,
+			  unsigned *xp)
 {
 	char uas_media[128], uac_media[256], ans[8192], cid[160];
 	char cip_a[32], cip_b[32];
@@ -615,6 +616,7 @@ static void anchored_call(char *call_id, size_t size, unsigned *yp)
 	cr_assert_lt(strlen(cid), size);
 	strcpy(call_id, cid);
 	*yp = y;
+	*xp = x;
 }
 
 /* After the BYE: rtpengine's call is gone (--delete-delay=0). */
@@ -641,13 +643,13 @@ static void deleted(const char *call_id)
 Test(rtpengine, late_offer_in_the_200_and_answer_in_the_ack_are_anchored)
 {
 	char call_id[160];
-	unsigned y = 0;
+	unsigned y = 0, x = 0;
 
 	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
 	start(rtpe.ng_port, "");
 	uas_start_with("uas_rtpe_late.xml");
 	uac_start("uac_rtpe_late.xml", 3000);
-	anchored_call(call_id, sizeof(call_id), &y);
+	anchored_call(call_id, sizeof(call_id), &y, &x);
 	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
 	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
 	deleted(call_id);
@@ -663,25 +665,32 @@ Test(rtpengine, late_offer_in_the_200_and_answer_in_the_ack_are_anchored)
 /*
  * RFC 3262: the answer to the INVITE's offer comes in a reliable 183
  * (Require: 100rel, RSeq); the caller PRACKs it. The 183's SDP reaching
- * the caller names rtpengine; the 200 repeating it names the same port.
+ * the caller names rtpengine; then an UPDATE offer in the early dialog
+ * and its 200's answer (RFC 3311) go through rtpengine too, keeping the
+ * ports; the 200 repeating the 183's answer names the same port.
  */
-Test(rtpengine, answer_in_a_reliable_183_is_anchored)
+Test(rtpengine, answer_in_a_reliable_183_and_an_early_update_are_anchored)
 {
 	char call_id[160], line[64];
-	unsigned y = 0;
+	unsigned y = 0, x = 0;
 
 	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
 	start(rtpe.ng_port, "");
 	uas_start_with("uas_rtpe_183.xml");
 	uac_start("uac_rtpe_183.xml", 3000);
 	wait_line("uac_media.log", "uac-200 ", line, sizeof(line));
-	anchored_call(call_id, sizeof(call_id), &y);
+	anchored_call(call_id, sizeof(call_id), &y, &x);
 	cr_assert_eq((unsigned)atoi(line), y, "the 200's answer: %s", line);
+	wait_line("uac_media.log", "uac-update ", line, sizeof(line));
+	cr_assert_eq((unsigned)atoi(line), y, "the UPDATE's answer: %s", line);
+	wait_line("uas_media.log", "uas-update ", line, sizeof(line));
+	cr_assert_eq((unsigned)atoi(line), x, "the UPDATE's offer: %s", line);
 	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
 	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
 	deleted(call_id);
-	cr_assert_eq(metric("offers_total"), 1, "the INVITE's");
-	cr_assert_eq(metric("answers_total"), 2, "the 183's and the 200's");
+	cr_assert_eq(metric("offers_total"), 2, "the INVITE's, the UPDATE's");
+	cr_assert_eq(metric("answers_total"), 3,
+		     "the 183's, the UPDATE's 200, the INVITE's 200");
 	cr_assert_eq(metric("errors_total"), 0);
 	cr_assert_eq(metric("calls"), 0);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
@@ -695,14 +704,14 @@ Test(rtpengine, answer_in_a_reliable_183_is_anchored)
 Test(rtpengine, late_offer_in_a_reliable_183_and_answer_in_the_prack)
 {
 	char call_id[160], line[64];
-	unsigned y = 0;
+	unsigned y = 0, x = 0;
 
 	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
 	start(rtpe.ng_port, "");
 	uas_start_with("uas_rtpe_late183.xml");
 	uac_start("uac_rtpe_late183.xml", 3000);
 	wait_line("uac_media.log", "uac-200 ", line, sizeof(line));
-	anchored_call(call_id, sizeof(call_id), &y);
+	anchored_call(call_id, sizeof(call_id), &y, &x);
 	cr_assert_eq((unsigned)atoi(line), y, "the 200's offer: %s", line);
 	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
 	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
