@@ -99,10 +99,15 @@ struct call {
 				 answer goes back as that */
 	enum rtpe_to late_to; /* the kind of the SDP-less INVITE's sender:
 				 the offer in the response goes to it */
+	unsigned branches;    /* a fork of mixed media: the kinds (1u <<
+				 enum rtpe_to) offered, each with its
+				 via-branch, until a 2xx's answer */
 	uint32_t late_cseq;
 	size_t idlen;
 	char id[];
 };
+
+struct fork_wait;
 
 /* A message waiting for rtpengine: its copy and where to cut it. */
 struct hold {
@@ -114,7 +119,12 @@ struct hold {
 	bool request;
 	bool offer;		      /* an offer (else an answer) */
 	enum rtpe_to from_kind;	      /* the sender's kind of media */
+	struct fork_wait *fw;	      /* one offer of rtpe_hold_fork() */
+	enum rtpe_to to_kind;	      /* the kind it is made for */
+	unsigned others;	      /* a 2xx's answer in a fork: the kinds
+					 of the offers to delete after it */
 	struct slice call_id, branch; /* into buf */
+	struct slice from_tag;	      /* into buf */
 	uint32_t cseq;
 	enum sip_method method;
 	size_t cl_start, cl_end; /* the Content-Length line (or where one
@@ -217,13 +227,13 @@ static struct call *call_get(struct rtpe *r, struct slice id)
 /* Note call @p id anchored: rtpengine answered its offer (@p offer) or
  * answer; an offer's sender of kind @p from_kind is the offerer, in a
  * request or (@p in_rsp) a response. */
-static void call_anchor(struct rtpe *r, struct slice id, bool offer,
-			bool in_rsp, enum rtpe_to from_kind)
+static struct call *call_anchor(struct rtpe *r, struct slice id, bool offer,
+				bool in_rsp, enum rtpe_to from_kind)
 {
 	struct call *c = call_get(r, id);
 
 	if (!c)
-		return;
+		return NULL;
 	c->seen_ms = now_ms(r);
 	if (offer) {
 		c->offerer = from_kind;
@@ -234,6 +244,7 @@ static void call_anchor(struct rtpe *r, struct slice id, bool offer,
 		r->ncalls++;
 		stats_set(&r->st->calls, r->ncalls);
 	}
+	return c;
 }
 
 static void call_remove(struct rtpe *r, struct call **pp)
@@ -529,6 +540,163 @@ static void count_err(struct rtpe *r, int err)
 		stats_inc(&r->st->errors);
 }
 
+/*
+ * The offers of one forked request (rtpe_hold_fork()): one hold per
+ * kind, each with its own ng offer; the request's owner hears once,
+ * when the last one is back.
+ */
+struct fork_wait {
+	rtpe_fork_fn *cb;
+	void *arg;
+	unsigned pending;     /* offers not back yet */
+	int err;	      /* the first failure */
+	struct rtpe_offers o; /* malloc'd copies of rtpengine's SDPs */
+	size_t len;
+	char buf[]; /* the request as received */
+};
+
+/* The via-branch of each kind's offer in a fork: opaque to rtpengine,
+ * which tells the offers (and the answer) of one call apart by it. */
+static const char *const via_tag[RTPE_TO__COUNT] = {
+	[RTPE_TO_RTP] = "sipedge-rtp",	   [RTPE_TO_WEBRTC] = "sipedge-webrtc",
+	[RTPE_TO_OFFERER] = "sipedge-any", [RTPE_TO_SDES] = "sipedge-sdes",
+	[RTPE_TO_DTLS] = "sipedge-dtls",
+};
+
+/* The kind of offer among @p kinds a branch of kind @p kind got
+ * (rtpe_offers_pick()): its own, else plain RTP, else the first. */
+static enum rtpe_to pick_kind(unsigned kinds, enum rtpe_to kind)
+{
+	if (kinds & (1u << kind))
+		return kind;
+	if (kinds & (1u << RTPE_TO_RTP))
+		return RTPE_TO_RTP;
+	for (unsigned k = 0; k < RTPE_TO__COUNT; k++)
+		if (kinds & (1u << k))
+			return (enum rtpe_to)k;
+	return kind;
+}
+
+struct slice rtpe_offers_pick(const struct rtpe_offers *o, enum rtpe_to kind)
+{
+	unsigned kinds = 0;
+
+	for (unsigned k = 0; k < RTPE_TO__COUNT; k++)
+		if (o->sdp[k].len)
+			kinds |= 1u << k;
+	if (!kinds || (unsigned)kind >= RTPE_TO__COUNT)
+		return slice_make(NULL, 0);
+	return o->sdp[pick_kind(kinds, kind)];
+}
+
+/* One offer of @p w is over (@p err); the last one tells the owner. */
+static void fork_part_end(struct fork_wait *w, int err)
+{
+	if (err && (!w->err || err == -ECANCELED))
+		w->err = err;
+	if (--w->pending)
+		return;
+	if (w->err == -ECANCELED)
+		w->cb(w->arg, w->err, slice_make(NULL, 0), NULL);
+	else
+		w->cb(w->arg, w->err, slice_make(w->buf, w->len),
+		      w->err ? NULL : &w->o);
+	for (unsigned k = 0; k < RTPE_TO__COUNT; k++)
+		free((char *)w->o.sdp[k].p);
+	free(w);
+}
+
+/* rtpe_free() cancels an offer of a fork (rtpe_resume_fn). */
+static void fork_part_cancelled(void *arg, int err, struct slice msg)
+{
+	(void)msg;
+	fork_part_end(arg, err);
+}
+
+static void delete_done(void *arg, int err, const struct ng_reply *rep);
+
+/* rtpengine's delete of the offer of one branch of a fork (its
+ * via-branch): its ports go, and with them any media of a branch that
+ * lost the race to answer. */
+static void delete_branch(struct rtpe *r, struct slice call_id,
+			  struct slice from_tag, enum rtpe_to kind)
+{
+	struct bencode_buf b;
+	char dict[512];
+	size_t len = 0;
+	int err;
+
+	if (call_id.len + from_tag.len > sizeof(dict) - 128)
+		return;
+	bencode_init(&b, dict, sizeof(dict));
+	bencode_dict(&b);
+	bencode_cstr(&b, "command");
+	bencode_cstr(&b, "delete");
+	bencode_cstr(&b, "call-id");
+	bencode_str(&b, call_id);
+	bencode_cstr(&b, "from-tag");
+	bencode_str(&b, from_tag);
+	bencode_cstr(&b, "via-branch");
+	bencode_cstr(&b, via_tag[kind]);
+	bencode_end(&b);
+	err = bencode_finish(&b, &len);
+	if (!err)
+		err = ng_send(r->ng, call_id, slice_make(dict, len),
+			      delete_done, r, NULL);
+	if (err)
+		count_err(r, err);
+	else
+		stats_inc(&r->st->deletes);
+}
+
+/* The reason rtpengine gave for refusing, for the log line. */
+static void reply_reason(int err, const struct ng_reply *rep, char *reason,
+			 size_t size)
+{
+	struct slice why;
+
+	if (err == -EREMOTEIO && rep &&
+	    bencode_get_str(rep->nodes, 0, "error-reason", &why))
+		log_escape(why.p, why.len, reason, size);
+}
+
+/* rtpengine answered one offer of a fork. */
+static void fork_part_done(struct hold *h, int err, const struct ng_reply *rep)
+{
+	struct fork_wait *w = h->fw;
+	struct rtpe *r = h->r;
+	struct slice sdp = { NULL, 0 };
+	char reason[96] = "", *copy;
+	struct call *c;
+
+	if (err != -ECANCELED) {
+		reply_reason(err, rep, reason, sizeof(reason));
+		if (!err && !bencode_get_str(rep->nodes, 0, "sdp", &sdp))
+			err = -EBADMSG;
+		if (!err) {
+			copy = malloc(sdp.len ? sdp.len : 1);
+			if (copy) {
+				memcpy(copy, sdp.p, sdp.len);
+				w->o.sdp[h->to_kind] =
+				    slice_make(copy, sdp.len);
+			} else {
+				err = -ENOMEM;
+			}
+		}
+		count_err(r, err);
+		if (err)
+			log_fail(h, err, reason[0] ? reason : NULL);
+		/* rtpengine has the call now, even if another offer
+		 * failed: rtpe_failed() or the BYE deletes it. */
+		c = err ? NULL
+			: call_anchor(r, h->call_id, true, false, h->from_kind);
+		if (c)
+			c->branches |= 1u << h->to_kind;
+	}
+	free(h);
+	fork_part_end(w, err);
+}
+
 static void hold_done(void *arg, int err, const struct ng_reply *rep)
 {
 	struct hold *h = arg;
@@ -539,17 +707,16 @@ static void hold_done(void *arg, int err, const struct ng_reply *rep)
 
 	h->nc = NULL;
 	unlink_hold(r, h);
+	if (h->fw) {
+		fork_part_done(h, err, rep);
+		return;
+	}
 	if (err == -ECANCELED) {
 		h->cb(h->arg, err, slice_make(NULL, 0));
 		free(h);
 		return;
 	}
-	if (err == -EREMOTEIO && rep) {
-		struct slice why;
-
-		if (bencode_get_str(rep->nodes, 0, "error-reason", &why))
-			log_escape(why.p, why.len, reason, sizeof(reason));
-	}
+	reply_reason(err, rep, reason, sizeof(reason));
 	if (!err && !bencode_get_str(rep->nodes, 0, "sdp", &sdp))
 		err = -EBADMSG;
 	if (!err)
@@ -560,6 +727,12 @@ static void hold_done(void *arg, int err, const struct ng_reply *rep)
 		h->cb(h->arg, err, slice_make(h->buf, h->len));
 	} else {
 		call_anchor(r, h->call_id, h->offer, !h->request, h->from_kind);
+		/* A fork answered with a 2xx: the other branches' offers
+		 * go. */
+		for (unsigned k = 0; k < RTPE_TO__COUNT; k++)
+			if (h->others & (1u << k))
+				delete_branch(r, h->call_id, h->from_tag,
+					      (enum rtpe_to)k);
 		h->cb(h->arg, 0, slice_make(out, len));
 	}
 	free(out);
@@ -636,23 +809,34 @@ enum rtpe_to rtpe_srtp_to(const struct conf *c, const struct peer *p)
 	return RTPE_TO_RTP;
 }
 
-/* The kind of media @p from speaks: a browser's (WS, WSS), a trunk's
- * with routes[].srtp, or plain RTP. */
-static enum rtpe_to kind_from(const struct conf *c, const struct peer *from)
+enum rtpe_to rtpe_peer_kind(const struct conf *c, const struct peer *p)
 {
-	if (peer_proto_is_ws(from->proto))
+	if (peer_proto_is_ws(p->proto))
 		return RTPE_TO_WEBRTC;
-	return rtpe_srtp_to(c, from);
+	return rtpe_srtp_to(c, p);
 }
 
-int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
-	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
-	      void *arg)
+/* Whether the body of @p m lies within it. */
+static bool body_ok(const struct sipmsg *m)
 {
-	enum rtpe_to from_kind = kind_from(c, from), to_kind;
-	enum kind kind;
-	bool offer, swap;
-	const struct call *call;
+	return m->body.p >= m->buf &&
+	       (size_t)(m->body.p - m->buf) + m->body.len <= m->len;
+}
+
+/*
+ * Hold @p m (@p kind: its offer or answer, @p call: its entry or NULL)
+ * and send rtpengine its ng request: @p to as rtpe_hold() says; @p fw
+ * non-NULL: one offer of a fork, for kind @p to, with its via-branch.
+ */
+static int hold_send(struct rtpe *r, const struct conf *c,
+		     const struct peer *from, const struct sipmsg *m,
+		     enum kind kind, struct call *call, enum rtpe_to to,
+		     struct fork_wait *fw, rtpe_resume_fn *cb, void *arg)
+{
+	enum rtpe_to from_kind = rtpe_peer_kind(c, from), to_kind;
+	const char *via = fw ? via_tag[to] : NULL;
+	bool offer = kind == KIND_OFFER, swap, ends_fork = false;
+	unsigned others = 0;
 	struct bencode_buf b;
 	struct hold *h;
 	char *dict;
@@ -661,11 +845,6 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	       dlen = 0;
 	int err;
 
-	kind = kind_of(r, m, &call);
-	if (kind == KIND_NONE || m->body.p < m->buf ||
-	    (size_t)(m->body.p - m->buf) + m->body.len > m->len)
-		return -EINVAL;
-	offer = kind == KIND_OFFER;
 	/* rtpengine's from-tag is the offerer's: the To tag of an offer in
 	 * a response (late offer) or of an answer in a request (PRACK,
 	 * ACK), as the dialog's roles are the other way round there. */
@@ -684,10 +863,13 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	h->request = m->is_request;
 	h->offer = offer;
 	h->from_kind = from_kind;
+	h->fw = fw;
+	h->to_kind = to;
 	h->len = m->len;
 	memcpy(h->buf, m->buf, m->len);
 	h->call_id = rebase(m, h, m->call_id);
 	h->branch = rebase(m, h, m->via.branch);
+	h->from_tag = rebase(m, h, m->from_tag);
 	h->cseq = m->cseq;
 	h->method = m->is_request ? m->method : m->cseq_method;
 	cut_points(m, h);
@@ -716,6 +898,23 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 		to_kind = call->late_to;
 	else
 		to_kind = to == RTPE_TO_OFFERER ? from_kind : to;
+	/* An answer from a branch of a fork of mixed media goes to the
+	 * offer made for its kind; a 2xx's ends the fork: the others'
+	 * offers are deleted once rtpengine took it (hold_done()). */
+	if (!offer && !m->is_request && call->branches) {
+		enum rtpe_to k = pick_kind(call->branches, from_kind);
+
+		via = via_tag[k];
+		if (m->cseq_method == SIP_INVITE && m->status >= 200) {
+			others = call->branches & ~(1u << k);
+			ends_fork = true;
+		}
+	}
+	h->others = others;
+	if (via) {
+		bencode_cstr(&b, "via-branch");
+		bencode_cstr(&b, via);
+	}
 	put_bridge(&b, offer, from_kind, to_kind);
 	bencode_end(&b);
 	err = bencode_finish(&b, &dlen);
@@ -729,12 +928,72 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 		return err;
 	}
 	stats_inc(offer ? &r->st->offers : &r->st->answers);
+	/* A retransmission of the 2xx held meanwhile answers without a
+	 * via-branch (the to-tag finds it) and deletes nothing twice. */
+	if (ends_fork)
+		call->branches = 0;
 	h->next = r->holds;
 	if (r->holds)
 		r->holds->prev = h;
 	r->holds = h;
 	r->nholds++;
 	stats_set(&r->st->held, r->nholds);
+	return 0;
+}
+
+int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
+	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
+	      void *arg)
+{
+	const struct call *call;
+	enum kind kind = kind_of(r, m, &call);
+
+	if (kind == KIND_NONE || !body_ok(m))
+		return -EINVAL;
+	return hold_send(r, c, from, m, kind, (struct call *)call, to, NULL, cb,
+			 arg);
+}
+
+int rtpe_hold_fork(struct rtpe *r, const struct conf *c,
+		   const struct peer *from, const struct sipmsg *m,
+		   unsigned kinds, rtpe_fork_fn *cb, void *arg)
+{
+	const struct call *call;
+	struct fork_wait *w;
+	unsigned n = 0, sent = 0;
+	int err = 0;
+
+	kinds &= ((1u << RTPE_TO__COUNT) - 1) & ~(1u << RTPE_TO_OFFERER);
+	for (unsigned k = 0; k < RTPE_TO__COUNT; k++)
+		n += (kinds >> k) & 1;
+	if (n < 2 || !m->is_request || kind_of(r, m, &call) != KIND_OFFER ||
+	    !body_ok(m))
+		return -EINVAL;
+	w = calloc(1, sizeof(*w) + m->len);
+	if (!w)
+		return -ENOMEM;
+	w->cb = cb;
+	w->arg = arg;
+	w->len = m->len;
+	memcpy(w->buf, m->buf, m->len);
+	w->pending = n;
+	for (unsigned k = 0; k < RTPE_TO__COUNT && !err; k++) {
+		if (!(kinds & (1u << k)))
+			continue;
+		err = hold_send(r, c, from, m, KIND_OFFER, NULL,
+				(enum rtpe_to)k, w, fork_part_cancelled, w);
+		sent += !err;
+	}
+	if (err && !sent) {
+		free(w);
+		return err;
+	}
+	if (err) {
+		/* The offers sent go on; their replies end the wait, which
+		 * fails with this error. */
+		w->err = err;
+		w->pending = sent;
+	}
 	return 0;
 }
 
@@ -816,7 +1075,7 @@ void rtpe_note(struct rtpe *r, const struct sipmsg *m, const struct peer *from)
 			c->seen_ms = now_ms(r);
 			c->late = late;
 			c->late_cseq = m->cseq;
-			c->late_to = kind_from(shard_conf(r->sh), from);
+			c->late_to = rtpe_peer_kind(shard_conf(r->sh), from);
 		}
 		return;
 	}

@@ -67,7 +67,14 @@ enum rtpe_to {
 	RTPE_TO_OFFERER, /**< an answer: back to the offer's sender */
 	RTPE_TO_SDES,	 /**< a trunk with routes[].srtp: sdes */
 	RTPE_TO_DTLS,	 /**< a trunk with routes[].srtp: dtls */
+	RTPE_TO__COUNT
 };
+
+/**
+ * The kind of media peer @p p speaks: RTPE_TO_WEBRTC for a WS or WSS
+ * flow (a browser), else rtpe_srtp_to(). Thread: any.
+ */
+enum rtpe_to rtpe_peer_kind(const struct conf *c, const struct peer *p);
 
 /**
  * RTPE_TO_SDES or RTPE_TO_DTLS when @p p's host is a next hop of a
@@ -101,6 +108,45 @@ unsigned rtpe_call_flags(const struct conf *c, const struct sipmsg *m,
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
 	      void *arg);
+
+/** rtpengine's offers of one forked request, one per kind of media. */
+struct rtpe_offers {
+	struct slice sdp[RTPE_TO__COUNT]; /**< by kind; empty: not made */
+};
+
+/**
+ * The SDP for a branch whose target speaks @p kind: its kind's offer,
+ * else the plain RTP one, else the first made (a target whose kind was
+ * not known when the offers were made: a name resolved since).
+ * Thread: any.
+ */
+struct slice rtpe_offers_pick(const struct rtpe_offers *o, enum rtpe_to kind);
+
+/**
+ * The end of rtpe_hold_fork(): @p err and @p msg as rtpe_resume_fn
+ * says, except that @p msg is always the request as received; on
+ * success @p o holds one SDP per kind asked (valid during the call), on
+ * failure @p o is NULL (what rtpengine made for the call goes with
+ * rtpe_failed()). Thread: the shard's.
+ */
+typedef void rtpe_fork_fn(void *arg, int err, struct slice msg,
+			  const struct rtpe_offers *o);
+
+/**
+ * rtpe_hold() for the offer of request @p m (an INVITE with SDP) forked
+ * to branches that need different kinds of media: @p kinds, a mask of
+ * (1u << enum rtpe_to), two kinds or more. One ng offer per kind, told
+ * apart by its via-branch; the answer of the branch that answers goes
+ * with its kind's via-branch (rtpe_hold()), and with a 2xx the offers
+ * of the other kinds are deleted, so no media goes to branches that
+ * lost. @p cb runs once with @p arg when it returns 0, after every
+ * offer came back. Errors (@p cb not called): -EINVAL (not an offer in
+ * a request, or fewer than two kinds), -ENOMEM, those of rtpe_hold().
+ * Thread: the shard's.
+ */
+int rtpe_hold_fork(struct rtpe *r, const struct conf *c,
+		   const struct peer *from, const struct sipmsg *m,
+		   unsigned kinds, rtpe_fork_fn *cb, void *arg);
 
 /**
  * True when @p m is a retransmission of a request that is held now
