@@ -196,3 +196,28 @@ Test(rtpe_conf, routes_srtp_refuses_other_names)
 			      "    srtp: zrtp\n",
 			      "t.yaml:4: ", "srtp");
 }
+
+/* A fork's branch gets its kind's offer, else the RTP one, else the
+ * first made; nothing when none was made. */
+Test(rtpe_conf, a_branch_gets_its_kinds_offer_else_rtp_else_the_first)
+{
+	struct rtpe_offers o;
+	struct slice s;
+
+	memset(&o, 0, sizeof(o));
+	s = rtpe_offers_pick(&o, RTPE_TO_WEBRTC);
+	cr_assert_eq(s.len, 0);
+	o.sdp[RTPE_TO_WEBRTC] = SLICE_LIT("webrtc");
+	o.sdp[RTPE_TO_DTLS] = SLICE_LIT("dtls");
+	cr_assert(
+	    slice_eq(rtpe_offers_pick(&o, RTPE_TO_DTLS), SLICE_LIT("dtls")));
+	/* No RTP offer: the first made. */
+	cr_assert(
+	    slice_eq(rtpe_offers_pick(&o, RTPE_TO_SDES), SLICE_LIT("webrtc")));
+	o.sdp[RTPE_TO_RTP] = SLICE_LIT("rtp");
+	cr_assert(
+	    slice_eq(rtpe_offers_pick(&o, RTPE_TO_SDES), SLICE_LIT("rtp")));
+	cr_assert(slice_eq(rtpe_offers_pick(&o, RTPE_TO_WEBRTC),
+			   SLICE_LIT("webrtc")));
+	cr_assert_eq(rtpe_offers_pick(&o, RTPE_TO__COUNT).len, 0);
+}
