@@ -28,6 +28,7 @@
 #include "proxy/base/stats.h"
 #include "proxy/base/timer.h"
 #include "proxy/core/shard.h"
+#include "proxy/dtmf.h"
 #include "proxy/route.h"
 #include "proxy/sip/dialog.h"
 #include "proxy/sip/hdr.h"
@@ -83,7 +84,9 @@ static const struct stats_item stats_items[] = {
 	{ "gave_up", "timed-out calls nobody took back: hung up", false },
 	{ "replace_refused",
 	  "INVITEs with Replaces (park.park, *7) the party refused", false },
-	{ "dtmf", "*7 seen in a proxied call's INFO: a park asked", false },
+	{ "dtmf",
+	  "*7 seen in a proxied call (INFO or RFC 4733 event): a park asked",
+	  false },
 	{ "occupied", "slots taken now, every lot", true },
 };
 
@@ -116,12 +119,6 @@ static void count(struct ua *u, unsigned k)
 	unsigned w = shard_id(ua_shard(u)) % B2B_MAX_WORKERS;
 
 	atomic_fetch_add_explicit(&ctr[w][k], 1, memory_order_relaxed);
-}
-
-static void count_shard(struct shard *sh)
-{
-	atomic_fetch_add_explicit(&dtmf_ctr[shard_id(sh) % CONF_MAX_WORKERS], 1,
-				  memory_order_relaxed);
 }
 
 /* What a Request-URI asks of a lot. */
@@ -1983,18 +1980,50 @@ static void dtmf_done(void *arg, int err, unsigned status, const char *domain,
 			parker, parked, domain, slot);
 }
 
+/* One key @p key pressed by party @p tag of call @p call_id (its peer
+ * @p peer_tag), seen on shard @p shard. A '*' and then a '7' from one party
+ * within DTMF_WINDOW_MS park the other party (park_dialog(), the sender told).
+ * The INFO and the RFC 4733 ways share it; @p how is "" or " (RFC 4733)". */
+static void star7_key(unsigned shard, struct slice call_id, struct slice tag,
+		      struct slice peer_tag, char key, const char *how)
+{
+	uint64_t k = hash_slice(tag, hash_slice(call_id, DTMF_SEED)) | 1;
+	struct star *row = &stars[shard % CONF_MAX_WORKERS][k % DTMF_ROWS];
+	struct park_dialog_req rq;
+	int64_t now = mono_ms();
+	int err;
+
+	if (key == '*') {
+		row->key = k;
+		row->at_ms = now;
+		return;
+	}
+	if (key != '7' || row->key != k || now - row->at_ms > DTMF_WINDOW_MS) {
+		if (row->key == k)
+			row->key = 0;
+		return;
+	}
+	row->key = 0;
+	atomic_fetch_add_explicit(&dtmf_ctr[shard % CONF_MAX_WORKERS], 1,
+				  memory_order_relaxed);
+	memset(&rq, 0, sizeof(rq));
+	rq.call_id = call_id;
+	rq.tag = tag;
+	rq.peer_tag = peer_tag;
+	rq.tell = true;
+	err = park_dialog(&rq, dtmf_done, NULL);
+	log_msg(LOG_INFO, "park: *7%s in call-id=%.*s: %s", how,
+		(int)call_id.len, call_id.p,
+		err ? err_str(err) : "parking the other party");
+}
+
 int park_dtmf_hook(struct hook_req *r)
 {
 	const struct sipmsg *m = r->m;
 	const struct siphdr *ct;
-	struct park_dialog_req rq;
-	struct star *row;
-	uint64_t key;
 	char digits[8];
 	size_t nd;
 	bool relay;
-	int64_t now;
-	int err;
 
 	if (m->method != SIP_INFO || !m->to_tag.len || !m->from_tag.len ||
 	    !m->body.len || pool_is_source(r->from))
@@ -2006,36 +2035,20 @@ int park_dtmf_hook(struct hook_req *r)
 	if (!relay && !ctype_is(ct->value, "application/dtmf"))
 		return HOOK_NEXT;
 	nd = dtmf_digits(m->body, relay, digits, sizeof(digits));
-	if (!nd)
-		return HOOK_NEXT;
-	key = hash_slice(m->from_tag, hash_slice(m->call_id, DTMF_SEED)) | 1;
-	row = &stars[shard_id(r->sh) % CONF_MAX_WORKERS][key % DTMF_ROWS];
-	now = mono_ms();
-	for (size_t i = 0; i < nd; i++) {
-		if (digits[i] == '*') {
-			row->key = key;
-			row->at_ms = now;
-			continue;
-		}
-		if (digits[i] != '7' || row->key != key ||
-		    now - row->at_ms > DTMF_WINDOW_MS) {
-			if (row->key == key)
-				row->key = 0;
-			continue;
-		}
-		row->key = 0;
-		count_shard(r->sh);
-		memset(&rq, 0, sizeof(rq));
-		rq.call_id = m->call_id;
-		rq.tag = m->from_tag;
-		rq.peer_tag = m->to_tag;
-		rq.tell = true;
-		err = park_dialog(&rq, dtmf_done, NULL);
-		log_msg(LOG_INFO, "park: *7 in call-id=%.*s: %s",
-			(int)m->call_id.len, m->call_id.p,
-			err ? err_str(err) : "parking the other party");
-	}
+	for (size_t i = 0; i < nd; i++)
+		star7_key(shard_id(r->sh), m->call_id, m->from_tag, m->to_tag,
+			  digits[i], "");
 	return HOOK_NEXT;
+}
+
+void park_dtmf_event(unsigned shard, const struct dtmf_event *ev)
+{
+	/* Without the other tag the dialog is not known: the report came
+	 * before the answer. */
+	if (!ev || !ev->peer_tag[0])
+		return;
+	star7_key(shard, slice_cstr(ev->call_id), slice_cstr(ev->tag),
+		  slice_cstr(ev->peer_tag), ev->key, " (RFC 4733)");
 }
 
 /* The lots BLF resolves slot and lot URIs against: park's config at

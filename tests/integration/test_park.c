@@ -26,7 +26,9 @@
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
+#include "tests/common/rtpe.h"
 #include "tests/common/sipp.h"
 #include "tests/common/teardown.h"
 #include "tests/common/ua.h"
@@ -56,6 +58,7 @@ static struct phone ph[MAX_UAS];
 static unsigned nph;
 static struct sipcli_msg *rx;
 static pid_t sipp_pid, sipp_pid2;
+static struct rtpe_proc rtpe; /* the tests with media: on */
 
 static void setup(void)
 {
@@ -63,6 +66,7 @@ static void setup(void)
 	memset(ph, 0, sizeof(ph));
 	nph = 0;
 	sipp_pid = sipp_pid2 = 0;
+	memset(&rtpe, 0, sizeof(rtpe));
 	rx = calloc(1, sizeof(*rx));
 	cr_assert(rx);
 }
@@ -80,6 +84,7 @@ static void teardown(void)
 	}
 	free(rx);
 	teardown_sipedge(&sp);
+	rtpe_stop(&rtpe);
 }
 
 TestSuite(park_call, .init = setup, .fini = teardown, .timeout = 120);
@@ -1840,5 +1845,225 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	ua_respond(&bob->ua, rx, 200, "OK", NULL);
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
 	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* *7 by RFC 4733 events (issue #13): the media of an ordinary call is
+ * anchored in a real rtpengine started with --dtmf-log-dest at
+ * sipedge's media.dtmf_events; the key presses in the caller's RTP
+ * reach park through rtpengine's reports. */
+
+/* The RTP stream of one phone towards one address: its counters. */
+struct rtp_tx {
+	int fd;
+	struct sockaddr_in to;
+	unsigned pt_event; /* telephone-event's payload type */
+	uint16_t seq;
+	uint32_t ts;
+};
+
+static void rtp_send(struct rtp_tx *t, unsigned pt, bool marker,
+		     const uint8_t *payload, size_t len)
+{
+	uint8_t pkt[12 + FRAME];
+
+	cr_assert_leq(len, (size_t)FRAME);
+	pkt[0] = 0x80;
+	pkt[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+	pkt[2] = (uint8_t)(t->seq >> 8);
+	pkt[3] = (uint8_t)t->seq;
+	pkt[4] = (uint8_t)(t->ts >> 24);
+	pkt[5] = (uint8_t)(t->ts >> 16);
+	pkt[6] = (uint8_t)(t->ts >> 8);
+	pkt[7] = (uint8_t)t->ts;
+	memcpy(pkt + 8, "\x4d\x17\x0e\x01", 4); /* SSRC */
+	memcpy(pkt + 12, payload, len);
+	t->seq++;
+	cr_assert_eq(sendto(t->fd, pkt, 12 + len, 0,
+			    (const struct sockaddr *)&t->to, sizeof(t->to)),
+		     (ssize_t)(12 + len));
+}
+
+/* @p n frames of PCMU silence, 20 ms apart (the pacing of a phone). */
+static void rtp_silence(struct rtp_tx *t, unsigned n)
+{
+	uint8_t frame[FRAME];
+
+	memset(frame, 0xff, sizeof(frame));
+	for (unsigned i = 0; i < n; i++) {
+		rtp_send(t, 0, false, frame, sizeof(frame));
+		t->ts += FRAME;
+		ms_sleep(20); /* a phone's pacing */
+	}
+}
+
+/* One key press as RFC 4733 §2.5 sends it: one timestamp, the marker
+ * on the first packet, the duration growing, the end bit on the last
+ * three (retransmitted ends), 20 ms apart; then silence. */
+static void rtp_key(struct rtp_tx *t, unsigned event)
+{
+	for (unsigned k = 0; k < 7; k++) {
+		unsigned dur = (k < 4 ? k + 1 : 4) * FRAME;
+		uint8_t ev[4] = { (uint8_t)event,
+				  (uint8_t)((k >= 4 ? 0x80 : 0) | 10),
+				  (uint8_t)(dur >> 8), (uint8_t)dur };
+
+		rtp_send(t, t->pt_event, k == 0, ev, sizeof(ev));
+		ms_sleep(20); /* a phone's pacing */
+	}
+	t->ts += 4 * FRAME;
+	rtp_silence(t, 3);
+}
+
+/* Wait (bounded: 5 s) until metric @p name reads @p want. */
+static void metric_reaches(const char *name, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < 100 && v != want; i++) {
+		v = metric(name);
+		if (v != want)
+			ms_sleep(50); /* poll interval, bounded */
+	}
+	cr_assert_eq(v, want, "%s", name);
+}
+
+/* The payload type of telephone-event in SDP @p body. */
+static unsigned pt_event_of(const char *body)
+{
+	const char *a = strstr(body, " telephone-event/8000");
+	const char *p = a;
+
+	cr_assert_not_null(a, "%s", body);
+	while (p > body && p[-1] != ':')
+		p--;
+	cr_assert_gt(a, p, "%s", body);
+	return (unsigned)atoi(p);
+}
+
+/* Drop what @p p's RTP socket holds (alice's media relayed to it):
+ * until 100 ms pass without a packet, at most 1000. */
+static void rtp_drain(struct phone *p)
+{
+	uint8_t pkt[2048];
+	struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+
+	for (int i = 0; i < 1000 && poll(&pf, 1, 100) == 1; i++)
+		cr_assert_gt(recv(p->rtp, pkt, sizeof(pkt), 0), 0);
+}
+
+/* Send the datagram @p text from @p ip to 127.0.0.1:@p port. */
+static void datagram(const char *ip, uint16_t port, const char *text)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, to = a;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	to.sin_port = htons(port);
+	cr_assert_eq(sendto(fd, text, strlen(text), 0, (struct sockaddr *)&to,
+			    sizeof(to)),
+		     (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* alice calls bob with media through rtpengine; alice's RTP carries
+ * '*' then '5' (nothing), '*' then, 2.4 s later, '7' (nothing: the
+ * window is 2 s), '*' alone (nothing), then '*' '7': bob gets the
+ * pool's INVITE with Replaces, takes it, BYEs alice, who gets
+ * "Parked 701" by MESSAGE; park.list shows 701 with alice its parker;
+ * bob hears the music. Garbage and strangers' datagrams to
+ * dtmf_events are counted and dropped. */
+Test(park_call, star7_by_rfc4733_events_through_rtpengine_parks_the_callee)
+{
+	struct phone *alice, *bob;
+	struct uas_dlg ab, pool;
+	struct rtp_tx t = { 0 };
+	char yaml[512], dest[64], list[256], v[300];
+	uint16_t dport;
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &dport), 0);
+	snprintf(dest, sizeof(dest), "127.0.0.1:%u", dport);
+	cr_assert_eq(rtpe_start_dtmf(&rtpe, dest), 0, "rtpengine");
+	snprintf(yaml, sizeof(yaml),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n"
+		 "  dtmf_events: \"%s\"\n",
+		 rtpe.ng_port, dest);
+	start(yaml);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	call(alice, "bob");
+	first_invite(&bob->ua, rx);
+	/* The offer names rtpengine, not alice. */
+	cr_assert_null(strstr(body_of(rx), "c=IN IP4 127.0.0.2"), "%s",
+		       rx->buf);
+	uas_dialog_of(&ab, rx);
+	answer_sdp(bob, rx);
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert_null(strstr(body_of(rx), "c=IN IP4 127.0.0.3"), "%s",
+		       rx->buf);
+	t.fd = alice->rtp;
+	t.to.sin_family = AF_INET;
+	t.to.sin_port = htons((uint16_t)audio_port(body_of(rx)));
+	inet_pton(AF_INET, "127.0.0.1", &t.to.sin_addr);
+	t.pt_event = pt_event_of(body_of(rx));
+	t.seq = 1000;
+	t.ts = 16000;
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	rtp_silence(&t, 5);
+	/* '*' then '5'. */
+	rtp_key(&t, 10);
+	rtp_key(&t, 5);
+	metric_reaches("sipedge_dtmf_events_total", 2);
+	/* '*', then '7' after the window. */
+	rtp_key(&t, 10);
+	ms_sleep(2400); /* past the 2 s window of '*' then '7' */
+	rtp_key(&t, 7);
+	metric_reaches("sipedge_dtmf_events_total", 4);
+	/* '*' alone. */
+	rtp_key(&t, 10);
+	metric_reaches("sipedge_dtmf_events_total", 5);
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 0);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	/* Garbage from rtpengine's address, a report from another. */
+	datagram("127.0.0.1", dport, "{\"callid\": 7}");
+	datagram("127.0.0.1", dport, "\x01\x02 not json");
+	datagram("127.0.0.1", dport,
+		 "{\"callid\":\"x\",\"source_tag\":\"y\","
+		 "\"type\":\"DTMF\",\"event\":16}");
+	datagram("127.0.0.5", dport,
+		 "{\"callid\":\"x\",\"source_tag\":\"y\","
+		 "\"tags\":[\"z\"],\"type\":\"DTMF\",\"event\":7}");
+	metric_reaches("sipedge_dtmf_bad_total", 2);
+	metric_reaches("sipedge_dtmf_ignored_total", 1);
+	metric_reaches("sipedge_dtmf_strangers_total", 1);
+	/* '*' then '7'. */
+	rtp_key(&t, 10);
+	rtp_key(&t, 7);
+	gets_replaces(bob, &ab, 701);
+	rtp_drain(bob);
+	takes_replaces(bob, &ab, &pool);
+	parker_told(alice, 701);
+	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
+		     rx->buf);
+	cr_assert_eq(metric("sipedge_dtmf_events_total"), 7);
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 1);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:bob@localhost>");
+	hears(bob, NULL, 0, 10);
+	uas_req(bob, &pool, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, pool.cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
