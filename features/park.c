@@ -266,6 +266,9 @@ struct pcall {
 	unsigned timeout_s, ring_s;
 	char fallback[PARK_FALLBACK_MAX + 1]; /* "": none */
 	struct pjob *job; /* PS_REPLACING: park_dialog()'s request */
+	/* The retriever sent no offer: the parked leg's re-INVITE went
+	 * without one, its 2xx waits for the answer in c's ACK. */
+	bool late;
 };
 
 /* Per worker: its calls, freed when the worker stops. */
@@ -764,11 +767,63 @@ static void resumed(struct pcall *p, unsigned status, struct slice answer)
 	rec_dialog(p); /* our CSeq moved */
 }
 
-/* The parked leg's re-INVITE (carrying the retriever's offer) ended. */
+/* A late retrieval's 2xx from the parked party (its offer @p sdp) that
+ * nobody takes: the retriever left, or the offer could not be relayed.
+ * The pool answers it from a new media session and plays the music
+ * again; without an answer, the ACK has none and the call ends. */
+static void late_keep(struct pcall *p, struct slice sdp)
+{
+	struct media_session *ms = NULL;
+	char ans[SDP_BUF];
+	int n = sdp.len ? media_answer(p->u, sdp, &ms, ans, sizeof(ans)) : -1;
+
+	if (n < 0 || ua_reinvite_ack(p->a, slice_make(ans, (size_t)n))) {
+		media_session_close(ms);
+		(void)ua_reinvite_ack(p->a, slice_make(NULL, 0));
+		end_both(p);
+		return;
+	}
+	media_session_close(p->ms);
+	p->ms = ms;
+	(void)media_play(p->ms, NULL, 0, lot_music(p->rec.domain), NULL, NULL);
+	p->st = PS_PARKED;
+	rec_dialog(p); /* our CSeq moved */
+}
+
+/* The late retriever's ACK (its answer @p sdp): the parked party's
+ * 2xx is ACKed with it. Returns false when the call cannot go on. */
+static bool late_acked(struct pcall *p, struct slice sdp)
+{
+	struct slice ans;
+
+	p->late = false;
+	if (!p->a)
+		return false;
+	if (!sdp.len || ua_offer_for(p->a, sdp, &ans)) {
+		(void)ua_reinvite_ack(p->a, slice_make(NULL, 0));
+		return false;
+	}
+	return ua_reinvite_ack(p->a, ans) == 0;
+}
+
+/* The parked leg's re-INVITE (carrying the retriever's offer; for a
+ * late retriever none, and its 2xx carries the parked party's offer)
+ * ended. */
 static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 {
 	struct slice none = slice_make(NULL, 0), ans;
 
+	if (p->late && (status < 200 || status >= 300))
+		p->late = false; /* nothing to ACK: the session is as it was */
+	if (p->late && (!p->c || !sdp.len || ua_offer_for(p->c, sdp, &ans))) {
+		/* Nobody to give the offer to: the pool keeps the call. */
+		p->late = false;
+		if (p->c)
+			(void)ua_uas_respond(p->c, 480, none, none);
+		p->c = NULL;
+		late_keep(p, sdp);
+		return;
+	}
 	if (!p->c) {
 		/* The retriever gave up meanwhile. */
 		if (status >= 200 && status < 300)
@@ -876,6 +931,10 @@ static void c_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	case UA_SRV_PRACK:
 		return;
 	case UA_SRV_ACK:
+		if (p->late && !late_acked(p, ev->sdp)) {
+			end_both(p);
+			return;
+		}
 		/* Both confirmed: offers and INFO cross from now on. */
 		if (p->st == PS_BRIDGED) {
 			p->br.a = p->a;
@@ -915,13 +974,15 @@ static void do_retrieve(struct ua *u, struct ua_leg *leg,
 		return;
 	}
 	if (!m->body.len) {
-		/* TODO(#13): a late-offer retriever (offer in our 200). */
-		(void)ua_uas_respond(leg, 488, none, none);
-		return;
+		/* Late offer (RFC 3725 flow style): the parked party's
+		 * fresh offer goes in our 200, the answer in its ACK. */
+		err = ua_reinvite_offerless(p->a);
+		p->late = !err;
+	} else {
+		err = ua_offer_for(p->a, m->body, &off);
+		if (!err)
+			err = ua_reinvite(p->a, off);
 	}
-	err = ua_offer_for(p->a, m->body, &off);
-	if (!err)
-		err = ua_reinvite(p->a, off);
 	if (err) {
 		(void)ua_uas_respond(leg, err == -EBUSY ? 486 : 500, none,
 				     none);

@@ -383,6 +383,31 @@ size_t ua_legs(const struct ua *u);
  */
 int ua_reinvite(struct ua_leg *leg, struct slice sdp);
 
+/**
+ * Send a re-INVITE without SDP on confirmed leg @p leg (RFC 3261
+ * §14.1, RFC 3725 flow: the peer makes a fresh offer in its 2xx). Its
+ * 2xx is not ACKed by the UA: UA_EV_REINVITE (UA_SRV_REINVITE) gives
+ * the application the status and the peer's offer (sdp; empty when the
+ * peer broke the rule), and the application answers it with
+ * ua_reinvite_ack(), which must follow (ua_hangup() meanwhile ACKs
+ * without a body, then BYEs). Retransmissions of that 2xx are absorbed
+ * until then, and a re-INVITE from the peer is answered 491. Failures
+ * (491 retried as ua_reinvite()'s, 300-699, 408) are reported as
+ * ua_reinvite()'s. Returns 0, or -EINVAL (the leg not confirmed, or let
+ * go), -EBUSY (a re-INVITE of ours or of the peer's is in progress),
+ * -ENOMEM, a build or send error. Thread: the leg's worker.
+ */
+int ua_reinvite_offerless(struct ua_leg *leg);
+
+/**
+ * ACK the 2xx of ua_reinvite_offerless() with the answer @p sdp (empty:
+ * an ACK without a body); @p sdp becomes the leg's local SDP, the 2xx's
+ * offer its remote one; a retransmitted 2xx gets this ACK again.
+ * Returns 0, or -EINVAL (no such 2xx waits), -ENOMEM, a build or send
+ * error. Thread: the leg's worker.
+ */
+int ua_reinvite_ack(struct ua_leg *leg, struct slice sdp);
+
 /** True while @p leg's ua_reinvite() waits for its final response or
  * for its 491 retry. Thread: the leg's worker. */
 bool ua_reinvite_pending(const struct ua_leg *leg);

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -2065,5 +2066,128 @@ Test(park_call, star7_by_rfc4733_events_through_rtpengine_parks_the_callee)
 	uas_req(bob, &pool, "BYE");
 	cr_assert_eq(ua_expect_final(&bob->ua, pool.cid, "BYE", rx), 200);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A retriever without an SDP offer (issue #13, late offer). */
+
+/* Send @p n PCMU packets from @p p's RTP socket to 127.0.0.1:@p port,
+ * 20 ms apart, and count those that come back (an echo) with their
+ * marker byte intact. */
+static unsigned rtp_echoed(struct phone *p, uint16_t port, unsigned n)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	uint8_t pkt[12 + FRAME], in[2048];
+	unsigned got = 0;
+
+	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+	memset(pkt, 0xff, sizeof(pkt));
+	pkt[0] = 0x80;
+	pkt[1] = 0;
+	memset(pkt + 4, 0, 8);
+	pkt[8] = 0x4c; /* our SSRC: tells an echo from the pool's music */
+	for (unsigned i = 0; i < n; i++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+
+		pkt[2] = (uint8_t)(i >> 8);
+		pkt[3] = (uint8_t)i;
+		cr_assert_eq(sendto(p->rtp, pkt, sizeof(pkt), 0,
+				    (struct sockaddr *)&dst, sizeof(dst)),
+			     (ssize_t)sizeof(pkt));
+		/* A phone's pacing; bounded by the count. */
+		while (poll(&pf, 1, 20) == 1) {
+			ssize_t len = recv(p->rtp, in, sizeof(in), 0);
+
+			if (len == (ssize_t)sizeof(pkt) && in[8] == 0x4c)
+				got++;
+		}
+	}
+	/* The last echoes: until 300 ms pass without one. */
+	for (unsigned k = 0; k < n && got < n; k++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+		ssize_t len;
+
+		if (poll(&pf, 1, 300) != 1)
+			break;
+		len = recv(p->rtp, in, sizeof(in), 0);
+		if (len == (ssize_t)sizeof(pkt) && in[8] == 0x4c)
+			got++;
+	}
+	return got;
+}
+
+/* SIPp's message trace in sp.dir (the first *_messages.log), or NULL;
+ * the caller frees it. */
+static char *sipp_trace(void)
+{
+	char path[PROC_PATH_MAX + 300], *text = NULL;
+	DIR *d = opendir(sp.dir);
+	struct dirent *e;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) && !text)
+		if (strstr(e->d_name, "_messages.log")) {
+			snprintf(path, sizeof(path), "%s/%s", sp.dir,
+				 e->d_name);
+			proc_read_file(path, &text);
+		}
+	closedir(d);
+	return text;
+}
+
+/* alice is parked in 701; carol (SIPp) dials 701 without SDP: the pool
+ * re-INVITEs alice without SDP, puts alice's offer in carol's 200 and
+ * carol's answer (from her ACK) in alice's ACK; RTP alice sends to
+ * carol's port comes back (SIPp echoes it): phone to phone, the pool
+ * in neither SDP. carol's BYE ends alice's call. */
+Test(park_call, a_retriever_without_an_offer_gets_the_parked_offer_in_the_200)
+{
+	struct phone *alice;
+	struct sipp_cmd c;
+	unsigned pool_rtp, got;
+	uint16_t mport;
+	char list[256], want[64], *trace;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	pool_rtp = park(alice);
+	cr_assert_eq(proc_free_port("127.0.0.1", &mport), 0);
+	sipp_cmd_uac(&c, "uac_park_late.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "701", "-key", "domain", "localhost", "-m", "1",
+		      "-rtp_echo", "-trace_msg", NULL);
+	sipp_cmd_opt(&c, "-mp", "%u", mport);
+	/* carol stays this long after her ACK: alice's RTP meanwhile. */
+	sipp_cmd_opt(&c, "-d", "%u", 4000);
+	sipp_cmd_errors(&c, "carol");
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "carol");
+	/* alice: a re-INVITE without a body; she offers in her 200. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	answer_sdp(alice, rx);
+	/* ... and gets carol's answer in the ACK. */
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	snprintf(want, sizeof(want), "m=audio %u ", mport);
+	cr_assert_not_null(strstr(body_of(rx), want), "%s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
+			   rx->buf);
+	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
+	rtp_drain(alice); /* the music that was on its way */
+	got = rtp_echoed(alice, mport, 50);
+	cr_log_info("late retrieval: %u of 50 RTP packets came back", got);
+	cr_assert_geq(got, 45, "%u of 50 RTP packets came back from carol",
+		      got);
+	/* carol hangs up: alice gets the BYE. */
+	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
+	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	sipp_ok(&sipp_pid, 15000, sp.dir, "carol", sp.log);
+	/* carol's 200 had alice's offer, not the pool's. */
+	trace = sipp_trace();
+	cr_assert_not_null(trace, "SIPp's message trace");
+	snprintf(want, sizeof(want), "m=audio %u RTP/AVP", alice->rtp_port);
+	cr_assert_not_null(strstr(trace, want), "%.4000s", trace);
+	free(trace);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

@@ -430,6 +430,75 @@ Test(ua, reinvite_sends_the_offer_acks_the_2xx_and_reports_the_answer)
 	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
 }
 
+/* ua_reinvite_offerless() / ua_reinvite_ack() on the worker; results. */
+static atomic_int late_err, late_ack_err;
+
+static void offerless_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		atomic_store(&late_err,
+			     ua_reinvite_offerless(atomic_load(&leg)));
+}
+
+static void late_ack_fn(struct shard *sh, void *arg)
+{
+	if (sh)
+		atomic_store(&late_ack_err, ua_reinvite_ack(atomic_load(&leg),
+							    slice_cstr(arg)));
+}
+
+/* RFC 3725 flow style: a re-INVITE without SDP; the peer's offer in
+ * its 2xx goes to the application, unACKed until ua_reinvite_ack()
+ * answers it in the ACK; a retransmitted 2xx meanwhile is absorbed,
+ * after it gets the same ACK. */
+Test(ua, offerless_reinvite_reports_the_offer_and_acks_with_the_answer)
+{
+	const char *m;
+	char ack[4096];
+
+	confirmed();
+	atomic_store(&late_err, 1);
+	on_worker(offerless_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&late_err), 0);
+	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1:9 SIP/2.0", 36), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 2 INVITE\r\n"), "%s", m);
+	cr_assert(strstr(m, "Content-Length: 0\r\n"), "an offer:\n%s", m);
+	snprintf(inv, sizeof(inv), "%s", m);
+	/* No 2xx yet: nothing to ACK. */
+	atomic_store(&late_ack_err, 1);
+	on_worker(late_ack_fn, ANSWER);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&late_ack_err) == 1;
+	     t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&late_ack_err), -EINVAL);
+	respond_in(200, OFFER);
+	cr_assert_str_eq(wait_event(1, UA_EV_REINVITE)->sdp, OFFER);
+	cr_assert_eq(recs[1].status, 200);
+	/* Not ACKed by the UA; a retransmission is absorbed. */
+	respond_in(200, OFFER);
+	cr_assert_str_eq(poolfix_recv(fd, QUIET_MS), "",
+			 "the UA ACKed by itself");
+	atomic_store(&late_ack_err, 1);
+	on_worker(late_ack_fn, ANSWER);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&late_ack_err), 0);
+	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 2 ACK\r\n"), "%s", m);
+	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "no answer:\n%s", m);
+	snprintf(ack, sizeof(ack), "%s", m);
+	respond_in(200, OFFER);
+	cr_assert_str_eq(poolfix_recv(fd, WAIT_MS), ack);
+	ms_sleep(QUIET_MS);
+	cr_assert_eq(atomic_load(&nrec), 2);
+	/* Done: an ordinary re-INVITE may go (CSeq 3). */
+	reinvite(ANSWER);
+	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
+}
+
 Test(ua, reinvite_491_is_retried_after_2_1_to_4_s_then_488_reported)
 {
 	const char *m;
