@@ -615,19 +615,82 @@ static void text_parker(struct pcall *p, const char *target, const char *route,
 /* An INVITE to the code (@p want 0: the first free slot), or a
  * transferee's to slot @p want: answer, claim the slot, announce it,
  * music. */
+/* "Your call is parked at" and the slot's digits, then the music. */
+static void announce(struct pcall *p)
+{
+	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
+	char slot[16];
+	unsigned n = 0;
+
+	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
+	if (lot_announce(p->rec.domain))
+		pr[n++] = lot_announce(p->rec.domain);
+	for (const char *d = slot; *d && n < MEDIA_MAX_PROMPTS; d++)
+		if (media_sound_digit(*d))
+			pr[n++] = media_sound_digit(*d);
+	(void)media_play(p->ms, pr, n, lot_music(p->rec.domain), NULL, NULL);
+}
+
+/* A new call on @p leg without an SDP offer (late offer, RFC 3261
+ * §13.2.1): a media session and its offer for our 200 in @p sdp, its
+ * length in *np; or NULL, the leg answered with an error. */
+static struct pcall *pcall_offer(struct ua *u, struct ua_leg *leg, char *sdp,
+				 size_t size, int *np)
+{
+	struct pcall *p = pcall_new(u, leg);
+
+	*np = -EIO;
+	if (p && ua_media(u) && !media_session_open(ua_media(u), &p->ms))
+		*np = media_sdp_offer(p->ms, sdp, size);
+	if (!p || *np < 0) {
+		(void)ua_uas_respond(leg, p ? 503 : 500, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		if (p) {
+			p->a = NULL;
+			pcall_done(p);
+		}
+		return NULL;
+	}
+	p->late = true;
+	return p;
+}
+
+static void end_both(struct pcall *p);
+
+/* The ACK of a late-offer park (its answer @p sdp): the words and the
+ * music start; without a usable answer the call ends. */
+static void late_parked(struct pcall *p, struct slice sdp)
+{
+	struct sdp s;
+
+	p->late = false;
+	if (!sdp.len || sdp_parse(&s, sdp.p, sdp.len) ||
+	    media_sdp_set_answer(p->ms, &s)) {
+		log_msg(LOG_INFO,
+			"park: %s slot %u: no usable answer in the ACK, "
+			"hanging up call-id=%s",
+			p->rec.domain, p->rec.slot, p->rec.call_id);
+		end_both(p);
+		return;
+	}
+	announce(p);
+}
+
 static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		    const struct conf_park *l, struct slice domain,
 		    unsigned want)
 {
-	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
 	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
-	char sdp[SDP_BUF], slot[16], phrase[32];
+	char sdp[SDP_BUF], phrase[32];
 	struct pcall *p;
-	unsigned n = 0;
 	int len, err;
 
-	/* The media first: an offer we cannot answer parks nothing. */
-	p = pcall_media(u, leg, m, sdp, sizeof(sdp), &len);
+	/* The media first: an offer we cannot answer parks nothing; no
+	 * offer at all gets ours in the 200 (late offer). */
+	if (m->body.len)
+		p = pcall_media(u, leg, m, sdp, sizeof(sdp), &len);
+	else
+		p = pcall_offer(u, leg, sdp, sizeof(sdp), &len);
 	if (!p)
 		return;
 	copy_cut(p->rec.domain, sizeof(p->rec.domain), domain);
@@ -663,7 +726,15 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		count(u, CTR_FULL);
 		log_msg(LOG_INFO, "park: %.*s lot full (%u-%u)",
 			(int)domain.len, domain.p, l->slot_min, l->slot_max);
-		prompt_on(p, sdp, len, "lot-full", 486);
+		if (!p->late) {
+			prompt_on(p, sdp, len, "lot-full", 486);
+			return;
+		}
+		/* Our offer could go only in a reliable 183: no prompt. */
+		(void)ua_uas_respond(leg, 486, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
 		return;
 	}
 	if (err) {
@@ -694,13 +765,9 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	 * phones), as the issue asks: "if it accepts MESSAGE". */
 	if (sipmsg_hdr(m, HDR_REFERRED_BY))
 		text_parker(p, p->rec.parker, "", p->rec.parker);
-	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
-	if (lot_announce(p->rec.domain))
-		pr[n++] = lot_announce(p->rec.domain);
-	for (const char *d = slot; *d && n < MEDIA_MAX_PROMPTS; d++)
-		if (media_sound_digit(*d))
-			pr[n++] = media_sound_digit(*d);
-	(void)media_play(p->ms, pr, n, lot_music(p->rec.domain), NULL, NULL);
+	/* A late offer: the words wait for the answer in the ACK. */
+	if (!p->late)
+		announce(p);
 	p->timeout_s = l->timeout_s;
 	p->ring_s = l->comeback_ring_s;
 	if (l->fallback)
@@ -889,7 +956,10 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	(void)leg;
 	switch (ev->kind) {
 	case UA_SRV_PRACK:
+		return;
 	case UA_SRV_ACK:
+		if (p->late && p->st == PS_PARKED)
+			late_parked(p, ev->sdp);
 		return;
 	case UA_SRV_REINVITE:
 		if (p->st == PS_RETRIEVING) {

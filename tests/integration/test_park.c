@@ -808,7 +808,8 @@ Test(park_call, what_park_cannot_serve_is_refused)
 	start(NULL);
 	alice = phone("alice", "localhost", "127.0.0.2");
 	eve = phone("eve", "127.0.0.1", "127.0.0.3");
-	call_to(eve, "700", "127.0.0.1", "");
+	/* An empty slot without an offer: no prompt can be played. */
+	call_to(eve, "705", "127.0.0.1", "");
 	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 488,
 		     "%s", rx->buf);
 	ack_failure(eve, rx);
@@ -2189,5 +2190,65 @@ Test(park_call, a_retriever_without_an_offer_gets_the_parked_offer_in_the_200)
 	snprintf(want, sizeof(want), "m=audio %u RTP/AVP", alice->rtp_port);
 	cr_assert_not_null(strstr(trace, want), "%.4000s", trace);
 	free(trace);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* The ACK of @p p's INVITE with SDP answer @p p's (late offer). */
+static void ack_sdp(struct phone *p)
+{
+	char req[2048], sdp[512];
+	int bl = sdp_of(p, 1, sdp, sizeof(sdp)), n;
+
+	n = snprintf(req, sizeof(req),
+		     "ACK %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%sACK1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: 1 ACK\r\n"
+		     "%s"
+		     "Content-Type: application/sdp\r\n"
+		     "Content-Length: %d\r\n\r\n%s",
+		     p->target, p->ua.ip, p->ua.port, p->cid, p->ua.user,
+		     p->ua.domain, p->cid, p->to, p->cid, p->route, bl, sdp);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* A call to the code without an SDP offer (late offer): the pool's
+ * 200 carries its offer (PCMU), the caller answers in the ACK, then
+ * hears "parked at seven zero one" and the music; park.list shows the
+ * slot. With the lot full, the next such call gets 486 at once (our
+ * offer could only go in a reliable 183: no prompt). */
+Test(park_call, a_call_to_the_code_without_an_offer_gets_ours_and_parks)
+{
+	struct phone *alice, *bob;
+	char list[256];
+	unsigned port;
+
+	start("park:\n  - domain: localhost\n    slots: 701-701\n");
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	call_to(alice, "700", "localhost", "");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	port = audio_port(body_of(rx));
+	cr_assert_gt(port, 0, "an SDP offer: %s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "RTP/AVP 0"), "%s", rx->buf);
+	dialog_of(alice, rx);
+	ack_sdp(alice);
+	hears(alice, parked_701, 4, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	cr_assert_eq(metric("sipedge_park_parked_total"), 1);
+	/* The lot is full: 486, nothing played. */
+	call_to(bob, "700", "localhost", "");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 486,
+		     "%s", rx->buf);
+	ack_failure(bob, rx);
+	cr_assert_eq(metric("sipedge_park_full_total"), 1);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
