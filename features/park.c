@@ -1047,7 +1047,8 @@ static void do_retrieve(struct ua *u, struct ua_leg *leg,
 		/* Late offer (RFC 3725 flow style): the parked party's
 		 * fresh offer goes in our 200, the answer in its ACK. */
 		err = ua_reinvite_offerless(p->a);
-		p->late = !err;
+		if (!err)
+			p->late = true;
 	} else {
 		err = ua_offer_for(p->a, m->body, &off);
 		if (!err)

@@ -824,6 +824,10 @@ void ua_hangup(struct ua_leg *leg, struct slice reason)
 	leg->fn = NULL;
 	leg->rfn = NULL;
 	leg->dfn = NULL;
+	/* An offerless re-INVITE's 2xx is ACKed before the BYE (RFC 3261
+	 * §13.2.2.4), without an answer. */
+	if (leg->reinv_held)
+		(void)ua_reinvite_ack(leg, slice_make(NULL, 0));
 	pending_end(leg);
 	if (reason.len && request_is_line_safe(reason) &&
 	    keep(&leg->reason, &leg->reason_len, reason))
@@ -844,10 +848,6 @@ void ua_hangup(struct ua_leg *leg, struct slice reason)
 		send_bye(leg);
 		return;
 	case LEG_CONFIRMED:
-		/* An offerless re-INVITE's 2xx is ACKed before the BYE
-		 * (RFC 3261 §13.2.2.4), without an answer. */
-		if (leg->reinv_held)
-			(void)ua_reinvite_ack(leg, slice_make(NULL, 0));
 		send_bye(leg);
 		return;
 	case LEG_CANCELLING:

@@ -2252,3 +2252,62 @@ Test(park_call, a_call_to_the_code_without_an_offer_gets_ours_and_parks)
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
+
+/* A late retriever who leaves before the parked party's 200: the pool
+ * answers alice's offer itself (in the ACK, its own media), the music
+ * goes on, the slot stays held and retrievable. */
+Test(park_call, a_late_retriever_who_leaves_leaves_the_call_in_its_slot)
+{
+	struct phone *alice, *carol, *dave;
+	char list[256], pc[32];
+	uint8_t pkt[2048];
+	unsigned got = 0;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	dave = phone("dave", "localhost", "127.0.0.5");
+	park(alice);
+	call_to(carol, "701", "localhost", "");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	cancel(carol);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 487,
+		     "%s", rx->buf);
+	ack_failure(carol, rx);
+	/* alice answers the re-INVITE's retransmission with her offer. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	cr_assert_gt(audio_port(body_of(rx)), 0, "the pool's answer: %s",
+		     rx->buf);
+	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
+	cr_assert_null(strstr(body_of(rx), pc), "%s", rx->buf);
+	/* The music goes on: at least 10 frames within 2 s (bounded). */
+	for (int i = 0; i < 100 && got < 10; i++) {
+		struct pollfd pf = { .fd = alice->rtp, .events = POLLIN };
+
+		if (poll(&pf, 1, 20) == 1 &&
+		    recv(alice->rtp, pkt, sizeof(pkt), 0) == 12 + FRAME)
+			got++;
+	}
+	cr_assert_geq(got, 10, "music frames: %u", got);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 0);
+	/* Still retrievable. */
+	call(dave, "701");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(dave, rx);
+	in_dialog(dave, "ACK");
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_expect_req(&dave->ua, "BYE", dave->cid, rx);
+	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}

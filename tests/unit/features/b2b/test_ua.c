@@ -499,6 +499,29 @@ Test(ua, offerless_reinvite_reports_the_offer_and_acks_with_the_answer)
 	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
 }
 
+/* Hanging up while the offerless re-INVITE's 2xx waits for our answer:
+ * the 2xx is ACKed (without a body) before the BYE. */
+Test(ua, hangup_acks_a_held_offerless_2xx_before_the_bye)
+{
+	const char *m;
+
+	confirmed();
+	atomic_store(&late_err, 1);
+	on_worker(offerless_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&late_err), 0);
+	snprintf(inv, sizeof(inv), "%s", m);
+	respond_in(200, OFFER);
+	wait_event(1, UA_EV_REINVITE);
+	on_worker(hangup_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
+	cr_assert(strstr(m, "CSeq: 2 ACK\r\n"), "%s", m);
+	cr_assert(strstr(m, "Content-Length: 0\r\n"), "%s", m);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
+}
+
 Test(ua, reinvite_491_is_retried_after_2_1_to_4_s_then_488_reported)
 {
 	const char *m;
