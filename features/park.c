@@ -33,6 +33,7 @@
 #include "proxy/sip/dialog.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/rel.h"
 #include "proxy/sip/sdp.h"
 #include "proxy/sip/uri.h"
 #include "store/dlg.h"
@@ -269,6 +270,7 @@ struct pcall {
 	/* The retriever sent no offer: the parked leg's re-INVITE went
 	 * without one, its 2xx waits for the answer in c's ACK. */
 	bool late;
+	const char *prompt; /* PS_PROMPT, late: the sound's name */
 };
 
 /* Per worker: its calls, freed when the worker stops. */
@@ -515,7 +517,65 @@ static struct pcall *pcall_media(struct ua *u, struct ua_leg *leg,
 	return p;
 }
 
-/* Play @p name, then reject @p leg with @p final. */
+static struct pcall *pcall_offer(struct ua *u, struct ua_leg *leg, char *sdp,
+				 size_t size, int *np);
+
+/* A prompt for a caller without an SDP offer can be played only when
+ * our offer goes in a reliable 183 (RFC 3262 §5: the answer comes in
+ * the PRACK): the caller supports 100rel and the pool may use it. */
+static bool late_prompt_ok(struct ua *u, const struct sipmsg *m)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_FROM);
+	struct slice host = slice_make(NULL, 0);
+	struct nameaddr na;
+	struct sipuri su;
+
+	if (h && !nameaddr_parse(h->value, &na) && !uri_parse(na.uri, &su))
+		host = su.host;
+	return (rel_has_tag(m, HDR_SUPPORTED) || rel_has_tag(m, HDR_REQUIRE)) &&
+	       b2b_100rel_for(shard_conf(ua_shard(u)), host) != B2B_100REL_NO;
+}
+
+/* prompt_on() for late call @p p (pcall_offer()): our offer @p sdp
+ * (@p n bytes) in a reliable 183; the prompt starts with the PRACK's
+ * answer (late_prompt()). */
+static void prompt_offer(struct pcall *p, const char *sdp, int n,
+			 const char *name, unsigned final)
+{
+	struct ua_leg *leg = p->a;
+
+	p->st = PS_PROMPT;
+	p->final = final;
+	p->prompt = name;
+	(void)ua_uas_take(leg, a_event, p, true);
+	if (ua_uas_respond(leg, 183, slice_make(NULL, 0),
+			   slice_make(sdp, (size_t)n))) {
+		ua_hangup(leg, slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+	}
+}
+
+/* The PRACK of prompt_offer()'s 183 with the answer @p sdp: play. */
+static void late_prompt(struct pcall *p, struct slice sdp)
+{
+	const struct media_sound *snd = media_sound_builtin(p->prompt);
+	struct sdp s;
+
+	p->late = false;
+	if (!snd || !sdp.len || sdp_parse(&s, sdp.p, sdp.len) ||
+	    media_sdp_set_answer(p->ms, &s) ||
+	    media_play(p->ms, &snd, 1, NULL, prompt_ended, p)) {
+		(void)ua_uas_respond(p->a, snd ? 488 : p->final,
+				     slice_make(NULL, 0), slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+	}
+}
+
+/* Play @p name, then reject @p leg with @p final. Without an offer in
+ * @p m, ours goes in a reliable 183 when the caller can take one, else
+ * 488 (no prompt without media). */
 static void prompt_then(struct ua *u, struct ua_leg *leg,
 			const struct sipmsg *m, const char *name,
 			unsigned final)
@@ -524,6 +584,12 @@ static void prompt_then(struct ua *u, struct ua_leg *leg,
 	struct pcall *p;
 	int n;
 
+	if (!m->body.len && late_prompt_ok(u, m)) {
+		p = pcall_offer(u, leg, sdp, sizeof(sdp), &n);
+		if (p)
+			prompt_offer(p, sdp, n, name, final);
+		return;
+	}
 	p = pcall_media(u, leg, m, sdp, sizeof(sdp), &n);
 	if (p)
 		prompt_on(p, sdp, n, name, final);
@@ -728,6 +794,10 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 			(int)domain.len, domain.p, l->slot_min, l->slot_max);
 		if (!p->late) {
 			prompt_on(p, sdp, len, "lot-full", 486);
+			return;
+		}
+		if (late_prompt_ok(u, m)) {
+			prompt_offer(p, sdp, len, "lot-full", 486);
 			return;
 		}
 		/* Our offer could go only in a reliable 183: no prompt. */
@@ -956,6 +1026,8 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	(void)leg;
 	switch (ev->kind) {
 	case UA_SRV_PRACK:
+		if (p->late && p->st == PS_PROMPT)
+			late_prompt(p, ev->sdp);
 		return;
 	case UA_SRV_ACK:
 		if (p->late && p->st == PS_PARKED)

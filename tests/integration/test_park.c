@@ -2311,3 +2311,81 @@ Test(park_call, a_late_retriever_who_leaves_leaves_the_call_in_its_slot)
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
+
+/* PRACK (RFC 3262) of @p p's reliable 1xx with RSeq @p rseq, in the
+ * early dialog dialog_of() took from it, with @p p's SDP answer. */
+static void prack_sdp(struct phone *p, unsigned rseq)
+{
+	char req[2048], sdp[512];
+	int bl = sdp_of(p, 1, sdp, sizeof(sdp)), n;
+	unsigned cseq = ++p->cseq;
+
+	n = snprintf(req, sizeof(req),
+		     "PRACK %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpr%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u PRACK\r\n"
+		     "RAck: %u 1 INVITE\r\n"
+		     "%s"
+		     "Content-Type: application/sdp\r\n"
+		     "Content-Length: %d\r\n\r\n%s",
+		     p->target, p->ua.ip, p->ua.port, p->cid, cseq, p->ua.user,
+		     p->ua.domain, p->cid, p->to, p->cid, cseq, rseq, p->route,
+		     bl, sdp);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* An empty slot (and a full lot) dialled without an SDP offer by a
+ * phone that supports 100rel: our offer in a reliable 183, the answer
+ * in the PRACK, then the prompt ("that slot is empty" / "parking lot
+ * full") and 480 / 486; without 100rel, 488 at once. */
+Test(park_call, an_empty_slot_without_an_offer_prompts_through_a_reliable_183)
+{
+	static const char *const empty[] = { "slot-empty" };
+	static const char *const full[] = { "lot-full" };
+	struct phone *alice;
+	char v[64];
+
+	start("park:\n  - domain: localhost\n    slots: 701-702\n");
+	alice = phone("alice", "localhost", "127.0.0.2");
+	/* Without 100rel: no way to offer before the final. */
+	call_to(alice, "702", "localhost", "");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 488,
+		     "%s", rx->buf);
+	ack_failure(alice, rx);
+	for (int k = 0; k < 2; k++) {
+		if (k == 1) { /* fill the lot, then dial the code */
+			park(phone("bob", "localhost", "127.0.0.3"));
+			park(phone("carol", "localhost", "127.0.0.4"));
+		}
+		call_ext(alice, k ? "700" : "702", "localhost", "",
+			 "Supported: 100rel\r\n");
+		for (int i = 0; i < 10; i++) { /* past the 100 */
+			cr_assert_eq(ua_recv(&alice->ua, rx, UA_WAIT_MS), 0);
+			if (!rx->m.is_request && rx->m.status == 183)
+				break;
+		}
+		cr_assert_eq(rx->m.status, 183, "%s", rx->buf);
+		sipcli_hdr_str(rx, HDR_REQUIRE, v, sizeof(v));
+		cr_assert_str_eq(v, "100rel", "%s", rx->buf);
+		cr_assert_gt(audio_port(body_of(rx)), 0, "our offer: %s",
+			     rx->buf);
+		sipcli_hdr_str(rx, HDR_RSEQ, v, sizeof(v));
+		dialog_of(alice, rx);
+		prack_sdp(alice, (unsigned)atoi(v));
+		cr_assert_eq(
+		    ua_expect_final(&alice->ua, alice->cid, "PRACK", rx), 200,
+		    "%s", rx->buf);
+		hears(alice, k ? full : empty, 1, 0);
+		cr_assert_eq(
+		    ua_expect_final(&alice->ua, alice->cid, "INVITE", rx),
+		    k ? 486 : 480, "%s", rx->buf);
+		ack_failure(alice, rx);
+	}
+	cr_assert_eq(metric("sipedge_park_empty_total"), 2);
+	cr_assert_eq(metric("sipedge_park_full_total"), 1);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
