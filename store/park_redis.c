@@ -109,9 +109,52 @@ static const char renew_lua[] =
     "end\n"
     "return lost\n";
 
+/* A node's slots whose lease ran out (the node died): KEYS rec lease.
+ * A flat array slot, lease, record, ... */
+static const char stale_lua[] =
+    "local t=redis.call('TIME')\n"
+    "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "local out={}\n"
+    "local a=redis.call('HGETALL',KEYS[2])\n"
+    "for i=1,#a,2 do\n"
+    " local e=tonumber(string.match(a[i+1],'^(%d+)'))\n"
+    " if e and e<=now then\n"
+    "  local r=redis.call('HGET',KEYS[1],a[i])\n"
+    "  if r then out[#out+1]=a[i] out[#out+1]=a[i+1] out[#out+1]=r end\n"
+    " end\n"
+    "end\n"
+    "return out\n";
+
+/* Take over (ARGV[5] the new record) or drop (ARGV[5] empty) a dead
+ * holder's slot: KEYS rec lease; ARGV slot old_lease token lease_ms
+ * record chan node domain. Only while the lease is still the one seen
+ * (the same holder's token) and ran out: of the nodes trying, exactly
+ * one wins. 1 done, 0 lost. */
+static const char take_lua[] =
+    "local t=redis.call('TIME')\n"
+    "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "local l=redis.call('HGET',KEYS[2],ARGV[1])\n"
+    "if l~=ARGV[2] then return 0 end\n"
+    "local e=tonumber(string.match(l,'^(%d+)'))\n"
+    "if not e or e>now then return 0 end\n"
+    "if ARGV[5]=='' then\n"
+    " local r=redis.call('HGET',KEYS[1],ARGV[1]) or ''\n"
+    " redis.call('HDEL',KEYS[1],ARGV[1])\n"
+    " redis.call('HDEL',KEYS[2],ARGV[1])\n"
+    " redis.call('PUBLISH',ARGV[6],'F '..ARGV[7]..' '..ARGV[1]..' '"
+    "..ARGV[8]..'\\n'..r)\n"
+    " return 1\n"
+    "end\n"
+    "redis.call('HSET',KEYS[2],ARGV[1],"
+    "string.format('%.0f',now+tonumber(ARGV[4]))..' '..ARGV[3])\n"
+    "redis.call('HSET',KEYS[1],ARGV[1],ARGV[5])\n"
+    "redis.call('PUBLISH',ARGV[6],'U '..ARGV[7]..' '..ARGV[1]..' '"
+    "..ARGV[8]..'\\n'..ARGV[5])\n"
+    "return 1\n";
+
 /* Longest printed record: every text field escaped at 3 bytes a byte
- * (about 2,100 bytes of fields at most), the numbers, the LFs. */
-#define REC_MAX 8192
+ * (about 2,800 bytes of fields at most), the numbers, the LFs. */
+#define REC_MAX 12288
 
 /* A slot this node holds (its lease is renewed). */
 struct held {
@@ -245,6 +288,15 @@ int park__rec_print(const struct park_rec *r, char *buf, size_t size)
 		err = put(buf, size, &n, r->remote_target);
 	if (!err)
 		err = put(buf, size, &n, r->route);
+	/* Since the node takeover (issue #13); older records end above. */
+	if (!err)
+		err = put(buf, size, &n, r->local_uri);
+	if (!err)
+		err = put(buf, size, &n, r->remote_uri);
+	if (!err)
+		err = put(buf, size, &n, r->sdp_o);
+	if (!err)
+		err = put(buf, size, &n, r->proxy);
 	return err ? err : (int)n;
 }
 
@@ -319,6 +371,15 @@ int park__rec_parse(const char *p, size_t len, struct park_rec *r)
 		err = get(&p, end, t.remote_target, sizeof(t.remote_target));
 	if (!err)
 		err = get(&p, end, t.route, sizeof(t.route));
+	/* An older node's record ends here: no takeover fields. */
+	if (!err && p < end)
+		err = get(&p, end, t.local_uri, sizeof(t.local_uri));
+	if (!err && p < end)
+		err = get(&p, end, t.remote_uri, sizeof(t.remote_uri));
+	if (!err && p < end)
+		err = get(&p, end, t.sdp_o, sizeof(t.sdp_o));
+	if (!err && p < end)
+		err = get(&p, end, t.proxy, sizeof(t.proxy));
 	if (err)
 		return -EBADMSG;
 	memcpy(t.domain, r->domain, sizeof(t.domain));
@@ -957,6 +1018,158 @@ static void scan(struct park__redis *p)
 			i++;
 }
 
+/* Forget another node's slot we took over, without telling the
+ * watcher: the slot did not change for its subscribers. */
+static void seen_forget(struct park__redis *p, const char *domain,
+			unsigned slot)
+{
+	struct seen *s = seen_find(p, domain, slot);
+
+	if (!s)
+		return;
+	*s = p->seen[--p->nseen];
+	p->dirty = true;
+}
+
+/* True when @p r holds what a takeover needs (records of older nodes
+ * lack the newer fields). */
+static bool takeable(const struct park_rec *r)
+{
+	return r->call_id[0] && r->local_tag[0] && r->remote_tag[0] &&
+	       r->remote_target[0] && r->local_uri[0] && r->remote_uri[0] &&
+	       r->sdp_o[0];
+}
+
+/* One EVAL of take_lua on lot @p domain: 1 won, 0 lost, -EIO. */
+static int take(struct park__redis *p, const char *domain, unsigned slot,
+		const char *lease, uint64_t holder, const char *val)
+{
+	char rec[PARK_DOMAIN_MAX + 96], lk[PARK_DOMAIN_MAX + 96];
+	char sslot[16], tok[24], lms[16];
+	const char *argv[] = { "EVAL",	take_lua,	"2",   rec, lk,
+			       sslot,	lease,		tok,   lms, val,
+			       p->chan, park_node_id(), domain };
+	redisReply *rep;
+	int ret;
+
+	keys_of(p, domain, rec, lk, sizeof(rec));
+	snprintf(sslot, sizeof(sslot), "%u", slot);
+	snprintf(tok, sizeof(tok), "%" PRIu64, holder);
+	snprintf(lms, sizeof(lms), "%u", PARK_LEASE_MS);
+	rep = run(p, &p->tc, rec, 13, argv, NULL);
+	if (!rep)
+		return -EIO;
+	ret = rep->type == REDIS_REPLY_INTEGER ? (rep->integer == 1) : -EIO;
+	freeReplyObject(rep);
+	return ret;
+}
+
+/* Slot @p slot of @p domain, whose lease @p lease ran out, recorded as
+ * @p val (@p len bytes): take it over for this node (issue #13), or
+ * drop it when its record cannot be taken over. */
+static void take_one(struct park__redis *p, const char *domain, unsigned slot,
+		     const char *lease, const char *val, size_t len)
+{
+	char *nv = NULL, old_proxy[PARK_PROXY_MAX + 1];
+	park_takeover_fn *fn;
+	struct park_rec t, nw;
+	void *arg = NULL;
+	int n, won;
+
+	fn = park__taker(&arg);
+	if (!fn)
+		return; /* nobody takes over: the lease leaves it unlisted */
+	memset(&t, 0, sizeof(t));
+	snprintf(t.domain, sizeof(t.domain), "%s", domain);
+	t.slot = slot;
+	if (park__rec_parse(val, len, &t) == 0 && park_is_local(&t))
+		return; /* our own lease lapsed (Redis away): renew() */
+	if (!takeable(&t)) {
+		won = take(p, domain, slot, lease, 0, "");
+		if (won == 1) {
+			log_msg(LOG_WARN,
+				"park: %s slot %u of dead node %s: no "
+				"takeover fields (an older node's record): "
+				"released",
+				domain, slot, t.node[0] ? t.node : "?");
+			seen_set(p, &t, true);
+		}
+		return;
+	}
+	nw = t;
+	memcpy(old_proxy, t.proxy, sizeof(old_proxy));
+	park__stamp(&nw);
+	nv = malloc(REC_MAX);
+	if (!nv)
+		return;
+	n = park__rec_print(&nw, nv, REC_MAX);
+	won = n < 0 ? 0 : take(p, domain, slot, lease, nw.holder, nv);
+	free(nv);
+	if (won != 1)
+		return; /* another survivor was first, or Redis is away */
+	if (held_add(p, &nw) && log_ratelimit_ok(&p->rl))
+		log_msg(LOG_WARN,
+			"park: %s slot %u: out of memory: its lease will not "
+			"be renewed",
+			domain, slot);
+	seen_forget(p, domain, slot);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: node %s died; taken over call-id=%s", domain,
+		slot, t.node, t.call_id);
+	fn(&nw, old_proxy, arg);
+}
+
+/* Every lot's slots whose holder died: taken over (or dropped). Once
+ * per PARK_REFRESH_MS: a lease of PARK_LEASE_MS that ran out is found
+ * within PARK_LEASE_MS + PARK_REFRESH_MS of its holder's last renewal. */
+static void takeovers(struct park__redis *p)
+{
+	void *arg;
+	redisReply *lots;
+
+	if (!park__taker(&arg))
+		return;
+	{
+		const char *argv[] = { "SMEMBERS", p->lots };
+
+		lots = run(p, &p->tc, p->lots, 2, argv, NULL);
+	}
+	if (!lots)
+		return;
+	for (size_t i = 0;
+	     lots->type == REDIS_REPLY_ARRAY && i < lots->elements; i++) {
+		const redisReply *d = lots->element[i];
+		char rec[PARK_DOMAIN_MAX + 96], lk[PARK_DOMAIN_MAX + 96];
+		const char *argv[] = { "EVAL", stale_lua, "2", rec, lk };
+		redisReply *rep;
+
+		if (d->type != REDIS_REPLY_STRING || !d->len ||
+		    d->len > PARK_DOMAIN_MAX)
+			continue;
+		keys_of(p, d->str, rec, lk, sizeof(rec));
+		rep = run(p, &p->tc, rec, 5, argv, NULL);
+		if (!rep)
+			continue;
+		for (size_t k = 0;
+		     rep->type == REDIS_REPLY_ARRAY && k + 2 < rep->elements;
+		     k += 3) {
+			const redisReply *f = rep->element[k],
+					 *l = rep->element[k + 1],
+					 *v = rep->element[k + 2];
+			unsigned s;
+
+			if (f->type != REDIS_REPLY_STRING ||
+			    l->type != REDIS_REPLY_STRING ||
+			    v->type != REDIS_REPLY_STRING ||
+			    sscanf(f->str, "%u", &s) != 1)
+				continue;
+			take_one(p, d->str, s, l->str, v->str, v->len);
+		}
+		freeReplyObject(rep);
+	}
+	freeReplyObject(lots);
+}
+
 static void sub_open(struct park__redis *p)
 {
 	struct redis_addr a;
@@ -1022,6 +1235,9 @@ static void *park_main(void *arg)
 			renew(p);
 			if (!p->sub)
 				sub_open(p);
+			/* Takeovers first: a slot taken over stays listed
+			 * and lit (scan() would tell it freed). */
+			takeovers(p);
 			scan(p);
 			if (p->dirty)
 				routes_publish(p);
