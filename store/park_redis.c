@@ -371,15 +371,17 @@ int park__rec_parse(const char *p, size_t len, struct park_rec *r)
 		err = get(&p, end, t.remote_target, sizeof(t.remote_target));
 	if (!err)
 		err = get(&p, end, t.route, sizeof(t.route));
-	/* An older node's record ends here: no takeover fields. */
-	if (!err && p < end)
+	/* An older node's record ends here (no takeover fields); a newer
+	 * one has all four. */
+	if (!err && p < end) {
 		err = get(&p, end, t.local_uri, sizeof(t.local_uri));
-	if (!err && p < end)
-		err = get(&p, end, t.remote_uri, sizeof(t.remote_uri));
-	if (!err && p < end)
-		err = get(&p, end, t.sdp_o, sizeof(t.sdp_o));
-	if (!err && p < end)
-		err = get(&p, end, t.proxy, sizeof(t.proxy));
+		if (!err)
+			err = get(&p, end, t.remote_uri, sizeof(t.remote_uri));
+		if (!err)
+			err = get(&p, end, t.sdp_o, sizeof(t.sdp_o));
+		if (!err)
+			err = get(&p, end, t.proxy, sizeof(t.proxy));
+	}
 	if (err)
 		return -EBADMSG;
 	memcpy(t.domain, r->domain, sizeof(t.domain));
