@@ -126,8 +126,9 @@ static void redis_up(void)
 	cr_assert_fail("redis-server on %u did not listen", redis_port);
 }
 
-/* Node @p i sharing the redis-server: one shard, T1 100 ms. */
-static void node_up(int i)
+/* Node @p i sharing the redis-server: one shard, T1 100 ms; @p extra
+ * (YAML sections) added. */
+static void node_up_with(int i, const char *extra)
 {
 	char yaml[512];
 
@@ -136,10 +137,15 @@ static void node_up(int i)
 		 "store:\n  backend: redis\n  redis:\n"
 		 "    address: \"127.0.0.1:%u\"\n"
 		 "    connect_timeout_ms: 300\n"
-		 "    command_timeout_ms: 1000\n",
-		 redis_port);
+		 "    command_timeout_ms: 1000\n%s",
+		 redis_port, extra);
 	cr_assert_eq(proc_sipedge_start(&node[i], "127.0.0.1", 1, yaml), 0,
 		     "node %d: %s", i, node[i].why);
+}
+
+static void node_up(int i)
+{
+	node_up_with(i, "");
 }
 
 static void up(void)
@@ -246,14 +252,17 @@ Test(park_redis, sixty_parks_over_two_nodes_get_sixty_distinct_slots)
 }
 
 /* A node killed with SIGKILL renews no lease: its slots leave the
- * list of the survivor within a few seconds. */
-Test(park_redis, a_killed_nodes_slots_leave_the_list_of_the_other)
+ * list of a survivor that runs no pool (so takes nothing over) within a
+ * few seconds. */
+Test(park_redis, a_killed_nodes_slots_leave_the_list_of_a_node_without_pool)
 {
 	char list[512], nodes[256], nodes_a[256];
 	unsigned n = 0;
 	long t0, dt;
 
-	up();
+	redis_up();
+	node_up(0);
+	node_up_with(1, "b2b:\n  workers: 0\n");
 	parkers(0, 3, 60000, "parkers-a");
 	for (unsigned i = 0; i < 50 && n < 3; i++) {
 		n = park_list(1, NULL, list, sizeof(list), nodes,
