@@ -1506,13 +1506,14 @@ static _Atomic(struct pool *) the_pool;
 static pthread_mutex_t pool_lk = PTHREAD_MUTEX_INITIALIZER;
 
 static park_takeover_fn take_cb;
+static park_lost_fn lost_cb;
 
 void park_set_pool(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lk);
 	atomic_store_explicit(&the_pool, p, memory_order_release);
 	/* Dead nodes' calls are taken over while a pool runs here. */
-	park_set_takeover(p ? take_cb : NULL, NULL);
+	park_set_takeover(p ? take_cb : NULL, p ? lost_cb : NULL, NULL);
 	pthread_mutex_unlock(&pool_lk);
 }
 
@@ -2470,6 +2471,66 @@ static void take_cb(const struct park_rec *r, const char *old_proxy, void *arg)
 		log_msg(LOG_WARN, "park: takeover of %u@%s failed (%s)",
 			r->slot, r->domain, err_str(err));
 	}
+}
+
+/* A slot of ours another node took over while we were frozen. */
+struct ljob {
+	char domain[PARK_DOMAIN_MAX + 1];
+	unsigned slot;
+	uint64_t holder;
+};
+
+/* On the lot's worker: our call in that slot goes quietly (the other
+ * node re-INVITEd the party; a BYE from us would end its call). */
+static void lost_run(struct shard *sh, void *arg)
+{
+	struct ljob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct park_state *ps = u ? ua_app_state(u, &park_app) : NULL;
+	struct pcall *p =
+	    ps ? find_parked(ps, slice_cstr(j->domain), j->slot) : NULL;
+
+	if (p && p->rec.holder == j->holder) {
+		log_msg(LOG_INFO,
+			"park: %s slot %u: held by another node now: our "
+			"call-id=%s let go",
+			p->rec.domain, p->rec.slot, p->rec.call_id);
+		p->holds = false; /* not ours to release */
+		timer_stop(ua_wheel(p->u), &p->park_t);
+		timer_stop(ua_wheel(p->u), &p->ring_t);
+		ua_leg_drop(p->a);
+		p->a = NULL;
+		if (p->c)
+			ua_hangup(p->c, slice_cstr(reason_noanswer));
+		p->c = NULL;
+		pcall_done(p);
+	}
+	free(j);
+}
+
+static void lost_cb(const char *domain, unsigned slot, uint64_t holder,
+		    void *arg)
+{
+	struct ljob *j = calloc(1, sizeof(*j));
+	struct pool *pl;
+	unsigned n;
+
+	(void)arg;
+	if (!j)
+		return;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->slot = slot;
+	j->holder = holder;
+	pthread_mutex_lock(&pool_lk);
+	pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	n = pl ? pool_workers(pl) : 0;
+	if (!n || shard_post(pool_shards(pl),
+			     (unsigned)(hash_slice_case(slice_cstr(j->domain),
+							STEER_SEED) %
+					n),
+			     lost_run, j))
+		free(j);
+	pthread_mutex_unlock(&pool_lk);
 }
 
 /* This node's proxy addresses, as its Record-Route values name them

@@ -40,6 +40,7 @@ static pthread_mutex_t self_lk = PTHREAD_MUTEX_INITIALIZER;
 static char self_pool[PARK_POOL_MAX + 1];
 static char self_proxy[PARK_PROXY_MAX + 1];
 static _Atomic(park_takeover_fn *) take_fn;
+static _Atomic(park_lost_fn *) lost_fn;
 static void *_Atomic take_arg;
 
 struct park__redis *park__rd;
@@ -78,10 +79,19 @@ void park_self_proxy(char *out, size_t size)
 	pthread_mutex_unlock(&self_lk);
 }
 
-void park_set_takeover(park_takeover_fn *fn, void *arg)
+void park_set_takeover(park_takeover_fn *fn, park_lost_fn *lost, void *arg)
 {
 	atomic_store(&take_arg, arg);
+	atomic_store(&lost_fn, lost);
 	atomic_store(&take_fn, fn);
+}
+
+park_lost_fn *park__loser(void **argp)
+{
+	park_lost_fn *fn = atomic_load(&lost_fn);
+
+	*argp = atomic_load(&take_arg);
+	return fn;
 }
 
 park_takeover_fn *park__taker(void **argp)

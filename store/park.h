@@ -160,14 +160,26 @@ typedef void park_takeover_fn(const struct park_rec *r, const char *old_proxy,
 			      void *arg);
 
 /**
- * Set the one taker (NULL: none; then slots of dead nodes are not taken
- * over and leave the list when their lease runs out). Records without
- * the takeover fields (sdp_o, local_uri, remote_uri: written by an older
- * node) are released instead, with a log line. Memory backend: never
- * called (one node). Thread: any (the park thread sees the change at
- * its next round).
+ * Told that slot @p slot of @p domain (lower case), which this node held
+ * with token @p holder, was taken over by another node while our lease
+ * had run out (this node froze, or lost Redis, longer than
+ * PARK_LEASE_MS): the other node re-INVITEs the party; this one must
+ * let its call go without a request in the dialog (no BYE) and without
+ * park_release(). Called on the park thread; must not block.
+ * Ownership: @p domain borrowed for the call.
  */
-void park_set_takeover(park_takeover_fn *fn, void *arg);
+typedef void park_lost_fn(const char *domain, unsigned slot, uint64_t holder,
+			  void *arg);
+
+/**
+ * Set the one taker @p fn and the one loser @p lost (NULL: none; with no
+ * taker, slots of dead nodes are not taken over and leave the list when
+ * their lease runs out). Records without the takeover fields (sdp_o,
+ * local_uri, remote_uri: written by an older node) are released
+ * instead, with a log line. Memory backend: never called (one node).
+ * Thread: any (the park thread sees the change at its next round).
+ */
+void park_set_takeover(park_takeover_fn *fn, park_lost_fn *lost, void *arg);
 
 /** Free the table and its records. Thread: control, after its users
  * stopped. NULL-safe (nothing made: nothing done). */

@@ -48,6 +48,10 @@ void park__stamp(struct park_rec *r);
  * Thread: any after it was set. */
 park_takeover_fn *park__taker(void **argp);
 
+/** The loser (park_set_takeover()), or NULL; its argument in *argp.
+ * Thread: any. */
+park_lost_fn *park__loser(void **argp);
+
 /** Tell the watcher (park.c's). Thread: any. */
 void park__tell(const struct park_rec *r, enum park_change what);
 

@@ -95,17 +95,19 @@ static const char list_lua[] =
     "return out\n";
 
 /* Renew leases: KEYS rec lease; ARGV lease_ms, then slot token pairs.
- * The number of slots no longer ours. */
+ * The slots another holder has now (taken over while our lease had run
+ * out), as an array; a slot with no lease (released meanwhile) is
+ * neither. */
 static const char renew_lua[] =
     "local t=redis.call('TIME')\n"
     "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
     "local u=string.format('%.0f',now+tonumber(ARGV[1]))\n"
-    "local lost=0\n"
+    "local lost={}\n"
     "for i=2,#ARGV,2 do\n"
     " local l=redis.call('HGET',KEYS[2],ARGV[i])\n"
     " if l and string.match(l,'^%d+ (%S+)')==ARGV[i+1] then\n"
     "  redis.call('HSET',KEYS[2],ARGV[i],u..' '..ARGV[i+1])\n"
-    " else lost=lost+1 end\n"
+    " elseif l then lost[#lost+1]=ARGV[i] end\n"
     "end\n"
     "return lost\n";
 
@@ -759,11 +761,36 @@ size_t park__redis_count(struct park__redis *p)
 
 /* The park thread. */
 
+/* Slot @p slot of @p domain, held as @p h[0..n), was taken over by
+ * another node while our lease had run out (this node froze, or lost
+ * Redis, longer than a lease): not ours any more; the taker's
+ * counterpart lets our call go. */
+static void lost_one(struct park__redis *p, const struct held *h, size_t n,
+		     const char *domain, unsigned slot)
+{
+	park_lost_fn *fn;
+	void *arg = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].slot != slot || strcmp(h[i].domain, domain))
+			continue;
+		held_del(p, domain, slot);
+		log_msg(LOG_WARN,
+			"park: %s slot %u: our lease ran out and another node "
+			"took the call over: letting it go",
+			domain, slot);
+		fn = park__loser(&arg);
+		if (fn)
+			fn(domain, slot, h[i].holder, arg);
+		return;
+	}
+}
+
 /* Renew every lease we hold: one EVAL per lot, all in one pipeline. */
 static void renew(struct park__redis *p)
 {
 	struct held *h = NULL;
-	size_t n, lots = 0;
+	size_t n, lots = 0, *first = NULL;
 	redisContext *c;
 	char rec[PARK_DOMAIN_MAX + 96], lease[PARK_DOMAIN_MAX + 96];
 	char lms[16];
@@ -778,6 +805,11 @@ static void renew(struct park__redis *p)
 	pthread_mutex_unlock(&p->hlk);
 	if (!h)
 		return;
+	first = malloc(n * sizeof(*first)); /* each lot's first held */
+	if (!first) {
+		free(h);
+		return;
+	}
 	/* Grouped by lot: sort by domain. */
 	qsort(h, n, sizeof(*h), (int (*)(const void *, const void *))strcmp);
 	snprintf(lms, sizeof(lms), "%u", PARK_LEASE_MS);
@@ -810,7 +842,7 @@ static void renew(struct park__redis *p)
 			}
 			if (redisAppendCommandArgv(c, (int)argc, argv, NULL) ==
 			    REDIS_OK)
-				lots++;
+				first[lots++] = i;
 		}
 		free(argv);
 		free(num);
@@ -827,16 +859,24 @@ static void renew(struct park__redis *p)
 					c->errstr);
 			break;
 		}
-		/* A lease that ran out (Redis away longer than a lease)
-		 * and was claimed by another node: that node holds the
-		 * slot now; our call's release will be refused. */
-		if (v && ((redisReply *)v)->type == REDIS_REPLY_INTEGER &&
-		    ((redisReply *)v)->integer > 0 && log_ratelimit_ok(&p->rl))
-			log_msg(LOG_WARN,
-				"park: redis: %lld slots lost their lease",
-				((redisReply *)v)->integer);
+		/* A lease that ran out (this node froze or lost Redis
+		 * longer than a lease) and was taken over by another
+		 * node: that node holds the slot and the call now. */
+		for (size_t k = 0;
+		     v && ((redisReply *)v)->type == REDIS_REPLY_ARRAY &&
+		     k < ((redisReply *)v)->elements;
+		     k++) {
+			const redisReply *e = ((redisReply *)v)->element[k];
+			unsigned s;
+
+			if (e->type == REDIS_REPLY_STRING &&
+			    sscanf(e->str, "%u", &s) == 1)
+				lost_one(p, h + first[i], n - first[i],
+					 h[first[i]].domain, s);
+		}
 		freeReplyObject(v);
 	}
+	free(first);
 	free(h);
 }
 

@@ -854,6 +854,14 @@ int ua_leg_restore(struct ua *u, const struct dialog *d, struct slice local_sdp,
 	return 0;
 }
 
+void ua_leg_drop(struct ua_leg *leg)
+{
+	if (!leg || leg->dead)
+		return;
+	leg->sfn = NULL;
+	leg_kill(leg);
+}
+
 void ua_hangup(struct ua_leg *leg, struct slice reason)
 {
 	if (!leg || leg->dead || (!leg->fn && !leg->sfn))

@@ -350,6 +350,16 @@ int ua_leg_restore(struct ua *u, const struct dialog *d, struct slice local_sdp,
 		   ua_event_fn *fn, void *arg, struct ua_leg **legp);
 
 /**
+ * Forget @p leg without a word to the peer: no BYE, no CANCEL, no more
+ * callbacks (requests of ours under way run out unheeded; a pending
+ * request of the peer's is answered as at the leg's end). For a dialog
+ * another UA holds now (park's node takeover: this node lost the slot
+ * while frozen), where a BYE would end the call there too. The pointer
+ * is invalid when this returns. NULL-safe. Thread: the leg's worker.
+ */
+void ua_leg_drop(struct ua_leg *leg);
+
+/**
  * Hang up @p leg whatever its state, and forget the application: no
  * more callbacks, the pointer is invalid when this returns. Calling or
  * ringing: CANCEL (RFC 3261 §9.1; a 2xx that crosses it is ACKed and

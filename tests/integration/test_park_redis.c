@@ -917,3 +917,89 @@ Test(park_redis, a_takeover_answered_481_frees_the_slot)
 	free(resp);
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
+
+/* RTP packets on @p p's socket in @p ms, counted by source port: from
+ * @p port into *fromp, from any other into *otherp (bounded: @p ms and
+ * 10,000 packets). */
+static void rtp_count(struct phone *p, unsigned port, long ms, unsigned *fromp,
+		      unsigned *otherp)
+{
+	uint8_t pkt[2048];
+	long t0 = ms_now();
+
+	*fromp = *otherp = 0;
+	for (int i = 0; i < 10000 && ms_now() - t0 < ms; i++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+		struct sockaddr_in src;
+		socklen_t sl = sizeof(src);
+
+		if (poll(&pf, 1, (int)(ms - (ms_now() - t0))) != 1)
+			break;
+		if (recvfrom(p->rtp, pkt, sizeof(pkt), 0,
+			     (struct sockaddr *)&src, &sl) < 12)
+			continue;
+		if (ntohs(src.sin_port) == port)
+			(*fromp)++;
+		else
+			(*otherp)++;
+	}
+}
+
+/* A node frozen (SIGSTOP) longer than a lease: B takes its parked call
+ * over; when A runs again it finds its lease taken and lets its call go
+ * without a word to the party (no BYE: that would end B's call), its
+ * music stops, B's goes on. */
+Test(park_redis, a_frozen_node_that_wakes_up_lets_the_taken_over_call_go)
+{
+	char o[1][128], ob[128];
+	struct phone *pk;
+	unsigned a_port, b_port, from_b, other;
+	long t0;
+
+	up();
+	park_on_a(1, o);
+	pk = &ph[0];
+	/* A's media port: where its music comes from now. */
+	rtp_count(pk, 0, 300, &from_b, &other);
+	cr_assert_gt(other, 5, "no music from A");
+	{
+		uint8_t pkt[2048];
+		struct sockaddr_in src;
+		socklen_t sl = sizeof(src);
+		struct pollfd pf = { .fd = pk->rtp, .events = POLLIN };
+
+		cr_assert_eq(poll(&pf, 1, 1000), 1);
+		cr_assert_gt(recvfrom(pk->rtp, pkt, sizeof(pkt), 0,
+				      (struct sockaddr *)&src, &sl),
+			     0);
+		a_port = ntohs(src.sin_port);
+	}
+	cr_assert_eq(kill(node[0].pid, SIGSTOP), 0);
+	t0 = ms_now();
+	to_survivor(pk);
+	ua_expect_req(&pk->ua, "INVITE", pk->cid, rx);
+	cr_assert_leq(ms_now() - t0, 5000);
+	o_line(body_of(rx), ob, sizeof(ob));
+	b_port = audio_port(body_of(rx));
+	cr_assert_neq(b_port, a_port);
+	answer_sdp(pk, rx);
+	ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
+	cr_assert_eq(kill(node[0].pid, SIGCONT), 0);
+	cr_assert_eq(
+	    proc_sipedge_wait_log(
+		&node[0], "held by another node now: our call-id=", 1, 3000),
+	    0, "%s", node[0].why);
+	/* No SIP from either node (A sends no BYE), B's music only. */
+	cr_assert_eq(ua_recv(&pk->ua, rx, 1500), -ETIMEDOUT, "%s", rx->buf);
+	rtp_drain(pk);
+	rtp_count(pk, b_port, 1000, &from_b, &other);
+	cr_assert_gt(from_b, 30, "B's music: %u packets", from_b);
+	cr_assert_eq(other, 0, "%u packets not from B (A's port %u)", other,
+		     a_port);
+	/* One holder: B. */
+	node_of(0, 1, o[0], sizeof(o[0]));
+	node_of(1, 1, ob, sizeof(ob));
+	cr_assert_str_eq(o[0], ob);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
