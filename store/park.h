@@ -63,6 +63,10 @@ struct redis;
 /** A holder's lease in Redis, and how often its node renews it. */
 #define PARK_LEASE_MS	3000
 #define PARK_REFRESH_MS 1000
+/** How long a dead holder's slot (lease run out, record still there)
+ * stays out of park_claim()'s reach, so that a survivor's takeover
+ * (found within PARK_REFRESH_MS) is not overtaken by a new park. */
+#define PARK_TAKE_GRACE_MS 10000
 
 /** One occupied slot (a value type: fields public, NUL-terminated). */
 struct park_rec {

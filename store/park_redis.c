@@ -30,7 +30,10 @@
  */
 
 /* Claim: KEYS rec lease; ARGV min max want token lease_ms record chan
- * node domain. The slot, or 0 (busy). A lease that ran out frees. */
+ * node domain grace_ms. The slot, or 0 (busy). A slot whose lease ran
+ * out is free only grace_ms later (PARK_TAKE_GRACE_MS), or at once if
+ * it has no record: until then it belongs to a survivor's takeover,
+ * and a new park must not overwrite the dead node's call. */
 static const char claim_lua[] =
     "local t=redis.call('TIME')\n"
     "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
@@ -41,7 +44,9 @@ static const char claim_lua[] =
     " local f=tostring(s)\n"
     " local l=redis.call('HGET',KEYS[2],f)\n"
     " local e=l and tonumber(string.match(l,'^(%d+)'))\n"
-    " if not l or not e or e<=now then\n"
+    " local r=l and redis.call('HEXISTS',KEYS[1],f)\n"
+    " if not l or not e or e+tonumber(ARGV[10])<=now or"
+    " (e<=now and r==0) then\n"
     "  redis.call('HSET',KEYS[2],f,"
     "string.format('%.0f',now+tonumber(ARGV[5]))..' '..ARGV[4])\n"
     "  redis.call('HSET',KEYS[1],f,ARGV[6])\n"
@@ -508,7 +513,7 @@ int park__redis_claim(struct park__redis *p, struct park_rec *r, unsigned min,
 		      unsigned max, unsigned want)
 {
 	char rec[PARK_DOMAIN_MAX + 96], lease[PARK_DOMAIN_MAX + 96];
-	char smin[16], smax[16], swant[16], tok[24], lms[16];
+	char smin[16], smax[16], swant[16], tok[24], lms[16], grace[16];
 	char *val = malloc(REC_MAX);
 	redisReply *rep;
 	int n, err = 0;
@@ -526,15 +531,16 @@ int park__redis_claim(struct park__redis *p, struct park_rec *r, unsigned min,
 	snprintf(swant, sizeof(swant), "%u", want);
 	snprintf(tok, sizeof(tok), "%" PRIu64, r->holder);
 	snprintf(lms, sizeof(lms), "%u", PARK_LEASE_MS);
+	snprintf(grace, sizeof(grace), "%u", PARK_TAKE_GRACE_MS);
 	{
 		const char *argv[] = {
-			"EVAL",		claim_lua, "2", rec, lease, smin,
-			smax,		swant,	   tok, lms, val,   p->chan,
-			park_node_id(), r->domain
+			"EVAL",		claim_lua, "2",	 rec, lease, smin,
+			smax,		swant,	   tok,	 lms, val,   p->chan,
+			park_node_id(), r->domain, grace
 		};
 
 		pthread_mutex_lock(&p->lk);
-		rep = run(p, &p->cmd, rec, 14, argv, NULL);
+		rep = run(p, &p->cmd, rec, 15, argv, NULL);
 		pthread_mutex_unlock(&p->lk);
 	}
 	free(val);
