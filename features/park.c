@@ -66,6 +66,8 @@ enum {
 	CTR_GAVE_UP,
 	CTR_REPLACE_REFUSED,
 	CTR_DTMF,
+	CTR_TAKEOVERS,
+	CTR_TAKEOVER_FAILURES,
 	CTR__COUNT,
 };
 
@@ -87,6 +89,13 @@ static const struct stats_item stats_items[] = {
 	  "INVITEs with Replaces (park.park, *7) the party refused", false },
 	{ "dtmf",
 	  "*7 seen in a proxied call (INFO or RFC 4733 event): a park asked",
+	  false },
+	{ "takeovers",
+	  "parked calls of a dead node taken over: re-INVITEd, music again",
+	  false },
+	{ "takeover_failures",
+	  "takeovers whose re-INVITE failed (error, 481, no 2xx in 32 s): "
+	  "the slot released",
 	  false },
 	{ "occupied", "slots taken now, every lot", true },
 };
@@ -241,6 +250,8 @@ enum pstate {
 	PS_BRIDGED,    /* retrieved: the two legs bridged */
 	PS_REPLACING,  /* park_dialog(): our INVITE with Replaces (a, a
 			  UAC leg) waits for its final */
+	PS_TAKING,     /* node takeover: our re-INVITE of a leg rebuilt
+			  from a dead node's record waits for its final */
 };
 
 struct pjob;
@@ -611,6 +622,28 @@ static void lower(char *s)
 			*s = (char)(*s - 'A' + 'a');
 }
 
+/* The rest a takeover needs (issue #13): the leg's From and To URIs and
+ * the o= line of the last SDP we sent in it (RFC 3264 §8: the survivor's
+ * offer continues that session). A leg without an SDP of ours leaves
+ * sdp_o empty: its slot would be released, not taken over. */
+static void rec_takeover_fields(struct pcall *p, const struct dialog *d)
+{
+	struct slice l = ua_leg_local_sdp(p->a);
+	struct sdp s;
+
+	copy_cut(p->rec.local_uri, sizeof(p->rec.local_uri), d->local_uri);
+	copy_cut(p->rec.remote_uri, sizeof(p->rec.remote_uri), d->remote_uri);
+	p->rec.sdp_o[0] = '\0';
+	if (l.len && !sdp_parse(&s, l.p, l.len))
+		snprintf(p->rec.sdp_o, sizeof(p->rec.sdp_o),
+			 "%.*s %.*s %.*s %.*s %.*s %.*s", (int)s.o_user.len,
+			 s.o_user.p, (int)s.o_sess_id.len, s.o_sess_id.p,
+			 (int)s.o_version.len, s.o_version.p,
+			 (int)s.o_nettype.len, s.o_nettype.p,
+			 (int)s.o_addrtype.len, s.o_addrtype.p,
+			 (int)s.o_addr.len, s.o_addr.p);
+}
+
 /* Keep in @p p's slot record what a takeover by another node needs:
  * the parked leg's dialog as it is now (issue #13). */
 static void rec_dialog(struct pcall *p)
@@ -642,6 +675,7 @@ static void rec_dialog(struct pcall *p)
 		p->rec.route[o] = '\0';
 	}
 	p->rec.local_cseq = d->local_cseq_set ? d->local_cseq : 0;
+	rec_takeover_fields(p, d);
 	(void)park_update(&p->rec);
 }
 
@@ -1672,10 +1706,15 @@ static _Atomic(struct pool *) the_pool;
  * longer posts to it, so pool_stop() may free it. */
 static pthread_mutex_t pool_lk = PTHREAD_MUTEX_INITIALIZER;
 
+static park_takeover_fn take_cb;
+static park_lost_fn lost_cb;
+
 void park_set_pool(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lk);
 	atomic_store_explicit(&the_pool, p, memory_order_release);
+	/* Dead nodes' calls are taken over while a pool runs here. */
+	park_set_takeover(p ? take_cb : NULL, p ? lost_cb : NULL, NULL);
 	pthread_mutex_unlock(&pool_lk);
 }
 
@@ -2409,6 +2448,337 @@ static void remote_watch(const struct park_rec *r, enum park_change what,
 	pthread_mutex_unlock(&pool_lk);
 }
 
+/* Node takeover (issue #13): the park thread (store/park_redis.c) moved
+ * a dead node's slot to this node; the lot's worker rebuilds the parked
+ * leg from the record and re-INVITEs the party with our media. */
+
+/* A takeover on its way from the park thread to the lot's worker. */
+struct tjob {
+	struct park_rec rec;
+	char old_proxy[PARK_PROXY_MAX + 1];
+};
+
+/* True when route @p r (a name-addr) names one of the "HOST:PORT" words
+ * of @p list. */
+static bool route_names(struct slice r, const char *list)
+{
+	struct nameaddr na;
+	struct sipuri u;
+	char hp[300];
+	int n;
+
+	if (nameaddr_parse(r, &na) || uri_parse(na.uri, &u))
+		return false;
+	n = snprintf(hp, sizeof(hp), "%.*s:%u", (int)u.host.len, u.host.p,
+		     u.port ? u.port : 5060);
+	if (n <= 0 || (size_t)n >= sizeof(hp))
+		return false;
+	for (const char *w = list; *w;) {
+		size_t len = strcspn(w, " ");
+
+		if (len == (size_t)n && !strncasecmp(w, hp, len))
+			return true;
+		w += len;
+		w += strspn(w, " ");
+	}
+	return false;
+}
+
+/* The dialog of @p r's parked leg, for ua_leg_restore(): its route set
+ * without the entries that name the dead node's proxy (@p dead) and not
+ * ours (a shared address, a balancer's, reaches a survivor); local CSeq
+ * 100 above the last the dead node wrote down (it may have sent some
+ * since, the party refuses a lower one, RFC 3261 §12.2.2). */
+static int take_dialog(const struct park_rec *r, const char *dead,
+		       struct dialog *f, unsigned *droppedp)
+{
+	char mine[PARK_PROXY_MAX + 1];
+	struct slice rest = slice_cstr(r->route), e;
+	int ret;
+
+	park_self_proxy(mine, sizeof(mine));
+	memset(f, 0, sizeof(*f));
+	f->role = DIALOG_UAC;
+	f->state = DIALOG_CONFIRMED;
+	f->call_id = slice_cstr(r->call_id);
+	f->local_tag = slice_cstr(r->local_tag);
+	f->remote_tag = slice_cstr(r->remote_tag);
+	f->local_uri = slice_cstr(r->local_uri);
+	f->remote_uri = slice_cstr(r->remote_uri);
+	f->remote_target = slice_cstr(r->remote_target);
+	f->local_cseq = r->local_cseq + 100;
+	f->local_cseq_set = true;
+	*droppedp = 0;
+	/* Bounded by the route's length (PARK_ROUTE_MAX). */
+	while ((ret = hdr_split_next(&rest, &e)) == 1) {
+		if (route_names(e, dead) && !route_names(e, mine)) {
+			(*droppedp)++;
+			continue;
+		}
+		if (f->nroute == DIALOG_MAX_ROUTES)
+			return -E2BIG;
+		f->route[f->nroute++] = e;
+	}
+	return ret < 0 ? -EBADMSG : 0;
+}
+
+static void t_event(struct ua_leg *leg, const struct ua_event *ev, void *arg);
+
+/* The takeover of @p p did not work (@p status: the re-INVITE's final,
+ * or 500 when it could not be sent): the slot is released, the leg let
+ * go. */
+static void take_failed(struct pcall *p, unsigned status)
+{
+	count(p->u, CTR_TAKEOVER_FAILURES);
+	log_msg(LOG_WARN, "park: takeover of %u@%s failed (%u)", p->rec.slot,
+		p->rec.domain, status);
+	slot_release(p, "takeover failed");
+	if (p->a)
+		ua_hangup(p->a, slice_cstr(reason_gave_up));
+	p->a = NULL;
+	pcall_done(p);
+}
+
+/* The answer to our re-INVITE: music, the rest of the timeout, BLF. */
+static void taken(struct pcall *p, unsigned status, struct slice answer)
+{
+	const struct conf_park *l;
+	struct sdp s;
+	int64_t left;
+
+	if (status < 200 || status >= 300) {
+		take_failed(p, status);
+		return;
+	}
+	l = park_conf_lot(shard_conf(ua_shard(p->u)),
+			  slice_cstr(p->rec.domain));
+	if (!answer.len || sdp_parse(&s, answer.p, answer.len) ||
+	    media_sdp_set_answer(p->ms, &s) || !l) {
+		take_failed(p, l ? 488 : 404);
+		return;
+	}
+	p->st = PS_PARKED;
+	(void)media_play(p->ms, NULL, 0, lot_music(p->rec.domain), NULL, NULL);
+	p->timeout_s = l->timeout_s;
+	p->ring_s = l->comeback_ring_s;
+	if (l->fallback)
+		snprintf(p->fallback, sizeof(p->fallback), "%s", l->fallback);
+	/* What is left of timeout_s since the park (on the dead node);
+	 * gone already: the comeback starts in a second. */
+	left = (int64_t)p->timeout_s - ((int64_t)time(NULL) - p->rec.since_s);
+	timer_start(ua_wheel(p->u), &p->park_t,
+		    (uint64_t)(left > 1 ? left : 1) * 1000, park_timeout_cb);
+	rec_dialog(p);
+	count(p->u, CTR_TAKEOVERS);
+	log_msg(LOG_INFO,
+		"park: %s slot %u taken over: %s hears music again "
+		"call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	blf_tell(p, parked_state(p->u, slice_cstr(p->rec.domain)));
+}
+
+/* Events of a leg rebuilt by a takeover: first our re-INVITE's final,
+ * then, parked, what park_dialog()'s legs get. */
+static void t_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
+{
+	struct pcall *p = arg;
+
+	if (p->st == PS_TAKING && ev->kind == UA_EV_REINVITE) {
+		taken(p, ev->status, ev->sdp);
+		return;
+	}
+	z_event(leg, ev, p);
+}
+
+/* On the lot's worker: the leg from the record, our offer in a
+ * re-INVITE. */
+static void take_run(struct shard *sh, void *arg)
+{
+	struct tjob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct media *md = u ? ua_media(u) : NULL;
+	char sdp[SDP_BUF], old[PARK_SDP_O_MAX + 64];
+	struct pcall *p = NULL;
+	struct slice off;
+	struct dialog f;
+	unsigned dropped = 0;
+	int n, err = 0;
+
+	if (!u || !md) {
+		(void)park_release(slice_cstr(j->rec.domain), j->rec.slot,
+				   j->rec.holder);
+		log_msg(LOG_WARN, "park: takeover of %u@%s failed (%s)",
+			j->rec.slot, j->rec.domain,
+			u ? "no media engine" : "the pool stops");
+		free(j);
+		return;
+	}
+	p = pcall_new(u, NULL);
+	if (!p) {
+		(void)park_release(slice_cstr(j->rec.domain), j->rec.slot,
+				   j->rec.holder);
+		count(u, CTR_TAKEOVER_FAILURES);
+		log_msg(LOG_WARN, "park: takeover of %u@%s failed (500)",
+			j->rec.slot, j->rec.domain);
+		free(j);
+		return;
+	}
+	p->rec = j->rec;
+	p->rec.worker = shard_id(sh);
+	p->holds = true;
+	p->st = PS_TAKING;
+	/* The session the party knows: our last o= line, as the dead node
+	 * sent it; ua_offer_for() makes ours its next version. */
+	snprintf(old, sizeof(old), "v=0\r\no=%s\r\ns=-\r\nt=0 0\r\n",
+		 p->rec.sdp_o);
+	err = take_dialog(&p->rec, j->old_proxy, &f, &dropped);
+	if (!err)
+		err = ua_leg_restore(u, &f, slice_cstr(old), t_event, p, &p->a);
+	if (!err)
+		err = media_session_open(md, &p->ms);
+	n = err ? -1 : media_sdp_offer(p->ms, sdp, sizeof(sdp));
+	if (!err && n < 0)
+		err = n;
+	if (!err)
+		err = ua_offer_for(p->a, slice_make(sdp, (size_t)n), &off);
+	if (!err)
+		err = ua_reinvite(p->a, off);
+	if (err) {
+		log_msg(LOG_INFO, "park: %s slot %u: no takeover: %s",
+			p->rec.domain, p->rec.slot, err_str(err));
+		take_failed(p, 500);
+		free(j);
+		return;
+	}
+	log_msg(LOG_INFO,
+		"park: %s slot %u: re-INVITE of %s to resume it here "
+		"(%u routes of the dead node left out)",
+		p->rec.domain, p->rec.slot, p->rec.remote_target, dropped);
+	free(j);
+}
+
+/* The park thread took a dead node's slot for us: to the lot's worker
+ * (as park_steer() picks it, so retrievals find the call). */
+static void take_cb(const struct park_rec *r, const char *old_proxy, void *arg)
+{
+	struct tjob *j = calloc(1, sizeof(*j));
+	struct pool *pl;
+	unsigned n;
+	int err = -ENOMEM;
+
+	(void)arg;
+	if (j) {
+		j->rec = *r;
+		snprintf(j->old_proxy, sizeof(j->old_proxy), "%s", old_proxy);
+		pthread_mutex_lock(&pool_lk);
+		pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+		n = pl ? pool_workers(pl) : 0;
+		err = n ? shard_post(pool_shards(pl),
+				     (unsigned)(hash_slice_case(
+						    slice_cstr(j->rec.domain),
+						    STEER_SEED) %
+						n),
+				     take_run, j)
+			: -ENOENT;
+		pthread_mutex_unlock(&pool_lk);
+	}
+	if (err) {
+		free(j);
+		(void)park_release(slice_cstr(r->domain), r->slot, r->holder);
+		log_msg(LOG_WARN, "park: takeover of %u@%s failed (%s)",
+			r->slot, r->domain, err_str(err));
+	}
+}
+
+/* A slot of ours another node took over while we were frozen. */
+struct ljob {
+	char domain[PARK_DOMAIN_MAX + 1];
+	unsigned slot;
+	uint64_t holder;
+};
+
+/* On the lot's worker: our call in that slot goes quietly (the other
+ * node re-INVITEd the party; a BYE from us would end its call). */
+static void lost_run(struct shard *sh, void *arg)
+{
+	struct ljob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct park_state *ps = u ? ua_app_state(u, &park_app) : NULL;
+	struct pcall *p =
+	    ps ? find_parked(ps, slice_cstr(j->domain), j->slot) : NULL;
+
+	if (p && p->rec.holder == j->holder) {
+		log_msg(LOG_INFO,
+			"park: %s slot %u: held by another node now: our "
+			"call-id=%s let go",
+			p->rec.domain, p->rec.slot, p->rec.call_id);
+		p->holds = false; /* not ours to release */
+		timer_stop(ua_wheel(p->u), &p->park_t);
+		timer_stop(ua_wheel(p->u), &p->ring_t);
+		ua_leg_drop(p->a);
+		p->a = NULL;
+		if (p->c)
+			ua_hangup(p->c, slice_cstr(reason_noanswer));
+		p->c = NULL;
+		pcall_done(p);
+	}
+	free(j);
+}
+
+static void lost_cb(const char *domain, unsigned slot, uint64_t holder,
+		    void *arg)
+{
+	struct ljob *j = calloc(1, sizeof(*j));
+	struct pool *pl;
+	unsigned n;
+
+	(void)arg;
+	if (!j)
+		return;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->slot = slot;
+	j->holder = holder;
+	pthread_mutex_lock(&pool_lk);
+	pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	n = pl ? pool_workers(pl) : 0;
+	if (!n || shard_post(pool_shards(pl),
+			     (unsigned)(hash_slice_case(slice_cstr(j->domain),
+							STEER_SEED) %
+					n),
+			     lost_run, j))
+		free(j);
+	pthread_mutex_unlock(&pool_lk);
+}
+
+/* This node's proxy addresses, as its Record-Route values name them
+ * (proxy/route.c: `advertise`, else the address), for the records. */
+static void set_proxy(const struct conf *c)
+{
+	char buf[PARK_PROXY_MAX + 1], hp[128];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < c->nlisten; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		int n;
+
+		if (l->adv_host)
+			n = snprintf(hp, sizeof(hp), "%s:%u", l->adv_host,
+				     l->adv_port);
+		else
+			n = snprintf(hp, sizeof(hp),
+				     strchr(l->address, ':') ? "[%s]:%u"
+							     : "%s:%u",
+				     l->address, l->port);
+		if (n <= 0 || (size_t)n >= sizeof(hp) ||
+		    o + (size_t)n + 2 > sizeof(buf) || strstr(buf, hp))
+			continue;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
+				      o ? " " : "", hp);
+	}
+	park_set_proxy(buf);
+}
+
 int park_feature_start(const struct conf *c)
 {
 	const struct park_conf *pc = park_conf(c);
@@ -2439,6 +2809,8 @@ int park_feature_start(const struct conf *c)
 	err = park_init();
 	if (!err)
 		park_set_watch(remote_watch, NULL);
+	if (!err)
+		set_proxy(c);
 	if (!err)
 		err = stats_add(&stats_src);
 	if (err)

@@ -793,22 +793,37 @@ static void resume_request(void *arg, int err, struct slice msg)
 
 /* Who gets the SDP of request @p m (rtpe_hold()): a browser when every
  * target the route would send it to is a WebSocket flow (a browser's
- * binding, or the flow token of an in-dialog Route), else a phone. The
- * plan is made again when the request goes on (forward()). */
+ * binding, or the flow token of an in-dialog Route), a trunk asking for
+ * SRTP when every target is a next hop of the same routes[].srtp kind,
+ * else a phone. The plan is made again when the request goes on
+ * (forward()). */
 static enum rtpe_to offer_to(struct pipeline *k, const struct peer *from,
 			     const struct sipmsg *m, const struct hook_fwd *fw)
 {
+	const struct conf *c = shard_conf(k->sh);
 	struct route_plan p;
-	unsigned ws = 0;
+	unsigned ws = 0, srtp = 0;
+	enum rtpe_to kind = RTPE_TO_RTP;
 
-	if (route_plan_fwd(shard_conf(k->sh), m, fw, shard_arena(k->sh), &p) ||
-	    p.status || !p.ntargets)
+	if (route_plan_fwd(c, m, fw, shard_arena(k->sh), &p) || p.status ||
+	    !p.ntargets)
 		return RTPE_TO_RTP;
 	route_flow_apply(&p, from);
-	for (unsigned i = 0; i < p.ntargets; i++)
-		ws +=
-		    !p.t[i].resolve.len && peer_proto_is_ws(p.t[i].dest.proto);
-	return ws == p.ntargets ? RTPE_TO_WEBRTC : RTPE_TO_RTP;
+	for (unsigned i = 0; i < p.ntargets; i++) {
+		enum rtpe_to t;
+
+		if (p.t[i].resolve.len)
+			continue;
+		ws += peer_proto_is_ws(p.t[i].dest.proto);
+		t = rtpe_srtp_to(c, &p.t[i].dest);
+		if (t != RTPE_TO_RTP && (!srtp || t == kind)) {
+			kind = t;
+			srtp++;
+		}
+	}
+	if (ws == p.ntargets)
+		return RTPE_TO_WEBRTC;
+	return srtp == p.ntargets ? kind : RTPE_TO_RTP;
 }
 
 /* Hold request @p m for rtpengine's offer. Returns 1 when it goes on
@@ -962,6 +977,46 @@ static int hold_response(struct pipeline *k, const struct peer *from,
 	return err;
 }
 
+/* rtpengine answered the answer in a held ACK (or failed): it goes on
+ * either way, as an ACK cannot be refused; on failure as it came (the
+ * media of that call is not anchored). */
+static void resume_ack(void *arg, int err, struct slice msg)
+{
+	struct held_req *h = arg;
+	struct pipeline *k = h->k;
+	struct sipmsg m;
+	int parsed;
+
+	if (err != -ECANCELED &&
+	    shard_parse(k->sh, &h->from, msg.p, msg.len, &m, &parsed) == 0 &&
+	    parsed >= 0) {
+		if (route_ack(k->route, &m, &h->from))
+			count(&shard_stats(k->sh)->dropped);
+		arena_reset(shard_arena(k->sh));
+	}
+	held_req_free(h);
+}
+
+/* Hold the ACK @p m of a 2xx whose SDP was the offer, for rtpengine's
+ * answer (RFC 3261 §13.2.1, late offer): 0 when held. */
+static int hold_ack(struct pipeline *k, const struct peer *from,
+		    const struct sipmsg *m)
+{
+	struct hook_fwd fw;
+	struct held_req *h;
+	int err;
+
+	memset(&fw, 0, sizeof(fw));
+	h = held_req_new(k, from, m, &fw, 0);
+	if (!h)
+		return -ENOMEM;
+	err = rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, RTPE_TO_OFFERER,
+			resume_ack, h);
+	if (err)
+		held_req_free(h);
+	return err;
+}
+
 static void handle_request(struct pipeline *k, const struct peer *from,
 			   const struct sipmsg *m, int parsed)
 {
@@ -986,6 +1041,12 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			return;
 		}
 		if (!(st && txn_srv_absorb(st, m))) {
+			/* The answer to an offer in the 2xx (late offer). */
+			if (rtpe_wants(k->rtpe, m) &&
+			    hold_ack(k, from, m) == 0) {
+				k->outcome = "held for rtpengine";
+				return;
+			}
 			err = route_ack(k->route, m, from);
 			k->outcome = err ? "dropped" : "forwarded";
 		}
@@ -1008,13 +1069,13 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			st = txn_srv_find(l, m, SIP_INVITE);
 			if (st) {
 				k->outcome = "cancels its INVITE";
-				rtpe_note(k->rtpe, m);
+				rtpe_note(k->rtpe, m, from);
 				route_cancel(k->route, st, m, from);
 				return;
 			}
 			if (cancel_held(k, m, from)) {
 				k->outcome = "cancels its held INVITE";
-				rtpe_note(k->rtpe, m);
+				rtpe_note(k->rtpe, m, from);
 				return;
 			}
 		}
@@ -1056,7 +1117,7 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		return;
 	/* Media anchoring (proxy/rtpe.h): a BYE or CANCEL ends the call
 	 * in rtpengine; an offer waits for rtpengine's SDP. */
-	rtpe_note(k->rtpe, m);
+	rtpe_note(k->rtpe, m, from);
 	if (rtpe_wants(k->rtpe, m)) {
 		err = hold_request(k, from, m, &fw);
 		if (err <= 0)
@@ -1105,6 +1166,11 @@ static int forward(struct pipeline *k, const struct peer *from,
 			log_refusal(from, m, status, err_str(err));
 		err = answer(k, m, from, status, NULL, slice_make(NULL, 0));
 	}
+	/* Answered here, not forwarded (no transaction tells the route's
+	 * invite_failed): what rtpengine or the call table has for an
+	 * unconfirmed call goes now, not at the sweep minutes later. */
+	if (m->method == SIP_INVITE && k->status >= 300)
+		rtpe_failed(k->rtpe, m->call_id);
 	return err;
 }
 
@@ -1163,7 +1229,7 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)
 			count(&shard_stats(sh)->rsp_in[m.status / 100 - 1]);
 		if (parsed >= 0 && k->rtpe) {
-			rtpe_note(k->rtpe, &m);
+			rtpe_note(k->rtpe, &m, from);
 			if (rtpe_wants(k->rtpe, &m) &&
 			    hold_response(k, from, &m) == 0)
 				return;

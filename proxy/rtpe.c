@@ -19,6 +19,7 @@
 #include "proxy/nat.h"
 #include "proxy/nat_conf.h"
 #include "proxy/ng.h"
+#include "proxy/proxy_conf.h"
 #include "proxy/rtpe_conf.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
@@ -34,8 +35,11 @@ struct rtpe_stats {
 };
 
 static const struct stats_item stats_items[] = {
-	{ "offers", "ng offers sent (INVITE, UPDATE with SDP)", false },
-	{ "answers", "ng answers sent (18x, 2xx with SDP)", false },
+	{ "offers",
+	  "ng offers sent (INVITE, UPDATE with SDP; 18x, 2xx with the "
+	  "offer of an INVITE without SDP)",
+	  false },
+	{ "answers", "ng answers sent (18x, 2xx, PRACK, ACK with SDP)", false },
 	{ "deletes", "ng deletes sent (BYE, CANCEL, failure, timeout)", false },
 	{ "timeouts", "ng requests no rtpengine answered", false },
 	{ "errors", "ng requests rtpengine refused or answered badly", false },
@@ -79,14 +83,23 @@ void rtpe_fini(void)
 	stats_rows_remove(&stats_src, &rows);
 }
 
-/* A call anchored here: its offer was answered. */
+/* A call anchored here (an offer was answered), or an INVITE without
+ * SDP whose offer comes in a response. */
 struct call {
 	struct call *next;
 	uint64_t hash;
 	uint64_t seen_ms;
 	bool confirmed;
-	bool offerer_webrtc; /* the last offer came from a browser: its
-				answer goes back as WebRTC */
+	bool anchored;	      /* rtpengine has it: an offer was answered */
+	bool late;	      /* INVITE late_cseq had no SDP: a 18x or 2xx to it
+				 with SDP is the offer (RFC 3261 §13.2.1) */
+	bool rsp_offer;	      /* the last offer came in a response: its answer
+				 comes in the PRACK or ACK (RFC 3262 §5) */
+	enum rtpe_to offerer; /* the kind of the last offer's sender: its
+				 answer goes back as that */
+	enum rtpe_to late_to; /* the kind of the SDP-less INVITE's sender:
+				 the offer in the response goes to it */
+	uint32_t late_cseq;
 	size_t idlen;
 	char id[];
 };
@@ -99,7 +112,8 @@ struct hold {
 	rtpe_resume_fn *cb;
 	void *arg;
 	bool request;
-	bool from_webrtc;	      /* the sender is a browser (WS, WSS) */
+	bool offer;		      /* an offer (else an answer) */
+	enum rtpe_to from_kind;	      /* the sender's kind of media */
 	struct slice call_id, branch; /* into buf */
 	uint32_t cseq;
 	enum sip_method method;
@@ -117,7 +131,8 @@ struct rtpe {
 	struct ng *ng;
 	struct hold *holds;
 	struct call *tab[RTPE_BUCKETS];
-	unsigned ncalls;
+	unsigned ncalls;   /* anchored */
+	unsigned nentries; /* in tab: anchored, or waiting for a late offer */
 	unsigned nholds;
 };
 
@@ -175,34 +190,50 @@ static struct call *call_find(const struct rtpe *r, struct slice id,
 	return NULL;
 }
 
-/* Note call @p id anchored; @p offer: an offer of @p webrtc's sender
- * was answered (else an answer: the offerer stays). */
-static void call_add(struct rtpe *r, struct slice id, bool offer, bool webrtc)
+/* The entry of call @p id, made (not anchored) when there is none;
+ * NULL without memory (the call is not tracked: its delete comes from
+ * rtpengine's own timeout). */
+static struct call *call_get(struct rtpe *r, struct slice id)
 {
 	struct call *c = call_find(r, id, NULL);
 	uint64_t h;
 
-	if (c) {
-		c->seen_ms = now_ms(r);
-		if (offer)
-			c->offerer_webrtc = webrtc;
-		return;
-	}
-	c = malloc(sizeof(*c) + id.len);
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c) + id.len);
 	if (!c)
-		return; /* not tracked: its delete comes from rtpengine's own
-			   timeout */
+		return NULL;
 	h = hash_slice(id, 0x72747065);
 	c->hash = h;
 	c->seen_ms = now_ms(r);
-	c->confirmed = false;
-	c->offerer_webrtc = offer && webrtc;
 	c->idlen = id.len;
 	memcpy(c->id, id.p, id.len);
 	c->next = r->tab[h % RTPE_BUCKETS];
 	r->tab[h % RTPE_BUCKETS] = c;
-	r->ncalls++;
-	stats_set(&r->st->calls, r->ncalls);
+	r->nentries++;
+	return c;
+}
+
+/* Note call @p id anchored: rtpengine answered its offer (@p offer) or
+ * answer; an offer's sender of kind @p from_kind is the offerer, in a
+ * request or (@p in_rsp) a response. */
+static void call_anchor(struct rtpe *r, struct slice id, bool offer,
+			bool in_rsp, enum rtpe_to from_kind)
+{
+	struct call *c = call_get(r, id);
+
+	if (!c)
+		return;
+	c->seen_ms = now_ms(r);
+	if (offer) {
+		c->offerer = from_kind;
+		c->rsp_offer = in_rsp;
+	}
+	if (!c->anchored) {
+		c->anchored = true;
+		r->ncalls++;
+		stats_set(&r->st->calls, r->ncalls);
+	}
 }
 
 static void call_remove(struct rtpe *r, struct call **pp)
@@ -210,9 +241,12 @@ static void call_remove(struct rtpe *r, struct call **pp)
 	struct call *c = *pp;
 
 	*pp = c->next;
+	r->nentries--;
+	if (c->anchored) {
+		r->ncalls--;
+		stats_set(&r->st->calls, r->ncalls);
+	}
 	free(c);
-	r->ncalls--;
-	stats_set(&r->st->calls, r->ncalls);
 }
 
 void rtpe_free(struct rtpe *r)
@@ -264,16 +298,46 @@ static bool has_sdp(const struct sipmsg *m)
 	       v.p[sizeof(sdp) - 1] == ' ' || v.p[sizeof(sdp) - 1] == '\t';
 }
 
+enum kind { KIND_NONE, KIND_OFFER, KIND_ANSWER };
+
+/* Whether @p m carries an offer or an answer for rtpengine (rtpe_wants());
+ * *cp: its call's entry, or NULL. */
+static enum kind kind_of(const struct rtpe *r, const struct sipmsg *m,
+			 const struct call **cp)
+{
+	const struct call *c;
+
+	*cp = NULL;
+	if (!r || !has_sdp(m) || m->call_id.len == 0 || m->from_tag.len == 0)
+		return KIND_NONE;
+	c = r->nentries ? call_find(r, m->call_id, NULL) : NULL;
+	*cp = c;
+	if (m->is_request) {
+		if (m->method == SIP_INVITE || m->method == SIP_UPDATE)
+			return KIND_OFFER;
+		/* RFC 3262 §5, RFC 3261 §13.2.1: the answer to an offer in
+		 * a reliable 18x or in a 2xx. */
+		if ((m->method == SIP_PRACK || m->method == SIP_ACK) &&
+		    m->to_tag.len > 0 && c && c->rsp_offer)
+			return KIND_ANSWER;
+		return KIND_NONE;
+	}
+	if ((m->cseq_method != SIP_INVITE && m->cseq_method != SIP_UPDATE) ||
+	    m->status <= 100 || m->status >= 300 || m->to_tag.len == 0 || !c)
+		return KIND_NONE;
+	/* The INVITE had no SDP: every 18x or 2xx body to it is the
+	 * offer (its retransmissions, or a 2xx repeating the 18x's, get
+	 * the same from rtpengine). */
+	if (m->cseq_method == SIP_INVITE && c->late && m->cseq == c->late_cseq)
+		return KIND_OFFER;
+	return c->anchored ? KIND_ANSWER : KIND_NONE;
+}
+
 bool rtpe_wants(const struct rtpe *r, const struct sipmsg *m)
 {
-	if (!r || !has_sdp(m) || m->call_id.len == 0)
-		return false;
-	if (m->is_request)
-		return (m->method == SIP_INVITE || m->method == SIP_UPDATE) &&
-		       m->from_tag.len > 0;
-	return (m->cseq_method == SIP_INVITE || m->cseq_method == SIP_UPDATE) &&
-	       m->status > 100 && m->status < 300 && m->to_tag.len > 0 &&
-	       call_find(r, m->call_id, NULL);
+	const struct call *c;
+
+	return kind_of(r, m, &c) != KIND_NONE;
 }
 
 static void put_list(struct bencode_buf *b, const char *key,
@@ -296,28 +360,42 @@ static void put_list(struct bencode_buf *b, const char *key,
  * a browser, rtpengine offers or answers UDP/TLS/RTP/SAVPF with ICE
  * candidates and rtcp-mux, and no SDES keys (browsers use DTLS-SRTP
  * only); towards a phone, plain RTP/AVP without ICE, RTCP on its own
- * port. Between two of a kind nothing is changed.
+ * port. Towards a routes[].srtp trunk: RTP/SAVP with a=crypto keys
+ * (SDES, RFC 4568) and no DTLS, or UDP/TLS/RTP/SAVP (DTLS-SRTP,
+ * RFC 5764) and no SDES keys. Between two of a kind nothing is changed.
  */
-static void put_bridge(struct bencode_buf *b, bool request, bool from_webrtc,
-		       bool to_webrtc)
+static void put_bridge(struct bencode_buf *b, bool offer, enum rtpe_to from,
+		       enum rtpe_to to)
 {
 	static const char *const mux_offer[] = { "offer" };
 	static const char *const mux_demux[] = { "demux" };
-	static const char *const sdes_off[] = { "off" };
+	static const char *const off[] = { "off" };
+	static const char *const proto[] = {
+		[RTPE_TO_RTP] = "RTP/AVP",
+		[RTPE_TO_WEBRTC] = "UDP/TLS/RTP/SAVPF",
+		[RTPE_TO_OFFERER] = "RTP/AVP",
+		[RTPE_TO_SDES] = "RTP/SAVP",
+		[RTPE_TO_DTLS] = "UDP/TLS/RTP/SAVP",
+	};
 
-	if (from_webrtc == to_webrtc)
+	if (from == to)
 		return;
 	bencode_cstr(b, "transport-protocol");
-	bencode_cstr(b, to_webrtc ? "UDP/TLS/RTP/SAVPF" : "RTP/AVP");
-	bencode_cstr(b, "ICE");
-	bencode_cstr(b, to_webrtc ? "force" : "remove");
-	if (to_webrtc) {
-		put_list(b, "SDES", sdes_off, 1);
-		if (request)
-			put_list(b, "rtcp-mux", mux_offer, 1);
-	} else if (request) {
-		put_list(b, "rtcp-mux", mux_demux, 1);
+	bencode_cstr(b, proto[to]);
+	if (to == RTPE_TO_WEBRTC || from == RTPE_TO_WEBRTC) {
+		bencode_cstr(b, "ICE");
+		bencode_cstr(b, to == RTPE_TO_WEBRTC ? "force" : "remove");
 	}
+	if (to == RTPE_TO_WEBRTC || to == RTPE_TO_DTLS)
+		put_list(b, "SDES", off, 1);
+	if (to == RTPE_TO_SDES) {
+		bencode_cstr(b, "DTLS");
+		bencode_cstr(b, "off");
+	}
+	if (to == RTPE_TO_WEBRTC && offer)
+		put_list(b, "rtcp-mux", mux_offer, 1);
+	else if (from == RTPE_TO_WEBRTC && offer)
+		put_list(b, "rtcp-mux", mux_demux, 1);
 }
 
 /* The per-call flags of media.flags as ng "replace" and "flags". */
@@ -432,7 +510,7 @@ static void log_fail(const struct hold *h, int err, const char *reason)
 		return;
 	log_escape(h->call_id.p, h->call_id.len, id, sizeof(id));
 	log_msg(LOG_NOTICE, "rtpengine: %s call-id=%s: %s%s%s",
-		h->request ? "offer" : "answer", id, err_str(err),
+		h->offer ? "offer" : "answer", id, err_str(err),
 		reason ? ": " : "", reason ? reason : "");
 }
 
@@ -481,7 +559,7 @@ static void hold_done(void *arg, int err, const struct ng_reply *rep)
 		log_fail(h, err, reason[0] ? reason : NULL);
 		h->cb(h->arg, err, slice_make(h->buf, h->len));
 	} else {
-		call_add(r, h->call_id, h->request, h->from_webrtc);
+		call_anchor(r, h->call_id, h->offer, !h->request, h->from_kind);
 		h->cb(h->arg, 0, slice_make(out, len));
 	}
 	free(out);
@@ -516,11 +594,64 @@ static struct slice rebase(const struct sipmsg *m, const struct hold *h,
 	return slice_make(h->buf + (s.p - m->buf), s.len);
 }
 
+/* Same address family, address and port. */
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a,
+					 *y = (const struct sockaddr_in *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a,
+					  *y = (const struct sockaddr_in6 *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr,
+			      sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+enum rtpe_to rtpe_srtp_to(const struct conf *c, const struct peer *p)
+{
+	const struct proxy_conf *pc = proxy_conf(c);
+
+	for (unsigned i = 0; i < pc->nroutes; i++) {
+		const struct conf_route *rt = &pc->routes[i];
+
+		for (unsigned k = 0;
+		     rt->srtp != PROXY_SRTP_OFF && k < rt->nnext_hop; k++)
+			if (rt->next_hop[k].addrlen &&
+			    same_addr(&rt->next_hop[k].addr, &p->addr))
+				return rt->srtp == PROXY_SRTP_SDES
+					   ? RTPE_TO_SDES
+					   : RTPE_TO_DTLS;
+	}
+	return RTPE_TO_RTP;
+}
+
+/* The kind of media @p from speaks: a browser's (WS, WSS), a trunk's
+ * with routes[].srtp, or plain RTP. */
+static enum rtpe_to kind_from(const struct conf *c, const struct peer *from)
+{
+	if (peer_proto_is_ws(from->proto))
+		return RTPE_TO_WEBRTC;
+	return rtpe_srtp_to(c, from);
+}
+
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
 	      void *arg)
 {
-	bool from_webrtc = peer_proto_is_ws(from->proto), to_webrtc;
+	enum rtpe_to from_kind = kind_from(c, from), to_kind;
+	enum kind kind;
+	bool offer, swap;
 	const struct call *call;
 	struct bencode_buf b;
 	struct hold *h;
@@ -530,9 +661,15 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	       dlen = 0;
 	int err;
 
-	if (!rtpe_wants(r, m) || m->body.p < m->buf ||
+	kind = kind_of(r, m, &call);
+	if (kind == KIND_NONE || m->body.p < m->buf ||
 	    (size_t)(m->body.p - m->buf) + m->body.len > m->len)
 		return -EINVAL;
+	offer = kind == KIND_OFFER;
+	/* rtpengine's from-tag is the offerer's: the To tag of an offer in
+	 * a response (late offer) or of an answer in a request (PRACK,
+	 * ACK), as the dialog's roles are the other way round there. */
+	swap = m->is_request != offer;
 	dict = malloc(cap);
 	h = malloc(sizeof(*h) + m->len);
 	if (!dict || !h) {
@@ -545,7 +682,8 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	h->cb = cb;
 	h->arg = arg;
 	h->request = m->is_request;
-	h->from_webrtc = from_webrtc;
+	h->offer = offer;
+	h->from_kind = from_kind;
 	h->len = m->len;
 	memcpy(h->buf, m->buf, m->len);
 	h->call_id = rebase(m, h, m->call_id);
@@ -557,25 +695,28 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	bencode_init(&b, dict, cap);
 	bencode_dict(&b);
 	bencode_cstr(&b, "command");
-	bencode_cstr(&b, m->is_request ? "offer" : "answer");
+	bencode_cstr(&b, offer ? "offer" : "answer");
 	bencode_cstr(&b, "call-id");
 	bencode_str(&b, m->call_id);
 	bencode_cstr(&b, "from-tag");
-	bencode_str(&b, m->from_tag);
+	bencode_str(&b, swap ? m->to_tag : m->from_tag);
 	if (m->to_tag.len) {
 		bencode_cstr(&b, "to-tag");
-		bencode_str(&b, m->to_tag);
+		bencode_str(&b, swap ? m->from_tag : m->to_tag);
 	}
 	bencode_cstr(&b, "sdp");
 	bencode_str(&b, m->body);
 	put_source(&b, from);
 	put_flags(&b, rtpe_call_flags(c, m, from));
-	/* An answer goes back to the offerer, whom the call remembers. */
-	call = m->is_request ? NULL : call_find(r, m->call_id, NULL);
-	to_webrtc = to == RTPE_TO_WEBRTC ||
-		    (to == RTPE_TO_OFFERER && call && call->offerer_webrtc);
-	if (to != RTPE_TO_OFFERER || call)
-		put_bridge(&b, m->is_request, from_webrtc, to_webrtc);
+	/* An answer goes back to the offerer, whom the call remembers; an
+	 * offer in a response to the sender of the SDP-less INVITE. */
+	if (!offer)
+		to_kind = call->offerer;
+	else if (!m->is_request)
+		to_kind = call->late_to;
+	else
+		to_kind = to == RTPE_TO_OFFERER ? from_kind : to;
+	put_bridge(&b, offer, from_kind, to_kind);
 	bencode_end(&b);
 	err = bencode_finish(&b, &dlen);
 	if (!err)
@@ -587,7 +728,7 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 		free(h);
 		return err;
 	}
-	stats_inc(m->is_request ? &r->st->offers : &r->st->answers);
+	stats_inc(offer ? &r->st->offers : &r->st->answers);
 	h->next = r->holds;
 	if (r->holds)
 		r->holds->prev = h;
@@ -632,6 +773,11 @@ static void delete_call(struct rtpe *r, struct call **pp)
 	size_t len = 0;
 	int err;
 
+	if (!c->anchored) {
+		/* A late offer that never came: rtpengine never had it. */
+		call_remove(r, pp);
+		return;
+	}
 	bencode_init(&b, dict, sizeof(dict));
 	bencode_dict(&b);
 	bencode_cstr(&b, "command");
@@ -650,12 +796,31 @@ static void delete_call(struct rtpe *r, struct call **pp)
 	call_remove(r, pp);
 }
 
-void rtpe_note(struct rtpe *r, const struct sipmsg *m)
+void rtpe_note(struct rtpe *r, const struct sipmsg *m, const struct peer *from)
 {
 	struct call **pp = NULL;
 	struct call *c;
 
-	if (!r || r->ncalls == 0)
+	if (!r)
+		return;
+	if (m->is_request && m->method == SIP_INVITE && m->call_id.len &&
+	    m->from_tag.len) {
+		/* RFC 3261 §13.2.1: without SDP in the INVITE, the offer
+		 * comes in the first reliable response; with SDP, an
+		 * earlier INVITE's late offer is over. */
+		bool late = !has_sdp(m);
+
+		c = late ? call_get(r, m->call_id)
+			 : call_find(r, m->call_id, NULL);
+		if (c) {
+			c->seen_ms = now_ms(r);
+			c->late = late;
+			c->late_cseq = m->cseq;
+			c->late_to = kind_from(shard_conf(r->sh), from);
+		}
+		return;
+	}
+	if (r->nentries == 0)
 		return;
 	c = call_find(r, m->call_id, &pp);
 	if (!c)
@@ -673,7 +838,7 @@ void rtpe_failed(struct rtpe *r, struct slice call_id)
 	struct call **pp = NULL;
 	struct call *c;
 
-	if (!r || r->ncalls == 0)
+	if (!r || r->nentries == 0)
 		return;
 	c = call_find(r, call_id, &pp);
 	if (c && !c->confirmed)
@@ -685,7 +850,7 @@ void rtpe_sweep(struct rtpe *r, uint64_t early_ms, uint64_t max_ms)
 	uint64_t now;
 	unsigned i;
 
-	if (!r || r->ncalls == 0)
+	if (!r || r->nentries == 0)
 		return;
 	now = now_ms(r);
 	for (i = 0; i < RTPE_BUCKETS; i++) {

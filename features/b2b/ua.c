@@ -817,6 +817,55 @@ int ua_ack(struct ua_leg *leg, struct slice sdp)
 	return send_ack(leg, sdp);
 }
 
+int ua_leg_restore(struct ua *u, const struct dialog *d, struct slice local_sdp,
+		   ua_event_fn *fn, void *arg, struct ua_leg **legp)
+{
+	struct ua_leg *leg;
+	int err;
+
+	if (!u || !d || !fn || !d->call_id.len ||
+	    d->call_id.len >= REQUEST_CALL_ID_MAX)
+		return -EINVAL;
+	err = self(u);
+	if (err)
+		return err;
+	for (struct ua_leg *l = u->bucket[bucket_of(d->call_id)]; l;
+	     l = l->next)
+		if (!l->dead && l->dlg && slice_eq(l->dlg->call_id, d->call_id))
+			return -EEXIST;
+	leg = calloc(1, sizeof(*leg));
+	if (!leg)
+		return -ENOMEM;
+	leg->u = u;
+	memcpy(leg->call_id, d->call_id.p, d->call_id.len);
+	leg->call_id_len = d->call_id.len;
+	err = dialog_restore(d, &leg->dlg);
+	if (!err)
+		err = keep(&leg->local_sdp, &leg->local_sdp_len, local_sdp);
+	if (err) {
+		dialog_free(leg->dlg);
+		free(leg->local_sdp);
+		free(leg);
+		return err;
+	}
+	leg->state = LEG_CONFIRMED;
+	leg->fn = fn;
+	leg->arg = arg;
+	leg->next = u->bucket[bucket_of(leg_cid(leg))];
+	u->bucket[bucket_of(leg_cid(leg))] = leg;
+	u->nlegs++;
+	*legp = leg;
+	return 0;
+}
+
+void ua_leg_drop(struct ua_leg *leg)
+{
+	if (!leg || leg->dead)
+		return;
+	leg->sfn = NULL;
+	leg_kill(leg);
+}
+
 void ua_hangup(struct ua_leg *leg, struct slice reason)
 {
 	if (!leg || leg->dead || (!leg->fn && !leg->sfn))

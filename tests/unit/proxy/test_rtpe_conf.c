@@ -1,5 +1,5 @@
 /* tests/unit/proxy/test_rtpe_conf.c - the media: section: off by default,
- * every key, checks with FILE:LINE */
+ * every key, checks with FILE:LINE; routes[].srtp and the trunk it names */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -7,7 +7,10 @@
 #include <criterion/criterion.h>
 
 #include "proxy/core/conf.h"
+#include "proxy/proxy_conf.h"
+#include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
+#include "proxy/sip/peer.h"
 #include "tests/unit/conftest.h"
 
 static struct conf *c;
@@ -168,4 +171,60 @@ Test(rtpe_conf, relations_between_keys_are_refused)
 	cr_assert_eq(rtpe_conf_flag("replace-origin"),
 		     RTPE_FLAG_REPLACE_ORIGIN);
 	cr_assert_eq(rtpe_conf_flag("nope"), 0);
+}
+
+/* A peer at @p ip:@p port over UDP. */
+static struct peer udp_peer(const char *ip, uint16_t port)
+{
+	struct peer p;
+	struct sockaddr_in *a = (struct sockaddr_in *)&p.addr;
+
+	memset(&p, 0, sizeof(p));
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	cr_assert_eq(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+	p.addrlen = sizeof(*a);
+	p.proto = PEER_UDP;
+	return p;
+}
+
+Test(rtpe_conf, routes_srtp_names_the_trunk_by_address_and_port)
+{
+	struct peer sdes = udp_peer("127.0.0.3", 5080);
+	struct peer dtls = udp_peer("127.0.0.4", 5060);
+	struct peer other_port = udp_peer("127.0.0.3", 5081);
+	struct peer off = udp_peer("127.0.0.5", 5060);
+
+	cr_assert_eq(conftest_load("routes:\n"
+				   "  - domain: s.example\n"
+				   "    next_hop: [\"sip:127.0.0.3:5080\"]\n"
+				   "    srtp: sdes\n"
+				   "  - domain: d.example\n"
+				   "    next_hop: [\"sip:127.0.0.4\"]\n"
+				   "    srtp: dtls\n"
+				   "  - domain: o.example\n"
+				   "    next_hop: [\"sip:127.0.0.5\"]\n"
+				   "    srtp: off\n"
+				   "  - domain: n.example\n"
+				   "    next_hop: [\"sip:127.0.0.6\"]\n"),
+		     0, "%s", err);
+	cr_assert_eq(proxy_conf(c)->routes[0].srtp, PROXY_SRTP_SDES);
+	cr_assert_eq(proxy_conf(c)->routes[1].srtp, PROXY_SRTP_DTLS);
+	cr_assert_eq(proxy_conf(c)->routes[2].srtp, PROXY_SRTP_OFF);
+	cr_assert_eq(proxy_conf(c)->routes[3].srtp, PROXY_SRTP_OFF,
+		     "off by default");
+	cr_assert_eq(rtpe_srtp_to(c, &sdes), RTPE_TO_SDES);
+	cr_assert_eq(rtpe_srtp_to(c, &dtls), RTPE_TO_DTLS, "default port");
+	cr_assert_eq(rtpe_srtp_to(c, &other_port), RTPE_TO_RTP,
+		     "another port of the trunk's host is not the trunk");
+	cr_assert_eq(rtpe_srtp_to(c, &off), RTPE_TO_RTP);
+}
+
+Test(rtpe_conf, routes_srtp_refuses_other_names)
+{
+	conftest_expect_error("routes:\n"
+			      "  - domain: s.example\n"
+			      "    next_hop: [\"sip:127.0.0.3\"]\n"
+			      "    srtp: zrtp\n",
+			      "t.yaml:4: ", "srtp");
 }
