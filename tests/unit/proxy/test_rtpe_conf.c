@@ -43,6 +43,38 @@ Test(rtpe_conf, off_by_default_with_the_documented_defaults)
 	cr_assert_eq(m->flags,
 		     RTPE_FLAG_REPLACE_ORIGIN | RTPE_FLAG_TRUST_ADDRESS);
 	cr_assert(!rtpe_conf(NULL)->enabled, "no conf: off");
+	cr_assert_eq(m->dtmf_addrlen, 0, "dtmf_events: off");
+}
+
+Test(rtpe_conf, dtmf_events_is_an_address_and_needs_media)
+{
+	const struct sockaddr_in *a;
+
+	cr_assert_eq(conftest_load("media:\n"
+				   "  enabled: true\n"
+				   "  rtpengine:\n"
+				   "    - address: 127.0.0.1:2223\n"
+				   "  dtmf_events: 127.0.0.1:5099\n"),
+		     0, "%s", err);
+	a = (const struct sockaddr_in *)&rtpe_conf(c)->dtmf_addr;
+	cr_assert_eq(rtpe_conf(c)->dtmf_addrlen, sizeof(*a));
+	cr_assert_eq(a->sin_family, AF_INET);
+	cr_assert_eq(ntohs(a->sin_port), 5099);
+	cr_assert_eq(a->sin_addr.s_addr, htonl(0x7f000001));
+	conf_free(c);
+	c = NULL;
+	conftest_expect_error("media:\n"
+			      "  enabled: true\n"
+			      "  rtpengine:\n"
+			      "    - address: 127.0.0.1:2223\n"
+			      "  dtmf_events: sipedge.example:5099\n",
+			      "t.yaml:5: ", "DTMF events");
+	conftest_expect_error("media:\n"
+			      "  dtmf_events: 127.0.0.1\n",
+			      "t.yaml:2: ", "DTMF events");
+	conftest_expect_error("media:\n"
+			      "  dtmf_events: 127.0.0.1:5099\n",
+			      "t.yaml: ", "needs media.enabled");
 }
 
 Test(rtpe_conf, every_key)
