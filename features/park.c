@@ -28,10 +28,12 @@
 #include "proxy/base/stats.h"
 #include "proxy/base/timer.h"
 #include "proxy/core/shard.h"
+#include "proxy/dtmf.h"
 #include "proxy/route.h"
 #include "proxy/sip/dialog.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
+#include "proxy/sip/rel.h"
 #include "proxy/sip/sdp.h"
 #include "proxy/sip/uri.h"
 #include "store/dlg.h"
@@ -64,6 +66,8 @@ enum {
 	CTR_GAVE_UP,
 	CTR_REPLACE_REFUSED,
 	CTR_DTMF,
+	CTR_TAKEOVERS,
+	CTR_TAKEOVER_FAILURES,
 	CTR__COUNT,
 };
 
@@ -83,7 +87,16 @@ static const struct stats_item stats_items[] = {
 	{ "gave_up", "timed-out calls nobody took back: hung up", false },
 	{ "replace_refused",
 	  "INVITEs with Replaces (park.park, *7) the party refused", false },
-	{ "dtmf", "*7 seen in a proxied call's INFO: a park asked", false },
+	{ "dtmf",
+	  "*7 seen in a proxied call (INFO or RFC 4733 event): a park asked",
+	  false },
+	{ "takeovers",
+	  "parked calls of a dead node taken over: re-INVITEd, music again",
+	  false },
+	{ "takeover_failures",
+	  "takeovers whose re-INVITE failed (error, 481, no 2xx in 32 s): "
+	  "the slot released",
+	  false },
 	{ "occupied", "slots taken now, every lot", true },
 };
 
@@ -116,12 +129,6 @@ static void count(struct ua *u, unsigned k)
 	unsigned w = shard_id(ua_shard(u)) % B2B_MAX_WORKERS;
 
 	atomic_fetch_add_explicit(&ctr[w][k], 1, memory_order_relaxed);
-}
-
-static void count_shard(struct shard *sh)
-{
-	atomic_fetch_add_explicit(&dtmf_ctr[shard_id(sh) % CONF_MAX_WORKERS], 1,
-				  memory_order_relaxed);
 }
 
 /* What a Request-URI asks of a lot. */
@@ -243,6 +250,8 @@ enum pstate {
 	PS_BRIDGED,    /* retrieved: the two legs bridged */
 	PS_REPLACING,  /* park_dialog(): our INVITE with Replaces (a, a
 			  UAC leg) waits for its final */
+	PS_TAKING,     /* node takeover: our re-INVITE of a leg rebuilt
+			  from a dead node's record waits for its final */
 };
 
 struct pjob;
@@ -269,6 +278,10 @@ struct pcall {
 	unsigned timeout_s, ring_s;
 	char fallback[PARK_FALLBACK_MAX + 1]; /* "": none */
 	struct pjob *job; /* PS_REPLACING: park_dialog()'s request */
+	/* The retriever sent no offer: the parked leg's re-INVITE went
+	 * without one, its 2xx waits for the answer in c's ACK. */
+	bool late;
+	const char *prompt; /* PS_PROMPT, late: the sound's name */
 };
 
 /* Per worker: its calls, freed when the worker stops. */
@@ -515,7 +528,65 @@ static struct pcall *pcall_media(struct ua *u, struct ua_leg *leg,
 	return p;
 }
 
-/* Play @p name, then reject @p leg with @p final. */
+static struct pcall *pcall_offer(struct ua *u, struct ua_leg *leg, char *sdp,
+				 size_t size, int *np);
+
+/* A prompt for a caller without an SDP offer can be played only when
+ * our offer goes in a reliable 183 (RFC 3262 §5: the answer comes in
+ * the PRACK): the caller supports 100rel and the pool may use it. */
+static bool late_prompt_ok(struct ua *u, const struct sipmsg *m)
+{
+	const struct siphdr *h = sipmsg_hdr(m, HDR_FROM);
+	struct slice host = slice_make(NULL, 0);
+	struct nameaddr na;
+	struct sipuri su;
+
+	if (h && !nameaddr_parse(h->value, &na) && !uri_parse(na.uri, &su))
+		host = su.host;
+	return (rel_has_tag(m, HDR_SUPPORTED) || rel_has_tag(m, HDR_REQUIRE)) &&
+	       b2b_100rel_for(shard_conf(ua_shard(u)), host) != B2B_100REL_NO;
+}
+
+/* prompt_on() for late call @p p (pcall_offer()): our offer @p sdp
+ * (@p n bytes) in a reliable 183; the prompt starts with the PRACK's
+ * answer (late_prompt()). */
+static void prompt_offer(struct pcall *p, const char *sdp, int n,
+			 const char *name, unsigned final)
+{
+	struct ua_leg *leg = p->a;
+
+	p->st = PS_PROMPT;
+	p->final = final;
+	p->prompt = name;
+	(void)ua_uas_take(leg, a_event, p, true);
+	if (ua_uas_respond(leg, 183, slice_make(NULL, 0),
+			   slice_make(sdp, (size_t)n))) {
+		ua_hangup(leg, slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+	}
+}
+
+/* The PRACK of prompt_offer()'s 183 with the answer @p sdp: play. */
+static void late_prompt(struct pcall *p, struct slice sdp)
+{
+	const struct media_sound *snd = media_sound_builtin(p->prompt);
+	struct sdp s;
+
+	p->late = false;
+	if (!snd || !sdp.len || sdp_parse(&s, sdp.p, sdp.len) ||
+	    media_sdp_set_answer(p->ms, &s) ||
+	    media_play(p->ms, &snd, 1, NULL, prompt_ended, p)) {
+		(void)ua_uas_respond(p->a, snd ? 488 : p->final,
+				     slice_make(NULL, 0), slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
+	}
+}
+
+/* Play @p name, then reject @p leg with @p final. Without an offer in
+ * @p m, ours goes in a reliable 183 when the caller can take one, else
+ * 488 (no prompt without media). */
 static void prompt_then(struct ua *u, struct ua_leg *leg,
 			const struct sipmsg *m, const char *name,
 			unsigned final)
@@ -524,6 +595,12 @@ static void prompt_then(struct ua *u, struct ua_leg *leg,
 	struct pcall *p;
 	int n;
 
+	if (!m->body.len && late_prompt_ok(u, m)) {
+		p = pcall_offer(u, leg, sdp, sizeof(sdp), &n);
+		if (p)
+			prompt_offer(p, sdp, n, name, final);
+		return;
+	}
 	p = pcall_media(u, leg, m, sdp, sizeof(sdp), &n);
 	if (p)
 		prompt_on(p, sdp, n, name, final);
@@ -543,6 +620,28 @@ static void lower(char *s)
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
 			*s = (char)(*s - 'A' + 'a');
+}
+
+/* The rest a takeover needs (issue #13): the leg's From and To URIs and
+ * the o= line of the last SDP we sent in it (RFC 3264 §8: the survivor's
+ * offer continues that session). A leg without an SDP of ours leaves
+ * sdp_o empty: its slot would be released, not taken over. */
+static void rec_takeover_fields(struct pcall *p, const struct dialog *d)
+{
+	struct slice l = ua_leg_local_sdp(p->a);
+	struct sdp s;
+
+	copy_cut(p->rec.local_uri, sizeof(p->rec.local_uri), d->local_uri);
+	copy_cut(p->rec.remote_uri, sizeof(p->rec.remote_uri), d->remote_uri);
+	p->rec.sdp_o[0] = '\0';
+	if (l.len && !sdp_parse(&s, l.p, l.len))
+		snprintf(p->rec.sdp_o, sizeof(p->rec.sdp_o),
+			 "%.*s %.*s %.*s %.*s %.*s %.*s", (int)s.o_user.len,
+			 s.o_user.p, (int)s.o_sess_id.len, s.o_sess_id.p,
+			 (int)s.o_version.len, s.o_version.p,
+			 (int)s.o_nettype.len, s.o_nettype.p,
+			 (int)s.o_addrtype.len, s.o_addrtype.p,
+			 (int)s.o_addr.len, s.o_addr.p);
 }
 
 /* Keep in @p p's slot record what a takeover by another node needs:
@@ -576,6 +675,7 @@ static void rec_dialog(struct pcall *p)
 		p->rec.route[o] = '\0';
 	}
 	p->rec.local_cseq = d->local_cseq_set ? d->local_cseq : 0;
+	rec_takeover_fields(p, d);
 	(void)park_update(&p->rec);
 }
 
@@ -615,19 +715,82 @@ static void text_parker(struct pcall *p, const char *target, const char *route,
 /* An INVITE to the code (@p want 0: the first free slot), or a
  * transferee's to slot @p want: answer, claim the slot, announce it,
  * music. */
+/* "Your call is parked at" and the slot's digits, then the music. */
+static void announce(struct pcall *p)
+{
+	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
+	char slot[16];
+	unsigned n = 0;
+
+	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
+	if (lot_announce(p->rec.domain))
+		pr[n++] = lot_announce(p->rec.domain);
+	for (const char *d = slot; *d && n < MEDIA_MAX_PROMPTS; d++)
+		if (media_sound_digit(*d))
+			pr[n++] = media_sound_digit(*d);
+	(void)media_play(p->ms, pr, n, lot_music(p->rec.domain), NULL, NULL);
+}
+
+/* A new call on @p leg without an SDP offer (late offer, RFC 3261
+ * §13.2.1): a media session and its offer for our 200 in @p sdp, its
+ * length in *np; or NULL, the leg answered with an error. */
+static struct pcall *pcall_offer(struct ua *u, struct ua_leg *leg, char *sdp,
+				 size_t size, int *np)
+{
+	struct pcall *p = pcall_new(u, leg);
+
+	*np = -EIO;
+	if (p && ua_media(u) && !media_session_open(ua_media(u), &p->ms))
+		*np = media_sdp_offer(p->ms, sdp, size);
+	if (!p || *np < 0) {
+		(void)ua_uas_respond(leg, p ? 503 : 500, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		if (p) {
+			p->a = NULL;
+			pcall_done(p);
+		}
+		return NULL;
+	}
+	p->late = true;
+	return p;
+}
+
+static void end_both(struct pcall *p);
+
+/* The ACK of a late-offer park (its answer @p sdp): the words and the
+ * music start; without a usable answer the call ends. */
+static void late_parked(struct pcall *p, struct slice sdp)
+{
+	struct sdp s;
+
+	p->late = false;
+	if (!sdp.len || sdp_parse(&s, sdp.p, sdp.len) ||
+	    media_sdp_set_answer(p->ms, &s)) {
+		log_msg(LOG_INFO,
+			"park: %s slot %u: no usable answer in the ACK, "
+			"hanging up call-id=%s",
+			p->rec.domain, p->rec.slot, p->rec.call_id);
+		end_both(p);
+		return;
+	}
+	announce(p);
+}
+
 static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		    const struct conf_park *l, struct slice domain,
 		    unsigned want)
 {
-	const struct media_sound *pr[MEDIA_MAX_PROMPTS];
 	const struct siphdr *from = sipmsg_hdr(m, HDR_FROM);
-	char sdp[SDP_BUF], slot[16], phrase[32];
+	char sdp[SDP_BUF], phrase[32];
 	struct pcall *p;
-	unsigned n = 0;
 	int len, err;
 
-	/* The media first: an offer we cannot answer parks nothing. */
-	p = pcall_media(u, leg, m, sdp, sizeof(sdp), &len);
+	/* The media first: an offer we cannot answer parks nothing; no
+	 * offer at all gets ours in the 200 (late offer). */
+	if (m->body.len)
+		p = pcall_media(u, leg, m, sdp, sizeof(sdp), &len);
+	else
+		p = pcall_offer(u, leg, sdp, sizeof(sdp), &len);
 	if (!p)
 		return;
 	copy_cut(p->rec.domain, sizeof(p->rec.domain), domain);
@@ -663,7 +826,19 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 		count(u, CTR_FULL);
 		log_msg(LOG_INFO, "park: %.*s lot full (%u-%u)",
 			(int)domain.len, domain.p, l->slot_min, l->slot_max);
-		prompt_on(p, sdp, len, "lot-full", 486);
+		if (!p->late) {
+			prompt_on(p, sdp, len, "lot-full", 486);
+			return;
+		}
+		if (late_prompt_ok(u, m)) {
+			prompt_offer(p, sdp, len, "lot-full", 486);
+			return;
+		}
+		/* Our offer could go only in a reliable 183: no prompt. */
+		(void)ua_uas_respond(leg, 486, slice_make(NULL, 0),
+				     slice_make(NULL, 0));
+		p->a = NULL;
+		pcall_done(p);
 		return;
 	}
 	if (err) {
@@ -694,13 +869,9 @@ static void do_park(struct ua *u, struct ua_leg *leg, const struct sipmsg *m,
 	 * phones), as the issue asks: "if it accepts MESSAGE". */
 	if (sipmsg_hdr(m, HDR_REFERRED_BY))
 		text_parker(p, p->rec.parker, "", p->rec.parker);
-	snprintf(slot, sizeof(slot), "%u", p->rec.slot);
-	if (lot_announce(p->rec.domain))
-		pr[n++] = lot_announce(p->rec.domain);
-	for (const char *d = slot; *d && n < MEDIA_MAX_PROMPTS; d++)
-		if (media_sound_digit(*d))
-			pr[n++] = media_sound_digit(*d);
-	(void)media_play(p->ms, pr, n, lot_music(p->rec.domain), NULL, NULL);
+	/* A late offer: the words wait for the answer in the ACK. */
+	if (!p->late)
+		announce(p);
 	p->timeout_s = l->timeout_s;
 	p->ring_s = l->comeback_ring_s;
 	if (l->fallback)
@@ -767,11 +938,63 @@ static void resumed(struct pcall *p, unsigned status, struct slice answer)
 	rec_dialog(p); /* our CSeq moved */
 }
 
-/* The parked leg's re-INVITE (carrying the retriever's offer) ended. */
+/* A late retrieval's 2xx from the parked party (its offer @p sdp) that
+ * nobody takes: the retriever left, or the offer could not be relayed.
+ * The pool answers it from a new media session and plays the music
+ * again; without an answer, the ACK has none and the call ends. */
+static void late_keep(struct pcall *p, struct slice sdp)
+{
+	struct media_session *ms = NULL;
+	char ans[SDP_BUF];
+	int n = sdp.len ? media_answer(p->u, sdp, &ms, ans, sizeof(ans)) : -1;
+
+	if (n < 0 || ua_reinvite_ack(p->a, slice_make(ans, (size_t)n))) {
+		media_session_close(ms);
+		(void)ua_reinvite_ack(p->a, slice_make(NULL, 0));
+		end_both(p);
+		return;
+	}
+	media_session_close(p->ms);
+	p->ms = ms;
+	(void)media_play(p->ms, NULL, 0, lot_music(p->rec.domain), NULL, NULL);
+	p->st = PS_PARKED;
+	rec_dialog(p); /* our CSeq moved */
+}
+
+/* The late retriever's ACK (its answer @p sdp): the parked party's
+ * 2xx is ACKed with it. Returns false when the call cannot go on. */
+static bool late_acked(struct pcall *p, struct slice sdp)
+{
+	struct slice ans;
+
+	p->late = false;
+	if (!p->a)
+		return false;
+	if (!sdp.len || ua_offer_for(p->a, sdp, &ans)) {
+		(void)ua_reinvite_ack(p->a, slice_make(NULL, 0));
+		return false;
+	}
+	return ua_reinvite_ack(p->a, ans) == 0;
+}
+
+/* The parked leg's re-INVITE (carrying the retriever's offer; for a
+ * late retriever none, and its 2xx carries the parked party's offer)
+ * ended. */
 static void retrieved(struct pcall *p, unsigned status, struct slice sdp)
 {
 	struct slice none = slice_make(NULL, 0), ans;
 
+	if (p->late && (status < 200 || status >= 300))
+		p->late = false; /* nothing to ACK: the session is as it was */
+	if (p->late && (!p->c || !sdp.len || ua_offer_for(p->c, sdp, &ans))) {
+		/* Nobody to give the offer to: the pool keeps the call. */
+		p->late = false;
+		if (p->c)
+			(void)ua_uas_respond(p->c, 480, none, none);
+		p->c = NULL;
+		late_keep(p, sdp);
+		return;
+	}
 	if (!p->c) {
 		/* The retriever gave up meanwhile. */
 		if (status >= 200 && status < 300)
@@ -837,7 +1060,12 @@ static void a_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	(void)leg;
 	switch (ev->kind) {
 	case UA_SRV_PRACK:
+		if (p->late && p->st == PS_PROMPT)
+			late_prompt(p, ev->sdp);
+		return;
 	case UA_SRV_ACK:
+		if (p->late && p->st == PS_PARKED)
+			late_parked(p, ev->sdp);
 		return;
 	case UA_SRV_REINVITE:
 		if (p->st == PS_RETRIEVING) {
@@ -879,6 +1107,10 @@ static void c_event(struct ua_leg *leg, const struct ua_srv_event *ev,
 	case UA_SRV_PRACK:
 		return;
 	case UA_SRV_ACK:
+		if (p->late && !late_acked(p, ev->sdp)) {
+			end_both(p);
+			return;
+		}
 		/* Both confirmed: offers and INFO cross from now on. */
 		if (p->st == PS_BRIDGED) {
 			p->br.a = p->a;
@@ -918,13 +1150,16 @@ static void do_retrieve(struct ua *u, struct ua_leg *leg,
 		return;
 	}
 	if (!m->body.len) {
-		/* TODO(#13): a late-offer retriever (offer in our 200). */
-		(void)ua_uas_respond(leg, 488, none, none);
-		return;
+		/* Late offer (RFC 3725 flow style): the parked party's
+		 * fresh offer goes in our 200, the answer in its ACK. */
+		err = ua_reinvite_offerless(p->a);
+		if (!err)
+			p->late = true;
+	} else {
+		err = ua_offer_for(p->a, m->body, &off);
+		if (!err)
+			err = ua_reinvite(p->a, off);
 	}
-	err = ua_offer_for(p->a, m->body, &off);
-	if (!err)
-		err = ua_reinvite(p->a, off);
 	if (err) {
 		(void)ua_uas_respond(leg, err == -EBUSY ? 486 : 500, none,
 				     none);
@@ -1471,10 +1706,15 @@ static _Atomic(struct pool *) the_pool;
  * longer posts to it, so pool_stop() may free it. */
 static pthread_mutex_t pool_lk = PTHREAD_MUTEX_INITIALIZER;
 
+static park_takeover_fn take_cb;
+static park_lost_fn lost_cb;
+
 void park_set_pool(struct pool *p)
 {
 	pthread_mutex_lock(&pool_lk);
 	atomic_store_explicit(&the_pool, p, memory_order_release);
+	/* Dead nodes' calls are taken over while a pool runs here. */
+	park_set_takeover(p ? take_cb : NULL, p ? lost_cb : NULL, NULL);
 	pthread_mutex_unlock(&pool_lk);
 }
 
@@ -1983,18 +2223,50 @@ static void dtmf_done(void *arg, int err, unsigned status, const char *domain,
 			parker, parked, domain, slot);
 }
 
+/* One key @p key pressed by party @p tag of call @p call_id (its peer
+ * @p peer_tag), seen on shard @p shard. A '*' and then a '7' from one party
+ * within DTMF_WINDOW_MS park the other party (park_dialog(), the sender told).
+ * The INFO and the RFC 4733 ways share it; @p how is "" or " (RFC 4733)". */
+static void star7_key(unsigned shard, struct slice call_id, struct slice tag,
+		      struct slice peer_tag, char key, const char *how)
+{
+	uint64_t k = hash_slice(tag, hash_slice(call_id, DTMF_SEED)) | 1;
+	struct star *row = &stars[shard % CONF_MAX_WORKERS][k % DTMF_ROWS];
+	struct park_dialog_req rq;
+	int64_t now = mono_ms();
+	int err;
+
+	if (key == '*') {
+		row->key = k;
+		row->at_ms = now;
+		return;
+	}
+	if (key != '7' || row->key != k || now - row->at_ms > DTMF_WINDOW_MS) {
+		if (row->key == k)
+			row->key = 0;
+		return;
+	}
+	row->key = 0;
+	atomic_fetch_add_explicit(&dtmf_ctr[shard % CONF_MAX_WORKERS], 1,
+				  memory_order_relaxed);
+	memset(&rq, 0, sizeof(rq));
+	rq.call_id = call_id;
+	rq.tag = tag;
+	rq.peer_tag = peer_tag;
+	rq.tell = true;
+	err = park_dialog(&rq, dtmf_done, NULL);
+	log_msg(LOG_INFO, "park: *7%s in call-id=%.*s: %s", how,
+		(int)call_id.len, call_id.p,
+		err ? err_str(err) : "parking the other party");
+}
+
 int park_dtmf_hook(struct hook_req *r)
 {
 	const struct sipmsg *m = r->m;
 	const struct siphdr *ct;
-	struct park_dialog_req rq;
-	struct star *row;
-	uint64_t key;
 	char digits[8];
 	size_t nd;
 	bool relay;
-	int64_t now;
-	int err;
 
 	if (m->method != SIP_INFO || !m->to_tag.len || !m->from_tag.len ||
 	    !m->body.len || pool_is_source(r->from))
@@ -2006,36 +2278,20 @@ int park_dtmf_hook(struct hook_req *r)
 	if (!relay && !ctype_is(ct->value, "application/dtmf"))
 		return HOOK_NEXT;
 	nd = dtmf_digits(m->body, relay, digits, sizeof(digits));
-	if (!nd)
-		return HOOK_NEXT;
-	key = hash_slice(m->from_tag, hash_slice(m->call_id, DTMF_SEED)) | 1;
-	row = &stars[shard_id(r->sh) % CONF_MAX_WORKERS][key % DTMF_ROWS];
-	now = mono_ms();
-	for (size_t i = 0; i < nd; i++) {
-		if (digits[i] == '*') {
-			row->key = key;
-			row->at_ms = now;
-			continue;
-		}
-		if (digits[i] != '7' || row->key != key ||
-		    now - row->at_ms > DTMF_WINDOW_MS) {
-			if (row->key == key)
-				row->key = 0;
-			continue;
-		}
-		row->key = 0;
-		count_shard(r->sh);
-		memset(&rq, 0, sizeof(rq));
-		rq.call_id = m->call_id;
-		rq.tag = m->from_tag;
-		rq.peer_tag = m->to_tag;
-		rq.tell = true;
-		err = park_dialog(&rq, dtmf_done, NULL);
-		log_msg(LOG_INFO, "park: *7 in call-id=%.*s: %s",
-			(int)m->call_id.len, m->call_id.p,
-			err ? err_str(err) : "parking the other party");
-	}
+	for (size_t i = 0; i < nd; i++)
+		star7_key(shard_id(r->sh), m->call_id, m->from_tag, m->to_tag,
+			  digits[i], "");
 	return HOOK_NEXT;
+}
+
+void park_dtmf_event(unsigned shard, const struct dtmf_event *ev)
+{
+	/* Without the other tag the dialog is not known: the report came
+	 * before the answer. */
+	if (!ev || !ev->peer_tag[0])
+		return;
+	star7_key(shard, slice_cstr(ev->call_id), slice_cstr(ev->tag),
+		  slice_cstr(ev->peer_tag), ev->key, " (RFC 4733)");
 }
 
 /* The lots BLF resolves slot and lot URIs against: park's config at
@@ -2192,6 +2448,337 @@ static void remote_watch(const struct park_rec *r, enum park_change what,
 	pthread_mutex_unlock(&pool_lk);
 }
 
+/* Node takeover (issue #13): the park thread (store/park_redis.c) moved
+ * a dead node's slot to this node; the lot's worker rebuilds the parked
+ * leg from the record and re-INVITEs the party with our media. */
+
+/* A takeover on its way from the park thread to the lot's worker. */
+struct tjob {
+	struct park_rec rec;
+	char old_proxy[PARK_PROXY_MAX + 1];
+};
+
+/* True when route @p r (a name-addr) names one of the "HOST:PORT" words
+ * of @p list. */
+static bool route_names(struct slice r, const char *list)
+{
+	struct nameaddr na;
+	struct sipuri u;
+	char hp[300];
+	int n;
+
+	if (nameaddr_parse(r, &na) || uri_parse(na.uri, &u))
+		return false;
+	n = snprintf(hp, sizeof(hp), "%.*s:%u", (int)u.host.len, u.host.p,
+		     u.port ? u.port : 5060);
+	if (n <= 0 || (size_t)n >= sizeof(hp))
+		return false;
+	for (const char *w = list; *w;) {
+		size_t len = strcspn(w, " ");
+
+		if (len == (size_t)n && !strncasecmp(w, hp, len))
+			return true;
+		w += len;
+		w += strspn(w, " ");
+	}
+	return false;
+}
+
+/* The dialog of @p r's parked leg, for ua_leg_restore(): its route set
+ * without the entries that name the dead node's proxy (@p dead) and not
+ * ours (a shared address, a balancer's, reaches a survivor); local CSeq
+ * 100 above the last the dead node wrote down (it may have sent some
+ * since, the party refuses a lower one, RFC 3261 §12.2.2). */
+static int take_dialog(const struct park_rec *r, const char *dead,
+		       struct dialog *f, unsigned *droppedp)
+{
+	char mine[PARK_PROXY_MAX + 1];
+	struct slice rest = slice_cstr(r->route), e;
+	int ret;
+
+	park_self_proxy(mine, sizeof(mine));
+	memset(f, 0, sizeof(*f));
+	f->role = DIALOG_UAC;
+	f->state = DIALOG_CONFIRMED;
+	f->call_id = slice_cstr(r->call_id);
+	f->local_tag = slice_cstr(r->local_tag);
+	f->remote_tag = slice_cstr(r->remote_tag);
+	f->local_uri = slice_cstr(r->local_uri);
+	f->remote_uri = slice_cstr(r->remote_uri);
+	f->remote_target = slice_cstr(r->remote_target);
+	f->local_cseq = r->local_cseq + 100;
+	f->local_cseq_set = true;
+	*droppedp = 0;
+	/* Bounded by the route's length (PARK_ROUTE_MAX). */
+	while ((ret = hdr_split_next(&rest, &e)) == 1) {
+		if (route_names(e, dead) && !route_names(e, mine)) {
+			(*droppedp)++;
+			continue;
+		}
+		if (f->nroute == DIALOG_MAX_ROUTES)
+			return -E2BIG;
+		f->route[f->nroute++] = e;
+	}
+	return ret < 0 ? -EBADMSG : 0;
+}
+
+static void t_event(struct ua_leg *leg, const struct ua_event *ev, void *arg);
+
+/* The takeover of @p p did not work (@p status: the re-INVITE's final,
+ * or 500 when it could not be sent): the slot is released, the leg let
+ * go. */
+static void take_failed(struct pcall *p, unsigned status)
+{
+	count(p->u, CTR_TAKEOVER_FAILURES);
+	log_msg(LOG_WARN, "park: takeover of %u@%s failed (%u)", p->rec.slot,
+		p->rec.domain, status);
+	slot_release(p, "takeover failed");
+	if (p->a)
+		ua_hangup(p->a, slice_cstr(reason_gave_up));
+	p->a = NULL;
+	pcall_done(p);
+}
+
+/* The answer to our re-INVITE: music, the rest of the timeout, BLF. */
+static void taken(struct pcall *p, unsigned status, struct slice answer)
+{
+	const struct conf_park *l;
+	struct sdp s;
+	int64_t left;
+
+	if (status < 200 || status >= 300) {
+		take_failed(p, status);
+		return;
+	}
+	l = park_conf_lot(shard_conf(ua_shard(p->u)),
+			  slice_cstr(p->rec.domain));
+	if (!answer.len || sdp_parse(&s, answer.p, answer.len) ||
+	    media_sdp_set_answer(p->ms, &s) || !l) {
+		take_failed(p, l ? 488 : 404);
+		return;
+	}
+	p->st = PS_PARKED;
+	(void)media_play(p->ms, NULL, 0, lot_music(p->rec.domain), NULL, NULL);
+	p->timeout_s = l->timeout_s;
+	p->ring_s = l->comeback_ring_s;
+	if (l->fallback)
+		snprintf(p->fallback, sizeof(p->fallback), "%s", l->fallback);
+	/* What is left of timeout_s since the park (on the dead node);
+	 * gone already: the comeback starts in a second. */
+	left = (int64_t)p->timeout_s - ((int64_t)time(NULL) - p->rec.since_s);
+	timer_start(ua_wheel(p->u), &p->park_t,
+		    (uint64_t)(left > 1 ? left : 1) * 1000, park_timeout_cb);
+	rec_dialog(p);
+	count(p->u, CTR_TAKEOVERS);
+	log_msg(LOG_INFO,
+		"park: %s slot %u taken over: %s hears music again "
+		"call-id=%s",
+		p->rec.domain, p->rec.slot, p->rec.parked, p->rec.call_id);
+	blf_tell(p, parked_state(p->u, slice_cstr(p->rec.domain)));
+}
+
+/* Events of a leg rebuilt by a takeover: first our re-INVITE's final,
+ * then, parked, what park_dialog()'s legs get. */
+static void t_event(struct ua_leg *leg, const struct ua_event *ev, void *arg)
+{
+	struct pcall *p = arg;
+
+	if (p->st == PS_TAKING && ev->kind == UA_EV_REINVITE) {
+		taken(p, ev->status, ev->sdp);
+		return;
+	}
+	z_event(leg, ev, p);
+}
+
+/* On the lot's worker: the leg from the record, our offer in a
+ * re-INVITE. */
+static void take_run(struct shard *sh, void *arg)
+{
+	struct tjob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct media *md = u ? ua_media(u) : NULL;
+	char sdp[SDP_BUF], old[PARK_SDP_O_MAX + 64];
+	struct pcall *p = NULL;
+	struct slice off;
+	struct dialog f;
+	unsigned dropped = 0;
+	int n, err = 0;
+
+	if (!u || !md) {
+		(void)park_release(slice_cstr(j->rec.domain), j->rec.slot,
+				   j->rec.holder);
+		log_msg(LOG_WARN, "park: takeover of %u@%s failed (%s)",
+			j->rec.slot, j->rec.domain,
+			u ? "no media engine" : "the pool stops");
+		free(j);
+		return;
+	}
+	p = pcall_new(u, NULL);
+	if (!p) {
+		(void)park_release(slice_cstr(j->rec.domain), j->rec.slot,
+				   j->rec.holder);
+		count(u, CTR_TAKEOVER_FAILURES);
+		log_msg(LOG_WARN, "park: takeover of %u@%s failed (500)",
+			j->rec.slot, j->rec.domain);
+		free(j);
+		return;
+	}
+	p->rec = j->rec;
+	p->rec.worker = shard_id(sh);
+	p->holds = true;
+	p->st = PS_TAKING;
+	/* The session the party knows: our last o= line, as the dead node
+	 * sent it; ua_offer_for() makes ours its next version. */
+	snprintf(old, sizeof(old), "v=0\r\no=%s\r\ns=-\r\nt=0 0\r\n",
+		 p->rec.sdp_o);
+	err = take_dialog(&p->rec, j->old_proxy, &f, &dropped);
+	if (!err)
+		err = ua_leg_restore(u, &f, slice_cstr(old), t_event, p, &p->a);
+	if (!err)
+		err = media_session_open(md, &p->ms);
+	n = err ? -1 : media_sdp_offer(p->ms, sdp, sizeof(sdp));
+	if (!err && n < 0)
+		err = n;
+	if (!err)
+		err = ua_offer_for(p->a, slice_make(sdp, (size_t)n), &off);
+	if (!err)
+		err = ua_reinvite(p->a, off);
+	if (err) {
+		log_msg(LOG_INFO, "park: %s slot %u: no takeover: %s",
+			p->rec.domain, p->rec.slot, err_str(err));
+		take_failed(p, 500);
+		free(j);
+		return;
+	}
+	log_msg(LOG_INFO,
+		"park: %s slot %u: re-INVITE of %s to resume it here "
+		"(%u routes of the dead node left out)",
+		p->rec.domain, p->rec.slot, p->rec.remote_target, dropped);
+	free(j);
+}
+
+/* The park thread took a dead node's slot for us: to the lot's worker
+ * (as park_steer() picks it, so retrievals find the call). */
+static void take_cb(const struct park_rec *r, const char *old_proxy, void *arg)
+{
+	struct tjob *j = calloc(1, sizeof(*j));
+	struct pool *pl;
+	unsigned n;
+	int err = -ENOMEM;
+
+	(void)arg;
+	if (j) {
+		j->rec = *r;
+		snprintf(j->old_proxy, sizeof(j->old_proxy), "%s", old_proxy);
+		pthread_mutex_lock(&pool_lk);
+		pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+		n = pl ? pool_workers(pl) : 0;
+		err = n ? shard_post(pool_shards(pl),
+				     (unsigned)(hash_slice_case(
+						    slice_cstr(j->rec.domain),
+						    STEER_SEED) %
+						n),
+				     take_run, j)
+			: -ENOENT;
+		pthread_mutex_unlock(&pool_lk);
+	}
+	if (err) {
+		free(j);
+		(void)park_release(slice_cstr(r->domain), r->slot, r->holder);
+		log_msg(LOG_WARN, "park: takeover of %u@%s failed (%s)",
+			r->slot, r->domain, err_str(err));
+	}
+}
+
+/* A slot of ours another node took over while we were frozen. */
+struct ljob {
+	char domain[PARK_DOMAIN_MAX + 1];
+	unsigned slot;
+	uint64_t holder;
+};
+
+/* On the lot's worker: our call in that slot goes quietly (the other
+ * node re-INVITEd the party; a BYE from us would end its call). */
+static void lost_run(struct shard *sh, void *arg)
+{
+	struct ljob *j = arg;
+	struct ua *u = sh ? ua_of(sh) : NULL;
+	struct park_state *ps = u ? ua_app_state(u, &park_app) : NULL;
+	struct pcall *p =
+	    ps ? find_parked(ps, slice_cstr(j->domain), j->slot) : NULL;
+
+	if (p && p->rec.holder == j->holder) {
+		log_msg(LOG_INFO,
+			"park: %s slot %u: held by another node now: our "
+			"call-id=%s let go",
+			p->rec.domain, p->rec.slot, p->rec.call_id);
+		p->holds = false; /* not ours to release */
+		timer_stop(ua_wheel(p->u), &p->park_t);
+		timer_stop(ua_wheel(p->u), &p->ring_t);
+		ua_leg_drop(p->a);
+		p->a = NULL;
+		if (p->c)
+			ua_hangup(p->c, slice_cstr(reason_noanswer));
+		p->c = NULL;
+		pcall_done(p);
+	}
+	free(j);
+}
+
+static void lost_cb(const char *domain, unsigned slot, uint64_t holder,
+		    void *arg)
+{
+	struct ljob *j = calloc(1, sizeof(*j));
+	struct pool *pl;
+	unsigned n;
+
+	(void)arg;
+	if (!j)
+		return;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->slot = slot;
+	j->holder = holder;
+	pthread_mutex_lock(&pool_lk);
+	pl = atomic_load_explicit(&the_pool, memory_order_acquire);
+	n = pl ? pool_workers(pl) : 0;
+	if (!n || shard_post(pool_shards(pl),
+			     (unsigned)(hash_slice_case(slice_cstr(j->domain),
+							STEER_SEED) %
+					n),
+			     lost_run, j))
+		free(j);
+	pthread_mutex_unlock(&pool_lk);
+}
+
+/* This node's proxy addresses, as its Record-Route values name them
+ * (proxy/route.c: `advertise`, else the address), for the records. */
+static void set_proxy(const struct conf *c)
+{
+	char buf[PARK_PROXY_MAX + 1], hp[128];
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < c->nlisten; i++) {
+		const struct conf_listen *l = &c->listen[i];
+		int n;
+
+		if (l->adv_host)
+			n = snprintf(hp, sizeof(hp), "%s:%u", l->adv_host,
+				     l->adv_port);
+		else
+			n = snprintf(hp, sizeof(hp),
+				     strchr(l->address, ':') ? "[%s]:%u"
+							     : "%s:%u",
+				     l->address, l->port);
+		if (n <= 0 || (size_t)n >= sizeof(hp) ||
+		    o + (size_t)n + 2 > sizeof(buf) || strstr(buf, hp))
+			continue;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
+				      o ? " " : "", hp);
+	}
+	park_set_proxy(buf);
+}
+
 int park_feature_start(const struct conf *c)
 {
 	const struct park_conf *pc = park_conf(c);
@@ -2222,6 +2809,8 @@ int park_feature_start(const struct conf *c)
 	err = park_init();
 	if (!err)
 		park_set_watch(remote_watch, NULL);
+	if (!err)
+		set_proxy(c);
 	if (!err)
 		err = stats_add(&stats_src);
 	if (err)

@@ -10,6 +10,7 @@
 
 struct conf;
 struct sipmsg;
+struct dtmf_event;
 
 /*
  * Park (issue #13, first slice; docs/features.md "Park"). Three parts:
@@ -187,6 +188,16 @@ void park_set_pool(struct pool *p);
  * shard of its Call-ID). Thread: the shard.
  */
 int park_dtmf_hook(struct hook_req *r);
+
+/**
+ * The dtmf_event_fn (proxy/dtmf.h) of the RFC 4733 way in: key
+ * presses rtpengine saw in a call the proxy anchors there go to the
+ * detector park_dtmf_hook() uses ('*' then '7' from one party within
+ * 2 s park the OTHER party, the sender gets the MESSAGE); the party is
+ * the report's source tag, the dialog its Call-ID and both tags. A
+ * report without the other tag is dropped. Thread: the shard @p shard.
+ */
+void park_dtmf_event(unsigned shard, const struct dtmf_event *ev);
 
 /**
  * Make the slot table (store/park.h), register the counters, and give

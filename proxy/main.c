@@ -59,6 +59,7 @@
 #include "proxy/proxy_conf.h"
 #include "proxy/dns.h"
 #include "proxy/dns_conf.h"
+#include "proxy/dtmf.h"
 #include "proxy/rtpe.h"
 #include "proxy/nat.h"
 #include "proxy/nat_conf.h"
@@ -789,6 +790,12 @@ static int run(const struct conf *c, const struct opts *o)
 		status = EXIT_START;
 		goto out;
 	}
+	/* media.dtmf_events: rtpengine's key presses to park's *7. */
+	err = dtmf_init(c, park_dtmf_event);
+	if (err) {
+		status = EXIT_START; /* dtmf_init() said why */
+		goto out;
+	}
 	/* dns: the resolvers' counters, one per shard, likewise. */
 	err = dns_conf(c)->enabled ? dns_init(c->workers) : 0;
 	if (err) {
@@ -877,6 +884,7 @@ out:
 	/* The pool's workers held the slots, the shards resolved BLF URIs. */
 	park_feature_stop();
 	rtpe_fini(); /* no shard counts any more */
+	dtmf_fini();
 	nat_fini();
 	dns_fini();
 	trace_stop(NULL); /* the shards gave it their last messages */

@@ -623,9 +623,11 @@ static int run_hooks(struct pipeline *k, const struct peer *from,
 }
 
 static int forward(struct pipeline *k, const struct peer *from,
-		   const struct sipmsg *m, const struct hook_fwd *fw);
+		   const struct sipmsg *m, const struct hook_fwd *fw,
+		   const struct rtpe_offers *o);
 static int hold_dns(struct pipeline *k, const struct peer *from,
-		    const struct sipmsg *m, const struct hook_fwd *fw);
+		    const struct sipmsg *m, const struct hook_fwd *fw,
+		    const struct rtpe_offers *o);
 
 /* A request held for rtpengine (proxy/rtpe.h): where it came from and
  * the targets the features chose, copied out of the arena. */
@@ -644,6 +646,10 @@ struct held_req {
 	struct slice call_id, branch;
 	uint32_t cseq;
 	bool cancelled; /* answered 487: drop it when it resumes */
+	/* rtpengine's offers for a fork of mixed media (its branches'
+	 * bodies) while it waits for DNS; NULL otherwise. */
+	const struct rtpe_offers *offers;
+	struct rtpe_offers offers_copy;
 };
 
 /* Copy @p s to *@p op and point it there. */
@@ -657,12 +663,13 @@ static struct slice keep_slice(char **op, struct slice s)
 	return out;
 }
 
-/* A held_req for @p m with a deep copy of @p fw and @p msg_len bytes
- * for the message (one allocation), in k->held. */
-static struct held_req *held_req_new(struct pipeline *k,
-				     const struct peer *from,
-				     const struct sipmsg *m,
-				     const struct hook_fwd *fw, size_t msg_len)
+/* A held_req for @p m with a deep copy of @p fw and @p offers (NULL
+ * allowed) and @p msg_len bytes for the message (one allocation), in
+ * k->held. */
+static struct held_req *
+held_req_new(struct pipeline *k, const struct peer *from,
+	     const struct sipmsg *m, const struct hook_fwd *fw,
+	     const struct rtpe_offers *offers, size_t msg_len)
 {
 	size_t len = sizeof(struct held_req) + msg_len + m->call_id.len +
 		     m->via.branch.len,
@@ -674,6 +681,8 @@ static struct held_req *held_req_new(struct pipeline *k,
 	for (i = 0; i < fw->nt; i++)
 		len += sizeof(*t) + fw->t[i].b.uri.len + fw->t[i].b.path.len +
 		       fw->t[i].ruri.len + fw->t[i].hdrs.len;
+	for (i = 0; offers && i < RTPE_TO__COUNT; i++)
+		len += offers->sdp[i].len;
 	h = malloc(len);
 	if (!h)
 		return NULL;
@@ -695,6 +704,10 @@ static struct held_req *held_req_new(struct pipeline *k,
 	h->fw.t = fw->nt ? t : NULL;
 	h->call_id = keep_slice(&o, m->call_id);
 	h->branch = keep_slice(&o, m->via.branch);
+	h->offers = offers ? &h->offers_copy : NULL;
+	for (i = 0; i < RTPE_TO__COUNT; i++)
+		h->offers_copy.sdp[i] = offers ? keep_slice(&o, offers->sdp[i])
+					       : slice_make(NULL, 0);
 	h->cseq = m->cseq;
 	h->cancelled = false;
 	h->msg = o;
@@ -763,10 +776,11 @@ static int answer_media_failed(struct pipeline *k, const struct sipmsg *m,
 		      SLICE_LIT(RTPE_REASON_LINE));
 }
 
-/* rtpengine answered the offer of a held request (or failed). */
-static void resume_request(void *arg, int err, struct slice msg)
+/* rtpengine answered the offer(s) of held request @p h (or failed):
+ * @p forked, the offers of a fork of mixed media (@p o on success). */
+static void resume(struct held_req *h, int err, struct slice msg, bool forked,
+		   const struct rtpe_offers *o)
 {
-	struct held_req *h = arg;
 	struct pipeline *k = h->k;
 	struct sipmsg m;
 	int parsed;
@@ -781,34 +795,58 @@ static void resume_request(void *arg, int err, struct slice msg)
 		       0 &&
 		   parsed >= 0) {
 		k->status = 0;
-		if (err && !rtpe_conf(shard_conf(k->sh))->proceed)
+		if (err && !rtpe_conf(shard_conf(k->sh))->proceed) {
 			answer_media_failed(k, &m, &h->from);
-		else
-			forward(k, &h->from, &m, &h->fw);
+			/* The offers of the fork that rtpengine made. */
+			if (forked && k->rtpe)
+				rtpe_failed(k->rtpe, h->call_id);
+		} else {
+			forward(k, &h->from, &m, &h->fw, err ? NULL : o);
+		}
 		count_txns(k);
 		arena_reset(shard_arena(k->sh));
 	}
 	held_req_free(h);
 }
 
-/* Who gets the SDP of request @p m (rtpe_hold()): a browser when every
- * target the route would send it to is a WebSocket flow (a browser's
- * binding, or the flow token of an in-dialog Route), else a phone. The
- * plan is made again when the request goes on (forward()). */
-static enum rtpe_to offer_to(struct pipeline *k, const struct peer *from,
-			     const struct sipmsg *m, const struct hook_fwd *fw)
+/* rtpengine answered the offer of a held request (or failed). */
+static void resume_request(void *arg, int err, struct slice msg)
 {
-	struct route_plan p;
-	unsigned ws = 0;
+	resume(arg, err, msg, false, NULL);
+}
 
-	if (route_plan_fwd(shard_conf(k->sh), m, fw, shard_arena(k->sh), &p) ||
-	    p.status || !p.ntargets)
-		return RTPE_TO_RTP;
+/* rtpengine answered the offers of a held forked request (or failed):
+ * rtpe_fork_fn. */
+static void resume_fork(void *arg, int err, struct slice msg,
+			const struct rtpe_offers *o)
+{
+	resume(arg, err, msg, true, o);
+}
+
+/* Who gets the SDP of request @p m (rtpe_hold()): the kinds of media
+ * (1u << enum rtpe_to) of the targets the route would send it to: a
+ * browser for a WebSocket flow (a browser's binding, or the flow token
+ * of an in-dialog Route), a trunk asking for SRTP for a next hop of a
+ * routes[].srtp route, else a phone (a name not resolved yet too). One
+ * kind: one offer for every branch; more: one per kind (a fork to a
+ * browser and a phone). The plan is made again when the request goes
+ * on (forward()). */
+static unsigned offer_kinds(struct pipeline *k, const struct peer *from,
+			    const struct sipmsg *m, const struct hook_fwd *fw)
+{
+	const struct conf *c = shard_conf(k->sh);
+	struct route_plan p;
+	unsigned kinds = 0;
+
+	if (route_plan_fwd(c, m, fw, shard_arena(k->sh), &p) || p.status ||
+	    !p.ntargets)
+		return 1u << RTPE_TO_RTP;
 	route_flow_apply(&p, from);
 	for (unsigned i = 0; i < p.ntargets; i++)
-		ws +=
-		    !p.t[i].resolve.len && peer_proto_is_ws(p.t[i].dest.proto);
-	return ws == p.ntargets ? RTPE_TO_WEBRTC : RTPE_TO_RTP;
+		kinds |= 1u << (p.t[i].resolve.len
+				    ? RTPE_TO_RTP
+				    : rtpe_peer_kind(c, &p.t[i].dest));
+	return kinds;
 }
 
 /* Hold request @p m for rtpengine's offer. Returns 1 when it goes on
@@ -818,13 +856,21 @@ static int hold_request(struct pipeline *k, const struct peer *from,
 			const struct sipmsg *m, const struct hook_fwd *fw)
 {
 	const struct conf *c = shard_conf(k->sh);
-	struct held_req *h = held_req_new(k, from, m, fw, m->len);
+	struct held_req *h = held_req_new(k, from, m, fw, NULL, m->len);
 	int err = -ENOMEM;
 
 	if (h) {
+		unsigned kinds = offer_kinds(k, from, m, fw), one = 0;
+
 		memcpy(h->msg, m->buf, m->len);
-		err = rtpe_hold(k->rtpe, c, from, m, offer_to(k, from, m, fw),
-				resume_request, h);
+		while (one < RTPE_TO__COUNT && kinds != 1u << one)
+			one++;
+		if (one < RTPE_TO__COUNT)
+			err = rtpe_hold(k->rtpe, c, from, m, (enum rtpe_to)one,
+					resume_request, h);
+		else
+			err = rtpe_hold_fork(k->rtpe, c, from, m, kinds,
+					     resume_fork, h);
 	}
 
 	if (!err) {
@@ -866,7 +912,7 @@ static void resume_dns(void *arg, int err)
 		} else {
 			k->status = 0;
 			k->dns_rounds = h->rounds + 1;
-			forward(k, &h->from, &m, &h->fw);
+			forward(k, &h->from, &m, &h->fw, h->offers);
 			k->dns_rounds = 0;
 		}
 		count_txns(k);
@@ -880,13 +926,14 @@ static void resume_dns(void *arg, int err)
  * callback on this shard. Returns 0 when held or answered, or the error
  * of an answer not sent. */
 static int hold_dns(struct pipeline *k, const struct peer *from,
-		    const struct sipmsg *m, const struct hook_fwd *fw)
+		    const struct sipmsg *m, const struct hook_fwd *fw,
+		    const struct rtpe_offers *o)
 {
 	struct held_req *h = NULL;
 	int err = -ENOMEM;
 
 	if (k->dns_rounds < DNS_MAX_ROUNDS)
-		h = held_req_new(k, from, m, fw, m->len);
+		h = held_req_new(k, from, m, fw, o, m->len);
 	if (h) {
 		memcpy(h->msg, m->buf, m->len);
 		h->rounds = k->dns_rounds;
@@ -907,7 +954,7 @@ static int hold_dns(struct pipeline *k, const struct peer *from,
 		if (k->dns_rounds < DNS_MAX_ROUNDS) {
 			unsigned rounds = k->dns_rounds++;
 
-			err = forward(k, from, m, fw);
+			err = forward(k, from, m, fw, o);
 			k->dns_rounds = rounds;
 			return err;
 		}
@@ -962,6 +1009,46 @@ static int hold_response(struct pipeline *k, const struct peer *from,
 	return err;
 }
 
+/* rtpengine answered the answer in a held ACK (or failed): it goes on
+ * either way, as an ACK cannot be refused; on failure as it came (the
+ * media of that call is not anchored). */
+static void resume_ack(void *arg, int err, struct slice msg)
+{
+	struct held_req *h = arg;
+	struct pipeline *k = h->k;
+	struct sipmsg m;
+	int parsed;
+
+	if (err != -ECANCELED &&
+	    shard_parse(k->sh, &h->from, msg.p, msg.len, &m, &parsed) == 0 &&
+	    parsed >= 0) {
+		if (route_ack(k->route, &m, &h->from))
+			count(&shard_stats(k->sh)->dropped);
+		arena_reset(shard_arena(k->sh));
+	}
+	held_req_free(h);
+}
+
+/* Hold the ACK @p m of a 2xx whose SDP was the offer, for rtpengine's
+ * answer (RFC 3261 §13.2.1, late offer): 0 when held. */
+static int hold_ack(struct pipeline *k, const struct peer *from,
+		    const struct sipmsg *m)
+{
+	struct hook_fwd fw;
+	struct held_req *h;
+	int err;
+
+	memset(&fw, 0, sizeof(fw));
+	h = held_req_new(k, from, m, &fw, NULL, 0);
+	if (!h)
+		return -ENOMEM;
+	err = rtpe_hold(k->rtpe, shard_conf(k->sh), from, m, RTPE_TO_OFFERER,
+			resume_ack, h);
+	if (err)
+		held_req_free(h);
+	return err;
+}
+
 static void handle_request(struct pipeline *k, const struct peer *from,
 			   const struct sipmsg *m, int parsed)
 {
@@ -986,6 +1073,12 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			return;
 		}
 		if (!(st && txn_srv_absorb(st, m))) {
+			/* The answer to an offer in the 2xx (late offer). */
+			if (rtpe_wants(k->rtpe, m) &&
+			    hold_ack(k, from, m) == 0) {
+				k->outcome = "held for rtpengine";
+				return;
+			}
 			err = route_ack(k->route, m, from);
 			k->outcome = err ? "dropped" : "forwarded";
 		}
@@ -1008,13 +1101,13 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 			st = txn_srv_find(l, m, SIP_INVITE);
 			if (st) {
 				k->outcome = "cancels its INVITE";
-				rtpe_note(k->rtpe, m);
+				rtpe_note(k->rtpe, m, from);
 				route_cancel(k->route, st, m, from);
 				return;
 			}
 			if (cancel_held(k, m, from)) {
 				k->outcome = "cancels its held INVITE";
-				rtpe_note(k->rtpe, m);
+				rtpe_note(k->rtpe, m, from);
 				return;
 			}
 		}
@@ -1061,32 +1154,52 @@ static void handle_request(struct pipeline *k, const struct peer *from,
 		return;
 	/* Media anchoring (proxy/rtpe.h): a BYE or CANCEL ends the call
 	 * in rtpengine; an offer waits for rtpengine's SDP. */
-	rtpe_note(k->rtpe, m);
+	rtpe_note(k->rtpe, m, from);
 	if (rtpe_wants(k->rtpe, m)) {
 		err = hold_request(k, from, m, &fw);
 		if (err <= 0)
 			goto out;
 	}
-	err = forward(k, from, m, &fw);
+	err = forward(k, from, m, &fw, NULL);
 out:
 	if (err && log_enabled(LOG_INFO) && log_ratelimit_ok(&bad_rl))
 		log_msg(LOG_INFO, "no answer sent: %s", err_str(err));
 }
 
-/* Forward request @p m (past the hooks) by the route, or answer what
- * the route plan says. Returns 0, or the error of an answer that could
- * not be sent. */
-static int forward(struct pipeline *k, const struct peer *from,
-		   const struct sipmsg *m, const struct hook_fwd *fw)
+/* The offers of a fork of mixed media and whose config classes its
+ * targets (route_body_fn's context). */
+struct branch_sdp {
+	const struct conf *c;
+	const struct rtpe_offers *o;
+};
+
+/* The SDP of the branch to @p t: rtpengine's offer for its kind of
+ * media (route_body_fn). */
+static struct slice branch_sdp(void *ctx, const struct route_target *t)
 {
+	const struct branch_sdp *b = ctx;
+
+	return rtpe_offers_pick(b->o, rtpe_peer_kind(b->c, &t->dest));
+}
+
+/* Forward request @p m (past the hooks) by the route, or answer what
+ * the route plan says; @p o (NULL: none) are rtpengine's offers of a
+ * fork of mixed media, each branch gets its kind's. Returns 0, or the
+ * error of an answer that could not be sent. */
+static int forward(struct pipeline *k, const struct peer *from,
+		   const struct sipmsg *m, const struct hook_fwd *fw,
+		   const struct rtpe_offers *o)
+{
+	struct branch_sdp b = { shard_conf(k->sh), o };
 	int err;
 
 	route_last_reply(k->route, NULL);
 	if (k->dns)
 		dns_forget(k->dns);
-	err = route_request_fwd(k->route, m, from, fw);
+	err = route_request_body(k->route, m, from, fw, o ? branch_sdp : NULL,
+				 &b);
 	if (err == -EINPROGRESS)
-		return hold_dns(k, from, m, fw);
+		return hold_dns(k, from, m, fw, o);
 	if (!err) {
 		const char *why = NULL;
 		unsigned status = route_last_reply(k->route, &why);
@@ -1110,6 +1223,11 @@ static int forward(struct pipeline *k, const struct peer *from,
 			log_refusal(from, m, status, err_str(err));
 		err = answer(k, m, from, status, NULL, slice_make(NULL, 0));
 	}
+	/* Answered here, not forwarded (no transaction tells the route's
+	 * invite_failed): what rtpengine or the call table has for an
+	 * unconfirmed call goes now, not at the sweep minutes later. */
+	if (m->method == SIP_INVITE && k->status >= 300)
+		rtpe_failed(k->rtpe, m->call_id);
 	return err;
 }
 
@@ -1168,7 +1286,7 @@ void pipeline_handle(struct shard *sh, const struct peer *from, const char *buf,
 		if (parsed >= 0 && m.status >= 100 && m.status < 700)
 			count(&shard_stats(sh)->rsp_in[m.status / 100 - 1]);
 		if (parsed >= 0 && k->rtpe) {
-			rtpe_note(k->rtpe, &m);
+			rtpe_note(k->rtpe, &m, from);
 			if (rtpe_wants(k->rtpe, &m) &&
 			    hold_response(k, from, &m) == 0)
 				return;

@@ -37,6 +37,7 @@ struct raw_route {
 	char **next_hop;
 	unsigned next_hop_count;
 	int topology_hiding; /* RAW_BOOL_* */
+	int srtp;	     /* PROXY_SRTP_* + 1, 0: not given */
 };
 
 struct raw_location {
@@ -78,6 +79,13 @@ static const cyaml_schema_value_t uri_entry = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 256),
 };
 
+/* routes[].srtp: the media rtpengine offers that trunk (proxy/rtpe.h). */
+static const cyaml_strval_t srtp_strings[] = {
+	{ "off", PROXY_SRTP_OFF + 1 },
+	{ "sdes", PROXY_SRTP_SDES + 1 },
+	{ "dtls", PROXY_SRTP_DTLS + 1 },
+};
+
 static const cyaml_schema_field_t route_fields[] = {
 	CYAML_FIELD_STRING_PTR("domain",
 			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
@@ -91,6 +99,9 @@ static const cyaml_schema_field_t route_fields[] = {
 			 CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
 			 struct raw_route, topology_hiding, bool_strings,
 			 CYAML_ARRAY_LEN(bool_strings)),
+	CYAML_FIELD_ENUM("srtp", CYAML_FLAG_OPTIONAL | CYAML_FLAG_STRICT,
+			 struct raw_route, srtp, srtp_strings,
+			 CYAML_ARRAY_LEN(srtp_strings)),
 	CYAML_FIELD_END
 };
 
@@ -437,6 +448,8 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 			return err;
 		cr->topology_hiding = rr->topology_hiding == RAW_BOOL_TRUE;
 		pc->th_any |= cr->topology_hiding;
+		cr->srtp =
+		    rr->srtp ? (enum proxy_srtp)(rr->srtp - 1) : PROXY_SRTP_OFF;
 		/* A hidden trunk is known by its address (proxy/topoh.h):
 		 * its next hops must be IP literals. */
 		for (unsigned k = 0; cr->topology_hiding && k < cr->nnext_hop;

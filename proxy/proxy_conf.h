@@ -29,6 +29,13 @@ struct conf_target {
 	uint16_t q; /**< q-value x 1000 (contacts; default 1000) */
 };
 
+/** routes[].srtp: what rtpengine offers a trunk (proxy/rtpe.h). */
+enum proxy_srtp {
+	PROXY_SRTP_OFF,	 /**< as the other side has it (default) */
+	PROXY_SRTP_SDES, /**< RTP/SAVP with a=crypto (RFC 4568) */
+	PROXY_SRTP_DTLS, /**< UDP/TLS/RTP/SAVP (RFC 5764) */
+};
+
 /** A static route: requests for @p domain or numbers with @p prefix. */
 struct conf_route {
 	char *domain; /**< lower case, or NULL */
@@ -38,6 +45,9 @@ struct conf_route {
 	/** Hide the inside's Via, Record-Route, Contact and Call-ID from
 	 * these next hops (proxy/topoh.h); false by default. */
 	bool topology_hiding;
+	/** With media anchored (media.enabled), what rtpengine offers
+	 * these next hops: SRTP keyed by SDES or DTLS, or off. */
+	enum proxy_srtp srtp;
 };
 
 /** Bindings pre-loaded into the location table at start-up. */

@@ -1204,6 +1204,8 @@ static int build_request(struct route *r, const struct fork *f,
 	if (err)
 		return err;
 	err = add_lines(el, t->hdrs);
+	if (!err && t->body.len)
+		err = edit_set_body(el, t->body);
 	if (err)
 		return err;
 	return edit_print_arena(el, r->a, outp);
@@ -1994,6 +1996,13 @@ int route_request(struct route *r, const struct sipmsg *m,
 int route_request_fwd(struct route *r, const struct sipmsg *m,
 		      const struct peer *from, const struct hook_fwd *fw)
 {
+	return route_request_body(r, m, from, fw, NULL, NULL);
+}
+
+int route_request_body(struct route *r, const struct sipmsg *m,
+		       const struct peer *from, const struct hook_fwd *fw,
+		       route_body_fn *body, void *ctx)
+{
 	struct slice req, out, crs = { NULL, 0 };
 	struct route_plan p;
 	size_t strings = 0, o = 0;
@@ -2015,8 +2024,11 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 	if (p.status)
 		return route_reply(r, m, from, p.status, p.reason,
 				   slice_make(NULL, 0));
-	for (unsigned i = 0; i < p.ntargets; i++)
-		strings += p.t[i].ruri.len + p.t[i].path.len + p.t[i].hdrs.len;
+	for (unsigned i = 0; i < p.ntargets; i++) {
+		p.t[i].body = body ? body(ctx, &p.t[i]) : slice_make(NULL, 0);
+		strings += p.t[i].ruri.len + p.t[i].path.len + p.t[i].hdrs.len +
+			   p.t[i].body.len;
+	}
 	if (r->cfg.dialogs && m->to_tag.len)
 		note_request(m);
 	else if (r->cfg.dialogs && m->method == SIP_INVITE)
@@ -2044,6 +2056,7 @@ int route_request_fwd(struct route *r, const struct sipmsg *m,
 		f->t[i].ruri = keep(f->strings, &o, p.t[i].ruri);
 		f->t[i].path = keep(f->strings, &o, p.t[i].path);
 		f->t[i].hdrs = keep(f->strings, &o, p.t[i].hdrs);
+		f->t[i].body = keep(f->strings, &o, p.t[i].body);
 	}
 	f->caller_route = keep(f->strings, &o, crs);
 	f->cseq = m->cseq;

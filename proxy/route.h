@@ -32,6 +32,9 @@ struct route_target {
 	struct slice resolve; /**< a sip/sips URI whose host is a name:
 				   dest is not set; route_cfg.resolve
 				   turns it into targets (RFC 3263) */
+	struct slice body;    /**< this branch's body instead of the
+				   request's (route_body_fn), or empty:
+				   the request's */
 };
 
 /** What route_plan() decided. */
@@ -231,6 +234,26 @@ int route_request(struct route *r, const struct sipmsg *m,
  */
 int route_request_fwd(struct route *r, const struct sipmsg *m,
 		      const struct peer *from, const struct hook_fwd *fw);
+
+/**
+ * The body the branch to @p t gets instead of the request's (media
+ * anchoring: rtpengine's offer for that target's kind of media), or an
+ * empty slice for the request's own. Valid until the call that asked
+ * for it returns. Thread: the owner of the route.
+ */
+typedef struct slice route_body_fn(void *ctx, const struct route_target *t);
+
+/**
+ * route_request_fwd() whose branches may each carry their own body:
+ * @p body (NULL: every branch the request's) is asked once per target,
+ * after names are resolved, and what it gives is copied (with its
+ * Content-Length) into that branch's request, the first one and those
+ * of later serial groups alike. Errors, thread and ownership as
+ * route_request_fwd().
+ */
+int route_request_body(struct route *r, const struct sipmsg *m,
+		       const struct peer *from, const struct hook_fwd *fw,
+		       route_body_fn *body, void *ctx);
 
 /**
  * Forward ACK @p m that matched no server transaction (the ACK of a

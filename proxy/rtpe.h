@@ -50,10 +50,13 @@ void rtpe_free(struct rtpe *r);
 typedef void rtpe_resume_fn(void *arg, int err, struct slice msg);
 
 /**
- * Whether request or response @p m should be held for rtpengine: an
- * INVITE or UPDATE with an application/sdp body (an offer), or a 18x or
- * 2xx with one to an INVITE or UPDATE of a call anchored here (the
- * answer). Always false when @p r is NULL. Thread: the shard's.
+ * Whether request or response @p m should be held for rtpengine. An
+ * offer: an INVITE or UPDATE with an application/sdp body, or a 18x or
+ * 2xx with one to an INVITE that had none (late offer, RFC 3261
+ * §13.2.1; rtpe_note() saw it). An answer: a 18x or 2xx with SDP to an
+ * INVITE or UPDATE of a call anchored here, or a PRACK or ACK with SDP
+ * after an offer in a response (RFC 3262 §5). Always false when @p r is
+ * NULL. Thread: the shard's.
  */
 bool rtpe_wants(const struct rtpe *r, const struct sipmsg *m);
 
@@ -62,7 +65,23 @@ enum rtpe_to {
 	RTPE_TO_RTP,	 /**< a phone: plain RTP/AVP */
 	RTPE_TO_WEBRTC,	 /**< a browser (its flow is WS or WSS) */
 	RTPE_TO_OFFERER, /**< an answer: back to the offer's sender */
+	RTPE_TO_SDES,	 /**< a trunk with routes[].srtp: sdes */
+	RTPE_TO_DTLS,	 /**< a trunk with routes[].srtp: dtls */
+	RTPE_TO__COUNT
 };
+
+/**
+ * The kind of media peer @p p speaks: RTPE_TO_WEBRTC for a WS or WSS
+ * flow (a browser), else rtpe_srtp_to(). Thread: any.
+ */
+enum rtpe_to rtpe_peer_kind(const struct conf *c, const struct peer *p);
+
+/**
+ * RTPE_TO_SDES or RTPE_TO_DTLS when @p p's host is a next hop of a
+ * route with routes[].srtp (any port, as topology hiding knows a
+ * trunk), else RTPE_TO_RTP. Thread: any.
+ */
+enum rtpe_to rtpe_srtp_to(const struct conf *c, const struct peer *p);
 
 /**
  * The ng flags (RTPE_FLAG_*) of the offer or answer @p m from @p from:
@@ -75,10 +94,13 @@ unsigned rtpe_call_flags(const struct conf *c, const struct sipmsg *m,
 			 const struct peer *from);
 
 /**
- * Hold @p m (copied) and send rtpengine its offer (a request) or answer
- * (a response) with the flags of @p c, and, when the sender (@p from:
- * WS or WSS is a browser) and @p to differ in kind, the flags that
- * bridge WebRTC media (ICE, DTLS-SRTP, AVPF, rtcp-mux) and plain RTP;
+ * Hold @p m (copied) and send rtpengine its offer or answer
+ * (rtpe_wants()) with the flags of @p c, and, when the sender (@p from:
+ * WS or WSS is a browser, a routes[].srtp trunk SRTP) and @p to differ
+ * in kind, the flags that bridge WebRTC media (ICE, DTLS-SRTP, AVPF,
+ * rtcp-mux), SRTP (SDES or DTLS) and plain RTP. @p to is that of a
+ * request's offer; an answer goes back to its offerer, and an offer in
+ * a response to the sender of its SDP-less INVITE, whatever @p to says;
  * @p cb runs once with @p arg when it returns 0. Errors (@p cb not
  * called): -ETIMEDOUT / -EHOSTDOWN (every rtpengine is marked down),
  * -ENOMEM, -EINVAL (not wanted). Thread: the shard's.
@@ -86,6 +108,45 @@ unsigned rtpe_call_flags(const struct conf *c, const struct sipmsg *m,
 int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 	      const struct sipmsg *m, enum rtpe_to to, rtpe_resume_fn *cb,
 	      void *arg);
+
+/** rtpengine's offers of one forked request, one per kind of media. */
+struct rtpe_offers {
+	struct slice sdp[RTPE_TO__COUNT]; /**< by kind; empty: not made */
+};
+
+/**
+ * The SDP for a branch whose target speaks @p kind: its kind's offer,
+ * else the plain RTP one, else the first made (a target whose kind was
+ * not known when the offers were made: a name resolved since).
+ * Thread: any.
+ */
+struct slice rtpe_offers_pick(const struct rtpe_offers *o, enum rtpe_to kind);
+
+/**
+ * The end of rtpe_hold_fork(): @p err and @p msg as rtpe_resume_fn
+ * says, except that @p msg is always the request as received; on
+ * success @p o holds one SDP per kind asked (valid during the call), on
+ * failure @p o is NULL (what rtpengine made for the call goes with
+ * rtpe_failed()). Thread: the shard's.
+ */
+typedef void rtpe_fork_fn(void *arg, int err, struct slice msg,
+			  const struct rtpe_offers *o);
+
+/**
+ * rtpe_hold() for the offer of request @p m (an INVITE with SDP) forked
+ * to branches that need different kinds of media: @p kinds, a mask of
+ * (1u << enum rtpe_to), two kinds or more. One ng offer per kind, told
+ * apart by its via-branch; the answer of the branch that answers goes
+ * with its kind's via-branch (rtpe_hold()), and with a 2xx the offers
+ * of the other kinds are deleted, so no media goes to branches that
+ * lost. @p cb runs once with @p arg when it returns 0, after every
+ * offer came back. Errors (@p cb not called): -EINVAL (not an offer in
+ * a request, or fewer than two kinds), -ENOMEM, those of rtpe_hold().
+ * Thread: the shard's.
+ */
+int rtpe_hold_fork(struct rtpe *r, const struct conf *c,
+		   const struct peer *from, const struct sipmsg *m,
+		   unsigned kinds, rtpe_fork_fn *cb, void *arg);
 
 /**
  * True when @p m is a retransmission of a request that is held now
@@ -95,12 +156,13 @@ int rtpe_hold(struct rtpe *r, const struct conf *c, const struct peer *from,
 bool rtpe_is_held(const struct rtpe *r, const struct sipmsg *m);
 
 /**
- * What the proxy sees of a call besides offers and answers: a BYE or
- * CANCEL request (the call ends: rtpengine's delete), a 2xx to an
- * INVITE (the call is confirmed: a later failure of a re-INVITE keeps
- * it). Nothing for a call not anchored here. Thread: the shard's.
+ * What the proxy sees of a call besides offers and answers, @p m from
+ * @p from: a BYE or CANCEL request (the call ends: rtpengine's delete),
+ * a 2xx to an INVITE (the call is confirmed: a later failure of a
+ * re-INVITE keeps it), an INVITE without SDP (its offer comes in a
+ * response: remembered with who gets it). Thread: the shard's.
  */
-void rtpe_note(struct rtpe *r, const struct sipmsg *m);
+void rtpe_note(struct rtpe *r, const struct sipmsg *m, const struct peer *from);
 
 /**
  * The INVITE of Call-ID @p call_id ended in a final failure upstream

@@ -30,6 +30,7 @@ struct raw_media {
 	int on_failure; /* RAW_FAIL, RAW_PROCEED */
 	char **flags;
 	unsigned flags_count;
+	char *dtmf_events;
 };
 
 struct raw {
@@ -94,6 +95,9 @@ static const cyaml_schema_field_t media_fields[] = {
 			 CYAML_ARRAY_LEN(failure_strings)),
 	CYAML_FIELD_SEQUENCE("flags", CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
 			     struct raw_media, flags, &flag_entry, 0, 16),
+	CYAML_FIELD_STRING_PTR("dtmf_events",
+			       CYAML_FLAG_OPTIONAL | CYAML_FLAG_POINTER,
+			       struct raw_media, dtmf_events, 1, 64),
 	CYAML_FIELD_END
 };
 
@@ -125,6 +129,16 @@ static int check(const char *spath, const char *path, const char *v, char *why,
 		snprintf(why, whylen,
 			 "%s: '%.64s' is not an rtpengine ng address "
 			 "(IP:PORT or [IPv6]:PORT, no host names)",
+			 path, v);
+		return ERR_CONFIG;
+	}
+	if (strcmp(spath, "media.dtmf_events") == 0) {
+		if (peer_hostport_parse(v, &ss, &len) == 0)
+			return 0;
+		snprintf(why, whylen,
+			 "%s: '%.64s' is not an address to listen on for "
+			 "rtpengine's DTMF events (IP:PORT or [IPv6]:PORT, "
+			 "no host names)",
 			 path, v);
 		return ERR_CONFIG;
 	}
@@ -196,6 +210,17 @@ static int build(void *out, const void *raw, const struct conf_ctx *x)
 			return ERR_CONFIG;
 		}
 		mc->nservers = i + 1;
+	}
+	/* check() accepted the text already. */
+	if (r->dtmf_events &&
+	    peer_hostport_parse(r->dtmf_events, &mc->dtmf_addr,
+				&mc->dtmf_addrlen))
+		return ERR_CONFIG;
+	if (mc->dtmf_addrlen && !mc->enabled) {
+		snprintf(x->why, x->whylen,
+			 "media.dtmf_events needs media.enabled: true (the "
+			 "events come from the rtpengine of media.rtpengine)");
+		return ERR_CONFIG;
 	}
 	if (mc->enabled && mc->nservers == 0) {
 		snprintf(x->why, x->whylen,

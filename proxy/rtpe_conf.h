@@ -40,6 +40,10 @@ struct rtpe_conf {
 	unsigned down_s;     /**< a silent instance is skipped (10) */
 	bool proceed;	     /**< on_failure: proceed (else fail: 503) */
 	unsigned flags;	     /**< RTPE_FLAG_* (RTPE_FLAGS_DEFAULT) */
+	/** dtmf_events: where rtpengine's --dtmf-log-dest reports come
+	 * in (proxy/dtmf.h); dtmf_addrlen 0: off (the default). */
+	struct sockaddr_storage dtmf_addr;
+	socklen_t dtmf_addrlen;
 };
 
 /** The section, for conf_section_add() (proxy/main.c). */

@@ -38,6 +38,10 @@ static void *watch_arg;
 static char node_id[PARK_NODE_MAX + 1];
 static pthread_mutex_t self_lk = PTHREAD_MUTEX_INITIALIZER;
 static char self_pool[PARK_POOL_MAX + 1];
+static char self_proxy[PARK_PROXY_MAX + 1];
+static _Atomic(park_takeover_fn *) take_fn;
+static _Atomic(park_lost_fn *) lost_fn;
+static void *_Atomic take_arg;
 
 struct park__redis *park__rd;
 
@@ -58,13 +62,61 @@ void park_set_self(const char *pool_uri)
 	pthread_mutex_unlock(&self_lk);
 }
 
+void park_set_proxy(const char *hostports)
+{
+	pthread_mutex_lock(&self_lk);
+	snprintf(self_proxy, sizeof(self_proxy), "%s",
+		 hostports ? hostports : "");
+	pthread_mutex_unlock(&self_lk);
+}
+
+void park_self_proxy(char *out, size_t size)
+{
+	if (!size)
+		return;
+	pthread_mutex_lock(&self_lk);
+	snprintf(out, size, "%s", self_proxy);
+	pthread_mutex_unlock(&self_lk);
+}
+
+void park_set_takeover(park_takeover_fn *fn, park_lost_fn *lost, void *arg)
+{
+	atomic_store(&take_arg, arg);
+	atomic_store(&lost_fn, lost);
+	atomic_store(&take_fn, fn);
+}
+
+park_lost_fn *park__loser(void **argp)
+{
+	park_lost_fn *fn = atomic_load(&lost_fn);
+
+	*argp = atomic_load(&take_arg);
+	return fn;
+}
+
+park_takeover_fn *park__taker(void **argp)
+{
+	park_takeover_fn *fn = atomic_load(&take_fn);
+
+	*argp = atomic_load(&take_arg);
+	return fn;
+}
+
 /* Who holds what r is about to claim: this node. */
 static void stamp_self(struct park_rec *r)
 {
 	memcpy(r->node, node_id, sizeof(r->node));
 	pthread_mutex_lock(&self_lk);
 	memcpy(r->pool, self_pool, sizeof(r->pool));
+	memcpy(r->proxy, self_proxy, sizeof(r->proxy));
 	pthread_mutex_unlock(&self_lk);
+}
+
+void park__stamp(struct park_rec *r)
+{
+	stamp_self(r);
+	r->holder =
+	    atomic_fetch_add_explicit(&next_token, 2, memory_order_relaxed);
 }
 
 int park_redis_start(struct redis *r)

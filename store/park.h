@@ -54,10 +54,19 @@ struct redis;
 /** A node id (hex) and a pool address ("sip:IP:PORT"). */
 #define PARK_NODE_MAX 32
 #define PARK_POOL_MAX 64
+/** The o= line's value of the holder's last SDP ("USER SESS VER IN IP4
+ * ADDR"), and the holding node's proxy addresses ("HOST:PORT ...", what
+ * its Record-Route values name). */
+#define PARK_SDP_O_MAX 160
+#define PARK_PROXY_MAX 160
 
 /** A holder's lease in Redis, and how often its node renews it. */
 #define PARK_LEASE_MS	3000
 #define PARK_REFRESH_MS 1000
+/** How long a dead holder's slot (lease run out, record still there)
+ * stays out of park_claim()'s reach, so that a survivor's takeover
+ * (found within PARK_REFRESH_MS) is not overtaken by a new park. */
+#define PARK_TAKE_GRACE_MS 10000
 
 /** One occupied slot (a value type: fields public, NUL-terminated). */
 struct park_rec {
@@ -82,6 +91,15 @@ struct park_rec {
 	char remote_target[PARK_IDENTITY_MAX + 1]; /**< the peer's Contact */
 	char route[PARK_ROUTE_MAX + 1]; /**< route set, comma-joined */
 	uint32_t local_cseq;		/**< our last CSeq in the dialog */
+	char local_uri[PARK_IDENTITY_MAX + 1];	/**< our From URI in it */
+	char remote_uri[PARK_IDENTITY_MAX + 1]; /**< our To URI in it */
+	/** The o= value of the last SDP the holder sent in the dialog: a
+	 * takeover's offer continues that session (RFC 3264 §8). Empty in
+	 * records of older nodes: such a slot is released, not taken. */
+	char sdp_o[PARK_SDP_O_MAX + 1];
+	/** The holding node's proxy addresses (park_set_proxy()): route
+	 * set entries naming them are left out by a takeover. */
+	char proxy[PARK_PROXY_MAX + 1];
 	/* Set by park_claim(): who holds the call. */
 	char node[PARK_NODE_MAX + 1]; /**< park_node_id() of the holder */
 	char pool[PARK_POOL_MAX + 1]; /**< its pool's "sip:IP:PORT", or "" */
@@ -117,6 +135,55 @@ bool park_is_local(const struct park_rec *r);
  * pool takes calls.
  */
 void park_set_self(const char *pool_uri);
+
+/**
+ * Set the proxy addresses records claimed from now on carry: this
+ * node's listeners as its Record-Route values name them ("HOST:PORT",
+ * space-separated, at most PARK_PROXY_MAX; NULL or "": none). Thread:
+ * control, before the pool takes calls.
+ */
+void park_set_proxy(const char *hostports);
+
+/** This node's proxy addresses (park_set_proxy()) into @p out (@p size
+ * bytes, NUL-terminated, cut). Thread: any. */
+void park_self_proxy(char *out, size_t size);
+
+/**
+ * Told that this node took over slot @p r of a node that died (Redis:
+ * its lease ran out, and the park thread won the one atomic move of the
+ * record to this node, issue #13): @p r is the record as it is now
+ * (holder: this node's new token; node, pool and proxy: this node's;
+ * the dialog fields as the dead holder last wrote them; its old proxy
+ * addresses in @p old_proxy). This node holds the slot from now on
+ * (its lease is renewed): the callee resumes the call or releases the
+ * slot (park_release()). Called on the park thread, outside any RCU
+ * read section; it must not block. Ownership: both borrowed for the
+ * call.
+ */
+typedef void park_takeover_fn(const struct park_rec *r, const char *old_proxy,
+			      void *arg);
+
+/**
+ * Told that slot @p slot of @p domain (lower case), which this node held
+ * with token @p holder, was taken over by another node while our lease
+ * had run out (this node froze, or lost Redis, longer than
+ * PARK_LEASE_MS): the other node re-INVITEs the party; this one must
+ * let its call go without a request in the dialog (no BYE) and without
+ * park_release(). Called on the park thread; must not block.
+ * Ownership: @p domain borrowed for the call.
+ */
+typedef void park_lost_fn(const char *domain, unsigned slot, uint64_t holder,
+			  void *arg);
+
+/**
+ * Set the one taker @p fn and the one loser @p lost (NULL: none; with no
+ * taker, slots of dead nodes are not taken over and leave the list when
+ * their lease runs out). Records without the takeover fields (sdp_o,
+ * local_uri, remote_uri: written by an older node) are released
+ * instead, with a log line. Memory backend: never called (one node).
+ * Thread: any (the park thread sees the change at its next round).
+ */
+void park_set_takeover(park_takeover_fn *fn, park_lost_fn *lost, void *arg);
 
 /** Free the table and its records. Thread: control, after its users
  * stopped. NULL-safe (nothing made: nothing done). */

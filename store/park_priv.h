@@ -40,6 +40,18 @@ size_t park__redis_count(struct park__redis *p);
 int park__redis_route_of(struct park__redis *p, struct slice domain,
 			 unsigned slot, char *pool, size_t size);
 
+/** Make @p r this node's: node, pool, proxy, and a new holder token.
+ * Thread: any. */
+void park__stamp(struct park_rec *r);
+
+/** The taker (park_set_takeover()), or NULL; its argument in *argp.
+ * Thread: any after it was set. */
+park_takeover_fn *park__taker(void **argp);
+
+/** The loser (park_set_takeover()), or NULL; its argument in *argp.
+ * Thread: any. */
+park_lost_fn *park__loser(void **argp);
+
 /** Tell the watcher (park.c's). Thread: any. */
 void park__tell(const struct park_rec *r, enum park_change what);
 

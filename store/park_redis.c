@@ -30,7 +30,10 @@
  */
 
 /* Claim: KEYS rec lease; ARGV min max want token lease_ms record chan
- * node domain. The slot, or 0 (busy). A lease that ran out frees. */
+ * node domain grace_ms. The slot, or 0 (busy). A slot whose lease ran
+ * out is free only grace_ms later (PARK_TAKE_GRACE_MS), or at once if
+ * it has no record: until then it belongs to a survivor's takeover,
+ * and a new park must not overwrite the dead node's call. */
 static const char claim_lua[] =
     "local t=redis.call('TIME')\n"
     "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
@@ -41,7 +44,9 @@ static const char claim_lua[] =
     " local f=tostring(s)\n"
     " local l=redis.call('HGET',KEYS[2],f)\n"
     " local e=l and tonumber(string.match(l,'^(%d+)'))\n"
-    " if not l or not e or e<=now then\n"
+    " local r=l and redis.call('HEXISTS',KEYS[1],f)\n"
+    " if not l or not e or e+tonumber(ARGV[10])<=now or"
+    " (e<=now and r==0) then\n"
     "  redis.call('HSET',KEYS[2],f,"
     "string.format('%.0f',now+tonumber(ARGV[5]))..' '..ARGV[4])\n"
     "  redis.call('HSET',KEYS[1],f,ARGV[6])\n"
@@ -95,23 +100,68 @@ static const char list_lua[] =
     "return out\n";
 
 /* Renew leases: KEYS rec lease; ARGV lease_ms, then slot token pairs.
- * The number of slots no longer ours. */
+ * The slots another holder has now (taken over while our lease had run
+ * out), as an array; a slot with no lease (released meanwhile) is
+ * neither. */
 static const char renew_lua[] =
     "local t=redis.call('TIME')\n"
     "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
     "local u=string.format('%.0f',now+tonumber(ARGV[1]))\n"
-    "local lost=0\n"
+    "local lost={}\n"
     "for i=2,#ARGV,2 do\n"
     " local l=redis.call('HGET',KEYS[2],ARGV[i])\n"
     " if l and string.match(l,'^%d+ (%S+)')==ARGV[i+1] then\n"
     "  redis.call('HSET',KEYS[2],ARGV[i],u..' '..ARGV[i+1])\n"
-    " else lost=lost+1 end\n"
+    " elseif l then lost[#lost+1]=ARGV[i] end\n"
     "end\n"
     "return lost\n";
 
+/* A node's slots whose lease ran out (the node died): KEYS rec lease.
+ * A flat array slot, lease, record, ... */
+static const char stale_lua[] =
+    "local t=redis.call('TIME')\n"
+    "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "local out={}\n"
+    "local a=redis.call('HGETALL',KEYS[2])\n"
+    "for i=1,#a,2 do\n"
+    " local e=tonumber(string.match(a[i+1],'^(%d+)'))\n"
+    " if e and e<=now then\n"
+    "  local r=redis.call('HGET',KEYS[1],a[i])\n"
+    "  if r then out[#out+1]=a[i] out[#out+1]=a[i+1] out[#out+1]=r end\n"
+    " end\n"
+    "end\n"
+    "return out\n";
+
+/* Take over (ARGV[5] the new record) or drop (ARGV[5] empty) a dead
+ * holder's slot: KEYS rec lease; ARGV slot old_lease token lease_ms
+ * record chan node domain. Only while the lease is still the one seen
+ * (the same holder's token) and ran out: of the nodes trying, exactly
+ * one wins. 1 done, 0 lost. */
+static const char take_lua[] =
+    "local t=redis.call('TIME')\n"
+    "local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+    "local l=redis.call('HGET',KEYS[2],ARGV[1])\n"
+    "if l~=ARGV[2] then return 0 end\n"
+    "local e=tonumber(string.match(l,'^(%d+)'))\n"
+    "if not e or e>now then return 0 end\n"
+    "if ARGV[5]=='' then\n"
+    " local r=redis.call('HGET',KEYS[1],ARGV[1]) or ''\n"
+    " redis.call('HDEL',KEYS[1],ARGV[1])\n"
+    " redis.call('HDEL',KEYS[2],ARGV[1])\n"
+    " redis.call('PUBLISH',ARGV[6],'F '..ARGV[7]..' '..ARGV[1]..' '"
+    "..ARGV[8]..'\\n'..r)\n"
+    " return 1\n"
+    "end\n"
+    "redis.call('HSET',KEYS[2],ARGV[1],"
+    "string.format('%.0f',now+tonumber(ARGV[4]))..' '..ARGV[3])\n"
+    "redis.call('HSET',KEYS[1],ARGV[1],ARGV[5])\n"
+    "redis.call('PUBLISH',ARGV[6],'U '..ARGV[7]..' '..ARGV[1]..' '"
+    "..ARGV[8]..'\\n'..ARGV[5])\n"
+    "return 1\n";
+
 /* Longest printed record: every text field escaped at 3 bytes a byte
- * (about 2,100 bytes of fields at most), the numbers, the LFs. */
-#define REC_MAX 8192
+ * (about 2,800 bytes of fields at most), the numbers, the LFs. */
+#define REC_MAX 12288
 
 /* A slot this node holds (its lease is renewed). */
 struct held {
@@ -245,6 +295,15 @@ int park__rec_print(const struct park_rec *r, char *buf, size_t size)
 		err = put(buf, size, &n, r->remote_target);
 	if (!err)
 		err = put(buf, size, &n, r->route);
+	/* Since the node takeover (issue #13); older records end above. */
+	if (!err)
+		err = put(buf, size, &n, r->local_uri);
+	if (!err)
+		err = put(buf, size, &n, r->remote_uri);
+	if (!err)
+		err = put(buf, size, &n, r->sdp_o);
+	if (!err)
+		err = put(buf, size, &n, r->proxy);
 	return err ? err : (int)n;
 }
 
@@ -319,6 +378,17 @@ int park__rec_parse(const char *p, size_t len, struct park_rec *r)
 		err = get(&p, end, t.remote_target, sizeof(t.remote_target));
 	if (!err)
 		err = get(&p, end, t.route, sizeof(t.route));
+	/* An older node's record ends here (no takeover fields); a newer
+	 * one has all four. */
+	if (!err && p < end) {
+		err = get(&p, end, t.local_uri, sizeof(t.local_uri));
+		if (!err)
+			err = get(&p, end, t.remote_uri, sizeof(t.remote_uri));
+		if (!err)
+			err = get(&p, end, t.sdp_o, sizeof(t.sdp_o));
+		if (!err)
+			err = get(&p, end, t.proxy, sizeof(t.proxy));
+	}
 	if (err)
 		return -EBADMSG;
 	memcpy(t.domain, r->domain, sizeof(t.domain));
@@ -443,7 +513,7 @@ int park__redis_claim(struct park__redis *p, struct park_rec *r, unsigned min,
 		      unsigned max, unsigned want)
 {
 	char rec[PARK_DOMAIN_MAX + 96], lease[PARK_DOMAIN_MAX + 96];
-	char smin[16], smax[16], swant[16], tok[24], lms[16];
+	char smin[16], smax[16], swant[16], tok[24], lms[16], grace[16];
 	char *val = malloc(REC_MAX);
 	redisReply *rep;
 	int n, err = 0;
@@ -461,15 +531,16 @@ int park__redis_claim(struct park__redis *p, struct park_rec *r, unsigned min,
 	snprintf(swant, sizeof(swant), "%u", want);
 	snprintf(tok, sizeof(tok), "%" PRIu64, r->holder);
 	snprintf(lms, sizeof(lms), "%u", PARK_LEASE_MS);
+	snprintf(grace, sizeof(grace), "%u", PARK_TAKE_GRACE_MS);
 	{
 		const char *argv[] = {
-			"EVAL",		claim_lua, "2", rec, lease, smin,
-			smax,		swant,	   tok, lms, val,   p->chan,
-			park_node_id(), r->domain
+			"EVAL",		claim_lua, "2",	 rec, lease, smin,
+			smax,		swant,	   tok,	 lms, val,   p->chan,
+			park_node_id(), r->domain, grace
 		};
 
 		pthread_mutex_lock(&p->lk);
-		rep = run(p, &p->cmd, rec, 14, argv, NULL);
+		rep = run(p, &p->cmd, rec, 15, argv, NULL);
 		pthread_mutex_unlock(&p->lk);
 	}
 	free(val);
@@ -696,11 +767,36 @@ size_t park__redis_count(struct park__redis *p)
 
 /* The park thread. */
 
+/* Slot @p slot of @p domain, held as @p h[0..n), was taken over by
+ * another node while our lease had run out (this node froze, or lost
+ * Redis, longer than a lease): not ours any more; the taker's
+ * counterpart lets our call go. */
+static void lost_one(struct park__redis *p, const struct held *h, size_t n,
+		     const char *domain, unsigned slot)
+{
+	park_lost_fn *fn;
+	void *arg = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (h[i].slot != slot || strcmp(h[i].domain, domain))
+			continue;
+		held_del(p, domain, slot);
+		log_msg(LOG_WARN,
+			"park: %s slot %u: our lease ran out and another node "
+			"took the call over: letting it go",
+			domain, slot);
+		fn = park__loser(&arg);
+		if (fn)
+			fn(domain, slot, h[i].holder, arg);
+		return;
+	}
+}
+
 /* Renew every lease we hold: one EVAL per lot, all in one pipeline. */
 static void renew(struct park__redis *p)
 {
 	struct held *h = NULL;
-	size_t n, lots = 0;
+	size_t n, lots = 0, *first = NULL;
 	redisContext *c;
 	char rec[PARK_DOMAIN_MAX + 96], lease[PARK_DOMAIN_MAX + 96];
 	char lms[16];
@@ -715,6 +811,11 @@ static void renew(struct park__redis *p)
 	pthread_mutex_unlock(&p->hlk);
 	if (!h)
 		return;
+	first = malloc(n * sizeof(*first)); /* each lot's first held */
+	if (!first) {
+		free(h);
+		return;
+	}
 	/* Grouped by lot: sort by domain. */
 	qsort(h, n, sizeof(*h), (int (*)(const void *, const void *))strcmp);
 	snprintf(lms, sizeof(lms), "%u", PARK_LEASE_MS);
@@ -747,7 +848,7 @@ static void renew(struct park__redis *p)
 			}
 			if (redisAppendCommandArgv(c, (int)argc, argv, NULL) ==
 			    REDIS_OK)
-				lots++;
+				first[lots++] = i;
 		}
 		free(argv);
 		free(num);
@@ -764,16 +865,24 @@ static void renew(struct park__redis *p)
 					c->errstr);
 			break;
 		}
-		/* A lease that ran out (Redis away longer than a lease)
-		 * and was claimed by another node: that node holds the
-		 * slot now; our call's release will be refused. */
-		if (v && ((redisReply *)v)->type == REDIS_REPLY_INTEGER &&
-		    ((redisReply *)v)->integer > 0 && log_ratelimit_ok(&p->rl))
-			log_msg(LOG_WARN,
-				"park: redis: %lld slots lost their lease",
-				((redisReply *)v)->integer);
+		/* A lease that ran out (this node froze or lost Redis
+		 * longer than a lease) and was taken over by another
+		 * node: that node holds the slot and the call now. */
+		for (size_t k = 0;
+		     v && ((redisReply *)v)->type == REDIS_REPLY_ARRAY &&
+		     k < ((redisReply *)v)->elements;
+		     k++) {
+			const redisReply *e = ((redisReply *)v)->element[k];
+			unsigned s;
+
+			if (e->type == REDIS_REPLY_STRING &&
+			    sscanf(e->str, "%u", &s) == 1)
+				lost_one(p, h + first[i], n - first[i],
+					 h[first[i]].domain, s);
+		}
 		freeReplyObject(v);
 	}
+	free(first);
 	free(h);
 }
 
@@ -957,6 +1066,158 @@ static void scan(struct park__redis *p)
 			i++;
 }
 
+/* Forget another node's slot we took over, without telling the
+ * watcher: the slot did not change for its subscribers. */
+static void seen_forget(struct park__redis *p, const char *domain,
+			unsigned slot)
+{
+	struct seen *s = seen_find(p, domain, slot);
+
+	if (!s)
+		return;
+	*s = p->seen[--p->nseen];
+	p->dirty = true;
+}
+
+/* True when @p r holds what a takeover needs (records of older nodes
+ * lack the newer fields). */
+static bool takeable(const struct park_rec *r)
+{
+	return r->call_id[0] && r->local_tag[0] && r->remote_tag[0] &&
+	       r->remote_target[0] && r->local_uri[0] && r->remote_uri[0] &&
+	       r->sdp_o[0];
+}
+
+/* One EVAL of take_lua on lot @p domain: 1 won, 0 lost, -EIO. */
+static int take(struct park__redis *p, const char *domain, unsigned slot,
+		const char *lease, uint64_t holder, const char *val)
+{
+	char rec[PARK_DOMAIN_MAX + 96], lk[PARK_DOMAIN_MAX + 96];
+	char sslot[16], tok[24], lms[16];
+	const char *argv[] = { "EVAL",	take_lua,	"2",   rec, lk,
+			       sslot,	lease,		tok,   lms, val,
+			       p->chan, park_node_id(), domain };
+	redisReply *rep;
+	int ret;
+
+	keys_of(p, domain, rec, lk, sizeof(rec));
+	snprintf(sslot, sizeof(sslot), "%u", slot);
+	snprintf(tok, sizeof(tok), "%" PRIu64, holder);
+	snprintf(lms, sizeof(lms), "%u", PARK_LEASE_MS);
+	rep = run(p, &p->tc, rec, 13, argv, NULL);
+	if (!rep)
+		return -EIO;
+	ret = rep->type == REDIS_REPLY_INTEGER ? (rep->integer == 1) : -EIO;
+	freeReplyObject(rep);
+	return ret;
+}
+
+/* Slot @p slot of @p domain, whose lease @p lease ran out, recorded as
+ * @p val (@p len bytes): take it over for this node (issue #13), or
+ * drop it when its record cannot be taken over. */
+static void take_one(struct park__redis *p, const char *domain, unsigned slot,
+		     const char *lease, const char *val, size_t len)
+{
+	char *nv = NULL, old_proxy[PARK_PROXY_MAX + 1];
+	park_takeover_fn *fn;
+	struct park_rec t, nw;
+	void *arg = NULL;
+	int n, won;
+
+	fn = park__taker(&arg);
+	if (!fn)
+		return; /* nobody takes over: the lease leaves it unlisted */
+	memset(&t, 0, sizeof(t));
+	snprintf(t.domain, sizeof(t.domain), "%s", domain);
+	t.slot = slot;
+	if (park__rec_parse(val, len, &t) == 0 && park_is_local(&t))
+		return; /* our own lease lapsed (Redis away): renew() */
+	if (!takeable(&t)) {
+		won = take(p, domain, slot, lease, 0, "");
+		if (won == 1) {
+			log_msg(LOG_WARN,
+				"park: %s slot %u of dead node %s: no "
+				"takeover fields (an older node's record): "
+				"released",
+				domain, slot, t.node[0] ? t.node : "?");
+			seen_set(p, &t, true);
+		}
+		return;
+	}
+	nw = t;
+	memcpy(old_proxy, t.proxy, sizeof(old_proxy));
+	park__stamp(&nw);
+	nv = malloc(REC_MAX);
+	if (!nv)
+		return;
+	n = park__rec_print(&nw, nv, REC_MAX);
+	won = n < 0 ? 0 : take(p, domain, slot, lease, nw.holder, nv);
+	free(nv);
+	if (won != 1)
+		return; /* another survivor was first, or Redis is away */
+	if (held_add(p, &nw) && log_ratelimit_ok(&p->rl))
+		log_msg(LOG_WARN,
+			"park: %s slot %u: out of memory: its lease will not "
+			"be renewed",
+			domain, slot);
+	seen_forget(p, domain, slot);
+	log_msg(LOG_INFO,
+		"park: %s slot %u: node %s died; taken over call-id=%s", domain,
+		slot, t.node, t.call_id);
+	fn(&nw, old_proxy, arg);
+}
+
+/* Every lot's slots whose holder died: taken over (or dropped). Once
+ * per PARK_REFRESH_MS: a lease of PARK_LEASE_MS that ran out is found
+ * within PARK_LEASE_MS + PARK_REFRESH_MS of its holder's last renewal. */
+static void takeovers(struct park__redis *p)
+{
+	void *arg;
+	redisReply *lots;
+
+	if (!park__taker(&arg))
+		return;
+	{
+		const char *argv[] = { "SMEMBERS", p->lots };
+
+		lots = run(p, &p->tc, p->lots, 2, argv, NULL);
+	}
+	if (!lots)
+		return;
+	for (size_t i = 0;
+	     lots->type == REDIS_REPLY_ARRAY && i < lots->elements; i++) {
+		const redisReply *d = lots->element[i];
+		char rec[PARK_DOMAIN_MAX + 96], lk[PARK_DOMAIN_MAX + 96];
+		const char *argv[] = { "EVAL", stale_lua, "2", rec, lk };
+		redisReply *rep;
+
+		if (d->type != REDIS_REPLY_STRING || !d->len ||
+		    d->len > PARK_DOMAIN_MAX)
+			continue;
+		keys_of(p, d->str, rec, lk, sizeof(rec));
+		rep = run(p, &p->tc, rec, 5, argv, NULL);
+		if (!rep)
+			continue;
+		for (size_t k = 0;
+		     rep->type == REDIS_REPLY_ARRAY && k + 2 < rep->elements;
+		     k += 3) {
+			const redisReply *f = rep->element[k],
+					 *l = rep->element[k + 1],
+					 *v = rep->element[k + 2];
+			unsigned s;
+
+			if (f->type != REDIS_REPLY_STRING ||
+			    l->type != REDIS_REPLY_STRING ||
+			    v->type != REDIS_REPLY_STRING ||
+			    sscanf(f->str, "%u", &s) != 1)
+				continue;
+			take_one(p, d->str, s, l->str, v->str, v->len);
+		}
+		freeReplyObject(rep);
+	}
+	freeReplyObject(lots);
+}
+
 static void sub_open(struct park__redis *p)
 {
 	struct redis_addr a;
@@ -1022,6 +1283,9 @@ static void *park_main(void *arg)
 			renew(p);
 			if (!p->sub)
 				sub_open(p);
+			/* Takeovers first: a slot taken over stays listed
+			 * and lit (scan() would tell it freed). */
+			takeovers(p);
 			scan(p);
 			if (p->dirty)
 				routes_publish(p);

@@ -88,6 +88,10 @@ struct ua_leg {
 	 * again), its offer, the 491 retry timer and the retries made. */
 	struct txn *reinv;
 	bool reinv_acked;
+	/* ua_reinvite_offerless(): its 2xx (the peer's offer) waits for
+	 * ua_reinvite_ack() (reinv_late: asked so; reinv_held: that 2xx
+	 * came, not yet ACKed). */
+	bool reinv_late, reinv_held;
 	char *reinv_sdp;
 	size_t reinv_sdp_len;
 	struct timer reinv_timer;
@@ -813,6 +817,55 @@ int ua_ack(struct ua_leg *leg, struct slice sdp)
 	return send_ack(leg, sdp);
 }
 
+int ua_leg_restore(struct ua *u, const struct dialog *d, struct slice local_sdp,
+		   ua_event_fn *fn, void *arg, struct ua_leg **legp)
+{
+	struct ua_leg *leg;
+	int err;
+
+	if (!u || !d || !fn || !d->call_id.len ||
+	    d->call_id.len >= REQUEST_CALL_ID_MAX)
+		return -EINVAL;
+	err = self(u);
+	if (err)
+		return err;
+	for (struct ua_leg *l = u->bucket[bucket_of(d->call_id)]; l;
+	     l = l->next)
+		if (!l->dead && l->dlg && slice_eq(l->dlg->call_id, d->call_id))
+			return -EEXIST;
+	leg = calloc(1, sizeof(*leg));
+	if (!leg)
+		return -ENOMEM;
+	leg->u = u;
+	memcpy(leg->call_id, d->call_id.p, d->call_id.len);
+	leg->call_id_len = d->call_id.len;
+	err = dialog_restore(d, &leg->dlg);
+	if (!err)
+		err = keep(&leg->local_sdp, &leg->local_sdp_len, local_sdp);
+	if (err) {
+		dialog_free(leg->dlg);
+		free(leg->local_sdp);
+		free(leg);
+		return err;
+	}
+	leg->state = LEG_CONFIRMED;
+	leg->fn = fn;
+	leg->arg = arg;
+	leg->next = u->bucket[bucket_of(leg_cid(leg))];
+	u->bucket[bucket_of(leg_cid(leg))] = leg;
+	u->nlegs++;
+	*legp = leg;
+	return 0;
+}
+
+void ua_leg_drop(struct ua_leg *leg)
+{
+	if (!leg || leg->dead)
+		return;
+	leg->sfn = NULL;
+	leg_kill(leg);
+}
+
 void ua_hangup(struct ua_leg *leg, struct slice reason)
 {
 	if (!leg || leg->dead || (!leg->fn && !leg->sfn))
@@ -820,6 +873,10 @@ void ua_hangup(struct ua_leg *leg, struct slice reason)
 	leg->fn = NULL;
 	leg->rfn = NULL;
 	leg->dfn = NULL;
+	/* An offerless re-INVITE's 2xx is ACKed before the BYE (RFC 3261
+	 * §13.2.2.4), without an answer. */
+	if (leg->reinv_held)
+		(void)ua_reinvite_ack(leg, slice_make(NULL, 0));
 	pending_end(leg);
 	if (reason.len && request_is_line_safe(reason) &&
 	    keep(&leg->reason, &leg->reason_len, reason))
@@ -1632,7 +1689,7 @@ const struct pool_ua ua_pool = {
 
 bool ua_reinvite_pending(const struct ua_leg *leg)
 {
-	return leg && ((leg->reinv && !leg->reinv_acked) ||
+	return leg && ((leg->reinv && !leg->reinv_acked) || leg->reinv_held ||
 		       timer_is_active(&leg->reinv_timer));
 }
 
@@ -1672,6 +1729,8 @@ static void reinv_timer_cb(struct timer *t)
 		return;
 	err = reinv_send(leg);
 	if (err)
+		leg->reinv_late = false;
+	if (err)
 		event(leg, UA_EV_REINVITE, 503,
 		      slice_cstr("re-INVITE not sent"), slice_make(NULL, 0));
 	arena_reset(shard_arena(leg->u->sh));
@@ -1691,6 +1750,9 @@ static uint64_t glare_delay_ms(const struct ua_leg *leg)
 	return 2100 + (uint64_t)(r % 191) * 10;
 }
 
+static void late_answered(struct ua_leg *leg, const struct sipmsg *m,
+			  unsigned status);
+
 static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
 			   unsigned status)
 {
@@ -1705,6 +1767,7 @@ static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
 		 * ends the dialog; the application decides). */
 		obj_put(leg->reinv);
 		leg->reinv = NULL;
+		leg->reinv_late = false;
 		event(leg, UA_EV_REINVITE, status,
 		      slice_cstr(reply_reason(status)), slice_make(NULL, 0));
 		return;
@@ -1715,6 +1778,12 @@ static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
 			if (leg->ack)
 				(void)tp_send(leg->u->sh, &leg->u->proxy,
 					      leg->ack, leg->ack_len);
+			return;
+		}
+		if (leg->reinv_held)
+			return; /* the application's ACK is on its way */
+		if (leg->reinv_late) {
+			late_answered(leg, m, status);
 			return;
 		}
 		leg->reinv_acked = true;
@@ -1749,7 +1818,67 @@ static void reinv_response(struct ua_leg *leg, const struct sipmsg *m,
 			    glare_delay_ms(leg), reinv_timer_cb);
 		return;
 	}
+	leg->reinv_late = false;
 	event(leg, UA_EV_REINVITE, status, m->reason, slice_make(NULL, 0));
+}
+
+/* The 2xx of an offerless re-INVITE: its body is the peer's offer,
+ * answered in the ACK the application sends (ua_reinvite_ack()). */
+static void late_answered(struct ua_leg *leg, const struct sipmsg *m,
+			  unsigned status)
+{
+	int err;
+
+	leg->reinv_held = true;
+	(void)dialog_refresh(leg->dlg, m);
+	err = keep(&leg->remote_sdp, &leg->remote_sdp_len, m->body);
+	if (err)
+		log_msg(LOG_INFO, "b2b %u: offerless re-INVITE: %s",
+			shard_id(leg->u->sh), err_str(err));
+	event(leg, UA_EV_REINVITE, status, m->reason, m->body);
+}
+
+int ua_reinvite_offerless(struct ua_leg *leg)
+{
+	int err;
+
+	if (!leg || leg->dead || (!leg->fn && !leg->sfn) ||
+	    leg->state != LEG_CONFIRMED)
+		return -EINVAL;
+	if (ua_reinvite_pending(leg) || leg->reinvite || leg->offer_st)
+		return -EBUSY;
+	free(leg->reinv_sdp);
+	leg->reinv_sdp = NULL;
+	leg->reinv_sdp_len = 0;
+	leg->reinv_tries = 0;
+	leg->reinv_late = true;
+	leg->reinv_held = false;
+	err = reinv_send(leg);
+	if (err)
+		leg->reinv_late = false;
+	return err;
+}
+
+int ua_reinvite_ack(struct ua_leg *leg, struct slice sdp)
+{
+	char branch[TXN_BRANCH_MAX];
+	struct slice out;
+	int err;
+
+	if (!leg || leg->dead || !leg->reinv_held)
+		return -EINVAL;
+	err = build(leg, SIP_ACK, NULL, 0, sdp, &out, branch);
+	if (!err)
+		err = keep(&leg->ack, &leg->ack_len, out);
+	if (err)
+		return err;
+	leg->reinv_held = false;
+	leg->reinv_late = false;
+	leg->reinv_acked = true;
+	if (sdp.len && keep(&leg->local_sdp, &leg->local_sdp_len, sdp))
+		log_msg(LOG_INFO, "b2b %u: offerless re-INVITE: no memory",
+			shard_id(leg->u->sh));
+	return tp_send(leg->u->sh, &leg->u->proxy, leg->ack, leg->ack_len);
 }
 
 int ua_reinvite(struct ua_leg *leg, struct slice sdp)
@@ -1765,6 +1894,7 @@ int ua_reinvite(struct ua_leg *leg, struct slice sdp)
 	if (err)
 		return err;
 	leg->reinv_tries = 0;
+	leg->reinv_late = false;
 	return reinv_send(leg);
 }
 

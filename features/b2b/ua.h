@@ -326,6 +326,39 @@ int ua_call(struct ua *u, const struct ua_call_opts *o, struct ua_leg **legp);
  */
 int ua_ack(struct ua_leg *leg, struct slice sdp);
 
+struct dialog;
+
+/**
+ * Make a confirmed UAC-side leg from dialog @p d that another UA held
+ * (park's node takeover, issue #13: the fields its record kept): the
+ * dialog is copied (dialog_restore(): Call-ID, tags, URIs, remote
+ * target, route set, local CSeq: give one above any the old holder
+ * sent), @p local_sdp (may be empty) is taken as the last SDP the leg
+ * sent, so that ua_offer_for() continues its o= session (RFC 3264 §8).
+ * No request is sent: the application sends its re-INVITE with
+ * ua_reinvite(); @p fn then gets the leg's events as a ua_call() leg
+ * confirmed (UA_EV_REINVITE, UA_EV_ENDED; ua_hangup() sends BYE). The
+ * peer's requests reach this worker when they name its Contact (the
+ * re-INVITE's Contact refreshes the peer's target, RFC 3261 §12.2).
+ * Returns 0 with *legp (as ua_call()), or -EINVAL (no @p fn, a field
+ * dialog_restore() refuses, a Call-ID too long), -EEXIST (this worker
+ * has a leg with that Call-ID), -ENOENT (no pool address), -ENOMEM.
+ * Thread: the worker of @p u. Ownership: nothing of @p d or
+ * @p local_sdp is kept.
+ */
+int ua_leg_restore(struct ua *u, const struct dialog *d, struct slice local_sdp,
+		   ua_event_fn *fn, void *arg, struct ua_leg **legp);
+
+/**
+ * Forget @p leg without a word to the peer: no BYE, no CANCEL, no more
+ * callbacks (requests of ours under way run out unheeded; a pending
+ * request of the peer's is answered as at the leg's end). For a dialog
+ * another UA holds now (park's node takeover: this node lost the slot
+ * while frozen), where a BYE would end the call there too. The pointer
+ * is invalid when this returns. NULL-safe. Thread: the leg's worker.
+ */
+void ua_leg_drop(struct ua_leg *leg);
+
 /**
  * Hang up @p leg whatever its state, and forget the application: no
  * more callbacks, the pointer is invalid when this returns. Calling or
@@ -382,6 +415,31 @@ size_t ua_legs(const struct ua *u);
  * (nothing pending then). Thread: the leg's worker.
  */
 int ua_reinvite(struct ua_leg *leg, struct slice sdp);
+
+/**
+ * Send a re-INVITE without SDP on confirmed leg @p leg (RFC 3261
+ * §14.1, RFC 3725 flow: the peer makes a fresh offer in its 2xx). Its
+ * 2xx is not ACKed by the UA: UA_EV_REINVITE (UA_SRV_REINVITE) gives
+ * the application the status and the peer's offer (sdp; empty when the
+ * peer broke the rule), and the application answers it with
+ * ua_reinvite_ack(), which must follow (ua_hangup() meanwhile ACKs
+ * without a body, then BYEs). Retransmissions of that 2xx are absorbed
+ * until then, and a re-INVITE from the peer is answered 491. Failures
+ * (491 retried as ua_reinvite()'s, 300-699, 408) are reported as
+ * ua_reinvite()'s. Returns 0, or -EINVAL (the leg not confirmed, or let
+ * go), -EBUSY (a re-INVITE of ours or of the peer's is in progress),
+ * -ENOMEM, a build or send error. Thread: the leg's worker.
+ */
+int ua_reinvite_offerless(struct ua_leg *leg);
+
+/**
+ * ACK the 2xx of ua_reinvite_offerless() with the answer @p sdp (empty:
+ * an ACK without a body); @p sdp becomes the leg's local SDP, the 2xx's
+ * offer its remote one; a retransmitted 2xx gets this ACK again.
+ * Returns 0, or -EINVAL (no such 2xx waits), -ENOMEM, a build or send
+ * error. Thread: the leg's worker.
+ */
+int ua_reinvite_ack(struct ua_leg *leg, struct slice sdp);
 
 /** True while @p leg's ua_reinvite() waits for its final response or
  * for its 491 retry. Thread: the leg's worker. */

@@ -253,6 +253,10 @@ static const char *rtpe_key(const struct rtpe_conf *a,
 		return "media.retries";
 	if (a->down_s != b->down_s)
 		return "media.down_s";
+	/* The events' socket is bound once, at start (proxy/dtmf.h). */
+	if (a->dtmf_addrlen != b->dtmf_addrlen ||
+	    memcmp(&a->dtmf_addr, &b->dtmf_addr, a->dtmf_addrlen) != 0)
+		return "media.dtmf_events";
 	return NULL;
 }
 

@@ -190,6 +190,49 @@ int dialog_new_uas(const struct sipmsg *req, struct slice local_tag,
 	return 0;
 }
 
+/* True when @p s parses as a SIP or SIPS URI. */
+static bool sip_uri_ok(struct slice s)
+{
+	struct sipuri u;
+
+	return s.len && uri_parse(s, &u) == 0 &&
+	       (u.scheme == URI_SIP || u.scheme == URI_SIPS);
+}
+
+int dialog_restore(const struct dialog *f, struct dialog **dp)
+{
+	struct dialog n, *d;
+	int err;
+
+	if (!f->call_id.len || !request_is_line_safe(f->call_id) ||
+	    !request_is_token(f->local_tag) ||
+	    (f->remote_tag.len && !request_is_token(f->remote_tag)) ||
+	    !sip_uri_ok(f->local_uri) || !sip_uri_ok(f->remote_uri) ||
+	    !sip_uri_ok(f->remote_target) || f->nroute > DIALOG_MAX_ROUTES)
+		return -EINVAL;
+	for (unsigned i = 0; i < f->nroute; i++) {
+		struct nameaddr na;
+		struct sipuri u;
+
+		if (nameaddr_parse(f->route[i], &na) != 0 || !na.angle ||
+		    uri_parse(na.uri, &u) != 0)
+			return -EINVAL;
+	}
+	n = *f;
+	n.block = NULL;
+	n.state = DIALOG_CONFIRMED;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	err = pack(d, &n);
+	if (err) {
+		free(d);
+		return err;
+	}
+	*dp = d;
+	return 0;
+}
+
 void dialog_free(struct dialog *d)
 {
 	if (!d)

@@ -88,6 +88,22 @@ int dialog_new_uac(const struct sipmsg *rsp, bool secure, struct dialog **dp);
 int dialog_new_uas(const struct sipmsg *req, struct slice local_tag,
 		   enum dialog_state state, bool secure, struct dialog **dp);
 
+/**
+ * A confirmed dialog from its fields @p f, as another UA that held it
+ * wrote them down (park's node takeover, issue #13): every slice of
+ * @p f is copied; role, secure, the CSeqs and their _set flags are
+ * taken as they are, state becomes confirmed. Errors: -EINVAL (no
+ * Call-ID or one that is not line safe, a local tag that is not a
+ * token, a remote tag that is given and is not one, a local or remote
+ * URI or remote target that is not a SIP/SIPS URI, a route that is not
+ * an angle-bracketed name-addr with a URI that parses, more than
+ * DIALOG_MAX_ROUTES routes), -ENOMEM.
+ * Thread: any; the dialog then belongs to the caller's thread.
+ * Ownership: *dp is the caller's, dialog_free(); nothing points into
+ * @p f.
+ */
+int dialog_restore(const struct dialog *f, struct dialog **dp);
+
 /** Free @p d and its strings. NULL is allowed. Thread: the owner. */
 void dialog_free(struct dialog *d);
 

@@ -17,7 +17,12 @@
 
 int rtpe_start(struct rtpe_proc *r)
 {
-	char ng[32], pmin[16], pmax[16], pidf[300];
+	return rtpe_start_dtmf(r, NULL);
+}
+
+int rtpe_start_dtmf(struct rtpe_proc *r, const char *dest)
+{
+	char ng[32], pmin[16], pmax[16], pidf[300], dtmf[80];
 	int err;
 
 	memset(r, 0, sizeof(*r));
@@ -36,6 +41,8 @@ int rtpe_start(struct rtpe_proc *r)
 	snprintf(pmax, sizeof(pmax), "%u", r->port_max);
 	snprintf(r->log, sizeof(r->log), "%s/rtpengine.log", r->dir);
 	snprintf(pidf, sizeof(pidf), "%s/rtpengine.pid", r->dir);
+	if (dest)
+		snprintf(dtmf, sizeof(dtmf), "--dtmf-log-dest=%s", dest);
 	char *argv[] = { "rtpengine",
 			 "--config-file=none",
 			 "--foreground",
@@ -51,6 +58,7 @@ int rtpe_start(struct rtpe_proc *r)
 			 "--delete-delay=0",
 			 "--pidfile",
 			 pidf,
+			 dest ? dtmf : NULL,
 			 NULL };
 	err = proc_spawn(argv, r->dir, r->log, r->log, &r->pid);
 	if (err)

@@ -24,6 +24,13 @@ struct rtpe_proc {
  */
 int rtpe_start(struct rtpe_proc *r);
 
+/**
+ * rtpe_start() with --dtmf-log-dest=@p dest ("IP:PORT"): rtpengine
+ * sends one JSON datagram per RFC 4733 event it sees there. Same
+ * returns.
+ */
+int rtpe_start_dtmf(struct rtpe_proc *r, const char *dest);
+
 /** Stop it (SIGTERM, then SIGKILL after 3 s), remove its directory. */
 void rtpe_stop(struct rtpe_proc *r);
 

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
@@ -26,7 +27,9 @@
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/mgmtcli.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
+#include "tests/common/rtpe.h"
 #include "tests/common/sipp.h"
 #include "tests/common/teardown.h"
 #include "tests/common/ua.h"
@@ -56,6 +59,7 @@ static struct phone ph[MAX_UAS];
 static unsigned nph;
 static struct sipcli_msg *rx;
 static pid_t sipp_pid, sipp_pid2;
+static struct rtpe_proc rtpe; /* the tests with media: on */
 
 static void setup(void)
 {
@@ -63,6 +67,7 @@ static void setup(void)
 	memset(ph, 0, sizeof(ph));
 	nph = 0;
 	sipp_pid = sipp_pid2 = 0;
+	memset(&rtpe, 0, sizeof(rtpe));
 	rx = calloc(1, sizeof(*rx));
 	cr_assert(rx);
 }
@@ -80,6 +85,7 @@ static void teardown(void)
 	}
 	free(rx);
 	teardown_sipedge(&sp);
+	rtpe_stop(&rtpe);
 }
 
 TestSuite(park_call, .init = setup, .fini = teardown, .timeout = 120);
@@ -802,7 +808,8 @@ Test(park_call, what_park_cannot_serve_is_refused)
 	start(NULL);
 	alice = phone("alice", "localhost", "127.0.0.2");
 	eve = phone("eve", "127.0.0.1", "127.0.0.3");
-	call_to(eve, "700", "127.0.0.1", "");
+	/* An empty slot without an offer: no prompt can be played. */
+	call_to(eve, "705", "127.0.0.1", "");
 	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 488,
 		     "%s", rx->buf);
 	ack_failure(eve, rx);
@@ -1840,5 +1847,545 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	ua_respond(&bob->ua, rx, 200, "OK", NULL);
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
 	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* *7 by RFC 4733 events (issue #13): the media of an ordinary call is
+ * anchored in a real rtpengine started with --dtmf-log-dest at
+ * sipedge's media.dtmf_events; the key presses in the caller's RTP
+ * reach park through rtpengine's reports. */
+
+/* The RTP stream of one phone towards one address: its counters. */
+struct rtp_tx {
+	int fd;
+	struct sockaddr_in to;
+	unsigned pt_event; /* telephone-event's payload type */
+	uint16_t seq;
+	uint32_t ts;
+};
+
+static void rtp_send(struct rtp_tx *t, unsigned pt, bool marker,
+		     const uint8_t *payload, size_t len)
+{
+	uint8_t pkt[12 + FRAME];
+
+	cr_assert_leq(len, (size_t)FRAME);
+	pkt[0] = 0x80;
+	pkt[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+	pkt[2] = (uint8_t)(t->seq >> 8);
+	pkt[3] = (uint8_t)t->seq;
+	pkt[4] = (uint8_t)(t->ts >> 24);
+	pkt[5] = (uint8_t)(t->ts >> 16);
+	pkt[6] = (uint8_t)(t->ts >> 8);
+	pkt[7] = (uint8_t)t->ts;
+	memcpy(pkt + 8, "\x4d\x17\x0e\x01", 4); /* SSRC */
+	memcpy(pkt + 12, payload, len);
+	t->seq++;
+	cr_assert_eq(sendto(t->fd, pkt, 12 + len, 0,
+			    (const struct sockaddr *)&t->to, sizeof(t->to)),
+		     (ssize_t)(12 + len));
+}
+
+/* @p n frames of PCMU silence, 20 ms apart (the pacing of a phone). */
+static void rtp_silence(struct rtp_tx *t, unsigned n)
+{
+	uint8_t frame[FRAME];
+
+	memset(frame, 0xff, sizeof(frame));
+	for (unsigned i = 0; i < n; i++) {
+		rtp_send(t, 0, false, frame, sizeof(frame));
+		t->ts += FRAME;
+		ms_sleep(20); /* a phone's pacing */
+	}
+}
+
+/* One key press as RFC 4733 §2.5 sends it: one timestamp, the marker
+ * on the first packet, the duration growing, the end bit on the last
+ * three (retransmitted ends), 20 ms apart; then silence. */
+static void rtp_key(struct rtp_tx *t, unsigned event)
+{
+	for (unsigned k = 0; k < 7; k++) {
+		unsigned dur = (k < 4 ? k + 1 : 4) * FRAME;
+		uint8_t ev[4] = { (uint8_t)event,
+				  (uint8_t)((k >= 4 ? 0x80 : 0) | 10),
+				  (uint8_t)(dur >> 8), (uint8_t)dur };
+
+		rtp_send(t, t->pt_event, k == 0, ev, sizeof(ev));
+		ms_sleep(20); /* a phone's pacing */
+	}
+	t->ts += 4 * FRAME;
+	rtp_silence(t, 3);
+}
+
+/* Wait (bounded: 5 s) until metric @p name reads @p want. */
+static void metric_reaches(const char *name, long long want)
+{
+	long long v = -1;
+
+	for (int i = 0; i < 100 && v != want; i++) {
+		v = metric(name);
+		if (v != want)
+			ms_sleep(50); /* poll interval, bounded */
+	}
+	cr_assert_eq(v, want, "%s", name);
+}
+
+/* The payload type of telephone-event in SDP @p body. */
+static unsigned pt_event_of(const char *body)
+{
+	const char *a = strstr(body, " telephone-event/8000");
+	const char *p = a;
+
+	cr_assert_not_null(a, "%s", body);
+	while (p > body && p[-1] != ':')
+		p--;
+	cr_assert_gt(a, p, "%s", body);
+	return (unsigned)atoi(p);
+}
+
+/* Drop what @p p's RTP socket holds (alice's media relayed to it):
+ * until 100 ms pass without a packet, at most 1000. */
+static void rtp_drain(struct phone *p)
+{
+	uint8_t pkt[2048];
+	struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+
+	for (int i = 0; i < 1000 && poll(&pf, 1, 100) == 1; i++)
+		cr_assert_gt(recv(p->rtp, pkt, sizeof(pkt), 0), 0);
+}
+
+/* Send the datagram @p text from @p ip to 127.0.0.1:@p port. */
+static void datagram(const char *ip, uint16_t port, const char *text)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET }, to = a;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	to.sin_port = htons(port);
+	cr_assert_eq(sendto(fd, text, strlen(text), 0, (struct sockaddr *)&to,
+			    sizeof(to)),
+		     (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* alice calls bob with media through rtpengine; alice's RTP carries
+ * '*' then '5' (nothing), '*' then, 2.4 s later, '7' (nothing: the
+ * window is 2 s), '*' alone (nothing), then '*' '7': bob gets the
+ * pool's INVITE with Replaces, takes it, BYEs alice, who gets
+ * "Parked 701" by MESSAGE; park.list shows 701 with alice its parker;
+ * bob hears the music. Garbage and strangers' datagrams to
+ * dtmf_events are counted and dropped. */
+Test(park_call, star7_by_rfc4733_events_through_rtpengine_parks_the_callee)
+{
+	struct phone *alice, *bob;
+	struct uas_dlg ab, pool;
+	struct rtp_tx t = { 0 };
+	char yaml[512], dest[64], list[256], v[300];
+	uint16_t dport;
+
+	cr_assert_eq(proc_free_port("127.0.0.1", &dport), 0);
+	snprintf(dest, sizeof(dest), "127.0.0.1:%u", dport);
+	cr_assert_eq(rtpe_start_dtmf(&rtpe, dest), 0, "rtpengine");
+	snprintf(yaml, sizeof(yaml),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n"
+		 "  dtmf_events: \"%s\"\n",
+		 rtpe.ng_port, dest);
+	start(yaml);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
+	call(alice, "bob");
+	first_invite(&bob->ua, rx);
+	/* The offer names rtpengine, not alice. */
+	cr_assert_null(strstr(body_of(rx), "c=IN IP4 127.0.0.2"), "%s",
+		       rx->buf);
+	uas_dialog_of(&ab, rx);
+	answer_sdp(bob, rx);
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	cr_assert_null(strstr(body_of(rx), "c=IN IP4 127.0.0.3"), "%s",
+		       rx->buf);
+	t.fd = alice->rtp;
+	t.to.sin_family = AF_INET;
+	t.to.sin_port = htons((uint16_t)audio_port(body_of(rx)));
+	inet_pton(AF_INET, "127.0.0.1", &t.to.sin_addr);
+	t.pt_event = pt_event_of(body_of(rx));
+	t.seq = 1000;
+	t.ts = 16000;
+	dialog_of(alice, rx);
+	in_dialog(alice, "ACK");
+	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	rtp_silence(&t, 5);
+	/* '*' then '5'. */
+	rtp_key(&t, 10);
+	rtp_key(&t, 5);
+	metric_reaches("sipedge_dtmf_events_total", 2);
+	/* '*', then '7' after the window. */
+	rtp_key(&t, 10);
+	ms_sleep(2400); /* past the 2 s window of '*' then '7' */
+	rtp_key(&t, 7);
+	metric_reaches("sipedge_dtmf_events_total", 4);
+	/* '*' alone. */
+	rtp_key(&t, 10);
+	metric_reaches("sipedge_dtmf_events_total", 5);
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 0);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	/* Garbage from rtpengine's address, a report from another. */
+	datagram("127.0.0.1", dport, "{\"callid\": 7}");
+	datagram("127.0.0.1", dport, "\x01\x02 not json");
+	datagram("127.0.0.1", dport,
+		 "{\"callid\":\"x\",\"source_tag\":\"y\","
+		 "\"type\":\"DTMF\",\"event\":16}");
+	datagram("127.0.0.5", dport,
+		 "{\"callid\":\"x\",\"source_tag\":\"y\","
+		 "\"tags\":[\"z\"],\"type\":\"DTMF\",\"event\":7}");
+	metric_reaches("sipedge_dtmf_bad_total", 2);
+	metric_reaches("sipedge_dtmf_ignored_total", 1);
+	metric_reaches("sipedge_dtmf_strangers_total", 1);
+	/* '*' then '7'. */
+	rtp_key(&t, 10);
+	rtp_key(&t, 7);
+	gets_replaces(bob, &ab, 701);
+	rtp_drain(bob);
+	takes_replaces(bob, &ab, &pool);
+	parker_told(alice, 701);
+	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
+		     rx->buf);
+	cr_assert_eq(metric("sipedge_dtmf_events_total"), 7);
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 1);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	park_field("localhost", 701, "parker", v, sizeof(v));
+	cr_assert_str_eq(v, "sip:alice@localhost");
+	park_field("localhost", 701, "parked", v, sizeof(v));
+	cr_assert_str_eq(v, "<sip:bob@localhost>");
+	hears(bob, NULL, 0, 10);
+	uas_req(bob, &pool, "BYE");
+	cr_assert_eq(ua_expect_final(&bob->ua, pool.cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A retriever without an SDP offer (issue #13, late offer). */
+
+/* Send @p n PCMU packets from @p p's RTP socket to 127.0.0.1:@p port,
+ * 20 ms apart, and count those that come back (an echo) with their
+ * marker byte intact. */
+static unsigned rtp_echoed(struct phone *p, uint16_t port, unsigned n)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET,
+				   .sin_port = htons(port) };
+	uint8_t pkt[12 + FRAME], in[2048];
+	unsigned got = 0;
+
+	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+	memset(pkt, 0xff, sizeof(pkt));
+	pkt[0] = 0x80;
+	pkt[1] = 0;
+	memset(pkt + 4, 0, 8);
+	pkt[8] = 0x4c; /* our SSRC: tells an echo from the pool's music */
+	for (unsigned i = 0; i < n; i++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+
+		pkt[2] = (uint8_t)(i >> 8);
+		pkt[3] = (uint8_t)i;
+		cr_assert_eq(sendto(p->rtp, pkt, sizeof(pkt), 0,
+				    (struct sockaddr *)&dst, sizeof(dst)),
+			     (ssize_t)sizeof(pkt));
+		/* A phone's pacing; bounded by the count. */
+		while (poll(&pf, 1, 20) == 1) {
+			ssize_t len = recv(p->rtp, in, sizeof(in), 0);
+
+			if (len == (ssize_t)sizeof(pkt) && in[8] == 0x4c)
+				got++;
+		}
+	}
+	/* The last echoes: until 300 ms pass without one. */
+	for (unsigned k = 0; k < n && got < n; k++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+		ssize_t len;
+
+		if (poll(&pf, 1, 300) != 1)
+			break;
+		len = recv(p->rtp, in, sizeof(in), 0);
+		if (len == (ssize_t)sizeof(pkt) && in[8] == 0x4c)
+			got++;
+	}
+	return got;
+}
+
+/* SIPp's message trace in sp.dir (the first *_messages.log), or NULL;
+ * the caller frees it. */
+static char *sipp_trace(void)
+{
+	char path[PROC_PATH_MAX + 300], *text = NULL;
+	DIR *d = opendir(sp.dir);
+	struct dirent *e;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) && !text)
+		if (strstr(e->d_name, "_messages.log")) {
+			snprintf(path, sizeof(path), "%s/%s", sp.dir,
+				 e->d_name);
+			proc_read_file(path, &text);
+		}
+	closedir(d);
+	return text;
+}
+
+/* alice is parked in 701; carol (SIPp) dials 701 without SDP: the pool
+ * re-INVITEs alice without SDP, puts alice's offer in carol's 200 and
+ * carol's answer (from her ACK) in alice's ACK; RTP alice sends to
+ * carol's port comes back (SIPp echoes it): phone to phone, the pool
+ * in neither SDP. carol's BYE ends alice's call. */
+Test(park_call, a_retriever_without_an_offer_gets_the_parked_offer_in_the_200)
+{
+	struct phone *alice;
+	struct sipp_cmd c;
+	unsigned pool_rtp, got;
+	uint16_t mport;
+	char list[256], want[64], *trace;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	pool_rtp = park(alice);
+	cr_assert_eq(proc_free_port("127.0.0.1", &mport), 0);
+	sipp_cmd_uac(&c, "uac_park_late.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "701", "-key", "domain", "localhost", "-m", "1",
+		      "-rtp_echo", "-trace_msg", NULL);
+	sipp_cmd_opt(&c, "-mp", "%u", mport);
+	/* carol stays this long after her ACK: alice's RTP meanwhile. */
+	sipp_cmd_opt(&c, "-d", "%u", 4000);
+	sipp_cmd_errors(&c, "carol");
+	sipp_pid = sipp_spawn(c.argv, sp.dir, "carol");
+	/* alice: a re-INVITE without a body; she offers in her 200. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	answer_sdp(alice, rx);
+	/* ... and gets carol's answer in the ACK. */
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	snprintf(want, sizeof(want), "m=audio %u ", mport);
+	cr_assert_not_null(strstr(body_of(rx), want), "%s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
+			   rx->buf);
+	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
+	rtp_drain(alice); /* the music that was on its way */
+	got = rtp_echoed(alice, mport, 50);
+	cr_log_info("late retrieval: %u of 50 RTP packets came back", got);
+	cr_assert_geq(got, 45, "%u of 50 RTP packets came back from carol",
+		      got);
+	/* carol hangs up: alice gets the BYE. */
+	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
+	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	sipp_ok(&sipp_pid, 15000, sp.dir, "carol", sp.log);
+	/* carol's 200 had alice's offer, not the pool's. */
+	trace = sipp_trace();
+	cr_assert_not_null(trace, "SIPp's message trace");
+	snprintf(want, sizeof(want), "m=audio %u RTP/AVP", alice->rtp_port);
+	cr_assert_not_null(strstr(trace, want), "%.4000s", trace);
+	free(trace);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* The ACK of @p p's INVITE with SDP answer @p p's (late offer). */
+static void ack_sdp(struct phone *p)
+{
+	char req[2048], sdp[512];
+	int bl = sdp_of(p, 1, sdp, sizeof(sdp)), n;
+
+	n = snprintf(req, sizeof(req),
+		     "ACK %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%sACK1\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: 1 ACK\r\n"
+		     "%s"
+		     "Content-Type: application/sdp\r\n"
+		     "Content-Length: %d\r\n\r\n%s",
+		     p->target, p->ua.ip, p->ua.port, p->cid, p->ua.user,
+		     p->ua.domain, p->cid, p->to, p->cid, p->route, bl, sdp);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* A call to the code without an SDP offer (late offer): the pool's
+ * 200 carries its offer (PCMU), the caller answers in the ACK, then
+ * hears "parked at seven zero one" and the music; park.list shows the
+ * slot. With the lot full, the next such call gets 486 at once (our
+ * offer could only go in a reliable 183: no prompt). */
+Test(park_call, a_call_to_the_code_without_an_offer_gets_ours_and_parks)
+{
+	struct phone *alice, *bob;
+	char list[256];
+	unsigned port;
+
+	start("park:\n  - domain: localhost\n    slots: 701-701\n");
+	alice = phone("alice", "localhost", "127.0.0.2");
+	bob = phone("bob", "localhost", "127.0.0.3");
+	call_to(alice, "700", "localhost", "");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	port = audio_port(body_of(rx));
+	cr_assert_gt(port, 0, "an SDP offer: %s", rx->buf);
+	cr_assert_not_null(strstr(body_of(rx), "RTP/AVP 0"), "%s", rx->buf);
+	dialog_of(alice, rx);
+	ack_sdp(alice);
+	hears(alice, parked_701, 4, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	cr_assert_eq(metric("sipedge_park_parked_total"), 1);
+	/* The lot is full: 486, nothing played. */
+	call_to(bob, "700", "localhost", "");
+	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 486,
+		     "%s", rx->buf);
+	ack_failure(bob, rx);
+	cr_assert_eq(metric("sipedge_park_full_total"), 1);
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* A late retriever who leaves before the parked party's 200: the pool
+ * answers alice's offer itself (in the ACK, its own media), the music
+ * goes on, the slot stays held and retrievable. */
+Test(park_call, a_late_retriever_who_leaves_leaves_the_call_in_its_slot)
+{
+	struct phone *alice, *carol, *dave;
+	char list[256], pc[32];
+	uint8_t pkt[2048];
+	unsigned got = 0;
+
+	start(NULL);
+	alice = phone("alice", "localhost", "127.0.0.2");
+	carol = phone("carol", "localhost", "127.0.0.4");
+	dave = phone("dave", "localhost", "127.0.0.5");
+	park(alice);
+	call_to(carol, "701", "localhost", "");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+	cancel(carol);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 487,
+		     "%s", rx->buf);
+	ack_failure(carol, rx);
+	/* alice answers the re-INVITE's retransmission with her offer. */
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	cr_assert_gt(audio_port(body_of(rx)), 0, "the pool's answer: %s",
+		     rx->buf);
+	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
+	cr_assert_null(strstr(body_of(rx), pc), "%s", rx->buf);
+	/* The music goes on: at least 10 frames within 2 s (bounded). */
+	for (int i = 0; i < 100 && got < 10; i++) {
+		struct pollfd pf = { .fd = alice->rtp, .events = POLLIN };
+
+		if (poll(&pf, 1, 20) == 1 &&
+		    recv(alice->rtp, pkt, sizeof(pkt), 0) == 12 + FRAME)
+			got++;
+	}
+	cr_assert_geq(got, 10, "music frames: %u", got);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
+	cr_assert_str_eq(list, "localhost:701");
+	cr_assert_eq(metric("sipedge_park_retrieved_total"), 0);
+	/* Still retrievable. */
+	call(dave, "701");
+	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
+	answer_sdp(alice, rx);
+	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	dialog_of(dave, rx);
+	in_dialog(dave, "ACK");
+	in_dialog(alice, "BYE");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_expect_req(&dave->ua, "BYE", dave->cid, rx);
+	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* PRACK (RFC 3262) of @p p's reliable 1xx with RSeq @p rseq, in the
+ * early dialog dialog_of() took from it, with @p p's SDP answer. */
+static void prack_sdp(struct phone *p, unsigned rseq)
+{
+	char req[2048], sdp[512];
+	int bl = sdp_of(p, 1, sdp, sizeof(sdp)), n;
+	unsigned cseq = ++p->cseq;
+
+	n = snprintf(req, sizeof(req),
+		     "PRACK %s SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpr%s%u\r\n"
+		     "Max-Forwards: 70\r\n"
+		     "From: <sip:%s@%s>;tag=f%s\r\n"
+		     "To: %s\r\n"
+		     "Call-ID: %s\r\nCSeq: %u PRACK\r\n"
+		     "RAck: %u 1 INVITE\r\n"
+		     "%s"
+		     "Content-Type: application/sdp\r\n"
+		     "Content-Length: %d\r\n\r\n%s",
+		     p->target, p->ua.ip, p->ua.port, p->cid, cseq, p->ua.user,
+		     p->ua.domain, p->cid, p->to, p->cid, cseq, rseq, p->route,
+		     bl, sdp);
+	cr_assert_lt(n, (int)sizeof(req));
+	ua_send(&p->ua, req, (size_t)n);
+}
+
+/* An empty slot (and a full lot) dialled without an SDP offer by a
+ * phone that supports 100rel: our offer in a reliable 183, the answer
+ * in the PRACK, then the prompt ("that slot is empty" / "parking lot
+ * full") and 480 / 486; without 100rel, 488 at once. */
+Test(park_call, an_empty_slot_without_an_offer_prompts_through_a_reliable_183)
+{
+	static const char *const empty[] = { "slot-empty" };
+	static const char *const full[] = { "lot-full" };
+	struct phone *alice;
+	char v[64];
+
+	start("park:\n  - domain: localhost\n    slots: 701-702\n");
+	alice = phone("alice", "localhost", "127.0.0.2");
+	/* Without 100rel: no way to offer before the final. */
+	call_to(alice, "702", "localhost", "");
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 488,
+		     "%s", rx->buf);
+	ack_failure(alice, rx);
+	for (int k = 0; k < 2; k++) {
+		if (k == 1) { /* fill the lot, then dial the code */
+			park(phone("bob", "localhost", "127.0.0.3"));
+			park(phone("carol", "localhost", "127.0.0.4"));
+		}
+		call_ext(alice, k ? "700" : "702", "localhost", "",
+			 "Supported: 100rel\r\n");
+		for (int i = 0; i < 10; i++) { /* past the 100 */
+			cr_assert_eq(ua_recv(&alice->ua, rx, UA_WAIT_MS), 0);
+			if (!rx->m.is_request && rx->m.status == 183)
+				break;
+		}
+		cr_assert_eq(rx->m.status, 183, "%s", rx->buf);
+		sipcli_hdr_str(rx, HDR_REQUIRE, v, sizeof(v));
+		cr_assert_str_eq(v, "100rel", "%s", rx->buf);
+		cr_assert_gt(audio_port(body_of(rx)), 0, "our offer: %s",
+			     rx->buf);
+		sipcli_hdr_str(rx, HDR_RSEQ, v, sizeof(v));
+		dialog_of(alice, rx);
+		prack_sdp(alice, (unsigned)atoi(v));
+		cr_assert_eq(
+		    ua_expect_final(&alice->ua, alice->cid, "PRACK", rx), 200,
+		    "%s", rx->buf);
+		hears(alice, k ? full : empty, 1, 0);
+		cr_assert_eq(
+		    ua_expect_final(&alice->ua, alice->cid, "INVITE", rx),
+		    k ? 486 : 480, "%s", rx->buf);
+		ack_failure(alice, rx);
+	}
+	cr_assert_eq(metric("sipedge_park_empty_total"), 2);
+	cr_assert_eq(metric("sipedge_park_full_total"), 1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

@@ -7,8 +7,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sndfile.h>
+#include <spandsp/telephony.h>
+#include <spandsp/bit_operations.h>
+#include <spandsp/g711.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +52,7 @@ struct phone {
 	unsigned cseq;
 };
 
-static struct phone ph[4];
+static struct phone ph[8];
 static unsigned nph;
 
 static void setup(void)
@@ -119,8 +126,9 @@ static void redis_up(void)
 	cr_assert_fail("redis-server on %u did not listen", redis_port);
 }
 
-/* Node @p i sharing the redis-server: one shard, T1 100 ms. */
-static void node_up(int i)
+/* Node @p i sharing the redis-server: one shard, T1 100 ms; @p extra
+ * (YAML sections) added. */
+static void node_up_with(int i, const char *extra)
 {
 	char yaml[512];
 
@@ -129,10 +137,15 @@ static void node_up(int i)
 		 "store:\n  backend: redis\n  redis:\n"
 		 "    address: \"127.0.0.1:%u\"\n"
 		 "    connect_timeout_ms: 300\n"
-		 "    command_timeout_ms: 1000\n",
-		 redis_port);
+		 "    command_timeout_ms: 1000\n%s",
+		 redis_port, extra);
 	cr_assert_eq(proc_sipedge_start(&node[i], "127.0.0.1", 1, yaml), 0,
 		     "node %d: %s", i, node[i].why);
+}
+
+static void node_up(int i)
+{
+	node_up_with(i, "");
 }
 
 static void up(void)
@@ -239,14 +252,17 @@ Test(park_redis, sixty_parks_over_two_nodes_get_sixty_distinct_slots)
 }
 
 /* A node killed with SIGKILL renews no lease: its slots leave the
- * list of the survivor within a few seconds. */
-Test(park_redis, a_killed_nodes_slots_leave_the_list_of_the_other)
+ * list of a survivor that runs no pool (so takes nothing over) within a
+ * few seconds. */
+Test(park_redis, a_killed_nodes_slots_leave_the_list_of_a_node_without_pool)
 {
 	char list[512], nodes[256], nodes_a[256];
 	unsigned n = 0;
 	long t0, dt;
 
-	up();
+	redis_up();
+	node_up(0);
+	node_up_with(1, "b2b:\n  workers: 0\n");
 	parkers(0, 3, 60000, "parkers-a");
 	for (unsigned i = 0; i < 50 && n < 3; i++) {
 		n = park_list(1, NULL, list, sizeof(list), nodes,
@@ -282,7 +298,7 @@ static struct phone *phone(int i, const char *user, const char *domain,
 	socklen_t len = sizeof(a);
 	struct phone *p;
 
-	cr_assert_lt(nph, 4);
+	cr_assert_lt(nph, 8);
 	p = &ph[nph++];
 	ua_open(&p->ua, user, domain, ip, node[i].port);
 	p->rtp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -595,6 +611,395 @@ Test(park_redis, park_retrieve_through_b_reaches_the_call_on_a)
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
 	ua_expect_req(&dave->ua, "BYE", cid, rx);
 	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* Node takeover (issue #13). */
+
+#define FRAME	     160
+#define MUSIC_FRAMES 512
+
+/* The built-in music as µ-law frames (the last completed with µ-law
+ * silence, 0xff, as the engine does); read with libsndfile and encoded
+ * with spandsp here, independently of the engine. Returns the frames. */
+static size_t music_of(uint8_t *out, size_t max)
+{
+	char copy[PATH_MAX], path[PATH_MAX + 64];
+	const char *bin = getenv("SIPEDGE_BIN");
+	SF_INFO info = { 0 };
+	SNDFILE *f;
+	int16_t pcm[FRAME];
+	sf_count_t got;
+	size_t n = 0;
+
+	cr_assert_not_null(bin, "SIPEDGE_BIN is not set");
+	snprintf(copy, sizeof(copy), "%s", bin);
+	snprintf(path, sizeof(path), "%s/sounds/music.wav", dirname(copy));
+	f = sf_open(path, SFM_READ, &info);
+	cr_assert_not_null(f, "%s", path);
+	while (n < max && (got = sf_readf_short(f, pcm, FRAME)) > 0) {
+		for (sf_count_t i = 0; i < FRAME; i++)
+			out[n * FRAME + (size_t)i] =
+			    i < got ? linear_to_ulaw(pcm[i]) : 0xff;
+		n++;
+	}
+	sf_close(f);
+	return n;
+}
+
+/* Drop what @p p's RTP socket holds (bounded: 10,000 packets). */
+static void rtp_drain(struct phone *p)
+{
+	uint8_t pkt[2048];
+
+	for (int i = 0; i < 10000; i++)
+		if (recv(p->rtp, pkt, sizeof(pkt), MSG_DONTWAIT) < 0)
+			return;
+}
+
+/* @p p hears the built-in music from its start, sent from @p port (the
+ * survivor's media): up to 200 packets (4 s) until its first frame,
+ * then @p frames frames in order. Others' packets fail the test. */
+static void hears_music_from(struct phone *p, unsigned port, size_t frames)
+{
+	static uint8_t music[MUSIC_FRAMES * FRAME];
+	size_t nm = music_of(music, MUSIC_FRAMES), at = 0;
+	uint8_t pkt[2048];
+
+	cr_assert_geq(nm, frames + 1);
+	for (int i = 0; i < 200 + (int)frames && at <= frames; i++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+		struct sockaddr_in src;
+		socklen_t sl = sizeof(src);
+		ssize_t len;
+
+		cr_assert_eq(poll(&pf, 1, 1000), 1,
+			     "%s: no RTP (music frame %zu)", p->ua.user, at);
+		len = recvfrom(p->rtp, pkt, sizeof(pkt), 0,
+			       (struct sockaddr *)&src, &sl);
+		cr_assert_eq(len, 12 + FRAME);
+		cr_assert_eq(ntohs(src.sin_port), port,
+			     "%s: RTP from port %u, not the survivor's %u",
+			     p->ua.user, ntohs(src.sin_port), port);
+		cr_assert_eq(pkt[1] & 0x7f, 0, "PCMU");
+		if (!memcmp(pkt + 12, music + at * FRAME, FRAME))
+			at++;
+		else
+			cr_assert_eq(at, 0, "%s: music frame %zu differs",
+				     p->ua.user, at);
+	}
+	cr_assert_gt(at, frames, "%s: the music did not start", p->ua.user);
+}
+
+/* The "o=" line of SDP @p body into @p out, without "o=". */
+static void o_line(const char *body, char *out, size_t size)
+{
+	const char *o = strstr(body, "o=");
+	size_t n;
+
+	cr_assert_not_null(o, "no o= in %s", body);
+	o += 2;
+	n = strcspn(o, "\r\n");
+	cr_assert_lt(n, size);
+	memcpy(out, o, n);
+	out[n] = '\0';
+}
+
+/* Session id and version of an o= value. */
+static void o_parts(const char *o, unsigned long long *sess,
+		    unsigned long long *ver)
+{
+	char user[64];
+
+	cr_assert_eq(sscanf(o, "%63s %llu %llu", user, sess, ver), 3, "%s", o);
+}
+
+/* The first "m=audio" port of @p body, or 0. */
+static unsigned audio_port(const char *body)
+{
+	const char *m = strstr(body, "m=audio ");
+
+	return m ? (unsigned)atoi(m + 8) : 0;
+}
+
+/* @p n phones park on node A (700): each answered 200 and ACKed, its
+ * o= line kept in @p o[i]; B lists all of them held by A. */
+static void park_on_a(unsigned n, char (*o)[128])
+{
+	char list[512], nodes[512], ip[32], user[16];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct phone *p;
+
+		snprintf(ip, sizeof(ip), "127.0.0.%u", 11 + i);
+		snprintf(user, sizeof(user), "pk%u", i);
+		p = phone(0, user, "localhost", ip);
+		call(p, "700");
+		cr_assert_eq(ua_expect_final(&p->ua, p->cid, "INVITE", rx), 200,
+			     "%s", rx->buf);
+		o_line(body_of(rx), o[i], sizeof(o[i]));
+		dialog_of(p, rx);
+		in_dialog(p, "ACK");
+	}
+	/* Bounded: 30 polls of 100 ms until B lists them. */
+	for (unsigned i = 0; i < 30 && k < n; i++) {
+		k = park_list(1, "localhost", list, sizeof(list), nodes,
+			      sizeof(nodes));
+		if (k < n)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(k, n, "%s", list);
+}
+
+/* @p p sends to node B from now on: its responses go where the top Via
+ * (B's proxy) says, as a balancer in front of the nodes would send its
+ * requests to a survivor. */
+static void to_survivor(struct phone *p)
+{
+	p->ua.srv.sin_port = htons(node[1].port);
+}
+
+/* The node id of node @p i's records (park.list on it, all one node). */
+static void node_of(int i, unsigned n, char *id, size_t size)
+{
+	char list[512], nodes[512];
+
+	cr_assert_eq(
+	    park_list(i, "localhost", list, sizeof(list), nodes, sizeof(nodes)),
+	    n);
+	cr_assert_lt(strcspn(nodes, " "), size);
+	snprintf(id, size, "%.*s", (int)strcspn(nodes, " "), nodes);
+	for (const char *w = nodes; *w; w += strspn(w, " ")) {
+		cr_assert_eq(strncmp(w, id, strlen(id)), 0, "%s", nodes);
+		w += strcspn(w, " ");
+	}
+}
+
+/* Five calls parked on A; A killed: B re-INVITEs each parked party in
+ * its own dialog (same Call-ID, tags; o= the same session, next
+ * version) within 5 s of the kill, with its own media; each hears the
+ * music again from B's pool; B lists the same five slots held by B;
+ * carol dials 701 through B and gets the parked party; carol's BYE ends
+ * both. */
+Test(park_redis, a_dead_nodes_parked_calls_are_taken_over_by_the_other)
+{
+	char o[5][128], na[40], nb[40], list[512], want[512], got[128];
+	char pc[32], pa[32];
+	unsigned port[5];
+	struct phone *carol, *pk;
+	long t0, dt[5];
+
+	up();
+	park_on_a(5, o);
+	node_of(1, 5, na, sizeof(na));
+	cr_assert_eq(park_list(1, "localhost", want, sizeof(want), NULL, 0), 5);
+	cr_assert_eq(kill(node[0].pid, SIGKILL), 0);
+	t0 = ms_now();
+	for (unsigned i = 0; i < 5; i++) {
+		rtp_drain(&ph[i]);
+		to_survivor(&ph[i]);
+	}
+	for (unsigned i = 0; i < 5; i++) {
+		unsigned long long s0, v0, s1, v1;
+
+		pk = &ph[i];
+		ua_expect_req(&pk->ua, "INVITE", pk->cid, rx);
+		dt[i] = ms_now() - t0;
+		cr_assert_leq(dt[i], 5000,
+			      "%s: re-INVITE %ld ms after the kill",
+			      pk->ua.user, dt[i]);
+		/* The parked party's own dialog: its tag in To, B's pool
+		 * in Contact, no Route towards the dead node. */
+		sipcli_hdr_str(rx, HDR_TO, got, sizeof(got));
+		cr_assert_not_null(strstr(got, pk->cid), "To: %s", got);
+		cr_assert_null(sipmsg_hdr(&rx->m, HDR_ROUTE), "%s", rx->buf);
+		o_line(body_of(rx), got, sizeof(got));
+		o_parts(o[i], &s0, &v0);
+		o_parts(got, &s1, &v1);
+		cr_assert_eq(s1, s0, "o= session: %s, was %s", got, o[i]);
+		cr_assert_eq(v1, v0 + 1, "o= version: %s, was %s", got, o[i]);
+		port[i] = audio_port(body_of(rx));
+		cr_assert_gt(port[i], 0, "%s", rx->buf);
+		answer_sdp(pk, rx);
+		ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
+	}
+	for (unsigned i = 0; i < 5; i++)
+		hears_music_from(&ph[i], port[i], 25);
+	cr_log_info("park_redis: re-INVITEs %ld %ld %ld %ld %ld ms after the "
+		    "kill",
+		    dt[0], dt[1], dt[2], dt[3], dt[4]);
+	/* The same slots, now B's. */
+	node_of(1, 5, nb, sizeof(nb));
+	cr_assert_str_neq(na, nb);
+	cr_assert_eq(park_list(1, "localhost", list, sizeof(list), NULL, 0), 5);
+	cr_assert_str_eq(list, want);
+	/* carol retrieves 701 (pk0's) through B. */
+	carol = phone(1, "carol", "localhost", "127.0.0.4");
+	call(carol, "701");
+	pk = &ph[0];
+	ua_expect_req(&pk->ua, "INVITE", pk->cid, rx);
+	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pc), "%s", rx->buf);
+	answer_sdp(pk, rx);
+	ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
+		     "%s", rx->buf);
+	snprintf(pa, sizeof(pa), "m=audio %u ", pk->rtp_port);
+	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+	dialog_of(carol, rx);
+	in_dialog(carol, "ACK");
+	cr_assert_eq(park_list(1, "localhost", list, sizeof(list), NULL, 0), 4,
+		     "%s", list);
+	in_dialog(carol, "BYE");
+	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
+	ua_expect_req(&pk->ua, "BYE", pk->cid, rx);
+	ua_respond(&pk->ua, rx, 200, "OK", NULL);
+	cr_assert_eq(
+	    proc_sipedge_wait_log(
+		&node[1], "park: localhost slot 701 taken over", 1, 1000),
+	    0, "%s", node[1].why);
+	{
+		char *page = NULL;
+		unsigned status = 0;
+
+		cr_assert_eq(mgmtcli_http(node[1].mgmt_port, "GET", "/metrics",
+					  NULL, NULL, &status, &page),
+			     0);
+		cr_assert_eq(status, 200);
+		cr_assert_not_null(
+		    strstr(page, "sipedge_park_takeovers_total 5\n"), "%s",
+		    page);
+		cr_assert_not_null(
+		    strstr(page, "sipedge_park_takeover_failures_total 0\n"),
+		    "%s", page);
+		free(page);
+	}
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* The parked party answers the survivor's re-INVITE 481 (its dialog is
+ * gone): the slot is released, the failure logged and counted. */
+Test(park_redis, a_takeover_answered_481_frees_the_slot)
+{
+	char o[1][128], list[256], *resp = NULL;
+	unsigned status = 0;
+	long t0;
+
+	up();
+	park_on_a(1, o);
+	cr_assert_eq(kill(node[0].pid, SIGKILL), 0);
+	to_survivor(&ph[0]);
+	ua_expect_req(&ph[0].ua, "INVITE", ph[0].cid, rx);
+	ua_respond(&ph[0].ua, rx, 481, "Call/Transaction Does Not Exist", NULL);
+	cr_assert_eq(proc_sipedge_wait_log(
+			 &node[1],
+			 "park: takeover of 701@localhost failed (481)", 1,
+			 5000),
+		     0, "%s", node[1].why);
+	t0 = ms_now();
+	/* Bounded: 20 polls of 100 ms. */
+	while (ms_now() - t0 < 2000 &&
+	       park_list(1, NULL, list, sizeof(list), NULL, 0) > 0)
+		usleep(100 * 1000);
+	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
+		     list);
+	cr_assert_eq(mgmtcli_http(node[1].mgmt_port, "GET", "/metrics", NULL,
+				  NULL, &status, &resp),
+		     0);
+	cr_assert_eq(status, 200);
+	cr_assert_not_null(
+	    strstr(resp, "sipedge_park_takeover_failures_total 1\n"), "%s",
+	    resp);
+	cr_assert_not_null(strstr(resp, "sipedge_park_takeovers_total 0\n"),
+			   "%s", resp);
+	free(resp);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
+/* RTP packets on @p p's socket in @p ms, counted by source port: from
+ * @p port into *fromp, from any other into *otherp (bounded: @p ms and
+ * 10,000 packets). */
+static void rtp_count(struct phone *p, unsigned port, long ms, unsigned *fromp,
+		      unsigned *otherp)
+{
+	uint8_t pkt[2048];
+	long t0 = ms_now();
+
+	*fromp = *otherp = 0;
+	for (int i = 0; i < 10000 && ms_now() - t0 < ms; i++) {
+		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
+		struct sockaddr_in src;
+		socklen_t sl = sizeof(src);
+
+		if (poll(&pf, 1, (int)(ms - (ms_now() - t0))) != 1)
+			break;
+		if (recvfrom(p->rtp, pkt, sizeof(pkt), 0,
+			     (struct sockaddr *)&src, &sl) < 12)
+			continue;
+		if (ntohs(src.sin_port) == port)
+			(*fromp)++;
+		else
+			(*otherp)++;
+	}
+}
+
+/* A node frozen (SIGSTOP) longer than a lease: B takes its parked call
+ * over; when A runs again it finds its lease taken and lets its call go
+ * without a word to the party (no BYE: that would end B's call), its
+ * music stops, B's goes on. */
+Test(park_redis, a_frozen_node_that_wakes_up_lets_the_taken_over_call_go)
+{
+	char o[1][128], ob[128];
+	struct phone *pk;
+	unsigned a_port, b_port, from_b, other;
+	long t0;
+
+	up();
+	park_on_a(1, o);
+	pk = &ph[0];
+	/* A's media port: where its music comes from now. */
+	rtp_count(pk, 0, 300, &from_b, &other);
+	cr_assert_gt(other, 5, "no music from A");
+	{
+		uint8_t pkt[2048];
+		struct sockaddr_in src;
+		socklen_t sl = sizeof(src);
+		struct pollfd pf = { .fd = pk->rtp, .events = POLLIN };
+
+		cr_assert_eq(poll(&pf, 1, 1000), 1);
+		cr_assert_gt(recvfrom(pk->rtp, pkt, sizeof(pkt), 0,
+				      (struct sockaddr *)&src, &sl),
+			     0);
+		a_port = ntohs(src.sin_port);
+	}
+	cr_assert_eq(kill(node[0].pid, SIGSTOP), 0);
+	t0 = ms_now();
+	to_survivor(pk);
+	ua_expect_req(&pk->ua, "INVITE", pk->cid, rx);
+	cr_assert_leq(ms_now() - t0, 5000);
+	o_line(body_of(rx), ob, sizeof(ob));
+	b_port = audio_port(body_of(rx));
+	cr_assert_neq(b_port, a_port);
+	answer_sdp(pk, rx);
+	ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
+	cr_assert_eq(kill(node[0].pid, SIGCONT), 0);
+	cr_assert_eq(
+	    proc_sipedge_wait_log(
+		&node[0], "held by another node now: our call-id=", 1, 3000),
+	    0, "%s", node[0].why);
+	/* No SIP from either node (A sends no BYE), B's music only. */
+	cr_assert_eq(ua_recv(&pk->ua, rx, 1500), -ETIMEDOUT, "%s", rx->buf);
+	rtp_drain(pk);
+	rtp_count(pk, b_port, 1000, &from_b, &other);
+	cr_assert_gt(from_b, 30, "B's music: %u packets", from_b);
+	cr_assert_eq(other, 0, "%u packets not from B (A's port %u)", other,
+		     a_port);
+	/* One holder: B. */
+	node_of(0, 1, o[0], sizeof(o[0]));
+	node_of(1, 1, ob, sizeof(ob));
+	cr_assert_str_eq(o[0], ob);
 	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }

@@ -94,11 +94,11 @@ static void start(uint16_t ng_port, const char *extra)
 		     sp.why);
 }
 
-static void uas_start(void)
+static void uas_start_with(const char *scenario)
 {
 	struct sipp_cmd c;
 
-	sipp_cmd_uas(&c, "uas_rtpe.xml", uas_port, "u1");
+	sipp_cmd_uas(&c, scenario, uas_port, "u1");
 	sipp_cmd_opt(&c, "-m", "%u", 1);
 	sipp_cmd_args(&c, "-key", "mport", NULL);
 	sipp_cmd_arg(&c, "%u", port_b);
@@ -106,6 +106,11 @@ static void uas_start(void)
 	sipp_cmd_errors(&c, "uas");
 	uas_pid = sipp_spawn(c.argv, sp.dir, "uas");
 	sipp_bound(uas_port, "u1");
+}
+
+static void uas_start(void)
+{
+	uas_start_with("uas_rtpe.xml");
 }
 
 static void uac_start(const char *scenario, unsigned hold_ms)
@@ -566,5 +571,309 @@ Test(rtpengine, a_dead_rtpengine_fails_over_to_the_next_and_blocks_no_call)
 	cr_assert_geq(metric("failovers_total"), 1, "A's death was seen");
 	cr_assert_geq(metric("retransmissions_total"), 1);
 	cr_assert_eq(metric("timeouts_total"), 0, "B answered every one");
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * The checks of a call anchored in rtpengine, whatever carried its
+ * offer and answer: the caller was told rtpengine's address and a port
+ * of its range (its SIPp logs "uac-media CALL-ID IP PORT" from the
+ * message that brought it rtpengine's SDP), so was the callee ("uas-media
+ * IP PORT"); rtpengine has the call; RTP sent by each UA to the port it
+ * was given reaches the other. *yp: the caller's port, *xp the callee's.
+ */
+static void anchored_call(char *call_id, size_t size, unsigned *yp,
+			  unsigned *xp)
+{
+	char uas_media[128], uac_media[256], ans[8192], cid[160];
+	char cip_a[32], cip_b[32];
+	unsigned seen_by_b, seen_by_a, x = 0, y = 0;
+
+	wait_line("uas_media.log", "uas-media ", uas_media, sizeof(uas_media));
+	cr_assert_eq(sscanf(uas_media, "%31s %u", cip_b, &x), 2, "%s",
+		     uas_media);
+	wait_line("uac_media.log", "uac-media ", uac_media, sizeof(uac_media));
+	cr_assert_eq(sscanf(uac_media, "%159s %31s %u", cid, cip_a, &y), 3,
+		     "%s", uac_media);
+	cr_assert_str_eq(cip_a, "127.0.0.1");
+	cr_assert_str_eq(cip_b, "127.0.0.1");
+	cr_assert(x >= rtpe.port_min && x <= rtpe.port_max,
+		  "callee sees rtpengine's port, got %u", x);
+	cr_assert(y >= rtpe.port_min && y <= rtpe.port_max,
+		  "caller sees rtpengine's port, got %u", y);
+	cr_assert_neq(x, y);
+	query(cid, ans, sizeof(ans));
+	cr_assert(strstr(ans, "6:result2:ok"), "query: %s", ans);
+	seen_by_b = rtp_through(fd_a, (uint16_t)y, fd_b, 25);
+	seen_by_a = rtp_through(fd_b, (uint16_t)x, fd_a, 25);
+	cr_log_info("RTP through rtpengine: A->B %u of 25, B->A %u of 25; "
+		    "ports: caller sees %u, callee sees %u",
+		    seen_by_b, seen_by_a, y, x);
+	cr_assert_geq(seen_by_b, 20, "A -> rtpengine -> B: %u of 25",
+		      seen_by_b);
+	cr_assert_geq(seen_by_a, 20, "B -> rtpengine -> A: %u of 25",
+		      seen_by_a);
+	cr_assert_lt(strlen(cid), size);
+	strcpy(call_id, cid);
+	*yp = y;
+	*xp = x;
+}
+
+/* After the BYE: rtpengine's call is gone (--delete-delay=0). */
+static void deleted(const char *call_id)
+{
+	char ans[8192];
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		query(call_id, ans, sizeof(ans));
+		if (strstr(ans, "Unknown call-id"))
+			break;
+		ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert(strstr(ans, "Unknown call-id"), "after BYE: %s", ans);
+}
+
+/*
+ * Late offer (RFC 3261 §13.2.1): the INVITE has no SDP, the callee's
+ * 200 carries the offer and the caller's ACK the answer. The 200's SDP
+ * goes to rtpengine as an offer from the callee, the ACK's as its
+ * answer: both UAs are given rtpengine's ports and RTP flows both ways.
+ */
+Test(rtpengine, late_offer_in_the_200_and_answer_in_the_ack_are_anchored)
+{
+	char call_id[160];
+	unsigned y = 0, x = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start_with("uas_rtpe_late.xml");
+	uac_start("uac_rtpe_late.xml", 3000);
+	anchored_call(call_id, sizeof(call_id), &y, &x);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("offers_total"), 1, "the 200's");
+	cr_assert_eq(metric("answers_total"), 1, "the ACK's");
+	cr_assert_eq(metric("deletes_total"), 1);
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("held"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * RFC 3262: the answer to the INVITE's offer comes in a reliable 183
+ * (Require: 100rel, RSeq); the caller PRACKs it. The 183's SDP reaching
+ * the caller names rtpengine; then an UPDATE offer in the early dialog
+ * and its 200's answer (RFC 3311) go through rtpengine too, keeping the
+ * ports; the 200 repeating the 183's answer names the same port.
+ */
+Test(rtpengine, answer_in_a_reliable_183_and_an_early_update_are_anchored)
+{
+	char call_id[160], line[64];
+	unsigned y = 0, x = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start_with("uas_rtpe_183.xml");
+	uac_start("uac_rtpe_183.xml", 3000);
+	wait_line("uac_media.log", "uac-200 ", line, sizeof(line));
+	anchored_call(call_id, sizeof(call_id), &y, &x);
+	cr_assert_eq((unsigned)atoi(line), y, "the 200's answer: %s", line);
+	wait_line("uac_media.log", "uac-update ", line, sizeof(line));
+	cr_assert_eq((unsigned)atoi(line), y, "the UPDATE's answer: %s", line);
+	wait_line("uas_media.log", "uas-update ", line, sizeof(line));
+	cr_assert_eq((unsigned)atoi(line), x, "the UPDATE's offer: %s", line);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("offers_total"), 2, "the INVITE's, the UPDATE's");
+	cr_assert_eq(metric("answers_total"), 3,
+		     "the 183's, the UPDATE's 200, the INVITE's 200");
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * RFC 3262 §5: a late offer in a reliable 183, its answer in the PRACK;
+ * the 200 repeats the offer (rtpengine gives the same port again) and
+ * the ACK has no body. RTP flows both ways after the 200.
+ */
+Test(rtpengine, late_offer_in_a_reliable_183_and_answer_in_the_prack)
+{
+	char call_id[160], line[64];
+	unsigned y = 0, x = 0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	uas_start_with("uas_rtpe_late183.xml");
+	uac_start("uac_rtpe_late183.xml", 3000);
+	wait_line("uac_media.log", "uac-200 ", line, sizeof(line));
+	anchored_call(call_id, sizeof(call_id), &y, &x);
+	cr_assert_eq((unsigned)atoi(line), y, "the 200's offer: %s", line);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("offers_total"), 2, "the 183's, the 200's");
+	cr_assert_eq(metric("answers_total"), 1, "the PRACK's");
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(metric("calls"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/* rtpengine, sipedge with a route to trunk.example (the UAS) with
+ * srtp: @p mode, the UAS and UAC of those scenarios calling it. */
+static void start_srtp(const char *mode, const char *uas, const char *uac)
+{
+	char yaml[1024];
+	struct sipp_cmd c;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	snprintf(yaml, sizeof(yaml),
+		 "routes:\n  - domain: trunk.example\n"
+		 "    next_hop: [\"sip:127.0.0.1:%u\"]\n"
+		 "    srtp: %s\n"
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
+		 uas_port, mode, rtpe.ng_port);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 1, yaml), 0, "%s",
+		     sp.why);
+	uas_start_with(uas);
+	sipp_cmd_uac(&c, uac, sp.port, 0, "u1");
+	sipp_cmd_args(&c, "-s", "alice", "-key", "domain", "trunk.example",
+		      NULL);
+	sipp_cmd_args(&c, "-key", "mport", NULL);
+	sipp_cmd_arg(&c, "%u", port_a);
+	sipp_cmd_opt(&c, "-d", "%u", 1000);
+	sipp_cmd_args(&c, "-m", "1", "-trace_logs", "-log_file",
+		      "uac_media.log", "-timeout", "30s", "-timeout_error",
+		      NULL);
+	sipp_cmd_errors(&c, "uac");
+	uac_pid = sipp_spawn(c.argv, sp.dir, "uac");
+}
+
+/*
+ * routes[].srtp: sdes: rtpengine offers the trunk RTP/SAVP with an
+ * a=crypto key (RFC 4568) while the caller keeps plain RTP/AVP both
+ * ways. SIPp speaks no SRTP: the SDPs and rtpengine's session are
+ * checked, not audio.
+ */
+Test(rtpengine, a_route_with_srtp_sdes_gets_rtp_savp_and_a_crypto_key)
+{
+	char line[256], call_id[160], proto[32], ans[16384];
+	unsigned port = 0;
+
+	start_srtp("sdes", "uas_rtpe_sdes.xml", "uac_rtpe_srtp.xml");
+	/* The trunk's side: SRTP keyed by SDES, at rtpengine. */
+	wait_line("uas_media.log", "uas-proto ", line, sizeof(line));
+	cr_assert_eq(sscanf(line, "%u %31s", &port, proto), 2, "%s", line);
+	cr_assert_str_eq(proto, "RTP/SAVP");
+	cr_assert(port >= rtpe.port_min && port <= rtpe.port_max, "%u", port);
+	wait_line("uas_media.log", "uas-crypto ", line, sizeof(line));
+	cr_assert_gt(atoi(line), 0, "a=crypto tag: '%s'", line);
+	/* The caller's side: plain RTP, no key. */
+	wait_line("uac_media.log", "uac-proto ", line, sizeof(line));
+	cr_assert_eq(sscanf(line, "%159s %u %31s", call_id, &port, proto), 3,
+		     "%s", line);
+	cr_assert_str_eq(proto, "RTP/AVP");
+	cr_assert(port >= rtpe.port_min && port <= rtpe.port_max, "%u", port);
+	wait_line("uac_media.log", "uac-crypto", line, sizeof(line));
+	cr_assert_eq(strstr(line, "a=crypto"), NULL, "caller got: %s", line);
+	/* rtpengine bridges the two profiles in one call. */
+	query(call_id, ans, sizeof(ans));
+	cr_assert(strstr(ans, "8:protocol8:RTP/SAVP") &&
+		      strstr(ans, "8:protocol7:RTP/AVP"),
+		  "query: %s", ans);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	deleted(call_id);
+	cr_assert_eq(metric("errors_total"), 0);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * routes[].srtp: dtls: the trunk is offered UDP/TLS/RTP/SAVP with a
+ * DTLS fingerprint and no SDES key. SIPp cannot do DTLS and refuses the
+ * offer (488): rtpengine's call goes with the failure.
+ */
+Test(rtpengine, a_route_with_srtp_dtls_gets_udp_tls_rtp_savp_and_a_fingerprint)
+{
+	char line[256], proto[32];
+	unsigned port = 0;
+	int i, n = -1;
+
+	start_srtp("dtls", "uas_rtpe_dtls.xml", "uac_rtpe_488.xml");
+	wait_line("uas_media.log", "uas-proto ", line, sizeof(line));
+	cr_assert_eq(sscanf(line, "%u %31s", &port, proto), 2, "%s", line);
+	cr_assert_str_eq(proto, "UDP/TLS/RTP/SAVP");
+	cr_assert(port >= rtpe.port_min && port <= rtpe.port_max, "%u", port);
+	wait_line("uas_media.log", "uas-fp ", line, sizeof(line));
+	cr_assert_gt(strlen(line), 0, "a=fingerprint hash");
+	wait_line("uas_media.log", "uas-crypto", line, sizeof(line));
+	cr_assert_eq(strstr(line, "a=crypto"), NULL, "the trunk got: %s", line);
+	sipp_ok(&uac_pid, 30000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas_pid, 10000, sp.dir, "uas", NULL);
+	for (i = 0; i < 50 && n != 0; i++) {
+		n = calls_at(rtpe.ng_port);
+		if (n != 0)
+			ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert_eq(n, 0, "the refused call is gone from rtpengine");
+	cr_assert_eq(metric("deletes_total"), 1);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
+/*
+ * An INVITE whose offer rtpengine answered but which the route then
+ * answers itself (bob has no binding: 480) is never forwarded, so no
+ * transaction reports its failure: its rtpengine call goes at once, not
+ * at the sweep minutes later.
+ */
+Test(rtpengine, an_offer_the_route_answers_itself_is_deleted_at_once)
+{
+	static struct sipcli_msg r;
+	struct sipcli c;
+	char req[2048];
+	const char *sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+			  "c=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+			  "m=audio 40000 RTP/AVP 0\r\n";
+	unsigned final = 0;
+	int n, i, calls = -1;
+	long long t0;
+
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	start(rtpe.ng_port, "");
+	cr_assert_eq(sipcli_open_udp(&c, "127.0.0.1", sp.port), 0);
+	n = snprintf(
+	    req, sizeof(req),
+	    "INVITE sip:bob@localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKnobody1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:carol@localhost>;tag=c1\r\n"
+	    "To: <sip:bob@localhost>\r\n"
+	    "Call-ID: no-binding@test\r\n"
+	    "CSeq: 1 INVITE\r\n"
+	    "Contact: <sip:carol@127.0.0.1:%u>\r\n"
+	    "Content-Type: application/sdp\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    c.local_port, c.local_port, strlen(sdp), sdp);
+	cr_assert_eq(sipcli_send(&c, req, (size_t)n), 0);
+	for (t0 = ms_now(); !final && ms_now() - t0 < 5000;)
+		if (sipcli_recv_msg(&c, &r, 200) == 0 && !r.m.is_request &&
+		    r.m.status >= 200)
+			final = r.m.status;
+	cr_assert(final == 404 || final == 480, "final: %u", final);
+	for (i = 0; i < 50 && calls != 0; i++) {
+		calls = calls_at(rtpe.ng_port);
+		if (calls != 0)
+			ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert_eq(calls, 0, "rtpengine still has the call");
+	cr_assert_eq(metric("offers_total"), 1);
+	cr_assert_eq(metric("deletes_total"), 1);
+	cr_assert_eq(metric("calls"), 0);
+	sipcli_close(&c);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }

@@ -1131,3 +1131,210 @@ Test(ws, a_tls_phone_calls_a_browser_with_audio_bridged_by_rtpengine,
 	free(text);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
+
+/* The sum over the shards of counter @p name of module rtpengine in
+ * /metrics (-1: none). */
+static long rtpe_metric(const char *name)
+{
+	unsigned status = 0;
+	char *page = NULL, needle[128];
+	long sum = -1;
+
+	cr_assert_eq(mgmtcli_http(sp.mgmt_port, "GET", "/metrics", NULL, NULL,
+				  &status, &page),
+		     0);
+	cr_assert_eq(status, 200);
+	snprintf(needle, sizeof(needle), "\nsipedge_rtpengine_%s{", name);
+	for (char *p = page ? strstr(page, needle) : NULL; p;
+	     p = strstr(p + 1, needle)) {
+		char *sp_ = strchr(p + 1, ' ');
+
+		if (sp_)
+			sum = (sum < 0 ? 0 : sum) + strtol(sp_ + 1, NULL, 10);
+	}
+	free(page);
+	return sum;
+}
+
+/* The first file of @p dir whose name has @p part, read into *textp. */
+static void read_named(const char *dir, const char *part, char **textp)
+{
+	char path[PROC_PATH_MAX + 64];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	*textp = NULL;
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) && !*textp)
+		if (strstr(e->d_name, part)) {
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			proc_read_file(path, textp);
+		}
+	closedir(d);
+}
+
+/*
+ * Issue #18, a fork of mixed media: alice is registered twice, from a
+ * browser (JsSIP over WSS) and from a SIPp UAS over UDP; a SIPp UAC
+ * over UDP calls her and sipedge forks the INVITE to both. rtpengine
+ * makes one offer per kind (two ng offers, told apart by via-branch):
+ * the browser's INVITE carries UDP/TLS/RTP/SAVPF with a fingerprint and
+ * ICE candidates, the SIPp UAS's plain RTP/AVP without either. The
+ * browser answers (its 200's answer goes with the WebRTC offer's
+ * via-branch, the phone's offer is deleted), the phone is CANCELed
+ * (uas_cancel.xml: 487), the caller gets a plain answer and echoes the
+ * browser's audio back (-rtp_echo), which the browser receives; the
+ * browser hangs up, and rtpengine's call is gone after the BYE.
+ */
+Test(ws, a_fork_to_a_browser_and_a_phone_gets_one_offer_per_kind,
+     .timeout = 150)
+{
+	const char *src = getenv("SIPEDGE_SRCDIR");
+	uint16_t wss_port, page_port, uas_port, mport;
+	char extra[256], script[PROC_PATH_MAX], url[64], pp[16],
+	    prof[PROC_PATH_MAX + 16], out[PROC_PATH_MAX + 16], why[256],
+	    reg[1024], cid[160], dict[256], ans[8192], *text = NULL,
+						       *trace = NULL, *p;
+	char *argv[] = { "node", script, url,	   "localhost",
+			 pp,	 prof,	 "answer", NULL };
+	struct sipcli_msg *rsp = malloc(sizeof(*rsp));
+	struct sipcli cli = { .fd = -1 };
+	struct sipp_cmd sc;
+	json_t *res = NULL, *who, *r = NULL, *set;
+	json_error_t je;
+	pid_t uas, uac;
+	int status = -1, err = -1, n, i;
+
+	cr_assert_not_null(rsp);
+	cr_assert_eq(rtpe_start(&rtpe), 0, "rtpengine started");
+	snprintf(extra, sizeof(extra),
+		 "media:\n  enabled: true\n"
+		 "  rtpengine:\n    - address: \"127.0.0.1:%u\"\n",
+		 rtpe.ng_port);
+	start_wss_with(&wss_port, &page_port, extra);
+	/* The browser: registers as alice and answers the call. */
+	snprintf(script, sizeof(script), "%s/tests/integration/ws/browsers.js",
+		 src ? src : ".");
+	snprintf(url, sizeof(url), "wss://127.0.0.1:%u", wss_port);
+	snprintf(pp, sizeof(pp), "%u", page_port);
+	snprintf(prof, sizeof(prof), "%s/profiles", topdir);
+	cr_assert_eq(mkdir(prof, 0700), 0);
+	snprintf(out, sizeof(out), "%s/browsers.out", topdir);
+	cr_assert_eq(proc_spawn(argv, topdir, out, out, &node_pid), 0);
+	/* Bounded: 30 s for the page to register alice. */
+	for (i = 0; i < 300 && err; i++) {
+		err =
+		    mgmtcli_rpc(sp.mgmt_port, NULL, "location.lookup",
+				"[\"alice@localhost\"]", &r, why, sizeof(why));
+		json_decref(r);
+		r = NULL;
+		if (err)
+			ms_sleep(100);
+	}
+	cr_assert_eq(err, 0, "alice never registered: %s", why);
+	/* The phone: a SIPp UAS that rings until it is CANCELed, and
+	 * alice's second contact, registered by hand. */
+	cr_assert_eq(proc_free_port("127.0.0.1", &uas_port), 0);
+	sipp_cmd_uas(&sc, "uas_cancel.xml", uas_port, "u1");
+	sipp_cmd_args(&sc, "-m", "1", "-trace_msg", NULL);
+	sipp_cmd_errors(&sc, "uas");
+	uas = sipp_spawn(sc.argv, sp.dir, "uas");
+	sipp_bound(uas_port, "u1");
+	cr_assert_eq(sipcli_open_udp(&cli, "127.0.0.1", sp.port), 0);
+	n = snprintf(
+	    reg, sizeof(reg),
+	    "REGISTER sip:localhost SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP 127.0.0.1:%u;rport;branch=z9hG4bKfork1\r\n"
+	    "Max-Forwards: 70\r\n"
+	    "From: <sip:alice@localhost>;tag=fork1\r\n"
+	    "To: <sip:alice@localhost>\r\n"
+	    "Call-ID: ws-fork-reg-1\r\nCSeq: 1 REGISTER\r\n"
+	    "Contact: <sip:alice@127.0.0.1:%u>\r\n"
+	    "Expires: 300\r\nContent-Length: 0\r\n\r\n",
+	    cli.local_port, uas_port);
+	cr_assert(n > 0 && (size_t)n < sizeof(reg));
+	cr_assert_eq(sipcli_transact(&cli, reg, (size_t)n, 5000, rsp), 200);
+	sipcli_close(&cli);
+	free(rsp);
+	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "location.lookup",
+				 "[\"alice@localhost\"]", &r, why, sizeof(why)),
+		     0, "%s", why);
+	set = json_object_get(r, "contacts");
+	cr_assert_eq(json_array_size(set), 2, "two contacts to fork to: %s",
+		     json_dumps(r, 0));
+	json_decref(r);
+	/* The caller. */
+	cr_assert_eq(proc_free_port("127.0.0.1", &mport), 0);
+	sipp_cmd_uac(&sc, "uac_fork_echo.xml", sp.port, 0, "u1");
+	sipp_cmd_args(&sc, "-s", "alice", "-key", "domain", "localhost", "-m",
+		      "1", "-rtp_echo", "-trace_logs", "-log_file",
+		      "uac_fork.log", "-timeout", "90s", "-timeout_error",
+		      NULL);
+	sipp_cmd_opt(&sc, "-mp", "%u", mport);
+	sipp_cmd_errors(&sc, "uac");
+	uac = sipp_spawn(sc.argv, sp.dir, "uac");
+	/* The browser hangs up once it has heard its echo (bounded by its
+	 * own watchdog, 75 s). */
+	cr_assert_eq(proc_wait(node_pid, 90000, &status), 0);
+	node_pid = 0;
+	sipp_ok(&uac, 20000, sp.dir, "uac", sp.log);
+	sipp_ok(&uas, 20000, sp.dir, "uas", sp.log);
+	proc_read_file(out, &text);
+	res = text ? json_loads(text, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	cr_assert_not_null(res, "browsers.js: %s", text ? text : "");
+	who = json_object_get(res, "alice");
+	cr_expect(json_is_true(json_object_get(who, "established")),
+		  "the browser took its offer: %s", text);
+	cr_expect_gt(
+	    json_integer_value(json_object_get(who, "packetsReceived")), 0,
+	    "the echo of its audio came back through rtpengine: %s", text);
+	/* The browser's offer: WebRTC. */
+	p = (char *)json_string_value(json_object_get(who, "offer"));
+	cr_assert_not_null(p, "%s", text);
+	cr_expect_not_null(strstr(p, "UDP/TLS/RTP/SAVPF"), "%s", p);
+	cr_expect_not_null(strstr(p, "a=fingerprint:"), "%s", p);
+	cr_expect_not_null(strstr(p, "a=candidate:"), "%s", p);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", text);
+	json_decref(res);
+	free(text);
+	/* The phone's offer: plain RTP. */
+	read_named(sp.dir, "_messages.log", &trace);
+	cr_assert_not_null(trace, "SIPp's message trace");
+	p = strstr(trace, "INVITE sip:");
+	cr_assert_not_null(p, "%.3000s", trace);
+	cr_assert_not_null(strstr(p, "m=audio "), "%.3000s", p);
+	cr_assert_not_null(strstr(p, " RTP/AVP "), "%.3000s", p);
+	cr_assert_null(strstr(p, "a=fingerprint"), "%.3000s", p);
+	cr_assert_null(strstr(p, "a=candidate"), "%.3000s", p);
+	cr_assert_null(strstr(p, "SAVPF"), "%.3000s", p);
+	free(trace);
+	/* Two offers (one per kind), one answer, two deletes: the
+	 * phone's offer after the browser's 200, the call after the
+	 * BYE; rtpengine has no call left. */
+	cr_log_info("rtpengine: offers %ld answers %ld deletes %ld errors %ld",
+		    rtpe_metric("offers_total"), rtpe_metric("answers_total"),
+		    rtpe_metric("deletes_total"), rtpe_metric("errors_total"));
+	cr_assert_eq(rtpe_metric("offers_total"), 2);
+	cr_assert_eq(rtpe_metric("answers_total"), 1);
+	cr_assert_eq(rtpe_metric("errors_total"), 0);
+	cr_assert_eq(rtpe_metric("deletes_total"), 2);
+	read_named(sp.dir, "uac_fork.log", &trace);
+	cr_assert_not_null(trace, "the caller's log");
+	p = strstr(trace, "uac-call-id ");
+	cr_assert_not_null(p, "%s", trace);
+	cr_assert_eq(sscanf(p, "uac-call-id %159s", cid), 1);
+	free(trace);
+	n = snprintf(dict, sizeof(dict), "d7:command5:query7:call-id%zu:%se",
+		     strlen(cid), cid);
+	cr_assert(n > 0 && (size_t)n < (int)sizeof(dict));
+	for (i = 0; i < 50; i++) {
+		cr_assert_gt(rtpe_ng(rtpe.ng_port, dict, (size_t)n, ans,
+				     sizeof(ans), 3000),
+			     0);
+		if (strstr(ans, "Unknown call-id"))
+			break;
+		ms_sleep(20); /* the delete is on its way */
+	}
+	cr_assert(strstr(ans, "Unknown call-id"), "after BYE: %s", ans);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}

@@ -9,7 +9,8 @@
 // With CALL_URI: one browser (alice) registers and calls it (a SIPp UAS
 // over UDP); prints what alice saw (packetsReceived when the call was
 // established), exits 0 once the call ended. CALL_URI "answer": alice
-// registers and answers the call that comes in (exits 0 with audio).
+// registers and answers the call that comes in (exits 0 with audio;
+// the offer it got is in alice.offer).
 'use strict';
 
 const fs = require('fs');
@@ -125,7 +126,8 @@ async function answerIn(p) {
 		result.alice.ended = true;
 	}
 	Object.assign(result.alice, await p.evaluate(() => ({
-		failed: window.state.failed, log: window.state.log })));
+		failed: window.state.failed, offer: window.state.offer,
+		log: window.state.log })));
 	done(result.alice.established && result.alice.packetsReceived > 0 ? 0 : 1);
 }
 

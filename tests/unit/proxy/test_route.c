@@ -589,6 +589,57 @@ Test(route, serial_q_groups_and_the_best_response)
 	cr_assert_geq(find_sent(0, UAC, "SIP/2.0 486"), 0);
 }
 
+/* route_body_fn of the test: a body per next-hop port, none for 7083. */
+static struct slice body_by_port(void *ctx, const struct route_target *t)
+{
+	static const char one[] = "v=0\r\ns=branch-one\r\n",
+			  two[] = "v=0\r\ns=the-second-branch\r\n";
+
+	(*(unsigned *)ctx)++;
+	if (port_of(&t->dest) == 7081)
+		return slice_make(one, sizeof(one) - 1);
+	if (port_of(&t->dest) == 7082)
+		return slice_make(two, sizeof(two) - 1);
+	return slice_make(NULL, 0);
+}
+
+Test(route, each_branch_gets_the_body_route_body_fn_gives_it)
+{
+	static const char *const u[] = { "sip:b1@127.0.0.1:7081",
+					 "sip:b3@127.0.0.1:7083",
+					 "sip:b2@127.0.0.1:7082" };
+	static const uint16_t q[] = { 1000, 1000, 100 };
+	struct peer from = peer(UAC);
+	struct sipmsg *m;
+	unsigned asked = 0;
+	int i1, i2, i3;
+
+	contact("bob@example.com", 3, u, q);
+	cr_assert_eq(
+	    route_request_body(r, req(0, "INVITE", "sip:bob@example.com", NULL),
+			       &from, NULL, body_by_port, &asked),
+	    0);
+	arena_reset(a);
+	cr_assert_eq(asked, 3, "asked once per target");
+	i1 = find_sent(0, 7081, "INVITE ");
+	i3 = find_sent(0, 7083, "INVITE ");
+	cr_assert(i1 >= 0 && i3 >= 0);
+	m = sent_msg((unsigned)i1);
+	cr_assert_eq(m->content_length, 19);
+	cr_assert(slice_eq(m->body, SLICE_LIT("v=0\r\ns=branch-one\r\n")));
+	m = sent_msg((unsigned)i3);
+	cr_assert_eq(m->body.len, 0, "an empty body: the request's");
+	/* The next q group, later: its own body, kept since. */
+	callee_answers((unsigned)i1, 486, ";tag=one");
+	callee_answers((unsigned)i3, 486, ";tag=three");
+	i2 = find_sent(0, 7082, "INVITE ");
+	cr_assert_geq(i2, 0);
+	m = sent_msg((unsigned)i2);
+	cr_assert(
+	    slice_eq(m->body, SLICE_LIT("v=0\r\ns=the-second-branch\r\n")));
+	cr_assert_eq(m->content_length, m->body.len);
+}
+
 Test(route, a_6xx_wins_and_cancels_the_rest)
 {
 	static const char *const u[] = { "sip:b1@127.0.0.1:7071",

@@ -1,5 +1,5 @@
 /* tests/unit/proxy/test_rtpe_conf.c - the media: section: off by default,
- * every key, checks with FILE:LINE */
+ * every key, checks with FILE:LINE; routes[].srtp and the trunk it names */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -7,7 +7,10 @@
 #include <criterion/criterion.h>
 
 #include "proxy/core/conf.h"
+#include "proxy/proxy_conf.h"
+#include "proxy/rtpe.h"
 #include "proxy/rtpe_conf.h"
+#include "proxy/sip/peer.h"
 #include "tests/unit/conftest.h"
 
 static struct conf *c;
@@ -40,6 +43,38 @@ Test(rtpe_conf, off_by_default_with_the_documented_defaults)
 	cr_assert_eq(m->flags,
 		     RTPE_FLAG_REPLACE_ORIGIN | RTPE_FLAG_TRUST_ADDRESS);
 	cr_assert(!rtpe_conf(NULL)->enabled, "no conf: off");
+	cr_assert_eq(m->dtmf_addrlen, 0, "dtmf_events: off");
+}
+
+Test(rtpe_conf, dtmf_events_is_an_address_and_needs_media)
+{
+	const struct sockaddr_in *a;
+
+	cr_assert_eq(conftest_load("media:\n"
+				   "  enabled: true\n"
+				   "  rtpengine:\n"
+				   "    - address: 127.0.0.1:2223\n"
+				   "  dtmf_events: 127.0.0.1:5099\n"),
+		     0, "%s", err);
+	a = (const struct sockaddr_in *)&rtpe_conf(c)->dtmf_addr;
+	cr_assert_eq(rtpe_conf(c)->dtmf_addrlen, sizeof(*a));
+	cr_assert_eq(a->sin_family, AF_INET);
+	cr_assert_eq(ntohs(a->sin_port), 5099);
+	cr_assert_eq(a->sin_addr.s_addr, htonl(0x7f000001));
+	conf_free(c);
+	c = NULL;
+	conftest_expect_error("media:\n"
+			      "  enabled: true\n"
+			      "  rtpengine:\n"
+			      "    - address: 127.0.0.1:2223\n"
+			      "  dtmf_events: sipedge.example:5099\n",
+			      "t.yaml:5: ", "DTMF events");
+	conftest_expect_error("media:\n"
+			      "  dtmf_events: 127.0.0.1\n",
+			      "t.yaml:2: ", "DTMF events");
+	conftest_expect_error("media:\n"
+			      "  dtmf_events: 127.0.0.1:5099\n",
+			      "t.yaml: ", "needs media.enabled");
 }
 
 Test(rtpe_conf, every_key)
@@ -136,4 +171,85 @@ Test(rtpe_conf, relations_between_keys_are_refused)
 	cr_assert_eq(rtpe_conf_flag("replace-origin"),
 		     RTPE_FLAG_REPLACE_ORIGIN);
 	cr_assert_eq(rtpe_conf_flag("nope"), 0);
+}
+
+/* A peer at @p ip:@p port over UDP. */
+static struct peer udp_peer(const char *ip, uint16_t port)
+{
+	struct peer p;
+	struct sockaddr_in *a = (struct sockaddr_in *)&p.addr;
+
+	memset(&p, 0, sizeof(p));
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	cr_assert_eq(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+	p.addrlen = sizeof(*a);
+	p.proto = PEER_UDP;
+	return p;
+}
+
+Test(rtpe_conf, routes_srtp_names_the_trunk_by_address_and_port)
+{
+	struct peer sdes = udp_peer("127.0.0.3", 5080);
+	struct peer dtls = udp_peer("127.0.0.4", 5060);
+	struct peer other_port = udp_peer("127.0.0.3", 5081);
+	struct peer off = udp_peer("127.0.0.5", 5060);
+
+	cr_assert_eq(conftest_load("routes:\n"
+				   "  - domain: s.example\n"
+				   "    next_hop: [\"sip:127.0.0.3:5080\"]\n"
+				   "    srtp: sdes\n"
+				   "  - domain: d.example\n"
+				   "    next_hop: [\"sip:127.0.0.4\"]\n"
+				   "    srtp: dtls\n"
+				   "  - domain: o.example\n"
+				   "    next_hop: [\"sip:127.0.0.5\"]\n"
+				   "    srtp: off\n"
+				   "  - domain: n.example\n"
+				   "    next_hop: [\"sip:127.0.0.6\"]\n"),
+		     0, "%s", err);
+	cr_assert_eq(proxy_conf(c)->routes[0].srtp, PROXY_SRTP_SDES);
+	cr_assert_eq(proxy_conf(c)->routes[1].srtp, PROXY_SRTP_DTLS);
+	cr_assert_eq(proxy_conf(c)->routes[2].srtp, PROXY_SRTP_OFF);
+	cr_assert_eq(proxy_conf(c)->routes[3].srtp, PROXY_SRTP_OFF,
+		     "off by default");
+	cr_assert_eq(rtpe_srtp_to(c, &sdes), RTPE_TO_SDES);
+	cr_assert_eq(rtpe_srtp_to(c, &dtls), RTPE_TO_DTLS, "default port");
+	cr_assert_eq(rtpe_srtp_to(c, &other_port), RTPE_TO_RTP,
+		     "another port of the trunk's host is not the trunk");
+	cr_assert_eq(rtpe_srtp_to(c, &off), RTPE_TO_RTP);
+}
+
+Test(rtpe_conf, routes_srtp_refuses_other_names)
+{
+	conftest_expect_error("routes:\n"
+			      "  - domain: s.example\n"
+			      "    next_hop: [\"sip:127.0.0.3\"]\n"
+			      "    srtp: zrtp\n",
+			      "t.yaml:4: ", "srtp");
+}
+
+/* A fork's branch gets its kind's offer, else the RTP one, else the
+ * first made; nothing when none was made. */
+Test(rtpe_conf, a_branch_gets_its_kinds_offer_else_rtp_else_the_first)
+{
+	struct rtpe_offers o;
+	struct slice s;
+
+	memset(&o, 0, sizeof(o));
+	s = rtpe_offers_pick(&o, RTPE_TO_WEBRTC);
+	cr_assert_eq(s.len, 0);
+	o.sdp[RTPE_TO_WEBRTC] = SLICE_LIT("webrtc");
+	o.sdp[RTPE_TO_DTLS] = SLICE_LIT("dtls");
+	cr_assert(
+	    slice_eq(rtpe_offers_pick(&o, RTPE_TO_DTLS), SLICE_LIT("dtls")));
+	/* No RTP offer: the first made. */
+	cr_assert(
+	    slice_eq(rtpe_offers_pick(&o, RTPE_TO_SDES), SLICE_LIT("webrtc")));
+	o.sdp[RTPE_TO_RTP] = SLICE_LIT("rtp");
+	cr_assert(
+	    slice_eq(rtpe_offers_pick(&o, RTPE_TO_SDES), SLICE_LIT("rtp")));
+	cr_assert(slice_eq(rtpe_offers_pick(&o, RTPE_TO_WEBRTC),
+			   SLICE_LIT("webrtc")));
+	cr_assert_eq(rtpe_offers_pick(&o, RTPE_TO__COUNT).len, 0);
 }

@@ -49,6 +49,10 @@ static struct park_rec full(void)
 	r.local_cseq = 4294967295u;
 	snprintf(r.node, sizeof(r.node), "00112233aabbccdd");
 	snprintf(r.pool, sizeof(r.pool), "sip:127.0.0.1:40000");
+	snprintf(r.local_uri, sizeof(r.local_uri), "sip:700@a.example");
+	snprintf(r.remote_uri, sizeof(r.remote_uri), "sip:alice@a.example");
+	snprintf(r.sdp_o, sizeof(r.sdp_o), "- 42 7 IN IP4 127.0.0.1");
+	snprintf(r.proxy, sizeof(r.proxy), "127.0.0.1:5060 lb.example:5060");
 	return r;
 }
 
@@ -94,10 +98,14 @@ Test(park_redis, damaged_values_are_refused_and_leave_the_record)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(park__rec_parse(bad[i], strlen(bad[i]), &t),
 			     -EBADMSG, "%zu", i);
-	/* Cut anywhere: refused. */
-	for (int cut = 0; cut < n; cut += 7)
-		cr_assert_eq(park__rec_parse(buf, (size_t)cut, &t), -EBADMSG,
-			     "cut at %d", cut);
+	/* Cut anywhere but where an older node's record ends (after the
+	 * route, tests below): refused. */
+	for (int cut = 0; cut < n; cut++)
+		if (cut !=
+		    n - (int)(strlen(r.local_uri) + strlen(r.remote_uri) +
+			      strlen(r.sdp_o) + strlen(r.proxy) + 4))
+			cr_assert_eq(park__rec_parse(buf, (size_t)cut, &t),
+				     -EBADMSG, "cut at %d", cut);
 	cr_assert_eq(memcmp(&t, &r, sizeof(r)), 0);
 }
 
@@ -124,9 +132,13 @@ Test(park_redis, a_claim_carries_this_node_and_its_pool)
 Test(park_redis, a_record_of_percent_signs_only_still_fits)
 {
 	struct park_rec r = full(), back;
-	static char buf[8192];
+	static char buf[12288];
 	int n;
 
+	memset(r.local_uri, '%', PARK_IDENTITY_MAX);
+	memset(r.remote_uri, '%', PARK_IDENTITY_MAX);
+	memset(r.sdp_o, '%', PARK_SDP_O_MAX);
+	memset(r.proxy, '%', PARK_PROXY_MAX);
 	memset(r.parked, '%', PARK_IDENTITY_MAX);
 	memset(r.parker, '%', PARK_IDENTITY_MAX);
 	memset(r.remote_target, '%', PARK_IDENTITY_MAX);
@@ -137,4 +149,49 @@ Test(park_redis, a_record_of_percent_signs_only_still_fits)
 	back = r;
 	cr_assert_eq(park__rec_parse(buf, (size_t)n, &back), 0);
 	cr_assert_eq(memcmp(&back, &r, sizeof(r)), 0);
+}
+
+/* A record an older node wrote (no takeover fields: it ends after the
+ * route) parses, with those fields empty: the survivor releases such a
+ * slot instead of taking it over. */
+Test(park_redis, an_older_nodes_record_parses_without_takeover_fields)
+{
+	struct park_rec r = full(), back;
+	char buf[4096];
+	int n = park__rec_print(&r, buf, sizeof(buf));
+	size_t old = (size_t)n - (strlen(r.local_uri) + strlen(r.remote_uri) +
+				  strlen(r.sdp_o) + strlen(r.proxy) + 4);
+
+	cr_assert_gt(n, 0);
+	memset(&back, 0, sizeof(back));
+	cr_assert_eq(park__rec_parse(buf, old, &back), 0);
+	cr_assert_str_eq(back.route, r.route);
+	cr_assert_str_eq(back.call_id, r.call_id);
+	cr_assert_eq(back.local_uri[0], 0);
+	cr_assert_eq(back.remote_uri[0], 0);
+	cr_assert_eq(back.sdp_o[0], 0);
+	cr_assert_eq(back.proxy[0], 0);
+	/* One, two or three of the four: damaged. */
+	for (size_t cut = old + 1; cut < (size_t)n; cut++)
+		cr_assert_eq(park__rec_parse(buf, cut, &back), -EBADMSG,
+			     "cut at %zu", cut);
+}
+
+/* A claim stamps the node's proxy addresses (park_set_proxy()). */
+Test(park_redis, a_claim_carries_the_proxy_addresses)
+{
+	struct park_rec r = full(), got;
+	char mine[PARK_PROXY_MAX + 1];
+
+	park_set_proxy("127.0.0.1:5060 [::1]:5060");
+	park_self_proxy(mine, sizeof(mine));
+	cr_assert_str_eq(mine, "127.0.0.1:5060 [::1]:5060");
+	cr_assert_eq(park_claim(&r, 701, 799, 0), 0);
+	cr_assert_str_eq(r.proxy, "127.0.0.1:5060 [::1]:5060");
+	cr_assert_eq(park_get(slice_cstr("a.example"), r.slot, &got), 0);
+	cr_assert_str_eq(got.proxy, "127.0.0.1:5060 [::1]:5060");
+	cr_assert_str_eq(got.sdp_o, r.sdp_o);
+	park_set_proxy(NULL);
+	cr_assert_eq(park_release(slice_cstr("a.example"), r.slot, r.holder),
+		     0);
 }

@@ -19,6 +19,7 @@
 #include "proxy/base/log.h"
 #include "proxy/core/conf.h"
 #include "proxy/core/shard.h"
+#include "proxy/sip/dialog.h"
 #include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/teardown.h"
@@ -428,6 +429,98 @@ Test(ua, reinvite_sends_the_offer_acks_the_2xx_and_reports_the_answer)
 	/* Done: the next one may go (CSeq 3). */
 	reinvite(ANSWER);
 	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
+}
+
+/* ua_reinvite_offerless() / ua_reinvite_ack() on the worker; results. */
+static atomic_int late_err, late_ack_err;
+
+static void offerless_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		atomic_store(&late_err,
+			     ua_reinvite_offerless(atomic_load(&leg)));
+}
+
+static void late_ack_fn(struct shard *sh, void *arg)
+{
+	if (sh)
+		atomic_store(&late_ack_err, ua_reinvite_ack(atomic_load(&leg),
+							    slice_cstr(arg)));
+}
+
+/* RFC 3725 flow style: a re-INVITE without SDP; the peer's offer in
+ * its 2xx goes to the application, unACKed until ua_reinvite_ack()
+ * answers it in the ACK; a retransmitted 2xx meanwhile is absorbed,
+ * after it gets the same ACK. */
+Test(ua, offerless_reinvite_reports_the_offer_and_acks_with_the_answer)
+{
+	const char *m;
+	char ack[4096];
+
+	confirmed();
+	atomic_store(&late_err, 1);
+	on_worker(offerless_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&late_err), 0);
+	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1:9 SIP/2.0", 36), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 2 INVITE\r\n"), "%s", m);
+	cr_assert(strstr(m, "Content-Length: 0\r\n"), "an offer:\n%s", m);
+	snprintf(inv, sizeof(inv), "%s", m);
+	/* No 2xx yet: nothing to ACK. */
+	atomic_store(&late_ack_err, 1);
+	on_worker(late_ack_fn, ANSWER);
+	for (int t = 0; t < WAIT_MS / 10 && atomic_load(&late_ack_err) == 1;
+	     t++)
+		ms_sleep(10);
+	cr_assert_eq(atomic_load(&late_ack_err), -EINVAL);
+	respond_in(200, OFFER);
+	cr_assert_str_eq(wait_event(1, UA_EV_REINVITE)->sdp, OFFER);
+	cr_assert_eq(recs[1].status, 200);
+	/* Not ACKed by the UA; a retransmission is absorbed. */
+	respond_in(200, OFFER);
+	cr_assert_str_eq(poolfix_recv(fd, QUIET_MS), "",
+			 "the UA ACKed by itself");
+	atomic_store(&late_ack_err, 1);
+	on_worker(late_ack_fn, ANSWER);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&late_ack_err), 0);
+	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 2 ACK\r\n"), "%s", m);
+	cr_assert(strstr(m, "\r\n\r\n" ANSWER), "no answer:\n%s", m);
+	snprintf(ack, sizeof(ack), "%s", m);
+	respond_in(200, OFFER);
+	cr_assert_str_eq(poolfix_recv(fd, WAIT_MS), ack);
+	ms_sleep(QUIET_MS);
+	cr_assert_eq(atomic_load(&nrec), 2);
+	/* Done: an ordinary re-INVITE may go (CSeq 3). */
+	reinvite(ANSWER);
+	cr_assert(strstr(inv, "CSeq: 3 INVITE\r\n"), "%s", inv);
+}
+
+/* Hanging up while the offerless re-INVITE's 2xx waits for our answer:
+ * the 2xx is ACKed (without a body) before the BYE. */
+Test(ua, hangup_acks_a_held_offerless_2xx_before_the_bye)
+{
+	const char *m;
+
+	confirmed();
+	atomic_store(&late_err, 1);
+	on_worker(offerless_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&late_err), 0);
+	snprintf(inv, sizeof(inv), "%s", m);
+	respond_in(200, OFFER);
+	wait_event(1, UA_EV_REINVITE);
+	on_worker(hangup_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert(!strncmp(m, "ACK ", 4), "%s", m);
+	cr_assert(strstr(m, "CSeq: 2 ACK\r\n"), "%s", m);
+	cr_assert(strstr(m, "Content-Length: 0\r\n"), "%s", m);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert(!strncmp(m, "BYE ", 4), "%s", m);
 }
 
 Test(ua, reinvite_491_is_retried_after_2_1_to_4_s_then_488_reported)
@@ -841,4 +934,89 @@ Test(ua, send_out_sends_a_request_outside_any_dialog)
 			 "Content-Type: text/plain");
 	cr_assert_str_eq(strstr(m, "\r\n\r\n") + 4, "Parked 701");
 	respond(200, NULL);
+}
+
+/* ua_leg_restore() (park's node takeover): a leg from another UA's
+ * dialog fields. */
+static atomic_int restore_err;
+
+static void restore_fn(struct shard *sh, void *arg)
+{
+	static const char old[] =
+	    "v=0\r\no=pool 42 7 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n";
+	struct dialog f;
+	struct ua_leg *l = NULL;
+	struct slice off;
+	int err;
+
+	(void)arg;
+	if (!sh)
+		return;
+	memset(&f, 0, sizeof(f));
+	f.call_id = slice_cstr("restored@x");
+	f.local_tag = slice_cstr("pool1");
+	f.remote_tag = slice_cstr("peer");
+	f.local_uri = slice_cstr("sip:700@127.0.0.1");
+	f.remote_uri = slice_cstr("sip:alice@127.0.0.1");
+	f.remote_target = slice_cstr("sip:alice@127.0.0.1:9");
+	f.local_cseq = 107;
+	f.local_cseq_set = true;
+	err =
+	    ua_leg_restore(ua_of(sh), &f, slice_cstr(old), on_event, NULL, &l);
+	if (!err) {
+		atomic_store(&leg, l);
+		err = ua_offer_for(l, slice_cstr(OFFER), &off);
+	}
+	if (!err)
+		err = ua_reinvite(l, off);
+	/* The same Call-ID again: this worker has it. */
+	if (!err && ua_leg_restore(ua_of(sh), &f, slice_cstr(old), on_event,
+				   NULL, &l) != -EEXIST)
+		err = -EPROTO;
+	f.local_tag = slice_cstr("bad tag");
+	f.call_id = slice_cstr("other@x");
+	if (!err && ua_leg_restore(ua_of(sh), &f, slice_cstr(old), on_event,
+				   NULL, &l) != -EINVAL)
+		err = -EPROTO;
+	atomic_store(&restore_err, err);
+}
+
+static void drop_fn(struct shard *sh, void *arg)
+{
+	(void)arg;
+	if (sh)
+		ua_leg_drop(atomic_load(&leg));
+}
+
+Test(ua, a_restored_leg_reinvites_in_the_old_dialog_and_drops_quietly)
+{
+	const char *m;
+
+	start();
+	atomic_store(&restore_err, 1);
+	on_worker(restore_fn, NULL);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert_eq(atomic_load(&restore_err), 0, "%d",
+		     atomic_load(&restore_err));
+	cr_assert(!strncmp(m, "INVITE sip:alice@127.0.0.1:9 SIP/2.0", 36),
+		  "not a re-INVITE:\n%s", m);
+	snprintf(inv, sizeof(inv), "%s", m);
+	cr_assert(strstr(inv, "CSeq: 108 INVITE\r\n"), "%s", inv);
+	cr_assert(strstr(inv, "Call-ID: restored@x\r\n"), "%s", inv);
+	cr_assert(strstr(inv, "<sip:700@127.0.0.1>;tag=pool1"), "%s", inv);
+	cr_assert(strstr(inv, "<sip:alice@127.0.0.1>;tag=peer"), "%s", inv);
+	/* The old session, its next version (RFC 3264 §8). */
+	cr_assert(strstr(inv, "o=pool 42 8 IN IP4 127.0.0.1\r\n"), "%s", inv);
+	respond_in(200, ANSWER);
+	m = poolfix_recv(fd, WAIT_MS);
+	cr_assert(!strncmp(m, "ACK sip:alice@127.0.0.1:9 SIP/2.0", 33), "%s",
+		  m);
+	cr_assert(strstr(m, "CSeq: 108 ACK\r\n"), "%s", m);
+	cr_assert_str_eq(wait_event(0, UA_EV_REINVITE)->sdp, ANSWER);
+	cr_assert_eq(recs[0].status, 200);
+	/* Dropped: nothing sent, no event. */
+	on_worker(drop_fn, NULL);
+	m = poolfix_recv(fd, QUIET_MS);
+	cr_assert_str_eq(m, "", "sent after ua_leg_drop():\n%s", m);
+	cr_assert_eq(atomic_load(&nrec), 1);
 }

@@ -509,3 +509,68 @@ Test(dialog, request_refuses_bad_input_and_keeps_cseq)
 	r = req_of(SIP_BYE);
 	cr_assert_eq(dialog_request(dlg, &r, msgin_arena, &s), -ERANGE);
 }
+
+/* The fields of a dialog another UA held (park's node takeover): a
+ * confirmed dialog whose requests carry them, CSeq from the one given. */
+static struct dialog fields(void)
+{
+	struct dialog f;
+
+	memset(&f, 0, sizeof(f));
+	f.role = DIALOG_UAC;
+	f.call_id = slice_cstr("c1@host");
+	f.local_tag = slice_cstr("pool1");
+	f.remote_tag = slice_cstr("alice1");
+	f.local_uri = slice_cstr("sip:700@a.example");
+	f.remote_uri = slice_cstr("sip:alice@a.example");
+	f.remote_target = slice_cstr("sip:alice@127.0.0.2:5062");
+	f.route[0] = slice_cstr("<sip:lb.example;lr>");
+	f.nroute = 1;
+	f.local_cseq = 107;
+	f.local_cseq_set = true;
+	return f;
+}
+
+Test(dialog, restore_makes_a_confirmed_dialog_of_the_fields)
+{
+	char cid[] = "c1@host";
+	struct dialog f = fields();
+
+	f.call_id = slice_make(cid, strlen(cid));
+	cr_assert_eq(dialog_restore(&f, &dlg), 0);
+	cid[0] = 'X'; /* copied: the caller's strings may go */
+	cr_assert_eq(dlg->state, DIALOG_CONFIRMED);
+	send_req(SIP_INVITE);
+	expect(out.ruri, "sip:alice@127.0.0.2:5062");
+	expect_routes("<sip:lb.example;lr>");
+	expect(out.from_tag, "pool1");
+	expect(out.to_tag, "alice1");
+	expect(out.call_id, "c1@host");
+	cr_assert_eq(out.cseq, 108);
+	cr_assert_eq(dlg->invite_cseq, 108);
+}
+
+Test(dialog, restore_refuses_fields_that_do_not_parse)
+{
+	struct dialog f;
+
+	f = fields();
+	f.call_id = slice_cstr("");
+	cr_assert_eq(dialog_restore(&f, &dlg), -EINVAL);
+	f = fields();
+	f.local_tag = slice_cstr("a b");
+	cr_assert_eq(dialog_restore(&f, &dlg), -EINVAL);
+	f = fields();
+	f.remote_target = slice_cstr("mailto:x@y");
+	cr_assert_eq(dialog_restore(&f, &dlg), -EINVAL);
+	f = fields();
+	f.local_uri = slice_cstr("");
+	cr_assert_eq(dialog_restore(&f, &dlg), -EINVAL);
+	f = fields();
+	f.route[0] = slice_cstr("sip:lb.example;lr"); /* no < > */
+	cr_assert_eq(dialog_restore(&f, &dlg), -EINVAL);
+	f = fields();
+	f.call_id = slice_cstr("a\r\nVia: x");
+	cr_assert_eq(dialog_restore(&f, &dlg), -EINVAL);
+	cr_assert_null(dlg);
+}
