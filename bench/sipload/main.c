@@ -130,6 +130,9 @@ static const char usage_text[] =
     "      --search-max R     highest rate tried (default 200000)\n"
     "      --search-step S    seconds per step (default 5)\n"
     "      --search-steps N   steps at most (default 12, at most 40)\n"
+    "      --search-p99 MS    a step is clean only if its p99 to the\n"
+    "                         final response is at most MS too (default\n"
+    "                         0: no bound)\n"
     "\n"
     "Timers and loss:\n"
     "      --t1 MS            RFC 3261 T1 (default 500)\n"
@@ -218,6 +221,7 @@ enum {
 	OPT_SEARCH_MAX,
 	OPT_SEARCH_STEP,
 	OPT_SEARCH_STEPS,
+	OPT_SEARCH_P99,
 	OPT_T1,
 	OPT_T2,
 	OPT_DROP,
@@ -262,6 +266,7 @@ static const struct option long_opts[] = {
 	{ "search-max", required_argument, NULL, OPT_SEARCH_MAX },
 	{ "search-step", required_argument, NULL, OPT_SEARCH_STEP },
 	{ "search-steps", required_argument, NULL, OPT_SEARCH_STEPS },
+	{ "search-p99", required_argument, NULL, OPT_SEARCH_P99 },
 	{ "t1", required_argument, NULL, OPT_T1 },
 	{ "t2", required_argument, NULL, OPT_T2 },
 	{ "drop-rate", required_argument, NULL, OPT_DROP },
@@ -303,6 +308,7 @@ struct opts {
 	double search_max;
 	double search_step_s;
 	unsigned search_steps;
+	unsigned search_p99_ms; /* 0: no latency bound on a clean step */
 	bool json;
 	double slack_ms; /* -1: auto */
 	int progress;	 /* -1 auto */
@@ -646,6 +652,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					   &o->search_steps))
 				return usage_error("bad --search-steps '%s': "
 						   "1..40",
+						   optarg);
+			break;
+		case OPT_SEARCH_P99:
+			if (parse_unsigned(optarg, 0, 3600000,
+					   &o->search_p99_ms))
+				return usage_error("bad --search-p99 '%s'",
 						   optarg);
 			break;
 		case OPT_T1:
@@ -992,8 +1004,15 @@ static void phase_init(struct worker_phase *p, const struct opts *o,
 	p->stop = &stop_flag;
 }
 
-static bool step_clean(const struct worker_stats *st)
+/* Every operation of the step started and succeeded, and (with a
+ * bound) its p99 to the final response is within @p p99_ms: a proxy
+ * that queues the step in its socket buffers and answers it seconds
+ * late has not kept up with the rate. */
+static bool step_clean(const struct worker_stats *st, unsigned p99_ms)
 {
+	if (p99_ms &&
+	    hist_percentile(&st->lat_final, 99) > (uint64_t)p99_ms * 1000)
+		return false;
 	return st->started > 0 && !st->failed && !st->unfinished &&
 	       !st->skipped && st->started + 1 >= (uint64_t)st->offered;
 }
@@ -1078,7 +1097,7 @@ int main(int argc, char **argv)
 			s->skipped = sst.skipped;
 			s->cpu_s = u + y;
 			s->p99_final_us = hist_percentile(&sst.lat_final, 99);
-			s->clean = step_clean(&sst);
+			s->clean = step_clean(&sst, o.search_p99_ms);
 			if (s->clean && rate > best) {
 				best = rate;
 				/* The report shows the best clean step. */

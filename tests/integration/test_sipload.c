@@ -1041,13 +1041,13 @@ Test(sipload, help_documents_every_option)
 {
 	const char *args[] = { "--help", NULL };
 	const char *opts[] = {
-		"--role",     "--target",     "--listen",   "--transport",
-		"--threads",  "--scenario",   "--users",    "--users-csv",
-		"--password", "--callee",     "--hold",	    "--rate",
-		"--ramp",     "--duration",   "--count",    "--max-concurrent",
-		"--max-time", "--search",     "--t1",	    "--drop-rate",
-		"--uas-auth", "--json",	      "--progress", "call-100rel",
-		"call-3pcc",  "--3pcc-answer"
+		"--role",      "--target",   "--listen",     "--transport",
+		"--threads",   "--scenario", "--users",	     "--users-csv",
+		"--password",  "--callee",   "--hold",	     "--rate",
+		"--ramp",      "--duration", "--count",	     "--max-concurrent",
+		"--max-time",  "--search",   "--search-p99", "--t1",
+		"--drop-rate", "--uas-auth", "--json",	     "--progress",
+		"call-100rel", "call-3pcc",  "--3pcc-answer"
 	};
 	char *out;
 	unsigned i;
@@ -1076,6 +1076,46 @@ Test(sipload, unanswered_requests_time_out)
 	cr_assert_eq(jnum(&j, "timeouts"), 5);
 	cr_assert_eq(jnum(&j, "failures.timeout"), 5);
 	cr_assert_gt(jnum(&j, "retransmissions"), 0);
+}
+
+/* --search-p99: calls answered 60 ms after the INVITE are clean with a
+ * bound of 1000 ms and never with one of 20 ms (every call's INVITE to
+ * final is at least the ringing time, so no step can pass). */
+Test(sipload, search_p99_bound_makes_a_slow_step_unclean)
+{
+	static const char *bounds[] = { "1000", "20" };
+	uint16_t port = free_port();
+	char a[64];
+	struct json j;
+
+	addr(a, sizeof(a), port);
+	for (unsigned k = 0; k < 2; k++) {
+		const char *args[] = { "-s",	      "call",
+				       "--role",      "both",
+				       "-l",	      a,
+				       "-t",	      a,
+				       "--answer-ms", "60",
+				       "--search",    "-r",
+				       "20",	      "--search-max",
+				       "40",	      "--search-step",
+				       "0.5",	      "--search-steps",
+				       "2",	      "--search-p99",
+				       bounds[k],     "--json",
+				       NULL };
+		int rc = uac_run(&j, args, 40000);
+
+		cr_assert_eq(jnum(&j, "search.steps.0.rate"), 20);
+		cr_assert_eq(jnum(&j, "search.steps.0.failed"), 0);
+		if (k == 0) {
+			cr_assert_eq(rc, 0);
+			cr_assert_gt(jnum(&j, "search.best_rate"), 0,
+				     "no clean step under 1000 ms");
+		} else {
+			cr_assert_eq(jnum(&j, "search.best_rate"), 0,
+				     "a step whose calls took 60 ms was "
+				     "clean under 20 ms");
+		}
+	}
 }
 
 Test(sipload, search_finds_a_clean_rate)
