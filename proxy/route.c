@@ -734,8 +734,11 @@ struct fork {
 	unsigned pop;
 	bool strict_repair, strict_next;
 	unsigned ntargets, next, pending;
-	struct route_target t[ROUTE_MAX_TARGETS];
-	struct branch br[ROUTE_MAX_TARGETS];
+	/* ntargets each, in the same allocation, right after the struct:
+	 * sized to the plan, not to ROUTE_MAX_TARGETS (16 would be 4.9 KB
+	 * per forwarded request, held until its transaction ends). */
+	struct branch *br;
+	struct route_target *t;
 	unsigned best_status;
 	char *best; /* upstream-ready bytes of the best response, or NULL */
 	size_t best_len;
@@ -745,8 +748,12 @@ struct fork {
 	struct slice caller_contact; /* the INVITE's Contact URI */
 	struct slice caller_route;   /* route set to the caller (strings) */
 	uint32_t cseq;		     /* the INVITE's */
-	char strings[];		     /* target URIs and paths */
+	char *strings;		     /* target URIs and paths, after t */
 };
+
+_Static_assert(sizeof(struct fork) % _Alignof(struct branch) == 0 &&
+		   sizeof(struct branch) % _Alignof(struct route_target) == 0,
+	       "fork arrays stay aligned");
 
 struct route {
 	struct route_cfg cfg;
@@ -1573,7 +1580,7 @@ static void on_response(struct txn *ct, const struct sipmsg *m)
 	struct slice out;
 	unsigned st = m->status, tag = txn_tag(ct);
 
-	if (!f || tag >= ROUTE_MAX_TARGETS)
+	if (!f || tag >= f->ntargets)
 		return;
 	r = f->r;
 	b = &f->br[tag];
@@ -1637,7 +1644,7 @@ static void on_failure(struct txn *ct, unsigned status)
 	unsigned tag = txn_tag(ct);
 	struct branch *b;
 
-	if (!f || tag >= ROUTE_MAX_TARGETS)
+	if (!f || tag >= f->ntargets)
 		return;
 	b = &f->br[tag];
 	if (b->ct != ct || b->status)
@@ -1678,7 +1685,7 @@ static void on_gone(struct txn *t)
 		return;
 	}
 	tag = txn_tag(t);
-	if (tag >= ROUTE_MAX_TARGETS)
+	if (tag >= f->ntargets)
 		return;
 	b = &f->br[tag];
 	if (b->ct != t)
@@ -1696,7 +1703,7 @@ static void on_release(struct txn *st)
 
 	if (!f || !f->r)
 		return;
-	for (unsigned i = 0; i < ROUTE_MAX_TARGETS; i++)
+	for (unsigned i = 0; i < f->ntargets; i++)
 		timer_stop(f->r->cfg.wheel, &f->br[i].timer_c);
 	free(f->best);
 	f->best = NULL;
@@ -2034,11 +2041,20 @@ int route_request_body(struct route *r, const struct sipmsg *m,
 	else if (r->cfg.dialogs && m->method == SIP_INVITE)
 		crs = caller_route(r, m);
 	strings += crs.len;
-	err = txn_srv_new(r->txns, m, from, sizeof(*f) + strings, &st);
+	err = txn_srv_new(r->txns, m, from,
+			  sizeof(*f) +
+			      p.ntargets * (sizeof(*f->br) + sizeof(*f->t)) +
+			      strings,
+			  &st);
 	if (err)
 		return err;
 	obj_get(st);
 	f = txn_user_data(st);
+	/* Both element sizes are multiples of their alignment, as is the
+	 * struct's, so each array starts aligned. */
+	f->br = (struct branch *)(f + 1);
+	f->t = (struct route_target *)(f->br + p.ntargets);
+	f->strings = (char *)(f->t + p.ntargets);
 	f->r = r;
 	f->st = st;
 	f->from = *from;
