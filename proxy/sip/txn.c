@@ -79,9 +79,20 @@ struct txn {
 	uint16_t sentby_port;
 	struct slice call_id, from_tag, ruri, top_via;
 	uint32_t cseq;
-	/* The request copy and the last response sent. */
+	/*
+	 * The request copy: a server's sits in this allocation after the
+	 * user area (its keys and the user's slices point into it); a
+	 * client's is its own allocation, freed once a final response came
+	 * (compaction: nothing is retransmitted then, and the ACK of a
+	 * 300-699 is kept whole instead).
+	 */
 	char *req;
 	size_t req_len;
+	/*
+	 * Server: the last response sent, for retransmitted requests and
+	 * Timer G; freed once nothing resends it (Confirmed, Accepted).
+	 * Client INVITE in Completed: the ACK, for retransmitted finals.
+	 */
 	char *rsp;
 	size_t rsp_len, rsp_cap;
 	char bname[TXN_BRANCH_MAX];
@@ -366,7 +377,33 @@ static void txn_dtor(void *obj)
 	if (t->server && t->user_size && u && u->release)
 		u->release(t);
 	free(t->rsp);
+	if (!t->server)
+		free(t->req);
 	obj_put(t->parent);
+}
+
+/* Compaction: the last response will not be sent again. */
+static void drop_rsp(struct txn *t)
+{
+	free(t->rsp);
+	t->rsp = NULL;
+	t->rsp_len = t->rsp_cap = 0;
+}
+
+/* Compaction: a client's request will not be sent again, nor an ACK
+ * or CANCEL built from it. */
+static void drop_req(struct txn *t)
+{
+	if (t->server)
+		return;
+	free(t->req);
+	t->req = NULL;
+	t->req_len = 0;
+}
+
+size_t txn_held_bytes(const struct txn *t)
+{
+	return t->req_len + t->rsp_cap;
 }
 
 /* Out of the table, timers stopped, the user told; the layer's
@@ -582,6 +619,8 @@ int txn_srv_absorb(struct txn *st, const struct sipmsg *m)
 		if (st->state == TXN_COMPLETED) {
 			set_state(st, TXN_CONFIRMED);
 			timer_stop(l->w, &st->tr);
+			/* Confirmed absorbs without answering (§17.2.1). */
+			drop_rsp(st);
 			if (st->reliable) {
 				terminate(st);
 				return 1;
@@ -663,7 +702,9 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 	if (st->invite && status >= 200 && status < 300) {
 		/* RFC 6026 §8.5: Accepted, Timer L. */
 		set_state(st, TXN_ACCEPTED);
-		st->rsp_len = 0;
+		/* Accepted answers nothing itself: the user passes each 2xx
+		 * (RFC 6026 §8.5); the kept provisional goes. */
+		drop_rsp(st);
 		timer_start(l->w, &st->tt, t64(l), timeout_end);
 		return send_bytes(st, buf, len);
 	}
@@ -924,9 +965,14 @@ int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 	if (!branch.len || branch.len >= TXN_BRANCH_MAX || !len ||
 	    method == SIP_ACK)
 		return -EINVAL;
-	t = obj_new(sizeof(*t) + len, txn_dtor);
+	t = obj_new(sizeof(*t), txn_dtor);
 	if (!t)
 		return -ENOMEM;
+	t->req = malloc(len);
+	if (!t->req) {
+		obj_put(t);
+		return -ENOMEM;
+	}
 	t->l = l;
 	t->method = method;
 	t->invite = method == SIP_INVITE;
@@ -936,7 +982,6 @@ int txn_cli_new(struct txn_layer *l, struct txn *parent, enum sip_method method,
 	t->fn = fn;
 	t->arg = arg;
 	t->peer = *to;
-	t->req = (char *)user_end(t);
 	t->req_len = len;
 	memcpy(t->req, buf, len);
 	memcpy(t->bname, branch.p, branch.len);
@@ -1027,12 +1072,25 @@ static int build_ack_cancel(struct txn *t, enum sip_method method,
 	return (int)(o + (size_t)n);
 }
 
+/* The ACK of a final 300-699: built from the request the first time and
+ * kept (the request copy is dropped then), the kept one for a
+ * retransmitted final, whose To is the same (RFC 3261 §17.1.1.2). */
 static void send_ack(struct txn *t, const struct sipmsg *rsp)
 {
-	int n = build_ack_cancel(t, SIP_ACK, rsp);
+	int n;
 
-	if (n > 0)
-		send_bytes(t, t->l->out, (size_t)n);
+	if (!t->req) {
+		if (t->rsp_len)
+			send_bytes(t, t->rsp, t->rsp_len);
+		return;
+	}
+	n = build_ack_cancel(t, SIP_ACK, rsp);
+	if (n <= 0)
+		return;
+	send_bytes(t, t->l->out, (size_t)n);
+	/* Out of memory: keep the request and build it again. */
+	if (!keep_rsp(t, t->l->out, (size_t)n))
+		drop_req(t);
 }
 
 static int send_cancel(struct txn *t)
@@ -1103,6 +1161,7 @@ static void cli_receive(struct txn *ct, const struct sipmsg *m)
 		set_state(ct, TXN_COMPLETED);
 		timer_stop(l->w, &ct->tr);
 		timer_stop(l->w, &ct->tt);
+		drop_req(ct); /* it only absorbs retransmissions now */
 		pass_up(ct, m);
 		if (ct->reliable)
 			terminate(ct); /* Timer K = 0 */
@@ -1131,6 +1190,8 @@ static void cli_receive(struct txn *ct, const struct sipmsg *m)
 			set_state(ct, TXN_ACCEPTED);
 			ct->cancel_pending = false;
 			timer_stop(l->w, &ct->tr);
+			/* No CANCEL now (§9.1), and no ACK: the UAC's. */
+			drop_req(ct);
 			timer_start(l->w, &ct->tt, t64(l), timeout_end);
 		} else if (ct->state != TXN_ACCEPTED) {
 			return;

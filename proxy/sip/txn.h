@@ -37,8 +37,12 @@ struct txn_layer;
 /**
  * One transaction (an obj, proxy/base/obj.h). A server transaction
  * holds a copy of the request and of the last response it sent (to
- * answer retransmissions); a client transaction holds the request it
- * sent (to retransmit it, and to build its ACK or CANCEL).
+ * answer retransmissions; dropped in Confirmed and Accepted, where
+ * nothing resends it); a client transaction holds the request it sent
+ * (to retransmit it, and to build its ACK or CANCEL) until a final
+ * response comes, then only the ACK of a 300-699 (for retransmitted
+ * finals). A completed transaction thus keeps its match keys and what
+ * it may still have to send, no more.
  */
 struct txn;
 
@@ -313,6 +317,14 @@ unsigned txn_tag(const struct txn *ct);
 
 /** Server: where responses go; client: where the request went. */
 const struct peer *txn_peer(const struct txn *t);
+
+/**
+ * The bytes @p t holds outside its struct and user area, or in them for
+ * a server's request copy: the request copy (a client's only until its
+ * final response) and the kept response or ACK. For tests and
+ * measurements.
+ */
+size_t txn_held_bytes(const struct txn *t);
 
 /** The layer @p t belongs to. */
 struct txn_layer *txn_layer(const struct txn *t);

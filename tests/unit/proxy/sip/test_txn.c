@@ -873,3 +873,154 @@ Test(txn, client_completed_ones_count_too)
 	cr_assert_eq(txn_count(l), 0);
 	cr_assert_eq(txn_count_completed(l), 0);
 }
+
+/* Compaction: a completed transaction keeps its keys and what it may
+ * still send, and behaves as before. */
+
+Test(txn, server_invite_confirmed_drops_its_response_and_absorbs_quietly)
+{
+	struct sipmsg *inv = request(0, "INVITE", "z9hG4bKm1", "");
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn *st;
+	size_t req_len;
+
+	cr_assert_eq(txn_srv_new(l, inv, &from, 0, &st), 0);
+	req_len = txn_srv_request(st).len;
+	cr_assert_eq(txn_held_bytes(st), req_len);
+	cr_assert_eq(txn_srv_respond(st, 486, "486", 3), 0);
+	cr_assert_eq(txn_held_bytes(st), req_len + 3, "the final is kept");
+	/* Completed: a retransmitted INVITE gets the final again. */
+	cr_assert_eq(txn_srv_absorb(st, request(1, "INVITE", "z9hG4bKm1", "")),
+		     1);
+	cr_assert_eq(nsent, 2);
+	cr_assert_str_eq(sent[1].buf, "486");
+	/* The ACK (RFC 3261 §17.2.1) still matches by the kept keys and
+	 * ends Timer G; the response is dropped. */
+	cr_assert_eq(txn_srv_find(l, request(1, "ACK", "z9hG4bKm1", ";tag=x"),
+				  SIP_INVITE),
+		     st);
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "ACK", "z9hG4bKm1", ";tag=x")), 1);
+	cr_assert_eq(txn_state(st), TXN_CONFIRMED);
+	cr_assert_eq(txn_held_bytes(st), req_len);
+	/* Confirmed absorbs a retransmitted INVITE or ACK, sending nothing. */
+	cr_assert_eq(txn_srv_absorb(st, request(1, "INVITE", "z9hG4bKm1", "")),
+		     1);
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "ACK", "z9hG4bKm1", ";tag=x")), 1);
+	advance(T4 - 10);
+	cr_assert_eq(nsent, 2, "Timer G ran after the ACK");
+	cr_assert_eq(txn_count(l), 1);
+	advance(20); /* Timer I */
+	cr_assert_eq(txn_count(l), 0);
+}
+
+Test(txn, server_invite_accepted_drops_its_provisional)
+{
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn *st;
+	size_t req_len;
+
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKm2", ""),
+				 &from, 0, &st),
+		     0);
+	req_len = txn_srv_request(st).len;
+	cr_assert_eq(txn_srv_respond(st, 180, "180 Ringing", 11), 0);
+	cr_assert_eq(txn_held_bytes(st), req_len + 11);
+	cr_assert_eq(txn_srv_respond(st, 200, "200a", 4), 0);
+	cr_assert_eq(txn_state(st), TXN_ACCEPTED);
+	cr_assert_eq(txn_held_bytes(st), req_len, "the 180 is dropped");
+	/* Accepted: a retransmitted INVITE is absorbed, later 2xx pass. */
+	cr_assert_eq(txn_srv_absorb(st, request(1, "INVITE", "z9hG4bKm2", "")),
+		     1);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(txn_srv_respond(st, 200, "200b", 4), 0);
+	cr_assert_eq(nsent, 3);
+	cr_assert_str_eq(sent[2].buf, "200b");
+}
+
+Test(txn, server_non_invite_completed_keeps_its_final_for_retransmissions)
+{
+	struct peer from = peer(PEER_UDP, 5099);
+	struct sipmsg *msg = request(0, "MESSAGE", "z9hG4bKm3", "");
+	struct txn *st;
+	size_t req_len;
+
+	cr_assert_eq(txn_srv_new(l, msg, &from, 0, &st), 0);
+	req_len = txn_srv_request(st).len;
+	cr_assert_eq(txn_srv_respond(st, 100, "100 Trying, long", 16), 0);
+	cr_assert_eq(txn_srv_respond(st, 202, "202", 3), 0);
+	cr_assert_geq(txn_held_bytes(st), req_len + 3);
+	cr_assert_eq(txn_srv_absorb(st, request(1, "MESSAGE", "z9hG4bKm3", "")),
+		     1);
+	cr_assert_eq(nsent, 3);
+	cr_assert_str_eq(sent[2].buf, "202", "the final, not the 100");
+}
+
+Test(txn, client_invite_completed_keeps_only_its_ack)
+{
+	struct txn *ct = client(SIP_INVITE, PEER_UDP, "z9hG4bKm4");
+	size_t req_len = txn_held_bytes(ct);
+	struct sipmsg *c;
+
+	cr_assert_eq(req_len, sent[0].len, "the request copy");
+	respond(180, "z9hG4bKm4", "INVITE");
+	cr_assert_eq(txn_held_bytes(ct), req_len, "kept for the CANCEL");
+	/* CANCEL of a pending INVITE: built from the request copy. */
+	cr_assert_eq(txn_cli_cancel(ct), 0);
+	cr_assert_eq(nsent, 2);
+	c = parse(2, sent[1].buf);
+	cr_assert_eq(c->method, SIP_CANCEL);
+	cr_assert(slice_eq(c->via.branch, SLICE_LIT("z9hG4bKm4")));
+	cr_assert_not_null(sipmsg_hdr(c, HDR_ROUTE));
+	respond(200, "z9hG4bKm4", "CANCEL");
+	respond(487, "z9hG4bKm4", "INVITE");
+	cr_assert_eq(txn_state(ct), TXN_COMPLETED);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(parse(2, sent[2].buf)->method, SIP_ACK);
+	/* Only the ACK is held now, shorter than the INVITE. */
+	cr_assert_eq(txn_held_bytes(ct), sent[2].len);
+	cr_assert_lt(sent[2].len, req_len);
+	/* A retransmitted 487 gets the same ACK, and is not passed up. */
+	respond(487, "z9hG4bKm4", "INVITE");
+	cr_assert_eq(nsent, 4);
+	cr_assert_eq(sent[3].len, sent[2].len);
+	cr_assert_str_eq(sent[3].buf, sent[2].buf);
+	cr_assert_eq(nup, 2, "180 and 487 only");
+	cr_assert_eq(txn_cli_cancel(ct), 0);
+	cr_assert_eq(nsent, 4, "no CANCEL after the final");
+	advance(64 * T1 + 10); /* Timer D */
+	cr_assert_eq(txn_count(l), 1, "only the parent left");
+}
+
+Test(txn, client_invite_accepted_drops_its_request_and_passes_2xx)
+{
+	struct txn *ct = client(SIP_INVITE, PEER_UDP, "z9hG4bKm5");
+
+	cr_assert_gt(txn_held_bytes(ct), 0);
+	respond(200, "z9hG4bKm5", "INVITE");
+	cr_assert_eq(txn_state(ct), TXN_ACCEPTED);
+	cr_assert_eq(txn_held_bytes(ct), 0);
+	respond(200, "z9hG4bKm5", "INVITE");
+	cr_assert_eq(nup, 2, "every 2xx passes up (RFC 6026)");
+	cr_assert_eq(txn_cli_cancel(ct), 0);
+	advance(10 * T1);
+	cr_assert_eq(nsent, 1, "no retransmission, ACK or CANCEL");
+}
+
+Test(txn, client_non_invite_completed_drops_its_request_and_absorbs)
+{
+	struct txn *ct = client(SIP_MESSAGE, PEER_UDP, "z9hG4bKm6");
+
+	cr_assert_gt(txn_held_bytes(ct), 0);
+	respond(202, "z9hG4bKm6", "MESSAGE");
+	cr_assert_eq(txn_state(ct), TXN_COMPLETED);
+	cr_assert_eq(txn_held_bytes(ct), 0);
+	respond(202, "z9hG4bKm6", "MESSAGE");
+	cr_assert_eq(nup, 1, "a retransmitted final is absorbed");
+	advance(T4 - 10);
+	cr_assert_eq(nsent, 1, "nothing retransmitted in Completed");
+	cr_assert_eq(txn_count(l), 2);
+	advance(20); /* Timer K */
+	cr_assert_eq(txn_count(l), 1);
+}
