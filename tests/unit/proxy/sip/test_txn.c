@@ -1024,3 +1024,31 @@ Test(txn, client_non_invite_completed_drops_its_request_and_absorbs)
 	advance(20); /* Timer K */
 	cr_assert_eq(txn_count(l), 1);
 }
+
+Test(txn, cancel_finds_its_invite_before_and_after_compaction)
+{
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(l, request(0, "INVITE", "z9hG4bKm7", ""),
+				 &from, 0, &st),
+		     0);
+	cr_assert_eq(txn_srv_respond(st, 180, "180", 3), 0);
+	/* RFC 3261 §9.2: the CANCEL matches the pending INVITE. */
+	cr_assert_eq(
+	    txn_srv_find(l, request(1, "CANCEL", "z9hG4bKm7", ""), SIP_INVITE),
+	    st);
+	cr_assert_null(
+	    txn_srv_find(l, request(1, "CANCEL", "z9hG4bKm8", ""), SIP_INVITE));
+	cr_assert_eq(txn_srv_respond(st, 487, "487", 3), 0);
+	cr_assert_eq(
+	    txn_srv_absorb(st, request(1, "ACK", "z9hG4bKm7", ";tag=x")), 1);
+	cr_assert_eq(txn_state(st), TXN_CONFIRMED);
+	/* Compacted: the keys still match a late CANCEL or ACK. */
+	cr_assert_eq(
+	    txn_srv_find(l, request(1, "CANCEL", "z9hG4bKm7", ""), SIP_INVITE),
+	    st);
+	cr_assert_eq(txn_srv_find(l, request(1, "ACK", "z9hG4bKm7", ";tag=x"),
+				  SIP_INVITE),
+		     st);
+}
