@@ -1788,6 +1788,9 @@ int route_new(const struct route_cfg *cfg, struct route **rp)
 	tc.send_ctx = cfg->send_ctx;
 	tc.user = &user_ops;
 	tc.hist = cfg->hist;
+	/* The requests answered here (registrar, OPTIONS, local replies:
+	 * no response context) are not read again once answered. */
+	tc.compact_local = true;
 	err = txn_layer_new(&tc, cfg->wheel, &r->txns);
 	if (err)
 		goto out;

@@ -59,6 +59,7 @@ struct txn {
 	bool rfc2543;
 	bool cancel_pending;
 	bool cancelled;
+	bool req_own; /* server: req is its own allocation (compact_local) */
 	enum sip_method method;
 	enum txn_state state;
 	unsigned status;
@@ -88,6 +89,9 @@ struct txn {
 	 */
 	char *req;
 	size_t req_len;
+	/* Server, compacted: the match keys' bytes, the slices point here. */
+	char *keys;
+	size_t keys_len;
 	/*
 	 * Server: the last response sent, for retransmitted requests and
 	 * Timer G; freed once nothing resends it (Confirmed, Accepted).
@@ -99,11 +103,6 @@ struct txn {
 	size_t user_size;
 	alignas(max_align_t) unsigned char user[];
 };
-
-static const unsigned char *user_end(const struct txn *t)
-{
-	return t->user + t->user_size;
-}
 
 /* Tables: chained, grown at a load of 1. */
 
@@ -377,8 +376,9 @@ static void txn_dtor(void *obj)
 	if (t->server && t->user_size && u && u->release)
 		u->release(t);
 	free(t->rsp);
-	if (!t->server)
+	if (!t->server || t->req_own)
 		free(t->req);
+	free(t->keys);
 	obj_put(t->parent);
 }
 
@@ -401,9 +401,39 @@ static void drop_req(struct txn *t)
 	t->req_len = 0;
 }
 
+/* Compaction of a server transaction with its own request copy: the
+ * match keys move to a small buffer, the request goes. Out of memory:
+ * it keeps the request. */
+static void srv_drop_req(struct txn *t)
+{
+	struct slice *k[] = { &t->branch,   &t->sentby, &t->call_id,
+			      &t->from_tag, &t->ruri,	&t->top_via };
+	size_t n = 0;
+	char *p;
+
+	if (!t->req_own || !t->req)
+		return;
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		n += k[i]->len;
+	p = malloc(n ? n : 1);
+	if (!p)
+		return;
+	t->keys = p;
+	t->keys_len = n;
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		if (k[i]->len)
+			memcpy(p, k[i]->p, k[i]->len);
+		*k[i] = slice_make(k[i]->len ? p : NULL, k[i]->len);
+		p += k[i]->len;
+	}
+	free(t->req);
+	t->req = NULL;
+	t->req_len = 0;
+}
+
 size_t txn_held_bytes(const struct txn *t)
 {
-	return t->req_len + t->rsp_cap;
+	return t->req_len + t->rsp_cap + t->keys_len;
 }
 
 /* Out of the table, timers stopped, the user told; the layer's
@@ -530,23 +560,29 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 		const struct peer *from, size_t user_size, struct txn **stp)
 {
 	size_t usz = (user_size + 15) & ~(size_t)15;
+	bool own = l->cfg.compact_local && !usz;
 	struct txn *t;
 	int err;
 
 	if (!m->is_request || m->method == SIP_ACK || !m->via.value.len ||
 	    !m->len)
 		return -EINVAL;
-	t = obj_new(sizeof(*t) + usz + m->len, txn_dtor);
+	t = obj_new(sizeof(*t) + usz + (own ? 0 : m->len), txn_dtor);
 	if (!t)
 		return -ENOMEM;
 	t->l = l;
 	t->server = true;
+	t->req_own = own;
+	t->req = own ? malloc(m->len) : (char *)t->user + usz;
+	if (!t->req) {
+		obj_put(t);
+		return -ENOMEM;
+	}
 	t->method = m->method;
 	t->invite = m->method == SIP_INVITE;
 	t->reliable = from->proto != PEER_UDP;
 	t->state = t->invite ? TXN_PROCEEDING : TXN_TRYING;
 	t->user_size = usz;
-	t->req = (char *)user_end(t);
 	t->req_len = m->len;
 	memcpy(t->req, m->buf, m->len);
 	t->peer = *from;
@@ -705,6 +741,7 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 		/* Accepted answers nothing itself: the user passes each 2xx
 		 * (RFC 6026 §8.5); the kept provisional goes. */
 		drop_rsp(st);
+		srv_drop_req(st);
 		timer_start(l->w, &st->tt, t64(l), timeout_end);
 		return send_bytes(st, buf, len);
 	}
@@ -717,6 +754,7 @@ int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 	}
 	set_state(st, TXN_COMPLETED);
 	err = send_bytes(st, buf, len);
+	srv_drop_req(st);
 	if (st->invite) {
 		if (!st->reliable) {
 			st->interval = l->cfg.t1_ms;

@@ -105,6 +105,14 @@ struct txn_cfg {
 	 * writes; they belong to the layer's owner thread.
 	 */
 	struct stats_hist *hist;
+	/**
+	 * Server transactions made with no user area (user_size 0: the
+	 * transaction user answers them itself and keeps no state) drop
+	 * their request copy at their final response, keeping only the
+	 * match keys: txn_srv_request() is empty then. For a user that
+	 * never reads such a request after answering it.
+	 */
+	bool compact_local;
 };
 
 /**
@@ -208,7 +216,11 @@ int txn_srv_new(struct txn_layer *l, const struct sipmsg *m,
 int txn_srv_respond(struct txn *st, unsigned status, const void *buf,
 		    size_t len);
 
-/** The request a server transaction holds (its own copy). */
+/**
+ * The request a server transaction holds (its own copy); empty once a
+ * final response went on a layer with txn_cfg.compact_local and no user
+ * area.
+ */
 struct slice txn_srv_request(const struct txn *st);
 
 /* Client transactions. */

@@ -85,9 +85,8 @@ static const struct txn_user user = { on_gone, NULL };
 
 static void setup(void)
 {
-	struct txn_cfg cfg = {
-		T1, T2, T4, 3, 64, fake_send, NULL, &user, NULL
-	};
+	struct txn_cfg cfg = { T1,	  T2,	T4,    3,    64,
+			       fake_send, NULL, &user, NULL, false };
 
 	live0 = obj_live();
 	now = 0;
@@ -188,7 +187,8 @@ static const char *rsp_text(unsigned status, const char *branch,
 Test(txn, server_times_first_provisional_and_final_into_histograms)
 {
 	struct stats_hist h[TXN_HIST__COUNT];
-	struct txn_cfg cfg = { T1, T2, T4, 3, 64, fake_send, NULL, &user, h };
+	struct txn_cfg cfg = { T1,	  T2,	T4,    3, 64,
+			       fake_send, NULL, &user, h, false };
 	struct peer from = peer(PEER_UDP, 5099);
 	struct txn_layer *hl;
 	struct txn *st, *rt;
@@ -822,9 +822,8 @@ static int send_gone(void *ctx, const struct peer *to, const void *buf,
  * source address and the Via sent-by port, kept for what follows. */
 Test(txn, server_response_falls_back_to_the_via_sent_by)
 {
-	struct txn_cfg cfg = {
-		T1, T2, T4, 3, 64, send_gone, NULL, &user, NULL
-	};
+	struct txn_cfg cfg = { T1,	  T2,	T4,    3,    64,
+			       send_gone, NULL, &user, NULL, false };
 	struct peer from = peer(PEER_TCP, 40000);
 	struct txn_layer *fl;
 	struct txn *st;
@@ -1051,4 +1050,86 @@ Test(txn, cancel_finds_its_invite_before_and_after_compaction)
 	cr_assert_eq(txn_srv_find(l, request(1, "ACK", "z9hG4bKm7", ";tag=x"),
 				  SIP_INVITE),
 		     st);
+}
+
+/* A layer whose server transactions without a user area drop their
+ * request at the final (txn_cfg.compact_local). */
+static struct txn_layer *compact_layer(void)
+{
+	struct txn_cfg cfg = { T1,	  T2,	T4,    3,    64,
+			       fake_send, NULL, &user, NULL, false };
+	struct txn_layer *cl;
+
+	cfg.compact_local = true;
+	cr_assert_eq(txn_layer_new(&cfg, &w, &cl), 0);
+	return cl;
+}
+
+Test(txn, compact_local_drops_the_request_keeps_keys_and_final)
+{
+	struct txn_layer *cl = compact_layer();
+	struct peer from = peer(PEER_UDP, 5099);
+	struct sipmsg *reg = request(0, "REGISTER", "z9hG4bKn1", "");
+	struct txn *st;
+	size_t req_len;
+
+	cr_assert_eq(txn_srv_new(cl, reg, &from, 0, &st), 0);
+	req_len = txn_srv_request(st).len;
+	cr_assert_eq(req_len, reg->len);
+	cr_assert_eq(txn_srv_respond(st, 200, "200 OK", 6), 0);
+	cr_assert_eq(txn_state(st), TXN_COMPLETED);
+	cr_assert_eq(txn_srv_request(st).len, 0, "the request is dropped");
+	cr_assert_lt(txn_held_bytes(st), req_len / 2);
+	cr_assert_geq(txn_held_bytes(st), 6 + strlen("z9hG4bKn1"));
+	/* The retransmitted REGISTER still matches and gets the 200. */
+	reg = request(1, "REGISTER", "z9hG4bKn1", "");
+	cr_assert_eq(txn_srv_find(cl, reg, SIP_REGISTER), st);
+	cr_assert_null(txn_srv_find(cl, request(1, "REGISTER", "z9hG4bKn2", ""),
+				    SIP_REGISTER));
+	cr_assert_eq(txn_srv_absorb(st, reg), 1);
+	cr_assert_eq(nsent, 2);
+	cr_assert_str_eq(sent[1].buf, "200 OK");
+	advance(64 * T1 + 10); /* Timer J */
+	cr_assert_eq(txn_count(cl), 0);
+	txn_layer_free(cl);
+}
+
+Test(txn, compact_local_keeps_rfc2543_keys_and_an_invite_ack)
+{
+	struct txn_layer *cl = compact_layer();
+	struct peer from = peer(PEER_UDP, 5099);
+	struct txn *st;
+
+	/* No magic cookie: matched by Request-URI, From tag, Call-ID,
+	 * CSeq and top Via, all kept after the request went. */
+	cr_assert_eq(
+	    txn_srv_new(cl, request(0, "INVITE", "old1", ""), &from, 0, &st),
+	    0);
+	cr_assert_eq(txn_srv_respond(st, 404, "404", 3), 0);
+	cr_assert_eq(txn_srv_request(st).len, 0);
+	cr_assert_eq(
+	    txn_srv_find(cl, request(1, "INVITE", "old1", ""), SIP_INVITE), st);
+	cr_assert_eq(txn_srv_absorb(st, request(1, "INVITE", "old1", "")), 1);
+	cr_assert_str_eq(sent[nsent - 1].buf, "404");
+	cr_assert_eq(
+	    txn_srv_find(cl, request(1, "ACK", "old1", ";tag=x"), SIP_INVITE),
+	    st);
+	cr_assert_eq(txn_srv_absorb(st, request(1, "ACK", "old1", ";tag=x")),
+		     1);
+	cr_assert_eq(txn_state(st), TXN_CONFIRMED);
+	txn_layer_free(cl);
+}
+
+Test(txn, compact_local_leaves_a_user_area_request_alone)
+{
+	struct txn_layer *cl = compact_layer();
+	struct peer from = peer(PEER_UDP, 5099);
+	struct sipmsg *msg = request(0, "MESSAGE", "z9hG4bKn3", "");
+	struct txn *st;
+
+	cr_assert_eq(txn_srv_new(cl, msg, &from, 8, &st), 0);
+	cr_assert_eq(txn_srv_respond(st, 202, "202", 3), 0);
+	cr_assert_eq(txn_srv_request(st).len, msg->len,
+		     "the user may still read it");
+	txn_layer_free(cl);
 }
