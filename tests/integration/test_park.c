@@ -34,7 +34,7 @@
 #include "tests/common/teardown.h"
 #include "tests/common/ua.h"
 
-#define MAX_UAS 6
+#define MAX_UAS 8
 
 #define FRAME 160
 /* Bounds on one RTP wait: a safety net, not a timing criterion. */
@@ -1021,23 +1021,20 @@ static void park_field(const char *domain, unsigned slot, const char *key,
 	cr_assert(found, "%s slot %u is not listed", domain, slot);
 }
 
-/* @p p, a transferee sent by alice, calls @p slot (or the code): the
- * INVITE carries Referred-By (RFC 3892). */
-static void transferee_calls(struct phone *p, const char *user)
+/* @p p, a transferee sent by alice@@p domain, calls @p slot (or the
+ * code) of @p domain: the INVITE carries Referred-By (RFC 3892). */
+static void transferee_calls(struct phone *p, const char *user,
+			     const char *domain)
 {
-	call_ext(p, user, "localhost", NULL,
-		 "Referred-By: <sip:alice@localhost>\r\n");
+	char hdr[128];
+
+	snprintf(hdr, sizeof(hdr), "Referred-By: <sip:alice@%s>\r\n", domain);
+	call_ext(p, user, domain, NULL, hdr);
 }
 
-/* A blind transfer to 700, done with REFER through the proxy: SIPp
- * alice calls bob, REFERs him to 700; bob's INVITE to 700 (Referred-By
- * alice) gets "200 Parked 701", his NOTIFY tells alice the slot (SIPp
- * checks the sipfrag); park.list has alice as the parker. Then a
- * transfer to the occupied 701 gets "486 Slot Occupied" and bob stays;
- * one to the free 705 parks there. */
 /* The transferor's phone @p p gets the pool's MESSAGE "Parked N" from
- * <sip:N@localhost> (answers 200); nothing else. */
-static void told_by_message(struct phone *p, unsigned slot)
+ * <sip:N@@p domain> (answers 200); nothing else. */
+static void told_by_message(struct phone *p, unsigned slot, const char *domain)
 {
 	char v[256], want[64];
 
@@ -1048,94 +1045,171 @@ static void told_by_message(struct phone *p, unsigned slot)
 	snprintf(want, sizeof(want), "Parked %u", slot);
 	cr_assert(slice_eq(rx->m.body, slice_cstr(want)), "%s", rx->buf);
 	sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
-	snprintf(want, sizeof(want), "<sip:%u@localhost>", slot);
+	snprintf(want, sizeof(want), "<sip:%u@%s>", slot, domain);
 	cr_assert_not_null(strstr(v, want), "%s", rx->buf);
 	ua_respond(&p->ua, rx, 200, "OK", NULL);
 }
 
-Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
-{
-	struct phone *bob, *carol, *dave, *alice;
+/* One tenant's blind transfer: alice (SIPp, REFER, her registered
+ * phone gets the MESSAGEs), bob (registered, the transferee), carol
+ * and dave (transferees of the later transfers, from the other
+ * tenant's domain), in domain dom. */
+struct blind {
+	const char *dom;
+	struct phone *alice, *bob, *carol, *dave;
 	struct uas_dlg ab;
-	struct sipp_cmd c;
-	char list[256], v[300];
+};
 
-	start(NULL);
-	bob = phone("bob", "localhost", "127.0.0.3");
-	carol = phone("carol", "127.0.0.1", "127.0.0.4");
-	dave = phone("dave", "127.0.0.1", "127.0.0.5");
-	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
-	/* alice's desk phone: SIPp plays her REFER, the MESSAGEs that tell
-	 * her the slot reach her registered phone. */
-	alice = phone("alice", "localhost", "127.0.0.6");
-	cr_assert_eq(ua_register(&alice->ua, "test", 60, rx), 200);
+/* Set up @p b's call: SIPp alice (pid in *@p pid, its files @p name)
+ * calls bob, who answers, then REFERs him to 700 (202). */
+static void blind_refer(struct blind *b, pid_t *pid, const char *name)
+{
+	struct sipp_cmd c;
+	char v[300], want[128];
+
+	cr_assert_eq(ua_register(&b->bob->ua, "test", 60, rx), 200);
+	cr_assert_eq(ua_register(&b->alice->ua, "test", 60, rx), 200);
 	sipp_cmd_uac(&c, "uac_park_refer.xml", sp.port, 0, "u1");
-	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", "localhost", "-key",
-		      "code", "700", NULL);
+	sipp_cmd_args(&c, "-s", "bob", "-key", "domain", b->dom, "-key", "code",
+		      "700", NULL);
 	sipp_cmd_opt(&c, "-m", "1");
-	sipp_cmd_errors(&c, "alice");
-	sipp_pid = sipp_spawn(c.argv, sp.dir, "alice");
+	sipp_cmd_errors(&c, name);
+	*pid = sipp_spawn(c.argv, sp.dir, name);
 	/* bob answers alice. */
-	first_invite(&bob->ua, rx);
-	uas_dialog_of(&ab, rx);
-	answer_sdp(bob, rx);
-	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	first_invite(&b->bob->ua, rx);
+	uas_dialog_of(&b->ab, rx);
+	answer_sdp(b->bob, rx);
+	ua_expect_req(&b->bob->ua, "ACK", b->ab.cid, rx);
 	/* alice: REFER to 700, by her. */
-	ua_expect_req(&bob->ua, "REFER", ab.cid, rx);
+	ua_expect_req(&b->bob->ua, "REFER", b->ab.cid, rx);
 	sipcli_hdr_str(rx, HDR_REFER_TO, v, sizeof(v));
-	cr_assert_str_eq(v, "<sip:700@localhost>");
+	snprintf(want, sizeof(want), "<sip:700@%s>", b->dom);
+	cr_assert_str_eq(v, want);
 	sipcli_hdr_str(rx, HDR_REFERRED_BY, v, sizeof(v));
-	cr_assert_str_eq(v, "<sip:alice@localhost>");
-	ua_respond(&bob->ua, rx, 202, "Accepted", bob->ua.contact);
-	/* bob does what he is told: INVITE 700, Referred-By alice. */
-	transferee_calls(bob, "700");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
+	snprintf(want, sizeof(want), "<sip:alice@%s>", b->dom);
+	cr_assert_str_eq(v, want);
+	ua_respond(&b->bob->ua, rx, 202, "Accepted", b->bob->ua.contact);
+}
+
+/* bob's INVITE to 700 (sent by transferee_calls()) gets "200 Parked
+ * 701": ACK. */
+static void blind_parked(struct blind *b)
+{
+	cr_assert_eq(ua_expect_final(&b->bob->ua, b->bob->cid, "INVITE", rx),
+		     200, "%s", rx->buf);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
 		  rx->buf);
-	dialog_of(bob, rx);
-	in_dialog(bob, "ACK");
-	told_by_message(alice, 701);
-	hears(bob, parked_701, 4, 2);
+	dialog_of(b->bob, rx);
+	in_dialog(b->bob, "ACK");
+}
+
+/* (alice told 701 by MESSAGE, answered at once:) bob hears it and
+ * music, tells alice by NOTIFY, and alice (SIPp, *@p pid) is done with bob's
+ * first call; park.list has @p b's 701 with alice as the parker, bob parked. */
+static void blind_told(struct blind *b, pid_t *pid, const char *name)
+{
+	char v[300], want[128];
+
+	hears(b->bob, parked_701, 4, 2);
 	/* ... and tells alice how it went. */
-	notify_frag(bob, &ab, "SIP/2.0 200 Parked 701\r\n");
-	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "NOTIFY", rx), 200, "%s",
-		     rx->buf);
+	notify_frag(b->bob, &b->ab, "SIP/2.0 200 Parked 701\r\n");
+	cr_assert_eq(ua_expect_final(&b->bob->ua, b->ab.cid, "NOTIFY", rx), 200,
+		     "%s", rx->buf);
 	/* alice is done with bob's first call. */
-	ua_expect_req(&bob->ua, "BYE", ab.cid, rx);
-	ua_respond(&bob->ua, rx, 200, "OK", NULL);
-	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
-	park_field("localhost", 701, "parker", v, sizeof(v));
-	cr_assert_str_eq(v, "sip:alice@localhost");
-	park_field("localhost", 701, "parked", v, sizeof(v));
-	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
-	/* A transfer to the taken 701: refused, bob stays in it. */
-	transferee_calls(carol, "701");
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 486,
-		     "%s", rx->buf);
-	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Slot Occupied")), "%s",
-		  rx->buf);
-	ack_failure(carol, rx);
-	ua_nothing_for(&bob->ua, bob->cid, rx);
-	/* One to the free 705 parks there. */
-	transferee_calls(dave, "705");
-	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 705")), "%s",
-		  rx->buf);
-	dialog_of(dave, rx);
-	in_dialog(dave, "ACK");
-	/* The refused transfer told alice nothing; this one 705. */
-	told_by_message(alice, 705);
-	cr_assert_eq(park_list("localhost", list, sizeof(list)), 2, "%s", list);
-	cr_assert_str_eq(list, "localhost:701 localhost:705");
-	park_field("localhost", 701, "parked", v, sizeof(v));
-	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
-	cr_assert_eq(metric("sipedge_park_refused_total"), 1);
-	in_dialog(bob, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
-	in_dialog(dave, "BYE");
-	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "BYE", rx), 200);
+	ua_expect_req(&b->bob->ua, "BYE", b->ab.cid, rx);
+	ua_respond(&b->bob->ua, rx, 200, "OK", NULL);
+	sipp_ok(pid, 10000, sp.dir, name, sp.log);
+	park_field(b->dom, 701, "parker", v, sizeof(v));
+	snprintf(want, sizeof(want), "sip:alice@%s", b->dom);
+	cr_assert_str_eq(v, want);
+	park_field(b->dom, 701, "parked", v, sizeof(v));
+	snprintf(want, sizeof(want), "sip:bob@%s", b->dom);
+	cr_assert_not_null(strstr(v, want), "%s", v);
+}
+
+/* A blind transfer to 700, done with REFER through the proxy, for two
+ * tenants at once (localhost and 127.0.0.1; both calls set up, then
+ * both parked, then both checked): in each, SIPp alice calls bob,
+ * REFERs him to 700; bob's INVITE to 700 (Referred-By alice) gets
+ * "200 Parked 701" (each tenant's own 701), his NOTIFY tells alice the
+ * slot (SIPp checks the sipfrag); park.list has alice as the parker.
+ * Then in each a transfer to the occupied 701 (by a phone of the other
+ * domain) gets "486 Slot Occupied" and bob stays; one to the free 705
+ * parks there. */
+Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
+{
+	struct blind t[2] = { { .dom = "localhost" }, { .dom = "127.0.0.1" } };
+	pid_t *pids[2] = { &sipp_pid, &sipp_pid2 };
+	const char *names[2] = { "alice", "alice2" };
+	char list[256], v[300], want[128];
+
+	start(NULL);
+	t[0].bob = phone("bob", "localhost", "127.0.0.3");
+	t[0].carol = phone("carol", "127.0.0.1", "127.0.0.4");
+	t[0].dave = phone("dave", "127.0.0.1", "127.0.0.5");
+	/* alice's desk phone: SIPp plays her REFER, the MESSAGEs that tell
+	 * her the slot reach her registered phone. */
+	t[0].alice = phone("alice", "localhost", "127.0.0.6");
+	t[1].bob = phone("bob", "127.0.0.1", "127.0.0.7");
+	t[1].carol = phone("carol", "localhost", "127.0.0.8");
+	t[1].dave = phone("dave", "localhost", "127.0.0.9");
+	t[1].alice = phone("alice", "127.0.0.1", "127.0.0.10");
+	for (int i = 0; i < 2; i++)
+		blind_refer(&t[i], pids[i], names[i]);
+	/* Each bob does what he is told: INVITE 700, Referred-By alice. */
+	for (int i = 0; i < 2; i++)
+		transferee_calls(t[i].bob, "700", t[i].dom);
+	for (int i = 0; i < 2; i++)
+		blind_parked(&t[i]);
+	/* Each alice answers her MESSAGE before the pool retransmits it. */
+	for (int i = 0; i < 2; i++)
+		told_by_message(t[i].alice, 701, t[i].dom);
+	for (int i = 0; i < 2; i++)
+		blind_told(&t[i], pids[i], names[i]);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "127.0.0.1:701 localhost:701");
+	for (int i = 0; i < 2; i++) {
+		struct blind *b = &t[i];
+
+		/* A transfer to the taken 701: refused, bob stays in it. */
+		transferee_calls(b->carol, "701", b->dom);
+		cr_assert_eq(
+		    ua_expect_final(&b->carol->ua, b->carol->cid, "INVITE", rx),
+		    486, "%s", rx->buf);
+		cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Slot Occupied")),
+			  "%s", rx->buf);
+		ack_failure(b->carol, rx);
+		ua_nothing_for(&b->bob->ua, b->bob->cid, rx);
+		/* One to the free 705 parks there. */
+		transferee_calls(b->dave, "705", b->dom);
+		cr_assert_eq(
+		    ua_expect_final(&b->dave->ua, b->dave->cid, "INVITE", rx),
+		    200, "%s", rx->buf);
+		cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 705")), "%s",
+			  rx->buf);
+		dialog_of(b->dave, rx);
+		in_dialog(b->dave, "ACK");
+		/* The refused transfer told alice nothing; this one 705. */
+		told_by_message(b->alice, 705, b->dom);
+		cr_assert_eq(park_list(b->dom, list, sizeof(list)), 2, "%s",
+			     list);
+		snprintf(want, sizeof(want), "%s:701 %s:705", b->dom, b->dom);
+		cr_assert_str_eq(list, want);
+		park_field(b->dom, 701, "parked", v, sizeof(v));
+		snprintf(want, sizeof(want), "sip:bob@%s", b->dom);
+		cr_assert_not_null(strstr(v, want), "%s", v);
+	}
+	cr_assert_eq(metric("sipedge_park_refused_total"), 2);
+	for (int i = 0; i < 2; i++) {
+		in_dialog(t[i].bob, "BYE");
+		cr_assert_eq(
+		    ua_expect_final(&t[i].bob->ua, t[i].bob->cid, "BYE", rx),
+		    200);
+		in_dialog(t[i].dave, "BYE");
+		cr_assert_eq(
+		    ua_expect_final(&t[i].dave->ua, t[i].dave->cid, "BYE", rx),
+		    200);
+	}
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -1216,7 +1290,7 @@ static struct phone *bob_parks(void)
 	struct phone *bob = phone("bob", "localhost", "127.0.0.3");
 	char v[300];
 
-	transferee_calls(bob, "700");
+	transferee_calls(bob, "700", "localhost");
 	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
 		     "%s", rx->buf);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
@@ -1331,65 +1405,90 @@ Test(park_call, a_self_park_is_not_rung_back_and_times_out)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-/* Attended transfer completed into park (RFC 3891): alice's
- * consultation call to 700 is parked in 701; bob, whom alice transfers,
- * INVITEs 700 with Replaces naming that dialog (as alice's REFER told
- * him): "200 Parked 701", alice's leg gets BYE, bob is the parked
- * party (parker alice) and hears music. A Replaces naming no dialog of
+static void tag_of(const char *v, char *out, size_t size);
+
+/* bob INVITEs 700 of alice's domain with Replaces naming alice's
+ * parked call (as alice's REFER told him), Referred-By alice. */
+static void replaces_parker(struct phone *bob, const struct phone *alice)
+{
+	char hdr[512], tag[80];
+
+	tag_of(alice->to, tag, sizeof(tag));
+	snprintf(hdr, sizeof(hdr),
+		 "Replaces: %s;to-tag=%s;from-tag=f%s\r\n"
+		 "Referred-By: <sip:alice@%s>\r\n",
+		 alice->cid, tag, alice->cid, alice->ua.domain);
+	call_ext(bob, "700", alice->ua.domain, NULL, hdr);
+}
+
+/* Attended transfer completed into park (RFC 3891), for two tenants at
+ * once (localhost and 127.0.0.1; both consultation calls parked, then
+ * both transfers completed, then both checked): in each, alice's
+ * consultation call to 700 is parked in her domain's 701; bob, whom
+ * alice transfers, INVITEs 700 with Replaces naming that dialog:
+ * "200 Parked 701", alice's leg gets BYE, bob is the parked party
+ * (parker alice) and hears music. A Replaces naming no dialog of
  * park's gets 481 and parks nothing. */
 Test(park_call, attended_transfer_puts_the_transferee_in_the_parkers_place)
 {
-	struct phone *alice, *bob, *carol;
-	char hdr[512], tag[80], list[128], v[300];
-	const char *t;
-	size_t n;
+	static const char *const dom[2] = { "localhost", "127.0.0.1" };
+	struct phone *alice[2], *bob[2], *carol;
+	char list[128], v[300], want[128];
 
 	start(NULL);
-	alice = phone("alice", "localhost", "127.0.0.2");
-	bob = phone("bob", "localhost", "127.0.0.3");
+	alice[0] = phone("alice", dom[0], "127.0.0.2");
+	bob[0] = phone("bob", dom[0], "127.0.0.3");
+	alice[1] = phone("alice", dom[1], "127.0.0.5");
+	bob[1] = phone("bob", dom[1], "127.0.0.6");
 	carol = phone("carol", "localhost", "127.0.0.4");
-	park(alice);
-	hears(alice, parked_701, 4, 0);
-	t = strstr(alice->to, "tag=");
-	cr_assert_not_null(t, "%s", alice->to);
-	n = strcspn(t + 4, ";> \r\n");
-	cr_assert_lt(n, sizeof(tag));
-	memcpy(tag, t + 4, n);
-	tag[n] = '\0';
-	snprintf(hdr, sizeof(hdr),
-		 "Replaces: %s;to-tag=%s;from-tag=f%s\r\n"
-		 "Referred-By: <sip:alice@localhost>\r\n",
-		 alice->cid, tag, alice->cid);
-	call_ext(bob, "700", "localhost", NULL, hdr);
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
-		  rx->buf);
-	dialog_of(bob, rx);
-	in_dialog(bob, "ACK");
-	/* The replaced leg ends (RFC 3891 §3). */
-	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
-	sipcli_hdr_str(rx, HDR_REASON, v, sizeof(v));
-	cr_assert_not_null(strstr(v, "Replaced"), "%s", rx->buf);
-	ua_respond(&alice->ua, rx, 200, "OK", NULL);
-	hears(bob, NULL, 0, 5);
-	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
-	cr_assert_str_eq(list, "localhost:701");
-	park_field("localhost", 701, "parked", v, sizeof(v));
-	cr_assert_not_null(strstr(v, "sip:bob@localhost"), "%s", v);
-	park_field("localhost", 701, "parker", v, sizeof(v));
-	cr_assert_str_eq(v, "sip:alice@localhost");
-	park_field("localhost", 701, "call_id", v, sizeof(v));
-	cr_assert_str_eq(v, bob->cid);
+	for (int i = 0; i < 2; i++)
+		park(alice[i]);
+	for (int i = 0; i < 2; i++)
+		hears(alice[i], parked_701, 4, 0);
+	for (int i = 0; i < 2; i++)
+		replaces_parker(bob[i], alice[i]);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(
+		    ua_expect_final(&bob[i]->ua, bob[i]->cid, "INVITE", rx),
+		    200, "%s %s", dom[i], rx->buf);
+		cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")),
+			  "%s %s", dom[i], rx->buf);
+		dialog_of(bob[i], rx);
+		in_dialog(bob[i], "ACK");
+	}
+	for (int i = 0; i < 2; i++) {
+		/* The replaced leg ends (RFC 3891 §3). */
+		ua_expect_req(&alice[i]->ua, "BYE", alice[i]->cid, rx);
+		sipcli_hdr_str(rx, HDR_REASON, v, sizeof(v));
+		cr_assert_not_null(strstr(v, "Replaced"), "%s", rx->buf);
+		ua_respond(&alice[i]->ua, rx, 200, "OK", NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		hears(bob[i], NULL, 0, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
+	cr_assert_str_eq(list, "127.0.0.1:701 localhost:701");
+	for (int i = 0; i < 2; i++) {
+		park_field(dom[i], 701, "parked", v, sizeof(v));
+		snprintf(want, sizeof(want), "sip:bob@%s", dom[i]);
+		cr_assert_not_null(strstr(v, want), "%s", v);
+		park_field(dom[i], 701, "parker", v, sizeof(v));
+		snprintf(want, sizeof(want), "sip:alice@%s", dom[i]);
+		cr_assert_str_eq(v, want);
+		park_field(dom[i], 701, "call_id", v, sizeof(v));
+		cr_assert_str_eq(v, bob[i]->cid);
+	}
 	/* No such dialog: 481, nothing parked. */
 	call_ext(carol, "700", "localhost", NULL,
 		 "Replaces: nosuch;to-tag=a;from-tag=b\r\n");
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 481,
 		     "%s", rx->buf);
 	ack_failure(carol, rx);
-	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
-	in_dialog(bob, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
+	for (int i = 0; i < 2; i++) {
+		in_dialog(bob[i], "BYE");
+		cr_assert_eq(
+		    ua_expect_final(&bob[i]->ua, bob[i]->cid, "BYE", rx), 200);
+	}
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -1517,10 +1616,11 @@ static void tag_of(const char *v, char *out, size_t size)
 
 /* @p p, a party of dialog @p cid with tag @p own (its peer's
  * @p peer), gets the pool's INVITE with Replaces naming it (RFC 3891
- * §6.1: its own tag is the to-tag) from "Parked N" <sip:N@localhost>,
+ * §6.1: its own tag is the to-tag) from "Parked N" <sip:N@@p domain>,
  * with the pool's offer; left in rx. */
 static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
-			     const char *peer, unsigned slot)
+			     const char *peer, unsigned slot,
+			     const char *domain)
 {
 	char v[512], want[512];
 
@@ -1532,8 +1632,8 @@ static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
 	sipcli_hdr_str(rx, HDR_REQUIRE, v, sizeof(v));
 	cr_assert_str_eq(v, "replaces", "%s", rx->buf);
 	sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
-	snprintf(want, sizeof(want), "\"Parked %u\" <sip:%u@localhost>", slot,
-		 slot);
+	snprintf(want, sizeof(want), "\"Parked %u\" <sip:%u@%s>", slot, slot,
+		 domain);
 	cr_assert_not_null(strstr(v, want), "%s", rx->buf);
 	cr_assert_gt(audio_port(body_of(rx)), 0, "%s", rx->buf);
 	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
@@ -1542,12 +1642,12 @@ static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
 
 /* gets_replaces_of() for @p p, the callee of dialog @p d. */
 static void gets_replaces(struct phone *p, const struct uas_dlg *d,
-			  unsigned slot)
+			  unsigned slot, const char *domain)
 {
 	char peer[128];
 
 	tag_of(d->to, peer, sizeof(peer));
-	gets_replaces_of(p, d->cid, "callee", peer, slot);
+	gets_replaces_of(p, d->cid, "callee", peer, slot, domain);
 }
 
 /* ... and takes it: 200 with its SDP, the ACK; the pool's dialog in
@@ -1592,7 +1692,7 @@ Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
 	pp.port = sp.mgmt_port;
 	snprintf(pp.params, sizeof(pp.params), "{\"call_id\": \"%s\"}", ab.cid);
 	cr_assert_eq(pthread_create(&t, NULL, park_in_background, &pp), 0);
-	gets_replaces(bob, &ab, 701);
+	gets_replaces(bob, &ab, 701, "localhost");
 	takes_replaces(bob, &ab, &pool);
 	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
 		     rx->buf);
@@ -1639,8 +1739,9 @@ Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
 
 /* The parker @p p of slot @p slot gets, in any order, the BYE of its
  * call @p cid (from the parked party) and the pool's MESSAGE "Parked N"
- * from <sip:N@localhost>; answers both 200. Bounded: 20 messages. */
-static void parker_told_in(struct phone *p, const char *cid, unsigned slot)
+ * from <sip:N@@p domain>; answers both 200. Bounded: 20 messages. */
+static void parker_told_in(struct phone *p, const char *cid, unsigned slot,
+			   const char *domain)
 {
 	bool bye = false, msg = false;
 	char v[256], want[64];
@@ -1659,8 +1760,8 @@ static void parker_told_in(struct phone *p, const char *cid, unsigned slot)
 			cr_assert(slice_eq(rx->m.body, slice_cstr(want)), "%s",
 				  rx->buf);
 			sipcli_hdr_str(rx, HDR_FROM, v, sizeof(v));
-			snprintf(want, sizeof(want), "<sip:%u@localhost>",
-				 slot);
+			snprintf(want, sizeof(want), "<sip:%u@%s>", slot,
+				 domain);
 			cr_assert_not_null(strstr(v, want), "%s", rx->buf);
 			msg = true;
 		} else {
@@ -1671,9 +1772,9 @@ static void parker_told_in(struct phone *p, const char *cid, unsigned slot)
 	cr_assert(bye && msg, "bye %d message %d", bye, msg);
 }
 
-static void parker_told(struct phone *p, unsigned slot)
+static void parker_told(struct phone *p, unsigned slot, const char *domain)
 {
-	parker_told_in(p, p->cid, slot);
+	parker_told_in(p, p->cid, slot, domain);
 }
 
 /* The callee @p p of dialog @p d relays the INFO that reaches it. */
@@ -1686,78 +1787,152 @@ static void relays_info(struct phone *caller, struct phone *p,
 		     "%s", rx->buf);
 }
 
-/* *7 during an ordinary call: alice sends INFO dtmf-relay Signal=*
- * then Signal=7 (both relayed to bob and answered by him); bob gets
- * the pool's INVITE with Replaces, takes it, BYEs alice; alice gets
- * "Parked 701" by MESSAGE; bob hears music in 701, alice its parker.
- * Then the callee dave's application/dtmf "*7" parks the caller carol
- * in 702 (the tags the other way round). A '*' then another key parks
- * nothing. */
-Test(park_call, star7_by_info_parks_the_other_party_and_tells_the_sender)
-{
+/* One tenant's *7 calls, in domain dom: alice calls bob (alice the
+ * parker, bob parked in 701), carol calls dave (dave the parker by
+ * application/dtmf, carol parked in 702); the pool's dialogs with the
+ * parked parties in pool and pool2. */
+struct star7 {
+	const char *dom;
 	struct phone *alice, *bob, *carol, *dave;
 	struct uas_dlg ab, pool, cd, pool2;
+};
+
+/* The parker @p p of slot @p slot has @p s's domain, the parked party
+ * @p q too: park.list says so. */
+static void star7_slot(const struct star7 *s, unsigned slot,
+		       const struct phone *p, const struct phone *q)
+{
+	char v[300], want[300];
+
+	park_field(s->dom, slot, "parker", v, sizeof(v));
+	snprintf(want, sizeof(want), "sip:%s@%s", p->ua.user, s->dom);
+	cr_assert_str_eq(v, want);
+	park_field(s->dom, slot, "parked", v, sizeof(v));
+	snprintf(want, sizeof(want), "<sip:%s@%s>", q->ua.user, s->dom);
+	cr_assert_str_eq(v, want);
+}
+
+/* *7 during an ordinary call, for two tenants at once (localhost and
+ * 127.0.0.1; both calls set up, then both parked, then both checked):
+ * in each, alice sends INFO dtmf-relay Signal=* then Signal=7 (both
+ * relayed to bob and answered by him); bob gets the pool's INVITE with
+ * Replaces from his domain's "Parked 701", takes it, BYEs alice; alice
+ * gets "Parked 701" by MESSAGE; bob hears music in his domain's 701,
+ * alice its parker. Then in each the callee dave's application/dtmf
+ * "*7" parks the caller carol in 702 (the tags the other way round).
+ * A '*' then another key parks nothing. */
+Test(park_call, star7_by_info_parks_the_other_party_and_tells_the_sender)
+{
+	struct star7 t[2] = { { .dom = "localhost" }, { .dom = "127.0.0.1" } };
+	const char *ip[2][4] = {
+		{ "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5" },
+		{ "127.0.0.6", "127.0.0.7", "127.0.0.8", "127.0.0.9" },
+	};
 	char list[256], v[300];
 
 	start(NULL);
-	alice = phone("alice", "localhost", "127.0.0.2");
-	bob = phone("bob", "localhost", "127.0.0.3");
-	carol = phone("carol", "localhost", "127.0.0.4");
-	dave = phone("dave", "localhost", "127.0.0.5");
-	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
-	cr_assert_eq(ua_register(&dave->ua, "test", 60, rx), 200);
-	connect_call(alice, bob, &ab);
+	for (int i = 0; i < 2; i++) {
+		t[i].alice = phone("alice", t[i].dom, ip[i][0]);
+		t[i].bob = phone("bob", t[i].dom, ip[i][1]);
+		t[i].carol = phone("carol", t[i].dom, ip[i][2]);
+		t[i].dave = phone("dave", t[i].dom, ip[i][3]);
+		cr_assert_eq(ua_register(&t[i].bob->ua, "test", 60, rx), 200);
+		cr_assert_eq(ua_register(&t[i].dave->ua, "test", 60, rx), 200);
+	}
+	for (int i = 0; i < 2; i++)
+		connect_call(t[i].alice, t[i].bob, &t[i].ab);
 	/* '*' then '5': nothing. */
-	info(alice, "application/dtmf-relay", "Signal=*\r\nDuration=160\r\n");
-	relays_info(alice, bob, &ab);
-	info(alice, "application/dtmf-relay", "Signal=5\r\nDuration=160\r\n");
-	relays_info(alice, bob, &ab);
+	for (int i = 0; i < 2; i++) {
+		struct phone *alice = t[i].alice, *bob = t[i].bob;
+
+		info(alice, "application/dtmf-relay",
+		     "Signal=*\r\nDuration=160\r\n");
+		relays_info(alice, bob, &t[i].ab);
+		info(alice, "application/dtmf-relay",
+		     "Signal=5\r\nDuration=160\r\n");
+		relays_info(alice, bob, &t[i].ab);
+	}
 	cr_assert_eq(metric("sipedge_park_dtmf_total"), 0);
 	/* '*' then '7'. */
-	info(alice, "application/dtmf-relay", "Signal=*\r\nDuration=160\r\n");
-	relays_info(alice, bob, &ab);
-	info(alice, "application/dtmf-relay", "Signal= 7\r\nDuration=160\r\n");
-	relays_info(alice, bob, &ab);
-	gets_replaces(bob, &ab, 701);
-	takes_replaces(bob, &ab, &pool);
-	parker_told(alice, 701);
-	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
-		     rx->buf);
-	hears(bob, NULL, 0, 10);
-	park_field("localhost", 701, "parker", v, sizeof(v));
-	cr_assert_str_eq(v, "sip:alice@localhost");
-	park_field("localhost", 701, "parked", v, sizeof(v));
-	cr_assert_str_eq(v, "<sip:bob@localhost>");
+	for (int i = 0; i < 2; i++) {
+		struct phone *alice = t[i].alice, *bob = t[i].bob;
+
+		info(alice, "application/dtmf-relay",
+		     "Signal=*\r\nDuration=160\r\n");
+		relays_info(alice, bob, &t[i].ab);
+		info(alice, "application/dtmf-relay",
+		     "Signal= 7\r\nDuration=160\r\n");
+		relays_info(alice, bob, &t[i].ab);
+	}
+	for (int i = 0; i < 2; i++) {
+		gets_replaces(t[i].bob, &t[i].ab, 701, t[i].dom);
+		takes_replaces(t[i].bob, &t[i].ab, &t[i].pool);
+	}
+	for (int i = 0; i < 2; i++) {
+		parker_told(t[i].alice, 701, t[i].dom);
+		cr_assert_eq(
+		    ua_expect_final(&t[i].bob->ua, t[i].ab.cid, "BYE", rx), 200,
+		    "%s", rx->buf);
+	}
+	for (int i = 0; i < 2; i++)
+		hears(t[i].bob, NULL, 0, 10);
+	for (int i = 0; i < 2; i++)
+		star7_slot(&t[i], 701, t[i].alice, t[i].bob);
 	/* application/dtmf, both keys in one INFO, from the callee. */
-	connect_call(carol, dave, &cd);
-	uas_req_body(dave, &cd, "INFO", "application/dtmf", "*7");
-	ua_expect_req(&carol->ua, "INFO", carol->cid, rx);
-	ua_respond(&carol->ua, rx, 200, "OK", NULL);
-	cr_assert_eq(ua_expect_final(&dave->ua, cd.cid, "INFO", rx), 200, "%s",
-		     rx->buf);
-	snprintf(v, sizeof(v), "f%s", carol->cid);
-	gets_replaces_of(carol, carol->cid, v, "callee", 702);
-	uas_dialog_of(&pool2, rx);
-	answer_sdp(carol, rx);
-	ua_expect_req(&carol->ua, "ACK", pool2.cid, rx);
-	in_dialog(carol, "BYE");
-	parker_told_in(dave, cd.cid, 702);
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200,
-		     "%s", rx->buf);
-	hears(carol, NULL, 0, 5);
-	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
-	cr_assert_str_eq(list, "localhost:701 localhost:702");
-	park_field("localhost", 702, "parker", v, sizeof(v));
-	cr_assert_str_eq(v, "sip:dave@localhost");
-	park_field("localhost", 702, "parked", v, sizeof(v));
-	cr_assert_str_eq(v, "<sip:carol@localhost>");
-	cr_assert_eq(metric("sipedge_park_dtmf_total"), 2);
-	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
+	for (int i = 0; i < 2; i++)
+		connect_call(t[i].carol, t[i].dave, &t[i].cd);
+	for (int i = 0; i < 2; i++) {
+		struct phone *carol = t[i].carol, *dave = t[i].dave;
+
+		uas_req_body(dave, &t[i].cd, "INFO", "application/dtmf", "*7");
+		ua_expect_req(&carol->ua, "INFO", carol->cid, rx);
+		ua_respond(&carol->ua, rx, 200, "OK", NULL);
+		cr_assert_eq(
+		    ua_expect_final(&dave->ua, t[i].cd.cid, "INFO", rx), 200,
+		    "%s", rx->buf);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct phone *carol = t[i].carol;
+
+		snprintf(v, sizeof(v), "f%s", carol->cid);
+		gets_replaces_of(carol, carol->cid, v, "callee", 702, t[i].dom);
+		uas_dialog_of(&t[i].pool2, rx);
+		answer_sdp(carol, rx);
+		ua_expect_req(&carol->ua, "ACK", t[i].pool2.cid, rx);
+		in_dialog(carol, "BYE");
+	}
+	for (int i = 0; i < 2; i++) {
+		parker_told_in(t[i].dave, t[i].cd.cid, 702, t[i].dom);
+		cr_assert_eq(ua_expect_final(&t[i].carol->ua, t[i].carol->cid,
+					     "BYE", rx),
+			     200, "%s", rx->buf);
+	}
+	for (int i = 0; i < 2; i++)
+		hears(t[i].carol, NULL, 0, 5);
+	cr_assert_eq(park_list(NULL, list, sizeof(list)), 4, "%s", list);
+	cr_assert_str_eq(list, "127.0.0.1:701 127.0.0.1:702 localhost:701 "
+			       "localhost:702");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(park_list(t[i].dom, list, sizeof(list)), 2, "%s",
+			     list);
+		snprintf(v, sizeof(v), "%s:701 %s:702", t[i].dom, t[i].dom);
+		cr_assert_str_eq(list, v);
+		star7_slot(&t[i], 701, t[i].alice, t[i].bob);
+		star7_slot(&t[i], 702, t[i].dave, t[i].carol);
+	}
+	cr_assert_eq(metric("sipedge_park_dtmf_total"), 4);
+	cr_assert_eq(metric("sipedge_park_parked_total"), 4);
 	/* The parked parties hang up: the slots are free. */
-	uas_req(bob, &pool, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, pool.cid, "BYE", rx), 200);
-	uas_req(carol, &pool2, "BYE");
-	cr_assert_eq(ua_expect_final(&carol->ua, pool2.cid, "BYE", rx), 200);
+	for (int i = 0; i < 2; i++) {
+		uas_req(t[i].bob, &t[i].pool, "BYE");
+		cr_assert_eq(
+		    ua_expect_final(&t[i].bob->ua, t[i].pool.cid, "BYE", rx),
+		    200);
+		uas_req(t[i].carol, &t[i].pool2, "BYE");
+		cr_assert_eq(
+		    ua_expect_final(&t[i].carol->ua, t[i].pool2.cid, "BYE", rx),
+		    200);
+	}
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -1828,7 +2003,7 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	pp.port = sp.mgmt_port;
 	snprintf(pp.params, sizeof(pp.params), "[\"%s\"]", ab.cid);
 	cr_assert_eq(pthread_create(&t, NULL, park_in_background, &pp), 0);
-	gets_replaces(bob, &ab, 702);
+	gets_replaces(bob, &ab, 702, "localhost");
 	ua_respond(&bob->ua, rx, 481, "Call Does Not Exist", NULL);
 	pthread_join(t, NULL);
 	cr_assert_eq(pp.rc, -32003, "%s", pp.why);
@@ -2049,10 +2224,10 @@ Test(park_call, star7_by_rfc4733_events_through_rtpengine_parks_the_callee)
 	/* '*' then '7'. */
 	rtp_key(&t, 10);
 	rtp_key(&t, 7);
-	gets_replaces(bob, &ab, 701);
+	gets_replaces(bob, &ab, 701, "localhost");
 	rtp_drain(bob);
 	takes_replaces(bob, &ab, &pool);
-	parker_told(alice, 701);
+	parker_told(alice, 701, "localhost");
 	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
 		     rx->buf);
 	cr_assert_eq(metric("sipedge_dtmf_events_total"), 7);

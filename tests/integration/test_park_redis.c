@@ -546,6 +546,131 @@ Test(park_redis, a_lamp_on_b_sees_a_park_made_on_a)
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
 
+/* A NOTIFY on @p lamp: answered 200, its version into *@p version and
+ * its body's dialog state ("" for none) into @p state. Returns 1 for a
+ * NOTIFY, 0 for anything else (left in @p r), -1 for nothing within
+ * @p wait_ms. */
+static int lamp_notify(struct ua *lamp, struct sipcli_msg *r, int wait_ms,
+		       int *version, char *state, size_t size)
+{
+	const char *b, *v, *st;
+
+	if (ua_recv(lamp, r, wait_ms))
+		return -1;
+	if (r->parse_err < 0 || !r->m.is_request ||
+	    !slice_eq(r->m.method_name, SLICE_LIT("NOTIFY")))
+		return 0;
+	b = body_of(r);
+	v = strstr(b, "<dialog-info");
+	v = v ? strstr(v, "version=\"") : NULL;
+	cr_assert_not_null(v, "%s", r->buf);
+	*version = atoi(v + 9);
+	st = strstr(b, "<state>");
+	snprintf(state, size, "%.*s", st ? (int)strcspn(st + 7, "<") : 0,
+		 st ? st + 7 : "");
+	ua_respond(lamp, r, 200, "OK", NULL);
+	return 1;
+}
+
+/* The timing the issue asks of BLF across nodes: a lamp subscribed on
+ * node B, with B's configuration reloaded under it, gets the park made
+ * on node A (the slot confirmed, the parked caller's identity, the next
+ * version) within 200 ms of the caller's 200, and the slot free (the
+ * next version again) within 1 s of the caller's BYE. */
+Test(park_redis, a_lamp_on_b_sees_a_park_on_a_within_200_ms_across_a_reload)
+{
+	struct sipcli_msg *n = calloc(1, sizeof(*n));
+	struct ua lamp;
+	struct phone *alice;
+	char req[1024], why[256], state[32];
+	json_t *res = NULL;
+	int version = -1, len, got;
+	long t200 = 0, tn1 = 0, tbye, tn2 = 0, deadline;
+	bool ok200 = false;
+
+	cr_assert_not_null(n);
+	up();
+	ua_open(&lamp, "lamp", "localhost", "127.0.0.5", node[1].port);
+	len = snprintf(req, sizeof(req),
+		       "SUBSCRIBE sip:701@localhost SIP/2.0\r\n"
+		       "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKlamp1\r\n"
+		       "Max-Forwards: 70\r\n"
+		       "From: <sip:lamp@localhost>;tag=lamp1\r\n"
+		       "To: <sip:701@localhost>\r\n"
+		       "Call-ID: lamp-%u\r\nCSeq: 1 SUBSCRIBE\r\n"
+		       "Contact: <%s>\r\n"
+		       "Event: dialog\r\n"
+		       "Accept: application/dialog-info+xml\r\n"
+		       "Expires: 120\r\n"
+		       "Content-Length: 0\r\n\r\n",
+		       lamp.ip, lamp.port, lamp.port, lamp.contact);
+	ua_send(&lamp, req, (size_t)len);
+	/* The 200 and the full state of the free slot, in either order
+	 * (bounded: 10 messages of at most UA_WAIT_MS). */
+	for (int i = 0; i < 10 && (!ok200 || version < 0); i++) {
+		got = lamp_notify(&lamp, n, UA_WAIT_MS, &version, state,
+				  sizeof(state));
+		cr_assert_neq(got, -1, "the lamp heard nothing");
+		if (!got && !n->m.is_request && n->m.status == 200)
+			ok200 = true;
+	}
+	cr_assert(ok200 && version == 0, "version %d", version);
+	cr_assert_str_eq(state, "");
+	/* Reload B under the subscription: nothing changes for it. */
+	cr_assert_eq(mgmtcli_rpc(node[1].mgmt_port, NULL, "config.reload", NULL,
+				 &res, why, sizeof(why)),
+		     0, "config.reload: %s", why);
+	json_decref(res);
+	alice = phone(0, "alice", "localhost", "127.0.0.2");
+	call(alice, "700");
+	/* Both sockets by turns, 5 ms each, so each arrival is timed to
+	 * about 10 ms (bounded: 5 s). */
+	deadline = ms_now() + 5000;
+	while ((!t200 || !tn1) && ms_now() < deadline) {
+		if (!t200 && !ua_recv(&alice->ua, rx, 5) && !rx->m.is_request &&
+		    rx->m.status == 200) {
+			t200 = ms_now();
+			dialog_of(alice, rx);
+			in_dialog(alice, "ACK");
+		}
+		if (!tn1 && lamp_notify(&lamp, n, 5, &version, state,
+					sizeof(state)) == 1) {
+			tn1 = ms_now();
+			cr_assert_eq(version, 1);
+			cr_assert_str_eq(state, "confirmed");
+			cr_assert_not_null(strstr(body_of(n), "sip:alice@"),
+					   "%s", n->buf);
+		}
+	}
+	cr_assert(t200 && tn1, "200 %ld, NOTIFY %ld", t200, tn1);
+	cr_assert_leq(tn1 - t200, 200,
+		      "the lamp on B saw the park %ld ms "
+		      "after the parker's 200 on A",
+		      tn1 - t200);
+	cr_log_info("park_redis: lamp on B %ld ms after the 200 on A",
+		    tn1 - t200);
+	in_dialog(alice, "BYE");
+	tbye = ms_now();
+	deadline = tbye + 5000;
+	while (!tn2 && ms_now() < deadline)
+		if (lamp_notify(&lamp, n, 5, &version, state, sizeof(state)) ==
+		    1)
+			tn2 = ms_now();
+	cr_assert(tn2, "no NOTIFY after the BYE");
+	cr_assert_eq(version, 2);
+	cr_assert_str_eq(state, "", "%s", n->buf);
+	cr_assert_leq(tn2 - tbye, 1000,
+		      "the slot was freed on the lamp %ld "
+		      "ms after the BYE",
+		      tn2 - tbye);
+	cr_log_info("park_redis: lamp free %ld ms after the BYE", tn2 - tbye);
+	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	ua_close(&lamp);
+	free(n);
+	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
+	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
+}
+
 /* The first INVITE @p u receives (bounded: 50 messages). */
 static void first_invite(struct ua *u, struct sipcli_msg *r)
 {
