@@ -74,28 +74,7 @@ wait_pid() {
 	PIDS=$out
 }
 
-port_busy() {
-	local hex
-
-	hex=$(printf ':%04X' "$1")
-	cat /proc/net/udp /proc/net/udp6 /proc/net/tcp /proc/net/tcp6 \
-		2>/dev/null | awk -v h="$hex" '
-		{ n = length($2); if (substr($2, n - 4) == h) found = 1 }
-		END { exit !found }'
-}
-
-free_port() {
-	local p i
-
-	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 30000))
-		if ! port_busy "$p"; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+. "$(dirname "$0")/ports.sh"
 
 ticks() {
 	sed 's/^[0-9]* (.*) //' "/proc/$1/stat" 2>/dev/null |
