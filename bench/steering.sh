@@ -44,19 +44,7 @@ log() {
 	echo "steering: $*" >&2
 }
 
-cleanup() {
-	local p
-
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/lib.sh"
 
 # Wait at most $2 seconds for process $1, then kill it.
 wait_pid() {
@@ -74,7 +62,6 @@ wait_pid() {
 	PIDS=$out
 }
 
-. "$(dirname "$0")/ports.sh"
 
 ticks() {
 	sed 's/^[0-9]* (.*) //' "/proc/$1/stat" 2>/dev/null |

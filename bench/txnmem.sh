@@ -42,21 +42,8 @@ command -v curl >/dev/null || { echo "txnmem: curl missing" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/sipedge-txnmem.XXXXXX)
 PIDS=""
-cleanup() {
-	local p
+. bench/lib.sh # (the script runs from the checkout root)
 
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-. bench/ports.sh # (the script runs from the checkout root)
 
 PROXY_PORT=$(free_port) && MGMT_PORT=$(free_port) && UAS_PORT=$(free_port) ||
 	{ echo "txnmem: no free port" >&2; exit 1; }

@@ -70,19 +70,7 @@ log() {
 	echo "compare: $*" >&2
 }
 
-cleanup() {
-	local p
-
-	for p in $PIDS; do
-		kill "$p" 2>/dev/null
-	done
-	for p in $PIDS; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$ROOT/bench/lib.sh"
 
 track() {
 	PIDS="$PIDS $1"
@@ -120,10 +108,6 @@ stop_pid() {
 	kill "$1" 2>/dev/null
 	wait_pid "$1" 10
 }
-
-# ---- ports ----
-
-. "$ROOT/bench/ports.sh"
 
 # ---- CPU from /proc ----
 

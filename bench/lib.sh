@@ -1,6 +1,10 @@
-# bench/ports.sh - free loopback ports for the bench scripts (sourced by
+# bench/lib.sh - what the bench scripts share (sourced by
 # bench/compare/run.sh, bench/steering.sh and bench/txnmem.sh; bash).
 #
+#   cleanup          kills every process in $PIDS (each started by the
+#                    script), waits for them and removes $WORK; the
+#                    script sets WORK and PIDS before sourcing this file,
+#                    which installs it as the EXIT trap (INT and TERM exit)
 #   port_busy PORT   true when a UDP or TCP socket (IPv4 or IPv6) of this
 #                    machine is bound to PORT (from /proc/net)
 #   free_port        prints a port in 20000-49999 that is not busy (at
@@ -30,3 +34,17 @@ free_port() {
 	echo "bench: no free port found" >&2
 	return 1
 }
+
+cleanup() {
+	local p
+
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
