@@ -16,6 +16,7 @@
 
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
+#include "proxy/base/fmt.h"
 #include "proxy/base/hash.h"
 #include "proxy/base/hex.h"
 #include "proxy/base/log.h"
@@ -861,24 +862,25 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 		   struct slice *valp)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&from->addr;
-	char ip[INET6_ADDRSTRLEN], pbuf[8];
+	char ip[INET6_ADDRSTRLEN], pbuf[FMT_U64_MAX];
 	struct slice first = m->via.value, params = m->via.params, rest, prm;
 	struct slice head, tail;
 	uint16_t port;
 	bool same;
-	size_t len, o;
+	size_t len, o, iplen, plen;
 	char *p;
 
 	*valp = slice_make(NULL, 0);
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		iplen = fmt_ipv4(&in->sin_addr, ip);
 		port = ntohs(in->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		iplen = strlen(ip);
 		port = ntohs(in6->sin6_port);
 	} else {
 		return 0;
@@ -896,8 +898,8 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 	tail =
 	    slice_make(first.p + first.len, (size_t)(h->value.p + h->value.len -
 						     (first.p + first.len)));
-	snprintf(pbuf, sizeof(pbuf), "%u", port);
-	len = head.len + params.len + 2 * (strlen(ip) + 16) + tail.len + 16;
+	plen = fmt_u64(port, pbuf);
+	len = head.len + params.len + 2 * (iplen + 16) + tail.len + 16;
 	p = arena_alloc(r->a, len);
 	if (!p)
 		return -ENOMEM;
@@ -927,13 +929,39 @@ static int via_fix(struct route *r, const struct sipmsg *m,
 		memcpy(p + o, prm.p, prm.len);
 		o += prm.len;
 	}
-	o += (size_t)sprintf(p + o, ";received=%s", ip);
-	if (m->via.has_rport)
-		o += (size_t)sprintf(p + o, ";rport=%s", pbuf);
+	memcpy(p + o, ";received=", 10);
+	memcpy(p + o + 10, ip, iplen);
+	o += 10 + iplen;
+	if (m->via.has_rport) {
+		memcpy(p + o, ";rport=", 7);
+		memcpy(p + o + 7, pbuf, plen);
+		o += 7 + plen;
+	}
 	memcpy(p + o, tail.p, tail.len);
 	o += tail.len;
 	*valp = slice_make(p, o);
 	return 0;
+}
+
+/*
+ * Append the @p n bytes at @p src and a NUL to @p buf (@p size bytes) at
+ * *op; false (*op unchanged) when they do not fit. snprintf's work on
+ * the per-request path without its format parsing.
+ */
+static bool buf_cat(char *buf, size_t size, size_t *op, const char *src,
+		    size_t n)
+{
+	if (n >= size - *op)
+		return false;
+	memcpy(buf + *op, src, n);
+	*op += n;
+	buf[*op] = '\0';
+	return true;
+}
+
+static bool buf_cats(char *buf, size_t size, size_t *op, const char *src)
+{
+	return buf_cat(buf, size, op, src, strlen(src));
 }
 
 /*
@@ -946,22 +974,26 @@ static struct slice rr_value(struct route *r, unsigned li,
 {
 	enum peer_proto proto = side->proto;
 	char tok[FLOW_TOKEN_MAX + 1] = "";
-	size_t k;
-	int n;
+	size_t k, o = 0;
+	bool ok;
 
 	if (peer_proto_is_ws(proto) && side->conn_id) {
 		k = flow_token_print(side, tok);
 		tok[k] = '@';
 		tok[k + 1] = '\0';
 	}
-	n = snprintf(buf, size, "<sip:%s%s%s;lr>", tok, r->hostport[li],
-		     proto == PEER_TCP	 ? ";transport=tcp"
-		     : proto == PEER_TLS ? ";transport=tls"
-		     : proto == PEER_WS	 ? ";transport=ws"
-		     : proto == PEER_WSS ? ";transport=wss"
-					 : "");
+	ok = size && buf_cat(buf, size, &o, "<sip:", 5) &&
+	     buf_cats(buf, size, &o, tok) &&
+	     buf_cats(buf, size, &o, r->hostport[li]) &&
+	     buf_cats(buf, size, &o,
+		      proto == PEER_TCP	  ? ";transport=tcp"
+		      : proto == PEER_TLS ? ";transport=tls"
+		      : proto == PEER_WS  ? ";transport=ws"
+		      : proto == PEER_WSS ? ";transport=wss"
+					  : "") &&
+	     buf_cat(buf, size, &o, ";lr>", 4);
 
-	return slice_make(buf, n > 0 && (size_t)n < size ? (size_t)n : 0);
+	return slice_make(buf, ok ? o : 0);
 }
 
 /*
@@ -1117,8 +1149,9 @@ static int build_request(struct route *r, const struct fork *f,
 	struct slice cur_ruri = m->ruri, kept;
 	const struct siphdr *h;
 	struct edit_list *el;
-	char via[160], rr[400], mf[16];
-	int err, n;
+	char via[160], rr[400], mf[FMT_U64_MAX];
+	size_t vlen;
+	int err;
 
 	err = edit_new(r->a, m, &el);
 	if (err)
@@ -1154,9 +1187,12 @@ static int build_request(struct route *r, const struct fork *f,
 	/* §16.6 step 3. */
 	h = sipmsg_hdr(m, HDR_MAX_FORWARDS);
 	if (h) {
-		n = snprintf(mf, sizeof(mf), "%d",
-			     m->max_forwards > 0 ? m->max_forwards - 1 : 0);
-		err = edit_set_hdr(el, h, slice_make(mf, (size_t)n));
+		err = edit_set_hdr(
+		    el, h,
+		    slice_make(mf, fmt_u64(m->max_forwards > 0
+					       ? (uint64_t)m->max_forwards - 1
+					       : 0,
+					   mf)));
 	} else {
 		err = edit_add_hdr(el, SLICE_LIT("Max-Forwards"),
 				   SLICE_LIT("70"));
@@ -1203,11 +1239,16 @@ static int build_request(struct route *r, const struct fork *f,
 	else
 		*branch_lenp = txn_branch_make(
 		    r->txns, route_loop_hash(m, ruri, first), branch);
-	n = snprintf(via, sizeof(via), "SIP/2.0/%s %s;rport;branch=%s",
-		     peer_proto_name(t->dest.proto), r->hostport[li], branch);
-	if (n < 0 || (size_t)n >= sizeof(via))
+	vlen = 0;
+	if (!buf_cat(via, sizeof(via), &vlen, "SIP/2.0/", 8) ||
+	    !buf_cats(via, sizeof(via), &vlen,
+		      peer_proto_name(t->dest.proto)) ||
+	    !buf_cat(via, sizeof(via), &vlen, " ", 1) ||
+	    !buf_cats(via, sizeof(via), &vlen, r->hostport[li]) ||
+	    !buf_cat(via, sizeof(via), &vlen, ";rport;branch=", 14) ||
+	    !buf_cats(via, sizeof(via), &vlen, branch))
 		return -ENOSPC;
-	err = edit_add_via(el, slice_make(via, (size_t)n));
+	err = edit_add_via(el, slice_make(via, vlen));
 	if (err)
 		return err;
 	err = add_lines(el, t->hdrs);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "proxy/base/arena.h"
+#include "proxy/base/fmt.h"
 #include "proxy/base/hash.h"
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
@@ -233,9 +234,12 @@ static void sa_host(const struct sockaddr *sa, char *buf, size_t size)
 	struct in_addr a4;
 
 	buf[0] = '\0';
-	if (sa_v4(sa, &a4))
-		inet_ntop(AF_INET, &a4, buf, (socklen_t)size);
-	else if (sa->sa_family == AF_INET6)
+	if (sa_v4(sa, &a4)) {
+		if (size >= FMT_IPV4_MAX)
+			fmt_ipv4(&a4, buf);
+		else
+			inet_ntop(AF_INET, &a4, buf, (socklen_t)size);
+	} else if (sa->sa_family == AF_INET6)
 		inet_ntop(
 		    AF_INET6,
 		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
@@ -330,7 +334,7 @@ static void put_top_via(struct out *w, struct slice first,
 	struct sipvia v;
 	struct slice rest, param, name;
 	bool add_received, fill_rport, has_val;
-	char host[INET6_ADDRSTRLEN], port[8];
+	char host[INET6_ADDRSTRLEN], port[FMT_U64_MAX];
 
 	if (!src || via_parse(first, &v) < 0 ||
 	    (src->sa_family != AF_INET && src->sa_family != AF_INET6)) {
@@ -354,7 +358,7 @@ static void put_top_via(struct out *w, struct slice first,
 		put(w, ";", 1);
 		if (fill_rport && !has_val &&
 		    slice_caseeq_cstr(name, "rport")) {
-			snprintf(port, sizeof(port), "%u", sa_port(src));
+			fmt_u64(sa_port(src), port);
 			put_str(w, "rport=");
 			put_str(w, port);
 			continue;
@@ -458,7 +462,7 @@ static void build(struct out *w, const struct sipmsg *req,
 	const struct siphdr *to = sipmsg_hdr(req, HDR_TO);
 	char code[24];
 
-	snprintf(code, sizeof(code), "%03u", o->status);
+	fmt_u64_pad(o->status, 3, code);
 	put_str(w, "SIP/2.0 ");
 	put_str(w, code);
 	put(w, " ", 1);
@@ -485,7 +489,7 @@ static void build(struct out *w, const struct sipmsg *req,
 	put_slice(w, o->extra);
 	if (o->content_type.len)
 		put_hdr(w, "Content-Type", o->content_type);
-	snprintf(code, sizeof(code), "%zu", o->body.len);
+	fmt_u64(o->body.len, code);
 	put_str(w, "Content-Length: ");
 	put_str(w, code);
 	put(w, "\r\n\r\n", 4);
