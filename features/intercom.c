@@ -403,7 +403,7 @@ bool intercom_may_page(const struct conf *c, const struct conf_intercom *d,
 {
 	struct sipuri u;
 
-	if (uri_parse(m->ruri, &u) < 0)
+	if (sipmsg_uri_parse(m, m->ruri, &u) < 0)
 		return false;
 	return may_page(c, d, d->domain ? slice_cstr(d->domain) : u.host, m,
 			src, false);
@@ -514,7 +514,7 @@ int intercom_decide(const struct intercom_req *q, struct intercom_verdict *vp)
 
 	memset(vp, 0, sizeof(*vp));
 	if (m->method != SIP_INVITE || m->to_tag.len ||
-	    uri_parse(m->ruri, &u) < 0 ||
+	    sipmsg_uri_parse(m, m->ruri, &u) < 0 ||
 	    (u.scheme != URI_SIP && u.scheme != URI_SIPS) || !u.user.len ||
 	    !route_uri_is_ours(q->c, &u))
 		return 0;

@@ -101,7 +101,7 @@ static struct target target_of(const struct conf *c, const struct sipmsg *m)
 	struct target t = { false, false };
 	struct sipuri u;
 
-	if (uri_parse(m->ruri, &u) == 0 &&
+	if (sipmsg_uri_parse(m, m->ruri, &u) == 0 &&
 	    (u.scheme == URI_SIP || u.scheme == URI_SIPS)) {
 		t.ours = route_uri_is_ours(c, &u);
 		t.has_user = u.user.len > 0;

@@ -502,7 +502,7 @@ int route_plan_fwd(const struct conf *c, const struct sipmsg *m,
 	unsigned k = 0;
 	int r = plan_inner(c, m, fw, a, p);
 
-	if (r || p->status || uri_parse(m->ruri, &u) < 0 ||
+	if (r || p->status || sipmsg_uri_parse(m, m->ruri, &u) < 0 ||
 	    u.scheme != URI_SIPS)
 		return r;
 	/* RFC 5630 §3.1.3 (kept simple): a sips: request leaves over TLS
@@ -535,7 +535,7 @@ static int plan_inner(const struct conf *c, const struct sipmsg *m,
 		return 0;
 	}
 	n = (unsigned)r;
-	if (uri_parse(ruri, &u) < 0) {
+	if (sipmsg_uri_parse(m, ruri, &u) < 0) {
 		plan_reply(p, 400, "Malformed Request-URI");
 		return 0;
 	}
@@ -679,7 +679,7 @@ bool route_is_loop(const struct conf *c, const struct sipmsg *m)
 	     h = sipmsg_hdr_next(m, h)) {
 		rest = h->value;
 		while (hdr_split_next(&rest, &e) > 0 && seen++ < 64) {
-			if (via_parse(e, &v) < 0 ||
+			if (sipmsg_via_parse(m, e, &v) < 0 ||
 			    txn_branch_parse(v.branch, &shard, &lh) < 0 ||
 			    !addr_is_ours(c, v.host, v.port))
 				continue;
@@ -1977,7 +1977,7 @@ static int expand(struct route *r, const struct sipmsg *m, struct route_plan *p)
 		named += p->t[i].resolve.len != 0;
 	if (!named)
 		return 0;
-	sips = uri_parse(m->ruri, &u) == 0 && u.scheme == URI_SIPS;
+	sips = sipmsg_uri_parse(m, m->ruri, &u) == 0 && u.scheme == URI_SIPS;
 	memcpy(in, p->t, nin * sizeof(in[0]));
 	for (unsigned i = 0; i < nin; i++) {
 		int c;

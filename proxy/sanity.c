@@ -117,7 +117,7 @@ static unsigned check_ruri(const struct sipmsg *m, const char **reasonp)
 		*reasonp = "Unsupported URI Scheme";
 		return 416;
 	}
-	if (uri_parse(m->ruri, &u) < 0)
+	if (sipmsg_uri_parse(m, m->ruri, &u) < 0)
 		return 400;
 	return 0;
 }

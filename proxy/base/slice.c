@@ -13,19 +13,13 @@ bool slice_eq(struct slice a, struct slice b)
 	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
 
-bool slice_caseeq(struct slice a, struct slice b)
+bool slice_caseeq_bytes(const char *a, const char *b, size_t n)
 {
-	if (a.len != b.len)
-		return false;
-	for (size_t i = 0; i < a.len; i++)
-		if (lower(a.p[i]) != lower(b.p[i]))
+	/* Same bytes first: names mostly come in the case we compare with. */
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i] && lower(a[i]) != lower(b[i]))
 			return false;
 	return true;
-}
-
-bool slice_caseeq_cstr(struct slice a, const char *s)
-{
-	return slice_caseeq(a, slice_cstr(s));
 }
 
 static inline bool is_ws(char c)

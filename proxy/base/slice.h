@@ -40,11 +40,23 @@ static inline bool slice_is_empty(struct slice s)
 /** Byte-exact equality. */
 bool slice_eq(struct slice a, struct slice b);
 
-/** ASCII case-insensitive equality. */
-bool slice_caseeq(struct slice a, struct slice b);
+/** ASCII case-insensitive equality of @p n bytes at @p a and @p b. */
+bool slice_caseeq_bytes(const char *a, const char *b, size_t n);
+
+/**
+ * ASCII case-insensitive equality. Inline: most calls compare names of
+ * another length (header and parameter names) and stop here.
+ */
+static inline bool slice_caseeq(struct slice a, struct slice b)
+{
+	return a.len == b.len && slice_caseeq_bytes(a.p, b.p, a.len);
+}
 
 /** ASCII case-insensitive equality with the NUL-terminated @p s. */
-bool slice_caseeq_cstr(struct slice a, const char *s);
+static inline bool slice_caseeq_cstr(struct slice a, const char *s)
+{
+	return slice_caseeq(a, slice_cstr(s));
+}
 
 /** @p s without leading and trailing SP, HTAB, CR and LF. */
 struct slice slice_trim(struct slice s);

@@ -213,8 +213,12 @@ static void request_line(struct sipmsg *m, const char *p, const char *e)
 	m->ruri = slice_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
 	/* RFC 3261 §19.1.1 table 1: no headers in a Request-URI. */
 	if (uri_parse(m->ruri, &u) ||
-	    ((u.scheme == URI_SIP || u.scheme == URI_SIPS) && u.headers.p))
+	    ((u.scheme == URI_SIP || u.scheme == URI_SIPS) && u.headers.p)) {
 		fault(m, "Malformed Request-URI");
+		return;
+	}
+	m->ruri_uri = u;
+	m->ruri_ok = true;
 }
 
 /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF */
@@ -691,6 +695,30 @@ static const char *skip_value_lws(const char *p, const char *end)
 		}
 	}
 	return p;
+}
+
+int sipmsg_via_parse(const struct sipmsg *m, struct slice value,
+		     struct sipvia *viap)
+{
+	struct slice t = slice_trim(value);
+
+	/* via_parse() depends on the trimmed bytes only, and m->via holds
+	 * its result for the first via-parm (value empty when it failed). */
+	if (m && m->via.value.len && t.p == m->via.value.p &&
+	    t.len == m->via.value.len) {
+		*viap = m->via;
+		return 0;
+	}
+	return via_parse(value, viap);
+}
+
+int sipmsg_uri_parse(const struct sipmsg *m, struct slice s, struct sipuri *up)
+{
+	if (m && m->ruri_ok && s.p == m->ruri.p && s.len == m->ruri.len) {
+		*up = m->ruri_uri;
+		return 0;
+	}
+	return uri_parse(s, up);
 }
 
 int sipmsg_peek_call_id(const char *buf, size_t len, struct slice *callidp)

@@ -7,6 +7,7 @@
 
 #include "proxy/base/slice.h"
 #include "proxy/sip/hdr.h"
+#include "proxy/sip/uri.h"
 
 enum sip_method {
 	SIP_METHOD_OTHER = 0,
@@ -76,6 +77,9 @@ struct sipmsg {
 	long content_length; /**< -1 when absent */
 	struct slice from_tag;
 	struct slice to_tag;
+	/** uri_parse() of ruri, when ruri_ok: sipmsg_uri_parse(). */
+	struct sipuri ruri_uri;
+	bool ruri_ok;
 	/**
 	 * NULL, or why the message is malformed, worded as the reason
 	 * phrase of the 400 that answers it ("Missing Call-ID",
@@ -126,6 +130,22 @@ const struct siphdr *sipmsg_hdr_next(const struct sipmsg *m,
 
 /** Number of headers with @p id. */
 unsigned sipmsg_hdr_count(const struct sipmsg *m, enum hdr_id id);
+
+/**
+ * via_parse() of @p value, a via-parm of @p m: the copy of m->via,
+ * parsed by sipmsg_parse(), when @p value is the first one (the same
+ * bytes after trimming), so that the per-message path does not parse
+ * it again. Thread: any.
+ */
+int sipmsg_via_parse(const struct sipmsg *m, struct slice value,
+		     struct sipvia *viap);
+
+/**
+ * uri_parse() of @p s: the copy of m->ruri_uri, parsed by
+ * sipmsg_parse(), when @p s is the Request-URI of @p m (the same
+ * bytes), so that the per-message path parses it once. Thread: any.
+ */
+int sipmsg_uri_parse(const struct sipmsg *m, struct slice s, struct sipuri *up);
 
 /**
  * Find the Call-ID of the message in @p buf without a full parse, for

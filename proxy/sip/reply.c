@@ -328,15 +328,15 @@ static struct slice param_name(struct slice param, bool *has_valuep)
  * address, or rport is present; a bare rport gets the source port. An
  * old received parameter gives way to ours.
  */
-static void put_top_via(struct out *w, struct slice first,
-			const struct sockaddr *src)
+static void put_top_via(struct out *w, const struct sipmsg *req,
+			struct slice first, const struct sockaddr *src)
 {
 	struct sipvia v;
 	struct slice rest, param, name;
 	bool add_received, fill_rport, has_val;
 	char host[INET6_ADDRSTRLEN], port[FMT_U64_MAX];
 
-	if (!src || via_parse(first, &v) < 0 ||
+	if (!src || sipmsg_via_parse(req, first, &v) < 0 ||
 	    (src->sa_family != AF_INET && src->sa_family != AF_INET6)) {
 		put_unfolded(w, first);
 		return;
@@ -384,7 +384,7 @@ static void put_vias(struct out *w, const struct sipmsg *req,
 	hdr_split_next(&rest, &first); /* reply_check() made sure */
 	vend = h->value.p + h->value.len;
 	put_str(w, "Via: ");
-	put_top_via(w, first, src);
+	put_top_via(w, req, first, src);
 	put_unfolded(w, slice_make(first.p + first.len,
 				   (size_t)(vend - (first.p + first.len))));
 	put(w, "\r\n", 2);
@@ -567,7 +567,7 @@ int reply_dest(const struct sipmsg *req, const struct sockaddr *src,
 			goto out;
 		/* RFC 3581 §4: rport -> source port; RFC 3261 §18.2.2:
 		 * received (= source IP) with the sent-by port or 5060. */
-		if (via_parse(first, &v) == 0 && !v.has_rport)
+		if (sipmsg_via_parse(req, first, &v) == 0 && !v.has_rport)
 			port = v.port ? v.port : 5060;
 	}
 	err = -EINVAL;
