@@ -450,17 +450,6 @@ static int param_next(struct slice *restp, bool first, struct slice *namep,
 	return 1;
 }
 
-/* Check a whole parameter list; 0 or -EBADMSG. */
-static int params_check(struct slice params)
-{
-	struct slice name, val;
-	int r;
-
-	while ((r = param_next(&params, false, &name, &val)) == 1)
-		;
-	return r;
-}
-
 int hdr_param_find(struct slice params, const char *name, struct slice *valp)
 {
 	struct slice want = slice_cstr(name), n, v;
@@ -494,7 +483,28 @@ static bool uri_shape(struct slice uri)
 	return q == end;
 }
 
-int nameaddr_parse(struct slice value, struct nameaddr *nap)
+/*
+ * Check a whole parameter list (0 or -EBADMSG), noting the value of the
+ * first parameter named @p want (none when empty) in *valp and *foundp
+ * on the way.
+ */
+static int params_check_find(struct slice params, struct slice want,
+			     struct slice *valp, bool *foundp)
+{
+	struct slice name, val;
+	int r;
+
+	while ((r = param_next(&params, false, &name, &val)) == 1)
+		if (want.len && !*foundp && slice_caseeq(name, want)) {
+			*valp = val;
+			*foundp = true;
+		}
+	return r;
+}
+
+static int nameaddr_parse_find(struct slice value, struct nameaddr *nap,
+			       struct slice want, struct slice *valp,
+			       bool *foundp)
 {
 	struct slice v = slice_trim(value), display, uri, params;
 	bool angle = false;
@@ -550,7 +560,7 @@ int nameaddr_parse(struct slice value, struct nameaddr *nap)
 	if (!uri_shape(uri))
 		return -EBADMSG;
 	params = slice_make(p, (size_t)(end - p));
-	if (params_check(params))
+	if (params_check_find(params, want, valp, foundp))
 		return -EBADMSG;
 	/* Field by field: a struct copy here stalls on store forwarding. */
 	nap->display = display;
@@ -558,6 +568,28 @@ int nameaddr_parse(struct slice value, struct nameaddr *nap)
 	nap->params = params;
 	nap->angle = angle;
 	return 0;
+}
+
+int nameaddr_parse(struct slice value, struct nameaddr *nap)
+{
+	struct slice val;
+	bool found = false;
+
+	return nameaddr_parse_find(value, nap, slice_make(NULL, 0), &val,
+				   &found);
+}
+
+int nameaddr_parse_param(struct slice value, struct nameaddr *nap,
+			 const char *name, struct slice *valp)
+{
+	struct slice val;
+	bool found = false;
+
+	if (nameaddr_parse_find(value, nap, slice_cstr(name), &val, &found))
+		return -EBADMSG;
+	if (found)
+		*valp = val;
+	return found;
 }
 
 /* Digits only, 1..max. */

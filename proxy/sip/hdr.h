@@ -121,6 +121,15 @@ struct nameaddr {
  */
 int nameaddr_parse(struct slice value, struct nameaddr *nap);
 
+/**
+ * nameaddr_parse() and hdr_param_find(nap->params, @p name, @p valp)
+ * in one pass over the parameters. Returns -EBADMSG (as
+ * nameaddr_parse()), 1 with *valp the first such parameter's value
+ * (empty for a bare one), or 0 when there is none.
+ */
+int nameaddr_parse_param(struct slice value, struct nameaddr *nap,
+			 const char *name, struct slice *valp);
+
 /** One via-parm of a Via header (RFC 3261 §20.42), split. */
 struct sipvia {
 	struct slice value;	/**< the whole via-parm */

@@ -283,11 +283,12 @@ static void addr_hdr(struct sipmsg *m, struct slice v, struct slice *tagp,
 	struct slice tag;
 	int r;
 
-	if (nameaddr_parse(v, &na)) {
+	/* One pass: the parameters checked and the tag found. */
+	r = nameaddr_parse_param(v, &na, "tag", &tag);
+	if (r < 0) {
 		fault(m, bad);
 		return;
 	}
-	r = hdr_param_find(na.params, "tag", &tag);
 	if (r == 1 && tag.len)
 		*tagp = tag;
 	if (r < 0 || (r == 1 && tag.len == 0))
