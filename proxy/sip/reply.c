@@ -146,6 +146,12 @@ static void put_unfolded(struct out *w, struct slice s)
 {
 	size_t i = 0, run;
 
+	/* Most values hold no line break: one copy. */
+	if (!s.len ||
+	    (!memchr(s.p, '\n', s.len) && !memchr(s.p, '\r', s.len))) {
+		put(w, s.p, s.len);
+		return;
+	}
 	while (i < s.len) {
 		run = 0;
 		while (i + run < s.len &&
