@@ -98,32 +98,10 @@ static long ms_now(void)
 /* redis-server on a free loopback port, answering (bounded: 10 s). */
 static void redis_up(void)
 {
-	char port[16], log[PROC_PATH_MAX];
-	const char *argv[] = { "redis-server", "--port", port, "--bind",
-			       "127.0.0.1",    "--save", "",   "--appendonly",
-			       "no",	       "--dir",	 dir,  NULL };
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int err;
+	int err = proc_redis_start(dir, &redis_port, &redis_pid);
 
-	cr_assert_eq(proc_free_port("127.0.0.1", &redis_port), 0);
-	snprintf(port, sizeof(port), "%u", redis_port);
-	snprintf(log, sizeof(log), "%s/redis.log", dir);
-	err = proc_spawn((char *const *)argv, dir, log, log, &redis_pid);
 	cr_assert_neq(err, -ENOENT, "redis-server is not installed");
 	cr_assert_eq(err, 0, "redis-server: %s", strerror(-err));
-	a.sin_port = htons(redis_port);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	for (long t0 = ms_now(); ms_now() - t0 < 10000; usleep(50 * 1000)) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int ok = fd >= 0 &&
-			 connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-		if (fd >= 0)
-			close(fd);
-		if (ok)
-			return;
-	}
-	cr_assert_fail("redis-server on %u did not listen", redis_port);
 }
 
 /* Node @p i sharing the redis-server: one shard, T1 100 ms; @p extra
