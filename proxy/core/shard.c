@@ -332,7 +332,6 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	struct shard_item *it;
 	struct slice cid;
 	unsigned owner = sh->id;
-	char aor[SIPMSG_AOR_MAX];
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
@@ -343,12 +342,13 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 			 !(len >= 4 && !strncasecmp(buf, "SIP/", 4))))
 		return;
 	tp__trace(sh, false, from, buf, len);
-	/* A REGISTER goes to the shard of its AOR, the one writer of its
-	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
-	 * handled here, where it is answered 400 or dropped. */
-	if (sh->set->n > 1 &&
-	    (n = sipmsg_peek_aor(buf, len, aor, sizeof(aor))) > 0)
-		owner = shard_owner(slice_make(aor, (size_t)n), sh->set->n);
+	/* A REGISTER is handled where it arrives: any shard may write any
+	 * AOR's bindings (compare-and-swap, store/loc.h), and its
+	 * retransmissions come from the same source, which the kernel's
+	 * hash keeps on this socket. Everything else by Call-ID. No
+	 * Call-ID: handled here, where it is answered 400 or dropped. */
+	if (sh->set->n > 1 && len >= 9 && !memcmp(buf, "REGISTER ", 9))
+		owner = sh->id;
 	else if (sh->set->n > 1 && len >= 4 && !strncasecmp(buf, "SIP/", 4) &&
 		 (n = txn_peek_branch_shard(buf, len)) >= 0 &&
 		 (unsigned)n < sh->set->n)
