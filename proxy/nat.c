@@ -507,31 +507,40 @@ static int binding_of(const struct ka *k, const struct loc_set *set,
 	return -1;
 }
 
-/* Remove the binding of @p k (failed keep-alives); this shard owns the
- * AOR, so it is the one writer. */
+/* Remove the binding of @p k (failed keep-alives): a compare-and-swap,
+ * read again when another shard changed the AOR meanwhile (any shard
+ * may write it: store/loc.h loc_publish_cas()). */
 static void drop_binding(struct nat *n, struct ka *k)
 {
-	const struct loc_set *set;
+	const struct loc_set *set = NULL;
 	struct loc_contact *v = NULL;
-	unsigned m = 0;
-	int i, err = 0;
+	unsigned m = 0, tries = 0;
+	int i = -1, err = 0;
 
-	urcu_memb_read_lock();
-	set = loc_lookup_rcu(k->aor);
-	if (set && !obj_tryget((void *)set))
-		set = NULL;
-	urcu_memb_read_unlock();
-	i = binding_of(k, set, (int64_t)time(NULL));
-	if (i >= 0) {
+	do {
+		obj_put((void *)set);
+		free(v);
+		v = NULL;
+		m = 0;
+		urcu_memb_read_lock();
+		set = loc_lookup_rcu(k->aor);
+		if (set && !obj_tryget((void *)set))
+			set = NULL;
+		urcu_memb_read_unlock();
+		i = binding_of(k, set, (int64_t)time(NULL));
+		if (i < 0)
+			break;
 		v = calloc(set->n, sizeof(*v));
 		if (!v) {
 			err = -ENOMEM;
-		} else {
-			for (unsigned j = 0; j < set->n; j++)
-				if ((int)j != i)
-					v[m++] = set->c[j];
-			err = loc_publish(k->aor, v, m);
+			break;
 		}
+		for (unsigned j = 0; j < set->n; j++)
+			if ((int)j != i)
+				v[m++] = set->c[j];
+		err = loc_publish_cas(k->aor, set, v, m);
+	} while (err == -EAGAIN && ++tries < LOC_CAS_TRIES);
+	if (i >= 0) {
 		if (err) {
 			log_msg(LOG_ERR, "nat: %.*s: could not remove %.*s: %s",
 				(int)k->aor.len, k->aor.p, (int)k->uri.len,

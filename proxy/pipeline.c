@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "proxy/base/arena.h"
 #include "proxy/base/err.h"
@@ -304,6 +305,17 @@ static int pipeline_resolve(void *ctx, struct slice uri, struct peer *out,
 	return k->dns ? dns_resolve(k->dns, uri, out, max) : -EHOSTUNREACH;
 }
 
+/* The wheel's watch: the shard's loop clock and one-shot tick. */
+static uint64_t wheel_clock(void *arg)
+{
+	return uv_now(shard_loop(arg));
+}
+
+static void wheel_alarm(void *arg, uint64_t at_ms)
+{
+	shard_tick_at(arg, at_ms);
+}
+
 int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 {
 	struct route_cfg rc;
@@ -318,6 +330,7 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp)
 	    timer_wheel_init(&k->wheel, PIPELINE_TICK_MS, WHEEL_SLOTS, now_ms);
 	if (err)
 		goto out;
+	timer_wheel_watch(&k->wheel, wheel_clock, wheel_alarm, sh);
 	memset(&rc, 0, sizeof(rc));
 	rc.conf = shard_conf(sh);
 	rc.shard = shard_id(sh);
@@ -372,13 +385,14 @@ void pipeline_free(struct pipeline *k)
 	free(k);
 }
 
-void pipeline_tick(struct shard *sh, uint64_t now_ms)
+uint64_t pipeline_tick(struct shard *sh, uint64_t now_ms)
 {
 	struct pipeline *k = shard_role_state(sh);
 	const struct conf *c = shard_conf(sh);
+	uint64_t next;
 
 	if (!k)
-		return;
+		return SHARD_TICK_NONE;
 	timer_advance(&k->wheel, now_ms);
 	if (now_ms >= k->next_sweep_ms) {
 		int64_t t64 = 64 * (int64_t)proxy_conf(c)->t1_ms;
@@ -397,6 +411,9 @@ void pipeline_tick(struct shard *sh, uint64_t now_ms)
 	count_txns(k);
 	/* Timer callbacks build messages in the arena too. */
 	arena_reset(shard_arena(sh));
+	/* Asleep until the next timer or sweep (issue #14). */
+	next = timer_next_due(&k->wheel);
+	return next < k->next_sweep_ms ? next : k->next_sweep_ms;
 }
 
 struct hangup *pipeline_hangup(struct shard *sh)

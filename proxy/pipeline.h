@@ -52,14 +52,17 @@ int pipeline_new(struct shard *sh, uint64_t now_ms, struct pipeline **kp);
  */
 void pipeline_free(struct pipeline *k);
 
-/** How often pipeline_tick() wants to run. */
+/** The resolution of the shard's timer wheel; pipeline_tick() also
+ * runs this long after the shard handled something. */
 #define PIPELINE_TICK_MS 10
 
 /**
  * Move the shard's timers to @p now_ms (its loop clock): transaction
- * timers, Timer C, the dialog sweep. Thread: the shard.
+ * timers, Timer C, the dialog sweep. Returns the loop time it is next
+ * needed at: the first timer's tick or the next sweep (the shard
+ * sleeps until then). Thread: the shard.
  */
-void pipeline_tick(struct shard *sh, uint64_t now_ms);
+uint64_t pipeline_tick(struct shard *sh, uint64_t now_ms);
 
 /**
  * The dialog.end state of the proxy shard @p sh (proxy/hangup.h), or

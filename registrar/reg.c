@@ -90,6 +90,9 @@ void reg_stats(struct reg_stats *out)
 		out->removed += __atomic_load_n(&s->removed, __ATOMIC_RELAXED);
 		out->rejected +=
 		    __atomic_load_n(&s->rejected, __ATOMIC_RELAXED);
+		out->retried += __atomic_load_n(&s->retried, __ATOMIC_RELAXED);
+		out->conflicts +=
+		    __atomic_load_n(&s->conflicts, __ATOMIC_RELAXED);
 	}
 }
 
@@ -101,6 +104,8 @@ static const struct stats_item stats_items[] = {
 	{ "refreshed", "bindings updated", false },
 	{ "removed", "bindings removed by the UA", false },
 	{ "rejected", "REGISTERs answered 4xx/5xx", false },
+	{ "retried", "binding updates retried after another shard's", false },
+	{ "conflicts", "REGISTERs answered 500: too many retries", false },
 };
 
 static void stats_read(void *arg, unsigned inst, uint64_t *v)
@@ -116,6 +121,8 @@ static void stats_read(void *arg, unsigned inst, uint64_t *v)
 	v[3] = st.refreshed;
 	v[4] = st.removed;
 	v[5] = st.rejected;
+	v[6] = st.retried;
+	v[7] = st.conflicts;
 }
 
 static const struct stats_source stats_src = {
@@ -605,7 +612,7 @@ static bool out_of_order(const struct reg_req *q, const struct loc_contact *b)
 /* Apply the request to the live bindings @p v (*np of them, room for
  * REG_MAX_CONTACTS + MAX_REQ_CONTACTS); an answer when it fails. */
 static int update(struct req *r, struct loc_contact *v, unsigned *np,
-		  struct shard_state *s, struct reg_answer *ap)
+		  unsigned counts[3], struct reg_answer *ap)
 {
 	const struct reg_req *q = r->q;
 	unsigned n = *np, added = 0, refreshed = 0, removed = 0;
@@ -641,9 +648,9 @@ static int update(struct req *r, struct loc_contact *v, unsigned *np,
 	}
 	if (n > REG_MAX_CONTACTS)
 		return answer(ap, 403, "Too Many Contacts", none());
-	count(&s->st.added, added);
-	count(&s->st.refreshed, refreshed);
-	count(&s->st.removed, removed);
+	counts[0] = added;
+	counts[1] = refreshed;
+	counts[2] = removed;
 	*np = n;
 	return 0;
 }
@@ -701,16 +708,6 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	r->aor_s = slice_make(r->aor, (size_t)len);
 	if (!conf_is_domain(c, r->aor + ulen + 1, (size_t)len - ulen - 1))
 		return answer(ap, 404, "Not Found", none());
-	/* The AOR's shard is its one writer (proxy/core/shard.c hands every
-	 * REGISTER there): anything else would be a second writer. */
-	if (q->nshards > 1 && shard_owner(r->aor_s, q->nshards) != q->shard) {
-		if (log_ratelimit_ok(&s->rl))
-			log_msg(LOG_ERR,
-				"registrar: %.*s reached shard %u, "
-				"not its owner",
-				len, r->aor, q->shard);
-		return answer(ap, 500, "Server Internal Error", none());
-	}
 	eh = sipmsg_hdr(m, HDR_EXPIRES);
 	r->hdr_expires =
 	    eh ? parse_expires(eh->value, reg_conf(c)->default_expires_s) : -1;
@@ -731,32 +728,60 @@ static int handle(const struct reg_req *q, struct req *r, struct shard_state *s,
 	r->nat = nat_conf(c)->detect && !r->path.len &&
 		 nat_detect(nat_conf(c), m, q->from) != 0;
 	ap->nat = r->nat;
-	/* The current bindings; a reference keeps them while we work. */
-	urcu_memb_read_lock();
-	old = loc_lookup_rcu(r->aor_s);
-	if (old && !obj_tryget((void *)old))
-		old = NULL;
-	urcu_memb_read_unlock();
 	v = arena_alloc(q->a,
 			(REG_MAX_CONTACTS + MAX_REQ_CONTACTS + 1) * sizeof(*v));
-	if (!v) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (unsigned i = 0; old && i < old->n && n < REG_MAX_CONTACTS; i++)
-		if (old->c[i].expires_s > q->now_s)
-			v[n++] = old->c[i];
-	/* Without Contact: a query (step 6), nothing changes. */
-	if (r->nc || r->star) {
-		unsigned before = n;
+	if (!v)
+		return -ENOMEM;
+	/*
+	 * Read, apply, compare-and-swap: any shard may write any AOR (the
+	 * REGISTER is handled where it arrives), so another may publish
+	 * between our read and our write; then read its set and apply the
+	 * request again on top (store/loc.h loc_publish_cas()).
+	 */
+	for (unsigned tries = 0;; tries++) {
+		unsigned counts[3] = { 0, 0, 0 }, before;
 
-		err = update(r, v, &n, s, ap);
+		/* The current bindings; a reference keeps them while we
+		 * work, and names the set the swap expects. */
+		n = 0;
+		urcu_memb_read_lock();
+		old = loc_lookup_rcu(r->aor_s);
+		if (old && !obj_tryget((void *)old))
+			old = NULL;
+		urcu_memb_read_unlock();
+		for (unsigned i = 0; old && i < old->n && n < REG_MAX_CONTACTS;
+		     i++)
+			if (old->c[i].expires_s > q->now_s)
+				v[n++] = old->c[i];
+		/* Without Contact: a query (step 6), nothing changes. */
+		if (!r->nc && !r->star)
+			break;
+		before = n;
+		err = update(r, v, &n, counts, ap);
 		if (err || ap->status)
 			goto out;
-		if (n || before || old) {
-			err = loc_publish(r->aor_s, v, n);
-			if (err)
-				goto out;
+		if (!n && !before && !old)
+			break;
+		err = loc_publish_cas(r->aor_s, old, v, n);
+		if (err == 0) {
+			count(&s->st.added, counts[0]);
+			count(&s->st.refreshed, counts[1]);
+			count(&s->st.removed, counts[2]);
+			break;
+		}
+		if (err != -EAGAIN)
+			goto out;
+		obj_put((void *)old);
+		old = NULL;
+		count(&s->st.retried, 1);
+		if (tries + 1 >= LOC_CAS_TRIES) {
+			count(&s->st.conflicts, 1);
+			if (log_ratelimit_ok(&s->rl))
+				log_msg(LOG_ERR,
+					"registrar: %.*s: changed by others "
+					"%u times while this REGISTER applied",
+					len, r->aor, LOC_CAS_TRIES);
+			return answer(ap, 500, "Concurrent Updates", none());
 		}
 	}
 	err = ok_answer(r, v, n, ap);

@@ -42,6 +42,10 @@ struct reg_stats {
 	uint64_t refreshed; /**< bindings updated */
 	uint64_t removed;   /**< bindings removed by the UA */
 	uint64_t rejected;  /**< answered 4xx/5xx */
+	uint64_t retried;   /**< compare-and-swap publishes retried: another
+				 shard (or the sweep) changed the AOR */
+	uint64_t conflicts; /**< REGISTERs answered 500 after LOC_CAS_TRIES
+				 lost compare-and-swaps */
 };
 
 /**
@@ -96,8 +100,11 @@ struct reg_answer {
  * Every binding keeps q, Path, +sip.instance, reg-id, ob, Call-ID,
  * CSeq, User-Agent and the flow (q->from); LOC_NAT when the UA is
  * behind NAT (nat_detect(), nat.detect on, no Path).
- * Returns 0 with *ap set, or -ENOMEM. Thread: the shard that owns the
- * AOR (the one writer of its bindings). Ownership: ap->extra in q->a.
+ * Returns 0 with *ap set, or -ENOMEM. Thread: any shard (the one that
+ * received the REGISTER): the bindings change by compare-and-swap,
+ * applied again on the newer set when another shard changed them
+ * meanwhile (store/loc.h loc_publish_cas()); 500 "Concurrent Updates"
+ * after LOC_CAS_TRIES lost swaps. Ownership: ap->extra in q->a.
  */
 int reg_handle(const struct reg_req *q, struct reg_answer *ap);
 

@@ -29,6 +29,8 @@ struct entry {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	unsigned long hash;
+	int64_t stamp_ms; /* of the change that published it: above every
+			     stamp of the set it replaced (store/loc.h) */
 	alignas(max_align_t) struct loc_contact c[];
 };
 
@@ -37,6 +39,15 @@ static uint64_t seed;
 static atomic_long naor;
 static atomic_long ncontacts; /* in the published sets */
 static loc_observer_fn *observer;
+
+/*
+ * The stamps of the latest removals of whole AORs, by hash bucket: a
+ * writer that finds no set stamps its change above the removal it may
+ * follow (store/loc.h "Stamps"). Buckets, not one value: one value
+ * would be pushed ahead of the clock by a burst of removals.
+ */
+#define GONE_BUCKETS 1024
+static _Atomic int64_t gone_ms[GONE_BUCKETS];
 
 void loc_set_observer(loc_observer_fn *fn)
 {
@@ -235,6 +246,7 @@ static int entry_new(struct slice aor, const struct loc_contact *c, unsigned n,
 		d->user_agent = put(&p, c[i].user_agent);
 	}
 	e->hash = hash_aor(aor);
+	e->stamp_ms = stamp_ms;
 	cds_lfht_node_init(&e->node);
 	*ep = e;
 	return 0;
@@ -258,45 +270,95 @@ static struct entry *remove_aor(struct slice aor, unsigned long hash)
 		if (!node)
 			return NULL;
 		if (cds_lfht_del(table, node) == 0) {
-			struct entry *e =
-			    caa_container_of(node, struct entry, node);
-
-			atomic_fetch_sub_explicit(&naor, 1,
-						  memory_order_relaxed);
-			atomic_fetch_sub_explicit(&ncontacts, (long)e->set.n,
-						  memory_order_relaxed);
-			return e;
+			return caa_container_of(node, struct entry, node);
 		}
 	}
 	return NULL;
 }
 
-/* The stamp of a change to @p aor: now, but above every stamp of the
- * current set (store/loc.h). Inside a read section. */
-static int64_t next_stamp(struct slice aor, unsigned long hash)
+static int64_t now_ms(void)
 {
-	struct cds_lfht_iter iter;
-	struct cds_lfht_node *node;
-	const struct entry *e;
 	struct timespec ts;
-	int64_t stamp;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	stamp = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	cds_lfht_lookup(table, hash, match, &aor, &iter);
-	node = cds_lfht_iter_get_node(&iter);
-	if (!node)
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The stamp of a change made on top of @p e (NULL: the AOR of @p hash
+ * had no set): now, but above every stamp of @p e, of the change that
+ * published it, and (no set) of the last removal in its bucket. */
+static int64_t stamp_after(const struct entry *e, unsigned long hash)
+{
+	int64_t stamp = now_ms(), floor;
+
+	if (!e) {
+		/* The caller saw the removal's node gone; the removal raised
+		 * the floor before it deleted (note_gone()). */
+		atomic_thread_fence(memory_order_seq_cst);
+		floor = atomic_load(&gone_ms[hash % GONE_BUCKETS]);
+		if (floor >= stamp && floor < INT64_MAX)
+			stamp = floor + 1;
 		return stamp;
-	e = caa_container_of(node, struct entry, node);
+	}
+	if (e->stamp_ms >= stamp && e->stamp_ms < INT64_MAX)
+		stamp = e->stamp_ms + 1;
 	for (unsigned i = 0; i < e->set.n; i++)
 		if (e->c[i].stamp_ms >= stamp && e->c[i].stamp_ms < INT64_MAX)
 			stamp = e->c[i].stamp_ms + 1;
 	return stamp;
 }
 
-int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
+/* Raise the removal stamp of @p hash's bucket to @p stamp. */
+static void note_gone(unsigned long hash, int64_t stamp)
+{
+	_Atomic int64_t *g = &gone_ms[hash % GONE_BUCKETS];
+	int64_t cur = atomic_load(g);
+
+	while (cur < stamp && !atomic_compare_exchange_weak(g, &cur, stamp))
+		;
+}
+
+/* The stamp of a change to @p aor (store/loc.h). Inside a read
+ * section. */
+static int64_t next_stamp(struct slice aor, unsigned long hash)
+{
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(table, hash, match, &aor, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	return stamp_after(
+	    node ? caa_container_of(node, struct entry, node) : NULL, hash);
+}
+
+/*
+ * After a swap: count, show the observer, retire what went. @p e is the
+ * entry published (NULL: removed), with the reference the publisher
+ * kept for the observer; @p old the one taken out (NULL: none).
+ */
+static void published(struct slice aor, struct entry *old, struct entry *e,
+		      int64_t stamp)
 {
 	loc_observer_fn *fn = observer;
+	long n = e ? (long)e->set.n : 0, was = old ? (long)old->set.n : 0;
+
+	if (e && !old)
+		atomic_fetch_add_explicit(&naor, 1, memory_order_relaxed);
+	else if (!e && old)
+		atomic_fetch_sub_explicit(&naor, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ncontacts, n - was, memory_order_relaxed);
+	if (fn && (old || e))
+		fn(e ? e->set.aor : aor, old ? &old->set : NULL,
+		   e ? &e->set : NULL, stamp);
+	if (e)
+		obj_put(e);
+	/* Ours alone since the swap: retired after the observer saw it. */
+	if (old)
+		retire(old);
+}
+
+int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
+{
 	struct cds_lfht_node *node;
 	struct entry *e = NULL, *old = NULL;
 	unsigned long hash;
@@ -306,44 +368,88 @@ int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n)
 	if (aor.len == 0 || (n && !c) || !table)
 		return -EINVAL;
 	hash = hash_aor(aor);
-	if (n == 0) {
-		urcu_memb_read_lock();
-		old = remove_aor(aor, hash);
-		urcu_memb_read_unlock();
-		if (old && fn)
-			fn(aor, &old->set, NULL);
-		if (old)
-			retire(old);
-		return 0;
-	}
 	urcu_memb_read_lock();
 	stamp = next_stamp(aor, hash);
 	urcu_memb_read_unlock();
+	if (n == 0) {
+		note_gone(hash, stamp);
+		urcu_memb_read_lock();
+		old = remove_aor(aor, hash);
+		urcu_memb_read_unlock();
+		published(aor, old, NULL, stamp);
+		return 0;
+	}
 	err = entry_new(aor, c, n, stamp, &e);
 	if (err)
 		return err;
 	/* The observer reads the new set after the table owns it, when
 	 * another writer may already have replaced it: keep it alive. */
-	if (fn)
-		obj_get(e);
+	obj_get(e);
 	urcu_memb_read_lock();
 	node =
 	    cds_lfht_add_replace(table, e->hash, match, &e->set.aor, &e->node);
 	urcu_memb_read_unlock();
 	if (node)
 		old = caa_container_of(node, struct entry, node);
-	else
-		atomic_fetch_add_explicit(&naor, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&ncontacts,
-				  (long)n - (old ? (long)old->set.n : 0),
-				  memory_order_relaxed);
-	if (fn) {
-		fn(e->set.aor, old ? &old->set : NULL, &e->set);
-		obj_put(e);
+	published(aor, old, e, stamp);
+	return 0;
+}
+
+int loc_publish_cas(struct slice aor, const struct loc_set *expect,
+		    const struct loc_contact *c, unsigned n)
+{
+	/* A struct loc_set pointer is its entry's (struct entry). */
+	struct entry *want = (struct entry *)(void *)expect, *e = NULL;
+	struct cds_lfht_iter iter;
+	struct cds_lfht_node *node;
+	unsigned long hash;
+	int64_t stamp;
+	int err, ret = 0;
+
+	if (aor.len == 0 || (n && !c) || !table)
+		return -EINVAL;
+	hash = hash_aor(aor);
+	if (n == 0 && !want)
+		return 0; /* nothing to remove, nothing read: no change */
+	stamp = stamp_after(want, hash);
+	if (n) {
+		err = entry_new(aor, c, n, stamp, &e);
+		if (err)
+			return err;
+		obj_get(e); /* for the observer, as loc_publish() */
+	} else {
+		/* Before the removal is seen: whoever then finds no set
+		 * stamps above it. */
+		note_gone(hash, stamp);
 	}
-	/* Ours alone since the swap: retired after the observer saw it. */
-	if (old)
-		retire(old);
+	urcu_memb_read_lock();
+	cds_lfht_lookup(table, hash, match, &aor, &iter);
+	node = cds_lfht_iter_get_node(&iter);
+	if (!want) {
+		/* Read none: add only if there still is none. */
+		if (node || cds_lfht_add_unique(table, hash, match, &e->set.aor,
+						&e->node) != &e->node)
+			ret = -EAGAIN;
+	} else if (node != &want->node) {
+		ret = -EAGAIN;
+	} else if (!e) {
+		/* Delete-if-same: fails when another writer replaced or
+		 * removed this very node meanwhile. */
+		if (cds_lfht_del(table, node) != 0)
+			ret = -EAGAIN;
+	} else if (cds_lfht_replace(table, &iter, hash, match, &e->set.aor,
+				    &e->node) != 0) {
+		ret = -EAGAIN; /* the node went between lookup and replace */
+	}
+	urcu_memb_read_unlock();
+	if (ret) {
+		if (e) {
+			obj_put(e);
+			obj_put(e);
+		}
+		return ret;
+	}
+	published(aor, want, e, stamp);
 	return 0;
 }
 
@@ -375,7 +481,7 @@ static unsigned long sweep_one(struct cds_lfht_iter *iter, struct entry *e,
 	if (live == e->set.n)
 		return 0;
 	if (live == 0) {
-		/* Fails when the owner shard replaced it meanwhile. */
+		/* Fails when a shard replaced it meanwhile. */
 		if (cds_lfht_del(table, &e->node) != 0)
 			return 0;
 		atomic_fetch_sub_explicit(&naor, 1, memory_order_relaxed);
@@ -397,6 +503,8 @@ static unsigned long sweep_one(struct cds_lfht_iter *iter, struct entry *e,
 		return 0;
 	}
 	free(keep);
+	/* Not a change: the next one still stamps above e's. */
+	ne->stamp_ms = e->stamp_ms;
 	/* Compare-and-swap on the node (store/loc.h). */
 	if (cds_lfht_replace(table, iter, ne->hash, match, &ne->set.aor,
 			     &ne->node) != 0) {

@@ -89,37 +89,77 @@ const struct loc_set *loc_lookup_rcu(struct slice aor);
  * After the swap, outside any read section, the observer (if one is
  * set) sees the old and the new set.
  *
+ * Unconditional: it replaces whatever the table holds. Writers that read
+ * the set, change it and write it back use loc_publish_cas().
+ *
  * Errors: -ENOMEM, -EINVAL (empty aor).
- * Thread: the one writer of @p aor (the shard owning hash(AOR)); the
- * control thread at start-up; or the store thread of the redis backend
- * applying a change another node made ("Second writer" below).
+ * Thread: the control thread at start-up, or the store thread (loading
+ * a snapshot; the redis backend applying a change another node made,
+ * "Second writer" below).
  */
 int loc_publish(struct slice aor, const struct loc_contact *c, unsigned n);
 
 /**
+ * Compare-and-swap publish: replace the bindings of @p aor with copies
+ * of @p c[0..n) (n == 0 removes the AOR) only if the table still holds
+ * @p expect, the set the caller read (loc_lookup_rcu() and a reference
+ * from obj_tryget(), kept across the call), or with @p expect NULL only
+ * if it still holds no set for @p aor. cds_lfht_replace() on the node
+ * read, cds_lfht_add_unique() when none was read, cds_lfht_del() of the
+ * node read when the new list is empty: each fails when another writer
+ * (a shard, the sweep, the store thread) changed the AOR in between.
+ *
+ * Stamps: as loc_publish(), above every stamp of @p expect and above
+ * the change that published it; with @p expect NULL above the last
+ * removal of a whole AOR in the same bucket of 1,024. So along the
+ * chain of sets one AOR goes through, each change's stamp is above the
+ * one before, whichever thread made it.
+ *
+ * The observer is called as by loc_publish() with the stamp of this
+ * change. n == 0 with @p expect NULL changes nothing and returns 0.
+ *
+ * Errors: -EAGAIN (the table no longer holds @p expect: read again,
+ * apply the change again, retry: at most LOC_CAS_TRIES times), -ENOMEM,
+ * -EINVAL. Thread: any registered RCU thread outside a read section;
+ * any number of them for one AOR at once (registrar/reg.c: every shard
+ * writes the AORs whose REGISTERs it receives).
+ */
+int loc_publish_cas(struct slice aor, const struct loc_set *expect,
+		    const struct loc_contact *c, unsigned n);
+
+/** How often a writer re-reads and retries after -EAGAIN. */
+#define LOC_CAS_TRIES 16
+
+/**
  * Second writer. With the redis backend, the store thread applies the
- * sets other nodes publish (store/redis.h) while the owning shard may
- * publish the same AOR. cds_lfht_add_replace() and cds_lfht_del() are
- * safe against each other, so the table stays sound; the question is
- * whose set is left. Either order may leave a set that lacks the
- * other's change for a moment, and neither is wrong for long: a shard
- * writes its change to Redis as per-contact updates, never as a whole
- * set, and Redis publishes the merged set of the AOR after every change,
- * to every node including the writer, in the order it applied them. The
- * last set a node applies for an AOR is therefore Redis's set after the
- * last change, whatever raced before it. Posting remote sets to the
- * owning shard would not remove the race (Redis's order is not the
- * shard's), only add a hop.
+ * sets other nodes publish (store/redis.h) while the shards may publish
+ * the same AOR. The store thread replaces unconditionally; a shard's
+ * compare-and-swap that meets its set re-reads and applies its change
+ * on top. Either order may leave a set that lacks the other's change for
+ * a moment, and neither is wrong for long: a shard writes its change to
+ * Redis as per-contact updates, never as a whole set, and Redis
+ * publishes the merged set of the AOR after every change, to every node
+ * including the writer, in the order it applied them. The last set a
+ * node applies for an AOR is therefore Redis's set after the last
+ * change, whatever raced before it.
  */
 
 /**
- * Called by loc_publish() after a successful swap: @p old is the set
- * replaced (NULL when the AOR was new), @p cur the set published (NULL
- * when the AOR was removed). Both are valid during the call only.
- * Runs on the publishing thread, outside any read section.
+ * Called by loc_publish() and loc_publish_cas() after a successful
+ * swap: @p old is the set replaced (NULL when the AOR was new), @p cur
+ * the set published (NULL when the AOR was removed), @p stamp_ms the
+ * stamp of the change (above every stamp in @p old; the stamp of every
+ * contact it added or changed). Both sets are valid during the call
+ * only. Runs on the publishing thread, outside any read section.
+ *
+ * Several shards may publish one AOR, so the calls for two changes of
+ * one AOR may run at the same time or in either order: an observer must
+ * not depend on their order. It may order them by @p stamp_ms, which
+ * grows along the chain of changes (the redis backend writes each
+ * binding with its stamp and Redis keeps the newest).
  */
 typedef void loc_observer_fn(struct slice aor, const struct loc_set *old,
-			     const struct loc_set *cur);
+			     const struct loc_set *cur, int64_t stamp_ms);
 
 /**
  * Set (or with NULL clear) the observer. Thread: control, while no
@@ -137,17 +177,16 @@ unsigned long loc_contacts(void);
  * Expiry sweep: drop every contact whose expires_s is <= @p now_s, and
  * every AOR left without one. Returns the number of contacts dropped.
  *
- * The sweep is not the writer of any AOR, yet it runs while the owning
+ * The sweep is not the writer of any AOR, yet it runs while the
  * shards publish. It never overwrites their work: it builds the pruned
  * set from the one it found and swaps it in with cds_lfht_replace() (or
  * removes it with cds_lfht_del()) on that very node. Both fail with
  * -ENOENT when a shard replaced the node in between; the sweep then
  * leaves the shard's newer set alone (the shard prunes expired contacts
  * itself when it builds one, and the next sweep catches the rest). So the
- * replace is a compare-and-swap on the node and the shard stays the only
- * writer whose changes count. Posting the sweep to each owner shard
- * would need store/ to know the shards (a layer above) and would cost
- * every shard a wake-up per sweep.
+ * replace is a compare-and-swap on the node, like loc_publish_cas(): a
+ * shard whose compare-and-swap meets the sweep's set retries on it. The
+ * pruned set keeps the stamps of the one it replaces.
  * Thread: any registered RCU thread that is not inside a read section
  * (the store thread, the control thread, tests).
  */

@@ -136,8 +136,12 @@ int redis__cmd_update(struct codec_buf *out, struct codec_buf *tmp,
  * each contact of @p cur not in @p old with the same stamp, a delete
  * (stamped above the old contact) for each live contact of @p old
  * without a binding in @p cur. Contacts that never expire (the config's
- * locations) and expired ones are left out. Returns the number of ops,
- * or -ENOMEM.
+ * locations) and expired ones (at @p now_ms) are left out. A delete is
+ * stamped max(@p now_ms, the old contact's + 1): the observer gives the
+ * change's stamp as @p now_ms (store/loc.h), so that a later change of
+ * the AOR by another shard, stamped above it, wins in Redis whatever
+ * order the two writes arrive in. Returns the number of ops, or
+ * -ENOMEM.
  */
 int redis__diff(const struct loc_set *old, const struct loc_set *cur,
 		int64_t now_ms, struct redis__op **opsp, unsigned *capp);
@@ -297,7 +301,7 @@ struct redis {
 
 /** The location observer: hands the change to this thread's writer. */
 void redis__observe(struct slice aor, const struct loc_set *old,
-		    const struct loc_set *cur);
+		    const struct loc_set *cur, int64_t stamp_ms);
 
 /**
  * Apply set @p c[0..n) read from Redis for @p aor to the local table:

@@ -26,7 +26,11 @@
  * reply; what was in flight on it then goes back to the front of q and
  * is routed again, so nothing is lost. Order between writes does not
  * matter: the script is idempotent and the newest stamp of a binding
- * wins, whatever order the updates arrive in.
+ * wins, whatever order the updates arrive in. That holds across shards
+ * too: any shard may publish an AOR (registrar/reg.c, compare-and-swap),
+ * and the observer calls for two changes of one AOR may run at once on
+ * two shards, each writing on its own links; every op carries the stamp
+ * of its change, and the stamps grow along the AOR's chain of changes.
  *
  * Redis Cluster: a MOVED reply sends the write once to the address it
  * names (a link made for it if needed) and asks the store thread for a
@@ -709,7 +713,7 @@ void redis_shard_detach(struct redis *r, unsigned shard)
 
 /* The observer, on the thread that published. */
 void redis__observe(struct slice aor, const struct loc_set *old,
-		    const struct loc_set *cur)
+		    const struct loc_set *cur, int64_t stamp_ms)
 {
 	struct redis__shard *w = self;
 	struct redis__link *l;
@@ -718,7 +722,10 @@ void redis__observe(struct slice aor, const struct loc_set *old,
 
 	if (!w || w->closed || w->stopping)
 		return;
-	n = redis__diff(old, cur, real_ms(), &w->ops, &w->ops_cap);
+	/* Deletes stamped with the change (not the clock now): a later
+	 * change by another shard is stamped above it (store/loc.h). */
+	n = redis__diff(old, cur, stamp_ms > 0 ? stamp_ms : real_ms(), &w->ops,
+			&w->ops_cap);
 	if (n <= 0) {
 		if (n < 0)
 			count(&w->dropped, 1);

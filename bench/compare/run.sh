@@ -20,13 +20,24 @@
 #                                 rounds and searches) and the tables get
 #                                 a workers column. WORKERS=N alone still
 #                                 means WORKERS_LIST=N.
+#   PROXY_SCENARIOS ["register call call-tcp call-digest"]  the proxy
+#                                 rows: register (no authentication),
+#                                 call (UDP), call-tcp (caller and callee
+#                                 over TCP), call-digest (UDP, every new
+#                                 INVITE challenged with a 407 and sent
+#                                 again with Proxy-Authorization)
 #   PROXY_CALL_RATES ["500 1000 2000 4000"]  PROXY_REG_RATES ["2000 5000"]
+#   PROXY_TCP_RATES ["1000 4000"] PROXY_DIGEST_RATES ["1000 4000"]
 #   PROXY_SECONDS [3] PROXY_ROUNDS [2]  rounds of A,B (sipedge, Kamailio)
+#   PROXY_SEARCH [1]              0: no highest-clean-rate search (it
+#                                 runs for register and call only)
 #   SEARCH_P99_MS [100]           the proxies' highest clean rate also
 #                                 wants p99 to the final response within
 #                                 this (a step queued in socket buffers
 #                                 and answered late is not clean)
 #   COMPARE_SKIP_PROXY [0]        1: the generator part only
+#   COMPARE_SKIP_GEN [0]          1: the proxy part only (the generator
+#                                 table in the doc is left as it is)
 #   COMPARE_DOC [docs/benchmarks.md]  where the tables go (the plot beside:
 #                                 compare-latency.png, p99 of each round,
 #                                 one panel per worker count, axes from 0)
@@ -55,10 +66,15 @@ WORKERS_LIST=${WORKERS_LIST:-${WORKERS:-"1 2"}}
 WORKERS=""
 PROXY_CALL_RATES=${PROXY_CALL_RATES:-"500 1000 2000 4000"}
 PROXY_REG_RATES=${PROXY_REG_RATES:-"2000 5000"}
+PROXY_TCP_RATES=${PROXY_TCP_RATES:-"1000 4000"}
+PROXY_DIGEST_RATES=${PROXY_DIGEST_RATES:-"1000 4000"}
+PROXY_SCENARIOS=${PROXY_SCENARIOS:-"register call call-tcp call-digest"}
 PROXY_SECONDS=${PROXY_SECONDS:-3}
 PROXY_ROUNDS=${PROXY_ROUNDS:-2}
+PROXY_SEARCH=${PROXY_SEARCH:-1}
 SEARCH_P99_MS=${SEARCH_P99_MS:-100}
 COMPARE_SKIP_PROXY=${COMPARE_SKIP_PROXY:-0}
+COMPARE_SKIP_GEN=${COMPARE_SKIP_GEN:-0}
 
 HZ=$(getconf CLK_TCK)
 HOLD_S=$(((HOLD_MS + 999) / 1000))
@@ -360,7 +376,27 @@ PROXY_PID=""
 PROXY_PORT=""
 UAS_PORT=""
 
+# The users file of call-digest: callers 1000-1099 and callees
+# 2000-2099 of realm localhost, password = user name (sipload's default
+# --password %u), MD5 HA1 only (sipedge's default algorithms: [md5]).
+make_users() {
+	local u
+
+	[ -s "$WORK/users" ] && return 0
+	for u in $(seq 1000 1099) $(seq 2000 2099); do
+		printf '%s@localhost md5:%s\n' "$u" \
+			"$(printf '%s:localhost:%s' "$u" "$u" | md5sum |
+				cut -d' ' -f1)"
+	done >"$WORK/users"
+}
+
+# sipedge in mode $1: plain (register, call, call-tcp; loopback is
+# trusted, so nothing is challenged) or digest (call-digest: no source
+# trusted, a users file, every new INVITE challenged; the default
+# auth_methods, which leave BYE and in-dialog requests alone).
 start_sipedge() {
+	local mode=${1:-plain}
+
 	PROXY_PORT=$(free_port) || return 1
 	cat >"$WORK/sipedge.yaml" <<YAML
 workers: $WORKERS
@@ -373,31 +409,60 @@ domains: [localhost]
 management:
   listen: []
 YAML
+	if [ "$mode" = digest ]; then
+		make_users
+		cat >>"$WORK/sipedge.yaml" <<YAML
+registrar:
+  trusted: []
+  users_file: $WORK/users
+YAML
+	fi
 	"$SIPEDGE" -c "$WORK/sipedge.yaml" >"$WORK/sipedge.log" 2>&1 &
 	PROXY_PID=$!
 	track $PROXY_PID
-	wait_ready && proxy_prepare
+	wait_ready && proxy_prepare "$mode"
 }
 
 # Kamailio with the fast allocator and as many children as sipedge has
 # workers, on its own port, in the foreground so that $! is its PID.
+# Mode $1 as start_sipedge's: digest defines WITH_AUTH in kamailio.cfg.
 start_kamailio() {
+	local mode=${1:-plain} def=""
+
+	[ "$mode" = digest ] && def="-A WITH_AUTH"
 	mkdir -p "$WORK/kam"
 	PROXY_PORT=$(free_port) || return 1
-	kamailio -f "$KAM_CFG" -DD -E -x fm -X fm -m 512 -M 32 \
+	kamailio -f "$KAM_CFG" $def -DD -E -x fm -X fm -m 512 -M 32 \
 		-n "$WORKERS" -l "udp:127.0.0.1:$PROXY_PORT" \
 		-l "tcp:127.0.0.1:$PROXY_PORT" -Y "$WORK/kam" -w "$WORK/kam" \
 		>"$WORK/kamailio.log" 2>&1 &
 	PROXY_PID=$!
 	track $PROXY_PID
-	wait_ready && proxy_prepare
+	wait_ready && proxy_prepare "$mode"
 }
 
 # One callee port per proxy instance, its users registered once: a new
-# contact each run would make the proxy fork to the dead ones.
+# contact each run would make the proxy fork to the dead ones. Callees
+# 2000-2099 answer over UDP; 3000-3099 (call-tcp) over TCP on the same
+# port number: registered over UDP with ";transport=tcp" in the Contact,
+# so that both proxies open a TCP connection to the callee (a contact
+# registered over TCP would be reached over the registering connection,
+# which is gone when that sipload exits). Mode $1: the TCP callees
+# only in plain mode (digest mode's users file has 2000-2099 only).
 proxy_prepare() {
 	UAS_PORT=$(free_port) || return 1
-	register_callees "$UAS_PORT"
+	register_callees "$UAS_PORT" 2000 "" || return 1
+	if [ "$1" = plain ] && in_list call-tcp "$PROXY_SCENARIOS"; then
+		register_callees "$UAS_PORT" 3000 ";transport=tcp"
+	fi
+}
+
+# Is word $1 in the list $2?
+in_list() {
+	case " $2 " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
 }
 
 stop_proxy() {
@@ -422,11 +487,13 @@ wait_ready() {
 	return 1
 }
 
-# Register callees 2000-2099 at the proxy, contact the UAS port $1.
+# Register callees $2..$2+99 at the proxy, contact the UAS port $1 with
+# the URI parameters $3. Over UDP; sipload answers a 401 (digest mode).
 register_callees() {
 	"$SIPLOAD" -s register -t "127.0.0.1:$PROXY_PORT" --domain localhost \
-		-u 2000-2099 --contact "127.0.0.1:$1" --expires 3600 -n 100 \
-		-r 1000 --no-progress --json >"$WORK/callees.json" 2>&1
+		-u "$2-$(($2 + 99))" --contact "127.0.0.1:$1$3" \
+		--expires 3600 -n 100 -r 1000 --no-progress --json \
+		>"$WORK/callees.json" 2>&1
 }
 
 # Can the proxy route a call? sets CAN_CALL and CAN_CALL_WHY.
@@ -443,10 +510,12 @@ probe_calls() {
 }
 
 # One proxied run: scenario $1 at rate $2 through the running proxy.
-# Sets P_OK P_FAIL P_TICKS P_P50 P_P99 (µs).
+# Sets P_OK P_FAIL P_TICKS P_P50 P_P99 (µs), P_CHAL (407s answered) and
+# P_TCP (established TCP connections at the proxy's port, half-way).
 proxy_run() {
-	local scen=$1 rate=$2 n=$(($2 * PROXY_SECONDS)) before after
+	local scen=$1 rate=$2 n=$(($2 * PROXY_SECONDS)) before after pid
 	local conc=$(($2 * (HOLD_S + 2) + 1000))
+	local -a extra=()
 
 	before=$(tree_ticks "$PROXY_PID")
 	if [ "$scen" = register ]; then
@@ -457,14 +526,30 @@ proxy_run() {
 			-r "$rate" -n "$n" -c "$conc" --json --no-progress \
 			>"$WORK/p.json" 2>"$WORK/p.err" &
 	else
+		# call: UDP, callees 2000-2099 (from "sipload"); call-tcp:
+		# TCP both ways, callees 3000-3099; call-digest: callers
+		# 1000-1099, password = user name.
+		case $scen in
+		call-tcp) extra=(--transport tcp --callee 3000-3099) ;;
+		call-digest) extra=(-u 1000-1099 --callee 2000-2099) ;;
+		*) extra=(--callee 2000-2099) ;;
+		esac
 		"$SIPLOAD" -s call --role both -l "127.0.0.1:$UAS_PORT" \
 			-t "127.0.0.1:$PROXY_PORT" --domain localhost \
-			--callee 2000-2099 -r "$rate" -n "$n" --hold "$HOLD_MS" \
+			"${extra[@]}" -r "$rate" -n "$n" --hold "$HOLD_MS" \
 			-c "$conc" --json --no-progress \
 			>"$WORK/p.json" 2>"$WORK/p.err" &
 	fi
-	track $!
-	wait_pid $! $((PROXY_SECONDS + HOLD_S + 60))
+	pid=$!
+	track $pid
+	P_TCP=-
+	if [ "$scen" = call-tcp ] && command -v ss >/dev/null 2>&1; then
+		sleep $(((PROXY_SECONDS + 1) / 2))
+		P_TCP=$(ss -Htn state established \
+			"( sport = :$PROXY_PORT or dport = :$UAS_PORT )" |
+			wc -l)
+	fi
+	wait_pid $pid $((PROXY_SECONDS + HOLD_S + 60))
 	after=$(tree_ticks "$PROXY_PID")
 	P_TICKS=$((after - before))
 	P_OK=$(json_num succeeded "$WORK/p.json")
@@ -473,6 +558,22 @@ proxy_run() {
 	P_FAIL=${P_FAIL:-$n}
 	P_P50=$(sed -n 's/.*"final":{[^}]*"p50":\([0-9]*\).*/\1/p' "$WORK/p.json")
 	P_P99=$(sed -n 's/.*"final":{[^}]*"p99":\([0-9]*\).*/\1/p' "$WORK/p.json")
+	P_CHAL=$(json_num challenges "$WORK/p.json")
+}
+
+# The rates of scenario $1.
+scen_rates() {
+	case $1 in
+	register) echo "$PROXY_REG_RATES" ;;
+	call-tcp) echo "$PROXY_TCP_RATES" ;;
+	call-digest) echo "$PROXY_DIGEST_RATES" ;;
+	*) echo "$PROXY_CALL_RATES" ;;
+	esac
+}
+
+# The proxy mode scenario $1 needs (start_sipedge, start_kamailio).
+scen_mode() {
+	[ "$1" = call-digest ] && echo digest || echo plain
 }
 
 # Highest clean rate of the running proxy for scenario $1 (sipload
@@ -503,8 +604,8 @@ proxy_search() {
 }
 
 proxy_part() {
-	local round proxy scen rate key v i w
-	local -A tick ok fail lat p99r best
+	local round proxy scen rate key v i w mode
+	local -A tick ok fail lat p99r best chal tcpc
 
 	REG_BASE=1000000
 	PROXY_TABLE=""
@@ -541,21 +642,35 @@ proxy_part() {
 		WORKERS=$w
 		for round in $(seq 1 "$PROXY_ROUNDS"); do
 			for proxy in sipedge kamailio; do
-				"start_$proxy" || {
-					log "$proxy did not start"
-					continue
-				}
-				for scen in register call; do
-					proxy_cells "$w" "$round" "$proxy" "$scen"
+				# A proxy instance per mode: plain, then
+				# digest (authentication on).
+				for mode in plain digest; do
+					local todo=""
+					for scen in $PROXY_SCENARIOS; do
+						[ "$(scen_mode "$scen")" = $mode ] &&
+							todo="$todo $scen"
+					done
+					[ -n "$todo" ] || continue
+					"start_$proxy" $mode || {
+						log "$proxy ($mode) did not start"
+						stop_proxy
+						continue
+					}
+					for scen in $todo; do
+						proxy_cells "$w" "$round" \
+							"$proxy" "$scen"
+					done
+					stop_proxy
+					sleep 0.5
 				done
-				stop_proxy
-				sleep 0.5
 			done
 		done
 		# Highest clean rates: a fresh proxy for each search (a
 		# table of hundreds of thousands of bindings would weigh on
 		# the next one).
+		[ "$PROXY_SEARCH" = 1 ] || continue
 		for scen in call register; do
+			in_list $scen "$PROXY_SCENARIOS" || continue
 			for proxy in sipedge kamailio; do
 				"start_$proxy" || continue
 				proxy_search $scen
@@ -568,15 +683,12 @@ proxy_part() {
 	done
 	PROXY_TABLE="| workers | scenario | offered /s | sipedge µs/op | Kamailio µs/op | sipedge / Kamailio | sipedge ok / failed | Kamailio ok / failed | sipedge p50 / p99 ms, each round | Kamailio p50 / p99 ms, each round |
 |---|---|---|---|---|---|---|---|---|---|"
+	PROXY_CHECKS=""
 	PROXY_BEST="Highest rate with 0 failures and p99 to the final response at most $SEARCH_P99_MS ms (sipload --search --search-p99 $SEARCH_P99_MS, 2 s steps, at most 6):"
 	for w in $WORKERS_LIST; do
 		rm -f "$WORK"/plot.w"$w".r*.dat
-		for scen in register call; do
-			if [ $scen = register ]; then
-				rates=$PROXY_REG_RATES
-			else
-				rates=$PROXY_CALL_RATES
-			fi
+		for scen in $PROXY_SCENARIOS; do
+			rates=$(scen_rates $scen)
 			for rate in $rates; do
 				local se="$w sipedge $scen $rate"
 				local ka="$w kamailio $scen $rate"
@@ -587,6 +699,16 @@ proxy_part() {
 					'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }')
 				PROXY_TABLE="$PROXY_TABLE
 | $w | $scen | $rate | $us_se | $us_ka | $ratio | ${ok[$se]:-0} / ${fail[$se]:-0} | ${ok[$ka]:-0} / ${fail[$ka]:-0} | ${lat[$se]:-} | ${lat[$ka]:-} |"
+				# What shows that the scenario did what it
+				# says: 407s answered, TCP connections.
+				case $scen in
+				call-digest)
+					PROXY_CHECKS="$PROXY_CHECKS $w worker(s) $rate/s: 407s answered, sipedge ${chal[$se]:-0}, Kamailio ${chal[$ka]:-0} (calls started: $(( ${ok[$se]:-0} + ${fail[$se]:-0} )), $(( ${ok[$ka]:-0} + ${fail[$ka]:-0} )));"
+					;;
+				call-tcp)
+					PROXY_CHECKS="$PROXY_CHECKS $w worker(s) $rate/s: established TCP connections at the proxy and callee ports half-way through each round, sipedge ${tcpc[$se]:--}, Kamailio ${tcpc[$ka]:--};"
+					;;
+				esac
 				[ $scen = call ] || continue
 				# The plot: each round's p99, in ms, no mean.
 				for round in $(seq 1 "$PROXY_ROUNDS"); do
@@ -602,20 +724,16 @@ proxy_part() {
 		done
 		PROXY_BEST="$PROXY_BEST $w worker(s): register sipedge **${best[$w sipedge register]:-?}/s**, Kamailio **${best[$w kamailio register]:-?}/s**; call sipedge **${best[$w sipedge call]:-?}/s**, Kamailio **${best[$w kamailio call]:-?}/s**."
 	done
+	[ "$PROXY_SEARCH" = 1 ] || PROXY_BEST="Highest clean rates not searched (PROXY_SEARCH=0)."
 	plot
 }
 
 # The cells of scenario $4 for proxy $3 (running), worker count $1,
 # round $2, into proxy_part's tables.
 proxy_cells() {
-	local w=$1 round=$2 proxy=$3 scen=$4 rates rate key
+	local w=$1 round=$2 proxy=$3 scen=$4 rate key
 
-	if [ "$scen" = register ]; then
-		rates=$PROXY_REG_RATES
-	else
-		rates=$PROXY_CALL_RATES
-	fi
-	for rate in $rates; do
+	for rate in $(scen_rates "$scen"); do
 		proxy_run "$scen" "$rate"
 		key="$w $proxy $scen $rate"
 		tick[$key]=$((${tick[$key]:-0} + P_TICKS))
@@ -623,9 +741,12 @@ proxy_cells() {
 		fail[$key]=$((${fail[$key]:-0} + P_FAIL))
 		lat[$key]="${lat[$key]:-}${lat[$key]:+; }$(awk -v a="${P_P50:-0}" -v b="${P_P99:-0}" 'BEGIN { printf "%.2f / %.2f", a / 1000, b / 1000 }')"
 		p99r[$key $round]=${P_P99:-}
+		chal[$key]=$((${chal[$key]:-0} + ${P_CHAL:-0}))
+		tcpc[$key]="${tcpc[$key]:-}${tcpc[$key]:+, }$P_TCP"
 		log "workers $w round $round $proxy $scen $rate/s:" \
 			"ok=$P_OK failed=$P_FAIL" \
-			"cpu=$P_TICKS ticks p99=${P_P99}us"
+			"cpu=$P_TICKS ticks p99=${P_P99}us" \
+			"407s=${P_CHAL:-?} tcp_conns=$P_TCP"
 	done
 }
 
@@ -699,20 +820,13 @@ doc_replace() {
 	fi
 }
 
-main() {
-	local when cmd m gen_md proxy_md t_gen
+# The generator part, its table printed and written into the doc.
+gen_report() {
+	local gen_md="$WORK/gen.md" t_gen
 
-	[ -x "$SIPLOAD" ] || { log "$SIPLOAD missing (run make)"; exit 1; }
-	[ -x "$SIPEDGE" ] || { log "$SIPEDGE missing (run make)"; exit 1; }
-	install_deps
-	command -v sipp >/dev/null 2>&1 || { log "sipp missing"; exit 1; }
-	when=$(date -u '+%Y-%m-%d %H:%M UTC')
-	cmd="make bench-compare"
-	m=$(machine)
 	log "generators: sipload against SIPp, no proxy"
 	gen_part
 	t_gen=$(($(date +%s) - T_START))
-	gen_md="$WORK/gen.md"
 	cat >"$gen_md" <<MD
 Run $when, \`$cmd\` (bench/compare/run.sh, ${t_gen} s), on $m.
 Call scenario over UDP on loopback, no proxy: INVITE (SDP) → 100 → 180 →
@@ -732,12 +846,29 @@ MD
 	cat "$gen_md"
 	doc_replace compare-generators "$gen_md" \
 		"Generator against generator: sipload and SIPp (bench/compare)"
+}
+
+main() {
+	local when cmd m proxy_md
+
+	[ -x "$SIPLOAD" ] || { log "$SIPLOAD missing (run make)"; exit 1; }
+	[ -x "$SIPEDGE" ] || { log "$SIPEDGE missing (run make)"; exit 1; }
+	install_deps
+	command -v sipp >/dev/null 2>&1 || { log "sipp missing"; exit 1; }
+	when=$(date -u '+%Y-%m-%d %H:%M UTC')
+	cmd="make bench-compare"
+	m=$(machine)
+	if [ "$COMPARE_SKIP_GEN" = 1 ]; then
+		log "generator part skipped (COMPARE_SKIP_GEN=1)"
+	else
+		gen_report
+	fi
 	if [ "$COMPARE_SKIP_PROXY" = 1 ]; then
 		PROXY_NOTE="Proxy comparison not run (COMPARE_SKIP_PROXY=1)."
-		PROXY_TABLE="" PROXY_BEST="" PLOT_LINE=""
+		PROXY_TABLE="" PROXY_BEST="" PLOT_LINE="" PROXY_CHECKS=""
 	else
 		log "proxies: sipedge against Kamailio"
-		PROXY_TABLE="" PROXY_BEST="" PLOT_LINE=""
+		PROXY_TABLE="" PROXY_BEST="" PLOT_LINE="" PROXY_CHECKS=""
 		proxy_part
 	fi
 	proxy_md="$WORK/proxy.md"
@@ -748,11 +879,21 @@ MD
 		echo "record-routing proxy), each on its own loopback port, started"
 		echo "afresh for each round, rounds alternating A,B,A,B. Load: sipload"
 		echo "(register: a new user per REGISTER, no authentication; call:"
-		echo "caller and callee in one sipload process, ${HOLD_MS} ms hold),"
+		echo "caller and callee in one sipload process, UDP, ${HOLD_MS} ms"
+		echo "hold; call-tcp: the same over TCP, caller to proxy and proxy"
+		echo "to callee, the callee's contact registered with"
+		echo "\`;transport=tcp\`; call-digest: the call over UDP with every"
+		echo "new INVITE challenged (407, MD5, qop=auth) and sent again with"
+		echo "Proxy-Authorization, password = user name: sipedge"
+		echo "\`registrar.trusted: []\` and a users file of HA1 values,"
+		echo "Kamailio \`-A WITH_AUTH\`: auth module, pv_auth_check with the"
+		echo "password taken from the From user, no database),"
 		echo "${PROXY_SECONDS} s per cell and round. CPU: every process of the"
 		echo "proxy (/proc/PID/stat) over the run, per successful operation,"
 		echo "summed over the rounds. Latency: INVITE (REGISTER) to final"
-		echo "response as sipload measures it, p50 / p99 of each round."
+		echo "response as sipload measures it (call-digest: from the first"
+		echo "INVITE, so the 407 round trip included), p50 / p99 of each"
+		echo "round."
 		echo
 		[ -n "$PROXY_NOTE" ] && echo "$PROXY_NOTE" && echo
 		if [ -n "$PROXY_TABLE" ]; then
@@ -760,6 +901,8 @@ MD
 			echo
 			echo "$PROXY_BEST"
 			echo
+			[ -n "$PROXY_CHECKS" ] &&
+				echo "Checks:$PROXY_CHECKS" | sed 's/;$/./' && echo
 			[ -n "$PLOT_LINE" ] && echo "$PLOT_LINE" && echo
 			echo "$KAM_OK"
 		fi

@@ -99,9 +99,12 @@ static const char usage_text[] =
     "      --callee SPEC      called users, LO-HI or a name (default\n"
     "                         \"uas\"; options: no user part unless "
     "given)\n"
-    "      --contact HOSTPORT REGISTER: Contact host:port (default ours;\n"
+    "      --contact HOSTPORT[;transport=T]\n"
+    "                         REGISTER: Contact host:port (default ours;\n"
     "                         e.g. the UAS address, so that calls to the\n"
-    "                         registered users reach it)\n"
+    "                         registered users reach it); T (udp or tcp)\n"
+    "                         names the callee's transport when it is\n"
+    "                         not the REGISTER's own\n"
     "      --expires S        REGISTER: Expires (default 3600)\n"
     "      --hold MS          call: time between ACK and BYE (default 0)\n"
     "      --call-timeout MS  call: INVITE to final response at most\n"
@@ -363,6 +366,29 @@ static int parse_unsigned(const char *s, unsigned lo, unsigned hi, unsigned *vp)
 	return 0;
 }
 
+/* --contact HOST:PORT[;transport=udp|tcp] into c->contact and
+ * c->contact_transport. */
+static int contact_parse(const char *arg, struct worker_conf *c)
+{
+	const char *semi = strchr(arg, ';');
+	size_t n = semi ? (size_t)(semi - arg) : strlen(arg);
+
+	if (!n || n >= sizeof(c->contact) || strpbrk(arg, " \t\r\n<>") ||
+	    memchr(arg, ';', n))
+		return -EINVAL;
+	c->contact_transport[0] = '\0';
+	if (semi) {
+		if (strcmp(semi, ";transport=udp") &&
+		    strcmp(semi, ";transport=tcp"))
+			return -EINVAL;
+		snprintf(c->contact_transport, sizeof(c->contact_transport),
+			 "%s", semi + strlen(";transport="));
+	}
+	memcpy(c->contact, arg, n);
+	c->contact[n] = '\0';
+	return 0;
+}
+
 static bool addr_is_loopback(const struct sockaddr_storage *sa)
 {
 	if (sa->ss_family == AF_INET) {
@@ -570,11 +596,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->callee = optarg;
 			break;
 		case OPT_CONTACT:
-			if (strlen(optarg) >= sizeof(c->contact) ||
-			    strpbrk(optarg, " \t\r\n<>;"))
+			if (contact_parse(optarg, c))
 				return usage_error("bad --contact '%s'",
 						   optarg);
-			snprintf(c->contact, sizeof(c->contact), "%s", optarg);
 			break;
 		case OPT_EXPIRES:
 			if (parse_unsigned(optarg, 0, 0x7fffffff, &c->expires))

@@ -636,10 +636,17 @@ static int open_uas(struct worker *w, char *why, size_t why_size)
 	host_of((const struct sockaddr *)&c->listen, host, sizeof(host), &port);
 	if (w->id == 0) {
 		/* Refuse a port another process holds, even with
-		 * SO_REUSEPORT: bind once without it. */
+		 * SO_REUSEPORT: bind once without it. TCP: with
+		 * SO_REUSEADDR, which still refuses a port someone listens
+		 * on but not one whose connections of an earlier run
+		 * linger (TIME_WAIT, FIN_WAIT2: the same callee port is
+		 * used again and again, bench/compare call-tcp). */
 		fd = socket(c->listen.ss_family, type | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
+		if (c->tcp)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				   sizeof(one));
 		if (bind(fd, (const struct sockaddr *)&c->listen,
 			 c->listen_len) < 0) {
 			err = -errno;

@@ -49,16 +49,17 @@ struct worker_conf {
 	/* UAC */
 	struct sockaddr_storage target; /**< where requests go */
 	socklen_t target_len;
-	char local_ip[64];	  /**< UAC sockets bind here (loopback) */
-	char domain[128];	  /**< host part of R-URI, From, To */
-	bool ruri_user;		  /**< R-URI has a user part (callee) */
-	struct userlist *users;	  /**< callers, registering users */
-	struct userlist *callees; /**< R-URI users */
-	char contact[160];	  /**< REGISTER Contact host:port; "" = ours */
-	unsigned expires;	  /**< REGISTER Expires */
-	unsigned hold_ms;	  /**< between ACK and BYE */
-	unsigned call_timeout_ms; /**< INVITE sent to final response */
-	uint32_t uac_slots;	  /**< concurrent operations per thread */
+	char local_ip[64];	   /**< UAC sockets bind here (loopback) */
+	char domain[128];	   /**< host part of R-URI, From, To */
+	bool ruri_user;		   /**< R-URI has a user part (callee) */
+	struct userlist *users;	   /**< callers, registering users */
+	struct userlist *callees;  /**< R-URI users */
+	char contact[160];	   /**< REGISTER Contact host:port; "" = ours */
+	char contact_transport[4]; /**< "udp", "tcp"; "" = the REGISTER's */
+	unsigned expires;	   /**< REGISTER Expires */
+	unsigned hold_ms;	   /**< between ACK and BYE */
+	unsigned call_timeout_ms;  /**< INVITE sent to final response */
+	uint32_t uac_slots;	   /**< concurrent operations per thread */
 	enum sdpoa_mode answer_mode; /**< call-3pcc: the ACK's answer */
 	/* UAS */
 	struct sockaddr_storage listen; /**< UAS address (loopback) */

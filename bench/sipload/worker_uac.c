@@ -183,13 +183,20 @@ static void put_contact(struct wbuf *b, const struct worker *w, uint32_t i)
 	wbuf_ch(b, '@');
 	if (w->c->scenario == WORKER_REGISTER && w->c->contact[0]) {
 		wbuf_str(b, w->c->contact);
+		if (w->c->contact_transport[0]) {
+			/* The callee's transport, not the REGISTER's. */
+			wbuf_slice(b, SLICE_LIT(";transport="));
+			wbuf_str(b, w->c->contact_transport);
+		} else if (w->c->tcp) {
+			wbuf_slice(b, SLICE_LIT(";transport=tcp"));
+		}
 	} else {
 		wbuf_str(b, w->local_host);
 		wbuf_ch(b, ':');
 		wbuf_u64(b, w->uac_port);
+		if (w->c->tcp)
+			wbuf_slice(b, SLICE_LIT(";transport=tcp"));
 	}
-	if (w->c->tcp)
-		wbuf_slice(b, SLICE_LIT(";transport=tcp"));
 	wbuf_slice(b, SLICE_LIT(">\r\n"));
 }
 

@@ -281,9 +281,8 @@ int media_new(struct uv_loop_s *loop, const struct media_opts *o,
 		}
 		m->timer.data = m;
 		m->handles = 1;
-		/* Fails only without a callback. */
-		(void)uv_timer_start(&m->timer, tick_cb, m->tick_ms,
-				     m->tick_ms);
+		/* Started by the first session: an engine without one
+		 * sleeps (issue #14). */
 	}
 	*mp = m;
 	return 0;
@@ -431,6 +430,10 @@ int media_session_open(struct media *m, struct media_session **sp)
 	if (m->head)
 		m->head->prev = s;
 	m->head = s;
+	/* Fails only without a callback. */
+	if (!m->o.manual && !uv_is_active((uv_handle_t *)&m->timer))
+		(void)uv_timer_start(&m->timer, tick_cb, m->tick_ms,
+				     m->tick_ms);
 	*sp = s;
 	return 0;
 }
@@ -720,10 +723,16 @@ static void serve(struct media_session *s, uint64_t now)
 	}
 }
 
+/* Every tick_ms while a session is open; the tick after the last one
+ * closed publishes the counters once more and stops. */
 static void tick_cb(uv_timer_t *t)
 {
-	media_tick(t->data, uv_hrtime());
-	publish(t->data);
+	struct media *m = t->data;
+
+	media_tick(m, uv_hrtime());
+	publish(m);
+	if (!m->head)
+		uv_timer_stop(&m->timer);
 }
 
 void media_tick(struct media *m, uint64_t now)

@@ -35,7 +35,8 @@ struct media_sound;
 /** The default RTP port range (b2b.media.ports). */
 #define MEDIA_PORT_MIN 20000
 #define MEDIA_PORT_MAX 29999
-/** The engine's tick by default: one timer per worker. */
+/** The engine's tick by default: one timer per worker, running while
+ * the worker has a session open. */
 #define MEDIA_TICK_MS 5
 /** The packet time: 20 ms of 8 kHz audio per packet. */
 #define MEDIA_PTIME_MS 20

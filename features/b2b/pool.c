@@ -249,12 +249,13 @@ static void pool_reject(struct shard *sh, const struct peer *from,
 	    slice_make(ra, n > 0 && (size_t)n < sizeof(ra) ? (size_t)n : 0));
 }
 
-static void pool_tick(struct shard *sh, uint64_t now_ms)
+static uint64_t pool_tick(struct shard *sh, uint64_t now_ms)
 {
 	struct worker *w = shard_role_state(sh);
 
 	if (w && ua_core && ua_core->tick)
-		ua_core->tick(sh, w->ua, now_ms);
+		return ua_core->tick(sh, w->ua, now_ms);
+	return SHARD_TICK_NONE;
 }
 
 static void pool_stopping(struct shard *sh, void *state)
@@ -348,8 +349,7 @@ const struct shard_role pool_role = {
 	.stopping = pool_stopping,
 };
 
-/* The same without the timer: no UA core with timers, so idle workers
- * sleep instead of waking POOL_TICK_MS apart beside the proxy. */
+/* The same without the tick: no UA core with timers. */
 static const struct shard_role pool_role_idle = {
 	.name = "b2b",
 	.new_state = worker_new,

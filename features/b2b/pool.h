@@ -60,10 +60,15 @@ typedef int pool_ua_request_fn(struct shard *sh, void *state,
 typedef bool pool_ua_response_fn(struct shard *sh, void *state,
 				 const struct peer *from,
 				 const struct sipmsg *m);
-/** The UA's timers, every POOL_TICK_MS of the worker's loop clock. */
-typedef void pool_ua_tick_fn(struct shard *sh, void *state, uint64_t now_ms);
+/** The UA's timers at @p now_ms of the worker's loop clock; returns the
+ * loop time it is next needed at, or SHARD_TICK_NONE (the worker's
+ * shard_role.tick: it also runs POOL_TICK_MS after the worker handled
+ * something, and when shard_tick_at() asks). */
+typedef uint64_t pool_ua_tick_fn(struct shard *sh, void *state,
+				 uint64_t now_ms);
 
-/** The period of pool_ua.tick. */
+/** The UA's timer resolution; pool_ua.tick runs this long after the
+ * worker handled something. */
 #define POOL_TICK_MS 10u
 
 /**

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <uv.h>
 
 #include "features/b2b/b2b_conf.h"
 #include "features/b2b/media.h"
@@ -246,6 +247,10 @@ static void leg_kill(struct ua_leg *leg)
 	pending_end(leg);
 	leg->dnext = leg->u->dead;
 	leg->u->dead = leg;
+	/* Freed by the next tick, which may be asleep. */
+	if (leg->u->sh)
+		shard_tick_at(leg->u->sh,
+			      uv_now(shard_loop(leg->u->sh)) + POOL_TICK_MS);
 }
 
 static void reap(struct ua *u)
@@ -1578,17 +1583,30 @@ static bool ua_response(struct shard *sh, void *state, const struct peer *from,
 	return false;
 }
 
-static void ua_tick(struct shard *sh, void *state, uint64_t now_ms)
+static uint64_t ua_tick(struct shard *sh, void *state, uint64_t now_ms)
 {
 	struct ua *u = state;
 
 	if (!u)
-		return;
+		return SHARD_TICK_NONE;
 	timer_advance(&u->wheel, now_ms);
 	reap(u);
 	__atomic_store_n(&shard_stats(sh)->txns, (uint64_t)txn_count(u->txns),
 			 __ATOMIC_RELAXED);
 	arena_reset(shard_arena(sh));
+	/* Asleep until the next timer (issue #14). */
+	return timer_next_due(&u->wheel);
+}
+
+/* The wheel's watch: the worker's loop clock and one-shot tick. */
+static uint64_t wheel_clock(void *arg)
+{
+	return uv_now(shard_loop(arg));
+}
+
+static void wheel_alarm(void *arg, uint64_t at_ms)
+{
+	shard_tick_at(arg, at_ms);
 }
 
 static void ua_free_state(void *state)
@@ -1631,6 +1649,7 @@ static int ua_new_state(struct shard *sh, uint64_t now_ms, void **statep)
 				       now_ms);
 	if (err)
 		goto out;
+	timer_wheel_watch(&u->wheel, wheel_clock, wheel_alarm, sh);
 	memset(&tc, 0, sizeof(tc));
 	tc.t1_ms = pc->t1_ms;
 	tc.t2_ms = pc->t2_ms;

@@ -22,7 +22,47 @@ int timer_wheel_init(struct timer_wheel *w, unsigned tick_ms, unsigned nslots,
 	w->tick_ms = tick_ms;
 	w->base_ms = now_ms;
 	w->now_ms = now_ms;
+	w->wake_ms = UINT64_MAX;
 	return 0;
+}
+
+void timer_wheel_watch(struct timer_wheel *w, uint64_t (*clock)(void *arg),
+		       void (*alarm)(void *arg, uint64_t at_ms), void *arg)
+{
+	w->clock = clock;
+	w->alarm = alarm;
+	w->watch_arg = arg;
+	w->wake_ms = UINT64_MAX;
+}
+
+/* The time tick @p k is due at. */
+static uint64_t tick_time(const struct timer_wheel *w, uint64_t k)
+{
+	return w->base_ms + k * w->tick_ms;
+}
+
+uint64_t timer_next_due(struct timer_wheel *w)
+{
+	uint64_t k, end;
+
+	if (!w->slots || w->count == 0) {
+		w->wake_ms = UINT64_MAX;
+		return UINT64_MAX;
+	}
+	end = w->tick + w->nslots;
+	/* Each pass looks at one slot of a turn; the first slot holding a
+	 * timer due in its tick is the earliest (every timer is due after
+	 * w->tick, and in the slot of its tick). */
+	for (k = w->tick + 1; k < end; k++) {
+		const struct timer *t = w->slots[k & (w->nslots - 1)];
+
+		for (; t; t = t->next)
+			if (t->due_tick <= k)
+				goto found;
+	}
+found:
+	w->wake_ms = tick_time(w, k);
+	return w->wake_ms;
 }
 
 void timer_wheel_fini(struct timer_wheel *w)
@@ -94,8 +134,15 @@ void timer_stop(struct timer_wheel *w, struct timer *t)
 void timer_start(struct timer_wheel *w, struct timer *t, uint64_t delay_ms,
 		 timer_fn *fn)
 {
-	uint64_t due = w->now_ms - w->base_ms + delay_ms;
+	uint64_t now = w->now_ms, due;
 
+	if (w->clock) {
+		uint64_t c = w->clock(w->watch_arg);
+
+		if (c > now)
+			now = c;
+	}
+	due = now - w->base_ms + delay_ms;
 	timer_stop(w, t);
 	/* Round up: a timer never fires early. */
 	due = (due + w->tick_ms - 1) / w->tick_ms;
@@ -105,6 +152,10 @@ void timer_start(struct timer_wheel *w, struct timer *t, uint64_t delay_ms,
 	t->fn = fn;
 	link_timer(&w->slots[due & (w->nslots - 1)], t);
 	w->count++;
+	if (w->alarm && tick_time(w, due) < w->wake_ms) {
+		w->wake_ms = tick_time(w, due);
+		w->alarm(w->watch_arg, w->wake_ms);
+	}
 }
 
 /*

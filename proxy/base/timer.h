@@ -43,6 +43,11 @@ struct timer_wheel {
 	uint64_t tick;	  /* every timer due at or before it has run */
 	uint64_t now_ms;
 	size_t count;
+	/* timer_wheel_watch(): the owner's clock and alarm. */
+	uint64_t (*clock)(void *arg);
+	void (*alarm)(void *arg, uint64_t at_ms);
+	void *watch_arg;
+	uint64_t wake_ms; /* the owner advances by then; UINT64_MAX: never */
 };
 
 /**
@@ -65,6 +70,31 @@ uint64_t timer_now(const struct timer_wheel *w);
 
 /** Timers scheduled now. */
 size_t timer_count(const struct timer_wheel *w);
+
+/**
+ * Let the owner sleep while no timer is due. @p clock returns the
+ * owner's current time (the clock timer_advance() is given); from now on
+ * timer_start() counts a delay from it rather than from timer_now(), so
+ * that a timer started after a long sleep without advances is not due
+ * early. @p alarm is called, from timer_start(), with the time at which
+ * the new timer is due (when timer_advance() would run it) whenever that
+ * is earlier than the time the owner last promised to advance by
+ * (timer_next_due(); before the first, no promise: the first start
+ * calls it). Both get @p arg. Thread: the owner.
+ */
+void timer_wheel_watch(struct timer_wheel *w, uint64_t (*clock)(void *arg),
+		       void (*alarm)(void *arg, uint64_t at_ms), void *arg);
+
+/**
+ * The time at which the earliest scheduled timer is due: the first
+ * timer_advance() to it or later runs it. UINT64_MAX when none is
+ * scheduled. A timer more than a turn of the wheel out is not looked
+ * for: the answer is then at most one turn from the last advance (an
+ * advance then finds nothing and the owner asks again). The owner
+ * promises to advance by the answer: with timer_wheel_watch(), a timer
+ * started due earlier calls the alarm. Cost: the slots up to the answer.
+ */
+uint64_t timer_next_due(struct timer_wheel *w);
 
 /** Make @p t a stopped timer (the same as zeroing it). */
 void timer_init(struct timer *t);

@@ -238,6 +238,7 @@ void shards_stats(const struct shards *s, unsigned i, struct shard_stats *out)
 static void handle(struct shard *sh, const struct peer *from, const char *buf,
 		   size_t len)
 {
+	sh->active = true;
 	sh->set->role->handle(sh, from, buf, len);
 	arena_reset(sh->arena);
 }
@@ -331,7 +332,6 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	struct shard_item *it;
 	struct slice cid;
 	unsigned owner = sh->id;
-	char aor[SIPMSG_AOR_MAX];
 	int n;
 
 	shard__count(&sh->stats.rx_msgs, 1);
@@ -342,12 +342,13 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 			 !(len >= 4 && !strncasecmp(buf, "SIP/", 4))))
 		return;
 	tp__trace(sh, false, from, buf, len);
-	/* A REGISTER goes to the shard of its AOR, the one writer of its
-	 * bindings (DESIGN.md §1); everything else by Call-ID. No Call-ID:
-	 * handled here, where it is answered 400 or dropped. */
-	if (sh->set->n > 1 &&
-	    (n = sipmsg_peek_aor(buf, len, aor, sizeof(aor))) > 0)
-		owner = shard_owner(slice_make(aor, (size_t)n), sh->set->n);
+	/* A REGISTER is handled where it arrives: any shard may write any
+	 * AOR's bindings (compare-and-swap, store/loc.h), and its
+	 * retransmissions come from the same source, which the kernel's
+	 * hash keeps on this socket. Everything else by Call-ID. No
+	 * Call-ID: handled here, where it is answered 400 or dropped. */
+	if (sh->set->n > 1 && len >= 9 && !memcmp(buf, "REGISTER ", 9))
+		owner = sh->id;
 	else if (sh->set->n > 1 && len >= 4 && !strncasecmp(buf, "SIP/", 4) &&
 		 (n = txn_peek_branch_shard(buf, len)) >= 0 &&
 		 (unsigned)n < sh->set->n)
@@ -369,6 +370,7 @@ void shard__receive(struct shard *sh, const struct peer *from, const char *buf,
 	 * SHARD_INBOX_MAX_BYTES queued): queue nothing more; requests get
 	 * 503 from here, the rest is dropped (pipeline_reject() counts). */
 	if (!inbox_reserve(&sh->set->sh[owner], len)) {
+		sh->active = true;
 		if (sh->set->role->reject)
 			sh->set->role->reject(sh, from, buf, len);
 		arena_reset(sh->arena);
@@ -407,8 +409,10 @@ int shard__post_send(struct shard *sh, unsigned owner, const struct peer *to,
 
 static void conn_failed_cb(struct shard *sh, void *arg)
 {
-	if (sh && sh->set->role->conn_failed)
+	if (sh && sh->set->role->conn_failed) {
+		sh->active = true;
 		sh->set->role->conn_failed(sh, arg);
+	}
 	free(arg);
 }
 
@@ -422,6 +426,7 @@ void shard__conn_failed(struct shard *sh, const struct peer *to)
 		struct peer *p;
 
 		if (i == sh->id) {
+			sh->active = true;
 			role->conn_failed(sh, to);
 			continue;
 		}
@@ -588,6 +593,7 @@ static void run_item(struct shard *sh, struct shard_item *it)
 		}
 		break;
 	case SHARD_ITEM_POST:
+		sh->active = true;
 		it->fn(sh, it->arg);
 		break;
 	}
@@ -672,6 +678,31 @@ static void inbox_cb(uv_async_t *h)
 	inbox_run(sh);
 }
 
+static void tick_cb(uv_timer_t *h);
+
+void shard_tick_at(struct shard *sh, uint64_t at_ms)
+{
+	uint64_t now;
+
+	if (!sh->tick_init || !sh->set->role->tick || sh->stopping ||
+	    at_ms >= sh->tick_at)
+		return;
+	now = uv_now(&sh->loop);
+	sh->tick_at = at_ms;
+	/* Fails only without a callback or on a closing handle. */
+	(void)uv_timer_start(&sh->tick, tick_cb, at_ms > now ? at_ms - now : 0,
+			     0);
+}
+
+/* What the turn handled: the role's tick follows within tick_ms. */
+static void follow_up(struct shard *sh)
+{
+	if (!sh->active)
+		return;
+	sh->active = false;
+	shard_tick_at(sh, uv_now(&sh->loop) + sh->set->role->tick_ms);
+}
+
 /*
  * The end of a turn, before the loop may sleep in epoll_wait: what
  * timers and callbacks queued goes out (one sendmmsg, one wake-up per
@@ -681,10 +712,8 @@ static void inbox_cb(uv_async_t *h)
  * idle). It runs one batch of them here when the turn ran none; past
  * that it wakes itself, so that its sockets are served between batches.
  */
-static void prepare_cb(uv_prepare_t *h)
+static void prepare_turn(struct shard *sh)
 {
-	struct shard *sh = h->data;
-
 	for (;;) {
 		shard__flush(sh);
 		if (sh->stopping)
@@ -705,6 +734,14 @@ static void prepare_cb(uv_prepare_t *h)
 	}
 }
 
+static void prepare_cb(uv_prepare_t *h)
+{
+	struct shard *sh = h->data;
+
+	prepare_turn(sh);
+	follow_up(sh);
+}
+
 /* After the I/O callbacks of a turn: what they queued, in one go. */
 static void check_cb(uv_check_t *h)
 {
@@ -712,13 +749,18 @@ static void check_cb(uv_check_t *h)
 }
 
 /* The core's timers (transactions, Timer C); prepare_cb() sends what
- * they queued. */
+ * they queued. One shot, re-armed to when the role next needs it: an
+ * idle shard sleeps (issue #14). */
 static void tick_cb(uv_timer_t *h)
 {
 	struct shard *sh = h->data;
+	uint64_t next;
 
 	atomic_store_explicit(&sh->idle, false, memory_order_relaxed);
-	sh->set->role->tick(sh, uv_now(&sh->loop));
+	sh->tick_at = UINT64_MAX;
+	next = sh->set->role->tick(sh, uv_now(&sh->loop));
+	if (next != SHARD_TICK_NONE)
+		shard_tick_at(sh, next);
 }
 
 struct uv_loop_s *shard_loop(struct shard *sh)
@@ -786,22 +828,21 @@ static int shard_init(struct shard *sh, struct shards *s, unsigned id)
 	err = uv_check_start(&sh->check, check_cb);
 	if (err)
 		goto out;
-	what = s->role->name;
-	err = s->role->new_state(sh, uv_now(&sh->loop), &sh->role_state);
-	if (err)
-		goto out;
+	/* Before the role's state: its new_state may arm the tick. */
 	what = "timer";
 	err = uv_timer_init(&sh->loop, &sh->tick);
 	if (err)
 		goto out;
 	sh->tick.data = sh;
 	sh->tick_init = true;
-	if (s->role->tick) {
-		err = uv_timer_start(&sh->tick, tick_cb, s->role->tick_ms,
-				     s->role->tick_ms);
-		if (err)
-			goto out;
-	}
+	sh->tick_at = UINT64_MAX;
+	what = s->role->name;
+	err = s->role->new_state(sh, uv_now(&sh->loop), &sh->role_state);
+	if (err)
+		goto out;
+	/* The first tick: the role says then when it wants the next. */
+	shard_tick_at(sh, uv_now(&sh->loop) +
+			      (s->role->tick ? s->role->tick_ms : 0));
 	/* udp_open() and tcp_open() log the address that failed. */
 	what = NULL;
 	err = udp_open(sh, &sh->udp);

@@ -58,8 +58,17 @@ typedef int shard_role_new_fn(struct shard *sh, uint64_t now_ms, void **statep);
 /** One message (framed) the shard owns; @p buf is valid during the call. */
 typedef void shard_role_handle_fn(struct shard *sh, const struct peer *from,
 				  const char *buf, size_t len);
-/** The role's timers, every tick_ms of the shard's loop clock. */
-typedef void shard_role_tick_fn(struct shard *sh, uint64_t now_ms);
+/** What a role's tick returns when nothing is due: it runs again only
+ * when asked (shard_tick_at(), or tick_ms after the shard handled
+ * something). */
+#define SHARD_TICK_NONE UINT64_MAX
+/**
+ * The role's timers, at @p now_ms of the shard's loop clock: run what is
+ * due; return the loop time the tick is next needed at (in the past:
+ * at once), or SHARD_TICK_NONE. The shard sleeps until then: no
+ * periodic wake-up (issue #14).
+ */
+typedef uint64_t shard_role_tick_fn(struct shard *sh, uint64_t now_ms);
 /** Something about peer @p to (conn_failed). */
 typedef void shard_role_peer_fn(struct shard *sh, const struct peer *to);
 /** Free the role's state (after the shard's thread has ended). */
@@ -85,8 +94,15 @@ struct shard_role {
 	 * Optional: NULL drops.
 	 */
 	shard_role_handle_fn *reject;
-	shard_role_tick_fn *tick; /**< optional */
-	unsigned tick_ms;	  /**< with tick: its period (> 0) */
+	/**
+	 * Optional. It runs when it last asked to, when shard_tick_at()
+	 * asks, and tick_ms (> 0) after the shard handled a message, a
+	 * rejected request, a failed connection or a posted function, so
+	 * that what the role does on each tick besides its timers (gauges,
+	 * freeing) follows activity as it did when the tick was periodic.
+	 */
+	shard_role_tick_fn *tick;
+	unsigned tick_ms; /**< with tick: see there (> 0) */
 	/**
 	 * Optional: the shard a request read by any shard of the group
 	 * belongs to, from its raw bytes (@p buf, @p len; not parsed yet),
@@ -300,6 +316,14 @@ unsigned shard_id(const struct shard *sh);
 /** The configuration this shard runs with (shards_set_conf() changes
  * it between two messages: do not keep it across callbacks). */
 const struct conf *shard_conf(const struct shard *sh);
+
+/**
+ * Run the role's tick at loop time @p at_ms (now or in the past: in
+ * this turn of the loop, after the callbacks), unless it is due sooner
+ * already; e.g. the alarm of the role's timer_wheel_watch(). Thread:
+ * the shard's (before the shard runs: its role's new_state).
+ */
+void shard_tick_at(struct shard *sh, uint64_t at_ms);
 
 /**
  * The shard's loop, for handles a role keeps on it (the B2B media

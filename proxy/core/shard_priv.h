@@ -98,8 +98,10 @@ struct shard {
 
 	struct arena *arena;
 	void *role_state; /**< the role's (struct shards role) */
-	uv_timer_t tick;  /**< drives the role's timers */
+	uv_timer_t tick;  /**< drives the role's timers, one shot */
 	bool tick_init;
+	uint64_t tick_at; /**< loop time it is armed for; UINT64_MAX: not */
+	bool active;	  /**< handled something since the last prepare_cb() */
 	atomic_uint inbox_len;	   /**< items queued, for overload.max_inbox */
 	atomic_size_t inbox_bytes; /**< their size, SHARD_INBOX_MAX_BYTES */
 	struct shard_stats stats;

@@ -124,9 +124,11 @@ int steer(struct sk_reuseport_md *md)
 		count(STEER_STAT_PASS);
 		return SK_PASS;
 	}
-	/* A REGISTER belongs to the shard of its AOR (registrar), which
-	 * this program does not parse: the kernel's choice, then the
-	 * userspace hand-off. */
+	/* A REGISTER is handled by the shard that receives it (any shard
+	 * writes any AOR: store/loc.h loc_publish_cas()): the kernel's
+	 * choice, a hash of the source, so that one UA's REGISTERs, its
+	 * retransmissions and refreshes alike, meet one shard and its
+	 * transaction and keep-alive state (docs/architecture.md). */
 	if (x->b[0] == 'R' && x->b[1] == 'E' && x->b[2] == 'G' &&
 	    x->b[3] == 'I' && x->b[4] == 'S' && x->b[5] == 'T' &&
 	    x->b[6] == 'E' && x->b[7] == 'R' && x->b[8] == ' ') {

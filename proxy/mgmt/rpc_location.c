@@ -283,15 +283,17 @@ static void del_free(struct del *d)
 	free(d);
 }
 
-/* On the AOR's shard: its one writer (registrar/reg.h). */
+/* On the AOR's shard (any shard would do: the change is a
+ * compare-and-swap, read again when a REGISTER on another shard changed
+ * the AOR meanwhile, store/loc.h loc_publish_cas()). */
 static void del_run(struct shard *sh, void *arg)
 {
 	struct del *d = arg;
 	struct slice aor = slice_make(d->aor, d->len);
 	struct loc_contact *v = NULL;
-	const struct loc_set *s;
+	const struct loc_set *s = NULL;
 	int64_t now_s = (int64_t)time(NULL);
-	unsigned n = 0, removed = 0;
+	unsigned n = 0, removed = 0, tries = 0;
 	int err;
 
 	if (!sh) {
@@ -299,6 +301,7 @@ static void del_run(struct shard *sh, void *arg)
 		del_free(d);
 		return;
 	}
+again:
 	urcu_memb_read_lock();
 	s = loc_lookup_rcu(aor);
 	if (s && !obj_tryget((void *)s))
@@ -325,10 +328,20 @@ static void del_run(struct shard *sh, void *arg)
 			  d->contact ? d->contact : "");
 		goto out;
 	}
-	err = loc_publish(aor, v, n);
+	err = loc_publish_cas(aor, s, v, n);
+	if (err == -EAGAIN && ++tries < LOC_CAS_TRIES) {
+		free(v);
+		v = NULL;
+		obj_put((void *)s);
+		s = NULL;
+		n = removed = 0;
+		goto again;
+	}
 	if (err) {
 		rpc_error(d->call, RPC_INTERNAL_ERROR, "%s",
-			  err == -ENOMEM ? "out of memory" : "cannot publish");
+			  err == -ENOMEM   ? "out of memory"
+			  : err == -EAGAIN ? "busy: the AOR keeps changing"
+					   : "cannot publish");
 		goto out;
 	}
 	rpc_reply(d->call,

@@ -17,11 +17,11 @@ struct rpc;
  *    (store/loc.h loc_get_page(): each AOR that stays in the table
  *    appears once over a whole walk).
  *  - location.delete aor [contact]: removes every binding of the AOR,
- *    or the one whose URI is @c contact, on the shard that owns the AOR
- *    (the registrar's one writer; the store backend follows), answered
- *    from there: {"aor", "removed", "left"}; RPC_NOT_FOUND for an AOR
- *    or contact without a live binding.
- * An AOR is "user@domain" or a sip:/sips: URI; bad ones, or a bad
+ *    or the one whose URI is @c contact, on the shard hash(AOR) names,
+ *    by compare-and-swap like the registrar (store/loc.h
+ *    loc_publish_cas(); the store backend follows), answered from there:
+ * {"aor", "removed", "left"}; RPC_NOT_FOUND for an AOR or contact without a
+ * live binding. An AOR is "user@domain" or a sip:/sips: URI; bad ones, or a bad
  * cursor: RPC_INVALID_PARAMS. They read @p env (which must outlive
  * @p r). Errors: as rpc_method_add(). Thread: control.
  */

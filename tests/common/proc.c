@@ -369,6 +369,34 @@ int proc_wait(pid_t pid, int timeout_ms, int *statusp)
 	return -ETIMEDOUT;
 }
 
+int proc_redis_start(const char *dir, uint16_t *portp, pid_t *pidp)
+{
+	char port[16], log[PROC_PATH_MAX];
+	char *argv[] = { "redis-server", "--port",	port, "--bind",
+			 "127.0.0.1",	 "--save",	"",   "--appendonly",
+			 "no",		 "--daemonize", "no", "--dir",
+			 (char *)dir,	 NULL };
+	uint16_t p;
+	pid_t pid;
+	int err;
+
+	err = proc_free_port("127.0.0.1", &p);
+	if (err)
+		return err;
+	snprintf(port, sizeof(port), "%u", p);
+	snprintf(log, sizeof(log), "%s/redis.log", dir);
+	err = proc_spawn(argv, dir, log, log, &pid);
+	if (err)
+		return err;
+	if (proc_wait_bound(p, true, 10000) != 0) {
+		proc_kill(pid);
+		return -ETIMEDOUT;
+	}
+	*portp = p;
+	*pidp = pid;
+	return 0;
+}
+
 int proc_kill(pid_t pid)
 {
 	int status;

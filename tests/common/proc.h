@@ -70,6 +70,17 @@ int proc_spawn(char *const argv[], const char *cwd, const char *out_path,
 	       const char *err_path, pid_t *pidp);
 
 /**
+ * Start a throw-away redis-server (no persistence) on a free loopback
+ * port, in @p dir (its log: @p dir/redis.log), and wait until it
+ * listens (bounded: 10 s).
+ * Returns 0 with *portp and *pidp set, or -errno (-ENOENT: redis-server
+ * is not installed, which a test must report as a failure; -ETIMEDOUT:
+ * it never listened, and was killed).
+ * Ownership: the caller stops it with proc_kill().
+ */
+int proc_redis_start(const char *dir, uint16_t *portp, pid_t *pidp);
+
+/**
  * Wait at most @p timeout_ms for child @p pid to exit.
  * Returns 0 with *statusp (waitpid() status) set, -ETIMEDOUT (the child
  * still runs and is not reaped), or -errno.

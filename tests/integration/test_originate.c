@@ -703,36 +703,13 @@ Test(originate, bad_headers_and_intercom_a_are_refused)
 /* redis-server on a free port in dir (made here); its port. */
 static uint16_t redis_start(void)
 {
-	char port[16], log[PROC_PATH_MAX];
 	uint16_t p;
 	int err;
 
 	cr_assert_eq(proc_tmpdir(dir, sizeof(dir)), 0);
-	cr_assert_eq(proc_free_port("127.0.0.1", &p), 0);
-	snprintf(port, sizeof(port), "%u", p);
-	snprintf(log, sizeof(log), "%s/redis.log", dir);
-	{
-		char *argv[] = { "redis-server",
-				 "--port",
-				 port,
-				 "--bind",
-				 "127.0.0.1",
-				 "--save",
-				 "",
-				 "--appendonly",
-				 "no",
-				 "--daemonize",
-				 "no",
-				 "--dir",
-				 dir,
-				 NULL };
-
-		err = proc_spawn(argv, dir, log, log, &redis_pid);
-	}
+	err = proc_redis_start(dir, &p, &redis_pid);
 	cr_assert_neq(err, -ENOENT, "redis-server is not installed");
 	cr_assert_eq(err, 0, "redis-server: %s", strerror(-err));
-	cr_assert_eq(proc_wait_bound(p, true, 10000), 0,
-		     "redis-server never listened on %u", p);
 	return p;
 }
 

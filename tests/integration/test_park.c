@@ -13,10 +13,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sndfile.h>
-#include <spandsp/telephony.h>
-#include <spandsp/bit_operations.h>
-#include <spandsp/g711.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +24,7 @@
 #include "proxy/sip/msg.h"
 #include "tests/common/mgmtcli.h"
 #include "tests/common/ms.h"
+#include "tests/common/phone.h"
 #include "tests/common/proc.h"
 #include "tests/common/rtpe.h"
 #include "tests/common/sipp.h"
@@ -37,22 +34,8 @@
 #define MAX_UAS 8
 
 #define FRAME 160
-/* Bounds on one RTP wait: a safety net, not a timing criterion. */
-#define RTP_WAIT_MS 3000
-#define MAX_FRAMES  2000
-
-/* One caller: its SIP UA, its RTP socket, its dialog once answered. */
-struct phone {
-	struct ua ua;
-	int rtp;	   /* UDP socket the SDP names */
-	uint16_t rtp_port; /* its port */
-	char cid[64];
-	char ruri[128];	  /* of the INVITE */
-	char to[512];	  /* To with the remote tag */
-	char target[256]; /* remote Contact URI */
-	char route[1024]; /* Route header lines */
-	unsigned cseq;
-};
+/* Room for the expected sounds, in frames. */
+#define MAX_FRAMES 2000
 
 static struct proc_sipedge sp;
 static struct phone ph[MAX_UAS];
@@ -78,11 +61,8 @@ static void teardown(void)
 		proc_kill(sipp_pid);
 	if (sipp_pid2 > 0)
 		proc_kill(sipp_pid2);
-	for (unsigned i = 0; i < nph; i++) {
-		ua_close(&ph[i].ua);
-		if (ph[i].rtp > 0)
-			close(ph[i].rtp);
-	}
+	for (unsigned i = 0; i < nph; i++)
+		phone_close(&ph[i]);
 	free(rx);
 	teardown_sipedge(&sp);
 	rtpe_stop(&rtpe);
@@ -103,264 +83,21 @@ static void start(const char *yaml)
 		     sp.why);
 }
 
+/* This suite's phones: Call-IDs "park-...", branches "z9hG4bKpk...",
+ * SDP of PCMU and telephone-event. */
+static const struct phone_kind kind = { .cid_prefix = "park",
+					.branch = "pk",
+					.events = true };
+
 /* A phone @p user@@p domain on 127/8 address @p ip, RTP on @p ip too. */
 static struct phone *phone(const char *user, const char *domain, const char *ip)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
 	struct phone *p;
 
 	cr_assert_lt(nph, MAX_UAS);
 	p = &ph[nph++];
-	ua_open(&p->ua, user, domain, ip, sp.port);
-	p->rtp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(p->rtp, 0);
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	cr_assert_eq(bind(p->rtp, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(p->rtp, (struct sockaddr *)&a, &len), 0);
-	p->rtp_port = ntohs(a.sin_port);
+	phone_open(p, &kind, user, domain, ip, sp.port);
 	return p;
-}
-
-static int sdp_of(const struct phone *p, unsigned version, char *buf,
-		  size_t size)
-{
-	return snprintf(buf, size,
-			"v=0\r\n"
-			"o=%s 1000 %u IN IP4 %s\r\n"
-			"s=-\r\n"
-			"c=IN IP4 %s\r\n"
-			"t=0 0\r\n"
-			"m=audio %u RTP/AVP 0 101\r\n"
-			"a=rtpmap:0 PCMU/8000\r\n"
-			"a=rtpmap:101 telephone-event/8000\r\n"
-			"a=fmtp:101 0-16\r\n",
-			p->ua.user, version, p->ua.ip, p->ua.ip, p->rtp_port);
-}
-
-/* @p p calls @p user@@p domain with @p sdp (NULL: its own offer; "":
- * no body) and the header lines @p extra (CRLF-ended; may be ""). */
-static void call_ext(struct phone *p, const char *user, const char *domain,
-		     const char *sdp, const char *extra)
-{
-	char req[4096], own[512];
-	int n;
-
-	if (!sdp) {
-		sdp_of(p, 1, own, sizeof(own));
-		sdp = own;
-	}
-	snprintf(p->cid, sizeof(p->cid), "park-%s-%u-%u", p->ua.user,
-		 p->ua.port, ++p->ua.seq);
-	p->cseq = 1;
-	snprintf(p->ruri, sizeof(p->ruri), "sip:%s@%s", user, domain);
-	n = snprintf(req, sizeof(req),
-		     "INVITE %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: <%s>\r\n"
-		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
-		     "Contact: <%s>\r\n"
-		     "%s%s"
-		     "Content-Length: %zu\r\n\r\n%s",
-		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
-		     p->ua.domain, p->cid, p->ruri, p->cid, p->ua.contact,
-		     extra, *sdp ? "Content-Type: application/sdp\r\n" : "",
-		     strlen(sdp), sdp);
-	cr_assert_lt(n, (int)sizeof(req));
-	ua_send(&p->ua, req, (size_t)n);
-}
-
-static void call_to(struct phone *p, const char *user, const char *domain,
-		    const char *sdp)
-{
-	call_ext(p, user, domain, sdp, "");
-}
-
-/* @p p calls @p user of its own domain with its SDP offer. */
-static void call(struct phone *p, const char *user)
-{
-	call_to(p, user, p->ua.domain, NULL);
-}
-
-/* The dialog of final 2xx @p r (in rx) for @p p: To, Contact, the
- * route set (Record-Route reversed, RFC 3261 §12.1.2). */
-static void dialog_of(struct phone *p, const struct sipcli_msg *r)
-{
-	const struct siphdr *rr[16];
-	unsigned nrr = 0;
-	size_t o = 0;
-	char c[512], *lt, *gt;
-
-	sipcli_hdr_str(r, HDR_TO, p->to, sizeof(p->to));
-	sipcli_hdr_str(r, HDR_CONTACT, c, sizeof(c));
-	lt = strchr(c, '<');
-	gt = lt ? strchr(lt, '>') : NULL;
-	cr_assert(lt && gt, "Contact: %s", c);
-	*gt = '\0';
-	snprintf(p->target, sizeof(p->target), "%s", lt + 1);
-	for (unsigned i = 0; i < r->m.nhdrs && nrr < 16; i++)
-		if (r->m.hdrs[i].id == HDR_RECORD_ROUTE)
-			rr[nrr++] = &r->m.hdrs[i];
-	p->route[0] = '\0';
-	while (nrr--) {
-		o += (size_t)snprintf(
-		    p->route + o, sizeof(p->route) - o, "Route: %.*s\r\n",
-		    (int)rr[nrr]->value.len, rr[nrr]->value.p);
-		cr_assert_lt(o, sizeof(p->route));
-	}
-}
-
-/* An in-dialog request @p method of @p p (ACK of the INVITE's CSeq). */
-static void in_dialog(struct phone *p, const char *method)
-{
-	char req[2048];
-	unsigned cseq = strcmp(method, "ACK") ? ++p->cseq : p->cseq;
-	int n;
-
-	n = snprintf(req, sizeof(req),
-		     "%s %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s%s%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: %s\r\n"
-		     "Call-ID: %s\r\nCSeq: %u %s\r\n"
-		     "%s"
-		     "Content-Length: 0\r\n\r\n",
-		     method, p->target, p->ua.ip, p->ua.port, p->cid, method,
-		     cseq, p->ua.user, p->ua.domain, p->cid, p->to, p->cid,
-		     cseq, method, p->route);
-	cr_assert_lt(n, (int)sizeof(req));
-	ua_send(&p->ua, req, (size_t)n);
-}
-
-/* The ACK of a non-2xx final (same branch as the INVITE, §17.1.1.3). */
-static void ack_failure(struct phone *p, const struct sipcli_msg *r)
-{
-	char req[2048], to[512];
-	int n;
-
-	sipcli_hdr_str(r, HDR_TO, to, sizeof(to));
-	n = snprintf(req, sizeof(req),
-		     "ACK %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: %s\r\n"
-		     "Call-ID: %s\r\nCSeq: 1 ACK\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
-		     p->ua.domain, p->cid, to, p->cid);
-	cr_assert_lt(n, (int)sizeof(req));
-	ua_send(&p->ua, req, (size_t)n);
-}
-
-/* Answer request @p r (in dialog) with 200 and @p p's SDP. */
-static void answer_sdp(struct phone *p, const struct sipcli_msg *r)
-{
-	char out[4096], sdp[512];
-	size_t o = 0;
-	int bl = sdp_of(p, 2, sdp, sizeof(sdp));
-
-	o += (size_t)snprintf(out + o, sizeof(out) - o, "SIP/2.0 200 OK\r\n");
-	for (unsigned i = 0; i < r->m.nhdrs; i++) {
-		const struct siphdr *h = &r->m.hdrs[i];
-		const char *name = h->id == HDR_VIA	  ? "Via"
-				   : h->id == HDR_FROM	  ? "From"
-				   : h->id == HDR_TO	  ? "To"
-				   : h->id == HDR_CALL_ID ? "Call-ID"
-				   : h->id == HDR_CSEQ	  ? "CSeq"
-							  : NULL;
-
-		if (name)
-			o += (size_t)snprintf(
-			    out + o, sizeof(out) - o, "%s: %.*s%s\r\n", name,
-			    (int)h->value.len, h->value.p,
-			    h->id == HDR_TO && !r->m.to_tag.len ? ";tag=callee"
-								: "");
-		else if (h->id == HDR_RECORD_ROUTE)
-			o += (size_t)snprintf(out + o, sizeof(out) - o,
-					      "Record-Route: %.*s\r\n",
-					      (int)h->value.len, h->value.p);
-		cr_assert_lt(o, sizeof(out));
-	}
-	o += (size_t)snprintf(out + o, sizeof(out) - o,
-			      "Contact: <%s>\r\n"
-			      "Content-Type: application/sdp\r\n"
-			      "Content-Length: %d\r\n\r\n%s",
-			      p->ua.contact, bl, sdp);
-	cr_assert_lt(o, sizeof(out));
-	ua_send(&p->ua, out, o);
-}
-
-/* The m=audio port of SDP @p body, or 0. */
-static unsigned audio_port(const char *body)
-{
-	const char *m = strstr(body, "m=audio ");
-
-	return m ? (unsigned)atoi(m + 8) : 0;
-}
-
-static const char *body_of(const struct sipcli_msg *r)
-{
-	return r->m.body.len ? r->m.body.p : "";
-}
-
-/* The built-in sound @p name as µ-law frames of 160 bytes (the last
- * completed with µ-law silence, 0xff, as the engine does), appended to
- * @p out at *np. Read with libsndfile and encoded with spandsp here,
- * independently of the engine. */
-static void want_sound(const char *name, uint8_t *out, size_t *np, size_t max)
-{
-	char copy[PATH_MAX], path[PATH_MAX + 64];
-	const char *bin = getenv("SIPEDGE_BIN");
-	SF_INFO info = { 0 };
-	SNDFILE *f;
-	int16_t pcm[FRAME];
-	sf_count_t got;
-
-	cr_assert_not_null(bin, "SIPEDGE_BIN is not set");
-	snprintf(copy, sizeof(copy), "%s", bin);
-	snprintf(path, sizeof(path), "%s/sounds/%s.wav", dirname(copy), name);
-	f = sf_open(path, SFM_READ, &info);
-	cr_assert_not_null(f, "%s", path);
-	while ((got = sf_readf_short(f, pcm, FRAME)) > 0) {
-		cr_assert_lt(*np, max, "%s is longer than the test's room",
-			     name);
-		for (sf_count_t i = 0; i < FRAME; i++)
-			out[*np * FRAME + (size_t)i] =
-			    i < got ? linear_to_ulaw(pcm[i]) : 0xff;
-		(*np)++;
-	}
-	sf_close(f);
-}
-
-/* Receive @p n RTP packets of PCMU on @p p's socket into @p out (160
- * bytes each), checking that sequence numbers follow one another.
- * Each wait bounded by RTP_WAIT_MS. */
-static void rtp_frames(struct phone *p, uint8_t *out, size_t n)
-{
-	uint8_t pkt[2048];
-	uint16_t seq = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
-		ssize_t len;
-		uint16_t s;
-
-		cr_assert_eq(poll(&pf, 1, RTP_WAIT_MS), 1,
-			     "no RTP for frame %zu of %zu", i, n);
-		len = recv(p->rtp, pkt, sizeof(pkt), 0);
-		cr_assert_eq(len, 12 + FRAME, "packet %zu: %zd bytes", i, len);
-		cr_assert_eq(pkt[0] >> 6, 2, "RTP version 2");
-		cr_assert_eq(pkt[1] & 0x7f, 0, "PCMU");
-		s = (uint16_t)(pkt[2] << 8 | pkt[3]);
-		if (i)
-			cr_assert_eq(s, (uint16_t)(seq + 1), "frame %zu", i);
-		seq = s;
-		memcpy(out + i * FRAME, pkt + 12, FRAME);
-	}
 }
 
 /* @p p hears exactly the sounds @p names (in order) from its first
@@ -373,19 +110,21 @@ static void hears_music(struct phone *p, const char *const *names, unsigned n,
 	size_t nf = 0, prompt;
 
 	for (unsigned k = 0; k < n; k++)
-		want_sound(names[k], want, &nf, MAX_FRAMES);
+		cr_assert(phone_sound(names[k], want, &nf, MAX_FRAMES),
+			  "%s is longer than the test's room", names[k]);
 	prompt = nf;
 	if (music_frames) {
 		size_t mf = 0;
 		static uint8_t music[MAX_FRAMES * 8 * FRAME];
 
-		want_sound(music_name, music, &mf, MAX_FRAMES * 8);
+		cr_assert(phone_sound(music_name, music, &mf, MAX_FRAMES * 8),
+			  "%s is longer than the test's room", music_name);
 		cr_assert_geq(mf, music_frames);
 		cr_assert_leq(nf + music_frames, MAX_FRAMES);
 		memcpy(want + nf * FRAME, music, music_frames * FRAME);
 		nf += music_frames;
 	}
-	rtp_frames(p, got, nf);
+	phone_rtp_frames(p, got, nf);
 	for (size_t i = 0; i < nf; i++)
 		cr_assert_eq(memcmp(got + i * FRAME, want + i * FRAME, FRAME),
 			     0, "frame %zu of %zu differs (%s)", i, nf,
@@ -495,14 +234,14 @@ static unsigned park(struct phone *p)
 {
 	unsigned port;
 
-	call(p, "700");
+	phone_dial(p, "700");
 	cr_assert_eq(ua_expect_final(&p->ua, p->cid, "INVITE", rx), 200, "%s",
 		     rx->buf);
-	port = audio_port(body_of(rx));
+	port = phone_audio_port(phone_body(rx));
 	cr_assert_gt(port, 0, "an SDP answer: %s", rx->buf);
 	cr_assert_neq(port, p->rtp_port);
-	dialog_of(p, rx);
-	in_dialog(p, "ACK");
+	phone_dialog_of(p, rx);
+	phone_in_dialog(p, "ACK");
 	return port;
 }
 
@@ -538,11 +277,9 @@ Test(park_call, two_tenants_park_in_their_own_701_and_hear_it)
 	cr_assert_str_eq(list, "localhost:701");
 	takeover_fields(alice, 0);
 	/* Hanging up frees the slot at once. */
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	phone_bye(alice, rx);
 	cr_assert_eq(park_list("localhost", list, sizeof(list)), 0, "%s", list);
-	in_dialog(bob, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	phone_bye(bob, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -595,10 +332,8 @@ Test(park_call, a_lot_plays_its_own_announce_and_music)
 	park(bob);
 	hears_music(alice, own_701, 4, "lot-full", 25);
 	hears(bob, parked_701, 4, 25);
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
-	in_dialog(bob, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	phone_bye(alice, rx);
+	phone_bye(bob, rx);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -609,61 +344,23 @@ Test(park_call, retrieve_connects_phone_to_phone_and_bye_ends_both)
 {
 	struct phone *alice, *carol;
 	unsigned pool_rtp;
-	char list[256], pa[32], pc[32];
+	char list[256];
 
 	start(NULL);
 	alice = phone("alice", "localhost", "127.0.0.2");
 	carol = phone("carol", "localhost", "127.0.0.4");
 	pool_rtp = park(alice);
 	hears(alice, parked_701, 4, 5);
-	call(carol, "701");
-	/* alice: the re-INVITE with carol's offer. */
-	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pc), "%s", rx->buf);
-	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.4"), "%s",
-			   rx->buf);
-	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	/* carol: 200 with alice's answer. */
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
-	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.2"), "%s",
-			   rx->buf);
-	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
-	dialog_of(carol, rx);
-	in_dialog(carol, "ACK");
+	/* alice gets the re-INVITE with carol's offer (address and port),
+	 * carol the 200 with alice's answer; the pool's port in neither. */
+	phone_retrieve(carol, "701", alice, alice->cid,
+		       PHONE_PORTS | PHONE_HOSTS, pool_rtp, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
 	/* carol hangs up: alice gets the BYE. */
-	in_dialog(carol, "BYE");
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
-	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
-	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	phone_bye(carol, rx);
+	phone_gets_bye(alice, alice->cid, rx);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
-}
-
-/* CANCEL of @p p's INVITE (same branch and R-URI, RFC 3261 §9.1). */
-static void cancel(struct phone *p)
-{
-	char req[1024];
-	int n;
-
-	n = snprintf(req, sizeof(req),
-		     "CANCEL %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpk%s\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: <%s>\r\n"
-		     "Call-ID: %s\r\nCSeq: 1 CANCEL\r\n"
-		     "Content-Length: 0\r\n\r\n",
-		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
-		     p->ua.domain, p->cid, p->ruri, p->cid);
-	cr_assert_lt(n, (int)sizeof(req));
-	ua_send(&p->ua, req, (size_t)n);
 }
 
 /* carol gives up while alice's re-INVITE is under way: alice is
@@ -682,55 +379,32 @@ Test(park_call, a_retriever_who_leaves_puts_the_call_back_in_its_slot)
 	dave = phone("dave", "localhost", "127.0.0.5");
 	pool_rtp = park(alice);
 	hears(alice, parked_701, 4, 0);
-	call(carol, "701");
+	phone_dial(carol, "701");
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	cancel(carol);
+	phone_cancel(carol);
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 487,
 		     "%s", rx->buf);
-	ack_failure(carol, rx);
+	phone_ack_failure(carol, rx);
 	/* alice answers the re-INVITE carol's offer was in only now (its
 	 * retransmission: T1 100 ms, it comes until answered). */
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
+	phone_accepts(alice, alice->cid, rx);
 	/* Then the pool offers its own media again. */
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
 	snprintf(pp, sizeof(pp), "m=audio %u ", pool_rtp);
-	cr_assert_not_null(strstr(body_of(rx), pp), "%s", rx->buf);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	rtp_frames(alice, frames, 5); /* music goes on */
+	cr_assert_not_null(strstr(phone_body(rx), pp), "%s", rx->buf);
+	phone_accepts(alice, alice->cid, rx);
+	phone_rtp_frames(alice, frames, 5); /* music goes on */
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
 	cr_assert_str_eq(list, "localhost:701");
 	/* The record follows the pool's CSeq: two re-INVITEs sent. */
 	takeover_fields(alice, 2);
 	/* Still retrievable. */
-	call(dave, "701");
-	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	dialog_of(dave, rx);
-	in_dialog(dave, "ACK");
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
-	ua_expect_req(&dave->ua, "BYE", dave->cid, rx);
-	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	phone_retrieve(dave, "701", alice, alice->cid, 0, 0, rx);
+	phone_bye(alice, rx);
+	phone_gets_bye(dave, dave->cid, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
-}
-
-/* The first INVITE @p u receives (bounded: 50 messages). */
-static void first_invite(struct ua *u, struct sipcli_msg *r)
-{
-	for (int i = 0; i < 50; i++) {
-		cr_assert_eq(ua_recv(u, r, UA_WAIT_MS), 0, "no INVITE");
-		if (r->m.is_request &&
-		    slice_eq(r->m.method_name, SLICE_LIT("INVITE")))
-			return;
-	}
-	cr_assert_fail("no INVITE");
 }
 
 /* park.retrieve: the pool calls dave (registered) without SDP, dave's
@@ -740,7 +414,7 @@ Test(park_call, park_retrieve_calls_to_and_bridges)
 {
 	struct phone *alice, *dave;
 	unsigned pool_rtp;
-	char list[256], why[256], pd[32], pa[32], cid[128];
+	char list[256], why[256], cid[128];
 	json_t *res = NULL;
 
 	start(NULL);
@@ -757,39 +431,21 @@ Test(park_call, park_retrieve_calls_to_and_bridges)
 				 "{\"domain\":\"localhost\",\"slot\":701}",
 				 &res, why, sizeof(why)),
 		     -32602, "%s", why);
-	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "park.retrieve",
+	/* dave: an INVITE without SDP from the slot. */
+	phone_called_by_retrieve(sp.mgmt_port,
 				 "{\"domain\":\"localhost\",\"slot\":701,"
 				 "\"to\":\"dave\"}",
-				 &res, why, sizeof(why)),
-		     0, "%s", why);
-	cr_assert_str_eq(json_string_value(json_object_get(res, "state")),
-			 "calling");
-	json_decref(res);
-	/* dave: an INVITE without SDP from the slot. */
-	first_invite(&dave->ua, rx);
-	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
+				 dave, rx);
 	/* The display name quoted once (the UA core quotes it). */
 	cr_assert_not_null(strstr(rx->buf, "From: \"Parked 701\" <sip:701@"),
 			   "%s", rx->buf);
-	sipcli_hdr_str(rx, HDR_CALL_ID, cid, sizeof(cid));
-	answer_sdp(dave, rx);
-	/* alice: a re-INVITE with dave's offer. */
-	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	snprintf(pd, sizeof(pd), "m=audio %u ", dave->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pd), "%s", rx->buf);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	/* dave: the ACK with alice's answer. */
-	ua_expect_req(&dave->ua, "ACK", cid, rx);
-	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
-	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	/* alice: a re-INVITE with dave's offer; dave: the ACK with alice's
+	 * answer. */
+	phone_bridged_late(dave, alice, pool_rtp, cid, sizeof(cid), rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
-	ua_expect_req(&dave->ua, "BYE", cid, rx);
-	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	phone_bye(alice, rx);
+	phone_gets_bye(dave, cid, rx);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -809,23 +465,22 @@ Test(park_call, what_park_cannot_serve_is_refused)
 	alice = phone("alice", "localhost", "127.0.0.2");
 	eve = phone("eve", "127.0.0.1", "127.0.0.3");
 	/* An empty slot without an offer: no prompt can be played. */
-	call_to(eve, "705", "127.0.0.1", "");
+	phone_call(eve, "705", "127.0.0.1", "", "");
 	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 488,
 		     "%s", rx->buf);
-	ack_failure(eve, rx);
-	call_to(eve, "700", "127.0.0.1", video_only);
+	phone_ack_failure(eve, rx);
+	phone_call(eve, "700", "127.0.0.1", video_only, "");
 	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 488,
 		     "%s", rx->buf);
-	ack_failure(eve, rx);
+	phone_ack_failure(eve, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	park(alice);
-	call_to(eve, "701", "localhost", NULL);
+	phone_call(eve, "701", "localhost", NULL, "");
 	cr_assert_eq(ua_expect_final(&eve->ua, eve->cid, "INVITE", rx), 403,
 		     "%s", rx->buf);
-	ack_failure(eve, rx);
+	phone_ack_failure(eve, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	phone_bye(alice, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -839,10 +494,10 @@ Test(park_call, empty_slot_prompts_then_480)
 
 	start(NULL);
 	carol = phone("carol", "localhost", "127.0.0.4");
-	call(carol, "705");
+	phone_dial(carol, "705");
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 480,
 		     "%s", rx->buf);
-	ack_failure(carol, rx);
+	phone_ack_failure(carol, rx);
 	/* The prompt came before the 480, whole. */
 	hears(carol, empty, 1, 0);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
@@ -880,10 +535,10 @@ Test(park_call, full_lot_prompts_then_486)
 	park(a1);
 	park(a2);
 	hears(a2, parked_702, 4, 0);
-	call(a3, "700");
+	phone_dial(a3, "700");
 	cr_assert_eq(ua_expect_final(&a3->ua, a3->cid, "INVITE", rx), 486, "%s",
 		     rx->buf);
-	ack_failure(a3, rx);
+	phone_ack_failure(a3, rx);
 	hears(a3, full, 1, 0);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
 	cr_assert_str_eq(list, "localhost:701 localhost:702");
@@ -892,10 +547,8 @@ Test(park_call, full_lot_prompts_then_486)
 	cr_assert_eq(metric("sipedge_park_full_total"), 1);
 	cr_assert_eq(metric("sipedge_park_empty_total"), 0);
 	cr_assert_eq(metric("sipedge_park_occupied"), 2);
-	in_dialog(a1, "BYE");
-	cr_assert_eq(ua_expect_final(&a1->ua, a1->cid, "BYE", rx), 200);
-	in_dialog(a2, "BYE");
-	cr_assert_eq(ua_expect_final(&a2->ua, a2->cid, "BYE", rx), 200);
+	phone_bye(a1, rx);
+	phone_bye(a2, rx);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -934,7 +587,7 @@ Test(park_call, sixty_parks_at_once_get_sixty_distinct_slots)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
-/* A dialog as its UAS (@p p answered its INVITE with answer_sdp())
+/* A dialog as its UAS (@p p answered its INVITE with phone_answer_sdp())
  * sees it: what an in-dialog request of ours needs (RFC 3261 §12.1.1:
  * the route set is the Record-Route in order). */
 struct uas_dlg {
@@ -1029,7 +682,7 @@ static void transferee_calls(struct phone *p, const char *user,
 	char hdr[128];
 
 	snprintf(hdr, sizeof(hdr), "Referred-By: <sip:alice@%s>\r\n", domain);
-	call_ext(p, user, domain, NULL, hdr);
+	phone_call(p, user, domain, NULL, hdr);
 }
 
 /* The transferor's phone @p p gets the pool's MESSAGE "Parked N" from
@@ -1076,10 +729,9 @@ static void blind_refer(struct blind *b, pid_t *pid, const char *name)
 	sipp_cmd_errors(&c, name);
 	*pid = sipp_spawn(c.argv, sp.dir, name);
 	/* bob answers alice. */
-	first_invite(&b->bob->ua, rx);
+	phone_first_invite(b->bob, rx);
 	uas_dialog_of(&b->ab, rx);
-	answer_sdp(b->bob, rx);
-	ua_expect_req(&b->bob->ua, "ACK", b->ab.cid, rx);
+	phone_accepts(b->bob, b->ab.cid, rx);
 	/* alice: REFER to 700, by her. */
 	ua_expect_req(&b->bob->ua, "REFER", b->ab.cid, rx);
 	sipcli_hdr_str(rx, HDR_REFER_TO, v, sizeof(v));
@@ -1099,8 +751,8 @@ static void blind_parked(struct blind *b)
 		     200, "%s", rx->buf);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
 		  rx->buf);
-	dialog_of(b->bob, rx);
-	in_dialog(b->bob, "ACK");
+	phone_dialog_of(b->bob, rx);
+	phone_in_dialog(b->bob, "ACK");
 }
 
 /* (alice told 701 by MESSAGE, answered at once:) bob hears it and
@@ -1116,8 +768,7 @@ static void blind_told(struct blind *b, pid_t *pid, const char *name)
 	cr_assert_eq(ua_expect_final(&b->bob->ua, b->ab.cid, "NOTIFY", rx), 200,
 		     "%s", rx->buf);
 	/* alice is done with bob's first call. */
-	ua_expect_req(&b->bob->ua, "BYE", b->ab.cid, rx);
-	ua_respond(&b->bob->ua, rx, 200, "OK", NULL);
+	phone_gets_bye(b->bob, b->ab.cid, rx);
 	sipp_ok(pid, 10000, sp.dir, name, sp.log);
 	park_field(b->dom, 701, "parker", v, sizeof(v));
 	snprintf(want, sizeof(want), "sip:alice@%s", b->dom);
@@ -1178,7 +829,7 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 		    486, "%s", rx->buf);
 		cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Slot Occupied")),
 			  "%s", rx->buf);
-		ack_failure(b->carol, rx);
+		phone_ack_failure(b->carol, rx);
 		ua_nothing_for(&b->bob->ua, b->bob->cid, rx);
 		/* One to the free 705 parks there. */
 		transferee_calls(b->dave, "705", b->dom);
@@ -1187,8 +838,8 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 		    200, "%s", rx->buf);
 		cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 705")), "%s",
 			  rx->buf);
-		dialog_of(b->dave, rx);
-		in_dialog(b->dave, "ACK");
+		phone_dialog_of(b->dave, rx);
+		phone_in_dialog(b->dave, "ACK");
 		/* The refused transfer told alice nothing; this one 705. */
 		told_by_message(b->alice, 705, b->dom);
 		cr_assert_eq(park_list(b->dom, list, sizeof(list)), 2, "%s",
@@ -1201,14 +852,8 @@ Test(park_call, blind_transfer_parks_and_tells_the_parker_the_slot)
 	}
 	cr_assert_eq(metric("sipedge_park_refused_total"), 2);
 	for (int i = 0; i < 2; i++) {
-		in_dialog(t[i].bob, "BYE");
-		cr_assert_eq(
-		    ua_expect_final(&t[i].bob->ua, t[i].bob->cid, "BYE", rx),
-		    200);
-		in_dialog(t[i].dave, "BYE");
-		cr_assert_eq(
-		    ua_expect_final(&t[i].dave->ua, t[i].dave->cid, "BYE", rx),
-		    200);
+		phone_bye(t[i].bob, rx);
+		phone_bye(t[i].dave, rx);
 	}
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
@@ -1295,8 +940,8 @@ static struct phone *bob_parks(void)
 		     "%s", rx->buf);
 	cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")), "%s",
 		  rx->buf);
-	dialog_of(bob, rx);
-	in_dialog(bob, "ACK");
+	phone_dialog_of(bob, rx);
+	phone_in_dialog(bob, "ACK");
 	park_field("localhost", 701, "parker", v, sizeof(v));
 	cr_assert_str_eq(v, "sip:alice@localhost");
 	return bob;
@@ -1308,11 +953,30 @@ static void bob_bridged(struct phone *bob)
 {
 	char list[64];
 
-	cr_assert_not_null(strstr(body_of(rx), "m=audio 40404 "), "%s",
+	cr_assert_not_null(strstr(phone_body(rx), "m=audio 40404 "), "%s",
 			   rx->buf);
-	answer_sdp(bob, rx);
-	ua_expect_req(&bob->ua, "ACK", bob->cid, rx);
+	phone_accepts(bob, bob->cid, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
+}
+
+/* The comeback's re-INVITE reaches bob within @p wait_ms, at least
+ * @p min_ms after @p t0 (the @p what came after that): bridged. */
+static void bob_rung_back(struct phone *bob, long long t0, int wait_ms,
+			  long long min_ms, const char *what)
+{
+	long long dt;
+
+	wait_req(&bob->ua, "INVITE", bob->cid, rx, wait_ms);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, min_ms, "the %s came after %lld ms", what, dt);
+	bob_bridged(bob);
+}
+
+/* One park timed out, @p gave_up of them given up. */
+static void timed_out(long long gave_up)
+{
+	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
+	cr_assert_eq(metric("sipedge_park_gave_up_total"), gave_up);
 }
 
 /* timeout_s 2: alice (SIPp) is called at ~2 s from "Parked 701: bob",
@@ -1321,21 +985,16 @@ static void bob_bridged(struct phone *bob)
 Test(park_call, timeout_rings_the_parker_who_answers_and_is_bridged)
 {
 	struct phone *bob;
-	long long t0, dt;
+	long long t0;
 
 	start_comeback(true);
 	sipp_pid = callee("uas_park_comeback.xml", alice_port, "alice", 2);
 	bob = bob_parks();
 	t0 = now_ms();
 	hears(bob, parked_701, 4, 5);
-	wait_req(&bob->ua, "INVITE", bob->cid, rx, 15000);
-	dt = now_ms() - t0;
-	cr_assert_geq(dt, 1800, "the comeback came after %lld ms", dt);
-	bob_bridged(bob);
-	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
-	cr_assert_eq(metric("sipedge_park_gave_up_total"), 0);
-	in_dialog(bob, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	bob_rung_back(bob, t0, 15000, 1800, "comeback");
+	timed_out(0);
+	phone_bye(bob, rx);
 	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -1345,22 +1004,15 @@ Test(park_call, timeout_rings_the_parker_who_answers_and_is_bridged)
 Test(park_call, an_unanswered_comeback_goes_to_the_fallback)
 {
 	struct phone *bob;
-	long long t0, dt;
 
 	start_comeback(true);
 	sipp_pid = callee("uas_park_noanswer.xml", alice_port, "alice", 2);
 	sipp_pid2 = callee("uas_park_comeback.xml", op_port, "op", 1);
 	bob = bob_parks();
-	t0 = now_ms();
-	wait_req(&bob->ua, "INVITE", bob->cid, rx, 20000);
-	dt = now_ms() - t0;
-	cr_assert_geq(dt, 3600, "the fallback came after %lld ms", dt);
-	bob_bridged(bob);
+	bob_rung_back(bob, now_ms(), 20000, 3600, "fallback");
 	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
-	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
-	cr_assert_eq(metric("sipedge_park_gave_up_total"), 0);
-	in_dialog(bob, "BYE");
-	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "BYE", rx), 200);
+	timed_out(0);
+	phone_bye(bob, rx);
 	sipp_ok(&sipp_pid2, 10000, sp.dir, "op", sp.log);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -1381,8 +1033,7 @@ Test(park_call, an_unanswered_comeback_without_fallback_hangs_up)
 	ua_respond(&bob->ua, rx, 200, "OK", NULL);
 	sipp_ok(&sipp_pid, 10000, sp.dir, "alice", sp.log);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
-	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
-	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
+	timed_out(1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -1400,8 +1051,7 @@ Test(park_call, a_self_park_is_not_rung_back_and_times_out)
 	wait_req(&carol->ua, "BYE", carol->cid, rx, 15000);
 	ua_respond(&carol->ua, rx, 200, "OK", NULL);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
-	cr_assert_eq(metric("sipedge_park_timeout_total"), 1);
-	cr_assert_eq(metric("sipedge_park_gave_up_total"), 1);
+	timed_out(1);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -1418,7 +1068,7 @@ static void replaces_parker(struct phone *bob, const struct phone *alice)
 		 "Replaces: %s;to-tag=%s;from-tag=f%s\r\n"
 		 "Referred-By: <sip:alice@%s>\r\n",
 		 alice->cid, tag, alice->cid, alice->ua.domain);
-	call_ext(bob, "700", alice->ua.domain, NULL, hdr);
+	phone_call(bob, "700", alice->ua.domain, NULL, hdr);
 }
 
 /* Attended transfer completed into park (RFC 3891), for two tenants at
@@ -1453,8 +1103,8 @@ Test(park_call, attended_transfer_puts_the_transferee_in_the_parkers_place)
 		    200, "%s %s", dom[i], rx->buf);
 		cr_assert(slice_eq(rx->m.reason, SLICE_LIT("Parked 701")),
 			  "%s %s", dom[i], rx->buf);
-		dialog_of(bob[i], rx);
-		in_dialog(bob[i], "ACK");
+		phone_dialog_of(bob[i], rx);
+		phone_in_dialog(bob[i], "ACK");
 	}
 	for (int i = 0; i < 2; i++) {
 		/* The replaced leg ends (RFC 3891 §3). */
@@ -1478,16 +1128,14 @@ Test(park_call, attended_transfer_puts_the_transferee_in_the_parkers_place)
 		cr_assert_str_eq(v, bob[i]->cid);
 	}
 	/* No such dialog: 481, nothing parked. */
-	call_ext(carol, "700", "localhost", NULL,
-		 "Replaces: nosuch;to-tag=a;from-tag=b\r\n");
+	phone_call(carol, "700", "localhost", NULL,
+		   "Replaces: nosuch;to-tag=a;from-tag=b\r\n");
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 481,
 		     "%s", rx->buf);
-	ack_failure(carol, rx);
+	phone_ack_failure(carol, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 2, "%s", list);
 	for (int i = 0; i < 2; i++) {
-		in_dialog(bob[i], "BYE");
-		cr_assert_eq(
-		    ua_expect_final(&bob[i]->ua, bob[i]->cid, "BYE", rx), 200);
+		phone_bye(bob[i], rx);
 	}
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
@@ -1590,14 +1238,11 @@ static void info(struct phone *p, const char *ctype, const char *body)
 static void connect_call(struct phone *caller, struct phone *callee,
 			 struct uas_dlg *d)
 {
-	call(caller, callee->ua.user);
-	first_invite(&callee->ua, rx);
+	phone_dial(caller, callee->ua.user);
+	phone_first_invite(callee, rx);
 	uas_dialog_of(d, rx);
-	answer_sdp(callee, rx);
-	cr_assert_eq(ua_expect_final(&caller->ua, caller->cid, "INVITE", rx),
-		     200, "%s", rx->buf);
-	dialog_of(caller, rx);
-	in_dialog(caller, "ACK");
+	phone_answer_sdp(callee, rx);
+	phone_established(caller, rx);
 	ua_expect_req(&callee->ua, "ACK", d->cid, rx);
 }
 
@@ -1624,7 +1269,7 @@ static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
 {
 	char v[512], want[512];
 
-	first_invite(&p->ua, rx);
+	phone_first_invite(p, rx);
 	snprintf(want, sizeof(want), "%s;to-tag=%s;from-tag=%s", cid, own,
 		 peer);
 	sipcli_hdr_str(rx, HDR_REPLACES, v, sizeof(v));
@@ -1635,8 +1280,8 @@ static void gets_replaces_of(struct phone *p, const char *cid, const char *own,
 	snprintf(want, sizeof(want), "\"Parked %u\" <sip:%u@%s>", slot, slot,
 		 domain);
 	cr_assert_not_null(strstr(v, want), "%s", rx->buf);
-	cr_assert_gt(audio_port(body_of(rx)), 0, "%s", rx->buf);
-	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
+	cr_assert_gt(phone_audio_port(phone_body(rx)), 0, "%s", rx->buf);
+	cr_assert_not_null(strstr(phone_body(rx), "c=IN IP4 127.0.0.1"), "%s",
 			   rx->buf);
 }
 
@@ -1657,8 +1302,7 @@ static void takes_replaces(struct phone *p, struct uas_dlg *d,
 			   struct uas_dlg *pd)
 {
 	uas_dialog_of(pd, rx);
-	answer_sdp(p, rx);
-	ua_expect_req(&p->ua, "ACK", pd->cid, rx);
+	phone_accepts(p, pd->cid, rx);
 	uas_req(p, d, "BYE");
 }
 
@@ -1674,7 +1318,7 @@ Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
 	struct uas_dlg ab, pool;
 	struct sipp_cmd c;
 	pthread_t t;
-	char list[256], v[300], pb[32];
+	char list[256], v[300];
 
 	start(NULL);
 	bob = phone("bob", "localhost", "127.0.0.3");
@@ -1685,10 +1329,9 @@ Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
 	sipp_cmd_opt(&c, "-m", "1");
 	sipp_cmd_errors(&c, "alice");
 	sipp_pid = sipp_spawn(c.argv, sp.dir, "alice");
-	first_invite(&bob->ua, rx);
+	phone_first_invite(bob, rx);
 	uas_dialog_of(&ab, rx);
-	answer_sdp(bob, rx);
-	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
+	phone_accepts(bob, ab.cid, rx);
 	pp.port = sp.mgmt_port;
 	snprintf(pp.params, sizeof(pp.params), "{\"call_id\": \"%s\"}", ab.cid);
 	cr_assert_eq(pthread_create(&t, NULL, park_in_background, &pp), 0);
@@ -1716,24 +1359,11 @@ Test(park_call, park_park_puts_the_callee_of_a_sipp_call_in_a_slot)
 	cr_assert_str_eq(v, pool.cid);
 	cr_assert_eq(metric("sipedge_park_parked_total"), 1);
 	/* carol retrieves: bob is re-INVITEd with her offer. */
-	call(carol, "701");
-	ua_expect_req(&bob->ua, "INVITE", pool.cid, rx);
-	snprintf(pb, sizeof(pb), "m=audio %u ", carol->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pb), "%s", rx->buf);
-	answer_sdp(bob, rx);
-	ua_expect_req(&bob->ua, "ACK", pool.cid, rx);
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	snprintf(pb, sizeof(pb), "m=audio %u ", bob->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pb), "%s", rx->buf);
-	dialog_of(carol, rx);
-	in_dialog(carol, "ACK");
+	phone_retrieve(carol, "701", bob, pool.cid, PHONE_PORTS, 0, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
-	in_dialog(carol, "BYE");
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
-	ua_expect_req(&bob->ua, "BYE", pool.cid, rx);
-	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	phone_bye(carol, rx);
+	phone_gets_bye(bob, pool.cid, rx);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
@@ -1897,9 +1527,8 @@ Test(park_call, star7_by_info_parks_the_other_party_and_tells_the_sender)
 		snprintf(v, sizeof(v), "f%s", carol->cid);
 		gets_replaces_of(carol, carol->cid, v, "callee", 702, t[i].dom);
 		uas_dialog_of(&t[i].pool2, rx);
-		answer_sdp(carol, rx);
-		ua_expect_req(&carol->ua, "ACK", t[i].pool2.cid, rx);
-		in_dialog(carol, "BYE");
+		phone_accepts(carol, t[i].pool2.cid, rx);
+		phone_in_dialog(carol, "BYE");
 	}
 	for (int i = 0; i < 2; i++) {
 		parker_told_in(t[i].dave, t[i].cd.cid, 702, t[i].dom);
@@ -1959,8 +1588,8 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	/* Early (bob rings with a To tag): refused. */
 	inv = calloc(1, sizeof(*inv));
 	cr_assert_not_null(inv);
-	call(alice, "bob");
-	first_invite(&bob->ua, inv);
+	phone_dial(alice, "bob");
+	phone_first_invite(bob, inv);
 	uas_dialog_of(&ab, inv);
 	ua_respond(&bob->ua, inv, 180, "Ringing", bob->ua.contact);
 	for (int i = 0; i < 50; i++) {
@@ -1973,12 +1602,9 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	cr_assert_eq(park_park(params, why, sizeof(why)), -32003, "%s", why);
 	cr_assert_not_null(strstr(why, "early"), "%s", why);
 	/* bob answers: the call is up. */
-	answer_sdp(bob, inv);
+	phone_answer_sdp(bob, inv);
 	free(inv);
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	dialog_of(alice, rx);
-	in_dialog(alice, "ACK");
+	phone_established(alice, rx);
 	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
 	cr_assert_eq(park_park("{}", why, sizeof(why)), -32602, "%s", why);
 	cr_assert_eq(park_park("[\"\"]", why, sizeof(why)), -32602, "%s", why);
@@ -2017,9 +1643,8 @@ Test(park_call, park_park_refusals_leave_the_call_intact)
 	cr_assert_eq(park_park(pp.params, why, sizeof(why)), -32003, "%s", why);
 	cr_assert_eq(metric("sipedge_park_full_total"), 1);
 	/* The call is as it was: alice's BYE reaches bob. */
-	in_dialog(alice, "BYE");
-	ua_expect_req(&bob->ua, "BYE", ab.cid, rx);
-	ua_respond(&bob->ua, rx, 200, "OK", NULL);
+	phone_in_dialog(alice, "BYE");
+	phone_gets_bye(bob, ab.cid, rx);
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
 	cr_assert_eq(metric("sipedge_park_parked_total"), 2);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
@@ -2118,17 +1743,6 @@ static unsigned pt_event_of(const char *body)
 	return (unsigned)atoi(p);
 }
 
-/* Drop what @p p's RTP socket holds (alice's media relayed to it):
- * until 100 ms pass without a packet, at most 1000. */
-static void rtp_drain(struct phone *p)
-{
-	uint8_t pkt[2048];
-	struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
-
-	for (int i = 0; i < 1000 && poll(&pf, 1, 100) == 1; i++)
-		cr_assert_gt(recv(p->rtp, pkt, sizeof(pkt), 0), 0);
-}
-
 /* Send the datagram @p text from @p ip to 127.0.0.1:@p port. */
 static void datagram(const char *ip, uint16_t port, const char *text)
 {
@@ -2173,26 +1787,26 @@ Test(park_call, star7_by_rfc4733_events_through_rtpengine_parks_the_callee)
 	alice = phone("alice", "localhost", "127.0.0.2");
 	bob = phone("bob", "localhost", "127.0.0.3");
 	cr_assert_eq(ua_register(&bob->ua, "test", 60, rx), 200);
-	call(alice, "bob");
-	first_invite(&bob->ua, rx);
+	phone_dial(alice, "bob");
+	phone_first_invite(bob, rx);
 	/* The offer names rtpengine, not alice. */
-	cr_assert_null(strstr(body_of(rx), "c=IN IP4 127.0.0.2"), "%s",
+	cr_assert_null(strstr(phone_body(rx), "c=IN IP4 127.0.0.2"), "%s",
 		       rx->buf);
 	uas_dialog_of(&ab, rx);
-	answer_sdp(bob, rx);
+	phone_answer_sdp(bob, rx);
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
 		     "%s", rx->buf);
-	cr_assert_null(strstr(body_of(rx), "c=IN IP4 127.0.0.3"), "%s",
+	cr_assert_null(strstr(phone_body(rx), "c=IN IP4 127.0.0.3"), "%s",
 		       rx->buf);
 	t.fd = alice->rtp;
 	t.to.sin_family = AF_INET;
-	t.to.sin_port = htons((uint16_t)audio_port(body_of(rx)));
+	t.to.sin_port = htons((uint16_t)phone_audio_port(phone_body(rx)));
 	inet_pton(AF_INET, "127.0.0.1", &t.to.sin_addr);
-	t.pt_event = pt_event_of(body_of(rx));
+	t.pt_event = pt_event_of(phone_body(rx));
 	t.seq = 1000;
 	t.ts = 16000;
-	dialog_of(alice, rx);
-	in_dialog(alice, "ACK");
+	phone_dialog_of(alice, rx);
+	phone_in_dialog(alice, "ACK");
 	ua_expect_req(&bob->ua, "ACK", ab.cid, rx);
 	rtp_silence(&t, 5);
 	/* '*' then '5'. */
@@ -2225,7 +1839,7 @@ Test(park_call, star7_by_rfc4733_events_through_rtpengine_parks_the_callee)
 	rtp_key(&t, 10);
 	rtp_key(&t, 7);
 	gets_replaces(bob, &ab, 701, "localhost");
-	rtp_drain(bob);
+	phone_rtp_drain(bob, 100);
 	takes_replaces(bob, &ab, &pool);
 	parker_told(alice, 701, "localhost");
 	cr_assert_eq(ua_expect_final(&bob->ua, ab.cid, "BYE", rx), 200, "%s",
@@ -2340,24 +1954,23 @@ Test(park_call, a_retriever_without_an_offer_gets_the_parked_offer_in_the_200)
 	/* alice: a re-INVITE without a body; she offers in her 200. */
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
 	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
-	answer_sdp(alice, rx);
+	phone_answer_sdp(alice, rx);
 	/* ... and gets carol's answer in the ACK. */
 	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
 	snprintf(want, sizeof(want), "m=audio %u ", mport);
-	cr_assert_not_null(strstr(body_of(rx), want), "%s", rx->buf);
-	cr_assert_not_null(strstr(body_of(rx), "c=IN IP4 127.0.0.1"), "%s",
+	cr_assert_not_null(strstr(phone_body(rx), want), "%s", rx->buf);
+	cr_assert_not_null(strstr(phone_body(rx), "c=IN IP4 127.0.0.1"), "%s",
 			   rx->buf);
-	cr_assert_neq(audio_port(body_of(rx)), pool_rtp);
+	cr_assert_neq(phone_audio_port(phone_body(rx)), pool_rtp);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(metric("sipedge_park_retrieved_total"), 1);
-	rtp_drain(alice); /* the music that was on its way */
+	phone_rtp_drain(alice, 100); /* the music that was on its way */
 	got = rtp_echoed(alice, mport, 50);
 	cr_log_info("late retrieval: %u of 50 RTP packets came back", got);
 	cr_assert_geq(got, 45, "%u of 50 RTP packets came back from carol",
 		      got);
 	/* carol hangs up: alice gets the BYE. */
-	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
-	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	phone_gets_bye(alice, alice->cid, rx);
 	sipp_ok(&sipp_pid, 15000, sp.dir, "carol", sp.log);
 	/* carol's 200 had alice's offer, not the pool's. */
 	trace = sipp_trace();
@@ -2372,7 +1985,7 @@ Test(park_call, a_retriever_without_an_offer_gets_the_parked_offer_in_the_200)
 static void ack_sdp(struct phone *p)
 {
 	char req[2048], sdp[512];
-	int bl = sdp_of(p, 1, sdp, sizeof(sdp)), n;
+	int bl = phone_sdp(p, 1, sdp, sizeof(sdp)), n;
 
 	n = snprintf(req, sizeof(req),
 		     "ACK %s SIP/2.0\r\n"
@@ -2404,26 +2017,25 @@ Test(park_call, a_call_to_the_code_without_an_offer_gets_ours_and_parks)
 	start("park:\n  - domain: localhost\n    slots: 701-701\n");
 	alice = phone("alice", "localhost", "127.0.0.2");
 	bob = phone("bob", "localhost", "127.0.0.3");
-	call_to(alice, "700", "localhost", "");
+	phone_call(alice, "700", "localhost", "", "");
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
 		     "%s", rx->buf);
-	port = audio_port(body_of(rx));
+	port = phone_audio_port(phone_body(rx));
 	cr_assert_gt(port, 0, "an SDP offer: %s", rx->buf);
-	cr_assert_not_null(strstr(body_of(rx), "RTP/AVP 0"), "%s", rx->buf);
-	dialog_of(alice, rx);
+	cr_assert_not_null(strstr(phone_body(rx), "RTP/AVP 0"), "%s", rx->buf);
+	phone_dialog_of(alice, rx);
 	ack_sdp(alice);
 	hears(alice, parked_701, 4, 5);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 1, "%s", list);
 	cr_assert_str_eq(list, "localhost:701");
 	cr_assert_eq(metric("sipedge_park_parked_total"), 1);
 	/* The lot is full: 486, nothing played. */
-	call_to(bob, "700", "localhost", "");
+	phone_call(bob, "700", "localhost", "", "");
 	cr_assert_eq(ua_expect_final(&bob->ua, bob->cid, "INVITE", rx), 486,
 		     "%s", rx->buf);
-	ack_failure(bob, rx);
+	phone_ack_failure(bob, rx);
 	cr_assert_eq(metric("sipedge_park_full_total"), 1);
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
+	phone_bye(alice, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
@@ -2443,21 +2055,20 @@ Test(park_call, a_late_retriever_who_leaves_leaves_the_call_in_its_slot)
 	carol = phone("carol", "localhost", "127.0.0.4");
 	dave = phone("dave", "localhost", "127.0.0.5");
 	park(alice);
-	call_to(carol, "701", "localhost", "");
+	phone_call(carol, "701", "localhost", "", "");
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
 	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
-	cancel(carol);
+	phone_cancel(carol);
 	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 487,
 		     "%s", rx->buf);
-	ack_failure(carol, rx);
+	phone_ack_failure(carol, rx);
 	/* alice answers the re-INVITE's retransmission with her offer. */
 	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	cr_assert_gt(audio_port(body_of(rx)), 0, "the pool's answer: %s",
-		     rx->buf);
+	phone_accepts(alice, alice->cid, rx);
+	cr_assert_gt(phone_audio_port(phone_body(rx)), 0,
+		     "the pool's answer: %s", rx->buf);
 	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
-	cr_assert_null(strstr(body_of(rx), pc), "%s", rx->buf);
+	cr_assert_null(strstr(phone_body(rx), pc), "%s", rx->buf);
 	/* The music goes on: at least 10 frames within 2 s (bounded). */
 	for (int i = 0; i < 100 && got < 10; i++) {
 		struct pollfd pf = { .fd = alice->rtp, .events = POLLIN };
@@ -2471,28 +2082,19 @@ Test(park_call, a_late_retriever_who_leaves_leaves_the_call_in_its_slot)
 	cr_assert_str_eq(list, "localhost:701");
 	cr_assert_eq(metric("sipedge_park_retrieved_total"), 0);
 	/* Still retrievable. */
-	call(dave, "701");
-	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	cr_assert_eq(ua_expect_final(&dave->ua, dave->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	dialog_of(dave, rx);
-	in_dialog(dave, "ACK");
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
-	ua_expect_req(&dave->ua, "BYE", dave->cid, rx);
-	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	phone_retrieve(dave, "701", alice, alice->cid, 0, 0, rx);
+	phone_bye(alice, rx);
+	phone_gets_bye(dave, dave->cid, rx);
 	cr_assert_eq(park_list(NULL, list, sizeof(list)), 0, "%s", list);
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
 /* PRACK (RFC 3262) of @p p's reliable 1xx with RSeq @p rseq, in the
- * early dialog dialog_of() took from it, with @p p's SDP answer. */
+ * early dialog phone_dialog_of() took from it, with @p p's SDP answer. */
 static void prack_sdp(struct phone *p, unsigned rseq)
 {
 	char req[2048], sdp[512];
-	int bl = sdp_of(p, 1, sdp, sizeof(sdp)), n;
+	int bl = phone_sdp(p, 1, sdp, sizeof(sdp)), n;
 	unsigned cseq = ++p->cseq;
 
 	n = snprintf(req, sizeof(req),
@@ -2527,17 +2129,17 @@ Test(park_call, an_empty_slot_without_an_offer_prompts_through_a_reliable_183)
 	start("park:\n  - domain: localhost\n    slots: 701-702\n");
 	alice = phone("alice", "localhost", "127.0.0.2");
 	/* Without 100rel: no way to offer before the final. */
-	call_to(alice, "702", "localhost", "");
+	phone_call(alice, "702", "localhost", "", "");
 	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 488,
 		     "%s", rx->buf);
-	ack_failure(alice, rx);
+	phone_ack_failure(alice, rx);
 	for (int k = 0; k < 2; k++) {
 		if (k == 1) { /* fill the lot, then dial the code */
 			park(phone("bob", "localhost", "127.0.0.3"));
 			park(phone("carol", "localhost", "127.0.0.4"));
 		}
-		call_ext(alice, k ? "700" : "702", "localhost", "",
-			 "Supported: 100rel\r\n");
+		phone_call(alice, k ? "700" : "702", "localhost", "",
+			   "Supported: 100rel\r\n");
 		for (int i = 0; i < 10; i++) { /* past the 100 */
 			cr_assert_eq(ua_recv(&alice->ua, rx, UA_WAIT_MS), 0);
 			if (!rx->m.is_request && rx->m.status == 183)
@@ -2546,10 +2148,10 @@ Test(park_call, an_empty_slot_without_an_offer_prompts_through_a_reliable_183)
 		cr_assert_eq(rx->m.status, 183, "%s", rx->buf);
 		sipcli_hdr_str(rx, HDR_REQUIRE, v, sizeof(v));
 		cr_assert_str_eq(v, "100rel", "%s", rx->buf);
-		cr_assert_gt(audio_port(body_of(rx)), 0, "our offer: %s",
-			     rx->buf);
+		cr_assert_gt(phone_audio_port(phone_body(rx)), 0,
+			     "our offer: %s", rx->buf);
 		sipcli_hdr_str(rx, HDR_RSEQ, v, sizeof(v));
-		dialog_of(alice, rx);
+		phone_dialog_of(alice, rx);
 		prack_sdp(alice, (unsigned)atoi(v));
 		cr_assert_eq(
 		    ua_expect_final(&alice->ua, alice->cid, "PRACK", rx), 200,
@@ -2558,7 +2160,7 @@ Test(park_call, an_empty_slot_without_an_offer_prompts_through_a_reliable_183)
 		cr_assert_eq(
 		    ua_expect_final(&alice->ua, alice->cid, "INVITE", rx),
 		    k ? 486 : 480, "%s", rx->buf);
-		ack_failure(alice, rx);
+		phone_ack_failure(alice, rx);
 	}
 	cr_assert_eq(metric("sipedge_park_empty_total"), 2);
 	cr_assert_eq(metric("sipedge_park_full_total"), 1);

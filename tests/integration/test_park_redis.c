@@ -7,15 +7,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <libgen.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sndfile.h>
-#include <spandsp/telephony.h>
-#include <spandsp/bit_operations.h>
-#include <spandsp/g711.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +21,7 @@
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
 #include "tests/common/mgmtcli.h"
+#include "tests/common/phone.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipp.h"
 #include "tests/common/ua.h"
@@ -38,19 +33,6 @@ static struct proc_sipedge node[2];
 static pid_t redis_pid, sipp_pid[2];
 static struct sipcli_msg *rx;
 static uint16_t redis_port;
-
-/* One caller: its SIP UA (towards one node), RTP socket, dialog. */
-struct phone {
-	struct ua ua;
-	int rtp;
-	uint16_t rtp_port;
-	char cid[64];
-	char ruri[128];
-	char to[512];
-	char target[256];
-	char route[1024];
-	unsigned cseq;
-};
 
 static struct phone ph[8];
 static unsigned nph;
@@ -71,11 +53,8 @@ static void teardown(void)
 	for (int i = 0; i < 2; i++)
 		if (sipp_pid[i] > 0)
 			proc_kill(sipp_pid[i]);
-	for (unsigned i = 0; i < nph; i++) {
-		ua_close(&ph[i].ua);
-		if (ph[i].rtp > 0)
-			close(ph[i].rtp);
-	}
+	for (unsigned i = 0; i < nph; i++)
+		phone_close(&ph[i]);
 	for (int i = 0; i < 2; i++)
 		proc_sipedge_cleanup(&node[i]);
 	if (redis_pid > 0)
@@ -98,32 +77,10 @@ static long ms_now(void)
 /* redis-server on a free loopback port, answering (bounded: 10 s). */
 static void redis_up(void)
 {
-	char port[16], log[PROC_PATH_MAX];
-	const char *argv[] = { "redis-server", "--port", port, "--bind",
-			       "127.0.0.1",    "--save", "",   "--appendonly",
-			       "no",	       "--dir",	 dir,  NULL };
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int err;
+	int err = proc_redis_start(dir, &redis_port, &redis_pid);
 
-	cr_assert_eq(proc_free_port("127.0.0.1", &redis_port), 0);
-	snprintf(port, sizeof(port), "%u", redis_port);
-	snprintf(log, sizeof(log), "%s/redis.log", dir);
-	err = proc_spawn((char *const *)argv, dir, log, log, &redis_pid);
 	cr_assert_neq(err, -ENOENT, "redis-server is not installed");
 	cr_assert_eq(err, 0, "redis-server: %s", strerror(-err));
-	a.sin_port = htons(redis_port);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	for (long t0 = ms_now(); ms_now() - t0 < 10000; usleep(50 * 1000)) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int ok = fd >= 0 &&
-			 connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-		if (fd >= 0)
-			close(fd);
-		if (ok)
-			return;
-	}
-	cr_assert_fail("redis-server on %u did not listen", redis_port);
 }
 
 /* Node @p i sharing the redis-server: one shard, T1 100 ms; @p extra
@@ -290,157 +247,20 @@ Test(park_redis, a_killed_nodes_slots_leave_the_list_of_a_node_without_pool)
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
 
+/* This suite's phones: Call-IDs "pr-...", branches "z9hG4bKpr...", SDP
+ * of PCMU alone. */
+static const struct phone_kind kind = { .cid_prefix = "pr", .branch = "pr" };
+
 /* A phone @p user@@p domain on @p ip, talking to node @p i. */
 static struct phone *phone(int i, const char *user, const char *domain,
 			   const char *ip)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof(a);
 	struct phone *p;
 
 	cr_assert_lt(nph, 8);
 	p = &ph[nph++];
-	ua_open(&p->ua, user, domain, ip, node[i].port);
-	p->rtp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	cr_assert_geq(p->rtp, 0);
-	inet_pton(AF_INET, ip, &a.sin_addr);
-	cr_assert_eq(bind(p->rtp, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(p->rtp, (struct sockaddr *)&a, &len), 0);
-	p->rtp_port = ntohs(a.sin_port);
+	phone_open(p, &kind, user, domain, ip, node[i].port);
 	return p;
-}
-
-static int sdp_of(const struct phone *p, unsigned version, char *buf,
-		  size_t size)
-{
-	return snprintf(buf, size,
-			"v=0\r\n"
-			"o=%s 1000 %u IN IP4 %s\r\n"
-			"s=-\r\n"
-			"c=IN IP4 %s\r\n"
-			"t=0 0\r\n"
-			"m=audio %u RTP/AVP 0\r\n"
-			"a=rtpmap:0 PCMU/8000\r\n",
-			p->ua.user, version, p->ua.ip, p->ua.ip, p->rtp_port);
-}
-
-/* @p p calls @p user of its domain with its offer. */
-static void call(struct phone *p, const char *user)
-{
-	char req[4096], sdp[512];
-	int n, bl = sdp_of(p, 1, sdp, sizeof(sdp));
-
-	snprintf(p->cid, sizeof(p->cid), "pr-%s-%u-%u", p->ua.user, p->ua.port,
-		 ++p->ua.seq);
-	p->cseq = 1;
-	snprintf(p->ruri, sizeof(p->ruri), "sip:%s@%s", user, p->ua.domain);
-	n = snprintf(req, sizeof(req),
-		     "INVITE %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpr%s\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: <%s>\r\n"
-		     "Call-ID: %s\r\nCSeq: 1 INVITE\r\n"
-		     "Contact: <%s>\r\n"
-		     "Content-Type: application/sdp\r\n"
-		     "Content-Length: %d\r\n\r\n%s",
-		     p->ruri, p->ua.ip, p->ua.port, p->cid, p->ua.user,
-		     p->ua.domain, p->cid, p->ruri, p->cid, p->ua.contact, bl,
-		     sdp);
-	cr_assert_lt(n, (int)sizeof(req));
-	ua_send(&p->ua, req, (size_t)n);
-}
-
-/* The dialog of 2xx @p r: To, Contact, route set (RFC 3261 §12.1.2). */
-static void dialog_of(struct phone *p, const struct sipcli_msg *r)
-{
-	const struct siphdr *rr[16];
-	unsigned nrr = 0;
-	size_t o = 0;
-	char c[512], *lt, *gt;
-
-	sipcli_hdr_str(r, HDR_TO, p->to, sizeof(p->to));
-	sipcli_hdr_str(r, HDR_CONTACT, c, sizeof(c));
-	lt = strchr(c, '<');
-	gt = lt ? strchr(lt, '>') : NULL;
-	cr_assert(lt && gt, "Contact: %s", c);
-	*gt = '\0';
-	snprintf(p->target, sizeof(p->target), "%s", lt + 1);
-	for (unsigned i = 0; i < r->m.nhdrs && nrr < 16; i++)
-		if (r->m.hdrs[i].id == HDR_RECORD_ROUTE)
-			rr[nrr++] = &r->m.hdrs[i];
-	p->route[0] = '\0';
-	while (nrr--) {
-		o += (size_t)snprintf(
-		    p->route + o, sizeof(p->route) - o, "Route: %.*s\r\n",
-		    (int)rr[nrr]->value.len, rr[nrr]->value.p);
-		cr_assert_lt(o, sizeof(p->route));
-	}
-}
-
-static void in_dialog(struct phone *p, const char *method)
-{
-	char req[2048];
-	unsigned cseq = strcmp(method, "ACK") ? ++p->cseq : p->cseq;
-	int n;
-
-	n = snprintf(req, sizeof(req),
-		     "%s %s SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP %s:%u;rport;branch=z9hG4bKpr%s%s%u\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@%s>;tag=f%s\r\n"
-		     "To: %s\r\n"
-		     "Call-ID: %s\r\nCSeq: %u %s\r\n"
-		     "%s"
-		     "Content-Length: 0\r\n\r\n",
-		     method, p->target, p->ua.ip, p->ua.port, p->cid, method,
-		     cseq, p->ua.user, p->ua.domain, p->cid, p->to, p->cid,
-		     cseq, method, p->route);
-	cr_assert_lt(n, (int)sizeof(req));
-	ua_send(&p->ua, req, (size_t)n);
-}
-
-/* Answer request @p r with 200 and @p p's SDP. */
-static void answer_sdp(struct phone *p, const struct sipcli_msg *r)
-{
-	char out[4096], sdp[512];
-	size_t o = 0;
-	int bl = sdp_of(p, 2, sdp, sizeof(sdp));
-
-	o += (size_t)snprintf(out + o, sizeof(out) - o, "SIP/2.0 200 OK\r\n");
-	for (unsigned i = 0; i < r->m.nhdrs; i++) {
-		const struct siphdr *h = &r->m.hdrs[i];
-		const char *name = h->id == HDR_VIA	       ? "Via"
-				   : h->id == HDR_FROM	       ? "From"
-				   : h->id == HDR_TO	       ? "To"
-				   : h->id == HDR_CALL_ID      ? "Call-ID"
-				   : h->id == HDR_CSEQ	       ? "CSeq"
-				   : h->id == HDR_RECORD_ROUTE ? "Record-Route"
-							       : NULL;
-
-		/* A first 2xx gets our tag (RFC 3261 §8.2.6.2). */
-		if (name)
-			o += (size_t)snprintf(
-			    out + o, sizeof(out) - o, "%s: %.*s%s\r\n", name,
-			    (int)h->value.len, h->value.p,
-			    h->id == HDR_TO && !r->m.to_tag.len ? ";tag=callee"
-								: "");
-		cr_assert_lt(o, sizeof(out));
-	}
-	o += (size_t)snprintf(out + o, sizeof(out) - o,
-			      "Contact: <%s>\r\n"
-			      "Content-Type: application/sdp\r\n"
-			      "Content-Length: %d\r\n\r\n%s",
-			      p->ua.contact, bl, sdp);
-	cr_assert_lt(o, sizeof(out));
-	ua_send(&p->ua, out, o);
-}
-
-static const char *body_of(const struct sipcli_msg *r)
-{
-	const char *b = strstr(r->buf, "\r\n\r\n");
-
-	return b ? b + 4 : "";
 }
 
 /* alice parks on node A; node B lists her slot (held by A); carol
@@ -450,17 +270,14 @@ static const char *body_of(const struct sipcli_msg *r)
 Test(park_redis, a_call_parked_on_a_is_listed_and_retrieved_through_b)
 {
 	struct phone *alice, *carol;
-	char list[256], nodes[128], pa[32], pc[32];
+	char list[256], nodes[128];
 	unsigned n = 0;
 
 	up();
 	alice = phone(0, "alice", "localhost", "127.0.0.2");
 	carol = phone(1, "carol", "localhost", "127.0.0.4");
-	call(alice, "700");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	dialog_of(alice, rx);
-	in_dialog(alice, "ACK");
+	phone_dial(alice, "700");
+	phone_established(alice, rx);
 	/* B learns of it by Pub/Sub (bounded: 30 polls of 100 ms). */
 	for (unsigned i = 0; i < 30 && n < 1; i++) {
 		n = park_list(1, "localhost", list, sizeof(list), nodes,
@@ -473,24 +290,11 @@ Test(park_redis, a_call_parked_on_a_is_listed_and_retrieved_through_b)
 	/* The routing copy of B follows Pub/Sub, as its list did; give
 	 * it one refresh period to be sure the INVITE finds it. */
 	usleep(200 * 1000);
-	call(carol, "701");
-	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pc), "%s", rx->buf);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
-	dialog_of(carol, rx);
-	in_dialog(carol, "ACK");
+	phone_retrieve(carol, "701", alice, alice->cid, PHONE_PORTS, 0, rx);
 	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
 		     list);
-	in_dialog(carol, "BYE");
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
-	ua_expect_req(&alice->ua, "BYE", alice->cid, rx);
-	ua_respond(&alice->ua, rx, 200, "OK", NULL);
+	phone_bye(carol, rx);
+	phone_gets_bye(alice, alice->cid, rx);
 	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
@@ -560,7 +364,7 @@ static int lamp_notify(struct ua *lamp, struct sipcli_msg *r, int wait_ms,
 	if (r->parse_err < 0 || !r->m.is_request ||
 	    !slice_eq(r->m.method_name, SLICE_LIT("NOTIFY")))
 		return 0;
-	b = body_of(r);
+	b = phone_body(r);
 	v = strstr(b, "<dialog-info");
 	v = v ? strstr(v, "version=\"") : NULL;
 	cr_assert_not_null(v, "%s", r->buf);
@@ -622,7 +426,7 @@ Test(park_redis, a_lamp_on_b_sees_a_park_on_a_within_200_ms_across_a_reload)
 		     0, "config.reload: %s", why);
 	json_decref(res);
 	alice = phone(0, "alice", "localhost", "127.0.0.2");
-	call(alice, "700");
+	phone_dial(alice, "700");
 	/* Both sockets by turns, 5 ms each, so each arrival is timed to
 	 * about 10 ms (bounded: 5 s). */
 	deadline = ms_now() + 5000;
@@ -630,15 +434,15 @@ Test(park_redis, a_lamp_on_b_sees_a_park_on_a_within_200_ms_across_a_reload)
 		if (!t200 && !ua_recv(&alice->ua, rx, 5) && !rx->m.is_request &&
 		    rx->m.status == 200) {
 			t200 = ms_now();
-			dialog_of(alice, rx);
-			in_dialog(alice, "ACK");
+			phone_dialog_of(alice, rx);
+			phone_in_dialog(alice, "ACK");
 		}
 		if (!tn1 && lamp_notify(&lamp, n, 5, &version, state,
 					sizeof(state)) == 1) {
 			tn1 = ms_now();
 			cr_assert_eq(version, 1);
 			cr_assert_str_eq(state, "confirmed");
-			cr_assert_not_null(strstr(body_of(n), "sip:alice@"),
+			cr_assert_not_null(strstr(phone_body(n), "sip:alice@"),
 					   "%s", n->buf);
 		}
 	}
@@ -649,7 +453,7 @@ Test(park_redis, a_lamp_on_b_sees_a_park_on_a_within_200_ms_across_a_reload)
 		      tn1 - t200);
 	cr_log_info("park_redis: lamp on B %ld ms after the 200 on A",
 		    tn1 - t200);
-	in_dialog(alice, "BYE");
+	phone_in_dialog(alice, "BYE");
 	tbye = ms_now();
 	deadline = tbye + 5000;
 	while (!tn2 && ms_now() < deadline)
@@ -671,18 +475,6 @@ Test(park_redis, a_lamp_on_b_sees_a_park_on_a_within_200_ms_across_a_reload)
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
 
-/* The first INVITE @p u receives (bounded: 50 messages). */
-static void first_invite(struct ua *u, struct sipcli_msg *r)
-{
-	for (int i = 0; i < 50; i++) {
-		cr_assert_eq(ua_recv(u, r, UA_WAIT_MS), 0, "no INVITE");
-		if (r->m.is_request &&
-		    slice_eq(r->m.method_name, SLICE_LIT("INVITE")))
-			return;
-	}
-	cr_assert_fail("no INVITE");
-}
-
 /* alice parks on node A; park.retrieve through node B calls dave
  * (registered on B) without SDP; dave's offer reaches alice in a
  * re-INVITE from A, alice's answer reaches dave in the ACK; BYE from
@@ -690,19 +482,15 @@ static void first_invite(struct ua *u, struct sipcli_msg *r)
 Test(park_redis, park_retrieve_through_b_reaches_the_call_on_a)
 {
 	struct phone *alice, *dave;
-	char list[256], why[256], pd[32], pa[32], cid[128];
-	json_t *res = NULL;
+	char list[256], cid[128];
 	unsigned n = 0;
 
 	up();
 	alice = phone(0, "alice", "localhost", "127.0.0.2");
 	dave = phone(1, "dave", "localhost", "127.0.0.5");
 	cr_assert_eq(ua_register(&dave->ua, "test", 60, rx), 200);
-	call(alice, "700");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	dialog_of(alice, rx);
-	in_dialog(alice, "ACK");
+	phone_dial(alice, "700");
+	phone_established(alice, rx);
 	/* Bounded: 30 polls of 100 ms until B knows the slot. */
 	for (unsigned i = 0; i < 30 && n < 1; i++) {
 		n = park_list(1, "localhost", list, sizeof(list), NULL, 0);
@@ -710,32 +498,15 @@ Test(park_redis, park_retrieve_through_b_reaches_the_call_on_a)
 			usleep(100 * 1000);
 	}
 	cr_assert_eq(n, 1, "%s", list);
-	cr_assert_eq(mgmtcli_rpc(node[1].mgmt_port, NULL, "park.retrieve",
+	phone_called_by_retrieve(node[1].mgmt_port,
 				 "{\"domain\":\"localhost\",\"slot\":701,"
 				 "\"to\":\"dave\"}",
-				 &res, why, sizeof(why)),
-		     0, "%s", why);
-	cr_assert_str_eq(json_string_value(json_object_get(res, "state")),
-			 "calling");
-	json_decref(res);
-	first_invite(&dave->ua, rx);
-	cr_assert_eq(rx->m.body.len, 0, "%s", rx->buf);
-	sipcli_hdr_str(rx, HDR_CALL_ID, cid, sizeof(cid));
-	answer_sdp(dave, rx);
-	ua_expect_req(&alice->ua, "INVITE", alice->cid, rx);
-	snprintf(pd, sizeof(pd), "m=audio %u ", dave->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pd), "%s", rx->buf);
-	answer_sdp(alice, rx);
-	ua_expect_req(&alice->ua, "ACK", alice->cid, rx);
-	ua_expect_req(&dave->ua, "ACK", cid, rx);
-	snprintf(pa, sizeof(pa), "m=audio %u ", alice->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
+				 dave, rx);
+	phone_bridged_late(dave, alice, 0, cid, sizeof(cid), rx);
 	cr_assert_eq(park_list(1, NULL, list, sizeof(list), NULL, 0), 0, "%s",
 		     list);
-	in_dialog(alice, "BYE");
-	cr_assert_eq(ua_expect_final(&alice->ua, alice->cid, "BYE", rx), 200);
-	ua_expect_req(&dave->ua, "BYE", cid, rx);
-	ua_respond(&dave->ua, rx, 200, "OK", NULL);
+	phone_bye(alice, rx);
+	phone_gets_bye(dave, cid, rx);
 	cr_assert_eq(proc_sipedge_stop(&node[0]), 0, "%s", node[0].why);
 	cr_assert_eq(proc_sipedge_stop(&node[1]), 0, "%s", node[1].why);
 }
@@ -745,53 +516,16 @@ Test(park_redis, park_retrieve_through_b_reaches_the_call_on_a)
 #define FRAME	     160
 #define MUSIC_FRAMES 512
 
-/* The built-in music as µ-law frames (the last completed with µ-law
- * silence, 0xff, as the engine does); read with libsndfile and encoded
- * with spandsp here, independently of the engine. Returns the frames. */
-static size_t music_of(uint8_t *out, size_t max)
-{
-	char copy[PATH_MAX], path[PATH_MAX + 64];
-	const char *bin = getenv("SIPEDGE_BIN");
-	SF_INFO info = { 0 };
-	SNDFILE *f;
-	int16_t pcm[FRAME];
-	sf_count_t got;
-	size_t n = 0;
-
-	cr_assert_not_null(bin, "SIPEDGE_BIN is not set");
-	snprintf(copy, sizeof(copy), "%s", bin);
-	snprintf(path, sizeof(path), "%s/sounds/music.wav", dirname(copy));
-	f = sf_open(path, SFM_READ, &info);
-	cr_assert_not_null(f, "%s", path);
-	while (n < max && (got = sf_readf_short(f, pcm, FRAME)) > 0) {
-		for (sf_count_t i = 0; i < FRAME; i++)
-			out[n * FRAME + (size_t)i] =
-			    i < got ? linear_to_ulaw(pcm[i]) : 0xff;
-		n++;
-	}
-	sf_close(f);
-	return n;
-}
-
-/* Drop what @p p's RTP socket holds (bounded: 10,000 packets). */
-static void rtp_drain(struct phone *p)
-{
-	uint8_t pkt[2048];
-
-	for (int i = 0; i < 10000; i++)
-		if (recv(p->rtp, pkt, sizeof(pkt), MSG_DONTWAIT) < 0)
-			return;
-}
-
 /* @p p hears the built-in music from its start, sent from @p port (the
  * survivor's media): up to 200 packets (4 s) until its first frame,
  * then @p frames frames in order. Others' packets fail the test. */
 static void hears_music_from(struct phone *p, unsigned port, size_t frames)
 {
 	static uint8_t music[MUSIC_FRAMES * FRAME];
-	size_t nm = music_of(music, MUSIC_FRAMES), at = 0;
+	size_t nm = 0, at = 0;
 	uint8_t pkt[2048];
 
+	phone_sound("music", music, &nm, MUSIC_FRAMES); /* its start */
 	cr_assert_geq(nm, frames + 1);
 	for (int i = 0; i < 200 + (int)frames && at <= frames; i++) {
 		struct pollfd pf = { .fd = p->rtp, .events = POLLIN };
@@ -817,37 +551,6 @@ static void hears_music_from(struct phone *p, unsigned port, size_t frames)
 	cr_assert_gt(at, frames, "%s: the music did not start", p->ua.user);
 }
 
-/* The "o=" line of SDP @p body into @p out, without "o=". */
-static void o_line(const char *body, char *out, size_t size)
-{
-	const char *o = strstr(body, "o=");
-	size_t n;
-
-	cr_assert_not_null(o, "no o= in %s", body);
-	o += 2;
-	n = strcspn(o, "\r\n");
-	cr_assert_lt(n, size);
-	memcpy(out, o, n);
-	out[n] = '\0';
-}
-
-/* Session id and version of an o= value. */
-static void o_parts(const char *o, unsigned long long *sess,
-		    unsigned long long *ver)
-{
-	char user[64];
-
-	cr_assert_eq(sscanf(o, "%63s %llu %llu", user, sess, ver), 3, "%s", o);
-}
-
-/* The first "m=audio" port of @p body, or 0. */
-static unsigned audio_port(const char *body)
-{
-	const char *m = strstr(body, "m=audio ");
-
-	return m ? (unsigned)atoi(m + 8) : 0;
-}
-
 /* @p n phones park on node A (700): each answered 200 and ACKed, its
  * o= line kept in @p o[i]; B lists all of them held by A. */
 static void park_on_a(unsigned n, char (*o)[128])
@@ -861,12 +564,9 @@ static void park_on_a(unsigned n, char (*o)[128])
 		snprintf(ip, sizeof(ip), "127.0.0.%u", 11 + i);
 		snprintf(user, sizeof(user), "pk%u", i);
 		p = phone(0, user, "localhost", ip);
-		call(p, "700");
-		cr_assert_eq(ua_expect_final(&p->ua, p->cid, "INVITE", rx), 200,
-			     "%s", rx->buf);
-		o_line(body_of(rx), o[i], sizeof(o[i]));
-		dialog_of(p, rx);
-		in_dialog(p, "ACK");
+		phone_dial(p, "700");
+		phone_established(p, rx);
+		phone_o_line(phone_body(rx), o[i], sizeof(o[i]));
 	}
 	/* Bounded: 30 polls of 100 ms until B lists them. */
 	for (unsigned i = 0; i < 30 && k < n; i++) {
@@ -911,7 +611,6 @@ static void node_of(int i, unsigned n, char *id, size_t size)
 Test(park_redis, a_dead_nodes_parked_calls_are_taken_over_by_the_other)
 {
 	char o[5][128], na[40], nb[40], list[512], want[512], got[128];
-	char pc[32], pa[32];
 	unsigned port[5];
 	struct phone *carol, *pk;
 	long t0, dt[5];
@@ -923,7 +622,7 @@ Test(park_redis, a_dead_nodes_parked_calls_are_taken_over_by_the_other)
 	cr_assert_eq(kill(node[0].pid, SIGKILL), 0);
 	t0 = ms_now();
 	for (unsigned i = 0; i < 5; i++) {
-		rtp_drain(&ph[i]);
+		phone_rtp_drain(&ph[i], 0);
 		to_survivor(&ph[i]);
 	}
 	for (unsigned i = 0; i < 5; i++) {
@@ -940,15 +639,14 @@ Test(park_redis, a_dead_nodes_parked_calls_are_taken_over_by_the_other)
 		sipcli_hdr_str(rx, HDR_TO, got, sizeof(got));
 		cr_assert_not_null(strstr(got, pk->cid), "To: %s", got);
 		cr_assert_null(sipmsg_hdr(&rx->m, HDR_ROUTE), "%s", rx->buf);
-		o_line(body_of(rx), got, sizeof(got));
-		o_parts(o[i], &s0, &v0);
-		o_parts(got, &s1, &v1);
+		phone_o_line(phone_body(rx), got, sizeof(got));
+		phone_o_parts(o[i], &s0, &v0);
+		phone_o_parts(got, &s1, &v1);
 		cr_assert_eq(s1, s0, "o= session: %s, was %s", got, o[i]);
 		cr_assert_eq(v1, v0 + 1, "o= version: %s, was %s", got, o[i]);
-		port[i] = audio_port(body_of(rx));
+		port[i] = phone_audio_port(phone_body(rx));
 		cr_assert_gt(port[i], 0, "%s", rx->buf);
-		answer_sdp(pk, rx);
-		ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
+		phone_accepts(pk, pk->cid, rx);
 	}
 	for (unsigned i = 0; i < 5; i++)
 		hears_music_from(&ph[i], port[i], 25);
@@ -962,25 +660,12 @@ Test(park_redis, a_dead_nodes_parked_calls_are_taken_over_by_the_other)
 	cr_assert_str_eq(list, want);
 	/* carol retrieves 701 (pk0's) through B. */
 	carol = phone(1, "carol", "localhost", "127.0.0.4");
-	call(carol, "701");
 	pk = &ph[0];
-	ua_expect_req(&pk->ua, "INVITE", pk->cid, rx);
-	snprintf(pc, sizeof(pc), "m=audio %u ", carol->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pc), "%s", rx->buf);
-	answer_sdp(pk, rx);
-	ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "INVITE", rx), 200,
-		     "%s", rx->buf);
-	snprintf(pa, sizeof(pa), "m=audio %u ", pk->rtp_port);
-	cr_assert_not_null(strstr(body_of(rx), pa), "%s", rx->buf);
-	dialog_of(carol, rx);
-	in_dialog(carol, "ACK");
+	phone_retrieve(carol, "701", pk, pk->cid, PHONE_PORTS, 0, rx);
 	cr_assert_eq(park_list(1, "localhost", list, sizeof(list), NULL, 0), 4,
 		     "%s", list);
-	in_dialog(carol, "BYE");
-	cr_assert_eq(ua_expect_final(&carol->ua, carol->cid, "BYE", rx), 200);
-	ua_expect_req(&pk->ua, "BYE", pk->cid, rx);
-	ua_respond(&pk->ua, rx, 200, "OK", NULL);
+	phone_bye(carol, rx);
+	phone_gets_bye(pk, pk->cid, rx);
 	cr_assert_eq(
 	    proc_sipedge_wait_log(
 		&node[1], "park: localhost slot 701 taken over", 1, 1000),
@@ -1104,11 +789,10 @@ Test(park_redis, a_frozen_node_that_wakes_up_lets_the_taken_over_call_go)
 	to_survivor(pk);
 	ua_expect_req(&pk->ua, "INVITE", pk->cid, rx);
 	cr_assert_leq(ms_now() - t0, 5000);
-	o_line(body_of(rx), ob, sizeof(ob));
-	b_port = audio_port(body_of(rx));
+	phone_o_line(phone_body(rx), ob, sizeof(ob));
+	b_port = phone_audio_port(phone_body(rx));
 	cr_assert_neq(b_port, a_port);
-	answer_sdp(pk, rx);
-	ua_expect_req(&pk->ua, "ACK", pk->cid, rx);
+	phone_accepts(pk, pk->cid, rx);
 	cr_assert_eq(kill(node[0].pid, SIGCONT), 0);
 	cr_assert_eq(
 	    proc_sipedge_wait_log(
@@ -1116,7 +800,7 @@ Test(park_redis, a_frozen_node_that_wakes_up_lets_the_taken_over_call_go)
 	    0, "%s", node[0].why);
 	/* No SIP from either node (A sends no BYE), B's music only. */
 	cr_assert_eq(ua_recv(&pk->ua, rx, 1500), -ETIMEDOUT, "%s", rx->buf);
-	rtp_drain(pk);
+	phone_rtp_drain(pk, 0);
 	rtp_count(pk, b_port, 1000, &from_b, &other);
 	cr_assert_gt(from_b, 30, "B's music: %u packets", from_b);
 	cr_assert_eq(other, 0, "%u packets not from B (A's port %u)", other,

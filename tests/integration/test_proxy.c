@@ -2,6 +2,7 @@
  * real SIPp callers and callees over UDP and TCP, and hand-made ones */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "proxy/sip/hdr.h"
 #include "proxy/sip/msg.h"
+#include "tests/common/ms.h"
 #include "tests/common/proc.h"
 #include "tests/common/sipcli.h"
 #include "tests/common/sipp.h"
@@ -378,6 +380,105 @@ Test(proxy, callee_that_ignores_the_first_invite_gets_the_retransmission)
 	answer(200, "OK");
 	recv_status(&uac, 200);
 	cr_assert_not_null(sipmsg_hdr(&rx->m, HDR_RECORD_ROUTE));
+	stop();
+}
+
+/* ---- issue #14: an idle sipedge sleeps ---- */
+
+#define THREADS_MAX 64
+
+struct thread_cs {
+	char name[32];
+	long long vol;
+};
+
+/* The voluntary context switches of each thread of @p pid. */
+static unsigned read_switches(pid_t pid, struct thread_cs *t)
+{
+	char path[384], line[256];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	cr_assert_not_null(d);
+	/* Bounded: the process's threads, at most THREADS_MAX. */
+	while ((e = readdir(d)) != NULL && n < THREADS_MAX) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/status",
+			 (int)pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue; /* a thread that just ended */
+		memset(&t[n], 0, sizeof(t[n]));
+		t[n].vol = -1;
+		while (fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "Name:", 5))
+				sscanf(line + 5, " %31s", t[n].name);
+			else if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+				t[n].vol = atoll(line + 24);
+		}
+		fclose(f);
+		cr_assert_geq(t[n].vol, 0, "%s", path);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+Test(proxy, an_idle_sipedge_wakes_its_threads_seldom)
+{
+	struct thread_cs a[THREADS_MAX], b[THREADS_MAX];
+	unsigned na, nb, shards = 0, b2b = 0;
+
+	/* Two shards and the B2B pool (two workers, park and originate on
+	 * by default). */
+	start(2, "");
+	ms_sleep(1000); /* the start's and the ping's ticks are over */
+	na = read_switches(sp.pid, a);
+	ms_sleep(2000);
+	nb = read_switches(sp.pid, b);
+	cr_assert_eq(na, nb, "threads came or went");
+	for (unsigned i = 0; i < na; i++) {
+		long long d = b[i].vol - a[i].vol;
+
+		cr_assert_str_eq(a[i].name, b[i].name);
+		shards += !strncmp(a[i].name, "shard", 5);
+		b2b += !strncmp(a[i].name, "b2b", 3);
+		/* Periodic ticks made 200 (shard) and 500 (b2b) here. */
+		cr_assert_leq(d, 20, "thread %s woke %lld times in 2 s idle",
+			      a[i].name, d);
+	}
+	cr_assert_eq(shards, 2);
+	cr_assert_eq(b2b, 2);
+	stop();
+}
+
+Test(proxy, a_timer_started_after_idle_fires_on_schedule)
+{
+	long long t[3];
+
+	hand_made(NULL);
+	ms_sleep(1500); /* asleep: no timer and no tick armed */
+	fmt_invite("sip:bob@localhost", NULL);
+	cr_assert_eq(sipcli_send_str(&uac, req), 0);
+	recv_status(&uac, 100);
+	/* The callee stays silent: Timer A (T1 = 100 ms) doubles. */
+	for (int i = 0; i < 3; i++) {
+		recv_request(&uas, SIP_INVITE);
+		t[i] = ms_now();
+	}
+	/* Never early; late by the wheel's 10 ms and a loaded machine. */
+	cr_assert_geq(t[1] - t[0], 95, "first retransmission early");
+	cr_assert_leq(t[1] - t[0], 400, "first retransmission late");
+	cr_assert_geq(t[2] - t[1], 195, "second retransmission early");
+	cr_assert_leq(t[2] - t[1], 500, "second retransmission late");
+	answer(200, "OK");
+	recv_status(&uac, 200);
 	stop();
 }
 

@@ -14,6 +14,7 @@
 
 #include "tests/common/proc.h"
 #include "tests/common/sipp.h"
+#include "tests/common/uahash.h"
 
 #define MAX_PROCS	   4
 #define MAX_NUMS	   512
@@ -965,6 +966,87 @@ Test(sipload, call_3pcc_through_sipedge, .timeout = 90)
 	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
 }
 
+/* The users file line of @p user@localhost with password = the user's
+ * name (sipload's default --password %u): MD5 HA1 only. */
+static int md5_user_line(char *buf, size_t size, const char *user)
+{
+	const char *v[3] = { user, "localhost", user };
+	char ha1[65];
+
+	uahash_hex("MD5", v, 3, ha1);
+	return snprintf(buf, size, "%s@localhost md5:%s\n", user, ha1);
+}
+
+/* What bench/compare's call-tcp and call-digest need, at once: callees
+ * registered over UDP with ";transport=tcp" in their Contact (sipedge
+ * must open a TCP connection to the TCP-only UAS), and every new INVITE
+ * from an untrusted source challenged with a 407 that sipload ACKs and
+ * answers with Proxy-Authorization; ACK and BYE go through unchallenged
+ * (BYE is not in the default auth_methods). A wrong password gets the
+ * 407 again and the call fails with it, before any callee sees it. */
+Test(sipload, call_with_invite_digest_over_tcp_through_sipedge, .timeout = 90)
+{
+	uint16_t port = free_port();
+	char a[64], px[64], ct[96], users[2048], path[PROC_PATH_MAX];
+	char yaml[PROC_PATH_MAX + 64], name[16];
+	struct json reg, bad, uac, uas;
+	pid_t upid;
+	int o = 0, i;
+	const char *rargs[] = { "-s",	     "register",  "-t",	    px,
+				"--domain",  "localhost", "-u",	    "3000-3004",
+				"--contact", ct,	  "-n",	    "5",
+				"-r",	     "100",	  "--json", NULL };
+	const char *badargs[] = { "-s",	       "call",	      "-t",
+				  px,	       "--transport", "tcp",
+				  "--domain",  "localhost",   "-u",
+				  "1000-1004", "--password",  "wrong",
+				  "--callee",  "3000-3004",   "-n",
+				  "5",	       "-r",	      "50",
+				  "--json",    NULL };
+	const char *cargs[] = {
+		"-s",	    "call",	 "-t",	      px,	"--transport",
+		"tcp",	    "--domain",	 "localhost", "-u",	"1000-1004",
+		"--callee", "3000-3004", "-n",	      "100",	"-r",
+		"100",	    "--hold",	 "50",	      "--json", NULL
+	};
+
+	for (i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "%d", 1000 + i);
+		o += md5_user_line(users + o, sizeof(users) - (size_t)o, name);
+		snprintf(name, sizeof(name), "%d", 3000 + i);
+		o += md5_user_line(users + o, sizeof(users) - (size_t)o, name);
+	}
+	cr_assert_eq(proc_write_file(dir, "users", users, path, sizeof(path)),
+		     0);
+	snprintf(yaml, sizeof(yaml),
+		 "registrar:\n  trusted: []\n  users_file: \"%s\"\n", path);
+	cr_assert_eq(proc_sipedge_start(&sp, "127.0.0.1", 2, yaml), 0, "%s",
+		     sp.why);
+	addr(a, sizeof(a), port);
+	snprintf(ct, sizeof(ct), "%s;transport=tcp", a);
+	addr(px, sizeof(px), sp.port);
+	/* The REGISTERs are challenged too (401), from loopback. */
+	cr_assert_eq(uac_run(&reg, rargs, 30000), 0);
+	assert_all_ok(&reg, 5);
+	cr_assert_eq(jnum(&reg, "challenges"), 5);
+	upid = uas_start(port, "100", "--transport", "tcp", NULL);
+	cr_assert_eq(uac_run(&bad, badargs, 30000), 1);
+	cr_assert_eq(jnum(&bad, "failures.407"), 5);
+	cr_assert_eq(jnum(&bad, "challenges"), 5);
+	cr_assert_eq(uac_run(&uac, cargs, 60000), 0);
+	uas_finish(upid, &uas);
+	assert_all_ok(&uac, 100);
+	cr_assert_eq(jnum(&uac, "challenges"), 100,
+		     "every INVITE is challenged once");
+	cr_assert_eq(jnum(&uac, "latency_us.final.count"), 100);
+	/* Over TCP nothing is retransmitted: the counts are exact. The
+	 * challenged INVITEs and the wrong passwords never reach it. */
+	cr_assert_eq(jnum(&uas, "uas.requests.INVITE"), 100);
+	cr_assert_eq(jnum(&uas, "uas.requests.ACK"), 100);
+	cr_assert_eq(jnum(&uas, "uas.requests.BYE"), 100);
+	cr_assert_eq(proc_sipedge_stop(&sp), 0, "%s", sp.why);
+}
+
 Test(sipload, options_against_sipedge)
 {
 	char a[96];
@@ -1025,6 +1107,22 @@ Test(sipload, refuses_unbounded_runs_and_bad_options)
 	refused(a2, 2, "scenario");
 	refused(a3, 2, "--target");
 	refused(a4, 2, "bad address");
+}
+
+/* --contact takes HOST:PORT and at most ";transport=udp|tcp". */
+Test(sipload, refuses_a_bad_contact)
+{
+	const char *a5[] = { "-t",	  "127.0.0.1:5060",
+			     "-n",	  "1",
+			     "--contact", "127.0.0.1:5090;transport=sctp",
+			     NULL };
+	const char *a6[] = { "-t",	  "127.0.0.1:5060",
+			     "-n",	  "1",
+			     "--contact", "127.0.0.1:5090;lr;transport=tcp",
+			     NULL };
+
+	refused(a5, 2, "bad --contact");
+	refused(a6, 2, "bad --contact");
 }
 
 Test(sipload, refuses_a_bad_3pcc_answer_mode)

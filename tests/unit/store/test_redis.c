@@ -423,13 +423,14 @@ Test(redis, apply_keeps_own_flow_static_contacts_and_skips_same_sets)
 static struct {
 	unsigned calls, old_n, cur_n;
 	bool old_null, cur_null;
-	int64_t cur_stamp;
+	int64_t cur_stamp, change_stamp;
 } seen;
 
 static void observe(struct slice aor, const struct loc_set *old,
-		    const struct loc_set *cur)
+		    const struct loc_set *cur, int64_t stamp_ms)
 {
 	(void)aor;
+	seen.change_stamp = stamp_ms;
 	seen.calls++;
 	seen.old_null = !old;
 	seen.cur_null = !cur;

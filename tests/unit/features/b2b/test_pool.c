@@ -356,12 +356,17 @@ static int ua_request(struct shard *sh, void *state, const struct peer *from,
 
 static atomic_int ua_ticks;
 
-static void ua_tick(struct shard *sh, void *state, uint64_t now_ms)
+/* 0: asleep after each tick (SHARD_TICK_NONE); else the period asked. */
+static atomic_uint ua_period;
+
+static uint64_t ua_tick(struct shard *sh, void *state, uint64_t now_ms)
 {
+	unsigned p = atomic_load(&ua_period);
+
 	(void)sh;
-	(void)now_ms;
 	if (state)
 		atomic_fetch_add(&ua_ticks, 1);
+	return p ? now_ms + p : SHARD_TICK_NONE;
 }
 
 static const struct pool_ua test_ua = {
@@ -383,6 +388,7 @@ Test(pool, the_ua_core_sees_requests_first)
 	cr_assert_eq(pool_set_ua(&test_ua), 0);
 	atomic_store(&ua_states, 0);
 	atomic_store(&ua_requests, 0);
+	atomic_store(&ua_period, POOL_TICK_MS);
 	start("b2b:\n  workers: 2\n");
 	cr_assert_eq(atomic_load(&ua_states), 2);
 	send_req("INVITE", NULL, 9);
@@ -395,7 +401,7 @@ Test(pool, the_ua_core_sees_requests_first)
 	    strstr(r, "\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\n"), "%s",
 	    r);
 	cr_assert_eq(atomic_load(&ua_requests), 2);
-	/* Its timers run on the workers (POOL_TICK_MS apart). */
+	/* Its timers run on the workers, as often as it asks. */
 	for (int i = 0; i < WAIT_MS && atomic_load(&ua_ticks) < 4; i++)
 		ms_sleep(1);
 	cr_assert_geq(atomic_load(&ua_ticks), 4);
@@ -500,4 +506,35 @@ Test(pool, steer_reads_only_a_well_formed_worker_name)
 	cr_assert_eq(S("BYE sip:b2b-1@h", 2), -1);
 	cr_assert_eq(pool_steer("", 0, 2), -1);
 #undef S
+}
+
+/* Issue #14: a UA core that wants no tick gets none while the worker is
+ * idle, one tick POOL_TICK_MS after each request it handled, and
+ * shard_tick_at()'s (the timer wheel's alarm) when it asks. */
+Test(pool, an_idle_worker_ticks_only_when_asked)
+{
+	unsigned before;
+
+	cr_assert_eq(pool_set_ua(&test_ua), 0);
+	atomic_store(&ua_ticks, 0);
+	atomic_store(&ua_period, 0);
+	start("b2b:\n  workers: 1\n");
+	ms_sleep(100); /* the start's one tick each */
+	before = (unsigned)atomic_load(&ua_ticks);
+	cr_assert_leq(before, 2);
+	ms_sleep(300);
+	cr_assert_eq((unsigned)atomic_load(&ua_ticks), before,
+		     "an idle worker ticked (30 expected when periodic)");
+	send_req("OPTIONS", NULL, 11);
+	poolfix_recv(fd, WAIT_MS);
+	for (int i = 0;
+	     i < WAIT_MS && (unsigned)atomic_load(&ua_ticks) == before; i++)
+		ms_sleep(1);
+	cr_assert_eq((unsigned)atomic_load(&ua_ticks), before + 1,
+		     "one tick follows a request");
+	ms_sleep(200);
+	cr_assert_eq((unsigned)atomic_load(&ua_ticks), before + 1,
+		     "and then it sleeps again");
+	pool_stop(pool);
+	pool = NULL;
 }

@@ -197,3 +197,93 @@ Test(timer, bad_parameters)
 	timer_wheel_fini(&x);
 	timer_wheel_fini(&x);
 }
+
+/* ---- timer_next_due() and timer_wheel_watch(): sleeping owners ---- */
+
+static uint64_t fake_now;
+static uint64_t alarms[8];
+static unsigned nalarms;
+
+static uint64_t fake_clock(void *arg)
+{
+	cr_assert_eq(arg, &w);
+	return fake_now;
+}
+
+static void fake_alarm(void *arg, uint64_t at_ms)
+{
+	cr_assert_eq(arg, &w);
+	cr_assert_lt(nalarms, 8);
+	alarms[nalarms++] = at_ms;
+}
+
+Test(timer, next_due_is_the_earliest_timers_tick_or_none)
+{
+	cr_assert_eq(timer_next_due(&w), UINT64_MAX, "empty wheel");
+	timer_start(&w, &t[0], 35, cb); /* tick 4: 1040 */
+	timer_start(&w, &t[1], 12, cb); /* tick 2: 1020 */
+	cr_assert_eq(timer_next_due(&w), 1020);
+	timer_advance(&w, 1019);
+	cr_assert_eq(fired[1], 0, "not before the time next_due gave");
+	timer_advance(&w, timer_next_due(&w));
+	cr_assert_eq(fired[1], 1, "at the time next_due gave");
+	cr_assert_eq(timer_next_due(&w), 1040);
+	timer_stop(&w, &t[0]);
+	cr_assert_eq(timer_next_due(&w), UINT64_MAX, "empty again");
+}
+
+Test(timer, next_due_beyond_a_turn_is_at_most_a_turn_out)
+{
+	/* One turn is 80 ms: a timer 500 ms out is not looked for. */
+	timer_start(&w, &t[0], 500, cb);
+	cr_assert_eq(timer_next_due(&w), 1080);
+	/* Asking again after each answer reaches it, never early. */
+	for (int i = 0; i < 20 && !fired[0]; i++) {
+		uint64_t at = timer_next_due(&w);
+
+		cr_assert_neq(at, UINT64_MAX);
+		timer_advance(&w, at);
+	}
+	cr_assert_eq(fired[0], 1);
+	cr_assert_eq(fired_at[0], 1500);
+}
+
+Test(timer, the_alarm_rings_only_for_a_timer_due_before_the_promise)
+{
+	timer_wheel_watch(&w, fake_clock, fake_alarm, &w);
+	fake_now = 1000;
+	timer_start(&w, &t[0], 100, cb);
+	cr_assert_eq(nalarms, 1, "no promise yet: the first start rings");
+	cr_assert_eq(alarms[0], 1100);
+	timer_start(&w, &t[1], 200, cb);
+	cr_assert_eq(nalarms, 1, "later than the alarm already set");
+	timer_start(&w, &t[2], 50, cb);
+	cr_assert_eq(nalarms, 2, "earlier: rings again");
+	cr_assert_eq(alarms[1], 1050);
+	fake_now = 1050;
+	timer_advance(&w, 1050);
+	cr_assert_eq(fired[2], 1);
+	cr_assert_eq(timer_next_due(&w), 1100);
+	timer_start(&w, &t[3], 70, cb); /* 1120: after the promise */
+	cr_assert_eq(nalarms, 2);
+	timer_stop(&w, &t[0]);
+	timer_stop(&w, &t[1]);
+	timer_stop(&w, &t[3]);
+	cr_assert_eq(timer_next_due(&w), UINT64_MAX, "asleep: no promise");
+	timer_start(&w, &t[0], 10, cb);
+	cr_assert_eq(nalarms, 3, "a start on a sleeping wheel rings");
+	cr_assert_eq(alarms[2], 1060);
+}
+
+Test(timer, after_a_long_sleep_a_delay_counts_from_the_owners_clock)
+{
+	timer_wheel_watch(&w, fake_clock, fake_alarm, &w);
+	/* No advance for 10 s: the wheel's own time is still 1000. */
+	fake_now = 11000;
+	timer_start(&w, &t[0], 100, cb);
+	cr_assert_eq(alarms[0], 11100, "due 100 ms after the clock");
+	timer_advance(&w, 11099);
+	cr_assert_eq(fired[0], 0, "not early although the wheel slept");
+	timer_advance(&w, 11100);
+	cr_assert_eq(fired[0], 1);
+}
