@@ -218,3 +218,23 @@ int mgmtcli_rpc(uint16_t port, const char *token, const char *method,
 	}
 	return 0;
 }
+
+int mgmtcli_stat(uint16_t port, const char *name, long long *vp, char *why,
+		 size_t whylen)
+{
+	json_t *res = NULL, *v;
+	int err;
+
+	err = mgmtcli_rpc(port, NULL, "stats.get", NULL, &res, why, whylen);
+	if (err)
+		return err;
+	v = json_object_get(res, name);
+	if (!json_is_integer(v)) {
+		snprintf(why, whylen, "stats.get has no %s", name);
+		json_decref(res);
+		return -ENOENT;
+	}
+	*vp = json_integer_value(v);
+	json_decref(res);
+	return 0;
+}

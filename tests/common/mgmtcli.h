@@ -28,3 +28,11 @@ int mgmtcli_http(uint16_t port, const char *method, const char *path,
  */
 int mgmtcli_rpc(uint16_t port, const char *token, const char *method,
 		const char *params, json_t **result, char *why, size_t whylen);
+
+/**
+ * One counter of stats.get ("shard.handoff_out", "registrar.ok"), no
+ * token. Returns 0 with *@p vp set, -ENOENT (no such integer key) or
+ * what mgmtcli_rpc() returns, with @p why set.
+ */
+int mgmtcli_stat(uint16_t port, const char *name, long long *vp, char *why,
+		 size_t whylen);

@@ -119,17 +119,11 @@ static void without_cap_bpf(void)
 /* stats.get key @p name ("shard.handoff_out", "shard[1].steered"). */
 static long long stat_of(const char *name)
 {
-	json_t *res = NULL, *v;
 	char why[256];
-	long long n;
+	long long n = 0;
 
-	cr_assert_eq(mgmtcli_rpc(sp.mgmt_port, NULL, "stats.get", NULL, &res,
-				 why, sizeof(why)),
-		     0, "%s", why);
-	v = json_object_get(res, name);
-	cr_assert(json_is_integer(v), "stats.get has no %s", name);
-	n = json_integer_value(v);
-	json_decref(res);
+	cr_assert_eq(mgmtcli_stat(sp.mgmt_port, name, &n, why, sizeof(why)), 0,
+		     "%s", why);
 	return n;
 }
 
