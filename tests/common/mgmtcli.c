@@ -3,6 +3,7 @@
 #include "tests/common/mgmtcli.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -219,22 +220,18 @@ int mgmtcli_rpc(uint16_t port, const char *token, const char *method,
 	return 0;
 }
 
-int mgmtcli_stat(uint16_t port, const char *name, long long *vp, char *why,
-		 size_t whylen)
+long long mgmtcli_stat(uint16_t port, const char *name)
 {
 	json_t *res = NULL, *v;
-	int err;
+	char why[256];
+	long long n;
 
-	err = mgmtcli_rpc(port, NULL, "stats.get", NULL, &res, why, whylen);
-	if (err)
-		return err;
+	cr_assert_eq(
+	    mgmtcli_rpc(port, NULL, "stats.get", NULL, &res, why, sizeof(why)),
+	    0, "%s", why);
 	v = json_object_get(res, name);
-	if (!json_is_integer(v)) {
-		snprintf(why, whylen, "stats.get has no %s", name);
-		json_decref(res);
-		return -ENOENT;
-	}
-	*vp = json_integer_value(v);
+	cr_assert(json_is_integer(v), "stats.get has no %s", name);
+	n = json_integer_value(v);
 	json_decref(res);
-	return 0;
+	return n;
 }

@@ -30,9 +30,8 @@ int mgmtcli_rpc(uint16_t port, const char *token, const char *method,
 		const char *params, json_t **result, char *why, size_t whylen);
 
 /**
- * One counter of stats.get ("shard.handoff_out", "registrar.ok"), no
- * token. Returns 0 with *@p vp set, -ENOENT (no such integer key) or
- * what mgmtcli_rpc() returns, with @p why set.
+ * One counter of stats.get ("shard.handoff_out", "registrar.ok") from
+ * 127.0.0.1:@p port, no token; the test fails when the call fails or
+ * the key is not an integer.
  */
-int mgmtcli_stat(uint16_t port, const char *name, long long *vp, char *why,
-		 size_t whylen);
+long long mgmtcli_stat(uint16_t port, const char *name);
